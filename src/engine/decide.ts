@@ -1,0 +1,97 @@
+import { Activation, type Request } from '../language/eval/activation.js';
+import type { CompiledPolicy } from '../language/compile/compile-policy.js';
+import { EvalError } from '../language/eval/value.js';
+import type { Span } from '../language/ast.js';
+import type { Decision, PolicyError, PolicyTrace } from './decision.js';
+import { PolicyIndex } from './index.js';
+import type { PolicySet } from './policy-set.js';
+
+export interface DecideOptions {
+  /** Add an explanation: every candidate with its outcome. Costs more; off on the hot path. */
+  explain?: boolean;
+}
+
+function where(file: string, span: Span): string {
+  return `${file}:${span.start.line}:${span.start.col}`;
+}
+
+/** Conditions of one policy; a throw (which compiled code should never do) counts as an error. */
+function holds(p: CompiledPolicy, a: Activation): boolean | EvalError {
+  try {
+    return p.holds(a);
+  } catch (err: unknown) {
+    return new EvalError(`internal error: ${err instanceof Error ? err.message : String(err)}`, p.span);
+  }
+}
+
+function matches(p: CompiledPolicy, a: Activation): boolean {
+  try {
+    return p.matches(a);
+  } catch {
+    // Fail closed: a forbid whose target cannot be read is tried; a permit is not.
+    return p.effect === 'forbid';
+  }
+}
+
+/**
+ * Decides one request: any satisfied forbid denies; else any satisfied permit allows; else
+ * deny. A forbid whose conditions error applies (fail closed); a permit whose conditions
+ * error does not. Both errors are reported. Never throws, whatever the request holds.
+ */
+export function decide(set: PolicySet, request: Request, options: DecideOptions = {}): Decision {
+  const a = new Activation(request);
+  const buckets = set.index.lookup(a);
+  const determining: string[] = [];
+  const reasons: string[] = [];
+  const errors: PolicyError[] = [];
+  const trace: PolicyTrace[] | null = options.explain ? [] : null;
+
+  const run = (p: CompiledPolicy): boolean => {
+    if (!matches(p, a)) {
+      trace?.push(traced(p, a, 'not-satisfied'));
+      return false;
+    }
+    const r = holds(p, a);
+    if (r === false) {
+      trace?.push(traced(p, a, 'not-satisfied'));
+      return false;
+    }
+    if (r instanceof EvalError) {
+      errors.push({ policy: p.id, message: r.message, location: where(p.file, r.span) });
+      trace?.push({ ...traced(p, a, 'error'), error: r.message });
+      // An erroring forbid applies: fail closed. An erroring permit does not.
+      if (p.effect === 'permit') return false;
+    } else trace?.push(traced(p, a, 'satisfied'));
+    determining.push(p.id);
+    if (p.reason !== null) reasons.push(p.reason);
+    return true;
+  };
+
+  for (const b of buckets) for (const p of b.forbids) run(p);
+  const denied = determining.length > 0;
+  if (!denied) {
+    for (const b of buckets) for (const p of b.permits) run(p);
+  } else if (trace !== null) {
+    for (const b of buckets) for (const p of b.permits) trace.push(runDetached(p, a));
+  }
+  const decision: Decision = { decision: !denied && determining.length > 0, determining, reasons, errors, revision: set.revision };
+  if (trace !== null) decision.explanation = { policies: set.policies.length, candidates: PolicyIndex.count(buckets), trace };
+  return decision;
+}
+
+/** A permit's outcome when a forbid already decided: reported, but it changes nothing. */
+function runDetached(p: CompiledPolicy, a: Activation): PolicyTrace {
+  if (!matches(p, a)) return traced(p, a, 'not-satisfied');
+  const r = holds(p, a);
+  if (r instanceof EvalError) return { ...traced(p, a, 'error'), error: r.message };
+  return traced(p, a, r ? 'satisfied' : 'not-satisfied');
+}
+
+function traced(p: CompiledPolicy, a: Activation, outcome: PolicyTrace['outcome']): PolicyTrace {
+  const t: PolicyTrace = { id: p.id, effect: p.effect, outcome, location: where(p.file, p.span) };
+  if (outcome === 'not-satisfied') {
+    const failed = p.explainFailure(a);
+    if (failed !== null) t.failed = { part: failed.part, condition: failed.text, location: where(p.file, failed.span) };
+  }
+  return t;
+}

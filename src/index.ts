@@ -1,0 +1,17 @@
+/**
+ * Gavel as a library: build a policy set from sources, then decide requests against it.
+ *
+ * ```ts
+ * import { buildPolicySet, decide } from 'gavel';
+ * const { set, diagnostics } = buildPolicySet([{ file: 'app.gavel', text }]);
+ * if (set) decide(set, { subject, action, resource, context }).decision;
+ * ```
+ */
+export { buildPolicySet, type PolicySet, type PolicySource, type BuildResult } from './engine/policy-set.js';
+export { decide, type DecideOptions } from './engine/decide.js';
+export type { Decision, Explanation, PolicyError, PolicyTrace, Outcome } from './engine/decision.js';
+export type { Request } from './language/eval/activation.js';
+export { parse } from './language/parse/parse.js';
+export { format } from './language/format/format.js';
+export { formatDiagnostic, type Diagnostic } from './language/diagnostic.js';
+export { loadPolicyFolder, type PolicyFolder } from './engine/folder.js';

@@ -1,0 +1,218 @@
+import type { Annotation, Constraint, Expr, Policy, Root, Span } from '../ast.js';
+import { ROOTS } from '../ast.js';
+import { BUILTINS } from '../builtins/registry.js';
+import { diagnostic, type Diagnostic, type DiagnosticCode } from '../diagnostic.js';
+import { parseGlob } from '../eval/glob.js';
+import type { Value } from '../eval/value.js';
+import { isFailure } from '../builtins/builtin.js';
+import { printExpr } from '../format/print-expr.js';
+import { fits, join, showType, T, type Type } from '../types.js';
+import type { Schema } from './schema.js';
+import { suggest } from './suggest.js';
+
+const ANNOTATION_ARITY: Record<string, 'one' | 'some'> = { id: 'one', description: 'one', owner: 'one', tags: 'some' };
+const ENTITY_ROOTS: ReadonlySet<Root> = new Set(['subject', 'resource']);
+
+/**
+ * Checks one policy: names, builtin arity, operand types, and — when a schema is given —
+ * every attribute path against it. Collects every problem rather than stopping at the
+ * first; each diagnostic points at the smallest expression that is wrong.
+ */
+export class Checker {
+  constructor(
+    private readonly file: string,
+    private readonly schema: Schema | null,
+    private readonly diagnostics: Diagnostic[],
+  ) {}
+
+  checkPolicy(policy: Policy): void {
+    this.checkAnnotations(policy.annotations);
+    for (const c of policy.target ?? []) this.checkConstraint(c);
+    for (const c of policy.conditions) {
+      const t = this.typeOf(c.body);
+      if (!fits(t, T.boolean)) this.report('type-mismatch', c.body.span, `\`${c.kind}\` needs a boolean condition, not ${showType(t)}`);
+    }
+  }
+
+  private report(code: DiagnosticCode, span: Span, message: string, help?: string): void {
+    this.diagnostics.push(diagnostic(code, this.file, span, message, help));
+  }
+
+  private checkAnnotations(annotations: Annotation[]): void {
+    const seen = new Set<string>();
+    for (const a of annotations) {
+      if (seen.has(a.name)) this.report('invalid-annotation', a.span, `annotation \`@${a.name}\` appears twice`);
+      seen.add(a.name);
+      const arity = ANNOTATION_ARITY[a.name];
+      if (arity === 'one' && a.values.length !== 1) this.report('invalid-annotation', a.span, `\`@${a.name}\` takes exactly one string`);
+      if (arity === 'some' && a.values.length === 0) this.report('invalid-annotation', a.span, `\`@${a.name}\` takes one or more strings`);
+      if (a.name === 'id' && a.values.length === 1 && !/^[A-Za-z0-9_.:\/-]{1,200}$/.test(a.values[0])) {
+        this.report('invalid-annotation', a.span, `policy id \`${a.values[0]}\` may use only letters, digits and \`_ . : / -\``);
+      }
+    }
+  }
+
+  private checkConstraint(c: Constraint): void {
+    if (c.kind === 'any') return;
+    const path: Expr = c.path.reduce<Expr>((object, name) => ({ kind: 'attr', object, name, span: c.span }), { kind: 'root', root: c.root, span: c.span });
+    const t = this.typeOf(path);
+    const values = c.kind === 'eq' ? [c.value] : c.kind === 'in' ? c.values : [];
+    for (const v of values) this.checkComparable(t, this.typeOf(v), v.span, '==');
+    if (c.kind === 'like') {
+      if (!fits(t, T.string)) this.report('type-mismatch', c.span, `\`like\` matches strings, and this is ${showType(t)}`);
+      this.checkPattern(c.pattern, c.span);
+    }
+  }
+
+  private checkPattern(pattern: string, span: Span): void {
+    const glob = parseGlob(pattern);
+    if ('error' in glob) this.report('invalid-literal', span, `invalid pattern: ${glob.error}`);
+  }
+
+  private checkComparable(left: Type, right: Type, span: Span, op: string): void {
+    if (left.kind === 'any' || right.kind === 'any') return;
+    const ipLike = (t: Type) => t.kind === 'ip' || t.kind === 'string';
+    if (left.kind === right.kind || (ipLike(left) && ipLike(right)) || left.kind === 'null' || right.kind === 'null') return;
+    this.report('type-mismatch', span, `\`${op}\` compares ${showType(left)} with ${showType(right)}, which is always false`);
+  }
+
+  /** The static type of `expr`; reports what is wrong and answers `any` so checking goes on. */
+  typeOf(expr: Expr): Type {
+    switch (expr.kind) {
+      case 'literal':
+        return expr.value === null ? T.null : (T[typeof expr.value as 'string' | 'number' | 'boolean'] as Type);
+      case 'list':
+        return T.list(join(expr.items.map((i) => this.typeOf(i))));
+      case 'entity':
+        return T.entity;
+      case 'root':
+        return ENTITY_ROOTS.has(expr.root) ? T.entity : expr.root === 'action' ? T.string : this.rootType(expr.root);
+      case 'variable': {
+        const near = suggest(expr.name, [...ROOTS, ...BUILTINS.keys()]);
+        this.report('unknown-variable', expr.span, `unknown name \`${expr.name}\``, near ? `did you mean \`${near}\`?` : `names are ${ROOTS.join(', ')}`);
+        return T.any;
+      }
+      case 'attr':
+        return this.attrType(expr);
+      case 'has':
+        if (expr.object.kind !== 'root') this.expectRecord(expr.object);
+        return T.boolean;
+      case 'like':
+        this.expect(expr.subject, T.string, '`like` matches strings');
+        this.checkPattern(expr.pattern, expr.span);
+        return T.boolean;
+      case 'not':
+        this.expect(expr.operand, T.boolean, '`!` needs a boolean');
+        return T.boolean;
+      case 'negate':
+        this.expect(expr.operand, T.number, '`-` needs a number');
+        return T.number;
+      case 'and':
+      case 'or':
+        this.expect(expr.left, T.boolean, `\`${expr.kind === 'and' ? '&&' : '||'}\` needs booleans`);
+        this.expect(expr.right, T.boolean, `\`${expr.kind === 'and' ? '&&' : '||'}\` needs booleans`);
+        return T.boolean;
+      case 'binary':
+        this.checkBinary(expr);
+        return T.boolean;
+      case 'call':
+        return this.callType(expr);
+    }
+  }
+
+  private expect(expr: Expr, want: Type, what: string): void {
+    const t = this.typeOf(expr);
+    if (!fits(t, want)) this.report('type-mismatch', expr.span, `${what}, and \`${printExpr(expr)}\` is ${showType(t)}`);
+  }
+
+  private expectRecord(expr: Expr): void {
+    const t = this.typeOf(expr);
+    if (t.kind !== 'record' && t.kind !== 'any') this.report('type-mismatch', expr.span, `\`has\` tests a record's attributes, and \`${printExpr(expr)}\` is ${showType(t)}`);
+  }
+
+  private rootType(root: Root): Type {
+    return this.schema?.get(root) ?? T.openRecord;
+  }
+
+  private attrType(expr: Extract<Expr, { kind: 'attr' }>): Type {
+    const object = expr.object.kind === 'root' ? this.rootType(expr.object.root) : this.typeOf(expr.object);
+    if (object.kind === 'any') return T.any;
+    if (object.kind !== 'record') {
+      this.report('type-mismatch', expr.span, `\`${printExpr(expr.object)}\` is ${showType(object)} and has no attribute \`${expr.name}\``);
+      return T.any;
+    }
+    const known = object.attrs?.get(expr.name);
+    if (known !== undefined) return known;
+    if (object.rest !== null) return object.rest;
+    const near = suggest(expr.name, [...(object.attrs?.keys() ?? [])]);
+    this.report('unknown-attribute', expr.span, `unknown attribute \`${printExpr(expr)}\``, near ? `did you mean \`${near}\`?` : 'declare it in the schema');
+    return T.any;
+  }
+
+  private checkBinary(expr: Extract<Expr, { kind: 'binary' }>): void {
+    const left = this.typeOf(expr.left);
+    const right = this.typeOf(expr.right);
+    const where = expr.span;
+    switch (expr.op) {
+      case '==':
+      case '!=':
+        return this.checkComparable(left, right, where, expr.op);
+      case '<':
+      case '<=':
+      case '>':
+      case '>=':
+        if (!fits(left, T.number) || !fits(right, T.number)) {
+          this.report('type-mismatch', where, `\`${expr.op}\` compares numbers, not ${showType(left)} with ${showType(right)}`);
+        }
+        return;
+      case 'in':
+        if (right.kind === 'cidr') {
+          if (!fits(left, T.ip)) this.report('type-mismatch', where, `only an IP address can be \`in\` a CIDR range, not ${showType(left)}`);
+        } else if (right.kind === 'list') {
+          const of = right.of.kind === 'cidr' ? T.ip : right.of;
+          this.checkComparable(left, of, where, 'in');
+        } else if (right.kind !== 'any') {
+          this.report('type-mismatch', expr.right.span, `\`in\` needs a list or a CIDR range on its right, not ${showType(right)}`);
+        }
+        return;
+      case 'contains':
+        if (left.kind === 'list') this.checkComparable(left.of, right, where, 'contains');
+        else if (left.kind !== 'any') this.report('type-mismatch', expr.left.span, `\`contains\` needs a list on its left, not ${showType(left)}`);
+        return;
+      case 'contains_any':
+      case 'contains_all':
+        for (const [side, t] of [[expr.left, left], [expr.right, right]] as const) {
+          if (t.kind !== 'list' && t.kind !== 'any') this.report('type-mismatch', side.span, `\`${expr.op}\` needs lists on both sides, not ${showType(t)}`);
+        }
+        if (left.kind === 'list' && right.kind === 'list') this.checkComparable(left.of, right.of, where, expr.op);
+        return;
+    }
+  }
+
+  private callType(expr: Extract<Expr, { kind: 'call' }>): Type {
+    const builtin = BUILTINS.get(expr.name);
+    const args = expr.args.map((a) => this.typeOf(a));
+    if (builtin === undefined) {
+      const near = suggest(expr.name, [...BUILTINS.keys()]);
+      this.report('unknown-function', expr.span, `unknown function \`${expr.name}\``, near ? `did you mean \`${near}\`?` : `functions are ${[...BUILTINS.keys()].join(', ')}`);
+      return T.any;
+    }
+    if (args.length !== builtin.params.length) {
+      const n = builtin.params.length;
+      this.report('arity', expr.span, `\`${expr.name}\` takes ${n} argument${n === 1 ? '' : 's'}, not ${args.length}`);
+      return builtin.returns;
+    }
+    args.forEach((t, i) => {
+      if (!fits(t, builtin.params[i])) this.report('type-mismatch', expr.args[i].span, `argument ${i + 1} of \`${expr.name}\` must be ${showType(builtin.params[i])}, not ${showType(t)}`);
+    });
+    this.checkConstantCall(expr);
+    return builtin.returns;
+  }
+
+  /** A call on literals (`cidr("10.0.0.0/33")`) is evaluated now, so a bad literal is a check error, not a runtime one. */
+  private checkConstantCall(expr: Extract<Expr, { kind: 'call' }>): void {
+    if (!expr.args.every((a) => a.kind === 'literal')) return;
+    const result = BUILTINS.get(expr.name)!.impl(expr.args.map((a) => (a as { value: Value }).value));
+    if (isFailure(result)) this.report('invalid-literal', expr.span, result.error);
+  }
+}

@@ -1,0 +1,112 @@
+import type { Root, Span } from '../ast.js';
+import { ROOTS } from '../ast.js';
+import { diagnostic, type Diagnostic } from '../diagnostic.js';
+import { T, type Type } from '../types.js';
+
+/**
+ * A schema declares the attributes each root may have and their types. It is a JSON file
+ * (`schema.json` in the policies folder); see docs/schema.md. Roots it leaves out are open.
+ */
+export type Schema = ReadonlyMap<Root, Type>;
+
+const ENTITY_KEYS: Partial<Record<Root, string[]>> = { subject: ['type', 'id'], resource: ['type', 'id'], action: ['name'] };
+const rootSet: ReadonlySet<string> = new Set(ROOTS);
+const SCALARS: Record<string, Type> = {
+  string: T.string,
+  number: T.number,
+  boolean: T.boolean,
+  ip: T.ip,
+  any: T.any,
+  record: T.openRecord,
+  entity: T.entity,
+};
+
+export function parseSchema(file: string, text: string): { schema: Schema | null; diagnostics: Diagnostic[] } {
+  const diagnostics: Diagnostic[] = [];
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err: unknown) {
+    const message = err instanceof Error ? err.message : String(err);
+    const position = /position (\d+)/.exec(message);
+    diagnostics.push(diagnostic('invalid-schema', file, spanAt(text, position ? Number(position[1]) : 0), `schema is not valid JSON: ${message.replace(/ in JSON at.*$/, '')}`));
+    return { schema: null, diagnostics };
+  }
+  if (!isObject(json)) {
+    diagnostics.push(diagnostic('invalid-schema', file, spanAt(text, 0), 'a schema is a JSON object with one entry per root'));
+    return { schema: null, diagnostics };
+  }
+  const schema = new Map<Root, Type>();
+  for (const [key, value] of Object.entries(json)) {
+    if (key.startsWith('$')) continue; // "$comment" and friends
+    if (!rootSet.has(key)) {
+      diagnostics.push(diagnostic('invalid-schema', file, locate(text, key), `unknown root \`${key}\``, `roots are ${ROOTS.join(', ')}`));
+      continue;
+    }
+    const type = parseType(file, text, key, value, diagnostics);
+    if (type === null) continue;
+    if (type.kind !== 'record') {
+      diagnostics.push(diagnostic('invalid-schema', file, locate(text, key), `root \`${key}\` must be declared as an object of attributes`));
+      continue;
+    }
+    schema.set(key as Root, withEntityKeys(key as Root, type));
+  }
+  return { schema: diagnostics.length === 0 ? schema : null, diagnostics };
+}
+
+/** `type` and `id` (and `name` for `action`) exist on every request; schemas need not repeat them. */
+function withEntityKeys(root: Root, type: Extract<Type, { kind: 'record' }>): Type {
+  const keys = ENTITY_KEYS[root];
+  if (keys === undefined || type.attrs === null) return type;
+  const attrs = new Map(type.attrs);
+  for (const k of keys) if (!attrs.has(k)) attrs.set(k, T.string);
+  return { ...type, attrs };
+}
+
+function parseType(file: string, text: string, path: string, value: unknown, diagnostics: Diagnostic[]): Type | null {
+  if (typeof value === 'string') {
+    const list = /^(?:list|set)<(.+)>$/.exec(value);
+    if (list !== null) {
+      const of = parseType(file, text, path, list[1], diagnostics);
+      return of === null ? null : T.list(of);
+    }
+    const scalar = SCALARS[value];
+    if (scalar !== undefined) return scalar;
+    diagnostics.push(
+      diagnostic('invalid-schema', file, locate(text, value), `unknown type \`${value}\` for \`${path}\``, 'types are string, number, boolean, ip, any, record, entity, list<T>, set<T> or an object of attributes'),
+    );
+    return null;
+  }
+  if (!isObject(value)) {
+    diagnostics.push(diagnostic('invalid-schema', file, locate(text, path.split('.').pop()!), `\`${path}\` must be a type name or an object of attributes`));
+    return null;
+  }
+  const attrs = new Map<string, Type>();
+  let rest: Type | null = null;
+  for (const [name, inner] of Object.entries(value)) {
+    if (name.startsWith('$')) continue;
+    const type = parseType(file, text, `${path}.${name}`, inner, diagnostics);
+    if (type === null) continue;
+    if (name === '*') rest = type;
+    else attrs.set(name, type);
+  }
+  return { kind: 'record', attrs, rest };
+}
+
+function isObject(v: unknown): v is { [k: string]: unknown } {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Where `"needle"` first appears: good enough to point an editor at a schema mistake. */
+function locate(text: string, needle: string): Span {
+  const at = text.indexOf(JSON.stringify(needle));
+  return spanAt(text, at < 0 ? 0 : at);
+}
+
+function spanAt(text: string, offset: number): Span {
+  const before = text.slice(0, offset);
+  const line = before.split('\n').length;
+  const col = offset - before.lastIndexOf('\n');
+  const pos = { line, col, offset };
+  return { start: pos, end: pos };
+}

@@ -1,0 +1,54 @@
+import type { Span } from './ast.js';
+
+/**
+ * A language diagnostic: data, never thrown. Messages follow one style — lower-case, no
+ * final period, one line, user input in backticks — so tests can assert them.
+ */
+export interface Diagnostic {
+  code: DiagnosticCode;
+  message: string;
+  file: string;
+  span: Span;
+  help?: string;
+}
+
+export type DiagnosticCode =
+  | 'syntax'
+  | 'invalid-literal'
+  | 'invalid-target'
+  | 'unknown-variable'
+  | 'unknown-function'
+  | 'unknown-attribute'
+  | 'type-mismatch'
+  | 'arity'
+  | 'duplicate-id'
+  | 'invalid-annotation'
+  | 'invalid-schema'
+  | 'limit';
+
+export function diagnostic(
+  code: DiagnosticCode,
+  file: string,
+  span: Span,
+  message: string,
+  help?: string,
+): Diagnostic {
+  return help === undefined ? { code, message, file, span } : { code, message, file, span, help };
+}
+
+/** `FILE:LINE:COL: error: MESSAGE (help: …)`, the line editors and CI annotators understand. */
+export function formatDiagnostic(d: Diagnostic): string {
+  const where = `${d.file}:${d.span.start.line}:${d.span.start.col}`;
+  const help = d.help === undefined ? '' : ` (help: ${d.help})`;
+  return `${where}: error: ${d.message}${help}`;
+}
+
+/** Sorted by file, then position, so output is stable whatever order stages ran in. */
+export function sortDiagnostics(list: readonly Diagnostic[]): Diagnostic[] {
+  return [...list].sort(
+    (a, b) =>
+      (a.file < b.file ? -1 : a.file > b.file ? 1 : 0) ||
+      a.span.start.offset - b.span.start.offset ||
+      (a.message < b.message ? -1 : a.message > b.message ? 1 : 0),
+  );
+}

@@ -1,0 +1,171 @@
+/**
+ * Typed builders called by the grammar's actions (grammar/policy.ne). Nearley runs actions
+ * for derivations it may later discard, so these are pure: they build nodes and never
+ * report. Whatever needs a diagnostic (target shapes) is checked after the parse, on the
+ * one derivation that won.
+ */
+import type { Annotation, Condition, Effect, Expr, Policy, Position, Span } from '../ast.js';
+import { ROOTS, type BinaryOp, type Root } from '../ast.js';
+import type { Token } from './lexer.js';
+import { decodeString } from './strings.js';
+
+/** A policy as the grammar sees it: the target is still a list of expressions. */
+export interface RawPolicy extends Omit<Policy, 'target'> {
+  target: { exprs: Expr[]; span: Span } | null;
+}
+
+type Spanned = { span: Span };
+type Part = Token | Spanned;
+
+function isToken(p: Part): p is Token {
+  return (p as Token).offset !== undefined;
+}
+
+function startOf(p: Part): Position {
+  return isToken(p) ? { line: p.line, col: p.col, offset: p.offset } : p.span.start;
+}
+
+function endOf(p: Part): Position {
+  // INVARIANT: the parser never sees tokens that span lines (strings cannot hold a raw line break).
+  return isToken(p)
+    ? { line: p.line, col: p.col + p.text.length, offset: p.offset + p.text.length }
+    : p.span.end;
+}
+
+export function spanOf(first: Part, last: Part): Span {
+  return { start: startOf(first), end: endOf(last) };
+}
+
+/** Only called on strings the lexer stage already validated. */
+function text(token: Token): string {
+  const decoded = decodeString(token.text);
+  return 'value' in decoded ? decoded.value : token.text;
+}
+
+const rootSet: ReadonlySet<string> = new Set(ROOTS);
+
+export const first = (d: unknown[]): unknown => d[0];
+export const one = (d: unknown[]): unknown[] => [d[0]];
+export const append = (d: unknown[]): unknown[] => [...(d[0] as unknown[]), d[2]];
+export const firstOfGroup = (d: unknown[][]): unknown => d[0][0];
+
+export function policy(d: unknown[]): RawPolicy {
+  const annotations = d[0] as Annotation[];
+  const effectToken = d[1] as Token;
+  const semicolon = d[5] as Token;
+  const reason = d[4] as { value: string } | null;
+  return {
+    annotations,
+    effect: effectToken.value as Effect,
+    target: d[2] as RawPolicy['target'],
+    conditions: d[3] as Condition[],
+    reason: reason === null ? null : reason.value,
+    span: spanOf(annotations[0] ?? effectToken, semicolon),
+  };
+}
+
+export function annotation(d: unknown[]): Annotation {
+  const at = d[0] as Token;
+  const name = d[1] as Token;
+  const values = d.length === 2 || d.length === 4 ? [] : (d[3] as Token[]).map(text);
+  return { name: name.value, values, span: spanOf(at, d[d.length - 1] as Token) };
+}
+
+export const emptyTarget = (d: Token[]): RawPolicy['target'] => ({ exprs: [], span: spanOf(d[0], d[1]) });
+
+export function target(d: unknown[]): RawPolicy['target'] {
+  return { exprs: d[1] as Expr[], span: spanOf(d[0] as Token, d[3] as Token) };
+}
+
+export function condition(d: unknown[]): Condition {
+  const keyword = d[0] as Token;
+  return { kind: keyword.value as Condition['kind'], body: d[2] as Expr, span: spanOf(keyword, d[3] as Token) };
+}
+
+export const reason = (d: Token[]): { value: string } => ({ value: text(d[1]) });
+
+export function logical(d: unknown[]): Expr {
+  const left = d[0] as Expr;
+  const right = d[2] as Expr;
+  const kind = (d[1] as Token).value === '&&' ? 'and' : 'or';
+  return { kind, left, right, span: spanOf(left, right) };
+}
+
+export function binary(d: unknown[]): Expr {
+  const left = d[0] as Expr;
+  const right = d[2] as Expr;
+  return { kind: 'binary', op: (d[1] as Token).value as BinaryOp, left, right, span: spanOf(left, right) };
+}
+
+export function like(d: unknown[]): Expr {
+  const subject = d[0] as Expr;
+  const pattern = d[2] as Token;
+  return { kind: 'like', subject, pattern: text(pattern), span: spanOf(subject, pattern) };
+}
+
+export function has(d: unknown[]): Expr {
+  const object = d[0] as Expr;
+  const name = d[2] as Token;
+  const attr = name.type === 'string' ? text(name) : name.value;
+  return { kind: 'has', object, name: attr, span: spanOf(object, name) };
+}
+
+export function unary(d: unknown[]): Expr {
+  const op = d[0] as Token;
+  const operand = d[1] as Expr;
+  const span = spanOf(op, operand);
+  if (op.value === '!') return { kind: 'not', operand, span };
+  // Fold `-5` into a literal so numbers print and compare as users wrote them.
+  if (operand.kind === 'literal' && typeof operand.value === 'number') return { kind: 'literal', value: operand.value === 0 ? 0 : -operand.value, span };
+  return { kind: 'negate', operand, span };
+}
+
+export function attr(d: unknown[]): Expr {
+  const object = d[0] as Expr;
+  const name = d[2] as Token;
+  return { kind: 'attr', object, name: name.value, span: spanOf(object, name) };
+}
+
+export function index(d: unknown[]): Expr {
+  const object = d[0] as Expr;
+  return { kind: 'attr', object, name: text(d[2] as Token), span: spanOf(object, d[3] as Token) };
+}
+
+export const stringLiteral = (d: Token[]): Expr => ({ kind: 'literal', value: text(d[0]), span: spanOf(d[0], d[0]) });
+
+export const numberLiteral = (d: Token[]): Expr => ({ kind: 'literal', value: Number(d[0].value), span: spanOf(d[0], d[0]) });
+
+export function keywordLiteral(d: Token[][]): Expr {
+  const token = d[0][0];
+  const value = token.value === 'null' ? null : token.value === 'true';
+  return { kind: 'literal', value, span: spanOf(token, token) };
+}
+
+export function list(d: unknown[]): Expr {
+  const open = d[0] as Token;
+  const close = d[d.length - 1] as Token;
+  const items = d.length === 2 ? [] : (d[1] as Expr[]);
+  return { kind: 'list', items, span: spanOf(open, close) };
+}
+
+export function entity(d: Token[]): Expr {
+  return { kind: 'entity', type: d[0].value, id: text(d[2]), span: spanOf(d[0], d[2]) };
+}
+
+export function call(d: unknown[]): Expr {
+  const name = d[0] as Token;
+  const args = d.length === 3 ? [] : (d[2] as Expr[]);
+  return { kind: 'call', name: name.value, args, span: spanOf(name, d[d.length - 1] as Token) };
+}
+
+export function variable(d: Token[]): Expr {
+  const token = d[0];
+  const span = spanOf(token, token);
+  return rootSet.has(token.value) ? { kind: 'root', root: token.value as Root, span } : { kind: 'variable', name: token.value, span };
+}
+
+/** Parentheses leave no node, but the span grows to include them so locations stay exact. */
+export function paren(d: unknown[]): Expr {
+  const inner = d[1] as Expr;
+  return { ...inner, span: spanOf(d[0] as Token, d[2] as Token) };
+}
