@@ -39,12 +39,9 @@ condition -> "when" "{" expr "}"                               {% b.condition %}
 # reason ::= "reason" STRING
 reason -> "reason" %string                                     {% b.reason %}
 
-# expr ::= or
-expr -> or                                                     {% b.first %}
-
-# or ::= or "||" and | and
-or -> or "||" and                                              {% b.logical %}
-    | and                                                      {% b.first %}
+# expr ::= expr "||" and | and
+expr -> expr "||" and                                          {% b.logical %}
+      | and                                                    {% b.first %}
 
 # and ::= and "&&" relation | relation
 and -> and "&&" relation                                       {% b.logical %}
@@ -52,12 +49,14 @@ and -> and "&&" relation                                       {% b.logical %}
 
 # relation ::= unary ( relop unary | "like" STRING | "has" ( word | STRING ) )?
 # Relations do not chain: `a == b == c` is a syntax error.
-relation -> unary relop unary                                  {% b.binary %}
+relation -> unary %relop unary                                 {% b.binary %}
           | unary "like" %string                               {% b.like %}
           | unary "has" word                                   {% b.has %}
           | unary "has" %string                                {% b.has %}
           | unary                                              {% b.first %}
-relop -> ("==" | "!=" | "<" | "<=" | ">" | ">=" | "in" | "contains" | "contains_any" | "contains_all") {% b.firstOfGroup %}
+# relop ::= "==" | "!=" | "<" | "<=" | ">" | ">=" | "in" | "contains" | "contains_any" | "contains_all"
+# (the lexer gives these one token type, so the parser tests one symbol instead of ten)
+relop -> %relop                                                {% b.first %}
 
 # unary ::= "!" unary | "-" unary | member
 unary -> "!" unary                                             {% b.unary %}
@@ -72,7 +71,7 @@ member -> member "." word                                      {% b.attr %}
 # primary ::= literal | list | IDENT "::" STRING | IDENT "(" exprs? ")" | IDENT | "(" expr ")"
 primary -> %string                                             {% b.stringLiteral %}
          | %number                                             {% b.numberLiteral %}
-         | ("true" | "false" | "null")                         {% b.keywordLiteral %}
+         | %constant                                           {% b.keywordLiteral %}
          | "[" "]"                                             {% b.list %}
          | "[" exprs ",":? "]"                                  {% b.list %}
          | %ident "::" %string                                 {% b.entity %}
@@ -87,3 +86,5 @@ exprs -> expr                                                  {% b.one %}
 # word ::= IDENT | keyword   (attribute and annotation names may be keywords: `resource.in`)
 word -> %ident                                                 {% b.first %}
       | %kw                                                    {% b.first %}
+      | %relop                                                 {% b.first %}
+      | %constant                                              {% b.first %}

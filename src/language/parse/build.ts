@@ -135,8 +135,8 @@ export const stringLiteral = (d: Token[]): Expr => ({ kind: 'literal', value: te
 
 export const numberLiteral = (d: Token[]): Expr => ({ kind: 'literal', value: Number(d[0].value), span: spanOf(d[0], d[0]) });
 
-export function keywordLiteral(d: Token[][]): Expr {
-  const token = d[0][0];
+export function keywordLiteral(d: Token[]): Expr {
+  const token = d[0];
   const value = token.value === 'null' ? null : token.value === 'true';
   return { kind: 'literal', value, span: spanOf(token, token) };
 }

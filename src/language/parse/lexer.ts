@@ -22,6 +22,10 @@ export const KEYWORDS = [
   'null',
 ] as const;
 
+/** Relations spelled as words; with `==`, `<`… they share the token type `relop`. */
+const SET_OPERATORS = ['in', 'contains', 'contains_any', 'contains_all'] as const;
+const CONSTANTS = ['true', 'false', 'null'] as const;
+
 /**
  * The moo lexer. Order matters: moo tries rules top to bottom, so `unterminated` only
  * matches what `string` could not, and `invalid` catches any other character so that
@@ -34,8 +38,12 @@ export const lexer = moo.compile({
   string: /"(?:\\[^\r\n]|[^"\\\r\n])*"/,
   unterminated: /"(?:\\[^\r\n]|[^"\\\r\n])*/,
   number: /(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?/,
-  ident: { match: /[A-Za-z_][A-Za-z0-9_]*/, type: moo.keywords({ kw: [...KEYWORDS] }) },
-  punct: ['::', '==', '!=', '<=', '>=', '&&', '||', '<', '>', '!', '-', '(', ')', '[', ']', '{', '}', ',', ';', '.', '@'],
+  ident: {
+    match: /[A-Za-z_][A-Za-z0-9_]*/,
+    type: moo.keywords({ relop: [...SET_OPERATORS], constant: [...CONSTANTS], kw: KEYWORDS.filter((k) => !SET_OPERATORS.includes(k as never) && !CONSTANTS.includes(k as never)) }),
+  },
+  relop: ['==', '!=', '<=', '>=', '<', '>'],
+  punct: ['::', '&&', '||', '!', '-', '(', ')', '[', ']', '{', '}', ',', ';', '.', '@'],
   invalid: { match: /[^]/, lineBreaks: true },
 });
 

@@ -11,7 +11,7 @@ import { decodeString } from './strings.js';
 /** Limits that keep a hostile or broken file from costing more than linear time and memory. */
 export const PARSE_LIMITS = {
   /** Bytes in one policy file. */
-  fileBytes: 1 << 20,
+  fileBytes: 8 << 20,
   /** Tokens in one policy (its text up to `;`). */
   policyTokens: 20_000,
   /** Nesting of brackets and parentheses within one policy. */
