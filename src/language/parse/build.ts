@@ -47,7 +47,6 @@ const rootSet: ReadonlySet<string> = new Set(ROOTS);
 export const first = (d: unknown[]): unknown => d[0];
 export const one = (d: unknown[]): unknown[] => [d[0]];
 export const append = (d: unknown[]): unknown[] => [...(d[0] as unknown[]), d[2]];
-export const firstOfGroup = (d: unknown[][]): unknown => d[0][0];
 
 export function policy(d: unknown[]): RawPolicy {
   const annotations = d[0] as Annotation[];

@@ -178,9 +178,9 @@ interface State {
   dot: number;
 }
 
-const TYPE_NAMES: Record<string, string> = { string: 'a string', number: 'a number', ident: 'a name' };
+const TYPE_NAMES: Record<string, string> = { string: 'a string', number: 'a number', ident: 'a name', relop: 'an operator', constant: '`true`, `false` or `null`' };
 /** Tokens that can start an expression; when all are expected, the message says "an expression". */
-const EXPRESSION_START = ['`!`', '`-`', '`(`', '`[`', '`true`', '`false`', '`null`', 'a name', 'a number', 'a string'];
+const EXPRESSION_START = ['`!`', '`-`', '`(`', '`[`', '`true`, `false` or `null`', 'a name', 'a number', 'a string'];
 
 /** ", expected `a`, `b` or a name", from the parser states that were waiting for a terminal. */
 function expectedAfter(parser: nearley.Parser, columnIndex: number): string {
