@@ -1,0 +1,42 @@
+import { Exit, writeLine, type CliIo } from '../io.js';
+import { parseArgs } from 'node:util';
+import { COMMON, flags, policiesDir } from '../args.js';
+import { joinPath, loadSet, printDiagnostics } from '../load.js';
+
+export const checkHelp = `Usage: gavel check [--policies DIR] [--json]
+
+Parses and type-checks every *.gavel file under DIR (default ./policies) against
+DIR/schema.json when present. Prints one diagnostic a line on stderr:
+  FILE:LINE:COL: error: MESSAGE
+
+Exit codes: 0 valid, 1 invalid, 2 usage error.
+
+Options:
+  -p, --policies DIR   policies folder (default ./policies)
+      --json           print the result as JSON on stdout
+  -h, --help           show this help`;
+
+export async function check(argv: string[], io: CliIo): Promise<number> {
+  const { values } = flags(() => parseArgs({ args: argv, strict: true, options: { ...COMMON, json: { type: 'boolean' } } }));
+  if (values.help) return writeLine(io.stdout, checkHelp), Exit.ok;
+  const shown = values.policies ?? 'policies';
+  const result = await loadSet(policiesDir(io.cwd, values.policies));
+  const ok = result.set !== null;
+  if (values.json) {
+    const diagnostics = result.diagnostics.map((d) => ({
+      file: joinPath(shown, d.file),
+      line: d.span.start.line,
+      col: d.span.start.col,
+      code: d.code,
+      message: d.message,
+      ...(d.help === undefined ? {} : { help: d.help }),
+    }));
+    const summary = { ok, files: result.folder.sources.length, policies: result.set?.policies.length ?? null, revision: result.set?.revision ?? null, diagnostics };
+    writeLine(io.stdout, JSON.stringify(summary, null, 2));
+  } else {
+    printDiagnostics(io, result, shown);
+    if (ok) writeLine(io.stdout, `${result.set!.policies.length} policies in ${result.folder.sources.length} files: ok (revision ${result.set!.revision})`);
+    else writeLine(io.stderr, `${result.diagnostics.length} error${result.diagnostics.length === 1 ? '' : 's'}`);
+  }
+  return ok ? Exit.ok : Exit.failed;
+}

@@ -1,0 +1,28 @@
+import { buildPolicySet, type BuildResult } from '../engine/policy-set.js';
+import { FolderError, loadPolicyFolder, type PolicyFolder } from '../engine/folder.js';
+import { formatDiagnostic } from '../language/diagnostic.js';
+import { UsageError, writeLine, type CliIo } from './io.js';
+
+/** Reads and builds a policies folder; a missing folder is a usage error (exit 2). */
+export async function loadFolder(dir: string): Promise<PolicyFolder> {
+  try {
+    return await loadPolicyFolder(dir);
+  } catch (err: unknown) {
+    if (err instanceof FolderError) throw new UsageError(err.message);
+    throw err;
+  }
+}
+
+export async function loadSet(dir: string): Promise<{ folder: PolicyFolder } & BuildResult> {
+  const folder = await loadFolder(dir);
+  return { folder, ...buildPolicySet(folder.sources, folder.schema) };
+}
+
+/** One diagnostic a line on stderr, paths as given on the command line. */
+export function printDiagnostics(io: CliIo, result: BuildResult, prefix: string): void {
+  for (const d of result.diagnostics) writeLine(io.stderr, formatDiagnostic({ ...d, file: joinPath(prefix, d.file) }));
+}
+
+export function joinPath(dir: string, file: string): string {
+  return dir === '' || dir === '.' ? file : `${dir.replace(/\/+$/, '')}/${file}`;
+}

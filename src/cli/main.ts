@@ -1,0 +1,50 @@
+import { check, checkHelp } from './commands/check.js';
+import { evaluate, evalHelp } from './commands/eval.js';
+import { fmt, fmtHelp } from './commands/fmt.js';
+import { test, testHelp } from './commands/test.js';
+import { Exit, UsageError, writeLine, type CliIo } from './io.js';
+
+const COMMANDS: Record<string, { run: (argv: string[], io: CliIo) => Promise<number>; help: string; summary: string }> = {
+  check: { run: check, help: checkHelp, summary: 'parse and type-check the policies' },
+  fmt: { run: fmt, help: fmtHelp, summary: 'format policy files canonically' },
+  eval: { run: evaluate, help: evalHelp, summary: 'decide one request (or many, --ndjson) offline' },
+  test: { run: test, help: testHelp, summary: 'run the policy tests beside the policies' },
+};
+
+export const mainHelp = `Usage: gavel <command> [options]
+
+Commands:
+${Object.entries(COMMANDS)
+  .map(([name, c]) => `  ${name.padEnd(8)} ${c.summary}`)
+  .join('\n')}
+
+Run \`gavel <command> --help\` for a command's options.
+Exit codes: 0 success, 1 check/test failure, 2 usage or input error.`;
+
+/** The `gavel` entry point; returns the exit code. Errors never reach the user as stack traces. */
+export async function main(argv: string[], io: CliIo): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    writeLine(name === undefined ? io.stderr : io.stdout, mainHelp);
+    return name === undefined ? Exit.usage : Exit.ok;
+  }
+  if (name === '--version') {
+    writeLine(io.stdout, '0.1.0');
+    return Exit.ok;
+  }
+  const command = COMMANDS[name];
+  if (command === undefined) {
+    writeLine(io.stderr, `gavel: unknown command \`${name}\`\n\n${mainHelp}`);
+    return Exit.usage;
+  }
+  try {
+    return await command.run(rest, io);
+  } catch (err: unknown) {
+    if (err instanceof UsageError) {
+      writeLine(io.stderr, `gavel ${name}: ${err.message}`);
+      return Exit.usage;
+    }
+    writeLine(io.stderr, `gavel ${name}: internal error: ${err instanceof Error ? err.message : String(err)}`);
+    return Exit.failed;
+  }
+}

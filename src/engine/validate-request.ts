@@ -1,0 +1,50 @@
+import type { Request } from '../language/eval/activation.js';
+
+/** Where a request is wrong, as `path: problem`; shown to the caller as is. */
+export type RequestProblem = string;
+
+export interface ValidateOptions {
+  /**
+   * Accept `token` and `risk` from the input. Only offline tools (`gavel eval`, `gavel test`)
+   * do: on a server those roots are computed by Gavel and never taken from the caller.
+   */
+  trusted: boolean;
+}
+
+const isObject = (v: unknown): v is { [k: string]: unknown } => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+function entity(value: unknown, root: string, keys: readonly string[], problems: RequestProblem[]): void {
+  if (!isObject(value)) {
+    problems.push(`${root}: expected an object like ${root === 'action' ? '{"name": "GET"}' : `{"type": "user", "id": "alice"}`}`);
+    return;
+  }
+  for (const key of keys) {
+    if (typeof value[key] !== 'string') problems.push(`${root}.${key}: expected a string${value[key] === undefined ? ', and it is missing' : ''}`);
+  }
+  if (value.properties !== undefined && !isObject(value.properties)) problems.push(`${root}.properties: expected an object`);
+}
+
+/**
+ * Checks an AuthZEN-shaped request: `subject {type, id, properties?}`, `action {name,
+ * properties?}`, `resource {type, id, properties?}`, `context?` — and, when trusted,
+ * `token?` and `risk?`. Reports every problem with its path. Unknown top-level members
+ * are reported too, so a typo such as `contxt` is not silently ignored.
+ */
+export function validateRequest(value: unknown, options: ValidateOptions): { request: Request } | { problems: RequestProblem[] } {
+  if (!isObject(value)) return { problems: ['request: expected a JSON object with subject, action and resource'] };
+  const problems: RequestProblem[] = [];
+  entity(value.subject, 'subject', ['type', 'id'], problems);
+  entity(value.action, 'action', ['name'], problems);
+  entity(value.resource, 'resource', ['type', 'id'], problems);
+  const optional = options.trusted ? ['context', 'token', 'risk'] : ['context'];
+  for (const key of optional) {
+    if (value[key] !== undefined && !isObject(value[key])) problems.push(`${key}: expected an object`);
+  }
+  const known = new Set(['subject', 'action', 'resource', ...optional]);
+  for (const key of Object.keys(value)) {
+    if (known.has(key)) continue;
+    const trustedOnly = key === 'token' || key === 'risk';
+    problems.push(trustedOnly ? `${key}: set by Gavel, not by the caller` : `${key}: unknown member; a request has ${[...known].join(', ')}`);
+  }
+  return problems.length > 0 ? { problems } : { request: value as Request };
+}
