@@ -9,6 +9,7 @@ import { Exit, readAll, UsageError, writeLine, type CliIo } from '../io.js';
 import { parseArgs } from 'node:util';
 import { COMMON, flags, policiesDir } from '../args.js';
 import { loadSet, printDiagnostics } from '../load.js';
+import { jsonErrorOffset } from '../json-error.js';
 import { renderDecision } from '../render.js';
 
 export const evalHelp = `Usage: gavel eval [--policies DIR] [--request FILE|-] [--explain] [--json]
@@ -81,10 +82,8 @@ function parseJson(text: string, where: string): unknown {
   try {
     return JSON.parse(text);
   } catch (err: unknown) {
-    const message = err instanceof Error ? err.message : String(err);
-    const position = /position (\d+)/.exec(message);
-    const at = position ? lineCol(text, Number(position[1])) : '';
-    throw new UsageError(`${where}${at}: invalid JSON: ${message.replace(/ in JSON at position.*$/, '')}`);
+    const message = err instanceof Error ? err.message.split('\n')[0].replace(/, (?:\.\.\.)?".*$|\s*in JSON at position.*$/, '') : String(err);
+    throw new UsageError(`${where}${lineCol(text, jsonErrorOffset(text))}: invalid JSON: ${message}`);
   }
 }
 

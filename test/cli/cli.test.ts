@@ -1,0 +1,172 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, test } from 'vitest';
+import { gavel, workspace } from './helpers.js';
+
+let ws: ReturnType<typeof workspace>;
+beforeEach(() => {
+  ws = workspace();
+});
+afterEach(() => ws.remove());
+
+const cwd = () => ws.dir;
+const write = (file: string, text: string) => writeFileSync(join(ws.dir, 'policies', file), text);
+
+const financeRead = {
+  subject: { type: 'user', id: 'alice', properties: { department: 'finance', roles: [], country: 'DE' } },
+  action: { name: 'GET' },
+  resource: { type: 'route', id: '/invoices/1', properties: { path: '/invoices/1' } },
+  token: { scope: 'invoice:read', acr: 'mfa' },
+  risk: { ip: { reputation: 90, lists: [], labels: [] } },
+};
+
+describe('gavel check', () => {
+  test('the example policies are valid: exit 0 and a summary', async () => {
+    const r = await gavel(['check'], { cwd: cwd() });
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^\d+ policies in 5 files: ok \(revision [0-9a-f]{16}\)\n$/);
+  });
+
+  test('errors in several files are all reported, one a line, with exit 1', async () => {
+    write('broken.gavel', 'permit (action == , resource);\npermit when { token.scpoe contains "x" };\n');
+    write('more.gavel', 'forbid when { nope };\n');
+    const r = await gavel(['check'], { cwd: cwd() });
+    expect(r.code).toBe(1);
+    expect(r.stderr.split('\n').filter((l) => l.includes(': error: '))).toEqual([
+      'policies/broken.gavel:1:19: error: unexpected `,`, expected an expression',
+      'policies/broken.gavel:2:15: error: unknown attribute `token.scpoe` (help: did you mean `scope`?)',
+      'policies/more.gavel:1:15: error: unknown name `nope` (help: names are subject, action, resource, context, token, risk)',
+    ]);
+  });
+
+  test('--json reports diagnostics for machines', async () => {
+    write('broken.gavel', 'permit when { token.scpoe contains "x" };\n');
+    const r = await gavel(['check', '--json'], { cwd: cwd() });
+    expect(r.code).toBe(1);
+    expect(JSON.parse(r.stdout)).toMatchObject({ ok: false, diagnostics: [{ file: 'policies/broken.gavel', line: 1, col: 15, code: 'unknown-attribute' }] });
+  });
+
+  test('a missing folder or an unknown flag is a usage error: exit 2', async () => {
+    expect((await gavel(['check', '--policies', 'nowhere'], { cwd: cwd() })).code).toBe(2);
+    const r = await gavel(['check', '--bogus'], { cwd: cwd() });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("Unknown option '--bogus'");
+  });
+
+  test('every subcommand has --help', async () => {
+    for (const command of ['check', 'fmt', 'eval', 'test']) {
+      const r = await gavel([command, '--help'], { cwd: cwd() });
+      expect(r.code).toBe(0);
+      expect(r.stdout).toContain(`Usage: gavel ${command}`);
+    }
+    expect((await gavel([], { cwd: cwd() })).code).toBe(2);
+    expect((await gavel(['frobnicate'], { cwd: cwd() })).code).toBe(2);
+  });
+});
+
+describe('gavel fmt', () => {
+  test('the example policies are formatted', async () => {
+    const r = await gavel(['fmt', '--check'], { cwd: cwd() });
+    expect(r.stdout).toBe('');
+    expect(r.code).toBe(0);
+  });
+
+  test('--check lists unformatted files and changes nothing; fmt rewrites them, keeping comments', async () => {
+    const messy = '// keep me\npermit(action=="read",resource)when{subject.a==1&&subject.b==2}; // and me\n';
+    write('messy.gavel', messy);
+    const checked = await gavel(['fmt', '--check'], { cwd: cwd() });
+    expect(checked.code).toBe(1);
+    expect(checked.stdout).toBe('policies/messy.gavel: not formatted\n');
+    expect(readFileSync(join(ws.dir, 'policies', 'messy.gavel'), 'utf8')).toBe(messy);
+
+    expect((await gavel(['fmt'], { cwd: cwd() })).code).toBe(0);
+    expect(readFileSync(join(ws.dir, 'policies', 'messy.gavel'), 'utf8')).toBe(
+      '// keep me\npermit (action == "read", resource) when { subject.a == 1 && subject.b == 2 }; // and me\n',
+    );
+    expect((await gavel(['fmt', '--check'], { cwd: cwd() })).code).toBe(0);
+  });
+
+  test('a file with syntax errors is left untouched', async () => {
+    write('bad.gavel', 'permit (action ==');
+    const r = await gavel(['fmt'], { cwd: cwd() });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('policies/bad.gavel:1:');
+    expect(readFileSync(join(ws.dir, 'policies', 'bad.gavel'), 'utf8')).toBe('permit (action ==');
+  });
+});
+
+describe('gavel eval', () => {
+  test('evaluates a request from stdin and explains it', async () => {
+    const r = await gavel(['eval', '--explain'], { cwd: cwd(), stdin: JSON.stringify(financeRead) });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^ALLOW by invoices\.read\n/);
+    expect(r.stdout).toMatch(/not-satisfied +forbid +risk\.block-bad-networks/);
+  });
+
+  test('--json prints the decision; a deny names the failed condition', async () => {
+    writeFileSync(join(ws.dir, 'req.json'), JSON.stringify({ ...financeRead, token: { scope: 'invoice:read', acr: 'pwd' } }));
+    const r = await gavel(['eval', '--request', 'req.json', '--json', '--explain'], { cwd: cwd() });
+    expect(r.code).toBe(0);
+    const d = JSON.parse(r.stdout);
+    expect(d).toMatchObject({ decision: false, determining: [], reasons: [], errors: [] });
+    const trace = d.explanation.trace.find((t: { id: string }) => t.id === 'invoices.read');
+    expect(trace.failed).toEqual({ part: 'when', condition: '(token.acr == "mfa" || token.scope contains_any ["fido", "otp"])', location: 'invoices.gavel:13:6' });
+  });
+
+  test('bad input exits 2 with a message saying what and where', async () => {
+    const bad = await gavel(['eval'], { cwd: cwd(), stdin: '{"subject": {"type": "user"},\n "action": }' });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/^gavel eval: stdin:2:12: invalid JSON/);
+    const shape = await gavel(['eval'], { cwd: cwd(), stdin: JSON.stringify({ subject: { type: 'user' }, action: { name: 1 }, resource: { type: 'doc', id: '1' }, contxt: {} }) });
+    expect(shape.code).toBe(2);
+    expect(shape.stderr).toContain('subject.id: expected a string, and it is missing');
+    expect(shape.stderr).toContain('action.name: expected a string');
+    expect(shape.stderr).toContain('contxt: unknown member');
+    expect((await gavel(['eval'], { cwd: cwd(), stdin: '' })).code).toBe(2);
+  });
+
+  test('--ndjson decides one request a line and reports bad lines in place', async () => {
+    const lines = [JSON.stringify(financeRead), 'not json', JSON.stringify({ ...financeRead, action: { name: 'DELETE' } })].join('\n');
+    const r = await gavel(['eval', '--ndjson'], { cwd: cwd(), stdin: lines + '\n' });
+    expect(r.code).toBe(2);
+    const out = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    expect(out).toHaveLength(3);
+    expect(out[0]).toMatchObject({ decision: true, determining: ['invoices.read'] });
+    expect(out[1]).toMatchObject({ line: 2 });
+    expect(out[2]).toMatchObject({ decision: false });
+  });
+});
+
+describe('gavel test', () => {
+  test('the example policy tests pass and the last line counts them', async () => {
+    const r = await gavel(['test'], { cwd: cwd() });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^\d+ passed, 0 failed\n$/m);
+  });
+
+  test('a failing case is printed with what differed, and exits 1', async () => {
+    write(
+      'extra.test.yaml',
+      `tests:
+  - name: deliberately wrong
+    request: ${JSON.stringify(financeRead)}
+    expect: deny
+    determining: [nobody]
+`,
+    );
+    const r = await gavel(['test'], { cwd: cwd() });
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain('FAIL  policies/extra.test.yaml:2 deliberately wrong');
+    expect(r.stdout).toContain('expected deny, got allow (determining [invoices.read])');
+    expect(r.stdout).toContain('determining: expected [nobody], got [invoices.read]');
+    expect(r.stdout.trim().split('\n').pop()).toMatch(/^\d+ passed, 1 failed$/);
+  });
+
+  test('a malformed test file is reported with its location and counts as a failure', async () => {
+    write('bad.test.yaml', 'tests:\n  - name: no expectation\n    request: {}\n');
+    const r = await gavel(['test'], { cwd: cwd() });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('policies/bad.test.yaml:2:5: error: `no expectation`: `expect` must be `allow` or `deny`');
+  });
+});

@@ -1,0 +1,100 @@
+import { describe, expect, test } from 'vitest';
+import { buildPolicySet, decide, type Request } from '../../src/index.js';
+
+/** Decides `when { CONDITION }` on one request: true, false, or 'error'. */
+function when(condition: string, request: Request): boolean | 'error' {
+  const { set, diagnostics } = buildPolicySet([{ file: 'c.gavel', text: `@id("c") permit when { ${condition} };` }]);
+  expect(diagnostics.map((d) => d.message)).toEqual([]);
+  const d = decide(set!, request);
+  return d.errors.length > 0 ? 'error' : d.decision;
+}
+
+const authzen: Request = {
+  subject: { type: 'user', id: 'alice', properties: { department: 'finance', roles: ['staff', 'auditor'], level: 3 } },
+  action: { name: 'GET', properties: { method: 'GET' } },
+  resource: { type: 'route', id: '/invoices/2024/42', properties: { path: '/invoices/2024/42', owner: 'alice' } },
+  context: { ip: '10.1.2.3', ip6: '2001:db8::17', mapped: '::ffff:10.9.9.9', score: 0.4, headers: { 'x-tenant': 'acme' }, nothing: null },
+  token: { sub: 'alice', scope: 'invoice:read  otp', acr: 'mfa' },
+  risk: { ip: { reputation: 72, lists: ['tor-exits'] } },
+};
+
+describe('the request model', () => {
+  test.each([
+    { note: 'subject.X reads subject.properties.X', condition: 'subject.department == "finance"', want: true },
+    { note: 'type and id are read from the entity itself', condition: 'subject.type == "user" && subject.id == "alice"', want: true },
+    { note: 'action compared with a string compares its name', condition: 'action == "GET"', want: true },
+    { note: 'action properties flatten too', condition: 'action.method == "GET"', want: true },
+    { note: 'a bare subject is an entity reference', condition: 'subject == user::"alice"', want: true },
+    { note: 'entity references compare type and id', condition: 'subject == client::"alice"', want: false },
+    { note: 'token.scope is a set built from the space-delimited claim', condition: 'token.scope contains "otp"', want: true },
+    { note: 'token.scope splits on any run of spaces', condition: 'size(token.scope) == 2', want: true },
+    { note: 'a scope never matches part of another', condition: 'token.scope contains "invoice"', want: false },
+    { note: 'nested records are read with dots', condition: 'risk.ip.reputation >= 50', want: true },
+    { note: 'names that are not identifiers are read with brackets', condition: 'context.headers["x-tenant"] == "acme"', want: true },
+    { note: 'a missing attribute is an error', condition: 'subject.manager == "bob"', want: 'error' },
+    { note: '`has` tests presence without error', condition: '!(subject has manager) && subject has department', want: true },
+    { note: 'null is a value, not a missing attribute', condition: 'context.nothing == null && context has nothing', want: true },
+  ])('$note', ({ condition, want }) => {
+    expect(when(condition, authzen)).toBe(want);
+  });
+});
+
+describe('operators', () => {
+  test.each([
+    { note: '&& short-circuits: false && error is false', condition: 'false && subject.missing', want: false },
+    { note: '|| short-circuits: true || error is true', condition: 'true || subject.missing', want: true },
+    { note: 'an error on the left of && is an error', condition: 'subject.missing && false', want: 'error' },
+    { note: 'comparing different types with == is false, not an error', condition: 'context.score == "0.4"', want: false },
+    { note: 'ordering needs numbers', condition: 'subject.department < 3', want: 'error' },
+    { note: 'in [list]', condition: 'subject.department in ["finance", "treasury"]', want: true },
+    { note: 'contains on a list', condition: 'subject.roles contains "auditor"', want: true },
+    { note: 'contains_any', condition: 'subject.roles contains_any ["admin", "auditor"]', want: true },
+    { note: 'contains_all', condition: 'subject.roles contains_all ["admin", "auditor"]', want: false },
+    { note: 'contains_all of nothing holds', condition: 'subject.roles contains_all []', want: true },
+    { note: 'lists compare element by element', condition: 'subject.roles == ["staff", "auditor"]', want: true },
+    { note: 'negative numbers', condition: '-subject.level < -2', want: true },
+  ])('$note', ({ condition, want }) => {
+    expect(when(condition, authzen)).toBe(want);
+  });
+});
+
+describe('like: `*` within a segment, `**` across segments', () => {
+  test.each([
+    { pattern: '/invoices/**', want: true },
+    { pattern: '/invoices/*', want: false },
+    { pattern: '/invoices/*/*', want: true },
+    { pattern: '/invoices/*/4*', want: true },
+    { pattern: '/invoices/2024/42', want: true },
+    { pattern: '**/42', want: true },
+    { pattern: '/inv*', want: false },
+    { pattern: '/inv*/**', want: true },
+    { pattern: '/invoices/\\*/42', want: false },
+  ])('`$pattern` on /invoices/2024/42 is $want', ({ pattern, want }) => {
+    expect(when(`resource.path like ${JSON.stringify(pattern)}`, authzen)).toBe(want);
+  });
+
+  test('matching is linear: a pathological pattern on a long path answers at once', () => {
+    const path = '/a'.repeat(5000);
+    const request = { ...authzen, resource: { type: 'route', id: 'x', properties: { path } } };
+    expect(when('resource.path like "**a**a**a**a**a**a**a**b"', request)).toBe(false);
+  });
+});
+
+describe('IP addresses and CIDR ranges', () => {
+  test.each([
+    { note: 'IPv4 in an IPv4 range', condition: 'context.ip in cidr("10.0.0.0/8")', want: true },
+    { note: 'IPv4 outside an IPv4 range', condition: 'context.ip in cidr("192.168.0.0/16")', want: false },
+    { note: 'a /32 is one address', condition: 'context.ip in cidr("10.1.2.3/32")', want: true },
+    { note: '0.0.0.0/0 holds every IPv4 address', condition: 'context.ip in cidr("0.0.0.0/0")', want: true },
+    { note: 'IPv6 in an IPv6 range', condition: 'context.ip6 in cidr("2001:db8::/32")', want: true },
+    { note: 'a /128 is one address', condition: 'context.ip6 in cidr("2001:db8::17/128")', want: true },
+    { note: 'IPv6 outside an IPv6 range', condition: 'context.ip6 in cidr("2001:db9::/32")', want: false },
+    { note: 'an IPv4-mapped IPv6 address matches an IPv4 range', condition: 'context.mapped in cidr("10.0.0.0/8")', want: true },
+    { note: 'a list of ranges', condition: 'context.ip in [cidr("192.168.0.0/16"), cidr("10.0.0.0/8")]', want: true },
+    { note: 'ip() values equal their text', condition: 'ip("10.1.2.3") == context.ip', want: true },
+    { note: 'builtins over addresses', condition: 'is_private(context.ip) && is_ipv6(context.ip6) && !is_loopback(context.ip)', want: true },
+    { note: 'a string that is not an address is an error', condition: 'subject.department in cidr("10.0.0.0/8")', want: 'error' },
+  ])('$note', ({ condition, want }) => {
+    expect(when(condition, authzen)).toBe(want);
+  });
+});
