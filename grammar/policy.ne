@@ -4,21 +4,34 @@
 # parser is fed one policy at a time (the text up to and including its `;`), already
 # lexed by src/language/parse/lexer.ts, so every action here is a one-line call into the
 # typed builder in src/language/parse/build.ts.
+#
+# The nearley rules below a comment may be shaped differently from its EBNF, to the same
+# language: nearley tries every alternative of a rule at every token, so rules are
+# written with few alternatives, common prefixes shared, and no empty alternatives in
+# expressions. `%word`, `%wordOrString`, `%literal` and `%prefix` are token classes
+# (src/language/parse/symbols.ts), each one symbol standing for several token types.
 
 @preprocessor typescript
 @{%
-import { lexer } from '../language/parse/lexer.js';
 import * as b from '../language/parse/build.js';
+import * as symbols from '../language/parse/symbols.js';
+// Bound here, not imported by name: nearley declares each `%name` it uses (`declare var
+// word: any`), and tsc would then drop a named import as unused.
+const grammarLexer = symbols.grammarLexer;
+const word = symbols.word;
+const wordOrString = symbols.wordOrString;
+const literal = symbols.literal;
+const prefix = symbols.prefix;
 %}
-@lexer lexer
+@lexer grammarLexer
 
 # policy ::= annotation* effect target? condition* reason? ";"
 policy -> annotation:* effect target:? condition:* reason:? ";"   {% b.policy %}
 
 # annotation ::= "@" word ( "(" ( STRING ( "," STRING )* ",":? )? ")" )?
-annotation -> "@" word                                         {% b.annotation %}
-            | "@" word "(" ")"                                 {% b.annotation %}
-            | "@" word "(" strings ",":? ")"                    {% b.annotation %}
+annotation -> "@" %word                                        {% b.annotation %}
+            | "@" %word "(" ")"                                {% b.annotation %}
+            | "@" %word "(" strings ",":? ")"                   {% b.annotation %}
 strings -> %string                                             {% b.one %}
          | strings "," %string                                 {% b.append %}
 
@@ -29,8 +42,10 @@ effect -> "permit"                                             {% b.first %}
 # target ::= "(" ( constraint ( "," constraint )* ",":? )? ")"
 # A constraint is written as an expression; the builder accepts only the shapes an index
 # can decide: ROOT, ROOT == value, ROOT in [values], ROOT.attr like "glob".
-target -> "(" ")"                                              {% b.emptyTarget %}
-        | "(" exprs ",":? ")"                                   {% b.target %}
+target -> "(" targetRest                                       {% b.target %}
+targetRest -> ")"                                              {% b.noItems %}
+            | exprs ")"                                        {% b.items %}
+            | exprs "," ")"                                    {% b.items %}
 
 # condition ::= ( "when" | "unless" ) "{" expr "}"
 condition -> "when" "{" expr "}"                               {% b.condition %}
@@ -51,40 +66,38 @@ and -> and "&&" relation                                       {% b.logical %}
 # Relations do not chain: `a == b == c` is a syntax error.
 relation -> unary %relop unary                                 {% b.binary %}
           | unary "like" %string                               {% b.like %}
-          | unary "has" word                                   {% b.has %}
-          | unary "has" %string                                {% b.has %}
+          | unary "has" %wordOrString                          {% b.has %}
           | unary                                              {% b.first %}
 # relop ::= "==" | "!=" | "<" | "<=" | ">" | ">=" | "in" | "contains" | "contains_any" | "contains_all"
 # (the lexer gives these one token type, so the parser tests one symbol instead of ten)
-relop -> %relop                                                {% b.first %}
 
 # unary ::= "!" unary | "-" unary | member
-unary -> "!" unary                                             {% b.unary %}
-       | "-" unary                                             {% b.unary %}
+unary -> %prefix unary                                         {% b.unary %}
        | member                                                {% b.first %}
 
 # member ::= member "." word | member "[" STRING "]" | primary
-member -> member "." word                                      {% b.attr %}
-        | member "[" %string "]"                               {% b.index %}
-        | primary                                              {% b.first %}
-
 # primary ::= literal | list | IDENT "::" STRING | IDENT "(" exprs? ")" | IDENT | "(" expr ")"
-primary -> %string                                             {% b.stringLiteral %}
-         | %number                                             {% b.numberLiteral %}
-         | %constant                                           {% b.keywordLiteral %}
-         | "[" "]"                                             {% b.list %}
-         | "[" exprs ",":? "]"                                  {% b.list %}
-         | %ident "::" %string                                 {% b.entity %}
-         | %ident "(" ")"                                      {% b.call %}
-         | %ident "(" exprs ",":? ")"                           {% b.call %}
-         | %ident                                              {% b.variable %}
-         | "(" expr ")"                                        {% b.paren %}
+# The primary alternatives are alternatives of `member` here: one level less to go
+# through for every operand.
+member -> member "." %word                                     {% b.attr %}
+        | member "[" %string "]"                               {% b.index %}
+        | %literal                                             {% b.literal %}
+        | "[" listRest                                         {% b.list %}
+        | %ident "::" %string                                  {% b.entity %}
+        | %ident "(" callRest                                  {% b.call %}
+        | %ident                                               {% b.variable %}
+        | "(" expr ")"                                         {% b.paren %}
+
+# What follows `[` in a list and `(` in a call or target: items, an optional trailing comma, the bracket.
+listRest -> "]"                                                {% b.noItems %}
+          | exprs "]"                                          {% b.items %}
+          | exprs "," "]"                                      {% b.items %}
+callRest -> ")"                                                {% b.noItems %}
+          | exprs ")"                                          {% b.items %}
+          | exprs "," ")"                                      {% b.items %}
 
 exprs -> expr                                                  {% b.one %}
        | exprs "," expr                                        {% b.append %}
 
 # word ::= IDENT | keyword   (attribute and annotation names may be keywords: `resource.in`)
-word -> %ident                                                 {% b.first %}
-      | %kw                                                    {% b.first %}
-      | %relop                                                 {% b.first %}
-      | %constant                                              {% b.first %}
+# (`%word`, a token class: src/language/parse/symbols.ts)

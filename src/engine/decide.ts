@@ -39,7 +39,8 @@ function matches(p: CompiledPolicy, a: Activation): boolean {
  * error does not. Both errors are reported. Never throws, whatever the request holds.
  */
 export function decide(set: PolicySet, request: Request, options: DecideOptions = {}): Decision {
-  const a = new Activation(request);
+  // A library caller may pass anything; a non-object request simply has no attributes.
+  const a = new Activation(typeof request === 'object' && request !== null ? request : {});
   const buckets = set.index.lookup(a);
   const determining: string[] = [];
   const reasons: string[] = [];
@@ -74,6 +75,10 @@ export function decide(set: PolicySet, request: Request, options: DecideOptions 
   } else if (trace !== null) {
     for (const b of buckets) for (const p of b.permits) trace.push(runDetached(p, a));
   }
+  // Canonical order, so the same request gives the same answer whatever order files were read in.
+  if (determining.length > 1) determining.sort();
+  if (reasons.length > 1) reasons.sort();
+  if (errors.length > 1) errors.sort((x, y) => (x.policy < y.policy ? -1 : x.policy > y.policy ? 1 : 0));
   const decision: Decision = { decision: !denied && determining.length > 0, determining, reasons, errors, revision: set.revision };
   if (trace !== null) decision.explanation = { policies: set.policies.length, candidates: PolicyIndex.count(buckets), trace };
   return decision;

@@ -33,6 +33,19 @@ export class PolicyIndex {
 
   constructor(policies: readonly CompiledPolicy[]) {
     for (const p of policies) this.insert(p);
+    // Arrays grown by push keep spare room (17 slots for one policy); an index is built once and kept.
+    for (const b of this.buckets()) {
+      b.forbids = b.forbids.slice();
+      b.permits = b.permits.slice();
+    }
+  }
+
+  private *buckets(): Iterable<Bucket> {
+    yield this.unindexed;
+    for (const ids of this.byResource.values()) yield* ids.values();
+    yield* this.byType.values();
+    yield* this.byPath.values();
+    yield* this.byAction.values();
   }
 
   private insert(p: CompiledPolicy): void {

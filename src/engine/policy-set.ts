@@ -1,9 +1,11 @@
 import { createHash } from 'node:crypto';
-import type { PolicyFile } from '../language/ast.js';
-import { check, parseSchema, type Schema } from '../language/check/check.js';
+import type { PolicyFile, Span } from '../language/ast.js';
+import { parseSchema, type Schema } from '../language/check/check.js';
+import { Checker } from '../language/check/checker.js';
 import { compilePolicy, type CompiledPolicy } from '../language/compile/compile-policy.js';
 import { diagnostic, sortDiagnostics, type Diagnostic } from '../language/diagnostic.js';
-import { parse } from '../language/parse/parse.js';
+import { parse, parsePolicies, type Strings } from '../language/parse/parse.js';
+import { SourceText } from '../language/parse/source-text.js';
 import { PolicyIndex } from './index.js';
 
 export interface PolicySource {
@@ -19,6 +21,11 @@ export interface PolicySet {
   readonly policies: readonly CompiledPolicy[];
   readonly byId: ReadonlyMap<string, CompiledPolicy>;
   readonly index: PolicyIndex;
+  /**
+   * The syntax trees of the sources, in file order. Decisions do not need them, so they
+   * are not kept in memory: reading `files` parses the sources again (the result is reused
+   * while it is still referenced somewhere), as `parse` does for one file.
+   */
   readonly files: readonly PolicyFile[];
   readonly schema: Schema | null;
 }
@@ -31,7 +38,8 @@ export interface BuildResult {
 
 /**
  * Parse → check → compile → index, over every file, collecting every diagnostic. The set
- * is built only when all files are valid.
+ * is built only when all files are valid. Each policy is checked and compiled as soon as it
+ * is parsed, so only one policy's syntax tree is alive at a time.
  */
 export function buildPolicySet(sources: readonly PolicySource[], schemaSource: PolicySource | null = null): BuildResult {
   const diagnostics: Diagnostic[] = [];
@@ -42,51 +50,62 @@ export function buildPolicySet(sources: readonly PolicySource[], schemaSource: P
     schema = parsed.schema;
   }
   const ordered = [...sources].sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0));
-  const files: PolicyFile[] = [];
-  for (const source of ordered) {
-    const parsed = parse(source.file, source.text);
-    diagnostics.push(...parsed.diagnostics, ...check(parsed.ast, schema));
-    files.push(parsed.ast);
+  const seen = new Map<string, { file: string; span: Span }>();
+  const duplicates: Diagnostic[] = [];
+  const policies: CompiledPolicy[] = [];
+  const strings: Strings = new Map();
+  for (const { file, text } of ordered) {
+    const checked: Diagnostic[] = [];
+    const checker = new Checker(file, schema, checked);
+    const source = new SourceText(file, text);
+    let ordinal = 0;
+    const parsed = parsePolicies(file, text, (policy) => {
+      checker.checkPolicy(policy);
+      const id = policyId(file, ++ordinal, policy.annotations);
+      const first = seen.get(id);
+      if (first !== undefined) {
+        const at = `${first.file}:${first.span.start.line}:${first.span.start.col}`;
+        duplicates.push(diagnostic('duplicate-id', file, policy.span, `duplicate policy id \`${id}\``, `first defined at ${at}`));
+        return;
+      }
+      seen.set(id, { file, span: policy.span });
+      // Compiling stops at the first problem found: checking finds problems the compiler
+      // assumes away. Parse errors in this file are known only at its end; they do not
+      // make a policy that parsed and checked unsafe to compile, and the set is dropped then.
+      if (diagnostics.length + checked.length + duplicates.length === 0) policies.push(compilePolicy(policy, id, file, source));
+    }, undefined, strings);
+    diagnostics.push(...parsed, ...checked);
   }
-  const policies = compileAll(files, diagnostics);
+  diagnostics.push(...duplicates);
   if (diagnostics.length > 0) return { set: null, diagnostics: sortDiagnostics(diagnostics) };
+  return { set: policySet(ordered, schemaSource, schema, policies), diagnostics: [] };
+}
+
+/**
+ * Made in a function of its own: the `files` getter keeps the variables of the function it
+ * is written in alive, and here those are only the sources — not the build's working state.
+ */
+function policySet(sources: readonly PolicySource[], schemaSource: PolicySource | null, schema: Schema | null, policies: CompiledPolicy[]): PolicySet {
+  let files: WeakRef<readonly PolicyFile[]> | undefined;
   return {
-    set: {
-      revision: revisionOf(ordered, schemaSource),
-      policies,
-      byId: new Map(policies.map((p) => [p.id, p])),
-      index: new PolicyIndex(policies),
-      files,
-      schema,
+    revision: revisionOf(sources, schemaSource),
+    policies,
+    byId: new Map(policies.map((p) => [p.id, p])),
+    index: new PolicyIndex(policies),
+    get files() {
+      let parsed = files?.deref();
+      if (parsed === undefined) files = new WeakRef((parsed = sources.map((s) => parse(s.file, s.text).ast)));
+      return parsed;
     },
-    diagnostics: [],
+    schema,
   };
 }
 
 /** `@id`, or `FILE#N` for the Nth policy of a file: stable while the file's policy order is. */
 export function policyId(file: string, ordinal: number, annotations: PolicyFile['policies'][number]['annotations']): string {
   const id = annotations.find((a) => a.name === 'id')?.values[0];
-  return id ?? `${file}#${ordinal}`;
-}
-
-function compileAll(files: PolicyFile[], diagnostics: Diagnostic[]): CompiledPolicy[] {
-  const seen = new Map<string, string>();
-  const pending: { id: string; file: string; policy: PolicyFile['policies'][number] }[] = [];
-  for (const f of files) {
-    f.policies.forEach((policy, n) => {
-      const id = policyId(f.file, n + 1, policy.annotations);
-      const first = seen.get(id);
-      if (first !== undefined) {
-        diagnostics.push(diagnostic('duplicate-id', f.file, policy.span, `duplicate policy id \`${id}\``, `first defined at ${first}`));
-        return;
-      }
-      seen.set(id, `${f.file}:${policy.span.start.line}:${policy.span.start.col}`);
-      pending.push({ id, file: f.file, policy });
-    });
-  }
-  // A broken set is never compiled: checking found problems the compiler assumes away.
-  if (diagnostics.length > 0) return [];
-  return pending.map(({ id, file, policy }) => compilePolicy(policy, id, file));
+  // join makes one flat string; a template makes a rope (a V8 cons string) of three, which the set would keep.
+  return id ?? [file, ordinal].join('#');
 }
 
 function revisionOf(sources: readonly PolicySource[], schema: PolicySource | null): string {

@@ -82,7 +82,7 @@ describe('gavel fmt', () => {
 
     expect((await gavel(['fmt'], { cwd: cwd() })).code).toBe(0);
     expect(readFileSync(join(ws.dir, 'policies', 'messy.gavel'), 'utf8')).toBe(
-      '// keep me\npermit (action == "read", resource) when { subject.a == 1 && subject.b == 2 }; // and me\n',
+      '// keep me\npermit (action == "read", resource)\nwhen { subject.a == 1 && subject.b == 2 }; // and me\n',
     );
     expect((await gavel(['fmt', '--check'], { cwd: cwd() })).code).toBe(0);
   });

@@ -10,6 +10,10 @@ import { fits, join, showType, T, type Type } from '../types.js';
 import type { Schema } from './schema.js';
 import { suggest } from './suggest.js';
 
+function ipLike(t: Type): boolean {
+  return t.kind === 'ip' || t.kind === 'string';
+}
+
 const ANNOTATION_ARITY: Record<string, 'one' | 'some'> = { id: 'one', description: 'one', owner: 'one', tags: 'some' };
 const ENTITY_ROOTS: ReadonlySet<Root> = new Set(['subject', 'resource']);
 
@@ -71,7 +75,6 @@ export class Checker {
 
   private checkComparable(left: Type, right: Type, span: Span, op: string): void {
     if (left.kind === 'any' || right.kind === 'any') return;
-    const ipLike = (t: Type) => t.kind === 'ip' || t.kind === 'string';
     if (left.kind === right.kind || (ipLike(left) && ipLike(right)) || left.kind === 'null' || right.kind === 'null') return;
     this.report('type-mismatch', span, `\`${op}\` compares ${showType(left)} with ${showType(right)}, which is always false`);
   }

@@ -1,378 +1,266 @@
-import type { Expr, Root, Span } from '../ast.js';
+import type { Expr, ExprOf, Root } from '../ast.js';
 import { BUILTINS } from '../builtins/registry.js';
 import { isFailure } from '../builtins/builtin.js';
-import { toIp } from '../builtins/network.js';
-import { printExpr } from '../format/print-expr.js';
-import { Activation, spaceListHas } from '../eval/activation.js';
+import { EntityRef, EvalError, isRecord, own, typeName, type Value } from '../eval/value.js';
 import { compileGlob, parseGlob } from '../eval/glob.js';
-import { Cidr, IpAddress } from '../eval/ip.js';
-import { EntityRef, EvalError, isRecord, own, typeName, valueEquals, type Result, type Value } from '../eval/value.js';
+import { compileBinary } from './compile-binary.js';
+import { isMissing, pathOrMissing, rootPath } from './compile-path.js';
+import { constant, fail, failing, type Compiled, type Fn } from './compiled.js';
+import { sourceOf, type ErrorSource } from './error-source.js';
 
-/** A compiled expression: a closure over the activation. Never throws; errors are values. */
-export type Fn = (a: Activation) => Result;
+export type { Fn } from './compiled.js';
+export { rootPath } from './compile-path.js';
 
-/** A compiled expression and, when it does not depend on the request, its value. */
-interface Compiled {
-  fn: Fn;
-  constant?: Value;
+/**
+ * Compiles a checked expression. Constant subexpressions (`cidr("10.0.0.0/8")`) are folded
+ * once here. `errors` locates and prints subexpressions for error messages; by default it
+ * reads them from `expr`, which the compiled code then keeps.
+ */
+export function compileExpr(expr: Expr, errors: ErrorSource = sourceOf(expr)): Fn {
+  return compile(expr, errors).fn;
 }
 
-const constant = (value: Value): Compiled => ({ fn: () => value, constant: value });
-
-function fail(span: Span, message: string): EvalError {
-  return new EvalError(message, span);
-}
-
-/** Compiles a checked expression. Constant subexpressions (`cidr("10.0.0.0/8")`) are folded once here. */
-export function compileExpr(expr: Expr): Fn {
-  return compile(expr).fn;
-}
-
-function compile(expr: Expr): Compiled {
+function compile(expr: Expr, p: ErrorSource): Compiled {
   switch (expr.kind) {
     case 'literal':
       return constant(expr.value);
     case 'entity':
       return constant(new EntityRef(expr.type, expr.id));
     case 'list':
-      return compileList(expr.items);
+      return compileList(expr.items, p);
     case 'root':
-      return { fn: compileRoot(expr.root, expr.span) };
+      return { fn: compileRoot(expr, p) };
     case 'variable':
-      return { fn: () => fail(expr.span, `unknown name \`${expr.name}\``) };
+      return { fn: failing(p, expr, `unknown name \`${expr.name}\``) };
     case 'attr':
-      return { fn: compileAttr(expr) };
+      return compileAttr(expr, p);
     case 'has':
-      return { fn: compileHas(expr) };
+      return { fn: compileHas(expr, p) };
     case 'like':
-      return { fn: compileLike(expr) };
+      return { fn: compileLike(expr, p) };
     case 'not':
-      return { fn: compileNot(expr) };
+      return { fn: compileNot(expr, p) };
     case 'negate':
-      return { fn: compileNegate(expr) };
+      return { fn: compileNegate(expr, p) };
     case 'and':
     case 'or':
-      return { fn: compileLogical(expr) };
+      return { fn: compileLogical(expr, p) };
     case 'binary':
-      return { fn: compileBinary(expr) };
+      return { fn: compileBinary(expr, compile(expr.left, p), compile(expr.right, p), p) };
     case 'call':
-      return compileCall(expr);
+      return compileCall(expr, p);
   }
 }
 
-function compileList(items: Expr[]): Compiled {
-  const parts = items.map(compile);
-  if (parts.every((p) => 'constant' in p)) return constant(parts.map((p) => p.constant!));
-  const fns = parts.map((p) => p.fn);
-  return {
-    fn: (a) => {
-      const out: Value[] = [];
-      for (const f of fns) {
-        const v = f(a);
-        if (v instanceof EvalError) return v;
-        out.push(v);
-      }
-      return out;
-    },
+function compileList(items: Expr[], p: ErrorSource): Compiled {
+  const parts = items.map((item) => compile(item, p));
+  if (parts.every((part) => 'constant' in part)) return constant(parts.map((part) => part.constant!));
+  return { fn: listOf(parts.map((part) => part.fn)) };
+}
+
+function listOf(fns: Fn[]): Fn {
+  return (a) => {
+    const out: Value[] = [];
+    for (const f of fns) {
+      const v = f(a);
+      if (v instanceof EvalError) return v;
+      out.push(v);
+    }
+    return out;
   };
 }
 
-function compileRoot(root: Root, span: Span): Fn {
-  const missing = fail(span, `\`${root}\` is missing from the request`);
+const MISSING_ROOT = new Map<Root, string>();
+function missingRoot(root: Root): string {
+  let message = MISSING_ROOT.get(root);
+  if (message === undefined) MISSING_ROOT.set(root, (message = `\`${root}\` is missing from the request`));
+  return message;
+}
+
+function compileRoot(expr: ExprOf<'root'>, p: ErrorSource): Fn {
+  const root = expr.root;
+  const from = expr.span.start.offset;
+  const to = expr.span.end.offset;
+  const message = missingRoot(root);
+  // Made on the first failure and kept, as a missing path's (compile-path.ts).
+  let missing: EvalError | undefined;
   switch (root) {
     case 'action':
       return (a) => {
         const name = a.attr('action', 'name');
-        return typeof name === 'string' ? name : missing;
+        return typeof name === 'string' ? name : (missing ??= fail(p, from, to, message));
       };
     case 'subject':
     case 'resource':
       return (a) => {
         const value = a.request[root];
-        if (!isRecord(value)) return missing;
+        if (!isRecord(value)) return (missing ??= fail(p, from, to, message));
         const type = own(value, 'type');
         const id = own(value, 'id');
-        return typeof type === 'string' && typeof id === 'string' ? new EntityRef(type, id) : fail(span, `\`${root}\` needs a string \`type\` and \`id\``);
+        return typeof type === 'string' && typeof id === 'string' ? new EntityRef(type, id) : fail(p, from, to, `\`${root}\` needs a string \`type\` and \`id\``);
       };
     default:
       return (a) => {
         const value = a.request[root];
-        return isRecord(value) ? value : missing;
+        return isRecord(value) ? value : (missing ??= fail(p, from, to, message));
       };
   }
 }
 
-/** `root.a.b.c` as one accessor: the common case, and the one the index and fast paths look for. */
-export function rootPath(expr: Expr): { root: Root; names: string[] } | null {
-  if (expr.kind === 'root') return { root: expr.root, names: [] };
-  if (expr.kind !== 'attr') return null;
-  const inner = rootPath(expr.object);
-  return inner === null ? null : { root: inner.root, names: [...inner.names, expr.name] };
-}
-
-/** An accessor answering the attribute or `undefined` when any step is missing. */
-export function pathAccessor(root: Root, names: string[]): (a: Activation) => Value | undefined {
-  const [first, ...rest] = names;
-  if (rest.length === 0) return (a) => a.attr(root, first);
-  return (a) => {
-    let v = a.attr(root, first);
-    for (const name of rest) {
-      if (!isRecord(v)) return undefined;
-      v = own(v, name);
-    }
-    return v;
-  };
-}
-
-function compileAttr(expr: Extract<Expr, { kind: 'attr' }>): Fn {
-  const path = rootPath(expr);
-  const text = printExpr(expr);
-  const missing = fail(expr.span, `\`${text}\` is missing`);
-  if (path !== null) {
-    const get = pathAccessor(path.root, path.names);
-    return (a) => get(a) ?? missing;
+function compileAttr(expr: ExprOf<'attr'>, p: ErrorSource): Compiled {
+  const from = expr.span.start.offset;
+  const to = expr.span.end.offset;
+  const at = rootPath(expr);
+  if (at !== null) {
+    const names = at.names.length === 1 ? at.names[0] : at.names;
+    return { fn: pathOrMissing(at.root, names, from, to, p), path: { root: at.root, names, from, to } };
   }
-  const object = compile(expr.object).fn;
+  return { fn: attrOf(compile(expr.object, p).fn, expr, p) };
+}
+
+/** An attribute of something other than a path (`f(x).a`): rare, since paths are what hold records. */
+function attrOf(object: Fn, expr: ExprOf<'attr'>, p: ErrorSource): Fn {
   const name = expr.name;
+  const from = expr.span.start.offset;
+  const to = expr.span.end.offset;
+  const objectFrom = expr.object.span.start.offset;
+  const objectTo = expr.object.span.end.offset;
   return (a) => {
     const v = object(a);
     if (v instanceof EvalError) return v;
-    if (!isRecord(v)) return fail(expr.object.span, `\`${printExpr(expr.object)}\` is ${typeName(v)} and has no attribute \`${name}\``);
-    return own(v, name) ?? missing;
+    if (!isRecord(v)) return fail(p, objectFrom, objectTo, `\`${p.textAt(objectFrom, objectTo)}\` is ${typeName(v)} and has no attribute \`${name}\``);
+    const value = own(v, name);
+    return isMissing(value) ? fail(p, from, to, `\`${p.textAt(from, to)}\` is missing`) : value;
   };
 }
 
-function compileHas(expr: Extract<Expr, { kind: 'has' }>): Fn {
+function compileHas(expr: ExprOf<'has'>, p: ErrorSource): Fn {
   const name = expr.name;
-  if (expr.object.kind === 'root') {
-    const root = expr.object.root;
-    return (a) => a.attr(root, name) !== undefined;
-  }
-  const object = compile(expr.object).fn;
+  if (expr.object.kind === 'root') return hasOnRoot(expr.object.root, name);
+  const object = compile(expr.object, p).fn;
+  const from = expr.object.span.start.offset;
+  const to = expr.object.span.end.offset;
   return (a) => {
     const v = object(a);
     if (v instanceof EvalError) return v;
-    if (!isRecord(v)) return fail(expr.object.span, `\`has\` tests a record, and \`${printExpr(expr.object)}\` is ${typeName(v)}`);
+    if (!isRecord(v)) return fail(p, from, to, `\`has\` tests a record, and \`${p.textAt(from, to)}\` is ${typeName(v)}`);
     return own(v, name) !== undefined;
   };
 }
 
-function compileLike(expr: Extract<Expr, { kind: 'like' }>): Fn {
+function hasOnRoot(root: Root, name: string): Fn {
+  return (a) => a.attr(root, name) !== undefined;
+}
+
+function compileLike(expr: ExprOf<'like'>, p: ErrorSource): Fn {
   const pieces = parseGlob(expr.pattern);
-  if ('error' in pieces) return () => fail(expr.span, pieces.error);
+  if ('error' in pieces) return failing(p, expr, pieces.error);
   const match = compileGlob(pieces);
-  const subject = compile(expr.subject).fn;
+  const subject = compile(expr.subject, p).fn;
+  const from = expr.subject.span.start.offset;
+  const to = expr.subject.span.end.offset;
   return (a) => {
     const v = subject(a);
     if (v instanceof EvalError) return v;
-    return typeof v === 'string' ? match(v) : fail(expr.subject.span, `\`like\` matches strings, and \`${printExpr(expr.subject)}\` is ${typeName(v)}`);
+    return typeof v === 'string' ? match(v) : fail(p, from, to, `\`like\` matches strings, and \`${p.textAt(from, to)}\` is ${typeName(v)}`);
   };
 }
 
-function compileNot(expr: Extract<Expr, { kind: 'not' }>): Fn {
-  const operand = compile(expr.operand).fn;
+function compileNot(expr: ExprOf<'not'>, p: ErrorSource): Fn {
+  const operand = compile(expr.operand, p).fn;
+  const from = expr.operand.span.start.offset;
+  const to = expr.operand.span.end.offset;
   return (a) => {
     const v = operand(a);
     if (typeof v === 'boolean') return !v;
-    return v instanceof EvalError ? v : fail(expr.operand.span, `\`!\` needs a boolean, not ${typeName(v)}`);
+    return v instanceof EvalError ? v : fail(p, from, to, `\`!\` needs a boolean, not ${typeName(v)}`);
   };
 }
 
-function compileNegate(expr: Extract<Expr, { kind: 'negate' }>): Fn {
-  const operand = compile(expr.operand).fn;
+function compileNegate(expr: ExprOf<'negate'>, p: ErrorSource): Fn {
+  const operand = compile(expr.operand, p).fn;
+  const from = expr.operand.span.start.offset;
+  const to = expr.operand.span.end.offset;
   return (a) => {
     const v = operand(a);
     if (typeof v === 'number') return -v;
-    return v instanceof EvalError ? v : fail(expr.operand.span, `\`-\` needs a number, not ${typeName(v)}`);
+    return v instanceof EvalError ? v : fail(p, from, to, `\`-\` needs a number, not ${typeName(v)}`);
   };
+}
+
+function notBoolean(p: ErrorSource, op: '&&' | '||', from: number, to: number, v: Value): EvalError {
+  return fail(p, from, to, `\`${op}\` needs booleans, and \`${p.textAt(from, to)}\` is ${typeName(v)}`);
 }
 
 /** Short-circuit, left to right: `false && error` is false and `true || error` is true; `error && false` is the error. */
-function compileLogical(expr: Extract<Expr, { kind: 'and' | 'or' }>): Fn {
-  const left = compile(expr.left).fn;
-  const right = compile(expr.right).fn;
+function compileLogical(expr: ExprOf<'and' | 'or'>, p: ErrorSource): Fn {
+  // `a && b && c` is `(a && b) && c`: one closure over the chain's operands, as the nested ones would answer.
+  const operands: Expr[] = [];
+  let node: Expr = expr;
+  for (; node.kind === expr.kind; node = node.left) operands.push(node.right);
+  operands.push(node);
+  operands.reverse();
   const decisive = expr.kind === 'or';
+  if (operands.length > 2) return logicalChain(operands, decisive, p);
+  const left = compile(expr.left, p).fn;
+  const right = compile(expr.right, p).fn;
   const op = decisive ? '||' : '&&';
-  const notBool = (side: Expr, v: Value) => fail(side.span, `\`${op}\` needs booleans, and \`${printExpr(side)}\` is ${typeName(v)}`);
+  const leftFrom = expr.left.span.start.offset;
+  const leftTo = expr.left.span.end.offset;
+  const rightFrom = expr.right.span.start.offset;
+  const rightTo = expr.right.span.end.offset;
   return (a) => {
     const l = left(a);
     if (l === decisive) return l;
-    if (l !== !decisive) return l instanceof EvalError ? l : notBool(expr.left, l);
+    if (l !== !decisive) return l instanceof EvalError ? l : notBoolean(p, op, leftFrom, leftTo, l);
     const r = right(a);
     if (typeof r === 'boolean' || r instanceof EvalError) return r;
-    return notBool(expr.right, r);
+    return notBoolean(p, op, rightFrom, rightTo, r);
   };
 }
 
-function compileBinary(expr: Extract<Expr, { kind: 'binary' }>): Fn {
-  const left = compile(expr.left);
-  const right = compile(expr.right);
-  switch (expr.op) {
-    case '==':
-      return equality(left, right, false);
-    case '!=':
-      return equality(left, right, true);
-    case '<':
-    case '<=':
-    case '>':
-    case '>=':
-      return ordering(expr, left.fn, right.fn);
-    case 'in':
-      return membership(expr, left.fn, right);
-    case 'contains':
-      return contains(expr, left.fn, right);
-    case 'contains_any':
-    case 'contains_all':
-      return containsSome(expr, left.fn, right.fn);
-  }
-}
-
-function equals(l: Value, r: Value): boolean {
-  if (l === r) return true;
-  // An address in a request is a string; compared with an ip value, it is parsed.
-  if (l instanceof IpAddress && typeof r === 'string') return l.equals(toIp(r));
-  if (r instanceof IpAddress && typeof l === 'string') return r.equals(toIp(l));
-  return valueEquals(l, r);
-}
-
-function equality(left: Compiled, right: Compiled, negate: boolean): Fn {
-  const l = left.fn;
-  const c = right.constant;
-  if (c !== undefined && (typeof c === 'string' || typeof c === 'number' || typeof c === 'boolean')) {
-    return (a) => {
-      const v = l(a);
-      return v instanceof EvalError ? v : (v === c) !== negate;
-    };
-  }
-  const r = right.fn;
+function logicalChain(operands: Expr[], decisive: boolean, p: ErrorSource): Fn {
+  const fns = operands.map((e) => compile(e, p).fn);
+  // Where each operand starts, then where each ends: arrays made by `map` are exactly as long as needed.
+  const offsets = operands.map((e) => e.span.start.offset).concat(operands.map((e) => e.span.end.offset));
+  const n = operands.length;
+  const op = decisive ? '||' : '&&';
   return (a) => {
-    const lv = l(a);
-    if (lv instanceof EvalError) return lv;
-    const rv = r(a);
-    if (rv instanceof EvalError) return rv;
-    return equals(lv, rv) !== negate;
-  };
-}
-
-function ordering(expr: Extract<Expr, { kind: 'binary' }>, l: Fn, r: Fn): Fn {
-  const op = expr.op;
-  const compare =
-    op === '<' ? (x: number, y: number) => x < y : op === '<=' ? (x: number, y: number) => x <= y : op === '>' ? (x: number, y: number) => x > y : (x: number, y: number) => x >= y;
-  return (a) => {
-    const lv = l(a);
-    if (lv instanceof EvalError) return lv;
-    const rv = r(a);
-    if (rv instanceof EvalError) return rv;
-    if (typeof lv === 'number' && typeof rv === 'number') return compare(lv, rv);
-    return fail(expr.span, `\`${op}\` compares numbers, not ${typeName(lv)} with ${typeName(rv)}`);
-  };
-}
-
-function isPrimitive(v: Value): v is string | number | boolean | null {
-  return v === null || typeof v !== 'object';
-}
-
-function membership(expr: Extract<Expr, { kind: 'binary' }>, l: Fn, right: Compiled): Fn {
-  const c = right.constant;
-  if (Array.isArray(c) && c.every(isPrimitive)) {
-    const set = new Set<Value>(c);
-    return (a) => {
-      const v = l(a);
-      return v instanceof EvalError ? v : set.has(v);
-    };
-  }
-  if (c instanceof Cidr) {
-    return (a) => {
-      const v = l(a);
-      if (v instanceof EvalError) return v;
-      const ip = toIp(v);
-      return ip instanceof IpAddress ? c.contains(ip) : fail(expr.left.span, ip.error);
-    };
-  }
-  const r = right.fn;
-  return (a) => {
-    const lv = l(a);
-    if (lv instanceof EvalError) return lv;
-    const rv = r(a);
-    if (rv instanceof EvalError) return rv;
-    if (rv instanceof Cidr) {
-      const ip = toIp(lv);
-      return ip instanceof IpAddress ? rv.contains(ip) : fail(expr.left.span, ip.error);
+    for (let i = 0; i < n; i++) {
+      const v = fns[i](a);
+      if (v === decisive) return v;
+      if (v !== !decisive) return v instanceof EvalError ? v : notBoolean(p, op, offsets[i], offsets[n + i], v);
     }
-    if (!Array.isArray(rv)) return fail(expr.right.span, `\`in\` needs a list or a CIDR range on its right, not ${typeName(rv)}`);
-    return inList(lv, rv);
+    return !decisive;
   };
 }
 
-function inList(v: Value, list: readonly Value[]): boolean {
-  for (const item of list) {
-    if (item instanceof Cidr) {
-      const ip = toIp(v);
-      if (ip instanceof IpAddress && item.contains(ip)) return true;
-    } else if (equals(v, item)) return true;
-  }
-  return false;
-}
+/** Expressions whose compiled code answers only a boolean or an error. */
+export const BOOLEAN_KINDS: ReadonlySet<Expr['kind']> = new Set(['and', 'or', 'binary', 'not', 'has', 'like']);
 
-function contains(expr: Extract<Expr, { kind: 'binary' }>, l: Fn, right: Compiled): Fn {
-  const path = rootPath(expr.left);
-  const c = right.constant;
-  const notList = (v: Value) => fail(expr.left.span, `\`contains\` needs a list on its left, and \`${printExpr(expr.left)}\` is ${typeName(v)}`);
-  if (path?.root === 'token' && path.names.length === 1 && path.names[0] === 'scope' && typeof c === 'string') {
-    // The hot case, `token.scope contains "x"`: scan the JWT's space-delimited string in place.
-    const missing = fail(expr.left.span, '`token.scope` is missing');
-    return (a) => {
-      const token = a.request.token;
-      const raw = isRecord(token) ? own(token, 'scope') : undefined;
-      if (typeof raw === 'string') return spaceListHas(raw, c);
-      if (Array.isArray(raw)) return inList(c, raw);
-      return raw === undefined ? missing : notList(raw);
-    };
-  }
-  const r = right.fn;
-  return (a) => {
-    const lv = l(a);
-    if (lv instanceof EvalError) return lv;
-    const rv = r(a);
-    if (rv instanceof EvalError) return rv;
-    return Array.isArray(lv) ? inList(rv, lv) : notList(lv);
-  };
-}
-
-function containsSome(expr: Extract<Expr, { kind: 'binary' }>, l: Fn, r: Fn): Fn {
-  const all = expr.op === 'contains_all';
-  return (a) => {
-    const lv = l(a);
-    if (lv instanceof EvalError) return lv;
-    const rv = r(a);
-    if (rv instanceof EvalError) return rv;
-    if (!Array.isArray(lv) || !Array.isArray(rv)) {
-      const [side, v] = Array.isArray(lv) ? [expr.right, rv] : [expr.left, lv];
-      return fail(side.span, `\`${expr.op}\` needs lists on both sides, and \`${printExpr(side)}\` is ${typeName(v)}`);
-    }
-    return all ? rv.every((x) => inList(x, lv)) : rv.some((x) => inList(x, lv));
-  };
-}
-
-function compileCall(expr: Extract<Expr, { kind: 'call' }>): Compiled {
+function compileCall(expr: ExprOf<'call'>, p: ErrorSource): Compiled {
   const builtin = BUILTINS.get(expr.name);
-  if (builtin === undefined) return { fn: () => fail(expr.span, `unknown function \`${expr.name}\``) };
-  const args = expr.args.map(compile);
-  if (args.every((p) => 'constant' in p)) {
-    const result = builtin.impl(args.map((p) => p.constant!));
+  if (builtin === undefined) return { fn: failing(p, expr, `unknown function \`${expr.name}\``) };
+  const args = expr.args.map((arg) => compile(arg, p));
+  if (args.every((arg) => 'constant' in arg)) {
+    const result = builtin.impl(args.map((arg) => arg.constant!));
     if (!isFailure(result)) return constant(result);
   }
-  const fns = args.map((p) => p.fn);
-  return {
-    fn: (a) => {
-      const values: Value[] = [];
-      for (const f of fns) {
-        const v = f(a);
-        if (v instanceof EvalError) return v;
-        values.push(v);
-      }
-      const result = builtin.impl(values);
-      return isFailure(result) ? fail(expr.span, `\`${expr.name}\`: ${result.error}`) : result;
-    },
+  return { fn: callOf(builtin.impl, args.map((arg) => arg.fn), expr, p) };
+}
+
+function callOf(impl: (args: Value[]) => Value | { error: string }, fns: Fn[], expr: ExprOf<'call'>, p: ErrorSource): Fn {
+  const name = expr.name;
+  const from = expr.span.start.offset;
+  const to = expr.span.end.offset;
+  return (a) => {
+    const values: Value[] = [];
+    for (const f of fns) {
+      const v = f(a);
+      if (v instanceof EvalError) return v;
+      values.push(v);
+    }
+    const result = impl(values);
+    return isFailure(result) ? fail(p, from, to, `\`${name}\`: ${result.error}`) : result;
   };
 }

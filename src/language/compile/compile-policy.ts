@@ -1,17 +1,12 @@
-import type { Annotation, Condition, Constraint, Effect, Expr, Policy, Span } from '../ast.js';
+import type { Annotation, Condition, Effect, Expr, Policy, Span } from '../ast.js';
 import type { Activation } from '../eval/activation.js';
-import { compileGlob, literalPrefix, parseGlob } from '../eval/glob.js';
-import { EntityRef, EvalError, valueEquals, type Value } from '../eval/value.js';
-import { chain, printChainPart, printConstraint } from '../format/print-expr.js';
-import { compileExpr, pathAccessor, type Fn } from './compile-expr.js';
+import { EvalError } from '../eval/value.js';
+import { chain, printChainPart, printConstraint, printExpr } from '../format/print-expr.js';
+import { BOOLEAN_KINDS, compileExpr, type Fn } from './compile-expr.js';
+import { compileConstraint, constraintsOf, indexKeys, valuesOf, type IndexKeys } from './compile-target.js';
+import { exprAt, type ErrorSource } from './error-source.js';
 
-/** Target lookups a policy can be indexed by; each list holds the values any of which may match. */
-export interface IndexKeys {
-  actions: string[] | null;
-  resourceTypes: string[] | null;
-  resources: { type: string; id: string }[] | null;
-  pathPrefix: string | null;
-}
+export type { IndexKeys } from './compile-target.js';
 
 /** The part of a policy that made it not apply, for explanations. */
 export interface Failure {
@@ -27,8 +22,12 @@ export interface CompiledPolicy {
   span: Span;
   annotations: Annotation[];
   reason: string | null;
-  /** The source syntax tree, for explanations, formatting and analysis. */
-  ast: Policy;
+  /**
+   * The source syntax tree, for explanations, formatting and analysis. In a policy set it
+   * is not kept in memory: reading it re-parses the policy's text (the result is reused
+   * while it is still referenced somewhere).
+   */
+  readonly ast: Policy;
   keys: IndexKeys;
   /** Whether the target matches. Never an error: a target that cannot be read does not match. */
   matches: (a: Activation) => boolean;
@@ -38,45 +37,118 @@ export interface CompiledPolicy {
   explainFailure: (a: Activation) => Failure | null;
 }
 
-export function compilePolicy(policy: Policy, id: string, file: string): CompiledPolicy {
-  const target = (policy.target ?? []).filter((c) => c.kind !== 'any');
-  const constraints = target.map(compileConstraint);
-  const conditions = policy.conditions.map(compileCondition);
-  return {
-    id,
-    effect: policy.effect,
-    file,
-    span: policy.span,
-    annotations: policy.annotations,
-    reason: policy.reason,
-    ast: policy,
-    keys: indexKeys(target),
-    matches: all(constraints),
-    holds: allHold(conditions),
-    explainFailure: (a) => explainFailure(target, constraints, policy.conditions, a),
-  };
+/**
+ * Where a compiled policy recovers what it does not keep: its syntax tree, parsed again,
+ * and positions, computed from offsets. Both from the text it was parsed from.
+ */
+export interface PolicyText {
+  /** The policy at `span`, parsed again. */
+  policy(span: Span): Policy;
+  /** The span between two offsets, with the lines and columns the parser gives. */
+  span(start: number, end: number): Span;
+}
+
+/**
+ * Compiles one checked policy. With `source`, the compiled policy keeps no syntax tree:
+ * `ast`, explanations and error messages get it back on demand. Without it, `policy` is
+ * kept.
+ */
+export function compilePolicy(policy: Policy, id: string, file: string, source?: PolicyText): CompiledPolicy {
+  return new Compiled(policy, id, file, source);
+}
+
+/**
+ * A class rather than an object literal: `ast` is a getter, and V8 keeps an object literal
+ * with an accessor in slow (dictionary) mode — about 800 bytes per policy. It is the
+ * ErrorSource of its own compiled code, and keeps the texts it printed, so that a request
+ * failing the same way again does not print them again.
+ */
+class Compiled implements CompiledPolicy, ErrorSource {
+  readonly id: string;
+  readonly effect: Effect;
+  readonly file: string;
+  readonly span: Span;
+  readonly annotations: Annotation[];
+  readonly reason: string | null;
+  readonly keys: IndexKeys;
+  readonly matches: (a: Activation) => boolean;
+  readonly holds: (a: Activation) => boolean | EvalError;
+  readonly #source: PolicyText | undefined;
+  /** The syntax tree: held when there is no `source`, else held weakly once parsed again. */
+  #tree: Policy | WeakRef<Policy> | undefined;
+  #texts: Map<number, string> | undefined;
+
+  constructor(policy: Policy, id: string, file: string, source: PolicyText | undefined) {
+    const target = constraintsOf(policy);
+    const values = target.map(valuesOf);
+    this.id = id;
+    this.effect = policy.effect;
+    this.file = file;
+    this.span = policy.span;
+    this.annotations = policy.annotations;
+    this.reason = policy.reason;
+    this.keys = indexKeys(target, values);
+    this.#source = source;
+    this.#tree = source === undefined ? policy : undefined;
+    this.matches = all(target.map((c, i) => compileConstraint(c, values[i])));
+    this.holds = allHold(policy.conditions.map((c) => compileCondition(c, this)));
+  }
+
+  get ast(): Policy {
+    if (this.#source === undefined) return this.#tree as Policy;
+    let tree = (this.#tree as WeakRef<Policy> | undefined)?.deref();
+    if (tree === undefined) this.#tree = new WeakRef((tree = this.#source.policy(this.span)));
+    return tree;
+  }
+
+  spanAt(start: number, end: number): Span {
+    return this.#source === undefined ? exprAt(bodies(this.ast), start, end).span : this.#source.span(start, end);
+  }
+
+  textAt(start: number, end: number): string {
+    // Offsets are below PARSE_LIMITS.fileBytes (2^23), so the pair fits a safe integer.
+    const key = start * 2 ** 24 + end;
+    let text = this.#texts?.get(key);
+    if (text === undefined) {
+      text = printExpr(exprAt(bodies(this.ast), start, end));
+      (this.#texts ??= new Map()).set(key, text);
+    }
+    return text;
+  }
+
+  explainFailure(a: Activation): Failure | null {
+    return explainFailure(this.ast, a);
+  }
+}
+
+function bodies(policy: Policy): Expr[] {
+  return policy.conditions.map((c) => c.body);
 }
 
 function all(tests: ((a: Activation) => boolean)[]): (a: Activation) => boolean {
   if (tests.length === 0) return () => true;
   if (tests.length === 1) return tests[0];
-  if (tests.length === 2) {
-    const [x, y] = tests;
-    return (a) => x(a) && y(a);
-  }
+  if (tests.length === 2) return both(tests[0], tests[1]);
   return (a) => tests.every((t) => t(a));
+}
+
+function both(x: (a: Activation) => boolean, y: (a: Activation) => boolean): (a: Activation) => boolean {
+  return (a) => x(a) && y(a);
 }
 
 type CompiledCondition = (a: Activation) => boolean | EvalError;
 
-function compileCondition(c: Condition): CompiledCondition {
-  const body = compileExpr(c.body);
+function compileCondition(c: Condition, errors: ErrorSource): CompiledCondition {
+  const body = compileExpr(c.body, errors);
   const wanted = c.kind === 'when';
-  const notBoolean = new EvalError(`\`${c.kind}\` condition is not a boolean`, c.body.span);
+  // A `when` over a body that answers only booleans and errors would pass its answer on as is.
+  if (wanted && BOOLEAN_KINDS.has(c.body.kind)) return body as CompiledCondition;
+  const from = c.body.span.start.offset;
+  const to = c.body.span.end.offset;
   return (a) => {
     const v = body(a);
     if (typeof v === 'boolean') return v === wanted;
-    return v instanceof EvalError ? v : notBoolean;
+    return v instanceof EvalError ? v : new EvalError(wanted ? '`when` condition is not a boolean' : '`unless` condition is not a boolean', errors.spanAt(from, to));
   };
 }
 
@@ -92,92 +164,11 @@ function allHold(conditions: CompiledCondition[]): (a: Activation) => boolean | 
   };
 }
 
-/** Reads a target path; `undefined` when missing. The root itself reads as `action.name` or an entity. */
-function targetValue(c: Exclude<Constraint, { kind: 'any' }>): (a: Activation) => Value | undefined {
-  if (c.path.length > 0) return pathAccessor(c.root, c.path);
-  if (c.root === 'action') return (a) => a.attr('action', 'name');
-  const root = c.root;
-  return (a) => {
-    const type = a.attr(root, 'type');
-    const id = a.attr(root, 'id');
-    return typeof type === 'string' && typeof id === 'string' ? new EntityRef(type, id) : undefined;
-  };
-}
-
-function literal(e: Expr): Value {
-  if (e.kind === 'literal') return e.value;
-  if (e.kind === 'entity') return new EntityRef(e.type, e.id);
-  // INVARIANT: the parser only builds constraints over literals and entity references.
-  throw new Error(`not a constant: ${e.kind}`);
-}
-
-function compileConstraint(c: Exclude<Constraint, { kind: 'any' }>): (a: Activation) => boolean {
-  const get = targetValue(c);
-  switch (c.kind) {
-    case 'eq': {
-      const want = literal(c.value);
-      if (want instanceof EntityRef) {
-        const { type, id } = want;
-        const root = c.root;
-        if (c.path.length === 0) return (a) => a.attr(root, 'type') === type && a.attr(root, 'id') === id;
-        return (a) => valueEquals(get(a), want);
-      }
-      return (a) => get(a) === want;
-    }
-    case 'in': {
-      const values = c.values.map(literal);
-      if (values.every((v) => !(v instanceof EntityRef))) {
-        const set = new Set<Value>(values);
-        return (a) => {
-          const v = get(a);
-          return v !== undefined && set.has(v);
-        };
-      }
-      return (a) => {
-        const v = get(a);
-        return v !== undefined && values.some((w) => valueEquals(v, w));
-      };
-    }
-    case 'like': {
-      const pieces = parseGlob(c.pattern);
-      if ('error' in pieces) return () => false;
-      const match = compileGlob(pieces);
-      return (a) => {
-        const v = get(a);
-        return typeof v === 'string' && match(v);
-      };
-    }
-  }
-}
-
-function indexKeys(target: Exclude<Constraint, { kind: 'any' }>[]): IndexKeys {
-  const keys: IndexKeys = { actions: null, resourceTypes: null, resources: null, pathPrefix: null };
-  for (const c of target) {
-    const values = c.kind === 'eq' ? [literal(c.value)] : c.kind === 'in' ? c.values.map(literal) : null;
-    if (c.root === 'action' && c.path.length === 0 && values?.every((v) => typeof v === 'string')) keys.actions = values as string[];
-    if (c.root === 'resource' && c.path.length === 0 && values?.every((v) => v instanceof EntityRef)) {
-      keys.resources = (values as EntityRef[]).map(({ type, id }) => ({ type, id }));
-    }
-    if (c.root === 'resource' && c.path.length === 1 && c.path[0] === 'type' && values?.every((v) => typeof v === 'string')) {
-      keys.resourceTypes = values as string[];
-    }
-    if (c.root === 'resource' && c.kind === 'like' && c.path.length === 1 && c.path[0] === 'path') {
-      const pieces = parseGlob(c.pattern);
-      if (!('error' in pieces)) {
-        const exact = pieces.length === 1 && pieces[0].kind === 'text';
-        const prefix = literalPrefix(pieces);
-        // Key on whole segments: a request path is looked up at each `/`, plus its full text.
-        keys.pathPrefix = exact ? prefix : prefix.slice(0, prefix.lastIndexOf('/') + 1) || null;
-      }
-    }
-  }
-  return keys;
-}
-
-function explainFailure(target: Exclude<Constraint, { kind: 'any' }>[], constraints: ((a: Activation) => boolean)[], conditions: Condition[], a: Activation): Failure | null {
-  const failed = constraints.findIndex((c) => !c(a));
-  if (failed >= 0) return { part: 'target', text: printConstraint(target[failed]), span: target[failed].span };
-  for (const c of conditions) {
+function explainFailure(policy: Policy, a: Activation): Failure | null {
+  // The target is compiled again, as the conditions are: explanations are the slow path.
+  const failed = constraintsOf(policy).find((c) => !compileConstraint(c, valuesOf(c))(a));
+  if (failed !== undefined) return { part: 'target', text: printConstraint(failed), span: failed.span };
+  for (const c of policy.conditions) {
     if (c.kind === 'unless') {
       if (compileExpr(c.body)(a) !== false) return { part: 'unless', text: chainText(c.body), span: c.body.span };
       continue;

@@ -78,7 +78,7 @@ export function printExpr(expr: Expr): string {
     case 'and':
       return `${wrap(expr.left, Level.and)} && ${wrap(expr.right, Level.relation)}`;
     case 'or':
-      return `${wrap(expr.left, Level.or)} || ${wrap(expr.right, Level.and)}`;
+      return `${orOperand(expr.left, Level.or)} || ${orOperand(expr.right, Level.and)}`;
     case 'call':
       return `${expr.name}(${expr.args.map(printExpr).join(', ')})`;
   }
@@ -101,10 +101,16 @@ export function chain(expr: Expr): { op: '&&' | '||' | null; parts: Expr[] } {
 /** Prints one operand of a chain so that rejoining with the chain's operator gives the same tree. */
 export function printChainPart(part: Expr, op: '&&' | '||' | null): string {
   if (op === null) return printExpr(part);
-  return wrap(part, op === '&&' ? Level.relation : Level.and);
+  return op === '&&' ? wrap(part, Level.relation) : orOperand(part, Level.and);
 }
 
-function printPath(root: string, path: string[]): string {
+/** `a || (b && c)`: parentheses the grammar does not need but readers do, as most style guides ask. */
+function orOperand(expr: Expr, min: number): string {
+  return expr.kind === 'and' ? `(${printExpr(expr)})` : wrap(expr, min);
+}
+
+/** `root.a["b c"]`: how `printExpr` prints an attribute path under a root. */
+export function printPath(root: string, path: readonly string[]): string {
   return path.reduce((text, name) => (isWord(name) ? `${text}.${name}` : `${text}[${encodeString(name)}]`), root);
 }
 

@@ -156,12 +156,15 @@ export function printFile(file: PolicyFile): string {
     rest = rest.filter((c) => c.span.start.offset >= policy.span.end.offset);
     const inside = own.filter((c) => c.span.start.offset >= policy.span.start.offset);
     const before = own.filter((c) => c.span.start.offset < policy.span.start.offset);
-    // A trailing comment on the `;` line belongs to the policy it ends.
-    const semicolonLine = rest.filter((c) => c.span.start.line === policy.span.end.line);
-    rest = rest.filter((c) => c.span.start.line !== policy.span.end.line);
-    attach(items.all, [...inside, ...semicolonLine]);
-    const lines = [...printLeading(before, policy.span), ...printPolicy(policy, items)];
-    blocks.push(lines.join('\n'));
+    attach(items.all, inside);
+    const body = printPolicy(policy, items);
+    // A comment after the `;` on its line stays there.
+    const after = rest.find((c) => c.span.start.line === policy.span.end.line);
+    if (after !== undefined) {
+      rest = rest.filter((c) => c !== after);
+      body[body.length - 1] += ` //${after.text.trimEnd()}`;
+    }
+    blocks.push([...printLeading(before, policy.span), ...body].join('\n'));
   }
   if (rest.length > 0) blocks.push(printLeading(rest, null).join('\n'));
   return blocks.length === 0 ? '' : blocks.join('\n\n') + '\n';

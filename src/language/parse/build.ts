@@ -7,7 +7,6 @@
 import type { Annotation, Condition, Effect, Expr, Policy, Position, Span } from '../ast.js';
 import { ROOTS, type BinaryOp, type Root } from '../ast.js';
 import type { Token } from './lexer.js';
-import { decodeString } from './strings.js';
 
 /** A policy as the grammar sees it: the target is still a list of expressions. */
 export interface RawPolicy extends Omit<Policy, 'target'> {
@@ -21,25 +20,32 @@ function isToken(p: Part): p is Token {
   return (p as Token).offset !== undefined;
 }
 
+/** Where a token starts; made once per token and shared by every node that starts there. */
+function tokenStart(t: Token): Position {
+  return (t.start ??= { line: t.line, col: t.col, offset: t.offset });
+}
+
+/** Where a token ends; made once per token and shared by every node that ends there. */
+export function tokenEnd(t: Token): Position {
+  // INVARIANT: the parser never sees tokens that span lines (strings cannot hold a raw line break).
+  return (t.end ??= { line: t.line, col: t.col + t.text.length, offset: t.offset + t.text.length });
+}
+
 function startOf(p: Part): Position {
-  return isToken(p) ? { line: p.line, col: p.col, offset: p.offset } : p.span.start;
+  return isToken(p) ? tokenStart(p) : p.span.start;
 }
 
 function endOf(p: Part): Position {
-  // INVARIANT: the parser never sees tokens that span lines (strings cannot hold a raw line break).
-  return isToken(p)
-    ? { line: p.line, col: p.col + p.text.length, offset: p.offset + p.text.length }
-    : p.span.end;
+  return isToken(p) ? tokenEnd(p) : p.span.end;
 }
 
 export function spanOf(first: Part, last: Part): Span {
   return { start: startOf(first), end: endOf(last) };
 }
 
-/** Only called on strings the lexer stage already validated. */
+/** The decoded text of a string token: the lexing stage (parser.ts) put it in `value`. */
 function text(token: Token): string {
-  const decoded = decodeString(token.text);
-  return 'value' in decoded ? decoded.value : token.text;
+  return token.value;
 }
 
 const rootSet: ReadonlySet<string> = new Set(ROOTS);
@@ -70,10 +76,19 @@ export function annotation(d: unknown[]): Annotation {
   return { name: name.value, values, span: spanOf(at, d[d.length - 1] as Token) };
 }
 
-export const emptyTarget = (d: Token[]): RawPolicy['target'] => ({ exprs: [], span: spanOf(d[0], d[1]) });
+/** What follows `[` or `(`: the items and the closing bracket, for the list or call to span. */
+interface Rest {
+  items: Expr[];
+  close: Token;
+}
+
+export const noItems = (d: Token[]): Rest => ({ items: [], close: d[0] });
+
+export const items = (d: unknown[]): Rest => ({ items: d[0] as Expr[], close: d[d.length - 1] as Token });
 
 export function target(d: unknown[]): RawPolicy['target'] {
-  return { exprs: d[1] as Expr[], span: spanOf(d[0] as Token, d[3] as Token) };
+  const rest = d[1] as Rest;
+  return { exprs: rest.items, span: spanOf(d[0] as Token, rest.close) };
 }
 
 export function condition(d: unknown[]): Condition {
@@ -105,8 +120,8 @@ export function like(d: unknown[]): Expr {
 export function has(d: unknown[]): Expr {
   const object = d[0] as Expr;
   const name = d[2] as Token;
-  const attr = name.type === 'string' ? text(name) : name.value;
-  return { kind: 'has', object, name: attr, span: spanOf(object, name) };
+  // A string's `value` is its decoded text, a word's its spelling.
+  return { kind: 'has', object, name: name.value, span: spanOf(object, name) };
 }
 
 export function unary(d: unknown[]): Expr {
@@ -130,21 +145,23 @@ export function index(d: unknown[]): Expr {
   return { kind: 'attr', object, name: text(d[2] as Token), span: spanOf(object, d[3] as Token) };
 }
 
-export const stringLiteral = (d: Token[]): Expr => ({ kind: 'literal', value: text(d[0]), span: spanOf(d[0], d[0]) });
-
-export const numberLiteral = (d: Token[]): Expr => ({ kind: 'literal', value: Number(d[0].value), span: spanOf(d[0], d[0]) });
-
-export function keywordLiteral(d: Token[]): Expr {
+/** `%literal`: a string, a number, `true`, `false` or `null`. */
+export function literal(d: Token[]): Expr {
   const token = d[0];
-  const value = token.value === 'null' ? null : token.value === 'true';
-  return { kind: 'literal', value, span: spanOf(token, token) };
+  const span = spanOf(token, token);
+  switch (token.type) {
+    case 'string':
+      return { kind: 'literal', value: text(token), span };
+    case 'number':
+      return { kind: 'literal', value: Number(token.value), span };
+    default:
+      return { kind: 'literal', value: token.value === 'null' ? null : token.value === 'true', span };
+  }
 }
 
 export function list(d: unknown[]): Expr {
-  const open = d[0] as Token;
-  const close = d[d.length - 1] as Token;
-  const items = d.length === 2 ? [] : (d[1] as Expr[]);
-  return { kind: 'list', items, span: spanOf(open, close) };
+  const rest = d[1] as Rest;
+  return { kind: 'list', items: rest.items, span: spanOf(d[0] as Token, rest.close) };
 }
 
 export function entity(d: Token[]): Expr {
@@ -153,8 +170,8 @@ export function entity(d: Token[]): Expr {
 
 export function call(d: unknown[]): Expr {
   const name = d[0] as Token;
-  const args = d.length === 3 ? [] : (d[2] as Expr[]);
-  return { kind: 'call', name: name.value, args, span: spanOf(name, d[d.length - 1] as Token) };
+  const rest = d[2] as Rest;
+  return { kind: 'call', name: name.value, args: rest.items, span: spanOf(name, rest.close) };
 }
 
 export function variable(d: Token[]): Expr {

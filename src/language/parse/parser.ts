@@ -1,12 +1,13 @@
 import nearley from 'nearley';
 import grammar from '../../gen/policy-grammar.js';
-import type { Comment, Constraint, Expr, Policy, PolicyFile, Span, TargetRoot } from '../ast.js';
-import { TARGET_ROOTS } from '../ast.js';
+import type { Comment, Policy, PolicyFile, Position } from '../ast.js';
 import { diagnostic, type Diagnostic } from '../diagnostic.js';
 import type { RawPolicy } from './build.js';
-import { spanOf } from './build.js';
-import { TRIVIA, tokenize, type Token } from './lexer.js';
+import { spanOf, tokenEnd } from './build.js';
+import { describeToken, expectedAfter, tableOf } from './expected.js';
+import { newLexer, TRIVIA, type Token } from './lexer.js';
 import { decodeString } from './strings.js';
+import { toPolicy } from './target.js';
 
 /** Limits that keep a hostile or broken file from costing more than linear time and memory. */
 export const PARSE_LIMITS = {
@@ -25,79 +26,133 @@ const compiled = nearley.Grammar.fromCompiled(grammar);
  * broken policy yields one diagnostic and the rest of the file is still read.
  */
 export function parsePolicyFile(file: string, text: string): { ast: PolicyFile; diagnostics: Diagnostic[] } {
-  const diagnostics: Diagnostic[] = [];
   const ast: PolicyFile = { file, policies: [], comments: [] };
-  if (text.length > PARSE_LIMITS.fileBytes) {
-    const at = { line: 1, col: 1, offset: 0 };
-    diagnostics.push(diagnostic('limit', file, { start: at, end: at }, `file is larger than ${PARSE_LIMITS.fileBytes} bytes`));
-    return { ast, diagnostics };
-  }
-  const { chunks, comments, trailing } = splitPolicies(file, text, diagnostics);
-  ast.comments = comments;
-  for (const chunk of chunks) {
-    const raw = parseChunk(file, chunk, diagnostics);
-    if (raw !== null) {
-      const policy = toPolicy(file, raw, diagnostics);
-      if (policy !== null) ast.policies.push(policy);
-    }
-  }
-  if (trailing.length > 0) {
-    // Tokens after the last `;`: a policy that never ended. Parse it to say what was missing.
-    parseChunk(file, trailing, diagnostics, true);
-  }
+  const diagnostics = parsePolicies(file, text, (policy) => ast.policies.push(policy), ast.comments);
   return { ast, diagnostics };
 }
 
-interface Split {
-  chunks: Token[][];
-  comments: Comment[];
-  trailing: Token[];
-}
-
-function splitPolicies(file: string, text: string, diagnostics: Diagnostic[]): Split {
-  const chunks: Token[][] = [];
-  const comments: Comment[] = [];
+/**
+ * Parses one file, handing each policy to `each` as soon as its `;` is read, so a caller
+ * that does not keep them holds one policy's tokens and tree at a time. Comments go to
+ * `comments` when given. Answers the diagnostics, in the order `parse` reports them.
+ */
+export function parsePolicies(file: string, text: string, each: (policy: Policy) => void, comments?: Comment[], strings: Strings = new Map()): Diagnostic[] {
+  if (text.length > PARSE_LIMITS.fileBytes) {
+    const at = { line: 1, col: 1, offset: 0 };
+    return [diagnostic('limit', file, { start: at, end: at }, `file is larger than ${PARSE_LIMITS.fileBytes} bytes`)];
+  }
+  // Lexical errors come first, in file order, then each policy's parse errors: two lists, joined at the end.
+  const lexical: Diagnostic[] = [];
+  const parsing: Diagnostic[] = [];
+  const lx = newLexer().reset(text);
   let current: Token[] = [];
   let broken = false;
-  for (const token of tokenize(text)) {
-    if (token.type === 'comment') comments.push({ text: token.text.slice(2), span: spanOf(token, token) });
-    if (TRIVIA.has(token.type!)) continue;
-    if (lexicalError(file, token, diagnostics)) broken = true;
+  for (let token = lx.next() as Token | undefined; token !== undefined; token = lx.next() as Token | undefined) {
+    const type = token.type!;
+    if (TRIVIA.has(type)) {
+      if (type === 'comment' && comments !== undefined) comments.push({ text: token.text.slice(2), span: spanOf(token, token) });
+      continue;
+    }
+    if (lexicalError(file, token, lexical)) broken = true;
+    else prepare(token, strings);
     current.push(token);
-    if (token.type === 'punct' && token.value === ';') {
-      if (!broken) chunks.push(current);
+    if (type === 'punct' && token.value === ';') {
+      if (!broken) {
+        const policy = parsePolicy(file, current, parsing);
+        if (policy !== null) each(policy);
+      }
       current = [];
       broken = false;
     }
   }
-  return { chunks, comments, trailing: broken ? [] : current };
+  if (!broken && current.length > 0) {
+    // Tokens after the last `;`: a policy that never ended. Parse it to say what was missing.
+    parseChunk(file, current, parsing, true);
+  }
+  return lexical.length === 0 ? parsing : lexical.concat(parsing);
+}
+
+/**
+ * Parses the one policy whose text runs from `start` to `endOffset` in `text` again, with
+ * the same positions as when the whole file was parsed. For syntax trees that are not
+ * kept in memory: the policy must have parsed without errors before.
+ */
+export function reparsePolicy(file: string, text: string, start: Position, endOffset: number): Policy | null {
+  const lx = newLexer();
+  lx.reset(text.slice(start.offset, endOffset), { ...lx.save(), line: start.line, col: start.col });
+  const tokens: Token[] = [];
+  const strings: Strings = new Map();
+  for (let token = lx.next() as Token | undefined; token !== undefined; token = lx.next() as Token | undefined) {
+    if (TRIVIA.has(token.type!)) continue;
+    token.offset += start.offset;
+    prepare(token, strings);
+    tokens.push(token);
+  }
+  return parsePolicy(file, tokens, []);
+}
+
+function parsePolicy(file: string, tokens: Token[], diagnostics: Diagnostic[]): Policy | null {
+  const raw = parseChunk(file, tokens, diagnostics);
+  return raw === null ? null : toPolicy(file, raw, diagnostics);
+}
+
+/**
+ * Strings shared within a parse (or a whole policy set): the thousand `resource` or
+ * `"editor"` tokens of a folder become one string in the syntax trees and compiled code.
+ */
+export type Strings = Map<string, string>;
+
+function share(strings: Strings, s: string): string {
+  const shared = strings.get(s);
+  if (shared !== undefined) return shared;
+  strings.set(s, s);
+  return s;
+}
+
+/** Readies a checked token for the grammar's builders: names shared, a string's `value` decoded. */
+function prepare(token: Token, strings: Strings): void {
+  switch (token.type) {
+    case 'ident':
+    case 'kw':
+    case 'relop':
+    case 'constant':
+      token.value = share(strings, token.value);
+      return;
+    case 'string': {
+      const decoded = decodeString(token.text);
+      // INVARIANT: lexicalError rejected strings that do not decode.
+      if ('value' in decoded) token.value = share(strings, decoded.value);
+      return;
+    }
+  }
 }
 
 function lexicalError(file: string, token: Token, diagnostics: Diagnostic[]): boolean {
-  const span = spanOf(token, token);
-  if (token.type === 'invalid') {
-    diagnostics.push(diagnostic('syntax', file, span, `unexpected character ${JSON.stringify(token.text)}`));
-    return true;
-  }
-  if (token.type === 'unterminated') {
-    diagnostics.push(diagnostic('syntax', file, span, 'unterminated string', 'close the string with `"` on the same line'));
-    return true;
-  }
-  if (token.type === 'string') {
-    const decoded = decodeString(token.text);
-    if ('error' in decoded) {
+  switch (token.type) {
+    case 'invalid':
+      diagnostics.push(diagnostic('syntax', file, spanOf(token, token), `unexpected character ${JSON.stringify(token.text)}`));
+      return true;
+    case 'unterminated':
+      diagnostics.push(diagnostic('syntax', file, spanOf(token, token), 'unterminated string', 'close the string with `"` on the same line'));
+      return true;
+    case 'string': {
+      // Only a string with a backslash can hold a bad escape: skip decoding the rest.
+      if (!token.text.includes('\\')) return false;
+      const decoded = decodeString(token.text);
+      if (!('error' in decoded)) return false;
       const at = { line: token.line, col: token.col + decoded.at, offset: token.offset + decoded.at };
       diagnostics.push(
         diagnostic('invalid-literal', file, { start: at, end: at }, `invalid escape \`${decoded.error}\` in string`, 'valid escapes are \\" \\\\ \\/ \\n \\r \\t \\0 \\u{HEX}'),
       );
       return true;
     }
+    case 'number':
+      if (Number.isFinite(Number(token.value))) return false;
+      diagnostics.push(diagnostic('invalid-literal', file, spanOf(token, token), `number \`${token.text}\` is out of range`));
+      return true;
+    default:
+      return false;
   }
-  if (token.type === 'number' && !Number.isFinite(Number(token.value))) {
-    diagnostics.push(diagnostic('invalid-literal', file, span, `number \`${token.text}\` is out of range`));
-    return true;
-  }
-  return false;
 }
 
 /** A nearley lexer that replays tokens already produced (and checked) by the moo lexer. */
@@ -137,7 +192,7 @@ function parseChunk(file: string, tokens: Token[], diagnostics: Diagnostic[], un
   const last = tokens[tokens.length - 1];
   if (results.length === 0 || unterminated) {
     const expected = expectedAfter(parser, tableOf(parser).length - 1);
-    const end = spanOf(last, last).end;
+    const end = tokenEnd(last);
     diagnostics.push(diagnostic('syntax', file, { start: end, end }, `unexpected end of input${expected}`, unterminated ? 'end each policy with `;`' : undefined));
     return null;
   }
@@ -165,97 +220,4 @@ function checkLimits(file: string, tokens: Token[], diagnostics: Diagnostic[]): 
     }
   }
   return false;
-}
-
-/** Nearley's chart, which its type declarations leave out: one column of states per token. */
-function tableOf(parser: nearley.Parser): { states: State[] }[] {
-  return (parser as unknown as { table: { states: State[] }[] }).table;
-}
-
-type Symbol = string | { literal?: string; type?: string; test?: unknown };
-interface State {
-  rule: { symbols: Symbol[] };
-  dot: number;
-}
-
-const TYPE_NAMES: Record<string, string> = { string: 'a string', number: 'a number', ident: 'a name', relop: 'an operator', constant: '`true`, `false` or `null`' };
-/** Tokens that can start an expression; when all are expected, the message says "an expression". */
-const EXPRESSION_START = ['`!`', '`-`', '`(`', '`[`', '`true`, `false` or `null`', 'a name', 'a number', 'a string'];
-
-/** ", expected `a`, `b` or a name", from the parser states that were waiting for a terminal. */
-function expectedAfter(parser: nearley.Parser, columnIndex: number): string {
-  const column = tableOf(parser)[columnIndex];
-  if (column === undefined) return '';
-  const names = new Set<string>();
-  for (const state of column.states) {
-    const next = state.rule.symbols[state.dot];
-    if (next === undefined || typeof next === 'string') continue;
-    if (next.literal !== undefined) names.add(`\`${next.literal}\``);
-    else if (next.type !== undefined && next.type in TYPE_NAMES) names.add(TYPE_NAMES[next.type]);
-  }
-  if (names.size === 0) return '';
-  if (EXPRESSION_START.every((name) => names.has(name))) {
-    for (const name of EXPRESSION_START) names.delete(name);
-    names.add('an expression');
-  }
-  const sorted = [...names].sort((a, b) => Number(!a.startsWith('`')) - Number(!b.startsWith('`')) || a.localeCompare(b));
-  const last = sorted.pop()!;
-  return `, expected ${sorted.length > 0 ? `${sorted.join(', ')} or ${last}` : last}`;
-}
-
-function describeToken(token: Token): string {
-  switch (token.type) {
-    case 'string':
-      return `string ${token.text}`;
-    case 'number':
-      return `number \`${token.text}\``;
-    default:
-      return `\`${token.text}\``;
-  }
-}
-
-const targetRoots: ReadonlySet<string> = new Set(TARGET_ROOTS);
-const TARGET_HELP = 'a target constraint is `ROOT`, `ROOT == value`, `ROOT in [values]`, `ROOT.attr == value`, `ROOT.attr in [values]` or `ROOT.attr like "glob"` with ROOT one of subject, action, resource; put other tests in `when { }`';
-
-function toPolicy(file: string, raw: RawPolicy, diagnostics: Diagnostic[]): Policy | null {
-  if (raw.target === null) return { ...raw, target: null };
-  const target: Constraint[] = [];
-  let ok = true;
-  for (const expr of raw.target.exprs) {
-    const constraint = toConstraint(expr);
-    if (constraint === null) {
-      diagnostics.push(diagnostic('invalid-target', file, expr.span, 'this is not a target constraint', TARGET_HELP));
-      ok = false;
-    } else target.push(constraint);
-  }
-  return ok ? { ...raw, target } : null;
-}
-
-/** The path under a target root, or null when `expr` is not `ROOT(.attr)*`. */
-function targetPath(expr: Expr): { root: TargetRoot; path: string[] } | null {
-  if (expr.kind === 'root') return targetRoots.has(expr.root) ? { root: expr.root as TargetRoot, path: [] } : null;
-  if (expr.kind !== 'attr') return null;
-  const inner = targetPath(expr.object);
-  return inner === null ? null : { root: inner.root, path: [...inner.path, expr.name] };
-}
-
-function isValue(expr: Expr): boolean {
-  return expr.kind === 'literal' || expr.kind === 'entity';
-}
-
-function toConstraint(expr: Expr): Constraint | null {
-  const span: Span = expr.span;
-  if (expr.kind === 'root') return targetRoots.has(expr.root) ? { kind: 'any', root: expr.root as TargetRoot, span } : null;
-  if (expr.kind === 'like') {
-    const at = targetPath(expr.subject);
-    return at === null ? null : { kind: 'like', ...at, pattern: expr.pattern, span };
-  }
-  if (expr.kind !== 'binary') return null;
-  const at = targetPath(expr.left);
-  if (at === null) return null;
-  if (expr.op === '==' && isValue(expr.right)) return { kind: 'eq', ...at, value: expr.right, span };
-  if (expr.op === 'in' && expr.right.kind === 'list' && expr.right.items.every(isValue)) {
-    return { kind: 'in', ...at, values: expr.right.items, span };
-  }
-  return null;
 }

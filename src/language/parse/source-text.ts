@@ -1,0 +1,46 @@
+import type { Policy, Position, Span } from '../ast.js';
+import { reparsePolicy } from './parser.js';
+
+/**
+ * A policy file's text, which a policy set keeps in place of syntax trees and positions:
+ * a policy is parsed again from it on demand, and a position is computed from an offset
+ * exactly as the lexer counts (lines end at `\n`; columns are UTF-16 code units).
+ */
+export class SourceText {
+  #lineStarts: number[] | undefined;
+
+  constructor(
+    readonly file: string,
+    readonly text: string,
+  ) {}
+
+  /** The policy at `span`, which parsed without errors from this text before. */
+  policy(span: Span): Policy {
+    const policy = reparsePolicy(this.file, this.text, span.start, span.end.offset);
+    // INVARIANT: the span is that of a policy parsed from this very text.
+    if (policy === null) throw new Error(`${this.file}:${span.start.line}:${span.start.col}: policy no longer parses`);
+    return policy;
+  }
+
+  span(start: number, end: number): Span {
+    return { start: this.position(start), end: this.position(end) };
+  }
+
+  position(offset: number): Position {
+    const starts = (this.#lineStarts ??= lineStarts(this.text));
+    let lo = 0;
+    let hi = starts.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (starts[mid] <= offset) lo = mid;
+      else hi = mid - 1;
+    }
+    return { line: lo + 1, col: offset - starts[lo] + 1, offset };
+  }
+}
+
+function lineStarts(text: string): number[] {
+  const starts = [0];
+  for (let at = text.indexOf('\n'); at >= 0; at = text.indexOf('\n', at + 1)) starts.push(at + 1);
+  return starts;
+}

@@ -1,0 +1,33 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, test } from 'vitest';
+import { format } from '../../src/language/format/format.js';
+
+const dir = join(import.meta.dirname, '..', 'golden', 'format');
+
+describe('gavel fmt', () => {
+  test('lays out policies canonically and keeps every comment (golden file)', async () => {
+    const input = readFileSync(join(dir, 'comments.gavel'), 'utf8');
+    const { text, diagnostics } = format('comments.gavel', input);
+    expect(diagnostics).toEqual([]);
+    await expect(text).toMatchFileSnapshot(join(dir, 'comments.formatted.gavel'));
+    const comments = (s: string) => s.match(/\/\/.*$/gm)?.map((c) => c.trim()) ?? [];
+    expect(comments(text)).toEqual(comments(input));
+  });
+
+  test('formatting formatted text changes nothing', () => {
+    const once = format('x.gavel', readFileSync(join(dir, 'comments.gavel'), 'utf8')).text;
+    expect(format('x.gavel', once).text).toBe(once);
+  });
+
+  test('keeps explicit parentheses where `&&` and `||` mix, for readers', () => {
+    expect(format('x.gavel', 'forbid when { a.b || c.d && e.f };').text).toBe('forbid\nwhen { a.b || (c.d && e.f) };\n');
+  });
+
+  test('a file that does not parse is returned unchanged with its errors', () => {
+    const broken = 'permit (action == ';
+    const result = format('x.gavel', broken);
+    expect(result.text).toBe(broken);
+    expect(result.diagnostics).toHaveLength(1);
+  });
+});
