@@ -2,6 +2,14 @@
 // Thin launcher: the CLI lives in dist/ (built by `npm run build`, run by `prepare` on install).
 import { main } from '../dist/cli/main.js';
 
+// `gavel test -v | head` closes the pipe early: that is the reader's choice, not an error.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (err) => {
+    if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw err;
+  });
+}
+
 process.exitCode = await main(process.argv.slice(2), {
   stdout: process.stdout,
   stderr: process.stderr,

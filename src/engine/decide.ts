@@ -64,7 +64,7 @@ export function decide(set: PolicySet, request: Request, options: DecideOptions 
       if (p.effect === 'permit') return false;
     } else trace?.push(traced(p, a, 'satisfied'));
     determining.push(p.id);
-    if (p.reason !== null) reasons.push(p.reason);
+    if (p.reason !== null && p.effect === 'forbid') reasons.push(p.reason);
     return true;
   };
 

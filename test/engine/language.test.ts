@@ -92,6 +92,7 @@ describe('IP addresses and CIDR ranges', () => {
     { note: 'an IPv4-mapped IPv6 address matches an IPv4 range', condition: 'context.mapped in cidr("10.0.0.0/8")', want: true },
     { note: 'a list of ranges', condition: 'context.ip in [cidr("192.168.0.0/16"), cidr("10.0.0.0/8")]', want: true },
     { note: 'ip() values equal their text', condition: 'ip("10.1.2.3") == context.ip', want: true },
+    { note: 'ip() values equal their text on either side', condition: 'ip(context.ip) == "10.1.2.3" && ip(context.ip) != "10.1.2.4"', want: true },
     { note: 'builtins over addresses', condition: 'is_private(context.ip) && is_ipv6(context.ip6) && !is_loopback(context.ip)', want: true },
     { note: 'a string that is not an address is an error', condition: 'subject.department in cidr("10.0.0.0/8")', want: 'error' },
   ])('$note', ({ condition, want }) => {

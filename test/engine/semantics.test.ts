@@ -34,6 +34,7 @@ describe('the decision rule: any satisfied forbid denies; else any satisfied per
     { note: 'every satisfied forbid is determining; one without reason adds none', policies: [F1, F2, P1], context: { f1: true, f2: true, p1: true }, want: { decision: false, determining: ['f1', 'f2'], reasons: ['f1 says no'], errors: [] } },
     { note: 'an unsatisfied forbid does not stop a permit', policies: [P1, F1], context: { p1: true, f1: false }, want: { decision: true, determining: ['p1'], reasons: [], errors: [] } },
     { note: 'a forbid whose condition errors applies (fail closed)', policies: [P1, F1], context: { p1: true }, want: { decision: false, determining: ['f1'], reasons: ['f1 says no'], errors: ['f1'] } },
+    { note: 'a permit\'s reason is not a deny reason', policies: ['@id("p") permit (action, resource) reason "why";'], context: {}, want: { decision: true, determining: ['p'], reasons: [], errors: [] } },
     { note: 'a permit whose condition errors does not apply', policies: [P1], context: {}, want: { decision: false, determining: [], reasons: [], errors: ['p1'] } },
     { note: 'an erroring permit is reported beside a satisfied one', policies: [P1, P2], context: { p2: true }, want: { decision: true, determining: ['p2'], reasons: [], errors: ['p1'] } },
     { note: 'a condition of the wrong type is an error, not false', policies: [P1, F1], context: { p1: true, f1: 'yes' }, want: { decision: false, determining: ['f1'], reasons: ['f1 says no'], errors: ['f1'] } },

@@ -76,7 +76,7 @@ export class Checker {
   private checkComparable(left: Type, right: Type, span: Span, op: string): void {
     if (left.kind === 'any' || right.kind === 'any') return;
     if (left.kind === right.kind || (ipLike(left) && ipLike(right)) || left.kind === 'null' || right.kind === 'null') return;
-    this.report('type-mismatch', span, `\`${op}\` compares ${showType(left)} with ${showType(right)}, which is always false`);
+    this.report('type-mismatch', span, `\`${op}\` compares ${showType(left)} with ${showType(right)}, which is always ${op === '!=' ? 'true' : 'false'}`);
   }
 
   /** The static type of `expr`; reports what is wrong and answers `any` so checking goes on. */
@@ -205,10 +205,12 @@ export class Checker {
       this.report('arity', expr.span, `\`${expr.name}\` takes ${n} argument${n === 1 ? '' : 's'}, not ${args.length}`);
       return builtin.returns;
     }
-    args.forEach((t, i) => {
-      if (!fits(t, builtin.params[i])) this.report('type-mismatch', expr.args[i].span, `argument ${i + 1} of \`${expr.name}\` must be ${showType(builtin.params[i])}, not ${showType(t)}`);
+    const wrong = args.filter((t, i) => {
+      if (fits(t, builtin.params[i])) return false;
+      this.report('type-mismatch', expr.args[i].span, `argument ${i + 1} of \`${expr.name}\` must be ${showType(builtin.params[i])}, not ${showType(t)}`);
+      return true;
     });
-    this.checkConstantCall(expr);
+    if (wrong.length === 0) this.checkConstantCall(expr);
     return builtin.returns;
   }
 
@@ -216,6 +218,6 @@ export class Checker {
   private checkConstantCall(expr: Extract<Expr, { kind: 'call' }>): void {
     if (!expr.args.every((a) => a.kind === 'literal')) return;
     const result = BUILTINS.get(expr.name)!.impl(expr.args.map((a) => (a as { value: Value }).value));
-    if (isFailure(result)) this.report('invalid-literal', expr.span, result.error);
+    if (isFailure(result)) this.report('invalid-literal', expr.span, `\`${expr.name}\`: ${result.error}`);
   }
 }

@@ -61,7 +61,9 @@ function equality(left: Compiled, right: Compiled, negate: boolean, p: ErrorSour
 function equalsConstant(l: Fn, c: string | number | boolean, negate: boolean): Fn {
   return (a) => {
     const v = l(a);
-    return v instanceof EvalError ? v : (v === c) !== negate;
+    if (v instanceof EvalError) return v;
+    // An ip value equals its text: `ip(x) == "10.1.2.3"`, as the other way round.
+    return (typeof v === 'object' && v !== null ? equals(v, c) : v === c) !== negate;
   };
 }
 

@@ -39,7 +39,7 @@ export function parsePolicyFile(file: string, text: string): { ast: PolicyFile; 
 export function parsePolicies(file: string, text: string, each: (policy: Policy) => void, comments?: Comment[], strings: Strings = new Map()): Diagnostic[] {
   if (text.length > PARSE_LIMITS.fileBytes) {
     const at = { line: 1, col: 1, offset: 0 };
-    return [diagnostic('limit', file, { start: at, end: at }, `file is larger than ${PARSE_LIMITS.fileBytes} bytes`)];
+    return [diagnostic('limit', file, { start: at, end: at }, `file is longer than ${PARSE_LIMITS.fileBytes} characters`)];
   }
   // Lexical errors come first, in file order, then each policy's parse errors: two lists, joined at the end.
   const lexical: Diagnostic[] = [];

@@ -16,16 +16,22 @@ export interface TokenClass {
   literals: readonly string[];
 }
 
+/** `in`, `contains`… share the type `relop` with `==` and `<`; only they are words. */
+function isWordOperator(t: Token): boolean {
+  const c = t.text.charCodeAt(0);
+  return c >= 97 && c <= 122;
+}
+
 /** `word`: a name after `.` or `@`, which may be a keyword (`resource.in`). */
 export const word: TokenClass = {
-  test: (t) => t.type === 'ident' || t.type === 'kw' || t.type === 'relop' || t.type === 'constant',
+  test: (t) => t.type === 'ident' || t.type === 'kw' || (t.type === 'relop' && isWordOperator(t)) || t.type === 'constant',
   types: ['ident', 'kw', 'relop', 'constant'],
   literals: [],
 };
 
 /** `word | STRING`: the attribute a `has` tests. */
 export const wordOrString: TokenClass = {
-  test: (t) => t.type === 'ident' || t.type === 'kw' || t.type === 'relop' || t.type === 'constant' || t.type === 'string',
+  test: (t) => word.test(t) || t.type === 'string',
   types: ['ident', 'kw', 'relop', 'constant', 'string'],
   literals: [],
 };
