@@ -33,48 +33,64 @@ function matches(p: CompiledPolicy, a: Activation): boolean {
   }
 }
 
+/** What a decision collects while its candidates are evaluated. */
+interface Tally {
+  determining: string[];
+  reasons: string[];
+  errors: PolicyError[];
+  /** Every candidate's outcome; only when an explanation was asked for. */
+  trace: PolicyTrace[] | null;
+}
+
+/**
+ * Evaluates one candidate into the tally; answers whether it applies. An erroring forbid
+ * applies (fail closed); an erroring permit does not. Both errors are reported.
+ */
+function apply(p: CompiledPolicy, a: Activation, tally: Tally): boolean {
+  const trace = tally.trace;
+  if (!matches(p, a)) {
+    trace?.push(traced(p, a, 'not-satisfied'));
+    return false;
+  }
+  const r = holds(p, a);
+  if (r === false) {
+    trace?.push(traced(p, a, 'not-satisfied'));
+    return false;
+  }
+  if (r instanceof EvalError) {
+    tally.errors.push({ policy: p.id, message: r.message, location: where(p.file, r.span) });
+    trace?.push({ ...traced(p, a, 'error'), error: r.message });
+    if (p.effect === 'permit') return false;
+  } else trace?.push(traced(p, a, 'satisfied'));
+  tally.determining.push(p.id);
+  if (p.reason !== null && p.effect === 'forbid') tally.reasons.push(p.reason);
+  return true;
+}
+
 /**
  * Decides one request: any satisfied forbid denies; else any satisfied permit allows; else
- * deny. A forbid whose conditions error applies (fail closed); a permit whose conditions
- * error does not. Both errors are reported. Never throws, whatever the request holds.
+ * deny. Never throws, whatever the request holds. The hot path allocates the activation,
+ * the bucket list and the decision, and nothing per candidate.
  */
 export function decide(set: PolicySet, request: Request, options: DecideOptions = {}): Decision {
   // A library caller may pass anything; a non-object request simply has no attributes.
   const a = new Activation(typeof request === 'object' && request !== null ? request : {});
   const buckets = set.index.lookup(a);
-  const determining: string[] = [];
-  const reasons: string[] = [];
-  const errors: PolicyError[] = [];
-  const trace: PolicyTrace[] | null = options.explain ? [] : null;
-
-  const run = (p: CompiledPolicy): boolean => {
-    if (!matches(p, a)) {
-      trace?.push(traced(p, a, 'not-satisfied'));
-      return false;
-    }
-    const r = holds(p, a);
-    if (r === false) {
-      trace?.push(traced(p, a, 'not-satisfied'));
-      return false;
-    }
-    if (r instanceof EvalError) {
-      errors.push({ policy: p.id, message: r.message, location: where(p.file, r.span) });
-      trace?.push({ ...traced(p, a, 'error'), error: r.message });
-      // An erroring forbid applies: fail closed. An erroring permit does not.
-      if (p.effect === 'permit') return false;
-    } else trace?.push(traced(p, a, 'satisfied'));
-    determining.push(p.id);
-    if (p.reason !== null && p.effect === 'forbid') reasons.push(p.reason);
-    return true;
-  };
-
-  for (const b of buckets) for (const p of b.forbids) run(p);
-  const denied = determining.length > 0;
-  if (!denied) {
-    for (const b of buckets) for (const p of b.permits) run(p);
-  } else if (trace !== null) {
-    for (const b of buckets) for (const p of b.permits) trace.push(runDetached(p, a));
+  const tally: Tally = { determining: [], reasons: [], errors: [], trace: options.explain ? [] : null };
+  for (let i = 0; i < buckets.length; i++) {
+    const forbids = buckets[i].forbids;
+    for (let j = 0; j < forbids.length; j++) apply(forbids[j], a, tally);
   }
+  const denied = tally.determining.length > 0;
+  for (let i = 0; i < buckets.length; i++) {
+    const permits = buckets[i].permits;
+    for (let j = 0; j < permits.length; j++) {
+      if (!denied) apply(permits[j], a, tally);
+      else if (tally.trace !== null) tally.trace.push(runDetached(permits[j], a));
+      else break;
+    }
+  }
+  const { determining, reasons, errors, trace } = tally;
   // Canonical order, so the same request gives the same answer whatever order files were read in.
   if (determining.length > 1) determining.sort();
   if (reasons.length > 1) reasons.sort();
