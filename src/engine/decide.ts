@@ -26,7 +26,8 @@ function holds(p: CompiledPolicy, a: Activation): boolean | EvalError {
 
 function matches(p: CompiledPolicy, a: Activation): boolean {
   try {
-    return p.matches(a);
+    // Candidates come from the index, which already proved the constraint it looked up.
+    return p.matchesCandidate(a);
   } catch {
     // Fail closed: a forbid whose target cannot be read is tried; a permit is not.
     return p.effect === 'forbid';

@@ -50,16 +50,25 @@ export class PolicyIndex {
 
   private insert(p: CompiledPolicy): void {
     const k = p.keys;
-    if (k.resources !== null) {
-      for (const { type, id } of k.resources) {
-        let ids = this.byResource.get(type);
-        if (ids === undefined) this.byResource.set(type, (ids = new Map()));
-        add(ids, id, p);
-      }
-    } else if (k.resourceTypes !== null) for (const t of new Set(k.resourceTypes)) add(this.byType, t, p);
-    else if (k.pathPrefix !== null && k.pathPrefix.length > 1) add(this.byPath, k.pathPrefix, p);
-    else if (k.actions !== null) for (const name of new Set(k.actions)) add(this.byAction, name, p);
-    else (p.effect === 'forbid' ? this.unindexed.forbids : this.unindexed.permits).push(p);
+    switch (k.dimension) {
+      case 'resource':
+        for (const { type, id } of k.resources!) {
+          let ids = this.byResource.get(type);
+          if (ids === undefined) this.byResource.set(type, (ids = new Map()));
+          add(ids, id, p);
+        }
+        return;
+      case 'type':
+        for (const t of new Set(k.resourceTypes)) add(this.byType, t, p);
+        return;
+      case 'path':
+        return add(this.byPath, k.pathPrefix!, p);
+      case 'action':
+        for (const name of new Set(k.actions)) add(this.byAction, name, p);
+        return;
+      case null:
+        (p.effect === 'forbid' ? this.unindexed.forbids : this.unindexed.permits).push(p);
+    }
   }
 
   /** The buckets a request must look at. A policy appears in at most one of them. */

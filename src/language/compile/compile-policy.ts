@@ -31,6 +31,11 @@ export interface CompiledPolicy {
   keys: IndexKeys;
   /** Whether the target matches. Never an error: a target that cannot be read does not match. */
   matches: (a: Activation) => boolean;
+  /**
+   * `matches` for a policy the index selected: without the constraint its lookup already
+   * proved (`keys.implied`). Only for candidates from this policy's own index dimension.
+   */
+  matchesCandidate: (a: Activation) => boolean;
   /** Whether the conditions hold: `true`, `false`, or the error that stopped them. */
   holds: (a: Activation) => boolean | EvalError;
   /** The first part that failed, evaluated part by part (slower; for explanations only). */
@@ -72,6 +77,7 @@ class Compiled implements CompiledPolicy, ErrorSource {
   readonly reason: string | null;
   readonly keys: IndexKeys;
   readonly matches: (a: Activation) => boolean;
+  readonly matchesCandidate: (a: Activation) => boolean;
   readonly holds: (a: Activation) => boolean | EvalError;
   readonly #source: PolicyText | undefined;
   /** The syntax tree: held when there is no `source`, else held weakly once parsed again. */
@@ -90,7 +96,10 @@ class Compiled implements CompiledPolicy, ErrorSource {
     this.keys = indexKeys(target, values);
     this.#source = source;
     this.#tree = source === undefined ? policy : undefined;
-    this.matches = all(target.map((c, i) => compileConstraint(c, values[i])));
+    const constraints = target.map((c, i) => compileConstraint(c, values[i]));
+    this.matches = all(constraints);
+    const implied = this.keys.implied;
+    this.matchesCandidate = implied === null ? this.matches : all(constraints.filter((_, i) => i !== implied));
     this.holds = allHold(policy.conditions.map((c) => compileCondition(c, this)));
   }
 
@@ -125,8 +134,10 @@ function bodies(policy: Policy): Expr[] {
   return policy.conditions.map((c) => c.body);
 }
 
+const ALWAYS = (): boolean => true;
+
 function all(tests: ((a: Activation) => boolean)[]): (a: Activation) => boolean {
-  if (tests.length === 0) return () => true;
+  if (tests.length === 0) return ALWAYS;
   if (tests.length === 1) return tests[0];
   if (tests.length === 2) return both(tests[0], tests[1]);
   return (a) => tests.every((t) => t(a));

@@ -17,7 +17,16 @@ export interface IndexKeys {
   resourceTypes: string[] | null;
   resources: { type: string; id: string }[] | null;
   pathPrefix: string | null;
+  /** The one dimension the index files the policy under: the most selective it offers. */
+  dimension: IndexDimension | null;
+  /**
+   * The constraint (position in the target) that finding the policy under `dimension`
+   * proves: an exact lookup of the same attribute. A path prefix proves nothing.
+   */
+  implied: number | null;
 }
+
+export type IndexDimension = 'resource' | 'type' | 'path' | 'action';
 
 /** The constraints that test something: `ROOT` alone matches any request. */
 export function constraintsOf(policy: Policy): TargetConstraint[] {
@@ -115,15 +124,21 @@ function likeGlob(root: TargetRoot, path: TargetPath, pattern: string): (a: Acti
 }
 
 export function indexKeys(target: TargetConstraint[], constants: (Value[] | null)[]): IndexKeys {
-  const keys: IndexKeys = { actions: null, resourceTypes: null, resources: null, pathPrefix: null };
+  const keys: IndexKeys = { actions: null, resourceTypes: null, resources: null, pathPrefix: null, dimension: null, implied: null };
+  const source: Partial<Record<IndexDimension, number>> = {};
   for (const [n, c] of target.entries()) {
     const values = constants[n];
-    if (c.root === 'action' && c.path.length === 0 && values?.every((v) => typeof v === 'string')) keys.actions = values as string[];
+    if (c.root === 'action' && c.path.length === 0 && values?.every((v) => typeof v === 'string')) {
+      keys.actions = values as string[];
+      source.action = n;
+    }
     if (c.root === 'resource' && c.path.length === 0 && values?.every((v) => v instanceof EntityRef)) {
       keys.resources = (values as EntityRef[]).map(({ type, id }) => ({ type, id }));
+      source.resource = n;
     }
     if (c.root === 'resource' && c.path.length === 1 && c.path[0] === 'type' && values?.every((v) => typeof v === 'string')) {
       keys.resourceTypes = values as string[];
+      source.type = n;
     }
     if (c.root === 'resource' && c.kind === 'like' && c.path.length === 1 && c.path[0] === 'path') {
       const pieces = parseGlob(c.pattern);
@@ -135,5 +150,12 @@ export function indexKeys(target: TargetConstraint[], constants: (Value[] | null
       }
     }
   }
+  keys.dimension =
+    keys.resources !== null ? 'resource'
+    : keys.resourceTypes !== null ? 'type'
+    : keys.pathPrefix !== null && keys.pathPrefix.length > 1 ? 'path'
+    : keys.actions !== null ? 'action'
+    : null;
+  keys.implied = keys.dimension === null || keys.dimension === 'path' ? null : (source[keys.dimension] ?? null);
   return keys;
 }
