@@ -1,6 +1,6 @@
 import { buildPolicySet, type BuildResult } from '../engine/policy-set.js';
 import { FolderError, loadPolicyFolder, type PolicyFolder } from '../engine/folder.js';
-import { formatDiagnostic } from '../language/diagnostic.js';
+import { formatDiagnostic, type Diagnostic } from '../language/diagnostic.js';
 import { UsageError, writeLine, type CliIo } from './io.js';
 
 /** Reads and builds a policies folder; a missing folder is a usage error (exit 2). */
@@ -20,7 +20,14 @@ export async function loadSet(dir: string): Promise<{ folder: PolicyFolder } & B
 
 /** One diagnostic a line on stderr, paths as given on the command line. */
 export function printDiagnostics(io: CliIo, result: BuildResult, prefix: string): void {
-  for (const d of result.diagnostics) writeLine(io.stderr, formatDiagnostic({ ...d, file: joinPath(prefix, d.file) }));
+  for (const d of result.diagnostics) writeLine(io.stderr, formatDiagnostic(underFolder(d, prefix)));
+}
+
+/** File names in diagnostics are relative to the policies folder; shown, they include it. */
+export function underFolder(d: Diagnostic, dir: string): Diagnostic {
+  const moved = { ...d, file: joinPath(dir, d.file) };
+  if (d.related !== undefined) moved.related = { ...d.related, file: joinPath(dir, d.related.file) };
+  return moved;
 }
 
 export function joinPath(dir: string, file: string): string {

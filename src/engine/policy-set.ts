@@ -64,8 +64,7 @@ export function buildPolicySet(sources: readonly PolicySource[], schemaSource: P
       const id = policyId(file, ++ordinal, policy.annotations);
       const first = seen.get(id);
       if (first !== undefined) {
-        const at = `${first.file}:${first.span.start.line}:${first.span.start.col}`;
-        duplicates.push(diagnostic('duplicate-id', file, policy.span, `duplicate policy id \`${id}\``, `first defined at ${at}`));
+        duplicates.push({ ...diagnostic('duplicate-id', file, policy.span, `duplicate policy id \`${id}\``, 'first defined at'), related: first });
         return;
       }
       seen.set(id, { file, span: policy.span });

@@ -18,6 +18,8 @@ export interface PolicyTestCase {
 
 /** A problem with a test file itself: reported with its location and counted as a failure. */
 export interface TestFileProblem {
+  /** `file`: the file cannot be read as a test file at all; `case`: one case is malformed. */
+  scope: 'file' | 'case';
   file: string;
   line: number;
   col: number;
@@ -41,13 +43,13 @@ const isStrings = (v: unknown): v is string[] => Array.isArray(v) && v.every((s)
 export function readTestFile(source: PolicySource): { cases: PolicyTestCase[]; problems: TestFileProblem[] } {
   const lineCounter = new LineCounter();
   const doc = parseDocument(source.text, { lineCounter, merge: true, prettyErrors: false, uniqueKeys: true });
-  const at = (node: Node | null | undefined, message: string): TestFileProblem => {
+  const at = (node: Node | null | undefined, message: string, scope: TestFileProblem['scope'] = 'file'): TestFileProblem => {
     const pos = lineCounter.linePos(node?.range?.[0] ?? 0);
-    return { file: source.file, line: pos.line, col: pos.col, message };
+    return { scope, file: source.file, line: pos.line, col: pos.col, message };
   };
   const problems: TestFileProblem[] = doc.errors.map((e) => {
     const pos = lineCounter.linePos(e.pos[0]);
-    return { file: source.file, line: pos.line, col: pos.col, message: e.message.split('\n')[0] };
+    return { scope: 'file', file: source.file, line: pos.line, col: pos.col, message: e.message.split('\n')[0] };
   });
   if (problems.length > 0) return { cases: [], problems };
   const root = doc.contents;
@@ -65,7 +67,7 @@ export function readTestFile(source: PolicySource): { cases: PolicyTestCase[]; p
     const value = values[n];
     const line = lineCounter.linePos(node.range?.[0] ?? 0).line;
     const checked = readCase(source.file, line, value);
-    if (typeof checked === 'string') problems.push(at(node, checked));
+    if (typeof checked === 'string') problems.push(at(node, checked, 'case'));
     else cases.push(checked);
   }
   return { cases, problems };

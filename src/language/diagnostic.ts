@@ -10,6 +10,8 @@ export interface Diagnostic {
   file: string;
   span: Span;
   help?: string;
+  /** Another place the message is about (where a duplicate was first defined), shown after `help`. */
+  related?: { file: string; span: Span };
 }
 
 export type DiagnosticCode =
@@ -39,7 +41,8 @@ export function diagnostic(
 /** `FILE:LINE:COL: error: MESSAGE (help: …)`, the line editors and CI annotators understand. */
 export function formatDiagnostic(d: Diagnostic): string {
   const where = `${d.file}:${d.span.start.line}:${d.span.start.col}`;
-  const help = d.help === undefined ? '' : ` (help: ${d.help})`;
+  const related = d.related === undefined ? '' : ` ${d.related.file}:${d.related.span.start.line}:${d.related.span.start.col}`;
+  const help = d.help === undefined ? '' : ` (help: ${d.help}${related})`;
   return `${where}: error: ${d.message}${help}`;
 }
 

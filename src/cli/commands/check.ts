@@ -30,6 +30,7 @@ export async function check(argv: string[], io: CliIo): Promise<number> {
       code: d.code,
       message: d.message,
       ...(d.help === undefined ? {} : { help: d.help }),
+      ...(d.related === undefined ? {} : { related: { file: joinPath(shown, d.related.file), line: d.related.span.start.line, col: d.related.span.start.col } }),
     }));
     const summary = { ok, files: result.folder.sources.length, policies: result.set?.policies.length ?? null, revision: result.set?.revision ?? null, diagnostics };
     writeLine(io.stdout, JSON.stringify(summary, null, 2));

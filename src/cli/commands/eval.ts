@@ -70,20 +70,22 @@ async function readRequestFile(path: string, shown: string): Promise<string> {
 }
 
 /** JSON text → a valid request, or a usage error naming where the input is wrong. */
-export function parseRequest(text: string, where: string): Request {
-  const parsed = parseJson(text, where);
+export function parseRequest(text: string, where: string, oneLine = false): Request {
+  const parsed = parseJson(text, where, oneLine);
   const checked = validateRequest(parsed, { trusted: true });
   if ('problems' in checked) throw new UsageError(`${where}: invalid request:\n  ${checked.problems.join('\n  ')}`);
   return checked.request;
 }
 
-function parseJson(text: string, where: string): unknown {
+function parseJson(text: string, where: string, oneLine: boolean): unknown {
   if (text.trim() === '') throw new UsageError(`${where}: empty input; expected a JSON request`);
   try {
     return JSON.parse(text);
   } catch (err: unknown) {
     const message = err instanceof Error ? err.message.split('\n')[0].replace(/, (?:\.\.\.)?".*$|\s*in JSON at position.*$/, '') : String(err);
-    throw new UsageError(`${where}${lineCol(text, jsonErrorOffset(text))}: invalid JSON: ${message}`);
+    const offset = jsonErrorOffset(text);
+    const at = oneLine ? `, column ${offset + 1}` : lineCol(text, offset);
+    throw new UsageError(`${where}${at}: invalid JSON: ${message}`);
   }
 }
 
@@ -99,7 +101,7 @@ async function evalLines(set: PolicySet, io: CliIo, explain: boolean): Promise<n
     n++;
     if (line.trim() === '') continue;
     try {
-      writeLine(io.stdout, JSON.stringify(decide(set, parseRequest(line, `line ${n}`), { explain })));
+      writeLine(io.stdout, JSON.stringify(decide(set, parseRequest(line, `line ${n}`, true), { explain })));
     } catch (err: unknown) {
       if (!(err instanceof UsageError)) throw err;
       bad = true;

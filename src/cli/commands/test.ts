@@ -38,10 +38,9 @@ export async function test(argv: string[], io: CliIo): Promise<number> {
   let failed = 0;
   for (const source of result.folder.tests) {
     const { cases, problems } = readTestFile(source);
-    for (const p of problems) {
-      writeLine(io.stderr, `${joinPath(shown, p.file)}:${p.line}:${p.col}: error: ${p.message}`);
-      failed++;
-    }
+    for (const p of problems) writeLine(io.stderr, `${joinPath(shown, p.file)}:${p.line}:${p.col}: error: ${p.message}`);
+    // A file that cannot be read counts once, however many errors its parser found; each bad case counts.
+    failed += problems.filter((p) => p.scope === 'case').length + (problems.some((p) => p.scope === 'file') ? 1 : 0);
     for (const c of cases) {
       const { differences } = runTestCase(result.set, c);
       const where = `${joinPath(shown, c.file)}:${c.line}`;
