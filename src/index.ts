@@ -15,3 +15,4 @@ export { parse } from './language/parse/parse.js';
 export { format } from './language/format/format.js';
 export { formatDiagnostic, type Diagnostic } from './language/diagnostic.js';
 export { loadPolicyFolder, type PolicyFolder } from './engine/folder.js';
+export { validateRequest, type ValidateOptions } from './engine/validate-request.js';

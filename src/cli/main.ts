@@ -24,6 +24,10 @@ Exit codes: 0 success, 1 check/test failure, 2 usage or input error.`;
 /** The `gavel` entry point; returns the exit code. Errors never reach the user as stack traces. */
 export async function main(argv: string[], io: CliIo): Promise<number> {
   const [name, ...rest] = argv;
+  if (name === 'help' && rest[0] !== undefined && COMMANDS[rest[0]] !== undefined) {
+    writeLine(io.stdout, COMMANDS[rest[0]].help);
+    return Exit.ok;
+  }
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     writeLine(name === undefined ? io.stderr : io.stdout, mainHelp);
     return name === undefined ? Exit.usage : Exit.ok;

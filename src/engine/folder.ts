@@ -1,4 +1,4 @@
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, realpath, stat } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import type { PolicySource } from './policy-set.js';
 
@@ -27,32 +27,71 @@ export class FolderError extends Error {
  * use `/` on every platform, so ids and revisions are the same everywhere.
  */
 export async function loadPolicyFolder(dir: string): Promise<PolicyFolder> {
-  const files = await walk(dir).catch((err: unknown) => {
+  const files = await walk(dir, dir, [], new Set()).catch((err: unknown) => {
     if (err instanceof FolderError) throw err;
     const code = (err as NodeJS.ErrnoException).code;
-    throw new FolderError(code === 'ENOENT' ? `policies folder \`${dir}\` does not exist` : code === 'ENOTDIR' ? `\`${dir}\` is not a folder` : `cannot read \`${dir}\`: ${String(err)}`);
+    throw new FolderError(code === 'ENOENT' ? `policies folder \`${dir}\` does not exist` : code === 'ENOTDIR' ? `\`${dir}\` is not a folder` : `cannot read \`${dir}\`: ${describe(err)}`);
   });
   const folder: PolicyFolder = { dir, sources: [], schema: null, tests: [] };
   for (const path of files.sort()) {
     const file = relative(dir, path).split(sep).join('/');
-    const isPolicy = file.endsWith('.gavel');
-    const isTest = TEST_FILE.test(file);
-    if (!isPolicy && !isTest && file !== SCHEMA_FILE) continue;
-    const source = { file, text: await readFile(path, 'utf8') };
-    if (isPolicy) folder.sources.push(source);
-    else if (isTest) folder.tests.push(source);
+    const source = { file, text: await readText(path) };
+    if (file.endsWith('.gavel')) folder.sources.push(source);
+    else if (TEST_FILE.test(file)) folder.tests.push(source);
     else folder.schema = source;
   }
   return folder;
 }
 
-async function walk(dir: string, found: string[] = []): Promise<string[]> {
+/** The files a policies folder is made of; everything else in it is ignored. */
+function wanted(top: string, path: string): boolean {
+  return path.endsWith('.gavel') || TEST_FILE.test(path) || path === join(top, SCHEMA_FILE);
+}
+
+/**
+ * Symbolic links are followed — Kubernetes mounts a ConfigMap as links into a hidden
+ * `..data` folder — and a broken link to a policy file is an error, never a policy quietly
+ * left out. A folder reached twice through links is read once.
+ */
+async function walk(top: string, dir: string, found: string[], seen: Set<string>): Promise<string[]> {
+  const real = await realpath(dir);
+  if (seen.has(real)) return found;
+  seen.add(real);
   for (const entry of await readdir(dir, { withFileTypes: true })) {
     if (entry.name.startsWith('.') || entry.name === 'node_modules') continue;
     const path = join(dir, entry.name);
-    if (entry.isDirectory()) await walk(path, found);
-    else if (entry.isFile()) found.push(path);
-    if (found.length > MAX_FILES) throw new FolderError(`more than ${MAX_FILES} files under \`${dir}\``);
+    let isDirectory = entry.isDirectory();
+    let isFile = entry.isFile();
+    if (entry.isSymbolicLink()) {
+      const target = await stat(path).catch(() => null);
+      if (target === null) {
+        if (wanted(top, path)) throw new FolderError(`\`${path}\` is a broken symbolic link`);
+        continue;
+      }
+      [isDirectory, isFile] = [target.isDirectory(), target.isFile()];
+    }
+    if (isDirectory) await walk(top, path, found, seen).catch((err: unknown) => rethrow(err, path));
+    else if (isFile && wanted(top, path)) found.push(path);
+    if (found.length > MAX_FILES) throw new FolderError(`more than ${MAX_FILES} policy files under \`${top}\``);
   }
   return found;
+}
+
+async function readText(path: string): Promise<string> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (err: unknown) {
+    throw new FolderError(`cannot read \`${path}\`: ${describe(err)}`);
+  }
+}
+
+function rethrow(err: unknown, path: string): never {
+  throw err instanceof FolderError ? err : new FolderError(`cannot read \`${path}\`: ${describe(err)}`);
+}
+
+function describe(err: unknown): string {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === 'EACCES' || code === 'EPERM') return 'permission denied';
+  if (code === 'EISDIR') return 'it is a folder';
+  return err instanceof Error ? err.message : String(err);
 }

@@ -11,6 +11,14 @@ function bucket(): Bucket {
   return { forbids: [], permits: [] };
 }
 
+function uniqueEntities(list: readonly { type: string; id: string }[]): { type: string; id: string }[] {
+  const seen = new Set<string>();
+  return list.filter(({ type, id }) => {
+    const key = `${type}\u0000${id}`;
+    return !seen.has(key) && (seen.add(key), true);
+  });
+}
+
 function add(map: Map<string, Bucket>, key: string, policy: CompiledPolicy): void {
   let b = map.get(key);
   if (b === undefined) map.set(key, (b = bucket()));
@@ -52,7 +60,8 @@ export class PolicyIndex {
     const k = p.keys;
     switch (k.dimension) {
       case 'resource':
-        for (const { type, id } of k.resources!) {
+        // `resource in [doc::"a", doc::"a"]` files the policy once, as for types and actions.
+        for (const { type, id } of uniqueEntities(k.resources!)) {
           let ids = this.byResource.get(type);
           if (ids === undefined) this.byResource.set(type, (ids = new Map()));
           add(ids, id, p);

@@ -60,7 +60,13 @@ export function readTestFile(source: PolicySource): { cases: PolicyTestCase[]; p
     if (key !== 'tests' && key !== 'fixtures') problems.push(at(pair.key as Node, `unknown key \`${key}\`; a test file has \`tests\` and \`fixtures\``));
   }
   // Resolve anchors and merge keys over the whole document, then pair values with nodes for line numbers.
-  const values = (doc.toJS({ maxAliasCount: 10_000 }) as { tests: unknown[] }).tests;
+  let values: unknown[];
+  try {
+    values = (doc.toJS({ maxAliasCount: 10_000 }) as { tests: unknown[] }).tests;
+  } catch (err: unknown) {
+    // An alias bomb (anchors expanding exponentially) stops here, not the whole run.
+    return { cases: [], problems: [at(root, `cannot read the tests: ${err instanceof Error ? err.message : String(err)}`)] };
+  }
   const cases: PolicyTestCase[] = [];
   for (const [n, item] of tests.items.entries()) {
     const node = item as Node;

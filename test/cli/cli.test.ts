@@ -1,4 +1,4 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { gavel, workspace } from './helpers.js';
@@ -47,6 +47,25 @@ describe('gavel check', () => {
     expect(JSON.parse(r.stdout)).toMatchObject({ ok: false, diagnostics: [{ file: 'policies/broken.gavel', line: 1, col: 15, code: 'unknown-attribute' }] });
   });
 
+  test('symbolic links are followed (a ConfigMap mount), and a broken one is an error', async () => {
+    mkdirSync(join(ws.dir, 'shared'));
+    writeFileSync(join(ws.dir, 'shared', 'deny.gavel'), '@id("deny-all") forbid;\n');
+    symlinkSync('../shared/deny.gavel', join(ws.dir, 'policies', 'deny.gavel'));
+    const linked = await gavel(['eval', '--json', '--request', '-'], { cwd: cwd(), stdin: JSON.stringify(financeRead) });
+    expect(JSON.parse(linked.stdout)).toMatchObject({ decision: false, determining: ['deny-all'] });
+    symlinkSync('../shared/missing.gavel', join(ws.dir, 'policies', 'gone.gavel'));
+    const broken = await gavel(['check'], { cwd: cwd() });
+    expect(broken.code).toBe(2);
+    expect(broken.stderr).toMatch(/gone\.gavel` is a broken symbolic link/);
+  });
+
+  test('an empty folder is valid but warned about: every request would be denied', async () => {
+    mkdirSync(join(ws.dir, 'empty'));
+    const r = await gavel(['check', '--policies', 'empty'], { cwd: cwd() });
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain('warning: no *.gavel files under empty');
+  });
+
   test('a missing folder or an unknown flag is a usage error: exit 2', async () => {
     expect((await gavel(['check', '--policies', 'nowhere'], { cwd: cwd() })).code).toBe(2);
     const r = await gavel(['check', '--bogus'], { cwd: cwd() });
@@ -60,6 +79,7 @@ describe('gavel check', () => {
       expect(r.code).toBe(0);
       expect(r.stdout).toContain(`Usage: gavel ${command}`);
     }
+    expect((await gavel(['help', 'eval'], { cwd: cwd() })).stdout).toContain('Usage: gavel eval');
     expect((await gavel([], { cwd: cwd() })).code).toBe(2);
     expect((await gavel(['frobnicate'], { cwd: cwd() })).code).toBe(2);
   });
@@ -75,6 +95,7 @@ describe('gavel fmt', () => {
   test('--check lists unformatted files and changes nothing; fmt rewrites them, keeping comments', async () => {
     const messy = '// keep me\npermit(action=="read",resource)when{subject.a==1&&subject.b==2}; // and me\n';
     write('messy.gavel', messy);
+    chmodSync(join(ws.dir, 'policies', 'messy.gavel'), 0o640);
     const checked = await gavel(['fmt', '--check'], { cwd: cwd() });
     expect(checked.code).toBe(1);
     expect(checked.stdout).toBe('policies/messy.gavel: not formatted\n');
@@ -84,6 +105,7 @@ describe('gavel fmt', () => {
     expect(readFileSync(join(ws.dir, 'policies', 'messy.gavel'), 'utf8')).toBe(
       '// keep me\npermit (action == "read", resource)\nwhen { subject.a == 1 && subject.b == 2 }; // and me\n',
     );
+    expect(statSync(join(ws.dir, 'policies', 'messy.gavel')).mode & 0o777).toBe(0o640);
     expect((await gavel(['fmt', '--check'], { cwd: cwd() })).code).toBe(0);
   });
 

@@ -91,6 +91,7 @@ describe('IP addresses and CIDR ranges', () => {
     { note: 'IPv6 outside an IPv6 range', condition: 'context.ip6 in cidr("2001:db9::/32")', want: false },
     { note: 'an IPv4-mapped IPv6 address matches an IPv4 range', condition: 'context.mapped in cidr("10.0.0.0/8")', want: true },
     { note: 'a list of ranges', condition: 'context.ip in [cidr("192.168.0.0/16"), cidr("10.0.0.0/8")]', want: true },
+    { note: 'a list of ranges needs an address, as a single range does', condition: 'subject.department in [cidr("10.0.0.0/8")]', want: 'error' },
     { note: 'ip() values equal their text', condition: 'ip("10.1.2.3") == context.ip', want: true },
     { note: 'ip() values equal their text on either side', condition: 'ip(context.ip) == "10.1.2.3" && ip(context.ip) != "10.1.2.4"', want: true },
     { note: 'builtins over addresses', condition: 'is_private(context.ip) && is_ipv6(context.ip6) && !is_loopback(context.ip)', want: true },

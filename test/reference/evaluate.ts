@@ -178,7 +178,10 @@ export function evaluate(e: Expr, request: Json): R {
             const ip = toIp(l);
             return ip === null ? ERROR : r.contains(ip);
           }
-          return Array.isArray(r) ? member(l, r) : ERROR;
+          if (!Array.isArray(r)) return ERROR;
+          if (member(l, r)) return true;
+          // With ranges in the list, the left side must be an address (as for `in cidr(…)`).
+          return r.some((item) => item instanceof Cidr) && toIp(l) === null ? ERROR : false;
         case 'contains':
           return Array.isArray(l) ? member(r, l) : ERROR;
         case 'contains_any':

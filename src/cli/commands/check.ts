@@ -36,6 +36,7 @@ export async function check(argv: string[], io: CliIo): Promise<number> {
     writeLine(io.stdout, JSON.stringify(summary, null, 2));
   } else {
     printDiagnostics(io, result, shown);
+    if (result.folder.sources.length === 0) writeLine(io.stderr, `warning: no *.gavel files under ${shown}: every request will be denied`);
     if (ok) writeLine(io.stdout, `${result.set!.policies.length} policies in ${result.folder.sources.length} files: ok (revision ${result.set!.revision})`);
     else writeLine(io.stderr, `${result.diagnostics.length} error${result.diagnostics.length === 1 ? '' : 's'}`);
   }

@@ -1,8 +1,9 @@
-import { rename, writeFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { access, chmod, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { format } from '../../language/format/format.js';
 import { formatDiagnostic } from '../../language/diagnostic.js';
-import { Exit, writeLine, type CliIo } from '../io.js';
+import { Exit, UsageError, writeLine, type CliIo } from '../io.js';
 import { parseArgs } from 'node:util';
 import { COMMON, flags, policiesDir } from '../args.js';
 import { joinPath, loadFolder } from '../load.js';
@@ -39,7 +40,7 @@ export async function fmt(argv: string[], io: CliIo): Promise<number> {
         writeLine(io.stdout, `${name}: not formatted`);
         failed = true;
       } else {
-        await writeAtomically(join(dir, source.file), result.text);
+        await writeAtomically(join(dir, source.file), name, result.text);
         writeLine(io.stdout, `${name}: formatted`);
       }
     }
@@ -47,9 +48,21 @@ export async function fmt(argv: string[], io: CliIo): Promise<number> {
   return failed ? Exit.failed : Exit.ok;
 }
 
-/** Write beside, then rename: a crash never leaves a half-written policy file. */
-async function writeAtomically(path: string, text: string): Promise<void> {
+/**
+ * Write beside, then rename: a crash never leaves a half-written policy file. The file
+ * keeps its permissions, and a file its owner made read-only is not rewritten.
+ */
+async function writeAtomically(path: string, shown: string, text: string): Promise<void> {
   const temp = `${path}.${process.pid}.tmp`;
-  await writeFile(temp, text, 'utf8');
-  await rename(temp, path);
+  try {
+    await access(path, constants.W_OK);
+    const { mode } = await stat(path);
+    await writeFile(temp, text, { encoding: 'utf8', mode });
+    await chmod(temp, mode);
+    await rename(temp, path);
+  } catch (err: unknown) {
+    await rm(temp, { force: true });
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new UsageError(`cannot write \`${shown}\`: ${code === 'EACCES' || code === 'EPERM' ? 'permission denied' : String(err)}`);
+  }
 }

@@ -15,6 +15,8 @@ function ipLike(t: Type): boolean {
 }
 
 const ANNOTATION_ARITY: Record<string, 'one' | 'some'> = { id: 'one', description: 'one', owner: 'one', tags: 'some' };
+/** Longest `like` pattern: paths and hosts are far shorter; the bound keeps matching cheap. */
+const MAX_PATTERN = 256;
 const ENTITY_ROOTS: ReadonlySet<Root> = new Set(['subject', 'resource']);
 
 /**
@@ -71,6 +73,8 @@ export class Checker {
   private checkPattern(pattern: string, span: Span): void {
     const glob = parseGlob(pattern);
     if ('error' in glob) this.report('invalid-literal', span, `invalid pattern: ${glob.error}`);
+    // Matching costs input length × pattern length; a bound on the pattern bounds a decision.
+    else if (pattern.length > MAX_PATTERN) this.report('limit', span, `pattern is longer than ${MAX_PATTERN} characters`);
   }
 
   private checkComparable(left: Type, right: Type, span: Span, op: string): void {

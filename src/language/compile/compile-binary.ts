@@ -152,8 +152,26 @@ function membership(expr: ExprOf<'binary'>, left: Compiled, right: Compiled, p: 
       return ip instanceof IpAddress ? rv.contains(ip) : fail(p, leftFrom, leftTo, ip.error);
     }
     if (!Array.isArray(rv)) return fail(p, rightFrom, rightTo, `\`in\` needs a list or a CIDR range on its right, not ${typeName(rv)}`);
-    return inList(lv, rv);
+    const found = inListOrRanges(lv, rv);
+    return typeof found === 'string' ? fail(p, leftFrom, leftTo, found) : found;
   };
+}
+
+/**
+ * `x in [cidr(…), …]`: with ranges in the list, `x` must be an address, as for
+ * `x in cidr(…)`. A value that is not one (`"010.1.2.3"`) is an error — so a forbid
+ * fails closed — never a quiet `false`. Answers the error's message.
+ */
+function inListOrRanges(v: Value, list: readonly Value[]): boolean | string {
+  let notAnAddress: string | null = null;
+  for (const item of list) {
+    if (item instanceof Cidr) {
+      const ip = toIp(v);
+      if (!(ip instanceof IpAddress)) notAnAddress = ip.error;
+      else if (item.contains(ip)) return true;
+    } else if (equals(v, item)) return true;
+  }
+  return notAnAddress ?? false;
 }
 
 function inSet(l: Fn, c: readonly Value[]): Fn {

@@ -73,8 +73,8 @@ function automaton(pieces: Piece[]): (s: string) => boolean {
     };
     current[0] = 1;
     close(current);
-    for (let k = 0; k < s.length; k++) {
-      const c = s[k];
+    // By code point, as the pattern's steps are: `*` must not split an emoji's surrogate pair.
+    for (const c of s) {
       next.fill(0);
       let alive = false;
       for (let i = 0; i < n; i++) {

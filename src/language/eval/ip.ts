@@ -73,13 +73,14 @@ function parseV4(text: string): number | null {
 function parseV6(text: string): [number, number, number, number] | null {
   const halves = text.split('::');
   if (halves.length > 2) return null;
-  const groups = (part: string): number[] | null => {
+  // A dotted IPv4 tail may only end the whole address (RFC 4291 §2.2), never precede `::`.
+  const groups = (part: string, last: boolean): number[] | null => {
     if (part === '') return [];
     const out: number[] = [];
     const pieces = part.split(':');
     for (let k = 0; k < pieces.length; k++) {
       const piece = pieces[k];
-      if (k === pieces.length - 1 && piece.includes('.')) {
+      if (last && k === pieces.length - 1 && piece.includes('.')) {
         const v4 = parseV4(piece);
         if (v4 === null) return null;
         out.push(v4 >>> 16, v4 & 0xffff);
@@ -88,8 +89,8 @@ function parseV6(text: string): [number, number, number, number] | null {
     }
     return out;
   };
-  const head = groups(halves[0]);
-  const tail = halves.length === 2 ? groups(halves[1]) : [];
+  const head = groups(halves[0], halves.length === 1);
+  const tail = halves.length === 2 ? groups(halves[1], true) : [];
   if (head === null || tail === null) return null;
   const missing = 8 - head.length - tail.length;
   if (halves.length === 2 ? missing < 1 : missing !== 0) return null;

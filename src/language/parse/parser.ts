@@ -15,6 +15,8 @@ export const PARSE_LIMITS = {
   fileBytes: 8 << 20,
   /** Tokens in one policy (its text up to `;`). */
   policyTokens: 20_000,
+  /** Diagnostics reported for one file before the rest are dropped. */
+  diagnostics: 50,
   /** Nesting of brackets and parentheses within one policy. */
   nesting: 64,
 } as const;
@@ -40,6 +42,12 @@ export function parsePolicies(file: string, text: string, each: (policy: Policy)
   if (text.length > PARSE_LIMITS.fileBytes) {
     const at = { line: 1, col: 1, offset: 0 };
     return [diagnostic('limit', file, { start: at, end: at }, `file is longer than ${PARSE_LIMITS.fileBytes} characters`)];
+  }
+  const nul = text.indexOf('\0');
+  if (nul >= 0) {
+    // A binary file (an image, an archive) named *.gavel: one error, not one per byte.
+    const at = { line: text.slice(0, nul).split('\n').length, col: nul - text.lastIndexOf('\n', nul), offset: nul };
+    return [diagnostic('syntax', file, { start: at, end: at }, 'this is not a text file (it contains a NUL byte)')];
   }
   // Lexical errors come first, in file order, then each policy's parse errors: two lists, joined at the end.
   const lexical: Diagnostic[] = [];
@@ -69,7 +77,11 @@ export function parsePolicies(file: string, text: string, each: (policy: Policy)
     // Tokens after the last `;`: a policy that never ended. Parse it to say what was missing.
     parseChunk(file, current, parsing, true);
   }
-  return lexical.length === 0 ? parsing : lexical.concat(parsing);
+  const all = lexical.length === 0 ? parsing : lexical.concat(parsing);
+  if (all.length <= PARSE_LIMITS.diagnostics) return all;
+  // Past this many, more errors help nobody: the file is likely not policy text at all.
+  const last = all[PARSE_LIMITS.diagnostics - 1];
+  return [...all.slice(0, PARSE_LIMITS.diagnostics), diagnostic('limit', file, last.span, `too many errors; stopped after ${PARSE_LIMITS.diagnostics}`)];
 }
 
 /**
