@@ -10,7 +10,7 @@ function when(condition: string, request: Request): boolean | 'error' {
 }
 
 const authzen: Request = {
-  subject: { type: 'user', id: 'alice', properties: { department: 'finance', roles: ['staff', 'auditor'], level: 3 } },
+  subject: { type: 'user', id: 'alice', properties: { name: 'Alice Liddell', department: 'finance', roles: ['staff', 'auditor'], level: 3 } },
   action: { name: 'GET', properties: { method: 'GET' } },
   resource: { type: 'route', id: '/invoices/2024/42', properties: { path: '/invoices/2024/42', owner: 'alice' } },
   context: { ip: '10.1.2.3', ip6: '2001:db8::17', mapped: '::ffff:10.9.9.9', score: 0.4, headers: { 'x-tenant': 'acme' }, nothing: null },
@@ -22,6 +22,7 @@ describe('the request model', () => {
   test.each([
     { note: 'subject.X reads subject.properties.X', condition: 'subject.department == "finance"', want: true },
     { note: 'type and id are read from the entity itself', condition: 'subject.type == "user" && subject.id == "alice"', want: true },
+    { note: 'a subject\'s name is an ordinary property', condition: 'subject.name == "Alice Liddell"', want: true },
     { note: 'action compared with a string compares its name', condition: 'action == "GET"', want: true },
     { note: 'action properties flatten too', condition: 'action.method == "GET"', want: true },
     { note: 'a bare subject is an entity reference', condition: 'subject == user::"alice"', want: true },

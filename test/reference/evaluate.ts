@@ -27,7 +27,7 @@ function firstAttr(request: Json, root: Root, name: string): unknown {
   if (root === 'action' && typeof value === 'string') return name === 'name' ? value : undefined;
   if (!isRecord(value)) return undefined;
   if (root === 'subject' || root === 'resource' || root === 'action') {
-    if (name === 'type' || name === 'id' || name === 'name') return get(value, name);
+    if (root === 'action' ? name === 'name' : name === 'type' || name === 'id') return get(value, name);
     const props = get(value, 'properties');
     if (isRecord(props) && Object.prototype.hasOwnProperty.call(props, name)) return props[name];
     return name === 'properties' ? undefined : get(value, name);

@@ -40,7 +40,7 @@ export class Activation {
       case 'subject':
       case 'resource':
       case 'action':
-        return entityAttr(value, name);
+        return entityAttr(value, name, root === 'action');
       case 'token':
         return name === 'scope' ? this.tokenScope() : own(value, name);
       default:
@@ -54,8 +54,10 @@ export class Activation {
  * read from the entity itself. An attribute sent beside `properties` is read when
  * `properties` does not have it, so flat native requests work too.
  */
-export function entityAttr(entity: { readonly [k: string]: Value }, name: string): Value | undefined {
-  if (name === 'type' || name === 'id' || name === 'name') return own(entity, name);
+export function entityAttr(entity: { readonly [k: string]: Value }, name: string, isAction = false): Value | undefined {
+  // An action is identified by its `name`; a subject or resource by `type` and `id`, and
+  // its `name` (a display name, say) is an ordinary property.
+  if (isAction ? name === 'name' : name === 'type' || name === 'id') return own(entity, name);
   const props = own(entity, 'properties');
   if (isRecord(props) && Object.hasOwn(props, name)) return props[name];
   return name === 'properties' ? undefined : own(entity, name);
