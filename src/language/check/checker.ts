@@ -102,7 +102,7 @@ export class Checker {
       case 'attr':
         return this.attrType(expr);
       case 'has':
-        if (expr.object.kind !== 'root') this.expectRecord(expr.object);
+        this.checkHas(expr);
         return T.boolean;
       case 'like':
         this.expect(expr.subject, T.string, '`like` matches strings');
@@ -130,6 +130,15 @@ export class Checker {
   private expect(expr: Expr, want: Type, what: string): void {
     const t = this.typeOf(expr);
     if (!fits(t, want)) this.report('type-mismatch', expr.span, `${what}, and \`${printExpr(expr)}\` is ${showType(t)}`);
+  }
+
+  /** `context has fraud_scroe` against a schema that declares no such attribute: a typo, always false. */
+  private checkHas(expr: Extract<Expr, { kind: 'has' }>): void {
+    if (expr.object.kind !== 'root') this.expectRecord(expr.object);
+    const object = expr.object.kind === 'root' ? this.rootType(expr.object.root) : this.typeOf(expr.object);
+    if (object.kind !== 'record' || object.attrs === null || object.rest !== null || object.attrs.has(expr.name)) return;
+    const near = suggest(expr.name, [...object.attrs.keys()]);
+    this.report('unknown-attribute', expr.span, `\`${printExpr(expr.object)}\` has no attribute \`${expr.name}\` in the schema, so this is always false`, near ? `did you mean \`${near}\`?` : 'declare it in the schema');
   }
 
   private expectRecord(expr: Expr): void {
