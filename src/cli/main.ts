@@ -1,6 +1,7 @@
 import { check, checkHelp } from './commands/check.js';
 import { evaluate, evalHelp } from './commands/eval.js';
 import { fmt, fmtHelp } from './commands/fmt.js';
+import { serve, serveHelp } from './commands/serve.js';
 import { test, testHelp } from './commands/test.js';
 import { Exit, UsageError, writeLine, type CliIo } from './io.js';
 
@@ -9,6 +10,7 @@ const COMMANDS: Record<string, { run: (argv: string[], io: CliIo) => Promise<num
   fmt: { run: fmt, help: fmtHelp, summary: 'format policy files canonically' },
   eval: { run: evaluate, help: evalHelp, summary: 'decide one request (or many, --ndjson) offline' },
   test: { run: test, help: testHelp, summary: 'run the policy tests beside the policies' },
+  serve: { run: serve, help: serveHelp, summary: 'serve decisions over HTTP (AuthZEN and native APIs)' },
 };
 
 export const mainHelp = `Usage: gavel <command> [options]

@@ -1,0 +1,44 @@
+/**
+ * The HTTP interface. `buildApp` wires routes over a live policy set and never listens:
+ * `gavel serve` listens and handles signals; tests use `app.inject`.
+ */
+import { randomUUID } from 'node:crypto';
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { LivePolicySet } from '../engine/live-set.js';
+import { errorHandler } from './error-handler.js';
+import { authzenRoutes } from './routes/authzen.js';
+import { decideRoutes } from './routes/decide.js';
+import { healthRoutes } from './routes/health.js';
+
+export interface AppOptions {
+  policies: LivePolicySet;
+  /** The PDP identifier published in AuthZEN metadata; default: the request's own origin. */
+  baseUrl?: string | null;
+  /** Largest request body in bytes (413 beyond). */
+  bodyLimit?: number;
+  logger?: boolean;
+}
+
+export const DEFAULT_BODY_LIMIT = 1 << 20;
+
+export function buildApp(options: AppOptions): FastifyInstance {
+  const app = Fastify({
+    logger: options.logger ?? false,
+    bodyLimit: options.bodyLimit ?? DEFAULT_BODY_LIMIT,
+    // AuthZEN: a PEP's X-Request-ID is echoed; without one, the PDP makes one.
+    requestIdHeader: 'x-request-id',
+    genReqId: () => randomUUID(),
+    ajv: { customOptions: { allErrors: false, coerceTypes: false, removeAdditional: false } },
+  });
+  app.setErrorHandler(errorHandler);
+  app.setNotFoundHandler((request, reply) => {
+    void reply.status(404).send({ error: 'not_found', message: `no route for ${request.method} ${request.url.split('?')[0]}` });
+  });
+  app.addHook('onSend', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+  authzenRoutes(app, options.policies, options.baseUrl ?? null);
+  decideRoutes(app, options.policies);
+  healthRoutes(app, options.policies);
+  return app;
+}

@@ -1,0 +1,28 @@
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+
+/** Fastify's codes for a body that is not JSON; AuthZEN wants 400 for all of them. */
+const NOT_JSON = new Set(['FST_ERR_CTP_INVALID_MEDIA_TYPE', 'FST_ERR_CTP_INVALID_CONTENT_LENGTH', 'FST_ERR_CTP_EMPTY_JSON_BODY']);
+
+/**
+ * The one place errors become responses: `{error, message}` with the right 4xx, public
+ * fields only. A 5xx never carries the internal message or a stack.
+ */
+export function errorHandler(err: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  if (err.validation !== undefined) {
+    void reply.status(400).send({ error: 'invalid_request', message: err.message });
+    return;
+  }
+  if (err.code !== undefined && NOT_JSON.has(err.code)) {
+    const message = err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' ? 'Content-Type must be application/json' : err.message;
+    void reply.status(400).send({ error: 'invalid_request', message });
+    return;
+  }
+  const status = err.statusCode ?? 500;
+  if (status >= 500) {
+    request.log.error({ err }, 'request failed');
+    void reply.status(500).send({ error: 'internal_error', message: 'internal error; see the server log' });
+    return;
+  }
+  const error = status === 413 ? 'payload_too_large' : status === 404 ? 'not_found' : 'invalid_request';
+  void reply.status(status).send({ error, message: err.message });
+}

@@ -1,0 +1,81 @@
+import type { FastifyInstance } from 'fastify';
+import { decide } from '../../engine/decide.js';
+import type { Decision } from '../../engine/decision.js';
+import type { LivePolicySet } from '../../engine/live-set.js';
+import type { PolicySet } from '../../engine/policy-set.js';
+import { validateRequest } from '../../engine/validate-request.js';
+import { evaluationBody, evaluationsBody, type EvaluationsSemantic } from '../schemas/authzen.js';
+
+type Json = { [k: string]: unknown };
+
+/** An AuthZEN Decision: `decision`, and a `context` saying which policies decided and why. */
+function authzenDecision(d: Decision): { decision: boolean; context: Json } {
+  const context: Json = { determining: d.determining, reasons: d.reasons, revision: d.revision };
+  if (d.errors.length > 0) context.errors = d.errors;
+  return { decision: d.decision, context };
+}
+
+/** Decides one AuthZEN request: only the four caller roots are read; `token` and `risk` never come from the body. */
+function evaluate(set: PolicySet, body: Json): Decision | { problems: string[] } {
+  const request = { subject: body.subject, action: body.action, resource: body.resource, ...(body.context === undefined ? {} : { context: body.context }) };
+  const checked = validateRequest(request, { trusted: false });
+  return 'problems' in checked ? checked : decide(set, checked.request);
+}
+
+interface BatchBody {
+  subject?: Json;
+  action?: Json;
+  resource?: Json;
+  context?: Json;
+  evaluations?: Json[];
+  options?: { evaluations_semantic?: EvaluationsSemantic; gavel_include_context?: boolean };
+}
+
+/** OpenID AuthZEN Authorization API 1.0: evaluation, evaluations, and PDP metadata. */
+export function authzenRoutes(app: FastifyInstance, policies: LivePolicySet, baseUrl: string | null): void {
+  app.post('/access/v1/evaluation', { schema: { body: evaluationBody } }, async (request) => {
+    const d = evaluate(policies.current, request.body as Json);
+    // INVARIANT: the route's schema already checked what validateRequest checks.
+    if ('problems' in d) throw Object.assign(new Error(d.problems.join('; ')), { statusCode: 400 });
+    return authzenDecision(d);
+  });
+
+  app.post('/access/v1/evaluations', { schema: { body: evaluationsBody } }, async (request) => {
+    const body = request.body as BatchBody;
+    const set = policies.current;
+    const items = body.evaluations ?? [];
+    const defaults: Json = { subject: body.subject, action: body.action, resource: body.resource, context: body.context };
+    if (items.length === 0) {
+      // Without items the endpoint is the single evaluation (AuthZEN 1.0 §7.1).
+      const d = evaluate(set, defaults);
+      if ('problems' in d) throw Object.assign(new Error(d.problems.join('; ')), { statusCode: 400 });
+      return authzenDecision(d);
+    }
+    const semantic = body.options?.evaluations_semantic ?? 'execute_all';
+    const withContext = body.options?.gavel_include_context === true;
+    const evaluations: Json[] = [];
+    for (const item of items) {
+      // Each member present in the item replaces the default as a whole: no deep merge.
+      const d = evaluate(set, { ...defaults, ...item });
+      if ('problems' in d) {
+        // One bad item fails closed in-band; the rest of the batch is still answered.
+        evaluations.push({ decision: false, context: { error: { status: 400, message: d.problems.join('; ') } } });
+        if (semantic === 'deny_on_first_deny') break;
+        continue;
+      }
+      evaluations.push(withContext ? authzenDecision(d) : { decision: d.decision });
+      if ((semantic === 'deny_on_first_deny' && !d.decision) || (semantic === 'permit_on_first_permit' && d.decision)) break;
+    }
+    return { evaluations };
+  });
+
+  app.get('/.well-known/authzen-configuration', async (request, reply) => {
+    const base = baseUrl ?? `${request.protocol}://${request.host}`;
+    reply.header('cache-control', 'max-age=300');
+    return {
+      policy_decision_point: base,
+      access_evaluation_endpoint: `${base}/access/v1/evaluation`,
+      access_evaluations_endpoint: `${base}/access/v1/evaluations`,
+    };
+  });
+}

@@ -1,0 +1,53 @@
+/**
+ * JSON schemas of the OpenID AuthZEN Authorization API 1.0 request bodies. Required
+ * members and their types are enforced (a violation is a 400, as the certification
+ * scenario demands); unknown members are ignored, as the spec requires of receivers.
+ */
+const properties = { type: 'object' } as const;
+
+export const subjectSchema = {
+  type: 'object',
+  required: ['type', 'id'],
+  properties: { type: { type: 'string' }, id: { type: 'string' }, properties },
+} as const;
+
+export const resourceSchema = subjectSchema;
+
+export const actionSchema = {
+  type: 'object',
+  required: ['name'],
+  properties: { name: { type: 'string' }, properties },
+} as const;
+
+export const contextSchema = { type: 'object' } as const;
+
+export const evaluationBody = {
+  type: 'object',
+  required: ['subject', 'action', 'resource'],
+  properties: { subject: subjectSchema, action: actionSchema, resource: resourceSchema, context: contextSchema },
+} as const;
+
+export const SEMANTICS = ['execute_all', 'deny_on_first_deny', 'permit_on_first_permit'] as const;
+export type EvaluationsSemantic = (typeof SEMANTICS)[number];
+
+/**
+ * A batch: top-level defaults, items, options. Items are checked after merging with the
+ * defaults (an item may lack what the defaults give), so they are only objects here.
+ */
+export const evaluationsBody = {
+  type: 'object',
+  properties: {
+    subject: { type: 'object' },
+    action: { type: 'object' },
+    resource: { type: 'object' },
+    context: contextSchema,
+    evaluations: { type: 'array', maxItems: 1000, items: { type: 'object' } },
+    options: {
+      type: 'object',
+      properties: {
+        evaluations_semantic: { type: 'string', enum: SEMANTICS },
+        gavel_include_context: { type: 'boolean' },
+      },
+    },
+  },
+} as const;

@@ -1,0 +1,189 @@
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import type { FastifyInstance } from 'fastify';
+import { buildPolicySet } from '../../src/index.js';
+import { LivePolicySet } from '../../src/engine/live-set.js';
+import { buildApp } from '../../src/http/app.js';
+import { loadCorpus } from '../conformance/corpus.js';
+
+const POLICIES = `
+@id("read") permit (action == "read", resource.type == "record") when { resource.status == "active" || subject.role == "admin" };
+@id("write") permit (action == "write", resource.type == "record") when { subject.role == "admin" };
+@id("no-archived") forbid (action == "write", resource.type == "record") when { resource has status && resource.status == "archived" } reason "archived records are read-only";
+`;
+
+let app: FastifyInstance;
+const live = new LivePolicySet(buildPolicySet([{ file: 'app.gavel', text: POLICIES }]).set!);
+
+beforeAll(async () => {
+  app = buildApp({ policies: live });
+  await app.ready();
+});
+afterAll(() => app.close());
+
+const alice = { type: 'user', id: 'alice' };
+const bob = { type: 'user', id: 'bob', properties: { role: 'admin' } };
+const active = { type: 'record', id: 'r1', properties: { status: 'active' } };
+const archived = { type: 'record', id: 'r2', properties: { status: 'archived' } };
+
+function post(url: string, payload: unknown, headers: Record<string, string> = {}) {
+  return app.inject({ method: 'POST', url, payload: typeof payload === 'string' ? payload : JSON.stringify(payload), headers: { 'content-type': 'application/json', ...headers } });
+}
+
+describe('POST /access/v1/evaluation', () => {
+  test('answers a decision with the determining policies in its context', async () => {
+    const r = await post('/access/v1/evaluation', { subject: alice, action: { name: 'read' }, resource: active });
+    expect(r.statusCode).toBe(200);
+    expect(r.headers['content-type']).toMatch(/^application\/json/);
+    expect(r.json()).toEqual({ decision: true, context: { determining: ['read'], reasons: [], revision: live.current.revision } });
+  });
+
+  test('a deny is 200 with decision false and the reasons', async () => {
+    const r = await post('/access/v1/evaluation', { subject: bob, action: { name: 'write' }, resource: archived, context: { ip: '10.0.0.1' } });
+    expect(r.statusCode).toBe(200);
+    expect(r.json()).toMatchObject({ decision: false, context: { determining: ['no-archived'], reasons: ['archived records are read-only'] } });
+  });
+
+  test('echoes X-Request-ID, and makes one when the caller sent none', async () => {
+    const r = await post('/access/v1/evaluation', { subject: alice, action: { name: 'read' }, resource: active }, { 'x-request-id': 'pep-42' });
+    expect(r.headers['x-request-id']).toBe('pep-42');
+    const generated = await post('/access/v1/evaluation', { subject: alice, action: { name: 'read' }, resource: active });
+    expect(generated.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  test('ignores unknown members; token and risk in the body never reach the policies', async () => {
+    const r = await post('/access/v1/evaluation', { subject: alice, action: { name: 'write' }, resource: active, foo: 'bar', token: { scope: 'admin' }, risk: {} });
+    expect(r.statusCode).toBe(200);
+    expect(r.json()).toMatchObject({ decision: false });
+  });
+
+  test.each([
+    { note: 'missing subject', payload: { action: { name: 'read' }, resource: active } },
+    { note: 'missing subject.id', payload: { subject: { type: 'user' }, action: { name: 'read' }, resource: active } },
+    { note: 'subject as a string', payload: { subject: 'alice', action: { name: 'read' }, resource: active } },
+    { note: 'action.name as a number', payload: { subject: alice, action: { name: 5 }, resource: active } },
+    { note: 'missing resource.type', payload: { subject: alice, action: { name: 'read' }, resource: { id: 'r1' } } },
+    { note: 'malformed JSON', payload: '{"subject": ' },
+    { note: 'an empty body', payload: '' },
+    { note: 'a JSON array', payload: '[]' },
+  ])('400 with {error, message} for $note', async ({ payload }) => {
+    const r = await post('/access/v1/evaluation', payload);
+    expect(r.statusCode).toBe(400);
+    expect(r.json()).toMatchObject({ error: 'invalid_request', message: expect.any(String) });
+  });
+
+  test('400 for a Content-Type other than application/json', async () => {
+    const r = await app.inject({ method: 'POST', url: '/access/v1/evaluation', payload: 'subject=alice', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    expect(r.statusCode).toBe(400);
+    expect(r.json()).toEqual({ error: 'invalid_request', message: 'Content-Type must be application/json' });
+  });
+
+  test('413 for a body over the limit, with no stack trace', async () => {
+    const r = await post('/access/v1/evaluation', { subject: alice, action: { name: 'read' }, resource: active, context: { pad: 'x'.repeat(2 << 20) } });
+    expect(r.statusCode).toBe(413);
+    expect(r.json().error).toBe('payload_too_large');
+    expect(r.body).not.toMatch(/at .*\.(js|ts):\d+/);
+  });
+});
+
+describe('POST /access/v1/evaluations', () => {
+  test('items inherit top-level defaults; a member in an item replaces the default whole', async () => {
+    const r = await post('/access/v1/evaluations', {
+      subject: alice,
+      action: { name: 'read' },
+      resource: archived,
+      evaluations: [{ resource: active }, {}, { subject: bob }, { action: { name: 'write' } }],
+    });
+    expect(r.statusCode).toBe(200);
+    expect(r.json()).toEqual({ evaluations: [{ decision: true }, { decision: false }, { decision: true }, { decision: false }] });
+  });
+
+  test('an item that is invalid after merging fails closed in-band; the batch still answers', async () => {
+    const r = await post('/access/v1/evaluations', { subject: alice, action: { name: 'read' }, evaluations: [{ resource: active }, {}] });
+    expect(r.statusCode).toBe(200);
+    const [first, second] = r.json().evaluations;
+    expect(first).toEqual({ decision: true });
+    expect(second).toMatchObject({ decision: false, context: { error: { status: 400 } } });
+  });
+
+  test.each([
+    { semantic: 'execute_all', want: [true, false, true] },
+    { semantic: 'deny_on_first_deny', want: [true, false] },
+    { semantic: 'permit_on_first_permit', want: [true] },
+  ])('evaluations_semantic $semantic', async ({ semantic, want }) => {
+    const r = await post('/access/v1/evaluations', {
+      action: { name: 'read' },
+      options: { evaluations_semantic: semantic },
+      evaluations: [{ subject: alice, resource: active }, { subject: alice, resource: archived }, { subject: bob, resource: archived }],
+    });
+    expect(r.json().evaluations.map((e: { decision: boolean }) => e.decision)).toEqual(want);
+  });
+
+  test('gavel_include_context adds each item its context', async () => {
+    const r = await post('/access/v1/evaluations', { action: { name: 'read' }, options: { gavel_include_context: true }, evaluations: [{ subject: alice, resource: active }] });
+    expect(r.json().evaluations[0]).toMatchObject({ decision: true, context: { determining: ['read'] } });
+  });
+
+  test('without items it is the single evaluation', async () => {
+    const r = await post('/access/v1/evaluations', { subject: alice, action: { name: 'read' }, resource: active });
+    expect(r.json()).toMatchObject({ decision: true });
+  });
+});
+
+describe('GET /.well-known/authzen-configuration', () => {
+  test('publishes the endpoints under the PDP identifier', async () => {
+    const r = await app.inject({ method: 'GET', url: '/.well-known/authzen-configuration', headers: { host: 'pdp.example' } });
+    expect(r.statusCode).toBe(200);
+    expect(r.json()).toEqual({
+      policy_decision_point: 'http://pdp.example',
+      access_evaluation_endpoint: 'http://pdp.example/access/v1/evaluation',
+      access_evaluations_endpoint: 'http://pdp.example/access/v1/evaluations',
+    });
+  });
+});
+
+describe('native API', () => {
+  test('POST /v1/decide answers the engine decision, with an explanation on request', async () => {
+    const r = await post('/v1/decide?explain=true', { subject: alice, action: { name: 'write' }, resource: active });
+    expect(r.statusCode).toBe(200);
+    const d = r.json();
+    expect(d).toMatchObject({ decision: false, determining: [], revision: live.current.revision, errors: [{ policy: 'write', message: '`subject.role` is missing' }] });
+    expect(d.explanation.trace).toContainEqual(expect.objectContaining({ id: 'write', outcome: 'error', error: '`subject.role` is missing' }));
+  });
+
+  test('POST /v1/decide/batch decides every request with one revision', async () => {
+    const r = await post('/v1/decide/batch', { requests: [{ subject: alice, action: { name: 'read' }, resource: active }, { subject: bob, action: { name: 'write' }, resource: archived }] });
+    expect(r.json().decisions.map((d: { decision: boolean }) => d.decision)).toEqual([true, false]);
+  });
+
+  test('a bad request in a batch names its position', async () => {
+    const r = await post('/v1/decide/batch', { requests: [{ subject: alice, action: { name: 'read' }, resource: active }, { subject: alice, action: {}, resource: active }] });
+    expect(r.statusCode).toBe(400);
+    expect(r.json().message).toMatch(/requests\/1/);
+  });
+
+  test('unknown routes are 404 with the error shape', async () => {
+    const r = await app.inject({ method: 'GET', url: '/nope' });
+    expect(r.statusCode).toBe(404);
+    expect(r.json()).toEqual({ error: 'not_found', message: 'no route for GET /nope' });
+  });
+});
+
+describe('health', () => {
+  test('/healthz and /readyz', async () => {
+    expect((await app.inject({ method: 'GET', url: '/healthz' })).json()).toEqual({ status: 'ok' });
+    expect((await app.inject({ method: 'GET', url: '/readyz' })).json()).toEqual({ status: 'ready', revision: live.current.revision, policies: 3 });
+  });
+});
+
+describe('the conformance corpus over HTTP (native API, trusted roots excluded)', () => {
+  const cases = loadCorpus().filter((c) => c.request.token === undefined && c.request.risk === undefined);
+  test.each(cases)('$name', async (c) => {
+    const local = buildApp({ policies: new LivePolicySet(buildPolicySet([{ file: 'case.gavel', text: c.policies }]).set!) });
+    const r = await local.inject({ method: 'POST', url: '/v1/decide', payload: c.request as object });
+    await local.close();
+    const d = r.json();
+    const got = { decision: d.decision, determining: d.determining, reasons: d.reasons, errors: d.errors.map((e: { policy: string }) => e.policy) };
+    expect(Object.fromEntries(Object.entries(got).filter(([k]) => k in c.expect))).toEqual(c.expect);
+  });
+});
+
