@@ -5,6 +5,8 @@
 import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { LivePolicySet } from '../engine/live-set.js';
+import type { ReloadStatus } from '../engine/reload.js';
+import { Metrics } from './metrics.js';
 import { errorHandler } from './error-handler.js';
 import { authzenRoutes } from './routes/authzen.js';
 import { decideRoutes } from './routes/decide.js';
@@ -17,6 +19,10 @@ export interface AppOptions {
   /** Largest request body in bytes (413 beyond). */
   bodyLimit?: number;
   logger?: boolean;
+  /** The server's metrics; a fresh registry when not given. */
+  metrics?: Metrics;
+  /** The reloader's status, shown by /readyz; `null` when policies are not watched. */
+  reload?: ReloadStatus | null;
 }
 
 export const DEFAULT_BODY_LIMIT = 1 << 20;
@@ -37,8 +43,9 @@ export function buildApp(options: AppOptions): FastifyInstance {
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
   });
-  authzenRoutes(app, options.policies, options.baseUrl ?? null);
-  decideRoutes(app, options.policies);
-  healthRoutes(app, options.policies);
+  const metrics = options.metrics ?? new Metrics(options.policies);
+  authzenRoutes(app, options.policies, options.baseUrl ?? null, metrics);
+  decideRoutes(app, options.policies, metrics);
+  healthRoutes(app, options.policies, metrics, options.reload ?? null);
   return app;
 }

@@ -55,6 +55,33 @@ describe('gavel serve', () => {
     expect(server.output()).toContain('gavel: stopped');
   });
 
+  test('reloads a valid policy change by itself; rejects a broken one and keeps serving', async () => {
+    ws = workspace();
+    const { writeFileSync } = await import('node:fs');
+    const server = await start(ws.dir);
+    const readyz = async () => (await fetch(`${server.url}/readyz`)).json() as Promise<{ revision: string; policies: number; rejected_reload?: { errors: string[] } }>;
+    const until = async (test: (r: Awaited<ReturnType<typeof readyz>>) => boolean) => {
+      for (let i = 0; i < 200; i++) {
+        const r = await readyz();
+        if (test(r)) return r;
+        await new Promise((resolve) => setTimeout(resolve, 25));
+      }
+      throw new Error('no reload seen');
+    };
+    const first = await readyz();
+    writeFileSync(join(ws.dir, 'policies', 'extra.gavel'), '@id("extra") permit (action == "ping");\n');
+    const second = await until((r) => r.revision !== first.revision);
+    expect(second.policies).toBe(first.policies + 1);
+
+    writeFileSync(join(ws.dir, 'policies', 'extra.gavel'), '@id("extra") permit when { nope };\n');
+    const rejected = await until((r) => r.rejected_reload !== undefined);
+    expect(rejected.revision).toBe(second.revision);
+    expect(rejected.rejected_reload!.errors[0]).toMatch(/^extra\.gavel:1:28: error: unknown name `nope`/);
+    expect(server.output()).toContain('rejected a policy change; still serving revision');
+    const metrics = await (await fetch(`${server.url}/metrics`)).text();
+    expect(metrics).toMatch(/gavel_policy_reloads_total\{result="rejected"\} [1-9]/);
+  });
+
   test('refuses to start on invalid policies, with the diagnostics', async () => {
     ws = workspace();
     const { writeFileSync } = await import('node:fs');

@@ -168,10 +168,23 @@ describe('native API', () => {
   });
 });
 
-describe('health', () => {
+describe('health and metrics', () => {
   test('/healthz and /readyz', async () => {
     expect((await app.inject({ method: 'GET', url: '/healthz' })).json()).toEqual({ status: 'ok' });
     expect((await app.inject({ method: 'GET', url: '/readyz' })).json()).toEqual({ status: 'ready', revision: live.current.revision, policies: 3 });
+  });
+
+  test('/metrics counts decisions by interface and result, in Prometheus text format', async () => {
+    const local = buildApp({ policies: live });
+    await local.inject({ method: 'POST', url: '/access/v1/evaluation', payload: { subject: alice, action: { name: 'read' }, resource: active } });
+    await local.inject({ method: 'POST', url: '/v1/decide', payload: { subject: alice, action: { name: 'write' }, resource: active } });
+    const r = await local.inject({ method: 'GET', url: '/metrics' });
+    await local.close();
+    expect(r.headers['content-type']).toMatch(/^text\/plain/);
+    expect(r.body).toContain('gavel_decisions_total{interface="authzen",decision="allow"} 1');
+    expect(r.body).toContain('gavel_decisions_total{interface="native",decision="deny"} 1');
+    expect(r.body).toContain(`gavel_policy_revision_info{revision="${live.current.revision}"} 1`);
+    expect(r.body).toMatch(/gavel_decision_duration_seconds_count\{interface="authzen"\} 1/);
   });
 });
 

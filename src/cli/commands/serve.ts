@@ -1,25 +1,31 @@
 import { parseArgs } from 'node:util';
 import { LivePolicySet } from '../../engine/live-set.js';
+import { PolicyReloader, type ReloadOutcome } from '../../engine/reload.js';
 import { buildApp } from '../../http/app.js';
+import { Metrics } from '../../http/metrics.js';
 import { COMMON, flags, policiesDir } from '../args.js';
 import { Exit, UsageError, writeLine, type CliIo } from '../io.js';
 import { loadSet, printDiagnostics } from '../load.js';
 
-export const serveHelp = `Usage: gavel serve [--policies DIR] [--http HOST:PORT]
+export const serveHelp = `Usage: gavel serve [--policies DIR] [--http HOST:PORT] [--no-watch]
 
 Serves decisions over HTTP for the policies in DIR (default ./policies):
   POST /access/v1/evaluation, /access/v1/evaluations   OpenID AuthZEN 1.0
   GET  /.well-known/authzen-configuration
   POST /v1/decide[?explain=true], /v1/decide/batch    Gavel's native API
-  GET  /healthz, /readyz
-Prints the address it listens on (port 0 picks a free one). SIGTERM or SIGINT stops
-accepting, finishes requests in flight and exits 0. See docs/api.md.
+  GET  /healthz, /readyz, /metrics
+Prints the address it listens on (port 0 picks a free one). Policy files are watched: a
+valid change is swapped in atomically; an invalid one is rejected, reported (stderr,
+/readyz, /metrics) and the previous revision keeps serving. SIGHUP reloads at once.
+SIGTERM or SIGINT stops accepting, finishes requests in flight and exits 0.
+See docs/api.md.
 
 Exit codes: 0 stopped by a signal, 1 the policies are invalid, 2 usage error.
 
 Options:
   -p, --policies DIR     policies folder (default ./policies)
       --http HOST:PORT   where to listen (default 127.0.0.1:8181)
+      --no-watch         do not reload when policy files change (SIGHUP still does)
   -h, --help             show this help`;
 
 export function parseAddress(text: string): { host: string; port: number } {
@@ -30,15 +36,23 @@ export function parseAddress(text: string): { host: string; port: number } {
 }
 
 export async function serve(argv: string[], io: CliIo): Promise<number> {
-  const { values } = flags(() => parseArgs({ args: argv, strict: true, options: { ...COMMON, http: { type: 'string' } } }));
+  const { values } = flags(() => parseArgs({ args: argv, strict: true, options: { ...COMMON, http: { type: 'string' }, 'no-watch': { type: 'boolean' } } }));
   if (values.help) return writeLine(io.stdout, serveHelp), Exit.ok;
   const address = parseAddress(values.http ?? '127.0.0.1:8181');
-  const result = await loadSet(policiesDir(io.cwd, values.policies));
+  const dir = policiesDir(io.cwd, values.policies);
+  const result = await loadSet(dir);
   if (result.set === null) {
     printDiagnostics(io, result, values.policies ?? 'policies');
     return Exit.failed;
   }
-  const app = buildApp({ policies: new LivePolicySet(result.set) });
+  const live = new LivePolicySet(result.set);
+  const metrics = new Metrics(live);
+  const reloader = new PolicyReloader(dir, live, (outcome) => {
+    metrics.reloaded(outcome);
+    report(io, outcome, live.current.revision);
+  });
+  if (!values['no-watch']) reloader.watch();
+  const app = buildApp({ policies: live, metrics, reload: reloader.status });
   try {
     await app.listen({ host: address.host, port: address.port });
   } catch (err: unknown) {
@@ -47,13 +61,25 @@ export async function serve(argv: string[], io: CliIo): Promise<number> {
   const bound = app.server.address();
   const where = typeof bound === 'object' && bound !== null ? `${bound.family === 'IPv6' ? `[${bound.address}]` : bound.address}:${bound.port}` : String(bound);
   writeLine(io.stdout, `gavel: serving ${result.set.policies.length} policies (revision ${result.set.revision}) on http://${where}`);
+  const hup = () => void reloader.reload();
+  process.on('SIGHUP', hup);
   await new Promise<void>((resolve) => {
     const stop = () => resolve();
     process.once('SIGTERM', stop);
     process.once('SIGINT', stop);
   });
+  process.off('SIGHUP', hup);
+  reloader.close();
   // close() stops accepting and waits for requests in flight.
   await app.close();
   writeLine(io.stdout, 'gavel: stopped');
   return Exit.ok;
+}
+
+function report(io: CliIo, outcome: ReloadOutcome, serving: string): void {
+  if (outcome.result === 'applied') writeLine(io.stdout, `gavel: reloaded policies (revision ${outcome.revision})`);
+  if (outcome.result === 'rejected') {
+    writeLine(io.stderr, `gavel: rejected a policy change; still serving revision ${serving}:`);
+    for (const e of outcome.errors) writeLine(io.stderr, `  ${e}`);
+  }
 }

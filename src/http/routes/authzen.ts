@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { decide } from '../../engine/decide.js';
+import type { Interface, Metrics } from '../metrics.js';
 import type { Decision } from '../../engine/decision.js';
 import type { LivePolicySet } from '../../engine/live-set.js';
 import type { PolicySet } from '../../engine/policy-set.js';
@@ -16,10 +17,14 @@ function authzenDecision(d: Decision): { decision: boolean; context: Json } {
 }
 
 /** Decides one AuthZEN request: only the four caller roots are read; `token` and `risk` never come from the body. */
-function evaluate(set: PolicySet, body: Json): Decision | { problems: string[] } {
+function evaluate(set: PolicySet, body: Json, metrics: Metrics, where: Interface): Decision | { problems: string[] } {
   const request = { subject: body.subject, action: body.action, resource: body.resource, ...(body.context === undefined ? {} : { context: body.context }) };
   const checked = validateRequest(request, { trusted: false });
-  return 'problems' in checked ? checked : decide(set, checked.request);
+  if ('problems' in checked) return checked;
+  const start = process.hrtime.bigint();
+  const d = decide(set, checked.request);
+  metrics.decided(where, d.decision, start);
+  return d;
 }
 
 interface BatchBody {
@@ -32,9 +37,9 @@ interface BatchBody {
 }
 
 /** OpenID AuthZEN Authorization API 1.0: evaluation, evaluations, and PDP metadata. */
-export function authzenRoutes(app: FastifyInstance, policies: LivePolicySet, baseUrl: string | null): void {
+export function authzenRoutes(app: FastifyInstance, policies: LivePolicySet, baseUrl: string | null, metrics: Metrics): void {
   app.post('/access/v1/evaluation', { schema: { body: evaluationBody } }, async (request) => {
-    const d = evaluate(policies.current, request.body as Json);
+    const d = evaluate(policies.current, request.body as Json, metrics, 'authzen');
     // INVARIANT: the route's schema already checked what validateRequest checks.
     if ('problems' in d) throw Object.assign(new Error(d.problems.join('; ')), { statusCode: 400 });
     return authzenDecision(d);
@@ -47,7 +52,7 @@ export function authzenRoutes(app: FastifyInstance, policies: LivePolicySet, bas
     const defaults: Json = { subject: body.subject, action: body.action, resource: body.resource, context: body.context };
     if (items.length === 0) {
       // Without items the endpoint is the single evaluation (AuthZEN 1.0 §7.1).
-      const d = evaluate(set, defaults);
+      const d = evaluate(set, defaults, metrics, 'authzen');
       if ('problems' in d) throw Object.assign(new Error(d.problems.join('; ')), { statusCode: 400 });
       return authzenDecision(d);
     }
@@ -56,7 +61,7 @@ export function authzenRoutes(app: FastifyInstance, policies: LivePolicySet, bas
     const evaluations: Json[] = [];
     for (const item of items) {
       // Each member present in the item replaces the default as a whole: no deep merge.
-      const d = evaluate(set, { ...defaults, ...item });
+      const d = evaluate(set, { ...defaults, ...item }, metrics, 'authzen_batch');
       if ('problems' in d) {
         // One bad item fails closed in-band; the rest of the batch is still answered.
         evaluations.push({ decision: false, context: { error: { status: 400, message: d.problems.join('; ') } } });

@@ -3,6 +3,7 @@ import { decide } from '../../engine/decide.js';
 import type { LivePolicySet } from '../../engine/live-set.js';
 import { validateRequest } from '../../engine/validate-request.js';
 import type { Request } from '../../language/eval/activation.js';
+import type { Metrics } from '../metrics.js';
 import { evaluationBody } from '../schemas/authzen.js';
 
 // Query strings are text; bodies are never coerced (a number is not a string), so neither is this.
@@ -16,10 +17,13 @@ function checked(body: unknown, where: string): Request {
 }
 
 /** Gavel's native API: the engine's whole decision, with an explanation on request. */
-export function decideRoutes(app: FastifyInstance, policies: LivePolicySet): void {
+export function decideRoutes(app: FastifyInstance, policies: LivePolicySet, metrics: Metrics): void {
   app.post('/v1/decide', { schema: { body: evaluationBody, querystring: explainQuery } }, async (request) => {
     const { explain } = request.query as { explain?: string };
-    return decide(policies.current, checked(request.body, ''), { explain: explain === 'true' });
+    const start = process.hrtime.bigint();
+    const d = decide(policies.current, checked(request.body, ''), { explain: explain === 'true' });
+    metrics.decided('native', d.decision, start);
+    return d;
   });
 
   app.post('/v1/decide/batch', { schema: { body: batchBody, querystring: explainQuery } }, async (request) => {
@@ -28,6 +32,13 @@ export function decideRoutes(app: FastifyInstance, policies: LivePolicySet): voi
     // One set for the whole batch: a reload in between never splits it across revisions.
     const set = policies.current;
     const valid = requests.map((r, i) => checked(r, `requests/${i}/`));
-    return { decisions: valid.map((r) => decide(set, r, { explain: explain === 'true' })) };
+    return {
+      decisions: valid.map((r) => {
+        const start = process.hrtime.bigint();
+        const d = decide(set, r, { explain: explain === 'true' });
+        metrics.decided('native_batch', d.decision, start);
+        return d;
+      }),
+    };
   });
 }

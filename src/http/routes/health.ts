@@ -1,11 +1,21 @@
 import type { FastifyInstance } from 'fastify';
 import type { LivePolicySet } from '../../engine/live-set.js';
+import type { ReloadStatus } from '../../engine/reload.js';
+import type { Metrics } from '../metrics.js';
 
-/** Liveness and readiness for orchestrators and load balancers. */
-export function healthRoutes(app: FastifyInstance, policies: LivePolicySet): void {
+/** Liveness, readiness and metrics for orchestrators, load balancers and Prometheus. */
+export function healthRoutes(app: FastifyInstance, policies: LivePolicySet, metrics: Metrics, reload: ReloadStatus | null): void {
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async () => {
     const set = policies.current;
-    return { status: 'ready', revision: set.revision, policies: set.policies.length };
+    const ready: Record<string, unknown> = { status: 'ready', revision: set.revision, policies: set.policies.length };
+    // Still ready: the previous revision serves. The rejected edit is shown so operators see it.
+    const rejection = reload?.rejection;
+    if (rejection) ready.rejected_reload = { at: rejection.at.toISOString(), errors: rejection.errors };
+    return ready;
+  });
+  app.get('/metrics', async (_request, reply) => {
+    reply.header('content-type', metrics.registry.contentType);
+    return metrics.registry.metrics();
   });
 }
