@@ -1,0 +1,41 @@
+import type { JSONWebKeySet } from 'jose';
+
+/**
+ * Algorithms a trusted issuer may sign with. Only asymmetric ones: keys come from a JWKS,
+ * and a symmetric algorithm would let anyone holding the public key forge tokens (the
+ * "alg confusion" attack). `none` is never accepted.
+ */
+export const ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'] as const;
+export type Algorithm = (typeof ALGORITHMS)[number];
+
+/** An issuer whose tokens Gavel verifies and exposes as the `token` root. */
+export interface TrustedIssuer {
+  /** The exact `iss` value. */
+  issuer: string;
+  /** Accepted `aud` values; a token must name at least one. */
+  audiences: string[];
+  /** Allowed `alg` values; default RS256 and ES256. */
+  algorithms?: Algorithm[];
+  /** The issuer's keys: a JWKS document, or the URL it is served at. */
+  jwks: JSONWebKeySet | URL;
+}
+
+/** Checks issuer configuration; answers what is wrong, or nothing. */
+export function issuerProblems(issuers: readonly TrustedIssuer[]): string[] {
+  const problems: string[] = [];
+  const seen = new Set<string>();
+  for (const [i, t] of issuers.entries()) {
+    const where = `trusted issuer ${i + 1} (${t.issuer || 'no issuer'})`;
+    if (t.issuer === '') problems.push(`${where}: \`issuer\` is empty`);
+    if (seen.has(t.issuer)) problems.push(`${where}: listed twice`);
+    seen.add(t.issuer);
+    if (t.audiences.length === 0) problems.push(`${where}: needs at least one audience`);
+    for (const alg of t.algorithms ?? []) {
+      if (!(ALGORITHMS as readonly string[]).includes(alg)) problems.push(`${where}: algorithm \`${alg}\` is not allowed; use one of ${ALGORITHMS.join(', ')}`);
+    }
+    if (t.jwks instanceof URL && t.jwks.protocol !== 'https:' && !['127.0.0.1', 'localhost', '[::1]'].includes(t.jwks.hostname)) {
+      problems.push(`${where}: the JWKS URL must be https (plain http only on loopback)`);
+    }
+  }
+  return problems;
+}

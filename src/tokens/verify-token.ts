@@ -1,0 +1,81 @@
+import { createHash } from 'node:crypto';
+import { createLocalJWKSet, createRemoteJWKSet, decodeJwt, errors, jwtVerify, type JWTPayload } from 'jose';
+import type { TrustedIssuer } from './trusted-issuer.js';
+
+export type TokenResult = { ok: true; claims: JWTPayload } | { ok: false; reason: string };
+
+export interface VerifierOptions {
+  /** Seconds of clock skew tolerated on `exp` and `nbf`; default 30. */
+  clockToleranceSeconds?: number;
+  /** Longest token accepted, in characters; default 8192. */
+  maxTokenLength?: number;
+  /** Verified tokens remembered until they expire; default 10,000 (oldest dropped first). */
+  cacheSize?: number;
+  /** The clock, for tests. */
+  now?: () => number;
+}
+
+type KeySet = ReturnType<typeof createLocalJWKSet> | ReturnType<typeof createRemoteJWKSet>;
+
+/**
+ * A bearer-token verifier over a fixed list of trusted issuers: signature by the issuer's
+ * JWKS, `alg` from its allow-list, `iss` exact, `aud` among its audiences, `exp` required,
+ * `nbf` honoured. A verified token is cached (keyed by its hash, never its text) until it
+ * expires, so a gateway's repeated calls verify once. Never throws: every failure is a
+ * `{ok: false, reason}` an operator can act on (RFC 6750 `invalid_token`).
+ */
+export function createTokenVerifier(issuers: readonly TrustedIssuer[], options: VerifierOptions = {}): (token: string) => Promise<TokenResult> {
+  const tolerance = options.clockToleranceSeconds ?? 30;
+  const maxLength = options.maxTokenLength ?? 8192;
+  const cacheSize = options.cacheSize ?? 10_000;
+  const now = options.now ?? Date.now;
+  const byIssuer = new Map<string, { issuer: TrustedIssuer; keys: KeySet }>(
+    issuers.map((t) => [t.issuer, { issuer: t, keys: t.jwks instanceof URL ? createRemoteJWKSet(t.jwks) : createLocalJWKSet(t.jwks) }]),
+  );
+  const cache = new Map<string, JWTPayload>();
+
+  return async (token) => {
+    if (token.length === 0 || token.length > maxLength) return { ok: false, reason: token.length === 0 ? 'empty token' : `token longer than ${maxLength} characters` };
+    const key = createHash('sha256').update(token).digest('base64url');
+    const cached = cache.get(key);
+    if (cached !== undefined) {
+      if ((cached.exp ?? 0) + tolerance > now() / 1000) return { ok: true, claims: cached };
+      cache.delete(key);
+      return { ok: false, reason: 'token expired' };
+    }
+    let unverified: JWTPayload;
+    try {
+      // Only to pick the issuer's keys; nothing of it is trusted before the signature is.
+      unverified = decodeJwt(token);
+    } catch {
+      return { ok: false, reason: 'not a JWT' };
+    }
+    const trusted = typeof unverified.iss === 'string' ? byIssuer.get(unverified.iss) : undefined;
+    if (trusted === undefined) return { ok: false, reason: 'issuer is not trusted' };
+    try {
+      const { payload } = await jwtVerify(token, trusted.keys, {
+        issuer: trusted.issuer.issuer,
+        audience: trusted.issuer.audiences,
+        algorithms: trusted.issuer.algorithms ?? ['RS256', 'ES256'],
+        clockTolerance: tolerance,
+        currentDate: new Date(now()),
+        requiredClaims: ['exp'],
+      });
+      if (cache.size >= cacheSize) cache.delete(cache.keys().next().value!);
+      cache.set(key, payload);
+      return { ok: true, claims: payload };
+    } catch (err: unknown) {
+      return { ok: false, reason: describe(err) };
+    }
+  };
+}
+
+function describe(err: unknown): string {
+  if (err instanceof errors.JWTExpired) return 'token expired';
+  if (err instanceof errors.JWTClaimValidationFailed) return `claim \`${err.claim}\` is not valid: ${err.reason}`;
+  if (err instanceof errors.JOSEAlgNotAllowed) return 'signing algorithm is not allowed';
+  if (err instanceof errors.JWSSignatureVerificationFailed) return 'signature does not verify';
+  if (err instanceof errors.JWKSNoMatchingKey) return 'no key of the issuer matches the token';
+  if (err instanceof errors.JWKSTimeout || err instanceof errors.JOSEError) return `cannot verify: ${err.message}`;
+  return 'cannot verify the token';
+}

@@ -1,0 +1,147 @@
+import { createServer, type Server } from 'node:http';
+import { createHmac } from 'node:crypto';
+import fc from 'fast-check';
+import { exportJWK, exportSPKI, generateKeyPair, SignJWT, type JWK } from 'jose';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { issuerProblems, type TrustedIssuer } from '../../src/tokens/trusted-issuer.js';
+import { createTokenVerifier } from '../../src/tokens/verify-token.js';
+
+const ISSUER = 'https://issuer.test';
+const NOW = Date.UTC(2026, 10, 22, 12, 0, 0);
+const now = () => NOW;
+const seconds = NOW / 1000;
+
+let rsa: Awaited<ReturnType<typeof generateKeyPair>>;
+let ec: Awaited<ReturnType<typeof generateKeyPair>>;
+let other: Awaited<ReturnType<typeof generateKeyPair>>;
+let jwks: { keys: JWK[] };
+let issuer: TrustedIssuer;
+
+beforeAll(async () => {
+  rsa = await generateKeyPair('RS256');
+  ec = await generateKeyPair('ES256');
+  other = await generateKeyPair('RS256');
+  jwks = { keys: [{ ...(await exportJWK(rsa.publicKey)), kid: 'rsa-1', alg: 'RS256' }, { ...(await exportJWK(ec.publicKey)), kid: 'ec-1', alg: 'ES256' }] };
+  issuer = { issuer: ISSUER, audiences: ['https://api.example.com'], jwks };
+});
+
+type PrivateKey = Awaited<ReturnType<typeof generateKeyPair>>['privateKey'];
+
+function sign(claims: Record<string, unknown>, options: { key?: PrivateKey; alg?: string; kid?: string } = {}): Promise<string> {
+  return new SignJWT({ scope: 'invoice:read', ...claims })
+    .setProtectedHeader({ alg: options.alg ?? 'RS256', kid: options.kid ?? 'rsa-1' })
+    .sign(options.key ?? rsa.privateKey);
+}
+
+const good = { iss: ISSUER, aud: 'https://api.example.com', sub: 'alice', exp: seconds + 600, iat: seconds };
+const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
+
+describe('bearer token verification', () => {
+  test('a token signed by a trusted issuer for our audience verifies, with its claims', async () => {
+    const verify = createTokenVerifier([issuer], { now });
+    expect(await verify(await sign(good))).toEqual({ ok: true, claims: expect.objectContaining({ sub: 'alice', scope: 'invoice:read' }) });
+    expect(await verify(await sign(good, { key: ec.privateKey, alg: 'ES256', kid: 'ec-1' }))).toMatchObject({ ok: true });
+  });
+
+  test.each([
+    { note: 'expired', claims: { exp: seconds - 60 }, reason: 'token expired' },
+    { note: 'not yet valid', claims: { nbf: seconds + 600 }, reason: 'claim `nbf` is not valid' },
+    { note: 'another issuer', claims: { iss: 'https://evil.test' }, reason: 'issuer is not trusted' },
+    { note: 'another audience', claims: { aud: 'https://other.example.com' }, reason: 'claim `aud` is not valid' },
+    { note: 'no exp', claims: { exp: undefined }, reason: 'claim `exp` is not valid' },
+  ])('rejects a token that is $note', async ({ claims, reason }) => {
+    const verify = createTokenVerifier([issuer], { now });
+    const token = await sign(Object.fromEntries(Object.entries({ ...good, ...claims }).filter(([, v]) => v !== undefined)));
+    const result = await verify(token);
+    expect(result.ok).toBe(false);
+    expect(!result.ok && result.reason).toContain(reason);
+  });
+
+  test('tolerates 30 seconds of clock skew, not more', async () => {
+    const verify = createTokenVerifier([issuer], { now });
+    expect(await verify(await sign({ ...good, exp: seconds - 20 }))).toMatchObject({ ok: true });
+    expect(await verify(await sign({ ...good, exp: seconds - 40 }))).toMatchObject({ ok: false });
+  });
+
+  test('rejects `alg: none`', async () => {
+    const verify = createTokenVerifier([issuer], { now });
+    const unsigned = `${b64({ alg: 'none', typ: 'JWT' })}.${b64(good)}.`;
+    expect(await verify(unsigned)).toMatchObject({ ok: false });
+  });
+
+  test('rejects HS256 signed with the public key (algorithm confusion)', async () => {
+    const verify = createTokenVerifier([issuer], { now });
+    const pem = await exportSPKI(rsa.publicKey);
+    const head = `${b64({ alg: 'HS256', kid: 'rsa-1' })}.${b64(good)}`;
+    const forged = `${head}.${createHmac('sha256', pem).update(head).digest('base64url')}`;
+    expect(await verify(forged)).toEqual({ ok: false, reason: 'signing algorithm is not allowed' });
+  });
+
+  test('rejects a token signed by a key the issuer does not publish, and a tampered payload', async () => {
+    const verify = createTokenVerifier([issuer], { now });
+    expect(await verify(await sign(good, { key: other.privateKey }))).toEqual({ ok: false, reason: 'signature does not verify' });
+    const [h, , s] = (await sign(good)).split('.');
+    expect(await verify(`${h}.${b64({ ...good, sub: 'mallory' })}.${s}`)).toEqual({ ok: false, reason: 'signature does not verify' });
+  });
+
+  test('an algorithm outside the issuer allow-list is rejected even when the signature is good', async () => {
+    const verify = createTokenVerifier([{ ...issuer, algorithms: ['RS256'] }], { now });
+    expect(await verify(await sign(good, { key: ec.privateKey, alg: 'ES256', kid: 'ec-1' }))).toEqual({ ok: false, reason: 'signing algorithm is not allowed' });
+  });
+
+  test('a cached token still expires', async () => {
+    let clock = NOW;
+    const verify = createTokenVerifier([issuer], { now: () => clock });
+    const token = await sign({ ...good, exp: seconds + 60 });
+    expect(await verify(token)).toMatchObject({ ok: true });
+    clock = NOW + 120_000;
+    expect(await verify(token)).toEqual({ ok: false, reason: 'token expired' });
+  });
+
+  test('garbage and oversize input are rejected, never thrown', async () => {
+    const verify = createTokenVerifier([issuer], { now, maxTokenLength: 4096 });
+    expect(await verify('x'.repeat(5000))).toEqual({ ok: false, reason: 'token longer than 4096 characters' });
+    await fc.assert(
+      fc.asyncProperty(fc.oneof(fc.string(), fc.array(fc.base64String(), { maxLength: 4 }).map((p) => p.join('.'))), async (s) => {
+        expect((await verify(s)).ok).toBe(false);
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
+
+describe('keys served over HTTP', () => {
+  let server: Server;
+  let url: URL;
+  beforeAll(async () => {
+    server = createServer((_req, res) => {
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify(jwks));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const address = server.address();
+    url = new URL(`http://127.0.0.1:${typeof address === 'object' && address !== null ? address.port : 0}/jwks.json`);
+  });
+  afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+  test('a remote JWKS is fetched and used', async () => {
+    const verify = createTokenVerifier([{ ...issuer, jwks: url }], { now });
+    expect(await verify(await sign(good))).toMatchObject({ ok: true });
+  });
+});
+
+describe('trusted issuer configuration', () => {
+  test('reports every problem', () => {
+    expect(
+      issuerProblems([
+        { issuer: '', audiences: [], jwks: { keys: [] } },
+        { issuer: 'https://a', audiences: ['x'], algorithms: ['HS256' as never], jwks: new URL('http://keys.example.com/jwks') },
+      ]),
+    ).toEqual([
+      'trusted issuer 1 (no issuer): `issuer` is empty',
+      'trusted issuer 1 (no issuer): needs at least one audience',
+      'trusted issuer 2 (https://a): algorithm `HS256` is not allowed; use one of RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512, EdDSA',
+      'trusted issuer 2 (https://a): the JWKS URL must be https (plain http only on loopback)',
+    ]);
+  });
+});
