@@ -10,6 +10,7 @@ import { Metrics } from './metrics.js';
 import { errorHandler } from './error-handler.js';
 import { authzenRoutes } from './routes/authzen.js';
 import { decideRoutes } from './routes/decide.js';
+import { forwardAuthRoutes, type ForwardAuthOptions } from './routes/forward-auth.js';
 import { healthRoutes } from './routes/health.js';
 
 export interface AppOptions {
@@ -23,7 +24,15 @@ export interface AppOptions {
   metrics?: Metrics;
   /** The reloader's status, shown by /readyz; `null` when policies are not watched. */
   reload?: ReloadStatus | null;
+  /** Forward-auth for gateways; without it no token is ever valid there. */
+  forwardAuth?: ForwardAuthOptions;
 }
+
+const NO_ISSUERS: ForwardAuthOptions = {
+  verifyToken: async () => ({ ok: false, reason: 'no trusted issuers are configured' }),
+  headers: [],
+  responseHeaders: { 'X-Gavel-Subject': 'sub' },
+};
 
 export const DEFAULT_BODY_LIMIT = 1 << 20;
 
@@ -46,6 +55,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
   const metrics = options.metrics ?? new Metrics(options.policies);
   authzenRoutes(app, options.policies, options.baseUrl ?? null, metrics);
   decideRoutes(app, options.policies, metrics);
+  forwardAuthRoutes(app, options.policies, metrics, options.forwardAuth ?? NO_ISSUERS);
   healthRoutes(app, options.policies, metrics, options.reload ?? null);
   return app;
 }

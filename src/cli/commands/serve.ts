@@ -3,16 +3,19 @@ import { LivePolicySet } from '../../engine/live-set.js';
 import { PolicyReloader, type ReloadOutcome } from '../../engine/reload.js';
 import { buildApp } from '../../http/app.js';
 import { Metrics } from '../../http/metrics.js';
-import { COMMON, flags, policiesDir } from '../args.js';
+import { ConfigError, loadConfig, type Config } from '../../config.js';
+import { createTokenVerifier } from '../../tokens/verify-token.js';
+import { COMMON, flags } from '../args.js';
 import { Exit, UsageError, writeLine, type CliIo } from '../io.js';
 import { loadSet, printDiagnostics } from '../load.js';
 
-export const serveHelp = `Usage: gavel serve [--policies DIR] [--http HOST:PORT] [--no-watch]
+export const serveHelp = `Usage: gavel serve [--config FILE] [--policies DIR] [--http HOST:PORT] [--no-watch]
 
 Serves decisions over HTTP for the policies in DIR (default ./policies):
   POST /access/v1/evaluation, /access/v1/evaluations   OpenID AuthZEN 1.0
   GET  /.well-known/authzen-configuration
   POST /v1/decide[?explain=true], /v1/decide/batch    Gavel's native API
+  ANY  /v1/forward-auth                                nginx auth_request, Caddy, Traefik
   GET  /healthz, /readyz, /metrics
 Prints the address it listens on (port 0 picks a free one). Policy files are watched: a
 valid change is swapped in atomically; an invalid one is rejected, reported (stderr,
@@ -23,23 +26,26 @@ See docs/api.md.
 Exit codes: 0 stopped by a signal, 1 the policies are invalid, 2 usage error.
 
 Options:
-  -p, --policies DIR     policies folder (default ./policies)
-      --http HOST:PORT   where to listen (default 127.0.0.1:8181)
+  -c, --config FILE      JSON config file (also GAVEL_CONFIG): trusted token issuers,
+                         forward-auth headers; see docs/configuration.md
+  -p, --policies DIR     policies folder (default ./policies; also GAVEL_POLICIES)
+      --http HOST:PORT   where to listen (default 127.0.0.1:8181; also GAVEL_HTTP)
       --no-watch         do not reload when policy files change (SIGHUP still does)
   -h, --help             show this help`;
 
-export function parseAddress(text: string): { host: string; port: number } {
-  const m = /^(\[[0-9a-fA-F:.]+\]|[^:\s]+):(\d{1,5})$/.exec(text);
-  const port = m ? Number(m[2]) : NaN;
-  if (m === null || port > 65535) throw new UsageError(`--http: \`${text}\` is not HOST:PORT (for example 127.0.0.1:8181)`);
-  return { host: m[1].replace(/^\[|\]$/g, ''), port };
-}
-
 export async function serve(argv: string[], io: CliIo): Promise<number> {
-  const { values } = flags(() => parseArgs({ args: argv, strict: true, options: { ...COMMON, http: { type: 'string' }, 'no-watch': { type: 'boolean' } } }));
+  const { values } = flags(() =>
+    parseArgs({ args: argv, strict: true, options: { ...COMMON, http: { type: 'string' }, config: { type: 'string', short: 'c' }, 'no-watch': { type: 'boolean' } } }),
+  );
   if (values.help) return writeLine(io.stdout, serveHelp), Exit.ok;
-  const address = parseAddress(values.http ?? '127.0.0.1:8181');
-  const dir = policiesDir(io.cwd, values.policies);
+  let config: Config;
+  try {
+    config = loadConfig({ cwd: io.cwd, env: process.env, flags: { policies: values.policies, http: values.http, config: values.config, noWatch: values['no-watch'] } });
+  } catch (err: unknown) {
+    if (err instanceof ConfigError) throw new UsageError(err.message);
+    throw err;
+  }
+  const dir = config.policies;
   const result = await loadSet(dir);
   if (result.set === null) {
     printDiagnostics(io, result, values.policies ?? 'policies');
@@ -51,12 +57,13 @@ export async function serve(argv: string[], io: CliIo): Promise<number> {
     metrics.reloaded(outcome);
     report(io, outcome, live.current.revision);
   });
-  if (!values['no-watch']) reloader.watch();
-  const app = buildApp({ policies: live, metrics, reload: reloader.status });
+  if (config.watch) reloader.watch();
+  const forwardAuth = { verifyToken: createTokenVerifier(config.trustedIssuers), ...config.forwardAuth };
+  const app = buildApp({ policies: live, metrics, reload: reloader.status, forwardAuth });
   try {
-    await app.listen({ host: address.host, port: address.port });
+    await app.listen({ host: config.http.host, port: config.http.port });
   } catch (err: unknown) {
-    throw new UsageError(`cannot listen on ${values.http ?? '127.0.0.1:8181'}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+    throw new UsageError(`cannot listen on ${config.http.host}:${config.http.port}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
   }
   const bound = app.server.address();
   const where = typeof bound === 'object' && bound !== null ? `${bound.family === 'IPv6' ? `[${bound.address}]` : bound.address}:${bound.port}` : String(bound);

@@ -1,0 +1,147 @@
+/**
+ * Configuration: flags over GAVEL_* environment variables over a JSON config file over
+ * defaults, into one typed, validated Config. Every problem is reported with where it is
+ * (`gavel.json: trusted_issuers[0].audiences: …`); nothing starts on a bad config.
+ */
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import type { JSONWebKeySet } from 'jose';
+import { issuerProblems, type Algorithm, type TrustedIssuer } from './tokens/trusted-issuer.js';
+
+export interface Config {
+  policies: string;
+  http: { host: string; port: number };
+  watch: boolean;
+  trustedIssuers: TrustedIssuer[];
+  forwardAuth: {
+    /** Request headers passed to policies as `context.headers` (lower-case names). */
+    headers: string[];
+    /** Response headers on allow, each from a claim of the verified token (`"X-Gavel-Subject": "sub"`). */
+    responseHeaders: Record<string, string>;
+  };
+}
+
+export interface ConfigInputs {
+  cwd: string;
+  /** Flags given on the command line; unset ones are undefined. */
+  flags: { policies?: string; http?: string; config?: string; noWatch?: boolean };
+  env: NodeJS.ProcessEnv;
+}
+
+export class ConfigError extends Error {}
+
+const DEFAULTS = { policies: 'policies', http: '127.0.0.1:8181' };
+
+type Json = { [k: string]: unknown };
+const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isStrings = (v: unknown): v is string[] => Array.isArray(v) && v.every((s) => typeof s === 'string');
+
+export function parseAddress(text: string, where: string): { host: string; port: number } {
+  const m = /^(\[[0-9a-fA-F:.]+\]|[^:\s]+):(\d{1,5})$/.exec(text);
+  const port = m ? Number(m[2]) : NaN;
+  if (m === null || port > 65535) throw new ConfigError(`${where}: \`${text}\` is not HOST:PORT (for example 127.0.0.1:8181)`);
+  return { host: m[1].replace(/^\[|\]$/g, ''), port };
+}
+
+export function loadConfig(inputs: ConfigInputs): Config {
+  const { cwd, flags, env } = inputs;
+  const file = flags.config ?? env.GAVEL_CONFIG;
+  const fromFile = file === undefined ? {} : readConfigFile(resolve(cwd, file), file);
+  const base = file === undefined ? cwd : dirname(resolve(cwd, file));
+  const problems: string[] = [];
+  const where = file ?? 'config';
+
+  const policies = flags.policies ?? env.GAVEL_POLICIES ?? stringAt(fromFile, 'policies', where, problems);
+  const http = flags.http ?? env.GAVEL_HTTP ?? stringAt(fromFile, 'http', where, problems) ?? DEFAULTS.http;
+  const watch = !(flags.noWatch ?? false) && fromFile.watch !== false;
+  const trustedIssuers = issuersAt(fromFile.trusted_issuers, base, `${where}: trusted_issuers`, problems);
+  const forwardAuth = forwardAuthAt(fromFile.forward_auth, `${where}: forward_auth`, problems);
+  problems.push(...issuerProblems(trustedIssuers).map((p) => `${where}: ${p}`));
+  let address = { host: '127.0.0.1', port: 8181 };
+  try {
+    address = parseAddress(http, flags.http !== undefined ? '--http' : env.GAVEL_HTTP !== undefined ? 'GAVEL_HTTP' : `${where}: http`);
+  } catch (err: unknown) {
+    problems.push((err as Error).message);
+  }
+  if (problems.length > 0) throw new ConfigError(problems.join('\n'));
+  return { policies: resolve(file === undefined || flags.policies !== undefined || env.GAVEL_POLICIES !== undefined ? cwd : base, policies ?? DEFAULTS.policies), http: address, watch, trustedIssuers, forwardAuth };
+}
+
+function readConfigFile(path: string, shown: string): Json {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err: unknown) {
+    throw new ConfigError(`cannot read config file \`${shown}\`: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'it does not exist' : String(err)}`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err: unknown) {
+    throw new ConfigError(`${shown}: not valid JSON: ${(err as Error).message}`);
+  }
+  if (!isObject(json)) throw new ConfigError(`${shown}: a config file is a JSON object`);
+  const known = new Set(['$comment', 'policies', 'http', 'watch', 'trusted_issuers', 'forward_auth']);
+  const unknown = Object.keys(json).filter((k) => !known.has(k));
+  if (unknown.length > 0) throw new ConfigError(`${shown}: unknown key \`${unknown[0]}\`; keys are ${[...known].slice(1).join(', ')}`);
+  return json;
+}
+
+function stringAt(json: Json, key: string, where: string, problems: string[]): string | undefined {
+  const v = json[key];
+  if (v === undefined) return undefined;
+  if (typeof v === 'string') return v;
+  problems.push(`${where}: ${key}: expected a string`);
+  return undefined;
+}
+
+function issuersAt(value: unknown, base: string, where: string, problems: string[]): TrustedIssuer[] {
+  if (value === undefined) return [];
+  if (!Array.isArray(value)) return problems.push(`${where}: expected a list`), [];
+  const out: TrustedIssuer[] = [];
+  value.forEach((item, i) => {
+    const at = `${where}[${i}]`;
+    if (!isObject(item)) return void problems.push(`${at}: expected an object`);
+    const { issuer, audiences, algorithms, jwks_uri: uri, jwks_file: file } = item;
+    if (typeof issuer !== 'string') problems.push(`${at}.issuer: expected a string`);
+    if (!isStrings(audiences)) problems.push(`${at}.audiences: expected a list of strings`);
+    if (algorithms !== undefined && !isStrings(algorithms)) problems.push(`${at}.algorithms: expected a list of strings`);
+    if ((uri === undefined) === (file === undefined)) return void problems.push(`${at}: give exactly one of jwks_uri and jwks_file`);
+    let jwks: JSONWebKeySet | URL | null = null;
+    if (typeof uri === 'string') {
+      try {
+        jwks = new URL(uri);
+      } catch {
+        problems.push(`${at}.jwks_uri: \`${uri}\` is not a URL`);
+      }
+    } else if (typeof file === 'string') {
+      try {
+        const parsed: unknown = JSON.parse(readFileSync(resolve(base, file), 'utf8'));
+        if (isObject(parsed) && Array.isArray(parsed.keys)) jwks = parsed as unknown as JSONWebKeySet;
+        else problems.push(`${at}.jwks_file: \`${file}\` is not a JWKS document ({"keys": [...]})`);
+      } catch (err: unknown) {
+        problems.push(`${at}.jwks_file: cannot read \`${file}\`: ${(err as Error).message}`);
+      }
+    } else problems.push(`${at}: jwks_uri and jwks_file are strings`);
+    if (typeof issuer === 'string' && isStrings(audiences) && jwks !== null) {
+      out.push({ issuer, audiences, jwks, ...(isStrings(algorithms) ? { algorithms: algorithms as Algorithm[] } : {}) });
+    }
+  });
+  return out;
+}
+
+function forwardAuthAt(value: unknown, where: string, problems: string[]): Config['forwardAuth'] {
+  const out: Config['forwardAuth'] = { headers: [], responseHeaders: { 'X-Gavel-Subject': 'sub' } };
+  if (value === undefined) return out;
+  if (!isObject(value)) return problems.push(`${where}: expected an object`), out;
+  if (value.headers !== undefined) {
+    if (isStrings(value.headers)) out.headers = value.headers.map((h) => h.toLowerCase());
+    else problems.push(`${where}.headers: expected a list of header names`);
+  }
+  if (value.response_headers !== undefined) {
+    const rh = value.response_headers;
+    if (isObject(rh) && Object.values(rh).every((v) => typeof v === 'string')) out.responseHeaders = rh as Record<string, string>;
+    else problems.push(`${where}.response_headers: expected an object of header name to claim name`);
+  }
+  return out;
+}
