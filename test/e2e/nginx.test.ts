@@ -1,106 +1,43 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import { createServer as createTcpServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { ROOT } from '../cli/helpers.js';
+import { freePort, startStack, waitFor, type Stack } from './stack.js';
 
-/**
- * A real nginx (Debian's nginx-light, installed by .ci/run) in front of a small upstream,
- * asking a real `gavel serve` through `auth_request` — the setup docs/gateways.md shows.
- */
+/** A real nginx (Debian's nginx-light, installed by .ci/run) asking `gavel serve` through `auth_request`, as docs/gateways.md shows. */
 const NGINX = '/usr/sbin/nginx';
-const ISSUER = 'https://issuer.test';
 
-let dir = '';
-let upstream: Server;
-const children: ChildProcess[] = [];
+let stack: Stack;
 let base = '';
-let sign: (claims: Record<string, unknown>) => Promise<string>;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createTcpServer().listen(0, '127.0.0.1', () => {
-      const address = s.address();
-      s.close(() => resolve(typeof address === 'object' && address !== null ? address.port : 0));
-    });
-  });
-}
-
-function startGavel(config: string): Promise<number> {
-  const proc = spawn(process.execPath, [join(ROOT, 'bin', 'gavel.js'), 'serve', '--config', config, '--http', '127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  children.push(proc);
-  let out = '';
-  return new Promise((resolve, reject) => {
-    proc.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      const m = /on http:\/\/127\.0\.0\.1:(\d+)/.exec(out);
-      if (m) resolve(Number(m[1]));
-    });
-    proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-    proc.on('exit', (code) => reject(new Error(`gavel serve exited with ${code}: ${out}`)));
-  });
-}
-
-async function waitFor(url: string): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    try {
-      await fetch(url);
-      return;
-    } catch {
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-  }
-  throw new Error(`${url} never answered`);
-}
 
 beforeAll(async () => {
   if (spawnSync(NGINX, ['-v']).error) throw new Error(`nginx is not installed at ${NGINX}: apt-get install -y nginx-light (.ci/run does)`);
-  dir = mkdtempSync(join(tmpdir(), 'gavel-nginx-'));
-  mkdirSync(join(dir, 'policies'));
-  mkdirSync(join(dir, 'tmp'));
-  writeFileSync(join(dir, 'policies', 'hello.gavel'), '@id("hello.read")\npermit (action == "GET", resource.path like "/hello/**")\nwhen { token.scope contains "hello:read" };\n');
-
-  const keys = await generateKeyPair('ES256');
-  writeFileSync(join(dir, 'jwks.json'), JSON.stringify({ keys: [{ ...(await exportJWK(keys.publicKey)), kid: 'k1', alg: 'ES256' }] }));
-  sign = (claims) =>
-    new SignJWT({ iss: ISSUER, aud: 'https://api.test', sub: 'alice', exp: Math.floor(Date.now() / 1000) + 300, ...claims }).setProtectedHeader({ alg: 'ES256', kid: 'k1' }).sign(keys.privateKey);
+  stack = await startStack('nginx');
+  const port = await freePort();
+  const tmp = join(stack.dir, 'tmp');
+  mkdirSync(tmp);
   writeFileSync(
-    join(dir, 'gavel.json'),
-    JSON.stringify({ policies: 'policies', watch: false, trusted_issuers: [{ issuer: ISSUER, audiences: ['https://api.test'], algorithms: ['ES256'], jwks_file: 'jwks.json' }] }),
-  );
-
-  upstream = createServer((req, res) => res.end(JSON.stringify({ path: req.url, subject: req.headers['x-gavel-subject'] ?? null })));
-  await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
-  const upstreamPort = (upstream.address() as { port: number }).port;
-  const gavelPort = await startGavel(join(dir, 'gavel.json'));
-  const nginxPort = await freePort();
-  const tmp = join(dir, 'tmp');
-  writeFileSync(
-    join(dir, 'nginx.conf'),
+    join(stack.dir, 'nginx.conf'),
     `daemon off;
 master_process off;
 worker_processes 1;
-error_log ${dir}/error.log warn;
-pid ${dir}/nginx.pid;
+error_log ${stack.dir}/error.log warn;
+pid ${stack.dir}/nginx.pid;
 events { worker_connections 64; }
 http {
   access_log off;
   client_body_temp_path ${tmp}; proxy_temp_path ${tmp}; fastcgi_temp_path ${tmp}; uwsgi_temp_path ${tmp}; scgi_temp_path ${tmp};
   server {
-    listen 127.0.0.1:${nginxPort};
+    listen 127.0.0.1:${port};
     location / {
       auth_request     /_gavel;
       auth_request_set $gavel_subject $upstream_http_x_gavel_subject;
       proxy_set_header X-Gavel-Subject $gavel_subject;
-      proxy_pass       http://127.0.0.1:${upstreamPort};
+      proxy_pass       http://127.0.0.1:${stack.upstreamPort};
     }
     location = /_gavel {
       internal;
-      proxy_pass              http://127.0.0.1:${gavelPort}/v1/forward-auth;
+      proxy_pass              http://127.0.0.1:${stack.gavelPort}/v1/forward-auth;
       proxy_pass_request_body off;
       proxy_set_header        Content-Length "";
       proxy_set_header        X-Original-Method $request_method;
@@ -110,26 +47,22 @@ http {
 }
 `,
   );
-  children.push(spawn(NGINX, ['-p', dir, '-c', join(dir, 'nginx.conf')], { stdio: 'ignore' }));
-  base = `http://127.0.0.1:${nginxPort}`;
+  stack.spawn(NGINX, ['-p', stack.dir, '-c', join(stack.dir, 'nginx.conf')]);
+  base = `http://127.0.0.1:${port}`;
   await waitFor(base);
 });
 
-afterAll(async () => {
-  for (const c of children) c.kill('SIGKILL');
-  await new Promise<void>((resolve) => upstream?.close(() => resolve()));
-  rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => stack?.stop());
 
 describe('nginx auth_request in front of an upstream', () => {
   test('a caller with a valid token and the scope reaches the upstream, which learns the subject', async () => {
-    const r = await fetch(`${base}/hello/world?x=1`, { headers: { authorization: `Bearer ${await sign({ scope: 'hello:read' })}` } });
+    const r = await fetch(`${base}/hello/world?x=1`, { headers: { authorization: `Bearer ${await stack.sign({ scope: 'hello:read' })}` } });
     expect(r.status).toBe(200);
     expect(await r.json()).toEqual({ path: '/hello/world?x=1', subject: 'alice' });
   });
 
   test('a client cannot spoof the subject header the upstream trusts', async () => {
-    const r = await fetch(`${base}/hello/world`, { headers: { authorization: `Bearer ${await sign({ scope: 'hello:read' })}`, 'x-gavel-subject': 'admin' } });
+    const r = await fetch(`${base}/hello/world`, { headers: { authorization: `Bearer ${await stack.sign({ scope: 'hello:read' })}`, 'x-gavel-subject': 'admin' } });
     expect(((await r.json()) as { subject: string }).subject).toBe('alice');
   });
 
@@ -139,17 +72,17 @@ describe('nginx auth_request in front of an upstream', () => {
     expect(r.headers.get('www-authenticate')).toBe('Bearer');
   });
 
-  test('a forged or expired token: 401 invalid_token', async () => {
-    const expired = await sign({ scope: 'hello:read', exp: Math.floor(Date.now() / 1000) - 3600 });
+  test('an expired token: 401 invalid_token', async () => {
+    const expired = await stack.sign({ scope: 'hello:read', exp: Math.floor(Date.now() / 1000) - 3600 });
     const r = await fetch(`${base}/hello/world`, { headers: { authorization: `Bearer ${expired}` } });
     expect(r.status).toBe(401);
     expect(r.headers.get('www-authenticate')).toContain('error="invalid_token"');
   });
 
   test('a valid caller the policies deny: 403, and the upstream is never called', async () => {
-    const token = await sign({ scope: 'hello:read' });
+    const token = await stack.sign({ scope: 'hello:read' });
     expect((await fetch(`${base}/hello/world`, { method: 'DELETE', headers: { authorization: `Bearer ${token}` } })).status).toBe(403);
     expect((await fetch(`${base}/elsewhere`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(403);
-    expect((await fetch(`${base}/hello/world`, { headers: { authorization: `Bearer ${await sign({ scope: 'other' })}` } })).status).toBe(403);
+    expect((await fetch(`${base}/hello/world`, { headers: { authorization: `Bearer ${await stack.sign({ scope: 'other' })}` } })).status).toBe(403);
   });
 });

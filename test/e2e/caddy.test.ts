@@ -1,0 +1,59 @@
+import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { freePort, startStack, waitFor, type Stack } from './stack.js';
+
+/** A real Caddy (Debian's caddy 2.6, installed by .ci/run) asking `gavel serve` through `forward_auth`. */
+const CADDY = '/usr/bin/caddy';
+
+let stack: Stack;
+let base = '';
+
+beforeAll(async () => {
+  if (spawnSync(CADDY, ['version']).error) throw new Error(`caddy is not installed at ${CADDY}: apt-get install -y caddy (.ci/run does)`);
+  stack = await startStack('caddy');
+  const port = await freePort();
+  writeFileSync(
+    join(stack.dir, 'Caddyfile'),
+    `{
+	admin off
+	auto_https off
+}
+http://127.0.0.1:${port} {
+	forward_auth 127.0.0.1:${stack.gavelPort} {
+		uri /v1/forward-auth
+		copy_headers X-Gavel-Subject
+	}
+	reverse_proxy 127.0.0.1:${stack.upstreamPort}
+}
+`,
+  );
+  // Caddy keeps state under $HOME / XDG folders: point them into the test's folder.
+  const home = { HOME: stack.dir, XDG_DATA_HOME: join(stack.dir, 'data'), XDG_CONFIG_HOME: join(stack.dir, 'config') };
+  stack.spawn(CADDY, ['run', '--config', join(stack.dir, 'Caddyfile'), '--adapter', 'caddyfile'], home);
+  base = `http://127.0.0.1:${port}`;
+  await waitFor(base);
+});
+
+afterAll(() => stack?.stop());
+
+describe('Caddy forward_auth in front of an upstream', () => {
+  test('allow: the upstream answers and learns the subject, whatever the client claimed', async () => {
+    const r = await fetch(`${base}/hello/caddy?q=1`, { headers: { authorization: `Bearer ${await stack.sign({ scope: 'hello:read' })}`, 'x-gavel-subject': 'admin' } });
+    expect(r.status).toBe(200);
+    expect(await r.json()).toEqual({ path: '/hello/caddy?q=1', subject: 'alice' });
+  });
+
+  test('no token: 401 with the Bearer challenge, passed through as Gavel sent it', async () => {
+    const r = await fetch(`${base}/hello/caddy`);
+    expect(r.status).toBe(401);
+    expect(r.headers.get('www-authenticate')).toBe('Bearer');
+  });
+
+  test('deny: 403 with the reason header', async () => {
+    const r = await fetch(`${base}/hello/caddy`, { method: 'POST', headers: { authorization: `Bearer ${await stack.sign({ scope: 'hello:read' })}` } });
+    expect(r.status).toBe(403);
+    expect(r.headers.get('x-gavel-reason')).toBe('denied by policy');
+  });
+});
