@@ -10,6 +10,8 @@ import { issuerProblems, type Algorithm, type TrustedIssuer } from './tokens/tru
 
 export interface Config {
   policies: string;
+  /** The SQLite database file (created and migrated on start). */
+  db: string;
   http: { host: string; port: number };
   watch: boolean;
   trustedIssuers: TrustedIssuer[];
@@ -24,13 +26,13 @@ export interface Config {
 export interface ConfigInputs {
   cwd: string;
   /** Flags given on the command line; unset ones are undefined. */
-  flags: { policies?: string; http?: string; config?: string; noWatch?: boolean };
+  flags: { policies?: string; http?: string; config?: string; noWatch?: boolean; db?: string };
   env: NodeJS.ProcessEnv;
 }
 
 export class ConfigError extends Error {}
 
-const DEFAULTS = { policies: 'policies', http: '127.0.0.1:8181' };
+const DEFAULTS = { policies: 'policies', http: '127.0.0.1:8181', db: 'data/gavel.db' };
 
 type Json = { [k: string]: unknown };
 const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -52,6 +54,7 @@ export function loadConfig(inputs: ConfigInputs): Config {
   const where = file ?? 'config';
 
   const policies = flags.policies ?? env.GAVEL_POLICIES ?? stringAt(fromFile, 'policies', where, problems);
+  const db = flags.db ?? env.GAVEL_DB ?? stringAt(fromFile, 'db', where, problems);
   const http = flags.http ?? env.GAVEL_HTTP ?? stringAt(fromFile, 'http', where, problems) ?? DEFAULTS.http;
   const watch = !(flags.noWatch ?? false) && fromFile.watch !== false;
   const trustedIssuers = issuersAt(fromFile.trusted_issuers, base, `${where}: trusted_issuers`, problems);
@@ -64,7 +67,15 @@ export function loadConfig(inputs: ConfigInputs): Config {
     problems.push((err as Error).message);
   }
   if (problems.length > 0) throw new ConfigError(problems.join('\n'));
-  return { policies: resolve(file === undefined || flags.policies !== undefined || env.GAVEL_POLICIES !== undefined ? cwd : base, policies ?? DEFAULTS.policies), http: address, watch, trustedIssuers, forwardAuth };
+  const fromCwd = (flag: string | undefined, envValue: string | undefined) => (file === undefined || flag !== undefined || envValue !== undefined ? cwd : base);
+  return {
+    policies: resolve(fromCwd(flags.policies, env.GAVEL_POLICIES), policies ?? DEFAULTS.policies),
+    db: db === ':memory:' ? db : resolve(fromCwd(flags.db, env.GAVEL_DB), db ?? DEFAULTS.db),
+    http: address,
+    watch,
+    trustedIssuers,
+    forwardAuth,
+  };
 }
 
 function readConfigFile(path: string, shown: string): Json {
@@ -81,7 +92,7 @@ function readConfigFile(path: string, shown: string): Json {
     throw new ConfigError(`${shown}: not valid JSON: ${(err as Error).message}`);
   }
   if (!isObject(json)) throw new ConfigError(`${shown}: a config file is a JSON object`);
-  const known = new Set(['$comment', 'policies', 'http', 'watch', 'trusted_issuers', 'forward_auth']);
+  const known = new Set(['$comment', 'policies', 'db', 'http', 'watch', 'trusted_issuers', 'forward_auth']);
   const unknown = Object.keys(json).filter((k) => !known.has(k));
   if (unknown.length > 0) throw new ConfigError(`${shown}: unknown key \`${unknown[0]}\`; keys are ${[...known].slice(1).join(', ')}`);
   return json;

@@ -6,7 +6,10 @@ import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { LivePolicySet } from '../engine/live-set.js';
 import type { ReloadStatus } from '../engine/reload.js';
+import type { DecisionLog } from '../engine/decision-log.js';
+import type { Store } from '../store/store.js';
 import { Metrics } from './metrics.js';
+import { DecisionObserver } from './observer.js';
 import { errorHandler } from './error-handler.js';
 import { authzenRoutes } from './routes/authzen.js';
 import { decideRoutes } from './routes/decide.js';
@@ -26,6 +29,10 @@ export interface AppOptions {
   reload?: ReloadStatus | null;
   /** Forward-auth for gateways; without it no token is ever valid there. */
   forwardAuth?: ForwardAuthOptions;
+  /** Where decisions are logged; none when absent. */
+  log?: DecisionLog | null;
+  /** The store, checked by /readyz. */
+  store?: Store | null;
 }
 
 const NO_ISSUERS: ForwardAuthOptions = {
@@ -53,9 +60,10 @@ export function buildApp(options: AppOptions): FastifyInstance {
     reply.header('x-request-id', request.id);
   });
   const metrics = options.metrics ?? new Metrics(options.policies);
-  authzenRoutes(app, options.policies, options.baseUrl ?? null, metrics);
-  decideRoutes(app, options.policies, metrics);
-  forwardAuthRoutes(app, options.policies, metrics, options.forwardAuth ?? NO_ISSUERS);
-  healthRoutes(app, options.policies, metrics, options.reload ?? null);
+  const observer = new DecisionObserver(metrics, options.log ?? null);
+  authzenRoutes(app, options.policies, options.baseUrl ?? null, observer);
+  decideRoutes(app, options.policies, observer);
+  forwardAuthRoutes(app, options.policies, observer, options.forwardAuth ?? NO_ISSUERS);
+  healthRoutes(app, options.policies, metrics, options.reload ?? null, options.store ?? null);
   return app;
 }

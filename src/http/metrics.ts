@@ -30,8 +30,16 @@ export class Metrics {
     registers: [this.registry],
   });
 
-  constructor(live: LivePolicySet) {
+  constructor(live: LivePolicySet, logDepth: () => number = () => 0) {
     const registry = this.registry;
+    new Gauge({
+      name: 'gavel_decision_log_queue',
+      help: 'Decisions answered but not yet written to the decision log',
+      registers: [registry],
+      collect() {
+        this.set(logDepth());
+      },
+    });
     new Gauge({
       name: 'gavel_policy_revision_info',
       help: 'The active policy revision (value 1, revision as a label)',

@@ -82,6 +82,41 @@ describe('gavel serve', () => {
     expect(metrics).toMatch(/gavel_policy_reloads_total\{result="rejected"\} [1-9]/);
   });
 
+  test('SIGTERM under load: every decision that was answered is in the decision log', async () => {
+    ws = workspace();
+    const server = await start(ws.dir);
+    const acknowledged: string[] = [];
+    const body = JSON.stringify({ subject: { type: 'user', id: 'u' }, action: { name: 'read' }, resource: { type: 'doc', id: '1' } });
+    let sent = 0;
+    let stopped = false;
+    const worker = async () => {
+      while (sent < 2000) {
+        const id = `load-${sent++}`;
+        try {
+          const r = await fetch(`${server.url}/v1/decide`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-request-id': id }, body });
+          if (r.status === 200) {
+            await r.json();
+            acknowledged.push(id);
+          }
+        } catch {
+          // refused or reset after the server stopped accepting: not acknowledged
+        }
+        if (!stopped && acknowledged.length >= 300) {
+          stopped = true;
+          child!.kill('SIGTERM');
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: 16 }, worker));
+    expect(await server.exited).toBe(0);
+    expect(acknowledged.length).toBeGreaterThanOrEqual(300);
+    const { default: Database } = await import('better-sqlite3');
+    const db = new Database(join(ws.dir, 'data', 'gavel.db'), { readonly: true });
+    const logged = new Set((db.prepare("SELECT id FROM decisions WHERE via = 'native'").all() as { id: string }[]).map((r) => r.id));
+    db.close();
+    expect(acknowledged.filter((id) => !logged.has(id))).toEqual([]);
+  });
+
   test('refuses to start on invalid policies, with the diagnostics', async () => {
     ws = workspace();
     const { writeFileSync } = await import('node:fs');

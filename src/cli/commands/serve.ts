@@ -3,13 +3,15 @@ import { LivePolicySet } from '../../engine/live-set.js';
 import { PolicyReloader, type ReloadOutcome } from '../../engine/reload.js';
 import { buildApp } from '../../http/app.js';
 import { Metrics } from '../../http/metrics.js';
+import { DecisionLog } from '../../engine/decision-log.js';
+import { SqliteStore } from '../../store/sqlite/sqlite-store.js';
 import { ConfigError, loadConfig, type Config } from '../../config.js';
 import { createTokenVerifier } from '../../tokens/verify-token.js';
 import { COMMON, flags } from '../args.js';
 import { Exit, UsageError, writeLine, type CliIo } from '../io.js';
 import { loadSet, printDiagnostics } from '../load.js';
 
-export const serveHelp = `Usage: gavel serve [--config FILE] [--policies DIR] [--http HOST:PORT] [--no-watch]
+export const serveHelp = `Usage: gavel serve [--config FILE] [--policies DIR] [--db FILE] [--http HOST:PORT] [--no-watch]
 
 Serves decisions over HTTP for the policies in DIR (default ./policies):
   POST /access/v1/evaluation, /access/v1/evaluations   OpenID AuthZEN 1.0
@@ -29,18 +31,20 @@ Options:
   -c, --config FILE      JSON config file (also GAVEL_CONFIG): trusted token issuers,
                          forward-auth headers; see docs/configuration.md
   -p, --policies DIR     policies folder (default ./policies; also GAVEL_POLICIES)
+      --db FILE          SQLite database, created and migrated on start; holds the
+                         decision log (default ./data/gavel.db; also GAVEL_DB)
       --http HOST:PORT   where to listen (default 127.0.0.1:8181; also GAVEL_HTTP)
       --no-watch         do not reload when policy files change (SIGHUP still does)
   -h, --help             show this help`;
 
 export async function serve(argv: string[], io: CliIo): Promise<number> {
   const { values } = flags(() =>
-    parseArgs({ args: argv, strict: true, options: { ...COMMON, http: { type: 'string' }, config: { type: 'string', short: 'c' }, 'no-watch': { type: 'boolean' } } }),
+    parseArgs({ args: argv, strict: true, options: { ...COMMON, http: { type: 'string' }, db: { type: 'string' }, config: { type: 'string', short: 'c' }, 'no-watch': { type: 'boolean' } } }),
   );
   if (values.help) return writeLine(io.stdout, serveHelp), Exit.ok;
   let config: Config;
   try {
-    config = loadConfig({ cwd: io.cwd, env: process.env, flags: { policies: values.policies, http: values.http, config: values.config, noWatch: values['no-watch'] } });
+    config = loadConfig({ cwd: io.cwd, env: process.env, flags: { policies: values.policies, http: values.http, db: values.db, config: values.config, noWatch: values['no-watch'] } });
   } catch (err: unknown) {
     if (err instanceof ConfigError) throw new UsageError(err.message);
     throw err;
@@ -51,15 +55,22 @@ export async function serve(argv: string[], io: CliIo): Promise<number> {
     printDiagnostics(io, result, values.policies ?? 'policies');
     return Exit.failed;
   }
+  let store: SqliteStore;
+  try {
+    store = new SqliteStore(config.db);
+  } catch (err: unknown) {
+    throw new UsageError(`cannot open the database \`${config.db}\`: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  const log = new DecisionLog(store, {}, (err) => writeLine(io.stderr, `gavel: cannot write the decision log (will retry): ${err instanceof Error ? err.message : String(err)}`));
   const live = new LivePolicySet(result.set);
-  const metrics = new Metrics(live);
+  const metrics = new Metrics(live, () => log.depth);
   const reloader = new PolicyReloader(dir, live, (outcome) => {
     metrics.reloaded(outcome);
     report(io, outcome, live.current.revision);
   });
   if (config.watch) reloader.watch();
   const forwardAuth = { verifyToken: createTokenVerifier(config.trustedIssuers), ...config.forwardAuth };
-  const app = buildApp({ policies: live, metrics, reload: reloader.status, forwardAuth });
+  const app = buildApp({ policies: live, metrics, reload: reloader.status, forwardAuth, log, store });
   try {
     await app.listen({ host: config.http.host, port: config.http.port });
   } catch (err: unknown) {
@@ -77,8 +88,10 @@ export async function serve(argv: string[], io: CliIo): Promise<number> {
   });
   process.off('SIGHUP', hup);
   reloader.close();
-  // close() stops accepting and waits for requests in flight.
+  // close() stops accepting and waits for requests in flight; then every answered decision is written.
   await app.close();
+  log.close();
+  store.close();
   writeLine(io.stdout, 'gavel: stopped');
   return Exit.ok;
 }

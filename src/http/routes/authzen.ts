@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { decide } from '../../engine/decide.js';
-import type { Interface, Metrics } from '../metrics.js';
+import type { Interface } from '../metrics.js';
+import type { DecisionObserver } from '../observer.js';
 import type { Decision } from '../../engine/decision.js';
 import type { LivePolicySet } from '../../engine/live-set.js';
 import type { PolicySet } from '../../engine/policy-set.js';
@@ -17,13 +18,13 @@ function authzenDecision(d: Decision): { decision: boolean; context: Json } {
 }
 
 /** Decides one AuthZEN request: only the four caller roots are read; `token` and `risk` never come from the body. */
-function evaluate(set: PolicySet, body: Json, metrics: Metrics, where: Interface): Decision | { problems: string[] } {
+function evaluate(set: PolicySet, body: Json, observer: DecisionObserver, where: Interface, id: string): Decision | { problems: string[] } {
   const request = { subject: body.subject, action: body.action, resource: body.resource, ...(body.context === undefined ? {} : { context: body.context }) };
   const checked = validateRequest(request, { trusted: false });
   if ('problems' in checked) return checked;
   const start = process.hrtime.bigint();
   const d = decide(set, checked.request);
-  metrics.decided(where, d.decision, start);
+  observer.decided(where, id, checked.request, d, start);
   return d;
 }
 
@@ -37,9 +38,9 @@ interface BatchBody {
 }
 
 /** OpenID AuthZEN Authorization API 1.0: evaluation, evaluations, and PDP metadata. */
-export function authzenRoutes(app: FastifyInstance, policies: LivePolicySet, baseUrl: string | null, metrics: Metrics): void {
+export function authzenRoutes(app: FastifyInstance, policies: LivePolicySet, baseUrl: string | null, observer: DecisionObserver): void {
   app.post('/access/v1/evaluation', { schema: { body: evaluationBody } }, async (request) => {
-    const d = evaluate(policies.current, request.body as Json, metrics, 'authzen');
+    const d = evaluate(policies.current, request.body as Json, observer, 'authzen', request.id);
     // INVARIANT: the route's schema already checked what validateRequest checks.
     if ('problems' in d) throw Object.assign(new Error(d.problems.join('; ')), { statusCode: 400 });
     return authzenDecision(d);
@@ -52,16 +53,16 @@ export function authzenRoutes(app: FastifyInstance, policies: LivePolicySet, bas
     const defaults: Json = { subject: body.subject, action: body.action, resource: body.resource, context: body.context };
     if (items.length === 0) {
       // Without items the endpoint is the single evaluation (AuthZEN 1.0 §7.1).
-      const d = evaluate(set, defaults, metrics, 'authzen');
+      const d = evaluate(set, defaults, observer, 'authzen', request.id);
       if ('problems' in d) throw Object.assign(new Error(d.problems.join('; ')), { statusCode: 400 });
       return authzenDecision(d);
     }
     const semantic = body.options?.evaluations_semantic ?? 'execute_all';
     const withContext = body.options?.gavel_include_context === true;
     const evaluations: Json[] = [];
-    for (const item of items) {
+    for (const [i, item] of items.entries()) {
       // Each member present in the item replaces the default as a whole: no deep merge.
-      const d = evaluate(set, { ...defaults, ...item }, metrics, 'authzen_batch');
+      const d = evaluate(set, { ...defaults, ...item }, observer, 'authzen_batch', `${request.id}#${i}`);
       if ('problems' in d) {
         // One bad item fails closed in-band; the rest of the batch is still answered.
         evaluations.push({ decision: false, context: { error: { status: 400, message: d.problems.join('; ') } } });

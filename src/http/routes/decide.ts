@@ -3,7 +3,7 @@ import { decide } from '../../engine/decide.js';
 import type { LivePolicySet } from '../../engine/live-set.js';
 import { validateRequest } from '../../engine/validate-request.js';
 import type { Request } from '../../language/eval/activation.js';
-import type { Metrics } from '../metrics.js';
+import type { DecisionObserver } from '../observer.js';
 import { evaluationBody } from '../schemas/authzen.js';
 
 // Query strings are text; bodies are never coerced (a number is not a string), so neither is this.
@@ -17,12 +17,13 @@ function checked(body: unknown, where: string): Request {
 }
 
 /** Gavel's native API: the engine's whole decision, with an explanation on request. */
-export function decideRoutes(app: FastifyInstance, policies: LivePolicySet, metrics: Metrics): void {
+export function decideRoutes(app: FastifyInstance, policies: LivePolicySet, observer: DecisionObserver): void {
   app.post('/v1/decide', { schema: { body: evaluationBody, querystring: explainQuery } }, async (request) => {
     const { explain } = request.query as { explain?: string };
+    const input = checked(request.body, '');
     const start = process.hrtime.bigint();
-    const d = decide(policies.current, checked(request.body, ''), { explain: explain === 'true' });
-    metrics.decided('native', d.decision, start);
+    const d = decide(policies.current, input, { explain: explain === 'true' });
+    observer.decided('native', request.id, input, d, start);
     return d;
   });
 
@@ -33,10 +34,10 @@ export function decideRoutes(app: FastifyInstance, policies: LivePolicySet, metr
     const set = policies.current;
     const valid = requests.map((r, i) => checked(r, `requests/${i}/`));
     return {
-      decisions: valid.map((r) => {
+      decisions: valid.map((r, i) => {
         const start = process.hrtime.bigint();
         const d = decide(set, r, { explain: explain === 'true' });
-        metrics.decided('native_batch', d.decision, start);
+        observer.decided('native_batch', `${request.id}#${i}`, r, d, start);
         return d;
       }),
     };

@@ -1,13 +1,18 @@
 import type { FastifyInstance } from 'fastify';
 import type { LivePolicySet } from '../../engine/live-set.js';
 import type { ReloadStatus } from '../../engine/reload.js';
+import type { Store } from '../../store/store.js';
 import type { Metrics } from '../metrics.js';
 
 /** Liveness, readiness and metrics for orchestrators, load balancers and Prometheus. */
-export function healthRoutes(app: FastifyInstance, policies: LivePolicySet, metrics: Metrics, reload: ReloadStatus | null): void {
+export function healthRoutes(app: FastifyInstance, policies: LivePolicySet, metrics: Metrics, reload: ReloadStatus | null, store: Store | null): void {
   app.get('/healthz', async () => ({ status: 'ok' }));
-  app.get('/readyz', async () => {
+  app.get('/readyz', async (_request, reply) => {
     const set = policies.current;
+    if (store !== null && !store.ping()) {
+      // Decisions could be made, but not logged: an operator must know before traffic arrives.
+      return reply.status(503).send({ status: 'not ready', reason: 'the store does not answer', revision: set.revision });
+    }
     const ready: Record<string, unknown> = { status: 'ready', revision: set.revision, policies: set.policies.length };
     // Still ready: the previous revision serves. The rejected edit is shown so operators see it.
     const rejection = reload?.rejection;

@@ -1,0 +1,26 @@
+/**
+ * Numbered migrations, applied in order, each in its own transaction, recorded in
+ * `schema_migrations`. Never edit one that has shipped: add the next.
+ */
+export const MIGRATIONS: readonly { version: number; name: string; sql: string }[] = [
+  {
+    version: 1,
+    name: 'decision log',
+    sql: `
+      CREATE TABLE decisions (
+        seq          INTEGER PRIMARY KEY,
+        id           TEXT NOT NULL,
+        at           TEXT NOT NULL,
+        via          TEXT NOT NULL,
+        decision     INTEGER NOT NULL CHECK (decision IN (0, 1)),
+        revision     TEXT NOT NULL,
+        determining  TEXT NOT NULL,
+        reasons      TEXT NOT NULL,
+        errors       TEXT NOT NULL,
+        request      TEXT NOT NULL
+      ) STRICT;
+      CREATE INDEX decisions_id ON decisions (id);
+      CREATE INDEX decisions_at ON decisions (at);
+    `,
+  },
+];

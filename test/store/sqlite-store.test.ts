@@ -1,0 +1,102 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterEach, beforeEach, describe, expect, test } from 'vitest';
+import { DecisionLog } from '../../src/engine/decision-log.js';
+import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
+import type { DecisionRecord } from '../../src/store/store.js';
+
+let dir = '';
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'gavel-store-'));
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+const record = (id: string, decision = true): DecisionRecord => ({
+  id,
+  at: '2026-11-22T12:00:00.000Z',
+  via: 'native',
+  decision,
+  revision: 'abc',
+  determining: decision ? ['p'] : [],
+  reasons: [],
+  errors: [],
+  request: { subject: { type: 'user', id: 'alice' }, token: { sub: 'alice' } },
+});
+
+describe('the SQLite store', () => {
+  test('creates the file and its folder, in WAL mode with foreign keys on, migrated once', () => {
+    const path = join(dir, 'nested', 'gavel.db');
+    new SqliteStore(path).close();
+    new SqliteStore(path).close(); // migrating again changes nothing
+    const db = new Database(path, { readonly: true });
+    expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
+    expect(db.prepare('SELECT version, name FROM schema_migrations').all()).toEqual([{ version: 1, name: 'decision log' }]);
+    db.close();
+  });
+
+  test('decisions round-trip, newest first', () => {
+    const store = new SqliteStore(join(dir, 'gavel.db'));
+    store.appendDecisions([record('a'), record('b', false)]);
+    expect(store.recentDecisions(10)).toEqual([record('b', false), record('a')]);
+    expect(store.ping()).toBe(true);
+    store.close();
+  });
+
+  test('a batch is one transaction: one bad record stores none of it', () => {
+    const store = new SqliteStore(join(dir, 'gavel.db'));
+    const bad = { ...record('c'), id: null } as unknown as DecisionRecord;
+    expect(() => store.appendDecisions([record('ok'), bad])).toThrow();
+    expect(store.recentDecisions(10)).toEqual([]);
+    store.close();
+  });
+});
+
+describe('the decision log', () => {
+  test('batches in memory and writes on close', () => {
+    const store = new SqliteStore(join(dir, 'gavel.db'));
+    const log = new DecisionLog(store, { flushMs: 60_000, batchSize: 1000 });
+    for (let i = 0; i < 10; i++) log.append(record(`r${i}`));
+    expect(log.depth).toBe(10);
+    expect(store.recentDecisions(100)).toHaveLength(0);
+    log.close();
+    expect(log.depth).toBe(0);
+    expect(store.recentDecisions(100)).toHaveLength(10);
+    store.close();
+  });
+
+  test('writes at once when a batch is full', () => {
+    const store = new SqliteStore(join(dir, 'gavel.db'));
+    const log = new DecisionLog(store, { flushMs: 60_000, batchSize: 5 });
+    for (let i = 0; i < 5; i++) log.append(record(`r${i}`));
+    expect(store.recentDecisions(100)).toHaveLength(5);
+    log.close();
+    store.close();
+  });
+
+  test('a failed write keeps the decisions queued and reports the failure', () => {
+    const store = new SqliteStore(join(dir, 'gavel.db'));
+    const errors: unknown[] = [];
+    let broken = true;
+    const flaky = {
+      ...store,
+      appendDecisions: (records: readonly DecisionRecord[]) => {
+        if (broken) throw new Error('disk full');
+        store.appendDecisions(records);
+      },
+      recentDecisions: (n: number) => store.recentDecisions(n),
+      ping: () => true,
+      close: () => store.close(),
+    };
+    const log = new DecisionLog(flaky, { flushMs: 60_000 }, (err) => errors.push(err));
+    log.append(record('kept'));
+    log.flush();
+    expect(log.depth).toBe(1);
+    expect(log.failures).toBe(1);
+    broken = false;
+    log.close();
+    expect(store.recentDecisions(10).map((r) => r.id)).toEqual(['kept']);
+    store.close();
+  });
+});
