@@ -1,6 +1,7 @@
 import { check, checkHelp } from './commands/check.js';
 import { evaluate, evalHelp } from './commands/eval.js';
 import { fmt, fmtHelp } from './commands/fmt.js';
+import { log, logHelp } from './commands/log.js';
 import { serve, serveHelp } from './commands/serve.js';
 import { test, testHelp } from './commands/test.js';
 import { Exit, UsageError, writeLine, type CliIo } from './io.js';
@@ -11,6 +12,7 @@ const COMMANDS: Record<string, { run: (argv: string[], io: CliIo) => Promise<num
   eval: { run: evaluate, help: evalHelp, summary: 'decide one request (or many, --ndjson) offline' },
   test: { run: test, help: testHelp, summary: 'run the policy tests beside the policies' },
   serve: { run: serve, help: serveHelp, summary: 'serve decisions over HTTP (AuthZEN and native APIs)' },
+  log: { run: log, help: logHelp, summary: 'show the decision log' },
 };
 
 export const mainHelp = `Usage: gavel <command> [options]

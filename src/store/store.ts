@@ -16,15 +16,34 @@ export interface DecisionRecord {
   reasons: string[];
   /** Policy ids whose conditions errored. */
   errors: string[];
-  /** The request as decided, for explanation and replay: token claims, never the raw token. */
+  subject: { type: string; id: string };
+  action: string;
+  resource: { type: string; id: string };
+  /** Microseconds the decision took, transport excluded. */
+  latencyUs: number;
+  /**
+   * The request as decided, for explanation and replay. Of the token only `sub`,
+   * `client_id` and `jti` are kept: never the raw token, never other claims.
+   */
   request: unknown;
+}
+
+export interface DecisionQuery {
+  since?: string;
+  decision?: boolean;
+  subjectId?: string;
+  /** Decisions this policy determined. */
+  policy?: string;
+  limit: number;
 }
 
 export interface Store {
   /** Appends decisions in one transaction: all are stored, or none. */
   appendDecisions(records: readonly DecisionRecord[]): void;
-  /** The most recent decisions, newest first. */
-  recentDecisions(limit: number): DecisionRecord[];
+  /** Matching decisions, newest first. */
+  queryDecisions(query: DecisionQuery): DecisionRecord[];
+  /** Deletes decisions older than `before` (ISO 8601) and beyond the newest `keep`; answers how many went. */
+  pruneDecisions(before: string, keep: number): number;
   /** Whether the database answers; for /readyz. */
   ping(): boolean;
   close(): void;

@@ -53,6 +53,17 @@ describe('gavel serve', () => {
     child!.kill('SIGTERM');
     expect(await server.exited).toBe(0);
     expect(server.output()).toContain('gavel: stopped');
+
+    // The decision is in the log, and `gavel log` shows it.
+    const { gavel } = await import('./helpers.js');
+    const shown = await gavel(['log', '--json', '--subject', 'sara'], { cwd: ws.dir });
+    expect(shown.code).toBe(0);
+    expect(JSON.parse(shown.stdout)).toEqual([
+      expect.objectContaining({ id: 'e2e-1', via: 'authzen', decision: false, subject: { type: 'user', id: 'sara' }, action: 'read', resource: { type: 'customer', id: 'c-1' } }),
+    ]);
+    const human = await gavel(['log', '--decision', 'deny', '--limit', '1'], { cwd: ws.dir });
+    expect(human.stdout).toMatch(/DENY +user:sara read customer:c-1 by .*customers\.residency.*\[e2e-1\]/);
+    expect((await gavel(['log', '--decision', 'maybe'], { cwd: ws.dir })).code).toBe(2);
   });
 
   test('reloads a valid policy change by itself; rejects a broken one and keeps serving', async () => {

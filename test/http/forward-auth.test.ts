@@ -5,6 +5,8 @@ import { buildPolicySet } from '../../src/index.js';
 import { LivePolicySet } from '../../src/engine/live-set.js';
 import { buildApp } from '../../src/http/app.js';
 import { createTokenVerifier } from '../../src/tokens/verify-token.js';
+import { DecisionLog } from '../../src/engine/decision-log.js';
+import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 
 const ISSUER = 'https://issuer.test';
 const POLICIES = `
@@ -13,6 +15,8 @@ const POLICIES = `
 `;
 
 let app: FastifyInstance;
+const store = new SqliteStore(':memory:');
+const log = new DecisionLog(store, { flushMs: 60_000 });
 let sign: (claims: Record<string, unknown>) => Promise<string>;
 
 beforeAll(async () => {
@@ -27,6 +31,7 @@ beforeAll(async () => {
       headers: ['x-tenant'],
       responseHeaders: { 'X-Gavel-Subject': 'sub', 'X-Gavel-Client': 'client_id' },
     },
+    log,
   });
   await app.ready();
 });
@@ -42,6 +47,17 @@ describe('forward-auth', () => {
     expect(r.headers['x-gavel-subject']).toBe('alice');
     // A claim the token lacks is still sent, empty: Caddy 2.6 would copy a placeholder otherwise.
     expect(r.headers['x-gavel-client']).toBe('');
+  });
+
+  test('the decision log keeps who and which token, never the token or its other claims', async () => {
+    const token = await sign({ scope: 'hello:read', jti: 't-1', email: 'alice@example.com' });
+    const r = await app.inject({ method: 'GET', url: '/v1/forward-auth', headers: nginx('/hello/logged', 'GET', { authorization: `Bearer ${token}`, 'x-request-id': 'fa-1' }) });
+    expect(r.statusCode).toBe(200);
+    log.flush();
+    const [entry] = store.queryDecisions({ limit: 1 });
+    expect(entry).toMatchObject({ id: 'fa-1', via: 'forward_auth', decision: true, subject: { type: 'user', id: 'alice' }, action: 'GET', resource: { type: 'route', id: '/hello/logged' } });
+    expect((entry.request as { token: unknown }).token).toEqual({ sub: 'alice', jti: 't-1' });
+    expect(JSON.stringify(entry)).not.toContain(token);
   });
 
   test('reads Caddy and Traefik headers as well', async () => {

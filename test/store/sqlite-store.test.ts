@@ -19,6 +19,10 @@ const record = (id: string, decision = true): DecisionRecord => ({
   via: 'native',
   decision,
   revision: 'abc',
+  subject: { type: 'user', id: 'alice' },
+  action: 'read',
+  resource: { type: 'doc', id: id },
+  latencyUs: 1.5,
   determining: decision ? ['p'] : [],
   reasons: [],
   errors: [],
@@ -39,8 +43,23 @@ describe('the SQLite store', () => {
   test('decisions round-trip, newest first', () => {
     const store = new SqliteStore(join(dir, 'gavel.db'));
     store.appendDecisions([record('a'), record('b', false)]);
-    expect(store.recentDecisions(10)).toEqual([record('b', false), record('a')]);
+    expect(store.queryDecisions({ limit: 10 })).toEqual([record('b', false), record('a')]);
     expect(store.ping()).toBe(true);
+    store.close();
+  });
+
+  test('queries by decision, subject, policy and time; prunes by age and count', () => {
+    const store = new SqliteStore(join(dir, 'gavel.db'));
+    store.appendDecisions([record('a'), record('b', false), { ...record('c'), at: '2026-11-23T00:00:00.000Z', subject: { type: 'user', id: 'bob' } }]);
+    expect(store.queryDecisions({ decision: false, limit: 10 }).map((r) => r.id)).toEqual(['b']);
+    expect(store.queryDecisions({ subjectId: 'bob', limit: 10 }).map((r) => r.id)).toEqual(['c']);
+    expect(store.queryDecisions({ policy: 'p', limit: 10 }).map((r) => r.id)).toEqual(['c', 'a']);
+    expect(store.queryDecisions({ since: '2026-11-22T23:00:00.000Z', limit: 10 }).map((r) => r.id)).toEqual(['c']);
+    expect(store.pruneDecisions('2026-11-22T13:00:00.000Z', 1000)).toBe(2);
+    expect(store.queryDecisions({ limit: 10 }).map((r) => r.id)).toEqual(['c']);
+    store.appendDecisions([record('d'), record('e')]);
+    expect(store.pruneDecisions('2000-01-01T00:00:00.000Z', 2)).toBe(1);
+    expect(store.queryDecisions({ limit: 10 }).map((r) => r.id)).toEqual(['e', 'd']);
     store.close();
   });
 
@@ -48,7 +67,7 @@ describe('the SQLite store', () => {
     const store = new SqliteStore(join(dir, 'gavel.db'));
     const bad = { ...record('c'), id: null } as unknown as DecisionRecord;
     expect(() => store.appendDecisions([record('ok'), bad])).toThrow();
-    expect(store.recentDecisions(10)).toEqual([]);
+    expect(store.queryDecisions({ limit: 10 })).toEqual([]);
     store.close();
   });
 });
@@ -59,10 +78,10 @@ describe('the decision log', () => {
     const log = new DecisionLog(store, { flushMs: 60_000, batchSize: 1000 });
     for (let i = 0; i < 10; i++) log.append(record(`r${i}`));
     expect(log.depth).toBe(10);
-    expect(store.recentDecisions(100)).toHaveLength(0);
+    expect(store.queryDecisions({ limit: 100 })).toHaveLength(0);
     log.close();
     expect(log.depth).toBe(0);
-    expect(store.recentDecisions(100)).toHaveLength(10);
+    expect(store.queryDecisions({ limit: 100 })).toHaveLength(10);
     store.close();
   });
 
@@ -70,7 +89,7 @@ describe('the decision log', () => {
     const store = new SqliteStore(join(dir, 'gavel.db'));
     const log = new DecisionLog(store, { flushMs: 60_000, batchSize: 5 });
     for (let i = 0; i < 5; i++) log.append(record(`r${i}`));
-    expect(store.recentDecisions(100)).toHaveLength(5);
+    expect(store.queryDecisions({ limit: 100 })).toHaveLength(5);
     log.close();
     store.close();
   });
@@ -85,7 +104,8 @@ describe('the decision log', () => {
         if (broken) throw new Error('disk full');
         store.appendDecisions(records);
       },
-      recentDecisions: (n: number) => store.recentDecisions(n),
+      queryDecisions: store.queryDecisions.bind(store),
+      pruneDecisions: store.pruneDecisions.bind(store),
       ping: () => true,
       close: () => store.close(),
     };
@@ -96,7 +116,7 @@ describe('the decision log', () => {
     expect(log.failures).toBe(1);
     broken = false;
     log.close();
-    expect(store.recentDecisions(10).map((r) => r.id)).toEqual(['kept']);
+    expect(store.queryDecisions({ limit: 10 }).map((r) => r.id)).toEqual(['kept']);
     store.close();
   });
 });

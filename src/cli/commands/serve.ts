@@ -62,6 +62,10 @@ export async function serve(argv: string[], io: CliIo): Promise<number> {
     throw new UsageError(`cannot open the database \`${config.db}\`: ${err instanceof Error ? err.message : String(err)}`);
   }
   const log = new DecisionLog(store, {}, (err) => writeLine(io.stderr, `gavel: cannot write the decision log (will retry): ${err instanceof Error ? err.message : String(err)}`));
+  // Retention: decisions older than 30 days, and beyond the newest million, are pruned hourly.
+  const prune = () => store.pruneDecisions(new Date(Date.now() - 30 * 86_400_000).toISOString(), 1_000_000);
+  prune();
+  const pruning = setInterval(prune, 3_600_000).unref();
   const live = new LivePolicySet(result.set);
   const metrics = new Metrics(live, () => log.depth);
   const reloader = new PolicyReloader(dir, live, (outcome) => {
@@ -90,6 +94,7 @@ export async function serve(argv: string[], io: CliIo): Promise<number> {
   reloader.close();
   // close() stops accepting and waits for requests in flight; then every answered decision is written.
   await app.close();
+  clearInterval(pruning);
   log.close();
   store.close();
   writeLine(io.stdout, 'gavel: stopped');

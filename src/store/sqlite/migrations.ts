@@ -14,6 +14,12 @@ export const MIGRATIONS: readonly { version: number; name: string; sql: string }
         via          TEXT NOT NULL,
         decision     INTEGER NOT NULL CHECK (decision IN (0, 1)),
         revision     TEXT NOT NULL,
+        subject_type TEXT NOT NULL,
+        subject_id   TEXT NOT NULL,
+        action       TEXT NOT NULL,
+        resource_type TEXT NOT NULL,
+        resource_id  TEXT NOT NULL,
+        latency_us   REAL NOT NULL,
         determining  TEXT NOT NULL,
         reasons      TEXT NOT NULL,
         errors       TEXT NOT NULL,
@@ -21,6 +27,7 @@ export const MIGRATIONS: readonly { version: number; name: string; sql: string }
       ) STRICT;
       CREATE INDEX decisions_id ON decisions (id);
       CREATE INDEX decisions_at ON decisions (at);
+      CREATE INDEX decisions_subject ON decisions (subject_id);
     `,
   },
 ];

@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import type { DecisionRecord, Store } from '../store.js';
+import type { DecisionQuery, DecisionRecord, Store } from '../store.js';
 import { MIGRATIONS } from './migrations.js';
 
 interface DecisionRow {
@@ -10,6 +10,12 @@ interface DecisionRow {
   via: string;
   decision: number;
   revision: string;
+  subject_type: string;
+  subject_id: string;
+  action: string;
+  resource_type: string;
+  resource_id: string;
+  latency_us: number;
   determining: string;
   reasons: string;
   errors: string;
@@ -35,7 +41,8 @@ export class SqliteStore implements Store {
     this.db.pragma('busy_timeout = 5000');
     migrate(this.db);
     this.insert = this.db.prepare(
-      'INSERT INTO decisions (id, at, via, decision, revision, determining, reasons, errors, request) VALUES (@id, @at, @via, @decision, @revision, @determining, @reasons, @errors, @request)',
+      `INSERT INTO decisions (id, at, via, decision, revision, subject_type, subject_id, action, resource_type, resource_id, latency_us, determining, reasons, errors, request)
+       VALUES (@id, @at, @via, @decision, @revision, @subject_type, @subject_id, @action, @resource_type, @resource_id, @latency_us, @determining, @reasons, @errors, @request)`,
     );
     this.appendAll = this.db.transaction((records: readonly DecisionRecord[]) => {
       for (const r of records) {
@@ -45,6 +52,12 @@ export class SqliteStore implements Store {
           via: r.via,
           decision: r.decision ? 1 : 0,
           revision: r.revision,
+          subject_type: r.subject.type,
+          subject_id: r.subject.id,
+          action: r.action,
+          resource_type: r.resource.type,
+          resource_id: r.resource.id,
+          latency_us: r.latencyUs,
           determining: JSON.stringify(r.determining),
           reasons: JSON.stringify(r.reasons),
           errors: JSON.stringify(r.errors),
@@ -58,19 +71,24 @@ export class SqliteStore implements Store {
     if (records.length > 0) this.appendAll(records);
   }
 
-  recentDecisions(limit: number): DecisionRecord[] {
-    const rows = this.db.prepare('SELECT * FROM decisions ORDER BY seq DESC LIMIT ?').all(limit) as DecisionRow[];
-    return rows.map((row) => ({
-      id: row.id,
-      at: row.at,
-      via: row.via,
-      decision: row.decision === 1,
-      revision: row.revision,
-      determining: JSON.parse(row.determining) as string[],
-      reasons: JSON.parse(row.reasons) as string[],
-      errors: JSON.parse(row.errors) as string[],
-      request: JSON.parse(row.request) as unknown,
-    }));
+  queryDecisions(query: DecisionQuery): DecisionRecord[] {
+    const where: string[] = [];
+    const params: (string | number)[] = [];
+    if (query.since !== undefined) where.push('at >= ?'), params.push(query.since);
+    if (query.decision !== undefined) where.push('decision = ?'), params.push(query.decision ? 1 : 0);
+    if (query.subjectId !== undefined) where.push('subject_id = ?'), params.push(query.subjectId);
+    if (query.policy !== undefined) where.push('EXISTS (SELECT 1 FROM json_each(determining) WHERE value = ?)'), params.push(query.policy);
+    const sql = `SELECT * FROM decisions ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC LIMIT ?`;
+    const rows = this.db.prepare(sql).all(...params, query.limit) as DecisionRow[];
+    return rows.map(toRecord);
+  }
+
+  pruneDecisions(before: string, keep: number): number {
+    return this.db.transaction(() => {
+      const old = this.db.prepare('DELETE FROM decisions WHERE at < ?').run(before).changes;
+      const extra = this.db.prepare('DELETE FROM decisions WHERE seq <= (SELECT seq FROM decisions ORDER BY seq DESC LIMIT 1 OFFSET ?)').run(keep).changes;
+      return old + extra;
+    })();
   }
 
   ping(): boolean {
@@ -84,6 +102,24 @@ export class SqliteStore implements Store {
   close(): void {
     this.db.close();
   }
+}
+
+function toRecord(row: DecisionRow): DecisionRecord {
+  return {
+    id: row.id,
+    at: row.at,
+    via: row.via,
+    decision: row.decision === 1,
+    revision: row.revision,
+    subject: { type: row.subject_type, id: row.subject_id },
+    action: row.action,
+    resource: { type: row.resource_type, id: row.resource_id },
+    latencyUs: row.latency_us,
+    determining: JSON.parse(row.determining) as string[],
+    reasons: JSON.parse(row.reasons) as string[],
+    errors: JSON.parse(row.errors) as string[],
+    request: JSON.parse(row.request) as unknown,
+  };
 }
 
 function migrate(db: Database.Database): void {

@@ -1,0 +1,72 @@
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { SqliteStore } from '../../store/sqlite/sqlite-store.js';
+import type { DecisionRecord } from '../../store/store.js';
+import { flags } from '../args.js';
+import { Exit, UsageError, writeLine, type CliIo } from '../io.js';
+
+export const logHelp = `Usage: gavel log [--db FILE] [--since TIME] [--decision allow|deny] [--subject ID]
+                 [--policy ID] [--limit N] [--json]
+
+Shows the decision log that \`gavel serve\` writes, newest first: time, interface, verdict,
+subject, action, resource, determining policies and reasons.
+
+Options:
+      --db FILE          SQLite database (default ./data/gavel.db; also GAVEL_DB)
+      --since TIME       only decisions at or after TIME (ISO 8601, e.g. 2026-11-22T10:00:00Z)
+      --decision D       only allow or only deny
+      --subject ID       only decisions about this subject id
+      --policy ID        only decisions this policy determined
+      --limit N          at most N decisions (default 50)
+      --json             an array of records
+  -h, --help             show this help
+
+Exit codes: 0 shown, 2 usage error (bad flag, no database).`;
+
+export async function log(argv: string[], io: CliIo): Promise<number> {
+  const { values } = flags(() =>
+    parseArgs({
+      args: argv,
+      strict: true,
+      options: {
+        db: { type: 'string' },
+        since: { type: 'string' },
+        decision: { type: 'string' },
+        subject: { type: 'string' },
+        policy: { type: 'string' },
+        limit: { type: 'string' },
+        json: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }),
+  );
+  if (values.help) return writeLine(io.stdout, logHelp), Exit.ok;
+  const path = resolve(io.cwd, values.db ?? process.env.GAVEL_DB ?? 'data/gavel.db');
+  if (!existsSync(path)) throw new UsageError(`no database at \`${path}\`; \`gavel serve\` creates it (or pass --db)`);
+  if (values.decision !== undefined && values.decision !== 'allow' && values.decision !== 'deny') throw new UsageError('--decision is `allow` or `deny`');
+  const limit = values.limit === undefined ? 50 : Number(values.limit);
+  if (!Number.isInteger(limit) || limit < 1 || limit > 100_000) throw new UsageError('--limit is a whole number from 1 to 100000');
+  if (values.since !== undefined && Number.isNaN(Date.parse(values.since))) throw new UsageError(`--since: \`${values.since}\` is not an ISO 8601 time`);
+  const store = new SqliteStore(path);
+  try {
+    const records = store.queryDecisions({
+      limit,
+      ...(values.since === undefined ? {} : { since: new Date(values.since).toISOString() }),
+      ...(values.decision === undefined ? {} : { decision: values.decision === 'allow' }),
+      ...(values.subject === undefined ? {} : { subjectId: values.subject }),
+      ...(values.policy === undefined ? {} : { policy: values.policy }),
+    });
+    if (values.json) writeLine(io.stdout, JSON.stringify(records, null, 2));
+    else for (const r of records) writeLine(io.stdout, line(r));
+  } finally {
+    store.close();
+  }
+  return Exit.ok;
+}
+
+function line(r: DecisionRecord): string {
+  const why = r.determining.length > 0 ? ` by ${r.determining.join(', ')}` : '';
+  const reasons = r.reasons.length > 0 ? ` (${r.reasons.join('; ')})` : '';
+  return `${r.at}  ${r.via.padEnd(13)} ${r.decision ? 'ALLOW' : 'DENY '}  ${r.subject.type}:${r.subject.id} ${r.action} ${r.resource.type}:${r.resource.id}${why}${reasons}  [${r.id}]`;
+}
