@@ -1,6 +1,7 @@
 import { check, checkHelp } from './commands/check.js';
 import { evaluate, evalHelp } from './commands/eval.js';
 import { fmt, fmtHelp } from './commands/fmt.js';
+import { apply, applyHelp } from './commands/apply.js';
 import { log, logHelp } from './commands/log.js';
 import { serve, serveHelp } from './commands/serve.js';
 import { test, testHelp } from './commands/test.js';
@@ -13,6 +14,7 @@ const COMMANDS: Record<string, { run: (argv: string[], io: CliIo) => Promise<num
   test: { run: test, help: testHelp, summary: 'run the policy tests beside the policies' },
   serve: { run: serve, help: serveHelp, summary: 'serve decisions over HTTP (AuthZEN and native APIs)' },
   log: { run: log, help: logHelp, summary: 'show the decision log' },
+  apply: { run: apply, help: applyHelp, summary: 'make the directory in the database what a document says' },
 };
 
 export const mainHelp = `Usage: gavel <command> [options]

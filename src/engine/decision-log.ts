@@ -20,7 +20,7 @@ export class DecisionLog {
   private readonly batchSize: number;
 
   constructor(
-    private readonly store: Store,
+    private readonly store: Pick<Store, 'appendDecisions'>,
     options: DecisionLogOptions = {},
     private readonly onError: (err: unknown) => void = () => {},
   ) {

@@ -9,7 +9,8 @@ import type { ReloadStatus } from '../engine/reload.js';
 import type { DecisionLog } from '../engine/decision-log.js';
 import type { Store } from '../store/store.js';
 import { Metrics } from './metrics.js';
-import { DecisionObserver } from './observer.js';
+import { Decider } from './decider.js';
+import type { LiveDirectory } from '../engine/directory.js';
 import { errorHandler } from './error-handler.js';
 import { authzenRoutes } from './routes/authzen.js';
 import { decideRoutes } from './routes/decide.js';
@@ -33,6 +34,8 @@ export interface AppOptions {
   log?: DecisionLog | null;
   /** The store, checked by /readyz. */
   store?: Store | null;
+  /** The directory snapshot requests are enriched from; none when absent. */
+  directory?: LiveDirectory | null;
 }
 
 const NO_ISSUERS: ForwardAuthOptions = {
@@ -60,10 +63,10 @@ export function buildApp(options: AppOptions): FastifyInstance {
     reply.header('x-request-id', request.id);
   });
   const metrics = options.metrics ?? new Metrics(options.policies);
-  const observer = new DecisionObserver(metrics, options.log ?? null);
-  authzenRoutes(app, options.policies, options.baseUrl ?? null, observer);
-  decideRoutes(app, options.policies, observer);
-  forwardAuthRoutes(app, options.policies, observer, options.forwardAuth ?? NO_ISSUERS);
+  const decider = new Decider(metrics, options.log ?? null, options.directory ?? null);
+  authzenRoutes(app, options.policies, options.baseUrl ?? null, decider);
+  decideRoutes(app, options.policies, decider);
+  forwardAuthRoutes(app, options.policies, decider, options.forwardAuth ?? NO_ISSUERS);
   healthRoutes(app, options.policies, metrics, options.reload ?? null, options.store ?? null);
   return app;
 }

@@ -37,13 +37,36 @@ export interface DecisionQuery {
   limit: number;
 }
 
+/** A directory entity: a user, group, document… whose attributes policies read. */
+export interface Entity {
+  type: string;
+  id: string;
+  attributes: { [k: string]: unknown };
+}
+
+/** What applying a directory document changed (or, on a dry run, would change). */
+export interface DirectoryChanges {
+  added: string[];
+  changed: string[];
+  removed: string[];
+}
+
 export interface Store {
+  /** Every directory entity. */
+  entities(): Entity[];
+  /**
+   * Makes the directory exactly `entities`, in one transaction: adds, changes and removes.
+   * With `dryRun`, changes nothing and reports what it would do.
+   */
+  applyEntities(entities: readonly Entity[], dryRun: boolean): DirectoryChanges;
   /** Appends decisions in one transaction: all are stored, or none. */
   appendDecisions(records: readonly DecisionRecord[]): void;
   /** Matching decisions, newest first. */
   queryDecisions(query: DecisionQuery): DecisionRecord[];
   /** Deletes decisions older than `before` (ISO 8601) and beyond the newest `keep`; answers how many went. */
   pruneDecisions(before: string, keep: number): number;
+  /** A number that changes whenever another connection committed a write: cheap to poll. */
+  changeMarker(): number;
   /** Whether the database answers; for /readyz. */
   ping(): boolean;
   close(): void;

@@ -160,6 +160,28 @@ describe('gavel eval', () => {
   });
 });
 
+describe('gavel apply', () => {
+  test('makes the directory what the document says; again, nothing changes; --dry-run changes nothing', async () => {
+    writeFileSync(join(ws.dir, 'dir.json'), JSON.stringify({ entities: [{ type: 'user', id: 'alice', attributes: { roles: ['staff'] } }, { type: 'user', id: 'bob' }] }));
+    const first = await gavel(['apply', 'dir.json'], { cwd: cwd() });
+    expect(first.code).toBe(0);
+    expect(first.stdout).toBe('+ user::"alice"\n+ user::"bob"\napplied: 2 added, 0 changed, 0 removed\n');
+    expect((await gavel(['apply', 'dir.json'], { cwd: cwd() })).stdout).toBe('applied: 0 added, 0 changed, 0 removed\n');
+    writeFileSync(join(ws.dir, 'dir.json'), JSON.stringify({ entities: [{ type: 'user', id: 'alice', attributes: { roles: ['admin'] } }] }));
+    const dry = await gavel(['apply', 'dir.json', '--dry-run', '--json'], { cwd: cwd() });
+    expect(JSON.parse(dry.stdout)).toEqual({ dryRun: true, added: [], changed: ['user::"alice"'], removed: ['user::"bob"'] });
+    expect((await gavel(['apply', 'dir.json'], { cwd: cwd() })).stdout).toContain('applied: 0 added, 1 changed, 1 removed');
+  });
+
+  test('an invalid document applies nothing and says where it is wrong', async () => {
+    writeFileSync(join(ws.dir, 'bad.json'), JSON.stringify({ entities: [{ type: 'user', id: 'ok' }, { type: 'user' }] }));
+    const r = await gavel(['apply', 'bad.json'], { cwd: cwd() });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('entities[1].id: expected a non-empty string');
+    expect((await gavel(['apply', 'bad.json', '--dry-run'], { cwd: cwd() })).code).toBe(2);
+  });
+});
+
 describe('gavel test', () => {
   test('the example policy tests pass and the last line counts them', async () => {
     const r = await gavel(['test'], { cwd: cwd() });

@@ -128,6 +128,31 @@ describe('gavel serve', () => {
     expect(acknowledged.filter((id) => !logged.has(id))).toEqual([]);
   });
 
+  test('a directory change applied while serving is picked up, and callers cannot override it', async () => {
+    ws = workspace();
+    const { writeFileSync } = await import('node:fs');
+    const { gavel } = await import('./helpers.js');
+    const { rmSync } = await import('node:fs');
+    // Without the example risk forbids (no risk signals yet), so that the permit alone decides.
+    rmSync(join(ws.dir, 'policies', 'risk.gavel'));
+    writeFileSync(join(ws.dir, 'policies', 'admin.gavel'), '@id("admin") permit (action == "purge") when { subject.roles contains "admin" };\n');
+    const server = await start(ws.dir);
+    const ask = async (roles: string[]) => {
+      const r = await fetch(`${server.url}/v1/decide`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ subject: { type: 'user', id: 'mallory', properties: { roles } }, action: { name: 'purge' }, resource: { type: 'doc', id: '1' } }),
+      });
+      return ((await r.json()) as { determining: string[] }).determining.includes('admin');
+    };
+    expect(await ask(['admin'])).toBe(true); // not in the directory yet: the caller's word is all there is
+    writeFileSync(join(ws.dir, 'dir.json'), JSON.stringify({ entities: [{ type: 'user', id: 'mallory', attributes: { roles: ['staff'] } }] }));
+    expect((await gavel(['apply', 'dir.json'], { cwd: ws.dir })).code).toBe(0);
+    for (let i = 0; i < 100 && (await ask(['admin'])); i++) await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(await ask(['admin'])).toBe(false);
+    expect(server.output()).toContain('gavel: directory reloaded (1 entities)');
+  });
+
   test('refuses to start on invalid policies, with the diagnostics', async () => {
     ws = workspace();
     const { writeFileSync } = await import('node:fs');

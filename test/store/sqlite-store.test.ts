@@ -36,7 +36,10 @@ describe('the SQLite store', () => {
     new SqliteStore(path).close(); // migrating again changes nothing
     const db = new Database(path, { readonly: true });
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
-    expect(db.prepare('SELECT version, name FROM schema_migrations').all()).toEqual([{ version: 1, name: 'decision log' }]);
+    expect(db.prepare('SELECT version, name FROM schema_migrations').all()).toEqual([
+      { version: 1, name: 'decision log' },
+      { version: 2, name: 'directory' },
+    ]);
     db.close();
   });
 

@@ -5,6 +5,7 @@ import { buildApp } from '../../http/app.js';
 import { Metrics } from '../../http/metrics.js';
 import { DecisionLog } from '../../engine/decision-log.js';
 import { SqliteStore } from '../../store/sqlite/sqlite-store.js';
+import { Directory, LiveDirectory } from '../../engine/directory.js';
 import { ConfigError, loadConfig, type Config } from '../../config.js';
 import { createTokenVerifier } from '../../tokens/verify-token.js';
 import { COMMON, flags } from '../args.js';
@@ -66,6 +67,16 @@ export async function serve(argv: string[], io: CliIo): Promise<number> {
   const prune = () => store.pruneDecisions(new Date(Date.now() - 30 * 86_400_000).toISOString(), 1_000_000);
   prune();
   const pruning = setInterval(prune, 3_600_000).unref();
+  // The directory snapshot, refreshed when another process (`gavel apply`) writes the database.
+  const directory = new LiveDirectory(new Directory(store.entities()));
+  let marker = store.changeMarker();
+  const watchingDb = setInterval(() => {
+    const now = store.changeMarker();
+    if (now === marker) return;
+    marker = now;
+    directory.swap(new Directory(store.entities()));
+    writeLine(io.stdout, `gavel: directory reloaded (${directory.current.size} entities)`);
+  }, 1000).unref();
   const live = new LivePolicySet(result.set);
   const metrics = new Metrics(live, () => log.depth);
   const reloader = new PolicyReloader(dir, live, (outcome) => {
@@ -74,7 +85,7 @@ export async function serve(argv: string[], io: CliIo): Promise<number> {
   });
   if (config.watch) reloader.watch();
   const forwardAuth = { verifyToken: createTokenVerifier(config.trustedIssuers), ...config.forwardAuth };
-  const app = buildApp({ policies: live, metrics, reload: reloader.status, forwardAuth, log, store });
+  const app = buildApp({ policies: live, metrics, reload: reloader.status, forwardAuth, log, store, directory });
   try {
     await app.listen({ host: config.http.host, port: config.http.port });
   } catch (err: unknown) {
@@ -95,6 +106,7 @@ export async function serve(argv: string[], io: CliIo): Promise<number> {
   // close() stops accepting and waits for requests in flight; then every answered decision is written.
   await app.close();
   clearInterval(pruning);
+  clearInterval(watchingDb);
   log.close();
   store.close();
   writeLine(io.stdout, 'gavel: stopped');

@@ -1,7 +1,6 @@
 import type { FastifyInstance } from 'fastify';
-import { decide } from '../../engine/decide.js';
 import type { Interface } from '../metrics.js';
-import type { DecisionObserver } from '../observer.js';
+import type { Decider } from '../decider.js';
 import type { Decision } from '../../engine/decision.js';
 import type { LivePolicySet } from '../../engine/live-set.js';
 import type { PolicySet } from '../../engine/policy-set.js';
@@ -18,14 +17,10 @@ function authzenDecision(d: Decision): { decision: boolean; context: Json } {
 }
 
 /** Decides one AuthZEN request: only the four caller roots are read; `token` and `risk` never come from the body. */
-function evaluate(set: PolicySet, body: Json, observer: DecisionObserver, where: Interface, id: string): Decision | { problems: string[] } {
+function evaluate(set: PolicySet, body: Json, decider: Decider, where: Interface, id: string): Decision | { problems: string[] } {
   const request = { subject: body.subject, action: body.action, resource: body.resource, ...(body.context === undefined ? {} : { context: body.context }) };
   const checked = validateRequest(request, { trusted: false });
-  if ('problems' in checked) return checked;
-  const start = process.hrtime.bigint();
-  const d = decide(set, checked.request);
-  observer.decided(where, id, checked.request, d, start);
-  return d;
+  return 'problems' in checked ? checked : decider.decide(where, id, set, checked.request);
 }
 
 interface BatchBody {
@@ -38,9 +33,9 @@ interface BatchBody {
 }
 
 /** OpenID AuthZEN Authorization API 1.0: evaluation, evaluations, and PDP metadata. */
-export function authzenRoutes(app: FastifyInstance, policies: LivePolicySet, baseUrl: string | null, observer: DecisionObserver): void {
+export function authzenRoutes(app: FastifyInstance, policies: LivePolicySet, baseUrl: string | null, decider: Decider): void {
   app.post('/access/v1/evaluation', { schema: { body: evaluationBody } }, async (request) => {
-    const d = evaluate(policies.current, request.body as Json, observer, 'authzen', request.id);
+    const d = evaluate(policies.current, request.body as Json, decider, 'authzen', request.id);
     // INVARIANT: the route's schema already checked what validateRequest checks.
     if ('problems' in d) throw Object.assign(new Error(d.problems.join('; ')), { statusCode: 400 });
     return authzenDecision(d);
@@ -53,7 +48,7 @@ export function authzenRoutes(app: FastifyInstance, policies: LivePolicySet, bas
     const defaults: Json = { subject: body.subject, action: body.action, resource: body.resource, context: body.context };
     if (items.length === 0) {
       // Without items the endpoint is the single evaluation (AuthZEN 1.0 §7.1).
-      const d = evaluate(set, defaults, observer, 'authzen', request.id);
+      const d = evaluate(set, defaults, decider, 'authzen', request.id);
       if ('problems' in d) throw Object.assign(new Error(d.problems.join('; ')), { statusCode: 400 });
       return authzenDecision(d);
     }
@@ -62,7 +57,7 @@ export function authzenRoutes(app: FastifyInstance, policies: LivePolicySet, bas
     const evaluations: Json[] = [];
     for (const [i, item] of items.entries()) {
       // Each member present in the item replaces the default as a whole: no deep merge.
-      const d = evaluate(set, { ...defaults, ...item }, observer, 'authzen_batch', `${request.id}#${i}`);
+      const d = evaluate(set, { ...defaults, ...item }, decider, 'authzen_batch', `${request.id}#${i}`);
       if ('problems' in d) {
         // One bad item fails closed in-band; the rest of the batch is still answered.
         evaluations.push({ decision: false, context: { error: { status: 400, message: d.problems.join('; ') } } });

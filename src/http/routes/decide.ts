@@ -1,9 +1,8 @@
 import type { FastifyInstance } from 'fastify';
-import { decide } from '../../engine/decide.js';
 import type { LivePolicySet } from '../../engine/live-set.js';
 import { validateRequest } from '../../engine/validate-request.js';
 import type { Request } from '../../language/eval/activation.js';
-import type { DecisionObserver } from '../observer.js';
+import type { Decider } from '../decider.js';
 import { evaluationBody } from '../schemas/authzen.js';
 
 // Query strings are text; bodies are never coerced (a number is not a string), so neither is this.
@@ -17,14 +16,10 @@ function checked(body: unknown, where: string): Request {
 }
 
 /** Gavel's native API: the engine's whole decision, with an explanation on request. */
-export function decideRoutes(app: FastifyInstance, policies: LivePolicySet, observer: DecisionObserver): void {
+export function decideRoutes(app: FastifyInstance, policies: LivePolicySet, decider: Decider): void {
   app.post('/v1/decide', { schema: { body: evaluationBody, querystring: explainQuery } }, async (request) => {
     const { explain } = request.query as { explain?: string };
-    const input = checked(request.body, '');
-    const start = process.hrtime.bigint();
-    const d = decide(policies.current, input, { explain: explain === 'true' });
-    observer.decided('native', request.id, input, d, start);
-    return d;
+    return decider.decide('native', request.id, policies.current, checked(request.body, ''), { explain: explain === 'true' });
   });
 
   app.post('/v1/decide/batch', { schema: { body: batchBody, querystring: explainQuery } }, async (request) => {
@@ -34,12 +29,7 @@ export function decideRoutes(app: FastifyInstance, policies: LivePolicySet, obse
     const set = policies.current;
     const valid = requests.map((r, i) => checked(r, `requests/${i}/`));
     return {
-      decisions: valid.map((r, i) => {
-        const start = process.hrtime.bigint();
-        const d = decide(set, r, { explain: explain === 'true' });
-        observer.decided('native_batch', `${request.id}#${i}`, r, d, start);
-        return d;
-      }),
+      decisions: valid.map((r, i) => decider.decide('native_batch', `${request.id}#${i}`, set, r, { explain: explain === 'true' })),
     };
   });
 }

@@ -1,9 +1,8 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { decide } from '../../engine/decide.js';
 import type { LivePolicySet } from '../../engine/live-set.js';
 import type { Request } from '../../language/eval/activation.js';
 import type { TokenResult } from '../../tokens/verify-token.js';
-import type { DecisionObserver } from '../observer.js';
+import type { Decider } from '../decider.js';
 
 export interface ForwardAuthOptions {
   verifyToken: (token: string) => Promise<TokenResult>;
@@ -41,7 +40,7 @@ const quote = (s: string) => `"${s.replace(/["\\]/g, '')}"`;
  * for the upstream; 401 with `WWW-Authenticate: Bearer` when the caller has no valid
  * token; 403 with the reason otherwise. The request body, if any, is never read.
  */
-export function forwardAuthRoutes(app: FastifyInstance, policies: LivePolicySet, observer: DecisionObserver, options: ForwardAuthOptions): void {
+export function forwardAuthRoutes(app: FastifyInstance, policies: LivePolicySet, decider: Decider, options: ForwardAuthOptions): void {
   void app.register(async (scoped) => {
     // Gateways send no body, or (HAProxy's Lua client) a chunked one of any type: drain it, never parse it.
     scoped.removeAllContentTypeParsers();
@@ -68,9 +67,7 @@ export function forwardAuthRoutes(app: FastifyInstance, policies: LivePolicySet,
         context: { ip: request.socket.remoteAddress ?? '', headers, time: new Date().toISOString() },
         ...(claims === undefined ? {} : { token: claims }),
       };
-      const start = process.hrtime.bigint();
-      const d = decide(policies.current, decisionRequest);
-      observer.decided('forward_auth', request.id, decisionRequest, d, start);
+      const d = decider.decide('forward_auth', request.id, policies.current, decisionRequest);
       if (d.decision) {
         for (const [name, claim] of Object.entries(options.responseHeaders)) {
           const v = claims?.[claim];

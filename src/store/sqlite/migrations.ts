@@ -30,4 +30,16 @@ export const MIGRATIONS: readonly { version: number; name: string; sql: string }
       CREATE INDEX decisions_subject ON decisions (subject_id);
     `,
   },
+  {
+    version: 2,
+    name: 'directory',
+    sql: `
+      CREATE TABLE entities (
+        type       TEXT NOT NULL,
+        id         TEXT NOT NULL,
+        attributes TEXT NOT NULL CHECK (json_valid(attributes) AND json_type(attributes) = 'object'),
+        PRIMARY KEY (type, id)
+      ) STRICT;
+    `,
+  },
 ];

@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import type { DecisionQuery, DecisionRecord, Store } from '../store.js';
+import type { DecisionQuery, DecisionRecord, DirectoryChanges, Entity, Store } from '../store.js';
 import { MIGRATIONS } from './migrations.js';
 
 interface DecisionRow {
@@ -91,6 +91,40 @@ export class SqliteStore implements Store {
     })();
   }
 
+  entities(): Entity[] {
+    const rows = this.db.prepare('SELECT type, id, attributes FROM entities ORDER BY type, id').all() as { type: string; id: string; attributes: string }[];
+    return rows.map((r) => ({ type: r.type, id: r.id, attributes: JSON.parse(r.attributes) as Entity['attributes'] }));
+  }
+
+  applyEntities(entities: readonly Entity[], dryRun: boolean): DirectoryChanges {
+    const apply = this.db.transaction((): DirectoryChanges => {
+      const current = new Map(this.entities().map((e) => [key(e), JSON.stringify(e.attributes)]));
+      const wanted = new Map(entities.map((e) => [key(e), e]));
+      const changes: DirectoryChanges = { added: [], changed: [], removed: [] };
+      const upsert = this.db.prepare('INSERT INTO entities (type, id, attributes) VALUES (?, ?, ?) ON CONFLICT (type, id) DO UPDATE SET attributes = excluded.attributes');
+      const remove = this.db.prepare('DELETE FROM entities WHERE type = ? AND id = ?');
+      for (const [k, e] of wanted) {
+        const attributes = JSON.stringify(e.attributes);
+        const before = current.get(k);
+        if (before === attributes) continue;
+        (before === undefined ? changes.added : changes.changed).push(k);
+        if (!dryRun) upsert.run(e.type, e.id, attributes);
+      }
+      for (const k of current.keys()) {
+        if (wanted.has(k)) continue;
+        changes.removed.push(k);
+        const [type, id] = splitKey(k);
+        if (!dryRun) remove.run(type, id);
+      }
+      return changes;
+    });
+    return apply();
+  }
+
+  changeMarker(): number {
+    return this.db.pragma('data_version', { simple: true }) as number;
+  }
+
   ping(): boolean {
     try {
       return this.db.prepare('SELECT 1 AS ok').get() !== undefined;
@@ -102,6 +136,16 @@ export class SqliteStore implements Store {
   close(): void {
     this.db.close();
   }
+}
+
+/** `type::"id"`, as policies write entity references. */
+function key(e: { type: string; id: string }): string {
+  return `${e.type}::${JSON.stringify(e.id)}`;
+}
+
+function splitKey(k: string): [string, string] {
+  const at = k.indexOf('::');
+  return [k.slice(0, at), JSON.parse(k.slice(at + 2)) as string];
 }
 
 function toRecord(row: DecisionRow): DecisionRecord {

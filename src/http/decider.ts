@@ -1,5 +1,8 @@
+import { decide, type DecideOptions } from '../engine/decide.js';
 import type { Decision } from '../engine/decision.js';
 import type { DecisionLog } from '../engine/decision-log.js';
+import type { LiveDirectory } from '../engine/directory.js';
+import type { PolicySet } from '../engine/policy-set.js';
 import type { Request } from '../language/eval/activation.js';
 import type { Interface, Metrics } from './metrics.js';
 
@@ -15,16 +18,26 @@ function loggedRequest(request: Request): Request {
 }
 
 /**
- * What happens after every decision, whatever interface asked: a metric and a decision
- * log entry. Both are in-memory appends; the log is written in batches off the request path.
+ * How every interface decides: the request is enriched from the directory snapshot, decided
+ * against the given policy set, counted and logged. No I/O: the directory is in memory and
+ * the log is an in-memory append written in batches off the request path.
  */
-export class DecisionObserver {
+export class Decider {
   constructor(
     readonly metrics: Metrics,
     private readonly log: DecisionLog | null,
+    private readonly directory: LiveDirectory | null,
   ) {}
 
-  decided(where: Interface, id: string, request: Request, d: Decision, startNs: bigint): void {
+  decide(where: Interface, id: string, set: PolicySet, input: Request, options: DecideOptions = {}): Decision {
+    const start = process.hrtime.bigint();
+    const request = this.directory === null ? input : this.directory.current.enrich(input);
+    const d = decide(set, request, options);
+    this.decided(where, id, request, d, start);
+    return d;
+  }
+
+  private decided(where: Interface, id: string, request: Request, d: Decision, startNs: bigint): void {
     const latencyUs = Number(process.hrtime.bigint() - startNs) / 1e3;
     this.metrics.decided(where, d.decision, startNs);
     if (this.log === null) return;

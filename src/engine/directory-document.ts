@@ -1,0 +1,33 @@
+import type { Entity } from '../store/store.js';
+
+type Json = { [k: string]: unknown };
+const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * Reads the declarative document `gavel apply` takes: `{"entities": [{"type", "id",
+ * "attributes"}]}` (later issues add sections). Reports every problem with its path;
+ * a document with any problem applies nothing.
+ */
+export function readDirectoryDocument(value: unknown): { entities: Entity[] } | { problems: string[] } {
+  if (!isObject(value)) return { problems: ['the document is a JSON object with an `entities` list'] };
+  const problems: string[] = [];
+  for (const key of Object.keys(value)) if (key !== 'entities' && key !== '$comment') problems.push(`${key}: unknown section; the document has \`entities\``);
+  if (!Array.isArray(value.entities)) return { problems: [...problems, 'entities: expected a list'] };
+  const entities: Entity[] = [];
+  const seen = new Set<string>();
+  value.entities.forEach((item: unknown, i: number) => {
+    const at = `entities[${i}]`;
+    if (!isObject(item)) return void problems.push(`${at}: expected an object with type, id and attributes`);
+    const { type, id, attributes } = item;
+    if (typeof type !== 'string' || type === '') problems.push(`${at}.type: expected a non-empty string`);
+    if (typeof id !== 'string' || id === '') problems.push(`${at}.id: expected a non-empty string`);
+    if (attributes !== undefined && !isObject(attributes)) problems.push(`${at}.attributes: expected an object`);
+    for (const key of Object.keys(item)) if (!['type', 'id', 'attributes'].includes(key)) problems.push(`${at}.${key}: unknown member`);
+    if (typeof type !== 'string' || typeof id !== 'string') return;
+    const key = `${type}::${JSON.stringify(id)}`;
+    if (seen.has(key)) problems.push(`${at}: ${key} is listed twice`);
+    seen.add(key);
+    entities.push({ type, id, attributes: isObject(attributes) ? attributes : {} });
+  });
+  return problems.length > 0 ? { problems } : { entities };
+}

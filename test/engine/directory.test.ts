@@ -1,0 +1,48 @@
+import { describe, expect, test } from 'vitest';
+import { Directory } from '../../src/engine/directory.js';
+import { readDirectoryDocument } from '../../src/engine/directory-document.js';
+import { buildPolicySet, decide } from '../../src/index.js';
+
+const directory = new Directory([
+  { type: 'user', id: 'alice', attributes: { roles: ['staff'], department: 'finance' } },
+  { type: 'invoice', id: '7', attributes: { owner: 'alice' } },
+]);
+const set = buildPolicySet([{ file: 'd.gavel', text: '@id("admin") permit when { subject.roles contains "admin" };\n@id("own") permit when { resource.owner == subject.id };' }]).set!;
+
+describe('directory enrichment', () => {
+  test('directory attributes win over what the caller sends', () => {
+    const sent = { subject: { type: 'user', id: 'alice', properties: { roles: ['admin'], nickname: 'al' } }, action: { name: 'read' }, resource: { type: 'doc', id: '1' } };
+    const enriched = directory.enrich(sent);
+    expect(enriched.subject).toEqual({ type: 'user', id: 'alice', properties: { roles: ['staff'], department: 'finance', nickname: 'al' } });
+    expect(decide(set, enriched).decision).toBe(false);
+  });
+
+  test('the flat form cannot override a directory attribute either', () => {
+    const enriched = directory.enrich({ subject: { type: 'user', id: 'alice', roles: ['admin'] }, action: { name: 'read' }, resource: { type: 'doc', id: '1' } });
+    expect(decide(set, enriched).decision).toBe(false);
+  });
+
+  test('a resource that names an entity is enriched too', () => {
+    const enriched = directory.enrich({ subject: { type: 'user', id: 'alice' }, action: { name: 'read' }, resource: { type: 'invoice', id: '7' } });
+    expect(decide(set, enriched)).toMatchObject({ decision: true, determining: ['own'] });
+  });
+
+  test('entities the directory does not know are left as sent', () => {
+    const request = { subject: { type: 'user', id: 'bob', properties: { roles: ['admin'] } }, action: { name: 'read' }, resource: { type: 'doc', id: '1' } };
+    expect(directory.enrich(request)).toBe(request);
+  });
+});
+
+describe('the directory document', () => {
+  test('reports every problem with its path', () => {
+    expect(readDirectoryDocument({ entities: [{ type: 'user' }, { type: 'user', id: 'a', attributes: [] }, { type: 'user', id: 'a' }, 5], extra: 1 })).toEqual({
+      problems: [
+        'extra: unknown section; the document has `entities`',
+        'entities[0].id: expected a non-empty string',
+        'entities[1].attributes: expected an object',
+        'entities[2]: user::"a" is listed twice',
+        'entities[3]: expected an object with type, id and attributes',
+      ],
+    });
+  });
+});
