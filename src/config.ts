@@ -12,6 +12,8 @@ export interface Config {
   policies: string;
   /** The SQLite database file (created and migrated on start). */
   db: string;
+  /** The bearer key of admin endpoints; `null` disables them. */
+  adminKey: string | null;
   http: { host: string; port: number };
   watch: boolean;
   trustedIssuers: TrustedIssuer[];
@@ -60,6 +62,8 @@ export function loadConfig(inputs: ConfigInputs): Config {
   const trustedIssuers = issuersAt(fromFile.trusted_issuers, base, `${where}: trusted_issuers`, problems);
   const forwardAuth = forwardAuthAt(fromFile.forward_auth, `${where}: forward_auth`, problems);
   problems.push(...issuerProblems(trustedIssuers).map((p) => `${where}: ${p}`));
+  const adminKey = env.GAVEL_ADMIN_KEY ?? fromFile.admin_key;
+  if (adminKey !== undefined && (typeof adminKey !== 'string' || adminKey.length < 16)) problems.push(`${env.GAVEL_ADMIN_KEY !== undefined ? 'GAVEL_ADMIN_KEY' : `${where}: admin_key`}: use a random string of at least 16 characters`);
   let address = { host: '127.0.0.1', port: 8181 };
   try {
     address = parseAddress(http, flags.http !== undefined ? '--http' : env.GAVEL_HTTP !== undefined ? 'GAVEL_HTTP' : `${where}: http`);
@@ -72,6 +76,7 @@ export function loadConfig(inputs: ConfigInputs): Config {
     policies: resolve(fromCwd(flags.policies, env.GAVEL_POLICIES), policies ?? DEFAULTS.policies),
     db: db === ':memory:' ? db : resolve(fromCwd(flags.db, env.GAVEL_DB), db ?? DEFAULTS.db),
     http: address,
+    adminKey: env.GAVEL_ADMIN_KEY ?? (typeof fromFile.admin_key === 'string' ? fromFile.admin_key : null),
     watch,
     trustedIssuers,
     forwardAuth,
@@ -92,7 +97,7 @@ function readConfigFile(path: string, shown: string): Json {
     throw new ConfigError(`${shown}: not valid JSON: ${(err as Error).message}`);
   }
   if (!isObject(json)) throw new ConfigError(`${shown}: a config file is a JSON object`);
-  const known = new Set(['$comment', 'policies', 'db', 'http', 'watch', 'trusted_issuers', 'forward_auth']);
+  const known = new Set(['$comment', 'policies', 'db', 'http', 'watch', 'admin_key', 'trusted_issuers', 'forward_auth']);
   const unknown = Object.keys(json).filter((k) => !known.has(k));
   if (unknown.length > 0) throw new ConfigError(`${shown}: unknown key \`${unknown[0]}\`; keys are ${[...known].slice(1).join(', ')}`);
   return json;

@@ -15,6 +15,7 @@ import { errorHandler } from './error-handler.js';
 import { authzenRoutes } from './routes/authzen.js';
 import { decideRoutes } from './routes/decide.js';
 import { forwardAuthRoutes, type ForwardAuthOptions } from './routes/forward-auth.js';
+import { adminRoutes, type AdminOptions } from './routes/admin.js';
 import { healthRoutes } from './routes/health.js';
 
 export interface AppOptions {
@@ -36,6 +37,8 @@ export interface AppOptions {
   store?: Store | null;
   /** The directory snapshot requests are enriched from; none when absent. */
   directory?: LiveDirectory | null;
+  /** The admin key and what admin endpoints act on; disabled when absent. */
+  admin?: AdminOptions;
 }
 
 const NO_ISSUERS: ForwardAuthOptions = {
@@ -68,5 +71,6 @@ export function buildApp(options: AppOptions): FastifyInstance {
   decideRoutes(app, options.policies, decider);
   forwardAuthRoutes(app, options.policies, decider, options.forwardAuth ?? NO_ISSUERS);
   healthRoutes(app, options.policies, metrics, options.reload ?? null, options.store ?? null);
+  adminRoutes(app, options.admin ?? { key: null, store: null, reload: null });
   return app;
 }

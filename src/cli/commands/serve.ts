@@ -85,7 +85,8 @@ export async function serve(argv: string[], io: CliIo): Promise<number> {
   });
   if (config.watch) reloader.watch();
   const forwardAuth = { verifyToken: createTokenVerifier(config.trustedIssuers), ...config.forwardAuth };
-  const app = buildApp({ policies: live, metrics, reload: reloader.status, forwardAuth, log, store, directory });
+  const admin = { key: config.adminKey, store, reload: () => reloader.reload() };
+  const app = buildApp({ policies: live, metrics, reload: reloader.status, forwardAuth, log, store, directory, admin });
   try {
     await app.listen({ host: config.http.host, port: config.http.port });
   } catch (err: unknown) {

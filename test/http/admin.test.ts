@@ -1,0 +1,60 @@
+import { describe, expect, test } from 'vitest';
+import { buildPolicySet } from '../../src/index.js';
+import { LivePolicySet } from '../../src/engine/live-set.js';
+import { DecisionLog } from '../../src/engine/decision-log.js';
+import { buildApp } from '../../src/http/app.js';
+import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
+
+const KEY = 'k'.repeat(32);
+const live = new LivePolicySet(buildPolicySet([{ file: 'a.gavel', text: '@id("p") permit (action == "read");' }]).set!);
+
+function setup(key: string | null) {
+  const store = new SqliteStore(':memory:');
+  const log = new DecisionLog(store, { flushMs: 60_000 });
+  let reloads = 0;
+  const app = buildApp({ policies: live, store, log, admin: { key, store, reload: async () => ({ result: 'unchanged', calls: ++reloads }) } });
+  return { app, log };
+}
+
+const request = { subject: { type: 'user', id: 'alice' }, action: { name: 'read' }, resource: { type: 'doc', id: '1' } };
+
+describe('admin endpoints', () => {
+  test('GET /v1/decisions answers the log to a caller with the admin key', async () => {
+    const { app, log } = setup(KEY);
+    await app.inject({ method: 'POST', url: '/v1/decide', payload: request, headers: { 'x-request-id': 'd-1' } });
+    log.flush();
+    const r = await app.inject({ method: 'GET', url: '/v1/decisions?decision=allow&limit=5', headers: { authorization: `Bearer ${KEY}` } });
+    expect(r.statusCode).toBe(200);
+    expect(r.json().decisions).toEqual([expect.objectContaining({ id: 'd-1', decision: true, determining: ['p'] })]);
+    expect((await app.inject({ method: 'POST', url: '/v1/reload', headers: { authorization: `Bearer ${KEY}` } })).json()).toEqual({ result: 'unchanged', calls: 1 });
+    await app.close();
+  });
+
+  test.each([
+    { note: 'no key', headers: {} },
+    { note: 'a wrong key', headers: { authorization: `Bearer ${'x'.repeat(32)}` } },
+    { note: 'a prefix of the key', headers: { authorization: `Bearer ${KEY.slice(0, 8)}` } },
+    { note: 'the key without Bearer', headers: { authorization: KEY } },
+  ])('401 with $note', async ({ headers }) => {
+    const { app } = setup(KEY);
+    const r = await app.inject({ method: 'GET', url: '/v1/decisions', headers });
+    expect(r.statusCode).toBe(401);
+    expect(r.headers['www-authenticate']).toBe('Bearer realm="gavel-admin"');
+    await app.close();
+  });
+
+  test('without a configured key the admin endpoints are disabled', async () => {
+    const { app } = setup(null);
+    const r = await app.inject({ method: 'GET', url: '/v1/decisions', headers: { authorization: 'Bearer anything' } });
+    expect(r.statusCode).toBe(403);
+    expect(r.json().error).toBe('admin_disabled');
+    await app.close();
+  });
+
+  test('bad query parameters are a 400', async () => {
+    const { app } = setup(KEY);
+    const r = await app.inject({ method: 'GET', url: '/v1/decisions?decision=maybe', headers: { authorization: `Bearer ${KEY}` } });
+    expect(r.statusCode).toBe(400);
+    await app.close();
+  });
+});
