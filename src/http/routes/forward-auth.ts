@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { bearerToken, gatewayRequest, gatewayVerdict } from '../../engine/gateway.js';
 import type { LivePolicySet } from '../../engine/live-set.js';
-import type { Request } from '../../language/eval/activation.js';
 import type { TokenResult } from '../../tokens/verify-token.js';
 import type { Decider } from '../decider.js';
 
@@ -17,28 +17,12 @@ function header(request: FastifyRequest, name: string): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
 
-/** The original call, from the headers nginx (`X-Original-*`), Caddy and Traefik (`X-Forwarded-*`) send. */
-function originalCall(request: FastifyRequest): { method: string; path: string; query: string; host: string } {
-  const method = header(request, 'x-original-method') ?? header(request, 'x-forwarded-method') ?? request.method;
-  const uri = header(request, 'x-original-uri') ?? header(request, 'x-forwarded-uri') ?? request.url;
-  const at = uri.indexOf('?');
-  const host = header(request, 'x-original-host') ?? header(request, 'x-forwarded-host') ?? header(request, 'host') ?? '';
-  return { method: method.toUpperCase(), path: at < 0 ? uri : uri.slice(0, at), query: at < 0 ? '' : uri.slice(at + 1), host };
-}
-
-/** `Authorization: Bearer …` (RFC 6750 §2.1), or null when there is none. */
-function bearer(request: FastifyRequest): string | null {
-  const m = /^Bearer[ ]+([A-Za-z0-9\-._~+/]+=*)\s*$/i.exec(header(request, 'authorization') ?? '');
-  return m === null ? null : m[1];
-}
-
-const quote = (s: string) => `"${s.replace(/["\\]/g, '')}"`;
-
 /**
  * Forward-auth for gateways that decide on the status of an auth subrequest (nginx
  * `auth_request`, Caddy `forward_auth`, Traefik `ForwardAuth`): 200 allows, with headers
  * for the upstream; 401 with `WWW-Authenticate: Bearer` when the caller has no valid
- * token; 403 with the reason otherwise. The request body, if any, is never read.
+ * token; 403 with the reason otherwise. The original call is read from `X-Original-*`
+ * (nginx) or `X-Forwarded-*` (Caddy, Traefik). A request body, if any, is never read.
  */
 export function forwardAuthRoutes(app: FastifyInstance, policies: LivePolicySet, decider: Decider, options: ForwardAuthOptions): void {
   void app.register(async (scoped) => {
@@ -50,38 +34,34 @@ export function forwardAuthRoutes(app: FastifyInstance, policies: LivePolicySet,
       payload.on('error', (err) => done(err, undefined));
     });
     scoped.all('/v1/forward-auth', async (request, reply) => {
-      const call = originalCall(request);
-      const token = bearer(request);
-      const verified = token === null ? null : await options.verifyToken(token);
-      const claims = verified?.ok ? verified.claims : undefined;
-      const sub = typeof claims?.sub === 'string' ? claims.sub : typeof claims?.client_id === 'string' ? claims.client_id : '';
+      const uri = header(request, 'x-original-uri') ?? header(request, 'x-forwarded-uri') ?? request.url;
+      const at = uri.indexOf('?');
       const headers: Record<string, string> = {};
       for (const name of options.headers) {
         const v = header(request, name);
         if (v !== undefined) headers[name] = v;
       }
-      const decisionRequest: Request = {
-        subject: { type: claims === undefined ? 'anonymous' : claims.sub === undefined || claims.sub === claims.client_id ? 'client' : 'user', id: sub },
-        action: { name: call.method },
-        resource: { type: 'route', id: call.path, properties: { path: call.path, host: call.host, query: call.query } },
-        context: { ip: request.socket.remoteAddress ?? '', headers, time: new Date().toISOString() },
-        ...(claims === undefined ? {} : { token: claims }),
+      const call = {
+        method: header(request, 'x-original-method') ?? header(request, 'x-forwarded-method') ?? request.method,
+        path: at < 0 ? uri : uri.slice(0, at),
+        query: at < 0 ? '' : uri.slice(at + 1),
+        host: header(request, 'x-original-host') ?? header(request, 'x-forwarded-host') ?? header(request, 'host') ?? '',
+        headers,
+        // Until trusted proxies are configurable (#4), the peer — the gateway — is the address.
+        ip: request.socket.remoteAddress ?? '',
       };
-      const d = decider.decide('forward_auth', request.id, policies.current, decisionRequest);
-      if (d.decision) {
-        for (const [name, claim] of Object.entries(options.responseHeaders)) {
-          const v = claims?.[claim];
-          reply.header(name, typeof v === 'string' || typeof v === 'number' ? String(v) : '');
-        }
-        return reply.status(200).send({ decision: true });
+      const token = bearerToken(header(request, 'authorization'));
+      const verified = token === null ? null : await options.verifyToken(token);
+      const d = decider.decide('forward_auth', request.id, policies.current, gatewayRequest(call, verified?.ok ? verified.claims : undefined, options.headers));
+      const verdict = gatewayVerdict(d, verified, options.responseHeaders);
+      switch (verdict.kind) {
+        case 'allow':
+          return reply.status(200).headers(verdict.headers).send({ decision: true });
+        case 'unauthenticated':
+          return reply.status(401).header('www-authenticate', verdict.challenge).send({ decision: false, reason: 'authentication required' });
+        case 'forbidden':
+          return reply.status(403).header('x-gavel-reason', verdict.reason).send({ decision: false, reason: verdict.reason });
       }
-      if (claims === undefined) {
-        // RFC 6750 §3: no token → a bare challenge; a bad one → invalid_token with why.
-        const challenge = verified === null ? 'Bearer' : `Bearer error="invalid_token", error_description=${quote(verified.ok ? '' : verified.reason)}`;
-        return reply.status(401).header('www-authenticate', challenge).send({ decision: false, reason: 'authentication required' });
-      }
-      const reason = d.reasons[0] ?? 'denied by policy';
-      return reply.status(403).header('x-gavel-reason', reason).send({ decision: false, reason });
     });
   });
 }

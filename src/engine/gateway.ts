@@ -1,0 +1,70 @@
+import type { JWTPayload } from 'jose';
+import type { Request } from '../language/eval/activation.js';
+import type { TokenResult } from '../tokens/verify-token.js';
+import type { Decision } from './decision.js';
+
+/** An HTTP call a gateway asks about, whatever the gateway (forward-auth, Envoy ext_authz). */
+export interface GatewayCall {
+  method: string;
+  path: string;
+  query: string;
+  host: string;
+  /** Lower-case names. */
+  headers: Readonly<Record<string, string>>;
+  /** The address of the client, as far as Gavel can trust it. */
+  ip: string;
+}
+
+/**
+ * The request model of a gateway call: action = method, resource = the route, subject =
+ * the verified token's `sub` (a `client` when it is the `client_id`; `anonymous` without a
+ * token), token = the verified claims, context = ip, allow-listed headers, time.
+ */
+export function gatewayRequest(call: GatewayCall, claims: JWTPayload | undefined, allowHeaders: readonly string[]): Request {
+  const sub = typeof claims?.sub === 'string' ? claims.sub : typeof claims?.client_id === 'string' ? claims.client_id : '';
+  const headers: Record<string, string> = {};
+  for (const name of allowHeaders) if (call.headers[name] !== undefined) headers[name] = call.headers[name];
+  return {
+    subject: { type: claims === undefined ? 'anonymous' : claims.sub === undefined || claims.sub === claims.client_id ? 'client' : 'user', id: sub },
+    action: { name: call.method.toUpperCase() },
+    resource: { type: 'route', id: call.path, properties: { path: call.path, host: call.host, query: call.query } },
+    context: { ip: call.ip, headers, time: new Date().toISOString() },
+    ...(claims === undefined ? {} : { token: claims }),
+  };
+}
+
+/** `Authorization: Bearer …` (RFC 6750 §2.1), or null when there is none. */
+export function bearerToken(authorization: string | undefined): string | null {
+  const m = /^Bearer[ ]+([A-Za-z0-9\-._~+/]+=*)\s*$/i.exec(authorization ?? '');
+  return m === null ? null : m[1];
+}
+
+export type GatewayVerdict =
+  | { kind: 'allow'; headers: Record<string, string> }
+  | { kind: 'unauthenticated'; challenge: string }
+  | { kind: 'forbidden'; reason: string };
+
+const quote = (s: string) => `"${s.replace(/["\\]/g, '')}"`;
+
+/**
+ * What a gateway should do: allow with headers for the upstream (every configured one,
+ * empty when the claim is absent); deny an unauthenticated caller with an RFC 6750
+ * challenge (`invalid_token` and why, when a token was presented but failed); deny a
+ * verified caller with the reason.
+ */
+export function gatewayVerdict(d: Decision, verified: TokenResult | null, responseHeaders: Readonly<Record<string, string>>): GatewayVerdict {
+  const claims = verified?.ok ? verified.claims : undefined;
+  if (d.decision) {
+    const headers: Record<string, string> = {};
+    for (const [name, claim] of Object.entries(responseHeaders)) {
+      const v = claims?.[claim];
+      headers[name] = typeof v === 'string' || typeof v === 'number' ? String(v) : '';
+    }
+    return { kind: 'allow', headers };
+  }
+  if (claims === undefined) {
+    const challenge = verified === null ? 'Bearer' : `Bearer error="invalid_token", error_description=${quote(verified.ok ? '' : verified.reason)}`;
+    return { kind: 'unauthenticated', challenge };
+  }
+  return { kind: 'forbidden', reason: d.reasons[0] ?? 'denied by policy' };
+}
