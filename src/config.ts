@@ -15,6 +15,7 @@ export interface Config {
   /** The bearer key of admin endpoints; `null` disables them. */
   adminKey: string | null;
   http: { host: string; port: number };
+  grpc: { host: string; port: number };
   watch: boolean;
   trustedIssuers: TrustedIssuer[];
   forwardAuth: {
@@ -28,13 +29,13 @@ export interface Config {
 export interface ConfigInputs {
   cwd: string;
   /** Flags given on the command line; unset ones are undefined. */
-  flags: { policies?: string; http?: string; config?: string; noWatch?: boolean; db?: string };
+  flags: { policies?: string; http?: string; grpc?: string; config?: string; noWatch?: boolean; db?: string };
   env: NodeJS.ProcessEnv;
 }
 
 export class ConfigError extends Error {}
 
-const DEFAULTS = { policies: 'policies', http: '127.0.0.1:8181', db: 'data/gavel.db' };
+const DEFAULTS = { policies: 'policies', http: '127.0.0.1:8181', grpc: '127.0.0.1:9191', db: 'data/gavel.db' };
 
 type Json = { [k: string]: unknown };
 const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -70,12 +71,20 @@ export function loadConfig(inputs: ConfigInputs): Config {
   } catch (err: unknown) {
     problems.push((err as Error).message);
   }
+  const grpcText = flags.grpc ?? env.GAVEL_GRPC ?? stringAt(fromFile, 'grpc', where, problems) ?? DEFAULTS.grpc;
+  let grpc = { host: '127.0.0.1', port: 9191 };
+  try {
+    grpc = parseAddress(grpcText, flags.grpc !== undefined ? '--grpc' : env.GAVEL_GRPC !== undefined ? 'GAVEL_GRPC' : `${where}: grpc`);
+  } catch (err: unknown) {
+    problems.push((err as Error).message);
+  }
   if (problems.length > 0) throw new ConfigError(problems.join('\n'));
   const fromCwd = (flag: string | undefined, envValue: string | undefined) => (file === undefined || flag !== undefined || envValue !== undefined ? cwd : base);
   return {
     policies: resolve(fromCwd(flags.policies, env.GAVEL_POLICIES), policies ?? DEFAULTS.policies),
     db: db === ':memory:' ? db : resolve(fromCwd(flags.db, env.GAVEL_DB), db ?? DEFAULTS.db),
     http: address,
+    grpc,
     adminKey: env.GAVEL_ADMIN_KEY ?? (typeof fromFile.admin_key === 'string' ? fromFile.admin_key : null),
     watch,
     trustedIssuers,
@@ -97,7 +106,7 @@ function readConfigFile(path: string, shown: string): Json {
     throw new ConfigError(`${shown}: not valid JSON: ${(err as Error).message}`);
   }
   if (!isObject(json)) throw new ConfigError(`${shown}: a config file is a JSON object`);
-  const known = new Set(['$comment', 'policies', 'db', 'http', 'watch', 'admin_key', 'trusted_issuers', 'forward_auth']);
+  const known = new Set(['$comment', 'policies', 'db', 'http', 'grpc', 'watch', 'admin_key', 'trusted_issuers', 'forward_auth']);
   const unknown = Object.keys(json).filter((k) => !known.has(k));
   if (unknown.length > 0) throw new ConfigError(`${shown}: unknown key \`${unknown[0]}\`; keys are ${[...known].slice(1).join(', ')}`);
   return json;

@@ -39,6 +39,8 @@ export interface AppOptions {
   directory?: LiveDirectory | null;
   /** The admin key and what admin endpoints act on; disabled when absent. */
   admin?: AdminOptions;
+  /** The decider shared with other interfaces (gRPC); made from the options above when absent. */
+  decider?: Decider;
 }
 
 const NO_ISSUERS: ForwardAuthOptions = {
@@ -66,7 +68,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
     reply.header('x-request-id', request.id);
   });
   const metrics = options.metrics ?? new Metrics(options.policies);
-  const decider = new Decider(metrics, options.log ?? null, options.directory ?? null);
+  const decider = options.decider ?? new Decider(metrics, options.log ?? null, options.directory ?? null);
   authzenRoutes(app, options.policies, options.baseUrl ?? null, decider);
   decideRoutes(app, options.policies, decider);
   forwardAuthRoutes(app, options.policies, decider, options.forwardAuth ?? NO_ISSUERS);

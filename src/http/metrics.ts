@@ -2,7 +2,7 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { LivePolicySet } from '../engine/live-set.js';
 import type { ReloadOutcome } from '../engine/reload.js';
 
-export type Interface = 'authzen' | 'authzen_batch' | 'native' | 'native_batch' | 'forward_auth';
+export type Interface = 'authzen' | 'authzen_batch' | 'native' | 'native_batch' | 'forward_auth' | 'grpc' | 'grpc_batch' | 'envoy';
 
 /**
  * Prometheus metrics of one server, in a registry of its own (never prom-client's global

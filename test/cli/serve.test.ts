@@ -12,7 +12,7 @@ afterEach(() => {
 
 /** Starts `gavel serve` on a free port and answers its base URL once it listens. */
 function start(cwd: string): Promise<{ url: string; output: () => string; exited: Promise<number | null> }> {
-  const proc = spawn(process.execPath, [join(ROOT, 'bin', 'gavel.js'), 'serve', '--http', '127.0.0.1:0'], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(process.execPath, [join(ROOT, 'bin', 'gavel.js'), 'serve', '--http', '127.0.0.1:0', '--grpc', '127.0.0.1:0'], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
   child = proc;
   let out = '';
   const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));

@@ -64,7 +64,7 @@ export async function startStack(name: string): Promise<Stack> {
   await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
   const upstreamPort = (upstream.address() as { port: number }).port;
 
-  const gavel = spawn(process.execPath, [join(ROOT, 'bin', 'gavel.js'), 'serve', '--config', join(dir, 'gavel.json'), '--http', '127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const gavel = spawn(process.execPath, [join(ROOT, 'bin', 'gavel.js'), 'serve', '--config', join(dir, 'gavel.json'), '--http', '127.0.0.1:0', '--grpc', '127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'pipe'] });
   children.push(gavel);
   const gavelPort = await new Promise<number>((resolve, reject) => {
     let out = '';

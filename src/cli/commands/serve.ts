@@ -3,6 +3,9 @@ import { LivePolicySet } from '../../engine/live-set.js';
 import { PolicyReloader, type ReloadOutcome } from '../../engine/reload.js';
 import { buildApp } from '../../http/app.js';
 import { Metrics } from '../../http/metrics.js';
+import { Decider } from '../../http/decider.js';
+import { buildGrpcServer } from '../../grpc/server.js';
+import { ServerCredentials } from '@grpc/grpc-js';
 import { DecisionLog } from '../../engine/decision-log.js';
 import { SqliteStore } from '../../store/sqlite/sqlite-store.js';
 import { Directory, LiveDirectory } from '../../engine/directory.js';
@@ -12,7 +15,7 @@ import { COMMON, flags } from '../args.js';
 import { Exit, UsageError, writeLine, type CliIo } from '../io.js';
 import { loadSet, printDiagnostics } from '../load.js';
 
-export const serveHelp = `Usage: gavel serve [--config FILE] [--policies DIR] [--db FILE] [--http HOST:PORT] [--no-watch]
+export const serveHelp = `Usage: gavel serve [--config FILE] [--policies DIR] [--db FILE] [--http HOST:PORT] [--grpc HOST:PORT] [--no-watch]
 
 Serves decisions over HTTP for the policies in DIR (default ./policies):
   POST /access/v1/evaluation, /access/v1/evaluations   OpenID AuthZEN 1.0
@@ -35,17 +38,19 @@ Options:
       --db FILE          SQLite database, created and migrated on start; holds the
                          decision log (default ./data/gavel.db; also GAVEL_DB)
       --http HOST:PORT   where to listen (default 127.0.0.1:8181; also GAVEL_HTTP)
+      --grpc HOST:PORT   gRPC: gavel.v1, Envoy ext_authz, health (default 127.0.0.1:9191;
+                         also GAVEL_GRPC)
       --no-watch         do not reload when policy files change (SIGHUP still does)
   -h, --help             show this help`;
 
 export async function serve(argv: string[], io: CliIo): Promise<number> {
   const { values } = flags(() =>
-    parseArgs({ args: argv, strict: true, options: { ...COMMON, http: { type: 'string' }, db: { type: 'string' }, config: { type: 'string', short: 'c' }, 'no-watch': { type: 'boolean' } } }),
+    parseArgs({ args: argv, strict: true, options: { ...COMMON, http: { type: 'string' }, grpc: { type: 'string' }, db: { type: 'string' }, config: { type: 'string', short: 'c' }, 'no-watch': { type: 'boolean' } } }),
   );
   if (values.help) return writeLine(io.stdout, serveHelp), Exit.ok;
   let config: Config;
   try {
-    config = loadConfig({ cwd: io.cwd, env: process.env, flags: { policies: values.policies, http: values.http, db: values.db, config: values.config, noWatch: values['no-watch'] } });
+    config = loadConfig({ cwd: io.cwd, env: process.env, flags: { policies: values.policies, http: values.http, grpc: values.grpc, db: values.db, config: values.config, noWatch: values['no-watch'] } });
   } catch (err: unknown) {
     if (err instanceof ConfigError) throw new UsageError(err.message);
     throw err;
@@ -86,7 +91,9 @@ export async function serve(argv: string[], io: CliIo): Promise<number> {
   if (config.watch) reloader.watch();
   const forwardAuth = { verifyToken: createTokenVerifier(config.trustedIssuers), ...config.forwardAuth };
   const admin = { key: config.adminKey, store, reload: () => reloader.reload() };
-  const app = buildApp({ policies: live, metrics, reload: reloader.status, forwardAuth, log, store, directory, admin });
+  const decider = new Decider(metrics, log, directory);
+  const app = buildApp({ policies: live, metrics, reload: reloader.status, forwardAuth, log, store, directory, admin, decider });
+  const grpc = buildGrpcServer({ policies: live, decider, gateway: forwardAuth, ready: () => store.ping() });
   try {
     await app.listen({ host: config.http.host, port: config.http.port });
   } catch (err: unknown) {
@@ -94,7 +101,12 @@ export async function serve(argv: string[], io: CliIo): Promise<number> {
   }
   const bound = app.server.address();
   const where = typeof bound === 'object' && bound !== null ? `${bound.family === 'IPv6' ? `[${bound.address}]` : bound.address}:${bound.port}` : String(bound);
-  writeLine(io.stdout, `gavel: serving ${result.set.policies.length} policies (revision ${result.set.revision}) on http://${where}`);
+  const grpcPort = await new Promise<number>((resolve, reject) =>
+    grpc.bindAsync(`${config.grpc.host.includes(':') ? `[${config.grpc.host}]` : config.grpc.host}:${config.grpc.port}`, ServerCredentials.createInsecure(), (err, port) => (err ? reject(err) : resolve(port))),
+  ).catch((err: unknown) => {
+    throw new UsageError(`cannot listen for gRPC on ${config.grpc.host}:${config.grpc.port}: ${err instanceof Error ? err.message : String(err)}`);
+  });
+  writeLine(io.stdout, `gavel: serving ${result.set.policies.length} policies (revision ${result.set.revision}) on http://${where} and grpc://${config.grpc.host}:${grpcPort}`);
   const hup = () => void reloader.reload();
   process.on('SIGHUP', hup);
   await new Promise<void>((resolve) => {
@@ -105,7 +117,7 @@ export async function serve(argv: string[], io: CliIo): Promise<number> {
   process.off('SIGHUP', hup);
   reloader.close();
   // close() stops accepting and waits for requests in flight; then every answered decision is written.
-  await app.close();
+  await Promise.all([app.close(), new Promise<void>((resolve) => grpc.tryShutdown(() => resolve()))]);
   clearInterval(pruning);
   clearInterval(watchingDb);
   log.close();

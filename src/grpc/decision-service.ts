@@ -1,0 +1,60 @@
+import { create, type JsonObject } from '@bufbuild/protobuf';
+import { status } from '@grpc/grpc-js';
+import { randomUUID } from 'node:crypto';
+import type { Decision } from '../engine/decision.js';
+import type { LivePolicySet } from '../engine/live-set.js';
+import { validateRequest } from '../engine/validate-request.js';
+import { DecideBatchRequestSchema, DecideBatchResponseSchema, DecideRequestSchema, DecideResponseSchema, type DecideRequest } from '../gen/proto/gavel/v1/decision_pb.js';
+import type { Decider } from '../http/decider.js';
+import type { Request } from '../language/eval/activation.js';
+import { GrpcError, unary } from './service-definition.js';
+
+/** A gRPC request as the request model; caller roots only (never `token` or `risk`). */
+function toRequest(r: DecideRequest, where: string): Request {
+  const request = {
+    subject: { type: r.subject?.type ?? '', id: r.subject?.id ?? '', ...(r.subject?.properties ? { properties: r.subject.properties } : {}) },
+    action: { name: r.action?.name ?? '', ...(r.action?.properties ? { properties: r.action.properties } : {}) },
+    resource: { type: r.resource?.type ?? '', id: r.resource?.id ?? '', ...(r.resource?.properties ? { properties: r.resource.properties } : {}) },
+    ...(r.context ? { context: r.context } : {}),
+  };
+  // proto3 cannot tell "" from absent: an empty type, id or name is a missing one.
+  const missing = [
+    ['subject', r.subject?.type, r.subject?.id],
+    ['resource', r.resource?.type, r.resource?.id],
+  ].flatMap(([root, type, id]) => [...(type ? [] : [`${where}${root}.type`]), ...(id ? [] : [`${where}${root}.id`])]);
+  if (!r.action?.name) missing.push(`${where}action.name`);
+  if (missing.length > 0) throw new GrpcError(status.INVALID_ARGUMENT, `missing ${missing.join(', ')}`);
+  const checked = validateRequest(request, { trusted: false });
+  if ('problems' in checked) throw new GrpcError(status.INVALID_ARGUMENT, checked.problems.map((p) => `${where}${p}`).join('; '));
+  return checked.request;
+}
+
+function toResponse(d: Decision) {
+  return create(DecideResponseSchema, {
+    decision: d.decision,
+    determining: d.determining,
+    reasons: d.reasons,
+    errors: d.errors,
+    revision: d.revision,
+    ...(d.explanation ? { explanation: JSON.parse(JSON.stringify(d.explanation)) as JsonObject } : {}),
+  });
+}
+
+/** gavel.v1.DecisionService: the same semantics as HTTP /v1/decide and /v1/decide/batch. */
+export function decisionService(policies: LivePolicySet, decider: Decider) {
+  return {
+    decide: unary<typeof DecideRequestSchema, typeof DecideResponseSchema>(async (r) => {
+      const request = toRequest(r, '');
+      return toResponse(decider.decide('grpc', randomUUID(), policies.current, request, { explain: r.explain }));
+    }),
+    decideBatch: unary<typeof DecideBatchRequestSchema, typeof DecideBatchResponseSchema>(async (r) => {
+      if (r.requests.length > 1000) throw new GrpcError(status.INVALID_ARGUMENT, 'at most 1000 requests in a batch');
+      const set = policies.current;
+      const requests = r.requests.map((item, i) => ({ item, request: toRequest(item, `requests[${i}].`) }));
+      const id = randomUUID();
+      return create(DecideBatchResponseSchema, {
+        decisions: requests.map(({ item, request }, i) => toResponse(decider.decide('grpc_batch', `${id}#${i}`, set, request, { explain: item.explain }))),
+      });
+    }),
+  };
+}

@@ -1,0 +1,48 @@
+import { fromBinary, toBinary, type DescMessage, type DescService, type MessageShape } from '@bufbuild/protobuf';
+import type { handleUnaryCall, MethodDefinition, ServiceDefinition, UntypedServiceImplementation } from '@grpc/grpc-js';
+
+/**
+ * A protobuf-es service descriptor as a grpc-js service definition: paths
+ * `/package.Service/Method`, messages encoded and decoded by protobuf-es. Unary methods only.
+ */
+export function serviceDefinition(service: DescService): ServiceDefinition {
+  const definition: Record<string, MethodDefinition<unknown, unknown>> = {};
+  for (const method of service.methods) {
+    if (method.methodKind !== 'unary') continue;
+    definition[method.localName] = {
+      path: `/${service.typeName}/${method.name}`,
+      requestStream: false,
+      responseStream: false,
+      requestSerialize: (message: unknown) => Buffer.from(toBinary(method.input, message as MessageShape<DescMessage>)),
+      requestDeserialize: (bytes: Buffer) => fromBinary(method.input, bytes),
+      responseSerialize: (message: unknown) => Buffer.from(toBinary(method.output, message as MessageShape<DescMessage>)),
+      responseDeserialize: (bytes: Buffer) => fromBinary(method.output, bytes),
+    };
+  }
+  return definition as ServiceDefinition;
+}
+
+/** A typed unary handler: answers the response, or throws a GrpcError with a status. */
+export type Unary<I extends DescMessage, O extends DescMessage> = (request: MessageShape<I>, metadata: { peer: string }) => Promise<MessageShape<O>>;
+
+/** A gRPC failure with its status code (grpc-js `status`), for callers. */
+export class GrpcError extends Error {
+  constructor(
+    readonly code: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Wraps a typed handler for grpc-js: errors become statuses, never stack traces. */
+export function unary<I extends DescMessage, O extends DescMessage>(handler: Unary<I, O>): handleUnaryCall<MessageShape<I>, MessageShape<O>> {
+  return (call, callback) => {
+    handler(call.request, { peer: call.getPeer() }).then(
+      (response) => callback(null, response),
+      (err: unknown) => callback({ code: err instanceof GrpcError ? err.code : 13, details: err instanceof GrpcError ? err.message : 'internal error' }, null),
+    );
+  };
+}
+
+export type Implementation = UntypedServiceImplementation;

@@ -1,0 +1,121 @@
+import { create, type DescMessage, type DescService, type MessageInitShape, type MessageShape } from '@bufbuild/protobuf';
+import { credentials, makeGenericClientConstructor, type Client, type ServiceError } from '@grpc/grpc-js';
+import { exportJWK, generateKeyPair, SignJWT } from 'jose';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { buildPolicySet } from '../../src/index.js';
+import { LivePolicySet } from '../../src/engine/live-set.js';
+import { Authorization, CheckRequestSchema } from '../../src/gen/proto/envoy/service/auth/v3/external_auth_pb.js';
+import { DecideBatchRequestSchema, DecideRequestSchema, DecisionService } from '../../src/gen/proto/gavel/v1/decision_pb.js';
+import { Health, HealthCheckRequestSchema, HealthCheckResponse_ServingStatus } from '../../src/gen/proto/grpc/health/v1/health_pb.js';
+import { buildGrpcServer } from '../../src/grpc/server.js';
+import { serviceDefinition } from '../../src/grpc/service-definition.js';
+import { Decider } from '../../src/http/decider.js';
+import { Metrics } from '../../src/http/metrics.js';
+import { createTokenVerifier } from '../../src/tokens/verify-token.js';
+import type { Server } from '@grpc/grpc-js';
+
+const ISSUER = 'https://issuer.test';
+const POLICIES = `
+@id("read") permit (action == "read", resource.type == "doc") when { subject.role == "reader" };
+@id("hello") permit (action == "GET", resource.path like "/hello/**") when { token.scope contains "hello:read" };
+`;
+
+let server: Server;
+let address = '';
+let sign: (claims: Record<string, unknown>) => Promise<string>;
+const clients: Client[] = [];
+
+beforeAll(async () => {
+  const keys = await generateKeyPair('ES256');
+  const jwk = { ...(await exportJWK(keys.publicKey)), kid: 'k1' };
+  sign = (claims) => new SignJWT({ iss: ISSUER, aud: 'envoy', sub: 'alice', exp: Math.floor(Date.now() / 1000) + 300, ...claims }).setProtectedHeader({ alg: 'ES256', kid: 'k1' }).sign(keys.privateKey);
+  const policies = new LivePolicySet(buildPolicySet([{ file: 'g.gavel', text: POLICIES }]).set!);
+  server = buildGrpcServer({
+    policies,
+    decider: new Decider(new Metrics(policies), null, null),
+    gateway: { verifyToken: createTokenVerifier([{ issuer: ISSUER, audiences: ['envoy'], algorithms: ['ES256'], jwks: { keys: [jwk] } }]), headers: [], responseHeaders: { 'x-gavel-subject': 'sub' } },
+    ready: () => true,
+  });
+  const { ServerCredentials } = await import('@grpc/grpc-js');
+  const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))));
+  address = `127.0.0.1:${port}`;
+});
+
+afterAll(async () => {
+  for (const c of clients) c.close();
+  await new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
+});
+
+/** A real grpc-js client calling one unary method, over a real socket. */
+function call<I extends DescMessage, O extends DescMessage>(service: DescService, method: string, input: I, message: MessageInitShape<I>): Promise<MessageShape<O>> {
+  const Ctor = makeGenericClientConstructor(serviceDefinition(service), service.typeName);
+  const client = new Ctor(address, credentials.createInsecure()) as unknown as Client & Record<string, (req: unknown, cb: (err: ServiceError | null, res: MessageShape<O>) => void) => void>;
+  clients.push(client);
+  return new Promise((resolve, reject) => client[method](create(input, message), (err, res) => (err ? reject(err) : resolve(res))));
+}
+
+const reader = { type: 'user', id: 'alice', properties: { role: 'reader' } };
+
+describe('gavel.v1.DecisionService', () => {
+  test('Decide answers the engine decision', async () => {
+    const d = await call(DecisionService, 'decide', DecideRequestSchema, { subject: reader, action: { name: 'read' }, resource: { type: 'doc', id: '1' }, explain: true });
+    expect(d).toMatchObject({ decision: true, determining: ['read'], reasons: [] });
+    expect((d as { explanation?: { candidates: number } }).explanation?.candidates).toBe(1);
+  });
+
+  test('DecideBatch decides every request', async () => {
+    const r = await call(DecisionService, 'decideBatch', DecideBatchRequestSchema, {
+      requests: [
+        { subject: reader, action: { name: 'read' }, resource: { type: 'doc', id: '1' } },
+        { subject: { type: 'user', id: 'bob' }, action: { name: 'read' }, resource: { type: 'doc', id: '1' } },
+      ],
+    });
+    expect((r as unknown as { decisions: { decision: boolean }[] }).decisions.map((d) => d.decision)).toEqual([true, false]);
+  });
+
+  test('a request without a subject id is INVALID_ARGUMENT with the field named', async () => {
+    await expect(call(DecisionService, 'decide', DecideRequestSchema, { subject: { type: 'user' }, action: { name: 'read' }, resource: { type: 'doc', id: '1' } })).rejects.toMatchObject({
+      code: 3,
+      details: 'missing subject.id',
+    });
+  });
+});
+
+describe('envoy.service.auth.v3.Authorization/Check', () => {
+  const check = (headers: Record<string, string>, method = 'GET', path = '/hello/world?x=1') =>
+    call(Authorization, 'check', CheckRequestSchema, {
+      attributes: {
+        source: { address: { address: { case: 'socketAddress', value: { address: '203.0.113.7', portSpecifier: { case: 'portValue', value: 50000 } } } } },
+        request: { http: { id: 'envoy-1', method, path, host: 'api.test', scheme: 'https', headers } },
+      },
+    }) as unknown as Promise<{ status?: { code: number }; httpResponse: { case: string; value: { status?: { code: number }; headers: { header?: { key: string; value: string } }[]; body?: string } } }>;
+
+  test('OK with the subject header for the upstream', async () => {
+    const r = await check({ authorization: `Bearer ${await sign({ scope: 'hello:read' })}`, 'x-gavel-subject': 'spoofed' });
+    expect(r.status?.code).toBe(0);
+    expect(r.httpResponse.case).toBe('okResponse');
+    expect(r.httpResponse.value.headers.map((h) => [h.header?.key, h.header?.value])).toEqual([['x-gavel-subject', 'alice']]);
+  });
+
+  test('UNAUTHENTICATED with a 401 and a Bearer challenge when there is no token', async () => {
+    const r = await check({});
+    expect(r.status?.code).toBe(16);
+    expect(r.httpResponse.case).toBe('deniedResponse');
+    expect(r.httpResponse.value.status?.code).toBe(401);
+    expect(r.httpResponse.value.headers[0].header).toMatchObject({ key: 'www-authenticate', value: 'Bearer' });
+  });
+
+  test('PERMISSION_DENIED with a 403 and the reason for a verified caller the policies deny', async () => {
+    const r = await check({ authorization: `Bearer ${await sign({ scope: 'hello:read' })}` }, 'DELETE');
+    expect(r.status?.code).toBe(7);
+    expect(r.httpResponse.value).toMatchObject({ status: { code: 403 }, body: 'denied by policy' });
+  });
+});
+
+describe('grpc.health.v1.Health', () => {
+  test('SERVING for the server and each service; NOT_FOUND for others', async () => {
+    expect(await call(Health, 'check', HealthCheckRequestSchema, { service: '' })).toMatchObject({ status: HealthCheckResponse_ServingStatus.SERVING });
+    expect(await call(Health, 'check', HealthCheckRequestSchema, { service: 'gavel.v1.DecisionService' })).toMatchObject({ status: HealthCheckResponse_ServingStatus.SERVING });
+    await expect(call(Health, 'check', HealthCheckRequestSchema, { service: 'nope' })).rejects.toMatchObject({ code: 5 });
+  });
+});
