@@ -69,9 +69,10 @@ export function buildApp(options: AppOptions): FastifyInstance {
   });
   const metrics = options.metrics ?? new Metrics(options.policies);
   const decider = options.decider ?? new Decider(metrics, options.log ?? null, options.directory ?? null);
-  authzenRoutes(app, options.policies, options.baseUrl ?? null, decider);
-  decideRoutes(app, options.policies, decider);
-  forwardAuthRoutes(app, options.policies, decider, options.forwardAuth ?? NO_ISSUERS);
+  const gateway = options.forwardAuth ?? NO_ISSUERS;
+  authzenRoutes(app, options.policies, options.baseUrl ?? null, decider, gateway.verifyToken);
+  decideRoutes(app, options.policies, decider, gateway.verifyToken);
+  forwardAuthRoutes(app, options.policies, decider, gateway);
   healthRoutes(app, options.policies, metrics, options.reload ?? null, options.store ?? null);
   adminRoutes(app, options.admin ?? { key: null, store: null, reload: null });
   return app;

@@ -11,7 +11,7 @@ import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 const ISSUER = 'https://issuer.test';
 const POLICIES = `
 @id("hello") permit (action == "GET", resource.path like "/hello/**") when { token.scope contains "hello:read" };
-@id("tenant") forbid (action, resource) when { context.headers has "x-tenant" && context.headers["x-tenant"] == "blocked" } reason "tenant is blocked";
+@id("tenant") forbid (action, resource) when { context has headers && context.headers has "x-tenant" && context.headers["x-tenant"] == "blocked" } reason "tenant is blocked";
 `;
 
 let app: FastifyInstance;
@@ -99,3 +99,26 @@ describe('forward-auth', () => {
     expect(r.statusCode).toBe(200);
   });
 });
+
+describe('end-user tokens on the AuthZEN and native APIs (context.token)', () => {
+  const route = { subject: { type: 'user', id: 'alice' }, action: { name: 'GET' }, resource: { type: 'route', id: '/hello/x', properties: { path: '/hello/x' } } };
+
+  test('a verified context.token becomes the token root, and the raw token goes nowhere', async () => {
+    const token = await sign({ scope: 'hello:read' });
+    const r = await app.inject({ method: 'POST', url: '/access/v1/evaluation', payload: { ...route, context: { token } }, headers: { 'x-request-id': 'az-1' } });
+    expect(r.json()).toMatchObject({ decision: true, context: { determining: ['hello'] } });
+    log.flush();
+    const entry = store.queryDecisions({ limit: 10 }).find((e) => e.id === 'az-1')!;
+    expect(JSON.stringify(entry)).not.toContain(token);
+    expect((entry.request as { token: unknown }).token).toEqual({ sub: 'alice' });
+  });
+
+  test('a token that does not verify gives no token root, and says why', async () => {
+    const expired = await sign({ scope: 'hello:read', exp: Math.floor(Date.now() / 1000) - 3600 });
+    const authzen = await app.inject({ method: 'POST', url: '/access/v1/evaluation', payload: { ...route, context: { token: expired } } });
+    expect(authzen.json()).toMatchObject({ decision: false, context: { token_error: 'token expired' } });
+    const native = await app.inject({ method: 'POST', url: '/v1/decide', payload: { ...route, context: { token: 42 } } });
+    expect(native.json()).toMatchObject({ decision: false, token_error: 'context.token must be a string (a JWT)' });
+  });
+});
+

@@ -5,22 +5,32 @@ import type { Decision } from '../../engine/decision.js';
 import type { LivePolicySet } from '../../engine/live-set.js';
 import type { PolicySet } from '../../engine/policy-set.js';
 import { validateRequest } from '../../engine/validate-request.js';
+import { withRequestToken } from '../../engine/request-token.js';
+import type { TokenResult } from '../../tokens/verify-token.js';
 import { evaluationBody, evaluationsBody, type EvaluationsSemantic } from '../schemas/authzen.js';
 
 type Json = { [k: string]: unknown };
 
 /** An AuthZEN Decision: `decision`, and a `context` saying which policies decided and why. */
-function authzenDecision(d: Decision): { decision: boolean; context: Json } {
+function authzenDecision({ decision: d, tokenError }: Evaluated): { decision: boolean; context: Json } {
   const context: Json = { determining: d.determining, reasons: d.reasons, revision: d.revision };
   if (d.errors.length > 0) context.errors = d.errors;
+  if (tokenError !== null) context.token_error = tokenError;
   return { decision: d.decision, context };
 }
 
 /** Decides one AuthZEN request: only the four caller roots are read; `token` and `risk` never come from the body. */
-function evaluate(set: PolicySet, body: Json, decider: Decider, where: Interface, id: string): Decision | { problems: string[] } {
+type Verify = (token: string) => Promise<TokenResult>;
+
+/** A decision and, when `context.token` did not verify, why: shown in the AuthZEN context. */
+type Evaluated = { decision: Decision; tokenError: string | null };
+
+async function evaluate(set: PolicySet, body: Json, decider: Decider, verify: Verify, where: Interface, id: string): Promise<Evaluated | { problems: string[] }> {
   const request = { subject: body.subject, action: body.action, resource: body.resource, ...(body.context === undefined ? {} : { context: body.context }) };
   const checked = validateRequest(request, { trusted: false });
-  return 'problems' in checked ? checked : decider.decide(where, id, set, checked.request);
+  if ('problems' in checked) return checked;
+  const { request: withToken, tokenError } = await withRequestToken(checked.request, verify);
+  return { decision: decider.decide(where, id, set, withToken), tokenError };
 }
 
 interface BatchBody {
@@ -33,9 +43,9 @@ interface BatchBody {
 }
 
 /** OpenID AuthZEN Authorization API 1.0: evaluation, evaluations, and PDP metadata. */
-export function authzenRoutes(app: FastifyInstance, policies: LivePolicySet, baseUrl: string | null, decider: Decider): void {
+export function authzenRoutes(app: FastifyInstance, policies: LivePolicySet, baseUrl: string | null, decider: Decider, verify: Verify): void {
   app.post('/access/v1/evaluation', { schema: { body: evaluationBody } }, async (request) => {
-    const d = evaluate(policies.current, request.body as Json, decider, 'authzen', request.id);
+    const d = await evaluate(policies.current, request.body as Json, decider, verify, 'authzen', request.id);
     // INVARIANT: the route's schema already checked what validateRequest checks.
     if ('problems' in d) throw Object.assign(new Error(d.problems.join('; ')), { statusCode: 400 });
     return authzenDecision(d);
@@ -48,7 +58,7 @@ export function authzenRoutes(app: FastifyInstance, policies: LivePolicySet, bas
     const defaults: Json = { subject: body.subject, action: body.action, resource: body.resource, context: body.context };
     if (items.length === 0) {
       // Without items the endpoint is the single evaluation (AuthZEN 1.0 §7.1).
-      const d = evaluate(set, defaults, decider, 'authzen', request.id);
+      const d = await evaluate(set, defaults, decider, verify, 'authzen', request.id);
       if ('problems' in d) throw Object.assign(new Error(d.problems.join('; ')), { statusCode: 400 });
       return authzenDecision(d);
     }
@@ -57,15 +67,16 @@ export function authzenRoutes(app: FastifyInstance, policies: LivePolicySet, bas
     const evaluations: Json[] = [];
     for (const [i, item] of items.entries()) {
       // Each member present in the item replaces the default as a whole: no deep merge.
-      const d = evaluate(set, { ...defaults, ...item }, decider, 'authzen_batch', `${request.id}#${i}`);
+      const d = await evaluate(set, { ...defaults, ...item }, decider, verify, 'authzen_batch', `${request.id}#${i}`);
       if ('problems' in d) {
         // One bad item fails closed in-band; the rest of the batch is still answered.
         evaluations.push({ decision: false, context: { error: { status: 400, message: d.problems.join('; ') } } });
         if (semantic === 'deny_on_first_deny') break;
         continue;
       }
-      evaluations.push(withContext ? authzenDecision(d) : { decision: d.decision });
-      if ((semantic === 'deny_on_first_deny' && !d.decision) || (semantic === 'permit_on_first_permit' && d.decision)) break;
+      evaluations.push(withContext ? authzenDecision(d) : { decision: d.decision.decision });
+      const allowed = d.decision.decision;
+      if ((semantic === 'deny_on_first_deny' && !allowed) || (semantic === 'permit_on_first_permit' && allowed)) break;
     }
     return { evaluations };
   });

@@ -3,6 +3,9 @@ import type { LivePolicySet } from '../../engine/live-set.js';
 import { validateRequest } from '../../engine/validate-request.js';
 import type { Request } from '../../language/eval/activation.js';
 import type { Decider } from '../decider.js';
+import type { Decision } from '../../engine/decision.js';
+import { withRequestToken } from '../../engine/request-token.js';
+import type { TokenResult } from '../../tokens/verify-token.js';
 import { evaluationBody } from '../schemas/authzen.js';
 
 // Query strings are text; bodies are never coerced (a number is not a string), so neither is this.
@@ -16,10 +19,16 @@ function checked(body: unknown, where: string): Request {
 }
 
 /** Gavel's native API: the engine's whole decision, with an explanation on request. */
-export function decideRoutes(app: FastifyInstance, policies: LivePolicySet, decider: Decider): void {
+/** The decision, with `token_error` when `context.token` was given and did not verify. */
+function withTokenError(d: Decision, tokenError: string | null): Decision & { token_error?: string } {
+  return tokenError === null ? d : { ...d, token_error: tokenError };
+}
+
+export function decideRoutes(app: FastifyInstance, policies: LivePolicySet, decider: Decider, verify: (token: string) => Promise<TokenResult>): void {
   app.post('/v1/decide', { schema: { body: evaluationBody, querystring: explainQuery } }, async (request) => {
     const { explain } = request.query as { explain?: string };
-    return decider.decide('native', request.id, policies.current, checked(request.body, ''), { explain: explain === 'true' });
+    const { request: input, tokenError } = await withRequestToken(checked(request.body, ''), verify);
+    return withTokenError(decider.decide('native', request.id, policies.current, input, { explain: explain === 'true' }), tokenError);
   });
 
   app.post('/v1/decide/batch', { schema: { body: batchBody, querystring: explainQuery } }, async (request) => {
@@ -27,9 +36,9 @@ export function decideRoutes(app: FastifyInstance, policies: LivePolicySet, deci
     const { requests } = request.body as { requests: unknown[] };
     // One set for the whole batch: a reload in between never splits it across revisions.
     const set = policies.current;
-    const valid = requests.map((r, i) => checked(r, `requests/${i}/`));
+    const valid = await Promise.all(requests.map((r, i) => withRequestToken(checked(r, `requests/${i}/`), verify)));
     return {
-      decisions: valid.map((r, i) => decider.decide('native_batch', `${request.id}#${i}`, set, r, { explain: explain === 'true' })),
+      decisions: valid.map(({ request: r, tokenError }, i) => withTokenError(decider.decide('native_batch', `${request.id}#${i}`, set, r, { explain: explain === 'true' }), tokenError)),
     };
   });
 }

@@ -1,0 +1,21 @@
+import type { Request } from '../language/eval/activation.js';
+import type { TokenResult } from '../tokens/verify-token.js';
+
+type Json = { [k: string]: unknown };
+const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * AuthZEN and native callers pass an end user's bearer token as `context.token`. It is
+ * taken out of `context` (policies and the decision log never see a raw token), verified,
+ * and its claims become the trusted `token` root. A token that fails gives no `token` and
+ * says why.
+ */
+export async function withRequestToken(request: Request, verify: (token: string) => Promise<TokenResult>): Promise<{ request: Request; tokenError: string | null }> {
+  if (!isObject(request.context) || !Object.hasOwn(request.context, 'token')) return { request, tokenError: null };
+  const { token, ...context } = request.context;
+  const stripped: Request = { ...request, context };
+  if (typeof token !== 'string') return { request: stripped, tokenError: 'context.token must be a string (a JWT)' };
+  const result = await verify(token);
+  if (!result.ok) return { request: stripped, tokenError: result.reason };
+  return { request: { ...stripped, token: result.claims }, tokenError: null };
+}
