@@ -1,5 +1,5 @@
 import { fromBinary, toBinary, type DescMessage, type DescService, type MessageShape } from '@bufbuild/protobuf';
-import type { handleUnaryCall, MethodDefinition, ServiceDefinition, UntypedServiceImplementation } from '@grpc/grpc-js';
+import type { handleUnaryCall, MethodDefinition, ServiceDefinition } from '@grpc/grpc-js';
 
 /**
  * A protobuf-es service descriptor as a grpc-js service definition: paths
@@ -44,5 +44,3 @@ export function unary<I extends DescMessage, O extends DescMessage>(handler: Una
     );
   };
 }
-
-export type Implementation = UntypedServiceImplementation;

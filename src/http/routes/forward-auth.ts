@@ -36,11 +36,9 @@ export function forwardAuthRoutes(app: FastifyInstance, policies: LivePolicySet,
     scoped.all('/v1/forward-auth', async (request, reply) => {
       const uri = header(request, 'x-original-uri') ?? header(request, 'x-forwarded-uri') ?? request.url;
       const at = uri.indexOf('?');
+      // Every header, first value of each; gatewayRequest keeps the allow-listed ones, as for Envoy.
       const headers: Record<string, string> = {};
-      for (const name of options.headers) {
-        const v = header(request, name);
-        if (v !== undefined) headers[name] = v;
-      }
+      for (const name of Object.keys(request.headers)) headers[name] = header(request, name) ?? '';
       const call = {
         method: header(request, 'x-original-method') ?? header(request, 'x-forwarded-method') ?? request.method,
         path: at < 0 ? uri : uri.slice(0, at),

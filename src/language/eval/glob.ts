@@ -6,8 +6,6 @@
  */
 type Piece = { kind: 'text'; text: string } | { kind: 'star' } | { kind: 'globstar' };
 
-export type Glob = { pieces: Piece[]; match: (s: string) => boolean };
-
 export function parseGlob(pattern: string): Piece[] | { error: string } {
   const pieces: Piece[] = [];
   let text = '';
