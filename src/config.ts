@@ -24,6 +24,15 @@ export interface Config {
     /** Response headers on allow, each from a claim of the verified token (`"X-Gavel-Subject": "sub"`). */
     responseHeaders: Record<string, string>;
   };
+  /** Keys callers of the decision interfaces must present, by client name; none: open to any caller. */
+  clientKeys: Record<string, string>;
+  decisionLog: {
+    enabled: boolean;
+    /** Decisions older than this are pruned (hourly). */
+    retentionDays: number;
+    /** Beyond this many rows, the oldest are pruned. */
+    maxRows: number;
+  };
 }
 
 export interface ConfigInputs {
@@ -62,6 +71,8 @@ export function loadConfig(inputs: ConfigInputs): Config {
   const watch = !(flags.noWatch ?? false) && fromFile.watch !== false;
   const trustedIssuers = issuersAt(fromFile.trusted_issuers, base, `${where}: trusted_issuers`, problems);
   const forwardAuth = forwardAuthAt(fromFile.forward_auth, `${where}: forward_auth`, problems);
+  const clientKeys = env.GAVEL_CLIENT_KEYS !== undefined ? clientKeysFromEnv(env.GAVEL_CLIENT_KEYS, problems) : clientKeysAt(fromFile.client_keys, `${where}: client_keys`, problems);
+  const decisionLog = decisionLogAt(fromFile.decision_log, `${where}: decision_log`, problems);
   problems.push(...issuerProblems(trustedIssuers).map((p) => `${where}: ${p}`));
   const adminKey = env.GAVEL_ADMIN_KEY ?? fromFile.admin_key;
   if (adminKey !== undefined && (typeof adminKey !== 'string' || adminKey.length < 16)) problems.push(`${env.GAVEL_ADMIN_KEY !== undefined ? 'GAVEL_ADMIN_KEY' : `${where}: admin_key`}: use a random string of at least 16 characters`);
@@ -89,6 +100,8 @@ export function loadConfig(inputs: ConfigInputs): Config {
     watch,
     trustedIssuers,
     forwardAuth,
+    clientKeys,
+    decisionLog,
   };
 }
 
@@ -106,7 +119,7 @@ function readConfigFile(path: string, shown: string): Json {
     throw new ConfigError(`${shown}: not valid JSON: ${(err as Error).message}`);
   }
   if (!isObject(json)) throw new ConfigError(`${shown}: a config file is a JSON object`);
-  const known = new Set(['$comment', 'policies', 'db', 'http', 'grpc', 'watch', 'admin_key', 'trusted_issuers', 'forward_auth']);
+  const known = new Set(['$comment', 'policies', 'db', 'http', 'grpc', 'watch', 'admin_key', 'trusted_issuers', 'forward_auth', 'client_keys', 'decision_log']);
   const unknown = Object.keys(json).filter((k) => !known.has(k));
   if (unknown.length > 0) throw new ConfigError(`${shown}: unknown key \`${unknown[0]}\`; keys are ${[...known].slice(1).join(', ')}`);
   return json;
@@ -127,7 +140,8 @@ function issuersAt(value: unknown, base: string, where: string, problems: string
   value.forEach((item, i) => {
     const at = `${where}[${i}]`;
     if (!isObject(item)) return void problems.push(`${at}: expected an object`);
-    const { issuer, audiences, algorithms, jwks_uri: uri, jwks_file: file } = item;
+    const { issuer, audiences, algorithms, jwks_uri: uri, jwks_file: file, token_types: types } = item;
+    if (types !== undefined && !(isStrings(types) && types.length > 0)) problems.push(`${at}.token_types: expected a non-empty list of strings (for example ["at+jwt"])`);
     if (typeof issuer !== 'string') problems.push(`${at}.issuer: expected a string`);
     if (!isStrings(audiences)) problems.push(`${at}.audiences: expected a list of strings`);
     if (algorithms !== undefined && !isStrings(algorithms)) problems.push(`${at}.algorithms: expected a list of strings`);
@@ -149,7 +163,7 @@ function issuersAt(value: unknown, base: string, where: string, problems: string
       }
     } else problems.push(`${at}: jwks_uri and jwks_file are strings`);
     if (typeof issuer === 'string' && isStrings(audiences) && jwks !== null) {
-      out.push({ issuer, audiences, jwks, ...(isStrings(algorithms) ? { algorithms: algorithms as Algorithm[] } : {}) });
+      out.push({ issuer, audiences, jwks, ...(isStrings(algorithms) ? { algorithms: algorithms as Algorithm[] } : {}), ...(isStrings(types) && types.length > 0 ? { tokenTypes: types } : {}) });
     }
   });
   return out;
@@ -168,5 +182,62 @@ function forwardAuthAt(value: unknown, where: string, problems: string[]): Confi
     if (isObject(rh) && Object.values(rh).every((v) => typeof v === 'string')) out.responseHeaders = rh as Record<string, string>;
     else problems.push(`${where}.response_headers: expected an object of header name to claim name`);
   }
+  return out;
+}
+
+const KEY_NAME = /^[A-Za-z0-9._-]{1,64}$/;
+
+function checkKey(name: string, key: unknown, where: string, problems: string[]): key is string {
+  if (!KEY_NAME.test(name)) return problems.push(`${where}: client name \`${name}\` may hold only letters, digits, \`.\`, \`_\` and \`-\``), false;
+  if (typeof key !== 'string' || key.length < 16 || /\s/.test(key)) return problems.push(`${where}.${name}: use a random string of at least 16 characters, without spaces`), false;
+  return true;
+}
+
+function clientKeysAt(value: unknown, where: string, problems: string[]): Record<string, string> {
+  if (value === undefined) return {};
+  if (!isObject(value)) return problems.push(`${where}: expected an object of client name to key`), {};
+  const out: Record<string, string> = {};
+  for (const [name, key] of Object.entries(value)) if (checkKey(name, key, where, problems)) out[name] = key;
+  const seen = new Map<string, string>();
+  for (const [name, key] of Object.entries(out)) {
+    if (seen.has(key)) problems.push(`${where}: clients \`${seen.get(key)}\` and \`${name}\` share a key; give each its own`);
+    seen.set(key, name);
+  }
+  return out;
+}
+
+/** `GAVEL_CLIENT_KEYS=nginx=KEY1,app=KEY2`: a secret store fills it, the config file stays free of secrets. */
+function clientKeysFromEnv(text: string, problems: string[]): Record<string, string> {
+  const entries: [string, string][] = [];
+  for (const part of text.split(',').filter((p) => p.trim() !== '')) {
+    const at = part.indexOf('=');
+    if (at <= 0) {
+      problems.push('GAVEL_CLIENT_KEYS: expected NAME=KEY pairs separated by commas');
+      return {};
+    }
+    entries.push([part.slice(0, at).trim(), part.slice(at + 1).trim()]);
+  }
+  return clientKeysAt(Object.fromEntries(entries), 'GAVEL_CLIENT_KEYS', problems);
+}
+
+function decisionLogAt(value: unknown, where: string, problems: string[]): Config['decisionLog'] {
+  const out: Config['decisionLog'] = { enabled: true, retentionDays: 30, maxRows: 1_000_000 };
+  if (value === undefined) return out;
+  if (!isObject(value)) return problems.push(`${where}: expected an object`), out;
+  const known = new Set(['enabled', 'retention_days', 'max_rows']);
+  for (const k of Object.keys(value)) if (!known.has(k)) problems.push(`${where}: unknown key \`${k}\`; keys are ${[...known].join(', ')}`);
+  if (value.enabled !== undefined) {
+    if (typeof value.enabled === 'boolean') out.enabled = value.enabled;
+    else problems.push(`${where}.enabled: expected true or false`);
+  }
+  const positive = (key: 'retention_days' | 'max_rows', max: number): number | undefined => {
+    const v = value[key];
+    if (v === undefined) return undefined;
+    if (typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= max) return v;
+    problems.push(`${where}.${key}: expected a whole number from 1 to ${max}`);
+    return undefined;
+  };
+  out.retentionDays = positive('retention_days', 36_500) ?? out.retentionDays;
+  out.maxRows = positive('max_rows', 1_000_000_000) ?? out.maxRows;
   return out;
 }

@@ -56,4 +56,34 @@ describe('configuration', () => {
     expect(() => loadConfig({ cwd: dir, flags: { config: 'b.json' }, env: {} })).toThrow('b.json: not valid JSON');
     expect(() => loadConfig({ cwd: dir, flags: { config: 'c.json' }, env: {} })).toThrow('cannot read config file `c.json`: it does not exist');
   });
+
+  test('client keys come from the file or GAVEL_CLIENT_KEYS, which wins; weak or shared keys are refused', () => {
+    write('gavel.json', { client_keys: { nginx: 'k'.repeat(16), 'billing-app': 'b'.repeat(20) } });
+    expect(loadConfig({ cwd: dir, flags: { config: 'gavel.json' }, env: {} }).clientKeys).toEqual({ nginx: 'k'.repeat(16), 'billing-app': 'b'.repeat(20) });
+    expect(loadConfig({ cwd: dir, flags: { config: 'gavel.json' }, env: { GAVEL_CLIENT_KEYS: `envoy=${'e'.repeat(16)}, app=${'a'.repeat(16)}` } }).clientKeys).toEqual({ envoy: 'e'.repeat(16), app: 'a'.repeat(16) });
+    expect(loadConfig({ cwd: dir, flags: {}, env: {} }).clientKeys).toEqual({});
+    write('weak.json', { client_keys: { nginx: 'short', 'bad name': 'x'.repeat(16), a: 'same-key-0123456789', b: 'same-key-0123456789' } });
+    expect(() => loadConfig({ cwd: dir, flags: { config: 'weak.json' }, env: {} })).toThrow(
+      ['weak.json: client_keys.nginx: use a random string of at least 16 characters, without spaces', 'weak.json: client_keys: client name `bad name` may hold only letters, digits, `.`, `_` and `-`', 'weak.json: client_keys: clients `a` and `b` share a key; give each its own'].join('\n'),
+    );
+    expect(() => loadConfig({ cwd: dir, flags: {}, env: { GAVEL_CLIENT_KEYS: 'just-a-key-without-a-name' } })).toThrow('GAVEL_CLIENT_KEYS: expected NAME=KEY pairs separated by commas');
+  });
+
+  test('the decision log can be switched off and its retention set; bad values are refused', () => {
+    expect(loadConfig({ cwd: dir, flags: {}, env: {} }).decisionLog).toEqual({ enabled: true, retentionDays: 30, maxRows: 1_000_000 });
+    write('gavel.json', { decision_log: { enabled: false, retention_days: 7, max_rows: 5000 } });
+    expect(loadConfig({ cwd: dir, flags: { config: 'gavel.json' }, env: {} }).decisionLog).toEqual({ enabled: false, retentionDays: 7, maxRows: 5000 });
+    write('bad.json', { decision_log: { retention_days: 0, max_rows: 1.5, keep: true } });
+    expect(() => loadConfig({ cwd: dir, flags: { config: 'bad.json' }, env: {} })).toThrow(
+      ['bad.json: decision_log: unknown key `keep`; keys are enabled, retention_days, max_rows', 'bad.json: decision_log.retention_days: expected a whole number from 1 to 36500', 'bad.json: decision_log.max_rows: expected a whole number from 1 to 1000000000'].join('\n'),
+    );
+  });
+
+  test('a trusted issuer may require token types', () => {
+    write('jwks.json', { keys: [] });
+    write('gavel.json', { trusted_issuers: [{ issuer: 'https://i', audiences: ['a'], jwks_file: 'jwks.json', token_types: ['at+jwt'] }] });
+    expect(loadConfig({ cwd: dir, flags: { config: 'gavel.json' }, env: {} }).trustedIssuers[0].tokenTypes).toEqual(['at+jwt']);
+    write('bad.json', { trusted_issuers: [{ issuer: 'https://i', audiences: ['a'], jwks_file: 'jwks.json', token_types: [] }] });
+    expect(() => loadConfig({ cwd: dir, flags: { config: 'bad.json' }, env: {} })).toThrow('bad.json: trusted_issuers[0].token_types: expected a non-empty list of strings');
+  });
 });

@@ -5,7 +5,7 @@ import type { Decision } from '../engine/decision.js';
 import type { LivePolicySet } from '../engine/live-set.js';
 import { validateRequest } from '../engine/validate-request.js';
 import { DecideBatchRequestSchema, DecideBatchResponseSchema, DecideRequestSchema, DecideResponseSchema, type DecideRequest } from '../gen/proto/gavel/v1/decision_pb.js';
-import type { Decider } from '../http/decider.js';
+import type { Decider } from '../server/decider.js';
 import type { Request } from '../language/eval/activation.js';
 import { GrpcError, unary } from './service-definition.js';
 

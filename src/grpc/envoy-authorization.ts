@@ -4,7 +4,7 @@ import { HeaderValueOption_HeaderAppendAction } from '../gen/proto/envoy/config/
 import { CheckRequestSchema, CheckResponseSchema } from '../gen/proto/envoy/service/auth/v3/external_auth_pb.js';
 import { bearerToken, gatewayRequest, gatewayVerdict } from '../engine/gateway.js';
 import type { LivePolicySet } from '../engine/live-set.js';
-import type { Decider } from '../http/decider.js';
+import type { Decider } from '../server/decider.js';
 import type { ForwardAuthOptions } from '../http/routes/forward-auth.js';
 import { unary } from './service-definition.js';
 

@@ -2,12 +2,13 @@
  * The gRPC interface: gavel.v1.DecisionService, Envoy's ext_authz Authorization, and
  * grpc.health.v1.Health. `buildGrpcServer` never binds: `gavel serve` does.
  */
-import { Server } from '@grpc/grpc-js';
+import { Server, status, type handleUnaryCall } from '@grpc/grpc-js';
+import { bearerKey, CLIENT_KEY_HEADER, ClientKeys } from '../server/keys.js';
 import type { LivePolicySet } from '../engine/live-set.js';
 import { Authorization } from '../gen/proto/envoy/service/auth/v3/external_auth_pb.js';
 import { DecisionService } from '../gen/proto/gavel/v1/decision_pb.js';
 import { Health } from '../gen/proto/grpc/health/v1/health_pb.js';
-import type { Decider } from '../http/decider.js';
+import type { Decider } from '../server/decider.js';
 import type { ForwardAuthOptions } from '../http/routes/forward-auth.js';
 import { decisionService } from './decision-service.js';
 import { envoyAuthorization } from './envoy-authorization.js';
@@ -19,6 +20,8 @@ export interface GrpcOptions {
   decider: Decider;
   gateway: ForwardAuthOptions;
   ready: () => boolean;
+  /** Keys callers of the decision services must present; anyone may call them when absent or empty. */
+  clientKeys?: ClientKeys;
 }
 
 /** Largest message accepted, in bytes, as the HTTP body limit. */
@@ -26,8 +29,29 @@ export const GRPC_MESSAGE_LIMIT = 1 << 20;
 
 export function buildGrpcServer(options: GrpcOptions): Server {
   const server = new Server({ 'grpc.max_receive_message_length': GRPC_MESSAGE_LIMIT });
-  server.addService(serviceDefinition(DecisionService), decisionService(options.policies, options.decider));
-  server.addService(serviceDefinition(Authorization), envoyAuthorization(options.policies, options.decider, options.gateway));
+  const guard = guarded(options.clientKeys ?? new ClientKeys({}));
+  const decisions = decisionService(options.policies, options.decider);
+  const envoy = envoyAuthorization(options.policies, options.decider, options.gateway);
+  server.addService(serviceDefinition(DecisionService), { decide: guard(decisions.decide), decideBatch: guard(decisions.decideBatch) });
+  server.addService(serviceDefinition(Authorization), { check: guard(envoy.check) });
   server.addService(serviceDefinition(Health), health(options.ready));
   return server;
+}
+
+/**
+ * With client keys configured, a decision call needs one in metadata: `x-gavel-client-key`,
+ * or `authorization: Bearer KEY` (for Envoy, set in the ext_authz service's
+ * `initial_metadata`; the end user's Authorization header travels inside the CheckRequest).
+ */
+function guarded(keys: ClientKeys) {
+  return <I, O>(handler: handleUnaryCall<I, O>): handleUnaryCall<I, O> =>
+    keys.required
+      ? (call, callback) => {
+          const [fromHeader] = call.metadata.get(CLIENT_KEY_HEADER);
+          const [authorization] = call.metadata.get('authorization');
+          const given = typeof fromHeader === 'string' ? fromHeader : bearerKey(typeof authorization === 'string' ? authorization : undefined);
+          if (keys.identify(given) !== null) return handler(call, callback);
+          callback({ code: status.UNAUTHENTICATED, details: `${given === null ? 'a client key is required' : 'the client key is not valid'}: send it in ${CLIENT_KEY_HEADER} metadata` }, null);
+        }
+      : handler;
 }

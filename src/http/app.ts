@@ -8,8 +8,8 @@ import type { LivePolicySet } from '../engine/live-set.js';
 import type { ReloadStatus } from '../engine/reload.js';
 import type { DecisionLog } from '../engine/decision-log.js';
 import type { Store } from '../store/store.js';
-import { Metrics } from './metrics.js';
-import { Decider } from './decider.js';
+import { Metrics } from '../server/metrics.js';
+import { Decider } from '../server/decider.js';
 import type { LiveDirectory } from '../engine/directory.js';
 import { errorHandler } from './error-handler.js';
 import { authzenRoutes } from './routes/authzen.js';
@@ -17,6 +17,8 @@ import { decideRoutes } from './routes/decide.js';
 import { forwardAuthRoutes, type ForwardAuthOptions } from './routes/forward-auth.js';
 import { adminRoutes, type AdminOptions } from './routes/admin.js';
 import { healthRoutes } from './routes/health.js';
+import { requireClientKeys } from './client-auth.js';
+import { ClientKeys } from '../server/keys.js';
 
 export interface AppOptions {
   policies: LivePolicySet;
@@ -39,6 +41,8 @@ export interface AppOptions {
   directory?: LiveDirectory | null;
   /** The admin key and what admin endpoints act on; disabled when absent. */
   admin?: AdminOptions;
+  /** Keys callers of decision routes must present; anyone may call them when absent or empty. */
+  clientKeys?: ClientKeys;
   /** The decider shared with other interfaces (gRPC); made from the options above when absent. */
   decider?: Decider;
 }
@@ -67,6 +71,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
   });
+  requireClientKeys(app, options.clientKeys ?? new ClientKeys({}));
   const metrics = options.metrics ?? new Metrics(options.policies);
   const decider = options.decider ?? new Decider(metrics, options.log ?? null, options.directory ?? null);
   const gateway = options.forwardAuth ?? NO_ISSUERS;

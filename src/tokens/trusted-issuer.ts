@@ -16,6 +16,12 @@ export interface TrustedIssuer {
   audiences: string[];
   /** Allowed `alg` values; default RS256 and ES256. */
   algorithms?: Algorithm[];
+  /**
+   * Accepted JOSE `typ` header values (RFC 7515 §4.1.9, compared case-insensitively without
+   * an `application/` prefix), for example `["at+jwt"]` (RFC 9068 access tokens) so an ID
+   * token of the same issuer is not taken for an access token. Default: any.
+   */
+  tokenTypes?: string[];
   /** The issuer's keys: a JWKS document, or the URL it is served at. */
   jwks: JSONWebKeySet | URL;
 }

@@ -53,7 +53,7 @@ export function createTokenVerifier(issuers: readonly TrustedIssuer[], options: 
     const trusted = typeof unverified.iss === 'string' ? byIssuer.get(unverified.iss) : undefined;
     if (trusted === undefined) return { ok: false, reason: 'issuer is not trusted' };
     try {
-      const { payload } = await jwtVerify(token, trusted.keys, {
+      const { payload, protectedHeader } = await jwtVerify(token, trusted.keys, {
         issuer: trusted.issuer.issuer,
         audience: trusted.issuer.audiences,
         algorithms: trusted.issuer.algorithms ?? ['RS256', 'ES256'],
@@ -61,6 +61,10 @@ export function createTokenVerifier(issuers: readonly TrustedIssuer[], options: 
         currentDate: new Date(now()),
         requiredClaims: ['exp'],
       });
+      const types = trusted.issuer.tokenTypes;
+      if (types !== undefined && !types.some((t) => normalType(t) === normalType(protectedHeader.typ ?? ''))) {
+        return { ok: false, reason: `token type \`${protectedHeader.typ ?? '(none)'}\` is not accepted; expected ${types.join(' or ')}` };
+      }
       if (cache.size >= cacheSize) cache.delete(cache.keys().next().value!);
       cache.set(key, payload);
       return { ok: true, claims: payload };
@@ -69,6 +73,9 @@ export function createTokenVerifier(issuers: readonly TrustedIssuer[], options: 
     }
   };
 }
+
+/** RFC 7515 §4.1.9: `typ` is a media type; `application/` may be omitted and case does not matter. */
+const normalType = (typ: string): string => typ.toLowerCase().replace(/^application\//, '');
 
 function describe(err: unknown): string {
   if (err instanceof errors.JWTExpired) return 'token expired';

@@ -1,5 +1,5 @@
 import { create, type DescMessage, type DescService, type MessageInitShape, type MessageShape } from '@bufbuild/protobuf';
-import { credentials, makeGenericClientConstructor, type Client, type ServiceError } from '@grpc/grpc-js';
+import { credentials, makeGenericClientConstructor, Metadata, ServerCredentials, status, type Client, type ServiceError } from '@grpc/grpc-js';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { buildPolicySet } from '../../src/index.js';
@@ -9,8 +9,9 @@ import { DecideBatchRequestSchema, DecideRequestSchema, DecisionService } from '
 import { Health, HealthCheckRequestSchema, HealthCheckResponse_ServingStatus } from '../../src/gen/proto/grpc/health/v1/health_pb.js';
 import { buildGrpcServer } from '../../src/grpc/server.js';
 import { serviceDefinition } from '../../src/grpc/service-definition.js';
-import { Decider } from '../../src/http/decider.js';
-import { Metrics } from '../../src/http/metrics.js';
+import { Decider } from '../../src/server/decider.js';
+import { Metrics } from '../../src/server/metrics.js';
+import { ClientKeys } from '../../src/server/keys.js';
 import { createTokenVerifier } from '../../src/tokens/verify-token.js';
 import type { Server } from '@grpc/grpc-js';
 
@@ -36,7 +37,6 @@ beforeAll(async () => {
     gateway: { verifyToken: createTokenVerifier([{ issuer: ISSUER, audiences: ['envoy'], algorithms: ['ES256'], jwks: { keys: [jwk] } }]), headers: [], responseHeaders: { 'x-gavel-subject': 'sub' } },
     ready: () => true,
   });
-  const { ServerCredentials } = await import('@grpc/grpc-js');
   const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))));
   address = `127.0.0.1:${port}`;
 });
@@ -47,11 +47,20 @@ afterAll(async () => {
 });
 
 /** A real grpc-js client calling one unary method, over a real socket. */
-function call<I extends DescMessage, O extends DescMessage>(service: DescService, method: string, input: I, message: MessageInitShape<I>): Promise<MessageShape<O>> {
+function call<I extends DescMessage, O extends DescMessage>(
+  service: DescService,
+  method: string,
+  input: I,
+  message: MessageInitShape<I>,
+  options: { at?: string; metadata?: Record<string, string> } = {},
+): Promise<MessageShape<O>> {
   const Ctor = makeGenericClientConstructor(serviceDefinition(service), service.typeName);
-  const client = new Ctor(address, credentials.createInsecure()) as unknown as Client & Record<string, (req: unknown, cb: (err: ServiceError | null, res: MessageShape<O>) => void) => void>;
+  type Method = (req: unknown, metadata: Metadata, cb: (err: ServiceError | null, res: MessageShape<O>) => void) => void;
+  const client = new Ctor(options.at ?? address, credentials.createInsecure()) as unknown as Client & Record<string, Method>;
   clients.push(client);
-  return new Promise((resolve, reject) => client[method](create(input, message), (err, res) => (err ? reject(err) : resolve(res))));
+  const metadata = new Metadata();
+  for (const [k, v] of Object.entries(options.metadata ?? {})) metadata.set(k, v);
+  return new Promise((resolve, reject) => client[method](create(input, message), metadata, (err, res) => (err ? reject(err) : resolve(res))));
 }
 
 const reader = { type: 'user', id: 'alice', properties: { role: 'reader' } };
@@ -117,5 +126,37 @@ describe('grpc.health.v1.Health', () => {
     expect(await call(Health, 'check', HealthCheckRequestSchema, { service: '' })).toMatchObject({ status: HealthCheckResponse_ServingStatus.SERVING });
     expect(await call(Health, 'check', HealthCheckRequestSchema, { service: 'gavel.v1.DecisionService' })).toMatchObject({ status: HealthCheckResponse_ServingStatus.SERVING });
     await expect(call(Health, 'check', HealthCheckRequestSchema, { service: 'nope' })).rejects.toMatchObject({ code: 5 });
+  });
+});
+
+describe('client keys', () => {
+  const KEY = 'e'.repeat(24);
+  let keyed: Server;
+  let at = '';
+  beforeAll(async () => {
+    const policies = new LivePolicySet(buildPolicySet([{ file: 'g.gavel', text: POLICIES }]).set!);
+    keyed = buildGrpcServer({
+      policies,
+      decider: new Decider(new Metrics(policies), null, null),
+      gateway: { verifyToken: async () => ({ ok: false, reason: 'none' }), headers: [], responseHeaders: {} },
+      ready: () => true,
+      clientKeys: new ClientKeys({ envoy: KEY }),
+    });
+    const port = await new Promise<number>((resolve, reject) => keyed.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))));
+    at = `127.0.0.1:${port}`;
+  });
+  afterAll(() => new Promise<void>((resolve) => keyed.tryShutdown(() => resolve())));
+
+  const decide = { subject: reader, action: { name: 'read' }, resource: { type: 'doc', id: '1' } };
+
+  test('a decision call without the key, or with a wrong one, is UNAUTHENTICATED', async () => {
+    await expect(call(DecisionService, 'decide', DecideRequestSchema, decide, { at })).rejects.toMatchObject({ code: status.UNAUTHENTICATED, details: expect.stringContaining('a client key is required') });
+    await expect(call(Authorization, 'check', CheckRequestSchema, {}, { at, metadata: { 'x-gavel-client-key': 'x'.repeat(24) } })).rejects.toMatchObject({ code: status.UNAUTHENTICATED, details: expect.stringContaining('not valid') });
+  });
+
+  test('with the key in x-gavel-client-key or as a bearer key, calls are decided; health needs none', async () => {
+    expect(await call(DecisionService, 'decide', DecideRequestSchema, decide, { at, metadata: { 'x-gavel-client-key': KEY } })).toMatchObject({ decision: true });
+    expect(await call(DecisionService, 'decide', DecideRequestSchema, decide, { at, metadata: { authorization: `Bearer ${KEY}` } })).toMatchObject({ decision: true });
+    expect(await call(Health, 'check', HealthCheckRequestSchema, {}, { at })).toMatchObject({ status: HealthCheckResponse_ServingStatus.SERVING });
   });
 });

@@ -27,9 +27,9 @@ beforeAll(async () => {
 
 type PrivateKey = Awaited<ReturnType<typeof generateKeyPair>>['privateKey'];
 
-function sign(claims: Record<string, unknown>, options: { key?: PrivateKey; alg?: string; kid?: string } = {}): Promise<string> {
+function sign(claims: Record<string, unknown>, options: { key?: PrivateKey; alg?: string; kid?: string; typ?: string } = {}): Promise<string> {
   return new SignJWT({ scope: 'invoice:read', ...claims })
-    .setProtectedHeader({ alg: options.alg ?? 'RS256', kid: options.kid ?? 'rsa-1' })
+    .setProtectedHeader({ alg: options.alg ?? 'RS256', kid: options.kid ?? 'rsa-1', ...(options.typ === undefined ? {} : { typ: options.typ }) })
     .sign(options.key ?? rsa.privateKey);
 }
 
@@ -87,6 +87,14 @@ describe('bearer token verification', () => {
   test('an algorithm outside the issuer allow-list is rejected even when the signature is good', async () => {
     const verify = createTokenVerifier([{ ...issuer, algorithms: ['RS256'] }], { now });
     expect(await verify(await sign(good, { key: ec.privateKey, alg: 'ES256', kid: 'ec-1' }))).toEqual({ ok: false, reason: 'signing algorithm is not allowed' });
+  });
+
+  test('an issuer that names token types accepts only those: an ID token is not an access token', async () => {
+    const verify = createTokenVerifier([{ ...issuer, tokenTypes: ['at+jwt'] }], { now });
+    expect(await verify(await sign(good, { typ: 'at+jwt' }))).toMatchObject({ ok: true });
+    expect(await verify(await sign({ ...good, jti: 'x' }, { typ: 'application/AT+JWT' }))).toMatchObject({ ok: true });
+    expect(await verify(await sign(good, { typ: 'JWT' }))).toEqual({ ok: false, reason: 'token type `JWT` is not accepted; expected at+jwt' });
+    expect(await verify(await sign({ ...good, jti: 'y' }))).toEqual({ ok: false, reason: 'token type `(none)` is not accepted; expected at+jwt' });
   });
 
   test('a cached token still expires', async () => {

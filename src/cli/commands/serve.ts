@@ -2,8 +2,9 @@ import { parseArgs } from 'node:util';
 import { LivePolicySet } from '../../engine/live-set.js';
 import { PolicyReloader, type ReloadOutcome } from '../../engine/reload.js';
 import { buildApp } from '../../http/app.js';
-import { Metrics } from '../../http/metrics.js';
-import { Decider } from '../../http/decider.js';
+import { Metrics } from '../../server/metrics.js';
+import { Decider } from '../../server/decider.js';
+import { ClientKeys } from '../../server/keys.js';
 import { buildGrpcServer } from '../../grpc/server.js';
 import { ServerCredentials } from '@grpc/grpc-js';
 import { DecisionLog } from '../../engine/decision-log.js';
@@ -67,9 +68,10 @@ export async function serve(argv: string[], io: CliIo): Promise<number> {
   } catch (err: unknown) {
     throw new UsageError(`cannot open the database \`${config.db}\`: ${err instanceof Error ? err.message : String(err)}`);
   }
-  const log = new DecisionLog(store, {}, (err) => writeLine(io.stderr, `gavel: cannot write the decision log (will retry): ${err instanceof Error ? err.message : String(err)}`));
-  // Retention: decisions older than 30 days, and beyond the newest million, are pruned hourly.
-  const prune = () => store.pruneDecisions(new Date(Date.now() - 30 * 86_400_000).toISOString(), 1_000_000);
+  const { enabled, retentionDays, maxRows } = config.decisionLog;
+  const log = enabled ? new DecisionLog(store, {}, (err) => writeLine(io.stderr, `gavel: cannot write the decision log (will retry): ${err instanceof Error ? err.message : String(err)}`)) : null;
+  // Retention: decisions older than retention_days, and beyond the newest max_rows, are pruned hourly.
+  const prune = () => store.pruneDecisions(new Date(Date.now() - retentionDays * 86_400_000).toISOString(), maxRows);
   prune();
   const pruning = setInterval(prune, 3_600_000).unref();
   // The directory snapshot, refreshed when another process (`gavel apply`) writes the database.
@@ -83,7 +85,7 @@ export async function serve(argv: string[], io: CliIo): Promise<number> {
     writeLine(io.stdout, `gavel: directory reloaded (${directory.current.size} entities)`);
   }, 1000).unref();
   const live = new LivePolicySet(result.set);
-  const metrics = new Metrics(live, () => log.depth);
+  const metrics = new Metrics(live, () => log?.depth ?? 0);
   const reloader = new PolicyReloader(dir, live, (outcome) => {
     metrics.reloaded(outcome);
     report(io, outcome, live.current.revision);
@@ -92,8 +94,9 @@ export async function serve(argv: string[], io: CliIo): Promise<number> {
   const forwardAuth = { verifyToken: createTokenVerifier(config.trustedIssuers), ...config.forwardAuth };
   const admin = { key: config.adminKey, store, reload: () => reloader.reload() };
   const decider = new Decider(metrics, log, directory);
-  const app = buildApp({ policies: live, metrics, reload: reloader.status, forwardAuth, log, store, directory, admin, decider });
-  const grpc = buildGrpcServer({ policies: live, decider, gateway: forwardAuth, ready: () => store.ping() });
+  const clientKeys = new ClientKeys(config.clientKeys);
+  const app = buildApp({ policies: live, metrics, reload: reloader.status, forwardAuth, log, store, directory, admin, decider, clientKeys });
+  const grpc = buildGrpcServer({ policies: live, decider, gateway: forwardAuth, ready: () => store.ping(), clientKeys });
   try {
     await app.listen({ host: config.http.host, port: config.http.port });
   } catch (err: unknown) {
@@ -120,7 +123,7 @@ export async function serve(argv: string[], io: CliIo): Promise<number> {
   await Promise.all([app.close(), new Promise<void>((resolve) => grpc.tryShutdown(() => resolve()))]);
   clearInterval(pruning);
   clearInterval(watchingDb);
-  log.close();
+  log?.close();
   store.close();
   writeLine(io.stdout, 'gavel: stopped');
   return Exit.ok;

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { Store } from '../../store/store.js';
-import { adminKeyMatches } from '../admin-auth.js';
+import { adminKeyMatches } from '../../server/keys.js';
 
 const decisionsQuery = {
   type: 'object',

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
-import type { Interface } from '../metrics.js';
-import type { Decider } from '../decider.js';
+import type { Interface } from '../../server/metrics.js';
+import type { Decider } from '../../server/decider.js';
 import type { Decision } from '../../engine/decision.js';
 import type { LivePolicySet } from '../../engine/live-set.js';
 import type { PolicySet } from '../../engine/policy-set.js';

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { LivePolicySet } from '../../engine/live-set.js';
 import { validateRequest } from '../../engine/validate-request.js';
 import type { Request } from '../../language/eval/activation.js';
-import type { Decider } from '../decider.js';
+import type { Decider } from '../../server/decider.js';
 import type { Decision } from '../../engine/decision.js';
 import { withRequestToken } from '../../engine/request-token.js';
 import type { TokenResult } from '../../tokens/verify-token.js';

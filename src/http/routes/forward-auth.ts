@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { bearerToken, gatewayRequest, gatewayVerdict } from '../../engine/gateway.js';
 import type { LivePolicySet } from '../../engine/live-set.js';
 import type { TokenResult } from '../../tokens/verify-token.js';
-import type { Decider } from '../decider.js';
+import type { Decider } from '../../server/decider.js';
 
 export interface ForwardAuthOptions {
   verifyToken: (token: string) => Promise<TokenResult>;

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { LivePolicySet } from '../../engine/live-set.js';
 import type { ReloadStatus } from '../../engine/reload.js';
 import type { Store } from '../../store/store.js';
-import type { Metrics } from '../metrics.js';
+import type { Metrics } from '../../server/metrics.js';
 
 /** Liveness, readiness and metrics for orchestrators, load balancers and Prometheus. */
 export function healthRoutes(app: FastifyInstance, policies: LivePolicySet, metrics: Metrics, reload: ReloadStatus | null, store: Store | null): void {

@@ -1,0 +1,25 @@
+import type { FastifyInstance } from 'fastify';
+import { bearerKey, CLIENT_KEY_HEADER, type ClientKeys } from '../server/keys.js';
+
+/** Routes that answer decisions; only these need a client key. Metadata and health stay open. */
+const DECISION_ROUTES = new Set(['/access/v1/evaluation', '/access/v1/evaluations', '/v1/decide', '/v1/decide/batch', '/v1/forward-auth']);
+
+/**
+ * With client keys configured, a decision route answers only a caller presenting one: in
+ * `X-Gavel-Client-Key`, or — except on forward-auth, where `Authorization` carries the end
+ * user's token — as `Authorization: Bearer KEY` (how AuthZEN PEPs usually authenticate).
+ */
+export function requireClientKeys(app: FastifyInstance, keys: ClientKeys): void {
+  if (!keys.required) return;
+  app.addHook('onRequest', async (request, reply) => {
+    const route = request.routeOptions.url;
+    if (route === undefined || !DECISION_ROUTES.has(route)) return;
+    const fromHeader = request.headers[CLIENT_KEY_HEADER];
+    const given = typeof fromHeader === 'string' ? fromHeader : route === '/v1/forward-auth' ? null : bearerKey(request.headers.authorization);
+    if (keys.identify(given) !== null) return;
+    return reply
+      .status(401)
+      .header('www-authenticate', 'Bearer realm="gavel"')
+      .send({ error: 'unauthorized', message: `${given === null ? 'a client key is required' : 'the client key is not valid'}: send it in ${CLIENT_KEY_HEADER}` });
+  });
+}

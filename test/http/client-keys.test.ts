@@ -1,0 +1,53 @@
+import { describe, expect, test } from 'vitest';
+import { buildPolicySet } from '../../src/index.js';
+import { LivePolicySet } from '../../src/engine/live-set.js';
+import { buildApp } from '../../src/http/app.js';
+import { ClientKeys } from '../../src/server/keys.js';
+
+const NGINX = 'n'.repeat(24);
+const APP = 'a'.repeat(24);
+const live = new LivePolicySet(buildPolicySet([{ file: 'a.gavel', text: '@id("p") permit (action in ["read", "GET"]);' }]).set!);
+const request = { subject: { type: 'user', id: 'alice' }, action: { name: 'read' }, resource: { type: 'doc', id: '1' } };
+
+const app = (keys: Record<string, string>) => buildApp({ policies: live, clientKeys: new ClientKeys(keys) });
+
+describe('client keys on the decision routes', () => {
+  test('without configured keys anyone may ask', async () => {
+    const r = await app({}).inject({ method: 'POST', url: '/access/v1/evaluation', payload: request });
+    expect(r.json()).toMatchObject({ decision: true });
+  });
+
+  test.each([
+    { url: '/access/v1/evaluation', payload: request },
+    { url: '/access/v1/evaluations', payload: { evaluations: [request] } },
+    { url: '/v1/decide', payload: request },
+    { url: '/v1/decide/batch', payload: { requests: [request] } },
+  ])('$url answers a caller with a key, in X-Gavel-Client-Key or as a bearer key, and 401 to others', async ({ url, payload }) => {
+    const a = app({ nginx: NGINX, app: APP });
+    expect((await a.inject({ method: 'POST', url, payload, headers: { 'x-gavel-client-key': NGINX } })).statusCode).toBe(200);
+    expect((await a.inject({ method: 'POST', url, payload, headers: { authorization: `Bearer ${APP}` } })).statusCode).toBe(200);
+    const none = await a.inject({ method: 'POST', url, payload });
+    expect(none.statusCode).toBe(401);
+    expect(none.headers['www-authenticate']).toBe('Bearer realm="gavel"');
+    expect(none.json()).toEqual({ error: 'unauthorized', message: 'a client key is required: send it in x-gavel-client-key' });
+    const wrong = await a.inject({ method: 'POST', url, payload, headers: { 'x-gavel-client-key': NGINX.slice(1) } });
+    expect(wrong.statusCode).toBe(401);
+    expect(wrong.json().message).toContain('the client key is not valid');
+  });
+
+  test('forward-auth takes the key only from X-Gavel-Client-Key: Authorization is the end user\'s', async () => {
+    const a = app({ nginx: NGINX });
+    const gateway = { 'x-original-method': 'GET', 'x-original-uri': '/x' };
+    expect((await a.inject({ method: 'GET', url: '/v1/forward-auth', headers: { ...gateway, authorization: `Bearer ${NGINX}` } })).json()).toEqual({
+      error: 'unauthorized',
+      message: 'a client key is required: send it in x-gavel-client-key',
+    });
+    // With the gateway's key, the call is decided (here: allowed, the policy needs no token).
+    expect((await a.inject({ method: 'GET', url: '/v1/forward-auth', headers: { ...gateway, 'x-gavel-client-key': NGINX } })).statusCode).toBe(200);
+  });
+
+  test('health, metrics and the AuthZEN metadata stay open', async () => {
+    const a = app({ nginx: NGINX });
+    for (const url of ['/healthz', '/metrics', '/.well-known/authzen-configuration']) expect((await a.inject({ method: 'GET', url })).statusCode, url).toBe(200);
+  });
+});
