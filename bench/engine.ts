@@ -17,13 +17,14 @@
  *   --engines=gavel,casbin   engines to run (gavel, cedar, cedar-stateless, casbin)
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 // The built library, as users run it: tsx's transform of src/ adds a helper call to every
 // closure it creates (esbuild's keepNames), which would tax Gavel and not what ships.
 import { buildPolicySet, decide, formatDiagnostic } from '../dist/index.js';
 import { casbin } from './peers/casbin.js';
+import { RESULTS_MD, writeSection } from './results-file.js';
 import { cedarPreparsed, cedarStateless } from './peers/cedar.js';
 import {
   MIX_SEED,
@@ -74,7 +75,6 @@ const RELOADS = 5;
 const RELOAD_BUDGET_MS = 1_500;
 
 const COMMAND = 'npm run bench:engine';
-const RESULTS_MD = new URL('./RESULTS.md', import.meta.url);
 
 // ---------------------------------------------------------------------------------------
 // What a child reports.
@@ -624,7 +624,7 @@ async function parent(sizes: number[], engines: EngineName[]): Promise<number> {
 
   const full = sizes.length === SIZES.length && SIZES.every((s, i) => sizes[i] === s) && engines.length === ENGINES.length;
   if (full) {
-    writeFileSync(RESULTS_MD, resultsMarkdown({ machine, source, versions, pin: pin.cpu, reports, resultsTable, ratioTable, targets, checks, total, timer, elapsed, rounds, load }));
+    writeSection('engine', resultsMarkdown({ machine, source, versions, pin: pin.cpu, reports, resultsTable, ratioTable, targets, checks, total, timer, elapsed, rounds, load }));
     console.log(`\nwrote ${fileURLToPath(RESULTS_MD)}`);
   } else {
     console.log('\n(partial run: bench/RESULTS.md left as it was)');
@@ -648,7 +648,7 @@ function resultsMarkdown(r: {
   rounds: string;
   load: string;
 }): string {
-  return `# Engine benchmark results
+  return `## Engine
 
 Reproduce with:
 
@@ -656,7 +656,7 @@ Reproduce with:
 ${COMMAND}
 \`\`\`
 
-(builds dist/, then runs \`node --expose-gc --import tsx bench/engine.ts\` against the built library; the script rewrites this file on a full run.)
+(builds dist/, then runs \`node --expose-gc --import tsx bench/engine.ts\` against the built library; the script rewrites this section on a full run.)
 
 - Date: ${new Date().toISOString().slice(0, 10)}
 - Machine: ${r.machine}
@@ -666,7 +666,7 @@ ${COMMAND}
 - Gavel runs in ${GAVEL_PROCESSES} fresh processes per N; the one with the median p50 is reported (its figures throughout), and every process's p50 is listed under "How each engine is measured". At N=10,000 Gavel's working set sits in the L3 cache this VM shares with its neighbours, and single processes swing between about 1.1 and 2.3 µs.
 - Whole run: ${r.elapsed.toFixed(0)} s. ${r.load}
 
-## Workload
+### Workload
 
 \`bench/workload.ts\` generates, for N policies, five rules for each of N/5 resource types \`t<k>\`:
 
@@ -690,7 +690,7 @@ other type's scope, risk above 80 (80 and 81 both occur), an address outside 10/
 
 ${r.reports.map((rep) => `- N=${int(rep.n)}: ${rep.mix}`).join('\n')}
 
-## How each engine is measured
+### How each engine is measured
 
 - **Gavel**: load = \`buildPolicySet\` (parse + check + compile + index) of one generated file. Throughput =
   whole passes of the mix through \`decide(set, request)\`, no timer in the loop, in ${GAVEL_ROUNDS} rounds of
@@ -719,26 +719,26 @@ ${r.reports.map((rep) => `- N=${int(rep.n)}: ${rep.mix}`).join('\n')}
 - RSS +MB / heap +MB = growth of \`process.memoryUsage()\` from before loading to after loading and deciding,
   each read after \`global.gc()\`. The peers' figures include their wasm memory or caches.
 
-## Results
+### Results
 
 ${r.resultsTable}
 
-## Ratios
+### Ratios
 
 ${r.ratioTable}
 
-## Targets
+### Targets
 
 ${r.targets.join('\n')}
 
-## Decision check
+### Decision check
 
 All three engines (four configurations) are compared with the reference and with Gavel on every request
 they ran. Mismatches: **${r.total}**.
 
 ${r.checks.join('\n')}
 
-## Notes
+### Notes
 
 - Cedar-wasm's \`preparsePolicySet\` of 10,000 policies triggers about a hundred full (mark-compact) garbage
   collections of the JS heap, so its time grows with the size of the JS heap around it. Measured apart from this

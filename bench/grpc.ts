@@ -1,0 +1,231 @@
+/**
+ * The gRPC benchmark: `npm run bench:grpc`.
+ *
+ * `gavel serve` answers `gavel.v1.DecisionService/Decide` for the engine benchmark's
+ * N = 1,000 workload and Envoy's `envoy.service.auth.v3.Authorization/Check` for a route
+ * mix with bearer tokens, against the Cerbos server's `cerbos.svc.v1.CerbosService/
+ * CheckResources` with the same rules. autocannon speaks HTTP/1.1 only, so the load comes
+ * from server-bench/grpc-load.ts: one grpc-js channel with a fixed number of calls in
+ * flight, the same code for every target. Before measuring, every server answers the whole
+ * mix and must agree with the reference.
+ *
+ * Servers run pinned to CPU 0; each load run is a fresh generator process pinned to CPU 1.
+ * Rounds interleave the targets; each target's median run is reported.
+ *
+ * Options (for development; a run with any of them leaves bench/RESULTS.md alone):
+ *   --duration=10  --rounds=3  --warmup=5  --concurrency=50
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import { join } from 'node:path';
+import { Client, credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
+import { describeMix, reference, requestMix, type BenchRequest } from './workload.js';
+import { writeSection } from './results-file.js';
+import { cerbosPolicies } from './peers/cerbos-policies.js';
+import { gavelPolicyFiles } from './server-bench/bodies.js';
+import { checkAll, type Checked } from './server-bench/check.js';
+import { cerbosAnswer, cerbosMessage, decideAnswer, decideMessage, encoded, ENVOY_POLICIES, envoyAnswer, envoyCall, envoyMessage, envoyReference, PATHS } from './server-bench/grpc-messages.js';
+import { AUDIENCE, createIssuer, trustedIssuer } from './server-bench/issuer.js';
+import { runLoad, type LoadResult } from './server-bench/load.js';
+import { canPin, LOAD_CPU, SERVER_CPU, stopAll, stopOnSignals } from './server-bench/processes.js';
+import { int, loadAverage, machine, mark, medianRun, ms, numberOption, packageVersion, resultsTable, revision, times, type Target } from './server-bench/report.js';
+import { startCerbos, startGavel } from './server-bench/servers.js';
+
+const COMMAND = 'npm run bench:grpc';
+const N = 1_000;
+const DEFAULTS = { duration: 10, rounds: 3, warmup: 5, concurrency: 50 } as const;
+
+interface GrpcTarget extends Target {
+  address: string;
+  path: string;
+  messages: string[];
+}
+
+/** One unary call with raw bytes each way, for the decision check. */
+function unary(client: Client, path: string, message: Uint8Array): Promise<Buffer> {
+  const identity = (b: Buffer): Buffer => b;
+  return new Promise((resolve, reject) =>
+    client.makeUnaryRequest(path, identity, identity, Buffer.from(message), new Metadata(), (err: ServiceError | null, value?: Buffer) => (err !== null ? reject(err) : resolve(value ?? Buffer.alloc(0)))),
+  );
+}
+
+async function main(): Promise<number> {
+  const opts = {
+    duration: numberOption('duration', DEFAULTS.duration),
+    rounds: numberOption('rounds', DEFAULTS.rounds),
+    warmup: numberOption('warmup', DEFAULTS.warmup),
+    concurrency: numberOption('concurrency', DEFAULTS.concurrency),
+  };
+  const full = (Object.keys(DEFAULTS) as (keyof typeof DEFAULTS)[]).every((k) => opts[k] === DEFAULTS[k]);
+  const started = Date.now();
+  const loadStart = loadAverage();
+  const source = revision();
+  const versions = `Cerbos ${packageVersion('@cerbos/cerbos-linux-x64')}, @grpc/grpc-js ${packageVersion('@grpc/grpc-js')}`;
+  console.log(`Gavel gRPC benchmark — reproduce with: ${COMMAND}`);
+  console.log(`machine: ${machine()}\ngavel: ${source}\npeers: ${versions}`);
+  console.log(canPin ? `servers pinned to CPU ${SERVER_CPU}, the load generator to CPU ${LOAD_CPU} (taskset)` : 'NOT pinned: taskset is unavailable');
+  console.log(`load average (1 min) at the start: ${loadStart}\n`);
+
+  const mix = requestMix(N);
+  const expected = mix.map((r) => reference(r, N));
+  const calls = mix.map((r, i) => envoyCall(r, i));
+  const envoyExpected = calls.map(envoyReference);
+  console.log(`workload: N = ${int(N)} policies; mix: ${describeMix(mix, N)}`);
+  console.log(`envoy mix: ${envoyExpected.filter((d) => d).length} allow / ${envoyExpected.filter((d) => !d).length} deny\n`);
+
+  const tmp = mkdtempSync(join(os.tmpdir(), 'gavel-bench-grpc-'));
+  const clients: Client[] = [];
+  const cleanup = async (): Promise<void> => {
+    for (const c of clients) c.close();
+    await stopAll();
+    rmSync(tmp, { recursive: true, force: true });
+  };
+  stopOnSignals(cleanup);
+  try {
+    const issuer = await createIssuer();
+    const tokens = await Promise.all(calls.map((c, i) => issuer.token(mix[i]?.subject.id ?? '', c.scope)));
+    const decideMessages = mix.map(decideMessage);
+    const envoyMessages = calls.map((c, i) => envoyMessage(c, tokens[i] ?? '', i));
+    const cerbosMessages = mix.map((r, i) => cerbosMessage(r, i));
+
+    console.log('starting servers…');
+    const policies = new Map(gavelPolicyFiles(N, 'plain')).set('envoy.gavel', ENVOY_POLICIES);
+    const gavel = await startGavel('gavel', {
+      dir: join(tmp, 'gavel'),
+      policies,
+      trustedIssuers: [{ entry: { ...trustedIssuer('jwks.json'), audiences: [AUDIENCE] }, jwksFile: 'jwks.json', jwks: issuer.jwks }],
+    });
+    const cerbos = await startCerbos(join(tmp, 'cerbos'), cerbosPolicies(N));
+    const gavelAddress = gavel.grpc ?? '';
+    const cerbosAddress = cerbos.grpc ?? '';
+    console.log(`  gavel  grpc://${gavelAddress}\n  cerbos grpc://${cerbosAddress}`);
+
+    // ---- Decisions first.
+    const gavelClient = new Client(gavelAddress, credentials.createInsecure());
+    const cerbosClient = new Client(cerbosAddress, credentials.createInsecure());
+    clients.push(gavelClient, cerbosClient);
+    const show = (i: number): string => JSON.stringify(mix[i]).slice(0, 600);
+    const at = (xs: Uint8Array[], i: number): Uint8Array => xs[i] ?? new Uint8Array();
+    const checked: Checked[] = [
+      await checkAll('gavel Decide', expected, async (i) => decideAnswer(await unary(gavelClient, PATHS.decide, at(decideMessages, i))), show),
+      await checkAll('cerbos CheckResources', expected, async (i) => cerbosAnswer(await unary(cerbosClient, PATHS.cerbos, at(cerbosMessages, i)), mix[i]?.action.name ?? ''), show),
+      await checkAll('gavel Envoy Check', envoyExpected, async (i) => envoyAnswer(await unary(gavelClient, PATHS.envoy, at(envoyMessages, i))), (i) => JSON.stringify(calls[i])),
+    ];
+    console.log(`\ndecision check: ${checked.map((c) => `${c.name} ${c.compared}/${mix.length}`).join(', ')} — all equal to the reference\n`);
+
+    // ---- Load.
+    const targets: GrpcTarget[] = [
+      { name: 'gavel Decide', what: '`gavel.v1.DecisionService/Decide`, decision log on', address: gavelAddress, path: PATHS.decide, messages: encoded(decideMessages), runs: [] },
+      { name: 'gavel Envoy Check', what: '`envoy.service.auth.v3.Authorization/Check`, bearer JWT (cached), log on', address: gavelAddress, path: PATHS.envoy, messages: encoded(envoyMessages), runs: [] },
+      { name: 'cerbos CheckResources', what: '`cerbos.svc.v1.CerbosService/CheckResources`, one resource and action', address: cerbosAddress, path: PATHS.cerbos, messages: encoded(cerbosMessages), runs: [] },
+    ];
+    const job = (t: GrpcTarget, durationS: number) => ({ kind: 'grpc' as const, address: t.address, path: t.path, messages: t.messages, concurrency: opts.concurrency, durationS });
+    for (const t of targets) {
+      const w = await runLoad(job(t, opts.warmup));
+      console.log(`warm-up ${t.name.padEnd(22)} ${int(w.rps).padStart(7)} calls/s${w.non2xx > 0 ? `  FAILURES: ${w.failures.join('; ')}` : ''}`);
+    }
+    for (let round = 1; round <= opts.rounds; round++) {
+      for (const t of targets) {
+        const r = await runLoad(job(t, opts.duration));
+        t.runs.push(r);
+        console.log(`round ${round} ${t.name.padEnd(22)} ${int(r.rps).padStart(7)} calls/s  p50 ${ms(r.p50Ms)} ms  p99 ${ms(r.p99Ms)} ms  failed ${r.non2xx}  generator CPU ${r.generatorCpu.toFixed(0)}%`);
+      }
+    }
+
+    const loadEnd = loadAverage();
+    const report = buildReport({ targets, checked, opts, mix, loadStart, loadEnd, source, versions, elapsedS: (Date.now() - started) / 1e3 });
+    console.log(`\n${report.console}`);
+    if (full) {
+      writeSection('grpc', report.markdown);
+      console.log('\nwrote the gRPC section of bench/RESULTS.md');
+    } else console.log('\n(a run with options: bench/RESULTS.md left as it was)');
+    return targets.some((t) => t.runs.some((r) => r.non2xx > 0)) ? 1 : 0;
+  } finally {
+    await cleanup();
+  }
+}
+
+interface ReportInput {
+  targets: GrpcTarget[];
+  checked: Checked[];
+  opts: { duration: number; rounds: number; warmup: number; concurrency: number };
+  mix: readonly BenchRequest[];
+  loadStart: string;
+  loadEnd: string;
+  source: string;
+  versions: string;
+  elapsedS: number;
+}
+
+function buildReport(r: ReportInput): { console: string; markdown: string } {
+  const med = (name: string): LoadResult => medianRun(r.targets.find((t) => t.name === name)?.runs ?? []);
+  const decide = med('gavel Decide');
+  const envoy = med('gavel Envoy Check');
+  const cerbos = med('cerbos CheckResources');
+  const targets = [
+    `- Gavel Decide ÷ Cerbos CheckResources ≥ 1.5×: ${mark(decide.rps / cerbos.rps >= 1.5)} (${times(decide.rps / cerbos.rps)}: ${int(decide.rps)} vs ${int(cerbos.rps)} calls/s)`,
+    `- p99 ≤ 5 ms at ${r.opts.concurrency} calls in flight: Decide ${ms(decide.p99Ms)} ms — ${mark(decide.p99Ms <= 5)}; Envoy Check ${ms(envoy.p99Ms)} ms — ${mark(envoy.p99Ms <= 5)}`,
+  ];
+  const results = resultsTable(r.targets).replace('| non-2xx / errors |', '| failed calls |').replace('| req/s (median) |', '| calls/s (median) |').replace('| req/s of each run |', '| calls/s of each run |');
+  const checks = r.checked.map((c) => `- ${c.name}: ${c.compared}/${r.mix.length} requests, 0 differ from the reference`).join('\n');
+  const load = `Load average (1 min) ${r.loadStart} at the start, ${r.loadEnd} at the end; the machine has 2 logical CPUs and other work may run on it, so figures move between runs.`;
+  const consoleText = ['Results', results, '', 'Targets', ...targets, '', load, `reproduce with: ${COMMAND}`].join('\n');
+  const markdown = `## gRPC
+
+Reproduce with:
+
+\`\`\`sh
+${COMMAND}
+\`\`\`
+
+(builds dist/, then runs \`node --import tsx bench/grpc.ts\`; the script rewrites this section on a full run.)
+
+- Date: ${new Date().toISOString().slice(0, 10)}
+- Machine: ${machine()}
+- Gavel: ${r.source}
+- Peers and tools: ${r.versions}
+- Every server runs in its own process${canPin ? ` pinned to CPU ${SERVER_CPU}` : ''}; every load run is a fresh generator process${canPin ? ` pinned to CPU ${LOAD_CPU}` : ''} (\`taskset -c\`), over 127.0.0.1, plaintext HTTP/2.
+- The generator (bench/server-bench/grpc-load.ts): one @grpc/grpc-js channel, ${r.opts.concurrency} unary calls in flight at every moment, pre-encoded messages sent in turn, answers not decoded (a call counts when its status is OK); latency = call start to callback, \`process.hrtime.bigint()\`. The same generator drives every target.
+- A ${r.opts.warmup} s warm-up per target, then ${r.opts.rounds} rounds of ${r.opts.duration} s runs that interleave the targets; each target's median run (by calls/s) is reported, latencies from the same run.
+- Whole run: ${r.elapsedS.toFixed(0)} s. ${load}
+
+### What is measured
+
+- **gavel Decide**: \`gavel serve\` with the N = 1,000 workload as in the HTTP section's **gavel** (scopes as the
+  list \`subject.properties.scopes\`, since \`gavel.v1\` has no end-user token), decision log on.
+- **gavel Envoy Check**: the same server's Envoy ext_authz service. Each request of the engine mix becomes an HTTP
+  call Envoy asks about — its action as the method (read/list GET, create POST, update PUT, delete DELETE), its
+  resource in the path (\`/docs/<id>\`; every tenth \`/admin/<id>\`), its address as the downstream peer, eight
+  usual headers and a bearer JWT (ES256, three distinct tokens by role, cached after their first verification) —
+  decided by three route policies of their own (bench/server-bench/grpc-messages.ts), beside the workload in the
+  same folder (they name resource type \`route\`, which no workload request does).
+- **cerbos CheckResources**: the Cerbos server's gRPC API with the resource policies of the HTTP section, one
+  resource and one action per call, encoded with Cerbos' own generated messages (@cerbos/api).
+
+### Results
+
+${results}
+
+### Targets
+
+${targets.join('\n')}
+
+### Decision check
+
+Before any measurement every service answered the whole mix over gRPC; each answer equals the reference
+(the workload's for Decide and Cerbos, the route policies' for Envoy Check):
+
+${checks}
+`;
+  return { console: consoleText, markdown };
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    console.error(err instanceof Error ? (err.stack ?? err.message) : String(err));
+    process.exitCode = 1;
+  },
+);

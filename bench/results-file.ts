@@ -1,0 +1,42 @@
+/**
+ * bench/RESULTS.md holds every benchmark's last full run, one section each between HTML
+ * comment markers, so that `npm run bench:engine`, `bench:http` and `bench:grpc` each
+ * rewrite their own section and leave the others as they were.
+ */
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+
+export const RESULTS_MD = new URL('./RESULTS.md', import.meta.url);
+
+export const SECTIONS = ['engine', 'http', 'grpc'] as const;
+export type Section = (typeof SECTIONS)[number];
+
+const HEADER = `# Benchmark results
+
+Each benchmark rewrites its own section below on a full run; partial runs leave the file alone.
+
+| benchmark | command | what it measures |
+| --- | --- | --- |
+| [Engine](#engine) | \`npm run bench:engine\` | decisions in process: Gavel vs Cedar (wasm) and casbin, N = 10 … 10,000 policies |
+| [HTTP](#http) | \`npm run bench:http\` | \`gavel serve\` under autocannon: AuthZEN evaluation vs a fastify hello-world and the Cerbos server |
+| [gRPC](#grpc) | \`npm run bench:grpc\` | \`gavel serve\` over gRPC: \`gavel.v1\` Decide and Envoy \`Check\` vs Cerbos \`CheckResources\` |
+
+The machine is a small shared VM (2 logical CPUs); each section says when it ran, on which
+commit, and the load average around it.
+`;
+
+const start = (s: Section): string => `<!-- bench:${s}:start -->`;
+const end = (s: Section): string => `<!-- bench:${s}:end -->`;
+
+/** The section's markdown, from its own heading (\`## …\`) on; without the markers. */
+export function writeSection(section: Section, markdown: string): void {
+  const text = existsSync(RESULTS_MD) ? readFileSync(RESULTS_MD, 'utf8') : '';
+  const blocks = new Map<Section, string>();
+  for (const s of SECTIONS) {
+    const a = text.indexOf(start(s));
+    const b = text.indexOf(end(s));
+    if (a >= 0 && b > a) blocks.set(s, text.slice(a + start(s).length, b).trim());
+  }
+  blocks.set(section, markdown.trim());
+  const body = SECTIONS.filter((s) => blocks.has(s)).map((s) => `${start(s)}\n${blocks.get(s) ?? ''}\n${end(s)}`);
+  writeFileSync(RESULTS_MD, `${HEADER}\n${body.join('\n\n')}\n`);
+}

@@ -1,0 +1,88 @@
+/**
+ * What the HTTP and gRPC benchmarks share when they report: the run's circumstances
+ * (machine, commit, load average), the median of repeated runs, number formats and
+ * markdown tables.
+ */
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import os from 'node:os';
+import { fileURLToPath } from 'node:url';
+import type { LoadResult } from './load.js';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+export function machine(): string {
+  const cpus = os.cpus();
+  return `${cpus[0]?.model ?? 'unknown CPU'} (${cpus.length} logical CPUs), ${os.platform()} ${os.release()}, Node ${process.version}`;
+}
+
+/** The commit measured, and whether src/ had uncommitted changes: figures follow the source. */
+export function revision(): string {
+  const head = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' });
+  if (head.status !== 0) return 'not a git checkout';
+  const dirty = spawnSync('git', ['status', '--porcelain', '--', 'src', 'grammar'], { cwd: ROOT, encoding: 'utf8' });
+  return `commit ${head.stdout.trim()}${dirty.stdout.trim() !== '' ? ' with uncommitted changes in src/ or grammar/ (built into dist/ and measured)' : ''}`;
+}
+
+export function packageVersion(name: string): string {
+  const parsed: unknown = JSON.parse(readFileSync(`${ROOT}node_modules/${name}/package.json`, 'utf8'));
+  const v = typeof parsed === 'object' && parsed !== null ? Reflect.get(parsed, 'version') : undefined;
+  return typeof v === 'string' ? v : '?';
+}
+
+export const loadAverage = (): string => (os.loadavg()[0] ?? NaN).toFixed(2);
+
+/** The run with the median req/s: its latencies are reported with it, so figures come from one run. */
+export function medianRun(runs: readonly LoadResult[]): LoadResult {
+  const sorted = [...runs].sort((a, b) => a.rps - b.rps);
+  const m = sorted[Math.floor(sorted.length / 2)];
+  if (m === undefined) throw new Error('no runs');
+  return m;
+}
+
+export const int = (x: number): string => (Number.isFinite(x) ? Math.round(x).toLocaleString('en-US') : '—');
+export const ms = (x: number): string => (Number.isFinite(x) ? (x < 10 ? x.toFixed(2) : x.toFixed(1)) : '—');
+export const pct = (x: number): string => `${(100 * x).toFixed(0)}%`;
+export const times = (x: number): string => `${x >= 10 ? x.toFixed(0) : x.toFixed(1)}×`;
+export const mark = (ok: boolean): string => (ok ? 'met' : '**not met**');
+
+/** A markdown table; columns after the first `textColumns` are right-aligned. */
+export function table(header: readonly string[], rows: readonly (readonly string[])[], textColumns = 1): string {
+  const out = [`| ${header.join(' | ')} |`, `|${header.map((_, i) => (i < textColumns ? '---' : '--:')).join('|')}|`];
+  for (const r of rows) out.push(`| ${r.join(' | ')} |`);
+  return out.join('\n');
+}
+
+export interface Target {
+  name: string;
+  /** What it measures, for the table. */
+  what: string;
+  runs: LoadResult[];
+}
+
+/** One row per target: the median run's figures and every run's req/s. */
+export function resultsTable(targets: readonly Target[]): string {
+  return table(
+    ['target', 'what', 'req/s (median)', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'non-2xx / errors', 'req/s of each run', 'generator CPU'],
+    targets.map((t) => {
+      const m = medianRun(t.runs);
+      const failures = t.runs.reduce((s, r) => s + r.non2xx + r.errors, 0);
+      return [t.name, t.what, int(m.rps), ms(m.p50Ms), ms(m.p90Ms), ms(m.p99Ms), ms(m.maxMs), String(failures), t.runs.map((r) => int(r.rps)).join(', '), `${m.generatorCpu.toFixed(0)}%`];
+    }),
+    2,
+  );
+}
+
+/** `name=value` options (for development); answers undefined when absent. */
+export function option(name: string): string | undefined {
+  const arg = process.argv.find((a) => a.startsWith(`--${name}=`));
+  return arg?.slice(name.length + 3);
+}
+
+export function numberOption(name: string, fallback: number): number {
+  const v = option(name);
+  if (v === undefined) return fallback;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0) throw new Error(`--${name}: expected a positive number, got \`${v}\``);
+  return n;
+}

@@ -1,0 +1,107 @@
+/**
+ * The servers under test, each started in its own process pinned to SERVER_CPU:
+ * `gavel serve` as users run it (bin/gavel.js over dist/), the fastify hello-world ceiling,
+ * and the Cerbos server binary from @cerbos/cerbos-linux-x64. Every one listens on
+ * 127.0.0.1 only; Gavel and fastify bind port 0 and print the port, Cerbos gets probed
+ * free ports.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { SERVER_CPU, freePort, spawnPinned, type Child } from './processes.js';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const here = (file: string): string => fileURLToPath(new URL(file, import.meta.url));
+export const CERBOS_BINARY = join(ROOT, 'node_modules/@cerbos/cerbos-linux-x64/cerbos-linux-x64');
+
+export interface Server {
+  name: string;
+  child: Child;
+  /** Base URL of the HTTP listener. */
+  http: string;
+  /** host:port of the gRPC listener, when there is one. */
+  grpc: string | null;
+}
+
+function writeFiles(dir: string, files: ReadonlyMap<string, string>): void {
+  mkdirSync(dir, { recursive: true });
+  for (const [name, text] of files) writeFileSync(join(dir, name), text);
+}
+
+export interface GavelOptions {
+  /** A folder of its own: policies/, gavel.json, the database. */
+  dir: string;
+  policies: ReadonlyMap<string, string>;
+  /** Entries of the config file's `trusted_issuers`, with their JWKS written beside it. */
+  trustedIssuers?: { entry: object; jwksFile: string; jwks: object }[];
+  /** `gavel serve` with its Decider given no decision log (no-decision-log.mjs). */
+  noDecisionLog?: boolean;
+}
+
+export async function startGavel(name: string, options: GavelOptions): Promise<Server> {
+  const policiesDir = join(options.dir, 'policies');
+  writeFiles(policiesDir, options.policies);
+  for (const t of options.trustedIssuers ?? []) writeFileSync(join(options.dir, t.jwksFile), JSON.stringify(t.jwks));
+  const config = {
+    $comment: 'written by the benchmark',
+    policies: 'policies',
+    db: 'gavel.db',
+    trusted_issuers: (options.trustedIssuers ?? []).map((t) => t.entry),
+  };
+  const configFile = join(options.dir, 'gavel.json');
+  writeFileSync(configFile, JSON.stringify(config, null, 2));
+  const hook = options.noDecisionLog === true ? ['--import', here('./no-decision-log.mjs')] : [];
+  const child = spawnPinned(name, process.execPath, [...hook, join(ROOT, 'bin/gavel.js'), 'serve', '--config', configFile, '--http', '127.0.0.1:0', '--grpc', '127.0.0.1:0'], {
+    cpu: SERVER_CPU,
+    cwd: options.dir,
+  });
+  const m = await child.waitFor(/serving \d+ policies \(revision [0-9a-f]+\) on (http:\/\/127\.0\.0\.1:\d+) and grpc:\/\/(127\.0\.0\.1:\d+)/, 60_000);
+  if (options.noDecisionLog === true) await child.waitFor(/gavel-bench: decision log off/, 1_000);
+  return { name, child, http: m[1] ?? '', grpc: m[2] ?? null };
+}
+
+export async function startHello(): Promise<Server> {
+  const child = spawnPinned('fastify-hello', process.execPath, [here('./hello-server.mjs')], { cpu: SERVER_CPU, cwd: ROOT });
+  const m = await child.waitFor(/listening on (http:\/\/127\.0\.0\.1:\d+)/);
+  return { name: 'fastify-hello', child, http: m[1] ?? '', grpc: null };
+}
+
+export async function startCerbos(dir: string, policies: ReadonlyMap<string, string>): Promise<Server> {
+  const policiesDir = join(dir, 'policies');
+  writeFiles(policiesDir, policies);
+  const [httpPort, grpcPort] = [await freePort(), await freePort()];
+  // The audit log is off (Cerbos' default) and so is the reload watcher; warn-level logging
+  // keeps a per-request line out of the measurement, as Gavel prints nothing per request.
+  const config = `server:
+  httpListenAddr: "127.0.0.1:${httpPort}"
+  grpcListenAddr: "127.0.0.1:${grpcPort}"
+storage:
+  driver: disk
+  disk:
+    directory: ${JSON.stringify(policiesDir)}
+    watchForChanges: false
+audit:
+  enabled: false
+telemetry:
+  disabled: true
+`;
+  const configFile = join(dir, 'cerbos.yaml');
+  writeFileSync(configFile, config);
+  const child = spawnPinned('cerbos', CERBOS_BINARY, ['server', `--config=${configFile}`, '--log-level=warn'], {
+    cpu: SERVER_CPU,
+    cwd: dir,
+    env: { ...process.env, CERBOS_NO_TELEMETRY: '1' },
+  });
+  const http = `http://127.0.0.1:${httpPort}`;
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const ok = await fetch(`${http}/_cerbos/health`).then(
+      (r) => r.ok,
+      () => false,
+    );
+    if (ok) break;
+    if (child.proc.exitCode !== null || Date.now() > deadline) throw new Error(`cerbos did not become healthy:\n${child.output().slice(-4000)}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return { name: 'cerbos', child, http, grpc: `127.0.0.1:${grpcPort}` };
+}
