@@ -1,0 +1,45 @@
+import { watch, type FSWatcher } from 'node:fs';
+
+/**
+ * One `fs.watch` per folder that holds a watched file. Folders, not files: an editor saves
+ * by writing a new file and renaming it over the old one, and Kubernetes updates a mounted
+ * ConfigMap by swapping a `..data` symlink, and a watch on the old file sees neither.
+ */
+export class DirWatchers {
+  readonly #watchers = new Map<string, FSWatcher>();
+
+  constructor(private readonly onEvent: (dir: string, filename: string | null) => void) {}
+
+  /** Watches exactly `dirs`; a folder that cannot be watched (gone) is tried again at the next sync. */
+  sync(dirs: ReadonlySet<string>): void {
+    for (const [dir, w] of this.#watchers) {
+      if (dirs.has(dir)) continue;
+      w.close();
+      this.#watchers.delete(dir);
+    }
+    for (const dir of dirs) {
+      if (this.#watchers.has(dir)) continue;
+      try {
+        const w = watch(dir, { persistent: false }, (_event, filename) => this.onEvent(dir, filename === null ? null : String(filename)));
+        // The folder went away (a ConfigMap's old `..2024_…` folder): forget it and let a reload look again.
+        w.on('error', () => {
+          w.close();
+          if (this.#watchers.get(dir) === w) this.#watchers.delete(dir);
+          this.onEvent(dir, null);
+        });
+        this.#watchers.set(dir, w);
+      } catch {
+        // Not there now; the list's own read reports the missing file.
+      }
+    }
+  }
+
+  get dirs(): string[] {
+    return [...this.#watchers.keys()];
+  }
+
+  close(): void {
+    for (const w of this.#watchers.values()) w.close();
+    this.#watchers.clear();
+  }
+}

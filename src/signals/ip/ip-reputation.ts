@@ -1,0 +1,234 @@
+import { parseIp, type IpAddress } from '../../language/eval/ip.js';
+import type { IpListContent } from './list-format.js';
+import { findV4, findV6, sortV4, sortV6, sweep, v4Table, type V4Table, type V6Table } from './prefix-table.js';
+import { IPV4_DEPTH, Words, type PrefixFamily } from './prefixes.js';
+
+/**
+ * What Gavel knows about an address from its lists; frozen and shared between lookups.
+ * A type alias, not an interface, so that it is assignable to the policy `Value` record.
+ */
+export type IpSignals = {
+  /** The lowest score among the scored lists holding the address, or `DEFAULT_REPUTATION`. */
+  readonly reputation: number;
+  /** Names of the lists holding the address, sorted. */
+  readonly lists: readonly string[];
+  /** Distinct non-empty labels of the matching scored entries (each list's longest match), sorted. */
+  readonly labels: readonly string[];
+};
+
+/** The reputation of an address no scored list holds: 100, clean. */
+export const DEFAULT_REPUTATION = 100;
+
+/** A parsed list under its name. */
+export interface LoadedList extends IpListContent {
+  readonly name: string;
+  /** Where it was read from; informational. */
+  readonly path: string;
+}
+
+export interface IpReputationStats {
+  readonly lists: number;
+  /** Prefixes over all lists, as written. */
+  readonly prefixes: number;
+  /** Non-overlapping address ranges the prefixes flatten into. */
+  readonly v4Ranges: number;
+  readonly v6Ranges: number;
+  /** Distinct answers (`IpSignals` objects) over all ranges. */
+  readonly answers: number;
+  /** Bytes of the lookup tables (typed arrays). */
+  readonly tableBytes: number;
+  readonly buildMs: number;
+}
+
+const NO_SIGNALS: IpSignals = Object.freeze({ reputation: DEFAULT_REPUTATION, lists: Object.freeze([]), labels: Object.freeze([]) });
+
+/**
+ * Every prefix of every list, flattened for longest-prefix match: an address is in every
+ * list one of whose prefixes contains it, and each scored list contributes the score and
+ * label of its longest prefix containing the address. Immutable once built; a change to
+ * any list builds a new one (`LiveIpLists` does that and swaps it in).
+ */
+export class IpReputation {
+  private constructor(
+    private readonly v4: V4Table,
+    private readonly v6: V6Table,
+    private readonly answers: readonly IpSignals[],
+    readonly stats: IpReputationStats,
+  ) {}
+
+  /** Builds the tables; list names must be distinct (a programming error otherwise). */
+  static build(lists: readonly LoadedList[]): IpReputation {
+    const started = performance.now();
+    const sorted = [...lists].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    sorted.forEach((l, i) => {
+      if (i > 0 && sorted[i - 1].name === l.name) throw new RangeError(`two IP lists are named \`${l.name}\``);
+    });
+    const answers = new Answers(sorted);
+    const v4 = buildV4(combine(sorted, 'v4', 1, answers.labelMaps), answers);
+    const v6 = buildV6(combine(sorted, 'v6', 4, answers.labelMaps), answers);
+    const tableBytes = [v4.starts, v4.ids, v4.buckets, v6.starts, v6.ids].reduce((n, a) => n + a.byteLength, 0);
+    const stats: IpReputationStats = Object.freeze({
+      lists: sorted.length,
+      prefixes: sorted.reduce((n, l) => n + l.entries, 0),
+      v4Ranges: v4.ids.length,
+      v6Ranges: v6.ids.length,
+      answers: answers.all.length,
+      tableBytes,
+      buildMs: performance.now() - started,
+    });
+    return new IpReputation(v4, v6, answers.all, stats);
+  }
+
+  /** What the lists say about `address` (IPv4, IPv6, IPv4-mapped IPv6); `null` when it is not an address. */
+  lookup(address: string): IpSignals | null {
+    const ip = parseIp(address);
+    return ip === null ? null : this.lookupIp(ip);
+  }
+
+  lookupIp(ip: IpAddress): IpSignals {
+    const [w0, w1, w2, w3] = ip.words;
+    return this.answers[ip.v4 ? findV4(this.v4, w3) : findV6(this.v6, w0, w1, w2, w3)];
+  }
+}
+
+/** All lists' prefixes of one family in one set of arrays, with what each one says. */
+interface Combined {
+  base: Uint32Array;
+  depth: Uint8Array;
+  list: Uint32Array;
+  /** -1 for a plain list. */
+  score: Int16Array;
+  /** Global label id, -1 for none or empty. */
+  label: Int32Array;
+}
+
+function combine(lists: readonly LoadedList[], family: 'v4' | 'v6', width: number, labelMaps: readonly Int32Array[]): Combined {
+  const n = lists.reduce((k, l) => k + l[family].count, 0);
+  const out: Combined = { base: new Uint32Array(n * width), depth: new Uint8Array(n), list: new Uint32Array(n), score: new Int16Array(n), label: new Int32Array(n) };
+  let at = 0;
+  lists.forEach((l, id) => {
+    const f: PrefixFamily = l[family];
+    out.base.set(f.base, at * width);
+    out.depth.set(f.depth, at);
+    out.list.fill(id, at, at + f.count);
+    const scored = l.format === 'scored';
+    for (let i = 0; i < f.count; i++) {
+      out.score[at + i] = scored ? f.score[i] : -1;
+      out.label[at + i] = scored ? labelMaps[id][f.label[i]] : -1;
+    }
+    at += f.count;
+  });
+  return out;
+}
+
+/**
+ * A record is what applies inside a prefix: (list, score, label) triples sorted by list,
+ * where each list holds its innermost (longest) prefix's score and label. Records become
+ * answers, interned by what a caller sees, so equal answers are one frozen object.
+ */
+type Triples = readonly number[];
+
+class Answers {
+  readonly all: IpSignals[] = [NO_SIGNALS];
+  readonly labelMaps: Int32Array[];
+  readonly #ids = new Map<string, number>([['100//', 0]]);
+  readonly #names: readonly string[];
+  readonly #labels: string[] = [];
+
+  constructor(lists: readonly LoadedList[]) {
+    this.#names = lists.map((l) => l.name);
+    const global = new Map<string, number>();
+    this.labelMaps = lists.map((l) =>
+      Int32Array.from(l.labels, (label) => {
+        if (label === '') return -1;
+        let id = global.get(label);
+        if (id === undefined) {
+          id = this.#labels.push(label) - 1;
+          global.set(label, id);
+        }
+        return id;
+      }),
+    );
+  }
+
+  enter(parent: Triples, c: Combined, i: number): Triples {
+    const list = c.list[i];
+    const out: number[] = [];
+    let k = 0;
+    while (k < parent.length && parent[k] < list) out.push(parent[k++], parent[k++], parent[k++]);
+    out.push(list, c.score[i], c.label[i]);
+    if (k < parent.length && parent[k] === list) k += 3;
+    while (k < parent.length) out.push(parent[k++]);
+    return out;
+  }
+
+  idOf(t: Triples): number {
+    let reputation = DEFAULT_REPUTATION;
+    let lists = '';
+    const labels: number[] = [];
+    for (let k = 0; k < t.length; k += 3) {
+      lists += `${t[k]},`;
+      if (t[k + 1] >= 0 && t[k + 1] < reputation) reputation = t[k + 1];
+      if (t[k + 2] >= 0 && !labels.includes(t[k + 2])) labels.push(t[k + 2]);
+    }
+    labels.sort((a, b) => a - b);
+    const key = `${reputation}/${lists}/${labels.join(',')}`;
+    let id = this.#ids.get(key);
+    if (id === undefined) {
+      id = this.all.length;
+      this.#ids.set(key, id);
+      const names: string[] = [];
+      for (let k = 0; k < t.length; k += 3) names.push(this.#names[t[k]]);
+      const texts = labels.map((l) => this.#labels[l]).sort();
+      this.all.push(Object.freeze({ reputation, lists: Object.freeze(names), labels: Object.freeze(texts) }));
+    }
+    return id;
+  }
+}
+
+function buildV4(c: Combined, answers: Answers): V4Table {
+  const starts = new Words();
+  const ids = new Words();
+  sweep<number, Triples>({
+    order: sortV4(c.base, c.depth),
+    start: (i) => c.base[i],
+    // A prefix that encloses all of IPv4 (depth below 96) covers it whole.
+    end: (i) => c.base[i] + 2 ** (128 - Math.max(c.depth[i], IPV4_DEPTH)),
+    spaceStart: 0,
+    spaceEnd: 2 ** 32,
+    root: [],
+    rootId: 0,
+    enter: (parent, i) => answers.enter(parent, c, i),
+    idOf: (t) => answers.idOf(t),
+    emit: (start, id) => {
+      starts.push(start);
+      ids.push(id);
+    },
+  });
+  return v4Table(starts.finish(), ids.finish());
+}
+
+function buildV6(c: Combined, answers: Answers): V6Table {
+  const starts = new Words();
+  const ids = new Words();
+  const key = (i: number): bigint => {
+    const b = c.base;
+    return (BigInt(b[4 * i]) << 96n) | (BigInt(b[4 * i + 1]) << 64n) | (BigInt(b[4 * i + 2]) << 32n) | BigInt(b[4 * i + 3]);
+  };
+  sweep<bigint, Triples>({
+    order: sortV6(c.base, c.depth),
+    start: key,
+    end: (i) => key(i) + (1n << BigInt(128 - c.depth[i])),
+    spaceStart: 0n,
+    spaceEnd: 1n << 128n,
+    root: [],
+    rootId: 0,
+    enter: (parent, i) => answers.enter(parent, c, i),
+    idOf: (t) => answers.idOf(t),
+    emit: (start, id) => {
+      for (const shift of [96n, 64n, 32n, 0n]) starts.push(Number((start >> shift) & 0xffffffffn));
+      ids.push(id);
+    },
+  });
+  return { starts: starts.finish(), ids: ids.finish() };
+}

@@ -1,0 +1,243 @@
+import { realpath } from 'node:fs/promises';
+import { basename, dirname, resolve } from 'node:path';
+import { DirWatchers } from './dir-watchers.js';
+import { IpReputation, type IpReputationStats, type IpSignals, type LoadedList } from './ip-reputation.js';
+import { resolveIpListConfigs, type IpListConfig, type ResolvedIpListConfig } from './list-config.js';
+import { DEFAULT_IP_LIST_LIMITS, type IpListFormat, type IpListLimits } from './list-format.js';
+import { parseListFile, readListFile } from './load-list.js';
+
+export interface LiveIpListsOptions {
+  readonly limits?: IpListLimits;
+  /** Changes within this many milliseconds are one reload (an editor's save, a `git pull`). */
+  readonly debounceMs?: number;
+  /** Told after every reload attempt, for logging. */
+  readonly onReload?: (report: IpListsReloadReport) => void;
+}
+
+/** What one reload attempt did, per list. */
+export interface IpListsReloadReport {
+  readonly at: Date;
+  /** Lists whose new version is now served. */
+  readonly applied: string[];
+  /** Lists whose file has the same bytes as the version served. */
+  readonly unchanged: string[];
+  /** Lists whose file is broken; their previous version is still served. */
+  readonly rejected: { name: string; errors: string[] }[];
+}
+
+export interface IpListStatus {
+  readonly name: string;
+  readonly path: string;
+  readonly format: IpListFormat;
+  /** Prefixes in the version served. */
+  readonly prefixes: number;
+  /** When the version served was read. */
+  readonly loadedAt: Date;
+  /** Set while the file on disk is broken: its first problem, and how many more. */
+  readonly error?: string;
+  /** Reload attempts of this list that were rejected, since start. */
+  readonly failures: number;
+}
+
+export interface IpListsStatus {
+  readonly lists: IpListStatus[];
+  /** Tables built since start, the first included. */
+  readonly builds: number;
+  /** Rejected list reloads since start, over all lists. */
+  readonly failures: number;
+  readonly builtAt: Date;
+  readonly stats: IpReputationStats;
+}
+
+export type OpenIpListsResult = { ok: true; lists: LiveIpLists } | { ok: false; errors: string[] };
+
+interface Slot {
+  readonly config: ResolvedIpListConfig;
+  list: LoadedList;
+  digest: string;
+  loadedAt: Date;
+  errors: string[] | null;
+  failures: number;
+  /** The file's real location, whose folder is watched too (it may be a symlink elsewhere). */
+  real: string | null;
+}
+
+/**
+ * The IP lists a server answers from. Each list is read and parsed apart; after a reload,
+ * the lookup tables are rebuilt from every list's current version and swapped in with one
+ * assignment, so a lookup sees one whole table, never a table being built. A broken file
+ * keeps its list's previous version serving and is reported in `status()`.
+ */
+export class LiveIpLists {
+  #current: IpReputation;
+  #builtAt: Date;
+  #builds = 1;
+  #failures = 0;
+  #running: Promise<IpListsReloadReport> | null = null;
+  #queued: Promise<IpListsReloadReport> | null = null;
+  #timer: NodeJS.Timeout | null = null;
+  readonly #dirty = new Set<string>();
+  readonly #slots: readonly Slot[];
+  readonly #watchers: DirWatchers;
+  #watching = false;
+
+  private constructor(
+    slots: Slot[],
+    private readonly options: LiveIpListsOptions,
+  ) {
+    this.#slots = slots;
+    this.#current = IpReputation.build(slots.map((s) => s.list));
+    this.#builtAt = new Date();
+    this.#watchers = new DirWatchers((dir, filename) => this.#changed(dir, filename));
+  }
+
+  /**
+   * Reads every list. Any invalid configuration entry or broken file makes this an error
+   * result listing every problem, so that a server refuses to start with the reason.
+   */
+  static async open(configs: readonly IpListConfig[], options: LiveIpListsOptions = {}): Promise<OpenIpListsResult> {
+    const { configs: resolved, errors } = resolveIpListConfigs(configs);
+    if (errors.length > 0) return { ok: false, errors };
+    const limits = options.limits ?? DEFAULT_IP_LIST_LIMITS;
+    const slots: Slot[] = [];
+    for (const config of resolved) {
+      const file = await readListFile(config.path, limits);
+      const loaded = 'error' in file ? { errors: [file.error] } : parseListFile(config, file, limits);
+      if ('errors' in loaded) errors.push(...loaded.errors);
+      else slots.push({ config, list: loaded.list, digest: loaded.digest, loadedAt: new Date(), errors: null, failures: 0, real: null });
+    }
+    if (errors.length > 0) return { ok: false, errors };
+    return { ok: true, lists: new LiveIpLists(slots, options) };
+  }
+
+  /** The table lookups use now; hold on to it for a batch that must see one version. */
+  get current(): IpReputation {
+    return this.#current;
+  }
+
+  lookup(address: string): IpSignals | null {
+    return this.#current.lookup(address);
+  }
+
+  status(): IpListsStatus {
+    return {
+      lists: this.#slots.map((s) => ({
+        name: s.config.name,
+        path: s.config.path,
+        format: s.config.format,
+        prefixes: s.list.entries,
+        loadedAt: s.loadedAt,
+        failures: s.failures,
+        ...(s.errors === null ? {} : { error: s.errors.length > 1 ? `${s.errors[0]} (and ${s.errors.length - 1} more)` : s.errors[0] }),
+      })),
+      builds: this.#builds,
+      failures: this.#failures,
+      builtAt: this.#builtAt,
+      stats: this.#current.stats,
+    };
+  }
+
+  /** Starts watching the lists' folders; resolves once the watches are in place. */
+  async watch(): Promise<void> {
+    this.#watching = true;
+    await this.#syncWatchers();
+  }
+
+  close(): void {
+    this.#watching = false;
+    this.#watchers.close();
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#timer = null;
+  }
+
+  /**
+   * Reads the named lists (all by default) again. Calls during a reload are queued into
+   * one more run, which they all get the report of.
+   */
+  reload(names: Iterable<string> = this.#slots.map((s) => s.config.name)): Promise<IpListsReloadReport> {
+    for (const n of names) this.#dirty.add(n);
+    if (this.#running === null) return this.#start();
+    this.#queued ??= this.#running.then(() => {
+      this.#queued = null;
+      return this.#start();
+    });
+    return this.#queued;
+  }
+
+  #start(): Promise<IpListsReloadReport> {
+    const run = this.#attempt().finally(() => {
+      if (this.#running === run) this.#running = null;
+    });
+    this.#running = run;
+    return run;
+  }
+
+  async #attempt(): Promise<IpListsReloadReport> {
+    const names = new Set(this.#dirty);
+    this.#dirty.clear();
+    const report: IpListsReloadReport = { at: new Date(), applied: [], unchanged: [], rejected: [] };
+    const limits = this.options.limits ?? DEFAULT_IP_LIST_LIMITS;
+    for (const slot of this.#slots.filter((s) => names.has(s.config.name))) {
+      const file = await readListFile(slot.config.path, limits);
+      if (!('error' in file) && file.digest === slot.digest) {
+        slot.errors = null;
+        report.unchanged.push(slot.config.name);
+        continue;
+      }
+      const loaded = 'error' in file ? { errors: [file.error] } : parseListFile(slot.config, file, limits);
+      if ('errors' in loaded) {
+        slot.errors = loaded.errors;
+        slot.failures++;
+        this.#failures++;
+        report.rejected.push({ name: slot.config.name, errors: loaded.errors });
+        continue;
+      }
+      slot.list = loaded.list;
+      slot.digest = loaded.digest;
+      slot.loadedAt = report.at;
+      slot.errors = null;
+      report.applied.push(slot.config.name);
+    }
+    if (report.applied.length > 0) {
+      this.#current = IpReputation.build(this.#slots.map((s) => s.list));
+      this.#builtAt = new Date();
+      this.#builds++;
+    }
+    if (this.#watching) await this.#syncWatchers();
+    try {
+      this.options.onReload?.(report);
+    } catch {
+      // A logging callback that throws must not stop the reloads that follow.
+    }
+    return report;
+  }
+
+  /** The folders of every list's configured path and of the file it resolves to. */
+  async #syncWatchers(): Promise<void> {
+    const dirs = new Set<string>();
+    for (const slot of this.#slots) {
+      const path = resolve(slot.config.path);
+      slot.real = await realpath(path).catch(() => null);
+      dirs.add(dirname(path));
+      if (slot.real !== null) dirs.add(dirname(slot.real));
+    }
+    if (this.#watching) this.#watchers.sync(dirs);
+  }
+
+  #changed(dir: string, filename: string | null): void {
+    for (const slot of this.#slots) {
+      const path = resolve(slot.config.path);
+      // `..data` and friends: Kubernetes swapping a ConfigMap's files in one rename.
+      const here = dir === dirname(path) && (filename === null || filename === basename(path) || filename.startsWith('..'));
+      const there = slot.real !== null && dir === dirname(slot.real) && (filename === null || filename === basename(slot.real));
+      if (here || there) this.#dirty.add(slot.config.name);
+    }
+    if (this.#dirty.size === 0) return;
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#timer = setTimeout(() => {
+      this.#timer = null;
+      if (this.#watching) void this.reload([]);
+    }, this.options.debounceMs ?? 150);
+    this.#timer.unref();
+  }
+}
