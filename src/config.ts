@@ -6,6 +6,9 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { JSONWebKeySet } from 'jose';
+import { TrustedProxies, type AddressHeader } from './signals/client-address.js';
+import { IP_LIST_FORMATS, type IpListFormat } from './signals/ip/list-format.js';
+import { IP_LIST_NAME, type IpListConfig } from './signals/ip/list-config.js';
 import { issuerProblems, type Algorithm, type TrustedIssuer } from './tokens/trusted-issuer.js';
 
 export interface Config {
@@ -26,6 +29,14 @@ export interface Config {
   };
   /** Keys callers of the decision interfaces must present, by client name; none: open to any caller. */
   clientKeys: Record<string, string>;
+  /** Peers whose forwarded-for header names the client (CIDRs). */
+  trustedProxies: string[];
+  /** The header trusted proxies state the client in. */
+  clientAddressHeader: AddressHeader;
+  /** Named IP reputation lists (docs/signals.md); paths absolute. */
+  ipLists: IpListConfig[];
+  /** Keys each velocity dimension keeps at most. */
+  velocityMaxKeys: number;
   decisionLog: {
     enabled: boolean;
     /** Decisions older than this are pruned (hourly). */
@@ -38,7 +49,7 @@ export interface Config {
 export interface ConfigInputs {
   cwd: string;
   /** Flags given on the command line; unset ones are undefined. */
-  flags: { policies?: string; http?: string; grpc?: string; config?: string; noWatch?: boolean; db?: string };
+  flags: { policies?: string; http?: string; grpc?: string; config?: string; noWatch?: boolean; db?: string; trustedProxies?: string[]; ipLists?: string[] };
   env: NodeJS.ProcessEnv;
 }
 
@@ -72,6 +83,7 @@ export function loadConfig(inputs: ConfigInputs): Config {
   const trustedIssuers = issuersAt(fromFile.trusted_issuers, base, `${where}: trusted_issuers`, problems);
   const forwardAuth = forwardAuthAt(fromFile.forward_auth, `${where}: forward_auth`, problems);
   const clientKeys = env.GAVEL_CLIENT_KEYS !== undefined ? clientKeysFromEnv(env.GAVEL_CLIENT_KEYS, problems) : clientKeysAt(fromFile.client_keys, `${where}: client_keys`, problems);
+  const signals = signalsAt(fromFile, flags, cwd, base, where, problems);
   const decisionLog = decisionLogAt(fromFile.decision_log, `${where}: decision_log`, problems);
   problems.push(...issuerProblems(trustedIssuers).map((p) => `${where}: ${p}`));
   const adminKey = env.GAVEL_ADMIN_KEY ?? fromFile.admin_key;
@@ -101,6 +113,7 @@ export function loadConfig(inputs: ConfigInputs): Config {
     trustedIssuers,
     forwardAuth,
     clientKeys,
+    ...signals,
     decisionLog,
   };
 }
@@ -119,7 +132,7 @@ function readConfigFile(path: string, shown: string): Json {
     throw new ConfigError(`${shown}: not valid JSON: ${(err as Error).message}`);
   }
   if (!isObject(json)) throw new ConfigError(`${shown}: a config file is a JSON object`);
-  const known = new Set(['$comment', 'policies', 'db', 'http', 'grpc', 'watch', 'admin_key', 'trusted_issuers', 'forward_auth', 'client_keys', 'decision_log']);
+  const known = new Set(['$comment', 'policies', 'db', 'http', 'grpc', 'watch', 'admin_key', 'trusted_issuers', 'forward_auth', 'client_keys', 'decision_log', 'trusted_proxies', 'client_address_header', 'ip_lists', 'velocity']);
   const unknown = Object.keys(json).filter((k) => !known.has(k));
   if (unknown.length > 0) throw new ConfigError(`${shown}: unknown key \`${unknown[0]}\`; keys are ${[...known].slice(1).join(', ')}`);
   return json;
@@ -240,4 +253,56 @@ function decisionLogAt(value: unknown, where: string, problems: string[]): Confi
   out.retentionDays = positive('retention_days', 36_500) ?? out.retentionDays;
   out.maxRows = positive('max_rows', 1_000_000_000) ?? out.maxRows;
   return out;
+}
+
+function signalsAt(
+  json: Json,
+  flags: ConfigInputs['flags'],
+  cwd: string,
+  base: string,
+  where: string,
+  problems: string[],
+): Pick<Config, 'trustedProxies' | 'clientAddressHeader' | 'ipLists' | 'velocityMaxKeys'> {
+  // Flags add to the file: a list or proxy given on the command line is one more.
+  let trustedProxies: string[] = [];
+  if (json.trusted_proxies !== undefined && !isStrings(json.trusted_proxies)) problems.push(`${where}: trusted_proxies: expected a list of CIDR ranges`);
+  else trustedProxies = json.trusted_proxies ?? [];
+  problems.push(...TrustedProxies.problems(trustedProxies, `${where}: trusted_proxies`), ...TrustedProxies.problems(flags.trustedProxies ?? [], '--trusted-proxy'));
+  trustedProxies = [...trustedProxies, ...(flags.trustedProxies ?? [])];
+
+  const header = json.client_address_header ?? 'x-forwarded-for';
+  if (header !== 'x-forwarded-for' && header !== 'forwarded') problems.push(`${where}: client_address_header: expected "x-forwarded-for" or "forwarded"`);
+
+  const ipLists: IpListConfig[] = [];
+  const lists = json.ip_lists;
+  if (lists !== undefined && !isObject(lists)) problems.push(`${where}: ip_lists: expected an object of list name to file (or to {"path", "format"})`);
+  for (const [name, entry] of Object.entries(isObject(lists) ? lists : {})) {
+    const at = `${where}: ip_lists.${name}`;
+    const path = typeof entry === 'string' ? entry : isObject(entry) && typeof entry.path === 'string' ? entry.path : null;
+    const format = isObject(entry) ? entry.format : undefined;
+    if (path === null) problems.push(`${at}: expected a file path, or {"path": FILE, "format": "plain" | "scored"}`);
+    else if (format !== undefined && !IP_LIST_FORMATS.includes(format as IpListFormat)) problems.push(`${at}.format: expected ${IP_LIST_FORMATS.map((f) => `"${f}"`).join(' or ')}`);
+    else ipLists.push({ name, path: resolve(base, path), ...(format === undefined ? {} : { format: format as IpListFormat }) });
+  }
+  for (const flag of flags.ipLists ?? []) {
+    const eq = flag.indexOf('=');
+    if (eq <= 0 || eq === flag.length - 1) problems.push(`--ip-list: \`${flag}\` is not NAME=PATH`);
+    else ipLists.push({ name: flag.slice(0, eq), path: resolve(cwd, flag.slice(eq + 1)) });
+  }
+  const seen = new Set<string>();
+  for (const l of ipLists) {
+    if (!IP_LIST_NAME.test(l.name)) problems.push(`ip list \`${l.name}\`: a name is lower-case letters, digits, \`.\`, \`_\` and \`-\`, starting with a letter or digit`);
+    if (seen.has(l.name)) problems.push(`ip list \`${l.name}\`: named twice`);
+    seen.add(l.name);
+  }
+
+  let velocityMaxKeys = 100_000;
+  const velocity = json.velocity;
+  if (velocity !== undefined) {
+    const max = isObject(velocity) ? velocity.max_keys : undefined;
+    if (!isObject(velocity) || Object.keys(velocity).some((k) => k !== 'max_keys')) problems.push(`${where}: velocity: expected {"max_keys": N}`);
+    else if (typeof max !== 'number' || !Number.isInteger(max) || max < 1 || max > 10_000_000) problems.push(`${where}: velocity.max_keys: expected a whole number from 1 to 10000000`);
+    else velocityMaxKeys = max;
+  }
+  return { trustedProxies, clientAddressHeader: header === 'forwarded' ? 'forwarded' : 'x-forwarded-for', ipLists, velocityMaxKeys };
 }

@@ -4,6 +4,7 @@ import { fmt, fmtHelp } from './commands/fmt.js';
 import { apply, applyHelp } from './commands/apply.js';
 import { log, logHelp } from './commands/log.js';
 import { serve, serveHelp } from './commands/serve.js';
+import { signals, signalsHelp } from './commands/signals.js';
 import { test, testHelp } from './commands/test.js';
 import { Exit, UsageError, writeLine, type CliIo } from './io.js';
 
@@ -14,6 +15,7 @@ const COMMANDS: Record<string, { run: (argv: string[], io: CliIo) => Promise<num
   test: { run: test, help: testHelp, summary: 'run the policy tests beside the policies' },
   serve: { run: serve, help: serveHelp, summary: 'serve decisions over HTTP (AuthZEN and native APIs)' },
   log: { run: log, help: logHelp, summary: 'show the decision log' },
+  signals: { run: signals, help: signalsHelp, summary: 'show the risk signals a policy would see (IP lists)' },
   apply: { run: apply, help: applyHelp, summary: 'make the directory in the database what a document says' },
 };
 

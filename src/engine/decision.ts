@@ -11,6 +11,8 @@ export interface Decision {
   /** The content hash of the policy set that decided. */
   revision: string;
   explanation?: Explanation;
+  /** Risk signals a policy read but that could not be computed (`risk.ip: …`); only when some failed. */
+  signal_errors?: string[];
 }
 
 export interface PolicyError {

@@ -3,6 +3,7 @@ import type { Request } from '../language/eval/activation.js';
 import { decide } from './decide.js';
 import type { PolicySet } from './policy-set.js';
 import type { PolicySource } from './policy-set.js';
+import { offlineRequest } from '../signals/offline.js';
 import { validateRequest } from './validate-request.js';
 
 /** One case of a policy test file (docs/testing.md). */
@@ -90,7 +91,7 @@ function readCase(file: string, line: number, value: unknown): PolicyTestCase | 
   if (reasons !== undefined && !isStrings(reasons)) return `\`${name}\`: \`reasons\` must be a list of strings`;
   const checked = validateRequest(request, { trusted: true });
   if ('problems' in checked) return `\`${name}\`: invalid request: ${checked.problems.join('; ')}`;
-  return { file, line, name, request: checked.request, expect, determining, reasons };
+  return { file, line, name, request: offlineRequest(checked.request), expect, determining, reasons };
 }
 
 const sameSet = (a: string[], b: string[]) => a.length === b.length && [...a].sort().join('\0') === [...b].sort().join('\0');

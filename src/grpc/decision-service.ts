@@ -5,9 +5,16 @@ import type { Decision } from '../engine/decision.js';
 import type { LivePolicySet } from '../engine/live-set.js';
 import { validateRequest } from '../engine/validate-request.js';
 import { DecideBatchRequestSchema, DecideBatchResponseSchema, DecideRequestSchema, DecideResponseSchema, type DecideRequest } from '../gen/proto/gavel/v1/decision_pb.js';
-import type { Decider } from '../server/decider.js';
+import type { Decider, Origin } from '../server/decider.js';
+import { canonical, type TrustedProxies } from '../signals/client-address.js';
 import type { Request } from '../language/eval/activation.js';
-import { GrpcError, unary } from './service-definition.js';
+import { GrpcError, unary, type CallInfo } from './service-definition.js';
+
+/** `127.0.0.1:50123` → `127.0.0.1`, `[::1]:50123` → `::1`; `null` for a peer without an IP (a Unix socket). */
+export function peerAddress(peer: string): string | null {
+  const m = /^(?:ipv[46]:)?\[?([^\]]+?)\]?:\d+$/.exec(peer);
+  return m === null ? null : canonical(m[1]);
+}
 
 /** A gRPC request as the request model; caller roots only (never `token` or `risk`). */
 function toRequest(r: DecideRequest, where: string): Request {
@@ -41,19 +48,25 @@ function toResponse(d: Decision) {
 }
 
 /** gavel.v1.DecisionService: the same semantics as HTTP /v1/decide and /v1/decide/batch. */
-export function decisionService(policies: LivePolicySet, decider: Decider) {
+export function decisionService(policies: LivePolicySet, decider: Decider, proxies: TrustedProxies) {
+  /** The caller's address: the peer, or what a trusted proxy forwarded in `x-forwarded-for` metadata. */
+  const origin = (call: CallInfo): Origin => {
+    const peer = peerAddress(call.peer);
+    return { address: peer === null ? null : proxies.clientAddress(peer, call.metadata(proxies.header)) };
+  };
   return {
-    decide: unary<typeof DecideRequestSchema, typeof DecideResponseSchema>(async (r) => {
+    decide: unary<typeof DecideRequestSchema, typeof DecideResponseSchema>(async (r, call) => {
       const request = toRequest(r, '');
-      return toResponse(decider.decide('grpc', randomUUID(), policies.current, request, { explain: r.explain }));
+      return toResponse(decider.decide('grpc', randomUUID(), policies.current, request, { explain: r.explain }, origin(call)));
     }),
-    decideBatch: unary<typeof DecideBatchRequestSchema, typeof DecideBatchResponseSchema>(async (r) => {
+    decideBatch: unary<typeof DecideBatchRequestSchema, typeof DecideBatchResponseSchema>(async (r, call) => {
+      const from = origin(call);
       if (r.requests.length > 1000) throw new GrpcError(status.INVALID_ARGUMENT, 'at most 1000 requests in a batch');
       const set = policies.current;
       const requests = r.requests.map((item, i) => ({ item, request: toRequest(item, `requests[${i}].`) }));
       const id = randomUUID();
       return create(DecideBatchResponseSchema, {
-        decisions: requests.map(({ item, request }, i) => toResponse(decider.decide('grpc_batch', `${id}#${i}`, set, request, { explain: item.explain }))),
+        decisions: requests.map(({ item, request }, i) => toResponse(decider.decide('grpc_batch', `${id}#${i}`, set, request, { explain: item.explain }, from))),
       });
     }),
   };

@@ -7,6 +7,7 @@ import type { LivePolicySet } from '../engine/live-set.js';
 import type { Decider } from '../server/decider.js';
 import type { ForwardAuthOptions } from '../http/routes/forward-auth.js';
 import { unary } from './service-definition.js';
+import { canonical } from '../signals/client-address.js';
 
 /** google.rpc.Code values Envoy reads from CheckResponse.status. */
 const Code = { OK: 0, PERMISSION_DENIED: 7, UNAUTHENTICATED: 16 } as const;
@@ -34,11 +35,12 @@ export function envoyAuthorization(policies: LivePolicySet, decider: Decider, op
         host: http?.host ?? '',
         headers,
         // Envoy reports the downstream peer it saw: the client's address, not a header's.
-        ip: source?.case === 'socketAddress' ? source.value.address : '',
+        ip: source?.case === 'socketAddress' ? (canonical(source.value.address) ?? source.value.address) : '',
       };
       const token = bearerToken(headers.authorization);
       const verified = token === null ? null : await options.verifyToken(token);
-      const d = decider.decide('envoy', http?.id || randomUUID(), policies.current, gatewayRequest(call, verified?.ok ? verified.claims : undefined, options.headers));
+      // Envoy resolved the downstream address itself (its own xff_num_trusted_hops): take it as is.
+      const d = decider.decide('envoy', http?.id || randomUUID(), policies.current, gatewayRequest(call, verified?.ok ? verified.claims : undefined, options.headers), {}, { address: canonical(call.ip) });
       const verdict = gatewayVerdict(d, verified, options.responseHeaders);
       switch (verdict.kind) {
         case 'allow':

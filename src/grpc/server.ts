@@ -3,6 +3,7 @@
  * grpc.health.v1.Health. `buildGrpcServer` never binds: `gavel serve` does.
  */
 import { Server, status, type handleUnaryCall } from '@grpc/grpc-js';
+import { TrustedProxies } from '../signals/client-address.js';
 import { bearerKey, CLIENT_KEY_HEADER, ClientKeys } from '../server/keys.js';
 import type { LivePolicySet } from '../engine/live-set.js';
 import { Authorization } from '../gen/proto/envoy/service/auth/v3/external_auth_pb.js';
@@ -22,6 +23,8 @@ export interface GrpcOptions {
   ready: () => boolean;
   /** Keys callers of the decision services must present; anyone may call them when absent or empty. */
   clientKeys?: ClientKeys;
+  /** Peers whose `x-forwarded-for` metadata names the caller (gavel.v1 only; Envoy sends its own source address). */
+  proxies?: TrustedProxies;
 }
 
 /** Largest message accepted, in bytes, as the HTTP body limit. */
@@ -30,7 +33,7 @@ export const GRPC_MESSAGE_LIMIT = 1 << 20;
 export function buildGrpcServer(options: GrpcOptions): Server {
   const server = new Server({ 'grpc.max_receive_message_length': GRPC_MESSAGE_LIMIT });
   const guard = guarded(options.clientKeys ?? new ClientKeys({}));
-  const decisions = decisionService(options.policies, options.decider);
+  const decisions = decisionService(options.policies, options.decider, options.proxies ?? new TrustedProxies([]));
   const envoy = envoyAuthorization(options.policies, options.decider, options.gateway);
   server.addService(serviceDefinition(DecisionService), { decide: guard(decisions.decide), decideBatch: guard(decisions.decideBatch) });
   server.addService(serviceDefinition(Authorization), { check: guard(envoy.check) });

@@ -23,7 +23,15 @@ export function serviceDefinition(service: DescService): ServiceDefinition {
 }
 
 /** A typed unary handler: answers the response, or throws a GrpcError with a status. */
-export type Unary<I extends DescMessage, O extends DescMessage> = (request: MessageShape<I>, metadata: { peer: string }) => Promise<MessageShape<O>>;
+export type Unary<I extends DescMessage, O extends DescMessage> = (request: MessageShape<I>, call: CallInfo) => Promise<MessageShape<O>>;
+
+/** What a handler may know of its call besides the message. */
+export interface CallInfo {
+  /** The peer as grpc-js reports it: `127.0.0.1:50123`, `[::1]:50123`. */
+  peer: string;
+  /** The text values of a metadata key, in order. */
+  metadata(key: string): string[];
+}
 
 /** A gRPC failure with its status code (grpc-js `status`), for callers. */
 export class GrpcError extends Error {
@@ -38,7 +46,8 @@ export class GrpcError extends Error {
 /** Wraps a typed handler for grpc-js: errors become statuses, never stack traces. */
 export function unary<I extends DescMessage, O extends DescMessage>(handler: Unary<I, O>): handleUnaryCall<MessageShape<I>, MessageShape<O>> {
   return (call, callback) => {
-    handler(call.request, { peer: call.getPeer() }).then(
+    const info: CallInfo = { peer: call.getPeer(), metadata: (key) => call.metadata.get(key).filter((v): v is string => typeof v === 'string') };
+    handler(call.request, info).then(
       (response) => callback(null, response),
       (err: unknown) => callback({ code: err instanceof GrpcError ? err.code : 13, details: err instanceof GrpcError ? err.message : 'internal error' }, null),
     );

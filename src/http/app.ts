@@ -18,6 +18,9 @@ import { forwardAuthRoutes, type ForwardAuthOptions } from './routes/forward-aut
 import { adminRoutes, type AdminOptions } from './routes/admin.js';
 import { healthRoutes } from './routes/health.js';
 import { requireClientKeys } from './client-auth.js';
+import { originOf } from './origin.js';
+import { TrustedProxies } from '../signals/client-address.js';
+import type { LiveIpLists } from '../signals/ip/live-ip-lists.js';
 import { ClientKeys } from '../server/keys.js';
 
 export interface AppOptions {
@@ -43,6 +46,10 @@ export interface AppOptions {
   admin?: AdminOptions;
   /** Keys callers of decision routes must present; anyone may call them when absent or empty. */
   clientKeys?: ClientKeys;
+  /** The IP lists, shown by /readyz; none when absent. */
+  ipLists?: LiveIpLists | null;
+  /** Peers whose X-Forwarded-For (or Forwarded) names the client; none: the socket's peer is the client. */
+  proxies?: TrustedProxies;
   /** The decider shared with other interfaces (gRPC); made from the options above when absent. */
   decider?: Decider;
 }
@@ -75,10 +82,11 @@ export function buildApp(options: AppOptions): FastifyInstance {
   const metrics = options.metrics ?? new Metrics(options.policies);
   const decider = options.decider ?? new Decider(metrics, options.log ?? null, options.directory ?? null);
   const gateway = options.forwardAuth ?? NO_ISSUERS;
-  authzenRoutes(app, options.policies, options.baseUrl ?? null, decider, gateway.verifyToken);
-  decideRoutes(app, options.policies, decider, gateway.verifyToken);
-  forwardAuthRoutes(app, options.policies, decider, gateway);
-  healthRoutes(app, options.policies, metrics, options.reload ?? null, options.store ?? null);
+  const origin = originOf(options.proxies ?? new TrustedProxies([]));
+  authzenRoutes(app, options.policies, options.baseUrl ?? null, decider, gateway.verifyToken, origin);
+  decideRoutes(app, options.policies, decider, gateway.verifyToken, origin);
+  forwardAuthRoutes(app, options.policies, decider, gateway, origin);
+  healthRoutes(app, options.policies, metrics, options.reload ?? null, options.store ?? null, options.ipLists ?? null);
   adminRoutes(app, options.admin ?? { key: null, store: null, reload: null });
   return app;
 }

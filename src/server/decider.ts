@@ -5,16 +5,34 @@ import type { LiveDirectory } from '../engine/directory.js';
 import type { PolicySet } from '../engine/policy-set.js';
 import type { Request } from '../language/eval/activation.js';
 import type { Interface, Metrics } from './metrics.js';
+import type { Observed, Signals } from '../signals/signals.js';
+
+/** Where a call came from, as the interface saw it. */
+export interface Origin {
+  /** The client's address (after trusted proxies); `null` when the transport has none. */
+  address: string | null;
+}
+
+const UNKNOWN: Origin = { address: null };
 
 type Json = { [k: string]: unknown };
 const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 const text = (v: unknown): string => (typeof v === 'string' ? v : '');
 
 /** Of a verified token, the log keeps who and which token: never the raw token or other claims. */
-function loggedRequest(request: Request): Request {
-  if (!isObject(request.token)) return request;
+function loggedRequest(request: Request, risk: Json | null): Request {
+  const logged = risk === null || Object.keys(risk).length === 0 ? request : { ...request, risk };
+  if (!isObject(request.token)) return logged;
   const { sub, client_id, jti } = request.token;
-  return { ...request, token: Object.fromEntries(Object.entries({ sub, client_id, jti }).filter(([, v]) => v !== undefined)) };
+  return { ...logged, token: Object.fromEntries(Object.entries({ sub, client_id, jti }).filter(([, v]) => v !== undefined)) };
+}
+
+/** Who a request is about, for signals: subject `type/id`, the token's client, the address. */
+function observed(request: Request, origin: Origin): Observed {
+  const subject = isObject(request.subject) && typeof request.subject.id === 'string' ? `${text(request.subject.type)}/${request.subject.id}` : null;
+  const token = isObject(request.token) ? request.token : {};
+  const client = typeof token.client_id === 'string' ? token.client_id : typeof token.azp === 'string' ? token.azp : null;
+  return { address: origin.address, subject, client };
 }
 
 /**
@@ -27,17 +45,29 @@ export class Decider {
     readonly metrics: Metrics,
     private readonly log: DecisionLog | null,
     private readonly directory: LiveDirectory | null,
+    private readonly signals: Signals | null = null,
   ) {}
 
-  decide(where: Interface, id: string, set: PolicySet, input: Request, options: DecideOptions = {}): Decision {
+  decide(where: Interface, id: string, set: PolicySet, input: Request, options: DecideOptions = {}, origin: Origin = UNKNOWN): Decision {
     const start = process.hrtime.bigint();
-    const request = this.directory === null ? input : this.directory.current.enrich(input);
-    const d = decide(set, request, options);
-    this.decided(where, id, request, d, start);
+    const enriched = this.directory === null ? input : this.directory.current.enrich(input);
+    if (this.signals === null) {
+      const d = decide(set, enriched, options);
+      this.decided(where, id, enriched, d, start, null);
+      return d;
+    }
+    const who = observed(enriched, origin);
+    // Policies that read no `risk` member get no `risk` root, and pay nothing for signals.
+    const risk = set.riskReads.size === 0 ? null : this.signals.root(who, set.riskReads);
+    const request = risk === null ? enriched : { ...enriched, risk: risk.root };
+    let d = decide(set, request, options);
+    if (risk !== null && risk.errors.length > 0) d = { ...d, signal_errors: risk.errors };
+    this.signals.observe(d.decision, who);
+    this.decided(where, id, enriched, d, start, risk === null ? null : risk.computed());
     return d;
   }
 
-  private decided(where: Interface, id: string, request: Request, d: Decision, startNs: bigint): void {
+  private decided(where: Interface, id: string, request: Request, d: Decision, startNs: bigint, risk: Json | null): void {
     const latencyUs = Number(process.hrtime.bigint() - startNs) / 1e3;
     this.metrics.decided(where, d.decision, startNs);
     if (this.log === null) return;
@@ -57,7 +87,7 @@ export class Decider {
       determining: d.determining,
       reasons: d.reasons,
       errors: d.errors.map((e) => e.policy),
-      request: loggedRequest(request),
+      request: loggedRequest(request, risk),
     });
   }
 }

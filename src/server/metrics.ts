@@ -1,6 +1,8 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { LivePolicySet } from '../engine/live-set.js';
 import type { ReloadOutcome } from '../engine/reload.js';
+import type { LiveIpLists } from '../signals/ip/live-ip-lists.js';
+import type { Velocity } from '../signals/velocity.js';
 
 export type Interface = 'authzen' | 'authzen_batch' | 'native' | 'native_batch' | 'forward_auth' | 'grpc' | 'grpc_batch' | 'envoy';
 
@@ -64,6 +66,51 @@ export class Metrics {
   decided(where: Interface, allowed: boolean, startNs: bigint): void {
     this.decisions.inc({ interface: where, decision: allowed ? 'allow' : 'deny' });
     this.latency.observe({ interface: where }, Number(process.hrtime.bigint() - startNs) / 1e9);
+  }
+
+  /** Gauges of the IP lists (prefixes, whether the last load of each worked, failures) and velocity keys. */
+  watchSignals(lists: LiveIpLists | null, velocity: Velocity | null): void {
+    const registry = this.registry;
+    if (lists !== null) {
+      new Gauge({
+        name: 'gavel_ip_list_prefixes',
+        help: 'Prefixes in each IP list version serving now',
+        labelNames: ['list'] as const,
+        registers: [registry],
+        collect() {
+          for (const l of lists.status().lists) this.set({ list: l.name }, l.prefixes);
+        },
+      });
+      new Gauge({
+        name: 'gavel_ip_list_ok',
+        help: '1 when the last load of the IP list worked; 0 when its file is broken and the previous version serves',
+        labelNames: ['list'] as const,
+        registers: [registry],
+        collect() {
+          for (const l of lists.status().lists) this.set({ list: l.name }, l.error === undefined ? 1 : 0);
+        },
+      });
+      new Gauge({
+        name: 'gavel_ip_list_reload_failures',
+        help: 'Rejected reloads of each IP list since start',
+        labelNames: ['list'] as const,
+        registers: [registry],
+        collect() {
+          for (const l of lists.status().lists) this.set({ list: l.name }, l.failures);
+        },
+      });
+    }
+    if (velocity !== null) {
+      new Gauge({
+        name: 'gavel_velocity_keys',
+        help: 'Keys the velocity counters hold, by dimension (bounded by velocity.max_keys)',
+        labelNames: ['dimension'] as const,
+        registers: [registry],
+        collect() {
+          for (const [dimension, n] of Object.entries(velocity.size)) this.set({ dimension }, n);
+        },
+      });
+    }
   }
 
   reloaded(outcome: ReloadOutcome): void {

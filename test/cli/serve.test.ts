@@ -47,7 +47,7 @@ describe('gavel serve', () => {
     });
     expect(r.status).toBe(200);
     expect(r.headers.get('x-request-id')).toBe('e2e-1');
-    // No risk signals reach a server decision yet, so the risk forbids fail closed as well.
+    // Residency denies; the caller (127.0.0.1, on no list) passes the risk forbids.
     expect(await r.json()).toMatchObject({ decision: false, context: { determining: expect.arrayContaining(['customers.residency']) } });
 
     child!.kill('SIGTERM');

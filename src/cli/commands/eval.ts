@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { decide } from '../../engine/decide.js';
 import type { PolicySet } from '../../engine/policy-set.js';
+import { offlineRequest } from '../../signals/offline.js';
 import { validateRequest } from '../../engine/validate-request.js';
 import type { Request } from '../../language/eval/activation.js';
 import { Exit, readAll, UsageError, writeLine, type CliIo } from '../io.js';
@@ -74,7 +75,7 @@ export function parseRequest(text: string, where: string, oneLine = false): Requ
   const parsed = parseJson(text, where, oneLine);
   const checked = validateRequest(parsed, { trusted: true });
   if ('problems' in checked) throw new UsageError(`${where}: invalid request:\n  ${checked.problems.join('\n  ')}`);
-  return checked.request;
+  return offlineRequest(checked.request);
 }
 
 function parseJson(text: string, where: string, oneLine: boolean): unknown {

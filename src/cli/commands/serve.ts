@@ -5,6 +5,11 @@ import { buildApp } from '../../http/app.js';
 import { Metrics } from '../../server/metrics.js';
 import { Decider } from '../../server/decider.js';
 import { ClientKeys } from '../../server/keys.js';
+import { TrustedProxies } from '../../signals/client-address.js';
+import { LiveIpLists, type IpListsReloadReport } from '../../signals/ip/live-ip-lists.js';
+import { ipSignal } from '../../signals/ip-signal.js';
+import { Signals } from '../../signals/signals.js';
+import { Velocity } from '../../signals/velocity.js';
 import { buildGrpcServer } from '../../grpc/server.js';
 import { ServerCredentials } from '@grpc/grpc-js';
 import { DecisionLog } from '../../engine/decision-log.js';
@@ -30,7 +35,7 @@ valid change is swapped in atomically; an invalid one is rejected, reported (std
 SIGTERM or SIGINT stops accepting, finishes requests in flight and exits 0.
 See docs/api.md.
 
-Exit codes: 0 stopped by a signal, 1 the policies are invalid, 2 usage error.
+Exit codes: 0 stopped by a signal, 1 the policies or an IP list are invalid, 2 usage error.
 
 Options:
   -c, --config FILE      JSON config file (also GAVEL_CONFIG): trusted token issuers,
@@ -41,17 +46,35 @@ Options:
       --http HOST:PORT   where to listen (default 127.0.0.1:8181; also GAVEL_HTTP)
       --grpc HOST:PORT   gRPC: gavel.v1, Envoy ext_authz, health (default 127.0.0.1:9191;
                          also GAVEL_GRPC)
-      --no-watch         do not reload when policy files change (SIGHUP still does)
+      --no-watch         do not reload when policy or IP list files change (SIGHUP still does)
+      --ip-list NAME=FILE  an IP reputation list policies see as risk.ip (repeatable;
+                         .csv: scored "cidr,score,label", else one IP or CIDR a line);
+                         see docs/signals.md
+      --trusted-proxy CIDR  a proxy whose X-Forwarded-For names the client (repeatable)
   -h, --help             show this help`;
 
 export async function serve(argv: string[], io: CliIo): Promise<number> {
   const { values } = flags(() =>
-    parseArgs({ args: argv, strict: true, options: { ...COMMON, http: { type: 'string' }, grpc: { type: 'string' }, db: { type: 'string' }, config: { type: 'string', short: 'c' }, 'no-watch': { type: 'boolean' } } }),
+    parseArgs({ args: argv, strict: true, options: {
+        ...COMMON,
+        http: { type: 'string' },
+        grpc: { type: 'string' },
+        db: { type: 'string' },
+        config: { type: 'string', short: 'c' },
+        'no-watch': { type: 'boolean' },
+        'trusted-proxy': { type: 'string', multiple: true },
+        'ip-list': { type: 'string', multiple: true },
+      },
+    }),
   );
   if (values.help) return writeLine(io.stdout, serveHelp), Exit.ok;
   let config: Config;
   try {
-    config = loadConfig({ cwd: io.cwd, env: process.env, flags: { policies: values.policies, http: values.http, grpc: values.grpc, db: values.db, config: values.config, noWatch: values['no-watch'] } });
+    config = loadConfig({
+      cwd: io.cwd,
+      env: process.env,
+      flags: { policies: values.policies, http: values.http, grpc: values.grpc, db: values.db, config: values.config, noWatch: values['no-watch'], trustedProxies: values['trusted-proxy'], ipLists: values['ip-list'] },
+    });
   } catch (err: unknown) {
     if (err instanceof ConfigError) throw new UsageError(err.message);
     throw err;
@@ -62,6 +85,16 @@ export async function serve(argv: string[], io: CliIo): Promise<number> {
     printDiagnostics(io, result, values.policies ?? 'policies');
     return Exit.failed;
   }
+  const opened = await LiveIpLists.open(config.ipLists, { onReload: (report) => reportLists(io, report) });
+  if (!opened.ok) {
+    for (const e of opened.errors) writeLine(io.stderr, `gavel: ${e}`);
+    return Exit.failed;
+  }
+  const ipLists = opened.lists;
+  if (config.watch) await ipLists.watch();
+  const velocity = new Velocity(config.velocityMaxKeys);
+  const signals = new Signals([ipSignal(() => ipLists.current)], velocity);
+  const proxies = new TrustedProxies(config.trustedProxies, config.clientAddressHeader);
   let store: SqliteStore;
   try {
     store = new SqliteStore(config.db);
@@ -93,10 +126,11 @@ export async function serve(argv: string[], io: CliIo): Promise<number> {
   if (config.watch) reloader.watch();
   const forwardAuth = { verifyToken: createTokenVerifier(config.trustedIssuers), ...config.forwardAuth };
   const admin = { key: config.adminKey, store, reload: () => reloader.reload() };
-  const decider = new Decider(metrics, log, directory);
+  metrics.watchSignals(config.ipLists.length > 0 ? ipLists : null, velocity);
+  const decider = new Decider(metrics, log, directory, signals);
   const clientKeys = new ClientKeys(config.clientKeys);
-  const app = buildApp({ policies: live, metrics, reload: reloader.status, forwardAuth, log, store, directory, admin, decider, clientKeys });
-  const grpc = buildGrpcServer({ policies: live, decider, gateway: forwardAuth, ready: () => store.ping(), clientKeys });
+  const app = buildApp({ policies: live, metrics, reload: reloader.status, forwardAuth, log, store, directory, admin, decider, clientKeys, proxies, ipLists: config.ipLists.length > 0 ? ipLists : null });
+  const grpc = buildGrpcServer({ policies: live, decider, gateway: forwardAuth, ready: () => store.ping(), clientKeys, proxies });
   try {
     await app.listen({ host: config.http.host, port: config.http.port });
   } catch (err: unknown) {
@@ -110,7 +144,7 @@ export async function serve(argv: string[], io: CliIo): Promise<number> {
     throw new UsageError(`cannot listen for gRPC on ${config.grpc.host}:${config.grpc.port}: ${err instanceof Error ? err.message : String(err)}`);
   });
   writeLine(io.stdout, `gavel: serving ${result.set.policies.length} policies (revision ${result.set.revision}) on http://${where} and grpc://${config.grpc.host}:${grpcPort}`);
-  const hup = () => void reloader.reload();
+  const hup = () => void Promise.all([reloader.reload(), ipLists.reload()]);
   process.on('SIGHUP', hup);
   await new Promise<void>((resolve) => {
     const stop = () => resolve();
@@ -119,6 +153,7 @@ export async function serve(argv: string[], io: CliIo): Promise<number> {
   });
   process.off('SIGHUP', hup);
   reloader.close();
+  ipLists.close();
   // close() stops accepting and waits for requests in flight; then every answered decision is written.
   await Promise.all([app.close(), new Promise<void>((resolve) => grpc.tryShutdown(() => resolve()))]);
   clearInterval(pruning);
@@ -127,6 +162,14 @@ export async function serve(argv: string[], io: CliIo): Promise<number> {
   store.close();
   writeLine(io.stdout, 'gavel: stopped');
   return Exit.ok;
+}
+
+function reportLists(io: CliIo, report: IpListsReloadReport): void {
+  if (report.applied.length > 0) writeLine(io.stdout, `gavel: reloaded IP lists ${report.applied.join(', ')}`);
+  for (const r of report.rejected) {
+    writeLine(io.stderr, `gavel: rejected a change to IP list ${r.name}; its previous version keeps serving:`);
+    for (const e of r.errors) writeLine(io.stderr, `  ${e}`);
+  }
 }
 
 function report(io: CliIo, outcome: ReloadOutcome, serving: string): void {

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Interface } from '../../server/metrics.js';
-import type { Decider } from '../../server/decider.js';
+import type { Decider, Origin } from '../../server/decider.js';
+import type { OriginOf } from '../origin.js';
 import type { Decision } from '../../engine/decision.js';
 import type { LivePolicySet } from '../../engine/live-set.js';
 import type { PolicySet } from '../../engine/policy-set.js';
@@ -25,12 +26,12 @@ type Verify = (token: string) => Promise<TokenResult>;
 /** A decision and, when `context.token` did not verify, why: shown in the AuthZEN context. */
 type Evaluated = { decision: Decision; tokenError: string | null };
 
-async function evaluate(set: PolicySet, body: Json, decider: Decider, verify: Verify, where: Interface, id: string): Promise<Evaluated | { problems: string[] }> {
+async function evaluate(set: PolicySet, body: Json, decider: Decider, verify: Verify, where: Interface, id: string, origin: Origin): Promise<Evaluated | { problems: string[] }> {
   const request = { subject: body.subject, action: body.action, resource: body.resource, ...(body.context === undefined ? {} : { context: body.context }) };
   const checked = validateRequest(request, { trusted: false });
   if ('problems' in checked) return checked;
   const { request: withToken, tokenError } = await withRequestToken(checked.request, verify);
-  return { decision: decider.decide(where, id, set, withToken), tokenError };
+  return { decision: decider.decide(where, id, set, withToken, {}, origin), tokenError };
 }
 
 interface BatchBody {
@@ -43,9 +44,9 @@ interface BatchBody {
 }
 
 /** OpenID AuthZEN Authorization API 1.0: evaluation, evaluations, and PDP metadata. */
-export function authzenRoutes(app: FastifyInstance, policies: LivePolicySet, baseUrl: string | null, decider: Decider, verify: Verify): void {
+export function authzenRoutes(app: FastifyInstance, policies: LivePolicySet, baseUrl: string | null, decider: Decider, verify: Verify, origin: OriginOf): void {
   app.post('/access/v1/evaluation', { schema: { body: evaluationBody } }, async (request) => {
-    const d = await evaluate(policies.current, request.body as Json, decider, verify, 'authzen', request.id);
+    const d = await evaluate(policies.current, request.body as Json, decider, verify, 'authzen', request.id, origin(request));
     // INVARIANT: the route's schema already checked what validateRequest checks.
     if ('problems' in d) throw Object.assign(new Error(d.problems.join('; ')), { statusCode: 400 });
     return authzenDecision(d);
@@ -56,9 +57,10 @@ export function authzenRoutes(app: FastifyInstance, policies: LivePolicySet, bas
     const set = policies.current;
     const items = body.evaluations ?? [];
     const defaults: Json = { subject: body.subject, action: body.action, resource: body.resource, context: body.context };
+    const from = origin(request);
     if (items.length === 0) {
       // Without items the endpoint is the single evaluation (AuthZEN 1.0 §7.1).
-      const d = await evaluate(set, defaults, decider, verify, 'authzen', request.id);
+      const d = await evaluate(set, defaults, decider, verify, 'authzen', request.id, from);
       if ('problems' in d) throw Object.assign(new Error(d.problems.join('; ')), { statusCode: 400 });
       return authzenDecision(d);
     }
@@ -67,7 +69,7 @@ export function authzenRoutes(app: FastifyInstance, policies: LivePolicySet, bas
     const evaluations: Json[] = [];
     for (const [i, item] of items.entries()) {
       // Each member present in the item replaces the default as a whole: no deep merge.
-      const d = await evaluate(set, { ...defaults, ...item }, decider, verify, 'authzen_batch', `${request.id}#${i}`);
+      const d = await evaluate(set, { ...defaults, ...item }, decider, verify, 'authzen_batch', `${request.id}#${i}`, from);
       if ('problems' in d) {
         // One bad item fails closed in-band; the rest of the batch is still answered.
         evaluations.push({ decision: false, context: { error: { status: 400, message: d.problems.join('; ') } } });

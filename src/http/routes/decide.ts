@@ -7,6 +7,7 @@ import type { Decision } from '../../engine/decision.js';
 import { withRequestToken } from '../../engine/request-token.js';
 import type { TokenResult } from '../../tokens/verify-token.js';
 import { evaluationBody } from '../schemas/authzen.js';
+import type { OriginOf } from '../origin.js';
 
 // Query strings are text; bodies are never coerced (a number is not a string), so neither is this.
 const explainQuery = { type: 'object', properties: { explain: { type: 'string', enum: ['true', 'false'] } } } as const;
@@ -24,11 +25,11 @@ function withTokenError(d: Decision, tokenError: string | null): Decision & { to
   return tokenError === null ? d : { ...d, token_error: tokenError };
 }
 
-export function decideRoutes(app: FastifyInstance, policies: LivePolicySet, decider: Decider, verify: (token: string) => Promise<TokenResult>): void {
+export function decideRoutes(app: FastifyInstance, policies: LivePolicySet, decider: Decider, verify: (token: string) => Promise<TokenResult>, origin: OriginOf): void {
   app.post('/v1/decide', { schema: { body: evaluationBody, querystring: explainQuery } }, async (request) => {
     const { explain } = request.query as { explain?: string };
     const { request: input, tokenError } = await withRequestToken(checked(request.body, ''), verify);
-    return withTokenError(decider.decide('native', request.id, policies.current, input, { explain: explain === 'true' }), tokenError);
+    return withTokenError(decider.decide('native', request.id, policies.current, input, { explain: explain === 'true' }, origin(request)), tokenError);
   });
 
   app.post('/v1/decide/batch', { schema: { body: batchBody, querystring: explainQuery } }, async (request) => {
@@ -36,9 +37,10 @@ export function decideRoutes(app: FastifyInstance, policies: LivePolicySet, deci
     const { requests } = request.body as { requests: unknown[] };
     // One set for the whole batch: a reload in between never splits it across revisions.
     const set = policies.current;
+    const from = origin(request);
     const valid = await Promise.all(requests.map((r, i) => withRequestToken(checked(r, `requests/${i}/`), verify)));
     return {
-      decisions: valid.map(({ request: r, tokenError }, i) => withTokenError(decider.decide('native_batch', `${request.id}#${i}`, set, r, { explain: explain === 'true' }), tokenError)),
+      decisions: valid.map(({ request: r, tokenError }, i) => withTokenError(decider.decide('native_batch', `${request.id}#${i}`, set, r, { explain: explain === 'true' }, from), tokenError)),
     };
   });
 }

@@ -3,6 +3,7 @@ import { bearerToken, gatewayRequest, gatewayVerdict } from '../../engine/gatewa
 import type { LivePolicySet } from '../../engine/live-set.js';
 import type { TokenResult } from '../../tokens/verify-token.js';
 import type { Decider } from '../../server/decider.js';
+import type { OriginOf } from '../origin.js';
 
 export interface ForwardAuthOptions {
   verifyToken: (token: string) => Promise<TokenResult>;
@@ -24,7 +25,7 @@ function header(request: FastifyRequest, name: string): string | undefined {
  * token; 403 with the reason otherwise. The original call is read from `X-Original-*`
  * (nginx) or `X-Forwarded-*` (Caddy, Traefik). A request body, if any, is never read.
  */
-export function forwardAuthRoutes(app: FastifyInstance, policies: LivePolicySet, decider: Decider, options: ForwardAuthOptions): void {
+export function forwardAuthRoutes(app: FastifyInstance, policies: LivePolicySet, decider: Decider, options: ForwardAuthOptions, origin: OriginOf): void {
   void app.register(async (scoped) => {
     // Gateways send no body, or (HAProxy's Lua client) a chunked one of any type: drain it, never parse it.
     scoped.removeAllContentTypeParsers();
@@ -34,6 +35,7 @@ export function forwardAuthRoutes(app: FastifyInstance, policies: LivePolicySet,
       payload.on('error', (err) => done(err, undefined));
     });
     scoped.all('/v1/forward-auth', async (request, reply) => {
+      const from = origin(request);
       const uri = header(request, 'x-original-uri') ?? header(request, 'x-forwarded-uri') ?? request.url;
       const at = uri.indexOf('?');
       // Every header, first value of each; gatewayRequest keeps the allow-listed ones, as for Envoy.
@@ -45,12 +47,12 @@ export function forwardAuthRoutes(app: FastifyInstance, policies: LivePolicySet,
         query: at < 0 ? '' : uri.slice(at + 1),
         host: header(request, 'x-original-host') ?? header(request, 'x-forwarded-host') ?? header(request, 'host') ?? '',
         headers,
-        // Until trusted proxies are configurable (#4), the peer — the gateway — is the address.
-        ip: request.socket.remoteAddress ?? '',
+        // The gateway's own address, unless it is a trusted proxy: then the client it forwarded.
+        ip: from.address ?? '',
       };
       const token = bearerToken(header(request, 'authorization'));
       const verified = token === null ? null : await options.verifyToken(token);
-      const d = decider.decide('forward_auth', request.id, policies.current, gatewayRequest(call, verified?.ok ? verified.claims : undefined, options.headers));
+      const d = decider.decide('forward_auth', request.id, policies.current, gatewayRequest(call, verified?.ok ? verified.claims : undefined, options.headers), {}, from);
       const verdict = gatewayVerdict(d, verified, options.responseHeaders);
       switch (verdict.kind) {
         case 'allow':

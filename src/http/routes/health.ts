@@ -3,9 +3,10 @@ import type { LivePolicySet } from '../../engine/live-set.js';
 import type { ReloadStatus } from '../../engine/reload.js';
 import type { Store } from '../../store/store.js';
 import type { Metrics } from '../../server/metrics.js';
+import type { LiveIpLists } from '../../signals/ip/live-ip-lists.js';
 
 /** Liveness, readiness and metrics for orchestrators, load balancers and Prometheus. */
-export function healthRoutes(app: FastifyInstance, policies: LivePolicySet, metrics: Metrics, reload: ReloadStatus | null, store: Store | null): void {
+export function healthRoutes(app: FastifyInstance, policies: LivePolicySet, metrics: Metrics, reload: ReloadStatus | null, store: Store | null, ipLists: LiveIpLists | null): void {
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_request, reply) => {
     const set = policies.current;
@@ -17,6 +18,10 @@ export function healthRoutes(app: FastifyInstance, policies: LivePolicySet, metr
     // Still ready: the previous revision serves. The rejected edit is shown so operators see it.
     const rejection = reload?.rejection;
     if (rejection) ready.rejected_reload = { at: rejection.at.toISOString(), errors: rejection.errors };
+    // Likewise a broken list file: the list's previous version serves, and the error shows here.
+    if (ipLists !== null) {
+      ready.ip_lists = ipLists.status().lists.map((l) => ({ name: l.name, prefixes: l.prefixes, loaded_at: l.loadedAt.toISOString(), ...(l.error === undefined ? {} : { error: l.error }) }));
+    }
     return ready;
   });
   app.get('/metrics', async (_request, reply) => {

@@ -5,6 +5,7 @@ import { chain, printChainPart, printConstraint, printExpr } from '../format/pri
 import { BOOLEAN_KINDS, compileExpr, type Fn } from './compile-expr.js';
 import { compileConstraint, constraintsOf, indexKeys, valuesOf, type IndexKeys } from './compile-target.js';
 import { exprAt, type ErrorSource } from './error-source.js';
+import { riskReads } from './reads.js';
 
 export type { IndexKeys } from './compile-target.js';
 
@@ -29,6 +30,8 @@ export interface CompiledPolicy {
    */
   readonly ast: Policy;
   keys: IndexKeys;
+  /** The `risk` members the conditions read (`ip`, `velocity`; `*` for all), sorted. */
+  readonly riskReads: readonly string[];
   /** Whether the target matches. Never an error: a target that cannot be read does not match. */
   matches: (a: Activation) => boolean;
   /**
@@ -76,6 +79,7 @@ class Compiled implements CompiledPolicy, ErrorSource {
   readonly annotations: Annotation[];
   readonly reason: string | null;
   readonly keys: IndexKeys;
+  readonly riskReads: readonly string[];
   readonly matches: (a: Activation) => boolean;
   readonly matchesCandidate: (a: Activation) => boolean;
   readonly holds: (a: Activation) => boolean | EvalError;
@@ -94,6 +98,7 @@ class Compiled implements CompiledPolicy, ErrorSource {
     this.annotations = policy.annotations;
     this.reason = policy.reason;
     this.keys = indexKeys(target, values);
+    this.riskReads = riskReads(policy);
     this.#source = source;
     this.#tree = source === undefined ? policy : undefined;
     const constraints = target.map((c, i) => compileConstraint(c, values[i]));

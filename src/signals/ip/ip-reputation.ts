@@ -63,20 +63,20 @@ export class IpReputation {
     sorted.forEach((l, i) => {
       if (i > 0 && sorted[i - 1].name === l.name) throw new RangeError(`two IP lists are named \`${l.name}\``);
     });
-    const answers = new Answers(sorted);
-    const v4 = buildV4(combine(sorted, 'v4', 1, answers.labelMaps), answers);
-    const v6 = buildV6(combine(sorted, 'v6', 4, answers.labelMaps), answers);
+    const records = new Records(sorted);
+    const v4 = buildV4(combine(sorted, 'v4', 1, records), records);
+    const v6 = buildV6(combine(sorted, 'v6', 4, records), records);
     const tableBytes = [v4.starts, v4.ids, v4.buckets, v6.starts, v6.ids].reduce((n, a) => n + a.byteLength, 0);
     const stats: IpReputationStats = Object.freeze({
       lists: sorted.length,
       prefixes: sorted.reduce((n, l) => n + l.entries, 0),
       v4Ranges: v4.ids.length,
       v6Ranges: v6.ids.length,
-      answers: answers.all.length,
+      answers: records.answers.length,
       tableBytes,
       buildMs: performance.now() - started,
     });
-    return new IpReputation(v4, v6, answers.all, stats);
+    return new IpReputation(v4, v6, records.answers, stats);
   }
 
   /** What the lists say about `address` (IPv4, IPv6, IPv4-mapped IPv6); `null` when it is not an address. */
@@ -91,31 +91,24 @@ export class IpReputation {
   }
 }
 
-/** All lists' prefixes of one family in one set of arrays, with what each one says. */
+/** All lists' prefixes of one family in one set of arrays, each with the class of what it says. */
 interface Combined {
   base: Uint32Array;
   depth: Uint8Array;
-  list: Uint32Array;
-  /** -1 for a plain list. */
-  score: Int16Array;
-  /** Global label id, -1 for none or empty. */
-  label: Int32Array;
+  /** Index into `Records` classes: one (list, score, label) each. */
+  kind: Uint32Array;
 }
 
-function combine(lists: readonly LoadedList[], family: 'v4' | 'v6', width: number, labelMaps: readonly Int32Array[]): Combined {
+function combine(lists: readonly LoadedList[], family: 'v4' | 'v6', width: number, records: Records): Combined {
   const n = lists.reduce((k, l) => k + l[family].count, 0);
-  const out: Combined = { base: new Uint32Array(n * width), depth: new Uint8Array(n), list: new Uint32Array(n), score: new Int16Array(n), label: new Int32Array(n) };
+  const out: Combined = { base: new Uint32Array(n * width), depth: new Uint8Array(n), kind: new Uint32Array(n) };
   let at = 0;
   lists.forEach((l, id) => {
     const f: PrefixFamily = l[family];
     out.base.set(f.base, at * width);
     out.depth.set(f.depth, at);
-    out.list.fill(id, at, at + f.count);
-    const scored = l.format === 'scored';
-    for (let i = 0; i < f.count; i++) {
-      out.score[at + i] = scored ? f.score[i] : -1;
-      out.label[at + i] = scored ? labelMaps[id][f.label[i]] : -1;
-    }
+    if (l.format === 'scored') for (let i = 0; i < f.count; i++) out.kind[at + i] = records.kindOf(id, f.score[i], f.label[i]);
+    else out.kind.fill(records.kindOf(id, -1, -1), at, at + f.count);
     at += f.count;
   });
   return out;
@@ -123,22 +116,30 @@ function combine(lists: readonly LoadedList[], family: 'v4' | 'v6', width: numbe
 
 /**
  * A record is what applies inside a prefix: (list, score, label) triples sorted by list,
- * where each list holds its innermost (longest) prefix's score and label. Records become
- * answers, interned by what a caller sees, so equal answers are one frozen object.
+ * where each list holds its innermost (longest) prefix's score and label. Records are
+ * interned, and so are the steps from a record into a prefix of a given kind, so that a
+ * million prefixes cost a million map look-ups rather than a million records. Records
+ * then become answers, interned by what a caller sees, so equal answers are one frozen
+ * object.
  */
-type Triples = readonly number[];
-
-class Answers {
-  readonly all: IpSignals[] = [NO_SIGNALS];
-  readonly labelMaps: Int32Array[];
-  readonly #ids = new Map<string, number>([['100//', 0]]);
+class Records {
+  readonly answers: IpSignals[] = [NO_SIGNALS];
+  /** Per record: its triples and its answer. Record 0 is "no list". */
+  readonly #triples: number[][] = [[]];
+  readonly answerOf: number[] = [0];
+  readonly #steps = new Map<number, number>();
+  readonly #answerIds = new Map<string, number>([['100//', 0]]);
+  /** Kinds of prefix: (list, score, global label) triples, interned. */
+  readonly #kinds: number[] = [];
+  readonly #kindIds = new Map<string, number>();
   readonly #names: readonly string[];
   readonly #labels: string[] = [];
+  readonly #labelMaps: Int32Array[];
 
   constructor(lists: readonly LoadedList[]) {
     this.#names = lists.map((l) => l.name);
     const global = new Map<string, number>();
-    this.labelMaps = lists.map((l) =>
+    this.#labelMaps = lists.map((l) =>
       Int32Array.from(l.labels, (label) => {
         if (label === '') return -1;
         let id = global.get(label);
@@ -151,18 +152,45 @@ class Answers {
     );
   }
 
-  enter(parent: Triples, c: Combined, i: number): Triples {
-    const list = c.list[i];
+  /** The kind of a prefix of `list` with this score (-1: plain list) and local label. */
+  kindOf(list: number, score: number, localLabel: number): number {
+    const label = localLabel < 0 ? -1 : this.#labelMaps[list][localLabel];
+    const key = `${list},${score},${label}`;
+    let id = this.#kindIds.get(key);
+    if (id === undefined) {
+      id = this.#kinds.length / 3;
+      this.#kinds.push(list, score, label);
+      this.#kindIds.set(key, id);
+    }
+    return id;
+  }
+
+  /** The record inside a prefix of `kind` whose enclosing prefixes give record `parent`. */
+  enter(parent: number, kind: number): number {
+    // INVARIANT: records and kinds number well under 2^26 each, so the key is exact.
+    const key = parent * 67_108_864 + kind;
+    let id = this.#steps.get(key);
+    if (id === undefined) {
+      const triples = this.#inside(this.#triples[parent], kind);
+      id = this.#triples.push(triples) - 1;
+      this.answerOf.push(this.#answer(triples));
+      this.#steps.set(key, id);
+    }
+    return id;
+  }
+
+  #inside(parent: readonly number[], kind: number): number[] {
+    const [list, score, label] = [this.#kinds[3 * kind], this.#kinds[3 * kind + 1], this.#kinds[3 * kind + 2]];
     const out: number[] = [];
     let k = 0;
     while (k < parent.length && parent[k] < list) out.push(parent[k++], parent[k++], parent[k++]);
-    out.push(list, c.score[i], c.label[i]);
+    out.push(list, score, label);
     if (k < parent.length && parent[k] === list) k += 3;
     while (k < parent.length) out.push(parent[k++]);
     return out;
   }
 
-  idOf(t: Triples): number {
+  #answer(t: readonly number[]): number {
     let reputation = DEFAULT_REPUTATION;
     let lists = '';
     const labels: number[] = [];
@@ -173,33 +201,31 @@ class Answers {
     }
     labels.sort((a, b) => a - b);
     const key = `${reputation}/${lists}/${labels.join(',')}`;
-    let id = this.#ids.get(key);
+    let id = this.#answerIds.get(key);
     if (id === undefined) {
-      id = this.all.length;
-      this.#ids.set(key, id);
+      id = this.answers.length;
+      this.#answerIds.set(key, id);
       const names: string[] = [];
       for (let k = 0; k < t.length; k += 3) names.push(this.#names[t[k]]);
       const texts = labels.map((l) => this.#labels[l]).sort();
-      this.all.push(Object.freeze({ reputation, lists: Object.freeze(names), labels: Object.freeze(texts) }));
+      this.answers.push(Object.freeze({ reputation, lists: Object.freeze(names), labels: Object.freeze(texts) }));
     }
     return id;
   }
 }
 
-function buildV4(c: Combined, answers: Answers): V4Table {
+function buildV4(c: Combined, records: Records): V4Table {
   const starts = new Words();
   const ids = new Words();
-  sweep<number, Triples>({
+  sweep<number>({
     order: sortV4(c.base, c.depth),
     start: (i) => c.base[i],
     // A prefix that encloses all of IPv4 (depth below 96) covers it whole.
     end: (i) => c.base[i] + 2 ** (128 - Math.max(c.depth[i], IPV4_DEPTH)),
     spaceStart: 0,
     spaceEnd: 2 ** 32,
-    root: [],
-    rootId: 0,
-    enter: (parent, i) => answers.enter(parent, c, i),
-    idOf: (t) => answers.idOf(t),
+    enter: (parent, i) => records.enter(parent, c.kind[i]),
+    answerOf: records.answerOf,
     emit: (start, id) => {
       starts.push(start);
       ids.push(id);
@@ -208,23 +234,21 @@ function buildV4(c: Combined, answers: Answers): V4Table {
   return v4Table(starts.finish(), ids.finish());
 }
 
-function buildV6(c: Combined, answers: Answers): V6Table {
+function buildV6(c: Combined, records: Records): V6Table {
   const starts = new Words();
   const ids = new Words();
   const key = (i: number): bigint => {
     const b = c.base;
     return (BigInt(b[4 * i]) << 96n) | (BigInt(b[4 * i + 1]) << 64n) | (BigInt(b[4 * i + 2]) << 32n) | BigInt(b[4 * i + 3]);
   };
-  sweep<bigint, Triples>({
+  sweep<bigint>({
     order: sortV6(c.base, c.depth),
     start: key,
     end: (i) => key(i) + (1n << BigInt(128 - c.depth[i])),
     spaceStart: 0n,
     spaceEnd: 1n << 128n,
-    root: [],
-    rootId: 0,
-    enter: (parent, i) => answers.enter(parent, c, i),
-    idOf: (t) => answers.idOf(t),
+    enter: (parent, i) => records.enter(parent, c.kind[i]),
+    answerOf: records.answerOf,
     emit: (start, id) => {
       for (const shift of [96n, 64n, 32n, 0n]) starts.push(Number((start >> shift) & 0xffffffffn));
       ids.push(id);

@@ -47,55 +47,56 @@ export function sortV6(base: Uint32Array, depth: Uint8Array): Uint32Array {
   return new Uint32Array(depth.length).map((_, i) => i).sort(cmp);
 }
 
-/** What the sweep needs to know about one family's prefixes, with keys as number (IPv4) or bigint (IPv6). */
-export interface SweepInput<K extends number | bigint, F> {
+/**
+ * What the sweep needs to know about one family's prefixes, with keys as number (IPv4) or
+ * bigint (IPv6). Records are numbers: 0 where no prefix applies.
+ */
+export interface SweepInput<K extends number | bigint> {
   order: Uint32Array;
   start: (i: number) => K;
   /** One past the prefix's last address. */
   end: (i: number) => K;
   spaceStart: K;
   spaceEnd: K;
-  /** The record where no prefix applies, and its id. */
-  root: F;
-  rootId: number;
-  /** The record inside prefix `i`, given the record of the prefix enclosing it. */
-  enter: (parent: F, i: number) => F;
-  idOf: (record: F) => number;
-  /** A piece starts at `start` with this record id (ids of neighbouring pieces differ). */
-  emit: (start: K, id: number) => void;
+  /** The record inside prefix `i`, given the record of the prefixes enclosing it. */
+  enter: (parent: number, i: number) => number;
+  /** The answer id of each record. */
+  answerOf: readonly number[];
+  /** A piece starts at `start` with this answer (answers of neighbouring pieces differ). */
+  emit: (start: K, answer: number) => void;
 }
 
-export function sweep<K extends number | bigint, F>(input: SweepInput<K, F>): void {
+export function sweep<K extends number | bigint>(input: SweepInput<K>): void {
   const ends: K[] = [];
-  const records: F[] = [];
-  const ids: number[] = [];
+  const records: number[] = [];
+  const answerOf = input.answerOf;
   let cursor = input.spaceStart;
   let last = -1;
   const advance = (to: K): void => {
     if (cursor >= to) return;
-    const id = ids.length === 0 ? input.rootId : ids[ids.length - 1];
-    if (id !== last) input.emit(cursor, id);
-    last = id;
+    const answer = records.length === 0 ? 0 : answerOf[records[records.length - 1]];
+    if (answer !== last) input.emit(cursor, answer);
+    last = answer;
     cursor = to;
-  };
-  const close = (): void => {
-    advance(ends[ends.length - 1]);
-    ends.pop();
-    records.pop();
-    ids.pop();
   };
   for (const i of input.order) {
     const start = input.start(i);
     // INVARIANT: prefixes nest or are disjoint, so an open prefix that ends after `start`
     // encloses prefix `i` (sorted by start, enclosing first) and stays open under it.
-    while (ends.length > 0 && ends[ends.length - 1] <= start) close();
+    while (ends.length > 0 && ends[ends.length - 1] <= start) {
+      advance(ends[ends.length - 1]);
+      ends.pop();
+      records.pop();
+    }
     advance(start);
-    const record = input.enter(records.length === 0 ? input.root : records[records.length - 1], i);
-    records.push(record);
-    ids.push(input.idOf(record));
+    records.push(input.enter(records.length === 0 ? 0 : records[records.length - 1], i));
     ends.push(input.end(i));
   }
-  while (ends.length > 0) close();
+  while (ends.length > 0) {
+    advance(ends[ends.length - 1]);
+    ends.pop();
+    records.pop();
+  }
   advance(input.spaceEnd);
 }
 

@@ -1,0 +1,109 @@
+/**
+ * Velocity: how often something happened lately, per client id, subject and address, over
+ * the last minute and the last hour. In memory, bounded: each dimension keeps at most
+ * `maxKeys` keys and forgets the least recently active first.
+ */
+
+export const EVENTS = ['token_requests', 'auth_failures', 'denials'] as const;
+export type VelocityEvent = (typeof EVENTS)[number];
+export const DIMENSIONS = ['client', 'subject', 'address'] as const;
+export type Dimension = (typeof DIMENSIONS)[number];
+
+/** Who an event is about; absent parts are not counted. */
+export type VelocityKeys = Partial<Record<Dimension, string | null>>;
+
+/**
+ * A window of `buckets` steps of `stepMs`: counts are exact per step, so the window slides
+ * in steps (5 s for the minute, 5 min for the hour) and covers between `buckets - 1` and
+ * `buckets` steps of the past.
+ */
+interface WindowShape {
+  readonly suffix: string;
+  readonly buckets: number;
+  readonly stepMs: number;
+}
+
+export const WINDOWS: readonly WindowShape[] = [
+  { suffix: '1m', buckets: 12, stepMs: 5_000 },
+  { suffix: '1h', buckets: 12, stepMs: 300_000 },
+];
+
+/** The signal names, `risk.velocity.<dimension>_<event>_<window>`, e.g. `address_denials_1m`. */
+export const VELOCITY_NAMES: readonly string[] = DIMENSIONS.flatMap((d) => EVENTS.flatMap((e) => WINDOWS.map((w) => `${d}_${e}_${w.suffix}`)));
+
+/** One key's counts: for each event and window, a ring of buckets and the step last written. */
+class Counts {
+  readonly rings = new Uint32Array(EVENTS.length * WINDOWS.length * 12);
+  readonly last = new Float64Array(EVENTS.length * WINDOWS.length).fill(-Infinity);
+
+  add(event: number, nowMs: number): void {
+    WINDOWS.forEach((w, wi) => {
+      const slot = event * WINDOWS.length + wi;
+      const step = Math.floor(nowMs / w.stepMs);
+      const base = slot * 12;
+      const last = this.last[slot];
+      if (step - last >= w.buckets) this.rings.fill(0, base, base + w.buckets);
+      else for (let s = last + 1; s <= step; s++) this.rings[base + (s % w.buckets)] = 0;
+      if (step > last) this.last[slot] = step;
+      // A clock stepping back counts into the newest bucket rather than into the past.
+      this.rings[base + (Math.max(step, last) % w.buckets)]++;
+    });
+  }
+
+  count(event: number, window: number, nowMs: number): number {
+    const w = WINDOWS[window];
+    const slot = event * WINDOWS.length + window;
+    const step = Math.floor(nowMs / w.stepMs);
+    const last = this.last[slot];
+    let sum = 0;
+    for (let s = Math.max(step - w.buckets + 1, 0); s <= Math.min(last, step); s++) {
+      if (last - s < w.buckets) sum += this.rings[slot * 12 + (s % w.buckets)];
+    }
+    return sum;
+  }
+}
+
+export class Velocity {
+  private readonly maps = new Map<Dimension, Map<string, Counts>>(DIMENSIONS.map((d) => [d, new Map()]));
+
+  constructor(
+    private readonly maxKeys = 100_000,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  record(event: VelocityEvent, keys: VelocityKeys): void {
+    const e = EVENTS.indexOf(event);
+    const now = this.now();
+    for (const d of DIMENSIONS) {
+      const key = keys[d];
+      if (key === undefined || key === null || key === '') continue;
+      const map = this.maps.get(d)!;
+      let counts = map.get(key);
+      // Delete and set again: Map order is insertion order, so the first key is the least recently active.
+      if (counts !== undefined) map.delete(key);
+      else {
+        counts = new Counts();
+        if (map.size >= this.maxKeys) map.delete(map.keys().next().value!);
+      }
+      map.set(key, counts);
+      counts.add(e, now);
+    }
+  }
+
+  /** Every velocity signal for these keys; 0 for what never happened or a key not given. */
+  read(keys: VelocityKeys): Record<string, number> {
+    const now = this.now();
+    const out: Record<string, number> = {};
+    for (const d of DIMENSIONS) {
+      const key = keys[d];
+      const counts = key === undefined || key === null ? undefined : this.maps.get(d)!.get(key);
+      EVENTS.forEach((e, ei) => WINDOWS.forEach((w, wi) => (out[`${d}_${e}_${w.suffix}`] = counts === undefined ? 0 : counts.count(ei, wi, now))));
+    }
+    return out;
+  }
+
+  /** Keys held per dimension, for /metrics. */
+  get size(): Record<Dimension, number> {
+    return { client: this.maps.get('client')!.size, subject: this.maps.get('subject')!.size, address: this.maps.get('address')!.size };
+  }
+}

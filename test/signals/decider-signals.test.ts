@@ -1,0 +1,89 @@
+import { describe, expect, test } from 'vitest';
+import { buildPolicySet } from '../../src/index.js';
+import type { DecisionRecord } from '../../src/store/store.js';
+import { DecisionLog } from '../../src/engine/decision-log.js';
+import { Decider } from '../../src/server/decider.js';
+import { Metrics } from '../../src/server/metrics.js';
+import { LivePolicySet } from '../../src/engine/live-set.js';
+import { Signals, type Observed, type SignalProvider } from '../../src/signals/signals.js';
+import { Velocity } from '../../src/signals/velocity.js';
+
+const set = (text: string) => buildPolicySet([{ file: 'p.gavel', text }]).set!;
+const request = { subject: { type: 'user', id: 'alice' }, action: { name: 'read' }, resource: { type: 'doc', id: '1' } };
+const origin = { address: '192.0.2.1' };
+
+/** A provider that counts its reads and answers a fixed reputation, or fails. */
+function counting(reputation: number | Error): SignalProvider & { reads: Observed[] } {
+  const reads: Observed[] = [];
+  return {
+    name: 'ip',
+    reads,
+    read: (o) => {
+      reads.push(o);
+      if (reputation instanceof Error) throw reputation;
+      return { reputation, lists: [], labels: [] };
+    },
+  };
+}
+
+function decider(provider: SignalProvider, velocity: Velocity | null = null, records: DecisionRecord[] = []) {
+  const log = new DecisionLog({ appendDecisions: (batch) => void records.push(...batch) }, { flushMs: 60_000 });
+  const live = new LivePolicySet(set('@id("x") permit (action);'));
+  return { d: new Decider(new Metrics(live), log, null, new Signals([provider], velocity)), log };
+}
+
+const TWO_READERS = `
+@id("allow") permit (action == "read");
+@id("bad-network") forbid (action) when { risk.ip.reputation < 20 } reason "bad network";
+@id("very-bad") forbid (action) when { risk.ip.reputation < 5 };
+`;
+
+describe('risk signals in decisions', () => {
+  test('policies that read no risk member never compute a signal', () => {
+    const ip = counting(50);
+    const { d } = decider(ip);
+    expect(d.decide('native', '1', set('@id("allow") permit (action == "read");'), request, {}, origin).decision).toBe(true);
+    expect(ip.reads).toEqual([]);
+  });
+
+  test('a signal is computed once per request however many policies read it, about the caller', () => {
+    const ip = counting(10);
+    const { d } = decider(ip);
+    const decision = d.decide('native', '1', set(TWO_READERS), request, {}, origin);
+    expect(decision).toMatchObject({ decision: false, determining: ['bad-network'], reasons: ['bad network'] });
+    expect(ip.reads).toEqual([{ address: '192.0.2.1', subject: 'user/alice', client: null }]);
+  });
+
+  test('a provider that fails leaves the member absent: the forbid that reads it fails closed, and the decision says why', () => {
+    const { d } = decider(counting(new Error('lists are not loaded')));
+    const decision = d.decide('native', '1', set(TWO_READERS), request, {}, origin);
+    expect(decision.decision).toBe(false);
+    expect(decision.determining).toEqual(['bad-network', 'very-bad']);
+    expect(decision.signal_errors).toEqual(['risk.ip: lists are not loaded']);
+  });
+
+  test('denials feed velocity, which the next request reads', () => {
+    const { d } = decider(counting(100), new Velocity());
+    const limited = set(`
+      @id("allow") permit (action == "read") when { resource.id == "1" };
+      @id("slow-down") forbid (action) when { risk.velocity.address_denials_1m >= 2 } reason "too many denials";`);
+    const denied = { ...request, resource: { type: 'doc', id: '2' } };
+    expect(d.decide('native', '1', limited, request, {}, origin).decision).toBe(true);
+    d.decide('native', '2', limited, denied, {}, origin);
+    d.decide('native', '3', limited, denied, {}, origin);
+    expect(d.decide('native', '4', limited, request, {}, origin)).toMatchObject({ decision: false, reasons: ['too many denials'] });
+    // Another address is not slowed down.
+    expect(d.decide('native', '5', limited, request, {}, { address: '192.0.2.99' }).decision).toBe(true);
+  });
+
+  test('the log keeps the signals that were computed, and only those', () => {
+    const records: DecisionRecord[] = [];
+    const { d, log } = decider(counting(10), new Velocity(), records);
+    d.decide('native', '1', set(TWO_READERS), request, {}, origin);
+    d.decide('native', '2', set('@id("allow") permit (action == "read");'), request, {}, origin);
+    log.flush();
+    expect(records[0].request).toMatchObject({ risk: { ip: { reputation: 10 } } });
+    expect(Object.keys((records[0].request as { risk: object }).risk)).toEqual(['ip']);
+    expect(records[1].request).not.toHaveProperty('risk');
+  });
+});
