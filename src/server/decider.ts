@@ -6,6 +6,7 @@ import type { PolicySet } from '../engine/policy-set.js';
 import type { Request } from '../language/eval/activation.js';
 import type { Interface, Metrics } from './metrics.js';
 import type { Observed, Signals } from '../signals/signals.js';
+import { ALL_SIGNALS } from '../language/compile/reads.js';
 
 /** Where a call came from, as the interface saw it. */
 export interface Origin {
@@ -51,19 +52,19 @@ export class Decider {
   decide(where: Interface, id: string, set: PolicySet, input: Request, options: DecideOptions = {}, origin: Origin = UNKNOWN): Decision {
     const start = process.hrtime.bigint();
     const enriched = this.directory === null ? input : this.directory.current.enrich(input);
-    if (this.signals === null) {
+    // Policies that read no `risk` member get no `risk` root, and pay nothing for signals.
+    if (this.signals === null || set.riskReads.size === 0) {
       const d = decide(set, enriched, options);
       this.decided(where, id, enriched, d, start, null);
       return d;
     }
     const who = observed(enriched, origin);
-    // Policies that read no `risk` member get no `risk` root, and pay nothing for signals.
-    const risk = set.riskReads.size === 0 ? null : this.signals.root(who, set.riskReads);
-    const request = risk === null ? enriched : { ...enriched, risk: risk.root };
-    let d = decide(set, request, options);
-    if (risk !== null && risk.errors.length > 0) d = { ...d, signal_errors: risk.errors };
-    this.signals.observe(d.decision, who);
-    this.decided(where, id, enriched, d, start, risk === null ? null : risk.computed());
+    const risk = this.signals.root(who, set.riskReads);
+    let d = decide(set, { ...enriched, risk }, options);
+    if (risk.errors.length > 0) d = { ...d, signal_errors: risk.errors };
+    // Velocity is counted while some policy reads it: counters nobody reads cost nothing.
+    if (set.riskReads.has('velocity') || set.riskReads.has(ALL_SIGNALS)) this.signals.observe(d.decision, who);
+    this.decided(where, id, enriched, d, start, risk.computed());
     return d;
   }
 

@@ -1,4 +1,5 @@
 import { ALL_SIGNALS } from '../language/compile/reads.js';
+import { LazyRoot } from '../language/eval/activation.js';
 import type { Value } from '../language/eval/value.js';
 import type { Velocity, VelocityKeys } from './velocity.js';
 
@@ -22,14 +23,49 @@ export interface SignalProvider {
   read(observed: Observed): Value;
 }
 
-/** A request's `risk` root and what happened while computing it. */
-export interface RiskRoot {
-  /** The object policies read: its members are computed on first read. */
-  readonly root: Record<string, Value>;
+/**
+ * A request's `risk` root: each member computed on first read, at most once, only if the
+ * policies want it; a provider that throws leaves the member absent and says why.
+ */
+export class RiskRoot extends LazyRoot {
   /** `risk.NAME: message` for each provider that failed. */
-  readonly errors: string[];
+  readonly errors: string[] = [];
+  /** Members read so far (a failed one as `undefined`); made on the first read. */
+  private values: Record<string, Value | undefined> | null = null;
+
+  constructor(
+    private readonly providers: ReadonlyMap<string, SignalProvider>,
+    private readonly observed: Observed,
+    private readonly wanted: ReadonlySet<string>,
+  ) {
+    super();
+  }
+
+  member(name: string): Value | undefined {
+    const values = (this.values ??= {});
+    if (Object.hasOwn(values, name)) return values[name];
+    values[name] = undefined;
+    const provider = this.providers.get(name);
+    if (provider === undefined || !(this.wanted.has(name) || this.wanted.has(ALL_SIGNALS))) return undefined;
+    try {
+      values[name] = provider.read(this.observed);
+    } catch (err: unknown) {
+      this.errors.push(`risk.${name}: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    return values[name];
+  }
+
+  all(): Record<string, Value> {
+    for (const name of this.providers.keys()) this.member(name);
+    return this.computed();
+  }
+
   /** The members computed so far, for the decision log. */
-  computed(): Record<string, Value>;
+  computed(): Record<string, Value> {
+    const out: Record<string, Value> = {};
+    for (const [name, value] of Object.entries(this.values ?? {})) if (value !== undefined) out[name] = value;
+    return out;
+  }
 }
 
 export function velocityKeys(observed: Observed): VelocityKeys {
@@ -41,11 +77,7 @@ export function velocityProvider(velocity: Velocity): SignalProvider {
   return { name: 'velocity', read: (observed) => velocity.read(velocityKeys(observed)) };
 }
 
-/**
- * The signals a server computes. `root` builds a request's lazy `risk`: each member a
- * getter that computes once. Getters are not enumerable, so serialising a request (the
- * decision log) never computes what no policy read.
- */
+/** The signals a server computes; `root` builds a request's lazy `risk`. */
 export class Signals {
   private readonly providers: ReadonlyMap<string, SignalProvider>;
 
@@ -64,27 +96,6 @@ export class Signals {
 
   /** The `risk` root for a request, with the members `wanted` by the policies (`*`: all). */
   root(observed: Observed, wanted: ReadonlySet<string>): RiskRoot {
-    const root: Record<string, Value> = {};
-    const values: Record<string, Value> = {};
-    const errors: string[] = [];
-    for (const [name, provider] of this.providers) {
-      if (!wanted.has(name) && !wanted.has(ALL_SIGNALS)) continue;
-      let done = false;
-      Object.defineProperty(root, name, {
-        enumerable: false,
-        get: () => {
-          if (!done) {
-            done = true;
-            try {
-              values[name] = provider.read(observed);
-            } catch (err: unknown) {
-              errors.push(`risk.${name}: ${err instanceof Error ? err.message : String(err)}`);
-            }
-          }
-          return values[name];
-        },
-      });
-    }
-    return { root, errors, computed: () => ({ ...values }) };
+    return new RiskRoot(this.providers, observed, wanted);
   }
 }

@@ -37,7 +37,8 @@ class Counts {
   readonly last = new Float64Array(EVENTS.length * WINDOWS.length).fill(-Infinity);
 
   add(event: number, nowMs: number): void {
-    WINDOWS.forEach((w, wi) => {
+    for (let wi = 0; wi < WINDOWS.length; wi++) {
+      const w = WINDOWS[wi];
       const slot = event * WINDOWS.length + wi;
       const step = Math.floor(nowMs / w.stepMs);
       const base = slot * 12;
@@ -47,7 +48,7 @@ class Counts {
       if (step > last) this.last[slot] = step;
       // A clock stepping back counts into the newest bucket rather than into the past.
       this.rings[base + (Math.max(step, last) % w.buckets)]++;
-    });
+    }
   }
 
   count(event: number, window: number, nowMs: number): number {

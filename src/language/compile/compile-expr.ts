@@ -3,6 +3,7 @@ import { BUILTINS } from '../builtins/registry.js';
 import { isFailure } from '../builtins/builtin.js';
 import { EntityRef, EvalError, isRecord, own, typeName, type Value } from '../eval/value.js';
 import { compileGlob, parseGlob } from '../eval/glob.js';
+import { LazyRoot } from '../eval/activation.js';
 import { compileBinary } from './compile-binary.js';
 import { isMissing, pathOrMissing, rootPath } from './compile-path.js';
 import { constant, fail, failing, type Compiled, type Fn } from './compiled.js';
@@ -102,6 +103,7 @@ function compileRoot(expr: ExprOf<'root'>, p: ErrorSource): Fn {
     default:
       return (a) => {
         const value = a.request[root];
+        if (value instanceof LazyRoot) return value.all();
         return isRecord(value) ? value : (missing ??= fail(p, from, to, message));
       };
   }

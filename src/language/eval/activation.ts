@@ -1,5 +1,5 @@
 import type { Root } from '../ast.js';
-import { isRecord, own, type Value } from './value.js';
+import { isRecord, own, type Record, type Value } from './value.js';
 
 /**
  * The request as policies see it: the six roots. In AuthZEN shape, `subject`, `resource`
@@ -13,6 +13,18 @@ export interface Request {
   context?: unknown;
   token?: unknown;
   risk?: unknown;
+}
+
+/**
+ * A root whose members are computed when first read (a server's `risk`: an IP lookup only
+ * for the policies that read `risk.ip`). Never a record itself, so reading it costs the
+ * plain roots nothing: the check runs only where a record was not found.
+ */
+export abstract class LazyRoot {
+  /** The member, computed at most once; `undefined` when it cannot be. */
+  abstract member(name: string): Value | undefined;
+  /** Every member, for a policy that reads the root as a whole. */
+  abstract all(): Record;
 }
 
 /**
@@ -35,7 +47,10 @@ export class Activation {
   /** The first attribute under a root, with the flattening rules of docs/language.md. */
   attr(root: Root, name: string): Value | undefined {
     const value = this.request[root];
-    if (!isRecord(value)) return root === 'action' && name === 'name' && typeof value === 'string' ? value : undefined;
+    if (!isRecord(value)) {
+      if (value instanceof LazyRoot) return value.member(name);
+      return root === 'action' && name === 'name' && typeof value === 'string' ? value : undefined;
+    }
     switch (root) {
       case 'subject':
       case 'resource':

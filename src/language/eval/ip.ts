@@ -47,15 +47,18 @@ function sameWords(a: readonly number[], b: readonly number[]): boolean {
   return a[0] === b[0] && a[1] === b[1] && a[2] === b[2] && a[3] === b[3];
 }
 
-/** Dotted quad to a 32-bit number; no leading zeros (they mean octal to some parsers). */
-function parseV4(text: string): number | null {
+/**
+ * Dotted quad in `text[from, to)` to a 32-bit number; no leading zeros (they mean octal to
+ * some parsers). Bounds, not a slice, so bulk loaders (IP lists) parse without allocating.
+ */
+function parseV4(text: string, from = 0, to = text.length): number | null {
   let value = 0;
   let parts = 0;
-  let i = 0;
-  while (i <= text.length) {
+  let i = from;
+  while (i <= to) {
     let n = 0;
     const start = i;
-    while (i < text.length && text.charCodeAt(i) >= 48 && text.charCodeAt(i) <= 57) {
+    while (i < to && text.charCodeAt(i) >= 48 && text.charCodeAt(i) <= 57) {
       n = n * 10 + text.charCodeAt(i) - 48;
       i++;
     }
@@ -63,11 +66,37 @@ function parseV4(text: string): number | null {
     if (digits === 0 || digits > 3 || n > 255 || (digits > 1 && text.charCodeAt(start) === 48)) return null;
     value = value * 256 + n;
     parts++;
-    if (i === text.length) break;
-    if (text[i] !== '.' || parts === 4) return null;
+    if (i === to) break;
+    if (text.charCodeAt(i) !== 46 /* . */ || parts === 4) return null;
     i++;
   }
   return parts === 4 ? value : null;
+}
+
+/**
+ * The common case of `parseCidr`, for bulk loading: an IPv4 `a.b.c.d` or `a.b.c.d/n` in
+ * `text[from, to)` with no host bits set, as `base * 64 + n`, without allocating. Anything
+ * else (IPv6, a malformed or host-bits range) is -1: the caller then uses `parseCidr`, which
+ * gives the value or the error message.
+ */
+export function parseV4CidrFast(text: string, from: number, to: number): number {
+  let slash = from;
+  while (slash < to && text.charCodeAt(slash) !== 47 /* / */) slash++;
+  const base = parseV4(text, from, slash);
+  if (base === null) return -1;
+  let bits = 32;
+  if (slash < to) {
+    const digits = to - slash - 1;
+    const d0 = text.charCodeAt(slash + 1) - 48;
+    const d1 = text.charCodeAt(slash + 2) - 48;
+    if (digits === 1 && d0 >= 0 && d0 <= 9) bits = d0;
+    else if (digits === 2 && d0 >= 1 && d0 <= 3 && d1 >= 0 && d1 <= 9) bits = d0 * 10 + d1;
+    else return -1;
+    if (bits > 32) return -1;
+  }
+  const host = bits === 0 ? 0xffffffff : bits === 32 ? 0 : 0xffffffff >>> bits;
+  if ((base & host) !== 0) return -1;
+  return base * 64 + bits;
 }
 
 function parseV6(text: string): [number, number, number, number] | null {

@@ -116,25 +116,37 @@ function combine(lists: readonly LoadedList[], family: 'v4' | 'v6', width: numbe
 
 /**
  * A record is what applies inside a prefix: (list, score, label) triples sorted by list,
- * where each list holds its innermost (longest) prefix's score and label. Records are
- * interned, and so are the steps from a record into a prefix of a given kind, so that a
- * million prefixes cost a million map look-ups rather than a million records. Records
- * then become answers, interned by what a caller sees, so equal answers are one frozen
- * object.
+ * where each list holds its innermost (longest) prefix's score and label.
+ */
+interface Rec {
+  readonly triples: readonly number[];
+  readonly answer: number;
+  /**
+   * Records already made inside this one, by kind: sibling prefixes of one kind share one.
+   * Dropped when the prefix closes, so only the open prefixes' caches (and the root's) live.
+   */
+  steps: Map<number, Rec> | null;
+}
+
+/**
+ * Makes records and turns them into answers, interned by what a caller sees, so that equal
+ * answers are one frozen object. Answers are found by a numeric hash of their content, not
+ * a string key: a million prefixes would otherwise build a million key strings.
  */
 class Records {
   readonly answers: IpSignals[] = [NO_SIGNALS];
-  /** Per record: its triples and its answer. Record 0 is "no list". */
-  readonly #triples: number[][] = [[]];
-  readonly answerOf: number[] = [0];
-  readonly #steps = new Map<number, number>();
-  readonly #answerIds = new Map<string, number>([['100//', 0]]);
+  readonly root: Rec = { triples: [], answer: 0, steps: null };
+  /** Per answer: its list ids and label ids (sorted), to tell hash collisions apart. */
+  readonly #answerLists: number[][] = [[]];
+  readonly #answerLabels: number[][] = [[]];
+  readonly #byHash = new Map<number, number[]>();
   /** Kinds of prefix: (list, score, global label) triples, interned. */
   readonly #kinds: number[] = [];
-  readonly #kindIds = new Map<string, number>();
+  readonly #kindIds = new Map<number, number>();
   readonly #names: readonly string[];
   readonly #labels: string[] = [];
   readonly #labelMaps: Int32Array[];
+  readonly #scratch: number[] = [];
 
   constructor(lists: readonly LoadedList[]) {
     this.#names = lists.map((l) => l.name);
@@ -150,12 +162,14 @@ class Records {
         return id;
       }),
     );
+    this.#byHash.set(this.#hash(DEFAULT_REPUTATION, [], []), [0]);
   }
 
   /** The kind of a prefix of `list` with this score (-1: plain list) and local label. */
   kindOf(list: number, score: number, localLabel: number): number {
     const label = localLabel < 0 ? -1 : this.#labelMaps[list][localLabel];
-    const key = `${list},${score},${label}`;
+    // INVARIANT: fewer than 2^20 lists and 2^26 labels, so the key is exact.
+    const key = (list * 128 + score + 1) * 67_108_864 + label + 1;
     let id = this.#kindIds.get(key);
     if (id === undefined) {
       id = this.#kinds.length / 3;
@@ -166,17 +180,14 @@ class Records {
   }
 
   /** The record inside a prefix of `kind` whose enclosing prefixes give record `parent`. */
-  enter(parent: number, kind: number): number {
-    // INVARIANT: records and kinds number well under 2^26 each, so the key is exact.
-    const key = parent * 67_108_864 + kind;
-    let id = this.#steps.get(key);
-    if (id === undefined) {
-      const triples = this.#inside(this.#triples[parent], kind);
-      id = this.#triples.push(triples) - 1;
-      this.answerOf.push(this.#answer(triples));
-      this.#steps.set(key, id);
+  enter(parent: Rec, kind: number): Rec {
+    let rec = parent.steps?.get(kind);
+    if (rec === undefined) {
+      const triples = this.#inside(parent.triples, kind);
+      rec = { triples, answer: this.#answer(triples), steps: null };
+      (parent.steps ??= new Map()).set(kind, rec);
     }
-    return id;
+    return rec;
   }
 
   #inside(parent: readonly number[], kind: number): number[] {
@@ -192,40 +203,63 @@ class Records {
 
   #answer(t: readonly number[]): number {
     let reputation = DEFAULT_REPUTATION;
-    let lists = '';
-    const labels: number[] = [];
+    const labels = this.#scratch;
+    labels.length = 0;
     for (let k = 0; k < t.length; k += 3) {
-      lists += `${t[k]},`;
       if (t[k + 1] >= 0 && t[k + 1] < reputation) reputation = t[k + 1];
       if (t[k + 2] >= 0 && !labels.includes(t[k + 2])) labels.push(t[k + 2]);
     }
-    labels.sort((a, b) => a - b);
-    const key = `${reputation}/${lists}/${labels.join(',')}`;
-    let id = this.#answerIds.get(key);
-    if (id === undefined) {
-      id = this.answers.length;
-      this.#answerIds.set(key, id);
-      const names: string[] = [];
-      for (let k = 0; k < t.length; k += 3) names.push(this.#names[t[k]]);
-      const texts = labels.map((l) => this.#labels[l]).sort();
-      this.answers.push(Object.freeze({ reputation, lists: Object.freeze(names), labels: Object.freeze(texts) }));
-    }
+    if (labels.length > 1) labels.sort((a, b) => a - b);
+    const hash = this.#hash(reputation, t, labels);
+    const bucket = this.#byHash.get(hash);
+    for (const id of bucket ?? []) if (this.#same(id, reputation, t, labels)) return id;
+    const id = this.answers.length;
+    const lists: number[] = [];
+    for (let k = 0; k < t.length; k += 3) lists.push(t[k]);
+    this.#answerLists.push(lists);
+    this.#answerLabels.push([...labels]);
+    if (bucket === undefined) this.#byHash.set(hash, [id]);
+    else bucket.push(id);
+    const texts = labels.map((l) => this.#labels[l]).sort();
+    this.answers.push(Object.freeze({ reputation, lists: Object.freeze(lists.map((l) => this.#names[l])), labels: Object.freeze(texts) }));
     return id;
+  }
+
+  /** A hash of (reputation, the triples' lists, labels); `triples` may also be plain list ids (stride 3 either way). */
+  #hash(reputation: number, triples: readonly number[], labels: readonly number[]): number {
+    let h = Math.imul(reputation + 1, 0x9e3779b1);
+    for (let k = 0; k < triples.length; k += 3) h = Math.imul(h ^ (triples[k] + 1), 0x85ebca6b) ^ (h >>> 13);
+    h = Math.imul(h ^ 0x2545f491, 0xc2b2ae35);
+    for (const l of labels) h = Math.imul(h ^ (l + 1), 0x85ebca6b) ^ (h >>> 13);
+    return h >>> 0;
+  }
+
+  #same(id: number, reputation: number, t: readonly number[], labels: readonly number[]): boolean {
+    const lists = this.#answerLists[id];
+    const known = this.#answerLabels[id];
+    if (this.answers[id].reputation !== reputation || lists.length * 3 !== t.length || known.length !== labels.length) return false;
+    for (let k = 0; k < lists.length; k++) if (lists[k] !== t[3 * k]) return false;
+    for (let k = 0; k < known.length; k++) if (known[k] !== labels[k]) return false;
+    return true;
   }
 }
 
 function buildV4(c: Combined, records: Records): V4Table {
   const starts = new Words();
   const ids = new Words();
-  sweep<number>({
-    order: sortV4(c.base, c.depth),
-    start: (i) => c.base[i],
-    // A prefix that encloses all of IPv4 (depth below 96) covers it whole.
-    end: (i) => c.base[i] + 2 ** (128 - Math.max(c.depth[i], IPV4_DEPTH)),
+  const sorted = sortV4(c.base, c.depth);
+  const kind = gatherKinds(c.kind, sorted.order);
+  const { base, depth } = sorted;
+  sweep<number, Rec>({
+    count: kind.length,
+    start: (k) => base[k],
+    end: (k) => base[k] + V4_SIZE[depth[k]],
     spaceStart: 0,
     spaceEnd: 2 ** 32,
-    enter: (parent, i) => records.enter(parent, c.kind[i]),
-    answerOf: records.answerOf,
+    root: records.root,
+    enter: (parent, k) => records.enter(parent, kind[k]),
+    answerOf: (r) => r.answer,
+    leave: forget,
     emit: (start, id) => {
       starts.push(start);
       ids.push(id);
@@ -237,22 +271,38 @@ function buildV4(c: Combined, records: Records): V4Table {
 function buildV6(c: Combined, records: Records): V6Table {
   const starts = new Words();
   const ids = new Words();
-  const key = (i: number): bigint => {
-    const b = c.base;
-    return (BigInt(b[4 * i]) << 96n) | (BigInt(b[4 * i + 1]) << 64n) | (BigInt(b[4 * i + 2]) << 32n) | BigInt(b[4 * i + 3]);
-  };
-  sweep<bigint>({
-    order: sortV6(c.base, c.depth),
-    start: key,
-    end: (i) => key(i) + (1n << BigInt(128 - c.depth[i])),
+  const sorted = sortV6(c.base, c.depth);
+  const kind = gatherKinds(c.kind, sorted.order);
+  const b = sorted.base;
+  const keys = Array.from(kind, (_, k) => (BigInt(b[4 * k]) << 96n) | (BigInt(b[4 * k + 1]) << 64n) | (BigInt(b[4 * k + 2]) << 32n) | BigInt(b[4 * k + 3]));
+  sweep<bigint, Rec>({
+    count: kind.length,
+    start: (k) => keys[k],
+    end: (k) => keys[k] + (1n << BigInt(128 - sorted.depth[k])),
     spaceStart: 0n,
     spaceEnd: 1n << 128n,
-    enter: (parent, i) => records.enter(parent, c.kind[i]),
-    answerOf: records.answerOf,
+    root: records.root,
+    enter: (parent, k) => records.enter(parent, kind[k]),
+    answerOf: (r) => r.answer,
+    leave: forget,
     emit: (start, id) => {
       for (const shift of [96n, 64n, 32n, 0n]) starts.push(Number((start >> shift) & 0xffffffffn));
       ids.push(id);
     },
   });
   return { starts: starts.finish(), ids: ids.finish() };
+}
+
+/** Addresses in an IPv4 prefix by depth; one that encloses all of IPv4 (depth up to 96) covers it whole. */
+const V4_SIZE = Float64Array.from({ length: 129 }, (_, depth) => 2 ** (128 - Math.max(depth, IPV4_DEPTH)));
+
+function gatherKinds(kind: Uint32Array, order: Uint32Array): Uint32Array {
+  const out = new Uint32Array(order.length);
+  for (let k = 0; k < order.length; k++) out[k] = kind[order[k]];
+  return out;
+}
+
+/** A closed prefix's cache of records inside it is no longer useful. */
+function forget(r: Rec): void {
+  r.steps = null;
 }

@@ -1,8 +1,8 @@
 import type { Span } from '../../language/ast.js';
 import { diagnostic, sortDiagnostics, type Diagnostic } from '../../language/diagnostic.js';
-import { parseCidr, type Cidr } from '../../language/eval/ip.js';
-import { sortV4, sortV6 } from './prefix-table.js';
-import { PrefixesBuilder, type PrefixFamily } from './prefixes.js';
+import { parseCidr, parseV4CidrFast, type Cidr } from '../../language/eval/ip.js';
+import { sortV4, sortV6, type SortedPrefixes } from './prefix-table.js';
+import { IPV4_DEPTH, PrefixesBuilder, type PrefixFamily } from './prefixes.js';
 
 /**
  * `plain`: one address or CIDR range a line, with `#` and `;` comments (FireHOL `.netset`
@@ -111,15 +111,27 @@ class ListParser {
       this.report('syntax', rest, stop, `unexpected \`${text.slice(rest, stop)}\` after \`${text.slice(start, space)}\``, 'one address or CIDR range a line; comments start with `#` or `;`');
       return;
     }
-    const cidr = this.cidr(start, stop);
-    if (cidr !== null) this.add(cidr, 0, 0);
+    this.add(this.prefix(start, stop), 0, 0);
   }
 
   /** `cidr,score,label`; whole-line `#` comments; an optional header row. */
   scoredLine(from: number, to: number): void {
-    const [start, stop] = trim(this.text, from, to);
-    if (start === stop || this.text.charCodeAt(start) === 35) return;
-    const fields = splitCsv(this.text, start, stop);
+    const { text } = this;
+    const [start, stop] = trim(text, from, to);
+    if (start === stop || text.charCodeAt(start) === 35) return;
+    if (!this.headerAllowed && indexIn(text, 34 /* " */, start, stop) === stop) {
+      // The common row: no quotes, so fields are what lies between two commas.
+      const c1 = indexIn(text, 44 /* , */, start, stop);
+      const c2 = c1 < stop ? indexIn(text, 44, c1 + 1, stop) : stop;
+      if (c2 < stop && indexIn(text, 44, c2 + 1, stop) === stop) {
+        const [ls, le] = trim(text, c2 + 1, stop);
+        const prefix = this.prefix(...trim(text, start, c1));
+        const score = this.score(...trim(text, c1 + 1, c2));
+        if (score !== null) this.add(prefix, score, this.label(text.slice(ls, le)));
+        return;
+      }
+    }
+    const fields = splitCsv(text, start, stop);
     if (typeof fields === 'string') {
       this.report('syntax', start, stop, fields);
       return;
@@ -130,24 +142,40 @@ class ListParser {
       this.report('syntax', start, stop, `expected 3 columns \`cidr,score,label\`, found ${fields.length}`, 'a label may hold commas when it is in double quotes');
       return;
     }
-    const [cidrField, scoreField, labelField] = fields;
+    const [cidr, score, label] = fields;
     if (header && fields.every((f, i) => f.value.toLowerCase() === ['cidr', 'score', 'label'][i])) return;
-    const cidr = this.cidr(cidrField.start, cidrField.end, cidrField.value);
-    const score = this.score(scoreField);
-    if (cidr !== null && score !== null) this.add(cidr, score, this.label(labelField.value));
+    const prefix = this.prefix(cidr.start, cidr.end, cidr.value);
+    const value = this.score(score.start, score.end, score.value);
+    if (value !== null) this.add(prefix, value, this.label(label.value));
   }
 
-  cidr(start: number, end: number, value = this.text.slice(start, end)): Cidr | null {
-    const cidr = parseCidr(value);
+  /**
+   * The prefix in `text[start, end)` (or `value`, unquoted from there): an IPv4 prefix as
+   * `base * 64 + length` from the allocation-free fast path, a `Cidr` for anything else,
+   * or null when it is invalid (reported).
+   */
+  prefix(start: number, end: number, value?: string): number | Cidr | null {
+    if (value === undefined) {
+      const fast = parseV4CidrFast(this.text, start, end);
+      if (fast >= 0) return fast;
+    }
+    const cidr = parseCidr(value ?? this.text.slice(start, end));
     if (!('error' in cidr)) return cidr;
     const hostBits = cidr.error.includes('host bits');
     this.report('invalid-literal', start, end, cidr.error, hostBits ? 'list entries are never widened, as with `cidr()` in policies' : undefined);
     return null;
   }
 
-  score(field: CsvField): number | null {
-    if (/^[0-9]{1,3}$/.test(field.value) && Number(field.value) <= 100) return Number(field.value);
-    this.report('invalid-literal', field.start, field.end, `score \`${field.value}\` is not an integer from 0 to 100`, '100 is clean, 0 is the worst');
+  /** An integer 0–100 in `text[start, end)` (or `value`); null when it is not (reported). */
+  score(start: number, end: number, value?: string): number | null {
+    const digits = value ?? this.text.slice(start, end);
+    let n = 0;
+    for (let i = 0; i < digits.length && i < 4; i++) {
+      const d = digits.charCodeAt(i) - 48;
+      n = d >= 0 && d <= 9 ? n * 10 + d : 1_000;
+    }
+    if (digits.length > 0 && digits.length <= 3 && n <= 100) return n;
+    this.report('invalid-literal', start, end, `score \`${digits}\` is not an integer from 0 to 100`, '100 is clean, 0 is the worst');
     return null;
   }
 
@@ -162,13 +190,15 @@ class ListParser {
     return id;
   }
 
-  add(cidr: Cidr, score: number, label: number): void {
+  add(prefix: number | Cidr | null, score: number, label: number): void {
+    if (prefix === null) return;
     if (this.builder.entries === this.limits.maxEntries) {
       this.report('limit', this.lineStart, this.lineStart, `more than ${this.limits.maxEntries.toLocaleString('en-US')} entries`, 'split the list, or raise the limit');
       this.stopped = true;
       return;
     }
-    this.builder.add(cidr, score, label, this.line);
+    if (typeof prefix === 'number') this.builder.addV4(Math.floor(prefix / 64), IPV4_DEPTH + (prefix % 64), score, label, this.line);
+    else this.builder.add(prefix, score, label, this.line);
   }
 
   report(code: Diagnostic['code'], start: number, end: number, message: string, help?: string): void {
@@ -201,14 +231,15 @@ class ListParser {
    * The same prefix twice in a scored list with different scores or labels has no single
    * longest match, so it is an error; an exact repeat is harmless and accepted.
    */
-  duplicates(f: PrefixFamily, lines: Uint32Array, order: Uint32Array, width: number): void {
-    const same = (a: number, b: number): boolean => {
-      for (let w = 0; w < width; w++) if (f.base[a * width + w] !== f.base[b * width + w]) return false;
-      return f.depth[a] === f.depth[b];
+  duplicates(f: PrefixFamily, lines: Uint32Array, sorted: SortedPrefixes, width: number): void {
+    const { order, base, depth } = sorted;
+    const same = (k: number): boolean => {
+      for (let w = 0; w < width; w++) if (base[k * width + w] !== base[(k - 1) * width + w]) return false;
+      return depth[k] === depth[k - 1];
     };
     for (let k = 1; k < order.length && this.diagnostics.length < MAX_DIAGNOSTICS; k++) {
       const [a, b] = [order[k - 1], order[k]];
-      if (!same(a, b) || (f.score[a] === f.score[b] && f.label[a] === f.label[b])) continue;
+      if (!same(k) || (f.score[a] === f.score[b] && f.label[a] === f.label[b])) continue;
       const [first, again] = lines[a] < lines[b] ? [lines[a], lines[b]] : [lines[b], lines[a]];
       const d = diagnostic('duplicate-id', this.file, lineSpan(this.text, again), `this prefix is also on line ${first}, with another score or label`, 'a prefix may be listed once in a scored list');
       d.related = { file: this.file, span: lineSpan(this.text, first) };

@@ -11,16 +11,26 @@ const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 /** Packed sort keys hold the prefix index in 24 bits; more prefixes take the slower sort (tests lower the bar). */
 const PACKED_MAX = 1 << 24;
 
+/** Prefixes in order of base address, then depth (the enclosing prefix first). */
+export interface SortedPrefixes {
+  /** `order[k]`: the index, in the input, of the k-th prefix. */
+  readonly order: Uint32Array;
+  /** Base words and depth of the k-th prefix: in order, so a sweep reads them sequentially. */
+  readonly base: Uint32Array;
+  readonly depth: Uint8Array;
+}
+
 /**
- * Indices of IPv4 prefixes by base address, then depth (the enclosing prefix first).
- * Up to 16M prefixes this packs (base, depth, index) into one 64-bit key and lets the
- * engine's native numeric sort do the work, which is several times faster than a sort
- * with a comparator over a million prefixes.
+ * IPv4 prefixes sorted. Up to 16M prefixes this packs (base, depth, index) into one 64-bit
+ * key and lets the engine's native numeric sort do the work, several times faster than a
+ * sort with a comparator over a million prefixes; the sorted keys then give the sorted
+ * bases and depths without a second, random-order pass over the input.
  */
-export function sortV4(base: Uint32Array, depth: Uint8Array, packedMax = PACKED_MAX): Uint32Array {
+export function sortV4(base: Uint32Array, depth: Uint8Array, packedMax = PACKED_MAX): SortedPrefixes {
   const n = depth.length;
   if (n >= Math.min(packedMax, PACKED_MAX)) {
-    return new Uint32Array(n).map((_, i) => i).sort((a, b) => base[a] - base[b] || depth[a] - depth[b]);
+    const order = new Uint32Array(n).map((_, i) => i).sort((a, b) => base[a] - base[b] || depth[a] - depth[b]);
+    return gather(order, base, depth, 1);
   }
   const keys = new BigUint64Array(n);
   const halves = new Uint32Array(keys.buffer);
@@ -30,13 +40,18 @@ export function sortV4(base: Uint32Array, depth: Uint8Array, packedMax = PACKED_
     halves[2 * i + lo] = ((depth[i] << 24) | i) >>> 0;
   }
   keys.sort();
-  const order = new Uint32Array(n);
-  for (let i = 0; i < n; i++) order[i] = halves[2 * i + lo] & (PACKED_MAX - 1);
-  return order;
+  const sorted = { order: new Uint32Array(n), base: new Uint32Array(n), depth: new Uint8Array(n) };
+  for (let k = 0; k < n; k++) {
+    const low = halves[2 * k + lo];
+    sorted.order[k] = low & (PACKED_MAX - 1);
+    sorted.base[k] = halves[2 * k + hi];
+    sorted.depth[k] = low >>> 24;
+  }
+  return sorted;
 }
 
-/** Indices of IPv6 prefixes (four words each) by base address, then depth. */
-export function sortV6(base: Uint32Array, depth: Uint8Array): Uint32Array {
+/** IPv6 prefixes (four words each) sorted by base address, then depth. */
+export function sortV6(base: Uint32Array, depth: Uint8Array): SortedPrefixes {
   const cmp = (a: number, b: number): number => {
     for (let w = 0; w < 4; w++) {
       const d = base[4 * a + w] - base[4 * b + w];
@@ -44,59 +59,70 @@ export function sortV6(base: Uint32Array, depth: Uint8Array): Uint32Array {
     }
     return depth[a] - depth[b];
   };
-  return new Uint32Array(depth.length).map((_, i) => i).sort(cmp);
+  return gather(new Uint32Array(depth.length).map((_, i) => i).sort(cmp), base, depth, 4);
+}
+
+function gather(order: Uint32Array, base: Uint32Array, depth: Uint8Array, width: number): SortedPrefixes {
+  const sorted = { order, base: new Uint32Array(base.length), depth: new Uint8Array(depth.length) };
+  for (let k = 0; k < order.length; k++) {
+    const i = order[k];
+    for (let w = 0; w < width; w++) sorted.base[k * width + w] = base[i * width + w];
+    sorted.depth[k] = depth[i];
+  }
+  return sorted;
 }
 
 /**
  * What the sweep needs to know about one family's prefixes, with keys as number (IPv4) or
- * bigint (IPv6). Records are numbers: 0 where no prefix applies.
+ * bigint (IPv6), and records of what applies as opaque values.
  */
-export interface SweepInput<K extends number | bigint> {
-  order: Uint32Array;
-  start: (i: number) => K;
+export interface SweepInput<K extends number | bigint, R> {
+  /** How many prefixes; they are numbered in sorted order (`SortedPrefixes`). */
+  count: number;
+  start: (k: number) => K;
   /** One past the prefix's last address. */
-  end: (i: number) => K;
+  end: (k: number) => K;
   spaceStart: K;
   spaceEnd: K;
-  /** The record inside prefix `i`, given the record of the prefixes enclosing it. */
-  enter: (parent: number, i: number) => number;
-  /** The answer id of each record. */
-  answerOf: readonly number[];
+  /** The record where no prefix applies; its answer is 0. */
+  root: R;
+  /** The record inside prefix `k`, given the record of the prefixes enclosing it. */
+  enter: (parent: R, k: number) => R;
+  answerOf: (record: R) => number;
+  /** Told when a prefix's range ends, with its record. */
+  leave: (record: R) => void;
   /** A piece starts at `start` with this answer (answers of neighbouring pieces differ). */
   emit: (start: K, answer: number) => void;
 }
 
-export function sweep<K extends number | bigint>(input: SweepInput<K>): void {
+export function sweep<K extends number | bigint, R>(input: SweepInput<K, R>): void {
   const ends: K[] = [];
-  const records: number[] = [];
-  const answerOf = input.answerOf;
+  const records: R[] = [];
   let cursor = input.spaceStart;
   let last = -1;
   const advance = (to: K): void => {
     if (cursor >= to) return;
-    const answer = records.length === 0 ? 0 : answerOf[records[records.length - 1]];
+    const answer = records.length === 0 ? 0 : input.answerOf(records[records.length - 1]);
     if (answer !== last) input.emit(cursor, answer);
     last = answer;
     cursor = to;
   };
-  for (const i of input.order) {
-    const start = input.start(i);
-    // INVARIANT: prefixes nest or are disjoint, so an open prefix that ends after `start`
-    // encloses prefix `i` (sorted by start, enclosing first) and stays open under it.
-    while (ends.length > 0 && ends[ends.length - 1] <= start) {
-      advance(ends[ends.length - 1]);
-      ends.pop();
-      records.pop();
-    }
-    advance(start);
-    records.push(input.enter(records.length === 0 ? 0 : records[records.length - 1], i));
-    ends.push(input.end(i));
-  }
-  while (ends.length > 0) {
+  const close = (): void => {
     advance(ends[ends.length - 1]);
     ends.pop();
-    records.pop();
+    const record = records.pop();
+    if (record !== undefined) input.leave(record);
+  };
+  for (let k = 0; k < input.count; k++) {
+    const start = input.start(k);
+    // INVARIANT: prefixes nest or are disjoint, so an open prefix that ends after `start`
+    // encloses prefix `k` (sorted by start, enclosing first) and stays open under it.
+    while (ends.length > 0 && ends[ends.length - 1] <= start) close();
+    advance(start);
+    records.push(input.enter(records.length === 0 ? input.root : records[records.length - 1], k));
+    ends.push(input.end(k));
   }
+  while (ends.length > 0) close();
   advance(input.spaceEnd);
 }
 

@@ -56,7 +56,7 @@ export class FamilyBuilder {
   readonly depth = new Words();
   readonly score = new Words();
   readonly label = new Words();
-  /** Source line of each prefix, for messages about duplicates; dropped once parsed. */
+  /** Scored lists: the source line of each prefix, for messages about duplicates; dropped once parsed. */
   readonly line = new Words();
   count = 0;
 
@@ -64,12 +64,22 @@ export class FamilyBuilder {
 
   add(words: readonly number[], depth: number, score: number, label: number, line: number): void {
     for (const w of words) this.base.push(w);
+    this.rest(depth, score, label, line);
+  }
+
+  /** `add` for one word, without the array: the common case, a million times over. */
+  addOne(word: number, depth: number, score: number, label: number, line: number): void {
+    this.base.push(word);
+    this.rest(depth, score, label, line);
+  }
+
+  private rest(depth: number, score: number, label: number, line: number): void {
     this.depth.push(depth);
     if (this.scored) {
       this.score.push(score);
       this.label.push(label);
+      this.line.push(line);
     }
-    this.line.push(line);
     this.count++;
   }
 
@@ -102,13 +112,19 @@ export class PrefixesBuilder {
     this.v6 = new FamilyBuilder(scored);
   }
 
-  add(cidr: Cidr, score: number, label: number, line: number): void {
+  /** An IPv4 prefix: `base`, and its length in the 128-bit space (96 + n). */
+  addV4(base: number, depth: number, score: number, label: number, line: number): void {
     this.entries++;
+    this.v4.addOne(base, depth, score, label, line);
+  }
+
+  add(cidr: Cidr, score: number, label: number, line: number): void {
     const [w0, w1, w2, w3] = cidr.base;
     if (cidr.bits >= IPV4_DEPTH && w0 === 0 && w1 === 0 && w2 === 0xffff) {
-      this.v4.add([w3], cidr.bits, score, label, line);
+      this.addV4(w3, cidr.bits, score, label, line);
       return;
     }
+    this.entries++;
     this.v6.add(cidr.base, cidr.bits, score, label, line);
     if (cidr.bits <= IPV4_DEPTH && cidr.contains(MAPPED_BLOCK)) this.v4.add([0], cidr.bits, score, label, line);
   }
