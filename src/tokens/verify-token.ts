@@ -11,6 +11,11 @@ export interface VerifierOptions {
   maxTokenLength?: number;
   /** Verified tokens remembered until they expire; default 10,000 (oldest dropped first). */
   cacheSize?: number;
+  /**
+   * After fetching a remote JWKS, how long no token's unknown `kid` triggers another fetch
+   * (a forged token cannot make Gavel hammer the issuer); default 30 s.
+   */
+  jwksCooldownMs?: number;
   /** The clock, for tests. */
   now?: () => number;
 }
@@ -30,7 +35,7 @@ export function createTokenVerifier(issuers: readonly TrustedIssuer[], options: 
   const cacheSize = options.cacheSize ?? 10_000;
   const now = options.now ?? Date.now;
   const byIssuer = new Map<string, { issuer: TrustedIssuer; keys: KeySet }>(
-    issuers.map((t) => [t.issuer, { issuer: t, keys: t.jwks instanceof URL ? createRemoteJWKSet(t.jwks) : createLocalJWKSet(t.jwks) }]),
+    issuers.map((t) => [t.issuer, { issuer: t, keys: t.jwks instanceof URL ? createRemoteJWKSet(t.jwks, { cooldownDuration: options.jwksCooldownMs ?? 30_000, timeoutDuration: 5_000 }) : createLocalJWKSet(t.jwks) }]),
   );
   const cache = new Map<string, JWTPayload>();
 

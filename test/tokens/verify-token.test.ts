@@ -119,12 +119,15 @@ describe('bearer token verification', () => {
 });
 
 describe('keys served over HTTP', () => {
+  let served: { keys: JWK[] } | null = null;
+  let fetches = 0;
   let server: Server;
   let url: URL;
   beforeAll(async () => {
     server = createServer((_req, res) => {
+      fetches++;
       res.setHeader('content-type', 'application/json');
-      res.end(JSON.stringify(jwks));
+      res.end(JSON.stringify(served ?? jwks));
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const address = server.address();
@@ -135,6 +138,21 @@ describe('keys served over HTTP', () => {
   test('a remote JWKS is fetched and used', async () => {
     const verify = createTokenVerifier([{ ...issuer, jwks: url }], { now });
     expect(await verify(await sign(good))).toMatchObject({ ok: true });
+  });
+
+  test('a rotated key is fetched when a token names a kid the cached set lacks', async () => {
+    const rotated = await generateKeyPair('ES256');
+    served = { keys: [{ ...(await exportJWK(rsa.publicKey)), kid: 'rsa-1', alg: 'RS256' }] };
+    const verify = createTokenVerifier([{ ...issuer, jwks: url, algorithms: ['RS256', 'ES256'] }], { now, jwksCooldownMs: 0 });
+    expect(await verify(await sign(good))).toMatchObject({ ok: true });
+    const before = fetches;
+    // The issuer rotates: its JWKS now has a new key, and tokens name it.
+    served = { keys: [...served.keys, { ...(await exportJWK(rotated.publicKey)), kid: 'ec-2', alg: 'ES256' }] };
+    expect(await verify(await sign({ ...good, jti: 'r' }, { key: rotated.privateKey, alg: 'ES256', kid: 'ec-2' }))).toMatchObject({ ok: true });
+    expect(fetches).toBe(before + 1);
+    // A kid the issuer never published still fails, after one more look.
+    expect(await verify(await sign({ ...good, jti: 's' }, { key: other.privateKey, kid: 'nope' }))).toEqual({ ok: false, reason: 'no key of the issuer matches the token' });
+    served = null;
   });
 });
 
