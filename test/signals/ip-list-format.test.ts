@@ -1,5 +1,7 @@
+import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
 import { formatDiagnostic } from '../../src/language/diagnostic.js';
+import { Cidr, parseCidr, parseV4CidrFast } from '../../src/language/eval/ip.js';
 import { formatForPath, parseIpList, type IpListFormat } from '../../src/signals/ip/list-format.js';
 
 function errors(text: string, format: IpListFormat, limits?: Parameters<typeof parseIpList>[3]): string[] {
@@ -120,4 +122,25 @@ test.each([
   { path: 'csv', format: 'plain' },
 ])('`$path` is $format by its extension', ({ path, format }) => {
   expect(formatForPath(path)).toBe(format);
+});
+
+describe('the IPv4 fast path agrees with `parseCidr`', () => {
+  const octet = fc.oneof(fc.integer({ min: 0, max: 255 }).map(String), fc.constantFrom('256', '01', '00', '', 'x', '1a'));
+  const tail = fc.oneof(fc.constant(''), fc.integer({ min: 0, max: 40 }).map((n) => `/${n}`), fc.constantFrom('/', '/08', '/x', '/ 8', '/-1', '/032'));
+  const text = fc.oneof(
+    fc.tuple(fc.array(octet, { minLength: 1, maxLength: 5 }), tail).map(([parts, t]) => `${parts.join('.')}${t}`),
+    fc.constantFrom('::ffff:1.2.3.4', '::/0', '1.2.3.4 ', '0.0.0.0/0', '255.255.255.255/32', '128.0.0.0/1', '10.0.0.1/8'),
+  );
+
+  test('on generated near-addresses: a value exactly when `parseCidr` gives an IPv4 range, and the same one', () => {
+    fc.assert(
+      fc.property(text, (t) => {
+        const fast = parseV4CidrFast(`#${t}#`, 1, t.length + 1);
+        const slow = parseCidr(t);
+        if (fast < 0) expect('error' in slow ? true : !slow.v4).toBe(true);
+        else expect(slow).toEqual(new Cidr([0, 0, 0xffff, Math.floor(fast / 64)], 96 + (fast % 64), true));
+      }),
+      { numRuns: 2_000 },
+    );
+  });
 });

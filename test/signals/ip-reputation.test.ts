@@ -123,6 +123,8 @@ test('the packed sort and the comparator sort (over 16M prefixes) order prefixes
   const packed = sortV4(base, depth);
   const compared = sortV4(base, depth, 0);
   const key = (order: Uint32Array) => Array.from(order, (i) => `${base[i]}/${depth[i]}`);
-  expect(key(compared)).toEqual(key(packed));
-  expect(new Set(packed).size).toBe(n);
+  expect(key(compared.order)).toEqual(key(packed.order));
+  expect(new Set(packed.order).size).toBe(n);
+  expect(Array.from(packed.order, (i) => base[i])).toEqual(Array.from(packed.base));
+  expect(compared.depth).toEqual(packed.depth);
 });

@@ -49,9 +49,10 @@ function sameWords(a: readonly number[], b: readonly number[]): boolean {
 
 /**
  * Dotted quad in `text[from, to)` to a 32-bit number; no leading zeros (they mean octal to
- * some parsers). Bounds, not a slice, so bulk loaders (IP lists) parse without allocating.
+ * some parsers). Bounds, not a slice, and no objects, so bulk loaders and per-request
+ * lookups (IP lists) parse without allocating.
  */
-function parseV4(text: string, from = 0, to = text.length): number | null {
+export function parseV4(text: string, from = 0, to = text.length): number | null {
   let value = 0;
   let parts = 0;
   let i = from;

@@ -1,7 +1,7 @@
-import { parseIp, type IpAddress } from '../../language/eval/ip.js';
+import { parseIp, parseV4, type IpAddress } from '../../language/eval/ip.js';
 import type { IpListContent } from './list-format.js';
 import { findV4, findV6, sortV4, sortV6, sweep, v4Table, type V4Table, type V6Table } from './prefix-table.js';
-import { IPV4_DEPTH, Words, type PrefixFamily } from './prefixes.js';
+import { IPV4_DEPTH, words, type PrefixFamily } from './prefixes.js';
 
 /**
  * What Gavel knows about an address from its lists; frozen and shared between lookups.
@@ -64,8 +64,8 @@ export class IpReputation {
       if (i > 0 && sorted[i - 1].name === l.name) throw new RangeError(`two IP lists are named \`${l.name}\``);
     });
     const records = new Records(sorted);
-    const v4 = buildV4(combine(sorted, 'v4', 1, records), records);
-    const v6 = buildV6(combine(sorted, 'v6', 4, records), records);
+    const v4 = buildV4(sortFamily(sorted, 'v4', records), records);
+    const v6 = buildV6(sortFamily(sorted, 'v6', records), records);
     const tableBytes = [v4.starts, v4.ids, v4.buckets, v6.starts, v6.ids].reduce((n, a) => n + a.byteLength, 0);
     const stats: IpReputationStats = Object.freeze({
       lists: sorted.length,
@@ -81,6 +81,9 @@ export class IpReputation {
 
   /** What the lists say about `address` (IPv4, IPv6, IPv4-mapped IPv6); `null` when it is not an address. */
   lookup(address: string): IpSignals | null {
+    // Dotted IPv4 first, without the address object: the common case, once per request.
+    const v4 = parseV4(address);
+    if (v4 !== null) return this.answers[findV4(this.v4, v4)];
     const ip = parseIp(address);
     return ip === null ? null : this.lookupIp(ip);
   }
@@ -91,27 +94,33 @@ export class IpReputation {
   }
 }
 
-/** All lists' prefixes of one family in one set of arrays, each with the class of what it says. */
-interface Combined {
+/** All lists' prefixes of one family, sorted, each with the kind of what it says. */
+interface Family {
   base: Uint32Array;
   depth: Uint8Array;
-  /** Index into `Records` classes: one (list, score, label) each. */
+  /** Index into `Records` kinds: one (list, score, label) each. */
   kind: Uint32Array;
 }
 
-function combine(lists: readonly LoadedList[], family: 'v4' | 'v6', width: number, records: Records): Combined {
+function sortFamily(lists: readonly LoadedList[], family: 'v4' | 'v6', records: Records): Family {
+  const width = family === 'v4' ? 1 : 4;
   const n = lists.reduce((k, l) => k + l[family].count, 0);
-  const out: Combined = { base: new Uint32Array(n * width), depth: new Uint8Array(n), kind: new Uint32Array(n) };
+  const base = new Uint32Array(n * width);
+  const depth = new Uint8Array(n);
+  const kind = new Uint32Array(n);
   let at = 0;
   lists.forEach((l, id) => {
     const f: PrefixFamily = l[family];
-    out.base.set(f.base, at * width);
-    out.depth.set(f.depth, at);
-    if (l.format === 'scored') for (let i = 0; i < f.count; i++) out.kind[at + i] = records.kindOf(id, f.score[i], f.label[i]);
-    else out.kind.fill(records.kindOf(id, -1, -1), at, at + f.count);
+    base.set(f.base, at * width);
+    depth.set(f.depth, at);
+    if (l.format === 'scored') for (let i = 0; i < f.count; i++) kind[at + i] = records.kindOf(id, f.score[i], f.label[i]);
+    else kind.fill(records.kindOf(id, -1, -1), at, at + f.count);
     at += f.count;
   });
-  return out;
+  const sorted = family === 'v4' ? sortV4(base, depth) : sortV6(base, depth);
+  const sortedKind = new Uint32Array(n);
+  for (let k = 0; k < n; k++) sortedKind[k] = kind[sorted.order[k]];
+  return { base: sorted.base, depth: sorted.depth, kind: sortedKind };
 }
 
 /**
@@ -244,12 +253,11 @@ class Records {
   }
 }
 
-function buildV4(c: Combined, records: Records): V4Table {
-  const starts = new Words();
-  const ids = new Words();
-  const sorted = sortV4(c.base, c.depth);
-  const kind = gatherKinds(c.kind, sorted.order);
-  const { base, depth } = sorted;
+function buildV4(f: Family, records: Records): V4Table {
+  const { base, depth, kind } = f;
+  // Ranges: about one per prefix, as adjacent ones with one answer merge; at most two.
+  const starts = words(kind.length + (kind.length >> 2) + 1);
+  const ids = words(kind.length + (kind.length >> 2) + 1);
   sweep<number, Rec>({
     count: kind.length,
     start: (k) => base[k],
@@ -268,17 +276,15 @@ function buildV4(c: Combined, records: Records): V4Table {
   return v4Table(starts.finish(), ids.finish());
 }
 
-function buildV6(c: Combined, records: Records): V6Table {
-  const starts = new Words();
-  const ids = new Words();
-  const sorted = sortV6(c.base, c.depth);
-  const kind = gatherKinds(c.kind, sorted.order);
-  const b = sorted.base;
+function buildV6(f: Family, records: Records): V6Table {
+  const { base: b, depth, kind } = f;
+  const starts = words(4 * (kind.length + 1));
+  const ids = words(kind.length + 1);
   const keys = Array.from(kind, (_, k) => (BigInt(b[4 * k]) << 96n) | (BigInt(b[4 * k + 1]) << 64n) | (BigInt(b[4 * k + 2]) << 32n) | BigInt(b[4 * k + 3]));
   sweep<bigint, Rec>({
     count: kind.length,
     start: (k) => keys[k],
-    end: (k) => keys[k] + (1n << BigInt(128 - sorted.depth[k])),
+    end: (k) => keys[k] + (1n << BigInt(128 - depth[k])),
     spaceStart: 0n,
     spaceEnd: 1n << 128n,
     root: records.root,
@@ -295,12 +301,6 @@ function buildV6(c: Combined, records: Records): V6Table {
 
 /** Addresses in an IPv4 prefix by depth; one that encloses all of IPv4 (depth up to 96) covers it whole. */
 const V4_SIZE = Float64Array.from({ length: 129 }, (_, depth) => 2 ** (128 - Math.max(depth, IPV4_DEPTH)));
-
-function gatherKinds(kind: Uint32Array, order: Uint32Array): Uint32Array {
-  const out = new Uint32Array(order.length);
-  for (let k = 0; k < order.length; k++) out[k] = kind[order[k]];
-  return out;
-}
 
 /** A closed prefix's cache of records inside it is no longer useful. */
 function forget(r: Rec): void {

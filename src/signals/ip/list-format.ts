@@ -74,7 +74,7 @@ class ListParser {
     readonly scored: boolean,
     readonly limits: IpListLimits,
   ) {
-    this.builder = new PrefixesBuilder(scored);
+    this.builder = new PrefixesBuilder(scored, Math.min(lineCount(text), limits.maxEntries));
   }
 
   run(): void {
@@ -314,6 +314,12 @@ function lineSpan(text: string, line: number): Span {
   for (let l = 1; l < line; l++) offset = text.indexOf('\n', offset) + 1;
   const at = { line, col: 1, offset };
   return { start: at, end: at };
+}
+
+function lineCount(text: string): number {
+  let lines = 1;
+  for (let at = text.indexOf('\n'); at >= 0; at = text.indexOf('\n', at + 1)) lines++;
+  return lines;
 }
 
 /** The first `code` in `text[from, to)`, or `to`; bounded, so a line never scans the rest of the file. */

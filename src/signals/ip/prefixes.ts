@@ -28,39 +28,62 @@ export interface PrefixFamily {
 
 export const IPV4_DEPTH = 96;
 
-/** A `Uint32Array` that grows as the parser appends, trimmed when done. */
-export class Words {
-  #data = new Uint32Array(1024);
+/**
+ * A typed array that grows as the parser appends. Sized up front from the file's line
+ * count where that is known, because every doubling leaves garbage behind, and at a
+ * million prefixes that garbage is what decides the peak memory of a load.
+ */
+export class Growable<T extends Uint8Array | Uint32Array> {
+  #data: T;
   length = 0;
+
+  constructor(
+    private readonly make: (n: number) => T,
+    capacity = 1024,
+  ) {
+    this.#data = make(Math.max(16, capacity));
+  }
 
   push(x: number): void {
     if (this.length === this.#data.length) {
-      const next = new Uint32Array(this.#data.length * 2);
+      const next = this.make(this.#data.length * 2);
       next.set(this.#data);
       this.#data = next;
     }
     this.#data[this.length++] = x;
   }
 
-  at(i: number): number {
-    return this.#data[i] ?? 0;
-  }
-
-  finish(): Uint32Array {
-    return this.#data.slice(0, this.length);
+  /** The values: a view when at most a quarter of the array is unused (no copy), else a trimmed copy. */
+  finish(): T {
+    const used = this.length >= this.#data.length * 0.75;
+    return (used ? this.#data.subarray(0, this.length) : this.#data.slice(0, this.length)) as T;
   }
 }
 
+export const words = (capacity?: number): Growable<Uint32Array> => new Growable((n) => new Uint32Array(n), capacity);
+export const bytes = (capacity?: number): Growable<Uint8Array> => new Growable((n) => new Uint8Array(n), capacity);
+
 export class FamilyBuilder {
-  readonly base = new Words();
-  readonly depth = new Words();
-  readonly score = new Words();
-  readonly label = new Words();
+  readonly base: Growable<Uint32Array>;
+  readonly depth: Growable<Uint8Array>;
+  readonly score: Growable<Uint8Array>;
+  readonly label: Growable<Uint32Array>;
   /** Scored lists: the source line of each prefix, for messages about duplicates; dropped once parsed. */
-  readonly line = new Words();
+  readonly line: Growable<Uint32Array>;
   count = 0;
 
-  constructor(private readonly scored: boolean) {}
+  /** `capacity`: how many prefixes to make room for at first (the file's line count for IPv4). */
+  constructor(
+    private readonly scored: boolean,
+    width: number,
+    capacity?: number,
+  ) {
+    this.base = words(capacity === undefined ? undefined : capacity * width);
+    this.depth = bytes(capacity);
+    this.score = bytes(scored ? capacity : 0);
+    this.label = words(scored ? capacity : 0);
+    this.line = words(scored ? capacity : 0);
+  }
 
   add(words: readonly number[], depth: number, score: number, label: number, line: number): void {
     for (const w of words) this.base.push(w);
@@ -84,13 +107,7 @@ export class FamilyBuilder {
   }
 
   finish(): PrefixFamily {
-    return {
-      count: this.count,
-      base: this.base.finish(),
-      depth: Uint8Array.from(this.depth.finish()),
-      score: Uint8Array.from(this.score.finish()),
-      label: this.label.finish(),
-    };
+    return { count: this.count, base: this.base.finish(), depth: this.depth.finish(), score: this.score.finish(), label: this.label.finish() };
   }
 
   lines(): Uint32Array {
@@ -107,9 +124,10 @@ export class PrefixesBuilder {
   /** Prefixes added (a line), whatever family or families hold them. */
   entries = 0;
 
-  constructor(scored: boolean) {
-    this.v4 = new FamilyBuilder(scored);
-    this.v6 = new FamilyBuilder(scored);
+  /** `lines`: the file's line count, an upper bound on its prefixes, most of them IPv4 in practice. */
+  constructor(scored: boolean, lines?: number) {
+    this.v4 = new FamilyBuilder(scored, 1, lines);
+    this.v6 = new FamilyBuilder(scored, 4);
   }
 
   /** An IPv4 prefix: `base`, and its length in the 128-bit space (96 + n). */
