@@ -1,13 +1,13 @@
 /**
  * bench/RESULTS.md holds every benchmark's last full run, one section each between HTML
- * comment markers, so that `npm run bench:engine`, `bench:http` and `bench:grpc` each
+ * comment markers, so that `npm run bench:engine`, `bench:http`, `bench:grpc` and `bench:signals` each
  * rewrite their own section and leave the others as they were.
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 
 export const RESULTS_MD = new URL('./RESULTS.md', import.meta.url);
 
-export const SECTIONS = ['engine', 'http', 'grpc'] as const;
+export const SECTIONS = ['engine', 'http', 'grpc', 'signals'] as const;
 export type Section = (typeof SECTIONS)[number];
 
 const HEADER = `# Benchmark results
@@ -19,6 +19,7 @@ Each benchmark rewrites its own section below on a full run; partial runs leave 
 | [Engine](#engine) | \`npm run bench:engine\` | decisions in process: Gavel vs Cedar (wasm) and casbin, N = 10 … 10,000 policies |
 | [HTTP](#http) | \`npm run bench:http\` | \`gavel serve\` under autocannon: AuthZEN evaluation vs a fastify hello-world and the Cerbos server |
 | [gRPC](#grpc) | \`npm run bench:grpc\` | \`gavel serve\` over gRPC: \`gavel.v1\` Decide and Envoy \`Check\` vs Cerbos \`CheckResources\` |
+| [Signals](#signals) | \`npm run bench:signals\` | IP reputation lists: load and longest-prefix lookups with 10k … 1M prefixes vs ipaddr.js and netmask linear scans |
 
 The machine is a small shared VM (2 logical CPUs); each section says when it ran, on which
 commit, and the load average around it.
