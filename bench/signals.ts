@@ -22,12 +22,13 @@
  *   --engines=gavel,ipaddr  engines to run (gavel, ipaddr, netmask)
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 // The built library, as users run it (see bench/engine.ts).
 import { LiveIpLists } from '../dist/signals/ip/index.js';
+import { RESULTS_MD, writeSection } from './results-file.js';
 import { answerKey, ipaddrPeer, LIST_NAMES, netmaskPeer, readEntries, type Peer } from './signals-peers.js';
 import { ADDRESS_COUNT, SIGNAL_SEED, SIGNAL_SIZES, writeWorkload } from './signals-workload.js';
 
@@ -42,7 +43,6 @@ const ROUND_MS = 400;
 /** Peers: each lookup timed alone, until this budget or the whole address mix. */
 const PEER_BUDGET_MS = 5_000;
 const COMMAND = 'npm run bench:signals';
-const RESULTS_MD = new URL('./RESULTS.md', import.meta.url);
 
 const TARGET_P50_US = 1;
 const TARGET_LOAD_MS = 3_000;
@@ -54,6 +54,8 @@ interface Result {
   loadMs: number;
   /** Gavel: the table build alone (the rest of the load is reading and parsing). */
   buildMs: number | null;
+  /** Gavel: `reload()` after one row of the scored list changed. */
+  reloadMs: number | null;
   rate: number;
   p50Us: number;
   p99Us: number;
@@ -78,7 +80,7 @@ function isResult(x: unknown): x is Result {
   return (
     isEngineName(get('engine')) &&
     [get('n'), get('loadMs'), get('rate'), get('p50Us'), get('p99Us'), get('timed'), get('rssMb'), get('rssGrowthMb'), get('peakRssMb')].every(num) &&
-    [get('buildMs'), get('ranges'), get('answers')].every(numOrNull) &&
+    [get('buildMs'), get('reloadMs'), get('ranges'), get('answers')].every(numOrNull) &&
     Array.isArray(keys) &&
     keys.every((k: unknown) => k === null || typeof k === 'string')
   );
@@ -108,11 +110,16 @@ function median(xs: number[]): number {
 }
 
 async function runGavel(n: number, dir: string, addresses: string[]): Promise<Result> {
+  // Gavel's own copies of the files, so the reload below can change one without the peers seeing it.
+  const own = mkdtempSync(join(dir, 'gavel-'));
+  const [plain, scored] = [join(own, 'drop.netset'), join(own, 'reputation.csv')];
+  copyFileSync(join(dir, 'drop.netset'), plain);
+  copyFileSync(join(dir, 'reputation.csv'), scored);
   const before = memory();
   const t = now();
   const opened = await LiveIpLists.open([
-    { name: LIST_NAMES[0], path: join(dir, 'drop.netset') },
-    { name: LIST_NAMES[1], path: join(dir, 'reputation.csv') },
+    { name: LIST_NAMES[0], path: plain },
+    { name: LIST_NAMES[1], path: scored },
   ]);
   const loadMs = msSince(t);
   if (!opened.ok) throw new Error(opened.errors.slice(0, 5).join('\n'));
@@ -152,12 +159,21 @@ async function runGavel(n: number, dir: string, addresses: string[]): Promise<Re
   if (sink === -1) console.log(sink); // keeps the loop's result alive
   const sorted = Float64Array.from(samples).sort();
   const stats = table.stats;
+
+  // A reload after one row of the scored list changed: that file is read and parsed again,
+  // the plain one is found unchanged by its digest, and the tables are rebuilt.
+  appendFileSync(scored, '192.0.2.0/24,1,reload\n');
+  const r = now();
+  const report = await lists.reload();
+  const reloadMs = msSince(r);
+  if (report.applied.join() !== LIST_NAMES[1] || lists.lookup('192.0.2.1')?.labels[0] !== 'reload') throw new Error(`the reload did not apply: ${JSON.stringify(report)}`);
   lists.close();
   return {
     engine: 'gavel',
     n,
     loadMs,
     buildMs: stats.buildMs,
+    reloadMs,
     rate: median(rates),
     p50Us: percentile(sorted, 0.5) / 1e3,
     p99Us: percentile(sorted, 0.99) / 1e3,
@@ -204,6 +220,7 @@ async function runPeer(engine: 'ipaddr' | 'netmask', n: number, dir: string, add
     n,
     loadMs,
     buildMs: null,
+    reloadMs: null,
     rate: samples.length / (totalNs / 1e9),
     p50Us: percentile(sorted, 0.5) / 1e3,
     p99Us: percentile(sorted, 0.99) / 1e3,
@@ -330,12 +347,14 @@ async function parent(sizes: number[], engines: EngineName[]): Promise<number> {
     int(r.timed),
     int(r.loadMs),
     r.buildMs === null ? '—' : int(r.buildMs),
+    r.reloadMs === null ? '—' : int(r.reloadMs),
+    fixed(r.rssMb - r.rssGrowthMb),
     fixed(r.rssMb),
     fixed(r.rssGrowthMb),
     fixed(r.peakRssMb),
     r.ranges === null ? '—' : int(r.ranges),
   ]);
-  const resultsTable = table(['prefixes', 'engine', 'lookups/s', 'p50 µs', 'p99 µs', 'timed lookups', 'load ms', 'of which build ms', 'RSS MB', 'RSS +MB', 'peak RSS MB', 'ranges'], rows);
+  const resultsTable = table(['prefixes', 'engine', 'lookups/s', 'p50 µs', 'p99 µs', 'timed lookups', 'load ms', 'of which build ms', 'reload ms', 'RSS before MB', 'RSS MB', 'RSS +MB', 'peak RSS MB', 'ranges'], rows);
 
   const ratioRows: string[][] = [];
   for (const n of sizes) {
@@ -353,7 +372,8 @@ async function parent(sizes: number[], engines: EngineName[]): Promise<number> {
     targets.push(`- lookup p50 ≤ ${TARGET_P50_US} µs with 1M prefixes: ${mark(g1m.p50Us <= TARGET_P50_US)} (${fixed(g1m.p50Us * 1e3)} ns; p99 of 1,000-lookup batches ${fixed(g1m.p99Us * 1e3)} ns)`);
     targets.push(`- load of 1M prefixes ≤ ${TARGET_LOAD_MS / 1e3} s: ${mark(g1m.loadMs <= TARGET_LOAD_MS)} (${int(g1m.loadMs)} ms: read + parse ${int(g1m.loadMs - (g1m.buildMs ?? 0))} ms, build ${int(g1m.buildMs ?? 0)} ms)`);
     targets.push(
-      `- ≤ ${TARGET_RSS_MB} MB RSS with 1M prefixes: ${mark(g1m.peakRssMb <= TARGET_RSS_MB)} (the whole process: ${fixed(g1m.rssMb)} MB after loading, ${fixed(g1m.peakRssMb)} MB at its peak while parsing; +${fixed(g1m.rssGrowthMb)} MB over the process before loading)`,
+      `- ≤ ${TARGET_RSS_MB} MB RSS with 1M prefixes: ${mark(g1m.peakRssMb <= TARGET_RSS_MB)} (the whole process at its peak while loading: ${fixed(g1m.peakRssMb)} MB; ${fixed(g1m.rssMb)} MB after loading, ` +
+        `+${fixed(g1m.rssGrowthMb)} MB over the ${fixed(g1m.rssMb - g1m.rssGrowthMb)} MB the benchmark process held before loading — tsx, the harness and the address mix)`,
     );
   }
   const totalMismatches = checks.reduce((k, c) => k + c.mismatches.length, 0);
@@ -374,7 +394,7 @@ async function parent(sizes: number[], engines: EngineName[]): Promise<number> {
 
   const full = sizes.length === SIGNAL_SIZES.length && SIGNAL_SIZES.every((s, i) => sizes[i] === s) && engines.length === ENGINES.length;
   if (full && failures === 0) {
-    writeSection(section({ machine, source, peers, pin: pin.cpu, workloads, resultsTable, ratioTable, targets, checkLines, totalMismatches, elapsed, load }));
+    writeSection('signals', section({ machine, source, peers, pin: pin.cpu, workloads, resultsTable, ratioTable, targets, checkLines, totalMismatches, elapsed, load }));
     console.log(`\nwrote the Signals section of ${fileURLToPath(RESULTS_MD)}`);
   } else {
     console.log('\n(partial run: bench/RESULTS.md left as it was)');
@@ -391,20 +411,6 @@ function compare(n: number, peer: Result, gavel: Result, addresses: string[]): C
     if (g !== key) check.mismatches.push({ address: addresses[i] ?? '', gavel: g, peer: key });
   });
   return check;
-}
-
-/**
- * Replaces this benchmark's block in bench/RESULTS.md, between its own markers, and keeps
- * every other byte: other benchmarks write their own sections of the same file.
- */
-function writeSection(markdown: string): void {
-  const [start, end] = ['<!-- bench:signals:start -->', '<!-- bench:signals:end -->'];
-  const text = existsSync(RESULTS_MD) ? readFileSync(RESULTS_MD, 'utf8') : '';
-  const block = `${start}\n${markdown.trim()}\n${end}`;
-  const a = text.indexOf(start);
-  const b = text.indexOf(end);
-  const next = a >= 0 && b > a ? `${text.slice(0, a)}${block}${text.slice(b + end.length)}` : `${text.trimEnd()}\n\n${block}\n`;
-  writeFileSync(RESULTS_MD, next);
 }
 
 function section(r: {
@@ -451,7 +457,8 @@ ${r.workloads.join('\n')}
 ### How it is measured
 
 - **Gavel**: load = \`LiveIpLists.open\` of both files: read, parse, build the tables (the build is also
-  reported alone). Lookups = \`lookup(address)\` on the address strings (parsing included), in batches of
+  reported alone). Reload = \`reload()\` after one row was appended to the scored file: that file is read and
+  parsed again, the plain one is skipped (same digest), the tables are rebuilt. Lookups = \`lookup(address)\` on the address strings (parsing included), in batches of
   ${int(BATCH)} timed with \`process.hrtime.bigint()\` around each batch: one lookup is below what a timer pair can
   measure without its own cost dominating. p50/p99 are percentiles of the batch means (so the p99 is that of
   1,000-lookup averages, not of single lookups); lookups/s is the median of ${ROUNDS} rounds of ≥ ${ROUND_MS} ms,
@@ -461,9 +468,10 @@ ${r.workloads.join('\n')}
   keeping each list's longest match, and is timed on its own, in mix order, for at most ${PEER_BUDGET_MS / 1e3} s — at 1M prefixes
   a lookup takes tens to hundreds of milliseconds, so only the first few dozen addresses are timed there.
   netmask is IPv4 only and runs the dotted IPv4 addresses of the mix.
-- RSS = the child process's resident set after loading and a \`global.gc()\`; +MB = growth over the same
-  process before loading; peak = \`process.resourceUsage().maxRSS\`, which includes the transient memory of
-  reading and parsing.
+- RSS = the child process's resident set after loading and a \`global.gc()\`; RSS before = the same before
+  loading (Node, the tsx loader, the harness and the address mix; a plain \`node\` process starts at about half);
+  +MB = the growth; peak = \`process.resourceUsage().maxRSS\`, which includes the transient memory of reading,
+  parsing and building.
 
 ### Results
 

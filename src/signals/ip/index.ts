@@ -35,4 +35,4 @@ export {
   type IpListContent,
   type ParseIpListResult,
 } from './list-format.js';
-export { loadIpList, readListFile } from './load-list.js';
+export { readListFile, parseListFile, type ListFile } from './load-list.js';

@@ -25,13 +25,7 @@ export async function readListFile(path: string, limits: IpListLimits = DEFAULT_
   }
 }
 
-/** Reads and parses one list; every problem is a `FILE[:LINE:COL]: error: …` line. */
-export async function loadIpList(config: ResolvedIpListConfig, limits: IpListLimits = DEFAULT_IP_LIST_LIMITS): Promise<{ list: LoadedList; digest: string } | { errors: string[] }> {
-  const file = await readListFile(config.path, limits);
-  if ('error' in file) return { errors: [file.error] };
-  return parseListFile(config, file, limits);
-}
-
+/** Parses a list file read by `readListFile`; every problem is a `FILE:LINE:COL: error: …` line. */
 export function parseListFile(config: ResolvedIpListConfig, file: { text: string; digest: string }, limits: IpListLimits): { list: LoadedList; digest: string } | { errors: string[] } {
   const parsed = parseIpList(file.text, config.path, config.format, limits);
   if (parsed.content === null) return { errors: parsed.diagnostics.map(formatDiagnostic) };
