@@ -28,7 +28,7 @@ import { cerbosAnswer, cerbosMessage, decideAnswer, decideMessage, encoded, ENVO
 import { AUDIENCE, createIssuer, trustedIssuer } from './server-bench/issuer.js';
 import { runLoad, type LoadResult } from './server-bench/load.js';
 import { canPin, LOAD_CPU, SERVER_CPU, stopAll, stopOnSignals } from './server-bench/processes.js';
-import { int, loadAverage, machine, mark, medianRun, ms, numberOption, packageVersion, resultsTable, revision, times, type Target } from './server-bench/report.js';
+import { int, loadAverage, machine, mark, medianPerCpu, medianRun, ms, numberOption, packageVersion, resultsTable, revision, times, type Target } from './server-bench/report.js';
 import { startCerbos, startGavel } from './server-bench/servers.js';
 
 const COMMAND = 'npm run bench:grpc';
@@ -95,19 +95,24 @@ async function main(): Promise<number> {
       policies,
       trustedIssuers: [{ entry: { ...trustedIssuer('jwks.json'), audiences: [AUDIENCE] }, jwksFile: 'jwks.json', jwks: issuer.jwks }],
     });
+    // The same server with its decision log off, to show what the log costs over gRPC.
+    const noLog = await startGavel('gavel-no-log', { dir: join(tmp, 'gavel-no-log'), policies, decisionLog: false });
     const cerbos = await startCerbos(join(tmp, 'cerbos'), cerbosPolicies(N));
     const gavelAddress = gavel.grpc ?? '';
+    const noLogAddress = noLog.grpc ?? '';
     const cerbosAddress = cerbos.grpc ?? '';
-    console.log(`  gavel  grpc://${gavelAddress}\n  cerbos grpc://${cerbosAddress}`);
+    console.log(`  gavel         grpc://${gavelAddress}\n  gavel-no-log  grpc://${noLogAddress}\n  cerbos        grpc://${cerbosAddress}`);
 
     // ---- Decisions first.
     const gavelClient = new Client(gavelAddress, credentials.createInsecure());
+    const noLogClient = new Client(noLogAddress, credentials.createInsecure());
     const cerbosClient = new Client(cerbosAddress, credentials.createInsecure());
-    clients.push(gavelClient, cerbosClient);
+    clients.push(gavelClient, noLogClient, cerbosClient);
     const show = (i: number): string => JSON.stringify(mix[i]).slice(0, 600);
     const at = (xs: Uint8Array[], i: number): Uint8Array => xs[i] ?? new Uint8Array();
     const checked: Checked[] = [
       await checkAll('gavel Decide', expected, async (i) => decideAnswer(await unary(gavelClient, PATHS.decide, at(decideMessages, i))), show),
+      await checkAll('gavel Decide, log off', expected, async (i) => decideAnswer(await unary(noLogClient, PATHS.decide, at(decideMessages, i))), show),
       await checkAll('cerbos CheckResources', expected, async (i) => cerbosAnswer(await unary(cerbosClient, PATHS.cerbos, at(cerbosMessages, i)), mix[i]?.action.name ?? ''), show),
       await checkAll('gavel Envoy Check', envoyExpected, async (i) => envoyAnswer(await unary(gavelClient, PATHS.envoy, at(envoyMessages, i))), (i) => JSON.stringify(calls[i])),
     ];
@@ -115,20 +120,21 @@ async function main(): Promise<number> {
 
     // ---- Load.
     const targets: GrpcTarget[] = [
-      { name: 'gavel Decide', what: '`gavel.v1.DecisionService/Decide`, decision log on', address: gavelAddress, path: PATHS.decide, messages: encoded(decideMessages), runs: [] },
-      { name: 'gavel Envoy Check', what: '`envoy.service.auth.v3.Authorization/Check`, bearer JWT (cached), log on', address: gavelAddress, path: PATHS.envoy, messages: encoded(envoyMessages), runs: [] },
-      { name: 'cerbos CheckResources', what: '`cerbos.svc.v1.CerbosService/CheckResources`, one resource and action', address: cerbosAddress, path: PATHS.cerbos, messages: encoded(cerbosMessages), runs: [] },
+      { name: 'gavel Decide', what: '`gavel.v1.DecisionService/Decide`, decision log on', address: gavelAddress, path: PATHS.decide, messages: encoded(decideMessages), runs: [], pid: gavel.child.proc.pid },
+      { name: 'gavel Decide, log off', what: 'the same, decision log off', address: noLogAddress, path: PATHS.decide, messages: encoded(decideMessages), runs: [], pid: noLog.child.proc.pid },
+      { name: 'gavel Envoy Check', what: '`envoy.service.auth.v3.Authorization/Check`, bearer JWT (cached), log on', address: gavelAddress, path: PATHS.envoy, messages: encoded(envoyMessages), runs: [], pid: gavel.child.proc.pid },
+      { name: 'cerbos CheckResources', what: '`cerbos.svc.v1.CerbosService/CheckResources`, one resource and action', address: cerbosAddress, path: PATHS.cerbos, messages: encoded(cerbosMessages), runs: [], pid: cerbos.child.proc.pid },
     ];
     const job = (t: GrpcTarget, durationS: number) => ({ kind: 'grpc' as const, address: t.address, path: t.path, messages: t.messages, concurrency: opts.concurrency, durationS });
     for (const t of targets) {
-      const w = await runLoad(job(t, opts.warmup));
+      const w = await runLoad(job(t, opts.warmup), t.pid);
       console.log(`warm-up ${t.name.padEnd(22)} ${int(w.rps).padStart(7)} calls/s${w.non2xx > 0 ? `  FAILURES: ${w.failures.join('; ')}` : ''}`);
     }
     for (let round = 1; round <= opts.rounds; round++) {
       for (const t of targets) {
-        const r = await runLoad(job(t, opts.duration));
+        const r = await runLoad(job(t, opts.duration), t.pid);
         t.runs.push(r);
-        console.log(`round ${round} ${t.name.padEnd(22)} ${int(r.rps).padStart(7)} calls/s  p50 ${ms(r.p50Ms)} ms  p99 ${ms(r.p99Ms)} ms  failed ${r.non2xx}  generator CPU ${r.generatorCpu.toFixed(0)}%`);
+        console.log(`round ${round} ${t.name.padEnd(22)} ${int(r.rps).padStart(7)} calls/s  p50 ${ms(r.p50Ms)} ms  p99 ${ms(r.p99Ms)} ms  failed ${r.non2xx}  server CPU ${r.serverCpu.toFixed(0)}%  generator CPU ${r.generatorCpu.toFixed(0)}%`);
       }
     }
 
@@ -160,13 +166,16 @@ interface ReportInput {
 function buildReport(r: ReportInput): { console: string; markdown: string } {
   const med = (name: string): LoadResult => medianRun(r.targets.find((t) => t.name === name)?.runs ?? []);
   const decide = med('gavel Decide');
+  const decideNoLog = med('gavel Decide, log off');
   const envoy = med('gavel Envoy Check');
   const cerbos = med('cerbos CheckResources');
+  const perCpu = (name: string): number => medianPerCpu(r.targets.find((t) => t.name === name)?.runs ?? []);
   const targets = [
-    `- Gavel Decide ÷ Cerbos CheckResources ≥ 1.5×: ${mark(decide.rps / cerbos.rps >= 1.5)} (${times(decide.rps / cerbos.rps)}: ${int(decide.rps)} vs ${int(cerbos.rps)} calls/s)`,
-    `- p99 ≤ 5 ms at ${r.opts.concurrency} calls in flight: Decide ${ms(decide.p99Ms)} ms — ${mark(decide.p99Ms <= 5)}; Envoy Check ${ms(envoy.p99Ms)} ms — ${mark(envoy.p99Ms <= 5)}`,
+    `- Gavel Decide ÷ Cerbos CheckResources ≥ 1.5×: ${mark(decide.rps / cerbos.rps >= 1.5)} (${times(decide.rps / cerbos.rps)}: ${int(decide.rps)} vs ${int(cerbos.rps)} calls/s; per server CPU-second ${times(perCpu('gavel Decide') / perCpu('cerbos CheckResources'))}; with the log off ${times(decideNoLog.rps / cerbos.rps)}, per CPU-second ${times(perCpu('gavel Decide, log off') / perCpu('cerbos CheckResources'))})`,
+    `- decision log cost over gRPC (no target of its own; HTTP's is ≤ 10%): ${(100 * (1 - decide.rps / decideNoLog.rps)).toFixed(1)}% (${int(decide.rps)} calls/s with the log, ${int(decideNoLog.rps)} without)`,
+    `- p99 ≤ 5 ms at ${r.opts.concurrency} calls in flight: Decide ${ms(decide.p99Ms)} ms — ${mark(decide.p99Ms <= 5)}; Envoy Check ${ms(envoy.p99Ms)} ms — ${mark(envoy.p99Ms <= 5)} (log off: Decide ${ms(decideNoLog.p99Ms)} ms; Cerbos ${ms(cerbos.p99Ms)} ms)`,
   ];
-  const results = resultsTable(r.targets).replace('| non-2xx / errors |', '| failed calls |').replace('| req/s (median) |', '| calls/s (median) |').replace('| req/s of each run |', '| calls/s of each run |');
+  const results = resultsTable(r.targets).replace('| non-2xx / errors |', '| failed calls |').replace('| req/s (median) |', '| calls/s (median) |').replace('| req/s of each run |', '| calls/s of each run |').replace('| req per server CPU-s (median) |', '| calls per server CPU-s (median) |');
   const checks = r.checked.map((c) => `- ${c.name}: ${c.compared}/${r.mix.length} requests, 0 differ from the reference`).join('\n');
   const load = `Load average (1 min) ${r.loadStart} at the start, ${r.loadEnd} at the end; the machine has 2 logical CPUs and other work may run on it, so figures move between runs.`;
   const consoleText = ['Results', results, '', 'Targets', ...targets, '', load, `reproduce with: ${COMMAND}`].join('\n');
@@ -186,6 +195,7 @@ ${COMMAND}
 - Peers and tools: ${r.versions}
 - Every server runs in its own process${canPin ? ` pinned to CPU ${SERVER_CPU}` : ''}; every load run is a fresh generator process${canPin ? ` pinned to CPU ${LOAD_CPU}` : ''} (\`taskset -c\`), over 127.0.0.1, plaintext HTTP/2.
 - The generator (bench/server-bench/grpc-load.ts): one @grpc/grpc-js channel, ${r.opts.concurrency} unary calls in flight at every moment, pre-encoded messages sent in turn, answers not decoded (a call counts when its status is OK); latency = call start to callback, \`process.hrtime.bigint()\`. The same generator drives every target.
+- "server CPU": the server process's CPU time over the run (/proc), in % of its one core; "generator CPU" the same for the generator.
 - A ${r.opts.warmup} s warm-up per target, then ${r.opts.rounds} rounds of ${r.opts.duration} s runs that interleave the targets; each target's median run (by calls/s) is reported, latencies from the same run.
 - Whole run: ${r.elapsedS.toFixed(0)} s. ${load}
 
@@ -193,6 +203,7 @@ ${COMMAND}
 
 - **gavel Decide**: \`gavel serve\` with the N = 1,000 workload as in the HTTP section's **gavel** (scopes as the
   list \`subject.properties.scopes\`, since \`gavel.v1\` has no end-user token), decision log on.
+- **gavel Decide, log off**: the same policies on a second server with \`"decision_log": {"enabled": false}\`.
 - **gavel Envoy Check**: the same server's Envoy ext_authz service. Each request of the engine mix becomes an HTTP
   call Envoy asks about — its action as the method (read/list GET, create POST, update PUT, delete DELETE), its
   resource in the path (\`/docs/<id>\`; every tenth \`/admin/<id>\`), its address as the downstream peer, eight
@@ -216,6 +227,13 @@ Before any measurement every service answered the whole mix over gRPC; each answ
 (the workload's for Decide and Cerbos, the route policies' for Envoy Check):
 
 ${checks}
+
+### Notes
+
+- As in the HTTP section, other work shares this 2-CPU machine: "server CPU" says how much of its core each server
+  got, and "calls per server CPU-s" is the figure that moves least between runs. The scheduler shares a core between
+  threads, so under contention Cerbos (a Go program with several threads) may get more of it than Node's one busy thread.
+- Decide and Envoy Check run with the decision log on (as shipped), so each call also pays for its log row.
 `;
   return { console: consoleText, markdown };
 }

@@ -5,7 +5,7 @@
  * generator, not the server, set the pace.
  */
 import { fileURLToPath } from 'node:url';
-import { LOAD_CPU, spawnPinned } from './processes.js';
+import { cpuSeconds, LOAD_CPU, spawnPinned } from './processes.js';
 
 export interface HttpJob {
   kind: 'http';
@@ -47,15 +47,39 @@ export interface LoadResult {
   generatorCpu: number;
   /** A few failures, to say what went wrong. */
   failures: string[];
+  /** The server's CPU time over the run's wall time, in % of one core; NaN when unknown. */
+  serverCpu: number;
 }
 
 const isNumber = (x: unknown): x is number => typeof x === 'number' && !Number.isNaN(x);
+const LATENCIES = ['p50Ms', 'p90Ms', 'p99Ms', 'maxMs'] as const;
 
-export function isLoadResult(x: unknown): x is LoadResult {
-  if (typeof x !== 'object' || x === null) return false;
+/** Over IPC (JSON), a run without a single answer has `null` latencies, which become NaN here. */
+export function toLoadResult(x: unknown): LoadResult | null {
+  if (typeof x !== 'object' || x === null) return null;
   const r = (k: keyof LoadResult): unknown => Reflect.get(x, k);
-  const numbers: (keyof LoadResult)[] = ['requests', 'elapsedS', 'rps', 'p50Ms', 'p90Ms', 'p99Ms', 'maxMs', 'non2xx', 'errors', 'generatorCpu'];
-  return numbers.every((k) => isNumber(r(k))) && Array.isArray(r('failures'));
+  const counts: (keyof LoadResult)[] = ['requests', 'elapsedS', 'rps', 'non2xx', 'errors', 'generatorCpu'];
+  if (!counts.every((k) => isNumber(r(k))) || !LATENCIES.every((k) => r(k) === null || isNumber(r(k)))) return null;
+  const failures = r('failures');
+  if (!Array.isArray(failures) || !failures.every((f: unknown) => typeof f === 'string')) return null;
+  const n = (k: keyof LoadResult): number => {
+    const v = r(k);
+    return typeof v === 'number' ? v : NaN;
+  };
+  return {
+    requests: n('requests'),
+    elapsedS: n('elapsedS'),
+    rps: n('rps'),
+    p50Ms: n('p50Ms'),
+    p90Ms: n('p90Ms'),
+    p99Ms: n('p99Ms'),
+    maxMs: n('maxMs'),
+    non2xx: n('non2xx'),
+    errors: n('errors'),
+    generatorCpu: n('generatorCpu'),
+    failures,
+    serverCpu: NaN,
+  };
 }
 
 export function isLoadJob(x: unknown): x is LoadJob {
@@ -66,15 +90,23 @@ export function isLoadJob(x: unknown): x is LoadJob {
 
 const GENERATORS = { http: './http-load.ts', grpc: './grpc-load.ts' } as const;
 
-/** Runs one job in a fresh generator process and answers its result. */
-export function runLoad(job: LoadJob): Promise<LoadResult> {
+/** Runs one job in a fresh generator process and answers its result, with the server's CPU use over it. */
+export async function runLoad(job: LoadJob, serverPid?: number): Promise<LoadResult> {
+  const before = cpuSeconds(serverPid);
+  const result = await generate(job);
+  const after = cpuSeconds(serverPid);
+  // The server idles while the generator starts and exits: its CPU seconds all fall in the run.
+  return { ...result, serverCpu: before !== null && after !== null ? (100 * (after - before)) / result.elapsedS : NaN };
+}
+
+function generate(job: LoadJob): Promise<LoadResult> {
   const script = fileURLToPath(new URL(GENERATORS[job.kind], import.meta.url));
   const child = spawnPinned(`${job.kind}-load`, process.execPath, ['--import', 'tsx', script], { cpu: LOAD_CPU, ipc: true });
   return new Promise((resolve, reject) => {
     let result: LoadResult | null = null;
     child.proc.on('message', (m: unknown) => {
-      if (isLoadResult(m)) result = m;
-      else reject(new Error(`${job.kind}-load: unexpected message ${JSON.stringify(m).slice(0, 200)}`));
+      result = toLoadResult(m);
+      if (result === null) reject(new Error(`${job.kind}-load: unexpected message ${JSON.stringify(m).slice(0, 200)}`));
     });
     child.proc.send(job);
     void child.exited.then((code) => {
@@ -136,5 +168,6 @@ export function summarize(samples: Samples, counts: { requests: number; non2xx: 
     errors: counts.errors,
     generatorCpu: (100 * counts.cpuMicros) / 1e6 / counts.elapsedS,
     failures: counts.failures.slice(0, 5),
+    serverCpu: NaN,
   };
 }

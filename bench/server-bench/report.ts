@@ -55,19 +55,37 @@ export function table(header: readonly string[], rows: readonly (readonly string
 
 export interface Target {
   name: string;
+  /** The server process, for its CPU use during each run. */
+  pid: number | undefined;
   /** What it measures, for the table. */
   what: string;
   runs: LoadResult[];
 }
 
+/**
+ * Requests per second of server CPU time: what a server does with the CPU it actually got.
+ * On this shared 2-CPU machine a pinned server often gets far less than its core (other
+ * work runs there too), which moves req/s from run to run; this moves much less. It does
+ * not count time a server spends blocked (an fsync, say), which req/s does.
+ */
+export function perCpu(r: LoadResult): number {
+  return Number.isFinite(r.serverCpu) && r.serverCpu > 0 ? r.rps / (r.serverCpu / 100) : NaN;
+}
+
+/** The median over runs of `perCpu`. */
+export function medianPerCpu(runs: readonly LoadResult[]): number {
+  const xs = runs.map(perCpu).filter(Number.isFinite).sort((a, b) => a - b);
+  return xs[Math.floor(xs.length / 2)] ?? NaN;
+}
+
 /** One row per target: the median run's figures and every run's req/s. */
 export function resultsTable(targets: readonly Target[]): string {
   return table(
-    ['target', 'what', 'req/s (median)', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'non-2xx / errors', 'req/s of each run', 'generator CPU'],
+    ['target', 'what', 'req/s (median)', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'non-2xx / errors', 'req/s of each run', 'server CPU', 'req per server CPU-s (median)', 'generator CPU'],
     targets.map((t) => {
       const m = medianRun(t.runs);
       const failures = t.runs.reduce((s, r) => s + r.non2xx + r.errors, 0);
-      return [t.name, t.what, int(m.rps), ms(m.p50Ms), ms(m.p90Ms), ms(m.p99Ms), ms(m.maxMs), String(failures), t.runs.map((r) => int(r.rps)).join(', '), `${m.generatorCpu.toFixed(0)}%`];
+      return [t.name, t.what, int(m.rps), ms(m.p50Ms), ms(m.p90Ms), ms(m.p99Ms), ms(m.maxMs), String(failures), t.runs.map((r) => int(r.rps)).join(', '), Number.isFinite(m.serverCpu) ? `${m.serverCpu.toFixed(0)}%` : '—', int(medianPerCpu(t.runs)), `${m.generatorCpu.toFixed(0)}%`];
     }),
     2,
   );

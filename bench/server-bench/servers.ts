@@ -34,8 +34,8 @@ export interface GavelOptions {
   policies: ReadonlyMap<string, string>;
   /** Entries of the config file's `trusted_issuers`, with their JWKS written beside it. */
   trustedIssuers?: { entry: object; jwksFile: string; jwks: object }[];
-  /** `gavel serve` with its Decider given no decision log (no-decision-log.mjs). */
-  noDecisionLog?: boolean;
+  /** The config file's `decision_log.enabled`: `false` logs no decision at all (default on). */
+  decisionLog?: boolean;
 }
 
 export async function startGavel(name: string, options: GavelOptions): Promise<Server> {
@@ -47,16 +47,15 @@ export async function startGavel(name: string, options: GavelOptions): Promise<S
     policies: 'policies',
     db: 'gavel.db',
     trusted_issuers: (options.trustedIssuers ?? []).map((t) => t.entry),
+    decision_log: { enabled: options.decisionLog ?? true },
   };
   const configFile = join(options.dir, 'gavel.json');
   writeFileSync(configFile, JSON.stringify(config, null, 2));
-  const hook = options.noDecisionLog === true ? ['--import', here('./no-decision-log.mjs')] : [];
-  const child = spawnPinned(name, process.execPath, [...hook, join(ROOT, 'bin/gavel.js'), 'serve', '--config', configFile, '--http', '127.0.0.1:0', '--grpc', '127.0.0.1:0'], {
+  const child = spawnPinned(name, process.execPath, [join(ROOT, 'bin/gavel.js'), 'serve', '--config', configFile, '--http', '127.0.0.1:0', '--grpc', '127.0.0.1:0'], {
     cpu: SERVER_CPU,
     cwd: options.dir,
   });
   const m = await child.waitFor(/serving \d+ policies \(revision [0-9a-f]+\) on (http:\/\/127\.0\.0\.1:\d+) and grpc:\/\/(127\.0\.0\.1:\d+)/, 60_000);
-  if (options.noDecisionLog === true) await child.waitFor(/gavel-bench: decision log off/, 1_000);
   return { name, child, http: m[1] ?? '', grpc: m[2] ?? null };
 }
 
