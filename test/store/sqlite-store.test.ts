@@ -39,6 +39,7 @@ describe('the SQLite store', () => {
     expect(db.prepare('SELECT version, name FROM schema_migrations').all()).toEqual([
       { version: 1, name: 'decision log' },
       { version: 2, name: 'directory' },
+      { version: 3, name: 'decision log: no index on request ids' },
     ]);
     db.close();
   });

@@ -14,6 +14,7 @@ import { buildGrpcServer } from '../../grpc/server.js';
 import { ServerCredentials } from '@grpc/grpc-js';
 import { DecisionLog } from '../../engine/decision-log.js';
 import { SqliteStore } from '../../store/sqlite/sqlite-store.js';
+import { WorkerLogSink } from '../../store/sqlite/worker-log-sink.js';
 import { Directory, LiveDirectory } from '../../engine/directory.js';
 import { ConfigError, loadConfig, type Config } from '../../config.js';
 import { createTokenVerifier } from '../../tokens/verify-token.js';
@@ -102,7 +103,10 @@ export async function serve(argv: string[], io: CliIo): Promise<number> {
     throw new UsageError(`cannot open the database \`${config.db}\`: ${err instanceof Error ? err.message : String(err)}`);
   }
   const { enabled, retentionDays, maxRows } = config.decisionLog;
-  const log = enabled ? new DecisionLog(store, {}, (err) => writeLine(io.stderr, `gavel: cannot write the decision log (will retry): ${err instanceof Error ? err.message : String(err)}`)) : null;
+  // The writes run on a worker thread with its own connection; the request thread only queues.
+  // (An in-memory database is one connection's own: its log stays on this thread.)
+  const sink = enabled && config.db !== ':memory:' ? new WorkerLogSink(config.db, (err) => writeLine(io.stderr, `gavel: cannot write the decision log (will retry): ${err.message}`)) : null;
+  const log = enabled ? new DecisionLog(sink ?? store, {}, (err) => writeLine(io.stderr, `gavel: cannot write the decision log (will retry): ${err instanceof Error ? err.message : String(err)}`)) : null;
   // Retention: decisions older than retention_days, and beyond the newest max_rows, are pruned hourly.
   const prune = () => store.pruneDecisions(new Date(Date.now() - retentionDays * 86_400_000).toISOString(), maxRows);
   prune();
@@ -118,7 +122,7 @@ export async function serve(argv: string[], io: CliIo): Promise<number> {
     writeLine(io.stdout, `gavel: directory reloaded (${directory.current.size} entities)`);
   }, 1000).unref();
   const live = new LivePolicySet(result.set);
-  const metrics = new Metrics(live, () => log?.depth ?? 0);
+  const metrics = new Metrics(live, () => (log?.depth ?? 0) + (sink?.depth ?? 0));
   const reloader = new PolicyReloader(dir, live, (outcome) => {
     metrics.reloaded(outcome);
     report(io, outcome, live.current.revision);
@@ -159,6 +163,8 @@ export async function serve(argv: string[], io: CliIo): Promise<number> {
   clearInterval(pruning);
   clearInterval(watchingDb);
   log?.close();
+  const lost = (await sink?.close()) ?? 0;
+  if (lost > 0) writeLine(io.stderr, `gavel: ${lost} decisions could not be written to the decision log`);
   store.close();
   writeLine(io.stdout, 'gavel: stopped');
   return Exit.ok;

@@ -42,4 +42,10 @@ export const MIGRATIONS: readonly { version: number; name: string; sql: string }
       ) STRICT;
     `,
   },
+  {
+    version: 3,
+    name: 'decision log: no index on request ids',
+    // Nothing queries by request id, and each index costs every logged decision an insert.
+    sql: `DROP INDEX decisions_id;`,
+  },
 ];
