@@ -5,15 +5,16 @@
  * N = 1,000 workload and Envoy's `envoy.service.auth.v3.Authorization/Check` for a route
  * mix with bearer tokens, against the Cerbos server's `cerbos.svc.v1.CerbosService/
  * CheckResources` with the same rules. autocannon speaks HTTP/1.1 only, so the load comes
- * from server-bench/grpc-load.ts: one grpc-js channel with a fixed number of calls in
- * flight, the same code for every target. Before measuring, every server answers the whole
- * mix and must agree with the reference.
+ * from server-bench/grpc-load.ts: a fixed number of calls in flight, the same code for every
+ * service, once with @grpc/grpc-js as the client and once with a lighter raw-HTTP/2 client
+ * (grpc-js costs more CPU per call than Gavel does, so it caps Gavel's figures). Before
+ * measuring, every server answers the whole mix and must agree with the reference.
  *
  * Servers run pinned to CPU 0; each load run is a fresh generator process pinned to CPU 1.
  * Rounds interleave the targets; each target's median run is reported.
  *
  * Options (for development; a run with any of them leaves bench/RESULTS.md alone):
- *   --duration=10  --rounds=3  --warmup=5  --concurrency=50
+ *   --duration=10  --rounds=3  --warmup=5  --concurrency=50  --grpcJsChannels=1  --h2Channels=10
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -33,12 +34,17 @@ import { startCerbos, startGavel } from './server-bench/servers.js';
 
 const COMMAND = 'npm run bench:grpc';
 const N = 1_000;
-const DEFAULTS = { duration: 10, rounds: 3, warmup: 5, concurrency: 50 } as const;
+const DEFAULTS = { duration: 10, rounds: 3, warmup: 5, concurrency: 50, grpcJsChannels: 1, h2Channels: 10 } as const;
+
+const CLIENTS = ['grpc-js', 'h2'] as const;
+type GrpcClient = (typeof CLIENTS)[number];
 
 interface GrpcTarget extends Target {
   address: string;
   path: string;
   messages: string[];
+  client: GrpcClient;
+  channels: number;
 }
 
 /** One unary call with raw bytes each way, for the decision check. */
@@ -55,6 +61,8 @@ async function main(): Promise<number> {
     rounds: numberOption('rounds', DEFAULTS.rounds),
     warmup: numberOption('warmup', DEFAULTS.warmup),
     concurrency: numberOption('concurrency', DEFAULTS.concurrency),
+    grpcJsChannels: numberOption('grpcJsChannels', DEFAULTS.grpcJsChannels),
+    h2Channels: numberOption('h2Channels', DEFAULTS.h2Channels),
   };
   const full = (Object.keys(DEFAULTS) as (keyof typeof DEFAULTS)[]).every((k) => opts[k] === DEFAULTS[k]);
   const started = Date.now();
@@ -119,22 +127,27 @@ async function main(): Promise<number> {
     console.log(`\ndecision check: ${checked.map((c) => `${c.name} ${c.compared}/${mix.length}`).join(', ')} — all equal to the reference\n`);
 
     // ---- Load.
-    const targets: GrpcTarget[] = [
-      { name: 'gavel Decide', what: '`gavel.v1.DecisionService/Decide`, decision log on', address: gavelAddress, path: PATHS.decide, messages: encoded(decideMessages), runs: [], pid: gavel.child.proc.pid },
-      { name: 'gavel Decide, log off', what: 'the same, decision log off', address: noLogAddress, path: PATHS.decide, messages: encoded(decideMessages), runs: [], pid: noLog.child.proc.pid },
-      { name: 'gavel Envoy Check', what: '`envoy.service.auth.v3.Authorization/Check`, bearer JWT (cached), log on', address: gavelAddress, path: PATHS.envoy, messages: encoded(envoyMessages), runs: [], pid: gavel.child.proc.pid },
-      { name: 'cerbos CheckResources', what: '`cerbos.svc.v1.CerbosService/CheckResources`, one resource and action', address: cerbosAddress, path: PATHS.cerbos, messages: encoded(cerbosMessages), runs: [], pid: cerbos.child.proc.pid },
+    // Each service under both clients (grpc-load.ts): grpc-js as a Node PEP would call, and
+    // the lighter raw-HTTP/2 client, which the servers rather than the generator limit.
+    const services = [
+      { name: 'gavel Decide', what: '`gavel.v1.DecisionService/Decide`, decision log on', address: gavelAddress, path: PATHS.decide, messages: encoded(decideMessages), pid: gavel.child.proc.pid },
+      { name: 'gavel Decide, log off', what: 'the same, decision log off', address: noLogAddress, path: PATHS.decide, messages: encoded(decideMessages), pid: noLog.child.proc.pid },
+      { name: 'gavel Envoy Check', what: '`envoy.service.auth.v3.Authorization/Check`, bearer JWT (cached), log on', address: gavelAddress, path: PATHS.envoy, messages: encoded(envoyMessages), pid: gavel.child.proc.pid },
+      { name: 'cerbos CheckResources', what: '`cerbos.svc.v1.CerbosService/CheckResources`, one resource and action', address: cerbosAddress, path: PATHS.cerbos, messages: encoded(cerbosMessages), pid: cerbos.child.proc.pid },
     ];
-    const job = (t: GrpcTarget, durationS: number) => ({ kind: 'grpc' as const, address: t.address, path: t.path, messages: t.messages, concurrency: opts.concurrency, durationS });
+    const targets: GrpcTarget[] = CLIENTS.flatMap((client) =>
+      services.map((sv) => ({ ...sv, name: `${sv.name} [${client}]`, client, channels: client === 'grpc-js' ? opts.grpcJsChannels : opts.h2Channels, runs: [] })),
+    );
+    const job = (t: GrpcTarget, durationS: number) => ({ kind: 'grpc' as const, address: t.address, path: t.path, messages: t.messages, concurrency: opts.concurrency, channels: t.channels, client: t.client, durationS });
     for (const t of targets) {
       const w = await runLoad(job(t, opts.warmup), t.pid);
-      console.log(`warm-up ${t.name.padEnd(22)} ${int(w.rps).padStart(7)} calls/s${w.non2xx > 0 ? `  FAILURES: ${w.failures.join('; ')}` : ''}`);
+      console.log(`warm-up ${t.name.padEnd(34)} ${int(w.rps).padStart(7)} calls/s${w.non2xx > 0 ? `  FAILURES: ${w.failures.join('; ')}` : ''}`);
     }
     for (let round = 1; round <= opts.rounds; round++) {
       for (const t of targets) {
         const r = await runLoad(job(t, opts.duration), t.pid);
         t.runs.push(r);
-        console.log(`round ${round} ${t.name.padEnd(22)} ${int(r.rps).padStart(7)} calls/s  p50 ${ms(r.p50Ms)} ms  p99 ${ms(r.p99Ms)} ms  failed ${r.non2xx}  server CPU ${r.serverCpu.toFixed(0)}%  generator CPU ${r.generatorCpu.toFixed(0)}%`);
+        console.log(`round ${round} ${t.name.padEnd(34)} ${int(r.rps).padStart(7)} calls/s  p50 ${ms(r.p50Ms)} ms  p99 ${ms(r.p99Ms)} ms  failed ${r.non2xx}  server CPU ${r.serverCpu.toFixed(0)}%  generator CPU ${r.generatorCpu.toFixed(0)}%`);
       }
     }
 
@@ -154,7 +167,7 @@ async function main(): Promise<number> {
 interface ReportInput {
   targets: GrpcTarget[];
   checked: Checked[];
-  opts: { duration: number; rounds: number; warmup: number; concurrency: number };
+  opts: { duration: number; rounds: number; warmup: number; concurrency: number; grpcJsChannels: number; h2Channels: number };
   mix: readonly BenchRequest[];
   loadStart: string;
   loadEnd: string;
@@ -164,17 +177,19 @@ interface ReportInput {
 }
 
 function buildReport(r: ReportInput): { console: string; markdown: string } {
-  const med = (name: string): LoadResult => medianRun(r.targets.find((t) => t.name === name)?.runs ?? []);
-  const decide = med('gavel Decide');
-  const decideNoLog = med('gavel Decide, log off');
-  const envoy = med('gavel Envoy Check');
-  const cerbos = med('cerbos CheckResources');
-  const perCpu = (name: string): number => medianPerCpu(r.targets.find((t) => t.name === name)?.runs ?? []);
-  const targets = [
-    `- Gavel Decide ÷ Cerbos CheckResources ≥ 1.5×: ${mark(decide.rps / cerbos.rps >= 1.5)} (${times(decide.rps / cerbos.rps)}: ${int(decide.rps)} vs ${int(cerbos.rps)} calls/s; per server CPU-second ${times(perCpu('gavel Decide') / perCpu('cerbos CheckResources'))}; with the log off ${times(decideNoLog.rps / cerbos.rps)}, per CPU-second ${times(perCpu('gavel Decide, log off') / perCpu('cerbos CheckResources'))})`,
-    `- decision log cost over gRPC (no target of its own; HTTP's is ≤ 10%): ${(100 * (1 - decide.rps / decideNoLog.rps)).toFixed(1)}% (${int(decide.rps)} calls/s with the log, ${int(decideNoLog.rps)} without)`,
-    `- p99 ≤ 5 ms at ${r.opts.concurrency} calls in flight: Decide ${ms(decide.p99Ms)} ms — ${mark(decide.p99Ms <= 5)}; Envoy Check ${ms(envoy.p99Ms)} ms — ${mark(envoy.p99Ms <= 5)} (log off: Decide ${ms(decideNoLog.p99Ms)} ms; Cerbos ${ms(cerbos.p99Ms)} ms)`,
-  ];
+  const find = (name: string, client: GrpcClient): LoadResult[] => r.targets.find((t) => t.name === `${name} [${client}]`)?.runs ?? [];
+  const targets = CLIENTS.flatMap((client) => {
+    const rate = (name: string): number => medianRun(find(name, client)).rps;
+    const perCpu = (name: string): number => medianPerCpu(find(name, client));
+    const [decide, decideNoLog, cerbos] = [rate('gavel Decide'), rate('gavel Decide, log off'), rate('cerbos CheckResources')];
+    const p99 = (name: string): string => ms(medianRun(find(name, client)).p99Ms);
+    const generator = medianRun(find('gavel Decide', client)).generatorCpu;
+    return [
+      `- [${client}] Gavel Decide ÷ Cerbos CheckResources ≥ 1.5×: ${mark(decide / cerbos >= 1.5)} (${times(decide / cerbos)}: ${int(decide)} vs ${int(cerbos)} calls/s; per server CPU-second ${times(perCpu('gavel Decide') / perCpu('cerbos CheckResources'))}; with the log off ${times(decideNoLog / cerbos)}${generator >= 70 ? `; the generator used ${generator.toFixed(0)}% of its core on Gavel: it, not Gavel, set the pace` : ''})`,
+      `- [${client}] decision log cost over gRPC (HTTP's target is ≤ 10%): ${(100 * (1 - decide / decideNoLog)).toFixed(1)}% (${int(decide)} calls/s with the log, ${int(decideNoLog)} without)`,
+      `- [${client}] p99 ≤ 5 ms at ${r.opts.concurrency} calls in flight: Decide ${p99('gavel Decide')} ms — ${mark(medianRun(find('gavel Decide', client)).p99Ms <= 5)}; Envoy Check ${p99('gavel Envoy Check')} ms — ${mark(medianRun(find('gavel Envoy Check', client)).p99Ms <= 5)} (Decide with the log off ${p99('gavel Decide, log off')} ms; Cerbos ${p99('cerbos CheckResources')} ms)`,
+    ];
+  });
   const results = resultsTable(r.targets).replace('| non-2xx / errors |', '| failed calls |').replace('| req/s (median) |', '| calls/s (median) |').replace('| req/s of each run |', '| calls/s of each run |').replace('| req per server CPU-s (median) |', '| calls per server CPU-s (median) |');
   const checks = r.checked.map((c) => `- ${c.name}: ${c.compared}/${r.mix.length} requests, 0 differ from the reference`).join('\n');
   const load = `Load average (1 min) ${r.loadStart} at the start, ${r.loadEnd} at the end; the machine has 2 logical CPUs and other work may run on it, so figures move between runs.`;
@@ -194,7 +209,9 @@ ${COMMAND}
 - Gavel: ${r.source}
 - Peers and tools: ${r.versions}
 - Every server runs in its own process${canPin ? ` pinned to CPU ${SERVER_CPU}` : ''}; every load run is a fresh generator process${canPin ? ` pinned to CPU ${LOAD_CPU}` : ''} (\`taskset -c\`), over 127.0.0.1, plaintext HTTP/2.
-- The generator (bench/server-bench/grpc-load.ts): one @grpc/grpc-js channel, ${r.opts.concurrency} unary calls in flight at every moment, pre-encoded messages sent in turn, answers not decoded (a call counts when its status is OK); latency = call start to callback, \`process.hrtime.bigint()\`. The same generator drives every target.
+- The generator (bench/server-bench/grpc-load.ts): ${r.opts.concurrency} unary calls in flight at every moment, pre-encoded messages sent in turn, answers not decoded (a call counts when its status is OK); latency = call start to callback, \`process.hrtime.bigint()\`. The same generator drives every service, with two clients:
+  - **[grpc-js]**: @grpc/grpc-js, ${r.opts.grpcJsChannels} channel(s), each its own connection, as a Node PEP calls a PDP. Its client spends more CPU per call than Gavel's server does, so on its one core it caps Gavel's figures (see "generator CPU").
+  - **[h2]**: the same calls written straight onto node:http2 streams (gRPC's 5-byte message frame, \`grpc-status\` from the trailers) over ${r.opts.h2Channels} connections: a much lighter client, so the servers set the pace. Several connections matter: over one, a Node server and a Node client take turns (a burst of requests, one write of all the answers, a burst of answers) and neither core is ever busy.
 - "server CPU": the server process's CPU time over the run (/proc), in % of its one core; "generator CPU" the same for the generator.
 - A ${r.opts.warmup} s warm-up per target, then ${r.opts.rounds} rounds of ${r.opts.duration} s runs that interleave the targets; each target's median run (by calls/s) is reported, latencies from the same run.
 - Whole run: ${r.elapsedS.toFixed(0)} s. ${load}

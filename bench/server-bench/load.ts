@@ -24,8 +24,12 @@ export interface GrpcJob {
   path: string;
   /** Encoded request messages, base64, sent in turn. */
   messages: string[];
-  /** Calls in flight at every moment. */
+  /** Calls in flight at every moment, over all channels. */
   concurrency: number;
+  /** Channels (connections) the calls are spread over. */
+  channels: number;
+  /** @grpc/grpc-js, or gRPC framed straight onto node:http2 streams (grpc-load.ts). */
+  client: 'grpc-js' | 'h2';
   durationS: number;
 }
 
