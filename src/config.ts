@@ -37,6 +37,12 @@ export interface Config {
   ipLists: IpListConfig[];
   /** Keys each velocity dimension keeps at most. */
   velocityMaxKeys: number;
+  issuer: {
+    /** The issuer identifier; default: the address the server listens on. */
+    url: string | null;
+    /** Seals signing keys at rest; default: a random one kept in `issuer.secret` beside the database. */
+    secret: string | null;
+  };
   decisionLog: {
     enabled: boolean;
     /** Decisions older than this are pruned (hourly). */
@@ -84,6 +90,7 @@ export function loadConfig(inputs: ConfigInputs): Config {
   const forwardAuth = forwardAuthAt(fromFile.forward_auth, `${where}: forward_auth`, problems);
   const clientKeys = env.GAVEL_CLIENT_KEYS !== undefined ? clientKeysFromEnv(env.GAVEL_CLIENT_KEYS, problems) : clientKeysAt(fromFile.client_keys, `${where}: client_keys`, problems);
   const signals = signalsAt(fromFile, flags, cwd, base, where, problems);
+  const issuer = issuerAt(fromFile.issuer, env, `${where}: issuer`, problems);
   const decisionLog = decisionLogAt(fromFile.decision_log, `${where}: decision_log`, problems);
   problems.push(...issuerProblems(trustedIssuers).map((p) => `${where}: ${p}`));
   const adminKey = env.GAVEL_ADMIN_KEY ?? fromFile.admin_key;
@@ -114,6 +121,7 @@ export function loadConfig(inputs: ConfigInputs): Config {
     forwardAuth,
     clientKeys,
     ...signals,
+    issuer,
     decisionLog,
   };
 }
@@ -132,7 +140,7 @@ function readConfigFile(path: string, shown: string): Json {
     throw new ConfigError(`${shown}: not valid JSON: ${(err as Error).message}`);
   }
   if (!isObject(json)) throw new ConfigError(`${shown}: a config file is a JSON object`);
-  const known = new Set(['$comment', 'policies', 'db', 'http', 'grpc', 'watch', 'admin_key', 'trusted_issuers', 'forward_auth', 'client_keys', 'decision_log', 'trusted_proxies', 'client_address_header', 'ip_lists', 'velocity']);
+  const known = new Set(['$comment', 'policies', 'db', 'http', 'grpc', 'watch', 'admin_key', 'trusted_issuers', 'forward_auth', 'client_keys', 'decision_log', 'trusted_proxies', 'client_address_header', 'ip_lists', 'velocity', 'issuer']);
   const unknown = Object.keys(json).filter((k) => !known.has(k));
   if (unknown.length > 0) throw new ConfigError(`${shown}: unknown key \`${unknown[0]}\`; keys are ${[...known].slice(1).join(', ')}`);
   return json;
@@ -305,4 +313,22 @@ function signalsAt(
     else velocityMaxKeys = max;
   }
   return { trustedProxies, clientAddressHeader: header === 'forwarded' ? 'forwarded' : 'x-forwarded-for', ipLists, velocityMaxKeys };
+}
+
+function issuerAt(value: unknown, env: NodeJS.ProcessEnv, where: string, problems: string[]): Config['issuer'] {
+  const out: Config['issuer'] = { url: null, secret: null };
+  if (value !== undefined && !isObject(value)) return problems.push(`${where}: expected an object`), out;
+  const json = isObject(value) ? value : {};
+  for (const k of Object.keys(json)) if (k !== 'url' && k !== 'secret') problems.push(`${where}: unknown key \`${k}\`; keys are url, secret`);
+  const url = env.GAVEL_ISSUER_URL ?? json.url;
+  if (url !== undefined) {
+    if (typeof url !== 'string' || !/^https?:\/\/[^?#]+$/.test(url) || url.endsWith('/')) problems.push(`${env.GAVEL_ISSUER_URL !== undefined ? 'GAVEL_ISSUER_URL' : `${where}.url`}: an http(s) URL without a trailing slash, query or fragment`);
+    else out.url = url;
+  }
+  const secret = env.GAVEL_ISSUER_SECRET ?? json.secret;
+  if (secret !== undefined) {
+    if (typeof secret !== 'string' || secret.length < 32) problems.push(`${env.GAVEL_ISSUER_SECRET !== undefined ? 'GAVEL_ISSUER_SECRET' : `${where}.secret`}: use a random string of at least 32 characters`);
+    else out.secret = secret;
+  }
+  return out;
 }

@@ -3,15 +3,19 @@ import type { Entity } from '../store/store.js';
 type Json = { [k: string]: unknown };
 const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 
+/** The document's sections: the directory's entities and the token issuer's registry. */
+export const DOCUMENT_SECTIONS: readonly string[] = ['entities', 'apis', 'clients', 'roles', 'groups', 'users'];
+
 /**
  * Reads the declarative document `gavel apply` takes: `{"entities": [{"type", "id",
  * "attributes"}]}` (later issues add sections). Reports every problem with its path;
  * a document with any problem applies nothing.
  */
-export function readDirectoryDocument(value: unknown): { entities: Entity[] } | { problems: string[] } {
-  if (!isObject(value)) return { problems: ['the document is a JSON object with an `entities` list'] };
+export function readDirectoryDocument(value: unknown): { entities: Entity[] | undefined } | { problems: string[] } {
+  if (!isObject(value)) return { problems: ['the document is a JSON object with sections: entities, apis, clients, roles, groups, users'] };
   const problems: string[] = [];
-  for (const key of Object.keys(value)) if (key !== 'entities' && key !== '$comment') problems.push(`${key}: unknown section; the document has \`entities\``);
+  for (const key of Object.keys(value)) if (!DOCUMENT_SECTIONS.includes(key) && key !== '$comment') problems.push(`${key}: unknown section; sections are ${DOCUMENT_SECTIONS.join(', ')}`);
+  if (value.entities === undefined) return problems.length > 0 ? { problems } : { entities: undefined };
   if (!Array.isArray(value.entities)) return { problems: [...problems, 'entities: expected a list'] };
   const entities: Entity[] = [];
   const seen = new Set<string>();

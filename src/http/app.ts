@@ -19,6 +19,8 @@ import { adminRoutes, type AdminOptions } from './routes/admin.js';
 import { healthRoutes } from './routes/health.js';
 import { requireClientKeys } from './client-auth.js';
 import { originOf } from './origin.js';
+import { oauthRoutes } from './routes/oauth.js';
+import type { Issuer } from '../issuer/issuer.js';
 import { TrustedProxies } from '../signals/client-address.js';
 import type { LiveIpLists } from '../signals/ip/live-ip-lists.js';
 import { ClientKeys } from '../server/keys.js';
@@ -50,6 +52,8 @@ export interface AppOptions {
   ipLists?: LiveIpLists | null;
   /** Peers whose X-Forwarded-For (or Forwarded) names the client; none: the socket's peer is the client. */
   proxies?: TrustedProxies;
+  /** The token issuer; its endpoints are not served when absent. */
+  issuer?: Issuer | null;
   /** The decider shared with other interfaces (gRPC); made from the options above when absent. */
   decider?: Decider;
 }
@@ -86,6 +90,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
   authzenRoutes(app, options.policies, options.baseUrl ?? null, decider, gateway.verifyToken, origin);
   decideRoutes(app, options.policies, decider, gateway.verifyToken, origin);
   forwardAuthRoutes(app, options.policies, decider, gateway, origin);
+  if (options.issuer) oauthRoutes(app, options.issuer, origin);
   healthRoutes(app, options.policies, metrics, options.reload ?? null, options.store ?? null, options.ipLists ?? null);
   adminRoutes(app, options.admin ?? { key: null, store: null, reload: null });
   return app;

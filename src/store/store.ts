@@ -1,3 +1,5 @@
+import type { Registry } from '../issuer/registry.js';
+
 /**
  * Everything durable goes through a Store. SQLite (better-sqlite3) is the embedded
  * default; a PostgreSQL implementation will let replicas share one database, so every
@@ -51,7 +53,27 @@ export interface DirectoryChanges {
   removed: string[];
 }
 
+/** A signing key as stored: the private half sealed with the issuer secret. */
+export interface StoredSigningKey {
+  kid: string;
+  alg: string;
+  publicJwk: string;
+  sealed: string;
+  createdAt: string;
+}
+
 export interface Store {
+  /** Entities (when given) and registry sections, in one transaction: all or nothing. */
+  applyDocument(entities: readonly Entity[] | undefined, sections: Partial<Registry>, dryRun: boolean): DirectoryChanges;
+  /** The token issuer's registry. */
+  registry(): Registry;
+  /** Makes each given section exactly what it says (absent sections unchanged), in one transaction. */
+  applyRegistry(sections: Partial<Registry>, dryRun: boolean): DirectoryChanges;
+  signingKeys(): StoredSigningKey[];
+  addSigningKey(key: StoredSigningKey): void;
+  /** Revoked access token ids, with when they expire (seconds); expired ones are dropped. */
+  revokedTokens(nowSeconds: number): Map<string, number>;
+  revokeToken(jti: string, expiresAt: number): void;
   /** Every directory entity. */
   entities(): Entity[];
   /**

@@ -32,3 +32,24 @@ export function workspace(): { dir: string; remove: () => void } {
   cpSync(join(ROOT, 'policies'), join(dir, 'policies'), { recursive: true });
   return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
 }
+
+export interface Served {
+  url: string;
+  output: () => string;
+  stop: () => void;
+}
+
+/** Starts `gavel serve` with `args` (HTTP and gRPC on free ports) and answers once it listens. */
+export function serveProcess(cwd: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<Served> {
+  const child = spawn(process.execPath, [BIN, 'serve', '--http', '127.0.0.1:0', '--grpc', '127.0.0.1:0', ...args], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  return new Promise((resolve, reject) => {
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = /on (http:\/\/127\.0\.0\.1:\d+)/.exec(out);
+      if (m) resolve({ url: m[1], output: () => out, stop: () => void child.kill('SIGKILL') });
+    });
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    child.on('exit', (code) => reject(new Error(`gavel serve exited with ${code}: ${out}`)));
+  });
+}

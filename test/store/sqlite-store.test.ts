@@ -40,6 +40,7 @@ describe('the SQLite store', () => {
       { version: 1, name: 'decision log' },
       { version: 2, name: 'directory' },
       { version: 3, name: 'decision log: no index on request ids' },
+      { version: 4, name: 'token issuer' },
     ]);
     db.close();
   });

@@ -1,17 +1,29 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { readDirectoryDocument } from '../../engine/directory-document.js';
+import { applyDocument } from '../../issuer/apply-document.js';
 import { SqliteStore } from '../../store/sqlite/sqlite-store.js';
 import { flags } from '../args.js';
 import { Exit, UsageError, writeLine, type CliIo } from '../io.js';
 
 export const applyHelp = `Usage: gavel apply FILE.json [--db FILE] [--dry-run] [--json]
 
-Makes the directory in the database exactly what FILE says — adding, changing and
-removing entities in one transaction — so running it twice changes nothing:
+Makes the directory and the token issuer's registry in the database exactly what FILE
+says — adding, changing and removing in one transaction — so running it twice changes
+nothing. Each section given is the whole truth for its kind; sections left out are left
+as they are (docs/issuer.md):
 
-  {"entities": [{"type": "user", "id": "alice", "attributes": {"department": "finance"}}]}
+  {"entities": [{"type": "document", "id": "d1", "attributes": {"owner": "alice"}}],
+   "apis":     [{"identifier": "https://api.example.com", "scopes": ["invoice:read"]}],
+   "clients":  [{"id": "reporting-app", "secret": "…32+ random characters…",
+                 "grant_types": ["client_credentials"], "scopes": ["invoice:read"]}],
+   "roles":    [{"name": "clerk", "scopes": ["invoice:read"]}],
+   "groups":   [{"name": "finance", "roles": ["clerk"]}],
+   "users":    [{"id": "alice", "password": "…", "attributes": {"department": "finance"},
+                 "groups": ["finance"]}]}
+
+Client secrets and passwords are stored hashed, never in the clear; users are directory
+entities of type "user" with their roles and groups among the attributes.
 
 A running \`gavel serve\` picks the change up within seconds. Directory attributes win over
 what callers send: a caller cannot grant itself a role.
@@ -37,12 +49,12 @@ export async function apply(argv: string[], io: CliIo): Promise<number> {
   } catch (err: unknown) {
     throw new UsageError(`${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'does not exist' : `not valid JSON: ${(err as Error).message}`}`);
   }
-  const document = readDirectoryDocument(json);
-  if ('problems' in document) throw new UsageError(`${file}: invalid document:\n  ${document.problems.join('\n  ')}`);
   const store = new SqliteStore(resolve(io.cwd, values.db ?? process.env.GAVEL_DB ?? 'data/gavel.db'));
   try {
     const dryRun = values['dry-run'] ?? false;
-    const changes = store.applyEntities(document.entities, dryRun);
+    const applied = await applyDocument(store, json, dryRun);
+    if ('problems' in applied) throw new UsageError(`${file}: invalid document:\n  ${applied.problems.join('\n  ')}`);
+    const changes = applied.changes;
     if (values.json) writeLine(io.stdout, JSON.stringify({ dryRun, ...changes }, null, 2));
     else {
       for (const k of changes.added) writeLine(io.stdout, `+ ${k}`);

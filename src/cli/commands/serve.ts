@@ -5,6 +5,14 @@ import { buildApp } from '../../http/app.js';
 import { Metrics } from '../../server/metrics.js';
 import { Decider } from '../../server/decider.js';
 import { ClientKeys } from '../../server/keys.js';
+import { randomBytes } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { userEntities } from '../../issuer/apply-document.js';
+import { Issuer } from '../../issuer/issuer.js';
+import { KeyRing } from '../../issuer/keys.js';
+import { RegistryView } from '../../issuer/live-registry.js';
+import { withSelfTrust } from '../../issuer/self-trust.js';
 import { TrustedProxies } from '../../signals/client-address.js';
 import { LiveIpLists, type IpListsReloadReport } from '../../signals/ip/live-ip-lists.js';
 import { ipSignal } from '../../signals/ip-signal.js';
@@ -112,13 +120,17 @@ export async function serve(argv: string[], io: CliIo): Promise<number> {
   prune();
   const pruning = setInterval(prune, 3_600_000).unref();
   // The directory snapshot, refreshed when another process (`gavel apply`) writes the database.
-  const directory = new LiveDirectory(new Directory(store.entities()));
+  // The directory: entities, and the registry's users as entities of type "user".
+  const snapshot = () => new Directory([...store.entities(), ...userEntities(store.registry())]);
+  let registry = new RegistryView(store.registry());
+  const directory = new LiveDirectory(snapshot());
   let marker = store.changeMarker();
   const watchingDb = setInterval(() => {
     const now = store.changeMarker();
     if (now === marker) return;
     marker = now;
-    directory.swap(new Directory(store.entities()));
+    directory.swap(snapshot());
+    registry = new RegistryView(store.registry());
     writeLine(io.stdout, `gavel: directory reloaded (${directory.current.size} entities)`);
   }, 1000).unref();
   const live = new LivePolicySet(result.set);
@@ -128,12 +140,21 @@ export async function serve(argv: string[], io: CliIo): Promise<number> {
     report(io, outcome, live.current.revision);
   });
   if (config.watch) reloader.watch();
-  const forwardAuth = { verifyToken: createTokenVerifier(config.trustedIssuers), ...config.forwardAuth };
+  let keys: KeyRing;
+  try {
+    keys = await KeyRing.open(store, config.issuer.secret ?? issuerSecret(config.db));
+  } catch (err: unknown) {
+    throw new UsageError(`the token issuer cannot start: ${err instanceof Error ? err.message : String(err)}`);
+  }
   const admin = { key: config.adminKey, store, reload: () => reloader.reload() };
   metrics.watchSignals(config.ipLists.length > 0 ? ipLists : null, velocity);
   const decider = new Decider(metrics, log, directory, signals);
+  const issuer = new Issuer({ keys, registry: () => registry, decider, policies: live, store, velocity });
+  // Gavel trusts the tokens its own issuer mints, for every registered API, with no configuration.
+  const verifyToken = withSelfTrust(issuer, createTokenVerifier(config.trustedIssuers), () => new Set(registry.apis.keys()));
+  const forwardAuth = { verifyToken, ...config.forwardAuth };
   const clientKeys = new ClientKeys(config.clientKeys);
-  const app = buildApp({ policies: live, metrics, reload: reloader.status, forwardAuth, log, store, directory, admin, decider, clientKeys, proxies, ipLists: config.ipLists.length > 0 ? ipLists : null });
+  const app = buildApp({ policies: live, metrics, reload: reloader.status, forwardAuth, log, store, directory, admin, decider, clientKeys, proxies, ipLists: config.ipLists.length > 0 ? ipLists : null, issuer });
   const grpc = buildGrpcServer({ policies: live, decider, gateway: forwardAuth, ready: () => store.ping(), clientKeys, proxies });
   try {
     await app.listen({ host: config.http.host, port: config.http.port });
@@ -142,6 +163,7 @@ export async function serve(argv: string[], io: CliIo): Promise<number> {
   }
   const bound = app.server.address();
   const where = typeof bound === 'object' && bound !== null ? `${bound.family === 'IPv6' ? `[${bound.address}]` : bound.address}:${bound.port}` : String(bound);
+  issuer.url = config.issuer.url ?? `http://${where}`;
   const grpcPort = await new Promise<number>((resolve, reject) =>
     grpc.bindAsync(`${config.grpc.host.includes(':') ? `[${config.grpc.host}]` : config.grpc.host}:${config.grpc.port}`, ServerCredentials.createInsecure(), (err, port) => (err ? reject(err) : resolve(port))),
   ).catch((err: unknown) => {
@@ -168,6 +190,23 @@ export async function serve(argv: string[], io: CliIo): Promise<number> {
   store.close();
   writeLine(io.stdout, 'gavel: stopped');
   return Exit.ok;
+}
+
+/**
+ * Without a configured issuer secret, one is made on first start and kept beside the
+ * database (mode 0600), so signing keys survive restarts; an in-memory database gets a
+ * throwaway one. Production sets GAVEL_ISSUER_SECRET from a secret store instead.
+ */
+function issuerSecret(db: string): string {
+  if (db === ':memory:') return randomBytes(32).toString('base64url');
+  const file = join(dirname(db), 'issuer.secret');
+  try {
+    return readFileSync(file, 'utf8').trim();
+  } catch {
+    const secret = randomBytes(32).toString('base64url');
+    writeFileSync(file, `${secret}\n`, { mode: 0o600, flag: 'wx' });
+    return secret;
+  }
 }
 
 function reportLists(io: CliIo, report: IpListsReloadReport): void {

@@ -48,4 +48,30 @@ export const MIGRATIONS: readonly { version: number; name: string; sql: string }
     // Nothing queries by request id, and each index costs every logged decision an insert.
     sql: `DROP INDEX decisions_id;`,
   },
+  {
+    version: 4,
+    name: 'token issuer',
+    sql: `
+      -- apis, clients, roles, groups, users: one row each, the value as JSON (secrets hashed).
+      CREATE TABLE registry (
+        section TEXT NOT NULL CHECK (section IN ('apis', 'clients', 'roles', 'groups', 'users')),
+        key     TEXT NOT NULL,
+        value   TEXT NOT NULL CHECK (json_valid(value)),
+        PRIMARY KEY (section, key)
+      ) STRICT;
+      -- Signing keys: the private JWK sealed (AES-256-GCM) with the issuer secret.
+      CREATE TABLE signing_keys (
+        kid         TEXT PRIMARY KEY,
+        alg         TEXT NOT NULL,
+        public_jwk  TEXT NOT NULL,
+        sealed      TEXT NOT NULL,
+        created_at  TEXT NOT NULL
+      ) STRICT;
+      -- Revoked access tokens, until they would have expired anyway.
+      CREATE TABLE revoked_tokens (
+        jti        TEXT PRIMARY KEY,
+        expires_at INTEGER NOT NULL
+      ) STRICT;
+    `,
+  },
 ];

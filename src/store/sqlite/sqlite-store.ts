@@ -1,7 +1,8 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import type { DecisionQuery, DecisionRecord, DirectoryChanges, Entity, Store } from '../store.js';
+import { REGISTRY_SECTIONS, type Registry, type RegistrySection } from '../../issuer/registry.js';
+import type { DecisionQuery, DecisionRecord, DirectoryChanges, Entity, Store, StoredSigningKey } from '../store.js';
 import { MIGRATIONS } from './migrations.js';
 
 interface DecisionRow {
@@ -127,6 +128,71 @@ export class SqliteStore implements Store {
     return apply();
   }
 
+  applyDocument(entities: readonly Entity[] | undefined, sections: Partial<Registry>, dryRun: boolean): DirectoryChanges {
+    // Nested transaction functions run as savepoints of this one.
+    return this.db.transaction((): DirectoryChanges => {
+      const a = entities === undefined ? { added: [], changed: [], removed: [] } : this.applyEntities(entities, dryRun);
+      const b = this.applyRegistry(sections, dryRun);
+      return { added: [...a.added, ...b.added], changed: [...a.changed, ...b.changed], removed: [...a.removed, ...b.removed] };
+    })();
+  }
+
+  registry(): Registry {
+    const rows = this.db.prepare('SELECT section, value FROM registry ORDER BY section, key').all() as { section: RegistrySection; value: string }[];
+    const out: Registry = { apis: [], clients: [], roles: [], groups: [], users: [] };
+    for (const r of rows) (out[r.section] as unknown[]).push(JSON.parse(r.value));
+    return out;
+  }
+
+  applyRegistry(sections: Partial<Registry>, dryRun: boolean): DirectoryChanges {
+    const apply = this.db.transaction((): DirectoryChanges => {
+      const changes: DirectoryChanges = { added: [], changed: [], removed: [] };
+      const upsert = this.db.prepare('INSERT INTO registry (section, key, value) VALUES (?, ?, ?) ON CONFLICT (section, key) DO UPDATE SET value = excluded.value');
+      const remove = this.db.prepare('DELETE FROM registry WHERE section = ? AND key = ?');
+      for (const section of REGISTRY_SECTIONS) {
+        const wanted = sections[section];
+        if (wanted === undefined) continue;
+        const rows = this.db.prepare('SELECT key, value FROM registry WHERE section = ?').all(section) as { key: string; value: string }[];
+        const current = new Map(rows.map((r) => [r.key, r.value]));
+        const keep = new Set<string>();
+        for (const item of wanted) {
+          const key = registryKey(section, item);
+          const value = JSON.stringify(item);
+          keep.add(key);
+          const before = current.get(key);
+          if (before === value) continue;
+          (before === undefined ? changes.added : changes.changed).push(`${section}:${key}`);
+          if (!dryRun) upsert.run(section, key, value);
+        }
+        for (const key of current.keys()) {
+          if (keep.has(key)) continue;
+          changes.removed.push(`${section}:${key}`);
+          if (!dryRun) remove.run(section, key);
+        }
+      }
+      return changes;
+    });
+    return apply();
+  }
+
+  signingKeys(): StoredSigningKey[] {
+    return this.db.prepare('SELECT kid, alg, public_jwk AS publicJwk, sealed, created_at AS createdAt FROM signing_keys ORDER BY created_at').all() as StoredSigningKey[];
+  }
+
+  addSigningKey(k: StoredSigningKey): void {
+    this.db.prepare('INSERT INTO signing_keys (kid, alg, public_jwk, sealed, created_at) VALUES (?, ?, ?, ?, ?)').run(k.kid, k.alg, k.publicJwk, k.sealed, k.createdAt);
+  }
+
+  revokedTokens(nowSeconds: number): Map<string, number> {
+    this.db.prepare('DELETE FROM revoked_tokens WHERE expires_at < ?').run(nowSeconds);
+    const rows = this.db.prepare('SELECT jti, expires_at FROM revoked_tokens').all() as { jti: string; expires_at: number }[];
+    return new Map(rows.map((r) => [r.jti, r.expires_at]));
+  }
+
+  revokeToken(jti: string, expiresAt: number): void {
+    this.db.prepare('INSERT INTO revoked_tokens (jti, expires_at) VALUES (?, ?) ON CONFLICT (jti) DO NOTHING').run(jti, expiresAt);
+  }
+
   changeMarker(): number {
     return this.db.pragma('data_version', { simple: true }) as number;
   }
@@ -182,4 +248,10 @@ function migrate(db: Database.Database): void {
       db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(m.version, m.name, new Date().toISOString());
     })();
   }
+}
+
+/** The key a registry item is stored under. */
+function registryKey(section: RegistrySection, item: unknown): string {
+  const x = item as { identifier?: string; id?: string; name?: string };
+  return (section === 'apis' ? x.identifier : section === 'clients' || section === 'users' ? x.id : x.name) ?? '';
 }

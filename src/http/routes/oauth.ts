@@ -1,0 +1,55 @@
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Issuer } from '../../issuer/issuer.js';
+import { OAuthError } from '../../issuer/oauth-error.js';
+import type { Presented } from '../../issuer/client-auth.js';
+import type { OriginOf } from '../origin.js';
+
+/** RFC 6749 §5.1: token responses, and anything else carrying tokens, are never cached. */
+function noStore(reply: FastifyReply): FastifyReply {
+  return reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
+}
+
+function presented(request: FastifyRequest): Presented {
+  return { authorization: request.headers.authorization, form: request.body instanceof URLSearchParams ? request.body : new URLSearchParams() };
+}
+
+/** Errors of the OAuth endpoints in RFC 6749 §5.2's shape: `{error, error_description}`. */
+function oauthErrors(err: FastifyError | OAuthError, request: FastifyRequest, reply: FastifyReply): void {
+  noStore(reply);
+  if (err instanceof OAuthError) {
+    if (err.challenge !== null) reply.header('www-authenticate', err.challenge);
+    void reply.status(err.status).send({ error: err.error, error_description: err.description });
+    return;
+  }
+  const status = err.statusCode ?? 500;
+  if (status >= 500) {
+    request.log.error({ err }, 'token endpoint failed');
+    void reply.status(500).send({ error: 'server_error', error_description: 'internal error; see the server log' });
+    return;
+  }
+  const description = err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' ? 'the body must be application/x-www-form-urlencoded' : err.message;
+  void reply.status(400).send({ error: 'invalid_request', error_description: description });
+}
+
+/** The token issuer's endpoints: metadata, JWKS, token, introspection, revocation. */
+export function oauthRoutes(app: FastifyInstance, issuer: Issuer, origin: OriginOf): void {
+  const metadata = async (_request: FastifyRequest, reply: FastifyReply) => reply.header('cache-control', 'max-age=300').send(issuer.metadata());
+  app.get('/.well-known/oauth-authorization-server', metadata);
+  app.get('/.well-known/openid-configuration', metadata);
+  app.get('/oauth2/jwks', async (_request, reply) => reply.header('cache-control', 'max-age=300').send(issuer.jwks()));
+
+  void app.register(async (forms) => {
+    forms.removeAllContentTypeParsers();
+    forms.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_request, body, done) => done(null, new URLSearchParams(body as string)));
+    forms.setErrorHandler(oauthErrors);
+    forms.post('/oauth2/token', async (request, reply) => {
+      const { mint: _mint, ...response } = await issuer.token(presented(request), origin(request), request.id);
+      return noStore(reply).send(response);
+    });
+    forms.post('/oauth2/introspect', async (request, reply) => noStore(reply).send(await issuer.introspect(presented(request), origin(request))));
+    forms.post('/oauth2/revoke', async (request, reply) => {
+      await issuer.revoke(presented(request), origin(request));
+      return noStore(reply).status(200).send();
+    });
+  });
+}

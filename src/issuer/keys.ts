@@ -1,0 +1,100 @@
+import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes, randomUUID } from 'node:crypto';
+import { exportJWK, generateKeyPair, importJWK, SignJWT, type JSONWebKeySet, type JWK, type JWTPayload, type CryptoKey } from 'jose';
+import type { Store } from '../store/store.js';
+
+export type SigningAlgorithm = 'ES256' | 'EdDSA';
+
+/** The key that seals signing keys at rest: HKDF of the issuer secret. */
+function sealingKey(secret: string): Buffer {
+  return Buffer.from(hkdfSync('sha256', secret, 'gavel', 'signing keys at rest', 32));
+}
+
+/** AES-256-GCM: `v1.IV.TAG.CIPHERTEXT`, base64url parts. */
+export function seal(secret: string, plain: string): string {
+  const iv = randomBytes(12);
+  const cipher = createCipheriv('aes-256-gcm', sealingKey(secret), iv);
+  const body = Buffer.concat([cipher.update(plain, 'utf8'), cipher.final()]);
+  return ['v1', iv.toString('base64url'), cipher.getAuthTag().toString('base64url'), body.toString('base64url')].join('.');
+}
+
+export function unseal(secret: string, sealed: string): string {
+  const [version, iv, tag, body] = sealed.split('.');
+  if (version !== 'v1' || body === undefined) throw new Error('not a sealed key');
+  const decipher = createDecipheriv('aes-256-gcm', sealingKey(secret), Buffer.from(iv, 'base64url'));
+  decipher.setAuthTag(Buffer.from(tag, 'base64url'));
+  return Buffer.concat([decipher.update(Buffer.from(body, 'base64url')), decipher.final()]).toString('utf8');
+}
+
+interface LoadedKey {
+  kid: string;
+  alg: SigningAlgorithm;
+  privateKey: CryptoKey;
+  publicJwk: JWK;
+  createdAt: number;
+}
+
+/**
+ * The issuer's signing keys. Generated on first start and kept in the store, the private
+ * half sealed with the issuer secret; the newest signs, older ones stay in the JWKS for
+ * `overlapSeconds` after a newer one exists, so tokens they signed keep verifying.
+ */
+export class KeyRing {
+  private constructor(
+    private keys: LoadedKey[],
+    private readonly overlapSeconds: number,
+  ) {}
+
+  static async open(store: Store, secret: string, options: { alg?: SigningAlgorithm; overlapSeconds?: number } = {}): Promise<KeyRing> {
+    const alg = options.alg ?? 'ES256';
+    const ring = new KeyRing([], options.overlapSeconds ?? 86_400);
+    let stored = store.signingKeys();
+    if (!stored.some((k) => k.alg === alg)) {
+      await ring.generate(store, secret, alg);
+      stored = store.signingKeys();
+    }
+    ring.keys = await Promise.all(stored.map((k) => load(secret, k.kid, k.alg as SigningAlgorithm, k.sealed, k.publicJwk, k.createdAt)));
+    return ring;
+  }
+
+  /** A new key, which signs from now on; the previous ones stay published for the overlap. */
+  async rotate(store: Store, secret: string, alg: SigningAlgorithm = this.current.alg): Promise<string> {
+    const k = await this.generate(store, secret, alg);
+    this.keys.push(k);
+    return k.kid;
+  }
+
+  private async generate(store: Store, secret: string, alg: SigningAlgorithm): Promise<LoadedKey> {
+    const pair = await generateKeyPair(alg, { extractable: true, ...(alg === 'EdDSA' ? { crv: 'Ed25519' } : {}) });
+    const publicJwk = await exportJWK(pair.publicKey);
+    const kid = createHash('sha256').update(JSON.stringify(publicJwk)).update(randomUUID()).digest('base64url').slice(0, 16);
+    const privateJwk = await exportJWK(pair.privateKey);
+    const createdAt = new Date().toISOString();
+    store.addSigningKey({ kid, alg, publicJwk: JSON.stringify({ ...publicJwk, kid, alg, use: 'sig' }), sealed: seal(secret, JSON.stringify(privateJwk)), createdAt });
+    return { kid, alg, privateKey: pair.privateKey, publicJwk: { ...publicJwk, kid, alg, use: 'sig' }, createdAt: Date.parse(createdAt) };
+  }
+
+  private get current(): LoadedKey {
+    return this.keys[this.keys.length - 1];
+  }
+
+  /** The public keys a verifier needs: the signing one and those still inside the overlap. */
+  jwks(now = Date.now()): JSONWebKeySet {
+    const last = this.keys.length - 1;
+    return { keys: this.keys.filter((_, i) => i === last || this.keys[i + 1].createdAt + this.overlapSeconds * 1000 > now).map((k) => k.publicJwk) };
+  }
+
+  sign(claims: JWTPayload, typ: string): Promise<string> {
+    const k = this.current;
+    return new SignJWT(claims).setProtectedHeader({ alg: k.alg, kid: k.kid, typ }).sign(k.privateKey);
+  }
+}
+
+async function load(secret: string, kid: string, alg: SigningAlgorithm, sealed: string, publicJwk: string, createdAt: string): Promise<LoadedKey> {
+  let jwk: JWK;
+  try {
+    jwk = JSON.parse(unseal(secret, sealed)) as JWK;
+  } catch {
+    throw new Error(`signing key ${kid} cannot be unsealed: the issuer secret is not the one it was sealed with`);
+  }
+  return { kid, alg, privateKey: (await importJWK(jwk, alg)) as CryptoKey, publicJwk: JSON.parse(publicJwk) as JWK, createdAt: Date.parse(createdAt) };
+}

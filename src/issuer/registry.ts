@@ -1,0 +1,222 @@
+/**
+ * The token issuer's registry — APIs, clients, roles, groups and users — as `gavel apply`
+ * reads it from the same declarative document as the directory. Each section, when
+ * present, is the whole truth for its kind (absent sections are left as they are).
+ */
+import { MIN_CLIENT_SECRET } from './secrets.js';
+
+type Json = { [k: string]: unknown };
+const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isStrings = (v: unknown): v is string[] => Array.isArray(v) && v.every((s) => typeof s === 'string');
+
+export const GRANT_TYPES = ['client_credentials', 'authorization_code', 'refresh_token', 'urn:ietf:params:oauth:grant-type:token-exchange'] as const;
+export type GrantType = (typeof GRANT_TYPES)[number];
+export const AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'] as const;
+export type AuthMethod = (typeof AUTH_METHODS)[number];
+
+/** A protected API: its identifier is the audience of the tokens minted for it. */
+export interface Api {
+  identifier: string;
+  scopes: string[];
+  /** `jwt` (RFC 9068) or `opaque` (only introspection resolves it). */
+  tokenFormat: 'jwt' | 'opaque';
+  /** Access token lifetime, seconds. */
+  accessTokenTtl: number;
+}
+
+export interface Client {
+  id: string;
+  /** `sha256$…` of the secret; never the secret. */
+  secretHash: string | null;
+  grantTypes: GrantType[];
+  redirectUris: string[];
+  /** Every scope the client may ever receive. */
+  scopes: string[];
+  authMethod: AuthMethod;
+  /** What policies read as `subject.properties` when the client asks for scopes. */
+  attributes: Json;
+}
+
+export interface Role {
+  name: string;
+  scopes: string[];
+}
+
+export interface Group {
+  name: string;
+  roles: string[];
+}
+
+/** A user: also a directory entity of type "user", with `roles` and `groups` among its attributes. */
+export interface User {
+  id: string;
+  /** `scrypt$…`; `null`: the user cannot log in with a password. */
+  passwordHash: string | null;
+  attributes: Json;
+  roles: string[];
+  groups: string[];
+}
+
+export interface Registry {
+  apis: Api[];
+  clients: Client[];
+  roles: Role[];
+  groups: Group[];
+  users: User[];
+}
+
+export type RegistrySection = keyof Registry;
+export const REGISTRY_SECTIONS: readonly RegistrySection[] = ['apis', 'clients', 'roles', 'groups', 'users'];
+
+/** A section as read from the document: secrets and passwords still in the clear, to be hashed. */
+export interface ClientInput extends Omit<Client, 'secretHash'> {
+  secret: string | null;
+}
+export interface UserInput extends Omit<User, 'passwordHash'> {
+  password: string | null;
+}
+export interface RegistryInput {
+  apis?: Api[];
+  clients?: ClientInput[];
+  roles?: Role[];
+  groups?: Group[];
+  users?: UserInput[];
+}
+
+function list(value: unknown, where: string, problems: string[]): Json[] {
+  if (!Array.isArray(value)) return problems.push(`${where}: expected a list`), [];
+  return value.filter((item, i) => isObject(item) || (problems.push(`${where}[${i}]: expected an object`), false)) as Json[];
+}
+
+function only(item: Json, keys: readonly string[], at: string, problems: string[]): void {
+  for (const k of Object.keys(item)) if (!keys.includes(k)) problems.push(`${at}.${k}: unknown member; members are ${keys.join(', ')}`);
+}
+
+function name(item: Json, key: string, at: string, problems: string[]): string {
+  const v = item[key];
+  if (typeof v !== 'string' || v === '') problems.push(`${at}.${key}: expected a non-empty string`);
+  return typeof v === 'string' ? v : '';
+}
+
+function strings(item: Json, key: string, at: string, problems: string[], fallback?: string[]): string[] {
+  const v = item[key];
+  if (v === undefined && fallback !== undefined) return fallback;
+  if (!isStrings(v)) return problems.push(`${at}.${key}: expected a list of strings`), [];
+  return v;
+}
+
+function unique<T>(items: T[], key: (t: T) => string, section: string, problems: string[]): void {
+  const seen = new Set<string>();
+  items.forEach((t, i) => {
+    const k = key(t);
+    if (seen.has(k)) problems.push(`${section}[${i}]: \`${k}\` is listed twice`);
+    seen.add(k);
+  });
+}
+
+const SCOPE = /^[\x21\x23-\x5B\x5D-\x7E]+$/; // RFC 6749 §3.3 scope-token
+
+/** Reads the registry sections of an apply document; every problem with its path. */
+export function readRegistry(doc: Json): { registry: RegistryInput } | { problems: string[] } {
+  const problems: string[] = [];
+  const registry: RegistryInput = {};
+  if (doc.apis !== undefined) {
+    registry.apis = list(doc.apis, 'apis', problems).map((item, i) => {
+      const at = `apis[${i}]`;
+      only(item, ['identifier', 'scopes', 'token_format', 'access_token_ttl'], at, problems);
+      const identifier = name(item, 'identifier', at, problems);
+      if (identifier !== '' && !URL.canParse(identifier)) problems.push(`${at}.identifier: an API identifier is an absolute URI (RFC 8707), like https://api.example.com`);
+      const scopes = strings(item, 'scopes', at, problems);
+      scopes.filter((s) => !SCOPE.test(s)).forEach((s) => problems.push(`${at}.scopes: \`${s}\` is not a scope (printable ASCII without spaces, quotes or backslashes)`));
+      const format = item.token_format ?? 'jwt';
+      if (format === 'opaque') problems.push(`${at}.token_format: opaque access tokens are not supported yet; use "jwt"`);
+      else if (format !== 'jwt') problems.push(`${at}.token_format: expected "jwt"`);
+      const ttl = item.access_token_ttl ?? 3600;
+      if (typeof ttl !== 'number' || !Number.isInteger(ttl) || ttl < 60 || ttl > 86_400) problems.push(`${at}.access_token_ttl: expected whole seconds from 60 to 86400`);
+      return { identifier, scopes, tokenFormat: format === 'opaque' ? 'opaque' : 'jwt', accessTokenTtl: typeof ttl === 'number' ? ttl : 3600 };
+    });
+    unique(registry.apis, (a) => a.identifier, 'apis', problems);
+  }
+  if (doc.clients !== undefined) {
+    registry.clients = list(doc.clients, 'clients', problems).map((item, i) => {
+      const at = `clients[${i}]`;
+      only(item, ['id', 'secret', 'jwks', 'grant_types', 'redirect_uris', 'scopes', 'token_endpoint_auth_method', 'attributes'], at, problems);
+      const id = name(item, 'id', at, problems);
+      const secret = item.secret === undefined ? null : item.secret;
+      if (secret !== null && (typeof secret !== 'string' || secret.length < MIN_CLIENT_SECRET)) problems.push(`${at}.secret: use a random string of at least ${MIN_CLIENT_SECRET} characters`);
+      if (item.jwks !== undefined) problems.push(`${at}.jwks: private_key_jwt clients are not supported yet; use a secret`);
+      const grantTypes = strings(item, 'grant_types', at, problems, ['client_credentials']);
+      grantTypes.filter((g) => !(GRANT_TYPES as readonly string[]).includes(g)).forEach((g) => problems.push(`${at}.grant_types: \`${g}\` is not one of ${GRANT_TYPES.join(', ')}`));
+      const method = item.token_endpoint_auth_method ?? 'client_secret_basic';
+      if (!(AUTH_METHODS as readonly unknown[]).includes(method)) problems.push(`${at}.token_endpoint_auth_method: expected one of ${AUTH_METHODS.join(', ')}`);
+      if (method !== 'none' && secret === null) problems.push(`${at}: a client authenticating with ${String(method)} needs a \`secret\``);
+      const redirectUris = strings(item, 'redirect_uris', at, problems, []);
+      redirectUris.filter((u) => !URL.canParse(u) || u.includes('#')).forEach((u) => problems.push(`${at}.redirect_uris: \`${u}\` is not an absolute URI without a fragment`));
+      if (item.attributes !== undefined && !isObject(item.attributes)) problems.push(`${at}.attributes: expected an object`);
+      return {
+        id,
+        secret: typeof secret === 'string' ? secret : null,
+        grantTypes: grantTypes as GrantType[],
+        redirectUris,
+        scopes: strings(item, 'scopes', at, problems),
+        authMethod: method as AuthMethod,
+        attributes: isObject(item.attributes) ? item.attributes : {},
+      };
+    });
+    unique(registry.clients, (c) => c.id, 'clients', problems);
+  }
+  if (doc.roles !== undefined) {
+    registry.roles = list(doc.roles, 'roles', problems).map((item, i) => {
+      only(item, ['name', 'scopes'], `roles[${i}]`, problems);
+      return { name: name(item, 'name', `roles[${i}]`, problems), scopes: strings(item, 'scopes', `roles[${i}]`, problems) };
+    });
+    unique(registry.roles, (r) => r.name, 'roles', problems);
+  }
+  if (doc.groups !== undefined) {
+    registry.groups = list(doc.groups, 'groups', problems).map((item, i) => {
+      only(item, ['name', 'roles'], `groups[${i}]`, problems);
+      return { name: name(item, 'name', `groups[${i}]`, problems), roles: strings(item, 'roles', `groups[${i}]`, problems, []) };
+    });
+    unique(registry.groups, (g) => g.name, 'groups', problems);
+  }
+  if (doc.users !== undefined) {
+    registry.users = list(doc.users, 'users', problems).map((item, i) => {
+      const at = `users[${i}]`;
+      only(item, ['id', 'password', 'attributes', 'roles', 'groups'], at, problems);
+      const password = item.password === undefined ? null : item.password;
+      if (password !== null && (typeof password !== 'string' || password.length < 8)) problems.push(`${at}.password: at least 8 characters`);
+      if (item.attributes !== undefined && !isObject(item.attributes)) problems.push(`${at}.attributes: expected an object`);
+      return {
+        id: name(item, 'id', at, problems),
+        password: typeof password === 'string' ? password : null,
+        attributes: isObject(item.attributes) ? item.attributes : {},
+        roles: strings(item, 'roles', at, problems, []),
+        groups: strings(item, 'groups', at, problems, []),
+      };
+    });
+    unique(registry.users, (u) => u.id, 'users', problems);
+  }
+  return problems.length > 0 ? { problems } : { registry };
+}
+
+/** Cross-references that must hold in the registry as it will be: roles of groups and users exist, client scopes are some API's. */
+export function registryProblems(r: Registry): string[] {
+  const problems: string[] = [];
+  const roles = new Set(r.roles.map((x) => x.name));
+  const groups = new Set(r.groups.map((x) => x.name));
+  const scopes = new Set(r.apis.flatMap((a) => a.scopes));
+  for (const g of r.groups) for (const role of g.roles) if (!roles.has(role)) problems.push(`group \`${g.name}\`: no role \`${role}\``);
+  for (const u of r.users) {
+    for (const role of u.roles) if (!roles.has(role)) problems.push(`user \`${u.id}\`: no role \`${role}\``);
+    for (const group of u.groups) if (!groups.has(group)) problems.push(`user \`${u.id}\`: no group \`${group}\``);
+  }
+  for (const c of r.clients) for (const s of c.scopes) if (!scopes.has(s) && s !== 'openid') problems.push(`client \`${c.id}\`: scope \`${s}\` belongs to no API`);
+  for (const role of r.roles) for (const s of role.scopes) if (!scopes.has(s) && s !== 'openid') problems.push(`role \`${role.name}\`: scope \`${s}\` belongs to no API`);
+  return problems;
+}
+
+/** A user's effective roles: their own and their groups'. */
+export function userRoles(r: Pick<Registry, 'groups'>, user: User): string[] {
+  const byGroup = new Map(r.groups.map((g) => [g.name, g.roles]));
+  return [...new Set([...user.roles, ...user.groups.flatMap((g) => byGroup.get(g) ?? [])])].sort();
+}

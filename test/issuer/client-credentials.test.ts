@@ -1,0 +1,151 @@
+import { cpSync } from 'node:fs';
+import { request } from 'node:http';
+import { join } from 'node:path';
+import { createLocalJWKSet, createRemoteJWKSet, decodeProtectedHeader, jwtVerify, SignJWT, generateKeyPair } from 'jose';
+import * as oidc from 'openid-client';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { gavel, ROOT, serveProcess, workspace, type Served } from '../cli/helpers.js';
+
+/**
+ * The token issuer driven by a real OAuth client (openid-client): `gavel apply` of the
+ * example registry, then `gavel serve` with the example IP lists, over real sockets.
+ */
+const API = 'https://api.example.com';
+const REPORTING = { id: 'reporting-app', secret: 'reporting-app-example-secret-0123456789' };
+const BILLING = { id: 'billing-service', secret: 'billing-service-example-secret-0123456789' };
+
+let ws: ReturnType<typeof workspace>;
+let server: Served;
+
+beforeAll(async () => {
+  ws = workspace();
+  cpSync(join(ROOT, 'examples'), join(ws.dir, 'examples'), { recursive: true });
+  const applied = await gavel(['apply', 'examples/registry.json'], { cwd: ws.dir });
+  expect(applied.code, applied.stderr).toBe(0);
+  server = await serveProcess(ws.dir, ['--ip-list', 'firehol-level1=examples/lists/firehol-level1.netset', '--ip-list', 'reputation=examples/lists/reputation.csv']);
+});
+
+afterAll(() => {
+  server.stop();
+  ws.remove();
+});
+
+async function discover(id: string, secret: string, auth: 'basic' | 'post' = 'basic'): Promise<oidc.Configuration> {
+  const method = auth === 'basic' ? oidc.ClientSecretBasic(secret) : oidc.ClientSecretPost(secret);
+  return oidc.discovery(new URL(server.url), id, undefined, method, { execute: [oidc.allowInsecureRequests], algorithm: 'oauth2' });
+}
+
+/** A form POST to the token endpoint from a chosen local address. */
+function tokenFrom(localAddress: string, form: Record<string, string>, basic?: { id: string; secret: string }): Promise<{ status: number; body: Record<string, string> }> {
+  const body = new URLSearchParams(form).toString();
+  const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded' };
+  if (basic) headers.authorization = `Basic ${Buffer.from(`${encodeURIComponent(basic.id)}:${encodeURIComponent(basic.secret)}`).toString('base64')}`;
+  return new Promise((resolve, reject) => {
+    const req = request(`${server.url}/oauth2/token`, { method: 'POST', localAddress, headers }, (res) => {
+      let text = '';
+      res.on('data', (d: Buffer) => (text += d.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) as Record<string, string> }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+describe('client_credentials through openid-client', () => {
+  test('discovery finds the endpoints; the metadata lists only what is supported', async () => {
+    const config = await discover(REPORTING.id, REPORTING.secret);
+    const meta = config.serverMetadata();
+    expect(meta).toMatchObject({ issuer: server.url, token_endpoint: `${server.url}/oauth2/token`, grant_types_supported: ['client_credentials'] });
+  });
+
+  test('a token with the scopes the policies granted: an RFC 9068 JWT that verifies against the JWKS', async () => {
+    const config = await discover(REPORTING.id, REPORTING.secret);
+    const tokens = await oidc.clientCredentialsGrant(config, { scope: 'invoice:read customers:read', resource: API });
+    expect(tokens).toMatchObject({ token_type: 'bearer', scope: 'invoice:read customers:read', expires_in: 3600 });
+    expect(decodeProtectedHeader(tokens.access_token)).toMatchObject({ alg: 'ES256', typ: 'at+jwt' });
+    const { payload } = await jwtVerify(tokens.access_token, createRemoteJWKSet(new URL(`${server.url}/oauth2/jwks`)), { issuer: server.url, audience: API, typ: 'at+jwt' });
+    expect(payload).toMatchObject({ sub: REPORTING.id, client_id: REPORTING.id, scope: 'invoice:read customers:read' });
+    expect(typeof payload.jti).toBe('string');
+  });
+
+  test('client_secret_post works for a client registered with it', async () => {
+    const config = await discover(BILLING.id, BILLING.secret, 'post');
+    expect((await oidc.clientCredentialsGrant(config, { scope: 'payments:write' })).scope).toBe('payments:write');
+  });
+
+  test('scopes beyond the client are not minted; when none remain, invalid_scope', async () => {
+    const config = await discover(REPORTING.id, REPORTING.secret);
+    expect((await oidc.clientCredentialsGrant(config, { scope: 'invoice:read payments:write' })).scope).toBe('invoice:read');
+    await expect(oidc.clientCredentialsGrant(config, { scope: 'payments:write' })).rejects.toMatchObject({ error: 'invalid_scope' });
+    await expect(oidc.clientCredentialsGrant(config, { scope: 'invoice:read', resource: 'https://elsewhere.example.com' })).rejects.toMatchObject({ error: 'invalid_target' });
+  });
+
+  test('a wrong secret, an unknown client or the wrong method is invalid_client (401)', async () => {
+    // Basic authentication that fails is answered with a Basic challenge (RFC 6749 §5.2), which openid-client surfaces.
+    const basicChallenge = { status: 401, cause: [expect.objectContaining({ scheme: 'basic' })] };
+    await expect(oidc.clientCredentialsGrant(await discover(REPORTING.id, 'x'.repeat(40)))).rejects.toMatchObject(basicChallenge);
+    await expect(oidc.clientCredentialsGrant(await discover('nobody', 'x'.repeat(40)))).rejects.toMatchObject(basicChallenge);
+    await expect(oidc.clientCredentialsGrant(await discover(REPORTING.id, REPORTING.secret, 'post'))).rejects.toMatchObject({ error: 'invalid_client', status: 401 });
+    const wrong = await tokenFrom('127.0.0.1', { grant_type: 'client_credentials' }, { id: REPORTING.id, secret: 'x'.repeat(40) });
+    expect(wrong).toEqual({ status: 401, body: { error: 'invalid_client', error_description: 'unknown client or wrong secret' } });
+  });
+
+  test('a risky source address receives fewer scopes than a clean one for the same request', async () => {
+    const form = { grant_type: 'client_credentials', scope: 'invoice:read payments:write' };
+    // billing-service gets payments:write only from networks with reputation >= 50, read scopes from >= 20.
+    const post = { ...form, client_id: BILLING.id, client_secret: BILLING.secret };
+    expect((await tokenFrom('127.0.0.1', post)).body.scope).toBe('invoice:read payments:write');
+    // 127.0.0.2 is block-listed: nothing is minted, and the answer says why.
+    expect(await tokenFrom('127.0.0.2', post)).toMatchObject({ status: 400, body: { error: 'invalid_scope', error_description: expect.stringContaining('address is on a block list') } });
+    // 127.0.0.3 has reputation 10: the read scope too is dropped.
+    expect((await tokenFrom('127.0.0.3', post)).body.error).toBe('invalid_scope');
+  });
+
+  test('introspection describes a live token, and after revocation says it is inactive', async () => {
+    const config = await discover(REPORTING.id, REPORTING.secret);
+    const { access_token: token } = await oidc.clientCredentialsGrant(config, { scope: 'invoice:read' });
+    expect(await oidc.tokenIntrospection(config, token)).toMatchObject({ active: true, client_id: REPORTING.id, scope: 'invoice:read', aud: API });
+    await oidc.tokenRevocation(config, token);
+    expect(await oidc.tokenIntrospection(config, token)).toEqual({ active: false });
+  });
+
+  test('forged tokens are inactive: another key, alg none, HS256 with the public key', async () => {
+    const config = await discover(REPORTING.id, REPORTING.secret);
+    const other = await generateKeyPair('ES256');
+    const claims = { iss: server.url, aud: API, sub: 'x', client_id: 'x', scope: 'invoice:read', exp: Math.floor(Date.now() / 1000) + 600 };
+    const forged = await new SignJWT(claims).setProtectedHeader({ alg: 'ES256', typ: 'at+jwt', kid: 'nope' }).sign(other.privateKey);
+    const none = `${Buffer.from(JSON.stringify({ alg: 'none', typ: 'at+jwt' })).toString('base64url')}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}.`;
+    const jwks = (await (await fetch(`${server.url}/oauth2/jwks`)).json()) as { keys: { kid: string; x: string }[] };
+    const hs = await new SignJWT(claims).setProtectedHeader({ alg: 'HS256', typ: 'at+jwt', kid: jwks.keys[0].kid }).sign(new TextEncoder().encode(JSON.stringify(jwks.keys[0])));
+    for (const token of [forged, none, hs, 'not-a-token']) expect(await oidc.tokenIntrospection(config, token)).toEqual({ active: false });
+    // A verifier using the JWKS agrees.
+    await expect(jwtVerify(forged, createLocalJWKSet(jwks as never))).rejects.toThrow();
+  });
+
+  test('Gavel trusts its own tokens: AuthZEN decides on a minted token with no issuer configured', async () => {
+    const config = await discover(REPORTING.id, REPORTING.secret);
+    const { access_token: token } = await oidc.clientCredentialsGrant(config, { scope: 'invoice:read' });
+    const ask = async (t: string) =>
+      (await (
+        await fetch(`${server.url}/v1/decide`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ subject: { type: 'user', id: 'alice' }, action: { name: 'GET' }, resource: { type: 'route', id: '/invoices/1', properties: { path: '/invoices/1' } }, context: { token: t } }),
+        })
+      ).json()) as { token_error?: string; errors: { message: string }[] };
+    // The token verified: no token_error (the invoice policies then want MFA, which a client token lacks).
+    expect((await ask(token)).token_error).toBeUndefined();
+    expect((await ask(`${token.slice(0, -4)}AAAA`)).token_error).toContain('not valid');
+    await oidc.tokenRevocation(config, token);
+    expect((await ask(token)).token_error).toBe('token revoked');
+  });
+
+  test('responses carrying tokens are never cached', async () => {
+    const r = await tokenFrom('127.0.0.1', { grant_type: 'client_credentials', scope: 'invoice:read' }, REPORTING);
+    expect(r.status).toBe(200);
+    const raw = await fetch(`${server.url}/oauth2/token`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    expect(raw.status).toBe(400);
+    expect(raw.headers.get('cache-control')).toBe('no-store');
+    expect(await raw.json()).toEqual({ error: 'invalid_request', error_description: 'the body must be application/x-www-form-urlencoded' });
+  });
+});

@@ -1,0 +1,80 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, test } from 'vitest';
+import { applyDocument, userEntities } from '../../src/issuer/apply-document.js';
+import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
+
+const SECRET = 'reporting-app-example-secret-0123456789';
+const PASSWORD = 'alice-example-password';
+const doc = {
+  apis: [{ identifier: 'https://api.example.com', scopes: ['invoice:read', 'payments:write'] }],
+  clients: [{ id: 'reporting-app', secret: SECRET, scopes: ['invoice:read'] }],
+  roles: [{ name: 'clerk', scopes: ['invoice:read'] }],
+  groups: [{ name: 'finance', roles: ['clerk'] }],
+  users: [{ id: 'alice', password: PASSWORD, attributes: { department: 'finance' }, groups: ['finance'] }],
+};
+
+let dir = '';
+let store: SqliteStore;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'gavel-registry-'));
+  store = new SqliteStore(join(dir, 'g.db'));
+});
+afterEach(() => {
+  store.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('the registry through gavel apply', () => {
+  test('applying the same document twice changes nothing; a dry run changes nothing at all', async () => {
+    expect(await applyDocument(store, doc, true)).toEqual({ changes: { added: ['apis:https://api.example.com', 'clients:reporting-app', 'roles:clerk', 'groups:finance', 'users:alice'], changed: [], removed: [] } });
+    expect(store.registry().clients).toEqual([]);
+    await applyDocument(store, doc, false);
+    expect(await applyDocument(store, doc, false)).toEqual({ changes: { added: [], changed: [], removed: [] } });
+    const changed = await applyDocument(store, { ...doc, users: [{ ...doc.users[0], password: 'a-new-password' }], roles: [...doc.roles, { name: 'auditor', scopes: [] }] }, false);
+    expect(changed).toEqual({ changes: { added: ['roles:auditor'], changed: ['users:alice'], removed: [] } });
+  });
+
+  test('secrets and passwords are stored hashed, never in the clear', async () => {
+    await applyDocument(store, doc, false);
+    store.close();
+    const bytes = [readFileSync(join(dir, 'g.db')), ...['g.db-wal'].map((f) => { try { return readFileSync(join(dir, f)); } catch { return Buffer.alloc(0); } })];
+    for (const b of bytes) {
+      expect(b.includes(SECRET)).toBe(false);
+      expect(b.includes(PASSWORD)).toBe(false);
+    }
+    store = new SqliteStore(join(dir, 'g.db'));
+    const [client] = store.registry().clients;
+    expect(client.secretHash).toMatch(/^sha256\$/);
+    expect(store.registry().users[0].passwordHash).toMatch(/^scrypt\$32768\$8\$1\$/);
+  });
+
+  test('users are directory entities with their roles (their groups\' too) and groups', async () => {
+    await applyDocument(store, doc, false);
+    expect(userEntities(store.registry())).toEqual([{ type: 'user', id: 'alice', attributes: { department: 'finance', roles: ['clerk'], groups: ['finance'] } }]);
+  });
+
+  test('every problem is reported and nothing is applied', async () => {
+    const bad = {
+      apis: [{ identifier: 'not a uri', scopes: ['ok', 'has space'] }],
+      clients: [{ id: 'c', secret: 'short', scopes: ['nowhere:read'], grant_types: ['password'] }],
+      users: [{ id: 'bob', groups: ['nope'] }],
+      entities: [],
+      extra: 1,
+    };
+    const result = await applyDocument(store, bad, false);
+    expect(result).toEqual({
+      problems: [
+        'extra: unknown section; sections are entities, apis, clients, roles, groups, users',
+        'apis[0].identifier: an API identifier is an absolute URI (RFC 8707), like https://api.example.com',
+        'apis[0].scopes: `has space` is not a scope (printable ASCII without spaces, quotes or backslashes)',
+        'clients[0].secret: use a random string of at least 32 characters',
+        'clients[0].grant_types: `password` is not one of client_credentials, authorization_code, refresh_token, urn:ietf:params:oauth:grant-type:token-exchange',
+      ],
+    });
+    const crossed = await applyDocument(store, { apis: doc.apis, clients: [{ id: 'c', secret: SECRET, scopes: ['nowhere:read'] }], users: [{ id: 'bob', groups: ['nope'] }] }, false);
+    expect(crossed).toEqual({ problems: ['user `bob`: no group `nope`', 'client `c`: scope `nowhere:read` belongs to no API'] });
+    expect(store.registry()).toEqual({ apis: [], clients: [], roles: [], groups: [], users: [] });
+  });
+});
