@@ -32,7 +32,9 @@ function loggedRequest(request: Request, risk: Json | null): Request {
 function observed(request: Request, origin: Origin): Observed {
   const subject = isObject(request.subject) && typeof request.subject.id === 'string' ? `${text(request.subject.type)}/${request.subject.id}` : null;
   const token = isObject(request.token) ? request.token : {};
-  const client = typeof token.client_id === 'string' ? token.client_id : typeof token.azp === 'string' ? token.azp : null;
+  // The OAuth client: the token's, or the subject itself when a client is asking (mint decisions).
+  const client =
+    typeof token.client_id === 'string' ? token.client_id : typeof token.azp === 'string' ? token.azp : isObject(request.subject) && request.subject.type === 'client' ? text(request.subject.id) : null;
   return { address: origin.address, subject, client };
 }
 

@@ -101,6 +101,15 @@ describe('client_credentials through openid-client', () => {
     expect((await tokenFrom('127.0.0.3', post)).body.error).toBe('invalid_scope');
   });
 
+  test('the token endpoint feeds velocity: after 11 failed authentications from an address, it mints nothing there', async () => {
+    const form = { grant_type: 'client_credentials', scope: 'invoice:read' };
+    // Someone tries client ids and secrets from 127.0.0.5.
+    for (let i = 0; i < 11; i++) expect((await tokenFrom('127.0.0.5', form, { id: `probe-${i % 2}`, secret: 'y'.repeat(40) })).status).toBe(401);
+    expect(await tokenFrom('127.0.0.5', form, REPORTING)).toMatchObject({ status: 400, body: { error: 'invalid_scope', error_description: expect.stringContaining('too many failed client authentications') } });
+    // The same client from another address is unaffected.
+    expect((await tokenFrom('127.0.0.6', form, REPORTING)).status).toBe(200);
+  });
+
   test('introspection describes a live token, and after revocation says it is inactive', async () => {
     const config = await discover(REPORTING.id, REPORTING.secret);
     const { access_token: token } = await oidc.clientCredentialsGrant(config, { scope: 'invoice:read' });
