@@ -20,7 +20,7 @@ function formDecode(text: string): string {
  * fields). Two methods at once, an unknown client or a wrong secret is `invalid_client`,
  * with the same message for the last two so the answer does not tell which client ids exist.
  */
-export function authenticateClient(presented: Presented, lookup: (id: string) => Client | undefined): { client: Client; method: 'client_secret_basic' | 'client_secret_post' } {
+export function authenticateClient(presented: Presented, lookup: (id: string) => Client | undefined): { client: Client; method: 'client_secret_basic' | 'client_secret_post' | 'none' } {
   const basic = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(presented.authorization ?? '');
   const postedId = presented.form.get('client_id');
   const postedSecret = presented.form.get('client_secret');
@@ -44,6 +44,9 @@ export function authenticateClient(presented: Presented, lookup: (id: string) =>
     secret = postedSecret;
     method = 'client_secret_post';
   } else {
+    // A public client (token_endpoint_auth_method "none") names itself; PKCE binds its code.
+    const publicClient = postedId === null ? undefined : lookup(postedId);
+    if (publicClient !== undefined && publicClient.authMethod === 'none') return { client: publicClient, method: 'none' };
     throw new OAuthError('invalid_client', 'client authentication is required (client_secret_basic or client_secret_post)', 401, 'Basic realm="gavel"');
   }
   if (postedId !== null && postedId !== id) throw new OAuthError('invalid_request', 'client_id does not match the authenticated client');

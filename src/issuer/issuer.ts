@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { createLocalJWKSet, jwtVerify, type JWTPayload } from 'jose';
 import type { LivePolicySet } from '../engine/live-set.js';
 import type { Decider, Origin } from '../server/decider.js';
@@ -8,14 +8,25 @@ import { authenticateClient, type Presented } from './client-auth.js';
 import type { KeyRing } from './keys.js';
 import type { RegistryView } from './live-registry.js';
 import { OAuthError } from './oauth-error.js';
-import type { Api, Client } from './registry.js';
+import { userRoles, type Api, type Client } from './registry.js';
+import { checkAuthorization, redirectWith, verifierMatches, type PendingAuthorization } from './authorization.js';
+import { errorPage, loginPage } from './login-page.js';
+import { passwordMatches, randomToken } from './secrets.js';
+import { seal, unseal } from './keys.js';
+import type { RefreshToken } from '../store/store.js';
 
 export interface TokenResponse {
   access_token: string;
   token_type: 'Bearer';
   expires_in: number;
   scope: string;
+  refresh_token?: string;
 }
+
+/** What the browser gets from /oauth2/authorize. */
+export type BrowserAnswer = { kind: 'html'; status: number; html: string; csrfCookie?: string } | { kind: 'redirect'; location: string };
+
+const sha256 = (text: string): string => createHash('sha256').update(text).digest('base64url');
 
 export interface IssuerOptions {
   keys: KeyRing;
@@ -25,6 +36,12 @@ export interface IssuerOptions {
   store: Store;
   /** Fed with token requests and failed client authentications; `null`: not counted. */
   velocity: Velocity | null;
+  /** Seals refresh-token successors kept for the grace window. */
+  secret: string;
+  /** Refresh token lifetime (seconds); default 30 days. */
+  refreshTtl?: number;
+  /** How long a rotated refresh token may be replayed for the same successor (seconds); default 10. */
+  refreshGrace?: number;
   now?: () => number;
 }
 
@@ -46,6 +63,8 @@ export class Issuer {
   url = '';
   private revoked: Map<string, number>;
   private readonly now: () => number;
+  /** Authorization requests waiting for the user to sign in, by transaction id. */
+  private readonly pending = new Map<string, PendingAuthorization>();
 
   constructor(private readonly options: IssuerOptions) {
     this.now = options.now ?? Date.now;
@@ -61,9 +80,12 @@ export class Issuer {
       jwks_uri: `${this.url}/oauth2/jwks`,
       introspection_endpoint: `${this.url}/oauth2/introspect`,
       revocation_endpoint: `${this.url}/oauth2/revoke`,
-      grant_types_supported: ['client_credentials'],
-      response_types_supported: [],
-      token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
+      authorization_endpoint: `${this.url}/oauth2/authorize`,
+      grant_types_supported: ['client_credentials', 'authorization_code', 'refresh_token'],
+      response_types_supported: ['code'],
+      response_modes_supported: ['query'],
+      code_challenge_methods_supported: ['S256'],
+      token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'none'],
       introspection_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
       revocation_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
       token_endpoint_auth_signing_alg_values_supported: [],
@@ -97,8 +119,12 @@ export class Issuer {
     }
     const grant = form.get('grant_type');
     if (grant === null) throw new OAuthError('invalid_request', '`grant_type` is required');
-    if (grant !== 'client_credentials') throw new OAuthError('unsupported_grant_type', `\`${grant}\` is not supported; this issuer supports client_credentials`);
+    if (grant !== 'client_credentials' && grant !== 'authorization_code' && grant !== 'refresh_token') {
+      throw new OAuthError('unsupported_grant_type', `\`${grant}\` is not supported; this issuer supports client_credentials, authorization_code and refresh_token`);
+    }
     if (!client.grantTypes.includes(grant)) throw new OAuthError('unauthorized_client', `client \`${client.id}\` may not use ${grant}`);
+    if (grant === 'authorization_code') return this.codeGrant(client, form, origin, requestId);
+    if (grant === 'refresh_token') return this.refreshGrant(client, form, origin, requestId);
     const requested = form.get('scope');
     const api = this.audience(form.get('resource') ?? form.get('audience'), requested, client);
     const wanted = requested === null ? client.scopes.filter((s) => api.scopes.includes(s)) : requested.split(' ').filter((s) => s !== '');
@@ -110,11 +136,7 @@ export class Issuer {
       const reasons = [...new Set(mint.flatMap((m) => m.reasons))];
       throw new OAuthError('invalid_scope', `the policies granted none of the requested scopes${reasons.length > 0 ? `: ${reasons.join('; ')}` : ''}`);
     }
-    const iat = Math.floor(this.now() / 1000);
-    const scope = granted.join(' ');
-    const claims: JWTPayload = { iss: this.url, sub: client.id, aud: api.identifier, iat, exp: iat + api.accessTokenTtl, jti: randomUUID(), client_id: client.id, scope };
-    const accessToken = await this.options.keys.sign(claims, 'at+jwt');
-    return { access_token: accessToken, token_type: 'Bearer', expires_in: api.accessTokenTtl, scope, mint };
+    return { ...(await this.accessToken(client, api, client.id, granted, null)), mint };
   }
 
   /** RFC 8707 `resource` (or `audience`): a registered API; without one, the only API the scopes point to. */
@@ -132,14 +154,152 @@ export class Issuer {
   }
 
   /** One batch of PDP decisions, on one policy revision: may this client get each scope? */
-  private mint(client: Client, api: Api, grant: string, scopes: string[], origin: Origin, requestId: string): MintOutcome[] {
+  private mint(client: Client, api: Api, grant: string, scopes: string[], origin: Origin, requestId: string, user: string | null = null): MintOutcome[] {
     const set = this.options.policies.current;
     const context = { ip: origin.address ?? '', grant_type: grant, client_id: client.id, audience: api.identifier, time: new Date(this.now()).toISOString() };
-    const subject = { type: 'client', id: client.id, properties: client.attributes };
+    // A user grant asks about the user (the directory adds their attributes, roles and groups).
+    const subject = user === null ? { type: 'client', id: client.id, properties: client.attributes } : { type: 'user', id: user };
     return scopes.map((scope, i) => {
       const d = this.options.decider.decide('mint', `${requestId}#${i}`, set, { subject, action: { name: 'mint' }, resource: { type: 'scope', id: scope }, context }, {}, origin);
       return { scope, granted: d.decision, reasons: d.reasons };
     });
+  }
+
+  /** GET /oauth2/authorize: the login and consent page, or the client's redirect with an error. */
+  authorize(query: URLSearchParams): BrowserAnswer {
+    const checked = checkAuthorization(query, this.options.registry(), this.now());
+    if ('kind' in checked) {
+      if (checked.kind === 'page') return { kind: 'html', status: 400, html: errorPage(checked.message) };
+      return { kind: 'redirect', location: redirectWith(checked.redirectUri, { error: checked.error, error_description: checked.description, state: checked.state, iss: this.url }) };
+    }
+    const now = this.now();
+    for (const [id, p] of this.pending) if (p.expiresAt < now || this.pending.size > 10_000) this.pending.delete(id);
+    const tx = randomToken(18);
+    this.pending.set(tx, checked);
+    return { kind: 'html', status: 200, html: loginPage({ tx, csrf: checked.csrf, client: checked.client.id, scopes: checked.scopes, audience: checked.api.identifier, error: null, username: '' }), csrfCookie: checked.csrf };
+  }
+
+  /**
+   * POST /oauth2/authorize: the signed-in user's answer. The form must carry the
+   * transaction's CSRF token, equal to the cookie set with the page (SameSite=Strict), so
+   * another site cannot submit it. Granted scopes: the requested ones the user's roles hold,
+   * each permitted by a mint decision about the user; the code carries them.
+   */
+  async login(form: URLSearchParams, cookieCsrf: string | undefined, origin: Origin, requestId: string): Promise<BrowserAnswer> {
+    const tx = form.get('tx') ?? '';
+    const p = this.pending.get(tx);
+    if (p === undefined || p.expiresAt < this.now()) return { kind: 'html', status: 400, html: errorPage('this sign-in has expired; start again from the application') };
+    if (form.get('csrf') !== p.csrf || cookieCsrf !== p.csrf) return { kind: 'html', status: 403, html: errorPage('the form was not sent by this page (CSRF check failed); start again from the application') };
+    const back = (params: Record<string, string | null>): BrowserAnswer => {
+      this.pending.delete(tx);
+      return { kind: 'redirect', location: redirectWith(p.redirectUri, { ...params, state: p.state, iss: this.url }) };
+    };
+    if (form.get('decision') === 'deny') return back({ error: 'access_denied', error_description: 'the user denied the request' });
+    const username = form.get('username') ?? '';
+    const registry = this.options.registry().registry;
+    const user = registry.users.find((u) => u.id === username);
+    const ok = user !== undefined && user.passwordHash !== null && (await passwordMatches(form.get('password') ?? '', user.passwordHash));
+    if (!ok || user === undefined) {
+      this.options.velocity?.record('auth_failures', { subject: `user/${username}`, address: origin.address });
+      return { kind: 'html', status: 401, html: loginPage({ tx, csrf: p.csrf, client: p.client.id, scopes: p.scopes, audience: p.api.identifier, error: 'Wrong user or password.', username }), csrfCookie: p.csrf };
+    }
+    const roleScopes = new Set(registry.roles.filter((r) => userRoles(registry, user).includes(r.name)).flatMap((r) => r.scopes));
+    const candidates = p.scopes.filter((s) => roleScopes.has(s));
+    const granted = this.mint(p.client, p.api, 'authorization_code', candidates, origin, requestId, user.id).filter((m) => m.granted);
+    if (granted.length === 0) return back({ error: 'access_denied', error_description: 'none of the requested scopes may be granted to this user' });
+    const code = randomToken();
+    this.options.store.saveCode({
+      hash: sha256(code),
+      clientId: p.client.id,
+      redirectUri: p.redirectUri,
+      challenge: p.challenge,
+      subject: user.id,
+      scope: granted.map((m) => m.scope).join(' '),
+      audience: p.api.identifier,
+      expiresAt: Math.floor(this.now() / 1000) + 60,
+    });
+    return back({ code });
+  }
+
+  /** authorization_code (RFC 6749 §4.1.3, RFC 7636 §4.6): single use, bound to client, redirect and challenge. */
+  private async codeGrant(client: Client, form: URLSearchParams, _origin: Origin, requestId: string): Promise<TokenResponse & { mint: MintOutcome[] }> {
+    const code = form.get('code');
+    const verifier = form.get('code_verifier');
+    if (code === null) throw new OAuthError('invalid_request', '`code` is required');
+    if (verifier === null) throw new OAuthError('invalid_request', '`code_verifier` is required (PKCE)');
+    const now = Math.floor(this.now() / 1000);
+    const use = this.options.store.useCode(sha256(code), now);
+    if (use.kind === 'reused') {
+      // RFC 6749 §4.1.2: a code used twice revokes what it issued.
+      if (use.family !== null) this.revokeFamily(use.family);
+      throw new OAuthError('invalid_grant', 'the code was already used; what it issued is revoked');
+    }
+    if (use.kind !== 'ok') throw new OAuthError('invalid_grant', use.kind === 'expired' ? 'the code expired' : 'unknown code');
+    const c = use.code;
+    if (c.clientId !== client.id) throw new OAuthError('invalid_grant', 'the code was issued to another client');
+    if (form.get('redirect_uri') !== c.redirectUri) throw new OAuthError('invalid_grant', 'redirect_uri does not match the authorization request');
+    if (!verifierMatches(verifier, c.challenge)) throw new OAuthError('invalid_grant', 'code_verifier does not match the code_challenge');
+    const api = this.options.registry().apis.get(c.audience);
+    if (api === undefined) throw new OAuthError('invalid_grant', 'the API is no longer registered');
+    const family = randomUUID();
+    this.options.store.setCodeFamily(sha256(code), family);
+    return this.userTokens(client, api, c.subject, c.scope.split(' '), family, [], requestId);
+  }
+
+  /** refresh_token with rotation (RFC 9700 §4.14.2): each use returns a new one; reuse revokes the family. */
+  private async refreshGrant(client: Client, form: URLSearchParams, origin: Origin, requestId: string): Promise<TokenResponse & { mint: MintOutcome[] }> {
+    const presented = form.get('refresh_token');
+    if (presented === null) throw new OAuthError('invalid_request', '`refresh_token` is required');
+    const now = Math.floor(this.now() / 1000);
+    const successor = randomToken();
+    const next: RefreshToken = { hash: sha256(successor), family: '', clientId: client.id, subject: '', scope: '', audience: '', expiresAt: now + (this.options.refreshTtl ?? 30 * 86_400) };
+    const use = this.options.store.rotateRefreshToken(sha256(presented), next, seal(this.options.secret, successor), now, this.options.refreshGrace ?? 10);
+    if (use.kind === 'reused') {
+      this.reloadRevoked();
+      throw new OAuthError('invalid_grant', 'the refresh token was already used; its whole family is revoked');
+    }
+    if (use.kind === 'unknown' || use.kind === 'expired') throw new OAuthError('invalid_grant', use.kind === 'expired' ? 'the refresh token expired' : 'unknown or revoked refresh token');
+    const t = use.token;
+    if (t.clientId !== client.id) throw new OAuthError('invalid_grant', 'the refresh token was issued to another client');
+    const api = this.options.registry().apis.get(t.audience);
+    if (api === undefined) throw new OAuthError('invalid_grant', 'the API is no longer registered');
+    // A narrower scope may be asked for (RFC 6749 §6); never a wider one.
+    const requested = form.get('scope');
+    const scopes = requested === null ? t.scope.split(' ') : requested.split(' ').filter((s) => t.scope.split(' ').includes(s));
+    if (requested !== null && requested.split(' ').some((s) => s !== '' && !t.scope.split(' ').includes(s))) throw new OAuthError('invalid_scope', 'a refresh cannot widen the scope');
+    const refresh = use.kind === 'replayed' ? unseal(this.options.secret, use.successorSealed) : successor;
+    // The policies decide again, with this request's context: scopes may shrink, never grow.
+    const mint = this.mint(client, api, 'refresh_token', scopes, origin, requestId, t.subject);
+    const granted = mint.filter((m) => m.granted).map((m) => m.scope);
+    if (granted.length === 0) throw new OAuthError('invalid_scope', `the policies granted none of the scopes: ${[...new Set(mint.flatMap((m) => m.reasons))].join('; ')}`);
+    return { ...(await this.accessToken(client, api, t.subject, granted, t.family)), refresh_token: refresh, mint };
+  }
+
+  private async userTokens(client: Client, api: Api, subject: string, scopes: string[], family: string, mint: MintOutcome[], _requestId: string): Promise<TokenResponse & { mint: MintOutcome[] }> {
+    const access = await this.accessToken(client, api, subject, scopes, family);
+    if (!client.grantTypes.includes('refresh_token')) return { ...access, mint };
+    const refresh = randomToken();
+    const now = Math.floor(this.now() / 1000);
+    this.options.store.saveRefreshToken({ hash: sha256(refresh), family, clientId: client.id, subject, scope: scopes.join(' '), audience: api.identifier, expiresAt: now + (this.options.refreshTtl ?? 30 * 86_400) });
+    return { ...access, refresh_token: refresh, mint };
+  }
+
+  private async accessToken(client: Client, api: Api, subject: string, scopes: string[], family: string | null): Promise<TokenResponse> {
+    const iat = Math.floor(this.now() / 1000);
+    const scope = scopes.join(' ');
+    const jti = randomUUID();
+    const claims: JWTPayload = { iss: this.url, sub: subject, aud: api.identifier, iat, exp: iat + api.accessTokenTtl, jti, client_id: client.id, scope };
+    if (family !== null) this.options.store.recordFamilyAccess(family, jti, iat + api.accessTokenTtl);
+    return { access_token: await this.options.keys.sign(claims, 'at+jwt'), token_type: 'Bearer', expires_in: api.accessTokenTtl, scope };
+  }
+
+  private revokeFamily(family: string): void {
+    this.options.store.revokeFamily(family, Math.floor(this.now() / 1000));
+    this.reloadRevoked();
+  }
+
+  private reloadRevoked(): void {
+    this.revoked = this.options.store.revokedTokens(Math.floor(this.now() / 1000));
   }
 
   /** RFC 7662: the token's claims while it is valid and not revoked; else `{active: false}`. */

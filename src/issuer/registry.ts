@@ -150,6 +150,8 @@ export function readRegistry(doc: Json): { registry: RegistryInput } | { problem
       const method = item.token_endpoint_auth_method ?? 'client_secret_basic';
       if (!(AUTH_METHODS as readonly unknown[]).includes(method)) problems.push(`${at}.token_endpoint_auth_method: expected one of ${AUTH_METHODS.join(', ')}`);
       if (method !== 'none' && secret === null) problems.push(`${at}: a client authenticating with ${String(method)} needs a \`secret\``);
+      if (method === 'none' && secret !== null) problems.push(`${at}: a public client (token_endpoint_auth_method "none") has no secret`);
+      if (method === 'none' && grantTypes.includes('client_credentials')) problems.push(`${at}: a public client cannot use client_credentials`);
       const redirectUris = strings(item, 'redirect_uris', at, problems, []);
       redirectUris.filter((u) => !URL.canParse(u) || u.includes('#')).forEach((u) => problems.push(`${at}.redirect_uris: \`${u}\` is not an absolute URI without a fragment`));
       if (item.attributes !== undefined && !isObject(item.attributes)) problems.push(`${at}.attributes: expected an object`);

@@ -62,7 +62,47 @@ export interface StoredSigningKey {
   createdAt: string;
 }
 
+export interface AuthCode {
+  hash: string;
+  clientId: string;
+  redirectUri: string;
+  challenge: string;
+  subject: string;
+  scope: string;
+  audience: string;
+  expiresAt: number;
+}
+
+export interface RefreshToken {
+  hash: string;
+  family: string;
+  clientId: string;
+  subject: string;
+  scope: string;
+  audience: string;
+  expiresAt: number;
+}
+
+export type CodeUse = { kind: 'ok'; code: AuthCode } | { kind: 'unknown' } | { kind: 'expired' } | { kind: 'reused'; family: string | null };
+export type RefreshUse = { kind: 'rotated'; token: RefreshToken } | { kind: 'replayed'; token: RefreshToken; successorSealed: string } | { kind: 'unknown' } | { kind: 'expired' } | { kind: 'reused'; family: string };
+
 export interface Store {
+  saveCode(code: AuthCode): void;
+  /** Marks a code used, in one transaction with reading it: a code is exchanged once. */
+  useCode(hash: string, nowSeconds: number): CodeUse;
+  /** Which token family a code's exchange started (for revoking it when the code is replayed). */
+  setCodeFamily(hash: string, family: string): void;
+  saveRefreshToken(token: RefreshToken): void;
+  /**
+   * Check-and-rotate in one transaction: a current token is marked rotated and its
+   * successor stored (`successor`'s hash and expiry; the rest inherited); one rotated within `graceSeconds` answers the sealed successor it already got;
+   * any other reuse revokes its whole family.
+   */
+  rotateRefreshToken(hash: string, successor: RefreshToken, successorSealed: string, nowSeconds: number, graceSeconds: number): RefreshUse;
+  /** An access token issued within a family; revoked with it. */
+  recordFamilyAccess(family: string, jti: string, expiresAt: number): void;
+  /** Revokes every refresh token of the family and every access token issued in it. */
+  revokeFamily(family: string, nowSeconds: number): void;
   /** Entities (when given) and registry sections, in one transaction: all or nothing. */
   applyDocument(entities: readonly Entity[] | undefined, sections: Partial<Registry>, dryRun: boolean): DirectoryChanges;
   /** The token issuer's registry. */

@@ -55,7 +55,14 @@ describe('client_credentials through openid-client', () => {
   test('discovery finds the endpoints; the metadata lists only what is supported', async () => {
     const config = await discover(REPORTING.id, REPORTING.secret);
     const meta = config.serverMetadata();
-    expect(meta).toMatchObject({ issuer: server.url, token_endpoint: `${server.url}/oauth2/token`, grant_types_supported: ['client_credentials'] });
+    expect(meta).toMatchObject({
+      issuer: server.url,
+      token_endpoint: `${server.url}/oauth2/token`,
+      authorization_endpoint: `${server.url}/oauth2/authorize`,
+      grant_types_supported: ['client_credentials', 'authorization_code', 'refresh_token'],
+      code_challenge_methods_supported: ['S256'],
+      authorization_response_iss_parameter_supported: true,
+    });
   });
 
   test('a token with the scopes the policies granted: an RFC 9068 JWT that verifies against the JWKS', async () => {

@@ -140,16 +140,17 @@ export async function serve(argv: string[], io: CliIo): Promise<number> {
     report(io, outcome, live.current.revision);
   });
   if (config.watch) reloader.watch();
+  const secret = config.issuer.secret ?? issuerSecret(config.db);
   let keys: KeyRing;
   try {
-    keys = await KeyRing.open(store, config.issuer.secret ?? issuerSecret(config.db));
+    keys = await KeyRing.open(store, secret);
   } catch (err: unknown) {
     throw new UsageError(`the token issuer cannot start: ${err instanceof Error ? err.message : String(err)}`);
   }
   const admin = { key: config.adminKey, store, reload: () => reloader.reload() };
   metrics.watchSignals(config.ipLists.length > 0 ? ipLists : null, velocity);
   const decider = new Decider(metrics, log, directory, signals);
-  const issuer = new Issuer({ keys, registry: () => registry, decider, policies: live, store, velocity });
+  const issuer = new Issuer({ keys, registry: () => registry, decider, policies: live, store, velocity, secret });
   // Gavel trusts the tokens its own issuer mints, for every registered API, with no configuration.
   const verifyToken = withSelfTrust(issuer, createTokenVerifier(config.trustedIssuers), () => new Set(registry.apis.keys()));
   const forwardAuth = { verifyToken, ...config.forwardAuth };

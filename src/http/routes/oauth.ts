@@ -1,5 +1,5 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { Issuer } from '../../issuer/issuer.js';
+import type { BrowserAnswer, Issuer } from '../../issuer/issuer.js';
 import { OAuthError } from '../../issuer/oauth-error.js';
 import type { Presented } from '../../issuer/client-auth.js';
 import type { OriginOf } from '../origin.js';
@@ -31,12 +31,39 @@ function oauthErrors(err: FastifyError | OAuthError, request: FastifyRequest, re
   void reply.status(400).send({ error: 'invalid_request', error_description: description });
 }
 
-/** The token issuer's endpoints: metadata, JWKS, token, introspection, revocation. */
+const CSRF_COOKIE = 'gavel_csrf';
+
+function cookie(request: FastifyRequest, name: string): string | undefined {
+  for (const part of (request.headers.cookie ?? '').split(';')) {
+    const [k, ...v] = part.trim().split('=');
+    if (k === name) return v.join('=');
+  }
+  return undefined;
+}
+
+/** Browser answers: the page (framing, scripts and caching refused) or a redirect. */
+function browser(reply: FastifyReply, answer: BrowserAnswer, status302or303: 302 | 303, secure: boolean): FastifyReply {
+  noStore(reply).header('referrer-policy', 'no-referrer');
+  if (answer.kind === 'redirect') return reply.status(status302or303).header('location', answer.location).send();
+  if (answer.csrfCookie !== undefined) reply.header('set-cookie', `${CSRF_COOKIE}=${answer.csrfCookie}; Path=/oauth2/authorize; HttpOnly; SameSite=Strict${secure ? '; Secure' : ''}`);
+  return reply
+    .status(answer.status)
+    .header('content-type', 'text/html; charset=utf-8')
+    .header('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'")
+    .header('x-frame-options', 'DENY')
+    .send(answer.html);
+}
+
+/** The token issuer's endpoints: metadata, JWKS, authorization, token, introspection, revocation. */
 export function oauthRoutes(app: FastifyInstance, issuer: Issuer, origin: OriginOf): void {
   const metadata = async (_request: FastifyRequest, reply: FastifyReply) => reply.header('cache-control', 'max-age=300').send(issuer.metadata());
   app.get('/.well-known/oauth-authorization-server', metadata);
   app.get('/.well-known/openid-configuration', metadata);
   app.get('/oauth2/jwks', async (_request, reply) => reply.header('cache-control', 'max-age=300').send(issuer.jwks()));
+  app.get('/oauth2/authorize', async (request, reply) => {
+    const query = new URLSearchParams(request.url.slice(request.url.indexOf('?') + 1 || request.url.length));
+    return browser(reply, issuer.authorize(query), 302, issuer.url.startsWith('https:'));
+  });
 
   void app.register(async (forms) => {
     forms.removeAllContentTypeParsers();
@@ -45,6 +72,10 @@ export function oauthRoutes(app: FastifyInstance, issuer: Issuer, origin: Origin
     forms.post('/oauth2/token', async (request, reply) => {
       const { mint: _mint, ...response } = await issuer.token(presented(request), origin(request), request.id);
       return noStore(reply).send(response);
+    });
+    forms.post('/oauth2/authorize', async (request, reply) => {
+      const answer = await issuer.login(presented(request).form, cookie(request, CSRF_COOKIE), origin(request), request.id);
+      return browser(reply, answer, 303, issuer.url.startsWith('https:'));
     });
     forms.post('/oauth2/introspect', async (request, reply) => noStore(reply).send(await issuer.introspect(presented(request), origin(request))));
     forms.post('/oauth2/revoke', async (request, reply) => {

@@ -74,4 +74,44 @@ export const MIGRATIONS: readonly { version: number; name: string; sql: string }
       ) STRICT;
     `,
   },
+  {
+    version: 5,
+    name: 'authorization codes and refresh tokens',
+    sql: `
+      -- Codes and refresh tokens are stored by the SHA-256 of their value, never in the clear.
+      CREATE TABLE auth_codes (
+        hash         TEXT PRIMARY KEY,
+        client_id    TEXT NOT NULL,
+        redirect_uri TEXT NOT NULL,
+        challenge    TEXT NOT NULL,
+        subject      TEXT NOT NULL,
+        scope        TEXT NOT NULL,
+        audience     TEXT NOT NULL,
+        expires_at   INTEGER NOT NULL,
+        used_at      INTEGER,
+        family       TEXT
+      ) STRICT;
+      CREATE TABLE refresh_tokens (
+        hash             TEXT PRIMARY KEY,
+        family           TEXT NOT NULL,
+        client_id        TEXT NOT NULL,
+        subject          TEXT NOT NULL,
+        scope            TEXT NOT NULL,
+        audience         TEXT NOT NULL,
+        expires_at       INTEGER NOT NULL,
+        rotated_at       INTEGER,
+        -- The successor, sealed, for the grace window in which a lost response may be replayed.
+        successor_sealed TEXT,
+        revoked_at       INTEGER
+      ) STRICT;
+      CREATE INDEX refresh_tokens_family ON refresh_tokens (family);
+      -- Access tokens issued within a token family, so that revoking the family revokes them.
+      CREATE TABLE family_access (
+        family     TEXT NOT NULL,
+        jti        TEXT NOT NULL,
+        expires_at INTEGER NOT NULL
+      ) STRICT;
+      CREATE INDEX family_access_family ON family_access (family);
+    `,
+  },
 ];

@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { REGISTRY_SECTIONS, type Registry, type RegistrySection } from '../../issuer/registry.js';
-import type { DecisionQuery, DecisionRecord, DirectoryChanges, Entity, Store, StoredSigningKey } from '../store.js';
+import type { AuthCode, CodeUse, DecisionQuery, DecisionRecord, DirectoryChanges, Entity, RefreshToken, RefreshUse, Store, StoredSigningKey } from '../store.js';
 import { MIGRATIONS } from './migrations.js';
 
 interface DecisionRow {
@@ -193,6 +193,67 @@ export class SqliteStore implements Store {
     this.db.prepare('INSERT INTO revoked_tokens (jti, expires_at) VALUES (?, ?) ON CONFLICT (jti) DO NOTHING').run(jti, expiresAt);
   }
 
+  saveCode(c: AuthCode): void {
+    this.db
+      .prepare('INSERT INTO auth_codes (hash, client_id, redirect_uri, challenge, subject, scope, audience, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+      .run(c.hash, c.clientId, c.redirectUri, c.challenge, c.subject, c.scope, c.audience, c.expiresAt);
+  }
+
+  useCode(hash: string, now: number): CodeUse {
+    return this.db.transaction((): CodeUse => {
+      // Expired codes are dropped as they are met; a used one is kept until it expires, to catch replays.
+      this.db.prepare('DELETE FROM auth_codes WHERE expires_at < ?').run(now - 600);
+      const row = this.db.prepare('SELECT * FROM auth_codes WHERE hash = ?').get(hash) as CodeRow | undefined;
+      if (row === undefined) return { kind: 'unknown' };
+      if (row.used_at !== null) return { kind: 'reused', family: row.family };
+      if (row.expires_at < now) return { kind: 'expired' };
+      this.db.prepare('UPDATE auth_codes SET used_at = ? WHERE hash = ?').run(now, hash);
+      return {
+        kind: 'ok',
+        code: { hash, clientId: row.client_id, redirectUri: row.redirect_uri, challenge: row.challenge, subject: row.subject, scope: row.scope, audience: row.audience, expiresAt: row.expires_at },
+      };
+    })();
+  }
+
+  setCodeFamily(hash: string, family: string): void {
+    this.db.prepare('UPDATE auth_codes SET family = ? WHERE hash = ?').run(family, hash);
+  }
+
+  saveRefreshToken(t: RefreshToken): void {
+    this.db
+      .prepare('INSERT INTO refresh_tokens (hash, family, client_id, subject, scope, audience, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
+      .run(t.hash, t.family, t.clientId, t.subject, t.scope, t.audience, t.expiresAt);
+  }
+
+  rotateRefreshToken(hash: string, successor: RefreshToken, successorSealed: string, now: number, grace: number): RefreshUse {
+    return this.db.transaction((): RefreshUse => {
+      const row = this.db.prepare('SELECT * FROM refresh_tokens WHERE hash = ?').get(hash) as RefreshRow | undefined;
+      if (row === undefined || row.revoked_at !== null) return { kind: 'unknown' };
+      const token: RefreshToken = { hash, family: row.family, clientId: row.client_id, subject: row.subject, scope: row.scope, audience: row.audience, expiresAt: row.expires_at };
+      if (row.expires_at < now) return { kind: 'expired' };
+      if (row.rotated_at === null) {
+        this.db.prepare('UPDATE refresh_tokens SET rotated_at = ?, successor_sealed = ? WHERE hash = ?').run(now, successorSealed, hash);
+        // The successor inherits the family, client, subject, scope and audience; only its value and expiry are new.
+        this.saveRefreshToken({ ...token, hash: successor.hash, expiresAt: successor.expiresAt });
+        return { kind: 'rotated', token };
+      }
+      if (now - row.rotated_at <= grace && row.successor_sealed !== null) return { kind: 'replayed', token, successorSealed: row.successor_sealed };
+      this.revokeFamily(row.family, now);
+      return { kind: 'reused', family: row.family };
+    })();
+  }
+
+  recordFamilyAccess(family: string, jti: string, expiresAt: number): void {
+    this.db.prepare('INSERT INTO family_access (family, jti, expires_at) VALUES (?, ?, ?)').run(family, jti, expiresAt);
+  }
+
+  revokeFamily(family: string, now: number): void {
+    this.db.transaction(() => {
+      this.db.prepare('UPDATE refresh_tokens SET revoked_at = ?, successor_sealed = NULL WHERE family = ? AND revoked_at IS NULL').run(now, family);
+      this.db.prepare('INSERT INTO revoked_tokens (jti, expires_at) SELECT jti, expires_at FROM family_access WHERE family = ? ON CONFLICT (jti) DO NOTHING').run(family);
+    })();
+  }
+
   changeMarker(): number {
     return this.db.pragma('data_version', { simple: true }) as number;
   }
@@ -254,4 +315,28 @@ function migrate(db: Database.Database): void {
 function registryKey(section: RegistrySection, item: unknown): string {
   const x = item as { identifier?: string; id?: string; name?: string };
   return (section === 'apis' ? x.identifier : section === 'clients' || section === 'users' ? x.id : x.name) ?? '';
+}
+
+interface CodeRow {
+  client_id: string;
+  redirect_uri: string;
+  challenge: string;
+  subject: string;
+  scope: string;
+  audience: string;
+  expires_at: number;
+  used_at: number | null;
+  family: string | null;
+}
+
+interface RefreshRow {
+  family: string;
+  client_id: string;
+  subject: string;
+  scope: string;
+  audience: string;
+  expires_at: number;
+  rotated_at: number | null;
+  successor_sealed: string | null;
+  revoked_at: number | null;
 }

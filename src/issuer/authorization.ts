@@ -1,0 +1,77 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { RegistryView } from './live-registry.js';
+import type { Api, Client } from './registry.js';
+
+/** A validated authorization request, waiting for the user to sign in. */
+export interface PendingAuthorization {
+  client: Client;
+  api: Api;
+  redirectUri: string;
+  scopes: string[];
+  state: string | null;
+  challenge: string;
+  csrf: string;
+  expiresAt: number;
+}
+
+/** Where the browser goes: back to the client with an error, or an error page when the client cannot be trusted with one. */
+export type AuthorizeProblem = { kind: 'page'; message: string } | { kind: 'redirect'; redirectUri: string; error: string; description: string; state: string | null };
+
+/** RFC 7636 §4.4: S256 only — `plain` and a missing challenge are refused. */
+export function challengeOf(verifier: string): string {
+  return createHash('sha256').update(verifier).digest('base64url');
+}
+
+export function verifierMatches(verifier: string, challenge: string): boolean {
+  // RFC 7636 §4.1: 43 to 128 unreserved characters.
+  if (!/^[A-Za-z0-9\-._~]{43,128}$/.test(verifier)) return false;
+  const a = Buffer.from(challengeOf(verifier));
+  const b = Buffer.from(challenge);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/**
+ * Checks an authorization request (RFC 6749 §4.1.1, RFC 7636, RFC 8707). The client and
+ * its redirect_uri are checked first and exactly: until both are known good, errors are
+ * shown on a page, never redirected (an open redirector otherwise).
+ */
+export function checkAuthorization(query: URLSearchParams, view: RegistryView, nowMs: number): PendingAuthorization | AuthorizeProblem {
+  for (const key of ['client_id', 'redirect_uri', 'response_type', 'scope', 'state', 'code_challenge', 'code_challenge_method', 'resource']) {
+    if (query.getAll(key).length > 1) return { kind: 'page', message: `\`${key}\` is given more than once` };
+  }
+  const clientId = query.get('client_id');
+  const client = clientId === null ? undefined : view.clients.get(clientId);
+  if (client === undefined) return { kind: 'page', message: 'unknown client' };
+  const redirectUri = query.get('redirect_uri');
+  if (redirectUri === null || !client.redirectUris.includes(redirectUri)) return { kind: 'page', message: 'the redirect_uri is not registered for this client (it must match exactly)' };
+  const state = query.get('state');
+  const fail = (error: string, description: string): AuthorizeProblem => ({ kind: 'redirect', redirectUri, error, description, state });
+  if (query.get('response_type') !== 'code') return fail('unsupported_response_type', 'response_type must be code');
+  if (!client.grantTypes.includes('authorization_code')) return fail('unauthorized_client', 'this client may not use the authorization code flow');
+  const challenge = query.get('code_challenge');
+  const method = query.get('code_challenge_method');
+  if (challenge === null) return fail('invalid_request', 'PKCE is required: send code_challenge with code_challenge_method=S256');
+  if (method !== 'S256') return fail('invalid_request', 'code_challenge_method must be S256 (plain is not accepted)');
+  if (!/^[A-Za-z0-9_-]{43}$/.test(challenge)) return fail('invalid_request', 'code_challenge is not a base64url SHA-256');
+  const requested = (query.get('scope') ?? '').split(' ').filter((s) => s !== '');
+  const resource = query.get('resource');
+  let api: Api | undefined;
+  if (resource !== null) {
+    api = view.apis.get(resource);
+    if (api === undefined) return fail('invalid_target', `\`${resource}\` is not a registered API`);
+  } else {
+    const apis = new Set(requested.flatMap((s) => view.apisOfScope.get(s) ?? []));
+    if (apis.size !== 1) return fail('invalid_target', apis.size === 0 ? 'no registered API has the requested scopes' : 'the scopes belong to several APIs: say which with `resource`');
+    api = [...apis][0];
+  }
+  const scopes = [...new Set(requested)].filter((s) => client.scopes.includes(s) && api.scopes.includes(s));
+  if (scopes.length === 0) return fail('invalid_scope', 'none of the requested scopes is allowed to this client for this API');
+  return { client, api, redirectUri, scopes, state, challenge, csrf: randomBytes(24).toString('base64url'), expiresAt: nowMs + 10 * 60_000 };
+}
+
+/** The client's redirect with RFC 6749 §4.1.2 parameters and RFC 9207 `iss`. */
+export function redirectWith(redirectUri: string, params: Record<string, string | null>): string {
+  const url = new URL(redirectUri);
+  for (const [k, v] of Object.entries(params)) if (v !== null) url.searchParams.set(k, v);
+  return url.toString();
+}

@@ -1,0 +1,150 @@
+import { cpSync } from 'node:fs';
+import { join } from 'node:path';
+import * as oidc from 'openid-client';
+import { chromium, type Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { gavel, ROOT, serveProcess, workspace, type Served } from '../cli/helpers.js';
+
+/**
+ * The authorization code flow with PKCE, as a user lives it: openid-client builds the
+ * request, Debian's chromium signs in on Gavel's login page, openid-client exchanges the
+ * code and refreshes. Attacks on the flow get their own tests.
+ */
+const API = 'https://api.example.com';
+const WEB = { id: 'invoice-web', secret: 'invoice-web-example-secret-0123456789abc' };
+const REDIRECT = 'http://127.0.0.1:8080/callback';
+
+let ws: ReturnType<typeof workspace>;
+let server: Served;
+let browser: Browser;
+
+beforeAll(async () => {
+  ws = workspace();
+  cpSync(join(ROOT, 'examples'), join(ws.dir, 'examples'), { recursive: true });
+  const applied = await gavel(['apply', 'examples/registry.json'], { cwd: ws.dir });
+  expect(applied.code, applied.stderr).toBe(0);
+  server = await serveProcess(ws.dir, []);
+  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+}, 60_000);
+
+afterAll(async () => {
+  await browser?.close();
+  server?.stop();
+  ws.remove();
+});
+
+const discover = () => oidc.discovery(new URL(server.url), WEB.id, undefined, oidc.ClientSecretBasic(WEB.secret), { execute: [oidc.allowInsecureRequests], algorithm: 'oauth2' });
+
+/** Signs alice in through the browser; answers the callback URL the browser was sent to. */
+async function signIn(authorizationUrl: URL, password = 'alice-example-password'): Promise<URL> {
+  const page = await browser.newPage();
+  try {
+    await page.goto(authorizationUrl.href);
+    await page.fill('#username', 'alice');
+    await page.fill('#password', password);
+    // The redirect to the client is what matters; nothing listens there, so the page itself then fails to load.
+    const callback = page.waitForRequest(/^http:\/\/127\.0\.0\.1:8080\/callback/);
+    await page.click('button[value=allow]', { noWaitAfter: true });
+    return new URL((await callback).url());
+  } finally {
+    await page.close();
+  }
+}
+
+async function start(scope = 'invoice:read customers:read') {
+  const config = await discover();
+  const verifier = oidc.randomPKCECodeVerifier();
+  const state = oidc.randomState();
+  const url = oidc.buildAuthorizationUrl(config, { redirect_uri: REDIRECT, scope, state, resource: API, code_challenge: await oidc.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256' });
+  return { config, verifier, state, url };
+}
+
+async function tokenRequest(form: Record<string, string>): Promise<{ status: number; body: Record<string, string> }> {
+  const r = await fetch(`${server.url}/oauth2/token`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from(`${WEB.id}:${WEB.secret}`).toString('base64')}` },
+    body: new URLSearchParams(form),
+  });
+  return { status: r.status, body: (await r.json()) as Record<string, string> };
+}
+
+describe('authorization code with PKCE, in a real browser', () => {
+  test('alice signs in; the code becomes tokens with the scopes her roles hold and the policies grant', async () => {
+    const { config, verifier, state, url } = await start();
+    const callback = await signIn(url);
+    expect(callback.searchParams.get('iss')).toBe(server.url);
+    const tokens = await oidc.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier, expectedState: state });
+    // customers:read is the client's but not alice's (finance clerks read invoices and payments).
+    expect(tokens).toMatchObject({ token_type: 'bearer', scope: 'invoice:read' });
+    expect(typeof tokens.refresh_token).toBe('string');
+    expect(await oidc.tokenIntrospection(config, tokens.access_token)).toMatchObject({ active: true, sub: 'alice', client_id: WEB.id, aud: API });
+  }, 30_000);
+
+  test('refresh rotates; a lost response may be replayed briefly for the same successor; refreshes never widen scope', async () => {
+    const { config, verifier, state, url } = await start();
+    const tokens = await oidc.authorizationCodeGrant(config, await signIn(url), { pkceCodeVerifier: verifier, expectedState: state });
+    const first = await oidc.refreshTokenGrant(config, tokens.refresh_token!);
+    expect(first.refresh_token).not.toBe(tokens.refresh_token);
+    // The same old token again within the grace window (a response lost on the way): the same successor.
+    const again = await oidc.refreshTokenGrant(config, tokens.refresh_token!);
+    expect(again.refresh_token).toBe(first.refresh_token);
+    await expect(oidc.refreshTokenGrant(config, first.refresh_token!, { scope: 'invoice:read payments:write' })).rejects.toMatchObject({ error: 'invalid_scope' });
+  }, 30_000);
+
+  test('a code used twice is refused, and what its first use issued is revoked', async () => {
+    const { config, verifier, url } = await start();
+    const callback = await signIn(url);
+    const form = { grant_type: 'authorization_code', code: callback.searchParams.get('code')!, redirect_uri: REDIRECT, code_verifier: verifier };
+    const first = await tokenRequest(form);
+    expect(first.status).toBe(200);
+    expect(await tokenRequest(form)).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
+    expect(await oidc.tokenIntrospection(config, first.body.access_token)).toEqual({ active: false });
+    expect(await tokenRequest({ grant_type: 'refresh_token', refresh_token: first.body.refresh_token })).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
+  }, 30_000);
+
+  test('a wrong verifier, a missing one, or another redirect_uri: invalid_grant', async () => {
+    for (const change of [{ code_verifier: oidc.randomPKCECodeVerifier() }, { redirect_uri: 'http://127.0.0.1:8080/other' }]) {
+      const { verifier, url } = await start();
+      const code = (await signIn(url)).searchParams.get('code')!;
+      expect(await tokenRequest({ grant_type: 'authorization_code', code, redirect_uri: REDIRECT, code_verifier: verifier, ...change })).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
+    }
+    const { url } = await start();
+    const code = (await signIn(url)).searchParams.get('code')!;
+    expect(await tokenRequest({ grant_type: 'authorization_code', code, redirect_uri: REDIRECT })).toMatchObject({ status: 400, body: { error: 'invalid_request' } });
+  }, 60_000);
+
+  test('without PKCE, or with plain, the client is sent back an error; an unregistered redirect_uri is never redirected to', async () => {
+    const base = { response_type: 'code', client_id: WEB.id, redirect_uri: REDIRECT, scope: 'invoice:read', state: 's1' };
+    const noPkce = await fetch(`${server.url}/oauth2/authorize?${new URLSearchParams(base)}`, { redirect: 'manual' });
+    expect(noPkce.status).toBe(302);
+    const location = new URL(noPkce.headers.get('location')!);
+    expect(Object.fromEntries(location.searchParams)).toMatchObject({ error: 'invalid_request', state: 's1', iss: server.url });
+    const plain = await fetch(`${server.url}/oauth2/authorize?${new URLSearchParams({ ...base, code_challenge: 'x'.repeat(43), code_challenge_method: 'plain' })}`, { redirect: 'manual' });
+    expect(new URL(plain.headers.get('location')!).searchParams.get('error_description')).toContain('S256');
+    const evil = await fetch(`${server.url}/oauth2/authorize?${new URLSearchParams({ ...base, redirect_uri: 'https://evil.example.com/cb' })}`, { redirect: 'manual' });
+    expect(evil.status).toBe(400);
+    expect(evil.headers.get('location')).toBeNull();
+    expect(await evil.text()).toContain('redirect_uri is not registered');
+  });
+
+  test('the login form is refused without its CSRF cookie; a wrong password shows the page again', async () => {
+    const { url } = await start();
+    const page = await (await fetch(url.href)).text();
+    const tx = /name="tx" value="([^"]+)"/.exec(page)![1];
+    const csrf = /name="csrf" value="([^"]+)"/.exec(page)![1];
+    const post = (cookie: string | null, password: string) =>
+      fetch(`${server.url}/oauth2/authorize`, {
+        method: 'POST',
+        redirect: 'manual',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', ...(cookie === null ? {} : { cookie: `gavel_csrf=${cookie}` }) },
+        body: new URLSearchParams({ tx, csrf, username: 'alice', password, decision: 'allow' }),
+      });
+    expect((await post(null, 'alice-example-password')).status).toBe(403);
+    const wrong = await post(csrf, 'not-her-password');
+    expect(wrong.status).toBe(401);
+    expect(await wrong.text()).toContain('Wrong user or password.');
+    const right = await post(csrf, 'alice-example-password');
+    expect(right.status).toBe(303);
+    expect(new URL(right.headers.get('location')!).searchParams.get('code')).toMatch(/^[A-Za-z0-9_-]{43}$/);
+  });
+});

@@ -1,0 +1,42 @@
+import { describe, expect, test } from 'vitest';
+import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
+import type { RefreshToken } from '../../src/store/store.js';
+
+const token = (hash: string, expiresAt = 10_000): RefreshToken => ({ hash, family: 'f1', clientId: 'web', subject: 'alice', scope: 'invoice:read', audience: 'https://api.example.com', expiresAt });
+
+describe('refresh token families in the store', () => {
+  test('rotation is check-and-set: a rotated token replays its successor within the grace window, and revokes its family after it', () => {
+    const store = new SqliteStore(':memory:');
+    store.saveRefreshToken(token('r1'));
+    store.recordFamilyAccess('f1', 'jti-1', 9_000);
+    expect(store.rotateRefreshToken('r1', token('r2'), 'sealed-r2', 100, 10)).toMatchObject({ kind: 'rotated', token: { subject: 'alice', family: 'f1' } });
+    // A lost response: the same token within 10 s answers the successor it already got.
+    expect(store.rotateRefreshToken('r1', token('r2-other'), 'sealed-other', 105, 10)).toMatchObject({ kind: 'replayed', successorSealed: 'sealed-r2' });
+    // The successor inherited the family and works.
+    expect(store.rotateRefreshToken('r2', token('r3'), 'sealed-r3', 106, 10).kind).toBe('rotated');
+    // r1 again, long after: a stolen token. The family is revoked: r3 and the family's access tokens.
+    expect(store.rotateRefreshToken('r1', token('r4'), 'sealed-r4', 200, 10)).toEqual({ kind: 'reused', family: 'f1' });
+    expect(store.rotateRefreshToken('r3', token('r5'), 'sealed-r5', 201, 10).kind).toBe('unknown');
+    expect(store.revokedTokens(0).has('jti-1')).toBe(true);
+    store.close();
+  });
+
+  test('an expired refresh token is refused; an unknown one too', () => {
+    const store = new SqliteStore(':memory:');
+    store.saveRefreshToken(token('old', 50));
+    expect(store.rotateRefreshToken('old', token('n'), 's', 100, 10).kind).toBe('expired');
+    expect(store.rotateRefreshToken('never', token('n2'), 's', 100, 10).kind).toBe('unknown');
+    store.close();
+  });
+
+  test('a code is exchanged once; its second use reports the family it started', () => {
+    const store = new SqliteStore(':memory:');
+    store.saveCode({ hash: 'c1', clientId: 'web', redirectUri: 'http://x/cb', challenge: 'ch', subject: 'alice', scope: 'invoice:read', audience: 'https://api.example.com', expiresAt: 160 });
+    expect(store.useCode('c1', 100).kind).toBe('ok');
+    store.setCodeFamily('c1', 'f9');
+    expect(store.useCode('c1', 101)).toEqual({ kind: 'reused', family: 'f9' });
+    store.saveCode({ hash: 'c2', clientId: 'web', redirectUri: 'http://x/cb', challenge: 'ch', subject: 'alice', scope: 's', audience: 'a', expiresAt: 160 });
+    expect(store.useCode('c2', 161).kind).toBe('expired');
+    store.close();
+  });
+});
