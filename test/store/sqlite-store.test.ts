@@ -41,6 +41,7 @@ describe('the SQLite store', () => {
       { version: 2, name: 'directory' },
       { version: 3, name: 'decision log: no index on request ids' },
       { version: 4, name: 'token issuer' },
+      { version: 5, name: 'authorization codes and refresh tokens' },
     ]);
     db.close();
   });
