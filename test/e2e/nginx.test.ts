@@ -3,6 +3,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { freePort, startStack, waitFor, type Stack } from './stack.js';
+import { ROOT } from '../cli/helpers.js';
 
 /** A real nginx (Debian's nginx-light, installed by .ci/run) asking `gavel serve` through `auth_request`, as docs/gateways.md shows. */
 const NGINX = '/usr/sbin/nginx';
@@ -55,6 +56,36 @@ http {
 afterAll(() => stack?.stop());
 
 describe('nginx auth_request in front of an upstream', () => {
+  test('a token Gavel\'s own issuer minted passes nginx with no issuer configured; once revoked, it does not', async () => {
+    const secret = 'hello-service-example-secret-0123456789';
+    writeFileSync(
+      join(stack.dir, 'registry.json'),
+      JSON.stringify({
+        apis: [{ identifier: 'https://hello.example.com', scopes: ['hello:read'] }],
+        clients: [{ id: 'hello-service', secret, grant_types: ['client_credentials'], scopes: ['hello:read'] }],
+      }),
+    );
+    const applied = spawnSync(process.execPath, [join(ROOT, 'bin', 'gavel.js'), 'apply', join(stack.dir, 'registry.json'), '--db', join(stack.dir, 'data', 'gavel.db')], { encoding: 'utf8' });
+    expect(applied.status, applied.stderr).toBe(0);
+    const basic = `Basic ${Buffer.from(`hello-service:${secret}`).toString('base64')}`;
+    const gavel = `http://127.0.0.1:${stack.gavelPort}`;
+    let token = '';
+    // The server picks the registry up within a second.
+    await waitFor(gavel, async () => {
+      const r = await fetch(`${gavel}/oauth2/token`, { method: 'POST', headers: { authorization: basic, 'content-type': 'application/x-www-form-urlencoded' }, body: 'grant_type=client_credentials' });
+      if (r.status !== 200) return false;
+      token = ((await r.json()) as { access_token: string }).access_token;
+      return true;
+    });
+    const through = await fetch(`${base}/hello/minted`, { headers: { authorization: `Bearer ${token}` } });
+    expect(through.status).toBe(200);
+    expect(await through.json()).toEqual({ path: '/hello/minted', subject: 'hello-service' });
+    await fetch(`${gavel}/oauth2/revoke`, { method: 'POST', headers: { authorization: basic, 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ token }) });
+    const revoked = await fetch(`${base}/hello/minted`, { headers: { authorization: `Bearer ${token}` } });
+    expect(revoked.status).toBe(401);
+    expect(revoked.headers.get('www-authenticate')).toContain('invalid_token');
+  });
+
   test('a caller with a valid token and the scope reaches the upstream, which learns the subject', async () => {
     const r = await fetch(`${base}/hello/world?x=1`, { headers: { authorization: `Bearer ${await stack.sign({ scope: 'hello:read' })}` } });
     expect(r.status).toBe(200);

@@ -34,14 +34,16 @@ export function freePort(): Promise<number> {
   });
 }
 
-export async function waitFor(url: string): Promise<void> {
+/** Waits until `url` answers at all — or, with `ready`, until `ready` says so (errors count as not yet). */
+export async function waitFor(url: string, ready?: () => Promise<boolean>): Promise<void> {
   for (let i = 0; i < 200; i++) {
     try {
-      await fetch(url);
-      return;
+      if (ready === undefined) await fetch(url);
+      if (ready === undefined || (await ready())) return;
     } catch {
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      // not yet
     }
+    await new Promise((resolve) => setTimeout(resolve, 50));
   }
   throw new Error(`${url} never answered`);
 }
@@ -50,7 +52,10 @@ export async function startStack(name: string): Promise<Stack> {
   const dir = mkdtempSync(join(tmpdir(), `gavel-${name}-`));
   const children: ChildProcess[] = [];
   mkdirSync(join(dir, 'policies'));
-  writeFileSync(join(dir, 'policies', 'hello.gavel'), '@id("hello.read")\npermit (action == "GET", resource.path like "/hello/**")\nwhen { token.scope contains "hello:read" };\n');
+  writeFileSync(
+    join(dir, 'policies', 'hello.gavel'),
+    '@id("hello.read")\npermit (action == "GET", resource.path like "/hello/**")\nwhen { token.scope contains "hello:read" };\n\n@id("hello.mint")\npermit (action == "mint", resource == scope::"hello:read");\n',
+  );
   const keys = await generateKeyPair('ES256');
   writeFileSync(join(dir, 'jwks.json'), JSON.stringify({ keys: [{ ...(await exportJWK(keys.publicKey)), kid: 'k1', alg: 'ES256' }] }));
   writeFileSync(
