@@ -1,13 +1,13 @@
 /**
  * bench/RESULTS.md holds every benchmark's last full run, one section each between HTML
- * comment markers, so that `npm run bench:engine`, `bench:http`, `bench:grpc` and `bench:signals` each
+ * comment markers, so that `npm run bench:engine`, `bench:http`, `bench:grpc`, `bench:signals` and `bench:issuer` each
  * rewrite their own section and leave the others as they were.
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 
 export const RESULTS_MD = new URL('./RESULTS.md', import.meta.url);
 
-export const SECTIONS = ['engine', 'http', 'grpc', 'signals'] as const;
+export const SECTIONS = ['engine', 'http', 'grpc', 'signals', 'issuer'] as const;
 export type Section = (typeof SECTIONS)[number];
 
 const HEADER = `# Benchmark results
@@ -20,6 +20,7 @@ Each benchmark rewrites its own section below on a full run; partial runs leave 
 | [HTTP](#http) | \`npm run bench:http\` | \`gavel serve\` under autocannon: AuthZEN evaluation vs a fastify hello-world and the Cerbos server |
 | [gRPC](#grpc) | \`npm run bench:grpc\` | \`gavel serve\` over gRPC: \`gavel.v1\` Decide and Envoy \`Check\` vs Cerbos \`CheckResources\` |
 | [Signals](#signals) | \`npm run bench:signals\` | IP reputation lists: load and longest-prefix lookups with 10k … 1M prefixes vs ipaddr.js and netmask linear scans |
+| [Issuer](#issuer) | \`npm run bench:issuer\` | the token endpoint: client_credentials grants (ES256 JWTs, scopes minted by policy) vs node-oidc-provider |
 
 The machine is a small shared VM (2 logical CPUs); each section says when it ran, on which
 commit, and the load average around it.

@@ -24,7 +24,7 @@ function run(job: LoadJob): Promise<LoadResult> {
         url: job.url,
         connections: job.connections,
         duration: job.durationS,
-        requests: job.bodies.map((body) => ({ method: 'POST', path: new URL(job.url).pathname, headers: { 'content-type': 'application/json' }, body })),
+        requests: job.bodies.map((body) => ({ method: 'POST', path: new URL(job.url).pathname, headers: { 'content-type': 'application/json', ...job.headers }, body })),
       },
       (err: unknown, result) => {
         if (err !== null && err !== undefined) return reject(err instanceof Error ? err : new Error(String(err)));

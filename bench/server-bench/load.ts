@@ -12,6 +12,8 @@ export interface HttpJob {
   url: string;
   /** Sent in turn by every connection (autocannon's `requests` list, built once). */
   bodies: string[];
+  /** Request headers over the default `content-type: application/json` (a form body and Basic auth, say). */
+  headers?: Record<string, string>;
   connections: number;
   durationS: number;
 }

@@ -5,7 +5,7 @@
  * here and killed by `stopAll`, which the benchmarks call in `finally` and on SIGINT/SIGTERM.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 
 export const SERVER_CPU = 0;
@@ -157,4 +157,39 @@ export function cpuSeconds(pid: number | undefined): number | null {
   } catch {
     return null;
   }
+}
+
+/** CPU seconds of a process split by thread: its main thread, and all its other threads together. */
+export interface ThreadCpu {
+  main: number;
+  others: number;
+}
+
+/**
+ * Like `cpuSeconds`, per thread (/proc/<pid>/task): in a Node server the main thread runs the
+ * JavaScript, while libuv's pool (WebCrypto signatures, for one), worker threads and V8's
+ * helpers run on the others. `null` where there is no /proc. A thread that exits between two
+ * reads takes its seconds with it, so read this around runs in which threads do not come and go.
+ */
+export function threadCpuSeconds(pid: number | undefined): ThreadCpu | null {
+  if (pid === undefined) return null;
+  let tids: string[];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return null;
+  }
+  const out: ThreadCpu = { main: 0, others: 0 };
+  for (const tid of tids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const seconds = (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
+      if (tid === String(pid)) out.main += seconds;
+      else out.others += seconds;
+    } catch {
+      // The thread exited after the directory was read: its time is gone from both reads.
+    }
+  }
+  return out;
 }

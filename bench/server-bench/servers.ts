@@ -1,9 +1,9 @@
 /**
  * The servers under test, each started in its own process pinned to SERVER_CPU:
  * `gavel serve` as users run it (bin/gavel.js over dist/), the fastify hello-world ceiling,
- * and the Cerbos server binary from @cerbos/cerbos-linux-x64. Every one listens on
- * 127.0.0.1 only; Gavel and fastify bind port 0 and print the port, Cerbos gets probed
- * free ports.
+ * the Cerbos server binary from @cerbos/cerbos-linux-x64, and node-oidc-provider (the issuer
+ * benchmark's peer). Every one listens on 127.0.0.1 only; Gavel, fastify and oidc-provider
+ * bind port 0 and print the port, Cerbos gets probed free ports.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -36,6 +36,8 @@ export interface GavelOptions {
   trustedIssuers?: { entry: object; jwksFile: string; jwks: object }[];
   /** The config file's `decision_log.enabled`: `false` logs no decision at all (default on). */
   decisionLog?: boolean;
+  /** Node options before bin/gavel.js, such as `--cpu-prof` (default none). */
+  nodeArgs?: readonly string[];
 }
 
 export async function startGavel(name: string, options: GavelOptions): Promise<Server> {
@@ -51,7 +53,7 @@ export async function startGavel(name: string, options: GavelOptions): Promise<S
   };
   const configFile = join(options.dir, 'gavel.json');
   writeFileSync(configFile, JSON.stringify(config, null, 2));
-  const child = spawnPinned(name, process.execPath, [join(ROOT, 'bin/gavel.js'), 'serve', '--config', configFile, '--http', '127.0.0.1:0', '--grpc', '127.0.0.1:0'], {
+  const child = spawnPinned(name, process.execPath, [...(options.nodeArgs ?? []), join(ROOT, 'bin/gavel.js'), 'serve', '--config', configFile, '--http', '127.0.0.1:0', '--grpc', '127.0.0.1:0'], {
     cpu: SERVER_CPU,
     cwd: options.dir,
   });
@@ -103,4 +105,24 @@ telemetry:
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   return { name: 'cerbos', child, http, grpc: `127.0.0.1:${grpcPort}` };
+}
+
+/** What the oidc-provider peer is configured with (oidc-provider-server.mjs reads it from a file). */
+export interface OidcProviderSetup {
+  clientId: string;
+  clientSecret: string;
+  /** The one resource indicator (API) it issues JWT access tokens for. */
+  resource: string;
+  scopes: readonly string[];
+  /** The EC P-256 private JWK it signs with (ES256). */
+  jwk: object;
+}
+
+export async function startOidcProvider(dir: string, setup: OidcProviderSetup): Promise<Server> {
+  mkdirSync(dir, { recursive: true });
+  const setupFile = join(dir, 'setup.json');
+  writeFileSync(setupFile, JSON.stringify(setup));
+  const child = spawnPinned('oidc-provider', process.execPath, [here('./oidc-provider-server.mjs'), setupFile], { cpu: SERVER_CPU, cwd: ROOT });
+  const m = await child.waitFor(/oidc-provider: listening on (http:\/\/127\.0\.0\.1:\d+)/);
+  return { name: 'oidc-provider', child, http: m[1] ?? '', grpc: null };
 }
