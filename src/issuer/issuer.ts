@@ -21,10 +21,15 @@ export interface TokenResponse {
   expires_in: number;
   scope: string;
   refresh_token?: string;
+  /** RFC 8693 §2.2.1, for token exchange. */
+  issued_token_type?: string;
 }
 
 /** What the browser gets from /oauth2/authorize. */
 export type BrowserAnswer = { kind: 'html'; status: number; html: string; csrfCookie?: string } | { kind: 'redirect'; location: string };
+
+const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
+const ACCESS_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token';
 
 const sha256 = (text: string): string => createHash('sha256').update(text).digest('base64url');
 
@@ -81,7 +86,7 @@ export class Issuer {
       introspection_endpoint: `${this.url}/oauth2/introspect`,
       revocation_endpoint: `${this.url}/oauth2/revoke`,
       authorization_endpoint: `${this.url}/oauth2/authorize`,
-      grant_types_supported: ['client_credentials', 'authorization_code', 'refresh_token'],
+      grant_types_supported: ['client_credentials', 'authorization_code', 'refresh_token', TOKEN_EXCHANGE],
       response_types_supported: ['code'],
       response_modes_supported: ['query'],
       code_challenge_methods_supported: ['S256'],
@@ -119,10 +124,11 @@ export class Issuer {
     }
     const grant = form.get('grant_type');
     if (grant === null) throw new OAuthError('invalid_request', '`grant_type` is required');
-    if (grant !== 'client_credentials' && grant !== 'authorization_code' && grant !== 'refresh_token') {
-      throw new OAuthError('unsupported_grant_type', `\`${grant}\` is not supported; this issuer supports client_credentials, authorization_code and refresh_token`);
+    if (grant !== 'client_credentials' && grant !== 'authorization_code' && grant !== 'refresh_token' && grant !== TOKEN_EXCHANGE) {
+      throw new OAuthError('unsupported_grant_type', `\`${grant}\` is not supported; this issuer supports client_credentials, authorization_code, refresh_token and token exchange`);
     }
     if (!client.grantTypes.includes(grant)) throw new OAuthError('unauthorized_client', `client \`${client.id}\` may not use ${grant}`);
+    if (grant === TOKEN_EXCHANGE) return this.exchange(client, form, origin, requestId);
     if (grant === 'authorization_code') return this.codeGrant(client, form, origin, requestId);
     if (grant === 'refresh_token') return this.refreshGrant(client, form, origin, requestId);
     const requested = form.get('scope');
@@ -273,6 +279,50 @@ export class Issuer {
     const granted = mint.filter((m) => m.granted).map((m) => m.scope);
     if (granted.length === 0) throw new OAuthError('invalid_scope', `the policies granted none of the scopes: ${[...new Set(mint.flatMap((m) => m.reasons))].join('; ')}`);
     return { ...(await this.accessToken(client, api, t.subject, granted, t.family)), refresh_token: refresh, mint };
+  }
+
+  /**
+   * RFC 8693 token exchange: a token this issuer minted (`subject_token`) becomes a token for
+   * another API (`resource`/`audience`) with at most its scopes — never more — for the
+   * calling client, which is recorded as the actor (`act`, nested when the subject token
+   * already had one). An `actor_token` names another actor. The policies decide each scope
+   * again, about the token's subject.
+   */
+  private async exchange(client: Client, form: URLSearchParams, origin: Origin, requestId: string): Promise<TokenResponse & { mint: MintOutcome[] }> {
+    const subjectToken = form.get('subject_token');
+    if (subjectToken === null) throw new OAuthError('invalid_request', '`subject_token` is required');
+    if (form.get('subject_token_type') !== ACCESS_TOKEN_TYPE) throw new OAuthError('invalid_request', `subject_token_type must be ${ACCESS_TOKEN_TYPE}`);
+    const requestedType = form.get('requested_token_type');
+    if (requestedType !== null && requestedType !== ACCESS_TOKEN_TYPE) throw new OAuthError('invalid_request', `only ${ACCESS_TOKEN_TYPE} can be issued`);
+    const subject = await this.verify(subjectToken);
+    if (subject === null || typeof subject.sub !== 'string') throw new OAuthError('invalid_grant', 'subject_token is not a valid, unrevoked token of this issuer');
+    let actor: JWTPayload = { sub: client.id };
+    const actorToken = form.get('actor_token');
+    if (actorToken !== null) {
+      if (form.get('actor_token_type') !== ACCESS_TOKEN_TYPE) throw new OAuthError('invalid_request', `actor_token_type must be ${ACCESS_TOKEN_TYPE}`);
+      const verified = await this.verify(actorToken);
+      if (verified === null || typeof verified.sub !== 'string') throw new OAuthError('invalid_grant', 'actor_token is not a valid, unrevoked token of this issuer');
+      actor = { sub: verified.sub };
+    }
+    const held = typeof subject.scope === 'string' ? subject.scope.split(' ').filter((x) => x !== '') : [];
+    const requested = form.get('scope');
+    const wanted = requested === null ? held : requested.split(' ').filter((x) => x !== '');
+    const beyond = wanted.filter((x) => !held.includes(x));
+    if (beyond.length > 0) throw new OAuthError('invalid_scope', `the subject token does not hold ${beyond.join(', ')}: an exchange cannot widen scope`);
+    const api = this.audience(form.get('resource') ?? form.get('audience'), wanted.join(' '), client);
+    const candidates = wanted.filter((x) => api.scopes.includes(x) && client.scopes.includes(x));
+    if (candidates.length === 0) throw new OAuthError('invalid_scope', `none of the scopes is both the client's and ${api.identifier}'s`);
+    const user = subject.sub === subject.client_id ? null : subject.sub;
+    const mint = this.mint(client, api, TOKEN_EXCHANGE, candidates, origin, requestId, user);
+    const granted = mint.filter((m) => m.granted).map((m) => m.scope);
+    if (granted.length === 0) throw new OAuthError('invalid_scope', `the policies granted none of the scopes: ${[...new Set(mint.flatMap((m) => m.reasons))].join('; ')}`);
+    const iat = Math.floor(this.now() / 1000);
+    // Never outlive the token it came from.
+    const exp = Math.min(iat + api.accessTokenTtl, typeof subject.exp === 'number' ? subject.exp : iat);
+    const act = subject.act === undefined ? actor : { ...actor, act: subject.act };
+    const claims: JWTPayload = { iss: this.url, sub: subject.sub, aud: api.identifier, iat, exp, jti: randomUUID(), client_id: client.id, scope: granted.join(' '), act };
+    const access = await this.options.keys.sign(claims, 'at+jwt');
+    return { access_token: access, issued_token_type: ACCESS_TOKEN_TYPE, token_type: 'Bearer', expires_in: exp - iat, scope: granted.join(' '), mint };
   }
 
   private async userTokens(client: Client, api: Api, subject: string, scopes: string[], family: string, mint: MintOutcome[], _requestId: string): Promise<TokenResponse & { mint: MintOutcome[] }> {

@@ -1,5 +1,5 @@
-import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes, randomUUID } from 'node:crypto';
-import { exportJWK, generateKeyPair, importJWK, SignJWT, type JSONWebKeySet, type JWK, type JWTPayload, type CryptoKey } from 'jose';
+import { createCipheriv, createDecipheriv, createHash, createPrivateKey, hkdfSync, randomBytes, randomUUID, sign, type JsonWebKey, type KeyObject } from 'node:crypto';
+import { exportJWK, generateKeyPair, type JSONWebKeySet, type JWK, type JWTPayload } from 'jose';
 import type { Store } from '../store/store.js';
 
 export type SigningAlgorithm = 'ES256' | 'EdDSA';
@@ -28,7 +28,8 @@ export function unseal(secret: string, sealed: string): string {
 interface LoadedKey {
   kid: string;
   alg: SigningAlgorithm;
-  privateKey: CryptoKey;
+  /** A node:crypto key: signing with it is synchronous, without WebCrypto's hand-off to a worker thread. */
+  privateKey: KeyObject;
   publicJwk: JWK;
   createdAt: number;
 }
@@ -70,7 +71,7 @@ export class KeyRing {
     const privateJwk = await exportJWK(pair.privateKey);
     const createdAt = new Date().toISOString();
     store.addSigningKey({ kid, alg, publicJwk: JSON.stringify({ ...publicJwk, kid, alg, use: 'sig' }), sealed: seal(secret, JSON.stringify(privateJwk)), createdAt });
-    return { kid, alg, privateKey: pair.privateKey, publicJwk: { ...publicJwk, kid, alg, use: 'sig' }, createdAt: Date.parse(createdAt) };
+    return { kid, alg, privateKey: createPrivateKey({ key: privateJwk as JsonWebKey, format: 'jwk' }), publicJwk: { ...publicJwk, kid, alg, use: 'sig' }, createdAt: Date.parse(createdAt) };
   }
 
   private get current(): LoadedKey {
@@ -83,9 +84,15 @@ export class KeyRing {
     return { keys: this.keys.filter((_, i) => i === last || this.keys[i + 1].createdAt + this.overlapSeconds * 1000 > now).map((k) => k.publicJwk) };
   }
 
-  sign(claims: JWTPayload, typ: string): Promise<string> {
+  /**
+   * A compact JWS (RFC 7515) of the claims with the current key. ES256 signatures are the
+   * raw r‖s pair (RFC 7518 §3.4), not DER.
+   */
+  async sign(claims: JWTPayload, typ: string): Promise<string> {
     const k = this.current;
-    return new SignJWT(claims).setProtectedHeader({ alg: k.alg, kid: k.kid, typ }).sign(k.privateKey);
+    const input = `${b64(JSON.stringify({ alg: k.alg, kid: k.kid, typ }))}.${b64(JSON.stringify(claims))}`;
+    const signature = k.alg === 'ES256' ? sign('sha256', Buffer.from(input), { key: k.privateKey, dsaEncoding: 'ieee-p1363' }) : sign(null, Buffer.from(input), k.privateKey);
+    return `${input}.${signature.toString('base64url')}`;
   }
 }
 
@@ -96,5 +103,7 @@ async function load(secret: string, kid: string, alg: SigningAlgorithm, sealed: 
   } catch {
     throw new Error(`signing key ${kid} cannot be unsealed: the issuer secret is not the one it was sealed with`);
   }
-  return { kid, alg, privateKey: (await importJWK(jwk, alg)) as CryptoKey, publicJwk: JSON.parse(publicJwk) as JWK, createdAt: Date.parse(createdAt) };
+  return { kid, alg, privateKey: createPrivateKey({ key: jwk as JsonWebKey, format: 'jwk' }), publicJwk: JSON.parse(publicJwk) as JWK, createdAt: Date.parse(createdAt) };
 }
+
+const b64 = (text: string): string => Buffer.from(text).toString('base64url');

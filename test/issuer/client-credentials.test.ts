@@ -59,7 +59,7 @@ describe('client_credentials through openid-client', () => {
       issuer: server.url,
       token_endpoint: `${server.url}/oauth2/token`,
       authorization_endpoint: `${server.url}/oauth2/authorize`,
-      grant_types_supported: ['client_credentials', 'authorization_code', 'refresh_token'],
+      grant_types_supported: ['client_credentials', 'authorization_code', 'refresh_token', 'urn:ietf:params:oauth:grant-type:token-exchange'],
       code_challenge_methods_supported: ['S256'],
       authorization_response_iss_parameter_supported: true,
     });
