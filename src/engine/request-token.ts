@@ -1,5 +1,6 @@
 import type { Request } from '../language/eval/activation.js';
 import type { TokenResult } from '../tokens/verify-token.js';
+import { boundKey } from '../tokens/dpop.js';
 
 type Json = { [k: string]: unknown };
 const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -17,5 +18,7 @@ export async function withRequestToken(request: Request, verify: (token: string)
   if (typeof token !== 'string') return { request: stripped, tokenError: 'context.token must be a string (a JWT)' };
   const result = await verify(token);
   if (!result.ok) return { request: stripped, tokenError: result.reason };
+  // Without the original request there is no DPoP proof to check the key binding with.
+  if (boundKey(result.claims) !== null) return { request: stripped, tokenError: 'the token is DPoP-bound: its proof can only be checked where the original request is seen (forward-auth, Envoy)' };
   return { request: { ...stripped, token: result.claims }, tokenError: null };
 }

@@ -2,7 +2,8 @@ import { create } from '@bufbuild/protobuf';
 import { randomUUID } from 'node:crypto';
 import { HeaderValueOption_HeaderAppendAction } from '../gen/proto/envoy/config/core/v3/base_pb.js';
 import { CheckRequestSchema, CheckResponseSchema } from '../gen/proto/envoy/service/auth/v3/external_auth_pb.js';
-import { bearerToken, gatewayRequest, gatewayVerdict } from '../engine/gateway.js';
+import { gatewayRequest, gatewayVerdict } from '../engine/gateway.js';
+import { verifyPresented } from '../tokens/dpop.js';
 import type { LivePolicySet } from '../engine/live-set.js';
 import type { Decider } from '../server/decider.js';
 import type { ForwardAuthOptions } from '../http/routes/forward-auth.js';
@@ -37,8 +38,8 @@ export function envoyAuthorization(policies: LivePolicySet, decider: Decider, op
         // Envoy reports the downstream peer it saw: the client's address, not a header's.
         ip: source?.case === 'socketAddress' ? (canonical(source.value.address) ?? source.value.address) : '',
       };
-      const token = bearerToken(headers.authorization);
-      const verified = token === null ? null : await options.verifyToken(token);
+      const original = { method: call.method, url: `${http?.scheme || 'http'}://${call.host}${call.path}` };
+      const verified = await verifyPresented(headers.authorization, headers.dpop, original, options.verifyToken, options.replay);
       // Envoy resolved the downstream address itself (its own xff_num_trusted_hops): take it as is.
       const d = decider.decide('envoy', http?.id || randomUUID(), policies.current, gatewayRequest(call, verified?.ok ? verified.claims : undefined, options.headers), {}, { address: canonical(call.ip) });
       const verdict = gatewayVerdict(d, verified, options.responseHeaders);

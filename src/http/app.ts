@@ -19,6 +19,7 @@ import { adminRoutes, type AdminOptions } from './routes/admin.js';
 import { healthRoutes } from './routes/health.js';
 import { requireClientKeys } from './client-auth.js';
 import { originOf } from './origin.js';
+import { ReplayCache } from '../tokens/dpop.js';
 import { oauthRoutes } from './routes/oauth.js';
 import type { Issuer } from '../issuer/issuer.js';
 import { TrustedProxies } from '../signals/client-address.js';
@@ -62,6 +63,7 @@ const NO_ISSUERS: ForwardAuthOptions = {
   verifyToken: async () => ({ ok: false, reason: 'no trusted issuers are configured' }),
   headers: [],
   responseHeaders: { 'X-Gavel-Subject': 'sub' },
+  replay: new ReplayCache(),
 };
 
 export const DEFAULT_BODY_LIMIT = 1 << 20;

@@ -7,6 +7,8 @@ export interface Presented {
   authorization: string | undefined;
   /** The form body. */
   form: URLSearchParams;
+  /** The DPoP header (RFC 9449), if any. */
+  dpop?: string;
 }
 
 /** RFC 6749 §2.3.1: client id and secret are form-urlencoded before Basic's base64. */

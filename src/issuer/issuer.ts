@@ -14,10 +14,11 @@ import { errorPage, loginPage } from './login-page.js';
 import { passwordMatches, randomToken } from './secrets.js';
 import { seal, unseal } from './keys.js';
 import type { RefreshToken } from '../store/store.js';
+import { ReplayCache, verifyProof } from '../tokens/dpop.js';
 
 export interface TokenResponse {
   access_token: string;
-  token_type: 'Bearer';
+  token_type: 'Bearer' | 'DPoP';
   expires_in: number;
   scope: string;
   refresh_token?: string;
@@ -68,6 +69,8 @@ export class Issuer {
   url = '';
   private revoked: Map<string, number>;
   private readonly now: () => number;
+  /** DPoP proofs seen at the token endpoint. */
+  private readonly replay = new ReplayCache();
   /** Authorization requests waiting for the user to sign in, by transaction id. */
   private readonly pending = new Map<string, PendingAuthorization>();
 
@@ -96,6 +99,7 @@ export class Issuer {
       token_endpoint_auth_signing_alg_values_supported: [],
       scopes_supported: scopes,
       authorization_response_iss_parameter_supported: true,
+      dpop_signing_alg_values_supported: ['ES256', 'ES384', 'ES512', 'RS256', 'PS256', 'EdDSA'],
     };
   }
 
@@ -128,9 +132,16 @@ export class Issuer {
       throw new OAuthError('unsupported_grant_type', `\`${grant}\` is not supported; this issuer supports client_credentials, authorization_code, refresh_token and token exchange`);
     }
     if (!client.grantTypes.includes(grant)) throw new OAuthError('unauthorized_client', `client \`${client.id}\` may not use ${grant}`);
-    if (grant === TOKEN_EXCHANGE) return this.exchange(client, form, origin, requestId);
-    if (grant === 'authorization_code') return this.codeGrant(client, form, origin, requestId);
-    if (grant === 'refresh_token') return this.refreshGrant(client, form, origin, requestId);
+    // RFC 9449: a DPoP proof for this request binds the access token to the proof's key.
+    let jkt: string | null = null;
+    if (presented.dpop !== undefined) {
+      const proof = await verifyProof(presented.dpop, { method: 'POST', url: `${this.url}/oauth2/token`, replay: this.replay });
+      if (!proof.ok) throw new OAuthError('invalid_dpop_proof', proof.reason);
+      jkt = proof.jkt;
+    }
+    if (grant === TOKEN_EXCHANGE) return this.exchange(client, form, origin, requestId, jkt);
+    if (grant === 'authorization_code') return this.codeGrant(client, form, origin, requestId, jkt);
+    if (grant === 'refresh_token') return this.refreshGrant(client, form, origin, requestId, jkt);
     const requested = form.get('scope');
     const api = this.audience(form.get('resource') ?? form.get('audience'), requested, client);
     const wanted = requested === null ? client.scopes.filter((s) => api.scopes.includes(s)) : requested.split(' ').filter((s) => s !== '');
@@ -142,7 +153,7 @@ export class Issuer {
       const reasons = [...new Set(mint.flatMap((m) => m.reasons))];
       throw new OAuthError('invalid_scope', `the policies granted none of the requested scopes${reasons.length > 0 ? `: ${reasons.join('; ')}` : ''}`);
     }
-    return { ...(await this.accessToken(client, api, client.id, granted, null)), mint };
+    return { ...(await this.accessToken(client, api, client.id, granted, null, jkt)), mint };
   }
 
   /** RFC 8707 `resource` (or `audience`): a registered API; without one, the only API the scopes point to. */
@@ -228,7 +239,7 @@ export class Issuer {
   }
 
   /** authorization_code (RFC 6749 §4.1.3, RFC 7636 §4.6): single use, bound to client, redirect and challenge. */
-  private async codeGrant(client: Client, form: URLSearchParams, _origin: Origin, requestId: string): Promise<TokenResponse & { mint: MintOutcome[] }> {
+  private async codeGrant(client: Client, form: URLSearchParams, _origin: Origin, _requestId: string, jkt: string | null): Promise<TokenResponse & { mint: MintOutcome[] }> {
     const code = form.get('code');
     const verifier = form.get('code_verifier');
     if (code === null) throw new OAuthError('invalid_request', '`code` is required');
@@ -249,11 +260,11 @@ export class Issuer {
     if (api === undefined) throw new OAuthError('invalid_grant', 'the API is no longer registered');
     const family = randomUUID();
     this.options.store.setCodeFamily(sha256(code), family);
-    return this.userTokens(client, api, c.subject, c.scope.split(' '), family, [], requestId);
+    return this.userTokens(client, api, c.subject, c.scope.split(' '), family, [], jkt);
   }
 
   /** refresh_token with rotation (RFC 9700 §4.14.2): each use returns a new one; reuse revokes the family. */
-  private async refreshGrant(client: Client, form: URLSearchParams, origin: Origin, requestId: string): Promise<TokenResponse & { mint: MintOutcome[] }> {
+  private async refreshGrant(client: Client, form: URLSearchParams, origin: Origin, requestId: string, jkt: string | null): Promise<TokenResponse & { mint: MintOutcome[] }> {
     const presented = form.get('refresh_token');
     if (presented === null) throw new OAuthError('invalid_request', '`refresh_token` is required');
     const now = Math.floor(this.now() / 1000);
@@ -278,7 +289,7 @@ export class Issuer {
     const mint = this.mint(client, api, 'refresh_token', scopes, origin, requestId, t.subject);
     const granted = mint.filter((m) => m.granted).map((m) => m.scope);
     if (granted.length === 0) throw new OAuthError('invalid_scope', `the policies granted none of the scopes: ${[...new Set(mint.flatMap((m) => m.reasons))].join('; ')}`);
-    return { ...(await this.accessToken(client, api, t.subject, granted, t.family)), refresh_token: refresh, mint };
+    return { ...(await this.accessToken(client, api, t.subject, granted, t.family, jkt)), refresh_token: refresh, mint };
   }
 
   /**
@@ -288,7 +299,7 @@ export class Issuer {
    * already had one). An `actor_token` names another actor. The policies decide each scope
    * again, about the token's subject.
    */
-  private async exchange(client: Client, form: URLSearchParams, origin: Origin, requestId: string): Promise<TokenResponse & { mint: MintOutcome[] }> {
+  private async exchange(client: Client, form: URLSearchParams, origin: Origin, requestId: string, jkt: string | null): Promise<TokenResponse & { mint: MintOutcome[] }> {
     const subjectToken = form.get('subject_token');
     if (subjectToken === null) throw new OAuthError('invalid_request', '`subject_token` is required');
     if (form.get('subject_token_type') !== ACCESS_TOKEN_TYPE) throw new OAuthError('invalid_request', `subject_token_type must be ${ACCESS_TOKEN_TYPE}`);
@@ -320,13 +331,13 @@ export class Issuer {
     // Never outlive the token it came from.
     const exp = Math.min(iat + api.accessTokenTtl, typeof subject.exp === 'number' ? subject.exp : iat);
     const act = subject.act === undefined ? actor : { ...actor, act: subject.act };
-    const claims: JWTPayload = { iss: this.url, sub: subject.sub, aud: api.identifier, iat, exp, jti: randomUUID(), client_id: client.id, scope: granted.join(' '), act };
+    const claims: JWTPayload = { iss: this.url, sub: subject.sub, aud: api.identifier, iat, exp, jti: randomUUID(), client_id: client.id, scope: granted.join(' '), act, ...(jkt === null ? {} : { cnf: { jkt } }) };
     const access = await this.options.keys.sign(claims, 'at+jwt');
-    return { access_token: access, issued_token_type: ACCESS_TOKEN_TYPE, token_type: 'Bearer', expires_in: exp - iat, scope: granted.join(' '), mint };
+    return { access_token: access, issued_token_type: ACCESS_TOKEN_TYPE, token_type: jkt === null ? 'Bearer' : 'DPoP', expires_in: exp - iat, scope: granted.join(' '), mint };
   }
 
-  private async userTokens(client: Client, api: Api, subject: string, scopes: string[], family: string, mint: MintOutcome[], _requestId: string): Promise<TokenResponse & { mint: MintOutcome[] }> {
-    const access = await this.accessToken(client, api, subject, scopes, family);
+  private async userTokens(client: Client, api: Api, subject: string, scopes: string[], family: string, mint: MintOutcome[], jkt: string | null): Promise<TokenResponse & { mint: MintOutcome[] }> {
+    const access = await this.accessToken(client, api, subject, scopes, family, jkt);
     if (!client.grantTypes.includes('refresh_token')) return { ...access, mint };
     const refresh = randomToken();
     const now = Math.floor(this.now() / 1000);
@@ -334,13 +345,13 @@ export class Issuer {
     return { ...access, refresh_token: refresh, mint };
   }
 
-  private async accessToken(client: Client, api: Api, subject: string, scopes: string[], family: string | null): Promise<TokenResponse> {
+  private async accessToken(client: Client, api: Api, subject: string, scopes: string[], family: string | null, jkt: string | null): Promise<TokenResponse> {
     const iat = Math.floor(this.now() / 1000);
     const scope = scopes.join(' ');
     const jti = randomUUID();
-    const claims: JWTPayload = { iss: this.url, sub: subject, aud: api.identifier, iat, exp: iat + api.accessTokenTtl, jti, client_id: client.id, scope };
+    const claims: JWTPayload = { iss: this.url, sub: subject, aud: api.identifier, iat, exp: iat + api.accessTokenTtl, jti, client_id: client.id, scope, ...(jkt === null ? {} : { cnf: { jkt } }) };
     if (family !== null) this.options.store.recordFamilyAccess(family, jti, iat + api.accessTokenTtl);
-    return { access_token: await this.options.keys.sign(claims, 'at+jwt'), token_type: 'Bearer', expires_in: api.accessTokenTtl, scope };
+    return { access_token: await this.options.keys.sign(claims, 'at+jwt'), token_type: jkt === null ? 'Bearer' : 'DPoP', expires_in: api.accessTokenTtl, scope };
   }
 
   private revokeFamily(family: string): void {

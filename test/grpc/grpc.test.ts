@@ -12,6 +12,7 @@ import { serviceDefinition } from '../../src/grpc/service-definition.js';
 import { Decider } from '../../src/server/decider.js';
 import { Metrics } from '../../src/server/metrics.js';
 import { ClientKeys } from '../../src/server/keys.js';
+import { ReplayCache } from '../../src/tokens/dpop.js';
 import { createTokenVerifier } from '../../src/tokens/verify-token.js';
 import type { Server } from '@grpc/grpc-js';
 
@@ -34,7 +35,7 @@ beforeAll(async () => {
   server = buildGrpcServer({
     policies,
     decider: new Decider(new Metrics(policies), null, null),
-    gateway: { verifyToken: createTokenVerifier([{ issuer: ISSUER, audiences: ['envoy'], algorithms: ['ES256'], jwks: { keys: [jwk] } }]), headers: [], responseHeaders: { 'x-gavel-subject': 'sub' } },
+    gateway: { verifyToken: createTokenVerifier([{ issuer: ISSUER, audiences: ['envoy'], algorithms: ['ES256'], jwks: { keys: [jwk] } }]), headers: [], responseHeaders: { 'x-gavel-subject': 'sub' }, replay: new ReplayCache() },
     ready: () => true,
   });
   const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))));
@@ -138,7 +139,7 @@ describe('client keys', () => {
     keyed = buildGrpcServer({
       policies,
       decider: new Decider(new Metrics(policies), null, null),
-      gateway: { verifyToken: async () => ({ ok: false, reason: 'none' }), headers: [], responseHeaders: {} },
+      gateway: { verifyToken: async () => ({ ok: false, reason: 'none' }), headers: [], responseHeaders: {}, replay: new ReplayCache() },
       ready: () => true,
       clientKeys: new ClientKeys({ envoy: KEY }),
     });

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { buildPolicySet } from '../../src/index.js';
 import { LivePolicySet } from '../../src/engine/live-set.js';
 import { buildApp } from '../../src/http/app.js';
+import { ReplayCache } from '../../src/tokens/dpop.js';
 import { createTokenVerifier } from '../../src/tokens/verify-token.js';
 import { DecisionLog } from '../../src/engine/decision-log.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
@@ -30,6 +31,7 @@ beforeAll(async () => {
       verifyToken: createTokenVerifier([{ issuer: ISSUER, audiences: ['gw'], algorithms: ['ES256'], jwks: { keys: [jwk] } }]),
       headers: ['x-tenant'],
       responseHeaders: { 'X-Gavel-Subject': 'sub', 'X-Gavel-Client': 'client_id' },
+      replay: new ReplayCache(),
     },
     log,
   });

@@ -13,6 +13,7 @@ import { Issuer } from '../../issuer/issuer.js';
 import { KeyRing } from '../../issuer/keys.js';
 import { RegistryView } from '../../issuer/live-registry.js';
 import { withSelfTrust } from '../../issuer/self-trust.js';
+import { ReplayCache } from '../../tokens/dpop.js';
 import { TrustedProxies } from '../../signals/client-address.js';
 import { LiveIpLists, type IpListsReloadReport } from '../../signals/ip/live-ip-lists.js';
 import { ipSignal } from '../../signals/ip-signal.js';
@@ -153,7 +154,8 @@ export async function serve(argv: string[], io: CliIo): Promise<number> {
   const issuer = new Issuer({ keys, registry: () => registry, decider, policies: live, store, velocity, secret });
   // Gavel trusts the tokens its own issuer mints, for every registered API, with no configuration.
   const verifyToken = withSelfTrust(issuer, createTokenVerifier(config.trustedIssuers), () => new Set(registry.apis.keys()));
-  const forwardAuth = { verifyToken, ...config.forwardAuth };
+  const replay = new ReplayCache();
+  const forwardAuth = { verifyToken, replay, ...config.forwardAuth };
   const clientKeys = new ClientKeys(config.clientKeys);
   const app = buildApp({ policies: live, metrics, reload: reloader.status, forwardAuth, log, store, directory, admin, decider, clientKeys, proxies, ipLists: config.ipLists.length > 0 ? ipLists : null, issuer });
   const grpc = buildGrpcServer({ policies: live, decider, gateway: forwardAuth, ready: () => store.ping(), clientKeys, proxies });

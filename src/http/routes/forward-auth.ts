@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { bearerToken, gatewayRequest, gatewayVerdict } from '../../engine/gateway.js';
+import { gatewayRequest, gatewayVerdict } from '../../engine/gateway.js';
+import { verifyPresented, type ReplayCache } from '../../tokens/dpop.js';
 import type { LivePolicySet } from '../../engine/live-set.js';
 import type { TokenResult } from '../../tokens/verify-token.js';
 import type { Decider } from '../../server/decider.js';
@@ -7,6 +8,8 @@ import type { OriginOf } from '../origin.js';
 
 export interface ForwardAuthOptions {
   verifyToken: (token: string) => Promise<TokenResult>;
+  /** DPoP proofs seen, shared by every interface that checks them. */
+  replay: ReplayCache;
   /** Request headers handed to policies as `context.headers`, lower-case. */
   headers: readonly string[];
   /** Response headers on allow, each from a claim: always all of them (Caddy 2.6 copies placeholders otherwise). */
@@ -50,8 +53,9 @@ export function forwardAuthRoutes(app: FastifyInstance, policies: LivePolicySet,
         // The gateway's own address, unless it is a trusted proxy: then the client it forwarded.
         ip: from.address ?? '',
       };
-      const token = bearerToken(header(request, 'authorization'));
-      const verified = token === null ? null : await options.verifyToken(token);
+      // The original request, for a DPoP proof's htm and htu.
+      const original = { method: call.method, url: `${header(request, 'x-forwarded-proto') ?? 'http'}://${call.host}${call.path}` };
+      const verified = await verifyPresented(header(request, 'authorization'), header(request, 'dpop'), original, options.verifyToken, options.replay);
       const d = decider.decide('forward_auth', request.id, policies.current, gatewayRequest(call, verified?.ok ? verified.claims : undefined, options.headers), {}, from);
       const verdict = gatewayVerdict(d, verified, options.responseHeaders);
       switch (verdict.kind) {

@@ -10,7 +10,8 @@ function noStore(reply: FastifyReply): FastifyReply {
 }
 
 function presented(request: FastifyRequest): Presented {
-  return { authorization: request.headers.authorization, form: request.body instanceof URLSearchParams ? request.body : new URLSearchParams() };
+  const dpop = request.headers.dpop;
+  return { authorization: request.headers.authorization, form: request.body instanceof URLSearchParams ? request.body : new URLSearchParams(), ...(typeof dpop === 'string' ? { dpop } : {}) };
 }
 
 /** Errors of the OAuth endpoints in RFC 6749 §5.2's shape: `{error, error_description}`. */

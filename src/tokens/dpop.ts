@@ -1,0 +1,128 @@
+import { createHash } from 'node:crypto';
+import { calculateJwkThumbprint, decodeProtectedHeader, importJWK, jwtVerify, type JWK, type JWTPayload } from 'jose';
+
+/** Proof algorithms accepted: asymmetric only, as for tokens. */
+const ALGORITHMS = ['ES256', 'ES384', 'ES512', 'RS256', 'PS256', 'EdDSA'];
+
+/** Proofs already seen, so that a captured proof cannot be replayed while it is fresh (RFC 9449 §11.1). */
+export class ReplayCache {
+  private readonly seen = new Map<string, number>();
+  constructor(private readonly max = 100_000) {}
+
+  /** Records `key` until `expiresAt` (ms); answers whether it had been seen. */
+  check(key: string, expiresAt: number, now: number): boolean {
+    const until = this.seen.get(key);
+    if (until !== undefined && until > now) return true;
+    if (this.seen.size >= this.max) {
+      for (const [k, t] of this.seen) if (t <= now || this.seen.size >= this.max) this.seen.delete(k);
+    }
+    this.seen.set(key, expiresAt);
+    return false;
+  }
+}
+
+export interface ProofCheck {
+  /** The HTTP method of the request the proof is for. */
+  method: string;
+  /** The request's URL; query and fragment are ignored (RFC 9449 §4.3). */
+  url: string;
+  /** With a bound access token: the proof must carry its hash in `ath`. */
+  accessToken?: string;
+  replay: ReplayCache;
+  /** Seconds a proof's `iat` may be off; default 60. */
+  windowSeconds?: number;
+  now?: number;
+}
+
+export type ProofResult = { ok: true; jkt: string } | { ok: false; reason: string };
+
+function withoutQuery(url: string): string | null {
+  try {
+    const u = new URL(url);
+    return `${u.protocol}//${u.host.toLowerCase()}${u.pathname}`;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Validates a DPoP proof (RFC 9449 §4.3): `typ: dpop+jwt`, an asymmetric `alg`, a public
+ * `jwk` in the header that the signature verifies with, `htm` and `htu` of this request,
+ * `iat` within the window, a `jti` not seen before, and — for a request carrying an access
+ * token — `ath`, the token's SHA-256. Answers the key's thumbprint (`jkt`).
+ */
+export async function verifyProof(proof: string, check: ProofCheck): Promise<ProofResult> {
+  const now = check.now ?? Date.now();
+  let header: ReturnType<typeof decodeProtectedHeader>;
+  try {
+    header = decodeProtectedHeader(proof);
+  } catch {
+    return { ok: false, reason: 'the DPoP proof is not a JWS' };
+  }
+  if (header.typ !== 'dpop+jwt') return { ok: false, reason: 'the DPoP proof must have typ dpop+jwt' };
+  if (typeof header.alg !== 'string' || !ALGORITHMS.includes(header.alg)) return { ok: false, reason: 'the DPoP proof algorithm is not accepted' };
+  const jwk = header.jwk as JWK | undefined;
+  if (jwk === undefined || 'd' in jwk) return { ok: false, reason: 'the DPoP proof must carry a public jwk' };
+  let payload: JWTPayload;
+  try {
+    ({ payload } = await jwtVerify(proof, await importJWK(jwk, header.alg), { typ: 'dpop+jwt', algorithms: ALGORITHMS, currentDate: new Date(now) }));
+  } catch {
+    return { ok: false, reason: 'the DPoP proof signature does not verify' };
+  }
+  if (typeof payload.htm !== 'string' || payload.htm !== check.method.toUpperCase()) return { ok: false, reason: 'the DPoP proof is for another method (htm)' };
+  const htu = typeof payload.htu === 'string' ? withoutQuery(payload.htu) : null;
+  if (htu === null || htu !== withoutQuery(check.url)) return { ok: false, reason: 'the DPoP proof is for another URL (htu)' };
+  const window = check.windowSeconds ?? 60;
+  if (typeof payload.iat !== 'number' || Math.abs(payload.iat - now / 1000) > window) return { ok: false, reason: 'the DPoP proof is too old or from the future (iat)' };
+  if (check.accessToken !== undefined && payload.ath !== createHash('sha256').update(check.accessToken).digest('base64url')) return { ok: false, reason: 'the DPoP proof is not for this access token (ath)' };
+  if (typeof payload.jti !== 'string' || payload.jti === '') return { ok: false, reason: 'the DPoP proof has no jti' };
+  const jkt = await calculateJwkThumbprint(jwk, 'sha256');
+  if (check.replay.check(`${jkt}:${payload.jti}`, now + window * 2000, now)) return { ok: false, reason: 'the DPoP proof was already used (jti replay)' };
+  return { ok: true, jkt };
+}
+
+/** The key a token is bound to (`cnf.jkt`, RFC 9449 §6.1); `null` for a bearer token. */
+export function boundKey(claims: JWTPayload): string | null {
+  const cnf = claims.cnf as { jkt?: unknown } | undefined;
+  return typeof cnf?.jkt === 'string' ? cnf.jkt : null;
+}
+
+/** `Authorization: Bearer T` or `DPoP T` (RFC 9449 §7.1). */
+export function accessToken(authorization: string | undefined): { scheme: 'bearer' | 'dpop'; token: string } | null {
+  const m = /^(Bearer|DPoP)[ ]+([A-Za-z0-9\-._~+/]+=*)\s*$/i.exec(authorization ?? '');
+  return m === null ? null : { scheme: m[1].toLowerCase() === 'dpop' ? 'dpop' : 'bearer', token: m[2] };
+}
+
+/**
+ * For a resource request: a token bound to a key must come with the DPoP scheme and a
+ * proof by that key for this request; a bearer token needs nothing more. Answers why a
+ * presented token must be refused, or `null`.
+ */
+export async function bindingProblem(claims: JWTPayload, scheme: 'bearer' | 'dpop', token: string, proof: string | undefined, request: { method: string; url: string }, replay: ReplayCache): Promise<string | null> {
+  const jkt = boundKey(claims);
+  if (jkt === null) return scheme === 'dpop' ? 'the DPoP scheme was used with a token not bound to a key' : null;
+  if (scheme !== 'dpop' || proof === undefined) return 'the token is DPoP-bound: present it with the DPoP scheme and a DPoP proof';
+  const checked = await verifyProof(proof, { method: request.method, url: request.url, accessToken: token, replay });
+  if (!checked.ok) return checked.reason;
+  return checked.jkt === jkt ? null : 'the DPoP proof is signed by another key than the token is bound to';
+}
+
+/**
+ * A gateway call's token, verified: the Authorization header's token (Bearer or DPoP), its
+ * signature and claims by `verify`, then its key binding against the DPoP proof for the
+ * original request. `null` when no token was presented.
+ */
+export async function verifyPresented(
+  authorization: string | undefined,
+  proof: string | undefined,
+  request: { method: string; url: string },
+  verify: (token: string) => Promise<{ ok: true; claims: JWTPayload } | { ok: false; reason: string }>,
+  replay: ReplayCache,
+): Promise<{ ok: true; claims: JWTPayload } | { ok: false; reason: string } | null> {
+  const presented = accessToken(authorization);
+  if (presented === null) return null;
+  const verified = await verify(presented.token);
+  if (!verified.ok) return verified;
+  const problem = await bindingProblem(verified.claims, presented.scheme, presented.token, proof, request, replay);
+  return problem === null ? verified : { ok: false, reason: problem };
+}
