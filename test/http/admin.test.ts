@@ -57,4 +57,23 @@ describe('admin endpoints', () => {
     expect(r.statusCode).toBe(400);
     await app.close();
   });
+
+  test('POST /v1/apply applies the gavel apply document (or shows what it would change), and tells the server', async () => {
+    const store = new SqliteStore(':memory:');
+    let applied = 0;
+    const app = buildApp({ policies: live, store, admin: { key: KEY, store, reload: null, applied: () => void applied++ } });
+    const auth = { authorization: `Bearer ${KEY}` };
+    const doc = { apis: [{ identifier: 'https://api.example.com', scopes: ['a:read'] }], entities: [{ type: 'doc', id: '1', attributes: { owner: 'alice' } }] };
+    const dry = await app.inject({ method: 'POST', url: '/v1/apply?dry_run=true', headers: auth, payload: doc });
+    expect(dry.json()).toEqual({ dry_run: true, added: ['doc::"1"', 'apis:https://api.example.com'], changed: [], removed: [] });
+    expect(applied).toBe(0);
+    expect((await app.inject({ method: 'POST', url: '/v1/apply', headers: auth, payload: doc })).json()).toMatchObject({ dry_run: false, added: ['doc::"1"', 'apis:https://api.example.com'] });
+    expect(applied).toBe(1);
+    expect(store.registry().apis).toHaveLength(1);
+    const bad = await app.inject({ method: 'POST', url: '/v1/apply', headers: auth, payload: { clients: [{ id: 'c', secret: 'short' }] } });
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json()).toMatchObject({ error: 'invalid_document', problems: ['clients[0].secret: use a random string of at least 32 characters', 'clients[0].scopes: expected a list of strings'] });
+    expect((await app.inject({ method: 'POST', url: '/v1/apply', payload: doc })).statusCode).toBe(401);
+    await app.close();
+  });
 });

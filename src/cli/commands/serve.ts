@@ -126,13 +126,16 @@ export async function serve(argv: string[], io: CliIo): Promise<number> {
   let registry = new RegistryView(store.registry());
   const directory = new LiveDirectory(snapshot());
   let marker = store.changeMarker();
+  const refresh = () => {
+    directory.swap(snapshot());
+    registry = new RegistryView(store.registry());
+    writeLine(io.stdout, `gavel: directory reloaded (${directory.current.size} entities)`);
+  };
   const watchingDb = setInterval(() => {
     const now = store.changeMarker();
     if (now === marker) return;
     marker = now;
-    directory.swap(snapshot());
-    registry = new RegistryView(store.registry());
-    writeLine(io.stdout, `gavel: directory reloaded (${directory.current.size} entities)`);
+    refresh();
   }, 1000).unref();
   const live = new LivePolicySet(result.set);
   const metrics = new Metrics(live, () => (log?.depth ?? 0) + (sink?.depth ?? 0));
@@ -148,7 +151,7 @@ export async function serve(argv: string[], io: CliIo): Promise<number> {
   } catch (err: unknown) {
     throw new UsageError(`the token issuer cannot start: ${err instanceof Error ? err.message : String(err)}`);
   }
-  const admin = { key: config.adminKey, store, reload: () => reloader.reload() };
+  const admin = { key: config.adminKey, store, reload: () => reloader.reload(), applied: refresh };
   metrics.watchSignals(config.ipLists.length > 0 ? ipLists : null, velocity);
   const decider = new Decider(metrics, log, directory, signals);
   const issuer = new Issuer({ keys, registry: () => registry, decider, policies: live, store, velocity, secret });

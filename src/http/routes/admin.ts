@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Store } from '../../store/store.js';
 import { adminKeyMatches } from '../../server/keys.js';
+import { applyDocument } from '../../issuer/apply-document.js';
 
 const decisionsQuery = {
   type: 'object',
@@ -19,7 +20,11 @@ export interface AdminOptions {
   store: Store | null;
   /** Reloads policies now; answers what happened. */
   reload: (() => Promise<unknown>) | null;
+  /** Told after POST /v1/apply changed the store, so the server serves the new directory and registry at once. */
+  applied?: () => void;
 }
+
+const applyQuery = { type: 'object', properties: { dry_run: { type: 'string', enum: ['true', 'false'] } } } as const;
 
 /** Admin endpoints: the decision log and an immediate reload, behind the admin key. */
 export function adminRoutes(app: FastifyInstance, options: AdminOptions): void {
@@ -46,6 +51,16 @@ export function adminRoutes(app: FastifyInstance, options: AdminOptions): void {
           ...(q.policy === undefined ? {} : { policy: q.policy }),
         }),
       };
+    });
+
+    // The same document as `gavel apply`: directory entities and the issuer's registry.
+    admin.post('/v1/apply', { schema: { querystring: applyQuery, body: { type: 'object' } } }, async (request, reply) => {
+      if (options.store === null) return reply.status(404).send({ error: 'not_found', message: 'this server has no store' });
+      const dryRun = (request.query as { dry_run?: string }).dry_run === 'true';
+      const result = await applyDocument(options.store, request.body, dryRun);
+      if ('problems' in result) return reply.status(400).send({ error: 'invalid_document', message: `the document is invalid: ${result.problems.length} problem(s)`, problems: result.problems });
+      if (!dryRun) options.applied?.();
+      return { dry_run: dryRun, ...result.changes };
     });
 
     admin.post('/v1/reload', async (_request, reply) => {
