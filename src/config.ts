@@ -42,6 +42,8 @@ export interface Config {
     url: string | null;
     /** Seals signing keys at rest; default: a random one kept in `issuer.secret` beside the database. */
     secret: string | null;
+    /** Keys whose software statements admit dynamic client registration (RFC 7591); none: registration is off. */
+    softwareStatementKeys: JSONWebKeySet | null;
   };
   decisionLog: {
     enabled: boolean;
@@ -90,7 +92,7 @@ export function loadConfig(inputs: ConfigInputs): Config {
   const forwardAuth = forwardAuthAt(fromFile.forward_auth, `${where}: forward_auth`, problems);
   const clientKeys = env.GAVEL_CLIENT_KEYS !== undefined ? clientKeysFromEnv(env.GAVEL_CLIENT_KEYS, problems) : clientKeysAt(fromFile.client_keys, `${where}: client_keys`, problems);
   const signals = signalsAt(fromFile, flags, cwd, base, where, problems);
-  const issuer = issuerAt(fromFile.issuer, env, `${where}: issuer`, problems);
+  const issuer = issuerAt(fromFile.issuer, env, base, `${where}: issuer`, problems);
   const decisionLog = decisionLogAt(fromFile.decision_log, `${where}: decision_log`, problems);
   problems.push(...issuerProblems(trustedIssuers).map((p) => `${where}: ${p}`));
   const adminKey = env.GAVEL_ADMIN_KEY ?? fromFile.admin_key;
@@ -315,11 +317,21 @@ function signalsAt(
   return { trustedProxies, clientAddressHeader: header === 'forwarded' ? 'forwarded' : 'x-forwarded-for', ipLists, velocityMaxKeys };
 }
 
-function issuerAt(value: unknown, env: NodeJS.ProcessEnv, where: string, problems: string[]): Config['issuer'] {
-  const out: Config['issuer'] = { url: null, secret: null };
+function issuerAt(value: unknown, env: NodeJS.ProcessEnv, base: string, where: string, problems: string[]): Config['issuer'] {
+  const out: Config['issuer'] = { url: null, secret: null, softwareStatementKeys: null };
   if (value !== undefined && !isObject(value)) return problems.push(`${where}: expected an object`), out;
   const json = isObject(value) ? value : {};
-  for (const k of Object.keys(json)) if (k !== 'url' && k !== 'secret') problems.push(`${where}: unknown key \`${k}\`; keys are url, secret`);
+  for (const k of Object.keys(json)) if (!['url', 'secret', 'software_statement_jwks_file'].includes(k)) problems.push(`${where}: unknown key \`${k}\`; keys are url, secret, software_statement_jwks_file`);
+  const file = json.software_statement_jwks_file;
+  if (file !== undefined) {
+    try {
+      const parsed: unknown = typeof file === 'string' ? JSON.parse(readFileSync(resolve(base, file), 'utf8')) : null;
+      if (isObject(parsed) && Array.isArray(parsed.keys)) out.softwareStatementKeys = parsed as unknown as JSONWebKeySet;
+      else problems.push(`${where}.software_statement_jwks_file: expected the path of a JWKS document ({"keys": [...]})`);
+    } catch (err: unknown) {
+      problems.push(`${where}.software_statement_jwks_file: cannot read \`${String(file)}\`: ${(err as Error).message}`);
+    }
+  }
   const url = env.GAVEL_ISSUER_URL ?? json.url;
   if (url !== undefined) {
     if (typeof url !== 'string' || !/^https?:\/\/[^?#]+$/.test(url) || url.endsWith('/')) problems.push(`${env.GAVEL_ISSUER_URL !== undefined ? 'GAVEL_ISSUER_URL' : `${where}.url`}: an http(s) URL without a trailing slash, query or fragment`);

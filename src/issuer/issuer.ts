@@ -1,5 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { createLocalJWKSet, jwtVerify, type JWTPayload } from 'jose';
+import { createLocalJWKSet, jwtVerify, type JSONWebKeySet, type JWTPayload } from 'jose';
+import { register } from './registration.js';
 import type { LivePolicySet } from '../engine/live-set.js';
 import type { Decider, Origin } from '../server/decider.js';
 import type { Velocity } from '../signals/velocity.js';
@@ -44,6 +45,10 @@ export interface IssuerOptions {
   velocity: Velocity | null;
   /** Seals refresh-token successors kept for the grace window. */
   secret: string;
+  /** Trusted keys of software statements; `null`: dynamic registration is off. */
+  softwareStatementKeys?: JSONWebKeySet | null;
+  /** Told after a client was registered, so the registry view includes it. */
+  registered?: () => void;
   /** Refresh token lifetime (seconds); default 30 days. */
   refreshTtl?: number;
   /** How long a rotated refresh token may be replayed for the same successor (seconds); default 10. */
@@ -99,6 +104,7 @@ export class Issuer {
       token_endpoint_auth_signing_alg_values_supported: [],
       scopes_supported: scopes,
       authorization_response_iss_parameter_supported: true,
+      ...(this.options.softwareStatementKeys ? { registration_endpoint: `${this.url}/oauth2/register` } : {}),
       dpop_signing_alg_values_supported: ['ES256', 'ES384', 'ES512', 'RS256', 'PS256', 'EdDSA'],
     };
   }
@@ -361,6 +367,17 @@ export class Issuer {
 
   private reloadRevoked(): void {
     this.revoked = this.options.store.revokedTokens(Math.floor(this.now() / 1000));
+  }
+
+  /** POST /oauth2/register (RFC 7591), with a software statement; `null` when registration is off. */
+  async register(body: unknown): Promise<Record<string, unknown> | null> {
+    const keys = this.options.softwareStatementKeys;
+    if (!keys) return null;
+    const scopes = new Set(this.options.registry().registry.apis.flatMap((a) => a.scopes));
+    const { client, response } = await register(body, keys, scopes, this.now());
+    this.options.store.addClient(client);
+    this.options.registered?.();
+    return response;
   }
 
   /** RFC 7662: the token's claims while it is valid and not revoked; else `{active: false}`. */

@@ -1,4 +1,4 @@
-import type { Registry } from '../issuer/registry.js';
+import type { Client, Registry } from '../issuer/registry.js';
 
 /**
  * Everything durable goes through a Store. SQLite (better-sqlite3) is the embedded
@@ -105,6 +105,8 @@ export interface Store {
   revokeFamily(family: string, nowSeconds: number): void;
   /** Entities (when given) and registry sections, in one transaction: all or nothing. */
   applyDocument(entities: readonly Entity[] | undefined, sections: Partial<Registry>, dryRun: boolean): DirectoryChanges;
+  /** Adds one dynamically registered client; `gavel apply` keeps such clients (attributes.dynamic). */
+  addClient(client: Client): void;
   /** The token issuer's registry. */
   registry(): Registry;
   /** Makes each given section exactly what it says (absent sections unchanged), in one transaction. */

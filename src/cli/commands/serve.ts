@@ -154,7 +154,7 @@ export async function serve(argv: string[], io: CliIo): Promise<number> {
   const admin = { key: config.adminKey, store, reload: () => reloader.reload(), applied: refresh };
   metrics.watchSignals(config.ipLists.length > 0 ? ipLists : null, velocity);
   const decider = new Decider(metrics, log, directory, signals);
-  const issuer = new Issuer({ keys, registry: () => registry, decider, policies: live, store, velocity, secret });
+  const issuer = new Issuer({ keys, registry: () => registry, decider, policies: live, store, velocity, secret, softwareStatementKeys: config.issuer.softwareStatementKeys, registered: () => (registry = new RegistryView(store.registry())) });
   // Gavel trusts the tokens its own issuer mints, for every registered API, with no configuration.
   const verifyToken = withSelfTrust(issuer, createTokenVerifier(config.trustedIssuers), () => new Set(registry.apis.keys()));
   const replay = new ReplayCache();

@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { BrowserAnswer, Issuer } from '../../issuer/issuer.js';
 import { OAuthError } from '../../issuer/oauth-error.js';
+import { RegistrationError } from '../../issuer/registration.js';
 import type { Presented } from '../../issuer/client-auth.js';
 import type { OriginOf } from '../origin.js';
 
@@ -61,6 +62,17 @@ export function oauthRoutes(app: FastifyInstance, issuer: Issuer, origin: Origin
   app.get('/.well-known/oauth-authorization-server', metadata);
   app.get('/.well-known/openid-configuration', metadata);
   app.get('/oauth2/jwks', async (_request, reply) => reply.header('cache-control', 'max-age=300').send(issuer.jwks()));
+  app.post('/oauth2/register', { schema: { body: { type: 'object' } } }, async (request, reply) => {
+    noStore(reply);
+    try {
+      const registered = await issuer.register(request.body);
+      if (registered === null) return reply.status(404).send({ error: 'not_found', error_description: 'dynamic registration is not enabled (issuer.software_statement_jwks_file)' });
+      return reply.status(201).send(registered);
+    } catch (err: unknown) {
+      if (err instanceof RegistrationError) return reply.status(400).send({ error: err.error, error_description: err.description });
+      throw err;
+    }
+  });
   app.get('/oauth2/authorize', async (request, reply) => {
     const query = new URLSearchParams(request.url.slice(request.url.indexOf('?') + 1 || request.url.length));
     return browser(reply, issuer.authorize(query), 302, issuer.url.startsWith('https:'));

@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import { REGISTRY_SECTIONS, type Registry, type RegistrySection } from '../../issuer/registry.js';
+import { REGISTRY_SECTIONS, type Client, type Registry, type RegistrySection } from '../../issuer/registry.js';
 import type { AuthCode, CodeUse, DecisionQuery, DecisionRecord, DirectoryChanges, Entity, RefreshToken, RefreshUse, Store, StoredSigningKey } from '../store.js';
 import { MIGRATIONS } from './migrations.js';
 
@@ -137,6 +137,10 @@ export class SqliteStore implements Store {
     })();
   }
 
+  addClient(client: Client): void {
+    this.db.prepare("INSERT INTO registry (section, key, value) VALUES ('clients', ?, ?)").run(client.id, JSON.stringify(client));
+  }
+
   registry(): Registry {
     const rows = this.db.prepare('SELECT section, value FROM registry ORDER BY section, key').all() as { section: RegistrySection; value: string }[];
     const out: Registry = { apis: [], clients: [], roles: [], groups: [], users: [] };
@@ -164,8 +168,9 @@ export class SqliteStore implements Store {
           (before === undefined ? changes.added : changes.changed).push(`${section}:${key}`);
           if (!dryRun) upsert.run(section, key, value);
         }
-        for (const key of current.keys()) {
-          if (keep.has(key)) continue;
+        for (const [key, value] of current) {
+          // Dynamically registered clients are not the document's to remove.
+          if (keep.has(key) || (section === 'clients' && (JSON.parse(value) as Client).attributes?.dynamic === true)) continue;
           changes.removed.push(`${section}:${key}`);
           if (!dryRun) remove.run(section, key);
         }

@@ -1,0 +1,69 @@
+import { cpSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { exportJWK, generateKeyPair, SignJWT, type CryptoKey } from 'jose';
+import * as oidc from 'openid-client';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { gavel, ROOT, serveProcess, workspace, type Served } from '../cli/helpers.js';
+
+/** RFC 7591 registration admitted by a software statement, driven by openid-client. */
+let ws: ReturnType<typeof workspace>;
+let server: Served;
+let trusted: CryptoKey;
+
+beforeAll(async () => {
+  ws = workspace();
+  cpSync(join(ROOT, 'examples'), join(ws.dir, 'examples'), { recursive: true });
+  expect((await gavel(['apply', 'examples/registry.json'], { cwd: ws.dir })).code).toBe(0);
+  const keys = await generateKeyPair('ES256');
+  trusted = keys.privateKey;
+  writeFileSync(join(ws.dir, 'statements.jwks.json'), JSON.stringify({ keys: [{ ...(await exportJWK(keys.publicKey)), kid: 'partner-1', alg: 'ES256' }] }));
+  writeFileSync(join(ws.dir, 'gavel.json'), JSON.stringify({ policies: 'policies', issuer: { software_statement_jwks_file: 'statements.jwks.json' } }));
+  server = await serveProcess(ws.dir, ['--config', 'gavel.json']);
+});
+
+afterAll(() => {
+  server.stop();
+  ws.remove();
+});
+
+const statement = (claims: Record<string, unknown>, key: CryptoKey = trusted) =>
+  new SignJWT({ software_id: 'partner-reports', ...claims }).setProtectedHeader({ alg: 'ES256', kid: 'partner-1' }).setIssuedAt().setExpirationTime('10m').sign(key);
+
+const registerRaw = async (body: Record<string, unknown>) => {
+  const r = await fetch(`${server.url}/oauth2/register`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  return { status: r.status, body: (await r.json()) as Record<string, string> };
+};
+
+describe('dynamic client registration with a software statement', () => {
+  test('a client registered under a trusted statement gets credentials, and tokens within its allowed scopes only', async () => {
+    const registered = await oidc.dynamicClientRegistration(new URL(server.url), { software_statement: await statement({ allowed_scopes: 'invoice:read' }), grant_types: ['client_credentials'] }, undefined, {
+      execute: [oidc.allowInsecureRequests],
+      algorithm: 'oauth2',
+    });
+    const metadata = registered.clientMetadata();
+    expect(metadata).toMatchObject({ scope: 'invoice:read', grant_types: ['client_credentials'] });
+    const config = await oidc.discovery(new URL(server.url), metadata.client_id, undefined, oidc.ClientSecretBasic(metadata.client_secret as string), { execute: [oidc.allowInsecureRequests], algorithm: 'oauth2' });
+    expect((await oidc.clientCredentialsGrant(config, { scope: 'invoice:read' })).scope).toBe('invoice:read');
+    await expect(oidc.clientCredentialsGrant(config, { scope: 'payments:read' })).rejects.toMatchObject({ error: 'invalid_scope' });
+  });
+
+  test('no statement, an untrusted one, or asking beyond its caps is refused', async () => {
+    expect(await registerRaw({ grant_types: ['client_credentials'] })).toMatchObject({ status: 400, body: { error: 'invalid_software_statement' } });
+    const stranger = (await generateKeyPair('ES256')).privateKey;
+    expect(await registerRaw({ software_statement: await statement({ allowed_scopes: 'invoice:read' }, stranger) })).toMatchObject({ status: 400, body: { error: 'unapproved_software_statement' } });
+    expect(await registerRaw({ software_statement: await statement({ allowed_scopes: 'invoice:read' }), scope: 'invoice:read payments:write' })).toMatchObject({ status: 400, body: { error: 'invalid_client_metadata' } });
+    const capped = await statement({ allowed_scopes: ['invoice:read'], redirect_uris: ['https://partner.example.com/cb'], grant_types: ['authorization_code'] });
+    expect(await registerRaw({ software_statement: capped, redirect_uris: ['https://evil.example.com/cb'] })).toMatchObject({ status: 400, body: { error: 'invalid_redirect_uri' } });
+    expect(await registerRaw({ software_statement: capped, grant_types: ['client_credentials'] })).toMatchObject({ status: 400, body: { error: 'invalid_client_metadata' } });
+  });
+
+  test('a later gavel apply of the registry keeps dynamically registered clients', async () => {
+    const { body } = await registerRaw({ software_statement: await statement({ allowed_scopes: 'invoice:read' }) });
+    const applied = await gavel(['apply', 'examples/registry.json'], { cwd: ws.dir });
+    expect(applied.stdout).toContain('0 removed');
+    const basic = `Basic ${Buffer.from(`${body.client_id}:${body.client_secret}`).toString('base64')}`;
+    await new Promise((resolve) => setTimeout(resolve, 1200));
+    const r = await fetch(`${server.url}/oauth2/token`, { method: 'POST', headers: { authorization: basic, 'content-type': 'application/x-www-form-urlencoded' }, body: 'grant_type=client_credentials' });
+    expect(r.status).toBe(200);
+  });
+});
