@@ -10,6 +10,9 @@ export interface PendingAuthorization {
   scopes: string[];
   state: string | null;
   challenge: string;
+  /** OpenID Connect: `openid` was asked for and the client may have it. */
+  openid: boolean;
+  nonce: string | null;
   csrf: string;
   expiresAt: number;
 }
@@ -60,13 +63,14 @@ export function checkAuthorization(query: URLSearchParams, view: RegistryView, n
     api = view.apis.get(resource);
     if (api === undefined) return fail('invalid_target', `\`${resource}\` is not a registered API`);
   } else {
-    const apis = new Set(requested.flatMap((s) => view.apisOfScope.get(s) ?? []));
+    const apis = new Set(requested.filter((s) => s !== 'openid').flatMap((s) => view.apisOfScope.get(s) ?? []));
     if (apis.size !== 1) return fail('invalid_target', apis.size === 0 ? 'no registered API has the requested scopes' : 'the scopes belong to several APIs: say which with `resource`');
     api = [...apis][0];
   }
   const scopes = [...new Set(requested)].filter((s) => client.scopes.includes(s) && api.scopes.includes(s));
   if (scopes.length === 0) return fail('invalid_scope', 'none of the requested scopes is allowed to this client for this API');
-  return { client, api, redirectUri, scopes, state, challenge, csrf: randomBytes(24).toString('base64url'), expiresAt: nowMs + 10 * 60_000 };
+  const openid = requested.includes('openid') && client.scopes.includes('openid');
+  return { client, api, redirectUri, scopes, state, challenge, openid, nonce: query.get('nonce'), csrf: randomBytes(24).toString('base64url'), expiresAt: nowMs + 10 * 60_000 };
 }
 
 /** The client's redirect with RFC 6749 §4.1.2 parameters and RFC 9207 `iss`. */

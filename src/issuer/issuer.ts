@@ -23,6 +23,8 @@ export interface TokenResponse {
   expires_in: number;
   scope: string;
   refresh_token?: string;
+  /** OpenID Connect, with `openid` in scope. */
+  id_token?: string;
   /** RFC 8693 §2.2.1, for token exchange. */
   issued_token_type?: string;
 }
@@ -86,7 +88,7 @@ export class Issuer {
 
   /** RFC 8414 metadata: only what is implemented is listed. */
   metadata(): Record<string, unknown> {
-    const scopes = [...new Set(this.options.registry().registry.apis.flatMap((a) => a.scopes))].sort();
+    const scopes = [...new Set(['openid', ...this.options.registry().registry.apis.flatMap((a) => a.scopes)])].sort();
     return {
       issuer: this.url,
       token_endpoint: `${this.url}/oauth2/token`,
@@ -94,6 +96,9 @@ export class Issuer {
       introspection_endpoint: `${this.url}/oauth2/introspect`,
       revocation_endpoint: `${this.url}/oauth2/revoke`,
       authorization_endpoint: `${this.url}/oauth2/authorize`,
+      userinfo_endpoint: `${this.url}/oauth2/userinfo`,
+      id_token_signing_alg_values_supported: ['ES256'],
+      subject_types_supported: ['public'],
       grant_types_supported: ['client_credentials', 'authorization_code', 'refresh_token', TOKEN_EXCHANGE],
       response_types_supported: ['code'],
       response_modes_supported: ['query'],
@@ -230,6 +235,8 @@ export class Issuer {
     const candidates = p.scopes.filter((s) => roleScopes.has(s));
     const granted = this.mint(p.client, p.api, 'authorization_code', candidates, origin, requestId, user.id).filter((m) => m.granted);
     if (granted.length === 0) return back({ error: 'access_denied', error_description: 'none of the requested scopes may be granted to this user' });
+    // `openid` asks who the user is, not for access to an API: it is not a mint decision.
+    const scope = [...(p.openid ? ['openid'] : []), ...granted.map((m) => m.scope)].join(' ');
     const code = randomToken();
     this.options.store.saveCode({
       hash: sha256(code),
@@ -237,9 +244,11 @@ export class Issuer {
       redirectUri: p.redirectUri,
       challenge: p.challenge,
       subject: user.id,
-      scope: granted.map((m) => m.scope).join(' '),
+      scope,
       audience: p.api.identifier,
       expiresAt: Math.floor(this.now() / 1000) + 60,
+      nonce: p.nonce,
+      authTime: Math.floor(this.now() / 1000),
     });
     return back({ code });
   }
@@ -266,7 +275,29 @@ export class Issuer {
     if (api === undefined) throw new OAuthError('invalid_grant', 'the API is no longer registered');
     const family = randomUUID();
     this.options.store.setCodeFamily(sha256(code), family);
-    return this.userTokens(client, api, c.subject, c.scope.split(' '), family, [], jkt);
+    const tokens = await this.userTokens(client, api, c.subject, c.scope.split(' '), family, [], jkt);
+    if (!c.scope.split(' ').includes('openid')) return tokens;
+    return { ...tokens, id_token: await this.idToken(client, c.subject, c.nonce ?? null, c.authTime ?? null) };
+  }
+
+  /** An OpenID Connect ID token (Core §2): who signed in, for the client. */
+  private async idToken(client: Client, subject: string, nonce: string | null, authTime: number | null): Promise<string> {
+    const iat = Math.floor(this.now() / 1000);
+    const claims: JWTPayload = { iss: this.url, sub: subject, aud: client.id, iat, exp: iat + 300, ...(authTime === null ? {} : { auth_time: authTime }), ...(nonce === null ? {} : { nonce }) };
+    return this.options.keys.sign(claims, 'JWT');
+  }
+
+  /** GET/POST /oauth2/userinfo: the signed-in user's claims, for an access token with `openid`. */
+  async userinfo(authorization: string | undefined): Promise<Record<string, unknown>> {
+    const m = /^Bearer\s+(\S+)$/i.exec(authorization ?? '');
+    const claims = m === null ? null : await this.verify(m[1]);
+    if (claims === null || typeof claims.scope !== 'string' || !claims.scope.split(' ').includes('openid')) {
+      throw new OAuthError('invalid_request', 'a valid access token with the openid scope is required', 401, 'Bearer error="invalid_token"');
+    }
+    const user = this.options.registry().registry.users.find((u) => u.id === claims.sub);
+    if (user === undefined) throw new OAuthError('invalid_request', 'the user no longer exists', 401, 'Bearer error="invalid_token"');
+    const picked = Object.fromEntries(['name', 'email', 'email_verified', 'preferred_username', 'locale'].filter((k) => user.attributes[k] !== undefined).map((k) => [k, user.attributes[k]]));
+    return { sub: user.id, ...picked };
   }
 
   /** refresh_token with rotation (RFC 9700 §4.14.2): each use returns a new one; reuse revokes the family. */
@@ -292,9 +323,9 @@ export class Issuer {
     if (requested !== null && requested.split(' ').some((s) => s !== '' && !t.scope.split(' ').includes(s))) throw new OAuthError('invalid_scope', 'a refresh cannot widen the scope');
     const refresh = use.kind === 'replayed' ? unseal(this.options.secret, use.successorSealed) : successor;
     // The policies decide again, with this request's context: scopes may shrink, never grow.
-    const mint = this.mint(client, api, 'refresh_token', scopes, origin, requestId, t.subject);
-    const granted = mint.filter((m) => m.granted).map((m) => m.scope);
-    if (granted.length === 0) throw new OAuthError('invalid_scope', `the policies granted none of the scopes: ${[...new Set(mint.flatMap((m) => m.reasons))].join('; ')}`);
+    const mint = this.mint(client, api, 'refresh_token', scopes.filter((x) => x !== 'openid'), origin, requestId, t.subject);
+    const granted = [...(scopes.includes('openid') ? ['openid'] : []), ...mint.filter((m) => m.granted).map((m) => m.scope)];
+    if (granted.filter((x) => x !== 'openid').length === 0) throw new OAuthError('invalid_scope', `the policies granted none of the scopes: ${[...new Set(mint.flatMap((m) => m.reasons))].join('; ')}`);
     return { ...(await this.accessToken(client, api, t.subject, granted, t.family, jkt)), refresh_token: refresh, mint };
   }
 

@@ -71,6 +71,9 @@ export interface AuthCode {
   scope: string;
   audience: string;
   expiresAt: number;
+  /** OpenID Connect: the request's nonce, and when the user signed in (seconds). */
+  nonce?: string | null;
+  authTime?: number | null;
 }
 
 export interface RefreshToken {

@@ -80,6 +80,19 @@ describe('authorization code with PKCE, in a real browser', () => {
     expect(await oidc.tokenIntrospection(config, tokens.access_token)).toMatchObject({ active: true, sub: 'alice', client_id: WEB.id, aud: API });
   }, 30_000);
 
+  test('with openid, the code also returns an ID token for the client, and userinfo answers who signed in', async () => {
+    const config = await oidc.discovery(new URL(server.url), WEB.id, { id_token_signed_response_alg: 'ES256' }, oidc.ClientSecretBasic(WEB.secret), { execute: [oidc.allowInsecureRequests], algorithm: 'oauth2' });
+    const verifier = oidc.randomPKCECodeVerifier();
+    const nonce = oidc.randomNonce();
+    const url = oidc.buildAuthorizationUrl(config, { redirect_uri: REDIRECT, scope: 'openid invoice:read', nonce, resource: API, code_challenge: await oidc.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256' });
+    const tokens = await oidc.authorizationCodeGrant(config, await signIn(url), { pkceCodeVerifier: verifier, expectedNonce: nonce, idTokenExpected: true });
+    expect(tokens.scope).toBe('openid invoice:read');
+    expect(tokens.claims()).toMatchObject({ iss: server.url, sub: 'alice', aud: WEB.id, nonce });
+    expect(await oidc.fetchUserInfo(config, tokens.access_token, 'alice')).toEqual({ sub: 'alice', name: 'Alice Example', email: 'alice@example.com' });
+    const refreshed = await oidc.refreshTokenGrant(config, tokens.refresh_token!);
+    expect(refreshed.scope).toBe('openid invoice:read');
+  }, 30_000);
+
   test('refresh rotates; a lost response may be replayed briefly for the same successor; refreshes never widen scope', async () => {
     const { config, verifier, state, url } = await start();
     const tokens = await oidc.authorizationCodeGrant(config, await signIn(url), { pkceCodeVerifier: verifier, expectedState: state });

@@ -42,6 +42,7 @@ describe('the SQLite store', () => {
       { version: 3, name: 'decision log: no index on request ids' },
       { version: 4, name: 'token issuer' },
       { version: 5, name: 'authorization codes and refresh tokens' },
+      { version: 6, name: 'OpenID Connect: nonce and sign-in time of a code' },
     ]);
     db.close();
   });

@@ -114,4 +114,12 @@ export const MIGRATIONS: readonly { version: number; name: string; sql: string }
       CREATE INDEX family_access_family ON family_access (family);
     `,
   },
+  {
+    version: 6,
+    name: 'OpenID Connect: nonce and sign-in time of a code',
+    sql: `
+      ALTER TABLE auth_codes ADD COLUMN nonce TEXT;
+      ALTER TABLE auth_codes ADD COLUMN auth_time INTEGER;
+    `,
+  },
 ];
