@@ -5,6 +5,7 @@ import { apply, applyHelp } from './commands/apply.js';
 import { log, logHelp } from './commands/log.js';
 import { serve, serveHelp } from './commands/serve.js';
 import { signals, signalsHelp } from './commands/signals.js';
+import { keys, keysHelp } from './commands/keys.js';
 import { test, testHelp } from './commands/test.js';
 import { Exit, UsageError, writeLine, type CliIo } from './io.js';
 
@@ -16,6 +17,7 @@ const COMMANDS: Record<string, { run: (argv: string[], io: CliIo) => Promise<num
   serve: { run: serve, help: serveHelp, summary: 'serve decisions over HTTP (AuthZEN and native APIs)' },
   log: { run: log, help: logHelp, summary: 'show the decision log' },
   signals: { run: signals, help: signalsHelp, summary: 'show the risk signals a policy would see (IP lists)' },
+  keys: { run: keys, help: keysHelp, summary: "rotate the token issuer's signing key" },
   apply: { run: apply, help: applyHelp, summary: 'make the directory in the database what a document says' },
 };
 

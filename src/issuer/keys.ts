@@ -64,6 +64,21 @@ export class KeyRing {
     return k.kid;
   }
 
+  /** Takes up keys another process (`gavel keys rotate`) added to the store; answers whether any were new. */
+  async refresh(store: Store, secret: string): Promise<boolean> {
+    const known = new Set(this.keys.map((k) => k.kid));
+    const added = store.signingKeys().filter((k) => !known.has(k.kid));
+    if (added.length === 0) return false;
+    this.keys.push(...(await Promise.all(added.map((k) => load(secret, k.kid, k.alg as SigningAlgorithm, k.sealed, k.publicJwk, k.createdAt)))));
+    this.keys.sort((a, b) => a.createdAt - b.createdAt);
+    return true;
+  }
+
+  /** The kid that signs now. */
+  get signingKid(): string {
+    return this.current.kid;
+  }
+
   private async generate(store: Store, secret: string, alg: SigningAlgorithm): Promise<LoadedKey> {
     const pair = await generateKeyPair(alg, { extractable: true, ...(alg === 'EdDSA' ? { crv: 'Ed25519' } : {}) });
     const publicJwk = await exportJWK(pair.publicKey);

@@ -156,6 +156,24 @@ describe('client_credentials through openid-client', () => {
     expect((await ask(token)).token_error).toBe('token revoked');
   });
 
+  test('a rotated signing key signs new tokens at once; tokens of the previous key keep verifying', async () => {
+    const config = await discover(REPORTING.id, REPORTING.secret);
+    const before = (await oidc.clientCredentialsGrant(config, { scope: 'invoice:read' })).access_token;
+    const rotated = await gavel(['keys', 'rotate'], { cwd: ws.dir });
+    expect(rotated.code, rotated.stderr).toBe(0);
+    const kid = /key (\S+) signs/.exec(rotated.stdout)![1];
+    let after = '';
+    for (let i = 0; i < 100 && decodeProtectedHeader(after || before).kid !== kid; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      after = (await oidc.clientCredentialsGrant(config, { scope: 'invoice:read' })).access_token;
+    }
+    expect(decodeProtectedHeader(after).kid).toBe(kid);
+    const jwks = createRemoteJWKSet(new URL(`${server.url}/oauth2/jwks`));
+    await jwtVerify(before, jwks, { issuer: server.url });
+    await jwtVerify(after, jwks, { issuer: server.url });
+    expect(await oidc.tokenIntrospection(config, before)).toMatchObject({ active: true });
+  });
+
   test('responses carrying tokens are never cached', async () => {
     const r = await tokenFrom('127.0.0.1', { grant_type: 'client_credentials', scope: 'invoice:read' }, REPORTING);
     expect(r.status).toBe(200);

@@ -111,6 +111,15 @@ export async function serve(argv: string[], io: CliIo): Promise<number> {
   } catch (err: unknown) {
     throw new UsageError(`cannot open the database \`${config.db}\`: ${err instanceof Error ? err.message : String(err)}`);
   }
+  // The issuer's signing keys, sealed in the store with the issuer secret.
+  const secret = config.issuer.secret ?? issuerSecret(config.db);
+  let keys: KeyRing;
+  try {
+    keys = await KeyRing.open(store, secret);
+  } catch (err: unknown) {
+    store.close();
+    throw new UsageError(`the token issuer cannot start: ${err instanceof Error ? err.message : String(err)}`);
+  }
   const { enabled, retentionDays, maxRows } = config.decisionLog;
   // The writes run on a worker thread with its own connection; the request thread only queues.
   // (An in-memory database is one connection's own: its log stays on this thread.)
@@ -120,8 +129,8 @@ export async function serve(argv: string[], io: CliIo): Promise<number> {
   const prune = () => store.pruneDecisions(new Date(Date.now() - retentionDays * 86_400_000).toISOString(), maxRows);
   prune();
   const pruning = setInterval(prune, 3_600_000).unref();
-  // The directory snapshot, refreshed when another process (`gavel apply`) writes the database.
-  // The directory: entities, and the registry's users as entities of type "user".
+  // The directory — entities, and the registry's users as entities of type "user" — and the
+  // registry, refreshed when another process (`gavel apply`, `gavel keys rotate`) writes the database.
   const snapshot = () => new Directory([...store.entities(), ...userEntities(store.registry())]);
   let registry = new RegistryView(store.registry());
   const directory = new LiveDirectory(snapshot());
@@ -130,6 +139,8 @@ export async function serve(argv: string[], io: CliIo): Promise<number> {
     directory.swap(snapshot());
     registry = new RegistryView(store.registry());
     writeLine(io.stdout, `gavel: directory reloaded (${directory.current.size} entities)`);
+    // A key added by `gavel keys rotate` signs from now on.
+    void keys.refresh(store, secret).then((added) => added && writeLine(io.stdout, `gavel: signing with key ${keys.signingKid}`));
   };
   const watchingDb = setInterval(() => {
     const now = store.changeMarker();
@@ -144,13 +155,6 @@ export async function serve(argv: string[], io: CliIo): Promise<number> {
     report(io, outcome, live.current.revision);
   });
   if (config.watch) reloader.watch();
-  const secret = config.issuer.secret ?? issuerSecret(config.db);
-  let keys: KeyRing;
-  try {
-    keys = await KeyRing.open(store, secret);
-  } catch (err: unknown) {
-    throw new UsageError(`the token issuer cannot start: ${err instanceof Error ? err.message : String(err)}`);
-  }
   const admin = { key: config.adminKey, store, reload: () => reloader.reload(), applied: refresh };
   metrics.watchSignals(config.ipLists.length > 0 ? ipLists : null, velocity);
   const decider = new Decider(metrics, log, directory, signals);

@@ -1,0 +1,46 @@
+import { readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { KeyRing } from '../../issuer/keys.js';
+import { SqliteStore } from '../../store/sqlite/sqlite-store.js';
+import { flags } from '../args.js';
+import { Exit, UsageError, writeLine, type CliIo } from '../io.js';
+
+export const keysHelp = `Usage: gavel keys rotate [--db FILE]
+
+Adds a new signing key to the token issuer: it signs every token from now on, and a running
+gavel serve takes it up within seconds. Earlier keys stay in the JWKS for a day, so tokens
+they signed keep verifying until they expire. The key is sealed with the issuer secret:
+GAVEL_ISSUER_SECRET, or the issuer.secret file beside the database (docs/issuer.md).
+
+Options:
+      --db FILE    SQLite database (default ./data/gavel.db; also GAVEL_DB)
+  -h, --help       show this help
+
+Exit codes: 0 rotated, 2 usage error (no database, or a secret that does not open its keys).`;
+
+export async function keys(argv: string[], io: CliIo): Promise<number> {
+  const { values, positionals } = flags(() => parseArgs({ args: argv, strict: true, allowPositionals: true, options: { db: { type: 'string' }, help: { type: 'boolean', short: 'h' } } }));
+  if (values.help) return writeLine(io.stdout, keysHelp), Exit.ok;
+  if (positionals.length !== 1 || positionals[0] !== 'rotate') throw new UsageError('say what to do: gavel keys rotate');
+  const db = resolve(io.cwd, values.db ?? process.env.GAVEL_DB ?? 'data/gavel.db');
+  let secret = process.env.GAVEL_ISSUER_SECRET;
+  if (secret === undefined) {
+    try {
+      secret = readFileSync(join(dirname(db), 'issuer.secret'), 'utf8').trim();
+    } catch {
+      throw new UsageError(`no issuer secret: set GAVEL_ISSUER_SECRET, or start gavel serve on ${db} once to make one`);
+    }
+  }
+  const store = new SqliteStore(db);
+  try {
+    const ring = await KeyRing.open(store, secret).catch((err: unknown) => {
+      throw new UsageError(err instanceof Error ? err.message : String(err));
+    });
+    const kid = await ring.rotate(store, secret);
+    writeLine(io.stdout, `rotated: key ${kid} signs from now on`);
+  } finally {
+    store.close();
+  }
+  return Exit.ok;
+}
