@@ -63,6 +63,8 @@ export interface MintOutcome {
   scope: string;
   granted: boolean;
   reasons: string[];
+  /** The shortest `@token_ttl` of the policies that granted it, in seconds; `null`: no cap. */
+  ttlCap: number | null;
 }
 
 /**
@@ -164,7 +166,7 @@ export class Issuer {
       const reasons = [...new Set(mint.flatMap((m) => m.reasons))];
       throw new OAuthError('invalid_scope', `the policies granted none of the requested scopes${reasons.length > 0 ? `: ${reasons.join('; ')}` : ''}`);
     }
-    return { ...(await this.accessToken(client, api, client.id, granted, null, jkt)), mint };
+    return { ...(await this.accessToken(client, api, client.id, granted, null, jkt, ttlOf(mint))), mint };
   }
 
   /** RFC 8707 `resource` (or `audience`): a registered API; without one, the only API the scopes point to. */
@@ -189,7 +191,9 @@ export class Issuer {
     const subject = user === null ? { type: 'client', id: client.id, properties: client.attributes } : { type: 'user', id: user };
     return scopes.map((scope, i) => {
       const d = this.options.decider.decide('mint', `${requestId}#${i}`, set, { subject, action: { name: 'mint' }, resource: { type: 'scope', id: scope }, context }, {}, origin);
-      return { scope, granted: d.decision, reasons: d.reasons };
+      // A granting policy may cap the lifetime of tokens carrying the scope: `@token_ttl("300")`.
+      const caps = d.decision ? d.determining.flatMap((id) => set.byId.get(id)?.annotations.filter((a) => a.name === 'token_ttl').map((a) => Number(a.values[0])) ?? []) : [];
+      return { scope, granted: d.decision, reasons: d.reasons, ttlCap: caps.length > 0 ? Math.min(...caps) : null };
     });
   }
 
@@ -249,6 +253,7 @@ export class Issuer {
       expiresAt: Math.floor(this.now() / 1000) + 60,
       nonce: p.nonce,
       authTime: Math.floor(this.now() / 1000),
+      ttlCap: ttlOf(granted),
     });
     return back({ code });
   }
@@ -275,7 +280,7 @@ export class Issuer {
     if (api === undefined) throw new OAuthError('invalid_grant', 'the API is no longer registered');
     const family = randomUUID();
     this.options.store.setCodeFamily(sha256(code), family);
-    const tokens = await this.userTokens(client, api, c.subject, c.scope.split(' '), family, [], jkt);
+    const tokens = await this.userTokens(client, api, c.subject, c.scope.split(' '), family, [], jkt, c.ttlCap ?? null);
     if (!c.scope.split(' ').includes('openid')) return tokens;
     return { ...tokens, id_token: await this.idToken(client, c.subject, c.nonce ?? null, c.authTime ?? null) };
   }
@@ -326,7 +331,7 @@ export class Issuer {
     const mint = this.mint(client, api, 'refresh_token', scopes.filter((x) => x !== 'openid'), origin, requestId, t.subject);
     const granted = [...(scopes.includes('openid') ? ['openid'] : []), ...mint.filter((m) => m.granted).map((m) => m.scope)];
     if (granted.filter((x) => x !== 'openid').length === 0) throw new OAuthError('invalid_scope', `the policies granted none of the scopes: ${[...new Set(mint.flatMap((m) => m.reasons))].join('; ')}`);
-    return { ...(await this.accessToken(client, api, t.subject, granted, t.family, jkt)), refresh_token: refresh, mint };
+    return { ...(await this.accessToken(client, api, t.subject, granted, t.family, jkt, ttlOf(mint))), refresh_token: refresh, mint };
   }
 
   /**
@@ -373,8 +378,8 @@ export class Issuer {
     return { access_token: access, issued_token_type: ACCESS_TOKEN_TYPE, token_type: jkt === null ? 'Bearer' : 'DPoP', expires_in: exp - iat, scope: granted.join(' '), mint };
   }
 
-  private async userTokens(client: Client, api: Api, subject: string, scopes: string[], family: string, mint: MintOutcome[], jkt: string | null): Promise<TokenResponse & { mint: MintOutcome[] }> {
-    const access = await this.accessToken(client, api, subject, scopes, family, jkt);
+  private async userTokens(client: Client, api: Api, subject: string, scopes: string[], family: string, mint: MintOutcome[], jkt: string | null, cap: number | null): Promise<TokenResponse & { mint: MintOutcome[] }> {
+    const access = await this.accessToken(client, api, subject, scopes, family, jkt, cap);
     if (!client.grantTypes.includes('refresh_token')) return { ...access, mint };
     const refresh = randomToken();
     const now = Math.floor(this.now() / 1000);
@@ -382,13 +387,14 @@ export class Issuer {
     return { ...access, refresh_token: refresh, mint };
   }
 
-  private async accessToken(client: Client, api: Api, subject: string, scopes: string[], family: string | null, jkt: string | null): Promise<TokenResponse> {
+  private async accessToken(client: Client, api: Api, subject: string, scopes: string[], family: string | null, jkt: string | null, cap: number | null = null): Promise<TokenResponse> {
     const iat = Math.floor(this.now() / 1000);
+    const ttl = Math.min(api.accessTokenTtl, cap ?? Infinity);
     const scope = scopes.join(' ');
     const jti = randomUUID();
-    const claims: JWTPayload = { iss: this.url, sub: subject, aud: api.identifier, iat, exp: iat + api.accessTokenTtl, jti, client_id: client.id, scope, ...(jkt === null ? {} : { cnf: { jkt } }) };
-    if (family !== null) this.options.store.recordFamilyAccess(family, jti, iat + api.accessTokenTtl);
-    return { access_token: await this.options.keys.sign(claims, 'at+jwt'), token_type: jkt === null ? 'Bearer' : 'DPoP', expires_in: api.accessTokenTtl, scope };
+    const claims: JWTPayload = { iss: this.url, sub: subject, aud: api.identifier, iat, exp: iat + ttl, jti, client_id: client.id, scope, ...(jkt === null ? {} : { cnf: { jkt } }) };
+    if (family !== null) this.options.store.recordFamilyAccess(family, jti, iat + ttl);
+    return { access_token: await this.options.keys.sign(claims, 'at+jwt'), token_type: jkt === null ? 'Bearer' : 'DPoP', expires_in: ttl, scope };
   }
 
   private revokeFamily(family: string): void {
@@ -450,6 +456,12 @@ export class Issuer {
       return null;
     }
   }
+}
+
+/** The shortest lifetime cap among the granted scopes' policies. */
+function ttlOf(mint: readonly MintOutcome[]): number | null {
+  const caps = mint.filter((m) => m.granted && m.ttlCap !== null).map((m) => m.ttlCap!);
+  return caps.length > 0 ? Math.min(...caps) : null;
 }
 
 function basicId(header: string | undefined): string | null {

@@ -74,6 +74,8 @@ export interface AuthCode {
   /** OpenID Connect: the request's nonce, and when the user signed in (seconds). */
   nonce?: string | null;
   authTime?: number | null;
+  /** Seconds the tokens from this code may live at most, from `@token_ttl`; `null`: no cap. */
+  ttlCap?: number | null;
 }
 
 export interface RefreshToken {

@@ -1,7 +1,7 @@
 import { cpSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
-import { createLocalJWKSet, createRemoteJWKSet, decodeProtectedHeader, jwtVerify, SignJWT, generateKeyPair } from 'jose';
+import { createLocalJWKSet, createRemoteJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify, SignJWT, generateKeyPair } from 'jose';
 import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { gavel, ROOT, serveProcess, workspace, type Served } from '../cli/helpers.js';
@@ -75,9 +75,13 @@ describe('client_credentials through openid-client', () => {
     expect(typeof payload.jti).toBe('string');
   });
 
-  test('client_secret_post works for a client registered with it', async () => {
+  test('client_secret_post works for a client registered with it; a granting policy\'s @token_ttl caps the lifetime', async () => {
     const config = await discover(BILLING.id, BILLING.secret, 'post');
-    expect((await oidc.clientCredentialsGrant(config, { scope: 'payments:write' })).scope).toBe('payments:write');
+    const capped = await oidc.clientCredentialsGrant(config, { scope: 'payments:write' });
+    expect(capped).toMatchObject({ scope: 'payments:write', expires_in: 300 });
+    const claims = decodeJwt(capped.access_token);
+    expect(claims.exp! - claims.iat!).toBe(300);
+    expect((await oidc.clientCredentialsGrant(config, { scope: 'invoice:read' })).expires_in).toBe(3600);
   });
 
   test('scopes beyond the client are not minted; when none remain, invalid_scope', async () => {

@@ -14,7 +14,7 @@ function ipLike(t: Type): boolean {
   return t.kind === 'ip' || t.kind === 'string';
 }
 
-const ANNOTATION_ARITY: Record<string, 'one' | 'some'> = { id: 'one', description: 'one', owner: 'one', tags: 'some' };
+const ANNOTATION_ARITY: Record<string, 'one' | 'some'> = { id: 'one', description: 'one', owner: 'one', tags: 'some', token_ttl: 'one' };
 /** Longest `like` pattern: paths and hosts are far shorter; the bound keeps matching cheap. */
 const MAX_PATTERN = 256;
 const ENTITY_ROOTS: ReadonlySet<Root> = new Set(['subject', 'resource']);
@@ -52,6 +52,9 @@ export class Checker {
       const arity = ANNOTATION_ARITY[a.name];
       if (arity === 'one' && a.values.length !== 1) this.report('invalid-annotation', a.span, `\`@${a.name}\` takes exactly one string`);
       if (arity === 'some' && a.values.length === 0) this.report('invalid-annotation', a.span, `\`@${a.name}\` takes one or more strings`);
+      if (a.name === 'token_ttl' && a.values.length === 1 && !/^[1-9][0-9]{1,4}$/.test(a.values[0])) {
+        this.report('invalid-annotation', a.span, `\`@token_ttl\` is a whole number of seconds, from 10 to 99999`);
+      }
       if (a.name === 'id' && a.values.length === 1 && !/^[A-Za-z0-9_.:\/-]{1,200}$/.test(a.values[0])) {
         this.report('invalid-annotation', a.span, `policy id \`${a.values[0]}\` may use only letters, digits and \`_ . : / -\``);
       }

@@ -120,6 +120,8 @@ export const MIGRATIONS: readonly { version: number; name: string; sql: string }
     sql: `
       ALTER TABLE auth_codes ADD COLUMN nonce TEXT;
       ALTER TABLE auth_codes ADD COLUMN auth_time INTEGER;
+      -- The shortest @token_ttl of the policies that granted the code's scopes.
+      ALTER TABLE auth_codes ADD COLUMN ttl_cap INTEGER;
     `,
   },
 ];

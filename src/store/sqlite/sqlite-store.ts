@@ -200,8 +200,8 @@ export class SqliteStore implements Store {
 
   saveCode(c: AuthCode): void {
     this.db
-      .prepare('INSERT INTO auth_codes (hash, client_id, redirect_uri, challenge, subject, scope, audience, expires_at, nonce, auth_time) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
-      .run(c.hash, c.clientId, c.redirectUri, c.challenge, c.subject, c.scope, c.audience, c.expiresAt, c.nonce ?? null, c.authTime ?? null);
+      .prepare('INSERT INTO auth_codes (hash, client_id, redirect_uri, challenge, subject, scope, audience, expires_at, nonce, auth_time, ttl_cap) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
+      .run(c.hash, c.clientId, c.redirectUri, c.challenge, c.subject, c.scope, c.audience, c.expiresAt, c.nonce ?? null, c.authTime ?? null, c.ttlCap ?? null);
   }
 
   useCode(hash: string, now: number): CodeUse {
@@ -215,7 +215,7 @@ export class SqliteStore implements Store {
       this.db.prepare('UPDATE auth_codes SET used_at = ? WHERE hash = ?').run(now, hash);
       return {
         kind: 'ok',
-        code: { hash, clientId: row.client_id, redirectUri: row.redirect_uri, challenge: row.challenge, subject: row.subject, scope: row.scope, audience: row.audience, expiresAt: row.expires_at, nonce: row.nonce, authTime: row.auth_time },
+        code: { hash, clientId: row.client_id, redirectUri: row.redirect_uri, challenge: row.challenge, subject: row.subject, scope: row.scope, audience: row.audience, expiresAt: row.expires_at, nonce: row.nonce, authTime: row.auth_time, ttlCap: row.ttl_cap },
       };
     })();
   }
@@ -334,6 +334,7 @@ interface CodeRow {
   family: string | null;
   nonce: string | null;
   auth_time: number | null;
+  ttl_cap: number | null;
 }
 
 interface RefreshRow {
