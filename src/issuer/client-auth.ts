@@ -1,3 +1,5 @@
+import { createLocalJWKSet, decodeJwt, jwtVerify, type JSONWebKeySet } from 'jose';
+import type { ReplayCache } from '../tokens/dpop.js';
 import type { Client } from './registry.js';
 import { clientSecretMatches } from './secrets.js';
 import { OAuthError } from './oauth-error.js';
@@ -57,4 +59,43 @@ export function authenticateClient(presented: Presented, lookup: (id: string) =>
   if (client === undefined || client.secretHash === null || !clientSecretMatches(secret, client.secretHash)) throw new OAuthError('invalid_client', 'unknown client or wrong secret', 401, challenge);
   if (client.authMethod !== method) throw new OAuthError('invalid_client', `this client authenticates with ${client.authMethod}`, 401, challenge);
   return { client, method };
+}
+
+export const JWT_BEARER_ASSERTION = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
+
+/**
+ * `private_key_jwt` (RFC 7523 §2.2, OpenID Connect Core §9): a JWT the client signed with
+ * a key of its registered JWKS, `iss` = `sub` = its id, `aud` this issuer or its token
+ * endpoint, short-lived, and a `jti` never seen before.
+ */
+export async function authenticateAssertion(presented: Presented, lookup: (id: string) => Client | undefined, audiences: string[], replay: ReplayCache, nowMs: number): Promise<Client> {
+  const form = presented.form;
+  if (form.get('client_assertion_type') !== JWT_BEARER_ASSERTION) throw new OAuthError('invalid_client', `client_assertion_type must be ${JWT_BEARER_ASSERTION}`);
+  if (presented.authorization !== undefined && /^Basic\s/i.test(presented.authorization)) throw new OAuthError('invalid_request', 'use one client authentication method');
+  const assertion = form.get('client_assertion') ?? '';
+  let claimed: unknown;
+  try {
+    claimed = decodeJwt(assertion).sub;
+  } catch {
+    throw new OAuthError('invalid_client', 'client_assertion is not a JWT');
+  }
+  const client = typeof claimed === 'string' ? lookup(claimed) : undefined;
+  if (client === undefined || client.authMethod !== 'private_key_jwt' || !client.jwks) throw new OAuthError('invalid_client', 'unknown client or wrong key');
+  const postedId = form.get('client_id');
+  if (postedId !== null && postedId !== client.id) throw new OAuthError('invalid_request', 'client_id does not match the assertion');
+  try {
+    const { payload } = await jwtVerify(assertion, createLocalJWKSet(client.jwks as unknown as JSONWebKeySet), {
+      issuer: client.id,
+      subject: client.id,
+      audience: audiences,
+      algorithms: ['ES256', 'ES384', 'RS256', 'PS256', 'EdDSA'],
+      requiredClaims: ['exp', 'jti'],
+      maxTokenAge: '5m',
+      currentDate: new Date(nowMs),
+    });
+    if (typeof payload.jti !== 'string' || replay.check(`${client.id}:${payload.jti}`, (payload.exp ?? 0) * 1000 + 60_000, nowMs)) throw new Error('replay');
+  } catch {
+    throw new OAuthError('invalid_client', 'unknown client or wrong key');
+  }
+  return client;
 }

@@ -5,7 +5,7 @@ import type { LivePolicySet } from '../engine/live-set.js';
 import type { Decider, Origin } from '../server/decider.js';
 import type { Velocity } from '../signals/velocity.js';
 import type { Store } from '../store/store.js';
-import { authenticateClient, type Presented } from './client-auth.js';
+import { authenticateAssertion, authenticateClient, type Presented } from './client-auth.js';
 import type { KeyRing } from './keys.js';
 import type { RegistryView } from './live-registry.js';
 import { OAuthError } from './oauth-error.js';
@@ -105,10 +105,10 @@ export class Issuer {
       response_types_supported: ['code'],
       response_modes_supported: ['query'],
       code_challenge_methods_supported: ['S256'],
-      token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'none'],
+      token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'],
       introspection_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
       revocation_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
-      token_endpoint_auth_signing_alg_values_supported: [],
+      token_endpoint_auth_signing_alg_values_supported: ['ES256', 'ES384', 'RS256', 'PS256', 'EdDSA'],
       scopes_supported: scopes,
       authorization_response_iss_parameter_supported: true,
       ...(this.options.softwareStatementKeys ? { registration_endpoint: `${this.url}/oauth2/register` } : {}),
@@ -116,9 +116,14 @@ export class Issuer {
     };
   }
 
-  private authenticate(presented: Presented, origin: Origin): Client {
+  private async authenticate(presented: Presented, origin: Origin): Promise<Client> {
+    const lookup = (id: string) => this.options.registry().clients.get(id);
     try {
-      return authenticateClient(presented, (id) => this.options.registry().clients.get(id)).client;
+      if (presented.form.has('client_assertion')) {
+        const audiences = [this.url, `${this.url}/oauth2/token`, `${this.url}/oauth2/introspect`, `${this.url}/oauth2/revoke`];
+        return await authenticateAssertion(presented, lookup, audiences, this.replay, this.now());
+      }
+      return authenticateClient(presented, lookup).client;
     } catch (err: unknown) {
       if (err instanceof OAuthError && err.error === 'invalid_client') this.count('auth_failures', presented, origin);
       throw err;
@@ -133,7 +138,7 @@ export class Issuer {
 
   /** POST /oauth2/token. */
   async token(presented: Presented, origin: Origin, requestId: string): Promise<TokenResponse & { mint: MintOutcome[] }> {
-    const client = this.authenticate(presented, origin);
+    const client = await this.authenticate(presented, origin);
     this.count('token_requests', presented, origin, client.id);
     const form = presented.form;
     for (const key of ['grant_type', 'scope', 'resource', 'audience']) {
@@ -419,7 +424,7 @@ export class Issuer {
 
   /** RFC 7662: the token's claims while it is valid and not revoked; else `{active: false}`. */
   async introspect(presented: Presented, origin: Origin): Promise<Record<string, unknown>> {
-    this.authenticate(presented, origin);
+    await this.authenticate(presented, origin);
     const token = presented.form.get('token');
     if (token === null) throw new OAuthError('invalid_request', '`token` is required');
     const claims = await this.verify(token);
@@ -429,7 +434,7 @@ export class Issuer {
 
   /** RFC 7009: revokes a token the caller was issued; unknown or invalid tokens are fine (200). */
   async revoke(presented: Presented, origin: Origin): Promise<void> {
-    const client = this.authenticate(presented, origin);
+    const client = await this.authenticate(presented, origin);
     const token = presented.form.get('token');
     if (token === null) throw new OAuthError('invalid_request', '`token` is required');
     const claims = await this.verify(token);

@@ -28,6 +28,8 @@ export interface Client {
   id: string;
   /** `sha256$…` of the secret; never the secret. */
   secretHash: string | null;
+  /** Public keys of a `private_key_jwt` client (RFC 7523 assertions); `null` otherwise. */
+  jwks?: { keys: Json[] } | null;
   grantTypes: GrantType[];
   redirectUris: string[];
   /** Every scope the client may ever receive. */
@@ -144,12 +146,15 @@ export function readRegistry(doc: Json): { registry: RegistryInput } | { problem
       const id = name(item, 'id', at, problems);
       const secret = item.secret === undefined ? null : item.secret;
       if (secret !== null && (typeof secret !== 'string' || secret.length < MIN_CLIENT_SECRET)) problems.push(`${at}.secret: use a random string of at least ${MIN_CLIENT_SECRET} characters`);
-      if (item.jwks !== undefined) problems.push(`${at}.jwks: private_key_jwt clients are not supported yet; use a secret`);
+      const jwks = item.jwks;
+      if (jwks !== undefined && !(isObject(jwks) && Array.isArray(jwks.keys) && jwks.keys.every((k) => isObject(k) && !('d' in k)))) problems.push(`${at}.jwks: expected a JWKS of public keys ({"keys": [...]}, no private members)`);
       const grantTypes = strings(item, 'grant_types', at, problems, ['client_credentials']);
       grantTypes.filter((g) => !(GRANT_TYPES as readonly string[]).includes(g)).forEach((g) => problems.push(`${at}.grant_types: \`${g}\` is not one of ${GRANT_TYPES.join(', ')}`));
       const method = item.token_endpoint_auth_method ?? 'client_secret_basic';
       if (!(AUTH_METHODS as readonly unknown[]).includes(method)) problems.push(`${at}.token_endpoint_auth_method: expected one of ${AUTH_METHODS.join(', ')}`);
-      if (method !== 'none' && secret === null) problems.push(`${at}: a client authenticating with ${String(method)} needs a \`secret\``);
+      if (method === 'private_key_jwt' && (jwks === undefined || secret !== null)) problems.push(`${at}: a private_key_jwt client has \`jwks\` and no \`secret\``);
+      if (method !== 'private_key_jwt' && jwks !== undefined) problems.push(`${at}.jwks: only for token_endpoint_auth_method "private_key_jwt"`);
+      if (method !== 'none' && method !== 'private_key_jwt' && secret === null) problems.push(`${at}: a client authenticating with ${String(method)} needs a \`secret\``);
       if (method === 'none' && secret !== null) problems.push(`${at}: a public client (token_endpoint_auth_method "none") has no secret`);
       if (method === 'none' && grantTypes.includes('client_credentials')) problems.push(`${at}: a public client cannot use client_credentials`);
       const redirectUris = strings(item, 'redirect_uris', at, problems, []);
@@ -163,6 +168,7 @@ export function readRegistry(doc: Json): { registry: RegistryInput } | { problem
         scopes: strings(item, 'scopes', at, problems),
         authMethod: method as AuthMethod,
         attributes: isObject(item.attributes) ? item.attributes : {},
+        ...(isObject(jwks) && Array.isArray(jwks.keys) ? { jwks: { keys: jwks.keys as Json[] } } : {}),
       };
     });
     unique(registry.clients, (c) => c.id, 'clients', problems);

@@ -1,0 +1,61 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { exportJWK, generateKeyPair, SignJWT, type CryptoKey } from 'jose';
+import * as oidc from 'openid-client';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { gavel, serveProcess, workspace, type Served } from '../cli/helpers.js';
+
+/** private_key_jwt client authentication (RFC 7523), with openid-client's PrivateKeyJwt. */
+let ws: ReturnType<typeof workspace>;
+let server: Served;
+let key: CryptoKey;
+
+beforeAll(async () => {
+  ws = workspace();
+  const pair = await generateKeyPair('ES256');
+  key = pair.privateKey;
+  writeFileSync(
+    join(ws.dir, 'registry.json'),
+    JSON.stringify({
+      apis: [{ identifier: 'https://api.example.com', scopes: ['invoice:read'] }],
+      clients: [{ id: 'signer', token_endpoint_auth_method: 'private_key_jwt', jwks: { keys: [{ ...(await exportJWK(pair.publicKey)), kid: 's1', alg: 'ES256' }] }, scopes: ['invoice:read'] }],
+    }),
+  );
+  const applied = await gavel(['apply', 'registry.json'], { cwd: ws.dir });
+  expect(applied.code, applied.stderr).toBe(0);
+  server = await serveProcess(ws.dir, []);
+});
+
+afterAll(() => {
+  server.stop();
+  ws.remove();
+});
+
+const form = (assertion: string) =>
+  fetch(`${server.url}/oauth2/token`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ grant_type: 'client_credentials', client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer', client_assertion: assertion }),
+  });
+
+const assertion = (claims: Record<string, unknown> = {}, signWith: CryptoKey = key) => {
+  const now = Math.floor(Date.now() / 1000);
+  return new SignJWT({ iss: 'signer', sub: 'signer', aud: server.url, jti: crypto.randomUUID(), iat: now, exp: now + 120, ...claims }).setProtectedHeader({ alg: 'ES256', kid: 's1' }).sign(signWith);
+};
+
+describe('private_key_jwt', () => {
+  test('openid-client authenticates with a signed assertion', async () => {
+    const config = await oidc.discovery(new URL(server.url), 'signer', undefined, oidc.PrivateKeyJwt(key), { execute: [oidc.allowInsecureRequests], algorithm: 'oauth2' });
+    expect((await oidc.clientCredentialsGrant(config, { scope: 'invoice:read' })).scope).toBe('invoice:read');
+  });
+
+  test('a replayed assertion, another key, another audience or an expired one is invalid_client', async () => {
+    const once = await assertion();
+    expect((await form(once)).status).toBe(200);
+    expect((await form(once)).status).toBe(401);
+    expect((await form(await assertion({}, (await generateKeyPair('ES256')).privateKey))).status).toBe(401);
+    expect((await form(await assertion({ aud: 'https://elsewhere.example.com' }))).status).toBe(401);
+    expect((await form(await assertion({ iat: Math.floor(Date.now() / 1000) - 600, exp: Math.floor(Date.now() / 1000) - 120 }))).status).toBe(401);
+    expect(await (await form('not-a-jwt')).json()).toEqual({ error: 'invalid_client', error_description: 'client_assertion is not a JWT' });
+  });
+});
