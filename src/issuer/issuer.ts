@@ -399,7 +399,14 @@ export class Issuer {
     const jti = randomUUID();
     const claims: JWTPayload = { iss: this.url, sub: subject, aud: api.identifier, iat, exp: iat + ttl, jti, client_id: client.id, scope, ...(jkt === null ? {} : { cnf: { jkt } }) };
     if (family !== null) this.options.store.recordFamilyAccess(family, jti, iat + ttl);
-    return { access_token: await this.options.keys.sign(claims, 'at+jwt'), token_type: jkt === null ? 'Bearer' : 'DPoP', expires_in: ttl, scope };
+    const tokenType = jkt === null ? 'Bearer' : 'DPoP';
+    if (api.tokenFormat === 'opaque') {
+      // A reference token: random, meaningless to its holder; introspection resolves it.
+      const token = randomToken();
+      this.options.store.saveOpaqueToken(sha256(token), claims, iat + ttl);
+      return { access_token: token, token_type: tokenType, expires_in: ttl, scope };
+    }
+    return { access_token: await this.options.keys.sign(claims, 'at+jwt'), token_type: tokenType, expires_in: ttl, scope };
   }
 
   private revokeFamily(family: string): void {
@@ -452,8 +459,12 @@ export class Issuer {
     return typeof jti === 'string' && this.revoked.has(jti);
   }
 
-  /** The claims of a token this issuer signed, still valid and not revoked; else `null`. */
+  /** The claims of a token this issuer signed (or an opaque one it issued), still valid and not revoked; else `null`. */
   async verify(token: string): Promise<JWTPayload | null> {
+    if (!token.includes('.')) {
+      const claims = this.options.store.opaqueToken(sha256(token), Math.floor(this.now() / 1000));
+      return claims === null || this.isRevoked(claims.jti) ? null : (claims as JWTPayload);
+    }
     try {
       const { payload } = await jwtVerify(token, createLocalJWKSet(this.options.keys.jwks()), { issuer: this.url, typ: 'at+jwt', currentDate: new Date(this.now()) });
       return this.isRevoked(payload.jti) ? null : payload;

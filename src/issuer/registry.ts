@@ -131,8 +131,7 @@ export function readRegistry(doc: Json): { registry: RegistryInput } | { problem
       const scopes = strings(item, 'scopes', at, problems);
       scopes.filter((s) => !SCOPE.test(s)).forEach((s) => problems.push(`${at}.scopes: \`${s}\` is not a scope (printable ASCII without spaces, quotes or backslashes)`));
       const format = item.token_format ?? 'jwt';
-      if (format === 'opaque') problems.push(`${at}.token_format: opaque access tokens are not supported yet; use "jwt"`);
-      else if (format !== 'jwt') problems.push(`${at}.token_format: expected "jwt"`);
+      if (format !== 'jwt' && format !== 'opaque') problems.push(`${at}.token_format: expected "jwt" or "opaque"`);
       const ttl = item.access_token_ttl ?? 3600;
       if (typeof ttl !== 'number' || !Number.isInteger(ttl) || ttl < 60 || ttl > 86_400) problems.push(`${at}.access_token_ttl: expected whole seconds from 60 to 86400`);
       return { identifier, scopes, tokenFormat: format === 'opaque' ? 'opaque' : 'jwt', accessTokenTtl: typeof ttl === 'number' ? ttl : 3600 };

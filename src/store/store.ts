@@ -92,6 +92,10 @@ export type CodeUse = { kind: 'ok'; code: AuthCode } | { kind: 'unknown' } | { k
 export type RefreshUse = { kind: 'rotated'; token: RefreshToken } | { kind: 'replayed'; token: RefreshToken; successorSealed: string } | { kind: 'unknown' } | { kind: 'expired' } | { kind: 'reused'; family: string };
 
 export interface Store {
+  /** An opaque access token's claims, under the hash of its value. */
+  saveOpaqueToken(hash: string, claims: Record<string, unknown>, expiresAt: number): void;
+  /** The claims of a live opaque token; `null` when unknown or expired. */
+  opaqueToken(hash: string, nowSeconds: number): Record<string, unknown> | null;
   saveCode(code: AuthCode): void;
   /** Marks a code used, in one transaction with reading it: a code is exchanged once. */
   useCode(hash: string, nowSeconds: number): CodeUse;

@@ -43,6 +43,7 @@ describe('the SQLite store', () => {
       { version: 4, name: 'token issuer' },
       { version: 5, name: 'authorization codes and refresh tokens' },
       { version: 6, name: 'OpenID Connect: nonce and sign-in time of a code' },
+      { version: 7, name: 'opaque access tokens' },
     ]);
     db.close();
   });

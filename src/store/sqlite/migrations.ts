@@ -124,4 +124,16 @@ export const MIGRATIONS: readonly { version: number; name: string; sql: string }
       ALTER TABLE auth_codes ADD COLUMN ttl_cap INTEGER;
     `,
   },
+  {
+    version: 7,
+    name: 'opaque access tokens',
+    sql: `
+      -- Reference tokens: only their SHA-256 is kept, with the claims introspection answers.
+      CREATE TABLE opaque_tokens (
+        hash       TEXT PRIMARY KEY,
+        claims     TEXT NOT NULL CHECK (json_valid(claims)),
+        expires_at INTEGER NOT NULL
+      ) STRICT;
+    `,
+  },
 ];

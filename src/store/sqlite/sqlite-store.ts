@@ -198,6 +198,16 @@ export class SqliteStore implements Store {
     this.db.prepare('INSERT INTO revoked_tokens (jti, expires_at) VALUES (?, ?) ON CONFLICT (jti) DO NOTHING').run(jti, expiresAt);
   }
 
+  saveOpaqueToken(hash: string, claims: Record<string, unknown>, expiresAt: number): void {
+    this.db.prepare('INSERT INTO opaque_tokens (hash, claims, expires_at) VALUES (?, ?, ?)').run(hash, JSON.stringify(claims), expiresAt);
+  }
+
+  opaqueToken(hash: string, now: number): Record<string, unknown> | null {
+    const row = this.db.prepare('SELECT claims, expires_at FROM opaque_tokens WHERE hash = ?').get(hash) as { claims: string; expires_at: number } | undefined;
+    if (row === undefined || row.expires_at <= now) return null;
+    return JSON.parse(row.claims) as Record<string, unknown>;
+  }
+
   saveCode(c: AuthCode): void {
     this.db
       .prepare('INSERT INTO auth_codes (hash, client_id, redirect_uri, challenge, subject, scope, audience, expires_at, nonce, auth_time, ttl_cap) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
