@@ -295,8 +295,7 @@ ${reloadLine}
   Under contention the scheduler shares a core between threads, so a server with several busy threads (Cerbos is
   a Go program) may get more of it than a Node server, whose work runs on one thread.
 - The per-CPU-second figures leave out time a server spends blocked rather than computing — an fsync of the
-  decision log's SQLite file, for one — which req/s includes: that is why the decision log costs much more in
-  req/s than in CPU when the disk is slow.
+  decision log's SQLite file, for one — which req/s includes.
 - "max ms" includes the first answers of each fresh autocannon process, while it and its 50 connections start; on
   this machine that is about half a second for every target, the ceiling included, so p99 is the figure to read.
 `;
