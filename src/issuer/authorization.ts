@@ -15,6 +15,8 @@ export interface PendingAuthorization {
   nonce: string | null;
   csrf: string;
   expiresAt: number;
+  /** Sign-in attempts so far. */
+  attempts?: number;
 }
 
 /** Where the browser goes: back to the client with an error, or an error page when the client cannot be trusted with one. */

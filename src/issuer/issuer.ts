@@ -14,8 +14,7 @@ import { checkAuthorization, redirectWith, verifierMatches, type PendingAuthoriz
 import { errorPage, loginPage } from './login-page.js';
 import { passwordMatches, randomToken } from './secrets.js';
 import { seal, unseal } from './keys.js';
-import type { RefreshToken } from '../store/store.js';
-import { ReplayCache, verifyProof } from '../tokens/dpop.js';
+import { accessToken, bindingProblem, boundKey, ReplayCache, verifyProof } from '../tokens/dpop.js';
 
 export interface TokenResponse {
   access_token: string;
@@ -34,6 +33,9 @@ export type BrowserAnswer = { kind: 'html'; status: number; html: string; csrfCo
 
 const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
 const ACCESS_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token';
+
+/** A scrypt hash no password matches, checked for unknown users so their answer takes as long. */
+const DUMMY_HASH = 'scrypt$32768$8$1$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA';
 
 const sha256 = (text: string): string => createHash('sha256').update(text).digest('base64url');
 
@@ -106,8 +108,8 @@ export class Issuer {
       response_modes_supported: ['query'],
       code_challenge_methods_supported: ['S256'],
       token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'],
-      introspection_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
-      revocation_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
+      introspection_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'private_key_jwt'],
+      revocation_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'],
       token_endpoint_auth_signing_alg_values_supported: ['ES256', 'ES384', 'RS256', 'PS256', 'EdDSA'],
       scopes_supported: scopes,
       authorization_response_iss_parameter_supported: true,
@@ -141,7 +143,8 @@ export class Issuer {
     const client = await this.authenticate(presented, origin);
     this.count('token_requests', presented, origin, client.id);
     const form = presented.form;
-    for (const key of ['grant_type', 'scope', 'resource', 'audience']) {
+    // RFC 6749 §3.2: no parameter may be given twice.
+    for (const key of new Set(form.keys())) {
       if (form.getAll(key).length > 1) throw new OAuthError('invalid_request', `\`${key}\` is given more than once`);
     }
     const grant = form.get('grant_type');
@@ -235,8 +238,11 @@ export class Issuer {
     const username = form.get('username') ?? '';
     const registry = this.options.registry().registry;
     const user = registry.users.find((u) => u.id === username);
-    const ok = user !== undefined && user.passwordHash !== null && (await passwordMatches(form.get('password') ?? '', user.passwordHash));
-    if (!ok || user === undefined) {
+    // At most five tries per sign-in; then the application must start again.
+    if ((p.attempts = (p.attempts ?? 0) + 1) > 5) return back({ error: 'access_denied', error_description: 'too many failed sign-in attempts' });
+    // An unknown user costs the same scrypt as a known one: timing does not tell who exists.
+    const ok = await passwordMatches(form.get('password') ?? '', user?.passwordHash ?? DUMMY_HASH);
+    if (!ok || user === undefined || user.passwordHash === null) {
       this.options.velocity?.record('auth_failures', { subject: `user/${username}`, address: origin.address });
       return { kind: 'html', status: 401, html: loginPage({ tx, csrf: p.csrf, client: p.client.id, scopes: p.scopes, audience: p.api.identifier, error: 'Wrong user or password.', username }), csrfCookie: p.csrf };
     }
@@ -270,17 +276,22 @@ export class Issuer {
     if (code === null) throw new OAuthError('invalid_request', '`code` is required');
     if (verifier === null) throw new OAuthError('invalid_request', '`code_verifier` is required (PKCE)');
     const now = Math.floor(this.now() / 1000);
-    const use = this.options.store.useCode(sha256(code), now);
+    const redirectUri = form.get('redirect_uri');
+    // Checked before the code is used up: a request that fails them does not burn it.
+    const use = this.options.store.useCode(sha256(code), now, (c) => {
+      if (c.clientId !== client.id) return 'the code was issued to another client';
+      if (redirectUri !== c.redirectUri) return 'redirect_uri does not match the authorization request';
+      if (!verifierMatches(verifier, c.challenge)) return 'code_verifier does not match the code_challenge';
+      return null;
+    });
     if (use.kind === 'reused') {
       // RFC 6749 §4.1.2: a code used twice revokes what it issued.
       if (use.family !== null) this.revokeFamily(use.family);
       throw new OAuthError('invalid_grant', 'the code was already used; what it issued is revoked');
     }
+    if (use.kind === 'refused') throw new OAuthError('invalid_grant', use.reason);
     if (use.kind !== 'ok') throw new OAuthError('invalid_grant', use.kind === 'expired' ? 'the code expired' : 'unknown code');
     const c = use.code;
-    if (c.clientId !== client.id) throw new OAuthError('invalid_grant', 'the code was issued to another client');
-    if (form.get('redirect_uri') !== c.redirectUri) throw new OAuthError('invalid_grant', 'redirect_uri does not match the authorization request');
-    if (!verifierMatches(verifier, c.challenge)) throw new OAuthError('invalid_grant', 'code_verifier does not match the code_challenge');
     const api = this.options.registry().apis.get(c.audience);
     if (api === undefined) throw new OAuthError('invalid_grant', 'the API is no longer registered');
     const family = randomUUID();
@@ -298,45 +309,73 @@ export class Issuer {
   }
 
   /** GET/POST /oauth2/userinfo: the signed-in user's claims, for an access token with `openid`. */
-  async userinfo(authorization: string | undefined): Promise<Record<string, unknown>> {
-    const m = /^Bearer\s+(\S+)$/i.exec(authorization ?? '');
-    const claims = m === null ? null : await this.verify(m[1]);
-    if (claims === null || typeof claims.scope !== 'string' || !claims.scope.split(' ').includes('openid')) {
+  async userinfo(authorization: string | undefined, dpop: string | undefined, method: string): Promise<Record<string, unknown>> {
+    const presented = accessToken(authorization);
+    const claims = presented === null ? null : await this.verify(presented.token);
+    if (presented === null || claims === null || typeof claims.scope !== 'string' || !claims.scope.split(' ').includes('openid')) {
       throw new OAuthError('invalid_request', 'a valid access token with the openid scope is required', 401, 'Bearer error="invalid_token"');
     }
+    const problem = await bindingProblem(claims, presented.scheme, presented.token, dpop, { method, url: `${this.url}/oauth2/userinfo` }, this.replay);
+    if (problem !== null) throw new OAuthError('invalid_request', problem, 401, 'DPoP error="invalid_token"');
     const user = this.options.registry().registry.users.find((u) => u.id === claims.sub);
     if (user === undefined) throw new OAuthError('invalid_request', 'the user no longer exists', 401, 'Bearer error="invalid_token"');
     const picked = Object.fromEntries(['name', 'email', 'email_verified', 'preferred_username', 'locale'].filter((k) => user.attributes[k] !== undefined).map((k) => [k, user.attributes[k]]));
     return { sub: user.id, ...picked };
   }
 
-  /** refresh_token with rotation (RFC 9700 §4.14.2): each use returns a new one; reuse revokes the family. */
+  /**
+   * refresh_token with rotation (RFC 9700 §4.14.2): each use returns a new one; reuse
+   * revokes the family. Everything is checked before the token is rotated — the client,
+   * that the user and API still exist, the scopes (the stored ones, narrowed as asked, cut
+   * again to what the client, the API and the user's roles allow today), the DPoP key of a
+   * bound family, and the mint decisions with this request's context — so a refused
+   * refresh leaves the token usable. Successors keep the family's original expiry.
+   */
   private async refreshGrant(client: Client, form: URLSearchParams, origin: Origin, requestId: string, jkt: string | null): Promise<TokenResponse & { mint: MintOutcome[] }> {
     const presented = form.get('refresh_token');
     if (presented === null) throw new OAuthError('invalid_request', '`refresh_token` is required');
+    const hash = sha256(presented);
+    const stored = this.options.store.refreshToken(hash);
+    // RFC 9449 §5: a bound family refreshes only with a proof by its key.
+    if (stored?.jkt && stored.jkt !== jkt) throw new OAuthError('invalid_grant', 'the refresh token is DPoP-bound: send a DPoP proof by its key');
     const now = Math.floor(this.now() / 1000);
     const successor = randomToken();
-    const next: RefreshToken = { hash: sha256(successor), family: '', clientId: client.id, subject: '', scope: '', audience: '', expiresAt: now + (this.options.refreshTtl ?? 30 * 86_400) };
-    const use = this.options.store.rotateRefreshToken(sha256(presented), next, seal(this.options.secret, successor), now, this.options.refreshGrace ?? 10);
+    const requested = form.get('scope');
+    const view = this.options.registry();
+    let outcome: { api: Api; granted: string[]; mint: MintOutcome[] } | null = null;
+    let revoke = false;
+    const use = this.options.store.rotateRefreshToken(hash, sha256(successor), seal(this.options.secret, successor), now, this.options.refreshGrace ?? 10, (t) => {
+      if (t.clientId !== client.id) return 'the refresh token was issued to another client';
+      const api = view.apis.get(t.audience);
+      const user = view.registry.users.find((u) => u.id === t.subject);
+      if (api === undefined || user === undefined) {
+        revoke = true;
+        return api === undefined ? 'the API is no longer registered' : 'the user no longer exists';
+      }
+      const held = t.scope.split(' ');
+      const asked = requested === null ? held : requested.split(' ').filter((x) => x !== '');
+      if (asked.some((x) => !held.includes(x))) return 'a refresh cannot widen the scope';
+      const roleScopes = new Set(view.registry.roles.filter((r) => userRoles(view.registry, user).includes(r.name)).flatMap((r) => r.scopes));
+      const candidates = asked.filter((x) => x !== 'openid' && client.scopes.includes(x) && api.scopes.includes(x) && roleScopes.has(x));
+      const mint = this.mint(client, api, 'refresh_token', candidates, origin, requestId, t.subject);
+      const granted = mint.filter((m) => m.granted).map((m) => m.scope);
+      if (granted.length === 0) return `the policies granted none of the scopes${mint.length > 0 ? `: ${[...new Set(mint.flatMap((m) => m.reasons))].join('; ')}` : ''}`;
+      outcome = { api, granted: [...(asked.includes('openid') && client.scopes.includes('openid') ? ['openid'] : []), ...granted], mint };
+      return null;
+    });
     if (use.kind === 'reused') {
       this.reloadRevoked();
       throw new OAuthError('invalid_grant', 'the refresh token was already used; its whole family is revoked');
     }
     if (use.kind === 'unknown' || use.kind === 'expired') throw new OAuthError('invalid_grant', use.kind === 'expired' ? 'the refresh token expired' : 'unknown or revoked refresh token');
-    const t = use.token;
-    if (t.clientId !== client.id) throw new OAuthError('invalid_grant', 'the refresh token was issued to another client');
-    const api = this.options.registry().apis.get(t.audience);
-    if (api === undefined) throw new OAuthError('invalid_grant', 'the API is no longer registered');
-    // A narrower scope may be asked for (RFC 6749 §6); never a wider one.
-    const requested = form.get('scope');
-    const scopes = requested === null ? t.scope.split(' ') : requested.split(' ').filter((s) => t.scope.split(' ').includes(s));
-    if (requested !== null && requested.split(' ').some((s) => s !== '' && !t.scope.split(' ').includes(s))) throw new OAuthError('invalid_scope', 'a refresh cannot widen the scope');
+    if (use.kind === 'refused') {
+      if (revoke) this.revokeFamily(use.token.family);
+      throw new OAuthError(use.reason.includes('scope') || use.reason.includes('policies') ? 'invalid_scope' : 'invalid_grant', use.reason);
+    }
+    const done = outcome as { api: Api; granted: string[]; mint: MintOutcome[] } | null;
+    if (done === null) throw new Error('refresh checked without an outcome');
     const refresh = use.kind === 'replayed' ? unseal(this.options.secret, use.successorSealed) : successor;
-    // The policies decide again, with this request's context: scopes may shrink, never grow.
-    const mint = this.mint(client, api, 'refresh_token', scopes.filter((x) => x !== 'openid'), origin, requestId, t.subject);
-    const granted = [...(scopes.includes('openid') ? ['openid'] : []), ...mint.filter((m) => m.granted).map((m) => m.scope)];
-    if (granted.filter((x) => x !== 'openid').length === 0) throw new OAuthError('invalid_scope', `the policies granted none of the scopes: ${[...new Set(mint.flatMap((m) => m.reasons))].join('; ')}`);
-    return { ...(await this.accessToken(client, api, t.subject, granted, t.family, jkt, ttlOf(mint))), refresh_token: refresh, mint };
+    return { ...(await this.accessToken(client, done.api, use.token.subject, done.granted, use.token.family, jkt, ttlOf(done.mint))), refresh_token: refresh, mint: done.mint };
   }
 
   /**
@@ -354,12 +393,18 @@ export class Issuer {
     if (requestedType !== null && requestedType !== ACCESS_TOKEN_TYPE) throw new OAuthError('invalid_request', `only ${ACCESS_TOKEN_TYPE} can be issued`);
     const subject = await this.verify(subjectToken);
     if (subject === null || typeof subject.sub !== 'string') throw new OAuthError('invalid_grant', 'subject_token is not a valid, unrevoked token of this issuer');
+    // A DPoP-bound token is exchanged only with a proof by its key, and the new token stays bound to it.
+    const bound = boundKey(subject);
+    if (bound !== null && bound !== jkt) throw new OAuthError('invalid_grant', 'subject_token is DPoP-bound: send a DPoP proof by its key');
     let actor: JWTPayload = { sub: client.id };
     const actorToken = form.get('actor_token');
     if (actorToken !== null) {
       if (form.get('actor_token_type') !== ACCESS_TOKEN_TYPE) throw new OAuthError('invalid_request', `actor_token_type must be ${ACCESS_TOKEN_TYPE}`);
       const verified = await this.verify(actorToken);
       if (verified === null || typeof verified.sub !== 'string') throw new OAuthError('invalid_grant', 'actor_token is not a valid, unrevoked token of this issuer');
+      // The actor is the caller, or acts through it: another party's token cannot be claimed.
+      if (verified.client_id !== client.id && verified.sub !== client.id) throw new OAuthError('invalid_grant', 'actor_token was not issued to the calling client');
+      if (boundKey(verified) !== null && boundKey(verified) !== jkt) throw new OAuthError('invalid_grant', 'actor_token is DPoP-bound: send a DPoP proof by its key');
       actor = { sub: verified.sub };
     }
     const held = typeof subject.scope === 'string' ? subject.scope.split(' ').filter((x) => x !== '') : [];
@@ -388,7 +433,9 @@ export class Issuer {
     if (!client.grantTypes.includes('refresh_token')) return { ...access, mint };
     const refresh = randomToken();
     const now = Math.floor(this.now() / 1000);
-    this.options.store.saveRefreshToken({ hash: sha256(refresh), family, clientId: client.id, subject, scope: scopes.join(' '), audience: api.identifier, expiresAt: now + (this.options.refreshTtl ?? 30 * 86_400) });
+    // RFC 9449 §5: a public client's refresh tokens are bound to its DPoP key, when it has one.
+    const bound = client.authMethod === 'none' ? jkt : null;
+    this.options.store.saveRefreshToken({ hash: sha256(refresh), family, clientId: client.id, subject, scope: scopes.join(' '), audience: api.identifier, expiresAt: now + (this.options.refreshTtl ?? 30 * 86_400), jkt: bound });
     return { ...access, refresh_token: refresh, mint };
   }
 
@@ -431,12 +478,14 @@ export class Issuer {
 
   /** RFC 7662: the token's claims while it is valid and not revoked; else `{active: false}`. */
   async introspect(presented: Presented, origin: Origin): Promise<Record<string, unknown>> {
-    await this.authenticate(presented, origin);
+    const caller = await this.authenticate(presented, origin);
+    // A public client proves nothing about itself: it may not look into tokens.
+    if (caller.authMethod === 'none') throw new OAuthError('invalid_client', 'introspection needs an authenticated client', 401);
     const token = presented.form.get('token');
     if (token === null) throw new OAuthError('invalid_request', '`token` is required');
     const claims = await this.verify(token);
     if (claims === null) return { active: false };
-    return { active: true, token_type: 'Bearer', ...claims };
+    return { active: true, token_type: boundKey(claims) === null ? 'Bearer' : 'DPoP', ...claims };
   }
 
   /** RFC 7009: revokes a token the caller was issued; unknown or invalid tokens are fine (200). */
@@ -444,6 +493,8 @@ export class Issuer {
     const client = await this.authenticate(presented, origin);
     const token = presented.form.get('token');
     if (token === null) throw new OAuthError('invalid_request', '`token` is required');
+    // A refresh token revokes its whole family, with the access tokens issued in it (RFC 7009 §2.1).
+    if (this.options.store.revokeRefreshFamily(sha256(token), client.id, Math.floor(this.now() / 1000))) return this.reloadRevoked();
     const claims = await this.verify(token);
     if (claims === null || typeof claims.jti !== 'string') return;
     if (claims.client_id !== client.id) throw new OAuthError('invalid_request', 'the token was issued to another client');

@@ -1,6 +1,7 @@
 import { createLocalJWKSet, jwtVerify, type JSONWebKeySet, type JWTPayload } from 'jose';
 import { GRANT_TYPES, type Client, type GrantType } from './registry.js';
 import { hashClientSecret, randomToken } from './secrets.js';
+import { safeRedirect } from './redirect-uri.js';
 
 /** RFC 7591 §3.2.2 errors. */
 export class RegistrationError extends Error {
@@ -13,6 +14,7 @@ export class RegistrationError extends Error {
 }
 
 type Json = { [k: string]: unknown };
+
 const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 const list = (v: unknown): string[] | null => (typeof v === 'string' ? v.split(' ').filter((s) => s !== '') : Array.isArray(v) && v.every((s) => typeof s === 'string') ? v : null);
 
@@ -41,11 +43,14 @@ export async function register(body: unknown, trusted: JSONWebKeySet, knownScope
   if (beyond.length > 0) throw new RegistrationError('invalid_client_metadata', `the software statement does not allow ${beyond.join(', ')}`);
   const scopes = requestedScopes.filter((s) => knownScopes.has(s));
   if (scopes.length === 0) throw new RegistrationError('invalid_client_metadata', 'none of the scopes belongs to a registered API');
+  if (typeof statement.exp !== 'number') throw new RegistrationError('invalid_software_statement', 'the software statement must expire (exp)');
+  // What the statement does not allow is not allowed: client credentials only, no redirects.
   const grants = list(body.grant_types) ?? capGrants ?? ['client_credentials'];
+  if (capGrants === null && grants.some((g) => g !== 'client_credentials')) throw new RegistrationError('invalid_client_metadata', 'the software statement allows only client_credentials (it names no grant_types)');
   const badGrant = grants.find((g) => !(GRANT_TYPES as readonly string[]).includes(g) || (capGrants !== null && !capGrants.includes(g)));
   if (badGrant !== undefined) throw new RegistrationError('invalid_client_metadata', `grant type \`${badGrant}\` is not allowed`);
   const redirects = list(body.redirect_uris) ?? capRedirects ?? [];
-  const badRedirect = redirects.find((u) => !URL.canParse(u) || u.includes('#') || (capRedirects !== null && !capRedirects.includes(u)));
+  const badRedirect = redirects.find((u) => !safeRedirect(u) || capRedirects === null || !capRedirects.includes(u));
   if (badRedirect !== undefined) throw new RegistrationError('invalid_redirect_uri', `\`${badRedirect}\` is not allowed by the software statement or is not an absolute URI`);
   if (grants.includes('authorization_code') && redirects.length === 0) throw new RegistrationError('invalid_redirect_uri', 'the authorization code grant needs redirect_uris');
   const method = body.token_endpoint_auth_method ?? 'client_secret_basic';

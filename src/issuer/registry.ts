@@ -4,6 +4,7 @@
  * present, is the whole truth for its kind (absent sections are left as they are).
  */
 import { MIN_CLIENT_SECRET } from './secrets.js';
+import { safeRedirect } from './redirect-uri.js';
 
 type Json = { [k: string]: unknown };
 const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -157,7 +158,7 @@ export function readRegistry(doc: Json): { registry: RegistryInput } | { problem
       if (method === 'none' && secret !== null) problems.push(`${at}: a public client (token_endpoint_auth_method "none") has no secret`);
       if (method === 'none' && grantTypes.includes('client_credentials')) problems.push(`${at}: a public client cannot use client_credentials`);
       const redirectUris = strings(item, 'redirect_uris', at, problems, []);
-      redirectUris.filter((u) => !URL.canParse(u) || u.includes('#')).forEach((u) => problems.push(`${at}.redirect_uris: \`${u}\` is not an absolute URI without a fragment`));
+      redirectUris.filter((u) => !safeRedirect(u)).forEach((u) => problems.push(`${at}.redirect_uris: \`${u}\` must be an https URI (http only on loopback) without a fragment`));
       if (item.attributes !== undefined && !isObject(item.attributes)) problems.push(`${at}.attributes: expected an object`);
       return {
         id,

@@ -85,11 +85,20 @@ export interface RefreshToken {
   subject: string;
   scope: string;
   audience: string;
+  /** The family's end: successors inherit it, so a family never outlives its sign-in's lifetime. */
   expiresAt: number;
+  /** The DPoP key the family is bound to (public clients, RFC 9449 §5); `null`: unbound. */
+  jkt?: string | null;
 }
 
-export type CodeUse = { kind: 'ok'; code: AuthCode } | { kind: 'unknown' } | { kind: 'expired' } | { kind: 'reused'; family: string | null };
-export type RefreshUse = { kind: 'rotated'; token: RefreshToken } | { kind: 'replayed'; token: RefreshToken; successorSealed: string } | { kind: 'unknown' } | { kind: 'expired' } | { kind: 'reused'; family: string };
+export type CodeUse = { kind: 'ok'; code: AuthCode } | { kind: 'refused'; reason: string } | { kind: 'unknown' } | { kind: 'expired' } | { kind: 'reused'; family: string | null };
+export type RefreshUse =
+  | { kind: 'rotated'; token: RefreshToken }
+  | { kind: 'replayed'; token: RefreshToken; successorSealed: string }
+  | { kind: 'refused'; token: RefreshToken; reason: string }
+  | { kind: 'unknown' }
+  | { kind: 'expired' }
+  | { kind: 'reused'; family: string };
 
 export interface Store {
   /** An opaque access token's claims, under the hash of its value. */
@@ -97,17 +106,26 @@ export interface Store {
   /** The claims of a live opaque token; `null` when unknown or expired. */
   opaqueToken(hash: string, nowSeconds: number): Record<string, unknown> | null;
   saveCode(code: AuthCode): void;
-  /** Marks a code used, in one transaction with reading it: a code is exchanged once. */
-  useCode(hash: string, nowSeconds: number): CodeUse;
+  /**
+   * Marks a code used, in one transaction with reading and `check`ing it: a code is
+   * exchanged once, and a request `check` refuses (another client, a wrong verifier) does
+   * not use it up.
+   */
+  useCode(hash: string, nowSeconds: number, check?: (code: AuthCode) => string | null): CodeUse;
   /** Which token family a code's exchange started (for revoking it when the code is replayed). */
   setCodeFamily(hash: string, family: string): void;
   saveRefreshToken(token: RefreshToken): void;
   /**
-   * Check-and-rotate in one transaction: a current token is marked rotated and its
-   * successor stored (`successor`'s hash and expiry; the rest inherited); one rotated within `graceSeconds` answers the sealed successor it already got;
+   * Check-and-rotate in one transaction: `check` (the grant's validation and mint
+   * decisions) runs first, and a token it refuses is left as it was; a current token is
+   * marked rotated and its successor stored (its hash; everything else inherited); one rotated within `graceSeconds` answers the sealed successor it already got;
    * any other reuse revokes its whole family.
    */
-  rotateRefreshToken(hash: string, successor: RefreshToken, successorSealed: string, nowSeconds: number, graceSeconds: number): RefreshUse;
+  rotateRefreshToken(hash: string, successorHash: string, successorSealed: string, nowSeconds: number, graceSeconds: number, check: (token: RefreshToken) => string | null): RefreshUse;
+  /** A refresh token as stored (to check its key binding before using it); `null` when unknown. */
+  refreshToken(hash: string): RefreshToken | null;
+  /** Revokes the family a refresh token belongs to, if it is the client's; answers whether it was. */
+  revokeRefreshFamily(hash: string, clientId: string, nowSeconds: number): boolean;
   /** An access token issued within a family; revoked with it. */
   recordFamilyAccess(family: string, jti: string, expiresAt: number): void;
   /** Revokes every refresh token of the family and every access token issued in it. */

@@ -4,18 +4,25 @@ import { calculateJwkThumbprint, decodeProtectedHeader, importJWK, jwtVerify, ty
 /** Proof algorithms accepted: asymmetric only, as for tokens. */
 const ALGORITHMS = ['ES256', 'ES384', 'ES512', 'RS256', 'PS256', 'EdDSA'];
 
-/** Proofs already seen, so that a captured proof cannot be replayed while it is fresh (RFC 9449 §11.1). */
+/**
+ * Proofs already seen, so that a captured proof cannot be replayed while it is fresh (RFC
+ * 9449 §11.1). Entries leave only when they expire — in insertion order, which is expiry
+ * order since every entry lives the same window — never to make room: a cache full of
+ * fresh proofs refuses new ones (fails closed) rather than forget one an attacker holds.
+ */
 export class ReplayCache {
   private readonly seen = new Map<string, number>();
   constructor(private readonly max = 100_000) {}
 
-  /** Records `key` until `expiresAt` (ms); answers whether it had been seen. */
+  /** Records `key` until `expiresAt` (ms); answers whether it must be refused (seen before, or no room). */
   check(key: string, expiresAt: number, now: number): boolean {
+    for (const [k, t] of this.seen) {
+      if (t > now) break;
+      this.seen.delete(k);
+    }
     const until = this.seen.get(key);
     if (until !== undefined && until > now) return true;
-    if (this.seen.size >= this.max) {
-      for (const [k, t] of this.seen) if (t <= now || this.seen.size >= this.max) this.seen.delete(k);
-    }
+    if (this.seen.size >= this.max) return true;
     this.seen.set(key, expiresAt);
     return false;
   }
@@ -77,7 +84,7 @@ export async function verifyProof(proof: string, check: ProofCheck): Promise<Pro
   if (check.accessToken !== undefined && payload.ath !== createHash('sha256').update(check.accessToken).digest('base64url')) return { ok: false, reason: 'the DPoP proof is not for this access token (ath)' };
   if (typeof payload.jti !== 'string' || payload.jti === '') return { ok: false, reason: 'the DPoP proof has no jti' };
   const jkt = await calculateJwkThumbprint(jwk, 'sha256');
-  if (check.replay.check(`${jkt}:${payload.jti}`, now + window * 2000, now)) return { ok: false, reason: 'the DPoP proof was already used (jti replay)' };
+  if (check.replay.check(`${jkt}:${payload.jti}`, now + window * 2000, now)) return { ok: false, reason: 'the DPoP proof was already used (jti replay), or too many proofs are in flight' };
   return { ok: true, jkt };
 }
 

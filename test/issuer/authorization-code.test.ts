@@ -102,6 +102,12 @@ describe('authorization code with PKCE, in a real browser', () => {
     const again = await oidc.refreshTokenGrant(config, tokens.refresh_token!);
     expect(again.refresh_token).toBe(first.refresh_token);
     await expect(oidc.refreshTokenGrant(config, first.refresh_token!, { scope: 'invoice:read payments:write' })).rejects.toMatchObject({ error: 'invalid_scope' });
+    // The refused request did not use the token up.
+    const next = await oidc.refreshTokenGrant(config, first.refresh_token!);
+    // Revoking a refresh token ends its family: the newest one, and the access tokens issued in it.
+    await oidc.tokenRevocation(config, next.refresh_token!);
+    await expect(oidc.refreshTokenGrant(config, next.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
+    expect(await oidc.tokenIntrospection(config, next.access_token)).toEqual({ active: false });
   }, 30_000);
 
   test('a code used twice is refused, and what its first use issued is revoked', async () => {
@@ -115,11 +121,12 @@ describe('authorization code with PKCE, in a real browser', () => {
     expect(await tokenRequest({ grant_type: 'refresh_token', refresh_token: first.body.refresh_token })).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
   }, 30_000);
 
-  test('a wrong verifier, a missing one, or another redirect_uri: invalid_grant', async () => {
+  test('a wrong verifier, a missing one, or another redirect_uri: invalid_grant, and the code survives for its real owner', async () => {
     for (const change of [{ code_verifier: oidc.randomPKCECodeVerifier() }, { redirect_uri: 'http://127.0.0.1:8080/other' }]) {
       const { verifier, url } = await start();
       const code = (await signIn(url)).searchParams.get('code')!;
       expect(await tokenRequest({ grant_type: 'authorization_code', code, redirect_uri: REDIRECT, code_verifier: verifier, ...change })).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
+      expect((await tokenRequest({ grant_type: 'authorization_code', code, redirect_uri: REDIRECT, code_verifier: verifier })).status).toBe(200);
     }
     const { url } = await start();
     const code = (await signIn(url)).searchParams.get('code')!;

@@ -66,7 +66,7 @@ describe('DPoP', () => {
     expect((await ask(once)).status).toBe(200);
     const replayed = await ask(once);
     expect(replayed.status).toBe(400);
-    expect(await replayed.json()).toEqual({ error: 'invalid_dpop_proof', error_description: 'the DPoP proof was already used (jti replay)' });
+    expect(await replayed.json()).toEqual({ error: 'invalid_dpop_proof', error_description: 'the DPoP proof was already used (jti replay), or too many proofs are in flight' });
     expect(((await (await ask(await proof('POST', `${server.url}/elsewhere`))).json()) as { error: string }).error).toBe('invalid_dpop_proof');
     expect(((await (await ask(await proof('GET', url))).json()) as { error: string }).error).toBe('invalid_dpop_proof');
   });

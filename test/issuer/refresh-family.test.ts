@@ -9,14 +9,18 @@ describe('refresh token families in the store', () => {
     const store = new SqliteStore(':memory:');
     store.saveRefreshToken(token('r1'));
     store.recordFamilyAccess('f1', 'jti-1', 9_000);
-    expect(store.rotateRefreshToken('r1', token('r2'), 'sealed-r2', 100, 10)).toMatchObject({ kind: 'rotated', token: { subject: 'alice', family: 'f1' } });
+    const ok = () => null;
+    // A refused request (a wider scope, say) changes nothing.
+    expect(store.rotateRefreshToken('r1', 'r2', 'sealed-r2', 99, 10, () => 'no')).toMatchObject({ kind: 'refused', reason: 'no' });
+    expect(store.rotateRefreshToken('r1', 'r2', 'sealed-r2', 100, 10, ok)).toMatchObject({ kind: 'rotated', token: { subject: 'alice', family: 'f1' } });
     // A lost response: the same token within 10 s answers the successor it already got.
-    expect(store.rotateRefreshToken('r1', token('r2-other'), 'sealed-other', 105, 10)).toMatchObject({ kind: 'replayed', successorSealed: 'sealed-r2' });
-    // The successor inherited the family and works.
-    expect(store.rotateRefreshToken('r2', token('r3'), 'sealed-r3', 106, 10).kind).toBe('rotated');
+    expect(store.rotateRefreshToken('r1', 'r2-other', 'sealed-other', 105, 10, ok)).toMatchObject({ kind: 'replayed', successorSealed: 'sealed-r2' });
+    // The successor inherited the family and its expiry, and works.
+    expect(store.refreshToken('r2')).toMatchObject({ family: 'f1', expiresAt: 10_000 });
+    expect(store.rotateRefreshToken('r2', 'r3', 'sealed-r3', 106, 10, ok).kind).toBe('rotated');
     // r1 again, long after: a stolen token. The family is revoked: r3 and the family's access tokens.
-    expect(store.rotateRefreshToken('r1', token('r4'), 'sealed-r4', 200, 10)).toEqual({ kind: 'reused', family: 'f1' });
-    expect(store.rotateRefreshToken('r3', token('r5'), 'sealed-r5', 201, 10).kind).toBe('unknown');
+    expect(store.rotateRefreshToken('r1', 'r4', 'sealed-r4', 200, 10, ok)).toEqual({ kind: 'reused', family: 'f1' });
+    expect(store.rotateRefreshToken('r3', 'r5', 'sealed-r5', 201, 10, ok).kind).toBe('unknown');
     expect(store.revokedTokens(0).has('jti-1')).toBe(true);
     store.close();
   });
@@ -24,8 +28,8 @@ describe('refresh token families in the store', () => {
   test('an expired refresh token is refused; an unknown one too', () => {
     const store = new SqliteStore(':memory:');
     store.saveRefreshToken(token('old', 50));
-    expect(store.rotateRefreshToken('old', token('n'), 's', 100, 10).kind).toBe('expired');
-    expect(store.rotateRefreshToken('never', token('n2'), 's', 100, 10).kind).toBe('unknown');
+    expect(store.rotateRefreshToken('old', 'n', 's', 100, 10, () => null).kind).toBe('expired');
+    expect(store.rotateRefreshToken('never', 'n2', 's', 100, 10, () => null).kind).toBe('unknown');
     store.close();
   });
 

@@ -55,6 +55,10 @@ describe('dynamic client registration with a software statement', () => {
     const capped = await statement({ allowed_scopes: ['invoice:read'], redirect_uris: ['https://partner.example.com/cb'], grant_types: ['authorization_code'] });
     expect(await registerRaw({ software_statement: capped, redirect_uris: ['https://evil.example.com/cb'] })).toMatchObject({ status: 400, body: { error: 'invalid_redirect_uri' } });
     expect(await registerRaw({ software_statement: capped, grant_types: ['client_credentials'] })).toMatchObject({ status: 400, body: { error: 'invalid_client_metadata' } });
+    // A statement that names no grant types allows client credentials only, and no redirects.
+    expect(await registerRaw({ software_statement: await statement({ allowed_scopes: 'invoice:read' }), grant_types: ['authorization_code'], redirect_uris: ['https://partner.example.com/cb'] })).toMatchObject({ status: 400, body: { error: 'invalid_client_metadata' } });
+    const unsafe = await statement({ allowed_scopes: 'invoice:read', grant_types: ['authorization_code'], redirect_uris: ['javascript:alert(1)'] });
+    expect(await registerRaw({ software_statement: unsafe })).toMatchObject({ status: 400, body: { error: 'invalid_redirect_uri' } });
   });
 
   test('a later gavel apply of the registry keeps dynamically registered clients', async () => {

@@ -58,6 +58,13 @@ describe('token exchange', () => {
     expect(claims.exp!).toBeLessThanOrEqual(decodeJwt(subject).exp!);
   });
 
+  test('an actor token must be the calling client\'s: another party cannot be claimed as the actor', async () => {
+    const service = await discover('invoice-service');
+    await expect(
+      oidc.genericGrantRequest(service, EXCHANGE, { subject_token: await frontendToken(), subject_token_type: ACCESS, actor_token: await frontendToken(), actor_token_type: ACCESS, resource: 'https://archive.example.com' }),
+    ).rejects.toMatchObject({ error: 'invalid_grant' });
+  });
+
   test('an exchange cannot widen scope', async () => {
     const subject = await frontendToken();
     await expect(

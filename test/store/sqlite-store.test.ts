@@ -44,6 +44,7 @@ describe('the SQLite store', () => {
       { version: 5, name: 'authorization codes and refresh tokens' },
       { version: 6, name: 'OpenID Connect: nonce and sign-in time of a code' },
       { version: 7, name: 'opaque access tokens' },
+      { version: 8, name: 'lifetime caps of codes; key binding of refresh tokens' },
     ]);
     db.close();
   });

@@ -64,13 +64,16 @@ export function oauthRoutes(app: FastifyInstance, issuer: Issuer, origin: Origin
   app.get('/oauth2/jwks', async (_request, reply) => reply.header('cache-control', 'max-age=300').send(issuer.jwks()));
   const userinfo = async (request: FastifyRequest, reply: FastifyReply) => {
     try {
-      return noStore(reply).send(await issuer.userinfo(request.headers.authorization));
+      const dpop = request.headers.dpop;
+      return noStore(reply).send(await issuer.userinfo(request.headers.authorization, typeof dpop === 'string' ? dpop : undefined, request.method));
     } catch (err: unknown) {
       if (!(err instanceof OAuthError)) throw err;
       return noStore(reply).status(err.status).header('www-authenticate', err.challenge ?? 'Bearer').send({ error: 'invalid_token', error_description: err.description });
     }
   };
+  // OpenID Connect Core §5.3: GET and POST.
   app.get('/oauth2/userinfo', userinfo);
+  app.post('/oauth2/userinfo', userinfo);
   app.post('/oauth2/register', { schema: { body: { type: 'object' } } }, async (request, reply) => {
     noStore(reply);
     try {

@@ -120,8 +120,6 @@ export const MIGRATIONS: readonly { version: number; name: string; sql: string }
     sql: `
       ALTER TABLE auth_codes ADD COLUMN nonce TEXT;
       ALTER TABLE auth_codes ADD COLUMN auth_time INTEGER;
-      -- The shortest @token_ttl of the policies that granted the code's scopes.
-      ALTER TABLE auth_codes ADD COLUMN ttl_cap INTEGER;
     `,
   },
   {
@@ -134,6 +132,16 @@ export const MIGRATIONS: readonly { version: number; name: string; sql: string }
         claims     TEXT NOT NULL CHECK (json_valid(claims)),
         expires_at INTEGER NOT NULL
       ) STRICT;
+    `,
+  },
+  {
+    version: 8,
+    name: 'lifetime caps of codes; key binding of refresh tokens',
+    sql: `
+      -- The shortest @token_ttl of the policies that granted the code's scopes.
+      ALTER TABLE auth_codes ADD COLUMN ttl_cap INTEGER;
+      -- RFC 9449 §5: a public client's refresh tokens are bound to its DPoP key.
+      ALTER TABLE refresh_tokens ADD COLUMN jkt TEXT;
     `,
   },
 ];

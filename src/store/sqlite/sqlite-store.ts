@@ -214,7 +214,7 @@ export class SqliteStore implements Store {
       .run(c.hash, c.clientId, c.redirectUri, c.challenge, c.subject, c.scope, c.audience, c.expiresAt, c.nonce ?? null, c.authTime ?? null, c.ttlCap ?? null);
   }
 
-  useCode(hash: string, now: number): CodeUse {
+  useCode(hash: string, now: number, check: (code: AuthCode) => string | null = () => null): CodeUse {
     return this.db.transaction((): CodeUse => {
       // Expired codes are dropped as they are met; a used one is kept until it expires, to catch replays.
       this.db.prepare('DELETE FROM auth_codes WHERE expires_at < ?').run(now - 600);
@@ -222,11 +222,11 @@ export class SqliteStore implements Store {
       if (row === undefined) return { kind: 'unknown' };
       if (row.used_at !== null) return { kind: 'reused', family: row.family };
       if (row.expires_at < now) return { kind: 'expired' };
+      const code: AuthCode = { hash, clientId: row.client_id, redirectUri: row.redirect_uri, challenge: row.challenge, subject: row.subject, scope: row.scope, audience: row.audience, expiresAt: row.expires_at, nonce: row.nonce, authTime: row.auth_time, ttlCap: row.ttl_cap };
+      const reason = check(code);
+      if (reason !== null) return { kind: 'refused', reason };
       this.db.prepare('UPDATE auth_codes SET used_at = ? WHERE hash = ?').run(now, hash);
-      return {
-        kind: 'ok',
-        code: { hash, clientId: row.client_id, redirectUri: row.redirect_uri, challenge: row.challenge, subject: row.subject, scope: row.scope, audience: row.audience, expiresAt: row.expires_at, nonce: row.nonce, authTime: row.auth_time, ttlCap: row.ttl_cap },
-      };
+      return { kind: 'ok', code };
     })();
   }
 
@@ -236,26 +236,41 @@ export class SqliteStore implements Store {
 
   saveRefreshToken(t: RefreshToken): void {
     this.db
-      .prepare('INSERT INTO refresh_tokens (hash, family, client_id, subject, scope, audience, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
-      .run(t.hash, t.family, t.clientId, t.subject, t.scope, t.audience, t.expiresAt);
+      .prepare('INSERT INTO refresh_tokens (hash, family, client_id, subject, scope, audience, expires_at, jkt) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+      .run(t.hash, t.family, t.clientId, t.subject, t.scope, t.audience, t.expiresAt, t.jkt ?? null);
   }
 
-  rotateRefreshToken(hash: string, successor: RefreshToken, successorSealed: string, now: number, grace: number): RefreshUse {
+  refreshToken(hash: string): RefreshToken | null {
+    const row = this.db.prepare('SELECT * FROM refresh_tokens WHERE hash = ?').get(hash) as RefreshRow | undefined;
+    return row === undefined ? null : refreshOf(hash, row);
+  }
+
+  rotateRefreshToken(hash: string, successorHash: string, successorSealed: string, now: number, grace: number, check: (token: RefreshToken) => string | null): RefreshUse {
     return this.db.transaction((): RefreshUse => {
       const row = this.db.prepare('SELECT * FROM refresh_tokens WHERE hash = ?').get(hash) as RefreshRow | undefined;
       if (row === undefined || row.revoked_at !== null) return { kind: 'unknown' };
-      const token: RefreshToken = { hash, family: row.family, clientId: row.client_id, subject: row.subject, scope: row.scope, audience: row.audience, expiresAt: row.expires_at };
+      const token = refreshOf(hash, row);
       if (row.expires_at < now) return { kind: 'expired' };
-      if (row.rotated_at === null) {
-        this.db.prepare('UPDATE refresh_tokens SET rotated_at = ?, successor_sealed = ? WHERE hash = ?').run(now, successorSealed, hash);
-        // The successor inherits the family, client, subject, scope and audience; only its value and expiry are new.
-        this.saveRefreshToken({ ...token, hash: successor.hash, expiresAt: successor.expiresAt });
-        return { kind: 'rotated', token };
+      const fresh = row.rotated_at === null;
+      if (!fresh && !(now - row.rotated_at! <= grace && row.successor_sealed !== null)) {
+        this.revokeFamily(row.family, now);
+        return { kind: 'reused', family: row.family };
       }
-      if (now - row.rotated_at <= grace && row.successor_sealed !== null) return { kind: 'replayed', token, successorSealed: row.successor_sealed };
-      this.revokeFamily(row.family, now);
-      return { kind: 'reused', family: row.family };
+      // Validate before anything changes: a refused request leaves the token usable.
+      const reason = check(token);
+      if (reason !== null) return { kind: 'refused', token, reason };
+      if (!fresh) return { kind: 'replayed', token, successorSealed: row.successor_sealed! };
+      this.db.prepare('UPDATE refresh_tokens SET rotated_at = ?, successor_sealed = ? WHERE hash = ?').run(now, successorSealed, hash);
+      this.saveRefreshToken({ ...token, hash: successorHash });
+      return { kind: 'rotated', token };
     })();
+  }
+
+  revokeRefreshFamily(hash: string, clientId: string, now: number): boolean {
+    const row = this.db.prepare('SELECT family, client_id FROM refresh_tokens WHERE hash = ?').get(hash) as { family: string; client_id: string } | undefined;
+    if (row === undefined || row.client_id !== clientId) return false;
+    this.revokeFamily(row.family, now);
+    return true;
   }
 
   recordFamilyAccess(family: string, jti: string, expiresAt: number): void {
@@ -347,6 +362,10 @@ interface CodeRow {
   ttl_cap: number | null;
 }
 
+function refreshOf(hash: string, row: RefreshRow): RefreshToken {
+  return { hash, family: row.family, clientId: row.client_id, subject: row.subject, scope: row.scope, audience: row.audience, expiresAt: row.expires_at, jkt: row.jkt };
+}
+
 interface RefreshRow {
   family: string;
   client_id: string;
@@ -357,4 +376,5 @@ interface RefreshRow {
   rotated_at: number | null;
   successor_sealed: string | null;
   revoked_at: number | null;
+  jkt: string | null;
 }
