@@ -159,4 +159,17 @@ describe('gavel serve', () => {
     writeFileSync(join(ws.dir, 'policies', 'bad.gavel'), 'permit when { nope };');
     await expect(start(ws.dir)).rejects.toThrow(/exited with 1: .*bad\.gavel:1:15: error: unknown name `nope`/s);
   });
+
+  test('a port already in use is a clear error, and the process exits (2) instead of lingering', async () => {
+    ws = workspace();
+    const { createServer } = await import('node:net');
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const port = (taken.address() as { port: number }).port;
+    const { gavel } = await import('./helpers.js');
+    const run = await gavel(['serve', '--http', `127.0.0.1:${port}`, '--grpc', '127.0.0.1:0'], { cwd: ws.dir });
+    taken.close();
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain(`cannot listen on 127.0.0.1:${port}: EADDRINUSE`);
+  });
 });

@@ -166,19 +166,36 @@ export async function serve(argv: string[], io: CliIo): Promise<number> {
   const clientKeys = new ClientKeys(config.clientKeys);
   const app = buildApp({ policies: live, metrics, reload: reloader.status, forwardAuth, log, store, directory, admin, decider, clientKeys, proxies, ipLists: config.ipLists.length > 0 ? ipLists : null, issuer });
   const grpc = buildGrpcServer({ policies: live, decider, gateway: forwardAuth, ready: () => store.ping(), clientKeys, proxies });
+  /** Stops everything started: after SIGTERM, or when a port cannot be bound (so the process exits). */
+  const shutdown = async () => {
+    reloader.close();
+    ipLists.close();
+    // close() stops accepting and waits for requests in flight; then every answered decision is written.
+    await Promise.all([app.close(), new Promise<void>((resolve) => grpc.tryShutdown(() => resolve()))]);
+    clearInterval(pruning);
+    clearInterval(watchingDb);
+    log?.close();
+    const lost = (await sink?.close()) ?? 0;
+    if (lost > 0) writeLine(io.stderr, `gavel: ${lost} decisions could not be written to the decision log`);
+    store.close();
+  };
+  let grpcPort: number;
   try {
-    await app.listen({ host: config.http.host, port: config.http.port });
+    await app.listen({ host: config.http.host, port: config.http.port }).catch((err: unknown) => {
+      throw new UsageError(`cannot listen on ${config.http.host}:${config.http.port}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+    });
+    grpcPort = await new Promise<number>((resolve, reject) =>
+      grpc.bindAsync(`${config.grpc.host.includes(':') ? `[${config.grpc.host}]` : config.grpc.host}:${config.grpc.port}`, ServerCredentials.createInsecure(), (err, port) => (err ? reject(err) : resolve(port))),
+    ).catch((err: unknown) => {
+      throw new UsageError(`cannot listen for gRPC on ${config.grpc.host}:${config.grpc.port}: ${err instanceof Error ? err.message : String(err)}`);
+    });
   } catch (err: unknown) {
-    throw new UsageError(`cannot listen on ${config.http.host}:${config.http.port}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+    await shutdown();
+    throw err;
   }
   const bound = app.server.address();
   const where = typeof bound === 'object' && bound !== null ? `${bound.family === 'IPv6' ? `[${bound.address}]` : bound.address}:${bound.port}` : String(bound);
   issuer.url = config.issuer.url ?? `http://${where}`;
-  const grpcPort = await new Promise<number>((resolve, reject) =>
-    grpc.bindAsync(`${config.grpc.host.includes(':') ? `[${config.grpc.host}]` : config.grpc.host}:${config.grpc.port}`, ServerCredentials.createInsecure(), (err, port) => (err ? reject(err) : resolve(port))),
-  ).catch((err: unknown) => {
-    throw new UsageError(`cannot listen for gRPC on ${config.grpc.host}:${config.grpc.port}: ${err instanceof Error ? err.message : String(err)}`);
-  });
   writeLine(io.stdout, `gavel: serving ${result.set.policies.length} policies (revision ${result.set.revision}) on http://${where} and grpc://${config.grpc.host}:${grpcPort}`);
   const hup = () => void Promise.all([reloader.reload(), ipLists.reload()]);
   process.on('SIGHUP', hup);
@@ -188,16 +205,7 @@ export async function serve(argv: string[], io: CliIo): Promise<number> {
     process.once('SIGINT', stop);
   });
   process.off('SIGHUP', hup);
-  reloader.close();
-  ipLists.close();
-  // close() stops accepting and waits for requests in flight; then every answered decision is written.
-  await Promise.all([app.close(), new Promise<void>((resolve) => grpc.tryShutdown(() => resolve()))]);
-  clearInterval(pruning);
-  clearInterval(watchingDb);
-  log?.close();
-  const lost = (await sink?.close()) ?? 0;
-  if (lost > 0) writeLine(io.stderr, `gavel: ${lost} decisions could not be written to the decision log`);
-  store.close();
+  await shutdown();
   writeLine(io.stdout, 'gavel: stopped');
   return Exit.ok;
 }
