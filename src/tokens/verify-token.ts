@@ -38,16 +38,10 @@ export function createTokenVerifier(issuers: readonly TrustedIssuer[], options: 
     issuers.map((t) => [t.issuer, { issuer: t, keys: t.jwks instanceof URL ? createRemoteJWKSet(t.jwks, { cooldownDuration: options.jwksCooldownMs ?? 30_000, timeoutDuration: 5_000 }) : createLocalJWKSet(t.jwks) }]),
   );
   const cache = new Map<string, JWTPayload>();
+  // Verifications under way: concurrent requests with the same new token verify it once.
+  const pending = new Map<string, Promise<TokenResult>>();
 
-  return async (token) => {
-    if (token.length === 0 || token.length > maxLength) return { ok: false, reason: token.length === 0 ? 'empty token' : `token longer than ${maxLength} characters` };
-    const key = createHash('sha256').update(token).digest('base64url');
-    const cached = cache.get(key);
-    if (cached !== undefined) {
-      if ((cached.exp ?? 0) + tolerance > now() / 1000) return { ok: true, claims: cached };
-      cache.delete(key);
-      return { ok: false, reason: 'token expired' };
-    }
+  const verifyOnce = async (token: string, key: string): Promise<TokenResult> => {
     let unverified: JWTPayload;
     try {
       // Only to pick the issuer's keys; nothing of it is trusted before the signature is.
@@ -76,6 +70,23 @@ export function createTokenVerifier(issuers: readonly TrustedIssuer[], options: 
     } catch (err: unknown) {
       return { ok: false, reason: describe(err) };
     }
+  };
+
+  return async (token) => {
+    if (token.length === 0 || token.length > maxLength) return { ok: false, reason: token.length === 0 ? 'empty token' : `token longer than ${maxLength} characters` };
+    const key = createHash('sha256').update(token).digest('base64url');
+    const cached = cache.get(key);
+    if (cached !== undefined) {
+      if ((cached.exp ?? 0) + tolerance > now() / 1000) return { ok: true, claims: cached };
+      cache.delete(key);
+      return { ok: false, reason: 'token expired' };
+    }
+    let running = pending.get(key);
+    if (running === undefined) {
+      running = verifyOnce(token, key).finally(() => pending.delete(key));
+      pending.set(key, running);
+    }
+    return running;
   };
 }
 

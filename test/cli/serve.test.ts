@@ -123,7 +123,7 @@ describe('gavel serve', () => {
     expect(acknowledged.length).toBeGreaterThanOrEqual(300);
     const { default: Database } = await import('better-sqlite3');
     const db = new Database(join(ws.dir, 'data', 'gavel.db'), { readonly: true });
-    const logged = new Set((db.prepare("SELECT id FROM decisions WHERE via = 'native'").all() as { id: string }[]).map((r) => r.id));
+    const logged = new Set((db.prepare("SELECT json_extract(j.value, '$.id') AS id FROM decision_batches b, json_each(b.records) j WHERE json_extract(j.value, '$.via') = 'native'").all() as { id: string }[]).map((r) => r.id));
     db.close();
     expect(acknowledged.filter((id) => !logged.has(id))).toEqual([]);
   });

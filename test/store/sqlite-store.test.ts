@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { DecisionLog } from '../../src/engine/decision-log.js';
+import { MIGRATIONS } from '../../src/store/sqlite/migrations.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import type { DecisionRecord } from '../../src/store/store.js';
 
@@ -45,6 +46,7 @@ describe('the SQLite store', () => {
       { version: 6, name: 'OpenID Connect: nonce and sign-in time of a code' },
       { version: 7, name: 'opaque access tokens' },
       { version: 8, name: 'lifetime caps of codes; key binding of refresh tokens' },
+      { version: 9, name: 'decision log in batches' },
     ]);
     db.close();
   });
@@ -69,6 +71,25 @@ describe('the SQLite store', () => {
     store.appendDecisions([record('d'), record('e')]);
     expect(store.pruneDecisions('2000-01-01T00:00:00.000Z', 2)).toBe(1);
     expect(store.queryDecisions({ limit: 10 }).map((r) => r.id)).toEqual(['e', 'd']);
+    store.close();
+  });
+
+  test('decisions logged one row each (before migration 9) are kept, as records, through the migration', () => {
+    const path = join(dir, 'old.db');
+    const old = new Database(path);
+    old.exec('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL) STRICT');
+    for (const m of MIGRATIONS.filter((x) => x.version < 9)) {
+      old.exec(m.sql);
+      old.prepare('INSERT INTO schema_migrations VALUES (?, ?, ?)').run(m.version, m.name, '2026-11-01T00:00:00Z');
+    }
+    old
+      .prepare('INSERT INTO decisions (id, at, via, decision, revision, subject_type, subject_id, action, resource_type, resource_id, latency_us, determining, reasons, errors, request) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
+      .run('r1', '2026-11-01T10:00:00.000Z', 'authzen', 0, 'abc', 'user', 'alice', 'read', 'doc', 'd1', 4.5, '["p"]', '["no"]', '[]', '{"subject":{"type":"user","id":"alice"}}');
+    old.close();
+    const store = new SqliteStore(path);
+    expect(store.queryDecisions({ limit: 10 })).toEqual([
+      { id: 'r1', at: '2026-11-01T10:00:00.000Z', via: 'authzen', decision: false, revision: 'abc', subject: { type: 'user', id: 'alice' }, action: 'read', resource: { type: 'doc', id: 'd1' }, latencyUs: 4.5, determining: ['p'], reasons: ['no'], errors: [], request: { subject: { type: 'user', id: 'alice' } } },
+    ]);
     store.close();
   });
 

@@ -5,24 +5,6 @@ import { REGISTRY_SECTIONS, type Client, type Registry, type RegistrySection } f
 import type { AuthCode, CodeUse, DecisionQuery, DecisionRecord, DirectoryChanges, Entity, RefreshToken, RefreshUse, Store, StoredSigningKey } from '../store.js';
 import { MIGRATIONS } from './migrations.js';
 
-interface DecisionRow {
-  id: string;
-  at: string;
-  via: string;
-  decision: number;
-  revision: string;
-  subject_type: string;
-  subject_id: string;
-  action: string;
-  resource_type: string;
-  resource_id: string;
-  latency_us: number;
-  determining: string;
-  reasons: string;
-  errors: string;
-  request: string;
-}
-
 /**
  * The embedded store: one SQLite file in WAL mode with foreign keys on, migrated on open.
  * `synchronous = FULL` so that a transaction that returned is on disk: nothing
@@ -46,32 +28,11 @@ export class SqliteStore implements Store {
     this.db.pragma('foreign_keys = ON');
     this.db.pragma('busy_timeout = 5000');
     migrate(this.db);
-    this.insert = this.db.prepare(
-      `INSERT INTO decisions (id, at, via, decision, revision, subject_type, subject_id, action, resource_type, resource_id, latency_us, determining, reasons, errors, request)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    );
-    this.appendAll = this.db.transaction((records: readonly DecisionRecord[]) => {
-      for (const r of records) {
-        // Positional parameters: better-sqlite3 binds them faster than named ones, per row.
-        this.insert.run(
-          r.id,
-          r.at,
-          r.via,
-          r.decision ? 1 : 0,
-          r.revision,
-          r.subject.type,
-          r.subject.id,
-          r.action,
-          r.resource.type,
-          r.resource.id,
-          r.latencyUs,
-          JSON.stringify(r.determining),
-          JSON.stringify(r.reasons),
-          JSON.stringify(r.errors),
-          JSON.stringify(r.request),
-        );
-      }
-    });
+    this.insert = this.db.prepare('INSERT INTO decision_batches (first_at, last_at, count, records) VALUES (?, ?, ?, ?)');
+    this.appendAll = (records: readonly DecisionRecord[]) => {
+      for (const r of records) checkRecord(r);
+      this.insert.run(records[0].at, records[records.length - 1].at, records.length, JSON.stringify(records));
+    };
   }
 
   appendDecisions(records: readonly DecisionRecord[]): void {
@@ -81,20 +42,42 @@ export class SqliteStore implements Store {
   queryDecisions(query: DecisionQuery): DecisionRecord[] {
     const where: string[] = [];
     const params: (string | number)[] = [];
-    if (query.since !== undefined) where.push('at >= ?'), params.push(query.since);
-    if (query.decision !== undefined) where.push('decision = ?'), params.push(query.decision ? 1 : 0);
-    if (query.subjectId !== undefined) where.push('subject_id = ?'), params.push(query.subjectId);
-    if (query.policy !== undefined) where.push('EXISTS (SELECT 1 FROM json_each(determining) WHERE value = ?)'), params.push(query.policy);
-    const sql = `SELECT * FROM decisions ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC LIMIT ?`;
-    const rows = this.db.prepare(sql).all(...params, query.limit) as DecisionRow[];
-    return rows.map(toRecord);
+    if (query.since !== undefined) where.push("b.last_at >= ? AND json_extract(j.value, '$.at') >= ?"), params.push(query.since, query.since);
+    if (query.decision !== undefined) where.push("json_extract(j.value, '$.decision') = ?"), params.push(query.decision ? 1 : 0);
+    if (query.subjectId !== undefined) where.push("json_extract(j.value, '$.subject.id') = ?"), params.push(query.subjectId);
+    if (query.policy !== undefined) where.push("EXISTS (SELECT 1 FROM json_each(j.value, '$.determining') d WHERE d.value = ?)"), params.push(query.policy);
+    const sql = `SELECT j.value AS record FROM decision_batches b, json_each(b.records) j ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY b.seq DESC, j.key DESC LIMIT ?`;
+    const rows = this.db.prepare(sql).all(...params, query.limit) as { record: string }[];
+    return rows.map((r) => JSON.parse(r.record) as DecisionRecord);
   }
 
   pruneDecisions(before: string, keep: number): number {
     return this.db.transaction(() => {
-      const old = this.db.prepare('DELETE FROM decisions WHERE at < ?').run(before).changes;
-      const extra = this.db.prepare('DELETE FROM decisions WHERE seq <= (SELECT seq FROM decisions ORDER BY seq DESC LIMIT 1 OFFSET ?)').run(keep).changes;
-      return old + extra;
+      let removed = 0;
+      const update = this.db.prepare('UPDATE decision_batches SET first_at = ?, count = ?, records = ? WHERE seq = ?');
+      const drop = this.db.prepare('DELETE FROM decision_batches WHERE seq = ?');
+      /** Keeps the records of a batch that `keepIt` says to keep; answers how many went. */
+      const trim = (seq: number, keepIt: (r: DecisionRecord, i: number) => boolean): number => {
+        const { records } = this.db.prepare('SELECT records FROM decision_batches WHERE seq = ?').get(seq) as { records: string };
+        const all = JSON.parse(records) as DecisionRecord[];
+        const kept = all.filter(keepIt);
+        if (kept.length === 0) drop.run(seq);
+        else if (kept.length < all.length) update.run(kept[0].at, kept.length, JSON.stringify(kept), seq);
+        return all.length - kept.length;
+      };
+      // By age: whole batches before the cut, then the batches straddling it.
+      removed += (this.db.prepare('SELECT COALESCE(SUM(count), 0) AS n FROM decision_batches WHERE last_at < ?').get(before) as { n: number }).n;
+      this.db.prepare('DELETE FROM decision_batches WHERE last_at < ?').run(before);
+      for (const { seq } of this.db.prepare('SELECT seq FROM decision_batches WHERE first_at < ?').all(before) as { seq: number }[]) removed += trim(seq, (r) => r.at >= before);
+      // By count: the oldest beyond the newest `keep`.
+      let extra = (this.db.prepare('SELECT COALESCE(SUM(count), 0) AS n FROM decision_batches').get() as { n: number }).n - keep;
+      for (const { seq, count } of this.db.prepare('SELECT seq, count FROM decision_batches ORDER BY seq').all() as { seq: number; count: number }[]) {
+        if (extra <= 0) break;
+        const cut = Math.min(extra, count);
+        removed += trim(seq, (_r, i) => i >= cut);
+        extra -= cut;
+      }
+      return removed;
     })();
   }
 
@@ -311,22 +294,11 @@ function splitKey(k: string): [string, string] {
   return [k.slice(0, at), JSON.parse(k.slice(at + 2)) as string];
 }
 
-function toRecord(row: DecisionRow): DecisionRecord {
-  return {
-    id: row.id,
-    at: row.at,
-    via: row.via,
-    decision: row.decision === 1,
-    revision: row.revision,
-    subject: { type: row.subject_type, id: row.subject_id },
-    action: row.action,
-    resource: { type: row.resource_type, id: row.resource_id },
-    latencyUs: row.latency_us,
-    determining: JSON.parse(row.determining) as string[],
-    reasons: JSON.parse(row.reasons) as string[],
-    errors: JSON.parse(row.errors) as string[],
-    request: JSON.parse(row.request) as unknown,
-  };
+/** A record must have what the log's queries read; a batch with a bad one is refused whole. */
+function checkRecord(r: DecisionRecord): void {
+  if (typeof r.id !== 'string' || typeof r.at !== 'string' || typeof r.decision !== 'boolean' || typeof r.subject?.id !== 'string') {
+    throw new TypeError('a decision record needs a string id, at and subject.id and a boolean decision');
+  }
 }
 
 function migrate(db: Database.Database): void {
