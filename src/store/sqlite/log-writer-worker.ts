@@ -5,10 +5,10 @@
  * and tried again, so nothing acknowledged to a caller is dropped while the process lives.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import type { DecisionRecord } from '../store.js';
 import { SqliteStore } from './sqlite-store.js';
 
-export type ToWriter = { kind: 'batch'; seq: number; records: DecisionRecord[] };
+/** A batch: each record already JSON (see WorkerLogSink). */
+export type ToWriter = { kind: 'batch'; seq: number; records: string[] };
 export type FromWriter = { kind: 'written'; seq: number } | { kind: 'failed'; message: string };
 
 const port = parentPort!;
@@ -21,7 +21,7 @@ function drain(): void {
   while (pending.length > 0) {
     const next = pending[0];
     try {
-      store.appendDecisions(next.records);
+      store.appendSerialized(next.records);
     } catch (err: unknown) {
       port.postMessage({ kind: 'failed', message: err instanceof Error ? err.message : String(err) } satisfies FromWriter);
       retry = setTimeout(drain, 1000);

@@ -39,6 +39,13 @@ export class SqliteStore implements Store {
     if (records.length > 0) this.appendAll(records);
   }
 
+  /** Records already serialised, one JSON object each (checked by the writer that made them). */
+  appendSerialized(records: readonly string[]): void {
+    if (records.length === 0) return;
+    const at = (json: string): string => (JSON.parse(json) as DecisionRecord).at;
+    this.insert.run(at(records[0]), at(records[records.length - 1]), records.length, `[${records.join(',')}]`);
+  }
+
   queryDecisions(query: DecisionQuery): DecisionRecord[] {
     const where: string[] = [];
     const params: (string | number)[] = [];
