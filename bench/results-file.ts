@@ -7,7 +7,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 
 export const RESULTS_MD = new URL('./RESULTS.md', import.meta.url);
 
-export const SECTIONS = ['engine', 'http', 'grpc', 'signals', 'issuer'] as const;
+export const SECTIONS = ['engine', 'http', 'grpc', 'signals', 'signals-decision', 'issuer'] as const;
 export type Section = (typeof SECTIONS)[number];
 
 const HEADER = `# Benchmark results
@@ -20,6 +20,7 @@ Each benchmark rewrites its own section below on a full run; partial runs leave 
 | [HTTP](#http) | \`npm run bench:http\` | \`gavel serve\` under autocannon: AuthZEN evaluation vs a fastify hello-world and the Cerbos server |
 | [gRPC](#grpc) | \`npm run bench:grpc\` | \`gavel serve\` over gRPC: \`gavel.v1\` Decide and Envoy \`Check\` vs Cerbos \`CheckResources\` |
 | [Signals](#signals) | \`npm run bench:signals\` | IP reputation lists: load and longest-prefix lookups with 10k … 1M prefixes vs ipaddr.js and netmask linear scans |
+| [Signals in a decision](#signals-in-a-decision) | \`node --import tsx bench/signals-decision.ts\` | what risk signals cost a decision through the server's Decider: none configured, configured but unread, one policy reading \`risk.ip\` |
 | [Issuer](#issuer) | \`npm run bench:issuer\` | the token endpoint: client_credentials grants (ES256 JWTs, scopes minted by policy) vs node-oidc-provider |
 
 The machine is a small shared VM (2 logical CPUs); each section says when it ran, on which

@@ -22,6 +22,9 @@ import { IpReputation } from '../dist/signals/ip/ip-reputation.js';
 import { parseIpList } from '../dist/signals/ip/list-format.js';
 import type { PolicySet } from '../dist/engine/policy-set.js';
 import { gavelPolicies, prng, requestMix } from './workload.js';
+import { execSync } from 'node:child_process';
+import os from 'node:os';
+import { writeSection } from './results-file.js';
 
 const N = 1_000;
 const ROUNDS = 7;
@@ -85,3 +88,27 @@ console.log(`  B  signals configured, no policy reads risk   ${b.toFixed(0)} ns 
 console.log(`  C  one forbid reads risk.ip (100k prefixes)   ${c.toFixed(0)} ns  (C/A ${(c / a).toFixed(3)})`);
 console.log(`  D  control: the same forbid reads context     ${d.toFixed(0)} ns  (C − D = ${(c - d).toFixed(0)} ns for the risk root and the IP lookup)`);
 console.log('Reproduce: npm run build && node --import tsx bench/signals-decision.ts');
+
+const commit = execSync('git rev-parse --short HEAD', { encoding: 'utf8' }).trim();
+writeSection(
+  'signals-decision',
+  `## Signals in a decision
+
+Reproduce with:
+
+\`\`\`sh
+npm run build && node --import tsx bench/signals-decision.ts
+\`\`\`
+
+- Date: ${new Date().toISOString().slice(0, 10)}; commit ${commit}; ${os.cpus()[0]?.model ?? 'CPU'} (${os.cpus().length} logical CPUs), Node ${process.version}; load average (1 min) ${os.loadavg()[0].toFixed(2)} at the end.
+- The N = ${N} workload of bench/workload.ts decided through the server's \`Decider\` (metrics on, no decision log), ${ROUNDS} rounds of ${PER_ROUND.toLocaleString('en')} decisions alternating the variants in one process; medians of ns per decision.
+
+| variant | ns per decision | vs A |
+|---|--:|--:|
+| A — no signals configured | ${a.toFixed(0)} | 1.000 |
+| B — signals configured, no policy reads \`risk\` | ${b.toFixed(0)} | ${(b / a).toFixed(3)} |
+| C — one forbid reads \`risk.ip\` (100k prefixes) | ${c.toFixed(0)} | ${(c / a).toFixed(3)} |
+| D — control for C: the same forbid reads \`context\` | ${d.toFixed(0)} | ${(d / a).toFixed(3)} |
+
+B against A is the claim that a decision whose policies read no \`risk\` member pays nothing for signals (no \`risk\` root is even made); C − D (${(c - d).toFixed(0)} ns) is what the lazy root and one IP lookup cost when a policy does read it.`,
+);

@@ -44,6 +44,8 @@ export interface Config {
     secret: string | null;
     /** Keys whose software statements admit dynamic client registration (RFC 7591); none: registration is off. */
     softwareStatementKeys: JSONWebKeySet | null;
+    /** The algorithm new signing keys use. */
+    signingAlg: 'ES256' | 'EdDSA';
   };
   decisionLog: {
     enabled: boolean;
@@ -318,10 +320,14 @@ function signalsAt(
 }
 
 function issuerAt(value: unknown, env: NodeJS.ProcessEnv, base: string, where: string, problems: string[]): Config['issuer'] {
-  const out: Config['issuer'] = { url: null, secret: null, softwareStatementKeys: null };
+  const out: Config['issuer'] = { url: null, secret: null, softwareStatementKeys: null, signingAlg: 'ES256' };
   if (value !== undefined && !isObject(value)) return problems.push(`${where}: expected an object`), out;
   const json = isObject(value) ? value : {};
-  for (const k of Object.keys(json)) if (!['url', 'secret', 'software_statement_jwks_file'].includes(k)) problems.push(`${where}: unknown key \`${k}\`; keys are url, secret, software_statement_jwks_file`);
+  for (const k of Object.keys(json)) if (!['url', 'secret', 'software_statement_jwks_file', 'signing_alg'].includes(k)) problems.push(`${where}: unknown key \`${k}\`; keys are url, secret, software_statement_jwks_file, signing_alg`);
+  if (json.signing_alg !== undefined) {
+    if (json.signing_alg === 'ES256' || json.signing_alg === 'EdDSA') out.signingAlg = json.signing_alg;
+    else problems.push(`${where}.signing_alg: expected "ES256" or "EdDSA"`);
+  }
   const file = json.software_statement_jwks_file;
   if (file !== undefined) {
     try {

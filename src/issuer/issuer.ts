@@ -101,7 +101,7 @@ export class Issuer {
       revocation_endpoint: `${this.url}/oauth2/revoke`,
       authorization_endpoint: `${this.url}/oauth2/authorize`,
       userinfo_endpoint: `${this.url}/oauth2/userinfo`,
-      id_token_signing_alg_values_supported: ['ES256'],
+      id_token_signing_alg_values_supported: [this.options.keys.signingAlg],
       subject_types_supported: ['public'],
       grant_types_supported: ['client_credentials', 'authorization_code', 'refresh_token', TOKEN_EXCHANGE],
       response_types_supported: ['code'],
@@ -444,7 +444,7 @@ export class Issuer {
     const ttl = Math.min(api.accessTokenTtl, cap ?? Infinity);
     const scope = scopes.join(' ');
     const jti = randomUUID();
-    const claims: JWTPayload = { iss: this.url, sub: subject, aud: api.identifier, iat, exp: iat + ttl, jti, client_id: client.id, scope, ...(jkt === null ? {} : { cnf: { jkt } }) };
+    const claims: JWTPayload = { ...this.mappedClaims(api, client, subject), iss: this.url, sub: subject, aud: api.identifier, iat, exp: iat + ttl, jti, client_id: client.id, scope, ...(jkt === null ? {} : { cnf: { jkt } }) };
     if (family !== null) this.options.store.recordFamilyAccess(family, jti, iat + ttl);
     const tokenType = jkt === null ? 'Bearer' : 'DPoP';
     if (api.tokenFormat === 'opaque') {
@@ -454,6 +454,19 @@ export class Issuer {
       return { access_token: token, token_type: tokenType, expires_in: ttl, scope };
     }
     return { access_token: await this.options.keys.sign(claims, 'at+jwt'), token_type: tokenType, expires_in: ttl, scope };
+  }
+
+  /** The API's custom claims, from the user's (user grants) or the client's attributes; absent ones are left out. */
+  private mappedClaims(api: Api, client: Client, subject: string): Record<string, unknown> {
+    if (api.claims === undefined) return {};
+    const user = subject === client.id ? undefined : this.options.registry().registry.users.find((u) => u.id === subject);
+    const out: Record<string, unknown> = {};
+    for (const [claim, source] of Object.entries(api.claims)) {
+      const [from, attribute] = source.split('.');
+      const value = from === 'user' ? user?.attributes[attribute] : client.attributes[attribute];
+      if (value !== undefined) out[claim] = value;
+    }
+    return out;
   }
 
   private revokeFamily(family: string): void {

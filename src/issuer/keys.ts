@@ -46,9 +46,10 @@ export class KeyRing {
   ) {}
 
   static async open(store: Store, secret: string, options: { alg?: SigningAlgorithm; overlapSeconds?: number } = {}): Promise<KeyRing> {
-    const alg = options.alg ?? 'ES256';
     const ring = new KeyRing([], options.overlapSeconds ?? 86_400);
     let stored = store.signingKeys();
+    // A first key on first start; a key of the configured algorithm when it changed.
+    const alg = options.alg ?? (stored.at(-1)?.alg as SigningAlgorithm | undefined) ?? 'ES256';
     if (!stored.some((k) => k.alg === alg)) {
       await ring.generate(store, secret, alg);
       stored = store.signingKeys();
@@ -72,6 +73,11 @@ export class KeyRing {
     this.keys.push(...(await Promise.all(added.map((k) => load(secret, k.kid, k.alg as SigningAlgorithm, k.sealed, k.publicJwk, k.createdAt)))));
     this.keys.sort((a, b) => a.createdAt - b.createdAt);
     return true;
+  }
+
+  /** The algorithm of the key that signs now. */
+  get signingAlg(): SigningAlgorithm {
+    return this.current.alg;
   }
 
   /** The kid that signs now. */

@@ -23,7 +23,12 @@ export interface Api {
   tokenFormat: 'jwt' | 'opaque';
   /** Access token lifetime, seconds. */
   accessTokenTtl: number;
+  /** Extra claims in its access tokens: claim name → `user.ATTRIBUTE` or `client.ATTRIBUTE`. */
+  claims?: Record<string, string>;
 }
+
+/** Claims the issuer sets itself: a mapping may not replace them. */
+const RESERVED_CLAIMS = new Set(['iss', 'sub', 'aud', 'exp', 'iat', 'nbf', 'jti', 'client_id', 'scope', 'cnf', 'act', 'auth_time', 'nonce']);
 
 export interface Client {
   id: string;
@@ -126,7 +131,16 @@ export function readRegistry(doc: Json): { registry: RegistryInput } | { problem
   if (doc.apis !== undefined) {
     registry.apis = list(doc.apis, 'apis', problems).map((item, i) => {
       const at = `apis[${i}]`;
-      only(item, ['identifier', 'scopes', 'token_format', 'access_token_ttl'], at, problems);
+      only(item, ['identifier', 'scopes', 'token_format', 'access_token_ttl', 'claims'], at, problems);
+      const claims = item.claims;
+      if (claims !== undefined) {
+        if (!isObject(claims)) problems.push(`${at}.claims: expected an object of claim name to "user.ATTRIBUTE" or "client.ATTRIBUTE"`);
+        else
+          for (const [claim, source] of Object.entries(claims)) {
+            if (RESERVED_CLAIMS.has(claim)) problems.push(`${at}.claims.${claim}: the issuer sets \`${claim}\` itself`);
+            if (typeof source !== 'string' || !/^(user|client)\.[A-Za-z0-9_]+$/.test(source)) problems.push(`${at}.claims.${claim}: expected "user.ATTRIBUTE" or "client.ATTRIBUTE"`);
+          }
+      }
       const identifier = name(item, 'identifier', at, problems);
       if (identifier !== '' && !URL.canParse(identifier)) problems.push(`${at}.identifier: an API identifier is an absolute URI (RFC 8707), like https://api.example.com`);
       const scopes = strings(item, 'scopes', at, problems);
@@ -135,7 +149,13 @@ export function readRegistry(doc: Json): { registry: RegistryInput } | { problem
       if (format !== 'jwt' && format !== 'opaque') problems.push(`${at}.token_format: expected "jwt" or "opaque"`);
       const ttl = item.access_token_ttl ?? 3600;
       if (typeof ttl !== 'number' || !Number.isInteger(ttl) || ttl < 60 || ttl > 86_400) problems.push(`${at}.access_token_ttl: expected whole seconds from 60 to 86400`);
-      return { identifier, scopes, tokenFormat: format === 'opaque' ? 'opaque' : 'jwt', accessTokenTtl: typeof ttl === 'number' ? ttl : 3600 };
+      return {
+        identifier,
+        scopes,
+        tokenFormat: format === 'opaque' ? 'opaque' : 'jwt',
+        accessTokenTtl: typeof ttl === 'number' ? ttl : 3600,
+        ...(isObject(claims) ? { claims: claims as Record<string, string> } : {}),
+      };
     });
     unique(registry.apis, (a) => a.identifier, 'apis', problems);
   }

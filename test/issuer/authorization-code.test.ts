@@ -77,7 +77,8 @@ describe('authorization code with PKCE, in a real browser', () => {
     // customers:read is the client's but not alice's (finance clerks read invoices and payments).
     expect(tokens).toMatchObject({ token_type: 'bearer', scope: 'invoice:read' });
     expect(typeof tokens.refresh_token).toBe('string');
-    expect(await oidc.tokenIntrospection(config, tokens.access_token)).toMatchObject({ active: true, sub: 'alice', client_id: WEB.id, aud: API });
+    // The API maps the user's `department` attribute into its tokens.
+    expect(await oidc.tokenIntrospection(config, tokens.access_token)).toMatchObject({ active: true, sub: 'alice', client_id: WEB.id, aud: API, department: 'finance' });
   }, 30_000);
 
   test('with openid, the code also returns an ID token for the client, and userinfo answers who signed in', async () => {

@@ -81,6 +81,8 @@ describe('client_credentials through openid-client', () => {
     expect(capped).toMatchObject({ scope: 'payments:write', expires_in: 300 });
     const claims = decodeJwt(capped.access_token);
     expect(claims.exp! - claims.iat!).toBe(300);
+    // The API maps the client's `team` attribute into its tokens.
+    expect(claims.team).toBe('payments');
     expect((await oidc.clientCredentialsGrant(config, { scope: 'invoice:read' })).expires_in).toBe(3600);
   });
 

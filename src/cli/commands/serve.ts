@@ -115,7 +115,7 @@ export async function serve(argv: string[], io: CliIo): Promise<number> {
   const secret = config.issuer.secret ?? issuerSecret(config.db);
   let keys: KeyRing;
   try {
-    keys = await KeyRing.open(store, secret);
+    keys = await KeyRing.open(store, secret, { alg: config.issuer.signingAlg });
   } catch (err: unknown) {
     store.close();
     throw new UsageError(`the token issuer cannot start: ${err instanceof Error ? err.message : String(err)}`);
