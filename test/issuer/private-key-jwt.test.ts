@@ -1,35 +1,24 @@
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey } from 'jose';
 import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { gavel, serveProcess, workspace, type Served } from '../cli/helpers.js';
+import { issuerServer, type IssuerServer } from './issuer-server.js';
 
 /** private_key_jwt client authentication (RFC 7523), with openid-client's PrivateKeyJwt. */
-let ws: ReturnType<typeof workspace>;
-let server: Served;
+let issuer: IssuerServer;
+let server: IssuerServer['server'];
 let key: CryptoKey;
 
 beforeAll(async () => {
-  ws = workspace();
   const pair = await generateKeyPair('ES256');
   key = pair.privateKey;
-  writeFileSync(
-    join(ws.dir, 'registry.json'),
-    JSON.stringify({
-      apis: [{ identifier: 'https://api.example.com', scopes: ['invoice:read'] }],
-      clients: [{ id: 'signer', token_endpoint_auth_method: 'private_key_jwt', jwks: { keys: [{ ...(await exportJWK(pair.publicKey)), kid: 's1', alg: 'ES256' }] }, scopes: ['invoice:read'] }],
-    }),
-  );
-  const applied = await gavel(['apply', 'registry.json'], { cwd: ws.dir });
-  expect(applied.code, applied.stderr).toBe(0);
-  server = await serveProcess(ws.dir, []);
+  issuer = await issuerServer({
+    apis: [{ identifier: 'https://api.example.com', scopes: ['invoice:read'] }],
+    clients: [{ id: 'signer', token_endpoint_auth_method: 'private_key_jwt', jwks: { keys: [{ ...(await exportJWK(pair.publicKey)), kid: 's1', alg: 'ES256' }] }, scopes: ['invoice:read'] }],
+  });
+  server = issuer.server;
 });
 
-afterAll(() => {
-  server.stop();
-  ws.remove();
-});
+afterAll(() => issuer.stop());
 
 const form = (assertion: string) =>
   fetch(`${server.url}/oauth2/token`, {

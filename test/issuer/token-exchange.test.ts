@@ -1,43 +1,31 @@
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { decodeJwt } from 'jose';
 import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { gavel, serveProcess, workspace, type Served } from '../cli/helpers.js';
+import { issuerServer, type IssuerServer } from './issuer-server.js';
 
 /** RFC 8693 token exchange, driven by openid-client's genericGrantRequest. */
 const SECRET = (id: string) => `${id}-example-secret-0123456789-abcdef`;
 const EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
 const ACCESS = 'urn:ietf:params:oauth:token-type:access_token';
 
-let ws: ReturnType<typeof workspace>;
-let server: Served;
+let issuer: IssuerServer;
 
 beforeAll(async () => {
-  ws = workspace();
-  writeFileSync(
-    join(ws.dir, 'registry.json'),
-    JSON.stringify({
-      apis: [
-        { identifier: 'https://invoices.example.com', scopes: ['invoice:read', 'invoice:write'] },
-        { identifier: 'https://archive.example.com', scopes: ['invoice:read'] },
-      ],
-      clients: [
-        { id: 'frontend', secret: SECRET('frontend'), grant_types: ['client_credentials'], scopes: ['invoice:read'] },
-        { id: 'invoice-service', secret: SECRET('invoice-service'), grant_types: [EXCHANGE], scopes: ['invoice:read', 'invoice:write'] },
-      ],
-    }),
-  );
-  expect((await gavel(['apply', 'registry.json'], { cwd: ws.dir })).code).toBe(0);
-  server = await serveProcess(ws.dir, []);
+  issuer = await issuerServer({
+    apis: [
+      { identifier: 'https://invoices.example.com', scopes: ['invoice:read', 'invoice:write'] },
+      { identifier: 'https://archive.example.com', scopes: ['invoice:read'] },
+    ],
+    clients: [
+      { id: 'frontend', secret: SECRET('frontend'), grant_types: ['client_credentials'], scopes: ['invoice:read'] },
+      { id: 'invoice-service', secret: SECRET('invoice-service'), grant_types: [EXCHANGE], scopes: ['invoice:read', 'invoice:write'] },
+    ],
+  });
 });
 
-afterAll(() => {
-  server.stop();
-  ws.remove();
-});
+afterAll(() => issuer.stop());
 
-const discover = (id: string) => oidc.discovery(new URL(server.url), id, undefined, oidc.ClientSecretBasic(SECRET(id)), { execute: [oidc.allowInsecureRequests], algorithm: 'oauth2' });
+const discover = (id: string) => issuer.discover(id, SECRET(id));
 
 async function frontendToken(): Promise<string> {
   return (await oidc.clientCredentialsGrant(await discover('frontend'), { scope: 'invoice:read', resource: 'https://invoices.example.com' })).access_token;
