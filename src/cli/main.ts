@@ -14,11 +14,11 @@ const COMMANDS: Record<string, { run: (argv: string[], io: CliIo) => Promise<num
   fmt: { run: fmt, help: fmtHelp, summary: 'format policy files canonically' },
   eval: { run: evaluate, help: evalHelp, summary: 'decide one request (or many, --ndjson) offline' },
   test: { run: test, help: testHelp, summary: 'run the policy tests beside the policies' },
-  serve: { run: serve, help: serveHelp, summary: 'serve decisions over HTTP (AuthZEN and native APIs)' },
+  serve: { run: serve, help: serveHelp, summary: 'serve decisions over HTTP and gRPC, and issue OAuth tokens' },
   log: { run: log, help: logHelp, summary: 'show the decision log' },
   signals: { run: signals, help: signalsHelp, summary: 'show the risk signals a policy would see (IP lists)' },
   keys: { run: keys, help: keysHelp, summary: "rotate the token issuer's signing key" },
-  apply: { run: apply, help: applyHelp, summary: 'make the directory in the database what a document says' },
+  apply: { run: apply, help: applyHelp, summary: "make the directory and the issuer's registry what a document says" },
 };
 
 export const mainHelp = `Usage: gavel <command> [options]

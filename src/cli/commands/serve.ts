@@ -31,7 +31,8 @@ import { COMMON, flags } from '../args.js';
 import { Exit, UsageError, writeLine, type CliIo } from '../io.js';
 import { loadSet, printDiagnostics } from '../load.js';
 
-export const serveHelp = `Usage: gavel serve [--config FILE] [--policies DIR] [--db FILE] [--http HOST:PORT] [--grpc HOST:PORT] [--no-watch]
+export const serveHelp = `Usage: gavel serve [--config FILE] [--policies DIR] [--db FILE] [--http HOST:PORT] [--grpc HOST:PORT]
+                   [--ip-list NAME=FILE]... [--trusted-proxy CIDR]... [--no-watch]
 
 Serves decisions over HTTP for the policies in DIR (default ./policies):
   POST /access/v1/evaluation, /access/v1/evaluations   OpenID AuthZEN 1.0
@@ -39,6 +40,8 @@ Serves decisions over HTTP for the policies in DIR (default ./policies):
   POST /v1/decide[?explain=true], /v1/decide/batch    Gavel's native API
   ANY  /v1/forward-auth                                nginx auth_request, Caddy, Traefik
   GET  /healthz, /readyz, /metrics
+  the token issuer: /oauth2/token, /oauth2/authorize, /oauth2/jwks, … (docs/issuer.md)
+gRPC: gavel.v1.DecisionService, Envoy ext_authz Authorization/Check, grpc.health.v1
 Prints the address it listens on (port 0 picks a free one). Policy files are watched: a
 valid change is swapped in atomically; an invalid one is rejected, reported (stderr,
 /readyz, /metrics) and the previous revision keeps serving. SIGHUP reloads at once.
