@@ -29,7 +29,7 @@ import { cerbosAnswer, cerbosMessage, decideAnswer, decideMessage, encoded, ENVO
 import { AUDIENCE, createIssuer, trustedIssuer } from './server-bench/issuer.js';
 import { runLoad, type LoadResult } from './server-bench/load.js';
 import { canPin, LOAD_CPU, SERVER_CPU, stopAll, stopOnSignals } from './server-bench/processes.js';
-import { int, loadAverage, machine, mark, medianPerCpu, medianRun, ms, numberOption, packageVersion, resultsTable, revision, times, type Target } from './server-bench/report.js';
+import { int, loadAverage, machine, mark, medianPerCpu, medianRun, ms, numberOption, packageVersion, resultsTable, revision, times, type Target, loadLine, sectionHead } from './server-bench/report.js';
 import { startCerbos, startGavel } from './server-bench/servers.js';
 
 const COMMAND = 'npm run bench:grpc';
@@ -192,22 +192,9 @@ function buildReport(r: ReportInput): { console: string; markdown: string } {
   });
   const results = resultsTable(r.targets).replace('| non-2xx / errors |', '| failed calls |').replace('| req/s (median) |', '| calls/s (median) |').replace('| req/s of each run |', '| calls/s of each run |').replace('| req per server CPU-s (median) |', '| calls per server CPU-s (median) |');
   const checks = r.checked.map((c) => `- ${c.name}: ${c.compared}/${r.mix.length} requests, 0 differ from the reference`).join('\n');
-  const load = `Load average (1 min) ${r.loadStart} at the start, ${r.loadEnd} at the end; the machine has 2 logical CPUs and other work may run on it, so figures move between runs.`;
+  const load = loadLine(r.loadStart, r.loadEnd);
   const consoleText = ['Results', results, '', 'Targets', ...targets, '', load, `reproduce with: ${COMMAND}`].join('\n');
-  const markdown = `## gRPC
-
-Reproduce with:
-
-\`\`\`sh
-${COMMAND}
-\`\`\`
-
-(builds dist/, then runs \`node --import tsx bench/grpc.ts\`; the script rewrites this section on a full run.)
-
-- Date: ${new Date().toISOString().slice(0, 10)}
-- Machine: ${machine()}
-- Gavel: ${r.source}
-- Peers and tools: ${r.versions}
+  const markdown = `${sectionHead('gRPC', COMMAND, 'bench/grpc.ts', r)}
 - Every server runs in its own process${canPin ? ` pinned to CPU ${SERVER_CPU}` : ''}; every load run is a fresh generator process${canPin ? ` pinned to CPU ${LOAD_CPU}` : ''} (\`taskset -c\`), over 127.0.0.1, plaintext HTTP/2.
 - The generator (bench/server-bench/grpc-load.ts): ${r.opts.concurrency} unary calls in flight at every moment, pre-encoded messages sent in turn, answers not decoded (a call counts when its status is OK); latency = call start to callback, \`process.hrtime.bigint()\`. The same generator drives every service, with two clients:
   - **[grpc-js]**: @grpc/grpc-js, ${r.opts.grpcJsChannels} channel(s), each its own connection, as a Node PEP calls a PDP. Its client spends more CPU per call than Gavel's server does, so on its one core it caps Gavel's figures (see "generator CPU").

@@ -27,7 +27,7 @@ import { checkAll, postJson, type Checked } from './server-bench/check.js';
 import { createIssuer, trustedIssuer } from './server-bench/issuer.js';
 import { runLoad, type LoadResult } from './server-bench/load.js';
 import { canPin, LOAD_CPU, SERVER_CPU, stopAll, stopOnSignals } from './server-bench/processes.js';
-import { int, loadAverage, machine, mark, medianPerCpu, medianRun, ms, numberOption, packageVersion, pct, resultsTable, revision, times, type Target } from './server-bench/report.js';
+import { int, loadAverage, machine, mark, medianPerCpu, medianRun, ms, numberOption, packageVersion, pct, resultsTable, revision, times, type Target, loadLine, sectionHead } from './server-bench/report.js';
 import { startCerbos, startGavel, startHello, type Server } from './server-bench/servers.js';
 
 const COMMAND = 'npm run bench:http';
@@ -221,22 +221,9 @@ function buildReport(r: ReportInput): { console: string; markdown: string } {
   const results = resultsTable(r.targets);
   const reloadLine = `${r.reload.applied} reloads applied of ${r.reload.written} rewrites of a 100-policy file during one ${r.opts.duration} s run against \`gavel\`: ${int(r.reload.run.rps)} req/s, p50 ${ms(r.reload.run.p50Ms)} ms, p99 ${ms(r.reload.run.p99Ms)} ms, max ${ms(r.reload.run.maxMs)} ms, **${r.reload.run.non2xx} non-2xx, ${r.reload.run.errors} errors**; afterwards all ${r.mix.length} requests were decided again and equal the reference.`;
   const checks = r.checked.map((c) => `- ${c.name}: ${c.compared}/${r.mix.length} requests, 0 differ from the reference`).join('\n');
-  const load = `Load average (1 min) ${r.loadStart} at the start, ${r.loadEnd} at the end; the machine has 2 logical CPUs and other work may run on it, so figures move between runs.`;
+  const load = loadLine(r.loadStart, r.loadEnd);
   const consoleText = ['Results', results, '', 'Targets', ...targets, '', 'Policy reload under load', reloadLine, '', load, `reproduce with: ${COMMAND}`].join('\n');
-  const markdown = `## HTTP
-
-Reproduce with:
-
-\`\`\`sh
-${COMMAND}
-\`\`\`
-
-(builds dist/, then runs \`node --import tsx bench/http.ts\`; the script rewrites this section on a full run.)
-
-- Date: ${new Date().toISOString().slice(0, 10)}
-- Machine: ${machine()}
-- Gavel: ${r.source}
-- Peers and tools: ${r.versions}
+  const markdown = `${sectionHead('HTTP', COMMAND, 'bench/http.ts', r)}
 - Every server runs in its own process${canPin ? ` pinned to CPU ${SERVER_CPU}` : ''}; every load run is a fresh autocannon process${canPin ? ` pinned to CPU ${LOAD_CPU}` : ''} (\`taskset -c\`), over 127.0.0.1.
 - ${r.opts.connections} connections, no pipelining; a ${r.opts.warmup} s warm-up per target, then ${r.opts.rounds} rounds of ${r.opts.duration} s runs that interleave the targets; each target's median run (by req/s) is reported, latencies from the same run.
 - Whole run: ${r.elapsedS.toFixed(0)} s. ${load}

@@ -29,7 +29,7 @@ import { summarizeProfile, type Frame, type ProfileSummary } from './server-benc
 import { basicAuthorization, checkGrant, discover, FORM, grantBody, type Discovered, type GrantChecked, type GrantRequest } from './server-bench/grant-check.js';
 import { runLoad, type HttpJob, type LoadResult } from './server-bench/load.js';
 import { canPin, LOAD_CPU, SERVER_CPU, stopAll, stopOnSignals, threadCpuSeconds, type ThreadCpu } from './server-bench/processes.js';
-import { int, loadAverage, machine, mark, ms, numberOption, packageVersion, pct, revision, table, times } from './server-bench/report.js';
+import { int, loadAverage, machine, mark, ms, numberOption, packageVersion, pct, revision, table, times, loadLine, sectionHead } from './server-bench/report.js';
 import { startGavel, startOidcProvider, type Server } from './server-bench/servers.js';
 
 const COMMAND = 'npm run bench:issuer';
@@ -298,22 +298,9 @@ function buildReport(r: ReportInput): { console: string; markdown: string } {
   const results = resultsTable(r.targets);
   const prof = profileTables(r.profiled.summary);
   const checks = r.checked.map((c) => `- ${c.name}: 200, \`token_type\` Bearer, header ${c.header}; claims ${c.claims}; verified with jose against its own JWKS (issuer, audience \`${GRANT.resource}\`, ES256 only); \`scope\` = \`${GRANT.scope}\` in the answer and the token; a second grant gave a different token; a wrong secret answered 401 \`invalid_client\``).join('\n');
-  const load = `Load average (1 min) ${r.loadStart} at the start, ${r.loadEnd} at the end; the machine has 2 logical CPUs and other work may run on it, so figures move between runs.`;
+  const load = loadLine(r.loadStart, r.loadEnd);
   const consoleText = ['Results', results, '', 'Targets', ...targets, '', "Mint decisions' cost", ...mintLines, '', 'Profile of gavel (main thread)', prof.inclusive, '', prof.top, '', DISPATCH_NOTE, '', prof.areas, '', load, `reproduce with: ${COMMAND}`].join('\n');
-  const markdown = `## Issuer
-
-Reproduce with:
-
-\`\`\`sh
-${COMMAND}
-\`\`\`
-
-(builds dist/, then runs \`node --import tsx bench/issuer.ts\`; the script rewrites this section on a full run.)
-
-- Date: ${new Date().toISOString().slice(0, 10)}
-- Machine: ${machine()}
-- Gavel: ${r.source}
-- Peers and tools: ${r.versions}
+  const markdown = `${sectionHead('Issuer', COMMAND, 'bench/issuer.ts', r)}
 - Every server runs in its own process${canPin ? ` pinned to CPU ${SERVER_CPU}` : ''}; every load run is a fresh autocannon process${canPin ? ` pinned to CPU ${LOAD_CPU}` : ''} (\`taskset -c\`), over 127.0.0.1.
 - ${r.opts.connections} connections, no pipelining; a ${r.opts.warmup} s warm-up per target, then ${r.opts.rounds} rounds of ${r.opts.duration} s runs that interleave the targets; each target's median run (by grants/s) is reported, latencies from the same run.
 - Whole run: ${r.elapsedS.toFixed(0)} s. ${load}

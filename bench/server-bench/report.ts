@@ -104,3 +104,26 @@ export function numberOption(name: string, fallback: number): number {
   if (!Number.isFinite(n) || n <= 0) throw new Error(`--${name}: expected a positive number, got \`${v}\``);
   return n;
 }
+
+/** The load-average sentence every server benchmark reports. */
+export function loadLine(start: string, end: string): string {
+  return `Load average (1 min) ${start} at the start, ${end} at the end; the machine has 2 logical CPUs and other work may run on it, so figures move between runs.`;
+}
+
+/** The opening of a server benchmark's RESULTS.md section: heading, command, date, machine, versions. */
+export function sectionHead(title: string, command: string, script: string, run: { source: string; versions: string }): string {
+  return `## ${title}
+
+Reproduce with:
+
+\`\`\`sh
+${command}
+\`\`\`
+
+(builds dist/, then runs \`node --import tsx ${script}\`; the script rewrites this section on a full run.)
+
+- Date: ${new Date().toISOString().slice(0, 10)}
+- Machine: ${machine()}
+- Gavel: ${run.source}
+- Peers and tools: ${run.versions}`;
+}
