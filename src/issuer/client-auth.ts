@@ -24,8 +24,25 @@ function formDecode(text: string): string {
  * fields). Two methods at once, an unknown client or a wrong secret is `invalid_client`,
  * with the same message for the last two so the answer does not tell which client ids exist.
  */
+/**
+ * The client id and secret of an `Authorization: Basic` header, form-decoded (RFC 6749
+ * §2.3.1); `null` without one, `'malformed'` when it cannot be read.
+ */
+export function basicCredentials(header: string | undefined): { id: string; secret: string } | 'malformed' | null {
+  const m = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(header ?? '');
+  if (m === null) return null;
+  const decoded = Buffer.from(m[1], 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  if (colon < 0) return 'malformed';
+  try {
+    return { id: formDecode(decoded.slice(0, colon)), secret: formDecode(decoded.slice(colon + 1)) };
+  } catch {
+    return 'malformed';
+  }
+}
+
 export function authenticateClient(presented: Presented, lookup: (id: string) => Client | undefined): { client: Client; method: 'client_secret_basic' | 'client_secret_post' | 'none' } {
-  const basic = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(presented.authorization ?? '');
+  const basic = basicCredentials(presented.authorization);
   const postedId = presented.form.get('client_id');
   const postedSecret = presented.form.get('client_secret');
   if (basic !== null && postedSecret !== null) throw new OAuthError('invalid_request', 'use one client authentication method, not Basic and client_secret together');
@@ -33,15 +50,8 @@ export function authenticateClient(presented: Presented, lookup: (id: string) =>
   let secret: string;
   let method: 'client_secret_basic' | 'client_secret_post';
   if (basic !== null) {
-    const decoded = Buffer.from(basic[1], 'base64').toString('utf8');
-    const colon = decoded.indexOf(':');
-    if (colon < 0) throw new OAuthError('invalid_client', 'malformed Basic credentials', 401, 'Basic realm="gavel"');
-    try {
-      id = formDecode(decoded.slice(0, colon));
-      secret = formDecode(decoded.slice(colon + 1));
-    } catch {
-      throw new OAuthError('invalid_client', 'malformed Basic credentials', 401, 'Basic realm="gavel"');
-    }
+    if (basic === 'malformed') throw new OAuthError('invalid_client', 'malformed Basic credentials', 401, 'Basic realm="gavel"');
+    ({ id, secret } = basic);
     method = 'client_secret_basic';
   } else if (postedId !== null && postedSecret !== null) {
     id = postedId;

@@ -1,11 +1,11 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { createLocalJWKSet, jwtVerify, type JSONWebKeySet, type JWTPayload } from 'jose';
+import { jwtVerify, type JSONWebKeySet, type JWTPayload } from 'jose';
 import { register } from './registration.js';
 import type { LivePolicySet } from '../engine/live-set.js';
 import type { Decider, Origin } from '../server/decider.js';
 import type { Velocity } from '../signals/velocity.js';
 import type { Store } from '../store/store.js';
-import { authenticateAssertion, authenticateClient, type Presented } from './client-auth.js';
+import { authenticateAssertion, authenticateClient, basicCredentials, type Presented } from './client-auth.js';
 import type { KeyRing } from './keys.js';
 import type { RegistryView } from './live-registry.js';
 import { OAuthError } from './oauth-error.js';
@@ -135,7 +135,7 @@ export class Issuer {
   private count(event: 'token_requests' | 'auth_failures', presented: Presented, origin: Origin, client?: string): void {
     const reads = this.options.policies.current.riskReads;
     if (this.options.velocity === null || !(reads.has('velocity') || reads.has('*'))) return;
-    this.options.velocity.record(event, { client: client ?? presented.form.get('client_id') ?? basicId(presented.authorization), address: origin.address });
+    this.options.velocity.record(event, { client: client ?? presented.form.get('client_id') ?? claimedBasicId(presented.authorization), address: origin.address });
   }
 
   /** POST /oauth2/token. */
@@ -530,7 +530,7 @@ export class Issuer {
       return claims === null || this.isRevoked(claims.jti) ? null : (claims as JWTPayload);
     }
     try {
-      const { payload } = await jwtVerify(token, createLocalJWKSet(this.options.keys.jwks()), { issuer: this.url, typ: 'at+jwt', currentDate: new Date(this.now()) });
+      const { payload } = await jwtVerify(token, this.options.keys.verificationKeys(), { issuer: this.url, typ: 'at+jwt', currentDate: new Date(this.now()) });
       return this.isRevoked(payload.jti) ? null : payload;
     } catch {
       return null;
@@ -544,10 +544,8 @@ function ttlOf(mint: readonly MintOutcome[]): number | null {
   return caps.length > 0 ? Math.min(...caps) : null;
 }
 
-function basicId(header: string | undefined): string | null {
-  const m = /^Basic\s+([A-Za-z0-9+/=]+)/i.exec(header ?? '');
-  if (m === null) return null;
-  const decoded = Buffer.from(m[1], 'base64').toString('utf8');
-  const colon = decoded.indexOf(':');
-  return colon < 0 ? null : decoded.slice(0, colon);
+/** The client id a Basic header claims, for counting a failure; `null` when there is none. */
+function claimedBasicId(header: string | undefined): string | null {
+  const basic = basicCredentials(header);
+  return basic === null || basic === 'malformed' ? null : basic.id;
 }

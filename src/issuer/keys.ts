@@ -1,5 +1,5 @@
 import { createCipheriv, createDecipheriv, createHash, createPrivateKey, hkdfSync, randomBytes, randomUUID, sign, type JsonWebKey, type KeyObject } from 'node:crypto';
-import { exportJWK, generateKeyPair, type JSONWebKeySet, type JWK, type JWTPayload } from 'jose';
+import { createLocalJWKSet, exportJWK, generateKeyPair, type JSONWebKeySet, type JWK, type JWTPayload } from 'jose';
 import type { Store } from '../store/store.js';
 
 export type SigningAlgorithm = 'ES256' | 'EdDSA';
@@ -98,6 +98,16 @@ export class KeyRing {
   private get current(): LoadedKey {
     return this.keys[this.keys.length - 1];
   }
+
+  /** The key set `jwtVerify` checks this issuer's tokens with; made again only when the published keys change. */
+  verificationKeys(): ReturnType<typeof createLocalJWKSet> {
+    const jwks = this.jwks();
+    const kids = jwks.keys.map((k) => k.kid).join(' ');
+    if (this.verifier?.kids !== kids) this.verifier = { kids, set: createLocalJWKSet(jwks) };
+    return this.verifier.set;
+  }
+
+  private verifier: { kids: string; set: ReturnType<typeof createLocalJWKSet> } | null = null;
 
   /** The public keys a verifier needs: the signing one and those still inside the overlap. */
   jwks(now = Date.now()): JSONWebKeySet {

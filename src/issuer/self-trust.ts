@@ -11,7 +11,7 @@ type Verify = (token: string) => Promise<TokenResult>;
  * an audience that is a registered API, not expired, not revoked. Verified tokens are
  * cached by hash, and a revocation applies to cached ones at once.
  */
-export function withSelfTrust(issuer: Issuer, others: Verify, audiences: () => ReadonlySet<string>, cacheSize = 10_000): Verify {
+export function withSelfTrust(issuer: Issuer, others: Verify, isApi: (audience: string) => boolean, cacheSize = 10_000): Verify {
   const cache = new Map<string, JWTPayload>();
   return async (token) => {
     let iss: unknown;
@@ -36,7 +36,7 @@ export function withSelfTrust(issuer: Issuer, others: Verify, audiences: () => R
     if ((claims.exp ?? 0) <= Date.now() / 1000) return cache.delete(key), { ok: false, reason: 'token expired' };
     if (issuer.isRevoked(claims.jti)) return cache.delete(key), { ok: false, reason: 'token revoked' };
     const aud = Array.isArray(claims.aud) ? claims.aud : [claims.aud];
-    if (!aud.some((a) => typeof a === 'string' && audiences().has(a))) return { ok: false, reason: 'claim `aud` is not valid: not a registered API' };
+    if (!aud.some((a) => typeof a === 'string' && isApi(a))) return { ok: false, reason: 'claim `aud` is not valid: not a registered API' };
     return { ok: true, claims };
   };
 }

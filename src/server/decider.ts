@@ -5,7 +5,7 @@ import type { LiveDirectory } from '../engine/directory.js';
 import type { PolicySet } from '../engine/policy-set.js';
 import type { Request } from '../language/eval/activation.js';
 import type { Interface, Metrics } from './metrics.js';
-import type { Observed, Signals } from '../signals/signals.js';
+import type { Observed, RiskRoot, Signals } from '../signals/signals.js';
 import { ALL_SIGNALS } from '../language/compile/reads.js';
 
 /** Where a call came from, as the interface saw it. */
@@ -66,11 +66,11 @@ export class Decider {
     if (risk.errors.length > 0) d = { ...d, signal_errors: risk.errors };
     // Velocity is counted while some policy reads it: counters nobody reads cost nothing.
     if (set.riskReads.has('velocity') || set.riskReads.has(ALL_SIGNALS)) this.signals.observe(d.decision, who);
-    this.decided(where, id, enriched, d, start, risk.computed());
+    this.decided(where, id, enriched, d, start, risk);
     return d;
   }
 
-  private decided(where: Interface, id: string, request: Request, d: Decision, startNs: bigint, risk: Json | null): void {
+  private decided(where: Interface, id: string, request: Request, d: Decision, startNs: bigint, risk: RiskRoot | null): void {
     const latencyUs = Number(process.hrtime.bigint() - startNs) / 1e3;
     this.metrics.decided(where, d.decision, startNs);
     if (this.log === null) return;
@@ -90,7 +90,7 @@ export class Decider {
       determining: d.determining,
       reasons: d.reasons,
       errors: d.errors.map((e) => e.policy),
-      request: loggedRequest(request, risk),
+      request: loggedRequest(request, risk === null ? null : risk.computed()),
     });
   }
 }

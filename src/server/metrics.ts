@@ -1,7 +1,7 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { LivePolicySet } from '../engine/live-set.js';
 import type { ReloadOutcome } from '../engine/reload.js';
-import type { LiveIpLists } from '../signals/ip/live-ip-lists.js';
+import type { IpListStatus, LiveIpLists } from '../signals/ip/live-ip-lists.js';
 import type { Velocity } from '../signals/velocity.js';
 
 export type Interface = 'authzen' | 'authzen_batch' | 'native' | 'native_batch' | 'forward_auth' | 'grpc' | 'grpc_batch' | 'envoy' | 'mint';
@@ -72,33 +72,22 @@ export class Metrics {
   watchSignals(lists: LiveIpLists | null, velocity: Velocity | null): void {
     const registry = this.registry;
     if (lists !== null) {
-      new Gauge({
-        name: 'gavel_ip_list_prefixes',
-        help: 'Prefixes in each IP list version serving now',
-        labelNames: ['list'] as const,
-        registers: [registry],
-        collect() {
-          for (const l of lists.status().lists) this.set({ list: l.name }, l.prefixes);
-        },
-      });
-      new Gauge({
-        name: 'gavel_ip_list_ok',
-        help: '1 when the last load of the IP list worked; 0 when its file is broken and the previous version serves',
-        labelNames: ['list'] as const,
-        registers: [registry],
-        collect() {
-          for (const l of lists.status().lists) this.set({ list: l.name }, l.error === undefined ? 1 : 0);
-        },
-      });
-      new Gauge({
-        name: 'gavel_ip_list_reload_failures',
-        help: 'Rejected reloads of each IP list since start',
-        labelNames: ['list'] as const,
-        registers: [registry],
-        collect() {
-          for (const l of lists.status().lists) this.set({ list: l.name }, l.failures);
-        },
-      });
+      const perList: [name: string, help: string, value: (l: IpListStatus) => number][] = [
+        ['gavel_ip_list_prefixes', 'Prefixes in each IP list version serving now', (l) => l.prefixes],
+        ['gavel_ip_list_ok', '1 when the last load of the IP list worked; 0 when its file is broken and the previous version serves', (l) => (l.error === undefined ? 1 : 0)],
+        ['gavel_ip_list_reload_failures', 'Rejected reloads of each IP list since start', (l) => l.failures],
+      ];
+      for (const [name, help, value] of perList) {
+        new Gauge({
+          name,
+          help,
+          labelNames: ['list'] as const,
+          registers: [registry],
+          collect() {
+            for (const l of lists.status().lists) this.set({ list: l.name }, value(l));
+          },
+        });
+      }
     }
     if (velocity !== null) {
       new Gauge({

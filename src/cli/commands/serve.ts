@@ -163,7 +163,7 @@ export async function serve(argv: string[], io: CliIo): Promise<number> {
   const decider = new Decider(metrics, log, directory, signals);
   const issuer = new Issuer({ keys, registry: () => registry, decider, policies: live, store, velocity, secret, softwareStatementKeys: config.issuer.softwareStatementKeys, registered: () => (registry = new RegistryView(store.registry())) });
   // Gavel trusts the tokens its own issuer mints, for every registered API, with no configuration.
-  const verifyToken = withSelfTrust(issuer, createTokenVerifier(config.trustedIssuers), () => new Set(registry.apis.keys()));
+  const verifyToken = withSelfTrust(issuer, createTokenVerifier(config.trustedIssuers), (audience) => registry.apis.has(audience));
   const replay = new ReplayCache();
   const forwardAuth = { verifyToken, replay, ...config.forwardAuth };
   const clientKeys = new ClientKeys(config.clientKeys);
