@@ -1,4 +1,4 @@
-import type { DecisionRecord, Store } from '../store/store.js';
+import type { DecisionRecord, DecisionSink } from '../store/store.js';
 
 export interface DecisionLogOptions {
   /** Longest a decision waits in memory before it is written; default 100 ms. */
@@ -11,16 +11,22 @@ export interface DecisionLogOptions {
  * The decision log: the request path appends to an in-memory batch (no I/O), which is
  * written to the store in one transaction every `flushMs` or every `batchSize`
  * decisions, and on close — so a graceful stop loses nothing that was answered.
+ *
+ * A record is serialised when it is appended: the string is all the batch keeps, so no
+ * record object outlives its request (objects held for a batch's 100 ms would be promoted
+ * to the old generation, and cost the request thread a major collection later), and the
+ * batch leaves as one string.
  */
 export class DecisionLog {
-  #batch: DecisionRecord[] = [];
+  #lines: string[] = [];
+  #ats: string[] = [];
   #timer: NodeJS.Timeout | null = null;
   #failures = 0;
   private readonly flushMs: number;
   private readonly batchSize: number;
 
   constructor(
-    private readonly store: Pick<Store, 'appendDecisions'>,
+    private readonly sink: DecisionSink,
     options: DecisionLogOptions = {},
     private readonly onError: (err: unknown) => void = () => {},
   ) {
@@ -30,7 +36,7 @@ export class DecisionLog {
 
   /** Decisions waiting to be written. */
   get depth(): number {
-    return this.#batch.length;
+    return this.#lines.length;
   }
 
   /** Writes that failed (the decisions stay queued and are tried again). */
@@ -39,25 +45,28 @@ export class DecisionLog {
   }
 
   append(record: DecisionRecord): void {
-    this.#batch.push(record);
-    if (this.#batch.length >= this.batchSize) this.flush();
+    this.#lines.push(JSON.stringify(record));
+    this.#ats.push(record.at);
+    if (this.#lines.length >= this.batchSize) this.flush();
     else this.#timer ??= setTimeout(() => this.flush(), this.flushMs);
   }
 
   flush(): void {
     if (this.#timer !== null) clearTimeout(this.#timer);
     this.#timer = null;
-    while (this.#batch.length > 0) {
-      const chunk = this.#batch.slice(0, this.batchSize);
+    while (this.#lines.length > 0) {
+      const count = Math.min(this.batchSize, this.#lines.length);
+      const json = `[${(count === this.#lines.length ? this.#lines : this.#lines.slice(0, count)).join(',')}]`;
       try {
-        this.store.appendDecisions(chunk);
+        this.sink.appendBatch({ firstAt: this.#ats[0] ?? '', lastAt: this.#ats[count - 1] ?? '', count, json });
       } catch (err: unknown) {
         this.#failures++;
         this.onError(err);
         this.#timer = setTimeout(() => this.flush(), this.flushMs * 10);
         return;
       }
-      this.#batch.splice(0, chunk.length);
+      this.#lines.splice(0, count);
+      this.#ats.splice(0, count);
     }
   }
 

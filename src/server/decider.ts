@@ -20,12 +20,13 @@ type Json = { [k: string]: unknown };
 const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 const text = (v: unknown): string => (typeof v === 'string' ? v : '');
 
-/** Of a verified token, the log keeps who and which token: never the raw token or other claims. */
+/**
+ * The request as decided, for explanation and replay: `request.token` already holds the
+ * verified claims, never the raw token (a replayed or leaked log cannot present it), so it
+ * is kept whole — what-if replays need `scope`, `acr` and the rest.
+ */
 function loggedRequest(request: Request, risk: Json | null): Request {
-  const logged = risk === null || Object.keys(risk).length === 0 ? request : { ...request, risk };
-  if (!isObject(request.token)) return logged;
-  const { sub, client_id, jti } = request.token;
-  return { ...logged, token: Object.fromEntries(Object.entries({ sub, client_id, jti }).filter(([, v]) => v !== undefined)) };
+  return risk === null || Object.keys(risk).length === 0 ? request : { ...request, risk };
 }
 
 /** Who a request is about, for signals: subject `type/id`, the token's client, the address. */
@@ -86,7 +87,7 @@ export class Decider {
       subject: { type: text(subject.type), id: text(subject.id) },
       action: text(action),
       resource: { type: text(resource.type), id: text(resource.id) },
-      latencyUs,
+      latencyUs: Math.round(latencyUs * 10) / 10,
       determining: d.determining,
       reasons: d.reasons,
       errors: d.errors.map((e) => e.policy),

@@ -24,10 +24,27 @@ export interface DecisionRecord {
   /** Microseconds the decision took, transport excluded. */
   latencyUs: number;
   /**
-   * The request as decided, for explanation and replay. Of the token only `sub`,
-   * `client_id` and `jti` are kept: never the raw token, never other claims.
+   * The request as decided, for explanation and replay: of a token its verified claims,
+   * never the raw token.
    */
   request: unknown;
+}
+
+/**
+ * Decisions already serialised, oldest first: `json` is a JSON array of records. The
+ * decision log serialises each record as it is made, so a batch crosses to the writer thread
+ * as one string (a copy), not as an object graph to clone and walk again.
+ */
+export interface DecisionBatch {
+  firstAt: string;
+  lastAt: string;
+  count: number;
+  json: string;
+}
+
+/** Where the decision log's batches go: the store itself, or its writer thread. */
+export interface DecisionSink {
+  appendBatch(batch: DecisionBatch): void;
 }
 
 export interface DecisionQuery {
@@ -152,6 +169,8 @@ export interface Store {
   applyEntities(entities: readonly Entity[], dryRun: boolean): DirectoryChanges;
   /** Appends decisions in one transaction: all are stored, or none. */
   appendDecisions(records: readonly DecisionRecord[]): void;
+  /** A batch serialised by the decision log (records it made, so not checked again). */
+  appendBatch(batch: DecisionBatch): void;
   /** Matching decisions, newest first. */
   queryDecisions(query: DecisionQuery): DecisionRecord[];
   /** Deletes decisions older than `before` (ISO 8601) and beyond the newest `keep`; answers how many went. */

@@ -51,15 +51,17 @@ describe('forward-auth', () => {
     expect(r.headers['x-gavel-client']).toBe('');
   });
 
-  test('the decision log keeps who and which token, never the token or its other claims', async () => {
+  test('the decision log keeps the verified claims for replay, never the token itself', async () => {
     const token = await sign({ scope: 'hello:read', jti: 't-1', email: 'alice@example.com' });
     const r = await app.inject({ method: 'GET', url: '/v1/forward-auth', headers: nginx('/hello/logged', 'GET', { authorization: `Bearer ${token}`, 'x-request-id': 'fa-1' }) });
     expect(r.statusCode).toBe(200);
     log.flush();
     const [entry] = store.queryDecisions({ limit: 1 });
     expect(entry).toMatchObject({ id: 'fa-1', via: 'forward_auth', decision: true, subject: { type: 'user', id: 'alice' }, action: 'GET', resource: { type: 'route', id: '/hello/logged' } });
-    expect((entry.request as { token: unknown }).token).toEqual({ sub: 'alice', jti: 't-1' });
+    expect((entry.request as { token: unknown }).token).toMatchObject({ sub: 'alice', jti: 't-1', scope: 'hello:read', email: 'alice@example.com' });
+    // Not the token, nor its signature: the log cannot be used to present it.
     expect(JSON.stringify(entry)).not.toContain(token);
+    expect(JSON.stringify(entry)).not.toContain(token.split('.')[2]);
   });
 
   test('reads Caddy and Traefik headers as well', async () => {
@@ -112,7 +114,7 @@ describe('end-user tokens on the AuthZEN and native APIs (context.token)', () =>
     log.flush();
     const entry = store.queryDecisions({ limit: 10 }).find((e) => e.id === 'az-1')!;
     expect(JSON.stringify(entry)).not.toContain(token);
-    expect((entry.request as { token: unknown }).token).toEqual({ sub: 'alice' });
+    expect((entry.request as { token: unknown }).token).toMatchObject({ sub: 'alice', scope: 'hello:read' });
   });
 
   test('a token that does not verify gives no token root, and says why', async () => {

@@ -27,7 +27,7 @@ function counting(reputation: number | Error): SignalProvider & { reads: Observe
 }
 
 function decider(provider: SignalProvider, velocity: Velocity | null = null, records: DecisionRecord[] = []) {
-  const log = new DecisionLog({ appendDecisions: (batch) => void records.push(...batch) }, { flushMs: 60_000 });
+  const log = new DecisionLog({ appendBatch: (batch) => void records.push(...(JSON.parse(batch.json) as DecisionRecord[])) }, { flushMs: 60_000 });
   const live = new LivePolicySet(set('@id("x") permit (action);'));
   return { d: new Decider(new Metrics(live), log, null, new Signals([provider], velocity)), log };
 }

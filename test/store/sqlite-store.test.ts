@@ -6,7 +6,7 @@ import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { DecisionLog } from '../../src/engine/decision-log.js';
 import { MIGRATIONS } from '../../src/store/sqlite/migrations.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
-import type { DecisionRecord } from '../../src/store/store.js';
+import type { DecisionBatch, DecisionRecord } from '../../src/store/store.js';
 
 let dir = '';
 beforeEach(() => {
@@ -130,9 +130,9 @@ describe('the decision log', () => {
     let broken = true;
     const flaky = {
       ...store,
-      appendDecisions: (records: readonly DecisionRecord[]) => {
+      appendBatch: (batch: DecisionBatch) => {
         if (broken) throw new Error('disk full');
-        store.appendDecisions(records);
+        store.appendBatch(batch);
       },
       queryDecisions: store.queryDecisions.bind(store),
       pruneDecisions: store.pruneDecisions.bind(store),

@@ -5,10 +5,11 @@
  * and tried again, so nothing acknowledged to a caller is dropped while the process lives.
  */
 import { parentPort, workerData } from 'node:worker_threads';
+import type { DecisionBatch } from '../store.js';
 import { SqliteStore } from './sqlite-store.js';
 
-/** A batch: each record already JSON (see WorkerLogSink). */
-export type ToWriter = { kind: 'batch'; seq: number; records: string[] };
+/** A batch, already JSON (see DecisionLog). */
+export type ToWriter = { kind: 'batch'; seq: number; batch: DecisionBatch };
 export type FromWriter = { kind: 'written'; seq: number } | { kind: 'failed'; message: string };
 
 const port = parentPort!;
@@ -21,7 +22,7 @@ function drain(): void {
   while (pending.length > 0) {
     const next = pending[0];
     try {
-      store.appendSerialized(next.records);
+      store.appendBatch(next.batch);
     } catch (err: unknown) {
       port.postMessage({ kind: 'failed', message: err instanceof Error ? err.message : String(err) } satisfies FromWriter);
       retry = setTimeout(drain, 1000);

@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { REGISTRY_SECTIONS, type Client, type Registry, type RegistrySection } from '../../issuer/registry.js';
-import type { AuthCode, CodeUse, DecisionQuery, DecisionRecord, DirectoryChanges, Entity, RefreshToken, RefreshUse, Store, StoredSigningKey } from '../store.js';
+import type { AuthCode, CodeUse, DecisionBatch, DecisionQuery, DecisionRecord, DirectoryChanges, Entity, RefreshToken, RefreshUse, Store, StoredSigningKey } from '../store.js';
 import { MIGRATIONS } from './migrations.js';
 
 /**
@@ -13,7 +13,6 @@ import { MIGRATIONS } from './migrations.js';
 export class SqliteStore implements Store {
   private readonly db: Database.Database;
   private readonly insert: Database.Statement;
-  private readonly appendAll: (records: readonly DecisionRecord[]) => void;
 
   /**
    * `durability: 'normal'` (WAL with synchronous = NORMAL) is for the decision log's writer
@@ -29,21 +28,16 @@ export class SqliteStore implements Store {
     this.db.pragma('busy_timeout = 5000');
     migrate(this.db);
     this.insert = this.db.prepare('INSERT INTO decision_batches (first_at, last_at, count, records) VALUES (?, ?, ?, ?)');
-    this.appendAll = (records: readonly DecisionRecord[]) => {
-      for (const r of records) checkRecord(r);
-      this.insert.run(records[0].at, records[records.length - 1].at, records.length, JSON.stringify(records));
-    };
   }
 
   appendDecisions(records: readonly DecisionRecord[]): void {
-    if (records.length > 0) this.appendAll(records);
+    if (records.length === 0) return;
+    for (const r of records) checkRecord(r);
+    this.appendBatch({ firstAt: records[0].at, lastAt: records[records.length - 1].at, count: records.length, json: JSON.stringify(records) });
   }
 
-  /** Records already serialised, one JSON object each (checked by the writer that made them). */
-  appendSerialized(records: readonly string[]): void {
-    if (records.length === 0) return;
-    const at = (json: string): string => (JSON.parse(json) as DecisionRecord).at;
-    this.insert.run(at(records[0]), at(records[records.length - 1]), records.length, `[${records.join(',')}]`);
+  appendBatch(batch: DecisionBatch): void {
+    if (batch.count > 0) this.insert.run(batch.firstAt, batch.lastAt, batch.count, batch.json);
   }
 
   queryDecisions(query: DecisionQuery): DecisionRecord[] {

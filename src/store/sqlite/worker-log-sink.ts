@@ -1,14 +1,14 @@
 import { Worker } from 'node:worker_threads';
-import type { DecisionRecord } from '../store.js';
+import type { DecisionBatch, DecisionSink } from '../store.js';
 import type { FromWriter, ToWriter } from './log-writer-worker.js';
 
 /**
  * Where `gavel serve`'s decision log writes: a worker thread with its own SQLite
  * connection (WAL lets it write while the main connection reads). The request thread only
- * hands over batches — a structured clone, about a microsecond a decision — instead of
- * running SQLite's inserts and fsyncs itself.
+ * hands over batches — one string each, a copy — instead of running SQLite's inserts and
+ * fsyncs itself.
  */
-export class WorkerLogSink {
+export class WorkerLogSink implements DecisionSink {
   private readonly worker: Worker;
   private seq = 0;
   /** Decisions handed over and not yet written. */
@@ -27,13 +27,11 @@ export class WorkerLogSink {
     this.worker.unref();
   }
 
-  appendDecisions(records: readonly DecisionRecord[]): void {
-    if (records.length === 0) return;
+  appendBatch(batch: DecisionBatch): void {
+    if (batch.count === 0) return;
     const seq = ++this.seq;
-    this.inFlight.set(seq, records.length);
-    // Serialised here, one string a record: a clone of strings is a copy, where a clone of
-    // object graphs costs the request thread (and the writer, decoding them) far more.
-    this.worker.postMessage({ kind: 'batch', seq, records: records.map((r) => JSON.stringify(r)) } satisfies ToWriter);
+    this.inFlight.set(seq, batch.count);
+    this.worker.postMessage({ kind: 'batch', seq, batch } satisfies ToWriter);
   }
 
   /** Decisions handed to the writer and not yet in the database. */
