@@ -8,6 +8,7 @@ import { signals, signalsHelp } from './commands/signals.js';
 import { keys, keysHelp } from './commands/keys.js';
 import { test, testHelp } from './commands/test.js';
 import { policies, policiesHelp } from './commands/policies.js';
+import { diff, diffHelp } from './commands/diff.js';
 import { Exit, UsageError, writeLine, type CliIo } from './io.js';
 
 const COMMANDS: Record<string, { run: (argv: string[], io: CliIo) => Promise<number>; help: string; summary: string }> = {
@@ -16,6 +17,7 @@ const COMMANDS: Record<string, { run: (argv: string[], io: CliIo) => Promise<num
   eval: { run: evaluate, help: evalHelp, summary: 'decide one request (or many, --ndjson) offline' },
   test: { run: test, help: testHelp, summary: 'run the policy tests beside the policies' },
   policies: { run: policies, help: policiesHelp, summary: 'list the policies with their annotations, targets and locations' },
+  diff: { run: diff, help: diffHelp, summary: 'compare two policies folders: policies added, removed and changed' },
   serve: { run: serve, help: serveHelp, summary: 'serve decisions over HTTP and gRPC, and issue OAuth tokens' },
   log: { run: log, help: logHelp, summary: 'show the decision log' },
   signals: { run: signals, help: signalsHelp, summary: 'show the risk signals a policy would see (IP lists)' },
