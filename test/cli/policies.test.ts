@@ -95,3 +95,15 @@ describe('gavel policies (on the example policies)', () => {
     expect(bad.stderr).toContain('policies/broken.gavel:1:15: error: unknown attribute `token.scpoe`');
   });
 });
+
+test('policies, diff and import have --help, and the command list names them', async () => {
+  for (const command of ['policies', 'diff', 'import']) {
+    const r = await gavel([command, '--help'], { cwd: ROOT });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(`Usage: gavel ${command}`);
+  }
+  const list = (await gavel(['--help'], { cwd: ROOT })).stdout;
+  expect(list).toMatch(/\n {2}policies +list the policies/);
+  expect(list).toMatch(/\n {2}diff +compare two policies folders/);
+  expect(list).toMatch(/\n {2}import +generate route policies from an OpenAPI document/);
+});

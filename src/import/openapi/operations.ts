@@ -59,7 +59,7 @@ export function readOperations(spec: Spec, basePathFlag: string | null): ApiDocu
   const info = isObject(doc.info) ? doc.info : {};
   const schemes = readSchemes(doc, problem);
   const docSecurity = readSecurity(doc.security, ['security'], schemes, problem);
-  const docBase = basePath(doc.servers, ['servers'], '', problem);
+  const docBase = basePathFlag ?? basePath(doc.servers, ['servers'], '', problem);
   const operations: ApiOperation[] = [];
   const paths = doc.paths ?? {};
   if (!isObject(paths)) problem(['paths'], '`paths` is not an object');
@@ -75,7 +75,7 @@ export function readOperations(spec: Spec, basePathFlag: string | null): ApiDocu
         problem([...at, '$ref'], `path item \`${path}\` is a \`$ref\`; references are not followed: inline the path item`);
         continue;
       }
-      const itemBase = basePath(item.servers, [...at, 'servers'], docBase, problem);
+      const itemBase = basePathFlag ?? basePath(item.servers, [...at, 'servers'], docBase, problem);
       for (const method of METHODS) {
         const op = item[method];
         if (op === undefined) continue;

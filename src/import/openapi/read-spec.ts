@@ -4,7 +4,7 @@
  * can be reported at a line and column; `.json` files are first read by `JSON.parse` so a
  * JSON syntax error reads like one. Nothing here throws on bad input: problems are values.
  */
-import { isNode, LineCounter, parseDocument, type Document } from 'yaml';
+import { isMap, isNode, isScalar, LineCounter, parseDocument, type Document } from 'yaml';
 import { jsonErrorOffset } from '../../cli/json-error.js';
 
 export interface Located {
@@ -52,7 +52,14 @@ export function readSpec(text: string, json: boolean): Spec | { problems: SpecPr
   return { value, locate: (path) => at(offsetOf(doc, path)) };
 }
 
+/** A member of a mapping is located at its key (what a reader looks for), an item of a list at the item. */
 function offsetOf(doc: Document, path: SpecPath): number {
+  const last = path[path.length - 1];
+  const parent: unknown = path.length === 0 ? null : path.length === 1 ? doc.contents : doc.getIn(path.slice(0, -1), true);
+  if (isMap(parent)) {
+    const pair = parent.items.find((p) => isScalar(p.key) && p.key.value === last);
+    if (pair !== undefined && isNode(pair.key) && pair.key.range) return pair.key.range[0];
+  }
   for (let n = path.length; n >= 0; n--) {
     const node: unknown = n === 0 ? doc.contents : doc.getIn(path.slice(0, n), true);
     if (isNode(node) && node.range) return node.range[0];
