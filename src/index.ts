@@ -16,3 +16,7 @@ export { format } from './language/format/format.js';
 export { formatDiagnostic, type Diagnostic } from './language/diagnostic.js';
 export { loadPolicyFolder, type PolicyFolder } from './engine/folder.js';
 export { validateRequest, type ValidateOptions } from './engine/validate-request.js';
+/** The policy inventory (`gavel policies`): one JSON-able row per policy of a set's `files`. */
+export { inventory, filterInventory, type InventoryRow, type InventoryFilter } from './engine/inventory.js';
+/** Policies added, removed and changed between two sets' `files`, compared in canonical form (`gavel diff`). */
+export { diffPolicies, type PolicyDiff, type PolicyChange, type PolicySide, type Aspect } from './engine/policy-diff.js';

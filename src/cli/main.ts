@@ -7,6 +7,9 @@ import { serve, serveHelp } from './commands/serve.js';
 import { signals, signalsHelp } from './commands/signals.js';
 import { keys, keysHelp } from './commands/keys.js';
 import { test, testHelp } from './commands/test.js';
+import { policies, policiesHelp } from './commands/policies.js';
+import { diff, diffHelp } from './commands/diff.js';
+import { importSpec, importHelp } from './commands/import.js';
 import { Exit, UsageError, writeLine, type CliIo } from './io.js';
 
 const COMMANDS: Record<string, { run: (argv: string[], io: CliIo) => Promise<number>; help: string; summary: string }> = {
@@ -14,6 +17,9 @@ const COMMANDS: Record<string, { run: (argv: string[], io: CliIo) => Promise<num
   fmt: { run: fmt, help: fmtHelp, summary: 'format policy files canonically' },
   eval: { run: evaluate, help: evalHelp, summary: 'decide one request (or many, --ndjson) offline' },
   test: { run: test, help: testHelp, summary: 'run the policy tests beside the policies' },
+  policies: { run: policies, help: policiesHelp, summary: 'list the policies with their annotations, targets and locations' },
+  diff: { run: diff, help: diffHelp, summary: 'compare two policies folders: policies added, removed and changed' },
+  import: { run: importSpec, help: importHelp, summary: 'generate route policies from an OpenAPI document (import openapi)' },
   serve: { run: serve, help: serveHelp, summary: 'serve decisions over HTTP and gRPC, and issue OAuth tokens' },
   log: { run: log, help: logHelp, summary: 'show the decision log' },
   signals: { run: signals, help: signalsHelp, summary: 'show the risk signals a policy would see (IP lists)' },
