@@ -1,3 +1,4 @@
+import { affects, affectsHelp } from './commands/affects.js';
 import { check, checkHelp } from './commands/check.js';
 import { evaluate, evalHelp } from './commands/eval.js';
 import { fmt, fmtHelp } from './commands/fmt.js';
@@ -14,6 +15,7 @@ const COMMANDS: Record<string, { run: (argv: string[], io: CliIo) => Promise<num
   fmt: { run: fmt, help: fmtHelp, summary: 'format policy files canonically' },
   eval: { run: evaluate, help: evalHelp, summary: 'decide one request (or many, --ndjson) offline' },
   test: { run: test, help: testHelp, summary: 'run the policy tests beside the policies' },
+  affects: { run: affects, help: affectsHelp, summary: 'which policies affect the requests some facts describe' },
   serve: { run: serve, help: serveHelp, summary: 'serve decisions over HTTP and gRPC, and issue OAuth tokens' },
   log: { run: log, help: logHelp, summary: 'show the decision log' },
   signals: { run: signals, help: signalsHelp, summary: 'show the risk signals a policy would see (IP lists)' },
