@@ -58,7 +58,9 @@ export function whyNot(set: PolicySet, request: Request): WhyNot {
     const failed = t.failed === undefined ? null : { part: t.failed.part as 'when' | 'unless', condition: t.failed.condition, location: t.failed.location };
     permits.push({ id: t.id, location: t.location, failed, error: t.error ?? null, needs: needs(p, request) });
   }
-  return { decision, forbids, permits };
+  // The trace is in index order; reports are read by people, in id order.
+  const byId = (a: { id: string }, b: { id: string }) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+  return { decision, forbids: forbids.sort(byId), permits: permits.sort(byId) };
 }
 
 /** The conditions that do not hold yet on `request`, those it decides left as written. */
