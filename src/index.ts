@@ -11,6 +11,10 @@ export { buildPolicySet, type PolicySet, type PolicySource, type BuildResult } f
 export { decide, type DecideOptions } from './engine/decide.js';
 export type { Decision, Explanation, PolicyError, PolicyTrace, Outcome } from './engine/decision.js';
 export type { Request } from './language/eval/activation.js';
+/** Compliance: which policies affect the requests some facts describe, and why a request was denied (docs/compliance.md). */
+export { affects, type AffectsRow, type AffectsFilters, type Status } from './engine/affects.js';
+export { whyNot, type WhyNot, type FiredForbid, type MissedPermit } from './engine/why-not.js';
+export { parseFacts, type FactSource, type Knowledge } from './language/partial/partial.js';
 export { parse } from './language/parse/parse.js';
 export { format } from './language/format/format.js';
 export { formatDiagnostic, type Diagnostic } from './language/diagnostic.js';

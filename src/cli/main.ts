@@ -1,3 +1,4 @@
+import { affects, affectsHelp } from './commands/affects.js';
 import { check, checkHelp } from './commands/check.js';
 import { evaluate, evalHelp } from './commands/eval.js';
 import { fmt, fmtHelp } from './commands/fmt.js';
@@ -17,6 +18,7 @@ const COMMANDS: Record<string, { run: (argv: string[], io: CliIo) => Promise<num
   fmt: { run: fmt, help: fmtHelp, summary: 'format policy files canonically' },
   eval: { run: evaluate, help: evalHelp, summary: 'decide one request (or many, --ndjson) offline' },
   test: { run: test, help: testHelp, summary: 'run the policy tests beside the policies' },
+  affects: { run: affects, help: affectsHelp, summary: 'which policies affect the requests some facts describe' },
   policies: { run: policies, help: policiesHelp, summary: 'list the policies with their annotations, targets and locations' },
   diff: { run: diff, help: diffHelp, summary: 'compare two policies folders: policies added, removed and changed' },
   import: { run: importSpec, help: importHelp, summary: 'generate route policies from an OpenAPI document (import openapi)' },

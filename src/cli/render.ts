@@ -1,4 +1,5 @@
 import type { Decision } from '../engine/decision.js';
+import type { WhyNot } from '../engine/why-not.js';
 
 /** A decision for people: the verdict, why, and (with --explain) every candidate's outcome. */
 export function renderDecision(d: Decision): string[] {
@@ -14,6 +15,36 @@ export function renderDecision(d: Decision): string[] {
       if (t.failed) lines.push(`      ${t.failed.part === 'unless' ? 'unless held' : `${t.failed.part} failed`}: ${t.failed.condition}  (${t.failed.location})`);
       if (t.error) lines.push(`      error: ${t.error}`);
     }
+  }
+  return lines;
+}
+
+/** `--why --json`: the decision without its trace (the rows say what matters), and why. */
+export function whyJson(w: WhyNot): object {
+  const { explanation: _trace, ...decision } = w.decision;
+  return { ...decision, why: { forbids: w.forbids, permits: w.permits } };
+}
+
+/** `--why`: the verdict, the forbids that fired, and what each near-miss permit would need. */
+export function renderWhyNot(w: WhyNot): string[] {
+  const d = w.decision;
+  const lines = renderDecision({ ...d, explanation: undefined });
+  if (d.decision) return [...lines, '  allowed: nothing to explain'];
+  if (w.forbids.length > 0) {
+    lines.push('  forbids that fired:');
+    for (const f of w.forbids) {
+      lines.push(`    ${f.id}  (${f.location})`);
+      if (f.reason !== null) lines.push(`      reason: ${f.reason}`);
+      if (f.error !== null) lines.push(`      failed closed: ${f.error}`);
+    }
+  }
+  if (w.permits.length === 0) lines.push('  no permit matches this request\'s target');
+  else lines.push('  permits whose target matched:');
+  for (const p of w.permits) {
+    lines.push(`    ${p.id}  (${p.location})`);
+    if (p.failed !== null) lines.push(`      ${p.failed.part === 'unless' ? 'unless held' : 'when failed'}: ${p.failed.condition}  (${p.failed.location})`);
+    if (p.error !== null) lines.push(`      error: ${p.error}`);
+    lines.push(`      would allow when: ${p.needs}`);
   }
   return lines;
 }

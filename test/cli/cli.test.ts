@@ -25,7 +25,7 @@ describe('gavel check', () => {
     const r = await gavel(['check'], { cwd: cwd() });
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/^\d+ policies in 5 files: ok \(revision [0-9a-f]{16}\)\n$/);
+    expect(r.stdout).toMatch(/^\d+ policies in 6 files: ok \(revision [0-9a-f]{16}\)\n$/);
   });
 
   test('errors in several files are all reported, one a line, with exit 1', async () => {

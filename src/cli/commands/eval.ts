@@ -11,9 +11,10 @@ import { parseArgs } from 'node:util';
 import { COMMON, flags, policiesDir } from '../args.js';
 import { loadSet, printDiagnostics } from '../load.js';
 import { jsonErrorOffset } from '../json-error.js';
-import { renderDecision } from '../render.js';
+import { renderDecision, renderWhyNot, whyJson } from '../render.js';
+import { whyNot } from '../../engine/why-not.js';
 
-export const evalHelp = `Usage: gavel eval [--policies DIR] [--request FILE|-] [--explain] [--json]
+export const evalHelp = `Usage: gavel eval [--policies DIR] [--request FILE|-] [--explain | --why] [--json]
        gavel eval [--policies DIR] --ndjson [--explain] < requests.ndjson
 
 Evaluates one AuthZEN-shaped request against the policies in DIR (default ./policies):
@@ -33,6 +34,8 @@ Options:
   -p, --policies DIR   policies folder (default ./policies)
   -r, --request FILE   the request as JSON; - or omitted reads stdin
       --explain        show every candidate policy and the condition that failed
+      --why            on a deny: the forbids that fired, and the permits whose target
+                       matched with what they would need to allow
       --json           print the decision as JSON
       --ndjson         many requests, one JSON object a line, decisions as JSON lines
   -h, --help           show this help`;
@@ -41,10 +44,12 @@ export async function evaluate(argv: string[], io: CliIo): Promise<number> {
   const { values } = flags(() => parseArgs({ args: argv, strict: true, options: { ...COMMON,
     request: { type: 'string', short: 'r' },
     explain: { type: 'boolean' },
+    why: { type: 'boolean' },
     json: { type: 'boolean' },
     ndjson: { type: 'boolean' },
   } }));
   if (values.help) return writeLine(io.stdout, evalHelp), Exit.ok;
+  if (values.why && (values.explain || values.ndjson)) throw new UsageError('--why cannot be combined with --explain or --ndjson');
   if (values.ndjson && values.request !== undefined && values.request !== '-') throw new UsageError('--ndjson reads requests from stdin; drop --request');
   const result = await loadSet(policiesDir(io.cwd, values.policies));
   if (result.set === null) {
@@ -55,6 +60,12 @@ export async function evaluate(argv: string[], io: CliIo): Promise<number> {
   const source = values.request ?? '-';
   const text = source === '-' ? await readAll(io.stdin) : await readRequestFile(resolve(io.cwd, source), source);
   const request = parseRequest(text, source === '-' ? 'stdin' : source);
+  if (values.why) {
+    const why = whyNot(result.set, request);
+    if (values.json) writeLine(io.stdout, JSON.stringify(whyJson(why), null, 2));
+    else for (const line of renderWhyNot(why)) writeLine(io.stdout, line);
+    return Exit.ok;
+  }
   const decision = decide(result.set, request, { explain: values.explain ?? false });
   if (values.json) writeLine(io.stdout, JSON.stringify(decision, null, 2));
   else for (const line of renderDecision(decision)) writeLine(io.stdout, line);

@@ -1,6 +1,6 @@
 import nearley from 'nearley';
 import grammar from '../../gen/policy-grammar.js';
-import type { Comment, Policy, PolicyFile, Position } from '../ast.js';
+import type { Comment, Expr, Policy, PolicyFile, Position } from '../ast.js';
 import { diagnostic, type Diagnostic } from '../diagnostic.js';
 import type { RawPolicy } from './build.js';
 import { spanOf, tokenEnd } from './build.js';
@@ -22,6 +22,9 @@ export const PARSE_LIMITS = {
 } as const;
 
 const compiled = nearley.Grammar.fromCompiled(grammar);
+/** The same grammar started at its `expr` rule: for expressions written outside a policy (`gavel affects --where`). */
+const expressionGrammar = nearley.Grammar.fromCompiled(grammar);
+expressionGrammar.start = 'expr';
 
 /**
  * Parses one file. Policies are parsed one at a time — the text up to each `;` — so one
@@ -101,6 +104,30 @@ export function reparsePolicy(file: string, text: string, start: Position, endOf
     tokens.push(token);
   }
   return parsePolicy(file, tokens, []);
+}
+
+/**
+ * Parses one expression on its own (a `--where` fact), with the lexical checks and limits
+ * of a policy. `file` names the text in diagnostics; positions are within `text`.
+ */
+export function parseExpression(file: string, text: string): { expr: Expr | null; diagnostics: Diagnostic[] } {
+  const diagnostics: Diagnostic[] = [];
+  const tokens: Token[] = [];
+  const strings: Strings = new Map();
+  let broken = false;
+  for (const token of newLexer().reset(text)) {
+    if (TRIVIA.has(token.type!)) continue;
+    if (lexicalError(file, token, diagnostics)) broken = true;
+    else prepare(token, strings);
+    tokens.push(token);
+  }
+  if (broken) return { expr: null, diagnostics };
+  if (tokens.length === 0) {
+    const at = { line: 1, col: 1, offset: 0 };
+    return { expr: null, diagnostics: [diagnostic('syntax', file, { start: at, end: at }, 'expected an expression')] };
+  }
+  const expr = parseChunk(file, tokens, diagnostics, false, expressionGrammar) as Expr | null;
+  return { expr, diagnostics };
 }
 
 function parsePolicy(file: string, tokens: Token[], diagnostics: Diagnostic[]): Policy | null {
@@ -186,10 +213,10 @@ class ReplayLexer {
   }
 }
 
-function parseChunk(file: string, tokens: Token[], diagnostics: Diagnostic[], unterminated = false): RawPolicy | null {
+function parseChunk(file: string, tokens: Token[], diagnostics: Diagnostic[], unterminated = false, rules = compiled): RawPolicy | null {
   const limit = checkLimits(file, tokens, diagnostics);
   if (limit) return null;
-  const parser = new nearley.Parser(compiled);
+  const parser = new nearley.Parser(rules);
   (parser as unknown as { lexer: ReplayLexer }).lexer = new ReplayLexer(tokens);
   try {
     parser.feed('');

@@ -1,0 +1,91 @@
+import type { Expr } from '../language/ast.js';
+import type { CompiledPolicy } from '../language/compile/compile-policy.js';
+import type { Request } from '../language/eval/activation.js';
+import { chain, printExpr } from '../language/format/print-expr.js';
+import { partialEval } from '../language/partial/partial-eval.js';
+import type { Knowledge } from '../language/partial/knowledge.js';
+import { requestKnowledge } from '../language/partial/request-knowledge.js';
+import { and, not } from '../language/partial/residual.js';
+import { decide } from './decide.js';
+import type { Decision } from './decision.js';
+import type { PolicySet } from './policy-set.js';
+
+/*
+ * "Why was this denied?" (`gavel eval --why`): the forbids that fired, and the permits whose
+ * target matched the request but whose conditions did not hold — each with what would
+ * have to be true for it to allow.
+ */
+
+export interface FiredForbid {
+  id: string;
+  location: string;
+  reason: string | null;
+  /** Set when the forbid applied because evaluating it failed (fail closed). */
+  error: string | null;
+}
+
+export interface MissedPermit {
+  id: string;
+  location: string;
+  /** The first part that did not hold, as `--explain` reports it; `null` when it errored. */
+  failed: { part: 'when' | 'unless'; condition: string; location: string } | null;
+  error: string | null;
+  /**
+   * What must become true for the permit to apply: its conditions with the request's
+   * attributes filled in, the parts that already hold dropped, and what the request lacks
+   * left as conditions. In the policy language.
+   */
+  needs: string;
+}
+
+export interface WhyNot {
+  decision: Decision;
+  forbids: FiredForbid[];
+  permits: MissedPermit[];
+}
+
+export function whyNot(set: PolicySet, request: Request): WhyNot {
+  const decision = decide(set, request, { explain: true });
+  const forbids: FiredForbid[] = [];
+  const permits: MissedPermit[] = [];
+  for (const t of decision.explanation!.trace) {
+    const p = set.byId.get(t.id)!;
+    if (t.effect === 'forbid') {
+      if (t.outcome !== 'not-satisfied') forbids.push({ id: t.id, location: t.location, reason: p.reason, error: t.error ?? null });
+      continue;
+    }
+    if (t.outcome === 'satisfied' || t.failed?.part === 'target') continue;
+    const failed = t.failed === undefined ? null : { part: t.failed.part as 'when' | 'unless', condition: t.failed.condition, location: t.failed.location };
+    permits.push({ id: t.id, location: t.location, failed, error: t.error ?? null, needs: needs(p, request) });
+  }
+  // The trace is in index order; reports are read by people, in id order.
+  const byId = (a: { id: string }, b: { id: string }) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+  return { decision, forbids: forbids.sort(byId), permits: permits.sort(byId) };
+}
+
+/** The conditions that do not hold yet on `request`, those it decides left as written. */
+function needs(p: CompiledPolicy, request: Request): string {
+  const policy = p.ast;
+  const k = requestKnowledge(policy, request);
+  const parts: Expr[] = [];
+  for (const c of policy.conditions) {
+    if (c.kind === 'unless') {
+      const r = remaining(not(c.body), k);
+      if (r !== null) parts.push(r);
+      continue;
+    }
+    const { op, parts: operands } = chain(c.body);
+    for (const part of op === '&&' ? operands : [c.body]) {
+      const r = remaining(part, k);
+      if (r !== null) parts.push(r);
+    }
+  }
+  return parts.length === 0 ? 'true' : printExpr(parts.reduce((l, r) => and(l, r)));
+}
+
+/** `null` when the request already makes `e` true; else `e` as written, or its residual over what the request lacks. */
+function remaining(e: Expr, k: Knowledge): Expr | null {
+  const r = partialEval(e, k);
+  if (r.known) return r.value === true && !r.mayError ? null : e;
+  return r.expr;
+}
