@@ -1,4 +1,4 @@
-import { ALL_SIGNALS } from '../language/compile/reads.js';
+import { ALL_SIGNALS, fieldsRead } from '../language/compile/reads.js';
 import { LazyRoot } from '../language/eval/activation.js';
 import type { Value } from '../language/eval/value.js';
 import type { Velocity, VelocityKeys } from './velocity.js';
@@ -20,7 +20,11 @@ export interface Observed {
  */
 export interface SignalProvider {
   readonly name: string;
-  read(observed: Observed): Value;
+  /**
+   * `fields`: the member's fields some policy reads, which is all a provider needs to
+   * compute (and all the decision log then keeps); `null` when a policy reads it whole.
+   */
+  read(observed: Observed, fields: ReadonlySet<string> | null): Value;
 }
 
 /**
@@ -37,6 +41,7 @@ export class RiskRoot extends LazyRoot {
     private readonly providers: ReadonlyMap<string, SignalProvider>,
     private readonly observed: Observed,
     private readonly wanted: ReadonlySet<string>,
+    private readonly fields: ReadonlyMap<string, ReadonlySet<string> | null>,
   ) {
     super();
   }
@@ -48,7 +53,7 @@ export class RiskRoot extends LazyRoot {
     const provider = this.providers.get(name);
     if (provider === undefined || !(this.wanted.has(name) || this.wanted.has(ALL_SIGNALS))) return undefined;
     try {
-      values[name] = provider.read(this.observed);
+      values[name] = provider.read(this.observed, this.fields.get(name) ?? null);
     } catch (err: unknown) {
       this.errors.push(`risk.${name}: ${err instanceof Error ? err.message : String(err)}`);
     }
@@ -74,7 +79,7 @@ export function velocityKeys(observed: Observed): VelocityKeys {
 
 /** The velocity counters as a signal: every `risk.velocity.*` name, 0 when nothing happened. */
 export function velocityProvider(velocity: Velocity): SignalProvider {
-  return { name: 'velocity', read: (observed) => velocity.read(velocityKeys(observed)) };
+  return { name: 'velocity', read: (observed, fields) => velocity.read(velocityKeys(observed), fields) };
 }
 
 /** The signals a server computes; `root` builds a request's lazy `risk`. */
@@ -94,8 +99,13 @@ export class Signals {
     if (!allowed) this.velocity?.record('denials', velocityKeys(observed));
   }
 
+  /** Per policy set's reads (a set made once per revision), the fields read of each member. */
+  private readonly fieldsOf = new WeakMap<ReadonlySet<string>, ReadonlyMap<string, ReadonlySet<string> | null>>();
+
   /** The `risk` root for a request, with the members `wanted` by the policies (`*`: all). */
   root(observed: Observed, wanted: ReadonlySet<string>): RiskRoot {
-    return new RiskRoot(this.providers, observed, wanted);
+    let fields = this.fieldsOf.get(wanted);
+    if (fields === undefined) this.fieldsOf.set(wanted, (fields = fieldsRead(wanted)));
+    return new RiskRoot(this.providers, observed, wanted, fields);
   }
 }

@@ -64,6 +64,12 @@ class Counts {
   }
 }
 
+/** Each dimension's signals: the name policies read, and the event and window it counts. */
+const SIGNALS: readonly (readonly [Dimension, readonly { name: string; event: number; window: number }[]])[] = DIMENSIONS.map((d) => [
+  d,
+  EVENTS.flatMap((e, event) => WINDOWS.map((w, window) => ({ name: `${d}_${e}_${w.suffix}`, event, window }))),
+]);
+
 export class Velocity {
   private readonly maps = new Map<Dimension, Map<string, Counts>>(DIMENSIONS.map((d) => [d, new Map()]));
 
@@ -91,14 +97,21 @@ export class Velocity {
     }
   }
 
-  /** Every velocity signal for these keys; 0 for what never happened or a key not given. */
-  read(keys: VelocityKeys): Record<string, number> {
+  /**
+   * The velocity signals for these keys — those in `names`, or all of them when `null`; 0 for
+   * what never happened or a key not given.
+   */
+  read(keys: VelocityKeys, names: ReadonlySet<string> | null = null): Record<string, number> {
     const now = this.now();
     const out: Record<string, number> = {};
-    for (const d of DIMENSIONS) {
+    for (const [d, signals] of SIGNALS) {
       const key = keys[d];
-      const counts = key === undefined || key === null ? undefined : this.maps.get(d)!.get(key);
-      EVENTS.forEach((e, ei) => WINDOWS.forEach((w, wi) => (out[`${d}_${e}_${w.suffix}`] = counts === undefined ? 0 : counts.count(ei, wi, now))));
+      let counts: Counts | undefined | null = null;
+      for (const { name, event, window } of signals) {
+        if (names !== null && !names.has(name)) continue;
+        if (counts === null) counts = key === undefined || key === null ? undefined : this.maps.get(d)!.get(key);
+        out[name] = counts === undefined ? 0 : counts.count(event, window, now);
+      }
     }
     return out;
   }

@@ -86,4 +86,27 @@ describe('risk signals in decisions', () => {
     expect(Object.keys((records[0].request as { risk: object }).risk)).toEqual(['ip']);
     expect(records[1].request).not.toHaveProperty('risk');
   });
+
+  test('of the velocity counters, only those some policy reads are computed and logged', () => {
+    const records: DecisionRecord[] = [];
+    const { d, log } = decider(counting(100), new Velocity(), records);
+    const policies = set(`
+      @id("allow") permit (action == "read");
+      @id("slow-down") forbid (action) when { risk.velocity.address_denials_1m >= 5 || risk.velocity.subject_denials_1h >= 50 };`);
+    d.decide('native', '1', policies, request, {}, origin);
+    log.flush();
+    expect((records[0].request as { risk: object }).risk).toEqual({ velocity: { address_denials_1m: 0, subject_denials_1h: 0 } });
+  });
+
+  test('a policy that reads a member whole gets every field of it', () => {
+    const records: DecisionRecord[] = [];
+    const { d, log } = decider(counting(100), new Velocity(), records);
+    const policies = set(`
+      @id("allow") permit (action == "read");
+      @id("counted") forbid (action) when { risk.velocity.address_denials_1m >= 5 };
+      @id("whole") forbid (action) when { size(risk.velocity) == 0 };`);
+    d.decide('native', '1', policies, request, {}, origin);
+    log.flush();
+    expect(Object.keys((records[0].request as { risk: { velocity: object } }).risk.velocity)).toHaveLength(18);
+  });
 });

@@ -4,8 +4,10 @@ import type { Expr, Policy } from '../ast.js';
 export const ALL_SIGNALS = '*';
 
 /**
- * The top-level `risk` members a policy's conditions read (`risk.ip.reputation` → `ip`), so
- * a server computes only the signals some candidate needs. Targets never read `risk`.
+ * The `risk` members a policy's conditions read, so a server computes only the signals some
+ * candidate needs: each top-level member (`risk.ip.reputation` → `ip`), and each field of
+ * it as `member.field` (`ip.reputation`), or `member.*` when the member is read whole.
+ * Targets never read `risk`.
  */
 export function riskReads(policy: Policy): string[] {
   const found = new Set<string>();
@@ -13,7 +15,8 @@ export function riskReads(policy: Policy): string[] {
     switch (e.kind) {
       case 'attr':
       case 'has':
-        if (e.object.kind === 'root' && e.object.root === 'risk') found.add(e.name);
+        if (e.object.kind === 'root' && e.object.root === 'risk') found.add(e.name).add(`${e.name}.*`);
+        else if (e.object.kind === 'attr' && e.object.object.kind === 'root' && e.object.object.root === 'risk') found.add(e.object.name).add(`${e.object.name}.${e.name}`);
         else visit(e.object);
         return;
       case 'root':
@@ -41,4 +44,22 @@ export function riskReads(policy: Policy): string[] {
   };
   for (const c of policy.conditions) visit(c.body);
   return [...found].sort();
+}
+
+/**
+ * Of the reads of a set of policies (`riskReads`), the fields each member is read for:
+ * `null` when some policy reads the member whole (or `risk` itself).
+ */
+export function fieldsRead(reads: ReadonlySet<string>): Map<string, ReadonlySet<string> | null> {
+  const out = new Map<string, Set<string> | null>();
+  for (const r of reads) {
+    const dot = r.indexOf('.');
+    if (dot < 0) continue;
+    const [member, field] = [r.slice(0, dot), r.slice(dot + 1)];
+    const fields = out.get(member);
+    if (field === '*' || reads.has(ALL_SIGNALS)) out.set(member, null);
+    else if (fields === undefined) out.set(member, new Set([field]));
+    else fields?.add(field);
+  }
+  return out;
 }
