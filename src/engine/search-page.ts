@@ -47,7 +47,7 @@ export function encodePageToken(key: string | Buffer, search: string, cursor: Pa
 export function decodePageToken(key: string | Buffer, search: string, token: string): PageCursor | PageTokenError {
   const bad = (why: string): PageTokenError => ({ code: 'ERR_SEARCH_PAGE_TOKEN', message: `page.token is not valid: ${why}` });
   const [payload, tag, ...rest] = token.split('.');
-  if (payload === undefined || tag === undefined || rest.length > 0) return bad('not a token this server made; pass page.next_token from the previous response as is');
+  if (payload === undefined || tag === undefined || rest.length > 0) return bad('not a page token; pass page.next_token from the previous response as is');
   const expected = Buffer.from(mac(key, payload));
   const given = Buffer.from(tag);
   if (given.length !== expected.length || !timingSafeEqual(given, expected)) return bad('it was altered, or made by another server');

@@ -38,13 +38,14 @@ export function validateSearchRequest(kind: SearchKind, value: unknown, options:
   const need = NEEDS[kind];
   const request: Request = {};
   const subject = entity(value.subject, 'subject', need.subject, problems);
-  const resource = entity(value.resource, 'resource', need.resource, problems);
   if (subject !== null) request.subject = subject;
   if (need.action) {
-    if (!isObject(value.action) || typeof value.action.name !== 'string') problems.push(`action.name: expected a string${isObject(value.action) && value.action.name === undefined ? ', and it is missing' : ''}`);
+    if (!isObject(value.action)) problems.push('action: expected an object like {"name": "read"}');
+    else if (typeof value.action.name !== 'string') problems.push(`action.name: expected a string${value.action.name === undefined ? ', and it is missing' : ''}`);
     else if (value.action.properties !== undefined && !isObject(value.action.properties)) problems.push('action.properties: expected an object');
     else request.action = value.action;
   }
+  const resource = entity(value.resource, 'resource', need.resource, problems);
   if (resource !== null) request.resource = resource;
   const optional = options.trusted ? (['context', 'token', 'risk'] as const) : (['context'] as const);
   for (const key of optional) {
