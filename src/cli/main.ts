@@ -10,6 +10,7 @@ import { keys, keysHelp } from './commands/keys.js';
 import { test, testHelp } from './commands/test.js';
 import { policies, policiesHelp } from './commands/policies.js';
 import { diff, diffHelp } from './commands/diff.js';
+import { searchCommand, searchHelp } from './commands/search.js';
 import { importSpec, importHelp } from './commands/import.js';
 import { Exit, UsageError, writeLine, type CliIo } from './io.js';
 
@@ -19,6 +20,7 @@ const COMMANDS: Record<string, { run: (argv: string[], io: CliIo) => Promise<num
   eval: { run: evaluate, help: evalHelp, summary: 'decide one request (or many, --ndjson) offline' },
   test: { run: test, help: testHelp, summary: 'run the policy tests beside the policies' },
   affects: { run: affects, help: affectsHelp, summary: 'which policies affect the requests some facts describe' },
+  search: { run: searchCommand, help: searchHelp, summary: 'AuthZEN search offline: which subjects, resources or actions are allowed' },
   policies: { run: policies, help: policiesHelp, summary: 'list the policies with their annotations, targets and locations' },
   diff: { run: diff, help: diffHelp, summary: 'compare two policies folders: policies added, removed and changed' },
   import: { run: importSpec, help: importHelp, summary: 'generate route policies from an OpenAPI document (import openapi)' },

@@ -12,9 +12,26 @@ const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null 
  */
 export class Directory {
   private readonly byKey: ReadonlyMap<string, Json>;
+  /** Ids of each type, sorted: what a search enumerates, in the order its pages follow. */
+  private readonly idsByType: ReadonlyMap<string, readonly string[]>;
 
   constructor(entities: readonly Entity[]) {
     this.byKey = new Map(entities.map((e) => [`${e.type}\u0000${e.id}`, e.attributes]));
+    const ids = new Map<string, string[]>();
+    for (const e of entities) {
+      const list = ids.get(e.type);
+      if (list === undefined) ids.set(e.type, [e.id]);
+      else list.push(e.id);
+    }
+    // Code-unit order (the default sort): the same on every run and every platform.
+    // A later entity with the same key replaces an earlier one in `byKey`: list it once too.
+    for (const [type, list] of ids) ids.set(type, list.sort().filter((id, i) => i === 0 || id !== list[i - 1]));
+    this.idsByType = ids;
+  }
+
+  /** The ids of the entities of `type`, sorted; empty for a type the directory does not hold. */
+  idsOf(type: string): readonly string[] {
+    return this.idsByType.get(type) ?? [];
   }
 
   get size(): number {

@@ -2,7 +2,7 @@
  * The HTTP interface. `buildApp` wires routes over a live policy set and never listens:
  * `gavel serve` listens and handles signals; tests use `app.inject`.
  */
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { LivePolicySet } from '../engine/live-set.js';
 import type { ReloadStatus } from '../engine/reload.js';
@@ -14,6 +14,8 @@ import type { LiveDirectory } from '../engine/directory.js';
 import { errorHandler } from './error-handler.js';
 import { authzenRoutes } from './routes/authzen.js';
 import { decideRoutes } from './routes/decide.js';
+import { searchRoutes } from './routes/search.js';
+import type { SearchLimits } from '../engine/search.js';
 import { forwardAuthRoutes, type ForwardAuthOptions } from './routes/forward-auth.js';
 import { adminRoutes, type AdminOptions } from './routes/admin.js';
 import { healthRoutes } from './routes/health.js';
@@ -57,6 +59,13 @@ export interface AppOptions {
   issuer?: Issuer | null;
   /** The decider shared with other interfaces (gRPC); made from the options above when absent. */
   decider?: Decider;
+  /**
+   * MACs search page tokens: servers given the same key accept each other's tokens. A
+   * random key per app when absent (tokens then last as long as the process).
+   */
+  searchPageKey?: string | Buffer;
+  /** Page sizes and the candidate bound of the search APIs; DEFAULT_SEARCH_LIMITS when absent. */
+  searchLimits?: SearchLimits;
 }
 
 const NO_ISSUERS: ForwardAuthOptions = {
@@ -90,6 +99,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
   const gateway = options.forwardAuth ?? NO_ISSUERS;
   const origin = originOf(options.proxies ?? new TrustedProxies([]));
   authzenRoutes(app, options.policies, options.baseUrl ?? null, decider, gateway.verifyToken, origin);
+  searchRoutes(app, options.policies, decider, gateway.verifyToken, origin, { pageKey: options.searchPageKey ?? randomBytes(32), limits: options.searchLimits });
   decideRoutes(app, options.policies, decider, gateway.verifyToken, origin);
   forwardAuthRoutes(app, options.policies, decider, gateway, origin);
   if (options.issuer) oauthRoutes(app, options.issuer, origin);

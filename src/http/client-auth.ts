@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { bearerKey, CLIENT_KEY_HEADER, type ClientKeys } from '../server/keys.js';
 
 /** Routes that answer decisions; only these need a client key. Metadata and health stay open. */
-const DECISION_ROUTES = new Set(['/access/v1/evaluation', '/access/v1/evaluations', '/v1/decide', '/v1/decide/batch', '/v1/forward-auth']);
+const DECISION_ROUTES = new Set(['/access/v1/evaluation', '/access/v1/evaluations', '/v1/decide', '/v1/decide/batch', '/v1/forward-auth', '/access/v1/search/subject', '/access/v1/search/resource', '/access/v1/search/action']);
 
 /**
  * With client keys configured, a decision route answers only a caller presenting one: in

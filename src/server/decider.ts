@@ -1,7 +1,7 @@
 import { decide, type DecideOptions } from '../engine/decide.js';
 import type { Decision } from '../engine/decision.js';
 import type { DecisionLog } from '../engine/decision-log.js';
-import type { LiveDirectory } from '../engine/directory.js';
+import { Directory, type LiveDirectory } from '../engine/directory.js';
 import type { PolicySet } from '../engine/policy-set.js';
 import type { Request } from '../language/eval/activation.js';
 import type { Interface, Metrics } from './metrics.js';
@@ -15,6 +15,7 @@ export interface Origin {
 }
 
 const UNKNOWN: Origin = { address: null };
+const EMPTY_DIRECTORY = new Directory([]);
 
 type Json = { [k: string]: unknown };
 const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -55,20 +56,40 @@ export class Decider {
   decide(where: Interface, id: string, set: PolicySet, input: Request, options: DecideOptions = {}, origin: Origin = UNKNOWN): Decision {
     const start = process.hrtime.bigint();
     const enriched = this.directory === null ? input : this.directory.current.enrich(input);
+    const { d, risk } = this.evaluate(set, enriched, options, origin, true);
+    this.decided(where, id, enriched, d, start, risk);
+    return d;
+  }
+
+  /** The directory snapshot decisions are enriched from now: a search keeps one for all its candidates. */
+  snapshot(): Directory {
+    return this.directory?.current ?? EMPTY_DIRECTORY;
+  }
+
+  /**
+   * One candidate of a search, decided as `decide` does — enriched from `directory`, with
+   * the same signals and policies — and counted in the metrics (interface `authzen_search`).
+   * It is not logged: a search is not an enforcement, and a record per candidate would
+   * flood the log; the PEP's later evaluation is logged. Nor is it observed by velocity:
+   * each denied candidate would count as a denial of the caller's address.
+   */
+  searched(set: PolicySet, directory: Directory, input: Request, origin: Origin = UNKNOWN): Decision {
+    const start = process.hrtime.bigint();
+    const { d } = this.evaluate(set, directory.enrich(input), {}, origin, false);
+    this.metrics.decided('authzen_search', d.decision, start);
+    return d;
+  }
+
+  private evaluate(set: PolicySet, enriched: Request, options: DecideOptions, origin: Origin, observe: boolean): { d: Decision; risk: RiskRoot | null } {
     // Policies that read no `risk` member get no `risk` root, and pay nothing for signals.
-    if (this.signals === null || set.riskReads.size === 0) {
-      const d = decide(set, enriched, options);
-      this.decided(where, id, enriched, d, start, null);
-      return d;
-    }
+    if (this.signals === null || set.riskReads.size === 0) return { d: decide(set, enriched, options), risk: null };
     const who = observed(enriched, origin);
     const risk = this.signals.root(who, set.riskReads);
     let d = decide(set, { ...enriched, risk }, options);
     if (risk.errors.length > 0) d = { ...d, signal_errors: risk.errors };
     // Velocity is counted while some policy reads it: counters nobody reads cost nothing.
-    if (set.riskReads.has('velocity') || set.riskReads.has(ALL_SIGNALS)) this.signals.observe(d.decision, who);
-    this.decided(where, id, enriched, d, start, risk);
-    return d;
+    if (observe && (set.riskReads.has('velocity') || set.riskReads.has(ALL_SIGNALS))) this.signals.observe(d.decision, who);
+    return { d, risk };
   }
 
   private decided(where: Interface, id: string, request: Request, d: Decision, startNs: bigint, risk: RiskRoot | null): void {

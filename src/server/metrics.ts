@@ -4,7 +4,7 @@ import type { ReloadOutcome } from '../engine/reload.js';
 import type { IpListStatus, LiveIpLists } from '../signals/ip/live-ip-lists.js';
 import type { Velocity } from '../signals/velocity.js';
 
-export type Interface = 'authzen' | 'authzen_batch' | 'native' | 'native_batch' | 'forward_auth' | 'grpc' | 'grpc_batch' | 'envoy' | 'mint';
+export type Interface = 'authzen' | 'authzen_batch' | 'native' | 'native_batch' | 'forward_auth' | 'grpc' | 'grpc_batch' | 'envoy' | 'mint' | 'authzen_search';
 
 /**
  * Prometheus metrics of one server, in a registry of its own (never prom-client's global

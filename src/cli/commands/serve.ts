@@ -5,7 +5,7 @@ import { buildApp } from '../../http/app.js';
 import { Metrics } from '../../server/metrics.js';
 import { Decider } from '../../server/decider.js';
 import { ClientKeys } from '../../server/keys.js';
-import { randomBytes } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { userEntities } from '../../issuer/apply-document.js';
@@ -167,7 +167,10 @@ export async function serve(argv: string[], io: CliIo): Promise<number> {
   const replay = new ReplayCache();
   const forwardAuth = { verifyToken, replay, ...config.forwardAuth };
   const clientKeys = new ClientKeys(config.clientKeys);
-  const app = buildApp({ policies: live, metrics, reload: reloader.status, forwardAuth, log, store, directory, admin, decider, clientKeys, proxies, ipLists: config.ipLists.length > 0 ? ipLists : null, issuer });
+  // Search page tokens are MACed with a key derived from the issuer secret: they outlive a restart, and
+  // servers sharing the secret (behind one load balancer) accept each other's.
+  const searchPageKey = createHmac('sha256', secret).update('gavel search page tokens').digest();
+  const app = buildApp({ policies: live, metrics, reload: reloader.status, forwardAuth, log, store, directory, admin, decider, clientKeys, proxies, ipLists: config.ipLists.length > 0 ? ipLists : null, issuer, searchPageKey });
   const grpc = buildGrpcServer({ policies: live, decider, gateway: forwardAuth, ready: () => store.ping(), clientKeys, proxies });
   /** Stops everything started: after SIGTERM, or when a port cannot be bound (so the process exits). */
   const shutdown = async () => {

@@ -8,6 +8,7 @@ import type { PolicySet } from '../../engine/policy-set.js';
 import { validateRequest } from '../../engine/validate-request.js';
 import { withRequestToken } from '../../engine/request-token.js';
 import type { TokenResult } from '../../tokens/verify-token.js';
+import { SEARCH_PATHS } from './search.js';
 import { evaluationBody, evaluationsBody, type EvaluationsSemantic } from '../schemas/authzen.js';
 
 type Json = { [k: string]: unknown };
@@ -90,6 +91,9 @@ export function authzenRoutes(app: FastifyInstance, policies: LivePolicySet, bas
       policy_decision_point: base,
       access_evaluation_endpoint: `${base}/access/v1/evaluation`,
       access_evaluations_endpoint: `${base}/access/v1/evaluations`,
+      search_subject_endpoint: `${base}${SEARCH_PATHS.subject}`,
+      search_resource_endpoint: `${base}${SEARCH_PATHS.resource}`,
+      search_action_endpoint: `${base}${SEARCH_PATHS.action}`,
     };
   });
 }

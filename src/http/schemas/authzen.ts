@@ -51,3 +51,31 @@ export const evaluationsBody = {
     },
   },
 } as const;
+
+/** The searched entity: its `type` is required; an `id`, when sent, is ignored (AuthZEN search). */
+const searchedSchema = { type: 'object', required: ['type'], properties: { type: { type: 'string' }, id: { type: 'string' }, properties } } as const;
+
+/** `page`: a previous `next_token` and a page size. Limits above the largest page are refused by the search itself. */
+const pageSchema = {
+  type: 'object',
+  properties: { token: { type: 'string' }, limit: { type: 'integer', minimum: 0 }, properties },
+} as const;
+
+export const searchSubjectBody = {
+  type: 'object',
+  required: ['subject', 'action', 'resource'],
+  properties: { subject: searchedSchema, action: actionSchema, resource: resourceSchema, context: contextSchema, page: pageSchema },
+} as const;
+
+export const searchResourceBody = {
+  type: 'object',
+  required: ['subject', 'action', 'resource'],
+  properties: { subject: subjectSchema, action: actionSchema, resource: searchedSchema, context: contextSchema, page: pageSchema },
+} as const;
+
+/** No `action`: it is what is searched (one sent is ignored). */
+export const searchActionBody = {
+  type: 'object',
+  required: ['subject', 'resource'],
+  properties: { subject: subjectSchema, resource: resourceSchema, context: contextSchema, page: pageSchema },
+} as const;

@@ -1,0 +1,67 @@
+import type { Request } from '../language/eval/activation.js';
+import type { SearchKind, SearchQuery } from './search.js';
+
+type Json = { [k: string]: unknown };
+const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+export interface SearchRequestOptions {
+  /** Take `token` and `risk` from the input: offline tools only, as for `validateRequest`. */
+  trusted: boolean;
+}
+
+/** Which entities a search needs with an id; the searched one needs only its type. */
+const NEEDS: Record<SearchKind, { subject: 'type' | 'type-id'; resource: 'type' | 'type-id'; action: boolean }> = {
+  subject: { subject: 'type', resource: 'type-id', action: true },
+  resource: { subject: 'type-id', resource: 'type', action: true },
+  action: { subject: 'type-id', resource: 'type-id', action: false },
+};
+
+function entity(value: unknown, root: 'subject' | 'resource', need: 'type' | 'type-id', problems: string[]): Json | null {
+  if (!isObject(value)) {
+    problems.push(`${root}: expected an object like ${need === 'type' ? '{"type": "user"}' : '{"type": "user", "id": "alice"}'}`);
+    return null;
+  }
+  const keys = need === 'type' ? ['type'] : ['type', 'id'];
+  for (const key of keys) if (typeof value[key] !== 'string') problems.push(`${root}.${key}: expected a string${value[key] === undefined ? ', and it is missing' : ''}`);
+  if (value.properties !== undefined && !isObject(value.properties)) problems.push(`${root}.properties: expected an object`);
+  // The searched entity is `{type}`: its `id` MUST be ignored (AuthZEN), and so are its properties, which no candidate has.
+  return need === 'type' ? { type: value.type } : value;
+}
+
+/**
+ * Checks an AuthZEN search request of `kind` and returns its query. Unknown members are
+ * ignored, as AuthZEN requires of receivers; `token` and `risk` are read only when trusted.
+ */
+export function validateSearchRequest(kind: SearchKind, value: unknown, options: SearchRequestOptions): { query: SearchQuery } | { problems: string[] } {
+  if (!isObject(value)) return { problems: ['request: expected a JSON object with subject, action and resource'] };
+  const problems: string[] = [];
+  const need = NEEDS[kind];
+  const request: Request = {};
+  const subject = entity(value.subject, 'subject', need.subject, problems);
+  if (subject !== null) request.subject = subject;
+  if (need.action) {
+    if (!isObject(value.action)) problems.push('action: expected an object like {"name": "read"}');
+    else if (typeof value.action.name !== 'string') problems.push(`action.name: expected a string${value.action.name === undefined ? ', and it is missing' : ''}`);
+    else if (value.action.properties !== undefined && !isObject(value.action.properties)) problems.push('action.properties: expected an object');
+    else request.action = value.action;
+  }
+  const resource = entity(value.resource, 'resource', need.resource, problems);
+  if (resource !== null) request.resource = resource;
+  const optional = options.trusted ? (['context', 'token', 'risk'] as const) : (['context'] as const);
+  for (const key of optional) {
+    if (value[key] === undefined) continue;
+    if (!isObject(value[key])) problems.push(`${key}: expected an object`);
+    else request[key] = value[key];
+  }
+  const page = readPage(value.page, problems);
+  return problems.length > 0 ? { problems } : { query: { kind, request, page } };
+}
+
+function readPage(value: unknown, problems: string[]): SearchQuery['page'] {
+  if (value === undefined) return { token: null, limit: null };
+  if (!isObject(value)) return problems.push('page: expected an object like {"limit": 50}'), { token: null, limit: null };
+  const { token, limit } = value;
+  if (token !== undefined && typeof token !== 'string') problems.push('page.token: expected a string (a previous response\'s page.next_token)');
+  if (limit !== undefined && !(typeof limit === 'number' && Number.isInteger(limit) && limit >= 0)) problems.push('page.limit: expected a non-negative integer');
+  return { token: typeof token === 'string' ? token : null, limit: typeof limit === 'number' ? limit : null };
+}
