@@ -11,6 +11,8 @@ import { test, testHelp } from './commands/test.js';
 import { policies, policiesHelp } from './commands/policies.js';
 import { diff, diffHelp } from './commands/diff.js';
 import { searchCommand, searchHelp } from './commands/search.js';
+import { whatif, whatifHelp } from './commands/whatif.js';
+import { explain, explainHelp } from './commands/explain.js';
 import { importSpec, importHelp } from './commands/import.js';
 import { Exit, UsageError, writeLine, type CliIo } from './io.js';
 
@@ -26,6 +28,8 @@ const COMMANDS: Record<string, { run: (argv: string[], io: CliIo) => Promise<num
   import: { run: importSpec, help: importHelp, summary: 'generate route policies from an OpenAPI document (import openapi)' },
   serve: { run: serve, help: serveHelp, summary: 'serve decisions over HTTP and gRPC, and issue OAuth tokens' },
   log: { run: log, help: logHelp, summary: 'show the decision log' },
+  whatif: { run: whatif, help: whatifHelp, summary: 'replay logged decisions against candidate policies: what would change' },
+  explain: { run: explain, help: explainHelp, summary: 'explain a logged decision with the policy revision that made it' },
   signals: { run: signals, help: signalsHelp, summary: 'show the risk signals a policy would see (IP lists)' },
   keys: { run: keys, help: keysHelp, summary: "rotate the token issuer's signing key" },
   apply: { run: apply, help: applyHelp, summary: "make the directory and the issuer's registry what a document says" },

@@ -1,8 +1,8 @@
 import { watch, type FSWatcher } from 'node:fs';
 import { formatDiagnostic } from '../language/diagnostic.js';
-import { loadPolicyFolder } from './folder.js';
+import { loadPolicyFolder, type PolicyFolder } from './folder.js';
 import type { LivePolicySet } from './live-set.js';
-import { buildPolicySet } from './policy-set.js';
+import { buildPolicySet, type PolicySet } from './policy-set.js';
 
 /** What the last reload attempt did. */
 export type ReloadOutcome =
@@ -35,6 +35,8 @@ export class PolicyReloader {
     private readonly live: LivePolicySet,
     private readonly onOutcome: (outcome: ReloadOutcome) => void = () => {},
     private readonly debounceMs = 150,
+    /** Told the set and folder of each applied reload (the server stores the revision's files). */
+    private readonly onApplied: (set: PolicySet, folder: PolicyFolder) => void = () => {},
   ) {}
 
   watch(): void {
@@ -96,6 +98,7 @@ export class PolicyReloader {
       if (set === null) return { result: 'rejected', errors: diagnostics.map(formatDiagnostic), at };
       if (set.revision === this.live.current.revision) return { result: 'unchanged', revision: set.revision, at };
       this.live.swap(set);
+      this.onApplied(set, folder);
       return { result: 'applied', revision: set.revision, at };
     } catch (err: unknown) {
       return { result: 'rejected', errors: [err instanceof Error ? err.message : String(err)], at };

@@ -104,6 +104,6 @@ export function buildApp(options: AppOptions): FastifyInstance {
   forwardAuthRoutes(app, options.policies, decider, gateway, origin);
   if (options.issuer) oauthRoutes(app, options.issuer, origin);
   healthRoutes(app, options.policies, metrics, options.reload ?? null, options.store ?? null, options.ipLists ?? null);
-  adminRoutes(app, options.admin ?? { key: null, store: null, reload: null });
+  adminRoutes(app, options.admin ?? { key: null, store: null, reload: null }, options.policies);
   return app;
 }

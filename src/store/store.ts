@@ -48,12 +48,38 @@ export interface DecisionSink {
 }
 
 export interface DecisionQuery {
+  /** ISO 8601, inclusive. */
   since?: string;
+  /** ISO 8601, inclusive. */
+  until?: string;
   decision?: boolean;
   subjectId?: string;
   /** Decisions this policy determined. */
   policy?: string;
+  /** Which interface asked (`authzen`, `mint`, …). */
+  via?: string;
+  /** A page's `next` cursor: only decisions older than the last one that page listed. */
+  after?: string;
   limit: number;
+}
+
+/** One page of matching decisions, newest first; `next` continues after it (`null`: no more). */
+export interface DecisionPage {
+  decisions: DecisionRecord[];
+  next: string | null;
+}
+
+/** A time window of the log to read in bulk (what-if replays). Both ends inclusive, ISO 8601. */
+export interface DecisionWindow {
+  since?: string;
+  until?: string;
+}
+
+/** A policy revision as `gavel serve` loaded it: its files (path → text, the schema included). */
+export interface PolicyRevision {
+  id: string;
+  savedAt: string;
+  files: Record<string, string>;
 }
 
 /** A directory entity: a user, group, document… whose attributes policies read. */
@@ -173,6 +199,22 @@ export interface Store {
   appendBatch(batch: DecisionBatch): void;
   /** Matching decisions, newest first. */
   queryDecisions(query: DecisionQuery): DecisionRecord[];
+  /** Matching decisions, newest first, a page at a time (`query.after`: the previous page's `next`). */
+  decisionPage(query: DecisionQuery): DecisionPage;
+  /** The decision logged under this request id (the newest, should ids repeat); `null` when none. */
+  decisionById(id: string): DecisionRecord | null;
+  /**
+   * The log's batches overlapping the window, newest first, each its records as one JSON
+   * array (oldest first within it), read lazily: a replay parses each once and holds one at
+   * a time. Records outside the window may be present at its edges; the reader filters.
+   */
+  decisionBatches(window: DecisionWindow): Iterable<string>;
+  /** Saves a revision's files unless that revision id is already stored; keeps the newest `keep`. Answers whether it wrote. */
+  savePolicyRevision(revision: PolicyRevision, keep?: number): boolean;
+  /** A stored revision; `null` when unknown (never saved, or pruned). */
+  policyRevision(id: string): PolicyRevision | null;
+  /** Stored revision ids starting with `prefix`, newest first. */
+  policyRevisionIds(prefix: string): string[];
   /** Deletes decisions older than `before` (ISO 8601) and beyond the newest `keep`; answers how many went. */
   pruneDecisions(before: string, keep: number): number;
   /** A number that changes whenever another connection committed a write: cheap to poll. */

@@ -47,6 +47,8 @@ describe('the SQLite store', () => {
       { version: 7, name: 'opaque access tokens' },
       { version: 8, name: 'lifetime caps of codes; key binding of refresh tokens' },
       { version: 9, name: 'decision log in batches' },
+      { version: 10, name: 'policy revisions' },
+      { version: 11, name: 'decision log summaries' },
     ]);
     db.close();
   });

@@ -1,4 +1,7 @@
+import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { buildFromFiles } from '../../engine/revisions.js';
+import { SqliteStore } from '../../store/sqlite/sqlite-store.js';
 import { resolve } from 'node:path';
 import { diffPolicies, type PolicyChange, type PolicyDiff, type PolicySide } from '../../engine/policy-diff.js';
 import type { PolicySet } from '../../engine/policy-set.js';
@@ -7,7 +10,7 @@ import { Exit, UsageError, writeLine, type CliIo } from '../io.js';
 import { joinPath, loadSet, printDiagnostics } from '../load.js';
 import { renderTable } from '../table.js';
 
-export const diffHelp = `Usage: gavel diff BEFORE AFTER [--json] [--exit-code]
+export const diffHelp = `Usage: gavel diff BEFORE AFTER [--db FILE] [--json] [--exit-code]
 
 Compares two policies folders and lists the policies added, removed and changed, keyed
 by policy id. Policies are compared in canonical form (as \`gavel fmt\` prints them,
@@ -15,14 +18,17 @@ without comments), so layout and comment edits are not changes. For each changed
 it names what changed (annotations, effect, target, conditions, reason) and shows a
 unified diff of its text; added and removed policies are shown in full.
 
-Both folders must be valid (as \`gavel check\` says); diagnostics are an input error here,
-so that exit 1 keeps one meaning under --exit-code. Policy revisions are not stored
-anywhere Gavel can read them back: to compare with a deployed revision, check it out
-(e.g. \`git worktree add /tmp/live v1.2\`) and compare folders.
+BEFORE and AFTER are policies folders; with --db, either may instead be a policy revision
+id that \`gavel serve\` stored (or a unique prefix of one), e.g. the revision a decision in
+\`gavel log\` names: a name that is an existing folder is always the folder.
+
+Both sides must be valid (as \`gavel check\` says); diagnostics are an input error here,
+so that exit 1 keeps one meaning under --exit-code.
 
 Exit codes: 0 compared (1 with --exit-code when anything differs), 2 usage or input error.
 
 Options:
+      --db FILE     SQLite database holding stored revisions (also GAVEL_DB)
       --json        print the comparison as JSON
       --exit-code   exit 1 when the folders differ, like \`git diff --exit-code\`
   -h, --help        show this help`;
@@ -30,14 +36,21 @@ Options:
 export async function diff(argv: string[], io: CliIo): Promise<number> {
   const { values, positionals } = flags(() => parseArgs({ args: argv, strict: true, allowPositionals: true, options: {
     json: { type: 'boolean' },
+    db: { type: 'string' },
     'exit-code': { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   } }));
   if (values.help) return writeLine(io.stdout, diffHelp), Exit.ok;
-  if (positionals.length !== 2) throw new UsageError('give two policies folders: gavel diff BEFORE AFTER');
-  const [beforeDir, afterDir] = positionals;
-  const before = await loadValid(io, beforeDir);
-  const after = await loadValid(io, afterDir);
+  if (positionals.length !== 2) throw new UsageError('give two policies folders (or, with --db, revision ids): gavel diff BEFORE AFTER');
+  const db = values.db ?? process.env.GAVEL_DB;
+  const store = db === undefined ? null : openStore(resolve(io.cwd, db));
+  let before: PolicySet, after: PolicySet, beforeDir: string, afterDir: string;
+  try {
+    ({ set: before, label: beforeDir } = await side(io, positionals[0]!, store));
+    ({ set: after, label: afterDir } = await side(io, positionals[1]!, store));
+  } finally {
+    store?.close();
+  }
   const result = diffPolicies(before.files, after.files);
   if (values.json) {
     const shown = (dir: string, set: PolicySet) => ({ dir, revision: set.revision });
@@ -45,6 +58,23 @@ export async function diff(argv: string[], io: CliIo): Promise<number> {
     writeLine(io.stdout, JSON.stringify({ before: shown(beforeDir, before), after: shown(afterDir, after), ...counts(result), changes }, null, 2));
   } else for (const line of render(result, { dir: beforeDir, set: before }, { dir: afterDir, set: after })) writeLine(io.stdout, line);
   return values['exit-code'] && result.changes.length > 0 ? Exit.failed : Exit.ok;
+}
+
+function openStore(path: string): SqliteStore {
+  if (!existsSync(path)) throw new UsageError(`no database at \`${path}\``);
+  return new SqliteStore(path);
+}
+
+/** A folder, or with a store a stored revision (id or unique prefix), labelled `revision:ID`. */
+async function side(io: CliIo, name: string, store: SqliteStore | null): Promise<{ set: PolicySet; label: string }> {
+  if (store === null || existsSync(resolve(io.cwd, name))) return { set: await loadValid(io, name), label: name };
+  const ids = store.policyRevisionIds(name);
+  if (ids.length === 0) throw new UsageError(`\`${name}\` is neither a folder nor a stored policy revision`);
+  if (ids.length > 1) throw new UsageError(`\`${name}\` is a prefix of ${ids.length} stored revisions (${ids.slice(0, 5).join(', ')}${ids.length > 5 ? ', …' : ''}); give more of it`);
+  const stored = store.policyRevision(ids[0]!)!;
+  const { set, diagnostics } = buildFromFiles(stored.files);
+  if (set === null) throw new UsageError(`stored revision ${stored.id} no longer builds: ${diagnostics[0]?.message ?? 'unknown error'}`);
+  return { set, label: `revision:${stored.id}` };
 }
 
 async function loadValid(io: CliIo, dir: string): Promise<PolicySet> {

@@ -22,6 +22,8 @@ import { Velocity } from '../../signals/velocity.js';
 import { buildGrpcServer } from '../../grpc/server.js';
 import { ServerCredentials } from '@grpc/grpc-js';
 import { DecisionLog } from '../../engine/decision-log.js';
+import { revisionFiles } from '../../engine/revisions.js';
+import type { PolicyFolder } from '../../engine/folder.js';
 import { SqliteStore } from '../../store/sqlite/sqlite-store.js';
 import { WorkerLogSink } from '../../store/sqlite/worker-log-sink.js';
 import { Directory, LiveDirectory } from '../../engine/directory.js';
@@ -151,14 +153,23 @@ export async function serve(argv: string[], io: CliIo): Promise<number> {
     marker = now;
     refresh();
   }, 1000).unref();
+  // Each revision served is stored once (its files), for `gavel explain` and `gavel diff REVISION`.
+  const saveRevision = (revision: string, folder: PolicyFolder) => {
+    try {
+      store.savePolicyRevision({ id: revision, savedAt: new Date().toISOString(), files: revisionFiles(folder) });
+    } catch (err: unknown) {
+      writeLine(io.stderr, `gavel: cannot store policy revision ${revision}: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  };
+  saveRevision(result.set.revision, result.folder);
   const live = new LivePolicySet(result.set);
   const metrics = new Metrics(live, () => (log?.depth ?? 0) + (sink?.depth ?? 0));
   const reloader = new PolicyReloader(dir, live, (outcome) => {
     metrics.reloaded(outcome);
     report(io, outcome, live.current.revision);
-  });
+  }, undefined, (set, folder) => saveRevision(set.revision, folder));
   if (config.watch) reloader.watch();
-  const admin = { key: config.adminKey, store, reload: () => reloader.reload(), applied: refresh };
+  const admin = { key: config.adminKey, store, reload: () => reloader.reload(), applied: refresh, policies: live };
   metrics.watchSignals(config.ipLists.length > 0 ? ipLists : null, velocity);
   const decider = new Decider(metrics, log, directory, signals);
   const issuer = new Issuer({ keys, registry: () => registry, decider, policies: live, store, velocity, secret, softwareStatementKeys: config.issuer.softwareStatementKeys, registered: () => (registry = new RegistryView(store.registry())) });

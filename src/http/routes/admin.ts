@@ -1,5 +1,10 @@
 import type { FastifyInstance } from 'fastify';
-import type { Store } from '../../store/store.js';
+import type { DecisionQuery, Store } from '../../store/store.js';
+import type { LivePolicySet } from '../../engine/live-set.js';
+import { explainLogged } from '../../engine/explain-logged.js';
+import { buildFromFiles, RevisionSets } from '../../engine/revisions.js';
+import { whatIf } from '../../engine/whatif.js';
+import { formatDiagnostic } from '../../language/diagnostic.js';
 import { adminKeyMatches } from '../../server/keys.js';
 import { applyDocument } from '../../issuer/apply-document.js';
 
@@ -7,6 +12,9 @@ const decisionsQuery = {
   type: 'object',
   properties: {
     since: { type: 'string', format: 'date-time' },
+    until: { type: 'string', format: 'date-time' },
+    via: { type: 'string' },
+    after: { type: 'string', pattern: '^[0-9]{1,15}\\.[0-9]{1,6}$' },
     decision: { type: 'string', enum: ['allow', 'deny'] },
     subject: { type: 'string' },
     policy: { type: 'string' },
@@ -24,10 +32,39 @@ export interface AdminOptions {
   applied?: () => void;
 }
 
+/**
+ * What-if replays run on the server's request thread (they are CPU work over the log), so an
+ * admin call replays at most this many of the newest decisions; `gavel whatif` on the
+ * database file has no such cap.
+ */
+const WHATIF_MAX = 200_000;
+const WHATIF_DEFAULT = 10_000;
+
+const whatIfBody = {
+  type: 'object',
+  required: ['candidate'],
+  additionalProperties: false,
+  properties: {
+    // Files in the body, not a folder path: the server reads nothing an admin names.
+    candidate: {
+      type: 'object',
+      required: ['files'],
+      additionalProperties: false,
+      properties: { files: { type: 'object', maxProperties: 10_000, additionalProperties: { type: 'string', maxLength: 1_000_000 } } },
+    },
+    since: { type: 'string', format: 'date-time' },
+    until: { type: 'string', format: 'date-time' },
+    limit: { type: 'integer', minimum: 1, maximum: WHATIF_MAX },
+  },
+} as const;
+
+const idParams = { type: 'object', required: ['id'], properties: { id: { type: 'string', minLength: 1, maxLength: 512 } } } as const;
+
 const applyQuery = { type: 'object', properties: { dry_run: { type: 'string', enum: ['true', 'false'] } } } as const;
 
 /** Admin endpoints: the decision log and an immediate reload, behind the admin key. */
-export function adminRoutes(app: FastifyInstance, options: AdminOptions): void {
+export function adminRoutes(app: FastifyInstance, options: AdminOptions, live: LivePolicySet): void {
+  const revisions = options.store === null ? null : new RevisionSets(options.store);
   void app.register(async (admin) => {
     admin.addHook('onRequest', async (request, reply) => {
       if (options.key === null) {
@@ -41,16 +78,46 @@ export function adminRoutes(app: FastifyInstance, options: AdminOptions): void {
 
     admin.get('/v1/decisions', { schema: { querystring: decisionsQuery } }, async (request, reply) => {
       if (options.store === null) return reply.status(404).send({ error: 'not_found', message: 'this server keeps no decision log' });
-      const q = request.query as { since?: string; decision?: 'allow' | 'deny'; subject?: string; policy?: string; limit?: string };
-      return {
-        decisions: options.store.queryDecisions({
-          limit: Math.min(Number(q.limit ?? 100), 10_000),
-          ...(q.since === undefined ? {} : { since: new Date(q.since).toISOString() }),
-          ...(q.decision === undefined ? {} : { decision: q.decision === 'allow' }),
-          ...(q.subject === undefined ? {} : { subjectId: q.subject }),
-          ...(q.policy === undefined ? {} : { policy: q.policy }),
-        }),
-      };
+      const q = request.query as { since?: string; until?: string; decision?: 'allow' | 'deny'; subject?: string; policy?: string; via?: string; after?: string; limit?: string };
+      const query: DecisionQuery = { limit: Math.max(1, Math.min(Number(q.limit ?? 100), 10_000)) };
+      if (q.since !== undefined) query.since = new Date(q.since).toISOString();
+      if (q.until !== undefined) query.until = new Date(q.until).toISOString();
+      if (q.decision !== undefined) query.decision = q.decision === 'allow';
+      if (q.subject !== undefined) query.subjectId = q.subject;
+      if (q.policy !== undefined) query.policy = q.policy;
+      if (q.via !== undefined) query.via = q.via;
+      if (q.after !== undefined) query.after = q.after;
+      return options.store.decisionPage(query);
+    });
+
+    admin.get('/v1/decisions/:id', { schema: { params: idParams } }, async (request, reply) => {
+      if (options.store === null) return reply.status(404).send({ error: 'not_found', message: 'this server keeps no decision log' });
+      const { id } = request.params as { id: string };
+      const record = options.store.decisionById(id);
+      if (record === null) return reply.status(404).send({ error: 'not_found', message: `no decision with id \`${id}\` in the log (unknown, or pruned)` });
+      return record;
+    });
+
+    admin.get('/v1/decisions/:id/explain', { schema: { params: idParams } }, async (request, reply) => {
+      if (options.store === null || revisions === null) return reply.status(404).send({ error: 'not_found', message: 'this server keeps no decision log' });
+      const { id } = request.params as { id: string };
+      const record = options.store.decisionById(id);
+      if (record === null) return reply.status(404).send({ error: 'not_found', message: `no decision with id \`${id}\` in the log (unknown, or pruned)` });
+      return explainLogged(record, (r) => revisions.get(r), live.current);
+    });
+
+    admin.post('/v1/whatif', { schema: { body: whatIfBody } }, async (request, reply) => {
+      if (options.store === null) return reply.status(404).send({ error: 'not_found', message: 'this server keeps no decision log' });
+      const body = request.body as { candidate: { files: Record<string, string> }; since?: string; until?: string; limit?: number };
+      const bad = Object.keys(body.candidate.files).find((f) => f.startsWith('/') || f.split('/').includes('..') || f.includes('\\'));
+      if (bad !== undefined) return reply.status(400).send({ error: 'invalid_candidate', message: `\`${bad}\`: file names are relative paths with \`/\`, without \`..\`` });
+      const { set, diagnostics } = buildFromFiles(body.candidate.files);
+      if (set === null) return reply.status(400).send({ error: 'invalid_policies', message: `the candidate has ${diagnostics.length} problem(s)`, diagnostics: diagnostics.map(formatDiagnostic) });
+      return whatIf(options.store, set, {
+        limit: body.limit ?? WHATIF_DEFAULT,
+        ...(body.since === undefined ? {} : { since: new Date(body.since).toISOString() }),
+        ...(body.until === undefined ? {} : { until: new Date(body.until).toISOString() }),
+      });
     });
 
     // The same document as `gavel apply`: directory entities and the issuer's registry.

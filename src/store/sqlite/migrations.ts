@@ -169,4 +169,46 @@ export const MIGRATIONS: readonly { version: number; name: string; sql: string }
       DROP TABLE decisions;
     `,
   },
+  {
+    version: 10,
+    name: 'policy revisions',
+    // The files of each policy revision `gavel serve` loaded, once per revision id, so that
+    // a logged decision can be explained against the policies that made it and `gavel diff`
+    // can compare with a deployed revision. `files` is a JSON object: path → text.
+    sql: `
+      CREATE TABLE policy_revisions (
+        id       TEXT PRIMARY KEY,
+        saved_at TEXT NOT NULL,
+        files    TEXT NOT NULL CHECK (json_valid(files) AND json_type(files) = 'object')
+      ) STRICT;
+      CREATE INDEX policy_revisions_saved_at ON policy_revisions (saved_at);
+    `,
+  },
+  {
+    version: 11,
+    name: 'decision log summaries',
+    // One row per batch, written by the log's writer thread in the batch's own transaction:
+    // the batch's request ids, and the distinct keys its records can be filtered by
+    // (`s:SUBJECT`, `p:POLICY` for each determining policy, `v:VIA`, `d:1`/`d:0`), each
+    // between newlines. A lookup by id or a filtered page scans these small rows and
+    // opens only the batches that may hold an answer, instead of json_each over every
+    // batch. Per batch, not per decision: a row per decision with its indexes cost the
+    // writer three times as much (see bench/RESULTS.md, "whatif").
+    sql: `
+      CREATE TABLE decision_summaries (
+        seq  INTEGER PRIMARY KEY REFERENCES decision_batches (seq) ON DELETE CASCADE,
+        ids  TEXT NOT NULL,
+        keys TEXT NOT NULL
+      ) STRICT;
+      INSERT INTO decision_summaries (seq, ids, keys)
+        SELECT b.seq,
+          char(10) || (SELECT group_concat(j.value ->> '$.id', char(10)) FROM json_each(b.records) j) || char(10),
+          char(10) || (SELECT group_concat(k, char(10)) FROM (
+            SELECT DISTINCT 's:' || (j.value ->> '$.subject.id') AS k FROM json_each(b.records) j
+            UNION SELECT DISTINCT 'v:' || COALESCE(j.value ->> '$.via', '') FROM json_each(b.records) j
+            UNION SELECT DISTINCT 'd:' || (j.value ->> '$.decision') FROM json_each(b.records) j
+            UNION SELECT DISTINCT 'p:' || d.value FROM json_each(b.records) j, json_each(j.value, '$.determining') d)) || char(10)
+        FROM decision_batches b;
+    `,
+  },
 ];

@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { REGISTRY_SECTIONS, type Client, type Registry, type RegistrySection } from '../../issuer/registry.js';
-import type { AuthCode, CodeUse, DecisionBatch, DecisionQuery, DecisionRecord, DirectoryChanges, Entity, RefreshToken, RefreshUse, Store, StoredSigningKey } from '../store.js';
+import type { AuthCode, CodeUse, DecisionBatch, DecisionPage, DecisionQuery, DecisionRecord, DecisionWindow, DirectoryChanges, Entity, PolicyRevision, RefreshToken, RefreshUse, Store, StoredSigningKey } from '../store.js';
 import { MIGRATIONS } from './migrations.js';
 
 /**
@@ -13,6 +13,8 @@ import { MIGRATIONS } from './migrations.js';
 export class SqliteStore implements Store {
   private readonly db: Database.Database;
   private readonly insert: Database.Statement;
+  private readonly summarise: Database.Statement;
+  private readonly appendIndexed: (batch: DecisionBatch) => void;
 
   /**
    * `durability: 'normal'` (WAL with synchronous = NORMAL) is for the decision log's writer
@@ -28,6 +30,13 @@ export class SqliteStore implements Store {
     this.db.pragma('busy_timeout = 5000');
     migrate(this.db);
     this.insert = this.db.prepare('INSERT INTO decision_batches (first_at, last_at, count, records) VALUES (?, ?, ?, ?)');
+    this.summarise = this.db.prepare('INSERT INTO decision_summaries (seq, ids, keys) VALUES (?, ?, ?) ON CONFLICT (seq) DO UPDATE SET ids = excluded.ids, keys = excluded.keys');
+    // The batch and its summary in one transaction: a batch is findable as soon as it is stored.
+    this.appendIndexed = this.db.transaction((batch: DecisionBatch) => {
+      const seq = this.insert.run(batch.firstAt, batch.lastAt, batch.count, batch.json).lastInsertRowid;
+      const { ids, keys } = summary(JSON.parse(batch.json) as DecisionRecord[]);
+      this.summarise.run(seq, ids, keys);
+    });
   }
 
   appendDecisions(records: readonly DecisionRecord[]): void {
@@ -37,25 +46,97 @@ export class SqliteStore implements Store {
   }
 
   appendBatch(batch: DecisionBatch): void {
-    if (batch.count > 0) this.insert.run(batch.firstAt, batch.lastAt, batch.count, batch.json);
+    if (batch.count > 0) this.appendIndexed(batch);
   }
 
   queryDecisions(query: DecisionQuery): DecisionRecord[] {
+    return this.decisionPage(query).decisions;
+  }
+
+  /**
+   * The batches whose summary has every key the query filters by are read newest first,
+   * each with json_each and the record filters, until the page is full: a page opens only
+   * batches that may hold its records. The cursor is `SEQ.POS` of the last record listed.
+   */
+  decisionPage(query: DecisionQuery): DecisionPage {
+    const batchWhere: string[] = [];
+    const batchParams: (string | number)[] = [];
+    const recordWhere: string[] = [];
+    const recordParams: (string | number)[] = [];
+    const key = (k: string) => (batchWhere.push('instr(s.keys, ?) > 0'), batchParams.push(`\n${k}\n`));
+    if (query.since !== undefined) batchWhere.push('b.last_at >= ?'), batchParams.push(query.since), recordWhere.push("j.value ->> '$.at' >= ?"), recordParams.push(query.since);
+    if (query.until !== undefined) batchWhere.push('b.first_at <= ?'), batchParams.push(query.until), recordWhere.push("j.value ->> '$.at' <= ?"), recordParams.push(query.until);
+    if (query.decision !== undefined) key(`d:${query.decision ? 1 : 0}`), recordWhere.push("j.value ->> '$.decision' = ?"), recordParams.push(query.decision ? 1 : 0);
+    if (query.subjectId !== undefined) key(`s:${query.subjectId}`), recordWhere.push("j.value ->> '$.subject.id' = ?"), recordParams.push(query.subjectId);
+    if (query.via !== undefined) key(`v:${query.via}`), recordWhere.push("j.value ->> '$.via' = ?"), recordParams.push(query.via);
+    if (query.policy !== undefined) key(`p:${query.policy}`), recordWhere.push("EXISTS (SELECT 1 FROM json_each(j.value, '$.determining') d WHERE d.value = ?)"), recordParams.push(query.policy);
+    const after = query.after === undefined ? null : parseCursor(query.after);
+    if (after !== null) batchWhere.push('s.seq <= ?'), batchParams.push(after.seq);
+    const seqs = this.db
+      .prepare(`SELECT s.seq FROM decision_summaries s JOIN decision_batches b ON b.seq = s.seq ${batchWhere.length > 0 ? `WHERE ${batchWhere.join(' AND ')}` : ''} ORDER BY s.seq DESC`)
+      .pluck()
+      .all(...batchParams) as number[];
+    const inBatch = this.db.prepare(
+      `SELECT j.key AS pos, j.value AS record FROM decision_batches b, json_each(b.records) j WHERE b.seq = ? AND j.key < ? ${recordWhere.map((w) => `AND ${w}`).join(' ')} ORDER BY j.key DESC LIMIT ?`,
+    );
+    const decisions: DecisionRecord[] = [];
+    let last: { seq: number; pos: number } | null = null;
+    for (const seq of seqs) {
+      if (decisions.length >= query.limit) break;
+      const before = after !== null && seq === after.seq ? after.pos : Number.MAX_SAFE_INTEGER;
+      for (const r of inBatch.all(seq, before, ...recordParams, query.limit - decisions.length) as { pos: number; record: string }[]) {
+        decisions.push(JSON.parse(r.record) as DecisionRecord);
+        last = { seq, pos: r.pos };
+      }
+    }
+    return { decisions, next: last !== null && decisions.length === query.limit ? `${last.seq}.${last.pos}` : null };
+  }
+
+  decisionById(id: string): DecisionRecord | null {
+    const seqs = this.db.prepare('SELECT seq FROM decision_summaries WHERE instr(ids, ?) > 0 ORDER BY seq DESC').pluck().all(`\n${id}\n`) as number[];
+    const find = this.db.prepare("SELECT j.value FROM decision_batches b, json_each(b.records) j WHERE b.seq = ? AND j.value ->> '$.id' = ? ORDER BY j.key DESC LIMIT 1").pluck();
+    for (const seq of seqs) {
+      const record = find.get(seq, id) as string | undefined;
+      if (record !== undefined) return JSON.parse(record) as DecisionRecord;
+    }
+    return null;
+  }
+
+  *decisionBatches(window: DecisionWindow): Iterable<string> {
     const where: string[] = [];
-    const params: (string | number)[] = [];
-    if (query.since !== undefined) where.push("b.last_at >= ? AND json_extract(j.value, '$.at') >= ?"), params.push(query.since, query.since);
-    if (query.decision !== undefined) where.push("json_extract(j.value, '$.decision') = ?"), params.push(query.decision ? 1 : 0);
-    if (query.subjectId !== undefined) where.push("json_extract(j.value, '$.subject.id') = ?"), params.push(query.subjectId);
-    if (query.policy !== undefined) where.push("EXISTS (SELECT 1 FROM json_each(j.value, '$.determining') d WHERE d.value = ?)"), params.push(query.policy);
-    const sql = `SELECT j.value AS record FROM decision_batches b, json_each(b.records) j ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY b.seq DESC, j.key DESC LIMIT ?`;
-    const rows = this.db.prepare(sql).all(...params, query.limit) as { record: string }[];
-    return rows.map((r) => JSON.parse(r.record) as DecisionRecord);
+    const params: string[] = [];
+    if (window.since !== undefined) where.push('last_at >= ?'), params.push(window.since);
+    if (window.until !== undefined) where.push('first_at <= ?'), params.push(window.until);
+    // A read statement iterated: one batch's text in memory at a time.
+    const statement = this.db.prepare(`SELECT records FROM decision_batches ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC`).pluck();
+    yield* statement.iterate(...params) as IterableIterator<string>;
+  }
+
+  savePolicyRevision(revision: PolicyRevision, keep = 1000): boolean {
+    return this.db.transaction((): boolean => {
+      // Looked up first: a revision served again (a restart, a revert) writes nothing.
+      if (this.db.prepare('SELECT 1 FROM policy_revisions WHERE id = ?').get(revision.id) !== undefined) return false;
+      this.db.prepare('INSERT INTO policy_revisions (id, saved_at, files) VALUES (?, ?, ?)').run(revision.id, revision.savedAt, JSON.stringify(revision.files));
+      this.db.prepare('DELETE FROM policy_revisions WHERE id NOT IN (SELECT id FROM policy_revisions ORDER BY saved_at DESC, rowid DESC LIMIT ?)').run(keep);
+      return true;
+    })();
+  }
+
+  policyRevision(id: string): PolicyRevision | null {
+    const row = this.db.prepare('SELECT id, saved_at, files FROM policy_revisions WHERE id = ?').get(id) as { id: string; saved_at: string; files: string } | undefined;
+    return row === undefined ? null : { id: row.id, savedAt: row.saved_at, files: JSON.parse(row.files) as Record<string, string> };
+  }
+
+  policyRevisionIds(prefix: string): string[] {
+    // substr, not LIKE: a prefix is matched as text, `%` and `_` included.
+    return (this.db.prepare('SELECT id FROM policy_revisions WHERE substr(id, 1, ?) = ? ORDER BY saved_at DESC, rowid DESC').pluck().all(prefix.length, prefix) as string[]);
   }
 
   pruneDecisions(before: string, keep: number): number {
     return this.db.transaction(() => {
       let removed = 0;
       const update = this.db.prepare('UPDATE decision_batches SET first_at = ?, count = ?, records = ? WHERE seq = ?');
+      // A batch's summary goes with it (ON DELETE CASCADE).
       const drop = this.db.prepare('DELETE FROM decision_batches WHERE seq = ?');
       /** Keeps the records of a batch that `keepIt` says to keep; answers how many went. */
       const trim = (seq: number, keepIt: (r: DecisionRecord, i: number) => boolean): number => {
@@ -63,7 +144,11 @@ export class SqliteStore implements Store {
         const all = JSON.parse(records) as DecisionRecord[];
         const kept = all.filter(keepIt);
         if (kept.length === 0) drop.run(seq);
-        else if (kept.length < all.length) update.run(kept[0].at, kept.length, JSON.stringify(kept), seq);
+        else if (kept.length < all.length) {
+          update.run(kept[0].at, kept.length, JSON.stringify(kept), seq);
+          const { ids, keys } = summary(kept);
+          this.summarise.run(seq, ids, keys);
+        }
         return all.length - kept.length;
       };
       // By age: whole batches before the cut, then the batches straddling it.
@@ -283,6 +368,29 @@ export class SqliteStore implements Store {
   close(): void {
     this.db.close();
   }
+}
+
+/**
+ * A batch's summary (migration 11): its ids, and the distinct keys its records can be
+ * filtered by, each between newlines so that instr() matches whole entries only.
+ */
+function summary(records: readonly DecisionRecord[]): { ids: string; keys: string } {
+  const ids: string[] = [];
+  const keys = new Set<string>();
+  for (const r of records) {
+    ids.push(r.id);
+    keys.add(`s:${r.subject.id}`);
+    keys.add(`v:${r.via ?? ''}`);
+    keys.add(r.decision ? 'd:1' : 'd:0');
+    for (const p of r.determining) keys.add(`p:${p}`);
+  }
+  return { ids: `\n${ids.join('\n')}\n`, keys: `\n${[...keys].join('\n')}\n` };
+}
+
+/** A page cursor, `SEQ.POS`; anything else is no cursor (the first page). */
+function parseCursor(cursor: string): { seq: number; pos: number } | null {
+  const m = /^(\d{1,15})\.(\d{1,6})$/.exec(cursor);
+  return m === null ? null : { seq: Number(m[1]), pos: Number(m[2]) };
 }
 
 /** `type::"id"`, as policies write entity references. */

@@ -1,0 +1,82 @@
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { explainLogged, type LoggedExplanation } from '../../engine/explain-logged.js';
+import { RevisionSets } from '../../engine/revisions.js';
+import type { PolicySet } from '../../engine/policy-set.js';
+import { SqliteStore } from '../../store/sqlite/sqlite-store.js';
+import { COMMON, flags, policiesDir } from '../args.js';
+import { Exit, UsageError, writeLine, type CliIo } from '../io.js';
+import { loadSet } from '../load.js';
+
+export const explainHelp = `Usage: gavel explain ID [--db FILE] [--policies DIR] [--json]
+
+Explains a logged decision (ID: its request id, as \`gavel log\` shows it in brackets): the
+logged request is decided again, with the explanation, by the policy revision that decided
+it — rebuilt from the revisions \`gavel serve\` stores. For a deny it adds the forbids that
+fired and, for each permit whose target matched, the condition that failed and what would
+allow. When that revision is not stored (logged before revisions were kept, or pruned), it
+says so and explains with the policies in DIR instead, labelled as such.
+
+Options:
+      --db FILE          SQLite database (default ./data/gavel.db; also GAVEL_DB)
+  -p, --policies DIR     the fallback policies folder (default ./policies)
+      --json             the explanation as JSON
+  -h, --help             show this help
+
+Exit codes: 0 explained, 1 no decision with that id, 2 usage error (no database, no id).`;
+
+export async function explain(argv: string[], io: CliIo): Promise<number> {
+  const { values, positionals } = flags(() => parseArgs({ args: argv, strict: true, allowPositionals: true, options: { ...COMMON, db: { type: 'string' }, json: { type: 'boolean' } } }));
+  if (values.help) return writeLine(io.stdout, explainHelp), Exit.ok;
+  if (positionals.length !== 1) throw new UsageError('give one decision id: gavel explain ID');
+  const [id] = positionals as [string];
+  const path = resolve(io.cwd, values.db ?? process.env.GAVEL_DB ?? 'data/gavel.db');
+  if (!existsSync(path)) throw new UsageError(`no database at \`${path}\`; \`gavel serve\` creates it (or pass --db)`);
+  const store = new SqliteStore(path);
+  try {
+    const record = store.decisionById(id);
+    if (record === null) {
+      writeLine(io.stderr, `gavel explain: no decision with id \`${id}\` in the log (unknown, or pruned)`);
+      return Exit.failed;
+    }
+    const revisions = new RevisionSets(store);
+    const stored = revisions.get(record.revision);
+    // The policies folder is read only when the revision is not stored: it is the fallback.
+    let live: PolicySet;
+    if (stored.kind === 'found') live = stored.set;
+    else {
+      const fallback = await loadSet(policiesDir(io.cwd, values.policies));
+      if (fallback.set === null) throw new UsageError(`revision ${record.revision} is not stored and the policies in \`${values.policies ?? 'policies'}\` are invalid`);
+      live = fallback.set;
+    }
+    const explained = explainLogged(record, (r) => revisions.get(r), live);
+    if (values.json) writeLine(io.stdout, JSON.stringify(explained, null, 2));
+    else for (const line of render(explained)) writeLine(io.stdout, line);
+    return Exit.ok;
+  } finally {
+    store.close();
+  }
+}
+
+function render(x: LoggedExplanation): string[] {
+  const r = x.record;
+  const verdict = (b: boolean) => (b ? 'ALLOW' : 'DENY');
+  const out = [
+    `${r.id}: ${verdict(r.decision)} ${r.subject.type}:${r.subject.id} ${r.action} ${r.resource.type}:${r.resource.id} at ${r.at} via ${r.via} (revision ${r.revision})`,
+    x.explained_with.source === 'stored' ? `explained with the stored revision ${x.explained_with.revision} (saved ${x.explained_with.saved_at})` : `NOTE: ${x.explained_with.note}`,
+    `decided again: ${verdict(x.decision.decision)}${x.same_verdict ? '' : ` — NOT the logged verdict`}${x.decision.determining.length > 0 ? ` by ${x.decision.determining.join(', ')}` : ' (no policy applies)'}`,
+  ];
+  for (const reason of x.decision.reasons) out.push(`  reason: ${reason}`);
+  for (const e of x.decision.errors) out.push(`  error: ${e.policy} at ${e.location}: ${e.message}`);
+  out.push('', 'candidates:');
+  for (const t of x.decision.explanation?.trace ?? []) {
+    const failed = t.failed === undefined ? '' : `  ${t.failed.part} fails: ${t.failed.condition} (${t.failed.location})`;
+    out.push(`  ${t.effect.padEnd(6)} ${t.id}  ${t.outcome}${failed}${t.error === undefined ? '' : `  error: ${t.error}`}`);
+  }
+  if (x.why_not !== null) {
+    if (x.why_not.forbids.length > 0) out.push('', 'forbids that fired:', ...x.why_not.forbids.map((f) => `  ${f.id} (${f.location})${f.reason === null ? '' : `: ${f.reason}`}${f.error === null ? '' : ` [failed closed: ${f.error}]`}`));
+    if (x.why_not.permits.length > 0) out.push('', 'what would allow:', ...x.why_not.permits.map((p) => `  ${p.id} (${p.location}) needs: ${p.needs}`));
+  }
+  return out;
+}

@@ -1,0 +1,106 @@
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { whatIf, type WhatIfExample, type WhatIfReport } from '../../engine/whatif.js';
+import { SqliteStore } from '../../store/sqlite/sqlite-store.js';
+import { flags } from '../args.js';
+import { Exit, UsageError, writeLine, type CliIo } from '../io.js';
+import { loadSet, printDiagnostics } from '../load.js';
+import { renderTable } from '../table.js';
+
+export const whatifHelp = `Usage: gavel whatif --candidate DIR [--db FILE] [--since TIME] [--until TIME] [--limit N]
+                    [--examples N] [--json]
+
+Replays decisions from the decision log against the policies in DIR and reports which
+would change: how many flip allow→deny and deny→allow, by determining policy (the
+candidate's for the new verdict, the logged ones for the old), with examples.
+
+Replay decides each logged request as it was decided: the directory's attributes then, a
+token's verified claims, the risk signals computed then. Signals no policy read at the time
+were not computed and are absent: a candidate reading them fails closed (its permit does
+not apply, its forbid does), and such replays are counted as "with errors".
+
+Options:
+      --candidate DIR    the policies folder to try (must be valid, as \`gavel check\` says)
+      --db FILE          SQLite database (default ./data/gavel.db; also GAVEL_DB)
+      --since TIME       only decisions at or after TIME (ISO 8601)
+      --until TIME       only decisions at or before TIME (ISO 8601)
+      --limit N          replay at most the newest N decisions
+      --examples N       examples per direction and per policy (default 5)
+      --json             the report as JSON
+  -h, --help             show this help
+
+Exit codes: 0 replayed (whether or not anything changes), 2 usage or input error (no
+database, invalid candidate policies: their diagnostics on stderr).`;
+
+export async function whatif(argv: string[], io: CliIo): Promise<number> {
+  const { values } = flags(() =>
+    parseArgs({ args: argv, strict: true, options: {
+      candidate: { type: 'string' },
+      db: { type: 'string' },
+      since: { type: 'string' },
+      until: { type: 'string' },
+      limit: { type: 'string' },
+      examples: { type: 'string' },
+      json: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    } }),
+  );
+  if (values.help) return writeLine(io.stdout, whatifHelp), Exit.ok;
+  if (values.candidate === undefined) throw new UsageError('give the policies to try: --candidate DIR');
+  const time = (flag: string, v: string | undefined) => {
+    if (v === undefined) return undefined;
+    if (Number.isNaN(Date.parse(v))) throw new UsageError(`--${flag}: \`${v}\` is not an ISO 8601 time`);
+    return new Date(v).toISOString();
+  };
+  const since = time('since', values.since);
+  const until = time('until', values.until);
+  const count = (flag: string, v: string | undefined) => {
+    if (v === undefined) return undefined;
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 0) throw new UsageError(`--${flag} is a whole number`);
+    return n;
+  };
+  const limit = count('limit', values.limit);
+  const examples = count('examples', values.examples);
+  const path = resolve(io.cwd, values.db ?? process.env.GAVEL_DB ?? 'data/gavel.db');
+  if (!existsSync(path)) throw new UsageError(`no database at \`${path}\`; \`gavel serve\` creates it (or pass --db)`);
+  const built = await loadSet(resolve(io.cwd, values.candidate));
+  if (built.set === null) {
+    printDiagnostics(io, built, values.candidate);
+    throw new UsageError(`\`${values.candidate}\` has invalid policies; \`gavel check --policies ${values.candidate}\` lists them`);
+  }
+  const store = new SqliteStore(path);
+  let report: WhatIfReport;
+  try {
+    report = whatIf(store, built.set, { ...(since === undefined ? {} : { since }), ...(until === undefined ? {} : { until }), ...(limit === undefined ? {} : { limit }), ...(examples === undefined ? {} : { examples }) });
+  } finally {
+    store.close();
+  }
+  if (values.json) writeLine(io.stdout, JSON.stringify(report, null, 2));
+  else for (const line of render(report, values.candidate)) writeLine(io.stdout, line);
+  return Exit.ok;
+}
+
+function render(r: WhatIfReport, dir: string): string[] {
+  const span = r.window.oldest === null ? 'no decisions in the log' + (r.window.since !== null || r.window.until !== null ? ' for that window' : '') : `${r.window.oldest} … ${r.window.newest}`;
+  const revisions = Object.entries(r.revisions).map(([rev, n]) => `${rev} (${n})`).join(', ');
+  const out = [
+    `candidate ${dir} (revision ${r.candidate.revision}, ${r.candidate.policies} policies)`,
+    `replayed ${r.replayed} decisions: ${span}${revisions === '' ? '' : `; logged by ${revisions}`}`,
+    `changed ${r.changed}: ${r.allow_to_deny} allow→deny, ${r.deny_to_allow} deny→allow; ${r.with_errors} replays with evaluation errors`,
+  ];
+  if (r.changed === 0) return out;
+  out.push('', ...renderTable(['POLICY', 'SIDE', 'ALLOW→DENY', 'DENY→ALLOW', 'EXAMPLES'], r.policies.map((p) => [p.policy, p.side, String(p.allow_to_deny), String(p.deny_to_allow), p.examples.join(' ')])));
+  for (const [title, xs] of [['allow→deny', r.examples.allow_to_deny], ['deny→allow', r.examples.deny_to_allow]] as const) {
+    if (xs.length === 0) continue;
+    out.push('', `examples ${title}:`, ...xs.map(example));
+  }
+  return out;
+}
+
+function example(x: WhatIfExample): string {
+  const by = (ps: string[]) => (ps.length === 0 ? 'no policy' : ps.join(', '));
+  const errors = x.errorsAfter.length > 0 ? ` (errors: ${x.errorsAfter.join(', ')})` : '';
+  return `  ${x.at}  ${x.via.padEnd(12)} ${x.subject} ${x.action} ${x.resource}  ${x.before} by ${by(x.determiningBefore)} → ${x.after} by ${by(x.determiningAfter)}${errors}  [${x.id}]`;
+}

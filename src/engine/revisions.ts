@@ -1,0 +1,58 @@
+/**
+ * Policy revisions as the store keeps them: a revision's files (path → text, the schema
+ * included) and the policy set built from them again. Rebuilding gives the same revision
+ * id, since the id is the hash of the same files.
+ */
+import type { PolicyRevision, Store } from '../store/store.js';
+import { SCHEMA_FILE, type PolicyFolder } from './folder.js';
+import { buildPolicySet, type BuildResult, type PolicySet } from './policy-set.js';
+
+/** What the store keeps of a folder that built `revision`: its policy files and schema, not its tests. */
+export function revisionFiles(folder: Pick<PolicyFolder, 'sources' | 'schema'>): Record<string, string> {
+  const files: Record<string, string> = {};
+  for (const s of folder.sources) files[s.file] = s.text;
+  if (folder.schema !== null) files[folder.schema.file] = folder.schema.text;
+  return files;
+}
+
+/** Builds a set from files as stored or sent (`*.gavel` and `schema.json` at the top; others ignored). */
+export function buildFromFiles(files: Readonly<Record<string, string>>): BuildResult {
+  const sources = Object.entries(files)
+    .filter(([file]) => file.endsWith('.gavel'))
+    .map(([file, text]) => ({ file, text }));
+  const schema = files[SCHEMA_FILE];
+  return buildPolicySet(sources, schema === undefined ? null : { file: SCHEMA_FILE, text: schema });
+}
+
+export type RevisionLookup = { kind: 'found'; set: PolicySet; savedAt: string } | { kind: 'unknown' } | { kind: 'invalid'; message: string };
+
+/**
+ * Stored revisions built into sets, the last few kept: explaining decisions opens the same
+ * revisions again and again, and a build costs milliseconds to seconds.
+ */
+export class RevisionSets {
+  readonly #cache = new Map<string, { set: PolicySet; savedAt: string }>();
+
+  constructor(
+    private readonly store: Pick<Store, 'policyRevision'>,
+    private readonly size = 4,
+  ) {}
+
+  get(id: string): RevisionLookup {
+    const hit = this.#cache.get(id);
+    if (hit !== undefined) {
+      // Most recently used last: the first key is the one to evict.
+      this.#cache.delete(id);
+      this.#cache.set(id, hit);
+      return { kind: 'found', ...hit };
+    }
+    const stored: PolicyRevision | null = this.store.policyRevision(id);
+    if (stored === null) return { kind: 'unknown' };
+    const { set, diagnostics } = buildFromFiles(stored.files);
+    // A stored revision was valid when served; a language change since may reject it.
+    if (set === null) return { kind: 'invalid', message: `stored revision ${id} no longer builds: ${diagnostics[0]?.message ?? 'unknown error'}` };
+    this.#cache.set(id, { set, savedAt: stored.savedAt });
+    if (this.#cache.size > this.size) this.#cache.delete(this.#cache.keys().next().value!);
+    return { kind: 'found', set, savedAt: stored.savedAt };
+  }
+}

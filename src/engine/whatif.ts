@@ -1,0 +1,141 @@
+/**
+ * "What would change if we deploy this?": decisions from the decision log replayed against
+ * a candidate policy set, reporting those whose verdict would flip. Replay decides the
+ * logged `request` as it is — the attributes the directory gave it then, a token's verified
+ * claims, the risk signals computed then (only those some policy read at the time). A
+ * candidate that reads a signal nobody computed sees it missing: its permit does not
+ * apply and its forbid applies (fail closed), and the replay counts those errors.
+ *
+ * Results are plain JSON-able values: the CLI, `POST /v1/whatif` and the console show them.
+ */
+import type { Request } from '../language/eval/activation.js';
+import type { DecisionRecord, DecisionWindow } from '../store/store.js';
+import { decide } from './decide.js';
+import type { PolicySet } from './policy-set.js';
+
+/** Where replayed decisions come from: batches of records as JSON arrays, newest batch first. */
+export interface DecisionSource {
+  decisionBatches(window: DecisionWindow): Iterable<string>;
+}
+
+export interface WhatIfOptions extends DecisionWindow {
+  /** Replay at most the newest `limit` decisions of the window. */
+  limit?: number;
+  /** Examples kept per direction and per policy; default 5. */
+  examples?: number;
+}
+
+export type Direction = 'allow_to_deny' | 'deny_to_allow';
+
+export interface WhatIfExample {
+  id: string;
+  at: string;
+  via: string;
+  subject: string;
+  action: string;
+  resource: string;
+  before: 'allow' | 'deny';
+  after: 'allow' | 'deny';
+  determiningBefore: string[];
+  determiningAfter: string[];
+  /** The candidate's reasons and erroring policies for the new verdict. */
+  reasonsAfter: string[];
+  errorsAfter: string[];
+}
+
+export interface PolicyCount {
+  policy: string;
+  /** `candidate`: it determined the new verdict; `logged`: it determined the old one. */
+  side: 'candidate' | 'logged';
+  allow_to_deny: number;
+  deny_to_allow: number;
+  /** Ids of a few of those decisions. */
+  examples: string[];
+}
+
+export interface WhatIfReport {
+  candidate: { revision: string; policies: number };
+  window: { since: string | null; until: string | null; oldest: string | null; newest: string | null };
+  replayed: number;
+  changed: number;
+  allow_to_deny: number;
+  deny_to_allow: number;
+  /** Replays where a candidate policy could not be evaluated (e.g. a risk signal absent from the log). */
+  with_errors: number;
+  /** Replayed decisions by the revision that made them. */
+  revisions: Record<string, number>;
+  /** Changed decisions by determining policy, most changes first. */
+  policies: PolicyCount[];
+  examples: Record<Direction, WhatIfExample[]>;
+}
+
+export function whatIf(source: DecisionSource, candidate: PolicySet, options: WhatIfOptions = {}): WhatIfReport {
+  const keep = options.examples ?? 5;
+  const limit = options.limit ?? Number.POSITIVE_INFINITY;
+  const report: WhatIfReport = {
+    candidate: { revision: candidate.revision, policies: candidate.policies.length },
+    window: { since: options.since ?? null, until: options.until ?? null, oldest: null, newest: null },
+    replayed: 0,
+    changed: 0,
+    allow_to_deny: 0,
+    deny_to_allow: 0,
+    with_errors: 0,
+    revisions: {},
+    policies: [],
+    examples: { allow_to_deny: [], deny_to_allow: [] },
+  };
+  const byPolicy = new Map<string, PolicyCount>();
+  const count = (policy: string, side: PolicyCount['side'], direction: Direction, id: string) => {
+    const k = `${side}\0${policy}`;
+    let row = byPolicy.get(k);
+    if (row === undefined) byPolicy.set(k, (row = { policy, side, allow_to_deny: 0, deny_to_allow: 0, examples: [] }));
+    row[direction]++;
+    if (row.examples.length < keep) row.examples.push(id);
+  };
+  const window: DecisionWindow = {};
+  if (options.since !== undefined) window.since = options.since;
+  if (options.until !== undefined) window.until = options.until;
+  outer: for (const json of source.decisionBatches(window)) {
+    // One parse per batch; records newest first, as the batches come.
+    const records = JSON.parse(json) as DecisionRecord[];
+    for (let i = records.length - 1; i >= 0; i--) {
+      if (report.replayed >= limit) break outer;
+      const r = records[i]!;
+      if ((options.since !== undefined && r.at < options.since) || (options.until !== undefined && r.at > options.until)) continue;
+      report.replayed++;
+      report.window.newest ??= r.at;
+      report.window.oldest = r.at;
+      report.revisions[r.revision] = (report.revisions[r.revision] ?? 0) + 1;
+      // No explanation: only the verdict is compared.
+      const d = decide(candidate, (r.request ?? {}) as Request);
+      if (d.errors.length > 0) report.with_errors++;
+      if (d.decision === r.decision) continue;
+      const direction: Direction = r.decision ? 'allow_to_deny' : 'deny_to_allow';
+      report.changed++;
+      report[direction]++;
+      for (const p of d.determining) count(p, 'candidate', direction, r.id);
+      for (const p of r.determining) count(p, 'logged', direction, r.id);
+      if (d.determining.length === 0) count('(no policy applies)', 'candidate', direction, r.id);
+      const examples = report.examples[direction];
+      if (examples.length < keep) {
+        examples.push({
+          id: r.id,
+          at: r.at,
+          via: r.via,
+          subject: `${r.subject.type}:${r.subject.id}`,
+          action: r.action,
+          resource: `${r.resource.type}:${r.resource.id}`,
+          before: r.decision ? 'allow' : 'deny',
+          after: d.decision ? 'allow' : 'deny',
+          determiningBefore: r.determining,
+          determiningAfter: d.determining,
+          reasonsAfter: d.reasons,
+          errorsAfter: d.errors.map((e) => e.policy),
+        });
+      }
+    }
+  }
+  const total = (c: PolicyCount) => c.allow_to_deny + c.deny_to_allow;
+  report.policies = [...byPolicy.values()].sort((a, b) => total(b) - total(a) || (a.side < b.side ? -1 : a.side > b.side ? 1 : 0) || (a.policy < b.policy ? -1 : 1));
+  return report;
+}

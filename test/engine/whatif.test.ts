@@ -1,0 +1,148 @@
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, test } from 'vitest';
+import { DecisionLog } from '../../src/engine/decision-log.js';
+import { LivePolicySet } from '../../src/engine/live-set.js';
+import { buildFromFiles, revisionFiles } from '../../src/engine/revisions.js';
+import { whatIf } from '../../src/engine/whatif.js';
+import { loadPolicyFolder } from '../../src/engine/folder.js';
+import { buildApp } from '../../src/http/app.js';
+import { Decider } from '../../src/server/decider.js';
+import { Metrics } from '../../src/server/metrics.js';
+import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
+import { Signals } from '../../src/signals/signals.js';
+import { Velocity } from '../../src/signals/velocity.js';
+import { gavel, ROOT } from '../cli/helpers.js';
+
+const KEY = 'k'.repeat(32);
+let dir = '';
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'gavel-whatif-'));
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+const read = (roles: string[], country: string, id: string) => ({
+  subject: { type: 'user', id, properties: { roles, country } },
+  action: { name: 'read' },
+  resource: { type: 'patient_record', id: `p-${id}` },
+  context: { emergency: true },
+});
+
+/** The example policies served with a real Decider and decision log into a SQLite file; the candidate tightens break-glass and lets Canada in. */
+async function logged() {
+  cpSync(join(ROOT, 'policies'), join(dir, 'policies'), { recursive: true });
+  cpSync(join(ROOT, 'policies'), join(dir, 'proposed'), { recursive: true });
+  const file = join(dir, 'proposed', 'patients.gavel');
+  writeFileSync(
+    file,
+    readFileSync(file, 'utf8')
+      .replace('subject.roles contains "on-call" &&', 'subject.roles contains_all ["on-call", "physician"] &&')
+      .replace('subject.country != "US"', '!(subject.country in ["US", "CA"])'),
+  );
+  const folder = await loadPolicyFolder(join(dir, 'policies'));
+  const set = buildFromFiles(revisionFiles(folder)).set!;
+  const db = join(dir, 'gavel.db');
+  const store = new SqliteStore(db);
+  store.savePolicyRevision({ id: set.revision, savedAt: new Date().toISOString(), files: revisionFiles(folder) });
+  const live = new LivePolicySet(set);
+  // A clean network, as an IP list provider would answer: the example risk policies read risk.ip and risk.velocity.
+  const signals = new Signals([{ name: 'ip', read: () => ({ reputation: 90, lists: [], labels: [] }) }], new Velocity(1_000));
+  const log = new DecisionLog(store, { flushMs: 60_000 });
+  const app = buildApp({ policies: live, store, log, decider: new Decider(new Metrics(live), log, null, signals), admin: { key: KEY, store, reload: null } });
+  const requests = [
+    ['nurse-kim', ['on-call'], 'US'],
+    ['dr-jones', ['on-call', 'physician'], 'US'],
+    ['dr-tremblay', ['on-call', 'physician'], 'CA'],
+    ['dr-weber', ['on-call', 'physician'], 'DE'],
+    ['nurse-lee', ['on-call'], 'US'],
+  ] as const;
+  for (const [id, roles, country] of requests) {
+    const r = await app.inject({ method: 'POST', url: '/v1/decide', payload: read([...roles], country, id), headers: { 'x-request-id': `req-${id}` } });
+    expect(r.statusCode).toBe(200);
+  }
+  log.flush();
+  return { app, store, db, live };
+}
+
+describe('what-if replay', () => {
+  test('counts by direction and by determining policy, with examples (library and POST /v1/whatif)', async () => {
+    const { app, store } = await logged();
+    const candidate = await loadPolicyFolder(join(dir, 'proposed'));
+    const report = whatIf(store, buildFromFiles(revisionFiles(candidate)).set!);
+    expect(report).toMatchObject({ replayed: 5, changed: 3, allow_to_deny: 2, deny_to_allow: 1, with_errors: 0 });
+    expect(report.examples.allow_to_deny.map((x) => x.id)).toEqual(['req-nurse-lee', 'req-nurse-kim']);
+    expect(report.examples.deny_to_allow[0]).toMatchObject({ id: 'req-dr-tremblay', before: 'deny', after: 'allow', determiningBefore: ['patients.outside-us'], determiningAfter: ['patients.break-glass'] });
+    expect(report.policies).toContainEqual({ policy: 'patients.break-glass', side: 'logged', allow_to_deny: 2, deny_to_allow: 0, examples: ['req-nurse-lee', 'req-nurse-kim'] });
+    expect(whatIf(store, buildFromFiles(revisionFiles(candidate)).set!, { limit: 2 }).replayed).toBe(2);
+
+    const body = { candidate: { files: revisionFiles(candidate) } };
+    const r = await app.inject({ method: 'POST', url: '/v1/whatif', payload: body, headers: { authorization: `Bearer ${KEY}` } });
+    expect(r.statusCode).toBe(200);
+    expect(r.json()).toMatchObject({ replayed: 5, changed: 3 });
+    const bad = await app.inject({ method: 'POST', url: '/v1/whatif', payload: { candidate: { files: { 'a.gavel': 'permit (action == ) ;' } } }, headers: { authorization: `Bearer ${KEY}` } });
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json()).toMatchObject({ error: 'invalid_policies', diagnostics: [expect.stringMatching(/^a\.gavel:1:\d+: error/)] });
+    const escape = await app.inject({ method: 'POST', url: '/v1/whatif', payload: { candidate: { files: { '../a.gavel': '' } } }, headers: { authorization: `Bearer ${KEY}` } });
+    expect(escape.statusCode).toBe(400);
+    await app.close();
+  });
+
+  test('gavel whatif: the report; an invalid candidate folder is exit 2 with located diagnostics', async () => {
+    const { app, db } = await logged();
+    await app.close();
+    const ok = await gavel(['whatif', '--candidate', 'proposed', '--db', db, '--json'], { cwd: dir });
+    expect(ok.code).toBe(0);
+    expect(JSON.parse(ok.stdout)).toMatchObject({ replayed: 5, allow_to_deny: 2, deny_to_allow: 1 });
+    writeFileSync(join(dir, 'proposed', 'broken.gavel'), 'permit (action ==);\n');
+    const bad = await gavel(['whatif', '--candidate', 'proposed', '--db', db], { cwd: dir });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/^proposed\/broken\.gavel:1:\d+: error/m);
+  });
+});
+
+describe('explaining a logged decision', () => {
+  test('GET /v1/decisions/{id}/explain: the stored revision, whyNot for a deny; 404 for an unknown id', async () => {
+    const { app, live } = await logged();
+    const r = await app.inject({ method: 'GET', url: '/v1/decisions/req-dr-weber/explain', headers: { authorization: `Bearer ${KEY}` } });
+    expect(r.statusCode).toBe(200);
+    const x = r.json();
+    expect(x).toMatchObject({ explained_with: { source: 'stored', revision: live.current.revision }, same_verdict: true, decision: { decision: false, determining: ['patients.outside-us'] } });
+    expect(x.why_not.forbids.map((f: { id: string }) => f.id)).toEqual(['patients.outside-us']);
+    expect(x.why_not.permits.map((p: { id: string }) => p.id)).toContain('patients.clinician-read');
+    const one = await app.inject({ method: 'GET', url: '/v1/decisions/req-dr-weber', headers: { authorization: `Bearer ${KEY}` } });
+    expect(one.json()).toMatchObject({ id: 'req-dr-weber', decision: false });
+    const unknown = await app.inject({ method: 'GET', url: '/v1/decisions/nope/explain', headers: { authorization: `Bearer ${KEY}` } });
+    expect(unknown.statusCode).toBe(404);
+    expect(unknown.json().message).toMatch(/no decision with id `nope`/);
+    await app.close();
+  });
+
+  test('gavel explain: found, unknown id (exit 1), revision unavailable (explained with the policies folder, labelled)', async () => {
+    const { app, db, store, live } = await logged();
+    await app.close();
+    const found = await gavel(['explain', 'req-dr-weber', '--db', db], { cwd: dir });
+    expect(found.code).toBe(0);
+    expect(found.stdout).toMatch(/explained with the stored revision/);
+    expect(found.stdout).toMatch(/what would allow:\n {2}patients\.clinician-read/);
+    const unknown = await gavel(['explain', 'nope', '--db', db], { cwd: dir });
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toMatch(/no decision with id `nope`/);
+    // Drop the stored revision: the explanation falls back to ./policies and says so.
+    store.savePolicyRevision({ id: 'other', savedAt: '2099-01-01T00:00:00Z', files: {} }, 1);
+    store.close();
+    const fallback = await gavel(['explain', 'req-dr-weber', '--db', db, '--json'], { cwd: dir });
+    expect(fallback.code).toBe(0);
+    expect(JSON.parse(fallback.stdout).explained_with).toMatchObject({ source: 'live', logged_revision: live.current.revision, note: expect.stringMatching(/is not stored/) });
+  });
+
+  test('gavel diff REVISION-PREFIX FOLDER --db: a stored revision against a folder', async () => {
+    const { app, db, live } = await logged();
+    await app.close();
+    const r = await gavel(['diff', live.current.revision.slice(0, 8), 'proposed', '--db', db, '--json'], { cwd: dir });
+    expect(r.stderr).toBe('');
+    expect(JSON.parse(r.stdout)).toMatchObject({ before: { dir: `revision:${live.current.revision}` }, changed: 2, added: 0, removed: 0 });
+    const none = await gavel(['diff', 'zzzz', 'proposed', '--db', db], { cwd: dir });
+    expect(none.code).toBe(2);
+  });
+});
