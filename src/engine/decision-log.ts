@@ -1,4 +1,5 @@
 import type { DecisionRecord, DecisionSink } from '../store/store.js';
+import { addKeys, summaryOf } from '../store/decision-summary.js';
 
 export interface DecisionLogOptions {
   /** Longest a decision waits in memory before it is written; default 100 ms. */
@@ -20,6 +21,13 @@ export interface DecisionLogOptions {
 export class DecisionLog {
   #lines: string[] = [];
   #ats: string[] = [];
+  #ids: string[] = [];
+  /**
+   * Filter keys of the records waiting (decision-summary.ts). One set for all of them: when a
+   * failed write leaves more than a batch waiting, each batch's keys are a superset of its
+   * own, which costs a query a look into a batch, never a wrong answer.
+   */
+  #keys = new Set<string>();
   #timer: NodeJS.Timeout | null = null;
   #failures = 0;
   private readonly flushMs: number;
@@ -47,6 +55,8 @@ export class DecisionLog {
   append(record: DecisionRecord): void {
     this.#lines.push(JSON.stringify(record));
     this.#ats.push(record.at);
+    this.#ids.push(record.id);
+    addKeys(this.#keys, record);
     if (this.#lines.length >= this.batchSize) this.flush();
     else this.#timer ??= setTimeout(() => this.flush(), this.flushMs);
   }
@@ -56,9 +66,11 @@ export class DecisionLog {
     this.#timer = null;
     while (this.#lines.length > 0) {
       const count = Math.min(this.batchSize, this.#lines.length);
-      const json = `[${(count === this.#lines.length ? this.#lines : this.#lines.slice(0, count)).join(',')}]`;
+      const all = count === this.#lines.length;
+      const json = `[${(all ? this.#lines : this.#lines.slice(0, count)).join(',')}]`;
+      const summary = summaryOf(all ? this.#ids : this.#ids.slice(0, count), this.#keys);
       try {
-        this.sink.appendBatch({ firstAt: this.#ats[0] ?? '', lastAt: this.#ats[count - 1] ?? '', count, json });
+        this.sink.appendBatch({ firstAt: this.#ats[0] ?? '', lastAt: this.#ats[count - 1] ?? '', count, json, summary });
       } catch (err: unknown) {
         this.#failures++;
         this.onError(err);
@@ -67,6 +79,8 @@ export class DecisionLog {
       }
       this.#lines.splice(0, count);
       this.#ats.splice(0, count);
+      this.#ids.splice(0, count);
+      if (this.#lines.length === 0) this.#keys.clear();
     }
   }
 

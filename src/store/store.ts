@@ -1,4 +1,5 @@
 import type { Client, Registry } from '../issuer/registry.js';
+import type { BatchSummary } from './decision-summary.js';
 
 /**
  * Everything durable goes through a Store. SQLite (better-sqlite3) is the embedded
@@ -40,6 +41,8 @@ export interface DecisionBatch {
   lastAt: string;
   count: number;
   json: string;
+  /** Its ids and filter keys (decision-summary.ts); when absent the store parses `json` for them. */
+  summary?: BatchSummary;
 }
 
 /** Where the decision log's batches go: the store itself, or its writer thread. */

@@ -4,6 +4,7 @@ import Database from 'better-sqlite3';
 import { REGISTRY_SECTIONS, type Client, type Registry, type RegistrySection } from '../../issuer/registry.js';
 import type { AuthCode, CodeUse, DecisionBatch, DecisionPage, DecisionQuery, DecisionRecord, DecisionWindow, DirectoryChanges, Entity, PolicyRevision, RefreshToken, RefreshUse, Store, StoredSigningKey } from '../store.js';
 import { MIGRATIONS } from './migrations.js';
+import { summarize } from '../decision-summary.js';
 
 /**
  * The embedded store: one SQLite file in WAL mode with foreign keys on, migrated on open.
@@ -34,7 +35,7 @@ export class SqliteStore implements Store {
     // The batch and its summary in one transaction: a batch is findable as soon as it is stored.
     this.appendIndexed = this.db.transaction((batch: DecisionBatch) => {
       const seq = this.insert.run(batch.firstAt, batch.lastAt, batch.count, batch.json).lastInsertRowid;
-      const { ids, keys } = summary(JSON.parse(batch.json) as DecisionRecord[]);
+      const { ids, keys } = batch.summary ?? summarize(JSON.parse(batch.json) as DecisionRecord[]);
       this.summarise.run(seq, ids, keys);
     });
   }
@@ -42,7 +43,7 @@ export class SqliteStore implements Store {
   appendDecisions(records: readonly DecisionRecord[]): void {
     if (records.length === 0) return;
     for (const r of records) checkRecord(r);
-    this.appendBatch({ firstAt: records[0].at, lastAt: records[records.length - 1].at, count: records.length, json: JSON.stringify(records) });
+    this.appendBatch({ firstAt: records[0].at, lastAt: records[records.length - 1].at, count: records.length, json: JSON.stringify(records), summary: summarize(records) });
   }
 
   appendBatch(batch: DecisionBatch): void {
@@ -146,7 +147,7 @@ export class SqliteStore implements Store {
         if (kept.length === 0) drop.run(seq);
         else if (kept.length < all.length) {
           update.run(kept[0].at, kept.length, JSON.stringify(kept), seq);
-          const { ids, keys } = summary(kept);
+          const { ids, keys } = summarize(kept);
           this.summarise.run(seq, ids, keys);
         }
         return all.length - kept.length;
@@ -368,23 +369,6 @@ export class SqliteStore implements Store {
   close(): void {
     this.db.close();
   }
-}
-
-/**
- * A batch's summary (migration 11): its ids, and the distinct keys its records can be
- * filtered by, each between newlines so that instr() matches whole entries only.
- */
-function summary(records: readonly DecisionRecord[]): { ids: string; keys: string } {
-  const ids: string[] = [];
-  const keys = new Set<string>();
-  for (const r of records) {
-    ids.push(r.id);
-    keys.add(`s:${r.subject.id}`);
-    keys.add(`v:${r.via ?? ''}`);
-    keys.add(r.decision ? 'd:1' : 'd:0');
-    for (const p of r.determining) keys.add(`p:${p}`);
-  }
-  return { ids: `\n${ids.join('\n')}\n`, keys: `\n${[...keys].join('\n')}\n` };
 }
 
 /** A page cursor, `SEQ.POS`; anything else is no cursor (the first page). */

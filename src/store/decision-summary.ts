@@ -1,0 +1,33 @@
+import type { DecisionRecord } from './store.js';
+
+/**
+ * A batch's summary (migration 11): its ids, and the distinct keys its records can be
+ * filtered by, each between newlines so that `instr()` matches whole entries only. The
+ * decision log builds it as records are appended, from the objects it already holds, so
+ * the writer thread never parses a batch back.
+ */
+export interface BatchSummary {
+  ids: string;
+  keys: string;
+}
+
+/** The keys a record can be filtered by: subject id, interface, decision, determining policies. */
+export function addKeys(keys: Set<string>, r: Pick<DecisionRecord, 'subject' | 'via' | 'decision' | 'determining'>): void {
+  keys.add(`s:${r.subject.id}`);
+  keys.add(`v:${r.via ?? ''}`);
+  keys.add(r.decision ? 'd:1' : 'd:0');
+  for (const p of r.determining) keys.add(`p:${p}`);
+}
+
+export function summaryOf(ids: readonly string[], keys: ReadonlySet<string>): BatchSummary {
+  return { ids: `\n${ids.join('\n')}\n`, keys: `\n${[...keys].join('\n')}\n` };
+}
+
+export function summarize(records: readonly DecisionRecord[]): BatchSummary {
+  const keys = new Set<string>();
+  for (const r of records) addKeys(keys, r);
+  return summaryOf(
+    records.map((r) => r.id),
+    keys,
+  );
+}
