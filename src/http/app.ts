@@ -25,6 +25,8 @@ import type { Issuer } from '../issuer/issuer.js';
 import { TrustedProxies } from '../signals/client-address.js';
 import type { LiveIpLists } from '../signals/ip/live-ip-lists.js';
 import { ClientKeys } from '../server/keys.js';
+import { complianceRoutes } from './routes/compliance.js';
+import { consoleRoutes, type ConsoleOptions } from '../console/routes.js';
 
 export interface AppOptions {
   policies: LivePolicySet;
@@ -57,6 +59,8 @@ export interface AppOptions {
   issuer?: Issuer | null;
   /** The decider shared with other interfaces (gRPC); made from the options above when absent. */
   decider?: Decider;
+  /** The web console at /console (docs/console.md); not served when absent. */
+  console?: Omit<ConsoleOptions, 'policies'> | null;
 }
 
 const NO_ISSUERS: ForwardAuthOptions = {
@@ -95,5 +99,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
   if (options.issuer) oauthRoutes(app, options.issuer, origin);
   healthRoutes(app, options.policies, metrics, options.reload ?? null, options.store ?? null, options.ipLists ?? null);
   adminRoutes(app, options.admin ?? { key: null, store: null, reload: null });
+  complianceRoutes(app, options.policies, options.admin?.key ?? null);
+  if (options.console) consoleRoutes(app, { ...options.console, policies: options.policies });
   return app;
 }

@@ -40,6 +40,7 @@ Serves decisions over HTTP for the policies in DIR (default ./policies):
   POST /v1/decide[?explain=true], /v1/decide/batch    Gavel's native API
   ANY  /v1/forward-auth                                nginx auth_request, Caddy, Traefik
   GET  /healthz, /readyz, /metrics
+  GET  /console                                       the web console (docs/console.md), with an admin key
   the token issuer: /oauth2/token, /oauth2/authorize, /oauth2/jwks, … (docs/issuer.md)
 gRPC: gavel.v1.DecisionService, Envoy ext_authz Authorization/Check, grpc.health.v1
 Prints the address it listens on (port 0 picks a free one). Policy files are watched: a
@@ -167,7 +168,9 @@ export async function serve(argv: string[], io: CliIo): Promise<number> {
   const replay = new ReplayCache();
   const forwardAuth = { verifyToken, replay, ...config.forwardAuth };
   const clientKeys = new ClientKeys(config.clientKeys);
-  const app = buildApp({ policies: live, metrics, reload: reloader.status, forwardAuth, log, store, directory, admin, decider, clientKeys, proxies, ipLists: config.ipLists.length > 0 ? ipLists : null, issuer });
+  // The console signs in with the admin key and reads the same store; without a key it says how to enable it.
+  const consoleOptions = { key: config.adminKey, store: enabled ? store : null };
+  const app = buildApp({ policies: live, metrics, reload: reloader.status, forwardAuth, log, store, directory, admin, decider, clientKeys, proxies, ipLists: config.ipLists.length > 0 ? ipLists : null, issuer, console: consoleOptions });
   const grpc = buildGrpcServer({ policies: live, decider, gateway: forwardAuth, ready: () => store.ping(), clientKeys, proxies });
   /** Stops everything started: after SIGTERM, or when a port cannot be bound (so the process exits). */
   const shutdown = async () => {
