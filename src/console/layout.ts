@@ -84,8 +84,8 @@ th, td { text-align: left; vertical-align: top; padding: .35rem .5rem; border-bo
 th { background: #f0f2f6; font-weight: 600; }
 code, pre { font-family: ui-monospace, monospace; font-size: .85rem; }
 pre { background: #fff; border: 1px solid #e2e2e2; padding: .75rem; overflow: auto; max-height: 40rem; }
-form.filters { display: flex; flex-wrap: wrap; gap: .75rem; align-items: end; margin-bottom: 1rem; }
-form.filters label, form.stack label { display: flex; flex-direction: column; font-size: .85rem; gap: .2rem; }
+.filters { display: flex; flex-wrap: wrap; gap: .75rem; align-items: end; margin-bottom: 1rem; }
+.filters label, form.stack label { display: flex; flex-direction: column; font-size: .85rem; gap: .2rem; }
 input, select, textarea, button { font: inherit; padding: .3rem .45rem; }
 button { cursor: pointer; }
 textarea { width: 100%; box-sizing: border-box; }
