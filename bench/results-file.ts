@@ -7,7 +7,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 
 export const RESULTS_MD = new URL('./RESULTS.md', import.meta.url);
 
-export const SECTIONS = ['engine', 'http', 'grpc', 'signals', 'signals-decision', 'issuer', 'affects'] as const;
+export const SECTIONS = ['engine', 'http', 'grpc', 'signals', 'signals-decision', 'issuer', 'affects', 'console'] as const;
 export type Section = (typeof SECTIONS)[number];
 
 const HEADER = `# Benchmark results
@@ -23,6 +23,7 @@ Each benchmark rewrites its own section below on a full run; partial runs leave 
 | [Signals in a decision](#signals-in-a-decision) | \`node --import tsx bench/signals-decision.ts\` | what risk signals cost a decision through the server's Decider: none configured, configured but unread, one policy reading \`risk.ip\` |
 | [Issuer](#issuer) | \`npm run bench:issuer\` | the token endpoint: client_credentials grants (ES256 JWTs, scopes minted by policy) vs node-oidc-provider |
 | [Affects](#affects) | \`npm run bench:affects\` | \`affects()\` (partial evaluation of every policy) over 10,000 policies, with facts the index keys decide and with facts they do not |
+| [Console](#console) | \`npm run bench:console\` | server-side render time of each console page with 10,000 policies and 1,000,000 logged decisions |
 
 The machine is a small shared VM (2 logical CPUs); each section says when it ran, on which
 commit, and the load average around it.

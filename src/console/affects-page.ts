@@ -6,6 +6,8 @@ import { factsOf, formParams, OPERATORS, type AffectsForm, type FactRow } from '
 
 const STATUS_TEXT: Record<AffectsRow['status'], string> = { applies: 'applies', 'may-apply': 'may apply', 'does-not-apply': 'does not apply' };
 const BLANK_ROWS = 3;
+/** Rows shown at most: a page of 10,000 rows helps nobody and takes long to render; the CSV has them all. */
+export const MAX_ROWS = 500;
 
 function factRow(r: FactRow): Html {
   const ops = OPERATORS.map((o) => html`<option value="${o}"${o === r.op ? html` selected` : ''}>${o === 'lacks' ? 'has no' : o}</option>`);
@@ -45,9 +47,10 @@ function detail(r: AffectsRow): Html {
   }
 }
 
-function results(rows: readonly AffectsRow[]): Html {
+function results(rows: readonly AffectsRow[], csv: string): Html {
   if (rows.length === 0) return html`<p>No policy applies or may apply.</p>`;
-  const body = rows.map(
+  const more = rows.length > MAX_ROWS ? html`<p class="notice">Showing the first ${MAX_ROWS} of ${rows.length} rows; <a href="${csv}">the CSV export</a> has them all.</p>` : '';
+  const body = rows.slice(0, MAX_ROWS).map(
     (r) => html`<tr data-id="${r.id}">
 <td class="status-${r.status}">${STATUS_TEXT[r.status]}</td>
 <td>${r.effect}</td>
@@ -58,7 +61,7 @@ function results(rows: readonly AffectsRow[]): Html {
 <td>${detail(r)}</td>
 </tr>`,
   );
-  return html`<table id="affects"><thead><tr><th>Status</th><th>Effect</th><th>ID</th><th>Tags</th><th>Owner</th><th>Location</th><th>Condition / reason</th></tr></thead><tbody>${body}</tbody></table>`;
+  return html`<table id="affects"><thead><tr><th>Status</th><th>Effect</th><th>ID</th><th>Tags</th><th>Owner</th><th>Location</th><th>Condition / reason</th></tr></thead><tbody>${body}</tbody></table>${more}`;
 }
 
 /** The form, and when it was submitted with facts, the answer. */
@@ -70,10 +73,11 @@ export function affectsPage(f: AffectsForm, answer: AffectsAnswer | null, shell:
 <ol>${facts.map((x) => html`<li><code>${x}</code></li>`)}</ol>`;
   } else if (answer?.kind === 'rows') {
     const counts = (s: AffectsRow['status']) => answer.rows.filter((r) => r.status === s).length;
+    const csv = `/console/affects.csv?${formParams(f).toString()}`;
     out = html`<h2>Policies affecting requests where</h2>
 <ul class="facts">${facts.map((x) => html`<li><code>${x}</code></li>`)}</ul>
-<p id="summary">${counts('applies')} apply, ${counts('may-apply')} may apply${f.all ? html`, ${counts('does-not-apply')} do not apply` : ''} · <a href="/console/affects.csv?${formParams(f).toString()}" download>export as CSV</a></p>
-${results(answer.rows)}`;
+<p id="summary">${counts('applies')} apply, ${counts('may-apply')} may apply${f.all ? html`, ${counts('does-not-apply')} do not apply` : ''} · <a href="${csv}" download>export as CSV</a></p>
+${results(answer.rows, csv)}`;
   }
   return page({ title: 'Which policies affect…', current: 'affects', ...shell }, html`${form(f)}${out}`);
 }

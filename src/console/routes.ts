@@ -66,6 +66,8 @@ export function consoleRoutes(app: FastifyInstance, options: ConsoleOptions): vo
       for (const url of ['/console', '/console/*']) scope.route({ method: ['GET', 'POST'], url, handler: disabled });
       return;
     }
+    // The inventory of a large set takes a parse of every policy: done before listening, not on the first page view.
+    scope.addHook('onReady', async () => void inventoryOf(options.policies.current));
     const sessions = createSessions(key);
     routes(scope, options, key, sessions);
   });
