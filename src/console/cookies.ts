@@ -1,4 +1,5 @@
 import type { FastifyRequest } from 'fastify';
+import type { TrustedProxies } from '../signals/client-address.js';
 
 /** The value of a cookie the request carries; `undefined` without it. */
 export function cookie(request: FastifyRequest, name: string): string | undefined {
@@ -21,7 +22,12 @@ export function setCookie(name: string, value: string, o: CookieOptions): string
   return `${name}=${value}; Path=${o.path}; Max-Age=${o.maxAge}; HttpOnly; SameSite=Strict${o.secure ? '; Secure' : ''}`;
 }
 
-/** Whether the browser reached us over https: TLS here, or a proxy we trust said so (fastify's trustProxy). */
-export function isHttps(request: FastifyRequest): boolean {
-  return request.protocol === 'https';
+/**
+ * Whether the browser reached us over https: TLS here, or a trusted proxy (`--trusted-proxy`)
+ * that terminated TLS says so in X-Forwarded-Proto. Anyone else's header is ignored.
+ */
+export function isHttps(request: FastifyRequest, proxies: TrustedProxies): boolean {
+  if (request.protocol === 'https') return true;
+  const peer = request.socket.remoteAddress;
+  return peer !== undefined && proxies.trusts(peer) && request.headers['x-forwarded-proto'] === 'https';
 }

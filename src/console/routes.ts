@@ -6,6 +6,7 @@ import { inventoryOf } from '../engine/inventory-cache.js';
 import { whyNot } from '../engine/why-not.js';
 import type { Request } from '../language/eval/activation.js';
 import type { Store } from '../store/store.js';
+import type { TrustedProxies } from '../signals/client-address.js';
 import { renderAffectsCsv } from '../cli/render-affects.js';
 import { readAffectsForm, queryOf, factsOf } from './affects-form.js';
 import { affectsPage } from './affects-page.js';
@@ -25,6 +26,8 @@ export interface ConsoleOptions {
   policies: LivePolicySet;
   /** Where the decision log is; `null`: the decisions pages say there is none. */
   store: Store | null;
+  /** Proxies whose X-Forwarded-Proto says the browser used https (so cookies get `Secure`). */
+  proxies: TrustedProxies;
 }
 
 const SESSION_COOKIE = 'gavel_console';
@@ -85,7 +88,7 @@ function routes(scope: FastifyInstance, options: ConsoleOptions, key: string, se
   const showLogin = (request: FastifyRequest, reply: FastifyReply, status: number, error: string | null) => {
     // Login CSRF: a random token in a cookie only this form's POST receives, and in the form.
     const token = randomBytes(18).toString('base64url');
-    reply.header('set-cookie', setCookie(LOGIN_COOKIE, token, { path: '/console/login', maxAge: 3600, secure: isHttps(request) }));
+    reply.header('set-cookie', setCookie(LOGIN_COOKIE, token, { path: '/console/login', maxAge: 3600, secure: isHttps(request, options.proxies) }));
     return sendPage(reply, status, loginPage(token, error));
   };
 
@@ -101,7 +104,7 @@ function routes(scope: FastifyInstance, options: ConsoleOptions, key: string, se
     if (!same(body.get('csrf'), cookie(request, LOGIN_COOKIE))) return sendPage(reply, 403, problemPage('Sign-in refused', 'the form has expired or did not come from this console; open the sign-in page again', null));
     if (!keyMatches(body.get('key') ?? '', key)) return showLogin(request, reply, 401, 'that is not the admin key');
     const { value } = sessions.issue(now());
-    const secure = isHttps(request);
+    const secure = isHttps(request, options.proxies);
     reply.header('set-cookie', [
       setCookie(SESSION_COOKIE, value, { path: '/console', maxAge: SESSION_SECONDS, secure }),
       setCookie(LOGIN_COOKIE, '', { path: '/console/login', maxAge: 0, secure }),
@@ -114,7 +117,7 @@ function routes(scope: FastifyInstance, options: ConsoleOptions, key: string, se
     if (session === null) return redirect(reply, '/console/login');
     if (!sessions.csrfMatches(session, form(request).get('csrf') ?? undefined)) return sendPage(reply, 403, problemPage('Refused', 'the form did not carry this session\'s CSRF token', sessions.csrf(session)));
     sessions.end(session);
-    reply.header('set-cookie', setCookie(SESSION_COOKIE, '', { path: '/console', maxAge: 0, secure: isHttps(request) }));
+    reply.header('set-cookie', setCookie(SESSION_COOKIE, '', { path: '/console', maxAge: 0, secure: isHttps(request, options.proxies) }));
     return redirect(reply, '/console/login');
   });
 

@@ -60,7 +60,7 @@ export interface AppOptions {
   /** The decider shared with other interfaces (gRPC); made from the options above when absent. */
   decider?: Decider;
   /** The web console at /console (docs/console.md); not served when absent. */
-  console?: Omit<ConsoleOptions, 'policies'> | null;
+  console?: Omit<ConsoleOptions, 'policies' | 'proxies'> | null;
 }
 
 const NO_ISSUERS: ForwardAuthOptions = {
@@ -100,6 +100,6 @@ export function buildApp(options: AppOptions): FastifyInstance {
   healthRoutes(app, options.policies, metrics, options.reload ?? null, options.store ?? null, options.ipLists ?? null);
   adminRoutes(app, options.admin ?? { key: null, store: null, reload: null });
   complianceRoutes(app, options.policies, options.admin?.key ?? null);
-  if (options.console) consoleRoutes(app, { ...options.console, policies: options.policies });
+  if (options.console) consoleRoutes(app, { ...options.console, policies: options.policies, proxies: options.proxies ?? new TrustedProxies([]) });
   return app;
 }

@@ -4,6 +4,7 @@ import { LivePolicySet } from '../../src/engine/live-set.js';
 import { DecisionLog } from '../../src/engine/decision-log.js';
 import { buildApp } from '../../src/http/app.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
+import { TrustedProxies } from '../../src/signals/client-address.js';
 
 /*
  * The console's security behaviour through inject; test/console/console.test.ts drives the
@@ -41,6 +42,15 @@ describe('the console', () => {
     expect(r.headers.location).toBe('/console/policies');
     const session = setCookies(r.headers['set-cookie']).find((c) => c.startsWith('gavel_console='))!;
     expect(session).toMatch(/; Path=\/console; Max-Age=28800; HttpOnly; SameSite=Strict$/);
+  });
+
+  test.each([
+    { note: 'a trusted proxy says https: Secure', proxies: ['127.0.0.1/32'], secure: true },
+    { note: 'an untrusted peer says https: not Secure', proxies: [], secure: false },
+  ])('$note', async ({ proxies, secure }) => {
+    const app = buildApp({ policies: live, proxies: new TrustedProxies(proxies), console: { key: KEY, store: null } });
+    const r = await app.inject({ method: 'GET', url: '/console/login', headers: { 'x-forwarded-proto': 'https' } });
+    expect(setCookies(r.headers['set-cookie'])[0]!.endsWith('; Secure')).toBe(secure);
   });
 
   test('a wrong key is refused with 401 and no session', async () => {
