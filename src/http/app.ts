@@ -27,6 +27,8 @@ import type { Issuer } from '../issuer/issuer.js';
 import { TrustedProxies } from '../signals/client-address.js';
 import type { LiveIpLists } from '../signals/ip/live-ip-lists.js';
 import { ClientKeys } from '../server/keys.js';
+import { complianceRoutes } from './routes/compliance.js';
+import { consoleRoutes, type ConsoleOptions } from '../console/routes.js';
 
 export interface AppOptions {
   policies: LivePolicySet;
@@ -66,6 +68,8 @@ export interface AppOptions {
   searchPageKey?: string | Buffer;
   /** Page sizes and the candidate bound of the search APIs; DEFAULT_SEARCH_LIMITS when absent. */
   searchLimits?: SearchLimits;
+  /** The web console at /console (docs/console.md); not served when absent. */
+  console?: Omit<ConsoleOptions, 'policies' | 'proxies'> | null;
 }
 
 const NO_ISSUERS: ForwardAuthOptions = {
@@ -105,5 +109,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
   if (options.issuer) oauthRoutes(app, options.issuer, origin);
   healthRoutes(app, options.policies, metrics, options.reload ?? null, options.store ?? null, options.ipLists ?? null);
   adminRoutes(app, options.admin ?? { key: null, store: null, reload: null }, options.policies);
+  complianceRoutes(app, options.policies, options.admin?.key ?? null);
+  if (options.console) consoleRoutes(app, { ...options.console, policies: options.policies, proxies: options.proxies ?? new TrustedProxies([]) });
   return app;
 }

@@ -42,6 +42,7 @@ Serves decisions over HTTP for the policies in DIR (default ./policies):
   POST /v1/decide[?explain=true], /v1/decide/batch    Gavel's native API
   ANY  /v1/forward-auth                                nginx auth_request, Caddy, Traefik
   GET  /healthz, /readyz, /metrics
+  GET  /console                                       the web console (docs/console.md), with an admin key
   the token issuer: /oauth2/token, /oauth2/authorize, /oauth2/jwks, … (docs/issuer.md)
 gRPC: gavel.v1.DecisionService, Envoy ext_authz Authorization/Check, grpc.health.v1
 Prints the address it listens on (port 0 picks a free one). Policy files are watched: a
@@ -181,7 +182,9 @@ export async function serve(argv: string[], io: CliIo): Promise<number> {
   // Search page tokens are MACed with a key derived from the issuer secret: they outlive a restart, and
   // servers sharing the secret (behind one load balancer) accept each other's.
   const searchPageKey = createHmac('sha256', secret).update('gavel search page tokens').digest();
-  const app = buildApp({ policies: live, metrics, reload: reloader.status, forwardAuth, log, store, directory, admin, decider, clientKeys, proxies, ipLists: config.ipLists.length > 0 ? ipLists : null, issuer, searchPageKey });
+  // The console signs in with the admin key and reads the same store; without a key it says how to enable it.
+  const consoleOptions = { key: config.adminKey, store: enabled ? store : null };
+  const app = buildApp({ policies: live, metrics, reload: reloader.status, forwardAuth, log, store, directory, admin, decider, clientKeys, proxies, ipLists: config.ipLists.length > 0 ? ipLists : null, issuer, searchPageKey, console: consoleOptions });
   const grpc = buildGrpcServer({ policies: live, decider, gateway: forwardAuth, ready: () => store.ping(), clientKeys, proxies });
   /** Stops everything started: after SIGTERM, or when a port cannot be bound (so the process exits). */
   const shutdown = async () => {

@@ -1,0 +1,65 @@
+import type { DecisionRecord } from '../store/store.js';
+import { html, query, type Html } from './html.js';
+import { page } from './layout.js';
+import { refOf, type DecisionFilter, type DecisionPage, type DecisionRef } from './decisions.js';
+
+export const DECISIONS_PER_PAGE = 50;
+
+/** The filter form's fields as typed (re-shown as they were, even when one is invalid). */
+export interface DecisionsForm {
+  decision: '' | 'allow' | 'deny';
+  subject: string;
+  policy: string;
+  since: string;
+}
+
+/** The filter the form asks for; a `since` that is not a time is an error to show, not a crash. */
+export function filterOf(f: DecisionsForm): { filter: DecisionFilter } | { error: string } {
+  const filter: DecisionFilter = {};
+  if (f.decision !== '') filter.decision = f.decision === 'allow';
+  if (f.subject.trim() !== '') filter.subjectId = f.subject.trim();
+  if (f.policy.trim() !== '') filter.policy = f.policy.trim();
+  if (f.since.trim() !== '') {
+    const t = Date.parse(f.since.trim());
+    if (Number.isNaN(t)) return { error: `\`${f.since}\` is not a time: write it as 2026-01-31 or 2026-01-31T14:00:00Z` };
+    filter.since = new Date(t).toISOString();
+  }
+  return { filter };
+}
+
+/** The decision page's link: the id, and the hints today's lookup needs (decisions.ts). */
+export function decisionHref(ref: DecisionRef): string {
+  return `/console/decisions/${encodeURIComponent(ref.id)}`;
+}
+
+function row(r: DecisionRecord): Html {
+  return html`<tr>
+<td><a href="${decisionHref(refOf(r))}">${r.at.replace('T', ' ').replace('Z', '')}</a></td>
+<td class="${r.decision ? 'allow' : 'deny'}">${r.decision ? 'allow' : 'deny'}</td>
+<td>${r.subject.type}/<strong>${r.subject.id}</strong></td>
+<td><code>${r.action}</code></td>
+<td>${r.resource.type}/${r.resource.id}</td>
+<td>${r.determining.map((p) => html`<code>${p}</code> `)}</td>
+<td>${r.via}</td>
+</tr>`;
+}
+
+export function decisionsPage(f: DecisionsForm, result: { page: DecisionPage } | { error: string } | { disabled: true }, shell: { csrf: string; revision: string }): Html {
+  const form = html`<form method="get" action="/console/decisions" class="filters">
+<label>Decision<select name="decision"><option value="">any</option>${(['allow', 'deny'] as const).map((d) => html`<option value="${d}"${f.decision === d ? html` selected` : ''}>${d}</option>`)}</select></label>
+<label>Subject id<input type="text" name="subject" value="${f.subject}"></label>
+<label>Determining policy<input type="text" name="policy" value="${f.policy}"></label>
+<label>Since (UTC)<input type="text" name="since" value="${f.since}" placeholder="2026-01-31T14:00:00Z"></label>
+<button type="submit">Filter</button> <a href="/console/decisions">clear</a>
+</form>`;
+  let body: Html;
+  if ('disabled' in result) body = html`<p class="notice">This server keeps no decision log (<code>decision_log.enabled</code> is off, or it has no store).</p>`;
+  else if ('error' in result) body = html`<p class="error" role="alert">${result.error}</p>`;
+  else {
+    const { records, older } = result.page;
+    const keep = { decision: f.decision, subject: f.subject, policy: f.policy, since: f.since };
+    body = html`${records.length === 0 ? html`<p>No decision matches.</p>` : html`<table id="decisions"><thead><tr><th>Time (UTC)</th><th>Decision</th><th>Subject</th><th>Action</th><th>Resource</th><th>Determining</th><th>Via</th></tr></thead><tbody>${records.map(row)}</tbody></table>`}
+<div class="pager">${older === null ? '' : html`<a href="/console/decisions${query({ ...keep, older })}" rel="next">older →</a>`}</div>`;
+  }
+  return page({ title: 'Decisions', current: 'decisions', ...shell }, html`<p class="muted">The decision log, newest first. Open a decision for its request and, for a deny, why it was denied.</p>${form}${body}`);
+}

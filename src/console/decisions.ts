@@ -1,0 +1,48 @@
+import type { DecisionRecord, Store } from '../store/store.js';
+
+/*
+ * The console's only access to the decision log: pages follow the store's cursor (the
+ * per-batch summaries make filtered pages and lookups by id read only the batches that
+ * may hold an answer), so the pages never depend on how the log is stored.
+ */
+
+export interface DecisionFilter {
+  decision?: boolean;
+  subjectId?: string;
+  policy?: string;
+  /** ISO 8601. */
+  since?: string;
+}
+
+export interface DecisionPage {
+  records: DecisionRecord[];
+  /** Where the next (older) page starts; `null` on the last page. Opaque to the pages. */
+  older: string | null;
+}
+
+/** One page of matching decisions, newest first. `cursor` is what a previous page answered as `older`. */
+export function decisionPage(store: Store, filter: DecisionFilter, size: number, cursor: string | null): DecisionPage {
+  const page = store.decisionPage({ ...filter, limit: size, ...(cursor === null ? {} : { after: cursor }) });
+  return { records: page.decisions, older: page.next };
+}
+
+/**
+ * Where a decision can be found again: its id, and what the link knows of it (kept in
+ * links made before the store could look ids up; the lookup needs only the id).
+ */
+export interface DecisionRef {
+  id: string;
+  at?: string;
+  subjectId?: string;
+  decision?: boolean;
+}
+
+/** One record by id; `null` when it is not in the log (never logged, or pruned). */
+export function decisionById(store: Store, ref: DecisionRef): DecisionRecord | null {
+  return store.decisionById(ref.id);
+}
+
+/** The link's query for a record: its id. */
+export function refOf(r: DecisionRecord): DecisionRef {
+  return { id: r.id };
+}

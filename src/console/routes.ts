@@ -1,0 +1,210 @@
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { LivePolicySet } from '../engine/live-set.js';
+import { answerAffects } from '../engine/affects-query.js';
+import { inventoryOf } from '../engine/inventory-cache.js';
+import { explainLogged } from '../engine/explain-logged.js';
+import { RevisionSets } from '../engine/revisions.js';
+import type { Store } from '../store/store.js';
+import type { TrustedProxies } from '../signals/client-address.js';
+import { renderAffectsCsv } from '../cli/render-affects.js';
+import { readAffectsForm, queryOf, factsOf } from './affects-form.js';
+import { affectsPage } from './affects-page.js';
+import { cookie, isHttps, setCookie } from './cookies.js';
+import { decisionPage } from './decision-page.js';
+import { decisionById, decisionPage as pageOfDecisions } from './decisions.js';
+import { DECISIONS_PER_PAGE, decisionsPage, filterOf, type DecisionsForm } from './decisions-page.js';
+import { keyMatches } from './key-matches.js';
+import { secureHeaders, sendPage, STYLE } from './layout.js';
+import { disabledPage, loginPage, problemPage } from './login-page.js';
+import { policiesPage } from './policies-page.js';
+import { whatIfPage, type WhatIfResult } from './whatif-page.js';
+import { whatIf } from '../engine/whatif.js';
+import { buildPolicySet } from '../engine/policy-set.js';
+import { FolderError, loadPolicyFolder } from '../engine/folder.js';
+import { formatDiagnostic } from '../language/diagnostic.js';
+import { createSessions, SESSION_SECONDS, type Session, type Sessions } from './session.js';
+
+export interface ConsoleOptions {
+  /** The admin key; `null`: the console only says how to enable it. */
+  key: string | null;
+  policies: LivePolicySet;
+  /** Where the decision log is; `null`: the decisions pages say there is none. */
+  store: Store | null;
+  /** Proxies whose X-Forwarded-Proto says the browser used https (so cookies get `Secure`). */
+  proxies: TrustedProxies;
+}
+
+const SESSION_COOKIE = 'gavel_console';
+const LOGIN_COOKIE = 'gavel_console_login';
+/** Forms are a key or a CSRF token: anything larger is not one of ours. */
+const FORM_LIMIT = 8 * 1024;
+
+const now = (): number => Math.floor(Date.now() / 1000);
+const params = (request: FastifyRequest): URLSearchParams => new URLSearchParams(request.url.slice(request.url.indexOf('?') + 1 || request.url.length));
+const form = (request: FastifyRequest): URLSearchParams => (request.body instanceof URLSearchParams ? request.body : new URLSearchParams());
+const redirect = (reply: FastifyReply, to: string): FastifyReply => secureHeaders(reply).status(303).header('location', to).send();
+
+function same(a: string | undefined | null, b: string | undefined | null): boolean {
+  if (a === undefined || a === null || b === undefined || b === null) return false;
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+type Page = (request: FastifyRequest, reply: FastifyReply, session: Session, csrf: string) => Promise<FastifyReply> | FastifyReply;
+
+/**
+ * The console at /console: server-rendered pages over the live policy set and the decision
+ * log, for people (docs/console.md). Sign-in takes the admin key and answers a signed
+ * session cookie; every page needs it, every POST also its CSRF token.
+ */
+export function consoleRoutes(app: FastifyInstance, options: ConsoleOptions): void {
+  void app.register(async (scope) => {
+    scope.removeAllContentTypeParsers();
+    scope.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: FORM_LIMIT }, (_request, body, done) => done(null, new URLSearchParams(body as string)));
+
+    scope.get('/console/style.css', async (_request, reply) =>
+      reply.header('content-type', 'text/css; charset=utf-8').header('x-content-type-options', 'nosniff').header('cache-control', 'max-age=3600').send(STYLE),
+    );
+
+    const key = options.key;
+    if (key === null) {
+      const disabled = async (_request: FastifyRequest, reply: FastifyReply) => sendPage(reply, 403, disabledPage());
+      for (const url of ['/console', '/console/*']) scope.route({ method: ['GET', 'POST'], url, handler: disabled });
+      return;
+    }
+    // The inventory of a large set takes a parse of every policy: done before listening, not on the first page view.
+    scope.addHook('onReady', async () => void inventoryOf(options.policies.current));
+    const sessions = createSessions(key);
+    routes(scope, options, key, sessions);
+  });
+}
+
+function routes(scope: FastifyInstance, options: ConsoleOptions, key: string, sessions: Sessions): void {
+  // A decision is explained with the revision that made it, rebuilt from the store (the last few kept built).
+  const revisions = options.store === null ? null : new RevisionSets(options.store);
+  /** A page for a signed-in browser; any other is sent to sign in. */
+  const signedIn = (handler: Page) => async (request: FastifyRequest, reply: FastifyReply) => {
+    const session = sessions.verify(cookie(request, SESSION_COOKIE), now());
+    if (session === null) return redirect(reply, '/console/login');
+    return handler(request, reply, session, sessions.csrf(session));
+  };
+  const shell = (csrf: string) => ({ csrf, revision: options.policies.current.revision });
+
+  const showLogin = (request: FastifyRequest, reply: FastifyReply, status: number, error: string | null) => {
+    // Login CSRF: a random token in a cookie only this form's POST receives, and in the form.
+    const token = randomBytes(18).toString('base64url');
+    reply.header('set-cookie', setCookie(LOGIN_COOKIE, token, { path: '/console/login', maxAge: 3600, secure: isHttps(request, options.proxies) }));
+    return sendPage(reply, status, loginPage(token, error));
+  };
+
+  scope.get('/console', async (_request, reply) => redirect(reply, '/console/policies'));
+
+  scope.get('/console/login', async (request, reply) => {
+    if (sessions.verify(cookie(request, SESSION_COOKIE), now()) !== null) return redirect(reply, '/console/policies');
+    return showLogin(request, reply, 200, null);
+  });
+
+  scope.post('/console/login', async (request, reply) => {
+    const body = form(request);
+    if (!same(body.get('csrf'), cookie(request, LOGIN_COOKIE))) return sendPage(reply, 403, problemPage('Sign-in refused', 'the form has expired or did not come from this console; open the sign-in page again', null));
+    if (!keyMatches(body.get('key') ?? '', key)) return showLogin(request, reply, 401, 'that is not the admin key');
+    const { value } = sessions.issue(now());
+    const secure = isHttps(request, options.proxies);
+    reply.header('set-cookie', [
+      setCookie(SESSION_COOKIE, value, { path: '/console', maxAge: SESSION_SECONDS, secure }),
+      setCookie(LOGIN_COOKIE, '', { path: '/console/login', maxAge: 0, secure }),
+    ]);
+    return redirect(reply, '/console/policies');
+  });
+
+  scope.post('/console/logout', async (request, reply) => {
+    const session = sessions.verify(cookie(request, SESSION_COOKIE), now());
+    if (session === null) return redirect(reply, '/console/login');
+    if (!sessions.csrfMatches(session, form(request).get('csrf') ?? undefined)) return sendPage(reply, 403, problemPage('Refused', 'the form did not carry this session\'s CSRF token', sessions.csrf(session)));
+    sessions.end(session);
+    reply.header('set-cookie', setCookie(SESSION_COOKIE, '', { path: '/console', maxAge: 0, secure: isHttps(request, options.proxies) }));
+    return redirect(reply, '/console/login');
+  });
+
+  scope.get('/console/policies', signedIn((request, reply, _session, csrf) => {
+    const p = params(request);
+    const effect = p.get('effect');
+    const set = options.policies.current;
+    return sendPage(reply, 200, policiesPage(inventoryOf(set), {
+      q: p.get('q') ?? '',
+      tag: p.get('tag') || undefined,
+      owner: p.get('owner') || undefined,
+      effect: effect === 'permit' || effect === 'forbid' ? effect : undefined,
+      page: Math.max(0, Math.min(Number.parseInt(p.get('page') ?? '0', 10) || 0, 10_000)),
+    }, { csrf, revision: set.revision }));
+  }));
+
+  scope.get('/console/affects', signedIn((request, reply, _session, csrf) => {
+    const f = readAffectsForm(params(request));
+    const answer = factsOf(f).length === 0 ? null : answerAffects(options.policies.current, queryOf(f));
+    return sendPage(reply, answer?.kind === 'bad-facts' ? 400 : 200, affectsPage(f, answer, shell(csrf)));
+  }));
+
+  scope.get('/console/affects.csv', signedIn((request, reply) => {
+    const answer = answerAffects(options.policies.current, queryOf(readAffectsForm(params(request))));
+    secureHeaders(reply);
+    if (answer.kind === 'bad-facts') return reply.status(400).header('content-type', 'text/plain; charset=utf-8').send(`${answer.diagnostics.join('\n')}\n`);
+    return reply
+      .header('content-type', 'text/csv; charset=utf-8')
+      .header('content-disposition', 'attachment; filename="affects.csv"')
+      .send(`${renderAffectsCsv(answer.rows).join('\r\n')}\r\n`);
+  }));
+
+  scope.get('/console/decisions', signedIn((request, reply, _session, csrf) => {
+    const p = params(request);
+    const decision = p.get('decision');
+    const f: DecisionsForm = { decision: decision === 'allow' || decision === 'deny' ? decision : '', subject: p.get('subject') ?? '', policy: p.get('policy') ?? '', since: p.get('since') ?? '' };
+    if (options.store === null) return sendPage(reply, 200, decisionsPage(f, { disabled: true }, shell(csrf)));
+    const filter = filterOf(f);
+    if ('error' in filter) return sendPage(reply, 400, decisionsPage(f, filter, shell(csrf)));
+    const page = pageOfDecisions(options.store, filter.filter, DECISIONS_PER_PAGE, p.get('older'));
+    return sendPage(reply, 200, decisionsPage(f, { page }, shell(csrf)));
+  }));
+
+  // Replays the newest logged decisions against a folder on this server: an admin's read of
+  // policy files, as `gavel whatif --candidate` does. Read-only, so a GET form like the others.
+  scope.get('/console/whatif', signedIn(async (request, reply, _session, csrf) => {
+    const p = params(request);
+    const form = { candidate: p.get('candidate') ?? '', limit: Math.max(1, Math.min(Number.parseInt(p.get('limit') ?? '', 10) || WHATIF_DEFAULT, WHATIF_MAX)), since: p.get('since') ?? '' };
+    const shell = { csrf, revision: options.policies.current.revision };
+    if (form.candidate === '') return sendPage(reply, 200, whatIfPage(form, { kind: 'none' }, shell));
+    if (options.store === null) return sendPage(reply, 404, problemPage('No decision log', 'this server keeps no decision log to replay', csrf));
+    const result = await replay(options.store, form);
+    return sendPage(reply, result.kind === 'report' ? 200 : 400, whatIfPage(form, result, shell));
+  }));
+
+  scope.get('/console/decisions/:id', signedIn((request, reply, _session, csrf) => {
+    if (options.store === null) return sendPage(reply, 404, problemPage('No decision log', 'this server keeps no decision log', csrf));
+    const id = (request.params as { id: string }).id;
+    const record = decisionById(options.store, { id });
+    if (record === null) return sendPage(reply, 404, problemPage('Decision not found', `no decision \`${id}\` in the log (it may have been pruned)`, csrf));
+    const explained = explainLogged(record, (r) => revisions?.get(r) ?? { kind: 'unknown' }, options.policies.current);
+    const why = { decision: explained.decision, forbids: explained.why_not?.forbids ?? [], permits: explained.why_not?.permits ?? [] };
+    return sendPage(reply, 200, decisionPage(record, why, { csrf, revision: explained.explained_with.revision }));
+  }));
+}
+
+/** Decisions a console what-if replays by default, and at most: it runs on the request thread. */
+const WHATIF_DEFAULT = 10_000;
+const WHATIF_MAX = 200_000;
+
+async function replay(store: Store, form: { candidate: string; limit: number; since: string }): Promise<WhatIfResult> {
+  if (form.since !== '' && Number.isNaN(Date.parse(form.since))) return { kind: 'problem', message: `since: \`${form.since}\` is not an ISO 8601 time`, diagnostics: [] };
+  let folder;
+  try {
+    folder = await loadPolicyFolder(form.candidate);
+  } catch (err: unknown) {
+    if (err instanceof FolderError) return { kind: 'problem', message: err.message, diagnostics: [] };
+    throw err;
+  }
+  const { set, diagnostics } = buildPolicySet(folder.sources, folder.schema);
+  if (set === null) return { kind: 'problem', message: `the candidate policies have ${diagnostics.length} problem(s)`, diagnostics: diagnostics.map(formatDiagnostic) };
+  return { kind: 'report', report: whatIf(store, set, { limit: form.limit, ...(form.since === '' ? {} : { since: new Date(form.since).toISOString() }) }) };
+}

@@ -1,0 +1,139 @@
+import { describe, expect, test } from 'vitest';
+import { buildPolicySet } from '../../src/index.js';
+import { LivePolicySet } from '../../src/engine/live-set.js';
+import { DecisionLog } from '../../src/engine/decision-log.js';
+import { buildApp } from '../../src/http/app.js';
+import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
+import { TrustedProxies } from '../../src/signals/client-address.js';
+
+/*
+ * The console's security behaviour through inject; test/console/console.test.ts drives the
+ * pages in a real browser.
+ */
+const KEY = 'console-test-key-0123456789';
+const EVIL = '<script>alert(1)</script>';
+const live = new LivePolicySet(
+  buildPolicySet([{ file: 'a.gavel', text: `@id("p") @description("${EVIL}") permit (action == "read");\n@id("f") forbid (action == "delete") reason "no \\"<b>deletes</b>\\"";` }]).set!,
+);
+
+function setup(key: string | null = KEY) {
+  const store = new SqliteStore(':memory:');
+  const log = new DecisionLog(store, { flushMs: 60_000 });
+  const app = buildApp({ policies: live, store, log, admin: { key, store, reload: null }, console: { key, store } });
+  return { app, log };
+}
+
+const setCookies = (h: string | string[] | undefined): string[] => (h === undefined ? [] : Array.isArray(h) ? h : [h]);
+const pair = (c: string): string => c.split(';')[0]!;
+
+async function signIn(app: ReturnType<typeof setup>['app'], key = KEY) {
+  const login = await app.inject({ method: 'GET', url: '/console/login' });
+  const csrf = /name="csrf" value="([^"]+)"/.exec(login.body)![1]!;
+  const loginCookie = pair(setCookies(login.headers['set-cookie'])[0]!);
+  const r = await app.inject({ method: 'POST', url: '/console/login', headers: { cookie: loginCookie, 'content-type': 'application/x-www-form-urlencoded' }, payload: new URLSearchParams({ csrf, key }).toString() });
+  return { r, cookie: setCookies(r.headers['set-cookie']).map(pair).find((c) => c.startsWith('gavel_console='))! };
+}
+
+describe('the console', () => {
+  test('signs in with the admin key: an HttpOnly, SameSite=Strict session cookie with an expiry', async () => {
+    const { app } = setup();
+    const { r } = await signIn(app);
+    expect(r.statusCode).toBe(303);
+    expect(r.headers.location).toBe('/console/policies');
+    const session = setCookies(r.headers['set-cookie']).find((c) => c.startsWith('gavel_console='))!;
+    expect(session).toMatch(/; Path=\/console; Max-Age=28800; HttpOnly; SameSite=Strict$/);
+  });
+
+  test.each([
+    { note: 'a trusted proxy says https: Secure', proxies: ['127.0.0.1/32'], secure: true },
+    { note: 'an untrusted peer says https: not Secure', proxies: [], secure: false },
+  ])('$note', async ({ proxies, secure }) => {
+    const app = buildApp({ policies: live, proxies: new TrustedProxies(proxies), console: { key: KEY, store: null } });
+    const r = await app.inject({ method: 'GET', url: '/console/login', headers: { 'x-forwarded-proto': 'https' } });
+    expect(setCookies(r.headers['set-cookie'])[0]!.endsWith('; Secure')).toBe(secure);
+  });
+
+  test('a wrong key is refused with 401 and no session', async () => {
+    const { app } = setup();
+    const { r, cookie } = await signIn(app, 'not-the-key-at-all-0000');
+    expect(r.statusCode).toBe(401);
+    expect(r.body).toContain('that is not the admin key');
+    expect(cookie).toBeUndefined();
+  });
+
+  test('a sign-in without the login CSRF token is refused', async () => {
+    const { app } = setup();
+    const r = await app.inject({ method: 'POST', url: '/console/login', headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: `key=${KEY}&csrf=x` });
+    expect(r.statusCode).toBe(403);
+  });
+
+  test.each([
+    { note: 'no cookie', cookie: undefined },
+    { note: 'a forged cookie', cookie: 'gavel_console=v1.9999999999.AAAAAAAAAAAAAAAAAAAAAAAA.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA' },
+  ])('pages send a browser with $note to sign in', async ({ cookie }) => {
+    const { app } = setup();
+    const r = await app.inject({ method: 'GET', url: '/console/policies', headers: cookie === undefined ? {} : { cookie } });
+    expect(r.statusCode).toBe(303);
+    expect(r.headers.location).toBe('/console/login');
+  });
+
+  test('every page: no script, no framing, nothing cached; attacker-influenced text is escaped', async () => {
+    const { app } = setup();
+    const { cookie } = await signIn(app);
+    for (const url of ['/console/login', '/console/policies?q=%3Cscript%3E', '/console/affects?path=action&op=%3D%3D&value=delete&all=on', '/console/decisions?subject=%3Cscript%3E']) {
+      const r = await app.inject({ method: 'GET', url, headers: { cookie } });
+      expect(r.headers['content-security-policy']).toContain("default-src 'none'");
+      expect(r.headers['content-security-policy']).toContain("frame-ancestors 'none'");
+      expect(r.headers['x-frame-options']).toBe('DENY');
+      expect(r.headers['cache-control']).toBe('no-store');
+      expect(r.body).not.toContain('<script');
+    }
+    const policies = await app.inject({ method: 'GET', url: '/console/policies', headers: { cookie } });
+    expect(policies.body).toContain('&lt;script&gt;alert(1)&lt;/script&gt;');
+    const affects = await app.inject({ method: 'GET', url: '/console/affects?path=action&op=%3D%3D&value=delete', headers: { cookie } });
+    expect(affects.body).toContain('no &quot;&lt;b&gt;deletes&lt;/b&gt;&quot;');
+  });
+
+  test('sign-out needs the session\'s CSRF token, and ends the session', async () => {
+    const { app } = setup();
+    const { cookie } = await signIn(app);
+    const page = await app.inject({ method: 'GET', url: '/console/policies', headers: { cookie } });
+    const csrf = /action="\/console\/logout"[^]*?name="csrf" value="([^"]+)"/.exec(page.body)![1]!;
+    const form = { cookie, 'content-type': 'application/x-www-form-urlencoded' };
+    expect((await app.inject({ method: 'POST', url: '/console/logout', headers: form, payload: '' })).statusCode).toBe(403);
+    expect((await app.inject({ method: 'POST', url: '/console/logout', headers: form, payload: 'csrf=wrong' })).statusCode).toBe(403);
+    expect((await app.inject({ method: 'POST', url: '/console/logout', headers: form, payload: `csrf=${csrf}` })).statusCode).toBe(303);
+    expect((await app.inject({ method: 'GET', url: '/console/policies', headers: { cookie } })).statusCode).toBe(303);
+  });
+
+  test('a decision from the log, with why it was denied', async () => {
+    const { app, log } = setup();
+    await app.inject({ method: 'POST', url: '/v1/decide', headers: { 'x-request-id': 'del-1' }, payload: { subject: { type: 'user', id: '<img>' }, action: { name: 'delete' }, resource: { type: 'doc', id: '1' } } });
+    log.flush();
+    const { cookie } = await signIn(app);
+    const list = await app.inject({ method: 'GET', url: '/console/decisions?decision=deny', headers: { cookie } });
+    expect(list.body).toContain('&lt;img&gt;');
+    const href = /href="(\/console\/decisions\/del-1[^"]*)"/.exec(list.body)![1]!.replaceAll('&amp;', '&');
+    const one = await app.inject({ method: 'GET', url: href, headers: { cookie } });
+    expect(one.statusCode).toBe(200);
+    expect(one.body).toContain('Why was this denied?');
+    expect(one.body).toContain('<ul id="forbids"><li><code>f</code>');
+  });
+
+  test('the CSV export answers the same question', async () => {
+    const { app } = setup();
+    const { cookie } = await signIn(app);
+    const r = await app.inject({ method: 'GET', url: '/console/affects.csv?path=action&op=%3D%3D&value=delete', headers: { cookie } });
+    expect(r.headers['content-type']).toBe('text/csv; charset=utf-8');
+    expect(r.body.split('\r\n')[1]).toBe('applies,forbid,f,,,a.gavel:2:1,,,false,"no ""<b>deletes</b>"""');
+  });
+
+  test('without an admin key the console says how to enable it, and shows nothing', async () => {
+    const { app } = setup(null);
+    for (const url of ['/console', '/console/login', '/console/policies']) {
+      const r = await app.inject({ method: 'GET', url });
+      expect(r.statusCode).toBe(403);
+      expect(r.body).toContain('GAVEL_ADMIN_KEY');
+    }
+  });
+});
