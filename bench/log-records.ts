@@ -6,6 +6,7 @@
  */
 import { decide, type PolicySet } from '../dist/index.js';
 import type { DecisionBatch, DecisionRecord } from '../dist/store/store.js';
+import { summarize } from '../dist/store/decision-summary.js';
 import { requestMix, type BenchRequest } from './workload.js';
 
 export const BATCH = 500;
@@ -16,13 +17,14 @@ export function* logBatches(set: PolicySet, policies: number, count: number, sta
   const mix = requestMix(policies);
   const decided = mix.map((r) => ({ r, d: decide(set, r as unknown as Parameters<typeof decide>[1]) }));
   for (let first = 0; first < count; first += BATCH) {
-    const lines: string[] = [];
+    const records: DecisionRecord[] = [];
     const n = Math.min(BATCH, count - first);
     for (let i = first; i < first + n; i++) {
       const { r, d } = decided[i % decided.length]!;
-      lines.push(JSON.stringify(record(i, start + i, r, d)));
+      records.push(record(i, start + i, r, d));
     }
-    yield { firstAt: new Date(start + first).toISOString(), lastAt: new Date(start + first + n - 1).toISOString(), count: n, json: `[${lines.join(',')}]` };
+    // With its summary, as the decision log hands batches to the writer (it has the records at hand).
+    yield { firstAt: new Date(start + first).toISOString(), lastAt: new Date(start + first + n - 1).toISOString(), count: n, json: JSON.stringify(records), summary: summarize(records) };
   }
 }
 

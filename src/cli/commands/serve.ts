@@ -25,6 +25,7 @@ import { DecisionLog } from '../../engine/decision-log.js';
 import { revisionFiles } from '../../engine/revisions.js';
 import type { PolicyFolder } from '../../engine/folder.js';
 import { SqliteStore } from '../../store/sqlite/sqlite-store.js';
+import { TreeKeeper } from '../../server/tree-keeper.js';
 import { WorkerLogSink } from '../../store/sqlite/worker-log-sink.js';
 import { Directory, LiveDirectory } from '../../engine/directory.js';
 import { ConfigError, loadConfig, type Config } from '../../config.js';
@@ -165,8 +166,12 @@ export async function serve(argv: string[], io: CliIo): Promise<number> {
   saveRevision(result.set.revision, result.folder);
   const live = new LivePolicySet(result.set);
   const metrics = new Metrics(live, () => (log?.depth ?? 0) + (sink?.depth ?? 0));
+  // With the admin APIs on (affects, the console, what-if), the set's syntax trees are kept for partial evaluation.
+  const trees = config.adminKey === null ? null : new TreeKeeper(live);
+  trees?.refresh();
   const reloader = new PolicyReloader(dir, live, (outcome) => {
     metrics.reloaded(outcome);
+    if (outcome.result === 'applied') trees?.refresh();
     report(io, outcome, live.current.revision);
   }, undefined, (set, folder) => saveRevision(set.revision, folder));
   if (config.watch) reloader.watch();
@@ -192,6 +197,7 @@ export async function serve(argv: string[], io: CliIo): Promise<number> {
     ipLists.close();
     // close() stops accepting and waits for requests in flight; then every answered decision is written.
     await Promise.all([app.close(), new Promise<void>((resolve) => grpc.tryShutdown(() => resolve()))]);
+    trees?.close();
     clearInterval(pruning);
     clearInterval(watchingDb);
     log?.close();
