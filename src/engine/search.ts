@@ -8,7 +8,7 @@ import type { PolicySet } from './policy-set.js';
 import { decodePageToken, encodePageToken, fingerprint } from './search-page.js';
 
 /*
- * The AuthZEN search APIs over the directory (docs/compliance-search.md). The contract: a
+ * The AuthZEN search APIs over the directory (docs/compliance.md#who-may-the-authzen-search-apis). The contract: a
  * search's results are exactly the candidates for which a single evaluation of the same
  * request allows. Candidates of a subject or resource search are the directory's entities
  * of the searched type; of an action search, the action names the policy set names. Each is

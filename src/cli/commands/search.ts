@@ -16,7 +16,7 @@ import { loadSet, printDiagnostics } from '../load.js';
 export const searchHelp = `Usage: gavel search subject|resource|action [--policies DIR] [--db FILE] [--request FILE|-] [--json]
 
 Answers an AuthZEN search offline, as POST /access/v1/search/KIND would on a server over
-the same policies and database (docs/compliance-search.md):
+the same policies and database (docs/compliance.md#who-may-the-authzen-search-apis):
 
   subject   which subjects of a type may do the action on the resource
             {"subject": {"type": "user"}, "action": {"name": "delete"},
