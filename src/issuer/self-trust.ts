@@ -1,9 +1,6 @@
-import { createHash } from 'node:crypto';
 import { decodeJwt, type JWTPayload } from 'jose';
-import type { TokenResult } from '../tokens/verify-token.js';
+import { tokenKey, type TokenResult, type VerifyToken } from '../tokens/verify-token.js';
 import type { Issuer } from './issuer.js';
-
-type Verify = (token: string) => Promise<TokenResult>;
 
 /**
  * Closing the loop: Gavel's decision interfaces accept the tokens its own issuer minted
@@ -11,32 +8,41 @@ type Verify = (token: string) => Promise<TokenResult>;
  * an audience that is a registered API, not expired, not revoked. Verified tokens are
  * cached by hash, and a revocation applies to cached ones at once.
  */
-export function withSelfTrust(issuer: Issuer, others: Verify, isApi: (audience: string) => boolean, cacheSize = 10_000): Verify {
+export function withSelfTrust(issuer: Issuer, others: VerifyToken, isApi: (audience: string) => boolean, cacheSize = 10_000): VerifyToken {
   const cache = new Map<string, JWTPayload>();
-  return async (token) => {
-    let iss: unknown;
-    // An opaque token (no dots) can only be the issuer's own reference token.
-    if (!token.includes('.')) iss = issuer.url;
-    else {
-      try {
-        iss = decodeJwt(token).iss;
-      } catch {
-        return others(token);
-      }
-    }
-    if (iss !== issuer.url || issuer.url === '') return others(token);
-    const key = createHash('sha256').update(token).digest('base64url');
-    let claims: JWTPayload | null | undefined = cache.get(key);
-    if (claims === undefined) {
-      claims = await issuer.verify(token);
-      if (claims === null) return { ok: false, reason: 'token is not valid: bad signature, expired or revoked' };
-      if (cache.size >= cacheSize) cache.delete(cache.keys().next().value!);
-      cache.set(key, claims);
-    }
+  // Tokens seen before that are not the issuer's own, by hash: a repeated one is handed on
+  // without decoding it again to read its `iss` (the next verifier caches its own result).
+  const foreign = new Set<string>();
+  const checked = (claims: JWTPayload, key: string): TokenResult => {
     if ((claims.exp ?? 0) <= Date.now() / 1000) return cache.delete(key), { ok: false, reason: 'token expired' };
     if (issuer.isRevoked(claims.jti)) return cache.delete(key), { ok: false, reason: 'token revoked' };
     const aud = Array.isArray(claims.aud) ? claims.aud : [claims.aud];
     if (!aud.some((a) => typeof a === 'string' && isApi(a))) return { ok: false, reason: 'claim `aud` is not valid: not a registered API' };
     return { ok: true, claims };
   };
+  return async (token, known) => {
+    const key = known ?? tokenKey(token);
+    const cached = cache.get(key);
+    if (cached !== undefined) return checked(cached, key);
+    if (!foreign.has(key) && issuer.url !== '' && claimedIssuer(token, issuer.url) === issuer.url) {
+      const claims = await issuer.verify(token);
+      if (claims === null) return { ok: false, reason: 'token is not valid: bad signature, expired or revoked' };
+      if (cache.size >= cacheSize) cache.delete(cache.keys().next().value!);
+      cache.set(key, claims);
+      return checked(claims, key);
+    }
+    if (foreign.size >= cacheSize) foreign.delete(foreign.values().next().value!);
+    foreign.add(key);
+    return others(token, key);
+  };
+}
+
+/** The `iss` a token claims, unverified: only to route it. An opaque token (no dots) can only be the issuer's own reference token. */
+function claimedIssuer(token: string, own: string): unknown {
+  if (!token.includes('.')) return own;
+  try {
+    return decodeJwt(token).iss;
+  } catch {
+    return null;
+  }
 }

@@ -4,6 +4,17 @@ import type { TrustedIssuer } from './trusted-issuer.js';
 
 export type TokenResult = { ok: true; claims: JWTPayload } | { ok: false; reason: string };
 
+/**
+ * Verifies a bearer token. `key` is the token's `tokenKey`, when the caller has computed it
+ * already: verifiers stacked on one another hash a token once.
+ */
+export type VerifyToken = (token: string, key?: string) => Promise<TokenResult>;
+
+/** What verified tokens are cached under: their SHA-256, never their text. */
+export function tokenKey(token: string): string {
+  return createHash('sha256').update(token).digest('base64url');
+}
+
 export interface VerifierOptions {
   /** Seconds of clock skew tolerated on `exp` and `nbf`; default 30. */
   clockToleranceSeconds?: number;
@@ -29,7 +40,7 @@ type KeySet = ReturnType<typeof createLocalJWKSet> | ReturnType<typeof createRem
  * expires, so a gateway's repeated calls verify once. Never throws: every failure is a
  * `{ok: false, reason}` an operator can act on (RFC 6750 `invalid_token`).
  */
-export function createTokenVerifier(issuers: readonly TrustedIssuer[], options: VerifierOptions = {}): (token: string) => Promise<TokenResult> {
+export function createTokenVerifier(issuers: readonly TrustedIssuer[], options: VerifierOptions = {}): VerifyToken {
   const tolerance = options.clockToleranceSeconds ?? 30;
   const maxLength = options.maxTokenLength ?? 8192;
   const cacheSize = options.cacheSize ?? 10_000;
@@ -72,9 +83,9 @@ export function createTokenVerifier(issuers: readonly TrustedIssuer[], options: 
     }
   };
 
-  return async (token) => {
+  return async (token, known) => {
     if (token.length === 0 || token.length > maxLength) return { ok: false, reason: token.length === 0 ? 'empty token' : `token longer than ${maxLength} characters` };
-    const key = createHash('sha256').update(token).digest('base64url');
+    const key = known ?? tokenKey(token);
     const cached = cache.get(key);
     if (cached !== undefined) {
       if ((cached.exp ?? 0) + tolerance > now() / 1000) return { ok: true, claims: cached };
