@@ -11,16 +11,25 @@ export interface BatchSummary {
   keys: string;
 }
 
+/**
+ * A value as one summary line: a caller-chosen id or subject holding a newline must not
+ * make a line of its own. Newlines become spaces, so two values may share a line — a
+ * query then opens a batch it did not need, and its record filters (exact) drop the rest.
+ */
+export function line(value: string): string {
+  return value.includes('\n') ? value.replaceAll('\n', ' ') : value;
+}
+
 /** The keys a record can be filtered by: subject id, interface, decision, determining policies. */
 export function addKeys(keys: Set<string>, r: Pick<DecisionRecord, 'subject' | 'via' | 'decision' | 'determining'>): void {
-  keys.add(`s:${r.subject.id}`);
-  keys.add(`v:${r.via ?? ''}`);
+  keys.add(`s:${line(r.subject.id)}`);
+  keys.add(`v:${line(r.via ?? '')}`);
   keys.add(r.decision ? 'd:1' : 'd:0');
-  for (const p of r.determining) keys.add(`p:${p}`);
+  for (const p of r.determining) keys.add(`p:${line(p)}`);
 }
 
 export function summaryOf(ids: readonly string[], keys: ReadonlySet<string>): BatchSummary {
-  return { ids: `\n${ids.join('\n')}\n`, keys: `\n${[...keys].join('\n')}\n` };
+  return { ids: `\n${ids.map(line).join('\n')}\n`, keys: `\n${[...keys].join('\n')}\n` };
 }
 
 export function summarize(records: readonly DecisionRecord[]): BatchSummary {

@@ -64,6 +64,18 @@ describe('decision log queries', () => {
     store.close();
   });
 
+  test('ids and subjects holding newlines are found exactly, and match no other subject', () => {
+    const store = new SqliteStore(join(dir, 'g.db'));
+    // A caller-chosen subject id that spells another subject's summary line, in its own batch.
+    store.appendDecisions([{ ...record(1), id: 'x\nr-2', subject: { type: 'user', id: 'mallory\ns:alice' } }]);
+    store.appendDecisions([{ ...record(2), subject: { type: 'user', id: 'alice' } }]);
+    expect(store.decisionById('r-2')?.subject.id).toBe('alice');
+    expect(store.decisionById('x\nr-2')?.subject.id).toBe('mallory\ns:alice');
+    expect(store.decisionPage({ subjectId: 'alice', limit: 10 }).decisions.map((r) => r.id)).toEqual(['r-2']);
+    expect(store.decisionPage({ subjectId: 'mallory\ns:alice', limit: 10 }).decisions.map((r) => r.id)).toEqual(['x\nr-2']);
+    store.close();
+  });
+
   test('filtered pages, newest first, follow a cursor to the end and match a plain filter of every record', () => {
     const { store, all } = seeded();
     const query = { decision: false, subjectId: 'u3', via: 'authzen', since: all[100]!.at, until: all[1900]!.at } as const;

@@ -4,7 +4,7 @@ import Database from 'better-sqlite3';
 import { REGISTRY_SECTIONS, type Client, type Registry, type RegistrySection } from '../../issuer/registry.js';
 import type { AuthCode, CodeUse, DecisionBatch, DecisionPage, DecisionQuery, DecisionRecord, DecisionWindow, DirectoryChanges, Entity, PolicyRevision, RefreshToken, RefreshUse, Store, StoredSigningKey } from '../store.js';
 import { MIGRATIONS } from './migrations.js';
-import { summarize } from '../decision-summary.js';
+import { line, summarize } from '../decision-summary.js';
 
 /**
  * The embedded store: one SQLite file in WAL mode with foreign keys on, migrated on open.
@@ -64,7 +64,7 @@ export class SqliteStore implements Store {
     const batchParams: (string | number)[] = [];
     const recordWhere: string[] = [];
     const recordParams: (string | number)[] = [];
-    const key = (k: string) => (batchWhere.push('instr(s.keys, ?) > 0'), batchParams.push(`\n${k}\n`));
+    const key = (k: string) => (batchWhere.push('instr(s.keys, ?) > 0'), batchParams.push(`\n${line(k)}\n`));
     if (query.since !== undefined) batchWhere.push('b.last_at >= ?'), batchParams.push(query.since), recordWhere.push("j.value ->> '$.at' >= ?"), recordParams.push(query.since);
     if (query.until !== undefined) batchWhere.push('b.first_at <= ?'), batchParams.push(query.until), recordWhere.push("j.value ->> '$.at' <= ?"), recordParams.push(query.until);
     if (query.decision !== undefined) key(`d:${query.decision ? 1 : 0}`), recordWhere.push("j.value ->> '$.decision' = ?"), recordParams.push(query.decision ? 1 : 0);
@@ -94,7 +94,7 @@ export class SqliteStore implements Store {
   }
 
   decisionById(id: string): DecisionRecord | null {
-    const seqs = this.db.prepare('SELECT seq FROM decision_summaries WHERE instr(ids, ?) > 0 ORDER BY seq DESC').pluck().all(`\n${id}\n`) as number[];
+    const seqs = this.db.prepare('SELECT seq FROM decision_summaries WHERE instr(ids, ?) > 0 ORDER BY seq DESC').pluck().all(`\n${line(id)}\n`) as number[];
     const find = this.db.prepare("SELECT j.value FROM decision_batches b, json_each(b.records) j WHERE b.seq = ? AND j.value ->> '$.id' = ? ORDER BY j.key DESC LIMIT 1").pluck();
     for (const seq of seqs) {
       const record = find.get(seq, id) as string | undefined;
