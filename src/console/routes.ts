@@ -204,6 +204,7 @@ async function replay(store: Store, form: { candidate: string; limit: number; si
     if (err instanceof FolderError) return { kind: 'problem', message: err.message, diagnostics: [] };
     throw err;
   }
+  if (folder.sources.length === 0) return { kind: 'problem', message: `no *.gavel files under \`${form.candidate}\`: give the folder of the candidate policies`, diagnostics: [] };
   const { set, diagnostics } = buildPolicySet(folder.sources, folder.schema);
   if (set === null) return { kind: 'problem', message: `the candidate policies have ${diagnostics.length} problem(s)`, diagnostics: diagnostics.map(formatDiagnostic) };
   return { kind: 'report', report: whatIf(store, set, { limit: form.limit, ...(form.since === '' ? {} : { since: new Date(form.since).toISOString() }) }) };

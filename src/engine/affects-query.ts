@@ -18,7 +18,7 @@ export type AffectsAnswer = { kind: 'rows'; rows: AffectsRow[] } | { kind: 'bad-
 
 /** Parses the facts and classifies the set's policies; bad facts are located messages, never thrown. */
 export function answerAffects(set: PolicySet, q: AffectsQuery): AffectsAnswer {
-  const facts = parseFacts(q.where.map((text, i) => ({ file: `where#${i + 1}`, text })));
+  const facts = parseFacts(q.where.map((text, i) => ({ file: `where#${i + 1}`, text })), set.schema);
   if ('diagnostics' in facts) return { kind: 'bad-facts', diagnostics: facts.diagnostics.map(formatDiagnostic) };
   const rows = affects(set, facts.knowledge, { tags: q.tags, owners: q.owners, effect: q.effect, all: q.all ?? false });
   return { kind: 'rows', rows };

@@ -52,6 +52,15 @@ describe('gavel affects', () => {
     expect(r.stderr).toBe('--where#2:1:19: error: unexpected end of input, expected an expression\n');
   });
 
+  test('facts are checked against the policies\' schema: a misspelt attribute or a wrong type is an error, not a fact about nothing', async () => {
+    const typo = await gavel(['affects', '--where', 'resource.typ == "patient_record"'], { cwd: ws.dir });
+    expect(typo.code).toBe(2);
+    expect(typo.stderr).toBe('--where#1:1:1: error: unknown attribute `resource.typ` (help: did you mean `type`?)\n');
+    const unquoted = await gavel(['affects', '--where', 'resource.type == "patient_record"', '--where', 'subject.country == 5'], { cwd: ws.dir });
+    expect(unquoted.code).toBe(2);
+    expect(unquoted.stderr).toBe('--where#2:1:1: error: `==` compares string with number, which is always false\n');
+  });
+
   test('usage errors exit 2', async () => {
     const r = await gavel(['affects', '--effect', 'allow'], { cwd: ws.dir });
     expect(r.code).toBe(2);

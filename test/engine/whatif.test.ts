@@ -1,4 +1,4 @@
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
@@ -98,6 +98,11 @@ describe('what-if replay', () => {
     const bad = await gavel(['whatif', '--candidate', 'proposed', '--db', db], { cwd: dir });
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/^proposed\/broken\.gavel:1:\d+: error/m);
+    // A folder without policies (a wrong path that happens to exist) is refused, not reported as "deny everything".
+    mkdirSync(join(dir, 'empty'));
+    const empty = await gavel(['whatif', '--candidate', 'empty', '--db', db], { cwd: dir });
+    expect(empty.code).toBe(2);
+    expect(empty.stderr).toContain('no *.gavel files under `empty`');
   });
 });
 

@@ -49,16 +49,16 @@ export async function affects(argv: string[], io: CliIo): Promise<number> {
   if (values.json && values.csv) throw new UsageError('--json and --csv cannot be combined');
   const effect = values.effect;
   if (effect !== undefined && effect !== 'permit' && effect !== 'forbid') throw new UsageError(`--effect is \`permit\` or \`forbid\`, not \`${effect}\``);
-  // Facts first: a typo in one is reported before the policies are read.
-  const facts = parseFacts((values.where ?? []).map((text, i) => ({ file: `--where#${i + 1}`, text })));
-  if ('diagnostics' in facts) {
-    for (const d of facts.diagnostics) writeLine(io.stderr, formatDiagnostic(d));
-    return Exit.usage;
-  }
   const result = await loadSet(policiesDir(io.cwd, values.policies));
   if (result.set === null) {
     printDiagnostics(io, result, values.policies ?? 'policies');
     return Exit.failed;
+  }
+  // Facts are checked against the policies' schema, like the policies' own conditions.
+  const facts = parseFacts((values.where ?? []).map((text, i) => ({ file: `--where#${i + 1}`, text })), result.set.schema);
+  if ('diagnostics' in facts) {
+    for (const d of facts.diagnostics) writeLine(io.stderr, formatDiagnostic(d));
+    return Exit.usage;
   }
   const filters: AffectsFilters = { tags: values.tag, owners: values.owner, effect, all: values.all ?? false };
   const rows = classify(result.set, facts.knowledge, filters);

@@ -70,6 +70,8 @@ export async function whatif(argv: string[], io: CliIo): Promise<number> {
     printDiagnostics(io, built, values.candidate);
     throw new UsageError(`\`${values.candidate}\` has invalid policies; \`gavel check --policies ${values.candidate}\` lists them`);
   }
+  // A wrong but existing folder would "deny everything": say so rather than report it.
+  if (built.folder.sources.length === 0) throw new UsageError(`no *.gavel files under \`${values.candidate}\`: give the folder of the candidate policies`);
   const store = new SqliteStore(path);
   let report: WhatIfReport;
   try {

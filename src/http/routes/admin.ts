@@ -111,6 +111,7 @@ export function adminRoutes(app: FastifyInstance, options: AdminOptions, live: L
       const body = request.body as { candidate: { files: Record<string, string> }; since?: string; until?: string; limit?: number };
       const bad = Object.keys(body.candidate.files).find((f) => f.startsWith('/') || f.split('/').includes('..') || f.includes('\\'));
       if (bad !== undefined) return reply.status(400).send({ error: 'invalid_candidate', message: `\`${bad}\`: file names are relative paths with \`/\`, without \`..\`` });
+      if (!Object.keys(body.candidate.files).some((f) => f.endsWith('.gavel'))) return reply.status(400).send({ error: 'invalid_candidate', message: 'the candidate has no .gavel file: every request would be denied' });
       const { set, diagnostics } = buildFromFiles(body.candidate.files);
       if (set === null) return reply.status(400).send({ error: 'invalid_policies', message: `the candidate has ${diagnostics.length} problem(s)`, diagnostics: diagnostics.map(formatDiagnostic) });
       return whatIf(options.store, set, {

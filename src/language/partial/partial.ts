@@ -21,6 +21,9 @@ import { admits, isScalar, knowledgeOf, matches, pathKey, patternsDisjoint, type
 import { partialEval } from './partial-eval.js';
 import { and, constraintExpr, isBooleanExpr, known, not, residual, type Partial } from './residual.js';
 import { ROOTS } from '../ast.js';
+import { Checker } from '../check/checker.js';
+import type { Schema } from '../check/schema.js';
+import { fits, showType, T } from '../types.js';
 
 export type { Knowledge } from './knowledge.js';
 export type { Partial } from './residual.js';
@@ -33,7 +36,7 @@ export interface FactSource {
 }
 
 /** Parses facts and gathers what they say; every bad fact is a located diagnostic. */
-export function parseFacts(facts: readonly FactSource[]): { knowledge: Knowledge } | { diagnostics: Diagnostic[] } {
+export function parseFacts(facts: readonly FactSource[], schema: Schema | null = null): { knowledge: Knowledge } | { diagnostics: Diagnostic[] } {
   const diagnostics: Diagnostic[] = [];
   const parsed: { file: string; expr: Expr }[] = [];
   for (const { file, text } of facts) {
@@ -41,8 +44,20 @@ export function parseFacts(facts: readonly FactSource[]): { knowledge: Knowledge
     diagnostics.push(...r.diagnostics);
     if (r.expr === null) continue;
     const unknown = unknownName(r.expr);
-    if (unknown !== null) diagnostics.push(diagnostic('unknown-variable', file, unknown.span, `unknown name \`${unknown.name}\``, `names are ${ROOTS.join(', ')}`));
-    else parsed.push({ file, expr: r.expr });
+    if (unknown !== null) {
+      diagnostics.push(diagnostic('unknown-variable', file, unknown.span, `unknown name \`${unknown.name}\``, `names are ${ROOTS.join(', ')}`));
+      continue;
+    }
+    // Against the policies' schema, as their own conditions are: a misspelt attribute or a
+    // number where a string is declared would otherwise be a fact about nothing, silently.
+    if (schema !== null) {
+      const found: Diagnostic[] = [];
+      const t = new Checker(file, schema, found).typeOf(r.expr);
+      if (!fits(t, T.boolean)) found.push(diagnostic('type-mismatch', file, r.expr.span, `a fact is a boolean condition, not ${showType(t)}`));
+      diagnostics.push(...found);
+      if (found.length > 0) continue;
+    }
+    parsed.push({ file, expr: r.expr });
   }
   const { knowledge, diagnostics: more } = knowledgeOf(parsed);
   diagnostics.push(...more);
