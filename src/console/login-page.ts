@@ -6,7 +6,7 @@ export function loginPage(csrf: string, error: string | null): Html {
   return page(
     { title: 'Sign in', current: null, csrf: null },
     html`<div class="login">
-<p>The console shows this server's policies, which of them affect a kind of request, and its decision log. Sign in with the server's admin key (<code>admin_key</code> in the config file, or <code>GAVEL_ADMIN_KEY</code>).</p>
+<p>The console shows this server's policies, which of them affect a kind of request, its decision log with each decision's explanation, and what a candidate policy set would change. Sign in with the server's admin key (<code>admin_key</code> in the config file, or <code>GAVEL_ADMIN_KEY</code>).</p>
 ${error === null ? '' : html`<p class="error" role="alert">${error}</p>`}
 <form method="post" action="/console/login" class="stack">
 <input type="hidden" name="csrf" value="${csrf}">

@@ -76,6 +76,12 @@ describe('gavel diff (a proposed change to the example policies)', () => {
     expect(r.stderr).toContain('gavel diff: `proposed` has invalid policies');
   });
 
+  test('a revision id without --db is not looked for as a folder in silence: the message says to give the database', async () => {
+    const r = await gavel(['diff', 'd54ef74a', 'policies'], { cwd: ws.dir });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('`d54ef74a` is not a folder; to compare a stored policy revision, give the database: --db FILE');
+  });
+
   test('a policy file added beside the others shows up as added policies only', async () => {
     writeFileSync(join(ws.dir, 'proposed', 'extra.gavel'), '@id("extra.one")\npermit (action == "GET", resource.path == "/x")\nwhen { token.scope contains "x" };\n');
     const r = await gavel(['diff', 'policies', 'proposed', '--json'], { cwd: ws.dir });

@@ -67,6 +67,9 @@ function openStore(path: string): SqliteStore {
 
 /** A folder, or with a store a stored revision (id or unique prefix), labelled `revision:ID`. */
 async function side(io: CliIo, name: string, store: SqliteStore | null): Promise<{ set: PolicySet; label: string }> {
+  if (store === null && !existsSync(resolve(io.cwd, name)) && /^[0-9a-f]{4,64}$/.test(name)) {
+    throw new UsageError(`\`${name}\` is not a folder; to compare a stored policy revision, give the database: --db FILE (or GAVEL_DB)`);
+  }
   if (store === null || existsSync(resolve(io.cwd, name))) return { set: await loadValid(io, name), label: name };
   const ids = store.policyRevisionIds(name);
   if (ids.length === 0) throw new UsageError(`\`${name}\` is neither a folder nor a stored policy revision`);
