@@ -1,3 +1,4 @@
+import { csvField } from './table.js';
 import type { AffectsRow } from '../engine/affects.js';
 
 /*
@@ -30,10 +31,6 @@ export function renderAffectsTable(rows: readonly AffectsRow[]): string[] {
 
 const CSV_COLUMNS = ['status', 'effect', 'id', 'tags', 'owner', 'location', 'condition', 'because', 'may_error', 'reason'] as const;
 
-/** RFC 4180: a field with a comma, quote or line break is quoted, quotes doubled. */
-function csvField(value: string): string {
-  return /[",\r\n]/.test(value) ? `"${value.replace(/"/g, '""')}"` : value;
-}
 
 export function renderAffectsCsv(rows: readonly AffectsRow[]): string[] {
   const text = (r: AffectsRow, c: (typeof CSV_COLUMNS)[number]): string => {

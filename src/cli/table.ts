@@ -12,12 +12,17 @@ export function renderTable(headers: readonly string[], rows: readonly (readonly
   return [line(headers), ...rows.map(line)];
 }
 
-/**
- * RFC 4180: fields holding a comma, quote or line break are quoted, quotes doubled, lines
- * end in CRLF. Cells are written as they are — no formula escaping — so the export is the
- * data; spreadsheets should import it as text.
- */
+/** RFC 4180 (see csvField), lines ending in CRLF. */
 export function renderCsv(headers: readonly string[], rows: readonly (readonly string[])[]): string {
-  const field = (s: string) => (/[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);
-  return [headers, ...rows].map((r) => r.map(field).join(',') + '\r\n').join('');
+  return [headers, ...rows].map((r) => r.map(csvField).join(',') + '\r\n').join('');
+}
+
+/**
+ * RFC 4180: a field with a comma, quote or line break is quoted, quotes doubled. Policy text
+ * is written by many hands, so a field a spreadsheet would run as a formula (`=`, `+`, `-`,
+ * `@`, a tab or carriage return first) starts with `'` (OWASP's advice on CSV injection).
+ */
+export function csvField(value: string): string {
+  const safe = /^[=+\-@\t\r]/.test(value) ? `'${value}` : value;
+  return /[",\r\n]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;
 }

@@ -19,7 +19,7 @@ import { secureHeaders, sendPage, STYLE } from './layout.js';
 import { disabledPage, loginPage, problemPage } from './login-page.js';
 import { policiesPage } from './policies-page.js';
 import { whatIfPage, type WhatIfResult } from './whatif-page.js';
-import { whatIf } from '../engine/whatif.js';
+import { whatIfInSlices } from '../engine/whatif.js';
 import { buildPolicySet } from '../engine/policy-set.js';
 import { FolderError, loadPolicyFolder } from '../engine/folder.js';
 import { formatDiagnostic } from '../language/diagnostic.js';
@@ -46,7 +46,8 @@ const form = (request: FastifyRequest): URLSearchParams => (request.body instanc
 const redirect = (reply: FastifyReply, to: string): FastifyReply => secureHeaders(reply).status(303).header('location', to).send();
 
 function same(a: string | undefined | null, b: string | undefined | null): boolean {
-  if (a === undefined || a === null || b === undefined || b === null) return false;
+  // An empty token (a login form posted without its cookie's value, say) is no token.
+  if (a === undefined || a === null || b === undefined || b === null || a === '' || b === '') return false;
   const x = Buffer.from(a);
   const y = Buffer.from(b);
   return x.length === y.length && timingSafeEqual(x, y);
@@ -168,16 +169,29 @@ function routes(scope: FastifyInstance, options: ConsoleOptions, key: string, se
     return sendPage(reply, 200, decisionsPage(f, { page }, shell(csrf)));
   }));
 
-  // Replays the newest logged decisions against a folder on this server: an admin's read of
-  // policy files, as `gavel whatif --candidate` does. Read-only, so a GET form like the others.
-  scope.get('/console/whatif', signedIn(async (request, reply, _session, csrf) => {
-    const p = params(request);
-    const form = { candidate: p.get('candidate') ?? '', limit: Math.max(1, Math.min(Number.parseInt(p.get('limit') ?? '', 10) || WHATIF_DEFAULT, WHATIF_MAX)), since: p.get('since') ?? '' };
+  // Replays the newest logged decisions against a folder on this server: an administrator's
+  // read of policy files, as `gavel whatif --candidate` does. A POST with the session's CSRF
+  // token (a link from another page, even a same-site one, cannot start it), one at a time,
+  // in slices that leave the event loop to the decisions this server answers.
+  let replaying = false;
+  scope.get('/console/whatif', signedIn((_request, reply, _session, csrf) =>
+    sendPage(reply, 200, whatIfPage({ candidate: '', limit: WHATIF_DEFAULT, since: '' }, { kind: 'none' }, { csrf, revision: options.policies.current.revision })),
+  ));
+  scope.post('/console/whatif', signedIn(async (request, reply, session, csrf) => {
+    const f = form(request);
+    if (!sessions.csrfMatches(session, f.get('csrf') ?? undefined)) return sendPage(reply, 403, problemPage('Refused', 'the form did not carry this session\'s CSRF token', csrf));
+    const asked = { candidate: f.get('candidate') ?? '', limit: Math.max(1, Math.min(Number.parseInt(f.get('limit') ?? '', 10) || WHATIF_DEFAULT, WHATIF_MAX)), since: f.get('since') ?? '' };
     const shell = { csrf, revision: options.policies.current.revision };
-    if (form.candidate === '') return sendPage(reply, 200, whatIfPage(form, { kind: 'none' }, shell));
+    if (asked.candidate === '') return sendPage(reply, 400, whatIfPage(asked, { kind: 'problem', message: 'give the folder of the candidate policies', diagnostics: [] }, shell));
     if (options.store === null) return sendPage(reply, 404, problemPage('No decision log', 'this server keeps no decision log to replay', csrf));
-    const result = await replay(options.store, form);
-    return sendPage(reply, result.kind === 'report' ? 200 : 400, whatIfPage(form, result, shell));
+    if (replaying) return sendPage(reply, 429, whatIfPage(asked, { kind: 'problem', message: 'another what-if replay is running on this server; try again when it is done', diagnostics: [] }, shell));
+    replaying = true;
+    try {
+      const result = await replay(options.store, asked);
+      return sendPage(reply, result.kind === 'report' ? 200 : 400, whatIfPage(asked, result, shell));
+    } finally {
+      replaying = false;
+    }
   }));
 
   scope.get('/console/decisions/:id', signedIn((request, reply, _session, csrf) => {
@@ -191,7 +205,7 @@ function routes(scope: FastifyInstance, options: ConsoleOptions, key: string, se
   }));
 }
 
-/** Decisions a console what-if replays by default, and at most: it runs on the request thread. */
+/** Decisions a console what-if replays by default, and at most. */
 const WHATIF_DEFAULT = 10_000;
 const WHATIF_MAX = 200_000;
 
@@ -207,5 +221,5 @@ async function replay(store: Store, form: { candidate: string; limit: number; si
   if (folder.sources.length === 0) return { kind: 'problem', message: `no *.gavel files under \`${form.candidate}\`: give the folder of the candidate policies`, diagnostics: [] };
   const { set, diagnostics } = buildPolicySet(folder.sources, folder.schema);
   if (set === null) return { kind: 'problem', message: `the candidate policies have ${diagnostics.length} problem(s)`, diagnostics: diagnostics.map(formatDiagnostic) };
-  return { kind: 'report', report: whatIf(store, set, { limit: form.limit, ...(form.since === '' ? {} : { since: new Date(form.since).toISOString() }) }) };
+  return { kind: 'report', report: await whatIfInSlices(store, set, { limit: form.limit, ...(form.since === '' ? {} : { since: new Date(form.since).toISOString() }) }) };
 }

@@ -58,7 +58,8 @@ export function whatIfPage(f: WhatIfForm, result: WhatIfResult, shell: { csrf: s
   return page(
     { title: 'What-if', current: 'whatif', ...shell },
     html`<p class="muted">Replays logged decisions against a candidate policy set — a folder on this server, as <code>gavel whatif --candidate</code> takes it — and shows which would change. The live set is not touched.</p>
-<form method="get" action="/console/whatif" class="filters">
+<form method="post" action="/console/whatif" class="filters">
+<input type="hidden" name="csrf" value="${shell.csrf}">
 <label>Candidate policies folder<input type="text" name="candidate" value="${f.candidate}" placeholder="/srv/policies-next" required></label>
 <label>Newest decisions<input type="number" name="limit" value="${String(f.limit)}" min="1" max="200000"></label>
 <label>Since (UTC)<input type="text" name="since" value="${f.since}" placeholder="2026-01-31T14:00:00Z"></label>

@@ -14,6 +14,8 @@ export interface PolicyFolder {
 export const SCHEMA_FILE = 'schema.json';
 const TEST_FILE = /\.test\.(ya?ml|json)$/;
 const MAX_FILES = 100_000;
+/** Folders walked at most: a policies folder is a few levels of a few folders, not `/usr`. */
+const MAX_FOLDERS = 10_000;
 
 export class FolderError extends Error {
   constructor(message: string) {
@@ -57,6 +59,7 @@ async function walk(top: string, dir: string, found: string[], seen: Set<string>
   const real = await realpath(dir);
   if (seen.has(real)) return found;
   seen.add(real);
+  if (seen.size > MAX_FOLDERS) throw new FolderError(`more than ${MAX_FOLDERS} folders under \`${top}\`: is it a policies folder?`);
   for (const entry of await readdir(dir, { withFileTypes: true })) {
     if (entry.name.startsWith('.') || entry.name === 'node_modules') continue;
     const path = join(dir, entry.name);

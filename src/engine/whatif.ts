@@ -69,7 +69,31 @@ export interface WhatIfReport {
   examples: Record<Direction, WhatIfExample[]>;
 }
 
+/** Replays the window at once: for the CLI, which has nothing else to serve meanwhile. */
 export function whatIf(source: DecisionSource, candidate: PolicySet, options: WhatIfOptions = {}): WhatIfReport {
+  const steps = replay(source, candidate, options);
+  for (;;) {
+    const step = steps.next();
+    if (step.done === true) return step.value;
+  }
+}
+
+/**
+ * Replays the window a stored batch (≤ 500 decisions, a few milliseconds) at a time, giving
+ * the event loop back in between: a server answers its decisions while an administrator's
+ * what-if runs. The store must read each batch on its own (no statement held open across
+ * turns, which would block the connection for everyone else).
+ */
+export async function whatIfInSlices(source: DecisionSource, candidate: PolicySet, options: WhatIfOptions = {}): Promise<WhatIfReport> {
+  const steps = replay(source, candidate, options);
+  for (;;) {
+    const step = steps.next();
+    if (step.done === true) return step.value;
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+}
+
+function* replay(source: DecisionSource, candidate: PolicySet, options: WhatIfOptions): Generator<void, WhatIfReport> {
   const keep = options.examples ?? 5;
   const limit = options.limit ?? Number.POSITIVE_INFINITY;
   const report: WhatIfReport = {
@@ -134,6 +158,7 @@ export function whatIf(source: DecisionSource, candidate: PolicySet, options: Wh
         });
       }
     }
+    yield;
   }
   const total = (c: PolicyCount) => c.allow_to_deny + c.deny_to_allow;
   report.policies = [...byPolicy.values()].sort((a, b) => total(b) - total(a) || (a.side < b.side ? -1 : a.side > b.side ? 1 : 0) || (a.policy < b.policy ? -1 : 1));

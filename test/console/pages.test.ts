@@ -67,6 +67,29 @@ describe('the console', () => {
     expect(r.statusCode).toBe(403);
   });
 
+  test('an empty login CSRF token, in the form and the cookie alike, is no token', async () => {
+    const { app } = setup();
+    const r = await app.inject({ method: 'POST', url: '/console/login', headers: { cookie: 'gavel_console_login=', 'content-type': 'application/x-www-form-urlencoded' }, payload: `key=${KEY}&csrf=` });
+    expect(r.statusCode).toBe(403);
+  });
+
+  test('a what-if replay is a POST with the session\'s CSRF token: a link cannot start one', async () => {
+    const { app } = setup();
+    const { cookie } = await signIn(app);
+    // A GET shows the empty form, whatever its query says.
+    const viaLink = await app.inject({ method: 'GET', url: '/console/whatif?candidate=/etc&limit=200000', headers: { cookie } });
+    expect(viaLink.statusCode).toBe(200);
+    expect(viaLink.body).not.toContain('whatif-problem');
+    expect(viaLink.body).not.toContain('whatif-report');
+    const form = { cookie, 'content-type': 'application/x-www-form-urlencoded' };
+    const noToken = await app.inject({ method: 'POST', url: '/console/whatif', headers: form, payload: 'candidate=/etc' });
+    expect(noToken.statusCode).toBe(403);
+    const csrf = /action="\/console\/whatif"[^]*?name="csrf" value="([^"]+)"/.exec(viaLink.body)![1]!;
+    const missing = await app.inject({ method: 'POST', url: '/console/whatif', headers: form, payload: `csrf=${csrf}&candidate=${encodeURIComponent('/nonexistent-folder')}` });
+    expect(missing.statusCode).toBe(400);
+    expect(missing.body).toContain('does not exist');
+  });
+
   test.each([
     { note: 'no cookie', cookie: undefined },
     { note: 'a forged cookie', cookie: 'gavel_console=v1.9999999999.AAAAAAAAAAAAAAAAAAAAAAAA.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA' },
@@ -126,6 +149,14 @@ describe('the console', () => {
     const r = await app.inject({ method: 'GET', url: '/console/affects.csv?path=action&op=%3D%3D&value=delete', headers: { cookie } });
     expect(r.headers['content-type']).toBe('text/csv; charset=utf-8');
     expect(r.body.split('\r\n')[1]).toBe('applies,forbid,f,,,a.gavel:2:1,,,false,"no ""<b>deletes</b>"""');
+  });
+
+  test('a CSV cell a spreadsheet would run as a formula is written as text', async () => {
+    const set = buildPolicySet([{ file: 'f.gavel', text: '@id("f") forbid (action == "delete") reason "=HYPERLINK(1)";' }]).set!;
+    const app = buildApp({ policies: new LivePolicySet(set), console: { key: KEY, store: null } });
+    const { cookie } = await signIn(app);
+    const r = await app.inject({ method: 'GET', url: '/console/affects.csv?path=action&op=%3D%3D&value=delete', headers: { cookie } });
+    expect(r.body.split('\r\n')[1]).toBe("applies,forbid,f,,,f.gavel:1:1,,,false,'=HYPERLINK(1)");
   });
 
   test('without an admin key the console says how to enable it, and shows nothing', async () => {

@@ -3,7 +3,7 @@ import type { DecisionQuery, Store } from '../../store/store.js';
 import type { LivePolicySet } from '../../engine/live-set.js';
 import { explainLogged } from '../../engine/explain-logged.js';
 import { buildFromFiles, RevisionSets } from '../../engine/revisions.js';
-import { whatIf } from '../../engine/whatif.js';
+import { whatIfInSlices } from '../../engine/whatif.js';
 import { formatDiagnostic } from '../../language/diagnostic.js';
 import { adminKeyMatches } from '../../server/keys.js';
 import { applyDocument } from '../../issuer/apply-document.js';
@@ -106,6 +106,7 @@ export function adminRoutes(app: FastifyInstance, options: AdminOptions, live: L
       return explainLogged(record, (r) => revisions.get(r), live.current);
     });
 
+    let replaying = false;
     admin.post('/v1/whatif', { schema: { body: whatIfBody } }, async (request, reply) => {
       if (options.store === null) return reply.status(404).send({ error: 'not_found', message: 'this server keeps no decision log' });
       const body = request.body as { candidate: { files: Record<string, string> }; since?: string; until?: string; limit?: number };
@@ -114,11 +115,18 @@ export function adminRoutes(app: FastifyInstance, options: AdminOptions, live: L
       if (!Object.keys(body.candidate.files).some((f) => f.endsWith('.gavel'))) return reply.status(400).send({ error: 'invalid_candidate', message: 'the candidate has no .gavel file: every request would be denied' });
       const { set, diagnostics } = buildFromFiles(body.candidate.files);
       if (set === null) return reply.status(400).send({ error: 'invalid_policies', message: `the candidate has ${diagnostics.length} problem(s)`, diagnostics: diagnostics.map(formatDiagnostic) });
-      return whatIf(options.store, set, {
-        limit: body.limit ?? WHATIF_DEFAULT,
-        ...(body.since === undefined ? {} : { since: new Date(body.since).toISOString() }),
-        ...(body.until === undefined ? {} : { until: new Date(body.until).toISOString() }),
-      });
+      // One replay at a time, in slices between the decisions this server answers.
+      if (replaying) return reply.status(429).send({ error: 'busy', message: 'another what-if replay is running on this server; try again when it is done' });
+      replaying = true;
+      try {
+        return await whatIfInSlices(options.store, set, {
+          limit: body.limit ?? WHATIF_DEFAULT,
+          ...(body.since === undefined ? {} : { since: new Date(body.since).toISOString() }),
+          ...(body.until === undefined ? {} : { until: new Date(body.until).toISOString() }),
+        });
+      } finally {
+        replaying = false;
+      }
     });
 
     // The same document as `gavel apply`: directory entities and the issuer's registry.

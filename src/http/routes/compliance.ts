@@ -1,14 +1,12 @@
 import type { FastifyInstance } from 'fastify';
 import type { LivePolicySet } from '../../engine/live-set.js';
-import { answerAffects } from '../../engine/affects-query.js';
+import { answerAffects, MAX_FACT_LENGTH, MAX_FACTS } from '../../engine/affects-query.js';
 import { filterInventory } from '../../engine/inventory.js';
 import { inventoryOf } from '../../engine/inventory-cache.js';
 import type { Effect } from '../../language/ast.js';
 import { requireAdminKey } from '../admin-auth.js';
 
 /** Limits on an affects body: facts are short expressions, and a question has a few. */
-const MAX_FACTS = 64;
-const MAX_FACT_LENGTH = 4096;
 
 const oneOrMany = { anyOf: [{ type: 'string', maxLength: 256 }, { type: 'array', maxItems: 64, items: { type: 'string', maxLength: 256 } }] } as const;
 

@@ -108,9 +108,16 @@ export class SqliteStore implements Store {
     const params: string[] = [];
     if (window.since !== undefined) where.push('last_at >= ?'), params.push(window.since);
     if (window.until !== undefined) where.push('first_at <= ?'), params.push(window.until);
-    // A read statement iterated: one batch's text in memory at a time.
-    const statement = this.db.prepare(`SELECT records FROM decision_batches ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC`).pluck();
-    yield* statement.iterate(...params) as IterableIterator<string>;
+    // The batches' numbers first, then each batch on its own: one batch's text in memory at a
+    // time, and no statement held open between two (a replay in slices lets other requests
+    // use this connection in between).
+    const seqs = this.db.prepare(`SELECT seq FROM decision_batches ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC`).pluck().all(...params) as number[];
+    const one = this.db.prepare('SELECT records FROM decision_batches WHERE seq = ?').pluck();
+    for (const seq of seqs) {
+      const records = one.get(seq) as string | undefined;
+      // Pruned since the numbers were read: nothing to replay there.
+      if (records !== undefined) yield records;
+    }
   }
 
   savePolicyRevision(revision: PolicyRevision, keep = 1000): boolean {
