@@ -6,8 +6,8 @@ import type { DecisionRecord } from '../../store/store.js';
 import { flags } from '../args.js';
 import { Exit, UsageError, writeLine, type CliIo } from '../io.js';
 
-export const logHelp = `Usage: gavel log [--db FILE] [--since TIME] [--decision allow|deny] [--subject ID]
-                 [--policy ID] [--limit N] [--json]
+export const logHelp = `Usage: gavel log [--db FILE] [--since TIME] [--until TIME] [--decision allow|deny]
+                 [--subject ID] [--policy ID] [--via INTERFACE] [--limit N] [--json]
 
 Shows the decision log that \`gavel serve\` writes, newest first: time, interface, verdict,
 subject, action, resource, determining policies and reasons.
@@ -15,9 +15,12 @@ subject, action, resource, determining policies and reasons.
 Options:
       --db FILE          SQLite database (default ./data/gavel.db; also GAVEL_DB)
       --since TIME       only decisions at or after TIME (ISO 8601, e.g. 2026-11-22T10:00:00Z)
+      --until TIME       only decisions at or before TIME (ISO 8601)
       --decision D       only allow or only deny
       --subject ID       only decisions about this subject id
       --policy ID        only decisions this policy determined
+      --via INTERFACE    only decisions asked through it: authzen, native, forward_auth, envoy,
+                         grpc, mint, … (the batch interfaces end in _batch)
       --limit N          at most N decisions (default 50)
       --json             an array of records
   -h, --help             show this help
@@ -32,6 +35,8 @@ export async function log(argv: string[], io: CliIo): Promise<number> {
       options: {
         db: { type: 'string' },
         since: { type: 'string' },
+        until: { type: 'string' },
+        via: { type: 'string' },
         decision: { type: 'string' },
         subject: { type: 'string' },
         policy: { type: 'string' },
@@ -47,12 +52,17 @@ export async function log(argv: string[], io: CliIo): Promise<number> {
   if (values.decision !== undefined && values.decision !== 'allow' && values.decision !== 'deny') throw new UsageError('--decision is `allow` or `deny`');
   const limit = values.limit === undefined ? 50 : Number(values.limit);
   if (!Number.isInteger(limit) || limit < 1 || limit > 100_000) throw new UsageError('--limit is a whole number from 1 to 100000');
-  if (values.since !== undefined && Number.isNaN(Date.parse(values.since))) throw new UsageError(`--since: \`${values.since}\` is not an ISO 8601 time`);
+  for (const flag of ['since', 'until'] as const) {
+    const v = values[flag];
+    if (v !== undefined && Number.isNaN(Date.parse(v))) throw new UsageError(`--${flag}: \`${v}\` is not an ISO 8601 time`);
+  }
   const store = new SqliteStore(path);
   try {
     const records = store.queryDecisions({
       limit,
       ...(values.since === undefined ? {} : { since: new Date(values.since).toISOString() }),
+      ...(values.until === undefined ? {} : { until: new Date(values.until).toISOString() }),
+      ...(values.via === undefined ? {} : { via: values.via }),
       ...(values.decision === undefined ? {} : { decision: values.decision === 'allow' }),
       ...(values.subject === undefined ? {} : { subjectId: values.subject }),
       ...(values.policy === undefined ? {} : { policy: values.policy }),
