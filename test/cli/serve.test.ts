@@ -65,7 +65,8 @@ describe('gavel serve', () => {
     expect(human.stdout).toMatch(/DENY +user:sara read customer:c-1 by .*customers\.residency.*\[e2e-1\]/);
     expect((await gavel(['log', '--decision', 'maybe'], { cwd: ws.dir })).code).toBe(2);
     // By interface and time window.
-    const via = async (...args: string[]) => (JSON.parse((await gavel(['log', '--json', ...args], { cwd: ws.dir })).stdout) as { id: string }[]).map((r) => r.id);
+    const cwd = ws.dir;
+    const via = async (...args: string[]) => (JSON.parse((await gavel(['log', '--json', ...args], { cwd })).stdout) as { id: string }[]).map((r) => r.id);
     expect(await via('--via', 'authzen', '--subject', 'sara')).toEqual(['e2e-1']);
     expect(await via('--via', 'envoy', '--subject', 'sara')).toEqual([]);
     expect(await via('--until', '2000-01-01T00:00:00Z')).toEqual([]);
