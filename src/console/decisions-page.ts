@@ -1,7 +1,7 @@
 import type { DecisionRecord } from '../store/store.js';
 import { html, query, type Html } from './html.js';
 import { page } from './layout.js';
-import { refOf, type DecisionFilter, type DecisionPage, type DecisionRef } from './decisions.js';
+import type { DecisionFilter, DecisionPage } from './decisions.js';
 
 export const DECISIONS_PER_PAGE = 50;
 
@@ -27,14 +27,14 @@ export function filterOf(f: DecisionsForm): { filter: DecisionFilter } | { error
   return { filter };
 }
 
-/** The decision page's link: the id, and the hints today's lookup needs (decisions.ts). */
-export function decisionHref(ref: DecisionRef): string {
-  return `/console/decisions/${encodeURIComponent(ref.id)}`;
+/** The decision page's link. */
+export function decisionHref(id: string): string {
+  return `/console/decisions/${encodeURIComponent(id)}`;
 }
 
 function row(r: DecisionRecord): Html {
   return html`<tr>
-<td><a href="${decisionHref(refOf(r))}">${r.at.replace('T', ' ').replace('Z', '')}</a></td>
+<td><a href="${decisionHref(r.id)}">${r.at.replace('T', ' ').replace('Z', '')}</a></td>
 <td class="${r.decision ? 'allow' : 'deny'}">${r.decision ? 'allow' : 'deny'}</td>
 <td>${r.subject.type}/<strong>${r.subject.id}</strong></td>
 <td><code>${r.action}</code></td>

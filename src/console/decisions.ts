@@ -26,23 +26,7 @@ export function decisionPage(store: Store, filter: DecisionFilter, size: number,
   return { records: page.decisions, older: page.next };
 }
 
-/**
- * Where a decision can be found again: its id, and what the link knows of it (kept in
- * links made before the store could look ids up; the lookup needs only the id).
- */
-export interface DecisionRef {
-  id: string;
-  at?: string;
-  subjectId?: string;
-  decision?: boolean;
-}
-
 /** One record by id; `null` when it is not in the log (never logged, or pruned). */
-export function decisionById(store: Store, ref: DecisionRef): DecisionRecord | null {
-  return store.decisionById(ref.id);
-}
-
-/** The link's query for a record: its id. */
-export function refOf(r: DecisionRecord): DecisionRef {
-  return { id: r.id };
+export function decisionById(store: Store, id: string): DecisionRecord | null {
+  return store.decisionById(id);
 }

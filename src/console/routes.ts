@@ -14,7 +14,7 @@ import { cookie, isHttps, setCookie } from './cookies.js';
 import { decisionPage } from './decision-page.js';
 import { decisionById, decisionPage as pageOfDecisions } from './decisions.js';
 import { DECISIONS_PER_PAGE, decisionsPage, filterOf, type DecisionsForm } from './decisions-page.js';
-import { keyMatches } from './key-matches.js';
+import { keyMatches } from '../server/keys.js';
 import { secureHeaders, sendPage, STYLE } from './layout.js';
 import { disabledPage, loginPage, problemPage } from './login-page.js';
 import { policiesPage } from './policies-page.js';
@@ -197,7 +197,7 @@ function routes(scope: FastifyInstance, options: ConsoleOptions, key: string, se
   scope.get('/console/decisions/:id', signedIn((request, reply, _session, csrf) => {
     if (options.store === null) return sendPage(reply, 404, problemPage('No decision log', 'this server keeps no decision log', csrf));
     const id = (request.params as { id: string }).id;
-    const record = decisionById(options.store, { id });
+    const record = decisionById(options.store, id);
     if (record === null) return sendPage(reply, 404, problemPage('Decision not found', `no decision \`${id}\` in the log (it may have been pruned)`, csrf));
     const explained = explainLogged(record, (r) => revisions?.get(r) ?? { kind: 'unknown' }, options.policies.current);
     const why = { decision: explained.decision, forbids: explained.why_not?.forbids ?? [], permits: explained.why_not?.permits ?? [] };

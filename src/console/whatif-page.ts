@@ -21,7 +21,7 @@ function determining(ids: readonly string[]): Html {
 
 function example(e: WhatIfExample): Html {
   return html`<tr>
-<td><a href="${decisionHref({ id: e.id })}">${e.at.replace('T', ' ').replace('Z', '')}</a></td>
+<td><a href="${decisionHref(e.id)}">${e.at.replace('T', ' ').replace('Z', '')}</a></td>
 <td>${e.via}</td><td>${e.subject}</td><td><code>${e.action}</code></td><td>${e.resource}</td>
 <td class="${e.before}">${e.before}</td><td class="${e.after}">${e.after}</td>
 <td>${determining(e.determiningBefore)}</td>

@@ -9,13 +9,17 @@ export function bearerKey(header: string | undefined): string | null {
 }
 
 /**
- * Checks an `Authorization: Bearer KEY` header against the configured admin key in
- * constant time: both sides are hashed first, so neither the key's content nor its
- * length leaks through timing.
+ * Whether a presented key is the configured one, in constant time: both sides are hashed
+ * first, so neither the key's content nor its length leaks through timing.
  */
+export function keyMatches(given: string, key: string): boolean {
+  return timingSafeEqual(digest(given), digest(key));
+}
+
+/** Checks an `Authorization: Bearer KEY` header against the configured admin key (keyMatches). */
 export function adminKeyMatches(header: string | undefined, key: string): boolean {
   const given = bearerKey(header);
-  return timingSafeEqual(digest(given ?? ''), digest(key)) && given !== null;
+  return keyMatches(given ?? '', key) && given !== null;
 }
 
 /** The header a client key travels in on every interface (gRPC: the same metadata key). */
