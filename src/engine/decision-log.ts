@@ -1,11 +1,65 @@
 import type { DecisionRecord, DecisionSink } from '../store/store.js';
-import { addKeys, summaryOf } from '../store/decision-summary.js';
+import { addKeys, line } from '../store/decision-summary.js';
 
 export interface DecisionLogOptions {
   /** Longest a decision waits in memory before it is written; default 100 ms. */
   flushMs?: number;
-  /** Decisions written per transaction at most, and the size that triggers a write at once; default 500. */
+  /** The number of decisions waiting that triggers a write at once; default 500. */
   batchSize?: number;
+}
+
+const OPEN = 0x5b; // [
+const COMMA = 0x2c;
+const CLOSE = 0x5d; // ]
+const NEWLINE = 0x0a;
+
+/**
+ * Items appended as UTF-8, each after a separator byte, to a buffer outside the JavaScript
+ * heap (grown by doubling): what a batch keeps of its records between requests.
+ */
+class ByteText {
+  #buf: Buffer;
+  #end = 0;
+
+  constructor(initial: number) {
+    this.#buf = Buffer.allocUnsafeSlow(initial);
+  }
+
+  push(separator: number, text: string): void {
+    // UTF-8 takes at most three bytes per UTF-16 code unit.
+    const most = this.#end + 1 + text.length * 3;
+    if (most > this.#buf.length) this.#grow(most);
+    this.#buf[this.#end] = separator;
+    this.#end += 1 + this.#buf.write(text, this.#end + 1);
+  }
+
+  /**
+   * The items so far, the first one's separator replaced by `open` and `close` appended, as
+   * bytes the caller owns (they may be transferred to another thread); then starts again.
+   */
+  takeBytes(open: number, close: number): Uint8Array {
+    const out = new Uint8Array(this.#end + 1);
+    out.set(this.#buf.subarray(0, this.#end));
+    out[0] = open;
+    out[this.#end] = close;
+    this.#end = 0;
+    return out;
+  }
+
+  /** As takeBytes, as a string. */
+  takeText(open: string, close: string): string {
+    const text = `${open}${this.#buf.toString('utf8', 1, this.#end)}${close}`;
+    this.#end = 0;
+    return text;
+  }
+
+  #grow(atLeast: number): void {
+    let size = this.#buf.length * 2;
+    while (size < atLeast) size *= 2;
+    const next = Buffer.allocUnsafeSlow(size);
+    this.#buf.copy(next, 0, 0, this.#end);
+    this.#buf = next;
+  }
 }
 
 /**
@@ -13,23 +67,28 @@ export interface DecisionLogOptions {
  * written to the store in one transaction every `flushMs` or every `batchSize`
  * decisions, and on close — so a graceful stop loses nothing that was answered.
  *
- * A record is serialised when it is appended: the string is all the batch keeps, so no
- * record object outlives its request (objects held for a batch's 100 ms would be promoted
- * to the old generation, and cost the request thread a major collection later), and the
- * batch leaves as one string.
+ * A record is serialised when it is appended, straight into a UTF-8 buffer outside the
+ * JavaScript heap, and so are the batch's ids: nothing of a record outlives its request on
+ * the heap (strings held for a batch's 100 ms would be promoted to the old generation and
+ * cost the request thread a major collection later), and a batch leaves as bytes the
+ * writer thread takes over without a copy (worker-log-sink.ts) and SQLite stores as they are.
  */
 export class DecisionLog {
-  #lines: string[] = [];
-  #ats: string[] = [];
-  #ids: string[] = [];
+  #records = new ByteText(64 * 1024);
+  /** The summary's ids, each between newlines (decision-summary.ts). */
+  #ids = new ByteText(8 * 1024);
+  #count = 0;
+  #firstAt = '';
+  #lastAt = '';
   /**
-   * Filter keys of the records waiting (decision-summary.ts). One set for all of them: when a
-   * failed write leaves more than a batch waiting, each batch's keys are a superset of its
-   * own, which costs a query a look into a batch, never a wrong answer.
+   * Filter keys of the records waiting (decision-summary.ts): a handful of distinct strings,
+   * however many records share them.
    */
   #keys = new Set<string>();
   #timer: NodeJS.Timeout | null = null;
   #failures = 0;
+  /** A batch the sink refused, tried again before anything newer. */
+  #failed: Parameters<DecisionSink['appendBatch']>[0] | null = null;
   private readonly flushMs: number;
   private readonly batchSize: number;
 
@@ -44,7 +103,7 @@ export class DecisionLog {
 
   /** Decisions waiting to be written. */
   get depth(): number {
-    return this.#lines.length;
+    return this.#count + (this.#failed?.count ?? 0);
   }
 
   /** Writes that failed (the decisions stay queued and are tried again). */
@@ -53,34 +112,43 @@ export class DecisionLog {
   }
 
   append(record: DecisionRecord): void {
-    this.#lines.push(JSON.stringify(record));
-    this.#ats.push(record.at);
-    this.#ids.push(record.id);
+    this.#records.push(COMMA, JSON.stringify(record));
+    this.#ids.push(NEWLINE, line(record.id));
+    if (this.#count === 0) this.#firstAt = record.at;
+    this.#lastAt = record.at;
+    this.#count++;
     addKeys(this.#keys, record);
-    if (this.#lines.length >= this.batchSize) this.flush();
+    if (this.#count >= this.batchSize) this.flush();
     else this.#timer ??= setTimeout(() => this.flush(), this.flushMs);
   }
 
   flush(): void {
     if (this.#timer !== null) clearTimeout(this.#timer);
     this.#timer = null;
-    while (this.#lines.length > 0) {
-      const count = Math.min(this.batchSize, this.#lines.length);
-      const all = count === this.#lines.length;
-      const json = `[${(all ? this.#lines : this.#lines.slice(0, count)).join(',')}]`;
-      const summary = summaryOf(all ? this.#ids : this.#ids.slice(0, count), this.#keys);
-      try {
-        this.sink.appendBatch({ firstAt: this.#ats[0] ?? '', lastAt: this.#ats[count - 1] ?? '', count, json, summary });
-      } catch (err: unknown) {
-        this.#failures++;
-        this.onError(err);
-        this.#timer = setTimeout(() => this.flush(), this.flushMs * 10);
-        return;
-      }
-      this.#lines.splice(0, count);
-      this.#ats.splice(0, count);
-      this.#ids.splice(0, count);
-      if (this.#lines.length === 0) this.#keys.clear();
+    if (this.#failed !== null && !this.#write(this.#failed)) return;
+    this.#failed = null;
+    if (this.#count === 0) return;
+    const batch = {
+      firstAt: this.#firstAt,
+      lastAt: this.#lastAt,
+      count: this.#count,
+      json: this.#records.takeBytes(OPEN, CLOSE),
+      summary: { ids: this.#ids.takeText('\n', '\n'), keys: `\n${[...this.#keys].join('\n')}\n` },
+    };
+    this.#count = 0;
+    this.#keys.clear();
+    if (!this.#write(batch)) this.#failed = batch;
+  }
+
+  #write(batch: Parameters<DecisionSink['appendBatch']>[0]): boolean {
+    try {
+      this.sink.appendBatch(batch);
+      return true;
+    } catch (err: unknown) {
+      this.#failures++;
+      this.onError(err);
+      this.#timer = setTimeout(() => this.flush(), this.flushMs * 10);
+      return false;
     }
   }
 

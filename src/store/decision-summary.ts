@@ -1,4 +1,4 @@
-import type { DecisionRecord } from './store.js';
+import type { DecisionBatch, DecisionRecord } from './store.js';
 
 /**
  * A batch's summary (migration 11): its ids, and the distinct keys its records can be
@@ -39,4 +39,9 @@ export function summarize(records: readonly DecisionRecord[]): BatchSummary {
     records.map((r) => r.id),
     keys,
   );
+}
+
+/** A batch's records as JSON text, whichever form the batch carries them in. */
+export function batchText(batch: Pick<DecisionBatch, 'json'>): string {
+  return typeof batch.json === 'string' ? batch.json : Buffer.from(batch.json.buffer, batch.json.byteOffset, batch.json.byteLength).toString('utf8');
 }

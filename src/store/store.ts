@@ -32,15 +32,16 @@ export interface DecisionRecord {
 }
 
 /**
- * Decisions already serialised, oldest first: `json` is a JSON array of records. The
- * decision log serialises each record as it is made, so a batch crosses to the writer thread
- * as one string (a copy), not as an object graph to clone and walk again.
+ * Decisions already serialised, oldest first: `json` is a JSON array of records, as text or
+ * as its UTF-8 bytes. The decision log serialises each record as it is made, so a batch
+ * crosses to the writer thread as bytes it takes over (no copy), not as an object graph to
+ * clone and walk again.
  */
 export interface DecisionBatch {
   firstAt: string;
   lastAt: string;
   count: number;
-  json: string;
+  json: string | Uint8Array;
   /** Its ids and filter keys (decision-summary.ts); when absent the store parses `json` for them. */
   summary?: BatchSummary;
 }

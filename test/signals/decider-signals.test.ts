@@ -2,6 +2,7 @@ import { describe, expect, test } from 'vitest';
 import { buildPolicySet } from '../../src/index.js';
 import type { DecisionRecord } from '../../src/store/store.js';
 import { DecisionLog } from '../../src/engine/decision-log.js';
+import { batchText } from '../../src/store/decision-summary.js';
 import { Decider } from '../../src/server/decider.js';
 import { Metrics } from '../../src/server/metrics.js';
 import { LivePolicySet } from '../../src/engine/live-set.js';
@@ -27,7 +28,7 @@ function counting(reputation: number | Error): SignalProvider & { reads: Observe
 }
 
 function decider(provider: SignalProvider, velocity: Velocity | null = null, records: DecisionRecord[] = []) {
-  const log = new DecisionLog({ appendBatch: (batch) => void records.push(...(JSON.parse(batch.json) as DecisionRecord[])) }, { flushMs: 60_000 });
+  const log = new DecisionLog({ appendBatch: (batch) => void records.push(...(JSON.parse(batchText(batch)) as DecisionRecord[])) }, { flushMs: 60_000 });
   const live = new LivePolicySet(set('@id("x") permit (action);'));
   return { d: new Decider(new Metrics(live), log, null, new Signals([provider], velocity)), log };
 }

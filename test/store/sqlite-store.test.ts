@@ -151,4 +151,40 @@ describe('the decision log', () => {
     expect(store.queryDecisions({ limit: 10 }).map((r) => r.id)).toEqual(['kept']);
     store.close();
   });
+
+  test('records appended while a failed batch waits are written after it, in order', () => {
+    const store = new SqliteStore(join(dir, 'gavel.db'));
+    let broken = true;
+    const flaky = {
+      appendBatch: (batch: DecisionBatch) => {
+        if (broken) throw new Error('disk full');
+        store.appendBatch(batch);
+      },
+    };
+    const log = new DecisionLog(flaky, { flushMs: 60_000 });
+    log.append(record('first'));
+    log.flush();
+    log.append(record('second'));
+    expect(log.depth).toBe(2);
+    broken = false;
+    log.close();
+    expect(log.depth).toBe(0);
+    expect(store.queryDecisions({ limit: 10 }).map((r) => r.id)).toEqual(['second', 'first']);
+    store.close();
+  });
+
+  test('text outside ASCII and ids holding newlines are stored as they were decided, and found by id', () => {
+    const store = new SqliteStore(join(dir, 'gavel.db'));
+    const log = new DecisionLog(store, { flushMs: 60_000 });
+    const unusual = { ...record('line\nbreak'), subject: { type: 'user', id: 'zoë 🦊 山田' }, reasons: ['€ — “quoted”'] };
+    // Long enough to make the batch buffer grow past its first size.
+    const long = { ...record('long'), reasons: ['ü'.repeat(100_000)] };
+    log.append(unusual);
+    log.append(long);
+    log.close();
+    expect(store.decisionById('line\nbreak')).toEqual(unusual);
+    expect(store.decisionById('long')).toEqual(long);
+    expect(store.queryDecisions({ limit: 10, subjectId: 'zoë 🦊 山田' }).map((r) => r.id)).toEqual(['line\nbreak']);
+    store.close();
+  });
 });

@@ -4,7 +4,7 @@ import Database from 'better-sqlite3';
 import { REGISTRY_SECTIONS, type Client, type Registry, type RegistrySection } from '../../issuer/registry.js';
 import type { AuthCode, CodeUse, DecisionBatch, DecisionPage, DecisionQuery, DecisionRecord, DecisionWindow, DirectoryChanges, Entity, PolicyRevision, RefreshToken, RefreshUse, Store, StoredSigningKey } from '../store.js';
 import { MIGRATIONS } from './migrations.js';
-import { line, summarize } from '../decision-summary.js';
+import { batchText, line, summarize } from '../decision-summary.js';
 
 /**
  * The embedded store: one SQLite file in WAL mode with foreign keys on, migrated on open.
@@ -30,12 +30,12 @@ export class SqliteStore implements Store {
     this.db.pragma('foreign_keys = ON');
     this.db.pragma('busy_timeout = 5000');
     migrate(this.db);
-    this.insert = this.db.prepare('INSERT INTO decision_batches (first_at, last_at, count, records) VALUES (?, ?, ?, ?)');
+    this.insert = this.db.prepare('INSERT INTO decision_batches (first_at, last_at, count, records) VALUES (?, ?, ?, CAST(? AS TEXT))');
     this.summarise = this.db.prepare('INSERT INTO decision_summaries (seq, ids, keys) VALUES (?, ?, ?) ON CONFLICT (seq) DO UPDATE SET ids = excluded.ids, keys = excluded.keys');
     // The batch and its summary in one transaction: a batch is findable as soon as it is stored.
     this.appendIndexed = this.db.transaction((batch: DecisionBatch) => {
       const seq = this.insert.run(batch.firstAt, batch.lastAt, batch.count, batch.json).lastInsertRowid;
-      const { ids, keys } = batch.summary ?? summarize(JSON.parse(batch.json) as DecisionRecord[]);
+      const { ids, keys } = batch.summary ?? summarize(JSON.parse(batchText(batch)) as DecisionRecord[]);
       this.summarise.run(seq, ids, keys);
     });
   }

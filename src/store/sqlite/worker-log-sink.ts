@@ -5,7 +5,7 @@ import type { FromWriter, ToWriter } from './log-writer-worker.js';
 /**
  * Where `gavel serve`'s decision log writes: a worker thread with its own SQLite
  * connection (WAL lets it write while the main connection reads). The request thread only
- * hands over batches — one string each, a copy — instead of running SQLite's inserts and
+ * hands over batches — their bytes, transferred — instead of running SQLite's inserts and
  * fsyncs itself.
  */
 export class WorkerLogSink implements DecisionSink {
@@ -31,7 +31,8 @@ export class WorkerLogSink implements DecisionSink {
     if (batch.count === 0) return;
     const seq = ++this.seq;
     this.inFlight.set(seq, batch.count);
-    this.worker.postMessage({ kind: 'batch', seq, batch } satisfies ToWriter);
+    // Bytes move to the writer (transferred, not copied); a string would be copied.
+    this.worker.postMessage({ kind: 'batch', seq, batch } satisfies ToWriter, typeof batch.json === 'string' ? [] : [batch.json.buffer as ArrayBuffer]);
   }
 
   /** Decisions handed to the writer and not yet in the database. */
