@@ -81,6 +81,7 @@ async function main(): Promise<number> {
     const hello = await startHello();
     const gavel = await startGavel('gavel', { dir: join(tmp, 'gavel'), policies: plainFiles });
     const noLog = await startGavel('gavel-no-log', { dir: join(tmp, 'gavel-no-log'), policies: plainFiles, decisionLog: false });
+    const outcomes = await startGavel('gavel-outcomes', { dir: join(tmp, 'gavel-outcomes'), policies: plainFiles, keepRequests: false });
     const tokenServer = (name: string, decisionLog: boolean): Promise<Server> =>
       startGavel(name, {
         dir: join(tmp, name),
@@ -92,10 +93,10 @@ async function main(): Promise<number> {
     // Apart from the log's cost, what the token costs.
     const jwtNoLog = await tokenServer('gavel-jwt-no-log', false);
     const cerbos = await startCerbos(join(tmp, 'cerbos'), cerbosPolicies(N));
-    for (const s of [hello, gavel, noLog, jwt, jwtNoLog, cerbos]) console.log(`  ${s.name.padEnd(16)} ${s.http}`);
+    for (const s of [hello, gavel, noLog, outcomes, jwt, jwtNoLog, cerbos]) console.log(`  ${s.name.padEnd(16)} ${s.http}`);
 
     // ---- Decisions first.
-    const checked = await checkDecisions(mix, expected, { gavel, noLog, jwt, jwtNoLog, cerbos }, { plainBodies, tokenBodies, cerbosBodies });
+    const checked = await checkDecisions(mix, expected, { gavel, noLog, outcomes, jwt, jwtNoLog, cerbos }, { plainBodies, tokenBodies, cerbosBodies });
     console.log(`\ndecision check: ${checked.map((c) => `${c.name} ${c.compared}/${mix.length}`).join(', ')} — all equal to the reference\n`);
 
     // ---- Load.
@@ -103,6 +104,7 @@ async function main(): Promise<number> {
       { name: 'fastify hello', what: 'transport ceiling: fastify parses the body, answers `{"hello":"world"}`', url: `${hello.http}${ROUTE}`, bodies: plainBodies, runs: [], pid: hello.child.proc.pid },
       { name: 'gavel', what: '`gavel serve` as shipped (decision log on)', url: `${gavel.http}${ROUTE}`, bodies: plainBodies, runs: [], pid: gavel.child.proc.pid },
       { name: 'gavel, log off', what: 'the same, its decision log off', url: `${noLog.http}${ROUTE}`, bodies: plainBodies, runs: [], pid: noLog.child.proc.pid },
+      { name: 'gavel, outcomes logged', what: 'the same, its log keeping outcomes without requests', url: `${outcomes.http}${ROUTE}`, bodies: plainBodies, runs: [], pid: outcomes.child.proc.pid },
       { name: 'gavel + JWT', what: 'an ES256 JWT in `context.token`, verified (cached), log on', url: `${jwt.http}${ROUTE}`, bodies: tokenBodies, runs: [], pid: jwt.child.proc.pid },
       { name: 'gavel + JWT, log off', what: 'the same, decision log off', url: `${jwtNoLog.http}${ROUTE}`, bodies: tokenBodies, runs: [], pid: jwtNoLog.child.proc.pid },
       { name: 'cerbos', what: 'Cerbos `/api/check/resources`, one resource and action', url: `${cerbos.http}/api/check/resources`, bodies: cerbosBodies, runs: [], pid: cerbos.child.proc.pid },
@@ -143,7 +145,7 @@ async function main(): Promise<number> {
 async function checkDecisions(
   mix: readonly BenchRequest[],
   expected: readonly boolean[],
-  servers: { gavel: Server; noLog: Server; jwt: Server; jwtNoLog: Server; cerbos: Server },
+  servers: { gavel: Server; noLog: Server; outcomes: Server; jwt: Server; jwtNoLog: Server; cerbos: Server },
   bodies: { plainBodies: string[]; tokenBodies: string[]; cerbosBodies: string[] },
 ): Promise<Checked[]> {
   const at = (xs: string[], i: number): string => xs[i] ?? '';
@@ -152,6 +154,7 @@ async function checkDecisions(
   return [
     await checkAll('gavel', expected, gavelAt(servers.gavel, bodies.plainBodies), show(bodies.plainBodies)),
     await checkAll('gavel, log off', expected, gavelAt(servers.noLog, bodies.plainBodies), show(bodies.plainBodies)),
+    await checkAll('gavel, outcomes logged', expected, gavelAt(servers.outcomes, bodies.plainBodies), show(bodies.plainBodies)),
     await checkAll('gavel + JWT', expected, gavelAt(servers.jwt, bodies.tokenBodies), show(bodies.tokenBodies)),
     await checkAll('gavel + JWT, log off', expected, gavelAt(servers.jwtNoLog, bodies.tokenBodies), show(bodies.tokenBodies)),
     await checkAll('cerbos', expected, async (i) => cerbosDecision(await postJson(`${servers.cerbos.http}/api/check/resources`, at(bodies.cerbosBodies, i)), mix[i]?.action.name ?? ''), show(bodies.cerbosBodies)),
@@ -206,6 +209,8 @@ function buildReport(r: ReportInput): { console: string; markdown: string } {
   // The same ratios per second of server CPU: what each server does with the CPU it got (see the table).
   const [cCeiling, cGavel, cNoLog, cJwt, cCerbos, cJwtNoLog] = names.map((n) => medianPerCpu(runs(n))) as [number, number, number, number, number, number];
   const logCost = 1 - gavel / noLog;
+  const outcomes = medianRun(runs('gavel, outcomes logged'));
+  const outcomesCost = 1 - outcomes.rps / noLog;
   const p99 = medianRun(runs('gavel')).p99Ms;
   const p99NoLog = medianRun(runs('gavel, log off')).p99Ms;
   const p99Jwt = medianRun(runs('gavel + JWT')).p99Ms;
@@ -214,7 +219,7 @@ function buildReport(r: ReportInput): { console: string; markdown: string } {
     `- Gavel ÷ fastify ceiling ≥ 70%: ${mark(gavel / ceiling >= 0.7)} (${pct(gavel / ceiling)}: ${int(gavel)} vs ${int(ceiling)} req/s; per server CPU-second ${pct(cGavel / cCeiling)}; with the log off ${pct(noLog / ceiling)}, per CPU-second ${pct(cNoLog / cCeiling)})`,
     `- Gavel ÷ Cerbos ≥ 4×: ${mark(gavel / cerbos >= 4)} (${times(gavel / cerbos)}: ${int(gavel)} vs ${int(cerbos)} req/s; per server CPU-second ${times(cGavel / cCerbos)}; with the log off ${times(noLog / cerbos)})`,
     `- Gavel + JWT ÷ ceiling ≥ 60%: ${mark(jwt / ceiling >= 0.6)} (${pct(jwt / ceiling)}: ${int(jwt)} req/s, decision log on; per server CPU-second ${pct(cJwt / cCeiling)}; with the log off ${pct(jwtNoLog / ceiling)}, per CPU-second ${pct(cJwtNoLog / cCeiling)})`,
-    `- decision log cost ≤ 10%: ${mark(logCost <= 0.1)} (${(100 * logCost).toFixed(1)}%: ${int(gavel)} req/s with the log, ${int(noLog)} without; per server CPU-second ${(100 * (1 - cGavel / cNoLog)).toFixed(1)}%)`,
+    `- decision log cost ≤ 10%: ${mark(logCost <= 0.1)} (${(100 * logCost).toFixed(1)}%: ${int(gavel)} req/s with the log, ${int(noLog)} without; per server CPU-second ${(100 * (1 - cGavel / cNoLog)).toFixed(1)}%; a log of outcomes without requests costs ${(100 * outcomesCost).toFixed(1)}%, ${int(outcomes.rps)} req/s, ${pct(outcomes.rps / ceiling)} of the ceiling, p99 ${ms(outcomes.p99Ms)} ms)`,
     `- p99 ≤ 5 ms at ${r.opts.connections} connections: ${mark(p99 <= 5)} (Gavel ${ms(p99)} ms; log off ${ms(p99NoLog)} ms; with a JWT ${ms(p99Jwt)} ms; the fastify ceiling itself ${ms(medianRun(runs('fastify hello')).p99Ms)} ms)`,
     `- policy reload under load without a failed request: ${mark(reloadOk)} (${r.reload.applied} reloads applied of ${r.reload.written} rewrites, ${r.reload.run.non2xx} non-2xx, ${r.reload.run.errors} errors)`,
   ];
@@ -239,6 +244,9 @@ policies) and its 1,000-request mix (500 allow, 500 deny by the reference); ever
   so this variant's policies read the scopes from the subject — \`subject.scopes contains "t7:read"\` over
   \`subject.properties.scopes\` (a list) — instead of \`token.scope\`; nothing else differs from the workload.
 - **gavel, log off**: the same with \`"decision_log": {"enabled": false}\` in its config file: no decision is logged.
+- **gavel, outcomes logged**: the same with \`"decision_log": {"keep_requests": false}\`: every decision is logged
+  (id, time, interface, subject, action, resource, verdict, determining policies, reasons, revision, latency)
+  without the request as decided, so such records cannot be replayed by what-if or explained again.
 - **gavel + JWT**: the workload's policies unchanged (\`token.scope contains …\`); each body carries the end
   user's ES256 JWT in \`context.token\` (issuer configured with a local \`jwks_file\`), one token per distinct
   scope string of the mix (${'≤'} 1,000), so decisions still depend on the token. After the first pass each

@@ -53,6 +53,8 @@ export interface Config {
     retentionDays: number;
     /** Beyond this many rows, the oldest are pruned. */
     maxRows: number;
+    /** Whether a record keeps the request as decided (for explain and what-if); off: the outcome only. */
+    keepRequests: boolean;
   };
 }
 
@@ -246,14 +248,18 @@ function clientKeysFromEnv(text: string, problems: string[]): Record<string, str
 }
 
 function decisionLogAt(value: unknown, where: string, problems: string[]): Config['decisionLog'] {
-  const out: Config['decisionLog'] = { enabled: true, retentionDays: 30, maxRows: 1_000_000 };
+  const out: Config['decisionLog'] = { enabled: true, retentionDays: 30, maxRows: 1_000_000, keepRequests: true };
   if (value === undefined) return out;
   if (!isObject(value)) return problems.push(`${where}: expected an object`), out;
-  const known = new Set(['enabled', 'retention_days', 'max_rows']);
+  const known = new Set(['enabled', 'retention_days', 'max_rows', 'keep_requests']);
   for (const k of Object.keys(value)) if (!known.has(k)) problems.push(`${where}: unknown key \`${k}\`; keys are ${[...known].join(', ')}`);
   if (value.enabled !== undefined) {
     if (typeof value.enabled === 'boolean') out.enabled = value.enabled;
     else problems.push(`${where}.enabled: expected true or false`);
+  }
+  if (value.keep_requests !== undefined) {
+    if (typeof value.keep_requests === 'boolean') out.keepRequests = value.keep_requests;
+    else problems.push(`${where}.keep_requests: expected true or false`);
   }
   const positive = (key: 'retention_days' | 'max_rows', max: number): number | undefined => {
     const v = value[key];

@@ -36,6 +36,8 @@ export interface GavelOptions {
   trustedIssuers?: { entry: object; jwksFile: string; jwks: object }[];
   /** The config file's `decision_log.enabled`: `false` logs no decision at all (default on). */
   decisionLog?: boolean;
+  /** The config file's `decision_log.keep_requests` (default true: records keep the request as decided). */
+  keepRequests?: boolean;
   /** Node options before bin/gavel.js, such as `--cpu-prof` (default none). */
   nodeArgs?: readonly string[];
 }
@@ -49,7 +51,7 @@ export async function startGavel(name: string, options: GavelOptions): Promise<S
     policies: 'policies',
     db: 'gavel.db',
     trusted_issuers: (options.trustedIssuers ?? []).map((t) => t.entry),
-    decision_log: { enabled: options.decisionLog ?? true },
+    decision_log: { enabled: options.decisionLog ?? true, keep_requests: options.keepRequests ?? true },
   };
   const configFile = join(options.dir, 'gavel.json');
   writeFileSync(configFile, JSON.stringify(config, null, 2));

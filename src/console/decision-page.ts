@@ -2,6 +2,7 @@ import type { WhyNot } from '../engine/why-not.js';
 import type { DecisionRecord } from '../store/store.js';
 import { html, type Html } from './html.js';
 import { page } from './layout.js';
+import { REQUEST_NOT_KEPT } from '../engine/explain-logged.js';
 
 function list(xs: readonly string[]): Html {
   return xs.length === 0 ? html`<span class="muted">none</span>` : html`${xs.map((x) => html`<code>${x}</code> `)}`;
@@ -52,7 +53,14 @@ function explanation(r: DecisionRecord, w: WhyNot, liveRevision: string): Html {
   return html`<h2>${r.decision ? 'How was this decided?' : 'Why was this denied?'}</h2>${revisionNote}${changed}<section id="explanation">${body}</section>`;
 }
 
-export function decisionPage(r: DecisionRecord, w: WhyNot, shell: { csrf: string; revision: string }): Html {
+export function decisionPage(r: DecisionRecord, w: WhyNot | null, shell: { csrf: string; revision: string }): Html {
+  if (w === null) {
+    return page(
+      { title: `Decision ${r.id}`, current: 'decisions', ...shell },
+      html`${record(r)}
+<p class="notice" id="not-kept">${REQUEST_NOT_KEPT}</p>`,
+    );
+  }
   return page(
     { title: `Decision ${r.id}`, current: 'decisions', ...shell },
     html`${record(r)}${explanation(r, w, shell.revision)}

@@ -200,6 +200,7 @@ function routes(scope: FastifyInstance, options: ConsoleOptions, key: string, se
     const record = decisionById(options.store, id);
     if (record === null) return sendPage(reply, 404, problemPage('Decision not found', `no decision \`${id}\` in the log (it may have been pruned)`, csrf));
     const explained = explainLogged(record, (r) => revisions?.get(r) ?? { kind: 'unknown' }, options.policies.current);
+    if (explained === null) return sendPage(reply, 200, decisionPage(record, null, { csrf, revision: options.policies.current.revision }));
     const why = { decision: explained.decision, forbids: explained.why_not?.forbids ?? [], permits: explained.why_not?.permits ?? [] };
     return sendPage(reply, 200, decisionPage(record, why, { csrf, revision: explained.explained_with.revision }));
   }));

@@ -34,7 +34,7 @@ function report(r: WhatIfReport): Html {
   return html`<section id="whatif-report">
 <p id="summary"><strong>${r.changed}</strong> of ${r.replayed} replayed decisions would change:
 <span class="deny">${r.allow_to_deny} allow → deny</span>, <span class="allow">${r.deny_to_allow} deny → allow</span>${r.with_errors > 0 ? html`; ${r.with_errors} replays hit a policy error (fail closed)` : ''}.
-Candidate revision <code>${r.candidate.revision}</code> (${r.candidate.policies} policies)${r.window.oldest === null ? '' : html`; logged from ${r.window.oldest} to ${r.window.newest}`}.</p>
+Candidate revision <code>${r.candidate.revision}</code> (${r.candidate.policies} policies)${r.window.oldest === null ? '' : html`; logged from ${r.window.oldest} to ${r.window.newest}`}.${r.without_request > 0 ? html` ${r.without_request} decisions were logged without their request (<code>decision_log.keep_requests</code> was off) and are not replayed.` : ''}</p>
 ${
   r.policies.length === 0
     ? html`<p>No decision would change.</p>`

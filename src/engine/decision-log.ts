@@ -6,6 +6,12 @@ export interface DecisionLogOptions {
   flushMs?: number;
   /** The number of decisions waiting that triggers a write at once; default 500. */
   batchSize?: number;
+  /**
+   * Whether records keep the request as decided (default true). Without it a record says
+   * who asked for what and the outcome — a third of the bytes, for data minimisation or
+   * throughput — and cannot be explained again or replayed by what-if.
+   */
+  keepRequests?: boolean;
 }
 
 const OPEN = 0x5b; // [
@@ -91,6 +97,7 @@ export class DecisionLog {
   #failed: Parameters<DecisionSink['appendBatch']>[0] | null = null;
   private readonly flushMs: number;
   private readonly batchSize: number;
+  readonly keepsRequests: boolean;
 
   constructor(
     private readonly sink: DecisionSink,
@@ -99,6 +106,7 @@ export class DecisionLog {
   ) {
     this.flushMs = options.flushMs ?? 100;
     this.batchSize = options.batchSize ?? 500;
+    this.keepsRequests = options.keepRequests ?? true;
   }
 
   /** Decisions waiting to be written. */

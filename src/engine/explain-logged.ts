@@ -13,6 +13,9 @@ import type { PolicySet } from './policy-set.js';
 import type { RevisionLookup } from './revisions.js';
 import { whyNot, type WhyNot } from './why-not.js';
 
+/** Why a record logged without its request cannot be explained again. */
+export const REQUEST_NOT_KEPT = 'This decision was logged without its request (decision_log.keep_requests was false): it cannot be decided again or explained.';
+
 export type ExplainedWith =
   | { source: 'stored'; revision: string; saved_at: string }
   /** The record's revision is not available: explained with the live set, which may differ. */
@@ -27,7 +30,9 @@ export interface LoggedExplanation {
   why_not: Omit<WhyNot, 'decision'> | null;
 }
 
-export function explainLogged(record: DecisionRecord, revision: (id: string) => RevisionLookup, live: PolicySet): LoggedExplanation {
+/** The record decided again; `null` when it was logged without its request (REQUEST_NOT_KEPT). */
+export function explainLogged(record: DecisionRecord, revision: (id: string) => RevisionLookup, live: PolicySet): LoggedExplanation | null {
+  if (record.request === undefined) return null;
   const found = revision(record.revision);
   let set: PolicySet;
   let explainedWith: ExplainedWith;
@@ -39,7 +44,7 @@ export function explainLogged(record: DecisionRecord, revision: (id: string) => 
     const why = found.kind === 'unknown' ? `revision ${record.revision} is not stored` : found.message;
     explainedWith = { source: 'live', revision: live.revision, logged_revision: record.revision, note: `${why}; explained with the live revision ${live.revision}, which may not be what decided` };
   }
-  const request = (record.request ?? {}) as Request;
+  const request = record.request as Request;
   const decision = decide(set, request, { explain: true });
   let why: LoggedExplanation['why_not'] = null;
   if (!decision.decision) {

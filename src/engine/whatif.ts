@@ -62,6 +62,8 @@ export interface WhatIfReport {
   deny_to_allow: number;
   /** Replays where a candidate policy could not be evaluated (e.g. a risk signal absent from the log). */
   with_errors: number;
+  /** Decisions in the window logged without their request (`decision_log.keep_requests: false`): not replayable, so not replayed. */
+  without_request: number;
   /** Replayed decisions by the revision that made them. */
   revisions: Record<string, number>;
   /** Changed decisions by determining policy, most changes first. */
@@ -104,6 +106,7 @@ function* replay(source: DecisionSource, candidate: PolicySet, options: WhatIfOp
     allow_to_deny: 0,
     deny_to_allow: 0,
     with_errors: 0,
+    without_request: 0,
     revisions: {},
     policies: [],
     examples: { allow_to_deny: [], deny_to_allow: [] },
@@ -126,12 +129,16 @@ function* replay(source: DecisionSource, candidate: PolicySet, options: WhatIfOp
       if (report.replayed >= limit) break outer;
       const r = records[i]!;
       if ((options.since !== undefined && r.at < options.since) || (options.until !== undefined && r.at > options.until)) continue;
+      if (r.request === undefined) {
+        report.without_request++;
+        continue;
+      }
       report.replayed++;
       report.window.newest ??= r.at;
       report.window.oldest = r.at;
       report.revisions[r.revision] = (report.revisions[r.revision] ?? 0) + 1;
       // No explanation: only the verdict is compared.
-      const d = decide(candidate, (r.request ?? {}) as Request);
+      const d = decide(candidate, r.request as Request);
       if (d.errors.length > 0) report.with_errors++;
       if (d.decision === r.decision) continue;
       const direction: Direction = r.decision ? 'allow_to_deny' : 'deny_to_allow';

@@ -3,6 +3,7 @@ import type { Decision } from '../engine/decision.js';
 import type { DecisionLog } from '../engine/decision-log.js';
 import { Directory, type LiveDirectory } from '../engine/directory.js';
 import type { PolicySet } from '../engine/policy-set.js';
+import type { DecisionRecord } from '../store/store.js';
 import type { Request } from '../language/eval/activation.js';
 import type { Interface, Metrics } from './metrics.js';
 import type { Observed, RiskRoot, Signals } from '../signals/signals.js';
@@ -108,7 +109,7 @@ export class Decider {
     const subject = isObject(request.subject) ? request.subject : {};
     const resource = isObject(request.resource) ? request.resource : {};
     const action = isObject(request.action) ? request.action.name : request.action;
-    this.log.append({
+    const record: DecisionRecord = {
       id,
       at: nowIso(),
       via: where,
@@ -121,7 +122,8 @@ export class Decider {
       determining: d.determining,
       reasons: d.reasons,
       errors: d.errors.map((e) => e.policy),
-      request: loggedRequest(request, risk === null ? null : risk.computed()),
-    });
+    };
+    if (this.log.keepsRequests) record.request = loggedRequest(request, risk === null ? null : risk.computed());
+    this.log.append(record);
   }
 }

@@ -26,9 +26,10 @@ export interface DecisionRecord {
   latencyUs: number;
   /**
    * The request as decided, for explanation and replay: of a token its verified claims,
-   * never the raw token.
+   * never the raw token. Absent when the server keeps no requests
+   * (`decision_log.keep_requests: false`): such a record can be listed, not replayed.
    */
-  request: unknown;
+  request?: unknown;
 }
 
 /**

@@ -16,9 +16,9 @@ const live = new LivePolicySet(
   buildPolicySet([{ file: 'a.gavel', text: `@id("p") @description("${EVIL}") permit (action == "read");\n@id("f") forbid (action == "delete") reason "no \\"<b>deletes</b>\\"";` }]).set!,
 );
 
-function setup(key: string | null = KEY) {
+function setup(key: string | null = KEY, keepRequests = true) {
   const store = new SqliteStore(':memory:');
-  const log = new DecisionLog(store, { flushMs: 60_000 });
+  const log = new DecisionLog(store, { flushMs: 60_000, keepRequests });
   const app = buildApp({ policies: live, store, log, admin: { key, store, reload: null }, console: { key, store } });
   return { app, log };
 }
@@ -141,6 +141,18 @@ describe('the console', () => {
     expect(one.statusCode).toBe(200);
     expect(one.body).toContain('Why was this denied?');
     expect(one.body).toContain('<ul id="forbids"><li><code>f</code>');
+  });
+
+  test('a decision logged without its request shows the record and says why it is not explained', async () => {
+    const { app, log } = setup(KEY, false);
+    await app.inject({ method: 'POST', url: '/v1/decide', headers: { 'x-request-id': 'del-2' }, payload: { subject: { type: 'user', id: 'ann' }, action: { name: 'delete' }, resource: { type: 'doc', id: '1' } } });
+    log.flush();
+    const { cookie } = await signIn(app);
+    const one = await app.inject({ method: 'GET', url: '/console/decisions/del-2', headers: { cookie } });
+    expect(one.statusCode).toBe(200);
+    expect(one.body).toContain('<dd class="deny" id="decision">deny</dd>');
+    expect(one.body).toContain('<p class="notice" id="not-kept">This decision was logged without its request');
+    expect(one.body).not.toContain('Why was this denied?');
   });
 
   test('the CSV export answers the same question', async () => {

@@ -30,7 +30,7 @@ const read = (roles: string[], country: string, id: string) => ({
 });
 
 /** The example policies served with a real Decider and decision log into a SQLite file; the candidate tightens break-glass and lets Canada in. */
-async function logged() {
+async function logged(keepRequests = true) {
   cpSync(join(ROOT, 'policies'), join(dir, 'policies'), { recursive: true });
   cpSync(join(ROOT, 'policies'), join(dir, 'proposed'), { recursive: true });
   const file = join(dir, 'proposed', 'patients.gavel');
@@ -48,7 +48,7 @@ async function logged() {
   const live = new LivePolicySet(set);
   // A clean network, as an IP list provider would answer: the example risk policies read risk.ip and risk.velocity.
   const signals = new Signals([{ name: 'ip', read: () => ({ reputation: 90, lists: [], labels: [] }) }], new Velocity(1_000));
-  const log = new DecisionLog(store, { flushMs: 60_000 });
+  const log = new DecisionLog(store, { flushMs: 60_000, keepRequests });
   const app = buildApp({ policies: live, store, log, decider: new Decider(new Metrics(live), log, null, signals), admin: { key: KEY, store, reload: null } });
   const requests = [
     ['nurse-kim', ['on-call'], 'US'],
@@ -103,6 +103,33 @@ describe('what-if replay', () => {
     const empty = await gavel(['whatif', '--candidate', 'empty', '--db', db], { cwd: dir });
     expect(empty.code).toBe(2);
     expect(empty.stderr).toContain('no *.gavel files under `empty`');
+  });
+});
+
+describe('a log that keeps no requests (decision_log.keep_requests: false)', () => {
+  test('records say who asked for what and the outcome, without the request; what-if counts them as not replayable; explain says why it cannot', async () => {
+    const { app, store, db } = await logged(false);
+    const listed = await app.inject({ method: 'GET', url: '/v1/decisions?limit=10', headers: { authorization: `Bearer ${KEY}` } });
+    const records = listed.json().decisions as Record<string, unknown>[];
+    expect(records).toHaveLength(5);
+    expect(records[0]).toMatchObject({ id: 'req-nurse-lee', subject: { type: 'user', id: 'nurse-lee' }, action: 'read', decision: true, determining: ['patients.break-glass'] });
+    for (const r of records) expect(r).not.toHaveProperty('request');
+
+    const candidate = await loadPolicyFolder(join(dir, 'proposed'));
+    expect(whatIf(store, buildFromFiles(revisionFiles(candidate)).set!)).toMatchObject({ replayed: 0, changed: 0, without_request: 5 });
+
+    const explain = await app.inject({ method: 'GET', url: '/v1/decisions/req-nurse-lee/explain', headers: { authorization: `Bearer ${KEY}` } });
+    expect(explain.statusCode).toBe(409);
+    expect(explain.json()).toEqual({ error: 'request_not_kept', message: expect.stringContaining('decision `req-nurse-lee`: This decision was logged without its request') });
+    await app.close();
+    store.close();
+
+    const cli = await gavel(['explain', 'req-nurse-lee', '--db', db], { cwd: dir });
+    expect(cli.code).toBe(1);
+    expect(cli.stderr).toMatch(/^gavel explain: decision `req-nurse-lee`: This decision was logged without its request \(decision_log\.keep_requests was false\)/);
+    const replay = await gavel(['whatif', '--candidate', 'proposed', '--db', db], { cwd: dir });
+    expect(replay.code).toBe(0);
+    expect(replay.stdout).toContain('not replayed: 5 decisions logged without their request');
   });
 });
 

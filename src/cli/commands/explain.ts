@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { explainLogged, type LoggedExplanation } from '../../engine/explain-logged.js';
+import { explainLogged, REQUEST_NOT_KEPT, type LoggedExplanation } from '../../engine/explain-logged.js';
 import { RevisionSets } from '../../engine/revisions.js';
 import type { PolicySet } from '../../engine/policy-set.js';
 import { SqliteStore } from '../../store/sqlite/sqlite-store.js';
@@ -51,6 +51,10 @@ export async function explain(argv: string[], io: CliIo): Promise<number> {
       live = fallback.set;
     }
     const explained = explainLogged(record, (r) => revisions.get(r), live);
+    if (explained === null) {
+      writeLine(io.stderr, `gavel explain: decision \`${id}\`: ${REQUEST_NOT_KEPT}`);
+      return Exit.failed;
+    }
     if (values.json) writeLine(io.stdout, JSON.stringify(explained, null, 2));
     else for (const line of render(explained)) writeLine(io.stdout, line);
     return Exit.ok;

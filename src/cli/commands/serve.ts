@@ -127,11 +127,11 @@ export async function serve(argv: string[], io: CliIo): Promise<number> {
     store.close();
     throw new UsageError(`the token issuer cannot start: ${err instanceof Error ? err.message : String(err)}`);
   }
-  const { enabled, retentionDays, maxRows } = config.decisionLog;
+  const { enabled, retentionDays, maxRows, keepRequests } = config.decisionLog;
   // The writes run on a worker thread with its own connection; the request thread only queues.
   // (An in-memory database is one connection's own: its log stays on this thread.)
   const sink = enabled && config.db !== ':memory:' ? new WorkerLogSink(config.db, (err) => writeLine(io.stderr, `gavel: cannot write the decision log (will retry): ${err.message}`)) : null;
-  const log = enabled ? new DecisionLog(sink ?? store, {}, (err) => writeLine(io.stderr, `gavel: cannot write the decision log (will retry): ${err instanceof Error ? err.message : String(err)}`)) : null;
+  const log = enabled ? new DecisionLog(sink ?? store, { keepRequests }, (err) => writeLine(io.stderr, `gavel: cannot write the decision log (will retry): ${err instanceof Error ? err.message : String(err)}`)) : null;
   // Retention: decisions older than retention_days, and beyond the newest max_rows, are pruned hourly.
   const prune = () => store.pruneDecisions(new Date(Date.now() - retentionDays * 86_400_000).toISOString(), maxRows);
   prune();

@@ -92,6 +92,7 @@ function render(r: WhatIfReport, dir: string): string[] {
     `replayed ${r.replayed} decisions: ${span}${revisions === '' ? '' : `; logged by ${revisions}`}`,
     `changed ${r.changed}: ${r.allow_to_deny} allow→deny, ${r.deny_to_allow} deny→allow; ${r.with_errors} replays with evaluation errors`,
   ];
+  if (r.without_request > 0) out.push(`not replayed: ${r.without_request} decisions logged without their request (decision_log.keep_requests was false)`);
   if (r.changed === 0) return out;
   out.push('', ...renderTable(['POLICY', 'SIDE', 'ALLOW→DENY', 'DENY→ALLOW', 'EXAMPLES'], r.policies.map((p) => [p.policy, p.side, String(p.allow_to_deny), String(p.deny_to_allow), p.examples.join(' ')])));
   for (const [title, xs] of [['allow→deny', r.examples.allow_to_deny], ['deny→allow', r.examples.deny_to_allow]] as const) {

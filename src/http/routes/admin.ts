@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { DecisionQuery, Store } from '../../store/store.js';
 import type { LivePolicySet } from '../../engine/live-set.js';
-import { explainLogged } from '../../engine/explain-logged.js';
+import { explainLogged, REQUEST_NOT_KEPT } from '../../engine/explain-logged.js';
 import { buildFromFiles, RevisionSets } from '../../engine/revisions.js';
 import { whatIfInSlices } from '../../engine/whatif.js';
 import { formatDiagnostic } from '../../language/diagnostic.js';
@@ -103,7 +103,7 @@ export function adminRoutes(app: FastifyInstance, options: AdminOptions, live: L
       const { id } = request.params as { id: string };
       const record = options.store.decisionById(id);
       if (record === null) return reply.status(404).send({ error: 'not_found', message: `no decision with id \`${id}\` in the log (unknown, or pruned)` });
-      return explainLogged(record, (r) => revisions.get(r), live.current);
+      return explainLogged(record, (r) => revisions.get(r), live.current) ?? reply.status(409).send({ error: 'request_not_kept', message: `decision \`${id}\`: ${REQUEST_NOT_KEPT}` });
     });
 
     let replaying = false;
