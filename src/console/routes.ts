@@ -7,7 +7,7 @@ import { explainLogged } from '../engine/explain-logged.js';
 import { RevisionSets } from '../engine/revisions.js';
 import type { Store } from '../store/store.js';
 import type { TrustedProxies } from '../signals/client-address.js';
-import { renderAffectsCsv } from '../cli/render-affects.js';
+import { renderAffectsCsv } from '../formats/render-affects.js';
 import { readAffectsForm, queryOf, factsOf } from './affects-form.js';
 import { affectsPage } from './affects-page.js';
 import { cookie, isHttps, setCookie } from './cookies.js';

@@ -5,7 +5,7 @@ import { parseFacts } from '../../language/partial/partial.js';
 import { COMMON, flags, policiesDir } from '../args.js';
 import { Exit, UsageError, writeLine, type CliIo } from '../io.js';
 import { loadSet, printDiagnostics } from '../load.js';
-import { renderAffectsCsv, renderAffectsTable } from '../render-affects.js';
+import { renderAffectsCsv, renderAffectsTable } from '../../formats/render-affects.js';
 
 export const affectsHelp = `Usage: gavel affects [--policies DIR] --where FACT... [--tag TAG]... [--owner OWNER]...
                      [--effect permit|forbid] [--all] [--json | --csv]

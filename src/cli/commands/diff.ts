@@ -8,7 +8,7 @@ import type { PolicySet } from '../../engine/policy-set.js';
 import { flags } from '../args.js';
 import { Exit, UsageError, writeLine, type CliIo } from '../io.js';
 import { joinPath, loadSet, printDiagnostics } from '../load.js';
-import { renderTable } from '../table.js';
+import { renderTable } from '../../formats/table.js';
 
 export const diffHelp = `Usage: gavel diff BEFORE AFTER [--db FILE] [--json] [--exit-code]
 

@@ -10,7 +10,7 @@ import { Exit, readAll, UsageError, writeLine, type CliIo } from '../io.js';
 import { parseArgs } from 'node:util';
 import { COMMON, flags, policiesDir } from '../args.js';
 import { loadSet, printDiagnostics } from '../load.js';
-import { jsonErrorOffset } from '../json-error.js';
+import { jsonErrorOffset } from '../../formats/json-error.js';
 import { renderDecision, renderWhyNot, whyJson } from '../render.js';
 import { whyNot } from '../../engine/why-not.js';
 

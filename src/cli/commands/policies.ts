@@ -4,7 +4,7 @@ import { filterInventory, inventory, type InventoryRow } from '../../engine/inve
 import { COMMON, flags, policiesDir } from '../args.js';
 import { Exit, UsageError, writeLine, type CliIo } from '../io.js';
 import { joinPath, loadSet, printDiagnostics } from '../load.js';
-import { renderCsv, renderTable } from '../table.js';
+import { renderCsv, renderTable } from '../../formats/table.js';
 
 export const policiesHelp = `Usage: gavel policies [--policies DIR] [--tag T] [--owner O] [--effect permit|forbid] [--json|--csv]
 

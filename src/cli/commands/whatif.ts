@@ -6,7 +6,7 @@ import { SqliteStore } from '../../store/sqlite/sqlite-store.js';
 import { flags } from '../args.js';
 import { Exit, UsageError, writeLine, type CliIo } from '../io.js';
 import { loadSet, printDiagnostics } from '../load.js';
-import { renderTable } from '../table.js';
+import { renderTable } from '../../formats/table.js';
 
 export const whatifHelp = `Usage: gavel whatif --candidate DIR [--db FILE] [--since TIME] [--until TIME] [--limit N]
                     [--examples N] [--json]

@@ -5,7 +5,7 @@
  * JSON syntax error reads like one. Nothing here throws on bad input: problems are values.
  */
 import { isMap, isNode, isScalar, LineCounter, parseDocument, type Document } from 'yaml';
-import { jsonErrorOffset } from '../../cli/json-error.js';
+import { jsonErrorOffset } from '../../formats/json-error.js';
 
 export interface Located {
   line: number;
