@@ -1,17 +1,54 @@
-import type { FastifyInstance } from 'fastify';
-import { adminKeyMatches } from '../server/keys.js';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FailedAttempts } from '../server/failed-attempts.js';
+import { bearerKey, keyMatches } from '../server/keys.js';
+import type { OriginOf } from './origin.js';
+
+/** What checks an admin key: the key, and the wrong attempts counted per client address. */
+export interface AdminGate {
+  /** `null`: no admin key is configured, so nothing admin is served. */
+  key: string | null;
+  attempts: FailedAttempts;
+  origin: OriginOf;
+}
+
+export type KeyCheck = { kind: 'ok' } | { kind: 'wrong' } | { kind: 'wait'; seconds: number };
+
+/**
+ * A presented admin key against the configured one (constant time, keyMatches). An address
+ * that gave too many wrong keys is told to wait, its key not even compared; a right key
+ * forgives its earlier mistakes.
+ */
+export function checkAdminKey(gate: AdminGate & { key: string }, request: FastifyRequest, given: string | null): KeyCheck {
+  const address = gate.origin(request).address ?? 'unknown';
+  const seconds = gate.attempts.retryAfter(address);
+  if (seconds > 0) return { kind: 'wait', seconds };
+  if (given !== null && keyMatches(given, gate.key)) {
+    gate.attempts.succeeded(address);
+    return { kind: 'ok' };
+  }
+  gate.attempts.failed(address);
+  return { kind: 'wrong' };
+}
 
 /**
  * The admin key check of every admin endpoint, as an `onRequest` hook on an encapsulated
  * plugin: 403 `admin_disabled` without a configured key, 401 with a Bearer challenge for a
- * missing or wrong one (compared in constant time by adminKeyMatches).
+ * missing or wrong one, 429 with Retry-After for an address that gave too many wrong ones.
  */
-export function requireAdminKey(scope: FastifyInstance, key: string | null): void {
+export function requireAdminKey(scope: FastifyInstance, gate: AdminGate): void {
   scope.addHook('onRequest', async (request, reply) => {
+    const { key } = gate;
     if (key === null) {
       return reply.status(403).send({ error: 'admin_disabled', message: 'admin endpoints are disabled; configure admin_key (or GAVEL_ADMIN_KEY)' });
     }
-    if (!adminKeyMatches(request.headers.authorization, key)) {
+    const check = checkAdminKey({ ...gate, key }, request, bearerKey(request.headers.authorization));
+    if (check.kind === 'wait') {
+      return reply
+        .status(429)
+        .header('retry-after', String(check.seconds))
+        .send({ error: 'too_many_attempts', message: `too many wrong admin keys from this address; try again in ${check.seconds} s` });
+    }
+    if (check.kind === 'wrong') {
       return reply.status(401).header('www-authenticate', 'Bearer realm="gavel-admin"').send({ error: 'unauthorized', message: 'a valid admin key is required' });
     }
     return undefined;

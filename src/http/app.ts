@@ -21,6 +21,7 @@ import { adminRoutes, type AdminOptions } from './routes/admin.js';
 import { healthRoutes } from './routes/health.js';
 import { requireClientKeys } from './client-auth.js';
 import { originOf } from './origin.js';
+import { FailedAttempts } from '../server/failed-attempts.js';
 import { ReplayCache } from '../tokens/dpop.js';
 import { oauthRoutes } from './routes/oauth.js';
 import type { Issuer } from '../issuer/issuer.js';
@@ -69,7 +70,9 @@ export interface AppOptions {
   /** Page sizes and the candidate bound of the search APIs; DEFAULT_SEARCH_LIMITS when absent. */
   searchLimits?: SearchLimits;
   /** The web console at /console (docs/console.md); not served when absent. */
-  console?: Omit<ConsoleOptions, 'policies' | 'proxies'> | null;
+  console?: Omit<ConsoleOptions, 'policies' | 'proxies' | 'gate'> | null;
+  /** Wrong admin keys per client address, shared by the admin APIs and the console's sign-in; a default FailedAttempts when absent. */
+  adminAttempts?: FailedAttempts;
 }
 
 const NO_ISSUERS: ForwardAuthOptions = {
@@ -108,8 +111,10 @@ export function buildApp(options: AppOptions): FastifyInstance {
   forwardAuthRoutes(app, options.policies, decider, gateway, origin);
   if (options.issuer) oauthRoutes(app, options.issuer, origin);
   healthRoutes(app, options.policies, metrics, options.reload ?? null, options.store ?? null, options.ipLists ?? null);
-  adminRoutes(app, options.admin ?? { key: null, store: null, reload: null }, options.policies);
-  complianceRoutes(app, options.policies, options.admin?.key ?? null);
-  if (options.console) consoleRoutes(app, { ...options.console, policies: options.policies, proxies: options.proxies ?? new TrustedProxies([]) });
+  const attempts = options.adminAttempts ?? new FailedAttempts();
+  const gate = { key: options.admin?.key ?? null, attempts, origin };
+  adminRoutes(app, options.admin ?? { key: null, store: null, reload: null }, options.policies, gate);
+  complianceRoutes(app, options.policies, gate);
+  if (options.console) consoleRoutes(app, { ...options.console, policies: options.policies, proxies: options.proxies ?? new TrustedProxies([]), gate: { key: options.console.key, attempts, origin } });
   return app;
 }

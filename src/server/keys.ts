@@ -16,12 +16,6 @@ export function keyMatches(given: string, key: string): boolean {
   return timingSafeEqual(digest(given), digest(key));
 }
 
-/** Checks an `Authorization: Bearer KEY` header against the configured admin key (keyMatches). */
-export function adminKeyMatches(header: string | undefined, key: string): boolean {
-  const given = bearerKey(header);
-  return keyMatches(given ?? '', key) && given !== null;
-}
-
 /** The header a client key travels in on every interface (gRPC: the same metadata key). */
 export const CLIENT_KEY_HEADER = 'x-gavel-client-key';
 

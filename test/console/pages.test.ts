@@ -67,6 +67,16 @@ describe('the console', () => {
     expect(r.statusCode).toBe(403);
   });
 
+  test('after ten wrong keys from an address the sign-in answers 429 and compares no key', async () => {
+    const { app } = setup();
+    for (let i = 0; i < 10; i++) expect((await signIn(app, `not-the-key-${i}-0123456789`)).r.statusCode).toBe(401);
+    const { r, cookie } = await signIn(app);
+    expect(r.statusCode).toBe(429);
+    expect(r.headers['retry-after']).toMatch(/^\d+$/);
+    expect(r.body).toContain('too many wrong keys from this address');
+    expect(cookie).toBeUndefined();
+  });
+
   test('an empty login CSRF token, in the form and the cookie alike, is no token', async () => {
     const { app } = setup();
     const r = await app.inject({ method: 'POST', url: '/console/login', headers: { cookie: 'gavel_console_login=', 'content-type': 'application/x-www-form-urlencoded' }, payload: `key=${KEY}&csrf=` });

@@ -43,6 +43,31 @@ describe('admin endpoints', () => {
     await app.close();
   });
 
+  test('an address that gave ten wrong keys in a minute is refused (429, Retry-After) before its key is compared; other addresses are not', async () => {
+    const { app } = setup(KEY);
+    const from = (remoteAddress: string, key: string) => app.inject({ method: 'GET', url: '/v1/policies', remoteAddress, headers: { authorization: `Bearer ${key}` } });
+    for (let i = 0; i < 10; i++) expect((await from('192.0.2.7', `wrong-key-${i}-0123456789`)).statusCode).toBe(401);
+    const refused = await from('192.0.2.7', KEY);
+    expect(refused.statusCode).toBe(429);
+    expect(Number(refused.headers['retry-after'])).toBeGreaterThan(0);
+    expect(Number(refused.headers['retry-after'])).toBeLessThanOrEqual(60);
+    expect(refused.json()).toEqual({ error: 'too_many_attempts', message: expect.stringMatching(/^too many wrong admin keys from this address; try again in \d+ s$/) });
+    // The log endpoints share the count: the refusal is per address, not per route.
+    expect((await app.inject({ method: 'GET', url: '/v1/decisions', remoteAddress: '192.0.2.7', headers: { authorization: `Bearer ${KEY}` } })).statusCode).toBe(429);
+    expect((await from('192.0.2.8', KEY)).statusCode).toBe(200);
+    await app.close();
+  });
+
+  test('a right key forgives an address its earlier wrong ones', async () => {
+    const { app } = setup(KEY);
+    const from = (key: string) => app.inject({ method: 'GET', url: '/v1/decisions', remoteAddress: '192.0.2.9', headers: { authorization: `Bearer ${key}` } });
+    for (let i = 0; i < 9; i++) expect((await from(`wrong-key-${i}-0123456789`)).statusCode).toBe(401);
+    expect((await from(KEY)).statusCode).toBe(200);
+    for (let i = 0; i < 9; i++) expect((await from(`wrong-key-${i}-0123456789`)).statusCode).toBe(401);
+    expect((await from(KEY)).statusCode).toBe(200);
+    await app.close();
+  });
+
   test('without a configured key the admin endpoints are disabled', async () => {
     const { app } = setup(null);
     const r = await app.inject({ method: 'GET', url: '/v1/decisions', headers: { authorization: 'Bearer anything' } });

@@ -5,7 +5,7 @@ import { explainLogged, REQUEST_NOT_KEPT } from '../../engine/explain-logged.js'
 import { buildFromFiles, RevisionSets } from '../../engine/revisions.js';
 import { whatIfInSlices } from '../../engine/whatif.js';
 import { formatDiagnostic } from '../../language/diagnostic.js';
-import { adminKeyMatches } from '../../server/keys.js';
+import { requireAdminKey, type AdminGate } from '../admin-auth.js';
 import { applyDocument } from '../../issuer/apply-document.js';
 
 const decisionsQuery = {
@@ -63,18 +63,10 @@ const idParams = { type: 'object', required: ['id'], properties: { id: { type: '
 const applyQuery = { type: 'object', properties: { dry_run: { type: 'string', enum: ['true', 'false'] } } } as const;
 
 /** Admin endpoints: the decision log and an immediate reload, behind the admin key. */
-export function adminRoutes(app: FastifyInstance, options: AdminOptions, live: LivePolicySet): void {
+export function adminRoutes(app: FastifyInstance, options: AdminOptions, live: LivePolicySet, gate: AdminGate): void {
   const revisions = options.store === null ? null : new RevisionSets(options.store);
   void app.register(async (admin) => {
-    admin.addHook('onRequest', async (request, reply) => {
-      if (options.key === null) {
-        return reply.status(403).send({ error: 'admin_disabled', message: 'admin endpoints are disabled; configure admin_key (or GAVEL_ADMIN_KEY)' });
-      }
-      if (!adminKeyMatches(request.headers.authorization, options.key)) {
-        return reply.status(401).header('www-authenticate', 'Bearer realm="gavel-admin"').send({ error: 'unauthorized', message: 'a valid admin key is required' });
-      }
-      return undefined;
-    });
+    requireAdminKey(admin, gate);
 
     admin.get('/v1/decisions', { schema: { querystring: decisionsQuery } }, async (request, reply) => {
       if (options.store === null) return reply.status(404).send({ error: 'not_found', message: 'this server keeps no decision log' });

@@ -4,7 +4,7 @@ import { answerAffects, MAX_FACT_LENGTH, MAX_FACTS } from '../../engine/affects-
 import { filterInventory } from '../../engine/inventory.js';
 import { inventoryOf } from '../../engine/inventory-cache.js';
 import type { Effect } from '../../language/ast.js';
-import { requireAdminKey } from '../admin-auth.js';
+import { requireAdminKey, type AdminGate } from '../admin-auth.js';
 
 /** Limits on an affects body: facts are short expressions, and a question has a few. */
 
@@ -48,9 +48,9 @@ const list = (x: string | string[] | undefined): string[] | undefined => (x === 
  * (`gavel policies`) and "which policies affect …" (`gavel affects`). Thin: the engine
  * answers, the route validates and maps.
  */
-export function complianceRoutes(app: FastifyInstance, policies: LivePolicySet, key: string | null): void {
+export function complianceRoutes(app: FastifyInstance, policies: LivePolicySet, gate: AdminGate): void {
   void app.register(async (admin) => {
-    requireAdminKey(admin, key);
+    requireAdminKey(admin, gate);
 
     admin.get('/v1/policies', { schema: { querystring: policiesQuery } }, async (request) => {
       const q = request.query as { tag?: string; owner?: string; effect?: Effect };

@@ -1,0 +1,48 @@
+/**
+ * Wrong admin keys counted per client address: after `limit` failures within `windowMs`
+ * the address is refused until the window ends, without its key being compared at all.
+ * Admin keys are long and compared in constant time, so guessing one is hopeless anyway;
+ * the limit keeps a scanner from trying at line rate, and makes one visible (the refusals
+ * are 429s in the access log and the metrics).
+ *
+ * Memory is bounded: beyond `maxAddresses` the least recently failing address is forgotten,
+ * which at worst gives an attacker with that many addresses a fresh count on each.
+ */
+export class FailedAttempts {
+  /** Map order is insertion order: re-inserting on each failure keeps the stalest first. */
+  readonly #byAddress = new Map<string, { count: number; since: number }>();
+
+  constructor(
+    readonly limit = 10,
+    readonly windowMs = 60_000,
+    private readonly maxAddresses = 10_000,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** Seconds until `address` may present a key again; 0 when it may now. */
+  retryAfter(address: string): number {
+    const entry = this.#byAddress.get(address);
+    if (entry === undefined) return 0;
+    const left = entry.since + this.windowMs - this.now();
+    if (left <= 0) {
+      this.#byAddress.delete(address);
+      return 0;
+    }
+    return entry.count >= this.limit ? Math.ceil(left / 1000) : 0;
+  }
+
+  failed(address: string): void {
+    const at = this.now();
+    let entry = this.#byAddress.get(address);
+    if (entry !== undefined) this.#byAddress.delete(address);
+    else if (this.#byAddress.size >= this.maxAddresses) this.#byAddress.delete(this.#byAddress.keys().next().value!);
+    if (entry === undefined || entry.since + this.windowMs <= at) entry = { count: 0, since: at };
+    entry.count++;
+    this.#byAddress.set(address, entry);
+  }
+
+  /** A right key: the address's earlier mistakes are forgiven. */
+  succeeded(address: string): void {
+    this.#byAddress.delete(address);
+  }
+}
