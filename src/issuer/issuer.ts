@@ -1,4 +1,4 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { hash, randomUUID } from 'node:crypto';
 import { jwtVerify, type JSONWebKeySet, type JWTPayload } from 'jose';
 import { register } from './registration.js';
 import type { LivePolicySet } from '../engine/live-set.js';
@@ -37,7 +37,7 @@ const ACCESS_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token';
 /** A scrypt hash no password matches, checked for unknown users so their answer takes as long. */
 const DUMMY_HASH = 'scrypt$32768$8$1$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA';
 
-const sha256 = (text: string): string => createHash('sha256').update(text).digest('base64url');
+const sha256 = (text: string): string => hash('sha256', text, 'base64url');
 
 export interface IssuerOptions {
   keys: KeyRing;

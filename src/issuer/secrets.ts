@@ -1,4 +1,4 @@
-import { createHash, randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from 'node:crypto';
+import { hash, randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from 'node:crypto';
 
 /**
  * Client secrets must be long random strings (at least 32 characters), so a fast hash is
@@ -9,7 +9,7 @@ import { createHash, randomBytes, scrypt, timingSafeEqual, type ScryptOptions } 
 export const MIN_CLIENT_SECRET = 32;
 
 export function hashClientSecret(secret: string): string {
-  return `sha256$${createHash('sha256').update(secret).digest('base64url')}`;
+  return `sha256$${hash('sha256', secret, 'base64url')}`;
 }
 
 export function clientSecretMatches(secret: string, stored: string): boolean {

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { createLocalJWKSet, createRemoteJWKSet, decodeJwt, errors, jwtVerify, type JWTPayload } from 'jose';
 import type { TrustedIssuer } from './trusted-issuer.js';
 
@@ -12,7 +12,8 @@ export type VerifyToken = (token: string, key?: string) => Promise<TokenResult>;
 
 /** What verified tokens are cached under: their SHA-256, never their text. */
 export function tokenKey(token: string): string {
-  return createHash('sha256').update(token).digest('base64url');
+  // One-shot crypto.hash: half the cost of a createHash chain, on every request with a token.
+  return hash('sha256', token, 'base64url');
 }
 
 export interface VerifierOptions {
