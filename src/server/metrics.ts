@@ -1,4 +1,5 @@
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, Gauge, Registry } from 'prom-client';
+import { DecisionTallies } from './decision-tallies.js';
 import type { LivePolicySet } from '../engine/live-set.js';
 import type { ReloadOutcome } from '../engine/reload.js';
 import type { IpListStatus, LiveIpLists } from '../signals/ip/live-ip-lists.js';
@@ -12,19 +13,7 @@ export type Interface = 'authzen' | 'authzen_batch' | 'native' | 'native_batch' 
  */
 export class Metrics {
   readonly registry = new Registry();
-  private readonly decisions = new Counter({
-    name: 'gavel_decisions_total',
-    help: 'Decisions answered, by interface and result',
-    labelNames: ['interface', 'decision'] as const,
-    registers: [this.registry],
-  });
-  private readonly latency = new Histogram({
-    name: 'gavel_decision_duration_seconds',
-    help: 'Time to decide one request (one item of a batch), excluding transport',
-    labelNames: ['interface'] as const,
-    buckets: [1e-6, 2e-6, 5e-6, 1e-5, 2e-5, 5e-5, 1e-4, 5e-4, 1e-3, 5e-3],
-    registers: [this.registry],
-  });
+  private readonly tallies = new DecisionTallies(this.registry);
   private readonly reloads = new Counter({
     name: 'gavel_policy_reloads_total',
     help: 'Policy reload attempts, by result (applied, unchanged, rejected)',
@@ -62,17 +51,9 @@ export class Metrics {
     });
   }
 
-  /** Per interface and result, the counter's child and the histogram's: made once, not per decision. */
-  private readonly children = new Map<string, { count: { inc(): void }; time: { observe(seconds: number): void } }>();
-
   /** Counts one decision that took `seconds`. */
   decided(where: Interface, allowed: boolean, seconds: number): void {
-    const key = allowed ? where : `${where}!`;
-    let c = this.children.get(key);
-    // prom-client hashes a labels object on every inc/observe; a child does it once.
-    if (c === undefined) this.children.set(key, (c = { count: this.decisions.labels({ interface: where, decision: allowed ? 'allow' : 'deny' }), time: this.latency.labels({ interface: where }) }));
-    c.count.inc();
-    c.time.observe(seconds);
+    this.tallies.decided(where, allowed, seconds);
   }
 
   /** Gauges of the IP lists (prefixes, whether the last load of each worked, failures) and velocity keys. */
