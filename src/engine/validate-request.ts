@@ -24,6 +24,11 @@ function entity(value: unknown, root: string, keys: readonly string[], problems:
   if (value.properties !== undefined && !isObject(value.properties)) problems.push(`${root}.properties: expected an object`);
 }
 
+const OPTIONAL = ['context'] as const;
+const TRUSTED_OPTIONAL = ['context', 'token', 'risk'] as const;
+const MEMBERS: ReadonlySet<string> = new Set(['subject', 'action', 'resource', ...OPTIONAL]);
+const TRUSTED_MEMBERS: ReadonlySet<string> = new Set(['subject', 'action', 'resource', ...TRUSTED_OPTIONAL]);
+
 /**
  * Checks an AuthZEN-shaped request: `subject {type, id, properties?}`, `action {name,
  * properties?}`, `resource {type, id, properties?}`, `context?` — and, when trusted,
@@ -36,11 +41,11 @@ export function validateRequest(value: unknown, options: ValidateOptions): { req
   entity(value.subject, 'subject', ['type', 'id'], problems);
   entity(value.action, 'action', ['name'], problems);
   entity(value.resource, 'resource', ['type', 'id'], problems);
-  const optional = options.trusted ? ['context', 'token', 'risk'] : ['context'];
+  const optional = options.trusted ? TRUSTED_OPTIONAL : OPTIONAL;
   for (const key of optional) {
     if (value[key] !== undefined && !isObject(value[key])) problems.push(`${key}: expected an object`);
   }
-  const known = new Set(['subject', 'action', 'resource', ...optional]);
+  const known = options.trusted ? TRUSTED_MEMBERS : MEMBERS;
   for (const key of Object.keys(value)) {
     if (known.has(key)) continue;
     const trustedOnly = key === 'token' || key === 'risk';
