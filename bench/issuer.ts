@@ -55,18 +55,13 @@ const FRAMES: Frame[] = [
   { label: '… of which decide: policy evaluation', file: 'dist/engine/decide.js', fn: 'decide' },
   { label: '… of which Decider.decided: metrics and the decision log append', file: 'dist/server/decider.js', fn: 'decided' },
   { label: 'Velocity.record: counting token requests (and denials) per client and address', file: 'dist/signals/velocity.js', fn: 'record' },
-  { label: 'KeyRing.sign: the JWT up to the WebCrypto call (jose)', file: 'dist/issuer/keys.js', fn: 'sign' },
-  { label: "WebCrypto's job dispatch (`jobPromise`, anonymous in node:internal/crypto/util): the ECDSA signature", file: 'node:internal/crypto/util', fn: '' },
+  { label: 'KeyRing.sign: the compact JWS, ECDSA P-256 included (node:crypto `sign`, synchronous)', file: 'dist/issuer/keys.js', fn: 'sign' },
+  { label: '… of which signOneShot: the ECDSA signature itself (OpenSSL)', file: 'node:internal/crypto/sig', fn: 'signOneShot' },
 ];
 
-/**
- * Why the dispatch frame is large: the profiler samples the main thread by wall time. A
- * WebCrypto signature runs on a libuv pool thread, which the pinned process shares one core
- * with, so the main thread waits inside `job.run()` while the pool thread signs: those
- * samples are the signature's cost, though the CPU time is the pool thread's.
- */
+/** How to read the signing frames: Gavel signs on the request thread, oidc-provider on libuv's pool. */
 const DISPATCH_NOTE =
-  "`node:internal/crypto/util:(anonymous)` (line 470 in Node 20) is the executor of WebCrypto's `jobPromise`, which hands the ECDSA signature to a libuv pool thread. The profiler samples the main thread by wall time, and every thread of the pinned server shares one core, so the main thread is preempted inside `job.run()` while the pool thread signs: these samples are the signature (ECDSA P-256 and the thread hand-off), though /proc counts that CPU time under the other threads.";
+  "Gavel signs synchronously with node:crypto (`signOneShot`, ECDSA P-256, IEEE P1363 r‖s): the signature is on the main thread and in its samples. oidc-provider signs through WebCrypto, whose ECDSA job runs on a libuv pool thread: its signatures are among its \"other threads\" CPU time.";
 
 interface LoadTarget {
   name: string;
@@ -317,7 +312,7 @@ else counts as a failure.
   applied with \`gavel apply\`, the repository's policies/ (copied beside its database), decision log on. Each grant
   authenticates the client (SHA-256 of the secret, constant-time comparison), asks the policies one \`mint\` decision
   per candidate scope (policies/mint.gavel and risk.gavel: IP reputation and velocity signals; each decision is
-  logged) and signs the token with the key ring's ES256 key (jose, WebCrypto).
+  logged) and signs the token with the key ring's ES256 key (node:crypto, synchronously on the request thread).
 - **gavel, log off**: the same with \`"decision_log": {"enabled": false}\` in its config file.
 - **oidc-provider**: node-oidc-provider ${packageVersion('oidc-provider')} behind its own \`node:http\` server (\`provider.callback()\`,
   bench/server-bench/oidc-provider-server.mjs): one static client (client_secret_basic, client_credentials only, the
@@ -326,7 +321,7 @@ else counts as a failure.
   for the run as its only signing key. JWT access tokens are not stored, so its in-memory adapter does not grow.
   Node 20 is below the Node 22 it asks for; it says so on start and works.
 - "server CPU" is the server process's CPU time over the run (/proc), split into its main thread (the JavaScript)
-  and its other threads (libuv's pool, where WebCrypto computes the ECDSA signatures for both servers; Gavel's
+  and its other threads (libuv's pool, where WebCrypto computes oidc-provider's ECDSA signatures; Gavel's
   decision-log writer thread; V8's helpers). "generator CPU" is autocannon's: near 100% would mean the load
   generator, not the server, set the pace.
 
