@@ -115,13 +115,23 @@ export class KeyRing {
     return { keys: this.keys.filter((_, i) => i === last || this.keys[i + 1].createdAt + this.overlapSeconds * 1000 > now).map((k) => k.publicJwk) };
   }
 
+  /** Encoded JWS headers by kid and typ: the same few strings for every token a key signs. */
+  readonly #headers = new Map<string, string>();
+
+  private header(k: LoadedKey, typ: string): string {
+    const key = `${k.kid}\0${typ}`;
+    let encoded = this.#headers.get(key);
+    if (encoded === undefined) this.#headers.set(key, (encoded = b64(JSON.stringify({ alg: k.alg, kid: k.kid, typ }))));
+    return encoded;
+  }
+
   /**
    * A compact JWS (RFC 7515) of the claims with the current key. ES256 signatures are the
    * raw r‖s pair (RFC 7518 §3.4), not DER.
    */
   async sign(claims: JWTPayload, typ: string): Promise<string> {
     const k = this.current;
-    const input = `${b64(JSON.stringify({ alg: k.alg, kid: k.kid, typ }))}.${b64(JSON.stringify(claims))}`;
+    const input = `${this.header(k, typ)}.${b64(JSON.stringify(claims))}`;
     const signature = k.alg === 'ES256' ? sign('sha256', Buffer.from(input), { key: k.privateKey, dsaEncoding: 'ieee-p1363' }) : sign(null, Buffer.from(input), k.privateKey);
     return `${input}.${signature.toString('base64url')}`;
   }
