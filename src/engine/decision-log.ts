@@ -6,10 +6,13 @@ export interface DecisionLogOptions {
   flushMs?: number;
   /** The number of decisions waiting that triggers a write at once; default 500. */
   batchSize?: number;
+  /** The size of the records waiting, in bytes, that triggers a write at once; default 8 MiB. */
+  batchBytes?: number;
   /**
    * Whether records keep the request as decided (default true). Without it a record says
-   * who asked for what and the outcome — a third of the bytes, for data minimisation or
-   * throughput — and cannot be explained again or replayed by what-if.
+   * who asked for what and the outcome — a third of the bytes, and no directory attributes,
+   * token claims or caller context (data minimisation) — and cannot be explained again or
+   * replayed by what-if.
    */
   keepRequests?: boolean;
 }
@@ -27,8 +30,13 @@ class ByteText {
   #buf: Buffer;
   #end = 0;
 
-  constructor(initial: number) {
+  constructor(private readonly initial: number) {
     this.#buf = Buffer.allocUnsafeSlow(initial);
+  }
+
+  /** Bytes held now. */
+  get length(): number {
+    return this.#end;
   }
 
   push(separator: number, text: string): void {
@@ -48,15 +56,21 @@ class ByteText {
     out.set(this.#buf.subarray(0, this.#end));
     out[0] = open;
     out[this.#end] = close;
-    this.#end = 0;
+    this.#restart();
     return out;
   }
 
   /** As takeBytes, as a string. */
   takeText(open: string, close: string): string {
     const text = `${open}${this.#buf.toString('utf8', 1, this.#end)}${close}`;
-    this.#end = 0;
+    this.#restart();
     return text;
+  }
+
+  /** Empty again; a buffer an outsized batch grew is given back rather than kept for good. */
+  #restart(): void {
+    this.#end = 0;
+    if (this.#buf.length > this.initial * 16) this.#buf = Buffer.allocUnsafeSlow(this.initial);
   }
 
   #grow(atLeast: number): void {
@@ -97,6 +111,7 @@ export class DecisionLog {
   #failed: Parameters<DecisionSink['appendBatch']>[0] | null = null;
   private readonly flushMs: number;
   private readonly batchSize: number;
+  private readonly batchBytes: number;
   readonly keepsRequests: boolean;
 
   constructor(
@@ -106,6 +121,7 @@ export class DecisionLog {
   ) {
     this.flushMs = options.flushMs ?? 100;
     this.batchSize = options.batchSize ?? 500;
+    this.batchBytes = options.batchBytes ?? 8 << 20;
     this.keepsRequests = options.keepRequests ?? true;
   }
 
@@ -126,7 +142,8 @@ export class DecisionLog {
     this.#lastAt = record.at;
     this.#count++;
     addKeys(this.#keys, record);
-    if (this.#count >= this.batchSize) this.flush();
+    // Requests may be up to the body limit each: a batch is bounded in bytes as well as in count.
+    if (this.#count >= this.batchSize || this.#records.length >= this.batchBytes) this.flush();
     else this.#timer ??= setTimeout(() => this.flush(), this.flushMs);
   }
 

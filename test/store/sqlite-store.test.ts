@@ -126,6 +126,19 @@ describe('the decision log', () => {
     store.close();
   });
 
+  test('writes at once when the records waiting reach batchBytes, whatever their count', () => {
+    const store = new SqliteStore(join(dir, 'gavel.db'));
+    const log = new DecisionLog(store, { flushMs: 60_000, batchBytes: 2_000 });
+    const big = (id: string) => ({ ...record(id), reasons: ['x'.repeat(1_000)] });
+    log.append(big('b1'));
+    expect(log.depth).toBe(1);
+    log.append(big('b2'));
+    expect(log.depth).toBe(0);
+    expect(store.queryDecisions({ limit: 10 }).map((r) => r.id)).toEqual(['b2', 'b1']);
+    log.close();
+    store.close();
+  });
+
   test('a failed write keeps the decisions queued and reports the failure', () => {
     const store = new SqliteStore(join(dir, 'gavel.db'));
     const errors: unknown[] = [];
@@ -177,13 +190,17 @@ describe('the decision log', () => {
     const store = new SqliteStore(join(dir, 'gavel.db'));
     const log = new DecisionLog(store, { flushMs: 60_000 });
     const unusual = { ...record('line\nbreak'), subject: { type: 'user', id: 'zoë 🦊 山田' }, reasons: ['€ — “quoted”'] };
-    // Long enough to make the batch buffer grow past its first size.
-    const long = { ...record('long'), reasons: ['ü'.repeat(100_000)] };
+    // Long enough to make the batch buffer grow well past its first size (and be given back after).
+    const long = { ...record('long'), reasons: ['ü'.repeat(600_000)] };
     log.append(unusual);
     log.append(long);
+    log.flush();
+    const after = { ...record('after'), reasons: ['ñ'] };
+    log.append(after);
     log.close();
     expect(store.decisionById('line\nbreak')).toEqual(unusual);
     expect(store.decisionById('long')).toEqual(long);
+    expect(store.decisionById('after')).toEqual(after);
     expect(store.queryDecisions({ limit: 10, subjectId: 'zoë 🦊 山田' }).map((r) => r.id)).toEqual(['line\nbreak']);
     store.close();
   });
