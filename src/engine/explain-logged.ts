@@ -32,7 +32,7 @@ export interface LoggedExplanation {
 
 /** The record decided again; `null` when it was logged without its request (REQUEST_NOT_KEPT). */
 export function explainLogged(record: DecisionRecord, revision: (id: string) => RevisionLookup, live: PolicySet): LoggedExplanation | null {
-  if (record.request === undefined) return null;
+  if (record.request === undefined || record.request === null) return null;
   const found = revision(record.revision);
   let set: PolicySet;
   let explainedWith: ExplainedWith;

@@ -129,7 +129,7 @@ function* replay(source: DecisionSource, candidate: PolicySet, options: WhatIfOp
       if (report.replayed >= limit) break outer;
       const r = records[i]!;
       if ((options.since !== undefined && r.at < options.since) || (options.until !== undefined && r.at > options.until)) continue;
-      if (r.request === undefined) {
+      if (r.request === undefined || r.request === null) {
         report.without_request++;
         continue;
       }

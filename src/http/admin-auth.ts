@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { FailedAttempts } from '../server/failed-attempts.js';
+import { attemptKey, type FailedAttempts } from '../server/failed-attempts.js';
 import { bearerKey, keyMatches } from '../server/keys.js';
 import type { OriginOf } from './origin.js';
 
@@ -15,17 +15,17 @@ export type KeyCheck = { kind: 'ok' } | { kind: 'wrong' } | { kind: 'wait'; seco
 
 /**
  * A presented admin key against the configured one (constant time, keyMatches). An address
- * that gave too many wrong keys is told to wait, its key not even compared; a right key
- * forgives its earlier mistakes.
+ * that gave too many wrong keys is told to wait, its key not even compared. Only a wrong key
+ * counts: a request without one (a health probe, a browser) guesses nothing, and counting it
+ * would let anyone sharing the address (a NAT, an untrusted proxy) lock administrators out.
+ * Nor does a right key clear the count: a client sharing the address would shield a guesser.
  */
 export function checkAdminKey(gate: AdminGate & { key: string }, request: FastifyRequest, given: string | null): KeyCheck {
-  const address = gate.origin(request).address ?? 'unknown';
+  const address = attemptKey(gate.origin(request).address ?? 'unknown');
   const seconds = gate.attempts.retryAfter(address);
   if (seconds > 0) return { kind: 'wait', seconds };
-  if (given !== null && keyMatches(given, gate.key)) {
-    gate.attempts.succeeded(address);
-    return { kind: 'ok' };
-  }
+  if (given === null || given === '') return { kind: 'wrong' };
+  if (keyMatches(given, gate.key)) return { kind: 'ok' };
   gate.attempts.failed(address);
   return { kind: 'wrong' };
 }

@@ -40,6 +40,8 @@ export class DecisionTallies {
 
   /** Counts one decision that took `seconds`. */
   decided(where: Interface, allowed: boolean, seconds: number): void {
+    // prom-client refuses a non-finite observation; one would make `_sum` NaN for good.
+    if (!Number.isFinite(seconds)) seconds = 0;
     const key = allowed ? where : `${where}!`;
     const count = this.#counts.get(key);
     if (count === undefined) this.#counts.set(key, { where, decision: allowed ? 'allow' : 'deny', n: 1 });

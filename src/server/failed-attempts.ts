@@ -1,3 +1,16 @@
+import { parseIp } from '../language/eval/ip.js';
+
+/**
+ * What wrong keys are counted under: the address, or for IPv6 its /64 — one host commonly
+ * holds a whole /64, and counting each of its addresses apart would let it rotate past the limit.
+ */
+export function attemptKey(address: string): string {
+  const ip = parseIp(address);
+  if (ip === null || ip.v4) return ip?.toString() ?? address;
+  const [a, b] = ip.words;
+  return `${(a >>> 16).toString(16)}:${(a & 0xffff).toString(16)}:${(b >>> 16).toString(16)}:${(b & 0xffff).toString(16)}::/64`;
+}
+
 /**
  * Wrong admin keys counted per client address: after `limit` failures within `windowMs`
  * the address is refused until the window ends, without its key being compared at all.
@@ -41,8 +54,4 @@ export class FailedAttempts {
     this.#byAddress.set(address, entry);
   }
 
-  /** A right key: the address's earlier mistakes are forgiven. */
-  succeeded(address: string): void {
-    this.#byAddress.delete(address);
-  }
 }

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { FailedAttempts } from '../../src/server/failed-attempts.js';
+import { attemptKey, FailedAttempts } from '../../src/server/failed-attempts.js';
 
 describe('wrong admin keys counted per address', () => {
   test('the limit is reached within the window; the wait is what is left of it', () => {
@@ -24,11 +24,17 @@ describe('wrong admin keys counted per address', () => {
     expect(attempts.retryAfter('a')).toBe(0);
   });
 
-  test('success forgives; beyond maxAddresses the stalest address is forgotten', () => {
+  test('IPv6 addresses count by their /64; IPv4 (mapped or not) by the address', () => {
+    expect(attemptKey('2001:db8:1:2:aaaa::1')).toBe('2001:db8:1:2::/64');
+    expect(attemptKey('2001:db8:1:2:ffff:ffff:ffff:ffff')).toBe('2001:db8:1:2::/64');
+    expect(attemptKey('2001:db8:1:3::1')).toBe('2001:db8:1:3::/64');
+    expect(attemptKey('::ffff:192.0.2.7')).toBe('192.0.2.7');
+    expect(attemptKey('192.0.2.7')).toBe('192.0.2.7');
+    expect(attemptKey('unknown')).toBe('unknown');
+  });
+
+  test('beyond maxAddresses the stalest address is forgotten', () => {
     const attempts = new FailedAttempts(1, 60_000, 2, () => 0);
-    attempts.failed('a');
-    attempts.succeeded('a');
-    expect(attempts.retryAfter('a')).toBe(0);
     attempts.failed('a');
     attempts.failed('b');
     attempts.failed('c');
