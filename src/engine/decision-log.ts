@@ -1,4 +1,4 @@
-import type { DecisionRecord, DecisionSink } from '../store/store.js';
+import type { DecisionBatch, DecisionRecord, DecisionSink } from '../store/store.js';
 import { addKeys, line } from '../store/decision-summary.js';
 
 export interface DecisionLogOptions {
@@ -107,8 +107,14 @@ export class DecisionLog {
   #keys = new Set<string>();
   #timer: NodeJS.Timeout | null = null;
   #failures = 0;
-  /** A batch the sink refused, tried again before anything newer. */
-  #failed: Parameters<DecisionSink['appendBatch']>[0] | null = null;
+  /**
+   * Batches the sink refused, oldest first, tried again before anything newer. While the sink
+   * fails, new records are still cut into batches of the usual bounds and queued here: when
+   * it recovers the backlog goes out batch by batch, never as one outsized write.
+   */
+  readonly #failed: DecisionBatch[] = [];
+  /** Whether a retry of the queue is scheduled: until then new batches join it without a write. */
+  #retrying = false;
   private readonly flushMs: number;
   private readonly batchSize: number;
   private readonly batchBytes: number;
@@ -127,7 +133,9 @@ export class DecisionLog {
 
   /** Decisions waiting to be written. */
   get depth(): number {
-    return this.#count + (this.#failed?.count ?? 0);
+    let n = this.#count;
+    for (const b of this.#failed) n += b.count;
+    return n;
   }
 
   /** Writes that failed (the decisions stay queued and are tried again). */
@@ -143,16 +151,30 @@ export class DecisionLog {
     this.#count++;
     addKeys(this.#keys, record);
     // Requests may be up to the body limit each: a batch is bounded in bytes as well as in count.
-    if (this.#count >= this.batchSize || this.#records.length >= this.batchBytes) this.flush();
-    else this.#timer ??= setTimeout(() => this.flush(), this.flushMs);
+    if (this.#count < this.batchSize && this.#records.length < this.batchBytes) this.#timer ??= setTimeout(() => this.flush(), this.flushMs);
+    else if (!this.#retrying) this.flush();
+    else {
+      // The sink is failing and a retry is scheduled: queue the full batch rather than try again per record.
+      const batch = this.#cut();
+      if (batch !== null) this.#failed.push(batch);
+    }
   }
 
   flush(): void {
     if (this.#timer !== null) clearTimeout(this.#timer);
     this.#timer = null;
-    if (this.#failed !== null && !this.#write(this.#failed)) return;
-    this.#failed = null;
-    if (this.#count === 0) return;
+    const batch = this.#cut();
+    if (batch !== null) this.#failed.push(batch);
+    this.#retrying = false;
+    while (this.#failed.length > 0) {
+      if (!this.#write(this.#failed[0]!)) return;
+      this.#failed.shift();
+    }
+  }
+
+  /** The records waiting as one batch, or `null` when none wait; the buffers start again. */
+  #cut(): DecisionBatch | null {
+    if (this.#count === 0) return null;
     const batch = {
       firstAt: this.#firstAt,
       lastAt: this.#lastAt,
@@ -162,16 +184,17 @@ export class DecisionLog {
     };
     this.#count = 0;
     this.#keys.clear();
-    if (!this.#write(batch)) this.#failed = batch;
+    return batch;
   }
 
-  #write(batch: Parameters<DecisionSink['appendBatch']>[0]): boolean {
+  #write(batch: DecisionBatch): boolean {
     try {
       this.sink.appendBatch(batch);
       return true;
     } catch (err: unknown) {
       this.#failures++;
       this.onError(err);
+      this.#retrying = true;
       this.#timer = setTimeout(() => this.flush(), this.flushMs * 10);
       return false;
     }

@@ -186,6 +186,32 @@ describe('the decision log', () => {
     store.close();
   });
 
+  test('while the sink fails, new records queue as batches of the usual size, written in order once it recovers', () => {
+    const store = new SqliteStore(join(dir, 'gavel.db'));
+    let broken = true;
+    const sizes: number[] = [];
+    const attempts: number[] = [];
+    const flaky = {
+      appendBatch: (batch: DecisionBatch) => {
+        attempts.push(batch.count);
+        if (broken) throw new Error('disk full');
+        sizes.push(batch.count);
+        store.appendBatch(batch);
+      },
+    };
+    const log = new DecisionLog(flaky, { flushMs: 60_000, batchSize: 2 });
+    for (let i = 1; i <= 7; i++) log.append(record(`q${i}`));
+    expect(log.depth).toBe(7);
+    // One write was tried (the first full batch); the later ones joined the queue without a write each.
+    expect(attempts).toEqual([2]);
+    broken = false;
+    log.close();
+    expect(log.depth).toBe(0);
+    expect(sizes).toEqual([2, 2, 2, 1]);
+    expect(store.queryDecisions({ limit: 10 }).map((r) => r.id)).toEqual(['q7', 'q6', 'q5', 'q4', 'q3', 'q2', 'q1']);
+    store.close();
+  });
+
   test('text outside ASCII and ids holding newlines are stored as they were decided, and found by id', () => {
     const store = new SqliteStore(join(dir, 'gavel.db'));
     const log = new DecisionLog(store, { flushMs: 60_000 });

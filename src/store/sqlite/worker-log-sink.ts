@@ -30,9 +30,10 @@ export class WorkerLogSink implements DecisionSink {
   appendBatch(batch: DecisionBatch): void {
     if (batch.count === 0) return;
     const seq = ++this.seq;
-    this.inFlight.set(seq, batch.count);
     // Bytes move to the writer (transferred, not copied); a string would be copied.
     this.worker.postMessage({ kind: 'batch', seq, batch } satisfies ToWriter, typeof batch.json === 'string' ? [] : [batch.json.buffer as ArrayBuffer]);
+    // Counted once handed over: a postMessage that threw leaves nothing to wait for at close.
+    this.inFlight.set(seq, batch.count);
   }
 
   /** Decisions handed to the writer and not yet in the database. */
