@@ -126,7 +126,8 @@ function* replay(source: DecisionSource, candidate: PolicySet, options: WhatIfOp
     // One parse per batch; records newest first, as the batches come.
     const records = JSON.parse(json) as DecisionRecord[];
     for (let i = records.length - 1; i >= 0; i--) {
-      if (report.replayed >= limit) break outer;
+      // The newest `limit` decisions: those logged without a request count too, so an outcomes-only log is not read to its end.
+      if (report.replayed + report.without_request >= limit) break outer;
       const r = records[i]!;
       if ((options.since !== undefined && r.at < options.since) || (options.until !== undefined && r.at > options.until)) continue;
       if (r.request === undefined || r.request === null) {

@@ -117,6 +117,7 @@ describe('a log that keeps no requests (decision_log.keep_requests: false)', () 
 
     const candidate = await loadPolicyFolder(join(dir, 'proposed'));
     expect(whatIf(store, buildFromFiles(revisionFiles(candidate)).set!)).toMatchObject({ replayed: 0, changed: 0, without_request: 5 });
+    expect(whatIf(store, buildFromFiles(revisionFiles(candidate)).set!, { limit: 2 })).toMatchObject({ replayed: 0, without_request: 2 });
 
     const explain = await app.inject({ method: 'GET', url: '/v1/decisions/req-nurse-lee/explain', headers: { authorization: `Bearer ${KEY}` } });
     expect(explain.statusCode).toBe(409);
