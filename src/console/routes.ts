@@ -14,7 +14,7 @@ import { cookie, isHttps, setCookie } from './cookies.js';
 import { decisionPage } from './decision-page.js';
 import { decisionById, decisionPage as pageOfDecisions } from './decisions.js';
 import { DECISIONS_PER_PAGE, decisionsPage, filterOf, type DecisionsForm } from './decisions-page.js';
-import { checkAdminKey, type AdminGate } from '../http/admin-auth.js';
+import { checkAdminKey, type KeyAttempts } from '../http/admin-auth.js';
 import { secureHeaders, sendPage, STYLE } from './layout.js';
 import { disabledPage, loginPage, problemPage } from './login-page.js';
 import { policiesPage } from './policies-page.js';
@@ -33,8 +33,8 @@ export interface ConsoleOptions {
   store: Store | null;
   /** Proxies whose X-Forwarded-Proto says the browser used https (so cookies get `Secure`). */
   proxies: TrustedProxies;
-  /** Checks the sign-in's key, counting wrong ones per address with the admin APIs. */
-  gate: AdminGate;
+  /** Wrong keys at sign-in, counted per address together with the admin APIs'. */
+  attempts: KeyAttempts;
 }
 
 const SESSION_COOKIE = 'gavel_console';
@@ -112,7 +112,7 @@ function routes(scope: FastifyInstance, options: ConsoleOptions, key: string, se
   scope.post('/console/login', async (request, reply) => {
     const body = form(request);
     if (!same(body.get('csrf'), cookie(request, LOGIN_COOKIE))) return sendPage(reply, 403, problemPage('Sign-in refused', 'the form has expired or did not come from this console; open the sign-in page again', null));
-    const check = checkAdminKey({ ...options.gate, key }, request, body.get('key') ?? null);
+    const check = checkAdminKey(options.attempts, key, request, body.get('key') ?? null);
     if (check.kind === 'wait') return showLogin(request, reply.header('retry-after', String(check.seconds)), 429, `too many wrong keys from this address; try again in ${check.seconds} s`);
     if (check.kind === 'wrong') return showLogin(request, reply, 401, 'that is not the admin key');
     const { value } = sessions.issue(now());

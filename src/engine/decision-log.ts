@@ -1,5 +1,5 @@
 import type { DecisionBatch, DecisionRecord, DecisionSink } from '../store/store.js';
-import { addKeys, line } from '../store/decision-summary.js';
+import { addKeys, keysText, line } from '../store/decision-summary.js';
 
 export interface DecisionLogOptions {
   /** Longest a decision waits in memory before it is written; default 100 ms. */
@@ -180,7 +180,7 @@ export class DecisionLog {
       lastAt: this.#lastAt,
       count: this.#count,
       json: this.#records.takeBytes(OPEN, CLOSE),
-      summary: { ids: this.#ids.takeText('\n', '\n'), keys: `\n${[...this.#keys].join('\n')}\n` },
+      summary: { ids: this.#ids.takeText('\n', '\n'), keys: keysText(this.#keys) },
     };
     this.#count = 0;
     this.#keys.clear();

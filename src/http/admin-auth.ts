@@ -3,12 +3,15 @@ import { attemptKey, type FailedAttempts } from '../server/failed-attempts.js';
 import { bearerKey, keyMatches } from '../server/keys.js';
 import type { OriginOf } from './origin.js';
 
-/** What checks an admin key: the key, and the wrong attempts counted per client address. */
-export interface AdminGate {
-  /** `null`: no admin key is configured, so nothing admin is served. */
-  key: string | null;
+/** The wrong admin keys counted per client address, and where a request comes from. */
+export interface KeyAttempts {
   attempts: FailedAttempts;
   origin: OriginOf;
+}
+
+/** What guards the admin endpoints: the admin key (`null`: none configured, nothing admin is served) and its attempts. */
+export interface AdminGate extends KeyAttempts {
+  key: string | null;
 }
 
 export type KeyCheck = { kind: 'ok' } | { kind: 'wrong' } | { kind: 'wait'; seconds: number };
@@ -20,13 +23,13 @@ export type KeyCheck = { kind: 'ok' } | { kind: 'wrong' } | { kind: 'wait'; seco
  * would let anyone sharing the address (a NAT, an untrusted proxy) lock administrators out.
  * Nor does a right key clear the count: a client sharing the address would shield a guesser.
  */
-export function checkAdminKey(gate: AdminGate & { key: string }, request: FastifyRequest, given: string | null): KeyCheck {
-  const address = attemptKey(gate.origin(request).address ?? 'unknown');
-  const seconds = gate.attempts.retryAfter(address);
+export function checkAdminKey(limits: KeyAttempts, key: string, request: FastifyRequest, given: string | null): KeyCheck {
+  const address = attemptKey(limits.origin(request).address ?? 'unknown');
+  const seconds = limits.attempts.retryAfter(address);
   if (seconds > 0) return { kind: 'wait', seconds };
   if (given === null || given === '') return { kind: 'wrong' };
-  if (keyMatches(given, gate.key)) return { kind: 'ok' };
-  gate.attempts.failed(address);
+  if (keyMatches(given, key)) return { kind: 'ok' };
+  limits.attempts.failed(address);
   return { kind: 'wrong' };
 }
 
@@ -41,7 +44,7 @@ export function requireAdminKey(scope: FastifyInstance, gate: AdminGate): void {
     if (key === null) {
       return reply.status(403).send({ error: 'admin_disabled', message: 'admin endpoints are disabled; configure admin_key (or GAVEL_ADMIN_KEY)' });
     }
-    const check = checkAdminKey({ ...gate, key }, request, bearerKey(request.headers.authorization));
+    const check = checkAdminKey(gate, key, request, bearerKey(request.headers.authorization));
     if (check.kind === 'wait') {
       return reply
         .status(429)

@@ -70,7 +70,7 @@ export interface AppOptions {
   /** Page sizes and the candidate bound of the search APIs; DEFAULT_SEARCH_LIMITS when absent. */
   searchLimits?: SearchLimits;
   /** The web console at /console (docs/console.md); not served when absent. */
-  console?: Omit<ConsoleOptions, 'policies' | 'proxies' | 'gate'> | null;
+  console?: Omit<ConsoleOptions, 'policies' | 'proxies' | 'attempts'> | null;
   /** Wrong admin keys per client address, shared by the admin APIs and the console's sign-in; a default FailedAttempts when absent. */
   adminAttempts?: FailedAttempts;
 }
@@ -113,10 +113,10 @@ export function buildApp(options: AppOptions): FastifyInstance {
   forwardAuthRoutes(app, options.policies, decider, gateway, origin);
   if (options.issuer) oauthRoutes(app, options.issuer, origin);
   healthRoutes(app, options.policies, metrics, options.reload ?? null, options.store ?? null, options.ipLists ?? null);
-  const attempts = options.adminAttempts ?? new FailedAttempts();
-  const gate = { key: options.admin?.key ?? null, attempts, origin };
+  const limits = { attempts: options.adminAttempts ?? new FailedAttempts(), origin };
+  const gate = { ...limits, key: options.admin?.key ?? null };
   adminRoutes(app, options.admin ?? { key: null, store: null, reload: null }, options.policies, gate);
   complianceRoutes(app, options.policies, gate);
-  if (options.console) consoleRoutes(app, { ...options.console, policies: options.policies, proxies: options.proxies ?? new TrustedProxies([]), gate: { key: options.console.key, attempts, origin } });
+  if (options.console) consoleRoutes(app, { ...options.console, policies: options.policies, proxies: options.proxies ?? new TrustedProxies([]), attempts: limits });
   return app;
 }

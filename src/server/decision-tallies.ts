@@ -3,6 +3,7 @@ import type { Interface } from './metrics.js';
 
 const LATENCY_BUCKETS = [1e-6, 2e-6, 5e-6, 1e-5, 2e-5, 5e-5, 1e-4, 5e-4, 1e-3, 5e-3] as const;
 const LATENCY = 'gavel_decision_duration_seconds';
+const LATENCY_HELP = 'Time to decide one request (one item of a batch), excluding transport';
 
 /** One interface's latency histogram: counts per bucket (not cumulative; the last is +Inf). */
 interface Times {
@@ -59,7 +60,7 @@ export class DecisionTallies {
 /** prom-client's Histogram, exporting the tallies instead of what its observe() would have kept. */
 class LatencyHistogram extends Histogram<'interface'> {
   constructor(private readonly times: ReadonlyMap<Interface, Times>) {
-    super({ name: LATENCY, help: 'Time to decide one request (one item of a batch), excluding transport', labelNames: ['interface'], buckets: [...LATENCY_BUCKETS], registers: [] });
+    super({ name: LATENCY, help: LATENCY_HELP, labelNames: ['interface'], buckets: [...LATENCY_BUCKETS], registers: [] });
   }
 
   override async get(): ReturnType<Histogram<'interface'>['get']> {
@@ -75,7 +76,7 @@ class LatencyHistogram extends Histogram<'interface'> {
       values.push({ labels: { interface: where }, value: t.count, metricName: `${LATENCY}_count` });
     }
     // What prom-client's registry reads to format it (lib/registry.js); its typings call `type` an enum and want a `collect`, which its runtime does not.
-    const metric = { name: LATENCY, help: 'Time to decide one request (one item of a batch), excluding transport', type: 'histogram', aggregator: 'sum', values };
+    const metric = { name: LATENCY, help: LATENCY_HELP, type: 'histogram', aggregator: 'sum', values };
     return metric as unknown as Awaited<ReturnType<Histogram<'interface'>['get']>>;
   }
 

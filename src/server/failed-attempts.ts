@@ -15,8 +15,8 @@ export function attemptKey(address: string): string {
  * Wrong admin keys counted per client address: after `limit` failures within `windowMs`
  * the address is refused until the window ends, without its key being compared at all.
  * Admin keys are long and compared in constant time, so guessing one is hopeless anyway;
- * the limit keeps a scanner from trying at line rate, and makes one visible (the refusals
- * are 429s in the access log and the metrics).
+ * the limit keeps a scanner from trying at line rate, and makes one visible (429s in the
+ * access log).
  *
  * Memory is bounded: beyond `maxAddresses` the least recently failing address is forgotten,
  * which at worst gives an attacker with that many addresses a fresh count on each.
@@ -53,5 +53,4 @@ export class FailedAttempts {
     entry.count++;
     this.#byAddress.set(address, entry);
   }
-
 }

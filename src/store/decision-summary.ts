@@ -28,8 +28,13 @@ export function addKeys(keys: Set<string>, r: Pick<DecisionRecord, 'subject' | '
   for (const p of r.determining) keys.add(`p:${line(p)}`);
 }
 
+/** A summary's `keys` column: each key between newlines. */
+export function keysText(keys: ReadonlySet<string>): string {
+  return `\n${[...keys].join('\n')}\n`;
+}
+
 export function summaryOf(ids: readonly string[], keys: ReadonlySet<string>): BatchSummary {
-  return { ids: `\n${ids.map(line).join('\n')}\n`, keys: `\n${[...keys].join('\n')}\n` };
+  return { ids: `\n${ids.map(line).join('\n')}\n`, keys: keysText(keys) };
 }
 
 export function summarize(records: readonly DecisionRecord[]): BatchSummary {

@@ -176,19 +176,8 @@ describe('pagination', () => {
   });
 });
 
-describe('metadata and client keys', () => {
-  test('/.well-known/authzen-configuration lists the search endpoints', async () => {
-    const r = await app.inject({ method: 'GET', url: '/.well-known/authzen-configuration', headers: { host: 'pdp.example' } });
-    expect(r.json()).toEqual({
-      policy_decision_point: 'http://pdp.example',
-      access_evaluation_endpoint: 'http://pdp.example/access/v1/evaluation',
-      access_evaluations_endpoint: 'http://pdp.example/access/v1/evaluations',
-      search_subject_endpoint: 'http://pdp.example/access/v1/search/subject',
-      search_resource_endpoint: 'http://pdp.example/access/v1/search/resource',
-      search_action_endpoint: 'http://pdp.example/access/v1/search/action',
-    });
-  });
-
+// The metadata's search endpoints are asserted with the rest of it in test/http/app.test.ts.
+describe('client keys', () => {
   test('with client keys, a search needs one, as an evaluation does', async () => {
     const keyed = buildApp({ ...(await fixture()), clientKeys: new ClientKeys({ pep: 'pep-key-0123456789abcdef0123456789' }) });
     const body = { subject: alice, resource: record1 };

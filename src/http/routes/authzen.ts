@@ -6,7 +6,7 @@ import type { Decision } from '../../engine/decision.js';
 import type { LivePolicySet } from '../../engine/live-set.js';
 import type { PolicySet } from '../../engine/policy-set.js';
 import { validateRequest } from '../../engine/validate-request.js';
-import { hasToken, withRequestToken } from '../../engine/request-token.js';
+import { withRequestToken } from '../../engine/request-token.js';
 import type { TokenResult } from '../../tokens/verify-token.js';
 import { SEARCH_PATHS } from './search.js';
 import { evaluationBody, evaluationsBody, type EvaluationsSemantic } from '../schemas/authzen.js';
@@ -31,8 +31,7 @@ async function evaluate(set: PolicySet, body: Json, decider: Decider, verify: Ve
   const request = { subject: body.subject, action: body.action, resource: body.resource, ...(body.context === undefined ? {} : { context: body.context }) };
   const checked = validateRequest(request, { trusted: false });
   if ('problems' in checked) return checked;
-  // Without a token there is nothing to wait for: no await, no extra turn of the microtask queue.
-  const { request: withToken, tokenError } = hasToken(checked.request) ? await withRequestToken(checked.request, verify) : { request: checked.request, tokenError: null };
+  const { request: withToken, tokenError } = await withRequestToken(checked.request, verify);
   return { decision: decider.decide(where, id, set, withToken, {}, origin), tokenError };
 }
 

@@ -4,7 +4,7 @@ import { validateRequest } from '../../engine/validate-request.js';
 import type { Request } from '../../language/eval/activation.js';
 import type { Decider } from '../../server/decider.js';
 import type { Decision } from '../../engine/decision.js';
-import { hasToken, withRequestToken } from '../../engine/request-token.js';
+import { withRequestToken } from '../../engine/request-token.js';
 import type { TokenResult } from '../../tokens/verify-token.js';
 import { evaluationBody } from '../schemas/authzen.js';
 import type { OriginOf } from '../origin.js';
@@ -28,8 +28,7 @@ function withTokenError(d: Decision, tokenError: string | null): Decision & { to
 export function decideRoutes(app: FastifyInstance, policies: LivePolicySet, decider: Decider, verify: (token: string) => Promise<TokenResult>, origin: OriginOf): void {
   app.post('/v1/decide', { schema: { body: evaluationBody, querystring: explainQuery } }, async (request) => {
     const { explain } = request.query as { explain?: string };
-    const valid = checked(request.body, '');
-    const { request: input, tokenError } = hasToken(valid) ? await withRequestToken(valid, verify) : { request: valid, tokenError: null };
+    const { request: input, tokenError } = await withRequestToken(checked(request.body, ''), verify);
     return withTokenError(decider.decide('native', request.id, policies.current, input, { explain: explain === 'true' }, origin(request)), tokenError);
   });
 
