@@ -222,7 +222,10 @@ export interface Store {
   policyRevisionIds(prefix: string): string[];
   /** Deletes decisions older than `before` (ISO 8601) and beyond the newest `keep`; answers how many went. */
   pruneDecisions(before: string, keep: number): number;
-  /** A number that changes whenever another connection committed a write: cheap to poll. */
+  /**
+   * A number that changes whenever the directory, the registry or the signing keys change
+   * (whichever connection or process wrote them), and only then: cheap to poll.
+   */
   changeMarker(): number;
   /** Whether the database answers; for /readyz. */
   ping(): boolean;

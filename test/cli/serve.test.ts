@@ -160,6 +160,43 @@ describe('gavel serve', () => {
     expect(server.output()).toContain('gavel: directory reloaded (1 entities)');
   });
 
+  test('a key rotated by `gavel keys rotate` in another process is served and signs from then on', async () => {
+    ws = workspace();
+    const server = await start(ws.dir);
+    const kids = async () => ((await (await fetch(`${server.url}/oauth2/jwks`)).json()) as { keys: { kid: string }[] }).keys.map((k) => k.kid);
+    const before = await kids();
+    const { gavel } = await import('./helpers.js');
+    const rotated = await gavel(['keys', 'rotate'], { cwd: ws.dir });
+    expect(rotated.code).toBe(0);
+    const kid = /rotated: key (\S+)/.exec(rotated.stdout)![1];
+    expect(before).not.toContain(kid);
+    for (let i = 0; i < 100 && !(await kids()).includes(kid); i++) await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(await kids()).toEqual(expect.arrayContaining([...before, kid]));
+    for (let i = 0; i < 100 && !server.output().includes(`signing with key ${kid}`); i++) await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(server.output()).toContain(`gavel: signing with key ${kid}`);
+  });
+
+  test("the decision log's own writes do not make the server reload its directory", async () => {
+    ws = workspace();
+    const server = await start(ws.dir);
+    const ask = () =>
+      fetch(`${server.url}/v1/decide`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ subject: { type: 'user', id: 'alice' }, action: { name: 'read' }, resource: { type: 'doc', id: '1' } }),
+      });
+    // Decisions logged over more than two of the server's one-second polls for changes.
+    for (let i = 0; i < 5; i++) {
+      expect((await ask()).status).toBe(200);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+    const { default: Database } = await import('better-sqlite3');
+    const db = new Database(join(ws.dir, 'data', 'gavel.db'), { readonly: true });
+    expect(db.prepare('SELECT count(*) FROM decision_batches').pluck().get()).toBeGreaterThanOrEqual(2);
+    db.close();
+    expect(server.output()).not.toContain('directory reloaded');
+  });
+
   test('refuses to start on invalid policies, with the diagnostics', async () => {
     ws = workspace();
     const { writeFileSync } = await import('node:fs');

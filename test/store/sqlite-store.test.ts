@@ -49,6 +49,7 @@ describe('the SQLite store', () => {
       { version: 9, name: 'decision log in batches' },
       { version: 10, name: 'policy revisions' },
       { version: 11, name: 'decision log summaries' },
+      { version: 12, name: 'a counter of changes to what a server holds in memory' },
     ]);
     db.close();
   });
@@ -101,6 +102,31 @@ describe('the SQLite store', () => {
     expect(() => store.appendDecisions([record('ok'), bad])).toThrow();
     expect(store.queryDecisions({ limit: 10 })).toEqual([]);
     store.close();
+  });
+
+  test("the change marker moves when another connection changes the directory, the registry or the keys, and not for the decision log's writes", () => {
+    const server = new SqliteStore(join(dir, 'gavel.db'));
+    const other = new SqliteStore(join(dir, 'gavel.db'));
+    let seen = server.changeMarker();
+    const moved = () => {
+      const now = server.changeMarker();
+      const changed = now !== seen;
+      seen = now;
+      return changed;
+    };
+    other.appendDecisions([record('a'), record('b')]);
+    other.pruneDecisions('2000-01-01T00:00:00.000Z', 1);
+    expect(moved()).toBe(false);
+    other.applyDocument([{ type: 'user', id: 'alice', attributes: { team: 'a' } }], {}, false);
+    expect(moved()).toBe(true);
+    other.applyDocument([{ type: 'user', id: 'alice', attributes: { team: 'a' } }], {}, true); // dry run
+    expect(moved()).toBe(false);
+    other.applyDocument(undefined, { roles: [{ name: 'viewer', scopes: ['invoice:read'] }] }, false);
+    expect(moved()).toBe(true);
+    other.addSigningKey({ kid: 'k2', alg: 'ES256', publicJwk: '{}', sealed: 'x', createdAt: '2026-11-22T12:00:00.000Z' });
+    expect(moved()).toBe(true);
+    other.close();
+    server.close();
   });
 });
 

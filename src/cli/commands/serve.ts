@@ -143,6 +143,8 @@ export async function serve(argv: string[], io: CliIo): Promise<number> {
   const directory = new LiveDirectory(snapshot());
   let marker = store.changeMarker();
   const refresh = () => {
+    // What this process wrote itself (an admin apply) is read here, not again by the poll.
+    marker = store.changeMarker();
     directory.swap(snapshot());
     registry = new RegistryView(store.registry());
     writeLine(io.stdout, `gavel: directory reloaded (${directory.current.size} entities)`);
@@ -150,10 +152,7 @@ export async function serve(argv: string[], io: CliIo): Promise<number> {
     void keys.refresh(store, secret).then((added) => added && writeLine(io.stdout, `gavel: signing with key ${keys.signingKid}`));
   };
   const watchingDb = setInterval(() => {
-    const now = store.changeMarker();
-    if (now === marker) return;
-    marker = now;
-    refresh();
+    if (store.changeMarker() !== marker) refresh();
   }, 1000).unref();
   // Each revision served is stored once (its files), for `gavel explain` and `gavel diff REVISION`.
   const saveRevision = (revision: string, folder: PolicyFolder) => {

@@ -211,4 +211,29 @@ export const MIGRATIONS: readonly { version: number; name: string; sql: string }
         FROM decision_batches b;
     `,
   },
+  {
+    version: 12,
+    name: 'a counter of changes to what a server holds in memory',
+    // `gavel serve` keeps the directory, the registry and the signing keys in memory and
+    // polls for changes made by other processes (`gavel apply`, `gavel keys rotate`).
+    // SQLite's data_version moves on any other connection's commit — the decision log's
+    // writer thread commits many times a second — so the server reloaded everything every
+    // second under load. This counter moves only when those three tables change.
+    sql: `
+      CREATE TABLE serving_changes (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        n  INTEGER NOT NULL
+      ) STRICT;
+      INSERT INTO serving_changes (id, n) VALUES (1, 0);
+      CREATE TRIGGER entities_insert_counted AFTER INSERT ON entities BEGIN UPDATE serving_changes SET n = n + 1; END;
+      CREATE TRIGGER entities_update_counted AFTER UPDATE ON entities BEGIN UPDATE serving_changes SET n = n + 1; END;
+      CREATE TRIGGER entities_delete_counted AFTER DELETE ON entities BEGIN UPDATE serving_changes SET n = n + 1; END;
+      CREATE TRIGGER registry_insert_counted AFTER INSERT ON registry BEGIN UPDATE serving_changes SET n = n + 1; END;
+      CREATE TRIGGER registry_update_counted AFTER UPDATE ON registry BEGIN UPDATE serving_changes SET n = n + 1; END;
+      CREATE TRIGGER registry_delete_counted AFTER DELETE ON registry BEGIN UPDATE serving_changes SET n = n + 1; END;
+      CREATE TRIGGER signing_keys_insert_counted AFTER INSERT ON signing_keys BEGIN UPDATE serving_changes SET n = n + 1; END;
+      CREATE TRIGGER signing_keys_update_counted AFTER UPDATE ON signing_keys BEGIN UPDATE serving_changes SET n = n + 1; END;
+      CREATE TRIGGER signing_keys_delete_counted AFTER DELETE ON signing_keys BEGIN UPDATE serving_changes SET n = n + 1; END;
+    `,
+  },
 ];

@@ -14,6 +14,7 @@ import { batchText, line, summarize } from '../decision-summary.js';
 export class SqliteStore implements Store {
   private readonly db: Database.Database;
   private readonly insert: Database.Statement;
+  private readonly changes: Database.Statement;
   private readonly summarise: Database.Statement;
   private readonly appendIndexed: (batch: DecisionBatch) => void;
 
@@ -30,6 +31,7 @@ export class SqliteStore implements Store {
     this.db.pragma('foreign_keys = ON');
     this.db.pragma('busy_timeout = 5000');
     migrate(this.db);
+    this.changes = this.db.prepare('SELECT n FROM serving_changes').pluck();
     this.insert = this.db.prepare('INSERT INTO decision_batches (first_at, last_at, count, records) VALUES (?, ?, ?, CAST(? AS TEXT))');
     this.summarise = this.db.prepare('INSERT INTO decision_summaries (seq, ids, keys) VALUES (?, ?, ?) ON CONFLICT (seq) DO UPDATE SET ids = excluded.ids, keys = excluded.keys');
     // The batch and its summary in one transaction: a batch is findable as soon as it is stored.
@@ -362,7 +364,7 @@ export class SqliteStore implements Store {
   }
 
   changeMarker(): number {
-    return this.db.pragma('data_version', { simple: true }) as number;
+    return this.changes.get() as number;
   }
 
   ping(): boolean {
