@@ -393,6 +393,9 @@ export class Issuer {
     if (requestedType !== null && requestedType !== ACCESS_TOKEN_TYPE) throw new OAuthError('invalid_request', `only ${ACCESS_TOKEN_TYPE} can be issued`);
     const subject = await this.verify(subjectToken);
     if (subject === null || typeof subject.sub !== 'string') throw new OAuthError('invalid_grant', 'subject_token is not a valid, unrevoked token of this issuer');
+    // A token reaches a client legitimately by being issued to it, or by being presented to
+    // an API the client serves; any other client holding it got it some other way.
+    if (!this.mayHold(client, subject)) throw new OAuthError('invalid_grant', `subject_token was issued neither to \`${client.id}\` nor for an API it serves (apis[].resource_servers)`);
     // A DPoP-bound token is exchanged only with a proof by its key, and the new token stays bound to it.
     const bound = boundKey(subject);
     if (bound !== null && bound !== jkt) throw new OAuthError('invalid_grant', 'subject_token is DPoP-bound: send a DPoP proof by its key');
@@ -497,8 +500,18 @@ export class Issuer {
     const token = presented.form.get('token');
     if (token === null) throw new OAuthError('invalid_request', '`token` is required');
     const claims = await this.verify(token);
-    if (claims === null) return { active: false };
+    // RFC 7662 §4: a caller learns about the tokens it was issued and those of the APIs it
+    // serves, and nothing else — to anyone else a live token is as good as unknown.
+    if (claims === null || !this.mayHold(caller, claims)) return { active: false };
     return { active: true, token_type: boundKey(claims) === null ? 'Bearer' : 'DPoP', ...claims };
+  }
+
+  /** Whether a token is the caller's to see: issued to it, or for an API listing it among its resource servers. */
+  private mayHold(caller: Client, claims: JWTPayload): boolean {
+    if (claims.client_id === caller.id) return true;
+    const apis = this.options.registry().apis;
+    const audiences = Array.isArray(claims.aud) ? claims.aud : claims.aud === undefined ? [] : [claims.aud];
+    return audiences.some((aud) => apis.get(aud)?.resourceServers?.includes(caller.id) === true);
   }
 
   /** RFC 7009: revokes a token the caller was issued; unknown or invalid tokens are fine (200). */

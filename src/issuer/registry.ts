@@ -25,6 +25,12 @@ export interface Api {
   accessTokenTtl: number;
   /** Extra claims in its access tokens: claim name → `user.ATTRIBUTE` or `client.ATTRIBUTE`. */
   claims?: Record<string, string>;
+  /**
+   * Clients that are this API's own services (resource servers): they may introspect its
+   * tokens and exchange them (RFC 8693) for tokens to other APIs. Any other client sees
+   * only the tokens it was issued itself.
+   */
+  resourceServers?: string[];
 }
 
 /** Claims the issuer sets itself: a mapping may not replace them. */
@@ -131,7 +137,7 @@ export function readRegistry(doc: Json): { registry: RegistryInput } | { problem
   if (doc.apis !== undefined) {
     registry.apis = list(doc.apis, 'apis', problems).map((item, i) => {
       const at = `apis[${i}]`;
-      only(item, ['identifier', 'scopes', 'token_format', 'access_token_ttl', 'claims'], at, problems);
+      only(item, ['identifier', 'scopes', 'token_format', 'access_token_ttl', 'claims', 'resource_servers'], at, problems);
       const claims = item.claims;
       if (claims !== undefined) {
         if (!isObject(claims)) problems.push(`${at}.claims: expected an object of claim name to "user.ATTRIBUTE" or "client.ATTRIBUTE"`);
@@ -149,12 +155,14 @@ export function readRegistry(doc: Json): { registry: RegistryInput } | { problem
       if (format !== 'jwt' && format !== 'opaque') problems.push(`${at}.token_format: expected "jwt" or "opaque"`);
       const ttl = item.access_token_ttl ?? 3600;
       if (typeof ttl !== 'number' || !Number.isInteger(ttl) || ttl < 60 || ttl > 86_400) problems.push(`${at}.access_token_ttl: expected whole seconds from 60 to 86400`);
+      const servers = strings(item, 'resource_servers', at, problems, []);
       return {
         identifier,
         scopes,
         tokenFormat: format === 'opaque' ? 'opaque' : 'jwt',
         accessTokenTtl: typeof ttl === 'number' ? ttl : 3600,
         ...(isObject(claims) ? { claims: claims as Record<string, string> } : {}),
+        ...(servers.length > 0 ? { resourceServers: servers } : {}),
       };
     });
     unique(registry.apis, (a) => a.identifier, 'apis', problems);
@@ -240,6 +248,8 @@ export function registryProblems(r: Registry): string[] {
   }
   for (const c of r.clients) for (const s of c.scopes) if (!scopes.has(s) && s !== 'openid') problems.push(`client \`${c.id}\`: scope \`${s}\` belongs to no API`);
   for (const role of r.roles) for (const s of role.scopes) if (!scopes.has(s) && s !== 'openid') problems.push(`role \`${role.name}\`: scope \`${s}\` belongs to no API`);
+  const clients = new Set(r.clients.map((c) => c.id));
+  for (const a of r.apis) for (const id of a.resourceServers ?? []) if (!clients.has(id)) problems.push(`api \`${a.identifier}\`: resource server \`${id}\` is no client`);
   return problems;
 }
 

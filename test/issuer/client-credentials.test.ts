@@ -131,6 +131,14 @@ describe('client_credentials through openid-client', () => {
     expect(await oidc.tokenIntrospection(config, token)).toEqual({ active: false });
   });
 
+  test("introspection shows a token to the client it was issued to and to its API's resource servers, and to no one else", async () => {
+    const { access_token: token } = await oidc.clientCredentialsGrant(await discover(REPORTING.id, REPORTING.secret), { scope: 'invoice:read' });
+    // billing-service is listed in the example API's resource_servers.
+    expect(await oidc.tokenIntrospection(await discover(BILLING.id, BILLING.secret, 'post'), token)).toMatchObject({ active: true, client_id: REPORTING.id, aud: API });
+    // invoice-web is an authenticated client too, but neither the token's client nor a server of its API.
+    expect(await oidc.tokenIntrospection(await discover('invoice-web', 'invoice-web-example-secret-0123456789abc'), token)).toEqual({ active: false });
+  });
+
   test('forged tokens are inactive: another key, alg none, HS256 with the public key', async () => {
     const config = await discover(REPORTING.id, REPORTING.secret);
     const other = await generateKeyPair('ES256');

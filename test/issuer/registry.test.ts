@@ -57,7 +57,7 @@ describe('the registry through gavel apply', () => {
 
   test('every problem is reported and nothing is applied', async () => {
     const bad = {
-      apis: [{ identifier: 'not a uri', scopes: ['ok', 'has space'] }],
+      apis: [{ identifier: 'not a uri', scopes: ['ok', 'has space'], resource_servers: 'gateway' }],
       clients: [{ id: 'c', secret: 'short', scopes: ['nowhere:read'], grant_types: ['password'] }],
       users: [{ id: 'bob', groups: ['nope'] }],
       entities: [],
@@ -69,12 +69,16 @@ describe('the registry through gavel apply', () => {
         'extra: unknown section; sections are entities, apis, clients, roles, groups, users',
         'apis[0].identifier: an API identifier is an absolute URI (RFC 8707), like https://api.example.com',
         'apis[0].scopes: `has space` is not a scope (printable ASCII without spaces, quotes or backslashes)',
+        'apis[0].resource_servers: expected a list of strings',
         'clients[0].secret: use a random string of at least 32 characters',
         'clients[0].grant_types: `password` is not one of client_credentials, authorization_code, refresh_token, urn:ietf:params:oauth:grant-type:token-exchange',
       ],
     });
-    const crossed = await applyDocument(store, { apis: doc.apis, clients: [{ id: 'c', secret: SECRET, scopes: ['nowhere:read'] }], users: [{ id: 'bob', groups: ['nope'] }] }, false);
-    expect(crossed).toEqual({ problems: ['user `bob`: no group `nope`', 'client `c`: scope `nowhere:read` belongs to no API'] });
+    const apis = (doc.apis as { identifier: string }[]).map((a) => ({ ...a, resource_servers: ['gateway'] }));
+    const crossed = await applyDocument(store, { apis, clients: [{ id: 'c', secret: SECRET, scopes: ['nowhere:read'] }], users: [{ id: 'bob', groups: ['nope'] }] }, false);
+    expect(crossed).toEqual({
+      problems: ['user `bob`: no group `nope`', 'client `c`: scope `nowhere:read` belongs to no API', ...apis.map((a) => `api \`${a.identifier}\`: resource server \`gateway\` is no client`)],
+    });
     expect(store.registry()).toEqual({ apis: [], clients: [], roles: [], groups: [], users: [] });
   });
 });

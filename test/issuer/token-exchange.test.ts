@@ -13,12 +13,15 @@ let issuer: IssuerServer;
 beforeAll(async () => {
   issuer = await issuerServer({
     apis: [
-      { identifier: 'https://invoices.example.com', scopes: ['invoice:read', 'invoice:write'] },
+      // invoice-service is the invoices API's own service: tokens presented to it are its to exchange.
+      { identifier: 'https://invoices.example.com', scopes: ['invoice:read', 'invoice:write'], resource_servers: ['invoice-service'] },
       { identifier: 'https://archive.example.com', scopes: ['invoice:read'] },
     ],
     clients: [
       { id: 'frontend', secret: SECRET('frontend'), grant_types: ['client_credentials'], scopes: ['invoice:read'] },
       { id: 'invoice-service', secret: SECRET('invoice-service'), grant_types: [EXCHANGE], scopes: ['invoice:read', 'invoice:write'] },
+      { id: 'archive-service', secret: SECRET('archive-service'), grant_types: [EXCHANGE], scopes: ['invoice:read'] },
+      { id: 'batch-job', secret: SECRET('batch-job'), grant_types: ['client_credentials', EXCHANGE], scopes: ['invoice:read'] },
     ],
   });
 });
@@ -51,6 +54,18 @@ describe('token exchange', () => {
     await expect(
       oidc.genericGrantRequest(service, EXCHANGE, { subject_token: await frontendToken(), subject_token_type: ACCESS, actor_token: await frontendToken(), actor_token_type: ACCESS, resource: 'https://archive.example.com' }),
     ).rejects.toMatchObject({ error: 'invalid_grant' });
+  });
+
+  test('only a service of the subject token\'s API — or the client it was issued to — may exchange it', async () => {
+    // archive-service may exchange, but it does not serve the invoices API the token was issued for.
+    await expect(
+      oidc.genericGrantRequest(await discover('archive-service'), EXCHANGE, { subject_token: await frontendToken(), subject_token_type: ACCESS, resource: 'https://archive.example.com' }),
+    ).rejects.toMatchObject({ error: 'invalid_grant', error_description: expect.stringContaining('resource_servers') });
+    // A client may always retarget a token it was issued itself.
+    const job = await discover('batch-job');
+    const own = await oidc.clientCredentialsGrant(job, { scope: 'invoice:read', resource: 'https://invoices.example.com' });
+    const exchanged = await oidc.genericGrantRequest(job, EXCHANGE, { subject_token: own.access_token, subject_token_type: ACCESS, resource: 'https://archive.example.com' });
+    expect(decodeJwt(exchanged.access_token)).toMatchObject({ sub: 'batch-job', aud: 'https://archive.example.com' });
   });
 
   test('an exchange cannot widen scope', async () => {
