@@ -70,7 +70,12 @@ describe('gavel serve', () => {
     expect(await via('--via', 'authzen', '--subject', 'sara')).toEqual(['e2e-1']);
     expect(await via('--via', 'envoy', '--subject', 'sara')).toEqual([]);
     expect(await via('--until', '2000-01-01T00:00:00Z')).toEqual([]);
-    expect((await gavel(['log', '--until', 'yesterday'], { cwd: ws.dir })).code).toBe(2);
+    // An age back from now, as typed at a terminal.
+    expect(await via('--since', '1h', '--subject', 'sara')).toEqual(['e2e-1']);
+    expect(await via('--until', '1h', '--subject', 'sara')).toEqual([]);
+    const yesterday = await gavel(['log', '--until', 'yesterday'], { cwd: ws.dir });
+    expect(yesterday.code).toBe(2);
+    expect(yesterday.stderr).toContain('--until: `yesterday` is neither an ISO 8601 time nor an age like 15m, 2h or 7d');
   });
 
   test('reloads a valid policy change by itself; rejects a broken one and keeps serving', async () => {
@@ -157,7 +162,7 @@ describe('gavel serve', () => {
     expect((await gavel(['apply', 'dir.json'], { cwd: ws.dir })).code).toBe(0);
     for (let i = 0; i < 100 && (await ask(['admin'])); i++) await new Promise((resolve) => setTimeout(resolve, 50));
     expect(await ask(['admin'])).toBe(false);
-    expect(server.output()).toContain('gavel: directory reloaded (1 entities)');
+    expect(server.output()).toContain('gavel: directory and registry reloaded (1 entity, 0 APIs, 0 clients, 0 users)');
   });
 
   test('a key rotated by `gavel keys rotate` in another process is served and signs from then on', async () => {
@@ -194,7 +199,7 @@ describe('gavel serve', () => {
     const db = new Database(join(ws.dir, 'data', 'gavel.db'), { readonly: true });
     expect(db.prepare('SELECT count(*) FROM decision_batches').pluck().get()).toBeGreaterThanOrEqual(2);
     db.close();
-    expect(server.output()).not.toContain('directory reloaded');
+    expect(server.output()).not.toContain('reloaded');
   });
 
   test('refuses to start on invalid policies, with the diagnostics', async () => {

@@ -102,6 +102,15 @@ describe('forward-auth', () => {
     // Decided on the original call (X-Original-Method GET), not refused as a body it cannot parse.
     expect(r.statusCode).toBe(200);
   });
+
+  test('a gateway that does not name the original URI gets 400 saying which header is missing, and nothing is decided', async () => {
+    const token = await sign({ scope: 'hello:read' });
+    const before = log.depth;
+    const r = await app.inject({ method: 'GET', url: '/v1/forward-auth', headers: { 'x-original-method': 'GET', authorization: `Bearer ${token}` } });
+    expect(r.statusCode).toBe(400);
+    expect(r.json()).toEqual({ error: 'invalid_request', message: expect.stringContaining('X-Original-URI') });
+    expect(log.depth).toBe(before);
+  });
 });
 
 describe('end-user tokens on the AuthZEN and native APIs (context.token)', () => {

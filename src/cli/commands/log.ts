@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { SqliteStore } from '../../store/sqlite/sqlite-store.js';
 import type { DecisionRecord } from '../../store/store.js';
-import { flags } from '../args.js';
+import { flags, timeFlag } from '../args.js';
 import { Exit, UsageError, writeLine, type CliIo } from '../io.js';
 
 export const logHelp = `Usage: gavel log [--db FILE] [--since TIME] [--until TIME] [--decision allow|deny]
@@ -14,8 +14,9 @@ subject, action, resource, determining policies and reasons.
 
 Options:
       --db FILE          SQLite database (default ./data/gavel.db; also GAVEL_DB)
-      --since TIME       only decisions at or after TIME (ISO 8601, e.g. 2026-11-22T10:00:00Z)
-      --until TIME       only decisions at or before TIME (ISO 8601)
+      --since TIME       only decisions at or after TIME: ISO 8601 (2026-11-22T10:00:00Z) or
+                         an age back from now (30s, 15m, 2h, 7d)
+      --until TIME       only decisions at or before TIME (the same forms)
       --decision D       only allow or only deny
       --subject ID       only decisions about this subject id
       --policy ID        only decisions this policy determined
@@ -52,16 +53,14 @@ export async function log(argv: string[], io: CliIo): Promise<number> {
   if (values.decision !== undefined && values.decision !== 'allow' && values.decision !== 'deny') throw new UsageError('--decision is `allow` or `deny`');
   const limit = values.limit === undefined ? 50 : Number(values.limit);
   if (!Number.isInteger(limit) || limit < 1 || limit > 100_000) throw new UsageError('--limit is a whole number from 1 to 100000');
-  for (const flag of ['since', 'until'] as const) {
-    const v = values[flag];
-    if (v !== undefined && Number.isNaN(Date.parse(v))) throw new UsageError(`--${flag}: \`${v}\` is not an ISO 8601 time`);
-  }
+  const since = timeFlag('since', values.since);
+  const until = timeFlag('until', values.until);
   const store = new SqliteStore(path);
   try {
     const records = store.queryDecisions({
       limit,
-      ...(values.since === undefined ? {} : { since: new Date(values.since).toISOString() }),
-      ...(values.until === undefined ? {} : { until: new Date(values.until).toISOString() }),
+      ...(since === undefined ? {} : { since }),
+      ...(until === undefined ? {} : { until }),
       ...(values.via === undefined ? {} : { via: values.via }),
       ...(values.decision === undefined ? {} : { decision: values.decision === 'allow' }),
       ...(values.subject === undefined ? {} : { subjectId: values.subject }),

@@ -147,7 +147,9 @@ export async function serve(argv: string[], io: CliIo): Promise<number> {
     marker = store.changeMarker();
     directory.swap(snapshot());
     registry = new RegistryView(store.registry());
-    writeLine(io.stdout, `gavel: directory reloaded (${directory.current.size} entities)`);
+    const r = registry.registry;
+    // The directory holds the registry's users as entities too: counted once, as users.
+    writeLine(io.stdout, `gavel: directory and registry reloaded (${count(directory.current.size - r.users.length, 'entity', 'entities')}, ${count(r.apis.length, 'API')}, ${count(r.clients.length, 'client')}, ${count(r.users.length, 'user')})`);
     // A key added by `gavel keys rotate` signs from now on.
     void keys.refresh(store, secret).then((added) => added && writeLine(io.stdout, `gavel: signing with key ${keys.signingKid}`));
   };
@@ -207,12 +209,14 @@ export async function serve(argv: string[], io: CliIo): Promise<number> {
   let grpcPort: number;
   try {
     await app.listen({ host: config.http.host, port: config.http.port }).catch((err: unknown) => {
-      throw new UsageError(`cannot listen on ${config.http.host}:${config.http.port}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+      const code = (err as NodeJS.ErrnoException).code;
+      const hint = code === 'EADDRINUSE' ? ' (another process listens there: choose another address with --http HOST:PORT, or `http` in the config file)' : '';
+      throw new UsageError(`cannot listen on ${config.http.host}:${config.http.port}: ${code ?? String(err)}${hint}`);
     });
     grpcPort = await new Promise<number>((resolve, reject) =>
       grpc.bindAsync(`${config.grpc.host.includes(':') ? `[${config.grpc.host}]` : config.grpc.host}:${config.grpc.port}`, ServerCredentials.createInsecure(), (err, port) => (err ? reject(err) : resolve(port))),
     ).catch((err: unknown) => {
-      throw new UsageError(`cannot listen for gRPC on ${config.grpc.host}:${config.grpc.port}: ${err instanceof Error ? err.message : String(err)}`);
+      throw new UsageError(`cannot listen for gRPC on ${config.grpc.host}:${config.grpc.port}: ${err instanceof Error ? err.message : String(err)} (choose another address with --grpc HOST:PORT)`);
     });
   } catch (err: unknown) {
     await shutdown();
@@ -266,4 +270,8 @@ function report(io: CliIo, outcome: ReloadOutcome, serving: string): void {
     writeLine(io.stderr, `gavel: rejected a policy change; still serving revision ${serving}:`);
     for (const e of outcome.errors) writeLine(io.stderr, `  ${e}`);
   }
+}
+
+function count(n: number, one: string, many = `${one}s`): string {
+  return `${n} ${n === 1 ? one : many}`;
 }

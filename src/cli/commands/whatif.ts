@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { whatIf, type WhatIfExample, type WhatIfReport } from '../../engine/whatif.js';
 import { SqliteStore } from '../../store/sqlite/sqlite-store.js';
-import { flags } from '../args.js';
+import { flags, timeFlag } from '../args.js';
 import { Exit, UsageError, writeLine, type CliIo } from '../io.js';
 import { loadSet, printDiagnostics } from '../load.js';
 import { renderTable } from '../../formats/table.js';
@@ -23,8 +23,8 @@ not apply, its forbid does), and such replays are counted as "with errors".
 Options:
       --candidate DIR    the policies folder to try (must be valid, as \`gavel check\` says)
       --db FILE          SQLite database (default ./data/gavel.db; also GAVEL_DB)
-      --since TIME       only decisions at or after TIME (ISO 8601)
-      --until TIME       only decisions at or before TIME (ISO 8601)
+      --since TIME       only decisions at or after TIME (ISO 8601, or an age: 15m, 2h, 7d)
+      --until TIME       only decisions at or before TIME (the same forms)
       --limit N          replay at most the newest N decisions
       --examples N       examples per direction and per policy (default 5)
       --json             the report as JSON
@@ -48,13 +48,8 @@ export async function whatif(argv: string[], io: CliIo): Promise<number> {
   );
   if (values.help) return writeLine(io.stdout, whatifHelp), Exit.ok;
   if (values.candidate === undefined) throw new UsageError('give the policies to try: --candidate DIR');
-  const time = (flag: string, v: string | undefined) => {
-    if (v === undefined) return undefined;
-    if (Number.isNaN(Date.parse(v))) throw new UsageError(`--${flag}: \`${v}\` is not an ISO 8601 time`);
-    return new Date(v).toISOString();
-  };
-  const since = time('since', values.since);
-  const until = time('until', values.until);
+  const since = timeFlag('since', values.since);
+  const until = timeFlag('until', values.until);
   const count = (flag: string, v: string | undefined) => {
     if (v === undefined) return undefined;
     const n = Number(v);

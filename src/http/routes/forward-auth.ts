@@ -26,7 +26,8 @@ function header(request: FastifyRequest, name: string): string | undefined {
  * `auth_request`, Caddy `forward_auth`, Traefik `ForwardAuth`): 200 allows, with headers
  * for the upstream; 401 with `WWW-Authenticate: Bearer` when the caller has no valid
  * token; 403 with the reason otherwise. The original call is read from `X-Original-*`
- * (nginx) or `X-Forwarded-*` (Caddy, Traefik). A request body, if any, is never read.
+ * (nginx) or `X-Forwarded-*` (Caddy, Traefik); without its URI the answer is 400. A request
+ * body, if any, is never read.
  */
 export function forwardAuthRoutes(app: FastifyInstance, policies: LivePolicySet, decider: Decider, options: ForwardAuthOptions, origin: OriginOf): void {
   void app.register(async (scoped) => {
@@ -38,8 +39,12 @@ export function forwardAuthRoutes(app: FastifyInstance, policies: LivePolicySet,
       payload.on('error', (err) => done(err, undefined));
     });
     scoped.all('/v1/forward-auth', async (request, reply) => {
+      const uri = header(request, 'x-original-uri') ?? header(request, 'x-forwarded-uri');
+      // Without it Gavel would decide on its own URL: a gateway configured so is told, not answered.
+      if (uri === undefined) {
+        return reply.status(400).send({ error: 'invalid_request', message: 'forward-auth decides on the original request: the gateway must send X-Original-URI (nginx: proxy_set_header X-Original-URI $request_uri) or X-Forwarded-Uri (Caddy, Traefik)' });
+      }
       const from = origin(request);
-      const uri = header(request, 'x-original-uri') ?? header(request, 'x-forwarded-uri') ?? request.url;
       const at = uri.indexOf('?');
       // Every header, first value of each; gatewayRequest keeps the allow-listed ones, as for Envoy.
       const headers: Record<string, string> = {};
