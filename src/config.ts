@@ -46,6 +46,8 @@ export interface Config {
     softwareStatementKeys: JSONWebKeySet | null;
     /** The algorithm new signing keys use. */
     signingAlg: 'ES256' | 'EdDSA';
+    /** Dynamic registrations (attempts, answered or refused) an address may make an hour. */
+    registrationsPerHour: number;
   };
   decisionLog: {
     enabled: boolean;
@@ -326,10 +328,16 @@ function signalsAt(
 }
 
 function issuerAt(value: unknown, env: NodeJS.ProcessEnv, base: string, where: string, problems: string[]): Config['issuer'] {
-  const out: Config['issuer'] = { url: null, secret: null, softwareStatementKeys: null, signingAlg: 'ES256' };
+  const out: Config['issuer'] = { url: null, secret: null, softwareStatementKeys: null, signingAlg: 'ES256', registrationsPerHour: 20 };
   if (value !== undefined && !isObject(value)) return problems.push(`${where}: expected an object`), out;
   const json = isObject(value) ? value : {};
-  for (const k of Object.keys(json)) if (!['url', 'secret', 'software_statement_jwks_file', 'signing_alg'].includes(k)) problems.push(`${where}: unknown key \`${k}\`; keys are url, secret, software_statement_jwks_file, signing_alg`);
+  const keys = ['url', 'secret', 'software_statement_jwks_file', 'signing_alg', 'registrations_per_hour'];
+  for (const k of Object.keys(json)) if (!keys.includes(k)) problems.push(`${where}: unknown key \`${k}\`; keys are ${keys.join(', ')}`);
+  const perHour = json.registrations_per_hour;
+  if (perHour !== undefined) {
+    if (typeof perHour !== 'number' || !Number.isInteger(perHour) || perHour < 1 || perHour > 100_000) problems.push(`${where}.registrations_per_hour: expected a whole number from 1 to 100000`);
+    else out.registrationsPerHour = perHour;
+  }
   if (json.signing_alg !== undefined) {
     if (json.signing_alg === 'ES256' || json.signing_alg === 'EdDSA') out.signingAlg = json.signing_alg;
     else problems.push(`${where}.signing_alg: expected "ES256" or "EdDSA"`);

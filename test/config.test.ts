@@ -91,4 +91,13 @@ describe('configuration', () => {
     write('bad.json', { trusted_issuers: [{ issuer: 'https://i', audiences: ['a'], jwks_file: 'jwks.json', token_types: [] }] });
     expect(() => loadConfig({ cwd: dir, flags: { config: 'bad.json' }, env: {} })).toThrow('bad.json: trusted_issuers[0].token_types: expected a non-empty list of strings');
   });
+
+  test('dynamic registrations per address default to 20 an hour; the file may set another whole number', () => {
+    write('gavel.json', {});
+    expect(loadConfig({ cwd: dir, flags: { config: 'gavel.json' }, env: {} }).issuer.registrationsPerHour).toBe(20);
+    write('more.json', { issuer: { registrations_per_hour: 500 } });
+    expect(loadConfig({ cwd: dir, flags: { config: 'more.json' }, env: {} }).issuer.registrationsPerHour).toBe(500);
+    write('bad.json', { issuer: { registrations_per_hour: 0.5 } });
+    expect(() => loadConfig({ cwd: dir, flags: { config: 'bad.json' }, env: {} })).toThrow('bad.json: issuer.registrations_per_hour: expected a whole number from 1 to 100000');
+  });
 });

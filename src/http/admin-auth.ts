@@ -1,11 +1,11 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { attemptKey, type FailedAttempts } from '../server/failed-attempts.js';
+import { attemptKey, type AttemptLimit } from '../server/attempt-limit.js';
 import { bearerKey, keyMatches } from '../server/keys.js';
 import type { OriginOf } from './origin.js';
 
 /** The wrong admin keys counted per client address, and where a request comes from. */
 export interface KeyAttempts {
-  attempts: FailedAttempts;
+  attempts: AttemptLimit;
   origin: OriginOf;
 }
 
@@ -29,7 +29,7 @@ export function checkAdminKey(limits: KeyAttempts, key: string, request: Fastify
   if (seconds > 0) return { kind: 'wait', seconds };
   if (given === null || given === '') return { kind: 'wrong' };
   if (keyMatches(given, key)) return { kind: 'ok' };
-  limits.attempts.failed(address);
+  limits.attempts.count(address);
   return { kind: 'wrong' };
 }
 

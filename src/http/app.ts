@@ -21,7 +21,7 @@ import { adminRoutes, type AdminOptions } from './routes/admin.js';
 import { healthRoutes } from './routes/health.js';
 import { requireClientKeys } from './client-auth.js';
 import { originOf } from './origin.js';
-import { FailedAttempts } from '../server/failed-attempts.js';
+import { AttemptLimit } from '../server/attempt-limit.js';
 import { ReplayCache } from '../tokens/dpop.js';
 import { oauthRoutes } from './routes/oauth.js';
 import type { Issuer } from '../issuer/issuer.js';
@@ -71,8 +71,10 @@ export interface AppOptions {
   searchLimits?: SearchLimits;
   /** The web console at /console (docs/console.md); not served when absent. */
   console?: Omit<ConsoleOptions, 'policies' | 'proxies' | 'attempts'> | null;
-  /** Wrong admin keys per client address, shared by the admin APIs and the console's sign-in; a default FailedAttempts when absent. */
-  adminAttempts?: FailedAttempts;
+  /** Wrong admin keys per client address, shared by the admin APIs and the console's sign-in; a default AttemptLimit when absent. */
+  adminAttempts?: AttemptLimit;
+  /** Dynamic client registrations per client address (RFC 7591); default 20 an hour. */
+  registrations?: AttemptLimit;
 }
 
 const NO_ISSUERS: ForwardAuthOptions = {
@@ -111,9 +113,9 @@ export function buildApp(options: AppOptions): FastifyInstance {
   searchRoutes(app, options.policies, decider, gateway.verifyToken, origin, { pageKey: options.searchPageKey ?? randomBytes(32), limits: options.searchLimits });
   decideRoutes(app, options.policies, decider, gateway.verifyToken, origin);
   forwardAuthRoutes(app, options.policies, decider, gateway, origin);
-  if (options.issuer) oauthRoutes(app, options.issuer, origin);
+  if (options.issuer) oauthRoutes(app, options.issuer, origin, options.registrations ?? new AttemptLimit(20, 3_600_000));
   healthRoutes(app, options.policies, metrics, options.reload ?? null, options.store ?? null, options.ipLists ?? null);
-  const limits = { attempts: options.adminAttempts ?? new FailedAttempts(), origin };
+  const limits = { attempts: options.adminAttempts ?? new AttemptLimit(), origin };
   const gate = { ...limits, key: options.admin?.key ?? null };
   adminRoutes(app, options.admin ?? { key: null, store: null, reload: null }, options.policies, gate);
   complianceRoutes(app, options.policies, gate);

@@ -1,4 +1,5 @@
 import { cpSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
 import { join } from 'node:path';
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey } from 'jose';
 import * as oidc from 'openid-client';
@@ -59,6 +60,25 @@ describe('dynamic client registration with a software statement', () => {
     expect(await registerRaw({ software_statement: await statement({ allowed_scopes: 'invoice:read' }), grant_types: ['authorization_code'], redirect_uris: ['https://partner.example.com/cb'] })).toMatchObject({ status: 400, body: { error: 'invalid_client_metadata' } });
     const unsafe = await statement({ allowed_scopes: 'invoice:read', grant_types: ['authorization_code'], redirect_uris: ['javascript:alert(1)'] });
     expect(await registerRaw({ software_statement: unsafe })).toMatchObject({ status: 400, body: { error: 'invalid_redirect_uri' } });
+  });
+
+  test('an address is limited to 20 registration attempts an hour (issuer.registrations_per_hour); others are not', async () => {
+    const from = (localAddress: string) =>
+      new Promise<{ status: number; retryAfter: string | undefined; body: Record<string, string> }>((resolve, reject) => {
+        const req = request(`${server.url}/oauth2/register`, { method: 'POST', localAddress, headers: { 'content-type': 'application/json' } }, (res) => {
+          let text = '';
+          res.on('data', (d: Buffer) => (text += d.toString()));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, retryAfter: res.headers['retry-after'], body: JSON.parse(text) as Record<string, string> }));
+        });
+        req.on('error', reject);
+        req.end(JSON.stringify({ grant_types: ['client_credentials'] }));
+      });
+    // Refused attempts count too: a statement could be replayed, and each check costs a signature verification.
+    for (let i = 0; i < 20; i++) expect((await from('127.0.0.8')).status).toBe(400);
+    const limited = await from('127.0.0.8');
+    expect(limited).toMatchObject({ status: 429, body: { error: 'too_many_requests' } });
+    expect(Number(limited.retryAfter)).toBeGreaterThan(3500);
+    expect((await from('127.0.0.1')).status).toBe(400);
   });
 
   test('a later gavel apply of the registry keeps dynamically registered clients', async () => {

@@ -4,6 +4,7 @@ import { PolicyReloader, type ReloadOutcome } from '../../engine/reload.js';
 import { buildApp } from '../../http/app.js';
 import { Metrics } from '../../server/metrics.js';
 import { Decider } from '../../server/decider.js';
+import { AttemptLimit } from '../../server/attempt-limit.js';
 import { ClientKeys } from '../../server/keys.js';
 import { createHmac, randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -58,8 +59,9 @@ Options:
   -c, --config FILE      JSON config file (also GAVEL_CONFIG): trusted token issuers,
                          forward-auth headers; see docs/configuration.md
   -p, --policies DIR     policies folder (default ./policies; also GAVEL_POLICIES)
-      --db FILE          SQLite database, created and migrated on start; holds the
-                         decision log (default ./data/gavel.db; also GAVEL_DB)
+      --db FILE          SQLite database, created and migrated on start: the decision log,
+                         the directory, the issuer's registry and keys (default
+                         ./data/gavel.db; also GAVEL_DB)
       --http HOST:PORT   where to listen (default 127.0.0.1:8181; also GAVEL_HTTP)
       --grpc HOST:PORT   gRPC: gavel.v1, Envoy ext_authz, health (default 127.0.0.1:9191;
                          also GAVEL_GRPC)
@@ -190,7 +192,7 @@ export async function serve(argv: string[], io: CliIo): Promise<number> {
   const searchPageKey = createHmac('sha256', secret).update('gavel search page tokens').digest();
   // The console signs in with the admin key and reads the same store; without a key it says how to enable it.
   const consoleOptions = { key: config.adminKey, store: enabled ? store : null };
-  const app = buildApp({ policies: live, metrics, reload: reloader.status, forwardAuth, log, store, directory, admin, decider, clientKeys, proxies, ipLists: config.ipLists.length > 0 ? ipLists : null, issuer, searchPageKey, console: consoleOptions });
+  const app = buildApp({ policies: live, metrics, reload: reloader.status, forwardAuth, log, store, directory, admin, decider, clientKeys, proxies, ipLists: config.ipLists.length > 0 ? ipLists : null, issuer, searchPageKey, console: consoleOptions, registrations: new AttemptLimit(config.issuer.registrationsPerHour, 3_600_000) });
   const grpc = buildGrpcServer({ policies: live, decider, gateway: forwardAuth, ready: () => store.ping(), clientKeys, proxies });
   /** Stops everything started: after SIGTERM, or when a port cannot be bound (so the process exits). */
   const shutdown = async () => {
@@ -226,6 +228,11 @@ export async function serve(argv: string[], io: CliIo): Promise<number> {
   const where = typeof bound === 'object' && bound !== null ? `${bound.family === 'IPv6' ? `[${bound.address}]` : bound.address}:${bound.port}` : String(bound);
   issuer.url = config.issuer.url ?? `http://${where}`;
   writeLine(io.stdout, `gavel: serving ${result.set.policies.length} policies (revision ${result.set.revision}) on http://${where} and grpc://${config.grpc.host}:${grpcPort}`);
+  // A wildcard address is where Gavel listens, not where clients reach it: tokens naming it
+  // as their issuer would be trusted by no outside verifier.
+  if (config.issuer.url === null && typeof bound === 'object' && bound !== null && (bound.address === '0.0.0.0' || bound.address === '::')) {
+    writeLine(io.stderr, `gavel: warning: the token issuer's URL is ${issuer.url}, a wildcard address; set issuer.url (or GAVEL_ISSUER_URL) to the URL clients use`);
+  }
   const hup = () => void Promise.all([reloader.reload(), ipLists.reload()]);
   process.on('SIGHUP', hup);
   await new Promise<void>((resolve) => {

@@ -4,6 +4,7 @@ import { OAuthError } from '../../issuer/oauth-error.js';
 import { RegistrationError } from '../../issuer/registration.js';
 import type { Presented } from '../../issuer/client-auth.js';
 import type { OriginOf } from '../origin.js';
+import { attemptKey, type AttemptLimit } from '../../server/attempt-limit.js';
 
 /** RFC 6749 §5.1: token responses, and anything else carrying tokens, are never cached. */
 function noStore(reply: FastifyReply): FastifyReply {
@@ -57,7 +58,7 @@ function browser(reply: FastifyReply, answer: BrowserAnswer, status302or303: 302
 }
 
 /** The token issuer's endpoints: metadata, JWKS, authorization, token, introspection, revocation. */
-export function oauthRoutes(app: FastifyInstance, issuer: Issuer, origin: OriginOf): void {
+export function oauthRoutes(app: FastifyInstance, issuer: Issuer, origin: OriginOf, registrations: AttemptLimit): void {
   const metadata = async (_request: FastifyRequest, reply: FastifyReply) => reply.header('cache-control', 'max-age=300').send(issuer.metadata());
   app.get('/.well-known/oauth-authorization-server', metadata);
   app.get('/.well-known/openid-configuration', metadata);
@@ -76,6 +77,14 @@ export function oauthRoutes(app: FastifyInstance, issuer: Issuer, origin: Origin
   app.post('/oauth2/userinfo', userinfo);
   app.post('/oauth2/register', { schema: { body: { type: 'object' } } }, async (request, reply) => {
     noStore(reply);
+    // Each registration adds a client for good, and a software statement may be replayed:
+    // every attempt, answered or refused, counts against the address.
+    const address = attemptKey(origin(request).address ?? 'unknown');
+    const wait = registrations.retryAfter(address);
+    if (wait > 0) {
+      return reply.status(429).header('retry-after', String(wait)).send({ error: 'too_many_requests', error_description: `too many registrations from this address; try again in ${wait} s` });
+    }
+    registrations.count(address);
     try {
       const registered = await issuer.register(request.body);
       if (registered === null) return reply.status(404).send({ error: 'not_found', error_description: 'dynamic registration is not enabled (issuer.software_statement_jwks_file)' });

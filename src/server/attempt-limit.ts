@@ -1,7 +1,7 @@
 import { parseIp } from '../language/eval/ip.js';
 
 /**
- * What wrong keys are counted under: the address, or for IPv6 its /64 — one host commonly
+ * What attempts are counted under: the address, or for IPv6 its /64 — one host commonly
  * holds a whole /64, and counting each of its addresses apart would let it rotate past the limit.
  */
 export function attemptKey(address: string): string {
@@ -12,17 +12,17 @@ export function attemptKey(address: string): string {
 }
 
 /**
- * Wrong admin keys counted per client address: after `limit` failures within `windowMs`
- * the address is refused until the window ends, without its key being compared at all.
- * Admin keys are long and compared in constant time, so guessing one is hopeless anyway;
- * the limit keeps a scanner from trying at line rate, and makes one visible (429s in the
- * access log).
+ * Attempts counted per client address: after `limit` within `windowMs` the address is
+ * refused until the window ends. Used for wrong admin keys (refused without being compared:
+ * admin keys are long and compared in constant time, so guessing one is hopeless anyway; the
+ * limit keeps a scanner from trying at line rate, and makes one visible as 429s) and for
+ * dynamic client registrations (each one adds a client to the registry for good).
  *
- * Memory is bounded: beyond `maxAddresses` the least recently failing address is forgotten,
+ * Memory is bounded: beyond `maxAddresses` the least recently counted address is forgotten,
  * which at worst gives an attacker with that many addresses a fresh count on each.
  */
-export class FailedAttempts {
-  /** Map order is insertion order: re-inserting on each failure keeps the stalest first. */
+export class AttemptLimit {
+  /** Map order is insertion order: re-inserting on each attempt keeps the stalest first. */
   readonly #byAddress = new Map<string, { count: number; since: number }>();
 
   constructor(
@@ -32,7 +32,7 @@ export class FailedAttempts {
     private readonly now: () => number = Date.now,
   ) {}
 
-  /** Seconds until `address` may present a key again; 0 when it may now. */
+  /** Seconds until `address` may try again; 0 when it may now. */
   retryAfter(address: string): number {
     const entry = this.#byAddress.get(address);
     if (entry === undefined) return 0;
@@ -44,7 +44,7 @@ export class FailedAttempts {
     return entry.count >= this.limit ? Math.ceil(left / 1000) : 0;
   }
 
-  failed(address: string): void {
+  count(address: string): void {
     const at = this.now();
     let entry = this.#byAddress.get(address);
     if (entry !== undefined) this.#byAddress.delete(address);

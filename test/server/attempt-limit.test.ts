@@ -1,13 +1,13 @@
 import { describe, expect, test } from 'vitest';
-import { attemptKey, FailedAttempts } from '../../src/server/failed-attempts.js';
+import { attemptKey, AttemptLimit } from '../../src/server/attempt-limit.js';
 
 describe('wrong admin keys counted per address', () => {
   test('the limit is reached within the window; the wait is what is left of it', () => {
     let now = 1_000_000;
-    const attempts = new FailedAttempts(3, 60_000, 100, () => now);
-    for (let i = 0; i < 2; i++) attempts.failed('a');
+    const attempts = new AttemptLimit(3, 60_000, 100, () => now);
+    for (let i = 0; i < 2; i++) attempts.count('a');
     expect(attempts.retryAfter('a')).toBe(0);
-    attempts.failed('a');
+    attempts.count('a');
     expect(attempts.retryAfter('a')).toBe(60);
     now += 45_500;
     expect(attempts.retryAfter('a')).toBe(15);
@@ -16,11 +16,11 @@ describe('wrong admin keys counted per address', () => {
 
   test('a window that has passed starts the count again', () => {
     let now = 0;
-    const attempts = new FailedAttempts(3, 60_000, 100, () => now);
-    for (let i = 0; i < 3; i++) attempts.failed('a');
+    const attempts = new AttemptLimit(3, 60_000, 100, () => now);
+    for (let i = 0; i < 3; i++) attempts.count('a');
     now = 60_000;
     expect(attempts.retryAfter('a')).toBe(0);
-    attempts.failed('a');
+    attempts.count('a');
     expect(attempts.retryAfter('a')).toBe(0);
   });
 
@@ -34,10 +34,10 @@ describe('wrong admin keys counted per address', () => {
   });
 
   test('beyond maxAddresses the stalest address is forgotten', () => {
-    const attempts = new FailedAttempts(1, 60_000, 2, () => 0);
-    attempts.failed('a');
-    attempts.failed('b');
-    attempts.failed('c');
+    const attempts = new AttemptLimit(1, 60_000, 2, () => 0);
+    attempts.count('a');
+    attempts.count('b');
+    attempts.count('c');
     expect([attempts.retryAfter('a'), attempts.retryAfter('b'), attempts.retryAfter('c')]).toEqual([0, 60, 60]);
   });
 });
