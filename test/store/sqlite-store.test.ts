@@ -50,6 +50,7 @@ describe('the SQLite store', () => {
       { version: 10, name: 'policy revisions' },
       { version: 11, name: 'decision log summaries' },
       { version: 12, name: 'a counter of changes to what a server holds in memory' },
+      { version: 13, name: 'decision log: no JSON check on insert' },
     ]);
     db.close();
   });
@@ -82,7 +83,7 @@ describe('the SQLite store', () => {
     const old = new Database(path);
     old.exec('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL) STRICT');
     for (const m of MIGRATIONS.filter((x) => x.version < 9)) {
-      old.exec(m.sql);
+      if ('sql' in m) old.exec(m.sql);
       old.prepare('INSERT INTO schema_migrations VALUES (?, ?, ?)').run(m.version, m.name, '2026-11-01T00:00:00Z');
     }
     old
@@ -94,6 +95,28 @@ describe('the SQLite store', () => {
       { id: 'r1', at: '2026-11-01T10:00:00.000Z', via: 'authzen', decision: false, revision: 'abc', subject: { type: 'user', id: 'alice' }, action: 'read', resource: { type: 'doc', id: 'd1' }, latencyUs: 4.5, determining: ['p'], reasons: ['no'], errors: [], request: { subject: { type: 'user', id: 'alice' } } },
     ]);
     store.close();
+  });
+
+  test('a log written before migration 13 stays readable after it, and batches are no longer parsed on insert', () => {
+    const path = join(dir, 'old.db');
+    const old = new Database(path);
+    old.exec('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL) STRICT');
+    for (const m of MIGRATIONS.filter((x) => x.version < 13)) {
+      if ('sql' in m) old.exec(m.sql);
+      old.prepare('INSERT INTO schema_migrations VALUES (?, ?, ?)').run(m.version, m.name, '2026-11-01T00:00:00Z');
+    }
+    old.prepare('INSERT INTO decision_batches (first_at, last_at, count, records) VALUES (?, ?, 1, ?)').run(record('old').at, record('old').at, JSON.stringify([record('old')]));
+    old.prepare("INSERT INTO decision_summaries (seq, ids, keys) VALUES (1, ?, ?)").run('\nold\n', '\ns:alice\nv:native\nd:1\np:p\n');
+    old.close();
+    const store = new SqliteStore(path);
+    expect(store.queryDecisions({ limit: 10, subjectId: 'alice' })).toEqual([record('old')]);
+    store.appendDecisions([record('new')]);
+    expect(store.queryDecisions({ limit: 10 }).map((r) => r.id)).toEqual(['new', 'old']);
+    store.close();
+    const db = new Database(path, { readonly: true });
+    expect(db.prepare("SELECT sql FROM sqlite_schema WHERE name = 'decision_batches'").pluck().get()).not.toContain('json_valid');
+    expect(db.pragma('integrity_check', { simple: true })).toBe('ok');
+    db.close();
   });
 
   test('a batch is one transaction: one bad record stores none of it', () => {

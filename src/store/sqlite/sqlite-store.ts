@@ -3,7 +3,7 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { REGISTRY_SECTIONS, type Client, type Registry, type RegistrySection } from '../../issuer/registry.js';
 import type { AuthCode, CodeUse, DecisionBatch, DecisionPage, DecisionQuery, DecisionRecord, DecisionWindow, DirectoryChanges, Entity, PolicyRevision, RefreshToken, RefreshUse, Store, StoredSigningKey } from '../store.js';
-import { MIGRATIONS } from './migrations.js';
+import { MIGRATIONS, type SchemaEdit } from './migrations.js';
 import { batchText, line, summarize } from '../decision-summary.js';
 
 /**
@@ -408,11 +408,40 @@ function migrate(db: Database.Database): void {
   const applied = new Set((db.prepare('SELECT version FROM schema_migrations').all() as { version: number }[]).map((r) => r.version));
   for (const m of MIGRATIONS) {
     if (applied.has(m.version)) continue;
-    db.transaction(() => {
-      db.exec(m.sql);
-      db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(m.version, m.name, new Date().toISOString());
-    })();
+    const record = () => db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(m.version, m.name, new Date().toISOString());
+    if ('sql' in m) {
+      db.transaction(() => {
+        db.exec(m.sql);
+        record();
+      })();
+    } else editSchema(db, m.version, m.edit, record);
   }
+}
+
+/**
+ * SQLite's procedure for schema changes that leave the stored rows valid: in one
+ * transaction, the table's CREATE text is rewritten in sqlite_schema and the schema version
+ * bumped, so every connection reads the new definition. better-sqlite3 opens databases in
+ * defensive mode, which forbids writing sqlite_schema: it is lifted for this alone.
+ */
+function editSchema(db: Database.Database, version: number, edit: SchemaEdit, record: () => void): void {
+  db.unsafeMode(true);
+  try {
+    db.transaction(() => {
+      const sql = db.prepare("SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = ?").pluck().get(edit.table) as string | undefined;
+      if (sql === undefined || !sql.includes(edit.from)) throw new Error(`migration ${version}: table ${edit.table} is not as an earlier migration created it (no \`${edit.from}\`)`);
+      const schemaVersion = db.pragma('schema_version', { simple: true }) as number;
+      db.pragma('writable_schema = ON');
+      db.prepare("UPDATE sqlite_schema SET sql = ? WHERE type = 'table' AND name = ?").run(sql.replace(edit.from, edit.to), edit.table);
+      db.pragma(`schema_version = ${schemaVersion + 1}`);
+      db.pragma('writable_schema = OFF');
+      record();
+    })();
+  } finally {
+    db.unsafeMode(false);
+  }
+  const check = db.pragma('quick_check', { simple: true });
+  if (check !== 'ok') throw new Error(`migration ${version}: the database failed its check afterwards: ${String(check)}`);
 }
 
 /** The key a registry item is stored under. */
