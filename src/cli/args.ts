@@ -29,7 +29,11 @@ const AGE_UNITS: Readonly<Record<string, number>> = { s: 1_000, m: 60_000, h: 3_
 export function timeFlag(flag: string, value: string | undefined, now: number = Date.now()): string | undefined {
   if (value === undefined) return undefined;
   const age = /^(\d+)([smhd])$/.exec(value);
-  if (age !== null) return new Date(now - Number(age[1]) * AGE_UNITS[age[2]]!).toISOString();
+  if (age !== null) {
+    const at = new Date(now - Number(age[1]) * AGE_UNITS[age[2]]!);
+    if (Number.isNaN(at.getTime())) throw new UsageError(`--${flag}: \`${value}\` reaches further back than a date can`);
+    return at.toISOString();
+  }
   if (Number.isNaN(Date.parse(value))) throw new UsageError(`--${flag}: \`${value}\` is neither an ISO 8601 time nor an age like 15m, 2h or 7d`);
   return new Date(value).toISOString();
 }

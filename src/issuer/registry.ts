@@ -248,8 +248,15 @@ export function registryProblems(r: Registry): string[] {
   }
   for (const c of r.clients) for (const s of c.scopes) if (!scopes.has(s) && s !== 'openid') problems.push(`client \`${c.id}\`: scope \`${s}\` belongs to no API`);
   for (const role of r.roles) for (const s of role.scopes) if (!scopes.has(s) && s !== 'openid') problems.push(`role \`${role.name}\`: scope \`${s}\` belongs to no API`);
-  const clients = new Set(r.clients.map((c) => c.id));
-  for (const a of r.apis) for (const id of a.resourceServers ?? []) if (!clients.has(id)) problems.push(`api \`${a.identifier}\`: resource server \`${id}\` is no client`);
+  const byId = new Map(r.clients.map((c) => [c.id, c]));
+  for (const a of r.apis) {
+    for (const id of a.resourceServers ?? []) {
+      const client = byId.get(id);
+      if (client === undefined) problems.push(`api \`${a.identifier}\`: resource server \`${id}\` is no client`);
+      // Anyone can claim a public client's id: it cannot be trusted with other parties' tokens.
+      else if (client.authMethod === 'none') problems.push(`api \`${a.identifier}\`: resource server \`${id}\` is a public client (token_endpoint_auth_method none)`);
+    }
+  }
   return problems;
 }
 

@@ -103,6 +103,17 @@ describe('forward-auth', () => {
     expect(r.statusCode).toBe(200);
   });
 
+  test("a client cannot name its own request with the other gateway family's headers", async () => {
+    const token = await sign({ scope: 'hello:read' });
+    // Caddy sets X-Forwarded-* and passes the client's other headers on: an added X-Original-URI must not win.
+    const viaCaddy = await app.inject({ method: 'GET', url: '/v1/forward-auth', headers: { 'x-forwarded-method': 'DELETE', 'x-forwarded-uri': '/hello/world', 'x-original-uri': '/hello/world', 'x-original-method': 'GET', authorization: `Bearer ${token}` } });
+    expect(viaCaddy.statusCode).toBe(400);
+    expect(viaCaddy.json().message).toContain('both X-Original-URI and X-Forwarded-Uri');
+    // nginx sets X-Original-*: a client's X-Forwarded-Method is not read with them.
+    const viaNginx = await app.inject({ method: 'GET', url: '/v1/forward-auth', headers: { ...nginx('/hello/world', 'DELETE'), 'x-forwarded-method': 'GET', authorization: `Bearer ${token}` } });
+    expect(viaNginx.statusCode).toBe(403);
+  });
+
   test('a gateway that does not name the original URI gets 400 saying which header is missing, and nothing is decided', async () => {
     const token = await sign({ scope: 'hello:read' });
     const before = log.depth;

@@ -81,4 +81,10 @@ describe('the registry through gavel apply', () => {
     });
     expect(store.registry()).toEqual({ apis: [], clients: [], roles: [], groups: [], users: [] });
   });
+
+  test("a public client cannot be an API's resource server: anyone can claim its id", async () => {
+    const apis = (doc.apis as { identifier: string }[]).map((a) => ({ ...a, resource_servers: ['spa'] }));
+    const result = await applyDocument(store, { apis, clients: [{ id: 'spa', token_endpoint_auth_method: 'none', grant_types: ['authorization_code'], redirect_uris: ['https://app.example.com/cb'], scopes: [] }] }, false);
+    expect(result).toEqual({ problems: apis.map((a) => `api \`${a.identifier}\`: resource server \`spa\` is a public client (token_endpoint_auth_method none)`) });
+  });
 });

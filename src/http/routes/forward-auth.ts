@@ -21,13 +21,31 @@ function header(request: FastifyRequest, name: string): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
 
+type Family = { kind: 'one'; prefix: 'x-original' | 'x-forwarded'; uri: string } | { kind: 'none' } | { kind: 'both' };
+
+/**
+ * Which gateway's headers name the original request. Gateways pass the client's own headers
+ * on to the auth request and overwrite only those they set — nginx X-Original-*, Caddy and
+ * Traefik X-Forwarded-* — so a client can add the other family's, never remove the
+ * gateway's. Reading one family whole (method and host with the URI), and refusing a request
+ * carrying both URIs, leaves a client no header to decide its own request with.
+ */
+function originalFamily(request: FastifyRequest): Family {
+  const original = header(request, 'x-original-uri');
+  const forwarded = header(request, 'x-forwarded-uri');
+  if (original !== undefined && forwarded !== undefined) return { kind: 'both' };
+  if (original !== undefined) return { kind: 'one', prefix: 'x-original', uri: original };
+  if (forwarded !== undefined) return { kind: 'one', prefix: 'x-forwarded', uri: forwarded };
+  return { kind: 'none' };
+}
+
 /**
  * Forward-auth for gateways that decide on the status of an auth subrequest (nginx
  * `auth_request`, Caddy `forward_auth`, Traefik `ForwardAuth`): 200 allows, with headers
  * for the upstream; 401 with `WWW-Authenticate: Bearer` when the caller has no valid
  * token; 403 with the reason otherwise. The original call is read from `X-Original-*`
- * (nginx) or `X-Forwarded-*` (Caddy, Traefik); without its URI the answer is 400. A request
- * body, if any, is never read.
+ * (nginx) or `X-Forwarded-*` (Caddy, Traefik), one family whole; without a URI, or with both,
+ * the answer is 400. A request body, if any, is never read.
  */
 export function forwardAuthRoutes(app: FastifyInstance, policies: LivePolicySet, decider: Decider, options: ForwardAuthOptions, origin: OriginOf): void {
   void app.register(async (scoped) => {
@@ -39,21 +57,26 @@ export function forwardAuthRoutes(app: FastifyInstance, policies: LivePolicySet,
       payload.on('error', (err) => done(err, undefined));
     });
     scoped.all('/v1/forward-auth', async (request, reply) => {
-      const uri = header(request, 'x-original-uri') ?? header(request, 'x-forwarded-uri');
-      // Without it Gavel would decide on its own URL: a gateway configured so is told, not answered.
-      if (uri === undefined) {
+      const family = originalFamily(request);
+      if (family.kind === 'none') {
+        // Without it Gavel would decide on its own URL: a gateway configured so is told, not answered.
         return reply.status(400).send({ error: 'invalid_request', message: 'forward-auth decides on the original request: the gateway must send X-Original-URI (nginx: proxy_set_header X-Original-URI $request_uri) or X-Forwarded-Uri (Caddy, Traefik)' });
       }
+      if (family.kind === 'both') {
+        return reply.status(400).send({ error: 'invalid_request', message: 'both X-Original-URI and X-Forwarded-Uri are present: one was sent by the client, and the original request is ambiguous' });
+      }
+      const prefix = family.prefix;
+      const uri = family.uri;
       const from = origin(request);
       const at = uri.indexOf('?');
       // Every header, first value of each; gatewayRequest keeps the allow-listed ones, as for Envoy.
       const headers: Record<string, string> = {};
       for (const name of Object.keys(request.headers)) headers[name] = header(request, name) ?? '';
       const call = {
-        method: header(request, 'x-original-method') ?? header(request, 'x-forwarded-method') ?? request.method,
+        method: header(request, `${prefix}-method`) ?? request.method,
         path: at < 0 ? uri : uri.slice(0, at),
         query: at < 0 ? '' : uri.slice(at + 1),
-        host: header(request, 'x-original-host') ?? header(request, 'x-forwarded-host') ?? header(request, 'host') ?? '',
+        host: header(request, `${prefix}-host`) ?? header(request, 'host') ?? '',
         headers,
         // The gateway's own address, unless it is a trusted proxy: then the client it forwarded.
         ip: from.address ?? '',

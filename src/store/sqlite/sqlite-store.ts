@@ -408,40 +408,45 @@ function migrate(db: Database.Database): void {
   const applied = new Set((db.prepare('SELECT version FROM schema_migrations').all() as { version: number }[]).map((r) => r.version));
   for (const m of MIGRATIONS) {
     if (applied.has(m.version)) continue;
-    const record = () => db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(m.version, m.name, new Date().toISOString());
-    if ('sql' in m) {
-      db.transaction(() => {
-        db.exec(m.sql);
-        record();
-      })();
-    } else editSchema(db, m.version, m.edit, record);
+    // Another process (`gavel apply` beside `gavel serve`) may be migrating the same file: each
+    // migration takes the write lock first (IMMEDIATE) and looks again under it.
+    const apply = () => {
+      if (db.prepare('SELECT 1 FROM schema_migrations WHERE version = ?').get(m.version) !== undefined) return;
+      if ('sql' in m) db.exec(m.sql);
+      else editSchema(db, m.version, m.edit);
+      db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(m.version, m.name, new Date().toISOString());
+    };
+    if ('sql' in m) db.transaction(apply).immediate();
+    else {
+      // better-sqlite3 opens databases in defensive mode, which forbids writing sqlite_schema: lifted for this alone.
+      db.unsafeMode(true);
+      try {
+        db.transaction(apply).immediate();
+      } finally {
+        db.unsafeMode(false);
+      }
+    }
   }
 }
 
 /**
- * SQLite's procedure for schema changes that leave the stored rows valid: in one
- * transaction, the table's CREATE text is rewritten in sqlite_schema and the schema version
- * bumped, so every connection reads the new definition. better-sqlite3 opens databases in
- * defensive mode, which forbids writing sqlite_schema: it is lifted for this alone.
+ * SQLite's procedure for schema changes that leave the stored rows valid, inside the
+ * migration's transaction: the table's CREATE text is rewritten in sqlite_schema and the
+ * schema version bumped, so every connection reads the new definition.
  */
-function editSchema(db: Database.Database, version: number, edit: SchemaEdit, record: () => void): void {
-  db.unsafeMode(true);
+function editSchema(db: Database.Database, version: number, edit: SchemaEdit): void {
+  const sql = db.prepare("SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = ?").pluck().get(edit.table) as string | undefined;
+  if (sql === undefined || !sql.includes(edit.from)) throw new Error(`migration ${version}: table ${edit.table} is not as an earlier migration created it (no \`${edit.from}\`)`);
+  const schemaVersion = db.pragma('schema_version', { simple: true }) as number;
+  db.pragma('writable_schema = ON');
   try {
-    db.transaction(() => {
-      const sql = db.prepare("SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = ?").pluck().get(edit.table) as string | undefined;
-      if (sql === undefined || !sql.includes(edit.from)) throw new Error(`migration ${version}: table ${edit.table} is not as an earlier migration created it (no \`${edit.from}\`)`);
-      const schemaVersion = db.pragma('schema_version', { simple: true }) as number;
-      db.pragma('writable_schema = ON');
-      db.prepare("UPDATE sqlite_schema SET sql = ? WHERE type = 'table' AND name = ?").run(sql.replace(edit.from, edit.to), edit.table);
-      db.pragma(`schema_version = ${schemaVersion + 1}`);
-      db.pragma('writable_schema = OFF');
-      record();
-    })();
+    db.prepare("UPDATE sqlite_schema SET sql = ? WHERE type = 'table' AND name = ?").run(sql.replace(edit.from, edit.to), edit.table);
+    db.pragma(`schema_version = ${schemaVersion + 1}`);
   } finally {
-    db.unsafeMode(false);
+    db.pragma('writable_schema = OFF');
   }
-  const check = db.pragma('quick_check', { simple: true });
-  if (check !== 'ok') throw new Error(`migration ${version}: the database failed its check afterwards: ${String(check)}`);
+  // The schema is parsed again here: an edit SQLite cannot read fails inside the transaction, which then undoes it.
+  db.prepare(`SELECT 1 FROM "${edit.table}" LIMIT 0`).all();
 }
 
 /** The key a registry item is stored under. */
