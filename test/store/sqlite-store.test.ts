@@ -14,6 +14,19 @@ beforeEach(() => {
 });
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
+/** A database as an older Gavel left it: migrated up to, not including, `version`. */
+function databaseBefore(path: string, version: number): Database.Database {
+  const db = new Database(path);
+  db.exec('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL) STRICT');
+  for (const m of MIGRATIONS.filter((x) => x.version < version)) {
+    // A schema edit needs the store's own runner (defensive mode lifted): build such databases with SqliteStore.
+    if (!('sql' in m)) throw new Error(`databaseBefore(${version}): migration ${m.version} is a schema edit`);
+    db.exec(m.sql);
+    db.prepare('INSERT INTO schema_migrations VALUES (?, ?, ?)').run(m.version, m.name, '2026-11-01T00:00:00Z');
+  }
+  return db;
+}
+
 const record = (id: string, decision = true): DecisionRecord => ({
   id,
   at: '2026-11-22T12:00:00.000Z',
@@ -80,12 +93,7 @@ describe('the SQLite store', () => {
 
   test('decisions logged one row each (before migration 9) are kept, as records, through the migration', () => {
     const path = join(dir, 'old.db');
-    const old = new Database(path);
-    old.exec('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL) STRICT');
-    for (const m of MIGRATIONS.filter((x) => x.version < 9)) {
-      if ('sql' in m) old.exec(m.sql);
-      old.prepare('INSERT INTO schema_migrations VALUES (?, ?, ?)').run(m.version, m.name, '2026-11-01T00:00:00Z');
-    }
+    const old = databaseBefore(path, 9);
     old
       .prepare('INSERT INTO decisions (id, at, via, decision, revision, subject_type, subject_id, action, resource_type, resource_id, latency_us, determining, reasons, errors, request) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
       .run('r1', '2026-11-01T10:00:00.000Z', 'authzen', 0, 'abc', 'user', 'alice', 'read', 'doc', 'd1', 4.5, '["p"]', '["no"]', '[]', '{"subject":{"type":"user","id":"alice"}}');
@@ -99,12 +107,7 @@ describe('the SQLite store', () => {
 
   test('a log written before migration 13 stays readable after it, and batches are no longer parsed on insert', () => {
     const path = join(dir, 'old.db');
-    const old = new Database(path);
-    old.exec('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL) STRICT');
-    for (const m of MIGRATIONS.filter((x) => x.version < 13)) {
-      if ('sql' in m) old.exec(m.sql);
-      old.prepare('INSERT INTO schema_migrations VALUES (?, ?, ?)').run(m.version, m.name, '2026-11-01T00:00:00Z');
-    }
+    const old = databaseBefore(path, 13);
     old.prepare('INSERT INTO decision_batches (first_at, last_at, count, records) VALUES (?, ?, 1, ?)').run(record('old').at, record('old').at, JSON.stringify([record('old')]));
     old.prepare("INSERT INTO decision_summaries (seq, ids, keys) VALUES (1, ?, ?)").run('\nold\n', '\ns:alice\nv:native\nd:1\np:p\n');
     old.close();
