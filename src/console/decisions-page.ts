@@ -1,6 +1,7 @@
 import type { DecisionRecord } from '../store/store.js';
 import { html, query, type Html } from './html.js';
 import { page } from './layout.js';
+import { timeInput } from '../formats/time-input.js';
 import type { DecisionFilter, DecisionPage } from './decisions.js';
 
 export const DECISIONS_PER_PAGE = 50;
@@ -13,16 +14,16 @@ export interface DecisionsForm {
   since: string;
 }
 
-/** The filter the form asks for; a `since` that is not a time is an error to show, not a crash. */
+/** The filter the form asks for; a `since` that is neither a time nor an age is an error to show, not a crash. */
 export function filterOf(f: DecisionsForm): { filter: DecisionFilter } | { error: string } {
   const filter: DecisionFilter = {};
   if (f.decision !== '') filter.decision = f.decision === 'allow';
   if (f.subject.trim() !== '') filter.subjectId = f.subject.trim();
   if (f.policy.trim() !== '') filter.policy = f.policy.trim();
   if (f.since.trim() !== '') {
-    const t = Date.parse(f.since.trim());
-    if (Number.isNaN(t)) return { error: `\`${f.since}\` is not a time: write it as 2026-01-31 or 2026-01-31T14:00:00Z` };
-    filter.since = new Date(t).toISOString();
+    const at = timeInput(f.since.trim());
+    if ('problem' in at) return { error: `${at.problem}: write a time such as 2026-01-31 or 2026-01-31T14:00:00Z, or an age such as 2h` };
+    filter.since = at.iso;
   }
   return { filter };
 }
@@ -49,7 +50,7 @@ export function decisionsPage(f: DecisionsForm, result: { page: DecisionPage } |
 <label>Decision<select name="decision"><option value="">any</option>${(['allow', 'deny'] as const).map((d) => html`<option value="${d}"${f.decision === d ? html` selected` : ''}>${d}</option>`)}</select></label>
 <label>Subject id<input type="text" name="subject" value="${f.subject}"></label>
 <label>Determining policy<input type="text" name="policy" value="${f.policy}"></label>
-<label>Since (UTC)<input type="text" name="since" value="${f.since}" placeholder="2026-01-31T14:00:00Z"></label>
+<label>Since (UTC)<input type="text" name="since" value="${f.since}" placeholder="2026-01-31T14:00:00Z or 2h"></label>
 <button type="submit">Filter</button> <a href="/console/decisions">clear</a>
 </form>`;
   let body: Html;

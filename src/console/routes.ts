@@ -2,6 +2,7 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { LivePolicySet } from '../engine/live-set.js';
 import { answerAffects } from '../engine/affects-query.js';
+import { timeInput } from '../formats/time-input.js';
 import { inventoryOf } from '../engine/inventory-cache.js';
 import { explainLogged } from '../engine/explain-logged.js';
 import { RevisionSets } from '../engine/revisions.js';
@@ -215,7 +216,8 @@ const WHATIF_DEFAULT = 10_000;
 const WHATIF_MAX = 200_000;
 
 async function replay(store: Store, form: { candidate: string; limit: number; since: string }): Promise<WhatIfResult> {
-  if (form.since !== '' && Number.isNaN(Date.parse(form.since))) return { kind: 'problem', message: `since: \`${form.since}\` is not an ISO 8601 time`, diagnostics: [] };
+  const since = form.since.trim() === '' ? null : timeInput(form.since.trim());
+  if (since !== null && 'problem' in since) return { kind: 'problem', message: `since: ${since.problem}`, diagnostics: [] };
   let folder;
   try {
     folder = await loadPolicyFolder(form.candidate);
@@ -226,5 +228,5 @@ async function replay(store: Store, form: { candidate: string; limit: number; si
   if (folder.sources.length === 0) return { kind: 'problem', message: `no *.gavel files under \`${form.candidate}\`: give the folder of the candidate policies`, diagnostics: [] };
   const { set, diagnostics } = buildPolicySet(folder.sources, folder.schema);
   if (set === null) return { kind: 'problem', message: `the candidate policies have ${diagnostics.length} problem(s)`, diagnostics: diagnostics.map(formatDiagnostic) };
-  return { kind: 'report', report: await whatIfInSlices(store, set, { limit: form.limit, ...(form.since === '' ? {} : { since: new Date(form.since).toISOString() }) }) };
+  return { kind: 'report', report: await whatIfInSlices(store, set, { limit: form.limit, ...(since === null ? {} : { since: since.iso }) }) };
 }

@@ -62,7 +62,7 @@ export function whatIfPage(f: WhatIfForm, result: WhatIfResult, shell: { csrf: s
 <input type="hidden" name="csrf" value="${shell.csrf}">
 <label>Candidate policies folder<input type="text" name="candidate" value="${f.candidate}" placeholder="/srv/policies-next" required></label>
 <label>Newest decisions<input type="number" name="limit" value="${String(f.limit)}" min="1" max="200000"></label>
-<label>Since (UTC)<input type="text" name="since" value="${f.since}" placeholder="2026-01-31T14:00:00Z"></label>
+<label>Since (UTC)<input type="text" name="since" value="${f.since}" placeholder="2026-01-31T14:00:00Z or 7d"></label>
 <button type="submit">Replay</button>
 </form>
 ${body}`,

@@ -153,6 +153,19 @@ describe('the console', () => {
     expect(one.body).toContain('<ul id="forbids"><li><code>f</code>');
   });
 
+  test('the decisions filter takes "since" as a time or an age, and says what is wrong with anything else', async () => {
+    const { app, log } = setup();
+    await app.inject({ method: 'POST', url: '/v1/decide', headers: { 'x-request-id': 'recent-1' }, payload: { subject: { type: 'user', id: 'ann' }, action: { name: 'delete' }, resource: { type: 'doc', id: '1' } } });
+    log.flush();
+    const { cookie } = await signIn(app);
+    const list = async (since: string) => (await app.inject({ method: 'GET', url: `/console/decisions?since=${encodeURIComponent(since)}`, headers: { cookie } })).body;
+    expect(await list('1h')).toContain('recent-1');
+    expect(await list('2999-01-01')).not.toContain('recent-1');
+    const wrong = await list('yesterday');
+    expect(wrong).toContain('`yesterday` is neither an ISO 8601 time nor an age like 15m, 2h or 7d');
+    expect(wrong).not.toContain('recent-1');
+  });
+
   test('a decision logged without its request shows the record and says why it is not explained', async () => {
     const { app, log } = setup(KEY, false);
     await app.inject({ method: 'POST', url: '/v1/decide', headers: { 'x-request-id': 'del-2' }, payload: { subject: { type: 'user', id: 'ann' }, action: { name: 'delete' }, resource: { type: 'doc', id: '1' } } });
