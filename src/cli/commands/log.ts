@@ -5,6 +5,7 @@ import { SqliteStore } from '../../store/sqlite/sqlite-store.js';
 import type { DecisionRecord } from '../../store/store.js';
 import { flags, timeFlag } from '../args.js';
 import { Exit, UsageError, writeLine, type CliIo } from '../io.js';
+import { INTERFACE_WIDTH } from '../../server/metrics.js';
 
 export const logHelp = `Usage: gavel log [--db FILE] [--since TIME] [--until TIME] [--decision allow|deny]
                  [--subject ID] [--policy ID] [--via INTERFACE] [--limit N] [--json]
@@ -77,5 +78,5 @@ export async function log(argv: string[], io: CliIo): Promise<number> {
 function line(r: DecisionRecord): string {
   const why = r.determining.length > 0 ? ` by ${r.determining.join(', ')}` : '';
   const reasons = r.reasons.length > 0 ? ` (${r.reasons.join('; ')})` : '';
-  return `${r.at}  ${r.via.padEnd(13)} ${r.decision ? 'ALLOW' : 'DENY '}  ${r.subject.type}:${r.subject.id} ${r.action} ${r.resource.type}:${r.resource.id}${why}${reasons}  [${r.id}]`;
+  return `${r.at}  ${r.via.padEnd(INTERFACE_WIDTH)} ${r.decision ? 'ALLOW' : 'DENY '}  ${r.subject.type}:${r.subject.id} ${r.action} ${r.resource.type}:${r.resource.id}${why}${reasons}  [${r.id}]`;
 }

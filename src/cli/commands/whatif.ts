@@ -7,6 +7,7 @@ import { flags, timeFlag } from '../args.js';
 import { Exit, UsageError, writeLine, type CliIo } from '../io.js';
 import { loadSet, printDiagnostics } from '../load.js';
 import { renderTable } from '../../formats/table.js';
+import { INTERFACE_WIDTH } from '../../server/metrics.js';
 
 export const whatifHelp = `Usage: gavel whatif --candidate DIR [--db FILE] [--since TIME] [--until TIME] [--limit N]
                     [--examples N] [--json]
@@ -100,5 +101,5 @@ function render(r: WhatIfReport, dir: string): string[] {
 function example(x: WhatIfExample): string {
   const by = (ps: string[]) => (ps.length === 0 ? 'no policy' : ps.join(', '));
   const errors = x.errorsAfter.length > 0 ? ` (errors: ${x.errorsAfter.join(', ')})` : '';
-  return `  ${x.at}  ${x.via.padEnd(12)} ${x.subject} ${x.action} ${x.resource}  ${x.before} by ${by(x.determiningBefore)} → ${x.after} by ${by(x.determiningAfter)}${errors}  [${x.id}]`;
+  return `  ${x.at}  ${x.via.padEnd(INTERFACE_WIDTH)} ${x.subject} ${x.action} ${x.resource}  ${x.before} by ${by(x.determiningBefore)} → ${x.after} by ${by(x.determiningAfter)}${errors}  [${x.id}]`;
 }
