@@ -327,8 +327,11 @@ function signalsAt(
   return { trustedProxies, clientAddressHeader: header === 'forwarded' ? 'forwarded' : 'x-forwarded-for', ipLists, velocityMaxKeys };
 }
 
+/** Dynamic registrations one client address may attempt an hour, unless `issuer.registrations_per_hour` says otherwise. */
+export const DEFAULT_REGISTRATIONS_PER_HOUR = 20;
+
 function issuerAt(value: unknown, env: NodeJS.ProcessEnv, base: string, where: string, problems: string[]): Config['issuer'] {
-  const out: Config['issuer'] = { url: null, secret: null, softwareStatementKeys: null, signingAlg: 'ES256', registrationsPerHour: 20 };
+  const out: Config['issuer'] = { url: null, secret: null, softwareStatementKeys: null, signingAlg: 'ES256', registrationsPerHour: DEFAULT_REGISTRATIONS_PER_HOUR };
   if (value !== undefined && !isObject(value)) return problems.push(`${where}: expected an object`), out;
   const json = isObject(value) ? value : {};
   const keys = ['url', 'secret', 'software_statement_jwks_file', 'signing_alg', 'registrations_per_hour'];

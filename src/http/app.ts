@@ -22,6 +22,7 @@ import { healthRoutes } from './routes/health.js';
 import { requireClientKeys } from './client-auth.js';
 import { originOf } from './origin.js';
 import { AttemptLimit } from '../server/attempt-limit.js';
+import { DEFAULT_REGISTRATIONS_PER_HOUR } from '../config.js';
 import { ReplayCache } from '../tokens/dpop.js';
 import { oauthRoutes } from './routes/oauth.js';
 import type { Issuer } from '../issuer/issuer.js';
@@ -113,7 +114,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
   searchRoutes(app, options.policies, decider, gateway.verifyToken, origin, { pageKey: options.searchPageKey ?? randomBytes(32), limits: options.searchLimits });
   decideRoutes(app, options.policies, decider, gateway.verifyToken, origin);
   forwardAuthRoutes(app, options.policies, decider, gateway, origin);
-  if (options.issuer) oauthRoutes(app, options.issuer, origin, options.registrations ?? new AttemptLimit(20, 3_600_000));
+  if (options.issuer) oauthRoutes(app, options.issuer, origin, options.registrations ?? new AttemptLimit(DEFAULT_REGISTRATIONS_PER_HOUR, 3_600_000));
   healthRoutes(app, options.policies, metrics, options.reload ?? null, options.store ?? null, options.ipLists ?? null);
   const limits = { attempts: options.adminAttempts ?? new AttemptLimit(), origin };
   const gate = { ...limits, key: options.admin?.key ?? null };

@@ -4,11 +4,9 @@ import type { LivePolicySet } from '../engine/live-set.js';
 import type { ReloadOutcome } from '../engine/reload.js';
 import type { IpListStatus, LiveIpLists } from '../signals/ip/live-ip-lists.js';
 import type { Velocity } from '../signals/velocity.js';
+import type { Interface } from './interfaces.js';
 
-export const INTERFACES = ['authzen', 'authzen_batch', 'native', 'native_batch', 'forward_auth', 'grpc', 'grpc_batch', 'envoy', 'mint', 'authzen_search'] as const;
-export type Interface = (typeof INTERFACES)[number];
-/** The longest interface name: the width of a column of them in text output. */
-export const INTERFACE_WIDTH = Math.max(...INTERFACES.map((i) => i.length));
+export type { Interface } from './interfaces.js';
 
 /**
  * Prometheus metrics of one server, in a registry of its own (never prom-client's global

@@ -5,7 +5,7 @@ import { SqliteStore } from '../../store/sqlite/sqlite-store.js';
 import type { DecisionRecord } from '../../store/store.js';
 import { flags, timeFlag } from '../args.js';
 import { Exit, UsageError, writeLine, type CliIo } from '../io.js';
-import { INTERFACE_WIDTH } from '../../server/metrics.js';
+import { INTERFACE_WIDTH } from '../../server/interfaces.js';
 
 export const logHelp = `Usage: gavel log [--db FILE] [--since TIME] [--until TIME] [--decision allow|deny]
                  [--subject ID] [--policy ID] [--via INTERFACE] [--limit N] [--json]

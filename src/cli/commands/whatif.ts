@@ -7,7 +7,7 @@ import { flags, timeFlag } from '../args.js';
 import { Exit, UsageError, writeLine, type CliIo } from '../io.js';
 import { loadSet, printDiagnostics } from '../load.js';
 import { renderTable } from '../../formats/table.js';
-import { INTERFACE_WIDTH } from '../../server/metrics.js';
+import { INTERFACE_WIDTH } from '../../server/interfaces.js';
 
 export const whatifHelp = `Usage: gavel whatif --candidate DIR [--db FILE] [--since TIME] [--until TIME] [--limit N]
                     [--examples N] [--json]

@@ -65,8 +65,7 @@ export function forwardAuthRoutes(app: FastifyInstance, policies: LivePolicySet,
       if (family.kind === 'both') {
         return reply.status(400).send({ error: 'invalid_request', message: 'both X-Original-URI and X-Forwarded-Uri are present: one was sent by the client, and the original request is ambiguous' });
       }
-      const prefix = family.prefix;
-      const uri = family.uri;
+      const { prefix, uri } = family;
       const from = origin(request);
       const at = uri.indexOf('?');
       // Every header, first value of each; gatewayRequest keeps the allow-listed ones, as for Envoy.
