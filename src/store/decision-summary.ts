@@ -20,30 +20,51 @@ export function line(value: string): string {
   return value.includes('\n') ? value.replaceAll('\n', ' ') : value;
 }
 
-/** The keys a record can be filtered by: subject id, interface, decision, determining policies. */
-export function addKeys(keys: Set<string>, r: Pick<DecisionRecord, 'subject' | 'via' | 'decision' | 'determining'>): void {
-  keys.add(`s:${line(r.subject.id)}`);
-  keys.add(`v:${line(r.via ?? '')}`);
-  keys.add(r.decision ? 'd:1' : 'd:0');
-  for (const p of r.determining) keys.add(`p:${line(p)}`);
-}
+/**
+ * The keys a batch's records can be filtered by: subject ids, interfaces, decisions and
+ * determining policies. Kept as the values themselves, one set per kind, and prefixed only
+ * when the batch's summary is written: the request path adds a record's keys without making
+ * a string for each.
+ */
+export class BatchKeys {
+  readonly #subjects = new Set<string>();
+  readonly #vias = new Set<string>();
+  readonly #policies = new Set<string>();
+  #allowed = false;
+  #denied = false;
 
-/** A summary's `keys` column: each key between newlines. */
-export function keysText(keys: ReadonlySet<string>): string {
-  return `\n${[...keys].join('\n')}\n`;
-}
+  add(r: Pick<DecisionRecord, 'subject' | 'via' | 'decision' | 'determining'>): void {
+    this.#subjects.add(r.subject.id);
+    this.#vias.add(r.via ?? '');
+    if (r.decision) this.#allowed = true;
+    else this.#denied = true;
+    for (const p of r.determining) this.#policies.add(p);
+  }
 
-export function summaryOf(ids: readonly string[], keys: ReadonlySet<string>): BatchSummary {
-  return { ids: `\n${ids.map(line).join('\n')}\n`, keys: keysText(keys) };
+  /** The summary's `keys` column: each key between newlines. */
+  text(): string {
+    const keys: string[] = [];
+    for (const s of this.#subjects) keys.push(`s:${line(s)}`);
+    for (const v of this.#vias) keys.push(`v:${line(v)}`);
+    if (this.#allowed) keys.push('d:1');
+    if (this.#denied) keys.push('d:0');
+    for (const p of this.#policies) keys.push(`p:${line(p)}`);
+    // Two values whose newlines became spaces may make one key twice (see `line`).
+    return `\n${[...new Set(keys)].join('\n')}\n`;
+  }
+
+  clear(): void {
+    this.#subjects.clear();
+    this.#vias.clear();
+    this.#policies.clear();
+    this.#allowed = this.#denied = false;
+  }
 }
 
 export function summarize(records: readonly DecisionRecord[]): BatchSummary {
-  const keys = new Set<string>();
-  for (const r of records) addKeys(keys, r);
-  return summaryOf(
-    records.map((r) => r.id),
-    keys,
-  );
+  const keys = new BatchKeys();
+  for (const r of records) keys.add(r);
+  return { ids: `\n${records.map((r) => line(r.id)).join('\n')}\n`, keys: keys.text() };
 }
 
 /** A batch's records as JSON text, whichever form the batch carries them in. */

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { DecisionLog } from '../../src/engine/decision-log.js';
+import { batchText } from '../../src/store/decision-summary.js';
 import { MIGRATIONS } from '../../src/store/sqlite/migrations.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import type { DecisionBatch, DecisionRecord } from '../../src/store/store.js';
@@ -262,6 +263,19 @@ describe('the decision log', () => {
     expect(sizes).toEqual([2, 2, 2, 1]);
     expect(store.queryDecisions({ limit: 10 }).map((r) => r.id)).toEqual(['q7', 'q6', 'q5', 'q4', 'q3', 'q2', 'q1']);
     store.close();
+  });
+
+  test('a batch handed to the sink keeps its bytes while later records are appended', () => {
+    const held: DecisionBatch[] = [];
+    // A sink that keeps batches without copying them, as the writer thread does until it has written them.
+    const log = new DecisionLog({ appendBatch: (batch) => void held.push(batch) }, { flushMs: 60_000, batchSize: 2 });
+    for (let i = 1; i <= 6; i++) log.append(record(`h${i}`));
+    log.close();
+    expect(held.map((b) => (JSON.parse(batchText(b)) as DecisionRecord[]).map((r) => r.id))).toEqual([
+      ['h1', 'h2'],
+      ['h3', 'h4'],
+      ['h5', 'h6'],
+    ]);
   });
 
   test('text outside ASCII and ids holding newlines are stored as they were decided, and found by id', () => {
