@@ -33,6 +33,9 @@ export type BrowserAnswer = { kind: 'html'; status: number; html: string; csrfCo
 
 const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
 const ACCESS_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token';
+/** One answer for a subject token that is forged, expired, revoked or not the caller's to present. */
+const SUBJECT_TOKEN_REFUSED = 'subject_token is not a live token of this issuer that this client may present (one issued to it, or for an API it serves: apis[].resource_servers)';
+const ACTOR_TOKEN_REFUSED = 'actor_token is not a live token of this issuer issued to the calling client';
 
 /** A scrypt hash no password matches, checked for unknown users so their answer takes as long. */
 const DUMMY_HASH = 'scrypt$32768$8$1$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA';
@@ -392,10 +395,11 @@ export class Issuer {
     const requestedType = form.get('requested_token_type');
     if (requestedType !== null && requestedType !== ACCESS_TOKEN_TYPE) throw new OAuthError('invalid_request', `only ${ACCESS_TOKEN_TYPE} can be issued`);
     const subject = await this.verify(subjectToken);
-    if (subject === null || typeof subject.sub !== 'string') throw new OAuthError('invalid_grant', 'subject_token is not a valid, unrevoked token of this issuer');
     // A token reaches a client legitimately by being issued to it, or by being presented to
-    // an API the client serves; any other client holding it got it some other way.
-    if (!this.mayHold(client, subject)) throw new OAuthError('invalid_grant', `subject_token was issued neither to \`${client.id}\` nor for an API it serves (apis[].resource_servers)`);
+    // an API the client serves; any other client holding it got it some other way. Such a
+    // client hears what it would of a forged or revoked token: a different answer would tell
+    // it the token is live, which introspection does not tell it either.
+    if (subject === null || typeof subject.sub !== 'string' || !this.mayHold(client, subject)) throw new OAuthError('invalid_grant', SUBJECT_TOKEN_REFUSED);
     // A DPoP-bound token is exchanged only with a proof by its key, and the new token stays bound to it.
     const bound = boundKey(subject);
     if (bound !== null && bound !== jkt) throw new OAuthError('invalid_grant', 'subject_token is DPoP-bound: send a DPoP proof by its key');
@@ -404,9 +408,9 @@ export class Issuer {
     if (actorToken !== null) {
       if (form.get('actor_token_type') !== ACCESS_TOKEN_TYPE) throw new OAuthError('invalid_request', `actor_token_type must be ${ACCESS_TOKEN_TYPE}`);
       const verified = await this.verify(actorToken);
-      if (verified === null || typeof verified.sub !== 'string') throw new OAuthError('invalid_grant', 'actor_token is not a valid, unrevoked token of this issuer');
-      // The actor is the caller, or acts through it: another party's token cannot be claimed.
-      if (verified.client_id !== client.id && verified.sub !== client.id) throw new OAuthError('invalid_grant', 'actor_token was not issued to the calling client');
+      // The actor is the caller, or acts through it: another party's token cannot be claimed
+      // (and, as for the subject token, is not told apart from a forged one).
+      if (verified === null || typeof verified.sub !== 'string' || (verified.client_id !== client.id && verified.sub !== client.id)) throw new OAuthError('invalid_grant', ACTOR_TOKEN_REFUSED);
       if (boundKey(verified) !== null && boundKey(verified) !== jkt) throw new OAuthError('invalid_grant', 'actor_token is DPoP-bound: send a DPoP proof by its key');
       actor = { sub: verified.sub };
     }

@@ -49,18 +49,31 @@ describe('token exchange', () => {
     expect(claims.exp!).toBeLessThanOrEqual(decodeJwt(subject).exp!);
   });
 
-  test('an actor token must be the calling client\'s: another party cannot be claimed as the actor', async () => {
+  test('an actor token must be the calling client\'s: another party cannot be claimed as the actor, nor told from a forged one', async () => {
     const service = await discover('invoice-service');
-    await expect(
-      oidc.genericGrantRequest(service, EXCHANGE, { subject_token: await frontendToken(), subject_token_type: ACCESS, actor_token: await frontendToken(), actor_token_type: ACCESS, resource: 'https://archive.example.com' }),
-    ).rejects.toMatchObject({ error: 'invalid_grant' });
+    const refused = async (actor: string) => {
+      const err = await oidc
+        .genericGrantRequest(service, EXCHANGE, { subject_token: await frontendToken(), subject_token_type: ACCESS, actor_token: actor, actor_token_type: ACCESS, resource: 'https://archive.example.com' })
+        .then(() => null, (e: unknown) => e as { error: string; error_description: string });
+      return { error: err?.error, error_description: err?.error_description };
+    };
+    const foreign = await refused(await frontendToken());
+    expect(foreign.error).toBe('invalid_grant');
+    expect(foreign).toEqual(await refused('eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.'));
   });
 
   test('only a service of the subject token\'s API — or the client it was issued to — may exchange it', async () => {
     // archive-service may exchange, but it does not serve the invoices API the token was issued for.
+    const archive = await discover('archive-service');
     await expect(
-      oidc.genericGrantRequest(await discover('archive-service'), EXCHANGE, { subject_token: await frontendToken(), subject_token_type: ACCESS, resource: 'https://archive.example.com' }),
+      oidc.genericGrantRequest(archive, EXCHANGE, { subject_token: await frontendToken(), subject_token_type: ACCESS, resource: 'https://archive.example.com' }),
     ).rejects.toMatchObject({ error: 'invalid_grant', error_description: expect.stringContaining('resource_servers') });
+    // It hears what it would of a forged token: the answer does not say the token is live.
+    const answer = (subject_token: string) =>
+      oidc
+        .genericGrantRequest(archive, EXCHANGE, { subject_token, subject_token_type: ACCESS, resource: 'https://archive.example.com' })
+        .then(() => null, (e: unknown) => ({ error: (e as { error: string }).error, description: (e as { error_description: string }).error_description }));
+    expect(await answer(await frontendToken())).toEqual(await answer('eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.'));
     // A client may always retarget a token it was issued itself.
     const job = await discover('batch-job');
     const own = await oidc.clientCredentialsGrant(job, { scope: 'invoice:read', resource: 'https://invoices.example.com' });
