@@ -116,7 +116,7 @@ export class Issuer {
       token_endpoint_auth_signing_alg_values_supported: ['ES256', 'ES384', 'RS256', 'PS256', 'EdDSA'],
       scopes_supported: scopes,
       authorization_response_iss_parameter_supported: true,
-      ...(this.options.softwareStatementKeys ? { registration_endpoint: `${this.url}/oauth2/register` } : {}),
+      ...(this.registrationOpen ? { registration_endpoint: `${this.url}/oauth2/register` } : {}),
       dpop_signing_alg_values_supported: ['ES256', 'ES384', 'ES512', 'RS256', 'PS256', 'EdDSA'],
     };
   }
@@ -485,10 +485,15 @@ export class Issuer {
     this.revoked = this.options.store.revokedTokens(Math.floor(this.now() / 1000));
   }
 
-  /** POST /oauth2/register (RFC 7591), with a software statement; `null` when registration is off. */
-  async register(body: unknown): Promise<Record<string, unknown> | null> {
+  /** Whether dynamic registration is on: software statements have trusted keys. */
+  get registrationOpen(): boolean {
+    return Boolean(this.options.softwareStatementKeys);
+  }
+
+  /** POST /oauth2/register (RFC 7591), with a software statement; only while `registrationOpen`. */
+  async register(body: unknown): Promise<Record<string, unknown>> {
     const keys = this.options.softwareStatementKeys;
-    if (!keys) return null;
+    if (!keys) throw new Error('dynamic registration is off');
     const scopes = new Set(this.options.registry().registry.apis.flatMap((a) => a.scopes));
     const { client, response } = await register(body, keys, scopes, this.now());
     this.options.store.addClient(client);

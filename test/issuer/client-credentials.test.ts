@@ -63,6 +63,16 @@ describe('client_credentials through openid-client', () => {
       code_challenge_methods_supported: ['S256'],
       authorization_response_iss_parameter_supported: true,
     });
+    expect(meta.registration_endpoint).toBeUndefined();
+  });
+
+  test('without trusted software statement keys, registration is not found — however often it is asked for', async () => {
+    // More than the 20 attempts an hour an address may make while registration is on: none of these counts.
+    for (let i = 0; i < 25; i++) {
+      const r = await fetch(`${server.url}/oauth2/register`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+      expect(r.status).toBe(404);
+      expect(((await r.json()) as { error: string }).error).toBe('not_found');
+    }
   });
 
   test('a token with the scopes the policies granted: an RFC 9068 JWT that verifies against the JWKS', async () => {

@@ -77,6 +77,7 @@ export function oauthRoutes(app: FastifyInstance, issuer: Issuer, origin: Origin
   app.post('/oauth2/userinfo', userinfo);
   app.post('/oauth2/register', { schema: { body: { type: 'object' } } }, async (request, reply) => {
     noStore(reply);
+    if (!issuer.registrationOpen) return reply.status(404).send({ error: 'not_found', error_description: 'dynamic registration is not enabled (issuer.software_statement_jwks_file)' });
     // Each registration adds a client for good, and a software statement may be replayed:
     // every attempt, answered or refused, counts against the address.
     const address = attemptKey(origin(request).address ?? 'unknown');
@@ -86,9 +87,7 @@ export function oauthRoutes(app: FastifyInstance, issuer: Issuer, origin: Origin
     }
     registrations.count(address);
     try {
-      const registered = await issuer.register(request.body);
-      if (registered === null) return reply.status(404).send({ error: 'not_found', error_description: 'dynamic registration is not enabled (issuer.software_statement_jwks_file)' });
-      return reply.status(201).send(registered);
+      return reply.status(201).send(await issuer.register(request.body));
     } catch (err: unknown) {
       if (err instanceof RegistrationError) return reply.status(400).send({ error: err.error, error_description: err.description });
       throw err;
