@@ -2,6 +2,7 @@ import { mkdirSync, cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
+import { INTERFACE_WIDTH } from '../../src/server/interfaces.js';
 import { DecisionLog } from '../../src/engine/decision-log.js';
 import { LivePolicySet } from '../../src/engine/live-set.js';
 import { buildFromFiles, revisionFiles } from '../../src/engine/revisions.js';
@@ -94,6 +95,11 @@ describe('what-if replay', () => {
     const ok = await gavel(['whatif', '--candidate', 'proposed', '--db', db, '--json'], { cwd: dir });
     expect(ok.code).toBe(0);
     expect(JSON.parse(ok.stdout)).toMatchObject({ replayed: 5, allow_to_deny: 2, deny_to_allow: 1 });
+    // Examples are columns: the interface padded to the longest interface name, so every subject starts alike.
+    const text = await gavel(['whatif', '--candidate', 'proposed', '--db', db], { cwd: dir });
+    const examples = text.stdout.split('\n').filter((l) => /^ {2}\d{4}-\d\d-\d\dT/.test(l));
+    expect(examples).toHaveLength(3);
+    for (const l of examples) expect(l.slice(2 + 24 + 2)).toMatch(new RegExp(`^native {${INTERFACE_WIDTH - 'native'.length}} user:`));
     writeFileSync(join(dir, 'proposed', 'broken.gavel'), 'permit (action ==);\n');
     const bad = await gavel(['whatif', '--candidate', 'proposed', '--db', db], { cwd: dir });
     expect(bad.code).toBe(2);
