@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
@@ -63,5 +63,61 @@ describe('policy reload', () => {
     await seen;
     reloader.close();
     expect(decide(live.current, request).determining).toEqual(['allow']);
+  });
+});
+
+describe('a policies folder mounted from a Kubernetes ConfigMap', () => {
+  /**
+   * What kubelet's atomic writer does on each update: the files live in a timestamped hidden
+   * folder, `..data` links to it and each visible file links through `..data`; an update
+   * writes a new folder, renames a new `..data` link over the old one and removes the old
+   * folder (a watched folder vanishing under the watcher).
+   */
+  function configMap(text: string) {
+    dir = mkdtempSync(join(tmpdir(), 'gavel-configmap-'));
+    mkdirSync(join(dir, '..2026_01'));
+    writeFileSync(join(dir, '..2026_01', 'main.gavel'), text);
+    symlinkSync('..2026_01', join(dir, '..data'));
+    symlinkSync(join('..data', 'main.gavel'), join(dir, 'main.gavel'));
+    const live = new LivePolicySet(buildPolicySet([{ file: 'main.gavel', text }]).set!);
+    let version = 1;
+    const update = (next: string) => {
+      const previous = `..2026_0${version}`;
+      const folder = `..2026_0${++version}`;
+      mkdirSync(join(dir, folder));
+      writeFileSync(join(dir, folder, 'main.gavel'), next);
+      symlinkSync(folder, join(dir, '..data_tmp'));
+      renameSync(join(dir, '..data_tmp'), join(dir, '..data'));
+      rmSync(join(dir, previous), { recursive: true });
+    };
+    return { live, update, reloader: new PolicyReloader(dir, live, () => {}, 20) };
+  }
+
+  const until = (check: () => boolean, ms = 5_000) =>
+    new Promise<boolean>((resolve) => {
+      const started = Date.now();
+      const poll = setInterval(() => {
+        if (check() || Date.now() - started > ms) {
+          clearInterval(poll);
+          resolve(check());
+        }
+      }, 10);
+    });
+
+  test('every update is picked up by the watcher, not only the first', async () => {
+    const { live, update, reloader } = configMap('@id("v1") forbid;');
+    reloader.watch();
+    try {
+      update('@id("v2") permit;');
+      expect(await until(() => decide(live.current, request).determining[0] === 'v2')).toBe(true);
+      update('@id("v3") forbid;');
+      expect(await until(() => decide(live.current, request).determining[0] === 'v3')).toBe(true);
+      update('@id("v4") permit;');
+      expect(await until(() => decide(live.current, request).determining[0] === 'v4')).toBe(true);
+    } finally {
+      reloader.close();
+    }
+    // The visible file, read through `..data`, is the one policy: the hidden folders are not read twice.
+    expect(decide(live.current, request)).toMatchObject({ decision: true, determining: ['v4'] });
   });
 });
