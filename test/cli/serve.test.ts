@@ -1,7 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
-import { ROOT, workspace } from './helpers.js';
+import { gavel, ROOT, serveProcess, workspace } from './helpers.js';
 
 let child: ChildProcess | null = null;
 let ws: ReturnType<typeof workspace> | null = null;
@@ -55,7 +56,6 @@ describe('gavel serve', () => {
     expect(server.output()).toContain('gavel: stopped');
 
     // The decision is in the log, and `gavel log` shows it.
-    const { gavel } = await import('./helpers.js');
     const shown = await gavel(['log', '--json', '--subject', 'sara'], { cwd: ws.dir });
     expect(shown.code).toBe(0);
     expect(JSON.parse(shown.stdout)).toEqual([
@@ -143,7 +143,6 @@ describe('gavel serve', () => {
   test('a directory change applied while serving is picked up, and callers cannot override it', async () => {
     ws = workspace();
     const { writeFileSync } = await import('node:fs');
-    const { gavel } = await import('./helpers.js');
     const { rmSync } = await import('node:fs');
     // Without the example risk forbids (no risk signals yet), so that the permit alone decides.
     rmSync(join(ws.dir, 'policies', 'risk.gavel'));
@@ -170,7 +169,6 @@ describe('gavel serve', () => {
     const server = await start(ws.dir);
     const kids = async () => ((await (await fetch(`${server.url}/oauth2/jwks`)).json()) as { keys: { kid: string }[] }).keys.map((k) => k.kid);
     const before = await kids();
-    const { gavel } = await import('./helpers.js');
     const rotated = await gavel(['keys', 'rotate'], { cwd: ws.dir });
     expect(rotated.code).toBe(0);
     const kid = /rotated: key (\S+)/.exec(rotated.stdout)![1];
@@ -202,6 +200,32 @@ describe('gavel serve', () => {
     expect(server.output()).not.toContain('reloaded');
   });
 
+  test('the decision log stays within max_rows while serving: the writer deletes the oldest batches as it writes', async () => {
+    ws = workspace();
+    writeFileSync(join(ws.dir, 'gavel.json'), JSON.stringify({ policies: 'policies', decision_log: { max_rows: 100 } }));
+    const server = await serveProcess(ws.dir, ['--config', 'gavel.json']);
+    try {
+      const one = { subject: { type: 'user', id: 'alice' }, action: { name: 'read' }, resource: { type: 'doc', id: '1' } };
+      for (let i = 0; i < 20; i++) {
+        const r = await fetch(`${server.url}/v1/decide/batch`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-request-id': `burst-${i}` }, body: JSON.stringify({ requests: Array.from({ length: 50 }, () => one) }) });
+        expect(r.status).toBe(200);
+        // Past the log's 100 ms flush: each burst is a batch of its own.
+        await new Promise((resolve) => setTimeout(resolve, 150));
+      }
+      const { default: Database } = await import('better-sqlite3');
+      const db = new Database(join(ws.dir, 'data', 'gavel.db'), { readonly: true });
+      const kept = db.prepare('SELECT COALESCE(SUM(count), 0) FROM decision_batches').pluck().get() as number;
+      db.close();
+      // 1,000 decided; the newest 100 kept, and at most one batch more.
+      expect(kept).toBeGreaterThanOrEqual(100);
+      expect(kept).toBeLessThanOrEqual(150);
+      const newest = JSON.parse((await gavel(['log', '--json', '--limit', '1'], { cwd: ws.dir })).stdout) as { id: string }[];
+      expect(newest[0]!.id).toMatch(/^burst-19/);
+    } finally {
+      server.stop();
+    }
+  });
+
   test('refuses to start on invalid policies, with the diagnostics', async () => {
     ws = workspace();
     const { writeFileSync } = await import('node:fs');
@@ -215,7 +239,6 @@ describe('gavel serve', () => {
     const taken = createServer();
     await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
     const port = (taken.address() as { port: number }).port;
-    const { gavel } = await import('./helpers.js');
     const run = await gavel(['serve', '--http', `127.0.0.1:${port}`, '--grpc', '127.0.0.1:0'], { cwd: ws.dir });
     taken.close();
     expect(run.code).toBe(2);

@@ -132,12 +132,21 @@ export async function serve(argv: string[], io: CliIo): Promise<number> {
   const { enabled, retentionDays, maxRows, keepRequests } = config.decisionLog;
   // The writes run on a worker thread with its own connection; the request thread only queues.
   // (An in-memory database is one connection's own: its log stays on this thread.)
-  const sink = enabled && config.db !== ':memory:' ? new WorkerLogSink(config.db, (err) => writeLine(io.stderr, `gavel: cannot write the decision log (will retry): ${err.message}`)) : null;
+  const sink =
+    enabled && config.db !== ':memory:'
+      ? new WorkerLogSink(
+          config.db,
+          { days: retentionDays, maxRows },
+          (err) => writeLine(io.stderr, `gavel: cannot write the decision log (will retry): ${err.message}`),
+          (err) => writeLine(io.stderr, `gavel: cannot delete decisions past the log's retention (will retry): ${err.message}`),
+        )
+      : null;
   const log = enabled ? new DecisionLog(sink ?? store, { keepRequests }, (err) => writeLine(io.stderr, `gavel: cannot write the decision log (will retry): ${err instanceof Error ? err.message : String(err)}`)) : null;
-  // Retention: decisions older than retention_days, and beyond the newest max_rows, are pruned hourly.
+  // Retention: the writer thread keeps the log within retention_days and max_rows as it writes.
+  // Without it (the log off, or an in-memory database), decisions past them are pruned here, on start and hourly.
   const prune = () => store.pruneDecisions(new Date(Date.now() - retentionDays * 86_400_000).toISOString(), maxRows);
-  prune();
-  const pruning = setInterval(prune, 3_600_000).unref();
+  if (sink === null) prune();
+  const pruning = sink === null ? setInterval(prune, 3_600_000).unref() : undefined;
   // The directory — entities, and the registry's users as entities of type "user" — and the
   // registry, refreshed when another process (`gavel apply`, `gavel keys rotate`) writes the database.
   const snapshot = () => new Directory([...store.entities(), ...userEntities(store.registry())]);

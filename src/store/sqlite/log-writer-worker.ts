@@ -9,10 +9,15 @@ import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { DecisionBatch } from '../store.js';
 import { SqliteStore } from './sqlite-store.js';
+import { LogRetention, type Retention } from './log-retention.js';
 
 /** A batch, already JSON (see DecisionLog). */
 export type ToWriter = { kind: 'batch'; seq: number; batch: DecisionBatch };
-export type FromWriter = { kind: 'written'; seq: number } | { kind: 'failed'; message: string };
+export type FromWriter = { kind: 'written'; seq: number } | { kind: 'failed'; message: string } | { kind: 'retention-failed'; message: string };
+export interface WriterData {
+  path: string;
+  retention: Retention;
+}
 
 /**
  * The writer yields to the threads answering requests: on a busy core (a container's CPU
@@ -34,7 +39,26 @@ const WRITER_NICE = 5;
 lowerPriority();
 
 const port = parentPort!;
-const store = new SqliteStore((workerData as { path: string }).path, { durability: 'normal' });
+const { path, retention: bounds } = workerData as WriterData;
+const store = new SqliteStore(path, { durability: 'normal' });
+const retention = new LogRetention(store, bounds);
+let retentionFailing = false;
+
+/** Retention runs after the write it follows has been acknowledged: a failure here loses no decision, and is tried again. */
+function keepBound(step: () => void): void {
+  try {
+    step();
+    retentionFailing = false;
+  } catch (err: unknown) {
+    // Said once per outage, not once a batch.
+    if (!retentionFailing) port.postMessage({ kind: 'retention-failed', message: err instanceof Error ? err.message : String(err) } satisfies FromWriter);
+    retentionFailing = true;
+  }
+}
+// Between writes: a backlog (a lowered bound, decisions ageing out of an idle server), and now
+// and then a fresh count in case another process wrote or deleted decisions.
+let ticks = 0;
+setInterval(() => keepBound(() => (++ticks % 600 === 0 ? retention.recount() : retention.trim())), 1000);
 const pending: ToWriter[] = [];
 let retry: NodeJS.Timeout | null = null;
 
@@ -51,6 +75,7 @@ function drain(): void {
     }
     pending.shift();
     port.postMessage({ kind: 'written', seq: next.seq } satisfies FromWriter);
+    keepBound(() => retention.written(next.batch.count));
   }
 }
 

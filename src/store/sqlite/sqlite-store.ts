@@ -17,6 +17,8 @@ export class SqliteStore implements Store {
   private readonly changes: Database.Statement;
   private readonly summarise: Database.Statement;
   private readonly appendIndexed: (batch: DecisionBatch) => void;
+  #oldestBatches: Database.Statement | null = null;
+  #dropBatch: Database.Statement | null = null;
 
   /**
    * `durability: 'normal'` (WAL with synchronous = NORMAL) is for the decision log's writer
@@ -142,6 +144,33 @@ export class SqliteStore implements Store {
     return (this.db.prepare('SELECT id FROM policy_revisions WHERE substr(id, 1, ?) = ? ORDER BY saved_at DESC, rowid DESC').pluck().all(prefix.length, prefix) as string[]);
   }
 
+  /** Decisions stored, all batches together. */
+  decisionCount(): number {
+    return this.db.prepare('SELECT COALESCE(SUM(count), 0) FROM decision_batches').pluck().get() as number;
+  }
+
+  /**
+   * Deletes whole batches, oldest first and at most `limit` of them: each one written wholly
+   * before `before`, or whose decisions the newest `keep` can do without (`total`: how many
+   * are stored now). Stops at the first batch it keeps. Never splits a batch, so it costs
+   * no parsing: cheap enough to follow every write. Answers how many decisions went.
+   */
+  dropOldestBatches(before: string, keep: number, total: number, limit: number): number {
+    // Prepared once: the writer asks after every batch.
+    const oldest = (this.#oldestBatches ??= this.db.prepare('SELECT seq, last_at, count FROM decision_batches ORDER BY seq LIMIT ?'));
+    // A batch's summary goes with it (ON DELETE CASCADE).
+    const drop = (this.#dropBatch ??= this.db.prepare('DELETE FROM decision_batches WHERE seq = ?'));
+    return this.db.transaction(() => {
+      let removed = 0;
+      for (const b of oldest.all(limit) as { seq: number; last_at: string; count: number }[]) {
+        if (b.last_at >= before && total - removed - b.count < keep) break;
+        drop.run(b.seq);
+        removed += b.count;
+      }
+      return removed;
+    })();
+  }
+
   pruneDecisions(before: string, keep: number): number {
     return this.db.transaction(() => {
       let removed = 0;
@@ -170,7 +199,10 @@ export class SqliteStore implements Store {
       for (const { seq, count } of this.db.prepare('SELECT seq, count FROM decision_batches ORDER BY seq').all() as { seq: number; count: number }[]) {
         if (extra <= 0) break;
         const cut = Math.min(extra, count);
-        removed += trim(seq, (_r, i) => i >= cut);
+        // A batch that goes whole is deleted without reading it.
+        if (cut === count) drop.run(seq);
+        else trim(seq, (_r, i) => i >= cut);
+        removed += cut;
         extra -= cut;
       }
       return removed;

@@ -1,12 +1,13 @@
 import { Worker } from 'node:worker_threads';
 import type { DecisionBatch, DecisionSink } from '../store.js';
-import type { FromWriter, ToWriter } from './log-writer-worker.js';
+import type { FromWriter, ToWriter, WriterData } from './log-writer-worker.js';
+import type { Retention } from './log-retention.js';
 
 /**
  * Where `gavel serve`'s decision log writes: a worker thread with its own SQLite
  * connection (WAL lets it write while the main connection reads). The request thread only
  * hands over batches — their bytes, transferred — instead of running SQLite's inserts and
- * fsyncs itself.
+ * fsyncs itself. The writer also keeps the log within its retention as it writes (log-retention.ts).
  */
 export class WorkerLogSink implements DecisionSink {
   private readonly worker: Worker;
@@ -15,10 +16,12 @@ export class WorkerLogSink implements DecisionSink {
   private inFlight = new Map<number, number>();
   private waiters: (() => void)[] = [];
 
-  constructor(path: string, onError: (err: Error) => void) {
-    this.worker = new Worker(new URL('./log-writer-worker.js', import.meta.url), { workerData: { path } });
+  /** `onError` hears of writes that failed (and are retried); `onRetentionError`, of deletions past `retention` that failed. */
+  constructor(path: string, retention: Retention, onError: (err: Error) => void, onRetentionError: (err: Error) => void = onError) {
+    this.worker = new Worker(new URL('./log-writer-worker.js', import.meta.url), { workerData: { path, retention } satisfies WriterData });
     this.worker.on('message', (m: FromWriter) => {
       if (m.kind === 'failed') return onError(new Error(m.message));
+      if (m.kind === 'retention-failed') return onRetentionError(new Error(m.message));
       this.inFlight.delete(m.seq);
       if (this.inFlight.size === 0) for (const w of this.waiters.splice(0)) w();
     });

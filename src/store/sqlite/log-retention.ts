@@ -1,0 +1,61 @@
+import type { SqliteStore } from './sqlite-store.js';
+
+/** How long decisions are kept: `decision_log.retention_days` and `decision_log.max_rows`. */
+export interface Retention {
+  days: number;
+  maxRows: number;
+}
+
+/** Batches deleted at most after each one written: more than the one it adds, so a backlog shrinks under load too. */
+const AFTER_WRITE = 4;
+/** Batches deleted at most by one `trim()` between writes. */
+const BETWEEN_WRITES = 64;
+
+/**
+ * The decision log's retention, kept by the log's writer as it writes: after each batch it
+ * deletes the oldest batches the log no longer keeps — beyond `maxRows`, or older than
+ * `days` — a few at a time, whole, so the log stays at its bound instead of growing for an
+ * hour and then being cut in one long transaction (measured: 8 s to prune 2,000,000
+ * decisions, on the thread answering requests, while the file had grown by gigabytes).
+ * The log holds at least `maxRows` decisions once it has that many, and at most one batch
+ * more. `trim()` on a timer (every second in the writer) deletes by age, and clears a backlog
+ * (a lowered bound, a database from before).
+ */
+export class LogRetention {
+  #total: number;
+
+  constructor(
+    private readonly store: SqliteStore,
+    private readonly retention: Retention,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.#total = store.decisionCount();
+  }
+
+  /** Decisions stored, as this writer counts them. */
+  get total(): number {
+    return this.#total;
+  }
+
+  /**
+   * After a batch of `count` decisions was written: deletes what it pushed past `maxRows`.
+   * Below it nothing is asked of the database; age is left to `trim()` on its timer.
+   */
+  written(count: number): number {
+    this.#total += count;
+    return this.#total > this.retention.maxRows ? this.trim(AFTER_WRITE) : 0;
+  }
+
+  /** Deletes up to `limit` of the oldest batches past the bound; answers how many decisions went. */
+  trim(limit = BETWEEN_WRITES): number {
+    const before = new Date(this.now() - this.retention.days * 86_400_000).toISOString();
+    const removed = this.store.dropOldestBatches(before, this.retention.maxRows, this.#total, limit);
+    this.#total -= removed;
+    return removed;
+  }
+
+  /** Counts again (another connection may have written or deleted decisions). */
+  recount(): void {
+    this.#total = this.store.decisionCount();
+  }
+}
