@@ -1,47 +1,79 @@
 import { create } from '@bufbuild/protobuf';
 import { randomUUID } from 'node:crypto';
 import { HeaderValueOption_HeaderAppendAction } from '../gen/proto/envoy/config/core/v3/base_pb.js';
-import { CheckRequestSchema, CheckResponseSchema } from '../gen/proto/envoy/service/auth/v3/external_auth_pb.js';
+import { CheckRequestSchema, CheckResponseSchema, type AttributeContext_HttpRequest } from '../gen/proto/envoy/service/auth/v3/external_auth_pb.js';
 import { gatewayRequest, gatewayVerdict } from '../engine/gateway.js';
 import { verifyPresented } from '../tokens/dpop.js';
 import type { LivePolicySet } from '../engine/live-set.js';
 import type { Decider } from '../server/decider.js';
 import type { ForwardAuthOptions } from '../http/routes/forward-auth.js';
 import { unary } from './service-definition.js';
-import { canonical } from '../signals/client-address.js';
+import { canonical, type TrustedProxies } from '../signals/client-address.js';
 
 /** google.rpc.Code values Envoy reads from CheckResponse.status. */
 const Code = { OK: 0, PERMISSION_DENIED: 7, UNAUTHENTICATED: 16 } as const;
 
 const header = (key: string, value: string) => ({ header: { key, value }, appendAction: HeaderValueOption_HeaderAppendAction.OVERWRITE_IF_EXISTS_OR_ADD });
 
+/** The HTTP request's headers, from `headers` or — with `encode_raw_headers` — `header_map`, whose repeated keys are joined as `headers` would have them. */
+function requestHeaders(http: AttributeContext_HttpRequest): Record<string, string> {
+  if (http.headerMap === undefined || http.headerMap.headers.length === 0) return http.headers;
+  const joined: Record<string, string> = {};
+  for (const h of http.headerMap.headers) {
+    const key = h.key.toLowerCase();
+    const value = h.rawValue.length > 0 ? utf8.decode(h.rawValue) : h.value;
+    joined[key] = Object.hasOwn(joined, key) ? `${joined[key]},${value}` : value;
+  }
+  return joined;
+}
+const utf8 = new TextDecoder();
+
+const denied = (code: number, httpStatus: number, reason: string, headers: { key: string; value: string }[] = []) =>
+  create(CheckResponseSchema, {
+    status: { code, message: reason },
+    httpResponse: { case: 'deniedResponse', value: { status: { code: httpStatus }, headers: headers.map((h) => header(h.key, h.value)), body: reason } },
+  });
+
+/**
+ * What Check answers a caller without a valid client key: a denial, not a gRPC error — Envoy
+ * counts any gRPC error as the service failing, which `failure_mode_allow` lets through.
+ */
+export const refusedCaller = () => denied(Code.PERMISSION_DENIED, 403, 'the authorization service refused the proxy (client key)');
+
 /**
  * envoy.service.auth.v3.Authorization/Check: Envoy's ext_authz filter asks about each HTTP
  * request. Allowed: OK, with headers for the upstream (overwriting any the client sent).
  * Denied: UNAUTHENTICATED with a 401 and a Bearer challenge, or PERMISSION_DENIED with a
- * 403 and the reason — Envoy sends `denied_response` to the client as is.
+ * 403 and the reason — Envoy sends `denied_response` to the client as is. Nothing is
+ * answered with a gRPC error that a decision could answer instead: Envoy's
+ * `failure_mode_allow` would let such a request through.
  */
-export function envoyAuthorization(policies: LivePolicySet, decider: Decider, options: ForwardAuthOptions) {
+export function envoyAuthorization(policies: LivePolicySet, decider: Decider, options: ForwardAuthOptions, proxies: TrustedProxies) {
   return {
     check: unary<typeof CheckRequestSchema, typeof CheckResponseSchema>(async (r) => {
       const http = r.attributes?.request?.http;
-      const path = http?.path ?? '';
-      const at = path.indexOf('?');
+      // The network (TCP) filter, or a malformed call: there is no HTTP request to decide on.
+      if (http === undefined) return denied(Code.PERMISSION_DENIED, 403, 'the check request has no HTTP request attributes');
+      const at = http.path.indexOf('?');
+      const headers = requestHeaders(http);
+      // Envoy sends the address of the connection it accepted (the last hop), not one it
+      // resolved from X-Forwarded-For: behind a trusted load balancer, the client is in the header.
       const source = r.attributes?.source?.address?.address;
-      const headers = http?.headers ?? {};
+      const peer = source?.case === 'socketAddress' ? source.value.address : '';
+      const ip = peer === '' ? '' : proxies.clientAddress(peer, headers[proxies.header] === undefined ? [] : [headers[proxies.header]!]);
       const call = {
-        method: http?.method ?? '',
-        path: at < 0 ? path : path.slice(0, at),
-        query: at < 0 ? '' : path.slice(at + 1),
-        host: http?.host ?? '',
+        method: http.method,
+        path: at < 0 ? http.path : http.path.slice(0, at),
+        query: at < 0 ? '' : http.path.slice(at + 1),
+        host: http.host,
         headers,
-        // Envoy reports the downstream peer it saw: the client's address, not a header's.
-        ip: source?.case === 'socketAddress' ? (canonical(source.value.address) ?? source.value.address) : '',
+        ip,
       };
-      const original = { method: call.method, url: `${http?.scheme || 'http'}://${call.host}${call.path}` };
+      const original = { method: call.method, url: `${http.scheme || 'http'}://${call.host}${call.path}` };
       const verified = await verifyPresented(headers.authorization, headers.dpop, original, options.verifyToken, options.replay);
-      // Envoy resolved the downstream address itself (its own xff_num_trusted_hops): take it as is.
-      const d = decider.decide('envoy', http?.id || randomUUID(), policies.current, gatewayRequest(call, verified?.ok ? verified.claims : undefined, options.headers), {}, { address: canonical(call.ip) });
+      // Envoy's `id` is its stream id; the request id its access log shows is X-Request-ID.
+      const id = headers['x-request-id'] || http.id || randomUUID();
+      const d = decider.decide('envoy', id, policies.current, gatewayRequest(call, verified?.ok ? verified.claims : undefined, options.headers), {}, { address: canonical(ip) });
       const verdict = gatewayVerdict(d, verified, options.responseHeaders);
       switch (verdict.kind) {
         case 'allow':
@@ -50,15 +82,9 @@ export function envoyAuthorization(policies: LivePolicySet, decider: Decider, op
             httpResponse: { case: 'okResponse', value: { headers: Object.entries(verdict.headers).map(([k, v]) => header(k, v)) } },
           });
         case 'unauthenticated':
-          return create(CheckResponseSchema, {
-            status: { code: Code.UNAUTHENTICATED, message: 'authentication required' },
-            httpResponse: { case: 'deniedResponse', value: { status: { code: 401 }, headers: [header('www-authenticate', verdict.challenge)], body: 'authentication required' } },
-          });
+          return denied(Code.UNAUTHENTICATED, 401, 'authentication required', [{ key: 'www-authenticate', value: verdict.challenge }]);
         case 'forbidden':
-          return create(CheckResponseSchema, {
-            status: { code: Code.PERMISSION_DENIED, message: verdict.reason },
-            httpResponse: { case: 'deniedResponse', value: { status: { code: 403 }, headers: [header('x-gavel-reason', verdict.reason)], body: verdict.reason } },
-          });
+          return denied(Code.PERMISSION_DENIED, 403, verdict.reason, [{ key: 'x-gavel-reason', value: verdict.reason }]);
       }
     }),
   };

@@ -12,7 +12,7 @@ import { Health } from '../gen/proto/grpc/health/v1/health_pb.js';
 import type { Decider } from '../server/decider.js';
 import type { ForwardAuthOptions } from '../http/routes/forward-auth.js';
 import { decisionService } from './decision-service.js';
-import { envoyAuthorization } from './envoy-authorization.js';
+import { envoyAuthorization, refusedCaller } from './envoy-authorization.js';
 import { health } from './health.js';
 import { serviceDefinition } from './service-definition.js';
 
@@ -23,7 +23,7 @@ export interface GrpcOptions {
   ready: () => boolean;
   /** Keys callers of the decision services must present; anyone may call them when absent or empty. */
   clientKeys?: ClientKeys;
-  /** Peers whose `x-forwarded-for` metadata names the caller (gavel.v1 only; Envoy sends its own source address). */
+  /** Peers whose forwarded address is believed: a gavel.v1 caller's `x-forwarded-for` metadata; for Envoy, a CheckRequest source's X-Forwarded-For. */
   proxies?: TrustedProxies;
 }
 
@@ -34,9 +34,9 @@ export function buildGrpcServer(options: GrpcOptions): Server {
   const server = new Server({ 'grpc.max_receive_message_length': GRPC_MESSAGE_LIMIT });
   const guard = guarded(options.clientKeys ?? new ClientKeys({}));
   const decisions = decisionService(options.policies, options.decider, options.proxies ?? new TrustedProxies([]));
-  const envoy = envoyAuthorization(options.policies, options.decider, options.gateway);
+  const envoy = envoyAuthorization(options.policies, options.decider, options.gateway, options.proxies ?? new TrustedProxies([]));
   server.addService(serviceDefinition(DecisionService), { decide: guard(decisions.decide), decideBatch: guard(decisions.decideBatch) });
-  server.addService(serviceDefinition(Authorization), { check: guard(envoy.check) });
+  server.addService(serviceDefinition(Authorization), { check: guard(envoy.check, refusedCaller) });
   server.addService(serviceDefinition(Health), health(options.ready));
   return server;
 }
@@ -47,13 +47,15 @@ export function buildGrpcServer(options: GrpcOptions): Server {
  * `initial_metadata`; the end user's Authorization header travels inside the CheckRequest).
  */
 function guarded(keys: ClientKeys) {
-  return <I, O>(handler: handleUnaryCall<I, O>): handleUnaryCall<I, O> =>
+  /** `refused`: what to answer instead of an UNAUTHENTICATED error (Envoy's Check: a denial). */
+  return <I, O>(handler: handleUnaryCall<I, O>, refused?: () => O): handleUnaryCall<I, O> =>
     keys.required
       ? (call, callback) => {
           const [fromHeader] = call.metadata.get(CLIENT_KEY_HEADER);
           const [authorization] = call.metadata.get('authorization');
           const given = typeof fromHeader === 'string' ? fromHeader : bearerKey(typeof authorization === 'string' ? authorization : undefined);
           if (keys.identify(given) !== null) return handler(call, callback);
+          if (refused !== undefined) return callback(null, refused());
           callback({ code: status.UNAUTHENTICATED, details: `${given === null ? 'a client key is required' : 'the client key is not valid'}: send it in ${CLIENT_KEY_HEADER} metadata` }, null);
         }
       : handler;

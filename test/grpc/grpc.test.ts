@@ -14,16 +14,24 @@ import { Metrics } from '../../src/server/metrics.js';
 import { ClientKeys } from '../../src/server/keys.js';
 import { ReplayCache } from '../../src/tokens/dpop.js';
 import { createTokenVerifier } from '../../src/tokens/verify-token.js';
+import { DecisionLog } from '../../src/engine/decision-log.js';
+import { batchText } from '../../src/store/decision-summary.js';
+import type { DecisionBatch, DecisionRecord } from '../../src/store/store.js';
+import { TrustedProxies } from '../../src/signals/client-address.js';
 import type { Server } from '@grpc/grpc-js';
 
 const ISSUER = 'https://issuer.test';
 const POLICIES = `
 @id("read") permit (action == "read", resource.type == "doc") when { subject.role == "reader" };
 @id("hello") permit (action == "GET", resource.path like "/hello/**") when { token.scope contains "hello:read" };
+@id("from") permit (action == "GET", resource.path == "/from") when { context.ip == "198.51.100.9" };
 `;
 
 let server: Server;
 let address = '';
+/** What the server's decision log was handed. */
+const logged: DecisionBatch[] = [];
+let log: DecisionLog;
 let sign: (claims: Record<string, unknown>) => Promise<string>;
 const clients: Client[] = [];
 
@@ -32,11 +40,14 @@ beforeAll(async () => {
   const jwk = { ...(await exportJWK(keys.publicKey)), kid: 'k1' };
   sign = (claims) => new SignJWT({ iss: ISSUER, aud: 'envoy', sub: 'alice', exp: Math.floor(Date.now() / 1000) + 300, ...claims }).setProtectedHeader({ alg: 'ES256', kid: 'k1' }).sign(keys.privateKey);
   const policies = new LivePolicySet(buildPolicySet([{ file: 'g.gavel', text: POLICIES }]).set!);
+  log = new DecisionLog({ appendBatch: (b) => void logged.push(b) }, { flushMs: 60_000 });
   server = buildGrpcServer({
     policies,
-    decider: new Decider(new Metrics(policies), null, null),
+    decider: new Decider(new Metrics(policies), log, null),
     gateway: { verifyToken: createTokenVerifier([{ issuer: ISSUER, audiences: ['envoy'], algorithms: ['ES256'], jwks: { keys: [jwk] } }]), headers: [], responseHeaders: { 'x-gavel-subject': 'sub' }, replay: new ReplayCache() },
     ready: () => true,
+    // The load balancer in front of Envoy.
+    proxies: new TrustedProxies(['10.0.0.0/8']),
   });
   const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))));
   address = `127.0.0.1:${port}`;
@@ -46,6 +57,12 @@ afterAll(async () => {
   for (const c of clients) c.close();
   await new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
 });
+
+/** The records logged since the last call. */
+function records(): DecisionRecord[] {
+  log.flush();
+  return logged.splice(0).flatMap((b) => JSON.parse(batchText(b)) as DecisionRecord[]);
+}
 
 /** A real grpc-js client calling one unary method, over a real socket. */
 function call<I extends DescMessage, O extends DescMessage>(
@@ -92,13 +109,12 @@ describe('gavel.v1.DecisionService', () => {
 });
 
 describe('envoy.service.auth.v3.Authorization/Check', () => {
-  const check = (headers: Record<string, string>, method = 'GET', path = '/hello/world?x=1') =>
-    call(Authorization, 'check', CheckRequestSchema, {
-      attributes: {
-        source: { address: { address: { case: 'socketAddress', value: { address: '203.0.113.7', portSpecifier: { case: 'portValue', value: 50000 } } } } },
-        request: { http: { id: 'envoy-1', method, path, host: 'api.test', scheme: 'https', headers } },
-      },
-    }) as unknown as Promise<{ status?: { code: number }; httpResponse: { case: string; value: { status?: { code: number }; headers: { header?: { key: string; value: string } }[]; body?: string } } }>;
+  type Answer = { status?: { code: number }; httpResponse: { case: string; value: { status?: { code: number }; headers: { header?: { key: string; value: string } }[]; body?: string } } };
+  const ask = (message: MessageInitShape<typeof CheckRequestSchema>, metadata?: Record<string, string>, at?: string) =>
+    call(Authorization, 'check', CheckRequestSchema, message, { ...(metadata ? { metadata } : {}), ...(at ? { at } : {}) }) as unknown as Promise<Answer>;
+  const from = (address: string) => ({ address: { address: { case: 'socketAddress' as const, value: { address, portSpecifier: { case: 'portValue' as const, value: 50000 } } } } });
+  const check = (headers: Record<string, string>, method = 'GET', path = '/hello/world?x=1', source = '203.0.113.7') =>
+    ask({ attributes: { source: from(source), request: { http: { id: '17', method, path, host: 'api.test', scheme: 'https', headers } } } });
 
   test('OK with the subject header for the upstream', async () => {
     const r = await check({ authorization: `Bearer ${await sign({ scope: 'hello:read' })}`, 'x-gavel-subject': 'spoofed' });
@@ -119,6 +135,44 @@ describe('envoy.service.auth.v3.Authorization/Check', () => {
     const r = await check({ authorization: `Bearer ${await sign({ scope: 'hello:read' })}` }, 'DELETE');
     expect(r.status?.code).toBe(7);
     expect(r.httpResponse.value).toMatchObject({ status: { code: 403 }, body: 'denied by policy' });
+  });
+  test("behind a trusted load balancer, the client address is the one it forwarded; otherwise Envoy's source", async () => {
+    records();
+    // Envoy reports the connection it accepted: here the load balancer, 10.0.0.5.
+    expect((await check({ 'x-forwarded-for': '198.51.100.9, 10.0.0.5' }, 'GET', '/from', '10.0.0.5')).status?.code).toBe(0);
+    // From an untrusted source the header is the client's own word: not believed.
+    const spoofed = await check({ 'x-forwarded-for': '198.51.100.9' }, 'GET', '/from', '203.0.113.7');
+    expect(spoofed.status?.code).toBe(16);
+    expect(records().map((r) => (r.request as { context: { ip: string } }).context.ip)).toEqual(['198.51.100.9', '203.0.113.7']);
+  });
+
+  test('headers sent as header_map (encode_raw_headers: true) are read like headers, repeated keys joined', async () => {
+    const raw = (key: string, value: string) => ({ key, rawValue: new TextEncoder().encode(value) });
+    const token = await sign({ scope: 'hello:read' });
+    const r = await ask({
+      attributes: { source: from('203.0.113.7'), request: { http: { method: 'GET', path: '/hello/x', host: 'api.test', headerMap: { headers: [raw('authorization', `Bearer ${token}`), raw('x-gavel-subject', 'spoofed')] } } } },
+    });
+    expect(r.status?.code).toBe(0);
+    expect(r.httpResponse.value.headers.map((h) => [h.header?.key, h.header?.value])).toEqual([['x-gavel-subject', 'alice']]);
+    // Two X-Forwarded-For lines read as one list: the client behind the trusted balancer.
+    const forwarded = await ask({
+      attributes: { source: from('10.0.0.5'), request: { http: { method: 'GET', path: '/from', host: 'api.test', headerMap: { headers: [raw('x-forwarded-for', '198.51.100.9'), raw('X-Forwarded-For', '10.0.0.5')] } } } },
+    });
+    expect(forwarded.status?.code).toBe(0);
+    records();
+  });
+
+  test("the decision is logged under Envoy's X-Request-ID (what its access log shows), not its stream id", async () => {
+    await check({ 'x-request-id': 'f3c1e6d2-envoy' });
+    await check({});
+    expect(records().map((r) => r.id)).toEqual(['f3c1e6d2-envoy', '17']);
+  });
+
+  test('a check request without HTTP attributes (the network filter) is denied without a decision', async () => {
+    const r = await ask({ attributes: { source: from('203.0.113.7') } });
+    expect(r.status?.code).toBe(7);
+    expect(r.httpResponse.value).toMatchObject({ status: { code: 403 }, body: 'the check request has no HTTP request attributes' });
+    expect(records()).toEqual([]);
   });
 });
 
@@ -152,7 +206,16 @@ describe('client keys', () => {
 
   test('a decision call without the key, or with a wrong one, is UNAUTHENTICATED', async () => {
     await expect(call(DecisionService, 'decide', DecideRequestSchema, decide, { at })).rejects.toMatchObject({ code: status.UNAUTHENTICATED, details: expect.stringContaining('a client key is required') });
-    await expect(call(Authorization, 'check', CheckRequestSchema, {}, { at, metadata: { 'x-gavel-client-key': 'x'.repeat(24) } })).rejects.toMatchObject({ code: status.UNAUTHENTICATED, details: expect.stringContaining('not valid') });
+    await expect(call(DecisionService, 'decide', DecideRequestSchema, decide, { at, metadata: { 'x-gavel-client-key': 'x'.repeat(24) } })).rejects.toMatchObject({ code: status.UNAUTHENTICATED, details: expect.stringContaining('not valid') });
+  });
+
+  test("Envoy's Check without the key is a denial, not a gRPC error (which failure_mode_allow would let through)", async () => {
+    const request = { attributes: { request: { http: { method: 'GET', path: '/hello/x', host: 'api.test' } } } };
+    for (const metadata of [{}, { 'x-gavel-client-key': 'x'.repeat(24) }] as Record<string, string>[]) {
+      const r = (await call(Authorization, 'check', CheckRequestSchema, request, { at, metadata })) as unknown as { status?: { code: number }; httpResponse: { case: string; value: { status?: { code: number } } } };
+      expect(r.status?.code).toBe(7);
+      expect(r.httpResponse).toMatchObject({ case: 'deniedResponse', value: { status: { code: 403 } } });
+    }
   });
 
   test('with the key in x-gavel-client-key or as a bearer key, calls are decided; health needs none', async () => {
