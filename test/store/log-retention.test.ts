@@ -54,30 +54,51 @@ describe("the decision log's retention, kept as it is written", () => {
     expect(ids()[0]).toBe('b9.5');
   });
 
-  test('deletes batches older than retention_days, whatever their number, and stops at the first it keeps', () => {
+  test('deletes batches older than retention_days, whatever their number and their order', () => {
     const retention = new LogRetention(store, { days: 7, maxRows: 1_000 }, () => NOW);
     write(null, 'old', 3, NOW - 8 * DAY);
     write(null, 'recent', 3, NOW - 2 * DAY);
-    // Out of order in time: behind a batch it keeps, an older one waits for its turn.
+    // Written after a recent batch, yet older (a batch retried after a failure): deleted too.
     write(null, 'late', 3, NOW - 9 * DAY);
     retention.recount();
-    expect(retention.trim()).toBe(3);
-    expect(ids()).toEqual(['late.2', 'late.1', 'late.0', 'recent.2', 'recent.1', 'recent.0']);
+    expect(retention.trim()).toBe(6);
+    expect(ids()).toEqual(['recent.2', 'recent.1', 'recent.0']);
   });
 
-  test('a backlog — a database from before, or a lowered max_rows — goes a bounded number of batches per call', () => {
+  test('a backlog — a database from before, or a lowered max_rows — shrinks by twice what each write adds, and by more each trim()', () => {
     for (let b = 0; b < 100; b++) write(null, `b${b}`, 2);
     const retention = new LogRetention(store, { days: 30, maxRows: 10 }, () => NOW);
     expect(retention.total).toBe(200);
-    // A write deletes at most 4 batches: more than it adds, so a backlog shrinks under load.
+    // A write of 2 deletes up to 4 decisions: the backlog shrinks under load too.
     write(retention, 'next', 2);
-    expect(store.decisionCount()).toBe(202 - 8);
-    // Between writes, 64 at a time.
-    expect(retention.trim()).toBe(128);
-    expect(retention.trim()).toBe(202 - 8 - 128 - 10);
+    expect(store.decisionCount()).toBe(202 - 4);
+    // Between writes, a larger budget: down to the bound.
+    expect(retention.trim()).toBe(198 - 10);
     expect(retention.trim()).toBe(0);
     expect(store.decisionCount()).toBe(10);
     expect(ids()[0]).toBe('next.1');
+  });
+
+  test('many small batches at the tail (a quiet hour) are deleted as a busy hour writes large ones: the bound holds', () => {
+    const retention = new LogRetention(store, { days: 30, maxRows: 50 }, () => NOW);
+    for (let b = 0; b < 50; b++) write(retention, `quiet${b}`, 1);
+    for (let b = 0; b < 20; b++) {
+      write(retention, `busy${b}`, 25);
+      // At least the bound, at most one batch more.
+      expect(store.decisionCount()).toBeGreaterThanOrEqual(50);
+      expect(store.decisionCount()).toBeLessThanOrEqual(50 + 25);
+    }
+    expect(retention.total).toBe(store.decisionCount());
+  });
+
+  test('a batch stamped in the future (a clock that jumped) does not shield older ones from retention_days', () => {
+    const retention = new LogRetention(store, { days: 30, maxRows: 1_000 }, () => NOW);
+    write(null, 'future', 2, NOW + 365 * DAY);
+    write(null, 'old', 2, NOW - 90 * DAY);
+    write(null, 'older', 2, NOW - 120 * DAY);
+    retention.recount();
+    expect(retention.trim()).toBe(4);
+    expect(ids()).toEqual(['future.1', 'future.0']);
   });
 
   test('counts again what another connection wrote', () => {

@@ -6,15 +6,19 @@ export interface Retention {
   maxRows: number;
 }
 
-/** Batches deleted at most after each one written: more than the one it adds, so a backlog shrinks under load too. */
-const AFTER_WRITE = 4;
-/** Batches deleted at most by one `trim()` between writes. */
-const BETWEEN_WRITES = 64;
+/**
+ * What one deletion may remove at most: after a write, twice the decisions it added (so a
+ * backlog shrinks under load too); between writes, once a second, a larger share. Batches are
+ * capped as well, since the log's oldest ones may each hold a single decision (a quiet hour)
+ * and many of them make up one batch of a busy one.
+ */
+const MAX_BATCHES = 2_000;
+const BETWEEN_WRITES = { decisions: 50_000, batches: MAX_BATCHES };
 
 /**
  * The decision log's retention, kept by the log's writer as it writes: after each batch it
  * deletes the oldest batches the log no longer keeps — beyond `maxRows`, or older than
- * `days` — a few at a time, whole, so the log stays at its bound instead of growing for an
+ * `days` — whole, up to twice what the write added, so the log stays at its bound instead of growing for an
  * hour and then being cut in one long transaction (measured: 8 s to prune 2,000,000
  * decisions, on the thread answering requests, while the file had grown by gigabytes).
  * The log holds at least `maxRows` decisions once it has that many, and at most one batch
@@ -43,13 +47,13 @@ export class LogRetention {
    */
   written(count: number): number {
     this.#total += count;
-    return this.#total > this.retention.maxRows ? this.trim(AFTER_WRITE) : 0;
+    return this.#total > this.retention.maxRows ? this.trim({ decisions: 2 * count, batches: MAX_BATCHES }) : 0;
   }
 
-  /** Deletes up to `limit` of the oldest batches past the bound; answers how many decisions went. */
-  trim(limit = BETWEEN_WRITES): number {
+  /** Deletes, within `budget`, batches past the bound or older than `days`; answers how many decisions went. */
+  trim(budget: { decisions: number; batches: number } = BETWEEN_WRITES): number {
     const before = new Date(this.now() - this.retention.days * 86_400_000).toISOString();
-    const removed = this.store.dropOldestBatches(before, this.retention.maxRows, this.#total, limit);
+    const removed = this.store.dropOldestBatches(before, this.retention.maxRows, this.#total, budget);
     this.#total -= removed;
     return removed;
   }

@@ -17,8 +17,7 @@ export class SqliteStore implements Store {
   private readonly changes: Database.Statement;
   private readonly summarise: Database.Statement;
   private readonly appendIndexed: (batch: DecisionBatch) => void;
-  #oldestBatches: Database.Statement | null = null;
-  #dropBatch: Database.Statement | null = null;
+  #retention: { expired: Database.Statement; oldest: Database.Statement; drop: Database.Statement } | null = null;
 
   /**
    * `durability: 'normal'` (WAL with synchronous = NORMAL) is for the decision log's writer
@@ -150,22 +149,46 @@ export class SqliteStore implements Store {
   }
 
   /**
-   * Deletes whole batches, oldest first and at most `limit` of them: each one written wholly
-   * before `before`, or whose decisions the newest `keep` can do without (`total`: how many
-   * are stored now). Stops at the first batch it keeps. Never splits a batch, so it costs
-   * no parsing: cheap enough to follow every write. Answers how many decisions went.
+   * Deletes whole batches the log no longer keeps, within a budget: first those written
+   * wholly before `before`, by the time index, whatever their order (one batch stamped in the
+   * future by a clock that jumped must not shield older ones); then the oldest ones whose
+   * decisions the newest `keep` can do without (`total`: how many are stored now). Stops at
+   * `budget.decisions` decisions or `budget.batches` batches, so a call is short however
+   * large a backlog is, and batches of any size — one decision, or 500 — count by what they
+   * hold. Never splits a batch, so it costs no parsing. Answers how many decisions went.
    */
-  dropOldestBatches(before: string, keep: number, total: number, limit: number): number {
-    // Prepared once: the writer asks after every batch.
-    const oldest = (this.#oldestBatches ??= this.db.prepare('SELECT seq, last_at, count FROM decision_batches ORDER BY seq LIMIT ?'));
-    // A batch's summary goes with it (ON DELETE CASCADE).
-    const drop = (this.#dropBatch ??= this.db.prepare('DELETE FROM decision_batches WHERE seq = ?'));
+  dropOldestBatches(before: string, keep: number, total: number, budget: { decisions: number; batches: number }): number {
+    // Prepared once: the writer asks after every batch past the bound.
+    const statements = (this.#retention ??= {
+      expired: this.db.prepare('SELECT seq, count FROM decision_batches WHERE last_at < ? ORDER BY last_at LIMIT ?'),
+      oldest: this.db.prepare('SELECT seq, count FROM decision_batches ORDER BY seq LIMIT ?'),
+      // A batch's summary goes with it (ON DELETE CASCADE).
+      drop: this.db.prepare('DELETE FROM decision_batches WHERE seq = ?'),
+    });
     return this.db.transaction(() => {
       let removed = 0;
-      for (const b of oldest.all(limit) as { seq: number; last_at: string; count: number }[]) {
-        if (b.last_at >= before && total - removed - b.count < keep) break;
-        drop.run(b.seq);
+      let batches = 0;
+      const within = () => removed < budget.decisions && batches < budget.batches;
+      for (const b of statements.expired.all(before, budget.batches) as { seq: number; count: number }[]) {
+        if (!within()) break;
+        statements.drop.run(b.seq);
         removed += b.count;
+        batches++;
+      }
+      // A page of the oldest at a time: many small batches may make up one large one.
+      let more = true;
+      while (more && within()) {
+        const page = statements.oldest.all(Math.min(256, budget.batches - batches)) as { seq: number; count: number }[];
+        more = page.length > 0;
+        for (const b of page) {
+          if (total - removed - b.count < keep || !within()) {
+            more = false;
+            break;
+          }
+          statements.drop.run(b.seq);
+          removed += b.count;
+          batches++;
+        }
       }
       return removed;
     })();
