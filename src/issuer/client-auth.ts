@@ -103,7 +103,7 @@ export async function authenticateAssertion(presented: Presented, lookup: (id: s
       maxTokenAge: '5m',
       currentDate: new Date(nowMs),
     });
-    if (typeof payload.jti !== 'string' || replay.check(`${client.id}:${payload.jti}`, (payload.exp ?? 0) * 1000 + 60_000, nowMs)) throw new Error('replay');
+    if (typeof payload.jti !== 'string' || replay.check(`${client.id}:${payload.jti}`, (payload.exp ?? 0) * 1000 + 60_000 - nowMs)) throw new Error('replay');
   } catch {
     throw new OAuthError('invalid_client', 'unknown client or wrong key');
   }

@@ -5,25 +5,44 @@ import { calculateJwkThumbprint, decodeProtectedHeader, importJWK, jwtVerify, ty
 const ALGORITHMS = ['ES256', 'ES384', 'ES512', 'RS256', 'PS256', 'EdDSA'];
 
 /**
- * Proofs already seen, so that a captured proof cannot be replayed while it is fresh (RFC
- * 9449 §11.1). Entries leave only when they expire — in insertion order, which is expiry
- * order since every entry lives the same window — never to make room: a cache full of
- * fresh proofs refuses new ones (fails closed) rather than forget one an attacker holds.
+ * The longest a key is remembered. A proof or client assertion older than its own freshness
+ * check allows (a DPoP proof's `iat` window, an assertion's five-minute `maxTokenAge`) is
+ * refused before the cache is asked, so remembering one longer than that guards nothing —
+ * and an entry kept until a far-off `exp` would hold its place for as long.
+ */
+const MAX_LIFETIME_MS = 10 * 60_000;
+
+/**
+ * Proofs (and client assertions) already seen, so that a captured one cannot be replayed
+ * while it is fresh (RFC 9449 §11.1, RFC 7523 §3). Entries leave only when they expire,
+ * never to make room: a cache full of fresh entries refuses new ones (fails closed) rather
+ * than forget one an attacker holds. Time is the monotonic clock, so a wall clock stepped
+ * back cannot keep entries alive; expired entries are dropped from the front as they come,
+ * and all of them in one sweep before a full cache refuses anything (lifetimes differ, so the
+ * front is not always the first to expire).
  */
 export class ReplayCache {
+  /** Key → when it may be forgotten, on `clock`. */
   private readonly seen = new Map<string, number>();
-  constructor(private readonly max = 100_000) {}
+  constructor(
+    private readonly max = 100_000,
+    private readonly clock: () => number = () => performance.now(),
+  ) {}
 
-  /** Records `key` until `expiresAt` (ms); answers whether it must be refused (seen before, or no room). */
-  check(key: string, expiresAt: number, now: number): boolean {
+  /** Records `key` for `lifetimeMs` (at most ten minutes); answers whether it must be refused (seen before, or no room). */
+  check(key: string, lifetimeMs: number): boolean {
+    const now = this.clock();
     for (const [k, t] of this.seen) {
       if (t > now) break;
       this.seen.delete(k);
     }
     const until = this.seen.get(key);
     if (until !== undefined && until > now) return true;
-    if (this.seen.size >= this.max) return true;
-    this.seen.set(key, expiresAt);
+    if (this.seen.size >= this.max) {
+      for (const [k, t] of this.seen) if (t <= now) this.seen.delete(k);
+      if (this.seen.size >= this.max) return true;
+    }
+    this.seen.set(key, now + Math.min(Math.max(lifetimeMs, 0), MAX_LIFETIME_MS));
     return false;
   }
 }
@@ -84,7 +103,7 @@ export async function verifyProof(proof: string, check: ProofCheck): Promise<Pro
   if (check.accessToken !== undefined && payload.ath !== createHash('sha256').update(check.accessToken).digest('base64url')) return { ok: false, reason: 'the DPoP proof is not for this access token (ath)' };
   if (typeof payload.jti !== 'string' || payload.jti === '') return { ok: false, reason: 'the DPoP proof has no jti' };
   const jkt = await calculateJwkThumbprint(jwk, 'sha256');
-  if (check.replay.check(`${jkt}:${payload.jti}`, now + window * 2000, now)) return { ok: false, reason: 'the DPoP proof was already used (jti replay), or too many proofs are in flight' };
+  if (check.replay.check(`${jkt}:${payload.jti}`, window * 2000)) return { ok: false, reason: 'the DPoP proof was already used (jti replay), or too many proofs are in flight' };
   return { ok: true, jkt };
 }
 

@@ -1,17 +1,45 @@
 import { describe, expect, test } from 'vitest';
 import { ReplayCache } from '../../src/tokens/dpop.js';
 
-describe('the DPoP replay cache', () => {
+describe('the DPoP and client assertion replay cache', () => {
   test('a proof is refused while it is fresh, and forgotten only once it expired', () => {
-    const cache = new ReplayCache(2);
-    expect(cache.check('a', 1000, 0)).toBe(false);
-    expect(cache.check('a', 1000, 10)).toBe(true);
-    expect(cache.check('b', 1010, 10)).toBe(false);
+    let t = 0;
+    const cache = new ReplayCache(2, () => t);
+    expect(cache.check('a', 1000)).toBe(false);
+    t = 10;
+    expect(cache.check('a', 990)).toBe(true);
+    expect(cache.check('b', 1000)).toBe(false);
     // Full of fresh proofs: a new one is refused rather than an old one forgotten (fails closed).
-    expect(cache.check('c', 1020, 20)).toBe(true);
-    expect(cache.check('a', 1000, 20)).toBe(true);
+    t = 20;
+    expect(cache.check('c', 1000)).toBe(true);
+    expect(cache.check('a', 980)).toBe(true);
     // Once `a` expired, there is room again, and `a` is unknown.
-    expect(cache.check('c', 2000, 1001)).toBe(false);
-    expect(cache.check('b', 1010, 1001)).toBe(true);
+    t = 1001;
+    expect(cache.check('c', 999)).toBe(false);
+    expect(cache.check('b', 9)).toBe(true);
+  });
+
+  test('a long-lived entry at the front does not keep expired ones behind it from making room', () => {
+    let t = 0;
+    const cache = new ReplayCache(3, () => t);
+    // A client assertion whose `exp` is far off, then two short-lived DPoP proofs.
+    expect(cache.check('assertion', 86_400_000)).toBe(false);
+    expect(cache.check('p1', 120_000)).toBe(false);
+    expect(cache.check('p2', 120_000)).toBe(false);
+    t = 130_000;
+    // The front entry is alive, the two behind it expired: a full cache sweeps them rather than refuse.
+    expect(cache.check('p3', 120_000)).toBe(false);
+    expect(cache.check('p4', 120_000)).toBe(false);
+    expect(cache.check('assertion', 1)).toBe(true);
+  });
+
+  test('nothing is remembered longer than ten minutes, whatever its exp says (freshness checks refuse it by then)', () => {
+    let t = 0;
+    const cache = new ReplayCache(1, () => t);
+    expect(cache.check('assertion', 86_400_000)).toBe(false);
+    t = 10 * 60_000 - 1;
+    expect(cache.check('other', 1000)).toBe(true);
+    t = 10 * 60_000;
+    expect(cache.check('other', 1000)).toBe(false);
   });
 });
