@@ -29,7 +29,8 @@ export class AttemptLimit {
     readonly limit = 10,
     readonly windowMs = 60_000,
     private readonly maxAddresses = 10_000,
-    private readonly now: () => number = Date.now,
+    // Monotonic (on the wall clock's scale): a clock stepped back would otherwise lengthen a lockout.
+    private readonly now: () => number = () => performance.timeOrigin + performance.now(),
   ) {}
 
   /** Seconds until `address` may try again; 0 when it may now. */

@@ -1,3 +1,4 @@
+import { hash } from 'node:crypto';
 /**
  * Velocity: how often something happened lately, per client id, subject and address, over
  * the last minute and the last hour. In memory, bounded: each dimension keeps at most
@@ -70,20 +71,38 @@ const SIGNALS: readonly (readonly [Dimension, readonly { name: string; event: nu
   EVENTS.flatMap((e, event) => WINDOWS.map((w, window) => ({ name: `${d}_${e}_${w.suffix}`, event, window }))),
 ]);
 
+/**
+ * A key as the maps hold it. Subjects and client ids are the caller's strings, up to the
+ * body limit: a long one is kept as its SHA-256, so a key costs the same memory whatever was
+ * sent (a million-character subject would otherwise be held a million characters long).
+ */
+const LONG_KEY = 64;
+function heldKey(key: string): string {
+  return key.length <= LONG_KEY && key.charCodeAt(0) !== 0 ? key : `\u0000${hash('sha256', key, 'base64url')}`;
+}
+
+/**
+ * Time for the windows: the monotonic clock, on the wall clock's scale. A wall clock stepped
+ * forward and back would leave a key's newest step in the future, and its counts read as 0
+ * until real time caught up.
+ */
+const monotonicNow = () => performance.timeOrigin + performance.now();
+
 export class Velocity {
   private readonly maps = new Map<Dimension, Map<string, Counts>>(DIMENSIONS.map((d) => [d, new Map()]));
 
   constructor(
     private readonly maxKeys = 100_000,
-    private readonly now: () => number = Date.now,
+    private readonly now: () => number = monotonicNow,
   ) {}
 
   record(event: VelocityEvent, keys: VelocityKeys): void {
     const e = EVENTS.indexOf(event);
     const now = this.now();
     for (const d of DIMENSIONS) {
-      const key = keys[d];
-      if (key === undefined || key === null || key === '') continue;
+      const given = keys[d];
+      if (given === undefined || given === null || given === '') continue;
+      const key = heldKey(given);
       const map = this.maps.get(d)!;
       let counts = map.get(key);
       // Delete and set again: Map order is insertion order, so the first key is the least recently active.
@@ -109,7 +128,7 @@ export class Velocity {
       let counts: Counts | undefined | null = null;
       for (const { name, event, window } of signals) {
         if (names !== null && !names.has(name)) continue;
-        if (counts === null) counts = key === undefined || key === null ? undefined : this.maps.get(d)!.get(key);
+        if (counts === null) counts = key === undefined || key === null ? undefined : this.maps.get(d)!.get(heldKey(key));
         out[name] = counts === undefined ? 0 : counts.count(event, window, now);
       }
     }

@@ -1,4 +1,4 @@
-import { describe, expect, test } from 'vitest';
+import { describe, expect, test, vi } from 'vitest';
 import { Velocity, VELOCITY_NAMES } from '../../src/signals/velocity.js';
 
 function clock(start = Date.UTC(2026, 10, 22, 12, 0, 0)) {
@@ -75,5 +75,30 @@ describe('velocity', () => {
     v.record('denials', { address: 'a' });
     c.advance(20_000);
     expect(v.read({ address: 'a' }).address_denials_1m).toBe(2);
+  });
+
+  test('a subject or client id as long as a request body is held as a fixed-size key, and still counted on its own', () => {
+    const v = new Velocity();
+    const long = (c: string) => `user/${c.repeat(200_000)}`;
+    for (let i = 0; i < 3; i++) v.record('denials', { subject: long('a') });
+    v.record('denials', { subject: long('b') });
+    expect(v.read({ subject: long('a') }).subject_denials_1m).toBe(3);
+    expect(v.read({ subject: long('b') }).subject_denials_1m).toBe(1);
+    expect(v.read({ subject: long('c') }).subject_denials_1m).toBe(0);
+    expect(v.size.subject).toBe(2);
+  });
+
+  test('by default the windows run on the monotonic clock: a wall clock stepped forward and back does not blind them', () => {
+    vi.useFakeTimers({ toFake: ['Date'], now: Date.now() });
+    try {
+      const v = new Velocity();
+      vi.setSystemTime(Date.now() + 3_600_000);
+      v.record('denials', { address: '192.0.2.9' });
+      vi.setSystemTime(Date.now() - 3_600_000);
+      for (let i = 0; i < 4; i++) v.record('denials', { address: '192.0.2.9' });
+      expect(v.read({ address: '192.0.2.9' })).toMatchObject({ address_denials_1m: 5, address_denials_1h: 5 });
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
