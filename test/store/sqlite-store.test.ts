@@ -65,6 +65,7 @@ describe('the SQLite store', () => {
       { version: 11, name: 'decision log summaries' },
       { version: 12, name: 'a counter of changes to what a server holds in memory' },
       { version: 13, name: 'decision log: no JSON check on insert' },
+      { version: 14, name: 'issuer: expiry indexes, for deleting what has expired' },
     ]);
     db.close();
   });

@@ -147,6 +147,22 @@ export async function serve(argv: string[], io: CliIo): Promise<number> {
   const prune = () => store.pruneDecisions(new Date(Date.now() - retentionDays * 86_400_000).toISOString(), maxRows);
   if (sink === null) prune();
   const pruning = sink === null ? setInterval(prune, 3_600_000).unref() : undefined;
+  // Expired tokens, codes and refresh tokens leave the store a slice at a time (a few
+  // milliseconds of the request thread), every 10 s, and sooner while more wait.
+  const SWEEP = 500;
+  let sweepFailing = false;
+  const sweepGrants = () => {
+    let more = false;
+    try {
+      more = store.deleteExpiredGrants(Math.floor(Date.now() / 1000), SWEEP) >= SWEEP;
+      sweepFailing = false;
+    } catch (err: unknown) {
+      if (!sweepFailing) writeLine(io.stderr, `gavel: cannot delete expired tokens (will retry): ${err instanceof Error ? err.message : String(err)}`);
+      sweepFailing = true;
+    }
+    sweeping = setTimeout(sweepGrants, more ? 200 : 10_000).unref();
+  };
+  let sweeping = setTimeout(sweepGrants, 10_000).unref();
   // The directory — entities, and the registry's users as entities of type "user" — and the
   // registry, refreshed when another process (`gavel apply`, `gavel keys rotate`) writes the database.
   const snapshot = () => new Directory([...store.entities(), ...userEntities(store.registry())]);
@@ -211,6 +227,7 @@ export async function serve(argv: string[], io: CliIo): Promise<number> {
     await Promise.all([app.close(), new Promise<void>((resolve) => grpc.tryShutdown(() => resolve()))]);
     trees?.close();
     clearInterval(pruning);
+    clearTimeout(sweeping);
     clearInterval(watchingDb);
     log?.close();
     const lost = (await sink?.close()) ?? 0;

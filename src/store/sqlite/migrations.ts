@@ -261,4 +261,14 @@ export const MIGRATIONS: readonly Migration[] = [
       to: 'records  TEXT NOT NULL',
     },
   },
+  {
+    version: 14,
+    name: 'issuer: expiry indexes, for deleting what has expired',
+    sql: `
+      CREATE INDEX opaque_tokens_expires ON opaque_tokens (expires_at);
+      CREATE INDEX refresh_tokens_expires ON refresh_tokens (expires_at);
+      CREATE INDEX family_access_expires ON family_access (expires_at);
+      CREATE INDEX auth_codes_expires ON auth_codes (expires_at);
+    `,
+  },
 ];

@@ -18,6 +18,7 @@ export class SqliteStore implements Store {
   private readonly summarise: Database.Statement;
   private readonly appendIndexed: (batch: DecisionBatch) => void;
   #retention: { expired: Database.Statement; oldest: Database.Statement; drop: Database.Statement } | null = null;
+  #expired: { grace: number; run: Database.Statement }[] | null = null;
 
   /**
    * `durability: 'normal'` (WAL with synchronous = NORMAL) is for the decision log's writer
@@ -326,6 +327,23 @@ export class SqliteStore implements Store {
     this.db.prepare('DELETE FROM revoked_tokens WHERE expires_at < ?').run(nowSeconds);
     const rows = this.db.prepare('SELECT jti, expires_at FROM revoked_tokens').all() as { jti: string; expires_at: number }[];
     return new Map(rows.map((r) => [r.jti, r.expires_at]));
+  }
+
+  /**
+   * Deletes issuer rows that have expired, at most `limit` of each kind: opaque tokens and
+   * family links of access tokens past their `exp`, codes ten minutes after theirs, refresh
+   * tokens a day after theirs (a stolen one presented late still revokes its family). Without
+   * it these tables grow with every token ever issued. Answers the most deleted of any kind,
+   * so a caller knows whether more wait.
+   */
+  deleteExpiredGrants(nowSeconds: number, limit: number): number {
+    const sweeps = (this.#expired ??= [
+      ['opaque_tokens', 0],
+      ['family_access', 0],
+      ['auth_codes', 600],
+      ['refresh_tokens', 86_400],
+    ].map(([table, grace]) => ({ grace: grace as number, run: this.db.prepare(`DELETE FROM ${table} WHERE rowid IN (SELECT rowid FROM ${table} WHERE expires_at < ? LIMIT ?)`) })));
+    return this.db.transaction(() => Math.max(...sweeps.map((s) => s.run.run(nowSeconds - s.grace, limit).changes)))();
   }
 
   revokeToken(jti: string, expiresAt: number): void {

@@ -1,0 +1,54 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterEach, beforeEach, describe, expect, test } from 'vitest';
+import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
+
+let dir = '';
+let store: SqliteStore;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'gavel-expired-'));
+  store = new SqliteStore(join(dir, 'gavel.db'));
+});
+afterEach(() => {
+  store.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const NOW = 1_800_000_000;
+const refresh = (hash: string, expiresAt: number) => ({ hash, family: `f-${hash}`, clientId: 'app', subject: 'alice', scope: 'read', audience: 'https://api', expiresAt });
+const code = (hash: string, expiresAt: number) => ({ hash, clientId: 'app', redirectUri: 'https://app/cb', challenge: 'x', subject: 'alice', scope: 'read', audience: 'https://api', expiresAt });
+
+describe('expired issuer rows', () => {
+  test('leave the store once expired (refresh tokens a day later, codes ten minutes later); live ones stay', () => {
+    store.saveOpaqueToken('o-old', { sub: 'alice' }, NOW - 1);
+    store.saveOpaqueToken('o-live', { sub: 'alice' }, NOW + 60);
+    store.recordFamilyAccess('f', 'jti-old', NOW - 1);
+    store.recordFamilyAccess('f', 'jti-live', NOW + 60);
+    store.saveRefreshToken(refresh('r-old', NOW - 86_401));
+    store.saveRefreshToken(refresh('r-recent', NOW - 3_600));
+    store.saveCode(code('c-old', NOW - 601));
+    store.saveCode(code('c-recent', NOW - 10));
+
+    expect(store.deleteExpiredGrants(NOW, 500)).toBe(1);
+    expect(store.opaqueToken('o-old', NOW - 10)).toBeNull();
+    expect(store.opaqueToken('o-live', NOW)).not.toBeNull();
+    expect(store.refreshToken('r-old')).toBeNull();
+    // Expired an hour ago: kept, so that presenting it still revokes its family.
+    expect(store.refreshToken('r-recent')).not.toBeNull();
+    expect(store.useCode('c-old', NOW - 700)).toEqual({ kind: 'unknown' });
+    // A family's link to an access token goes once that token expired: revoking it would change nothing.
+    const db = new Database(join(dir, 'gavel.db'), { readonly: true });
+    expect(db.prepare('SELECT jti FROM family_access').pluck().all()).toEqual(['jti-live']);
+    db.close();
+  });
+
+  test('at most `limit` of each kind a call, answering the most deleted so the caller knows more wait', () => {
+    for (let i = 0; i < 7; i++) store.saveOpaqueToken(`o${i}`, {}, NOW - 1);
+    store.saveCode(code('c', NOW - 601));
+    expect(store.deleteExpiredGrants(NOW, 5)).toBe(5);
+    expect(store.deleteExpiredGrants(NOW, 5)).toBe(2);
+    expect(store.deleteExpiredGrants(NOW, 5)).toBe(0);
+  });
+});
