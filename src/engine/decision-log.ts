@@ -15,6 +15,12 @@ export interface DecisionLogOptions {
    * replayed by what-if.
    */
   keepRequests?: boolean;
+  /**
+   * Bytes of batches kept while the sink refuses them (a full disk, a writer restarting);
+   * beyond it the oldest are dropped — and counted — rather than the process run out of
+   * memory. Default 256 MiB.
+   */
+  maxQueuedBytes?: number;
 }
 
 const OPEN = 0x5b; // [
@@ -116,6 +122,9 @@ export class DecisionLog {
   readonly #failed: DecisionBatch[] = [];
   /** Whether a retry of the queue is scheduled: until then new batches join it without a write. */
   #retrying = false;
+  #failedBytes = 0;
+  #dropped = 0;
+  private readonly maxQueuedBytes: number;
   private readonly flushMs: number;
   private readonly batchSize: number;
   private readonly batchBytes: number;
@@ -130,6 +139,12 @@ export class DecisionLog {
     this.batchSize = options.batchSize ?? 500;
     this.batchBytes = options.batchBytes ?? 8 << 20;
     this.keepsRequests = options.keepRequests ?? true;
+    this.maxQueuedBytes = options.maxQueuedBytes ?? 256 << 20;
+  }
+
+  /** Decisions dropped because the sink refused them for longer than the queue could hold. */
+  get dropped(): number {
+    return this.#dropped;
   }
 
   /** Decisions waiting to be written. */
@@ -157,7 +172,7 @@ export class DecisionLog {
     else {
       // The sink is failing and a retry is scheduled: queue the full batch rather than try again per record.
       const batch = this.#cut();
-      if (batch !== null) this.#failed.push(batch);
+      if (batch !== null) this.#queue(batch);
     }
   }
 
@@ -165,12 +180,27 @@ export class DecisionLog {
     if (this.#timer !== null) clearTimeout(this.#timer);
     this.#timer = null;
     const batch = this.#cut();
-    if (batch !== null) this.#failed.push(batch);
+    if (batch !== null) this.#queue(batch);
     this.#retrying = false;
     while (this.#failed.length > 0) {
       if (!this.#write(this.#failed[0]!)) return;
-      this.#failed.shift();
+      this.#failedBytes -= this.#failed.shift()!.json.length;
     }
+  }
+
+  /** Queues a batch to be written; while the queue is over its bound, the oldest go. */
+  #queue(batch: DecisionBatch): void {
+    this.#failed.push(batch);
+    this.#failedBytes += batch.json.length;
+    let dropped = 0;
+    while (this.#failedBytes > this.maxQueuedBytes && this.#failed.length > 1) {
+      const oldest = this.#failed.shift()!;
+      this.#failedBytes -= oldest.json.length;
+      dropped += oldest.count;
+    }
+    if (dropped === 0) return;
+    this.#dropped += dropped;
+    this.onError(new Error(`${dropped} decisions dropped: the log could not be written for longer than its queue (${this.maxQueuedBytes >> 20} MiB) holds`));
   }
 
   /** The records waiting as one batch, or `null` when none wait; the buffers start again. */

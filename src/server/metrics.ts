@@ -22,7 +22,7 @@ export class Metrics {
     registers: [this.registry],
   });
 
-  constructor(live: LivePolicySet, logDepth: () => number = () => 0) {
+  constructor(live: LivePolicySet, logDepth: () => number = () => 0, logDropped: () => number = () => 0) {
     const registry = this.registry;
     new Gauge({
       name: 'gavel_decision_log_queue',
@@ -30,6 +30,15 @@ export class Metrics {
       registers: [registry],
       collect() {
         this.set(logDepth());
+      },
+    });
+    new Counter({
+      name: 'gavel_decision_log_dropped_total',
+      help: 'Decisions answered but given up unwritten: the log could not be written for longer than its queues hold, or its writer stopped',
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc(logDropped());
       },
     });
     new Gauge({

@@ -266,6 +266,17 @@ describe('the decision log', () => {
     store.close();
   });
 
+  test('while the sink refuses, waiting batches are bounded in bytes: the oldest are dropped, counted and reported', () => {
+    const errors: string[] = [];
+    const log = new DecisionLog({ appendBatch: () => { throw new Error('disk full'); } }, { flushMs: 60_000, batchSize: 1, maxQueuedBytes: 2_000 }, (err) => errors.push((err as Error).message));
+    for (let i = 0; i < 20; i++) log.append(record(`q${i}`));
+    // About 300 bytes a record: a handful fit under 2,000 bytes; the rest went, oldest first.
+    expect(log.depth).toBeGreaterThan(0);
+    expect(log.depth + log.dropped).toBe(20);
+    expect(log.dropped).toBeGreaterThan(10);
+    expect(errors.some((m) => /decisions dropped: the log could not be written/.test(m))).toBe(true);
+  });
+
   test('a batch handed to the sink keeps its bytes while later records are appended', () => {
     const held: DecisionBatch[] = [];
     // A sink that keeps batches without copying them, as the writer thread does until it has written them.

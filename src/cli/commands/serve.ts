@@ -193,7 +193,7 @@ export async function serve(argv: string[], io: CliIo): Promise<number> {
   };
   saveRevision(result.set.revision, result.folder);
   const live = new LivePolicySet(result.set);
-  const metrics = new Metrics(live, () => (log?.depth ?? 0) + (sink?.depth ?? 0));
+  const metrics = new Metrics(live, () => (log?.depth ?? 0) + (sink?.depth ?? 0), () => (log?.dropped ?? 0) + (sink?.dropped ?? 0));
   // With the admin APIs on (affects, the console, what-if), the set's syntax trees are kept for partial evaluation.
   const trees = config.adminKey === null ? null : new TreeKeeper(live);
   trees?.refresh();
@@ -230,7 +230,8 @@ export async function serve(argv: string[], io: CliIo): Promise<number> {
     clearTimeout(sweeping);
     clearInterval(watchingDb);
     log?.close();
-    const lost = (await sink?.close()) ?? 0;
+    // What the writer had not written when it stopped, and what it never accepted (restarting).
+    const lost = ((await sink?.close()) ?? 0) + (log?.depth ?? 0);
     if (lost > 0) writeLine(io.stderr, `gavel: ${lost} decisions could not be written to the decision log`);
     store.close();
   };

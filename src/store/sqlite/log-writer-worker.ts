@@ -13,10 +13,17 @@ import { LogRetention, type Retention } from './log-retention.js';
 
 /** A batch, already JSON (see DecisionLog). */
 export type ToWriter = { kind: 'batch'; seq: number; batch: DecisionBatch };
-export type FromWriter = { kind: 'written'; seq: number } | { kind: 'failed'; message: string } | { kind: 'retention-failed'; message: string };
+export type FromWriter =
+  | { kind: 'written'; seq: number }
+  | { kind: 'failed'; message: string }
+  | { kind: 'retention-failed'; message: string }
+  /** Batches given up unwritten: the writer could not write for longer than its queue holds. */
+  | { kind: 'dropped'; seqs: number[]; count: number };
 export interface WriterData {
   path: string;
   retention: Retention;
+  /** Bytes of batches the writer keeps while it cannot write (a full disk); beyond, the oldest are dropped. */
+  maxPendingBytes: number;
 }
 
 /**
@@ -39,7 +46,7 @@ const WRITER_NICE = 5;
 lowerPriority();
 
 const port = parentPort!;
-const { path, retention: bounds } = workerData as WriterData;
+const { path, retention: bounds, maxPendingBytes } = workerData as WriterData;
 const store = new SqliteStore(path, { durability: 'normal' });
 const retention = new LogRetention(store, bounds);
 let retentionFailing = false;
@@ -60,6 +67,7 @@ function keepBound(step: () => void): void {
 let ticks = 0;
 setInterval(() => keepBound(() => (++ticks % 600 === 0 ? retention.recount() : retention.trim())), 1000);
 const pending: ToWriter[] = [];
+let pendingBytes = 0;
 let retry: NodeJS.Timeout | null = null;
 
 function drain(): void {
@@ -73,7 +81,7 @@ function drain(): void {
       retry = setTimeout(drain, 1000);
       return;
     }
-    pending.shift();
+    pendingBytes -= pending.shift()!.batch.json.length;
     port.postMessage({ kind: 'written', seq: next.seq } satisfies FromWriter);
     keepBound(() => retention.written(next.batch.count));
   }
@@ -81,5 +89,17 @@ function drain(): void {
 
 port.on('message', (message: ToWriter) => {
   pending.push(message);
+  pendingBytes += message.batch.json.length;
+  // While writes fail, batches wait here; past the bound the oldest are given up (and
+  // reported), not kept until the process runs out of memory.
+  const seqs: number[] = [];
+  let count = 0;
+  while (pendingBytes > maxPendingBytes && pending.length > 1) {
+    const oldest = pending.shift()!;
+    pendingBytes -= oldest.batch.json.length;
+    seqs.push(oldest.seq);
+    count += oldest.batch.count;
+  }
+  if (count > 0) port.postMessage({ kind: 'dropped', seqs, count } satisfies FromWriter);
   if (retry === null) drain();
 });

@@ -3,6 +3,10 @@ import type { DecisionBatch, DecisionSink } from '../store.js';
 import type { FromWriter, ToWriter, WriterData } from './log-writer-worker.js';
 import type { Retention } from './log-retention.js';
 
+/** A writer that stopped is started again after 1 s, then 2, 4 … at most 30 s while it keeps stopping. */
+const FIRST_RESTART_MS = 1_000;
+const MAX_RESTART_MS = 30_000;
+
 /**
  * Where `gavel serve`'s decision log writes: a worker thread with its own SQLite
  * connection (WAL lets it write while the main connection reads). The request thread only
@@ -10,31 +14,74 @@ import type { Retention } from './log-retention.js';
  * fsyncs itself. The writer also keeps the log within its retention as it writes (log-retention.ts).
  */
 export class WorkerLogSink implements DecisionSink {
-  private readonly worker: Worker;
+  #worker: Worker | null = null;
+  #closing = false;
+  #restartMs = FIRST_RESTART_MS;
+  #dropped = 0;
   private seq = 0;
   /** Decisions handed over and not yet written. */
   private inFlight = new Map<number, number>();
   private waiters: (() => void)[] = [];
 
-  /** `onError` hears of writes that failed (and are retried); `onRetentionError`, of deletions past `retention` that failed. */
-  constructor(path: string, retention: Retention, onError: (err: Error) => void, onRetentionError: (err: Error) => void = onError) {
-    this.worker = new Worker(new URL('./log-writer-worker.js', import.meta.url), { workerData: { path, retention } satisfies WriterData });
-    this.worker.on('message', (m: FromWriter) => {
-      if (m.kind === 'failed') return onError(new Error(m.message));
-      if (m.kind === 'retention-failed') return onRetentionError(new Error(m.message));
-      this.inFlight.delete(m.seq);
+  /** `onError` hears of writes that failed (and are retried), decisions dropped, and a writer that stopped; `onRetentionError`, of deletions past `retention` that failed. */
+  constructor(
+    private readonly path: string,
+    private readonly retention: Retention,
+    private readonly onError: (err: Error) => void,
+    private readonly onRetentionError: (err: Error) => void = onError,
+    private readonly maxPendingBytes = 256 << 20,
+  ) {
+    this.#start();
+  }
+
+  /** Decisions given up unwritten: by a writer that could not write for too long, or that stopped holding them. */
+  get dropped(): number {
+    return this.#dropped;
+  }
+
+  #start(): void {
+    const worker = new Worker(new URL('./log-writer-worker.js', import.meta.url), { workerData: { path: this.path, retention: this.retention, maxPendingBytes: this.maxPendingBytes } satisfies WriterData });
+    worker.on('message', (m: FromWriter) => {
+      if (m.kind === 'failed') return this.onError(new Error(m.message));
+      if (m.kind === 'retention-failed') return this.onRetentionError(new Error(m.message));
+      if (m.kind === 'dropped') {
+        for (const seq of m.seqs) this.inFlight.delete(seq);
+        this.#dropped += m.count;
+        this.onError(new Error(`${m.count} decisions dropped: the log could not be written for longer than the writer's queue (${this.maxPendingBytes >> 20} MiB) holds`));
+      } else {
+        this.inFlight.delete(m.seq);
+        this.#restartMs = FIRST_RESTART_MS;
+      }
       if (this.inFlight.size === 0) for (const w of this.waiters.splice(0)) w();
     });
-    this.worker.on('error', (err) => onError(err));
+    worker.on('error', (err: unknown) => this.onError(err instanceof Error ? err : new Error(String(err))));
+    worker.on('exit', (code) => {
+      if (this.#closing) return;
+      // What it was handed and had not acknowledged left with it (the bytes were transferred).
+      const lost = this.depth;
+      this.#dropped += lost;
+      this.inFlight.clear();
+      for (const w of this.waiters.splice(0)) w();
+      this.#worker = null;
+      const delay = this.#restartMs;
+      this.#restartMs = Math.min(delay * 2, MAX_RESTART_MS);
+      this.onError(new Error(`the decision log writer stopped (exit code ${code})${lost > 0 ? `, with ${lost} decisions it had not written` : ''}; starting another in ${delay / 1000} s`));
+      setTimeout(() => {
+        if (!this.#closing) this.#start();
+      }, delay).unref();
+    });
     // The writer must not keep a stopping process alive; close() waits for it explicitly.
-    this.worker.unref();
+    worker.unref();
+    this.#worker = worker;
   }
 
   appendBatch(batch: DecisionBatch): void {
     if (batch.count === 0) return;
+    // The decision log keeps the batch and tries again (bounded: DecisionLog's maxQueuedBytes).
+    if (this.#worker === null) throw new Error('the decision log writer is restarting');
     const seq = ++this.seq;
     // Bytes move to the writer (transferred, not copied); a string would be copied.
-    this.worker.postMessage({ kind: 'batch', seq, batch } satisfies ToWriter, typeof batch.json === 'string' ? [] : [batch.json.buffer as ArrayBuffer]);
+    this.#worker.postMessage({ kind: 'batch', seq, batch } satisfies ToWriter, typeof batch.json === 'string' ? [] : [batch.json.buffer as ArrayBuffer]);
     // Counted once handed over: a postMessage that threw leaves nothing to wait for at close.
     this.inFlight.set(seq, batch.count);
   }
@@ -56,8 +103,9 @@ export class WorkerLogSink implements DecisionSink {
       await Promise.race([new Promise<void>((resolve) => this.waiters.push(resolve)), new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
       clearTimeout(timer);
     }
+    this.#closing = true;
     const lost = this.depth;
-    await this.worker.terminate();
+    await this.#worker?.terminate();
     return lost;
   }
 }

@@ -1,0 +1,64 @@
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, test } from 'vitest';
+import { summarize } from '../../src/store/decision-summary.js';
+import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
+// From dist/: the writer is a worker thread, started from the built .js file beside it (global-setup builds dist/).
+import { WorkerLogSink } from '../../dist/store/sqlite/worker-log-sink.js';
+import type { DecisionBatch, DecisionRecord } from '../../src/store/store.js';
+
+let dir = '';
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'gavel-writer-'));
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+const record = (id: string): DecisionRecord => ({
+  id,
+  at: '2026-11-22T12:00:00.000Z',
+  via: 'native',
+  decision: true,
+  revision: 'abc',
+  subject: { type: 'user', id: 'alice' },
+  action: 'read',
+  resource: { type: 'doc', id },
+  latencyUs: 1,
+  determining: [],
+  reasons: [],
+  errors: [],
+});
+const batch = (...ids: string[]): DecisionBatch => {
+  const records = ids.map(record);
+  return { firstAt: records[0]!.at, lastAt: records[0]!.at, count: records.length, json: new TextEncoder().encode(JSON.stringify(records)), summary: summarize(records) };
+};
+/** Polls `check` until it answers true (it is not asked again after), or `ms` pass. */
+const until = async (check: () => boolean, ms = 10_000) => {
+  for (const start = Date.now(); Date.now() - start < ms; await new Promise((resolve) => setTimeout(resolve, 25))) if (check()) return true;
+  return false;
+};
+
+describe("the decision log's writer thread", () => {
+  test('a writer that stops is started again, and later batches are written', async () => {
+    const path = join(dir, 'gavel.db');
+    // A folder where the database should be: the writer cannot open it, and exits.
+    mkdirSync(path);
+    const errors: string[] = [];
+    const sink = new WorkerLogSink(path, { days: 30, maxRows: 1_000 }, (err) => errors.push(err.message));
+    try {
+      expect(await until(() => errors.some((m) => m.includes('the decision log writer stopped')))).toBe(true);
+      // Meanwhile the decision log keeps what it cannot hand over (and tries again).
+      expect(() => sink.appendBatch(batch('while-down'))).toThrow('restarting');
+      rmSync(path, { recursive: true });
+      // Started again after a second, it opens the database and writes.
+      expect(await until(() => { try { sink.appendBatch(batch('after')); return true; } catch { return false; } })).toBe(true);
+      expect(await until(() => sink.depth === 0)).toBe(true);
+      expect(await sink.close()).toBe(0);
+      const store = new SqliteStore(path);
+      expect(store.queryDecisions({ limit: 10 }).map((r) => r.id)).toEqual(['after']);
+      store.close();
+    } finally {
+      await sink.close(100);
+    }
+  });
+});
