@@ -5,6 +5,7 @@ import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { LogRetention } from '../../src/store/sqlite/log-retention.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import type { DecisionRecord } from '../../src/store/store.js';
+import { decisionRecord } from './records.js';
 
 let dir = '';
 let store: SqliteStore;
@@ -20,20 +21,7 @@ afterEach(() => {
 const DAY = 86_400_000;
 const NOW = Date.parse('2026-11-22T12:00:00.000Z');
 
-const record = (id: string, at: number): DecisionRecord => ({
-  id,
-  at: new Date(at).toISOString(),
-  via: 'native',
-  decision: true,
-  revision: 'abc',
-  subject: { type: 'user', id: 'alice' },
-  action: 'read',
-  resource: { type: 'doc', id },
-  latencyUs: 1,
-  determining: ['p'],
-  reasons: [],
-  errors: [],
-});
+const record = (id: string, at: number): DecisionRecord => decisionRecord(id, { at: new Date(at).toISOString(), determining: ['p'] });
 
 /** Writes a batch of `size` decisions made at `at`, named `<batch>.<i>`, as the log's writer does; tells `retention`. */
 function write(retention: LogRetention | null, batch: string, size: number, at = NOW): void {

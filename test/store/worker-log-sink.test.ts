@@ -6,7 +6,8 @@ import { summarize } from '../../src/store/decision-summary.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 // From dist/: the writer is a worker thread, started from the built .js file beside it (global-setup builds dist/).
 import { WorkerLogSink } from '../../dist/store/sqlite/worker-log-sink.js';
-import type { DecisionBatch, DecisionRecord } from '../../src/store/store.js';
+import type { DecisionBatch } from '../../src/store/store.js';
+import { decisionRecord } from './records.js';
 
 let dir = '';
 beforeEach(() => {
@@ -14,22 +15,8 @@ beforeEach(() => {
 });
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-const record = (id: string): DecisionRecord => ({
-  id,
-  at: '2026-11-22T12:00:00.000Z',
-  via: 'native',
-  decision: true,
-  revision: 'abc',
-  subject: { type: 'user', id: 'alice' },
-  action: 'read',
-  resource: { type: 'doc', id },
-  latencyUs: 1,
-  determining: [],
-  reasons: [],
-  errors: [],
-});
 const batch = (...ids: string[]): DecisionBatch => {
-  const records = ids.map(record);
+  const records = ids.map((id) => decisionRecord(id));
   return { firstAt: records[0]!.at, lastAt: records[0]!.at, count: records.length, json: new TextEncoder().encode(JSON.stringify(records)), summary: summarize(records) };
 };
 /** Polls `check` until it answers true (it is not asked again after), or `ms` pass. */
