@@ -158,6 +158,25 @@ describe('the SQLite store', () => {
   });
 });
 
+describe('reading a log of many batches', () => {
+  test('pages run across any number of batches, with and without filters, and ids are found however old', () => {
+    const store = new SqliteStore(join(dir, 'gavel.db'));
+    // 300 batches of one decision: more than a page asks the summaries for at a time.
+    for (let i = 0; i < 300; i++) store.appendDecisions([{ ...record(`r${i}`, i % 50 !== 0), subject: { type: 'user', id: i % 100 === 7 ? 'rare' : 'alice' } }]);
+    const first = store.decisionPage({ limit: 150 });
+    expect(first.decisions.map((r) => r.id)).toEqual(Array.from({ length: 150 }, (_, k) => `r${299 - k}`));
+    const second = store.decisionPage({ limit: 200, after: first.next! });
+    expect(second.decisions.map((r) => r.id)).toEqual(Array.from({ length: 150 }, (_, k) => `r${149 - k}`));
+    expect(second.next).toBeNull();
+    expect(store.queryDecisions({ limit: 10, decision: false }).map((r) => r.id)).toEqual(['r250', 'r200', 'r150', 'r100', 'r50', 'r0']);
+    expect(store.queryDecisions({ limit: 10, subjectId: 'rare' }).map((r) => r.id)).toEqual(['r207', 'r107', 'r7']);
+    expect(store.decisionById('r0')?.id).toBe('r0');
+    expect(store.decisionById('r299')?.id).toBe('r299');
+    expect(store.decisionById('r300')).toBeNull();
+    store.close();
+  });
+});
+
 describe('the decision log', () => {
   test('batches in memory and writes on close', () => {
     const store = new SqliteStore(join(dir, 'gavel.db'));

@@ -11,6 +11,9 @@ import { batchText, line, summarize } from '../decision-summary.js';
  * `synchronous = FULL` so that a transaction that returned is on disk: nothing
  * acknowledged is lost on a crash.
  */
+/** Batches a decision page asks for at a time. */
+const SEQ_CHUNK = 64;
+
 export class SqliteStore implements Store {
   private readonly db: Database.Database;
   private readonly insert: Database.Statement;
@@ -76,31 +79,41 @@ export class SqliteStore implements Store {
     if (query.via !== undefined) key(`v:${query.via}`), recordWhere.push("j.value ->> '$.via' = ?"), recordParams.push(query.via);
     if (query.policy !== undefined) key(`p:${query.policy}`), recordWhere.push("EXISTS (SELECT 1 FROM json_each(j.value, '$.determining') d WHERE d.value = ?)"), recordParams.push(query.policy);
     const after = query.after === undefined ? null : parseCursor(query.after);
-    if (after !== null) batchWhere.push('s.seq <= ?'), batchParams.push(after.seq);
-    const seqs = this.db
-      .prepare(`SELECT s.seq FROM decision_summaries s JOIN decision_batches b ON b.seq = s.seq ${batchWhere.length > 0 ? `WHERE ${batchWhere.join(' AND ')}` : ''} ORDER BY s.seq DESC`)
-      .pluck()
-      .all(...batchParams) as number[];
+    // The candidate batches a chunk at a time, newest first: a page reads as many as it
+    // needs, not the numbers of every matching batch in a log of a million decisions.
+    const candidates = this.db
+      .prepare(`SELECT s.seq FROM decision_summaries s JOIN decision_batches b ON b.seq = s.seq WHERE ${[...batchWhere, 's.seq < ?'].join(' AND ')} ORDER BY s.seq DESC LIMIT ${SEQ_CHUNK}`)
+      .pluck();
     const inBatch = this.db.prepare(
       `SELECT j.key AS pos, j.value AS record FROM decision_batches b, json_each(b.records) j WHERE b.seq = ? AND j.key < ? ${recordWhere.map((w) => `AND ${w}`).join(' ')} ORDER BY j.key DESC LIMIT ?`,
     );
     const decisions: DecisionRecord[] = [];
     let last: { seq: number; pos: number } | null = null;
-    for (const seq of seqs) {
-      if (decisions.length >= query.limit) break;
-      const before = after !== null && seq === after.seq ? after.pos : Number.MAX_SAFE_INTEGER;
-      for (const r of inBatch.all(seq, before, ...recordParams, query.limit - decisions.length) as { pos: number; record: string }[]) {
-        decisions.push(JSON.parse(r.record) as DecisionRecord);
-        last = { seq, pos: r.pos };
+    let below = after !== null ? after.seq + 1 : Number.MAX_SAFE_INTEGER;
+    while (decisions.length < query.limit) {
+      const seqs = candidates.all(...batchParams, below) as number[];
+      if (seqs.length === 0) break;
+      for (const seq of seqs) {
+        if (decisions.length >= query.limit) break;
+        const before = after !== null && seq === after.seq ? after.pos : Number.MAX_SAFE_INTEGER;
+        for (const r of inBatch.all(seq, before, ...recordParams, query.limit - decisions.length) as { pos: number; record: string }[]) {
+          decisions.push(JSON.parse(r.record) as DecisionRecord);
+          last = { seq, pos: r.pos };
+        }
       }
+      below = seqs[seqs.length - 1]!;
     }
     return { decisions, next: last !== null && decisions.length === query.limit ? `${last.seq}.${last.pos}` : null };
   }
 
   decisionById(id: string): DecisionRecord | null {
-    const seqs = this.db.prepare('SELECT seq FROM decision_summaries WHERE instr(ids, ?) > 0 ORDER BY seq DESC').pluck().all(`\n${line(id)}\n`) as number[];
+    // Newest first, one batch at a time: the decisions looked up are mostly recent, and the
+    // scan of the summaries' ids stops at the first batch that holds the id.
+    const next = this.db.prepare('SELECT seq FROM decision_summaries WHERE instr(ids, ?) > 0 AND seq < ? ORDER BY seq DESC LIMIT 1').pluck();
     const find = this.db.prepare("SELECT j.value FROM decision_batches b, json_each(b.records) j WHERE b.seq = ? AND j.value ->> '$.id' = ? ORDER BY j.key DESC LIMIT 1").pluck();
-    for (const seq of seqs) {
+    const text = `\n${line(id)}\n`;
+    for (let seq = next.get(text, Number.MAX_SAFE_INTEGER) as number | undefined; seq !== undefined; seq = next.get(text, seq) as number | undefined) {
+      // A batch whose ids line matched another id (newlines read as spaces) is passed over.
       const record = find.get(seq, id) as string | undefined;
       if (record !== undefined) return JSON.parse(record) as DecisionRecord;
     }
