@@ -1,6 +1,7 @@
 import { hash, randomUUID } from 'node:crypto';
 import { jwtVerify, type JSONWebKeySet, type JWTPayload } from 'jose';
 import { register } from './registration.js';
+import { attemptKey } from '../server/attempt-limit.js';
 import type { LivePolicySet } from '../engine/live-set.js';
 import type { Decider, Origin } from '../server/decider.js';
 import type { Velocity } from '../signals/velocity.js';
@@ -33,6 +34,9 @@ export type BrowserAnswer = { kind: 'html'; status: number; html: string; csrfCo
 
 const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
 const ACCESS_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token';
+/** Sign-ins waiting for a user at once, in all and from one client address (generous: a company's users may share one NAT address). */
+const PENDING_MAX = 100_000;
+const PENDING_PER_ADDRESS = 1_000;
 /** One answer for a subject token that is forged, expired, revoked or not the caller's to present. */
 const SUBJECT_TOKEN_REFUSED = 'subject_token is not a live token of this issuer that this client may present (one issued to it, or for an API it serves: apis[].resource_servers)';
 const ACTOR_TOKEN_REFUSED = 'actor_token is not a live token of this issuer issued to the calling client';
@@ -86,7 +90,20 @@ export class Issuer {
   /** DPoP proofs seen at the token endpoint. */
   private readonly replay = new ReplayCache();
   /** Authorization requests waiting for the user to sign in, by transaction id. */
-  private readonly pending = new Map<string, PendingAuthorization>();
+  private readonly pending = new Map<string, PendingAuthorization & { from: string }>();
+  /** The sign-ins pending from each client address (attemptKey: IPv6 by /64), oldest first. */
+  private readonly pendingByAddress = new Map<string, string[]>();
+
+  /** Forgets a pending sign-in, wherever it is listed. */
+  private dropPending(tx: string): void {
+    const p = this.pending.get(tx);
+    if (p === undefined) return;
+    this.pending.delete(tx);
+    const list = this.pendingByAddress.get(p.from);
+    if (list === undefined) return;
+    list.splice(list.indexOf(tx), 1);
+    if (list.length === 0) this.pendingByAddress.delete(p.from);
+  }
 
   constructor(private readonly options: IssuerOptions) {
     this.now = options.now ?? Date.now;
@@ -209,16 +226,29 @@ export class Issuer {
   }
 
   /** GET /oauth2/authorize: the login and consent page, or the client's redirect with an error. */
-  authorize(query: URLSearchParams): BrowserAnswer {
+  authorize(query: URLSearchParams, origin: Origin): BrowserAnswer {
     const checked = checkAuthorization(query, this.options.registry(), this.now());
     if ('kind' in checked) {
       if (checked.kind === 'page') return { kind: 'html', status: 400, html: errorPage(checked.message) };
       return { kind: 'redirect', location: redirectWith(checked.redirectUri, { error: checked.error, error_description: checked.description, state: checked.state, iss: this.url }) };
     }
     const now = this.now();
-    for (const [id, p] of this.pending) if (p.expiresAt < now || this.pending.size > 10_000) this.pending.delete(id);
+    // Every sign-in lives as long, so the oldest are at the front: expired ones leave from there.
+    for (const [id, p] of this.pending) {
+      if (p.expiresAt >= now) break;
+      this.dropPending(id);
+    }
+    // One address holds so many sign-ins at most: its own oldest make room, so it cannot push
+    // everyone else's out of the table (as it could by filling it); the table is bounded too.
+    const from = attemptKey(origin.address ?? 'unknown');
+    const mine = this.pendingByAddress.get(from) ?? [];
+    if (mine.length >= PENDING_PER_ADDRESS) this.dropPending(mine[0]!);
+    if (this.pending.size >= PENDING_MAX) this.dropPending(this.pending.keys().next().value!);
     const tx = randomToken(18);
-    this.pending.set(tx, checked);
+    this.pending.set(tx, { ...checked, from });
+    let list = this.pendingByAddress.get(from);
+    if (list === undefined) this.pendingByAddress.set(from, (list = []));
+    list.push(tx);
     return { kind: 'html', status: 200, html: loginPage({ tx, csrf: checked.csrf, client: checked.client.id, scopes: checked.scopes, audience: checked.api.identifier, error: null, username: '' }), csrfCookie: checked.csrf };
   }
 
@@ -234,7 +264,7 @@ export class Issuer {
     if (p === undefined || p.expiresAt < this.now()) return { kind: 'html', status: 400, html: errorPage('this sign-in has expired; start again from the application') };
     if (form.get('csrf') !== p.csrf || cookieCsrf !== p.csrf) return { kind: 'html', status: 403, html: errorPage('the form was not sent by this page (CSRF check failed); start again from the application') };
     const back = (params: Record<string, string | null>): BrowserAnswer => {
-      this.pending.delete(tx);
+      this.dropPending(tx);
       return { kind: 'redirect', location: redirectWith(p.redirectUri, { ...params, state: p.state, iss: this.url }) };
     };
     if (form.get('decision') === 'deny') return back({ error: 'access_denied', error_description: 'the user denied the request' });

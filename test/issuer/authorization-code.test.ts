@@ -1,4 +1,5 @@
 import { cpSync } from 'node:fs';
+import { request } from 'node:http';
 import { join } from 'node:path';
 import * as oidc from 'openid-client';
 import { chromium, type Browser } from 'playwright-core';
@@ -168,4 +169,33 @@ describe('authorization code with PKCE, in a real browser', () => {
     expect(right.status).toBe(303);
     expect(new URL(right.headers.get('location')!).searchParams.get('code')).toMatch(/^[A-Za-z0-9_-]{43}$/);
   });
+
+  test('one address holds at most 1,000 sign-ins in progress: its own oldest make room, never another address\'s', async () => {
+    const { url } = await start();
+    const pageFrom = (localAddress: string) =>
+      new Promise<{ tx: string; csrf: string }>((resolve, reject) => {
+        request(url, { localAddress }, (res) => {
+          let text = '';
+          res.on('data', (d: Buffer) => (text += d.toString()));
+          res.on('end', () => resolve({ tx: /name="tx" value="([^"]+)"/.exec(text)![1]!, csrf: /name="csrf" value="([^"]+)"/.exec(text)![1]! }));
+        })
+          .on('error', reject)
+          .end();
+      });
+    const signIn = ({ tx, csrf }: { tx: string; csrf: string }) =>
+      fetch(`${server.url}/oauth2/authorize`, {
+        method: 'POST',
+        redirect: 'manual',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: `gavel_csrf=${csrf}` },
+        body: new URLSearchParams({ tx, csrf, username: 'alice', password: 'alice-example-password', decision: 'allow' }),
+      });
+    const someone = await pageFrom('127.0.0.1');
+    const flood: { tx: string; csrf: string }[] = [];
+    for (let i = 0; i < 1_001; i++) flood.push(await pageFrom('127.0.0.9'));
+    const evicted = await signIn(flood[0]!);
+    expect(evicted.status).toBe(400);
+    expect(await evicted.text()).toContain('this sign-in has expired');
+    expect((await signIn(flood[1_000]!)).status).toBe(303);
+    expect((await signIn(someone)).status).toBe(303);
+  }, 60_000);
 });

@@ -95,7 +95,7 @@ export function oauthRoutes(app: FastifyInstance, issuer: Issuer, origin: Origin
   });
   app.get('/oauth2/authorize', async (request, reply) => {
     const query = new URLSearchParams(request.url.slice(request.url.indexOf('?') + 1 || request.url.length));
-    return browser(reply, issuer.authorize(query), 302, issuer.url.startsWith('https:'));
+    return browser(reply, issuer.authorize(query, origin(request)), 302, issuer.url.startsWith('https:'));
   });
 
   void app.register(async (forms) => {
