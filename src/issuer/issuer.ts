@@ -565,6 +565,11 @@ export class Issuer {
     if (claims.client_id !== client.id) throw new OAuthError('invalid_request', 'the token was issued to another client');
     this.options.store.revokeToken(claims.jti, claims.exp ?? 0);
     this.revoked.set(claims.jti, claims.exp ?? 0);
+    // Now and then the ids of tokens expired since leave (the store's list is pruned as it is read).
+    if (this.revoked.size % 1024 === 0) {
+      const now = Math.floor(this.now() / 1000);
+      for (const [jti, exp] of this.revoked) if (exp < now) this.revoked.delete(jti);
+    }
   }
 
   jwks(): ReturnType<KeyRing['jwks']> {
