@@ -1,6 +1,7 @@
 import { hash, randomUUID } from 'node:crypto';
 import { jwtVerify, type JSONWebKeySet, type JWTPayload } from 'jose';
 import { register } from './registration.js';
+import { steadyNow } from '../tokens/clock.js';
 import { attemptKey } from '../server/attempt-limit.js';
 import type { LivePolicySet } from '../engine/live-set.js';
 import type { Decider, Origin } from '../server/decider.js';
@@ -106,7 +107,8 @@ export class Issuer {
   }
 
   constructor(private readonly options: IssuerOptions) {
-    this.now = options.now ?? Date.now;
+    // Never back: the token endpoint's freshness checks (client assertions, DPoP proofs) read it.
+    this.now = options.now ?? steadyNow;
     this.revoked = options.store.revokedTokens(Math.floor(this.now() / 1000));
   }
 

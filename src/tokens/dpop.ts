@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { steadyNow } from './clock.js';
 import { calculateJwkThumbprint, decodeProtectedHeader, importJWK, jwtVerify, type JWK, type JWTPayload } from 'jose';
 
 /** Proof algorithms accepted: asymmetric only, as for tokens. */
@@ -78,7 +79,7 @@ function withoutQuery(url: string): string | null {
  * token — `ath`, the token's SHA-256. Answers the key's thumbprint (`jkt`).
  */
 export async function verifyProof(proof: string, check: ProofCheck): Promise<ProofResult> {
-  const now = check.now ?? Date.now();
+  const now = check.now ?? steadyNow();
   let header: ReturnType<typeof decodeProtectedHeader>;
   try {
     header = decodeProtectedHeader(proof);

@@ -1,5 +1,6 @@
-import { describe, expect, test } from 'vitest';
-import { ReplayCache } from '../../src/tokens/dpop.js';
+import { exportJWK, generateKeyPair, SignJWT } from 'jose';
+import { describe, expect, test, vi } from 'vitest';
+import { ReplayCache, verifyProof } from '../../src/tokens/dpop.js';
 
 describe('the DPoP and client assertion replay cache', () => {
   test('a proof is refused while it is fresh, and forgotten only once it expired', () => {
@@ -41,5 +42,28 @@ describe('the DPoP and client assertion replay cache', () => {
     expect(cache.check('other', 1000)).toBe(true);
     t = 10 * 60_000;
     expect(cache.check('other', 1000)).toBe(false);
+  });
+
+  test('a used proof stays refused when the wall clock is stepped back after the cache let it go', async () => {
+    const { publicKey, privateKey } = await generateKeyPair('ES256');
+    const jwk = await exportJWK(publicKey);
+    const proof = await new SignJWT({ htm: 'POST', htu: 'https://issuer.test/oauth2/token', jti: 'p-1', iat: Math.floor(Date.now() / 1000) }).setProtectedHeader({ alg: 'ES256', typ: 'dpop+jwt', jwk }).sign(privateKey);
+    let monotonic = 0;
+    const replay = new ReplayCache(100, () => monotonic);
+    const check = () => verifyProof(proof, { method: 'POST', url: 'https://issuer.test/oauth2/token', replay });
+    expect(await check()).toMatchObject({ ok: true });
+    expect(await check()).toMatchObject({ ok: false });
+    vi.useFakeTimers({ toFake: ['Date'], now: Date.now() });
+    try {
+      // Three minutes on: the cache has forgotten the proof, and the proof is stale...
+      monotonic += 181_000;
+      vi.setSystemTime(Date.now() + 181_000);
+      expect(await check()).toMatchObject({ ok: false });
+      // ...and stays stale when the clock is stepped back to when it was made.
+      vi.setSystemTime(Date.now() - 181_000);
+      expect(await check()).toMatchObject({ ok: false });
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
