@@ -1,5 +1,5 @@
 import type { DecisionBatch, DecisionRecord, DecisionSink } from '../store/store.js';
-import { BatchKeys, line } from '../store/decision-summary.js';
+import { BatchKeys, heldBytes, line } from '../store/decision-summary.js';
 
 export interface DecisionLogOptions {
   /** Longest a decision waits in memory before it is written; default 100 ms. */
@@ -56,13 +56,25 @@ class ByteText {
   /**
    * The items so far, the first one's separator replaced by `open` and `close` appended, as
    * bytes the caller owns (they may be transferred to another thread); then starts again in a
-   * new buffer of the same size. The bytes are handed over where they were written: copying
-   * each batch into a fresh, zero-filled array cost the request thread ~0.3 µs a decision and
-   * most of its page faults (perf, `npm run bench:http`'s workload).
+   * new buffer of the same size. A full batch's bytes are handed over where they were written:
+   * copying each into a fresh, zero-filled array cost the request thread ~0.3 µs a decision
+   * and most of its page faults (perf, `npm run bench:http`'s workload).
    */
   takeBytes(open: number, close: number): Uint8Array {
-    if (this.#end + 1 > this.#buf.length) this.#grow(this.#end + 1);
-    const out = this.#buf.subarray(0, this.#end + 1);
+    const size = this.#end + 1;
+    // A small batch (a quiet server's, every 100 ms) is copied out instead: handing over a
+    // mostly empty 64 KiB buffer would hold that much per batch while the log cannot be
+    // written, far more than the queue's byte bound counts.
+    if (size < this.#buf.length / 4) {
+      const out = new Uint8Array(size);
+      out.set(this.#buf.subarray(0, this.#end));
+      out[0] = open;
+      out[this.#end] = close;
+      this.#restart();
+      return out;
+    }
+    if (size > this.#buf.length) this.#grow(size);
+    const out = this.#buf.subarray(0, size);
     out[0] = open;
     out[this.#end] = close;
     this.#end = 0;
@@ -124,6 +136,7 @@ export class DecisionLog {
   #retrying = false;
   #failedBytes = 0;
   #dropped = 0;
+  #droppedSaidAt = -Infinity;
   private readonly maxQueuedBytes: number;
   private readonly flushMs: number;
   private readonly batchSize: number;
@@ -184,23 +197,27 @@ export class DecisionLog {
     this.#retrying = false;
     while (this.#failed.length > 0) {
       if (!this.#write(this.#failed[0]!)) return;
-      this.#failedBytes -= this.#failed.shift()!.json.length;
+      this.#failedBytes -= heldBytes(this.#failed.shift()!);
     }
   }
 
   /** Queues a batch to be written; while the queue is over its bound, the oldest go. */
   #queue(batch: DecisionBatch): void {
     this.#failed.push(batch);
-    this.#failedBytes += batch.json.length;
+    this.#failedBytes += heldBytes(batch);
     let dropped = 0;
     while (this.#failedBytes > this.maxQueuedBytes && this.#failed.length > 1) {
       const oldest = this.#failed.shift()!;
-      this.#failedBytes -= oldest.json.length;
+      this.#failedBytes -= heldBytes(oldest);
       dropped += oldest.count;
     }
     if (dropped === 0) return;
     this.#dropped += dropped;
-    this.onError(new Error(`${dropped} decisions dropped: the log could not be written for longer than its queue (${this.maxQueuedBytes >> 20} MiB) holds`));
+    // Said when it starts, then at most once a minute: not a line per batch while the disk is full.
+    const now = Date.now();
+    if (now - this.#droppedSaidAt < 60_000) return;
+    this.#droppedSaidAt = now;
+    this.onError(new Error(`decisions dropped (${this.#dropped} so far): the log could not be written for longer than its queue (${this.maxQueuedBytes >> 20} MiB) holds`));
   }
 
   /** The records waiting as one batch, or `null` when none wait; the buffers start again. */

@@ -71,3 +71,8 @@ export function summarize(records: readonly DecisionRecord[]): BatchSummary {
 export function batchText(batch: Pick<DecisionBatch, 'json'>): string {
   return typeof batch.json === 'string' ? batch.json : Buffer.from(batch.json.buffer, batch.json.byteOffset, batch.json.byteLength).toString('utf8');
 }
+
+/** The memory a waiting batch holds: its whole buffer (a view's bytes may be a small part of it), or its text. */
+export function heldBytes(batch: Pick<DecisionBatch, 'json'>): number {
+  return typeof batch.json === 'string' ? batch.json.length * 2 : batch.json.buffer.byteLength;
+}

@@ -9,6 +9,7 @@ import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { DecisionBatch } from '../store.js';
 import { SqliteStore } from './sqlite-store.js';
+import { heldBytes } from '../decision-summary.js';
 import { LogRetention, type Retention } from './log-retention.js';
 
 /** A batch, already JSON (see DecisionLog). */
@@ -81,7 +82,7 @@ function drain(): void {
       retry = setTimeout(drain, 1000);
       return;
     }
-    pendingBytes -= pending.shift()!.batch.json.length;
+    pendingBytes -= heldBytes(pending.shift()!.batch);
     port.postMessage({ kind: 'written', seq: next.seq } satisfies FromWriter);
     keepBound(() => retention.written(next.batch.count));
   }
@@ -89,14 +90,14 @@ function drain(): void {
 
 port.on('message', (message: ToWriter) => {
   pending.push(message);
-  pendingBytes += message.batch.json.length;
+  pendingBytes += heldBytes(message.batch);
   // While writes fail, batches wait here; past the bound the oldest are given up (and
   // reported), not kept until the process runs out of memory.
   const seqs: number[] = [];
   let count = 0;
   while (pendingBytes > maxPendingBytes && pending.length > 1) {
     const oldest = pending.shift()!;
-    pendingBytes -= oldest.batch.json.length;
+    pendingBytes -= heldBytes(oldest.batch);
     seqs.push(oldest.seq);
     count += oldest.batch.count;
   }

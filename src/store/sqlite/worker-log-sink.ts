@@ -18,6 +18,7 @@ export class WorkerLogSink implements DecisionSink {
   #closing = false;
   #restartMs = FIRST_RESTART_MS;
   #dropped = 0;
+  #droppedSaidAt = -Infinity;
   private seq = 0;
   /** Decisions handed over and not yet written. */
   private inFlight = new Map<number, number>();
@@ -47,7 +48,11 @@ export class WorkerLogSink implements DecisionSink {
       if (m.kind === 'dropped') {
         for (const seq of m.seqs) this.inFlight.delete(seq);
         this.#dropped += m.count;
-        this.onError(new Error(`${m.count} decisions dropped: the log could not be written for longer than the writer's queue (${this.maxPendingBytes >> 20} MiB) holds`));
+        // Said when it starts, then at most once a minute.
+        if (Date.now() - this.#droppedSaidAt >= 60_000) {
+          this.#droppedSaidAt = Date.now();
+          this.onError(new Error(`decisions dropped (${this.#dropped} so far): the log could not be written for longer than the writer's queue (${this.maxPendingBytes >> 20} MiB) holds`));
+        }
       } else {
         this.inFlight.delete(m.seq);
         this.#restartMs = FIRST_RESTART_MS;
