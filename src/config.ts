@@ -31,6 +31,12 @@ export interface Config {
   clientKeys: Record<string, string>;
   /** Peers whose forwarded-for header names the client (CIDRs). */
   trustedProxies: string[];
+  /**
+   * Envoy's downstream peers (the `source` of a CheckRequest) whose X-Forwarded-For is
+   * believed: a different hop from `trustedProxies` (Gavel's own callers), so trusting an
+   * ingress does not let every pod behind an Envoy sidecar choose its address.
+   */
+  envoyTrustedProxies: string[];
   /** The header trusted proxies state the client in. */
   clientAddressHeader: AddressHeader;
   /** Named IP reputation lists (docs/signals.md); paths absolute. */
@@ -148,7 +154,7 @@ function readConfigFile(path: string, shown: string): Json {
     throw new ConfigError(`${shown}: not valid JSON: ${(err as Error).message}`);
   }
   if (!isObject(json)) throw new ConfigError(`${shown}: a config file is a JSON object`);
-  const known = new Set(['$comment', 'policies', 'db', 'http', 'grpc', 'watch', 'admin_key', 'trusted_issuers', 'forward_auth', 'client_keys', 'decision_log', 'trusted_proxies', 'client_address_header', 'ip_lists', 'velocity', 'issuer']);
+  const known = new Set(['$comment', 'policies', 'db', 'http', 'grpc', 'watch', 'admin_key', 'trusted_issuers', 'forward_auth', 'client_keys', 'decision_log', 'trusted_proxies', 'envoy_trusted_proxies', 'client_address_header', 'ip_lists', 'velocity', 'issuer']);
   const unknown = Object.keys(json).filter((k) => !known.has(k));
   if (unknown.length > 0) throw new ConfigError(`${shown}: unknown key \`${unknown[0]}\`; keys are ${[...known].slice(1).join(', ')}`);
   return json;
@@ -282,13 +288,17 @@ function signalsAt(
   base: string,
   where: string,
   problems: string[],
-): Pick<Config, 'trustedProxies' | 'clientAddressHeader' | 'ipLists' | 'velocityMaxKeys'> {
+): Pick<Config, 'trustedProxies' | 'envoyTrustedProxies' | 'clientAddressHeader' | 'ipLists' | 'velocityMaxKeys'> {
   // Flags add to the file: a list or proxy given on the command line is one more.
   let trustedProxies: string[] = [];
   if (json.trusted_proxies !== undefined && !isStrings(json.trusted_proxies)) problems.push(`${where}: trusted_proxies: expected a list of CIDR ranges`);
   else trustedProxies = json.trusted_proxies ?? [];
   problems.push(...TrustedProxies.problems(trustedProxies, `${where}: trusted_proxies`), ...TrustedProxies.problems(flags.trustedProxies ?? [], '--trusted-proxy'));
   trustedProxies = [...trustedProxies, ...(flags.trustedProxies ?? [])];
+  let envoyTrustedProxies: string[] = [];
+  if (json.envoy_trusted_proxies !== undefined && !isStrings(json.envoy_trusted_proxies)) problems.push(`${where}: envoy_trusted_proxies: expected a list of CIDR ranges`);
+  else envoyTrustedProxies = json.envoy_trusted_proxies ?? [];
+  problems.push(...TrustedProxies.problems(envoyTrustedProxies, `${where}: envoy_trusted_proxies`));
 
   const header = json.client_address_header ?? 'x-forwarded-for';
   if (header !== 'x-forwarded-for' && header !== 'forwarded') problems.push(`${where}: client_address_header: expected "x-forwarded-for" or "forwarded"`);
@@ -324,7 +334,7 @@ function signalsAt(
     else if (typeof max !== 'number' || !Number.isInteger(max) || max < 1 || max > 10_000_000) problems.push(`${where}: velocity.max_keys: expected a whole number from 1 to 10000000`);
     else velocityMaxKeys = max;
   }
-  return { trustedProxies, clientAddressHeader: header === 'forwarded' ? 'forwarded' : 'x-forwarded-for', ipLists, velocityMaxKeys };
+  return { trustedProxies, envoyTrustedProxies, clientAddressHeader: header === 'forwarded' ? 'forwarded' : 'x-forwarded-for', ipLists, velocityMaxKeys };
 }
 
 /** Dynamic registrations one client address may attempt an hour, unless `issuer.registrations_per_hour` says otherwise. */

@@ -84,6 +84,15 @@ describe('configuration', () => {
     );
   });
 
+  test("Envoy's trusted proxies are their own list, none by default: trusting Gavel's ingress does not trust Envoy's callers", () => {
+    write('gavel.json', { trusted_proxies: ['10.0.0.0/8'] });
+    expect(loadConfig({ cwd: dir, flags: { config: 'gavel.json' }, env: {} })).toMatchObject({ trustedProxies: ['10.0.0.0/8'], envoyTrustedProxies: [] });
+    write('gavel.json', { envoy_trusted_proxies: ['192.0.2.0/24'] });
+    expect(loadConfig({ cwd: dir, flags: { config: 'gavel.json' }, env: {} })).toMatchObject({ trustedProxies: [], envoyTrustedProxies: ['192.0.2.0/24'] });
+    write('bad.json', { envoy_trusted_proxies: ['10.0.0.0/33'] });
+    expect(() => loadConfig({ cwd: dir, flags: { config: 'bad.json' }, env: {} })).toThrow(/bad\.json: envoy_trusted_proxies\[0\]/);
+  });
+
   test('a trusted issuer may require token types', () => {
     write('jwks.json', { keys: [] });
     write('gavel.json', { trusted_issuers: [{ issuer: 'https://i', audiences: ['a'], jwks_file: 'jwks.json', token_types: ['at+jwt'] }] });

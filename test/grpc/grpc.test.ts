@@ -47,7 +47,7 @@ beforeAll(async () => {
     gateway: { verifyToken: createTokenVerifier([{ issuer: ISSUER, audiences: ['envoy'], algorithms: ['ES256'], jwks: { keys: [jwk] } }]), headers: [], responseHeaders: { 'x-gavel-subject': 'sub' }, replay: new ReplayCache() },
     ready: () => true,
     // The load balancer in front of Envoy.
-    proxies: new TrustedProxies(['10.0.0.0/8']),
+    envoyProxies: new TrustedProxies(['10.0.0.0/8']),
   });
   const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))));
   address = `127.0.0.1:${port}`;
