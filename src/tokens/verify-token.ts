@@ -35,6 +35,18 @@ export interface VerifierOptions {
 type KeySet = ReturnType<typeof createLocalJWKSet> | ReturnType<typeof createRemoteJWKSet>;
 
 /**
+ * An issuer's JWKS over HTTPS, fetched at once rather than by the first token: a gateway's
+ * first calls after a start would otherwise wait for the fetch (up to its 5 s timeout) and
+ * may time out at the gateway first (Envoy's ext_authz default is 200 ms). A failed fetch
+ * here is tried again by the first token that needs the keys.
+ */
+function remoteKeys(url: URL, cooldownMs: number): ReturnType<typeof createRemoteJWKSet> {
+  const keys = createRemoteJWKSet(url, { cooldownDuration: cooldownMs, timeoutDuration: 5_000 });
+  keys.reload().catch(() => {});
+  return keys;
+}
+
+/**
  * A bearer-token verifier over a fixed list of trusted issuers: signature by the issuer's
  * JWKS, `alg` from its allow-list, `iss` exact, `aud` among its audiences, `exp` required,
  * `nbf` honoured. A verified token is cached (keyed by its hash, never its text) until it
@@ -46,9 +58,7 @@ export function createTokenVerifier(issuers: readonly TrustedIssuer[], options: 
   const maxLength = options.maxTokenLength ?? 8192;
   const cacheSize = options.cacheSize ?? 10_000;
   const now = options.now ?? Date.now;
-  const byIssuer = new Map<string, { issuer: TrustedIssuer; keys: KeySet }>(
-    issuers.map((t) => [t.issuer, { issuer: t, keys: t.jwks instanceof URL ? createRemoteJWKSet(t.jwks, { cooldownDuration: options.jwksCooldownMs ?? 30_000, timeoutDuration: 5_000 }) : createLocalJWKSet(t.jwks) }]),
-  );
+  const byIssuer = new Map<string, { issuer: TrustedIssuer; keys: KeySet }>(issuers.map((t) => [t.issuer, { issuer: t, keys: t.jwks instanceof URL ? remoteKeys(t.jwks, options.jwksCooldownMs ?? 30_000) : createLocalJWKSet(t.jwks) }]));
   const cache = new Map<string, JWTPayload>();
   // Verifications under way: concurrent requests with the same new token verify it once.
   const pending = new Map<string, Promise<TokenResult>>();

@@ -135,6 +135,16 @@ describe('keys served over HTTP', () => {
   });
   afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
 
+  test('a remote JWKS is fetched when the verifier is made, before any token needs it', async () => {
+    const before = fetches;
+    const verify = createTokenVerifier([{ ...issuer, jwks: url }], { now });
+    for (let i = 0; i < 100 && fetches === before; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(fetches).toBe(before + 1);
+    // The first token is verified with the keys already at hand.
+    expect(await verify(await sign(good))).toMatchObject({ ok: true });
+    expect(fetches).toBe(before + 1);
+  });
+
   test('a remote JWKS is fetched and used', async () => {
     const verify = createTokenVerifier([{ ...issuer, jwks: url }], { now });
     expect(await verify(await sign(good))).toMatchObject({ ok: true });
