@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { buildPolicySet } from '../../src/index.js';
 import { LivePolicySet } from '../../src/engine/live-set.js';
+import { Metrics } from '../../src/server/metrics.js';
 import { buildApp } from '../../src/http/app.js';
 import { loadCorpus } from '../conformance/corpus.js';
 
@@ -188,6 +189,14 @@ describe('health and metrics', () => {
     expect(r.body).toContain('gavel_decisions_total{interface="native",decision="deny"} 1');
     expect(r.body).toContain(`gavel_policy_revision_info{revision="${live.current.revision}"} 1`);
     expect(r.body).toMatch(/gavel_decision_duration_seconds_count\{interface="authzen"\} 1/);
+  });
+
+  test("/metrics shows the decision log's queue and the decisions it had to drop", async () => {
+    const local = buildApp({ policies: live, metrics: new Metrics(live, () => 3, () => 7) });
+    const r = await local.inject({ method: 'GET', url: '/metrics' });
+    await local.close();
+    expect(r.body).toMatch(/^gavel_decision_log_queue 3$/m);
+    expect(r.body).toMatch(/^gavel_decision_log_dropped_total 7$/m);
   });
 });
 
