@@ -1,6 +1,7 @@
 import { create, type DescMessage, type DescService, type MessageInitShape, type MessageShape } from '@bufbuild/protobuf';
 import { credentials, makeGenericClientConstructor, Metadata, ServerCredentials, status, type Client, type ServiceError } from '@grpc/grpc-js';
-import { exportJWK, generateKeyPair, SignJWT } from 'jose';
+import { createHash, randomUUID } from 'node:crypto';
+import { calculateJwkThumbprint, exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { buildPolicySet } from '../../src/index.js';
 import { LivePolicySet } from '../../src/engine/live-set.js';
@@ -144,6 +145,26 @@ describe('envoy.service.auth.v3.Authorization/Check', () => {
     const spoofed = await check({ 'x-forwarded-for': '198.51.100.9' }, 'GET', '/from', '203.0.113.7');
     expect(spoofed.status?.code).toBe(16);
     expect(records().map((r) => (r.request as { context: { ip: string } }).context.ip)).toEqual(['198.51.100.9', '203.0.113.7']);
+  });
+
+  test('a DPoP proof names the URL the client used: behind a trusted balancer that ends TLS, its X-Forwarded-Proto', async () => {
+    const key = await generateKeyPair('ES256');
+    const jwk = await exportJWK(key.publicKey);
+    const token = await sign({ scope: 'hello:read', cnf: { jkt: await calculateJwkThumbprint(jwk) } });
+    const ath = createHash('sha256').update(token).digest('base64url');
+    const proof = (htu: string) => new SignJWT({ htm: 'GET', htu, jti: randomUUID(), iat: Math.floor(Date.now() / 1000), ath }).setProtectedHeader({ alg: 'ES256', typ: 'dpop+jwt', jwk }).sign(key.privateKey);
+    // Envoy listens in plain http behind the balancer (10.0.0.5), which says the client used https.
+    const withProof = async (source: string, htu: string) => {
+      const r = await ask({
+        attributes: { source: from(source), request: { http: { method: 'GET', path: '/hello/x', host: 'api.test', scheme: 'http', headers: { authorization: `DPoP ${token}`, dpop: await proof(htu), 'x-forwarded-proto': 'https' } } } },
+      });
+      return r.status?.code;
+    };
+    expect(await withProof('10.0.0.5', 'https://api.test/hello/x')).toBe(0);
+    // From a source not in envoy_trusted_proxies the header is the client's word: Envoy's scheme counts.
+    expect(await withProof('203.0.113.7', 'https://api.test/hello/x')).toBe(16);
+    expect(await withProof('203.0.113.7', 'http://api.test/hello/x')).toBe(0);
+    records();
   });
 
   test('headers sent as header_map (encode_raw_headers: true) are read like headers, repeated keys joined', async () => {
