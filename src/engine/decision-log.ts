@@ -1,5 +1,6 @@
 import type { DecisionBatch, DecisionRecord, DecisionSink } from '../store/store.js';
 import { BatchKeys, heldBytes, line } from '../store/decision-summary.js';
+import { ByteBoundedQueue } from '../store/byte-bounded-queue.js';
 
 export interface DecisionLogOptions {
   /** Longest a decision waits in memory before it is written; default 100 ms. */
@@ -131,10 +132,9 @@ export class DecisionLog {
    * fails, new records are still cut into batches of the usual bounds and queued here: when
    * it recovers the backlog goes out batch by batch, never as one outsized write.
    */
-  readonly #failed: DecisionBatch[] = [];
+  readonly #failed: ByteBoundedQueue<DecisionBatch>;
   /** Whether a retry of the queue is scheduled: until then new batches join it without a write. */
   #retrying = false;
-  #failedBytes = 0;
   #dropped = 0;
   #droppedSaidAt = -Infinity;
   private readonly maxQueuedBytes: number;
@@ -153,6 +153,7 @@ export class DecisionLog {
     this.batchBytes = options.batchBytes ?? 8 << 20;
     this.keepsRequests = options.keepRequests ?? true;
     this.maxQueuedBytes = options.maxQueuedBytes ?? 256 << 20;
+    this.#failed = new ByteBoundedQueue<DecisionBatch>(this.maxQueuedBytes, heldBytes);
   }
 
   /** Decisions dropped because the sink refused them for longer than the queue could hold. */
@@ -195,22 +196,15 @@ export class DecisionLog {
     const batch = this.#cut();
     if (batch !== null) this.#queue(batch);
     this.#retrying = false;
-    while (this.#failed.length > 0) {
-      if (!this.#write(this.#failed[0]!)) return;
-      this.#failedBytes -= heldBytes(this.#failed.shift()!);
+    for (let next = this.#failed.first; next !== undefined; next = this.#failed.first) {
+      if (!this.#write(next)) return;
+      this.#failed.shift();
     }
   }
 
   /** Queues a batch to be written; while the queue is over its bound, the oldest go. */
   #queue(batch: DecisionBatch): void {
-    this.#failed.push(batch);
-    this.#failedBytes += heldBytes(batch);
-    let dropped = 0;
-    while (this.#failedBytes > this.maxQueuedBytes && this.#failed.length > 1) {
-      const oldest = this.#failed.shift()!;
-      this.#failedBytes -= heldBytes(oldest);
-      dropped += oldest.count;
-    }
+    const dropped = this.#failed.push(batch).reduce((n, b) => n + b.count, 0);
     if (dropped === 0) return;
     this.#dropped += dropped;
     // Said when it starts, then at most once a minute: not a line per batch while the disk is full.

@@ -71,7 +71,7 @@ export function envoyAuthorization(policies: LivePolicySet, decider: Decider, op
       };
       // The URL the client used, which a DPoP proof names: behind a balancer that ends TLS,
       // Envoy's own scheme is http, and the balancer says https in X-Forwarded-Proto.
-      const forwardedProto = peer !== '' && proxies.trusts(peer) ? headers['x-forwarded-proto'] : undefined;
+      const forwardedProto = peer !== '' && proxies.trusts(canonical(peer) ?? peer) ? headers['x-forwarded-proto'] : undefined;
       const scheme = forwardedProto === 'https' || forwardedProto === 'http' ? forwardedProto : http.scheme || 'http';
       const original = { method: call.method, url: `${scheme}://${call.host}${call.path}` };
       const verified = await verifyPresented(headers.authorization, headers.dpop, original, options.verifyToken, options.replay);

@@ -18,9 +18,10 @@ const BETWEEN_WRITES = { decisions: 50_000, batches: MAX_BATCHES };
 /**
  * The decision log's retention, kept by the log's writer as it writes: after each batch it
  * deletes the oldest batches the log no longer keeps — beyond `maxRows`, or older than
- * `days` — whole, up to twice what the write added, so the log stays at its bound instead of growing for an
- * hour and then being cut in one long transaction (measured: 8 s to prune 2,000,000
- * decisions, on the thread answering requests, while the file had grown by gigabytes).
+ * `days` — whole, up to twice what the write added, so the log stays at its bound instead
+ * of growing for an hour and then being cut in one long transaction (measured: 8 s to prune
+ * 2,000,000 decisions, on the thread answering requests, while the file had grown by
+ * gigabytes).
  * The log holds at least `maxRows` decisions once it has that many, and at most one batch
  * more. `trim()` on a timer (every second in the writer) deletes by age, and clears a backlog
  * (a lowered bound, a database from before).

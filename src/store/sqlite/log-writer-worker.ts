@@ -10,6 +10,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import type { DecisionBatch } from '../store.js';
 import { SqliteStore } from './sqlite-store.js';
 import { heldBytes } from '../decision-summary.js';
+import { ByteBoundedQueue } from '../byte-bounded-queue.js';
 import { LogRetention, type Retention } from './log-retention.js';
 
 /** A batch, already JSON (see DecisionLog). */
@@ -67,14 +68,13 @@ function keepBound(step: () => void): void {
 // and then a fresh count in case another process wrote or deleted decisions.
 let ticks = 0;
 setInterval(() => keepBound(() => (++ticks % 600 === 0 ? retention.recount() : retention.trim())), 1000);
-const pending: ToWriter[] = [];
-let pendingBytes = 0;
+// While writes fail, batches wait here; past the bound the oldest are given up (and reported).
+const pending = new ByteBoundedQueue<ToWriter>(maxPendingBytes, (m) => heldBytes(m.batch));
 let retry: NodeJS.Timeout | null = null;
 
 function drain(): void {
   retry = null;
-  while (pending.length > 0) {
-    const next = pending[0];
+  for (let next = pending.first; next !== undefined; next = pending.first) {
     try {
       store.appendBatch(next.batch);
     } catch (err: unknown) {
@@ -82,25 +82,14 @@ function drain(): void {
       retry = setTimeout(drain, 1000);
       return;
     }
-    pendingBytes -= heldBytes(pending.shift()!.batch);
+    pending.shift();
     port.postMessage({ kind: 'written', seq: next.seq } satisfies FromWriter);
     keepBound(() => retention.written(next.batch.count));
   }
 }
 
 port.on('message', (message: ToWriter) => {
-  pending.push(message);
-  pendingBytes += heldBytes(message.batch);
-  // While writes fail, batches wait here; past the bound the oldest are given up (and
-  // reported), not kept until the process runs out of memory.
-  const seqs: number[] = [];
-  let count = 0;
-  while (pendingBytes > maxPendingBytes && pending.length > 1) {
-    const oldest = pending.shift()!;
-    pendingBytes -= heldBytes(oldest.batch);
-    seqs.push(oldest.seq);
-    count += oldest.batch.count;
-  }
-  if (count > 0) port.postMessage({ kind: 'dropped', seqs, count } satisfies FromWriter);
+  const dropped = pending.push(message);
+  if (dropped.length > 0) port.postMessage({ kind: 'dropped', seqs: dropped.map((m) => m.seq), count: dropped.reduce((n, m) => n + m.batch.count, 0) } satisfies FromWriter);
   if (retry === null) drain();
 });

@@ -6,14 +6,14 @@ import type { AuthCode, CodeUse, DecisionBatch, DecisionPage, DecisionQuery, Dec
 import { MIGRATIONS, type SchemaEdit } from './migrations.js';
 import { batchText, line, summarize } from '../decision-summary.js';
 
+/** Batches a decision page asks for at a time. */
+const SEQ_CHUNK = 64;
+
 /**
  * The embedded store: one SQLite file in WAL mode with foreign keys on, migrated on open.
  * `synchronous = FULL` so that a transaction that returned is on disk: nothing
  * acknowledged is lost on a crash.
  */
-/** Batches a decision page asks for at a time. */
-const SEQ_CHUNK = 64;
-
 export class SqliteStore implements Store {
   private readonly db: Database.Database;
   private readonly insert: Database.Statement;
