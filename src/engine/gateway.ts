@@ -42,7 +42,12 @@ export function bearerToken(authorization: string | undefined): string | null {
 export type GatewayVerdict =
   | { kind: 'allow'; headers: Record<string, string> }
   | { kind: 'unauthenticated'; challenge: string }
+  /** A token was presented and could not be checked (its issuer's keys cannot be fetched): try again later. */
+  | { kind: 'unavailable'; reason: string }
   | { kind: 'forbidden'; reason: string };
+
+/** Seconds a caller whose token could not be checked is asked to wait (Retry-After): one JWKS fetch cooldown at most. */
+export const RETRY_AFTER_S = '5';
 
 const quote = (s: string) => `"${s.replace(/["\\]/g, '')}"`;
 
@@ -50,7 +55,9 @@ const quote = (s: string) => `"${s.replace(/["\\]/g, '')}"`;
  * What a gateway should do: allow with headers for the upstream (every configured one,
  * empty when the claim is absent); deny an unauthenticated caller with an RFC 6750
  * challenge (`invalid_token` and why, when a token was presented but failed); deny a
- * verified caller with the reason.
+ * verified caller with the reason. A denied caller whose token could not be checked at all
+ * is told to try again: a 401 would have well-behaved clients discard a token that may be
+ * good (and sign their users out) whenever the issuer's JWKS endpoint is down.
  */
 export function gatewayVerdict(d: Decision, verified: TokenResult | null, responseHeaders: Readonly<Record<string, string>>): GatewayVerdict {
   const claims = verified?.ok ? verified.claims : undefined;
@@ -62,6 +69,7 @@ export function gatewayVerdict(d: Decision, verified: TokenResult | null, respon
     }
     return { kind: 'allow', headers };
   }
+  if (verified !== null && !verified.ok && verified.unavailable === true) return { kind: 'unavailable', reason: verified.reason };
   if (claims === undefined) {
     const challenge = verified === null ? 'Bearer' : `Bearer error="invalid_token", error_description=${quote(verified.ok ? '' : verified.reason)}`;
     return { kind: 'unauthenticated', challenge };

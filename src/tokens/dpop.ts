@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type { TokenResult } from './verify-token.js';
 import { steadyNow } from './clock.js';
 import { calculateJwkThumbprint, decodeProtectedHeader, importJWK, jwtVerify, type JWK, type JWTPayload } from 'jose';
 
@@ -143,9 +144,9 @@ export async function verifyPresented(
   authorization: string | undefined,
   proof: string | undefined,
   request: { method: string; url: string },
-  verify: (token: string) => Promise<{ ok: true; claims: JWTPayload } | { ok: false; reason: string }>,
+  verify: (token: string) => Promise<TokenResult>,
   replay: ReplayCache,
-): Promise<{ ok: true; claims: JWTPayload } | { ok: false; reason: string } | null> {
+): Promise<TokenResult | null> {
   const presented = accessToken(authorization);
   if (presented === null) return null;
   const verified = await verify(presented.token);

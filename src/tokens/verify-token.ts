@@ -1,8 +1,14 @@
 import { hash } from 'node:crypto';
-import { createLocalJWKSet, createRemoteJWKSet, decodeJwt, errors, jwtVerify, type JWTPayload } from 'jose';
+import { createLocalJWKSet, decodeJwt, errors, jwtVerify, type JWTPayload } from 'jose';
+import { KeysUnavailable, RemoteKeys } from './remote-keys.js';
 import type { TrustedIssuer } from './trusted-issuer.js';
 
-export type TokenResult = { ok: true; claims: JWTPayload } | { ok: false; reason: string };
+/**
+ * A verified token's claims, or why it was not accepted. `unavailable`: the token could not be
+ * checked at all — its issuer's keys cannot be fetched — so it is neither valid nor known to
+ * be invalid, and a gateway answers 503 (try again), not 401.
+ */
+export type TokenResult = { ok: true; claims: JWTPayload } | { ok: false; reason: string; unavailable?: true };
 
 /**
  * Verifies a bearer token. `key` is the token's `tokenKey`, when the caller has computed it
@@ -28,23 +34,13 @@ export interface VerifierOptions {
    * (a forged token cannot make Gavel hammer the issuer); default 30 s.
    */
   jwksCooldownMs?: number;
+  /** How old a remote JWKS may get before it is fetched again (in the background); default 10 min. */
+  jwksRefreshMs?: number;
   /** The clock, for tests. */
   now?: () => number;
 }
 
-type KeySet = ReturnType<typeof createLocalJWKSet> | ReturnType<typeof createRemoteJWKSet>;
-
-/**
- * An issuer's JWKS over HTTPS, fetched at once rather than by the first token: a gateway's
- * first calls after a start would otherwise wait for the fetch (up to its 5 s timeout) and
- * may time out at the gateway first (Envoy's ext_authz default is 200 ms). A failed fetch
- * here is tried again by the first token that needs the keys.
- */
-function remoteKeys(url: URL, cooldownMs: number): ReturnType<typeof createRemoteJWKSet> {
-  const keys = createRemoteJWKSet(url, { cooldownDuration: cooldownMs, timeoutDuration: 5_000 });
-  keys.reload().catch(() => {});
-  return keys;
-}
+type KeySet = ReturnType<typeof createLocalJWKSet> | RemoteKeys['lookup'];
 
 /**
  * A bearer-token verifier over a fixed list of trusted issuers: signature by the issuer's
@@ -58,7 +54,7 @@ export function createTokenVerifier(issuers: readonly TrustedIssuer[], options: 
   const maxLength = options.maxTokenLength ?? 8192;
   const cacheSize = options.cacheSize ?? 10_000;
   const now = options.now ?? Date.now;
-  const byIssuer = new Map<string, { issuer: TrustedIssuer; keys: KeySet }>(issuers.map((t) => [t.issuer, { issuer: t, keys: t.jwks instanceof URL ? remoteKeys(t.jwks, options.jwksCooldownMs ?? 30_000) : createLocalJWKSet(t.jwks) }]));
+  const byIssuer = new Map<string, { issuer: TrustedIssuer; keys: KeySet }>(issuers.map((t) => [t.issuer, { issuer: t, keys: t.jwks instanceof URL ? new RemoteKeys(t.jwks, { cooldownMs: options.jwksCooldownMs, refreshMs: options.jwksRefreshMs }).lookup : createLocalJWKSet(t.jwks) }]));
   const cache = new Map<string, JWTPayload>();
   // Verifications under way: concurrent requests with the same new token verify it once.
   const pending = new Map<string, Promise<TokenResult>>();
@@ -90,6 +86,7 @@ export function createTokenVerifier(issuers: readonly TrustedIssuer[], options: 
       cache.set(key, payload);
       return { ok: true, claims: payload };
     } catch (err: unknown) {
+      if (err instanceof KeysUnavailable) return { ok: false, reason: err.message, unavailable: true };
       return { ok: false, reason: describe(err) };
     }
   };
@@ -121,6 +118,6 @@ function describe(err: unknown): string {
   if (err instanceof errors.JOSEAlgNotAllowed) return 'signing algorithm is not allowed';
   if (err instanceof errors.JWSSignatureVerificationFailed) return 'signature does not verify';
   if (err instanceof errors.JWKSNoMatchingKey) return 'no key of the issuer matches the token';
-  if (err instanceof errors.JWKSTimeout || err instanceof errors.JOSEError) return `cannot verify: ${err.message}`;
+  if (err instanceof errors.JOSEError) return `cannot verify: ${err.message}`;
   return 'cannot verify the token';
 }

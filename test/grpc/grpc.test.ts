@@ -1,3 +1,5 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { create, type DescMessage, type DescService, type MessageInitShape, type MessageShape } from '@bufbuild/protobuf';
 import { credentials, makeGenericClientConstructor, Metadata, ServerCredentials, status, type Client, type ServiceError } from '@grpc/grpc-js';
 import { createHash, randomUUID } from 'node:crypto';
@@ -202,6 +204,38 @@ describe('grpc.health.v1.Health', () => {
     expect(await call(Health, 'check', HealthCheckRequestSchema, { service: '' })).toMatchObject({ status: HealthCheckResponse_ServingStatus.SERVING });
     expect(await call(Health, 'check', HealthCheckRequestSchema, { service: 'gavel.v1.DecisionService' })).toMatchObject({ status: HealthCheckResponse_ServingStatus.SERVING });
     await expect(call(Health, 'check', HealthCheckRequestSchema, { service: 'nope' })).rejects.toMatchObject({ code: 5 });
+  });
+});
+
+describe("Envoy Check when the token's issuer cannot be reached", () => {
+  let down: Server;
+  let at = '';
+  beforeAll(async () => {
+    // The issuer's JWKS URL: a loopback port nothing listens on.
+    const probe = createServer();
+    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+    const { port } = probe.address() as AddressInfo;
+    await new Promise<void>((resolve) => probe.close(() => resolve()));
+    const policies = new LivePolicySet(buildPolicySet([{ file: 'g.gavel', text: POLICIES }]).set!);
+    down = buildGrpcServer({
+      policies,
+      decider: new Decider(new Metrics(policies), null, null),
+      gateway: { verifyToken: createTokenVerifier([{ issuer: ISSUER, audiences: ['envoy'], algorithms: ['ES256'], jwks: new URL(`http://127.0.0.1:${port}/jwks.json`) }]), headers: [], responseHeaders: {}, replay: new ReplayCache() },
+      ready: () => true,
+    });
+    const bound = await new Promise<number>((resolve, reject) => down.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))));
+    at = `127.0.0.1:${bound}`;
+  });
+  afterAll(() => new Promise<void>((resolve) => down.tryShutdown(() => resolve())));
+
+  test('a token that cannot be checked is denied with 503 and Retry-After (UNAVAILABLE in the answer, not a gRPC error failure_mode_allow would pass)', async () => {
+    const request = { attributes: { request: { http: { method: 'GET', path: '/hello/x', host: 'api.test', headers: { authorization: `Bearer ${await sign({ scope: 'hello:read' })}` } } } } };
+    const r = (await call(Authorization, 'check', CheckRequestSchema, request, { at })) as unknown as { status?: { code: number }; httpResponse: { case: string; value: { status?: { code: number }; headers: { header?: { key: string; value: string } }[] } } };
+    expect(r.status?.code).toBe(14);
+    expect(r.httpResponse).toMatchObject({ case: 'deniedResponse', value: { status: { code: 503 } } });
+    const headers = Object.fromEntries(r.httpResponse.value.headers.map((h) => [h.header?.key, h.header?.value]));
+    expect(headers['retry-after']).toBe('5');
+    expect(headers['x-gavel-reason']).toContain("the issuer's keys could not be fetched");
   });
 });
 

@@ -1,3 +1,5 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -146,3 +148,40 @@ describe('end-user tokens on the AuthZEN and native APIs (context.token)', () =>
   });
 });
 
+describe("forward-auth when the token's issuer cannot be reached", () => {
+  let down: FastifyInstance;
+  beforeAll(async () => {
+    // The issuer's JWKS URL: a loopback port nothing listens on.
+    const probe = createServer();
+    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+    const { port } = probe.address() as AddressInfo;
+    await new Promise<void>((resolve) => probe.close(() => resolve()));
+    const policies = `${POLICIES}\n@id("public") permit (action == "GET", resource.path like "/public/**");`;
+    down = buildApp({
+      policies: new LivePolicySet(buildPolicySet([{ file: 'gw.gavel', text: policies }]).set!),
+      forwardAuth: {
+        verifyToken: createTokenVerifier([{ issuer: ISSUER, audiences: ['gw'], algorithms: ['ES256'], jwks: new URL(`http://127.0.0.1:${port}/jwks.json`) }]),
+        headers: [],
+        responseHeaders: {},
+        replay: new ReplayCache(),
+      },
+    });
+    await down.ready();
+  });
+  afterAll(() => down.close());
+
+  test('503 with Retry-After, not 401 invalid_token: the token may be good, and a 401 would make clients throw it away', async () => {
+    const token = await sign({ scope: 'hello:read' });
+    const r = await down.inject({ method: 'GET', url: '/v1/forward-auth', headers: nginx('/hello/world', 'GET', { authorization: `Bearer ${token}` }) });
+    expect(r.statusCode).toBe(503);
+    expect(r.headers['retry-after']).toBe('5');
+    expect(r.headers['www-authenticate']).toBeUndefined();
+    expect(r.headers['x-gavel-reason']).toMatch(/the issuer's keys could not be fetched from http:\/\/127\.0\.0\.1:\d+\/jwks\.json/);
+  });
+
+  test('what the policies allow without a token is still allowed', async () => {
+    const token = await sign({ scope: 'hello:read' });
+    const r = await down.inject({ method: 'GET', url: '/v1/forward-auth', headers: nginx('/public/page', 'GET', { authorization: `Bearer ${token}` }) });
+    expect(r.statusCode).toBe(200);
+  });
+});

@@ -166,6 +166,76 @@ describe('keys served over HTTP', () => {
   });
 });
 
+describe("an issuer whose JWKS endpoint is down", () => {
+  // The issuer's JWKS endpoint: it serves the keys, or fails with a 500 while `down`.
+  let down = false;
+  let fetches = 0;
+  let server: Server;
+  let url: URL;
+  beforeAll(async () => {
+    server = createServer((_req, res) => {
+      fetches++;
+      if (down) return void res.writeHead(500).end('maintenance');
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify(jwks));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const address = server.address();
+    url = new URL(`http://127.0.0.1:${typeof address === 'object' && address !== null ? address.port : 0}/jwks.json`);
+  });
+  afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+  test('tokens keep verifying with the keys last fetched, however stale (a refresh that fails keeps them)', async () => {
+    down = false;
+    // Keys always stale: every token starts a background refresh (cooldown 0).
+    const verify = createTokenVerifier([{ ...issuer, jwks: url }], { now, jwksRefreshMs: 0, jwksCooldownMs: 0 });
+    expect(await verify(await sign({ ...good, jti: 'before' }))).toMatchObject({ ok: true });
+    down = true;
+    const before = fetches;
+    for (const jti of ['during-1', 'during-2', 'during-3']) expect(await verify(await sign({ ...good, jti }))).toMatchObject({ ok: true });
+    // The refreshes were tried, and failed, without costing a token anything.
+    expect(fetches).toBeGreaterThan(before);
+    down = false;
+  });
+
+  test('a token that cannot be checked at all is "unavailable", not invalid: no keys were ever fetched', async () => {
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const address = closed.address();
+    await new Promise<void>((resolve) => closed.close(() => resolve()));
+    const nowhere = new URL(`http://127.0.0.1:${typeof address === 'object' && address !== null ? address.port : 0}/jwks.json`);
+    const verify = createTokenVerifier([{ ...issuer, jwks: nowhere }], { now });
+    const result = await verify(await sign(good));
+    expect(result).toMatchObject({ ok: false, unavailable: true });
+    expect(!result.ok && result.reason).toMatch(/could not be fetched from http:\/\/127\.0\.0\.1:\d+\/jwks\.json: fetch failed: ECONNREFUSED/);
+  });
+
+  test('a token naming a key the fetched set lacks is "unavailable" while the set cannot be fetched again (rotated or forged: nobody can tell)', async () => {
+    down = false;
+    const verify = createTokenVerifier([{ ...issuer, jwks: url }], { now, jwksCooldownMs: 0 });
+    expect(await verify(await sign({ ...good, jti: 'known' }))).toMatchObject({ ok: true });
+    down = true;
+    const rotated = await generateKeyPair('ES256');
+    const result = await verify(await sign({ ...good, jti: 'new-kid' }, { key: rotated.privateKey, alg: 'ES256', kid: 'ec-9' }));
+    expect(result).toMatchObject({ ok: false, unavailable: true });
+    expect(!result.ok && result.reason).toContain('HTTP 500');
+    // Once the endpoint answers again, the same kind of token is plainly invalid (the key is not published).
+    down = false;
+    expect(await verify(await sign({ ...good, jti: 'new-kid-2' }, { key: rotated.privateKey, alg: 'ES256', kid: 'ec-9' }))).toEqual({ ok: false, reason: 'no key of the issuer matches the token' });
+  });
+
+  test('while the endpoint is down it is asked once per cooldown, not once per token', async () => {
+    down = true;
+    const before = fetches;
+    const verify = createTokenVerifier([{ ...issuer, jwks: url }], { now });
+    const results = await Promise.all(Array.from({ length: 50 }, async (_, i) => verify(await sign({ ...good, jti: `flood-${i}` }))));
+    expect(results.every((r) => !r.ok && r.unavailable === true)).toBe(true);
+    // The fetch made at start, and nothing more within the 30 s cooldown.
+    expect(fetches - before).toBe(1);
+    down = false;
+  });
+});
+
 describe('trusted issuer configuration', () => {
   test('reports every problem', () => {
     expect(

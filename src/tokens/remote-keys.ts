@@ -1,0 +1,120 @@
+import { performance } from 'node:perf_hooks';
+import { createLocalJWKSet, errors, type FlattenedJWSInput, type JWSHeaderParameters } from 'jose';
+
+type KeyLookup = ReturnType<typeof createLocalJWKSet>;
+type Key = Awaited<ReturnType<KeyLookup>>;
+
+/**
+ * The keys a token needs could not be had: the issuer's JWKS has not been fetched yet and
+ * cannot be, or a token names a key Gavel lacks and the JWKS cannot be fetched again. The
+ * token may be perfectly good — an interface answers "try again" (503), not "invalid token"
+ * (401), which would make well-behaved clients throw their tokens away.
+ */
+export class KeysUnavailable extends Error {}
+
+export interface RemoteKeysOptions {
+  /** How old the keys may get before they are fetched again, in the background; default 10 min. */
+  refreshMs?: number;
+  /**
+   * After a fetch, how long a token's unknown `kid` does not trigger another (a forged token
+   * cannot make Gavel hammer the issuer); default 30 s.
+   */
+  cooldownMs?: number;
+  /** How long a fetch may take; default 5 s. */
+  timeoutMs?: number;
+}
+
+/**
+ * An issuer's JWKS over HTTPS, kept as the last copy that could be fetched. Unlike jose's
+ * remote key set, which fetches in line once its copy is ten minutes old and fails every
+ * token while the issuer's JWKS endpoint is down, this one:
+ *
+ * - refreshes a stale copy in the background and keeps using it meanwhile: a token never
+ *   waits for a routine refresh (a gateway's 200 ms ext_authz timeout would give up first);
+ * - keeps the old copy when a refresh fails (stale-if-error): an outage of the issuer's
+ *   JWKS endpoint does not turn every new token into a 401;
+ * - fetches in line only when it must — no copy yet, or a token names a key the copy lacks
+ *   (the issuer rotated) — and then says `KeysUnavailable` when that fetch fails.
+ *
+ * The first fetch starts at once, so a gateway's first calls after a start find the keys at hand.
+ */
+export class RemoteKeys {
+  #keys: KeyLookup | null = null;
+  /** When the copy was fetched, and when a fetch was last tried (performance.now()). */
+  #fetchedAt = -Infinity;
+  #triedAt = -Infinity;
+  /** Why the last fetch failed, or null when it did not. */
+  #failure: string | null = null;
+  #pending: Promise<void> | null = null;
+  private readonly refreshMs: number;
+  private readonly cooldownMs: number;
+  private readonly timeoutMs: number;
+
+  constructor(
+    readonly url: URL,
+    options: RemoteKeysOptions = {},
+  ) {
+    this.refreshMs = options.refreshMs ?? 600_000;
+    this.cooldownMs = options.cooldownMs ?? 30_000;
+    this.timeoutMs = options.timeoutMs ?? 5_000;
+    void this.#refresh();
+  }
+
+  /** Why the last fetch failed, or null: for operators (readiness, logs). */
+  get failure(): string | null {
+    return this.#failure;
+  }
+
+  /** A jose key lookup (the second argument of `jwtVerify`). */
+  readonly lookup = async (header: JWSHeaderParameters, token: FlattenedJWSInput): Promise<Key> => {
+    // While the JWKS cannot be fetched, it is tried once per cooldown, not once per token.
+    if (this.#keys === null && (this.#pending !== null || this.#mayFetch())) await this.#refresh();
+    const keys = this.#keys;
+    if (keys === null) throw new KeysUnavailable(`the issuer's keys could not be fetched from ${this.url.href}: ${this.#failure ?? 'unknown error'}`);
+    if (performance.now() - this.#fetchedAt >= this.refreshMs && this.#mayFetch()) void this.#refresh();
+    try {
+      return await keys(header, token);
+    } catch (err: unknown) {
+      if (!(err instanceof errors.JWKSNoMatchingKey)) throw err;
+      // A kid the copy lacks: the issuer may have rotated — look again, unless it was just looked at.
+      if (this.#pending !== null || this.#mayFetch()) await this.#refresh();
+      // Without a copy as new as the token, nobody can tell a rotated key from a forged one.
+      if (this.#failure !== null) throw new KeysUnavailable(`the token names a key (kid) the issuer's last fetched keys lack, and ${this.url.href} cannot be fetched: ${this.#failure}`);
+      return this.#keys!(header, token);
+    }
+  };
+
+  #mayFetch(): boolean {
+    return performance.now() - this.#triedAt >= this.cooldownMs;
+  }
+
+  /** Fetches the JWKS once, however many callers ask at the same time; never throws. */
+  #refresh(): Promise<void> {
+    this.#pending ??= this.#fetch().finally(() => (this.#pending = null));
+    return this.#pending;
+  }
+
+  async #fetch(): Promise<void> {
+    this.#triedAt = performance.now();
+    try {
+      // No redirects: the keys come from the configured URL, not wherever it points.
+      const response = await fetch(this.url, { redirect: 'manual', signal: AbortSignal.timeout(this.timeoutMs), headers: { accept: 'application/json, application/jwk-set+json' } });
+      if (response.status !== 200) throw new Error(`HTTP ${response.status}`);
+      // createLocalJWKSet checks the document's shape.
+      this.#keys = createLocalJWKSet((await response.json()) as Parameters<typeof createLocalJWKSet>[0]);
+      this.#fetchedAt = performance.now();
+      this.#failure = null;
+    } catch (err: unknown) {
+      this.#failure = fetchProblem(err, this.timeoutMs);
+    }
+  }
+}
+
+/** A failed fetch in words: fetch's own "fetch failed" says nothing; its cause does (ECONNREFUSED, …). */
+function fetchProblem(err: unknown, timeoutMs: number): string {
+  if (!(err instanceof Error)) return String(err);
+  if (err.name === 'TimeoutError') return `no answer within ${timeoutMs} ms`;
+  const cause = err.cause;
+  if (cause instanceof Error) return `${err.message}: ${'code' in cause && typeof cause.code === 'string' ? cause.code : cause.message}`;
+  return err.message;
+}
