@@ -4,6 +4,8 @@ import { randomUUID } from 'node:crypto';
 import type { Decision } from '../engine/decision.js';
 import type { LivePolicySet } from '../engine/live-set.js';
 import { validateRequest } from '../engine/validate-request.js';
+import { withRequestToken } from '../engine/request-token.js';
+import type { VerifyToken } from '../tokens/verify-token.js';
 import { DecideBatchRequestSchema, DecideBatchResponseSchema, DecideRequestSchema, DecideResponseSchema, type DecideRequest } from '../gen/proto/gavel/v1/decision_pb.js';
 import type { Decider, Origin } from '../server/decider.js';
 import { canonical, type TrustedProxies } from '../signals/client-address.js';
@@ -36,19 +38,25 @@ function toRequest(r: DecideRequest, where: string): Request {
   return checked.request;
 }
 
-function toResponse(d: Decision) {
+function toResponse(d: Decision, tokenError: string | null) {
   return create(DecideResponseSchema, {
     decision: d.decision,
     determining: d.determining,
     reasons: d.reasons,
     errors: d.errors,
     revision: d.revision,
+    tokenError: tokenError ?? '',
+    signalErrors: d.signal_errors ?? [],
     ...(d.explanation ? { explanation: JSON.parse(JSON.stringify(d.explanation)) as JsonObject } : {}),
   });
 }
 
-/** gavel.v1.DecisionService: the same semantics as HTTP /v1/decide and /v1/decide/batch. */
-export function decisionService(policies: LivePolicySet, decider: Decider, proxies: TrustedProxies) {
+/**
+ * gavel.v1.DecisionService: the same semantics as HTTP /v1/decide and /v1/decide/batch — an
+ * end user's bearer token in `context.token` is taken out, verified, and its claims become
+ * the `token` root (engine/request-token.ts); policies and the log never see the raw token.
+ */
+export function decisionService(policies: LivePolicySet, decider: Decider, proxies: TrustedProxies, verify: VerifyToken) {
   /** The caller's address: the peer, or what a trusted proxy forwarded in `x-forwarded-for` metadata. */
   const origin = (call: CallInfo): Origin => {
     const peer = peerAddress(call.peer);
@@ -56,17 +64,20 @@ export function decisionService(policies: LivePolicySet, decider: Decider, proxi
   };
   return {
     decide: unary<typeof DecideRequestSchema, typeof DecideResponseSchema>(async (r, call) => {
-      const request = toRequest(r, '');
-      return toResponse(decider.decide('grpc', randomUUID(), policies.current, request, { explain: r.explain }, origin(call)));
+      const { request, tokenError } = await withRequestToken(toRequest(r, ''), verify);
+      return toResponse(decider.decide('grpc', randomUUID(), policies.current, request, { explain: r.explain }, origin(call)), tokenError);
     }),
     decideBatch: unary<typeof DecideBatchRequestSchema, typeof DecideBatchResponseSchema>(async (r, call) => {
       const from = origin(call);
       if (r.requests.length > 1000) throw new GrpcError(status.INVALID_ARGUMENT, 'at most 1000 requests in a batch');
+      // Every item is checked before any token is verified: a bad item fails the batch at once.
+      const checked = r.requests.map((item, i) => ({ item, request: toRequest(item, `requests[${i}].`) }));
+      const requests = await Promise.all(checked.map(async ({ item, request }) => ({ item, ...(await withRequestToken(request, verify)) })));
+      // One revision for the whole batch, taken after the tokens: no decision waits on another revision.
       const set = policies.current;
-      const requests = r.requests.map((item, i) => ({ item, request: toRequest(item, `requests[${i}].`) }));
       const id = randomUUID();
       return create(DecideBatchResponseSchema, {
-        decisions: requests.map(({ item, request }, i) => toResponse(decider.decide('grpc_batch', `${id}#${i}`, set, request, { explain: item.explain }, from))),
+        decisions: requests.map(({ item, request, tokenError }, i) => toResponse(decider.decide('grpc_batch', `${id}#${i}`, set, request, { explain: item.explain }, from), tokenError)),
       });
     }),
   };

@@ -35,7 +35,7 @@ export const GRPC_MESSAGE_LIMIT = 1 << 20;
 export function buildGrpcServer(options: GrpcOptions): Server {
   const server = new Server({ 'grpc.max_receive_message_length': GRPC_MESSAGE_LIMIT });
   const guard = guarded(options.clientKeys ?? new ClientKeys({}));
-  const decisions = decisionService(options.policies, options.decider, options.proxies ?? new TrustedProxies([]));
+  const decisions = decisionService(options.policies, options.decider, options.proxies ?? new TrustedProxies([]), options.gateway.verifyToken);
   const envoy = envoyAuthorization(options.policies, options.decider, options.gateway, options.envoyProxies ?? new TrustedProxies([]));
   server.addService(serviceDefinition(DecisionService), { decide: guard(decisions.decide), decideBatch: guard(decisions.decideBatch) });
   server.addService(serviceDefinition(Authorization), { check: guard(envoy.check, refusedCaller) });

@@ -28,6 +28,7 @@ const POLICIES = `
 @id("read") permit (action == "read", resource.type == "doc") when { subject.role == "reader" };
 @id("hello") permit (action == "GET", resource.path like "/hello/**") when { token.scope contains "hello:read" };
 @id("from") permit (action == "GET", resource.path == "/from") when { context.ip == "198.51.100.9" };
+@id("peek") permit (action == "peek", resource.type == "note") when { token.scope contains "doc:peek" };
 `;
 
 let server: Server;
@@ -101,6 +102,22 @@ describe('gavel.v1.DecisionService', () => {
       ],
     });
     expect((r as unknown as { decisions: { decision: boolean }[] }).decisions.map((d) => d.decision)).toEqual([true, false]);
+  });
+
+  test("an end user's token in context.token is verified and becomes the token root; the raw token is neither seen by policies nor logged", async () => {
+    const token = await sign({ scope: 'doc:peek', jti: 'grpc-1' });
+    const peek = { subject: reader, action: { name: 'peek' }, resource: { type: 'note', id: '1' } };
+    records();
+    expect(await call(DecisionService, 'decide', DecideRequestSchema, { ...peek, context: { token, channel: 'app' } })).toMatchObject({ decision: true, determining: ['peek'], tokenError: '' });
+    const [record] = records();
+    expect(record?.request).toMatchObject({ context: { channel: 'app' }, token: { sub: 'alice', jti: 'grpc-1', scope: 'doc:peek' } });
+    expect(JSON.stringify(record)).not.toContain(token);
+    // A token that does not verify gives no token root, and the answer says why.
+    const expired = await sign({ scope: 'doc:peek', exp: Math.floor(Date.now() / 1000) - 3600 });
+    expect(await call(DecisionService, 'decide', DecideRequestSchema, { ...peek, context: { token: expired } })).toMatchObject({ decision: false, tokenError: 'token expired' });
+    const batch = (await call(DecisionService, 'decideBatch', DecideBatchRequestSchema, { requests: [{ ...peek, context: { token } }, { ...peek, context: { token: 'not-a-jwt' } }] })) as unknown as { decisions: { decision: boolean; tokenError: string }[] };
+    expect(batch.decisions.map((d) => [d.decision, d.tokenError])).toEqual([[true, ''], [false, 'not a JWT']]);
+    expect(JSON.stringify(records())).not.toContain(token);
   });
 
   test('a request without a subject id is INVALID_ARGUMENT with the field named', async () => {
