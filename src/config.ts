@@ -54,6 +54,10 @@ export interface Config {
     signingAlg: 'ES256' | 'EdDSA';
     /** Dynamic registrations (attempts, answered or refused) an address may make an hour. */
     registrationsPerHour: number;
+    /** Seconds a rotated refresh token may be presented again and get the same successor (a lost response, several tabs). */
+    refreshGraceSeconds: number;
+    /** Lifetime of a refresh token family, in seconds: successors keep the first one's expiry. */
+    refreshTtlSeconds: number;
   };
   decisionLog: {
     enabled: boolean;
@@ -339,18 +343,40 @@ function signalsAt(
 
 /** Dynamic registrations one client address may attempt an hour, unless `issuer.registrations_per_hour` says otherwise. */
 export const DEFAULT_REGISTRATIONS_PER_HOUR = 20;
+/** `issuer.refresh_grace_seconds` and `issuer.refresh_token_ttl_seconds` unless set. */
+export const DEFAULT_REFRESH_GRACE_SECONDS = 10;
+export const DEFAULT_REFRESH_TTL_SECONDS = 30 * 86_400;
+
+/** A whole number of seconds in [min, max] at `where`, or `fallback` when absent. */
+function seconds(value: unknown, where: string, min: number, max: number, fallback: number, problems: string[]): number {
+  if (value === undefined) return fallback;
+  if (typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max) return value;
+  problems.push(`${where}: expected a whole number of seconds from ${min} to ${max}`);
+  return fallback;
+}
 
 function issuerAt(value: unknown, env: NodeJS.ProcessEnv, base: string, where: string, problems: string[]): Config['issuer'] {
-  const out: Config['issuer'] = { url: null, secret: null, softwareStatementKeys: null, signingAlg: 'ES256', registrationsPerHour: DEFAULT_REGISTRATIONS_PER_HOUR };
+  const out: Config['issuer'] = {
+    url: null,
+    secret: null,
+    softwareStatementKeys: null,
+    signingAlg: 'ES256',
+    registrationsPerHour: DEFAULT_REGISTRATIONS_PER_HOUR,
+    refreshGraceSeconds: DEFAULT_REFRESH_GRACE_SECONDS,
+    refreshTtlSeconds: DEFAULT_REFRESH_TTL_SECONDS,
+  };
   if (value !== undefined && !isObject(value)) return problems.push(`${where}: expected an object`), out;
   const json = isObject(value) ? value : {};
-  const keys = ['url', 'secret', 'software_statement_jwks_file', 'signing_alg', 'registrations_per_hour'];
+  const keys = ['url', 'secret', 'software_statement_jwks_file', 'signing_alg', 'registrations_per_hour', 'refresh_grace_seconds', 'refresh_token_ttl_seconds'];
   for (const k of Object.keys(json)) if (!keys.includes(k)) problems.push(`${where}: unknown key \`${k}\`; keys are ${keys.join(', ')}`);
   const perHour = json.registrations_per_hour;
   if (perHour !== undefined) {
     if (typeof perHour !== 'number' || !Number.isInteger(perHour) || perHour < 1 || perHour > 100_000) problems.push(`${where}.registrations_per_hour: expected a whole number from 1 to 100000`);
     else out.registrationsPerHour = perHour;
   }
+  // The grace window is how long a rotated token's successor is kept sealed in the store: short on purpose.
+  out.refreshGraceSeconds = seconds(json.refresh_grace_seconds, `${where}.refresh_grace_seconds`, 0, 300, DEFAULT_REFRESH_GRACE_SECONDS, problems);
+  out.refreshTtlSeconds = seconds(json.refresh_token_ttl_seconds, `${where}.refresh_token_ttl_seconds`, 60, 366 * 86_400, DEFAULT_REFRESH_TTL_SECONDS, problems);
   if (json.signing_alg !== undefined) {
     if (json.signing_alg === 'ES256' || json.signing_alg === 'EdDSA') out.signingAlg = json.signing_alg;
     else problems.push(`${where}.signing_alg: expected "ES256" or "EdDSA"`);

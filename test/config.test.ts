@@ -109,4 +109,13 @@ describe('configuration', () => {
     write('bad.json', { issuer: { registrations_per_hour: 0.5 } });
     expect(() => loadConfig({ cwd: dir, flags: { config: 'bad.json' }, env: {} })).toThrow('bad.json: issuer.registrations_per_hour: expected a whole number from 1 to 100000');
   });
+
+  test('refresh tokens: a 10 s grace window and 30 days by default; the file may set others, within bounds', () => {
+    write('gavel.json', {});
+    expect(loadConfig({ cwd: dir, flags: { config: 'gavel.json' }, env: {} }).issuer).toMatchObject({ refreshGraceSeconds: 10, refreshTtlSeconds: 2_592_000 });
+    write('set.json', { issuer: { refresh_grace_seconds: 0, refresh_token_ttl_seconds: 86_400 } });
+    expect(loadConfig({ cwd: dir, flags: { config: 'set.json' }, env: {} }).issuer).toMatchObject({ refreshGraceSeconds: 0, refreshTtlSeconds: 86_400 });
+    write('bad.json', { issuer: { refresh_grace_seconds: 3_600 } });
+    expect(() => loadConfig({ cwd: dir, flags: { config: 'bad.json' }, env: {} })).toThrow('bad.json: issuer.refresh_grace_seconds: expected a whole number of seconds from 0 to 300');
+  });
 });

@@ -106,6 +106,16 @@ export class Issuer {
     if (list.length === 0) this.pendingByAddress.delete(p.from);
   }
 
+  /** Seconds a rotated refresh token may be presented again for the same successor. */
+  get refreshGrace(): number {
+    return this.options.refreshGrace ?? 10;
+  }
+
+  /** Forgets the sealed successors whose grace window has passed (serve calls it with its sweep of expired grants). */
+  forgetSuccessors(nowSeconds: number): number {
+    return this.options.store.forgetSuccessors(nowSeconds - this.refreshGrace);
+  }
+
   constructor(private readonly options: IssuerOptions) {
     // Never back: the token endpoint's freshness checks (client assertions, DPoP proofs) read it.
     this.now = options.now ?? steadyNow;
@@ -379,7 +389,7 @@ export class Issuer {
     const view = this.options.registry();
     let outcome: { api: Api; granted: string[]; mint: MintOutcome[] } | null = null;
     let revoke = false;
-    const use = this.options.store.rotateRefreshToken(hash, sha256(successor), seal(this.options.secret, successor), now, this.options.refreshGrace ?? 10, (t) => {
+    const use = this.options.store.rotateRefreshToken(hash, sha256(successor), seal(this.options.secret, successor), now, this.refreshGrace, (t) => {
       if (t.clientId !== client.id) return 'the refresh token was issued to another client';
       const api = view.apis.get(t.audience);
       const user = view.registry.users.find((u) => u.id === t.subject);

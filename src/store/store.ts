@@ -170,6 +170,12 @@ export interface Store {
    * any other reuse revokes its whole family.
    */
   rotateRefreshToken(hash: string, successorHash: string, successorSealed: string, nowSeconds: number, graceSeconds: number, check: (token: RefreshToken) => string | null): RefreshUse;
+  /**
+   * Forgets the sealed successors of tokens rotated before `rotatedBefore` (seconds): past the
+   * grace window nothing answers with them, and while kept they are live refresh tokens
+   * anyone holding the database and the issuer secret could unseal. Answers how many.
+   */
+  forgetSuccessors(rotatedBefore: number): number;
   /** A refresh token as stored (to check its key binding before using it); `null` when unknown. */
   refreshToken(hash: string): RefreshToken | null;
   /** Revokes the family a refresh token belongs to, if it is the client's; answers whether it was. */

@@ -1,4 +1,4 @@
-import { cpSync } from 'node:fs';
+import { cpSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import * as oidc from 'openid-client';
@@ -24,7 +24,9 @@ beforeAll(async () => {
   cpSync(join(ROOT, 'examples'), join(ws.dir, 'examples'), { recursive: true });
   const applied = await gavel(['apply', 'examples/registry.json'], { cwd: ws.dir });
   expect(applied.code, applied.stderr).toBe(0);
-  server = await serveProcess(ws.dir, []);
+  // A short refresh grace window, so reuse after it can be shown without a long wait.
+  writeFileSync(join(ws.dir, 'gavel.json'), JSON.stringify({ issuer: { refresh_grace_seconds: 2 } }));
+  server = await serveProcess(ws.dir, ['--config', 'gavel.json']);
   browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
 }, 60_000);
 
@@ -108,6 +110,18 @@ describe('authorization code with PKCE, in a real browser', () => {
     const next = await oidc.refreshTokenGrant(config, first.refresh_token!);
     // Revoking a refresh token ends its family: the newest one, and the access tokens issued in it.
     await oidc.tokenRevocation(config, next.refresh_token!);
+    await expect(oidc.refreshTokenGrant(config, next.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
+    expect(await oidc.tokenIntrospection(config, next.access_token)).toEqual({ active: false });
+  }, 30_000);
+
+  test('a refresh token presented again after the grace window is reuse: its whole family is revoked, access tokens included', async () => {
+    const { config, verifier, state, url } = await start('invoice:read');
+    const tokens = await oidc.authorizationCodeGrant(config, await signIn(url), { pkceCodeVerifier: verifier, expectedState: state });
+    const next = await oidc.refreshTokenGrant(config, tokens.refresh_token!);
+    expect(await oidc.tokenIntrospection(config, next.access_token)).toMatchObject({ active: true });
+    await new Promise((resolve) => setTimeout(resolve, 2_500));
+    // The old token again, now a stolen one: refused, and the family ends.
+    await expect(oidc.refreshTokenGrant(config, tokens.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
     await expect(oidc.refreshTokenGrant(config, next.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
     expect(await oidc.tokenIntrospection(config, next.access_token)).toEqual({ active: false });
   }, 30_000);

@@ -52,3 +52,22 @@ describe('expired issuer rows', () => {
     expect(store.deleteExpiredGrants(NOW, 5)).toBe(0);
   });
 });
+
+describe('sealed refresh successors', () => {
+  test('are forgotten once the grace window is over: past it nothing answers with them, and kept they would be live tokens in the file', () => {
+    store.saveRefreshToken(refresh('r1', NOW + 86_400));
+    store.saveRefreshToken(refresh('s1', NOW + 86_400));
+    expect(store.rotateRefreshToken('r1', 'r2', 'sealed-r2', NOW, 10, () => null).kind).toBe('rotated');
+    expect(store.rotateRefreshToken('s1', 's2', 'sealed-s2', NOW + 30, 10, () => null).kind).toBe('rotated');
+    // The sweep at NOW + 35 with a 10 s grace forgets what was rotated before NOW + 25.
+    expect(store.forgetSuccessors(NOW + 25)).toBe(1);
+    const sealed = () => Object.fromEntries((new Database(join(dir, 'gavel.db'), { readonly: true }).prepare('SELECT hash, successor_sealed FROM refresh_tokens WHERE hash IN (?, ?)').all('r1', 's1') as { hash: string; successor_sealed: string | null }[]).map((r) => [r.hash, r.successor_sealed]));
+    expect(sealed()).toEqual({ r1: null, s1: 'sealed-s2' });
+    // The one still in its window still answers a lost response with the same successor.
+    expect(store.rotateRefreshToken('s1', 's2-other', 'sealed-other', NOW + 35, 10, () => null)).toMatchObject({ kind: 'replayed', successorSealed: 'sealed-s2' });
+    // r1 again is reuse: the family is revoked.
+    expect(store.rotateRefreshToken('r1', 'r3', 'sealed-r3', NOW + 36, 10, () => null)).toMatchObject({ kind: 'reused' });
+    expect(store.forgetSuccessors(NOW + 100)).toBe(1);
+    expect(sealed()).toEqual({ r1: null, s1: null });
+  });
+});

@@ -66,6 +66,7 @@ describe('the SQLite store', () => {
       { version: 12, name: 'a counter of changes to what a server holds in memory' },
       { version: 13, name: 'decision log: no JSON check on insert' },
       { version: 14, name: 'issuer: expiry indexes, for deleting what has expired' },
+      { version: 15, name: 'issuer: sealed refresh successors found by rotation time, to forget them after the grace window' },
     ]);
     db.close();
   });

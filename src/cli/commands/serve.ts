@@ -148,13 +148,16 @@ export async function serve(argv: string[], io: CliIo): Promise<number> {
   if (sink === null) prune();
   const pruning = sink === null ? setInterval(prune, 3_600_000).unref() : undefined;
   // Expired tokens, codes and refresh tokens leave the store a slice at a time (a few
-  // milliseconds of the request thread), every 10 s, and sooner while more wait.
+  // milliseconds of the request thread), every 10 s, and sooner while more wait; so do the
+  // sealed successors of refresh tokens rotated longer ago than the grace window.
   const SWEEP = 500;
   let sweepFailing = false;
   const sweepGrants = () => {
     let more = false;
     try {
-      more = store.deleteExpiredGrants(Math.floor(Date.now() / 1000), SWEEP) >= SWEEP;
+      const now = Math.floor(Date.now() / 1000);
+      issuer.forgetSuccessors(now);
+      more = store.deleteExpiredGrants(now, SWEEP) >= SWEEP;
       sweepFailing = false;
     } catch (err: unknown) {
       if (!sweepFailing) writeLine(io.stderr, `gavel: cannot delete expired tokens (will retry): ${err instanceof Error ? err.message : String(err)}`);
@@ -206,7 +209,7 @@ export async function serve(argv: string[], io: CliIo): Promise<number> {
   const admin = { key: config.adminKey, store, reload: () => reloader.reload(), applied: refresh, policies: live };
   metrics.watchSignals(config.ipLists.length > 0 ? ipLists : null, velocity);
   const decider = new Decider(metrics, log, directory, signals);
-  const issuer = new Issuer({ keys, registry: () => registry, decider, policies: live, store, velocity, secret, softwareStatementKeys: config.issuer.softwareStatementKeys, registered: () => (registry = new RegistryView(store.registry())) });
+  const issuer = new Issuer({ keys, registry: () => registry, decider, policies: live, store, velocity, secret, softwareStatementKeys: config.issuer.softwareStatementKeys, refreshGrace: config.issuer.refreshGraceSeconds, refreshTtl: config.issuer.refreshTtlSeconds, registered: () => (registry = new RegistryView(store.registry())) });
   // Gavel trusts the tokens its own issuer mints, for every registered API, with no configuration.
   const verifyToken = withSelfTrust(issuer, createTokenVerifier(config.trustedIssuers), (audience) => registry.apis.has(audience));
   const replay = new ReplayCache();

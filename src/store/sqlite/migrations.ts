@@ -271,4 +271,9 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX auth_codes_expires ON auth_codes (expires_at);
     `,
   },
+  {
+    version: 15,
+    name: 'issuer: sealed refresh successors found by rotation time, to forget them after the grace window',
+    sql: `CREATE INDEX refresh_tokens_successor ON refresh_tokens (rotated_at) WHERE successor_sealed IS NOT NULL;`,
+  },
 ];

@@ -359,6 +359,10 @@ export class SqliteStore implements Store {
     return this.db.transaction(() => Math.max(...sweeps.map((s) => s.run.run(nowSeconds - s.grace, limit).changes)))();
   }
 
+  forgetSuccessors(rotatedBefore: number): number {
+    return this.db.prepare('UPDATE refresh_tokens SET successor_sealed = NULL WHERE successor_sealed IS NOT NULL AND rotated_at < ?').run(rotatedBefore).changes;
+  }
+
   revokeToken(jti: string, expiresAt: number): void {
     this.db.prepare('INSERT INTO revoked_tokens (jti, expires_at) VALUES (?, ?) ON CONFLICT (jti) DO NOTHING').run(jti, expiresAt);
   }
