@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { request } from 'node:http';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -43,6 +44,7 @@ http {
       proxy_set_header        Content-Length "";
       proxy_set_header        X-Original-Method $request_method;
       proxy_set_header        X-Original-URI    $request_uri;
+      proxy_set_header        X-Original-Host   $host;
     }
   }
 }
@@ -115,5 +117,15 @@ describe('nginx auth_request in front of an upstream', () => {
     expect((await fetch(`${base}/hello/world`, { method: 'DELETE', headers: { authorization: `Bearer ${token}` } })).status).toBe(403);
     expect((await fetch(`${base}/elsewhere`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(403);
     expect((await fetch(`${base}/hello/world`, { headers: { authorization: `Bearer ${await stack.sign({ scope: 'other' })}` } })).status).toBe(403);
+  });
+
+  test('policies see the host the client asked for; a client-sent X-Original-Host is replaced by nginx', async () => {
+    const get = (headers: Record<string, string>) =>
+      new Promise<number>((resolve, reject) => {
+        const r = request(`${base}/hosted/page`, { headers }, (res) => (res.resume(), resolve(res.statusCode ?? 0)));
+        r.on('error', reject).end();
+      });
+    expect(await get({ host: 'app.test' })).toBe(200);
+    expect(await get({ host: 'other.test', 'x-original-host': 'app.test' })).toBe(401);
   });
 });

@@ -54,7 +54,7 @@ export async function startStack(name: string): Promise<Stack> {
   mkdirSync(join(dir, 'policies'));
   writeFileSync(
     join(dir, 'policies', 'hello.gavel'),
-    '@id("hello.read")\npermit (action == "GET", resource.path like "/hello/**")\nwhen { token.scope contains "hello:read" };\n\n@id("hello.mint")\npermit (action == "mint", resource == scope::"hello:read");\n',
+    '@id("hello.read")\npermit (action == "GET", resource.path like "/hello/**")\nwhen { token.scope contains "hello:read" };\n\n@id("hello.mint")\npermit (action == "mint", resource == scope::"hello:read");\n\n@id("hosted")\npermit (action == "GET", resource.path like "/hosted/**")\nwhen { resource.host == "app.test" };\n',
   );
   const keys = await generateKeyPair('ES256');
   writeFileSync(join(dir, 'jwks.json'), JSON.stringify({ keys: [{ ...(await exportJWK(keys.publicKey)), kid: 'k1', alg: 'ES256' }] }));
