@@ -40,6 +40,7 @@ export function bearerToken(authorization: string | undefined): string | null {
 }
 
 export type GatewayVerdict =
+  /** Header values are ready to send (`headerValue`); reasons are text, for a header only through `headerValue`. */
   | { kind: 'allow'; headers: Record<string, string> }
   | { kind: 'unauthenticated'; challenge: string }
   /** A token was presented and could not be checked (its issuer's keys cannot be fetched): try again later. */
@@ -49,7 +50,20 @@ export type GatewayVerdict =
 /** Seconds a caller whose token could not be checked is asked to wait (Retry-After): one JWKS fetch cooldown at most. */
 export const RETRY_AFTER_S = '5';
 
-const quote = (s: string) => `"${s.replace(/["\\]/g, '')}"`;
+const quote = (s: string) => `"${headerValue(s.replace(/["\\]/g, ''))}"`;
+
+const PRINTABLE = /^[\x20-\x24\x26-\x7e]*$/;
+
+/**
+ * A text as an HTTP header value. Printable ASCII passes unchanged; every other character —
+ * a reason in German, a `sub` in Chinese, a newline — and `%` itself are percent-encoded
+ * as UTF-8 (RFC 3986 §2.1), so that `decodeURIComponent` always gives the text back. Set
+ * raw, such a value made Node refuse the whole answer (a 500 instead of the 200 or 403).
+ */
+export function headerValue(text: string): string {
+  if (PRINTABLE.test(text)) return text;
+  return text.replace(/[^\x20-\x24\x26-\x7e]+/g, (run) => Array.from(Buffer.from(run, 'utf8'), (b) => `%${b.toString(16).toUpperCase().padStart(2, '0')}`).join(''));
+}
 
 /**
  * What a gateway should do: allow with headers for the upstream (every configured one,
@@ -65,7 +79,7 @@ export function gatewayVerdict(d: Decision, verified: TokenResult | null, respon
     const headers: Record<string, string> = {};
     for (const [name, claim] of Object.entries(responseHeaders)) {
       const v = claims?.[claim];
-      headers[name] = typeof v === 'string' || typeof v === 'number' ? String(v) : '';
+      headers[name] = typeof v === 'string' || typeof v === 'number' ? headerValue(String(v)) : '';
     }
     return { kind: 'allow', headers };
   }

@@ -2,7 +2,7 @@ import { create } from '@bufbuild/protobuf';
 import { randomUUID } from 'node:crypto';
 import { HeaderValueOption_HeaderAppendAction } from '../gen/proto/envoy/config/core/v3/base_pb.js';
 import { CheckRequestSchema, CheckResponseSchema, type AttributeContext_HttpRequest } from '../gen/proto/envoy/service/auth/v3/external_auth_pb.js';
-import { gatewayRequest, gatewayVerdict, RETRY_AFTER_S } from '../engine/gateway.js';
+import { gatewayRequest, gatewayVerdict, headerValue, RETRY_AFTER_S } from '../engine/gateway.js';
 import { verifyPresented } from '../tokens/dpop.js';
 import type { LivePolicySet } from '../engine/live-set.js';
 import type { Decider } from '../server/decider.js';
@@ -89,9 +89,9 @@ export function envoyAuthorization(policies: LivePolicySet, decider: Decider, op
           return denied(Code.UNAUTHENTICATED, 401, 'authentication required', [{ key: 'www-authenticate', value: verdict.challenge }]);
         case 'unavailable':
           // A denial Envoy passes on (503), not a gRPC error: failure_mode_allow must not let it through.
-          return denied(Code.UNAVAILABLE, 503, verdict.reason, [{ key: 'retry-after', value: RETRY_AFTER_S }, { key: 'x-gavel-reason', value: verdict.reason }]);
+          return denied(Code.UNAVAILABLE, 503, verdict.reason, [{ key: 'retry-after', value: RETRY_AFTER_S }, { key: 'x-gavel-reason', value: headerValue(verdict.reason) }]);
         case 'forbidden':
-          return denied(Code.PERMISSION_DENIED, 403, verdict.reason, [{ key: 'x-gavel-reason', value: verdict.reason }]);
+          return denied(Code.PERMISSION_DENIED, 403, verdict.reason, [{ key: 'x-gavel-reason', value: headerValue(verdict.reason) }]);
       }
     }),
   };

@@ -15,6 +15,7 @@ const ISSUER = 'https://issuer.test';
 const POLICIES = `
 @id("hello") permit (action == "GET", resource.path like "/hello/**") when { token.scope contains "hello:read" };
 @id("tenant") forbid (action, resource) when { context has headers && context.headers has "x-tenant" && context.headers["x-tenant"] == "blocked" } reason "tenant is blocked";
+@id("finance") forbid (action, resource.path like "/finanzen/**") reason "nur für Finanzen – gesperrt\\n100% sicher";
 `;
 
 let app: FastifyInstance;
@@ -44,6 +45,18 @@ afterAll(() => app.close());
 const nginx = (uri: string, method = 'GET', extra: Record<string, string> = {}) => ({ 'x-original-method': method, 'x-original-uri': uri, ...extra });
 
 describe('forward-auth', () => {
+  test('header values outside printable ASCII are percent-encoded UTF-8: a unicode reason is a 403, a unicode subject is allowed (both were a 500)', async () => {
+    const token = await sign({ scope: 'hello:read', sub: '用户' });
+    const denied = await app.inject({ method: 'GET', url: '/v1/forward-auth', headers: nginx('/finanzen/q3', 'GET', { authorization: `Bearer ${token}` }) });
+    expect(denied.statusCode).toBe(403);
+    expect(denied.headers['x-gavel-reason']).toBe('nur f%C3%BCr Finanzen %E2%80%93 gesperrt%0A100%25 sicher');
+    expect(decodeURIComponent(denied.headers['x-gavel-reason'] as string)).toBe('nur für Finanzen – gesperrt\n100% sicher');
+    expect(denied.json()).toEqual({ decision: false, reason: 'nur für Finanzen – gesperrt\n100% sicher' });
+    const allowed = await app.inject({ method: 'GET', url: '/v1/forward-auth', headers: nginx('/hello/world', 'GET', { authorization: `Bearer ${token}` }) });
+    expect(allowed.statusCode).toBe(200);
+    expect(decodeURIComponent(allowed.headers['x-gavel-subject'] as string)).toBe('用户');
+  });
+
   test('allows with a valid token, and hands the upstream every configured header', async () => {
     const token = await sign({ scope: 'hello:read' });
     const r = await app.inject({ method: 'GET', url: '/v1/forward-auth', headers: nginx('/hello/world?x=1', 'GET', { authorization: `Bearer ${token}` }) });

@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { gatewayRequest, gatewayVerdict, RETRY_AFTER_S } from '../../engine/gateway.js';
+import { gatewayRequest, gatewayVerdict, headerValue, RETRY_AFTER_S } from '../../engine/gateway.js';
 import { verifyPresented, type ReplayCache } from '../../tokens/dpop.js';
 import type { LivePolicySet } from '../../engine/live-set.js';
 import type { TokenResult } from '../../tokens/verify-token.js';
@@ -91,9 +91,9 @@ export function forwardAuthRoutes(app: FastifyInstance, policies: LivePolicySet,
         case 'unauthenticated':
           return reply.status(401).header('www-authenticate', verdict.challenge).send({ decision: false, reason: 'authentication required' });
         case 'unavailable':
-          return reply.status(503).header('retry-after', RETRY_AFTER_S).header('x-gavel-reason', verdict.reason).send({ decision: false, reason: verdict.reason });
+          return reply.status(503).header('retry-after', RETRY_AFTER_S).header('x-gavel-reason', headerValue(verdict.reason)).send({ decision: false, reason: verdict.reason });
         case 'forbidden':
-          return reply.status(403).header('x-gavel-reason', verdict.reason).send({ decision: false, reason: verdict.reason });
+          return reply.status(403).header('x-gavel-reason', headerValue(verdict.reason)).send({ decision: false, reason: verdict.reason });
       }
     });
   });
