@@ -209,6 +209,16 @@ export class Issuer {
     return { ...(await this.accessToken(client, api, client.id, granted, null, jkt, ttlOf(mint))), mint };
   }
 
+  /**
+   * RFC 8707 §2.2: `resource` on a code or refresh request names the API the token is for; the
+   * grant was made for one API, so another one — or one that is not registered — is `invalid_target`.
+   */
+  private targetProblem(resource: string | null, audience: string): string | null {
+    if (resource === null || resource === audience) return null;
+    if (!this.options.registry().apis.has(resource)) return `\`${resource}\` is not a registered API`;
+    return `the grant is for ${audience}, not \`${resource}\``;
+  }
+
   /** RFC 8707 `resource` (or `audience`): a registered API; without one, the only API the scopes point to. */
   private audience(resource: string | null, requested: string | null, client: Client): Api {
     const view = this.options.registry();
@@ -322,19 +332,23 @@ export class Issuer {
     if (verifier === null) throw new OAuthError('invalid_request', '`code_verifier` is required (PKCE)');
     const now = Math.floor(this.now() / 1000);
     const redirectUri = form.get('redirect_uri');
+    const resource = form.get('resource');
+    let offTarget = false;
     // Checked before the code is used up: a request that fails them does not burn it.
     const use = this.options.store.useCode(sha256(code), now, (c) => {
       if (c.clientId !== client.id) return 'the code was issued to another client';
       if (redirectUri !== c.redirectUri) return 'redirect_uri does not match the authorization request';
       if (!verifierMatches(verifier, c.challenge)) return 'code_verifier does not match the code_challenge';
-      return null;
+      const problem = this.targetProblem(resource, c.audience);
+      offTarget = problem !== null;
+      return problem;
     });
     if (use.kind === 'reused') {
       // RFC 6749 §4.1.2: a code used twice revokes what it issued.
       if (use.family !== null) this.revokeFamily(use.family);
       throw new OAuthError('invalid_grant', 'the code was already used; what it issued is revoked');
     }
-    if (use.kind === 'refused') throw new OAuthError('invalid_grant', use.reason);
+    if (use.kind === 'refused') throw new OAuthError(offTarget ? 'invalid_target' : 'invalid_grant', use.reason);
     if (use.kind !== 'ok') throw new OAuthError('invalid_grant', use.kind === 'expired' ? 'the code expired' : 'unknown code');
     const c = use.code;
     const api = this.options.registry().apis.get(c.audience);
@@ -387,10 +401,14 @@ export class Issuer {
     const successor = randomToken();
     const requested = form.get('scope');
     const view = this.options.registry();
+    const resource = form.get('resource');
     let outcome: { api: Api; granted: string[]; mint: MintOutcome[] } | null = null;
     let revoke = false;
+    let offTarget = false;
     const use = this.options.store.rotateRefreshToken(hash, sha256(successor), seal(this.options.secret, successor), now, this.refreshGrace, (t) => {
       if (t.clientId !== client.id) return 'the refresh token was issued to another client';
+      const target = this.targetProblem(resource, t.audience);
+      if (target !== null) return (offTarget = true), target;
       const api = view.apis.get(t.audience);
       const user = view.registry.users.find((u) => u.id === t.subject);
       if (api === undefined || user === undefined) {
@@ -415,7 +433,7 @@ export class Issuer {
     if (use.kind === 'unknown' || use.kind === 'expired') throw new OAuthError('invalid_grant', use.kind === 'expired' ? 'the refresh token expired' : 'unknown or revoked refresh token');
     if (use.kind === 'refused') {
       if (revoke) this.revokeFamily(use.token.family);
-      throw new OAuthError(use.reason.includes('scope') || use.reason.includes('policies') ? 'invalid_scope' : 'invalid_grant', use.reason);
+      throw new OAuthError(offTarget ? 'invalid_target' : use.reason.includes('scope') || use.reason.includes('policies') ? 'invalid_scope' : 'invalid_grant', use.reason);
     }
     const done = outcome as { api: Api; granted: string[]; mint: MintOutcome[] } | null;
     if (done === null) throw new Error('refresh checked without an outcome');

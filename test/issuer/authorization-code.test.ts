@@ -119,11 +119,23 @@ describe('authorization code with PKCE, in a real browser', () => {
     const tokens = await oidc.authorizationCodeGrant(config, await signIn(url), { pkceCodeVerifier: verifier, expectedState: state });
     const next = await oidc.refreshTokenGrant(config, tokens.refresh_token!);
     expect(await oidc.tokenIntrospection(config, next.access_token)).toMatchObject({ active: true });
-    await new Promise((resolve) => setTimeout(resolve, 2_500));
+    // Whole seconds: 2 s after the rotation may still read as 2, inside the window; 3.2 s never does.
+    await new Promise((resolve) => setTimeout(resolve, 3_200));
     // The old token again, now a stolen one: refused, and the family ends.
     await expect(oidc.refreshTokenGrant(config, tokens.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
     await expect(oidc.refreshTokenGrant(config, next.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
     expect(await oidc.tokenIntrospection(config, next.access_token)).toEqual({ active: false });
+  }, 30_000);
+
+  test('RFC 8707 resource on the code and refresh requests: another API is invalid_target, and the code or token survives for the right one', async () => {
+    const { verifier, url } = await start('invoice:read');
+    const code = (await signIn(url)).searchParams.get('code')!;
+    const form = { grant_type: 'authorization_code', code, redirect_uri: REDIRECT, code_verifier: verifier };
+    expect(await tokenRequest({ ...form, resource: 'https://elsewhere.example.com' })).toMatchObject({ status: 400, body: { error: 'invalid_target' } });
+    const tokens = await tokenRequest({ ...form, resource: API });
+    expect(tokens.status).toBe(200);
+    expect(await tokenRequest({ grant_type: 'refresh_token', refresh_token: tokens.body.refresh_token, resource: 'https://elsewhere.example.com' })).toMatchObject({ status: 400, body: { error: 'invalid_target' } });
+    expect(await tokenRequest({ grant_type: 'refresh_token', refresh_token: tokens.body.refresh_token, resource: API })).toMatchObject({ status: 200 });
   }, 30_000);
 
   test('a code used twice is refused, and what its first use issued is revoked', async () => {
