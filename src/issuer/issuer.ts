@@ -487,12 +487,12 @@ export class Issuer {
     const granted = mint.filter((m) => m.granted).map((m) => m.scope);
     if (granted.length === 0) throw new OAuthError('invalid_scope', `the policies granted none of the scopes: ${[...new Set(mint.flatMap((m) => m.reasons))].join('; ')}`);
     const iat = Math.floor(this.now() / 1000);
-    // Never outlive the token it came from.
-    const exp = Math.min(iat + api.accessTokenTtl, typeof subject.exp === 'number' ? subject.exp : iat);
+    // Never outlive the token it came from, nor a policy's @token_ttl.
+    const cap = Math.min(ttlOf(mint) ?? Infinity, typeof subject.exp === 'number' ? subject.exp - iat : 0);
     const act = subject.act === undefined ? actor : { ...actor, act: subject.act };
-    const claims: JWTPayload = { iss: this.url, sub: subject.sub, aud: api.identifier, iat, exp, jti: randomUUID(), client_id: client.id, scope: granted.join(' '), act, ...(jkt === null ? {} : { cnf: { jkt } }) };
-    const access = await this.options.keys.sign(claims, 'at+jwt');
-    return { access_token: access, issued_token_type: ACCESS_TOKEN_TYPE, token_type: jkt === null ? 'Bearer' : 'DPoP', expires_in: exp - iat, scope: granted.join(' '), mint };
+    // As any access token to the API: its format (JWT or opaque), its custom claims.
+    const access = await this.accessToken(client, api, subject.sub, granted, null, jkt, cap, { act });
+    return { ...access, issued_token_type: ACCESS_TOKEN_TYPE, mint };
   }
 
   private async userTokens(client: Client, api: Api, subject: string, scopes: string[], family: string, mint: MintOutcome[], jkt: string | null, cap: number | null): Promise<TokenResponse & { mint: MintOutcome[] }> {
@@ -506,12 +506,13 @@ export class Issuer {
     return { ...access, refresh_token: refresh, mint };
   }
 
-  private async accessToken(client: Client, api: Api, subject: string, scopes: string[], family: string | null, jkt: string | null, cap: number | null = null): Promise<TokenResponse> {
+  /** An access token to `api`, in its format with its custom claims; `extra` claims (a token exchange's `act`) are added. */
+  private async accessToken(client: Client, api: Api, subject: string, scopes: string[], family: string | null, jkt: string | null, cap: number | null = null, extra: JWTPayload = {}): Promise<TokenResponse> {
     const iat = Math.floor(this.now() / 1000);
     const ttl = Math.min(api.accessTokenTtl, cap ?? Infinity);
     const scope = scopes.join(' ');
     const jti = randomUUID();
-    const claims: JWTPayload = { ...this.mappedClaims(api, client, subject), iss: this.url, sub: subject, aud: api.identifier, iat, exp: iat + ttl, jti, client_id: client.id, scope, ...(jkt === null ? {} : { cnf: { jkt } }) };
+    const claims: JWTPayload = { ...this.mappedClaims(api, client, subject), iss: this.url, sub: subject, aud: api.identifier, iat, exp: iat + ttl, jti, client_id: client.id, scope, ...extra, ...(jkt === null ? {} : { cnf: { jkt } }) };
     if (family !== null) this.options.store.recordFamilyAccess(family, jti, iat + ttl);
     const tokenType = jkt === null ? 'Bearer' : 'DPoP';
     if (api.tokenFormat === 'opaque') {

@@ -16,10 +16,12 @@ beforeAll(async () => {
       // invoice-service is the invoices API's own service: tokens presented to it are its to exchange.
       { identifier: 'https://invoices.example.com', scopes: ['invoice:read', 'invoice:write'], resource_servers: ['invoice-service'] },
       { identifier: 'https://archive.example.com', scopes: ['invoice:read'] },
+      // Reference tokens, with a custom claim from the calling client's attributes.
+      { identifier: 'https://ledger.example.com', scopes: ['invoice:read'], token_format: 'opaque', claims: { team: 'client.team' } },
     ],
     clients: [
       { id: 'frontend', secret: SECRET('frontend'), grant_types: ['client_credentials'], scopes: ['invoice:read'] },
-      { id: 'invoice-service', secret: SECRET('invoice-service'), grant_types: [EXCHANGE], scopes: ['invoice:read', 'invoice:write'] },
+      { id: 'invoice-service', secret: SECRET('invoice-service'), grant_types: [EXCHANGE], scopes: ['invoice:read', 'invoice:write'], attributes: { team: 'billing' } },
       { id: 'archive-service', secret: SECRET('archive-service'), grant_types: [EXCHANGE], scopes: ['invoice:read'] },
       { id: 'batch-job', secret: SECRET('batch-job'), grant_types: ['client_credentials', EXCHANGE], scopes: ['invoice:read'] },
     ],
@@ -47,6 +49,13 @@ describe('token exchange', () => {
     const claims = decodeJwt(exchanged.access_token);
     expect(claims).toMatchObject({ sub: 'frontend', aud: 'https://archive.example.com', client_id: 'invoice-service', act: { sub: 'invoice-service' } });
     expect(claims.exp!).toBeLessThanOrEqual(decodeJwt(subject).exp!);
+  });
+
+  test("the new token is made as any token to its API: an opaque API gets a reference token, with the API's custom claims", async () => {
+    const service = await discover('invoice-service');
+    const exchanged = await oidc.genericGrantRequest(service, EXCHANGE, { subject_token: await frontendToken(), subject_token_type: ACCESS, resource: 'https://ledger.example.com', scope: 'invoice:read' });
+    expect(exchanged.access_token).not.toContain('.');
+    expect(await oidc.tokenIntrospection(service, exchanged.access_token)).toMatchObject({ active: true, sub: 'frontend', aud: 'https://ledger.example.com', act: { sub: 'invoice-service' }, team: 'billing' });
   });
 
   test('an actor token must be the calling client\'s: another party cannot be claimed as the actor, nor told from a forged one', async () => {
