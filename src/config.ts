@@ -208,13 +208,21 @@ function issuersAt(value: unknown, base: string, where: string, problems: string
   return out;
 }
 
+/** Headers that carry credentials: never copied into a request's `context.headers`. */
+const SECRET_HEADERS = new Set(['authorization', 'proxy-authorization', 'cookie', 'dpop', 'x-gavel-client-key']);
+
 function forwardAuthAt(value: unknown, where: string, problems: string[]): Config['forwardAuth'] {
   const out: Config['forwardAuth'] = { headers: [], responseHeaders: { 'X-Gavel-Subject': 'sub' } };
   if (value === undefined) return out;
   if (!isObject(value)) return problems.push(`${where}: expected an object`), out;
   if (value.headers !== undefined) {
-    if (isStrings(value.headers)) out.headers = value.headers.map((h) => h.toLowerCase());
-    else problems.push(`${where}.headers: expected a list of header names`);
+    if (!isStrings(value.headers)) problems.push(`${where}.headers: expected a list of header names`);
+    else {
+      out.headers = value.headers.map((h) => h.toLowerCase());
+      // These carry credentials: copied into `context.headers` they would reach policies and the decision log whole.
+      const secret = out.headers.filter((h) => SECRET_HEADERS.has(h));
+      if (secret.length > 0) problems.push(`${where}.headers: ${secret.map((h) => `\`${h}\``).join(', ')} carr${secret.length > 1 ? 'y' : 'ies'} credentials, which would be stored in the decision log; the verified token's claims are the \`token\` root`);
+    }
   }
   if (value.response_headers !== undefined) {
     const rh = value.response_headers;

@@ -110,6 +110,15 @@ describe('configuration', () => {
     expect(() => loadConfig({ cwd: dir, flags: { config: 'bad.json' }, env: {} })).toThrow('bad.json: issuer.registrations_per_hour: expected a whole number from 1 to 100000');
   });
 
+  test('forward_auth.headers may not copy credentials into the request (they would be logged)', () => {
+    write('bad.json', { forward_auth: { headers: ['X-Tenant', 'Authorization', 'Cookie'] } });
+    expect(() => loadConfig({ cwd: dir, flags: { config: 'bad.json' }, env: {} })).toThrow(
+      'bad.json: forward_auth.headers: `authorization`, `cookie` carry credentials, which would be stored in the decision log; the verified token\'s claims are the `token` root',
+    );
+    write('ok.json', { forward_auth: { headers: ['X-Tenant'] } });
+    expect(loadConfig({ cwd: dir, flags: { config: 'ok.json' }, env: {} }).forwardAuth.headers).toEqual(['x-tenant']);
+  });
+
   test('refresh tokens: a 10 s grace window and 30 days by default; the file may set others, within bounds', () => {
     write('gavel.json', {});
     expect(loadConfig({ cwd: dir, flags: { config: 'gavel.json' }, env: {} }).issuer).toMatchObject({ refreshGraceSeconds: 10, refreshTtlSeconds: 2_592_000 });
