@@ -67,6 +67,8 @@ export interface Config {
     maxRows: number;
     /** Whether a record keeps the request as decided (for explain and what-if); off: the outcome only. */
     keepRequests: boolean;
+    /** Of a verified token in a kept request: its identity and the claims policies read, or all claims. */
+    tokenClaims: 'read' | 'all';
   };
 }
 
@@ -268,14 +270,18 @@ function clientKeysFromEnv(text: string, problems: string[]): Record<string, str
 }
 
 function decisionLogAt(value: unknown, where: string, problems: string[]): Config['decisionLog'] {
-  const out: Config['decisionLog'] = { enabled: true, retentionDays: 30, maxRows: 1_000_000, keepRequests: true };
+  const out: Config['decisionLog'] = { enabled: true, retentionDays: 30, maxRows: 1_000_000, keepRequests: true, tokenClaims: 'read' };
   if (value === undefined) return out;
   if (!isObject(value)) return problems.push(`${where}: expected an object`), out;
-  const known = new Set(['enabled', 'retention_days', 'max_rows', 'keep_requests']);
+  const known = new Set(['enabled', 'retention_days', 'max_rows', 'keep_requests', 'token_claims']);
   for (const k of Object.keys(value)) if (!known.has(k)) problems.push(`${where}: unknown key \`${k}\`; keys are ${[...known].join(', ')}`);
   if (value.enabled !== undefined) {
     if (typeof value.enabled === 'boolean') out.enabled = value.enabled;
     else problems.push(`${where}.enabled: expected true or false`);
+  }
+  if (value.token_claims !== undefined) {
+    if (value.token_claims === 'read' || value.token_claims === 'all') out.tokenClaims = value.token_claims;
+    else problems.push(`${where}.token_claims: expected "read" or "all"`);
   }
   if (value.keep_requests !== undefined) {
     if (typeof value.keep_requests === 'boolean') out.keepRequests = value.keep_requests;

@@ -70,13 +70,13 @@ describe('configuration', () => {
   });
 
   test('the decision log can be switched off, its retention set and its requests left out; bad values are refused', () => {
-    expect(loadConfig({ cwd: dir, flags: {}, env: {} }).decisionLog).toEqual({ enabled: true, retentionDays: 30, maxRows: 1_000_000, keepRequests: true });
+    expect(loadConfig({ cwd: dir, flags: {}, env: {} }).decisionLog).toEqual({ enabled: true, retentionDays: 30, maxRows: 1_000_000, keepRequests: true, tokenClaims: 'read' });
     write('gavel.json', { decision_log: { enabled: false, retention_days: 7, max_rows: 5000, keep_requests: false } });
-    expect(loadConfig({ cwd: dir, flags: { config: 'gavel.json' }, env: {} }).decisionLog).toEqual({ enabled: false, retentionDays: 7, maxRows: 5000, keepRequests: false });
+    expect(loadConfig({ cwd: dir, flags: { config: 'gavel.json' }, env: {} }).decisionLog).toEqual({ enabled: false, retentionDays: 7, maxRows: 5000, keepRequests: false, tokenClaims: 'read' });
     write('bad.json', { decision_log: { retention_days: 0, max_rows: 1.5, keep: true, keep_requests: 'no' } });
     expect(() => loadConfig({ cwd: dir, flags: { config: 'bad.json' }, env: {} })).toThrow(
       [
-        'bad.json: decision_log: unknown key `keep`; keys are enabled, retention_days, max_rows, keep_requests',
+        'bad.json: decision_log: unknown key `keep`; keys are enabled, retention_days, max_rows, keep_requests, token_claims',
         'bad.json: decision_log.keep_requests: expected true or false',
         'bad.json: decision_log.retention_days: expected a whole number from 1 to 36500',
         'bad.json: decision_log.max_rows: expected a whole number from 1 to 1000000000',
@@ -108,6 +108,15 @@ describe('configuration', () => {
     expect(loadConfig({ cwd: dir, flags: { config: 'more.json' }, env: {} }).issuer.registrationsPerHour).toBe(500);
     write('bad.json', { issuer: { registrations_per_hour: 0.5 } });
     expect(() => loadConfig({ cwd: dir, flags: { config: 'bad.json' }, env: {} })).toThrow('bad.json: issuer.registrations_per_hour: expected a whole number from 1 to 100000');
+  });
+
+  test('decision_log.token_claims: "read" by default, "all" on request, nothing else', () => {
+    write('gavel.json', {});
+    expect(loadConfig({ cwd: dir, flags: { config: 'gavel.json' }, env: {} }).decisionLog.tokenClaims).toBe('read');
+    write('all.json', { decision_log: { token_claims: 'all' } });
+    expect(loadConfig({ cwd: dir, flags: { config: 'all.json' }, env: {} }).decisionLog.tokenClaims).toBe('all');
+    write('bad.json', { decision_log: { token_claims: 'some' } });
+    expect(() => loadConfig({ cwd: dir, flags: { config: 'bad.json' }, env: {} })).toThrow('bad.json: decision_log.token_claims: expected "read" or "all"');
   });
 
   test('forward_auth.headers may not copy credentials into the request (they would be logged)', () => {

@@ -17,6 +17,12 @@ export interface DecisionLogOptions {
    */
   keepRequests?: boolean;
   /**
+   * Of a verified token, what a kept request holds: `read` (default) — its identity (`sub`,
+   * `client_id`, `jti`) and the claims the policies in force read; `all` — every claim (a
+   * what-if of policies that read other claims then sees them too).
+   */
+  tokenClaims?: 'read' | 'all';
+  /**
    * Bytes of batches kept while the sink refuses them (a full disk, a writer restarting);
    * beyond it the oldest are dropped — and counted — rather than the process run out of
    * memory. Default 256 MiB.
@@ -142,6 +148,7 @@ export class DecisionLog {
   private readonly batchSize: number;
   private readonly batchBytes: number;
   readonly keepsRequests: boolean;
+  readonly tokenClaims: 'read' | 'all';
 
   constructor(
     private readonly sink: DecisionSink,
@@ -152,6 +159,7 @@ export class DecisionLog {
     this.batchSize = options.batchSize ?? 500;
     this.batchBytes = options.batchBytes ?? 8 << 20;
     this.keepsRequests = options.keepRequests ?? true;
+    this.tokenClaims = options.tokenClaims ?? 'read';
     this.maxQueuedBytes = options.maxQueuedBytes ?? 256 << 20;
     this.#failed = new ByteBoundedQueue<DecisionBatch>(this.maxQueuedBytes, heldBytes);
   }

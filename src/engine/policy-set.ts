@@ -23,6 +23,8 @@ export interface PolicySet {
   readonly index: PolicyIndex;
   /** The `risk` members any policy reads (`*`: all); empty when none does, and signals cost nothing. */
   readonly riskReads: ReadonlySet<string>;
+  /** The `token` claims any policy reads (`*`: all): what the decision log keeps of a token beside its identity. */
+  readonly tokenReads: ReadonlySet<string>;
   /**
    * The syntax trees of the sources, in file order. Decisions do not need them, so they
    * are not kept in memory: reading `files` parses the sources again (the result is reused
@@ -94,6 +96,7 @@ function policySet(sources: readonly PolicySource[], schemaSource: PolicySource 
     byId: new Map(policies.map((p) => [p.id, p])),
     index: new PolicyIndex(policies),
     riskReads: new Set(policies.flatMap((p) => p.riskReads)),
+    tokenReads: new Set(policies.flatMap((p) => p.tokenReads)),
     get files() {
       let parsed = files?.deref();
       if (parsed === undefined) files = new WeakRef((parsed = sources.map((s) => parse(s.file, s.text).ast)));

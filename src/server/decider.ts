@@ -31,13 +31,22 @@ type Json = { [k: string]: unknown };
 const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 const text = (v: unknown): string => (typeof v === 'string' ? v : '');
 
+/** Who a token is about, kept in the log whatever the policies read. */
+const IDENTITY_CLAIMS = new Set(['sub', 'client_id', 'jti']);
+
 /**
- * The request as decided, for explanation and replay: `request.token` already holds the
- * verified claims, never the raw token (a replayed or leaked log cannot present it), so it
- * is kept whole — what-if replays need `scope`, `acr` and the rest.
+ * The request as decided, for explanation and replay. `request.token` holds the verified
+ * claims, never the raw token (a replayed or leaked log cannot present it); of them the log
+ * keeps the token's identity and the claims the policies read (`reads`), unless told to keep
+ * all — not a user's email or name that no policy looked at.
  */
-function loggedRequest(request: Request, risk: Json | null): Request {
-  return risk === null || Object.keys(risk).length === 0 ? request : { ...request, risk };
+function loggedRequest(request: Request, risk: Json | null, reads: ReadonlySet<string> | null): Request {
+  let out = risk === null || Object.keys(risk).length === 0 ? request : { ...request, risk };
+  if (reads !== null && !reads.has(ALL_SIGNALS) && isObject(request.token)) {
+    const claims = request.token;
+    out = { ...out, token: Object.fromEntries(Object.keys(claims).filter((k) => IDENTITY_CLAIMS.has(k) || reads.has(k)).map((k) => [k, claims[k]])) };
+  }
+  return out;
 }
 
 /** Who a request is about, for signals: subject `type/id`, the token's client, the address. */
@@ -67,7 +76,7 @@ export class Decider {
     const start = process.hrtime.bigint();
     const enriched = this.directory === null ? input : this.directory.current.enrich(input);
     const { d, risk } = this.evaluate(set, enriched, options, origin, true);
-    this.decided(where, id, enriched, d, start, risk);
+    this.decided(where, id, set, enriched, d, start, risk);
     return d;
   }
 
@@ -102,7 +111,7 @@ export class Decider {
     return { d, risk };
   }
 
-  private decided(where: Interface, id: string, request: Request, d: Decision, startNs: bigint, risk: RiskRoot | null): void {
+  private decided(where: Interface, id: string, set: PolicySet, request: Request, d: Decision, startNs: bigint, risk: RiskRoot | null): void {
     const latencyUs = Number(process.hrtime.bigint() - startNs) / 1e3;
     this.metrics.decided(where, d.decision, latencyUs / 1e6);
     if (this.log === null) return;
@@ -123,7 +132,7 @@ export class Decider {
       reasons: d.reasons,
       errors: d.errors.map((e) => e.policy),
     };
-    if (this.log.keepsRequests) record.request = loggedRequest(request, risk === null ? null : risk.computed());
+    if (this.log.keepsRequests) record.request = loggedRequest(request, risk === null ? null : risk.computed(), this.log.tokenClaims === 'all' ? null : set.tokenReads);
     this.log.append(record);
   }
 }

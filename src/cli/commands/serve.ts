@@ -129,7 +129,7 @@ export async function serve(argv: string[], io: CliIo): Promise<number> {
     store.close();
     throw new UsageError(`the token issuer cannot start: ${err instanceof Error ? err.message : String(err)}`);
   }
-  const { enabled, retentionDays, maxRows, keepRequests } = config.decisionLog;
+  const { enabled, retentionDays, maxRows, keepRequests, tokenClaims } = config.decisionLog;
   // The writes run on a worker thread with its own connection; the request thread only queues.
   // (An in-memory database is one connection's own: its log stays on this thread.)
   const sink =
@@ -141,7 +141,7 @@ export async function serve(argv: string[], io: CliIo): Promise<number> {
           (err) => writeLine(io.stderr, `gavel: cannot delete decisions past the log's retention (will retry): ${err.message}`),
         )
       : null;
-  const log = enabled ? new DecisionLog(sink ?? store, { keepRequests }, (err) => writeLine(io.stderr, `gavel: cannot write the decision log (will retry): ${err instanceof Error ? err.message : String(err)}`)) : null;
+  const log = enabled ? new DecisionLog(sink ?? store, { keepRequests, tokenClaims }, (err) => writeLine(io.stderr, `gavel: cannot write the decision log (will retry): ${err instanceof Error ? err.message : String(err)}`)) : null;
   // Retention: the writer thread keeps the log within retention_days and max_rows as it writes.
   // Without it (the log off, or an in-memory database), decisions past them are pruned here, on start and hourly.
   const prune = () => store.pruneDecisions(new Date(Date.now() - retentionDays * 86_400_000).toISOString(), maxRows);

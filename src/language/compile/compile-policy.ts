@@ -5,7 +5,7 @@ import { chain, printChainPart, printConstraint, printExpr } from '../format/pri
 import { BOOLEAN_KINDS, compileExpr, type Fn } from './compile-expr.js';
 import { compileConstraint, constraintsOf, indexKeys, valuesOf, type IndexKeys } from './compile-target.js';
 import { exprAt, type ErrorSource } from './error-source.js';
-import { riskReads } from './reads.js';
+import { riskReads, tokenReads } from './reads.js';
 
 export type { IndexKeys } from './compile-target.js';
 
@@ -32,6 +32,8 @@ export interface CompiledPolicy {
   keys: IndexKeys;
   /** The `risk` members the conditions read (`ip`, `velocity`; `*` for all), sorted. */
   readonly riskReads: readonly string[];
+  /** The `token` claims the conditions read (`scope`; `*` for all), sorted. */
+  readonly tokenReads: readonly string[];
   /** Whether the target matches. Never an error: a target that cannot be read does not match. */
   matches: (a: Activation) => boolean;
   /**
@@ -80,6 +82,7 @@ class Compiled implements CompiledPolicy, ErrorSource {
   readonly reason: string | null;
   readonly keys: IndexKeys;
   readonly riskReads: readonly string[];
+  readonly tokenReads: readonly string[];
   readonly matches: (a: Activation) => boolean;
   readonly matchesCandidate: (a: Activation) => boolean;
   readonly holds: (a: Activation) => boolean | EvalError;
@@ -99,6 +102,7 @@ class Compiled implements CompiledPolicy, ErrorSource {
     this.reason = policy.reason;
     this.keys = indexKeys(target, values);
     this.riskReads = riskReads(policy);
+    this.tokenReads = tokenReads(policy);
     this.#source = source;
     this.#tree = source === undefined ? policy : undefined;
     const constraints = target.map((c, i) => compileConstraint(c, values[i]));

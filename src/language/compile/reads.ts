@@ -1,26 +1,26 @@
 import type { Expr, Policy } from '../ast.js';
 
-/** Every signal a policy may read: `risk` itself (a bare `risk`) stands for all of them. */
+/** Every signal (or claim) a policy may read: `risk` (or `token`) read whole stands for all of them. */
 export const ALL_SIGNALS = '*';
 
 /**
- * The `risk` members a policy's conditions read, so a server computes only the signals some
- * candidate needs: each top-level member (`risk.ip.reputation` → `ip`), and each field of
- * it as `member.field` (`ip.reputation`), or `member.*` when the member is read whole.
- * Targets never read `risk`.
+ * How a policy's conditions reach into one root: for each access, the member names read, at
+ * most two deep (`risk.ip.reputation` → `["ip", "reputation"]`, `risk.ip` → `["ip"]`), or `[]`
+ * when the root is read whole (a bare `risk`, or a key computed at run time). Targets never
+ * read `risk` or `token`.
  */
-export function riskReads(policy: Policy): string[] {
-  const found = new Set<string>();
+function rootAccesses(policy: Policy, root: string): string[][] {
+  const found: string[][] = [];
   const visit = (e: Expr): void => {
     switch (e.kind) {
       case 'attr':
       case 'has':
-        if (e.object.kind === 'root' && e.object.root === 'risk') found.add(e.name).add(`${e.name}.*`);
-        else if (e.object.kind === 'attr' && e.object.object.kind === 'root' && e.object.object.root === 'risk') found.add(e.object.name).add(`${e.object.name}.${e.name}`);
+        if (e.object.kind === 'root' && e.object.root === root) found.push([e.name]);
+        else if (e.object.kind === 'attr' && e.object.object.kind === 'root' && e.object.object.root === root) found.push([e.object.name, e.name]);
         else visit(e.object);
         return;
       case 'root':
-        if (e.root === 'risk') found.add(ALL_SIGNALS);
+        if (e.root === root) found.push([]);
         return;
       case 'list':
         return e.items.forEach(visit);
@@ -43,7 +43,30 @@ export function riskReads(policy: Policy): string[] {
     }
   };
   for (const c of policy.conditions) visit(c.body);
+  return found;
+}
+
+/**
+ * The `risk` members a policy's conditions read, so a server computes only the signals some
+ * candidate needs: each top-level member (`risk.ip.reputation` → `ip`), and each field of
+ * it as `member.field` (`ip.reputation`), or `member.*` when the member is read whole.
+ */
+export function riskReads(policy: Policy): string[] {
+  const found = new Set<string>();
+  for (const [member, field] of rootAccesses(policy, 'risk')) {
+    if (member === undefined) found.add(ALL_SIGNALS);
+    else found.add(member).add(`${member}.${field ?? '*'}`);
+  }
   return [...found].sort();
+}
+
+/**
+ * The claims of `token` a policy's conditions read (`token.scope` → `scope`), or `*` when it
+ * reads the token whole: what the decision log keeps of a verified token beside `sub`,
+ * `client_id` and `jti`.
+ */
+export function tokenReads(policy: Policy): string[] {
+  return [...new Set(rootAccesses(policy, 'token').map(([claim]) => claim ?? ALL_SIGNALS))].sort();
 }
 
 /**
