@@ -65,7 +65,9 @@ export function checkAuthorization(query: URLSearchParams, view: RegistryView, n
     api = view.apis.get(resource);
     if (api === undefined) return fail('invalid_target', `\`${resource}\` is not a registered API`);
   } else {
-    const apis = new Set(requested.filter((s) => s !== 'openid').flatMap((s) => view.apisOfScope.get(s) ?? []));
+    const apiScopes = requested.filter((s) => !IDENTITY_SCOPES.has(s));
+    const apis = new Set(apiScopes.flatMap((s) => view.apisOfScope.get(s) ?? []));
+    if (apiScopes.length === 0) return fail('invalid_target', 'a sign-in is for an API: ask for at least one of its scopes besides openid, or name it with `resource` (docs/issuer.md, OpenID Connect)');
     if (apis.size !== 1) return fail('invalid_target', apis.size === 0 ? 'no registered API has the requested scopes' : 'the scopes belong to several APIs: say which with `resource`');
     api = [...apis][0];
   }
@@ -74,6 +76,9 @@ export function checkAuthorization(query: URLSearchParams, view: RegistryView, n
   const openid = requested.includes('openid') && client.scopes.includes('openid');
   return { client, api, redirectUri, scopes, state, challenge, openid, nonce: query.get('nonce'), csrf: randomBytes(24).toString('base64url'), expiresAt: nowMs + 10 * 60_000 };
 }
+
+/** OpenID Connect scopes that ask about the user, not for access to an API. */
+const IDENTITY_SCOPES = new Set(['openid', 'profile', 'email']);
 
 /** The client's redirect with RFC 6749 §4.1.2 parameters and RFC 9207 `iss`. */
 export function redirectWith(redirectUri: string, params: Record<string, string | null>): string {

@@ -173,6 +173,10 @@ describe('authorization code with PKCE, in a real browser', () => {
     expect(evil.status).toBe(400);
     expect(evil.headers.get('location')).toBeNull();
     expect(await evil.text()).toContain('redirect_uri is not registered');
+    // A sign-in for no API at all (openid alone): told so, in the client's redirect.
+    const pkce = { code_challenge: 'x'.repeat(43), code_challenge_method: 'S256' };
+    const signInOnly = await fetch(`${server.url}/oauth2/authorize?${new URLSearchParams({ ...base, ...pkce, scope: 'openid profile' })}`, { redirect: 'manual' });
+    expect(Object.fromEntries(new URL(signInOnly.headers.get('location')!).searchParams)).toMatchObject({ error: 'invalid_target', error_description: expect.stringContaining('a sign-in is for an API') });
   });
 
   test('the login form is refused without its CSRF cookie; a wrong password shows the page again', async () => {
