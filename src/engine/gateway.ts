@@ -9,6 +9,8 @@ export interface GatewayCall {
   path: string;
   query: string;
   host: string;
+  /** The scheme the client used (`https`), as the gateway says. */
+  scheme: string;
   /** Lower-case names. */
   headers: Readonly<Record<string, string>>;
   /** The address of the client, as far as Gavel can trust it. */
@@ -16,7 +18,8 @@ export interface GatewayCall {
 }
 
 /**
- * The request model of a gateway call: action = method, resource = the route, subject =
+ * The request model of a gateway call: action = method, resource = the route (path, host,
+ * query, scheme), subject =
  * the verified token's `sub` (a `client` when it is the `client_id`; `anonymous` without a
  * token), token = the verified claims, context = ip, allow-listed headers, time.
  */
@@ -27,7 +30,7 @@ export function gatewayRequest(call: GatewayCall, claims: JWTPayload | undefined
   return {
     subject: { type: claims === undefined ? 'anonymous' : claims.sub === undefined || claims.sub === claims.client_id ? 'client' : 'user', id: sub },
     action: { name: call.method.toUpperCase() },
-    resource: { type: 'route', id: call.path, properties: { path: call.path, host: call.host, query: call.query } },
+    resource: { type: 'route', id: call.path, properties: { path: call.path, host: call.host, query: call.query, scheme: call.scheme } },
     context: { ip: call.ip, headers, time: new Date().toISOString() },
     ...(claims === undefined ? {} : { token: claims }),
   };

@@ -61,18 +61,20 @@ export function envoyAuthorization(policies: LivePolicySet, decider: Decider, op
       const source = r.attributes?.source?.address?.address;
       const peer = source?.case === 'socketAddress' ? source.value.address : '';
       const ip = peer === '' ? '' : proxies.clientAddress(peer, headers[proxies.header] === undefined ? [] : [headers[proxies.header]!]);
+      // The scheme the client used (policies' resource.scheme, and what a DPoP proof's htu
+      // names): behind a balancer that ends TLS, Envoy's own is http, and the balancer says
+      // https in X-Forwarded-Proto.
+      const forwardedProto = peer !== '' && proxies.trusts(canonical(peer) ?? peer) ? headers['x-forwarded-proto'] : undefined;
+      const scheme = forwardedProto === 'https' || forwardedProto === 'http' ? forwardedProto : http.scheme || 'http';
       const call = {
         method: http.method,
         path: at < 0 ? http.path : http.path.slice(0, at),
         query: at < 0 ? '' : http.path.slice(at + 1),
         host: http.host,
+        scheme,
         headers,
         ip,
       };
-      // The URL the client used, which a DPoP proof names: behind a balancer that ends TLS,
-      // Envoy's own scheme is http, and the balancer says https in X-Forwarded-Proto.
-      const forwardedProto = peer !== '' && proxies.trusts(canonical(peer) ?? peer) ? headers['x-forwarded-proto'] : undefined;
-      const scheme = forwardedProto === 'https' || forwardedProto === 'http' ? forwardedProto : http.scheme || 'http';
       const original = { method: call.method, url: `${scheme}://${call.host}${call.path}` };
       const verified = await verifyPresented(headers.authorization, headers.dpop, original, options.verifyToken, options.replay);
       // Envoy's `id` is its stream id; the request id its access log shows is X-Request-ID.

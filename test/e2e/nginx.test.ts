@@ -45,6 +45,7 @@ http {
       proxy_set_header        X-Original-Method $request_method;
       proxy_set_header        X-Original-URI    $request_uri;
       proxy_set_header        X-Original-Host   $host;
+      proxy_set_header        X-Forwarded-Proto $scheme;
     }
   }
 }

@@ -208,6 +208,12 @@ describe('envoy.service.auth.v3.Authorization/Check', () => {
     expect(records().map((r) => r.id)).toEqual(['f3c1e6d2-envoy', '17']);
   });
 
+  test('policies see the route as Envoy saw it: path, query, host and the scheme the client used', async () => {
+    await check({}, 'GET', '/hello/world?x=1');
+    const [record] = records();
+    expect((record?.request as { resource: unknown }).resource).toEqual({ type: 'route', id: '/hello/world', properties: { path: '/hello/world', host: 'api.test', query: 'x=1', scheme: 'https' } });
+  });
+
   test('a check request without HTTP attributes (the network filter) is denied without a decision', async () => {
     const r = await ask({ attributes: { source: from('203.0.113.7') } });
     expect(r.status?.code).toBe(7);

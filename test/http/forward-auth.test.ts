@@ -73,6 +73,8 @@ describe('forward-auth', () => {
     log.flush();
     const [entry] = store.queryDecisions({ limit: 1 });
     expect(entry).toMatchObject({ id: 'fa-1', via: 'forward_auth', decision: true, subject: { type: 'user', id: 'alice' }, action: 'GET', resource: { type: 'route', id: '/hello/logged' } });
+    // The scheme is http unless the gateway says otherwise in X-Forwarded-Proto.
+    expect((entry.request as { resource: unknown }).resource).toEqual({ type: 'route', id: '/hello/logged', properties: { path: '/hello/logged', host: 'localhost:80', query: '', scheme: 'http' } });
     // sub and jti (identity) and scope (read by the policies); not the email nobody read, nor aud, iss, exp.
     expect((entry.request as { token: unknown }).token).toEqual({ sub: 'alice', jti: 't-1', scope: 'hello:read' });
     // Not the token, nor its signature: the log cannot be used to present it.

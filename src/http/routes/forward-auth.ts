@@ -76,12 +76,14 @@ export function forwardAuthRoutes(app: FastifyInstance, policies: LivePolicySet,
         path: at < 0 ? uri : uri.slice(0, at),
         query: at < 0 ? '' : uri.slice(at + 1),
         host: header(request, `${prefix}-host`) ?? header(request, 'host') ?? '',
+        // Caddy and Traefik send X-Forwarded-Proto; nginx when told to (docs/gateways.md).
+        scheme: header(request, 'x-forwarded-proto') ?? 'http',
         headers,
         // The gateway's own address, unless it is a trusted proxy: then the client it forwarded.
         ip: from.address ?? '',
       };
       // The original request, for a DPoP proof's htm and htu.
-      const original = { method: call.method, url: `${header(request, 'x-forwarded-proto') ?? 'http'}://${call.host}${call.path}` };
+      const original = { method: call.method, url: `${call.scheme}://${call.host}${call.path}` };
       const verified = await verifyPresented(header(request, 'authorization'), header(request, 'dpop'), original, options.verifyToken, options.replay);
       const d = decider.decide('forward_auth', request.id, policies.current, gatewayRequest(call, verified?.ok ? verified.claims : undefined, options.headers), {}, from);
       const verdict = gatewayVerdict(d, verified, options.responseHeaders);
