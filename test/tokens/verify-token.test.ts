@@ -164,6 +164,18 @@ describe('keys served over HTTP', () => {
     expect(await verify(await sign({ ...good, jti: 's' }, { key: other.privateKey, kid: 'nope' }))).toEqual({ ok: false, reason: 'no key of the issuer matches the token' });
     served = null;
   });
+  test('a verified token is not verified again: it keeps verifying from the cache after its key is gone from the JWKS', async () => {
+    const verify = createTokenVerifier([{ ...issuer, jwks: url }], { now, jwksCooldownMs: 0 });
+    const cached = await sign({ ...good, jti: 'cached' });
+    expect(await verify(cached)).toMatchObject({ ok: true });
+    // The issuer drops every key; a token naming an unknown kid makes Gavel fetch that empty set.
+    served = { keys: [] };
+    expect(await verify(await sign({ ...good, jti: 'probe' }, { kid: 'gone' }))).toEqual({ ok: false, reason: 'no key of the issuer matches the token' });
+    // A new token by the dropped key fails; the one verified before is still answered from the cache.
+    expect(await verify(await sign({ ...good, jti: 'fresh' }))).toMatchObject({ ok: false });
+    expect(await verify(cached)).toMatchObject({ ok: true, claims: { jti: 'cached' } });
+    served = null;
+  });
 });
 
 describe("an issuer whose JWKS endpoint is down", () => {
