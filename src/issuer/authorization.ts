@@ -40,7 +40,7 @@ export function verifierMatches(verifier: string, challenge: string): boolean {
  * its redirect_uri are checked first and exactly: until both are known good, errors are
  * shown on a page, never redirected (an open redirector otherwise).
  */
-export function checkAuthorization(query: URLSearchParams, view: RegistryView, nowMs: number): PendingAuthorization | AuthorizeProblem {
+export function checkAuthorization(query: URLSearchParams, view: RegistryView, nowMs: number, userinfo: Api): PendingAuthorization | AuthorizeProblem {
   for (const key of ['client_id', 'redirect_uri', 'response_type', 'scope', 'state', 'code_challenge', 'code_challenge_method', 'resource']) {
     if (query.getAll(key).length > 1) return { kind: 'page', message: `\`${key}\` is given more than once` };
   }
@@ -67,9 +67,9 @@ export function checkAuthorization(query: URLSearchParams, view: RegistryView, n
   } else {
     const apiScopes = requested.filter((s) => !IDENTITY_SCOPES.has(s));
     const apis = new Set(apiScopes.flatMap((s) => view.apisOfScope.get(s) ?? []));
-    if (apiScopes.length === 0) return fail('invalid_target', 'a sign-in is for an API: ask for at least one of its scopes besides openid, or name it with `resource` (docs/issuer.md, OpenID Connect)');
-    if (apis.size !== 1) return fail('invalid_target', apis.size === 0 ? 'no registered API has the requested scopes' : 'the scopes belong to several APIs: say which with `resource`');
-    api = [...apis][0];
+    if (apiScopes.length === 0 && requested.includes('openid')) api = userinfo;
+    else if (apis.size !== 1) return fail('invalid_target', apis.size === 0 ? 'no registered API has the requested scopes' : 'the scopes belong to several APIs: say which with `resource`');
+    else api = [...apis][0];
   }
   const scopes = [...new Set(requested)].filter((s) => client.scopes.includes(s) && api.scopes.includes(s));
   if (scopes.length === 0) return fail('invalid_scope', 'none of the requested scopes is allowed to this client for this API');
@@ -77,7 +77,10 @@ export function checkAuthorization(query: URLSearchParams, view: RegistryView, n
   return { client, api, redirectUri, scopes, state, challenge, openid, nonce: query.get('nonce'), csrf: randomBytes(24).toString('base64url'), expiresAt: nowMs + 10 * 60_000 };
 }
 
-/** OpenID Connect scopes that ask about the user, not for access to an API. */
+/**
+ * OpenID Connect scopes that ask about the user, not for access to an API: asked alone, the
+ * sign-in is for the userinfo endpoint only (the issuer's `userinfo` pseudo-API).
+ */
 const IDENTITY_SCOPES = new Set(['openid', 'profile', 'email']);
 
 /** The client's redirect with RFC 6749 §4.1.2 parameters and RFC 9207 `iss`. */

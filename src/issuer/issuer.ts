@@ -106,6 +106,20 @@ export class Issuer {
     if (list.length === 0) this.pendingByAddress.delete(p.from);
   }
 
+  /**
+   * What a sign-in for no API — `openid` alone — is for: the userinfo endpoint. Its tokens
+   * carry `openid` only and no mint decision; Gavel's decision interfaces do not accept them
+   * (their audience is no registered API).
+   */
+  get userinfoApi(): Api {
+    return { identifier: `${this.url}/oauth2/userinfo`, scopes: ['openid'], tokenFormat: 'jwt', accessTokenTtl: 3600 };
+  }
+
+  /** The API a grant was made for: a registered one, or the userinfo endpoint. */
+  private apiOf(audience: string): Api | undefined {
+    return audience === this.userinfoApi.identifier ? this.userinfoApi : this.options.registry().apis.get(audience);
+  }
+
   /** Seconds a rotated refresh token may be presented again for the same successor. */
   get refreshGrace(): number {
     return this.options.refreshGrace ?? 10;
@@ -249,7 +263,7 @@ export class Issuer {
 
   /** GET /oauth2/authorize: the login and consent page, or the client's redirect with an error. */
   authorize(query: URLSearchParams, origin: Origin): BrowserAnswer {
-    const checked = checkAuthorization(query, this.options.registry(), this.now());
+    const checked = checkAuthorization(query, this.options.registry(), this.now(), this.userinfoApi);
     if ('kind' in checked) {
       if (checked.kind === 'page') return { kind: 'html', status: 400, html: errorPage(checked.message) };
       return { kind: 'redirect', location: redirectWith(checked.redirectUri, { error: checked.error, error_description: checked.description, state: checked.state, iss: this.url }) };
@@ -302,9 +316,14 @@ export class Issuer {
       return { kind: 'html', status: 401, html: loginPage({ tx, csrf: p.csrf, client: p.client.id, scopes: p.scopes, audience: p.api.identifier, error: 'Wrong user or password.', username }), csrfCookie: p.csrf };
     }
     const roleScopes = new Set(registry.roles.filter((r) => userRoles(registry, user).includes(r.name)).flatMap((r) => r.scopes));
-    const candidates = p.scopes.filter((s) => roleScopes.has(s));
-    const granted = this.mint(p.client, p.api, 'authorization_code', candidates, origin, requestId, user.id).filter((m) => m.granted);
-    if (granted.length === 0) return back({ error: 'access_denied', error_description: 'none of the requested scopes may be granted to this user' });
+    const candidates = p.scopes.filter((s) => s !== 'openid' && roleScopes.has(s));
+    const mint = this.mint(p.client, p.api, 'authorization_code', candidates, origin, requestId, user.id);
+    const granted = mint.filter((m) => m.granted);
+    // A sign-in only (openid, for userinfo) has no API scope to decide; any other needs one granted.
+    if (granted.length === 0 && !(p.openid && p.api.identifier === this.userinfoApi.identifier)) {
+      const reasons = [...new Set(mint.flatMap((m) => m.reasons))];
+      return back({ error: 'access_denied', error_description: `none of the requested scopes may be granted to this user${reasons.length > 0 ? `: ${reasons.join('; ')}` : ''}` });
+    }
     // `openid` asks who the user is, not for access to an API: it is not a mint decision.
     const scope = [...(p.openid ? ['openid'] : []), ...granted.map((m) => m.scope)].join(' ');
     const code = randomToken();
@@ -351,7 +370,7 @@ export class Issuer {
     if (use.kind === 'refused') throw new OAuthError(offTarget ? 'invalid_target' : 'invalid_grant', use.reason);
     if (use.kind !== 'ok') throw new OAuthError('invalid_grant', use.kind === 'expired' ? 'the code expired' : 'unknown code');
     const c = use.code;
-    const api = this.options.registry().apis.get(c.audience);
+    const api = this.apiOf(c.audience);
     if (api === undefined) throw new OAuthError('invalid_grant', 'the API is no longer registered');
     const family = randomUUID();
     this.options.store.setCodeFamily(sha256(code), family);
@@ -409,7 +428,7 @@ export class Issuer {
       if (t.clientId !== client.id) return 'the refresh token was issued to another client';
       const target = this.targetProblem(resource, t.audience);
       if (target !== null) return (offTarget = true), target;
-      const api = view.apis.get(t.audience);
+      const api = this.apiOf(t.audience);
       const user = view.registry.users.find((u) => u.id === t.subject);
       if (api === undefined || user === undefined) {
         revoke = true;
@@ -422,8 +441,10 @@ export class Issuer {
       const candidates = asked.filter((x) => x !== 'openid' && client.scopes.includes(x) && api.scopes.includes(x) && roleScopes.has(x));
       const mint = this.mint(client, api, 'refresh_token', candidates, origin, requestId, t.subject);
       const granted = mint.filter((m) => m.granted).map((m) => m.scope);
-      if (granted.length === 0) return `the policies granted none of the scopes${mint.length > 0 ? `: ${[...new Set(mint.flatMap((m) => m.reasons))].join('; ')}` : ''}`;
-      outcome = { api, granted: [...(asked.includes('openid') && client.scopes.includes('openid') ? ['openid'] : []), ...granted], mint };
+      const openid = asked.includes('openid') && client.scopes.includes('openid');
+      // A sign-in only (openid, for userinfo) refreshes without an API scope to decide.
+      if (granted.length === 0 && !(openid && api.identifier === this.userinfoApi.identifier)) return `the policies granted none of the scopes${mint.length > 0 ? `: ${[...new Set(mint.flatMap((m) => m.reasons))].join('; ')}` : ''}`;
+      outcome = { api, granted: [...(openid ? ['openid'] : []), ...granted], mint };
       return null;
     });
     if (use.kind === 'reused') {

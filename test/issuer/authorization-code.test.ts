@@ -1,6 +1,7 @@
 import { cpSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
+import { decodeJwt } from 'jose';
 import * as oidc from 'openid-client';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -173,11 +174,24 @@ describe('authorization code with PKCE, in a real browser', () => {
     expect(evil.status).toBe(400);
     expect(evil.headers.get('location')).toBeNull();
     expect(await evil.text()).toContain('redirect_uri is not registered');
-    // A sign-in for no API at all (openid alone): told so, in the client's redirect.
-    const pkce = { code_challenge: 'x'.repeat(43), code_challenge_method: 'S256' };
-    const signInOnly = await fetch(`${server.url}/oauth2/authorize?${new URLSearchParams({ ...base, ...pkce, scope: 'openid profile' })}`, { redirect: 'manual' });
-    expect(Object.fromEntries(new URL(signInOnly.headers.get('location')!).searchParams)).toMatchObject({ error: 'invalid_target', error_description: expect.stringContaining('a sign-in is for an API') });
   });
+
+  test('a sign-in only (openid, no API): an ID token, and an access token userinfo accepts and the decision interfaces do not', async () => {
+    const { config, verifier, state, url } = await start('openid profile');
+    url.searchParams.delete('resource');
+    url.searchParams.set('nonce', 'n-1');
+    const tokens = await oidc.authorizationCodeGrant(config, await signIn(url), { pkceCodeVerifier: verifier, expectedState: state, expectedNonce: 'n-1' });
+    expect(tokens.scope).toBe('openid');
+    expect(tokens.claims()).toMatchObject({ sub: 'alice', aud: WEB.id, nonce: 'n-1' });
+    expect(decodeJwt(tokens.access_token)).toMatchObject({ aud: `${server.url}/oauth2/userinfo`, scope: 'openid', sub: 'alice' });
+    expect(await oidc.fetchUserInfo(config, tokens.access_token, 'alice')).toMatchObject({ sub: 'alice' });
+    // Not a token to any API: a decision interface does not take it.
+    const decided = (await (await fetch(`${server.url}/v1/decide`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ subject: { type: 'user', id: 'alice' }, action: { name: 'read' }, resource: { type: 'invoice', id: '1' }, context: { token: tokens.access_token } }) })).json()) as { token_error?: string };
+    expect(decided.token_error).toContain('not a registered API');
+    // It refreshes, still for userinfo only.
+    const refreshed = await oidc.refreshTokenGrant(config, tokens.refresh_token!);
+    expect(refreshed.scope).toBe('openid');
+  }, 30_000);
 
   test('the login form is refused without its CSRF cookie; a wrong password shows the page again', async () => {
     const { url } = await start();
