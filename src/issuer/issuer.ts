@@ -191,7 +191,10 @@ export class Issuer {
     const form = presented.form;
     // RFC 6749 §3.2: no parameter may be given twice.
     for (const key of new Set(form.keys())) {
-      if (form.getAll(key).length > 1) throw new OAuthError('invalid_request', `\`${key}\` is given more than once`);
+      if (form.getAll(key).length <= 1) continue;
+      // RFC 8707 §2 lets a client name several resources; a Gavel token is for one API.
+      if (key === 'resource') throw new OAuthError('invalid_target', 'one `resource` per token request: a token is for one API');
+      throw new OAuthError('invalid_request', `\`${key}\` is given more than once`);
     }
     const grant = form.get('grant_type');
     if (grant === null) throw new OAuthError('invalid_request', '`grant_type` is required');

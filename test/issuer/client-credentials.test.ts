@@ -103,6 +103,17 @@ describe('client_credentials through openid-client', () => {
     await expect(oidc.clientCredentialsGrant(config, { scope: 'invoice:read', resource: 'https://elsewhere.example.com' })).rejects.toMatchObject({ error: 'invalid_target' });
   });
 
+  test('a parameter without a value is as if omitted (RFC 6749 §3.1); two resources are invalid_target (a token is for one API)', async () => {
+    const empty = await tokenFrom('127.0.0.1', { grant_type: 'client_credentials', scope: '', resource: API }, REPORTING);
+    expect(empty.status).toBe(200);
+    // No scope asked: every scope the client holds for the API, as the policies grant them.
+    expect(empty.body.scope).toBe('invoice:read payments:read customers:read');
+    const body = `grant_type=client_credentials&resource=${encodeURIComponent(API)}&resource=${encodeURIComponent('https://other.example.com')}`;
+    const r = await fetch(`${server.url}/oauth2/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from(`${REPORTING.id}:${REPORTING.secret}`).toString('base64')}` }, body });
+    expect(r.status).toBe(400);
+    expect(((await r.json()) as { error: string }).error).toBe('invalid_target');
+  });
+
   test('a wrong secret, an unknown client or the wrong method is invalid_client (401)', async () => {
     // Basic authentication that fails is answered with a Basic challenge (RFC 6749 §5.2), which openid-client surfaces.
     const basicChallenge = { status: 401, cause: [expect.objectContaining({ scheme: 'basic' })] };

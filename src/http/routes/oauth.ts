@@ -100,7 +100,7 @@ export function oauthRoutes(app: FastifyInstance, issuer: Issuer, origin: Origin
 
   void app.register(async (forms) => {
     forms.removeAllContentTypeParsers();
-    forms.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_request, body, done) => done(null, new URLSearchParams(body as string)));
+    forms.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_request, body, done) => done(null, withoutEmpty(new URLSearchParams(body as string))));
     forms.setErrorHandler(oauthErrors);
     forms.post('/oauth2/token', async (request, reply) => {
       const { mint: _mint, ...response } = await issuer.token(presented(request), origin(request), request.id);
@@ -116,4 +116,10 @@ export function oauthRoutes(app: FastifyInstance, issuer: Issuer, origin: Origin
       return noStore(reply).status(200).send();
     });
   });
+}
+
+/** RFC 6749 §3.1: a parameter sent without a value is treated as omitted (`scope=` is no scope). */
+function withoutEmpty(form: URLSearchParams): URLSearchParams {
+  for (const [key, value] of [...form]) if (value === '') form.delete(key, '');
+  return form;
 }
