@@ -81,9 +81,9 @@ describe('DPoP', () => {
       expect(r.status).toBe(401);
       return r.headers.get('www-authenticate') ?? '';
     };
-    // Presented as a bearer token, or without a proof: refused.
-    expect(await refused(`Bearer ${token}`)).toContain('DPoP-bound');
-    expect(await refused(`DPoP ${token}`)).toContain('DPoP-bound');
+    // Presented as a bearer token, or without a proof: refused — with the scheme it was presented with (RFC 9449 §7.1).
+    expect(await refused(`Bearer ${token}`)).toMatch(/^Bearer error="invalid_token", .*DPoP-bound/);
+    expect(await refused(`DPoP ${token}`)).toMatch(/^DPoP error="invalid_token", .*DPoP-bound/);
     // A proof for another URL, another method, without ath, replayed, or by another key.
     expect(await refused(`DPoP ${token}`, await proof('GET', 'https://api.example.com/payments/1', { ath: ath(token) }))).toContain('htu');
     expect(await refused(`DPoP ${token}`, await proof('POST', ORIGINAL, { ath: ath(token) }))).toContain('htm');
