@@ -108,8 +108,8 @@ export class Issuer {
 
   /**
    * What a sign-in for no API — `openid` alone — is for: the userinfo endpoint. Its tokens
-   * carry `openid` only and no mint decision; Gavel's decision interfaces do not accept them
-   * (their audience is no registered API).
+   * carry `openid` only, minted by a decision about `scope::"openid"`; Gavel's decision
+   * interfaces do not accept them (their audience is no registered API).
    */
   get userinfoApi(): Api {
     return { identifier: `${this.url}/oauth2/userinfo`, scopes: ['openid'], tokenFormat: 'jwt', accessTokenTtl: 3600 };
@@ -319,16 +319,18 @@ export class Issuer {
       return { kind: 'html', status: 401, html: loginPage({ tx, csrf: p.csrf, client: p.client.id, scopes: p.scopes, audience: p.api.identifier, error: 'Wrong user or password.', username }), csrfCookie: p.csrf };
     }
     const roleScopes = new Set(registry.roles.filter((r) => userRoles(registry, user).includes(r.name)).flatMap((r) => r.scopes));
-    const candidates = p.scopes.filter((s) => s !== 'openid' && roleScopes.has(s));
+    // A sign-in only (for userinfo) is decided as the mint of `openid` itself: a user the
+    // policies refuse everything else is not signed in either. Otherwise `openid` asks who the
+    // user is, not for access to an API, and the API scopes are decided.
+    const signInOnly = p.api.identifier === this.userinfoApi.identifier;
+    const candidates = signInOnly ? ['openid'] : p.scopes.filter((s) => s !== 'openid' && roleScopes.has(s));
     const mint = this.mint(p.client, p.api, 'authorization_code', candidates, origin, requestId, user.id);
     const granted = mint.filter((m) => m.granted);
-    // A sign-in only (openid, for userinfo) has no API scope to decide; any other needs one granted.
-    if (granted.length === 0 && !(p.openid && p.api.identifier === this.userinfoApi.identifier)) {
+    if (granted.length === 0) {
       const reasons = [...new Set(mint.flatMap((m) => m.reasons))];
-      return back({ error: 'access_denied', error_description: `none of the requested scopes may be granted to this user${reasons.length > 0 ? `: ${reasons.join('; ')}` : ''}` });
+      return back({ error: 'access_denied', error_description: `${signInOnly ? 'this user may not sign in to this client' : 'none of the requested scopes may be granted to this user'}${reasons.length > 0 ? `: ${reasons.join('; ')}` : ''}` });
     }
-    // `openid` asks who the user is, not for access to an API: it is not a mint decision.
-    const scope = [...(p.openid ? ['openid'] : []), ...granted.map((m) => m.scope)].join(' ');
+    const scope = [...(p.openid && !signInOnly ? ['openid'] : []), ...granted.map((m) => m.scope)].join(' ');
     const code = randomToken();
     this.options.store.saveCode({
       hash: sha256(code),
@@ -441,13 +443,14 @@ export class Issuer {
       const asked = requested === null ? held : requested.split(' ').filter((x) => x !== '');
       if (asked.some((x) => !held.includes(x))) return 'a refresh cannot widen the scope';
       const roleScopes = new Set(view.registry.roles.filter((r) => userRoles(view.registry, user).includes(r.name)).flatMap((r) => r.scopes));
-      const candidates = asked.filter((x) => x !== 'openid' && client.scopes.includes(x) && api.scopes.includes(x) && roleScopes.has(x));
+      const openid = asked.includes('openid') && client.scopes.includes('openid');
+      // A sign-in only (for userinfo) is decided again as the mint of `openid` (as at sign-in).
+      const signInOnly = api.identifier === this.userinfoApi.identifier;
+      const candidates = signInOnly ? (openid ? ['openid'] : []) : asked.filter((x) => x !== 'openid' && client.scopes.includes(x) && api.scopes.includes(x) && roleScopes.has(x));
       const mint = this.mint(client, api, 'refresh_token', candidates, origin, requestId, t.subject);
       const granted = mint.filter((m) => m.granted).map((m) => m.scope);
-      const openid = asked.includes('openid') && client.scopes.includes('openid');
-      // A sign-in only (openid, for userinfo) refreshes without an API scope to decide.
-      if (granted.length === 0 && !(openid && api.identifier === this.userinfoApi.identifier)) return `the policies granted none of the scopes${mint.length > 0 ? `: ${[...new Set(mint.flatMap((m) => m.reasons))].join('; ')}` : ''}`;
-      outcome = { api, granted: [...(openid ? ['openid'] : []), ...granted], mint };
+      if (granted.length === 0) return `the policies granted none of the scopes${mint.length > 0 ? `: ${[...new Set(mint.flatMap((m) => m.reasons))].join('; ')}` : ''}`;
+      outcome = { api, granted: [...(openid && !signInOnly ? ['openid'] : []), ...granted], mint };
       return null;
     });
     if (use.kind === 'reused') {
