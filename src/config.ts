@@ -211,7 +211,7 @@ function issuersAt(value: unknown, base: string, where: string, problems: string
 }
 
 /** Headers that carry credentials: never copied into a request's `context.headers`. */
-const SECRET_HEADERS = new Set(['authorization', 'proxy-authorization', 'cookie', 'dpop', 'x-gavel-client-key']);
+const SECRET_HEADERS = new Set(['authorization', 'proxy-authorization', 'cookie', 'dpop', 'x-gavel-client-key', 'x-api-key', 'x-forwarded-access-token', 'x-auth-request-access-token', 'x-amz-security-token']);
 
 function forwardAuthAt(value: unknown, where: string, problems: string[]): Config['forwardAuth'] {
   const out: Config['forwardAuth'] = { headers: [], responseHeaders: { 'X-Gavel-Subject': 'sub' } };

@@ -65,7 +65,7 @@ export function decisionPage(r: DecisionRecord, w: WhyNot | null, shell: { csrf:
     { title: `Decision ${r.id}`, current: 'decisions', ...shell },
     html`${record(r)}${explanation(r, w, shell.revision)}
 <h2>The request as decided</h2>
-<p class="muted">With the directory's attributes and the risk signals policies read; of a token its verified claims, never the token.</p>
+<p class="muted">With the directory's attributes and the risk signals policies read; of a token its identity and the verified claims policies read, never the token.</p>
 <pre id="request">${JSON.stringify(r.request, null, 2)}</pre>`,
   );
 }

@@ -17,8 +17,8 @@ export interface DecisionLogOptions {
    */
   keepRequests?: boolean;
   /**
-   * Of a verified token, what a kept request holds: `read` (default) — its identity (`sub`,
-   * `client_id`, `jti`) and the claims the policies in force read; `all` — every claim (a
+   * Of a verified token, what a kept request holds: `read` (default) — its identity (`iss`, `sub`,
+   * `client_id`, `azp`, `act`, `jti`) and the claims the policies in force read; `all` — every claim (a
    * what-if of policies that read other claims then sees them too).
    */
   tokenClaims?: 'read' | 'all';

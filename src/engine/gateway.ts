@@ -50,8 +50,8 @@ export type GatewayVerdict =
   | { kind: 'unavailable'; reason: string }
   | { kind: 'forbidden'; reason: string };
 
-/** Seconds a caller whose token could not be checked is asked to wait (Retry-After): one JWKS fetch cooldown at most. */
-export const RETRY_AFTER_S = '5';
+/** Seconds a caller whose token could not be checked is asked to wait (Retry-After): the JWKS fetch cooldown (30 s). */
+export const RETRY_AFTER_S = '30';
 
 const quote = (s: string) => `"${headerValue(s.replace(/["\\]/g, ''))}"`;
 
@@ -60,12 +60,14 @@ const PRINTABLE = /^[\x20-\x24\x26-\x7e]*$/;
 /**
  * A text as an HTTP header value. Printable ASCII passes unchanged; every other character —
  * a reason in German, a `sub` in Chinese, a newline — and `%` itself are percent-encoded
- * as UTF-8 (RFC 3986 §2.1), so that `decodeURIComponent` always gives the text back. Set
+ * as UTF-8 (RFC 3986 §2.1), and so are spaces at either end, so that `decodeURIComponent`
+ * gives the text back (a lone surrogate, which UTF-8 cannot carry, as U+FFFD). Set
  * raw, such a value made Node refuse the whole answer (a 500 instead of the 200 or 403).
  */
 export function headerValue(text: string): string {
-  if (PRINTABLE.test(text)) return text;
-  return text.replace(/[^\x20-\x24\x26-\x7e]+/g, (run) => Array.from(Buffer.from(run, 'utf8'), (b) => `%${b.toString(16).toUpperCase().padStart(2, '0')}`).join(''));
+  // Spaces at either end would be trimmed by the receiving parser (`admin ` arriving as `admin`).
+  if (PRINTABLE.test(text) && !text.startsWith(' ') && !text.endsWith(' ')) return text;
+  return text.replace(/[^\x20-\x24\x26-\x7e]+|^ +| +$/g, (run) => Array.from(Buffer.from(run, 'utf8'), (b) => `%${b.toString(16).toUpperCase().padStart(2, '0')}`).join(''));
 }
 
 /**

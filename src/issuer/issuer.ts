@@ -126,8 +126,8 @@ export class Issuer {
   }
 
   /** Forgets the sealed successors whose grace window has passed (serve calls it with its sweep of expired grants). */
-  forgetSuccessors(nowSeconds: number): number {
-    return this.options.store.forgetSuccessors(nowSeconds - this.refreshGrace);
+  forgetSuccessors(nowSeconds: number, limit?: number): number {
+    return this.options.store.forgetSuccessors(nowSeconds - this.refreshGrace, limit);
   }
 
   constructor(private readonly options: IssuerOptions) {
@@ -518,7 +518,8 @@ export class Issuer {
     const cap = Math.min(ttlOf(mint) ?? Infinity, typeof subject.exp === 'number' ? subject.exp - iat : 0);
     const act = subject.act === undefined ? actor : { ...actor, act: subject.act };
     // As any access token to the API: its format (JWT or opaque), its custom claims.
-    const access = await this.accessToken(client, api, subject.sub, granted, null, jkt, cap, { act });
+    // The user is the subject token's `sub` unless that token was a client's own (as for its mint decisions).
+    const access = await this.accessToken(client, api, subject.sub, granted, null, jkt, cap, { act }, user);
     return { ...access, issued_token_type: ACCESS_TOKEN_TYPE, mint };
   }
 
@@ -534,12 +535,12 @@ export class Issuer {
   }
 
   /** An access token to `api`, in its format with its custom claims; `extra` claims (a token exchange's `act`) are added. */
-  private async accessToken(client: Client, api: Api, subject: string, scopes: string[], family: string | null, jkt: string | null, cap: number | null = null, extra: JWTPayload = {}): Promise<TokenResponse> {
+  private async accessToken(client: Client, api: Api, subject: string, scopes: string[], family: string | null, jkt: string | null, cap: number | null = null, extra: JWTPayload = {}, user: string | null = subject === client.id ? null : subject): Promise<TokenResponse> {
     const iat = Math.floor(this.now() / 1000);
     const ttl = Math.min(api.accessTokenTtl, cap ?? Infinity);
     const scope = scopes.join(' ');
     const jti = randomUUID();
-    const claims: JWTPayload = { ...this.mappedClaims(api, client, subject), iss: this.url, sub: subject, aud: api.identifier, iat, exp: iat + ttl, jti, client_id: client.id, scope, ...extra, ...(jkt === null ? {} : { cnf: { jkt } }) };
+    const claims: JWTPayload = { ...this.mappedClaims(api, client, user), iss: this.url, sub: subject, aud: api.identifier, iat, exp: iat + ttl, jti, client_id: client.id, scope, ...extra, ...(jkt === null ? {} : { cnf: { jkt } }) };
     if (family !== null) this.options.store.recordFamilyAccess(family, jti, iat + ttl);
     const tokenType = jkt === null ? 'Bearer' : 'DPoP';
     if (api.tokenFormat === 'opaque') {
@@ -552,9 +553,9 @@ export class Issuer {
   }
 
   /** The API's custom claims, from the user's (user grants) or the client's attributes; absent ones are left out. */
-  private mappedClaims(api: Api, client: Client, subject: string): Record<string, unknown> {
+  private mappedClaims(api: Api, client: Client, userId: string | null): Record<string, unknown> {
     if (api.claims === undefined) return {};
-    const user = subject === client.id ? undefined : this.options.registry().registry.users.find((u) => u.id === subject);
+    const user = userId === null ? undefined : this.options.registry().registry.users.find((u) => u.id === userId);
     const out: Record<string, unknown> = {};
     for (const [claim, source] of Object.entries(api.claims)) {
       const [from, attribute] = source.split('.');

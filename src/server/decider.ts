@@ -31,8 +31,8 @@ type Json = { [k: string]: unknown };
 const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 const text = (v: unknown): string => (typeof v === 'string' ? v : '');
 
-/** Who a token is about, kept in the log whatever the policies read. */
-const IDENTITY_CLAIMS = new Set(['sub', 'client_id', 'jti']);
+/** Who a token is about and who issued and used it, kept in the log whatever the policies read. */
+const IDENTITY_CLAIMS = new Set(['iss', 'sub', 'client_id', 'azp', 'act', 'jti']);
 
 /**
  * The request as decided, for explanation and replay. `request.token` holds the verified

@@ -173,9 +173,10 @@ export interface Store {
   /**
    * Forgets the sealed successors of tokens rotated before `rotatedBefore` (seconds): past the
    * grace window nothing answers with them, and while kept they are live refresh tokens
-   * anyone holding the database and the issuer secret could unseal. Answers how many.
+   * anyone holding the database and the issuer secret could unseal. At most `limit` at a
+   * time (default 500); answers how many.
    */
-  forgetSuccessors(rotatedBefore: number): number;
+  forgetSuccessors(rotatedBefore: number, limit?: number): number;
   /** A refresh token as stored (to check its key binding before using it); `null` when unknown. */
   refreshToken(hash: string): RefreshToken | null;
   /** Revokes the family a refresh token belongs to, if it is the client's; answers whether it was. */

@@ -22,6 +22,12 @@ export interface RemoteKeysOptions {
   cooldownMs?: number;
   /** How long a fetch may take; default 5 s. */
   timeoutMs?: number;
+  /**
+   * How old the keys may get while the JWKS cannot be fetched before tokens are no longer
+   * checked with them (`KeysUnavailable`); default 24 h. Past it, an issuer that withdrew a
+   * compromised key is not overruled by an attacker who keeps Gavel from fetching its JWKS.
+   */
+  maxStaleMs?: number;
 }
 
 /**
@@ -32,7 +38,7 @@ export interface RemoteKeysOptions {
  * - refreshes a stale copy in the background and keeps using it meanwhile: a token never
  *   waits for a routine refresh (a gateway's 200 ms ext_authz timeout would give up first);
  * - keeps the old copy when a refresh fails (stale-if-error): an outage of the issuer's
- *   JWKS endpoint does not turn every new token into a 401;
+ *   JWKS endpoint does not turn every new token into a 401 — for a day at most (`maxStaleMs`);
  * - fetches in line only when it must — no copy yet, or a token names a key the copy lacks
  *   (the issuer rotated) — and then says `KeysUnavailable` when that fetch fails.
  *
@@ -49,6 +55,7 @@ export class RemoteKeys {
   private readonly refreshMs: number;
   private readonly cooldownMs: number;
   private readonly timeoutMs: number;
+  private readonly maxStaleMs: number;
 
   constructor(
     readonly url: URL,
@@ -57,6 +64,7 @@ export class RemoteKeys {
     this.refreshMs = options.refreshMs ?? 600_000;
     this.cooldownMs = options.cooldownMs ?? 30_000;
     this.timeoutMs = options.timeoutMs ?? 5_000;
+    this.maxStaleMs = options.maxStaleMs ?? 86_400_000;
     void this.#refresh();
   }
 
@@ -69,9 +77,15 @@ export class RemoteKeys {
   readonly lookup = async (header: JWSHeaderParameters, token: FlattenedJWSInput): Promise<Key> => {
     // While the JWKS cannot be fetched, it is tried once per cooldown, not once per token.
     if (this.#keys === null && (this.#pending !== null || this.#mayFetch())) await this.#refresh();
-    const keys = this.#keys;
-    if (keys === null) throw new KeysUnavailable(`the issuer's keys could not be fetched from ${this.url.href}: ${this.#failure ?? 'unknown error'}`);
-    if (performance.now() - this.#fetchedAt >= this.refreshMs && this.#mayFetch()) void this.#refresh();
+    if (this.#keys === null) throw new KeysUnavailable(`the issuer's keys could not be fetched from ${this.url.href}: ${this.#failure ?? 'unknown error'}`);
+    if (performance.now() - this.#fetchedAt >= this.maxStaleMs) {
+      // Too old to be trusted without a look: fetched in line, and refused while that fails.
+      if (this.#pending !== null || this.#mayFetch()) await this.#refresh();
+      const age = performance.now() - this.#fetchedAt;
+      if (age >= this.maxStaleMs) throw new KeysUnavailable(`the issuer's keys were fetched ${Math.round(age / 60_000)} min ago, and ${this.url.href} cannot be fetched: ${this.#failure ?? 'unknown error'}`);
+    } else if (performance.now() - this.#fetchedAt >= this.refreshMs && this.#mayFetch()) void this.#refresh();
+    // The copy as it is now: an in-line fetch above may have replaced it.
+    const keys = this.#keys!;
     try {
       return await keys(header, token);
     } catch (err: unknown) {

@@ -257,7 +257,7 @@ describe("Envoy Check when the token's issuer cannot be reached", () => {
     expect(r.status?.code).toBe(14);
     expect(r.httpResponse).toMatchObject({ case: 'deniedResponse', value: { status: { code: 503 } } });
     const headers = Object.fromEntries(r.httpResponse.value.headers.map((h) => [h.header?.key, h.header?.value]));
-    expect(headers['retry-after']).toBe('5');
+    expect(headers['retry-after']).toBe('30');
     expect(headers['x-gavel-reason']).toContain("the issuer's keys could not be fetched");
   });
 });

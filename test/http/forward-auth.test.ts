@@ -75,8 +75,8 @@ describe('forward-auth', () => {
     expect(entry).toMatchObject({ id: 'fa-1', via: 'forward_auth', decision: true, subject: { type: 'user', id: 'alice' }, action: 'GET', resource: { type: 'route', id: '/hello/logged' } });
     // The scheme is http unless the gateway says otherwise in X-Forwarded-Proto.
     expect((entry.request as { resource: unknown }).resource).toEqual({ type: 'route', id: '/hello/logged', properties: { path: '/hello/logged', host: 'localhost:80', query: '', scheme: 'http' } });
-    // sub and jti (identity) and scope (read by the policies); not the email nobody read, nor aud, iss, exp.
-    expect((entry.request as { token: unknown }).token).toEqual({ sub: 'alice', jti: 't-1', scope: 'hello:read' });
+    // iss, sub and jti (identity) and scope (read by the policies); not the email nobody read, nor aud or exp.
+    expect((entry.request as { token: unknown }).token).toEqual({ iss: ISSUER, sub: 'alice', jti: 't-1', scope: 'hello:read' });
     // Not the token, nor its signature: the log cannot be used to present it.
     expect(JSON.stringify(entry)).not.toContain(token);
     expect(JSON.stringify(entry)).not.toContain(token.split('.')[2]);
@@ -190,7 +190,7 @@ describe("forward-auth when the token's issuer cannot be reached", () => {
     const token = await sign({ scope: 'hello:read' });
     const r = await down.inject({ method: 'GET', url: '/v1/forward-auth', headers: nginx('/hello/world', 'GET', { authorization: `Bearer ${token}` }) });
     expect(r.statusCode).toBe(503);
-    expect(r.headers['retry-after']).toBe('5');
+    expect(r.headers['retry-after']).toBe('30');
     expect(r.headers['www-authenticate']).toBeUndefined();
     expect(r.headers['x-gavel-reason']).toMatch(/the issuer's keys could not be fetched from http:\/\/127\.0\.0\.1:\d+\/jwks\.json/);
   });

@@ -27,8 +27,8 @@ function logged(policies: string, tokenClaims?: 'read' | 'all'): unknown {
 }
 
 describe('what the decision log keeps of a verified token', () => {
-  test("its identity (sub, client_id, jti) and the claims the policies read — not a user's email or name no policy looked at", () => {
-    expect((logged(POLICIES) as { token: unknown }).token).toEqual({ sub: 'alice', client_id: 'web', jti: 'j-1', scope: 'doc:read', acr: 'pwd' });
+  test("its identity (iss, sub, client_id, azp, act, jti) and the claims the policies read — not a user's email or name no policy looked at", () => {
+    expect((logged(POLICIES) as { token: unknown }).token).toEqual({ iss: 'https://id.example.com', sub: 'alice', client_id: 'web', jti: 'j-1', scope: 'doc:read', acr: 'pwd' });
   });
 
   test('every claim with decision_log.token_claims "all", or when a policy reads the token whole', () => {

@@ -236,6 +236,20 @@ describe("an issuer whose JWKS endpoint is down", () => {
     expect(await verify(await sign({ ...good, jti: 'new-kid-2' }, { key: rotated.privateKey, alg: 'ES256', kid: 'ec-9' }))).toEqual({ ok: false, reason: 'no key of the issuer matches the token' });
   });
 
+  test('keys older than the longest staleness allowed are not used while the JWKS cannot be fetched (a withdrawn key would live on)', async () => {
+    down = false;
+    const verify = createTokenVerifier([{ ...issuer, jwks: url }], { now, jwksCooldownMs: 0, jwksMaxStaleMs: 50 });
+    expect(await verify(await sign({ ...good, jti: 'stale-1' }))).toMatchObject({ ok: true });
+    down = true;
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    const result = await verify(await sign({ ...good, jti: 'stale-2' }));
+    expect(result).toMatchObject({ ok: false, unavailable: true });
+    expect(!result.ok && result.reason).toMatch(/the issuer's keys were fetched \d+ min ago, and .* cannot be fetched: HTTP 500/);
+    // Back up: fetched in line, and the token verifies.
+    down = false;
+    expect(await verify(await sign({ ...good, jti: 'stale-3' }))).toMatchObject({ ok: true });
+  });
+
   test('while the endpoint is down it is asked once per cooldown, not once per token', async () => {
     down = true;
     const before = fetches;

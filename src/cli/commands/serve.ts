@@ -156,8 +156,8 @@ export async function serve(argv: string[], io: CliIo): Promise<number> {
     let more = false;
     try {
       const now = Math.floor(Date.now() / 1000);
-      issuer.forgetSuccessors(now);
-      more = store.deleteExpiredGrants(now, SWEEP) >= SWEEP;
+      more = issuer.forgetSuccessors(now, SWEEP) >= SWEEP;
+      more = store.deleteExpiredGrants(now, SWEEP) >= SWEEP || more;
       sweepFailing = false;
     } catch (err: unknown) {
       if (!sweepFailing) writeLine(io.stderr, `gavel: cannot delete expired tokens (will retry): ${err instanceof Error ? err.message : String(err)}`);

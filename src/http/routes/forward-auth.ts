@@ -77,7 +77,7 @@ export function forwardAuthRoutes(app: FastifyInstance, policies: LivePolicySet,
         query: at < 0 ? '' : uri.slice(at + 1),
         host: header(request, `${prefix}-host`) ?? header(request, 'host') ?? '',
         // Caddy and Traefik send X-Forwarded-Proto; nginx when told to (docs/gateways.md).
-        scheme: header(request, 'x-forwarded-proto') ?? 'http',
+        scheme: header(request, 'x-forwarded-proto') === 'https' ? 'https' : 'http',
         headers,
         // The gateway's own address, unless it is a trusted proxy: then the client it forwarded.
         ip: from.address ?? '',

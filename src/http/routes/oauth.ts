@@ -94,7 +94,7 @@ export function oauthRoutes(app: FastifyInstance, issuer: Issuer, origin: Origin
     }
   });
   app.get('/oauth2/authorize', async (request, reply) => {
-    const query = new URLSearchParams(request.url.slice(request.url.indexOf('?') + 1 || request.url.length));
+    const query = withoutEmpty(new URLSearchParams(request.url.slice(request.url.indexOf('?') + 1 || request.url.length)));
     return browser(reply, issuer.authorize(query, origin(request)), 302, issuer.url.startsWith('https:'));
   });
 

@@ -359,8 +359,11 @@ export class SqliteStore implements Store {
     return this.db.transaction(() => Math.max(...sweeps.map((s) => s.run.run(nowSeconds - s.grace, limit).changes)))();
   }
 
-  forgetSuccessors(rotatedBefore: number): number {
-    return this.db.prepare('UPDATE refresh_tokens SET successor_sealed = NULL WHERE successor_sealed IS NOT NULL AND rotated_at < ?').run(rotatedBefore).changes;
+  forgetSuccessors(rotatedBefore: number, limit = 500): number {
+    // A slice at a time, as expired grants: a database from before the sweep may hold many.
+    return this.db
+      .prepare('UPDATE refresh_tokens SET successor_sealed = NULL WHERE rowid IN (SELECT rowid FROM refresh_tokens WHERE successor_sealed IS NOT NULL AND rotated_at < ? LIMIT ?)')
+      .run(rotatedBefore, limit).changes;
   }
 
   revokeToken(jti: string, expiresAt: number): void {
