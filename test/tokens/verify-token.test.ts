@@ -119,13 +119,16 @@ describe('bearer token verification', () => {
 });
 
 describe('keys served over HTTP', () => {
+  // The issuer's JWKS endpoint: it serves `served` (else the keys), or fails with a 500 while `down`.
   let served: { keys: JWK[] } | null = null;
+  let down = false;
   let fetches = 0;
   let server: Server;
   let url: URL;
   beforeAll(async () => {
     server = createServer((_req, res) => {
       fetches++;
+      if (down) return void res.writeHead(500).end('maintenance');
       res.setHeader('content-type', 'application/json');
       res.end(JSON.stringify(served ?? jwks));
     });
@@ -176,26 +179,7 @@ describe('keys served over HTTP', () => {
     expect(await verify(cached)).toMatchObject({ ok: true, claims: { jti: 'cached' } });
     served = null;
   });
-});
 
-describe("an issuer whose JWKS endpoint is down", () => {
-  // The issuer's JWKS endpoint: it serves the keys, or fails with a 500 while `down`.
-  let down = false;
-  let fetches = 0;
-  let server: Server;
-  let url: URL;
-  beforeAll(async () => {
-    server = createServer((_req, res) => {
-      fetches++;
-      if (down) return void res.writeHead(500).end('maintenance');
-      res.setHeader('content-type', 'application/json');
-      res.end(JSON.stringify(jwks));
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const address = server.address();
-    url = new URL(`http://127.0.0.1:${typeof address === 'object' && address !== null ? address.port : 0}/jwks.json`);
-  });
-  afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
 
   test('tokens keep verifying with the keys last fetched, however stale (a refresh that fails keeps them)', async () => {
     down = false;
