@@ -25,15 +25,31 @@ describe('Basic credentials are form-decoded after base64', () => {
 describe('a real OAuth client with such a secret', () => {
   let issuer: IssuerServer;
   beforeAll(async () => {
-    issuer = await issuerServer({
-      apis: [{ identifier: 'https://api.example.com', scopes: ['invoice:read'] }],
-      clients: [{ id: ODD.id, secret: ODD.secret, grant_types: ['client_credentials'], scopes: ['invoice:read'] }],
-    });
+    issuer = await issuerServer(
+      {
+        apis: [{ identifier: 'https://api.example.com', scopes: ['invoice:read'] }],
+        clients: [{ id: ODD.id, secret: ODD.secret, grant_types: ['client_credentials'], scopes: ['invoice:read'] }],
+      },
+      ['--config', 'gavel.json'],
+      // An issuer identifier with a path, as behind a proxy that strips it.
+      { 'gavel.json': JSON.stringify({ issuer: { url: 'https://id.example.com/auth' } }) },
+    );
   });
   afterAll(() => issuer.stop());
 
+  test('an issuer with a path answers RFC 8414 discovery at /.well-known/oauth-authorization-server/PATH, and only there', async () => {
+    const found = await fetch(`${issuer.server.url}/.well-known/oauth-authorization-server/auth`);
+    expect(found.status).toBe(200);
+    expect(await found.json()).toMatchObject({ issuer: 'https://id.example.com/auth', token_endpoint: 'https://id.example.com/auth/oauth2/token' });
+    expect((await fetch(`${issuer.server.url}/.well-known/oauth-authorization-server/other`)).status).toBe(404);
+  });
+
   test('openid-client authenticates with client_secret_basic; the secret sent unencoded is refused', async () => {
-    const tokens = await oidc.clientCredentialsGrant(await issuer.discover(ODD.id, ODD.secret), { resource: 'https://api.example.com' });
+    const metadata = (await (await fetch(`${issuer.server.url}/.well-known/oauth-authorization-server/auth`)).json()) as oidc.ServerMetadata;
+    // The token endpoint as Gavel serves it (the proxy in front would strip /auth).
+    const config = new oidc.Configuration({ ...metadata, token_endpoint: `${issuer.server.url}/oauth2/token` }, ODD.id, undefined, oidc.ClientSecretBasic(ODD.secret));
+    oidc.allowInsecureRequests(config);
+    const tokens = await oidc.clientCredentialsGrant(config, { resource: 'https://api.example.com' });
     expect(tokens.access_token).toBeTruthy();
     const raw = await fetch(`${issuer.server.url}/oauth2/token`, {
       method: 'POST',

@@ -13,13 +13,14 @@ export interface IssuerServer {
 
 /**
  * `gavel apply` of a registry — a document, or `"examples"` for examples/registry.json —
- * into a scratch workspace with the example policies, then `gavel serve` on free ports.
+ * into a scratch workspace with the example policies (and `files`), then `gavel serve` on free ports.
  */
-export async function issuerServer(registry: object | 'examples', args: string[] = [], policies: Record<string, string> = {}): Promise<IssuerServer> {
+export async function issuerServer(registry: object | 'examples', args: string[] = [], files: Record<string, string> = {}): Promise<IssuerServer> {
   const ws = workspace();
   try {
     cpSync(join(ROOT, 'examples'), join(ws.dir, 'examples'), { recursive: true });
-    for (const [file, text] of Object.entries(policies)) writeFileSync(join(ws.dir, 'policies', file), text);
+    // More files in the workspace (a policy, a config file), by path relative to it.
+    for (const [file, text] of Object.entries(files)) writeFileSync(join(ws.dir, file), text);
     const file = registry === 'examples' ? 'examples/registry.json' : 'registry.json';
     if (registry !== 'examples') writeFileSync(join(ws.dir, file), JSON.stringify(registry));
     const applied = await gavel(['apply', file], { cwd: ws.dir });

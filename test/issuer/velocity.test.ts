@@ -11,7 +11,7 @@ beforeAll(async () => {
   issuer = await issuerServer(
     { apis: [{ identifier: API, scopes: ['invoice:read'] }], clients: [{ id: APP.id, secret: APP.secret, grant_types: ['client_credentials'], scopes: ['invoice:read'] }] },
     [],
-    { 'velocity.gavel': '@id("too-many-tokens")\nforbid (action == "mint", resource)\nwhen { risk.velocity.client_token_requests_1h > 3 }\nreason "more than 3 token requests this hour";\n' },
+    { 'policies/velocity.gavel': '@id("too-many-tokens")\nforbid (action == "mint", resource)\nwhen { risk.velocity.client_token_requests_1h > 3 }\nreason "more than 3 token requests this hour";\n' },
   );
 });
 afterAll(() => issuer.stop());

@@ -62,6 +62,15 @@ export function oauthRoutes(app: FastifyInstance, issuer: Issuer, origin: Origin
   const metadata = async (_request: FastifyRequest, reply: FastifyReply) => reply.header('cache-control', 'max-age=300').send(issuer.metadata());
   app.get('/.well-known/oauth-authorization-server', metadata);
   app.get('/.well-known/openid-configuration', metadata);
+  // RFC 8414 §3.1: an issuer with a path (`https://example.com/auth`, Gavel behind a proxy
+  // that strips it) is looked up at /.well-known/oauth-authorization-server/auth — the path
+  // after the well-known name. Only the issuer's own path answers.
+  app.get('/.well-known/oauth-authorization-server/*', async (request, reply) => {
+    const path = new URL(issuer.url).pathname;
+    const asked = request.url.slice('/.well-known/oauth-authorization-server'.length).split('?')[0];
+    if (path === '/' || asked !== path) return reply.status(404).send({ error: 'not_found', message: `no authorization server metadata at ${request.url.split('?')[0]}` });
+    return metadata(request, reply);
+  });
   app.get('/oauth2/jwks', async (_request, reply) => reply.header('cache-control', 'max-age=300').send(issuer.jwks()));
   const userinfo = async (request: FastifyRequest, reply: FastifyReply) => {
     try {
