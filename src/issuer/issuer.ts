@@ -11,7 +11,7 @@ import { authenticateAssertion, authenticateClient, basicCredentials, type Prese
 import type { KeyRing } from './keys.js';
 import type { RegistryView } from './live-registry.js';
 import { OAuthError } from './oauth-error.js';
-import { userRoles, type Api, type Client } from './registry.js';
+import { roleScopes, type Api, type Client } from './registry.js';
 import { checkAuthorization, redirectWith, verifierMatches, type PendingAuthorization } from './authorization.js';
 import { errorPage, loginPage } from './login-page.js';
 import { passwordMatches, randomToken } from './secrets.js';
@@ -318,12 +318,12 @@ export class Issuer {
       this.options.velocity?.record('auth_failures', { subject: `user/${username}`, address: origin.address });
       return { kind: 'html', status: 401, html: loginPage({ tx, csrf: p.csrf, client: p.client.id, scopes: p.scopes, audience: p.api.identifier, error: 'Wrong user or password.', username }), csrfCookie: p.csrf };
     }
-    const roleScopes = new Set(registry.roles.filter((r) => userRoles(registry, user).includes(r.name)).flatMap((r) => r.scopes));
+    const held = roleScopes(registry, user, p.client.id);
     // A sign-in only (for userinfo) is decided as the mint of `openid` itself: a user the
     // policies refuse everything else is not signed in either. Otherwise `openid` asks who the
     // user is, not for access to an API, and the API scopes are decided.
     const signInOnly = p.api.identifier === this.userinfoApi.identifier;
-    const candidates = signInOnly ? ['openid'] : p.scopes.filter((s) => s !== 'openid' && roleScopes.has(s));
+    const candidates = signInOnly ? ['openid'] : p.scopes.filter((s) => s !== 'openid' && held.has(s));
     const mint = this.mint(p.client, p.api, 'authorization_code', candidates, origin, requestId, user.id);
     const granted = mint.filter((m) => m.granted);
     if (granted.length === 0) {
@@ -442,11 +442,11 @@ export class Issuer {
       const held = t.scope.split(' ');
       const asked = requested === null ? held : requested.split(' ').filter((x) => x !== '');
       if (asked.some((x) => !held.includes(x))) return 'a refresh cannot widen the scope';
-      const roleScopes = new Set(view.registry.roles.filter((r) => userRoles(view.registry, user).includes(r.name)).flatMap((r) => r.scopes));
+      const byRoles = roleScopes(view.registry, user, client.id);
       const openid = asked.includes('openid') && client.scopes.includes('openid');
       // A sign-in only (for userinfo) is decided again as the mint of `openid` (as at sign-in).
       const signInOnly = api.identifier === this.userinfoApi.identifier;
-      const candidates = signInOnly ? (openid ? ['openid'] : []) : asked.filter((x) => x !== 'openid' && client.scopes.includes(x) && api.scopes.includes(x) && roleScopes.has(x));
+      const candidates = signInOnly ? (openid ? ['openid'] : []) : asked.filter((x) => x !== 'openid' && client.scopes.includes(x) && api.scopes.includes(x) && byRoles.has(x));
       const mint = this.mint(client, api, 'refresh_token', candidates, origin, requestId, t.subject);
       const granted = mint.filter((m) => m.granted).map((m) => m.scope);
       if (granted.length === 0) return `the policies granted none of the scopes${mint.length > 0 ? `: ${[...new Set(mint.flatMap((m) => m.reasons))].join('; ')}` : ''}`;

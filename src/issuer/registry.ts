@@ -54,6 +54,11 @@ export interface Client {
 export interface Role {
   name: string;
   scopes: string[];
+  /**
+   * An application-level role: its scopes count only in grants to these clients (the
+   * applications). Without it the role is organization-level: it counts in every grant.
+   */
+  applications?: string[];
 }
 
 export interface Group {
@@ -203,8 +208,10 @@ export function readRegistry(doc: Json): { registry: RegistryInput } | { problem
   }
   if (doc.roles !== undefined) {
     registry.roles = list(doc.roles, 'roles', problems).map((item, i) => {
-      only(item, ['name', 'scopes'], `roles[${i}]`, problems);
-      return { name: name(item, 'name', `roles[${i}]`, problems), scopes: strings(item, 'scopes', `roles[${i}]`, problems) };
+      only(item, ['name', 'scopes', 'applications'], `roles[${i}]`, problems);
+      const role: Role = { name: name(item, 'name', `roles[${i}]`, problems), scopes: strings(item, 'scopes', `roles[${i}]`, problems) };
+      if (item.applications !== undefined) role.applications = strings(item, 'applications', `roles[${i}]`, problems);
+      return role;
     });
     unique(registry.roles, (r) => r.name, 'roles', problems);
   }
@@ -248,6 +255,8 @@ export function registryProblems(r: Registry): string[] {
   }
   for (const c of r.clients) for (const s of c.scopes) if (!scopes.has(s) && s !== 'openid') problems.push(`client \`${c.id}\`: scope \`${s}\` belongs to no API`);
   for (const role of r.roles) for (const s of role.scopes) if (!scopes.has(s) && s !== 'openid') problems.push(`role \`${role.name}\`: scope \`${s}\` belongs to no API`);
+  const clientIds = new Set(r.clients.map((c) => c.id));
+  for (const role of r.roles) for (const app of role.applications ?? []) if (!clientIds.has(app)) problems.push(`role \`${role.name}\`: application \`${app}\` is no client`);
   const byId = new Map(r.clients.map((c) => [c.id, c]));
   for (const a of r.apis) {
     for (const id of a.resourceServers ?? []) {
@@ -261,6 +270,15 @@ export function registryProblems(r: Registry): string[] {
 }
 
 /** A user's effective roles: their own and their groups'. */
+/**
+ * The scopes a user's roles hold in a grant to `client`: every organization-level role's, and
+ * the application-level roles' for that client only.
+ */
+export function roleScopes(r: Pick<Registry, 'groups' | 'roles'>, user: User, client: string): Set<string> {
+  const held = new Set(userRoles(r, user));
+  return new Set(r.roles.filter((role) => held.has(role.name) && (role.applications === undefined || role.applications.includes(client))).flatMap((role) => role.scopes));
+}
+
 export function userRoles(r: Pick<Registry, 'groups'>, user: User): string[] {
   const byGroup = new Map(r.groups.map((g) => [g.name, g.roles]));
   return [...new Set([...user.roles, ...user.groups.flatMap((g) => byGroup.get(g) ?? [])])].sort();

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { applyDocument, userEntities } from '../../src/issuer/apply-document.js';
+import { roleScopes } from '../../src/issuer/registry.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 
 const SECRET = 'reporting-app-example-secret-0123456789';
@@ -53,6 +54,23 @@ describe('the registry through gavel apply', () => {
   test('users are directory entities with their roles (their groups\' too) and groups', async () => {
     await applyDocument(store, doc, false);
     expect(userEntities(store.registry())).toEqual([{ type: 'user', id: 'alice', attributes: { department: 'finance', roles: ['clerk'], groups: ['finance'] } }]);
+  });
+
+  test('roles are organization-level, or application-level: their scopes count only in grants to the applications they name', async () => {
+    const roles = {
+      ...doc,
+      clients: [...doc.clients, { id: 'billing-web', secret: `${SECRET}-b`, scopes: ['invoice:read', 'payments:write'] }],
+      roles: [...doc.roles, { name: 'payer', scopes: ['payments:write'], applications: ['billing-web'] }],
+      users: [{ ...doc.users[0], roles: ['payer'] }],
+    };
+    await applyDocument(store, roles, false);
+    const registry = store.registry();
+    const alice = registry.users[0]!;
+    expect([...roleScopes(registry, alice, 'billing-web')].sort()).toEqual(['invoice:read', 'payments:write']);
+    expect([...roleScopes(registry, alice, 'reporting-app')]).toEqual(['invoice:read']);
+    // An application that is no client is refused, with nothing applied.
+    expect(await applyDocument(store, { ...roles, roles: [...roles.roles, { name: 'ghost', scopes: [], applications: ['nobody'] }] }, false)).toEqual({ problems: ['role `ghost`: application `nobody` is no client'] });
+    expect(store.registry().roles.map((r) => r.name)).not.toContain('ghost');
   });
 
   test('every problem is reported and nothing is applied', async () => {
