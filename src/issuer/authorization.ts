@@ -65,8 +65,8 @@ export function checkAuthorization(query: URLSearchParams, view: RegistryView, n
     api = view.apis.get(resource);
     if (api === undefined) return fail('invalid_target', `\`${resource}\` is not a registered API`);
   } else {
-    // profile and email are an API's own scopes when one registers them.
-    const apiScopes = requested.filter((s) => s !== 'openid' && !(IDENTITY_SCOPES.has(s) && !view.apisOfScope.has(s)));
+    // profile and email are an API's own scopes when one registers them and the client may hold them.
+    const apiScopes = requested.filter((s) => s !== 'openid' && !(IDENTITY_SCOPES.has(s) && !(view.apisOfScope.has(s) && client.scopes.includes(s))));
     const apis = new Set(apiScopes.flatMap((s) => view.apisOfScope.get(s) ?? []));
     if (apiScopes.length === 0 && requested.includes('openid')) api = userinfo;
     else if (apis.size !== 1) return fail('invalid_target', apis.size === 0 ? 'no registered API has the requested scopes' : 'the scopes belong to several APIs: say which with `resource`');

@@ -319,18 +319,17 @@ export class Issuer {
       return { kind: 'html', status: 401, html: loginPage({ tx, csrf: p.csrf, client: p.client.id, scopes: p.scopes, audience: p.api.identifier, error: 'Wrong user or password.', username }), csrfCookie: p.csrf };
     }
     const held = roleScopes(registry, user, p.client.id);
-    // A sign-in only (for userinfo) is decided as the mint of `openid` itself: a user the
-    // policies refuse everything else is not signed in either. Otherwise `openid` asks who the
-    // user is, not for access to an API, and the API scopes are decided.
+    // `openid` is decided like any scope (the mint of scope::"openid"): refused, the client gets
+    // no ID token and no userinfo. A sign-in only (for userinfo) has nothing else to grant.
     const signInOnly = p.api.identifier === this.userinfoApi.identifier;
-    const candidates = signInOnly ? ['openid'] : p.scopes.filter((s) => s !== 'openid' && held.has(s));
+    const candidates = [...(p.openid ? ['openid'] : []), ...(signInOnly ? [] : p.scopes.filter((s) => s !== 'openid' && held.has(s)))];
     const mint = this.mint(p.client, p.api, 'authorization_code', candidates, origin, requestId, user.id);
-    const granted = mint.filter((m) => m.granted);
-    if (granted.length === 0) {
+    const granted = mint.filter((m) => m.granted).map((m) => m.scope);
+    if (signInOnly ? granted.length === 0 : granted.every((s) => s === 'openid')) {
       const reasons = [...new Set(mint.flatMap((m) => m.reasons))];
       return back({ error: 'access_denied', error_description: `${signInOnly ? 'this user may not sign in to this client' : 'none of the requested scopes may be granted to this user'}${reasons.length > 0 ? `: ${reasons.join('; ')}` : ''}` });
     }
-    const scope = [...(p.openid && !signInOnly ? ['openid'] : []), ...granted.map((m) => m.scope)].join(' ');
+    const scope = granted.join(' ');
     const code = randomToken();
     this.options.store.saveCode({
       hash: sha256(code),
@@ -343,7 +342,7 @@ export class Issuer {
       expiresAt: Math.floor(this.now() / 1000) + 60,
       nonce: p.nonce,
       authTime: Math.floor(this.now() / 1000),
-      ttlCap: ttlOf(granted),
+      ttlCap: ttlOf(mint.filter((m) => m.granted)),
     });
     return back({ code });
   }
@@ -444,13 +443,13 @@ export class Issuer {
       if (asked.some((x) => !held.includes(x))) return 'a refresh cannot widen the scope';
       const byRoles = roleScopes(view.registry, user, client.id);
       const openid = asked.includes('openid') && client.scopes.includes('openid');
-      // A sign-in only (for userinfo) is decided again as the mint of `openid` (as at sign-in).
+      // Decided again as at sign-in: `openid` too, and a sign-in only has nothing else.
       const signInOnly = api.identifier === this.userinfoApi.identifier;
-      const candidates = signInOnly ? (openid ? ['openid'] : []) : asked.filter((x) => x !== 'openid' && client.scopes.includes(x) && api.scopes.includes(x) && byRoles.has(x));
+      const candidates = [...(openid ? ['openid'] : []), ...(signInOnly ? [] : asked.filter((x) => x !== 'openid' && client.scopes.includes(x) && api.scopes.includes(x) && byRoles.has(x)))];
       const mint = this.mint(client, api, 'refresh_token', candidates, origin, requestId, t.subject);
       const granted = mint.filter((m) => m.granted).map((m) => m.scope);
-      if (granted.length === 0) return `the policies granted none of the scopes${mint.length > 0 ? `: ${[...new Set(mint.flatMap((m) => m.reasons))].join('; ')}` : ''}`;
-      outcome = { api, granted: [...(openid && !signInOnly ? ['openid'] : []), ...granted], mint };
+      if (signInOnly ? granted.length === 0 : granted.every((x) => x === 'openid')) return `the policies granted none of the scopes${mint.length > 0 ? `: ${[...new Set(mint.flatMap((m) => m.reasons))].join('; ')}` : ''}`;
+      outcome = { api, granted, mint };
       return null;
     });
     if (use.kind === 'reused') {
@@ -507,9 +506,14 @@ export class Issuer {
     const beyond = wanted.filter((x) => !held.includes(x));
     if (beyond.length > 0) throw new OAuthError('invalid_scope', `the subject token does not hold ${beyond.join(', ')}: an exchange cannot widen scope`);
     const api = this.audience(form.get('resource') ?? form.get('audience'), wanted.join(' '), client);
-    const candidates = wanted.filter((x) => api.scopes.includes(x) && client.scopes.includes(x));
-    if (candidates.length === 0) throw new OAuthError('invalid_scope', `none of the scopes is both the client's and ${api.identifier}'s`);
     const user = subject.sub === subject.client_id ? null : subject.sub;
+    // A user's scopes through this client are what their roles hold for it (application-level roles included).
+    const registry = this.options.registry().registry;
+    const person = user === null ? undefined : registry.users.find((u) => u.id === user);
+    if (user !== null && person === undefined) throw new OAuthError('invalid_grant', 'the subject token\'s user no longer exists');
+    const byRoles = person === undefined ? null : roleScopes(registry, person, client.id);
+    const candidates = wanted.filter((x) => api.scopes.includes(x) && client.scopes.includes(x) && (byRoles === null || byRoles.has(x)));
+    if (candidates.length === 0) throw new OAuthError('invalid_scope', `none of the scopes is both the client's and ${api.identifier}'s${byRoles === null ? '' : ", and held by the user's roles for this client"}`);
     const mint = this.mint(client, api, TOKEN_EXCHANGE, candidates, origin, requestId, user);
     const granted = mint.filter((m) => m.granted).map((m) => m.scope);
     if (granted.length === 0) throw new OAuthError('invalid_scope', `the policies granted none of the scopes: ${[...new Set(mint.flatMap((m) => m.reasons))].join('; ')}`);

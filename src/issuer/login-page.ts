@@ -35,7 +35,7 @@ button { margin-top: 1.5rem; padding: .5rem 1.25rem; font-size: 1rem; margin-rig
 <p><strong>${escapeHtml(p.client)}</strong> asks to access <code>${escapeHtml(p.audience)}</code> on your behalf, with:</p>
 <ul>${scopes}</ul>
 ${p.error === null ? '' : `<p class="error" role="alert">${escapeHtml(p.error)}</p>`}
-<form method="post" action="/oauth2/authorize">
+<form method="post" action="authorize">
 <input type="hidden" name="tx" value="${escapeHtml(p.tx)}">
 <input type="hidden" name="csrf" value="${escapeHtml(p.csrf)}">
 <label for="username">User</label>

@@ -210,7 +210,11 @@ export function readRegistry(doc: Json): { registry: RegistryInput } | { problem
     registry.roles = list(doc.roles, 'roles', problems).map((item, i) => {
       only(item, ['name', 'scopes', 'applications'], `roles[${i}]`, problems);
       const role: Role = { name: name(item, 'name', `roles[${i}]`, problems), scopes: strings(item, 'scopes', `roles[${i}]`, problems) };
-      if (item.applications !== undefined) role.applications = strings(item, 'applications', `roles[${i}]`, problems);
+      if (item.applications !== undefined) {
+        role.applications = strings(item, 'applications', `roles[${i}]`, problems);
+        // An empty list would make a role that counts in no grant at all.
+        if (role.applications.length === 0) problems.push(`roles[${i}].applications: name at least one client, or leave it out for an organization-level role`);
+      }
       return role;
     });
     unique(registry.roles, (r) => r.name, 'roles', problems);
@@ -255,6 +259,8 @@ export function registryProblems(r: Registry): string[] {
   }
   for (const c of r.clients) for (const s of c.scopes) if (!scopes.has(s) && s !== 'openid') problems.push(`client \`${c.id}\`: scope \`${s}\` belongs to no API`);
   for (const role of r.roles) for (const s of role.scopes) if (!scopes.has(s) && s !== 'openid') problems.push(`role \`${role.name}\`: scope \`${s}\` belongs to no API`);
+  // `openid` is the issuer's own (sign-in, userinfo): an API holding it would turn userinfo tokens into its tokens.
+  for (const a of r.apis) if (a.scopes.includes('openid')) problems.push(`api \`${a.identifier}\`: \`openid\` is the issuer's own scope (OpenID Connect), not an API's`);
   const clientIds = new Set(r.clients.map((c) => c.id));
   for (const role of r.roles) for (const app of role.applications ?? []) if (!clientIds.has(app)) problems.push(`role \`${role.name}\`: application \`${app}\` is no client`);
   const byId = new Map(r.clients.map((c) => [c.id, c]));
@@ -269,7 +275,6 @@ export function registryProblems(r: Registry): string[] {
   return problems;
 }
 
-/** A user's effective roles: their own and their groups'. */
 /**
  * The scopes a user's roles hold in a grant to `client`: every organization-level role's, and
  * the application-level roles' for that client only.
@@ -279,6 +284,7 @@ export function roleScopes(r: Pick<Registry, 'groups' | 'roles'>, user: User, cl
   return new Set(r.roles.filter((role) => held.has(role.name) && (role.applications === undefined || role.applications.includes(client))).flatMap((role) => role.scopes));
 }
 
+/** A user's effective roles: their own and their groups'. */
 export function userRoles(r: Pick<Registry, 'groups'>, user: User): string[] {
   const byGroup = new Map(r.groups.map((g) => [g.name, g.roles]));
   return [...new Set([...user.roles, ...user.groups.flatMap((g) => byGroup.get(g) ?? [])])].sort();

@@ -1,4 +1,4 @@
-import { cpSync, writeFileSync } from 'node:fs';
+import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { decodeJwt } from 'jose';
@@ -23,7 +23,12 @@ let browser: Browser;
 beforeAll(async () => {
   ws = workspace();
   cpSync(join(ROOT, 'examples'), join(ws.dir, 'examples'), { recursive: true });
-  const applied = await gavel(['apply', 'examples/registry.json'], { cwd: ws.dir });
+  // The example registry, and carol — whom a policy refuses `openid` (sign-in, ID tokens, userinfo).
+  const registry = JSON.parse(readFileSync(join(ROOT, 'examples/registry.json'), 'utf8')) as { users: object[] };
+  registry.users.push({ id: 'carol', password: 'carol-example-password', groups: ['finance'] });
+  writeFileSync(join(ws.dir, 'registry.json'), JSON.stringify(registry));
+  writeFileSync(join(ws.dir, 'policies', 'no-openid.gavel'), '@id("no-openid-for-carol")\nforbid (action == "mint", resource == scope::"openid")\nwhen { subject.id == "carol" }\nreason "carol may not sign in with OpenID";\n');
+  const applied = await gavel(['apply', 'registry.json'], { cwd: ws.dir });
   expect(applied.code, applied.stderr).toBe(0);
   // A short refresh grace window, so reuse after it can be shown without a long wait.
   writeFileSync(join(ws.dir, 'gavel.json'), JSON.stringify({ issuer: { refresh_grace_seconds: 2 } }));
@@ -40,11 +45,11 @@ afterAll(async () => {
 const discover = () => oidc.discovery(new URL(server.url), WEB.id, undefined, oidc.ClientSecretBasic(WEB.secret), { execute: [oidc.allowInsecureRequests], algorithm: 'oauth2' });
 
 /** Signs alice in through the browser; answers the callback URL the browser was sent to. */
-async function signIn(authorizationUrl: URL, password = 'alice-example-password'): Promise<URL> {
+async function signIn(authorizationUrl: URL, password = 'alice-example-password', username = 'alice'): Promise<URL> {
   const page = await browser.newPage();
   try {
     await page.goto(authorizationUrl.href);
-    await page.fill('#username', 'alice');
+    await page.fill('#username', username);
     await page.fill('#password', password);
     // The redirect to the client is what matters; nothing listens there, so the page itself then fails to load.
     const callback = page.waitForRequest(/^http:\/\/127\.0\.0\.1:8080\/callback/);
@@ -175,6 +180,17 @@ describe('authorization code with PKCE, in a real browser', () => {
     expect(evil.headers.get('location')).toBeNull();
     expect(await evil.text()).toContain('redirect_uri is not registered');
   });
+
+  test('openid is decided like any scope: refused, the API token comes without an ID token, and a sign-in only is refused', async () => {
+    const withApi = await start('openid invoice:read');
+    const tokens = await oidc.authorizationCodeGrant(withApi.config, await signIn(withApi.url, 'carol-example-password', 'carol'), { pkceCodeVerifier: withApi.verifier, expectedState: withApi.state });
+    expect(tokens.scope).toBe('invoice:read');
+    expect(tokens.id_token).toBeUndefined();
+    const only = await start('openid');
+    only.url.searchParams.delete('resource');
+    const refused = await signIn(only.url, 'carol-example-password', 'carol');
+    expect(Object.fromEntries(refused.searchParams)).toMatchObject({ error: 'access_denied', error_description: expect.stringContaining('carol may not sign in with OpenID') });
+  }, 30_000);
 
   test('a sign-in only (openid, no API): an ID token, and an access token userinfo accepts and the decision interfaces do not', async () => {
     const { config, verifier, state, url } = await start('openid profile');

@@ -71,6 +71,9 @@ describe('the registry through gavel apply', () => {
     // An application that is no client is refused, with nothing applied.
     expect(await applyDocument(store, { ...roles, roles: [...roles.roles, { name: 'ghost', scopes: [], applications: ['nobody'] }] }, false)).toEqual({ problems: ['role `ghost`: application `nobody` is no client'] });
     expect(store.registry().roles.map((r) => r.name)).not.toContain('ghost');
+    // An empty list would be a role that counts nowhere; openid is the issuer's scope, not an API's.
+    expect(await applyDocument(store, { ...roles, roles: [...roles.roles, { name: 'none', scopes: [], applications: [] }] }, false)).toEqual({ problems: ['roles[2].applications: name at least one client, or leave it out for an organization-level role'] });
+    expect(await applyDocument(store, { ...roles, apis: [{ identifier: 'https://api.example.com', scopes: ['invoice:read', 'payments:write', 'openid'] }] }, false)).toEqual({ problems: ["api `https://api.example.com`: `openid` is the issuer's own scope (OpenID Connect), not an API's"] });
   });
 
   test('every problem is reported and nothing is applied', async () => {

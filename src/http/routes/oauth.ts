@@ -45,10 +45,13 @@ function cookie(request: FastifyRequest, name: string): string | undefined {
 }
 
 /** Browser answers: the page (framing, scripts and caching refused) or a redirect. */
-function browser(reply: FastifyReply, answer: BrowserAnswer, status302or303: 302 | 303, secure: boolean): FastifyReply {
+function browser(reply: FastifyReply, answer: BrowserAnswer, status302or303: 302 | 303, issuerUrl: string): FastifyReply {
   noStore(reply).header('referrer-policy', 'no-referrer');
   if (answer.kind === 'redirect') return reply.status(status302or303).header('location', answer.location).send();
-  if (answer.csrfCookie !== undefined) reply.header('set-cookie', `${CSRF_COOKIE}=${answer.csrfCookie}; Path=/oauth2/authorize; HttpOnly; SameSite=Strict${secure ? '; Secure' : ''}`);
+  // The path the browser sees: under the issuer's own path when a proxy in front strips it.
+  const path = `${new URL(issuerUrl).pathname.replace(/\/$/, '')}/oauth2/authorize`;
+  const secure = issuerUrl.startsWith('https:') ? '; Secure' : '';
+  if (answer.csrfCookie !== undefined) reply.header('set-cookie', `${CSRF_COOKIE}=${answer.csrfCookie}; Path=${path}; HttpOnly; SameSite=Strict${secure}`);
   return reply
     .status(answer.status)
     .header('content-type', 'text/html; charset=utf-8')
@@ -104,7 +107,7 @@ export function oauthRoutes(app: FastifyInstance, issuer: Issuer, origin: Origin
   });
   app.get('/oauth2/authorize', async (request, reply) => {
     const query = withoutEmpty(new URLSearchParams(request.url.slice(request.url.indexOf('?') + 1 || request.url.length)));
-    return browser(reply, issuer.authorize(query, origin(request)), 302, issuer.url.startsWith('https:'));
+    return browser(reply, issuer.authorize(query, origin(request)), 302, issuer.url);
   });
 
   void app.register(async (forms) => {
@@ -117,7 +120,7 @@ export function oauthRoutes(app: FastifyInstance, issuer: Issuer, origin: Origin
     });
     forms.post('/oauth2/authorize', async (request, reply) => {
       const answer = await issuer.login(presented(request).form, cookie(request, CSRF_COOKIE), origin(request), request.id);
-      return browser(reply, answer, 303, issuer.url.startsWith('https:'));
+      return browser(reply, answer, 303, issuer.url);
     });
     forms.post('/oauth2/introspect', async (request, reply) => noStore(reply).send(await issuer.introspect(presented(request), origin(request))));
     forms.post('/oauth2/revoke', async (request, reply) => {
