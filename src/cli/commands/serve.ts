@@ -1,3 +1,4 @@
+import { openidWarning } from '../../issuer/openid-check.js';
 import { parseArgs } from 'node:util';
 import { LivePolicySet } from '../../engine/live-set.js';
 import { PolicyReloader, type ReloadOutcome } from '../../engine/reload.js';
@@ -196,6 +197,11 @@ export async function serve(argv: string[], io: CliIo): Promise<number> {
   };
   saveRevision(result.set.revision, result.folder);
   const live = new LivePolicySet(result.set);
+  // Policies that mint no `openid` leave every OpenID client without ID tokens: said at start and after each reload.
+  const warnOpenid = () => {
+    const warning = openidWarning(live.current, registry.registry.clients);
+    if (warning !== null) writeLine(io.stderr, `gavel: warning: ${warning}`);
+  };
   const metrics = new Metrics(live, () => (log?.depth ?? 0) + (sink?.depth ?? 0), () => (log?.dropped ?? 0) + (sink?.dropped ?? 0));
   // With the admin APIs on (affects, the console, what-if), the set's syntax trees are kept for partial evaluation.
   const trees = config.adminKey === null ? null : new TreeKeeper(live);
@@ -204,6 +210,7 @@ export async function serve(argv: string[], io: CliIo): Promise<number> {
     metrics.reloaded(outcome);
     if (outcome.result === 'applied') trees?.refresh();
     report(io, outcome, live.current.revision);
+    if (outcome.result === 'applied') warnOpenid();
   }, undefined, (set, folder) => saveRevision(set.revision, folder));
   if (config.watch) reloader.watch();
   const admin = { key: config.adminKey, store, reload: () => reloader.reload(), applied: refresh, policies: live };
@@ -258,6 +265,7 @@ export async function serve(argv: string[], io: CliIo): Promise<number> {
   const where = typeof bound === 'object' && bound !== null ? `${bound.family === 'IPv6' ? `[${bound.address}]` : bound.address}:${bound.port}` : String(bound);
   issuer.url = config.issuer.url ?? `http://${where}`;
   writeLine(io.stdout, `gavel: serving ${result.set.policies.length} policies (revision ${result.set.revision}) on http://${where} and grpc://${config.grpc.host}:${grpcPort}`);
+  warnOpenid();
   // A wildcard address is where Gavel listens, not where clients reach it: tokens naming it
   // as their issuer would be trusted by no outside verifier.
   if (config.issuer.url === null && typeof bound === 'object' && bound !== null && (bound.address === '0.0.0.0' || bound.address === '::')) {
