@@ -1,5 +1,6 @@
 import type { JWTPayload } from 'jose';
 import type { Request } from '../language/eval/activation.js';
+import { accessToken } from '../tokens/dpop.js';
 import type { TokenResult } from '../tokens/verify-token.js';
 import type { Decision } from './decision.js';
 
@@ -74,12 +75,12 @@ export function headerValue(text: string): string {
  * What a gateway should do: allow with headers for the upstream (every configured one,
  * empty when the claim is absent); deny an unauthenticated caller with an RFC 6750
  * challenge (`invalid_token` and why, when a token was presented but failed); deny a
- * verified caller with the reason (`scheme`: how the token was presented, for the challenge's
- * scheme). A denied caller whose token could not be checked at all
+ * verified caller with the reason (`authorization`, the header as presented, names the
+ * challenge's scheme). A denied caller whose token could not be checked at all
  * is told to try again: a 401 would have well-behaved clients discard a token that may be
  * good (and sign their users out) whenever the issuer's JWKS endpoint is down.
  */
-export function gatewayVerdict(d: Decision, verified: TokenResult | null, responseHeaders: Readonly<Record<string, string>>, scheme: 'bearer' | 'dpop' = 'bearer'): GatewayVerdict {
+export function gatewayVerdict(d: Decision, verified: TokenResult | null, responseHeaders: Readonly<Record<string, string>>, authorization?: string): GatewayVerdict {
   const claims = verified?.ok ? verified.claims : undefined;
   if (d.decision) {
     const headers: Record<string, string> = {};
@@ -92,7 +93,8 @@ export function gatewayVerdict(d: Decision, verified: TokenResult | null, respon
   if (verified !== null && !verified.ok && verified.unavailable === true) return { kind: 'unavailable', reason: verified.reason };
   if (claims === undefined) {
     // RFC 9449 §7.1: a token presented with the DPoP scheme is answered with a DPoP challenge.
-    const challenge = verified === null ? 'Bearer' : `${scheme === 'dpop' ? 'DPoP' : 'Bearer'} error="invalid_token", error_description=${quote(verified.ok ? '' : verified.reason)}`;
+    const scheme = verified === null ? 'Bearer' : accessToken(authorization)?.scheme === 'dpop' ? 'DPoP' : 'Bearer';
+    const challenge = verified === null ? scheme : `${scheme} error="invalid_token", error_description=${quote(verified.ok ? '' : verified.reason)}`;
     return { kind: 'unauthenticated', challenge };
   }
   return { kind: 'forbidden', reason: d.reasons[0] ?? 'denied by policy' };

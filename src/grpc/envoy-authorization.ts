@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { HeaderValueOption_HeaderAppendAction } from '../gen/proto/envoy/config/core/v3/base_pb.js';
 import { CheckRequestSchema, CheckResponseSchema, type AttributeContext_HttpRequest } from '../gen/proto/envoy/service/auth/v3/external_auth_pb.js';
 import { gatewayRequest, gatewayVerdict, headerValue, RETRY_AFTER_S } from '../engine/gateway.js';
-import { accessToken, verifyPresented } from '../tokens/dpop.js';
+import { verifyPresented } from '../tokens/dpop.js';
 import type { LivePolicySet } from '../engine/live-set.js';
 import type { Decider } from '../server/decider.js';
 import type { ForwardAuthOptions } from '../http/routes/forward-auth.js';
@@ -80,7 +80,7 @@ export function envoyAuthorization(policies: LivePolicySet, decider: Decider, op
       // Envoy's `id` is its stream id; the request id its access log shows is X-Request-ID.
       const id = headers['x-request-id'] || http.id || randomUUID();
       const d = decider.decide('envoy', id, policies.current, gatewayRequest(call, verified?.ok ? verified.claims : undefined, options.headers), {}, { address: canonical(ip) });
-      const verdict = gatewayVerdict(d, verified, options.responseHeaders, accessToken(headers.authorization)?.scheme);
+      const verdict = gatewayVerdict(d, verified, options.responseHeaders, headers.authorization);
       switch (verdict.kind) {
         case 'allow':
           return create(CheckResponseSchema, {

@@ -11,7 +11,7 @@ import { authenticateAssertion, authenticateClient, basicCredentials, type Prese
 import type { KeyRing } from './keys.js';
 import type { RegistryView } from './live-registry.js';
 import { OAuthError } from './oauth-error.js';
-import { roleScopes, type Api, type Client } from './registry.js';
+import { roleScopes, type Api, type Client, type User } from './registry.js';
 import { checkAuthorization, redirectWith, verifierMatches, type PendingAuthorization } from './authorization.js';
 import { errorPage, loginPage } from './login-page.js';
 import { passwordMatches, randomToken } from './secrets.js';
@@ -250,6 +250,23 @@ export class Issuer {
     throw new OAuthError('invalid_target', apis.size === 0 ? 'no registered API has the requested scopes' : 'the scopes belong to several APIs: say which with `resource`');
   }
 
+  /**
+   * A user grant's mint decisions (sign-in and refresh): `openid` when asked for, decided like
+   * any scope, and of the API scopes asked (already cut to the client's and the API's) those
+   * the user's roles hold for this client. `refused` says why when nothing the grant is for
+   * was granted — `openid` for a sign-in only (the userinfo pseudo-API), an API scope otherwise.
+   */
+  private mintForUser(client: Client, api: Api, grant: string, asked: readonly string[], openid: boolean, user: User, origin: Origin, requestId: string): { mint: MintOutcome[]; granted: string[]; refused: string | null } {
+    const signInOnly = api.identifier === this.userinfoApi.identifier;
+    const held = roleScopes(this.options.registry().registry, user, client.id);
+    const candidates = [...(openid ? ['openid'] : []), ...(signInOnly ? [] : asked.filter((s) => s !== 'openid' && held.has(s)))];
+    const mint = this.mint(client, api, grant, candidates, origin, requestId, user.id);
+    const granted = mint.filter((m) => m.granted).map((m) => m.scope);
+    if (signInOnly ? granted.length > 0 : granted.some((s) => s !== 'openid')) return { mint, granted, refused: null };
+    const reasons = [...new Set(mint.flatMap((m) => m.reasons))];
+    return { mint, granted, refused: `${signInOnly ? 'this user may not sign in to this client' : 'the policies granted none of the scopes'}${reasons.length > 0 ? `: ${reasons.join('; ')}` : ''}` };
+  }
+
   /** One batch of PDP decisions, on one policy revision: may this client get each scope? */
   private mint(client: Client, api: Api, grant: string, scopes: string[], origin: Origin, requestId: string, user: string | null = null): MintOutcome[] {
     const set = this.options.policies.current;
@@ -318,17 +335,8 @@ export class Issuer {
       this.options.velocity?.record('auth_failures', { subject: `user/${username}`, address: origin.address });
       return { kind: 'html', status: 401, html: loginPage({ tx, csrf: p.csrf, client: p.client.id, scopes: p.scopes, audience: p.api.identifier, error: 'Wrong user or password.', username }), csrfCookie: p.csrf };
     }
-    const held = roleScopes(registry, user, p.client.id);
-    // `openid` is decided like any scope (the mint of scope::"openid"): refused, the client gets
-    // no ID token and no userinfo. A sign-in only (for userinfo) has nothing else to grant.
-    const signInOnly = p.api.identifier === this.userinfoApi.identifier;
-    const candidates = [...(p.openid ? ['openid'] : []), ...(signInOnly ? [] : p.scopes.filter((s) => s !== 'openid' && held.has(s)))];
-    const mint = this.mint(p.client, p.api, 'authorization_code', candidates, origin, requestId, user.id);
-    const granted = mint.filter((m) => m.granted).map((m) => m.scope);
-    if (signInOnly ? granted.length === 0 : granted.every((s) => s === 'openid')) {
-      const reasons = [...new Set(mint.flatMap((m) => m.reasons))];
-      return back({ error: 'access_denied', error_description: `${signInOnly ? 'this user may not sign in to this client' : 'none of the requested scopes may be granted to this user'}${reasons.length > 0 ? `: ${reasons.join('; ')}` : ''}` });
-    }
+    const { mint, granted, refused } = this.mintForUser(p.client, p.api, 'authorization_code', p.scopes, p.openid, user, origin, requestId);
+    if (refused !== null) return back({ error: 'access_denied', error_description: refused });
     const scope = granted.join(' ');
     const code = randomToken();
     this.options.store.saveCode({
@@ -342,7 +350,7 @@ export class Issuer {
       expiresAt: Math.floor(this.now() / 1000) + 60,
       nonce: p.nonce,
       authTime: Math.floor(this.now() / 1000),
-      ttlCap: ttlOf(mint.filter((m) => m.granted)),
+      ttlCap: ttlOf(mint),
     });
     return back({ code });
   }
@@ -441,14 +449,10 @@ export class Issuer {
       const held = t.scope.split(' ');
       const asked = requested === null ? held : requested.split(' ').filter((x) => x !== '');
       if (asked.some((x) => !held.includes(x))) return 'a refresh cannot widen the scope';
-      const byRoles = roleScopes(view.registry, user, client.id);
+      // Decided again as at sign-in, with the refresh request's context.
       const openid = asked.includes('openid') && client.scopes.includes('openid');
-      // Decided again as at sign-in: `openid` too, and a sign-in only has nothing else.
-      const signInOnly = api.identifier === this.userinfoApi.identifier;
-      const candidates = [...(openid ? ['openid'] : []), ...(signInOnly ? [] : asked.filter((x) => x !== 'openid' && client.scopes.includes(x) && api.scopes.includes(x) && byRoles.has(x)))];
-      const mint = this.mint(client, api, 'refresh_token', candidates, origin, requestId, t.subject);
-      const granted = mint.filter((m) => m.granted).map((m) => m.scope);
-      if (signInOnly ? granted.length === 0 : granted.every((x) => x === 'openid')) return `the policies granted none of the scopes${mint.length > 0 ? `: ${[...new Set(mint.flatMap((m) => m.reasons))].join('; ')}` : ''}`;
+      const { mint, granted, refused } = this.mintForUser(client, api, 'refresh_token', asked.filter((x) => client.scopes.includes(x) && api.scopes.includes(x)), openid, user, origin, requestId);
+      if (refused !== null) return refused;
       outcome = { api, granted, mint };
       return null;
     });

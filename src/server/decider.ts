@@ -42,10 +42,18 @@ const IDENTITY_CLAIMS = new Set(['iss', 'sub', 'client_id', 'azp', 'act', 'jti']
  */
 function loggedRequest(request: Request, risk: Json | null, reads: ReadonlySet<string> | null): Request {
   let out = risk === null || Object.keys(risk).length === 0 ? request : { ...request, risk };
-  if (reads !== null && !reads.has(ALL_SIGNALS) && isObject(request.token)) {
-    const claims = request.token;
-    out = { ...out, token: Object.fromEntries(Object.keys(claims).filter((k) => IDENTITY_CLAIMS.has(k) || reads.has(k)).map((k) => [k, claims[k]])) };
-  }
+  if (reads !== null && !reads.has(ALL_SIGNALS) && isObject(request.token)) out = { ...out, token: keptClaims(request.token, reads) };
+  return out;
+}
+
+/** The claims kept of a token, by its claims object: a cached verification hands every request the same one. */
+const kept = new WeakMap<Json, { reads: ReadonlySet<string>; claims: Json }>();
+
+function keptClaims(claims: Json, reads: ReadonlySet<string>): Json {
+  const hit = kept.get(claims);
+  if (hit !== undefined && hit.reads === reads) return hit.claims;
+  const out = Object.fromEntries(Object.keys(claims).filter((k) => IDENTITY_CLAIMS.has(k) || reads.has(k)).map((k) => [k, claims[k]]));
+  kept.set(claims, { reads, claims: out });
   return out;
 }
 

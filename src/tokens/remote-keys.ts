@@ -68,19 +68,14 @@ export class RemoteKeys {
     void this.#refresh();
   }
 
-  /** Why the last fetch failed, or null: for operators (readiness, logs). */
-  get failure(): string | null {
-    return this.#failure;
-  }
-
   /** A jose key lookup (the second argument of `jwtVerify`). */
   readonly lookup = async (header: JWSHeaderParameters, token: FlattenedJWSInput): Promise<Key> => {
     // While the JWKS cannot be fetched, it is tried once per cooldown, not once per token.
-    if (this.#keys === null && (this.#pending !== null || this.#mayFetch())) await this.#refresh();
+    if (this.#keys === null && this.#mayFetch()) await this.#refresh();
     if (this.#keys === null) throw new KeysUnavailable(`the issuer's keys could not be fetched from ${this.url.href}: ${this.#failure ?? 'unknown error'}`);
     if (performance.now() - this.#fetchedAt >= this.maxStaleMs) {
       // Too old to be trusted without a look: fetched in line, and refused while that fails.
-      if (this.#pending !== null || this.#mayFetch()) await this.#refresh();
+      if (this.#mayFetch()) await this.#refresh();
       const age = performance.now() - this.#fetchedAt;
       if (age >= this.maxStaleMs) throw new KeysUnavailable(`the issuer's keys were fetched ${Math.round(age / 60_000)} min ago, and ${this.url.href} cannot be fetched: ${this.#failure ?? 'unknown error'}`);
     } else if (performance.now() - this.#fetchedAt >= this.refreshMs && this.#mayFetch()) void this.#refresh();
@@ -91,15 +86,16 @@ export class RemoteKeys {
     } catch (err: unknown) {
       if (!(err instanceof errors.JWKSNoMatchingKey)) throw err;
       // A kid the copy lacks: the issuer may have rotated — look again, unless it was just looked at.
-      if (this.#pending !== null || this.#mayFetch()) await this.#refresh();
+      if (this.#mayFetch()) await this.#refresh();
       // Without a copy as new as the token, nobody can tell a rotated key from a forged one.
       if (this.#failure !== null) throw new KeysUnavailable(`the token names a key (kid) the issuer's last fetched keys lack, and ${this.url.href} cannot be fetched: ${this.#failure}`);
       return this.#keys!(header, token);
     }
   };
 
+  /** Whether a fetch is under way (to wait for) or may start: once per cooldown, not once per token. */
   #mayFetch(): boolean {
-    return performance.now() - this.#triedAt >= this.cooldownMs;
+    return this.#pending !== null || performance.now() - this.#triedAt >= this.cooldownMs;
   }
 
   /** Fetches the JWKS once, however many callers ask at the same time; never throws. */

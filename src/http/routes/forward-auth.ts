@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { gatewayRequest, gatewayVerdict, headerValue, RETRY_AFTER_S } from '../../engine/gateway.js';
-import { accessToken, verifyPresented, type ReplayCache } from '../../tokens/dpop.js';
+import { verifyPresented, type ReplayCache } from '../../tokens/dpop.js';
 import type { LivePolicySet } from '../../engine/live-set.js';
 import type { TokenResult } from '../../tokens/verify-token.js';
 import type { Decider } from '../../server/decider.js';
@@ -86,7 +86,7 @@ export function forwardAuthRoutes(app: FastifyInstance, policies: LivePolicySet,
       const original = { method: call.method, url: `${call.scheme}://${call.host}${call.path}` };
       const verified = await verifyPresented(header(request, 'authorization'), header(request, 'dpop'), original, options.verifyToken, options.replay);
       const d = decider.decide('forward_auth', request.id, policies.current, gatewayRequest(call, verified?.ok ? verified.claims : undefined, options.headers), {}, from);
-      const verdict = gatewayVerdict(d, verified, options.responseHeaders, accessToken(header(request, 'authorization'))?.scheme);
+      const verdict = gatewayVerdict(d, verified, options.responseHeaders, header(request, 'authorization'));
       switch (verdict.kind) {
         case 'allow':
           return reply.status(200).headers(verdict.headers).send({ decision: true });
