@@ -10,7 +10,7 @@ import type { Store } from '../store/store.js';
 import { authenticateAssertion, authenticateClient, basicCredentials, type Presented } from './client-auth.js';
 import type { KeyRing } from './keys.js';
 import type { RegistryView } from './live-registry.js';
-import { OAuthError } from './oauth-error.js';
+import { OAuthError, type OAuthErrorCode } from './oauth-error.js';
 import { roleScopes, type Api, type Client, type User } from './registry.js';
 import { checkAuthorization, redirectWith, verifierMatches, type PendingAuthorization } from './authorization.js';
 import { errorPage, loginPage } from './login-page.js';
@@ -435,11 +435,12 @@ export class Issuer {
     const resource = form.get('resource');
     let outcome: { api: Api; granted: string[]; mint: MintOutcome[] } | null = null;
     let revoke = false;
-    let offTarget = false;
+    // The error a refusal answers, set where the refusal is made (not read back from its text).
+    let refusal: OAuthErrorCode = 'invalid_grant';
     const use = this.options.store.rotateRefreshToken(hash, sha256(successor), seal(this.options.secret, successor), now, this.refreshGrace, (t) => {
       if (t.clientId !== client.id) return 'the refresh token was issued to another client';
       const target = this.targetProblem(resource, t.audience);
-      if (target !== null) return (offTarget = true), target;
+      if (target !== null) return (refusal = 'invalid_target'), target;
       const api = this.apiOf(t.audience);
       const user = view.registry.users.find((u) => u.id === t.subject);
       if (api === undefined || user === undefined) {
@@ -448,11 +449,12 @@ export class Issuer {
       }
       const held = t.scope.split(' ');
       const asked = requested === null ? held : requested.split(' ').filter((x) => x !== '');
-      if (asked.some((x) => !held.includes(x))) return 'a refresh cannot widen the scope';
+      if (asked.some((x) => !held.includes(x))) return (refusal = 'invalid_scope'), 'a refresh cannot widen the scope';
       // Decided again as at sign-in, with the refresh request's context.
       const openid = asked.includes('openid') && client.scopes.includes('openid');
       const { mint, granted, refused } = this.mintForUser(client, api, 'refresh_token', asked.filter((x) => client.scopes.includes(x) && api.scopes.includes(x)), openid, user, origin, requestId);
-      if (refused !== null) return refused;
+      // No API scope granted is the scope's fault; a user refused a sign-in only, the grant's.
+      if (refused !== null) return (refusal = api.identifier === this.userinfoApi.identifier ? 'invalid_grant' : 'invalid_scope'), refused;
       outcome = { api, granted, mint };
       return null;
     });
@@ -463,7 +465,7 @@ export class Issuer {
     if (use.kind === 'unknown' || use.kind === 'expired') throw new OAuthError('invalid_grant', use.kind === 'expired' ? 'the refresh token expired' : 'unknown or revoked refresh token');
     if (use.kind === 'refused') {
       if (revoke) this.revokeFamily(use.token.family);
-      throw new OAuthError(offTarget ? 'invalid_target' : use.reason.includes('scope') || use.reason.includes('policies') ? 'invalid_scope' : 'invalid_grant', use.reason);
+      throw new OAuthError(refusal, use.reason);
     }
     const done = outcome as { api: Api; granted: string[]; mint: MintOutcome[] } | null;
     if (done === null) throw new Error('refresh checked without an outcome');

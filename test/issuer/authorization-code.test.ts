@@ -28,6 +28,8 @@ beforeAll(async () => {
   registry.users.push({ id: 'carol', password: 'carol-example-password', groups: ['finance'] });
   writeFileSync(join(ws.dir, 'registry.json'), JSON.stringify(registry));
   writeFileSync(join(ws.dir, 'policies', 'no-openid.gavel'), '@id("no-openid-for-carol")\nforbid (action == "mint", resource == scope::"openid")\nwhen { subject.id == "carol" }\nreason "carol may not sign in with OpenID";\n');
+  // …and whose refreshes a policy refuses, with a reason that names neither scopes nor policies.
+  writeFileSync(join(ws.dir, 'policies', 'no-refresh.gavel'), '@id("no-refresh-for-carol")\nforbid (action == "mint")\nwhen { subject.id == "carol" && context.grant_type == "refresh_token" }\nreason "carol signs in again each time";\n');
   const applied = await gavel(['apply', 'registry.json'], { cwd: ws.dir });
   expect(applied.code, applied.stderr).toBe(0);
   // A short refresh grace window, so reuse after it can be shown without a long wait.
@@ -190,6 +192,19 @@ describe('authorization code with PKCE, in a real browser', () => {
     only.url.searchParams.delete('resource');
     const refused = await signIn(only.url, 'carol-example-password', 'carol');
     expect(Object.fromEntries(refused.searchParams)).toMatchObject({ error: 'access_denied', error_description: expect.stringContaining('carol may not sign in with OpenID') });
+  }, 30_000);
+
+  test('a refresh the policies refuse is invalid_scope with their reason, and changes nothing: the refresh token is not rotated', async () => {
+    const flow = await start('invoice:read');
+    const tokens = await oidc.authorizationCodeGrant(flow.config, await signIn(flow.url, 'carol-example-password', 'carol'), { pkceCodeVerifier: flow.verifier, expectedState: flow.state });
+    expect(tokens.scope).toBe('invoice:read');
+    const refused = await tokenRequest({ grant_type: 'refresh_token', refresh_token: tokens.refresh_token! });
+    expect(refused).toMatchObject({ status: 400, body: { error: 'invalid_scope', error_description: expect.stringContaining('carol signs in again each time') } });
+    // Not a use: presented again it is refused for the same reason, not taken for reuse (which would revoke the family).
+    const again = await tokenRequest({ grant_type: 'refresh_token', refresh_token: tokens.refresh_token! });
+    expect(again.body).toMatchObject({ error: 'invalid_scope' });
+    const introspected = await oidc.tokenIntrospection(flow.config, tokens.access_token);
+    expect(introspected.active).toBe(true);
   }, 30_000);
 
   test('a sign-in only (openid, no API): an ID token, and an access token userinfo accepts and the decision interfaces do not', async () => {
