@@ -144,6 +144,12 @@ describe('client_credentials through openid-client', () => {
     expect((await tokenFrom('127.0.0.6', form, REPORTING)).status).toBe(200);
   });
 
+  test('failed authentications claiming a client\'s id do not lock the client out: anyone can claim an id', async () => {
+    const form = { grant_type: 'client_credentials', scope: 'invoice:read' };
+    for (let i = 0; i < 12; i++) expect((await tokenFrom('127.0.0.7', form, { id: REPORTING.id, secret: 'z'.repeat(40) })).status).toBe(401);
+    expect((await tokenFrom('127.0.0.8', form, REPORTING)).status).toBe(200);
+  });
+
   test('introspection describes a live token, and after revocation says it is inactive', async () => {
     const config = await discover(REPORTING.id, REPORTING.secret);
     const { access_token: token } = await oidc.clientCredentialsGrant(config, { scope: 'invoice:read' });
