@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { request } from 'node:http';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -24,6 +25,9 @@ http://127.0.0.1:${port} {
 	forward_auth 127.0.0.1:${stack.gavelPort} {
 		uri /v1/forward-auth
 		copy_headers X-Gavel-Subject
+		header_up -X-Original-URI
+		header_up -X-Original-Method
+		header_up -X-Original-Host
 	}
 	reverse_proxy 127.0.0.1:${stack.upstreamPort}
 }
@@ -56,4 +60,24 @@ describe('Caddy forward_auth in front of an upstream', () => {
     expect(r.status).toBe(403);
     expect(r.headers.get('x-gavel-reason')).toBe('denied by policy');
   });
+
+  test('policies see the client\'s address; a client-sent X-Forwarded-For is not believed', async () => {
+    expect(await get('/address', {}, '127.0.0.2')).toBe(200);
+    expect(await get('/address', {}, '127.0.0.1')).toBe(401);
+    expect(await get('/address', { 'x-forwarded-for': '127.0.0.2' }, '127.0.0.1')).toBe(401);
+  });
+
+  test('a client sending nginx\'s X-Original-URI is decided on its real request', async () => {
+    const token = await stack.sign({ scope: 'hello:read' });
+    expect(await get('/elsewhere', { authorization: `Bearer ${token}`, 'x-original-uri': '/hello/world', 'x-original-method': 'GET' })).toBe(403);
+    expect(await get('/hello/world', { authorization: `Bearer ${token}`, 'x-original-uri': '/elsewhere' })).toBe(200);
+  });
 });
+
+/** The status of a GET through Caddy, from a chosen local address. */
+function get(path: string, headers: Record<string, string>, localAddress = '127.0.0.1'): Promise<number> {
+  return new Promise<number>((resolve, reject) => {
+    const r = request(`${base}${path}`, { headers, localAddress }, (res) => (res.resume(), resolve(res.statusCode ?? 0)));
+    r.on('error', reject).end();
+  });
+}

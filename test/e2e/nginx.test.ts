@@ -35,6 +35,8 @@ http {
       auth_request     /_gavel;
       auth_request_set $gavel_subject $upstream_http_x_gavel_subject;
       proxy_set_header X-Gavel-Subject $gavel_subject;
+      auth_request_set $gavel_reason $upstream_http_x_gavel_reason;
+      add_header       X-Gavel-Reason $gavel_reason always;
       proxy_pass       http://127.0.0.1:${stack.upstreamPort};
     }
     location = /_gavel {
@@ -46,6 +48,10 @@ http {
       proxy_set_header        X-Original-URI    $request_uri;
       proxy_set_header        X-Original-Host   $host;
       proxy_set_header        X-Forwarded-Proto $scheme;
+      proxy_set_header        X-Forwarded-For   $remote_addr;
+      proxy_set_header        X-Forwarded-Uri    "";
+      proxy_set_header        X-Forwarded-Method "";
+      proxy_set_header        X-Forwarded-Host   "";
     }
   }
 }
@@ -57,6 +63,14 @@ http {
 });
 
 afterAll(() => stack?.stop());
+
+/** The status of a GET through nginx, with raw headers (Host too) and from a chosen local address. */
+function get(path: string, headers: Record<string, string>, localAddress = '127.0.0.1'): Promise<number> {
+  return new Promise<number>((resolve, reject) => {
+    const r = request(`${base}${path}`, { headers, localAddress }, (res) => (res.resume(), resolve(res.statusCode ?? 0)));
+    r.on('error', reject).end();
+  });
+}
 
 describe('nginx auth_request in front of an upstream', () => {
   test('a token Gavel\'s own issuer minted passes nginx with no issuer configured; once revoked, it does not', async () => {
@@ -121,12 +135,25 @@ describe('nginx auth_request in front of an upstream', () => {
   });
 
   test('policies see the host the client asked for; a client-sent X-Original-Host is replaced by nginx', async () => {
-    const get = (headers: Record<string, string>) =>
-      new Promise<number>((resolve, reject) => {
-        const r = request(`${base}/hosted/page`, { headers }, (res) => (res.resume(), resolve(res.statusCode ?? 0)));
-        r.on('error', reject).end();
-      });
-    expect(await get({ host: 'app.test' })).toBe(200);
-    expect(await get({ host: 'other.test', 'x-original-host': 'app.test' })).toBe(401);
+    expect(await get('/hosted/page', { host: 'app.test' })).toBe(200);
+    expect(await get('/hosted/page', { host: 'other.test', 'x-original-host': 'app.test' })).toBe(401);
+  });
+
+  test('policies see the client\'s address (nginx is the trusted proxy); a client-sent X-Forwarded-For is replaced', async () => {
+    expect(await get('/address', {}, '127.0.0.2')).toBe(200);
+    expect(await get('/address', {}, '127.0.0.1')).toBe(401);
+    expect(await get('/address', { 'x-forwarded-for': '127.0.0.2' }, '127.0.0.1')).toBe(401);
+  });
+
+  test('a 403 tells the client the policy\'s reason', async () => {
+    const r = await fetch(`${base}/hello/closed`, { headers: { authorization: `Bearer ${await stack.sign({ scope: 'hello:read' })}` } });
+    expect(r.status).toBe(403);
+    expect(r.headers.get('x-gavel-reason')).toBe('closed for maintenance');
+  });
+
+  test('a client sending the other gateways\' X-Forwarded-Uri is decided on its real request, not answered 500', async () => {
+    const token = await stack.sign({ scope: 'hello:read' });
+    expect(await get('/elsewhere', { authorization: `Bearer ${token}`, 'x-forwarded-uri': '/hello/world', 'x-forwarded-method': 'GET' })).toBe(403);
+    expect(await get('/hello/world', { authorization: `Bearer ${token}`, 'x-forwarded-uri': '/elsewhere' })).toBe(200);
   });
 });

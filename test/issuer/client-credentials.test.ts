@@ -150,6 +150,19 @@ describe('client_credentials through openid-client', () => {
     expect((await tokenFrom('127.0.0.8', form, REPORTING)).status).toBe(200);
   });
 
+  test("the example API's resource server exchanges a client's token for one it acts under (RFC 8693)", async () => {
+    const { access_token: token } = await oidc.clientCredentialsGrant(await discover(REPORTING.id, REPORTING.secret), { scope: 'invoice:read' });
+    const exchanged = await tokenFrom('127.0.0.1', {
+      grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
+      subject_token: token,
+      subject_token_type: 'urn:ietf:params:oauth:token-type:access_token',
+      client_id: BILLING.id,
+      client_secret: BILLING.secret,
+    });
+    expect(exchanged).toMatchObject({ status: 200, body: { issued_token_type: 'urn:ietf:params:oauth:token-type:access_token', scope: 'invoice:read' } });
+    expect(decodeJwt(exchanged.body.access_token!)).toMatchObject({ sub: REPORTING.id, aud: API, act: { sub: BILLING.id } });
+  });
+
   test('introspection describes a live token, and after revocation says it is inactive', async () => {
     const config = await discover(REPORTING.id, REPORTING.secret);
     const { access_token: token } = await oidc.clientCredentialsGrant(config, { scope: 'invoice:read' });
