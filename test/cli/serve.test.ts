@@ -226,6 +226,26 @@ describe('gavel serve', () => {
     }
   });
 
+  test('an empty policies folder serves, and says every request is denied — at start and when a reload empties it', async () => {
+    ws = workspace();
+    const { mkdirSync, writeFileSync: write, rmSync } = await import('node:fs');
+    const dir = ws.dir;
+    const until = async (holds: () => boolean) => {
+      for (let i = 0; i < 200 && !holds(); i++) await new Promise((r) => setTimeout(r, 25));
+      expect(holds(), server.output()).toBe(true);
+    };
+    rmSync(join(dir, 'policies'), { recursive: true });
+    // `gavel serve` reads ./policies by default: an empty one is a valid set that denies everything.
+    mkdirSync(join(dir, 'policies'));
+    const server = await start(dir);
+    const warnings = () => server.output().match(/warning: no policies in \S*policies: every request is denied/g)?.length ?? 0;
+    await until(() => warnings() === 1);
+    write(join(dir, 'policies', 'one.gavel'), '@id("one") permit (action == "ping");\n');
+    await until(() => server.output().includes('reloaded policies'));
+    rmSync(join(dir, 'policies', 'one.gavel'));
+    await until(() => warnings() === 2);
+  });
+
   test('refuses to start on invalid policies, with the diagnostics', async () => {
     ws = workspace();
     const { writeFileSync } = await import('node:fs');

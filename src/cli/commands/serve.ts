@@ -202,6 +202,10 @@ export async function serve(argv: string[], io: CliIo): Promise<number> {
     const warning = openidWarning(live.current, registry.registry.clients);
     if (warning !== null) writeLine(io.stderr, `gavel: warning: ${warning}`);
   };
+  // An empty folder is a valid policy set that denies everything: said, as gavel check says it, at start and after each reload.
+  const warnEmpty = () => {
+    if (live.current.policies.length === 0) writeLine(io.stderr, `gavel: warning: no policies in ${dir}: every request is denied`);
+  };
   const metrics = new Metrics(live, () => (log?.depth ?? 0) + (sink?.depth ?? 0), () => (log?.dropped ?? 0) + (sink?.dropped ?? 0));
   // With the admin APIs on (affects, the console, what-if), the set's syntax trees are kept for partial evaluation.
   const trees = config.adminKey === null ? null : new TreeKeeper(live);
@@ -210,7 +214,7 @@ export async function serve(argv: string[], io: CliIo): Promise<number> {
     metrics.reloaded(outcome);
     if (outcome.result === 'applied') trees?.refresh();
     report(io, outcome, live.current.revision);
-    if (outcome.result === 'applied') warnOpenid();
+    if (outcome.result === 'applied') warnEmpty(), warnOpenid();
   }, undefined, (set, folder) => saveRevision(set.revision, folder));
   if (config.watch) reloader.watch();
   const admin = { key: config.adminKey, store, reload: () => reloader.reload(), applied: refresh, policies: live };
@@ -265,6 +269,7 @@ export async function serve(argv: string[], io: CliIo): Promise<number> {
   const where = typeof bound === 'object' && bound !== null ? `${bound.family === 'IPv6' ? `[${bound.address}]` : bound.address}:${bound.port}` : String(bound);
   issuer.url = config.issuer.url ?? `http://${where}`;
   writeLine(io.stdout, `gavel: serving ${result.set.policies.length} policies (revision ${result.set.revision}) on http://${where} and grpc://${config.grpc.host}:${grpcPort}`);
+  warnEmpty();
   warnOpenid();
   // A wildcard address is where Gavel listens, not where clients reach it: tokens naming it
   // as their issuer would be trusted by no outside verifier.
