@@ -87,6 +87,11 @@ type Json = { [k: string]: unknown };
 const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 const isStrings = (v: unknown): v is string[] => Array.isArray(v) && v.every((s) => typeof s === 'string');
 
+/** Keys an object of the file may hold: a misspelt one (`token_type`) is an error, never a setting quietly left out. */
+function onlyKeys(value: Json, keys: readonly string[], where: string, problems: string[]): void {
+  for (const k of Object.keys(value)) if (!keys.includes(k)) problems.push(`${where}: unknown key \`${k}\`; keys are ${keys.join(', ')}`);
+}
+
 export function parseAddress(text: string, where: string): { host: string; port: number } {
   const m = /^(\[[0-9a-fA-F:.]+\]|[^:\s]+):(\d{1,5})$/.exec(text);
   const port = m ? Number(m[2]) : NaN;
@@ -102,9 +107,12 @@ export function loadConfig(inputs: ConfigInputs): Config {
   const problems: string[] = [];
   const where = file ?? 'config';
 
-  const policies = flags.policies ?? env.GAVEL_POLICIES ?? stringAt(fromFile, 'policies', where, problems);
-  const db = flags.db ?? env.GAVEL_DB ?? stringAt(fromFile, 'db', where, problems);
-  const http = flags.http ?? env.GAVEL_HTTP ?? stringAt(fromFile, 'http', where, problems) ?? DEFAULTS.http;
+  // The file's values are checked even where a flag or a variable overrides them: a file that is wrong is said to be.
+  const file_ = { policies: stringAt(fromFile, 'policies', where, problems), db: stringAt(fromFile, 'db', where, problems), http: stringAt(fromFile, 'http', where, problems), grpc: stringAt(fromFile, 'grpc', where, problems) };
+  const policies = flags.policies ?? env.GAVEL_POLICIES ?? file_.policies;
+  const db = flags.db ?? env.GAVEL_DB ?? file_.db;
+  const http = flags.http ?? env.GAVEL_HTTP ?? file_.http ?? DEFAULTS.http;
+  if (fromFile.watch !== undefined && typeof fromFile.watch !== 'boolean') problems.push(`${where}: watch: expected true or false`);
   const watch = !(flags.noWatch ?? false) && fromFile.watch !== false;
   const trustedIssuers = issuersAt(fromFile.trusted_issuers, base, `${where}: trusted_issuers`, problems);
   const forwardAuth = forwardAuthAt(fromFile.forward_auth, `${where}: forward_auth`, problems);
@@ -121,7 +129,7 @@ export function loadConfig(inputs: ConfigInputs): Config {
   } catch (err: unknown) {
     problems.push((err as Error).message);
   }
-  const grpcText = flags.grpc ?? env.GAVEL_GRPC ?? stringAt(fromFile, 'grpc', where, problems) ?? DEFAULTS.grpc;
+  const grpcText = flags.grpc ?? env.GAVEL_GRPC ?? file_.grpc ?? DEFAULTS.grpc;
   let grpc = { host: '127.0.0.1', port: 9191 };
   try {
     grpc = parseAddress(grpcText, flags.grpc !== undefined ? '--grpc' : env.GAVEL_GRPC !== undefined ? 'GAVEL_GRPC' : `${where}: grpc`);
@@ -181,6 +189,7 @@ function issuersAt(value: unknown, base: string, where: string, problems: string
   value.forEach((item, i) => {
     const at = `${where}[${i}]`;
     if (!isObject(item)) return void problems.push(`${at}: expected an object`);
+    onlyKeys(item, ['issuer', 'audiences', 'algorithms', 'jwks_uri', 'jwks_file', 'token_types'], at, problems);
     const { issuer, audiences, algorithms, jwks_uri: uri, jwks_file: file, token_types: types } = item;
     if (types !== undefined && !(isStrings(types) && types.length > 0)) problems.push(`${at}.token_types: expected a non-empty list of strings (for example ["at+jwt"])`);
     if (typeof issuer !== 'string') problems.push(`${at}.issuer: expected a string`);
@@ -217,6 +226,7 @@ function forwardAuthAt(value: unknown, where: string, problems: string[]): Confi
   const out: Config['forwardAuth'] = { headers: [], responseHeaders: { 'X-Gavel-Subject': 'sub' } };
   if (value === undefined) return out;
   if (!isObject(value)) return problems.push(`${where}: expected an object`), out;
+  onlyKeys(value, ['headers', 'response_headers'], where, problems);
   if (value.headers !== undefined) {
     if (!isStrings(value.headers)) problems.push(`${where}.headers: expected a list of header names`);
     else {
@@ -328,6 +338,7 @@ function signalsAt(
     const at = `${where}: ip_lists.${name}`;
     const path = typeof entry === 'string' ? entry : isObject(entry) && typeof entry.path === 'string' ? entry.path : null;
     const format = isObject(entry) ? entry.format : undefined;
+    if (isObject(entry)) onlyKeys(entry, ['path', 'format'], at, problems);
     if (path === null) problems.push(`${at}: expected a file path, or {"path": FILE, "format": "plain" | "scored"}`);
     else if (format !== undefined && !IP_LIST_FORMATS.includes(format as IpListFormat)) problems.push(`${at}.format: expected ${IP_LIST_FORMATS.map((f) => `"${f}"`).join(' or ')}`);
     else ipLists.push({ name, path: resolve(base, path), ...(format === undefined ? {} : { format: format as IpListFormat }) });

@@ -57,6 +57,37 @@ describe('configuration', () => {
     expect(() => loadConfig({ cwd: dir, flags: { config: 'c.json' }, env: {} })).toThrow('cannot read config file `c.json`: it does not exist');
   });
 
+  test('a misspelt key inside a section is an error too: a trusted issuer\'s `token_type` would drop the ID-token guard', () => {
+    write('jwks.json', { keys: [] });
+    write('gavel.json', {
+      watch: 'no',
+      trusted_issuers: [{ issuer: 'https://i', audiences: ['a'], jwks_file: 'jwks.json', token_type: ['at+jwt'] }],
+      forward_auth: { header: ['x-tenant'] },
+      ip_lists: { bad: { path: 'bad.txt', fmt: 'plain' } },
+    });
+    expect(() => loadConfig({ cwd: dir, flags: { config: 'gavel.json' }, env: {} })).toThrow(ConfigError);
+    const message = (() => {
+      try {
+        loadConfig({ cwd: dir, flags: { config: 'gavel.json' }, env: {} });
+        return '';
+      } catch (err: unknown) {
+        return (err as Error).message;
+      }
+    })();
+    expect(message.split('\n')).toEqual([
+      'gavel.json: watch: expected true or false',
+      'gavel.json: trusted_issuers[0]: unknown key `token_type`; keys are issuer, audiences, algorithms, jwks_uri, jwks_file, token_types',
+      'gavel.json: forward_auth: unknown key `header`; keys are headers, response_headers',
+      'gavel.json: ip_lists.bad: unknown key `fmt`; keys are path, format',
+    ]);
+  });
+
+  test('the file\'s values are checked even where a flag or a variable overrides them', () => {
+    write('gavel.json', { http: 8181 });
+    expect(() => loadConfig({ cwd: dir, flags: { config: 'gavel.json', http: '127.0.0.1:1' }, env: {} })).toThrow('gavel.json: http: expected a string');
+    expect(() => loadConfig({ cwd: dir, flags: { config: 'gavel.json' }, env: { GAVEL_HTTP: '127.0.0.1:1' } })).toThrow('gavel.json: http: expected a string');
+  });
+
   test('client keys come from the file or GAVEL_CLIENT_KEYS, which wins; weak or shared keys are refused', () => {
     write('gavel.json', { client_keys: { nginx: 'k'.repeat(16), 'billing-app': 'b'.repeat(20) } });
     expect(loadConfig({ cwd: dir, flags: { config: 'gavel.json' }, env: {} }).clientKeys).toEqual({ nginx: 'k'.repeat(16), 'billing-app': 'b'.repeat(20) });
