@@ -10,8 +10,15 @@ export function flags<T>(parse: () => T): T {
   try {
     return parse();
   } catch (err: unknown) {
-    throw new UsageError(err instanceof Error ? err.message.replace(/\. To specify.*$/s, '') : String(err));
+    // node:util's messages run over several lines ("… ambiguous.\nDid you forget …\nTo specify …"): a usage error is one line.
+    throw new UsageError(err instanceof Error ? oneLine(err.message) : String(err));
   }
+}
+
+function oneLine(message: string): string {
+  const first = message.replace(/\. To specify.*$/s, '').split('\n')[0]!;
+  const dashed = /^Option '(--[\w-]+)[^']*' argument is ambiguous/.exec(first);
+  return dashed === null ? first : `${dashed[1]} needs a value (one starting with a dash is given as ${dashed[1]}=-VALUE)`;
 }
 
 /** Flags every policy command takes. */

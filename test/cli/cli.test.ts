@@ -1,4 +1,4 @@
-import { chmodSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { gavel, workspace } from './helpers.js';
@@ -171,6 +171,19 @@ describe('gavel apply', () => {
     const dry = await gavel(['apply', 'dir.json', '--dry-run', '--json'], { cwd: cwd() });
     expect(JSON.parse(dry.stdout)).toEqual({ dryRun: true, added: [], changed: ['user::"alice"'], removed: ['user::"bob"'] });
     expect((await gavel(['apply', 'dir.json'], { cwd: cwd() })).stdout).toContain('applied: 0 added, 1 changed, 1 removed');
+  });
+
+  test('--dry-run against a database not yet made creates none, and says what the first apply would add', async () => {
+    writeFileSync(join(ws.dir, 'dir.json'), JSON.stringify({ entities: [{ type: 'user', id: 'alice' }] }));
+    const dry = await gavel(['apply', 'dir.json', '--db', 'fresh/gavel.db', '--dry-run'], { cwd: cwd() });
+    expect(dry).toMatchObject({ code: 0, stdout: '+ user::"alice"\ndry run: would apply 1 added, 0 changed, 0 removed\n' });
+    expect(existsSync(join(cwd(), 'fresh'))).toBe(false);
+  });
+
+  test('keys rotate without a database says so, and makes none', async () => {
+    const r = await gavel(['keys', 'rotate', '--db', 'none/gavel.db'], { cwd: cwd() });
+    expect(r).toMatchObject({ code: 2, stderr: expect.stringContaining('no database at') });
+    expect(existsSync(join(cwd(), 'none'))).toBe(false);
   });
 
   test('an invalid document applies nothing and says where it is wrong', async () => {

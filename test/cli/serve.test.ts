@@ -76,6 +76,11 @@ describe('gavel serve', () => {
     const yesterday = await gavel(['log', '--until', 'yesterday'], { cwd: ws.dir });
     expect(yesterday.code).toBe(2);
     expect(yesterday.stderr).toContain('--until: `yesterday` is neither an ISO 8601 time nor an age like 15m, 2h or 7d');
+    // A misspelt interface is an error, not an empty answer; a usage error is one line.
+    const bogus = await gavel(['log', '--via', 'authz'], { cwd });
+    expect(bogus).toMatchObject({ code: 2, stderr: expect.stringContaining('--via is one of authzen, authzen_batch, native') });
+    const negative = await gavel(['log', '--limit', '-3'], { cwd });
+    expect(negative).toMatchObject({ code: 2, stderr: 'gavel log: --limit needs a value (one starting with a dash is given as --limit=-VALUE)\n' });
   });
 
   test('reloads a valid policy change by itself; rejects a broken one and keeps serving', async () => {

@@ -30,6 +30,14 @@ describe('admin endpoints', () => {
     await app.close();
   });
 
+  test('GET /v1/decisions refuses an interface name that does not exist, rather than answer nothing', async () => {
+    const { app } = setup(KEY);
+    const r = await app.inject({ method: 'GET', url: '/v1/decisions?via=authz', headers: { authorization: `Bearer ${KEY}` } });
+    expect(r.statusCode).toBe(400);
+    expect(r.json()).toMatchObject({ error: 'invalid_request', message: expect.stringContaining('via') });
+    await app.close();
+  });
+
   test.each([
     { note: 'no key', headers: {} },
     { note: 'a wrong key', headers: { authorization: `Bearer ${'x'.repeat(32)}` } },

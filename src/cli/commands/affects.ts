@@ -7,11 +7,12 @@ import { Exit, UsageError, writeLine, type CliIo } from '../io.js';
 import { loadSet, printDiagnostics } from '../load.js';
 import { renderAffectsCsv, renderAffectsTable } from '../../formats/render-affects.js';
 
-export const affectsHelp = `Usage: gavel affects [--policies DIR] --where FACT... [--tag TAG]... [--owner OWNER]...
+export const affectsHelp = `Usage: gavel affects [--policies DIR] [--where FACT]... [--tag TAG]... [--owner OWNER]...
                      [--effect permit|forbid] [--all] [--json | --csv]
 
 Which policies affect the requests that FACTs describe? Each FACT is a policy-language
-expression that holds on every such request; the attributes no fact fixes stay unknown:
+expression that holds on every such request; the attributes no fact fixes stay unknown
+(without any, every request: each policy applies or may apply):
   gavel affects --where 'resource.type == "patient_record"' --where 'subject.country != "US"'
 
 Every policy is classified:

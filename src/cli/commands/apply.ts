@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -49,9 +50,11 @@ export async function apply(argv: string[], io: CliIo): Promise<number> {
   } catch (err: unknown) {
     throw new UsageError(`${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'does not exist' : `not valid JSON: ${(err as Error).message}`}`);
   }
-  const store = new SqliteStore(resolve(io.cwd, values.db ?? process.env.GAVEL_DB ?? 'data/gavel.db'));
+  const path = resolve(io.cwd, values.db ?? process.env.GAVEL_DB ?? 'data/gavel.db');
+  const dryRun = values['dry-run'] ?? false;
+  // A dry run changes nothing, a database not yet made included: against none, it is what the first apply would add.
+  const store = new SqliteStore(dryRun && !existsSync(path) ? ':memory:' : path);
   try {
-    const dryRun = values['dry-run'] ?? false;
     const applied = await applyDocument(store, json, dryRun);
     if ('problems' in applied) throw new UsageError(`${file}: invalid document:\n  ${applied.problems.join('\n  ')}`);
     const changes = applied.changes;

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { KeyRing } from '../../issuer/keys.js';
@@ -24,6 +24,8 @@ export async function keys(argv: string[], io: CliIo): Promise<number> {
   if (values.help) return writeLine(io.stdout, keysHelp), Exit.ok;
   if (positionals.length !== 1 || positionals[0] !== 'rotate') throw new UsageError('say what to do: gavel keys rotate');
   const db = resolve(io.cwd, values.db ?? process.env.GAVEL_DB ?? 'data/gavel.db');
+  // Rotating in a database no server has made would only make a key ring no one serves.
+  if (!existsSync(db)) throw new UsageError(`no database at \`${db}\`; \`gavel serve\` creates it (or pass --db)`);
   let secret = process.env.GAVEL_ISSUER_SECRET;
   if (secret === undefined) {
     try {

@@ -5,7 +5,7 @@ import { SqliteStore } from '../../store/sqlite/sqlite-store.js';
 import type { DecisionRecord } from '../../store/store.js';
 import { flags, timeFlag } from '../args.js';
 import { Exit, UsageError, writeLine, type CliIo } from '../io.js';
-import { INTERFACE_WIDTH } from '../../server/interfaces.js';
+import { INTERFACE_WIDTH, INTERFACES } from '../../server/interfaces.js';
 
 export const logHelp = `Usage: gavel log [--db FILE] [--since TIME] [--until TIME] [--decision allow|deny]
                  [--subject ID] [--policy ID] [--via INTERFACE] [--limit N] [--json]
@@ -52,6 +52,7 @@ export async function log(argv: string[], io: CliIo): Promise<number> {
   const path = resolve(io.cwd, values.db ?? process.env.GAVEL_DB ?? 'data/gavel.db');
   if (!existsSync(path)) throw new UsageError(`no database at \`${path}\`; \`gavel serve\` creates it (or pass --db)`);
   if (values.decision !== undefined && values.decision !== 'allow' && values.decision !== 'deny') throw new UsageError('--decision is `allow` or `deny`');
+  if (values.via !== undefined && !(INTERFACES as readonly string[]).includes(values.via)) throw new UsageError(`--via is one of ${INTERFACES.join(', ')}`);
   const limit = values.limit === undefined ? 50 : Number(values.limit);
   if (!Number.isInteger(limit) || limit < 1 || limit > 100_000) throw new UsageError('--limit is a whole number from 1 to 100000');
   const since = timeFlag('since', values.since);

@@ -7,13 +7,14 @@ import { whatIfInSlices } from '../../engine/whatif.js';
 import { formatDiagnostic } from '../../language/diagnostic.js';
 import { requireAdminKey, type AdminGate } from '../admin-auth.js';
 import { applyDocument } from '../../issuer/apply-document.js';
+import { INTERFACES } from '../../server/interfaces.js';
 
 const decisionsQuery = {
   type: 'object',
   properties: {
     since: { type: 'string', format: 'date-time' },
     until: { type: 'string', format: 'date-time' },
-    via: { type: 'string' },
+    via: { type: 'string', enum: INTERFACES },
     after: { type: 'string', pattern: '^[0-9]{1,15}\\.[0-9]{1,6}$' },
     decision: { type: 'string', enum: ['allow', 'deny'] },
     subject: { type: 'string' },
