@@ -187,7 +187,15 @@ export class Issuer {
   /** POST /oauth2/token. */
   async token(presented: Presented, origin: Origin, requestId: string): Promise<TokenResponse & { mint: MintOutcome[] }> {
     const client = await this.authenticate(presented, origin);
-    this.count('token_requests', presented, origin, client.id);
+    // Counted once decided, as every velocity counter is: a request's mint decisions see the requests before it, not itself.
+    try {
+      return await this.grant(client, presented, origin, requestId);
+    } finally {
+      this.count('token_requests', presented, origin, client.id);
+    }
+  }
+
+  private async grant(client: Client, presented: Presented, origin: Origin, requestId: string): Promise<TokenResponse & { mint: MintOutcome[] }> {
     const form = presented.form;
     // RFC 6749 §3.2: no parameter may be given twice.
     for (const key of new Set(form.keys())) {

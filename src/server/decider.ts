@@ -58,12 +58,14 @@ function keptClaims(claims: Json, reads: ReadonlySet<string>): Json {
 }
 
 /** Who a request is about, for signals: subject `type/id`, the token's client, the address. */
-function observed(request: Request, origin: Origin): Observed {
+function observed(request: Request, origin: Origin, where: Interface | null): Observed {
   const subject = isObject(request.subject) && typeof request.subject.id === 'string' ? `${text(request.subject.type)}/${request.subject.id}` : null;
   const token = isObject(request.token) ? request.token : {};
-  // The OAuth client: the token's, or the subject itself when a client is asking (mint decisions).
-  const client =
-    typeof token.client_id === 'string' ? token.client_id : typeof token.azp === 'string' ? token.azp : isObject(request.subject) && request.subject.type === 'client' ? text(request.subject.id) : null;
+  // The OAuth client: the verified token's; in the issuer's own mint decisions, the client asking
+  // for itself (authenticated). Never a `client` subject a caller merely names: any caller of
+  // /v1/decide could then raise another client's denial counters.
+  const asking = where === 'mint' && isObject(request.subject) && request.subject.type === 'client' ? text(request.subject.id) : null;
+  const client = typeof token.client_id === 'string' ? token.client_id : typeof token.azp === 'string' ? token.azp : asking;
   return { address: origin.address, subject, client };
 }
 
@@ -83,7 +85,7 @@ export class Decider {
   decide(where: Interface, id: string, set: PolicySet, input: Request, options: DecideOptions = {}, origin: Origin = UNKNOWN): Decision {
     const start = process.hrtime.bigint();
     const enriched = this.directory === null ? input : this.directory.current.enrich(input);
-    const { d, risk } = this.evaluate(set, enriched, options, origin, true);
+    const { d, risk } = this.evaluate(set, enriched, options, origin, where);
     this.decided(where, id, set, enriched, d, start, risk);
     return d;
   }
@@ -102,20 +104,21 @@ export class Decider {
    */
   searched(set: PolicySet, directory: Directory, input: Request, origin: Origin = UNKNOWN): Decision {
     const start = process.hrtime.bigint();
-    const { d } = this.evaluate(set, directory.enrich(input), {}, origin, false);
+    const { d } = this.evaluate(set, directory.enrich(input), {}, origin, null);
     this.metrics.decided('authzen_search', d.decision, Number(process.hrtime.bigint() - start) / 1e9);
     return d;
   }
 
-  private evaluate(set: PolicySet, enriched: Request, options: DecideOptions, origin: Origin, observe: boolean): { d: Decision; risk: RiskRoot | null } {
+  /** `where` is null for what is decided but not enforced (search candidates): it is not observed by velocity. */
+  private evaluate(set: PolicySet, enriched: Request, options: DecideOptions, origin: Origin, where: Interface | null): { d: Decision; risk: RiskRoot | null } {
     // Policies that read no `risk` member get no `risk` root, and pay nothing for signals.
     if (this.signals === null || set.riskReads.size === 0) return { d: decide(set, enriched, options), risk: null };
-    const who = observed(enriched, origin);
+    const who = observed(enriched, origin, where);
     const risk = this.signals.root(who, set.riskReads);
     let d = decide(set, { ...enriched, risk }, options);
     if (risk.errors.length > 0) d = { ...d, signal_errors: risk.errors };
     // Velocity is counted while some policy reads it: counters nobody reads cost nothing.
-    if (observe && (set.riskReads.has('velocity') || set.riskReads.has(ALL_SIGNALS))) this.signals.observe(d.decision, who);
+    if (where !== null && (set.riskReads.has('velocity') || set.riskReads.has(ALL_SIGNALS))) this.signals.observe(d.decision, who);
     return { d, risk };
   }
 

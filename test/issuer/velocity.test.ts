@@ -11,15 +11,15 @@ beforeAll(async () => {
   issuer = await issuerServer(
     { apis: [{ identifier: API, scopes: ['invoice:read'] }], clients: [{ id: APP.id, secret: APP.secret, grant_types: ['client_credentials'], scopes: ['invoice:read'] }] },
     [],
-    { 'policies/velocity.gavel': '@id("too-many-tokens")\nforbid (action == "mint", resource)\nwhen { risk.velocity.client_token_requests_1h > 3 }\nreason "more than 3 token requests this hour";\n' },
+    { 'policies/velocity.gavel': '@id("too-many-tokens")\nforbid (action == "mint", resource)\nwhen { risk.velocity.client_token_requests_1h >= 3 }\nreason "3 token requests this hour already";\n' },
   );
 });
 afterAll(() => issuer.stop());
 
 describe('velocity fed by the token endpoint', () => {
-  test("a client's fourth token request in the hour is refused by a policy reading client_token_requests_1h", async () => {
+  test("a client's fourth token request in the hour is refused by a policy reading client_token_requests_1h (the requests before it)", async () => {
     const config = await issuer.discover(APP.id, APP.secret);
     for (let i = 0; i < 3; i++) expect((await oidc.clientCredentialsGrant(config, { scope: 'invoice:read', resource: API })).scope).toBe('invoice:read');
-    await expect(oidc.clientCredentialsGrant(config, { scope: 'invoice:read', resource: API })).rejects.toMatchObject({ error: 'invalid_scope', error_description: expect.stringContaining('more than 3 token requests this hour') });
+    await expect(oidc.clientCredentialsGrant(config, { scope: 'invoice:read', resource: API })).rejects.toMatchObject({ error: 'invalid_scope', error_description: expect.stringContaining('3 token requests this hour already') });
   });
 });

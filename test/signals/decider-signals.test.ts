@@ -77,6 +77,19 @@ describe('risk signals in decisions', () => {
     expect(d.decide('native', '5', limited, request, {}, { address: '192.0.2.99' }).decision).toBe(true);
   });
 
+  test('a client subject counts as the velocity client in the issuer\'s mint decisions only: a caller naming one cannot raise its counters', () => {
+    const ip = counting(100);
+    const { d } = decider(ip, new Velocity());
+    const limited = set(`@id("x") forbid (action) when { risk.ip.reputation < 0 || risk.velocity.client_denials_1m > 100 };`);
+    const asClient = { subject: { type: 'client', id: 'billing' }, action: { name: 'mint' }, resource: { type: 'scope', id: 'a' } };
+    d.decide('native', '1', limited, asClient, {}, origin);
+    d.decide('mint', '2', limited, asClient, {}, origin);
+    expect(ip.reads).toEqual([
+      { address: '192.0.2.1', subject: 'client/billing', client: null },
+      { address: '192.0.2.1', subject: 'client/billing', client: 'billing' },
+    ]);
+  });
+
   test('the log keeps the signals that were computed, and only those', () => {
     const records: DecisionRecord[] = [];
     const { d, log } = decider(counting(10), new Velocity(), records);
