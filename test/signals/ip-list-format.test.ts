@@ -106,7 +106,7 @@ describe('limits', () => {
   const limits = { maxBytes: 1_000, maxEntries: 3, maxLineLength: 40 };
 
   test('too many entries stops with a limit error', () => {
-    expect(errors('1.1.1.1\n2.2.2.2\n3.3.3.3\n4.4.4.4\n5.5.5.5\n', 'plain', limits)).toEqual(['list:4:1: error: more than 3 entries (help: split the list, or raise the limit)']);
+    expect(errors('1.1.1.1\n2.2.2.2\n3.3.3.3\n4.4.4.4\n5.5.5.5\n', 'plain', limits)).toEqual(['list:4:1: error: more than 3 entries (help: split the list into several, each given its own name)']);
   });
 
   test('a long line is an error', () => {

@@ -193,7 +193,7 @@ class ListParser {
   add(prefix: number | Cidr | null, score: number, label: number): void {
     if (prefix === null) return;
     if (this.builder.entries === this.limits.maxEntries) {
-      this.report('limit', this.lineStart, this.lineStart, `more than ${this.limits.maxEntries.toLocaleString('en-US')} entries`, 'split the list, or raise the limit');
+      this.report('limit', this.lineStart, this.lineStart, `more than ${this.limits.maxEntries.toLocaleString('en-US')} entries`, 'split the list into several, each given its own name');
       this.stopped = true;
       return;
     }
