@@ -170,7 +170,7 @@ function readConfigFile(path: string, shown: string): Json {
   if (!isObject(json)) throw new ConfigError(`${shown}: a config file is a JSON object`);
   const known = new Set(['$comment', 'policies', 'db', 'http', 'grpc', 'watch', 'admin_key', 'trusted_issuers', 'forward_auth', 'client_keys', 'decision_log', 'trusted_proxies', 'envoy_trusted_proxies', 'client_address_header', 'ip_lists', 'velocity', 'issuer']);
   const unknown = Object.keys(json).filter((k) => !known.has(k));
-  if (unknown.length > 0) throw new ConfigError(`${shown}: unknown key \`${unknown[0]}\`; keys are ${[...known].slice(1).join(', ')}`);
+  if (unknown.length > 0) throw new ConfigError(unknown.map((k) => `${shown}: unknown key \`${k}\`; keys are ${[...known].slice(1).join(', ')}`).join('\n'));
   return json;
 }
 
