@@ -89,7 +89,8 @@ const isStrings = (v: unknown): v is string[] => Array.isArray(v) && v.every((s)
 
 /** Keys an object of the file may hold: a misspelt one (`token_type`) is an error, never a setting quietly left out. */
 function onlyKeys(value: Json, keys: readonly string[], where: string, problems: string[]): void {
-  for (const k of Object.keys(value)) if (!keys.includes(k)) problems.push(`${where}: unknown key \`${k}\`; keys are ${keys.join(', ')}`);
+  // `$comment` (and any `$` key) is a note, as at the top level and in schema.json.
+  for (const k of Object.keys(value)) if (!keys.includes(k) && !k.startsWith('$')) problems.push(`${where}: unknown key \`${k}\`; keys are ${keys.join(', ')}`);
 }
 
 export function parseAddress(text: string, where: string): { host: string; port: number } {

@@ -61,7 +61,7 @@ describe('configuration', () => {
     write('jwks.json', { keys: [] });
     write('gavel.json', {
       watch: 'no',
-      trusted_issuers: [{ issuer: 'https://i', audiences: ['a'], jwks_file: 'jwks.json', token_type: ['at+jwt'] }],
+      trusted_issuers: [{ $comment: 'a note is fine', issuer: 'https://i', audiences: ['a'], jwks_file: 'jwks.json', token_type: ['at+jwt'] }],
       forward_auth: { header: ['x-tenant'] },
       ip_lists: { bad: { path: 'bad.txt', fmt: 'plain' } },
     });

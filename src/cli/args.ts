@@ -16,9 +16,10 @@ export function flags<T>(parse: () => T): T {
 }
 
 function oneLine(message: string): string {
-  const first = message.replace(/\. To specify.*$/s, '').split('\n')[0]!;
-  const dashed = /^Option '(--[\w-]+)[^']*' argument is ambiguous/.exec(first);
-  return dashed === null ? first : `${dashed[1]} needs a value (one starting with a dash is given as ${dashed[1]}=-VALUE)`;
+  const flag = /^Option '(--?[\w-]+)[^']*' argument is ambiguous/.exec(message);
+  if (flag === null) return message.replace(/\. To specify.*$/s, '').split('\n')[0]!;
+  const long = /use '(--[\w-]+)=-XYZ'/.exec(message)?.[1];
+  return `${flag[1]} needs a value${long === undefined ? '' : ` (one starting with a dash is given as ${long}=-VALUE)`}`;
 }
 
 /** Flags every policy command takes. */

@@ -61,11 +61,11 @@ function keptClaims(claims: Json, reads: ReadonlySet<string>): Json {
 function observed(request: Request, origin: Origin, where: Interface | null): Observed {
   const subject = isObject(request.subject) && typeof request.subject.id === 'string' ? `${text(request.subject.type)}/${request.subject.id}` : null;
   const token = isObject(request.token) ? request.token : {};
-  // The OAuth client: the verified token's; in the issuer's own mint decisions, the client asking
-  // for itself (authenticated). Never a `client` subject a caller merely names: any caller of
-  // /v1/decide could then raise another client's denial counters.
-  const asking = where === 'mint' && isObject(request.subject) && request.subject.type === 'client' ? text(request.subject.id) : null;
-  const client = typeof token.client_id === 'string' ? token.client_id : typeof token.azp === 'string' ? token.azp : asking;
+  // The OAuth client: the verified token's; in the issuer's own mint decisions, the authenticated
+  // client the issuer puts in `context.client_id` (for user grants too). Never a client a caller
+  // merely names: any caller of /v1/decide could then raise another client's denial counters.
+  const minting = where === 'mint' && isObject(request.context) && typeof request.context.client_id === 'string' ? request.context.client_id : null;
+  const client = typeof token.client_id === 'string' ? token.client_id : typeof token.azp === 'string' ? token.azp : minting;
   return { address: origin.address, subject, client };
 }
 

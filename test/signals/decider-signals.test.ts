@@ -77,16 +77,19 @@ describe('risk signals in decisions', () => {
     expect(d.decide('native', '5', limited, request, {}, { address: '192.0.2.99' }).decision).toBe(true);
   });
 
-  test('a client subject counts as the velocity client in the issuer\'s mint decisions only: a caller naming one cannot raise its counters', () => {
+  test('the velocity client is the token\'s, or in the issuer\'s mint decisions the client it authenticated: a caller naming one cannot raise its counters', () => {
     const ip = counting(100);
     const { d } = decider(ip, new Velocity());
     const limited = set(`@id("x") forbid (action) when { risk.ip.reputation < 0 || risk.velocity.client_denials_1m > 100 };`);
-    const asClient = { subject: { type: 'client', id: 'billing' }, action: { name: 'mint' }, resource: { type: 'scope', id: 'a' } };
+    const asClient = { subject: { type: 'client', id: 'billing' }, action: { name: 'mint' }, resource: { type: 'scope', id: 'a' }, context: { client_id: 'billing' } };
+    const forUser = { subject: { type: 'user', id: 'alice' }, action: { name: 'mint' }, resource: { type: 'scope', id: 'a' }, context: { client_id: 'web' } };
     d.decide('native', '1', limited, asClient, {}, origin);
     d.decide('mint', '2', limited, asClient, {}, origin);
+    d.decide('mint', '3', limited, forUser, {}, origin);
     expect(ip.reads).toEqual([
       { address: '192.0.2.1', subject: 'client/billing', client: null },
       { address: '192.0.2.1', subject: 'client/billing', client: 'billing' },
+      { address: '192.0.2.1', subject: 'user/alice', client: 'web' },
     ]);
   });
 

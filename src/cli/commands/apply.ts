@@ -53,7 +53,9 @@ export async function apply(argv: string[], io: CliIo): Promise<number> {
   const path = resolve(io.cwd, values.db ?? process.env.GAVEL_DB ?? 'data/gavel.db');
   const dryRun = values['dry-run'] ?? false;
   // A dry run changes nothing, a database not yet made included: against none, it is what the first apply would add.
-  const store = new SqliteStore(dryRun && !existsSync(path) ? ':memory:' : path);
+  const fresh = dryRun && !existsSync(path);
+  if (fresh) writeLine(io.stderr, `no database at \`${path}\` yet: compared with an empty one`);
+  const store = new SqliteStore(fresh ? ':memory:' : path);
   try {
     const applied = await applyDocument(store, json, dryRun);
     if ('problems' in applied) throw new UsageError(`${file}: invalid document:\n  ${applied.problems.join('\n  ')}`);
