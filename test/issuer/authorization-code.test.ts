@@ -26,10 +26,13 @@ beforeAll(async () => {
   // The example registry, and carol — whom a policy refuses `openid` (sign-in, ID tokens, userinfo).
   const registry = JSON.parse(readFileSync(join(ROOT, 'examples/registry.json'), 'utf8')) as { users: object[] };
   registry.users.push({ id: 'carol', password: 'carol-example-password', groups: ['finance'] });
+  // dave may sign in, but a policy refuses his sign-in (openid) at a refresh, with a reason that mentions a scope.
+  registry.users.push({ id: 'dave', password: 'dave-example-password', groups: ['finance'] });
   writeFileSync(join(ws.dir, 'registry.json'), JSON.stringify(registry));
   writeFileSync(join(ws.dir, 'policies', 'no-openid.gavel'), '@id("no-openid-for-carol")\nforbid (action == "mint", resource == scope::"openid")\nwhen { subject.id == "carol" }\nreason "carol may not sign in with OpenID";\n');
   // …and whose refreshes a policy refuses, with a reason that names neither scopes nor policies.
   writeFileSync(join(ws.dir, 'policies', 'no-refresh.gavel'), '@id("no-refresh-for-carol")\nforbid (action == "mint")\nwhen { subject.id == "carol" && context.grant_type == "refresh_token" }\nreason "carol signs in again each time";\n');
+  writeFileSync(join(ws.dir, 'policies', 'no-openid-refresh.gavel'), '@id("no-openid-refresh-for-dave")\nforbid (action == "mint", resource == scope::"openid")\nwhen { subject.id == "dave" && context.grant_type == "refresh_token" }\nreason "the openid scope ends at sign-in for dave";\n');
   const applied = await gavel(['apply', 'registry.json'], { cwd: ws.dir });
   expect(applied.code, applied.stderr).toBe(0);
   // A short refresh grace window, so reuse after it can be shown without a long wait.
@@ -205,6 +208,15 @@ describe('authorization code with PKCE, in a real browser', () => {
     expect(again.body).toMatchObject({ error: 'invalid_scope' });
     const introspected = await oidc.tokenIntrospection(flow.config, tokens.access_token);
     expect(introspected.active).toBe(true);
+  }, 30_000);
+
+  test('a sign-in only refused at a refresh is invalid_grant, whatever words the policy\'s reason uses', async () => {
+    const { config, verifier, state, url } = await start('openid');
+    url.searchParams.delete('resource');
+    const tokens = await oidc.authorizationCodeGrant(config, await signIn(url, 'dave-example-password', 'dave'), { pkceCodeVerifier: verifier, expectedState: state });
+    expect(tokens.scope).toBe('openid');
+    const refused = await tokenRequest({ grant_type: 'refresh_token', refresh_token: tokens.refresh_token! });
+    expect(refused).toMatchObject({ status: 400, body: { error: 'invalid_grant', error_description: expect.stringContaining('the openid scope ends at sign-in for dave') } });
   }, 30_000);
 
   test('a sign-in only (openid, no API): an ID token, and an access token userinfo accepts and the decision interfaces do not', async () => {
