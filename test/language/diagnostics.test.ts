@@ -21,6 +21,31 @@ describe('diagnostics (golden files)', () => {
     await expect(render('types.gavel', true)).toMatchFileSnapshot(join(dir, 'types.txt'));
   });
 
+  test('a condition nested deeper than the limit is a `limit` error, not a crash, however it is nested', () => {
+    const deep = [
+      `@id("and") permit when { ${Array(4000).fill('true').join(' && ')} };`,
+      `@id("not") permit when { ${'!'.repeat(6000)}true };`,
+      `@id("dot") permit when { context${'.a'.repeat(4000)} == 1 };`,
+    ];
+    for (const text of deep) {
+      const { set, diagnostics } = buildPolicySet([{ file: 'deep.gavel', text }]);
+      expect(set).toBeNull();
+      expect(diagnostics.map(formatDiagnostic)).toEqual([expect.stringMatching(/^deep\.gavel:1:1: error: an expression is nested deeper than 500 levels/)]);
+    }
+    // A long chain within the limit is an ordinary policy.
+    expect(buildPolicySet([{ file: 'long.gavel', text: `@id("long") permit when { ${Array(450).fill('context.x == 1').join(' || ')} };` }]).set).not.toBeNull();
+  });
+
+  test('schema errors point at their place: an element type inside list<…>, and an implied attribute declared as something other than a string', () => {
+    const schema = { file: 'schema.json', text: '{\n  "subject": {\n    "a": "list<strin>",\n    "type": "number"\n  }\n}\n' };
+    const { set, diagnostics } = buildPolicySet([{ file: 'a.gavel', text: '@id("a") permit (action);' }], schema);
+    expect(set).toBeNull();
+    expect(diagnostics.map(formatDiagnostic)).toEqual([
+      expect.stringMatching(/^schema\.json:3:10: error: unknown type `strin` for `subject\.a`/),
+      'schema.json:4:5: error: `subject.type` is always a string (every request has it); declare it as "string" or leave it out',
+    ]);
+  });
+
   test('a policy set with any error is not built at all', () => {
     const { set } = buildPolicySet([read('types.gavel')], read('schema.json'));
     expect(set).toBeNull();

@@ -49,6 +49,11 @@ export function parseSchema(file: string, text: string): { schema: Schema | null
       diagnostics.push(diagnostic('invalid-schema', file, locate(text, key), `root \`${key}\` must be declared as an object of attributes`));
       continue;
     }
+    // `type` and `id` (action: `name`) are the request's own strings: another type would let the checker pass comparisons that never hold.
+    for (const k of ENTITY_KEYS[key as Root] ?? []) {
+      const declared = type.attrs?.get(k);
+      if (declared !== undefined && declared.kind !== 'string') diagnostics.push(diagnostic('invalid-schema', file, locate(text, k), `\`${key}.${k}\` is always a string (every request has it); declare it as "string" or leave it out`));
+    }
     schema.set(key as Root, withEntityKeys(key as Root, type));
   }
   return { schema: diagnostics.length === 0 ? schema : null, diagnostics };
@@ -63,17 +68,18 @@ function withEntityKeys(root: Root, type: Extract<Type, { kind: 'record' }>): Ty
   return { ...type, attrs };
 }
 
-function parseType(file: string, text: string, path: string, value: unknown, diagnostics: Diagnostic[]): Type | null {
+/** `written` is the whole type name as the file has it (`list<strin>` for its element `strin`): where an error points. */
+function parseType(file: string, text: string, path: string, value: unknown, diagnostics: Diagnostic[], written: unknown = value): Type | null {
   if (typeof value === 'string') {
     const list = /^(?:list|set)<(.+)>$/.exec(value);
     if (list !== null) {
-      const of = parseType(file, text, path, list[1], diagnostics);
+      const of = parseType(file, text, path, list[1], diagnostics, written);
       return of === null ? null : T.list(of);
     }
     const scalar = SCALARS[value];
     if (scalar !== undefined) return scalar;
     diagnostics.push(
-      diagnostic('invalid-schema', file, locate(text, value), `unknown type \`${value}\` for \`${path}\``, 'types are string, number, boolean, ip, any, record, entity, list<T>, set<T> or an object of attributes'),
+      diagnostic('invalid-schema', file, locate(text, String(written)), `unknown type \`${value}\` for \`${path}\``, 'types are string, number, boolean, ip, any, record, entity, list<T>, set<T> or an object of attributes'),
     );
     return null;
   }

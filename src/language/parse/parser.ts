@@ -19,6 +19,12 @@ export const PARSE_LIMITS = {
   diagnostics: 50,
   /** Nesting of brackets and parentheses within one policy. */
   nesting: 64,
+  /**
+   * Depth of one policy's syntax tree: a chain of 4,000 `&&` (or `!`, or `.a`) is 4,000
+   * levels without a bracket, and every pass over the tree — checks, compilation, evaluation,
+   * formatting — recurses through them.
+   */
+  treeDepth: 500,
 } as const;
 
 const compiled = nearley.Grammar.fromCompiled(grammar);
@@ -235,12 +241,28 @@ function parseChunk(file: string, tokens: Token[], diagnostics: Diagnostic[], un
     diagnostics.push(diagnostic('syntax', file, { start: end, end }, `unexpected end of input${expected}`, unterminated ? 'end each policy with `;`' : undefined));
     return null;
   }
+  // A node and its span take a few levels of objects above its operands'.
+  if (results.length === 1 && deeperThan(results[0], PARSE_LIMITS.treeDepth + 8)) {
+    diagnostics.push(diagnostic('limit', file, spanOf(tokens[0], last), `an expression is nested deeper than ${PARSE_LIMITS.treeDepth} levels (each \`&&\`, \`||\`, \`!\` and \`.\` of a chain is one)`, 'split the condition into several policies, or use `in [list]` for many alternatives'));
+    return null;
+  }
   if (results.length > 1) {
     // INVARIANT: the grammar is unambiguous; more than one parse is a bug in grammar/policy.ne.
     diagnostics.push(diagnostic('syntax', file, spanOf(tokens[0], last), `internal error: ambiguous parse (${results.length} derivations)`));
     return null;
   }
   return results[0];
+}
+
+/** Whether a tree of objects is deeper than `limit`, found without recursion (the tree may be what is too deep). */
+function deeperThan(root: unknown, limit: number): boolean {
+  const stack: [unknown, number][] = [[root, 1]];
+  for (let next = stack.pop(); next !== undefined; next = stack.pop()) {
+    const [value, depth] = next;
+    if (depth > limit) return true;
+    for (const child of Object.values(value as object)) if (typeof child === 'object' && child !== null) stack.push([child, depth + 1]);
+  }
+  return false;
 }
 
 function checkLimits(file: string, tokens: Token[], diagnostics: Diagnostic[]): boolean {
