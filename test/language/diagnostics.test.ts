@@ -46,6 +46,17 @@ describe('diagnostics (golden files)', () => {
     ]);
   });
 
+  test('a lone \\r ends a line in locations too, as it does for comments', () => {
+    const { diagnostics } = buildPolicySet([{ file: 'a.gavel', text: 'permit when { true };\r// c\r@id("b") permit when { zz };' }]);
+    expect(diagnostics.map(formatDiagnostic)).toEqual([expect.stringMatching(/^a\.gavel:3:24: error: unknown name `zz`/)]);
+  });
+
+  test('`has` on an unknown attribute reports it once', () => {
+    const schema = { file: 'schema.json', text: JSON.stringify({ token: { sub: 'string' } }) };
+    const { diagnostics } = buildPolicySet([{ file: 'a.gavel', text: '@id("a") permit when { token.zzz has x };' }], schema);
+    expect(diagnostics.map(formatDiagnostic)).toEqual([expect.stringMatching(/^a\.gavel:1:24: error: unknown attribute `token\.zzz`/)]);
+  });
+
   test('a policy set with any error is not built at all', () => {
     const { set } = buildPolicySet([read('types.gavel')], read('schema.json'));
     expect(set).toBeNull();

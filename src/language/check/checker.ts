@@ -137,15 +137,15 @@ export class Checker {
 
   /** `context has fraud_scroe` against a schema that declares no such attribute: a typo, always false. */
   private checkHas(expr: Extract<Expr, { kind: 'has' }>): void {
-    if (expr.object.kind !== 'root') this.expectRecord(expr.object);
+    // The object is typed once: typing it reports its own problems (an unknown attribute), which would show twice.
     const object = expr.object.kind === 'root' ? this.rootType(expr.object.root) : this.typeOf(expr.object);
+    if (expr.object.kind !== 'root') this.expectRecord(expr.object, object);
     if (object.kind !== 'record' || object.attrs === null || object.rest !== null || object.attrs.has(expr.name)) return;
     const near = suggest(expr.name, [...object.attrs.keys()]);
     this.report('unknown-attribute', expr.span, `\`${printExpr(expr.object)}\` has no attribute \`${expr.name}\` in the schema, so this is always false`, near ? `did you mean \`${near}\`?` : 'declare it in the schema');
   }
 
-  private expectRecord(expr: Expr): void {
-    const t = this.typeOf(expr);
+  private expectRecord(expr: Expr, t: Type): void {
     if (t.kind !== 'record' && t.kind !== 'any') this.report('type-mismatch', expr.span, `\`has\` tests a record's attributes, and \`${printExpr(expr)}\` is ${showType(t)}`);
   }
 

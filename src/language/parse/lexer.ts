@@ -79,5 +79,13 @@ export function newLexer(): moo.Lexer {
 
 /** Every token of `text`, trivia included; `invalid` and `unterminated` tokens mark lexical errors. */
 export function tokenize(text: string): Token[] {
-  return Array.from(newLexer().reset(text));
+  return Array.from(newLexer().reset(unifyLineBreaks(text)));
+}
+
+/**
+ * A lone `\r` (old Mac line ends) as `\n`: it ends a line for the grammar, and moo counts
+ * lines by `\n` only, so locations after one were on the wrong line. Same length: offsets hold.
+ */
+export function unifyLineBreaks(text: string): string {
+  return text.includes('\r') ? text.replace(/\r(?!\n)/g, '\n') : text;
 }

@@ -5,7 +5,7 @@ import { diagnostic, type Diagnostic } from '../diagnostic.js';
 import type { RawPolicy } from './build.js';
 import { spanOf, tokenEnd } from './build.js';
 import { describeToken, expectedAfter, tableOf } from './expected.js';
-import { newLexer, TRIVIA, type Token } from './lexer.js';
+import { newLexer, TRIVIA, unifyLineBreaks, type Token } from './lexer.js';
 import { decodeString } from './strings.js';
 import { toPolicy } from './target.js';
 
@@ -47,7 +47,8 @@ export function parsePolicyFile(file: string, text: string): { ast: PolicyFile; 
  * that does not keep them holds one policy's tokens and tree at a time. Comments go to
  * `comments` when given. Answers the diagnostics, in the order `parse` reports them.
  */
-export function parsePolicies(file: string, text: string, each: (policy: Policy) => void, comments?: Comment[], strings: Strings = new Map()): Diagnostic[] {
+export function parsePolicies(file: string, source: string, each: (policy: Policy) => void, comments?: Comment[], strings: Strings = new Map()): Diagnostic[] {
+  const text = unifyLineBreaks(source);
   if (text.length > PARSE_LIMITS.fileBytes) {
     const at = { line: 1, col: 1, offset: 0 };
     return [diagnostic('limit', file, { start: at, end: at }, `file is longer than ${PARSE_LIMITS.fileBytes} characters`)];
@@ -121,7 +122,7 @@ export function parseExpression(file: string, text: string): { expr: Expr | null
   const tokens: Token[] = [];
   const strings: Strings = new Map();
   let broken = false;
-  for (const token of newLexer().reset(text)) {
+  for (const token of newLexer().reset(unifyLineBreaks(text))) {
     if (TRIVIA.has(token.type!)) continue;
     if (lexicalError(file, token, diagnostics)) broken = true;
     else prepare(token, strings);
