@@ -65,6 +65,7 @@ const condition: fc.Arbitrary<Condition> = fc.record({ kind: fc.constantFrom<'wh
 export const policy: fc.Arbitrary<Policy> = fc.record({
   annotations: fc.array(annotation, { maxLength: 3 }),
   effect: fc.constantFrom<'permit' | 'forbid'>('permit', 'forbid'),
+  effectSpan: fc.constant(SPAN),
   target: fc.option(fc.array(constraint, { maxLength: 3 }), { nil: null }),
   conditions: fc.array(condition, { maxLength: 2 }),
   reason: fc.option(string, { nil: null }),
@@ -75,5 +76,5 @@ export const policyFile: fc.Arbitrary<PolicyFile> = fc.array(policy, { maxLength
 
 /** A deep copy without spans, for comparing trees that came from different texts. */
 export function stripSpans<T>(value: T): T {
-  return JSON.parse(JSON.stringify(value, (k, v: unknown) => (k === 'span' ? undefined : v))) as T;
+  return JSON.parse(JSON.stringify(value, (k, v: unknown) => (k === 'span' || k === 'effectSpan' ? undefined : v))) as T;
 }

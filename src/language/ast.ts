@@ -78,6 +78,8 @@ export interface Annotation {
 export interface Policy {
   annotations: Annotation[];
   effect: Effect;
+  /** Where the `permit` or `forbid` keyword is: a comment on its line trails it (the formatter). */
+  effectSpan: Span;
   /** `null` when the policy has no target at all; `[]` for `()`. */
   target: Constraint[] | null;
   conditions: Condition[];

@@ -20,6 +20,12 @@ describe('gavel fmt', () => {
     expect(format('x.gavel', once).text).toBe(once);
   });
 
+  test('a comment after `permit (` stays there when an annotation comes before it on the same line, on the first pass and the second', () => {
+    const once = format('x.gavel', '@id("a") permit ( // c4\n  action == "GET", // c5\n  resource.type == "x"\n);\n').text;
+    expect(once).toBe('@id("a")\npermit ( // c4\n  action == "GET", // c5\n  resource.type == "x"\n);\n');
+    expect(format('x.gavel', once).text).toBe(once);
+  });
+
   test('keeps explicit parentheses where `&&` and `||` mix, for readers', () => {
     expect(format('x.gavel', 'forbid when { a.b || c.d && e.f };').text).toBe('forbid\nwhen { a.b || (c.d && e.f) };\n');
   });

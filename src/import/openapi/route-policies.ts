@@ -121,6 +121,7 @@ function policy(op: ApiOperation, id: string, condition: Expr | null): Policy {
   return {
     annotations,
     effect: 'permit',
+    effectSpan: SPAN,
     target: [{ kind: 'eq', root: 'action', path: [], value: str(op.method), span: SPAN }, pathConstraint(op.basePath + op.path)],
     conditions: condition === null ? [] : [{ kind: 'when', body: condition, span: SPAN }],
     reason: null,

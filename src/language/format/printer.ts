@@ -30,8 +30,7 @@ interface PolicyItems {
 
 function itemsOf(policy: Policy): PolicyItems {
   const annotations = policy.annotations.map((a) => item(a.span));
-  const effectStart = annotations.length > 0 ? policy.annotations[policy.annotations.length - 1].span.end : policy.span.start;
-  const effect = item({ start: effectStart, end: effectStart });
+  const effect = item(policy.effectSpan);
   const target = (policy.target ?? []).map((c) => item(c.span));
   const conditions = policy.conditions.map((c) => {
     const { op, parts } = chain(c.body);

@@ -62,6 +62,7 @@ export function policy(d: unknown[]): RawPolicy {
   return {
     annotations,
     effect: effectToken.value as Effect,
+    effectSpan: spanOf(effectToken, effectToken),
     target: d[2] as RawPolicy['target'],
     conditions: d[3] as Condition[],
     reason: reason === null ? null : reason.value,
