@@ -57,6 +57,13 @@ describe('diagnostics (golden files)', () => {
     expect(diagnostics.map(formatDiagnostic)).toEqual([expect.stringMatching(/^a\.gavel:1:24: error: unknown attribute `token\.zzz`/)]);
   });
 
+  test('an over-long policy id is told its length; a root declared as a type name is told it may be "record"', () => {
+    const long = buildPolicySet([{ file: 'a.gavel', text: `@id("${'a'.repeat(201)}") permit (action);` }]);
+    expect(long.diagnostics.map(formatDiagnostic)).toEqual([expect.stringContaining('a policy id is 1 to 200 characters; this one has 201')]);
+    const root = buildPolicySet([{ file: 'a.gavel', text: '@id("a") permit (action);' }], { file: 'schema.json', text: '{"token": "any"}' });
+    expect(root.diagnostics.map(formatDiagnostic)).toEqual([expect.stringContaining('root `token` must be declared as an object of attributes, or as "record"')]);
+  });
+
   test('a policy set with any error is not built at all', () => {
     const { set } = buildPolicySet([read('types.gavel')], read('schema.json'));
     expect(set).toBeNull();

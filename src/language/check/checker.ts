@@ -56,7 +56,8 @@ export class Checker {
         this.report('invalid-annotation', a.span, `\`@token_ttl\` is a whole number of seconds, from 10 to 99999`);
       }
       if (a.name === 'id' && a.values.length === 1 && !/^[A-Za-z0-9_.:\/-]{1,200}$/.test(a.values[0])) {
-        this.report('invalid-annotation', a.span, `policy id \`${a.values[0]}\` may use only letters, digits and \`_ . : / -\``);
+        const id = a.values[0];
+        this.report('invalid-annotation', a.span, id.length === 0 || id.length > 200 ? `a policy id is 1 to 200 characters; this one has ${id.length}` : `policy id \`${id}\` may use only letters, digits and \`_ . : / -\``);
       }
     }
   }

@@ -46,7 +46,7 @@ export function parseSchema(file: string, text: string): { schema: Schema | null
     const type = parseType(file, text, key, value, diagnostics);
     if (type === null) continue;
     if (type.kind !== 'record') {
-      diagnostics.push(diagnostic('invalid-schema', file, locate(text, key), `root \`${key}\` must be declared as an object of attributes`));
+      diagnostics.push(diagnostic('invalid-schema', file, locate(text, key), `root \`${key}\` must be declared as an object of attributes, or as "record" (any attributes)`));
       continue;
     }
     // `type` and `id` (action: `name`) are the request's own strings: another type would let the checker pass comparisons that never hold.

@@ -188,7 +188,7 @@ function lexicalError(file: string, token: Token, diagnostics: Diagnostic[]): bo
       if (!('error' in decoded)) return false;
       const at = { line: token.line, col: token.col + decoded.at, offset: token.offset + decoded.at };
       diagnostics.push(
-        diagnostic('invalid-literal', file, { start: at, end: at }, `invalid escape \`${decoded.error}\` in string`, 'valid escapes are \\" \\\\ \\/ \\n \\r \\t \\0 \\u{HEX}'),
+        diagnostic('invalid-literal', file, { start: at, end: at }, `invalid escape \`${decoded.error}\` in string`, 'valid escapes are \\" \\\\ \\/ \\n \\r \\t \\0 \\uHHHH \\u{HEX}'),
       );
       return true;
     }
