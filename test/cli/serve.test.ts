@@ -269,4 +269,16 @@ describe('gavel serve', () => {
     expect(run.code).toBe(2);
     expect(run.stderr).toContain(`cannot listen on 127.0.0.1:${port}: EADDRINUSE`);
   });
+
+  test('a gRPC port already in use is one clear line on stderr', async () => {
+    ws = workspace();
+    const { createServer } = await import('node:net');
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const port = (taken.address() as { port: number }).port;
+    const run = await gavel(['serve', '--http', '127.0.0.1:0', '--grpc', `127.0.0.1:${port}`], { cwd: ws.dir });
+    taken.close();
+    expect(run.code).toBe(2);
+    expect(run.stderr.trim().split('\n')).toEqual([expect.stringContaining(`cannot listen for gRPC on 127.0.0.1:${port}`)]);
+  });
 });

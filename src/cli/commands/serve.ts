@@ -22,7 +22,7 @@ import { ipSignal } from '../../signals/ip-signal.js';
 import { Signals } from '../../signals/signals.js';
 import { Velocity } from '../../signals/velocity.js';
 import { buildGrpcServer } from '../../grpc/server.js';
-import { ServerCredentials } from '@grpc/grpc-js';
+import { logVerbosity, ServerCredentials, setLogVerbosity } from '@grpc/grpc-js';
 import { DecisionLog } from '../../engine/decision-log.js';
 import { revisionFiles } from '../../engine/revisions.js';
 import type { PolicyFolder } from '../../engine/folder.js';
@@ -256,11 +256,15 @@ export async function serve(argv: string[], io: CliIo): Promise<number> {
       const hint = code === 'EADDRINUSE' ? ' (another process listens there: choose another address with --http HOST:PORT, or `http` in the config file)' : '';
       throw new UsageError(`cannot listen on ${config.http.host}:${config.http.port}: ${code ?? String(err)}${hint}`);
     });
+    // grpc-js logs a failed bind itself ("E No address added …") before the error reaches us; ours says what to do.
+    setLogVerbosity(logVerbosity.NONE);
     grpcPort = await new Promise<number>((resolve, reject) =>
       grpc.bindAsync(`${config.grpc.host.includes(':') ? `[${config.grpc.host}]` : config.grpc.host}:${config.grpc.port}`, ServerCredentials.createInsecure(), (err, port) => (err ? reject(err) : resolve(port))),
-    ).catch((err: unknown) => {
-      throw new UsageError(`cannot listen for gRPC on ${config.grpc.host}:${config.grpc.port}: ${err instanceof Error ? err.message : String(err)} (choose another address with --grpc HOST:PORT)`);
-    });
+    )
+      .catch((err: unknown) => {
+        throw new UsageError(`cannot listen for gRPC on ${config.grpc.host}:${config.grpc.port}: ${err instanceof Error ? err.message : String(err)} (choose another address with --grpc HOST:PORT)`);
+      })
+      .finally(() => setLogVerbosity(grpcLogVerbosity()));
   } catch (err: unknown) {
     await shutdown();
     throw err;
@@ -324,4 +328,10 @@ function report(io: CliIo, outcome: ReloadOutcome, serving: string): void {
 
 function count(n: number, one: string, many = `${one}s`): string {
   return `${n} ${n === 1 ? one : many}`;
+}
+
+/** grpc-js's own log level, as GRPC_VERBOSITY sets it (its default: errors). */
+function grpcLogVerbosity(): logVerbosity {
+  const levels: Record<string, logVerbosity> = { DEBUG: logVerbosity.DEBUG, INFO: logVerbosity.INFO, ERROR: logVerbosity.ERROR, NONE: logVerbosity.NONE };
+  return levels[(process.env.GRPC_VERBOSITY ?? 'ERROR').toUpperCase()] ?? logVerbosity.ERROR;
 }
