@@ -30,6 +30,20 @@ describe('admin endpoints', () => {
     await app.close();
   });
 
+  test('GET /v1/decisions takes since/until as a time or an age back from now, as gavel log does', async () => {
+    const { app, log } = setup(KEY);
+    await app.inject({ method: 'POST', url: '/v1/decide', payload: request, headers: { 'x-request-id': 'd-age' } });
+    log.flush();
+    const get = (query: string) => app.inject({ method: 'GET', url: `/v1/decisions?${query}`, headers: { authorization: `Bearer ${KEY}` } });
+    expect((await get('since=10m')).json().decisions.map((d: { id: string }) => d.id)).toEqual(['d-age']);
+    expect((await get('until=10m')).json().decisions).toEqual([]);
+    expect((await get(`since=${encodeURIComponent(new Date(Date.now() - 60_000).toISOString())}`)).json().decisions).toHaveLength(1);
+    const bad = await get('since=yesterday');
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json()).toEqual({ error: 'invalid_request', message: 'since: `yesterday` is neither an ISO 8601 time nor an age like 15m, 2h or 7d' });
+    await app.close();
+  });
+
   test('GET /v1/decisions refuses an interface name that does not exist, rather than answer nothing', async () => {
     const { app } = setup(KEY);
     const r = await app.inject({ method: 'GET', url: '/v1/decisions?via=authz', headers: { authorization: `Bearer ${KEY}` } });

@@ -8,12 +8,14 @@ import { formatDiagnostic } from '../../language/diagnostic.js';
 import { requireAdminKey, type AdminGate } from '../admin-auth.js';
 import { applyDocument } from '../../issuer/apply-document.js';
 import { INTERFACES } from '../../server/interfaces.js';
+import { timeInput } from '../../formats/time-input.js';
 
 const decisionsQuery = {
   type: 'object',
   properties: {
-    since: { type: 'string', format: 'date-time' },
-    until: { type: 'string', format: 'date-time' },
+    // An ISO 8601 time or an age back from now (15m, 2h, 7d), as `gavel log` and the console take them.
+    since: { type: 'string', maxLength: 64 },
+    until: { type: 'string', maxLength: 64 },
     via: { type: 'string', enum: INTERFACES },
     after: { type: 'string', pattern: '^[0-9]{1,15}\\.[0-9]{1,6}$' },
     decision: { type: 'string', enum: ['allow', 'deny'] },
@@ -53,8 +55,9 @@ const whatIfBody = {
       additionalProperties: false,
       properties: { files: { type: 'object', maxProperties: 10_000, additionalProperties: { type: 'string', maxLength: 1_000_000 } } },
     },
-    since: { type: 'string', format: 'date-time' },
-    until: { type: 'string', format: 'date-time' },
+    // An ISO 8601 time or an age back from now (15m, 2h, 7d), as `gavel log` and the console take them.
+    since: { type: 'string', maxLength: 64 },
+    until: { type: 'string', maxLength: 64 },
     limit: { type: 'integer', minimum: 1, maximum: WHATIF_MAX },
   },
 } as const;
@@ -62,6 +65,19 @@ const whatIfBody = {
 const idParams = { type: 'object', required: ['id'], properties: { id: { type: 'string', minLength: 1, maxLength: 512 } } } as const;
 
 const applyQuery = { type: 'object', properties: { dry_run: { type: 'string', enum: ['true', 'false'] } } } as const;
+
+/** `since` and `until` as ISO 8601 times, from what a caller typed (a time, or an age back from now); or what is wrong. */
+function timeWindow(given: { since?: string; until?: string }): { since?: string; until?: string } | { problem: string } {
+  const out: { since?: string; until?: string } = {};
+  for (const key of ['since', 'until'] as const) {
+    const text = given[key];
+    if (text === undefined) continue;
+    const at = timeInput(text);
+    if ('problem' in at) return { problem: `${key}: ${at.problem}` };
+    out[key] = at.iso;
+  }
+  return out;
+}
 
 /** Admin endpoints: the decision log and an immediate reload, behind the admin key. */
 export function adminRoutes(app: FastifyInstance, options: AdminOptions, live: LivePolicySet, gate: AdminGate): void {
@@ -73,8 +89,9 @@ export function adminRoutes(app: FastifyInstance, options: AdminOptions, live: L
       if (options.store === null) return reply.status(404).send({ error: 'not_found', message: 'this server keeps no decision log' });
       const q = request.query as { since?: string; until?: string; decision?: 'allow' | 'deny'; subject?: string; policy?: string; via?: string; after?: string; limit?: string };
       const query: DecisionQuery = { limit: Math.max(1, Math.min(Number(q.limit ?? 100), 10_000)) };
-      if (q.since !== undefined) query.since = new Date(q.since).toISOString();
-      if (q.until !== undefined) query.until = new Date(q.until).toISOString();
+      const window = timeWindow(q);
+      if ('problem' in window) return reply.status(400).send({ error: 'invalid_request', message: window.problem });
+      Object.assign(query, window);
       if (q.decision !== undefined) query.decision = q.decision === 'allow';
       if (q.subject !== undefined) query.subjectId = q.subject;
       if (q.policy !== undefined) query.policy = q.policy;
@@ -103,6 +120,8 @@ export function adminRoutes(app: FastifyInstance, options: AdminOptions, live: L
     admin.post('/v1/whatif', { schema: { body: whatIfBody } }, async (request, reply) => {
       if (options.store === null) return reply.status(404).send({ error: 'not_found', message: 'this server keeps no decision log' });
       const body = request.body as { candidate: { files: Record<string, string> }; since?: string; until?: string; limit?: number };
+      const window = timeWindow(body);
+      if ('problem' in window) return reply.status(400).send({ error: 'invalid_request', message: window.problem });
       const bad = Object.keys(body.candidate.files).find((f) => f.startsWith('/') || f.split('/').includes('..') || f.includes('\\'));
       if (bad !== undefined) return reply.status(400).send({ error: 'invalid_candidate', message: `\`${bad}\`: file names are relative paths with \`/\`, without \`..\`` });
       if (!Object.keys(body.candidate.files).some((f) => f.endsWith('.gavel'))) return reply.status(400).send({ error: 'invalid_candidate', message: 'the candidate has no .gavel file: every request would be denied' });
@@ -114,8 +133,7 @@ export function adminRoutes(app: FastifyInstance, options: AdminOptions, live: L
       try {
         return await whatIfInSlices(options.store, set, {
           limit: body.limit ?? WHATIF_DEFAULT,
-          ...(body.since === undefined ? {} : { since: new Date(body.since).toISOString() }),
-          ...(body.until === undefined ? {} : { until: new Date(body.until).toISOString() }),
+          ...window,
         });
       } finally {
         replaying = false;
