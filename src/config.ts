@@ -109,10 +109,10 @@ export function loadConfig(inputs: ConfigInputs): Config {
   const where = file ?? 'config';
 
   // The file's values are checked even where a flag or a variable overrides them: a file that is wrong is said to be.
-  const file_ = { policies: stringAt(fromFile, 'policies', where, problems), db: stringAt(fromFile, 'db', where, problems), http: stringAt(fromFile, 'http', where, problems), grpc: stringAt(fromFile, 'grpc', where, problems) };
-  const policies = flags.policies ?? env.GAVEL_POLICIES ?? file_.policies;
-  const db = flags.db ?? env.GAVEL_DB ?? file_.db;
-  const http = flags.http ?? env.GAVEL_HTTP ?? file_.http ?? DEFAULTS.http;
+  const inFile = { policies: stringAt(fromFile, 'policies', where, problems), db: stringAt(fromFile, 'db', where, problems), http: stringAt(fromFile, 'http', where, problems), grpc: stringAt(fromFile, 'grpc', where, problems) };
+  const policies = flags.policies ?? env.GAVEL_POLICIES ?? inFile.policies;
+  const db = flags.db ?? env.GAVEL_DB ?? inFile.db;
+  const http = flags.http ?? env.GAVEL_HTTP ?? inFile.http ?? DEFAULTS.http;
   if (fromFile.watch !== undefined && typeof fromFile.watch !== 'boolean') problems.push(`${where}: watch: expected true or false`);
   const watch = !(flags.noWatch ?? false) && fromFile.watch !== false;
   const trustedIssuers = issuersAt(fromFile.trusted_issuers, base, `${where}: trusted_issuers`, problems);
@@ -130,7 +130,7 @@ export function loadConfig(inputs: ConfigInputs): Config {
   } catch (err: unknown) {
     problems.push((err as Error).message);
   }
-  const grpcText = flags.grpc ?? env.GAVEL_GRPC ?? file_.grpc ?? DEFAULTS.grpc;
+  const grpcText = flags.grpc ?? env.GAVEL_GRPC ?? inFile.grpc ?? DEFAULTS.grpc;
   let grpc = { host: '127.0.0.1', port: 9191 };
   try {
     grpc = parseAddress(grpcText, flags.grpc !== undefined ? '--grpc' : env.GAVEL_GRPC !== undefined ? 'GAVEL_GRPC' : `${where}: grpc`);
@@ -169,9 +169,9 @@ function readConfigFile(path: string, shown: string): Json {
     throw new ConfigError(`${shown}: not valid JSON: ${(err as Error).message}`);
   }
   if (!isObject(json)) throw new ConfigError(`${shown}: a config file is a JSON object`);
-  const known = new Set(['$comment', 'policies', 'db', 'http', 'grpc', 'watch', 'admin_key', 'trusted_issuers', 'forward_auth', 'client_keys', 'decision_log', 'trusted_proxies', 'envoy_trusted_proxies', 'client_address_header', 'ip_lists', 'velocity', 'issuer']);
-  const unknown = Object.keys(json).filter((k) => !known.has(k));
-  if (unknown.length > 0) throw new ConfigError(unknown.map((k) => `${shown}: unknown key \`${k}\`; keys are ${[...known].slice(1).join(', ')}`).join('\n'));
+  const unknown: string[] = [];
+  onlyKeys(json, ['policies', 'db', 'http', 'grpc', 'watch', 'admin_key', 'trusted_issuers', 'forward_auth', 'client_keys', 'decision_log', 'trusted_proxies', 'envoy_trusted_proxies', 'client_address_header', 'ip_lists', 'velocity', 'issuer'], shown, unknown);
+  if (unknown.length > 0) throw new ConfigError(unknown.join('\n'));
   return json;
 }
 
@@ -284,8 +284,7 @@ function decisionLogAt(value: unknown, where: string, problems: string[]): Confi
   const out: Config['decisionLog'] = { enabled: true, retentionDays: 30, maxRows: 1_000_000, keepRequests: true, tokenClaims: 'read' };
   if (value === undefined) return out;
   if (!isObject(value)) return problems.push(`${where}: expected an object`), out;
-  const known = new Set(['enabled', 'retention_days', 'max_rows', 'keep_requests', 'token_claims']);
-  for (const k of Object.keys(value)) if (!known.has(k)) problems.push(`${where}: unknown key \`${k}\`; keys are ${[...known].join(', ')}`);
+  onlyKeys(value, ['enabled', 'retention_days', 'max_rows', 'keep_requests', 'token_claims'], where, problems);
   if (value.enabled !== undefined) {
     if (typeof value.enabled === 'boolean') out.enabled = value.enabled;
     else problems.push(`${where}.enabled: expected true or false`);
@@ -393,8 +392,7 @@ function issuerAt(value: unknown, env: NodeJS.ProcessEnv, base: string, where: s
   };
   if (value !== undefined && !isObject(value)) return problems.push(`${where}: expected an object`), out;
   const json = isObject(value) ? value : {};
-  const keys = ['url', 'secret', 'software_statement_jwks_file', 'signing_alg', 'registrations_per_hour', 'refresh_grace_seconds', 'refresh_token_ttl_seconds'];
-  for (const k of Object.keys(json)) if (!keys.includes(k)) problems.push(`${where}: unknown key \`${k}\`; keys are ${keys.join(', ')}`);
+  onlyKeys(json, ['url', 'secret', 'software_statement_jwks_file', 'signing_alg', 'registrations_per_hour', 'refresh_grace_seconds', 'refresh_token_ttl_seconds'], where, problems);
   const perHour = json.registrations_per_hour;
   if (perHour !== undefined) {
     if (typeof perHour !== 'number' || !Number.isInteger(perHour) || perHour < 1 || perHour > 100_000) problems.push(`${where}.registrations_per_hour: expected a whole number from 1 to 100000`);
