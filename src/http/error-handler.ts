@@ -9,7 +9,7 @@ const NOT_JSON = new Set(['FST_ERR_CTP_INVALID_MEDIA_TYPE', 'FST_ERR_CTP_INVALID
  */
 export function errorHandler(err: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
   if (err.validation !== undefined) {
-    void reply.status(400).send({ error: 'invalid_request', message: err.message });
+    void reply.status(400).send({ error: 'invalid_request', message: validationMessage(err) });
     return;
   }
   if (err.code !== undefined && NOT_JSON.has(err.code)) {
@@ -25,4 +25,16 @@ export function errorHandler(err: FastifyError, request: FastifyRequest, reply: 
   }
   const error = status === 413 ? 'payload_too_large' : status === 404 ? 'not_found' : 'invalid_request';
   void reply.status(status).send({ error, message: err.message });
+}
+
+/**
+ * Ajv's message for an unknown member ("must NOT have additional properties") does not say
+ * which: a typo in an admin query (`decison=deny`) should be named, not just refused.
+ */
+function validationMessage(err: FastifyError): string {
+  const first = err.validation?.[0];
+  const extra = first?.keyword === 'additionalProperties' ? first.params.additionalProperty : undefined;
+  if (typeof extra !== 'string') return err.message;
+  if (err.validationContext === 'querystring' && first?.instancePath === '') return `unknown query parameter "${extra}"`;
+  return `${err.validationContext ?? 'request'}${first?.instancePath ?? ''} has an unknown member "${extra}"`;
 }

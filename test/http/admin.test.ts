@@ -13,7 +13,7 @@ function setup(key: string | null) {
   const log = new DecisionLog(store, { flushMs: 60_000 });
   let reloads = 0;
   const app = buildApp({ policies: live, store, log, admin: { key, store, reload: async () => ({ result: 'unchanged', calls: ++reloads }) } });
-  return { app, log };
+  return { app, log, store };
 }
 
 const request = { subject: { type: 'user', id: 'alice' }, action: { name: 'read' }, resource: { type: 'doc', id: '1' } };
@@ -117,6 +117,18 @@ describe('admin endpoints', () => {
     const { app } = setup(KEY);
     const r = await app.inject({ method: 'GET', url: '/v1/decisions?decision=maybe', headers: { authorization: `Bearer ${KEY}` } });
     expect(r.statusCode).toBe(400);
+    await app.close();
+  });
+
+  test.each([
+    { url: '/v1/decisions?decison=deny', method: 'GET' as const, name: 'decison' },
+    { url: '/v1/apply?dryrun=true', method: 'POST' as const, name: 'dryrun' },
+  ])('a misspelt parameter ($name) is a 400 that names it, not an unfiltered answer or a real apply', async ({ url, method, name }) => {
+    const { app, store } = setup(KEY);
+    const r = await app.inject({ method, url, headers: { authorization: `Bearer ${KEY}` }, ...(method === 'POST' ? { payload: { entities: [{ type: 'doc', id: '1' }] } } : {}) });
+    expect(r.statusCode).toBe(400);
+    expect(r.json()).toEqual({ error: 'invalid_request', message: `unknown query parameter "${name}"` });
+    expect(store.entities()).toEqual([]);
     await app.close();
   });
 

@@ -12,6 +12,8 @@ import { timeInput } from '../../formats/time-input.js';
 
 const decisionsQuery = {
   type: 'object',
+  // A misspelt filter must not answer the unfiltered log as if it had matched.
+  additionalProperties: false,
   properties: {
     // An ISO 8601 time or an age back from now (15m, 2h, 7d), as `gavel log` and the console take them.
     since: { type: 'string', maxLength: 64 },
@@ -64,7 +66,7 @@ const whatIfBody = {
 
 const idParams = { type: 'object', required: ['id'], properties: { id: { type: 'string', minLength: 1, maxLength: 512 } } } as const;
 
-const applyQuery = { type: 'object', properties: { dry_run: { type: 'string', enum: ['true', 'false'] } } } as const;
+const applyQuery = { type: 'object', additionalProperties: false, properties: { dry_run: { type: 'string', enum: ['true', 'false'] } } } as const;
 
 /** `since` and `until` as ISO 8601 times, from what a caller typed (a time, or an age back from now); or what is wrong. */
 function timeWindow(given: { since?: string; until?: string }): { since?: string; until?: string } | { problem: string } {
