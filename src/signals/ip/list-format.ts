@@ -216,14 +216,16 @@ class ListParser {
   }
 
   result(format: IpListFormat): ParseIpListResult {
-    if (this.diagnostics.length > 0) return { content: null, diagnostics: this.diagnostics };
+    if (this.stopped) return { content: null, diagnostics: this.diagnostics };
     const b = this.builder;
     const [v4, v6] = [b.v4.finish(), b.v6.finish()];
+    // Among the lines that did parse, ambiguous repeats are reported with the other errors:
+    // not one round of fixes, then a second round of news.
     if (this.scored) {
       this.duplicates(v4, b.v4.lines(), sortV4(v4.base, v4.depth), 1);
       this.duplicates(v6, b.v6.lines(), sortV6(v6.base, v6.depth), 4);
-      if (this.diagnostics.length > 0) return { content: null, diagnostics: sortDiagnostics(this.diagnostics) };
     }
+    if (this.diagnostics.length > 0) return { content: null, diagnostics: sortDiagnostics(this.diagnostics) };
     return { content: { format, entries: b.entries, v4, v6, labels: this.labels }, diagnostics: [] };
   }
 
