@@ -112,6 +112,20 @@ class ByteText {
 }
 
 /**
+ * A record as JSON. The interfaces bound what a request may hold (formats/json-depth.ts), so
+ * this does not fail; if it ever did, the decision is still logged, without its request (as
+ * with `keepRequests: false`), rather than the caller answered 500 for a decision made.
+ */
+function serialised(record: DecisionRecord): string {
+  try {
+    return JSON.stringify(record);
+  } catch {
+    const { request: _unloggable, ...outcome } = record;
+    return JSON.stringify(outcome);
+  }
+}
+
+/**
  * The decision log: the request path appends to an in-memory batch (no I/O), which is
  * written to the store in one transaction every `flushMs` or every `batchSize`
  * decisions, and on close — so a graceful stop loses nothing that was answered.
@@ -182,7 +196,7 @@ export class DecisionLog {
   }
 
   append(record: DecisionRecord): void {
-    this.#records.push(COMMA, JSON.stringify(record));
+    this.#records.push(COMMA, serialised(record));
     this.#ids.push(NEWLINE, line(record.id));
     if (this.#count === 0) this.#firstAt = record.at;
     this.#lastAt = record.at;

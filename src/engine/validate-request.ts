@@ -1,4 +1,5 @@
 import type { Request } from '../language/eval/activation.js';
+import { MAX_JSON_DEPTH, nestedDeeperThan } from '../formats/json-depth.js';
 
 /** Where a request is wrong, as `path: problem`; shown to the caller as is. */
 export type RequestProblem = string;
@@ -47,7 +48,11 @@ export function validateRequest(value: unknown, options: ValidateOptions): { req
   }
   const known = options.trusted ? TRUSTED_MEMBERS : MEMBERS;
   for (const key of Object.keys(value)) {
-    if (known.has(key)) continue;
+    if (known.has(key)) {
+      // The request is level 1, its members level 2.
+      if (nestedDeeperThan(value[key], MAX_JSON_DEPTH - 1)) problems.push(`${key}: nested deeper than ${MAX_JSON_DEPTH} levels (objects and lists, counted from the request)`);
+      continue;
+    }
     const trustedOnly = key === 'token' || key === 'risk';
     problems.push(trustedOnly ? `${key}: set by Gavel, not by the caller` : `${key}: unknown member; a request has ${[...known].join(', ')}`);
   }

@@ -2,6 +2,7 @@ import { hash } from 'node:crypto';
 import { createLocalJWKSet, decodeJwt, errors, jwtVerify, type JWTPayload } from 'jose';
 import { KeysUnavailable, RemoteKeys } from './remote-keys.js';
 import type { TrustedIssuer } from './trusted-issuer.js';
+import { MAX_JSON_DEPTH, nestedDeeperThan } from '../formats/json-depth.js';
 
 /**
  * A verified token's claims, or why it was not accepted. `unavailable`: the token could not be
@@ -84,6 +85,8 @@ export function createTokenVerifier(issuers: readonly TrustedIssuer[], options: 
       if (types !== undefined && !types.some((t) => normalType(t) === normalType(protectedHeader.typ ?? ''))) {
         return { ok: false, reason: `token type \`${protectedHeader.typ ?? '(none)'}\` is not accepted; expected ${types.join(' or ')}` };
       }
+      // Claims become the request's `token`, which may nest as deep as a caller's values may.
+      if (nestedDeeperThan(payload, MAX_JSON_DEPTH)) return { ok: false, reason: `claims are nested deeper than ${MAX_JSON_DEPTH} levels` };
       if (cache.size >= cacheSize) cache.delete(cache.keys().next().value!);
       cache.set(key, payload);
       return { ok: true, claims: payload };

@@ -151,3 +151,49 @@ describe('admin endpoints', () => {
     await app.close();
   });
 });
+
+describe('requests nested too deep', () => {
+  /** `levels` objects, one inside the other. */
+  const nested = (levels: number): unknown => {
+    let value: unknown = 1;
+    for (let i = 0; i < levels; i++) value = { a: value };
+    return value;
+  };
+  const auth = { authorization: `Bearer ${KEY}` };
+
+  test('are refused on every decision route, and the log stays readable for the decisions around them', async () => {
+    const { app, log } = setup(KEY);
+    // The request is level 1, so its context may hold 63 levels.
+    const deepest = await app.inject({ method: 'POST', url: '/v1/decide', headers: { 'x-request-id': 'deepest' }, payload: { ...request, context: nested(63) } });
+    expect(deepest.statusCode).toBe(200);
+    for (const url of ['/v1/decide', '/access/v1/evaluation']) {
+      for (const levels of [64, 998]) {
+        const r = await app.inject({ method: 'POST', url, payload: { ...request, context: nested(levels) } });
+        expect(r.statusCode, `${url} ${levels}`).toBe(400);
+        expect(r.json()).toEqual({ error: 'invalid_request', message: expect.stringContaining('context: nested deeper than 64 levels') });
+      }
+    }
+    const batch = await app.inject({ method: 'POST', url: '/access/v1/evaluations', payload: { evaluations: [request, { ...request, resource: { type: 'doc', id: '2', properties: nested(998) } }] } });
+    expect(batch.json().evaluations.map((e: { decision: boolean }) => e.decision)).toEqual([true, false]);
+    await app.inject({ method: 'POST', url: '/v1/decide', headers: { 'x-request-id': 'after' }, payload: request });
+    log.flush();
+    const page = await app.inject({ method: 'GET', url: '/v1/decisions', headers: auth });
+    expect(page.statusCode).toBe(200);
+    expect(page.json().decisions.map((d: { id: string }) => d.id)).toEqual(expect.arrayContaining(['deepest', 'after']));
+    expect((await app.inject({ method: 'GET', url: '/v1/decisions/deepest', headers: auth })).json().request.context).toEqual(nested(63));
+    await app.close();
+  });
+
+  test('a document whose attributes nest too deep applies nothing', async () => {
+    const { app, store } = setup(KEY);
+    // As text: 100,000 levels are more than JSON.stringify (and a recursive reader) can take.
+    const deep = `{"entities": [{"type": "doc", "id": "1", "attributes": ${'{"a": '.repeat(100_000)}1${'}'.repeat(100_000)}}]}`;
+    const r = await app.inject({ method: 'POST', url: '/v1/apply', headers: { ...auth, 'content-type': 'application/json' }, payload: deep });
+    expect(r.statusCode).toBe(400);
+    expect(r.json()).toMatchObject({ error: 'invalid_document', problems: ['the document is nested deeper than 67 levels; attributes may nest 64 levels'] });
+    expect(store.entities()).toEqual([]);
+    const ok = await app.inject({ method: 'POST', url: '/v1/apply', headers: auth, payload: { entities: [{ type: 'doc', id: '1', attributes: nested(64) as object }] } });
+    expect(ok.statusCode).toBe(200);
+    await app.close();
+  });
+});

@@ -97,6 +97,14 @@ describe('bearer token verification', () => {
     expect(await verify(await sign({ ...good, jti: 'y' }))).toEqual({ ok: false, reason: 'token type `(none)` is not accepted; expected at+jwt' });
   });
 
+  test('a trusted issuer\'s claims nested deeper than a request may be are refused, not passed to policies and the log', async () => {
+    const verify = createTokenVerifier([issuer], { now });
+    let deep: unknown = 1;
+    for (let i = 0; i < 64; i++) deep = { a: deep };
+    expect(await verify(await sign({ ...good, profile: deep }))).toEqual({ ok: false, reason: 'claims are nested deeper than 64 levels' });
+    expect(await verify(await sign({ ...good, profile: (deep as { a: unknown }).a }))).toMatchObject({ ok: true });
+  });
+
   test('a cached token still expires', async () => {
     let clock = NOW;
     const verify = createTokenVerifier([issuer], { now: () => clock });
