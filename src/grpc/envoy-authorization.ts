@@ -8,6 +8,7 @@ import type { LivePolicySet } from '../engine/live-set.js';
 import type { Decider } from '../server/decider.js';
 import type { ForwardAuthOptions } from '../http/routes/forward-auth.js';
 import { unary } from './service-definition.js';
+import { peerAddress } from './decision-service.js';
 import { canonical, type TrustedProxies } from '../signals/client-address.js';
 
 /** google.rpc.Code values Envoy reads from CheckResponse.status. */
@@ -48,23 +49,29 @@ export const refusedCaller = () => denied(Code.PERMISSION_DENIED, 403, 'the auth
  * answered with a gRPC error that a decision could answer instead: Envoy's
  * `failure_mode_allow` would let such a request through.
  */
-export function envoyAuthorization(policies: LivePolicySet, decider: Decider, options: ForwardAuthOptions, proxies: TrustedProxies) {
+export function envoyAuthorization(policies: LivePolicySet, decider: Decider, options: ForwardAuthOptions, callers: TrustedProxies, proxies: TrustedProxies) {
   return {
-    check: unary<typeof CheckRequestSchema, typeof CheckResponseSchema>(async (r) => {
+    check: unary<typeof CheckRequestSchema, typeof CheckResponseSchema>(async (r, info) => {
       const http = r.attributes?.request?.http;
       // The network (TCP) filter, or a malformed call: there is no HTTP request to decide on.
       if (http === undefined) return denied(Code.PERMISSION_DENIED, 403, 'the check request has no HTTP request attributes');
       const at = http.path.indexOf('?');
       const headers = requestHeaders(http);
+      // A CheckRequest's `source` is whatever its sender wrote: it is Envoy's word for the
+      // client only when the sender is a trusted proxy (`trusted_proxies`), as X-Forwarded-For
+      // is over HTTP. From anyone else, the client is the sender itself — else any caller of
+      // Check could pick the address its risk signals and velocity counters are kept under.
+      const caller = peerAddress(info.peer) ?? '';
+      const source = r.attributes?.source?.address?.address;
+      const trustedSender = caller !== '' && callers.trusts(caller);
+      const peer = !trustedSender ? caller : source?.case === 'socketAddress' ? source.value.address : '';
       // Envoy sends the address of the connection it accepted (the last hop), not one it
       // resolved from X-Forwarded-For: behind a trusted load balancer, the client is in the header.
-      const source = r.attributes?.source?.address?.address;
-      const peer = source?.case === 'socketAddress' ? source.value.address : '';
-      const ip = peer === '' ? '' : proxies.clientAddress(peer, headers[proxies.header] === undefined ? [] : [headers[proxies.header]!]);
+      const ip = peer === '' ? '' : !trustedSender ? peer : proxies.clientAddress(peer, headers[proxies.header] === undefined ? [] : [headers[proxies.header]!]);
       // The scheme the client used (policies' resource.scheme, and what a DPoP proof's htu
       // names): behind a balancer that ends TLS, Envoy's own is http, and the balancer says
       // https in X-Forwarded-Proto.
-      const forwardedProto = peer !== '' && proxies.trusts(canonical(peer) ?? peer) ? headers['x-forwarded-proto'] : undefined;
+      const forwardedProto = trustedSender && peer !== '' && proxies.trusts(canonical(peer) ?? peer) ? headers['x-forwarded-proto'] : undefined;
       const scheme = forwardedProto === 'https' || forwardedProto === 'http' ? forwardedProto : http.scheme || 'http';
       const call = {
         method: http.method,

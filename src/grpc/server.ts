@@ -23,7 +23,7 @@ export interface GrpcOptions {
   ready: () => boolean;
   /** Keys callers of the decision services must present; anyone may call them when absent or empty. */
   clientKeys?: ClientKeys;
-  /** gavel.v1 callers whose `x-forwarded-for` metadata names the client. */
+  /** gRPC callers whose word on the client is believed: gavel.v1's `x-forwarded-for` metadata, an Envoy CheckRequest's `source` (`trusted_proxies`). */
   proxies?: TrustedProxies;
   /** Envoy's downstream peers (a CheckRequest's `source`) whose X-Forwarded-For names the client: `envoy_trusted_proxies`, none by default. */
   envoyProxies?: TrustedProxies;
@@ -36,7 +36,7 @@ export function buildGrpcServer(options: GrpcOptions): Server {
   const server = new Server({ 'grpc.max_receive_message_length': GRPC_MESSAGE_LIMIT });
   const guard = guarded(options.clientKeys ?? new ClientKeys({}));
   const decisions = decisionService(options.policies, options.decider, options.proxies ?? new TrustedProxies([]), options.gateway.verifyToken);
-  const envoy = envoyAuthorization(options.policies, options.decider, options.gateway, options.envoyProxies ?? new TrustedProxies([]));
+  const envoy = envoyAuthorization(options.policies, options.decider, options.gateway, options.proxies ?? new TrustedProxies([]), options.envoyProxies ?? new TrustedProxies([]));
   server.addService(serviceDefinition(DecisionService), { decide: guard(decisions.decide), decideBatch: guard(decisions.decideBatch) });
   server.addService(serviceDefinition(Authorization), { check: guard(envoy.check, refusedCaller) });
   server.addService(serviceDefinition(Health), health(options.ready));

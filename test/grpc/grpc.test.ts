@@ -50,6 +50,8 @@ beforeAll(async () => {
     decider: new Decider(new Metrics(policies), log, null),
     gateway: { verifyToken: createTokenVerifier([{ issuer: ISSUER, audiences: ['envoy'], algorithms: ['ES256'], jwks: { keys: [jwk] } }]), headers: [], responseHeaders: { 'x-gavel-subject': 'sub' }, replay: new ReplayCache() },
     ready: () => true,
+    // Envoy, which calls from loopback: its CheckRequest's `source` is believed.
+    proxies: new TrustedProxies(['127.0.0.1/32']),
     // The load balancer in front of Envoy.
     envoyProxies: new TrustedProxies(['10.0.0.0/8']),
   });
@@ -294,6 +296,14 @@ describe('client keys', () => {
       expect(r.status?.code).toBe(7);
       expect(r.httpResponse).toMatchObject({ case: 'deniedResponse', value: { status: { code: 403 } } });
     }
+  });
+
+  test("a caller that is not a trusted proxy cannot choose the client address: its Check's source is not believed", async () => {
+    // Only a caller from 198.51.100.9 may GET /from: this one, on loopback, claims to be it.
+    const from = { address: { address: { case: 'socketAddress' as const, value: { address: '198.51.100.9', portSpecifier: { case: 'portValue' as const, value: 50000 } } } } };
+    const request = { attributes: { source: from, request: { http: { method: 'GET', path: '/from', host: 'api.test', headers: { 'x-forwarded-for': '198.51.100.9' } } } } };
+    const r = (await call(Authorization, 'check', CheckRequestSchema, request, { at, metadata: { 'x-gavel-client-key': KEY } })) as unknown as { status?: { code: number } };
+    expect(r.status?.code).toBe(16);
   });
 
   test('with the key in x-gavel-client-key or as a bearer key, calls are decided; health needs none', async () => {
