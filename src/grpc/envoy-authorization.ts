@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { HeaderValueOption_HeaderAppendAction } from '../gen/proto/envoy/config/core/v3/base_pb.js';
 import { CheckRequestSchema, CheckResponseSchema, type AttributeContext_HttpRequest } from '../gen/proto/envoy/service/auth/v3/external_auth_pb.js';
 import { gatewayRequest, gatewayVerdict, headerValue, RETRY_AFTER_S } from '../engine/gateway.js';
+import { routePath } from '../engine/route-path.js';
 import { verifyPresented } from '../tokens/dpop.js';
 import type { LivePolicySet } from '../engine/live-set.js';
 import type { Decider } from '../server/decider.js';
@@ -56,6 +57,9 @@ export function envoyAuthorization(policies: LivePolicySet, decider: Decider, op
       // The network (TCP) filter, or a malformed call: there is no HTTP request to decide on.
       if (http === undefined) return denied(Code.PERMISSION_DENIED, 403, 'the check request has no HTTP request attributes');
       const at = http.path.indexOf('?');
+      const route = routePath(at < 0 ? http.path : http.path.slice(0, at));
+      // Decided on a path the upstream may resolve differently, a permit could cover what it serves.
+      if ('problem' in route) return denied(Code.PERMISSION_DENIED, 400, `path: ${route.problem}`);
       const headers = requestHeaders(http);
       // A CheckRequest's `source` is whatever its sender wrote: it is Envoy's word for the
       // client only when the sender is a trusted proxy (`trusted_proxies`), as X-Forwarded-For
@@ -75,14 +79,14 @@ export function envoyAuthorization(policies: LivePolicySet, decider: Decider, op
       const scheme = forwardedProto === 'https' || forwardedProto === 'http' ? forwardedProto : http.scheme || 'http';
       const call = {
         method: http.method,
-        path: at < 0 ? http.path : http.path.slice(0, at),
+        path: route.path,
         query: at < 0 ? '' : http.path.slice(at + 1),
         host: http.host,
         scheme,
         headers,
         ip,
       };
-      const original = { method: call.method, url: `${scheme}://${call.host}${call.path}` };
+      const original = { method: call.method, url: `${scheme}://${call.host}${at < 0 ? http.path : http.path.slice(0, at)}` };
       const verified = await verifyPresented(headers.authorization, headers.dpop, original, options.verifyToken, options.replay);
       // Envoy's `id` is its stream id; the request id its access log shows is X-Request-ID.
       const id = headers['x-request-id'] || http.id || randomUUID();

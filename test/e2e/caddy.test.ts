@@ -61,6 +61,12 @@ describe('Caddy forward_auth in front of an upstream', () => {
     expect(r.headers.get('x-gavel-reason')).toBe('denied by policy');
   });
 
+  test('a path with dot segments is decided as the upstream resolves it; an ambiguous one is refused with 400', async () => {
+    const token = await stack.sign({ scope: 'hello:read' });
+    expect(await get('/hello/../elsewhere', { authorization: `Bearer ${token}` })).toBe(403);
+    expect(await get('/hello/..;/elsewhere', { authorization: `Bearer ${token}` })).toBe(400);
+  });
+
   test('policies see the client\'s address; a client-sent X-Forwarded-For is not believed', async () => {
     expect(await get('/address', {}, '127.0.0.2')).toBe(200);
     expect(await get('/address', {}, '127.0.0.1')).toBe(401);

@@ -87,6 +87,8 @@ describe('HAProxy with the Lua forward-auth action in front of an upstream', () 
     expect(closed.headers['x-gavel-reason']).toBe('closed for maintenance');
     expect((await send('/hello/world', { authorization: `Bearer ${token}` }, { method: 'DELETE' })).status).toBe(403);
     expect((await send('/elsewhere', { authorization: `Bearer ${token}` })).status).toBe(403);
+    // Decided as the upstream resolves the path, not as written.
+    expect((await send('/hello/../elsewhere', { authorization: `Bearer ${token}` })).status).toBe(403);
   });
 
   test('a request with a body is decided on its method and path (the body is not sent to Gavel)', async () => {

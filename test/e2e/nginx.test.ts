@@ -145,6 +145,16 @@ describe('nginx auth_request in front of an upstream', () => {
     expect(await get('/address', { 'x-forwarded-for': '127.0.0.2' }, '127.0.0.1')).toBe(401);
   });
 
+  test('a path with dot segments is decided as the upstream resolves it, not as written; an ambiguous one never reaches the upstream', async () => {
+    const token = await stack.sign({ scope: 'hello:read' });
+    // nginx passes $request_uri as the client wrote it; a permit for /hello/** must not cover /elsewhere.
+    expect(await get('/hello/../elsewhere', { authorization: `Bearer ${token}` })).toBe(403);
+    expect(await get('/hello/%2e%2e/elsewhere', { authorization: `Bearer ${token}` })).toBe(403);
+    expect(await get('/elsewhere/../hello/world', { authorization: `Bearer ${token}` })).toBe(200);
+    // Gavel's 400 for a path servers resolve differently is, to nginx's auth_request, an error: 500.
+    expect(await get('/hello/..;/elsewhere', { authorization: `Bearer ${token}` })).toBe(500);
+  });
+
   test('a 403 tells the client the policy\'s reason', async () => {
     const r = await fetch(`${base}/hello/closed`, { headers: { authorization: `Bearer ${await stack.sign({ scope: 'hello:read' })}` } });
     expect(r.status).toBe(403);

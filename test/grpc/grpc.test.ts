@@ -153,6 +153,15 @@ describe('envoy.service.auth.v3.Authorization/Check', () => {
     expect(r.httpResponse.value.headers[0].header).toMatchObject({ key: 'www-authenticate', value: 'Bearer' });
   });
 
+  test('decides on the path the upstream will serve; a path servers resolve differently is a 400 denial, not a decision', async () => {
+    const token = `Bearer ${await sign({ scope: 'hello:read' })}`;
+    expect((await check({ authorization: token }, 'GET', '/elsewhere/../hello/x')).status?.code).toBe(0);
+    expect((await check({ authorization: token }, 'GET', '/hello/%2e%2e/elsewhere')).httpResponse.value.status?.code).toBe(403);
+    const ambiguous = await check({ authorization: token }, 'GET', '/hello/..;/elsewhere');
+    expect(ambiguous.status?.code).toBe(7);
+    expect(ambiguous.httpResponse.value).toMatchObject({ status: { code: 400 }, body: expect.stringContaining('dot segment with parameters') });
+  });
+
   test('PERMISSION_DENIED with a 403 and the reason for a verified caller the policies deny', async () => {
     const r = await check({ authorization: `Bearer ${await sign({ scope: 'hello:read' })}` }, 'DELETE');
     expect(r.status?.code).toBe(7);

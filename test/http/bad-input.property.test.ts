@@ -107,8 +107,10 @@ function expectClearRefusal(sent: Sent, a: Answer): void {
   expect(a.text, where).not.toMatch(/\n\s+at [\w$.<>]+ \(|node:internal|file:\/\//);
   if (a.status >= 400 && a.type.startsWith('application/json')) {
     const body: unknown = JSON.parse(a.text);
-    // Forward-auth's refusals are decisions (the gateway's answer), with the reason.
-    if (sent.path.startsWith('/v1/forward-auth')) expect(body, where).toMatchObject({ decision: false, reason: expect.any(String) });
+    // Forward-auth's refusals are decisions (the gateway's answer), with the reason; a call it
+    // cannot decide (no original URI, or a path servers resolve differently) is a 400 saying why.
+    if (sent.path.startsWith('/v1/forward-auth') && a.status !== 400) expect(body, where).toMatchObject({ decision: false, reason: expect.any(String) });
+    else if (sent.path.startsWith('/v1/forward-auth')) expect(body, where).toMatchObject({ error: 'invalid_request', message: expect.stringMatching(/^x-(original|forwarded)-uri: |original request|both/) });
     else expect(body, where).toMatchObject({ error: expect.any(String) });
   }
 }

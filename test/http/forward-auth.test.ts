@@ -114,6 +114,25 @@ describe('forward-auth', () => {
     expect(blocked.headers['x-gavel-reason']).toBe('tenant is blocked');
   });
 
+  test('decides on the path the upstream will serve: dot segments resolved, encoded unreserved characters decoded', async () => {
+    const token = await sign({ scope: 'hello:read' });
+    const status = async (uri: string) => (await app.inject({ method: 'GET', url: '/v1/forward-auth', headers: { ...nginx(uri), authorization: `Bearer ${token}` } })).statusCode;
+    expect(await status('/hello/../finanzen/x')).toBe(403);
+    expect(await status('/hello/%2e%2e/finanzen/x')).toBe(403);
+    expect(await status('/%66inanzen/x')).toBe(403);
+    expect(await status('/elsewhere/../hello/x?q=1')).toBe(200);
+    log.flush();
+    const logged = store.queryDecisions({ limit: 1 })[0];
+    expect((logged.request as { resource: unknown }).resource).toEqual({ type: 'route', id: '/hello/x', properties: { path: '/hello/x', host: 'localhost:80', query: 'q=1', scheme: 'http' } });
+  });
+
+  test.each(['/hello/..%2ffinanzen/x', '/hello/..;/finanzen/x', '/hello//../finanzen/x', '/hello\\..\\finanzen'])('refuses %s, which servers resolve differently: 400, nothing decided', async (uri) => {
+    const token = await sign({ scope: 'hello:read' });
+    const r = await app.inject({ method: 'GET', url: '/v1/forward-auth', headers: { ...nginx(uri), authorization: `Bearer ${token}` } });
+    expect(r.statusCode).toBe(400);
+    expect(r.json()).toEqual({ error: 'invalid_request', message: expect.stringMatching(/^x-original-uri: the path holds /) });
+  });
+
   test('accepts a chunked request body of any type and ignores it', async () => {
     const token = await sign({ scope: 'hello:read' });
     const r = await app.inject({ method: 'POST', url: '/v1/forward-auth', payload: 'anything at all', headers: { ...nginx('/hello/x'), 'content-type': 'text/plain', 'transfer-encoding': 'chunked', authorization: `Bearer ${token}` } });

@@ -5,6 +5,7 @@ import type { LivePolicySet } from '../../engine/live-set.js';
 import type { TokenResult } from '../../tokens/verify-token.js';
 import type { Decider } from '../../server/decider.js';
 import type { OriginOf } from '../origin.js';
+import { routePath } from '../../engine/route-path.js';
 
 export interface ForwardAuthOptions {
   verifyToken: (token: string) => Promise<TokenResult>;
@@ -66,14 +67,17 @@ export function forwardAuthRoutes(app: FastifyInstance, policies: LivePolicySet,
         return reply.status(400).send({ error: 'invalid_request', message: 'both X-Original-URI and X-Forwarded-Uri are present: one was sent by the client, and the original request is ambiguous' });
       }
       const { prefix, uri } = family;
-      const from = origin(request);
       const at = uri.indexOf('?');
+      const route = routePath(at < 0 ? uri : uri.slice(0, at));
+      // Decided on a path the upstream may resolve differently, a permit could cover what it serves.
+      if ('problem' in route) return reply.status(400).send({ error: 'invalid_request', message: `${prefix}-uri: ${route.problem}` });
+      const from = origin(request);
       // Every header, first value of each; gatewayRequest keeps the allow-listed ones, as for Envoy.
       const headers: Record<string, string> = {};
       for (const name of Object.keys(request.headers)) headers[name] = header(request, name) ?? '';
       const call = {
         method: header(request, `${prefix}-method`) ?? request.method,
-        path: at < 0 ? uri : uri.slice(0, at),
+        path: route.path,
         query: at < 0 ? '' : uri.slice(at + 1),
         host: header(request, `${prefix}-host`) ?? header(request, 'host') ?? '',
         // Caddy and Traefik send X-Forwarded-Proto; nginx when told to (docs/gateways.md).
@@ -82,8 +86,8 @@ export function forwardAuthRoutes(app: FastifyInstance, policies: LivePolicySet,
         // The gateway's own address, unless it is a trusted proxy: then the client it forwarded.
         ip: from.address ?? '',
       };
-      // The original request, for a DPoP proof's htm and htu.
-      const original = { method: call.method, url: `${call.scheme}://${call.host}${call.path}` };
+      // The original request as the client wrote it, for a DPoP proof's htm and htu.
+      const original = { method: call.method, url: `${call.scheme}://${call.host}${at < 0 ? uri : uri.slice(0, at)}` };
       const verified = await verifyPresented(header(request, 'authorization'), header(request, 'dpop'), original, options.verifyToken, options.replay);
       const d = decider.decide('forward_auth', request.id, policies.current, gatewayRequest(call, verified?.ok ? verified.claims : undefined, options.headers), {}, from);
       const verdict = gatewayVerdict(d, verified, options.responseHeaders, header(request, 'authorization'));
