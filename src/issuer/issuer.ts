@@ -2,7 +2,7 @@ import { hash, randomUUID } from 'node:crypto';
 import { jwtVerify, type JSONWebKeySet, type JWTPayload } from 'jose';
 import { register } from './registration.js';
 import { steadyNow } from '../tokens/clock.js';
-import { attemptKey } from '../server/attempt-limit.js';
+import { AttemptLimit, attemptKey } from '../server/attempt-limit.js';
 import type { LivePolicySet } from '../engine/live-set.js';
 import type { Decider, Origin } from '../server/decider.js';
 import type { Velocity } from '../signals/velocity.js';
@@ -31,7 +31,7 @@ export interface TokenResponse {
 }
 
 /** What the browser gets from /oauth2/authorize. */
-export type BrowserAnswer = { kind: 'html'; status: number; html: string; csrfCookie?: string } | { kind: 'redirect'; location: string };
+export type BrowserAnswer = { kind: 'html'; status: number; html: string; csrfCookie?: string; retryAfter?: number } | { kind: 'redirect'; location: string };
 
 const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
 const ACCESS_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token';
@@ -43,6 +43,10 @@ const SUBJECT_TOKEN_REFUSED = 'subject_token is not a live token of this issuer 
 const ACTOR_TOKEN_REFUSED = 'actor_token is not a live token of this issuer issued to the calling client';
 
 /** A scrypt hash no password matches, checked for unknown users so their answer takes as long. */
+/** Failed sign-ins in a minute after which an address, or a user name, must wait for the minute to end. */
+export const SIGN_IN_FAILURES_PER_ADDRESS = 10;
+export const SIGN_IN_FAILURES_PER_USER = 20;
+
 const DUMMY_HASH = 'scrypt$32768$8$1$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA';
 
 const sha256 = (text: string): string => hash('sha256', text, 'base64url');
@@ -92,6 +96,16 @@ export class Issuer {
   private readonly replay = new ReplayCache();
   /** Authorization requests waiting for the user to sign in, by transaction id. */
   private readonly pending = new Map<string, PendingAuthorization & { from: string }>();
+  /**
+   * Failed sign-ins in the last minute, per client address (its /64 for IPv6) and per user
+   * name: past either limit a sign-in is refused before the password is checked, so a
+   * guesser learns nothing from the answer and costs no scrypt run. A new sign-in
+   * transaction does not reset them (its own five tries are a separate cap). The per-user
+   * limit is higher: anyone may spend it, and a user locked out for a minute is the price of
+   * stopping a guesser who spreads its tries over many addresses.
+   */
+  private readonly signInsByAddress = new AttemptLimit(SIGN_IN_FAILURES_PER_ADDRESS, 60_000);
+  private readonly signInsByUser = new AttemptLimit(SIGN_IN_FAILURES_PER_USER, 60_000);
   /** The sign-ins pending from each client address (attemptKey: IPv6 by /64), oldest first. */
   private readonly pendingByAddress = new Map<string, string[]>();
 
@@ -337,9 +351,18 @@ export class Issuer {
     const user = registry.users.find((u) => u.id === username);
     // At most five tries per sign-in; then the application must start again.
     if ((p.attempts = (p.attempts ?? 0) + 1) > 5) return back({ error: 'access_denied', error_description: 'too many failed sign-in attempts' });
+    const address = attemptKey(origin.address ?? 'unknown');
+    const wait = Math.max(this.signInsByAddress.retryAfter(address), this.signInsByUser.retryAfter(username));
+    if (wait > 0) {
+      // The same answer whatever the password: it is not checked.
+      const error = `Too many failed sign-ins. Try again in ${wait} seconds.`;
+      return { kind: 'html', status: 429, retryAfter: wait, html: loginPage({ tx, csrf: p.csrf, client: p.client.id, scopes: p.scopes, audience: p.api.identifier, error, username }), csrfCookie: p.csrf };
+    }
     // An unknown user costs the same scrypt as a known one: timing does not tell who exists.
     const ok = await passwordMatches(form.get('password') ?? '', user?.passwordHash ?? DUMMY_HASH);
     if (!ok || user === undefined || user.passwordHash === null) {
+      this.signInsByAddress.count(address);
+      this.signInsByUser.count(username);
       this.options.velocity?.record('auth_failures', { subject: `user/${username}`, address: origin.address });
       return { kind: 'html', status: 401, html: loginPage({ tx, csrf: p.csrf, client: p.client.id, scopes: p.scopes, audience: p.api.identifier, error: 'Wrong user or password.', username }), csrfCookie: p.csrf };
     }

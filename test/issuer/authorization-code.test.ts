@@ -257,6 +257,47 @@ describe('authorization code with PKCE, in a real browser', () => {
     expect(new URL(right.headers.get('location')!).searchParams.get('code')).toMatch(/^[A-Za-z0-9_-]{43}$/);
   });
 
+  test('guessing passwords: past 10 failures a minute from an address, or 20 for a user name, the password is not even checked', async () => {
+    const { url } = await start();
+    /** A GET or form POST from a chosen local address: status, Retry-After and page. */
+    const from = (localAddress: string, method: 'GET' | 'POST', target: string, form?: URLSearchParams, cookie?: string) =>
+      new Promise<{ status: number; retryAfter: string | undefined; text: string }>((resolve, reject) => {
+        const headers: Record<string, string> = form === undefined ? {} : { 'content-type': 'application/x-www-form-urlencoded', ...(cookie === undefined ? {} : { cookie: `gavel_csrf=${cookie}` }) };
+        const r = request(target, { method, localAddress, headers }, (res) => {
+          let text = '';
+          res.on('data', (d: Buffer) => (text += d.toString()));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, retryAfter: res.headers['retry-after'] as string | undefined, text }));
+        });
+        r.on('error', reject);
+        r.end(form?.toString());
+      });
+    /** `tries` sign-ins as `username` from `localAddress`, each in a fresh transaction (its own five-try cap never applies). */
+    const attempts = async (localAddress: string, username: string, passwords: string[]) => {
+      const answers = [];
+      for (const password of passwords) {
+        const page = await from(localAddress, 'GET', url.href);
+        const tx = /name="tx" value="([^"]+)"/.exec(page.text)![1]!;
+        const csrf = /name="csrf" value="([^"]+)"/.exec(page.text)![1]!;
+        answers.push(await from(localAddress, 'POST', `${server.url}/oauth2/authorize`, new URLSearchParams({ tx, csrf, username, password, decision: 'allow' }), csrf));
+      }
+      return answers;
+    };
+    const wrong = (n: number) => Array.from({ length: n }, (_, i) => `guess-${i}`);
+    expect((await attempts('127.0.0.31', 'alice', wrong(10))).map((a) => a.status)).toEqual(Array(10).fill(401));
+    // The right password now gets the same answer as a wrong one: the guesser learns nothing.
+    const [right, wrongAgain] = await attempts('127.0.0.31', 'alice', ['alice-example-password', 'guess-x']);
+    for (const locked of [right, wrongAgain]) {
+      expect(locked!.status).toBe(429);
+      expect(Number(locked!.retryAfter)).toBeGreaterThan(0);
+      expect(locked!.text).toContain('Too many failed sign-ins.');
+    }
+    // Another address signs alice in: ten failures do not lock the user.
+    expect((await attempts('127.0.0.32', 'alice', ['alice-example-password']))[0]!.status).toBe(303);
+    // Spread over addresses, twenty failures for one name lock the name (here one nobody has).
+    for (const address of ['127.0.0.33', '127.0.0.34', '127.0.0.35']) await attempts(address, 'nobody', wrong(7).slice(0, address.endsWith('5') ? 6 : 7));
+    expect((await attempts('127.0.0.36', 'nobody', ['anything']))[0]!.status).toBe(429);
+  }, 60_000);
+
   test('one address holds at most 1,000 sign-ins in progress: its own oldest make room, never another address\'s', async () => {
     const { url } = await start();
     const pageFrom = (localAddress: string) =>

@@ -52,6 +52,7 @@ function browser(reply: FastifyReply, answer: BrowserAnswer, status302or303: 302
   const path = `${new URL(issuerUrl).pathname.replace(/\/$/, '')}/oauth2/authorize`;
   const secure = issuerUrl.startsWith('https:') ? '; Secure' : '';
   if (answer.csrfCookie !== undefined) reply.header('set-cookie', `${CSRF_COOKIE}=${answer.csrfCookie}; Path=${path}; HttpOnly; SameSite=Strict${secure}`);
+  if (answer.retryAfter !== undefined) reply.header('retry-after', String(answer.retryAfter));
   return reply
     .status(answer.status)
     .header('content-type', 'text/html; charset=utf-8')
