@@ -89,11 +89,12 @@ export async function verifyProof(proof: string, check: ProofCheck): Promise<Pro
   }
   if (header.typ !== 'dpop+jwt') return { ok: false, reason: 'the DPoP proof must have typ dpop+jwt' };
   if (typeof header.alg !== 'string' || !ALGORITHMS.includes(header.alg)) return { ok: false, reason: 'the DPoP proof algorithm is not accepted' };
-  const jwk = header.jwk as JWK | undefined;
-  if (jwk === undefined || 'd' in jwk) return { ok: false, reason: 'the DPoP proof must carry a public jwk' };
+  // The header is the caller's JSON: `jwk` may be a string or a list, which `in` would throw on.
+  const jwk: unknown = header.jwk;
+  if (typeof jwk !== 'object' || jwk === null || Array.isArray(jwk) || 'd' in jwk) return { ok: false, reason: 'the DPoP proof must carry a public jwk' };
   let payload: JWTPayload;
   try {
-    ({ payload } = await jwtVerify(proof, await importJWK(jwk, header.alg), { typ: 'dpop+jwt', algorithms: ALGORITHMS, currentDate: new Date(now) }));
+    ({ payload } = await jwtVerify(proof, await importJWK(jwk as JWK, header.alg), { typ: 'dpop+jwt', algorithms: ALGORITHMS, currentDate: new Date(now) }));
   } catch {
     return { ok: false, reason: 'the DPoP proof signature does not verify' };
   }
@@ -104,7 +105,7 @@ export async function verifyProof(proof: string, check: ProofCheck): Promise<Pro
   if (typeof payload.iat !== 'number' || Math.abs(payload.iat - now / 1000) > window) return { ok: false, reason: 'the DPoP proof is too old or from the future (iat)' };
   if (check.accessToken !== undefined && payload.ath !== createHash('sha256').update(check.accessToken).digest('base64url')) return { ok: false, reason: 'the DPoP proof is not for this access token (ath)' };
   if (typeof payload.jti !== 'string' || payload.jti === '') return { ok: false, reason: 'the DPoP proof has no jti' };
-  const jkt = await calculateJwkThumbprint(jwk, 'sha256');
+  const jkt = await calculateJwkThumbprint(jwk as JWK, 'sha256');
   if (check.replay.check(`${jkt}:${payload.jti}`, window * 2000)) return { ok: false, reason: 'the DPoP proof was already used (jti replay), or too many proofs are in flight' };
   return { ok: true, jkt };
 }

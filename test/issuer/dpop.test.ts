@@ -71,6 +71,20 @@ describe('DPoP', () => {
     expect(((await (await ask(await proof('GET', url))).json()) as { error: string }).error).toBe('invalid_dpop_proof');
   });
 
+  test('a proof whose header jwk is not a key object is refused as a bad proof, not a 500', async () => {
+    const url = `${server.url}/oauth2/token`;
+    const basic = `Basic ${Buffer.from(`${REPORTING.id}:${REPORTING.secret}`).toString('base64')}`;
+    const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
+    const { token } = await boundToken();
+    for (const jwkValue of ['abc', ['x'], 7, null]) {
+      const forged = `${b64({ alg: 'ES256', typ: 'dpop+jwt', jwk: jwkValue })}.${b64({ htm: 'POST', htu: url, jti: randomUUID(), iat: Math.floor(Date.now() / 1000) })}.c2ln`;
+      const r = await fetch(url, { method: 'POST', headers: { authorization: basic, dpop: forged, 'content-type': 'application/x-www-form-urlencoded' }, body: 'grant_type=client_credentials&scope=invoice:read' });
+      expect(r.status, JSON.stringify(jwkValue)).toBe(400);
+      expect(await r.json()).toEqual({ error: 'invalid_dpop_proof', error_description: 'the DPoP proof must carry a public jwk' });
+      expect((await forwardAuth(`DPoP ${token}`, forged)).status).toBe(401);
+    }
+  });
+
   test('forward-auth admits a bound token only with a proof by its key for the original request', async () => {
     const { token } = await boundToken();
     const ok = await forwardAuth(`DPoP ${token}`, await proof('GET', ORIGINAL, { ath: ath(token) }));
