@@ -49,7 +49,12 @@ export function unary<I extends DescMessage, O extends DescMessage>(handler: Una
     const info: CallInfo = { peer: call.getPeer(), metadata: (key) => call.metadata.get(key).filter((v): v is string => typeof v === 'string') };
     handler(call.request, info).then(
       (response) => callback(null, response),
-      (err: unknown) => callback({ code: err instanceof GrpcError ? err.code : 13, details: err instanceof GrpcError ? err.message : 'internal error' }, null),
+      (err: unknown) => {
+        if (err instanceof GrpcError) return callback({ code: err.code, details: err.message }, null);
+        // The caller hears only that it failed; the server log (stderr) gets the method and the stack.
+        process.stderr.write(`gavel: gRPC ${call.getPath()} failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+        callback({ code: 13, details: 'internal error; see the server log' }, null);
+      },
     );
   };
 }

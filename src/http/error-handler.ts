@@ -19,7 +19,9 @@ export function errorHandler(err: FastifyError, request: FastifyRequest, reply: 
   }
   const status = err.statusCode ?? 500;
   if (status >= 500) {
-    request.log.error({ err }, 'request failed');
+    // The server log (stderr) gets what the caller does not: the route, the request id, the
+    // stack. Fastify's own logger is off (its per-request logging costs on the hot path).
+    process.stderr.write(`gavel: ${request.method} ${request.url.split('?')[0]} (request ${request.id}) failed: ${err.stack ?? err.message}\n`);
     void reply.status(500).send({ error: 'internal_error', message: 'internal error; see the server log' });
     return;
   }

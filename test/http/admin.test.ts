@@ -1,4 +1,4 @@
-import { describe, expect, test } from 'vitest';
+import { describe, expect, test, vi } from 'vitest';
 import { buildPolicySet } from '../../src/index.js';
 import { LivePolicySet } from '../../src/engine/live-set.js';
 import { DecisionLog } from '../../src/engine/decision-log.js';
@@ -110,6 +110,22 @@ describe('admin endpoints', () => {
     const r = await app.inject({ method: 'GET', url: '/v1/decisions', headers: { authorization: 'Bearer anything' } });
     expect(r.statusCode).toBe(403);
     expect(r.json().error).toBe('admin_disabled');
+    await app.close();
+  });
+
+  test('a failure inside the server is a 500 without details for the caller, and the details go to the server log', async () => {
+    const store = new SqliteStore(':memory:');
+    const app = buildApp({ policies: live, store, admin: { key: KEY, store, reload: async () => Promise.reject(new Error('the disk is gone')) } });
+    const written: string[] = [];
+    const spy = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => (written.push(String(chunk)), true));
+    try {
+      const r = await app.inject({ method: 'POST', url: '/v1/reload', headers: { authorization: `Bearer ${KEY}`, 'x-request-id': 'r-500' } });
+      expect(r.statusCode).toBe(500);
+      expect(r.json()).toEqual({ error: 'internal_error', message: 'internal error; see the server log' });
+    } finally {
+      spy.mockRestore();
+    }
+    expect(written.join('')).toMatch(/^gavel: POST \/v1\/reload \(request r-500\) failed: Error: the disk is gone\n\s+at /);
     await app.close();
   });
 
