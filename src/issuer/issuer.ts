@@ -404,7 +404,7 @@ export class Issuer {
       const problem = this.targetProblem(resource, c.audience);
       offTarget = problem !== null;
       return problem;
-    });
+    }, client.id);
     if (use.kind === 'reused') {
       // RFC 6749 §4.1.2: a code used twice revokes what it issued.
       if (use.family !== null) this.revokeFamily(use.family);
@@ -458,7 +458,7 @@ export class Issuer {
     const hash = sha256(presented);
     const stored = this.options.store.refreshToken(hash);
     // RFC 9449 §5: a bound family refreshes only with a proof by its key.
-    if (stored?.jkt && stored.jkt !== jkt) throw new OAuthError('invalid_grant', 'the refresh token is DPoP-bound: send a DPoP proof by its key');
+    if (stored?.jkt && stored.clientId === client.id && stored.jkt !== jkt) throw new OAuthError('invalid_grant', 'the refresh token is DPoP-bound: send a DPoP proof by its key');
     const now = Math.floor(this.now() / 1000);
     const successor = randomToken();
     const requested = form.get('scope');
@@ -488,7 +488,7 @@ export class Issuer {
       if (refused !== null) return (refusal = api.identifier === this.userinfoApi.identifier ? 'invalid_grant' : 'invalid_scope'), refused;
       outcome = { api, granted, mint };
       return null;
-    });
+    }, client.id);
     if (use.kind === 'reused') {
       this.reloadRevoked();
       throw new OAuthError('invalid_grant', 'the refresh token was already used; its whole family is revoked');
@@ -662,7 +662,9 @@ export class Issuer {
     if (this.options.store.revokeRefreshFamily(sha256(token), client.id, Math.floor(this.now() / 1000))) return this.reloadRevoked();
     const claims = await this.verify(token);
     if (claims === null || typeof claims.jti !== 'string') return;
-    if (claims.client_id !== client.id) throw new OAuthError('invalid_request', 'the token was issued to another client');
+    // Another client's token is, to this caller, as good as unknown (RFC 7009 §2.2: 200), and
+    // is not revoked: an error here would tell anyone with a client id which tokens are live.
+    if (claims.client_id !== client.id) return;
     this.options.store.revokeToken(claims.jti, claims.exp ?? 0);
     this.revoked.set(claims.jti, claims.exp ?? 0);
     // Now and then the ids of tokens expired since leave (the store's list is pruned as it is read).

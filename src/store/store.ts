@@ -157,9 +157,10 @@ export interface Store {
   /**
    * Marks a code used, in one transaction with reading and `check`ing it: a code is
    * exchanged once, and a request `check` refuses (another client, a wrong verifier) does
-   * not use it up.
+   * not use it up. With `owner`, a code issued to another client is `unknown` to the caller:
+   * it learns nothing of it, and cannot trip its reuse detection (revoking what it issued).
    */
-  useCode(hash: string, nowSeconds: number, check?: (code: AuthCode) => string | null): CodeUse;
+  useCode(hash: string, nowSeconds: number, check?: (code: AuthCode) => string | null, owner?: string): CodeUse;
   /** Which token family a code's exchange started (for revoking it when the code is replayed). */
   setCodeFamily(hash: string, family: string): void;
   saveRefreshToken(token: RefreshToken): void;
@@ -169,7 +170,7 @@ export interface Store {
    * marked rotated and its successor stored (its hash; everything else inherited); one rotated within `graceSeconds` answers the sealed successor it already got;
    * any other reuse revokes its whole family.
    */
-  rotateRefreshToken(hash: string, successorHash: string, successorSealed: string, nowSeconds: number, graceSeconds: number, check: (token: RefreshToken) => string | null): RefreshUse;
+  rotateRefreshToken(hash: string, successorHash: string, successorSealed: string, nowSeconds: number, graceSeconds: number, check: (token: RefreshToken) => string | null, owner?: string): RefreshUse;
   /**
    * Forgets the sealed successors of tokens rotated before `rotatedBefore` (seconds): past the
    * grace window nothing answers with them, and while kept they are live refresh tokens

@@ -171,6 +171,17 @@ describe('client_credentials through openid-client', () => {
     expect(await oidc.tokenIntrospection(config, token)).toEqual({ active: false });
   });
 
+  test('another client revoking a token hears what it would of an unknown one (200), and the token lives on', async () => {
+    const { access_token: token } = await oidc.clientCredentialsGrant(await discover(REPORTING.id, REPORTING.secret), { scope: 'invoice:read' });
+    const revoke = await fetch(`${server.url}/oauth2/revoke`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from(`invoice-web:invoice-web-example-secret-0123456789abc`).toString('base64')}` },
+      body: new URLSearchParams({ token }),
+    });
+    expect(revoke.status).toBe(200);
+    expect(await oidc.tokenIntrospection(await discover(REPORTING.id, REPORTING.secret), token)).toMatchObject({ active: true });
+  });
+
   test("introspection shows a token to the client it was issued to and to its API's resource servers, and to no one else", async () => {
     const { access_token: token } = await oidc.clientCredentialsGrant(await discover(REPORTING.id, REPORTING.secret), { scope: 'invoice:read' });
     // billing-service is listed in the example API's resource_servers.

@@ -33,6 +33,24 @@ describe('refresh token families in the store', () => {
     store.close();
   });
 
+  test('another client presenting a used code or a rotated refresh token hears "unknown", and revokes nothing', () => {
+    const store = new SqliteStore(':memory:');
+    store.saveRefreshToken(token('r1'));
+    store.recordFamilyAccess('f1', 'jti-1', 9_000);
+    expect(store.rotateRefreshToken('r1', 'r2', 'sealed-r2', 100, 10, () => null, 'web').kind).toBe('rotated');
+    // r1 long after its rotation, from a client that holds no token of this family: not reuse.
+    expect(store.rotateRefreshToken('r1', 'x', 'sealed-x', 200, 10, () => null, 'spa')).toEqual({ kind: 'unknown' });
+    expect(store.rotateRefreshToken('r2', 'x', 'sealed-x', 201, 10, () => null, 'spa')).toEqual({ kind: 'unknown' });
+    expect(store.revokedTokens(0).has('jti-1')).toBe(false);
+    expect(store.rotateRefreshToken('r2', 'r3', 'sealed-r3', 202, 10, () => null, 'web').kind).toBe('rotated');
+    store.saveCode({ hash: 'c1', clientId: 'web', redirectUri: 'http://x/cb', challenge: 'ch', subject: 'alice', scope: 'invoice:read', audience: 'https://api.example.com', expiresAt: 160 });
+    expect(store.useCode('c1', 100, () => null, 'web').kind).toBe('ok');
+    store.setCodeFamily('c1', 'f1');
+    expect(store.useCode('c1', 101, () => null, 'spa')).toEqual({ kind: 'unknown' });
+    expect(store.useCode('c1', 102, () => null, 'web')).toEqual({ kind: 'reused', family: 'f1' });
+    store.close();
+  });
+
   test('a code is exchanged once; its second use reports the family it started', () => {
     const store = new SqliteStore(':memory:');
     store.saveCode({ hash: 'c1', clientId: 'web', redirectUri: 'http://x/cb', challenge: 'ch', subject: 'alice', scope: 'invoice:read', audience: 'https://api.example.com', expiresAt: 160 });

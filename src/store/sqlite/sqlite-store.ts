@@ -386,12 +386,12 @@ export class SqliteStore implements Store {
       .run(c.hash, c.clientId, c.redirectUri, c.challenge, c.subject, c.scope, c.audience, c.expiresAt, c.nonce ?? null, c.authTime ?? null, c.ttlCap ?? null);
   }
 
-  useCode(hash: string, now: number, check: (code: AuthCode) => string | null = () => null): CodeUse {
+  useCode(hash: string, now: number, check: (code: AuthCode) => string | null = () => null, owner?: string): CodeUse {
     return this.db.transaction((): CodeUse => {
       // Expired codes are dropped as they are met; a used one is kept until it expires, to catch replays.
       this.db.prepare('DELETE FROM auth_codes WHERE expires_at < ?').run(now - 600);
       const row = this.db.prepare('SELECT * FROM auth_codes WHERE hash = ?').get(hash) as CodeRow | undefined;
-      if (row === undefined) return { kind: 'unknown' };
+      if (row === undefined || (owner !== undefined && row.client_id !== owner)) return { kind: 'unknown' };
       if (row.used_at !== null) return { kind: 'reused', family: row.family };
       if (row.expires_at < now) return { kind: 'expired' };
       const code: AuthCode = { hash, clientId: row.client_id, redirectUri: row.redirect_uri, challenge: row.challenge, subject: row.subject, scope: row.scope, audience: row.audience, expiresAt: row.expires_at, nonce: row.nonce, authTime: row.auth_time, ttlCap: row.ttl_cap };
@@ -417,10 +417,11 @@ export class SqliteStore implements Store {
     return row === undefined ? null : refreshOf(hash, row);
   }
 
-  rotateRefreshToken(hash: string, successorHash: string, successorSealed: string, now: number, grace: number, check: (token: RefreshToken) => string | null): RefreshUse {
+  rotateRefreshToken(hash: string, successorHash: string, successorSealed: string, now: number, grace: number, check: (token: RefreshToken) => string | null, owner?: string): RefreshUse {
     return this.db.transaction((): RefreshUse => {
       const row = this.db.prepare('SELECT * FROM refresh_tokens WHERE hash = ?').get(hash) as RefreshRow | undefined;
-      if (row === undefined || row.revoked_at !== null) return { kind: 'unknown' };
+      // Another client's token is unknown to the caller, whose presenting it must not revoke the family.
+      if (row === undefined || row.revoked_at !== null || (owner !== undefined && row.client_id !== owner)) return { kind: 'unknown' };
       const token = refreshOf(hash, row);
       if (row.expires_at < now) return { kind: 'expired' };
       const fresh = row.rotated_at === null;
