@@ -81,7 +81,8 @@ export const JWT_BEARER_ASSERTION = 'urn:ietf:params:oauth:client-assertion-type
 export async function authenticateAssertion(presented: Presented, lookup: (id: string) => Client | undefined, audiences: string[], replay: ReplayCache, nowMs: number): Promise<Client> {
   const form = presented.form;
   if (form.get('client_assertion_type') !== JWT_BEARER_ASSERTION) throw new OAuthError('invalid_client', `client_assertion_type must be ${JWT_BEARER_ASSERTION}`);
-  if (presented.authorization !== undefined && /^Basic\s/i.test(presented.authorization)) throw new OAuthError('invalid_request', 'use one client authentication method');
+  // RFC 6749 §2.3: a client uses one authentication method per request.
+  if ((presented.authorization !== undefined && /^Basic\s/i.test(presented.authorization)) || form.has('client_secret')) throw new OAuthError('invalid_request', 'use one client authentication method');
   const assertion = form.get('client_assertion') ?? '';
   let claimed: unknown;
   try {

@@ -47,4 +47,14 @@ describe('private_key_jwt', () => {
     expect((await form(await assertion({ iat: Math.floor(Date.now() / 1000) - 600, exp: Math.floor(Date.now() / 1000) - 120 }))).status).toBe(401);
     expect(await (await form('not-a-jwt')).json()).toEqual({ error: 'invalid_client', error_description: 'client_assertion is not a JWT' });
   });
+
+  test('an assertion sent with a secret as well (two methods at once, RFC 6749 §2.3) is refused', async () => {
+    const r = await fetch(`${server.url}/oauth2/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ grant_type: 'client_credentials', client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer', client_assertion: await assertion(), client_secret: 'anything' }),
+    });
+    expect(r.status).toBe(400);
+    expect(await r.json()).toEqual({ error: 'invalid_request', error_description: 'use one client authentication method' });
+  });
 });
