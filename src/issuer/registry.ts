@@ -262,6 +262,8 @@ export function registryProblems(r: Registry): string[] {
   // `openid` is the issuer's own (sign-in, userinfo): an API holding it would turn userinfo tokens into its tokens.
   for (const a of r.apis) if (a.scopes.includes('openid')) problems.push(`api \`${a.identifier}\`: \`openid\` is the issuer's own scope (OpenID Connect), not an API's`);
   const clientIds = new Set(r.clients.map((c) => c.id));
+  // A token's `sub` is a user's id or, for a client's own token, its client id: one name for both would be read as either.
+  for (const u of r.users) if (clientIds.has(u.id)) problems.push(`user \`${u.id}\`: also a client's id; a token's subject would not tell which it names`);
   for (const role of r.roles) for (const app of role.applications ?? []) if (!clientIds.has(app)) problems.push(`role \`${role.name}\`: application \`${app}\` is no client`);
   const byId = new Map(r.clients.map((c) => [c.id, c]));
   for (const a of r.apis) {

@@ -103,6 +103,12 @@ describe('the registry through gavel apply', () => {
     expect(store.registry()).toEqual({ apis: [], clients: [], roles: [], groups: [], users: [] });
   });
 
+  test('a user and a client cannot share an id: a token\'s sub would name either', async () => {
+    const result = await applyDocument(store, { clients: [{ id: 'bob', secret: SECRET, scopes: [] }], users: [{ id: 'bob' }] }, false);
+    expect(result).toEqual({ problems: ["user `bob`: also a client's id; a token's subject would not tell which it names"] });
+    expect(store.registry().users).toEqual([]);
+  });
+
   test("a public client cannot be an API's resource server: anyone can claim its id", async () => {
     const apis = (doc.apis as { identifier: string }[]).map((a) => ({ ...a, resource_servers: ['spa'] }));
     const result = await applyDocument(store, { apis, clients: [{ id: 'spa', token_endpoint_auth_method: 'none', grant_types: ['authorization_code'], redirect_uris: ['https://app.example.com/cb'], scopes: [] }] }, false);
