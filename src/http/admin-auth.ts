@@ -35,10 +35,15 @@ export function checkAdminKey(limits: KeyAttempts, key: string, request: Fastify
 
 /**
  * The admin key check of every admin endpoint, as an `onRequest` hook on an encapsulated
- * plugin: 403 `admin_disabled` without a configured key, 401 with a Bearer challenge for a
+ * plugin (whose answers are all `Cache-Control: no-store`): 403 `admin_disabled` without a configured key, 401 with a Bearer challenge for a
  * missing or wrong one, 429 with Retry-After for an address that gave too many wrong ones.
  */
 export function requireAdminKey(scope: FastifyInstance, gate: AdminGate): void {
+  // Admin answers hold decision records and policies: no cache on the way may keep them.
+  scope.addHook('onSend', (_request, reply, payload, done) => {
+    reply.header('cache-control', 'no-store');
+    done(null, payload);
+  });
   scope.addHook('onRequest', async (request, reply) => {
     const { key } = gate;
     if (key === null) {

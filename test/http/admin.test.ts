@@ -25,6 +25,7 @@ describe('admin endpoints', () => {
     log.flush();
     const r = await app.inject({ method: 'GET', url: '/v1/decisions?decision=allow&limit=5', headers: { authorization: `Bearer ${KEY}` } });
     expect(r.statusCode).toBe(200);
+    expect(r.headers['cache-control']).toBe('no-store');
     expect(r.json().decisions).toEqual([expect.objectContaining({ id: 'd-1', decision: true, determining: ['p'] })]);
     expect((await app.inject({ method: 'POST', url: '/v1/reload', headers: { authorization: `Bearer ${KEY}` } })).json()).toEqual({ result: 'unchanged', calls: 1 });
     await app.close();
