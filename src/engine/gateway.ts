@@ -31,10 +31,22 @@ export function gatewayRequest(call: GatewayCall, claims: JWTPayload | undefined
   return {
     subject: { type: claims === undefined ? 'anonymous' : claims.sub === undefined || claims.sub === claims.client_id ? 'client' : 'user', id: sub },
     action: { name: call.method.toUpperCase() },
-    resource: { type: 'route', id: call.path, properties: { path: call.path, host: call.host, query: call.query, scheme: call.scheme } },
+    resource: { type: 'route', id: call.path, properties: { path: call.path, host: call.host, query: withoutAccessToken(call.query), scheme: call.scheme } },
     context: { ip: call.ip, headers, time: new Date().toISOString() },
     ...(claims === undefined ? {} : { token: claims }),
   };
+}
+
+/**
+ * The query with the value of an `access_token` parameter (RFC 6750 §2.3, a bearer token in
+ * the URI) replaced: the query is part of the decided request, which the decision log keeps,
+ * and the log never holds a token. Gavel does not take such a token as a credential.
+ */
+const ACCESS_TOKEN = /(?:^|&)access(?:_|%5f)token=/i;
+const ACCESS_TOKENS = /(^|&)(access(?:_|%5f)token)=[^&]*/gi;
+
+export function withoutAccessToken(query: string): string {
+  return query.length < 13 || !ACCESS_TOKEN.test(query) ? query : query.replace(ACCESS_TOKENS, '$1$2=REDACTED');
 }
 
 /** `Authorization: Bearer …` (RFC 6750 §2.1), or null when there is none. */

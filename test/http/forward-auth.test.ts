@@ -126,6 +126,16 @@ describe('forward-auth', () => {
     expect((logged.request as { resource: unknown }).resource).toEqual({ type: 'route', id: '/hello/x', properties: { path: '/hello/x', host: 'localhost:80', query: 'q=1', scheme: 'http' } });
   });
 
+  test('a bearer token in the query (access_token=, RFC 6750 §2.3) is neither taken nor kept: policies and the log see it redacted', async () => {
+    const token = await sign({ scope: 'hello:read' });
+    const r = await app.inject({ method: 'GET', url: '/v1/forward-auth', headers: nginx(`/hello/x?a=1&access_token=${token}&access%5Ftoken=${token}`) });
+    expect(r.statusCode).toBe(401);
+    log.flush();
+    const logged = store.queryDecisions({ limit: 1 })[0];
+    expect(JSON.stringify(logged)).not.toContain(token.split('.')[2]);
+    expect((logged.request as { resource: { properties: { query: string } } }).resource.properties.query).toBe('a=1&access_token=REDACTED&access%5Ftoken=REDACTED');
+  });
+
   test.each(['/hello/..%2ffinanzen/x', '/hello/..;/finanzen/x', '/hello//../finanzen/x', '/hello\\..\\finanzen'])('refuses %s, which servers resolve differently: 400, nothing decided', async (uri) => {
     const token = await sign({ scope: 'hello:read' });
     const r = await app.inject({ method: 'GET', url: '/v1/forward-auth', headers: { ...nginx(uri), authorization: `Bearer ${token}` } });
