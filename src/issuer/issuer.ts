@@ -543,11 +543,13 @@ export class Issuer {
     const beyond = wanted.filter((x) => !held.includes(x));
     if (beyond.length > 0) throw new OAuthError('invalid_scope', `the subject token does not hold ${beyond.join(', ')}: an exchange cannot widen scope`);
     const api = this.audience(form.get('resource') ?? form.get('audience'), wanted.join(' '), client);
-    const user = subject.sub === subject.client_id ? null : subject.sub;
-    // A user's scopes through this client are what their roles hold for it (application-level roles included).
+    // Whose token it is, by the registry (user and client ids never coincide): `sub` equal to
+    // `client_id` marks only a client's first token — one it exchanged already names the
+    // exchanging client in `client_id`, and must not turn its client subject into a user.
     const registry = this.options.registry().registry;
-    const person = user === null ? undefined : registry.users.find((u) => u.id === user);
-    if (user !== null && person === undefined) throw new OAuthError('invalid_grant', 'the subject token\'s user no longer exists');
+    const person = registry.users.find((u) => u.id === subject.sub);
+    const user = person === undefined ? null : person.id;
+    if (person === undefined && !this.options.registry().clients.has(subject.sub)) throw new OAuthError('invalid_grant', 'the subject token\'s user or client no longer exists');
     const byRoles = person === undefined ? null : roleScopes(registry, person, client.id);
     const candidates = wanted.filter((x) => api.scopes.includes(x) && client.scopes.includes(x) && (byRoles === null || byRoles.has(x)));
     if (candidates.length === 0) throw new OAuthError('invalid_scope', `none of the scopes is both the client's and ${api.identifier}'s${byRoles === null ? '' : ", and held by the user's roles for this client"}`);

@@ -161,6 +161,17 @@ describe('client_credentials through openid-client', () => {
     });
     expect(exchanged).toMatchObject({ status: 200, body: { issued_token_type: 'urn:ietf:params:oauth:token-type:access_token', scope: 'invoice:read' } });
     expect(decodeJwt(exchanged.body.access_token!)).toMatchObject({ sub: REPORTING.id, aud: API, act: { sub: BILLING.id } });
+    // Exchanged again, its subject is still the client reporting-app (its sub no longer equals
+    // its client_id): not taken for a user, which would have failed as an unknown one.
+    const again = await tokenFrom('127.0.0.1', {
+      grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
+      subject_token: exchanged.body.access_token!,
+      subject_token_type: 'urn:ietf:params:oauth:token-type:access_token',
+      client_id: BILLING.id,
+      client_secret: BILLING.secret,
+    });
+    expect(again).toMatchObject({ status: 200, body: { scope: 'invoice:read' } });
+    expect(decodeJwt(again.body.access_token!)).toMatchObject({ sub: REPORTING.id, act: { sub: BILLING.id, act: { sub: BILLING.id } } });
   });
 
   test('introspection describes a live token, and after revocation says it is inactive', async () => {
