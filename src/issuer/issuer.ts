@@ -562,7 +562,10 @@ export class Issuer {
     const act = subject.act === undefined ? actor : { ...actor, act: subject.act };
     // As any access token to the API: its format (JWT or opaque), its custom claims.
     // The user is the subject token's `sub` unless that token was a client's own (as for its mint decisions).
-    const access = await this.accessToken(client, api, subject.sub, granted, null, jkt, cap, { act }, user);
+    // A token exchanged from one issued in a family (a sign-in's) joins the family: revoking it
+    // — a revocation, a replayed code, a reused refresh token — revokes what was exchanged too.
+    const family = typeof subject.jti === 'string' ? this.options.store.familyOfAccess(subject.jti) : null;
+    const access = await this.accessToken(client, api, subject.sub, granted, family, jkt, cap, { act }, user);
     return { ...access, issued_token_type: ACCESS_TOKEN_TYPE, mint };
   }
 

@@ -184,6 +184,8 @@ export interface Store {
   revokeRefreshFamily(hash: string, clientId: string, nowSeconds: number): boolean;
   /** An access token issued within a family; revoked with it. */
   recordFamilyAccess(family: string, jti: string, expiresAt: number): void;
+  /** The family an access token was issued in (a code's or refresh token's), or `null`. */
+  familyOfAccess(jti: string): string | null;
   /** Revokes every refresh token of the family and every access token issued in it. */
   revokeFamily(family: string, nowSeconds: number): void;
   /** Entities (when given) and registry sections, in one transaction: all or nothing. */

@@ -149,6 +149,38 @@ describe('authorization code with PKCE, in a real browser', () => {
     expect(await tokenRequest({ grant_type: 'refresh_token', refresh_token: tokens.body.refresh_token, resource: API })).toMatchObject({ status: 200 });
   }, 30_000);
 
+  test("a token exchanged from a sign-in's access token is revoked with the sign-in: revoking the refresh token ends both", async () => {
+    const { config, verifier, state, url } = await start('invoice:read');
+    const tokens = await oidc.authorizationCodeGrant(config, await signIn(url), { pkceCodeVerifier: verifier, expectedState: state });
+    // billing-service, a resource server of the API (client_secret_post), exchanges the token presented to it.
+    const exchange = await fetch(`${server.url}/oauth2/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({
+        grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
+        subject_token: tokens.access_token,
+        subject_token_type: 'urn:ietf:params:oauth:token-type:access_token',
+        scope: 'invoice:read',
+        client_id: 'billing-service',
+        client_secret: 'billing-service-example-secret-0123456789',
+      }),
+    });
+    expect(exchange.status, await exchange.clone().text()).toBe(200);
+    const exchanged = ((await exchange.json()) as { access_token: string }).access_token;
+    // Asked by billing-service, which holds both tokens (the first as the API's resource server).
+    const active = async (token: string) => {
+      const r = await fetch(`${server.url}/oauth2/introspect`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ token, client_id: 'billing-service', client_secret: 'billing-service-example-secret-0123456789' }),
+      });
+      return ((await r.json()) as { active: boolean }).active;
+    };
+    expect([await active(tokens.access_token), await active(exchanged)]).toEqual([true, true]);
+    await oidc.tokenRevocation(config, tokens.refresh_token!);
+    expect([await active(tokens.access_token), await active(exchanged)]).toEqual([false, false]);
+  });
+
   test('a code used twice is refused, and what its first use issued is revoked', async () => {
     const { config, verifier, url } = await start();
     const callback = await signIn(url);

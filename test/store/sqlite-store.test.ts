@@ -67,6 +67,7 @@ describe('the SQLite store', () => {
       { version: 13, name: 'decision log: no JSON check on insert' },
       { version: 14, name: 'issuer: expiry indexes, for deleting what has expired' },
       { version: 15, name: 'issuer: sealed refresh successors found by rotation time, to forget them after the grace window' },
+      { version: 16, name: 'issuer: a family found by one of its access tokens, so that tokens exchanged from it join it' },
     ]);
     db.close();
   });

@@ -276,4 +276,9 @@ export const MIGRATIONS: readonly Migration[] = [
     name: 'issuer: sealed refresh successors found by rotation time, to forget them after the grace window',
     sql: `CREATE INDEX refresh_tokens_successor ON refresh_tokens (rotated_at) WHERE successor_sealed IS NOT NULL;`,
   },
+  {
+    version: 16,
+    name: 'issuer: a family found by one of its access tokens, so that tokens exchanged from it join it',
+    sql: `CREATE INDEX family_access_jti ON family_access (jti);`,
+  },
 ];

@@ -446,6 +446,10 @@ export class SqliteStore implements Store {
     return true;
   }
 
+  familyOfAccess(jti: string): string | null {
+    return (this.db.prepare('SELECT family FROM family_access WHERE jti = ? LIMIT 1').pluck().get(jti) as string | undefined) ?? null;
+  }
+
   recordFamilyAccess(family: string, jti: string, expiresAt: number): void {
     this.db.prepare('INSERT INTO family_access (family, jti, expires_at) VALUES (?, ?, ?)').run(family, jti, expiresAt);
   }
