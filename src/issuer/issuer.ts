@@ -224,13 +224,18 @@ export class Issuer {
       throw new OAuthError('unsupported_grant_type', `\`${grant}\` is not supported; this issuer supports client_credentials, authorization_code, refresh_token and token exchange`);
     }
     if (!client.grantTypes.includes(grant)) throw new OAuthError('unauthorized_client', `client \`${client.id}\` may not use ${grant}`);
-    // RFC 9449: a DPoP proof for this request binds the access token to the proof's key.
-    let jkt: string | null = null;
-    if (presented.dpop !== undefined) {
-      const proof = await verifyProof(presented.dpop, { method: 'POST', url: `${this.url}/oauth2/token`, replay: this.replay });
-      if (!proof.ok) throw new OAuthError('invalid_dpop_proof', proof.reason);
-      jkt = proof.jkt;
-    }
+    // RFC 9449: a DPoP proof for this request binds the access token to the proof's key. It is
+    // recorded against replay once the grant succeeded: a request that fails for another
+    // reason (anyone may send a public client's id without a code) takes no room in the cache.
+    if (presented.dpop === undefined) return this.granted(client, form, grant, origin, requestId, null);
+    const proof = await verifyProof(presented.dpop, { method: 'POST', url: `${this.url}/oauth2/token`, replay: this.replay, record: false });
+    if (!proof.ok) throw new OAuthError('invalid_dpop_proof', proof.reason);
+    const answer = await this.granted(client, form, grant, origin, requestId, proof.jkt);
+    proof.record();
+    return answer;
+  }
+
+  private async granted(client: Client, form: URLSearchParams, grant: string, origin: Origin, requestId: string, jkt: string | null): Promise<TokenResponse & { mint: MintOutcome[] }> {
     if (grant === TOKEN_EXCHANGE) return this.exchange(client, form, origin, requestId, jkt);
     if (grant === 'authorization_code') return this.codeGrant(client, form, origin, requestId, jkt);
     if (grant === 'refresh_token') return this.refreshGrant(client, form, origin, requestId, jkt);

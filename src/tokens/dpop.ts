@@ -18,10 +18,13 @@ const MAX_LIFETIME_MS = 10 * 60_000;
  * Proofs (and client assertions) already seen, so that a captured one cannot be replayed
  * while it is fresh (RFC 9449 §11.1, RFC 7523 §3). Entries leave only when they expire,
  * never to make room: a cache full of fresh entries refuses new ones (fails closed) rather
- * than forget one an attacker holds. Time is the monotonic clock, so a wall clock stepped
- * back cannot keep entries alive; expired entries are dropped from the front as they come,
- * and all of them in one sweep before a full cache refuses anything (lifetimes differ, so the
- * front is not always the first to expire).
+ * than forget one an attacker holds. So that no one can fill it who could not use what it
+ * guards, a proof is recorded only once what it came with checked out: at a gateway, after
+ * the token it is bound to verified and its key matched; at the token endpoint, after the
+ * grant succeeded (`verifyProof`'s `record: false`); an assertion after its signature. Time
+ * is the monotonic clock, so a wall clock stepped back cannot keep entries alive; expired
+ * entries are dropped from the front as they come, and all of them in one sweep before a full
+ * cache refuses anything (lifetimes differ, so the front is not always the first to expire).
  */
 export class ReplayCache {
   /** Key → when it may be forgotten, on `clock`. */
@@ -30,6 +33,12 @@ export class ReplayCache {
     private readonly max = 100_000,
     private readonly clock: () => number = () => performance.now(),
   ) {}
+
+  /** Whether `key` was recorded and has not expired; records nothing. */
+  has(key: string): boolean {
+    const until = this.seen.get(key);
+    return until !== undefined && until > this.clock();
+  }
 
   /** Records `key` for `lifetimeMs` (at most ten minutes); answers whether it must be refused (seen before, or no room). */
   check(key: string, lifetimeMs: number): boolean {
@@ -57,12 +66,20 @@ export interface ProofCheck {
   /** With a bound access token: the proof must carry its hash in `ath`. */
   accessToken?: string;
   replay: ReplayCache;
+  /**
+   * Whether the proof is recorded now (default). The token endpoint records it only once the
+   * grant succeeded — `record()` of the result — so that requests failing for other reasons
+   * (no code, a wrong one) cannot fill the cache; a proof already recorded is refused either way.
+   */
+  record?: boolean;
+  /** The key the proof must be signed with (a bound token's `cnf.jkt`): checked before it is recorded. */
+  jkt?: string;
   /** Seconds a proof's `iat` may be off; default 60. */
   windowSeconds?: number;
   now?: number;
 }
 
-export type ProofResult = { ok: true; jkt: string } | { ok: false; reason: string };
+export type ProofResult = { ok: true; jkt: string; record: () => void } | { ok: false; reason: string };
 
 function withoutQuery(url: string): string | null {
   try {
@@ -105,9 +122,18 @@ export async function verifyProof(proof: string, check: ProofCheck): Promise<Pro
   if (typeof payload.iat !== 'number' || Math.abs(payload.iat - now / 1000) > window) return { ok: false, reason: 'the DPoP proof is too old or from the future (iat)' };
   if (check.accessToken !== undefined && payload.ath !== createHash('sha256').update(check.accessToken).digest('base64url')) return { ok: false, reason: 'the DPoP proof is not for this access token (ath)' };
   if (typeof payload.jti !== 'string' || payload.jti === '') return { ok: false, reason: 'the DPoP proof has no jti' };
-  const jkt = await calculateJwkThumbprint(jwk as JWK, 'sha256');
-  if (check.replay.check(`${jkt}:${payload.jti}`, window * 2000)) return { ok: false, reason: 'the DPoP proof was already used (jti replay), or too many proofs are in flight' };
-  return { ok: true, jkt };
+  let jkt: string;
+  try {
+    jkt = await calculateJwkThumbprint(jwk as JWK, 'sha256');
+  } catch {
+    return { ok: false, reason: 'the DPoP proof must carry a public jwk' };
+  }
+  if (check.jkt !== undefined && jkt !== check.jkt) return { ok: false, reason: 'the DPoP proof is signed by another key than the token is bound to' };
+  const key = `${jkt}:${payload.jti}`;
+  const replayed = 'the DPoP proof was already used (jti replay), or too many proofs are in flight';
+  if (check.record === false) return check.replay.has(key) ? { ok: false, reason: replayed } : { ok: true, jkt, record: () => void check.replay.check(key, window * 2000) };
+  if (check.replay.check(key, window * 2000)) return { ok: false, reason: replayed };
+  return { ok: true, jkt, record: () => {} };
 }
 
 /** The key a token is bound to (`cnf.jkt`, RFC 9449 §6.1); `null` for a bearer token. */
@@ -131,9 +157,9 @@ export async function bindingProblem(claims: JWTPayload, scheme: 'bearer' | 'dpo
   const jkt = boundKey(claims);
   if (jkt === null) return scheme === 'dpop' ? 'the DPoP scheme was used with a token not bound to a key' : null;
   if (scheme !== 'dpop' || proof === undefined) return 'the token is DPoP-bound: present it with the DPoP scheme and a DPoP proof';
-  const checked = await verifyProof(proof, { method: request.method, url: request.url, accessToken: token, replay });
-  if (!checked.ok) return checked.reason;
-  return checked.jkt === jkt ? null : 'the DPoP proof is signed by another key than the token is bound to';
+  // The key is checked before the proof is recorded: proofs by other keys never take room.
+  const checked = await verifyProof(proof, { method: request.method, url: request.url, accessToken: token, replay, jkt });
+  return checked.ok ? null : checked.reason;
 }
 
 /**

@@ -68,6 +68,12 @@ describe('DPoP', () => {
     expect(replayed.status).toBe(400);
     expect(await replayed.json()).toEqual({ error: 'invalid_dpop_proof', error_description: 'the DPoP proof was already used (jti replay), or too many proofs are in flight' });
     expect(((await (await ask(await proof('POST', `${server.url}/elsewhere`))).json()) as { error: string }).error).toBe('invalid_dpop_proof');
+    // A request that fails for another reason does not use its proof up (so failing requests cannot fill the replay cache).
+    const kept = await proof('POST', url);
+    const failing = await fetch(url, { method: 'POST', headers: { authorization: basic, dpop: kept, 'content-type': 'application/x-www-form-urlencoded' }, body: 'grant_type=client_credentials&scope=nowhere:read' });
+    expect(((await failing.json()) as { error: string }).error).toBe('invalid_target');
+    expect((await ask(kept)).status).toBe(200);
+    expect((await ask(kept)).status).toBe(400);
     expect(((await (await ask(await proof('GET', url))).json()) as { error: string }).error).toBe('invalid_dpop_proof');
   });
 
