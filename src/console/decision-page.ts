@@ -11,6 +11,7 @@ function list(xs: readonly string[]): Html {
 function record(r: DecisionRecord): Html {
   return html`<dl class="record">
 <dt>Id</dt><dd><code>${r.id}</code></dd>
+${r.request_id === undefined ? '' : html`<dt>Request id</dt><dd><code>${r.request_id}</code> <span class="muted">(the caller's)</span></dd>`}
 <dt>Time</dt><dd>${r.at}</dd>
 <dt>Via</dt><dd>${r.via}</dd>
 <dt>Subject</dt><dd>${r.subject.type}/${r.subject.id}</dd>

@@ -26,7 +26,5 @@ export function decisionPage(store: Store, filter: DecisionFilter, size: number,
   return { records: page.decisions, older: page.next };
 }
 
-/** One record by id; `null` when it is not in the log (never logged, or pruned). */
-export function decisionById(store: Store, id: string): DecisionRecord | null {
-  return store.decisionById(id);
-}
+/** One record by its decision id, or by a request id only one decision was logged under (engine/find-decision.ts). */
+export { findDecision } from '../engine/find-decision.js';

@@ -13,7 +13,8 @@ import { readAffectsForm, queryOf, factsOf } from './affects-form.js';
 import { affectsPage } from './affects-page.js';
 import { cookie, isHttps, setCookie } from './cookies.js';
 import { decisionPage } from './decision-page.js';
-import { decisionById, decisionPage as pageOfDecisions } from './decisions.js';
+import { decisionPage as pageOfDecisions, findDecision } from './decisions.js';
+import { ambiguity } from '../engine/find-decision.js';
 import { DECISIONS_PER_PAGE, decisionsPage, filterOf, type DecisionsForm } from './decisions-page.js';
 import { checkAdminKey, type KeyAttempts } from '../http/admin-auth.js';
 import { secureHeaders, sendPage, STYLE } from './layout.js';
@@ -202,8 +203,10 @@ function routes(scope: FastifyInstance, options: ConsoleOptions, key: string, se
   scope.get('/console/decisions/:id', signedIn((request, reply, _session, csrf) => {
     if (options.store === null) return sendPage(reply, 404, problemPage('No decision log', 'this server keeps no decision log', csrf));
     const id = (request.params as { id: string }).id;
-    const record = decisionById(options.store, id);
-    if (record === null) return sendPage(reply, 404, problemPage('Decision not found', `no decision \`${id}\` in the log (it may have been pruned)`, csrf));
+    const found = findDecision(options.store, id);
+    if (found.kind === 'none') return sendPage(reply, 404, problemPage('Decision not found', `no decision \`${id}\` in the log (it may have been pruned)`, csrf));
+    if (found.kind === 'ambiguous') return sendPage(reply, 409, problemPage('Several decisions', ambiguity(id, found.records), csrf));
+    const record = found.record;
     const explained = explainLogged(record, (r) => revisions?.get(r) ?? { kind: 'unknown' }, options.policies.current);
     if (explained === null) return sendPage(reply, 200, decisionPage(record, null, { csrf, revision: options.policies.current.revision }));
     const why = { decision: explained.decision, forbids: explained.why_not?.forbids ?? [], permits: explained.why_not?.permits ?? [] };

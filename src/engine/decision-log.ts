@@ -198,6 +198,7 @@ export class DecisionLog {
   append(record: DecisionRecord): void {
     this.#records.push(COMMA, serialised(record));
     this.#ids.push(NEWLINE, line(record.id));
+    if (record.request_id !== undefined) this.#ids.push(NEWLINE, line(record.request_id));
     if (this.#count === 0) this.#firstAt = record.at;
     this.#lastAt = record.at;
     this.#count++;

@@ -28,7 +28,9 @@ export interface WhatIfOptions extends DecisionWindow {
 export type Direction = 'allow_to_deny' | 'deny_to_allow';
 
 export interface WhatIfExample {
+  /** The decision's id; and the caller's request id, when the record has one. */
   id: string;
+  request_id?: string;
   at: string;
   via: string;
   subject: string;
@@ -152,6 +154,7 @@ function* replay(source: DecisionSource, candidate: PolicySet, options: WhatIfOp
       if (examples.length < keep) {
         examples.push({
           id: r.id,
+          ...(r.request_id === undefined ? {} : { request_id: r.request_id }),
           at: r.at,
           via: r.via,
           subject: `${r.subject.type}:${r.subject.id}`,

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { decide, type DecideOptions } from '../engine/decide.js';
 import type { Decision } from '../engine/decision.js';
 import type { DecisionLog } from '../engine/decision-log.js';
@@ -130,7 +131,10 @@ export class Decider {
     const resource = isObject(request.resource) ? request.resource : {};
     const action = isObject(request.action) ? request.action.name : request.action;
     const record: DecisionRecord = {
-      id,
+      // Gavel's own id: the request id is the caller's to choose, and a caller reusing another
+      // request's would otherwise make its decision the one a lookup by that id finds.
+      id: randomUUID(),
+      request_id: id,
       at: nowIso(),
       via: where,
       decision: d.decision,

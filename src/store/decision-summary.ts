@@ -1,7 +1,7 @@
 import type { DecisionBatch, DecisionRecord } from './store.js';
 
 /**
- * A batch's summary (migration 11): its ids, and the distinct keys its records can be
+ * A batch's summary (migration 11): its decision and request ids, and the distinct keys its records can be
  * filtered by, each between newlines so that `instr()` matches whole entries only. The
  * decision log builds it as records are appended, from the objects it already holds, so
  * the writer thread never parses a batch back.
@@ -64,7 +64,7 @@ export class BatchKeys {
 export function summarize(records: readonly DecisionRecord[]): BatchSummary {
   const keys = new BatchKeys();
   for (const r of records) keys.add(r);
-  return { ids: `\n${records.map((r) => line(r.id)).join('\n')}\n`, keys: keys.text() };
+  return { ids: `\n${records.flatMap((r) => (r.request_id === undefined ? [line(r.id)] : [line(r.id), line(r.request_id)])).join('\n')}\n`, keys: keys.text() };
 }
 
 /** A batch's records as JSON text, whichever form the batch carries them in. */

@@ -7,8 +7,14 @@ import type { BatchSummary } from './decision-summary.js';
  * write here is one explicit transaction and nothing assumes a single writer.
  */
 export interface DecisionRecord {
-  /** The request id (X-Request-ID or generated): what a caller can quote. */
+  /** Gavel's id of the decision, unique: what the console links and `explain` takes. */
   id: string;
+  /**
+   * The request id the caller knows: its X-Request-ID (echoed), or the one Gavel made and
+   * sent back; a batch item's is `ID#N`. Callers choose it, so it may repeat; absent in records
+   * logged before ids were Gavel's own (their `id` was this).
+   */
+  request_id?: string;
   /** ISO 8601, when the decision was made. */
   at: string;
   /** Which interface asked: authzen, native, forward_auth, … */
@@ -216,8 +222,10 @@ export interface Store {
   queryDecisions(query: DecisionQuery): DecisionRecord[];
   /** Matching decisions, newest first, a page at a time (`query.after`: the previous page's `next`). */
   decisionPage(query: DecisionQuery): DecisionPage;
-  /** The decision logged under this request id (the newest, should ids repeat); `null` when none. */
+  /** The decision with this id; `null` when none. */
   decisionById(id: string): DecisionRecord | null;
+  /** Decisions logged under this request id (callers choose those: there may be several), newest first, at most `limit`. */
+  decisionsByRequestId(requestId: string, limit: number): DecisionRecord[];
   /**
    * The log's batches overlapping the window, newest first, each its records as one JSON
    * array (oldest first within it), read lazily: a replay parses each once and holds one at

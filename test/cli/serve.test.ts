@@ -59,14 +59,14 @@ describe('gavel serve', () => {
     const shown = await gavel(['log', '--json', '--subject', 'sara'], { cwd: ws.dir });
     expect(shown.code).toBe(0);
     expect(JSON.parse(shown.stdout)).toEqual([
-      expect.objectContaining({ id: 'e2e-1', via: 'authzen', decision: false, subject: { type: 'user', id: 'sara' }, action: 'read', resource: { type: 'customer', id: 'c-1' } }),
+      expect.objectContaining({ request_id: 'e2e-1', via: 'authzen', decision: false, subject: { type: 'user', id: 'sara' }, action: 'read', resource: { type: 'customer', id: 'c-1' } }),
     ]);
     const human = await gavel(['log', '--decision', 'deny', '--limit', '1'], { cwd: ws.dir });
-    expect(human.stdout).toMatch(/DENY +user:sara read customer:c-1 by .*customers\.residency.*\[e2e-1\]/);
+    expect(human.stdout).toMatch(/DENY +user:sara read customer:c-1 by .*customers\.residency.*\[[0-9a-f-]{36}\] request e2e-1$/m);
     expect((await gavel(['log', '--decision', 'maybe'], { cwd: ws.dir })).code).toBe(2);
     // By interface and time window.
     const cwd = ws.dir;
-    const via = async (...args: string[]) => (JSON.parse((await gavel(['log', '--json', ...args], { cwd })).stdout) as { id: string }[]).map((r) => r.id);
+    const via = async (...args: string[]) => (JSON.parse((await gavel(['log', '--json', ...args], { cwd })).stdout) as { request_id: string }[]).map((r) => r.request_id);
     expect(await via('--via', 'authzen', '--subject', 'sara')).toEqual(['e2e-1']);
     expect(await via('--via', 'envoy', '--subject', 'sara')).toEqual([]);
     expect(await via('--until', '2000-01-01T00:00:00Z')).toEqual([]);
@@ -140,7 +140,7 @@ describe('gavel serve', () => {
     expect(acknowledged.length).toBeGreaterThanOrEqual(300);
     const { default: Database } = await import('better-sqlite3');
     const db = new Database(join(ws.dir, 'data', 'gavel.db'), { readonly: true });
-    const logged = new Set((db.prepare("SELECT json_extract(j.value, '$.id') AS id FROM decision_batches b, json_each(b.records) j WHERE json_extract(j.value, '$.via') = 'native'").all() as { id: string }[]).map((r) => r.id));
+    const logged = new Set((db.prepare("SELECT json_extract(j.value, '$.request_id') AS id FROM decision_batches b, json_each(b.records) j WHERE json_extract(j.value, '$.via') = 'native'").all() as { id: string }[]).map((r) => r.id));
     db.close();
     expect(acknowledged.filter((id) => !logged.has(id))).toEqual([]);
   });
@@ -224,8 +224,8 @@ describe('gavel serve', () => {
       // 1,000 decided; the newest 100 kept, and at most one batch more.
       expect(kept).toBeGreaterThanOrEqual(100);
       expect(kept).toBeLessThanOrEqual(150);
-      const newest = JSON.parse((await gavel(['log', '--json', '--limit', '1'], { cwd: ws.dir })).stdout) as { id: string }[];
-      expect(newest[0]!.id).toMatch(/^burst-19/);
+      const newest = JSON.parse((await gavel(['log', '--json', '--limit', '1'], { cwd: ws.dir })).stdout) as { request_id: string }[];
+      expect(newest[0]!.request_id).toMatch(/^burst-19/);
     } finally {
       server.stop();
     }

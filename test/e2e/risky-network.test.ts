@@ -98,11 +98,11 @@ describe('a risky network, end to end', () => {
     });
     expect(status).toBe(401);
     // The decision log shows who asked and which forbid applied.
-    type Logged = { id: string; determining: string[]; request: { context: { ip: string } } };
+    type Logged = { request_id: string; determining: string[]; request: { context: { ip: string } } };
     let logged: Logged | undefined;
     await until(async () => {
       const r = await fetch(`${url}/v1/decisions?limit=50`, { headers: { authorization: `Bearer ${ADMIN_KEY}` } });
-      logged = ((await r.json()) as { decisions: Logged[] }).decisions.find((d) => d.id === 'fa-1');
+      logged = ((await r.json()) as { decisions: Logged[] }).decisions.find((d) => d.request_id === 'fa-1');
       return logged !== undefined;
     });
     expect(logged).toMatchObject({ determining: expect.arrayContaining(['risk.blocklisted']), request: { context: { ip: '127.0.0.2' } } });

@@ -72,9 +72,9 @@ describe('what-if replay', () => {
     const candidate = await loadPolicyFolder(join(dir, 'proposed'));
     const report = whatIf(store, buildFromFiles(revisionFiles(candidate)).set!);
     expect(report).toMatchObject({ replayed: 5, changed: 3, allow_to_deny: 2, deny_to_allow: 1, with_errors: 0 });
-    expect(report.examples.allow_to_deny.map((x) => x.id)).toEqual(['req-nurse-lee', 'req-nurse-kim']);
-    expect(report.examples.deny_to_allow[0]).toMatchObject({ id: 'req-dr-tremblay', before: 'deny', after: 'allow', determiningBefore: ['patients.outside-us'], determiningAfter: ['patients.break-glass'] });
-    expect(report.policies).toContainEqual({ policy: 'patients.break-glass', side: 'logged', allow_to_deny: 2, deny_to_allow: 0, examples: ['req-nurse-lee', 'req-nurse-kim'] });
+    expect(report.examples.allow_to_deny.map((x) => x.request_id)).toEqual(['req-nurse-lee', 'req-nurse-kim']);
+    expect(report.examples.deny_to_allow[0]).toMatchObject({ request_id: 'req-dr-tremblay', before: 'deny', after: 'allow', determiningBefore: ['patients.outside-us'], determiningAfter: ['patients.break-glass'] });
+    expect(report.policies).toContainEqual({ policy: 'patients.break-glass', side: 'logged', allow_to_deny: 2, deny_to_allow: 0, examples: report.examples.allow_to_deny.map((x) => x.id) });
     expect(whatIf(store, buildFromFiles(revisionFiles(candidate)).set!, { limit: 2 }).replayed).toBe(2);
 
     const body = { candidate: { files: revisionFiles(candidate) } };
@@ -118,7 +118,7 @@ describe('a log that keeps no requests (decision_log.keep_requests: false)', () 
     const listed = await app.inject({ method: 'GET', url: '/v1/decisions?limit=10', headers: { authorization: `Bearer ${KEY}` } });
     const records = listed.json().decisions as Record<string, unknown>[];
     expect(records).toHaveLength(5);
-    expect(records[0]).toMatchObject({ id: 'req-nurse-lee', subject: { type: 'user', id: 'nurse-lee' }, action: 'read', decision: true, determining: ['patients.break-glass'] });
+    expect(records[0]).toMatchObject({ request_id: 'req-nurse-lee', subject: { type: 'user', id: 'nurse-lee' }, action: 'read', decision: true, determining: ['patients.break-glass'] });
     for (const r of records) expect(r).not.toHaveProperty('request');
 
     const candidate = await loadPolicyFolder(join(dir, 'proposed'));
@@ -150,7 +150,7 @@ describe('explaining a logged decision', () => {
     expect(x.why_not.forbids.map((f: { id: string }) => f.id)).toEqual(['patients.outside-us']);
     expect(x.why_not.permits.map((p: { id: string }) => p.id)).toContain('patients.clinician-read');
     const one = await app.inject({ method: 'GET', url: '/v1/decisions/req-dr-weber', headers: { authorization: `Bearer ${KEY}` } });
-    expect(one.json()).toMatchObject({ id: 'req-dr-weber', decision: false });
+    expect(one.json()).toMatchObject({ request_id: 'req-dr-weber', decision: false });
     const unknown = await app.inject({ method: 'GET', url: '/v1/decisions/nope/explain', headers: { authorization: `Bearer ${KEY}` } });
     expect(unknown.statusCode).toBe(404);
     expect(unknown.json().message).toMatch(/no decision with id `nope`/);

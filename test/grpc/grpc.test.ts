@@ -216,7 +216,7 @@ describe('envoy.service.auth.v3.Authorization/Check', () => {
   test("the decision is logged under Envoy's X-Request-ID (what its access log shows), not its stream id", async () => {
     await check({ 'x-request-id': 'f3c1e6d2-envoy' });
     await check({});
-    expect(records().map((r) => r.id)).toEqual(['f3c1e6d2-envoy', '17']);
+    expect(records().map((r) => r.request_id)).toEqual(['f3c1e6d2-envoy', '17']);
   });
 
   test('policies see the route as Envoy saw it: path, query, host and the scheme the client used', async () => {

@@ -26,8 +26,25 @@ describe('admin endpoints', () => {
     const r = await app.inject({ method: 'GET', url: '/v1/decisions?decision=allow&limit=5', headers: { authorization: `Bearer ${KEY}` } });
     expect(r.statusCode).toBe(200);
     expect(r.headers['cache-control']).toBe('no-store');
-    expect(r.json().decisions).toEqual([expect.objectContaining({ id: 'd-1', decision: true, determining: ['p'] })]);
+    expect(r.json().decisions).toEqual([expect.objectContaining({ id: expect.stringMatching(/^[0-9a-f-]{36}$/), request_id: 'd-1', decision: true, determining: ['p'] })]);
     expect((await app.inject({ method: 'POST', url: '/v1/reload', headers: { authorization: `Bearer ${KEY}` } })).json()).toEqual({ result: 'unchanged', calls: 1 });
+    await app.close();
+  });
+
+  test('a request id reused by another caller hides no decision: each has its own id, and the shared request id lists both', async () => {
+    const { app, log } = setup(KEY);
+    const auth = { authorization: `Bearer ${KEY}` };
+    await app.inject({ method: 'POST', url: '/v1/decide', payload: request, headers: { 'x-request-id': 'case-7' } });
+    await app.inject({ method: 'POST', url: '/v1/decide', payload: { ...request, action: { name: 'delete' } }, headers: { 'x-request-id': 'case-7' } });
+    log.flush();
+    const listed = (await app.inject({ method: 'GET', url: '/v1/decisions', headers: auth })).json().decisions as { id: string; request_id: string; action: string }[];
+    expect(listed.map((d) => [d.request_id, d.action])).toEqual([['case-7', 'delete'], ['case-7', 'read']]);
+    expect(new Set(listed.map((d) => d.id)).size).toBe(2);
+    for (const d of listed) expect((await app.inject({ method: 'GET', url: `/v1/decisions/${d.id}`, headers: auth })).json()).toMatchObject({ id: d.id, action: d.action });
+    const shared = await app.inject({ method: 'GET', url: '/v1/decisions/case-7', headers: auth });
+    expect(shared.statusCode).toBe(409);
+    expect(shared.json()).toEqual({ error: 'ambiguous_id', message: expect.stringContaining('2 decisions were logged under request id `case-7`'), ids: listed.map((d) => d.id) });
+    expect((await app.inject({ method: 'GET', url: '/v1/decisions/case-7/explain', headers: auth })).statusCode).toBe(409);
     await app.close();
   });
 
@@ -36,7 +53,7 @@ describe('admin endpoints', () => {
     await app.inject({ method: 'POST', url: '/v1/decide', payload: request, headers: { 'x-request-id': 'd-age' } });
     log.flush();
     const get = (query: string) => app.inject({ method: 'GET', url: `/v1/decisions?${query}`, headers: { authorization: `Bearer ${KEY}` } });
-    expect((await get('since=10m')).json().decisions.map((d: { id: string }) => d.id)).toEqual(['d-age']);
+    expect((await get('since=10m')).json().decisions.map((d: { request_id: string }) => d.request_id)).toEqual(['d-age']);
     expect((await get('until=10m')).json().decisions).toEqual([]);
     expect((await get(`since=${encodeURIComponent(new Date(Date.now() - 60_000).toISOString())}`)).json().decisions).toHaveLength(1);
     const bad = await get('since=yesterday');
@@ -196,7 +213,7 @@ describe('requests nested too deep', () => {
     log.flush();
     const page = await app.inject({ method: 'GET', url: '/v1/decisions', headers: auth });
     expect(page.statusCode).toBe(200);
-    expect(page.json().decisions.map((d: { id: string }) => d.id)).toEqual(expect.arrayContaining(['deepest', 'after']));
+    expect(page.json().decisions.map((d: { request_id: string }) => d.request_id)).toEqual(expect.arrayContaining(['deepest', 'after']));
     expect((await app.inject({ method: 'GET', url: '/v1/decisions/deepest', headers: auth })).json().request.context).toEqual(nested(63));
     await app.close();
   });

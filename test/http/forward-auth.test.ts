@@ -72,7 +72,7 @@ describe('forward-auth', () => {
     expect(r.statusCode).toBe(200);
     log.flush();
     const [entry] = store.queryDecisions({ limit: 1 });
-    expect(entry).toMatchObject({ id: 'fa-1', via: 'forward_auth', decision: true, subject: { type: 'user', id: 'alice' }, action: 'GET', resource: { type: 'route', id: '/hello/logged' } });
+    expect(entry).toMatchObject({ request_id: 'fa-1', via: 'forward_auth', decision: true, subject: { type: 'user', id: 'alice' }, action: 'GET', resource: { type: 'route', id: '/hello/logged' } });
     // The scheme is http unless the gateway says otherwise in X-Forwarded-Proto.
     expect((entry.request as { resource: unknown }).resource).toEqual({ type: 'route', id: '/hello/logged', properties: { path: '/hello/logged', host: 'localhost:80', query: '', scheme: 'http' } });
     // iss, sub and jti (identity) and scope (read by the policies); not the email nobody read, nor aud or exp.
@@ -179,7 +179,7 @@ describe('end-user tokens on the AuthZEN and native APIs (context.token)', () =>
     const r = await app.inject({ method: 'POST', url: '/access/v1/evaluation', payload: { ...route, context: { token } }, headers: { 'x-request-id': 'az-1' } });
     expect(r.json()).toMatchObject({ decision: true, context: { determining: ['hello'] } });
     log.flush();
-    const entry = store.queryDecisions({ limit: 10 }).find((e) => e.id === 'az-1')!;
+    const entry = store.queryDecisions({ limit: 10 }).find((e) => e.request_id === 'az-1')!;
     expect(JSON.stringify(entry)).not.toContain(token);
     expect((entry.request as { token: unknown }).token).toMatchObject({ sub: 'alice', scope: 'hello:read' });
   });

@@ -8,6 +8,7 @@ import { SqliteStore } from '../../store/sqlite/sqlite-store.js';
 import { COMMON, flags, policiesDir } from '../args.js';
 import { Exit, UsageError, writeLine, type CliIo } from '../io.js';
 import { loadSet } from '../load.js';
+import { ambiguity, findDecision } from '../../engine/find-decision.js';
 
 export const explainHelp = `Usage: gavel explain ID [--db FILE] [--policies DIR] [--json]
 
@@ -24,7 +25,7 @@ Options:
       --json             the explanation as JSON
   -h, --help             show this help
 
-Exit codes: 0 explained, 1 no decision with that id, 2 usage error (no database, no id).`;
+Exit codes: 0 explained, 1 no decision with that id (or several under that request id: they are listed), 2 usage error (no database, no id).`;
 
 export async function explain(argv: string[], io: CliIo): Promise<number> {
   const { values, positionals } = flags(() => parseArgs({ args: argv, strict: true, allowPositionals: true, options: { ...COMMON, db: { type: 'string' }, json: { type: 'boolean' } } }));
@@ -35,11 +36,12 @@ export async function explain(argv: string[], io: CliIo): Promise<number> {
   if (!existsSync(path)) throw new UsageError(`no database at \`${path}\`; \`gavel serve\` creates it (or pass --db)`);
   const store = new SqliteStore(path);
   try {
-    const record = store.decisionById(id);
-    if (record === null) {
-      writeLine(io.stderr, `gavel explain: no decision with id \`${id}\` in the log (unknown, or pruned)`);
+    const found = findDecision(store, id);
+    if (found.kind !== 'found') {
+      writeLine(io.stderr, `gavel explain: ${found.kind === 'none' ? `no decision with id \`${id}\` in the log (unknown, or pruned)` : ambiguity(id, found.records)}`);
       return Exit.failed;
     }
+    const record = found.record;
     const revisions = new RevisionSets(store);
     const stored = revisions.get(record.revision);
     // The policies folder is read only when the revision is not stored: it is the fallback.

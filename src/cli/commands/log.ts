@@ -79,5 +79,5 @@ export async function log(argv: string[], io: CliIo): Promise<number> {
 function line(r: DecisionRecord): string {
   const why = r.determining.length > 0 ? ` by ${r.determining.join(', ')}` : '';
   const reasons = r.reasons.length > 0 ? ` (${r.reasons.join('; ')})` : '';
-  return `${r.at}  ${r.via.padEnd(INTERFACE_WIDTH)} ${r.decision ? 'ALLOW' : 'DENY '}  ${r.subject.type}:${r.subject.id} ${r.action} ${r.resource.type}:${r.resource.id}${why}${reasons}  [${r.id}]`;
+  return `${r.at}  ${r.via.padEnd(INTERFACE_WIDTH)} ${r.decision ? 'ALLOW' : 'DENY '}  ${r.subject.type}:${r.subject.id} ${r.action} ${r.resource.type}:${r.resource.id}${why}${reasons}  [${r.id}]${r.request_id === undefined ? '' : ` request ${r.request_id}`}`;
 }

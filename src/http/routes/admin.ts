@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
-import type { DecisionQuery, Store } from '../../store/store.js';
+import type { DecisionQuery, DecisionRecord, Store } from '../../store/store.js';
+import { ambiguity, findDecision } from '../../engine/find-decision.js';
 import type { LivePolicySet } from '../../engine/live-set.js';
 import { explainLogged, REQUEST_NOT_KEPT } from '../../engine/explain-logged.js';
 import { buildFromFiles, RevisionSets } from '../../engine/revisions.js';
@@ -68,6 +69,11 @@ const idParams = { type: 'object', required: ['id'], properties: { id: { type: '
 
 const applyQuery = { type: 'object', additionalProperties: false, properties: { dry_run: { type: 'string', enum: ['true', 'false'] } } } as const;
 
+/** A request id several decisions were logged under: each of them, to be asked for by its own id. */
+function ambiguousAnswer(id: string, records: readonly DecisionRecord[]) {
+  return { error: 'ambiguous_id', message: ambiguity(id, records), ids: records.map((r) => r.id) };
+}
+
 /** `since` and `until` as ISO 8601 times, from what a caller typed (a time, or an age back from now); or what is wrong. */
 function timeWindow(given: { since?: string; until?: string }): { since?: string; until?: string } | { problem: string } {
   const out: { since?: string; until?: string } = {};
@@ -105,16 +111,19 @@ export function adminRoutes(app: FastifyInstance, options: AdminOptions, live: L
     admin.get('/v1/decisions/:id', { schema: { params: idParams } }, async (request, reply) => {
       if (options.store === null) return reply.status(404).send({ error: 'not_found', message: 'this server keeps no decision log' });
       const { id } = request.params as { id: string };
-      const record = options.store.decisionById(id);
-      if (record === null) return reply.status(404).send({ error: 'not_found', message: `no decision with id \`${id}\` in the log (unknown, or pruned)` });
-      return record;
+      const found = findDecision(options.store, id);
+      if (found.kind === 'none') return reply.status(404).send({ error: 'not_found', message: `no decision with id \`${id}\` in the log (unknown, or pruned)` });
+      if (found.kind === 'ambiguous') return reply.status(409).send(ambiguousAnswer(id, found.records));
+      return found.record;
     });
 
     admin.get('/v1/decisions/:id/explain', { schema: { params: idParams } }, async (request, reply) => {
       if (options.store === null || revisions === null) return reply.status(404).send({ error: 'not_found', message: 'this server keeps no decision log' });
       const { id } = request.params as { id: string };
-      const record = options.store.decisionById(id);
-      if (record === null) return reply.status(404).send({ error: 'not_found', message: `no decision with id \`${id}\` in the log (unknown, or pruned)` });
+      const found = findDecision(options.store, id);
+      if (found.kind === 'none') return reply.status(404).send({ error: 'not_found', message: `no decision with id \`${id}\` in the log (unknown, or pruned)` });
+      if (found.kind === 'ambiguous') return reply.status(409).send(ambiguousAnswer(id, found.records));
+      const record = found.record;
       return explainLogged(record, (r) => revisions.get(r), live.current) ?? reply.status(409).send({ error: 'request_not_kept', message: `decision \`${id}\`: ${REQUEST_NOT_KEPT}` });
     });
 

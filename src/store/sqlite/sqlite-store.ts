@@ -107,17 +107,27 @@ export class SqliteStore implements Store {
   }
 
   decisionById(id: string): DecisionRecord | null {
-    // Newest first, one batch at a time: the decisions looked up are mostly recent, and the
-    // scan of the summaries' ids stops at the first batch that holds the id.
+    return this.findDecisions('id', id, 1)[0] ?? null;
+  }
+
+  decisionsByRequestId(requestId: string, limit: number): DecisionRecord[] {
+    return this.findDecisions('request_id', requestId, limit);
+  }
+
+  /**
+   * Newest first, one batch at a time: the decisions looked up are mostly recent, and the scan
+   * of the summaries' ids lines (which list decision and request ids) stops once it has enough.
+   */
+  private findDecisions(field: 'id' | 'request_id', value: string, limit: number): DecisionRecord[] {
     const next = this.db.prepare('SELECT seq FROM decision_summaries WHERE instr(ids, ?) > 0 AND seq < ? ORDER BY seq DESC LIMIT 1').pluck();
-    const find = this.db.prepare("SELECT j.value FROM decision_batches b, json_each(b.records) j WHERE b.seq = ? AND j.value ->> '$.id' = ? ORDER BY j.key DESC LIMIT 1").pluck();
-    const text = `\n${line(id)}\n`;
-    for (let seq = next.get(text, Number.MAX_SAFE_INTEGER) as number | undefined; seq !== undefined; seq = next.get(text, seq) as number | undefined) {
-      // A batch whose ids line matched another id (newlines read as spaces) is passed over.
-      const record = find.get(seq, id) as string | undefined;
-      if (record !== undefined) return JSON.parse(record) as DecisionRecord;
+    const find = this.db.prepare(`SELECT j.value FROM decision_batches b, json_each(b.records) j WHERE b.seq = ? AND j.value ->> '$.${field}' = ? ORDER BY j.key DESC LIMIT ?`).pluck();
+    const text = `\n${line(value)}\n`;
+    const found: DecisionRecord[] = [];
+    for (let seq = next.get(text, Number.MAX_SAFE_INTEGER) as number | undefined; seq !== undefined && found.length < limit; seq = next.get(text, seq) as number | undefined) {
+      // A batch whose ids line matched another id (newlines read as spaces) gives nothing.
+      for (const record of find.all(seq, value, limit - found.length) as string[]) found.push(JSON.parse(record) as DecisionRecord);
     }
-    return null;
+    return found;
   }
 
   *decisionBatches(window: DecisionWindow): Iterable<string> {
