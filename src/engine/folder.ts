@@ -1,6 +1,7 @@
 import { readdir, readFile, realpath, stat } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import type { PolicySource } from './policy-set.js';
+import { PARSE_LIMITS } from '../language/parse/parser.js';
 
 /** What a policies folder holds: policy files, an optional schema and policy test files. */
 export interface PolicyFolder {
@@ -55,6 +56,24 @@ function wanted(top: string, path: string): boolean {
  * `..data` folder — and a broken link to a policy file is an error, never a policy quietly
  * left out. A folder reached twice through links is read once.
  */
+/**
+ * What a reload watches and polls: the folders a load walks (their real paths), and a
+ * fingerprint of the files it reads — path, size, modification time and inode of each — that
+ * changes whenever one of them is written, replaced, added or removed.
+ */
+export async function folderState(dir: string): Promise<{ dirs: Set<string>; fingerprint: string; newestMs: number }> {
+  const seen = new Set<string>();
+  const files = await walk(dir, dir, [], seen);
+  const parts: string[] = [];
+  let newestMs = 0;
+  for (const path of files.sort()) {
+    const s = await stat(path).catch(() => null);
+    if (s === null) parts.push(`${path}:gone`);
+    else parts.push(`${path}:${s.size}:${s.mtimeMs}:${s.ino}`), (newestMs = Math.max(newestMs, s.mtimeMs));
+  }
+  return { dirs: seen, fingerprint: parts.join('\n'), newestMs };
+}
+
 async function walk(top: string, dir: string, found: string[], seen: Set<string>): Promise<string[]> {
   const real = await realpath(dir);
   if (seen.has(real)) return found;
@@ -82,8 +101,13 @@ async function walk(top: string, dir: string, found: string[], seen: Set<string>
 
 async function readText(path: string): Promise<string> {
   try {
+    // A file too large to be a policy file is refused before it is read into memory (UTF-8
+    // takes at most four bytes a character; the parser then checks the exact limit).
+    const { size } = await stat(path);
+    if (size > PARSE_LIMITS.fileBytes * 4) throw new FolderError(`\`${path}\` is ${size} bytes, more than a policy file may be (${PARSE_LIMITS.fileBytes} characters)`);
     return await readFile(path, 'utf8');
   } catch (err: unknown) {
+    if (err instanceof FolderError) throw err;
     throw new FolderError(`cannot read \`${path}\`: ${describe(err)}`);
   }
 }

@@ -1,6 +1,9 @@
-import { watch, type FSWatcher } from 'node:fs';
+import { basename, dirname, resolve } from 'node:path';
 import { formatDiagnostic } from '../language/diagnostic.js';
-import { loadPolicyFolder, type PolicyFolder } from './folder.js';
+import { DirWatchers } from '../signals/ip/dir-watchers.js';
+import { folderState, loadPolicyFolder, type PolicyFolder } from './folder.js';
+
+type FolderState = Awaited<ReturnType<typeof folderState>>;
 import type { LivePolicySet } from './live-set.js';
 import { buildPolicySet, type PolicySet } from './policy-set.js';
 
@@ -17,14 +20,32 @@ export interface ReloadStatus {
   rejection: Extract<ReloadOutcome, { result: 'rejected' }> | null;
 }
 
+/** How often the folder is polled besides being watched, and how long a file must be left alone before it is read. */
+const POLL_MS = 2_000;
+const SETTLE_MS = 300;
+/** Reloads put off for a file still being written, before the folder is read anyway (a clock skewed into the future). */
+const MAX_PUT_OFF = 10;
+
 /**
  * Rebuilds the policy set when files in the policies folder change, and swaps it in only
  * when the whole folder is valid: a broken edit keeps the previous revision serving and
  * is reported (readyz, metrics). Changes are debounced, so an editor's save or a git
  * checkout of many files is one reload.
+ *
+ * Every folder a load walks is watched on its own (non-recursive `fs.watch`), and so is the
+ * folder above, for the policies folder itself being replaced; the watches follow each
+ * reload. Node's recursive watch on Linux stopped reporting a file once it had been
+ * replaced by a rename — `sed -i`, an editor's save — and later edits were never applied,
+ * with /readyz still ready. Every two seconds the folder is also polled (each file's size,
+ * time and inode), so an event lost anyway costs seconds, not the change. A file written in
+ * the last 300 ms puts the reload off: a file caught half-written would be applied as it
+ * stands if what was written so far happened to be valid.
  */
 export class PolicyReloader {
-  #watcher: FSWatcher | null = null;
+  #watchers: DirWatchers | null = null;
+  #poll: NodeJS.Timeout | null = null;
+  #polled: string | null = null;
+  #putOff = 0;
   #timer: NodeJS.Timeout | null = null;
   #running: Promise<ReloadOutcome> | null = null;
   #again = false;
@@ -40,31 +61,65 @@ export class PolicyReloader {
   ) {}
 
   watch(): void {
-    this.#watcher = watch(this.dir, { recursive: true }, () => this.schedule());
-    // A watcher error (the folder was removed) keeps the current set; a reload reports why.
-    this.#watcher.on('error', () => this.schedule());
+    const root = resolve(this.dir);
+    const parent = dirname(root);
+    this.#watchers = new DirWatchers((dir, file) => {
+      // Above the folder, only the folder's own name matters (it was replaced or removed).
+      if (dir === parent && file !== null && file !== basename(root)) return;
+      this.schedule();
+    });
+    // The folder and the one above at once; the rest, and the state the poll compares with,
+    // come with a first reload (unchanged, unless the folder changed since it was loaded).
+    this.#watchers.sync(new Set([root, parent]));
+    this.schedule();
+    this.#poll = setInterval(() => void this.poll(), POLL_MS);
+    this.#poll.unref();
   }
 
   close(): void {
-    this.#watcher?.close();
+    this.#watchers?.close();
+    this.#watchers = null;
+    if (this.#poll !== null) clearInterval(this.#poll);
     if (this.#timer !== null) clearTimeout(this.#timer);
   }
 
-  private schedule(): void {
+  /**
+   * Watches the folders the folder was made of when `state` was taken (before a reload read
+   * it), and remembers that state for the poll: a change after it differs from it.
+   */
+  private follow(state: FolderState | null): void {
+    this.#polled = state?.fingerprint ?? null;
+    if (this.#watchers === null) return;
+    const root = resolve(this.dir);
+    // The folder gone or unreadable: its parent's watch sees it come back.
+    this.#watchers.sync(new Set([root, dirname(root), ...(state?.dirs ?? [])]));
+  }
+
+  private async poll(): Promise<void> {
+    if (this.#timer !== null || this.#running !== null) return;
+    const now = await folderState(resolve(this.dir)).then((s) => s.fingerprint, () => null);
+    if (now !== this.#polled) this.schedule();
+  }
+
+  private schedule(delayMs = this.debounceMs): void {
     if (this.#timer !== null) clearTimeout(this.#timer);
     this.#timer = setTimeout(() => {
       this.#timer = null;
-      void this.reload();
-    }, this.debounceMs);
+      void this.reload(true);
+    }, delayMs);
   }
 
-  /** Reloads now; concurrent calls share one run, and a change during a run triggers one more. */
-  async reload(): Promise<ReloadOutcome> {
+  /**
+   * Reloads now; concurrent calls share one run, and a change during a run triggers one more.
+   * `settle`: a reload the watch started waits for files written a moment ago (an explicit one
+   * — SIGHUP, POST /v1/reload — reads the folder as it is).
+   */
+  async reload(settle = false): Promise<ReloadOutcome> {
     if (this.#running !== null) {
       this.#again = true;
       return this.#running;
     }
-    this.#running = this.attempt();
+    this.#running = this.attempt(settle);
     try {
       const outcome = await this.#running;
       return outcome;
@@ -72,13 +127,22 @@ export class PolicyReloader {
       this.#running = null;
       if (this.#again) {
         this.#again = false;
-        void this.reload();
+        void this.reload(true);
       }
     }
   }
 
-  private async attempt(): Promise<ReloadOutcome> {
+  private async attempt(settle: boolean): Promise<ReloadOutcome> {
+    const state = await folderState(resolve(this.dir)).catch(() => null);
+    if (settle && state !== null && Date.now() - state.newestMs < SETTLE_MS && this.#putOff < MAX_PUT_OFF) {
+      // Written a moment ago, perhaps still being written: read it once it has been left alone.
+      this.#putOff++;
+      this.schedule(SETTLE_MS);
+      return { result: 'unchanged', revision: this.live.current.revision, at: new Date() };
+    }
+    this.#putOff = 0;
     const outcome = await this.build();
+    this.follow(state);
     if (outcome.result === 'rejected') {
       this.status.rejected++;
       this.status.rejection = outcome;

@@ -66,6 +66,65 @@ describe('policy reload', () => {
   });
 });
 
+describe('watching, as editors and deploy scripts write', () => {
+  const until = (check: () => boolean, ms = 8_000) =>
+    new Promise<boolean>((resolve) => {
+      const started = Date.now();
+      const poll = setInterval(() => {
+        if (check() || Date.now() - started > ms) {
+          clearInterval(poll);
+          resolve(check());
+        }
+      }, 10);
+    });
+  const ids = (live: LivePolicySet) => decide(live.current, request).determining;
+
+  test('a file replaced by a rename (sed -i, an editor\'s save) is picked up every time, not only the first', async () => {
+    const { live, reloader } = setup('@id("v1") forbid;');
+    reloader.watch();
+    try {
+      for (const [version, effect] of [['v2', 'permit'], ['v3', 'forbid'], ['v4', 'permit']]) {
+        writeFileSync(join(dir, '.a.gavel.tmp'), `@id("${version}") ${effect};`);
+        renameSync(join(dir, '.a.gavel.tmp'), join(dir, 'a.gavel'));
+        expect(await until(() => ids(live)[0] === version), version).toBe(true);
+      }
+    } finally {
+      reloader.close();
+    }
+  });
+
+  test('the policies folder replaced whole is picked up, and so are edits to the new one', async () => {
+    const { live, reloader } = setup('@id("old") forbid;');
+    reloader.watch();
+    try {
+      const next = `${dir}.next`;
+      mkdirSync(next);
+      writeFileSync(join(next, 'a.gavel'), '@id("new") permit;');
+      renameSync(dir, `${dir}.old`);
+      renameSync(next, dir);
+      rmSync(`${dir}.old`, { recursive: true });
+      expect(await until(() => ids(live)[0] === 'new')).toBe(true);
+      writeFileSync(join(dir, 'a.gavel'), '@id("edited") permit;');
+      expect(await until(() => ids(live)[0] === 'edited')).toBe(true);
+    } finally {
+      reloader.close();
+    }
+  });
+
+  test('a file added in a new subfolder is picked up', async () => {
+    const { live, reloader } = setup('// nothing yet\n');
+    reloader.watch();
+    try {
+      mkdirSync(join(dir, 'team'));
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      writeFileSync(join(dir, 'team', 'b.gavel'), '@id("team") permit;');
+      expect(await until(() => ids(live)[0] === 'team')).toBe(true);
+    } finally {
+      reloader.close();
+    }
+  });
+});
+
 describe('a policies folder mounted from a Kubernetes ConfigMap', () => {
   /**
    * What kubelet's atomic writer does on each update: the files live in a timestamped hidden
