@@ -100,8 +100,15 @@ export function parseAddress(text: string, where: string): { host: string; port:
   return { host: m[1].replace(/^\[|\]$/g, ''), port };
 }
 
+/** The environment variables configuration reads. */
+const VARIABLES = ['GAVEL_CONFIG', 'GAVEL_POLICIES', 'GAVEL_DB', 'GAVEL_HTTP', 'GAVEL_GRPC', 'GAVEL_CLIENT_KEYS', 'GAVEL_ADMIN_KEY', 'GAVEL_ISSUER_URL', 'GAVEL_ISSUER_SECRET'] as const;
+
 export function loadConfig(inputs: ConfigInputs): Config {
   const { cwd, flags, env } = inputs;
+  // Set but empty is a mistake (a secret store that handed over nothing), never "unset": an
+  // empty GAVEL_CLIENT_KEYS turned client keys off, an empty GAVEL_POLICIES served the current folder.
+  const blank = VARIABLES.filter((name) => env[name] !== undefined && env[name]!.trim() === '');
+  if (blank.length > 0) throw new ConfigError(blank.map((name) => `${name} is set but empty: unset it, or give it a value`).join('\n'));
   const file = flags.config ?? env.GAVEL_CONFIG;
   const fromFile = file === undefined ? {} : readConfigFile(resolve(cwd, file), file);
   const base = file === undefined ? cwd : dirname(resolve(cwd, file));
@@ -275,8 +282,12 @@ function clientKeysFromEnv(text: string, problems: string[]): Record<string, str
       problems.push('GAVEL_CLIENT_KEYS: expected NAME=KEY pairs separated by commas');
       return {};
     }
-    entries.push([part.slice(0, at).trim(), part.slice(at + 1).trim()]);
+    const name = part.slice(0, at).trim();
+    if (entries.some(([n]) => n === name)) problems.push(`GAVEL_CLIENT_KEYS: client \`${name}\` is named twice`);
+    entries.push([name, part.slice(at + 1).trim()]);
   }
+  // `,` alone would mean no keys — anyone may call — when keys were meant.
+  if (entries.length === 0) problems.push('GAVEL_CLIENT_KEYS: holds no NAME=KEY pair; unset it to use the config file\'s keys');
   return clientKeysAt(Object.fromEntries(entries), 'GAVEL_CLIENT_KEYS', problems);
 }
 

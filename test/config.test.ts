@@ -98,6 +98,16 @@ describe('configuration', () => {
       ['weak.json: client_keys.nginx: use a random string of at least 16 characters, without spaces', 'weak.json: client_keys: client name `bad name` may hold only letters, digits, `.`, `_` and `-`', 'weak.json: client_keys: clients `a` and `b` share a key; give each its own'].join('\n'),
     );
     expect(() => loadConfig({ cwd: dir, flags: {}, env: { GAVEL_CLIENT_KEYS: 'just-a-key-without-a-name' } })).toThrow('GAVEL_CLIENT_KEYS: expected NAME=KEY pairs separated by commas');
+    // A secret store that handed over nothing must not turn the file's keys off (anyone could then call).
+    for (const nothing of ['', ' ']) expect(() => loadConfig({ cwd: dir, flags: { config: 'gavel.json' }, env: { GAVEL_CLIENT_KEYS: nothing } })).toThrow('GAVEL_CLIENT_KEYS is set but empty: unset it, or give it a value');
+    expect(() => loadConfig({ cwd: dir, flags: { config: 'gavel.json' }, env: { GAVEL_CLIENT_KEYS: ',' } })).toThrow('GAVEL_CLIENT_KEYS: holds no NAME=KEY pair');
+    expect(() => loadConfig({ cwd: dir, flags: {}, env: { GAVEL_CLIENT_KEYS: `a=${'1'.repeat(16)},a=${'2'.repeat(16)}` } })).toThrow('GAVEL_CLIENT_KEYS: client `a` is named twice');
+  });
+
+  test('any GAVEL_* variable set but empty is an error naming it, never taken as unset', () => {
+    expect(() => loadConfig({ cwd: dir, flags: {}, env: { GAVEL_POLICIES: '', GAVEL_DB: ' ', GAVEL_ADMIN_KEY: '' } })).toThrow(
+      ['GAVEL_POLICIES is set but empty: unset it, or give it a value', 'GAVEL_DB is set but empty: unset it, or give it a value', 'GAVEL_ADMIN_KEY is set but empty: unset it, or give it a value'].join('\n'),
+    );
   });
 
   test('the decision log can be switched off, its retention set and its requests left out; bad values are refused', () => {

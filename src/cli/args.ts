@@ -25,6 +25,17 @@ function oneLine(message: string): string {
 /** Flags every policy command takes. */
 export const COMMON = { policies: { type: 'string', short: 'p' }, help: { type: 'boolean', short: 'h' } } as const;
 
+/**
+ * The database a command reads or writes: `--db`, else `GAVEL_DB`, else `data/gavel.db`. A
+ * variable set but empty is an error, not the current folder taken for a database.
+ */
+export function databasePath(cwd: string, flag: string | undefined, fallback: string | undefined = 'data/gavel.db'): string | undefined {
+  const fromEnv = process.env.GAVEL_DB;
+  if (flag === undefined && fromEnv !== undefined && fromEnv.trim() === '') throw new UsageError('GAVEL_DB is set but empty: unset it, or name the database');
+  const path = flag ?? fromEnv ?? fallback;
+  return path === undefined ? undefined : resolve(cwd, path);
+}
+
 export function policiesDir(cwd: string, flag: string | undefined): string {
   return resolve(cwd, flag ?? 'policies');
 }

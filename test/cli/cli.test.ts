@@ -173,6 +173,14 @@ describe('gavel apply', () => {
     expect((await gavel(['apply', 'dir.json'], { cwd: cwd() })).stdout).toContain('applied: 0 added, 1 changed, 1 removed');
   });
 
+  test('GAVEL_DB set but empty is a usage error naming it, for every command with a database', async () => {
+    writeFileSync(join(ws.dir, 'dir.json'), JSON.stringify({ entities: [] }));
+    for (const args of [['apply', 'dir.json'], ['log'], ['explain', 'x'], ['whatif', '--candidate', '.'], ['keys', 'rotate']]) {
+      const r = await gavel(args, { cwd: cwd(), env: { GAVEL_DB: '' } });
+      expect([args[0], r.code, r.stderr]).toEqual([args[0], 2, expect.stringContaining('GAVEL_DB is set but empty: unset it, or name the database')]);
+    }
+  });
+
   test('--dry-run against a database not yet made creates none, and says what the first apply would add', async () => {
     writeFileSync(join(ws.dir, 'dir.json'), JSON.stringify({ entities: [{ type: 'user', id: 'alice' }] }));
     const dry = await gavel(['apply', 'dir.json', '--db', 'fresh/gavel.db', '--dry-run'], { cwd: cwd() });

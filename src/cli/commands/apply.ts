@@ -4,7 +4,7 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { applyDocument } from '../../issuer/apply-document.js';
 import { SqliteStore } from '../../store/sqlite/sqlite-store.js';
-import { flags } from '../args.js';
+import { flags, databasePath } from '../args.js';
 import { Exit, UsageError, writeLine, type CliIo } from '../io.js';
 
 export const applyHelp = `Usage: gavel apply FILE.json [--db FILE] [--dry-run] [--json]
@@ -50,7 +50,7 @@ export async function apply(argv: string[], io: CliIo): Promise<number> {
   } catch (err: unknown) {
     throw new UsageError(`${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'does not exist' : `not valid JSON: ${(err as Error).message}`}`);
   }
-  const path = resolve(io.cwd, values.db ?? process.env.GAVEL_DB ?? 'data/gavel.db');
+  const path = databasePath(io.cwd, values.db)!;
   const dryRun = values['dry-run'] ?? false;
   // A dry run changes nothing, a database not yet made included: against none, it is what the first apply would add.
   const fresh = dryRun && !existsSync(path);

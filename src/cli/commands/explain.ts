@@ -1,11 +1,10 @@
 import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { explainLogged, REQUEST_NOT_KEPT, type LoggedExplanation } from '../../engine/explain-logged.js';
 import { RevisionSets } from '../../engine/revisions.js';
 import type { PolicySet } from '../../engine/policy-set.js';
 import { SqliteStore } from '../../store/sqlite/sqlite-store.js';
-import { COMMON, flags, policiesDir } from '../args.js';
+import { COMMON, flags, policiesDir, databasePath } from '../args.js';
 import { Exit, UsageError, writeLine, type CliIo } from '../io.js';
 import { loadSet } from '../load.js';
 import { ambiguity, findDecision } from '../../engine/find-decision.js';
@@ -32,7 +31,7 @@ export async function explain(argv: string[], io: CliIo): Promise<number> {
   if (values.help) return writeLine(io.stdout, explainHelp), Exit.ok;
   if (positionals.length !== 1) throw new UsageError('give one decision id: gavel explain ID');
   const [id] = positionals as [string];
-  const path = resolve(io.cwd, values.db ?? process.env.GAVEL_DB ?? 'data/gavel.db');
+  const path = databasePath(io.cwd, values.db)!;
   if (!existsSync(path)) throw new UsageError(`no database at \`${path}\`; \`gavel serve\` creates it (or pass --db)`);
   const store = new SqliteStore(path);
   try {

@@ -1,9 +1,9 @@
 import { readFileSync, existsSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { KeyRing } from '../../issuer/keys.js';
 import { SqliteStore } from '../../store/sqlite/sqlite-store.js';
-import { flags } from '../args.js';
+import { flags, databasePath } from '../args.js';
 import { Exit, UsageError, writeLine, type CliIo } from '../io.js';
 
 export const keysHelp = `Usage: gavel keys rotate [--db FILE]
@@ -23,7 +23,7 @@ export async function keys(argv: string[], io: CliIo): Promise<number> {
   const { values, positionals } = flags(() => parseArgs({ args: argv, strict: true, allowPositionals: true, options: { db: { type: 'string' }, help: { type: 'boolean', short: 'h' } } }));
   if (values.help) return writeLine(io.stdout, keysHelp), Exit.ok;
   if (positionals.length !== 1 || positionals[0] !== 'rotate') throw new UsageError('say what to do: gavel keys rotate');
-  const db = resolve(io.cwd, values.db ?? process.env.GAVEL_DB ?? 'data/gavel.db');
+  const db = databasePath(io.cwd, values.db)!;
   // Rotating in a database no server has made would only make a key ring no one serves.
   if (!existsSync(db)) throw new UsageError(`no database at \`${db}\`; \`gavel serve\` creates it (or pass --db)`);
   let secret = process.env.GAVEL_ISSUER_SECRET;

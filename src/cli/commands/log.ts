@@ -1,9 +1,8 @@
 import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { SqliteStore } from '../../store/sqlite/sqlite-store.js';
 import type { DecisionRecord } from '../../store/store.js';
-import { flags, timeFlag } from '../args.js';
+import { flags, timeFlag, databasePath } from '../args.js';
 import { Exit, UsageError, writeLine, type CliIo } from '../io.js';
 import { INTERFACE_WIDTH, INTERFACES } from '../../server/interfaces.js';
 
@@ -49,7 +48,7 @@ export async function log(argv: string[], io: CliIo): Promise<number> {
     }),
   );
   if (values.help) return writeLine(io.stdout, logHelp), Exit.ok;
-  const path = resolve(io.cwd, values.db ?? process.env.GAVEL_DB ?? 'data/gavel.db');
+  const path = databasePath(io.cwd, values.db)!;
   if (!existsSync(path)) throw new UsageError(`no database at \`${path}\`; \`gavel serve\` creates it (or pass --db)`);
   if (values.decision !== undefined && values.decision !== 'allow' && values.decision !== 'deny') throw new UsageError('--decision is `allow` or `deny`');
   if (values.via !== undefined && !(INTERFACES as readonly string[]).includes(values.via)) throw new UsageError(`--via is one of ${INTERFACES.join(', ')}`);

@@ -9,7 +9,7 @@ import { validateSearchRequest } from '../../engine/search-request.js';
 import { userEntities } from '../../issuer/apply-document.js';
 import { offlineRequest } from '../../signals/offline.js';
 import { SqliteStore } from '../../store/sqlite/sqlite-store.js';
-import { COMMON, flags, policiesDir } from '../args.js';
+import { COMMON, flags, policiesDir, databasePath } from '../args.js';
 import { Exit, readAll, UsageError, writeLine, type CliIo } from '../io.js';
 import { loadSet, printDiagnostics } from '../load.js';
 
@@ -67,7 +67,7 @@ export async function searchCommand(argv: string[], io: CliIo): Promise<number> 
   const where = source === '-' ? 'stdin' : source;
   const checked = validateSearchRequest(kind as SearchKind, parseJson(source === '-' ? await readAll(io.stdin) : await readText(resolve(io.cwd, source), source), where), { trusted: true });
   if ('problems' in checked) throw new UsageError(`${where}: invalid search request:\n  ${checked.problems.join('\n  ')}`);
-  const directory = openDirectory(resolve(io.cwd, values.db ?? process.env.GAVEL_DB ?? 'data/gavel.db'));
+  const directory = openDirectory(databasePath(io.cwd, values.db)!);
   const outcome = search(checked.query, { set, directory, decide: (r) => decide(set, directory.enrich(offlineRequest(r))), pageKey: OFFLINE_PAGE_KEY });
   if (!outcome.ok) throw new UsageError(outcome.message);
   if (values.json) writeLine(io.stdout, JSON.stringify({ page: outcome.answer.page, results: outcome.answer.results }, null, 2));

@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { whatIf, type WhatIfExample, type WhatIfReport } from '../../engine/whatif.js';
 import { SqliteStore } from '../../store/sqlite/sqlite-store.js';
-import { flags, timeFlag } from '../args.js';
+import { flags, timeFlag, databasePath } from '../args.js';
 import { Exit, UsageError, writeLine, type CliIo } from '../io.js';
 import { loadSet, printDiagnostics } from '../load.js';
 import { renderTable } from '../../formats/table.js';
@@ -59,7 +59,7 @@ export async function whatif(argv: string[], io: CliIo): Promise<number> {
   };
   const limit = count('limit', values.limit);
   const examples = count('examples', values.examples);
-  const path = resolve(io.cwd, values.db ?? process.env.GAVEL_DB ?? 'data/gavel.db');
+  const path = databasePath(io.cwd, values.db)!;
   if (!existsSync(path)) throw new UsageError(`no database at \`${path}\`; \`gavel serve\` creates it (or pass --db)`);
   const built = await loadSet(resolve(io.cwd, values.candidate));
   if (built.set === null) {
