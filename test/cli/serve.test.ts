@@ -110,7 +110,7 @@ describe('gavel serve', () => {
     expect(metrics).toMatch(/gavel_policy_reloads_total\{result="rejected"\} [1-9]/);
   });
 
-  test('SIGTERM under load: every decision that was answered is in the decision log', async () => {
+  test('SIGTERM under load, then SIGTERM and SIGHUP again while it stops: every decision that was answered is in the decision log', async () => {
     ws = workspace();
     const server = await start(ws.dir);
     const acknowledged: string[] = [];
@@ -132,11 +132,14 @@ describe('gavel serve', () => {
         if (!stopped && acknowledged.length >= 300) {
           stopped = true;
           child!.kill('SIGTERM');
+          // An impatient operator: by default a second signal would end the process at once.
+          setTimeout(() => (child!.kill('SIGTERM'), child!.kill('SIGHUP')), 5);
         }
       }
     };
     await Promise.all(Array.from({ length: 16 }, worker));
     expect(await server.exited).toBe(0);
+    expect(server.output()).toContain('gavel: stopped');
     expect(acknowledged.length).toBeGreaterThanOrEqual(300);
     const { default: Database } = await import('better-sqlite3');
     const db = new Database(join(ws.dir, 'data', 'gavel.db'), { readonly: true });

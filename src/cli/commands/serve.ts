@@ -73,7 +73,60 @@ Options:
       --trusted-proxy CIDR  a proxy whose X-Forwarded-For names the client (repeatable)
   -h, --help             show this help`;
 
+/**
+ * Signals, from the moment `serve` starts: a stop (SIGTERM, SIGINT) asked for while starting
+ * is honoured once the server is up; one asked for while stopping is only said — the stop
+ * under way finishes the requests in flight and writes the decision log, which the default
+ * action of a second signal (exit at once) would lose; SIGHUP reloads once serving and is
+ * ignored before and after (its default action would end the process).
+ */
+class ServeSignals {
+  readonly stopped: Promise<string>;
+  #stop: (signal: string) => void = () => {};
+  #stopping = false;
+  #done = false;
+  #reload: (() => void) | null = null;
+  readonly #handlers: [NodeJS.Signals, () => void][];
+
+  constructor(private readonly io: CliIo) {
+    this.stopped = new Promise((resolve) => (this.#stop = resolve));
+    const stop = (signal: NodeJS.Signals) => () => {
+      if (!this.#stopping) return void ((this.#stopping = true), this.#stop(signal));
+      if (!this.#done) writeLine(this.io.stderr, `gavel: ${signal} while stopping: still finishing the requests in flight and writing the decision log (SIGKILL ends at once, and loses them)`);
+    };
+    this.#handlers = [
+      ['SIGTERM', stop('SIGTERM')],
+      ['SIGINT', stop('SIGINT')],
+      ['SIGHUP', () => (this.#stopping ? undefined : this.#reload?.())],
+    ];
+    for (const [signal, handler] of this.#handlers) process.on(signal, handler);
+  }
+
+  /** Serving now: SIGHUP runs `reload`. */
+  serving(reload: () => void): void {
+    this.#reload = reload;
+  }
+
+  /**
+   * Serving is over. After a stop the handlers stay, ignoring signals, until the process
+   * exits: a signal in between would otherwise end it with the signal's status, not 0.
+   */
+  dispose(): void {
+    this.#done = true;
+    if (!this.#stopping) for (const [signal, handler] of this.#handlers) process.off(signal, handler);
+  }
+}
+
 export async function serve(argv: string[], io: CliIo): Promise<number> {
+  const signals = new ServeSignals(io);
+  try {
+    return await serveUntilStopped(argv, io, signals);
+  } finally {
+    signals.dispose();
+  }
+}
+
+async function serveUntilStopped(argv: string[], io: CliIo, osSignals: ServeSignals): Promise<number> {
   const { values } = flags(() =>
     parseArgs({ args: argv, strict: true, options: {
         ...COMMON,
@@ -280,14 +333,8 @@ export async function serve(argv: string[], io: CliIo): Promise<number> {
   if (config.issuer.url === null && typeof bound === 'object' && bound !== null && (bound.address === '0.0.0.0' || bound.address === '::')) {
     writeLine(io.stderr, `gavel: warning: the token issuer's URL is ${issuer.url}, a wildcard address; set issuer.url (or GAVEL_ISSUER_URL) to the URL clients use`);
   }
-  const hup = () => void Promise.all([reloader.reload(), ipLists.reload()]);
-  process.on('SIGHUP', hup);
-  await new Promise<void>((resolve) => {
-    const stop = () => resolve();
-    process.once('SIGTERM', stop);
-    process.once('SIGINT', stop);
-  });
-  process.off('SIGHUP', hup);
+  osSignals.serving(() => void Promise.all([reloader.reload(), ipLists.reload()]));
+  await osSignals.stopped;
   await shutdown();
   writeLine(io.stdout, 'gavel: stopped');
   return Exit.ok;
