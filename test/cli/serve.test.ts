@@ -262,6 +262,17 @@ describe('gavel serve', () => {
   });
 
   test.each([
+    { note: 'emptied', content: '', says: 'holds nothing' },
+    { note: 'truncated', content: 'short\n', says: 'holds fewer than 32 characters' },
+  ])('an $note issuer.secret beside the database stops the start (exit 2): new keys would be sealed with it', async ({ content, says }) => {
+    ws = workspace();
+    const { mkdirSync } = await import('node:fs');
+    mkdirSync(join(ws.dir, 'data'), { recursive: true });
+    writeFileSync(join(ws.dir, 'data', 'issuer.secret'), content);
+    await expect(start(ws.dir)).rejects.toThrow(new RegExp(`exited with 2: .*issuer secret \`[^\`]*issuer\.secret\` ${says}`, 's'));
+  });
+
+  test.each([
     { flag: '--http', other: '--grpc', says: (port: number) => `cannot listen on 127.0.0.1:${port}: EADDRINUSE` },
     { flag: '--grpc', other: '--http', says: (port: number) => `cannot listen for gRPC on 127.0.0.1:${port}` },
   ])('a $flag port already in use is one clear line on stderr, and the process exits (2) instead of lingering', async ({ flag, other, says }) => {

@@ -348,13 +348,19 @@ async function serveUntilStopped(argv: string[], io: CliIo, osSignals: ServeSign
 function issuerSecret(db: string): string {
   if (db === ':memory:') return randomBytes(32).toString('base64url');
   const file = join(dirname(db), 'issuer.secret');
+  let text: string;
   try {
-    return readFileSync(file, 'utf8').trim();
-  } catch {
+    text = readFileSync(file, 'utf8').trim();
+  } catch (err: unknown) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'ENOENT') throw new UsageError(`cannot read the issuer secret \`${file}\`: ${code === 'EACCES' || code === 'EPERM' ? 'permission denied' : (code ?? String(err))}`);
     const secret = randomBytes(32).toString('base64url');
     writeFileSync(file, `${secret}\n`, { mode: 0o600, flag: 'wx' });
     return secret;
   }
+  // An emptied or truncated file must not seal new keys with next to nothing.
+  if (text.length < 32) throw new UsageError(`the issuer secret \`${file}\` holds ${text.length === 0 ? 'nothing' : 'fewer than 32 characters'}: restore the secret it held (the signing keys are sealed with it), or set GAVEL_ISSUER_SECRET`);
+  return text;
 }
 
 function reportLists(io: CliIo, report: IpListsReloadReport): void {
