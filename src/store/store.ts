@@ -249,3 +249,6 @@ export interface Store {
   ping(): boolean;
   close(): void;
 }
+
+/** A store that cannot be used as asked (a database of another schema, not a Gavel database): the message says why. */
+export class StoreError extends Error {}

@@ -181,6 +181,28 @@ describe('gavel apply', () => {
     }
   });
 
+  test('commands that only read leave the database as it is: one at an older schema is refused, not migrated', async () => {
+    writeFileSync(join(ws.dir, 'dir.json'), JSON.stringify({ entities: [] }));
+    expect((await gavel(['apply', 'dir.json', '--db', 'old.db'], { cwd: cwd() })).code).toBe(0);
+    // As an older Gavel would have left it: its newest migration not applied.
+    const { default: Database } = await import('better-sqlite3');
+    const db = new Database(join(cwd(), 'old.db'));
+    const newest = db.prepare('SELECT max(version) FROM schema_migrations').pluck().get() as number;
+    db.prepare('DELETE FROM schema_migrations WHERE version = ?').run(newest);
+    db.close();
+    for (const args of [['log'], ['explain', 'x'], ['whatif', '--candidate', 'policies']]) {
+      const r = await gavel([...args, '--db', 'old.db'], { cwd: cwd() });
+      expect([args[0], r.code, r.stderr]).toEqual([args[0], 1, expect.stringContaining(`is at schema version ${newest - 1}, and this Gavel reads version ${newest}: start \`gavel serve\``)]);
+    }
+    const after = new Database(join(cwd(), 'old.db'), { readonly: true });
+    expect(after.prepare('SELECT max(version) FROM schema_migrations').pluck().get()).toBe(newest - 1);
+    after.close();
+    // A file that is no database is said to be one, not an internal error.
+    writeFileSync(join(cwd(), 'junk.db'), 'x'.repeat(4096));
+    const junk = await gavel(['log', '--db', 'junk.db'], { cwd: cwd() });
+    expect([junk.code, junk.stderr]).toEqual([1, expect.stringMatching(/^gavel log: database error: .*\(SQLITE_NOTADB\) — the file is damaged or not a database/)]);
+  });
+
   test('--dry-run against a database not yet made creates none, and says what the first apply would add', async () => {
     writeFileSync(join(ws.dir, 'dir.json'), JSON.stringify({ entities: [{ type: 'user', id: 'alice' }] }));
     const dry = await gavel(['apply', 'dir.json', '--db', 'fresh/gavel.db', '--dry-run'], { cwd: cwd() });

@@ -62,7 +62,7 @@ export async function diff(argv: string[], io: CliIo): Promise<number> {
 
 function openStore(path: string): SqliteStore {
   if (!existsSync(path)) throw new UsageError(`no database at \`${path}\``);
-  return new SqliteStore(path);
+  return new SqliteStore(path, { readOnly: true });
 }
 
 /** A folder, or with a store a stored revision (id or unique prefix), labelled `revision:ID`. */

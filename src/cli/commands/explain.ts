@@ -33,7 +33,7 @@ export async function explain(argv: string[], io: CliIo): Promise<number> {
   const [id] = positionals as [string];
   const path = databasePath(io.cwd, values.db)!;
   if (!existsSync(path)) throw new UsageError(`no database at \`${path}\`; \`gavel serve\` creates it (or pass --db)`);
-  const store = new SqliteStore(path);
+  const store = new SqliteStore(path, { readOnly: true });
   try {
     const found = findDecision(store, id);
     if (found.kind !== 'found') {

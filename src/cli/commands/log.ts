@@ -56,7 +56,7 @@ export async function log(argv: string[], io: CliIo): Promise<number> {
   if (!Number.isInteger(limit) || limit < 1 || limit > 100_000) throw new UsageError('--limit is a whole number from 1 to 100000');
   const since = timeFlag('since', values.since);
   const until = timeFlag('until', values.until);
-  const store = new SqliteStore(path);
+  const store = new SqliteStore(path, { readOnly: true });
   try {
     const records = store.queryDecisions({
       limit,

@@ -68,7 +68,7 @@ export async function whatif(argv: string[], io: CliIo): Promise<number> {
   }
   // A wrong but existing folder would "deny everything": say so rather than report it.
   if (built.folder.sources.length === 0) throw new UsageError(`no *.gavel files under \`${values.candidate}\`: give the folder of the candidate policies`);
-  const store = new SqliteStore(path);
+  const store = new SqliteStore(path, { readOnly: true });
   let report: WhatIfReport;
   try {
     report = whatIf(store, built.set, { ...(since === undefined ? {} : { since }), ...(until === undefined ? {} : { until }), ...(limit === undefined ? {} : { limit }), ...(examples === undefined ? {} : { examples }) });

@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { REGISTRY_SECTIONS, type Client, type Registry, type RegistrySection } from '../../issuer/registry.js';
-import type { AuthCode, CodeUse, DecisionBatch, DecisionPage, DecisionQuery, DecisionRecord, DecisionWindow, DirectoryChanges, Entity, PolicyRevision, RefreshToken, RefreshUse, Store, StoredSigningKey } from '../store.js';
+import { StoreError, type AuthCode, type CodeUse, type DecisionBatch, type DecisionPage, type DecisionQuery, type DecisionRecord, type DecisionWindow, type DirectoryChanges, type Entity, type PolicyRevision, type RefreshToken, type RefreshUse, type Store, type StoredSigningKey } from '../store.js';
 import { MIGRATIONS, type SchemaEdit } from './migrations.js';
 import { batchText, line, summarize } from '../decision-summary.js';
 
@@ -28,14 +28,22 @@ export class SqliteStore implements Store {
    * connection: a crash of the process loses nothing committed, a power cut may lose the
    * last moments; every other write keeps FULL.
    */
-  constructor(path: string, options: { durability?: 'full' | 'normal' } = {}) {
-    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-    this.db = new Database(path);
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma(`synchronous = ${options.durability === 'normal' ? 'NORMAL' : 'FULL'}`);
-    this.db.pragma('foreign_keys = ON');
-    this.db.pragma('busy_timeout = 5000');
-    migrate(this.db);
+  constructor(path: string, options: { durability?: 'full' | 'normal'; readOnly?: boolean } = {}) {
+    if (options.readOnly === true) {
+      // For commands that only read (`gavel log`, `explain`, `whatif`, `diff`): a database the
+      // user may only read opens, and nothing — no migration — is written to it.
+      this.db = new Database(path, { readonly: true, fileMustExist: true });
+      this.db.pragma('busy_timeout = 5000');
+      schemaReadable(this.db, path);
+    } else {
+      if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+      this.db = new Database(path);
+      this.db.pragma('journal_mode = WAL');
+      this.db.pragma(`synchronous = ${options.durability === 'normal' ? 'NORMAL' : 'FULL'}`);
+      this.db.pragma('foreign_keys = ON');
+      this.db.pragma('busy_timeout = 5000');
+      migrate(this.db);
+    }
     this.changes = this.db.prepare('SELECT n FROM serving_changes').pluck();
     this.insert = this.db.prepare('INSERT INTO decision_batches (first_at, last_at, count, records) VALUES (?, ?, ?, CAST(? AS TEXT))');
     this.summarise = this.db.prepare('INSERT INTO decision_summaries (seq, ids, keys) VALUES (?, ?, ?) ON CONFLICT (seq) DO UPDATE SET ids = excluded.ids, keys = excluded.keys');
@@ -509,6 +517,21 @@ function checkRecord(r: DecisionRecord): void {
   if (typeof r.id !== 'string' || typeof r.at !== 'string' || typeof r.decision !== 'boolean' || typeof r.subject?.id !== 'string') {
     throw new TypeError('a decision record needs a string id, at and subject.id and a boolean decision');
   }
+}
+
+/** A database opened read-only must already be at this Gavel's schema: it cannot be migrated. */
+function schemaReadable(db: Database.Database, path: string): void {
+  const latest = MIGRATIONS[MIGRATIONS.length - 1]!.version;
+  let version = 0;
+  try {
+    version = (db.prepare('SELECT max(version) FROM schema_migrations').pluck().get() as number | null) ?? 0;
+  } catch (err: unknown) {
+    // A damaged file or no database at all is SQLite's to say; a database without the table is not Gavel's.
+    if ((err as { code?: unknown }).code !== 'SQLITE_ERROR') throw err;
+    throw new StoreError(`\`${path}\` is not a Gavel database (it has no schema_migrations table)`);
+  }
+  if (version < latest) throw new StoreError(`the database \`${path}\` is at schema version ${version}, and this Gavel reads version ${latest}: start \`gavel serve\` (or run \`gavel apply\`) on it once, which migrates it`);
+  if (version > latest) throw new StoreError(`the database \`${path}\` was written by a newer Gavel (schema version ${version}; this one reads up to ${latest})`);
 }
 
 function migrate(db: Database.Database): void {
