@@ -110,9 +110,10 @@ export function loadConfig(inputs: ConfigInputs): Config {
   const blank = VARIABLES.filter((name) => env[name] !== undefined && env[name]!.trim() === '');
   if (blank.length > 0) throw new ConfigError(blank.map((name) => `${name} is set but empty: unset it, or give it a value`).join('\n'));
   const file = flags.config ?? env.GAVEL_CONFIG;
-  const fromFile = file === undefined ? {} : readConfigFile(resolve(cwd, file), file);
-  const base = file === undefined ? cwd : dirname(resolve(cwd, file));
   const problems: string[] = [];
+  // Unknown keys are reported with every other problem of the file, not before them.
+  const fromFile = file === undefined ? {} : readConfigFile(resolve(cwd, file), file, problems);
+  const base = file === undefined ? cwd : dirname(resolve(cwd, file));
   const where = file ?? 'config';
 
   // The file's values are checked even where a flag or a variable overrides them: a file that is wrong is said to be.
@@ -162,7 +163,7 @@ export function loadConfig(inputs: ConfigInputs): Config {
   };
 }
 
-function readConfigFile(path: string, shown: string): Json {
+function readConfigFile(path: string, shown: string, problems: string[]): Json {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
@@ -171,14 +172,13 @@ function readConfigFile(path: string, shown: string): Json {
   }
   let json: unknown;
   try {
-    json = JSON.parse(text);
+    // A byte order mark (Windows editors write one) is not JSON, but says nothing wrong.
+    json = JSON.parse(text.startsWith('\uFEFF') ? text.slice(1) : text);
   } catch (err: unknown) {
     throw new ConfigError(`${shown}: not valid JSON: ${(err as Error).message}`);
   }
   if (!isObject(json)) throw new ConfigError(`${shown}: a config file is a JSON object`);
-  const unknown: string[] = [];
-  onlyKeys(json, ['policies', 'db', 'http', 'grpc', 'watch', 'admin_key', 'trusted_issuers', 'forward_auth', 'client_keys', 'decision_log', 'trusted_proxies', 'envoy_trusted_proxies', 'client_address_header', 'ip_lists', 'velocity', 'issuer'], shown, unknown);
-  if (unknown.length > 0) throw new ConfigError(unknown.join('\n'));
+  onlyKeys(json, ['policies', 'db', 'http', 'grpc', 'watch', 'admin_key', 'trusted_issuers', 'forward_auth', 'client_keys', 'decision_log', 'trusted_proxies', 'envoy_trusted_proxies', 'client_address_header', 'ip_lists', 'velocity', 'issuer'], shown, problems);
   return json;
 }
 

@@ -55,6 +55,14 @@ describe('configuration', () => {
     expect(() => loadConfig({ cwd: dir, flags: { config: 'a.json' }, env: {} })).toThrow(/a\.json: unknown key `polices`.*\n.*a\.json: unknown key `htpp`/);
     expect(() => loadConfig({ cwd: dir, flags: { config: 'b.json' }, env: {} })).toThrow('b.json: not valid JSON');
     expect(() => loadConfig({ cwd: dir, flags: { config: 'c.json' }, env: {} })).toThrow('cannot read config file `c.json`: it does not exist');
+    // An unknown key is reported with the file's other problems, not alone before them.
+    write('d.json', { htp: '127.0.0.1:1', watch: 'yes', admin_key: 'short' });
+    expect(() => loadConfig({ cwd: dir, flags: { config: 'd.json' }, env: {} })).toThrow(/d\.json: unknown key `htp`[\s\S]*watch[\s\S]*admin_key/);
+  });
+
+  test('a byte order mark before the JSON is accepted', () => {
+    write('bom.json', `\uFEFF${JSON.stringify({ http: '127.0.0.1:18181' })}`);
+    expect(loadConfig({ cwd: dir, flags: { config: 'bom.json' }, env: {} }).http).toEqual({ host: '127.0.0.1', port: 18181 });
   });
 
   test('a misspelt key inside a section is an error too: a trusted issuer\'s `token_type` would drop the ID-token guard', () => {

@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { readdir, readFile, realpath, stat } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import type { PolicySource } from './policy-set.js';
@@ -105,11 +106,28 @@ async function readText(path: string): Promise<string> {
     // takes at most four bytes a character; the parser then checks the exact limit).
     const { size } = await stat(path);
     if (size > PARSE_LIMITS.fileBytes * 4) throw new FolderError(`\`${path}\` is ${size} bytes, more than a policy file may be (${PARSE_LIMITS.fileBytes} characters)`);
-    return await readFile(path, 'utf8');
+    const bytes = await readFile(path);
+    // Decoded leniently, a Latin-1 `é` would become U+FFFD: a policy comparing "café" would
+    // quietly compare something else, and `gavel fmt` would write the replacement back.
+    if (!isUtf8(bytes)) throw new FolderError(`\`${path}\` is not UTF-8 text (line ${firstBadLine(bytes)}): save it as UTF-8`);
+    return bytes.toString('utf8');
   } catch (err: unknown) {
     if (err instanceof FolderError) throw err;
     throw new FolderError(`cannot read \`${path}\`: ${describe(err)}`);
   }
+}
+
+/** The 1-based line holding the first byte that is not UTF-8. */
+function firstBadLine(bytes: Buffer): number {
+  let line = 1;
+  let start = 0;
+  for (let i = 0; i <= bytes.length; i++) {
+    if (i < bytes.length && bytes[i] !== 0x0a) continue;
+    if (!isUtf8(bytes.subarray(start, i))) return line;
+    line++;
+    start = i + 1;
+  }
+  return line;
 }
 
 function rethrow(err: unknown, path: string): never {

@@ -59,6 +59,14 @@ describe('gavel check', () => {
     expect(broken.stderr).toMatch(/gone\.gavel` is a broken symbolic link/);
   });
 
+  test('a policy file that is not UTF-8 is refused with its line, not read with replacement characters', async () => {
+    writeFileSync(join(ws.dir, 'policies', 'latin1.gavel'), Buffer.concat([Buffer.from('// fine\n@id("cafe") permit (action == "caf'), Buffer.from([0xe9]), Buffer.from('");\n')]));
+    for (const args of [['check'], ['fmt', '--check']]) {
+      const r = await gavel(args, { cwd: cwd() });
+      expect([args[0], r.code, r.stderr]).toEqual([args[0], 2, expect.stringMatching(/latin1\.gavel` is not UTF-8 text \(line 2\): save it as UTF-8/)]);
+    }
+  });
+
   test('an empty folder is valid but warned about: every request would be denied', async () => {
     mkdirSync(join(ws.dir, 'empty'));
     const r = await gavel(['check', '--policies', 'empty'], { cwd: cwd() });

@@ -46,7 +46,9 @@ export async function apply(argv: string[], io: CliIo): Promise<number> {
   const file = positionals[0];
   let json: unknown;
   try {
-    json = JSON.parse(await readFile(resolve(io.cwd, file), 'utf8'));
+    const text = await readFile(resolve(io.cwd, file), 'utf8');
+    // A byte order mark (Windows editors write one) is not JSON, but says nothing wrong.
+    json = JSON.parse(text.startsWith('\uFEFF') ? text.slice(1) : text);
   } catch (err: unknown) {
     throw new UsageError(`${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'does not exist' : `not valid JSON: ${(err as Error).message}`}`);
   }
