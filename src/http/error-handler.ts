@@ -4,6 +4,15 @@ import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 const NOT_JSON = new Set(['FST_ERR_CTP_INVALID_MEDIA_TYPE', 'FST_ERR_CTP_INVALID_CONTENT_LENGTH', 'FST_ERR_CTP_EMPTY_JSON_BODY']);
 
 /**
+ * A failure inside the server, for the server log (stderr): the route, the request id, the
+ * stack — what the caller is not told. Fastify's own logger is off (its per-request logging
+ * costs on the hot path).
+ */
+export function logServerError(request: FastifyRequest, err: Error): void {
+  process.stderr.write(`gavel: ${request.method} ${request.url.split('?')[0]} (request ${request.id}) failed: ${err.stack ?? err.message}\n`);
+}
+
+/**
  * The one place errors become responses: `{error, message}` with the right 4xx, public
  * fields only. A 5xx never carries the internal message or a stack.
  */
@@ -19,9 +28,7 @@ export function errorHandler(err: FastifyError, request: FastifyRequest, reply: 
   }
   const status = err.statusCode ?? 500;
   if (status >= 500) {
-    // The server log (stderr) gets what the caller does not: the route, the request id, the
-    // stack. Fastify's own logger is off (its per-request logging costs on the hot path).
-    process.stderr.write(`gavel: ${request.method} ${request.url.split('?')[0]} (request ${request.id}) failed: ${err.stack ?? err.message}\n`);
+    logServerError(request, err);
     void reply.status(500).send({ error: 'internal_error', message: 'internal error; see the server log' });
     return;
   }

@@ -41,7 +41,7 @@ export function verifierMatches(verifier: string, challenge: string): boolean {
  * shown on a page, never redirected (an open redirector otherwise).
  */
 export function checkAuthorization(query: URLSearchParams, view: RegistryView, nowMs: number, userinfo: Api): PendingAuthorization | AuthorizeProblem {
-  for (const key of ['client_id', 'redirect_uri', 'response_type', 'scope', 'state', 'code_challenge', 'code_challenge_method', 'resource']) {
+  for (const key of ['client_id', 'redirect_uri', 'response_type', 'scope', 'state', 'nonce', 'prompt', 'code_challenge', 'code_challenge_method', 'resource']) {
     if (query.getAll(key).length > 1) return { kind: 'page', message: `\`${key}\` is given more than once` };
   }
   const clientId = query.get('client_id');
@@ -52,6 +52,11 @@ export function checkAuthorization(query: URLSearchParams, view: RegistryView, n
   const state = query.get('state');
   const fail = (error: string, description: string): AuthorizeProblem => ({ kind: 'redirect', redirectUri, error, description, state });
   if (query.get('response_type') !== 'code') return fail('unsupported_response_type', 'response_type must be code');
+  // OpenID Connect Core §6.1: request objects are not supported, and must not be ignored.
+  if (query.has('request')) return fail('request_not_supported', 'request objects are not supported: send the parameters in the query');
+  if (query.has('request_uri')) return fail('request_uri_not_supported', 'request_uri is not supported: send the parameters in the query');
+  // §3.1.2.1: `prompt=none` asks for no page; Gavel keeps no sign-in session, so a user is never signed in already.
+  if ((query.get('prompt') ?? '').split(' ').includes('none')) return fail('login_required', 'prompt=none: there is no sign-in session; the user must sign in');
   if (!client.grantTypes.includes('authorization_code')) return fail('unauthorized_client', 'this client may not use the authorization code flow');
   const challenge = query.get('code_challenge');
   const method = query.get('code_challenge_method');

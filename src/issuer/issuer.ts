@@ -437,8 +437,10 @@ export class Issuer {
   /** GET/POST /oauth2/userinfo: the signed-in user's claims, for an access token with `openid`. */
   async userinfo(authorization: string | undefined, dpop: string | undefined, method: string): Promise<Record<string, unknown>> {
     const presented = accessToken(authorization);
-    const claims = presented === null ? null : await this.verify(presented.token);
-    if (presented === null || claims === null || typeof claims.scope !== 'string' || !claims.scope.split(' ').includes('openid')) {
+    // RFC 6750 §3.1: a request without credentials gets the challenge without an error code.
+    if (presented === null) throw new OAuthError('invalid_request', 'an access token with the openid scope is required', 401, 'Bearer');
+    const claims = await this.verify(presented.token);
+    if (claims === null || typeof claims.scope !== 'string' || !claims.scope.split(' ').includes('openid')) {
       throw new OAuthError('invalid_request', 'a valid access token with the openid scope is required', 401, 'Bearer error="invalid_token"');
     }
     const problem = await bindingProblem(claims, presented.scheme, presented.token, dpop, { method, url: `${this.url}/oauth2/userinfo` }, this.replay);

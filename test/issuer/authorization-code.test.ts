@@ -268,6 +268,35 @@ describe('authorization code with PKCE, in a real browser', () => {
     expect(refreshed.scope).toBe('openid');
   }, 30_000);
 
+  test('what is not supported is said, not ignored: prompt=none, request objects; a repeated nonce is refused', async () => {
+    const { url, state } = await start();
+    const redirected = async (extra: Record<string, string>) => {
+      const u = new URL(url);
+      for (const [k, v] of Object.entries(extra)) u.searchParams.append(k, v);
+      const r = await fetch(u, { redirect: 'manual' });
+      return r.headers.get('location') === null ? { status: r.status, text: await r.text() } : Object.fromEntries(new URL(r.headers.get('location')!).searchParams);
+    };
+    expect(await redirected({ prompt: 'none' })).toMatchObject({ error: 'login_required', state });
+    expect(await redirected({ request: 'eyJhbGciOiJub25lIn0.e30.' })).toMatchObject({ error: 'request_not_supported', state });
+    expect(await redirected({ request_uri: 'https://client.example/r' })).toMatchObject({ error: 'request_uri_not_supported', state });
+    const u = new URL(url);
+    u.searchParams.append('nonce', 'a');
+    u.searchParams.append('nonce', 'b');
+    const repeated = await fetch(u, { redirect: 'manual' });
+    expect(repeated.status).toBe(400);
+    expect(await repeated.text()).toContain('`nonce` is given more than once');
+  });
+
+  test('userinfo without a token: 401 with a bare Bearer challenge (RFC 6750 §3.1); an oversize token request is 413', async () => {
+    const r = await fetch(`${server.url}/oauth2/userinfo`);
+    expect(r.status).toBe(401);
+    expect(r.headers.get('www-authenticate')).toBe('Bearer');
+    expect((await fetch(`${server.url}/oauth2/userinfo`, { headers: { authorization: 'Bearer nope' } })).headers.get('www-authenticate')).toBe('Bearer error="invalid_token"');
+    const big = await fetch(`${server.url}/oauth2/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `grant_type=client_credentials&x=${'a'.repeat(1_100_000)}` });
+    expect(big.status).toBe(413);
+    expect(await big.json()).toMatchObject({ error: 'invalid_request' });
+  });
+
   test('the login form is refused without its CSRF cookie; a wrong password shows the page again', async () => {
     const { url } = await start();
     const page = await (await fetch(url.href)).text();

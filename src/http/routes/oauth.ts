@@ -5,6 +5,7 @@ import { RegistrationError } from '../../issuer/registration.js';
 import type { Presented } from '../../issuer/client-auth.js';
 import type { OriginOf } from '../origin.js';
 import { attemptKey, type AttemptLimit } from '../../server/attempt-limit.js';
+import { logServerError } from '../error-handler.js';
 
 /** RFC 6749 §5.1: token responses, and anything else carrying tokens, are never cached. */
 function noStore(reply: FastifyReply): FastifyReply {
@@ -26,12 +27,12 @@ function oauthErrors(err: FastifyError | OAuthError, request: FastifyRequest, re
   }
   const status = err.statusCode ?? 500;
   if (status >= 500) {
-    request.log.error({ err }, 'token endpoint failed');
+    logServerError(request, err);
     void reply.status(500).send({ error: 'server_error', error_description: 'internal error; see the server log' });
     return;
   }
   const description = err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' ? 'the body must be application/x-www-form-urlencoded' : err.message;
-  void reply.status(400).send({ error: 'invalid_request', error_description: description });
+  void reply.status(status === 413 ? 413 : 400).send({ error: 'invalid_request', error_description: description });
 }
 
 const CSRF_COOKIE = 'gavel_csrf';
