@@ -197,8 +197,11 @@ function issuersAt(value: unknown, base: string, where: string, problems: string
   value.forEach((item, i) => {
     const at = `${where}[${i}]`;
     if (!isObject(item)) return void problems.push(`${at}: expected an object`);
-    onlyKeys(item, ['issuer', 'audiences', 'algorithms', 'jwks_uri', 'jwks_file', 'token_types'], at, problems);
-    const { issuer, audiences, algorithms, jwks_uri: uri, jwks_file: file, token_types: types } = item;
+    onlyKeys(item, ['issuer', 'audiences', 'algorithms', 'jwks_uri', 'jwks_file', 'token_types', 'subject_type'], at, problems);
+    const { issuer, audiences, algorithms, jwks_uri: uri, jwks_file: file, token_types: types, subject_type: subjectType } = item;
+    if (subjectType !== undefined && !(typeof subjectType === 'string' && /^[A-Za-z_][A-Za-z0-9_]*$/.test(subjectType) && subjectType !== 'anonymous')) {
+      problems.push(`${at}.subject_type: an entity type name (letters, digits, \`_\`; not \`anonymous\`), for example "partner_user"`);
+    }
     if (types !== undefined && !(isStrings(types) && types.length > 0)) problems.push(`${at}.token_types: expected a non-empty list of strings (for example ["at+jwt"])`);
     if (typeof issuer !== 'string') problems.push(`${at}.issuer: expected a string`);
     if (!isStrings(audiences)) problems.push(`${at}.audiences: expected a list of strings`);
@@ -221,7 +224,14 @@ function issuersAt(value: unknown, base: string, where: string, problems: string
       }
     } else problems.push(`${at}: jwks_uri and jwks_file are strings`);
     if (typeof issuer === 'string' && isStrings(audiences) && jwks !== null) {
-      out.push({ issuer, audiences, jwks, ...(isStrings(algorithms) ? { algorithms: algorithms as Algorithm[] } : {}), ...(isStrings(types) && types.length > 0 ? { tokenTypes: types } : {}) });
+      out.push({
+        issuer,
+        audiences,
+        jwks,
+        ...(isStrings(algorithms) ? { algorithms: algorithms as Algorithm[] } : {}),
+        ...(isStrings(types) && types.length > 0 ? { tokenTypes: types } : {}),
+        ...(typeof subjectType === 'string' ? { subjectType } : {}),
+      });
     }
   });
   return out;

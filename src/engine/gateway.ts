@@ -24,12 +24,18 @@ export interface GatewayCall {
  * the verified token's `sub` (a `client` when it is the `client_id`; `anonymous` without a
  * token), token = the verified claims, context = ip, allow-listed headers, time.
  */
-export function gatewayRequest(call: GatewayCall, claims: JWTPayload | undefined, allowHeaders: readonly string[]): Request {
+/** The entity type of a verified token's subject: `client`, `user`, or an issuer's own. */
+export type SubjectType = (claims: JWTPayload) => string;
+
+/** Without better knowledge: a token whose `sub` is its `client_id` (or that has no `sub`) is a client's own, any other a user's. */
+export const defaultSubjectType: SubjectType = (claims) => (claims.sub === undefined || claims.sub === claims.client_id ? 'client' : 'user');
+
+export function gatewayRequest(call: GatewayCall, claims: JWTPayload | undefined, allowHeaders: readonly string[], subjectType: SubjectType = defaultSubjectType): Request {
   const sub = typeof claims?.sub === 'string' ? claims.sub : typeof claims?.client_id === 'string' ? claims.client_id : '';
   const headers: Record<string, string> = {};
   for (const name of allowHeaders) if (call.headers[name] !== undefined) headers[name] = call.headers[name];
   return {
-    subject: { type: claims === undefined ? 'anonymous' : claims.sub === undefined || claims.sub === claims.client_id ? 'client' : 'user', id: sub },
+    subject: { type: claims === undefined ? 'anonymous' : subjectType(claims), id: sub },
     action: { name: call.method.toUpperCase() },
     resource: { type: 'route', id: call.path, properties: { path: call.path, host: call.host, query: withoutAccessToken(call.query), scheme: call.scheme } },
     context: { ip: call.ip, headers, time: new Date().toISOString() },

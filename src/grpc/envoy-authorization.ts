@@ -90,7 +90,7 @@ export function envoyAuthorization(policies: LivePolicySet, decider: Decider, op
       const verified = await verifyPresented(headers.authorization, headers.dpop, original, options.verifyToken, options.replay);
       // Envoy's `id` is its stream id; the request id its access log shows is X-Request-ID.
       const id = headers['x-request-id'] || http.id || randomUUID();
-      const d = decider.decide('envoy', id, policies.current, gatewayRequest(call, verified?.ok ? verified.claims : undefined, options.headers), {}, { address: canonical(ip) });
+      const d = decider.decide('envoy', id, policies.current, gatewayRequest(call, verified?.ok ? verified.claims : undefined, options.headers, options.subjectType), {}, { address: canonical(ip) });
       const verdict = gatewayVerdict(d, verified, options.responseHeaders, headers.authorization);
       switch (verdict.kind) {
         case 'allow':

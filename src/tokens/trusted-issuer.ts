@@ -24,6 +24,13 @@ export interface TrustedIssuer {
   tokenTypes?: string[];
   /** The issuer's keys: a JWKS document, or the URL it is served at. */
   jwks: JSONWebKeySet | URL;
+  /**
+   * The entity type a gateway call's subject has when this issuer's token names a user
+   * (`sub` other than its `client_id`); default `user`. `sub` is unique only within its
+   * issuer: issuers whose users may share ids with Gavel's own need types of their own, or a
+   * partner's `alice` would be enriched as, and decided like, the directory's `user::"alice"`.
+   */
+  subjectType?: string;
 }
 
 /** Checks issuer configuration; answers what is wrong, or nothing. */

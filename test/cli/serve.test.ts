@@ -12,8 +12,8 @@ afterEach(() => {
 });
 
 /** Starts `gavel serve` on a free port and answers its base URL once it listens. */
-function start(cwd: string): Promise<{ url: string; output: () => string; exited: Promise<number | null> }> {
-  const proc = spawn(process.execPath, [join(ROOT, 'bin', 'gavel.js'), 'serve', '--http', '127.0.0.1:0', '--grpc', '127.0.0.1:0'], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+function start(cwd: string, args: string[] = []): Promise<{ url: string; output: () => string; exited: Promise<number | null> }> {
+  const proc = spawn(process.execPath, [join(ROOT, 'bin', 'gavel.js'), 'serve', '--http', '127.0.0.1:0', '--grpc', '127.0.0.1:0', ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
   child = proc;
   let out = '';
   const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
@@ -170,6 +170,32 @@ describe('gavel serve', () => {
     for (let i = 0; i < 100 && (await ask(['admin'])); i++) await new Promise((resolve) => setTimeout(resolve, 50));
     expect(await ask(['admin'])).toBe(false);
     expect(server.output()).toContain('gavel: directory and registry reloaded (1 entity, 0 APIs, 0 clients, 0 users)');
+  });
+
+  test("a trusted issuer's users are their own type at gateways: a partner's `alice` is not the directory's user alice", async () => {
+    ws = workspace();
+    const { rmSync } = await import('node:fs');
+    const { exportJWK, generateKeyPair, SignJWT } = await import('jose');
+    rmSync(join(ws.dir, 'policies', 'risk.gavel'));
+    writeFileSync(join(ws.dir, 'policies', 'finance.gavel'), '@id("finance") permit (action == "GET", resource.path == "/books") when { subject.department == "finance" };\n');
+    writeFileSync(join(ws.dir, 'dir.json'), JSON.stringify({ entities: [{ type: 'user', id: 'alice', attributes: { department: 'finance' } }] }));
+    expect((await gavel(['apply', 'dir.json'], { cwd: ws.dir })).code).toBe(0);
+    const issuers = [];
+    const keys = new Map<string, Awaited<ReturnType<typeof generateKeyPair>>['privateKey']>();
+    for (const [name, type] of [['staff', undefined], ['partner', 'partner_user']] as const) {
+      const pair = await generateKeyPair('ES256');
+      keys.set(name, pair.privateKey);
+      writeFileSync(join(ws.dir, `${name}.jwks.json`), JSON.stringify({ keys: [{ ...(await exportJWK(pair.publicKey)), kid: name, alg: 'ES256' }] }));
+      issuers.push({ issuer: `https://${name}.example`, audiences: ['books'], algorithms: ['ES256'], jwks_file: `${name}.jwks.json`, ...(type === undefined ? {} : { subject_type: type }) });
+    }
+    writeFileSync(join(ws.dir, 'gavel.json'), JSON.stringify({ trusted_issuers: issuers }));
+    const server = await start(ws.dir, ['--config', 'gavel.json']);
+    const status = async (name: string) => {
+      const token = await new SignJWT({ iss: `https://${name}.example`, aud: 'books', sub: 'alice', exp: Math.floor(Date.now() / 1000) + 300 }).setProtectedHeader({ alg: 'ES256', kid: name }).sign(keys.get(name)!);
+      return (await fetch(`${server.url}/v1/forward-auth`, { headers: { 'x-forwarded-uri': '/books', 'x-forwarded-method': 'GET', authorization: `Bearer ${token}` } })).status;
+    };
+    expect(await status('staff')).toBe(200);
+    expect(await status('partner')).toBe(403);
   });
 
   test('a key rotated by `gavel keys rotate` in another process is served and signs from then on', async () => {

@@ -172,6 +172,16 @@ describe('client_credentials through openid-client', () => {
     });
     expect(again).toMatchObject({ status: 200, body: { scope: 'invoice:read' } });
     expect(decodeJwt(again.body.access_token!)).toMatchObject({ sub: REPORTING.id, act: { sub: BILLING.id, act: { sub: BILLING.id } } });
+    // At a gateway its subject is the client reporting-app too, not a user of that name.
+    await fetch(`${server.url}/v1/forward-auth`, { headers: { 'x-forwarded-uri': '/invoices/1', 'x-forwarded-method': 'GET', 'x-request-id': 'exchanged-at-gateway', authorization: `Bearer ${again.body.access_token!}` } });
+    type Logged = { request_id: string; subject: { type: string; id: string } };
+    let logged: Logged | undefined;
+    for (let i = 0; i < 50 && logged === undefined; i++) {
+      const shown = await gavel(['log', '--json', '--via', 'forward_auth', '--limit', '20'], { cwd: ws.dir });
+      logged = (JSON.parse(shown.stdout) as Logged[]).find((r) => r.request_id === 'exchanged-at-gateway');
+      if (logged === undefined) await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(logged?.subject).toEqual({ type: 'client', id: REPORTING.id });
   });
 
   test('introspection describes a live token, and after revocation says it is inactive', async () => {

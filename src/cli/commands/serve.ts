@@ -35,6 +35,8 @@ import { createTokenVerifier } from '../../tokens/verify-token.js';
 import { COMMON, flags } from '../args.js';
 import { Exit, UsageError, writeLine, type CliIo } from '../io.js';
 import { loadSet, printDiagnostics } from '../load.js';
+import type { JWTPayload } from 'jose';
+import { defaultSubjectType } from '../../engine/gateway.js';
 
 export const serveHelp = `Usage: gavel serve [--config FILE] [--policies DIR] [--db FILE] [--http HOST:PORT] [--grpc HOST:PORT]
                    [--ip-list NAME=FILE]... [--trusted-proxy CIDR]... [--no-watch]
@@ -277,7 +279,18 @@ async function serveUntilStopped(argv: string[], io: CliIo, osSignals: ServeSign
   // Gavel trusts the tokens its own issuer mints, for every registered API, with no configuration.
   const verifyToken = withSelfTrust(issuer, createTokenVerifier(config.trustedIssuers), (audience) => registry.apis.has(audience));
   const replay = new ReplayCache();
-  const forwardAuth = { verifyToken, replay, ...config.forwardAuth };
+  // Whose a gateway call's token is. Gavel's own: by its registry (a user and a client never
+  // share an id), since an exchanged client token's `sub` is no longer its `client_id`. Another
+  // issuer's user: its `subject_type`, so that its subs cannot take on the directory's users'.
+  const typeByIssuer = new Map(config.trustedIssuers.map((i) => [i.issuer, i.subjectType ?? 'user']));
+  const subjectType = (claims: JWTPayload): string => {
+    if (claims.iss === issuer.url && typeof claims.sub === 'string') {
+      if (registry.users.has(claims.sub)) return 'user';
+      if (registry.clients.has(claims.sub)) return 'client';
+    }
+    return defaultSubjectType(claims) === 'client' ? 'client' : (typeByIssuer.get(String(claims.iss)) ?? 'user');
+  };
+  const forwardAuth = { verifyToken, replay, subjectType, ...config.forwardAuth };
   const clientKeys = new ClientKeys(config.clientKeys);
   // Search page tokens are MACed with a key derived from the issuer secret: they outlive a restart, and
   // servers sharing the secret (behind one load balancer) accept each other's.

@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { gatewayRequest, gatewayVerdict, headerValue, RETRY_AFTER_S } from '../../engine/gateway.js';
+import { gatewayRequest, gatewayVerdict, headerValue, RETRY_AFTER_S, type SubjectType } from '../../engine/gateway.js';
 import { verifyPresented, type ReplayCache } from '../../tokens/dpop.js';
 import type { LivePolicySet } from '../../engine/live-set.js';
 import type { TokenResult } from '../../tokens/verify-token.js';
@@ -15,6 +15,8 @@ export interface ForwardAuthOptions {
   headers: readonly string[];
   /** Response headers on allow, each from a claim: always all of them (Caddy 2.6 copies placeholders otherwise). */
   responseHeaders: Readonly<Record<string, string>>;
+  /** The entity type of a verified token's subject (engine/gateway.ts); by default `client` when `sub` is the `client_id`, else `user`. */
+  subjectType?: SubjectType;
 }
 
 function header(request: FastifyRequest, name: string): string | undefined {
@@ -89,7 +91,7 @@ export function forwardAuthRoutes(app: FastifyInstance, policies: LivePolicySet,
       // The original request as the client wrote it, for a DPoP proof's htm and htu.
       const original = { method: call.method, url: `${call.scheme}://${call.host}${at < 0 ? uri : uri.slice(0, at)}` };
       const verified = await verifyPresented(header(request, 'authorization'), header(request, 'dpop'), original, options.verifyToken, options.replay);
-      const d = decider.decide('forward_auth', request.id, policies.current, gatewayRequest(call, verified?.ok ? verified.claims : undefined, options.headers), {}, from);
+      const d = decider.decide('forward_auth', request.id, policies.current, gatewayRequest(call, verified?.ok ? verified.claims : undefined, options.headers, options.subjectType), {}, from);
       const verdict = gatewayVerdict(d, verified, options.responseHeaders, header(request, 'authorization'));
       switch (verdict.kind) {
         case 'allow':
