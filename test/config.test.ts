@@ -84,7 +84,7 @@ describe('configuration', () => {
     })();
     expect(message.split('\n')).toEqual([
       'gavel.json: watch: expected true or false',
-      'gavel.json: trusted_issuers[0]: unknown key `token_type`; keys are issuer, audiences, algorithms, jwks_uri, jwks_file, token_types',
+      'gavel.json: trusted_issuers[0]: unknown key `token_type`; keys are issuer, audiences, algorithms, jwks_uri, jwks_file, token_types, subject_type',
       'gavel.json: forward_auth: unknown key `header`; keys are headers, response_headers',
       'gavel.json: ip_lists.bad: unknown key `fmt`; keys are path, format',
     ]);

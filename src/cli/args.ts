@@ -29,10 +29,15 @@ export const COMMON = { policies: { type: 'string', short: 'p' }, help: { type: 
  * The database a command reads or writes: `--db`, else `GAVEL_DB`, else `data/gavel.db`. A
  * variable set but empty is an error, not the current folder taken for a database.
  */
-export function databasePath(cwd: string, flag: string | undefined, fallback: string | undefined = 'data/gavel.db'): string | undefined {
+export function databasePath(cwd: string, flag: string | undefined): string {
+  return optionalDatabasePath(cwd, flag) ?? resolve(cwd, 'data/gavel.db');
+}
+
+/** As `databasePath`, for a command that works without a database: `undefined` when neither `--db` nor `GAVEL_DB` names one. */
+export function optionalDatabasePath(cwd: string, flag: string | undefined): string | undefined {
   const fromEnv = process.env.GAVEL_DB;
   if (flag === undefined && fromEnv !== undefined && fromEnv.trim() === '') throw new UsageError('GAVEL_DB is set but empty: unset it, or name the database');
-  const path = flag ?? fromEnv ?? fallback;
+  const path = flag ?? fromEnv;
   return path === undefined ? undefined : resolve(cwd, path);
 }
 

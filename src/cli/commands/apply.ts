@@ -52,7 +52,7 @@ export async function apply(argv: string[], io: CliIo): Promise<number> {
   } catch (err: unknown) {
     throw new UsageError(`${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'does not exist' : `not valid JSON: ${(err as Error).message}`}`);
   }
-  const path = databasePath(io.cwd, values.db)!;
+  const path = databasePath(io.cwd, values.db);
   const dryRun = values['dry-run'] ?? false;
   // A dry run changes nothing, a database not yet made included: against none, it is what the first apply would add.
   const fresh = dryRun && !existsSync(path);

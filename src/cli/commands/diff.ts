@@ -5,7 +5,7 @@ import { SqliteStore } from '../../store/sqlite/sqlite-store.js';
 import { resolve } from 'node:path';
 import { diffPolicies, type PolicyChange, type PolicyDiff, type PolicySide } from '../../engine/policy-diff.js';
 import type { PolicySet } from '../../engine/policy-set.js';
-import { flags, databasePath } from '../args.js';
+import { flags, optionalDatabasePath } from '../args.js';
 import { Exit, UsageError, writeLine, type CliIo } from '../io.js';
 import { joinPath, loadSet, printDiagnostics } from '../load.js';
 import { renderTable } from '../../formats/table.js';
@@ -42,7 +42,7 @@ export async function diff(argv: string[], io: CliIo): Promise<number> {
   } }));
   if (values.help) return writeLine(io.stdout, diffHelp), Exit.ok;
   if (positionals.length !== 2) throw new UsageError('give two policies folders (or, with --db, revision ids): gavel diff BEFORE AFTER');
-  const db = databasePath(io.cwd, values.db, undefined);
+  const db = optionalDatabasePath(io.cwd, values.db);
   const store = db === undefined ? null : openStore(db);
   let before: PolicySet, after: PolicySet, beforeDir: string, afterDir: string;
   try {

@@ -31,7 +31,7 @@ export async function explain(argv: string[], io: CliIo): Promise<number> {
   if (values.help) return writeLine(io.stdout, explainHelp), Exit.ok;
   if (positionals.length !== 1) throw new UsageError('give one decision id: gavel explain ID');
   const [id] = positionals as [string];
-  const path = databasePath(io.cwd, values.db)!;
+  const path = databasePath(io.cwd, values.db);
   if (!existsSync(path)) throw new UsageError(`no database at \`${path}\`; \`gavel serve\` creates it (or pass --db)`);
   const store = new SqliteStore(path, { readOnly: true });
   try {

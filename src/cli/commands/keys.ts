@@ -23,7 +23,7 @@ export async function keys(argv: string[], io: CliIo): Promise<number> {
   const { values, positionals } = flags(() => parseArgs({ args: argv, strict: true, allowPositionals: true, options: { db: { type: 'string' }, help: { type: 'boolean', short: 'h' } } }));
   if (values.help) return writeLine(io.stdout, keysHelp), Exit.ok;
   if (positionals.length !== 1 || positionals[0] !== 'rotate') throw new UsageError('say what to do: gavel keys rotate');
-  const db = databasePath(io.cwd, values.db)!;
+  const db = databasePath(io.cwd, values.db);
   // Rotating in a database no server has made would only make a key ring no one serves.
   if (!existsSync(db)) throw new UsageError(`no database at \`${db}\`; \`gavel serve\` creates it (or pass --db)`);
   let secret = process.env.GAVEL_ISSUER_SECRET;

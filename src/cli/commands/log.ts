@@ -48,7 +48,7 @@ export async function log(argv: string[], io: CliIo): Promise<number> {
     }),
   );
   if (values.help) return writeLine(io.stdout, logHelp), Exit.ok;
-  const path = databasePath(io.cwd, values.db)!;
+  const path = databasePath(io.cwd, values.db);
   if (!existsSync(path)) throw new UsageError(`no database at \`${path}\`; \`gavel serve\` creates it (or pass --db)`);
   if (values.decision !== undefined && values.decision !== 'allow' && values.decision !== 'deny') throw new UsageError('--decision is `allow` or `deny`');
   if (values.via !== undefined && !(INTERFACES as readonly string[]).includes(values.via)) throw new UsageError(`--via is one of ${INTERFACES.join(', ')}`);

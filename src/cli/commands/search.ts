@@ -67,7 +67,7 @@ export async function searchCommand(argv: string[], io: CliIo): Promise<number> 
   const where = source === '-' ? 'stdin' : source;
   const checked = validateSearchRequest(kind as SearchKind, parseJson(source === '-' ? await readAll(io.stdin) : await readText(resolve(io.cwd, source), source), where), { trusted: true });
   if ('problems' in checked) throw new UsageError(`${where}: invalid search request:\n  ${checked.problems.join('\n  ')}`);
-  const directory = openDirectory(databasePath(io.cwd, values.db)!);
+  const directory = openDirectory(databasePath(io.cwd, values.db));
   const outcome = search(checked.query, { set, directory, decide: (r) => decide(set, directory.enrich(offlineRequest(r))), pageKey: OFFLINE_PAGE_KEY });
   if (!outcome.ok) throw new UsageError(outcome.message);
   if (values.json) writeLine(io.stdout, JSON.stringify({ page: outcome.answer.page, results: outcome.answer.results }, null, 2));

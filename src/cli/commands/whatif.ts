@@ -59,7 +59,7 @@ export async function whatif(argv: string[], io: CliIo): Promise<number> {
   };
   const limit = count('limit', values.limit);
   const examples = count('examples', values.examples);
-  const path = databasePath(io.cwd, values.db)!;
+  const path = databasePath(io.cwd, values.db);
   if (!existsSync(path)) throw new UsageError(`no database at \`${path}\`; \`gavel serve\` creates it (or pass --db)`);
   const built = await loadSet(resolve(io.cwd, values.candidate));
   if (built.set === null) {
