@@ -159,7 +159,7 @@ describe('envoy.service.auth.v3.Authorization/Check', () => {
     expect((await check({ authorization: token }, 'GET', '/hello/%2e%2e/elsewhere')).httpResponse.value.status?.code).toBe(403);
     const ambiguous = await check({ authorization: token }, 'GET', '/hello/..;/elsewhere');
     expect(ambiguous.status?.code).toBe(7);
-    expect(ambiguous.httpResponse.value).toMatchObject({ status: { code: 400 }, body: expect.stringContaining('dot segment with parameters') });
+    expect(ambiguous.httpResponse.value).toMatchObject({ status: { code: 400 }, body: expect.stringContaining('reduce to a dot segment') });
   });
 
   test('PERMISSION_DENIED with a 403 and the reason for a verified caller the policies deny', async () => {
