@@ -357,20 +357,28 @@ export class Issuer {
     // At most five tries per sign-in; then the application must start again.
     if ((p.attempts = (p.attempts ?? 0) + 1) > 5) return back({ error: 'access_denied', error_description: 'too many failed sign-in attempts' });
     const address = attemptKey(origin.address ?? 'unknown');
-    const wait = Math.max(this.signInsByAddress.retryAfter(address), this.signInsByUser.retryAfter(username));
+    // A name is counted as given (users are looked up exactly), up to a length no user id has:
+    // a megabyte of name per guess must not become a megabyte of memory per key.
+    const name = username.length > 256 ? `sha256:${sha256(username)}` : username;
+    const wait = Math.max(this.signInsByAddress.retryAfter(address), this.signInsByUser.retryAfter(name));
     if (wait > 0) {
       // The same answer whatever the password: it is not checked.
       const error = `Too many failed sign-ins. Try again in ${wait} seconds.`;
       return { kind: 'html', status: 429, retryAfter: wait, html: loginPage({ tx, csrf: p.csrf, client: p.client.id, scopes: p.scopes, audience: p.api.identifier, error, username }), csrfCookie: p.csrf };
     }
+    // Counted as a failure before the password is checked, in the same step as the check above:
+    // thousands of guesses sent at once would otherwise all pass it while scrypt runs. A right
+    // password takes its count back.
+    this.signInsByAddress.count(address);
+    this.signInsByUser.count(name);
     // An unknown user costs the same scrypt as a known one: timing does not tell who exists.
     const ok = await passwordMatches(form.get('password') ?? '', user?.passwordHash ?? DUMMY_HASH);
     if (!ok || user === undefined || user.passwordHash === null) {
-      this.signInsByAddress.count(address);
-      this.signInsByUser.count(username);
-      this.options.velocity?.record('auth_failures', { subject: `user/${username}`, address: origin.address });
+      this.options.velocity?.record('auth_failures', { subject: `user/${name}`, address: origin.address });
       return { kind: 'html', status: 401, html: loginPage({ tx, csrf: p.csrf, client: p.client.id, scopes: p.scopes, audience: p.api.identifier, error: 'Wrong user or password.', username }), csrfCookie: p.csrf };
     }
+    this.signInsByAddress.release(address);
+    this.signInsByUser.release(name);
     const { mint, granted, refused } = this.mintForUser(p.client, p.api, 'authorization_code', p.scopes, p.openid, user, origin, requestId);
     if (refused !== null) return back({ error: 'access_denied', error_description: refused });
     const scope = granted.join(' ');

@@ -45,6 +45,12 @@ export class AttemptLimit {
     return entry.count >= this.limit ? Math.ceil(left / 1000) : 0;
   }
 
+  /** Takes back one attempt counted for `address` (one that turned out right). */
+  release(address: string): void {
+    const entry = this.#byAddress.get(address);
+    if (entry !== undefined && entry.count > 0) entry.count--;
+  }
+
   count(address: string): void {
     const at = this.now();
     let entry = this.#byAddress.get(address);

@@ -357,6 +357,18 @@ describe('authorization code with PKCE, in a real browser', () => {
     // Spread over addresses, twenty failures for one name lock the name (here one nobody has).
     for (const address of ['127.0.0.33', '127.0.0.34', '127.0.0.35']) await attempts(address, 'nobody', wrong(7).slice(0, address.endsWith('5') ? 6 : 7));
     expect((await attempts('127.0.0.36', 'nobody', ['anything']))[0]!.status).toBe(429);
+    // Thirty guesses sent at once, each in its own sign-in: no more than ten get their password checked.
+    const pages = [];
+    for (let i = 0; i < 30; i++) pages.push(await from('127.0.0.37', 'GET', url.href));
+    const answers = await Promise.all(
+      pages.map((page, i) => {
+        const tx = /name="tx" value="([^"]+)"/.exec(page.text)![1]!;
+        const csrf = /name="csrf" value="([^"]+)"/.exec(page.text)![1]!;
+        return from('127.0.0.37', 'POST', `${server.url}/oauth2/authorize`, new URLSearchParams({ tx, csrf, username: `someone-${i % 3}`, password: 'x', decision: 'allow' }), csrf);
+      }),
+    );
+    expect(answers.filter((a) => a.status === 401).length).toBe(10);
+    expect(answers.filter((a) => a.status === 429).length).toBe(20);
   }, 60_000);
 
   test('one address holds at most 1,000 sign-ins in progress: its own oldest make room, never another address\'s', async () => {
