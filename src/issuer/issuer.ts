@@ -225,14 +225,18 @@ export class Issuer {
     }
     if (!client.grantTypes.includes(grant)) throw new OAuthError('unauthorized_client', `client \`${client.id}\` may not use ${grant}`);
     // RFC 9449: a DPoP proof for this request binds the access token to the proof's key. It is
-    // recorded against replay once the grant succeeded: a request that fails for another
-    // reason (anyone may send a public client's id without a code) takes no room in the cache.
+    // held against replay while the grant runs and let go if the grant fails: a request that
+    // fails for another reason (anyone may send a public client's id without a code) leaves
+    // no entry in the cache.
     if (presented.dpop === undefined) return this.granted(client, form, grant, origin, requestId, null);
-    const proof = await verifyProof(presented.dpop, { method: 'POST', url: `${this.url}/oauth2/token`, replay: this.replay, record: false });
+    const proof = await verifyProof(presented.dpop, { method: 'POST', url: `${this.url}/oauth2/token`, replay: this.replay, releasable: true });
     if (!proof.ok) throw new OAuthError('invalid_dpop_proof', proof.reason);
-    const answer = await this.granted(client, form, grant, origin, requestId, proof.jkt);
-    proof.record();
-    return answer;
+    try {
+      return await this.granted(client, form, grant, origin, requestId, proof.jkt);
+    } catch (err: unknown) {
+      proof.release();
+      throw err;
+    }
   }
 
   private async granted(client: Client, form: URLSearchParams, grant: string, origin: Origin, requestId: string, jkt: string | null): Promise<TokenResponse & { mint: MintOutcome[] }> {

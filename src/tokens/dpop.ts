@@ -19,9 +19,10 @@ const MAX_LIFETIME_MS = 10 * 60_000;
  * while it is fresh (RFC 9449 §11.1, RFC 7523 §3). Entries leave only when they expire,
  * never to make room: a cache full of fresh entries refuses new ones (fails closed) rather
  * than forget one an attacker holds. So that no one can fill it who could not use what it
- * guards, a proof is recorded only once what it came with checked out: at a gateway, after
- * the token it is bound to verified and its key matched; at the token endpoint, after the
- * grant succeeded (`verifyProof`'s `record: false`); an assertion after its signature. Time
+ * guards, a proof is kept only once what it came with checked out: at a gateway, after the
+ * token it is bound to verified and its key matched; at the token endpoint it is held while
+ * the grant runs and let go if the grant fails (`verifyProof`'s `releasable`); an assertion
+ * after its signature. Time
  * is the monotonic clock, so a wall clock stepped back cannot keep entries alive; expired
  * entries are dropped from the front as they come, and all of them in one sweep before a full
  * cache refuses anything (lifetimes differ, so the front is not always the first to expire).
@@ -34,10 +35,9 @@ export class ReplayCache {
     private readonly clock: () => number = () => performance.now(),
   ) {}
 
-  /** Whether `key` was recorded and has not expired; records nothing. */
-  has(key: string): boolean {
-    const until = this.seen.get(key);
-    return until !== undefined && until > this.clock();
+  /** Forgets `key`: a proof held for a request that then failed. */
+  forget(key: string): void {
+    this.seen.delete(key);
   }
 
   /** Records `key` for `lifetimeMs` (at most ten minutes); answers whether it must be refused (seen before, or no room). */
@@ -67,11 +67,12 @@ export interface ProofCheck {
   accessToken?: string;
   replay: ReplayCache;
   /**
-   * Whether the proof is recorded now (default). The token endpoint records it only once the
-   * grant succeeded — `record()` of the result — so that requests failing for other reasons
-   * (no code, a wrong one) cannot fill the cache; a proof already recorded is refused either way.
+   * Whether a proof that is kept is kept for good (default), or only held — `release()` of the
+   * result forgets it — for a request that may still fail for other reasons: the token
+   * endpoint releases the proofs of grants that fail, so that failing requests (a public
+   * client's id and no code) cannot fill the cache.
    */
-  record?: boolean;
+  releasable?: boolean;
   /** The key the proof must be signed with (a bound token's `cnf.jkt`): checked before it is recorded. */
   jkt?: string;
   /** Seconds a proof's `iat` may be off; default 60. */
@@ -79,7 +80,7 @@ export interface ProofCheck {
   now?: number;
 }
 
-export type ProofResult = { ok: true; jkt: string; record: () => void } | { ok: false; reason: string };
+export type ProofResult = { ok: true; jkt: string; release: () => void } | { ok: false; reason: string };
 
 function withoutQuery(url: string): string | null {
   try {
@@ -130,10 +131,9 @@ export async function verifyProof(proof: string, check: ProofCheck): Promise<Pro
   }
   if (check.jkt !== undefined && jkt !== check.jkt) return { ok: false, reason: 'the DPoP proof is signed by another key than the token is bound to' };
   const key = `${jkt}:${payload.jti}`;
-  const replayed = 'the DPoP proof was already used (jti replay), or too many proofs are in flight';
-  if (check.record === false) return check.replay.has(key) ? { ok: false, reason: replayed } : { ok: true, jkt, record: () => void check.replay.check(key, window * 2000) };
-  if (check.replay.check(key, window * 2000)) return { ok: false, reason: replayed };
-  return { ok: true, jkt, record: () => {} };
+  // Held before the request goes on, so that a full cache refuses (fails closed) and two uses at once cannot both pass.
+  if (check.replay.check(key, window * 2000)) return { ok: false, reason: 'the DPoP proof was already used (jti replay), or too many proofs are in flight' };
+  return { ok: true, jkt, release: check.releasable === true ? () => check.replay.forget(key) : () => {} };
 }
 
 /** The key a token is bound to (`cnf.jkt`, RFC 9449 §6.1); `null` for a bearer token. */

@@ -45,23 +45,23 @@ describe('the DPoP and client assertion replay cache', () => {
     expect(cache.check('other', 1000)).toBe(false);
   });
 
-  test('only a proof whose request checked out takes room: a proof by another key than the token\'s, or one recorded only on success, is not remembered', async () => {
+  test('only a proof whose request checked out takes room: one by another key than the token\'s is never kept, and a held one let go is forgotten', async () => {
     const { publicKey, privateKey } = await generateKeyPair('ES256');
     const jwk = await exportJWK(publicKey);
     const url = 'https://issuer.test/oauth2/token';
     const proof = (jti: string) => new SignJWT({ htm: 'POST', htu: url, jti, iat: Math.floor(Date.now() / 1000) }).setProtectedHeader({ alg: 'ES256', typ: 'dpop+jwt', jwk }).sign(privateKey);
     const replay = new ReplayCache(1);
-    // Bound to another key: refused before it is recorded.
+    // Bound to another key: refused before it is kept.
     expect(await verifyProof(await proof('p-1'), { method: 'POST', url, replay, jkt: 'another-key' })).toEqual({ ok: false, reason: 'the DPoP proof is signed by another key than the token is bound to' });
-    // Not recorded until the caller says the request succeeded; the one-entry cache still has room.
-    const deferred = await verifyProof(await proof('p-2'), { method: 'POST', url, replay, record: false });
-    expect(deferred).toMatchObject({ ok: true, jkt: await calculateJwkThumbprint(jwk) });
+    // Held while its request runs: a second use meanwhile is refused, as is any other proof while the one entry is taken.
+    const held = await verifyProof(await proof('p-2'), { method: 'POST', url, replay, releasable: true });
+    expect(held).toMatchObject({ ok: true, jkt: await calculateJwkThumbprint(jwk) });
     const again = await proof('p-2');
-    expect(await verifyProof(again, { method: 'POST', url, replay, record: false })).toMatchObject({ ok: true });
-    if (deferred.ok) deferred.record();
-    expect(await verifyProof(again, { method: 'POST', url, replay, record: false })).toMatchObject({ ok: false, reason: expect.stringContaining('already used') });
-    // The one entry is taken now: the cache is full (fails closed).
+    expect(await verifyProof(again, { method: 'POST', url, replay, releasable: true })).toMatchObject({ ok: false, reason: expect.stringContaining('already used') });
     expect(await verifyProof(await proof('p-3'), { method: 'POST', url, replay })).toMatchObject({ ok: false });
+    // The request failed: let go, the proof takes no room, and may be used.
+    if (held.ok) held.release();
+    expect(await verifyProof(again, { method: 'POST', url, replay, releasable: true })).toMatchObject({ ok: true });
   });
 
   test('a used proof stays refused when the wall clock is stepped back after the cache let it go', async () => {
