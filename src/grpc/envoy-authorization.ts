@@ -50,7 +50,9 @@ export const refusedCaller = () => denied(Code.PERMISSION_DENIED, 403, 'the auth
  * answered with a gRPC error that a decision could answer instead: Envoy's
  * `failure_mode_allow` would let such a request through.
  */
-export function envoyAuthorization(policies: LivePolicySet, decider: Decider, options: ForwardAuthOptions, callers: TrustedProxies, proxies: TrustedProxies) {
+export function envoyAuthorization(policies: LivePolicySet, decider: Decider, options: ForwardAuthOptions, callers: TrustedProxies, proxies: TrustedProxies, warn: (message: string) => void = () => {}) {
+  // Callers told once that the client address they send is not believed (an Envoy not yet in trusted_proxies).
+  const told = new Set<string>();
   return {
     check: unary<typeof CheckRequestSchema, typeof CheckResponseSchema>(async (r, info) => {
       const http = r.attributes?.request?.http;
@@ -68,7 +70,12 @@ export function envoyAuthorization(policies: LivePolicySet, decider: Decider, op
       const caller = peerAddress(info.peer) ?? '';
       const source = r.attributes?.source?.address?.address;
       const trustedSender = caller !== '' && callers.trusts(caller);
-      const peer = !trustedSender ? caller : source?.case === 'socketAddress' ? source.value.address : '';
+      const claimed = source?.case === 'socketAddress' ? source.value.address : '';
+      if (!trustedSender && claimed !== '' && canonical(claimed) !== caller && told.size < 100 && !told.has(caller)) {
+        told.add(caller);
+        warn(`Envoy Check calls from ${caller || 'a caller without an address'} name the client (${claimed}), which is not believed: the client address is taken to be the caller's own; if that is Envoy, add its address to trusted_proxies`);
+      }
+      const peer = !trustedSender ? caller : claimed;
       // Envoy sends the address of the connection it accepted (the last hop), not one it
       // resolved from X-Forwarded-For: behind a trusted load balancer, the client is in the header.
       const ip = peer === '' ? '' : !trustedSender ? peer : proxies.clientAddress(peer, headers[proxies.header] === undefined ? [] : [headers[proxies.header]!]);

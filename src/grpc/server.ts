@@ -27,6 +27,8 @@ export interface GrpcOptions {
   proxies?: TrustedProxies;
   /** Envoy's downstream peers (a CheckRequest's `source`) whose X-Forwarded-For names the client: `envoy_trusted_proxies`, none by default. */
   envoyProxies?: TrustedProxies;
+  /** Told what an operator should know (a line for the server log). */
+  warn?: (message: string) => void;
 }
 
 /** Largest message accepted, in bytes, as the HTTP body limit. */
@@ -36,7 +38,7 @@ export function buildGrpcServer(options: GrpcOptions): Server {
   const server = new Server({ 'grpc.max_receive_message_length': GRPC_MESSAGE_LIMIT });
   const guard = guarded(options.clientKeys ?? new ClientKeys({}));
   const decisions = decisionService(options.policies, options.decider, options.proxies ?? new TrustedProxies([]), options.gateway.verifyToken);
-  const envoy = envoyAuthorization(options.policies, options.decider, options.gateway, options.proxies ?? new TrustedProxies([]), options.envoyProxies ?? new TrustedProxies([]));
+  const envoy = envoyAuthorization(options.policies, options.decider, options.gateway, options.proxies ?? new TrustedProxies([]), options.envoyProxies ?? new TrustedProxies([]), options.warn);
   server.addService(serviceDefinition(DecisionService), { decide: guard(decisions.decide), decideBatch: guard(decisions.decideBatch) });
   server.addService(serviceDefinition(Authorization), { check: guard(envoy.check, refusedCaller) });
   server.addService(serviceDefinition(Health), health(options.ready));

@@ -275,6 +275,7 @@ describe("Envoy Check when the token's issuer cannot be reached", () => {
 
 describe('client keys', () => {
   const KEY = 'e'.repeat(24);
+  const warnings: string[] = [];
   let keyed: Server;
   let at = '';
   beforeAll(async () => {
@@ -285,6 +286,7 @@ describe('client keys', () => {
       gateway: { verifyToken: async () => ({ ok: false, reason: 'none' }), headers: [], responseHeaders: {}, replay: new ReplayCache() },
       ready: () => true,
       clientKeys: new ClientKeys({ envoy: KEY }),
+      warn: (message) => void warnings.push(message),
     });
     const port = await new Promise<number>((resolve, reject) => keyed.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))));
     at = `127.0.0.1:${port}`;
@@ -313,6 +315,9 @@ describe('client keys', () => {
     const request = { attributes: { source: from, request: { http: { method: 'GET', path: '/from', host: 'api.test', headers: { 'x-forwarded-for': '198.51.100.9' } } } } };
     const r = (await call(Authorization, 'check', CheckRequestSchema, request, { at, metadata: { 'x-gavel-client-key': KEY } })) as unknown as { status?: { code: number } };
     expect(r.status?.code).toBe(16);
+    // The operator of an Envoy not yet in trusted_proxies is told, once.
+    await call(Authorization, 'check', CheckRequestSchema, request, { at, metadata: { 'x-gavel-client-key': KEY } });
+    expect(warnings).toEqual([expect.stringMatching(/^Envoy Check calls from 127\.0\.0\.1 name the client \(198\.51\.100\.9\), which is not believed: .*add its address to trusted_proxies$/)]);
   });
 
   test('with the key in x-gavel-client-key or as a bearer key, calls are decided; health needs none', async () => {
