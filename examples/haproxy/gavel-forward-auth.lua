@@ -50,6 +50,12 @@ local function ask(host, port, lines)
 end
 
 core.register_action("gavel-auth", { "http-req" }, function(txn, host, port)
+  -- Two credentials: the upstream may act on another one than Gavel decided on. Not asked;
+  -- the configuration refuses the request (fail closed).
+  if tonumber(txn.sf:req_fhdr_cnt("authorization")) > 1 or tonumber(txn.sf:req_fhdr_cnt("dpop")) > 1 then
+    txn:Warning("gavel-auth: a request with more than one Authorization or DPoP header is refused")
+    return
+  end
   -- Only what this script sets reaches Gavel: a client's own X-Forwarded-* or X-Original-*
   -- headers are never passed on, so it cannot make Gavel decide on another request.
   local lines = {
@@ -62,8 +68,9 @@ core.register_action("gavel-auth", { "http-req" }, function(txn, host, port)
     -- Gavel believes this only from an address in its trusted_proxies.
     "X-Forwarded-For: " .. txn.sf:src(),
   }
+  -- Whole header values (req_fhdr): req_hdr would split one at commas and hand over a part.
   for header, name in pairs({ ["X-Forwarded-Host"] = "host", ["Authorization"] = "authorization", ["DPoP"] = "dpop" }) do
-    local value = clean(txn.sf:req_hdr(name))
+    local value = clean(txn.sf:req_fhdr(name))
     if value ~= nil then lines[#lines + 1] = header .. ": " .. value end
   end
 

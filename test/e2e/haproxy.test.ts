@@ -91,6 +91,12 @@ describe('HAProxy with the Lua forward-auth action in front of an upstream', () 
     expect((await send('/hello/../elsewhere', { authorization: `Bearer ${token}` })).status).toBe(403);
   });
 
+  test('two Authorization headers are refused without asking Gavel: the upstream might act on the other one', async () => {
+    const good = `Bearer ${await stack.sign({ scope: 'hello:read' })}`;
+    const r = await send('/hello/world', { authorization: [good, 'Bearer other'] as unknown as string });
+    expect(r.status).toBe(503);
+  });
+
   test('a request with a body is decided on its method and path (the body is not sent to Gavel)', async () => {
     const token = await stack.sign({ scope: 'hello:read' });
     expect((await send('/hello/world', { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, { method: 'POST', body: '{"x":1}' })).status).toBe(403);
