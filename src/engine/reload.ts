@@ -20,6 +20,15 @@ export interface ReloadStatus {
   rejection: Extract<ReloadOutcome, { result: 'rejected' }> | null;
 }
 
+/**
+ * Whether a changed name may be something a load reads: a policy, schema or test file, a
+ * folder (a name without a dot), or a Kubernetes `..data` link. Not `gavel.db-wal`.
+ */
+function mayMatter(name: string): boolean {
+  const base = name.split(/[\\/]/).pop() ?? name;
+  return base.endsWith('.gavel') || base === 'schema.json' || /\.test\.(ya?ml|json)$/.test(base) || base.startsWith('..') || !base.includes('.');
+}
+
 /** How often the folder is polled besides being watched, and how long a file must be left alone before it is read. */
 const POLL_MS = 2_000;
 const SETTLE_MS = 300;
@@ -47,6 +56,8 @@ export class PolicyReloader {
   #polled: string | null = null;
   #putOff = 0;
   #timer: NodeJS.Timeout | null = null;
+  #firstScheduledAt = 0;
+  #closed = false;
   #running: Promise<ReloadOutcome> | null = null;
   #again = false;
   readonly status: ReloadStatus = { applied: 0, rejected: 0, rejection: null };
@@ -66,6 +77,9 @@ export class PolicyReloader {
     this.#watchers = new DirWatchers((dir, file) => {
       // Above the folder, only the folder's own name matters (it was replaced or removed).
       if (dir === parent && file !== null && file !== basename(root)) return;
+      // Inside it, files that are not read do not matter: a database or log written beside the
+      // policies (`--policies .`) would otherwise keep putting every reload off.
+      if (file !== null && !mayMatter(file)) return;
       this.schedule();
     });
     // The folder and the one above at once; the rest, and the state the poll compares with,
@@ -77,6 +91,7 @@ export class PolicyReloader {
   }
 
   close(): void {
+    this.#closed = true;
     this.#watchers?.close();
     this.#watchers = null;
     if (this.#poll !== null) clearInterval(this.#poll);
@@ -102,7 +117,11 @@ export class PolicyReloader {
   }
 
   private schedule(delayMs = this.debounceMs): void {
-    if (this.#timer !== null) clearTimeout(this.#timer);
+    if (this.#closed) return;
+    // Debounced, but not for ever: changes that keep coming are read at least once a poll period.
+    if (this.#timer !== null && Date.now() - this.#firstScheduledAt > POLL_MS) return;
+    if (this.#timer === null) this.#firstScheduledAt = Date.now();
+    else clearTimeout(this.#timer);
     this.#timer = setTimeout(() => {
       this.#timer = null;
       void this.reload(true);
@@ -133,6 +152,7 @@ export class PolicyReloader {
   }
 
   private async attempt(settle: boolean): Promise<ReloadOutcome> {
+    if (this.#closed) return { result: 'unchanged', revision: this.live.current.revision, at: new Date() };
     const state = await folderState(resolve(this.dir)).catch(() => null);
     if (settle && state !== null && Date.now() - state.newestMs < SETTLE_MS && this.#putOff < MAX_PUT_OFF) {
       // Written a moment ago, perhaps still being written: read it once it has been left alone.

@@ -111,6 +111,24 @@ describe('watching, as editors and deploy scripts write', () => {
     }
   });
 
+  test('files that are not policies, written all the time beside them (a database in the folder), do not put reloads off', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'gavel-reload-'));
+    writeFileSync(join(dir, 'a.gavel'), '@id("v1") forbid;');
+    const live = new LivePolicySet(buildPolicySet([{ file: 'a.gavel', text: '@id("v1") forbid;' }]).set!);
+    const reloader = new PolicyReloader(dir, live, () => {}, 150);
+    reloader.watch();
+    let n = 0;
+    const noise = setInterval(() => writeFileSync(join(dir, 'gavel.db-wal'), String(n++)), 40);
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      writeFileSync(join(dir, 'a.gavel'), '@id("v2") permit;');
+      expect(await until(() => ids(live)[0] === 'v2', 6_000)).toBe(true);
+    } finally {
+      clearInterval(noise);
+      reloader.close();
+    }
+  });
+
   test('a file added in a new subfolder is picked up', async () => {
     const { live, reloader } = setup('// nothing yet\n');
     reloader.watch();
