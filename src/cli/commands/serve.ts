@@ -82,6 +82,9 @@ Options:
  * action of a second signal (exit at once) would lose; SIGHUP reloads once serving and is
  * ignored before and after (its default action would end the process).
  */
+/** How long a stop waits for requests in flight before it closes their connections. */
+const STOP_DEADLINE_MS = 30_000;
+
 class ServeSignals {
   readonly stopped: Promise<string>;
   #stop: (signal: string) => void = () => {};
@@ -94,7 +97,7 @@ class ServeSignals {
     this.stopped = new Promise((resolve) => (this.#stop = resolve));
     const stop = (signal: NodeJS.Signals) => () => {
       if (!this.#stopping) return void ((this.#stopping = true), this.#stop(signal));
-      if (!this.#done) writeLine(this.io.stderr, `gavel: ${signal} while stopping: still finishing the requests in flight and writing the decision log (SIGKILL ends at once, and loses them)`);
+      if (!this.#done) writeLine(this.io.stderr, `gavel: ${signal} again: already stopping — finishing the requests in flight (at most 30 s) and writing the decision log (SIGKILL ends at once, and loses them)`);
     };
     this.#handlers = [
       ['SIGTERM', stop('SIGTERM')],
@@ -303,8 +306,16 @@ async function serveUntilStopped(argv: string[], io: CliIo, osSignals: ServeSign
   const shutdown = async () => {
     reloader.close();
     ipLists.close();
-    // close() stops accepting and waits for requests in flight; then every answered decision is written.
+    // close() stops accepting and waits for requests in flight; then every answered decision is
+    // written. Not for ever: after 30 s, connections still open (a client that never finishes
+    // its request) are cut, so that a stop cannot hang for want of a SIGKILL.
+    const cut = setTimeout(() => {
+      writeLine(io.stderr, 'gavel: requests still in flight after 30 s; closing their connections');
+      app.server.closeAllConnections();
+      grpc.forceShutdown();
+    }, STOP_DEADLINE_MS);
     await Promise.all([app.close(), new Promise<void>((resolve) => grpc.tryShutdown(() => resolve()))]);
+    clearTimeout(cut);
     trees?.close();
     clearInterval(pruning);
     clearTimeout(sweeping);
