@@ -69,6 +69,8 @@ export interface DecisionQuery {
   policy?: string;
   /** Which interface asked (`authzen`, `mint`, …). */
   via?: string;
+  /** Decisions logged under this request id (a record from before request ids were kept: its id). */
+  requestId?: string;
   /** A page's `next` cursor: only decisions older than the last one that page listed. */
   after?: string;
   limit: number;

@@ -45,6 +45,20 @@ describe('admin endpoints', () => {
     expect(shared.statusCode).toBe(409);
     expect(shared.json()).toEqual({ error: 'ambiguous_id', message: expect.stringContaining('2 decisions were logged under request id `case-7`'), ids: listed.map((d) => d.id) });
     expect((await app.inject({ method: 'GET', url: '/v1/decisions/case-7/explain', headers: auth })).statusCode).toBe(409);
+    // However many reuse it, the filter lists every decision under the request id.
+    const filtered = await app.inject({ method: 'GET', url: '/v1/decisions?request_id=case-7', headers: auth });
+    expect(filtered.json().decisions.map((d: { id: string }) => d.id)).toEqual(listed.map((d) => d.id));
+    await app.close();
+  });
+
+  test('a record from before request ids were kept (its id was the caller\'s) does not hide a newer decision under that id', async () => {
+    const { app, log, store } = setup(KEY);
+    const auth = { authorization: `Bearer ${KEY}` };
+    store.appendDecisions([{ id: 'old-7', at: '2026-01-01T00:00:00.000Z', via: 'native', decision: true, revision: 'r', determining: [], reasons: [], errors: [], subject: { type: 'user', id: 'a' }, action: 'read', resource: { type: 'doc', id: '1' }, latencyUs: 1 }]);
+    await app.inject({ method: 'POST', url: '/v1/decide', payload: request, headers: { 'x-request-id': 'old-7' } });
+    log.flush();
+    expect((await app.inject({ method: 'GET', url: '/v1/decisions/old-7', headers: auth })).statusCode).toBe(409);
+    expect((await app.inject({ method: 'GET', url: '/v1/decisions?request_id=old-7', headers: auth })).json().decisions).toHaveLength(2);
     await app.close();
   });
 

@@ -7,10 +7,11 @@ import { Exit, UsageError, writeLine, type CliIo } from '../io.js';
 import { INTERFACE_WIDTH, INTERFACES } from '../../server/interfaces.js';
 
 export const logHelp = `Usage: gavel log [--db FILE] [--since TIME] [--until TIME] [--decision allow|deny]
-                 [--subject ID] [--policy ID] [--via INTERFACE] [--limit N] [--json]
+                 [--subject ID] [--policy ID] [--via INTERFACE] [--request-id ID] [--limit N] [--json]
 
 Shows the decision log that \`gavel serve\` writes, newest first: time, interface, verdict,
-subject, action, resource, determining policies and reasons.
+subject, action, resource, determining policies and reasons, then [DECISION-ID] and the
+caller's request id.
 
 Options:
       --db FILE          SQLite database (default ./data/gavel.db; also GAVEL_DB)
@@ -22,6 +23,8 @@ Options:
       --policy ID        only decisions this policy determined
       --via INTERFACE    only decisions asked through it: authzen, native, forward_auth, envoy,
                          grpc, mint, … (the batch interfaces end in _batch)
+      --request-id ID    only decisions logged under this request id (the caller's X-Request-ID;
+                         callers choose it, so several may share one)
       --limit N          at most N decisions (default 50)
       --json             an array of records
   -h, --help             show this help
@@ -38,6 +41,7 @@ export async function log(argv: string[], io: CliIo): Promise<number> {
         since: { type: 'string' },
         until: { type: 'string' },
         via: { type: 'string' },
+        'request-id': { type: 'string' },
         decision: { type: 'string' },
         subject: { type: 'string' },
         policy: { type: 'string' },
@@ -63,6 +67,7 @@ export async function log(argv: string[], io: CliIo): Promise<number> {
       ...(since === undefined ? {} : { since }),
       ...(until === undefined ? {} : { until }),
       ...(values.via === undefined ? {} : { via: values.via }),
+      ...(values['request-id'] === undefined ? {} : { requestId: values['request-id'] }),
       ...(values.decision === undefined ? {} : { decision: values.decision === 'allow' }),
       ...(values.subject === undefined ? {} : { subjectId: values.subject }),
       ...(values.policy === undefined ? {} : { policy: values.policy }),

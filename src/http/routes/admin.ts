@@ -20,6 +20,7 @@ const decisionsQuery = {
     since: { type: 'string', maxLength: 64 },
     until: { type: 'string', maxLength: 64 },
     via: { type: 'string', enum: INTERFACES },
+    request_id: { type: 'string', minLength: 1, maxLength: 512 },
     after: { type: 'string', pattern: '^[0-9]{1,15}\\.[0-9]{1,6}$' },
     decision: { type: 'string', enum: ['allow', 'deny'] },
     subject: { type: 'string' },
@@ -95,7 +96,7 @@ export function adminRoutes(app: FastifyInstance, options: AdminOptions, live: L
 
     admin.get('/v1/decisions', { schema: { querystring: decisionsQuery } }, async (request, reply) => {
       if (options.store === null) return reply.status(404).send({ error: 'not_found', message: 'this server keeps no decision log' });
-      const q = request.query as { since?: string; until?: string; decision?: 'allow' | 'deny'; subject?: string; policy?: string; via?: string; after?: string; limit?: string };
+      const q = request.query as { since?: string; until?: string; decision?: 'allow' | 'deny'; subject?: string; policy?: string; via?: string; request_id?: string; after?: string; limit?: string };
       const query: DecisionQuery = { limit: Math.max(1, Math.min(Number(q.limit ?? 100), 10_000)) };
       const window = timeWindow(q);
       if ('problem' in window) return reply.status(400).send({ error: 'invalid_request', message: window.problem });
@@ -104,6 +105,7 @@ export function adminRoutes(app: FastifyInstance, options: AdminOptions, live: L
       if (q.subject !== undefined) query.subjectId = q.subject;
       if (q.policy !== undefined) query.policy = q.policy;
       if (q.via !== undefined) query.via = q.via;
+      if (q.request_id !== undefined) query.requestId = q.request_id;
       if (q.after !== undefined) query.after = q.after;
       return options.store.decisionPage(query);
     });

@@ -85,6 +85,10 @@ export class SqliteStore implements Store {
     if (query.decision !== undefined) key(`d:${query.decision ? 1 : 0}`), recordWhere.push("j.value ->> '$.decision' = ?"), recordParams.push(query.decision ? 1 : 0);
     if (query.subjectId !== undefined) key(`s:${query.subjectId}`), recordWhere.push("j.value ->> '$.subject.id' = ?"), recordParams.push(query.subjectId);
     if (query.via !== undefined) key(`v:${query.via}`), recordWhere.push("j.value ->> '$.via' = ?"), recordParams.push(query.via);
+    if (query.requestId !== undefined) {
+      batchWhere.push('instr(s.ids, ?) > 0'), batchParams.push(`\n${line(query.requestId)}\n`);
+      recordWhere.push("(j.value ->> '$.request_id' = ? OR (j.value ->> '$.request_id' IS NULL AND j.value ->> '$.id' = ?))"), recordParams.push(query.requestId, query.requestId);
+    }
     if (query.policy !== undefined) key(`p:${query.policy}`), recordWhere.push("EXISTS (SELECT 1 FROM json_each(j.value, '$.determining') d WHERE d.value = ?)"), recordParams.push(query.policy);
     const after = query.after === undefined ? null : parseCursor(query.after);
     // The candidate batches a chunk at a time, newest first: a page reads as many as it
