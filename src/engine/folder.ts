@@ -53,11 +53,6 @@ function wanted(top: string, path: string): boolean {
 }
 
 /**
- * Symbolic links are followed — Kubernetes mounts a ConfigMap as links into a hidden
- * `..data` folder — and a broken link to a policy file is an error, never a policy quietly
- * left out. A folder reached twice through links is read once.
- */
-/**
  * What a reload watches and polls: the folders a load walks (their real paths), and a
  * fingerprint of the files it reads — path, size, modification time and inode of each — that
  * changes whenever one of them is written, replaced, added or removed.
@@ -75,6 +70,11 @@ export async function folderState(dir: string): Promise<{ dirs: Set<string>; fin
   return { dirs: seen, fingerprint: parts.join('\n'), newestMs };
 }
 
+/**
+ * Symbolic links are followed — Kubernetes mounts a ConfigMap as links into a hidden
+ * `..data` folder — and a broken link to a policy file is an error, never a policy quietly
+ * left out. A folder reached twice through links is read once.
+ */
 async function walk(top: string, dir: string, found: string[], seen: Set<string>): Promise<string[]> {
   const real = await realpath(dir);
   if (seen.has(real)) return found;
