@@ -51,6 +51,8 @@ export async function startGavel(name: string, options: GavelOptions): Promise<S
     policies: 'policies',
     db: 'gavel.db',
     trusted_issuers: (options.trustedIssuers ?? []).map((t) => t.entry),
+    // The load generator calls Envoy Check as Envoy would, from loopback: its `source` is believed only from a trusted proxy.
+    trusted_proxies: ['127.0.0.1/32'],
     decision_log: { enabled: options.decisionLog ?? true, keep_requests: options.keepRequests ?? true },
   };
   const configFile = join(options.dir, 'gavel.json');
