@@ -138,8 +138,11 @@ describe('gavel serve', () => {
       }
     };
     await Promise.all(Array.from({ length: 16 }, worker));
-    expect(await server.exited).toBe(0);
+    const code = await server.exited;
+    // Everything is written before `gavel: stopped`. A signal that lands after it, while Node
+    // itself is exiting (its handlers gone), can still give the exit status of that signal.
     expect(server.output()).toContain('gavel: stopped');
+    expect(code === 0 || (code === null && child!.signalCode === 'SIGTERM'), `exit ${code} ${child!.signalCode}`).toBe(true);
     expect(acknowledged.length).toBeGreaterThanOrEqual(300);
     const { default: Database } = await import('better-sqlite3');
     const db = new Database(join(ws.dir, 'data', 'gavel.db'), { readonly: true });
