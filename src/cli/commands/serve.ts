@@ -89,6 +89,7 @@ class ServeSignals {
   readonly stopped: Promise<string>;
   #stop: (signal: string) => void = () => {};
   #stopping = false;
+  #stoppedAt = 0;
   #done = false;
   #reload: (() => void) | null = null;
   readonly #handlers: [NodeJS.Signals, () => void][];
@@ -96,8 +97,9 @@ class ServeSignals {
   constructor(private readonly io: CliIo) {
     this.stopped = new Promise((resolve) => (this.#stop = resolve));
     const stop = (signal: NodeJS.Signals) => () => {
-      if (!this.#stopping) return void ((this.#stopping = true), this.#stop(signal));
-      if (!this.#done) writeLine(this.io.stderr, `gavel: ${signal} again: already stopping — finishing the requests in flight (at most 30 s) and writing the decision log (SIGKILL ends at once, and loses them)`);
+      if (!this.#stopping) return void ((this.#stopping = true), (this.#stoppedAt = Date.now()), this.#stop(signal));
+      // Ctrl-C under `npm start` reaches Gavel twice at once (from the terminal and from npm): only a later one is news.
+      if (!this.#done && Date.now() - this.#stoppedAt > 500) writeLine(this.io.stderr, `gavel: ${signal} again: already stopping — finishing the requests in flight (at most 30 s) and writing the decision log (SIGKILL ends at once, and loses them)`);
     };
     this.#handlers = [
       ['SIGTERM', stop('SIGTERM')],
