@@ -215,6 +215,21 @@ describe('watching', () => {
     expect(lists.lookup('192.0.2.1')?.lists).toEqual([]);
   });
 
+  test('a lists folder replaced whole (mv lists.new lists) is picked up, and so are edits in the new one', async () => {
+    mkdirSync(join(dir, 'lists'));
+    const path = join(dir, 'lists', 'drop.txt');
+    writeFileSync(path, '192.0.2.0/24\n');
+    const lists = await open([{ name: 'drop', path }]);
+    await lists.watch();
+    mkdirSync(join(dir, 'lists.new'));
+    writeFileSync(join(dir, 'lists.new', 'drop.txt'), '198.51.100.0/24\n');
+    renameSync(join(dir, 'lists'), join(dir, 'lists.old'));
+    renameSync(join(dir, 'lists.new'), join(dir, 'lists'));
+    await until(() => lists.lookup('198.51.100.1')?.lists.length === 1, 'the new folder');
+    writeFileSync(path, '203.0.113.0/24\n');
+    await until(() => lists.lookup('203.0.113.1')?.lists.length === 1, 'an edit in the new folder');
+  });
+
   test('a write in place, a broken write and its fix', async () => {
     const path = write('drop.txt', '192.0.2.0/24\n');
     const lists = await open([{ name: 'drop', path }]);

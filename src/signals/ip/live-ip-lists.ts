@@ -212,13 +212,17 @@ export class LiveIpLists {
     return report;
   }
 
-  /** The folders of every list's configured path and of the file it resolves to. */
+  /**
+   * The folders of every list's configured path and of the file it resolves to, and the folder
+   * above the configured one: a lists folder replaced whole (`mv lists.new lists`) is seen there.
+   */
   async #syncWatchers(): Promise<void> {
     const dirs = new Set<string>();
     for (const slot of this.#slots) {
       const path = resolve(slot.config.path);
       slot.real = await realpath(path).catch(() => null);
       dirs.add(dirname(path));
+      dirs.add(dirname(dirname(path)));
       if (slot.real !== null) dirs.add(dirname(slot.real));
     }
     if (this.#watching) this.#watchers.sync(dirs);
@@ -227,8 +231,11 @@ export class LiveIpLists {
   #changed(dir: string, filename: string | null): void {
     for (const slot of this.#slots) {
       const path = resolve(slot.config.path);
+      const folder = dirname(path);
+      // The list's folder itself, renamed or replaced, in the folder above.
+      const replaced = dir === dirname(folder) && dir !== folder && filename === basename(folder);
       // `..data` and friends: Kubernetes swapping a ConfigMap's files in one rename.
-      const here = dir === dirname(path) && (filename === null || filename === basename(path) || filename.startsWith('..'));
+      const here = replaced || (dir === folder && (filename === null || filename === basename(path) || filename.startsWith('..')));
       const there = slot.real !== null && dir === dirname(slot.real) && (filename === null || filename === basename(slot.real));
       if (here || there) this.#dirty.add(slot.config.name);
     }
