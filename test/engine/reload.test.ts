@@ -11,6 +11,18 @@ afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
 const request = { subject: { type: 'user', id: 'u' }, action: { name: 'read' }, resource: { type: 'doc', id: '1' } };
 
+/** Whether `check` holds within `ms`, polled every 10 ms. */
+const until = (check: () => boolean, ms = 8_000) =>
+  new Promise<boolean>((resolve) => {
+    const started = Date.now();
+    const poll = setInterval(() => {
+      if (check() || Date.now() - started > ms) {
+        clearInterval(poll);
+        resolve(check());
+      }
+    }, 10);
+  });
+
 function setup(text: string) {
   dir = mkdtempSync(join(tmpdir(), 'gavel-reload-'));
   writeFileSync(join(dir, 'a.gavel'), text);
@@ -67,16 +79,6 @@ describe('policy reload', () => {
 });
 
 describe('watching, as editors and deploy scripts write', () => {
-  const until = (check: () => boolean, ms = 8_000) =>
-    new Promise<boolean>((resolve) => {
-      const started = Date.now();
-      const poll = setInterval(() => {
-        if (check() || Date.now() - started > ms) {
-          clearInterval(poll);
-          resolve(check());
-        }
-      }, 10);
-    });
   const ids = (live: LivePolicySet) => decide(live.current, request).determining;
 
   test('a file replaced by a rename (sed -i, an editor\'s save) is picked up every time, not only the first', async () => {
@@ -169,17 +171,6 @@ describe('a policies folder mounted from a Kubernetes ConfigMap', () => {
     };
     return { live, update, reloader: new PolicyReloader(dir, live, () => {}, 20) };
   }
-
-  const until = (check: () => boolean, ms = 5_000) =>
-    new Promise<boolean>((resolve) => {
-      const started = Date.now();
-      const poll = setInterval(() => {
-        if (check() || Date.now() - started > ms) {
-          clearInterval(poll);
-          resolve(check());
-        }
-      }, 10);
-    });
 
   test('every update is picked up by the watcher, not only the first', async () => {
     const { live, update, reloader } = configMap('@id("v1") forbid;');
