@@ -235,7 +235,7 @@ export interface Store {
    */
   decisionBatches(window: DecisionWindow): Iterable<string>;
   /** Saves a revision's files unless that revision id is already stored; keeps the newest `keep`. Answers whether it wrote. */
-  savePolicyRevision(revision: PolicyRevision, keep?: number): boolean;
+  savePolicyRevision(revision: PolicyRevision, keep?: number, maxBytes?: number): boolean;
   /** A stored revision; `null` when unknown (never saved, or pruned). */
   policyRevision(id: string): PolicyRevision | null;
   /** Stored revision ids starting with `prefix`, newest first. */

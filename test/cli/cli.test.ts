@@ -72,6 +72,10 @@ describe('gavel check', () => {
     const r = await gavel(['check', '--policies', 'empty'], { cwd: cwd() });
     expect(r.code).toBe(0);
     expect(r.stderr).toContain('warning: no *.gavel files under empty');
+    // Files that hold only comments are the same: nothing is permitted.
+    writeFileSync(join(ws.dir, 'empty', 'todo.gavel'), '// to be written\n');
+    const comments = await gavel(['check', '--policies', 'empty'], { cwd: cwd() });
+    expect([comments.code, comments.stderr]).toEqual([0, expect.stringContaining('warning: the *.gavel files under empty hold no policy: every request will be denied')]);
   });
 
   test('a missing folder or an unknown flag is a usage error: exit 2', async () => {

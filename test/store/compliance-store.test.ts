@@ -52,6 +52,16 @@ describe('policy revisions', () => {
     expect(store.policyRevision('bbbb3333')?.files).toEqual({ 'a.gavel': '// bbbb3333' });
     store.close();
   });
+
+  test('revisions are bounded in bytes too, newest kept first, the newest always', () => {
+    const store = new SqliteStore(join(dir, 'g.db'));
+    const big = (id: string, day: number) => ({ id, savedAt: `2026-01-${String(day).padStart(2, '0')}T00:00:00Z`, files: { 'a.gavel': `// ${id} ${'x'.repeat(1000)}` } });
+    for (let day = 1; day <= 5; day++) store.savePolicyRevision(big(`r${day}`, day), 1000, 2500);
+    expect(['r1', 'r2', 'r3', 'r4', 'r5'].filter((id) => store.policyRevision(id) !== null)).toEqual(['r4', 'r5']);
+    store.savePolicyRevision(big('huge', 6), 1000, 10);
+    expect(store.policyRevisionIds('')).toEqual(['huge']);
+    store.close();
+  });
 });
 
 describe('decision log queries', () => {

@@ -37,6 +37,7 @@ export async function check(argv: string[], io: CliIo): Promise<number> {
   } else {
     printDiagnostics(io, result, shown);
     if (result.folder.sources.length === 0) writeLine(io.stderr, `warning: no *.gavel files under ${shown}: every request will be denied`);
+    else if (ok && result.set!.policies.length === 0) writeLine(io.stderr, `warning: the *.gavel files under ${shown} hold no policy: every request will be denied`);
     if (ok) writeLine(io.stdout, `${result.set!.policies.length} policies in ${result.folder.sources.length} files: ok (revision ${result.set!.revision})`);
     else writeLine(io.stderr, `${result.diagnostics.length} error${result.diagnostics.length === 1 ? '' : 's'}`);
   }

@@ -159,12 +159,25 @@ export class SqliteStore implements Store {
     }
   }
 
-  savePolicyRevision(revision: PolicyRevision, keep = 1000): boolean {
+  /**
+   * Keeps the newest `keep` revisions, and of those no more than `maxBytes` of files (the
+   * newest always): a thousand reloads of a large policy set would otherwise keep a thousand
+   * copies of it — eight gigabytes for an 8 MB set.
+   */
+  savePolicyRevision(revision: PolicyRevision, keep = 1000, maxBytes = 256 << 20): boolean {
     return this.db.transaction((): boolean => {
       // Looked up first: a revision served again (a restart, a revert) writes nothing.
       if (this.db.prepare('SELECT 1 FROM policy_revisions WHERE id = ?').get(revision.id) !== undefined) return false;
       this.db.prepare('INSERT INTO policy_revisions (id, saved_at, files) VALUES (?, ?, ?)').run(revision.id, revision.savedAt, JSON.stringify(revision.files));
       this.db.prepare('DELETE FROM policy_revisions WHERE id NOT IN (SELECT id FROM policy_revisions ORDER BY saved_at DESC, rowid DESC LIMIT ?)').run(keep);
+      // Newest first, the running size of the files; those past the bound go (never the newest).
+      this.db
+        .prepare(
+          `DELETE FROM policy_revisions WHERE id IN (
+             SELECT id FROM (SELECT id, SUM(length(files)) OVER (ORDER BY saved_at DESC, rowid DESC) AS running, ROW_NUMBER() OVER (ORDER BY saved_at DESC, rowid DESC) AS n FROM policy_revisions)
+             WHERE running > ? AND n > 1)`,
+        )
+        .run(maxBytes);
       return true;
     })();
   }
