@@ -162,6 +162,8 @@ describe('explaining a logged decision', () => {
     await app.close();
     const found = await gavel(['explain', 'req-dr-weber', '--db', db], { cwd: dir });
     expect(found.code).toBe(0);
+    // Found by the caller's request id; shown with the decision's own id too.
+    expect(found.stdout).toMatch(/^[0-9a-f-]{36} \(request req-dr-weber\): DENY user:dr-weber /);
     expect(found.stdout).toMatch(/explained with the stored revision/);
     expect(found.stdout).toMatch(/what would allow:\n {2}patients\.clinician-read/);
     const unknown = await gavel(['explain', 'nope', '--db', db], { cwd: dir });
