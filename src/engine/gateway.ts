@@ -18,18 +18,18 @@ export interface GatewayCall {
   ip: string;
 }
 
-/**
- * The request model of a gateway call: action = method, resource = the route (path, host,
- * query, scheme), subject =
- * the verified token's `sub` (a `client` when it is the `client_id`; `anonymous` without a
- * token), token = the verified claims, context = ip, allow-listed headers, time.
- */
 /** The entity type of a verified token's subject: `client`, `user`, or an issuer's own. */
 export type SubjectType = (claims: JWTPayload) => string;
 
 /** Without better knowledge: a token whose `sub` is its `client_id` (or that has no `sub`) is a client's own, any other a user's. */
 export const defaultSubjectType: SubjectType = (claims) => (claims.sub === undefined || claims.sub === claims.client_id ? 'client' : 'user');
 
+/**
+ * The request model of a gateway call: action = method, resource = the route (path, host,
+ * query, scheme), subject =
+ * the verified token's `sub` (a `client` when it is the `client_id`; `anonymous` without a
+ * token), token = the verified claims, context = ip, allow-listed headers, time.
+ */
 export function gatewayRequest(call: GatewayCall, claims: JWTPayload | undefined, allowHeaders: readonly string[], subjectType: SubjectType = defaultSubjectType): Request {
   const sub = typeof claims?.sub === 'string' ? claims.sub : typeof claims?.client_id === 'string' ? claims.client_id : '';
   const headers: Record<string, string> = {};
@@ -43,14 +43,14 @@ export function gatewayRequest(call: GatewayCall, claims: JWTPayload | undefined
   };
 }
 
+const ACCESS_TOKEN = /(?:^|&)access(?:_|%5f)token=/i;
+const ACCESS_TOKENS = /(^|&)(access(?:_|%5f)token)=[^&]*/gi;
+
 /**
  * The query with the value of an `access_token` parameter (RFC 6750 §2.3, a bearer token in
  * the URI) replaced: the query is part of the decided request, which the decision log keeps,
  * and the log never holds a token. Gavel does not take such a token as a credential.
  */
-const ACCESS_TOKEN = /(?:^|&)access(?:_|%5f)token=/i;
-const ACCESS_TOKENS = /(^|&)(access(?:_|%5f)token)=[^&]*/gi;
-
 export function withoutAccessToken(query: string): string {
   return query.length < 13 || !ACCESS_TOKEN.test(query) ? query : query.replace(ACCESS_TOKENS, '$1$2=REDACTED');
 }

@@ -75,6 +75,9 @@ Options:
       --trusted-proxy CIDR  a proxy whose X-Forwarded-For names the client (repeatable)
   -h, --help             show this help`;
 
+/** How long a stop waits for requests in flight before it closes their connections. */
+const STOP_DEADLINE_MS = 30_000;
+
 /**
  * Signals, from the moment `serve` starts: a stop (SIGTERM, SIGINT) asked for while starting
  * is honoured once the server is up; one asked for while stopping is only said — the stop
@@ -82,9 +85,6 @@ Options:
  * action of a second signal (exit at once) would lose; SIGHUP reloads once serving and is
  * ignored before and after (its default action would end the process).
  */
-/** How long a stop waits for requests in flight before it closes their connections. */
-const STOP_DEADLINE_MS = 30_000;
-
 class ServeSignals {
   readonly stopped: Promise<string>;
   #stop: (signal: string) => void = () => {};
@@ -99,7 +99,7 @@ class ServeSignals {
     const stop = (signal: NodeJS.Signals) => () => {
       if (!this.#stopping) return void ((this.#stopping = true), (this.#stoppedAt = Date.now()), this.#stop(signal));
       // Ctrl-C under `npm start` reaches Gavel twice at once (from the terminal and from npm): only a later one is news.
-      if (!this.#done && Date.now() - this.#stoppedAt > 500) writeLine(this.io.stderr, `gavel: ${signal} again: already stopping — finishing the requests in flight (at most 30 s) and writing the decision log (SIGKILL ends at once, and loses them)`);
+      if (!this.#done && Date.now() - this.#stoppedAt > 500) writeLine(this.io.stderr, `gavel: ${signal} again: already stopping — finishing the requests in flight (at most ${STOP_DEADLINE_MS / 1000} s) and writing the decision log (SIGKILL ends at once, and loses them)`);
     };
     this.#handlers = [
       ['SIGTERM', stop('SIGTERM')],
@@ -312,7 +312,7 @@ async function serveUntilStopped(argv: string[], io: CliIo, osSignals: ServeSign
     // written. Not for ever: after 30 s, connections still open (a client that never finishes
     // its request) are cut, so that a stop cannot hang for want of a SIGKILL.
     const cut = setTimeout(() => {
-      writeLine(io.stderr, 'gavel: requests still in flight after 30 s; closing their connections');
+      writeLine(io.stderr, `gavel: requests still in flight after ${STOP_DEADLINE_MS / 1000} s; closing their connections`);
       app.server.closeAllConnections();
       grpc.forceShutdown();
     }, STOP_DEADLINE_MS);
