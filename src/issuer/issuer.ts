@@ -356,8 +356,7 @@ export class Issuer {
     };
     if (form.get('decision') === 'deny') return back({ error: 'access_denied', error_description: 'the user denied the request' });
     const username = form.get('username') ?? '';
-    const registry = this.options.registry().registry;
-    const user = registry.users.find((u) => u.id === username);
+    const user = this.options.registry().users.get(username);
     // At most five tries per sign-in; then the application must start again.
     if ((p.attempts = (p.attempts ?? 0) + 1) > 5) return back({ error: 'access_denied', error_description: 'too many failed sign-in attempts' });
     const address = attemptKey(origin.address ?? 'unknown');
@@ -457,7 +456,7 @@ export class Issuer {
     }
     const problem = await bindingProblem(claims, presented.scheme, presented.token, dpop, { method, url: `${this.url}/oauth2/userinfo` }, this.replay);
     if (problem !== null) throw new OAuthError('invalid_request', problem, 401, 'DPoP error="invalid_token"');
-    const user = this.options.registry().registry.users.find((u) => u.id === claims.sub);
+    const user = typeof claims.sub === 'string' ? this.options.registry().users.get(claims.sub) : undefined;
     if (user === undefined) throw new OAuthError('invalid_request', 'the user no longer exists', 401, 'Bearer error="invalid_token"');
     const picked = Object.fromEntries(['name', 'email', 'email_verified', 'preferred_username', 'locale'].filter((k) => user.attributes[k] !== undefined).map((k) => [k, user.attributes[k]]));
     return { sub: user.id, ...picked };
@@ -492,7 +491,7 @@ export class Issuer {
       const target = this.targetProblem(resource, t.audience);
       if (target !== null) return (refusal = 'invalid_target'), target;
       const api = this.apiOf(t.audience);
-      const user = view.registry.users.find((u) => u.id === t.subject);
+      const user = view.users.get(t.subject);
       if (api === undefined || user === undefined) {
         revoke = true;
         return api === undefined ? 'the API is no longer registered' : 'the user no longer exists';
@@ -565,11 +564,11 @@ export class Issuer {
     // Whose token it is, by the registry (user and client ids never coincide): `sub` equal to
     // `client_id` marks only a client's first token — one it exchanged already names the
     // exchanging client in `client_id`, and must not turn its client subject into a user.
-    const registry = this.options.registry().registry;
-    const person = registry.users.find((u) => u.id === subject.sub);
+    const view = this.options.registry();
+    const person = view.users.get(subject.sub);
     const user = person === undefined ? null : person.id;
-    if (person === undefined && !this.options.registry().clients.has(subject.sub)) throw new OAuthError('invalid_grant', 'the subject token\'s user or client no longer exists');
-    const byRoles = person === undefined ? null : roleScopes(registry, person, client.id);
+    if (person === undefined && !view.clients.has(subject.sub)) throw new OAuthError('invalid_grant', 'the subject token\'s user or client no longer exists');
+    const byRoles = person === undefined ? null : roleScopes(view.registry, person, client.id);
     const candidates = wanted.filter((x) => api.scopes.includes(x) && client.scopes.includes(x) && (byRoles === null || byRoles.has(x)));
     if (candidates.length === 0) throw new OAuthError('invalid_scope', `none of the scopes is both the client's and ${api.identifier}'s${byRoles === null ? '' : ", and held by the user's roles for this client"}`);
     const mint = this.mint(client, api, TOKEN_EXCHANGE, candidates, origin, requestId, user);
@@ -620,7 +619,7 @@ export class Issuer {
   /** The API's custom claims, from the user's (user grants) or the client's attributes; absent ones are left out. */
   private mappedClaims(api: Api, client: Client, userId: string | null): Record<string, unknown> {
     if (api.claims === undefined) return {};
-    const user = userId === null ? undefined : this.options.registry().registry.users.find((u) => u.id === userId);
+    const user = userId === null ? undefined : this.options.registry().users.get(userId);
     const out: Record<string, unknown> = {};
     for (const [claim, source] of Object.entries(api.claims)) {
       const [from, attribute] = source.split('.');
