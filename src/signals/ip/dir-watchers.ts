@@ -13,9 +13,11 @@ export class DirWatchers {
 
   /**
    * Watches exactly `dirs`; a folder that cannot be watched (gone) is tried again at the next
-   * sync, and one replaced under its path (`mv new old`) is watched again.
+   * sync, and one replaced under its path (`mv new old`) is watched again. Answers the folders
+   * whose watch starts now: what changed in them before it did was seen by no watch.
    */
-  sync(dirs: ReadonlySet<string>): void {
+  sync(dirs: ReadonlySet<string>): string[] {
+    const started: string[] = [];
     for (const [dir, w] of this.#watchers) {
       if (dirs.has(dir) && inode(dir) === w.ino) continue;
       w.watcher.close();
@@ -34,10 +36,12 @@ export class DirWatchers {
           this.onEvent(dir, null);
         });
         this.#watchers.set(dir, { watcher: w, ino });
+        started.push(dir);
       } catch {
         // Not there now; the list's own read reports the missing file.
       }
     }
+    return started;
   }
 
   get dirs(): string[] {

@@ -225,7 +225,12 @@ export class LiveIpLists {
       dirs.add(dirname(dirname(path)));
       if (slot.real !== null) dirs.add(dirname(slot.real));
     }
-    if (this.#watching) this.#watchers.sync(dirs);
+    if (!this.#watching) return;
+    const wasWatching = this.#watchers.dirs.length > 0;
+    const started = this.#watchers.sync(dirs);
+    // A folder watched anew after a reload (its path now names a replaced folder) may have
+    // changed between that reload's read and the watch: read its lists once more.
+    if (wasWatching) for (const dir of started) this.#changed(dir, null);
   }
 
   #changed(dir: string, filename: string | null): void {
