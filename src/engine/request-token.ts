@@ -5,6 +5,11 @@ import { boundKey } from '../tokens/dpop.js';
 type Json = { [k: string]: unknown };
 const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 
+/** Whether the request carries a token in `context.token` (valid or not): only then is there anything to wait for. */
+export function carriesToken(request: Request): request is Request & { context: Json } {
+  return isObject(request.context) && Object.hasOwn(request.context, 'token');
+}
+
 /**
  * AuthZEN and native callers pass an end user's bearer token as `context.token`. It is
  * taken out of `context` (policies and the decision log never see a raw token), verified,
@@ -12,7 +17,7 @@ const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null 
  * says why.
  */
 export async function withRequestToken(request: Request, verify: (token: string) => Promise<TokenResult>): Promise<{ request: Request; tokenError: string | null }> {
-  if (!isObject(request.context) || !Object.hasOwn(request.context, 'token')) return { request, tokenError: null };
+  if (!carriesToken(request)) return { request, tokenError: null };
   const { token, ...context } = request.context;
   const stripped: Request = { ...request, context };
   if (typeof token !== 'string') return { request: stripped, tokenError: 'context.token must be a string (a JWT)' };

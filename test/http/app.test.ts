@@ -44,6 +44,21 @@ describe('POST /access/v1/evaluation', () => {
     expect(r.json()).toMatchObject({ decision: false, context: { determining: ['no-archived'], reasons: ['archived records are read-only'] } });
   });
 
+  test('the context carries a failed condition and a token that did not verify, with where and why', async () => {
+    const r = await post('/access/v1/evaluation', { subject: alice, action: { name: 'write' }, resource: active, context: { token: 'not.a.jwt' } });
+    expect(r.statusCode).toBe(200);
+    expect(r.json()).toEqual({
+      decision: false,
+      context: {
+        determining: [],
+        reasons: [],
+        revision: live.current.revision,
+        errors: [{ policy: 'write', message: '`subject.role` is missing', location: expect.stringMatching(/^app\.gavel:3:\d+$/) }],
+        token_error: expect.any(String),
+      },
+    });
+  });
+
   test('echoes X-Request-ID, and makes one when the caller sent none', async () => {
     const r = await post('/access/v1/evaluation', { subject: alice, action: { name: 'read' }, resource: active }, { 'x-request-id': 'pep-42' });
     expect(r.headers['x-request-id']).toBe('pep-42');

@@ -27,6 +27,33 @@ export const evaluationBody = {
   properties: { subject: subjectSchema, action: actionSchema, resource: resourceSchema, context: contextSchema },
 } as const;
 
+const strings = { type: 'array', items: { type: 'string' } } as const;
+
+/**
+ * A single evaluation's answer (200). Declared so that fastify serialises it with a compiled
+ * serialiser instead of `JSON.stringify` (about 0.6 µs a response); members not named here
+ * are still sent (`additionalProperties`), so the schema cannot drop what a decision says.
+ */
+export const evaluationResponse = {
+  type: 'object',
+  required: ['decision'],
+  properties: {
+    decision: { type: 'boolean' },
+    context: {
+      type: 'object',
+      properties: {
+        determining: strings,
+        reasons: strings,
+        revision: { type: 'string' },
+        errors: { type: 'array', items: { type: 'object', properties: { policy: { type: 'string' }, message: { type: 'string' }, location: { type: 'string' } }, additionalProperties: true } },
+        token_error: { type: 'string' },
+      },
+      additionalProperties: true,
+    },
+  },
+  additionalProperties: true,
+} as const;
+
 export const SEMANTICS = ['execute_all', 'deny_on_first_deny', 'permit_on_first_permit'] as const;
 export type EvaluationsSemantic = (typeof SEMANTICS)[number];
 
