@@ -74,7 +74,9 @@ export function checkAuthorization(query: URLSearchParams, view: RegistryView, n
     const apiScopes = requested.filter((s) => s !== 'openid' && !(IDENTITY_SCOPES.has(s) && !(view.apisOfScope.has(s) && client.scopes.includes(s))));
     const apis = new Set(apiScopes.flatMap((s) => view.apisOfScope.get(s) ?? []));
     if (apiScopes.length === 0 && requested.includes('openid')) api = userinfo;
-    else if (apis.size !== 1) return fail('invalid_target', apis.size === 0 ? 'no registered API has the requested scopes' : 'the scopes belong to several APIs: say which with `resource`');
+    // No `resource` was sent: scopes no API registers are unknown scopes (RFC 6749 §4.1.2.1), not a bad target.
+    else if (apis.size === 0) return fail('invalid_scope', 'no registered API has the requested scopes');
+    else if (apis.size > 1) return fail('invalid_target', 'the scopes belong to several APIs: say which with `resource`');
     else api = [...apis][0];
   }
   const scopes = [...new Set(requested)].filter((s) => client.scopes.includes(s) && api.scopes.includes(s));

@@ -71,6 +71,9 @@ export function authenticateClient(presented: Presented, lookup: (id: string) =>
   return { client, method };
 }
 
+/** The JWS algorithms a `private_key_jwt` assertion may use; metadata publishes the same list. */
+export const ASSERTION_ALGS = ['ES256', 'ES384', 'RS256', 'PS256', 'EdDSA'];
+
 export const JWT_BEARER_ASSERTION = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
 
 /**
@@ -99,7 +102,7 @@ export async function authenticateAssertion(presented: Presented, lookup: (id: s
       issuer: client.id,
       subject: client.id,
       audience: audiences,
-      algorithms: ['ES256', 'ES384', 'RS256', 'PS256', 'EdDSA'],
+      algorithms: ASSERTION_ALGS,
       requiredClaims: ['exp', 'jti'],
       maxTokenAge: '5m',
       currentDate: new Date(nowMs),

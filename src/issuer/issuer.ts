@@ -7,7 +7,7 @@ import type { LivePolicySet } from '../engine/live-set.js';
 import type { Decider, Origin } from '../server/decider.js';
 import type { Velocity } from '../signals/velocity.js';
 import type { Store } from '../store/store.js';
-import { authenticateAssertion, authenticateClient, basicCredentials, type Presented } from './client-auth.js';
+import { ASSERTION_ALGS, authenticateAssertion, authenticateClient, basicCredentials, type Presented } from './client-auth.js';
 import type { KeyRing } from './keys.js';
 import type { RegistryView } from './live-registry.js';
 import { OAuthError, type OAuthErrorCode } from './oauth-error.js';
@@ -170,7 +170,10 @@ export class Issuer {
       token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'],
       introspection_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'private_key_jwt'],
       revocation_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'],
-      token_endpoint_auth_signing_alg_values_supported: ['ES256', 'ES384', 'RS256', 'PS256', 'EdDSA'],
+      // RFC 8414 §2: each endpoint listing private_key_jwt must say which algorithms its assertions may use.
+      token_endpoint_auth_signing_alg_values_supported: ASSERTION_ALGS,
+      introspection_endpoint_auth_signing_alg_values_supported: ASSERTION_ALGS,
+      revocation_endpoint_auth_signing_alg_values_supported: ASSERTION_ALGS,
       scopes_supported: scopes,
       authorization_response_iss_parameter_supported: true,
       ...(this.registrationOpen ? { registration_endpoint: `${this.url}/oauth2/register` } : {}),
@@ -278,7 +281,9 @@ export class Issuer {
     const scopes = requested === null ? client.scopes : requested.split(' ').filter((s) => s !== '');
     const apis = new Set(scopes.flatMap((s) => view.apisOfScope.get(s) ?? []));
     if (apis.size === 1) return [...apis][0];
-    throw new OAuthError('invalid_target', apis.size === 0 ? 'no registered API has the requested scopes' : 'the scopes belong to several APIs: say which with `resource`');
+    // No `resource` was sent: scopes no API registers are unknown scopes (RFC 6749 §5.2), not a bad target.
+    if (apis.size === 0) throw new OAuthError('invalid_scope', 'no registered API has the requested scopes');
+    throw new OAuthError('invalid_target', 'the scopes belong to several APIs: say which with `resource`');
   }
 
   /**

@@ -218,6 +218,13 @@ describe('authorization code with PKCE, in a real browser', () => {
     expect(await evil.text()).toContain('redirect_uri is not registered');
   });
 
+  test('without a resource, a scope no API registers is sent back as invalid_scope (RFC 6749 §4.1.2.1)', async () => {
+    const query = { response_type: 'code', client_id: WEB.id, redirect_uri: REDIRECT, scope: 'bogus', state: 's2', code_challenge: 'x'.repeat(43), code_challenge_method: 'S256' };
+    const r = await fetch(`${server.url}/oauth2/authorize?${new URLSearchParams(query)}`, { redirect: 'manual' });
+    expect(r.status).toBe(302);
+    expect(Object.fromEntries(new URL(r.headers.get('location')!).searchParams)).toMatchObject({ error: 'invalid_scope', state: 's2', iss: server.url });
+  });
+
   test('openid is decided like any scope: refused, the API token comes without an ID token, and a sign-in only is refused', async () => {
     const withApi = await start('openid invoice:read');
     const tokens = await oidc.authorizationCodeGrant(withApi.config, await signIn(withApi.url, 'carol-example-password', 'carol'), { pkceCodeVerifier: withApi.verifier, expectedState: withApi.state });

@@ -64,6 +64,11 @@ describe('client_credentials through openid-client', () => {
       authorization_response_iss_parameter_supported: true,
     });
     expect(meta.registration_endpoint).toBeUndefined();
+    // RFC 8414 §2: every endpoint that lists private_key_jwt says which assertion algorithms it takes.
+    for (const endpoint of ['token', 'introspection', 'revocation']) {
+      expect(meta[`${endpoint}_endpoint_auth_methods_supported`]).toContain('private_key_jwt');
+      expect(meta[`${endpoint}_endpoint_auth_signing_alg_values_supported`]).toEqual(expect.arrayContaining(['ES256', 'RS256']));
+    }
   });
 
   test('without trusted software statement keys, registration is not found — however often it is asked for', async () => {
@@ -101,6 +106,11 @@ describe('client_credentials through openid-client', () => {
     expect((await oidc.clientCredentialsGrant(config, { scope: 'invoice:read payments:write' })).scope).toBe('invoice:read');
     await expect(oidc.clientCredentialsGrant(config, { scope: 'payments:write' })).rejects.toMatchObject({ error: 'invalid_scope' });
     await expect(oidc.clientCredentialsGrant(config, { scope: 'invoice:read', resource: 'https://elsewhere.example.com' })).rejects.toMatchObject({ error: 'invalid_target' });
+  });
+
+  test('without a resource, scopes no API registers are invalid_scope (RFC 6749 §5.2), not invalid_target', async () => {
+    const config = await discover(REPORTING.id, REPORTING.secret);
+    await expect(oidc.clientCredentialsGrant(config, { scope: 'bogus' })).rejects.toMatchObject({ error: 'invalid_scope', error_description: 'no registered API has the requested scopes' });
   });
 
   test('a parameter without a value is as if omitted (RFC 6749 §3.1); two resources are invalid_target (a token is for one API)', async () => {

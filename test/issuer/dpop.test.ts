@@ -71,7 +71,7 @@ describe('DPoP', () => {
     // A request that fails for another reason does not use its proof up (so failing requests cannot fill the replay cache).
     const kept = await proof('POST', url);
     const failing = await fetch(url, { method: 'POST', headers: { authorization: basic, dpop: kept, 'content-type': 'application/x-www-form-urlencoded' }, body: 'grant_type=client_credentials&scope=nowhere:read' });
-    expect(((await failing.json()) as { error: string }).error).toBe('invalid_target');
+    expect(((await failing.json()) as { error: string }).error).toBe('invalid_scope');
     expect((await ask(kept)).status).toBe(200);
     expect((await ask(kept)).status).toBe(400);
     expect(((await (await ask(await proof('GET', url))).json()) as { error: string }).error).toBe('invalid_dpop_proof');
