@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
-import { buildPolicySet, formatDiagnostic } from '../../src/index.js';
+import { buildPolicySet, decide, formatDiagnostic } from '../../src/index.js';
 
 const dir = join(import.meta.dirname, '..', 'golden', 'diagnostics');
 const read = (name: string) => ({ file: name, text: readFileSync(join(dir, name), 'utf8') });
@@ -49,6 +49,13 @@ describe('diagnostics (golden files)', () => {
   test('a lone \\r ends a line in locations too, as it does for comments', () => {
     const { diagnostics } = buildPolicySet([{ file: 'a.gavel', text: 'permit when { true };\r// c\r@id("b") permit when { zz };' }]);
     expect(diagnostics.map(formatDiagnostic)).toEqual([expect.stringMatching(/^a\.gavel:3:24: error: unknown name `zz`/)]);
+  });
+
+  test('after a lone \\r, a runtime error and an explanation name the line the checker would', () => {
+    const { set } = buildPolicySet([{ file: 'a.gavel', text: 'permit\rwhen {\r  context.x == 1\r};\r' }]);
+    const d = decide(set!, { subject: { type: 'u', id: 'a' }, action: { name: 'GET' }, resource: { type: 'd', id: '1' }, context: {} }, { explain: true });
+    expect(d.errors).toEqual([{ policy: 'a.gavel#1', message: '`context.x` is missing', location: 'a.gavel:3:3' }]);
+    expect(d.explanation?.trace[0]).toMatchObject({ location: 'a.gavel:1:1', outcome: 'error' });
   });
 
   test('`has` on an unknown attribute reports it once', () => {

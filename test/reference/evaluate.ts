@@ -81,6 +81,11 @@ function member(x: unknown, list: unknown[]): boolean {
   });
 }
 
+/** With ranges in the list, a value must be an address to be judged (as `x in [cidr(…)]`). */
+function notAddressAmongRanges(x: unknown, list: unknown[]): boolean {
+  return list.some((item) => item instanceof Cidr) && toIp(x) === null;
+}
+
 function globToRegExp(pattern: string): RegExp {
   let out = '';
   for (let i = 0; i < pattern.length; i++) {
@@ -181,13 +186,17 @@ export function evaluate(e: Expr, request: Json): R {
           if (!Array.isArray(r)) return ERROR;
           if (member(l, r)) return true;
           // With ranges in the list, the left side must be an address (as for `in cidr(…)`).
-          return r.some((item) => item instanceof Cidr) && toIp(l) === null ? ERROR : false;
+          return notAddressAmongRanges(l, r) ? ERROR : false;
         case 'contains':
-          return Array.isArray(l) ? member(r, l) : ERROR;
+          if (!Array.isArray(l)) return ERROR;
+          return member(r, l) ? true : notAddressAmongRanges(r, l) ? ERROR : false;
         case 'contains_any':
-        case 'contains_all':
+        case 'contains_all': {
           if (!Array.isArray(l) || !Array.isArray(r)) return ERROR;
-          return e.op === 'contains_all' ? r.every((x) => member(x, l)) : r.some((x) => member(x, l));
+          if (e.op === 'contains_any' && r.some((x) => member(x, l))) return true;
+          if (r.some((x) => !member(x, l) && notAddressAmongRanges(x, l))) return ERROR;
+          return e.op === 'contains_all' ? r.every((x) => member(x, l)) : false;
+        }
       }
     }
     // falls through: unreachable, every op returns

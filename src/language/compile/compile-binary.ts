@@ -246,12 +246,17 @@ function contains(expr: ExprOf<'binary'>, l: Fn, right: Compiled, p: ErrorSource
   const to = expr.left.span.end.offset;
   if (path?.root === 'token' && path.names.length === 1 && path.names[0] === 'scope' && typeof c === 'string') return scopeContains(c, from, to, p);
   const r = right.fn;
+  const rightFrom = expr.right.span.start.offset;
+  const rightTo = expr.right.span.end.offset;
   return (a) => {
     const lv = l(a);
     if (lv instanceof EvalError) return lv;
     const rv = r(a);
     if (rv instanceof EvalError) return rv;
-    return Array.isArray(lv) ? inList(rv, lv) : notList(p, from, to, lv);
+    if (!Array.isArray(lv)) return notList(p, from, to, lv);
+    // As `x in [cidr(…)]`: with ranges in the list, a value that is not an address is an error, not a quiet false.
+    const found = inListOrRanges(rv, lv);
+    return typeof found === 'string' ? fail(p, rightFrom, rightTo, found) : found;
   };
 }
 
@@ -283,6 +288,17 @@ function containsSome(expr: ExprOf<'binary'>, l: Fn, r: Fn, p: ErrorSource): Fn 
       const [sideFrom, sideTo, v] = Array.isArray(lv) ? [rightFrom, rightTo, rv] : [leftFrom, leftTo, lv];
       return fail(p, sideFrom, sideTo, `\`${op}\` needs lists on both sides, and \`${p.textAt(sideFrom, sideTo)}\` is ${typeName(v)}`);
     }
-    return all ? rv.every((x) => inList(x, lv)) : rv.some((x) => inList(x, lv));
+    // Each item as `x in lv`: an item that is not an address, against ranges, is an error — for
+    // contains_any unless another item matched; for contains_all always (it cannot be judged).
+    let notAnAddress: string | null = null;
+    let every = true;
+    for (const x of rv) {
+      const found = inListOrRanges(x, lv);
+      if (typeof found === 'string') notAnAddress ??= found;
+      else if (found && !all) return true;
+      else if (!found) every = false;
+    }
+    if (notAnAddress !== null) return fail(p, rightFrom, rightTo, notAnAddress);
+    return all && every;
   };
 }

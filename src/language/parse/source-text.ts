@@ -1,5 +1,6 @@
 import type { Policy, Position, Span } from '../ast.js';
 import { reparsePolicy } from './parser.js';
+import { unifyLineBreaks } from './lexer.js';
 
 /**
  * A policy file's text, which a policy set keeps in place of syntax trees and positions:
@@ -8,11 +9,16 @@ import { reparsePolicy } from './parser.js';
  */
 export class SourceText {
   #lineStarts: number[] | undefined;
+  /** The file's text with every line break a `\n`, as the first parse read it (same length: offsets hold). */
+  readonly text: string;
 
   constructor(
     readonly file: string,
-    readonly text: string,
-  ) {}
+    text: string,
+  ) {
+    // A lone `\r` ends a line for the parser; re-parses and positions must count it too.
+    this.text = unifyLineBreaks(text);
+  }
 
   /** The policy at `span`, which parsed without errors from this text before. */
   policy(span: Span): Policy {
