@@ -1,6 +1,6 @@
 import type { JWTPayload } from 'jose';
 import type { Request } from '../language/eval/activation.js';
-import { accessToken } from '../tokens/dpop.js';
+import { accessToken, dpopChallenge } from '../tokens/dpop.js';
 import type { TokenResult } from '../tokens/verify-token.js';
 import type { Decision } from './decision.js';
 
@@ -110,10 +110,11 @@ export function gatewayVerdict(d: Decision, verified: TokenResult | null, respon
   }
   if (verified !== null && !verified.ok && verified.unavailable === true) return { kind: 'unavailable', reason: verified.reason };
   if (claims === undefined) {
+    if (verified === null) return { kind: 'unauthenticated', challenge: 'Bearer' };
+    const reason = verified.ok ? '' : verified.reason;
     // RFC 9449 §7.1: a token presented with the DPoP scheme is answered with a DPoP challenge.
-    const scheme = verified === null ? 'Bearer' : accessToken(authorization)?.scheme === 'dpop' ? 'DPoP' : 'Bearer';
-    const challenge = verified === null ? scheme : `${scheme} error="invalid_token", error_description=${quote(verified.ok ? '' : verified.reason)}`;
-    return { kind: 'unauthenticated', challenge };
+    if (accessToken(authorization)?.scheme === 'dpop') return { kind: 'unauthenticated', challenge: dpopChallenge({ code: !verified.ok && verified.badProof === true ? 'invalid_dpop_proof' : 'invalid_token', description: headerValue(reason) }) };
+    return { kind: 'unauthenticated', challenge: `Bearer error="invalid_token", error_description=${quote(reason)}` };
   }
   return { kind: 'forbidden', reason: d.reasons[0] ?? 'denied by policy' };
 }

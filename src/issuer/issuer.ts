@@ -16,7 +16,7 @@ import { checkAuthorization, redirectWith, verifierMatches, type PendingAuthoriz
 import { errorPage, loginPage } from './login-page.js';
 import { passwordMatches, randomToken } from './secrets.js';
 import { seal, unseal } from './keys.js';
-import { accessToken, bindingProblem, boundKey, ReplayCache, verifyProof } from '../tokens/dpop.js';
+import { accessToken, bindingProblem, boundKey, dpopChallenge, DPOP_ALGORITHMS, ReplayCache, verifyProof } from '../tokens/dpop.js';
 
 export interface TokenResponse {
   access_token: string;
@@ -177,7 +177,7 @@ export class Issuer {
       scopes_supported: scopes,
       authorization_response_iss_parameter_supported: true,
       ...(this.registrationOpen ? { registration_endpoint: `${this.url}/oauth2/register` } : {}),
-      dpop_signing_alg_values_supported: ['ES256', 'ES384', 'ES512', 'RS256', 'PS256', 'EdDSA'],
+      dpop_signing_alg_values_supported: DPOP_ALGORITHMS,
     };
   }
 
@@ -460,7 +460,10 @@ export class Issuer {
       throw new OAuthError('invalid_request', 'a valid access token with the openid scope is required', 401, 'Bearer error="invalid_token"');
     }
     const problem = await bindingProblem(claims, presented.scheme, presented.token, dpop, { method, url: `${this.url}/oauth2/userinfo` }, this.replay);
-    if (problem !== null) throw new OAuthError('invalid_request', problem, 401, 'DPoP error="invalid_token"');
+    if (problem !== null) {
+      const code = problem.badProof ? 'invalid_dpop_proof' : 'invalid_token';
+      throw new OAuthError(code, problem.reason, 401, dpopChallenge({ code, description: problem.reason }));
+    }
     const user = typeof claims.sub === 'string' ? this.options.registry().users.get(claims.sub) : undefined;
     if (user === undefined) throw new OAuthError('invalid_request', 'the user no longer exists', 401, 'Bearer error="invalid_token"');
     const picked = Object.fromEntries(['name', 'email', 'email_verified', 'preferred_username', 'locale'].filter((k) => user.attributes[k] !== undefined).map((k) => [k, user.attributes[k]]));

@@ -4,7 +4,19 @@ import { steadyNow } from './clock.js';
 import { calculateJwkThumbprint, decodeProtectedHeader, importJWK, jwtVerify, type JWK, type JWTPayload } from 'jose';
 
 /** Proof algorithms accepted: asymmetric only, as for tokens. */
-const ALGORITHMS = ['ES256', 'ES384', 'ES512', 'RS256', 'PS256', 'EdDSA'];
+export const DPOP_ALGORITHMS = ['ES256', 'ES384', 'ES512', 'RS256', 'PS256', 'EdDSA'];
+const ALGORITHMS = DPOP_ALGORITHMS;
+
+/**
+ * A resource server's DPoP challenge (RFC 9449 §7.1): the scheme, the proof algorithms it
+ * accepts (`algs`, which the RFC says SHOULD be sent), and the error when there is one —
+ * `invalid_dpop_proof` for a proof that fails the checks of §4.3, `invalid_token` otherwise.
+ */
+export function dpopChallenge(error?: { code: 'invalid_token' | 'invalid_dpop_proof'; description: string }): string {
+  const algs = `algs="${DPOP_ALGORITHMS.join(' ')}"`;
+  if (error === undefined) return `DPoP ${algs}`;
+  return `DPoP error="${error.code}", error_description="${error.description.replace(/["\\]/g, '')}", ${algs}`;
+}
 
 /**
  * The longest a key is remembered. A proof or client assertion older than its own freshness
@@ -153,13 +165,20 @@ export function accessToken(authorization: string | undefined): { scheme: 'beare
  * proof by that key for this request; a bearer token needs nothing more. Answers why a
  * presented token must be refused, or `null`.
  */
-export async function bindingProblem(claims: JWTPayload, scheme: 'bearer' | 'dpop', token: string, proof: string | undefined, request: { method: string; url: string }, replay: ReplayCache): Promise<string | null> {
+export async function bindingProblem(claims: JWTPayload, scheme: 'bearer' | 'dpop', token: string, proof: string | undefined, request: { method: string; url: string }, replay: ReplayCache): Promise<BindingProblem | null> {
   const jkt = boundKey(claims);
-  if (jkt === null) return scheme === 'dpop' ? 'the DPoP scheme was used with a token not bound to a key' : null;
-  if (scheme !== 'dpop' || proof === undefined) return 'the token is DPoP-bound: present it with the DPoP scheme and a DPoP proof';
+  if (jkt === null) return scheme === 'dpop' ? { reason: 'the DPoP scheme was used with a token not bound to a key', badProof: false } : null;
+  if (scheme !== 'dpop' || proof === undefined) return { reason: 'the token is DPoP-bound: present it with the DPoP scheme and a DPoP proof', badProof: false };
   // The key is checked before the proof is recorded: proofs by other keys never take room.
   const checked = await verifyProof(proof, { method: request.method, url: request.url, accessToken: token, replay, jkt });
-  return checked.ok ? null : checked.reason;
+  // Every check of verifyProof is one of RFC 9449 §4.3's (`ath` and the bound key included).
+  return checked.ok ? null : { reason: checked.reason, badProof: true };
+}
+
+/** Why a presented token cannot be used as presented; `badProof` when its DPoP proof failed RFC 9449 §4.3 (`invalid_dpop_proof`). */
+export interface BindingProblem {
+  reason: string;
+  badProof: boolean;
 }
 
 /**
@@ -179,5 +198,6 @@ export async function verifyPresented(
   const verified = await verify(presented.token);
   if (!verified.ok) return verified;
   const problem = await bindingProblem(verified.claims, presented.scheme, presented.token, proof, request, replay);
-  return problem === null ? verified : { ok: false, reason: problem };
+  if (problem === null) return verified;
+  return problem.badProof ? { ok: false, reason: problem.reason, badProof: true } : { ok: false, reason: problem.reason };
 }

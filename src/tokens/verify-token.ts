@@ -9,7 +9,7 @@ import { MAX_JSON_DEPTH, nestedDeeperThan } from '../formats/json-depth.js';
  * checked at all — its issuer's keys cannot be fetched — so it is neither valid nor known to
  * be invalid, and a gateway answers 503 (try again), not 401.
  */
-export type TokenResult = { ok: true; claims: JWTPayload } | { ok: false; reason: string; unavailable?: true };
+export type TokenResult = { ok: true; claims: JWTPayload } | { ok: false; reason: string; unavailable?: true; badProof?: true };
 
 /**
  * Verifies a bearer token. `key` is the token's `tokenKey`, when the caller has computed it

@@ -103,16 +103,19 @@ describe('DPoP', () => {
     };
     // Presented as a bearer token, or without a proof: refused — with the scheme it was presented with (RFC 9449 §7.1).
     expect(await refused(`Bearer ${token}`)).toMatch(/^Bearer error="invalid_token", .*DPoP-bound/);
-    expect(await refused(`DPoP ${token}`)).toMatch(/^DPoP error="invalid_token", .*DPoP-bound/);
-    // A proof for another URL, another method, without ath, replayed, or by another key.
-    expect(await refused(`DPoP ${token}`, await proof('GET', 'https://api.example.com/payments/1', { ath: ath(token) }))).toContain('htu');
-    expect(await refused(`DPoP ${token}`, await proof('POST', ORIGINAL, { ath: ath(token) }))).toContain('htm');
-    expect(await refused(`DPoP ${token}`, await proof('GET', ORIGINAL))).toContain('ath');
+    // Without a proof the token is what is wrong; every challenge names the proof algorithms (RFC 9449 §7.1 `algs`).
+    expect(await refused(`DPoP ${token}`)).toMatch(/^DPoP error="invalid_token", .*DPoP-bound.*, algs="ES256 [^"]*"$/);
+    // A proof for another URL, another method, without ath, replayed, or by another key: the proof
+    // fails RFC 9449 §4.3, which §7.1 answers with invalid_dpop_proof.
+    const badProof = (detail: string) => new RegExp(`^DPoP error="invalid_dpop_proof", error_description="[^"]*${detail}[^"]*", algs="ES256 [^"]*"$`);
+    expect(await refused(`DPoP ${token}`, await proof('GET', 'https://api.example.com/payments/1', { ath: ath(token) }))).toMatch(badProof('htu'));
+    expect(await refused(`DPoP ${token}`, await proof('POST', ORIGINAL, { ath: ath(token) }))).toMatch(badProof('htm'));
+    expect(await refused(`DPoP ${token}`, await proof('GET', ORIGINAL))).toMatch(badProof('ath'));
     const used = await proof('GET', ORIGINAL, { ath: ath(token) });
     expect((await forwardAuth(`DPoP ${token}`, used)).status).toBe(200);
-    expect(await refused(`DPoP ${token}`, used)).toContain('replay');
+    expect(await refused(`DPoP ${token}`, used)).toMatch(badProof('replay'));
     const other = await generateKeyPair('ES256', { extractable: true });
-    expect(await refused(`DPoP ${token}`, await proof('GET', ORIGINAL, { ath: ath(token) }, other.privateKey, await exportJWK(other.publicKey)))).toContain('another key');
+    expect(await refused(`DPoP ${token}`, await proof('GET', ORIGINAL, { ath: ath(token) }, other.privateKey, await exportJWK(other.publicKey)))).toMatch(badProof('another key'));
   });
 
   test('the decide API refuses a bound token: it cannot see the original request to check a proof', async () => {

@@ -83,7 +83,9 @@ export function oauthRoutes(app: FastifyInstance, issuer: Issuer, origin: Origin
       return noStore(reply).send(await issuer.userinfo(request.headers.authorization, typeof dpop === 'string' ? dpop : undefined, request.method));
     } catch (err: unknown) {
       if (!(err instanceof OAuthError)) throw err;
-      return noStore(reply).status(err.status).header('www-authenticate', err.challenge ?? 'Bearer').send({ error: 'invalid_token', error_description: err.description });
+      // RFC 6750 §3.1 / RFC 9449 §7.1: a resource's errors are invalid_token, or invalid_dpop_proof for a bad proof.
+      const error = err.error === 'invalid_dpop_proof' ? err.error : 'invalid_token';
+      return noStore(reply).status(err.status).header('www-authenticate', err.challenge ?? 'Bearer').send({ error, error_description: err.description });
     }
   };
   // OpenID Connect Core §5.3: GET and POST.
