@@ -34,8 +34,13 @@ import { consoleRoutes, type ConsoleOptions } from '../console/routes.js';
 
 export interface AppOptions {
   policies: LivePolicySet;
-  /** The PDP identifier published in AuthZEN metadata; default: the request's own origin. */
-  baseUrl?: string | null;
+  /**
+   * The URL clients reach this server at: the PDP identifier published in AuthZEN metadata
+   * (asked at each request: `gavel serve` knows it once listening). Default: the address the
+   * request arrived on — never the request's `Host`, which the caller chooses (AuthZEN's
+   * identifier exists to prevent mix-ups, which an echoed Host would defeat).
+   */
+  baseUrl?: (() => string) | null;
   /** Largest request body in bytes (413 beyond). */
   bodyLimit?: number;
   logger?: boolean;

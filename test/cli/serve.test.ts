@@ -36,6 +36,9 @@ describe('gavel serve', () => {
 
     const ready = await fetch(`${server.url}/readyz`);
     expect(await ready.json()).toMatchObject({ status: 'ready' });
+    // The AuthZEN PDP identifier is the server's own URL (as the issuer's), not the Host a caller sends.
+    const metadata = await fetch(`${server.url}/.well-known/authzen-configuration`, { headers: { host: 'evil.example' } });
+    expect(await metadata.json()).toMatchObject({ policy_decision_point: server.url, access_evaluation_endpoint: `${server.url}/access/v1/evaluation` });
 
     const r = await fetch(`${server.url}/access/v1/evaluation`, {
       method: 'POST',

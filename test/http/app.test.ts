@@ -146,17 +146,28 @@ describe('POST /access/v1/evaluations', () => {
 });
 
 describe('GET /.well-known/authzen-configuration', () => {
-  test('publishes the endpoints under the PDP identifier', async () => {
-    const r = await app.inject({ method: 'GET', url: '/.well-known/authzen-configuration', headers: { host: 'pdp.example' } });
-    expect(r.statusCode).toBe(200);
-    expect(r.json()).toEqual({
-      policy_decision_point: 'http://pdp.example',
-      access_evaluation_endpoint: 'http://pdp.example/access/v1/evaluation',
-      access_evaluations_endpoint: 'http://pdp.example/access/v1/evaluations',
-      search_subject_endpoint: 'http://pdp.example/access/v1/search/subject',
-      search_resource_endpoint: 'http://pdp.example/access/v1/search/resource',
-      search_action_endpoint: 'http://pdp.example/access/v1/search/action',
-    });
+  test('publishes the endpoints under the PDP identifier: the URL the server is configured with, whatever Host the caller sends', async () => {
+    const pdp = buildApp({ policies: live, baseUrl: () => 'https://pdp.example/gavel' });
+    try {
+      const r = await pdp.inject({ method: 'GET', url: '/.well-known/authzen-configuration', headers: { host: 'evil.example' } });
+      expect(r.statusCode).toBe(200);
+      expect(r.json()).toEqual({
+        policy_decision_point: 'https://pdp.example/gavel',
+        access_evaluation_endpoint: 'https://pdp.example/gavel/access/v1/evaluation',
+        access_evaluations_endpoint: 'https://pdp.example/gavel/access/v1/evaluations',
+        search_subject_endpoint: 'https://pdp.example/gavel/access/v1/search/subject',
+        search_resource_endpoint: 'https://pdp.example/gavel/access/v1/search/resource',
+        search_action_endpoint: 'https://pdp.example/gavel/access/v1/search/action',
+      });
+    } finally {
+      await pdp.close();
+    }
+  });
+
+  test('without a configured URL the identifier is the address the request arrived on, never its Host header', async () => {
+    const r = await app.inject({ method: 'GET', url: '/.well-known/authzen-configuration', headers: { host: 'evil.example' } });
+    const { policy_decision_point: id } = r.json() as { policy_decision_point: string };
+    expect(id).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
   });
 });
 

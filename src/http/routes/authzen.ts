@@ -45,6 +45,12 @@ function answered(d: Evaluated | Problems): { decision: boolean; context: Json }
   return authzenDecision(d);
 }
 
+/** `http://ADDRESS:PORT` of the socket a request arrived on (IPv6 in brackets). */
+function localOrigin(address: string | undefined, port: number | undefined): string {
+  const host = address === undefined ? '127.0.0.1' : address.includes(':') ? `[${address}]` : address;
+  return `http://${host}:${port ?? 80}`;
+}
+
 interface BatchBody {
   subject?: Json;
   action?: Json;
@@ -55,7 +61,7 @@ interface BatchBody {
 }
 
 /** OpenID AuthZEN Authorization API 1.0: evaluation, evaluations, and PDP metadata. */
-export function authzenRoutes(app: FastifyInstance, policies: LivePolicySet, baseUrl: string | null, decider: Decider, verify: Verify, origin: OriginOf): void {
+export function authzenRoutes(app: FastifyInstance, policies: LivePolicySet, baseUrl: (() => string) | null, decider: Decider, verify: Verify, origin: OriginOf): void {
   // Not an async handler: an answer made in this turn is sent at once (handle-request.js sends a returned value).
   app.post('/access/v1/evaluation', { schema: { body: evaluationBody, response: { 200: evaluationResponse } } }, (request) => {
     const d = evaluate(policies.current, request.body as Json, decider, verify, 'authzen', request.id, origin(request));
@@ -92,7 +98,7 @@ export function authzenRoutes(app: FastifyInstance, policies: LivePolicySet, bas
   });
 
   app.get('/.well-known/authzen-configuration', async (request, reply) => {
-    const base = baseUrl ?? `${request.protocol}://${request.host}`;
+    const base = baseUrl?.() ?? localOrigin(request.socket.localAddress, request.socket.localPort);
     reply.header('cache-control', 'max-age=300');
     return {
       policy_decision_point: base,
