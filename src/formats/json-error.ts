@@ -77,3 +77,19 @@ export function jsonErrorOffset(text: string): number {
     return typeof at === 'number' ? at : 0;
   }
 }
+
+/** Where and why JSON text does not parse: 1-based line and column, and `JSON.parse`'s reason without its offset. */
+export interface JsonProblem {
+  line: number;
+  col: number;
+  message: string;
+}
+
+/** `err` (from `JSON.parse(text)`) as a located problem. */
+export function jsonProblem(text: string, err: unknown): JsonProblem {
+  const offset = jsonErrorOffset(text);
+  const before = text.slice(0, offset);
+  // Node's messages end with the offset (or a quote of the text), which line and column replace.
+  const message = err instanceof Error ? err.message.split('\n')[0].replace(/, (?:\.\.\.)?".*$|\s*in JSON at position.*$/, '') : String(err);
+  return { line: before.split('\n').length, col: offset - before.lastIndexOf('\n'), message };
+}

@@ -30,6 +30,7 @@ import { TrustedProxies } from '../signals/client-address.js';
 import type { LiveIpLists } from '../signals/ip/live-ip-lists.js';
 import { ClientKeys } from '../server/keys.js';
 import { complianceRoutes } from './routes/compliance.js';
+import { jsonBodies } from './json-body.js';
 import { consoleRoutes, type ConsoleOptions } from '../console/routes.js';
 
 export interface AppOptions {
@@ -102,6 +103,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
     ajv: { customOptions: { allErrors: false, coerceTypes: false, removeAdditional: false } },
   });
   app.setErrorHandler(errorHandler);
+  jsonBodies(app);
   app.setNotFoundHandler((request, reply) => {
     void reply.status(404).send({ error: 'not_found', message: `no route for ${request.method} ${request.url.split('?')[0]}` });
   });

@@ -87,6 +87,34 @@ describe('POST /access/v1/evaluation', () => {
     expect(r.json()).toMatchObject({ error: 'invalid_request', message: expect.any(String) });
   });
 
+  test('malformed JSON is a 400 that says where the body broke', async () => {
+    const r = await post('/access/v1/evaluation', '{"subject": {"type": "user", "id": "alice"},\n "action": {"name": "read"},}');
+    expect(r.statusCode).toBe(400);
+    expect(r.json()).toEqual({ error: 'invalid_request', message: expect.stringMatching(/^the body is not valid JSON: .* at line 2, column 29$/) });
+  });
+
+  test.each([
+    { note: 'a __proto__ member', payload: '{"subject": {"type": "user", "id": "a", "properties": {"__proto__": {"role": "admin"}}}, "action": {"name": "read"}, "resource": {"type": "record", "id": "r1"}}' },
+    { note: 'a __proto__ member spelled with escapes', payload: '{"subject": {"type": "user", "id": "a", "properties": {"\\u005f_proto__": {"role": "admin"}}}, "action": {"name": "read"}, "resource": {"type": "record", "id": "r1"}}' },
+    { note: 'a constructor holding prototype', payload: '{"subject": {"type": "user", "id": "a", "properties": {"constructor": {"prototype": {}}}}, "action": {"name": "read"}, "resource": {"type": "record", "id": "r1"}}' },
+  ])('400 for $note, as fastify refuses it', async ({ payload }) => {
+    const r = await post('/access/v1/evaluation', payload);
+    expect(r.statusCode).toBe(400);
+    expect(r.json()).toMatchObject({ error: 'invalid_request', message: expect.stringContaining('not accepted') });
+  });
+
+  test('a member merely named constructor, a \\u escape and a byte order mark are fine', async () => {
+    const r = await post('/access/v1/evaluation', '\uFEFF{"subject": {"type": "user", "id": "alice", "properties": {"constructor": "x", "name": "Zo\\u00eb"}}, "action": {"name": "read"}, "resource": {"type": "record", "id": "r1", "properties": {"status": "active"}}}');
+    expect(r.statusCode).toBe(200);
+    expect(r.json()).toMatchObject({ decision: true });
+  });
+
+  test('a JSON body sent as text/plain is told the content type, not a schema error', async () => {
+    const r = await app.inject({ method: 'POST', url: '/access/v1/evaluation', payload: JSON.stringify({ subject: alice, action: { name: 'read' }, resource: active }), headers: { 'content-type': 'text/plain' } });
+    expect(r.statusCode).toBe(400);
+    expect(r.json()).toEqual({ error: 'invalid_request', message: 'Content-Type must be application/json' });
+  });
+
   test('400 for a Content-Type other than application/json', async () => {
     const r = await app.inject({ method: 'POST', url: '/access/v1/evaluation', payload: 'subject=alice', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
     expect(r.statusCode).toBe(400);

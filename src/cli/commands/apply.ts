@@ -6,6 +6,7 @@ import { applyDocument } from '../../issuer/apply-document.js';
 import { SqliteStore } from '../../store/sqlite/sqlite-store.js';
 import { flags, databasePath } from '../args.js';
 import { Exit, UsageError, writeLine, type CliIo } from '../io.js';
+import { jsonProblem } from '../../formats/json-error.js';
 
 export const applyHelp = `Usage: gavel apply FILE.json [--db FILE] [--dry-run] [--json]
 
@@ -44,13 +45,20 @@ export async function apply(argv: string[], io: CliIo): Promise<number> {
   if (values.help) return writeLine(io.stdout, applyHelp), Exit.ok;
   if (positionals.length !== 1) throw new UsageError('give exactly one document: gavel apply FILE.json');
   const file = positionals[0];
+  let text: string;
+  try {
+    text = await readFile(resolve(io.cwd, file), 'utf8');
+  } catch (err: unknown) {
+    throw new UsageError(`${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'does not exist' : `cannot be read: ${(err as Error).message}`}`);
+  }
+  // A byte order mark (Windows editors write one) is not JSON, but says nothing wrong.
+  if (text.startsWith('\uFEFF')) text = text.slice(1);
   let json: unknown;
   try {
-    const text = await readFile(resolve(io.cwd, file), 'utf8');
-    // A byte order mark (Windows editors write one) is not JSON, but says nothing wrong.
-    json = JSON.parse(text.startsWith('\uFEFF') ? text.slice(1) : text);
+    json = JSON.parse(text);
   } catch (err: unknown) {
-    throw new UsageError(`${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'does not exist' : `not valid JSON: ${(err as Error).message}`}`);
+    const { line, col, message } = jsonProblem(text, err);
+    throw new UsageError(`${file}:${line}:${col}: not valid JSON: ${message}`);
   }
   const path = databasePath(io.cwd, values.db);
   const dryRun = values['dry-run'] ?? false;

@@ -10,7 +10,7 @@ import { Exit, readAll, UsageError, writeLine, type CliIo } from '../io.js';
 import { parseArgs } from 'node:util';
 import { COMMON, flags, policiesDir } from '../args.js';
 import { loadSet, printDiagnostics } from '../load.js';
-import { jsonErrorOffset } from '../../formats/json-error.js';
+import { jsonProblem } from '../../formats/json-error.js';
 import { renderDecision, renderWhyNot, whyJson } from '../render.js';
 import { whyNot } from '../../engine/why-not.js';
 
@@ -94,16 +94,9 @@ function parseJson(text: string, where: string, oneLine: boolean): unknown {
   try {
     return JSON.parse(text);
   } catch (err: unknown) {
-    const message = err instanceof Error ? err.message.split('\n')[0].replace(/, (?:\.\.\.)?".*$|\s*in JSON at position.*$/, '') : String(err);
-    const offset = jsonErrorOffset(text);
-    const at = oneLine ? `, column ${offset + 1}` : lineCol(text, offset);
-    throw new UsageError(`${where}${at}: invalid JSON: ${message}`);
+    const { line, col, message } = jsonProblem(text, err);
+    throw new UsageError(`${where}${oneLine ? `, column ${col}` : `:${line}:${col}`}: invalid JSON: ${message}`);
   }
-}
-
-function lineCol(text: string, offset: number): string {
-  const before = text.slice(0, offset);
-  return `:${before.split('\n').length}:${offset - before.lastIndexOf('\n')}`;
 }
 
 async function evalLines(set: PolicySet, io: CliIo, explain: boolean): Promise<number> {

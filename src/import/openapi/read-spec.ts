@@ -5,7 +5,7 @@
  * JSON syntax error reads like one. Nothing here throws on bad input: problems are values.
  */
 import { isMap, isNode, isScalar, LineCounter, parseDocument, type Document } from 'yaml';
-import { jsonErrorOffset } from '../../formats/json-error.js';
+import { jsonProblem as locateJsonError } from '../../formats/json-error.js';
 
 export interface Located {
   line: number;
@@ -72,10 +72,8 @@ function jsonProblem(text: string): SpecProblem | null {
     JSON.parse(text);
     return null;
   } catch (err: unknown) {
-    const offset = jsonErrorOffset(text);
-    const before = text.slice(0, offset);
-    const message = err instanceof Error ? err.message.split('\n')[0].replace(/, (?:\.\.\.)?".*$|\s*in JSON at position.*$/, '') : String(err);
-    return { line: before.split('\n').length, col: offset - before.lastIndexOf('\n'), message: `invalid JSON: ${message}` };
+    const { line, col, message } = locateJsonError(text, err);
+    return { line, col, message: `invalid JSON: ${message}` };
   }
 }
 

@@ -1,0 +1,43 @@
+import type { FastifyInstance } from 'fastify';
+import { jsonProblem } from '../formats/json-error.js';
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null;
+
+/** A 400 the error handler answers as `invalid_request` with this message. */
+const badRequest = (message: string): Error => Object.assign(new Error(message), { statusCode: 400 });
+
+/**
+ * Refuses what fastify's own parser refuses (secure-json-parse): a `__proto__` member, and a
+ * `constructor` member holding a `prototype` — harmless to `JSON.parse`, dangerous to code
+ * that later merges such an object with assignment.
+ */
+function guarded(key: string, value: unknown): unknown {
+  if (key === '__proto__') throw badRequest('the body has a member named `__proto__`, which is not accepted');
+  if (key === 'constructor' && isObject(value) && Object.hasOwn(value, 'prototype')) throw badRequest('the body has a `constructor` member holding `prototype`, which is not accepted');
+  return value;
+}
+
+/**
+ * JSON request bodies: parsed by `JSON.parse`, refusing prototype keys as fastify's parser
+ * does, and when the text is not JSON a 400 that says where it broke (line and column) —
+ * fastify's says only that it is not JSON. The reviver that checks keys runs only when the
+ * text could hold one (spelled out, or hidden in a `\u` escape): it would slow every parse.
+ * `text/plain` loses fastify's default parser, so a JSON body sent with it gets the
+ * "Content-Type must be application/json" answer rather than a schema error about a string.
+ */
+export function jsonBodies(app: FastifyInstance): void {
+  app.removeContentTypeParser(['application/json', 'text/plain']);
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
+    // A byte order mark is not JSON, but says nothing wrong (fastify's parser drops it too).
+    const text = (body as string).charCodeAt(0) === 0xfeff ? (body as string).slice(1) : (body as string);
+    if (text.length === 0) return done(badRequest('the body is empty; send a JSON object'), undefined);
+    const suspect = text.includes('__proto__') || text.includes('constructor') || text.includes('\\u');
+    try {
+      done(null, suspect ? JSON.parse(text, guarded) : JSON.parse(text));
+    } catch (err: unknown) {
+      if (err instanceof Error && 'statusCode' in err) return done(err, undefined);
+      const { line, col, message } = jsonProblem(text, err);
+      done(badRequest(`the body is not valid JSON: ${message} at line ${line}, column ${col}`), undefined);
+    }
+  });
+}
