@@ -185,6 +185,17 @@ describe('gavel apply', () => {
     expect((await gavel(['apply', 'dir.json'], { cwd: cwd() })).stdout).toContain('applied: 0 added, 1 changed, 1 removed');
   });
 
+  test('a new database is said on stderr; a document refused leaves none behind, nor the folder made for it', async () => {
+    writeFileSync(join(ws.dir, 'dir.json'), JSON.stringify({ entities: [{ type: 'user', id: 'alice' }] }));
+    const made = await gavel(['apply', 'dir.json', '--db', 'new/here.db'], { cwd: cwd() });
+    expect(made).toMatchObject({ code: 0, stderr: `created the database \`${join(ws.dir, 'new', 'here.db')}\` (there was none)\n` });
+    expect((await gavel(['apply', 'dir.json', '--db', 'new/here.db'], { cwd: cwd() })).stderr).toBe('');
+    writeFileSync(join(ws.dir, 'bad.json'), JSON.stringify({ entities: [{ type: 'user' }] }));
+    const refused = await gavel(['apply', 'bad.json', '--db', 'typo/gavle.db'], { cwd: cwd() });
+    expect(refused.code).toBe(2);
+    expect(existsSync(join(ws.dir, 'typo'))).toBe(false);
+  });
+
   test('GAVEL_DB set but empty is a usage error naming it, for every command with a database', async () => {
     writeFileSync(join(ws.dir, 'dir.json'), JSON.stringify({ entities: [] }));
     for (const args of [['apply', 'dir.json'], ['log'], ['explain', 'x'], ['whatif', '--candidate', '.'], ['keys', 'rotate']]) {

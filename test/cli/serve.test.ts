@@ -318,5 +318,8 @@ describe('gavel serve', () => {
     expect(run.code).toBe(2);
     // Only Gavel's line: grpc-js's own log of the failed bind is silenced.
     expect(run.stderr.trim().split('\n')).toEqual([expect.stringContaining(says(port))]);
+    // A start that failed changed nothing: no database, issuer secret or data folder was left behind.
+    const { existsSync } = await import('node:fs');
+    expect(existsSync(join(ws.dir, 'data'))).toBe(false);
   });
 });

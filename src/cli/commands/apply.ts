@@ -7,6 +7,7 @@ import { SqliteStore } from '../../store/sqlite/sqlite-store.js';
 import { flags, databasePath } from '../args.js';
 import { Exit, UsageError, writeLine, type CliIo } from '../io.js';
 import { jsonProblem } from '../../formats/json-error.js';
+import { NewDatabase } from '../new-database.js';
 
 export const applyHelp = `Usage: gavel apply FILE.json [--db FILE] [--dry-run] [--json]
 
@@ -65,10 +66,15 @@ export async function apply(argv: string[], io: CliIo): Promise<number> {
   // A dry run changes nothing, a database not yet made included: against none, it is what the first apply would add.
   const fresh = dryRun && !existsSync(path);
   if (fresh) writeLine(io.stderr, `no database at \`${path}\` yet: compared with an empty one`);
+  const made = new NewDatabase(fresh ? ':memory:' : path);
   const store = new SqliteStore(fresh ? ':memory:' : path);
+  let failed = true;
   try {
     const applied = await applyDocument(store, json, dryRun);
     if ('problems' in applied) throw new UsageError(`${file}: invalid document:\n  ${applied.problems.join('\n  ')}`);
+    failed = false;
+    // A new database is worth a word: applied from the wrong folder, or with a typo in --db, a server using another one sees nothing.
+    if (made.created) writeLine(io.stderr, `created the database \`${path}\` (there was none)`);
     const changes = applied.changes;
     if (values.json) writeLine(io.stdout, JSON.stringify({ dryRun, ...changes }, null, 2));
     else {
@@ -80,6 +86,7 @@ export async function apply(argv: string[], io: CliIo): Promise<number> {
     }
   } finally {
     store.close();
+    if (failed) made.discard();
   }
   return Exit.ok;
 }

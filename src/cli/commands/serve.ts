@@ -34,6 +34,7 @@ import { ConfigError, loadConfig, type Config } from '../../config.js';
 import { createTokenVerifier } from '../../tokens/verify-token.js';
 import { COMMON, flags } from '../args.js';
 import { Exit, UsageError, writeLine, type CliIo } from '../io.js';
+import { NewDatabase } from '../new-database.js';
 import { loadSet, printDiagnostics } from '../load.js';
 import type { JWTPayload } from 'jose';
 import { defaultSubjectType } from '../../engine/gateway.js';
@@ -175,19 +176,25 @@ async function serveUntilStopped(argv: string[], io: CliIo, osSignals: ServeSign
   const velocity = new Velocity(config.velocityMaxKeys);
   const signals = new Signals([ipSignal(() => ipLists.current)], velocity);
   const proxies = new TrustedProxies(config.trustedProxies, config.clientAddressHeader);
+  // A start that fails (an address in use, keys that cannot be opened) leaves no new database behind.
+  const made = new NewDatabase(config.db);
   let store: SqliteStore;
   try {
     store = new SqliteStore(config.db);
   } catch (err: unknown) {
+    made.discard();
     throw new UsageError(`cannot open the database \`${config.db}\`: ${err instanceof Error ? err.message : String(err)}`);
   }
   // The issuer's signing keys, sealed in the store with the issuer secret.
-  const secret = config.issuer.secret ?? issuerSecret(config.db);
   let keys: KeyRing;
+  let secret: string;
   try {
+    secret = config.issuer.secret ?? issuerSecret(config.db, made);
     keys = await KeyRing.open(store, secret, { alg: config.issuer.signingAlg });
   } catch (err: unknown) {
     store.close();
+    made.discard();
+    if (err instanceof UsageError) throw err;
     throw new UsageError(`the token issuer cannot start: ${err instanceof Error ? err.message : String(err)}`);
   }
   const { enabled, retentionDays, maxRows, keepRequests, tokenClaims } = config.decisionLog;
@@ -346,6 +353,7 @@ async function serveUntilStopped(argv: string[], io: CliIo, osSignals: ServeSign
       .finally(() => setLogVerbosity(grpcLogVerbosity()));
   } catch (err: unknown) {
     await shutdown();
+    made.discard();
     throw err;
   }
   const bound = app.server.address();
@@ -371,7 +379,7 @@ async function serveUntilStopped(argv: string[], io: CliIo, osSignals: ServeSign
  * database (mode 0600), so signing keys survive restarts; an in-memory database gets a
  * throwaway one. Production sets GAVEL_ISSUER_SECRET from a secret store instead.
  */
-function issuerSecret(db: string): string {
+function issuerSecret(db: string, made: NewDatabase): string {
   if (db === ':memory:') return randomBytes(32).toString('base64url');
   const file = join(dirname(db), 'issuer.secret');
   let text: string;
@@ -382,6 +390,7 @@ function issuerSecret(db: string): string {
     if (code !== 'ENOENT') throw new UsageError(`cannot read the issuer secret \`${file}\`: ${code === 'EACCES' || code === 'EPERM' ? 'permission denied' : (code ?? String(err))}`);
     const secret = randomBytes(32).toString('base64url');
     writeFileSync(file, `${secret}\n`, { mode: 0o600, flag: 'wx' });
+    made.remember(file);
     return secret;
   }
   // An emptied or truncated file must not seal new keys with next to nothing.
