@@ -11,6 +11,7 @@ import { IP_LIST_FORMATS, type IpListFormat } from './signals/ip/list-format.js'
 import { IP_LIST_NAME, type IpListConfig } from './signals/ip/list-config.js';
 import { issuerProblems, type Algorithm, type TrustedIssuer } from './tokens/trusted-issuer.js';
 import { jsonProblem } from './formats/json-error.js';
+import { SIGNING_ALGORITHMS, type SigningAlgorithm } from './issuer/keys.js';
 
 export interface Config {
   policies: string;
@@ -52,7 +53,9 @@ export interface Config {
     /** Keys whose software statements admit dynamic client registration (RFC 7591); none: registration is off. */
     softwareStatementKeys: JSONWebKeySet | null;
     /** The algorithm new signing keys use. */
-    signingAlg: 'ES256' | 'EdDSA';
+    signingAlg: SigningAlgorithm;
+    /** The ID tokens' signing algorithm: RS256, OpenID Connect's default, unless set. */
+    idTokenSigningAlg: SigningAlgorithm;
     /** Dynamic registrations (attempts, answered or refused) an address may make an hour. */
     registrationsPerHour: number;
     /** Seconds a rotated refresh token may be presented again and get the same successor (a lost response, several tabs). */
@@ -410,13 +413,14 @@ function issuerAt(value: unknown, env: NodeJS.ProcessEnv, base: string, where: s
     secret: null,
     softwareStatementKeys: null,
     signingAlg: 'ES256',
+    idTokenSigningAlg: 'RS256',
     registrationsPerHour: DEFAULT_REGISTRATIONS_PER_HOUR,
     refreshGraceSeconds: DEFAULT_REFRESH_GRACE_SECONDS,
     refreshTtlSeconds: DEFAULT_REFRESH_TTL_SECONDS,
   };
   if (value !== undefined && !isObject(value)) return problems.push(`${where}: expected an object`), out;
   const json = isObject(value) ? value : {};
-  onlyKeys(json, ['url', 'secret', 'software_statement_jwks_file', 'signing_alg', 'registrations_per_hour', 'refresh_grace_seconds', 'refresh_token_ttl_seconds'], where, problems);
+  onlyKeys(json, ['url', 'secret', 'software_statement_jwks_file', 'signing_alg', 'id_token_signing_alg', 'registrations_per_hour', 'refresh_grace_seconds', 'refresh_token_ttl_seconds'], where, problems);
   const perHour = json.registrations_per_hour;
   if (perHour !== undefined) {
     if (typeof perHour !== 'number' || !Number.isInteger(perHour) || perHour < 1 || perHour > 100_000) problems.push(`${where}.registrations_per_hour: expected a whole number from 1 to 100000`);
@@ -425,9 +429,11 @@ function issuerAt(value: unknown, env: NodeJS.ProcessEnv, base: string, where: s
   // The grace window is how long a rotated token's successor is kept sealed in the store: short on purpose.
   out.refreshGraceSeconds = seconds(json.refresh_grace_seconds, `${where}.refresh_grace_seconds`, 0, 300, DEFAULT_REFRESH_GRACE_SECONDS, problems);
   out.refreshTtlSeconds = seconds(json.refresh_token_ttl_seconds, `${where}.refresh_token_ttl_seconds`, 60, 366 * 86_400, DEFAULT_REFRESH_TTL_SECONDS, problems);
-  if (json.signing_alg !== undefined) {
-    if (json.signing_alg === 'ES256' || json.signing_alg === 'EdDSA') out.signingAlg = json.signing_alg;
-    else problems.push(`${where}.signing_alg: expected "ES256" or "EdDSA"`);
+  for (const [key, field] of [['signing_alg', 'signingAlg'], ['id_token_signing_alg', 'idTokenSigningAlg']] as const) {
+    const alg = json[key];
+    if (alg === undefined) continue;
+    if (SIGNING_ALGORITHMS.includes(alg as SigningAlgorithm)) out[field] = alg as SigningAlgorithm;
+    else problems.push(`${where}.${key}: expected ${SIGNING_ALGORITHMS.map((a) => `"${a}"`).join(', ')}`);
   }
   const file = json.software_statement_jwks_file;
   if (file !== undefined) {

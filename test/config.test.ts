@@ -150,6 +150,15 @@ describe('configuration', () => {
     expect(() => loadConfig({ cwd: dir, flags: { config: 'bad.json' }, env: {} })).toThrow('bad.json: trusted_issuers[0].token_types: expected a non-empty list of strings');
   });
 
+  test('signing algorithms: ES256 access tokens and RS256 ID tokens unless set; an unknown one is named', () => {
+    write('gavel.json', {});
+    expect(loadConfig({ cwd: dir, flags: { config: 'gavel.json' }, env: {} }).issuer).toMatchObject({ signingAlg: 'ES256', idTokenSigningAlg: 'RS256' });
+    write('set.json', { issuer: { signing_alg: 'RS256', id_token_signing_alg: 'ES256' } });
+    expect(loadConfig({ cwd: dir, flags: { config: 'set.json' }, env: {} }).issuer).toMatchObject({ signingAlg: 'RS256', idTokenSigningAlg: 'ES256' });
+    write('bad.json', { issuer: { id_token_signing_alg: 'HS256' } });
+    expect(() => loadConfig({ cwd: dir, flags: { config: 'bad.json' }, env: {} })).toThrow('bad.json: issuer.id_token_signing_alg: expected "ES256", "EdDSA", "RS256"');
+  });
+
   test('dynamic registrations per address default to 20 an hour; the file may set another whole number', () => {
     write('gavel.json', {});
     expect(loadConfig({ cwd: dir, flags: { config: 'gavel.json' }, env: {} }).issuer.registrationsPerHour).toBe(20);

@@ -161,7 +161,8 @@ export class Issuer {
       revocation_endpoint: `${this.url}/oauth2/revoke`,
       authorization_endpoint: `${this.url}/oauth2/authorize`,
       userinfo_endpoint: `${this.url}/oauth2/userinfo`,
-      id_token_signing_alg_values_supported: [this.options.keys.signingAlg],
+      // OpenID Connect Discovery §3: RS256 must be among them — the default, unless configured otherwise.
+      id_token_signing_alg_values_supported: [this.options.keys.idTokenAlg],
       subject_types_supported: ['public'],
       grant_types_supported: ['client_credentials', 'authorization_code', 'refresh_token', TOKEN_EXCHANGE],
       response_types_supported: ['code'],
@@ -447,7 +448,7 @@ export class Issuer {
   private async idToken(client: Client, subject: string, nonce: string | null, authTime: number | null): Promise<string> {
     const iat = Math.floor(this.now() / 1000);
     const claims: JWTPayload = { iss: this.url, sub: subject, aud: client.id, iat, exp: iat + 300, ...(authTime === null ? {} : { auth_time: authTime }), ...(nonce === null ? {} : { nonce }) };
-    return this.options.keys.sign(claims, 'JWT');
+    return this.options.keys.sign(claims, 'JWT', this.options.keys.idTokenAlg);
   }
 
   /** GET/POST /oauth2/userinfo: the signed-in user's claims, for an access token with `openid`. */

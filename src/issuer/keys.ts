@@ -2,7 +2,9 @@ import { createCipheriv, createDecipheriv, createHash, createPrivateKey, hkdfSyn
 import { createLocalJWKSet, exportJWK, generateKeyPair, type JSONWebKeySet, type JWK, type JWTPayload } from 'jose';
 import type { Store } from '../store/store.js';
 
-export type SigningAlgorithm = 'ES256' | 'EdDSA';
+export type SigningAlgorithm = 'ES256' | 'EdDSA' | 'RS256';
+
+export const SIGNING_ALGORITHMS: readonly SigningAlgorithm[] = ['ES256', 'EdDSA', 'RS256'];
 
 /** The key that seals signing keys at rest: HKDF of the issuer secret. */
 function sealingKey(secret: string): Buffer {
@@ -36,33 +38,51 @@ interface LoadedKey {
 
 /**
  * The issuer's signing keys. Generated on first start and kept in the store, the private
- * half sealed with the issuer secret; the newest signs, older ones stay in the JWKS for
- * `overlapSeconds` after a newer one exists, so tokens they signed keep verifying.
+ * half sealed with the issuer secret. Two algorithms may be in use: the access tokens' (ES256
+ * by default) and the ID tokens' (RS256 by default — OpenID Connect's default, which relying
+ * parties that register nothing expect). The newest key of each signs; an older one stays in
+ * the JWKS for `overlapSeconds` after a newer one of its algorithm exists — or, for an algorithm
+ * no longer in use, after any newer key — so tokens it signed keep verifying.
  */
 export class KeyRing {
   private constructor(
     private keys: LoadedKey[],
     private readonly overlapSeconds: number,
+    /** The access tokens' algorithm. */
+    readonly signingAlg: SigningAlgorithm,
+    /** The ID tokens' algorithm. */
+    readonly idTokenAlg: SigningAlgorithm,
   ) {}
 
-  static async open(store: Store, secret: string, options: { alg?: SigningAlgorithm; overlapSeconds?: number } = {}): Promise<KeyRing> {
-    const ring = new KeyRing([], options.overlapSeconds ?? 86_400);
+  static async open(store: Store, secret: string, options: { alg?: SigningAlgorithm; idTokenAlg?: SigningAlgorithm; overlapSeconds?: number } = {}): Promise<KeyRing> {
     let stored = store.signingKeys();
-    // A first key on first start; a key of the configured algorithm when it changed.
+    // Without a configured algorithm, the one the newest key has (a ring opened to rotate keeps what it had).
     const alg = options.alg ?? (stored.at(-1)?.alg as SigningAlgorithm | undefined) ?? 'ES256';
-    if (!stored.some((k) => k.alg === alg)) {
-      await ring.generate(store, secret, alg);
+    const ring = new KeyRing([], options.overlapSeconds ?? 86_400, alg, options.idTokenAlg ?? 'RS256');
+    // A first key of each algorithm in use on first start, and when the configured one changed.
+    for (const a of ring.inUse) {
+      if (stored.some((k) => k.alg === a)) continue;
+      await ring.generate(store, secret, a);
       stored = store.signingKeys();
     }
     ring.keys = await Promise.all(stored.map((k) => load(secret, k.kid, k.alg as SigningAlgorithm, k.sealed, k.publicJwk, k.createdAt)));
     return ring;
   }
 
-  /** A new key, which signs from now on; the previous ones stay published for the overlap. */
-  async rotate(store: Store, secret: string, alg: SigningAlgorithm = this.current.alg): Promise<string> {
-    const k = await this.generate(store, secret, alg);
-    this.keys.push(k);
-    return k.kid;
+  /** The algorithms this ring signs with. */
+  get inUse(): SigningAlgorithm[] {
+    return [...new Set([this.signingAlg, this.idTokenAlg])];
+  }
+
+  /** A new key for each algorithm in use, which signs from now on; the previous ones stay published for the overlap. */
+  async rotate(store: Store, secret: string): Promise<string[]> {
+    const kids: string[] = [];
+    for (const alg of this.inUse) {
+      const k = await this.generate(store, secret, alg);
+      this.keys.push(k);
+      kids.push(k.kid);
+    }
+    return kids;
   }
 
   /** Takes up keys another process (`gavel keys rotate`) added to the store; answers whether any were new. */
@@ -75,18 +95,13 @@ export class KeyRing {
     return true;
   }
 
-  /** The algorithm of the key that signs now. */
-  get signingAlg(): SigningAlgorithm {
-    return this.current.alg;
-  }
-
-  /** The kid that signs now. */
+  /** The kid that signs access tokens now. */
   get signingKid(): string {
-    return this.current.kid;
+    return this.current(this.signingAlg).kid;
   }
 
   private async generate(store: Store, secret: string, alg: SigningAlgorithm): Promise<LoadedKey> {
-    const pair = await generateKeyPair(alg, { extractable: true, ...(alg === 'EdDSA' ? { crv: 'Ed25519' } : {}) });
+    const pair = await generateKeyPair(alg, { extractable: true, ...(alg === 'EdDSA' ? { crv: 'Ed25519' } : alg === 'RS256' ? { modulusLength: 2048 } : {}) });
     const publicJwk = await exportJWK(pair.publicKey);
     const kid = createHash('sha256').update(JSON.stringify(publicJwk)).update(randomUUID()).digest('base64url').slice(0, 16);
     const privateJwk = await exportJWK(pair.privateKey);
@@ -95,8 +110,11 @@ export class KeyRing {
     return { kid, alg, privateKey: createPrivateKey({ key: privateJwk as JsonWebKey, format: 'jwk' }), publicJwk: { ...publicJwk, kid, alg, use: 'sig' }, createdAt: Date.parse(createdAt) };
   }
 
-  private get current(): LoadedKey {
-    return this.keys[this.keys.length - 1];
+  /** The newest key of `alg`; `open` made one for every algorithm in use. */
+  private current(alg: SigningAlgorithm): LoadedKey {
+    for (let i = this.keys.length - 1; i >= 0; i--) if (this.keys[i].alg === alg) return this.keys[i];
+    // INVARIANT: open() generated a key of each algorithm in use.
+    throw new Error(`no ${alg} signing key`);
   }
 
   /** The key set `jwtVerify` checks this issuer's tokens with; made again only when the published keys change. */
@@ -109,10 +127,18 @@ export class KeyRing {
 
   private verifier: { kids: string; set: ReturnType<typeof createLocalJWKSet> } | null = null;
 
-  /** The public keys a verifier needs: the signing one and those still inside the overlap. */
+  /**
+   * The public keys a verifier needs: those that sign and those still inside the overlap — a
+   * key is superseded by the next newer key of its algorithm, or, when its algorithm is no
+   * longer in use, by the next newer key of any.
+   */
   jwks(now = Date.now()): JSONWebKeySet {
-    const last = this.keys.length - 1;
-    return { keys: this.keys.filter((_, i) => i === last || this.keys[i + 1].createdAt + this.overlapSeconds * 1000 > now).map((k) => k.publicJwk) };
+    const inUse = new Set(this.inUse);
+    const published = this.keys.filter((k, i) => {
+      const next = this.keys.slice(i + 1).find((j) => j.alg === k.alg || !inUse.has(k.alg));
+      return next === undefined || next.createdAt + this.overlapSeconds * 1000 > now;
+    });
+    return { keys: published.map((k) => k.publicJwk) };
   }
 
   /** Encoded JWS headers by kid and typ: the same few strings for every token a key signs. */
@@ -126,13 +152,15 @@ export class KeyRing {
   }
 
   /**
-   * A compact JWS (RFC 7515) of the claims with the current key. ES256 signatures are the
-   * raw r‖s pair (RFC 7518 §3.4), not DER.
+   * A compact JWS (RFC 7515) of the claims with the newest key of `alg` (default: the access
+   * tokens'). ES256 signatures are the raw r‖s pair (RFC 7518 §3.4), not DER; RS256 is
+   * RSASSA-PKCS1-v1_5 with SHA-256 (§3.3), node:crypto's default for an RSA key.
    */
-  async sign(claims: JWTPayload, typ: string): Promise<string> {
-    const k = this.current;
+  async sign(claims: JWTPayload, typ: string, alg: SigningAlgorithm = this.signingAlg): Promise<string> {
+    const k = this.current(alg);
     const input = `${this.header(k, typ)}.${b64(JSON.stringify(claims))}`;
-    const signature = k.alg === 'ES256' ? sign('sha256', Buffer.from(input), { key: k.privateKey, dsaEncoding: 'ieee-p1363' }) : sign(null, Buffer.from(input), k.privateKey);
+    const data = Buffer.from(input);
+    const signature = k.alg === 'ES256' ? sign('sha256', data, { key: k.privateKey, dsaEncoding: 'ieee-p1363' }) : k.alg === 'RS256' ? sign('sha256', data, k.privateKey) : sign(null, data, k.privateKey);
     return `${input}.${signature.toString('base64url')}`;
   }
 }

@@ -1,7 +1,7 @@
 import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
-import { decodeJwt } from 'jose';
+import { decodeJwt, decodeProtectedHeader } from 'jose';
 import * as oidc from 'openid-client';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -96,13 +96,18 @@ describe('authorization code with PKCE, in a real browser', () => {
   }, 30_000);
 
   test('with openid, the code also returns an ID token for the client, and userinfo answers who signed in', async () => {
-    const config = await oidc.discovery(new URL(server.url), WEB.id, { id_token_signed_response_alg: 'ES256' }, oidc.ClientSecretBasic(WEB.secret), { execute: [oidc.allowInsecureRequests], algorithm: 'oauth2' });
+    // No id_token_signed_response_alg: a relying party that registers none expects RS256 (OpenID Connect Core §2, Registration §2).
+    const config = await oidc.discovery(new URL(server.url), WEB.id, undefined, oidc.ClientSecretBasic(WEB.secret), { execute: [oidc.allowInsecureRequests], algorithm: 'oauth2' });
+    expect(config.serverMetadata().id_token_signing_alg_values_supported).toEqual(['RS256']);
     const verifier = oidc.randomPKCECodeVerifier();
     const nonce = oidc.randomNonce();
     const url = oidc.buildAuthorizationUrl(config, { redirect_uri: REDIRECT, scope: 'openid invoice:read', nonce, resource: API, code_challenge: await oidc.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256' });
     const tokens = await oidc.authorizationCodeGrant(config, await signIn(url), { pkceCodeVerifier: verifier, expectedNonce: nonce, idTokenExpected: true });
     expect(tokens.scope).toBe('openid invoice:read');
     expect(tokens.claims()).toMatchObject({ iss: server.url, sub: 'alice', aud: WEB.id, nonce });
+    // The ID token is RS256; the access token keeps the issuer's ES256 key.
+    expect(decodeProtectedHeader(tokens.id_token!)).toMatchObject({ alg: 'RS256', typ: 'JWT' });
+    expect(decodeProtectedHeader(tokens.access_token)).toMatchObject({ alg: 'ES256', typ: 'at+jwt' });
     expect(await oidc.fetchUserInfo(config, tokens.access_token, 'alice')).toEqual({ sub: 'alice', name: 'Alice Example', email: 'alice@example.com' });
     const refreshed = await oidc.refreshTokenGrant(config, tokens.refresh_token!);
     expect(refreshed.scope).toBe('openid invoice:read');

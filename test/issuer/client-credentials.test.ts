@@ -257,7 +257,9 @@ describe('client_credentials through openid-client', () => {
     const before = (await oidc.clientCredentialsGrant(config, { scope: 'invoice:read' })).access_token;
     const rotated = await gavel(['keys', 'rotate'], { cwd: ws.dir });
     expect(rotated.code, rotated.stderr).toBe(0);
-    const kid = /key (\S+) signs/.exec(rotated.stdout)![1];
+    // One new key for each algorithm the issuer signs with: the access tokens' and the ID tokens'.
+    expect(rotated.stdout).toMatch(/^rotated: key \S+ \(ES256\), key \S+ \(RS256\) sign from now on\n$/);
+    const kid = /key (\S+) \(ES256\)/.exec(rotated.stdout)![1];
     let after = '';
     for (let i = 0; i < 100 && decodeProtectedHeader(after || before).kid !== kid; i++) {
       await new Promise((resolve) => setTimeout(resolve, 50));

@@ -190,7 +190,7 @@ async function serveUntilStopped(argv: string[], io: CliIo, osSignals: ServeSign
   let secret: string;
   try {
     secret = config.issuer.secret ?? issuerSecret(config.db, made);
-    keys = await KeyRing.open(store, secret, { alg: config.issuer.signingAlg });
+    keys = await KeyRing.open(store, secret, { alg: config.issuer.signingAlg, idTokenAlg: config.issuer.idTokenSigningAlg });
   } catch (err: unknown) {
     store.close();
     made.discard();
