@@ -28,7 +28,7 @@ as they are (docs/issuer.md):
 Client secrets and passwords are stored hashed, never in the clear; users are directory
 entities of type "user" with their roles and groups among the attributes.
 
-A running \`gavel serve\` picks the change up within seconds. Directory attributes win over
+A running \`gavel serve\` picks the change up within about a second (it checks the database once a second). Directory attributes win over
 what callers send: a caller cannot grant itself a role.
 
 Options:

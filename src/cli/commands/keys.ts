@@ -12,7 +12,7 @@ export const keysHelp = `Usage: gavel keys rotate [--db FILE] [--config FILE]
 Adds a new signing key to the token issuer for each algorithm it signs with — the access
 tokens' (issuer.signing_alg, default ES256) and the ID tokens' (issuer.id_token_signing_alg,
 default RS256), read from the config file as gavel serve reads it. The new keys sign every
-token from now on, and a running gavel serve takes them up within seconds. Earlier keys stay
+token from now on, and a running gavel serve takes them up within about a second. Earlier keys stay
 in the JWKS for a day, so tokens they signed keep verifying until they expire. Keys are
 sealed with the issuer secret: issuer.secret in the config, GAVEL_ISSUER_SECRET, or the
 issuer.secret file beside the database (docs/issuer.md).
