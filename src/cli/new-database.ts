@@ -1,27 +1,38 @@
-import { existsSync, rmSync } from 'node:fs';
+import { lstatSync, rmdirSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
+
+/**
+ * Whether anything is at `path` — a dangling symbolic link included (`existsSync` follows
+ * links). A path that cannot be examined (a file where a folder should be) counts as there:
+ * nothing is ever removed that was not seen to be absent.
+ */
+function present(path: string): boolean {
+  try {
+    return lstatSync(path, { throwIfNoEntry: false }) !== undefined;
+  } catch {
+    return true;
+  }
+}
 
 /**
  * A database a command may create, taken back if the command then fails: a failed command
  * changes nothing, and leaves no empty database behind for the next command to find (`gavel
- * apply` from the wrong folder made `./data/gavel.db` there). Files the command made beside it
- * (`remember`) go too, and so does the folder made to hold it.
+ * apply` from the wrong folder made `./data/gavel.db` there). Only what was not there before
+ * goes: the database and its journal files, files the command made beside it (`remember`),
+ * and the folders made to hold it — each only while empty.
  */
 export class NewDatabase {
   readonly #files: string[] = [];
-  readonly #folder: string | null;
+  /** Folders that did not exist, innermost first. */
+  readonly #folders: string[] = [];
   /** Whether the database did not exist before. */
   readonly created: boolean;
 
   constructor(readonly path: string) {
-    this.created = path !== ':memory:' && !existsSync(path);
-    let folder: string | null = null;
-    if (this.created) {
-      // The outermost folder that does not exist yet: opening the database makes it.
-      for (let at = dirname(path); !existsSync(at) && dirname(at) !== at; at = dirname(at)) folder = at;
-      this.#files.push(path, `${path}-wal`, `${path}-shm`, `${path}-journal`);
-    }
-    this.#folder = folder;
+    this.created = path !== ':memory:' && !present(path);
+    if (!this.created) return;
+    for (let at = dirname(path); !present(at) && dirname(at) !== at; at = dirname(at)) this.#folders.push(at);
+    for (const file of [path, `${path}-wal`, `${path}-shm`, `${path}-journal`]) if (!present(file)) this.#files.push(file);
   }
 
   /** A file made for the new database (a secret beside it); removed with it. */
@@ -29,10 +40,25 @@ export class NewDatabase {
     if (this.created) this.#files.push(file);
   }
 
-  /** Removes what was made for a database that did not exist before; the store must be closed. */
+  /**
+   * Removes what was made for a database that did not exist before; the store must be closed.
+   * Never throws: the command's own error is the one to report.
+   */
   discard(): void {
     if (!this.created) return;
-    for (const file of this.#files) rmSync(file, { force: true });
-    if (this.#folder !== null) rmSync(this.#folder, { recursive: true, force: true });
+    for (const file of this.#files) {
+      try {
+        rmSync(file, { force: true });
+      } catch {
+        // Left behind rather than hide why the command failed.
+      }
+    }
+    for (const folder of this.#folders) {
+      try {
+        rmdirSync(folder);
+      } catch {
+        // Not empty (something else put a file there) or already gone: left as it is.
+      }
+    }
   }
 }

@@ -90,6 +90,6 @@ export function jsonProblem(text: string, err: unknown): JsonProblem {
   const offset = jsonErrorOffset(text);
   const before = text.slice(0, offset);
   // Node's messages end with the offset (or a quote of the text), which line and column replace.
-  const message = err instanceof Error ? err.message.split('\n')[0].replace(/, (?:\.\.\.)?".*$|\s*in JSON at position.*$/, '') : String(err);
+  const message = err instanceof Error ? err.message.split('\n')[0].replace(/, (?:\.\.\.)?".*$|\s*(?:in|after) JSON at position.*$/, '') : String(err);
   return { line: before.split('\n').length, col: offset - before.lastIndexOf('\n'), message };
 }

@@ -41,7 +41,7 @@ export interface AppOptions {
    * request arrived on — never the request's `Host`, which the caller chooses (AuthZEN's
    * identifier exists to prevent mix-ups, which an echoed Host would defeat).
    */
-  baseUrl?: (() => string) | null;
+  baseUrl?: (() => string | null) | null;
   /** Largest request body in bytes (413 beyond). */
   bodyLimit?: number;
   logger?: boolean;

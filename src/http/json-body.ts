@@ -36,6 +36,8 @@ export function jsonBodies(app: FastifyInstance): void {
       done(null, suspect ? JSON.parse(text, guarded) : JSON.parse(text));
     } catch (err: unknown) {
       if (err instanceof Error && 'statusCode' in err) return done(err, undefined);
+      // The reviver recursed past the stack on a deeply nested body: say so, not "not JSON".
+      if (err instanceof RangeError) return done(badRequest('the body is nested too deeply'), undefined);
       const { line, col, message } = jsonProblem(text, err);
       done(badRequest(`the body is not valid JSON: ${message} at line ${line}, column ${col}`), undefined);
     }

@@ -1,6 +1,6 @@
 import { createCipheriv, createDecipheriv, createHash, createPrivateKey, hkdfSync, randomBytes, randomUUID, sign, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { createLocalJWKSet, exportJWK, generateKeyPair, type JSONWebKeySet, type JWK, type JWTPayload } from 'jose';
-import type { Store } from '../store/store.js';
+import type { Store, StoredSigningKey } from '../store/store.js';
 
 export type SigningAlgorithm = 'ES256' | 'EdDSA' | 'RS256';
 
@@ -34,6 +34,8 @@ interface LoadedKey {
   privateKey: KeyObject;
   publicJwk: JWK;
   createdAt: number;
+  /** When its algorithm stopped being used; `null` while it is. */
+  retiredAt: number | null;
 }
 
 /**
@@ -56,16 +58,20 @@ export class KeyRing {
 
   static async open(store: Store, secret: string, options: { alg?: SigningAlgorithm; idTokenAlg?: SigningAlgorithm; overlapSeconds?: number } = {}): Promise<KeyRing> {
     let stored = store.signingKeys();
-    // Without a configured algorithm, the one the newest key has (a ring opened to rotate keeps what it had).
-    const alg = options.alg ?? (stored.at(-1)?.alg as SigningAlgorithm | undefined) ?? 'ES256';
+    // Without a configured algorithm, the one the newest active key has (a ring opened to rotate keeps what it had).
+    const alg = options.alg ?? (stored.filter((k) => !k.retiredAt).at(-1)?.alg as SigningAlgorithm | undefined) ?? 'ES256';
     const ring = new KeyRing([], options.overlapSeconds ?? 86_400, alg, options.idTokenAlg ?? 'RS256');
-    // A first key of each algorithm in use on first start, and when the configured one changed.
+    const inUse = new Set<string>(ring.inUse);
+    // An algorithm no longer configured is retired now: its last key stays published for the overlap from this moment.
+    const now = new Date().toISOString();
+    for (const a of new Set(stored.filter((k) => !inUse.has(k.alg) && !k.retiredAt).map((k) => k.alg))) store.retireSigningKeys(a, now);
+    // A first key of each algorithm in use on first start, and when the configured ones changed (a retired key never signs again).
     for (const a of ring.inUse) {
-      if (stored.some((k) => k.alg === a)) continue;
+      if (stored.some((k) => k.alg === a && !k.retiredAt)) continue;
       await ring.generate(store, secret, a);
-      stored = store.signingKeys();
     }
-    ring.keys = await Promise.all(stored.map((k) => load(secret, k.kid, k.alg as SigningAlgorithm, k.sealed, k.publicJwk, k.createdAt)));
+    stored = store.signingKeys();
+    ring.keys = await Promise.all(stored.map((k) => load(secret, k)));
     return ring;
   }
 
@@ -90,7 +96,7 @@ export class KeyRing {
     const known = new Set(this.keys.map((k) => k.kid));
     const added = store.signingKeys().filter((k) => !known.has(k.kid));
     if (added.length === 0) return false;
-    this.keys.push(...(await Promise.all(added.map((k) => load(secret, k.kid, k.alg as SigningAlgorithm, k.sealed, k.publicJwk, k.createdAt)))));
+    this.keys.push(...(await Promise.all(added.map((k) => load(secret, k)))));
     this.keys.sort((a, b) => a.createdAt - b.createdAt);
     return true;
   }
@@ -107,12 +113,12 @@ export class KeyRing {
     const privateJwk = await exportJWK(pair.privateKey);
     const createdAt = new Date().toISOString();
     store.addSigningKey({ kid, alg, publicJwk: JSON.stringify({ ...publicJwk, kid, alg, use: 'sig' }), sealed: seal(secret, JSON.stringify(privateJwk)), createdAt });
-    return { kid, alg, privateKey: createPrivateKey({ key: privateJwk as JsonWebKey, format: 'jwk' }), publicJwk: { ...publicJwk, kid, alg, use: 'sig' }, createdAt: Date.parse(createdAt) };
+    return { kid, alg, privateKey: createPrivateKey({ key: privateJwk as JsonWebKey, format: 'jwk' }), publicJwk: { ...publicJwk, kid, alg, use: 'sig' }, createdAt: Date.parse(createdAt), retiredAt: null };
   }
 
   /** The newest key of `alg`; `open` made one for every algorithm in use. */
   private current(alg: SigningAlgorithm): LoadedKey {
-    for (let i = this.keys.length - 1; i >= 0; i--) if (this.keys[i].alg === alg) return this.keys[i];
+    for (let i = this.keys.length - 1; i >= 0; i--) if (this.keys[i].alg === alg && this.keys[i].retiredAt === null) return this.keys[i];
     // INVARIANT: open() generated a key of each algorithm in use.
     throw new Error(`no ${alg} signing key`);
   }
@@ -130,13 +136,14 @@ export class KeyRing {
   /**
    * The public keys a verifier needs: those that sign and those still inside the overlap — a
    * key is superseded by the next newer key of its algorithm, or, when its algorithm is no
-   * longer in use, by the next newer key of any.
+   * longer in use, by that retirement (kept in the store, so a restart does not renew it).
    */
   jwks(now = Date.now()): JSONWebKeySet {
-    const inUse = new Set(this.inUse);
+    const overlap = this.overlapSeconds * 1000;
     const published = this.keys.filter((k, i) => {
-      const next = this.keys.slice(i + 1).find((j) => j.alg === k.alg || !inUse.has(k.alg));
-      return next === undefined || next.createdAt + this.overlapSeconds * 1000 > now;
+      const next = this.keys.slice(i + 1).find((j) => j.alg === k.alg && j.retiredAt === null);
+      const supersededAt = next?.createdAt ?? k.retiredAt;
+      return supersededAt === null || supersededAt + overlap > now;
     });
     return { keys: published.map((k) => k.publicJwk) };
   }
@@ -165,14 +172,15 @@ export class KeyRing {
   }
 }
 
-async function load(secret: string, kid: string, alg: SigningAlgorithm, sealed: string, publicJwk: string, createdAt: string): Promise<LoadedKey> {
+async function load(secret: string, k: StoredSigningKey): Promise<LoadedKey> {
   let jwk: JWK;
   try {
-    jwk = JSON.parse(unseal(secret, sealed)) as JWK;
+    jwk = JSON.parse(unseal(secret, k.sealed)) as JWK;
   } catch {
-    throw new Error(`signing key ${kid} cannot be unsealed: the issuer secret is not the one it was sealed with`);
+    throw new Error(`signing key ${k.kid} cannot be unsealed: the issuer secret is not the one it was sealed with`);
   }
-  return { kid, alg, privateKey: createPrivateKey({ key: jwk as JsonWebKey, format: 'jwk' }), publicJwk: JSON.parse(publicJwk) as JWK, createdAt: Date.parse(createdAt) };
+  const retiredAt = k.retiredAt ? Date.parse(k.retiredAt) : null;
+  return { kid: k.kid, alg: k.alg as SigningAlgorithm, privateKey: createPrivateKey({ key: jwk as JsonWebKey, format: 'jwk' }), publicJwk: JSON.parse(k.publicJwk) as JWK, createdAt: Date.parse(k.createdAt), retiredAt };
 }
 
 const b64 = (text: string): string => Buffer.from(text).toString('base64url');

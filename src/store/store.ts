@@ -116,6 +116,8 @@ export interface StoredSigningKey {
   publicJwk: string;
   sealed: string;
   createdAt: string;
+  /** When its algorithm stopped being one the issuer signs with (a config change); it is published for the overlap after. */
+  retiredAt?: string | null;
 }
 
 export interface AuthCode {
@@ -206,6 +208,8 @@ export interface Store {
   applyRegistry(sections: Partial<Registry>, dryRun: boolean): DirectoryChanges;
   signingKeys(): StoredSigningKey[];
   addSigningKey(key: StoredSigningKey): void;
+  /** Marks the keys of `alg` not yet retired as retired at `at`. */
+  retireSigningKeys(alg: string, at: string): void;
   /** Revoked access token ids, with when they expire (seconds); expired ones are dropped. */
   revokedTokens(nowSeconds: number): Map<string, number>;
   revokeToken(jti: string, expiresAt: number): void;

@@ -196,6 +196,15 @@ describe('gavel apply', () => {
     expect(existsSync(join(ws.dir, 'typo'))).toBe(false);
   });
 
+  test('keys rotate finds the database, secret and algorithms where the config file puts them', async () => {
+    writeFileSync(join(ws.dir, 'dir.json'), JSON.stringify({ entities: [] }));
+    expect((await gavel(['apply', 'dir.json', '--db', 'elsewhere/gavel.db'], { cwd: cwd() })).code).toBe(0);
+    writeFileSync(join(ws.dir, 'gavel.json'), JSON.stringify({ db: 'elsewhere/gavel.db', issuer: { secret: 's'.repeat(40), signing_alg: 'EdDSA' } }));
+    expect((await gavel(['keys', 'rotate'], { cwd: cwd() })).stderr).toContain('no database at');
+    const rotated = await gavel(['keys', 'rotate', '--config', 'gavel.json'], { cwd: cwd() });
+    expect(rotated).toMatchObject({ code: 0, stdout: expect.stringMatching(/^rotated: key \S+ \(EdDSA\), key \S+ \(RS256\) sign from now on\n$/) });
+  });
+
   test('GAVEL_DB set but empty is a usage error naming it, for every command with a database', async () => {
     writeFileSync(join(ws.dir, 'dir.json'), JSON.stringify({ entities: [] }));
     for (const args of [['apply', 'dir.json'], ['log'], ['explain', 'x'], ['whatif', '--candidate', '.'], ['keys', 'rotate']]) {

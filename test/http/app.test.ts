@@ -103,6 +103,15 @@ describe('POST /access/v1/evaluation', () => {
     expect(r.json()).toMatchObject({ error: 'invalid_request', message: expect.stringContaining('not accepted') });
   });
 
+  test('text after the JSON, and nesting past the stack, are said as such', async () => {
+    const trailing = await post('/access/v1/evaluation', '{"subject": {}}x');
+    expect(trailing.json()).toMatchObject({ message: expect.stringMatching(/^the body is not valid JSON: .* at line 1, column 16$/) });
+    expect(trailing.json().message).not.toContain('position');
+    const deep = await post('/access/v1/evaluation', `{"constructor": "x", "a": ${'['.repeat(200_000)}${']'.repeat(200_000)}}`);
+    expect(deep.statusCode).toBe(400);
+    expect(deep.json().message).toMatch(/nested/);
+  });
+
   test('a member merely named constructor, a \\u escape and a byte order mark are fine', async () => {
     const r = await post('/access/v1/evaluation', '\uFEFF{"subject": {"type": "user", "id": "alice", "properties": {"constructor": "x", "name": "Zo\\u00eb"}}, "action": {"name": "read"}, "resource": {"type": "record", "id": "r1", "properties": {"status": "active"}}}');
     expect(r.statusCode).toBe(200);

@@ -47,12 +47,33 @@ describe('the issuer key ring', () => {
     expect(other.signingKid).toBe(kids[0]);
   });
 
-  test('an algorithm no longer configured stays published for the overlap after the new one, then goes', async () => {
+  test('an algorithm no longer configured stays published for the overlap from when it was dropped, then goes', async () => {
     await KeyRing.open(store, SECRET);
+    // Keys made long ago: their tokens are verified until the overlap after the switch, not after their making.
+    const { default: Database } = await import('better-sqlite3');
+    const db = new Database(join(dir, 'gavel.db'));
+    db.prepare('UPDATE signing_keys SET created_at = ?').run(new Date(Date.now() - 10 * DAY_MS).toISOString());
+    db.close();
     const ring = await KeyRing.open(store, SECRET, { alg: 'EdDSA' });
     expect(decodeProtectedHeader(await ring.sign({}, 'at+jwt')).alg).toBe('EdDSA');
     expect(algs(ring)).toEqual(['ES256', 'RS256', 'EdDSA']);
-    expect(algs(ring, Date.now() + DAY_MS + 60_000)).toEqual(['RS256', 'EdDSA']);
+    // A restart does not renew the retirement: it is kept in the store.
+    const again = await KeyRing.open(store, SECRET, { alg: 'EdDSA' });
+    expect(algs(again, Date.now() + DAY_MS - 60_000)).toEqual(['ES256', 'RS256', 'EdDSA']);
+    expect(algs(again, Date.now() + DAY_MS + 60_000)).toEqual(['RS256', 'EdDSA']);
+    // Configured again, it gets a new key: a retired one never signs again.
+    const back = await KeyRing.open(store, SECRET, { alg: 'ES256' });
+    const header = decodeProtectedHeader(await back.sign({}, 'at+jwt'));
+    expect(header.alg).toBe('ES256');
+    expect(header.kid).not.toBe(ring.jwks().keys[0].kid);
+  });
+
+  test('ID tokens moved to the access tokens\' algorithm: the RSA key is published for the overlap, then not', async () => {
+    await KeyRing.open(store, SECRET);
+    const ring = await KeyRing.open(store, SECRET, { alg: 'ES256', idTokenAlg: 'ES256' });
+    expect(decodeProtectedHeader(await ring.sign({}, 'JWT', ring.idTokenAlg)).alg).toBe('ES256');
+    expect(algs(ring)).toEqual(['ES256', 'RS256']);
+    expect(algs(ring, Date.now() + DAY_MS + 60_000)).toEqual(['ES256']);
   });
 
   test('RS256 may sign the access tokens too, from one RSA key', async () => {

@@ -28,17 +28,19 @@ export async function keys(argv: string[], io: CliIo): Promise<number> {
   const { values, positionals } = flags(() => parseArgs({ args: argv, strict: true, allowPositionals: true, options: { db: { type: 'string' }, config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' } } }));
   if (values.help) return writeLine(io.stdout, keysHelp), Exit.ok;
   if (positionals.length !== 1 || positionals[0] !== 'rotate') throw new UsageError('say what to do: gavel keys rotate');
-  const db = databasePath(io.cwd, values.db);
-  // Rotating in a database no server has made would only make a key ring no one serves.
-  if (!existsSync(db)) throw new UsageError(`no database at \`${db}\`; \`gavel serve\` creates it (or pass --db)`);
-  // The algorithms and the secret as the server has them.
-  let issuer: Config['issuer'];
+  // An empty GAVEL_DB is named as every command with a database names it.
+  databasePath(io.cwd, values.db);
+  // The database, algorithms and secret as the server has them (--db, GAVEL_DB, the config file).
+  let config: Config;
   try {
-    issuer = loadConfig({ cwd: io.cwd, env: process.env, flags: { db: values.db, config: values.config } }).issuer;
+    config = loadConfig({ cwd: io.cwd, env: process.env, flags: { db: values.db, config: values.config } });
   } catch (err: unknown) {
     if (err instanceof ConfigError) throw new UsageError(err.message);
     throw err;
   }
+  const { db, issuer } = config;
+  // Rotating in a database no server has made would only make a key ring no one serves.
+  if (!existsSync(db)) throw new UsageError(`no database at \`${db}\`; \`gavel serve\` creates it (or pass --db)`);
   let secret = issuer.secret ?? undefined;
   if (secret === undefined) {
     try {

@@ -61,7 +61,7 @@ interface BatchBody {
 }
 
 /** OpenID AuthZEN Authorization API 1.0: evaluation, evaluations, and PDP metadata. */
-export function authzenRoutes(app: FastifyInstance, policies: LivePolicySet, baseUrl: (() => string) | null, decider: Decider, verify: Verify, origin: OriginOf): void {
+export function authzenRoutes(app: FastifyInstance, policies: LivePolicySet, baseUrl: (() => string | null) | null, decider: Decider, verify: Verify, origin: OriginOf): void {
   // Not an async handler: an answer made in this turn is sent at once (handle-request.js sends a returned value).
   app.post('/access/v1/evaluation', { schema: { body: evaluationBody, response: { 200: evaluationResponse } } }, (request) => {
     const d = evaluate(policies.current, request.body as Json, decider, verify, 'authzen', request.id, origin(request));

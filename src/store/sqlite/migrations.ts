@@ -281,4 +281,9 @@ export const MIGRATIONS: readonly Migration[] = [
     name: 'issuer: a family found by one of its access tokens, so that tokens exchanged from it join it',
     sql: `CREATE INDEX family_access_jti ON family_access (jti);`,
   },
+  {
+    version: 17,
+    name: 'issuer: when a signing algorithm stopped being used, so that its last key is published for the overlap from then',
+    sql: `ALTER TABLE signing_keys ADD COLUMN retired_at TEXT;`,
+  },
 ];

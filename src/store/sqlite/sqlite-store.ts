@@ -364,7 +364,11 @@ export class SqliteStore implements Store {
   }
 
   signingKeys(): StoredSigningKey[] {
-    return this.db.prepare('SELECT kid, alg, public_jwk AS publicJwk, sealed, created_at AS createdAt FROM signing_keys ORDER BY created_at').all() as StoredSigningKey[];
+    return this.db.prepare('SELECT kid, alg, public_jwk AS publicJwk, sealed, created_at AS createdAt, retired_at AS retiredAt FROM signing_keys ORDER BY created_at').all() as StoredSigningKey[];
+  }
+
+  retireSigningKeys(alg: string, at: string): void {
+    this.db.prepare('UPDATE signing_keys SET retired_at = ? WHERE alg = ? AND retired_at IS NULL').run(at, alg);
   }
 
   addSigningKey(k: StoredSigningKey): void {
