@@ -68,6 +68,7 @@ describe('the SQLite store', () => {
       { version: 14, name: 'issuer: expiry indexes, for deleting what has expired' },
       { version: 15, name: 'issuer: sealed refresh successors found by rotation time, to forget them after the grace window' },
       { version: 16, name: 'issuer: a family found by one of its access tokens, so that tokens exchanged from it join it' },
+      { version: 17, name: 'issuer: when a signing algorithm stopped being used, so that its last key is published for the overlap from then' },
     ]);
     db.close();
   });
