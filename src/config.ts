@@ -10,7 +10,7 @@ import { TrustedProxies, type AddressHeader } from './signals/client-address.js'
 import { IP_LIST_FORMATS, type IpListFormat } from './signals/ip/list-format.js';
 import { IP_LIST_NAME, type IpListConfig } from './signals/ip/list-config.js';
 import { issuerProblems, type Algorithm, type TrustedIssuer } from './tokens/trusted-issuer.js';
-import { jsonProblem } from './formats/json-error.js';
+import { readJson } from './formats/json-error.js';
 import { SIGNING_ALGORITHMS, type SigningAlgorithm } from './issuer/keys.js';
 
 export interface Config {
@@ -174,15 +174,9 @@ function readConfigFile(path: string, shown: string, problems: string[]): Json {
   } catch (err: unknown) {
     throw new ConfigError(`cannot read config file \`${shown}\`: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'it does not exist' : String(err)}`);
   }
-  let json: unknown;
-  // A byte order mark (Windows editors write one) is not JSON, but says nothing wrong.
-  const body = text.startsWith('\uFEFF') ? text.slice(1) : text;
-  try {
-    json = JSON.parse(body);
-  } catch (err: unknown) {
-    const { line, col, message } = jsonProblem(body, err);
-    throw new ConfigError(`${shown}:${line}:${col}: not valid JSON: ${message}`);
-  }
+  const read = readJson(text);
+  if ('problem' in read) throw new ConfigError(`${shown}:${read.problem.line}:${read.problem.col}: not valid JSON: ${read.problem.message}`);
+  const json = read.value;
   if (!isObject(json)) throw new ConfigError(`${shown}: a config file is a JSON object`);
   onlyKeys(json, ['policies', 'db', 'http', 'grpc', 'watch', 'admin_key', 'trusted_issuers', 'forward_auth', 'client_keys', 'decision_log', 'trusted_proxies', 'envoy_trusted_proxies', 'client_address_header', 'ip_lists', 'velocity', 'issuer'], shown, problems);
   return json;

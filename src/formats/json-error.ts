@@ -85,6 +85,19 @@ export interface JsonProblem {
   message: string;
 }
 
+/**
+ * JSON text as a value, or where and why it is not JSON. A leading byte order mark (Windows
+ * editors write one) is not JSON, but says nothing wrong: it is dropped.
+ */
+export function readJson(text: string): { value: unknown } | { problem: JsonProblem } {
+  const body = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+  try {
+    return { value: JSON.parse(body) };
+  } catch (err: unknown) {
+    return { problem: jsonProblem(body, err) };
+  }
+}
+
 /** `err` (from `JSON.parse(text)`) as a located problem. */
 export function jsonProblem(text: string, err: unknown): JsonProblem {
   const offset = jsonErrorOffset(text);

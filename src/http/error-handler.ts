@@ -1,7 +1,7 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 
-/** Fastify's codes for a body that is not JSON; AuthZEN wants 400 for all of them. */
-const NOT_JSON = new Set(['FST_ERR_CTP_INVALID_MEDIA_TYPE', 'FST_ERR_CTP_INVALID_CONTENT_LENGTH', 'FST_ERR_CTP_EMPTY_JSON_BODY']);
+/** Fastify's codes for a body it cannot hand to a parser; AuthZEN wants 400 for them (json-body.ts answers the rest). */
+const NOT_JSON = new Set(['FST_ERR_CTP_INVALID_MEDIA_TYPE', 'FST_ERR_CTP_INVALID_CONTENT_LENGTH']);
 
 /**
  * A failure inside the server, for the server log (stderr): the route, the request id, the

@@ -5,7 +5,6 @@ import { calculateJwkThumbprint, decodeProtectedHeader, importJWK, jwtVerify, ty
 
 /** Proof algorithms accepted: asymmetric only, as for tokens. */
 export const DPOP_ALGORITHMS = ['ES256', 'ES384', 'ES512', 'RS256', 'PS256', 'EdDSA'];
-const ALGORITHMS = DPOP_ALGORITHMS;
 
 /**
  * A resource server's DPoP challenge (RFC 9449 §7.1): the scheme, the proof algorithms it
@@ -118,13 +117,13 @@ export async function verifyProof(proof: string, check: ProofCheck): Promise<Pro
     return { ok: false, reason: 'the DPoP proof is not a JWS' };
   }
   if (header.typ !== 'dpop+jwt') return { ok: false, reason: 'the DPoP proof must have typ dpop+jwt' };
-  if (typeof header.alg !== 'string' || !ALGORITHMS.includes(header.alg)) return { ok: false, reason: 'the DPoP proof algorithm is not accepted' };
+  if (typeof header.alg !== 'string' || !DPOP_ALGORITHMS.includes(header.alg)) return { ok: false, reason: 'the DPoP proof algorithm is not accepted' };
   // The header is the caller's JSON: `jwk` may be a string or a list, which `in` would throw on.
   const jwk: unknown = header.jwk;
   if (typeof jwk !== 'object' || jwk === null || Array.isArray(jwk) || 'd' in jwk) return { ok: false, reason: 'the DPoP proof must carry a public jwk' };
   let payload: JWTPayload;
   try {
-    ({ payload } = await jwtVerify(proof, await importJWK(jwk as JWK, header.alg), { typ: 'dpop+jwt', algorithms: ALGORITHMS, currentDate: new Date(now) }));
+    ({ payload } = await jwtVerify(proof, await importJWK(jwk as JWK, header.alg), { typ: 'dpop+jwt', algorithms: DPOP_ALGORITHMS, currentDate: new Date(now) }));
   } catch {
     return { ok: false, reason: 'the DPoP proof signature does not verify' };
   }

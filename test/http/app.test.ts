@@ -81,26 +81,20 @@ describe('POST /access/v1/evaluation', () => {
     { note: 'malformed JSON', payload: '{"subject": ' },
     { note: 'an empty body', payload: '' },
     { note: 'a JSON array', payload: '[]' },
-  ])('400 with {error, message} for $note', async ({ payload }) => {
+    // Prototype keys are refused as fastify's own parser refused them, however they are spelled.
+    { note: 'a __proto__ member', payload: '{"subject": {"type": "user", "id": "a", "properties": {"__proto__": {"role": "admin"}}}, "action": {"name": "read"}, "resource": {"type": "record", "id": "r1"}}', says: 'not accepted' },
+    { note: 'a __proto__ member spelled with escapes', payload: '{"subject": {"type": "user", "id": "a", "properties": {"\\u005f_proto__": {"role": "admin"}}}, "action": {"name": "read"}, "resource": {"type": "record", "id": "r1"}}', says: 'not accepted' },
+    { note: 'a constructor holding prototype', payload: '{"subject": {"type": "user", "id": "a", "properties": {"constructor": {"prototype": {}}}}, "action": {"name": "read"}, "resource": {"type": "record", "id": "r1"}}', says: 'not accepted' },
+  ])('400 with {error, message} for $note', async ({ payload, says }: { payload: unknown; says?: string }) => {
     const r = await post('/access/v1/evaluation', payload);
     expect(r.statusCode).toBe(400);
-    expect(r.json()).toMatchObject({ error: 'invalid_request', message: expect.any(String) });
+    expect(r.json()).toMatchObject({ error: 'invalid_request', message: says === undefined ? expect.any(String) : expect.stringContaining(says) });
   });
 
   test('malformed JSON is a 400 that says where the body broke', async () => {
     const r = await post('/access/v1/evaluation', '{"subject": {"type": "user", "id": "alice"},\n "action": {"name": "read"},}');
     expect(r.statusCode).toBe(400);
     expect(r.json()).toEqual({ error: 'invalid_request', message: expect.stringMatching(/^the body is not valid JSON: .* at line 2, column 29$/) });
-  });
-
-  test.each([
-    { note: 'a __proto__ member', payload: '{"subject": {"type": "user", "id": "a", "properties": {"__proto__": {"role": "admin"}}}, "action": {"name": "read"}, "resource": {"type": "record", "id": "r1"}}' },
-    { note: 'a __proto__ member spelled with escapes', payload: '{"subject": {"type": "user", "id": "a", "properties": {"\\u005f_proto__": {"role": "admin"}}}, "action": {"name": "read"}, "resource": {"type": "record", "id": "r1"}}' },
-    { note: 'a constructor holding prototype', payload: '{"subject": {"type": "user", "id": "a", "properties": {"constructor": {"prototype": {}}}}, "action": {"name": "read"}, "resource": {"type": "record", "id": "r1"}}' },
-  ])('400 for $note, as fastify refuses it', async ({ payload }) => {
-    const r = await post('/access/v1/evaluation', payload);
-    expect(r.statusCode).toBe(400);
-    expect(r.json()).toMatchObject({ error: 'invalid_request', message: expect.stringContaining('not accepted') });
   });
 
   test('text after the JSON, and nesting past the stack, are said as such', async () => {

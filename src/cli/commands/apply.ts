@@ -6,7 +6,7 @@ import { applyDocument } from '../../issuer/apply-document.js';
 import { SqliteStore } from '../../store/sqlite/sqlite-store.js';
 import { flags, databasePath } from '../args.js';
 import { Exit, UsageError, writeLine, type CliIo } from '../io.js';
-import { jsonProblem } from '../../formats/json-error.js';
+import { readJson } from '../../formats/json-error.js';
 import { NewDatabase } from '../new-database.js';
 
 export const applyHelp = `Usage: gavel apply FILE.json [--db FILE] [--dry-run] [--json]
@@ -28,8 +28,9 @@ as they are (docs/issuer.md):
 Client secrets and passwords are stored hashed, never in the clear; users are directory
 entities of type "user" with their roles and groups among the attributes.
 
-A running \`gavel serve\` picks the change up within about a second (it checks the database once a second). Directory attributes win over
-what callers send: a caller cannot grant itself a role.
+A running \`gavel serve\` picks the change up within about a second (it checks the
+database once a second). Directory attributes win over what callers send: a caller cannot
+grant itself a role.
 
 Options:
       --db FILE    SQLite database (default ./data/gavel.db; also GAVEL_DB); created if absent
@@ -52,15 +53,9 @@ export async function apply(argv: string[], io: CliIo): Promise<number> {
   } catch (err: unknown) {
     throw new UsageError(`${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'does not exist' : `cannot be read: ${(err as Error).message}`}`);
   }
-  // A byte order mark (Windows editors write one) is not JSON, but says nothing wrong.
-  if (text.startsWith('\uFEFF')) text = text.slice(1);
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (err: unknown) {
-    const { line, col, message } = jsonProblem(text, err);
-    throw new UsageError(`${file}:${line}:${col}: not valid JSON: ${message}`);
-  }
+  const read = readJson(text);
+  if ('problem' in read) throw new UsageError(`${file}:${read.problem.line}:${read.problem.col}: not valid JSON: ${read.problem.message}`);
+  const json = read.value;
   const path = databasePath(io.cwd, values.db);
   const dryRun = values['dry-run'] ?? false;
   // A dry run changes nothing, a database not yet made included: against none, it is what the first apply would add.
