@@ -7,7 +7,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 
 export const RESULTS_MD = new URL('./RESULTS.md', import.meta.url);
 
-export const SECTIONS = ['engine', 'http', 'grpc', 'signals', 'signals-decision', 'issuer', 'affects', 'whatif', 'console'] as const;
+export const SECTIONS = ['engine', 'http', 'grpc', 'signals', 'signals-decision', 'issuer', 'reload', 'affects', 'whatif', 'console'] as const;
 export type Section = (typeof SECTIONS)[number];
 
 const HEADER = `# Benchmark results
@@ -22,6 +22,7 @@ Each benchmark rewrites its own section below on a full run; partial runs leave 
 | [Signals](#signals) | \`npm run bench:signals\` | IP reputation lists: load and longest-prefix lookups with 10k … 1M prefixes vs ipaddr.js and netmask linear scans |
 | [Signals in a decision](#signals-in-a-decision) | \`node --import tsx bench/signals-decision.ts\` | what risk signals cost a decision through the server's Decider: none configured, configured but unread, one policy reading \`risk.ip\` |
 | [Issuer](#issuer) | \`npm run bench:issuer\` | the token endpoint: client_credentials grants (ES256 JWTs, scopes minted by policy) vs node-oidc-provider |
+| [Reload](#reload) | \`npm run bench:reload\` | policy reloads of 10,000 policies under load: latency while the set is rebuilt, and how soon a change serves, vs Cerbos' watcher |
 | [Whatif](#whatif) | \`npm run bench:whatif\` | what-if replay of 200,000 logged decisions; lookups by id and filtered pages over 1,000,000; the log writer's cost per decision |
 | [Affects](#affects) | \`npm run bench:affects\` | \`affects()\` (partial evaluation of every policy) over 10,000 policies, with facts the index keys decide and with facts they do not |
 | [Console](#console) | \`npm run bench:console\` | server-side render time of each console page with 10,000 policies and 1,000,000 logged decisions |

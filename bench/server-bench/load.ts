@@ -55,10 +55,17 @@ export interface LoadResult {
   failures: string[];
   /** The server's CPU time over the run's wall time, in % of one core; NaN when unknown. */
   serverCpu: number;
+  /**
+   * The slowest answer after the run's first second, and the longest time between two answers
+   * after it: a server that stops answering for a while (a blocking reload) shows in both, while
+   * the generator's own start (connections, its JIT) does not.
+   */
+  settledMaxMs: number;
+  longestGapMs: number;
 }
 
 const isNumber = (x: unknown): x is number => typeof x === 'number' && !Number.isNaN(x);
-const LATENCIES = ['p50Ms', 'p90Ms', 'p99Ms', 'maxMs'] as const;
+const LATENCIES = ['p50Ms', 'p90Ms', 'p99Ms', 'maxMs', 'settledMaxMs', 'longestGapMs'] as const;
 
 /** Over IPC (JSON), a run without a single answer has `null` latencies, which become NaN here. */
 export function toLoadResult(x: unknown): LoadResult | null {
@@ -85,6 +92,8 @@ export function toLoadResult(x: unknown): LoadResult | null {
     generatorCpu: n('generatorCpu'),
     failures,
     serverCpu: NaN,
+    settledMaxMs: n('settledMaxMs'),
+    longestGapMs: n('longestGapMs'),
   };
 }
 
@@ -128,11 +137,24 @@ export function percentile(sorted: Float64Array, p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))] ?? NaN;
 }
 
-/** A growable Float64Array of latency samples, in ms. */
+/** How long a run settles before `settledMaxMs` and `longestGapMs` count. */
+const SETTLE_MS = 1_000;
+
+/** A growable Float64Array of latency samples, in ms, and the settled run's slowest answer and longest gap. */
 export class Samples {
   #data = new Float64Array(1 << 16);
   #n = 0;
+  readonly #started = performance.now();
+  #last = NaN;
+  settledMax = NaN;
+  longestGap = NaN;
   add(ms: number): void {
+    const now = performance.now();
+    if (now - this.#started >= SETTLE_MS) {
+      if (!(ms <= this.settledMax)) this.settledMax = ms;
+      if (this.#last - this.#started >= SETTLE_MS && !(now - this.#last <= this.longestGap)) this.longestGap = now - this.#last;
+    }
+    this.#last = now;
     if (this.#n === this.#data.length) {
       const bigger = new Float64Array(this.#data.length * 2);
       bigger.set(this.#data);
@@ -175,5 +197,7 @@ export function summarize(samples: Samples, counts: { requests: number; non2xx: 
     generatorCpu: (100 * counts.cpuMicros) / 1e6 / counts.elapsedS,
     failures: counts.failures.slice(0, 5),
     serverCpu: NaN,
+    settledMaxMs: samples.settledMax,
+    longestGapMs: samples.longestGap,
   };
 }

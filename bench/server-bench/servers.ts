@@ -71,11 +71,12 @@ export async function startHello(): Promise<Server> {
   return { name: 'fastify-hello', child, http: m[1] ?? '', grpc: null };
 }
 
-export async function startCerbos(dir: string, policies: ReadonlyMap<string, string>): Promise<Server> {
+/** `watch`: Cerbos' `watchForChanges`, for the reload benchmark (off elsewhere, as a static deployment runs). */
+export async function startCerbos(dir: string, policies: ReadonlyMap<string, string>, watch = false): Promise<Server> {
   const policiesDir = join(dir, 'policies');
   writeFiles(policiesDir, policies);
   const [httpPort, grpcPort] = [await freePort(), await freePort()];
-  // The audit log is off (Cerbos' default) and so is the reload watcher; warn-level logging
+  // The audit log is off (Cerbos' default) and so, unless asked for, is the reload watcher; warn-level logging
   // keeps a per-request line out of the measurement, as Gavel prints nothing per request.
   const config = `server:
   httpListenAddr: "127.0.0.1:${httpPort}"
@@ -84,7 +85,7 @@ storage:
   driver: disk
   disk:
     directory: ${JSON.stringify(policiesDir)}
-    watchForChanges: false
+    watchForChanges: ${watch}
 audit:
   enabled: false
 telemetry:

@@ -22,7 +22,7 @@ import { disabledPage, loginPage, problemPage } from './login-page.js';
 import { policiesPage } from './policies-page.js';
 import { whatIfPage, type WhatIfResult } from './whatif-page.js';
 import { whatIfInSlices } from '../engine/whatif.js';
-import { buildPolicySet } from '../engine/policy-set.js';
+import { buildPolicySetInSlices } from '../engine/policy-set.js';
 import { FolderError, loadPolicyFolder } from '../engine/folder.js';
 import { formatDiagnostic } from '../language/diagnostic.js';
 import { createSessions, SESSION_SECONDS, type Session, type Sessions } from './session.js';
@@ -229,7 +229,8 @@ async function replay(store: Store, form: { candidate: string; limit: number; si
     throw err;
   }
   if (folder.sources.length === 0) return { kind: 'problem', message: `no *.gavel files under \`${form.candidate}\`: give the folder of the candidate policies`, diagnostics: [] };
-  const { set, diagnostics } = buildPolicySet(folder.sources, folder.schema);
+  // In slices: the server keeps answering decisions while a large candidate set compiles.
+  const { set, diagnostics } = await buildPolicySetInSlices(folder.sources, folder.schema);
   if (set === null) return { kind: 'problem', message: `the candidate policies have ${diagnostics.length} problem(s)`, diagnostics: diagnostics.map(formatDiagnostic) };
   return { kind: 'report', report: await whatIfInSlices(store, set, { limit: form.limit, ...(since === null ? {} : { since: since.iso }) }) };
 }

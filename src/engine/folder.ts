@@ -37,9 +37,11 @@ export async function loadPolicyFolder(dir: string): Promise<PolicyFolder> {
     throw new FolderError(code === 'ENOENT' ? `policies folder \`${dir}\` does not exist` : code === 'ENOTDIR' ? `\`${dir}\` is not a folder` : `cannot read \`${dir}\`: ${describe(err)}`);
   });
   const folder: PolicyFolder = { dir, sources: [], schema: null, tests: [] };
-  for (const path of files.sort()) {
+  const paths = files.sort();
+  const texts = await inOrder(paths, readText);
+  for (const [i, path] of paths.entries()) {
     const file = relative(dir, path).split(sep).join('/');
-    const source = { file, text: await readText(path) };
+    const source = { file, text: texts[i] };
     if (file.endsWith('.gavel')) folder.sources.push(source);
     else if (TEST_FILE.test(file)) folder.tests.push(source);
     else folder.schema = source;
@@ -62,12 +64,40 @@ export async function folderState(dir: string): Promise<{ dirs: Set<string>; fin
   const files = await walk(dir, dir, [], seen);
   const parts: string[] = [];
   let newestMs = 0;
-  for (const path of files.sort()) {
-    const s = await stat(path).catch(() => null);
+  const paths = files.sort();
+  const stats = await inOrder(paths, (path) => stat(path).catch(() => null));
+  for (const [i, path] of paths.entries()) {
+    const s = stats[i];
     if (s === null) parts.push(`${path}:gone`);
     else parts.push(`${path}:${s.size}:${s.mtimeMs}:${s.ino}`), (newestMs = Math.max(newestMs, s.mtimeMs));
   }
   return { dirs: seen, fingerprint: parts.join('\n'), newestMs };
+}
+
+/** Files read or looked at at once. */
+const READ_WIDTH = 16;
+
+/**
+ * `read` of every path, a few at a time, answered in the paths' order; of failures, the first
+ * in that order is thrown. One at a time, each file cost a server under load several turns of
+ * its event loop: a folder of 100 files took over half a second to read between requests.
+ */
+async function inOrder<T>(paths: readonly string[], read: (path: string) => Promise<T>): Promise<T[]> {
+  const settled = new Array<{ ok: true; value: T } | { ok: false; err: unknown }>(paths.length);
+  let next = 0;
+  const reader = async (): Promise<void> => {
+    for (let i = next++; i < paths.length; i = next++) {
+      settled[i] = await read(paths[i]).then(
+        (value) => ({ ok: true as const, value }),
+        (err: unknown) => ({ ok: false as const, err }),
+      );
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(READ_WIDTH, paths.length) }, reader));
+  return settled.map((s) => {
+    if (!s.ok) throw s.err;
+    return s.value;
+  });
 }
 
 /**

@@ -5,7 +5,7 @@ import { folderState, loadPolicyFolder, type PolicyFolder } from './folder.js';
 
 type FolderState = Awaited<ReturnType<typeof folderState>>;
 import type { LivePolicySet } from './live-set.js';
-import { buildPolicySet, type PolicySet } from './policy-set.js';
+import { buildPolicySetInSlices, revisionOfSources, type PolicySet } from './policy-set.js';
 
 /** What the last reload attempt did. */
 export type ReloadOutcome =
@@ -69,6 +69,8 @@ export class PolicyReloader {
     private readonly debounceMs = 150,
     /** Told the set and folder of each applied reload (the server stores the revision's files). */
     private readonly onApplied: (set: PolicySet, folder: PolicyFolder) => void = () => {},
+    /** Longest stretch of building before requests waiting are answered (buildPolicySetInSlices). */
+    private readonly sliceMs = 4,
   ) {}
 
   watch(): void {
@@ -178,10 +180,18 @@ export class PolicyReloader {
     const at = new Date();
     try {
       const folder = await loadPolicyFolder(this.dir);
-      const { set, diagnostics } = buildPolicySet(folder.sources, folder.schema);
+      // The same text builds the same set: a touched file, a poll after a lost event or the
+      // first reload after watching costs a hash of the files, not a build.
+      const revision = revisionOfSources(folder.sources, folder.schema);
+      if (revision === this.live.current.revision) return { result: 'unchanged', revision, at };
+      // Built in slices between requests: a large set would otherwise stall every request for the whole build.
+      const { set, diagnostics } = await buildPolicySetInSlices(folder.sources, folder.schema, this.sliceMs);
       if (set === null) return { result: 'rejected', errors: diagnostics.map(formatDiagnostic), at };
-      if (set.revision === this.live.current.revision) return { result: 'unchanged', revision: set.revision, at };
+      if (this.#closed) return { result: 'unchanged', revision: this.live.current.revision, at };
       this.live.swap(set);
+      // Storing the revision's files (a SQLite write of all of them) in a turn of its own:
+      // requests waiting since the build's last slice are answered first.
+      await new Promise<void>((resolve) => setImmediate(resolve));
       this.onApplied(set, folder);
       return { result: 'applied', revision: set.revision, at };
     } catch (err: unknown) {

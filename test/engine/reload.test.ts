@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
 import { buildPolicySet, decide } from '../../src/index.js';
+import { buildPolicySetInSlices } from '../../src/engine/policy-set.js';
 import { LivePolicySet } from '../../src/engine/live-set.js';
 import { PolicyReloader } from '../../src/engine/reload.js';
 
@@ -75,6 +76,73 @@ describe('policy reload', () => {
     await seen;
     reloader.close();
     expect(decide(live.current, request).determining).toEqual(['allow']);
+  });
+});
+
+/** `n` policies over `n` resource types, one of them `doc`: a set that takes a while to build. */
+function manyPolicies(n: number, effect: 'permit' | 'forbid'): string {
+  const rules = [`@id("doc") ${effect} (action == "read", resource.type == "doc") when { subject.id == "u" };`];
+  for (let i = 1; i < n; i++) rules.push(`@id("p${i}") permit (action in ["read", "list"], resource.type == "t${i}") when { subject.department == resource.department && token.scope contains "t${i}:read" };`);
+  return rules.join('\n');
+}
+
+describe('large sets are built between requests', () => {
+  test('a sliced build gives the event loop back between policies and builds the same set', async () => {
+    const sources = [
+      { file: 'a.gavel', text: manyPolicies(300, 'permit') },
+      { file: 'b.gavel', text: '@id("late") forbid when { context.late == true };' },
+    ];
+    let turns = 0;
+    let ticking = true;
+    const tick = () => {
+      turns++;
+      if (ticking) setImmediate(tick);
+    };
+    setImmediate(tick);
+    const sliced = await buildPolicySetInSlices(sources, null, 0);
+    ticking = false;
+    // With no time to a slice, every policy is a slice: the loop ran between them.
+    expect(turns).toBeGreaterThanOrEqual(300);
+    const whole = buildPolicySet(sources);
+    expect(sliced.set!.revision).toBe(whole.set!.revision);
+    expect(sliced.set!.policies.map((p) => p.id)).toEqual(whole.set!.policies.map((p) => p.id));
+    expect(decide(sliced.set!, request)).toEqual(decide(whole.set!, request));
+  });
+
+  test('a sliced build reports the same diagnostics as a whole one', async () => {
+    const sources = [
+      { file: 'a.gavel', text: `${manyPolicies(50, 'permit')}\n@id("p3") permit;\npermit when { nope };` },
+      { file: 'b.gavel', text: 'permit when {' },
+    ];
+    const sliced = await buildPolicySetInSlices(sources, null, 0);
+    expect(sliced.set).toBeNull();
+    expect(sliced.diagnostics.length).toBeGreaterThanOrEqual(3);
+    expect(sliced.diagnostics).toEqual(buildPolicySet(sources).diagnostics);
+  });
+
+  test('while a reload of thousands of policies compiles, requests are decided by the revision before it', async () => {
+    const { live } = setup(manyPolicies(3_000, 'forbid'));
+    // No time to a slice: every policy compiled is a turn of the event loop.
+    const reloader = new PolicyReloader(dir, live, () => {}, 20, () => {}, 0);
+    const before = live.current.revision;
+    writeFileSync(join(dir, 'a.gavel'), manyPolicies(3_000, 'permit'));
+    const seen: boolean[] = [];
+    let done = false;
+    const poll = () => {
+      if (done) return;
+      seen.push(decide(live.current, request).decision);
+      setImmediate(poll);
+    };
+    setImmediate(poll);
+    const outcome = await reloader.reload();
+    done = true;
+    expect(outcome).toMatchObject({ result: 'applied' });
+    expect(live.current.revision).not.toBe(before);
+    expect(decide(live.current, request)).toMatchObject({ decision: true, determining: ['doc'] });
+    // Requests kept being answered during the build, a turn for each policy (not one stall for
+    // the whole build), and never by half a set.
+    expect(seen.filter((d) => !d).length).toBeGreaterThanOrEqual(3_000);
+    expect(seen.indexOf(true) === -1 || seen.slice(seen.indexOf(true)).every((d) => d)).toBe(true);
   });
 });
 

@@ -12,7 +12,7 @@ import type { PolicyFile } from '../ast.js';
 import type { Diagnostic } from '../diagnostic.js';
 import { parsePolicyFile } from './parser.js';
 
-export { PARSE_LIMITS, parseExpression, parsePolicies, type Strings } from './parser.js';
+export { PARSE_LIMITS, parseExpression, parsePolicies, policiesOf, type Strings } from './parser.js';
 
 export function parse(file: string, text: string): { ast: PolicyFile; diagnostics: Diagnostic[] } {
   return parsePolicyFile(file, text);

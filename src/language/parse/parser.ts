@@ -48,6 +48,20 @@ export function parsePolicyFile(file: string, text: string): { ast: PolicyFile; 
  * `comments` when given. Answers the diagnostics, in the order `parse` reports them.
  */
 export function parsePolicies(file: string, source: string, each: (policy: Policy) => void, comments?: Comment[], strings: Strings = new Map()): Diagnostic[] {
+  const parsing = policiesOf(file, source, comments, strings);
+  for (;;) {
+    const step = parsing.next();
+    if (step.done === true) return step.value;
+    each(step.value);
+  }
+}
+
+/**
+ * As `parsePolicies`, a policy at a time: each is yielded when its `;` is read, and the
+ * diagnostics are the generator's result. A caller may stop between policies and resume
+ * later (a server building a large set in slices between requests).
+ */
+export function* policiesOf(file: string, source: string, comments?: Comment[], strings: Strings = new Map()): Generator<Policy, Diagnostic[], void> {
   const text = unifyLineBreaks(source);
   if (text.length > PARSE_LIMITS.fileBytes) {
     const at = { line: 1, col: 1, offset: 0 };
@@ -77,7 +91,7 @@ export function parsePolicies(file: string, source: string, each: (policy: Polic
     if (type === 'punct' && token.value === ';') {
       if (!broken) {
         const policy = parsePolicy(file, current, parsing);
-        if (policy !== null) each(policy);
+        if (policy !== null) yield policy;
       }
       current = [];
       broken = false;

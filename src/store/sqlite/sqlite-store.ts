@@ -171,10 +171,15 @@ export class SqliteStore implements Store {
       this.db.prepare('INSERT INTO policy_revisions (id, saved_at, files) VALUES (?, ?, ?)').run(revision.id, revision.savedAt, JSON.stringify(revision.files));
       this.db.prepare('DELETE FROM policy_revisions WHERE id NOT IN (SELECT id FROM policy_revisions ORDER BY saved_at DESC, rowid DESC LIMIT ?)').run(keep);
       // Newest first, the running size of the files; those past the bound go (never the newest).
+      // Sized in the innermost query: `octet_length` of a column read straight from the table
+      // comes from the record header, while over a window's rows it read every revision's
+      // whole text — megabytes a revision, on every save (120 ms for 60 revisions of 10,000 policies).
       this.db
         .prepare(
           `DELETE FROM policy_revisions WHERE id IN (
-             SELECT id FROM (SELECT id, SUM(length(files)) OVER (ORDER BY saved_at DESC, rowid DESC) AS running, ROW_NUMBER() OVER (ORDER BY saved_at DESC, rowid DESC) AS n FROM policy_revisions)
+             SELECT id FROM (
+               SELECT id, SUM(bytes) OVER (ORDER BY saved_at DESC, seq DESC) AS running, ROW_NUMBER() OVER (ORDER BY saved_at DESC, seq DESC) AS n
+               FROM (SELECT id, saved_at, rowid AS seq, octet_length(files) AS bytes FROM policy_revisions))
              WHERE running > ? AND n > 1)`,
         )
         .run(maxBytes);
