@@ -200,13 +200,15 @@ function routes(scope: FastifyInstance, options: ConsoleOptions, key: string, se
     }
   }));
 
-  scope.get('/console/decisions/:id', signedIn((request, reply, _session, csrf) => {
+  scope.get('/console/decisions/:id', signedIn(async (request, reply, _session, csrf) => {
     if (options.store === null) return sendPage(reply, 404, problemPage('No decision log', 'this server keeps no decision log', csrf));
     const id = (request.params as { id: string }).id;
     const found = findDecision(options.store, id);
     if (found.kind === 'none') return sendPage(reply, 404, problemPage('Decision not found', `no decision \`${id}\` in the log (it may have been pruned)`, csrf));
     if (found.kind === 'ambiguous') return sendPage(reply, 409, problemPage('Several decisions', ambiguity(id, found.records), csrf));
     const record = found.record;
+    // Built in slices first (then at hand for `get`): the revision may be 10,000 policies.
+    if (record.request !== undefined && record.request !== null) await revisions?.load(record.revision);
     const explained = explainLogged(record, (r) => revisions?.get(r) ?? { kind: 'unknown' }, options.policies.current);
     if (explained === null) return sendPage(reply, 200, decisionPage(record, null, { csrf, revision: options.policies.current.revision }));
     const why = { decision: explained.decision, forbids: explained.why_not?.forbids ?? [], permits: explained.why_not?.permits ?? [] };

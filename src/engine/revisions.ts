@@ -5,7 +5,7 @@
  */
 import type { PolicyRevision, Store } from '../store/store.js';
 import { SCHEMA_FILE, type PolicyFolder } from './folder.js';
-import { buildPolicySet, type BuildResult, type PolicySet } from './policy-set.js';
+import { buildPolicySet, buildPolicySetInSlices, type BuildResult, type PolicySet, type PolicySource } from './policy-set.js';
 
 /** What the store keeps of a folder that built `revision`: its policy files and schema, not its tests. */
 export function revisionFiles(folder: Pick<PolicyFolder, 'sources' | 'schema'>): Record<string, string> {
@@ -17,11 +17,20 @@ export function revisionFiles(folder: Pick<PolicyFolder, 'sources' | 'schema'>):
 
 /** Builds a set from files as stored or sent (`*.gavel` and `schema.json` at the top; others ignored). */
 export function buildFromFiles(files: Readonly<Record<string, string>>): BuildResult {
+  return buildPolicySet(...sourcesOf(files));
+}
+
+/** As `buildFromFiles`, in slices between requests (`buildPolicySetInSlices`): for a server. */
+export function buildFromFilesInSlices(files: Readonly<Record<string, string>>): Promise<BuildResult> {
+  return buildPolicySetInSlices(...sourcesOf(files));
+}
+
+function sourcesOf(files: Readonly<Record<string, string>>): [PolicySource[], PolicySource | null] {
   const sources = Object.entries(files)
     .filter(([file]) => file.endsWith('.gavel'))
     .map(([file, text]) => ({ file, text }));
   const schema = files[SCHEMA_FILE];
-  return buildPolicySet(sources, schema === undefined ? null : { file: SCHEMA_FILE, text: schema });
+  return [sources, schema === undefined ? null : { file: SCHEMA_FILE, text: schema }];
 }
 
 export type RevisionLookup = { kind: 'found'; set: PolicySet; savedAt: string } | { kind: 'unknown' } | { kind: 'invalid'; message: string };
@@ -39,16 +48,36 @@ export class RevisionSets {
   ) {}
 
   get(id: string): RevisionLookup {
-    const hit = this.#cache.get(id);
-    if (hit !== undefined) {
-      // Most recently used last: the first key is the one to evict.
-      this.#cache.delete(id);
-      this.#cache.set(id, hit);
-      return { kind: 'found', ...hit };
-    }
+    const hit = this.#hit(id);
+    if (hit !== null) return hit;
     const stored: PolicyRevision | null = this.store.policyRevision(id);
     if (stored === null) return { kind: 'unknown' };
-    const { set, diagnostics } = buildFromFiles(stored.files);
+    return this.#built(id, stored, buildFromFiles(stored.files));
+  }
+
+  /**
+   * As `get`, building a revision not at hand in slices between requests: a server explaining
+   * a decision of an older 10,000-policy revision would otherwise stop answering for the build.
+   * Afterwards `get` finds it.
+   */
+  async load(id: string): Promise<RevisionLookup> {
+    const hit = this.#hit(id);
+    if (hit !== null) return hit;
+    const stored: PolicyRevision | null = this.store.policyRevision(id);
+    if (stored === null) return { kind: 'unknown' };
+    return this.#built(id, stored, await buildFromFilesInSlices(stored.files));
+  }
+
+  #hit(id: string): RevisionLookup | null {
+    const hit = this.#cache.get(id);
+    if (hit === undefined) return null;
+    // Most recently used last: the first key is the one to evict.
+    this.#cache.delete(id);
+    this.#cache.set(id, hit);
+    return { kind: 'found', ...hit };
+  }
+
+  #built(id: string, stored: PolicyRevision, { set, diagnostics }: BuildResult): RevisionLookup {
     // A stored revision was valid when served; a language change since may reject it.
     if (set === null) return { kind: 'invalid', message: `stored revision ${id} no longer builds: ${diagnostics[0]?.message ?? 'unknown error'}` };
     this.#cache.set(id, { set, savedAt: stored.savedAt });

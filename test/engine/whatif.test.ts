@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { INTERFACE_WIDTH } from '../../src/server/interfaces.js';
 import { DecisionLog } from '../../src/engine/decision-log.js';
 import { LivePolicySet } from '../../src/engine/live-set.js';
-import { buildFromFiles, revisionFiles } from '../../src/engine/revisions.js';
+import { buildFromFiles, revisionFiles, RevisionSets } from '../../src/engine/revisions.js';
 import { whatIf } from '../../src/engine/whatif.js';
 import { loadPolicyFolder } from '../../src/engine/folder.js';
 import { buildApp } from '../../src/http/app.js';
@@ -137,6 +137,28 @@ describe('a log that keeps no requests (decision_log.keep_requests: false)', () 
     const replay = await gavel(['whatif', '--candidate', 'proposed', '--db', db], { cwd: dir });
     expect(replay.code).toBe(0);
     expect(replay.stdout).toContain('not replayed: 5 decisions logged without their request');
+  });
+});
+
+describe('stored revisions, built again', () => {
+  test('load builds a stored revision in slices, the same set a whole build gives; get then finds it without the store', async () => {
+    const store = new SqliteStore(join(dir, 'g.db'));
+    try {
+      const files = { 'a.gavel': '@id("a") permit (action == "read") when { subject.id == "u" };', 'b.gavel': '@id("b") forbid when { context.late == true };' };
+      const built = buildFromFiles(files).set!;
+      store.savePolicyRevision({ id: built.revision, savedAt: '2026-11-01T00:00:00.000Z', files });
+      let reads = 0;
+      const revisions = new RevisionSets({ policyRevision: (id) => (reads++, store.policyRevision(id)) });
+      expect(await revisions.load('0000000000000000')).toEqual({ kind: 'unknown' });
+      const loaded = await revisions.load(built.revision);
+      expect(loaded).toMatchObject({ kind: 'found', savedAt: '2026-11-01T00:00:00.000Z', set: { revision: built.revision } });
+      expect(loaded.kind === 'found' && loaded.set.policies.map((p) => p.id)).toEqual(['a', 'b']);
+      const before = reads;
+      expect(revisions.get(built.revision)).toMatchObject({ kind: 'found', set: { revision: built.revision } });
+      expect(reads).toBe(before);
+    } finally {
+      store.close();
+    }
   });
 });
 

@@ -3,7 +3,7 @@ import type { DecisionQuery, DecisionRecord, Store } from '../../store/store.js'
 import { ambiguity, findDecision } from '../../engine/find-decision.js';
 import type { LivePolicySet } from '../../engine/live-set.js';
 import { explainLogged, REQUEST_NOT_KEPT } from '../../engine/explain-logged.js';
-import { buildFromFiles, RevisionSets } from '../../engine/revisions.js';
+import { buildFromFilesInSlices, RevisionSets } from '../../engine/revisions.js';
 import { whatIfInSlices } from '../../engine/whatif.js';
 import { formatDiagnostic } from '../../language/diagnostic.js';
 import { requireAdminKey, type AdminGate } from '../admin-auth.js';
@@ -126,6 +126,8 @@ export function adminRoutes(app: FastifyInstance, options: AdminOptions, live: L
       if (found.kind === 'none') return reply.status(404).send({ error: 'not_found', message: `no decision with id \`${id}\` in the log (unknown, or pruned)` });
       if (found.kind === 'ambiguous') return reply.status(409).send(ambiguousAnswer(id, found.records));
       const record = found.record;
+      // Built in slices first (then at hand for `get`): the revision may be 10,000 policies.
+      if (record.request !== undefined && record.request !== null) await revisions.load(record.revision);
       return explainLogged(record, (r) => revisions.get(r), live.current) ?? reply.status(409).send({ error: 'request_not_kept', message: `decision \`${id}\`: ${REQUEST_NOT_KEPT}` });
     });
 
@@ -138,7 +140,7 @@ export function adminRoutes(app: FastifyInstance, options: AdminOptions, live: L
       const bad = Object.keys(body.candidate.files).find((f) => f.startsWith('/') || f.split('/').includes('..') || f.includes('\\'));
       if (bad !== undefined) return reply.status(400).send({ error: 'invalid_candidate', message: `\`${bad}\`: file names are relative paths with \`/\`, without \`..\`` });
       if (!Object.keys(body.candidate.files).some((f) => f.endsWith('.gavel'))) return reply.status(400).send({ error: 'invalid_candidate', message: 'the candidate has no .gavel file: every request would be denied' });
-      const { set, diagnostics } = buildFromFiles(body.candidate.files);
+      const { set, diagnostics } = await buildFromFilesInSlices(body.candidate.files);
       if (set === null) return reply.status(400).send({ error: 'invalid_policies', message: `the candidate has ${diagnostics.length} problem(s)`, diagnostics: diagnostics.map(formatDiagnostic) });
       // One replay at a time, in slices between the decisions this server answers.
       if (replaying) return reply.status(429).send({ error: 'busy', message: 'another what-if replay is running on this server; try again when it is done' });
