@@ -54,8 +54,12 @@ interface Result {
   loadMs: number;
   /** Gavel: the table build alone (the rest of the load is reading and parsing). */
   buildMs: number | null;
-  /** Gavel: `reload()` after one row of the scored list changed. */
+  /** Gavel: `reload()` after one row of the scored list changed, and the longest the event loop stood still meanwhile. */
   reloadMs: number | null;
+  reloadPauseMs: number | null;
+  /** Gavel: the same reload in a worker thread (`offThread`, as `gavel serve` reloads), and its longest pause. */
+  threadReloadMs: number | null;
+  threadReloadPauseMs: number | null;
   rate: number;
   p50Us: number;
   p99Us: number;
@@ -80,7 +84,7 @@ function isResult(x: unknown): x is Result {
   return (
     isEngineName(get('engine')) &&
     [get('n'), get('loadMs'), get('rate'), get('p50Us'), get('p99Us'), get('timed'), get('rssMb'), get('rssGrowthMb'), get('peakRssMb')].every(num) &&
-    [get('buildMs'), get('reloadMs'), get('ranges'), get('answers')].every(numOrNull) &&
+    [get('buildMs'), get('reloadMs'), get('reloadPauseMs'), get('threadReloadMs'), get('threadReloadPauseMs'), get('ranges'), get('answers')].every(numOrNull) &&
     Array.isArray(keys) &&
     keys.every((k: unknown) => k === null || typeof k === 'string')
   );
@@ -163,17 +167,29 @@ async function runGavel(n: number, dir: string, addresses: string[]): Promise<Re
   // A reload after one row of the scored list changed: that file is read and parsed again,
   // the plain one is found unchanged by its digest, and the tables are rebuilt.
   appendFileSync(scored, '192.0.2.0/24,1,reload\n');
-  const r = now();
-  const report = await lists.reload();
-  const reloadMs = msSince(r);
-  if (report.applied.join() !== LIST_NAMES[1] || lists.lookup('192.0.2.1')?.labels[0] !== 'reload') throw new Error(`the reload did not apply: ${JSON.stringify(report)}`);
+  const here = await timedReload(lists, '192.0.2.1', 'reload');
   lists.close();
+  // The same in a worker thread, as `gavel serve` reloads (opened after the memory figures above).
+  const threaded = await LiveIpLists.open(
+    [
+      { name: LIST_NAMES[0], path: plain },
+      { name: LIST_NAMES[1], path: scored },
+    ],
+    { offThread: true },
+  );
+  if (!threaded.ok) throw new Error(threaded.errors.slice(0, 5).join('\n'));
+  appendFileSync(scored, '198.51.100.0/24,1,again\n');
+  const there = await timedReload(threaded.lists, '198.51.100.1', 'again');
+  threaded.lists.close();
   return {
     engine: 'gavel',
     n,
     loadMs,
     buildMs: stats.buildMs,
-    reloadMs,
+    reloadMs: here.ms,
+    reloadPauseMs: here.pauseMs,
+    threadReloadMs: there.ms,
+    threadReloadPauseMs: there.pauseMs,
     rate: median(rates),
     p50Us: percentile(sorted, 0.5) / 1e3,
     p99Us: percentile(sorted, 0.99) / 1e3,
@@ -185,6 +201,30 @@ async function runGavel(n: number, dir: string, addresses: string[]): Promise<Re
     answers: stats.answers,
     keys,
   };
+}
+
+/**
+ * `reload()`, timed, with the longest time the event loop stood still meanwhile (a server
+ * answers no request for that long): a `setImmediate` chain notes the gap between its turns.
+ */
+async function timedReload(lists: LiveIpLists, address: string, label: string): Promise<{ ms: number; pauseMs: number }> {
+  let last = performance.now();
+  let longest = 0;
+  let running = true;
+  const tick = (): void => {
+    const t = performance.now();
+    longest = Math.max(longest, t - last);
+    last = t;
+    if (running) setImmediate(tick);
+  };
+  setImmediate(tick);
+  const r = now();
+  const report = await lists.reload();
+  const ms = msSince(r);
+  running = false;
+  longest = Math.max(longest, performance.now() - last);
+  if (report.applied.join() !== LIST_NAMES[1] || lists.lookup(address)?.labels[0] !== label) throw new Error(`the reload did not apply: ${JSON.stringify(report)}`);
+  return { ms, pauseMs: longest };
 }
 
 async function runPeer(engine: 'ipaddr' | 'netmask', n: number, dir: string, addresses: string[]): Promise<Result> {
@@ -221,6 +261,9 @@ async function runPeer(engine: 'ipaddr' | 'netmask', n: number, dir: string, add
     loadMs,
     buildMs: null,
     reloadMs: null,
+    reloadPauseMs: null,
+    threadReloadMs: null,
+    threadReloadPauseMs: null,
     rate: samples.length / (totalNs / 1e9),
     p50Us: percentile(sorted, 0.5) / 1e3,
     p99Us: percentile(sorted, 0.99) / 1e3,
@@ -347,14 +390,15 @@ async function parent(sizes: number[], engines: EngineName[]): Promise<number> {
     int(r.timed),
     int(r.loadMs),
     r.buildMs === null ? '—' : int(r.buildMs),
-    r.reloadMs === null ? '—' : int(r.reloadMs),
+    r.reloadMs === null || r.reloadPauseMs === null ? '—' : `${int(r.reloadMs)} (${int(r.reloadPauseMs)})`,
+    r.threadReloadMs === null || r.threadReloadPauseMs === null ? '—' : `${int(r.threadReloadMs)} (${fixed(r.threadReloadPauseMs)})`,
     fixed(r.rssMb - r.rssGrowthMb),
     fixed(r.rssMb),
     fixed(r.rssGrowthMb),
     fixed(r.peakRssMb),
     r.ranges === null ? '—' : int(r.ranges),
   ]);
-  const resultsTable = table(['prefixes', 'engine', 'lookups/s', 'p50 µs', 'p99 µs', 'timed lookups', 'load ms', 'of which build ms', 'reload ms', 'RSS before MB', 'RSS MB', 'RSS +MB', 'peak RSS MB', 'ranges'], rows);
+  const resultsTable = table(['prefixes', 'engine', 'lookups/s', 'p50 µs', 'p99 µs', 'timed lookups', 'load ms', 'of which build ms', 'reload ms (longest pause)', 'reload in a worker ms (longest pause)', 'RSS before MB', 'RSS MB', 'RSS +MB', 'peak RSS MB', 'ranges'], rows);
 
   const ratioRows: string[][] = [];
   for (const n of sizes) {
@@ -458,7 +502,11 @@ ${r.workloads.join('\n')}
 
 - **Gavel**: load = \`LiveIpLists.open\` of both files: read, parse, build the tables (the build is also
   reported alone). Reload = \`reload()\` after one row was appended to the scored file: that file is read and
-  parsed again, the plain one is skipped (same digest), the tables are rebuilt. Lookups = \`lookup(address)\` on the address strings (parsing included), in batches of
+  parsed again, the plain one is skipped (same digest), the tables are rebuilt; on the calling thread, and then
+  again (another row) in a worker thread, as \`gavel serve\` reloads (\`offThread\`). "Longest pause" is the longest
+  the event loop stood still during the reload (the gap between turns of a \`setImmediate\` chain): how long a
+  server would answer no request. In a worker it is the copy of the unchanged lists to the thread and the turn
+  that takes the new tables. Lookups = \`lookup(address)\` on the address strings (parsing included), in batches of
   ${int(BATCH)} timed with \`process.hrtime.bigint()\` around each batch: one lookup is below what a timer pair can
   measure without its own cost dominating. p50/p99 are percentiles of the batch means (so the p99 is that of
   1,000-lookup averages, not of single lookups); lookups/s is the median of ${ROUNDS} rounds of ≥ ${ROUND_MS} ms,

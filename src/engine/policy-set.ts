@@ -73,7 +73,7 @@ export async function buildPolicySetInSlices(sources: readonly PolicySource[], s
   }
 }
 
-/** The build, yielding after each policy (a point where it may be put off). */
+/** The build, yielding before each policy (a point where it may be put off). */
 function* building(sources: readonly PolicySource[], schemaSource: PolicySource | null): Generator<void, BuildResult, void> {
   const diagnostics: Diagnostic[] = [];
   let schema: Schema | null = null;
@@ -96,6 +96,9 @@ function* building(sources: readonly PolicySource[], schemaSource: PolicySource 
     let step = parsing.next();
     for (; step.done !== true; step = parsing.next()) {
       const policy = step.value;
+      // Every policy read is a step, parsed or not: a broken folder is read in slices too.
+      yield;
+      if (policy === null) continue;
       checker.checkPolicy(policy);
       const id = policyId(file, ++ordinal, policy.annotations);
       const first = seen.get(id);
@@ -108,7 +111,6 @@ function* building(sources: readonly PolicySource[], schemaSource: PolicySource 
       // assumes away. Parse errors in this file are known only at its end; they do not
       // make a policy that parsed and checked unsafe to compile, and the set is dropped then.
       if (diagnostics.length + checked.length + duplicates.length === 0) policies.push(compilePolicy(policy, id, file, source));
-      yield;
     }
     diagnostics.push(...step.value, ...checked);
   }

@@ -59,6 +59,8 @@ export class PolicyReloader {
   #firstScheduledAt = 0;
   #closed = false;
   #running: Promise<ReloadOutcome> | null = null;
+  /** The run explicit reloads asked for during another share, once that one is done. */
+  #explicit: Promise<ReloadOutcome> | null = null;
   #again = false;
   readonly status: ReloadStatus = { applied: 0, rejected: 0, rejection: null };
 
@@ -131,12 +133,22 @@ export class PolicyReloader {
   }
 
   /**
-   * Reloads now; concurrent calls share one run, and a change during a run triggers one more.
-   * `settle`: a reload the watch started waits for files written a moment ago (an explicit one
-   * — SIGHUP, POST /v1/reload — reads the folder as it is).
+   * Reloads now; a change during a run triggers one more. `settle`: a reload the watch started
+   * waits for files written a moment ago, and joins a run under way. An explicit one — SIGHUP,
+   * POST /v1/reload — reads the folder as it is when asked: during a run it waits for it and
+   * then reads the folder again (explicit calls made meanwhile share that one run), since a run
+   * begun earlier may have read the folder before the caller's change — a deploy writing its
+   * files and asking for a reload would be told about a revision before its own.
    */
   async reload(settle = false): Promise<ReloadOutcome> {
     if (this.#running !== null) {
+      if (!settle) {
+        this.#explicit ??= this.#running.then(() => {
+          this.#explicit = null;
+          return this.reload(false);
+        });
+        return this.#explicit;
+      }
       this.#again = true;
       return this.#running;
     }
@@ -164,6 +176,8 @@ export class PolicyReloader {
     }
     this.#putOff = 0;
     const outcome = await this.build();
+    // Closed while building (the server stopping): nothing was swapped, and nothing is reported.
+    if (this.#closed) return outcome;
     this.follow(state);
     if (outcome.result === 'rejected') {
       this.status.rejected++;

@@ -40,7 +40,10 @@ export type RevisionLookup = { kind: 'found'; set: PolicySet; savedAt: string } 
  * revisions again and again, and a build costs milliseconds to seconds.
  */
 export class RevisionSets {
-  readonly #cache = new Map<string, { set: PolicySet; savedAt: string }>();
+  /** Revisions built, found or no longer valid (a stored revision does not change), most recently used last. */
+  readonly #cache = new Map<string, Exclude<RevisionLookup, { kind: 'unknown' }>>();
+  /** Builds under way in slices: concurrent explanations of one revision share one. */
+  readonly #loading = new Map<string, Promise<RevisionLookup>>();
 
   constructor(
     private readonly store: Pick<Store, 'policyRevision'>,
@@ -60,28 +63,35 @@ export class RevisionSets {
    * a decision of an older 10,000-policy revision would otherwise stop answering for the build.
    * Afterwards `get` finds it.
    */
-  async load(id: string): Promise<RevisionLookup> {
+  load(id: string): Promise<RevisionLookup> {
     const hit = this.#hit(id);
-    if (hit !== null) return hit;
-    const stored: PolicyRevision | null = this.store.policyRevision(id);
-    if (stored === null) return { kind: 'unknown' };
-    return this.#built(id, stored, await buildFromFilesInSlices(stored.files));
+    if (hit !== null) return Promise.resolve(hit);
+    let loading = this.#loading.get(id);
+    if (loading === undefined) {
+      const stored: PolicyRevision | null = this.store.policyRevision(id);
+      if (stored === null) return Promise.resolve({ kind: 'unknown' });
+      loading = buildFromFilesInSlices(stored.files)
+        .then((result) => this.#built(id, stored, result))
+        .finally(() => this.#loading.delete(id));
+      this.#loading.set(id, loading);
+    }
+    return loading;
   }
 
   #hit(id: string): RevisionLookup | null {
     const hit = this.#cache.get(id);
     if (hit === undefined) return null;
-    // Most recently used last: the first key is the one to evict.
     this.#cache.delete(id);
     this.#cache.set(id, hit);
-    return { kind: 'found', ...hit };
+    return hit;
   }
 
   #built(id: string, stored: PolicyRevision, { set, diagnostics }: BuildResult): RevisionLookup {
     // A stored revision was valid when served; a language change since may reject it.
-    if (set === null) return { kind: 'invalid', message: `stored revision ${id} no longer builds: ${diagnostics[0]?.message ?? 'unknown error'}` };
-    this.#cache.set(id, { set, savedAt: stored.savedAt });
+    const lookup: Exclude<RevisionLookup, { kind: 'unknown' }> =
+      set === null ? { kind: 'invalid', message: `stored revision ${id} no longer builds: ${diagnostics[0]?.message ?? 'unknown error'}` } : { kind: 'found', set, savedAt: stored.savedAt };
+    this.#cache.set(id, lookup);
     if (this.#cache.size > this.size) this.#cache.delete(this.#cache.keys().next().value!);
-    return { kind: 'found', set, savedAt: stored.savedAt };
+    return lookup;
   }
 }

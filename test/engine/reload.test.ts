@@ -86,27 +86,43 @@ function manyPolicies(n: number, effect: 'permit' | 'forbid'): string {
   return rules.join('\n');
 }
 
+/** What `work` answers, and how many turns the event loop took while it ran. */
+async function turnsDuring<T>(work: () => Promise<T>): Promise<{ result: T; turns: number }> {
+  let turns = 0;
+  let ticking = true;
+  const tick = () => {
+    turns++;
+    if (ticking) setImmediate(tick);
+  };
+  setImmediate(tick);
+  const result = await work();
+  ticking = false;
+  return { result, turns };
+}
+
 describe('large sets are built between requests', () => {
   test('a sliced build gives the event loop back between policies and builds the same set', async () => {
     const sources = [
       { file: 'a.gavel', text: manyPolicies(300, 'permit') },
       { file: 'b.gavel', text: '@id("late") forbid when { context.late == true };' },
     ];
-    let turns = 0;
-    let ticking = true;
-    const tick = () => {
-      turns++;
-      if (ticking) setImmediate(tick);
-    };
-    setImmediate(tick);
-    const sliced = await buildPolicySetInSlices(sources, null, 0);
-    ticking = false;
+    const { result: sliced, turns } = await turnsDuring(() => buildPolicySetInSlices(sources, null, 0));
     // With no time to a slice, every policy is a slice: the loop ran between them.
     expect(turns).toBeGreaterThanOrEqual(300);
     const whole = buildPolicySet(sources);
     expect(sliced.set!.revision).toBe(whole.set!.revision);
     expect(sliced.set!.policies.map((p) => p.id)).toEqual(whole.set!.policies.map((p) => p.id));
     expect(decide(sliced.set!, request)).toEqual(decide(whole.set!, request));
+  });
+
+  test('a broken set is read in slices too: every policy read is a step, parsed or not, duplicate or not', async () => {
+    const broken = Array.from({ length: 200 }, (_, i) => `@id("p${i}") permit when { subject.id == };`).join('\n');
+    const duplicated = Array.from({ length: 200 }, (_, i) => `@id("d${i}") permit;`).join('\n');
+    for (const sources of [[{ file: 'a.gavel', text: broken }], [{ file: 'a.gavel', text: duplicated }, { file: 'b.gavel', text: duplicated }]]) {
+      const { result, turns } = await turnsDuring(() => buildPolicySetInSlices(sources, null, 0));
+      expect(result.set).toBeNull();
+      expect(turns).toBeGreaterThanOrEqual(200);
+    }
   });
 
   test('a sliced build reports the same diagnostics as a whole one', async () => {
@@ -143,6 +159,25 @@ describe('large sets are built between requests', () => {
     // the whole build), and never by half a set.
     expect(seen.filter((d) => !d).length).toBeGreaterThanOrEqual(3_000);
     expect(seen.indexOf(true) === -1 || seen.slice(seen.indexOf(true)).every((d) => d)).toBe(true);
+  });
+});
+
+describe('explicit reloads (SIGHUP, POST /v1/reload) during a reload under way', () => {
+  test('answer for the folder as it was when asked, not for the run begun before', async () => {
+    const { live } = setup(manyPolicies(3_000, 'forbid'));
+    const reloader = new PolicyReloader(dir, live, () => {}, 20, () => {}, 0);
+    writeFileSync(join(dir, 'a.gavel'), manyPolicies(3_000, 'permit'));
+    const first = reloader.reload();
+    // The first run has read the folder and is building when the deploy writes again and asks.
+    await new Promise((resolve) => setTimeout(resolve, 40));
+    writeFileSync(join(dir, 'a.gavel'), `${manyPolicies(3_000, 'permit')}\n@id("late") permit (action == "ping");`);
+    const [second, third] = [reloader.reload(), reloader.reload()];
+    const expected = buildPolicySet([{ file: 'a.gavel', text: `${manyPolicies(3_000, 'permit')}\n@id("late") permit (action == "ping");` }]).set!.revision;
+    expect(await second).toMatchObject({ result: 'applied', revision: expected });
+    expect(await third).toMatchObject({ revision: expected });
+    expect((await first).result).toBe('applied');
+    expect((await first as { revision: string }).revision).not.toBe(expected);
+    expect(live.current.revision).toBe(expected);
   });
 });
 

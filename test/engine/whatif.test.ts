@@ -160,6 +160,26 @@ describe('stored revisions, built again', () => {
       store.close();
     }
   });
+
+  test('concurrent loads of one revision share one build; a revision that no longer builds is said so, and remembered', async () => {
+    const store = new SqliteStore(join(dir, 'g.db'));
+    try {
+      const files = { 'a.gavel': '@id("a") permit;' };
+      const id = buildFromFiles(files).set!.revision;
+      store.savePolicyRevision({ id, savedAt: '2026-11-01T00:00:00.000Z', files });
+      store.savePolicyRevision({ id: 'broken', savedAt: '2026-11-02T00:00:00.000Z', files: { 'a.gavel': 'permit when {' } });
+      let reads = 0;
+      const revisions = new RevisionSets({ policyRevision: (r) => (reads++, store.policyRevision(r)) });
+      const [one, two] = await Promise.all([revisions.load(id), revisions.load(id)]);
+      expect(one).toBe(two);
+      expect(reads).toBe(1);
+      expect(await revisions.load('broken')).toMatchObject({ kind: 'invalid', message: expect.stringContaining('stored revision broken no longer builds') });
+      expect(revisions.get('broken')).toMatchObject({ kind: 'invalid' });
+      expect(reads).toBe(2);
+    } finally {
+      store.close();
+    }
+  });
 });
 
 describe('explaining a logged decision', () => {

@@ -166,7 +166,8 @@ async function serveUntilStopped(argv: string[], io: CliIo, osSignals: ServeSign
     printDiagnostics(io, result, values.policies ?? 'policies');
     return Exit.failed;
   }
-  const opened = await LiveIpLists.open(config.ipLists, { onReload: (report) => reportLists(io, report) });
+  // Reloads in a worker thread: parsing and building a million-prefix list would stop requests for a second or two.
+  const opened = await LiveIpLists.open(config.ipLists, { onReload: (report) => reportLists(io, report), offThread: true });
   if (!opened.ok) {
     for (const e of opened.errors) writeLine(io.stderr, `gavel: ${e}`);
     return Exit.failed;

@@ -140,12 +140,13 @@ export function adminRoutes(app: FastifyInstance, options: AdminOptions, live: L
       const bad = Object.keys(body.candidate.files).find((f) => f.startsWith('/') || f.split('/').includes('..') || f.includes('\\'));
       if (bad !== undefined) return reply.status(400).send({ error: 'invalid_candidate', message: `\`${bad}\`: file names are relative paths with \`/\`, without \`..\`` });
       if (!Object.keys(body.candidate.files).some((f) => f.endsWith('.gavel'))) return reply.status(400).send({ error: 'invalid_candidate', message: 'the candidate has no .gavel file: every request would be denied' });
-      const { set, diagnostics } = await buildFromFilesInSlices(body.candidate.files);
-      if (set === null) return reply.status(400).send({ error: 'invalid_policies', message: `the candidate has ${diagnostics.length} problem(s)`, diagnostics: diagnostics.map(formatDiagnostic) });
-      // One replay at a time, in slices between the decisions this server answers.
+      // One replay at a time, in slices between the decisions this server answers; checked
+      // before the candidate is built, so concurrent calls do not each hold a whole set.
       if (replaying) return reply.status(429).send({ error: 'busy', message: 'another what-if replay is running on this server; try again when it is done' });
       replaying = true;
       try {
+        const { set, diagnostics } = await buildFromFilesInSlices(body.candidate.files);
+        if (set === null) return reply.status(400).send({ error: 'invalid_policies', message: `the candidate has ${diagnostics.length} problem(s)`, diagnostics: diagnostics.map(formatDiagnostic) });
         return await whatIfInSlices(options.store, set, {
           limit: body.limit ?? WHATIF_DEFAULT,
           ...window,

@@ -52,16 +52,17 @@ export function parsePolicies(file: string, source: string, each: (policy: Polic
   for (;;) {
     const step = parsing.next();
     if (step.done === true) return step.value;
-    each(step.value);
+    if (step.value !== null) each(step.value);
   }
 }
 
 /**
- * As `parsePolicies`, a policy at a time: each is yielded when its `;` is read, and the
- * diagnostics are the generator's result. A caller may stop between policies and resume
- * later (a server building a large set in slices between requests).
+ * As `parsePolicies`, a policy at a time: each is yielded when its `;` is read — `null` for
+ * one that did not parse, so that a broken file, too, is read in steps — and the diagnostics
+ * are the generator's result. A caller may stop between policies and resume later (a server
+ * building a large set in slices between requests).
  */
-export function* policiesOf(file: string, source: string, comments?: Comment[], strings: Strings = new Map()): Generator<Policy, Diagnostic[], void> {
+export function* policiesOf(file: string, source: string, comments?: Comment[], strings: Strings = new Map()): Generator<Policy | null, Diagnostic[], void> {
   const text = unifyLineBreaks(source);
   if (text.length > PARSE_LIMITS.fileBytes) {
     const at = { line: 1, col: 1, offset: 0 };
@@ -89,12 +90,10 @@ export function* policiesOf(file: string, source: string, comments?: Comment[], 
     else prepare(token, strings);
     current.push(token);
     if (type === 'punct' && token.value === ';') {
-      if (!broken) {
-        const policy = parsePolicy(file, current, parsing);
-        if (policy !== null) yield policy;
-      }
+      const policy = broken ? null : parsePolicy(file, current, parsing);
       current = [];
       broken = false;
+      yield policy;
     }
   }
   if (!broken && current.length > 0) {

@@ -40,6 +40,14 @@ export interface IpReputationStats {
   readonly buildMs: number;
 }
 
+/** An `IpReputation` as plain data, for moving it between threads: tables, answers, stats. */
+export interface IpReputationParts {
+  readonly v4: V4Table;
+  readonly v6: V6Table;
+  readonly answers: readonly IpSignals[];
+  readonly stats: IpReputationStats;
+}
+
 const NO_SIGNALS: IpSignals = Object.freeze({ reputation: DEFAULT_REPUTATION, lists: Object.freeze([]), labels: Object.freeze([]) });
 
 /**
@@ -77,6 +85,17 @@ export class IpReputation {
       buildMs: performance.now() - started,
     });
     return new IpReputation(v4, v6, records.answers, stats);
+  }
+
+  /** The tables as plain data (`fromParts` makes them a table again, on another thread). */
+  parts(): IpReputationParts {
+    return { v4: this.v4, v6: this.v6, answers: this.answers, stats: this.stats };
+  }
+
+  /** A table from `parts()` sent by another thread: its answers frozen again, as `build` makes them. */
+  static fromParts(parts: IpReputationParts): IpReputation {
+    const answers = parts.answers.map((a) => Object.freeze({ reputation: a.reputation, lists: Object.freeze([...a.lists]), labels: Object.freeze([...a.labels]) }));
+    return new IpReputation(parts.v4, parts.v6, answers, Object.freeze({ ...parts.stats }));
   }
 
   /** What the lists say about `address` (IPv4, IPv6, IPv4-mapped IPv6); `null` when it is not an address. */

@@ -1,10 +1,12 @@
 import { realpath } from 'node:fs/promises';
+import { Worker } from 'node:worker_threads';
 import { basename, dirname, resolve } from 'node:path';
 import { DirWatchers } from './dir-watchers.js';
 import { IpReputation, type IpReputationStats, type IpSignals, type LoadedList } from './ip-reputation.js';
 import { resolveIpListConfigs, type IpListConfig, type ResolvedIpListConfig } from './list-config.js';
 import { DEFAULT_IP_LIST_LIMITS, type IpListFormat, type IpListLimits } from './list-format.js';
 import { parseListFile, readListFile } from './load-list.js';
+import { reloadLists, type ListReloadInput, type ListReloadMessage, type ListReloadResult } from './list-reload.js';
 
 export interface LiveIpListsOptions {
   readonly limits?: IpListLimits;
@@ -12,6 +14,13 @@ export interface LiveIpListsOptions {
   readonly debounceMs?: number;
   /** Told after every reload attempt, for logging. */
   readonly onReload?: (report: IpListsReloadReport) => void;
+  /**
+   * Reloads read, parse and build in a worker thread (list-reload-worker.ts, beside this
+   * module as built .js): what a server wants, since a million-prefix list takes a second or two
+   * to parse and build and requests would wait for all of it. Off by default (the work is done
+   * on the calling thread, as the first load always is).
+   */
+  readonly offThread?: boolean;
 }
 
 /** What one reload attempt did, per list. */
@@ -176,30 +185,33 @@ export class LiveIpLists {
     const names = new Set(this.#dirty);
     this.#dirty.clear();
     const report: IpListsReloadReport = { at: new Date(), applied: [], unchanged: [], rejected: [] };
-    const limits = this.options.limits ?? DEFAULT_IP_LIST_LIMITS;
-    for (const slot of this.#slots.filter((s) => names.has(s.config.name))) {
-      const file = await readListFile(slot.config.path, limits);
-      if (!('error' in file) && file.digest === slot.digest) {
+    const input: ListReloadInput = {
+      slots: this.#slots.map((s) => ({ config: s.config, list: s.list, digest: s.digest })),
+      names: [...names],
+      limits: this.options.limits ?? DEFAULT_IP_LIST_LIMITS,
+    };
+    const { outcomes, reputation } = await (this.options.offThread === true ? reloadInWorker(input) : reloadLists(input));
+    for (const outcome of outcomes) {
+      const slot = this.#slots.find((s) => s.config.name === outcome.name);
+      if (slot === undefined) continue;
+      if (outcome.kind === 'unchanged') {
         slot.errors = null;
-        report.unchanged.push(slot.config.name);
-        continue;
-      }
-      const loaded = 'error' in file ? { errors: [file.error] } : parseListFile(slot.config, file, limits);
-      if ('errors' in loaded) {
-        slot.errors = loaded.errors;
+        report.unchanged.push(outcome.name);
+      } else if (outcome.kind === 'rejected') {
+        slot.errors = outcome.errors;
         slot.failures++;
         this.#failures++;
-        report.rejected.push({ name: slot.config.name, errors: loaded.errors });
-        continue;
+        report.rejected.push({ name: outcome.name, errors: outcome.errors });
+      } else {
+        slot.list = outcome.list;
+        slot.digest = outcome.digest;
+        slot.loadedAt = report.at;
+        slot.errors = null;
+        report.applied.push(outcome.name);
       }
-      slot.list = loaded.list;
-      slot.digest = loaded.digest;
-      slot.loadedAt = report.at;
-      slot.errors = null;
-      report.applied.push(slot.config.name);
     }
-    if (report.applied.length > 0) {
-      this.#current = IpReputation.build(this.#slots.map((s) => s.list));
+    if (reputation !== null) {
+      this.#current = reputation;
       this.#builtAt = new Date();
       this.#builds++;
     }
@@ -252,4 +264,35 @@ export class LiveIpLists {
     }, this.options.debounceMs ?? 150);
     this.#timer.unref();
   }
+}
+
+/**
+ * `reloadLists` in a worker thread of its own, which ends after answering. The lists sent are
+ * copied to it (typed arrays: a memory copy); what comes back is moved, not copied. A worker
+ * that fails (it could not start, or ran out of memory) rejects every list it was to read:
+ * the versions served stay, and the failure is reported as any broken file is.
+ */
+function reloadInWorker(input: ListReloadInput): Promise<ListReloadResult> {
+  return new Promise((resolve) => {
+    let settled = false;
+    const fail = (err: unknown) => {
+      if (settled) return;
+      settled = true;
+      const reason = err instanceof Error ? err.message : String(err);
+      resolve({ outcomes: input.names.map((name) => ({ name, kind: 'rejected' as const, errors: [`${name}: error: the list could not be reloaded: ${reason}`] })), reputation: null });
+    };
+    let worker: Worker;
+    try {
+      worker = new Worker(new URL('./list-reload-worker.js', import.meta.url), { workerData: input });
+    } catch (err: unknown) {
+      return fail(err);
+    }
+    worker.once('message', (m: ListReloadMessage) => {
+      if (settled) return;
+      settled = true;
+      resolve({ outcomes: m.outcomes, reputation: m.tables === null ? null : IpReputation.fromParts(m.tables) });
+    });
+    worker.once('error', fail);
+    worker.once('exit', (code) => fail(new Error(`the reload thread stopped (exit code ${code})`)));
+  });
 }

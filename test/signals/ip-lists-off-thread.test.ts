@@ -1,0 +1,81 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, test } from 'vitest';
+// From dist/: the reload runs in a worker thread started from the built .js file beside it (global-setup builds dist/).
+import { LiveIpLists } from '../../dist/signals/ip/live-ip-lists.js';
+
+let dir = '';
+const opened: LiveIpLists[] = [];
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'gavel-iplists-thread-'));
+});
+afterEach(() => {
+  for (const l of opened.splice(0)) l.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** `n` /32s in 10.0.0.0/8, then `extra` lines. */
+function bigList(n: number, extra = ''): string {
+  const lines: string[] = [];
+  for (let i = 0; i < n; i++) lines.push(`10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}/32`);
+  return `${lines.join('\n')}\n${extra}`;
+}
+
+async function open(offThread: boolean): Promise<LiveIpLists> {
+  writeFileSync(join(dir, 'block.netset'), bigList(200_000));
+  writeFileSync(join(dir, 'scores.csv'), '192.0.2.0/24,10,botnet\n');
+  const result = await LiveIpLists.open([{ name: 'block', path: join(dir, 'block.netset') }, { name: 'scores', path: join(dir, 'scores.csv') }], { offThread });
+  if (!result.ok) throw new Error(result.errors.join('\n'));
+  opened.push(result.lists);
+  return result.lists;
+}
+
+describe('IP lists reloaded in a worker thread (as gavel serve does)', () => {
+  test('while a large list is parsed and built, lookups keep being answered from the version before', async () => {
+    const lists = await open(true);
+    writeFileSync(join(dir, 'block.netset'), bigList(200_000, '203.0.113.0/24\n'));
+    const seen: string[][] = [];
+    let done = false;
+    const ask = () => {
+      if (done) return;
+      seen.push([...(lists.lookup('203.0.113.9')?.lists ?? [])]);
+      setImmediate(ask);
+    };
+    setImmediate(ask);
+    const report = await lists.reload();
+    done = true;
+    expect(report).toMatchObject({ applied: ['block'], unchanged: ['scores'], rejected: [] });
+    expect(lists.lookup('203.0.113.9')).toEqual({ reputation: 100, lists: ['block'], labels: [] });
+    // The thread answering requests went on turning through the parse and build (on it, they
+    // took all of them at once), and never saw half a table.
+    expect(seen.filter((l) => l.length === 0).length).toBeGreaterThan(1_000);
+    expect(seen.slice(seen.findIndex((l) => l.length > 0)).every((l) => l.length > 0) || seen.every((l) => l.length === 0)).toBe(true);
+  });
+
+  test('answers and status are those of a reload on the calling thread', async () => {
+    const here = await open(false);
+    const there = await open(true);
+    writeFileSync(join(dir, 'scores.csv'), '192.0.2.0/24,10,botnet\n10.1.2.0/24,40,scanner\n');
+    const [a, b] = [await here.reload(), await there.reload()];
+    expect(b.applied).toEqual(a.applied);
+    for (const address of ['10.1.2.3', '10.0.0.1', '192.0.2.7', '8.8.8.8', '::1']) expect(there.lookup(address)).toEqual(here.lookup(address));
+    expect(Object.isFrozen(there.lookup('10.1.2.3'))).toBe(true);
+    const { builtAt: _a, stats: statsA, lists: listsA, ...restA } = here.status();
+    const { builtAt: _b, stats: statsB, lists: listsB, ...restB } = there.status();
+    expect(restB).toEqual(restA);
+    expect({ ...statsB, buildMs: 0 }).toEqual({ ...statsA, buildMs: 0 });
+    expect(listsB.map(({ loadedAt: _, ...l }) => l)).toEqual(listsA.map(({ loadedAt: _, ...l }) => l));
+  });
+
+  test('a broken file is rejected with the same messages, and the version before keeps serving', async () => {
+    const here = await open(false);
+    const there = await open(true);
+    writeFileSync(join(dir, 'scores.csv'), '192.0.2.0/24,10,botnet\n10.1.2.0/33,40,scanner\n');
+    const [a, b] = [await here.reload(), await there.reload()];
+    expect(b.rejected).toEqual(a.rejected);
+    expect(b.rejected[0]?.errors[0]).toMatch(/scores\.csv:2:/);
+    expect(there.lookup('192.0.2.7')).toEqual({ reputation: 10, lists: ['scores'], labels: ['botnet'] });
+    expect(there.status().lists.find((l) => l.name === 'scores')?.error).toMatch(/scores\.csv:2:/);
+  });
+});
