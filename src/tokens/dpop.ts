@@ -26,6 +26,17 @@ export function dpopChallenge(error?: { code: 'invalid_token' | 'invalid_dpop_pr
 const MAX_LIFETIME_MS = 10 * 60_000;
 
 /**
+ * Entries a replay cache holds by default. A fresh DPoP proof is remembered about a minute
+ * (until its `iat` leaves the window), so this is about 16,000 proofs a second sustained; an
+ * entry takes about 100 bytes, so a full cache about 100 MB. The cache used to hold 100,000
+ * for two minutes each, which refused DPoP requests beyond about 830 a second.
+ */
+export const REPLAY_CACHE_ENTRIES = 1_000_000;
+
+/** Expiry is kept per second: an entry leaves with the rest of its second, up to a second late. */
+const SLOT_MS = 1000;
+
+/**
  * Proofs (and client assertions) already seen, so that a captured one cannot be replayed
  * while it is fresh (RFC 9449 §11.1, RFC 7523 §3). Entries leave only when they expire,
  * never to make room: a cache full of fresh entries refuses new ones (fails closed) rather
@@ -33,40 +44,96 @@ const MAX_LIFETIME_MS = 10 * 60_000;
  * guards, a proof is kept only once what it came with checked out: at a gateway, after the
  * token it is bound to verified and its key matched; at the token endpoint it is held while
  * the grant runs and let go if the grant fails (`verifyProof`'s `releasable`); an assertion
- * after its signature. Time
- * is the monotonic clock, so a wall clock stepped back cannot keep entries alive; expired
- * entries are dropped from the front as they come, and all of them in one sweep before a full
- * cache refuses anything (lifetimes differ, so the front is not always the first to expire).
+ * after its signature.
+ *
+ * Time is the monotonic clock, so a wall clock stepped back cannot keep entries alive. Keys
+ * are kept as a 128-bit hash (a third of the memory of a thumbprint and a jti), and each
+ * entry is also listed under the second it expires in: every check first drops the seconds
+ * gone by, so a full cache holds only fresh entries and refuses without a sweep (a sweep of
+ * the whole cache per request, while it was full, made a flood of proofs cost milliseconds
+ * each).
  */
 export class ReplayCache {
-  /** Key → when it may be forgotten, on `clock`. */
+  /** Hashed key → when it may be forgotten, on `clock`. */
   private readonly seen = new Map<string, number>();
+  /** Hashed keys by the second they expire in (keyed by `Math.floor(expiry / SLOT_MS)`). */
+  private readonly slots = new Map<number, string[]>();
+  /** The first second whose slot has not been dropped yet. */
+  private next: number;
+  /** When a full cache last looked for entries of the current second that expired. */
+  private sweptAt = -Infinity;
+
   constructor(
-    private readonly max = 100_000,
+    private readonly max = REPLAY_CACHE_ENTRIES,
     private readonly clock: () => number = () => performance.now(),
-  ) {}
+  ) {
+    this.next = Math.floor(clock() / SLOT_MS);
+  }
+
+  /** Entries held now. */
+  get size(): number {
+    return this.seen.size;
+  }
 
   /** Forgets `key`: a proof held for a request that then failed. */
   forget(key: string): void {
-    this.seen.delete(key);
+    this.seen.delete(digest(key));
   }
 
   /** Records `key` for `lifetimeMs` (at most ten minutes); answers whether it must be refused (seen before, or no room). */
   check(key: string, lifetimeMs: number): boolean {
     const now = this.clock();
-    for (const [k, t] of this.seen) {
-      if (t > now) break;
-      this.seen.delete(k);
-    }
-    const until = this.seen.get(key);
+    this.expire(now);
+    const hashed = digest(key);
+    const until = this.seen.get(hashed);
     if (until !== undefined && until > now) return true;
     if (this.seen.size >= this.max) {
-      for (const [k, t] of this.seen) if (t <= now) this.seen.delete(k);
+      // Full: those of this second that expired already make room too (the rest of its slot
+      // stays) — looked at every 50 ms at most, not on every request of a flood.
+      const slot = Math.floor(now / SLOT_MS);
+      const keys = now - this.sweptAt >= 50 ? this.slots.get(slot) : undefined;
+      if (keys !== undefined) {
+        this.sweptAt = now;
+        this.drop(slot, keys, now);
+        const left = keys.filter((k) => this.seen.has(k));
+        if (left.length > 0) this.slots.set(slot, left);
+      }
       if (this.seen.size >= this.max) return true;
     }
-    this.seen.set(key, now + Math.min(Math.max(lifetimeMs, 0), MAX_LIFETIME_MS));
+    const expiry = now + Math.min(Math.max(lifetimeMs, 0), MAX_LIFETIME_MS);
+    this.seen.set(hashed, expiry);
+    const slot = Math.floor(expiry / SLOT_MS);
+    const keys = this.slots.get(slot);
+    if (keys === undefined) this.slots.set(slot, [hashed]);
+    else keys.push(hashed);
     return false;
   }
+
+  /** Drops the entries of every second gone by. */
+  private expire(now: number): void {
+    const current = Math.floor(now / SLOT_MS);
+    // After a long quiet spell, walk the slots held rather than every second in between.
+    if (current - this.next > this.slots.size) {
+      for (const [slot, keys] of this.slots) if (slot < current) this.drop(slot, keys, now);
+    } else {
+      for (; this.next < current; this.next++) {
+        const keys = this.slots.get(this.next);
+        if (keys !== undefined) this.drop(this.next, keys, now);
+      }
+    }
+    this.next = Math.max(this.next, current);
+  }
+
+  private drop(slot: number, keys: readonly string[], now: number): void {
+    this.slots.delete(slot);
+    // A key forgotten and recorded again since is listed under its new second too: keep it.
+    for (const k of keys) if ((this.seen.get(k) ?? Infinity) <= now) this.seen.delete(k);
+  }
+}
+
+/** A key as the cache keeps it: 128 bits of its SHA-256, base64url. */
+function digest(key: string): string {
+  return createHash('sha256').update(key).digest().subarray(0, 16).toString('base64url');
 }
 
 export interface ProofCheck {
@@ -142,8 +209,10 @@ export async function verifyProof(proof: string, check: ProofCheck): Promise<Pro
   }
   if (check.jkt !== undefined && jkt !== check.jkt) return { ok: false, reason: 'the DPoP proof is signed by another key than the token is bound to' };
   const key = `${jkt}:${payload.jti}`;
+  // Remembered while the proof could still be accepted: until its `iat` leaves the window.
+  const lifetimeMs = (payload.iat + window) * 1000 - now;
   // Held before the request goes on, so that a full cache refuses (fails closed) and two uses at once cannot both pass.
-  if (check.replay.check(key, window * 2000)) return { ok: false, reason: 'the DPoP proof was already used (jti replay), or too many proofs are in flight' };
+  if (check.replay.check(key, lifetimeMs)) return { ok: false, reason: 'the DPoP proof was already used (jti replay), or too many proofs are in flight' };
   return { ok: true, jkt, release: check.releasable === true ? () => check.replay.forget(key) : () => {} };
 }
 

@@ -87,3 +87,46 @@ describe('the DPoP and client assertion replay cache', () => {
     }
   });
 });
+
+describe('the replay cache’s capacity', () => {
+  test('a proof is remembered while its iat is in the window, not longer: one made 50 s ago leaves after about 10 s', async () => {
+    const { publicKey, privateKey } = await generateKeyPair('ES256');
+    const jwk = await exportJWK(publicKey);
+    const url = 'https://gateway.test/orders';
+    let t = 0;
+    const replay = new ReplayCache(10, () => t);
+    const wall = Date.now();
+    const proof = await new SignJWT({ htm: 'GET', htu: url, jti: 'old-1', iat: Math.floor(wall / 1000) - 50 }).setProtectedHeader({ alg: 'ES256', typ: 'dpop+jwt', jwk }).sign(privateKey);
+    expect(await verifyProof(proof, { method: 'GET', url, replay, now: wall })).toMatchObject({ ok: true });
+    expect(replay.size).toBe(1);
+    t = 9_000;
+    expect(await verifyProof(proof, { method: 'GET', url, replay, now: wall + 9_000 })).toMatchObject({ ok: false, reason: expect.stringContaining('already used') });
+    t = 12_000;
+    // Gone from the cache, and refused all the same: its iat has left the window.
+    expect(replay.check('other', 1000)).toBe(false);
+    expect(replay.size).toBe(1);
+    expect(await verifyProof(proof, { method: 'GET', url, replay, now: wall + 12_000 })).toMatchObject({ ok: false, reason: expect.stringContaining('(iat)') });
+  });
+
+  test('entries leave with their second, so a busy cache holds only what is fresh', () => {
+    let t = 0;
+    const cache = new ReplayCache(100_000, () => t);
+    // Half expire in the 60th second, half in the 61st.
+    for (let i = 0; i < 50_000; i++) expect(cache.check(`k${i}`, 60_000 + (i % 2000))).toBe(false);
+    expect(cache.size).toBe(50_000);
+    t = 61_000;
+    expect(cache.check('fresh', 60_000)).toBe(false);
+    expect(cache.size).toBe(25_001);
+    t = 62_000;
+    expect(cache.check('fresher', 60_000)).toBe(false);
+    expect(cache.size).toBe(2);
+    expect(cache.check('k1', 60_000)).toBe(false);
+  });
+
+  test('by default it holds far more fresh proofs than a gateway at thousands of DPoP requests a second needs for a minute', () => {
+    const cache = new ReplayCache();
+    for (let i = 0; i < 300_000; i++) if (cache.check(`jkt:${i}`, 60_000)) throw new Error(`refused proof ${i}`);
+    expect(cache.size).toBe(300_000);
+    expect(cache.check('jkt:7', 60_000)).toBe(true);
+  });
+});
