@@ -28,7 +28,7 @@ const MAX_LIFETIME_MS = 10 * 60_000;
 /**
  * Entries a replay cache holds by default. A fresh DPoP proof is remembered about a minute
  * (until its `iat` leaves the window), so this is about 16,000 proofs a second sustained; an
- * entry takes about 100 bytes, so a full cache about 100 MB. The cache used to hold 100,000
+ * entry takes about 120 bytes, so a full cache about 120 MB. The cache used to hold 100,000
  * for two minutes each, which refused DPoP requests beyond about 830 a second.
  */
 export const REPLAY_CACHE_ENTRIES = 1_000_000;
