@@ -68,6 +68,39 @@ describe('IP lists reloaded in a worker thread (as gavel serve does)', () => {
     expect(listsB.map(({ loadedAt: _, ...l }) => l)).toEqual(listsA.map(({ loadedAt: _, ...l }) => l));
   });
 
+  test('a scored list with a label per row (an answer per row) answers as on the calling thread', async () => {
+    const here = await open(false);
+    const there = await open(true);
+    const rows = Array.from({ length: 2_000 }, (_, i) => `172.16.${i >> 8}.${i & 255}/32,${i % 100},label-${i}`);
+    writeFileSync(join(dir, 'scores.csv'), `${rows.join('\n')}\n`);
+    await here.reload();
+    await there.reload();
+    for (let i = 0; i < 2_000; i += 37) {
+      const address = `172.16.${i >> 8}.${i & 255}`;
+      expect(there.lookup(address)).toEqual({ reputation: i % 100, lists: ['scores'], labels: [`label-${i}`] });
+      expect(there.lookup(address)).toEqual(here.lookup(address));
+      // One object per answer, frozen, the same each time it is looked up.
+      expect(there.lookup(address)).toBe(there.lookup(address));
+      expect(Object.isFrozen(there.lookup(address)?.labels)).toBe(true);
+    }
+  });
+
+  test('a reload under way when the lists are closed (the server stopping) applies and reports nothing', async () => {
+    const reports: unknown[] = [];
+    writeFileSync(join(dir, 'block.netset'), bigList(200_000));
+    const result = await LiveIpLists.open([{ name: 'block', path: join(dir, 'block.netset') }], { offThread: true, onReload: (r) => reports.push(r) });
+    if (!result.ok) throw new Error(result.errors.join('\n'));
+    const lists = result.lists;
+    writeFileSync(join(dir, 'block.netset'), bigList(200_000, '203.0.113.0/24\n'));
+    const running = lists.reload();
+    const queued = lists.reload();
+    lists.close();
+    expect(await running).toMatchObject({ applied: [], rejected: [] });
+    expect(await queued).toMatchObject({ applied: [], rejected: [] });
+    expect(reports).toEqual([]);
+    expect(lists.lookup('203.0.113.9')?.lists).toEqual([]);
+  });
+
   test('a broken file is rejected with the same messages, and the version before keeps serving', async () => {
     const here = await open(false);
     const there = await open(true);

@@ -44,8 +44,57 @@ export interface IpReputationStats {
 export interface IpReputationParts {
   readonly v4: V4Table;
   readonly v6: V6Table;
-  readonly answers: readonly IpSignals[];
+  readonly answers: PackedAnswers;
   readonly stats: IpReputationStats;
+}
+
+/**
+ * Answers as typed arrays and two string tables: a scored list with a label per row has about
+ * one distinct answer per row, and hundreds of thousands of objects cloned to another thread
+ * and frozen again there cost it as long as the build they came from. Answer `i` holds
+ * `reputations[i]`, the lists `names[listIds[k]]` for `k` in `listsAt[i] … listsAt[i + 1]`, and
+ * the labels likewise.
+ */
+export interface PackedAnswers {
+  readonly reputations: Uint8Array;
+  readonly listsAt: Uint32Array;
+  readonly listIds: Uint32Array;
+  readonly labelsAt: Uint32Array;
+  readonly labelIds: Uint32Array;
+  readonly names: readonly string[];
+  readonly labels: readonly string[];
+}
+
+function packAnswers(answers: readonly IpSignals[]): PackedAnswers {
+  const names = new Map<string, number>();
+  const labels = new Map<string, number>();
+  const intern = (table: Map<string, number>, s: string): number => {
+    let id = table.get(s);
+    if (id === undefined) table.set(s, (id = table.size));
+    return id;
+  };
+  const listsAt = new Uint32Array(answers.length + 1);
+  const labelsAt = new Uint32Array(answers.length + 1);
+  for (let i = 0; i < answers.length; i++) {
+    listsAt[i + 1] = listsAt[i] + answers[i].lists.length;
+    labelsAt[i + 1] = labelsAt[i] + answers[i].labels.length;
+  }
+  const packed = { reputations: new Uint8Array(answers.length), listsAt, listIds: new Uint32Array(listsAt[answers.length]), labelsAt, labelIds: new Uint32Array(labelsAt[answers.length]) };
+  answers.forEach((a, i) => {
+    packed.reputations[i] = a.reputation;
+    a.lists.forEach((l, k) => (packed.listIds[listsAt[i] + k] = intern(names, l)));
+    a.labels.forEach((l, k) => (packed.labelIds[labelsAt[i] + k] = intern(labels, l)));
+  });
+  return { ...packed, names: [...names.keys()], labels: [...labels.keys()] };
+}
+
+/** Answer `i` of packed answers, as `build` makes it: frozen, its arrays too. */
+function unpackAnswer(p: PackedAnswers, i: number): IpSignals {
+  const lists: string[] = [];
+  for (let k = p.listsAt[i]; k < p.listsAt[i + 1]; k++) lists.push(p.names[p.listIds[k]]);
+  const labels: string[] = [];
+  for (let k = p.labelsAt[i]; k < p.labelsAt[i + 1]; k++) labels.push(p.labels[p.labelIds[k]]);
+  return Object.freeze({ reputation: p.reputations[i], lists: Object.freeze(lists), labels: Object.freeze(labels) });
 }
 
 const NO_SIGNALS: IpSignals = Object.freeze({ reputation: DEFAULT_REPUTATION, lists: Object.freeze([]), labels: Object.freeze([]) });
@@ -60,8 +109,10 @@ export class IpReputation {
   private constructor(
     private readonly v4: V4Table,
     private readonly v6: V6Table,
-    private readonly answers: readonly IpSignals[],
+    /** Answers by id; from `fromParts`, made on first use (a hole until then) from `packed`. */
+    private readonly answers: IpSignals[],
     readonly stats: IpReputationStats,
+    private readonly packed: PackedAnswers | null = null,
   ) {}
 
   /** Builds the tables; list names must be distinct (a programming error otherwise). */
@@ -87,29 +138,38 @@ export class IpReputation {
     return new IpReputation(v4, v6, records.answers, stats);
   }
 
-  /** The tables as plain data (`fromParts` makes them a table again, on another thread). */
+  /** The tables as plain data, nearly all typed arrays (`fromParts` makes them a table again, on another thread). */
   parts(): IpReputationParts {
-    return { v4: this.v4, v6: this.v6, answers: this.answers, stats: this.stats };
+    const answers = this.packed ?? packAnswers(this.answers);
+    return { v4: this.v4, v6: this.v6, answers, stats: this.stats };
   }
 
-  /** A table from `parts()` sent by another thread: its answers frozen again, as `build` makes them. */
+  /**
+   * A table from `parts()` sent by another thread. Its answers are made when first looked up,
+   * each once (frozen, as `build` makes them): making them all at once here would stop the
+   * receiving thread for as long as there are distinct answers.
+   */
   static fromParts(parts: IpReputationParts): IpReputation {
-    const answers = parts.answers.map((a) => Object.freeze({ reputation: a.reputation, lists: Object.freeze([...a.lists]), labels: Object.freeze([...a.labels]) }));
-    return new IpReputation(parts.v4, parts.v6, answers, Object.freeze({ ...parts.stats }));
+    const answers = new Array<IpSignals>(parts.answers.reputations.length);
+    return new IpReputation(parts.v4, parts.v6, answers, Object.freeze({ ...parts.stats }), parts.answers);
+  }
+
+  private answer(id: number): IpSignals {
+    return this.answers[id] ?? (this.answers[id] = unpackAnswer(this.packed!, id));
   }
 
   /** What the lists say about `address` (IPv4, IPv6, IPv4-mapped IPv6); `null` when it is not an address. */
   lookup(address: string): IpSignals | null {
     // Dotted IPv4 first, without the address object: the common case, once per request.
     const v4 = parseV4(address);
-    if (v4 !== null) return this.answers[findV4(this.v4, v4)];
+    if (v4 !== null) return this.answer(findV4(this.v4, v4));
     const ip = parseIp(address);
     return ip === null ? null : this.lookupIp(ip);
   }
 
   lookupIp(ip: IpAddress): IpSignals {
     const [w0, w1, w2, w3] = ip.words;
-    return this.answers[ip.v4 ? findV4(this.v4, w3) : findV6(this.v6, w0, w1, w2, w3)];
+    return this.answer(ip.v4 ? findV4(this.v4, w3) : findV6(this.v6, w0, w1, w2, w3));
   }
 }
 

@@ -3,9 +3,33 @@ import type { ResolvedIpListConfig } from './list-config.js';
 import type { IpListLimits } from './list-format.js';
 import { parseListFile, readListFile } from './load-list.js';
 
+/**
+ * A list as held between reloads: parsed, or as a worker sends it — its labels as one text —
+ * which the next worker splits again. A scored list may have a label per row; the thread
+ * answering requests then never clones, splits or holds them one by one (hundreds of
+ * thousands of strings took it 100 ms each way).
+ */
+export type HeldList = LoadedList | WireList;
+
+export interface WireList extends Omit<LoadedList, 'labels'> {
+  /** The labels, each ending in a newline (a label is part of one line of its file). */
+  readonly labelText: string;
+}
+
+export function toWire(list: LoadedList): WireList {
+  const { labels, ...rest } = list;
+  return { ...rest, labelText: labels.map((l) => `${l}\n`).join('') };
+}
+
+export function fromWire(list: HeldList): LoadedList {
+  if (!('labelText' in list)) return list;
+  const { labelText, ...rest } = list;
+  return { ...rest, labels: labelText === '' ? [] : labelText.slice(0, -1).split('\n') };
+}
+
 /** What a reload starts from: every list as served now, and which of them to read again. */
 export interface ListReloadInput {
-  readonly slots: readonly { readonly config: ResolvedIpListConfig; readonly list: LoadedList; readonly digest: string }[];
+  readonly slots: readonly { readonly config: ResolvedIpListConfig; readonly list: HeldList; readonly digest: string }[];
   readonly names: readonly string[];
   readonly limits: IpListLimits;
 }
@@ -14,12 +38,14 @@ export interface ListReloadInput {
 export type ListOutcome =
   | { readonly name: string; readonly kind: 'unchanged' }
   | { readonly name: string; readonly kind: 'rejected'; readonly errors: string[] }
-  | { readonly name: string; readonly kind: 'applied'; readonly list: LoadedList; readonly digest: string };
+  | { readonly name: string; readonly kind: 'applied'; readonly list: HeldList; readonly digest: string };
 
 export interface ListReloadResult {
   readonly outcomes: ListOutcome[];
   /** The tables built from every list's new version; `null` when no list changed. */
   readonly reputation: IpReputation | null;
+  /** Set when the reload itself failed (its worker), not a file: every list it was to read is rejected. */
+  readonly failed?: true;
 }
 
 /**
@@ -30,7 +56,7 @@ export interface ListReloadResult {
  */
 export async function reloadLists(input: ListReloadInput): Promise<ListReloadResult> {
   const outcomes: ListOutcome[] = [];
-  const lists = new Map(input.slots.map((s) => [s.config.name, s.list]));
+  const lists = new Map<string, HeldList>(input.slots.map((s) => [s.config.name, s.list]));
   for (const slot of input.slots.filter((s) => input.names.includes(s.config.name))) {
     const name = slot.config.name;
     const file = await readListFile(slot.config.path, input.limits);
@@ -47,7 +73,7 @@ export async function reloadLists(input: ListReloadInput): Promise<ListReloadRes
     outcomes.push({ name, kind: 'applied', list: loaded.list, digest: loaded.digest });
   }
   const changed = outcomes.some((o) => o.kind === 'applied');
-  return { outcomes, reputation: changed ? IpReputation.build(input.slots.map((s) => lists.get(s.config.name) ?? s.list)) : null };
+  return { outcomes, reputation: changed ? IpReputation.build(input.slots.map((s) => fromWire(lists.get(s.config.name) ?? s.list))) : null };
 }
 
 /** A `ListReloadResult` as a worker sends it: the tables as plain parts. */
@@ -66,6 +92,9 @@ export function transferables(message: ListReloadMessage): ArrayBuffer[] {
     if (o.kind !== 'applied') continue;
     for (const f of [o.list.v4, o.list.v6]) [f.base, f.depth, f.score, f.label].forEach(add);
   }
-  if (message.tables !== null) [message.tables.v4.starts, message.tables.v4.ids, message.tables.v4.buckets, message.tables.v6.starts, message.tables.v6.ids].forEach(add);
+  if (message.tables !== null) {
+    const { v4, v6, answers } = message.tables;
+    [v4.starts, v4.ids, v4.buckets, v6.starts, v6.ids, answers.reputations, answers.listsAt, answers.listIds, answers.labelsAt, answers.labelIds].forEach(add);
+  }
   return [...buffers];
 }

@@ -2,11 +2,11 @@ import { realpath } from 'node:fs/promises';
 import { Worker } from 'node:worker_threads';
 import { basename, dirname, resolve } from 'node:path';
 import { DirWatchers } from './dir-watchers.js';
-import { IpReputation, type IpReputationStats, type IpSignals, type LoadedList } from './ip-reputation.js';
+import { IpReputation, type IpReputationStats, type IpSignals } from './ip-reputation.js';
 import { resolveIpListConfigs, type IpListConfig, type ResolvedIpListConfig } from './list-config.js';
 import { DEFAULT_IP_LIST_LIMITS, type IpListFormat, type IpListLimits } from './list-format.js';
 import { parseListFile, readListFile } from './load-list.js';
-import { reloadLists, type ListReloadInput, type ListReloadMessage, type ListReloadResult } from './list-reload.js';
+import { fromWire, reloadLists, type HeldList, type ListReloadInput, type ListReloadMessage, type ListReloadResult } from './list-reload.js';
 
 export interface LiveIpListsOptions {
   readonly limits?: IpListLimits;
@@ -62,7 +62,7 @@ export type OpenIpListsResult = { ok: true; lists: LiveIpLists } | { ok: false; 
 
 interface Slot {
   readonly config: ResolvedIpListConfig;
-  list: LoadedList;
+  list: HeldList;
   digest: string;
   loadedAt: Date;
   errors: string[] | null;
@@ -89,13 +89,19 @@ export class LiveIpLists {
   readonly #slots: readonly Slot[];
   readonly #watchers: DirWatchers;
   #watching = false;
+  #closed = false;
+  /** The worker of the reload under way (`offThread`), stopped by `close`. */
+  #worker: Worker | null = null;
+  /** A reload after a worker failed, and how long the next one waits. */
+  #retry: NodeJS.Timeout | null = null;
+  #retryMs = RETRY_FIRST_MS;
 
   private constructor(
     slots: Slot[],
     private readonly options: LiveIpListsOptions,
   ) {
     this.#slots = slots;
-    this.#current = IpReputation.build(slots.map((s) => s.list));
+    this.#current = IpReputation.build(slots.map((s) => fromWire(s.list)));
     this.#builtAt = new Date();
     this.#watchers = new DirWatchers((dir, filename) => this.#changed(dir, filename));
   }
@@ -153,10 +159,15 @@ export class LiveIpLists {
   }
 
   close(): void {
+    this.#closed = true;
     this.#watching = false;
     this.#watchers.close();
     if (this.#timer !== null) clearTimeout(this.#timer);
     this.#timer = null;
+    if (this.#retry !== null) clearTimeout(this.#retry);
+    this.#retry = null;
+    // A reload under way in a worker is stopped: a stopping server does not wait for it.
+    void this.#worker?.terminate();
   }
 
   /**
@@ -185,12 +196,25 @@ export class LiveIpLists {
     const names = new Set(this.#dirty);
     this.#dirty.clear();
     const report: IpListsReloadReport = { at: new Date(), applied: [], unchanged: [], rejected: [] };
+    if (this.#closed) return report;
     const input: ListReloadInput = {
       slots: this.#slots.map((s) => ({ config: s.config, list: s.list, digest: s.digest })),
       names: [...names],
       limits: this.options.limits ?? DEFAULT_IP_LIST_LIMITS,
     };
-    const { outcomes, reputation } = await (this.options.offThread === true ? reloadInWorker(input) : reloadLists(input));
+    const { outcomes, reputation, failed } = await (this.options.offThread === true ? reloadInWorker(input, (w) => (this.#worker = w)) : reloadLists(input));
+    this.#worker = null;
+    // Closed meanwhile (the server stopping): nothing is applied or reported.
+    if (this.#closed) return report;
+    // The worker itself failed, not a file: the lists are read again later, each time waiting
+    // longer (a good file would otherwise wait for its next change or a SIGHUP).
+    if (failed === true) {
+      this.#retry ??= setTimeout(() => {
+        this.#retry = null;
+        void this.reload(names);
+      }, this.#retryMs).unref();
+      this.#retryMs = Math.min(this.#retryMs * 2, RETRY_MAX_MS);
+    } else this.#retryMs = RETRY_FIRST_MS;
     for (const outcome of outcomes) {
       const slot = this.#slots.find((s) => s.config.name === outcome.name);
       if (slot === undefined) continue;
@@ -266,20 +290,24 @@ export class LiveIpLists {
   }
 }
 
+/** The first wait before reading lists again after a worker failed, and the longest. */
+const RETRY_FIRST_MS = 1_000;
+const RETRY_MAX_MS = 60_000;
+
 /**
  * `reloadLists` in a worker thread of its own, which ends after answering. The lists sent are
  * copied to it (typed arrays: a memory copy); what comes back is moved, not copied. A worker
  * that fails (it could not start, or ran out of memory) rejects every list it was to read:
  * the versions served stay, and the failure is reported as any broken file is.
  */
-function reloadInWorker(input: ListReloadInput): Promise<ListReloadResult> {
+function reloadInWorker(input: ListReloadInput, started: (worker: Worker) => void): Promise<ListReloadResult> {
   return new Promise((resolve) => {
     let settled = false;
     const fail = (err: unknown) => {
       if (settled) return;
       settled = true;
       const reason = err instanceof Error ? err.message : String(err);
-      resolve({ outcomes: input.names.map((name) => ({ name, kind: 'rejected' as const, errors: [`${name}: error: the list could not be reloaded: ${reason}`] })), reputation: null });
+      resolve({ outcomes: input.names.map((name) => ({ name, kind: 'rejected' as const, errors: [`${name}: error: the list could not be reloaded (tried again shortly): ${reason}`] })), reputation: null, failed: true });
     };
     let worker: Worker;
     try {
@@ -287,6 +315,7 @@ function reloadInWorker(input: ListReloadInput): Promise<ListReloadResult> {
     } catch (err: unknown) {
       return fail(err);
     }
+    started(worker);
     worker.once('message', (m: ListReloadMessage) => {
       if (settled) return;
       settled = true;
