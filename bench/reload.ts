@@ -21,23 +21,27 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { buildPolicySet } from '../dist/index.js';
 import { cerbosPolicies } from './peers/cerbos-policies.js';
 import { writeSection } from './results-file.js';
 import { authzenDecision, cerbosBody, cerbosDecision, gavelPolicyFiles, plainBody } from './server-bench/bodies.js';
 import { checkAll, postJson } from './server-bench/check.js';
-import { runLoad, type LoadResult } from './server-bench/load.js';
-import { canPin, LOAD_CPU, SERVER_CPU, stopAll, stopOnSignals } from './server-bench/processes.js';
+import { runLoad, type HttpJob, type LoadResult } from './server-bench/load.js';
+import { canPin, LOAD_CPU, SERVER_CPU, spawnPinned, stopAll, stopOnSignals } from './server-bench/processes.js';
 import { int, loadAverage, loadLine, machine, medianRun, ms, numberOption, packageVersion, revision, sectionHead, table } from './server-bench/report.js';
 import { startCerbos, startGavel, type Server } from './server-bench/servers.js';
 import { describeMix, reference, requestMix } from './workload.js';
 
 const COMMAND = 'npm run bench:reload';
+const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const N = 10_000;
 const DEFAULTS = { duration: 12, rounds: 3, warmup: 5, connections: 50, reloads: 4 } as const;
 const ROUTE = '/access/v1/evaluation';
 const PROBE_EVERY_MS = 20;
 const PROBE_GIVE_UP_MS = 30_000;
+/** Directory entities for the directory runs. */
+const ENTITIES = 100_000;
 
 /** How each server is changed and asked whether the change serves yet. */
 interface Reloadable {
@@ -138,6 +142,7 @@ async function main(): Promise<number> {
         t.steady.push(steady);
         console.log(`round ${round} ${t.server.name.padEnd(8)} steady    ${line(steady)}`);
         const running = runLoad(job(t, opts.duration), t.server.child.proc.pid);
+        running.catch(() => {});
         const servedMs: number[] = [];
         const gapMs = (opts.duration * 1000) / (opts.reloads + 1);
         for (let k = 1; k <= opts.reloads; k++) {
@@ -150,15 +155,18 @@ async function main(): Promise<number> {
       }
     }
 
+    // ---- The directory: 100,000 entities, changed by `gavel apply` from another process.
+    const directoryRuns = await directoryUnderLoad(gavel, join(tmp, 'gavel'), opts, (t, d) => job(t, d));
+
     // ---- Report.
     const loadEnd = loadAverage();
-    const report = buildReport({ gavel, cerbos, buildMs, files: gavelFiles.size, opts, loadStart, loadEnd, source, versions, elapsedS: (Date.now() - started) / 1e3 });
+    const report = buildReport({ gavel, cerbos, buildMs, files: gavelFiles.size, opts, loadStart, loadEnd, source, versions, elapsedS: (Date.now() - started) / 1e3, directory: directoryRuns });
     console.log(`\n${report}`);
     if (full) {
       writeSection('reload', report);
       console.log('\nwrote the Reload section of bench/RESULTS.md');
     } else console.log('\n(a run with options: bench/RESULTS.md left as it was)');
-    const failed = targets.some((t) => [...t.steady, ...t.reloading.map((r) => r.run)].some((r) => r.non2xx + r.errors > 0));
+    const failed = [...targets.flatMap((t) => [...t.steady, ...t.reloading.map((r) => r.run)]), ...directoryRuns.steady, ...directoryRuns.reloading.map((r) => r.run)].some((r) => r.non2xx + r.errors > 0);
     return failed ? 1 : 0;
   } finally {
     await cleanup();
@@ -167,6 +175,74 @@ async function main(): Promise<number> {
 
 const sleep = (msToWait: number) => new Promise((resolve) => setTimeout(resolve, Math.max(0, msToWait)));
 const line = (r: LoadResult): string => `${int(r.rps).padStart(7)} req/s  p50 ${ms(r.p50Ms)} ms  p99 ${ms(r.p99Ms)} ms  slowest ${ms(r.settledMaxMs)} ms  longest gap ${ms(r.longestGapMs)} ms  non-2xx ${r.non2xx}  errors ${r.errors}`;
+
+interface DirectoryRuns {
+  steady: LoadResult[];
+  reloading: { run: LoadResult; servedMs: number[] }[];
+}
+
+/** A directory document of ENTITIES users; the i-th version gives `probe-user` the attribute `version: "v<i>"`. */
+function directoryDocument(i: number): string {
+  const entities = [{ type: 'user', id: 'probe-user', attributes: { version: `v${i}` } as object }];
+  for (let k = 0; k < ENTITIES - 1; k++) entities.push({ type: 'user', id: `u${k}`, attributes: { department: `d${k % 50}`, level: k % 7, email: `u${k}@example.com` } });
+  return JSON.stringify({ entities });
+}
+
+/**
+ * Steady and reloading runs against Gavel with a directory of ENTITIES entities; in a reloading
+ * run the directory is applied again `reloads` times by `gavel apply` in another process
+ * (pinned beside the load generator), each time with one entity changed, and the server reads
+ * the whole directory again. "Served after": from the apply's start to the first decision that
+ * sees the change (a policy permitting `ping` on `version_<i>` for `probe-user` at that version).
+ */
+async function directoryUnderLoad(gavel: Reloadable, dir: string, opts: { duration: number; rounds: number; reloads: number }, job: (t: Reloadable, durationS: number) => HttpJob): Promise<DirectoryRuns> {
+  const runs: DirectoryRuns = { steady: [], reloading: [] };
+  const docPath = join(dir, 'directory.json');
+  writeFileSync(join(dir, 'policies', 'zz-directory-probe.gavel'), 'permit (action == "ping") when { subject.id == "probe-user" && resource.type == "version" && resource.id == subject.version };\n');
+  const apply = async (i: number): Promise<void> => {
+    writeFileSync(docPath, directoryDocument(i));
+    const child = spawnPinned('gavel-apply', process.execPath, [join(ROOT, 'bin/gavel.js'), 'apply', docPath, '--db', join(dir, 'gavel.db')], { cpu: LOAD_CPU });
+    const code = await child.exited;
+    if (code !== 0) throw new Error(`gavel apply exited with ${code}:\n${child.output().slice(-2000)}`);
+  };
+  // Before the first directory is read, `subject.version` is missing: a policy error, not yet served.
+  const serves = async (i: number): Promise<boolean> => {
+    const answer = await postJson(gavel.url, JSON.stringify({ subject: { type: 'user', id: 'probe-user' }, action: { name: 'ping' }, resource: { type: 'version', id: `v${i}` } }));
+    try {
+      return authzenDecision(answer);
+    } catch {
+      return false;
+    }
+  };
+  let version = 0;
+  await apply(version);
+  for (const start = performance.now(); !(await serves(version)); await sleep(PROBE_EVERY_MS)) if (performance.now() - start > PROBE_GIVE_UP_MS) throw new Error('the directory was not read');
+  console.log(`\ndirectory: ${int(ENTITIES)} entities applied`);
+  for (let round = 1; round <= opts.rounds; round++) {
+    const steady = await runLoad(job(gavel, opts.duration), gavel.server.child.proc.pid);
+    runs.steady.push(steady);
+    console.log(`round ${round} directory steady    ${line(steady)}`);
+    const running = runLoad(job(gavel, opts.duration), gavel.server.child.proc.pid);
+    // A failure below stops the generator too: its own rejection must not hide the cause.
+    running.catch(() => {});
+    const servedMs: number[] = [];
+    const gapMs = (opts.duration * 1000) / (opts.reloads + 1);
+    for (let k = 1; k <= opts.reloads; k++) {
+      await sleep(gapMs - (servedMs.at(-1) ?? 0));
+      const t0 = performance.now();
+      await apply(++version);
+      while (!(await serves(version))) {
+        if (performance.now() - t0 > PROBE_GIVE_UP_MS) throw new Error(`directory version ${version} was not served`);
+        await sleep(PROBE_EVERY_MS);
+      }
+      servedMs.push(performance.now() - t0);
+    }
+    const run = await running;
+    runs.reloading.push({ run, servedMs });
+    console.log(`round ${round} directory reloading ${line(run)}  served after ${servedMs.map((x) => int(x)).join(', ')} ms`);
+  }
+  return runs;
+}
 
 /** Milliseconds from writing the i-th change to the first probe it allows. */
 async function timeToServe(t: Reloadable, i: number): Promise<number> {
@@ -205,6 +281,18 @@ function wholeBuildMs(files: ReadonlyMap<string, string>): number {
   return times.sort((a, b) => a - b)[2] ?? NaN;
 }
 
+function directoryTable(r: ReportInput): string {
+  const d = r.directory;
+  const runs = d.reloading.map((x) => x.run);
+  const served = d.reloading.flatMap((x) => x.servedMs);
+  const row = (run: string, m: LoadResult, all: LoadResult[], servedText: string) => ['gavel', run, int(m.rps), ms(m.p50Ms), ms(m.p99Ms), ms(m.settledMaxMs), ms(m.longestGapMs), servedText, all.map((x) => int(x.rps)).join(', ')];
+  return table(
+    ['server', 'run', 'req/s (median run)', 'p50 ms', 'p99 ms', 'slowest answer ms', 'longest gap ms', 'change served after, ms: median (range)', 'req/s of each run'],
+    [row(`steady, ${int(ENTITIES)} entities`, medianRun(d.steady), d.steady, '—'), row(`reloading (${r.opts.reloads} applies a run)`, medianRun(runs), runs, `${int(median(served))} (${int(Math.min(...served))}–${int(Math.max(...served))})`)],
+    2,
+  );
+}
+
 const median = (xs: readonly number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
 
 interface ReportInput {
@@ -218,6 +306,7 @@ interface ReportInput {
   source: string;
   versions: string;
   elapsedS: number;
+  directory: DirectoryRuns;
 }
 
 function buildReport(r: ReportInput): string {
@@ -255,12 +344,19 @@ ${results}
 
 "slowest answer" and "longest gap" (the longest time between two answers, from any connection) leave out each run's first second, when the generator itself starts.
 
+### The directory
+
+Gavel alone (Cerbos has no directory): the same server and load, with ${int(ENTITIES)} user entities in its directory. In a reloading run \`gavel apply\` of the whole document runs ${r.opts.reloads} times from another process (pinned to the load generator's CPU), one entity changed each time; the server notices the database changed (it looks once a second) and reads the whole directory again, a page of 2,000 entities per turn of its event loop, and swaps it in. "Served after": from the start of \`gavel apply\` (which reads and compares all ${int(ENTITIES)} entities itself) to the first decision that sees the change.
+
+${directoryTable(r)}
+
 ### Findings
 
 - Gavel, over the ${r.opts.rounds} reloading runs: slowest answer ${ms(g.slowest)} ms, longest gap between answers ${ms(g.gap)} ms (steady runs: ${ms(g.steadySlowest)} and ${ms(g.steadyGap)} ms), against ${ms(r.buildMs)} ms for a whole build: requests are answered between the build's slices instead of waiting for all of it. p99 ${ms(g.steady.p99Ms)} ms steady, ${ms(g.reloading.p99Ms)} ms reloading; ${int(g.reloading.rps)} vs ${int(g.steady.rps)} req/s (the build's CPU comes out of the same core).
 - Cerbos, the same: slowest answer ${ms(c.slowest)} ms, longest gap ${ms(c.gap)} ms (steady: ${ms(c.steadySlowest)} and ${ms(c.steadyGap)} ms); p99 ${ms(c.steady.p99Ms)} → ${ms(c.reloading.p99Ms)} ms; ${int(c.reloading.rps)} vs ${int(c.steady.rps)} req/s.
 - A change served after (median): Gavel ${int(median(g.served))} ms, Cerbos ${int(median(c.served))} ms.
 - Failed requests: Gavel ${g.failures}, Cerbos ${c.failures} (non-2xx or errors over every run).
+- The directory: the longest gap between answers in a reloading run ${ms(Math.max(...r.directory.reloading.map((x) => x.run.longestGapMs)))} ms (steady ${ms(Math.max(...r.directory.steady.map((x) => x.longestGapMs)))} ms); a change served ${int(median(r.directory.reloading.flatMap((x) => x.servedMs)))} ms (median) after \`gavel apply\` started.
 `;
 }
 

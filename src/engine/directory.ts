@@ -15,18 +15,14 @@ export class Directory {
   /** Ids of each type, sorted: what a search enumerates, in the order its pages follow. */
   private readonly idsByType: ReadonlyMap<string, readonly string[]>;
 
-  constructor(entities: readonly Entity[]) {
-    this.byKey = new Map(entities.map((e) => [`${e.type}\u0000${e.id}`, e.attributes]));
-    const ids = new Map<string, string[]>();
-    for (const e of entities) {
-      const list = ids.get(e.type);
-      if (list === undefined) ids.set(e.type, [e.id]);
-      else list.push(e.id);
-    }
-    // Code-unit order (the default sort): the same on every run and every platform.
-    // A later entity with the same key replaces an earlier one in `byKey`: list it once too.
-    for (const [type, list] of ids) ids.set(type, list.sort().filter((id, i) => i === 0 || id !== list[i - 1]));
-    this.idsByType = ids;
+  /** Of these entities, or of those a builder was given a page at a time. */
+  constructor(from: readonly Entity[] | DirectoryBuilder) {
+    let builder: DirectoryBuilder;
+    if (from instanceof DirectoryBuilder) builder = from;
+    else (builder = new DirectoryBuilder()).add(from);
+    const { byKey, idsByType } = builder.parts();
+    this.byKey = byKey;
+    this.idsByType = idsByType;
   }
 
   /** The ids of the entities of `type`, sorted; empty for a type the directory does not hold. */
@@ -55,6 +51,34 @@ export class Directory {
     // directory attribute, so the flat form cannot override it either.
     const rest = Object.fromEntries(Object.entries(value).filter(([k]) => !Object.hasOwn(attributes, k) || k === 'type' || k === 'id'));
     return { ...rest, properties: { ...sent, ...attributes } };
+  }
+}
+
+/**
+ * Entities added a page at a time, then made a `Directory`: a server reading a large
+ * directory again after `gavel apply` adds a page per turn of its event loop, answering
+ * requests from the directory before in between.
+ */
+export class DirectoryBuilder {
+  readonly #byKey = new Map<string, Json>();
+  readonly #ids = new Map<string, string[]>();
+
+  add(entities: readonly Entity[]): void {
+    for (const e of entities) {
+      this.#byKey.set(`${e.type}\u0000${e.id}`, e.attributes);
+      const list = this.#ids.get(e.type);
+      if (list === undefined) this.#ids.set(e.type, [e.id]);
+      else list.push(e.id);
+    }
+  }
+
+  /** The maps a directory is made of; each type's ids sorted and listed once. */
+  parts(): { byKey: ReadonlyMap<string, Json>; idsByType: ReadonlyMap<string, readonly string[]> } {
+    // Code-unit order (the default sort): the same on every run and every platform. Ids read in
+    // order (a store's pages) are runs the sort merges in linear time.
+    // A later entity with the same key replaces an earlier one in `byKey`: list it once too.
+    for (const [type, list] of this.#ids) this.#ids.set(type, list.sort().filter((id, i) => i === 0 || id !== list[i - 1]));
+    return { byKey: this.#byKey, idsByType: this.#ids };
   }
 }
 

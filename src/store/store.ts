@@ -216,6 +216,12 @@ export interface Store {
   /** Every directory entity. */
   entities(): Entity[];
   /**
+   * Every directory entity, by type and id, a page at a time, all from one snapshot of the
+   * store: a server handles each page in a turn of its own, and its other reads and writes
+   * run meanwhile. Read every page, or `return()` the generator, before asking for more.
+   */
+  entityPages(size?: number): Generator<Entity[], void, void>;
+  /**
    * Makes the directory exactly `entities`, in one transaction: adds, changes and removes.
    * With `dryRun`, changes nothing and reports what it would do.
    */

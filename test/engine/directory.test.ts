@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { Directory } from '../../src/engine/directory.js';
+import { Directory, DirectoryBuilder } from '../../src/engine/directory.js';
 import { readDirectoryDocument } from '../../src/engine/directory-document.js';
 import { buildPolicySet, decide } from '../../src/index.js';
 
@@ -44,5 +44,25 @@ describe('the directory document', () => {
         'entities[3]: expected an object with type, id and attributes',
       ],
     });
+  });
+});
+
+describe('a directory built a page at a time', () => {
+  test('is the directory of all the pages at once: same attributes, each type\'s ids sorted and listed once, a later entity winning', () => {
+    const pages = [
+      [{ type: 'user', id: 'bob', attributes: { team: 'a' } }, { type: 'user', id: 'carol', attributes: {} }],
+      [{ type: 'doc', id: '2', attributes: { owner: 'bob' } }, { type: 'user', id: 'alice', attributes: { team: 'b' } }],
+      [{ type: 'user', id: 'bob', attributes: { team: 'c' } }],
+    ];
+    const builder = new DirectoryBuilder();
+    for (const page of pages) builder.add(page);
+    const paged = new Directory(builder);
+    const whole = new Directory(pages.flat());
+    expect(paged.size).toBe(whole.size);
+    expect(paged.idsOf('user')).toEqual(['alice', 'bob', 'carol']);
+    expect(paged.idsOf('doc')).toEqual(whole.idsOf('doc'));
+    const request = { subject: { type: 'user', id: 'bob' }, action: { name: 'read' }, resource: { type: 'doc', id: '2' } };
+    expect(paged.enrich(request)).toEqual(whole.enrich(request));
+    expect(paged.enrich(request).subject).toMatchObject({ properties: { team: 'c' } });
   });
 });

@@ -341,3 +341,55 @@ describe('the decision log', () => {
     store.close();
   });
 });
+
+describe('the directory read a page at a time (a server reading it again between requests)', () => {
+  test('pages come in order, of the size asked, all from the snapshot the first page was read in; the store writes meanwhile', () => {
+    const path = join(dir, 'g.db');
+    const store = new SqliteStore(path);
+    try {
+      const entities = Array.from({ length: 25 }, (_, i) => ({ type: i % 2 === 0 ? 'user' : 'doc', id: `e${String(i).padStart(2, '0')}`, attributes: { n: i } }));
+      store.applyDocument(entities, {}, false);
+      const pages = store.entityPages(10);
+      const first = pages.next();
+      // Between pages, the same store writes: the pages still read the directory as it was.
+      store.applyDocument([{ type: 'user', id: 'late', attributes: {} }], {}, false);
+      const read = [...(first.value ?? []), ...[...pages].flat()];
+      expect(first.value).toHaveLength(10);
+      expect(read).toEqual([...entities].sort((a, b) => (a.type + a.id < b.type + b.id ? -1 : 1)));
+      expect([...store.entityPages(10)].flat().map((e) => e.id)).toContain('late');
+    } finally {
+      store.close();
+    }
+  });
+});
+
+describe('writing while another process writes (a server logging decisions, gavel apply beside it)', () => {
+  test('applying a document waits for the other writer instead of failing with SQLITE_BUSY_SNAPSHOT', async () => {
+    const path = join(dir, 'g.db');
+    const store = new SqliteStore(path);
+    store.applyDocument([{ type: 'user', id: 'seed', attributes: {} }], {}, false);
+    // Another process committing a small write every millisecond, as the log writer does under load.
+    const { spawn } = await import('node:child_process');
+    const writer = spawn(process.execPath, ['-e', `
+      const db = new (require(${JSON.stringify(require.resolve('better-sqlite3'))}))(${JSON.stringify(path)});
+      db.pragma('busy_timeout = 5000');
+      db.exec('CREATE TABLE IF NOT EXISTS other_writes (x)');
+      const insert = db.prepare('INSERT INTO other_writes VALUES (1)');
+      process.stdout.write('ready\\n');
+      const end = Date.now() + 4000;
+      (function loop() { if (Date.now() > end) return; insert.run(); setTimeout(loop, 1); })();
+    `]);
+    try {
+      await new Promise<void>((resolve) => writer.stdout.once('data', () => resolve()));
+      const entities = Array.from({ length: 20_000 }, (_, i) => ({ type: 'user', id: `u${i}`, attributes: { n: i } }));
+      // Each apply reads the directory first, then writes: the other process commits in between.
+      for (let round = 0; round < 5; round++) {
+        expect(() => store.applyDocument(entities.map((e) => ({ ...e, attributes: { n: e.attributes.n + round } })), {}, false)).not.toThrow();
+      }
+      expect(store.entities().find((e) => e.id === 'u7')?.attributes).toEqual({ n: 11 });
+    } finally {
+      writer.kill();
+      store.close();
+    }
+  });
+});

@@ -29,7 +29,7 @@ import type { PolicyFolder } from '../../engine/folder.js';
 import { SqliteStore } from '../../store/sqlite/sqlite-store.js';
 import { TreeKeeper } from '../../server/tree-keeper.js';
 import { WorkerLogSink } from '../../store/sqlite/worker-log-sink.js';
-import { Directory, LiveDirectory } from '../../engine/directory.js';
+import { Directory, DirectoryBuilder, LiveDirectory } from '../../engine/directory.js';
 import { ConfigError, loadConfig, type Config } from '../../config.js';
 import { createTokenVerifier } from '../../tokens/verify-token.js';
 import { COMMON, flags } from '../args.js';
@@ -237,15 +237,45 @@ async function serveUntilStopped(argv: string[], io: CliIo, osSignals: ServeSign
   let sweeping = setTimeout(sweepGrants, 10_000).unref();
   // The directory — entities, and the registry's users as entities of type "user" — and the
   // registry, refreshed when another process (`gavel apply`, `gavel keys rotate`) writes the database.
-  const snapshot = () => new Directory([...store.entities(), ...userEntities(store.registry())]);
   let registry = new RegistryView(store.registry());
-  const directory = new LiveDirectory(snapshot());
+  const directory = new LiveDirectory(new Directory([...store.entities(), ...userEntities(registry.registry)]));
   let marker = store.changeMarker();
-  const refresh = () => {
-    // What this process wrote itself (an admin apply) is read here, not again by the poll.
-    marker = store.changeMarker();
-    directory.swap(snapshot());
-    registry = new RegistryView(store.registry());
+  // Read again a page of entities per turn of the event loop, requests answered from the
+  // directory before in between: 100,000 entities read and indexed at once held every request
+  // for about a third of a second. One refresh at a time; a change during one makes one more.
+  // A refresh asked for during one starts after it (callers meanwhile share it): the one under
+  // way may have read the store before the change its caller — an admin apply — waits to see.
+  let refreshing: Promise<void> | null = null;
+  let nextRefresh: Promise<void> | null = null;
+  const refresh = (): Promise<void> => {
+    if (refreshing !== null) {
+      nextRefresh ??= refreshing
+        .catch(() => {})
+        .then(() => {
+          nextRefresh = null;
+          return refresh();
+        });
+      return nextRefresh;
+    }
+    refreshing = reread().finally(() => {
+      refreshing = null;
+    });
+    return refreshing;
+  };
+  const reread = async () => {
+    // What this process wrote itself (an admin apply) is read here, not again by the poll; a
+    // read that fails leaves the marker as it was, so the poll tries again.
+    const seen = store.changeMarker();
+    const read = store.registry();
+    const next = new DirectoryBuilder();
+    for (const page of store.entityPages()) {
+      next.add(page);
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+    next.add(userEntities(read));
+    directory.swap(new Directory(next));
+    registry = new RegistryView(read);
+    marker = seen;
     const r = registry.registry;
     // The directory holds the registry's users as entities too: counted once, as users.
     writeLine(io.stdout, `gavel: directory and registry reloaded (${count(directory.current.size - r.users.length, 'entity', 'entities')}, ${count(r.apis.length, 'API')}, ${count(r.clients.length, 'client')}, ${count(r.users.length, 'user')})`);
@@ -253,7 +283,7 @@ async function serveUntilStopped(argv: string[], io: CliIo, osSignals: ServeSign
     void keys.refresh(store, secret).then((added) => added && writeLine(io.stdout, `gavel: signing with key ${keys.signingKid}`));
   };
   const watchingDb = setInterval(() => {
-    if (store.changeMarker() !== marker) refresh();
+    if (refreshing === null && store.changeMarker() !== marker) refresh().catch((err: unknown) => writeLine(io.stderr, `gavel: cannot read the directory and registry again (will retry): ${err instanceof Error ? err.message : String(err)}`));
   }, 1000).unref();
   // Each revision served is stored once (its files), for `gavel explain` and `gavel diff REVISION`.
   const saveRevision = (revision: string, folder: PolicyFolder) => {

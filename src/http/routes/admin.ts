@@ -36,7 +36,8 @@ export interface AdminOptions {
   /** Reloads policies now; answers what happened. */
   reload: (() => Promise<unknown>) | null;
   /** Told after POST /v1/apply changed the store, so the server serves the new directory and registry at once. */
-  applied?: () => void;
+  /** Told after a document was applied (not a dry run); the answer waits for it (the server reads the directory again). */
+  applied?: () => void | Promise<void>;
 }
 
 /**
@@ -162,7 +163,7 @@ export function adminRoutes(app: FastifyInstance, options: AdminOptions, live: L
       const dryRun = (request.query as { dry_run?: string }).dry_run === 'true';
       const result = await applyDocument(options.store, request.body, dryRun);
       if ('problems' in result) return reply.status(400).send({ error: 'invalid_document', message: `the document is invalid: ${result.problems.length} problem(s)`, problems: result.problems });
-      if (!dryRun) options.applied?.();
+      if (!dryRun) await options.applied?.();
       return { dry_run: dryRun, ...result.changes };
     });
 

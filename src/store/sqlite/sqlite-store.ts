@@ -22,7 +22,14 @@ export class SqliteStore implements Store {
   private readonly appendIndexed: (batch: DecisionBatch) => void;
   #retention: { expired: Database.Statement; oldest: Database.Statement; drop: Database.Statement } | null = null;
   #expired: { grace: number; run: Database.Statement }[] | null = null;
+  /** The connection `entityPages` reads with, opened on first use. */
+  #reader: Database.Database | null = null;
 
+  // Every transaction that writes is BEGIN IMMEDIATE (`.immediate()`): it takes the write lock
+  // first, waiting for it under busy_timeout. A deferred one reads first and, when another
+  // connection — the decision log's writer, every 100 ms under load, or `gavel apply` —
+  // commits before it writes, fails at once with SQLITE_BUSY_SNAPSHOT, which no timeout
+  // retries: `gavel apply` against a busy server failed so.
   /**
    * `durability: 'normal'` (WAL with synchronous = NORMAL) is for the decision log's writer
    * connection: a crash of the process loses nothing committed, a power cut may lose the
@@ -48,11 +55,12 @@ export class SqliteStore implements Store {
     this.insert = this.db.prepare('INSERT INTO decision_batches (first_at, last_at, count, records) VALUES (?, ?, ?, CAST(? AS TEXT))');
     this.summarise = this.db.prepare('INSERT INTO decision_summaries (seq, ids, keys) VALUES (?, ?, ?) ON CONFLICT (seq) DO UPDATE SET ids = excluded.ids, keys = excluded.keys');
     // The batch and its summary in one transaction: a batch is findable as soon as it is stored.
-    this.appendIndexed = this.db.transaction((batch: DecisionBatch) => {
+    const append = this.db.transaction((batch: DecisionBatch) => {
       const seq = this.insert.run(batch.firstAt, batch.lastAt, batch.count, batch.json).lastInsertRowid;
       const { ids, keys } = batch.summary ?? summarize(JSON.parse(batchText(batch)) as DecisionRecord[]);
       this.summarise.run(seq, ids, keys);
     });
+    this.appendIndexed = (batch) => append.immediate(batch);
   }
 
   appendDecisions(records: readonly DecisionRecord[]): void {
@@ -184,7 +192,7 @@ export class SqliteStore implements Store {
         )
         .run(maxBytes);
       return true;
-    })();
+    }).immediate();
   }
 
   policyRevision(id: string): PolicyRevision | null {
@@ -245,7 +253,7 @@ export class SqliteStore implements Store {
         }
       }
       return removed;
-    })();
+    }).immediate();
   }
 
   pruneDecisions(before: string, keep: number): number {
@@ -283,12 +291,34 @@ export class SqliteStore implements Store {
         extra -= cut;
       }
       return removed;
-    })();
+    }).immediate();
   }
 
   entities(): Entity[] {
     const rows = this.db.prepare('SELECT type, id, attributes FROM entities ORDER BY type, id').all() as { type: string; id: string; attributes: string }[];
     return rows.map((r) => ({ type: r.type, id: r.id, attributes: JSON.parse(r.attributes) as Entity['attributes'] }));
+  }
+
+  *entityPages(size = 2_000): Generator<Entity[], void, void> {
+    // A connection of its own: one statement read across turns is one snapshot, and the
+    // store's connection stays free for what runs in between (better-sqlite3 allows nothing
+    // else on a connection while a statement is being iterated). An in-memory database has
+    // no second connection: it is read in one go.
+    if (!this.db.memory && this.#reader === null) {
+      this.#reader = new Database(this.db.name, { readonly: true, fileMustExist: true });
+      this.#reader.pragma('busy_timeout = 5000');
+    }
+    const source = this.#reader ?? this.db;
+    const rows = source.prepare('SELECT type, id, attributes FROM entities ORDER BY type, id').iterate() as IterableIterator<{ type: string; id: string; attributes: string }>;
+    let page: Entity[] = [];
+    for (const r of rows) {
+      page.push({ type: r.type, id: r.id, attributes: JSON.parse(r.attributes) as Entity['attributes'] });
+      if (page.length >= size && !this.db.memory) {
+        yield page;
+        page = [];
+      }
+    }
+    if (page.length > 0) yield page;
   }
 
   applyEntities(entities: readonly Entity[], dryRun: boolean): DirectoryChanges {
@@ -313,7 +343,7 @@ export class SqliteStore implements Store {
       }
       return changes;
     });
-    return apply();
+    return apply.immediate();
   }
 
   applyDocument(entities: readonly Entity[] | undefined, sections: Partial<Registry>, dryRun: boolean): DirectoryChanges {
@@ -322,7 +352,7 @@ export class SqliteStore implements Store {
       const a = entities === undefined ? { added: [], changed: [], removed: [] } : this.applyEntities(entities, dryRun);
       const b = this.applyRegistry(sections, dryRun);
       return { added: [...a.added, ...b.added], changed: [...a.changed, ...b.changed], removed: [...a.removed, ...b.removed] };
-    })();
+    }).immediate();
   }
 
   addClient(client: Client): void {
@@ -365,7 +395,7 @@ export class SqliteStore implements Store {
       }
       return changes;
     });
-    return apply();
+    return apply.immediate();
   }
 
   signingKeys(): StoredSigningKey[] {
@@ -400,7 +430,7 @@ export class SqliteStore implements Store {
       ['auth_codes', 600],
       ['refresh_tokens', 86_400],
     ].map(([table, grace]) => ({ grace: grace as number, run: this.db.prepare(`DELETE FROM ${table} WHERE rowid IN (SELECT rowid FROM ${table} WHERE expires_at < ? LIMIT ?)`) })));
-    return this.db.transaction(() => Math.max(...sweeps.map((s) => s.run.run(nowSeconds - s.grace, limit).changes)))();
+    return this.db.transaction(() => Math.max(...sweeps.map((s) => s.run.run(nowSeconds - s.grace, limit).changes))).immediate();
   }
 
   forgetSuccessors(rotatedBefore: number, limit = 500): number {
@@ -443,7 +473,7 @@ export class SqliteStore implements Store {
       if (reason !== null) return { kind: 'refused', reason };
       this.db.prepare('UPDATE auth_codes SET used_at = ? WHERE hash = ?').run(now, hash);
       return { kind: 'ok', code };
-    })();
+    }).immediate();
   }
 
   setCodeFamily(hash: string, family: string): void {
@@ -480,7 +510,7 @@ export class SqliteStore implements Store {
       this.db.prepare('UPDATE refresh_tokens SET rotated_at = ?, successor_sealed = ? WHERE hash = ?').run(now, successorSealed, hash);
       this.saveRefreshToken({ ...token, hash: successorHash });
       return { kind: 'rotated', token };
-    })();
+    }).immediate();
   }
 
   revokeRefreshFamily(hash: string, clientId: string, now: number): boolean {
@@ -502,7 +532,7 @@ export class SqliteStore implements Store {
     this.db.transaction(() => {
       this.db.prepare('UPDATE refresh_tokens SET revoked_at = ?, successor_sealed = NULL WHERE family = ? AND revoked_at IS NULL').run(now, family);
       this.db.prepare('INSERT INTO revoked_tokens (jti, expires_at) SELECT jti, expires_at FROM family_access WHERE family = ? ON CONFLICT (jti) DO NOTHING').run(family);
-    })();
+    }).immediate();
   }
 
   changeMarker(): number {
@@ -518,6 +548,7 @@ export class SqliteStore implements Store {
   }
 
   close(): void {
+    this.#reader?.close();
     this.db.close();
   }
 }
