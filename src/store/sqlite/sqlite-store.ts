@@ -24,6 +24,8 @@ export class SqliteStore implements Store {
   #expired: { grace: number; run: Database.Statement }[] | null = null;
   /** The connection `entityPages` reads with, opened on first use. */
   #reader: Database.Database | null = null;
+  /** The statement `entityPages` is reading, while it is. */
+  #reading: IterableIterator<unknown> | null = null;
 
   // Every transaction that writes is BEGIN IMMEDIATE (`.immediate()`): it takes the write lock
   // first, waiting for it under busy_timeout. A deferred one reads first and, when another
@@ -310,15 +312,21 @@ export class SqliteStore implements Store {
     }
     const source = this.#reader ?? this.db;
     const rows = source.prepare('SELECT type, id, attributes FROM entities ORDER BY type, id').iterate() as IterableIterator<{ type: string; id: string; attributes: string }>;
-    let page: Entity[] = [];
-    for (const r of rows) {
-      page.push({ type: r.type, id: r.id, attributes: JSON.parse(r.attributes) as Entity['attributes'] });
-      if (page.length >= size && !this.db.memory) {
-        yield page;
-        page = [];
+    // Held so that `close` can end it: a connection with a statement being read cannot close.
+    this.#reading = rows;
+    try {
+      let page: Entity[] = [];
+      for (const r of rows) {
+        page.push({ type: r.type, id: r.id, attributes: JSON.parse(r.attributes) as Entity['attributes'] });
+        if (page.length >= size && !this.db.memory) {
+          yield page;
+          page = [];
+        }
       }
+      if (page.length > 0) yield page;
+    } finally {
+      if (this.#reading === rows) this.#reading = null;
     }
-    if (page.length > 0) yield page;
   }
 
   applyEntities(entities: readonly Entity[], dryRun: boolean): DirectoryChanges {
@@ -548,6 +556,8 @@ export class SqliteStore implements Store {
   }
 
   close(): void {
+    // A directory being read between requests when the server stops: its statement ends first.
+    this.#reading?.return?.();
     this.#reader?.close();
     this.db.close();
   }
