@@ -266,12 +266,13 @@ async function serveUntilStopped(argv: string[], io: CliIo, osSignals: ServeSign
     // What this process wrote itself (an admin apply) is read here, not again by the poll; a
     // read that fails leaves the marker as it was, so the poll tries again.
     const seen = store.changeMarker();
-    const read = store.registry();
     const next = new DirectoryBuilder();
     for (const page of store.entityPages()) {
       next.add(page);
       await new Promise<void>((resolve) => setImmediate(resolve));
     }
+    // Read last, in the same turn as the swap: a client registered while the pages were read is kept.
+    const read = store.registry();
     next.add(userEntities(read));
     directory.swap(new Directory(next));
     registry = new RegistryView(read);
@@ -280,7 +281,10 @@ async function serveUntilStopped(argv: string[], io: CliIo, osSignals: ServeSign
     // The directory holds the registry's users as entities too: counted once, as users.
     writeLine(io.stdout, `gavel: directory and registry reloaded (${count(directory.current.size - r.users.length, 'entity', 'entities')}, ${count(r.apis.length, 'API')}, ${count(r.clients.length, 'client')}, ${count(r.users.length, 'user')})`);
     // A key added by `gavel keys rotate` signs from now on.
-    void keys.refresh(store, secret).then((added) => added && writeLine(io.stdout, `gavel: signing with key ${keys.signingKid}`));
+    keys.refresh(store, secret).then(
+      (added) => added && writeLine(io.stdout, `gavel: signing with key ${keys.signingKid}`),
+      (err: unknown) => writeLine(io.stderr, `gavel: cannot read the signing keys again: ${err instanceof Error ? err.message : String(err)}`),
+    );
   };
   const watchingDb = setInterval(() => {
     if (refreshing === null && store.changeMarker() !== marker) refresh().catch((err: unknown) => writeLine(io.stderr, `gavel: cannot read the directory and registry again (will retry): ${err instanceof Error ? err.message : String(err)}`));

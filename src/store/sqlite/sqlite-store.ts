@@ -323,6 +323,8 @@ export class SqliteStore implements Store {
           page = [];
         }
       }
+      // Ended by `close`: what was read is not the directory, and must not be taken for it.
+      if (!this.db.open) throw new Error('the store was closed while the directory was being read');
       if (page.length > 0) yield page;
     } finally {
       if (this.#reading === rows) this.#reading = null;
