@@ -198,6 +198,24 @@ describe('admin endpoints', () => {
     expect((await app.inject({ method: 'POST', url: '/v1/apply', payload: doc })).statusCode).toBe(401);
     await app.close();
   });
+
+  test('POST /v1/apply whose document is committed but not yet read back by the server says so: 200, applied, served false', async () => {
+    const store = new SqliteStore(':memory:');
+    const stderr = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    const app = buildApp({ policies: live, store, admin: { key: KEY, store, reload: null, applied: () => Promise.reject(new Error('database is locked')) } });
+    try {
+      const doc = { entities: [{ type: 'doc', id: '1', attributes: { owner: 'alice' } }] };
+      const r = await app.inject({ method: 'POST', url: '/v1/apply', headers: { authorization: `Bearer ${KEY}` }, payload: doc });
+      expect(r.statusCode).toBe(200);
+      expect(r.json()).toEqual({ dry_run: false, added: ['doc::"1"'], changed: [], removed: [], served: false, warning: expect.stringContaining('database is locked') });
+      // Applied all the same: the store holds it, and the server reads it on its next poll.
+      expect(store.entities()).toEqual([{ type: 'doc', id: '1', attributes: { owner: 'alice' } }]);
+      expect(stderr.mock.calls.map(([line]) => String(line)).join('')).toMatch(/POST \/v1\/apply .* applied the document but cannot read the directory again yet: database is locked/);
+    } finally {
+      stderr.mockRestore();
+      await app.close();
+    }
+  });
 });
 
 describe('requests nested too deep', () => {

@@ -394,6 +394,38 @@ describe('writing while another process writes (a server logging decisions, gave
   });
 });
 
+describe('a dry run (gavel apply --dry-run, POST /v1/apply?dry_run=true)', () => {
+  test('reads without the write lock: it answers while another connection holds it, and changes nothing', () => {
+    const path = join(dir, 'g.db');
+    const store = new SqliteStore(path);
+    store.applyDocument([{ type: 'user', id: 'alice', attributes: { role: 'viewer' } }], { apis: [{ identifier: 'https://api.example.com', scopes: ['a:read'] }] }, false);
+    // Another writer mid-transaction: the decision log's writer, or a large apply from another process.
+    const other = new Database(path);
+    other.prepare('BEGIN IMMEDIATE').run();
+    other.prepare("INSERT INTO entities (type, id, attributes) VALUES ('user', 'carol', '{}')").run();
+    try {
+      const changes = store.applyDocument(
+        [
+          { type: 'user', id: 'alice', attributes: { role: 'editor' } },
+          { type: 'user', id: 'bob', attributes: {} },
+        ],
+        { apis: [] },
+        true,
+      );
+      expect(changes).toEqual({ added: ['user::"bob"'], changed: ['user::"alice"'], removed: ['apis:https://api.example.com'] });
+    } finally {
+      other.prepare('COMMIT').run();
+      other.close();
+    }
+    expect(store.entities().map((e) => [e.id, e.attributes])).toEqual([
+      ['alice', { role: 'viewer' }],
+      ['carol', {}],
+    ]);
+    expect(store.registry().apis).toHaveLength(1);
+    store.close();
+  });
+});
+
 describe('closing the store while the directory is being read (a server stopping mid-refresh)', () => {
   test('closes, and the read that was under way fails rather than pass for the whole directory', () => {
     const store = new SqliteStore(join(dir, 'g.db'));

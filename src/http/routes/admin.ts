@@ -35,8 +35,11 @@ export interface AdminOptions {
   store: Store | null;
   /** Reloads policies now; answers what happened. */
   reload: (() => Promise<unknown>) | null;
-  /** Told after POST /v1/apply changed the store, so the server serves the new directory and registry at once. */
-  /** Told after a document was applied (not a dry run); the answer waits for it (the server reads the directory again). */
+  /**
+   * Told after POST /v1/apply committed a document (not a dry run), so the server serves the
+   * new directory and registry at once; the answer waits for it. It may fail (the store
+   * unreadable a moment): the document stays applied, and the server reads it again later.
+   */
   applied?: () => void | Promise<void>;
 }
 
@@ -163,8 +166,17 @@ export function adminRoutes(app: FastifyInstance, options: AdminOptions, live: L
       const dryRun = (request.query as { dry_run?: string }).dry_run === 'true';
       const result = await applyDocument(options.store, request.body, dryRun);
       if ('problems' in result) return reply.status(400).send({ error: 'invalid_document', message: `the document is invalid: ${result.problems.length} problem(s)`, problems: result.problems });
-      if (!dryRun) await options.applied?.();
-      return { dry_run: dryRun, ...result.changes };
+      if (dryRun) return { dry_run: true, ...result.changes };
+      try {
+        await options.applied?.();
+      } catch (err: unknown) {
+        // The document is committed: a 500 would read as "not applied", and a caller retrying
+        // would only apply it again. Said as what it is — applied, not yet served.
+        const why = err instanceof Error ? err.message : String(err);
+        process.stderr.write(`gavel: POST /v1/apply (request ${request.id}) applied the document but cannot read the directory again yet: ${why}\n`);
+        return { dry_run: false, ...result.changes, served: false, warning: `the document was applied, but this server could not read it back yet (${why}); it serves the change once a read succeeds (tried again every second)` };
+      }
+      return { dry_run: false, ...result.changes };
     });
 
     admin.post('/v1/reload', async (_request, reply) => {

@@ -353,16 +353,19 @@ export class SqliteStore implements Store {
       }
       return changes;
     });
-    return apply.immediate();
+    return dryRun ? apply.deferred() : apply.immediate();
   }
 
   applyDocument(entities: readonly Entity[] | undefined, sections: Partial<Registry>, dryRun: boolean): DirectoryChanges {
     // Nested transaction functions run as savepoints of this one.
-    return this.db.transaction((): DirectoryChanges => {
+    const apply = this.db.transaction((): DirectoryChanges => {
       const a = entities === undefined ? { added: [], changed: [], removed: [] } : this.applyEntities(entities, dryRun);
       const b = this.applyRegistry(sections, dryRun);
       return { added: [...a.added, ...b.added], changed: [...a.changed, ...b.changed], removed: [...a.removed, ...b.removed] };
-    }).immediate();
+    });
+    // A dry run only reads: one snapshot, without the write lock — it neither waits for the
+    // decision log's writer or another apply nor holds them up while it compares a large document.
+    return dryRun ? apply.deferred() : apply.immediate();
   }
 
   addClient(client: Client): void {
@@ -405,7 +408,7 @@ export class SqliteStore implements Store {
       }
       return changes;
     });
-    return apply.immediate();
+    return dryRun ? apply.deferred() : apply.immediate();
   }
 
   signingKeys(): StoredSigningKey[] {
