@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 // From dist/: the reload runs in a worker thread started from the built .js file beside it (global-setup builds dist/).
-import { LiveIpLists } from '../../dist/signals/ip/live-ip-lists.js';
+import { LiveIpLists, type IpListsReloadReport } from '../../dist/signals/ip/live-ip-lists.js';
 
 let dir = '';
 const opened: LiveIpLists[] = [];
@@ -111,4 +111,41 @@ describe('IP lists reloaded in a worker thread (as gavel serve does)', () => {
     expect(there.lookup('192.0.2.7')).toEqual({ reputation: 10, lists: ['scores'], labels: ['botnet'] });
     expect(there.status().lists.find((l) => l.name === 'scores')?.error).toMatch(/scores\.csv:2:/);
   });
+
+  test('a reload thread that fails (out of memory here) rejects its lists, keeps the versions served, and is tried again by itself', async () => {
+    writeFileSync(join(dir, 'block.netset'), '192.0.2.0/24\n');
+    // Too little memory for the thread to parse a million prefixes: what a loaded machine may give it.
+    const limits = { maxOldGenerationSizeMb: 8, maxYoungGenerationSizeMb: 1 };
+    const reports: IpListsReloadReport[] = [];
+    const result = await LiveIpLists.open([{ name: 'block', path: join(dir, 'block.netset') }], { offThread: true, workerLimits: limits, debounceMs: 200, onReload: (r) => reports.push(r) });
+    if (!result.ok) throw new Error(result.errors.join('\n'));
+    const lists = result.lists;
+    opened.push(lists);
+    writeFileSync(join(dir, 'block.netset'), bigList(1_000_000));
+    const failed = await lists.reload();
+    expect(failed.rejected).toEqual([{ name: 'block', errors: [expect.stringMatching(/^block: error: the list could not be reloaded \(tried again shortly\): .*memory/)] }]);
+    expect(lists.lookup('192.0.2.7')?.lists).toEqual(['block']);
+    expect(lists.lookup('10.0.1.2')?.lists).toEqual([]);
+    expect(lists.status().lists[0]?.error).toMatch(/could not be reloaded/);
+    // The watcher's reload of the same change fails too (or the first retry does).
+    await until(() => (reports.filter((r) => r.rejected.length > 0).length >= 2 ? true : undefined), 15_000);
+    // Memory again; nothing else happens — no call, no change to the file — and the list is read again.
+    limits.maxOldGenerationSizeMb = 512;
+    limits.maxYoungGenerationSizeMb = 16;
+    const retried = await until(() => reports.find((r) => r.applied.includes('block')), 20_000);
+    expect(retried).toMatchObject({ applied: ['block'], rejected: [] });
+    expect(lists.status().lists[0]).not.toHaveProperty('error');
+    expect(lists.lookup('10.0.1.2')?.lists).toEqual(['block']);
+  }, 45_000);
 });
+
+/** Polls `found` every 50 ms until it gives something, or fails after `ms`. */
+async function until<T>(found: () => T | undefined, ms: number): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const x = found();
+    if (x !== undefined) return x;
+    if (Date.now() > end) throw new Error(`nothing after ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

@@ -398,7 +398,7 @@ describe('a dry run (gavel apply --dry-run, POST /v1/apply?dry_run=true)', () =>
   test('reads without the write lock: it answers while another connection holds it, and changes nothing', () => {
     const path = join(dir, 'g.db');
     const store = new SqliteStore(path);
-    store.applyDocument([{ type: 'user', id: 'alice', attributes: { role: 'viewer' } }], { apis: [{ identifier: 'https://api.example.com', scopes: ['a:read'] }] }, false);
+    store.applyDocument([{ type: 'user', id: 'alice', attributes: { role: 'viewer' } }], { apis: [{ identifier: 'https://api.example.com', scopes: ['a:read'], tokenFormat: 'jwt', accessTokenTtl: 300 }] }, false);
     // Another writer mid-transaction: the decision log's writer, or a large apply from another process.
     const other = new Database(path);
     other.prepare('BEGIN IMMEDIATE').run();

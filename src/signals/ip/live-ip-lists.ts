@@ -1,5 +1,5 @@
 import { realpath } from 'node:fs/promises';
-import { Worker } from 'node:worker_threads';
+import { Worker, type ResourceLimits } from 'node:worker_threads';
 import { basename, dirname, resolve } from 'node:path';
 import { DirWatchers } from './dir-watchers.js';
 import { IpReputation, type IpReputationStats, type IpSignals } from './ip-reputation.js';
@@ -21,6 +21,12 @@ export interface LiveIpListsOptions {
    * on the calling thread, as the first load always is).
    */
   readonly offThread?: boolean;
+  /**
+   * With `offThread`, the reload thread's memory bounds (Node's `resourceLimits`; Node's own
+   * by default). A reload that outgrows them fails as a thread that crashed does: every list it
+   * was to read is rejected, the versions served stay, and it is tried again later.
+   */
+  readonly workerLimits?: ResourceLimits;
 }
 
 /** What one reload attempt did, per list. */
@@ -202,7 +208,7 @@ export class LiveIpLists {
       names: [...names],
       limits: this.options.limits ?? DEFAULT_IP_LIST_LIMITS,
     };
-    const { outcomes, reputation, failed } = await (this.options.offThread === true ? reloadInWorker(input, (w) => (this.#worker = w)) : reloadLists(input));
+    const { outcomes, reputation, failed } = await (this.options.offThread === true ? reloadInWorker(input, this.options.workerLimits, (w) => (this.#worker = w)) : reloadLists(input));
     this.#worker = null;
     // Closed meanwhile (the server stopping): nothing is applied or reported.
     if (this.#closed) return report;
@@ -300,7 +306,7 @@ const RETRY_MAX_MS = 60_000;
  * that fails (it could not start, or ran out of memory) rejects every list it was to read:
  * the versions served stay, and the failure is reported as any broken file is.
  */
-function reloadInWorker(input: ListReloadInput, started: (worker: Worker) => void): Promise<ListReloadResult> {
+function reloadInWorker(input: ListReloadInput, resourceLimits: ResourceLimits | undefined, started: (worker: Worker) => void): Promise<ListReloadResult> {
   return new Promise((resolve) => {
     let settled = false;
     const fail = (err: unknown) => {
@@ -311,7 +317,7 @@ function reloadInWorker(input: ListReloadInput, started: (worker: Worker) => voi
     };
     let worker: Worker;
     try {
-      worker = new Worker(new URL('./list-reload-worker.js', import.meta.url), { workerData: input });
+      worker = new Worker(new URL('./list-reload-worker.js', import.meta.url), { workerData: input, ...(resourceLimits === undefined ? {} : { resourceLimits }) });
     } catch (err: unknown) {
       return fail(err);
     }
