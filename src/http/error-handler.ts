@@ -37,13 +37,24 @@ export function errorHandler(err: FastifyError, request: FastifyRequest, reply: 
 }
 
 /**
- * Ajv's message for an unknown member ("must NOT have additional properties") does not say
- * which: a typo in an admin query (`decison=deny`) should be named, not just refused.
+ * Ajv's messages in the caller's terms. An unknown member ("must NOT have additional
+ * properties") is named — a typo in an admin query (`decison=deny`) should be named, not just
+ * refused; a value not among the allowed ones lists them; a query parameter is called one,
+ * not `querystring/limit`.
  */
 function validationMessage(err: FastifyError): string {
   const first = err.validation?.[0];
-  const extra = first?.keyword === 'additionalProperties' ? first.params.additionalProperty : undefined;
-  if (typeof extra !== 'string') return err.message;
-  if (err.validationContext === 'querystring' && first?.instancePath === '') return `unknown query parameter "${extra}"`;
-  return `${err.validationContext ?? 'request'}${first?.instancePath ?? ''} has an unknown member "${extra}"`;
+  if (first === undefined) return err.message;
+  const inQuery = err.validationContext === 'querystring';
+  const path = first.instancePath;
+  const extra = first.keyword === 'additionalProperties' ? first.params.additionalProperty : undefined;
+  if (typeof extra === 'string') {
+    if (inQuery && path === '') return `unknown query parameter "${extra}"`;
+    return `${err.validationContext ?? 'request'}${path} has an unknown member "${extra}"`;
+  }
+  const where = inQuery && path !== '' ? `query parameter "${path.slice(1)}"` : err.validationContext === 'body' && path === '' ? 'the body' : `${err.validationContext ?? 'request'}${path}`;
+  const allowed = first.keyword === 'enum' ? first.params.allowedValues : undefined;
+  if (Array.isArray(allowed)) return `${where} must be one of: ${allowed.map((v) => String(v)).join(', ')}`;
+  if (first.keyword === 'type' && typeof first.params.type === 'string') return `${where} must be ${first.params.type === 'object' ? 'a JSON object' : first.params.type === 'array' ? 'a JSON array' : `a ${first.params.type}`}`;
+  return `${where} ${first.message ?? 'is invalid'}`;
 }

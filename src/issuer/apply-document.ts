@@ -42,10 +42,34 @@ export async function applyDocument(store: Store, json: unknown, dryRun: boolean
     );
   }
   const next: Registry = { ...current, ...sections };
-  problems.push(...registryProblems(next));
+  const references = registryProblems(next);
+  problems.push(...references);
+  // A reference may break through what the document leaves out: say what its sections remove.
+  if (references.length > 0) problems.push(...removals(current, sections));
   const users = new Set(next.users.map((u) => u.id));
   const entities = directory.entities ?? store.entities();
   for (const e of entities) if (e.type === 'user' && users.has(e.id)) problems.push(`entities: user::${JSON.stringify(e.id)} is also in \`users\`; keep it in one place`);
   if (problems.length > 0) return { problems };
   return { changes: store.applyDocument(directory.entities, sections, dryRun) };
+}
+
+const NAMES = { apis: (x: { identifier: string }) => x.identifier, clients: (x: { id: string }) => x.id, roles: (x: { name: string }) => x.name, groups: (x: { name: string }) => x.name, users: (x: { id: string }) => x.id } as const;
+
+/**
+ * For each section the document gives, what stored entries it removes by not listing them: a
+ * problem naming an API or a client the document never mentions is explained by this.
+ */
+function removals(current: Registry, sections: Partial<Registry>): string[] {
+  const notes: string[] = [];
+  for (const section of Object.keys(NAMES) as (keyof typeof NAMES)[]) {
+    const given = sections[section];
+    if (given === undefined) continue;
+    const name = NAMES[section] as (x: unknown) => string;
+    const kept = new Set((given as unknown[]).map(name));
+    // Dynamically registered clients are not the document's to remove (the store keeps them).
+    const stored = section === 'clients' ? current.clients.filter((c) => c.attributes?.dynamic !== true) : (current[section] as unknown[]);
+    const gone = stored.map(name).filter((n) => !kept.has(n));
+    if (gone.length > 0) notes.push(`note: \`${section}\` replaces every stored entry of its kind, so this document removes ${gone.map((n) => `\`${n}\``).join(', ')}; list ${gone.length === 1 ? 'it' : 'them'} to keep ${gone.length === 1 ? 'it' : 'them'}`);
+  }
+  return notes;
 }

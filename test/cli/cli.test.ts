@@ -181,7 +181,7 @@ describe('gavel apply', () => {
     expect((await gavel(['apply', 'dir.json'], { cwd: cwd() })).stdout).toBe('applied: 0 added, 0 changed, 0 removed\n');
     writeFileSync(join(ws.dir, 'dir.json'), JSON.stringify({ entities: [{ type: 'user', id: 'alice', attributes: { roles: ['admin'] } }] }));
     const dry = await gavel(['apply', 'dir.json', '--dry-run', '--json'], { cwd: cwd() });
-    expect(JSON.parse(dry.stdout)).toEqual({ dryRun: true, added: [], changed: ['user::"alice"'], removed: ['user::"bob"'] });
+    expect(JSON.parse(dry.stdout)).toEqual({ dry_run: true, added: [], changed: ['user::"alice"'], removed: ['user::"bob"'] });
     expect((await gavel(['apply', 'dir.json'], { cwd: cwd() })).stdout).toContain('applied: 0 added, 1 changed, 1 removed');
   });
 

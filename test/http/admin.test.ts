@@ -161,10 +161,29 @@ describe('admin endpoints', () => {
     await app.close();
   });
 
-  test('bad query parameters are a 400', async () => {
-    const { app } = setup(KEY);
-    const r = await app.inject({ method: 'GET', url: '/v1/decisions?decision=maybe', headers: { authorization: `Bearer ${KEY}` } });
+  test.each([
+    { url: '/v1/decisions?decision=maybe', method: 'GET' as const, message: 'query parameter "decision" must be one of: allow, deny' },
+    { url: '/v1/apply?dry_run=yes', method: 'POST' as const, message: 'query parameter "dry_run" must be one of: true, false' },
+    { url: '/v1/decide?explain=yes', method: 'POST' as const, message: 'query parameter "explain" must be one of: true, false' },
+    { url: '/v1/decide?explian=true', method: 'POST' as const, message: 'unknown query parameter "explian"' },
+    { url: '/v1/decisions?limit=0', method: 'GET' as const, message: 'query parameter "limit" must be from 1 to 10000 (0 given)' },
+    { url: '/v1/decisions?limit=20000', method: 'GET' as const, message: 'query parameter "limit" must be from 1 to 10000 (20000 given)' },
+  ])('a bad query parameter ($url) is a 400 that says what is allowed, and changes nothing', async ({ url, method, message }) => {
+    const { app, store } = setup(KEY);
+    const payload = url.startsWith('/v1/apply') ? { entities: [{ type: 'doc', id: '1' }] } : request;
+    const r = await app.inject({ method, url, headers: { authorization: `Bearer ${KEY}` }, ...(method === 'POST' ? { payload } : {}) });
     expect(r.statusCode).toBe(400);
+    expect(r.json()).toEqual({ error: 'invalid_request', message });
+    expect(store.entities()).toEqual([]);
+    await app.close();
+  });
+
+  test('an apply document that is not an object is a 400 saying the body must be a JSON object', async () => {
+    const { app, store } = setup(KEY);
+    const r = await app.inject({ method: 'POST', url: '/v1/apply', headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' }, payload: '[]' });
+    expect(r.statusCode).toBe(400);
+    expect(r.json()).toEqual({ error: 'invalid_request', message: 'the body must be a JSON object' });
+    expect(store.entities()).toEqual([]);
     await app.close();
   });
 

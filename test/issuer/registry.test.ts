@@ -103,6 +103,17 @@ describe('the registry through gavel apply', () => {
     expect(store.registry()).toEqual({ apis: [], clients: [], roles: [], groups: [], users: [] });
   });
 
+  test('a reference broken by what a partial document leaves out is explained: the note names the stored entries its sections remove', async () => {
+    const api = { identifier: 'https://api.example.com', scopes: ['a:read'], resource_servers: ['billing'] };
+    expect(await applyDocument(store, { apis: [api], clients: [{ id: 'billing', secret: SECRET, scopes: ['a:read'] }, { id: 'web', secret: SECRET, scopes: [] }] }, false)).toHaveProperty('changes');
+    // Only `clients`, without `billing`: the stored API still names it.
+    const partial = await applyDocument(store, { clients: [{ id: 'web', secret: SECRET, scopes: [] }] }, true);
+    expect(partial).toEqual({
+      problems: ['api `https://api.example.com`: resource server `billing` is no client', 'note: `clients` replaces every stored entry of its kind, so this document removes `billing`; list it to keep it'],
+    });
+    expect(store.registry().clients.map((c) => c.id)).toEqual(['billing', 'web']);
+  });
+
   test('a user and a client cannot share an id: a token\'s sub would name either', async () => {
     const result = await applyDocument(store, { clients: [{ id: 'bob', secret: SECRET, scopes: [] }], users: [{ id: 'bob' }] }, false);
     expect(result).toEqual({ problems: ["user `bob`: also a client's id; a token's subject would not tell which it names"] });

@@ -35,7 +35,8 @@ grant itself a role.
 Options:
       --db FILE    SQLite database (default ./data/gavel.db; also GAVEL_DB); created if absent
       --dry-run    change nothing; show what would change
-      --json       print the changes as JSON
+      --json       print the changes as JSON: {"dry_run", "added", "changed", "removed"},
+                   as POST /v1/apply answers
   -h, --help       show this help
 
 Exit codes: 0 applied (or nothing to do), 2 the document is invalid or unreadable.`;
@@ -71,7 +72,7 @@ export async function apply(argv: string[], io: CliIo): Promise<number> {
     // A new database is worth a word: applied from the wrong folder, or with a typo in --db, a server using another one sees nothing.
     if (made.created) writeLine(io.stderr, `created the database \`${path}\` (there was none)`);
     const changes = applied.changes;
-    if (values.json) writeLine(io.stdout, JSON.stringify({ dryRun, ...changes }, null, 2));
+    if (values.json) writeLine(io.stdout, JSON.stringify({ dry_run: dryRun, ...changes }, null, 2));
     else {
       for (const k of changes.added) writeLine(io.stdout, `+ ${k}`);
       for (const k of changes.changed) writeLine(io.stdout, `~ ${k}`);

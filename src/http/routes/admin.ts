@@ -101,7 +101,9 @@ export function adminRoutes(app: FastifyInstance, options: AdminOptions, live: L
     admin.get('/v1/decisions', { schema: { querystring: decisionsQuery } }, async (request, reply) => {
       if (options.store === null) return reply.status(404).send({ error: 'not_found', message: 'this server keeps no decision log' });
       const q = request.query as { since?: string; until?: string; decision?: 'allow' | 'deny'; subject?: string; policy?: string; via?: string; request_id?: string; after?: string; limit?: string };
-      const query: DecisionQuery = { limit: Math.max(1, Math.min(Number(q.limit ?? 100), 10_000)) };
+      const limit = Number(q.limit ?? 100);
+      if (limit < 1 || limit > 10_000) return reply.status(400).send({ error: 'invalid_request', message: `query parameter "limit" must be from 1 to 10000 (${q.limit} given)` });
+      const query: DecisionQuery = { limit };
       const window = timeWindow(q);
       if ('problem' in window) return reply.status(400).send({ error: 'invalid_request', message: window.problem });
       Object.assign(query, window);

@@ -10,7 +10,8 @@ import { evaluationBody } from '../schemas/authzen.js';
 import type { OriginOf } from '../origin.js';
 
 // Query strings are text; bodies are never coerced (a number is not a string), so neither is this.
-const explainQuery = { type: 'object', properties: { explain: { type: 'string', enum: ['true', 'false'] } } } as const;
+// A misspelt `explain` is refused, not answered without the explanation asked for.
+const explainQuery = { type: 'object', additionalProperties: false, properties: { explain: { type: 'string', enum: ['true', 'false'] } } } as const;
 const batchBody = { type: 'object', required: ['requests'], properties: { requests: { type: 'array', maxItems: 1000, items: evaluationBody } } } as const;
 
 function checked(body: unknown, where: string): Request {
