@@ -7,7 +7,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 
 export const RESULTS_MD = new URL('./RESULTS.md', import.meta.url);
 
-export const SECTIONS = ['engine', 'http', 'grpc', 'signals', 'signals-decision', 'issuer', 'reload', 'affects', 'whatif', 'console'] as const;
+export const SECTIONS = ['engine', 'http', 'grpc', 'signals', 'signals-decision', 'issuer', 'reload', 'affects', 'whatif', 'console', 'apply'] as const;
 export type Section = (typeof SECTIONS)[number];
 
 const HEADER = `# Benchmark results
@@ -26,6 +26,7 @@ Each benchmark rewrites its own section below on a full run; partial runs leave 
 | [Whatif](#whatif) | \`npm run bench:whatif\` | what-if replay of 200,000 logged decisions; lookups by id and filtered pages over 1,000,000; the log writer's cost per decision |
 | [Affects](#affects) | \`npm run bench:affects\` | \`affects()\` (partial evaluation of every policy) over 10,000 policies, with facts the index keys decide and with facts they do not |
 | [Console](#console) | \`npm run bench:console\` | server-side render time of each console page with 10,000 policies and 1,000,000 logged decisions |
+| [Apply](#apply) | \`npm run bench:apply\` | \`gavel apply\` of 100,000 entities beside another writer: how long that writer waits for the lock |
 
 The machine is a small shared VM (2 logical CPUs); each section says when it ran, on which
 commit, and the load average around it.

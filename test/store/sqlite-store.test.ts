@@ -426,6 +426,51 @@ describe('a dry run (gavel apply --dry-run, POST /v1/apply?dry_run=true)', () =>
   });
 });
 
+describe('applying a document beside other writers (gavel apply against a serving store)', () => {
+  test('the document is compared without the write lock; a change committed meanwhile is compared again, not overwritten', () => {
+    const path = join(dir, 'g.db');
+    const store = new SqliteStore(path);
+    store.applyDocument(
+      [
+        { type: 'user', id: 'alice', attributes: { role: 'viewer' } },
+        { type: 'user', id: 'bob', attributes: {} },
+      ],
+      {},
+      false,
+    );
+    // Another writer commits while the document is compared: without a busy timeout, it fails at once if the lock is held.
+    const other = new Database(path, { timeout: 0 });
+    const entities = store.entities.bind(store);
+    let wrote = false;
+    store.entities = () => {
+      if (!wrote) {
+        wrote = true;
+        other.prepare('UPDATE entities SET attributes = ? WHERE id = ?').run('{"role":"admin"}', 'bob');
+      }
+      return entities();
+    };
+    const changes = store.applyDocument(
+      [
+        { type: 'user', id: 'alice', attributes: { role: 'editor' } },
+        { type: 'user', id: 'bob', attributes: {} },
+        { type: 'user', id: 'carol', attributes: {} },
+      ],
+      {},
+      false,
+    );
+    other.close();
+    expect(wrote).toBe(true);
+    // Compared again after bob changed: the document's bob is written, and said to be.
+    expect(changes).toEqual({ added: ['user::"carol"'], changed: ['user::"alice"', 'user::"bob"'], removed: [] });
+    expect(entities().map((e) => [e.id, e.attributes])).toEqual([
+      ['alice', { role: 'editor' }],
+      ['bob', {}],
+      ['carol', {}],
+    ]);
+    store.close();
+  });
+});
+
 describe('closing the store while the directory is being read (a server stopping mid-refresh)', () => {
   test('closes, and the read that was under way fails rather than pass for the whole directory', () => {
     const store = new SqliteStore(join(dir, 'g.db'));

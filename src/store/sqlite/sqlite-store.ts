@@ -332,40 +332,107 @@ export class SqliteStore implements Store {
   }
 
   applyEntities(entities: readonly Entity[], dryRun: boolean): DirectoryChanges {
-    const apply = this.db.transaction((): DirectoryChanges => {
+    return this.applyDocument(entities, {}, dryRun);
+  }
+
+  /**
+   * The document is compared with the store in a read snapshot, without the write lock; then,
+   * under the lock, only its changes are written — if the directory, registry and keys are
+   * still as compared (the change marker has not moved), else it is compared again. Compared
+   * under the lock, a document of 100,000 entities held it for the whole comparison (most of a
+   * second), and every other writer — a server's issuer writes on its request thread — waited.
+   */
+  applyDocument(entities: readonly Entity[] | undefined, sections: Partial<Registry>, dryRun: boolean): DirectoryChanges {
+    const planned = this.db.transaction(() => this.#plan(entities, sections));
+    for (let attempt = 0; attempt < 3; attempt++) {
+      // A dry run only reads: one snapshot, without the write lock — it neither waits for the
+      // decision log's writer or another apply nor holds them up while it compares.
+      const plan = planned.deferred();
+      if (dryRun) return plan.changes;
+      if (this.#commit(plan)) return plan.changes;
+    }
+    // Changed under it again and again (another busy writer of the directory): compared and written under the lock at once.
+    return this.db
+      .transaction(() => {
+        const plan = this.#plan(entities, sections);
+        this.#write(plan);
+        return plan.changes;
+      })
+      .immediate();
+  }
+
+  /**
+   * What the document changes, and the store's change marker it was compared at; written later
+   * by `#commit`. Runs in a transaction (one snapshot).
+   */
+  #plan(entities: readonly Entity[] | undefined, sections: Partial<Registry>): DocumentPlan {
+    const plan: DocumentPlan = { marker: this.changeMarker(), changes: { added: [], changed: [], removed: [] }, entities: [], registry: [] };
+    if (entities !== undefined) {
       const current = new Map(this.entities().map((e) => [key(e), JSON.stringify(e.attributes)]));
       const wanted = new Map(entities.map((e) => [key(e), e]));
-      const changes: DirectoryChanges = { added: [], changed: [], removed: [] };
-      const upsert = this.db.prepare('INSERT INTO entities (type, id, attributes) VALUES (?, ?, ?) ON CONFLICT (type, id) DO UPDATE SET attributes = excluded.attributes');
-      const remove = this.db.prepare('DELETE FROM entities WHERE type = ? AND id = ?');
       for (const [k, e] of wanted) {
         const attributes = JSON.stringify(e.attributes);
         const before = current.get(k);
         if (before === attributes) continue;
-        (before === undefined ? changes.added : changes.changed).push(k);
-        if (!dryRun) upsert.run(e.type, e.id, attributes);
+        (before === undefined ? plan.changes.added : plan.changes.changed).push(k);
+        plan.entities.push({ type: e.type, id: e.id, attributes });
       }
       for (const k of current.keys()) {
         if (wanted.has(k)) continue;
-        changes.removed.push(k);
+        plan.changes.removed.push(k);
         const [type, id] = splitKey(k);
-        if (!dryRun) remove.run(type, id);
+        plan.entities.push({ type, id, attributes: null });
       }
-      return changes;
-    });
-    return dryRun ? apply.deferred() : apply.immediate();
+    }
+    const read = this.db.prepare('SELECT key, value FROM registry WHERE section = ?');
+    for (const section of REGISTRY_SECTIONS) {
+      const wanted = sections[section];
+      if (wanted === undefined) continue;
+      const current = new Map((read.all(section) as { key: string; value: string }[]).map((r) => [r.key, r.value]));
+      const keep = new Set<string>();
+      for (const item of wanted) {
+        const k = registryKey(section, item);
+        const value = JSON.stringify(item);
+        keep.add(k);
+        const before = current.get(k);
+        if (before === value) continue;
+        (before === undefined ? plan.changes.added : plan.changes.changed).push(`${section}:${k}`);
+        plan.registry.push({ section, key: k, value });
+      }
+      for (const [k, value] of current) {
+        // Dynamically registered clients are not the document's to remove.
+        if (keep.has(k) || (section === 'clients' && (JSON.parse(value) as Client).attributes?.dynamic === true)) continue;
+        plan.changes.removed.push(`${section}:${k}`);
+        plan.registry.push({ section, key: k, value: null });
+      }
+    }
+    return plan;
   }
 
-  applyDocument(entities: readonly Entity[] | undefined, sections: Partial<Registry>, dryRun: boolean): DirectoryChanges {
-    // Nested transaction functions run as savepoints of this one.
-    const apply = this.db.transaction((): DirectoryChanges => {
-      const a = entities === undefined ? { added: [], changed: [], removed: [] } : this.applyEntities(entities, dryRun);
-      const b = this.applyRegistry(sections, dryRun);
-      return { added: [...a.added, ...b.added], changed: [...a.changed, ...b.changed], removed: [...a.removed, ...b.removed] };
-    });
-    // A dry run only reads: one snapshot, without the write lock — it neither waits for the
-    // decision log's writer or another apply nor holds them up while it compares a large document.
-    return dryRun ? apply.deferred() : apply.immediate();
+  /** Writes a plan if the store is still as it was compared; `false` (nothing written) if not. */
+  #commit(plan: DocumentPlan): boolean {
+    return this.db
+      .transaction((): boolean => {
+        if (this.changeMarker() !== plan.marker) return false;
+        this.#write(plan);
+        return true;
+      })
+      .immediate();
+  }
+
+  #write(plan: DocumentPlan): void {
+    const upsert = this.db.prepare('INSERT INTO entities (type, id, attributes) VALUES (?, ?, ?) ON CONFLICT (type, id) DO UPDATE SET attributes = excluded.attributes');
+    const remove = this.db.prepare('DELETE FROM entities WHERE type = ? AND id = ?');
+    for (const e of plan.entities) {
+      if (e.attributes === null) remove.run(e.type, e.id);
+      else upsert.run(e.type, e.id, e.attributes);
+    }
+    const set = this.db.prepare('INSERT INTO registry (section, key, value) VALUES (?, ?, ?) ON CONFLICT (section, key) DO UPDATE SET value = excluded.value');
+    const unset = this.db.prepare('DELETE FROM registry WHERE section = ? AND key = ?');
+    for (const r of plan.registry) {
+      if (r.value === null) unset.run(r.section, r.key);
+      else set.run(r.section, r.key, r.value);
+    }
   }
 
   addClient(client: Client): void {
@@ -380,35 +447,7 @@ export class SqliteStore implements Store {
   }
 
   applyRegistry(sections: Partial<Registry>, dryRun: boolean): DirectoryChanges {
-    const apply = this.db.transaction((): DirectoryChanges => {
-      const changes: DirectoryChanges = { added: [], changed: [], removed: [] };
-      const upsert = this.db.prepare('INSERT INTO registry (section, key, value) VALUES (?, ?, ?) ON CONFLICT (section, key) DO UPDATE SET value = excluded.value');
-      const remove = this.db.prepare('DELETE FROM registry WHERE section = ? AND key = ?');
-      for (const section of REGISTRY_SECTIONS) {
-        const wanted = sections[section];
-        if (wanted === undefined) continue;
-        const rows = this.db.prepare('SELECT key, value FROM registry WHERE section = ?').all(section) as { key: string; value: string }[];
-        const current = new Map(rows.map((r) => [r.key, r.value]));
-        const keep = new Set<string>();
-        for (const item of wanted) {
-          const key = registryKey(section, item);
-          const value = JSON.stringify(item);
-          keep.add(key);
-          const before = current.get(key);
-          if (before === value) continue;
-          (before === undefined ? changes.added : changes.changed).push(`${section}:${key}`);
-          if (!dryRun) upsert.run(section, key, value);
-        }
-        for (const [key, value] of current) {
-          // Dynamically registered clients are not the document's to remove.
-          if (keep.has(key) || (section === 'clients' && (JSON.parse(value) as Client).attributes?.dynamic === true)) continue;
-          changes.removed.push(`${section}:${key}`);
-          if (!dryRun) remove.run(section, key);
-        }
-      }
-      return changes;
-    });
-    return dryRun ? apply.deferred() : apply.immediate();
+    return this.applyDocument(undefined, sections, dryRun);
   }
 
   signingKeys(): StoredSigningKey[] {
@@ -575,6 +614,14 @@ function parseCursor(cursor: string): { seq: number; pos: number } | null {
 }
 
 /** `type::"id"`, as policies write entity references. */
+/** An apply document's changes as compared with the store: `null` removes. */
+interface DocumentPlan {
+  marker: number;
+  changes: DirectoryChanges;
+  entities: { type: string; id: string; attributes: string | null }[];
+  registry: { section: RegistrySection; key: string; value: string | null }[];
+}
+
 function key(e: { type: string; id: string }): string {
   return `${e.type}::${JSON.stringify(e.id)}`;
 }
