@@ -442,12 +442,14 @@ describe('applying a document beside other writers (gavel apply against a servin
     const other = new Database(path, { timeout: 0 });
     const entities = store.entities.bind(store);
     let wrote = false;
+    // The write lands after the comparison has read the directory: the store has moved since what was compared.
     store.entities = () => {
+      const read = entities();
       if (!wrote) {
         wrote = true;
         other.prepare('UPDATE entities SET attributes = ? WHERE id = ?').run('{"role":"admin"}', 'bob');
       }
-      return entities();
+      return read;
     };
     const changes = store.applyDocument(
       [
@@ -467,6 +469,42 @@ describe('applying a document beside other writers (gavel apply against a servin
       ['bob', {}],
       ['carol', {}],
     ]);
+    store.close();
+  });
+});
+
+describe('applying a document whose entities change under it again and again', () => {
+  test('after three comparisons overtaken by other writes, it compares and writes under the lock at once', () => {
+    const path = join(dir, 'g.db');
+    const store = new SqliteStore(path);
+    store.applyDocument([{ type: 'user', id: 'bob', attributes: {} }], {}, false);
+    const other = new Database(path, { timeout: 0 });
+    const entities = store.entities.bind(store);
+    let reads = 0;
+    store.entities = () => {
+      const read = entities();
+      // Each of the first three comparisons is overtaken; the fourth runs under the lock, where the other writer is refused.
+      reads++;
+      if (reads <= 3) other.prepare('UPDATE entities SET attributes = ? WHERE id = ?').run(JSON.stringify({ n: reads }), 'bob');
+      else expect(() => other.prepare('UPDATE entities SET attributes = ? WHERE id = ?').run('{"n":99}', 'bob')).toThrow(/database is locked/);
+      return read;
+    };
+    const changes = store.applyDocument([{ type: 'user', id: 'bob', attributes: {} }, { type: 'user', id: 'carol', attributes: {} }], {}, false);
+    other.close();
+    expect(reads).toBe(4);
+    expect(changes).toEqual({ added: ['user::"carol"'], changed: ['user::"bob"'], removed: [] });
+    expect(entities().map((e) => [e.id, e.attributes])).toEqual([
+      ['bob', {}],
+      ['carol', {}],
+    ]);
+    store.close();
+  });
+
+  test('an entity whose type holds "::" is removed like any other', () => {
+    const store = new SqliteStore(join(dir, 'g.db'));
+    store.applyDocument([{ type: 'Acme::Doc', id: 'a::b', attributes: {} }], {}, false);
+    expect(store.applyDocument([], {}, false)).toEqual({ added: [], changed: [], removed: ['Acme::Doc::"a::b"'] });
+    expect(store.entities()).toEqual([]);
     store.close();
   });
 });

@@ -368,19 +368,19 @@ export class SqliteStore implements Store {
   #plan(entities: readonly Entity[] | undefined, sections: Partial<Registry>): DocumentPlan {
     const plan: DocumentPlan = { marker: this.changeMarker(), changes: { added: [], changed: [], removed: [] }, entities: [], registry: [] };
     if (entities !== undefined) {
-      const current = new Map(this.entities().map((e) => [key(e), JSON.stringify(e.attributes)]));
+      // Type and id are kept as they are, not parsed back out of the key: a type may hold `::`.
+      const current = new Map(this.entities().map((e) => [key(e), { type: e.type, id: e.id, attributes: JSON.stringify(e.attributes) }]));
       const wanted = new Map(entities.map((e) => [key(e), e]));
       for (const [k, e] of wanted) {
         const attributes = JSON.stringify(e.attributes);
         const before = current.get(k);
-        if (before === attributes) continue;
+        if (before?.attributes === attributes) continue;
         (before === undefined ? plan.changes.added : plan.changes.changed).push(k);
         plan.entities.push({ type: e.type, id: e.id, attributes });
       }
-      for (const k of current.keys()) {
+      for (const [k, { type, id }] of current) {
         if (wanted.has(k)) continue;
         plan.changes.removed.push(k);
-        const [type, id] = splitKey(k);
         plan.entities.push({ type, id, attributes: null });
       }
     }
@@ -613,7 +613,6 @@ function parseCursor(cursor: string): { seq: number; pos: number } | null {
   return m === null ? null : { seq: Number(m[1]), pos: Number(m[2]) };
 }
 
-/** `type::"id"`, as policies write entity references. */
 /** An apply document's changes as compared with the store: `null` removes. */
 interface DocumentPlan {
   marker: number;
@@ -622,13 +621,9 @@ interface DocumentPlan {
   registry: { section: RegistrySection; key: string; value: string | null }[];
 }
 
+/** `type::"id"`, as policies write entity references. */
 function key(e: { type: string; id: string }): string {
   return `${e.type}::${JSON.stringify(e.id)}`;
-}
-
-function splitKey(k: string): [string, string] {
-  const at = k.indexOf('::');
-  return [k.slice(0, at), JSON.parse(k.slice(at + 2)) as string];
 }
 
 /** A record must have what the log's queries read; a batch with a bad one is refused whole. */
