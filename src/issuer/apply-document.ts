@@ -1,6 +1,6 @@
 import { readDirectoryDocument } from '../engine/directory-document.js';
 import type { DirectoryChanges, Entity, Store } from '../store/store.js';
-import { readRegistry, registryProblems, userRoles, type Client, type Registry, type User } from './registry.js';
+import { readRegistry, registryProblems, userRoles, type Client, type Registry, type RegistryInput, type User } from './registry.js';
 import { hashClientSecret, hashPassword, passwordMatches } from './secrets.js';
 
 /**
@@ -22,7 +22,20 @@ export async function applyDocument(store: Store, json: unknown, dryRun: boolean
   const read = readRegistry(typeof json === 'object' && json !== null && !Array.isArray(json) ? (json as { [k: string]: unknown }) : {});
   const problems = [...('problems' in directory ? directory.problems : []), ...('problems' in read ? read.problems : [])];
   if ('problems' in directory || 'problems' in read) return { problems };
-  const input = read.registry;
+  // The references are checked against the store as it is; if another apply changes it before
+  // this one is written (password hashing waits in between), they are checked again.
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const checkedAt = store.changeMarker();
+    const checked = await checkedDocument(store, directory.entities, read.registry);
+    if ('problems' in checked) return checked;
+    const changes = store.applyDocument(directory.entities, checked.sections, dryRun, checkedAt);
+    if (changes !== null) return { changes };
+  }
+  return { problems: ['the directory and registry kept changing while this document was checked (other applies at the same time); nothing was applied: apply it again'] };
+}
+
+/** The registry sections as stored (secrets hashed), checked against the store's other sections and its entities. */
+async function checkedDocument(store: Store, entities: readonly Entity[] | undefined, input: RegistryInput): Promise<{ sections: Partial<Registry> } | { problems: string[] }> {
   const current = store.registry();
   const sections: Partial<Registry> = {};
   if (input.apis !== undefined) sections.apis = input.apis;
@@ -42,15 +55,12 @@ export async function applyDocument(store: Store, json: unknown, dryRun: boolean
     );
   }
   const next: Registry = { ...current, ...sections };
-  const references = registryProblems(next);
-  problems.push(...references);
+  const problems = registryProblems(next);
   // A reference may break through what the document leaves out: say what its sections remove.
-  if (references.length > 0) problems.push(...removals(current, sections));
+  if (problems.length > 0) problems.push(...removals(current, sections));
   const users = new Set(next.users.map((u) => u.id));
-  const entities = directory.entities ?? store.entities();
-  for (const e of entities) if (e.type === 'user' && users.has(e.id)) problems.push(`entities: user::${JSON.stringify(e.id)} is also in \`users\`; keep it in one place`);
-  if (problems.length > 0) return { problems };
-  return { changes: store.applyDocument(directory.entities, sections, dryRun) };
+  for (const e of entities ?? store.entities()) if (e.type === 'user' && users.has(e.id)) problems.push(`entities: user::${JSON.stringify(e.id)} is also in \`users\`; keep it in one place`);
+  return problems.length > 0 ? { problems } : { sections };
 }
 
 const NAMES = { apis: (x: { identifier: string }) => x.identifier, clients: (x: { id: string }) => x.id, roles: (x: { name: string }) => x.name, groups: (x: { name: string }) => x.name, users: (x: { id: string }) => x.id } as const;

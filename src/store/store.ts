@@ -200,6 +200,11 @@ export interface Store {
   revokeFamily(family: string, nowSeconds: number): void;
   /** Entities (when given) and registry sections, in one transaction: all or nothing. */
   applyDocument(entities: readonly Entity[] | undefined, sections: Partial<Registry>, dryRun: boolean): DirectoryChanges;
+  /**
+   * The same, for a document the caller checked against the store when its change marker was
+   * `checkedAt`: `null`, and nothing applied, if the store has changed since (check it again).
+   */
+  applyDocument(entities: readonly Entity[] | undefined, sections: Partial<Registry>, dryRun: boolean, checkedAt: number): DirectoryChanges | null;
   /** Adds one dynamically registered client; `gavel apply` keeps such clients (attributes.dynamic). */
   addClient(client: Client): void;
   /** The token issuer's registry. */

@@ -114,6 +114,16 @@ describe('the registry through gavel apply', () => {
     expect(store.registry().clients.map((c) => c.id)).toEqual(['billing', 'web']);
   });
 
+  test('two applies at once: a reference checked against a store the other changed meanwhile is checked again', async () => {
+    await applyDocument(store, { roles: [{ name: 'clerk', scopes: [] }], groups: [{ name: 'finance', roles: ['clerk'] }] }, false);
+    // The first waits for its password's hash (scrypt) after checking that `finance` exists…
+    const adding = applyDocument(store, { users: [{ id: 'alice', password: PASSWORD, groups: ['finance'] }] }, false);
+    // …while the second, with nothing to hash, removes `finance` (no stored user is in it yet).
+    expect(await applyDocument(store, { groups: [] }, false)).toEqual({ changes: { added: [], changed: [], removed: ['groups:finance'] } });
+    expect(await adding).toEqual({ problems: ['user `alice`: no group `finance`'] });
+    expect(store.registry()).toMatchObject({ groups: [], users: [] });
+  });
+
   test('a user and a client cannot share an id: a token\'s sub would name either', async () => {
     const result = await applyDocument(store, { clients: [{ id: 'bob', secret: SECRET, scopes: [] }], users: [{ id: 'bob' }] }, false);
     expect(result).toEqual({ problems: ["user `bob`: also a client's id; a token's subject would not tell which it names"] });

@@ -342,14 +342,19 @@ export class SqliteStore implements Store {
    * under the lock, a document of 100,000 entities held it for the whole comparison (most of a
    * second), and every other writer — a server's issuer writes on its request thread — waited.
    */
-  applyDocument(entities: readonly Entity[] | undefined, sections: Partial<Registry>, dryRun: boolean): DirectoryChanges {
+  applyDocument(entities: readonly Entity[] | undefined, sections: Partial<Registry>, dryRun: boolean): DirectoryChanges;
+  applyDocument(entities: readonly Entity[] | undefined, sections: Partial<Registry>, dryRun: boolean, checkedAt: number): DirectoryChanges | null;
+  applyDocument(entities: readonly Entity[] | undefined, sections: Partial<Registry>, dryRun: boolean, checkedAt?: number): DirectoryChanges | null {
     const planned = this.db.transaction(() => this.#plan(entities, sections));
     for (let attempt = 0; attempt < 3; attempt++) {
       // A dry run only reads: one snapshot, without the write lock — it neither waits for the
       // decision log's writer or another apply nor holds them up while it compares.
       const plan = planned.deferred();
+      // The caller's checks (references, users against entities) were of an older store.
+      if (checkedAt !== undefined && plan.marker !== checkedAt) return null;
       if (dryRun) return plan.changes;
       if (this.#commit(plan)) return plan.changes;
+      if (checkedAt !== undefined) return null;
     }
     // Changed under it again and again (another busy writer of the directory): compared and written under the lock at once.
     return this.db
