@@ -40,7 +40,7 @@ export function verifierMatches(verifier: string, challenge: string): boolean {
  * its redirect_uri are checked first and exactly: until both are known good, errors are
  * shown on a page, never redirected (an open redirector otherwise).
  */
-export function checkAuthorization(query: URLSearchParams, view: RegistryView, nowMs: number, userinfo: Api): PendingAuthorization | AuthorizeProblem {
+export function checkAuthorization(query: URLSearchParams, view: RegistryView, nowMs: number, userinfo: Api, idTokenAlgs: readonly string[]): PendingAuthorization | AuthorizeProblem {
   for (const key of ['client_id', 'redirect_uri', 'response_type', 'scope', 'state', 'nonce', 'prompt', 'code_challenge', 'code_challenge_method', 'resource']) {
     if (query.getAll(key).length > 1) return { kind: 'page', message: `\`${key}\` is given more than once` };
   }
@@ -82,6 +82,10 @@ export function checkAuthorization(query: URLSearchParams, view: RegistryView, n
   const scopes = [...new Set(requested)].filter((s) => client.scopes.includes(s) && api.scopes.includes(s));
   if (scopes.length === 0) return fail('invalid_scope', 'none of the requested scopes is allowed to this client for this API');
   const openid = requested.includes('openid') && client.scopes.includes('openid');
+  // Refused before the user signs in, not after: an ID token in another algorithm would be rejected by the client.
+  if (openid && client.idTokenAlg !== undefined && !idTokenAlgs.includes(client.idTokenAlg)) {
+    return fail('invalid_request', `this client's id_token_signed_response_alg ${client.idTokenAlg} is not one this issuer signs with (${idTokenAlgs.join(', ')})`);
+  }
   return { client, api, redirectUri, scopes, state, challenge, openid, nonce: query.get('nonce'), csrf: randomBytes(24).toString('base64url'), expiresAt: nowMs + 10 * 60_000 };
 }
 

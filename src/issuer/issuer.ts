@@ -8,7 +8,7 @@ import type { Decider, Origin } from '../server/decider.js';
 import type { Velocity } from '../signals/velocity.js';
 import type { Store } from '../store/store.js';
 import { ASSERTION_ALGS, authenticateAssertion, authenticateClient, basicCredentials, type Presented } from './client-auth.js';
-import type { KeyRing } from './keys.js';
+import type { KeyRing, SigningAlgorithm } from './keys.js';
 import type { RegistryView } from './live-registry.js';
 import { OAuthError, type OAuthErrorCode } from './oauth-error.js';
 import { roleScopes, type Api, type Client, type User } from './registry.js';
@@ -161,8 +161,9 @@ export class Issuer {
       revocation_endpoint: `${this.url}/oauth2/revoke`,
       authorization_endpoint: `${this.url}/oauth2/authorize`,
       userinfo_endpoint: `${this.url}/oauth2/userinfo`,
-      // OpenID Connect Discovery §3: RS256 must be among them — the default, unless configured otherwise.
-      id_token_signing_alg_values_supported: [this.options.keys.idTokenAlg],
+      // OpenID Connect Discovery §3: RS256 must be among them — the default, unless configured
+      // otherwise. A client may register any of them (id_token_signed_response_alg).
+      id_token_signing_alg_values_supported: this.idTokenAlgs,
       subject_types_supported: ['public'],
       grant_types_supported: ['client_credentials', 'authorization_code', 'refresh_token', TOKEN_EXCHANGE],
       response_types_supported: ['code'],
@@ -320,7 +321,7 @@ export class Issuer {
 
   /** GET /oauth2/authorize: the login and consent page, or the client's redirect with an error. */
   authorize(query: URLSearchParams, origin: Origin): BrowserAnswer {
-    const checked = checkAuthorization(query, this.options.registry(), this.now(), this.userinfoApi);
+    const checked = checkAuthorization(query, this.options.registry(), this.now(), this.userinfoApi, this.idTokenAlgs);
     if ('kind' in checked) {
       if (checked.kind === 'page') return { kind: 'html', status: 400, html: errorPage(checked.message) };
       return { kind: 'redirect', location: redirectWith(checked.redirectUri, { error: checked.error, error_description: checked.description, state: checked.state, iss: this.url }) };
@@ -448,7 +449,13 @@ export class Issuer {
   private async idToken(client: Client, subject: string, nonce: string | null, authTime: number | null): Promise<string> {
     const iat = Math.floor(this.now() / 1000);
     const claims: JWTPayload = { iss: this.url, sub: subject, aud: client.id, iat, exp: iat + 300, ...(authTime === null ? {} : { auth_time: authTime }), ...(nonce === null ? {} : { nonce }) };
-    return this.options.keys.sign(claims, 'JWT', this.options.keys.idTokenAlg);
+    return this.options.keys.sign(claims, 'JWT', client.idTokenAlg ?? this.options.keys.idTokenAlg);
+  }
+
+  /** The algorithms an ID token may be signed with: the ring's, the ID tokens' default first. */
+  get idTokenAlgs(): SigningAlgorithm[] {
+    const keys = this.options.keys;
+    return [keys.idTokenAlg, ...keys.inUse.filter((a) => a !== keys.idTokenAlg)];
   }
 
   /** GET/POST /oauth2/userinfo: the signed-in user's claims, for an access token with `openid`. */
@@ -657,7 +664,7 @@ export class Issuer {
     const keys = this.options.softwareStatementKeys;
     if (!keys) throw new Error('dynamic registration is off');
     const scopes = new Set(this.options.registry().registry.apis.flatMap((a) => a.scopes));
-    const { client, response } = await register(body, keys, scopes, this.now());
+    const { client, response } = await register(body, keys, scopes, this.now(), this.idTokenAlgs);
     this.options.store.addClient(client);
     this.options.registered?.();
     return response;

@@ -1,4 +1,5 @@
 import { createLocalJWKSet, jwtVerify, type JSONWebKeySet, type JWTPayload } from 'jose';
+import type { SigningAlgorithm } from './keys.js';
 import { GRANT_TYPES, type Client, type GrantType } from './registry.js';
 import { hashClientSecret, randomToken } from './secrets.js';
 import { safeRedirect } from './redirect-uri.js';
@@ -25,7 +26,7 @@ const list = (v: unknown): string[] | null => (typeof v === 'string' ? v.split('
  * may only narrow those caps (§2.3: the statement's values win). The client gets a
  * random id and secret; the secret is shown once and stored hashed.
  */
-export async function register(body: unknown, trusted: JSONWebKeySet, knownScopes: ReadonlySet<string>, nowMs: number): Promise<{ client: Client; secret: string; response: Json }> {
+export async function register(body: unknown, trusted: JSONWebKeySet, knownScopes: ReadonlySet<string>, nowMs: number, idTokenAlgs: readonly SigningAlgorithm[]): Promise<{ client: Client; secret: string; response: Json }> {
   if (!isObject(body)) throw new RegistrationError('invalid_client_metadata', 'the body is a JSON object of client metadata');
   if (typeof body.software_statement !== 'string') throw new RegistrationError('invalid_software_statement', 'a software_statement is required');
   let statement: JWTPayload;
@@ -55,10 +56,13 @@ export async function register(body: unknown, trusted: JSONWebKeySet, knownScope
   if (grants.includes('authorization_code') && redirects.length === 0) throw new RegistrationError('invalid_redirect_uri', 'the authorization code grant needs redirect_uris');
   const method = body.token_endpoint_auth_method ?? 'client_secret_basic';
   if (method !== 'client_secret_basic' && method !== 'client_secret_post') throw new RegistrationError('invalid_client_metadata', 'token_endpoint_auth_method must be client_secret_basic or client_secret_post');
+  // OpenID Connect Registration §2: an algorithm the issuer does not sign with is refused, not replaced.
+  const idTokenAlg = body.id_token_signed_response_alg;
+  if (idTokenAlg !== undefined && !(idTokenAlgs as readonly unknown[]).includes(idTokenAlg)) throw new RegistrationError('invalid_client_metadata', `id_token_signed_response_alg must be one of ${idTokenAlgs.join(', ')}`);
   const id = `dyn-${randomToken(12)}`;
   const secret = randomToken(32);
   const name = typeof body.client_name === 'string' ? body.client_name : typeof statement.software_id === 'string' ? statement.software_id : id;
-  const client: Client = { id, secretHash: hashClientSecret(secret), grantTypes: grants as GrantType[], redirectUris: redirects, scopes, authMethod: method, attributes: { client_name: name, software_id: statement.software_id ?? null, dynamic: true } };
+  const client: Client = { id, secretHash: hashClientSecret(secret), grantTypes: grants as GrantType[], redirectUris: redirects, scopes, authMethod: method, attributes: { client_name: name, software_id: statement.software_id ?? null, dynamic: true }, ...(idTokenAlg === undefined ? {} : { idTokenAlg: idTokenAlg as SigningAlgorithm }) };
   const response: Json = {
     client_id: id,
     client_secret: secret,
@@ -69,6 +73,7 @@ export async function register(body: unknown, trusted: JSONWebKeySet, knownScope
     redirect_uris: redirects,
     scope: scopes.join(' '),
     token_endpoint_auth_method: method,
+    id_token_signed_response_alg: idTokenAlg ?? idTokenAlgs[0],
     software_statement: body.software_statement,
   };
   return { client, secret, response };

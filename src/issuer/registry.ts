@@ -3,6 +3,7 @@
  * reads it from the same declarative document as the directory. Each section, when
  * present, is the whole truth for its kind (absent sections are left as they are).
  */
+import { SIGNING_ALGORITHMS, type SigningAlgorithm } from './keys.js';
 import { MIN_CLIENT_SECRET } from './secrets.js';
 import { safeRedirect } from './redirect-uri.js';
 
@@ -49,6 +50,11 @@ export interface Client {
   authMethod: AuthMethod;
   /** What policies read as `subject.properties` when the client asks for scopes. */
   attributes: Json;
+  /**
+   * The algorithm of this client's ID tokens (OpenID Connect Registration
+   * `id_token_signed_response_alg`); absent, the issuer's `id_token_signing_alg`.
+   */
+  idTokenAlg?: SigningAlgorithm;
 }
 
 export interface Role {
@@ -175,7 +181,7 @@ export function readRegistry(doc: Json): { registry: RegistryInput } | { problem
   if (doc.clients !== undefined) {
     registry.clients = list(doc.clients, 'clients', problems).map((item, i) => {
       const at = `clients[${i}]`;
-      only(item, ['id', 'secret', 'jwks', 'grant_types', 'redirect_uris', 'scopes', 'token_endpoint_auth_method', 'attributes'], at, problems);
+      only(item, ['id', 'secret', 'jwks', 'grant_types', 'redirect_uris', 'scopes', 'token_endpoint_auth_method', 'attributes', 'id_token_signed_response_alg'], at, problems);
       const id = name(item, 'id', at, problems);
       const secret = item.secret === undefined ? null : item.secret;
       if (secret !== null && (typeof secret !== 'string' || secret.length < MIN_CLIENT_SECRET)) problems.push(`${at}.secret: use a random string of at least ${MIN_CLIENT_SECRET} characters`);
@@ -193,6 +199,8 @@ export function readRegistry(doc: Json): { registry: RegistryInput } | { problem
       const redirectUris = strings(item, 'redirect_uris', at, problems, []);
       redirectUris.filter((u) => !safeRedirect(u)).forEach((u) => problems.push(`${at}.redirect_uris: \`${u}\` must be an https URI (http only on loopback) without a fragment`));
       if (item.attributes !== undefined && !isObject(item.attributes)) problems.push(`${at}.attributes: expected an object`);
+      const idTokenAlg = item.id_token_signed_response_alg;
+      if (idTokenAlg !== undefined && !(SIGNING_ALGORITHMS as readonly unknown[]).includes(idTokenAlg)) problems.push(`${at}.id_token_signed_response_alg: expected one of ${SIGNING_ALGORITHMS.join(', ')}`);
       return {
         id,
         secret: typeof secret === 'string' ? secret : null,
@@ -202,6 +210,7 @@ export function readRegistry(doc: Json): { registry: RegistryInput } | { problem
         authMethod: method as AuthMethod,
         attributes: isObject(item.attributes) ? item.attributes : {},
         ...(isObject(jwks) && Array.isArray(jwks.keys) ? { jwks: { keys: jwks.keys as Json[] } } : {}),
+        ...(typeof idTokenAlg === 'string' && (SIGNING_ALGORITHMS as readonly string[]).includes(idTokenAlg) ? { idTokenAlg: idTokenAlg as SigningAlgorithm } : {}),
       };
     });
     unique(registry.clients, (c) => c.id, 'clients', problems);
@@ -233,6 +242,8 @@ export function readRegistry(doc: Json): { registry: RegistryInput } | { problem
       const password = item.password === undefined ? null : item.password;
       if (password !== null && (typeof password !== 'string' || password.length < 8)) problems.push(`${at}.password: at least 8 characters`);
       if (item.attributes !== undefined && !isObject(item.attributes)) problems.push(`${at}.attributes: expected an object`);
+      const idTokenAlg = item.id_token_signed_response_alg;
+      if (idTokenAlg !== undefined && !(SIGNING_ALGORITHMS as readonly unknown[]).includes(idTokenAlg)) problems.push(`${at}.id_token_signed_response_alg: expected one of ${SIGNING_ALGORITHMS.join(', ')}`);
       return {
         id: name(item, 'id', at, problems),
         password: typeof password === 'string' ? password : null,

@@ -15,6 +15,8 @@ import { gavel, ROOT, serveProcess, workspace, type Served } from '../cli/helper
 const API = 'https://api.example.com';
 const WEB = { id: 'invoice-web', secret: 'invoice-web-example-secret-0123456789abc' };
 const REDIRECT = 'http://127.0.0.1:8080/callback';
+const WEB_ES256 = 'invoice-web-es256';
+const WEB_EDDSA = 'invoice-web-eddsa';
 
 let ws: ReturnType<typeof workspace>;
 let server: Served;
@@ -24,7 +26,10 @@ beforeAll(async () => {
   ws = workspace();
   cpSync(join(ROOT, 'examples'), join(ws.dir, 'examples'), { recursive: true });
   // The example registry, and carol — whom a policy refuses `openid` (sign-in, ID tokens, userinfo).
-  const registry = JSON.parse(readFileSync(join(ROOT, 'examples/registry.json'), 'utf8')) as { users: object[] };
+  const registry = JSON.parse(readFileSync(join(ROOT, 'examples/registry.json'), 'utf8')) as { users: object[]; clients: { id: string }[] };
+  // The web app again, registered for ES256 ID tokens; and once for EdDSA, which this issuer does not sign with.
+  const web = registry.clients.find((c) => c.id === WEB.id)!;
+  registry.clients.push({ ...web, id: WEB_ES256, id_token_signed_response_alg: 'ES256' } as { id: string }, { ...web, id: WEB_EDDSA, id_token_signed_response_alg: 'EdDSA' } as { id: string });
   registry.users.push({ id: 'carol', password: 'carol-example-password', groups: ['finance'] });
   // dave may sign in, but a policy refuses his sign-in (openid) at a refresh, with a reason that mentions a scope.
   registry.users.push({ id: 'dave', password: 'dave-example-password', groups: ['finance'] });
@@ -83,6 +88,27 @@ async function tokenRequest(form: Record<string, string>): Promise<{ status: num
 }
 
 describe('authorization code with PKCE, in a real browser', () => {
+  test('a client registered with id_token_signed_response_alg ES256 gets ES256 ID tokens, which openid-client checks', async () => {
+    const config = await oidc.discovery(new URL(server.url), WEB_ES256, { id_token_signed_response_alg: 'ES256' }, oidc.ClientSecretBasic(WEB.secret), { execute: [oidc.allowInsecureRequests], algorithm: 'oauth2' });
+    const verifier = oidc.randomPKCECodeVerifier();
+    const nonce = oidc.randomNonce();
+    const url = oidc.buildAuthorizationUrl(config, { redirect_uri: REDIRECT, scope: 'openid invoice:read', nonce, resource: API, code_challenge: await oidc.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256' });
+    const tokens = await oidc.authorizationCodeGrant(config, await signIn(url), { pkceCodeVerifier: verifier, expectedNonce: nonce, idTokenExpected: true });
+    expect(decodeProtectedHeader(tokens.id_token!)).toMatchObject({ alg: 'ES256', typ: 'JWT' });
+    expect(tokens.claims()).toMatchObject({ iss: server.url, sub: 'alice', aud: WEB_ES256, nonce });
+  }, 30_000);
+
+  test('a client registered for an algorithm this issuer does not sign with is refused before sign-in, and the server said so at start', async () => {
+    const url = new URL(`${server.url}/oauth2/authorize`);
+    const verifier = oidc.randomPKCECodeVerifier();
+    for (const [k, v] of Object.entries({ client_id: WEB_EDDSA, redirect_uri: REDIRECT, response_type: 'code', scope: 'openid invoice:read', state: 's1', resource: API, code_challenge: await oidc.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256' })) url.searchParams.set(k, v);
+    const r = await fetch(url, { redirect: 'manual' });
+    expect(r.status).toBe(302);
+    const back = new URL(r.headers.get('location')!);
+    expect(Object.fromEntries(back.searchParams)).toMatchObject({ error: 'invalid_request', error_description: "this client's id_token_signed_response_alg EdDSA is not one this issuer signs with (RS256, ES256)", state: 's1', iss: server.url });
+    expect(server.output()).toContain(`gavel: warning: client \`${WEB_EDDSA}\` asks for EdDSA ID tokens, and this issuer signs with RS256, ES256`);
+  });
+
   test('alice signs in; the code becomes tokens with the scopes her roles hold and the policies grant', async () => {
     const { config, verifier, state, url } = await start();
     const callback = await signIn(url);
@@ -98,7 +124,8 @@ describe('authorization code with PKCE, in a real browser', () => {
   test('with openid, the code also returns an ID token for the client, and userinfo answers who signed in', async () => {
     // No id_token_signed_response_alg: a relying party that registers none expects RS256 (OpenID Connect Core §2, Registration §2).
     const config = await oidc.discovery(new URL(server.url), WEB.id, undefined, oidc.ClientSecretBasic(WEB.secret), { execute: [oidc.allowInsecureRequests], algorithm: 'oauth2' });
-    expect(config.serverMetadata().id_token_signing_alg_values_supported).toEqual(['RS256']);
+    // RS256 first (the default), then the issuer's other algorithm, which a client may register.
+    expect(config.serverMetadata().id_token_signing_alg_values_supported).toEqual(['RS256', 'ES256']);
     const verifier = oidc.randomPKCECodeVerifier();
     const nonce = oidc.randomNonce();
     const url = oidc.buildAuthorizationUrl(config, { redirect_uri: REDIRECT, scope: 'openid invoice:read', nonce, resource: API, code_challenge: await oidc.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256' });

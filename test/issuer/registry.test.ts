@@ -124,6 +124,13 @@ describe('the registry through gavel apply', () => {
     expect(store.registry()).toMatchObject({ groups: [], users: [] });
   });
 
+  test('a client may name its ID tokens\' algorithm, one of those Gavel signs with', async () => {
+    const client = { id: 'web', secret: SECRET, grant_types: ['authorization_code'], redirect_uris: ['https://app.example.com/cb'], scopes: ['openid'] };
+    expect(await applyDocument(store, { clients: [{ ...client, id_token_signed_response_alg: 'HS256' }] }, false)).toEqual({ problems: ['clients[0].id_token_signed_response_alg: expected one of ES256, EdDSA, RS256'] });
+    expect(await applyDocument(store, { clients: [{ ...client, id_token_signed_response_alg: 'ES256' }] }, false)).toHaveProperty('changes');
+    expect(store.registry().clients[0]).toMatchObject({ id: 'web', idTokenAlg: 'ES256' });
+  });
+
   test('a user and a client cannot share an id: a token\'s sub would name either', async () => {
     const result = await applyDocument(store, { clients: [{ id: 'bob', secret: SECRET, scopes: [] }], users: [{ id: 'bob' }] }, false);
     expect(result).toEqual({ problems: ["user `bob`: also a client's id; a token's subject would not tell which it names"] });

@@ -279,6 +279,7 @@ async function serveUntilStopped(argv: string[], io: CliIo, osSignals: ServeSign
     marker = seen;
     const r = registry.registry;
     // The directory holds the registry's users as entities too: counted once, as users.
+    warnOpenid();
     writeLine(io.stdout, `gavel: directory and registry reloaded (${count(directory.current.size - r.users.length, 'entity', 'entities')}, ${count(r.apis.length, 'API')}, ${count(r.clients.length, 'client')}, ${count(r.users.length, 'user')})`);
     // A key added by `gavel keys rotate` signs from now on.
     keys.refresh(store, secret).then(
@@ -303,6 +304,10 @@ async function serveUntilStopped(argv: string[], io: CliIo, osSignals: ServeSign
   const warnOpenid = () => {
     const warning = openidWarning(live.current, registry.registry.clients);
     if (warning !== null) writeLine(io.stderr, `gavel: warning: ${warning}`);
+    // A static client's ID token algorithm is checked by `gavel apply` against every algorithm, not this server's keys.
+    for (const c of registry.registry.clients) {
+      if (c.idTokenAlg !== undefined && !issuer.idTokenAlgs.includes(c.idTokenAlg)) writeLine(io.stderr, `gavel: warning: client \`${c.id}\` asks for ${c.idTokenAlg} ID tokens, and this issuer signs with ${issuer.idTokenAlgs.join(', ')}: its sign-ins are refused (set issuer.id_token_signing_alg or issuer.signing_alg to ${c.idTokenAlg}, or change the client)`);
+    }
   };
   // An empty folder is a valid policy set that denies everything: said, as gavel check says it, at start and after each reload.
   const warnEmpty = () => {
