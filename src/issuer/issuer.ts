@@ -424,6 +424,8 @@ export class Issuer {
       if (c.clientId !== client.id) return 'the code was issued to another client';
       if (redirectUri !== c.redirectUri) return 'redirect_uri does not match the authorization request';
       if (!verifierMatches(verifier, c.challenge)) return 'code_verifier does not match the code_challenge';
+      // The client's ID token algorithm may have changed since it signed in: refused while the code is still good.
+      if (c.scope.split(' ').includes('openid') && client.idTokenAlg !== undefined && !this.idTokenAlgs.includes(client.idTokenAlg)) return `this client's id_token_signed_response_alg ${client.idTokenAlg} is not one this issuer signs with (${this.idTokenAlgs.join(', ')})`;
       const problem = this.targetProblem(resource, c.audience);
       offTarget = problem !== null;
       return problem;
@@ -663,7 +665,8 @@ export class Issuer {
   async register(body: unknown): Promise<Record<string, unknown>> {
     const keys = this.options.softwareStatementKeys;
     if (!keys) throw new Error('dynamic registration is off');
-    const scopes = new Set(this.options.registry().registry.apis.flatMap((a) => a.scopes));
+    // `openid` is the issuer's own (sign-in), as discovery's scopes_supported says: a statement may allow it.
+    const scopes = new Set(['openid', ...this.options.registry().registry.apis.flatMap((a) => a.scopes)]);
     const { client, response } = await register(body, keys, scopes, this.now(), this.idTokenAlgs);
     this.options.store.addClient(client);
     this.options.registered?.();

@@ -75,9 +75,13 @@ export class KeyRing {
     return ring;
   }
 
-  /** The algorithms this ring signs with. */
+  /**
+   * The algorithms this ring signs with: the access tokens', the ID tokens', and RS256 —
+   * OpenID Connect Discovery §3 requires it among the ID token algorithms offered, and it is
+   * the one a client that registers none may be given (Registration §2).
+   */
   get inUse(): SigningAlgorithm[] {
-    return [...new Set([this.signingAlg, this.idTokenAlg])];
+    return [...new Set<SigningAlgorithm>([this.signingAlg, this.idTokenAlg, 'RS256'])];
   }
 
   /** A new key for each algorithm in use, which signs from now on; the previous ones stay published for the overlap. */

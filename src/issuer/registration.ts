@@ -56,13 +56,14 @@ export async function register(body: unknown, trusted: JSONWebKeySet, knownScope
   if (grants.includes('authorization_code') && redirects.length === 0) throw new RegistrationError('invalid_redirect_uri', 'the authorization code grant needs redirect_uris');
   const method = body.token_endpoint_auth_method ?? 'client_secret_basic';
   if (method !== 'client_secret_basic' && method !== 'client_secret_post') throw new RegistrationError('invalid_client_metadata', 'token_endpoint_auth_method must be client_secret_basic or client_secret_post');
-  // OpenID Connect Registration §2: an algorithm the issuer does not sign with is refused, not replaced.
+  // OpenID Connect Registration §2: an algorithm the issuer does not sign with is refused, not
+  // replaced; without one, the default now is stored (RFC 7591 §3.2.1: the answer is what is registered).
   const idTokenAlg = body.id_token_signed_response_alg;
   if (idTokenAlg !== undefined && !(idTokenAlgs as readonly unknown[]).includes(idTokenAlg)) throw new RegistrationError('invalid_client_metadata', `id_token_signed_response_alg must be one of ${idTokenAlgs.join(', ')}`);
   const id = `dyn-${randomToken(12)}`;
   const secret = randomToken(32);
   const name = typeof body.client_name === 'string' ? body.client_name : typeof statement.software_id === 'string' ? statement.software_id : id;
-  const client: Client = { id, secretHash: hashClientSecret(secret), grantTypes: grants as GrantType[], redirectUris: redirects, scopes, authMethod: method, attributes: { client_name: name, software_id: statement.software_id ?? null, dynamic: true }, ...(idTokenAlg === undefined ? {} : { idTokenAlg: idTokenAlg as SigningAlgorithm }) };
+  const client: Client = { id, secretHash: hashClientSecret(secret), grantTypes: grants as GrantType[], redirectUris: redirects, scopes, authMethod: method, attributes: { client_name: name, software_id: statement.software_id ?? null, dynamic: true }, idTokenAlg: (idTokenAlg ?? idTokenAlgs[0]) as SigningAlgorithm };
   const response: Json = {
     client_id: id,
     client_secret: secret,
@@ -73,7 +74,7 @@ export async function register(body: unknown, trusted: JSONWebKeySet, knownScope
     redirect_uris: redirects,
     scope: scopes.join(' '),
     token_endpoint_auth_method: method,
-    id_token_signed_response_alg: idTokenAlg ?? idTokenAlgs[0],
+    id_token_signed_response_alg: client.idTokenAlg,
     software_statement: body.software_statement,
   };
   return { client, secret, response };

@@ -242,8 +242,6 @@ export function readRegistry(doc: Json): { registry: RegistryInput } | { problem
       const password = item.password === undefined ? null : item.password;
       if (password !== null && (typeof password !== 'string' || password.length < 8)) problems.push(`${at}.password: at least 8 characters`);
       if (item.attributes !== undefined && !isObject(item.attributes)) problems.push(`${at}.attributes: expected an object`);
-      const idTokenAlg = item.id_token_signed_response_alg;
-      if (idTokenAlg !== undefined && !(SIGNING_ALGORITHMS as readonly unknown[]).includes(idTokenAlg)) problems.push(`${at}.id_token_signed_response_alg: expected one of ${SIGNING_ALGORITHMS.join(', ')}`);
       return {
         id: name(item, 'id', at, problems),
         password: typeof password === 'string' ? password : null,

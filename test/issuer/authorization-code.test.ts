@@ -98,6 +98,48 @@ describe('authorization code with PKCE, in a real browser', () => {
     expect(tokens.claims()).toMatchObject({ iss: server.url, sub: 'alice', aud: WEB_ES256, nonce });
   }, 30_000);
 
+  test('a client whose ID token algorithm changed to one the issuer does not sign with after sign-in: the code is refused, not used up', async () => {
+    const registry = JSON.parse(readFileSync(join(ws.dir, 'registry.json'), 'utf8')) as { clients: { id: string; id_token_signed_response_alg?: string }[] };
+    const applyWith = async (alg: string) => {
+      registry.clients.find((c) => c.id === WEB_ES256)!.id_token_signed_response_alg = alg;
+      writeFileSync(join(ws.dir, 'changed.json'), JSON.stringify({ clients: registry.clients }));
+      const warnings = () => server.output().split(`client \`${WEB_ES256}\` asks for EdDSA`).length;
+      const before = warnings();
+      const applied = await gavel(['apply', 'changed.json'], { cwd: ws.dir });
+      expect(applied.code, applied.stderr).toBe(0);
+      // The server reads the store again within about a second, and warns about the client.
+      if (alg === 'EdDSA') for (let i = 0; i < 50 && warnings() === before; i++) await new Promise((r) => setTimeout(r, 100));
+    };
+    const config = await oidc.discovery(new URL(server.url), WEB_ES256, { id_token_signed_response_alg: 'ES256' }, oidc.ClientSecretBasic(WEB.secret), { execute: [oidc.allowInsecureRequests], algorithm: 'oauth2' });
+    const verifier = oidc.randomPKCECodeVerifier();
+    const url = oidc.buildAuthorizationUrl(config, { redirect_uri: REDIRECT, scope: 'openid invoice:read', resource: API, code_challenge: await oidc.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256' });
+    const callback = await signIn(url);
+    const code = callback.searchParams.get('code')!;
+    const exchange = () =>
+      fetch(`${server.url}/oauth2/token`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from(`${WEB_ES256}:${WEB.secret}`).toString('base64')}` },
+        body: new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: REDIRECT, code_verifier: verifier }),
+      });
+    try {
+      await applyWith('EdDSA');
+      const refused = await exchange();
+      expect(refused.status).toBe(400);
+      expect(await refused.json()).toEqual({ error: 'invalid_grant', error_description: "this client's id_token_signed_response_alg EdDSA is not one this issuer signs with (RS256, ES256)" });
+    } finally {
+      await applyWith('ES256');
+    }
+    // Back to ES256 (read within about a second): the same code still works.
+    let answered: Response | null = null;
+    for (let i = 0; i < 50; i++) {
+      answered = await exchange();
+      if (answered.status !== 400) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(answered!.status).toBe(200);
+    expect(decodeProtectedHeader(((await answered!.json()) as { id_token: string }).id_token)).toMatchObject({ alg: 'ES256' });
+  }, 30_000);
+
   test('a client registered for an algorithm this issuer does not sign with is refused before sign-in, and the server said so at start', async () => {
     const url = new URL(`${server.url}/oauth2/authorize`);
     const verifier = oidc.randomPKCECodeVerifier();

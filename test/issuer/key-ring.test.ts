@@ -68,12 +68,13 @@ describe('the issuer key ring', () => {
     expect(header.kid).not.toBe(ring.jwks().keys[0].kid);
   });
 
-  test('ID tokens moved to the access tokens\' algorithm: the RSA key is published for the overlap, then not', async () => {
+  test('ID tokens moved to the access tokens\' algorithm: ES256 signs them by default, and RS256 stays offered and published (OpenID Connect Discovery §3 requires it)', async () => {
     await KeyRing.open(store, SECRET);
     const ring = await KeyRing.open(store, SECRET, { alg: 'ES256', idTokenAlg: 'ES256' });
     expect(decodeProtectedHeader(await ring.sign({}, 'JWT', ring.idTokenAlg)).alg).toBe('ES256');
-    expect(algs(ring)).toEqual(['ES256', 'RS256']);
-    expect(algs(ring, Date.now() + DAY_MS + 60_000)).toEqual(['ES256']);
+    expect(ring.inUse).toEqual(['ES256', 'RS256']);
+    expect(algs(ring, Date.now() + DAY_MS + 60_000)).toEqual(['ES256', 'RS256']);
+    expect(decodeProtectedHeader(await ring.sign({}, 'JWT', 'RS256')).alg).toBe('RS256');
   });
 
   test('RS256 may sign the access tokens too, from one RSA key', async () => {

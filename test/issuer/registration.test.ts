@@ -65,7 +65,8 @@ describe('dynamic client registration with a software statement', () => {
   test('id_token_signed_response_alg: one the issuer signs with is kept (RS256 when absent); another is refused, not replaced', async () => {
     const caps = { allowed_scopes: ['openid', 'invoice:read'], grant_types: ['authorization_code'], redirect_uris: ['https://partner.example.com/cb'] };
     const chosen = await registerRaw({ software_statement: await statement(caps), id_token_signed_response_alg: 'ES256' });
-    expect(chosen).toMatchObject({ status: 201, body: { id_token_signed_response_alg: 'ES256' } });
+    // `openid` is the issuer's own scope, not an API's: a statement may allow it, and the client gets it.
+    expect(chosen).toMatchObject({ status: 201, body: { scope: 'openid invoice:read', id_token_signed_response_alg: 'ES256' } });
     expect(await registerRaw({ software_statement: await statement(caps) })).toMatchObject({ status: 201, body: { id_token_signed_response_alg: 'RS256' } });
     expect(await registerRaw({ software_statement: await statement(caps), id_token_signed_response_alg: 'HS256' })).toEqual({ status: 400, body: { error: 'invalid_client_metadata', error_description: 'id_token_signed_response_alg must be one of RS256, ES256' } });
   });
