@@ -301,13 +301,20 @@ async function serveUntilStopped(argv: string[], io: CliIo, osSignals: ServeSign
   saveRevision(result.set.revision, result.folder);
   const live = new LivePolicySet(result.set);
   // Policies that mint no `openid` leave every OpenID client without ID tokens: said at start and after each reload.
+  // Said at start, and again when what they say changes (a reload, an apply): not after every registration.
+  let warned = '';
   const warnOpenid = () => {
+    const warnings: string[] = [];
     const warning = openidWarning(live.current, registry.registry.clients);
-    if (warning !== null) writeLine(io.stderr, `gavel: warning: ${warning}`);
+    if (warning !== null) warnings.push(warning);
     // A static client's ID token algorithm is checked by `gavel apply` against every algorithm, not this server's keys.
     for (const c of registry.registry.clients) {
-      if (c.idTokenAlg !== undefined && !issuer.idTokenAlgs.includes(c.idTokenAlg)) writeLine(io.stderr, `gavel: warning: client \`${c.id}\` asks for ${c.idTokenAlg} ID tokens, and this issuer signs with ${issuer.idTokenAlgs.join(', ')}: its sign-ins are refused (set issuer.id_token_signing_alg or issuer.signing_alg to ${c.idTokenAlg}, or change the client)`);
+      if (c.idTokenAlg !== undefined && !issuer.idTokenAlgs.includes(c.idTokenAlg)) warnings.push(`client \`${c.id}\` asks for ${c.idTokenAlg} ID tokens, and this issuer signs with ${issuer.idTokenAlgs.join(', ')}: its sign-ins are refused (set issuer.id_token_signing_alg or issuer.signing_alg to ${c.idTokenAlg}, or change the client)`);
     }
+    const said = warnings.join('\n');
+    if (said === warned) return;
+    warned = said;
+    for (const w of warnings) writeLine(io.stderr, `gavel: warning: ${w}`);
   };
   // An empty folder is a valid policy set that denies everything: said, as gavel check says it, at start and after each reload.
   const warnEmpty = () => {
