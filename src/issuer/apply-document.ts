@@ -20,8 +20,9 @@ export function userEntities(registry: Pick<Registry, 'users' | 'groups'>): Enti
 export async function applyDocument(store: Store, json: unknown, dryRun: boolean): Promise<{ changes: DirectoryChanges } | { problems: string[] }> {
   const directory = readDirectoryDocument(json);
   const read = readRegistry(typeof json === 'object' && json !== null && !Array.isArray(json) ? (json as { [k: string]: unknown }) : {});
-  const problems = [...('problems' in directory ? directory.problems : []), ...('problems' in read ? read.problems : [])];
-  if ('problems' in directory || 'problems' in read) return { problems };
+  const problems = [...('problems' in directory ? directory.problems : []), ...read.problems];
+  // The references too, as far as the document could be read: a user fixes it in one round, not two.
+  if ('problems' in directory || problems.length > 0) return { problems: [...problems, ...referenceProblems(store, read.registry)] };
   // The references are checked against the store as it is; if another apply changes it before
   // this one is written (password hashing waits in between), they are checked again.
   for (let attempt = 0; attempt < 3; attempt++) {
@@ -32,6 +33,31 @@ export async function applyDocument(store: Store, json: unknown, dryRun: boolean
     if (changes !== null) return { changes };
   }
   return { problems: ['the directory and registry kept changing while this document was checked (other applies at the same time); nothing was applied: apply it again'] };
+}
+
+/**
+ * The cross-references of a document that has other problems, checked against the store:
+ * entries whose name could not be read are left out (a reference to them is reported as
+ * what it is, a name nothing has).
+ */
+function referenceProblems(store: Store, input: RegistryInput): string[] {
+  const named = <T>(items: T[] | undefined, name: (t: T) => string): T[] | undefined => items?.filter((t) => name(t) !== '');
+  const sections: Partial<Registry> = {};
+  const apis = named(input.apis, (a) => a.identifier);
+  const roles = named(input.roles, (r) => r.name);
+  const groups = named(input.groups, (g) => g.name);
+  const clients = named(input.clients, (c) => c.id);
+  const users = named(input.users, (u) => u.id);
+  if (apis !== undefined) sections.apis = apis;
+  if (roles !== undefined) sections.roles = roles;
+  if (groups !== undefined) sections.groups = groups;
+  // Secrets play no part in references: not hashed for a document that will not be applied.
+  if (clients !== undefined) sections.clients = clients.map(({ secret: _secret, ...c }): Client => ({ ...c, secretHash: null }));
+  if (users !== undefined) sections.users = users.map(({ password: _password, ...u }): User => ({ ...u, passwordHash: null }));
+  const current = store.registry();
+  const problems = registryProblems({ ...current, ...sections });
+  if (problems.length > 0) problems.push(...removals(current, sections));
+  return problems;
 }
 
 /** The registry sections as stored (secrets hashed), checked against the store's other sections and its entities. */

@@ -142,7 +142,7 @@ function unique<T>(items: T[], key: (t: T) => string, section: string, problems:
 const SCOPE = /^[\x21\x23-\x5B\x5D-\x7E]+$/; // RFC 6749 §3.3 scope-token
 
 /** Reads the registry sections of an apply document; every problem with its path. */
-export function readRegistry(doc: Json): { registry: RegistryInput } | { problems: string[] } {
+export function readRegistry(doc: Json): { registry: RegistryInput; problems: string[] } {
   const problems: string[] = [];
   const registry: RegistryInput = {};
   if (doc.apis !== undefined) {
@@ -252,7 +252,8 @@ export function readRegistry(doc: Json): { registry: RegistryInput } | { problem
     });
     unique(registry.users, (u) => u.id, 'users', problems);
   }
-  return problems.length > 0 ? { problems } : { registry };
+  // With problems, the registry is what could be read (a member in error takes a neutral value): enough to check references in the same round.
+  return { registry, problems };
 }
 
 /** Cross-references that must hold in the registry as it will be: roles of groups and users exist, client scopes are some API's. */

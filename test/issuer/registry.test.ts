@@ -93,6 +93,9 @@ describe('the registry through gavel apply', () => {
         'apis[0].resource_servers: expected a list of strings',
         'clients[0].secret: use a random string of at least 32 characters',
         'clients[0].grant_types: `password` is not one of client_credentials, authorization_code, refresh_token, urn:ietf:params:oauth:grant-type:token-exchange',
+        // And, in the same round, the references as far as the document could be read.
+        'user `bob`: no group `nope`',
+        'client `c`: scope `nowhere:read` belongs to no API',
       ],
     });
     const apis = (doc.apis as { identifier: string }[]).map((a) => ({ ...a, resource_servers: ['gateway'] }));
@@ -129,6 +132,12 @@ describe('the registry through gavel apply', () => {
     expect(await applyDocument(store, { clients: [{ ...client, id_token_signed_response_alg: 'HS256' }] }, false)).toEqual({ problems: ['clients[0].id_token_signed_response_alg: expected one of ES256, EdDSA, RS256'] });
     expect(await applyDocument(store, { clients: [{ ...client, id_token_signed_response_alg: 'ES256' }] }, false)).toHaveProperty('changes');
     expect(store.registry().clients[0]).toMatchObject({ id: 'web', idTokenAlg: 'ES256' });
+  });
+
+  test('a document with a malformed entry and a broken reference reports both at once; an entry without a name is not a name', async () => {
+    const result = await applyDocument(store, { groups: [{ roles: [] }, { name: 'finance', roles: ['clerk'] }], users: [{ id: 'bob', groups: ['finance', 'sales'] }] }, false);
+    expect(result).toEqual({ problems: [expect.stringMatching(/^groups\[0\]\.name: /), 'group `finance`: no role `clerk`', 'user `bob`: no group `sales`'] });
+    expect(store.registry()).toMatchObject({ groups: [], users: [] });
   });
 
   test('a user and a client cannot share an id: a token\'s sub would name either', async () => {
