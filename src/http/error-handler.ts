@@ -36,6 +36,8 @@ export function errorHandler(err: FastifyError, request: FastifyRequest, reply: 
   void reply.status(status).send({ error, message: err.message });
 }
 
+const TYPE_NAMES: Record<string, string> = { object: 'a JSON object', array: 'a JSON array', string: 'a string', integer: 'an integer', number: 'a number', boolean: 'true or false' };
+
 /**
  * Ajv's messages in the caller's terms. An unknown member ("must NOT have additional
  * properties") is named — a typo in an admin query (`decison=deny`) should be named, not just
@@ -55,6 +57,6 @@ function validationMessage(err: FastifyError): string {
   const where = inQuery && path !== '' ? `query parameter "${path.slice(1)}"` : err.validationContext === 'body' && path === '' ? 'the body' : `${err.validationContext ?? 'request'}${path}`;
   const allowed = first.keyword === 'enum' ? first.params.allowedValues : undefined;
   if (Array.isArray(allowed)) return `${where} must be one of: ${allowed.map((v) => String(v)).join(', ')}`;
-  if (first.keyword === 'type' && typeof first.params.type === 'string') return `${where} must be ${first.params.type === 'object' ? 'a JSON object' : first.params.type === 'array' ? 'a JSON array' : `a ${first.params.type}`}`;
+  if (first.keyword === 'type' && typeof first.params.type === 'string') return `${where} must be ${TYPE_NAMES[first.params.type] ?? `of type ${first.params.type}`}`;
   return `${where} ${first.message ?? 'is invalid'}`;
 }

@@ -21,26 +21,34 @@ export async function applyDocument(store: Store, json: unknown, dryRun: boolean
   const directory = readDirectoryDocument(json);
   const read = readRegistry(typeof json === 'object' && json !== null && !Array.isArray(json) ? (json as { [k: string]: unknown }) : {});
   const problems = [...('problems' in directory ? directory.problems : []), ...read.problems];
-  // The references too, as far as the document could be read: a user fixes it in one round, not two.
-  if ('problems' in directory || problems.length > 0) return { problems: [...problems, ...referenceProblems(store, read.registry)] };
+  if ('problems' in directory || problems.length > 0) {
+    // The references too, as far as the document could be read: a user fixes it in one round, not two.
+    const current = store.registry();
+    return { problems: [...problems, ...referenceProblems(current, await storedSections(read.registry, current, false))] };
+  }
   // The references are checked against the store as it is; if another apply changes it before
   // this one is written (password hashing waits in between), they are checked again.
   for (let attempt = 0; attempt < 3; attempt++) {
     const checkedAt = store.changeMarker();
-    const checked = await checkedDocument(store, directory.entities, read.registry);
-    if ('problems' in checked) return checked;
-    const changes = store.applyDocument(directory.entities, checked.sections, dryRun, checkedAt);
+    const current = store.registry();
+    const sections = await storedSections(read.registry, current, true);
+    const checked = referenceProblems(current, sections);
+    const users = new Set({ ...current, ...sections }.users.map((u) => u.id));
+    for (const e of directory.entities ?? store.entities()) if (e.type === 'user' && users.has(e.id)) checked.push(`entities: user::${JSON.stringify(e.id)} is also in \`users\`; keep it in one place`);
+    if (checked.length > 0) return { problems: checked };
+    const changes = store.applyDocument(directory.entities, sections, dryRun, checkedAt);
     if (changes !== null) return { changes };
   }
   return { problems: ['the directory and registry kept changing while this document was checked (other applies at the same time); nothing was applied: apply it again'] };
 }
 
 /**
- * The cross-references of a document that has other problems, checked against the store:
- * entries whose name could not be read are left out (a reference to them is reported as
- * what it is, a name nothing has).
+ * The sections a document gives, as the store keeps them: secrets hashed (a password that did
+ * not change keeps its stored hash), or — `hash` false, for a document with problems that will
+ * not be applied — left out. Entries whose name could not be read are left out too: a
+ * reference to them is reported as what it is, a name nothing has.
  */
-function referenceProblems(store: Store, input: RegistryInput): string[] {
+async function storedSections(input: RegistryInput, current: Registry, hash: boolean): Promise<Partial<Registry>> {
   const named = <T>(items: T[] | undefined, name: (t: T) => string): T[] | undefined => items?.filter((t) => name(t) !== '');
   const sections: Partial<Registry> = {};
   const apis = named(input.apis, (a) => a.identifier);
@@ -51,42 +59,26 @@ function referenceProblems(store: Store, input: RegistryInput): string[] {
   if (apis !== undefined) sections.apis = apis;
   if (roles !== undefined) sections.roles = roles;
   if (groups !== undefined) sections.groups = groups;
-  // Secrets play no part in references: not hashed for a document that will not be applied.
-  if (clients !== undefined) sections.clients = clients.map(({ secret: _secret, ...c }): Client => ({ ...c, secretHash: null }));
-  if (users !== undefined) sections.users = users.map(({ password: _password, ...u }): User => ({ ...u, passwordHash: null }));
-  const current = store.registry();
-  const problems = registryProblems({ ...current, ...sections });
-  if (problems.length > 0) problems.push(...removals(current, sections));
-  return problems;
-}
-
-/** The registry sections as stored (secrets hashed), checked against the store's other sections and its entities. */
-async function checkedDocument(store: Store, entities: readonly Entity[] | undefined, input: RegistryInput): Promise<{ sections: Partial<Registry> } | { problems: string[] }> {
-  const current = store.registry();
-  const sections: Partial<Registry> = {};
-  if (input.apis !== undefined) sections.apis = input.apis;
-  if (input.roles !== undefined) sections.roles = input.roles;
-  if (input.groups !== undefined) sections.groups = input.groups;
-  if (input.clients !== undefined) {
-    sections.clients = input.clients.map(({ secret, ...c }): Client => ({ ...c, secretHash: secret === null ? null : hashClientSecret(secret) }));
-  }
-  if (input.users !== undefined) {
+  if (clients !== undefined) sections.clients = clients.map(({ secret, ...c }): Client => ({ ...c, secretHash: secret === null || !hash ? null : hashClientSecret(secret) }));
+  if (users !== undefined) {
     const before = new Map(current.users.map((u) => [u.id, u]));
     sections.users = await Promise.all(
-      input.users.map(async ({ password, ...u }): Promise<User> => {
+      users.map(async ({ password, ...u }): Promise<User> => {
+        if (password === null || !hash) return { ...u, passwordHash: null };
         const stored = before.get(u.id)?.passwordHash ?? null;
-        const same = password !== null && stored !== null && (await passwordMatches(password, stored));
-        return { ...u, passwordHash: password === null ? null : same ? stored : await hashPassword(password) };
+        const same = stored !== null && (await passwordMatches(password, stored));
+        return { ...u, passwordHash: same ? stored : await hashPassword(password) };
       }),
     );
   }
-  const next: Registry = { ...current, ...sections };
-  const problems = registryProblems(next);
-  // A reference may break through what the document leaves out: say what its sections remove.
+  return sections;
+}
+
+/** Cross-references of the registry as the sections would make it; a reference broken by what they leave out says what they remove. */
+function referenceProblems(current: Registry, sections: Partial<Registry>): string[] {
+  const problems = registryProblems({ ...current, ...sections });
   if (problems.length > 0) problems.push(...removals(current, sections));
-  const users = new Set(next.users.map((u) => u.id));
-  for (const e of entities ?? store.entities()) if (e.type === 'user' && users.has(e.id)) problems.push(`entities: user::${JSON.stringify(e.id)} is also in \`users\`; keep it in one place`);
-  return problems.length > 0 ? { problems } : { sections };
+  return problems;
 }
 
 const NAMES = { apis: (x: { identifier: string }) => x.identifier, clients: (x: { id: string }) => x.id, roles: (x: { name: string }) => x.name, groups: (x: { name: string }) => x.name, users: (x: { id: string }) => x.id } as const;

@@ -83,10 +83,15 @@ export function checkAuthorization(query: URLSearchParams, view: RegistryView, n
   if (scopes.length === 0) return fail('invalid_scope', 'none of the requested scopes is allowed to this client for this API');
   const openid = requested.includes('openid') && client.scopes.includes('openid');
   // Refused before the user signs in, not after: an ID token in another algorithm would be rejected by the client.
-  if (openid && client.idTokenAlg !== undefined && !idTokenAlgs.includes(client.idTokenAlg)) {
-    return fail('invalid_request', `this client's id_token_signed_response_alg ${client.idTokenAlg} is not one this issuer signs with (${idTokenAlgs.join(', ')})`);
-  }
+  const algProblem = openid ? idTokenAlgProblem(client, idTokenAlgs) : null;
+  if (algProblem !== null) return fail('invalid_request', algProblem);
   return { client, api, redirectUri, scopes, state, challenge, openid, nonce: query.get('nonce'), csrf: randomBytes(24).toString('base64url'), expiresAt: nowMs + 10 * 60_000 };
+}
+
+/** Why `client`'s ID tokens cannot be signed — the algorithm it registered is not one of `algs` — or null. */
+export function idTokenAlgProblem(client: Pick<Client, 'idTokenAlg'>, algs: readonly string[]): string | null {
+  if (client.idTokenAlg === undefined || algs.includes(client.idTokenAlg)) return null;
+  return `this client's id_token_signed_response_alg ${client.idTokenAlg} is not one this issuer signs with (${algs.join(', ')})`;
 }
 
 /**

@@ -12,7 +12,7 @@ import type { KeyRing, SigningAlgorithm } from './keys.js';
 import type { RegistryView } from './live-registry.js';
 import { OAuthError, type OAuthErrorCode } from './oauth-error.js';
 import { roleScopes, type Api, type Client, type User } from './registry.js';
-import { checkAuthorization, redirectWith, verifierMatches, type PendingAuthorization } from './authorization.js';
+import { checkAuthorization, idTokenAlgProblem, redirectWith, verifierMatches, type PendingAuthorization } from './authorization.js';
 import { errorPage, loginPage } from './login-page.js';
 import { passwordMatches, randomToken } from './secrets.js';
 import { seal, unseal } from './keys.js';
@@ -425,7 +425,10 @@ export class Issuer {
       if (redirectUri !== c.redirectUri) return 'redirect_uri does not match the authorization request';
       if (!verifierMatches(verifier, c.challenge)) return 'code_verifier does not match the code_challenge';
       // The client's ID token algorithm may have changed since it signed in: refused while the code is still good.
-      if (c.scope.split(' ').includes('openid') && client.idTokenAlg !== undefined && !this.idTokenAlgs.includes(client.idTokenAlg)) return `this client's id_token_signed_response_alg ${client.idTokenAlg} is not one this issuer signs with (${this.idTokenAlgs.join(', ')})`;
+      if (c.scope.split(' ').includes('openid')) {
+        const algProblem = idTokenAlgProblem(client, this.idTokenAlgs);
+        if (algProblem !== null) return algProblem;
+      }
       const problem = this.targetProblem(resource, c.audience);
       offTarget = problem !== null;
       return problem;

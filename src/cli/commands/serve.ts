@@ -1,4 +1,5 @@
 import { openidWarning } from '../../issuer/openid-check.js';
+import { idTokenAlgProblem } from '../../issuer/authorization.js';
 import { parseArgs } from 'node:util';
 import { LivePolicySet } from '../../engine/live-set.js';
 import { PolicyReloader, type ReloadOutcome } from '../../engine/reload.js';
@@ -300,16 +301,17 @@ async function serveUntilStopped(argv: string[], io: CliIo, osSignals: ServeSign
   };
   saveRevision(result.set.revision, result.folder);
   const live = new LivePolicySet(result.set);
-  // Policies that mint no `openid` leave every OpenID client without ID tokens: said at start and after each reload.
-  // Said at start, and again when what they say changes (a reload, an apply): not after every registration.
+  // Policies that mint no `openid` leave every OpenID client without ID tokens, and a client may
+  // ask for an ID token algorithm this server does not sign with: said at start, and again when
+  // what they say changes (a reload, an apply) — not after every registration.
   let warned = '';
   const warnOpenid = () => {
     const warnings: string[] = [];
     const warning = openidWarning(live.current, registry.registry.clients);
     if (warning !== null) warnings.push(warning);
-    // A static client's ID token algorithm is checked by `gavel apply` against every algorithm, not this server's keys.
+    // `gavel apply` checks a client's ID token algorithm against every algorithm, not this server's keys.
     for (const c of registry.registry.clients) {
-      if (c.idTokenAlg !== undefined && !issuer.idTokenAlgs.includes(c.idTokenAlg)) warnings.push(`client \`${c.id}\` asks for ${c.idTokenAlg} ID tokens, and this issuer signs with ${issuer.idTokenAlgs.join(', ')}: its sign-ins are refused (set issuer.id_token_signing_alg or issuer.signing_alg to ${c.idTokenAlg}, or change the client)`);
+      if (idTokenAlgProblem(c, issuer.idTokenAlgs) !== null) warnings.push(`client \`${c.id}\` asks for ${c.idTokenAlg} ID tokens, and this issuer signs with ${issuer.idTokenAlgs.join(', ')}: its sign-ins are refused (set issuer.id_token_signing_alg or issuer.signing_alg to ${c.idTokenAlg}, or change the client)`);
     }
     const said = warnings.join('\n');
     if (said === warned) return;
