@@ -29,7 +29,7 @@ import { cerbosAnswer, cerbosMessage, decideAnswer, decideMessage, encoded, ENVO
 import { AUDIENCE, createIssuer, trustedIssuer } from './server-bench/issuer.js';
 import { runLoad, type LoadResult } from './server-bench/load.js';
 import { canPin, LOAD_CPU, SERVER_CPU, stopAll, stopOnSignals } from './server-bench/processes.js';
-import { int, loadAverage, machine, mark, medianPerCpu, medianRun, ms, numberOption, packageVersion, resultsTable, revision, times, type Target, loadLine, sectionHead } from './server-bench/report.js';
+import { int, loadAverage, mark, medianPerCpu, medianRun, ms, packageVersion, resultsTable, times, type Target, loadLine, sectionHead, benchOptions, startRun } from './server-bench/report.js';
 import { startCerbos, startGavel } from './server-bench/servers.js';
 
 const COMMAND = 'npm run bench:grpc';
@@ -56,23 +56,8 @@ function unary(client: Client, path: string, message: Uint8Array): Promise<Buffe
 }
 
 async function main(): Promise<number> {
-  const opts = {
-    duration: numberOption('duration', DEFAULTS.duration),
-    rounds: numberOption('rounds', DEFAULTS.rounds),
-    warmup: numberOption('warmup', DEFAULTS.warmup),
-    concurrency: numberOption('concurrency', DEFAULTS.concurrency),
-    grpcJsChannels: numberOption('grpcJsChannels', DEFAULTS.grpcJsChannels),
-    h2Channels: numberOption('h2Channels', DEFAULTS.h2Channels),
-  };
-  const full = (Object.keys(DEFAULTS) as (keyof typeof DEFAULTS)[]).every((k) => opts[k] === DEFAULTS[k]);
-  const started = Date.now();
-  const loadStart = loadAverage();
-  const source = revision();
-  const versions = `Cerbos ${packageVersion('@cerbos/cerbos-linux-x64')}, @grpc/grpc-js ${packageVersion('@grpc/grpc-js')}`;
-  console.log(`Gavel gRPC benchmark — reproduce with: ${COMMAND}`);
-  console.log(`machine: ${machine()}\ngavel: ${source}\npeers: ${versions}`);
-  console.log(canPin ? `servers pinned to CPU ${SERVER_CPU}, the load generator to CPU ${LOAD_CPU} (taskset)` : 'NOT pinned: taskset is unavailable');
-  console.log(`load average (1 min) at the start: ${loadStart}\n`);
+  const { opts, full } = benchOptions(DEFAULTS);
+  const { started, loadStart, source, versions } = startRun('gRPC', COMMAND, `Cerbos ${packageVersion('@cerbos/cerbos-linux-x64')}, @grpc/grpc-js ${packageVersion('@grpc/grpc-js')}`, 'the load generator');
 
   const mix = requestMix(N);
   const expected = mix.map((r) => reference(r, N));

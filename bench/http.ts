@@ -27,7 +27,7 @@ import { checkAll, postJson, type Checked } from './server-bench/check.js';
 import { createIssuer, trustedIssuer } from './server-bench/issuer.js';
 import { runLoad, type LoadResult } from './server-bench/load.js';
 import { canPin, LOAD_CPU, SERVER_CPU, stopAll, stopOnSignals } from './server-bench/processes.js';
-import { int, loadAverage, machine, mark, medianPerCpu, medianRun, ms, numberOption, packageVersion, pct, resultsTable, revision, times, type Target, loadLine, sectionHead } from './server-bench/report.js';
+import { int, loadAverage, mark, medianPerCpu, medianRun, ms, packageVersion, pct, resultsTable, times, type Target, loadLine, sectionHead, benchOptions, startRun } from './server-bench/report.js';
 import { startCerbos, startGavel, startHello, type Server } from './server-bench/servers.js';
 
 const COMMAND = 'npm run bench:http';
@@ -43,21 +43,8 @@ interface LoadTarget extends Target {
 }
 
 async function main(): Promise<number> {
-  const opts = {
-    duration: numberOption('duration', DEFAULTS.duration),
-    rounds: numberOption('rounds', DEFAULTS.rounds),
-    warmup: numberOption('warmup', DEFAULTS.warmup),
-    connections: numberOption('connections', DEFAULTS.connections),
-  };
-  const full = (Object.keys(DEFAULTS) as (keyof typeof DEFAULTS)[]).every((k) => opts[k] === DEFAULTS[k]);
-  const started = Date.now();
-  const loadStart = loadAverage();
-  const source = revision();
-  const versions = `Cerbos ${packageVersion('@cerbos/cerbos-linux-x64')}, fastify ${packageVersion('fastify')}, autocannon ${packageVersion('autocannon')}`;
-  console.log(`Gavel HTTP benchmark — reproduce with: ${COMMAND}`);
-  console.log(`machine: ${machine()}\ngavel: ${source}\npeers: ${versions}`);
-  console.log(canPin ? `servers pinned to CPU ${SERVER_CPU}, autocannon to CPU ${LOAD_CPU} (taskset)` : 'NOT pinned: taskset is unavailable');
-  console.log(`load average (1 min) at the start: ${loadStart}\n`);
+  const { opts, full } = benchOptions(DEFAULTS);
+  const { started, loadStart, source, versions } = startRun('HTTP', COMMAND, `Cerbos ${packageVersion('@cerbos/cerbos-linux-x64')}, fastify ${packageVersion('fastify')}, autocannon ${packageVersion('autocannon')}`);
 
   const mix = requestMix(N);
   const expected = mix.map((r) => reference(r, N));

@@ -29,7 +29,7 @@ import { summarizeProfile, type Frame, type ProfileSummary } from './server-benc
 import { basicAuthorization, checkGrant, discover, FORM, grantBody, type Discovered, type GrantChecked, type GrantRequest } from './server-bench/grant-check.js';
 import { runLoad, type HttpJob, type LoadResult } from './server-bench/load.js';
 import { canPin, LOAD_CPU, SERVER_CPU, stopAll, stopOnSignals, threadCpuSeconds, type ThreadCpu } from './server-bench/processes.js';
-import { int, loadAverage, machine, mark, ms, numberOption, packageVersion, pct, revision, table, times, loadLine, sectionHead } from './server-bench/report.js';
+import { int, loadAverage, mark, ms, packageVersion, pct, table, times, loadLine, sectionHead, benchOptions, startRun } from './server-bench/report.js';
 import { startGavel, startOidcProvider, type Server } from './server-bench/servers.js';
 
 const COMMAND = 'npm run bench:issuer';
@@ -154,21 +154,8 @@ async function profileGavel(tmp: string, policies: ReadonlyMap<string, string>, 
 }
 
 async function main(): Promise<number> {
-  const opts = {
-    duration: numberOption('duration', DEFAULTS.duration),
-    rounds: numberOption('rounds', DEFAULTS.rounds),
-    warmup: numberOption('warmup', DEFAULTS.warmup),
-    connections: numberOption('connections', DEFAULTS.connections),
-  };
-  const full = (Object.keys(DEFAULTS) as (keyof typeof DEFAULTS)[]).every((k) => opts[k] === DEFAULTS[k]);
-  const started = Date.now();
-  const loadStart = loadAverage();
-  const source = revision();
-  const versions = `oidc-provider ${packageVersion('oidc-provider')}, jose ${packageVersion('jose')}, fastify ${packageVersion('fastify')}, autocannon ${packageVersion('autocannon')}`;
-  console.log(`Gavel issuer benchmark — reproduce with: ${COMMAND}`);
-  console.log(`machine: ${machine()}\ngavel: ${source}\npeers: ${versions}`);
-  console.log(canPin ? `servers pinned to CPU ${SERVER_CPU}, autocannon to CPU ${LOAD_CPU} (taskset)` : 'NOT pinned: taskset is unavailable');
-  console.log(`load average (1 min) at the start: ${loadStart}\n`);
+  const { opts, full } = benchOptions(DEFAULTS);
+  const { started, loadStart, source, versions } = startRun('issuer', COMMAND, `oidc-provider ${packageVersion('oidc-provider')}, jose ${packageVersion('jose')}, fastify ${packageVersion('fastify')}, autocannon ${packageVersion('autocannon')}`);
 
   const tmp = mkdtempSync(join(os.tmpdir(), 'gavel-bench-issuer-'));
   const cleanup = async (): Promise<void> => {

@@ -28,8 +28,8 @@ import { writeSection } from './results-file.js';
 import { authzenDecision, cerbosBody, cerbosDecision, gavelPolicyFiles, plainBody } from './server-bench/bodies.js';
 import { checkAll, postJson } from './server-bench/check.js';
 import { runLoad, type HttpJob, type LoadResult } from './server-bench/load.js';
-import { canPin, LOAD_CPU, SERVER_CPU, spawnPinned, stopAll, stopOnSignals } from './server-bench/processes.js';
-import { int, loadAverage, loadLine, machine, medianRun, ms, numberOption, packageVersion, revision, sectionHead, table } from './server-bench/report.js';
+import { LOAD_CPU, SERVER_CPU, spawnPinned, stopAll, stopOnSignals } from './server-bench/processes.js';
+import { int, loadAverage, loadLine, medianRun, ms, packageVersion, sectionHead, table, benchOptions, startRun } from './server-bench/report.js';
 import { startCerbos, startGavel, type Server } from './server-bench/servers.js';
 import { describeMix, reference, requestMix } from './workload.js';
 
@@ -57,22 +57,8 @@ interface Reloadable {
 }
 
 async function main(): Promise<number> {
-  const opts = {
-    duration: numberOption('duration', DEFAULTS.duration),
-    rounds: numberOption('rounds', DEFAULTS.rounds),
-    warmup: numberOption('warmup', DEFAULTS.warmup),
-    connections: numberOption('connections', DEFAULTS.connections),
-    reloads: numberOption('reloads', DEFAULTS.reloads),
-  };
-  const full = (Object.keys(DEFAULTS) as (keyof typeof DEFAULTS)[]).every((k) => opts[k] === DEFAULTS[k]);
-  const started = Date.now();
-  const loadStart = loadAverage();
-  const source = revision();
-  const versions = `Cerbos ${packageVersion('@cerbos/cerbos-linux-x64')}, autocannon ${packageVersion('autocannon')}`;
-  console.log(`Gavel reload benchmark — reproduce with: ${COMMAND}`);
-  console.log(`machine: ${machine()}\ngavel: ${source}\npeers: ${versions}`);
-  console.log(canPin ? `servers pinned to CPU ${SERVER_CPU}, autocannon to CPU ${LOAD_CPU} (taskset)` : 'NOT pinned: taskset is unavailable');
-  console.log(`load average (1 min) at the start: ${loadStart}\n`);
+  const { opts, full } = benchOptions(DEFAULTS);
+  const { started, loadStart, source, versions } = startRun('reload', COMMAND, `Cerbos ${packageVersion('@cerbos/cerbos-linux-x64')}, autocannon ${packageVersion('autocannon')}`);
 
   const mix = requestMix(N);
   const expected = mix.map((r) => reference(r, N));
@@ -141,15 +127,10 @@ async function main(): Promise<number> {
         const steady = await runLoad(job(t, opts.duration), t.server.child.proc.pid);
         t.steady.push(steady);
         console.log(`round ${round} ${t.server.name.padEnd(8)} steady    ${line(steady)}`);
-        const running = runLoad(job(t, opts.duration), t.server.child.proc.pid);
-        running.catch(() => {});
-        const servedMs: number[] = [];
-        const gapMs = (opts.duration * 1000) / (opts.reloads + 1);
-        for (let k = 1; k <= opts.reloads; k++) {
-          await sleep(gapMs - (servedMs.at(-1) ?? 0));
-          servedMs.push(await timeToServe(t, ++change));
-        }
-        const run = await running;
+        const { run, servedMs } = await reloadingRun(runLoad(job(t, opts.duration), t.server.child.proc.pid), opts, () => {
+          const i = ++change;
+          return timeToServe(() => t.write(i), () => t.serves(i), `${t.server.name}: change ${i}`);
+        });
         t.reloading.push({ run, servedMs });
         console.log(`round ${round} ${t.server.name.padEnd(8)} reloading ${line(run)}  served after ${servedMs.map((x) => int(x)).join(', ')} ms`);
       }
@@ -215,44 +196,47 @@ async function directoryUnderLoad(gavel: Reloadable, dir: string, opts: { durati
     }
   };
   let version = 0;
-  await apply(version);
-  for (const start = performance.now(); !(await serves(version)); await sleep(PROBE_EVERY_MS)) if (performance.now() - start > PROBE_GIVE_UP_MS) throw new Error('the directory was not read');
+  await timeToServe(() => apply(0), () => serves(0), 'the first directory');
   console.log(`\ndirectory: ${int(ENTITIES)} entities applied`);
   for (let round = 1; round <= opts.rounds; round++) {
     const steady = await runLoad(job(gavel, opts.duration), gavel.server.child.proc.pid);
     runs.steady.push(steady);
     console.log(`round ${round} directory steady    ${line(steady)}`);
-    const running = runLoad(job(gavel, opts.duration), gavel.server.child.proc.pid);
-    // A failure below stops the generator too: its own rejection must not hide the cause.
-    running.catch(() => {});
-    const servedMs: number[] = [];
-    const gapMs = (opts.duration * 1000) / (opts.reloads + 1);
-    for (let k = 1; k <= opts.reloads; k++) {
-      await sleep(gapMs - (servedMs.at(-1) ?? 0));
-      const t0 = performance.now();
-      await apply(++version);
-      while (!(await serves(version))) {
-        if (performance.now() - t0 > PROBE_GIVE_UP_MS) throw new Error(`directory version ${version} was not served`);
-        await sleep(PROBE_EVERY_MS);
-      }
-      servedMs.push(performance.now() - t0);
-    }
-    const run = await running;
+    const { run, servedMs } = await reloadingRun(runLoad(job(gavel, opts.duration), gavel.server.child.proc.pid), opts, () => {
+      const v = ++version;
+      return timeToServe(() => apply(v), () => serves(v), `directory version ${v}`);
+    });
     runs.reloading.push({ run, servedMs });
     console.log(`round ${round} directory reloading ${line(run)}  served after ${servedMs.map((x) => int(x)).join(', ')} ms`);
   }
   return runs;
 }
 
-/** Milliseconds from writing the i-th change to the first probe it allows. */
-async function timeToServe(t: Reloadable, i: number): Promise<number> {
+/** Milliseconds from the start of `change` to the first probe `serves` allows. */
+async function timeToServe(change: () => void | Promise<void>, serves: () => Promise<boolean>, what: string): Promise<number> {
   const t0 = performance.now();
-  t.write(i);
-  while (!(await t.serves(i))) {
-    if (performance.now() - t0 > PROBE_GIVE_UP_MS) throw new Error(`${t.server.name}: change ${i} was not served after ${PROBE_GIVE_UP_MS} ms`);
+  await change();
+  while (!(await serves())) {
+    if (performance.now() - t0 > PROBE_GIVE_UP_MS) throw new Error(`${what} was not served after ${PROBE_GIVE_UP_MS} ms`);
     await sleep(PROBE_EVERY_MS);
   }
   return performance.now() - t0;
+}
+
+/**
+ * A load run during which `reloads` changes are made, spread evenly over its `duration`
+ * (seconds); `next` makes one and answers its time to serve.
+ */
+async function reloadingRun(load: Promise<LoadResult>, opts: { duration: number; reloads: number }, next: () => Promise<number>): Promise<{ run: LoadResult; servedMs: number[] }> {
+  // A failure below stops the generator too: its own rejection must not hide the cause.
+  load.catch(() => {});
+  const servedMs: number[] = [];
+  const gapMs = (opts.duration * 1000) / (opts.reloads + 1);
+  for (let k = 1; k <= opts.reloads; k++) {
+    await sleep(gapMs - (servedMs.at(-1) ?? 0));
+    servedMs.push(await next());
+  }
+  return { run: await load, servedMs };
 }
 
 /** A Cerbos resource policy allowing `ping` on `reload_probe_<i>` to every role. */

@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { LoadResult } from './load.js';
+import { canPin, LOAD_CPU, SERVER_CPU } from './processes.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -103,6 +104,33 @@ export function numberOption(name: string, fallback: number): number {
   const n = Number(v);
   if (!Number.isFinite(n) || n <= 0) throw new Error(`--${name}: expected a positive number, got \`${v}\``);
   return n;
+}
+
+/**
+ * The numeric `--name=value` options of a benchmark over their defaults, and whether every one
+ * is at its default: only such a full run rewrites its section of RESULTS.md.
+ */
+export function benchOptions<T extends Record<string, number>>(defaults: T): { opts: { [K in keyof T]: number }; full: boolean } {
+  const opts = Object.fromEntries(Object.entries(defaults).map(([k, v]) => [k, numberOption(k, v)])) as { [K in keyof T]: number };
+  return { opts, full: Object.keys(defaults).every((k) => opts[k] === defaults[k]) };
+}
+
+/** When and where a server benchmark started: what its console header and RESULTS section say of the run. */
+export interface RunStart {
+  started: number;
+  loadStart: string;
+  source: string;
+  versions: string;
+}
+
+/** Prints a server benchmark's header (command, machine, commit, peers, pinning, load) and answers what it printed. */
+export function startRun(title: string, command: string, versions: string, generator = 'autocannon'): RunStart {
+  const run = { started: Date.now(), loadStart: loadAverage(), source: revision(), versions };
+  console.log(`Gavel ${title} benchmark — reproduce with: ${command}`);
+  console.log(`machine: ${machine()}\ngavel: ${run.source}\npeers: ${versions}`);
+  console.log(canPin ? `servers pinned to CPU ${SERVER_CPU}, ${generator} to CPU ${LOAD_CPU} (taskset)` : 'NOT pinned: taskset is unavailable');
+  console.log(`load average (1 min) at the start: ${run.loadStart}\n`);
+  return run;
 }
 
 /** The load-average sentence every server benchmark reports. */
