@@ -50,7 +50,7 @@ export function authenticateClient(presented: Presented, lookup: (id: string) =>
   let secret: string;
   let method: 'client_secret_basic' | 'client_secret_post';
   if (basic !== null) {
-    if (basic === 'malformed') throw new OAuthError('invalid_client', 'malformed Basic credentials', 401, 'Basic realm="gavel"');
+    if (basic === 'malformed') throw new OAuthError('invalid_client', 'malformed Basic credentials');
     ({ id, secret } = basic);
     method = 'client_secret_basic';
   } else if (postedId !== null && postedSecret !== null) {
@@ -61,13 +61,12 @@ export function authenticateClient(presented: Presented, lookup: (id: string) =>
     // A public client (token_endpoint_auth_method "none") names itself; PKCE binds its code.
     const publicClient = postedId === null ? undefined : lookup(postedId);
     if (publicClient !== undefined && publicClient.authMethod === 'none') return { client: publicClient, method: 'none' };
-    throw new OAuthError('invalid_client', 'client authentication is required (client_secret_basic or client_secret_post)', 401, 'Basic realm="gavel"');
+    throw new OAuthError('invalid_client', 'client authentication is required (client_secret_basic or client_secret_post)');
   }
   if (postedId !== null && postedId !== id) throw new OAuthError('invalid_request', 'client_id does not match the authenticated client');
   const client = lookup(id);
-  const challenge = method === 'client_secret_basic' ? 'Basic realm="gavel"' : null;
-  if (client === undefined || client.secretHash === null || !clientSecretMatches(secret, client.secretHash)) throw new OAuthError('invalid_client', 'unknown client or wrong secret', 401, challenge);
-  if (client.authMethod !== method) throw new OAuthError('invalid_client', `this client authenticates with ${client.authMethod}`, 401, challenge);
+  if (client === undefined || client.secretHash === null || !clientSecretMatches(secret, client.secretHash)) throw new OAuthError('invalid_client', 'unknown client or wrong secret');
+  if (client.authMethod !== method) throw new OAuthError('invalid_client', `this client authenticates with ${client.authMethod}`);
   return { client, method };
 }
 

@@ -10,7 +10,7 @@ import type { Store } from '../store/store.js';
 import { ASSERTION_ALGS, authenticateAssertion, authenticateClient, basicCredentials, type Presented } from './client-auth.js';
 import type { KeyRing, SigningAlgorithm } from './keys.js';
 import type { RegistryView } from './live-registry.js';
-import { OAuthError, type OAuthErrorCode } from './oauth-error.js';
+import { errorDescription, OAuthError, type OAuthErrorCode } from './oauth-error.js';
 import { roleScopes, type Api, type Client, type User } from './registry.js';
 import { checkAuthorization, idTokenAlgProblem, redirectWith, verifierMatches, type PendingAuthorization } from './authorization.js';
 import { errorPage, loginPage } from './login-page.js';
@@ -221,6 +221,8 @@ export class Issuer {
       if (form.getAll(key).length <= 1) continue;
       // RFC 8707 §2 lets a client name several resources; a Gavel token is for one API.
       if (key === 'resource') throw new OAuthError('invalid_target', 'one `resource` per token request: a token is for one API');
+      // RFC 8693 §2.1 lets a token exchange name several audiences; §2.2.2: one it cannot serve is invalid_target.
+      if (key === 'audience') throw new OAuthError('invalid_target', 'one `audience` per token request: a token is for one API');
       throw new OAuthError('invalid_request', `\`${key}\` is given more than once`);
     }
     const grant = form.get('grant_type');
@@ -324,7 +326,7 @@ export class Issuer {
     const checked = checkAuthorization(query, this.options.registry(), this.now(), this.userinfoApi, this.idTokenAlgs);
     if ('kind' in checked) {
       if (checked.kind === 'page') return { kind: 'html', status: 400, html: errorPage(checked.message) };
-      return { kind: 'redirect', location: redirectWith(checked.redirectUri, { error: checked.error, error_description: checked.description, state: checked.state, iss: this.url }) };
+      return { kind: 'redirect', location: redirectWith(checked.redirectUri, { error: checked.error, error_description: errorDescription(checked.description), state: checked.state, iss: this.url }) };
     }
     const now = this.now();
     // Every sign-in lives as long, so the oldest are at the front: expired ones leave from there.
@@ -466,11 +468,15 @@ export class Issuer {
   /** GET/POST /oauth2/userinfo: the signed-in user's claims, for an access token with `openid`. */
   async userinfo(authorization: string | undefined, dpop: string | undefined, method: string): Promise<Record<string, unknown>> {
     const presented = accessToken(authorization);
-    // RFC 6750 §3.1: a request without credentials gets the challenge without an error code.
-    if (presented === null) throw new OAuthError('invalid_request', 'an access token with the openid scope is required', 401, 'Bearer');
+    // RFC 6750 §3.1: a request without credentials gets the challenges (Bearer, and DPoP as
+    // RFC 9449 §7.1 offers it) without an error code.
+    if (presented === null) throw new OAuthError('invalid_request', 'an access token with the openid scope is required', 401, `Bearer, ${dpopChallenge()}`);
     const claims = await this.verify(presented.token);
-    if (claims === null || typeof claims.scope !== 'string' || !claims.scope.split(' ').includes('openid')) {
-      throw new OAuthError('invalid_request', 'a valid access token with the openid scope is required', 401, 'Bearer error="invalid_token"');
+    if (claims === null) throw new OAuthError('invalid_token', 'the access token is not valid: expired, revoked, or not issued by this server', 401, 'Bearer error="invalid_token"');
+    // RFC 6750 §3.1 / OpenID Connect Core §5.3.3: a valid token without the scope is 403, so
+    // that a client does not throw the token away as invalid.
+    if (typeof claims.scope !== 'string' || !claims.scope.split(' ').includes('openid')) {
+      throw new OAuthError('insufficient_scope', 'the access token lacks the openid scope', 403, 'Bearer error="insufficient_scope", scope="openid"');
     }
     const problem = await bindingProblem(claims, presented.scheme, presented.token, dpop, { method, url: `${this.url}/oauth2/userinfo` }, this.replay);
     if (problem !== null) {
@@ -478,7 +484,7 @@ export class Issuer {
       throw new OAuthError(code, problem.reason, 401, dpopChallenge({ code, description: problem.reason }));
     }
     const user = typeof claims.sub === 'string' ? this.options.registry().users.get(claims.sub) : undefined;
-    if (user === undefined) throw new OAuthError('invalid_request', 'the user no longer exists', 401, 'Bearer error="invalid_token"');
+    if (user === undefined) throw new OAuthError('invalid_token', 'the user no longer exists', 401, 'Bearer error="invalid_token"');
     const picked = Object.fromEntries(['name', 'email', 'email_verified', 'preferred_username', 'locale'].filter((k) => user.attributes[k] !== undefined).map((k) => [k, user.attributes[k]]));
     return { sub: user.id, ...picked };
   }
@@ -557,14 +563,15 @@ export class Issuer {
     const requestedType = form.get('requested_token_type');
     if (requestedType !== null && requestedType !== ACCESS_TOKEN_TYPE) throw new OAuthError('invalid_request', `only ${ACCESS_TOKEN_TYPE} can be issued`);
     const subject = await this.verify(subjectToken);
+    // RFC 8693 §2.2.2: a subject or actor token that is invalid, or unacceptable by policy, is `invalid_request`.
     // A token reaches a client legitimately by being issued to it, or by being presented to
     // an API the client serves; any other client holding it got it some other way. Such a
     // client hears what it would of a forged or revoked token: a different answer would tell
     // it the token is live, which introspection does not tell it either.
-    if (subject === null || typeof subject.sub !== 'string' || !this.mayHold(client, subject)) throw new OAuthError('invalid_grant', SUBJECT_TOKEN_REFUSED);
+    if (subject === null || typeof subject.sub !== 'string' || !this.mayHold(client, subject)) throw new OAuthError('invalid_request', SUBJECT_TOKEN_REFUSED);
     // A DPoP-bound token is exchanged only with a proof by its key, and the new token stays bound to it.
     const bound = boundKey(subject);
-    if (bound !== null && bound !== jkt) throw new OAuthError('invalid_grant', 'subject_token is DPoP-bound: send a DPoP proof by its key');
+    if (bound !== null && bound !== jkt) throw new OAuthError('invalid_request', 'subject_token is DPoP-bound: send a DPoP proof by its key');
     let actor: JWTPayload = { sub: client.id };
     const actorToken = form.get('actor_token');
     if (actorToken !== null) {
@@ -572,8 +579,8 @@ export class Issuer {
       const verified = await this.verify(actorToken);
       // The actor is the caller, or acts through it: another party's token cannot be claimed
       // (and, as for the subject token, is not told apart from a forged one).
-      if (verified === null || typeof verified.sub !== 'string' || (verified.client_id !== client.id && verified.sub !== client.id)) throw new OAuthError('invalid_grant', ACTOR_TOKEN_REFUSED);
-      if (boundKey(verified) !== null && boundKey(verified) !== jkt) throw new OAuthError('invalid_grant', 'actor_token is DPoP-bound: send a DPoP proof by its key');
+      if (verified === null || typeof verified.sub !== 'string' || (verified.client_id !== client.id && verified.sub !== client.id)) throw new OAuthError('invalid_request', ACTOR_TOKEN_REFUSED);
+      if (boundKey(verified) !== null && boundKey(verified) !== jkt) throw new OAuthError('invalid_request', 'actor_token is DPoP-bound: send a DPoP proof by its key');
       actor = { sub: verified.sub };
     }
     const held = typeof subject.scope === 'string' ? subject.scope.split(' ').filter((x) => x !== '') : [];
@@ -588,7 +595,7 @@ export class Issuer {
     const view = this.options.registry();
     const person = view.users.get(subject.sub);
     const user = person === undefined ? null : person.id;
-    if (person === undefined && !view.clients.has(subject.sub)) throw new OAuthError('invalid_grant', 'the subject token\'s user or client no longer exists');
+    if (person === undefined && !view.clients.has(subject.sub)) throw new OAuthError('invalid_request', 'the subject token\'s user or client no longer exists');
     const byRoles = person === undefined ? null : roleScopes(view.registry, person, client.id);
     const candidates = wanted.filter((x) => api.scopes.includes(x) && client.scopes.includes(x) && (byRoles === null || byRoles.has(x)));
     if (candidates.length === 0) throw new OAuthError('invalid_scope', `none of the scopes is both the client's and ${api.identifier}'s${byRoles === null ? '' : ", and held by the user's roles for this client"}`);

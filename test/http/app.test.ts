@@ -195,6 +195,27 @@ describe('GET /.well-known/authzen-configuration', () => {
     }
   });
 
+  test('an identifier with a path is also published with the path after the well-known name (RFC 8615), and only that path', async () => {
+    const pdp = buildApp({ policies: live, baseUrl: () => 'https://pdp.example/tenant1' });
+    try {
+      const r = await pdp.inject({ method: 'GET', url: '/.well-known/authzen-configuration/tenant1' });
+      expect(r.statusCode).toBe(200);
+      expect(r.json()).toMatchObject({ policy_decision_point: 'https://pdp.example/tenant1', access_evaluation_endpoint: 'https://pdp.example/tenant1/access/v1/evaluation' });
+      for (const url of ['/.well-known/authzen-configuration/tenant2', '/.well-known/authzen-configuration/tenant1/more']) {
+        const other = await pdp.inject({ method: 'GET', url });
+        expect(other.statusCode, url).toBe(404);
+        expect(other.json().message).toContain('https://pdp.example/tenant1');
+      }
+    } finally {
+      await pdp.close();
+    }
+  });
+
+  test('an identifier without a path has no path-suffixed document', async () => {
+    const r = await app.inject({ method: 'GET', url: '/.well-known/authzen-configuration/tenant1' });
+    expect(r.statusCode).toBe(404);
+  });
+
   test('without a configured URL the identifier is the address the request arrived on, never its Host header', async () => {
     const r = await app.inject({ method: 'GET', url: '/.well-known/authzen-configuration', headers: { host: 'evil.example' } });
     const { policy_decision_point: id } = r.json() as { policy_decision_point: string };

@@ -111,6 +111,8 @@ function expectClearRefusal(sent: Sent, a: Answer): void {
     // cannot decide (no original URI, or a path servers resolve differently) is a 400 saying why.
     if (sent.path.startsWith('/v1/forward-auth') && a.status !== 400) expect(body, where).toMatchObject({ decision: false, reason: expect.any(String) });
     else if (sent.path.startsWith('/v1/forward-auth')) expect(body, where).toMatchObject({ error: 'invalid_request', message: expect.stringMatching(/^x-(original|forwarded)-uri: |original request|both/) });
+    // RFC 6750 §3.1: userinfo asked without credentials names no error, only the schemes (WWW-Authenticate) and why.
+    else if (sent.path === '/oauth2/userinfo' && a.status === 401 && !('error' in (body as object))) expect(body, where).toEqual({ error_description: expect.any(String) });
     else expect(body, where).toMatchObject({ error: expect.any(String) });
   }
 }

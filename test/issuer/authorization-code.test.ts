@@ -344,6 +344,17 @@ describe('authorization code with PKCE, in a real browser', () => {
     // Not a token to any API: a decision interface does not take it.
     const decided = (await (await fetch(`${server.url}/v1/decide`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ subject: { type: 'user', id: 'alice' }, action: { name: 'read' }, resource: { type: 'invoice', id: '1' }, context: { token: tokens.access_token } }) })).json()) as { token_error?: string };
     expect(decided.token_error).toContain('not a registered API');
+    // POST, the token in the form body (RFC 6750 §2.2); but not in the body and the header at once.
+    const form = { 'content-type': 'application/x-www-form-urlencoded' };
+    const posted = await fetch(`${server.url}/oauth2/userinfo`, { method: 'POST', headers: form, body: new URLSearchParams({ access_token: tokens.access_token }) });
+    expect(posted.status).toBe(200);
+    expect(await posted.json()).toMatchObject({ sub: 'alice' });
+    const twice = await fetch(`${server.url}/oauth2/userinfo`, { method: 'POST', headers: { ...form, authorization: `Bearer ${tokens.access_token}` }, body: new URLSearchParams({ access_token: tokens.access_token }) });
+    expect(twice.status).toBe(400);
+    expect(await twice.json()).toMatchObject({ error: 'invalid_request', error_description: expect.stringContaining('not both') });
+    // A form POST with the token in the header, as openid-client sends it when asked to POST.
+    const headerPost = await fetch(`${server.url}/oauth2/userinfo`, { method: 'POST', headers: { ...form, authorization: `Bearer ${tokens.access_token}` }, body: '' });
+    expect(headerPost.status).toBe(200);
     // It refreshes, still for userinfo only.
     const refreshed = await oidc.refreshTokenGrant(config, tokens.refresh_token!);
     expect(refreshed.scope).toBe('openid');
@@ -368,11 +379,23 @@ describe('authorization code with PKCE, in a real browser', () => {
     expect(await repeated.text()).toContain('`nonce` is given more than once');
   });
 
-  test('userinfo without a token: 401 with a bare Bearer challenge (RFC 6750 §3.1); an oversize token request is 413', async () => {
+  test('userinfo errors follow RFC 6750 §3.1: no token, a bad token, a token without openid; an oversize token request is 413', async () => {
     const r = await fetch(`${server.url}/oauth2/userinfo`);
     expect(r.status).toBe(401);
-    expect(r.headers.get('www-authenticate')).toBe('Bearer');
-    expect((await fetch(`${server.url}/oauth2/userinfo`, { headers: { authorization: 'Bearer nope' } })).headers.get('www-authenticate')).toBe('Bearer error="invalid_token"');
+    // Without credentials: the schemes it takes, and no error code.
+    expect(r.headers.get('www-authenticate')).toMatch(/^Bearer, DPoP algs="ES256 [^"]*"$/);
+    expect(await r.json()).not.toHaveProperty('error');
+    const bad = await fetch(`${server.url}/oauth2/userinfo`, { headers: { authorization: 'Bearer nope' } });
+    expect(bad.status).toBe(401);
+    expect(bad.headers.get('www-authenticate')).toBe('Bearer error="invalid_token"');
+    expect(await bad.json()).toMatchObject({ error: 'invalid_token' });
+    // A valid token without openid is under-scoped, not invalid: a client must not discard it.
+    const reporting = { authorization: `Basic ${Buffer.from('reporting-app:reporting-app-example-secret-0123456789').toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' };
+    const cc = (await (await fetch(`${server.url}/oauth2/token`, { method: 'POST', headers: reporting, body: `grant_type=client_credentials&resource=${encodeURIComponent(API)}` })).json()) as { access_token: string };
+    const scoped = await fetch(`${server.url}/oauth2/userinfo`, { headers: { authorization: `Bearer ${cc.access_token}` } });
+    expect(scoped.status).toBe(403);
+    expect(scoped.headers.get('www-authenticate')).toBe('Bearer error="insufficient_scope", scope="openid"');
+    expect(await scoped.json()).toMatchObject({ error: 'insufficient_scope' });
     const big = await fetch(`${server.url}/oauth2/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `grant_type=client_credentials&x=${'a'.repeat(1_100_000)}` });
     expect(big.status).toBe(413);
     expect(await big.json()).toMatchObject({ error: 'invalid_request' });

@@ -129,9 +129,30 @@ describe('client_credentials through openid-client', () => {
     const basicChallenge = { status: 401, cause: [expect.objectContaining({ scheme: 'basic' })] };
     await expect(oidc.clientCredentialsGrant(await discover(REPORTING.id, 'x'.repeat(40)))).rejects.toMatchObject(basicChallenge);
     await expect(oidc.clientCredentialsGrant(await discover('nobody', 'x'.repeat(40)))).rejects.toMatchObject(basicChallenge);
-    await expect(oidc.clientCredentialsGrant(await discover(REPORTING.id, REPORTING.secret, 'post'))).rejects.toMatchObject({ error: 'invalid_client', status: 401 });
+    // Any failed client authentication answers with the challenge (RFC 9110 §15.5.2: a 401 names a scheme).
+    await expect(oidc.clientCredentialsGrant(await discover(REPORTING.id, REPORTING.secret, 'post'))).rejects.toMatchObject(basicChallenge);
     const wrong = await tokenFrom('127.0.0.1', { grant_type: 'client_credentials' }, { id: REPORTING.id, secret: 'x'.repeat(40) });
     expect(wrong).toEqual({ status: 401, body: { error: 'invalid_client', error_description: 'unknown client or wrong secret' } });
+  });
+
+  test('every 401 names a scheme (RFC 9110 §15.5.2), whichever method failed; error_description keeps to RFC 6749 §5.2\'s characters', async () => {
+    const post = (body: Record<string, string>) => fetch(`${server.url}/oauth2/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(body) });
+    const secretPost = await post({ grant_type: 'client_credentials', client_id: REPORTING.id, client_secret: 'x'.repeat(40) });
+    expect(secretPost.status).toBe(401);
+    expect(secretPost.headers.get('www-authenticate')).toBe('Basic realm="gavel"');
+    const assertion = await post({ grant_type: 'client_credentials', client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer', client_assertion: 'not-a-jwt' });
+    expect(assertion.status).toBe(401);
+    expect(assertion.headers.get('www-authenticate')).toBe('Basic realm="gavel"');
+    // A grant type with a quote, a backslash and a letter outside ASCII is quoted back without them.
+    const odd = await fetch(`${server.url}/oauth2/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from(`${REPORTING.id}:${REPORTING.secret}`).toString('base64')}` },
+      body: new URLSearchParams({ grant_type: 'pä"ss\\word' }),
+    });
+    const { error, error_description: description } = (await odd.json()) as { error: string; error_description: string };
+    expect(error).toBe('unsupported_grant_type');
+    expect(description).toMatch(/^[\x20-\x21\x23-\x5b\x5d-\x7e]+$/);
+    expect(description).toContain('p??ss?word');
   });
 
   test('a risky source address receives fewer scopes than a clean one for the same request', async () => {

@@ -67,7 +67,8 @@ describe('token exchange', () => {
       return { error: err?.error, error_description: err?.error_description };
     };
     const foreign = await refused(await frontendToken());
-    expect(foreign.error).toBe('invalid_grant');
+    // RFC 8693 §2.2.2: an unacceptable actor token is invalid_request.
+    expect(foreign.error).toBe('invalid_request');
     expect(foreign).toEqual(await refused('eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.'));
   });
 
@@ -76,7 +77,7 @@ describe('token exchange', () => {
     const archive = await discover('archive-service');
     await expect(
       oidc.genericGrantRequest(archive, EXCHANGE, { subject_token: await frontendToken(), subject_token_type: ACCESS, resource: 'https://archive.example.com' }),
-    ).rejects.toMatchObject({ error: 'invalid_grant', error_description: expect.stringContaining('resource_servers') });
+    ).rejects.toMatchObject({ error: 'invalid_request', error_description: expect.stringContaining('resource_servers') });
     // It hears what it would of a forged token: the answer does not say the token is live.
     const answer = (subject_token: string) =>
       oidc
@@ -90,6 +91,14 @@ describe('token exchange', () => {
     expect(decodeJwt(exchanged.access_token)).toMatchObject({ sub: 'batch-job', aud: 'https://archive.example.com' });
   });
 
+  test('several audiences are invalid_target (RFC 8693 §2.1 allows them; a Gavel token is for one API)', async () => {
+    const service = await discover('invoice-service');
+    const body = new URLSearchParams({ grant_type: EXCHANGE, subject_token: await frontendToken(), subject_token_type: ACCESS });
+    body.append('audience', 'https://archive.example.com');
+    body.append('audience', 'https://ledger.example.com');
+    await expect(oidc.genericGrantRequest(service, EXCHANGE, body)).rejects.toMatchObject({ error: 'invalid_target' });
+  });
+
   test('an exchange cannot widen scope', async () => {
     const subject = await frontendToken();
     await expect(
@@ -97,13 +106,13 @@ describe('token exchange', () => {
     ).rejects.toMatchObject({ error: 'invalid_scope' });
   });
 
-  test('a forged, revoked or foreign subject token is invalid_grant; a client without the grant is unauthorized_client', async () => {
+  test('a forged, revoked or foreign subject token is invalid_request (RFC 8693 §2.2.2); a client without the grant is unauthorized_client', async () => {
     const service = await discover('invoice-service');
-    await expect(oidc.genericGrantRequest(service, EXCHANGE, { subject_token: 'eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.', subject_token_type: ACCESS })).rejects.toMatchObject({ error: 'invalid_grant' });
+    await expect(oidc.genericGrantRequest(service, EXCHANGE, { subject_token: 'eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.', subject_token_type: ACCESS })).rejects.toMatchObject({ error: 'invalid_request' });
     const subject = await frontendToken();
     const frontend = await discover('frontend');
     await oidc.tokenRevocation(frontend, subject);
-    await expect(oidc.genericGrantRequest(service, EXCHANGE, { subject_token: subject, subject_token_type: ACCESS })).rejects.toMatchObject({ error: 'invalid_grant' });
+    await expect(oidc.genericGrantRequest(service, EXCHANGE, { subject_token: subject, subject_token_type: ACCESS })).rejects.toMatchObject({ error: 'invalid_request' });
     await expect(oidc.genericGrantRequest(frontend, EXCHANGE, { subject_token: await frontendToken(), subject_token_type: ACCESS })).rejects.toMatchObject({ error: 'unauthorized_client' });
   });
 });

@@ -358,7 +358,7 @@ async function serveUntilStopped(argv: string[], io: CliIo, osSignals: ServeSign
   const searchPageKey = createHmac('sha256', secret).update('gavel search page tokens').digest();
   // The console signs in with the admin key and reads the same store; without a key it says how to enable it.
   const consoleOptions = { key: config.adminKey, store: enabled ? store : null };
-  const app = buildApp({ baseUrl: () => issuer.url || null, policies: live, metrics, reload: reloader.status, forwardAuth, log, store, directory, admin, decider, clientKeys, proxies, ipLists: config.ipLists.length > 0 ? ipLists : null, issuer, searchPageKey, console: consoleOptions, registrations: new AttemptLimit(config.issuer.registrationsPerHour, 3_600_000) });
+  const app = buildApp({ baseUrl: config.issuer.url === null ? null : () => config.issuer.url, policies: live, metrics, reload: reloader.status, forwardAuth, log, store, directory, admin, decider, clientKeys, proxies, ipLists: config.ipLists.length > 0 ? ipLists : null, issuer, searchPageKey, console: consoleOptions, registrations: new AttemptLimit(config.issuer.registrationsPerHour, 3_600_000) });
   const grpc = buildGrpcServer({ policies: live, decider, gateway: forwardAuth, ready: () => store.ping(), clientKeys, proxies, envoyProxies: new TrustedProxies(config.envoyTrustedProxies, config.clientAddressHeader), warn: (message) => writeLine(io.stderr, `gavel: warning: ${message}`) });
   /** Stops everything started: after SIGTERM, or when a port cannot be bound (so the process exits). */
   const shutdown = async () => {

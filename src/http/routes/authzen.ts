@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Interface } from '../../server/metrics.js';
 import type { Decider, Origin } from '../../server/decider.js';
 import type { OriginOf } from '../origin.js';
@@ -97,7 +97,7 @@ export function authzenRoutes(app: FastifyInstance, policies: LivePolicySet, bas
     return { evaluations };
   });
 
-  app.get('/.well-known/authzen-configuration', async (request, reply) => {
+  const metadata = (request: FastifyRequest, reply: FastifyReply) => {
     const base = baseUrl?.() ?? localOrigin(request.socket.localAddress, request.socket.localPort);
     reply.header('cache-control', 'max-age=300');
     return {
@@ -108,5 +108,19 @@ export function authzenRoutes(app: FastifyInstance, policies: LivePolicySet, bas
       search_resource_endpoint: `${base}${SEARCH_PATHS.resource}`,
       search_action_endpoint: `${base}${SEARCH_PATHS.action}`,
     };
+  };
+  app.get('/.well-known/authzen-configuration', async (request, reply) => metadata(request, reply));
+  // AuthZEN 1.0 "PDP Metadata" (RFC 8615 insertion): an identifier with a path
+  // (`https://pdp.example.com/tenant1`, Gavel behind a proxy that strips it) is looked up at
+  // /.well-known/authzen-configuration/tenant1. Only the identifier's own path answers: a client
+  // must discard a document whose identifier differs from the one it asked about.
+  app.get('/.well-known/authzen-configuration/*', async (request, reply) => {
+    const base = baseUrl?.() ?? null;
+    const path = base === null ? '/' : new URL(base).pathname.replace(/\/$/, '');
+    const asked = request.url.slice(WELL_KNOWN.length).split('?')[0];
+    if (path === '' || path === '/' || asked !== path) return reply.status(404).send({ error: 'not_found', message: `no AuthZEN metadata at ${request.url.split('?')[0]}: this PDP's identifier is ${base ?? 'the address requests arrive on'}` });
+    return metadata(request, reply);
   });
 }
+
+const WELL_KNOWN = '/.well-known/authzen-configuration';

@@ -1,6 +1,6 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { BrowserAnswer, Issuer } from '../../issuer/issuer.js';
-import { OAuthError } from '../../issuer/oauth-error.js';
+import { errorDescription, OAuthError } from '../../issuer/oauth-error.js';
 import { RegistrationError } from '../../issuer/registration.js';
 import type { Presented } from '../../issuer/client-auth.js';
 import type { OriginOf } from '../origin.js';
@@ -22,7 +22,7 @@ function oauthErrors(err: FastifyError | OAuthError, request: FastifyRequest, re
   noStore(reply);
   if (err instanceof OAuthError) {
     if (err.challenge !== null) reply.header('www-authenticate', err.challenge);
-    void reply.status(err.status).send({ error: err.error, error_description: err.description });
+    void reply.status(err.status).send({ error: err.error, error_description: errorDescription(err.description) });
     return;
   }
   const status = err.statusCode ?? 500;
@@ -32,7 +32,7 @@ function oauthErrors(err: FastifyError | OAuthError, request: FastifyRequest, re
     return;
   }
   const description = err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' ? 'the body must be application/x-www-form-urlencoded' : err.message;
-  void reply.status(status === 413 ? 413 : 400).send({ error: 'invalid_request', error_description: description });
+  void reply.status(status === 413 ? 413 : 400).send({ error: 'invalid_request', error_description: errorDescription(description) });
 }
 
 const CSRF_COOKIE = 'gavel_csrf';
@@ -78,19 +78,20 @@ export function oauthRoutes(app: FastifyInstance, issuer: Issuer, origin: Origin
   });
   app.get('/oauth2/jwks', async (_request, reply) => reply.header('cache-control', 'max-age=300').send(issuer.jwks()));
   const userinfo = async (request: FastifyRequest, reply: FastifyReply) => {
+    noStore(reply);
     try {
       const dpop = request.headers.dpop;
-      return noStore(reply).send(await issuer.userinfo(request.headers.authorization, typeof dpop === 'string' ? dpop : undefined, request.method));
+      return reply.send(await issuer.userinfo(userinfoCredentials(request), typeof dpop === 'string' ? dpop : undefined, request.method));
     } catch (err: unknown) {
       if (!(err instanceof OAuthError)) throw err;
-      // RFC 6750 §3.1 / RFC 9449 §7.1: a resource's errors are invalid_token, or invalid_dpop_proof for a bad proof.
-      const error = err.error === 'invalid_dpop_proof' ? err.error : 'invalid_token';
-      return noStore(reply).status(err.status).header('www-authenticate', err.challenge ?? 'Bearer').send({ error, error_description: err.description });
+      const description = errorDescription(err.description);
+      reply.status(err.status).header('www-authenticate', err.challenge ?? 'Bearer');
+      // RFC 6750 §3.1: a request without credentials is answered with the challenge and no error code.
+      return err.status === 401 && err.error === 'invalid_request' ? reply.send({ error_description: description }) : reply.send({ error: err.error, error_description: description });
     }
   };
-  // OpenID Connect Core §5.3: GET and POST.
+  // OpenID Connect Core §5.3: GET and POST; a POST may carry the token in its form body (below).
   app.get('/oauth2/userinfo', userinfo);
-  app.post('/oauth2/userinfo', userinfo);
   app.post('/oauth2/register', { schema: { body: { type: 'object' } } }, async (request, reply) => {
     noStore(reply);
     if (!issuer.registrationOpen) return reply.status(404).send({ error: 'not_found', error_description: 'dynamic registration is not enabled (issuer.software_statement_jwks_file)' });
@@ -105,7 +106,7 @@ export function oauthRoutes(app: FastifyInstance, issuer: Issuer, origin: Origin
     try {
       return reply.status(201).send(await issuer.register(request.body));
     } catch (err: unknown) {
-      if (err instanceof RegistrationError) return reply.status(400).send({ error: err.error, error_description: err.description });
+      if (err instanceof RegistrationError) return reply.status(400).send({ error: err.error, error_description: errorDescription(err.description) });
       throw err;
     }
   });
@@ -118,6 +119,7 @@ export function oauthRoutes(app: FastifyInstance, issuer: Issuer, origin: Origin
     forms.removeAllContentTypeParsers();
     forms.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_request, body, done) => done(null, withoutEmpty(new URLSearchParams(body as string))));
     forms.setErrorHandler(oauthErrors);
+    forms.post('/oauth2/userinfo', userinfo);
     forms.post('/oauth2/token', async (request, reply) => {
       const { mint: _mint, ...response } = await issuer.token(presented(request), origin(request), request.id);
       return noStore(reply).send(response);
@@ -138,4 +140,16 @@ export function oauthRoutes(app: FastifyInstance, issuer: Issuer, origin: Origin
 function withoutEmpty(form: URLSearchParams): URLSearchParams {
   for (const [key, value] of [...form]) if (value === '') form.delete(key, '');
   return form;
+}
+
+/**
+ * The userinfo request's access token as an Authorization value: the header, or (RFC 6750
+ * §2.2) `access_token` in a POST's form body. Both at once is refused (RFC 6750 §2: one method only).
+ */
+function userinfoCredentials(request: FastifyRequest): string | undefined {
+  const form = request.body instanceof URLSearchParams ? request.body : null;
+  const inBody = form?.getAll('access_token') ?? [];
+  if (inBody.length === 0) return request.headers.authorization;
+  if (inBody.length > 1 || request.headers.authorization !== undefined) throw new OAuthError('invalid_request', 'send the access token once: in the Authorization header or as `access_token` in the body, not both', 400, 'Bearer error="invalid_request"');
+  return `Bearer ${inBody[0]}`;
 }
