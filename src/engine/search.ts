@@ -60,7 +60,7 @@ export interface SearchAnswer {
   stats: { candidates: number; decided: number };
 }
 
-export type SearchErrorCode = 'ERR_SEARCH_PAGE_TOKEN' | 'ERR_SEARCH_PAGE_LIMIT' | 'ERR_SEARCH_TOO_MANY_CANDIDATES';
+export type SearchErrorCode = 'ERR_SEARCH_PAGE_TOKEN' | 'ERR_SEARCH_TOO_MANY_CANDIDATES';
 
 export type SearchOutcome = { ok: true; answer: SearchAnswer } | { ok: false; code: SearchErrorCode; message: string };
 
@@ -70,8 +70,9 @@ const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null 
 /** Runs one search page. Never throws for any validated query. */
 export function search(query: SearchQuery, deps: SearchDeps): SearchOutcome {
   const limits = deps.limits ?? DEFAULT_SEARCH_LIMITS;
-  const limit = query.page.limit ?? limits.defaultPageSize;
-  if (limit > limits.maxPageSize) return { ok: false, code: 'ERR_SEARCH_PAGE_LIMIT', message: `page.limit ${limit} is over the largest page, ${limits.maxPageSize}` };
+  // AuthZEN 1.0 leaves the page size to the PDP: a larger `limit` gets the largest page and a
+  // `next_token`, which a paging client follows (a 400 would break a client that asks for "all").
+  const limit = Math.min(query.page.limit ?? limits.defaultPageSize, limits.maxPageSize);
   const searchId = fingerprint({ kind: query.kind, request: query.request, limit });
   let after: string | null = null;
   if (query.page.token !== null && query.page.token !== '') {

@@ -52,10 +52,16 @@ describe('search (library)', () => {
     expect(ben).toMatchObject({ results: [], decided: 0 });
   });
 
-  test('limits are explicit errors', () => {
+  test('a limit over the largest page gets the largest page and the rest on the next; a foreign page token is an error', () => {
     const query: SearchQuery = { kind: 'resource', request: { subject: { type: 'user', id: 'ann' }, action: { name: 'read' }, resource: { type: 'doc' } }, page: { token: null, limit: 2 } };
-    const tight = search(query, { set, directory, decide: (r) => decide(set, directory.enrich(r)), pageKey: 'k', limits: { defaultPageSize: 1, maxPageSize: 1, maxCandidates: 10 } });
-    expect(tight).toEqual({ ok: false, code: 'ERR_SEARCH_PAGE_LIMIT', message: 'page.limit 2 is over the largest page, 1' });
+    const tight = { set, directory, decide: (r: Request) => decide(set, directory.enrich(r)), pageKey: 'k', limits: { defaultPageSize: 1, maxPageSize: 1, maxCandidates: 10 } };
+    const one = search(query, tight);
+    if (!one.ok) throw new Error(one.message);
+    expect(one.answer.page).toMatchObject({ count: 1, total: 2 });
+    const rest = search({ ...query, page: { token: one.answer.page.next_token, limit: 2 } }, tight);
+    if (!rest.ok) throw new Error(rest.message);
+    expect(rest.answer.page).toMatchObject({ count: 1, total: 2, next_token: '' });
+    expect([...one.answer.results, ...rest.answer.results]).toHaveLength(2);
     const first = search({ ...query, page: { token: null, limit: 1 } }, { set, directory, decide: (r) => decide(set, directory.enrich(r)), pageKey: 'k' });
     if (!first.ok) throw new Error(first.message);
     expect(first.answer.page.next_token).not.toBe('');

@@ -82,7 +82,7 @@ export const evaluationsBody = {
 /** The searched entity: its `type` is required; an `id`, when sent, is ignored (AuthZEN search). */
 const searchedSchema = { type: 'object', required: ['type'], properties: { type: { type: 'string' }, id: { type: 'string' }, properties } } as const;
 
-/** `page`: a previous `next_token` and a page size. Limits above the largest page are refused by the search itself. */
+/** `page`: a previous `next_token` and a page size. A limit above the largest page gets the largest page (the search itself). */
 const pageSchema = {
   type: 'object',
   properties: { token: { type: 'string' }, limit: { type: 'integer', minimum: 0 }, properties },
