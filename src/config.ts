@@ -143,6 +143,17 @@ export function loadConfig(inputs: ConfigInputs): Config {
     problems.push((err as Error).message);
   }
   const grpcText = flags.grpc ?? env.GAVEL_GRPC ?? inFile.grpc ?? DEFAULTS.grpc;
+  // An address in the file is checked even where a flag or a variable overrides it: it is
+  // what the server listens on once the override goes.
+  for (const [key, overridden] of [['http', (flags.http ?? env.GAVEL_HTTP) !== undefined], ['grpc', (flags.grpc ?? env.GAVEL_GRPC) !== undefined]] as const) {
+    const text = inFile[key];
+    if (!overridden || text === undefined) continue;
+    try {
+      parseAddress(text, `${where}: ${key}`);
+    } catch (err: unknown) {
+      problems.push((err as Error).message);
+    }
+  }
   let grpc = { host: '127.0.0.1', port: 9191 };
   try {
     grpc = parseAddress(grpcText, flags.grpc !== undefined ? '--grpc' : env.GAVEL_GRPC !== undefined ? 'GAVEL_GRPC' : `${where}: grpc`);

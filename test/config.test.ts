@@ -94,6 +94,18 @@ describe('configuration', () => {
     write('gavel.json', { http: 8181 });
     expect(() => loadConfig({ cwd: dir, flags: { config: 'gavel.json', http: '127.0.0.1:1' }, env: {} })).toThrow('gavel.json: http: expected a string');
     expect(() => loadConfig({ cwd: dir, flags: { config: 'gavel.json' }, env: { GAVEL_HTTP: '127.0.0.1:1' } })).toThrow('gavel.json: http: expected a string');
+    // Addresses too: a bad one would surface only once the flag went.
+    write('addresses.json', { http: '127.0.0.1:99999', grpc: 'nonsense' });
+    const message = (() => {
+      try {
+        loadConfig({ cwd: dir, flags: { config: 'addresses.json', http: '127.0.0.1:1', grpc: '127.0.0.1:2' }, env: {} });
+        return '';
+      } catch (err: unknown) {
+        return (err as Error).message;
+      }
+    })();
+    expect(message).toMatch(/addresses\.json: http: .*99999/);
+    expect(message).toMatch(/addresses\.json: grpc: /);
   });
 
   test('client keys come from the file or GAVEL_CLIENT_KEYS, which wins; weak or shared keys are refused', () => {

@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { timeInput } from '../formats/time-input.js';
 import { UsageError } from './io.js';
+import { ConfigError, loadConfig } from '../config.js';
 
 /**
  * Runs a strict `parseArgs` call: an unknown flag or a missing value becomes a usage error
@@ -26,12 +27,27 @@ function oneLine(message: string): string {
 export const COMMON = { policies: { type: 'string', short: 'p' }, help: { type: 'boolean', short: 'h' } } as const;
 
 /**
- * The database a command reads or writes: `--db`, else `GAVEL_DB`, else `data/gavel.db`. A
- * variable set but empty is an error, not the current folder taken for a database.
+ * The database a command reads or writes, found as `gavel serve` finds it: `--db`, else
+ * `GAVEL_DB`, else the `db` of the config file (`--config`, else `GAVEL_CONFIG`), else
+ * `data/gavel.db` — so a command run beside a server configured by file works on the server's
+ * database, not a new one. A variable set but empty is an error, not the current folder
+ * taken for a database; so is a config file that `gavel serve` would refuse.
  */
-export function databasePath(cwd: string, flag: string | undefined): string {
-  return optionalDatabasePath(cwd, flag) ?? resolve(cwd, 'data/gavel.db');
+export function databasePath(cwd: string, flag: string | undefined, configFlag?: string): string {
+  const named = optionalDatabasePath(cwd, flag);
+  if (named !== undefined) return named;
+  const file = configFlag ?? process.env.GAVEL_CONFIG;
+  if (file === undefined) return resolve(cwd, 'data/gavel.db');
+  try {
+    return loadConfig({ cwd, env: process.env, flags: { config: file } }).db;
+  } catch (err: unknown) {
+    if (err instanceof ConfigError) throw new UsageError(err.message);
+    throw err;
+  }
 }
+
+/** The `--config` option of a command that works on the server's database. */
+export const CONFIG = { config: { type: 'string', short: 'c' } } as const;
 
 /** As `databasePath`, for a command that works without a database: `undefined` when neither `--db` nor `GAVEL_DB` names one. */
 export function optionalDatabasePath(cwd: string, flag: string | undefined): string | undefined {

@@ -205,6 +205,26 @@ describe('gavel apply', () => {
     expect(rotated).toMatchObject({ code: 0, stdout: expect.stringMatching(/^rotated: key \S+ \(EdDSA\), key \S+ \(RS256\) sign from now on\n$/) });
   });
 
+  test('apply, log, explain, whatif and search work on the database the config file names (--config or GAVEL_CONFIG), as the server does', async () => {
+    mkdirSync(join(ws.dir, 'etc'), { recursive: true });
+    // `db` is relative to the config file, as gavel serve reads it.
+    writeFileSync(join(ws.dir, 'etc', 'gavel.json'), JSON.stringify({ db: '../state/gavel.db' }));
+    writeFileSync(join(ws.dir, 'dir.json'), JSON.stringify({ entities: [{ type: 'user', id: 'alice' }] }));
+    const applied = await gavel(['apply', 'dir.json', '--config', 'etc/gavel.json'], { cwd: cwd() });
+    expect(applied).toMatchObject({ code: 0, stderr: `created the database \`${join(ws.dir, 'state', 'gavel.db')}\` (there was none)\n` });
+    expect(existsSync(join(ws.dir, 'data'))).toBe(false);
+    // The variable finds it too, for every command that opens the database; --db still wins.
+    const env = { GAVEL_CONFIG: 'etc/gavel.json' };
+    expect((await gavel(['apply', 'dir.json'], { cwd: cwd(), env })).stdout).toBe('applied: 0 added, 0 changed, 0 removed\n');
+    expect(await gavel(['log', '--json'], { cwd: cwd(), env })).toMatchObject({ code: 0, stdout: '[]\n' });
+    expect((await gavel(['explain', 'no-such-decision'], { cwd: cwd(), env })).stderr).not.toContain('no database');
+    expect((await gavel(['search', 'subject', '--json'], { cwd: cwd(), env, stdin: JSON.stringify({ subject: { type: 'user' }, action: { name: 'read' }, resource: { type: 'doc', id: 'd' } }) })).code).toBe(0);
+    expect((await gavel(['log', '--db', 'other.db'], { cwd: cwd(), env })).stderr).toContain(`no database at \`${join(ws.dir, 'other.db')}\``);
+    // A config file gavel serve would refuse is refused here too, not read past.
+    writeFileSync(join(ws.dir, 'etc', 'bad.json'), JSON.stringify({ db: 7 }));
+    expect(await gavel(['log', '--config', 'etc/bad.json'], { cwd: cwd() })).toMatchObject({ code: 2, stderr: expect.stringContaining('etc/bad.json: db: expected a string') });
+  });
+
   test('GAVEL_DB set but empty is a usage error naming it, for every command with a database', async () => {
     writeFileSync(join(ws.dir, 'dir.json'), JSON.stringify({ entities: [] }));
     for (const args of [['apply', 'dir.json'], ['log'], ['explain', 'x'], ['whatif', '--candidate', '.'], ['keys', 'rotate']]) {

@@ -4,12 +4,12 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { applyDocument } from '../../issuer/apply-document.js';
 import { SqliteStore } from '../../store/sqlite/sqlite-store.js';
-import { flags, databasePath } from '../args.js';
+import { flags, databasePath, CONFIG } from '../args.js';
 import { Exit, UsageError, writeLine, type CliIo } from '../io.js';
 import { readJson } from '../../formats/json-error.js';
 import { NewDatabase } from '../new-database.js';
 
-export const applyHelp = `Usage: gavel apply FILE.json [--db FILE] [--dry-run] [--json]
+export const applyHelp = `Usage: gavel apply FILE.json [--db FILE] [--config FILE] [--dry-run] [--json]
 
 Makes the directory and the token issuer's registry in the database exactly what FILE
 says — adding, changing and removing in one transaction — so running it twice changes
@@ -33,17 +33,19 @@ database once a second). Directory attributes win over what callers send: a call
 grant itself a role.
 
 Options:
-      --db FILE    SQLite database (default ./data/gavel.db; also GAVEL_DB); created if absent
-      --dry-run    change nothing; show what would change
-      --json       print the changes as JSON: {"dry_run", "added", "changed", "removed"},
-                   as POST /v1/apply answers
-  -h, --help       show this help
+      --db FILE          SQLite database (default ./data/gavel.db; also GAVEL_DB); created if absent
+  -c, --config FILE      the config file gavel serve reads: its \`db\` is the database
+                         when neither --db nor GAVEL_DB names one (also GAVEL_CONFIG)
+      --dry-run          change nothing; show what would change
+      --json             print the changes as JSON: {"dry_run", "added", "changed", "removed"},
+                         as POST /v1/apply answers
+  -h, --help             show this help
 
 Exit codes: 0 applied (or nothing to do), 2 the document is invalid or unreadable.`;
 
 export async function apply(argv: string[], io: CliIo): Promise<number> {
   const { values, positionals } = flags(() =>
-    parseArgs({ args: argv, strict: true, allowPositionals: true, options: { db: { type: 'string' }, 'dry-run': { type: 'boolean' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } }),
+    parseArgs({ args: argv, strict: true, allowPositionals: true, options: { db: { type: 'string' }, ...CONFIG, 'dry-run': { type: 'boolean' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } }),
   );
   if (values.help) return writeLine(io.stdout, applyHelp), Exit.ok;
   if (positionals.length !== 1) throw new UsageError('give exactly one document: gavel apply FILE.json');
@@ -57,7 +59,7 @@ export async function apply(argv: string[], io: CliIo): Promise<number> {
   const read = readJson(text);
   if ('problem' in read) throw new UsageError(`${file}:${read.problem.line}:${read.problem.col}: not valid JSON: ${read.problem.message}`);
   const json = read.value;
-  const path = databasePath(io.cwd, values.db);
+  const path = databasePath(io.cwd, values.db, values.config);
   const dryRun = values['dry-run'] ?? false;
   // A dry run changes nothing, a database not yet made included: against none, it is what the first apply would add.
   const fresh = dryRun && !existsSync(path);

@@ -4,12 +4,12 @@ import { explainLogged, REQUEST_NOT_KEPT, type LoggedExplanation } from '../../e
 import { RevisionSets } from '../../engine/revisions.js';
 import type { PolicySet } from '../../engine/policy-set.js';
 import { SqliteStore } from '../../store/sqlite/sqlite-store.js';
-import { COMMON, flags, policiesDir, databasePath } from '../args.js';
+import { COMMON, flags, policiesDir, databasePath, CONFIG } from '../args.js';
 import { Exit, UsageError, writeLine, type CliIo } from '../io.js';
 import { loadSet } from '../load.js';
 import { ambiguity, findDecision } from '../../engine/find-decision.js';
 
-export const explainHelp = `Usage: gavel explain ID [--db FILE] [--policies DIR] [--json]
+export const explainHelp = `Usage: gavel explain ID [--db FILE] [--config FILE] [--policies DIR] [--json]
 
 Explains a logged decision (ID: its request id, as \`gavel log\` shows it in brackets): the
 logged request is decided again, with the explanation, by the policy revision that decided
@@ -20,6 +20,8 @@ says so and explains with the policies in DIR instead, labelled as such.
 
 Options:
       --db FILE          SQLite database (default ./data/gavel.db; also GAVEL_DB)
+  -c, --config FILE      the config file gavel serve reads: its \`db\` is the database
+                         when neither --db nor GAVEL_DB names one (also GAVEL_CONFIG)
   -p, --policies DIR     the fallback policies folder (default ./policies)
       --json             the explanation as JSON
   -h, --help             show this help
@@ -27,11 +29,11 @@ Options:
 Exit codes: 0 explained, 1 no decision with that id (or several under that request id: they are listed), 2 usage error (no database, no id).`;
 
 export async function explain(argv: string[], io: CliIo): Promise<number> {
-  const { values, positionals } = flags(() => parseArgs({ args: argv, strict: true, allowPositionals: true, options: { ...COMMON, db: { type: 'string' }, json: { type: 'boolean' } } }));
+  const { values, positionals } = flags(() => parseArgs({ args: argv, strict: true, allowPositionals: true, options: { ...COMMON, db: { type: 'string' }, ...CONFIG, json: { type: 'boolean' } } }));
   if (values.help) return writeLine(io.stdout, explainHelp), Exit.ok;
   if (positionals.length !== 1) throw new UsageError('give one decision id: gavel explain ID');
   const [id] = positionals as [string];
-  const path = databasePath(io.cwd, values.db);
+  const path = databasePath(io.cwd, values.db, values.config);
   if (!existsSync(path)) throw new UsageError(`no database at \`${path}\`; \`gavel serve\` creates it (or pass --db)`);
   const store = new SqliteStore(path, { readOnly: true });
   try {

@@ -2,11 +2,11 @@ import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { SqliteStore } from '../../store/sqlite/sqlite-store.js';
 import type { DecisionRecord } from '../../store/store.js';
-import { flags, timeFlag, databasePath } from '../args.js';
+import { flags, timeFlag, databasePath, CONFIG } from '../args.js';
 import { Exit, UsageError, writeLine, type CliIo } from '../io.js';
 import { INTERFACE_WIDTH, INTERFACES } from '../../server/interfaces.js';
 
-export const logHelp = `Usage: gavel log [--db FILE] [--since TIME] [--until TIME] [--decision allow|deny]
+export const logHelp = `Usage: gavel log [--db FILE] [--config FILE] [--since TIME] [--until TIME] [--decision allow|deny]
                  [--subject ID] [--policy ID] [--via INTERFACE] [--request-id ID] [--limit N] [--json]
 
 Shows the decision log that \`gavel serve\` writes, newest first: time, interface, verdict,
@@ -15,6 +15,8 @@ caller's request id.
 
 Options:
       --db FILE          SQLite database (default ./data/gavel.db; also GAVEL_DB)
+  -c, --config FILE      the config file gavel serve reads: its \`db\` is the database
+                         when neither --db nor GAVEL_DB names one (also GAVEL_CONFIG)
       --since TIME       only decisions at or after TIME: ISO 8601 (2026-11-22T10:00:00Z) or
                          an age back from now (30s, 15m, 2h, 7d)
       --until TIME       only decisions at or before TIME (the same forms)
@@ -37,7 +39,7 @@ export async function log(argv: string[], io: CliIo): Promise<number> {
       args: argv,
       strict: true,
       options: {
-        db: { type: 'string' },
+        db: { type: 'string' }, ...CONFIG,
         since: { type: 'string' },
         until: { type: 'string' },
         via: { type: 'string' },
@@ -52,7 +54,7 @@ export async function log(argv: string[], io: CliIo): Promise<number> {
     }),
   );
   if (values.help) return writeLine(io.stdout, logHelp), Exit.ok;
-  const path = databasePath(io.cwd, values.db);
+  const path = databasePath(io.cwd, values.db, values.config);
   if (!existsSync(path)) throw new UsageError(`no database at \`${path}\`; \`gavel serve\` creates it (or pass --db)`);
   if (values.decision !== undefined && values.decision !== 'allow' && values.decision !== 'deny') throw new UsageError('--decision is `allow` or `deny`');
   if (values.via !== undefined && !(INTERFACES as readonly string[]).includes(values.via)) throw new UsageError(`--via is one of ${INTERFACES.join(', ')}`);

@@ -9,11 +9,11 @@ import { validateSearchRequest } from '../../engine/search-request.js';
 import { userEntities } from '../../issuer/apply-document.js';
 import { offlineRequest } from '../../signals/offline.js';
 import { SqliteStore } from '../../store/sqlite/sqlite-store.js';
-import { COMMON, flags, policiesDir, databasePath } from '../args.js';
+import { COMMON, flags, policiesDir, databasePath, CONFIG } from '../args.js';
 import { Exit, readAll, UsageError, writeLine, type CliIo } from '../io.js';
 import { loadSet, printDiagnostics } from '../load.js';
 
-export const searchHelp = `Usage: gavel search subject|resource|action [--policies DIR] [--db FILE] [--request FILE|-] [--json]
+export const searchHelp = `Usage: gavel search subject|resource|action [--policies DIR] [--db FILE] [--config FILE] [--request FILE|-] [--json]
 
 Answers an AuthZEN search offline, as POST /access/v1/search/KIND would on a server over
 the same policies and database (docs/compliance.md#who-may-the-authzen-search-apis):
@@ -38,6 +38,8 @@ Exit codes: 0 searched (even with no results), 1 the policies are invalid, 2 bad
 Options:
   -p, --policies DIR   policies folder (default ./policies)
       --db FILE        SQLite database holding the directory (default ./data/gavel.db; also GAVEL_DB)
+  -c, --config FILE    the config file gavel serve reads: its \`db\` is the database
+                       when neither --db nor GAVEL_DB names one (also GAVEL_CONFIG)
   -r, --request FILE   the search request as JSON; - or omitted reads stdin
       --json           print the AuthZEN search response as JSON
   -h, --help           show this help`;
@@ -52,7 +54,7 @@ const OFFLINE_PAGE_KEY = 'gavel search (offline)';
 
 export async function searchCommand(argv: string[], io: CliIo): Promise<number> {
   const { values, positionals } = flags(() =>
-    parseArgs({ args: argv, strict: true, allowPositionals: true, options: { ...COMMON, db: { type: 'string' }, request: { type: 'string', short: 'r' }, json: { type: 'boolean' } } }),
+    parseArgs({ args: argv, strict: true, allowPositionals: true, options: { ...COMMON, db: { type: 'string' }, ...CONFIG, request: { type: 'string', short: 'r' }, json: { type: 'boolean' } } }),
   );
   if (values.help) return writeLine(io.stdout, searchHelp), Exit.ok;
   const kind = positionals[0];
@@ -67,7 +69,7 @@ export async function searchCommand(argv: string[], io: CliIo): Promise<number> 
   const where = source === '-' ? 'stdin' : source;
   const checked = validateSearchRequest(kind as SearchKind, parseJson(source === '-' ? await readAll(io.stdin) : await readText(resolve(io.cwd, source), source), where), { trusted: true });
   if ('problems' in checked) throw new UsageError(`${where}: invalid search request:\n  ${checked.problems.join('\n  ')}`);
-  const directory = openDirectory(databasePath(io.cwd, values.db));
+  const directory = openDirectory(databasePath(io.cwd, values.db, values.config));
   const outcome = search(checked.query, { set, directory, decide: (r) => decide(set, directory.enrich(offlineRequest(r))), pageKey: OFFLINE_PAGE_KEY });
   if (!outcome.ok) throw new UsageError(outcome.message);
   if (values.json) writeLine(io.stdout, JSON.stringify({ page: outcome.answer.page, results: outcome.answer.results }, null, 2));

@@ -3,13 +3,13 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { whatIf, type WhatIfExample, type WhatIfReport } from '../../engine/whatif.js';
 import { SqliteStore } from '../../store/sqlite/sqlite-store.js';
-import { flags, timeFlag, databasePath } from '../args.js';
+import { flags, timeFlag, databasePath, CONFIG } from '../args.js';
 import { Exit, UsageError, writeLine, type CliIo } from '../io.js';
 import { loadSet, printDiagnostics } from '../load.js';
 import { renderTable } from '../../formats/table.js';
 import { INTERFACE_WIDTH } from '../../server/interfaces.js';
 
-export const whatifHelp = `Usage: gavel whatif --candidate DIR [--db FILE] [--since TIME] [--until TIME] [--limit N]
+export const whatifHelp = `Usage: gavel whatif --candidate DIR [--db FILE] [--config FILE] [--since TIME] [--until TIME] [--limit N]
                     [--examples N] [--json]
 
 Replays decisions from the decision log against the policies in DIR and reports which
@@ -24,6 +24,8 @@ not apply, its forbid does), and such replays are counted as "with errors".
 Options:
       --candidate DIR    the policies folder to try (must be valid, as \`gavel check\` says)
       --db FILE          SQLite database (default ./data/gavel.db; also GAVEL_DB)
+  -c, --config FILE      the config file gavel serve reads: its \`db\` is the database
+                         when neither --db nor GAVEL_DB names one (also GAVEL_CONFIG)
       --since TIME       only decisions at or after TIME (ISO 8601, or an age: 15m, 2h, 7d)
       --until TIME       only decisions at or before TIME (the same forms)
       --limit N          replay at most the newest N decisions
@@ -38,7 +40,7 @@ export async function whatif(argv: string[], io: CliIo): Promise<number> {
   const { values } = flags(() =>
     parseArgs({ args: argv, strict: true, options: {
       candidate: { type: 'string' },
-      db: { type: 'string' },
+      db: { type: 'string' }, ...CONFIG,
       since: { type: 'string' },
       until: { type: 'string' },
       limit: { type: 'string' },
@@ -59,7 +61,7 @@ export async function whatif(argv: string[], io: CliIo): Promise<number> {
   };
   const limit = count('limit', values.limit);
   const examples = count('examples', values.examples);
-  const path = databasePath(io.cwd, values.db);
+  const path = databasePath(io.cwd, values.db, values.config);
   if (!existsSync(path)) throw new UsageError(`no database at \`${path}\`; \`gavel serve\` creates it (or pass --db)`);
   const built = await loadSet(resolve(io.cwd, values.candidate));
   if (built.set === null) {
