@@ -65,6 +65,8 @@ export interface AppOptions {
   ipLists?: LiveIpLists | null;
   /** Peers whose X-Forwarded-For (or Forwarded) names the client; none: the socket's peer is the client. */
   proxies?: TrustedProxies;
+  /** Hears of a peer that sent X-Forwarded-For (or Forwarded) without being a trusted proxy: the header was ignored. */
+  untrustedForwarder?: (peer: string) => void;
   /** The token issuer; its endpoints are not served when absent. */
   issuer?: Issuer | null;
   /** The decider shared with other interfaces (gRPC); made from the options above when absent. */
@@ -116,7 +118,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
   const metrics = options.metrics ?? new Metrics(options.policies);
   const decider = options.decider ?? new Decider(metrics, options.log ?? null, options.directory ?? null);
   const gateway = options.forwardAuth ?? NO_ISSUERS;
-  const origin = originOf(options.proxies ?? new TrustedProxies([]));
+  const origin = originOf(options.proxies ?? new TrustedProxies([]), options.untrustedForwarder);
   authzenRoutes(app, options.policies, options.baseUrl ?? null, decider, gateway.verifyToken, origin);
   searchRoutes(app, options.policies, decider, gateway.verifyToken, origin, { pageKey: options.searchPageKey ?? randomBytes(32), limits: options.searchLimits });
   decideRoutes(app, options.policies, decider, gateway.verifyToken, origin);

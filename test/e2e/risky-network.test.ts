@@ -80,6 +80,14 @@ describe('a risky network, end to end', () => {
     // A spoof from an untrusted peer (127.0.0.4) is ignored: the peer itself is clean.
     expect((await evaluation('127.0.0.4', { 'x-forwarded-for': '127.0.0.1' })).body.decision).toBe(true);
     expect((await evaluation('127.0.0.2', { 'x-forwarded-for': '127.0.0.1' })).body.decision).toBe(false);
+    // The operator hears of a peer whose forwarded addresses are ignored, once per peer; never of the trusted one.
+    await evaluation('127.0.0.4', { 'x-forwarded-for': '127.0.0.5' });
+    // stderr arrives on its own pipe: wait for the line rather than race it.
+    for (let waited = 0; !output.includes('127.0.0.4 sends') && waited < 5_000; waited += 50) await new Promise((r) => setTimeout(r, 50));
+    const warnings = output.split('\n').filter((l) => l.includes('which is ignored: it is not a trusted proxy'));
+    expect(warnings.filter((l) => l.startsWith('gavel: warning: 127.0.0.4 sends X-Forwarded-For'))).toHaveLength(1);
+    expect(warnings.find((l) => l.includes('127.0.0.4'))).toContain('add --trusted-proxy 127.0.0.4/32');
+    expect(warnings.some((l) => l.includes(' 127.0.0.1 sends'))).toBe(false);
     // The trusted proxy forwarding a listed client: the client's address decides.
     expect((await evaluation('127.0.0.1', { 'x-forwarded-for': '127.0.0.3' })).body).toMatchObject({ decision: false, context: { determining: ['risk.block-bad-networks'] } });
     // What the client wrote left of its real address is not believed.

@@ -358,7 +358,7 @@ async function serveUntilStopped(argv: string[], io: CliIo, osSignals: ServeSign
   const searchPageKey = createHmac('sha256', secret).update('gavel search page tokens').digest();
   // The console signs in with the admin key and reads the same store; without a key it says how to enable it.
   const consoleOptions = { key: config.adminKey, store: enabled ? store : null };
-  const app = buildApp({ baseUrl: config.issuer.url === null ? null : () => config.issuer.url, policies: live, metrics, reload: reloader.status, forwardAuth, log, store, directory, admin, decider, clientKeys, proxies, ipLists: config.ipLists.length > 0 ? ipLists : null, issuer, searchPageKey, console: consoleOptions, registrations: new AttemptLimit(config.issuer.registrationsPerHour, 3_600_000) });
+  const app = buildApp({ baseUrl: config.issuer.url === null ? null : () => config.issuer.url, policies: live, metrics, reload: reloader.status, forwardAuth, log, store, directory, admin, decider, clientKeys, proxies, untrustedForwarder: untrustedForwarders(proxies, io), ipLists: config.ipLists.length > 0 ? ipLists : null, issuer, searchPageKey, console: consoleOptions, registrations: new AttemptLimit(config.issuer.registrationsPerHour, 3_600_000) });
   const grpc = buildGrpcServer({ policies: live, decider, gateway: forwardAuth, ready: () => store.ping(), clientKeys, proxies, envoyProxies: new TrustedProxies(config.envoyTrustedProxies, config.clientAddressHeader), warn: (message) => writeLine(io.stderr, `gavel: warning: ${message}`) });
   /** Stops everything started: after SIGTERM, or when a port cannot be bound (so the process exits). */
   const shutdown = async () => {
@@ -471,4 +471,21 @@ function count(n: number, one: string, many = `${one}s`): string {
 function grpcLogVerbosity(): logVerbosity {
   const levels: Record<string, logVerbosity> = { DEBUG: logVerbosity.DEBUG, INFO: logVerbosity.INFO, ERROR: logVerbosity.ERROR, NONE: logVerbosity.NONE };
   return levels[(process.env.GRPC_VERBOSITY ?? 'ERROR').toUpperCase()] ?? logVerbosity.ERROR;
+}
+
+/** Peers warned about at most: a scan from many addresses must not flood the log. */
+const WARNED_FORWARDERS = 16;
+
+/**
+ * A warning, once per peer, for a peer that forwards a client address Gavel does not believe:
+ * behind an untrusted gateway every client has the gateway's address, so one abusive client
+ * trips address-based signals (the example `risk.probing`) for all of them.
+ */
+function untrustedForwarders(proxies: TrustedProxies, io: CliIo): (peer: string) => void {
+  const warned = new Set<string>();
+  return (peer) => {
+    if (warned.has(peer) || warned.size >= WARNED_FORWARDERS) return;
+    warned.add(peer);
+    writeLine(io.stderr, `gavel: warning: ${peer} sends ${proxies.header === 'forwarded' ? 'Forwarded' : 'X-Forwarded-For'}, which is ignored: it is not a trusted proxy, so every client it forwards is taken to be ${peer} (risk signals by address included); if it is your gateway, add --trusted-proxy ${peer.includes(':') ? `${peer}/128` : `${peer}/32`} (or trusted_proxies in the config file)`);
+  };
 }
