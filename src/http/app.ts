@@ -21,6 +21,7 @@ import { adminRoutes, type AdminOptions } from './routes/admin.js';
 import { healthRoutes } from './routes/health.js';
 import { requireClientKeys } from './client-auth.js';
 import { originOf } from './origin.js';
+import { clientError, frameworkError, MAX_HEADER_BYTES } from './client-errors.js';
 import { AttemptLimit } from '../server/attempt-limit.js';
 import { DEFAULT_REGISTRATIONS_PER_HOUR } from '../config.js';
 import { ReplayCache } from '../tokens/dpop.js';
@@ -103,6 +104,9 @@ export function buildApp(options: AppOptions): FastifyInstance {
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),
     ajv: { customOptions: { allErrors: false, coerceTypes: false, removeAdditional: false } },
+    http: { maxHeaderSize: MAX_HEADER_BYTES },
+    clientErrorHandler: clientError,
+    frameworkErrors: frameworkError,
   });
   app.setErrorHandler(errorHandler);
   jsonBodies(app);

@@ -1,0 +1,64 @@
+/**
+ * What the HTTP parser refuses before any route runs — oversize headers, malformed framing,
+ * a URL whose percent-encoding is broken — is answered like every other error: a JSON
+ * `{error, message}` with the right status. Over a real socket: `inject` skips the parser.
+ */
+import { connect } from 'node:net';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import type { FastifyInstance } from 'fastify';
+import { buildPolicySet } from '../../src/index.js';
+import { LivePolicySet } from '../../src/engine/live-set.js';
+import { buildApp } from '../../src/http/app.js';
+
+let app: FastifyInstance;
+let port = 0;
+
+beforeAll(async () => {
+  const live = new LivePolicySet(buildPolicySet([{ file: 'app.gavel', text: 'permit (action == "GET", resource);\n' }]).set!);
+  app = buildApp({ policies: live });
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const address = app.server.address();
+  port = typeof address === 'object' && address !== null ? address.port : 0;
+});
+
+afterAll(async () => {
+  await app.close();
+});
+
+/** Sends raw bytes, answers the status line and the body. */
+function raw(request: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1');
+    let text = '';
+    socket.on('data', (d: Buffer) => (text += d.toString()));
+    socket.on('end', () => resolve({ status: Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1] ?? 0), body: text.slice(text.indexOf('\r\n\r\n') + 4) }));
+    socket.on('error', reject);
+    socket.end(request);
+  });
+}
+
+const get = (path: string, headers = ''): Promise<{ status: number; body: string }> => raw(`GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n${headers}\r\n`);
+
+describe('errors before routing', () => {
+  test('headers up to 64 KiB pass (a browser\'s cookies, forwarded by a gateway); beyond, 431 with a JSON body', async () => {
+    const cookie = `Cookie: ${'a=' + 'x'.repeat(40_000)}\r\n`;
+    expect((await get('/healthz', cookie)).status).toBe(200);
+    const over = await get('/healthz', `Cookie: ${'a=' + 'x'.repeat(70_000)}\r\n`);
+    expect(over.status).toBe(431);
+    expect(JSON.parse(over.body)).toEqual({ error: 'invalid_request', message: 'the request headers are larger than 64 KiB' });
+  });
+
+  test('a malformed Content-Length is a 400 saying what is wrong', async () => {
+    const r = await raw('POST /v1/decide HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: abc\r\n\r\n{}');
+    expect(r.status).toBe(400);
+    expect(JSON.parse(r.body)).toEqual({ error: 'invalid_request', message: expect.stringMatching(/^the request is not valid HTTP\/1\.1: .*Content-Length/i) });
+  });
+
+  test('a URL with a broken percent-encoding is a 400 in the usual shape', async () => {
+    for (const path of ['/%', '/v1/decisions/%ZZ']) {
+      const r = await get(path);
+      expect(r.status, path).toBe(400);
+      expect(JSON.parse(r.body), path).toEqual({ error: 'invalid_request', message: `the URL is not valid: ${path} has a broken percent-encoding` });
+    }
+  });
+});
