@@ -103,7 +103,8 @@ export function buildApp(options: AppOptions): FastifyInstance {
     // AuthZEN: a PEP's X-Request-ID is echoed; without one, the PDP makes one.
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),
-    ajv: { customOptions: { allErrors: false, coerceTypes: false, removeAdditional: false } },
+    // `verbose`: a refused value and its schema reach the error handler, which words the message from them.
+    ajv: { customOptions: { allErrors: false, coerceTypes: false, removeAdditional: false, verbose: true } },
     http: { maxHeaderSize: MAX_HEADER_BYTES },
     clientErrorHandler: clientError,
     frameworkErrors: frameworkError,

@@ -55,6 +55,12 @@ function validationMessage(err: FastifyError): string {
     return `${err.validationContext ?? 'request'}${path} has an unknown member "${extra}"`;
   }
   const where = inQuery && path !== '' ? `query parameter "${path.slice(1)}"` : err.validationContext === 'body' && path === '' ? 'the body' : `${err.validationContext ?? 'request'}${path}`;
+  // `?limit=1&limit=2` arrives as a list: say so, not that a list is not a string (RFC 6749 §3.1 style).
+  const verbose = first as typeof first & { data?: unknown; parentSchema?: { description?: unknown } };
+  if (inQuery && first.keyword === 'type' && Array.isArray(verbose.data)) return `${where} is given more than once`;
+  // A pattern is the schema's; its `description` says it in words (app.ts turns on ajv's `verbose` for this).
+  const described = verbose.parentSchema?.description;
+  if (first.keyword === 'pattern' && typeof described === 'string') return `${where} must be ${described}`;
   const allowed = first.keyword === 'enum' ? first.params.allowedValues : undefined;
   if (Array.isArray(allowed)) return `${where} must be one of: ${allowed.map((v) => String(v)).join(', ')}`;
   if (first.keyword === 'type' && typeof first.params.type === 'string') return `${where} must be ${TYPE_NAMES[first.params.type] ?? `of type ${first.params.type}`}`;

@@ -168,9 +168,15 @@ describe('admin endpoints', () => {
     { url: '/v1/decide?explian=true', method: 'POST' as const, message: 'unknown query parameter "explian"' },
     { url: '/v1/decisions?limit=0', method: 'GET' as const, message: 'query parameter "limit" must be from 1 to 10000 (0 given)' },
     { url: '/v1/decisions?limit=20000', method: 'GET' as const, message: 'query parameter "limit" must be from 1 to 10000 (20000 given)' },
+    { url: '/v1/decisions?limit=abc', method: 'GET' as const, message: 'query parameter "limit" must be a whole number from 1 to 10,000' },
+    { url: '/v1/decisions?after=yesterday', method: 'GET' as const, message: 'query parameter "after" must be the `next` value of a previous page' },
+    { url: '/v1/decisions?limit=1&limit=2', method: 'GET' as const, message: 'query parameter "limit" is given more than once' },
+    { url: '/v1/decide?explain=true&explain=false', method: 'POST' as const, message: 'query parameter "explain" is given more than once' },
+    { url: '/v1/decide/batch?explian=true', method: 'POST' as const, message: 'unknown query parameter "explian"' },
+    { url: '/v1/reload?x=1', method: 'POST' as const, message: 'unknown query parameter "x"' },
   ])('a bad query parameter ($url) is a 400 that says what is allowed, and changes nothing', async ({ url, method, message }) => {
     const { app, store } = setup(KEY);
-    const payload = url.startsWith('/v1/apply') ? { entities: [{ type: 'doc', id: '1' }] } : request;
+    const payload = url.startsWith('/v1/apply') ? { entities: [{ type: 'doc', id: '1' }] } : url.startsWith('/v1/decide/batch') ? { requests: [request] } : request;
     const r = await app.inject({ method, url, headers: { authorization: `Bearer ${KEY}` }, ...(method === 'POST' ? { payload } : {}) });
     expect(r.statusCode).toBe(400);
     expect(r.json()).toEqual({ error: 'invalid_request', message });

@@ -243,6 +243,12 @@ describe('native API', () => {
     expect(r.json().message).toMatch(/requests\/1/);
   });
 
+  test('a batch refuses a member beside `requests`: an `explain` in the body is not silently ignored', async () => {
+    const r = await post('/v1/decide/batch', { requests: [{ subject: alice, action: { name: 'read' }, resource: active }], explain: true });
+    expect(r.statusCode).toBe(400);
+    expect(r.json()).toEqual({ error: 'invalid_request', message: 'body/explain: unknown member; a batch has only `requests` (explain is a query parameter: /v1/decide/batch?explain=true)' });
+  });
+
   test('unknown routes are 404 with the error shape', async () => {
     const r = await app.inject({ method: 'GET', url: '/nope' });
     expect(r.statusCode).toBe(404);

@@ -21,11 +21,11 @@ const decisionsQuery = {
     until: { type: 'string', maxLength: 64 },
     via: { type: 'string', enum: INTERFACES },
     request_id: { type: 'string', minLength: 1, maxLength: 512 },
-    after: { type: 'string', pattern: '^[0-9]{1,15}\\.[0-9]{1,6}$' },
+    after: { type: 'string', pattern: '^[0-9]{1,15}\\.[0-9]{1,6}$', description: 'the `next` value of a previous page' },
     decision: { type: 'string', enum: ['allow', 'deny'] },
     subject: { type: 'string' },
     policy: { type: 'string' },
-    limit: { type: 'string', pattern: '^[0-9]{1,6}$' },
+    limit: { type: 'string', pattern: '^[0-9]{1,6}$', description: 'a whole number from 1 to 10,000' },
   },
 } as const;
 
@@ -73,6 +73,8 @@ const whatIfBody = {
 const idParams = { type: 'object', required: ['id'], properties: { id: { type: 'string', minLength: 1, maxLength: 512 } } } as const;
 
 const applyQuery = { type: 'object', additionalProperties: false, properties: { dry_run: { type: 'string', enum: ['true', 'false'] } } } as const;
+/** A route that takes no query parameters refuses them, as the others refuse a misspelt one. */
+const noQuery = { type: 'object', additionalProperties: false, properties: {} } as const;
 
 /** A request id several decisions were logged under: each of them, to be asked for by its own id. */
 function ambiguousAnswer(id: string, records: readonly DecisionRecord[]) {
@@ -181,7 +183,7 @@ export function adminRoutes(app: FastifyInstance, options: AdminOptions, live: L
       return { dry_run: false, ...result.changes };
     });
 
-    admin.post('/v1/reload', async (_request, reply) => {
+    admin.post('/v1/reload', { schema: { querystring: noQuery } }, async (_request, reply) => {
       if (options.reload === null) return reply.status(404).send({ error: 'not_found', message: 'this server does not reload policies' });
       return options.reload();
     });

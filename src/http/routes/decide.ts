@@ -35,7 +35,14 @@ export function decideRoutes(app: FastifyInstance, policies: LivePolicySet, deci
 
   app.post('/v1/decide/batch', { schema: { body: batchBody, querystring: explainQuery } }, async (request) => {
     const { explain } = request.query as { explain?: string };
-    const { requests } = request.body as { requests: unknown[] };
+    const { requests, ...other } = request.body as { requests: unknown[] };
+    // As /v1/decide refuses a misspelt member, the batch refuses one beside `requests` — an
+    // `explain` put in the body would otherwise be answered without the explanations.
+    const unknown = Object.keys(other);
+    if (unknown.length > 0) {
+      const hint = unknown.includes('explain') ? ' (explain is a query parameter: /v1/decide/batch?explain=true)' : '';
+      throw Object.assign(new Error(`body/${unknown[0]}: unknown member; a batch has only \`requests\`${hint}`), { statusCode: 400 });
+    }
     // One set for the whole batch: a reload in between never splits it across revisions.
     const set = policies.current;
     const from = origin(request);
