@@ -8,7 +8,8 @@ export const DECISIONS_PER_PAGE = 50;
 
 /** The filter form's fields as typed (re-shown as they were, even when one is invalid). */
 export interface DecisionsForm {
-  decision: '' | 'allow' | 'deny';
+  /** `allow`, `deny`, or empty for both; anything else is an error to show. */
+  decision: string;
   subject: string;
   policy: string;
   since: string;
@@ -17,6 +18,8 @@ export interface DecisionsForm {
 /** The filter the form asks for; a `since` that is neither a time nor an age is an error to show, not a crash. */
 export function filterOf(f: DecisionsForm): { filter: DecisionFilter } | { error: string } {
   const filter: DecisionFilter = {};
+  // As the API refuses it: a filter that cannot match must not show the whole log as if it had.
+  if (f.decision !== '' && f.decision !== 'allow' && f.decision !== 'deny') return { error: `decision \`${f.decision}\` is neither allow nor deny` };
   if (f.decision !== '') filter.decision = f.decision === 'allow';
   if (f.subject.trim() !== '') filter.subjectId = f.subject.trim();
   if (f.policy.trim() !== '') filter.policy = f.policy.trim();

@@ -6,7 +6,7 @@ import { timeInput } from '../formats/time-input.js';
 import { inventoryOf } from '../engine/inventory-cache.js';
 import { explainLogged } from '../engine/explain-logged.js';
 import { RevisionSets } from '../engine/revisions.js';
-import type { Store } from '../store/store.js';
+import { LOG_CURSOR, type Store } from '../store/store.js';
 import type { TrustedProxies } from '../signals/client-address.js';
 import { renderAffectsCsv } from '../formats/render-affects.js';
 import { readAffectsForm, queryOf, factsOf } from './affects-form.js';
@@ -166,12 +166,13 @@ function routes(scope: FastifyInstance, options: ConsoleOptions, key: string, se
 
   scope.get('/console/decisions', signedIn((request, reply, _session, csrf) => {
     const p = params(request);
-    const decision = p.get('decision');
-    const f: DecisionsForm = { decision: decision === 'allow' || decision === 'deny' ? decision : '', subject: p.get('subject') ?? '', policy: p.get('policy') ?? '', since: p.get('since') ?? '' };
+    const f: DecisionsForm = { decision: p.get('decision') ?? '', subject: p.get('subject') ?? '', policy: p.get('policy') ?? '', since: p.get('since') ?? '' };
     if (options.store === null) return sendPage(reply, 200, decisionsPage(f, { disabled: true }, shell(csrf)));
     const filter = filterOf(f);
     if ('error' in filter) return sendPage(reply, 400, decisionsPage(f, filter, shell(csrf)));
-    const page = pageOfDecisions(options.store, filter.filter, DECISIONS_PER_PAGE, p.get('older'));
+    const older = p.get('older');
+    if (older !== null && !LOG_CURSOR.test(older)) return sendPage(reply, 400, decisionsPage(f, { error: 'the link to older decisions is damaged: start again from the first page' }, shell(csrf)));
+    const page = pageOfDecisions(options.store, filter.filter, DECISIONS_PER_PAGE, older);
     return sendPage(reply, 200, decisionsPage(f, { page }, shell(csrf)));
   }));
 

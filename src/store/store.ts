@@ -58,6 +58,9 @@ export interface DecisionSink {
   appendBatch(batch: DecisionBatch): void;
 }
 
+/** A decision log page cursor, `SEQ.POS` (the batch and the record's place in it): what a page answers as `next`. */
+export const LOG_CURSOR = /^(\d{1,15})\.(\d{1,6})$/;
+
 export interface DecisionQuery {
   /** ISO 8601, inclusive. */
   since?: string;

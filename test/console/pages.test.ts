@@ -169,6 +169,23 @@ describe('the console', () => {
     expect(wrong).not.toContain('recent-1');
   });
 
+  test('a decision filter that is neither allow nor deny, or a damaged link to older decisions, is said — not answered with the whole log', async () => {
+    const { app, log } = setup();
+    await app.inject({ method: 'POST', url: '/v1/decide', payload: { subject: { type: 'user', id: 'ann' }, action: { name: 'delete' }, resource: { type: 'doc', id: '1' } } });
+    log.flush();
+    const { cookie } = await signIn(app);
+    for (const [query, message] of [
+      ['decision=Deny', 'decision `Deny` is neither allow nor deny'],
+      ['decision=bogus', 'decision `bogus` is neither allow nor deny'],
+      ['older=zzz', 'the link to older decisions is damaged'],
+    ] as const) {
+      const r = await app.inject({ method: 'GET', url: `/console/decisions?${query}`, headers: { cookie } });
+      expect(r.statusCode, query).toBe(400);
+      expect(r.body, query).toContain(message);
+      expect(r.body, query).not.toContain('<strong>ann</strong>');
+    }
+  });
+
   test('a decision logged without its request shows the record and says why it is not explained', async () => {
     const { app, log } = setup(KEY, false);
     await app.inject({ method: 'POST', url: '/v1/decide', headers: { 'x-request-id': 'del-2' }, payload: { subject: { type: 'user', id: 'ann' }, action: { name: 'delete' }, resource: { type: 'doc', id: '1' } } });

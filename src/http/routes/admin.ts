@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import type { DecisionQuery, DecisionRecord, Store } from '../../store/store.js';
+import { LOG_CURSOR, type DecisionQuery, type DecisionRecord, type Store } from '../../store/store.js';
 import { ambiguity, findDecision } from '../../engine/find-decision.js';
 import type { LivePolicySet } from '../../engine/live-set.js';
 import { explainLogged, REQUEST_NOT_KEPT } from '../../engine/explain-logged.js';
@@ -21,7 +21,7 @@ const decisionsQuery = {
     until: { type: 'string', maxLength: 64 },
     via: { type: 'string', enum: INTERFACES },
     request_id: { type: 'string', minLength: 1, maxLength: 512 },
-    after: { type: 'string', pattern: '^[0-9]{1,15}\\.[0-9]{1,6}$', description: 'the `next` value of a previous page' },
+    after: { type: 'string', pattern: LOG_CURSOR.source, description: 'the `next` value of a previous page' },
     decision: { type: 'string', enum: ['allow', 'deny'] },
     subject: { type: 'string' },
     policy: { type: 'string' },

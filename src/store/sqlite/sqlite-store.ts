@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { REGISTRY_SECTIONS, type Client, type Registry, type RegistrySection } from '../../issuer/registry.js';
-import { StoreError, type AuthCode, type CodeUse, type DecisionBatch, type DecisionPage, type DecisionQuery, type DecisionRecord, type DecisionWindow, type DirectoryChanges, type Entity, type PolicyRevision, type RefreshToken, type RefreshUse, type Store, type StoredSigningKey } from '../store.js';
+import { LOG_CURSOR, StoreError, type AuthCode, type CodeUse, type DecisionBatch, type DecisionPage, type DecisionQuery, type DecisionRecord, type DecisionWindow, type DirectoryChanges, type Entity, type PolicyRevision, type RefreshToken, type RefreshUse, type Store, type StoredSigningKey } from '../store.js';
 import { MIGRATIONS, type SchemaEdit } from './migrations.js';
 import { batchText, line, summarize } from '../decision-summary.js';
 
@@ -614,7 +614,7 @@ export class SqliteStore implements Store {
 
 /** A page cursor, `SEQ.POS`; anything else is no cursor (the first page). */
 function parseCursor(cursor: string): { seq: number; pos: number } | null {
-  const m = /^(\d{1,15})\.(\d{1,6})$/.exec(cursor);
+  const m = LOG_CURSOR.exec(cursor);
   return m === null ? null : { seq: Number(m[1]), pos: Number(m[2]) };
 }
 
