@@ -11,6 +11,7 @@ import { IP_LIST_FORMATS, type IpListFormat } from './signals/ip/list-format.js'
 import { IP_LIST_NAME, type IpListConfig } from './signals/ip/list-config.js';
 import { issuerProblems, type Algorithm, type TrustedIssuer } from './tokens/trusted-issuer.js';
 import { readJson } from './formats/json-error.js';
+import { whyUnreadable } from './formats/file-error.js';
 import { SIGNING_ALGORITHMS, type SigningAlgorithm } from './issuer/keys.js';
 
 export interface Config {
@@ -183,7 +184,7 @@ function readConfigFile(path: string, shown: string, problems: string[]): Json {
   try {
     text = readFileSync(path, 'utf8');
   } catch (err: unknown) {
-    throw new ConfigError(`cannot read config file \`${shown}\`: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'it does not exist' : String(err)}`);
+    throw new ConfigError(`cannot read config file \`${shown}\`: ${whyUnreadable(err)}`);
   }
   const read = readJson(text);
   if ('problem' in read) throw new ConfigError(`${shown}:${read.problem.line}:${read.problem.col}: not valid JSON: ${read.problem.message}`);

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
@@ -55,6 +55,9 @@ describe('configuration', () => {
     expect(() => loadConfig({ cwd: dir, flags: { config: 'a.json' }, env: {} })).toThrow(/a\.json: unknown key `polices`.*\n.*a\.json: unknown key `htpp`/);
     expect(() => loadConfig({ cwd: dir, flags: { config: 'b.json' }, env: {} })).toThrow(/b\.json:\d+:\d+: not valid JSON/);
     expect(() => loadConfig({ cwd: dir, flags: { config: 'c.json' }, env: {} })).toThrow('cannot read config file `c.json`: it does not exist');
+    // A folder named as the file is said in words, not as the system's EISDIR.
+    mkdirSync(join(dir, 'etc'), { recursive: true });
+    expect(() => loadConfig({ cwd: dir, flags: { config: 'etc' }, env: {} })).toThrow(/^cannot read config file `etc`: it is a folder$/);
     // An unknown key is reported with the file's other problems, not alone before them.
     write('d.json', { htp: '127.0.0.1:1', watch: 'yes', admin_key: 'short' });
     expect(() => loadConfig({ cwd: dir, flags: { config: 'd.json' }, env: {} })).toThrow(/d\.json: unknown key `htp`[\s\S]*watch[\s\S]*admin_key/);

@@ -27,8 +27,8 @@ export function readDirectoryDocument(value: unknown): { entities: Entity[] | un
     const at = `entities[${i}]`;
     if (!isObject(item)) return void problems.push(`${at}: expected an object with type, id and attributes`);
     const { type, id, attributes } = item;
-    if (typeof type !== 'string' || type === '') problems.push(`${at}.type: expected a non-empty string`);
-    if (typeof id !== 'string' || id === '') problems.push(`${at}.id: expected a non-empty string`);
+    if (typeof type !== 'string' || type === '') problems.push(`${at}.type: ${type === undefined ? 'missing; it is required (a non-empty string)' : 'expected a non-empty string'}`);
+    if (typeof id !== 'string' || id === '') problems.push(`${at}.id: ${id === undefined ? 'missing; it is required (a non-empty string)' : 'expected a non-empty string'}`);
     if (attributes !== undefined && !isObject(attributes)) problems.push(`${at}.attributes: expected an object`);
     for (const key of Object.keys(item)) if (!['type', 'id', 'attributes'].includes(key)) problems.push(`${at}.${key}: unknown member`);
     if (typeof type !== 'string' || typeof id !== 'string') return;

@@ -3,6 +3,7 @@ import { readdir, readFile, realpath, stat } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import type { PolicySource } from './policy-set.js';
 import { PARSE_LIMITS } from '../language/parse/parser.js';
+import { whyUnreadable } from '../formats/file-error.js';
 
 /** What a policies folder holds: policy files, an optional schema and policy test files. */
 export interface PolicyFolder {
@@ -34,7 +35,7 @@ export async function loadPolicyFolder(dir: string): Promise<PolicyFolder> {
   const files = await walk(dir, dir, [], new Set()).catch((err: unknown) => {
     if (err instanceof FolderError) throw err;
     const code = (err as NodeJS.ErrnoException).code;
-    throw new FolderError(code === 'ENOENT' ? `policies folder \`${dir}\` does not exist` : code === 'ENOTDIR' ? `\`${dir}\` is not a folder` : `cannot read \`${dir}\`: ${describe(err)}`);
+    throw new FolderError(code === 'ENOENT' ? `policies folder \`${dir}\` does not exist` : code === 'ENOTDIR' ? `\`${dir}\` is not a folder` : `cannot read \`${dir}\`: ${whyUnreadable(err)}`);
   });
   const folder: PolicyFolder = { dir, sources: [], schema: null, tests: [] };
   const paths = files.sort();
@@ -143,7 +144,7 @@ async function readText(path: string): Promise<string> {
     return bytes.toString('utf8');
   } catch (err: unknown) {
     if (err instanceof FolderError) throw err;
-    throw new FolderError(`cannot read \`${path}\`: ${describe(err)}`);
+    throw new FolderError(`cannot read \`${path}\`: ${whyUnreadable(err)}`);
   }
 }
 
@@ -161,12 +162,6 @@ function firstBadLine(bytes: Buffer): number {
 }
 
 function rethrow(err: unknown, path: string): never {
-  throw err instanceof FolderError ? err : new FolderError(`cannot read \`${path}\`: ${describe(err)}`);
+  throw err instanceof FolderError ? err : new FolderError(`cannot read \`${path}\`: ${whyUnreadable(err)}`);
 }
 
-function describe(err: unknown): string {
-  const code = (err as NodeJS.ErrnoException).code;
-  if (code === 'EACCES' || code === 'EPERM') return 'permission denied';
-  if (code === 'EISDIR') return 'it is a folder';
-  return err instanceof Error ? err.message : String(err);
-}

@@ -119,13 +119,15 @@ function only(item: Json, keys: readonly string[], at: string, problems: string[
 
 function name(item: Json, key: string, at: string, problems: string[]): string {
   const v = item[key];
-  if (typeof v !== 'string' || v === '') problems.push(`${at}.${key}: expected a non-empty string`);
+  if (v === undefined) problems.push(`${at}.${key}: missing; it is required (a non-empty string)`);
+  else if (typeof v !== 'string' || v === '') problems.push(`${at}.${key}: expected a non-empty string`);
   return typeof v === 'string' ? v : '';
 }
 
 function strings(item: Json, key: string, at: string, problems: string[], fallback?: string[]): string[] {
   const v = item[key];
   if (v === undefined && fallback !== undefined) return fallback;
+  if (v === undefined) return problems.push(`${at}.${key}: missing; it is required (a list of strings)`), [];
   if (!isStrings(v)) return problems.push(`${at}.${key}: expected a list of strings`), [];
   return v;
 }

@@ -268,11 +268,16 @@ describe('gavel apply', () => {
     expect(existsSync(join(cwd(), 'none'))).toBe(false);
   });
 
+  test('a document that is missing, or a folder, is said in words', async () => {
+    expect((await gavel(['apply', 'nothing.json'], { cwd: cwd() })).stderr).toBe('gavel apply: cannot read `nothing.json`: it does not exist\n');
+    expect((await gavel(['apply', 'policies'], { cwd: cwd() })).stderr).toBe('gavel apply: cannot read `policies`: it is a folder\n');
+  });
+
   test('an invalid document applies nothing and says where it is wrong', async () => {
     writeFileSync(join(ws.dir, 'bad.json'), JSON.stringify({ entities: [{ type: 'user', id: 'ok' }, { type: 'user' }] }));
     const r = await gavel(['apply', 'bad.json'], { cwd: cwd() });
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain('entities[1].id: expected a non-empty string');
+    expect(r.stderr).toContain('entities[1].id: missing; it is required (a non-empty string)');
     expect((await gavel(['apply', 'bad.json', '--dry-run'], { cwd: cwd() })).code).toBe(2);
   });
 });

@@ -38,7 +38,7 @@ describe('the directory document', () => {
     expect(readDirectoryDocument({ entities: [{ type: 'user' }, { type: 'user', id: 'a', attributes: [] }, { type: 'user', id: 'a' }, 5], extra: 1 })).toEqual({
       problems: [
         'extra: unknown section; sections are entities, apis, clients, roles, groups, users',
-        'entities[0].id: expected a non-empty string',
+        'entities[0].id: missing; it is required (a non-empty string)',
         'entities[1].attributes: expected an object',
         'entities[2]: user::"a" is listed twice',
         'entities[3]: expected an object with type, id and attributes',

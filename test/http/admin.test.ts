@@ -219,7 +219,7 @@ describe('admin endpoints', () => {
     expect(store.registry().apis).toHaveLength(1);
     const bad = await app.inject({ method: 'POST', url: '/v1/apply', headers: auth, payload: { clients: [{ id: 'c', secret: 'short' }] } });
     expect(bad.statusCode).toBe(400);
-    expect(bad.json()).toMatchObject({ error: 'invalid_document', problems: ['clients[0].secret: use a random string of at least 32 characters', 'clients[0].scopes: expected a list of strings'] });
+    expect(bad.json()).toMatchObject({ error: 'invalid_document', problems: ['clients[0].secret: use a random string of at least 32 characters', 'clients[0].scopes: missing; it is required (a list of strings)'] });
     expect((await app.inject({ method: 'POST', url: '/v1/apply', payload: doc })).statusCode).toBe(401);
     await app.close();
   });

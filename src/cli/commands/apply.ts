@@ -7,6 +7,7 @@ import { SqliteStore } from '../../store/sqlite/sqlite-store.js';
 import { flags, databasePath, CONFIG } from '../args.js';
 import { Exit, UsageError, writeLine, type CliIo } from '../io.js';
 import { readJson } from '../../formats/json-error.js';
+import { whyUnreadable } from '../../formats/file-error.js';
 import { NewDatabase } from '../new-database.js';
 
 export const applyHelp = `Usage: gavel apply FILE.json [--db FILE] [--config FILE] [--dry-run] [--json]
@@ -54,7 +55,7 @@ export async function apply(argv: string[], io: CliIo): Promise<number> {
   try {
     text = await readFile(resolve(io.cwd, file), 'utf8');
   } catch (err: unknown) {
-    throw new UsageError(`${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'does not exist' : `cannot be read: ${(err as Error).message}`}`);
+    throw new UsageError(`cannot read \`${file}\`: ${whyUnreadable(err)}`);
   }
   const read = readJson(text);
   if ('problem' in read) throw new UsageError(`${file}:${read.problem.line}:${read.problem.col}: not valid JSON: ${read.problem.message}`);

@@ -4,6 +4,7 @@ import { formatDiagnostic } from '../../language/diagnostic.js';
 import type { LoadedList } from './ip-reputation.js';
 import type { ResolvedIpListConfig } from './list-config.js';
 import { DEFAULT_IP_LIST_LIMITS, parseIpList, type IpListLimits } from './list-format.js';
+import { whyUnreadable } from '../../formats/file-error.js';
 
 /** A list file's text and a digest of its bytes, which tells a reload whether it changed. */
 export type ListFile = { text: string; digest: string } | { error: string };
@@ -21,7 +22,7 @@ export async function readListFile(path: string, limits: IpListLimits = DEFAULT_
     if (bytes.length > limits.maxBytes) return tooLarge(bytes.length);
     return { text: bytes.toString('utf8'), digest: createHash('sha256').update(bytes).digest('base64') };
   } catch (err: unknown) {
-    return { error: `${path}: error: cannot read the file: ${describe(err)}` };
+    return { error: `${path}: error: cannot read the file: ${whyUnreadable(err, 'no such file')}` };
   }
 }
 
@@ -32,10 +33,3 @@ export function parseListFile(config: ResolvedIpListConfig, file: { text: string
   return { list: { ...parsed.content, name: config.name, path: config.path }, digest: file.digest };
 }
 
-function describe(err: unknown): string {
-  const code = (err as NodeJS.ErrnoException).code;
-  if (code === 'ENOENT') return 'no such file';
-  if (code === 'EACCES' || code === 'EPERM') return 'permission denied';
-  if (code === 'EISDIR') return 'it is a folder';
-  return err instanceof Error ? err.message : String(err);
-}
