@@ -1,5 +1,7 @@
 import { lstatSync, rmdirSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { SqliteStore } from '../store/sqlite/sqlite-store.js';
+import { UsageError } from './io.js';
 
 /**
  * Whether anything is at `path` — a dangling symbolic link included (`existsSync` follows
@@ -60,5 +62,18 @@ export class NewDatabase {
         // Not empty (something else put a file there) or already gone: left as it is.
       }
     }
+  }
+}
+
+/**
+ * Opens (and, unless it exists, creates and migrates) the store at `path` for a command; one
+ * that cannot be opened is a usage error naming it, and takes back what `made` created for it.
+ */
+export function openStore(path: string, made: NewDatabase | null = null): SqliteStore {
+  try {
+    return new SqliteStore(path);
+  } catch (err: unknown) {
+    made?.discard();
+    throw new UsageError(`cannot open the database \`${path}\`: ${err instanceof Error ? err.message : String(err)}`);
   }
 }

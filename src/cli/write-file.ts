@@ -1,4 +1,5 @@
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { rename, rm, writeFile } from 'node:fs/promises';
+import { makeFolders } from '../formats/make-folders.js';
 import { dirname } from 'node:path';
 import { UsageError } from './io.js';
 
@@ -10,7 +11,7 @@ import { UsageError } from './io.js';
 export async function writeFileAtomically(path: string, shown: string, text: string): Promise<void> {
   const temp = `${path}.${process.pid}.tmp`;
   try {
-    await mkdir(dirname(path), { recursive: true });
+    await makeFolders(dirname(path));
     await writeFile(temp, text, 'utf8');
     await rename(temp, path);
   } catch (err: unknown) {

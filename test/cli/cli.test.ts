@@ -268,6 +268,12 @@ describe('gavel apply', () => {
     expect(existsSync(join(cwd(), 'none'))).toBe(false);
   });
 
+  test('a database where no folder can be made (under /proc) is a usage error, not a process spinning forever', async () => {
+    writeFileSync(join(ws.dir, 'dir.json'), JSON.stringify({ entities: [] }));
+    const r = await gavel(['apply', 'dir.json', '--db', '/proc/gavel-no-such/gavel.db'], { cwd: cwd() });
+    expect(r).toMatchObject({ code: 2, stderr: expect.stringContaining("gavel apply: cannot open the database `/proc/gavel-no-such/gavel.db`: ENOENT") });
+  }, 20_000);
+
   test('a document that is missing, or a folder, is said in words', async () => {
     expect((await gavel(['apply', 'nothing.json'], { cwd: cwd() })).stderr).toBe('gavel apply: cannot read `nothing.json`: it does not exist\n');
     expect((await gavel(['apply', 'policies'], { cwd: cwd() })).stderr).toBe('gavel apply: cannot read `policies`: it is a folder\n');

@@ -3,12 +3,11 @@ import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { applyDocument } from '../../issuer/apply-document.js';
-import { SqliteStore } from '../../store/sqlite/sqlite-store.js';
 import { flags, databasePath, CONFIG } from '../args.js';
 import { Exit, UsageError, writeLine, type CliIo } from '../io.js';
 import { readJson } from '../../formats/json-error.js';
 import { whyUnreadable } from '../../formats/file-error.js';
-import { NewDatabase } from '../new-database.js';
+import { NewDatabase, openStore } from '../new-database.js';
 
 export const applyHelp = `Usage: gavel apply FILE.json [--db FILE] [--config FILE] [--dry-run] [--json]
 
@@ -66,7 +65,7 @@ export async function apply(argv: string[], io: CliIo): Promise<number> {
   const fresh = dryRun && !existsSync(path);
   if (fresh) writeLine(io.stderr, `no database at \`${path}\` yet: compared with an empty one`);
   const made = new NewDatabase(fresh ? ':memory:' : path);
-  const store = new SqliteStore(fresh ? ':memory:' : path);
+  const store = openStore(fresh ? ':memory:' : path, made);
   let failed = true;
   try {
     const applied = await applyDocument(store, json, dryRun);

@@ -8,7 +8,7 @@ import { search, type SearchAnswer, type SearchKind } from '../../engine/search.
 import { validateSearchRequest } from '../../engine/search-request.js';
 import { userEntities } from '../../issuer/apply-document.js';
 import { offlineRequest } from '../../signals/offline.js';
-import { SqliteStore } from '../../store/sqlite/sqlite-store.js';
+import { openStore } from '../new-database.js';
 import { COMMON, flags, policiesDir, databasePath, CONFIG } from '../args.js';
 import { Exit, readAll, UsageError, writeLine, type CliIo } from '../io.js';
 import { loadSet, printDiagnostics } from '../load.js';
@@ -81,12 +81,7 @@ export async function searchCommand(argv: string[], io: CliIo): Promise<number> 
 function openDirectory(db: string): Directory {
   // Opening would create an empty database: a mistyped path would then find nothing, silently.
   if (!existsSync(db)) throw new UsageError(`the database \`${db}\` does not exist; fill it with \`gavel apply\`, or name it with --db`);
-  let store: SqliteStore;
-  try {
-    store = new SqliteStore(db);
-  } catch (err: unknown) {
-    throw new UsageError(`cannot open the database \`${db}\`: ${err instanceof Error ? err.message : String(err)}`);
-  }
+  const store = openStore(db);
   try {
     return new Directory([...store.entities(), ...userEntities(store.registry())]);
   } finally {

@@ -27,7 +27,6 @@ import { logVerbosity, ServerCredentials, setLogVerbosity } from '@grpc/grpc-js'
 import { DecisionLog } from '../../engine/decision-log.js';
 import { revisionFiles } from '../../engine/revisions.js';
 import type { PolicyFolder } from '../../engine/folder.js';
-import { SqliteStore } from '../../store/sqlite/sqlite-store.js';
 import { TreeKeeper } from '../../server/tree-keeper.js';
 import { WorkerLogSink } from '../../store/sqlite/worker-log-sink.js';
 import { Directory, DirectoryBuilder, LiveDirectory } from '../../engine/directory.js';
@@ -35,7 +34,7 @@ import { ConfigError, loadConfig, type Config } from '../../config.js';
 import { createTokenVerifier } from '../../tokens/verify-token.js';
 import { COMMON, flags } from '../args.js';
 import { Exit, UsageError, writeLine, type CliIo } from '../io.js';
-import { NewDatabase } from '../new-database.js';
+import { NewDatabase, openStore } from '../new-database.js';
 import { loadSet, printDiagnostics } from '../load.js';
 import type { JWTPayload } from 'jose';
 import { defaultSubjectType } from '../../engine/gateway.js';
@@ -180,13 +179,7 @@ async function serveUntilStopped(argv: string[], io: CliIo, osSignals: ServeSign
   const proxies = new TrustedProxies(config.trustedProxies, config.clientAddressHeader);
   // A start that fails (an address in use, keys that cannot be opened) leaves no new database behind.
   const made = new NewDatabase(config.db);
-  let store: SqliteStore;
-  try {
-    store = new SqliteStore(config.db);
-  } catch (err: unknown) {
-    made.discard();
-    throw new UsageError(`cannot open the database \`${config.db}\`: ${err instanceof Error ? err.message : String(err)}`);
-  }
+  const store = openStore(config.db, made);
   // The issuer's signing keys, sealed in the store with the issuer secret.
   let keys: KeyRing;
   let secret: string;

@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { makeFoldersSync } from '../../formats/make-folders.js';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { REGISTRY_SECTIONS, type Client, type Registry, type RegistrySection } from '../../issuer/registry.js';
@@ -45,7 +45,7 @@ export class SqliteStore implements Store {
       this.db.pragma('busy_timeout = 5000');
       schemaReadable(this.db, path);
     } else {
-      if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+      if (path !== ':memory:') makeFoldersSync(dirname(path));
       this.db = new Database(path);
       this.db.pragma('journal_mode = WAL');
       this.db.pragma(`synchronous = ${options.durability === 'normal' ? 'NORMAL' : 'FULL'}`);
