@@ -17,7 +17,14 @@ type ParseError = Error & { code?: string; reason?: string };
  * status, not fastify's default body.
  */
 export function clientError(err: ParseError, socket: Socket): void {
-  if (err.code === 'ECONNRESET' || !socket.writable) return;
+  // An answer to an earlier request on this connection (pipelined, or still being written)
+  // would take this one's bytes as its own, and the caller would read the error as the answer
+  // to the request before. Then, and when nothing can be written, the connection just ends.
+  const inProgress = (socket as Socket & { _httpMessage?: unknown })._httpMessage;
+  if (err.code === 'ECONNRESET' || !socket.writable || (inProgress !== undefined && inProgress !== null)) {
+    socket.destroy();
+    return;
+  }
   const [status, phrase, message] =
     err.code === 'HPE_HEADER_OVERFLOW'
       ? [431, 'Request Header Fields Too Large', `the request headers are larger than ${MAX_HEADER_BYTES / 1024} KiB`]

@@ -473,15 +473,17 @@ export class Issuer {
     if (presented === null) throw new OAuthError('invalid_request', 'an access token with the openid scope is required', 401, `Bearer, ${dpopChallenge()}`);
     const claims = await this.verify(presented.token);
     if (claims === null) throw new OAuthError('invalid_token', 'the access token is not valid: expired, revoked, or not issued by this server', 401, 'Bearer error="invalid_token"');
-    // RFC 6750 §3.1 / OpenID Connect Core §5.3.3: a valid token without the scope is 403, so
-    // that a client does not throw the token away as invalid.
-    if (typeof claims.scope !== 'string' || !claims.scope.split(' ').includes('openid')) {
-      throw new OAuthError('insufficient_scope', 'the access token lacks the openid scope', 403, 'Bearer error="insufficient_scope", scope="openid"');
-    }
+    // The key first: a bound token presented without its proof is refused as the gateways refuse
+    // it, whatever its scope — a 403 would tell whoever holds a stolen one that it is live.
     const problem = await bindingProblem(claims, presented.scheme, presented.token, dpop, { method, url: `${this.url}/oauth2/userinfo` }, this.replay);
     if (problem !== null) {
       const code = problem.badProof ? 'invalid_dpop_proof' : 'invalid_token';
       throw new OAuthError(code, problem.reason, 401, dpopChallenge({ code, description: problem.reason }));
+    }
+    // RFC 6750 §3.1 / OpenID Connect Core §5.3.3: a valid token without the scope is 403, so
+    // that a client does not throw the token away as invalid.
+    if (typeof claims.scope !== 'string' || !claims.scope.split(' ').includes('openid')) {
+      throw new OAuthError('insufficient_scope', 'the access token lacks the openid scope', 403, 'Bearer error="insufficient_scope", scope="openid"');
     }
     const user = typeof claims.sub === 'string' ? this.options.registry().users.get(claims.sub) : undefined;
     if (user === undefined) throw new OAuthError('invalid_token', 'the user no longer exists', 401, 'Bearer error="invalid_token"');

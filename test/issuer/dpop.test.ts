@@ -118,6 +118,18 @@ describe('DPoP', () => {
     expect(await refused(`DPoP ${token}`, await proof('GET', ORIGINAL, { ath: ath(token) }, other.privateKey, await exportJWK(other.publicKey)))).toMatch(badProof('another key'));
   });
 
+  test('userinfo checks the key before the scope: a bound token without its proof is invalid_token, never a 403 that says it is live', async () => {
+    const { token } = await boundToken();
+    const userinfo = `${server.url}/oauth2/userinfo`;
+    const stolen = await fetch(userinfo, { headers: { authorization: `Bearer ${token}` } });
+    expect(stolen.status).toBe(401);
+    expect(await stolen.json()).toMatchObject({ error: 'invalid_token' });
+    // Its holder, with a proof by the key, learns what the token lacks.
+    const held = await fetch(userinfo, { headers: { authorization: `DPoP ${token}`, dpop: await proof('GET', userinfo, { ath: ath(token) }) } });
+    expect(held.status).toBe(403);
+    expect(await held.json()).toMatchObject({ error: 'insufficient_scope' });
+  });
+
   test('the decide API refuses a bound token: it cannot see the original request to check a proof', async () => {
     const { token } = await boundToken();
     const r = await fetch(`${server.url}/v1/decide`, {
