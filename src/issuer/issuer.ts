@@ -470,7 +470,11 @@ export class Issuer {
     const presented = accessToken(authorization);
     // RFC 6750 §3.1: a request without credentials gets the challenges (Bearer, and DPoP as
     // RFC 9449 §7.1 offers it) without an error code.
-    if (presented === null) throw new OAuthError('invalid_request', 'an access token with the openid scope is required', 401, `Bearer, ${dpopChallenge()}`);
+    if (presented === null) {
+      // A token in the wrong shape is a malformed request (400), not an absent one.
+      if (/^(bearer|dpop)\s/i.test(authorization ?? '')) throw new OAuthError('invalid_request', 'the access token is malformed: send `Bearer TOKEN` (or `DPoP TOKEN`), the token in base64url', 400, 'Bearer error="invalid_request"');
+      throw new OAuthError('invalid_request', 'an access token with the openid scope is required', 401, `Bearer, ${dpopChallenge()}`);
+    }
     const claims = await this.verify(presented.token);
     if (claims === null) throw new OAuthError('invalid_token', 'the access token is not valid: expired, revoked, or not issued by this server', 401, 'Bearer error="invalid_token"');
     // The key first: a bound token presented without its proof is refused as the gateways refuse

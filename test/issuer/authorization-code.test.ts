@@ -352,9 +352,21 @@ describe('authorization code with PKCE, in a real browser', () => {
     const twice = await fetch(`${server.url}/oauth2/userinfo`, { method: 'POST', headers: { ...form, authorization: `Bearer ${tokens.access_token}` }, body: new URLSearchParams({ access_token: tokens.access_token }) });
     expect(twice.status).toBe(400);
     expect(await twice.json()).toMatchObject({ error: 'invalid_request', error_description: expect.stringContaining('not both') });
-    // A form POST with the token in the header, as openid-client sends it when asked to POST.
-    const headerPost = await fetch(`${server.url}/oauth2/userinfo`, { method: 'POST', headers: { ...form, authorization: `Bearer ${tokens.access_token}` }, body: '' });
-    expect(headerPost.status).toBe(200);
+    // A POST with the token in the header and any body, which is not read (OpenID Connect Core §5.3.1).
+    for (const [type, body] of [['application/x-www-form-urlencoded', ''], ['application/json', '{}'], ['text/plain', 'x']]) {
+      const headerPost = await fetch(`${server.url}/oauth2/userinfo`, { method: 'POST', headers: { 'content-type': type, authorization: `Bearer ${tokens.access_token}` }, body });
+      expect(headerPost.status, type).toBe(200);
+    }
+    // A token in the wrong shape is a malformed request, wherever it is sent.
+    const malformed = [
+      await fetch(`${server.url}/oauth2/userinfo`, { method: 'POST', headers: form, body: new URLSearchParams({ access_token: 'bad token' }) }),
+      await fetch(`${server.url}/oauth2/userinfo`, { headers: { authorization: 'Bearer bad token' } }),
+    ];
+    for (const r of malformed) {
+      expect(r.status).toBe(400);
+      expect(r.headers.get('www-authenticate')).toBe('Bearer error="invalid_request"');
+      expect(await r.json()).toMatchObject({ error: 'invalid_request' });
+    }
     // It refreshes, still for userinfo only.
     const refreshed = await oidc.refreshTokenGrant(config, tokens.refresh_token!);
     expect(refreshed.scope).toBe('openid');

@@ -115,11 +115,19 @@ export function oauthRoutes(app: FastifyInstance, issuer: Issuer, origin: Origin
     return browser(reply, issuer.authorize(query, origin(request)), 302, issuer.url);
   });
 
+  // OpenID Connect Core §5.3.1: a POST may carry the token in a form body (RFC 6750 §2.2) or in
+  // the header with any body, which is then not read.
+  void app.register(async (scope) => {
+    scope.removeAllContentTypeParsers();
+    scope.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, formBody);
+    scope.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, _body, done) => done(null, undefined));
+    scope.post('/oauth2/userinfo', userinfo);
+  });
+
   void app.register(async (forms) => {
     forms.removeAllContentTypeParsers();
-    forms.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_request, body, done) => done(null, withoutEmpty(new URLSearchParams(body as string))));
+    forms.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, formBody);
     forms.setErrorHandler(oauthErrors);
-    forms.post('/oauth2/userinfo', userinfo);
     forms.post('/oauth2/token', async (request, reply) => {
       const { mint: _mint, ...response } = await issuer.token(presented(request), origin(request), request.id);
       return noStore(reply).send(response);
@@ -134,6 +142,11 @@ export function oauthRoutes(app: FastifyInstance, issuer: Issuer, origin: Origin
       return noStore(reply).status(200).send();
     });
   });
+}
+
+/** A form body, as the OAuth endpoints read it. */
+function formBody(_request: FastifyRequest, body: string | Buffer, done: (err: Error | null, body?: unknown) => void): void {
+  done(null, withoutEmpty(new URLSearchParams(body as string)));
 }
 
 /** RFC 6749 §3.1: a parameter sent without a value is treated as omitted (`scope=` is no scope). */
