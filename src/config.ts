@@ -194,6 +194,22 @@ function readConfigFile(path: string, shown: string, problems: string[]): Json {
   return json;
 }
 
+/**
+ * What a command working on the server's files takes from its config file: `db` and
+ * `policies`, resolved against the file's folder as `gavel serve` resolves them. Only
+ * these are read and checked — the file's other settings, and the environment's, are the
+ * server's: a bad `GAVEL_HTTP` must not stop `gavel log`.
+ */
+export function configuredPaths(cwd: string, file: string): { db?: string; policies?: string } {
+  const problems: string[] = [];
+  const json = readConfigFile(resolve(cwd, file), file, []);
+  const db = stringAt(json, 'db', file, problems);
+  const policies = stringAt(json, 'policies', file, problems);
+  if (problems.length > 0) throw new ConfigError(problems.join('\n'));
+  const base = dirname(resolve(cwd, file));
+  return { ...(db === undefined ? {} : { db: db === ':memory:' ? db : resolve(base, db) }), ...(policies === undefined ? {} : { policies: resolve(base, policies) }) };
+}
+
 function stringAt(json: Json, key: string, where: string, problems: string[]): string | undefined {
   const v = json[key];
   if (v === undefined) return undefined;

@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { timeInput } from '../formats/time-input.js';
 import { UsageError } from './io.js';
-import { ConfigError, loadConfig } from '../config.js';
+import { ConfigError, configuredPaths } from '../config.js';
 
 /**
  * Runs a strict `parseArgs` call: an unknown flag or a missing value becomes a usage error
@@ -37,13 +37,32 @@ export function databasePath(cwd: string, flag: string | undefined, configFlag?:
   const named = optionalDatabasePath(cwd, flag);
   if (named !== undefined) return named;
   const file = configFlag ?? process.env.GAVEL_CONFIG;
-  if (file === undefined) return resolve(cwd, 'data/gavel.db');
+  const db = file === undefined ? undefined : fromConfig(cwd, file).db;
+  // A server may keep its state in memory; a command's changes there would be lost when it exits.
+  if (db === ':memory:') throw new UsageError(`\`${file}\` keeps the database in memory (\`db: ":memory:"\`): nothing a command did there would be kept; name a database file with --db`);
+  return db ?? resolve(cwd, 'data/gavel.db');
+}
+
+function fromConfig(cwd: string, file: string): { db?: string; policies?: string } {
   try {
-    return loadConfig({ cwd, env: process.env, flags: { config: file } }).db;
+    return configuredPaths(cwd, file);
   } catch (err: unknown) {
     if (err instanceof ConfigError) throw new UsageError(err.message);
     throw err;
   }
+}
+
+/**
+ * The policies folder of a command that answers as the server would (`search`, `explain`):
+ * `--policies`, else `GAVEL_POLICIES`, else the config file's `policies` (found as the
+ * database is), else `./policies`.
+ */
+export function serverPoliciesDir(cwd: string, flag: string | undefined, configFlag: string | undefined): string {
+  if (flag !== undefined) return resolve(cwd, flag);
+  const fromEnv = process.env.GAVEL_POLICIES;
+  if (fromEnv !== undefined && fromEnv.trim() !== '') return resolve(cwd, fromEnv);
+  const file = configFlag ?? process.env.GAVEL_CONFIG;
+  return (file === undefined ? undefined : fromConfig(cwd, file).policies) ?? resolve(cwd, 'policies');
 }
 
 /** The `--config` option of a command that works on the server's database. */

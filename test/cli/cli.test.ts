@@ -220,9 +220,27 @@ describe('gavel apply', () => {
     expect((await gavel(['explain', 'no-such-decision'], { cwd: cwd(), env })).stderr).not.toContain('no database');
     expect((await gavel(['search', 'subject', '--json'], { cwd: cwd(), env, stdin: JSON.stringify({ subject: { type: 'user' }, action: { name: 'read' }, resource: { type: 'doc', id: 'd' } }) })).code).toBe(0);
     expect((await gavel(['log', '--db', 'other.db'], { cwd: cwd(), env })).stderr).toContain(`no database at \`${join(ws.dir, 'other.db')}\``);
-    // A config file gavel serve would refuse is refused here too, not read past.
+    // A `db` that is not a string is refused, not read past; the server's other settings are not this command's to check.
     writeFileSync(join(ws.dir, 'etc', 'bad.json'), JSON.stringify({ db: 7 }));
     expect(await gavel(['log', '--config', 'etc/bad.json'], { cwd: cwd() })).toMatchObject({ code: 2, stderr: expect.stringContaining('etc/bad.json: db: expected a string') });
+    expect(await gavel(['log', '--json'], { cwd: cwd(), env: { ...env, GAVEL_HTTP: 'nonsense', GAVEL_ADMIN_KEY: 'short' } })).toMatchObject({ code: 0, stdout: '[]\n' });
+    // --config wins over GAVEL_CONFIG, keys rotate included.
+    expect((await gavel(['keys', 'rotate', '--config', 'etc/gavel.json'], { cwd: cwd(), env: { GAVEL_CONFIG: 'etc/bad.json', GAVEL_ISSUER_SECRET: 's'.repeat(40) } })).stderr).not.toContain('bad.json');
+    // A database in memory would keep nothing a command did.
+    writeFileSync(join(ws.dir, 'etc', 'memory.json'), JSON.stringify({ db: ':memory:' }));
+    expect(await gavel(['apply', 'dir.json', '--config', 'etc/memory.json'], { cwd: cwd() })).toMatchObject({ code: 2, stderr: expect.stringContaining('keeps the database in memory') });
+  });
+
+  test('search takes the policies folder the config file names, as the server does', async () => {
+    mkdirSync(join(ws.dir, 'etc'), { recursive: true });
+    mkdirSync(join(ws.dir, 'served'), { recursive: true });
+    writeFileSync(join(ws.dir, 'served', 'only.gavel'), 'permit (action == "read", resource.type == "doc") when { subject.id == "alice" };\n');
+    writeFileSync(join(ws.dir, 'etc', 'gavel.json'), JSON.stringify({ db: '../state/gavel.db', policies: '../served' }));
+    writeFileSync(join(ws.dir, 'dir.json'), JSON.stringify({ entities: [{ type: 'user', id: 'alice' }, { type: 'user', id: 'bob' }] }));
+    expect((await gavel(['apply', 'dir.json', '--config', 'etc/gavel.json'], { cwd: cwd() })).code).toBe(0);
+    const r = await gavel(['search', 'subject', '--config', 'etc/gavel.json', '--json'], { cwd: cwd(), stdin: JSON.stringify({ subject: { type: 'user' }, action: { name: 'read' }, resource: { type: 'doc', id: 'd1' } }) });
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ results: [{ type: 'user', id: 'alice' }] });
   });
 
   test('GAVEL_DB set but empty is a usage error naming it, for every command with a database', async () => {

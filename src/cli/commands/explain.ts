@@ -4,7 +4,7 @@ import { explainLogged, REQUEST_NOT_KEPT, type LoggedExplanation } from '../../e
 import { RevisionSets } from '../../engine/revisions.js';
 import type { PolicySet } from '../../engine/policy-set.js';
 import { SqliteStore } from '../../store/sqlite/sqlite-store.js';
-import { COMMON, flags, policiesDir, databasePath, CONFIG } from '../args.js';
+import { COMMON, flags, serverPoliciesDir, databasePath, CONFIG } from '../args.js';
 import { Exit, UsageError, writeLine, type CliIo } from '../io.js';
 import { loadSet } from '../load.js';
 import { ambiguity, findDecision } from '../../engine/find-decision.js';
@@ -22,7 +22,8 @@ Options:
       --db FILE          SQLite database (default ./data/gavel.db; also GAVEL_DB)
   -c, --config FILE      the config file gavel serve reads: its \`db\` is the database
                          when neither --db nor GAVEL_DB names one (also GAVEL_CONFIG)
-  -p, --policies DIR     the fallback policies folder (default ./policies)
+  -p, --policies DIR     the fallback policies folder (default: GAVEL_POLICIES, the config file's
+                         \`policies\`, ./policies)
       --json             the explanation as JSON
   -h, --help             show this help
 
@@ -49,7 +50,7 @@ export async function explain(argv: string[], io: CliIo): Promise<number> {
     let live: PolicySet;
     if (stored.kind === 'found') live = stored.set;
     else {
-      const fallback = await loadSet(policiesDir(io.cwd, values.policies));
+      const fallback = await loadSet(serverPoliciesDir(io.cwd, values.policies, values.config));
       if (fallback.set === null) throw new UsageError(`revision ${record.revision} is not stored and the policies in \`${values.policies ?? 'policies'}\` are invalid`);
       live = fallback.set;
     }

@@ -3,7 +3,7 @@ import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { KeyRing } from '../../issuer/keys.js';
 import { SqliteStore } from '../../store/sqlite/sqlite-store.js';
-import { flags, databasePath } from '../args.js';
+import { flags, optionalDatabasePath } from '../args.js';
 import { Exit, UsageError, writeLine, type CliIo } from '../io.js';
 import { ConfigError, loadConfig, type Config } from '../../config.js';
 
@@ -29,7 +29,7 @@ export async function keys(argv: string[], io: CliIo): Promise<number> {
   if (values.help) return writeLine(io.stdout, keysHelp), Exit.ok;
   if (positionals.length !== 1 || positionals[0] !== 'rotate') throw new UsageError('say what to do: gavel keys rotate');
   // An empty GAVEL_DB is named as every command with a database names it.
-  databasePath(io.cwd, values.db);
+  optionalDatabasePath(io.cwd, values.db);
   // The database, algorithms and secret as the server has them (--db, GAVEL_DB, the config file).
   let config: Config;
   try {

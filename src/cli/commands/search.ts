@@ -9,7 +9,7 @@ import { validateSearchRequest } from '../../engine/search-request.js';
 import { userEntities } from '../../issuer/apply-document.js';
 import { offlineRequest } from '../../signals/offline.js';
 import { openStore } from '../new-database.js';
-import { COMMON, flags, policiesDir, databasePath, CONFIG } from '../args.js';
+import { COMMON, flags, serverPoliciesDir, databasePath, CONFIG } from '../args.js';
 import { Exit, readAll, UsageError, writeLine, type CliIo } from '../io.js';
 import { loadSet, printDiagnostics } from '../load.js';
 
@@ -36,7 +36,7 @@ directory's attributes are added. As with \`gavel eval\`, the request may carry 
 Exit codes: 0 searched (even with no results), 1 the policies are invalid, 2 bad input or usage.
 
 Options:
-  -p, --policies DIR   policies folder (default ./policies)
+  -p, --policies DIR   policies folder (default: GAVEL_POLICIES, the config file's \`policies\`, ./policies)
       --db FILE        SQLite database holding the directory (default ./data/gavel.db; also GAVEL_DB)
   -c, --config FILE    the config file gavel serve reads: its \`db\` is the database
                        when neither --db nor GAVEL_DB names one (also GAVEL_CONFIG)
@@ -59,7 +59,7 @@ export async function searchCommand(argv: string[], io: CliIo): Promise<number> 
   if (values.help) return writeLine(io.stdout, searchHelp), Exit.ok;
   const kind = positionals[0];
   if (positionals.length !== 1 || !KINDS.includes(kind)) throw new UsageError('say what to search: gavel search subject|resource|action');
-  const loaded = await loadSet(policiesDir(io.cwd, values.policies));
+  const loaded = await loadSet(serverPoliciesDir(io.cwd, values.policies, values.config));
   if (loaded.set === null) {
     printDiagnostics(io, loaded, values.policies ?? 'policies');
     return Exit.failed;
