@@ -46,6 +46,12 @@ export interface Config {
   ipLists: IpListConfig[];
   /** Keys each velocity dimension keeps at most. */
   velocityMaxKeys: number;
+  /**
+   * Seconds a stop (SIGTERM) takes at most: requests in flight get all but the last 5 (or a
+   * third, if less), the decision log the rest. Below Kubernetes' default grace period (30 s), so
+   * the log is flushed before a SIGKILL could come.
+   */
+  stopTimeoutSeconds: number;
   issuer: {
     /** The issuer identifier; default: the address the server listens on. */
     url: string | null;
@@ -134,6 +140,9 @@ export function loadConfig(inputs: ConfigInputs): Config {
   const signals = signalsAt(fromFile, flags, cwd, base, where, problems);
   const issuer = issuerAt(fromFile.issuer, env, base, `${where}: issuer`, problems);
   const decisionLog = decisionLogAt(fromFile.decision_log, `${where}: decision_log`, problems);
+  const stopTimeout = fromFile.stop_timeout_seconds;
+  if (stopTimeout !== undefined && (typeof stopTimeout !== 'number' || !Number.isInteger(stopTimeout) || stopTimeout < 2 || stopTimeout > 3600)) problems.push(`${where}: stop_timeout_seconds: expected a whole number of seconds from 2 to 3600`);
+  const stopTimeoutSeconds = typeof stopTimeout === 'number' && Number.isInteger(stopTimeout) && stopTimeout >= 2 && stopTimeout <= 3600 ? stopTimeout : 25;
   problems.push(...issuerProblems(trustedIssuers).map((p) => `${where}: ${p}`));
   const adminKey = env.GAVEL_ADMIN_KEY ?? fromFile.admin_key;
   if (adminKey !== undefined && (typeof adminKey !== 'string' || adminKey.length < 16)) problems.push(`${env.GAVEL_ADMIN_KEY !== undefined ? 'GAVEL_ADMIN_KEY' : `${where}: admin_key`}: use a random string of at least 16 characters`);
@@ -174,6 +183,7 @@ export function loadConfig(inputs: ConfigInputs): Config {
     forwardAuth,
     clientKeys,
     ...signals,
+    stopTimeoutSeconds,
     issuer,
     decisionLog,
   };
@@ -190,7 +200,7 @@ function readConfigFile(path: string, shown: string, problems: string[]): Json {
   if ('problem' in read) throw new ConfigError(`${shown}:${read.problem.line}:${read.problem.col}: not valid JSON: ${read.problem.message}`);
   const json = read.value;
   if (!isObject(json)) throw new ConfigError(`${shown}: a config file is a JSON object`);
-  onlyKeys(json, ['policies', 'db', 'http', 'grpc', 'watch', 'admin_key', 'trusted_issuers', 'forward_auth', 'client_keys', 'decision_log', 'trusted_proxies', 'envoy_trusted_proxies', 'client_address_header', 'ip_lists', 'velocity', 'issuer'], shown, problems);
+  onlyKeys(json, ['policies', 'db', 'http', 'grpc', 'watch', 'admin_key', 'trusted_issuers', 'forward_auth', 'client_keys', 'decision_log', 'trusted_proxies', 'envoy_trusted_proxies', 'client_address_header', 'ip_lists', 'velocity', 'issuer', 'stop_timeout_seconds'], shown, problems);
   return json;
 }
 

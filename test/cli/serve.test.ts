@@ -154,6 +154,32 @@ describe('gavel serve', () => {
     expect(acknowledged.filter((id) => !logged.has(id))).toEqual([]);
   });
 
+  test('a stop while another process holds the database: within stop_timeout_seconds, exit 0, the unwritten decisions counted', async () => {
+    ws = workspace();
+    writeFileSync(join(ws.dir, 'gavel.json'), JSON.stringify({ stop_timeout_seconds: 4 }));
+    const server = await start(ws.dir, ['--config', 'gavel.json']);
+    const { default: Database } = await import('better-sqlite3');
+    // A backup tool, say, holding the write lock the decision log's writer needs.
+    const holder = new Database(join(ws.dir, 'data', 'gavel.db'));
+    holder.exec('BEGIN EXCLUSIVE');
+    try {
+      const body = JSON.stringify({ subject: { type: 'user', id: 'u' }, action: { name: 'read' }, resource: { type: 'doc', id: '1' } });
+      for (let i = 0; i < 5; i++) expect((await fetch(`${server.url}/v1/decide`, { method: 'POST', headers: { 'content-type': 'application/json' }, body })).status).toBe(200);
+      // The writer is waiting on the lock when the stop comes: it must be stopped between tries, not inside SQLite.
+      await new Promise((r) => setTimeout(r, 300));
+      const asked = Date.now();
+      child!.kill('SIGTERM');
+      const code = await server.exited;
+      expect(code, server.output()).toBe(0);
+      expect(Date.now() - asked).toBeLessThan(9_000);
+      expect(server.output()).toMatch(/gavel: 5 decisions could not be written to the decision log/);
+      expect(server.output()).toContain('gavel: stopped');
+    } finally {
+      holder.exec('ROLLBACK');
+      holder.close();
+    }
+  }, 30_000);
+
   test('a directory change applied while serving is picked up, and callers cannot override it', async () => {
     ws = workspace();
     const { writeFileSync } = await import('node:fs');

@@ -76,8 +76,8 @@ Options:
       --trusted-proxy CIDR  a proxy whose X-Forwarded-For names the client (repeatable)
   -h, --help             show this help`;
 
-/** How long a stop waits for requests in flight before it closes their connections. */
-const STOP_DEADLINE_MS = 30_000;
+/** Of a stop's time, what the decision log keeps for itself at most, once requests in flight are done or cut. */
+const LOG_FLUSH_MS = 5_000;
 
 /**
  * Signals, from the moment `serve` starts: a stop (SIGTERM, SIGINT) asked for while starting
@@ -100,7 +100,7 @@ class ServeSignals {
     const stop = (signal: NodeJS.Signals) => () => {
       if (!this.#stopping) return void ((this.#stopping = true), (this.#stoppedAt = Date.now()), this.#stop(signal));
       // Ctrl-C under `npm start` reaches Gavel twice at once (from the terminal and from npm): only a later one is news.
-      if (!this.#done && Date.now() - this.#stoppedAt > 500) writeLine(this.io.stderr, `gavel: ${signal} again: already stopping — finishing the requests in flight (at most ${STOP_DEADLINE_MS / 1000} s) and writing the decision log (SIGKILL ends at once, and loses them)`);
+      if (!this.#done && Date.now() - this.#stoppedAt > 500) writeLine(this.io.stderr, `gavel: ${signal} again: already stopping — finishing the requests in flight (within stop_timeout_seconds) and writing the decision log (SIGKILL ends at once, and loses them)`);
     };
     this.#handlers = [
       ['SIGTERM', stop('SIGTERM')],
@@ -358,13 +358,17 @@ async function serveUntilStopped(argv: string[], io: CliIo, osSignals: ServeSign
     reloader.close();
     ipLists.close();
     // close() stops accepting and waits for requests in flight; then every answered decision is
-    // written. Not for ever: after 30 s, connections still open (a client that never finishes
-    // its request) are cut, so that a stop cannot hang for want of a SIGKILL.
+    // written. Not for ever (stop_timeout_seconds): connections still open past their share (a
+    // client that never finishes its request) are cut, and the log gets the rest — so a stop
+    // ends before the SIGKILL an orchestrator sends after its grace period.
+    const stopMs = config.stopTimeoutSeconds * 1000;
+    const until = Date.now() + stopMs;
+    const requestsMs = stopMs - Math.min(LOG_FLUSH_MS, stopMs / 3);
     const cut = setTimeout(() => {
-      writeLine(io.stderr, `gavel: requests still in flight after ${STOP_DEADLINE_MS / 1000} s; closing their connections`);
+      writeLine(io.stderr, `gavel: requests still in flight after ${requestsMs / 1000} s; closing their connections`);
       app.server.closeAllConnections();
       grpc.forceShutdown();
-    }, STOP_DEADLINE_MS);
+    }, requestsMs);
     await Promise.all([app.close(), new Promise<void>((resolve) => grpc.tryShutdown(() => resolve()))]);
     clearTimeout(cut);
     trees?.close();
@@ -373,7 +377,7 @@ async function serveUntilStopped(argv: string[], io: CliIo, osSignals: ServeSign
     clearInterval(watchingDb);
     log?.close();
     // What the writer had not written when it stopped, and what it never accepted (restarting).
-    const lost = ((await sink?.close()) ?? 0) + (log?.depth ?? 0);
+    const lost = ((await sink?.close(Math.max(until - Date.now(), 0))) ?? 0) + (log?.depth ?? 0);
     if (lost > 0) writeLine(io.stderr, `gavel: ${lost} decisions could not be written to the decision log`);
     store.close();
   };

@@ -14,7 +14,11 @@ import { ByteBoundedQueue } from '../byte-bounded-queue.js';
 import { LogRetention, type Retention } from './log-retention.js';
 
 /** A batch, already JSON (see DecisionLog). */
-export type ToWriter = { kind: 'batch'; seq: number; batch: DecisionBatch };
+export type BatchMessage = { kind: 'batch'; seq: number; batch: DecisionBatch };
+export type ToWriter =
+  | BatchMessage
+  /** Stop once the write under way, if any, returns: the only safe way to stop a thread inside SQLite. */
+  | { kind: 'stop' };
 export type FromWriter =
   | { kind: 'written'; seq: number }
   | { kind: 'failed'; message: string }
@@ -49,7 +53,9 @@ lowerPriority();
 
 const port = parentPort!;
 const { path, retention: bounds, maxPendingBytes } = workerData as WriterData;
-const store = new SqliteStore(path, { durability: 'normal' });
+// A write that waits for a lock gives up after a second and is tried again a second later
+// (drain): between tries the thread reads its messages, a stop among them.
+const store = new SqliteStore(path, { durability: 'normal', busyTimeoutMs: 1000 });
 const retention = new LogRetention(store, bounds);
 let retentionFailing = false;
 
@@ -67,9 +73,9 @@ function keepBound(step: () => void): void {
 // Between writes: a backlog (a lowered bound, decisions ageing out of an idle server), and now
 // and then a fresh count in case another process wrote or deleted decisions.
 let ticks = 0;
-setInterval(() => keepBound(() => (++ticks % 600 === 0 ? retention.recount() : retention.trim())), 1000);
+const bounding = setInterval(() => keepBound(() => (++ticks % 600 === 0 ? retention.recount() : retention.trim())), 1000);
 // While writes fail, batches wait here; past the bound the oldest are given up (and reported).
-const pending = new ByteBoundedQueue<ToWriter>(maxPendingBytes, (m) => heldBytes(m.batch));
+const pending = new ByteBoundedQueue<BatchMessage>(maxPendingBytes, (m) => heldBytes(m.batch));
 let retry: NodeJS.Timeout | null = null;
 
 function drain(): void {
@@ -89,6 +95,13 @@ function drain(): void {
 }
 
 port.on('message', (message: ToWriter) => {
+  if (message.kind === 'stop') {
+    clearInterval(bounding);
+    if (retry !== null) clearTimeout(retry);
+    store.close();
+    // Ends this thread only; the batches still pending are the ones the sink counts as lost.
+    process.exit(0);
+  }
   const dropped = pending.push(message);
   if (dropped.length > 0) port.postMessage({ kind: 'dropped', seqs: dropped.map((m) => m.seq), count: dropped.reduce((n, m) => n + m.batch.count, 0) } satisfies FromWriter);
   if (retry === null) drain();

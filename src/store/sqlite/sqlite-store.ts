@@ -37,7 +37,7 @@ export class SqliteStore implements Store {
    * connection: a crash of the process loses nothing committed, a power cut may lose the
    * last moments; every other write keeps FULL.
    */
-  constructor(path: string, options: { durability?: 'full' | 'normal'; readOnly?: boolean } = {}) {
+  constructor(path: string, options: { durability?: 'full' | 'normal'; readOnly?: boolean; busyTimeoutMs?: number } = {}) {
     if (options.readOnly === true) {
       // For commands that only read (`gavel log`, `explain`, `whatif`, `diff`): a database the
       // user may only read opens, and nothing — no migration — is written to it.
@@ -50,7 +50,7 @@ export class SqliteStore implements Store {
       this.db.pragma('journal_mode = WAL');
       this.db.pragma(`synchronous = ${options.durability === 'normal' ? 'NORMAL' : 'FULL'}`);
       this.db.pragma('foreign_keys = ON');
-      this.db.pragma('busy_timeout = 5000');
+      this.db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 5000}`);
       migrate(this.db);
     }
     this.changes = this.db.prepare('SELECT n FROM serving_changes').pluck();

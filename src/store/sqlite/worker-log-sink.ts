@@ -3,6 +3,17 @@ import type { DecisionBatch, DecisionSink } from '../store.js';
 import type { FromWriter, ToWriter, WriterData } from './log-writer-worker.js';
 import type { Retention } from './log-retention.js';
 
+/** How long a writer asked to stop has, at least, however little of the close's time is left: its lock wait is 1 s. */
+const STOP_GRACE_MS = 3_000;
+
+/** Whether `promise` settled within `ms`. */
+async function within(promise: Promise<void>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const settled = await Promise.race([promise.then(() => true), new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), ms)))]);
+  clearTimeout(timer);
+  return settled;
+}
+
 /** A writer that stopped is started again after 1 s, then 2, 4 … at most 30 s while it keeps stopping. */
 const FIRST_RESTART_MS = 1_000;
 const MAX_RESTART_MS = 30_000;
@@ -103,14 +114,18 @@ export class WorkerLogSink implements DecisionSink {
    * cannot write (a full disk) is given `timeoutMs`; answers how many decisions were lost.
    */
   async close(timeoutMs = 30_000): Promise<number> {
-    if (this.inFlight.size > 0) {
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([new Promise<void>((resolve) => this.waiters.push(resolve)), new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
-      clearTimeout(timer);
-    }
+    const until = Date.now() + timeoutMs;
+    if (this.inFlight.size > 0) await within(new Promise<void>((resolve) => this.waiters.push(resolve)), timeoutMs);
     this.#closing = true;
     const lost = this.depth;
-    await this.#worker?.terminate();
+    const worker = this.#worker;
+    if (worker === null) return lost;
+    // The writer is asked to stop, and stops once a write under way returns (its lock wait is
+    // a second at most). terminate() is the last resort: stopping a thread inside SQLite's
+    // native code aborted the whole process (a V8 fatal error) instead of exiting 0.
+    const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+    worker.postMessage({ kind: 'stop' } satisfies ToWriter);
+    if (!(await within(exited, Math.max(until - Date.now(), STOP_GRACE_MS)))) await worker.terminate();
     return lost;
   }
 }
