@@ -65,6 +65,7 @@ export function decisionService(policies: LivePolicySet, decider: Decider, proxi
   return {
     decide: unary<typeof DecideRequestSchema, typeof DecideResponseSchema>(async (r, call) => {
       const { request, tokenError } = await withRequestToken(toRequest(r, ''), verify);
+      if (call.cancelled()) throw new GrpcError(status.CANCELLED, 'the call was cancelled, or its deadline passed, before it was decided');
       return toResponse(decider.decide('grpc', randomUUID(), policies.current, request, { explain: r.explain }, origin(call)), tokenError);
     }),
     decideBatch: unary<typeof DecideBatchRequestSchema, typeof DecideBatchResponseSchema>(async (r, call) => {
@@ -73,6 +74,9 @@ export function decisionService(policies: LivePolicySet, decider: Decider, proxi
       // Every item is checked before any token is verified: a bad item fails the batch at once.
       const checked = r.requests.map((item, i) => ({ item, request: toRequest(item, `requests[${i}].`) }));
       const requests = await Promise.all(checked.map(async ({ item, request }) => ({ item, ...(await withRequestToken(request, verify)) })));
+      // A caller that gave up (its deadline passed while tokens were checked) gets nothing decided,
+      // counted or logged in its name: nobody would enforce those decisions.
+      if (call.cancelled()) throw new GrpcError(status.CANCELLED, 'the call was cancelled, or its deadline passed, before it was decided');
       // One revision for the whole batch, taken after the tokens: no decision waits on another revision.
       const set = policies.current;
       const id = randomUUID();

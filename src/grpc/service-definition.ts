@@ -1,5 +1,27 @@
 import { fromBinary, toBinary, type DescMessage, type DescService, type MessageShape } from '@bufbuild/protobuf';
 import type { handleUnaryCall, MethodDefinition, ServiceDefinition } from '@grpc/grpc-js';
+import { MAX_JSON_DEPTH } from '../formats/json-depth.js';
+
+/**
+ * How deep a request's messages may nest. A JSON level of a `google.protobuf.Struct` is two
+ * messages (Struct, Value): this lets a request nest past the 64 JSON levels every interface
+ * accepts (formats/json-depth.ts), so that one nested deeper gets that limit's message, as over
+ * HTTP. protobuf-es's default, 100, refused requests of 50 levels.
+ */
+const RECURSION_LIMIT = 2 * MAX_JSON_DEPTH + 40;
+
+/** A request that could not be decoded: `unary` answers INVALID_ARGUMENT, where grpc-js would answer INTERNAL. */
+class Undecodable {
+  constructor(readonly reason: string) {}
+}
+
+function decoded(schema: DescMessage, bytes: Buffer): unknown {
+  try {
+    return fromBinary(schema, bytes, { recursionLimit: RECURSION_LIMIT });
+  } catch (err: unknown) {
+    return new Undecodable(err instanceof Error ? err.message : String(err));
+  }
+}
 
 /**
  * A protobuf-es service descriptor as a grpc-js service definition: paths
@@ -14,7 +36,7 @@ export function serviceDefinition(service: DescService): ServiceDefinition {
       requestStream: false,
       responseStream: false,
       requestSerialize: (message: unknown) => Buffer.from(toBinary(method.input, message as MessageShape<DescMessage>)),
-      requestDeserialize: (bytes: Buffer) => fromBinary(method.input, bytes),
+      requestDeserialize: (bytes: Buffer) => decoded(method.input, bytes),
       responseSerialize: (message: unknown) => Buffer.from(toBinary(method.output, message as MessageShape<DescMessage>)),
       responseDeserialize: (bytes: Buffer) => fromBinary(method.output, bytes),
     };
@@ -31,6 +53,8 @@ export interface CallInfo {
   peer: string;
   /** The text values of a metadata key, in order. */
   metadata(key: string): string[];
+  /** Whether the caller has gone: it cancelled, or its deadline passed. */
+  cancelled(): boolean;
 }
 
 /** A gRPC failure with its status code (grpc-js `status`), for callers. */
@@ -46,7 +70,9 @@ export class GrpcError extends Error {
 /** Wraps a typed handler for grpc-js: errors become statuses, never stack traces. */
 export function unary<I extends DescMessage, O extends DescMessage>(handler: Unary<I, O>): handleUnaryCall<MessageShape<I>, MessageShape<O>> {
   return (call, callback) => {
-    const info: CallInfo = { peer: call.getPeer(), metadata: (key) => call.metadata.get(key).filter((v): v is string => typeof v === 'string') };
+    const request: unknown = call.request;
+    if (request instanceof Undecodable) return callback({ code: 3, details: `the request is not a valid ${call.getPath().split('/')[2] ?? ''} message: ${request.reason}` }, null);
+    const info: CallInfo = { peer: call.getPeer(), metadata: (key) => call.metadata.get(key).filter((v): v is string => typeof v === 'string'), cancelled: () => call.cancelled };
     handler(call.request, info).then(
       (response) => callback(null, response),
       (err: unknown) => {

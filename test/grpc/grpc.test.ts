@@ -1,6 +1,6 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { create, type DescMessage, type DescService, type MessageInitShape, type MessageShape } from '@bufbuild/protobuf';
+import { create, type DescMessage, type DescService, type MessageInitShape, type MessageShape, type JsonObject } from '@bufbuild/protobuf';
 import { credentials, makeGenericClientConstructor, Metadata, ServerCredentials, status, type Client, type ServiceError } from '@grpc/grpc-js';
 import { createHash, randomUUID } from 'node:crypto';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, SignJWT } from 'jose';
@@ -76,15 +76,16 @@ function call<I extends DescMessage, O extends DescMessage>(
   method: string,
   input: I,
   message: MessageInitShape<I>,
-  options: { at?: string; metadata?: Record<string, string> } = {},
+  options: { at?: string; metadata?: Record<string, string>; deadlineMs?: number } = {},
 ): Promise<MessageShape<O>> {
   const Ctor = makeGenericClientConstructor(serviceDefinition(service), service.typeName);
-  type Method = (req: unknown, metadata: Metadata, cb: (err: ServiceError | null, res: MessageShape<O>) => void) => void;
+  type Method = (req: unknown, metadata: Metadata, options: { deadline?: number }, cb: (err: ServiceError | null, res: MessageShape<O>) => void) => void;
   const client = new Ctor(options.at ?? address, credentials.createInsecure()) as unknown as Client & Record<string, Method>;
   clients.push(client);
   const metadata = new Metadata();
   for (const [k, v] of Object.entries(options.metadata ?? {})) metadata.set(k, v);
-  return new Promise((resolve, reject) => client[method](create(input, message), metadata, (err, res) => (err ? reject(err) : resolve(res))));
+  const callOptions = options.deadlineMs === undefined ? {} : { deadline: Date.now() + options.deadlineMs };
+  return new Promise((resolve, reject) => client[method](create(input, message), metadata, callOptions, (err, res) => (err ? reject(err) : resolve(res))));
 }
 
 const reader = { type: 'user', id: 'alice', properties: { role: 'reader' } };
@@ -121,6 +122,33 @@ describe('gavel.v1.DecisionService', () => {
     expect(batch.decisions.map((d) => [d.decision, d.tokenError])).toEqual([[true, ''], [false, 'not a JWT']]);
     expect(JSON.stringify(records())).not.toContain(token);
   });
+
+  test('a context nested as deep as HTTP allows is decided; deeper is INVALID_ARGUMENT saying so, never INTERNAL', async () => {
+    const nest = (levels: number): JsonObject => {
+      let v: unknown = 'leaf';
+      for (let i = 0; i < levels; i++) v = { a: v };
+      return v as JsonObject;
+    };
+    const ask = (levels: number) => call(DecisionService, 'decide', DecideRequestSchema, { subject: reader, action: { name: 'read' }, resource: { type: 'doc', id: '1' }, context: nest(levels) });
+    expect(await ask(60)).toMatchObject({ decision: true });
+    await expect(ask(70)).rejects.toMatchObject({ code: 3, details: expect.stringContaining('nested deeper than 64 levels') });
+    await expect(ask(150)).rejects.toMatchObject({ code: 3, details: expect.stringMatching(/^the request is not a valid Decide message: /) });
+  });
+
+  test('a batch whose deadline passes while its tokens are checked is not decided, counted or logged', async () => {
+    records();
+    // Distinct tokens, each verified anew: checking them takes longer than the caller waits.
+    const tokens = await Promise.all(Array.from({ length: 1000 }, (_, i) => sign({ scope: 'doc:peek', jti: `late-${i}` })));
+    const requests = tokens.map((token) => ({ subject: reader, action: { name: 'peek' }, resource: { type: 'note', id: '1' }, context: { token } }));
+    const answered = await call(DecisionService, 'decideBatch', DecideBatchRequestSchema, { requests }, { deadlineMs: 40 }).then(
+      () => true,
+      (err: { code: number }) => (expect(err.code).toBe(4), false),
+    );
+    // Let the server finish what it started.
+    await new Promise((r) => setTimeout(r, 1_500));
+    // Decisions are logged for an answered batch only; a machine fast enough to answer in time logs them all.
+    expect(records().filter((r) => r.via === 'grpc_batch')).toHaveLength(answered ? 1000 : 0);
+  }, 30_000);
 
   test('a request without a subject id is INVALID_ARGUMENT with the field named', async () => {
     await expect(call(DecisionService, 'decide', DecideRequestSchema, { subject: { type: 'user' }, action: { name: 'read' }, resource: { type: 'doc', id: '1' } })).rejects.toMatchObject({
