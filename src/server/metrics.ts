@@ -22,8 +22,22 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  /** 0 while the policies folder holds a change that was rejected (the previous revision serves): alert on it staying 0. */
+  private readonly reloadOk = new Gauge({
+    name: 'gavel_policy_reload_ok',
+    help: '1 when the last policy reload was applied or changed nothing; 0 while a rejected change waits (the previous revision serves)',
+    registers: [this.registry],
+  });
+  private readonly lastApplied = new Gauge({
+    name: 'gavel_policy_last_applied_timestamp_seconds',
+    help: 'When the active policy revision was applied (Unix time)',
+    registers: [this.registry],
+  });
+
   constructor(live: LivePolicySet, logDepth: () => number = () => 0, logDropped: () => number = () => 0) {
     const registry = this.registry;
+    this.reloadOk.set(1);
+    this.lastApplied.set(Date.now() / 1000);
     new Gauge({
       name: 'gavel_decision_log_queue',
       help: 'Decisions answered but not yet written to the decision log',
@@ -73,7 +87,6 @@ export class Metrics {
       const perList: [name: string, help: string, value: (l: IpListStatus) => number][] = [
         ['gavel_ip_list_prefixes', 'Prefixes in each IP list version serving now', (l) => l.prefixes],
         ['gavel_ip_list_ok', '1 when the last load of the IP list worked; 0 when its file is broken and the previous version serves', (l) => (l.error === undefined ? 1 : 0)],
-        ['gavel_ip_list_reload_failures', 'Rejected reloads of each IP list since start', (l) => l.failures],
       ];
       for (const [name, help, value] of perList) {
         new Gauge({
@@ -86,6 +99,16 @@ export class Metrics {
           },
         });
       }
+      new Counter({
+        name: 'gavel_ip_list_reload_failures_total',
+        help: 'Rejected reloads of each IP list since start',
+        labelNames: ['list'] as const,
+        registers: [registry],
+        collect() {
+          this.reset();
+          for (const l of lists.status().lists) this.inc({ list: l.name }, l.failures);
+        },
+      });
     }
     if (velocity !== null) {
       new Gauge({
@@ -102,5 +125,7 @@ export class Metrics {
 
   reloaded(outcome: ReloadOutcome): void {
     this.reloads.inc({ result: outcome.result });
+    this.reloadOk.set(outcome.result === 'rejected' ? 0 : 1);
+    if (outcome.result === 'applied') this.lastApplied.set(outcome.at.getTime() / 1000);
   }
 }

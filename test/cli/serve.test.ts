@@ -111,6 +111,8 @@ describe('gavel serve', () => {
     expect(server.output()).toContain('rejected a policy change; still serving revision');
     const metrics = await (await fetch(`${server.url}/metrics`)).text();
     expect(metrics).toMatch(/gavel_policy_reloads_total\{result="rejected"\} [1-9]/);
+    // A state to alert on while the broken change waits, not only a counter that moved once.
+    expect(metrics).toMatch(/^gavel_policy_reload_ok 0$/m);
   });
 
   test('SIGTERM under load, then SIGTERM and SIGHUP again while it stops: every decision that was answered is in the decision log', async () => {

@@ -131,6 +131,9 @@ describe('a risky network, end to end', () => {
     expect((await evaluation('127.0.0.2')).body.decision).toBe(false);
     const metrics = await (await fetch(`${url}/metrics`)).text();
     expect(metrics).toContain('gavel_ip_list_ok{list="firehol-level1"} 0');
+    // A count that only grows is a counter, named as one.
+    expect(metrics).toContain('# TYPE gavel_ip_list_reload_failures_total counter');
+    expect(metrics).toMatch(/^gavel_ip_list_reload_failures_total\{list="firehol-level1"\} [1-9]/m);
   });
 
   test('an address denied more than 20 times in a minute is denied everything for a while', async () => {
