@@ -470,19 +470,34 @@ function grpcLogVerbosity(): logVerbosity {
   return levels[(process.env.GRPC_VERBOSITY ?? 'ERROR').toUpperCase()] ?? logVerbosity.ERROR;
 }
 
-/** Peers warned about at most: a scan from many addresses must not flood the log. */
+/** Peers warned about an hour at most: a scan from many addresses must not flood the log. */
 const WARNED_FORWARDERS = 16;
+
+/** Where a gateway of one's own sits: loopback, private and link-local networks. */
+const LOCAL_NETWORKS = new TrustedProxies(['127.0.0.0/8', '::1/128', '10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '100.64.0.0/10', 'fc00::/7', 'fe80::/10']);
 
 /**
  * A warning, once per peer, for a peer that forwards a client address Gavel does not believe:
  * behind an untrusted gateway every client has the gateway's address, so one abusive client
- * trips address-based signals (the example `risk.probing`) for all of them.
+ * trips address-based signals (the example `risk.probing`) for all of them. At most
+ * WARNED_FORWARDERS peers an hour, then a count of those left unsaid. Only a peer on a local
+ * network gets the hint to trust it: one on the internet sending the header is more likely
+ * a client trying its luck, and trusting it would let it choose its address.
  */
-function untrustedForwarders(proxies: TrustedProxies, io: CliIo): (peer: string) => void {
-  const warned = new Set<string>();
+export function untrustedForwarders(proxies: TrustedProxies, io: CliIo): (peer: string) => void {
+  const header = proxies.header === 'forwarded' ? 'Forwarded' : 'X-Forwarded-For';
+  let warned = new Set<string>();
+  let windowStart = Date.now();
+  let unsaid = 0;
   return (peer) => {
-    if (warned.has(peer) || warned.size >= WARNED_FORWARDERS) return;
+    if (Date.now() - windowStart >= 3_600_000) {
+      if (unsaid > 0) writeLine(io.stderr, `gavel: warning: in the last hour ${unsaid} more requests came with ${header} from peers that are not trusted proxies (not named: at most ${WARNED_FORWARDERS} peers are, an hour)`);
+      [warned, windowStart, unsaid] = [new Set(), Date.now(), 0];
+    }
+    if (warned.has(peer)) return;
+    if (warned.size >= WARNED_FORWARDERS) return void unsaid++;
     warned.add(peer);
-    writeLine(io.stderr, `gavel: warning: ${peer} sends ${proxies.header === 'forwarded' ? 'Forwarded' : 'X-Forwarded-For'}, which is ignored: it is not a trusted proxy, so every client it forwards is taken to be ${peer} (risk signals by address included); if it is your gateway, add --trusted-proxy ${peer.includes(':') ? `${peer}/128` : `${peer}/32`} (or trusted_proxies in the config file)`);
+    const hint = LOCAL_NETWORKS.trusts(peer) ? `; if it is your gateway, add --trusted-proxy ${peer.includes(':') ? `${peer}/128` : `${peer}/32`} (or trusted_proxies in the config file)` : '';
+    writeLine(io.stderr, `gavel: warning: ${peer} sends ${header}, which is ignored: it is not a trusted proxy, so every client it forwards is taken to be ${peer} (risk signals by address included)${hint}`);
   };
 }
