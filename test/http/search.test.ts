@@ -75,10 +75,20 @@ describe('the AuthZEN certification search fixture (S1–S6)', () => {
     expect(noisy.json()).toEqual(plain.json());
   });
 
-  test('a page.limit over the largest page (1000) is answered as a page of at most 1000, not refused', async () => {
+  test('a page.limit over the largest page is answered with the largest page and a next_token for the rest, not refused', async () => {
     const r = await post('/access/v1/search/action', { subject: alice, resource: record1, page: { limit: 5000 } });
     expect(r.statusCode).toBe(200);
     expect(r.json()).toEqual({ page: { next_token: '', count: 2, total: 2 }, results: [{ name: 'read' }, { name: 'write' }] });
+    const small = buildApp({ ...(await fixture()), searchLimits: { defaultPageSize: 1, maxPageSize: 1, maxCandidates: 100 } });
+    try {
+      const body = { subject: alice, resource: record1, page: { limit: 5 } };
+      const first = (await small.inject({ method: 'POST', url: '/access/v1/search/action', payload: body })).json();
+      expect(first).toMatchObject({ page: { count: 1, total: 2, next_token: expect.stringMatching(/.+/) }, results: [{ name: 'read' }] });
+      const rest = (await small.inject({ method: 'POST', url: '/access/v1/search/action', payload: { ...body, page: { limit: 5, token: first.page.next_token } } })).json();
+      expect(rest).toEqual({ page: { next_token: '', count: 1, total: 2 }, results: [{ name: 'write' }] });
+    } finally {
+      await small.close();
+    }
   });
 
   test('a caller cannot make itself an admin through properties: the directory wins', async () => {
