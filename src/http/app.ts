@@ -21,6 +21,7 @@ import { adminRoutes, type AdminOptions } from './routes/admin.js';
 import { healthRoutes } from './routes/health.js';
 import { requireClientKeys } from './client-auth.js';
 import { originOf } from './origin.js';
+import type { LogTrouble } from './routes/health.js';
 import { clientError, frameworkError, MAX_HEADER_BYTES } from './client-errors.js';
 import { AttemptLimit } from '../server/attempt-limit.js';
 import { DEFAULT_REGISTRATIONS_PER_HOUR } from '../config.js';
@@ -54,6 +55,8 @@ export interface AppOptions {
   forwardAuth?: ForwardAuthOptions;
   /** Where decisions are logged; none when absent. */
   log?: DecisionLog | null;
+  /** Why the decision log cannot be written now, shown by /readyz; `null` while it is written. */
+  logFailing?: () => LogTrouble | null;
   /** The store, checked by /readyz. */
   store?: Store | null;
   /** The directory snapshot requests are enriched from; none when absent. */
@@ -129,7 +132,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
   decideRoutes(app, options.policies, decider, gateway.verifyToken, origin);
   forwardAuthRoutes(app, options.policies, decider, gateway, origin);
   if (options.issuer) oauthRoutes(app, options.issuer, origin, options.registrations ?? new AttemptLimit(DEFAULT_REGISTRATIONS_PER_HOUR, 3_600_000));
-  healthRoutes(app, options.policies, metrics, options.reload ?? null, options.store ?? null, options.ipLists ?? null);
+  healthRoutes(app, options.policies, metrics, options.reload ?? null, options.store ?? null, options.ipLists ?? null, options.logFailing ?? (() => null));
   const limits = { attempts: options.adminAttempts ?? new AttemptLimit(), origin };
   const gate = { ...limits, key: options.admin?.key ?? null };
   adminRoutes(app, options.admin ?? { key: null, store: null, reload: null }, options.policies, gate);

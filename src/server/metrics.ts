@@ -34,7 +34,7 @@ export class Metrics {
     registers: [this.registry],
   });
 
-  constructor(live: LivePolicySet, logDepth: () => number = () => 0, logDropped: () => number = () => 0) {
+  constructor(live: LivePolicySet, logDepth: () => number = () => 0, logDropped: () => number = () => 0, logFailing: () => boolean = () => false) {
     const registry = this.registry;
     this.reloadOk.set(1);
     this.lastApplied.set(Date.now() / 1000);
@@ -44,6 +44,14 @@ export class Metrics {
       registers: [registry],
       collect() {
         this.set(logDepth());
+      },
+    });
+    new Gauge({
+      name: 'gavel_decision_log_ok',
+      help: '1 while the decision log is written; 0 while writes fail (a full disk, a lock held elsewhere) and decisions wait in memory',
+      registers: [registry],
+      collect() {
+        this.set(logFailing() ? 0 : 1);
       },
     });
     new Counter({

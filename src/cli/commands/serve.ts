@@ -315,7 +315,7 @@ async function serveUntilStopped(argv: string[], io: CliIo, osSignals: ServeSign
   const warnEmpty = () => {
     if (live.current.policies.length === 0) writeLine(io.stderr, `gavel: warning: no policies in ${dir}: every request is denied`);
   };
-  const metrics = new Metrics(live, () => (log?.depth ?? 0) + (sink?.depth ?? 0), () => (log?.dropped ?? 0) + (sink?.dropped ?? 0));
+  const metrics = new Metrics(live, () => (log?.depth ?? 0) + (sink?.depth ?? 0), () => (log?.dropped ?? 0) + (sink?.dropped ?? 0), () => sink?.failing != null);
   // With the admin APIs on (affects, the console, what-if), the set's syntax trees are kept for partial evaluation.
   const trees = config.adminKey === null ? null : new TreeKeeper(live);
   trees?.refresh();
@@ -351,7 +351,7 @@ async function serveUntilStopped(argv: string[], io: CliIo, osSignals: ServeSign
   const searchPageKey = createHmac('sha256', secret).update('gavel search page tokens').digest();
   // The console signs in with the admin key and reads the same store; without a key it says how to enable it.
   const consoleOptions = { key: config.adminKey, store: enabled ? store : null };
-  const app = buildApp({ baseUrl: config.issuer.url === null ? null : () => config.issuer.url, policies: live, metrics, reload: reloader.status, forwardAuth, log, store, directory, admin, decider, clientKeys, proxies, untrustedForwarder: untrustedForwarders(proxies, io), ipLists: config.ipLists.length > 0 ? ipLists : null, issuer, searchPageKey, console: consoleOptions, registrations: new AttemptLimit(config.issuer.registrationsPerHour, 3_600_000) });
+  const app = buildApp({ baseUrl: config.issuer.url === null ? null : () => config.issuer.url, policies: live, metrics, reload: reloader.status, forwardAuth, log, logFailing: () => (sink?.failing == null ? null : { ...sink.failing, queued: (log?.depth ?? 0) + sink.depth }), store, directory, admin, decider, clientKeys, proxies, untrustedForwarder: untrustedForwarders(proxies, io), ipLists: config.ipLists.length > 0 ? ipLists : null, issuer, searchPageKey, console: consoleOptions, registrations: new AttemptLimit(config.issuer.registrationsPerHour, 3_600_000) });
   const grpc = buildGrpcServer({ policies: live, decider, gateway: forwardAuth, ready: () => store.ping(), clientKeys, proxies, envoyProxies: new TrustedProxies(config.envoyTrustedProxies, config.clientAddressHeader), warn: (message) => writeLine(io.stderr, `gavel: warning: ${message}`) });
   /** Stops everything started: after SIGTERM, or when a port cannot be bound (so the process exits). */
   const shutdown = async () => {

@@ -5,8 +5,23 @@ import type { Store } from '../../store/store.js';
 import type { Metrics } from '../../server/metrics.js';
 import type { LiveIpLists } from '../../signals/ip/live-ip-lists.js';
 
+/** Why the decision log cannot be written now, since when, and how many decisions wait for it. */
+export interface LogTrouble {
+  error: string;
+  since: Date;
+  queued: number;
+}
+
 /** Liveness, readiness and metrics for orchestrators, load balancers and Prometheus. */
-export function healthRoutes(app: FastifyInstance, policies: LivePolicySet, metrics: Metrics, reload: ReloadStatus | null, store: Store | null, ipLists: LiveIpLists | null): void {
+export function healthRoutes(
+  app: FastifyInstance,
+  policies: LivePolicySet,
+  metrics: Metrics,
+  reload: ReloadStatus | null,
+  store: Store | null,
+  ipLists: LiveIpLists | null,
+  logFailing: () => LogTrouble | null = () => null,
+): void {
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_request, reply) => {
     const set = policies.current;
@@ -22,6 +37,10 @@ export function healthRoutes(app: FastifyInstance, policies: LivePolicySet, metr
     if (ipLists !== null) {
       ready.ip_lists = ipLists.status().lists.map((l) => ({ name: l.name, prefixes: l.prefixes, loaded_at: l.loadedAt.toISOString(), ...(l.error === undefined ? {} : { error: l.error }) }));
     }
+    // Still ready: decisions are made and kept in memory (bounded) until the log can be written
+    // again. Taking the PDP out of rotation would deny, or let through, every call at the gateway.
+    const failing = logFailing();
+    if (failing !== null) ready.decision_log = { status: 'failing', error: failing.error, since: failing.since.toISOString(), queued: failing.queued };
     return ready;
   });
   app.get('/metrics', async (_request, reply) => {

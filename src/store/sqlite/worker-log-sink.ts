@@ -46,6 +46,17 @@ export class WorkerLogSink implements DecisionSink {
     this.#start();
   }
 
+  /** Why the log cannot be written now, and since when; `null` while writes succeed. */
+  get failing(): { error: string; since: Date } | null {
+    return this.#failing;
+  }
+
+  #failing: { error: string; since: Date } | null = null;
+
+  #failed(error: string): void {
+    this.#failing = { error, since: this.#failing?.since ?? new Date() };
+  }
+
   /** Decisions given up unwritten: by a writer that could not write for too long, or that stopped holding them. */
   get dropped(): number {
     return this.#dropped;
@@ -54,7 +65,10 @@ export class WorkerLogSink implements DecisionSink {
   #start(): void {
     const worker = new Worker(new URL('./log-writer-worker.js', import.meta.url), { workerData: { path: this.path, retention: this.retention, maxPendingBytes: this.maxPendingBytes } satisfies WriterData });
     worker.on('message', (m: FromWriter) => {
-      if (m.kind === 'failed') return this.onError(new Error(m.message));
+      if (m.kind === 'failed') {
+        this.#failed(m.message);
+        return this.onError(new Error(m.message));
+      }
       if (m.kind === 'retention-failed') return this.onRetentionError(new Error(m.message));
       if (m.kind === 'dropped') {
         for (const seq of m.seqs) this.inFlight.delete(seq);
@@ -67,6 +81,7 @@ export class WorkerLogSink implements DecisionSink {
       } else {
         this.inFlight.delete(m.seq);
         this.#restartMs = FIRST_RESTART_MS;
+        this.#failing = null;
       }
       if (this.inFlight.size === 0) for (const w of this.waiters.splice(0)) w();
     });
@@ -81,6 +96,7 @@ export class WorkerLogSink implements DecisionSink {
       this.#worker = null;
       const delay = this.#restartMs;
       this.#restartMs = Math.min(delay * 2, MAX_RESTART_MS);
+      this.#failed(`the decision log writer stopped (exit code ${code}) and is restarting`);
       this.onError(new Error(`the decision log writer stopped (exit code ${code})${lost > 0 ? `, with ${lost} decisions it had not written` : ''}; starting another in ${delay / 1000} s`));
       setTimeout(() => {
         if (!this.#closing) this.#start();
