@@ -4,6 +4,7 @@
  */
 import { Server, status, type handleUnaryCall } from '@grpc/grpc-js';
 import { TrustedProxies } from '../signals/client-address.js';
+import type { Refusals } from '../server/refusals.js';
 import { bearerKey, CLIENT_KEY_HEADER, ClientKeys } from '../server/keys.js';
 import type { LivePolicySet } from '../engine/live-set.js';
 import { Authorization } from '../gen/proto/envoy/service/auth/v3/external_auth_pb.js';
@@ -36,7 +37,7 @@ export const GRPC_MESSAGE_LIMIT = 1 << 20;
 
 export function buildGrpcServer(options: GrpcOptions): Server {
   const server = new Server({ 'grpc.max_receive_message_length': GRPC_MESSAGE_LIMIT });
-  const guard = guarded(options.clientKeys ?? new ClientKeys({}));
+  const guard = guarded(options.clientKeys ?? new ClientKeys({}), options.decider.metrics.refusals);
   const decisions = decisionService(options.policies, options.decider, options.proxies ?? new TrustedProxies([]), options.gateway.verifyToken);
   const envoy = envoyAuthorization(options.policies, options.decider, options.gateway, options.proxies ?? new TrustedProxies([]), options.envoyProxies ?? new TrustedProxies([]), options.warn);
   server.addService(serviceDefinition(DecisionService), { decide: guard(decisions.decide), decideBatch: guard(decisions.decideBatch) });
@@ -50,17 +51,25 @@ export function buildGrpcServer(options: GrpcOptions): Server {
  * or `authorization: Bearer KEY` (for Envoy, set in the ext_authz service's
  * `initial_metadata`; the end user's Authorization header travels inside the CheckRequest).
  */
-function guarded(keys: ClientKeys) {
+function guarded(keys: ClientKeys, refusals: Refusals) {
   /** `refused`: what to answer instead of an UNAUTHENTICATED error (Envoy's Check: a denial). */
-  return <I, O>(handler: handleUnaryCall<I, O>, refused?: () => O): handleUnaryCall<I, O> =>
-    keys.required
-      ? (call, callback) => {
-          const [fromHeader] = call.metadata.get(CLIENT_KEY_HEADER);
-          const [authorization] = call.metadata.get('authorization');
-          const given = typeof fromHeader === 'string' ? fromHeader : bearerKey(typeof authorization === 'string' ? authorization : undefined);
-          if (keys.identify(given) !== null) return handler(call, callback);
-          if (refused !== undefined) return callback(null, refused());
-          callback({ code: status.UNAUTHENTICATED, details: `${given === null ? 'a client key is required' : 'the client key is not valid'}: send it in ${CLIENT_KEY_HEADER} metadata` }, null);
-        }
-      : handler;
+  return <I, O>(handler: handleUnaryCall<I, O>, refused?: () => O): handleUnaryCall<I, O> => {
+    // Every call ending in an error status is counted; an answer (a denial included) is not.
+    const counted: handleUnaryCall<I, O> = (call, callback) =>
+      handler(call, (err, value, ...rest) => {
+        if (err) refusals.grpc(call.getPath(), err.code ?? status.UNKNOWN);
+        callback(err, value, ...rest);
+      });
+    if (!keys.required) return counted;
+    return (call, callback) => {
+      const [fromHeader] = call.metadata.get(CLIENT_KEY_HEADER);
+      const [authorization] = call.metadata.get('authorization');
+      const given = typeof fromHeader === 'string' ? fromHeader : bearerKey(typeof authorization === 'string' ? authorization : undefined);
+      if (keys.identify(given) !== null) return counted(call, callback);
+      refusals.clientKey(refused === undefined ? 'grpc' : 'envoy', `${given === null ? 'no client key' : 'a client key that is not valid'} on ${call.getPath()}`, call.getPeer());
+      if (refused !== undefined) return callback(null, refused());
+      refusals.grpc(call.getPath(), status.UNAUTHENTICATED);
+      callback({ code: status.UNAUTHENTICATED, details: `${given === null ? 'a client key is required' : 'the client key is not valid'}: send it in ${CLIENT_KEY_HEADER} metadata` }, null);
+    };
+  };
 }

@@ -118,12 +118,13 @@ export function buildApp(options: AppOptions): FastifyInstance {
     void reply.status(404).send({ error: 'not_found', message: `no route for ${request.method} ${request.url.split('?')[0]}` });
   });
   // A callback hook, not an async one: every response passes here, and a promise per response costs.
+  const metrics = options.metrics ?? new Metrics(options.policies);
   app.addHook('onSend', (request, reply, payload, done) => {
     reply.header('x-request-id', request.id);
+    if (reply.statusCode >= 400) metrics.refusals.http(request.routeOptions.url ?? 'unmatched', reply.statusCode);
     done(null, payload);
   });
-  requireClientKeys(app, options.clientKeys ?? new ClientKeys({}));
-  const metrics = options.metrics ?? new Metrics(options.policies);
+  requireClientKeys(app, options.clientKeys ?? new ClientKeys({}), metrics.refusals);
   const decider = options.decider ?? new Decider(metrics, options.log ?? null, options.directory ?? null);
   const gateway = options.forwardAuth ?? NO_ISSUERS;
   const origin = originOf(options.proxies ?? new TrustedProxies([]), options.untrustedForwarder);

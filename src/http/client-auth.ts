@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { bearerKey, CLIENT_KEY_HEADER, type ClientKeys } from '../server/keys.js';
+import type { Refusals } from '../server/refusals.js';
 
 /** Routes that answer decisions; only these need a client key. Metadata and health stay open. */
 const DECISION_ROUTES = new Set(['/access/v1/evaluation', '/access/v1/evaluations', '/v1/decide', '/v1/decide/batch', '/v1/forward-auth', '/access/v1/search/subject', '/access/v1/search/resource', '/access/v1/search/action']);
@@ -9,7 +10,7 @@ const DECISION_ROUTES = new Set(['/access/v1/evaluation', '/access/v1/evaluation
  * `X-Gavel-Client-Key`, or — except on forward-auth, where `Authorization` carries the end
  * user's token — as `Authorization: Bearer KEY` (how AuthZEN PEPs usually authenticate).
  */
-export function requireClientKeys(app: FastifyInstance, keys: ClientKeys): void {
+export function requireClientKeys(app: FastifyInstance, keys: ClientKeys, refusals: Refusals): void {
   if (!keys.required) return;
   app.addHook('onRequest', async (request, reply) => {
     const route = request.routeOptions.url;
@@ -17,6 +18,7 @@ export function requireClientKeys(app: FastifyInstance, keys: ClientKeys): void 
     const fromHeader = request.headers[CLIENT_KEY_HEADER];
     const given = typeof fromHeader === 'string' ? fromHeader : route === '/v1/forward-auth' ? null : bearerKey(request.headers.authorization);
     if (keys.identify(given) !== null) return;
+    refusals.clientKey('http', `${given === null ? 'no client key' : 'a client key that is not valid'} on ${request.method} ${route}`, request.socket.remoteAddress ?? null);
     return reply
       .status(401)
       .header('www-authenticate', 'Bearer realm="gavel"')

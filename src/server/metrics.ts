@@ -1,5 +1,6 @@
 import { Counter, Gauge, Registry } from 'prom-client';
 import { DecisionTallies } from './decision-tallies.js';
+import { Refusals } from './refusals.js';
 import type { LivePolicySet } from '../engine/live-set.js';
 import type { ReloadOutcome } from '../engine/reload.js';
 import type { IpListStatus, LiveIpLists } from '../signals/ip/live-ip-lists.js';
@@ -15,6 +16,8 @@ export type { Interface } from './interfaces.js';
 export class Metrics {
   readonly registry = new Registry();
   private readonly tallies = new DecisionTallies(this.registry);
+  /** Calls refused or failed instead of decided; `warn` (set by the server) hears of refused client keys. */
+  readonly refusals: Refusals;
   private readonly reloads = new Counter({
     name: 'gavel_policy_reloads_total',
     help: 'Policy reload attempts, by result (applied, unchanged, rejected)',
@@ -34,8 +37,9 @@ export class Metrics {
     registers: [this.registry],
   });
 
-  constructor(live: LivePolicySet, logDepth: () => number = () => 0, logDropped: () => number = () => 0, logFailing: () => boolean = () => false) {
+  constructor(live: LivePolicySet, logDepth: () => number = () => 0, logDropped: () => number = () => 0, logFailing: () => boolean = () => false, warn: (message: string) => void = () => {}) {
     const registry = this.registry;
+    this.refusals = new Refusals(registry, warn);
     this.reloadOk.set(1);
     this.lastApplied.set(Date.now() / 1000);
     new Gauge({

@@ -36,6 +36,7 @@ let address = '';
 /** What the server's decision log was handed. */
 const logged: DecisionBatch[] = [];
 let log: DecisionLog;
+let metrics: Metrics;
 let sign: (claims: Record<string, unknown>) => Promise<string>;
 const clients: Client[] = [];
 
@@ -47,7 +48,7 @@ beforeAll(async () => {
   log = new DecisionLog({ appendBatch: (b) => void logged.push(b) }, { flushMs: 60_000 });
   server = buildGrpcServer({
     policies,
-    decider: new Decider(new Metrics(policies), log, null),
+    decider: new Decider((metrics = new Metrics(policies)), log, null),
     gateway: { verifyToken: createTokenVerifier([{ issuer: ISSUER, audiences: ['envoy'], algorithms: ['ES256'], jwks: { keys: [jwk] } }]), headers: [], responseHeaders: { 'x-gavel-subject': 'sub' }, replay: new ReplayCache() },
     ready: () => true,
     // Envoy, which calls from loopback: its CheckRequest's `source` is believed.
@@ -150,11 +151,12 @@ describe('gavel.v1.DecisionService', () => {
     expect(records().filter((r) => r.via === 'grpc_batch')).toHaveLength(answered ? 1000 : 0);
   }, 30_000);
 
-  test('a request without a subject id is INVALID_ARGUMENT with the field named', async () => {
+  test('a request without a subject id is INVALID_ARGUMENT with the field named, and counted', async () => {
     await expect(call(DecisionService, 'decide', DecideRequestSchema, { subject: { type: 'user' }, action: { name: 'read' }, resource: { type: 'doc', id: '1' } })).rejects.toMatchObject({
       code: 3,
       details: 'missing subject.id',
     });
+    expect(await metrics.registry.metrics()).toMatch(/^gavel_grpc_errors_total\{method="\/gavel\.v1\.DecisionService\/Decide",code="3"\} [1-9]/m);
   });
 });
 

@@ -3,6 +3,7 @@ import { buildPolicySet } from '../../src/index.js';
 import { LivePolicySet } from '../../src/engine/live-set.js';
 import { buildApp } from '../../src/http/app.js';
 import { ClientKeys } from '../../src/server/keys.js';
+import { Metrics } from '../../src/server/metrics.js';
 
 const NGINX = 'n'.repeat(24);
 const APP = 'a'.repeat(24);
@@ -44,6 +45,19 @@ describe('client keys on the decision routes', () => {
     });
     // With the gateway's key, the call is decided (here: allowed, the policy needs no token).
     expect((await a.inject({ method: 'GET', url: '/v1/forward-auth', headers: { ...gateway, 'x-gavel-client-key': NGINX } })).statusCode).toBe(200);
+  });
+
+  test('a refused key is counted and said in the server log, once a minute with a count of the rest; bad requests are counted by route and status', async () => {
+    const said: string[] = [];
+    const metrics = new Metrics(live, () => 0, () => 0, () => false, (m) => said.push(m));
+    const a = buildApp({ policies: live, clientKeys: new ClientKeys({ nginx: NGINX }), metrics });
+    for (let i = 0; i < 3; i++) expect((await a.inject({ method: 'POST', url: '/v1/decide', payload: request })).statusCode).toBe(401);
+    expect(said).toEqual([expect.stringMatching(/^refused a http decision call from 127\.0\.0\.1: no client key on POST \/v1\/decide$/)]);
+    expect((await a.inject({ method: 'POST', url: '/v1/decide', payload: '{', headers: { 'content-type': 'application/json', 'x-gavel-client-key': NGINX } })).statusCode).toBe(400);
+    const text = await metrics.registry.metrics();
+    expect(text).toContain('gavel_client_key_refusals_total{interface="http"} 3');
+    expect(text).toContain('gavel_http_errors_total{route="/v1/decide",code="401"} 3');
+    expect(text).toContain('gavel_http_errors_total{route="/v1/decide",code="400"} 1');
   });
 
   test('health, metrics and the AuthZEN metadata stay open', async () => {
