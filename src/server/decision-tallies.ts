@@ -3,7 +3,7 @@ import type { Interface } from './metrics.js';
 
 // Microseconds for the usual decision, up to a second for the outliers a p99 alert must resolve (a large
 // explain, a cold directory): past the last bucket only +Inf would say anything.
-const LATENCY_BUCKETS = [1e-6, 2e-6, 5e-6, 1e-5, 2e-5, 5e-5, 1e-4, 5e-4, 1e-3, 5e-3, 1e-2, 2.5e-2, 1e-1, 1] as const;
+export const LATENCY_BUCKETS = [1e-6, 2e-6, 5e-6, 1e-5, 2e-5, 5e-5, 1e-4, 5e-4, 1e-3, 5e-3, 1e-2, 2.5e-2, 1e-1, 1] as const;
 const LATENCY = 'gavel_decision_duration_seconds';
 const LATENCY_HELP = 'Time to decide one request (one item of a batch), excluding transport';
 
