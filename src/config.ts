@@ -47,8 +47,8 @@ export interface Config {
   /** Keys each velocity dimension keeps at most. */
   velocityMaxKeys: number;
   /**
-   * Seconds a stop (SIGTERM) takes at most: requests in flight get all but the last 5 (or a
-   * third, if less), the decision log the rest. Below Kubernetes' default grace period (30 s), so
+   * Seconds a stop (SIGTERM) takes at most: requests in flight get all but the last 5 (a third
+   * of it, if less, but never under 3), the decision log the rest. Below Kubernetes' default grace period (30 s), so
    * the log is flushed before a SIGKILL could come.
    */
   stopTimeoutSeconds: number;
@@ -141,8 +141,8 @@ export function loadConfig(inputs: ConfigInputs): Config {
   const issuer = issuerAt(fromFile.issuer, env, base, `${where}: issuer`, problems);
   const decisionLog = decisionLogAt(fromFile.decision_log, `${where}: decision_log`, problems);
   const stopTimeout = fromFile.stop_timeout_seconds;
-  if (stopTimeout !== undefined && (typeof stopTimeout !== 'number' || !Number.isInteger(stopTimeout) || stopTimeout < 2 || stopTimeout > 3600)) problems.push(`${where}: stop_timeout_seconds: expected a whole number of seconds from 2 to 3600`);
-  const stopTimeoutSeconds = typeof stopTimeout === 'number' && Number.isInteger(stopTimeout) && stopTimeout >= 2 && stopTimeout <= 3600 ? stopTimeout : 25;
+  if (stopTimeout !== undefined && (typeof stopTimeout !== 'number' || !Number.isInteger(stopTimeout) || stopTimeout < 5 || stopTimeout > 3600)) problems.push(`${where}: stop_timeout_seconds: expected a whole number of seconds from 5 to 3600`);
+  const stopTimeoutSeconds = typeof stopTimeout === 'number' && Number.isInteger(stopTimeout) && stopTimeout >= 5 && stopTimeout <= 3600 ? stopTimeout : 25;
   problems.push(...issuerProblems(trustedIssuers).map((p) => `${where}: ${p}`));
   const adminKey = env.GAVEL_ADMIN_KEY ?? fromFile.admin_key;
   if (adminKey !== undefined && (typeof adminKey !== 'string' || adminKey.length < 16)) problems.push(`${env.GAVEL_ADMIN_KEY !== undefined ? 'GAVEL_ADMIN_KEY' : `${where}: admin_key`}: use a random string of at least 16 characters`);
@@ -210,14 +210,15 @@ function readConfigFile(path: string, shown: string, problems: string[]): Json {
  * these are read and checked — the file's other settings, and the environment's, are the
  * server's: a bad `GAVEL_HTTP` must not stop `gavel log`.
  */
-export function configuredPaths(cwd: string, file: string): { db?: string; policies?: string } {
+export function configuredPaths(cwd: string, file: string): { db: string; policies: string } {
   const problems: string[] = [];
   const json = readConfigFile(resolve(cwd, file), file, []);
   const db = stringAt(json, 'db', file, problems);
   const policies = stringAt(json, 'policies', file, problems);
   if (problems.length > 0) throw new ConfigError(problems.join('\n'));
+  // As loadConfig: with a config file, paths — the defaults too — are relative to its folder.
   const base = dirname(resolve(cwd, file));
-  return { ...(db === undefined ? {} : { db: db === ':memory:' ? db : resolve(base, db) }), ...(policies === undefined ? {} : { policies: resolve(base, policies) }) };
+  return { db: db === ':memory:' ? db : resolve(base, db ?? DEFAULTS.db), policies: resolve(base, policies ?? DEFAULTS.policies) };
 }
 
 function stringAt(json: Json, key: string, where: string, problems: string[]): string | undefined {

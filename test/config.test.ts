@@ -97,8 +97,8 @@ describe('configuration', () => {
     write('gavel.json', { http: 8181 });
     expect(() => loadConfig({ cwd: dir, flags: { config: 'gavel.json', http: '127.0.0.1:1' }, env: {} })).toThrow('gavel.json: http: expected a string');
     expect(() => loadConfig({ cwd: dir, flags: { config: 'gavel.json' }, env: { GAVEL_HTTP: '127.0.0.1:1' } })).toThrow('gavel.json: http: expected a string');
-    write('stop.json', { stop_timeout_seconds: 1 });
-    expect(() => loadConfig({ cwd: dir, flags: { config: 'stop.json' }, env: {} })).toThrow('stop.json: stop_timeout_seconds: expected a whole number of seconds from 2 to 3600');
+    write('stop.json', { stop_timeout_seconds: 4 });
+    expect(() => loadConfig({ cwd: dir, flags: { config: 'stop.json' }, env: {} })).toThrow('stop.json: stop_timeout_seconds: expected a whole number of seconds from 5 to 3600');
     write('stop.json', { stop_timeout_seconds: 60 });
     expect(loadConfig({ cwd: dir, flags: { config: 'stop.json' }, env: {} }).stopTimeoutSeconds).toBe(60);
     expect(loadConfig({ cwd: dir, flags: {}, env: {} }).stopTimeoutSeconds).toBe(25);

@@ -43,7 +43,7 @@ export function databasePath(cwd: string, flag: string | undefined, configFlag?:
   return db ?? resolve(cwd, 'data/gavel.db');
 }
 
-function fromConfig(cwd: string, file: string): { db?: string; policies?: string } {
+function fromConfig(cwd: string, file: string): { db: string; policies: string } {
   try {
     return configuredPaths(cwd, file);
   } catch (err: unknown) {

@@ -13,7 +13,7 @@ import { peerAddress } from './decision-service.js';
 import { canonical, type TrustedProxies } from '../signals/client-address.js';
 
 /** google.rpc.Code values Envoy reads from CheckResponse.status. */
-const Code = { OK: 0, PERMISSION_DENIED: 7, UNAVAILABLE: 14, UNAUTHENTICATED: 16 } as const;
+const Code = { OK: 0, INVALID_ARGUMENT: 3, PERMISSION_DENIED: 7, UNAVAILABLE: 14, UNAUTHENTICATED: 16 } as const;
 
 const header = (key: string, value: string) => ({ header: { key, value }, appendAction: HeaderValueOption_HeaderAppendAction.OVERWRITE_IF_EXISTS_OR_ADD });
 
@@ -41,6 +41,9 @@ const denied = (code: number, httpStatus: number, reason: string, headers: { key
  * counts any gRPC error as the service failing, which `failure_mode_allow` lets through.
  */
 export const refusedCaller = () => denied(Code.PERMISSION_DENIED, 403, 'the authorization service refused the proxy (client key)');
+
+/** What Check answers a CheckRequest it cannot decode (a header that is not UTF-8, say): a 400 denial, for the same reason. */
+export const undecodableCheck = (reason: string) => denied(Code.INVALID_ARGUMENT, 400, `the check request could not be read: ${reason}`);
 
 /**
  * envoy.service.auth.v3.Authorization/Check: Envoy's ext_authz filter asks about each HTTP

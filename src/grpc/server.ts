@@ -13,9 +13,9 @@ import { Health } from '../gen/proto/grpc/health/v1/health_pb.js';
 import type { Decider } from '../server/decider.js';
 import type { ForwardAuthOptions } from '../http/routes/forward-auth.js';
 import { decisionService } from './decision-service.js';
-import { envoyAuthorization, refusedCaller } from './envoy-authorization.js';
+import { envoyAuthorization, refusedCaller, undecodableCheck } from './envoy-authorization.js';
 import { health } from './health.js';
-import { serviceDefinition } from './service-definition.js';
+import { serviceDefinition, undecodable } from './service-definition.js';
 
 export interface GrpcOptions {
   policies: LivePolicySet;
@@ -41,7 +41,12 @@ export function buildGrpcServer(options: GrpcOptions): Server {
   const decisions = decisionService(options.policies, options.decider, options.proxies ?? new TrustedProxies([]), options.gateway.verifyToken);
   const envoy = envoyAuthorization(options.policies, options.decider, options.gateway, options.proxies ?? new TrustedProxies([]), options.envoyProxies ?? new TrustedProxies([]), options.warn);
   server.addService(serviceDefinition(DecisionService), { decide: guard(decisions.decide), decideBatch: guard(decisions.decideBatch) });
-  server.addService(serviceDefinition(Authorization), { check: guard(envoy.check, refusedCaller) });
+  // A CheckRequest that cannot be decoded is denied, not failed: `failure_mode_allow` would pass it.
+  const check: typeof envoy.check = (call, callback) => {
+    const reason = undecodable(call.request);
+    return reason === null ? envoy.check(call, callback) : callback(null, undecodableCheck(reason));
+  };
+  server.addService(serviceDefinition(Authorization), { check: guard(check, refusedCaller) });
   server.addService(serviceDefinition(Health), health(options.ready));
   return server;
 }

@@ -44,6 +44,11 @@ export function serviceDefinition(service: DescService): ServiceDefinition {
   return definition as ServiceDefinition;
 }
 
+/** Why a call's request could not be decoded, or `null` when it was. */
+export function undecodable(request: unknown): string | null {
+  return request instanceof Undecodable ? request.reason : null;
+}
+
 /** A typed unary handler: answers the response, or throws a GrpcError with a status. */
 export type Unary<I extends DescMessage, O extends DescMessage> = (request: MessageShape<I>, call: CallInfo) => Promise<MessageShape<O>>;
 

@@ -21,6 +21,7 @@ import { adminRoutes, type AdminOptions } from './routes/admin.js';
 import { healthRoutes } from './routes/health.js';
 import { requireClientKeys } from './client-auth.js';
 import { originOf } from './origin.js';
+import { decisionAnswers } from './decision-answers.js';
 import type { LogTrouble } from './routes/health.js';
 import { clientError, frameworkError, MAX_HEADER_BYTES } from './client-errors.js';
 import { AttemptLimit } from '../server/attempt-limit.js';
@@ -121,7 +122,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
   const metrics = options.metrics ?? new Metrics(options.policies);
   app.addHook('onSend', (request, reply, payload, done) => {
     reply.header('x-request-id', request.id);
-    if (reply.statusCode >= 400) metrics.refusals.http(request.routeOptions.url ?? 'unmatched', reply.statusCode);
+    if (reply.statusCode >= 400 && !decisionAnswers.has(reply)) metrics.refusals.http(request.routeOptions.url ?? 'unmatched', reply.statusCode);
     done(null, payload);
   });
   requireClientKeys(app, options.clientKeys ?? new ClientKeys({}), metrics.refusals);

@@ -218,7 +218,7 @@ describe('gavel apply', () => {
     expect((await gavel(['apply', 'dir.json'], { cwd: cwd(), env })).stdout).toBe('applied: 0 added, 0 changed, 0 removed\n');
     expect(await gavel(['log', '--json'], { cwd: cwd(), env })).toMatchObject({ code: 0, stdout: '[]\n' });
     expect((await gavel(['explain', 'no-such-decision'], { cwd: cwd(), env })).stderr).not.toContain('no database');
-    expect((await gavel(['search', 'subject', '--json'], { cwd: cwd(), env, stdin: JSON.stringify({ subject: { type: 'user' }, action: { name: 'read' }, resource: { type: 'doc', id: 'd' } }) })).code).toBe(0);
+    expect((await gavel(['search', 'subject', '--json', '--policies', 'policies'], { cwd: cwd(), env, stdin: JSON.stringify({ subject: { type: 'user' }, action: { name: 'read' }, resource: { type: 'doc', id: 'd' } }) })).code).toBe(0);
     expect((await gavel(['log', '--db', 'other.db'], { cwd: cwd(), env })).stderr).toContain(`no database at \`${join(ws.dir, 'other.db')}\``);
     // A `db` that is not a string is refused, not read past; the server's other settings are not this command's to check.
     writeFileSync(join(ws.dir, 'etc', 'bad.json'), JSON.stringify({ db: 7 }));
@@ -229,6 +229,14 @@ describe('gavel apply', () => {
     // A database in memory would keep nothing a command did.
     writeFileSync(join(ws.dir, 'etc', 'memory.json'), JSON.stringify({ db: ':memory:' }));
     expect(await gavel(['apply', 'dir.json', '--config', 'etc/memory.json'], { cwd: cwd() })).toMatchObject({ code: 2, stderr: expect.stringContaining('keeps the database in memory') });
+  });
+
+  test('a config file without db or policies: both relative to its folder, as the server takes them', async () => {
+    mkdirSync(join(ws.dir, 'etc'), { recursive: true });
+    writeFileSync(join(ws.dir, 'etc', 'gavel.json'), JSON.stringify({}));
+    writeFileSync(join(ws.dir, 'dir.json'), JSON.stringify({ entities: [] }));
+    const r = await gavel(['apply', 'dir.json', '--config', 'etc/gavel.json'], { cwd: cwd() });
+    expect(r).toMatchObject({ code: 0, stderr: `created the database \`${join(ws.dir, 'etc', 'data', 'gavel.db')}\` (there was none)\n` });
   });
 
   test('search takes the policies folder the config file names, as the server does', async () => {

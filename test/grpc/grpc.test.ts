@@ -1,13 +1,13 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { create, type DescMessage, type DescService, type MessageInitShape, type MessageShape, type JsonObject } from '@bufbuild/protobuf';
+import { create, fromBinary, toBinary, type DescMessage, type DescService, type MessageInitShape, type MessageShape, type JsonObject } from '@bufbuild/protobuf';
 import { credentials, makeGenericClientConstructor, Metadata, ServerCredentials, status, type Client, type ServiceError } from '@grpc/grpc-js';
 import { createHash, randomUUID } from 'node:crypto';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { buildPolicySet } from '../../src/index.js';
 import { LivePolicySet } from '../../src/engine/live-set.js';
-import { Authorization, CheckRequestSchema } from '../../src/gen/proto/envoy/service/auth/v3/external_auth_pb.js';
+import { Authorization, CheckRequestSchema, CheckResponseSchema } from '../../src/gen/proto/envoy/service/auth/v3/external_auth_pb.js';
 import { DecideBatchRequestSchema, DecideRequestSchema, DecisionService } from '../../src/gen/proto/gavel/v1/decision_pb.js';
 import { Health, HealthCheckRequestSchema, HealthCheckResponse_ServingStatus } from '../../src/gen/proto/grpc/health/v1/health_pb.js';
 import { buildGrpcServer } from '../../src/grpc/server.js';
@@ -165,6 +165,20 @@ describe('envoy.service.auth.v3.Authorization/Check', () => {
   const ask = (message: MessageInitShape<typeof CheckRequestSchema>, metadata?: Record<string, string>, at?: string) =>
     call(Authorization, 'check', CheckRequestSchema, message, { ...(metadata ? { metadata } : {}), ...(at ? { at } : {}) }) as unknown as Promise<Answer>;
   const from = (address: string) => ({ address: { address: { case: 'socketAddress' as const, value: { address, portSpecifier: { case: 'portValue' as const, value: 50000 } } } } });
+
+  test('a CheckRequest that cannot be decoded (a header value that is not UTF-8) is a 400 denial, never a gRPC error failure_mode_allow would pass', async () => {
+    const valid = toBinary(CheckRequestSchema, create(CheckRequestSchema, { attributes: { request: { http: { method: 'GET', path: '/x', host: 'h', headers: { 'x-odd': 'QQQQ' } } } } }));
+    const bytes = Buffer.from(valid);
+    const at = bytes.indexOf('QQQQ');
+    bytes.set([0xff, 0xfe, 0xff, 0xfe], at);
+    const Raw = makeGenericClientConstructor({ check: { path: '/envoy.service.auth.v3.Authorization/Check', requestStream: false, responseStream: false, requestSerialize: (b: Buffer) => b, requestDeserialize: (b: Buffer) => b, responseSerialize: (b: Buffer) => b, responseDeserialize: (b: Buffer) => b } }, 'Raw');
+    const client = new Raw(address, credentials.createInsecure()) as unknown as Client & { check: (req: Buffer, cb: (err: ServiceError | null, res: Buffer) => void) => void };
+    clients.push(client);
+    const answer = await new Promise<Buffer>((resolve, reject) => client.check(bytes, (err, res) => (err ? reject(err) : resolve(res))));
+    const decoded = fromBinary(CheckResponseSchema, answer) as unknown as Answer;
+    expect(decoded.status?.code).toBe(3);
+    expect(decoded.httpResponse).toMatchObject({ case: 'deniedResponse', value: { status: { code: 400 }, body: expect.stringMatching(/^the check request could not be read: /) } });
+  });
   const check = (headers: Record<string, string>, method = 'GET', path = '/hello/world?x=1', source = '203.0.113.7') =>
     ask({ attributes: { source: from(source), request: { http: { id: '17', method, path, host: 'api.test', scheme: 'https', headers } } } });
 

@@ -54,7 +54,11 @@ describe('client keys on the decision routes', () => {
     for (let i = 0; i < 3; i++) expect((await a.inject({ method: 'POST', url: '/v1/decide', payload: request })).statusCode).toBe(401);
     expect(said).toEqual([expect.stringMatching(/^refused a http decision call from 127\.0\.0\.1: no client key on POST \/v1\/decide$/)]);
     expect((await a.inject({ method: 'POST', url: '/v1/decide', payload: '{', headers: { 'content-type': 'application/json', 'x-gavel-client-key': NGINX } })).statusCode).toBe(400);
+    // A gateway's denial is a decision in a 401/403, not a failed call.
+    const denied = await a.inject({ method: 'GET', url: '/v1/forward-auth', headers: { 'x-original-method': 'DELETE', 'x-original-uri': '/x', 'x-gavel-client-key': NGINX } });
+    expect([401, 403]).toContain(denied.statusCode);
     const text = await metrics.registry.metrics();
+    expect(text).not.toContain('route="/v1/forward-auth"');
     expect(text).toContain('gavel_client_key_refusals_total{interface="http"} 3');
     expect(text).toContain('gavel_http_errors_total{route="/v1/decide",code="401"} 3');
     expect(text).toContain('gavel_http_errors_total{route="/v1/decide",code="400"} 1');

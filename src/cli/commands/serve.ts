@@ -28,7 +28,7 @@ import { DecisionLog } from '../../engine/decision-log.js';
 import { revisionFiles } from '../../engine/revisions.js';
 import type { PolicyFolder } from '../../engine/folder.js';
 import { TreeKeeper } from '../../server/tree-keeper.js';
-import { WorkerLogSink } from '../../store/sqlite/worker-log-sink.js';
+import { STOP_GRACE_MS, WorkerLogSink } from '../../store/sqlite/worker-log-sink.js';
 import { Directory, DirectoryBuilder, LiveDirectory } from '../../engine/directory.js';
 import { ConfigError, loadConfig, type Config } from '../../config.js';
 import { createTokenVerifier } from '../../tokens/verify-token.js';
@@ -363,7 +363,8 @@ async function serveUntilStopped(argv: string[], io: CliIo, osSignals: ServeSign
     // ends before the SIGKILL an orchestrator sends after its grace period.
     const stopMs = config.stopTimeoutSeconds * 1000;
     const until = Date.now() + stopMs;
-    const requestsMs = stopMs - Math.min(LOG_FLUSH_MS, stopMs / 3);
+    // The log's share: up to LOG_FLUSH_MS, and never less than what a writer asked to stop is given.
+    const requestsMs = stopMs - Math.max(STOP_GRACE_MS, Math.min(LOG_FLUSH_MS, stopMs / 3));
     const cut = setTimeout(() => {
       writeLine(io.stderr, `gavel: requests still in flight after ${requestsMs / 1000} s; closing their connections`);
       app.server.closeAllConnections();

@@ -5,6 +5,7 @@ import type { LivePolicySet } from '../../engine/live-set.js';
 import type { TokenResult } from '../../tokens/verify-token.js';
 import type { Decider } from '../../server/decider.js';
 import type { OriginOf } from '../origin.js';
+import { decisionAnswers } from '../decision-answers.js';
 import { routePath } from '../../engine/route-path.js';
 
 export interface ForwardAuthOptions {
@@ -97,10 +98,12 @@ export function forwardAuthRoutes(app: FastifyInstance, policies: LivePolicySet,
         case 'allow':
           return reply.status(200).headers(verdict.headers).send({ decision: true });
         case 'unauthenticated':
+          decisionAnswers.add(reply);
           return reply.status(401).header('www-authenticate', verdict.challenge).send({ decision: false, reason: 'authentication required' });
         case 'unavailable':
           return reply.status(503).header('retry-after', RETRY_AFTER_S).header('x-gavel-reason', headerValue(verdict.reason)).send({ decision: false, reason: verdict.reason });
         case 'forbidden':
+          decisionAnswers.add(reply);
           return reply.status(403).header('x-gavel-reason', headerValue(verdict.reason)).send({ decision: false, reason: verdict.reason });
       }
     });

@@ -20,6 +20,8 @@ export type ToWriter =
   /** Stop once the write under way, if any, returns: the only safe way to stop a thread inside SQLite. */
   | { kind: 'stop' };
 export type FromWriter =
+  /** The database is open: a writer that restarted after a failure can write again. */
+  | { kind: 'ready' }
   | { kind: 'written'; seq: number }
   | { kind: 'failed'; message: string }
   | { kind: 'retention-failed'; message: string }
@@ -57,6 +59,7 @@ const { path, retention: bounds, maxPendingBytes } = workerData as WriterData;
 // (drain): between tries the thread reads its messages, a stop among them.
 const store = new SqliteStore(path, { durability: 'normal', busyTimeoutMs: 1000 });
 const retention = new LogRetention(store, bounds);
+port.postMessage({ kind: 'ready' } satisfies FromWriter);
 let retentionFailing = false;
 
 /** Retention runs after the write it follows has been acknowledged: a failure here loses no decision, and is tried again. */
@@ -76,33 +79,47 @@ let ticks = 0;
 const bounding = setInterval(() => keepBound(() => (++ticks % 600 === 0 ? retention.recount() : retention.trim())), 1000);
 // While writes fail, batches wait here; past the bound the oldest are given up (and reported).
 const pending = new ByteBoundedQueue<BatchMessage>(maxPendingBytes, (m) => heldBytes(m.batch));
-let retry: NodeJS.Timeout | null = null;
+/** The next turn of drain, when one is due: right away, or a retry a second after a failure. */
+let next: { kind: 'turn'; handle: NodeJS.Immediate } | { kind: 'retry'; handle: NodeJS.Timeout } | null = null;
+/** Since when writes have failed; `null` while they succeed. */
+let failingSince: number | null = null;
+/** How long writes may fail before it is reported: a lock held for a few seconds (a large apply) is routine. */
+const REPORT_AFTER_MS = 5_000;
 
+/**
+ * Writes the oldest pending batch, then leaves the rest to the next turn of the event loop:
+ * between batches the thread reads its messages, so a stop is heard after one batch, not
+ * after a backlog of many.
+ */
 function drain(): void {
-  retry = null;
-  for (let next = pending.first; next !== undefined; next = pending.first) {
-    try {
-      store.appendBatch(next.batch);
-    } catch (err: unknown) {
-      port.postMessage({ kind: 'failed', message: err instanceof Error ? err.message : String(err) } satisfies FromWriter);
-      retry = setTimeout(drain, 1000);
-      return;
-    }
-    pending.shift();
-    port.postMessage({ kind: 'written', seq: next.seq } satisfies FromWriter);
-    keepBound(() => retention.written(next.batch.count));
+  next = null;
+  const batch = pending.first;
+  if (batch === undefined) return;
+  try {
+    store.appendBatch(batch.batch);
+  } catch (err: unknown) {
+    failingSince ??= Date.now();
+    if (Date.now() - failingSince >= REPORT_AFTER_MS) port.postMessage({ kind: 'failed', message: err instanceof Error ? err.message : String(err) } satisfies FromWriter);
+    next = { kind: 'retry', handle: setTimeout(drain, 1000) };
+    return;
   }
+  failingSince = null;
+  pending.shift();
+  port.postMessage({ kind: 'written', seq: batch.seq } satisfies FromWriter);
+  keepBound(() => retention.written(batch.batch.count));
+  if (pending.first !== undefined) next = { kind: 'turn', handle: setImmediate(drain) };
 }
 
 port.on('message', (message: ToWriter) => {
   if (message.kind === 'stop') {
     clearInterval(bounding);
-    if (retry !== null) clearTimeout(retry);
+    if (next?.kind === 'retry') clearTimeout(next.handle);
+    else if (next?.kind === 'turn') clearImmediate(next.handle);
     store.close();
     // Ends this thread only; the batches still pending are the ones the sink counts as lost.
     process.exit(0);
   }
   const dropped = pending.push(message);
   if (dropped.length > 0) port.postMessage({ kind: 'dropped', seqs: dropped.map((m) => m.seq), count: dropped.reduce((n, m) => n + m.batch.count, 0) } satisfies FromWriter);
-  if (retry === null) drain();
+  if (next === null) drain();
 });

@@ -4,7 +4,7 @@ import type { FromWriter, ToWriter, WriterData } from './log-writer-worker.js';
 import type { Retention } from './log-retention.js';
 
 /** How long a writer asked to stop has, at least, however little of the close's time is left: its lock wait is 1 s. */
-const STOP_GRACE_MS = 3_000;
+export const STOP_GRACE_MS = 3_000;
 
 /** Whether `promise` settled within `ms`. */
 async function within(promise: Promise<void>, ms: number): Promise<boolean> {
@@ -65,6 +65,10 @@ export class WorkerLogSink implements DecisionSink {
   #start(): void {
     const worker = new Worker(new URL('./log-writer-worker.js', import.meta.url), { workerData: { path: this.path, retention: this.retention, maxPendingBytes: this.maxPendingBytes } satisfies WriterData });
     worker.on('message', (m: FromWriter) => {
+      if (m.kind === 'ready') {
+        this.#failing = null;
+        return;
+      }
       if (m.kind === 'failed') {
         this.#failed(m.message);
         return this.onError(new Error(m.message));
@@ -129,19 +133,29 @@ export class WorkerLogSink implements DecisionSink {
    * Resolves once everything handed over is written, then stops the writer. A writer that
    * cannot write (a full disk) is given `timeoutMs`; answers how many decisions were lost.
    */
-  async close(timeoutMs = 30_000): Promise<number> {
+  close(timeoutMs = 30_000): Promise<number> {
+    // A second close (a test's finally, a stop during a stop) answers what the first does.
+    this.#closed ??= this.#close(timeoutMs);
+    return this.#closed;
+  }
+
+  #closed: Promise<number> | undefined;
+
+  async #close(timeoutMs: number): Promise<number> {
     const until = Date.now() + timeoutMs;
-    if (this.inFlight.size > 0) await within(new Promise<void>((resolve) => this.waiters.push(resolve)), timeoutMs);
+    // The wait for acknowledgements leaves the writer its grace to stop, within the time given.
+    if (this.inFlight.size > 0) await within(new Promise<void>((resolve) => this.waiters.push(resolve)), Math.max(timeoutMs - STOP_GRACE_MS, 0));
     this.#closing = true;
-    const lost = this.depth;
     const worker = this.#worker;
-    if (worker === null) return lost;
+    if (worker === null) return this.depth;
     // The writer is asked to stop, and stops once a write under way returns (its lock wait is
-    // a second at most). terminate() is the last resort: stopping a thread inside SQLite's
-    // native code aborted the whole process (a V8 fatal error) instead of exiting 0.
+    // a second at most), after the batches it holds — counted as written as it acknowledges
+    // them. terminate() is the last resort: stopping a thread inside SQLite's native code
+    // aborted the whole process (a V8 fatal error) instead of exiting 0: so the writer gets
+    // STOP_GRACE_MS at least, even past the time given (a caller gives it that much).
     const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
     worker.postMessage({ kind: 'stop' } satisfies ToWriter);
     if (!(await within(exited, Math.max(until - Date.now(), STOP_GRACE_MS)))) await worker.terminate();
-    return lost;
+    return this.depth;
   }
 }
