@@ -1,3 +1,4 @@
+import { relative } from 'node:path';
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { explainLogged, REQUEST_NOT_KEPT, type LoggedExplanation } from '../../engine/explain-logged.js';
@@ -50,8 +51,9 @@ export async function explain(argv: string[], io: CliIo): Promise<number> {
     let live: PolicySet;
     if (stored.kind === 'found') live = stored.set;
     else {
-      const fallback = await loadSet(serverPoliciesDir(io.cwd, values.policies, values.config));
-      if (fallback.set === null) throw new UsageError(`revision ${record.revision} is not stored and the policies in \`${values.policies ?? 'policies'}\` are invalid`);
+      const folder = serverPoliciesDir(io.cwd, values.policies, values.config);
+      const fallback = await loadSet(folder);
+      if (fallback.set === null) throw new UsageError(`revision ${record.revision} is not stored and the policies in \`${values.policies ?? relative(io.cwd, folder)}\` are invalid`);
       live = fallback.set;
     }
     const explained = explainLogged(record, (r) => revisions.get(r), live);

@@ -1,3 +1,4 @@
+import { relative } from 'node:path';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
@@ -59,9 +60,10 @@ export async function searchCommand(argv: string[], io: CliIo): Promise<number> 
   if (values.help) return writeLine(io.stdout, searchHelp), Exit.ok;
   const kind = positionals[0];
   if (positionals.length !== 1 || !KINDS.includes(kind)) throw new UsageError('say what to search: gavel search subject|resource|action');
-  const loaded = await loadSet(serverPoliciesDir(io.cwd, values.policies, values.config));
+  const folder = serverPoliciesDir(io.cwd, values.policies, values.config);
+  const loaded = await loadSet(folder);
   if (loaded.set === null) {
-    printDiagnostics(io, loaded, values.policies ?? 'policies');
+    printDiagnostics(io, loaded, values.policies ?? relative(io.cwd, folder));
     return Exit.failed;
   }
   const set = loaded.set;
