@@ -1,7 +1,6 @@
-import { relative } from 'node:path';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { decide } from '../../engine/decide.js';
 import { Directory } from '../../engine/directory.js';

@@ -148,9 +148,9 @@ export class WorkerLogSink implements DecisionSink {
     this.#closing = true;
     const worker = this.#worker;
     if (worker === null) return this.depth;
-    // The writer is asked to stop, and stops once a write under way returns (its lock wait is
-    // a second at most), after the batches it holds — counted as written as it acknowledges
-    // them. terminate() is the last resort: stopping a thread inside SQLite's native code
+    // The writer is asked to stop, and stops once the batch under way is written or its try
+    // given up (its lock wait is a second at most); batches it had not written by then are the
+    // ones counted as lost. terminate() is the last resort: stopping a thread inside SQLite's native code
     // aborted the whole process (a V8 fatal error) instead of exiting 0: so the writer gets
     // STOP_GRACE_MS at least, even past the time given (a caller gives it that much).
     const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
