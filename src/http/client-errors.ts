@@ -17,22 +17,51 @@ type ParseError = Error & { code?: string; reason?: string };
  * status, not fastify's default body.
  */
 export function clientError(err: ParseError, socket: Socket): void {
-  // An answer to an earlier request on this connection (pipelined, or still being written)
-  // would take this one's bytes as its own, and the caller would read the error as the answer
-  // to the request before. Then, and when nothing can be written, the connection just ends.
-  const inProgress = (socket as Socket & { _httpMessage?: unknown })._httpMessage;
-  if (err.code === 'ECONNRESET' || !socket.writable || (inProgress !== undefined && inProgress !== null)) {
+  if (err.code === 'ECONNRESET') {
     socket.destroy();
     return;
   }
-  const [status, phrase, message] =
-    err.code === 'HPE_HEADER_OVERFLOW'
-      ? [431, 'Request Header Fields Too Large', `the request headers are larger than ${MAX_HEADER_BYTES / 1024} KiB`]
-      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
-        ? [408, 'Request Timeout', 'the request was not received in time']
-        : [400, 'Bad Request', `the request is not valid HTTP/1.1: ${err.reason ?? err.code ?? 'it could not be parsed'}`];
-  const body = JSON.stringify({ error: 'invalid_request', message });
-  socket.end(`HTTP/1.1 ${status} ${phrase}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  // Answers to requests before this one on the connection (pipelined, or still being
+  // written) go first: written now, the error would take their place, and the caller would
+  // read it as the answer to an earlier request.
+  afterEarlierAnswers(socket, () => {
+    if (!socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const [status, phrase, message] =
+      err.code === 'HPE_HEADER_OVERFLOW'
+        ? [431, 'Request Header Fields Too Large', `the request headers are larger than ${MAX_HEADER_BYTES / 1024} KiB`]
+        : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+          ? [408, 'Request Timeout', 'the request was not received in time']
+          : [400, 'Bad Request', `the request is not valid HTTP/1.1: ${err.reason ?? err.code ?? 'it could not be parsed'}`];
+    const body = JSON.stringify({ error: 'invalid_request', message });
+    socket.end(`HTTP/1.1 ${status} ${phrase}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  });
+}
+
+type Answer = { once(event: 'finish' | 'close', listener: () => void): unknown };
+
+/**
+ * Runs `then` once no answer is being written on the socket. Node writes pipelined answers in
+ * order, handing the socket to the next queued one as each finishes, so this waits answer by
+ * answer; a socket closed meanwhile ends the wait (`then` finds it unwritable).
+ */
+function afterEarlierAnswers(socket: Socket, then: () => void): void {
+  const current = (socket as Socket & { _httpMessage?: Answer | null })._httpMessage;
+  if (current === undefined || current === null || socket.destroyed) {
+    then();
+    return;
+  }
+  let done = false;
+  const next = (): void => {
+    if (done) return;
+    done = true;
+    // Node's own 'finish' listener hands the socket to the next answer; look after it has.
+    setImmediate(() => afterEarlierAnswers(socket, then));
+  };
+  current.once('finish', next);
+  current.once('close', next);
 }
 
 /** Errors fastify meets before routing — a URL whose percent-encoding is broken — answered as the others are. */
