@@ -1,6 +1,6 @@
 /**
  * The gRPC interface: gavel.v1.DecisionService, Envoy's ext_authz Authorization, and
- * grpc.health.v1.Health. `buildGrpcServer` never binds: `gavel serve` does.
+ * grpc.health.v1.Health (Check and Watch). `buildGrpcServer` never binds: `gavel serve` does.
  */
 import { Server, status, type handleUnaryCall } from '@grpc/grpc-js';
 import { TrustedProxies } from '../signals/client-address.js';
@@ -9,19 +9,20 @@ import { bearerKey, CLIENT_KEY_HEADER, ClientKeys } from '../server/keys.js';
 import type { LivePolicySet } from '../engine/live-set.js';
 import { Authorization } from '../gen/proto/envoy/service/auth/v3/external_auth_pb.js';
 import { DecisionService } from '../gen/proto/gavel/v1/decision_pb.js';
-import { Health } from '../gen/proto/grpc/health/v1/health_pb.js';
+import { Health as HealthService } from '../gen/proto/grpc/health/v1/health_pb.js';
 import type { Decider } from '../server/decider.js';
 import type { ForwardAuthOptions } from '../http/routes/forward-auth.js';
 import { decisionService } from './decision-service.js';
 import { envoyAuthorization, refusedCaller, undecodableCheck } from './envoy-authorization.js';
-import { health } from './health.js';
+import type { Health } from './health.js';
 import { serviceDefinition, undecodable } from './service-definition.js';
 
 export interface GrpcOptions {
   policies: LivePolicySet;
   decider: Decider;
   gateway: ForwardAuthOptions;
-  ready: () => boolean;
+  /** grpc.health.v1: `gavel serve` stops it first when it stops. */
+  health: Health;
   /** Keys callers of the decision services must present; anyone may call them when absent or empty. */
   clientKeys?: ClientKeys;
   /** gRPC callers whose word on the client is believed: gavel.v1's `x-forwarded-for` metadata, an Envoy CheckRequest's `source` (`trusted_proxies`). */
@@ -47,7 +48,7 @@ export function buildGrpcServer(options: GrpcOptions): Server {
     return reason === null ? envoy.check(call, callback) : callback(null, undecodableCheck(reason));
   };
   server.addService(serviceDefinition(Authorization), { check: guard(check, refusedCaller) });
-  server.addService(serviceDefinition(Health), health(options.ready));
+  server.addService(serviceDefinition(HealthService), { check: options.health.check, watch: options.health.watch });
   return server;
 }
 

@@ -25,16 +25,17 @@ function decoded(schema: DescMessage, bytes: Buffer): unknown {
 
 /**
  * A protobuf-es service descriptor as a grpc-js service definition: paths
- * `/package.Service/Method`, messages encoded and decoded by protobuf-es. Unary methods only.
+ * `/package.Service/Method`, messages encoded and decoded by protobuf-es. Unary and
+ * server-streaming methods (health's Watch); none takes a stream of requests.
  */
 export function serviceDefinition(service: DescService): ServiceDefinition {
   const definition: Record<string, MethodDefinition<unknown, unknown>> = {};
   for (const method of service.methods) {
-    if (method.methodKind !== 'unary') continue;
+    if (method.methodKind !== 'unary' && method.methodKind !== 'server_streaming') continue;
     definition[method.localName] = {
       path: `/${service.typeName}/${method.name}`,
       requestStream: false,
-      responseStream: false,
+      responseStream: method.methodKind === 'server_streaming',
       requestSerialize: (message: unknown) => Buffer.from(toBinary(method.input, message as MessageShape<DescMessage>)),
       requestDeserialize: (bytes: Buffer) => decoded(method.input, bytes),
       responseSerialize: (message: unknown) => Buffer.from(toBinary(method.output, message as MessageShape<DescMessage>)),

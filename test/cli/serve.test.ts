@@ -1,7 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { create } from '@bufbuild/protobuf';
+import { credentials, makeGenericClientConstructor, status, type Client, type ClientReadableStream } from '@grpc/grpc-js';
 import { afterEach, describe, expect, test } from 'vitest';
+import { Health as HealthService, HealthCheckRequestSchema, HealthCheckResponse_ServingStatus } from '../../src/gen/proto/grpc/health/v1/health_pb.js';
+import { serviceDefinition } from '../../src/grpc/service-definition.js';
 import { gavel, ROOT, serveProcess, workspace } from './helpers.js';
 
 let child: ChildProcess | null = null;
@@ -84,6 +88,29 @@ describe('gavel serve', () => {
     expect(bogus).toMatchObject({ code: 2, stderr: expect.stringContaining('--via is one of authzen, authzen_batch, native') });
     const negative = await gavel(['log', '--limit', '-3'], { cwd });
     expect(negative).toMatchObject({ code: 2, stderr: 'gavel log: --limit needs a value (one starting with a dash is given as --limit=-VALUE)\n' });
+  });
+
+  test('a stop ends gRPC health watches with NOT_SERVING instead of waiting on them', async () => {
+    ws = workspace();
+    const server = await start(ws.dir);
+    const grpcAt = /grpc:\/\/(127\.0\.0\.1:\d+)/.exec(server.output())![1]!;
+    const Ctor = makeGenericClientConstructor(serviceDefinition(HealthService), HealthService.typeName);
+    const client = new Ctor(grpcAt, credentials.createInsecure()) as unknown as Client & { watch: (req: unknown) => ClientReadableStream<{ status: number }> };
+    try {
+      const stream = client.watch(create(HealthCheckRequestSchema, { service: '' }));
+      const statuses: number[] = [];
+      const ended = new Promise<number>((resolve) => stream.on('status', (s: { code: number }) => resolve(s.code)));
+      stream.on('error', () => undefined);
+      await new Promise<void>((resolve) => stream.once('data', (m: { status: number }) => (statuses.push(m.status), stream.on('data', (n: { status: number }) => statuses.push(n.status)), resolve())));
+      child!.kill('SIGTERM');
+      expect(await ended).toBe(status.OK);
+      expect(statuses).toEqual([HealthCheckResponse_ServingStatus.SERVING, HealthCheckResponse_ServingStatus.NOT_SERVING]);
+      expect(await server.exited).toBe(0);
+      // Nothing was cut at the end of the requests' share of stop_timeout_seconds.
+      expect(server.output()).not.toContain('still in flight');
+    } finally {
+      client.close();
+    }
   });
 
   test('reloads a valid policy change by itself; rejects a broken one and keeps serving', async () => {

@@ -1,7 +1,7 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { create, fromBinary, toBinary, type DescMessage, type DescService, type MessageInitShape, type MessageShape, type JsonObject } from '@bufbuild/protobuf';
-import { credentials, makeGenericClientConstructor, Metadata, ServerCredentials, status, type Client, type ServiceError } from '@grpc/grpc-js';
+import { credentials, makeGenericClientConstructor, Metadata, ServerCredentials, status, type Client, type ClientReadableStream, type ServiceError } from '@grpc/grpc-js';
 import { createHash, randomUUID } from 'node:crypto';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -9,7 +9,8 @@ import { buildPolicySet } from '../../src/index.js';
 import { LivePolicySet } from '../../src/engine/live-set.js';
 import { Authorization, CheckRequestSchema, CheckResponseSchema } from '../../src/gen/proto/envoy/service/auth/v3/external_auth_pb.js';
 import { DecideBatchRequestSchema, DecideRequestSchema, DecisionService } from '../../src/gen/proto/gavel/v1/decision_pb.js';
-import { Health, HealthCheckRequestSchema, HealthCheckResponse_ServingStatus } from '../../src/gen/proto/grpc/health/v1/health_pb.js';
+import { Health as HealthService, HealthCheckRequestSchema, HealthCheckResponse_ServingStatus } from '../../src/gen/proto/grpc/health/v1/health_pb.js';
+import { Health } from '../../src/grpc/health.js';
 import { buildGrpcServer } from '../../src/grpc/server.js';
 import { serviceDefinition } from '../../src/grpc/service-definition.js';
 import { Decider } from '../../src/server/decider.js';
@@ -50,7 +51,7 @@ beforeAll(async () => {
     policies,
     decider: new Decider((metrics = new Metrics(policies)), log, null),
     gateway: { verifyToken: createTokenVerifier([{ issuer: ISSUER, audiences: ['envoy'], algorithms: ['ES256'], jwks: { keys: [jwk] } }]), headers: [], responseHeaders: { 'x-gavel-subject': 'sub' }, replay: new ReplayCache() },
-    ready: () => true,
+    health: new Health(() => true),
     // Envoy, which calls from loopback: its CheckRequest's `source` is believed.
     proxies: new TrustedProxies(['127.0.0.1/32']),
     // The load balancer in front of Envoy.
@@ -279,9 +280,77 @@ describe('envoy.service.auth.v3.Authorization/Check', () => {
 
 describe('grpc.health.v1.Health', () => {
   test('SERVING for the server and each service; NOT_FOUND for others', async () => {
-    expect(await call(Health, 'check', HealthCheckRequestSchema, { service: '' })).toMatchObject({ status: HealthCheckResponse_ServingStatus.SERVING });
-    expect(await call(Health, 'check', HealthCheckRequestSchema, { service: 'gavel.v1.DecisionService' })).toMatchObject({ status: HealthCheckResponse_ServingStatus.SERVING });
-    await expect(call(Health, 'check', HealthCheckRequestSchema, { service: 'nope' })).rejects.toMatchObject({ code: 5 });
+    expect(await call(HealthService, 'check', HealthCheckRequestSchema, { service: '' })).toMatchObject({ status: HealthCheckResponse_ServingStatus.SERVING });
+    expect(await call(HealthService, 'check', HealthCheckRequestSchema, { service: 'gavel.v1.DecisionService' })).toMatchObject({ status: HealthCheckResponse_ServingStatus.SERVING });
+    await expect(call(HealthService, 'check', HealthCheckRequestSchema, { service: 'nope' })).rejects.toMatchObject({ code: 5 });
+  });
+
+  describe('Watch', () => {
+    let ready = true;
+    let health: Health;
+    let watched: Server;
+    let at = '';
+    beforeAll(async () => {
+      const policies = new LivePolicySet(buildPolicySet([{ file: 'g.gavel', text: POLICIES }]).set!);
+      health = new Health(() => ready);
+      watched = buildGrpcServer({ policies, decider: new Decider(new Metrics(policies), null, null), gateway: { verifyToken: createTokenVerifier([]), headers: [], responseHeaders: {}, replay: new ReplayCache() }, health });
+      const bound = await new Promise<number>((resolve, reject) => watched.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))));
+      at = `127.0.0.1:${bound}`;
+    });
+    afterAll(() => new Promise<void>((resolve) => watched.tryShutdown(() => resolve())));
+
+    /** A real grpc-js client's Watch stream: the statuses received so far, and how the stream ended. */
+    function watch(service: string): { statuses: number[]; ended: Promise<{ code: number }>; cancel: () => void } {
+      const Ctor = makeGenericClientConstructor(serviceDefinition(HealthService), HealthService.typeName);
+      const client = new Ctor(at, credentials.createInsecure()) as unknown as Client & Record<string, (req: unknown) => ClientReadableStream<{ status: number }>>;
+      clients.push(client);
+      const stream = client.watch!(create(HealthCheckRequestSchema, { service }));
+      const statuses: number[] = [];
+      stream.on('data', (m: { status: number }) => statuses.push(m.status));
+      const ended = new Promise<{ code: number }>((resolve) => {
+        stream.on('status', (s: { code: number }) => resolve(s));
+        stream.on('error', () => undefined);
+      });
+      return { statuses, ended, cancel: () => stream.cancel() };
+    }
+
+    const until = async (what: () => boolean, ms = 4_000): Promise<void> => {
+      for (let waited = 0; !what() && waited < ms; waited += 20) await new Promise((r) => setTimeout(r, 20));
+    };
+
+    test('sends the status at once and again when it changes; a service not served is SERVICE_UNKNOWN and the stream stays open', async () => {
+      const { SERVING, NOT_SERVING, SERVICE_UNKNOWN } = HealthCheckResponse_ServingStatus;
+      const whole = watch('');
+      const unknown = watch('nope');
+      await until(() => whole.statuses.length > 0 && unknown.statuses.length > 0);
+      expect(whole.statuses).toEqual([SERVING]);
+      expect(unknown.statuses).toEqual([SERVICE_UNKNOWN]);
+      ready = false;
+      await until(() => whole.statuses.length > 1);
+      // A Check in between sees the change too, and the watch is still told.
+      expect(await call(HealthService, 'check', HealthCheckRequestSchema, { service: '' }, { at })).toMatchObject({ status: NOT_SERVING });
+      ready = true;
+      await until(() => whole.statuses.length > 2);
+      expect(whole.statuses).toEqual([SERVING, NOT_SERVING, SERVING]);
+      expect(unknown.statuses).toEqual([SERVICE_UNKNOWN]);
+      whole.cancel();
+      unknown.cancel();
+      expect((await whole.ended).code).toBe(status.CANCELLED);
+    });
+
+    test('when the server stops, watchers hear NOT_SERVING and their streams end, so the stop does not wait on them', async () => {
+      const { SERVING, NOT_SERVING } = HealthCheckResponse_ServingStatus;
+      const w = watch('envoy.service.auth.v3.Authorization');
+      await until(() => w.statuses.length > 0);
+      health.stop();
+      expect(await w.ended).toMatchObject({ code: status.OK });
+      expect(w.statuses).toEqual([SERVING, NOT_SERVING]);
+      // After the stop: Check says NOT_SERVING, a new watch hears it and ends.
+      expect(await call(HealthService, 'check', HealthCheckRequestSchema, { service: '' }, { at })).toMatchObject({ status: NOT_SERVING });
+      const late = watch('');
+      expect(await late.ended).toMatchObject({ code: status.OK });
+      expect(late.statuses).toEqual([NOT_SERVING]);
+    });
   });
 });
 
@@ -299,7 +368,7 @@ describe("Envoy Check when the token's issuer cannot be reached", () => {
       policies,
       decider: new Decider(new Metrics(policies), null, null),
       gateway: { verifyToken: createTokenVerifier([{ issuer: ISSUER, audiences: ['envoy'], algorithms: ['ES256'], jwks: new URL(`http://127.0.0.1:${port}/jwks.json`) }]), headers: [], responseHeaders: {}, replay: new ReplayCache() },
-      ready: () => true,
+      health: new Health(() => true),
     });
     const bound = await new Promise<number>((resolve, reject) => down.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))));
     at = `127.0.0.1:${bound}`;
@@ -328,7 +397,7 @@ describe('client keys', () => {
       policies,
       decider: new Decider(new Metrics(policies), null, null),
       gateway: { verifyToken: async () => ({ ok: false, reason: 'none' }), headers: [], responseHeaders: {}, replay: new ReplayCache() },
-      ready: () => true,
+      health: new Health(() => true),
       clientKeys: new ClientKeys({ envoy: KEY }),
       warn: (message) => void warnings.push(message),
     });
@@ -367,6 +436,6 @@ describe('client keys', () => {
   test('with the key in x-gavel-client-key or as a bearer key, calls are decided; health needs none', async () => {
     expect(await call(DecisionService, 'decide', DecideRequestSchema, decide, { at, metadata: { 'x-gavel-client-key': KEY } })).toMatchObject({ decision: true });
     expect(await call(DecisionService, 'decide', DecideRequestSchema, decide, { at, metadata: { authorization: `Bearer ${KEY}` } })).toMatchObject({ decision: true });
-    expect(await call(Health, 'check', HealthCheckRequestSchema, {}, { at })).toMatchObject({ status: HealthCheckResponse_ServingStatus.SERVING });
+    expect(await call(HealthService, 'check', HealthCheckRequestSchema, {}, { at })).toMatchObject({ status: HealthCheckResponse_ServingStatus.SERVING });
   });
 });

@@ -22,6 +22,7 @@ import { LiveIpLists, type IpListsReloadReport } from '../../signals/ip/live-ip-
 import { ipSignal } from '../../signals/ip-signal.js';
 import { Signals } from '../../signals/signals.js';
 import { Velocity } from '../../signals/velocity.js';
+import { Health } from '../../grpc/health.js';
 import { buildGrpcServer } from '../../grpc/server.js';
 import { logVerbosity, ServerCredentials, setLogVerbosity } from '@grpc/grpc-js';
 import { DecisionLog } from '../../engine/decision-log.js';
@@ -352,7 +353,8 @@ async function serveUntilStopped(argv: string[], io: CliIo, osSignals: ServeSign
   // The console signs in with the admin key and reads the same store; without a key it says how to enable it.
   const consoleOptions = { key: config.adminKey, store: enabled ? store : null };
   const app = buildApp({ baseUrl: config.issuer.url === null ? null : () => config.issuer.url, policies: live, metrics, reload: reloader.status, forwardAuth, log, logFailing: () => (sink?.failing == null ? null : { ...sink.failing, queued: (log?.depth ?? 0) + sink.depth }), store, directory, admin, decider, clientKeys, proxies, untrustedForwarder: untrustedForwarders(proxies, io), ipLists: config.ipLists.length > 0 ? ipLists : null, issuer, searchPageKey, console: consoleOptions, registrations: new AttemptLimit(config.issuer.registrationsPerHour, 3_600_000) });
-  const grpc = buildGrpcServer({ policies: live, decider, gateway: forwardAuth, ready: () => store.ping(), clientKeys, proxies, envoyProxies: new TrustedProxies(config.envoyTrustedProxies, config.clientAddressHeader), warn: (message) => writeLine(io.stderr, `gavel: warning: ${message}`) });
+  const health = new Health(() => store.ping());
+  const grpc = buildGrpcServer({ policies: live, decider, gateway: forwardAuth, health, clientKeys, proxies, envoyProxies: new TrustedProxies(config.envoyTrustedProxies, config.clientAddressHeader), warn: (message) => writeLine(io.stderr, `gavel: warning: ${message}`) });
   /** Stops everything started: after SIGTERM, or when a port cannot be bound (so the process exits). */
   const shutdown = async () => {
     reloader.close();
@@ -370,6 +372,8 @@ async function serveUntilStopped(argv: string[], io: CliIo, osSignals: ServeSign
       app.server.closeAllConnections();
       grpc.forceShutdown();
     }, requestsMs);
+    // Watchers of gRPC health hear NOT_SERVING and their streams end: a stop would wait on them.
+    health.stop();
     await Promise.all([app.close(), new Promise<void>((resolve) => grpc.tryShutdown(() => resolve()))]);
     clearTimeout(cut);
     trees?.close();
