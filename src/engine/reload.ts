@@ -62,6 +62,8 @@ export class PolicyReloader {
   /** The run explicit reloads asked for during another share, once that one is done. */
   #explicit: Promise<ReloadOutcome> | null = null;
   #again = false;
+  /** Until the watch's first look has an outcome: that look finding what was loaded is not a reload anyone asked for. */
+  #firstLook = false;
   readonly status: ReloadStatus = { applied: 0, rejected: 0, rejection: null };
 
   constructor(
@@ -89,6 +91,7 @@ export class PolicyReloader {
     // The folder and the one above at once; the rest, and the state the poll compares with,
     // come with a first reload (unchanged, unless the folder changed since it was loaded).
     this.#watchers.sync(new Set([root, parent]));
+    this.#firstLook = true;
     this.schedule();
     this.#poll = setInterval(() => void this.poll(), POLL_MS);
     this.#poll.unref();
@@ -186,7 +189,11 @@ export class PolicyReloader {
       this.status.rejection = null;
       if (outcome.result === 'applied') this.status.applied++;
     }
-    this.onOutcome(outcome);
+    // The watch's first look finding the folder as loaded is not reported (it counted as an
+    // `unchanged` reload in /metrics on every start).
+    const firstLook = this.#firstLook;
+    this.#firstLook = false;
+    if (!(firstLook && outcome.result === 'unchanged')) this.onOutcome(outcome);
     return outcome;
   }
 

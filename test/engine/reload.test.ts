@@ -60,6 +60,26 @@ describe('policy reload', () => {
     expect(await reloader.reload()).toMatchObject({ result: 'unchanged' });
   });
 
+  test("the watch's first look, finding the folder as loaded, is not reported; later outcomes are", async () => {
+    dir = mkdtempSync(join(tmpdir(), 'gavel-reload-'));
+    writeFileSync(join(dir, 'a.gavel'), '@id("deny") forbid;');
+    const live = new LivePolicySet(buildPolicySet([{ file: 'a.gavel', text: '@id("deny") forbid;' }]).set!);
+    const outcomes: string[] = [];
+    const reloader = new PolicyReloader(dir, live, (o) => outcomes.push(o.result), 20);
+    try {
+      reloader.watch();
+      // Past the first look (the file is left alone for the settle time first).
+      await new Promise((r) => setTimeout(r, 800));
+      writeFileSync(join(dir, 'a.gavel'), '@id("allow") permit;');
+      expect(await until(() => outcomes.length > 0)).toBe(true);
+      expect(outcomes).toEqual(['applied']);
+      await reloader.reload();
+      expect(outcomes).toEqual(['applied', 'unchanged']);
+    } finally {
+      reloader.close();
+    }
+  });
+
   test('watching picks up a saved file by itself', async () => {
     const { live, reloader } = setup('@id("deny") forbid;');
     const seen = new Promise<void>((resolve) => {
