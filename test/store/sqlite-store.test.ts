@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -48,7 +48,11 @@ describe('the SQLite store', () => {
   test('creates the file and its folder, in WAL mode with foreign keys on, migrated once', () => {
     const path = join(dir, 'nested', 'gavel.db');
     new SqliteStore(path).close();
-    new SqliteStore(path).close(); // migrating again changes nothing
+    const again = new SqliteStore(path); // migrating again changes nothing
+    // Only its owner may read it (password hashes, the decision log), nor its journal.
+    expect(statSync(path).mode & 0o777).toBe(0o600);
+    expect(statSync(`${path}-wal`).mode & 0o777).toBe(0o600);
+    again.close();
     const db = new Database(path, { readonly: true });
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
     expect(db.prepare('SELECT version, name FROM schema_migrations').all()).toEqual([
@@ -69,6 +73,7 @@ describe('the SQLite store', () => {
       { version: 15, name: 'issuer: sealed refresh successors found by rotation time, to forget them after the grace window' },
       { version: 16, name: 'issuer: a family found by one of its access tokens, so that tokens exchanged from it join it' },
       { version: 17, name: 'issuer: when a signing algorithm stopped being used, so that its last key is published for the overlap from then' },
+      { version: 18, name: 'issuer: a rotated refresh token names its successor, so a replay after the successor was used is reuse, not a lost response' },
     ]);
     db.close();
   });

@@ -1,5 +1,6 @@
-import { makeFoldersSync } from '../../formats/make-folders.js';
+import { closeSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { makeFoldersSync } from '../../formats/make-folders.js';
 import Database from 'better-sqlite3';
 import { REGISTRY_SECTIONS, type Client, type Registry, type RegistrySection } from '../../issuer/registry.js';
 import { LOG_CURSOR, StoreError, type AuthCode, type CodeUse, type DecisionBatch, type DecisionPage, type DecisionQuery, type DecisionRecord, type DecisionWindow, type DirectoryChanges, type Entity, type PolicyRevision, type RefreshToken, type RefreshUse, type Store, type StoredSigningKey } from '../store.js';
@@ -45,7 +46,10 @@ export class SqliteStore implements Store {
       this.db.pragma('busy_timeout = 5000');
       schemaReadable(this.db, path);
     } else {
-      if (path !== ':memory:') makeFoldersSync(dirname(path));
+      if (path !== ':memory:') {
+        makeFoldersSync(dirname(path));
+        createPrivately(path);
+      }
       this.db = new Database(path);
       this.db.pragma('journal_mode = WAL');
       this.db.pragma(`synchronous = ${options.durability === 'normal' ? 'NORMAL' : 'FULL'}`);
@@ -556,7 +560,10 @@ export class SqliteStore implements Store {
       const token = refreshOf(hash, row);
       if (row.expires_at < now) return { kind: 'expired' };
       const fresh = row.rotated_at === null;
-      if (!fresh && !(now - row.rotated_at! <= grace && row.successor_sealed !== null)) {
+      // Within the grace window a replay is a lost response — unless the successor it would
+      // answer has been used: then the client had it, and this is another party (RFC 9700 §4.14.2).
+      const successorUsed = () => row.successor_hash !== null && this.db.prepare('SELECT rotated_at IS NOT NULL FROM refresh_tokens WHERE hash = ?').pluck().get(row.successor_hash) === 1;
+      if (!fresh && !(now - row.rotated_at! <= grace && row.successor_sealed !== null && !successorUsed())) {
         this.revokeFamily(row.family, now);
         return { kind: 'reused', family: row.family };
       }
@@ -564,7 +571,7 @@ export class SqliteStore implements Store {
       const reason = check(token);
       if (reason !== null) return { kind: 'refused', token, reason };
       if (!fresh) return { kind: 'replayed', token, successorSealed: row.successor_sealed! };
-      this.db.prepare('UPDATE refresh_tokens SET rotated_at = ?, successor_sealed = ? WHERE hash = ?').run(now, successorSealed, hash);
+      this.db.prepare('UPDATE refresh_tokens SET rotated_at = ?, successor_sealed = ?, successor_hash = ? WHERE hash = ?').run(now, successorSealed, successorHash, hash);
       this.saveRefreshToken({ ...token, hash: successorHash });
       return { kind: 'rotated', token };
     }).immediate();
@@ -724,6 +731,19 @@ function refreshOf(hash: string, row: RefreshRow): RefreshToken {
   return { hash, family: row.family, clientId: row.client_id, subject: row.subject, scope: row.scope, audience: row.audience, expiresAt: row.expires_at, jkt: row.jkt };
 }
 
+/**
+ * A new database file is made readable by its owner only (0600), as the issuer secret beside
+ * it is: it holds users' password hashes, their attributes and the decision log. SQLite gives
+ * its -wal and -shm files the database's permissions. An existing file is left as it is.
+ */
+function createPrivately(path: string): void {
+  try {
+    closeSync(openSync(path, 'wx', 0o600));
+  } catch (err: unknown) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  }
+}
+
 interface RefreshRow {
   family: string;
   client_id: string;
@@ -733,6 +753,7 @@ interface RefreshRow {
   expires_at: number;
   rotated_at: number | null;
   successor_sealed: string | null;
+  successor_hash: string | null;
   revoked_at: number | null;
   jkt: string | null;
 }
