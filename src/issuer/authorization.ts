@@ -41,7 +41,7 @@ export function verifierMatches(verifier: string, challenge: string): boolean {
  * shown on a page, never redirected (an open redirector otherwise).
  */
 export function checkAuthorization(query: URLSearchParams, view: RegistryView, nowMs: number, userinfo: Api, idTokenAlgs: readonly string[]): PendingAuthorization | AuthorizeProblem {
-  for (const key of ['client_id', 'redirect_uri', 'response_type', 'scope', 'state', 'nonce', 'prompt', 'code_challenge', 'code_challenge_method', 'resource']) {
+  for (const key of ['client_id', 'redirect_uri', 'response_type', 'response_mode', 'scope', 'state', 'nonce', 'prompt', 'code_challenge', 'code_challenge_method', 'resource']) {
     if (query.getAll(key).length > 1) return { kind: 'page', message: `\`${key}\` is given more than once` };
   }
   const clientId = query.get('client_id');
@@ -52,6 +52,10 @@ export function checkAuthorization(query: URLSearchParams, view: RegistryView, n
   const state = query.get('state');
   const fail = (error: string, description: string): AuthorizeProblem => ({ kind: 'redirect', redirectUri, error, description, state });
   if (query.get('response_type') !== 'code') return fail('unsupported_response_type', 'response_type must be code');
+  // The code comes back in the query (metadata: response_modes_supported ["query"]): another
+  // mode asked for (fragment, form_post) is refused, not answered in a way the client does not read.
+  const mode = query.get('response_mode');
+  if (mode !== null && mode !== 'query') return fail('invalid_request', `response_mode ${mode} is not supported: the code is returned in the query (response_mode=query)`);
   // OpenID Connect Core §6.1: request objects are not supported, and must not be ignored.
   if (query.has('request')) return fail('request_not_supported', 'request objects are not supported: send the parameters in the query');
   if (query.has('request_uri')) return fail('request_uri_not_supported', 'request_uri is not supported: send the parameters in the query');

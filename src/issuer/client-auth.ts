@@ -77,8 +77,8 @@ export const JWT_BEARER_ASSERTION = 'urn:ietf:params:oauth:client-assertion-type
 
 /**
  * `private_key_jwt` (RFC 7523 §2.2, OpenID Connect Core §9): a JWT the client signed with
- * a key of its registered JWKS, `iss` = `sub` = its id, `aud` this issuer or its token
- * endpoint, short-lived, and a `jti` never seen before.
+ * a key of its registered JWKS, `iss` = `sub` = its id, `aud` this issuer (or, as RFC 7523
+ * §3 allows, its token endpoint) and nothing else, short-lived, and a `jti` never seen before.
  */
 export async function authenticateAssertion(presented: Presented, lookup: (id: string) => Client | undefined, audiences: string[], replay: ReplayCache, nowMs: number): Promise<Client> {
   const form = presented.form;
@@ -87,11 +87,16 @@ export async function authenticateAssertion(presented: Presented, lookup: (id: s
   if ((presented.authorization !== undefined && /^Basic\s/i.test(presented.authorization)) || form.has('client_secret')) throw new OAuthError('invalid_request', 'use one client authentication method');
   const assertion = form.get('client_assertion') ?? '';
   let claimed: unknown;
+  let aud: unknown;
   try {
-    claimed = decodeJwt(assertion).sub;
+    ({ sub: claimed, aud } = decodeJwt(assertion));
   } catch {
     throw new OAuthError('invalid_client', 'client_assertion is not a JWT');
   }
+  // One audience: an assertion naming this server beside another could have been made for
+  // that other server and replayed here (the audience confusion of the OpenID Foundation's
+  // 2025 advisory; draft-ietf-oauth-rfc7523bis asks for a single value).
+  if (Array.isArray(aud) && aud.length !== 1) throw new OAuthError('invalid_client', 'client_assertion must name one audience: this issuer');
   const client = typeof claimed === 'string' ? lookup(claimed) : undefined;
   if (client === undefined || client.authMethod !== 'private_key_jwt' || !client.jwks) throw new OAuthError('invalid_client', 'unknown client or wrong key');
   const postedId = form.get('client_id');

@@ -3,6 +3,7 @@ import { jwtVerify, type JSONWebKeySet, type JWTPayload } from 'jose';
 import { register } from './registration.js';
 import { steadyNow } from '../tokens/clock.js';
 import { AttemptLimit, attemptKey } from '../server/attempt-limit.js';
+import { PendingSignIns } from './pending-sign-ins.js';
 import type { LivePolicySet } from '../engine/live-set.js';
 import type { Decider, Origin } from '../server/decider.js';
 import type { Velocity } from '../signals/velocity.js';
@@ -40,7 +41,7 @@ const PENDING_MAX = 100_000;
 const PENDING_PER_ADDRESS = 1_000;
 /** One answer for a subject token that is forged, expired, revoked or not the caller's to present. */
 const SUBJECT_TOKEN_REFUSED = 'subject_token is not a live token of this issuer that this client may present (one issued to it, or for an API it serves: apis[].resource_servers)';
-const ACTOR_TOKEN_REFUSED = 'actor_token is not a live token of this issuer issued to the calling client';
+const ACTOR_TOKEN_REFUSED = 'actor_token is not a live token of this issuer issued to the calling client for itself';
 
 /** A scrypt hash no password matches, checked for unknown users so their answer takes as long. */
 /** Failed sign-ins in a minute after which an address, or a user name, must wait for the minute to end. */
@@ -95,7 +96,7 @@ export class Issuer {
   /** DPoP proofs seen at the token endpoint. */
   private readonly replay = new ReplayCache();
   /** Authorization requests waiting for the user to sign in, by transaction id. */
-  private readonly pending = new Map<string, PendingAuthorization & { from: string }>();
+  private readonly pending = new PendingSignIns<PendingAuthorization>(PENDING_MAX, PENDING_PER_ADDRESS);
   /**
    * Failed sign-ins in the last minute, per client address (its /64 for IPv6) and per user
    * name: past either limit a sign-in is refused before the password is checked, so a
@@ -106,20 +107,6 @@ export class Issuer {
    */
   private readonly signInsByAddress = new AttemptLimit(SIGN_IN_FAILURES_PER_ADDRESS, 60_000);
   private readonly signInsByUser = new AttemptLimit(SIGN_IN_FAILURES_PER_USER, 60_000);
-  /** The sign-ins pending from each client address (attemptKey: IPv6 by /64), oldest first. */
-  private readonly pendingByAddress = new Map<string, string[]>();
-
-  /** Forgets a pending sign-in, wherever it is listed. */
-  private dropPending(tx: string): void {
-    const p = this.pending.get(tx);
-    if (p === undefined) return;
-    this.pending.delete(tx);
-    const list = this.pendingByAddress.get(p.from);
-    if (list === undefined) return;
-    list.splice(list.indexOf(tx), 1);
-    if (list.length === 0) this.pendingByAddress.delete(p.from);
-  }
-
   /**
    * What a sign-in for no API — `openid` alone — is for: the userinfo endpoint. Its tokens
    * carry `openid` only, minted by a decision about `scope::"openid"`; Gavel's decision
@@ -187,7 +174,8 @@ export class Issuer {
     const lookup = (id: string) => this.options.registry().clients.get(id);
     try {
       if (presented.form.has('client_assertion')) {
-        const audiences = [this.url, `${this.url}/oauth2/token`, `${this.url}/oauth2/introspect`, `${this.url}/oauth2/revoke`];
+        // The issuer identifier (draft-ietf-oauth-rfc7523bis), or the token endpoint (RFC 7523 §3), whichever endpoint is called.
+        const audiences = [this.url, `${this.url}/oauth2/token`];
         return await authenticateAssertion(presented, lookup, audiences, this.replay, this.now());
       }
       return authenticateClient(presented, lookup).client;
@@ -308,11 +296,16 @@ export class Issuer {
   }
 
   /** One batch of PDP decisions, on one policy revision: may this client get each scope? */
-  private mint(client: Client, api: Api, grant: string, scopes: string[], origin: Origin, requestId: string, user: string | null = null): MintOutcome[] {
+  /**
+   * The mint decisions for `scopes`, about the user, or else about the client `about` — the
+   * caller, except in a token exchange of another client's token, which is decided about the
+   * token's client. `context.client_id` is always the caller.
+   */
+  private mint(client: Client, api: Api, grant: string, scopes: string[], origin: Origin, requestId: string, user: string | null = null, about: Client = client): MintOutcome[] {
     const set = this.options.policies.current;
     const context = { ip: origin.address ?? '', grant_type: grant, client_id: client.id, audience: api.identifier, time: new Date(this.now()).toISOString() };
     // A user grant asks about the user (the directory adds their attributes, roles and groups).
-    const subject = user === null ? { type: 'client', id: client.id, properties: client.attributes } : { type: 'user', id: user };
+    const subject = user === null ? { type: 'client', id: about.id, properties: about.attributes } : { type: 'user', id: user };
     return scopes.map((scope, i) => {
       const d = this.options.decider.decide('mint', `${requestId}#${i}`, set, { subject, action: { name: 'mint' }, resource: { type: 'scope', id: scope }, context }, {}, origin);
       // A granting policy may cap the lifetime of tokens carrying the scope: `@token_ttl("300")`.
@@ -328,23 +321,10 @@ export class Issuer {
       if (checked.kind === 'page') return { kind: 'html', status: 400, html: errorPage(checked.message) };
       return { kind: 'redirect', location: redirectWith(checked.redirectUri, { error: checked.error, error_description: errorDescription(checked.description), state: checked.state, iss: this.url }) };
     }
-    const now = this.now();
-    // Every sign-in lives as long, so the oldest are at the front: expired ones leave from there.
-    for (const [id, p] of this.pending) {
-      if (p.expiresAt >= now) break;
-      this.dropPending(id);
-    }
-    // One address holds so many sign-ins at most: its own oldest make room, so it cannot push
-    // everyone else's out of the table (as it could by filling it); the table is bounded too.
-    const from = attemptKey(origin.address ?? 'unknown');
-    const mine = this.pendingByAddress.get(from) ?? [];
-    if (mine.length >= PENDING_PER_ADDRESS) this.dropPending(mine[0]!);
-    if (this.pending.size >= PENDING_MAX) this.dropPending(this.pending.keys().next().value!);
+    // One address (attemptKey: IPv6 by /64) holds so many sign-ins at most, and a full table
+    // makes room at the address holding the most: a flood pushes out its own sign-ins, not everyone else's.
     const tx = randomToken(18);
-    this.pending.set(tx, { ...checked, from });
-    let list = this.pendingByAddress.get(from);
-    if (list === undefined) this.pendingByAddress.set(from, (list = []));
-    list.push(tx);
+    this.pending.add(tx, attemptKey(origin.address ?? 'unknown'), checked, this.now());
     return { kind: 'html', status: 200, html: loginPage({ tx, csrf: checked.csrf, client: checked.client.id, scopes: checked.scopes, audience: checked.api.identifier, error: null, username: '' }), csrfCookie: checked.csrf };
   }
 
@@ -360,7 +340,7 @@ export class Issuer {
     if (p === undefined || p.expiresAt < this.now()) return { kind: 'html', status: 400, html: errorPage('this sign-in has expired; start again from the application') };
     if (form.get('csrf') !== p.csrf || cookieCsrf !== p.csrf) return { kind: 'html', status: 403, html: errorPage('the form was not sent by this page (CSRF check failed); start again from the application') };
     const back = (params: Record<string, string | null>): BrowserAnswer => {
-      this.dropPending(tx);
+      this.pending.drop(tx);
       return { kind: 'redirect', location: redirectWith(p.redirectUri, { ...params, state: p.state, iss: this.url }) };
     };
     if (form.get('decision') === 'deny') return back({ error: 'access_denied', error_description: 'the user denied the request' });
@@ -559,8 +539,8 @@ export class Issuer {
    * RFC 8693 token exchange: a token this issuer minted (`subject_token`) becomes a token for
    * another API (`resource`/`audience`) with at most its scopes — never more — for the
    * calling client, which is recorded as the actor (`act`, nested when the subject token
-   * already had one). An `actor_token` names another actor. The policies decide each scope
-   * again, about the token's subject.
+   * already had one; an `actor_token` must be the caller's own). The policies decide each
+   * scope again, about the token's subject.
    */
   private async exchange(client: Client, form: URLSearchParams, origin: Origin, requestId: string, jkt: string | null): Promise<TokenResponse & { mint: MintOutcome[] }> {
     const subjectToken = form.get('subject_token');
@@ -583,9 +563,11 @@ export class Issuer {
     if (actorToken !== null) {
       if (form.get('actor_token_type') !== ACCESS_TOKEN_TYPE) throw new OAuthError('invalid_request', `actor_token_type must be ${ACCESS_TOKEN_TYPE}`);
       const verified = await this.verify(actorToken);
-      // The actor is the caller, or acts through it: another party's token cannot be claimed
-      // (and, as for the subject token, is not told apart from a forged one).
-      if (verified === null || typeof verified.sub !== 'string' || (verified.client_id !== client.id && verified.sub !== client.id)) throw new OAuthError('invalid_request', ACTOR_TOKEN_REFUSED);
+      // The actor is the caller: its own token (RFC 8693 §2.1, the acting party). A token it
+      // holds for someone else — a user's, or one exchanged for another client — would name as
+      // the actor a party that never acted, and drop the caller from the chain. Another
+      // party's token is not told apart from a forged one, as for the subject token.
+      if (verified === null || verified.sub !== client.id || verified.client_id !== client.id) throw new OAuthError('invalid_request', ACTOR_TOKEN_REFUSED);
       if (boundKey(verified) !== null && boundKey(verified) !== jkt) throw new OAuthError('invalid_request', 'actor_token is DPoP-bound: send a DPoP proof by its key');
       actor = { sub: verified.sub };
     }
@@ -601,11 +583,13 @@ export class Issuer {
     const view = this.options.registry();
     const person = view.users.get(subject.sub);
     const user = person === undefined ? null : person.id;
-    if (person === undefined && !view.clients.has(subject.sub)) throw new OAuthError('invalid_request', 'the subject token\'s user or client no longer exists');
+    const subjectClient = person === undefined ? view.clients.get(subject.sub) : undefined;
+    if (person === undefined && subjectClient === undefined) throw new OAuthError('invalid_request', 'the subject token\'s user or client no longer exists');
     const byRoles = person === undefined ? null : roleScopes(view.registry, person, client.id);
     const candidates = wanted.filter((x) => api.scopes.includes(x) && client.scopes.includes(x) && (byRoles === null || byRoles.has(x)));
     if (candidates.length === 0) throw new OAuthError('invalid_scope', `none of the scopes is both the client's and ${api.identifier}'s${byRoles === null ? '' : ", and held by the user's roles for this client"}`);
-    const mint = this.mint(client, api, TOKEN_EXCHANGE, candidates, origin, requestId, user);
+    // About the token's subject: a forbid for that client must not be passed by exchanging its token.
+    const mint = this.mint(client, api, TOKEN_EXCHANGE, candidates, origin, requestId, user, subjectClient ?? client);
     const granted = mint.filter((m) => m.granted).map((m) => m.scope);
     if (granted.length === 0) throw new OAuthError('invalid_scope', `the policies granted none of the scopes: ${[...new Set(mint.flatMap((m) => m.reasons))].join('; ')}`);
     const iat = Math.floor(this.now() / 1000);

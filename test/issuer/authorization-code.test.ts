@@ -372,7 +372,7 @@ describe('authorization code with PKCE, in a real browser', () => {
     expect(refreshed.scope).toBe('openid');
   }, 30_000);
 
-  test('what is not supported is said, not ignored: prompt=none, request objects; a repeated nonce is refused', async () => {
+  test('what is not supported is said, not ignored: prompt=none, request objects, response modes other than query; a repeated nonce is refused', async () => {
     const { url, state } = await start();
     const redirected = async (extra: Record<string, string>) => {
       const u = new URL(url);
@@ -383,6 +383,9 @@ describe('authorization code with PKCE, in a real browser', () => {
     expect(await redirected({ prompt: 'none' })).toMatchObject({ error: 'login_required', state });
     expect(await redirected({ request: 'eyJhbGciOiJub25lIn0.e30.' })).toMatchObject({ error: 'request_not_supported', state });
     expect(await redirected({ request_uri: 'https://client.example/r' })).toMatchObject({ error: 'request_uri_not_supported', state });
+    // The code comes back in the query only: a client asking for it in the fragment or a form post would not find it.
+    for (const mode of ['fragment', 'form_post']) expect(await redirected({ response_mode: mode })).toMatchObject({ error: 'invalid_request', error_description: expect.stringContaining(`response_mode ${mode} is not supported`), state });
+    expect(await redirected({ response_mode: 'query' })).toMatchObject({ status: 200 });
     const u = new URL(url);
     u.searchParams.append('nonce', 'a');
     u.searchParams.append('nonce', 'b');

@@ -38,12 +38,18 @@ describe('private_key_jwt', () => {
     expect((await oidc.clientCredentialsGrant(config, { scope: 'invoice:read' })).scope).toBe('invoice:read');
   });
 
-  test('a replayed assertion, another key, another audience or an expired one is invalid_client', async () => {
+  test('a replayed assertion, another key, another or a second audience, or an expired one is invalid_client', async () => {
     const once = await assertion();
     expect((await form(once)).status).toBe(200);
     expect((await form(once)).status).toBe(401);
     expect((await form(await assertion({}, (await generateKeyPair('ES256')).privateKey))).status).toBe(401);
     expect((await form(await assertion({ aud: 'https://elsewhere.example.com' }))).status).toBe(401);
+    // The token endpoint is an audience too (RFC 7523 §3); other endpoints, and this server beside another, are not.
+    expect((await form(await assertion({ aud: `${server.url}/oauth2/token` }))).status).toBe(200);
+    expect((await form(await assertion({ aud: `${server.url}/oauth2/introspect` }))).status).toBe(401);
+    const two = await form(await assertion({ aud: ['https://elsewhere.example.com', server.url] }));
+    expect(await two.json()).toEqual({ error: 'invalid_client', error_description: 'client_assertion must name one audience: this issuer' });
+    expect((await form(await assertion({ aud: [server.url] }))).status).toBe(200);
     expect((await form(await assertion({ iat: Math.floor(Date.now() / 1000) - 600, exp: Math.floor(Date.now() / 1000) - 120 }))).status).toBe(401);
     expect(await (await form('not-a-jwt')).json()).toEqual({ error: 'invalid_client', error_description: 'client_assertion is not a JWT' });
   });

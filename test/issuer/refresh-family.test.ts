@@ -25,6 +25,20 @@ describe('refresh token families in the store', () => {
     store.close();
   });
 
+  test('within the grace window, a replay after its successor was used is reuse: the family is revoked', () => {
+    const store = new SqliteStore(':memory:');
+    store.saveRefreshToken(token('r1'));
+    store.recordFamilyAccess('f1', 'jti-1', 9_000);
+    const ok = () => null;
+    expect(store.rotateRefreshToken('r1', 'r2', 'sealed-r2', 100, 10, ok).kind).toBe('rotated');
+    expect(store.rotateRefreshToken('r2', 'r3', 'sealed-r3', 101, 10, ok).kind).toBe('rotated');
+    // r2 was used, so its holder had it: r1 now is not a lost response but another party.
+    expect(store.rotateRefreshToken('r1', 'r4', 'sealed-r4', 102, 10, ok)).toEqual({ kind: 'reused', family: 'f1' });
+    expect(store.rotateRefreshToken('r3', 'r5', 'sealed-r5', 103, 10, ok).kind).toBe('unknown');
+    expect(store.revokedTokens(0).has('jti-1')).toBe(true);
+    store.close();
+  });
+
   test('an expired refresh token is refused; an unknown one too', () => {
     const store = new SqliteStore(':memory:');
     store.saveRefreshToken(token('old', 50));

@@ -18,6 +18,8 @@ beforeAll(async () => {
       { identifier: 'https://archive.example.com', scopes: ['invoice:read'] },
       // Reference tokens, with a custom claim from the calling client's attributes.
       { identifier: 'https://ledger.example.com', scopes: ['invoice:read'], token_format: 'opaque', claims: { team: 'client.team' } },
+      // An API frontend may not reach, by the policy below.
+      { identifier: 'https://vault.example.com', scopes: ['invoice:read'] },
     ],
     clients: [
       { id: 'frontend', secret: SECRET('frontend'), grant_types: ['client_credentials'], scopes: ['invoice:read'] },
@@ -25,7 +27,7 @@ beforeAll(async () => {
       { id: 'archive-service', secret: SECRET('archive-service'), grant_types: [EXCHANGE], scopes: ['invoice:read'] },
       { id: 'batch-job', secret: SECRET('batch-job'), grant_types: ['client_credentials', EXCHANGE], scopes: ['invoice:read'] },
     ],
-  });
+  }, [], { 'policies/vault.gavel': '@id("vault.not-frontend") forbid (action == "mint", resource) when { subject.id == "frontend" && context.audience == "https://vault.example.com" } reason "frontend may not reach the vault";\n' });
 });
 
 afterAll(() => issuer.stop());
@@ -70,6 +72,22 @@ describe('token exchange', () => {
     // RFC 8693 §2.2.2: an unacceptable actor token is invalid_request.
     expect(foreign.error).toBe('invalid_request');
     expect(foreign).toEqual(await refused('eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.'));
+    // A token the caller holds for another party (here one it exchanged: issued to it, `sub` frontend)
+    // would name frontend as acting, which it never did.
+    const held = await oidc.genericGrantRequest(service, EXCHANGE, { subject_token: await frontendToken(), subject_token_type: ACCESS, resource: 'https://invoices.example.com' });
+    expect(decodeJwt(held.access_token)).toMatchObject({ sub: 'frontend', client_id: 'invoice-service' });
+    expect(await refused(held.access_token)).toEqual(foreign);
+  });
+
+  test("an exchange is decided about the token's subject: a forbid for that client holds whoever exchanges its token", async () => {
+    const refused = await oidc
+      .genericGrantRequest(await discover('invoice-service'), EXCHANGE, { subject_token: await frontendToken(), subject_token_type: ACCESS, resource: 'https://vault.example.com' })
+      .then(() => null, (e: unknown) => e as { error: string; error_description: string });
+    expect(refused).toMatchObject({ error: 'invalid_scope', error_description: expect.stringContaining('frontend may not reach the vault') });
+    // Another client's own token is decided about that client, and passes.
+    const job = await discover('batch-job');
+    const own = await oidc.clientCredentialsGrant(job, { scope: 'invoice:read', resource: 'https://invoices.example.com' });
+    expect(decodeJwt((await oidc.genericGrantRequest(job, EXCHANGE, { subject_token: own.access_token, subject_token_type: ACCESS, resource: 'https://vault.example.com' })).access_token)).toMatchObject({ sub: 'batch-job', aud: 'https://vault.example.com' });
   });
 
   test('only a service of the subject token\'s API — or the client it was issued to — may exchange it', async () => {

@@ -286,4 +286,9 @@ export const MIGRATIONS: readonly Migration[] = [
     name: 'issuer: when a signing algorithm stopped being used, so that its last key is published for the overlap from then',
     sql: `ALTER TABLE signing_keys ADD COLUMN retired_at TEXT;`,
   },
+  {
+    version: 18,
+    name: 'issuer: a rotated refresh token names its successor, so a replay after the successor was used is reuse, not a lost response',
+    sql: `ALTER TABLE refresh_tokens ADD COLUMN successor_hash TEXT;`,
+  },
 ];
