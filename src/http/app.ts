@@ -23,7 +23,7 @@ import { requireClientKeys } from './client-auth.js';
 import { originOf } from './origin.js';
 import { decisionAnswers } from './decision-answers.js';
 import type { LogTrouble } from './routes/health.js';
-import { clientError, frameworkError, MAX_HEADER_BYTES } from './client-errors.js';
+import { clientError, CONNECTIONS_CHECK_MS, frameworkError, MAX_HEADER_BYTES, REQUEST_TIMEOUT_MS } from './client-errors.js';
 import { AttemptLimit } from '../server/attempt-limit.js';
 import { DEFAULT_REGISTRATIONS_PER_HOUR } from '../config.js';
 import { ReplayCache } from '../tokens/dpop.js';
@@ -47,6 +47,8 @@ export interface AppOptions {
   baseUrl?: (() => string | null) | null;
   /** Largest request body in bytes (413 beyond). */
   bodyLimit?: number;
+  /** How long a client may take to send a whole request (408 beyond), and how often that is checked (for tests). */
+  requestTimeout?: { ms: number; checkMs: number };
   logger?: boolean;
   /** The server's metrics; a fresh registry when not given. */
   metrics?: Metrics;
@@ -109,8 +111,14 @@ export function buildApp(options: AppOptions): FastifyInstance {
     genReqId: () => randomUUID(),
     // `verbose`: a refused value and its schema reach the error handler, which words the message from them.
     ajv: { customOptions: { allErrors: false, coerceTypes: false, removeAdditional: false, verbose: true } },
-    http: { maxHeaderSize: MAX_HEADER_BYTES },
-    clientErrorHandler: clientError,
+    requestTimeout: options.requestTimeout?.ms ?? REQUEST_TIMEOUT_MS,
+    // Node checks the whole request's time only when the headers' own limit (60 s by default) is no longer than it.
+    http: {
+      maxHeaderSize: MAX_HEADER_BYTES,
+      headersTimeout: Math.min(60_000, options.requestTimeout?.ms ?? REQUEST_TIMEOUT_MS),
+      connectionsCheckingInterval: options.requestTimeout?.checkMs ?? CONNECTIONS_CHECK_MS,
+    },
+    clientErrorHandler: clientError(options.requestTimeout?.ms ?? REQUEST_TIMEOUT_MS),
     frameworkErrors: frameworkError,
   });
   app.setErrorHandler(errorHandler);

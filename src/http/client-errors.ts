@@ -9,22 +9,27 @@ import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
  */
 export const MAX_HEADER_BYTES = 64 * 1024;
 
+/**
+ * How long a client may take to send a whole request (Node's `requestTimeout`, which fastify
+ * turns off): a body trickled a byte at a time otherwise held its connection for ever.
+ * Checked every CONNECTIONS_CHECK_MS, so a request is cut between the two and their sum.
+ */
+export const REQUEST_TIMEOUT_MS = 60_000;
+export const CONNECTIONS_CHECK_MS = 10_000;
+
 type ParseError = Error & { code?: string; reason?: string };
 
 /**
  * Answers what Node's HTTP parser refused before any route ran — oversize headers, a
- * malformed Content-Length — as every other error is answered: `{error, message}` with its
- * status, not fastify's default body.
+ * malformed Content-Length, a request not received within `timeoutMs` — as every other error
+ * is answered: `{error, message}` with its status, not fastify's default body.
  */
-export function clientError(err: ParseError, socket: Socket): void {
+export const clientError = (timeoutMs: number) => (err: ParseError, socket: Socket): void => {
   if (err.code === 'ECONNRESET') {
     socket.destroy();
     return;
   }
-  // Answers to requests before this one on the connection (pipelined, or still being
-  // written) go first: written now, the error would take their place, and the caller would
-  // read it as the answer to an earlier request.
-  afterEarlierAnswers(socket, () => {
+  const answer = (): void => {
     if (!socket.writable) {
       socket.destroy();
       return;
@@ -33,24 +38,48 @@ export function clientError(err: ParseError, socket: Socket): void {
       err.code === 'HPE_HEADER_OVERFLOW'
         ? [431, 'Request Header Fields Too Large', `the request headers are larger than ${MAX_HEADER_BYTES / 1024} KiB`]
         : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
-          ? [408, 'Request Timeout', 'the request was not received in time']
+          ? [408, 'Request Timeout', `the request was not received within ${timeoutMs / 1000} s`]
           : [400, 'Bad Request', `the request is not valid HTTP/1.1: ${err.reason ?? err.code ?? 'it could not be parsed'}`];
     const body = JSON.stringify({ error: 'invalid_request', message });
     socket.end(`HTTP/1.1 ${status} ${phrase}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
-  });
-}
+  };
+  const current = inProgress(socket);
+  if (current !== null && current.req?.complete !== true) {
+    // The error is about the request being answered, whose body never came: the client closed
+    // its side mid-body, or took longer than `timeoutMs`. Its answer will not come, so
+    // nothing is waited for (the connection would stay open for ever); a timeout is told as
+    // such while nothing of that answer was written.
+    if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT' && current.headersSent !== true) answer();
+    else socket.destroy();
+    return;
+  }
+  // Answers to requests before this one on the connection (pipelined, or still being
+  // written) go first: written now, the error would take their place, and the caller would
+  // read it as the answer to an earlier request.
+  afterEarlierAnswers(socket, answer);
+};
 
-type Answer = { once(event: 'finish' | 'close', listener: () => void): unknown };
+type Answer = { once(event: 'finish' | 'close', listener: () => void): unknown; req?: { complete?: boolean }; headersSent?: boolean };
+
+/** The answer being written on the socket (Node's), if any. */
+const inProgress = (socket: Socket): Answer | null => (socket as Socket & { _httpMessage?: Answer | null })._httpMessage ?? null;
 
 /**
  * Runs `then` once no answer is being written on the socket. Node writes pipelined answers in
  * order, handing the socket to the next queued one as each finishes, so this waits answer by
- * answer; a socket closed meanwhile ends the wait (`then` finds it unwritable).
+ * answer; a socket closed meanwhile ends the wait (`then` finds it unwritable). When the
+ * request being answered is itself incomplete — the error is about its body, which the client
+ * stopped sending (it closed its side mid-body) — nothing is waited for: that answer would
+ * never come, and the connection would stay open for ever. It is closed at once.
  */
 function afterEarlierAnswers(socket: Socket, then: () => void): void {
-  const current = (socket as Socket & { _httpMessage?: Answer | null })._httpMessage;
-  if (current === undefined || current === null || socket.destroyed) {
+  const current = inProgress(socket);
+  if (current === null || socket.destroyed) {
     then();
+    return;
+  }
+  if (current.req?.complete !== true) {
+    socket.destroy();
     return;
   }
   let done = false;

@@ -76,6 +76,38 @@ describe('errors before routing', () => {
     expect(three).toEqual(['HTTP/1.1 200', 'HTTP/1.1 200', 'HTTP/1.1 400']);
   });
 
+  test('a client that closes its side in the middle of a body is let go: the connection closes at once', async () => {
+    for (const path of ['/v1/decide', '/healthz']) {
+      const socket = connect(port, '127.0.0.1');
+      const closed = new Promise<string>((resolve) => socket.on('close', () => resolve('closed')));
+      socket.on('error', () => undefined);
+      await new Promise<void>((resolve) => socket.on('connect', () => resolve()));
+      socket.end(`POST ${path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{`);
+      // Waiting for an answer to a request whose body never comes kept such connections open for ever.
+      expect(await Promise.race([closed, new Promise((r) => setTimeout(() => r('still open'), 3_000))]), path).toBe('closed');
+    }
+  });
+
+  test('a request not received in time (a body trickled a byte at a time) is a 408, and its connection closes', async () => {
+    const live = new LivePolicySet(buildPolicySet([{ file: 'app.gavel', text: 'permit;\n' }]).set!);
+    const slow = buildApp({ policies: live, requestTimeout: { ms: 1_000, checkMs: 200 } });
+    await slow.listen({ host: '127.0.0.1', port: 0 });
+    try {
+      const socket = connect((slow.server.address() as { port: number }).port, '127.0.0.1');
+      let text = '';
+      socket.on('data', (d: Buffer) => (text += d.toString()));
+      const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
+      socket.write('POST /v1/decide HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{');
+      const trickle = setInterval(() => socket.write(' '), 100);
+      await closed;
+      clearInterval(trickle);
+      expect(text).toMatch(/^HTTP\/1\.1 408 /);
+      expect(JSON.parse(text.slice(text.indexOf('\r\n\r\n') + 4))).toEqual({ error: 'invalid_request', message: 'the request was not received within 1 s' });
+    } finally {
+      await slow.close();
+    }
+  });
+
   test('a malformed request after a complete answer on a kept-alive connection is still answered', async () => {
     const socket = connect(port, '127.0.0.1');
     let text = '';
