@@ -120,6 +120,14 @@ describe('bad search requests are 400 with {error, message}', () => {
     expect(r.json()).toEqual({ error: 'invalid_request', message: expect.any(String) });
   });
 
+  test('a member nested deeper than 64 levels, as for evaluations (it was a 500: the page token recursed through it)', async () => {
+    let context: unknown = 1;
+    for (let i = 0; i < 3_000; i++) context = { c: context };
+    const r = await post('/access/v1/search/resource', { subject: alice, action: { name: 'read' }, resource: { type: 'record' }, context });
+    expect(r.statusCode).toBe(400);
+    expect(r.json()).toEqual({ error: 'invalid_request', message: expect.stringContaining('context: nested deeper than 64 levels') });
+  });
+
   test('a Content-Type other than application/json', async () => {
     const r = await app.inject({ method: 'POST', url: '/access/v1/search/subject', payload: 'x', headers: { 'content-type': 'text/plain' } });
     expect(r.statusCode).toBe(400);
