@@ -1,5 +1,4 @@
 import { create } from '@bufbuild/protobuf';
-import { randomUUID } from 'node:crypto';
 import { HeaderValueOption_HeaderAppendAction } from '../gen/proto/envoy/config/core/v3/base_pb.js';
 import { CheckRequestSchema, CheckResponseSchema, type AttributeContext_HttpRequest } from '../gen/proto/envoy/service/auth/v3/external_auth_pb.js';
 import { gatewayRequest, gatewayVerdict, headerValue, RETRY_AFTER_S } from '../engine/gateway.js';
@@ -7,6 +6,7 @@ import { routePath } from '../engine/route-path.js';
 import { verifyPresented } from '../tokens/dpop.js';
 import type { LivePolicySet } from '../engine/live-set.js';
 import type { Decider } from '../server/decider.js';
+import { requestIdFrom } from '../server/request-id.js';
 import type { ForwardAuthOptions } from '../http/routes/forward-auth.js';
 import { unary } from './service-definition.js';
 import { peerAddress } from './decision-service.js';
@@ -99,7 +99,7 @@ export function envoyAuthorization(policies: LivePolicySet, decider: Decider, op
       const original = { method: call.method, url: `${scheme}://${call.host}${at < 0 ? http.path : http.path.slice(0, at)}` };
       const verified = await verifyPresented(headers.authorization, headers.dpop, original, options.verifyToken, options.replay);
       // Envoy's `id` is its stream id; the request id its access log shows is X-Request-ID.
-      const id = headers['x-request-id'] || http.id || randomUUID();
+      const id = requestIdFrom(headers['x-request-id'] || http.id);
       const d = decider.decide('envoy', id, policies.current, gatewayRequest(call, verified?.ok ? verified.claims : undefined, options.headers, options.subjectType), {}, { address: canonical(ip) });
       const verdict = gatewayVerdict(d, verified, options.responseHeaders, headers.authorization);
       switch (verdict.kind) {

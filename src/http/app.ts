@@ -2,7 +2,7 @@
  * The HTTP interface. `buildApp` wires routes over a live policy set and never listens:
  * `gavel serve` listens and handles signals; tests use `app.inject`.
  */
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { LivePolicySet } from '../engine/live-set.js';
 import type { ReloadStatus } from '../engine/reload.js';
@@ -23,6 +23,7 @@ import { requireClientKeys } from './client-auth.js';
 import { originOf } from './origin.js';
 import { decisionAnswers } from './decision-answers.js';
 import type { LogTrouble } from './routes/health.js';
+import { requestIdFrom } from '../server/request-id.js';
 import { clientError, CONNECTIONS_CHECK_MS, frameworkError, MAX_HEADER_BYTES, REQUEST_TIMEOUT_MS } from './client-errors.js';
 import { AttemptLimit } from '../server/attempt-limit.js';
 import { DEFAULT_REGISTRATIONS_PER_HOUR } from '../config.js';
@@ -106,9 +107,9 @@ export function buildApp(options: AppOptions): FastifyInstance {
   const app = Fastify({
     logger: options.logger ?? false,
     bodyLimit: options.bodyLimit ?? DEFAULT_BODY_LIMIT,
-    // AuthZEN: a PEP's X-Request-ID is echoed; without one, the PDP makes one.
-    requestIdHeader: 'x-request-id',
-    genReqId: () => randomUUID(),
+    // AuthZEN: a PEP's X-Request-ID is echoed; without one (or with one too long to log), the PDP makes one.
+    requestIdHeader: false,
+    genReqId: (request) => requestIdFrom(request.headers['x-request-id']),
     // `verbose`: a refused value and its schema reach the error handler, which words the message from them.
     ajv: { customOptions: { allErrors: false, coerceTypes: false, removeAdditional: false, verbose: true } },
     requestTimeout: options.requestTimeout?.ms ?? REQUEST_TIMEOUT_MS,

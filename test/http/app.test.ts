@@ -64,6 +64,9 @@ describe('POST /access/v1/evaluation', () => {
     expect(r.headers['x-request-id']).toBe('pep-42');
     const generated = await post('/access/v1/evaluation', { subject: alice, action: { name: 'read' }, resource: active });
     expect(generated.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+    // Up to 200 characters are the caller's; a longer id, logged with every decision of the request, is replaced.
+    expect((await post('/access/v1/evaluation', { subject: alice, action: { name: 'read' }, resource: active }, { 'x-request-id': 'r'.repeat(200) })).headers['x-request-id']).toBe('r'.repeat(200));
+    expect((await post('/access/v1/evaluation', { subject: alice, action: { name: 'read' }, resource: active }, { 'x-request-id': 'r'.repeat(201) })).headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
   });
 
   test('ignores unknown members; token and risk in the body never reach the policies', async () => {
@@ -163,6 +166,15 @@ describe('POST /access/v1/evaluations', () => {
       evaluations: [{ subject: alice, resource: active }, { subject: alice, resource: archived }, { subject: bob, resource: archived }],
     });
     expect(r.json().evaluations.map((e: { decision: boolean }) => e.decision)).toEqual(want);
+  });
+
+  test('defaults repeated in each item beyond 8 MiB in all are refused (413): each item is decided and logged with them', async () => {
+    const big = { ...alice, properties: { ...alice.properties, notes: 'n'.repeat(10_000) } };
+    const r = await post('/access/v1/evaluations', { subject: big, action: { name: 'read' }, evaluations: Array.from({ length: 900 }, () => ({ resource: active })) });
+    expect(r.statusCode).toBe(413);
+    expect(r.json()).toEqual({ error: 'payload_too_large', message: expect.stringMatching(/^the top-level subject, action, resource and context \(10 KiB\) are repeated in each of the 900 evaluations: 8\.7 MiB in all, more than 8\.0 MiB; send fewer evaluations per batch, or smaller defaults$/) });
+    const fewer = await post('/access/v1/evaluations', { subject: big, action: { name: 'read' }, evaluations: Array.from({ length: 700 }, () => ({ resource: active })) });
+    expect(fewer.statusCode).toBe(200);
   });
 
   test('gavel_include_context adds each item its context', async () => {

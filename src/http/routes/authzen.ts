@@ -38,6 +38,11 @@ function evaluate(set: PolicySet, body: Json, decider: Decider, verify: Verify, 
 
 type Problems = { problems: string[] };
 
+/** How much of a batch's defaults, repeated in each of its items, one request may carry (bytes of JSON). */
+export const MAX_REPEATED_DEFAULTS = 8 << 20;
+
+const kib = (bytes: number): string => (bytes >= 1 << 20 ? `${(bytes / (1 << 20)).toFixed(1)} MiB` : `${Math.ceil(bytes / 1024)} KiB`);
+
 /** The single evaluation's answer, or the 400 its request deserves. */
 function answered(d: Evaluated | Problems): { decision: boolean; context: Json } {
   // INVARIANT: the route's schema already checked what validateRequest checks.
@@ -77,6 +82,12 @@ export function authzenRoutes(app: FastifyInstance, policies: LivePolicySet, bas
     if (items.length === 0) {
       // Without items the endpoint is the single evaluation (AuthZEN 1.0 §7.1).
       return answered(await evaluate(set, defaults, decider, verify, 'authzen', request.id, from));
+    }
+    // Each item is decided, and logged, with the defaults merged in: the defaults are repeated
+    // once per item. A bound on that keeps a 1 MiB body from becoming a gigabyte of log.
+    const repeated = items.length * JSON.stringify(defaults).length;
+    if (repeated > MAX_REPEATED_DEFAULTS) {
+      throw Object.assign(new Error(`the top-level subject, action, resource and context (${kib(repeated / items.length)}) are repeated in each of the ${items.length} evaluations: ${kib(repeated)} in all, more than ${kib(MAX_REPEATED_DEFAULTS)}; send fewer evaluations per batch, or smaller defaults`), { statusCode: 413 });
     }
     const semantic = body.options?.evaluations_semantic ?? 'execute_all';
     const withContext = body.options?.gavel_include_context === true;
