@@ -111,6 +111,29 @@ describe('the engine agrees with the reference evaluator', () => {
   });
 });
 
+describe('contains_any and contains_all over long lists (a Set instead of a scan) agree with the reference', () => {
+  const item = fc.oneof(fc.constantFrom('a', 'b', 'x', '10.1.2.3', '10.9.9.9', '192.168.0.1', '', 'true'), fc.constantFrom(0, 1, 2.5, -3), fc.boolean(), fc.constantFrom({ k: 'a' }, ['a'], null));
+  const constant = fc.constantFrom('"a"', '"x"', '"10.1.2.3"', '1', 'true', 'cidr("10.0.0.0/8")', 'ip("192.168.0.1")');
+  test('lists from the request on both sides, and request lists against constant ones with ranges and addresses', () => {
+    fc.assert(
+      fc.property(fc.constantFrom('contains_any', 'contains_all'), fc.array(item, { maxLength: 40 }), fc.array(item, { maxLength: 40 }), fc.array(constant, { minLength: 9, maxLength: 20 }), (op, left, right, consts) => {
+        const { set, policies } = build([
+          `permit (action == "a", resource) when { subject.tags ${op} resource.tags };`,
+          `permit (action == "b", resource) when { subject.tags ${op} [${consts.join(', ')}] };`,
+          `permit (action == "c", resource) when { [${consts.join(', ')}] ${op} resource.tags };`,
+        ]);
+        for (const action of ['a', 'b', 'c']) {
+          const r = { subject: { type: 'user', id: 'u', properties: { tags: left } }, action: { name: action }, resource: { type: 'doc', id: '1', properties: { tags: right } } };
+          const got = decide(set, r);
+          const want = referenceDecide(policies, r);
+          expect({ decision: got.decision, errors: got.errors.length > 0 }).toEqual({ decision: want.decision, errors: want.errors.length > 0 });
+        }
+      }),
+      { numRuns: 500 },
+    );
+  });
+});
+
 describe('decisions are total and fail closed', () => {
   const set = buildPolicySet([{ file: 'p.gavel', text: 'permit (action == "read", resource.type == "doc") when { subject.role == "a" && token.scope contains "x" };\nforbid (action, resource) when { context.score > 80 };' }]).set!;
 
