@@ -267,6 +267,12 @@ export interface Store {
   changeMarker(): number;
   /** Whether the database answers; for /readyz. */
   ping(): boolean;
+  /**
+   * Runs background `work` (a sweep of expired rows) only if the database is free: when another
+   * connection or process holds its write lock, answers `null` at once instead of waiting for
+   * it — the request thread must not stop for background work that can wait for its next turn.
+   */
+  whenFree<T>(work: () => T): T | null;
   close(): void;
 }
 

@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -396,6 +397,40 @@ describe('writing while another process writes (a server logging decisions, gave
       writer.kill();
       store.close();
     }
+  });
+});
+
+describe('background sweeps beside another writer', () => {
+  test('work run whenFree answers null at once while another connection holds the write lock, and runs once it is free', () => {
+    const path = join(dir, 'g.db');
+    const store = new SqliteStore(path);
+    store.saveRefreshToken({ hash: 'old', family: 'f', clientId: 'c', subject: 's', scope: 'x', audience: 'https://api.example.com', expiresAt: 1 });
+    const other = new Database(path);
+    other.prepare('BEGIN IMMEDIATE').run();
+    try {
+      const started = Date.now();
+      expect(store.whenFree(() => store.deleteExpiredGrants(1_000_000, 500))).toBeNull();
+      // Not the 5 s lock timeout the request thread used to wait here.
+      expect(Date.now() - started).toBeLessThan(1_000);
+    } finally {
+      other.prepare('COMMIT').run();
+      other.close();
+    }
+    expect(store.whenFree(() => store.deleteExpiredGrants(1_000_000, 500))).toBe(1);
+    store.close();
+  });
+
+  test('after it, other writes wait for a lock as before (the lock timeout is restored)', async () => {
+    const path = join(dir, 'g.db');
+    const store = new SqliteStore(path);
+    store.whenFree(() => 0);
+    // Another process holds the write lock for half a second.
+    const holder = spawn(process.execPath, ['-e', `const D = require('better-sqlite3'); const db = new D(${JSON.stringify(path)}); db.prepare('BEGIN IMMEDIATE').run(); console.log('locked'); setTimeout(() => { db.prepare('COMMIT').run(); db.close(); }, 500);`], { cwd: process.cwd(), stdio: ['ignore', 'pipe', 'inherit'] });
+    await new Promise<void>((resolve) => holder.stdout!.once('data', () => resolve()));
+    store.saveRefreshToken({ hash: 'new', family: 'f', clientId: 'c', subject: 's', scope: 'x', audience: 'https://api.example.com', expiresAt: 9_999_999_999 });
+    expect(store.refreshToken('new')).not.toBeNull();
+    await new Promise((resolve) => holder.on('exit', resolve));
+    store.close();
   });
 });
 

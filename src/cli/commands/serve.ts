@@ -220,8 +220,10 @@ async function serveUntilStopped(argv: string[], io: CliIo, osSignals: ServeSign
     let more = false;
     try {
       const now = Math.floor(Date.now() / 1000);
-      more = issuer.forgetSuccessors(now, SWEEP) >= SWEEP;
-      more = store.deleteExpiredGrants(now, SWEEP) >= SWEEP || more;
+      // Only while no other connection holds the write lock (a `gavel apply`, an operator's
+      // sqlite3): waiting for it here stopped every request for the 5 s lock timeout.
+      const swept = store.whenFree(() => Math.max(issuer.forgetSuccessors(now, SWEEP), store.deleteExpiredGrants(now, SWEEP)));
+      more = swept !== null && swept >= SWEEP;
       sweepFailing = false;
     } catch (err: unknown) {
       if (!sweepFailing) writeLine(io.stderr, `gavel: cannot delete expired tokens (will retry): ${err instanceof Error ? err.message : String(err)}`);

@@ -38,7 +38,10 @@ export class SqliteStore implements Store {
    * connection: a crash of the process loses nothing committed, a power cut may lose the
    * last moments; every other write keeps FULL.
    */
+  readonly #busyTimeoutMs: number;
+
   constructor(path: string, options: { durability?: 'full' | 'normal'; readOnly?: boolean; busyTimeoutMs?: number } = {}) {
+    this.#busyTimeoutMs = options.readOnly === true ? 5000 : (options.busyTimeoutMs ?? 5000);
     if (options.readOnly === true) {
       // For commands that only read (`gavel log`, `explain`, `whatif`, `diff`): a database the
       // user may only read opens, and nothing — no migration — is written to it.
@@ -54,7 +57,7 @@ export class SqliteStore implements Store {
       this.db.pragma('journal_mode = WAL');
       this.db.pragma(`synchronous = ${options.durability === 'normal' ? 'NORMAL' : 'FULL'}`);
       this.db.pragma('foreign_keys = ON');
-      this.db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 5000}`);
+      this.db.pragma(`busy_timeout = ${this.#busyTimeoutMs}`);
       migrate(this.db);
     }
     this.changes = this.db.prepare('SELECT n FROM serving_changes').pluck();
@@ -492,6 +495,18 @@ export class SqliteStore implements Store {
       ['refresh_tokens', 86_400],
     ].map(([table, grace]) => ({ grace: grace as number, run: this.db.prepare(`DELETE FROM ${table} WHERE rowid IN (SELECT rowid FROM ${table} WHERE expires_at < ? LIMIT ?)`) })));
     return this.db.transaction(() => Math.max(...sweeps.map((s) => s.run.run(nowSeconds - s.grace, limit).changes))).immediate();
+  }
+
+  whenFree<T>(work: () => T): T | null {
+    this.db.pragma('busy_timeout = 0');
+    try {
+      return work();
+    } catch (err: unknown) {
+      if ((err as { code?: string }).code === 'SQLITE_BUSY') return null;
+      throw err;
+    } finally {
+      this.db.pragma(`busy_timeout = ${this.#busyTimeoutMs}`);
+    }
   }
 
   forgetSuccessors(rotatedBefore: number, limit = 500): number {
