@@ -2,7 +2,7 @@
  * The gRPC interface: gavel.v1.DecisionService, Envoy's ext_authz Authorization, and
  * grpc.health.v1.Health (Check and Watch). `buildGrpcServer` never binds: `gavel serve` does.
  */
-import { Server, status, type handleUnaryCall } from '@grpc/grpc-js';
+import { Server, ServerInterceptingCall, status, type handleUnaryCall, type ServerInterceptor } from '@grpc/grpc-js';
 import { TrustedProxies } from '../signals/client-address.js';
 import type { Refusals } from '../server/refusals.js';
 import { bearerKey, CLIENT_KEY_HEADER, ClientKeys } from '../server/keys.js';
@@ -31,13 +31,29 @@ export interface GrpcOptions {
   envoyProxies?: TrustedProxies;
   /** Told what an operator should know (a line for the server log). */
   warn?: (message: string) => void;
+  /** How long a call's request may take to arrive (GRPC_LIMITS.RECEIVE_TIMEOUT_MS; shorter in tests). */
+  receiveTimeoutMs?: number;
 }
 
 /** Largest message accepted, in bytes, as the HTTP body limit. */
 export const GRPC_MESSAGE_LIMIT = 1 << 20;
 
+/**
+ * Bounds on what callers may hold open, which grpc-js leaves unbounded: 100,000 calls whose
+ * message never finished arriving, from ten connections, held 650 MB. A call must arrive
+ * whole within RECEIVE_TIMEOUT_MS (as an HTTP request must); a connection carries at most
+ * MAX_STREAMS calls at once (Envoy opens more connections when it needs more), and one
+ * idle for IDLE_MS is closed (clients reconnect when they next call).
+ */
+export const GRPC_LIMITS = { RECEIVE_TIMEOUT_MS: 60_000, MAX_STREAMS: 1_000, IDLE_MS: 5 * 60_000 } as const;
+
 export function buildGrpcServer(options: GrpcOptions): Server {
-  const server = new Server({ 'grpc.max_receive_message_length': GRPC_MESSAGE_LIMIT });
+  const server = new Server({
+    'grpc.max_receive_message_length': GRPC_MESSAGE_LIMIT,
+    'grpc.max_concurrent_streams': GRPC_LIMITS.MAX_STREAMS,
+    'grpc.max_connection_idle_ms': GRPC_LIMITS.IDLE_MS,
+    interceptors: [receivedWithin(options.receiveTimeoutMs ?? GRPC_LIMITS.RECEIVE_TIMEOUT_MS)],
+  });
   const guard = guarded(options.clientKeys ?? new ClientKeys({}), options.decider.metrics.refusals);
   const decisions = decisionService(options.policies, options.decider, options.proxies ?? new TrustedProxies([]), options.gateway.verifyToken);
   const envoy = envoyAuthorization(options.policies, options.decider, options.gateway, options.proxies ?? new TrustedProxies([]), options.envoyProxies ?? new TrustedProxies([]), options.warn);
@@ -77,5 +93,39 @@ function guarded(keys: ClientKeys, refusals: Refusals) {
       refusals.grpc(call.getPath(), status.UNAUTHENTICATED);
       callback({ code: status.UNAUTHENTICATED, details: `${given === null ? 'a client key is required' : 'the client key is not valid'}: send it in ${CLIENT_KEY_HEADER} metadata` }, null);
     };
+  };
+}
+
+/**
+ * Ends a call whose request has not arrived whole (its half-close) within `ms` with
+ * DEADLINE_EXCEEDED: the handler never runs for a message that never ends, so without this
+ * such a call held its memory for as long as the caller kept the connection.
+ */
+function receivedWithin(ms: number): ServerInterceptor {
+  return (_method, call) => {
+    let timer: NodeJS.Timeout | null = null;
+    const stop = (): void => {
+      if (timer !== null) clearTimeout(timer);
+      timer = null;
+    };
+    return new ServerInterceptingCall(call, {
+      start: (next) => {
+        timer = setTimeout(() => {
+          timer = null;
+          call.sendStatus({ code: status.DEADLINE_EXCEEDED, details: `the request was not received within ${ms / 1000} s` });
+        }, ms);
+        next({
+          onReceiveHalfClose: (received) => {
+            stop();
+            received();
+          },
+          onCancel: stop,
+        });
+      },
+      sendStatus: (answer, next) => {
+        stop();
+        next(answer);
+      },
+    });
   };
 }

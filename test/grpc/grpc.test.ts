@@ -1,3 +1,4 @@
+import { connect as connectHttp2 } from 'node:http2';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { create, fromBinary, toBinary, type DescMessage, type DescService, type MessageInitShape, type MessageShape, type JsonObject } from '@bufbuild/protobuf';
@@ -351,6 +352,44 @@ describe('grpc.health.v1.Health', () => {
       expect(await late.ended).toMatchObject({ code: status.OK });
       expect(late.statuses).toEqual([NOT_SERVING]);
     });
+  });
+});
+
+describe('what a caller may hold open', () => {
+  let bounded: Server;
+  let port = 0;
+  beforeAll(async () => {
+    const policies = new LivePolicySet(buildPolicySet([{ file: 'g.gavel', text: POLICIES }]).set!);
+    bounded = buildGrpcServer({ policies, decider: new Decider(new Metrics(policies), null, null), gateway: { verifyToken: createTokenVerifier([]), headers: [], responseHeaders: {}, replay: new ReplayCache() }, health: new Health(() => true), receiveTimeoutMs: 300 });
+    port = await new Promise<number>((resolve, reject) => bounded.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))));
+  });
+  afterAll(() => new Promise<void>((resolve) => bounded.tryShutdown(() => resolve())));
+
+  test('a call whose message never finishes arriving ends with DEADLINE_EXCEEDED; a connection carries at most 1,000 calls at once', async () => {
+    const session = connectHttp2(`http://127.0.0.1:${port}`);
+    try {
+      await new Promise<void>((resolve) => session.once('remoteSettings', () => resolve()));
+      expect(session.remoteSettings.maxConcurrentStreams).toBe(1_000);
+      const stream = session.request({ ':method': 'POST', ':path': '/gavel.v1.DecisionService/Decide', 'content-type': 'application/grpc', te: 'trailers' });
+      // A gRPC frame announcing 1,000 bytes, and 10 of them: the rest never comes.
+      const frame = Buffer.alloc(5 + 10);
+      frame.writeUInt32BE(1_000, 1);
+      stream.write(frame);
+      const trailers = await new Promise<Record<string, unknown>>((resolve) => {
+        stream.on('trailers', (t) => resolve(t));
+        stream.on('response', (h) => {
+          if (h['grpc-status'] !== undefined) resolve(h);
+        });
+      });
+      expect(trailers['grpc-status']).toBe(String(status.DEADLINE_EXCEEDED));
+      expect(decodeURIComponent(String(trailers['grpc-message']))).toBe('the request was not received within 0.3 s');
+    } finally {
+      session.destroy();
+    }
+  });
+
+  test('a call that arrives in time is answered as usual', async () => {
+    expect(await call(DecisionService, 'decide', DecideRequestSchema, { subject: reader, action: { name: 'read' }, resource: { type: 'doc', id: '1' } }, { at: `127.0.0.1:${port}` })).toMatchObject({ decision: true });
   });
 });
 
