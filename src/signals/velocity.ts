@@ -1,6 +1,9 @@
 import { hash } from 'node:crypto';
+import { attemptKey } from '../server/attempt-limit.js';
 /**
- * Velocity: how often something happened lately, per client id, subject and address, over
+ * Velocity: how often something happened lately, per client id, subject and address (an IPv6
+ * address by its /64, which one host can hold whole: counted by full address, a prober
+ * rotating addresses within its /64 was never counted twice), over
  * the last minute and the last hour. In memory, bounded: each dimension keeps at most
  * `maxKeys` keys and forgets the least recently active first.
  */
@@ -81,6 +84,9 @@ function heldKey(key: string): string {
   return key.length <= LONG_KEY && key.charCodeAt(0) !== 0 ? key : `\u0000${hash('sha256', key, 'base64url')}`;
 }
 
+/** An address as counted: IPv6 by its /64 (attemptKey); an IPv4 address, already canonical, as it is, without parsing it on every decision. */
+const addressKey = (address: string): string => (address.includes(':') ? attemptKey(address) : address);
+
 /**
  * Time for the windows: the monotonic clock, on the wall clock's scale. A wall clock stepped
  * forward and back would leave a key's newest step in the future, and its counts read as 0
@@ -102,7 +108,7 @@ export class Velocity {
     for (const d of DIMENSIONS) {
       const given = keys[d];
       if (given === undefined || given === null || given === '') continue;
-      const key = heldKey(given);
+      const key = heldKey(d === 'address' ? addressKey(given) : given);
       const map = this.maps.get(d)!;
       let counts = map.get(key);
       // Delete and set again: Map order is insertion order, so the first key is the least recently active.
@@ -128,7 +134,7 @@ export class Velocity {
       let counts: Counts | undefined | null = null;
       for (const { name, event, window } of signals) {
         if (names !== null && !names.has(name)) continue;
-        if (counts === null) counts = key === undefined || key === null ? undefined : this.maps.get(d)!.get(heldKey(key));
+        if (counts === null) counts = key === undefined || key === null ? undefined : this.maps.get(d)!.get(heldKey(d === 'address' ? addressKey(key) : key));
         out[name] = counts === undefined ? 0 : counts.count(event, window, now);
       }
     }

@@ -26,6 +26,18 @@ describe('velocity', () => {
     expect(v.read({ subject: 'user/alice', client: 'app' })).toMatchObject({ subject_denials_1m: 4, client_auth_failures_1m: 1, client_denials_1m: 0 });
   });
 
+  test('an IPv6 address counts by its /64: a client rotating addresses within it is one address', () => {
+    const c = clock();
+    const v = new Velocity(100, c.now);
+    for (let i = 1; i <= 5; i++) v.record('denials', { address: `2001:db8:1:2::${i.toString(16)}` });
+    v.record('denials', { address: '2001:db8:1:3::1' });
+    expect(v.read({ address: '2001:db8:1:2:ffff::9' })).toMatchObject({ address_denials_1m: 5 });
+    expect(v.read({ address: '2001:db8:1:3::2' })).toMatchObject({ address_denials_1m: 1 });
+    // IPv4 addresses stay whole.
+    v.record('denials', { address: '192.0.2.1' });
+    expect(v.read({ address: '192.0.2.2' })).toMatchObject({ address_denials_1m: 0 });
+  });
+
   test('a minute later the minute window is empty and the hour still counts; an hour later both are', () => {
     const c = clock();
     const v = new Velocity(100, c.now);
