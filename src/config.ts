@@ -76,6 +76,8 @@ export interface Config {
     retentionDays: number;
     /** Beyond this many rows, the oldest are pruned. */
     maxRows: number;
+    /** Beyond this many megabytes (MiB) of records, the oldest are pruned. */
+    maxMegabytes: number;
     /** Whether a record keeps the request as decided (for explain and what-if); off: the outcome only. */
     keepRequests: boolean;
     /** Of a verified token in a kept request: its identity and the claims policies read, or all claims. */
@@ -341,10 +343,10 @@ function clientKeysFromEnv(text: string, problems: string[]): Record<string, str
 }
 
 function decisionLogAt(value: unknown, where: string, problems: string[]): Config['decisionLog'] {
-  const out: Config['decisionLog'] = { enabled: true, retentionDays: 30, maxRows: 1_000_000, keepRequests: true, tokenClaims: 'read' };
+  const out: Config['decisionLog'] = { enabled: true, retentionDays: 30, maxRows: 1_000_000, maxMegabytes: 8_192, keepRequests: true, tokenClaims: 'read' };
   if (value === undefined) return out;
   if (!isObject(value)) return problems.push(`${where}: expected an object`), out;
-  onlyKeys(value, ['enabled', 'retention_days', 'max_rows', 'keep_requests', 'token_claims'], where, problems);
+  onlyKeys(value, ['enabled', 'retention_days', 'max_rows', 'max_megabytes', 'keep_requests', 'token_claims'], where, problems);
   if (value.enabled !== undefined) {
     if (typeof value.enabled === 'boolean') out.enabled = value.enabled;
     else problems.push(`${where}.enabled: expected true or false`);
@@ -357,7 +359,7 @@ function decisionLogAt(value: unknown, where: string, problems: string[]): Confi
     if (typeof value.keep_requests === 'boolean') out.keepRequests = value.keep_requests;
     else problems.push(`${where}.keep_requests: expected true or false`);
   }
-  const positive = (key: 'retention_days' | 'max_rows', max: number): number | undefined => {
+  const positive = (key: 'retention_days' | 'max_rows' | 'max_megabytes', max: number): number | undefined => {
     const v = value[key];
     if (v === undefined) return undefined;
     if (typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= max) return v;
@@ -366,6 +368,7 @@ function decisionLogAt(value: unknown, where: string, problems: string[]): Confi
   };
   out.retentionDays = positive('retention_days', 36_500) ?? out.retentionDays;
   out.maxRows = positive('max_rows', 1_000_000_000) ?? out.maxRows;
+  out.maxMegabytes = positive('max_megabytes', 1_048_576) ?? out.maxMegabytes;
   return out;
 }
 

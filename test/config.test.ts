@@ -139,16 +139,17 @@ describe('configuration', () => {
   });
 
   test('the decision log can be switched off, its retention set and its requests left out; bad values are refused', () => {
-    expect(loadConfig({ cwd: dir, flags: {}, env: {} }).decisionLog).toEqual({ enabled: true, retentionDays: 30, maxRows: 1_000_000, keepRequests: true, tokenClaims: 'read' });
-    write('gavel.json', { decision_log: { enabled: false, retention_days: 7, max_rows: 5000, keep_requests: false } });
-    expect(loadConfig({ cwd: dir, flags: { config: 'gavel.json' }, env: {} }).decisionLog).toEqual({ enabled: false, retentionDays: 7, maxRows: 5000, keepRequests: false, tokenClaims: 'read' });
-    write('bad.json', { decision_log: { retention_days: 0, max_rows: 1.5, keep: true, keep_requests: 'no' } });
+    expect(loadConfig({ cwd: dir, flags: {}, env: {} }).decisionLog).toEqual({ enabled: true, retentionDays: 30, maxRows: 1_000_000, maxMegabytes: 8_192, keepRequests: true, tokenClaims: 'read' });
+    write('gavel.json', { decision_log: { enabled: false, retention_days: 7, max_rows: 5000, max_megabytes: 512, keep_requests: false } });
+    expect(loadConfig({ cwd: dir, flags: { config: 'gavel.json' }, env: {} }).decisionLog).toEqual({ enabled: false, retentionDays: 7, maxRows: 5000, maxMegabytes: 512, keepRequests: false, tokenClaims: 'read' });
+    write('bad.json', { decision_log: { retention_days: 0, max_rows: 1.5, max_megabytes: -1, keep: true, keep_requests: 'no' } });
     expect(() => loadConfig({ cwd: dir, flags: { config: 'bad.json' }, env: {} })).toThrow(
       [
-        'bad.json: decision_log: unknown key `keep`; keys are enabled, retention_days, max_rows, keep_requests, token_claims',
+        'bad.json: decision_log: unknown key `keep`; keys are enabled, retention_days, max_rows, max_megabytes, keep_requests, token_claims',
         'bad.json: decision_log.keep_requests: expected true or false',
         'bad.json: decision_log.retention_days: expected a whole number from 1 to 36500',
         'bad.json: decision_log.max_rows: expected a whole number from 1 to 1000000000',
+        'bad.json: decision_log.max_megabytes: expected a whole number from 1 to 1048576',
       ].join('\n'),
     );
   });

@@ -328,6 +328,31 @@ describe('gavel serve', () => {
     }
   });
 
+  test('the decision log stays within max_megabytes however few decisions it holds: large requests do not fill the disk', async () => {
+    ws = workspace();
+    writeFileSync(join(ws.dir, 'gavel.json'), JSON.stringify({ policies: 'policies', decision_log: { max_megabytes: 1 } }));
+    const server = await serveProcess(ws.dir, ['--config', 'gavel.json']);
+    try {
+      // 40 decisions of about 100 KB each: 4 MB of records, far below max_rows.
+      const big = { subject: { type: 'user', id: 'alice' }, action: { name: 'read' }, resource: { type: 'doc', id: '1' }, context: { note: 'n'.repeat(100_000) } };
+      for (let i = 0; i < 20; i++) {
+        const r = await fetch(`${server.url}/v1/decide/batch`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-request-id': `large-${i}` }, body: JSON.stringify({ requests: [big, big] }) });
+        expect(r.status).toBe(200);
+        await new Promise((resolve) => setTimeout(resolve, 150));
+      }
+      const { default: Database } = await import('better-sqlite3');
+      const db = new Database(join(ws.dir, 'data', 'gavel.db'), { readonly: true });
+      const bytes = db.prepare('SELECT COALESCE(SUM(bytes), 0) FROM decision_batches').pluck().get() as number;
+      db.close();
+      expect(bytes).toBeGreaterThan(500_000);
+      expect(bytes).toBeLessThanOrEqual(1024 * 1024);
+      const newest = JSON.parse((await gavel(['log', '--json', '--limit', '1'], { cwd: ws.dir })).stdout) as { request_id: string }[];
+      expect(newest[0]!.request_id).toMatch(/^large-19/);
+    } finally {
+      server.stop();
+    }
+  });
+
   test('an empty policies folder serves, and says every request is denied — at start and when a reload empties it', async () => {
     ws = workspace();
     const { mkdirSync, writeFileSync: write, rmSync } = await import('node:fs');

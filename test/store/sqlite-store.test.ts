@@ -75,6 +75,7 @@ describe('the SQLite store', () => {
       { version: 16, name: 'issuer: a family found by one of its access tokens, so that tokens exchanged from it join it' },
       { version: 17, name: 'issuer: when a signing algorithm stopped being used, so that its last key is published for the overlap from then' },
       { version: 18, name: 'issuer: a rotated refresh token names its successor, so a replay after the successor was used is reuse, not a lost response' },
+      { version: 19, name: 'decision log: the bytes of each batch, so that retention can bound the log in bytes too' },
     ]);
     db.close();
   });

@@ -31,7 +31,7 @@ describe("the decision log's writer thread", () => {
     // A folder where the database should be: the writer cannot open it, and exits.
     mkdirSync(path);
     const errors: string[] = [];
-    const sink = new WorkerLogSink(path, { days: 30, maxRows: 1_000 }, (err) => errors.push(err.message));
+    const sink = new WorkerLogSink(path, { days: 30, maxRows: 1_000, maxBytes: 1 << 30 }, (err) => errors.push(err.message));
     try {
       expect(await until(() => errors.some((m) => m.includes('the decision log writer stopped')))).toBe(true);
       // Meanwhile the decision log keeps what it cannot hand over (and tries again).

@@ -193,20 +193,20 @@ async function serveUntilStopped(argv: string[], io: CliIo, osSignals: ServeSign
     if (err instanceof UsageError) throw err;
     throw new UsageError(`the token issuer cannot start: ${err instanceof Error ? err.message : String(err)}`);
   }
-  const { enabled, retentionDays, maxRows, keepRequests, tokenClaims } = config.decisionLog;
+  const { enabled, retentionDays, maxRows, maxMegabytes, keepRequests, tokenClaims } = config.decisionLog;
   // The writes run on a worker thread with its own connection; the request thread only queues.
   // (An in-memory database is one connection's own: its log stays on this thread.)
   const sink =
     enabled && config.db !== ':memory:'
       ? new WorkerLogSink(
           config.db,
-          { days: retentionDays, maxRows },
+          { days: retentionDays, maxRows, maxBytes: maxMegabytes * 1024 * 1024 },
           (err) => writeLine(io.stderr, `gavel: cannot write the decision log (will retry): ${err.message}`),
           (err) => writeLine(io.stderr, `gavel: cannot delete decisions past the log's retention (will retry): ${err.message}`),
         )
       : null;
   const log = enabled ? new DecisionLog(sink ?? store, { keepRequests, tokenClaims }, (err) => writeLine(io.stderr, `gavel: cannot write the decision log (will retry): ${err instanceof Error ? err.message : String(err)}`)) : null;
-  // Retention: the writer thread keeps the log within retention_days and max_rows as it writes.
+  // Retention: the writer thread keeps the log within retention_days, max_rows and max_megabytes as it writes.
   // Without it (the log off, or an in-memory database), decisions past them are pruned here, on start and hourly.
   const prune = () => store.pruneDecisions(new Date(Date.now() - retentionDays * 86_400_000).toISOString(), maxRows);
   if (sink === null) prune();

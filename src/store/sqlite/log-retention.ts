@@ -1,9 +1,11 @@
 import type { SqliteStore } from './sqlite-store.js';
 
-/** How long decisions are kept: `decision_log.retention_days` and `decision_log.max_rows`. */
+/** How long decisions are kept: `decision_log.retention_days`, `max_rows` and `max_megabytes` (here in bytes). */
 export interface Retention {
   days: number;
   maxRows: number;
+  /** Bytes of JSON records at most: rows alone leave the file unbounded when records are large. */
+  maxBytes: number;
 }
 
 /**
@@ -17,8 +19,8 @@ const BETWEEN_WRITES = { decisions: 50_000, batches: MAX_BATCHES };
 
 /**
  * The decision log's retention, kept by the log's writer as it writes: after each batch it
- * deletes the oldest batches the log no longer keeps — beyond `maxRows`, or older than
- * `days` — whole, up to twice what the write added, so the log stays at its bound instead
+ * deletes the oldest batches the log no longer keeps — beyond `maxRows` or `maxBytes`, or
+ * older than `days` — whole, up to twice what the write added, so the log stays at its bound instead
  * of growing for an hour and then being cut in one long transaction (measured: 8 s to prune
  * 2,000,000 decisions, on the thread answering requests, while the file had grown by
  * gigabytes).
@@ -28,6 +30,7 @@ const BETWEEN_WRITES = { decisions: 50_000, batches: MAX_BATCHES };
  */
 export class LogRetention {
   #total: number;
+  #bytes: number;
 
   constructor(
     private readonly store: SqliteStore,
@@ -35,6 +38,7 @@ export class LogRetention {
     private readonly now: () => number = Date.now,
   ) {
     this.#total = store.decisionCount();
+    this.#bytes = store.decisionBytes();
   }
 
   /** Decisions stored, as this writer counts them. */
@@ -42,25 +46,34 @@ export class LogRetention {
     return this.#total;
   }
 
-  /**
-   * After a batch of `count` decisions was written: deletes what it pushed past `maxRows`.
-   * Below it nothing is asked of the database; age is left to `trim()` on its timer.
-   */
-  written(count: number): number {
-    this.#total += count;
-    return this.#total > this.retention.maxRows ? this.trim({ decisions: 2 * count, batches: MAX_BATCHES }) : 0;
+  /** Bytes of records stored, as this writer counts them. */
+  get bytes(): number {
+    return this.#bytes;
   }
 
-  /** Deletes, within `budget`, batches past the bound or older than `days`; answers how many decisions went. */
+  /**
+   * After a batch of `count` decisions and `bytes` bytes was written: deletes what it pushed
+   * past `maxRows` or `maxBytes`. Below both nothing is asked of the database; age is left to
+   * `trim()` on its timer.
+   */
+  written(count: number, bytes: number): number {
+    this.#total += count;
+    this.#bytes += bytes;
+    return this.#total > this.retention.maxRows || this.#bytes > this.retention.maxBytes ? this.trim({ decisions: 2 * count, batches: MAX_BATCHES }) : 0;
+  }
+
+  /** Deletes, within `budget`, batches past the bounds or older than `days`; answers how many decisions went. */
   trim(budget: { decisions: number; batches: number } = BETWEEN_WRITES): number {
     const before = new Date(this.now() - this.retention.days * 86_400_000).toISOString();
-    const removed = this.store.dropOldestBatches(before, this.retention.maxRows, this.#total, budget);
-    this.#total -= removed;
-    return removed;
+    const removed = this.store.dropOldestBatches(before, { rows: this.retention.maxRows, bytes: this.retention.maxBytes }, { rows: this.#total, bytes: this.#bytes }, budget);
+    this.#total -= removed.rows;
+    this.#bytes -= removed.bytes;
+    return removed.rows;
   }
 
   /** Counts again (another connection may have written or deleted decisions). */
   recount(): void {
     this.#total = this.store.decisionCount();
+    this.#bytes = this.store.decisionBytes();
   }
 }

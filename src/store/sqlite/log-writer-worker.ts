@@ -8,7 +8,7 @@ import { readlinkSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { DecisionBatch } from '../store.js';
-import { SqliteStore } from './sqlite-store.js';
+import { batchBytes, SqliteStore } from './sqlite-store.js';
 import { heldBytes } from '../decision-summary.js';
 import { ByteBoundedQueue } from '../byte-bounded-queue.js';
 import { LogRetention, type Retention } from './log-retention.js';
@@ -106,7 +106,7 @@ function drain(): void {
   failingSince = null;
   pending.shift();
   port.postMessage({ kind: 'written', seq: batch.seq } satisfies FromWriter);
-  keepBound(() => retention.written(batch.batch.count));
+  keepBound(() => retention.written(batch.batch.count, batchBytes(batch.batch)));
   if (pending.first !== undefined) next = { kind: 'turn', handle: setImmediate(drain) };
 }
 

@@ -291,4 +291,9 @@ export const MIGRATIONS: readonly Migration[] = [
     name: 'issuer: a rotated refresh token names its successor, so a replay after the successor was used is reuse, not a lost response',
     sql: `ALTER TABLE refresh_tokens ADD COLUMN successor_hash TEXT;`,
   },
+  {
+    version: 19,
+    name: 'decision log: the bytes of each batch, so that retention can bound the log in bytes too',
+    sql: `ALTER TABLE decision_batches ADD COLUMN bytes INTEGER;`,
+  },
 ];

@@ -61,11 +61,11 @@ export class SqliteStore implements Store {
       migrate(this.db);
     }
     this.changes = this.db.prepare('SELECT n FROM serving_changes').pluck();
-    this.insert = this.db.prepare('INSERT INTO decision_batches (first_at, last_at, count, records) VALUES (?, ?, ?, CAST(? AS TEXT))');
+    this.insert = this.db.prepare('INSERT INTO decision_batches (first_at, last_at, count, records, bytes) VALUES (?, ?, ?, CAST(? AS TEXT), ?)');
     this.summarise = this.db.prepare('INSERT INTO decision_summaries (seq, ids, keys) VALUES (?, ?, ?) ON CONFLICT (seq) DO UPDATE SET ids = excluded.ids, keys = excluded.keys');
     // The batch and its summary in one transaction: a batch is findable as soon as it is stored.
     const append = this.db.transaction((batch: DecisionBatch) => {
-      const seq = this.insert.run(batch.firstAt, batch.lastAt, batch.count, batch.json).lastInsertRowid;
+      const seq = this.insert.run(batch.firstAt, batch.lastAt, batch.count, batch.json, batchBytes(batch)).lastInsertRowid;
       const { ids, keys } = batch.summary ?? summarize(JSON.parse(batchText(batch)) as DecisionRecord[]);
       this.summarise.run(seq, ids, keys);
     });
@@ -219,46 +219,57 @@ export class SqliteStore implements Store {
     return this.db.prepare('SELECT COALESCE(SUM(count), 0) FROM decision_batches').pluck().get() as number;
   }
 
+  /** Bytes of JSON the decision log holds (batches written before migration 19: their length). */
+  decisionBytes(): number {
+    return this.db.prepare(`SELECT COALESCE(SUM(${BATCH_BYTES}), 0) FROM decision_batches`).pluck().get() as number;
+  }
+
   /**
    * Deletes whole batches the log no longer keeps, within a budget: first those written
    * wholly before `before`, by the time index, whatever their order (one batch stamped in the
    * future by a clock that jumped must not shield older ones); then the oldest ones whose
-   * decisions the newest `keep` can do without (`total`: how many are stored now). Stops at
-   * `budget.decisions` decisions or `budget.batches` batches, so a call is short however
-   * large a backlog is, and batches of any size — one decision, or 500 — count by what they
-   * hold. Never splits a batch, so it costs no parsing. Answers how many decisions went.
+   * decisions the newest `keep.rows` can do without, and those past `keep.bytes` of JSON
+   * (`total`: what is stored now). Stops at `budget.decisions` decisions or `budget.batches`
+   * batches, so a call is short however large a backlog is, and batches of any size — one
+   * decision, or 500 — count by what they hold. Never splits a batch, so it costs no parsing.
+   * Answers how many decisions, and bytes, went.
    */
-  dropOldestBatches(before: string, keep: number, total: number, budget: { decisions: number; batches: number }): number {
+  dropOldestBatches(before: string, keep: { rows: number; bytes: number }, total: { rows: number; bytes: number }, budget: { decisions: number; batches: number }): { rows: number; bytes: number } {
     // Prepared once: the writer asks after every batch past the bound.
     const statements = (this.#retention ??= {
-      expired: this.db.prepare('SELECT seq, count FROM decision_batches WHERE last_at < ? ORDER BY last_at LIMIT ?'),
-      oldest: this.db.prepare('SELECT seq, count FROM decision_batches ORDER BY seq LIMIT ?'),
+      expired: this.db.prepare(`SELECT seq, count, ${BATCH_BYTES} AS bytes FROM decision_batches WHERE last_at < ? ORDER BY last_at LIMIT ?`),
+      oldest: this.db.prepare(`SELECT seq, count, ${BATCH_BYTES} AS bytes FROM decision_batches ORDER BY seq LIMIT ?`),
       // A batch's summary goes with it (ON DELETE CASCADE).
       drop: this.db.prepare('DELETE FROM decision_batches WHERE seq = ?'),
     });
+    type Stored = { seq: number; count: number; bytes: number };
     return this.db.transaction(() => {
-      let removed = 0;
+      const removed = { rows: 0, bytes: 0 };
       let batches = 0;
-      const within = () => removed < budget.decisions && batches < budget.batches;
-      for (const b of statements.expired.all(before, budget.batches) as { seq: number; count: number }[]) {
-        if (!within()) break;
+      const within = () => removed.rows < budget.decisions && batches < budget.batches;
+      const drop = (b: Stored) => {
         statements.drop.run(b.seq);
-        removed += b.count;
+        removed.rows += b.count;
+        removed.bytes += b.bytes;
         batches++;
+      };
+      for (const b of statements.expired.all(before, budget.batches) as Stored[]) {
+        if (!within()) break;
+        drop(b);
       }
       // A page of the oldest at a time: many small batches may make up one large one.
       let more = true;
       while (more && within()) {
-        const page = statements.oldest.all(Math.min(256, budget.batches - batches)) as { seq: number; count: number }[];
+        const page = statements.oldest.all(Math.min(256, budget.batches - batches)) as Stored[];
         more = page.length > 0;
         for (const b of page) {
-          if (total - removed - b.count < keep || !within()) {
+          const pastRows = total.rows - removed.rows - b.count >= keep.rows;
+          const pastBytes = total.bytes - removed.bytes > keep.bytes;
+          if (!(pastRows || pastBytes) || !within()) {
             more = false;
             break;
           }
-          statements.drop.run(b.seq);
-          removed += b.count;
-          batches++;
+          drop(b);
         }
       }
       return removed;
@@ -745,6 +756,12 @@ interface CodeRow {
 function refreshOf(hash: string, row: RefreshRow): RefreshToken {
   return { hash, family: row.family, clientId: row.client_id, subject: row.subject, scope: row.scope, audience: row.audience, expiresAt: row.expires_at, jkt: row.jkt };
 }
+
+/** A stored batch's bytes: counted when written (migration 19), or the length of its text before that. */
+const BATCH_BYTES = 'COALESCE(bytes, length(records))';
+
+/** A batch's bytes of JSON, as stored. */
+export const batchBytes = (batch: DecisionBatch): number => (typeof batch.json === 'string' ? Buffer.byteLength(batch.json) : batch.json.byteLength);
 
 /**
  * A new database file is made readable by its owner only (0600), as the issuer secret beside
