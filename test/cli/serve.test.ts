@@ -342,7 +342,7 @@ describe('gavel serve', () => {
       }
       const { default: Database } = await import('better-sqlite3');
       const db = new Database(join(ws.dir, 'data', 'gavel.db'), { readonly: true });
-      const bytes = db.prepare('SELECT COALESCE(SUM(bytes), 0) FROM decision_batches').pluck().get() as number;
+      const bytes = db.prepare('SELECT COALESCE(SUM(bytes), 0) FROM decision_batch_sizes').pluck().get() as number;
       db.close();
       expect(bytes).toBeGreaterThan(500_000);
       expect(bytes).toBeLessThanOrEqual(1024 * 1024);

@@ -60,6 +60,16 @@ describe("the decision log's retention, kept as it is written", () => {
     expect(ids()).toEqual([...['b9', 'b8'].flatMap((b) => [5, 4, 3, 2, 1, 0].map((i) => `${b}.${i}`))]);
   });
 
+  test('a batch larger than max_megabytes on its own is kept, the newest: the log is never emptied for bytes', () => {
+    write(null, 'probe', 6);
+    const perBatch = store.decisionBytes();
+    const retention = new LogRetention(store, { days: 30, maxRows: 1_000_000, maxBytes: Math.floor(perBatch / 2) }, () => NOW);
+    for (let b = 0; b < 3; b++) write(retention, `b${b}`, 6);
+    retention.trim();
+    expect(ids()).toEqual([5, 4, 3, 2, 1, 0].map((i) => `b2.${i}`));
+    expect(retention.bytes).toBe(store.decisionBytes());
+  });
+
   test('deletes batches older than retention_days, whatever their number and their order', () => {
     const retention = new LogRetention(store, { days: 7, maxRows: 1_000, maxBytes: UNBOUNDED }, () => NOW);
     write(null, 'old', 3, NOW - 8 * DAY);

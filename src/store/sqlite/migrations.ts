@@ -294,6 +294,15 @@ export const MIGRATIONS: readonly Migration[] = [
   {
     version: 19,
     name: 'decision log: the bytes of each batch, so that retention can bound the log in bytes too',
-    sql: `ALTER TABLE decision_batches ADD COLUMN bytes INTEGER;`,
+    // A narrow table of its own: a column added to decision_batches would sit after `records`,
+    // and reading it would walk each batch's overflow pages (retention reads it after every
+    // write). Existing batches are measured once, here.
+    sql: `
+      CREATE TABLE decision_batch_sizes (
+        seq   INTEGER PRIMARY KEY REFERENCES decision_batches (seq) ON DELETE CASCADE,
+        bytes INTEGER NOT NULL
+      ) STRICT;
+      INSERT INTO decision_batch_sizes (seq, bytes) SELECT seq, length(CAST(records AS BLOB)) FROM decision_batches;
+    `,
   },
 ];

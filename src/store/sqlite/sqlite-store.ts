@@ -18,10 +18,11 @@ const SEQ_CHUNK = 64;
 export class SqliteStore implements Store {
   private readonly db: Database.Database;
   private readonly insert: Database.Statement;
+  private readonly size: Database.Statement;
   private readonly changes: Database.Statement;
   private readonly summarise: Database.Statement;
   private readonly appendIndexed: (batch: DecisionBatch) => void;
-  #retention: { expired: Database.Statement; oldest: Database.Statement; drop: Database.Statement } | null = null;
+  #retention: { expired: Database.Statement; oldest: Database.Statement; newest: Database.Statement; drop: Database.Statement } | null = null;
   #expired: { grace: number; run: Database.Statement }[] | null = null;
   /** The connection `entityPages` reads with, opened on first use. */
   #reader: Database.Database | null = null;
@@ -61,11 +62,13 @@ export class SqliteStore implements Store {
       migrate(this.db);
     }
     this.changes = this.db.prepare('SELECT n FROM serving_changes').pluck();
-    this.insert = this.db.prepare('INSERT INTO decision_batches (first_at, last_at, count, records, bytes) VALUES (?, ?, ?, CAST(? AS TEXT), ?)');
+    this.insert = this.db.prepare('INSERT INTO decision_batches (first_at, last_at, count, records) VALUES (?, ?, ?, CAST(? AS TEXT))');
+    this.size = this.db.prepare('INSERT OR REPLACE INTO decision_batch_sizes (seq, bytes) VALUES (?, ?)');
     this.summarise = this.db.prepare('INSERT INTO decision_summaries (seq, ids, keys) VALUES (?, ?, ?) ON CONFLICT (seq) DO UPDATE SET ids = excluded.ids, keys = excluded.keys');
     // The batch and its summary in one transaction: a batch is findable as soon as it is stored.
     const append = this.db.transaction((batch: DecisionBatch) => {
-      const seq = this.insert.run(batch.firstAt, batch.lastAt, batch.count, batch.json, batchBytes(batch)).lastInsertRowid;
+      const seq = this.insert.run(batch.firstAt, batch.lastAt, batch.count, batch.json).lastInsertRowid;
+      this.size.run(seq, batchBytes(batch));
       const { ids, keys } = batch.summary ?? summarize(JSON.parse(batchText(batch)) as DecisionRecord[]);
       this.summarise.run(seq, ids, keys);
     });
@@ -219,9 +222,9 @@ export class SqliteStore implements Store {
     return this.db.prepare('SELECT COALESCE(SUM(count), 0) FROM decision_batches').pluck().get() as number;
   }
 
-  /** Bytes of JSON the decision log holds (batches written before migration 19: their length). */
+  /** Bytes of JSON the decision log holds. */
   decisionBytes(): number {
-    return this.db.prepare(`SELECT COALESCE(SUM(${BATCH_BYTES}), 0) FROM decision_batches`).pluck().get() as number;
+    return this.db.prepare('SELECT COALESCE(SUM(bytes), 0) FROM decision_batch_sizes').pluck().get() as number;
   }
 
   /**
@@ -237,8 +240,9 @@ export class SqliteStore implements Store {
   dropOldestBatches(before: string, keep: { rows: number; bytes: number }, total: { rows: number; bytes: number }, budget: { decisions: number; batches: number }): { rows: number; bytes: number } {
     // Prepared once: the writer asks after every batch past the bound.
     const statements = (this.#retention ??= {
-      expired: this.db.prepare(`SELECT seq, count, ${BATCH_BYTES} AS bytes FROM decision_batches WHERE last_at < ? ORDER BY last_at LIMIT ?`),
-      oldest: this.db.prepare(`SELECT seq, count, ${BATCH_BYTES} AS bytes FROM decision_batches ORDER BY seq LIMIT ?`),
+      expired: this.db.prepare(`SELECT seq, count, ${BATCH_BYTES} FROM decision_batches b WHERE last_at < ? ORDER BY last_at LIMIT ?`),
+      oldest: this.db.prepare(`SELECT seq, count, ${BATCH_BYTES} FROM decision_batches b ORDER BY seq LIMIT ?`),
+      newest: this.db.prepare('SELECT MAX(seq) FROM decision_batches').pluck(),
       // A batch's summary goes with it (ON DELETE CASCADE).
       drop: this.db.prepare('DELETE FROM decision_batches WHERE seq = ?'),
     });
@@ -258,13 +262,16 @@ export class SqliteStore implements Store {
         drop(b);
       }
       // A page of the oldest at a time: many small batches may make up one large one.
+      // The newest batch is never deleted for its bytes: one batch larger than the whole bound
+      // would otherwise empty the log, the decisions just answered included.
+      const newest = statements.newest.get() as number | null;
       let more = true;
       while (more && within()) {
         const page = statements.oldest.all(Math.min(256, budget.batches - batches)) as Stored[];
         more = page.length > 0;
         for (const b of page) {
           const pastRows = total.rows - removed.rows - b.count >= keep.rows;
-          const pastBytes = total.bytes - removed.bytes > keep.bytes;
+          const pastBytes = total.bytes - removed.bytes > keep.bytes && b.seq !== newest;
           if (!(pastRows || pastBytes) || !within()) {
             more = false;
             break;
@@ -289,7 +296,9 @@ export class SqliteStore implements Store {
         const kept = all.filter(keepIt);
         if (kept.length === 0) drop.run(seq);
         else if (kept.length < all.length) {
-          update.run(kept[0].at, kept.length, JSON.stringify(kept), seq);
+          const json = JSON.stringify(kept);
+          update.run(kept[0].at, kept.length, json, seq);
+          this.size.run(seq, Buffer.byteLength(json));
           const { ids, keys } = summarize(kept);
           this.summarise.run(seq, ids, keys);
         }
@@ -757,8 +766,8 @@ function refreshOf(hash: string, row: RefreshRow): RefreshToken {
   return { hash, family: row.family, clientId: row.client_id, subject: row.subject, scope: row.scope, audience: row.audience, expiresAt: row.expires_at, jkt: row.jkt };
 }
 
-/** A stored batch's bytes: counted when written (migration 19), or the length of its text before that. */
-const BATCH_BYTES = 'COALESCE(bytes, length(records))';
+/** A stored batch's bytes, from its row in decision_batch_sizes (migration 19); `b` is the batch. */
+const BATCH_BYTES = 'COALESCE((SELECT bytes FROM decision_batch_sizes s WHERE s.seq = b.seq), 0) AS bytes';
 
 /** A batch's bytes of JSON, as stored. */
 export const batchBytes = (batch: DecisionBatch): number => (typeof batch.json === 'string' ? Buffer.byteLength(batch.json) : batch.json.byteLength);
