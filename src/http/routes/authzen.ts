@@ -41,6 +41,17 @@ type Problems = { problems: string[] };
 /** How much of a batch's defaults, repeated in each of its items, one request may carry (bytes of JSON). */
 export const MAX_REPEATED_DEFAULTS = 8 << 20;
 
+/** Bytes of JSON the items take from the defaults: each default member once for every item that does not replace it. */
+function repeatedDefaults(defaults: Json, items: readonly Json[]): number {
+  let total = 0;
+  for (const [member, value] of Object.entries(defaults)) {
+    if (value === undefined) continue;
+    const size = Buffer.byteLength(JSON.stringify(value));
+    for (const item of items) if (item[member] === undefined) total += size;
+  }
+  return total;
+}
+
 const kib = (bytes: number): string => (bytes >= 1 << 20 ? `${(bytes / (1 << 20)).toFixed(1)} MiB` : `${Math.ceil(bytes / 1024)} KiB`);
 
 /** The single evaluation's answer, or the 400 its request deserves. */
@@ -83,11 +94,11 @@ export function authzenRoutes(app: FastifyInstance, policies: LivePolicySet, bas
       // Without items the endpoint is the single evaluation (AuthZEN 1.0 §7.1).
       return answered(await evaluate(set, defaults, decider, verify, 'authzen', request.id, from));
     }
-    // Each item is decided, and logged, with the defaults merged in: the defaults are repeated
-    // once per item. A bound on that keeps a 1 MiB body from becoming a gigabyte of log.
-    const repeated = items.length * JSON.stringify(defaults).length;
+    // Each item is decided, and logged, with the defaults it does not replace merged in: those
+    // are repeated once per item. A bound on that keeps a 1 MiB body from becoming a gigabyte of log.
+    const repeated = repeatedDefaults(defaults, items);
     if (repeated > MAX_REPEATED_DEFAULTS) {
-      throw Object.assign(new Error(`the top-level subject, action, resource and context (${kib(repeated / items.length)}) are repeated in each of the ${items.length} evaluations: ${kib(repeated)} in all, more than ${kib(MAX_REPEATED_DEFAULTS)}; send fewer evaluations per batch, or smaller defaults`), { statusCode: 413 });
+      throw Object.assign(new Error(`the top-level subject, action, resource and context the ${items.length} evaluations take from the request add up to ${kib(repeated)}, more than ${kib(MAX_REPEATED_DEFAULTS)}: each is decided and logged with them; send fewer evaluations per batch, or smaller defaults`), { statusCode: 413 });
     }
     const semantic = body.options?.evaluations_semantic ?? 'execute_all';
     const withContext = body.options?.gavel_include_context === true;
