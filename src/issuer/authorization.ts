@@ -13,14 +13,18 @@ export interface PendingAuthorization {
   /** OpenID Connect: `openid` was asked for and the client may have it. */
   openid: boolean;
   nonce: string | null;
+  /** How the answer goes back: in the redirect's query, or posted by the browser (OAuth 2.0 Form Post Response Mode). */
+  responseMode: ResponseMode;
   csrf: string;
   expiresAt: number;
   /** Sign-in attempts so far. */
   attempts?: number;
 }
 
+export type ResponseMode = 'query' | 'form_post';
+
 /** Where the browser goes: back to the client with an error, or an error page when the client cannot be trusted with one. */
-export type AuthorizeProblem = { kind: 'page'; message: string } | { kind: 'redirect'; redirectUri: string; error: string; description: string; state: string | null };
+export type AuthorizeProblem = { kind: 'page'; message: string } | { kind: 'redirect'; redirectUri: string; error: string; description: string; state: string | null; responseMode: ResponseMode };
 
 /** RFC 7636 §4.4: S256 only — `plain` and a missing challenge are refused. */
 export function challengeOf(verifier: string): string {
@@ -50,12 +54,14 @@ export function checkAuthorization(query: URLSearchParams, view: RegistryView, n
   const redirectUri = query.get('redirect_uri');
   if (redirectUri === null || !client.redirectUris.includes(redirectUri)) return { kind: 'page', message: 'the redirect_uri is not registered for this client (it must match exactly)' };
   const state = query.get('state');
-  const fail = (error: string, description: string): AuthorizeProblem => ({ kind: 'redirect', redirectUri, error, description, state });
+  const asked = query.get('response_mode');
+  const responseMode: ResponseMode = asked === 'form_post' ? 'form_post' : 'query';
+  const fail = (error: string, description: string): AuthorizeProblem => ({ kind: 'redirect', redirectUri, error, description, state, responseMode });
   if (query.get('response_type') !== 'code') return fail('unsupported_response_type', 'response_type must be code');
-  // The code comes back in the query (metadata: response_modes_supported ["query"]): another
-  // mode asked for (fragment, form_post) is refused, not answered in a way the client does not read.
-  const mode = query.get('response_mode');
-  if (mode !== null && mode !== 'query') return fail('invalid_request', `response_mode ${mode} is not supported: the code is returned in the query (response_mode=query)`);
+  // The code comes back in the query, or posted (form_post, the default of ASP.NET Core's
+  // OpenID Connect handler); another mode (fragment, the JWT modes) is refused, not answered in
+  // a way the client does not read.
+  if (asked !== null && asked !== 'query' && asked !== 'form_post') return fail('invalid_request', `response_mode ${asked} is not supported: use query or form_post`);
   // OpenID Connect Core §6.1: request objects are not supported, and must not be ignored.
   if (query.has('request')) return fail('request_not_supported', 'request objects are not supported: send the parameters in the query');
   if (query.has('request_uri')) return fail('request_uri_not_supported', 'request_uri is not supported: send the parameters in the query');
@@ -89,7 +95,7 @@ export function checkAuthorization(query: URLSearchParams, view: RegistryView, n
   // Refused before the user signs in, not after: an ID token in another algorithm would be rejected by the client.
   const algProblem = openid ? idTokenAlgProblem(client, idTokenAlgs) : null;
   if (algProblem !== null) return fail('invalid_request', algProblem);
-  return { client, api, redirectUri, scopes, state, challenge, openid, nonce: query.get('nonce'), csrf: randomBytes(24).toString('base64url'), expiresAt: nowMs + 10 * 60_000 };
+  return { client, api, redirectUri, scopes, state, challenge, openid, nonce: query.get('nonce'), responseMode, csrf: randomBytes(24).toString('base64url'), expiresAt: nowMs + 10 * 60_000 };
 }
 
 /** Why `client`'s ID tokens cannot be signed — the algorithm it registered is not one of `algs` — or null. */

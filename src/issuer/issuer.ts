@@ -13,7 +13,7 @@ import type { KeyRing, SigningAlgorithm } from './keys.js';
 import type { RegistryView } from './live-registry.js';
 import { errorDescription, OAuthError, type OAuthErrorCode } from './oauth-error.js';
 import { roleScopes, type Api, type Client, type User } from './registry.js';
-import { checkAuthorization, idTokenAlgProblem, redirectWith, verifierMatches, type PendingAuthorization } from './authorization.js';
+import { checkAuthorization, idTokenAlgProblem, verifierMatches, type PendingAuthorization, type ResponseMode } from './authorization.js';
 import { errorPage, loginPage } from './login-page.js';
 import { passwordMatches, randomToken } from './secrets.js';
 import { seal, unseal } from './keys.js';
@@ -32,7 +32,16 @@ export interface TokenResponse {
 }
 
 /** What the browser gets from /oauth2/authorize. */
-export type BrowserAnswer = { kind: 'html'; status: number; html: string; csrfCookie?: string; retryAfter?: number } | { kind: 'redirect'; location: string };
+/** A page; or the answer to the client at its redirect URI, as its response mode says (in the query, or posted by the browser). */
+export type BrowserAnswer = { kind: 'html'; status: number; html: string; csrfCookie?: string; retryAfter?: number } | { kind: 'redirect'; to: string; params: Record<string, string>; mode: ResponseMode };
+
+/** RFC 6749 §4.1.2 parameters and RFC 9207 `iss` for the client; absent ones (a request without `state`) left out. */
+const answerTo = (to: string, mode: ResponseMode, params: Record<string, string | null>): BrowserAnswer => ({
+  kind: 'redirect',
+  to,
+  mode,
+  params: Object.fromEntries(Object.entries(params).filter((e): e is [string, string] => e[1] !== null)),
+});
 
 const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
 const ACCESS_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token';
@@ -154,7 +163,7 @@ export class Issuer {
       subject_types_supported: ['public'],
       grant_types_supported: ['client_credentials', 'authorization_code', 'refresh_token', TOKEN_EXCHANGE],
       response_types_supported: ['code'],
-      response_modes_supported: ['query'],
+      response_modes_supported: ['query', 'form_post'],
       code_challenge_methods_supported: ['S256'],
       token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'],
       introspection_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'private_key_jwt'],
@@ -319,7 +328,7 @@ export class Issuer {
     const checked = checkAuthorization(query, this.options.registry(), this.now(), this.userinfoApi, this.idTokenAlgs);
     if ('kind' in checked) {
       if (checked.kind === 'page') return { kind: 'html', status: 400, html: errorPage(checked.message) };
-      return { kind: 'redirect', location: redirectWith(checked.redirectUri, { error: checked.error, error_description: errorDescription(checked.description), state: checked.state, iss: this.url }) };
+      return answerTo(checked.redirectUri, checked.responseMode, { error: checked.error, error_description: errorDescription(checked.description), state: checked.state, iss: this.url });
     }
     // One address (attemptKey: IPv6 by /64) holds so many sign-ins at most, and a full table
     // makes room at the address holding the most: a flood pushes out its own sign-ins, not everyone else's.
@@ -341,7 +350,7 @@ export class Issuer {
     if (form.get('csrf') !== p.csrf || cookieCsrf !== p.csrf) return { kind: 'html', status: 403, html: errorPage('the form was not sent by this page (CSRF check failed); start again from the application') };
     const back = (params: Record<string, string | null>): BrowserAnswer => {
       this.pending.drop(tx);
-      return { kind: 'redirect', location: redirectWith(p.redirectUri, { ...params, state: p.state, iss: this.url }) };
+      return answerTo(p.redirectUri, p.responseMode, { ...params, state: p.state, iss: this.url });
     };
     if (form.get('decision') === 'deny') return back({ error: 'access_denied', error_description: 'the user denied the request' });
     const username = form.get('username') ?? '';

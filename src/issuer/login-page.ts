@@ -53,3 +53,17 @@ ${p.error === null ? '' : `<p class="error" role="alert">${escapeHtml(p.error)}<
 export function errorPage(message: string): string {
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Cannot sign in — Gavel</title></head><body><h1>Cannot sign in</h1><p>${escapeHtml(message)}</p></body></html>`;
 }
+
+/** The script a form_post answer runs: its SHA-256 is the only script the page's CSP allows. */
+export const FORM_POST_SCRIPT = 'document.forms[0].submit();';
+
+/**
+ * OAuth 2.0 Form Post Response Mode §2: the answer to the client as a form the browser posts
+ * to its redirect URI at once (a button without JavaScript), so the code never appears in a URL.
+ */
+export function formPostPage(to: string, params: Record<string, string>): string {
+  const inputs = Object.entries(params)
+    .map(([k, v]) => `<input type="hidden" name="${escapeHtml(k)}" value="${escapeHtml(v)}">`)
+    .join('');
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Back to the application — Gavel</title></head><body><form method="post" action="${escapeHtml(to)}">${inputs}<noscript><p>Continue to the application:</p><button type="submit">Continue</button></noscript></form><script>${FORM_POST_SCRIPT}</script></body></html>`;
+}

@@ -88,6 +88,30 @@ async function tokenRequest(form: Record<string, string>): Promise<{ status: num
 }
 
 describe('authorization code with PKCE, in a real browser', () => {
+  test('response_mode=form_post: the browser posts the code to the client (CSP allows only that one script), and openid-client redeems it', async () => {
+    const { config, verifier, state } = await start();
+    const url = oidc.buildAuthorizationUrl(config, { redirect_uri: REDIRECT, scope: 'invoice:read', state, resource: API, response_mode: 'form_post', code_challenge: await oidc.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256' });
+    const page = await browser.newPage();
+    try {
+      await page.goto(url.href);
+      await page.fill('#username', 'alice');
+      await page.fill('#password', 'alice-example-password');
+      const posted = page.waitForRequest(/^http:\/\/127\.0\.0\.1:8080\/callback/);
+      await page.click('button[value=allow]', { noWaitAfter: true });
+      const callback = await posted;
+      expect(callback.method()).toBe('POST');
+      // Nothing in the URL: the code travels in the body.
+      expect(callback.url()).toBe(REDIRECT);
+      const body = new URLSearchParams(callback.postData() ?? '');
+      expect(Object.fromEntries(body)).toMatchObject({ state, iss: server.url, code: expect.any(String) });
+      const request = new Request(REDIRECT, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: body.toString() });
+      const tokens = await oidc.authorizationCodeGrant(config, request, { pkceCodeVerifier: verifier, expectedState: state });
+      expect(tokens.scope).toBe('invoice:read');
+    } finally {
+      await page.close();
+    }
+  }, 30_000);
+
   test('a client registered with id_token_signed_response_alg ES256 gets ES256 ID tokens, which openid-client checks', async () => {
     const config = await oidc.discovery(new URL(server.url), WEB_ES256, { id_token_signed_response_alg: 'ES256' }, oidc.ClientSecretBasic(WEB.secret), { execute: [oidc.allowInsecureRequests], algorithm: 'oauth2' });
     const verifier = oidc.randomPKCECodeVerifier();
@@ -372,7 +396,7 @@ describe('authorization code with PKCE, in a real browser', () => {
     expect(refreshed.scope).toBe('openid');
   }, 30_000);
 
-  test('what is not supported is said, not ignored: prompt=none, request objects, response modes other than query; a repeated nonce is refused', async () => {
+  test('what is not supported is said, not ignored: prompt=none, request objects, response modes other than query and form_post; a repeated nonce is refused', async () => {
     const { url, state } = await start();
     const redirected = async (extra: Record<string, string>) => {
       const u = new URL(url);
@@ -383,9 +407,13 @@ describe('authorization code with PKCE, in a real browser', () => {
     expect(await redirected({ prompt: 'none' })).toMatchObject({ error: 'login_required', state });
     expect(await redirected({ request: 'eyJhbGciOiJub25lIn0.e30.' })).toMatchObject({ error: 'request_not_supported', state });
     expect(await redirected({ request_uri: 'https://client.example/r' })).toMatchObject({ error: 'request_uri_not_supported', state });
-    // The code comes back in the query only: a client asking for it in the fragment or a form post would not find it.
-    for (const mode of ['fragment', 'form_post']) expect(await redirected({ response_mode: mode })).toMatchObject({ error: 'invalid_request', error_description: expect.stringContaining(`response_mode ${mode} is not supported`), state });
-    expect(await redirected({ response_mode: 'query' })).toMatchObject({ status: 200 });
+    // The code comes back in the query or posted: a client asking for it in the fragment (or a JWT) would not find it.
+    for (const mode of ['fragment', 'jwt']) expect(await redirected({ response_mode: mode })).toMatchObject({ error: 'invalid_request', error_description: expect.stringContaining(`response_mode ${mode} is not supported`), state });
+    for (const mode of ['query', 'form_post']) expect(await redirected({ response_mode: mode })).toMatchObject({ status: 200 });
+    // An error goes back as the client asked too: posted.
+    const posted = await redirected({ response_mode: 'form_post', prompt: 'none' });
+    expect(posted).toMatchObject({ status: 200, text: expect.stringContaining(`<form method="post" action="${REDIRECT}"><input type="hidden" name="error" value="login_required">`) });
+    expect((posted as { text: string }).text).toContain(`name="state" value="${state}"`);
     const u = new URL(url);
     u.searchParams.append('nonce', 'a');
     u.searchParams.append('nonce', 'b');

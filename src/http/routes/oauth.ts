@@ -1,7 +1,10 @@
+import { createHash } from 'node:crypto';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { BrowserAnswer, Issuer } from '../../issuer/issuer.js';
 import { errorDescription, OAuthError } from '../../issuer/oauth-error.js';
 import { RegistrationError } from '../../issuer/registration.js';
+import { redirectWith } from '../../issuer/authorization.js';
+import { FORM_POST_SCRIPT, formPostPage } from '../../issuer/login-page.js';
 import type { Presented } from '../../issuer/client-auth.js';
 import type { OriginOf } from '../origin.js';
 import { attemptKey, type AttemptLimit } from '../../server/attempt-limit.js';
@@ -36,6 +39,7 @@ function oauthErrors(err: FastifyError | OAuthError, request: FastifyRequest, re
 }
 
 const CSRF_COOKIE = 'gavel_csrf';
+const FORM_POST_SCRIPT_HASH = `sha256-${createHash('sha256').update(FORM_POST_SCRIPT).digest('base64')}`;
 
 function cookie(request: FastifyRequest, name: string): string | undefined {
   for (const part of (request.headers.cookie ?? '').split(';')) {
@@ -48,7 +52,15 @@ function cookie(request: FastifyRequest, name: string): string | undefined {
 /** Browser answers: the page (framing, scripts and caching refused) or a redirect. */
 function browser(reply: FastifyReply, answer: BrowserAnswer, status302or303: 302 | 303, issuerUrl: string): FastifyReply {
   noStore(reply).header('referrer-policy', 'no-referrer');
-  if (answer.kind === 'redirect') return reply.status(status302or303).header('location', answer.location).send();
+  if (answer.kind === 'redirect' && answer.mode === 'query') return reply.status(status302or303).header('location', redirectWith(answer.to, answer.params)).send();
+  if (answer.kind === 'redirect') {
+    return reply
+      .status(200)
+      .header('content-type', 'text/html; charset=utf-8')
+      .header('content-security-policy', `default-src 'none'; script-src '${FORM_POST_SCRIPT_HASH}'; frame-ancestors 'none'`)
+      .header('x-frame-options', 'DENY')
+      .send(formPostPage(answer.to, answer.params));
+  }
   // The path the browser sees: under the issuer's own path when a proxy in front strips it.
   const path = `${new URL(issuerUrl).pathname.replace(/\/$/, '')}/oauth2/authorize`;
   const secure = issuerUrl.startsWith('https:') ? '; Secure' : '';
