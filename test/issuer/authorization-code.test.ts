@@ -100,6 +100,8 @@ describe('authorization code with PKCE, in a real browser', () => {
       await page.click('button[value=allow]', { noWaitAfter: true });
       const callback = await posted;
       expect(callback.method()).toBe('POST');
+      // From the issuer's origin, which a client's CSRF check may ask for (not `null`, as under no-referrer).
+      expect(await callback.headerValue('origin')).toBe(new URL(server.url).origin);
       // Nothing in the URL: the code travels in the body.
       expect(callback.url()).toBe(REDIRECT);
       const body = new URLSearchParams(callback.postData() ?? '');

@@ -54,7 +54,10 @@ function browser(reply: FastifyReply, answer: BrowserAnswer, status302or303: 302
   noStore(reply).header('referrer-policy', 'no-referrer');
   if (answer.kind === 'redirect' && answer.mode === 'query') return reply.status(status302or303).header('location', redirectWith(answer.to, answer.params)).send();
   if (answer.kind === 'redirect') {
+    // The client's callback sees this issuer's origin (no path, no query): under no-referrer
+    // a cross-origin post carries `Origin: null`, which CSRF checks of some frameworks refuse.
     return reply
+      .header('referrer-policy', 'origin')
       .status(200)
       .header('content-type', 'text/html; charset=utf-8')
       .header('content-security-policy', `default-src 'none'; script-src '${FORM_POST_SCRIPT_HASH}'; frame-ancestors 'none'`)
