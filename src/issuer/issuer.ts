@@ -661,6 +661,11 @@ export class Issuer {
     this.reloadRevoked();
   }
 
+  /** Reads the revoked tokens again: another process sharing the store revoked one (the revocation marker moved). */
+  revocationsChanged(): void {
+    this.reloadRevoked();
+  }
+
   private reloadRevoked(): void {
     this.revoked = this.options.store.revokedTokens(Math.floor(this.now() / 1000));
   }

@@ -265,6 +265,8 @@ export interface Store {
    * (whichever connection or process wrote them), and only then: cheap to poll.
    */
   changeMarker(): number;
+  /** A number that changes whenever a token is revoked, by whichever connection or process: cheap to poll. */
+  revocationMarker(): number;
   /** Whether the database answers; for /readyz. */
   ping(): boolean;
   /**

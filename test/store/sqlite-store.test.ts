@@ -76,6 +76,7 @@ describe('the SQLite store', () => {
       { version: 17, name: 'issuer: when a signing algorithm stopped being used, so that its last key is published for the overlap from then' },
       { version: 18, name: 'issuer: a rotated refresh token names its successor, so a replay after the successor was used is reuse, not a lost response' },
       { version: 19, name: 'decision log: the bytes of each batch, so that retention can bound the log in bytes too' },
+      { version: 20, name: 'a counter of revocations, so that every process serving the store sees one within a second' },
     ]);
     db.close();
   });
@@ -398,6 +399,17 @@ describe('writing while another process writes (a server logging decisions, gave
       writer.kill();
       store.close();
     }
+  });
+});
+
+describe('a database a newer Gavel migrated', () => {
+  test('is refused, saying so, and left as it was (a rollback must not write tables it does not know)', () => {
+    const path = join(dir, 'g.db');
+    new SqliteStore(path).close();
+    const other = new Database(path);
+    other.prepare("INSERT INTO schema_migrations (version, name, applied_at) VALUES (999, 'from the future', '2030-01-01')").run();
+    other.close();
+    expect(() => new SqliteStore(path)).toThrow(/was written by a newer Gavel \(schema version 999; this one reads up to \d+\): run that version, or restore a backup taken before the upgrade/);
   });
 });
 

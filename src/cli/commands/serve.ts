@@ -284,7 +284,18 @@ async function serveUntilStopped(argv: string[], io: CliIo, osSignals: ServeSign
       (err: unknown) => writeLine(io.stderr, `gavel: cannot read the signing keys again: ${err instanceof Error ? err.message : String(err)}`),
     );
   };
+  let revocations = store.revocationMarker();
   const watchingDb = setInterval(() => {
+    // A token revoked by another process sharing the store is refused here too within a second.
+    const revoked = store.revocationMarker();
+    if (revoked !== revocations) {
+      try {
+        issuer.revocationsChanged();
+        revocations = revoked;
+      } catch (err: unknown) {
+        writeLine(io.stderr, `gavel: cannot read the revoked tokens again (will retry): ${err instanceof Error ? err.message : String(err)}`);
+      }
+    }
     if (refreshing === null && store.changeMarker() !== marker) refresh().catch((err: unknown) => writeLine(io.stderr, `gavel: cannot read the directory and registry again (will retry): ${err instanceof Error ? err.message : String(err)}`));
   }, 1000).unref();
   // Each revision served is stored once (its files), for `gavel explain` and `gavel diff REVISION`.

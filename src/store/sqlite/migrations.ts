@@ -305,4 +305,19 @@ export const MIGRATIONS: readonly Migration[] = [
       INSERT INTO decision_batch_sizes (seq, bytes) SELECT seq, length(CAST(records AS BLOB)) FROM decision_batches;
     `,
   },
+  {
+    version: 20,
+    name: 'a counter of revocations, so that every process serving the store sees one within a second',
+    // Each process keeps the revoked token ids in memory; another process sharing the file
+    // (a second server, gavel keys rotate) revoking a token moved nothing it polled, so the
+    // token stayed accepted there until it expired.
+    sql: `
+      CREATE TABLE revocation_changes (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        n  INTEGER NOT NULL
+      ) STRICT;
+      INSERT INTO revocation_changes (id, n) VALUES (1, 0);
+      CREATE TRIGGER revoked_tokens_insert_counted AFTER INSERT ON revoked_tokens BEGIN UPDATE revocation_changes SET n = n + 1; END;
+    `,
+  },
 ];

@@ -29,6 +29,9 @@ export class SqliteStore implements Store {
   /** The statement `entityPages` is reading, while it is. */
   #reading: IterableIterator<unknown> | null = null;
 
+  /** How long a write waits for another connection's lock (busy_timeout); `whenFree` work does not wait. */
+  readonly #busyTimeoutMs: number;
+
   // Every transaction that writes is BEGIN IMMEDIATE (`.immediate()`): it takes the write lock
   // first, waiting for it under busy_timeout. A deferred one reads first and, when another
   // connection — the decision log's writer, every 100 ms under load, or `gavel apply` —
@@ -39,8 +42,6 @@ export class SqliteStore implements Store {
    * connection: a crash of the process loses nothing committed, a power cut may lose the
    * last moments; every other write keeps FULL.
    */
-  readonly #busyTimeoutMs: number;
-
   constructor(path: string, options: { durability?: 'full' | 'normal'; readOnly?: boolean; busyTimeoutMs?: number } = {}) {
     this.#busyTimeoutMs = options.readOnly === true ? 5000 : (options.busyTimeoutMs ?? 5000);
     if (options.readOnly === true) {
@@ -59,7 +60,12 @@ export class SqliteStore implements Store {
       this.db.pragma(`synchronous = ${options.durability === 'normal' ? 'NORMAL' : 'FULL'}`);
       this.db.pragma('foreign_keys = ON');
       this.db.pragma(`busy_timeout = ${this.#busyTimeoutMs}`);
-      migrate(this.db);
+      try {
+        migrate(this.db, path);
+      } catch (err: unknown) {
+        this.db.close();
+        throw err;
+      }
     }
     this.changes = this.db.prepare('SELECT n FROM serving_changes').pluck();
     this.insert = this.db.prepare('INSERT INTO decision_batches (first_at, last_at, count, records) VALUES (?, ?, ?, CAST(? AS TEXT))');
@@ -495,14 +501,14 @@ export class SqliteStore implements Store {
   }
 
   revokedTokens(nowSeconds: number): Map<string, number> {
-    this.db.prepare('DELETE FROM revoked_tokens WHERE expires_at < ?').run(nowSeconds);
-    const rows = this.db.prepare('SELECT jti, expires_at FROM revoked_tokens').all() as { jti: string; expires_at: number }[];
+    // Read only (expired ones leave with the sweep of expired grants): a read never waits for another process's lock.
+    const rows = this.db.prepare('SELECT jti, expires_at FROM revoked_tokens WHERE expires_at >= ?').all(nowSeconds) as { jti: string; expires_at: number }[];
     return new Map(rows.map((r) => [r.jti, r.expires_at]));
   }
 
   /**
-   * Deletes issuer rows that have expired, at most `limit` of each kind: opaque tokens and
-   * family links of access tokens past their `exp`, codes ten minutes after theirs, refresh
+   * Deletes issuer rows that have expired, at most `limit` of each kind: opaque tokens,
+   * family links and revocations of access tokens past their `exp`, codes ten minutes after theirs, refresh
    * tokens a day after theirs (a stolen one presented late still revokes its family). Without
    * it these tables grow with every token ever issued. Answers the most deleted of any kind,
    * so a caller knows whether more wait.
@@ -513,6 +519,7 @@ export class SqliteStore implements Store {
       ['family_access', 0],
       ['auth_codes', 600],
       ['refresh_tokens', 86_400],
+      ['revoked_tokens', 0],
     ].map(([table, grace]) => ({ grace: grace as number, run: this.db.prepare(`DELETE FROM ${table} WHERE rowid IN (SELECT rowid FROM ${table} WHERE expires_at < ? LIMIT ?)`) })));
     return this.db.transaction(() => Math.max(...sweeps.map((s) => s.run.run(nowSeconds - s.grace, limit).changes))).immediate();
   }
@@ -638,6 +645,10 @@ export class SqliteStore implements Store {
     return this.changes.get() as number;
   }
 
+  revocationMarker(): number {
+    return this.db.prepare('SELECT n FROM revocation_changes').pluck().get() as number;
+  }
+
   ping(): boolean {
     try {
       return this.db.prepare('SELECT 1 AS ok').get() !== undefined;
@@ -695,9 +706,14 @@ function schemaReadable(db: Database.Database, path: string): void {
   if (version > latest) throw new StoreError(`the database \`${path}\` was written by a newer Gavel (schema version ${version}; this one reads up to ${latest})`);
 }
 
-function migrate(db: Database.Database): void {
+function migrate(db: Database.Database, path: string): void {
   db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL) STRICT');
   const applied = new Set((db.prepare('SELECT version FROM schema_migrations').all() as { version: number }[]).map((r) => r.version));
+  // An older Gavel on a database a newer one migrated (a rollback) would read and write tables
+  // it does not know as it knew them: refused, as the read-only commands refuse it.
+  const latest = MIGRATIONS[MIGRATIONS.length - 1]!.version;
+  const newest = Math.max(0, ...applied);
+  if (newest > latest) throw new StoreError(`the database \`${path}\` was written by a newer Gavel (schema version ${newest}; this one reads up to ${latest}): run that version, or restore a backup taken before the upgrade`);
   for (const m of MIGRATIONS) {
     if (applied.has(m.version)) continue;
     // Another process (`gavel apply` beside `gavel serve`) may be migrating the same file: each
