@@ -37,6 +37,19 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  /** 1 while a trusted issuer's JWKS was fetched at its last try, 0 while it cannot be (tokens it signs may be refused). */
+  private readonly jwksOk = new Gauge({
+    name: 'gavel_jwks_fetch_ok',
+    help: "1 when a trusted issuer's JWKS was fetched at the last try; 0 while it cannot be fetched (its tokens are refused once no copy is fresh enough)",
+    labelNames: ['url'] as const,
+    registers: [this.registry],
+  });
+
+  /** A remote JWKS fetch's outcome (`url` is configured, so the label's values are bounded). */
+  jwksFetched(url: URL, failure: string | null): void {
+    this.jwksOk.set({ url: url.href }, failure === null ? 1 : 0);
+  }
+
   constructor(live: LivePolicySet, logDepth: () => number = () => 0, logDropped: () => number = () => 0, logFailing: () => boolean = () => false, warn: (message: string) => void = () => {}) {
     const registry = this.registry;
     this.refusals = new Refusals(registry, warn);

@@ -28,6 +28,8 @@ export interface RemoteKeysOptions {
    * compromised key is not overruled by an attacker who keeps Gavel from fetching its JWKS.
    */
   maxStaleMs?: number;
+  /** Told after every fetch: `null` when it succeeded, else why it failed (for the server log and /metrics). */
+  onFetch?: (url: URL, failure: string | null) => void;
 }
 
 /**
@@ -56,6 +58,7 @@ export class RemoteKeys {
   private readonly cooldownMs: number;
   private readonly timeoutMs: number;
   private readonly maxStaleMs: number;
+  private readonly onFetch: RemoteKeysOptions['onFetch'];
 
   constructor(
     readonly url: URL,
@@ -65,6 +68,7 @@ export class RemoteKeys {
     this.cooldownMs = options.cooldownMs ?? 30_000;
     this.timeoutMs = options.timeoutMs ?? 5_000;
     this.maxStaleMs = options.maxStaleMs ?? 86_400_000;
+    this.onFetch = options.onFetch;
     void this.#refresh();
   }
 
@@ -117,6 +121,7 @@ export class RemoteKeys {
     } catch (err: unknown) {
       this.#failure = fetchProblem(err, this.timeoutMs);
     }
+    this.onFetch?.(this.url, this.#failure);
   }
 }
 

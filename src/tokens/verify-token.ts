@@ -39,6 +39,8 @@ export interface VerifierOptions {
   jwksRefreshMs?: number;
   /** How old a remote JWKS may get while it cannot be fetched before its keys are no longer used; default 24 h. */
   jwksMaxStaleMs?: number;
+  /** Told after every fetch of a remote JWKS: `null` when it succeeded, else why it failed. */
+  onJwksFetch?: (url: URL, failure: string | null) => void;
   /** The clock, for tests. */
   now?: () => number;
 }
@@ -57,7 +59,7 @@ export function createTokenVerifier(issuers: readonly TrustedIssuer[], options: 
   const maxLength = options.maxTokenLength ?? 8192;
   const cacheSize = options.cacheSize ?? 10_000;
   const now = options.now ?? Date.now;
-  const byIssuer = new Map<string, { issuer: TrustedIssuer; keys: KeySet }>(issuers.map((t) => [t.issuer, { issuer: t, keys: t.jwks instanceof URL ? new RemoteKeys(t.jwks, { cooldownMs: options.jwksCooldownMs, refreshMs: options.jwksRefreshMs, maxStaleMs: options.jwksMaxStaleMs }).lookup : createLocalJWKSet(t.jwks) }]));
+  const byIssuer = new Map<string, { issuer: TrustedIssuer; keys: KeySet }>(issuers.map((t) => [t.issuer, { issuer: t, keys: t.jwks instanceof URL ? new RemoteKeys(t.jwks, { cooldownMs: options.jwksCooldownMs, refreshMs: options.jwksRefreshMs, maxStaleMs: options.jwksMaxStaleMs, onFetch: options.onJwksFetch }).lookup : createLocalJWKSet(t.jwks) }]));
   const cache = new Map<string, JWTPayload>();
   // Verifications under way: concurrent requests with the same new token verify it once.
   const pending = new Map<string, Promise<TokenResult>>();

@@ -1,3 +1,4 @@
+import { createServer, type AddressInfo } from 'node:net';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -351,6 +352,22 @@ describe('gavel serve', () => {
     } finally {
       server.stop();
     }
+  });
+
+  test("a trusted issuer's JWKS that cannot be fetched is said on stderr and in /metrics", async () => {
+    ws = workspace();
+    // A loopback port nothing listens on.
+    const probe = createServer();
+    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+    const { port } = probe.address() as AddressInfo;
+    await new Promise<void>((resolve) => probe.close(() => resolve()));
+    const jwks = `http://127.0.0.1:${port}/jwks.json`;
+    writeFileSync(join(ws.dir, 'gavel.json'), JSON.stringify({ policies: 'policies', trusted_issuers: [{ issuer: 'https://partner.example', audiences: ['api'], jwks_uri: jwks }] }));
+    const server = await start(ws.dir, ['--config', 'gavel.json']);
+    // The first fetch starts with the server.
+    for (let waited = 0; !server.output().includes('cannot fetch') && waited < 10_000; waited += 100) await new Promise((r) => setTimeout(r, 100));
+    expect(server.output()).toContain(`gavel: warning: cannot fetch a trusted issuer's keys from ${jwks}: fetch failed: ECONNREFUSED`);
+    expect(await (await fetch(`${server.url}/metrics`)).text()).toContain(`gavel_jwks_fetch_ok{url="${jwks}"} 0`);
   });
 
   test('an empty policies folder serves, and says every request is denied — at start and when a reload empties it', async () => {

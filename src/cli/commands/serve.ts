@@ -345,7 +345,21 @@ async function serveUntilStopped(argv: string[], io: CliIo, osSignals: ServeSign
   const decider = new Decider(metrics, log, directory, signals);
   const issuer = new Issuer({ keys, registry: () => registry, decider, policies: live, store, velocity, secret, softwareStatementKeys: config.issuer.softwareStatementKeys, refreshGrace: config.issuer.refreshGraceSeconds, refreshTtl: config.issuer.refreshTtlSeconds, registered: () => (registry = new RegistryView(store.registry())) });
   // Gavel trusts the tokens its own issuer mints, for every registered API, with no configuration.
-  const verifyToken = withSelfTrust(issuer, createTokenVerifier(config.trustedIssuers), (audience) => registry.apis.has(audience));
+  // A trusted issuer's JWKS that cannot be fetched is said on stderr (once a minute while it
+  // lasts, and when it is fetched again) and shown in /metrics: gateways see only 503s and denials.
+  const jwksFailing = new Map<string, number>();
+  const onJwksFetch = (url: URL, failure: string | null): void => {
+    metrics.jwksFetched(url, failure);
+    const since = jwksFailing.get(url.href);
+    if (failure === null) {
+      if (since !== undefined) writeLine(io.stdout, `gavel: the keys at ${url.href} were fetched again`);
+      jwksFailing.delete(url.href);
+    } else if (since === undefined || Date.now() - since >= 60_000) {
+      jwksFailing.set(url.href, Date.now());
+      writeLine(io.stderr, `gavel: warning: cannot fetch a trusted issuer's keys from ${url.href}: ${failure} (tokens needing them are refused with 503 until they can be fetched)`);
+    }
+  };
+  const verifyToken = withSelfTrust(issuer, createTokenVerifier(config.trustedIssuers, { onJwksFetch }), (audience) => registry.apis.has(audience));
   const replay = new ReplayCache();
   // Whose a gateway call's token is. Gavel's own: by its registry (a user and a client never
   // share an id), since an exchanged client token's `sub` is no longer its `client_id`. Another
