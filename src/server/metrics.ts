@@ -1,3 +1,5 @@
+import { readdirSync } from 'node:fs';
+import { performance, type EventLoopUtilization } from 'node:perf_hooks';
 import { Counter, Gauge, Registry } from 'prom-client';
 import { DecisionTallies } from './decision-tallies.js';
 import { Refusals } from './refusals.js';
@@ -44,6 +46,33 @@ export class Metrics {
     labelNames: ['url'] as const,
     registers: [this.registry],
   });
+
+  /**
+   * The process's own metrics, read only when scraped — nothing on the request path (prom-client's
+   * default set watches every garbage collection and wakes a timer every 10 ms):
+   * `process_resident_memory_bytes`, `nodejs_heap_used_bytes`, `process_open_fds` (Linux), and
+   * `gavel_event_loop_utilization`, the share of the time since the last scrape the request
+   * thread was busy (near 1: saturated or stalled).
+   */
+  collectProcessMetrics(): void {
+    const registers = [this.registry];
+    new Gauge({ name: 'process_resident_memory_bytes', help: 'Resident memory size in bytes', registers, collect() { this.set(process.memoryUsage.rss()); } });
+    new Gauge({ name: 'nodejs_heap_used_bytes', help: 'JavaScript heap in use, in bytes', registers, collect() { this.set(process.memoryUsage().heapUsed); } });
+    if (process.platform === 'linux') {
+      new Gauge({ name: 'process_open_fds', help: 'Open file descriptors (sockets included)', registers, collect() { this.set(readdirSync('/proc/self/fd').length); } });
+    }
+    let last: EventLoopUtilization = performance.eventLoopUtilization();
+    new Gauge({
+      name: 'gavel_event_loop_utilization',
+      help: 'Share of the time since the last scrape the request thread was busy (0 to 1)',
+      registers,
+      collect() {
+        const now = performance.eventLoopUtilization();
+        this.set(performance.eventLoopUtilization(now, last).utilization);
+        last = now;
+      },
+    });
+  }
 
   /** A remote JWKS fetch's outcome (`url` is configured, so the label's values are bounded). */
   jwksFetched(url: URL, failure: string | null): void {

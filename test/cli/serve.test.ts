@@ -141,6 +141,10 @@ describe('gavel serve', () => {
     expect(metrics).toMatch(/gavel_policy_reloads_total\{result="rejected"\} [1-9]/);
     // A state to alert on while the broken change waits, not only a counter that moved once.
     expect(metrics).toMatch(/^gavel_policy_reload_ok 0$/m);
+    // The process's own: memory to size a container by, event-loop delay to see a stalled server.
+    expect(metrics).toMatch(/^process_resident_memory_bytes \d+$/m);
+    expect(metrics).toMatch(/^process_open_fds \d+$/m);
+    expect(metrics).toMatch(/^gavel_event_loop_utilization (0|1|0\.\d+(e-\d+)?)$/m);
   });
 
   test('SIGTERM under load, then SIGTERM and SIGHUP again while it stops: every decision that was answered is in the decision log', async () => {

@@ -330,6 +330,7 @@ async function serveUntilStopped(argv: string[], io: CliIo, osSignals: ServeSign
     if (live.current.policies.length === 0) writeLine(io.stderr, `gavel: warning: no policies in ${dir}: every request is denied`);
   };
   const metrics = new Metrics(live, () => (log?.depth ?? 0) + (sink?.depth ?? 0), () => (log?.dropped ?? 0) + (sink?.dropped ?? 0), () => sink?.failing != null, (message) => writeLine(io.stderr, `gavel: warning: ${message}`));
+  metrics.collectProcessMetrics();
   // With the admin APIs on (affects, the console, what-if), the set's syntax trees are kept for partial evaluation.
   const trees = config.adminKey === null ? null : new TreeKeeper(live);
   trees?.refresh();
