@@ -67,19 +67,13 @@ const inProgress = (socket: Socket): Answer | null => (socket as Socket & { _htt
 /**
  * Runs `then` once no answer is being written on the socket. Node writes pipelined answers in
  * order, handing the socket to the next queued one as each finishes, so this waits answer by
- * answer; a socket closed meanwhile ends the wait (`then` finds it unwritable). When the
- * request being answered is itself incomplete — the error is about its body, which the client
- * stopped sending (it closed its side mid-body) — nothing is waited for: that answer would
- * never come, and the connection would stay open for ever. It is closed at once.
+ * answer; a socket closed meanwhile ends the wait (`then` finds it unwritable). Every request
+ * waited for was parsed whole before the one in error (an incomplete one is `clientError`'s).
  */
 function afterEarlierAnswers(socket: Socket, then: () => void): void {
   const current = inProgress(socket);
   if (current === null || socket.destroyed) {
     then();
-    return;
-  }
-  if (current.req?.complete !== true) {
-    socket.destroy();
     return;
   }
   let done = false;

@@ -1,4 +1,3 @@
-import { createServer, type AddressInfo } from 'node:net';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -8,6 +7,7 @@ import { afterEach, describe, expect, test } from 'vitest';
 import { Health as HealthService, HealthCheckRequestSchema, HealthCheckResponse_ServingStatus } from '../../src/gen/proto/grpc/health/v1/health_pb.js';
 import { serviceDefinition } from '../../src/grpc/service-definition.js';
 import { gavel, ROOT, serveProcess, workspace } from './helpers.js';
+import { freePort } from '../e2e/stack.js';
 
 let child: ChildProcess | null = null;
 let ws: ReturnType<typeof workspace> | null = null;
@@ -361,11 +361,7 @@ describe('gavel serve', () => {
   test("a trusted issuer's JWKS that cannot be fetched is said on stderr and in /metrics", async () => {
     ws = workspace();
     // A loopback port nothing listens on.
-    const probe = createServer();
-    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-    const { port } = probe.address() as AddressInfo;
-    await new Promise<void>((resolve) => probe.close(() => resolve()));
-    const jwks = `http://127.0.0.1:${port}/jwks.json`;
+    const jwks = `http://127.0.0.1:${await freePort()}/jwks.json`;
     writeFileSync(join(ws.dir, 'gavel.json'), JSON.stringify({ policies: 'policies', trusted_issuers: [{ issuer: 'https://partner.example', audiences: ['api'], jwks_uri: jwks }] }));
     const server = await start(ws.dir, ['--config', 'gavel.json']);
     // The first fetch starts with the server.
