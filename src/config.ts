@@ -3,6 +3,7 @@
  * defaults, into one typed, validated Config. Every problem is reported with where it is
  * (`gavel.json: trusted_issuers[0].audiences: …`); nothing starts on a bad config.
  */
+import { LOG_FORMATS, type LogFormat } from './server/server-log.js';
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { JSONWebKeySet } from 'jose';
@@ -52,6 +53,8 @@ export interface Config {
    * the log is flushed before a SIGKILL could come.
    */
   stopTimeoutSeconds: number;
+  /** How the server's own lines (started, reloaded, warnings, failures) are written: text for people, JSON lines for log collectors. */
+  logFormat: LogFormat;
   issuer: {
     /** The issuer identifier; default: the address the server listens on. */
     url: string | null;
@@ -114,7 +117,7 @@ export function parseAddress(text: string, where: string): { host: string; port:
 }
 
 /** The environment variables configuration reads. */
-const VARIABLES = ['GAVEL_CONFIG', 'GAVEL_POLICIES', 'GAVEL_DB', 'GAVEL_HTTP', 'GAVEL_GRPC', 'GAVEL_CLIENT_KEYS', 'GAVEL_ADMIN_KEY', 'GAVEL_ISSUER_URL', 'GAVEL_ISSUER_SECRET'] as const;
+const VARIABLES = ['GAVEL_CONFIG', 'GAVEL_POLICIES', 'GAVEL_DB', 'GAVEL_HTTP', 'GAVEL_GRPC', 'GAVEL_CLIENT_KEYS', 'GAVEL_ADMIN_KEY', 'GAVEL_ISSUER_URL', 'GAVEL_ISSUER_SECRET', 'GAVEL_LOG_FORMAT'] as const;
 
 export function loadConfig(inputs: ConfigInputs): Config {
   const { cwd, flags, env } = inputs;
@@ -145,6 +148,8 @@ export function loadConfig(inputs: ConfigInputs): Config {
   const stopTimeout = fromFile.stop_timeout_seconds;
   if (stopTimeout !== undefined && (typeof stopTimeout !== 'number' || !Number.isInteger(stopTimeout) || stopTimeout < 5 || stopTimeout > 3600)) problems.push(`${where}: stop_timeout_seconds: expected a whole number of seconds from 5 to 3600`);
   const stopTimeoutSeconds = typeof stopTimeout === 'number' && Number.isInteger(stopTimeout) && stopTimeout >= 5 && stopTimeout <= 3600 ? stopTimeout : 25;
+  const logFormat = logFormatAt(env.GAVEL_LOG_FORMAT ?? fromFile.log_format, env.GAVEL_LOG_FORMAT !== undefined ? 'GAVEL_LOG_FORMAT' : `${where}: log_format`, problems);
+  if (env.GAVEL_LOG_FORMAT !== undefined && fromFile.log_format !== undefined) logFormatAt(fromFile.log_format, `${where}: log_format`, problems);
   problems.push(...issuerProblems(trustedIssuers).map((p) => `${where}: ${p}`));
   const adminKey = env.GAVEL_ADMIN_KEY ?? fromFile.admin_key;
   if (adminKey !== undefined && (typeof adminKey !== 'string' || adminKey.length < 16)) problems.push(`${env.GAVEL_ADMIN_KEY !== undefined ? 'GAVEL_ADMIN_KEY' : `${where}: admin_key`}: use a random string of at least 16 characters`);
@@ -186,9 +191,17 @@ export function loadConfig(inputs: ConfigInputs): Config {
     clientKeys,
     ...signals,
     stopTimeoutSeconds,
+    logFormat,
     issuer,
     decisionLog,
   };
+}
+
+function logFormatAt(value: unknown, where: string, problems: string[]): LogFormat {
+  if (value === undefined) return 'text';
+  if ((LOG_FORMATS as readonly unknown[]).includes(value)) return value as LogFormat;
+  problems.push(`${where}: expected ${LOG_FORMATS.map((f) => `"${f}"`).join(' or ')}${typeof value === 'string' ? ` (\`${value}\` given)` : ''}`);
+  return 'text';
 }
 
 function readConfigFile(path: string, shown: string, problems: string[]): Json {
@@ -202,7 +215,7 @@ function readConfigFile(path: string, shown: string, problems: string[]): Json {
   if ('problem' in read) throw new ConfigError(`${shown}:${read.problem.line}:${read.problem.col}: not valid JSON: ${read.problem.message}`);
   const json = read.value;
   if (!isObject(json)) throw new ConfigError(`${shown}: a config file is a JSON object`);
-  onlyKeys(json, ['policies', 'db', 'http', 'grpc', 'watch', 'admin_key', 'trusted_issuers', 'forward_auth', 'client_keys', 'decision_log', 'trusted_proxies', 'envoy_trusted_proxies', 'client_address_header', 'ip_lists', 'velocity', 'issuer', 'stop_timeout_seconds'], shown, problems);
+  onlyKeys(json, ['policies', 'db', 'http', 'grpc', 'watch', 'admin_key', 'trusted_issuers', 'forward_auth', 'client_keys', 'decision_log', 'trusted_proxies', 'envoy_trusted_proxies', 'client_address_header', 'ip_lists', 'velocity', 'issuer', 'stop_timeout_seconds', 'log_format'], shown, problems);
   return json;
 }
 

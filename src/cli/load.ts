@@ -20,7 +20,11 @@ export async function loadSet(dir: string): Promise<{ folder: PolicyFolder } & B
 
 /** One diagnostic a line on stderr, paths as given on the command line. */
 export function printDiagnostics(io: CliIo, result: BuildResult, prefix: string): void {
-  for (const d of result.diagnostics) writeLine(io.stderr, formatDiagnostic(underFolder(d, prefix)));
+  for (const line of diagnosticLines(result, prefix)) writeLine(io.stderr, line);
+}
+
+export function diagnosticLines(result: BuildResult, prefix: string): string[] {
+  return result.diagnostics.map((d) => formatDiagnostic(underFolder(d, prefix)));
 }
 
 /** File names in diagnostics are relative to the policies folder; shown, they include it. */

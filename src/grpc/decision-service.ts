@@ -11,6 +11,7 @@ import type { Decider, Origin } from '../server/decider.js';
 import { canonical, type TrustedProxies } from '../signals/client-address.js';
 import type { Request } from '../language/eval/activation.js';
 import { GrpcError, unary, type CallInfo } from './service-definition.js';
+import type { ServerLog } from '../server/server-log.js';
 
 /** `127.0.0.1:50123` → `127.0.0.1`, `[::1]:50123` → `::1`; `null` for a peer without an IP (a Unix socket). */
 export function peerAddress(peer: string): string | null {
@@ -56,7 +57,7 @@ function toResponse(d: Decision, tokenError: string | null) {
  * end user's bearer token in `context.token` is taken out, verified, and its claims become
  * the `token` root (engine/request-token.ts); policies and the log never see the raw token.
  */
-export function decisionService(policies: LivePolicySet, decider: Decider, proxies: TrustedProxies, verify: VerifyToken) {
+export function decisionService(policies: LivePolicySet, decider: Decider, proxies: TrustedProxies, verify: VerifyToken, log: ServerLog) {
   /** The caller's address: the peer, or what a trusted proxy forwarded in `x-forwarded-for` metadata. */
   const origin = (call: CallInfo): Origin => {
     const peer = peerAddress(call.peer);
@@ -67,7 +68,7 @@ export function decisionService(policies: LivePolicySet, decider: Decider, proxi
       const { request, tokenError } = await withRequestToken(toRequest(r, ''), verify);
       if (call.cancelled()) throw new GrpcError(status.CANCELLED, 'the call was cancelled, or its deadline passed, before it was decided');
       return toResponse(decider.decide('grpc', randomUUID(), policies.current, request, { explain: r.explain }, origin(call)), tokenError);
-    }),
+    }, log),
     decideBatch: unary<typeof DecideBatchRequestSchema, typeof DecideBatchResponseSchema>(async (r, call) => {
       const from = origin(call);
       if (r.requests.length > 1000) throw new GrpcError(status.INVALID_ARGUMENT, 'at most 1000 requests in a batch');
@@ -83,6 +84,6 @@ export function decisionService(policies: LivePolicySet, decider: Decider, proxi
       return create(DecideBatchResponseSchema, {
         decisions: requests.map(({ item, request, tokenError }, i) => toResponse(decider.decide('grpc_batch', `${id}#${i}`, set, request, { explain: item.explain }, from), tokenError)),
       });
-    }),
+    }, log),
   };
 }

@@ -3,6 +3,7 @@ import { HeaderValueOption_HeaderAppendAction } from '../gen/proto/envoy/config/
 import { CheckRequestSchema, CheckResponseSchema, type AttributeContext_HttpRequest } from '../gen/proto/envoy/service/auth/v3/external_auth_pb.js';
 import { gatewayRequest, gatewayVerdict, headerValue, RETRY_AFTER_S } from '../engine/gateway.js';
 import { routePath } from '../engine/route-path.js';
+import type { ServerLog } from '../server/server-log.js';
 import { verifyPresented } from '../tokens/dpop.js';
 import type { LivePolicySet } from '../engine/live-set.js';
 import type { Decider } from '../server/decider.js';
@@ -53,7 +54,7 @@ export const undecodableCheck = (reason: string) => denied(Code.INVALID_ARGUMENT
  * answered with a gRPC error that a decision could answer instead: Envoy's
  * `failure_mode_allow` would let such a request through.
  */
-export function envoyAuthorization(policies: LivePolicySet, decider: Decider, options: ForwardAuthOptions, callers: TrustedProxies, proxies: TrustedProxies, warn: (message: string) => void = () => {}) {
+export function envoyAuthorization(policies: LivePolicySet, decider: Decider, options: ForwardAuthOptions, callers: TrustedProxies, proxies: TrustedProxies, log: ServerLog) {
   // Callers told once that the client address they send is not believed (an Envoy not yet in trusted_proxies).
   const told = new Set<string>();
   return {
@@ -76,7 +77,7 @@ export function envoyAuthorization(policies: LivePolicySet, decider: Decider, op
       const claimed = source?.case === 'socketAddress' ? source.value.address : '';
       if (!trustedSender && claimed !== '' && canonical(claimed) !== caller && told.size < 100 && !told.has(caller)) {
         told.add(caller);
-        warn(`Envoy Check calls from ${caller || 'a caller without an address'} name the client (${claimed}), which is not believed: the client address is taken to be the caller's own; if that is Envoy, add its address to trusted_proxies`);
+        log.warn(`Envoy Check calls from ${caller || 'a caller without an address'} name the client (${claimed}), which is not believed: the client address is taken to be the caller's own; if that is Envoy, add its address to trusted_proxies`);
       }
       const peer = !trustedSender ? caller : claimed;
       // Envoy sends the address of the connection it accepted (the last hop), not one it
@@ -116,6 +117,6 @@ export function envoyAuthorization(policies: LivePolicySet, decider: Decider, op
         case 'forbidden':
           return denied(Code.PERMISSION_DENIED, 403, verdict.reason, [{ key: 'x-gavel-reason', value: headerValue(verdict.reason) }]);
       }
-    }),
+    }, log),
   };
 }

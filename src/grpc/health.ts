@@ -1,5 +1,5 @@
 import { create } from '@bufbuild/protobuf';
-import { status, type handleServerStreamingCall, type ServerWritableStream } from '@grpc/grpc-js';
+import { status, type handleServerStreamingCall, type handleUnaryCall, type ServerWritableStream } from '@grpc/grpc-js';
 import {
   HealthCheckRequestSchema,
   HealthCheckResponseSchema,
@@ -8,6 +8,7 @@ import {
   type HealthCheckResponse,
 } from '../gen/proto/grpc/health/v1/health_pb.js';
 import { GrpcError, unary, undecodable } from './service-definition.js';
+import { ServerLog } from '../server/server-log.js';
 
 /** The services this server reports on: "" (the whole server) and each service name. */
 export const SERVED = ['', 'gavel.v1.DecisionService', 'envoy.service.auth.v3.Authorization'] as const;
@@ -33,8 +34,12 @@ export class Health {
   #timer: NodeJS.Timeout | null = null;
   #stopped = false;
 
-  constructor(ready: () => boolean) {
+  constructor(ready: () => boolean, log: ServerLog = ServerLog.toProcess()) {
     this.#ready = ready;
+    this.check = unary<typeof HealthCheckRequestSchema, typeof HealthCheckResponseSchema>(async (r) => {
+      if (!known(r.service)) throw new GrpcError(status.NOT_FOUND, `unknown service \`${r.service}\``);
+      return response(this.#servingNow());
+    }, log);
   }
 
   /** Every status NOT_SERVING from now on; open watches are told and ended. */
@@ -49,10 +54,7 @@ export class Health {
     this.#watches.clear();
   }
 
-  readonly check = unary<typeof HealthCheckRequestSchema, typeof HealthCheckResponseSchema>(async (r) => {
-    if (!known(r.service)) throw new GrpcError(status.NOT_FOUND, `unknown service \`${r.service}\``);
-    return response(this.#servingNow());
-  });
+  readonly check: handleUnaryCall<HealthCheckRequest, HealthCheckResponse>;
 
   readonly watch: handleServerStreamingCall<HealthCheckRequest, HealthCheckResponse> = (call) => {
     const reason = undecodable(call.request);

@@ -16,6 +16,7 @@ import { decisionService } from './decision-service.js';
 import { envoyAuthorization, refusedCaller, undecodableCheck } from './envoy-authorization.js';
 import type { Health } from './health.js';
 import { serviceDefinition, undecodable } from './service-definition.js';
+import { ServerLog } from '../server/server-log.js';
 
 export interface GrpcOptions {
   policies: LivePolicySet;
@@ -29,8 +30,8 @@ export interface GrpcOptions {
   proxies?: TrustedProxies;
   /** Envoy's downstream peers (a CheckRequest's `source`) whose X-Forwarded-For names the client: `envoy_trusted_proxies`, none by default. */
   envoyProxies?: TrustedProxies;
-  /** Told what an operator should know (a line for the server log). */
-  warn?: (message: string) => void;
+  /** Where what an operator should know is told: warnings, failures inside a call; the process's stderr, as text, when absent. */
+  serverLog?: ServerLog;
   /** How long a call's request may take to arrive (GRPC_LIMITS.RECEIVE_TIMEOUT_MS; shorter in tests). */
   receiveTimeoutMs?: number;
 }
@@ -55,8 +56,9 @@ export function buildGrpcServer(options: GrpcOptions): Server {
     interceptors: [receivedWithin(options.receiveTimeoutMs ?? GRPC_LIMITS.RECEIVE_TIMEOUT_MS)],
   });
   const guard = guarded(options.clientKeys ?? new ClientKeys({}), options.decider.metrics.refusals);
-  const decisions = decisionService(options.policies, options.decider, options.proxies ?? new TrustedProxies([]), options.gateway.verifyToken);
-  const envoy = envoyAuthorization(options.policies, options.decider, options.gateway, options.proxies ?? new TrustedProxies([]), options.envoyProxies ?? new TrustedProxies([]), options.warn);
+  const log = options.serverLog ?? ServerLog.toProcess();
+  const decisions = decisionService(options.policies, options.decider, options.proxies ?? new TrustedProxies([]), options.gateway.verifyToken, log);
+  const envoy = envoyAuthorization(options.policies, options.decider, options.gateway, options.proxies ?? new TrustedProxies([]), options.envoyProxies ?? new TrustedProxies([]), log);
   server.addService(serviceDefinition(DecisionService), { decide: guard(decisions.decide), decideBatch: guard(decisions.decideBatch) });
   // A CheckRequest that cannot be decoded is denied, not failed: `failure_mode_allow` would pass it.
   const check: typeof envoy.check = (call, callback) => {

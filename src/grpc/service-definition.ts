@@ -1,6 +1,7 @@
 import { fromBinary, toBinary, type DescMessage, type DescService, type MessageShape } from '@bufbuild/protobuf';
 import type { handleUnaryCall, MethodDefinition, ServiceDefinition } from '@grpc/grpc-js';
 import { MAX_JSON_DEPTH } from '../formats/json-depth.js';
+import type { ServerLog } from '../server/server-log.js';
 
 /**
  * How deep a request's messages may nest. A JSON level of a `google.protobuf.Struct` is two
@@ -74,7 +75,7 @@ export class GrpcError extends Error {
 }
 
 /** Wraps a typed handler for grpc-js: errors become statuses, never stack traces. */
-export function unary<I extends DescMessage, O extends DescMessage>(handler: Unary<I, O>): handleUnaryCall<MessageShape<I>, MessageShape<O>> {
+export function unary<I extends DescMessage, O extends DescMessage>(handler: Unary<I, O>, log: ServerLog): handleUnaryCall<MessageShape<I>, MessageShape<O>> {
   return (call, callback) => {
     const request: unknown = call.request;
     if (request instanceof Undecodable) return callback({ code: 3, details: `the request is not a valid ${call.getPath().split('/')[2] ?? ''} message: ${request.reason}` }, null);
@@ -83,8 +84,8 @@ export function unary<I extends DescMessage, O extends DescMessage>(handler: Una
       (response) => callback(null, response),
       (err: unknown) => {
         if (err instanceof GrpcError) return callback({ code: err.code, details: err.message }, null);
-        // The caller hears only that it failed; the server log (stderr) gets the method and the stack.
-        process.stderr.write(`gavel: gRPC ${call.getPath()} failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+        // The caller hears only that it failed; the server log gets the method and the stack.
+        log.error(`gRPC ${call.getPath()} failed: ${String(err)}`, err instanceof Error && err.stack !== undefined ? { stack: err.stack } : {});
         callback({ code: 13, details: 'internal error; see the server log' }, null);
       },
     );

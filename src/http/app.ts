@@ -12,6 +12,7 @@ import { Metrics } from '../server/metrics.js';
 import { Decider } from '../server/decider.js';
 import type { LiveDirectory } from '../engine/directory.js';
 import { errorHandler } from './error-handler.js';
+import { ServerLog } from '../server/server-log.js';
 import { authzenRoutes } from './routes/authzen.js';
 import { decideRoutes } from './routes/decide.js';
 import { searchRoutes } from './routes/search.js';
@@ -92,6 +93,8 @@ export interface AppOptions {
   adminAttempts?: AttemptLimit;
   /** Dynamic client registrations per client address (RFC 7591); default 20 an hour. */
   registrations?: AttemptLimit;
+  /** Where failures inside a request are told (with their stacks); the process's stderr, as text, when absent. */
+  serverLog?: ServerLog;
 }
 
 const NO_ISSUERS: ForwardAuthOptions = {
@@ -122,7 +125,8 @@ export function buildApp(options: AppOptions): FastifyInstance {
     clientErrorHandler: clientError(options.requestTimeout?.ms ?? REQUEST_TIMEOUT_MS),
     frameworkErrors: frameworkError,
   });
-  app.setErrorHandler(errorHandler);
+  const serverLog = options.serverLog ?? ServerLog.toProcess();
+  app.setErrorHandler(errorHandler(serverLog));
   jsonBodies(app);
   app.setNotFoundHandler((request, reply) => {
     void reply.status(404).send({ error: 'not_found', message: `no route for ${request.method} ${request.url.split('?')[0]}` });
@@ -142,11 +146,11 @@ export function buildApp(options: AppOptions): FastifyInstance {
   searchRoutes(app, options.policies, decider, gateway.verifyToken, origin, { pageKey: options.searchPageKey ?? randomBytes(32), limits: options.searchLimits });
   decideRoutes(app, options.policies, decider, gateway.verifyToken, origin);
   forwardAuthRoutes(app, options.policies, decider, gateway, origin);
-  if (options.issuer) oauthRoutes(app, options.issuer, origin, options.registrations ?? new AttemptLimit(DEFAULT_REGISTRATIONS_PER_HOUR, 3_600_000));
+  if (options.issuer) oauthRoutes(app, options.issuer, origin, options.registrations ?? new AttemptLimit(DEFAULT_REGISTRATIONS_PER_HOUR, 3_600_000), serverLog);
   healthRoutes(app, options.policies, metrics, options.reload ?? null, options.store ?? null, options.ipLists ?? null, options.logFailing ?? (() => null));
   const limits = { attempts: options.adminAttempts ?? new AttemptLimit(), origin };
   const gate = { ...limits, key: options.admin?.key ?? null };
-  adminRoutes(app, options.admin ?? { key: null, store: null, reload: null }, options.policies, gate);
+  adminRoutes(app, options.admin ?? { key: null, store: null, reload: null }, options.policies, gate, serverLog);
   complianceRoutes(app, options.policies, gate);
   if (options.console) consoleRoutes(app, { ...options.console, policies: options.policies, proxies: options.proxies ?? new TrustedProxies([]), attempts: limits });
   return app;

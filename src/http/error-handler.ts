@@ -1,22 +1,23 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import type { ServerLog } from '../server/server-log.js';
 
 /** Fastify's codes for a body it cannot hand to a parser; AuthZEN wants 400 for them (json-body.ts answers the rest). */
 const NOT_JSON = new Set(['FST_ERR_CTP_INVALID_MEDIA_TYPE', 'FST_ERR_CTP_INVALID_CONTENT_LENGTH']);
 
 /**
- * A failure inside the server, for the server log (stderr): the route, the request id, the
- * stack — what the caller is not told. Fastify's own logger is off (its per-request logging
- * costs on the hot path).
+ * A failure inside the server, for the server log: the route, the request id, the stack —
+ * what the caller is not told. Fastify's own logger is off (its per-request logging costs
+ * on the hot path).
  */
-export function logServerError(request: FastifyRequest, err: Error): void {
-  process.stderr.write(`gavel: ${request.method} ${request.url.split('?')[0]} (request ${request.id}) failed: ${err.stack ?? err.message}\n`);
+export function logServerError(log: ServerLog, request: FastifyRequest, err: Error): void {
+  log.error(`${request.method} ${request.url.split('?')[0]} (request ${request.id}) failed: ${String(err)}`, { requestId: request.id, ...(err.stack === undefined ? {} : { stack: err.stack }) });
 }
 
 /**
  * The one place errors become responses: `{error, message}` with the right 4xx, public
  * fields only. A 5xx never carries the internal message or a stack.
  */
-export function errorHandler(err: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+export const errorHandler = (log: ServerLog) => (err: FastifyError, request: FastifyRequest, reply: FastifyReply): void => {
   if (err.validation !== undefined) {
     void reply.status(400).send({ error: 'invalid_request', message: validationMessage(err) });
     return;
@@ -28,13 +29,13 @@ export function errorHandler(err: FastifyError, request: FastifyRequest, reply: 
   }
   const status = err.statusCode ?? 500;
   if (status >= 500) {
-    logServerError(request, err);
+    logServerError(log, request, err);
     void reply.status(500).send({ error: 'internal_error', message: 'internal error; see the server log' });
     return;
   }
   const error = status === 413 ? 'payload_too_large' : status === 404 ? 'not_found' : 'invalid_request';
   void reply.status(status).send({ error, message: err.message });
-}
+};
 
 const TYPE_NAMES: Record<string, string> = { object: 'a JSON object', array: 'a JSON array', string: 'a string', integer: 'an integer', number: 'a number', boolean: 'true or false' };
 

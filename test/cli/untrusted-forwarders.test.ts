@@ -2,12 +2,13 @@ import { PassThrough } from 'node:stream';
 import { describe, expect, test, vi } from 'vitest';
 import { untrustedForwarders } from '../../src/cli/commands/serve.js';
 import { TrustedProxies } from '../../src/signals/client-address.js';
+import { ServerLog } from '../../src/server/server-log.js';
 
 function capture() {
   const stderr = new PassThrough();
   let text = '';
   stderr.on('data', (d: Buffer) => (text += d.toString()));
-  const io = { stdout: new PassThrough(), stderr, stdin: new PassThrough(), cwd: '/' };
+  const io = new ServerLog({ stdout: new PassThrough(), stderr });
   return { io, lines: () => text.split('\n').filter((l) => l !== '') };
 }
 

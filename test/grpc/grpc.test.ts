@@ -24,6 +24,7 @@ import { batchText } from '../../src/store/decision-summary.js';
 import type { DecisionBatch, DecisionRecord } from '../../src/store/store.js';
 import { TrustedProxies } from '../../src/signals/client-address.js';
 import type { Server } from '@grpc/grpc-js';
+import { ServerLog } from '../../src/server/server-log.js';
 
 const ISSUER = 'https://issuer.test';
 const POLICIES = `
@@ -438,7 +439,7 @@ describe('client keys', () => {
       gateway: { verifyToken: async () => ({ ok: false, reason: 'none' }), headers: [], responseHeaders: {}, replay: new ReplayCache() },
       health: new Health(() => true),
       clientKeys: new ClientKeys({ envoy: KEY }),
-      warn: (message) => void warnings.push(message),
+      serverLog: new ServerLog({ stdout: process.stdout, stderr: { write: (line: string) => warnings.push(line) } as unknown as NodeJS.WritableStream }),
     });
     const port = await new Promise<number>((resolve, reject) => keyed.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))));
     at = `127.0.0.1:${port}`;
@@ -469,7 +470,7 @@ describe('client keys', () => {
     expect(r.status?.code).toBe(16);
     // The operator of an Envoy not yet in trusted_proxies is told, once.
     await call(Authorization, 'check', CheckRequestSchema, request, { at, metadata: { 'x-gavel-client-key': KEY } });
-    expect(warnings).toEqual([expect.stringMatching(/^Envoy Check calls from 127\.0\.0\.1 name the client \(198\.51\.100\.9\), which is not believed: .*add its address to trusted_proxies$/)]);
+    expect(warnings).toEqual([expect.stringMatching(/^gavel: warning: Envoy Check calls from 127\.0\.0\.1 name the client \(198\.51\.100\.9\), which is not believed: .*add its address to trusted_proxies\n$/)]);
   });
 
   test('with the key in x-gavel-client-key or as a bearer key, calls are decided; health needs none', async () => {

@@ -5,6 +5,7 @@ import { LivePolicySet } from '../../engine/live-set.js';
 import { PolicyReloader, type ReloadOutcome } from '../../engine/reload.js';
 import { buildApp } from '../../http/app.js';
 import { Metrics } from '../../server/metrics.js';
+import { ServerLog } from '../../server/server-log.js';
 import { Decider } from '../../server/decider.js';
 import { AttemptLimit } from '../../server/attempt-limit.js';
 import { ClientKeys } from '../../server/keys.js';
@@ -36,7 +37,7 @@ import { createTokenVerifier } from '../../tokens/verify-token.js';
 import { COMMON, flags } from '../args.js';
 import { Exit, UsageError, writeLine, type CliIo } from '../io.js';
 import { NewDatabase, openStore } from '../new-database.js';
-import { loadSet, printDiagnostics } from '../load.js';
+import { diagnosticLines, loadSet, printDiagnostics } from '../load.js';
 import type { JWTPayload } from 'jose';
 import { defaultSubjectType } from '../../engine/gateway.js';
 
@@ -95,13 +96,16 @@ class ServeSignals {
   #done = false;
   #reload: (() => void) | null = null;
   readonly #handlers: [NodeJS.Signals, () => void][];
+  /** Text until the configuration says otherwise. */
+  #log: ServerLog;
 
-  constructor(private readonly io: CliIo) {
+  constructor(io: CliIo) {
+    this.#log = new ServerLog(io);
     this.stopped = new Promise((resolve) => (this.#stop = resolve));
     const stop = (signal: NodeJS.Signals) => () => {
       if (!this.#stopping) return void ((this.#stopping = true), (this.#stoppedAt = Date.now()), this.#stop(signal));
       // Ctrl-C under `npm start` reaches Gavel twice at once (from the terminal and from npm): only a later one is news.
-      if (!this.#done && Date.now() - this.#stoppedAt > 500) writeLine(this.io.stderr, `gavel: ${signal} again: already stopping — finishing the requests in flight (within stop_timeout_seconds) and writing the decision log (SIGKILL ends at once, and loses them)`);
+      if (!this.#done && Date.now() - this.#stoppedAt > 500) this.#log.error(`${signal} again: already stopping — finishing the requests in flight (within stop_timeout_seconds) and writing the decision log (SIGKILL ends at once, and loses them)`);
     };
     this.#handlers = [
       ['SIGTERM', stop('SIGTERM')],
@@ -109,6 +113,15 @@ class ServeSignals {
       ['SIGHUP', () => (this.#stopping ? undefined : this.#reload?.())],
     ];
     for (const [signal, handler] of this.#handlers) process.on(signal, handler);
+  }
+
+  /** The server's log, in its configured format. */
+  tellTo(log: ServerLog): void {
+    this.#log = log;
+  }
+
+  get log(): ServerLog {
+    return this.#log;
   }
 
   /** Serving now: SIGHUP runs `reload`. */
@@ -130,6 +143,10 @@ export async function serve(argv: string[], io: CliIo): Promise<number> {
   const signals = new ServeSignals(io);
   try {
     return await serveUntilStopped(argv, io, signals);
+  } catch (err: unknown) {
+    // A start that fails once the configuration is read is said in its format (text: by `gavel`, as for every command).
+    if (err instanceof UsageError && signals.log.format === 'json') return signals.log.error(`cannot start: ${err.message}`), Exit.usage;
+    throw err;
   } finally {
     signals.dispose();
   }
@@ -161,16 +178,20 @@ async function serveUntilStopped(argv: string[], io: CliIo, osSignals: ServeSign
     if (err instanceof ConfigError) throw new UsageError(err.message);
     throw err;
   }
+  const say = new ServerLog(io, config.logFormat);
+  osSignals.tellTo(say);
   const dir = config.policies;
   const result = await loadSet(dir);
   if (result.set === null) {
-    printDiagnostics(io, result, values.policies ?? 'policies');
+    if (say.format === 'json') say.error('cannot start: the policies are invalid', { details: diagnosticLines(result, values.policies ?? 'policies') });
+    else printDiagnostics(io, result, values.policies ?? 'policies');
     return Exit.failed;
   }
   // Reloads in a worker thread: parsing and building a million-prefix list would stop requests for a second or two.
-  const opened = await LiveIpLists.open(config.ipLists, { onReload: (report) => reportLists(io, report), offThread: true });
+  const opened = await LiveIpLists.open(config.ipLists, { onReload: (report) => reportLists(say, report), offThread: true });
   if (!opened.ok) {
-    for (const e of opened.errors) writeLine(io.stderr, `gavel: ${e}`);
+    if (say.format === 'json') say.error('cannot start: an IP list is invalid', { details: opened.errors });
+    else for (const e of opened.errors) say.error(e);
     return Exit.failed;
   }
   const ipLists = opened.lists;
@@ -201,11 +222,11 @@ async function serveUntilStopped(argv: string[], io: CliIo, osSignals: ServeSign
       ? new WorkerLogSink(
           config.db,
           { days: retentionDays, maxRows, maxBytes: maxMegabytes * 1024 * 1024 },
-          (err) => writeLine(io.stderr, `gavel: cannot write the decision log (will retry): ${err.message}`),
-          (err) => writeLine(io.stderr, `gavel: cannot delete decisions past the log's retention (will retry): ${err.message}`),
+          (err) => say.error(`cannot write the decision log (will retry): ${err.message}`),
+          (err) => say.error(`cannot delete decisions past the log's retention (will retry): ${err.message}`),
         )
       : null;
-  const log = enabled ? new DecisionLog(sink ?? store, { keepRequests, tokenClaims }, (err) => writeLine(io.stderr, `gavel: cannot write the decision log (will retry): ${err instanceof Error ? err.message : String(err)}`)) : null;
+  const log = enabled ? new DecisionLog(sink ?? store, { keepRequests, tokenClaims }, (err) => say.error(`cannot write the decision log (will retry): ${err instanceof Error ? err.message : String(err)}`)) : null;
   // Retention: the writer thread keeps the log within retention_days, max_rows and max_megabytes as it writes.
   // Without it (the log off, or an in-memory database), decisions past them are pruned here, on start and hourly.
   const prune = () => store.pruneDecisions(new Date(Date.now() - retentionDays * 86_400_000).toISOString(), maxRows);
@@ -226,7 +247,7 @@ async function serveUntilStopped(argv: string[], io: CliIo, osSignals: ServeSign
       more = swept !== null && swept >= SWEEP;
       sweepFailing = false;
     } catch (err: unknown) {
-      if (!sweepFailing) writeLine(io.stderr, `gavel: cannot delete expired tokens (will retry): ${err instanceof Error ? err.message : String(err)}`);
+      if (!sweepFailing) say.error(`cannot delete expired tokens (will retry): ${err instanceof Error ? err.message : String(err)}`);
       sweepFailing = true;
     }
     sweeping = setTimeout(sweepGrants, more ? 200 : 10_000).unref();
@@ -277,11 +298,11 @@ async function serveUntilStopped(argv: string[], io: CliIo, osSignals: ServeSign
     const r = registry.registry;
     // The directory holds the registry's users as entities too: counted once, as users.
     warnOpenid();
-    writeLine(io.stdout, `gavel: directory and registry reloaded (${count(directory.current.size - r.users.length, 'entity', 'entities')}, ${count(r.apis.length, 'API')}, ${count(r.clients.length, 'client')}, ${count(r.users.length, 'user')})`);
+    say.info(`directory and registry reloaded (${count(directory.current.size - r.users.length, 'entity', 'entities')}, ${count(r.apis.length, 'API')}, ${count(r.clients.length, 'client')}, ${count(r.users.length, 'user')})`);
     // A key added by `gavel keys rotate` signs from now on.
     keys.refresh(store, secret).then(
-      (added) => added && writeLine(io.stdout, `gavel: signing with key ${keys.signingKid}`),
-      (err: unknown) => writeLine(io.stderr, `gavel: cannot read the signing keys again: ${err instanceof Error ? err.message : String(err)}`),
+      (added) => added && say.info(`signing with key ${keys.signingKid}`),
+      (err: unknown) => say.error(`cannot read the signing keys again: ${err instanceof Error ? err.message : String(err)}`),
     );
   };
   let revocations = store.revocationMarker();
@@ -293,17 +314,17 @@ async function serveUntilStopped(argv: string[], io: CliIo, osSignals: ServeSign
         issuer.revocationsChanged();
         revocations = revoked;
       } catch (err: unknown) {
-        writeLine(io.stderr, `gavel: cannot read the revoked tokens again (will retry): ${err instanceof Error ? err.message : String(err)}`);
+        say.error(`cannot read the revoked tokens again (will retry): ${err instanceof Error ? err.message : String(err)}`);
       }
     }
-    if (refreshing === null && store.changeMarker() !== marker) refresh().catch((err: unknown) => writeLine(io.stderr, `gavel: cannot read the directory and registry again (will retry): ${err instanceof Error ? err.message : String(err)}`));
+    if (refreshing === null && store.changeMarker() !== marker) refresh().catch((err: unknown) => say.error(`cannot read the directory and registry again (will retry): ${err instanceof Error ? err.message : String(err)}`));
   }, 1000).unref();
   // Each revision served is stored once (its files), for `gavel explain` and `gavel diff REVISION`.
   const saveRevision = (revision: string, folder: PolicyFolder) => {
     try {
       store.savePolicyRevision({ id: revision, savedAt: new Date().toISOString(), files: revisionFiles(folder) });
     } catch (err: unknown) {
-      writeLine(io.stderr, `gavel: cannot store policy revision ${revision}: ${err instanceof Error ? err.message : String(err)}`);
+      say.error(`cannot store policy revision ${revision}: ${err instanceof Error ? err.message : String(err)}`);
     }
   };
   saveRevision(result.set.revision, result.folder);
@@ -323,13 +344,13 @@ async function serveUntilStopped(argv: string[], io: CliIo, osSignals: ServeSign
     const said = warnings.join('\n');
     if (said === warned) return;
     warned = said;
-    for (const w of warnings) writeLine(io.stderr, `gavel: warning: ${w}`);
+    for (const w of warnings) say.warn(`${w}`);
   };
   // An empty folder is a valid policy set that denies everything: said, as gavel check says it, at start and after each reload.
   const warnEmpty = () => {
-    if (live.current.policies.length === 0) writeLine(io.stderr, `gavel: warning: no policies in ${dir}: every request is denied`);
+    if (live.current.policies.length === 0) say.warn(`no policies in ${dir}: every request is denied`);
   };
-  const metrics = new Metrics(live, () => (log?.depth ?? 0) + (sink?.depth ?? 0), () => (log?.dropped ?? 0) + (sink?.dropped ?? 0), () => sink?.failing != null, (message) => writeLine(io.stderr, `gavel: warning: ${message}`));
+  const metrics = new Metrics(live, () => (log?.depth ?? 0) + (sink?.depth ?? 0), () => (log?.dropped ?? 0) + (sink?.dropped ?? 0), () => sink?.failing != null, (message) => say.warn(message));
   metrics.collectProcessMetrics();
   // With the admin APIs on (affects, the console, what-if), the set's syntax trees are kept for partial evaluation.
   const trees = config.adminKey === null ? null : new TreeKeeper(live);
@@ -337,7 +358,7 @@ async function serveUntilStopped(argv: string[], io: CliIo, osSignals: ServeSign
   const reloader = new PolicyReloader(dir, live, (outcome) => {
     metrics.reloaded(outcome);
     if (outcome.result === 'applied') trees?.refresh();
-    report(io, outcome, live.current.revision);
+    report(say, outcome, live.current.revision);
     if (outcome.result === 'applied') warnEmpty(), warnOpenid();
   }, undefined, (set, folder) => saveRevision(set.revision, folder));
   if (config.watch) reloader.watch();
@@ -353,11 +374,11 @@ async function serveUntilStopped(argv: string[], io: CliIo, osSignals: ServeSign
     metrics.jwksFetched(url, failure);
     const since = jwksFailing.get(url.href);
     if (failure === null) {
-      if (since !== undefined) writeLine(io.stdout, `gavel: the keys at ${url.href} were fetched again`);
+      if (since !== undefined) say.info(`the keys at ${url.href} were fetched again`);
       jwksFailing.delete(url.href);
     } else if (since === undefined || Date.now() - since >= 60_000) {
       jwksFailing.set(url.href, Date.now());
-      writeLine(io.stderr, `gavel: warning: cannot fetch a trusted issuer's keys from ${url.href}: ${failure} (tokens needing them are refused with 503 until they can be fetched)`);
+      say.warn(`cannot fetch a trusted issuer's keys from ${url.href}: ${failure} (tokens needing them are refused with 503 until they can be fetched)`);
     }
   };
   const verifyToken = withSelfTrust(issuer, createTokenVerifier(config.trustedIssuers, { onJwksFetch }), (audience) => registry.apis.has(audience));
@@ -380,9 +401,9 @@ async function serveUntilStopped(argv: string[], io: CliIo, osSignals: ServeSign
   const searchPageKey = createHmac('sha256', secret).update('gavel search page tokens').digest();
   // The console signs in with the admin key and reads the same store; without a key it says how to enable it.
   const consoleOptions = { key: config.adminKey, store: enabled ? store : null };
-  const app = buildApp({ baseUrl: config.issuer.url === null ? null : () => config.issuer.url, policies: live, metrics, reload: reloader.status, forwardAuth, log, logFailing: () => (sink?.failing == null ? null : { ...sink.failing, queued: (log?.depth ?? 0) + sink.depth }), store, directory, admin, decider, clientKeys, proxies, untrustedForwarder: untrustedForwarders(proxies, io), ipLists: config.ipLists.length > 0 ? ipLists : null, issuer, searchPageKey, console: consoleOptions, registrations: new AttemptLimit(config.issuer.registrationsPerHour, 3_600_000) });
-  const health = new Health(() => store.ping());
-  const grpc = buildGrpcServer({ policies: live, decider, gateway: forwardAuth, health, clientKeys, proxies, envoyProxies: new TrustedProxies(config.envoyTrustedProxies, config.clientAddressHeader), warn: (message) => writeLine(io.stderr, `gavel: warning: ${message}`) });
+  const app = buildApp({ baseUrl: config.issuer.url === null ? null : () => config.issuer.url, policies: live, metrics, reload: reloader.status, forwardAuth, log, logFailing: () => (sink?.failing == null ? null : { ...sink.failing, queued: (log?.depth ?? 0) + sink.depth }), store, directory, admin, decider, clientKeys, proxies, untrustedForwarder: untrustedForwarders(proxies, say), ipLists: config.ipLists.length > 0 ? ipLists : null, issuer, searchPageKey, console: consoleOptions, registrations: new AttemptLimit(config.issuer.registrationsPerHour, 3_600_000), serverLog: say });
+  const health = new Health(() => store.ping(), say);
+  const grpc = buildGrpcServer({ policies: live, decider, gateway: forwardAuth, health, clientKeys, proxies, envoyProxies: new TrustedProxies(config.envoyTrustedProxies, config.clientAddressHeader), serverLog: say });
   /** Stops everything started: after SIGTERM, or when a port cannot be bound (so the process exits). */
   const shutdown = async () => {
     reloader.close();
@@ -396,7 +417,7 @@ async function serveUntilStopped(argv: string[], io: CliIo, osSignals: ServeSign
     // The log's share: up to LOG_FLUSH_MS, and never less than what a writer asked to stop is given.
     const requestsMs = stopMs - Math.max(STOP_GRACE_MS, Math.min(LOG_FLUSH_MS, stopMs / 3));
     const cut = setTimeout(() => {
-      writeLine(io.stderr, `gavel: requests still in flight after ${requestsMs / 1000} s; closing their connections`);
+      say.error(`requests still in flight after ${requestsMs / 1000} s; closing their connections`);
       app.server.closeAllConnections();
       grpc.forceShutdown();
     }, requestsMs);
@@ -411,7 +432,7 @@ async function serveUntilStopped(argv: string[], io: CliIo, osSignals: ServeSign
     log?.close();
     // What the writer had not written when it stopped, and what it never accepted (restarting).
     const lost = ((await sink?.close(Math.max(until - Date.now(), 0))) ?? 0) + (log?.depth ?? 0);
-    if (lost > 0) writeLine(io.stderr, `gavel: ${lost} decisions could not be written to the decision log`);
+    if (lost > 0) say.error(`${lost} decisions could not be written to the decision log`);
     store.close();
   };
   let grpcPort: number;
@@ -438,18 +459,18 @@ async function serveUntilStopped(argv: string[], io: CliIo, osSignals: ServeSign
   const bound = app.server.address();
   const where = typeof bound === 'object' && bound !== null ? `${bound.family === 'IPv6' ? `[${bound.address}]` : bound.address}:${bound.port}` : String(bound);
   issuer.url = config.issuer.url ?? `http://${where}`;
-  writeLine(io.stdout, `gavel: serving ${result.set.policies.length} policies (revision ${result.set.revision}) on http://${where} and grpc://${config.grpc.host}:${grpcPort}`);
+  say.info(`serving ${result.set.policies.length} policies (revision ${result.set.revision}) on http://${where} and grpc://${config.grpc.host}:${grpcPort}`);
   warnEmpty();
   warnOpenid();
   // A wildcard address is where Gavel listens, not where clients reach it: tokens naming it
   // as their issuer would be trusted by no outside verifier.
   if (config.issuer.url === null && typeof bound === 'object' && bound !== null && (bound.address === '0.0.0.0' || bound.address === '::')) {
-    writeLine(io.stderr, `gavel: warning: the token issuer's URL is ${issuer.url}, a wildcard address; set issuer.url (or GAVEL_ISSUER_URL) to the URL clients use`);
+    say.warn(`the token issuer's URL is ${issuer.url}, a wildcard address; set issuer.url (or GAVEL_ISSUER_URL) to the URL clients use`);
   }
   osSignals.serving(() => void Promise.all([reloader.reload(), ipLists.reload()]));
   await osSignals.stopped;
   await shutdown();
-  writeLine(io.stdout, 'gavel: stopped');
+  say.info('stopped');
   return Exit.ok;
 }
 
@@ -477,20 +498,14 @@ function issuerSecret(db: string, made: NewDatabase): string {
   return text;
 }
 
-function reportLists(io: CliIo, report: IpListsReloadReport): void {
-  if (report.applied.length > 0) writeLine(io.stdout, `gavel: reloaded IP lists ${report.applied.join(', ')}`);
-  for (const r of report.rejected) {
-    writeLine(io.stderr, `gavel: rejected a change to IP list ${r.name}; its previous version keeps serving:`);
-    for (const e of r.errors) writeLine(io.stderr, `  ${e}`);
-  }
+function reportLists(say: ServerLog, report: IpListsReloadReport): void {
+  if (report.applied.length > 0) say.info(`reloaded IP lists ${report.applied.join(', ')}`);
+  for (const r of report.rejected) say.error(`rejected a change to IP list ${r.name}; its previous version keeps serving:`, { details: r.errors });
 }
 
-function report(io: CliIo, outcome: ReloadOutcome, serving: string): void {
-  if (outcome.result === 'applied') writeLine(io.stdout, `gavel: reloaded policies (revision ${outcome.revision})`);
-  if (outcome.result === 'rejected') {
-    writeLine(io.stderr, `gavel: rejected a policy change; still serving revision ${serving}:`);
-    for (const e of outcome.errors) writeLine(io.stderr, `  ${e}`);
-  }
+function report(say: ServerLog, outcome: ReloadOutcome, serving: string): void {
+  if (outcome.result === 'applied') say.info(`reloaded policies (revision ${outcome.revision})`);
+  if (outcome.result === 'rejected') say.error(`rejected a policy change; still serving revision ${serving}:`, { details: outcome.errors });
 }
 
 function count(n: number, one: string, many = `${one}s`): string {
@@ -517,20 +532,20 @@ const LOCAL_NETWORKS = new TrustedProxies(['127.0.0.0/8', '::1/128', '10.0.0.0/8
  * network gets the hint to trust it: one on the internet sending the header is more likely
  * a client trying its luck, and trusting it would let it choose its address.
  */
-export function untrustedForwarders(proxies: TrustedProxies, io: CliIo): (peer: string) => void {
+export function untrustedForwarders(proxies: TrustedProxies, say: ServerLog): (peer: string) => void {
   const header = proxies.header === 'forwarded' ? 'Forwarded' : 'X-Forwarded-For';
   let warned = new Set<string>();
   let windowStart = Date.now();
   let unsaid = 0;
   return (peer) => {
     if (Date.now() - windowStart >= 3_600_000) {
-      if (unsaid > 0) writeLine(io.stderr, `gavel: warning: in the last hour ${unsaid} more requests came with ${header} from peers that are not trusted proxies (not named: at most ${WARNED_FORWARDERS} peers are, an hour)`);
+      if (unsaid > 0) say.warn(`in the last hour ${unsaid} more requests came with ${header} from peers that are not trusted proxies (not named: at most ${WARNED_FORWARDERS} peers are, an hour)`);
       [warned, windowStart, unsaid] = [new Set(), Date.now(), 0];
     }
     if (warned.has(peer)) return;
     if (warned.size >= WARNED_FORWARDERS) return void unsaid++;
     warned.add(peer);
     const hint = LOCAL_NETWORKS.trusts(peer) ? `; if it is your gateway, add --trusted-proxy ${peer.includes(':') ? `${peer}/128` : `${peer}/32`} (or trusted_proxies in the config file)` : '';
-    writeLine(io.stderr, `gavel: warning: ${peer} sends ${header}, which is ignored: it is not a trusted proxy, so every client it forwards is taken to be ${peer} (risk signals by address included)${hint}`);
+    say.warn(`${peer} sends ${header}, which is ignored: it is not a trusted proxy, so every client it forwards is taken to be ${peer} (risk signals by address included)${hint}`);
   };
 }

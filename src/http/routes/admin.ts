@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import type { ServerLog } from '../../server/server-log.js';
 import { LOG_CURSOR, type DecisionQuery, type DecisionRecord, type Store } from '../../store/store.js';
 import { ambiguity, findDecision } from '../../engine/find-decision.js';
 import type { LivePolicySet } from '../../engine/live-set.js';
@@ -95,7 +96,7 @@ function timeWindow(given: { since?: string; until?: string }): { since?: string
 }
 
 /** Admin endpoints: the decision log and an immediate reload, behind the admin key. */
-export function adminRoutes(app: FastifyInstance, options: AdminOptions, live: LivePolicySet, gate: AdminGate): void {
+export function adminRoutes(app: FastifyInstance, options: AdminOptions, live: LivePolicySet, gate: AdminGate, serverLog: ServerLog): void {
   const revisions = options.store === null ? null : new RevisionSets(options.store);
   void app.register(async (admin) => {
     requireAdminKey(admin, gate);
@@ -177,7 +178,7 @@ export function adminRoutes(app: FastifyInstance, options: AdminOptions, live: L
         // The document is committed: a 500 would read as "not applied", and a caller retrying
         // would only apply it again. Said as what it is — applied, not yet served.
         const why = err instanceof Error ? err.message : String(err);
-        process.stderr.write(`gavel: POST /v1/apply (request ${request.id}) applied the document but cannot read the directory again yet: ${why}\n`);
+        serverLog.error(`POST /v1/apply (request ${request.id}) applied the document but cannot read the directory again yet: ${why}`, { requestId: request.id });
         return { dry_run: false, ...result.changes, served: false, warning: `the document was applied, but this server could not read it back yet (${why}); it serves the change once a read succeeds (tried again every second)` };
       }
       return { dry_run: false, ...result.changes };

@@ -9,6 +9,7 @@ import type { Presented } from '../../issuer/client-auth.js';
 import type { OriginOf } from '../origin.js';
 import { attemptKey, type AttemptLimit } from '../../server/attempt-limit.js';
 import { logServerError } from '../error-handler.js';
+import type { ServerLog } from '../../server/server-log.js';
 
 /** RFC 6749 §5.1: token responses, and anything else carrying tokens, are never cached. */
 function noStore(reply: FastifyReply): FastifyReply {
@@ -21,7 +22,7 @@ function presented(request: FastifyRequest): Presented {
 }
 
 /** Errors of the OAuth endpoints in RFC 6749 §5.2's shape: `{error, error_description}`. */
-function oauthErrors(err: FastifyError | OAuthError, request: FastifyRequest, reply: FastifyReply): void {
+const oauthErrors = (log: ServerLog) => (err: FastifyError | OAuthError, request: FastifyRequest, reply: FastifyReply): void => {
   noStore(reply);
   if (err instanceof OAuthError) {
     if (err.challenge !== null) reply.header('www-authenticate', err.challenge);
@@ -30,13 +31,13 @@ function oauthErrors(err: FastifyError | OAuthError, request: FastifyRequest, re
   }
   const status = err.statusCode ?? 500;
   if (status >= 500) {
-    logServerError(request, err);
+    logServerError(log, request, err);
     void reply.status(500).send({ error: 'server_error', error_description: 'internal error; see the server log' });
     return;
   }
   const description = err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' ? 'the body must be application/x-www-form-urlencoded' : err.message;
   void reply.status(status === 413 ? 413 : 400).send({ error: 'invalid_request', error_description: errorDescription(description) });
-}
+};
 
 const CSRF_COOKIE = 'gavel_csrf';
 const FORM_POST_SCRIPT_HASH = `sha256-${createHash('sha256').update(FORM_POST_SCRIPT).digest('base64')}`;
@@ -78,7 +79,7 @@ function browser(reply: FastifyReply, answer: BrowserAnswer, status302or303: 302
 }
 
 /** The token issuer's endpoints: metadata, JWKS, authorization, token, introspection, revocation. */
-export function oauthRoutes(app: FastifyInstance, issuer: Issuer, origin: OriginOf, registrations: AttemptLimit): void {
+export function oauthRoutes(app: FastifyInstance, issuer: Issuer, origin: OriginOf, registrations: AttemptLimit, log: ServerLog): void {
   const metadata = async (_request: FastifyRequest, reply: FastifyReply) => reply.header('cache-control', 'max-age=300').send(issuer.metadata());
   app.get('/.well-known/oauth-authorization-server', metadata);
   app.get('/.well-known/openid-configuration', metadata);
@@ -142,7 +143,7 @@ export function oauthRoutes(app: FastifyInstance, issuer: Issuer, origin: Origin
   void app.register(async (forms) => {
     forms.removeAllContentTypeParsers();
     forms.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, formBody);
-    forms.setErrorHandler(oauthErrors);
+    forms.setErrorHandler(oauthErrors(log));
     forms.post('/oauth2/token', async (request, reply) => {
       const { mint: _mint, ...response } = await issuer.token(presented(request), origin(request), request.id);
       return noStore(reply).send(response);
