@@ -1,5 +1,6 @@
 import type { FastifyRequest } from 'fastify';
 import type { TrustedProxies } from '../signals/client-address.js';
+import { forwardedProto } from '../http/forwarded-proto.js';
 
 /** The value of a cookie the request carries; `undefined` without it. */
 export function cookie(request: FastifyRequest, name: string): string | undefined {
@@ -24,10 +25,10 @@ export function setCookie(name: string, value: string, o: CookieOptions): string
 
 /**
  * Whether the browser reached us over https: TLS here, or a trusted proxy (`--trusted-proxy`)
- * that terminated TLS says so in X-Forwarded-Proto. Anyone else's header is ignored.
+ * that terminated TLS says so in X-Forwarded-Proto or Forwarded. Anyone else's header is ignored.
  */
 export function isHttps(request: FastifyRequest, proxies: TrustedProxies): boolean {
   if (request.protocol === 'https') return true;
   const peer = request.socket.remoteAddress;
-  return peer !== undefined && proxies.trusts(peer) && request.headers['x-forwarded-proto'] === 'https';
+  return peer !== undefined && proxies.trusts(peer) && forwardedProto(request.headers['x-forwarded-proto'], request.headers.forwarded) === 'https';
 }

@@ -3,6 +3,7 @@ import type { Request } from '../language/eval/activation.js';
 import { accessToken, dpopChallenge } from '../tokens/dpop.js';
 import type { TokenResult } from '../tokens/verify-token.js';
 import type { Decision } from './decision.js';
+import { routeHost } from './route-host.js';
 
 /** An HTTP call a gateway asks about, whatever the gateway (forward-auth, Envoy ext_authz). */
 export interface GatewayCall {
@@ -25,8 +26,8 @@ export type SubjectType = (claims: JWTPayload) => string;
 export const defaultSubjectType: SubjectType = (claims) => (claims.sub === undefined || claims.sub === claims.client_id ? 'client' : 'user');
 
 /**
- * The request model of a gateway call: action = method, resource = the route (path, host,
- * query, scheme), subject =
+ * The request model of a gateway call: action = method, resource = the route (path, host —
+ * both as the upstream will read them — query, scheme), subject =
  * the verified token's `sub` (a `client` when it is the `client_id`; `anonymous` without a
  * token), token = the verified claims, context = ip, allow-listed headers, time.
  */
@@ -37,7 +38,7 @@ export function gatewayRequest(call: GatewayCall, claims: JWTPayload | undefined
   return {
     subject: { type: claims === undefined ? 'anonymous' : subjectType(claims), id: sub },
     action: { name: call.method.toUpperCase() },
-    resource: { type: 'route', id: call.path, properties: { path: call.path, host: call.host, query: withoutAccessToken(call.query), scheme: call.scheme } },
+    resource: { type: 'route', id: call.path, properties: { path: call.path, host: routeHost(call.host, call.scheme), query: withoutAccessToken(call.query), scheme: call.scheme } },
     context: { ip: call.ip, headers, time: new Date().toISOString() },
     ...(claims === undefined ? {} : { token: claims }),
   };
@@ -110,7 +111,8 @@ export function gatewayVerdict(d: Decision, verified: TokenResult | null, respon
   }
   if (verified !== null && !verified.ok && verified.unavailable === true) return { kind: 'unavailable', reason: verified.reason };
   if (claims === undefined) {
-    if (verified === null) return { kind: 'unauthenticated', challenge: 'Bearer' };
+    // RFC 6750 §3: the scheme "MUST be followed by one or more auth-param values".
+    if (verified === null) return { kind: 'unauthenticated', challenge: 'Bearer realm="gavel"' };
     const reason = verified.ok ? '' : verified.reason;
     // RFC 9449 §7.1: a token presented with the DPoP scheme is answered with a DPoP challenge.
     if (accessToken(authorization)?.scheme === 'dpop') return { kind: 'unauthenticated', challenge: dpopChallenge({ code: !verified.ok && verified.badProof === true ? 'invalid_dpop_proof' : 'invalid_token', description: headerValue(reason) }) };

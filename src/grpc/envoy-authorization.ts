@@ -4,6 +4,7 @@ import { CheckRequestSchema, CheckResponseSchema, type AttributeContext_HttpRequ
 import { gatewayRequest, gatewayVerdict, headerValue, RETRY_AFTER_S } from '../engine/gateway.js';
 import { routePath } from '../engine/route-path.js';
 import type { ServerLog } from '../server/server-log.js';
+import { forwardedProto } from '../http/forwarded-proto.js';
 import { verifyPresented } from '../tokens/dpop.js';
 import type { LivePolicySet } from '../engine/live-set.js';
 import type { Decider } from '../server/decider.js';
@@ -86,8 +87,8 @@ export function envoyAuthorization(policies: LivePolicySet, decider: Decider, op
       // The scheme the client used (policies' resource.scheme, and what a DPoP proof's htu
       // names): behind a balancer that ends TLS, Envoy's own is http, and the balancer says
       // https in X-Forwarded-Proto.
-      const forwardedProto = trustedSender && peer !== '' && proxies.trusts(canonical(peer) ?? peer) ? headers['x-forwarded-proto'] : undefined;
-      const scheme = forwardedProto === 'https' || forwardedProto === 'http' ? forwardedProto : http.scheme || 'http';
+      const said = trustedSender && peer !== '' && proxies.trusts(canonical(peer) ?? peer) ? forwardedProto(headers['x-forwarded-proto']) : null;
+      const scheme = said ?? (http.scheme.toLowerCase() || 'http');
       const call = {
         method: http.method,
         path: route.path,

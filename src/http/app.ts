@@ -110,6 +110,9 @@ export function buildApp(options: AppOptions): FastifyInstance {
   const app = Fastify({
     logger: options.logger ?? false,
     bodyLimit: options.bodyLimit ?? DEFAULT_BODY_LIMIT,
+    // A decision is looked up by its request id in the path (/v1/decisions/:id, the console):
+    // up to 200 characters are logged, percent-encoded up to three times as long.
+    routerOptions: { maxParamLength: 1024 },
     // AuthZEN: a PEP's X-Request-ID is echoed; without one (or with one too long to log), the PDP makes one.
     requestIdHeader: false,
     genReqId: (request) => requestIdFrom(request.headers['x-request-id']),
@@ -134,7 +137,10 @@ export function buildApp(options: AppOptions): FastifyInstance {
   // A callback hook, not an async one: every response passes here, and a promise per response costs.
   const metrics = options.metrics ?? new Metrics(options.policies);
   app.addHook('onSend', (request, reply, payload, done) => {
-    reply.header('x-request-id', request.id);
+    // AuthZEN 1.0 ("Request Identification"): the PEP's identifier comes back as it was sent —
+    // also one too long to log (request.id is then a fresh one, which the log keeps).
+    const given = request.headers['x-request-id'];
+    reply.header('x-request-id', typeof given === 'string' && given !== '' ? given : request.id);
     if (reply.statusCode >= 400 && !decisionAnswers.has(reply)) metrics.refusals.http(request.routeOptions.url ?? 'unmatched', reply.statusCode);
     done(null, payload);
   });

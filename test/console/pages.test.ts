@@ -45,11 +45,15 @@ describe('the console', () => {
   });
 
   test.each([
-    { note: 'a trusted proxy says https: Secure', proxies: ['127.0.0.1/32'], secure: true },
-    { note: 'an untrusted peer says https: not Secure', proxies: [], secure: false },
-  ])('$note', async ({ proxies, secure }) => {
+    { note: 'a trusted proxy says https: Secure', proxies: ['127.0.0.1/32'], headers: { 'x-forwarded-proto': 'https' }, secure: true },
+    { note: 'a trusted proxy says HTTPS: Secure', proxies: ['127.0.0.1/32'], headers: { 'x-forwarded-proto': 'HTTPS' }, secure: true },
+    { note: 'a trusted proxy after another hop (https, http): Secure', proxies: ['127.0.0.1/32'], headers: { 'x-forwarded-proto': 'https, http' }, secure: true },
+    { note: 'a trusted proxy says it in RFC 7239 Forwarded: Secure', proxies: ['127.0.0.1/32'], headers: { forwarded: 'for=198.51.100.7;proto=https;host=gavel.example' }, secure: true },
+    { note: 'a trusted proxy says http: not Secure', proxies: ['127.0.0.1/32'], headers: { 'x-forwarded-proto': 'http' }, secure: false },
+    { note: 'an untrusted peer says https: not Secure', proxies: [], headers: { 'x-forwarded-proto': 'https' }, secure: false },
+  ])('$note', async ({ proxies, headers, secure }) => {
     const app = buildApp({ policies: live, proxies: new TrustedProxies(proxies), console: { key: KEY, store: null } });
-    const r = await app.inject({ method: 'GET', url: '/console/login', headers: { 'x-forwarded-proto': 'https' } });
+    const r = await app.inject({ method: 'GET', url: '/console/login', headers });
     expect(setCookies(r.headers['set-cookie'])[0]!.endsWith('; Secure')).toBe(secure);
   });
 

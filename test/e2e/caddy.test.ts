@@ -52,7 +52,7 @@ describe('Caddy forward_auth in front of an upstream', () => {
   test('no token: 401 with the Bearer challenge, passed through as Gavel sent it', async () => {
     const r = await fetch(`${base}/hello/caddy`);
     expect(r.status).toBe(401);
-    expect(r.headers.get('www-authenticate')).toBe('Bearer');
+    expect(r.headers.get('www-authenticate')).toBe('Bearer realm="gavel"');
   });
 
   test('deny: 403 with the reason header', async () => {

@@ -74,7 +74,7 @@ describe('HAProxy with the Lua forward-auth action in front of an upstream', () 
   test('no token: 401 with the Bearer challenge; an expired one: invalid_token', async () => {
     const none = await send('/hello/haproxy', {});
     expect(none.status).toBe(401);
-    expect(none.headers['www-authenticate']).toBe('Bearer');
+    expect(none.headers['www-authenticate']).toBe('Bearer realm="gavel"');
     const expired = await send('/hello/haproxy', { authorization: `Bearer ${await stack.sign({ scope: 'hello:read', exp: Math.floor(Date.now() / 1000) - 3600 })}` });
     expect(expired.status).toBe(401);
     expect(expired.headers['www-authenticate']).toContain('error="invalid_token"');

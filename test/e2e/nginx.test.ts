@@ -117,7 +117,7 @@ describe('nginx auth_request in front of an upstream', () => {
   test('no token: 401 with the Bearer challenge', async () => {
     const r = await fetch(`${base}/hello/world`);
     expect(r.status).toBe(401);
-    expect(r.headers.get('www-authenticate')).toBe('Bearer');
+    expect(r.headers.get('www-authenticate')).toBe('Bearer realm="gavel"');
   });
 
   test('an expired token: 401 invalid_token', async () => {

@@ -197,7 +197,7 @@ describe('envoy.service.auth.v3.Authorization/Check', () => {
     expect(r.status?.code).toBe(16);
     expect(r.httpResponse.case).toBe('deniedResponse');
     expect(r.httpResponse.value.status?.code).toBe(401);
-    expect(r.httpResponse.value.headers[0].header).toMatchObject({ key: 'www-authenticate', value: 'Bearer' });
+    expect(r.httpResponse.value.headers[0].header).toMatchObject({ key: 'www-authenticate', value: 'Bearer realm="gavel"' });
   });
 
   test('decides on the path the upstream will serve; a path servers resolve differently is a 400 denial, not a decision', async () => {

@@ -51,6 +51,19 @@ describe('admin endpoints', () => {
     await app.close();
   });
 
+  test('a decision is found by any request id the log keeps, up to 200 characters (the router allowed 100)', async () => {
+    const { app, log } = setup(KEY);
+    const auth = { authorization: `Bearer ${KEY}` };
+    const id = `trace-${'r'.repeat(194)}`;
+    await app.inject({ method: 'POST', url: '/v1/decide', payload: request, headers: { 'x-request-id': id } });
+    log.flush();
+    const found = await app.inject({ method: 'GET', url: `/v1/decisions/${id}`, headers: auth });
+    expect(found.statusCode).toBe(200);
+    expect(found.json()).toMatchObject({ request_id: id, action: 'read' });
+    expect((await app.inject({ method: 'GET', url: `/v1/decisions/${id}/explain`, headers: auth })).statusCode).toBe(200);
+    await app.close();
+  });
+
   test('a record from before request ids were kept (its id was the caller\'s) does not hide a newer decision under that id', async () => {
     const { app, log, store } = setup(KEY);
     const auth = { authorization: `Bearer ${KEY}` };

@@ -16,6 +16,7 @@ const POLICIES = `
 @id("hello") permit (action == "GET", resource.path like "/hello/**") when { token.scope contains "hello:read" };
 @id("tenant") forbid (action, resource) when { context has headers && context.headers has "x-tenant" && context.headers["x-tenant"] == "blocked" } reason "tenant is blocked";
 @id("finance") forbid (action, resource.path like "/finanzen/**") reason "nur für Finanzen – gesperrt\\n100% sicher";
+@id("internal") forbid (action, resource) when { resource has host && resource.host == "internal.example.com" } reason "internal host";
 `;
 
 let app: FastifyInstance;
@@ -45,6 +46,18 @@ afterAll(() => app.close());
 const nginx = (uri: string, method = 'GET', extra: Record<string, string> = {}) => ({ 'x-original-method': method, 'x-original-uri': uri, ...extra });
 
 describe('forward-auth', () => {
+  test('a forbid on a host holds however the client spells it (Caddy and Traefik pass the Host as written)', async () => {
+    const token = await sign({ scope: 'hello:read' });
+    const caddy = (host: string, proto = 'https') => ({ 'x-forwarded-method': 'GET', 'x-forwarded-uri': '/hello/x', 'x-forwarded-host': host, 'x-forwarded-proto': proto, authorization: `Bearer ${token}` });
+    for (const host of ['internal.example.com', 'INTERNAL.example.com', 'internal.example.com.', 'internal.example.com:443', 'Internal.Example.Com.:443']) {
+      const r = await app.inject({ method: 'GET', url: '/v1/forward-auth', headers: caddy(host) });
+      expect([host, r.statusCode, r.headers['x-gavel-reason']]).toEqual([host, 403, 'internal host']);
+    }
+    // Another origin (another port) is another host; the same name elsewhere is allowed.
+    expect((await app.inject({ method: 'GET', url: '/v1/forward-auth', headers: caddy('internal.example.com:8443') })).statusCode).toBe(200);
+    expect((await app.inject({ method: 'GET', url: '/v1/forward-auth', headers: caddy('api.example.com') })).statusCode).toBe(200);
+  });
+
   test('header values outside printable ASCII are percent-encoded UTF-8: a unicode reason is a 403, a unicode subject is allowed (both were a 500)', async () => {
     const token = await sign({ scope: 'hello:read', sub: '用户' });
     const denied = await app.inject({ method: 'GET', url: '/v1/forward-auth', headers: nginx('/finanzen/q3', 'GET', { authorization: `Bearer ${token}` }) });
@@ -74,7 +87,7 @@ describe('forward-auth', () => {
     const [entry] = store.queryDecisions({ limit: 1 });
     expect(entry).toMatchObject({ request_id: 'fa-1', via: 'forward_auth', decision: true, subject: { type: 'user', id: 'alice' }, action: 'GET', resource: { type: 'route', id: '/hello/logged' } });
     // The scheme is http unless the gateway says otherwise in X-Forwarded-Proto.
-    expect((entry.request as { resource: unknown }).resource).toEqual({ type: 'route', id: '/hello/logged', properties: { path: '/hello/logged', host: 'localhost:80', query: '', scheme: 'http' } });
+    expect((entry.request as { resource: unknown }).resource).toEqual({ type: 'route', id: '/hello/logged', properties: { path: '/hello/logged', host: 'localhost', query: '', scheme: 'http' } });
     // iss, sub and jti (identity) and scope (read by the policies); not the email nobody read, nor aud or exp.
     expect((entry.request as { token: unknown }).token).toEqual({ iss: ISSUER, sub: 'alice', jti: 't-1', scope: 'hello:read' });
     // Not the token, nor its signature: the log cannot be used to present it.
@@ -91,7 +104,7 @@ describe('forward-auth', () => {
   test('401 with a bare Bearer challenge when no token is presented', async () => {
     const r = await app.inject({ method: 'GET', url: '/v1/forward-auth', headers: nginx('/hello/world') });
     expect(r.statusCode).toBe(401);
-    expect(r.headers['www-authenticate']).toBe('Bearer');
+    expect(r.headers['www-authenticate']).toBe('Bearer realm="gavel"');
   });
 
   test('401 with error="invalid_token" when the token does not verify', async () => {
@@ -123,7 +136,7 @@ describe('forward-auth', () => {
     expect(await status('/elsewhere/../hello/x?q=1')).toBe(200);
     log.flush();
     const logged = store.queryDecisions({ limit: 1 })[0];
-    expect((logged.request as { resource: unknown }).resource).toEqual({ type: 'route', id: '/hello/x', properties: { path: '/hello/x', host: 'localhost:80', query: 'q=1', scheme: 'http' } });
+    expect((logged.request as { resource: unknown }).resource).toEqual({ type: 'route', id: '/hello/x', properties: { path: '/hello/x', host: 'localhost', query: 'q=1', scheme: 'http' } });
   });
 
   test('a bearer token in the query (access_token=, RFC 6750 §2.3) is neither taken nor kept: policies and the log see it redacted', async () => {

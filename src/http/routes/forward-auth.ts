@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { forwardedProto } from '../forwarded-proto.js';
 import { gatewayRequest, gatewayVerdict, headerValue, RETRY_AFTER_S, type SubjectType } from '../../engine/gateway.js';
 import { verifyPresented, type ReplayCache } from '../../tokens/dpop.js';
 import type { LivePolicySet } from '../../engine/live-set.js';
@@ -84,7 +85,7 @@ export function forwardAuthRoutes(app: FastifyInstance, policies: LivePolicySet,
         query: at < 0 ? '' : uri.slice(at + 1),
         host: header(request, `${prefix}-host`) ?? header(request, 'host') ?? '',
         // Caddy and Traefik send X-Forwarded-Proto; nginx when told to (docs/gateways.md).
-        scheme: header(request, 'x-forwarded-proto') === 'https' ? 'https' : 'http',
+        scheme: forwardedProto(request.headers['x-forwarded-proto']) ?? 'http',
         headers,
         // The gateway's own address, unless it is a trusted proxy: then the client it forwarded.
         ip: from.address ?? '',
