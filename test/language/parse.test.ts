@@ -28,6 +28,21 @@ permit (action == "mint", resource == scope::"payments:write")
 when { subject.id in ["billing-service"] && risk.ip.reputation >= 50 };
 `;
 
+describe('long comma lists', () => {
+  test('lists, call arguments, target constraints and annotation strings of thousands of items keep every item in order', () => {
+    // Within the 20,000 tokens a policy may have.
+    const numbers = Array.from({ length: 2_500 }, (_, i) => i);
+    const text = `@tags(${numbers.map((i) => `"t${i}"`).join(', ')})\npermit (${numbers.slice(0, 800).map((i) => `subject.a${i} == ${i}`).join(', ')}) when { context.a in [${numbers.join(',')}] && f(${numbers.slice(0, 1_000).join(', ')}) };`;
+    const { ast, diagnostics } = parse('long.gavel', text);
+    expect(diagnostics).toEqual([]);
+    const policy = ast.policies[0]!;
+    expect(policy.annotations[0]!.values).toEqual(numbers.map((i) => `t${i}`));
+    expect(policy.target).toHaveLength(800);
+    const body = JSON.stringify(stripSpans(policy.conditions[0]!.body));
+    expect(body).toContain(JSON.stringify(numbers.map((i) => ({ kind: 'literal', value: i }))).slice(1, -1));
+  });
+});
+
 describe('parsing', () => {
   test('every policy of the design sketch parses into the expected tree', () => {
     const { ast, diagnostics } = parse('design.gavel', DESIGN_EXAMPLES);

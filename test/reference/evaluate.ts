@@ -86,7 +86,7 @@ function notAddressAmongRanges(x: unknown, list: unknown[]): boolean {
   return list.some((item) => item instanceof Cidr) && toIp(x) === null;
 }
 
-function globToRegExp(pattern: string): RegExp {
+export function globToRegExp(pattern: string): RegExp {
   let out = '';
   for (let i = 0; i < pattern.length; i++) {
     const c = pattern[i];
