@@ -31,6 +31,19 @@ function render(part: Part): string {
   return part.map(render).join('');
 }
 
+/** The longest logged value a table cell shows whole (a subject id, a resource): ids run to a few dozen characters. */
+export const CELL_CHARACTERS = 160;
+
+/**
+ * A caller's value as a table cell shows it: whole up to CELL_CHARACTERS, else its start and
+ * its length. Any caller may send a subject id of most of a megabyte, and fifty such rows,
+ * escaped, made a page of 200 MB that stopped the server for seconds each time it was opened;
+ * the decision's own page shows it whole.
+ */
+export function clip(text: string, max = CELL_CHARACTERS): string {
+  return text.length <= max ? text : `${text.slice(0, max)}… (${text.length.toLocaleString('en-US')} characters)`;
+}
+
 export function html(strings: TemplateStringsArray, ...parts: Part[]): Html {
   let out = strings[0]!;
   for (let i = 0; i < parts.length; i++) out += render(parts[i]!) + strings[i + 1]!;

@@ -19,9 +19,14 @@ export function requireClientKeys(app: FastifyInstance, keys: ClientKeys, refusa
     const given = typeof fromHeader === 'string' ? fromHeader : route === '/v1/forward-auth' ? null : bearerKey(request.headers.authorization);
     if (keys.identify(given) !== null) return;
     refusals.clientKey('http', `${given === null ? 'no client key' : 'a client key that is not valid'} on ${request.method} ${route}`, request.socket.remoteAddress ?? null);
+    const message = `${given === null ? 'a client key is required' : 'the client key is not valid'}: send it in ${CLIENT_KEY_HEADER}`;
+    // A gateway hands forward-auth's 401 and its challenge on to the end user (nginx copies
+    // WWW-Authenticate), who would be asked to sign in again for the gateway's mistake: a 403,
+    // as Envoy's Check answers the same refusal.
+    if (route === '/v1/forward-auth') return reply.status(403).send({ error: 'forbidden', message });
     return reply
       .status(401)
       .header('www-authenticate', 'Bearer realm="gavel"')
-      .send({ error: 'unauthorized', message: `${given === null ? 'a client key is required' : 'the client key is not valid'}: send it in ${CLIENT_KEY_HEADER}` });
+      .send({ error: 'unauthorized', message });
   });
 }

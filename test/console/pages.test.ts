@@ -131,6 +131,22 @@ describe('the console', () => {
     expect(affects.body).toContain('no &quot;&lt;b&gt;deletes&lt;/b&gt;&quot;');
   });
 
+  test("a caller's huge ids are shown clipped in the list (its length said), and whole on the decision's page", async () => {
+    const { app, log } = setup();
+    const { cookie } = await signIn(app);
+    const huge = '&'.repeat(300_000);
+    for (let i = 0; i < 20; i++) await app.inject({ method: 'POST', url: '/access/v1/evaluation', payload: { subject: { type: 'user', id: huge }, action: { name: huge }, resource: { type: 'doc', id: huge } } });
+    log.flush();
+    const list = await app.inject({ method: 'GET', url: '/console/decisions', headers: { cookie } });
+    expect(list.statusCode).toBe(200);
+    // Twenty rows of three 300,000-character values, escaped five times over, were 90 MB.
+    expect(list.body.length).toBeLessThan(200_000);
+    expect(list.body).toContain(`${'&amp;'.repeat(160)}… (300,000 characters)`);
+    const id = /href="\/console\/decisions\/([^"]+)"/.exec(list.body)![1]!;
+    const one = await app.inject({ method: 'GET', url: `/console/decisions/${id}`, headers: { cookie } });
+    expect(one.body).toContain('&amp;'.repeat(300_000));
+  });
+
   test('sign-out needs the session\'s CSRF token, and ends the session', async () => {
     const { app } = setup();
     const { cookie } = await signIn(app);

@@ -39,10 +39,10 @@ describe('client keys on the decision routes', () => {
   test('forward-auth takes the key only from X-Gavel-Client-Key: Authorization is the end user\'s', async () => {
     const a = app({ nginx: NGINX });
     const gateway = { 'x-original-method': 'GET', 'x-original-uri': '/x' };
-    expect((await a.inject({ method: 'GET', url: '/v1/forward-auth', headers: { ...gateway, authorization: `Bearer ${NGINX}` } })).json()).toEqual({
-      error: 'unauthorized',
-      message: 'a client key is required: send it in x-gavel-client-key',
-    });
+    const refused = await a.inject({ method: 'GET', url: '/v1/forward-auth', headers: { ...gateway, authorization: `Bearer ${NGINX}` } });
+    // A 403 without a challenge: the gateway passes a 401's WWW-Authenticate on, and its users would be asked to sign in.
+    expect([refused.statusCode, refused.headers['www-authenticate']]).toEqual([403, undefined]);
+    expect(refused.json()).toEqual({ error: 'forbidden', message: 'a client key is required: send it in x-gavel-client-key' });
     // With the gateway's key, the call is decided (here: allowed, the policy needs no token).
     expect((await a.inject({ method: 'GET', url: '/v1/forward-auth', headers: { ...gateway, 'x-gavel-client-key': NGINX } })).statusCode).toBe(200);
   });

@@ -73,6 +73,8 @@ describe('the AuthZEN certification search fixture (S1–S6)', () => {
     const plain = await post('/access/v1/search/subject', { subject: { type: 'user' }, action: { name: 'read' }, resource: record1 });
     const noisy = await post('/access/v1/search/subject', { subject: { type: 'user', id: 'nobody' }, action: { name: 'read' }, resource: record1, foo: 'bar', context: { time: 'now' } });
     expect(noisy.json()).toEqual(plain.json());
+    // Of any type: the spec says it MUST be ignored, not that it must be a string.
+    for (const id of [5, null, { x: 1 }]) expect((await post('/access/v1/search/subject', { subject: { type: 'user', id }, action: { name: 'read' }, resource: record1 })).json()).toEqual(plain.json());
   });
 
   test('a page.limit over the largest page is answered with the largest page and a next_token for the rest, not refused', async () => {

@@ -79,8 +79,8 @@ export const evaluationsBody = {
   },
 } as const;
 
-/** The searched entity: its `type` is required; an `id`, when sent, is ignored (AuthZEN search). */
-const searchedSchema = { type: 'object', required: ['type'], properties: { type: { type: 'string' }, id: { type: 'string' }, properties } } as const;
+/** The searched entity: its type; an `id`, of any type, is ignored (AuthZEN 1.0: it "SHOULD be omitted, and if present, MUST be ignored"). */
+const searchedSchema = { type: 'object', required: ['type'], properties: { type: { type: 'string' }, id: {}, properties } } as const;
 
 /** `page`: a previous `next_token` and a page size. A limit above the largest page gets the largest page (the search itself). */
 const pageSchema = {
