@@ -75,6 +75,12 @@ export interface IssuerOptions {
   softwareStatementKeys?: JSONWebKeySet | null;
   /** Told after a client was registered, so the registry view includes it. */
   registered?: () => void;
+  /**
+   * Reads the registry again when another process changed it since it was last read; answers
+   * whether it did. Asked when a client fails to authenticate, before saying so: a script that
+   * runs `gavel apply` and then asks for a token at once must not depend on the 1 s poll.
+   */
+  freshen?: () => Promise<boolean>;
   /** Refresh token lifetime (seconds); default 30 days. */
   refreshTtl?: number;
   /** How long a rotated refresh token may be replayed for the same successor (seconds); default 10. */
@@ -180,16 +186,26 @@ export class Issuer {
   }
 
   private async authenticate(presented: Presented, origin: Origin): Promise<Client> {
-    const lookup = (id: string) => this.options.registry().clients.get(id);
-    try {
+    const once = async (): Promise<Client> => {
+      const lookup = (id: string) => this.options.registry().clients.get(id);
       if (presented.form.has('client_assertion')) {
         // The issuer identifier (draft-ietf-oauth-rfc7523bis), or the token endpoint (RFC 7523 §3), whichever endpoint is called.
         const audiences = [this.url, `${this.url}/oauth2/token`];
         return await authenticateAssertion(presented, lookup, audiences, this.replay, this.now());
       }
       return authenticateClient(presented, lookup).client;
+    };
+    const invalid = (err: unknown) => err instanceof OAuthError && err.error === 'invalid_client';
+    try {
+      try {
+        return await once();
+      } catch (err: unknown) {
+        // A client (or its new secret) another process applied a moment ago: read, then tried once more.
+        if (invalid(err) && this.options.freshen !== undefined && (await this.options.freshen())) return await once();
+        throw err;
+      }
     } catch (err: unknown) {
-      if (err instanceof OAuthError && err.error === 'invalid_client') this.count('auth_failures', presented, origin);
+      if (invalid(err)) this.count('auth_failures', presented, origin);
       throw err;
     }
   }

@@ -26,14 +26,18 @@ export function withSelfTrust(issuer: Issuer, others: VerifyToken, isApi: (audie
     if (cached !== undefined) return checked(cached, key);
     if (!foreign.has(key) && issuer.url !== '' && claimedIssuer(token, issuer.url) === issuer.url) {
       const claims = await issuer.verify(token);
-      if (claims === null) return { ok: false, reason: 'token is not valid: bad signature, expired or revoked' };
+      if (claims === null) return { ok: false, reason: token.includes('.') ? 'token is not valid: bad signature, expired or revoked' : 'token is not a JWT (three dot-separated parts), nor a reference token this issuer minted that is still valid' };
       if (cache.size >= cacheSize) cache.delete(cache.keys().next().value!);
       cache.set(key, claims);
       return checked(claims, key);
     }
     if (foreign.size >= cacheSize) foreign.delete(foreign.values().next().value!);
     foreign.add(key);
-    return others(token, key);
+    const result = await others(token, key);
+    // Another Gavel's token, or this one's under another URL (a second server on the same store, a
+    // changed port): said with the URL this server issues as, which `issuer.url` sets.
+    if (!result.ok && result.reason.startsWith('issuer `') && result.reason.endsWith('` is not trusted')) return { ...result, reason: `${result.reason}; this server's own issuer is ${issuer.url}` };
+    return result;
   };
 }
 

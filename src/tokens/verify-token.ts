@@ -54,6 +54,9 @@ type KeySet = ReturnType<typeof createLocalJWKSet> | RemoteKeys['lookup'];
  * expires, so a gateway's repeated calls verify once. Never throws: every failure is a
  * `{ok: false, reason}` an operator can act on (RFC 6750 `invalid_token`).
  */
+/** A caller's value in a reason, which goes back to it in a header: the start of a long one. */
+const clipped = (text: string): string => (text.length <= 200 ? text : `${text.slice(0, 200)}…`);
+
 export function createTokenVerifier(issuers: readonly TrustedIssuer[], options: VerifierOptions = {}): VerifyToken {
   const tolerance = options.clockToleranceSeconds ?? 30;
   const maxLength = options.maxTokenLength ?? 8192;
@@ -73,7 +76,7 @@ export function createTokenVerifier(issuers: readonly TrustedIssuer[], options: 
       return { ok: false, reason: 'not a JWT' };
     }
     const trusted = typeof unverified.iss === 'string' ? byIssuer.get(unverified.iss) : undefined;
-    if (trusted === undefined) return { ok: false, reason: 'issuer is not trusted' };
+    if (trusted === undefined) return { ok: false, reason: typeof unverified.iss === 'string' ? `issuer \`${clipped(unverified.iss)}\` is not trusted` : 'the token names no issuer (`iss`)' };
     try {
       const { payload, protectedHeader } = await jwtVerify(token, trusted.keys, {
         issuer: trusted.issuer.issuer,

@@ -245,6 +245,21 @@ describe('gavel serve', () => {
     expect(server.output()).toContain('gavel: directory and registry reloaded (1 entity, 0 APIs, 0 clients, 0 users)');
   });
 
+  test('a client applied by another process gets a token at once, as the README runs it: no waiting for the once-a-second poll', async () => {
+    ws = workspace();
+    const server = await start(ws.dir);
+    expect((await gavel(['apply', join(ROOT, 'examples', 'registry.json')], { cwd: ws.dir })).code).toBe(0);
+    const r = await fetch(`${server.url}/oauth2/token`, {
+      method: 'POST',
+      headers: { authorization: `Basic ${Buffer.from('reporting-app:reporting-app-example-secret-0123456789').toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'grant_type=client_credentials&scope=invoice:read',
+    });
+    expect([r.status, ((await r.json()) as { scope?: string }).scope]).toEqual([200, 'invoice:read']);
+    // An unknown client is still refused (and does not make the server read the store again and again).
+    const unknown = await fetch(`${server.url}/oauth2/token`, { method: 'POST', headers: { authorization: `Basic ${Buffer.from('nobody:nothing-at-all-0123456789').toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' }, body: 'grant_type=client_credentials' });
+    expect(unknown.status).toBe(401);
+  });
+
   test("a trusted issuer's users are their own type at gateways: a partner's `alice` is not the directory's user alice", async () => {
     ws = workspace();
     const { rmSync } = await import('node:fs');

@@ -269,6 +269,10 @@ describe('client_credentials through openid-client', () => {
     // The token verified: no token_error (the invoice policies then want MFA, which a client token lacks).
     expect((await ask(token)).token_error).toBeUndefined();
     expect((await ask(`${token.slice(0, -4)}AAAA`)).token_error).toContain('not valid');
+    // What a newcomer sends when the token request failed, and a token from another server's URL: each said for what it is.
+    expect((await ask('undefined')).token_error).toBe('token is not a JWT (three dot-separated parts), nor a reference token this issuer minted that is still valid');
+    const elsewhere = `${Buffer.from('{"alg":"ES256","typ":"at+jwt"}').toString('base64url')}.${Buffer.from(JSON.stringify({ iss: 'http://127.0.0.1:1', sub: 'x', exp: 2e9 })).toString('base64url')}.AAAA`;
+    expect((await ask(elsewhere)).token_error).toBe(`issuer \`http://127.0.0.1:1\` is not trusted; this server's own issuer is ${server.url}`);
     await oidc.tokenRevocation(config, token);
     expect((await ask(token)).token_error).toBe('token revoked');
   });

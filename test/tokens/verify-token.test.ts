@@ -46,7 +46,7 @@ describe('bearer token verification', () => {
   test.each([
     { note: 'expired', claims: { exp: seconds - 60 }, reason: 'token expired' },
     { note: 'not yet valid', claims: { nbf: seconds + 600 }, reason: 'claim `nbf` is not valid' },
-    { note: 'another issuer', claims: { iss: 'https://evil.test' }, reason: 'issuer is not trusted' },
+    { note: 'another issuer', claims: { iss: 'https://evil.test' }, reason: 'issuer `https://evil.test` is not trusted' },
     { note: 'another audience', claims: { aud: 'https://other.example.com' }, reason: 'claim `aud` is not valid' },
     { note: 'no exp', claims: { exp: undefined }, reason: 'claim `exp` is not valid' },
   ])('rejects a token that is $note', async ({ claims, reason }) => {
