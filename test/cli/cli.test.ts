@@ -152,6 +152,9 @@ describe('gavel eval', () => {
     const bad = await gavel(['eval'], { cwd: cwd(), stdin: '{"subject": {"type": "user"},\n "action": }' });
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/^gavel eval: stdin:2:12: invalid JSON/);
+    // A byte order mark (Windows editors) is not an error; one before broken JSON takes no column.
+    expect((await gavel(['eval'], { cwd: cwd(), stdin: `\ufeff${JSON.stringify({ subject: { type: 'user', id: 'a' }, action: { name: 'GET' }, resource: { type: 'route', id: '/x' } })}` })).code).toBeLessThan(2);
+    expect((await gavel(['eval'], { cwd: cwd(), stdin: '\ufeff{"subject": {"type": "user"},\n "action": }' })).stderr).toMatch(/^gavel eval: stdin:2:12: invalid JSON/);
     const shape = await gavel(['eval'], { cwd: cwd(), stdin: JSON.stringify({ subject: { type: 'user' }, action: { name: 1 }, resource: { type: 'doc', id: '1' }, contxt: {} }) });
     expect(shape.code).toBe(2);
     expect(shape.stderr).toContain('subject.id: expected a string, and it is missing');

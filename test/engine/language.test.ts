@@ -83,6 +83,17 @@ describe('like: `*` within a segment, `**` across segments', () => {
 
 describe('IP addresses and CIDR ranges', () => {
   test.each([
+    { value: null, says: 'got null' },
+    { value: ['10.0.0.1'], says: 'got a list' },
+    { value: { a: 1 }, says: 'got a record' },
+    { value: 7, says: 'got a number' },
+  ])('a value that is no address says what it is: $says', ({ value, says }) => {
+    const { set } = buildPolicySet([{ file: 'c.gavel', text: '@id("c") permit when { context.at in cidr("10.0.0.0/8") || is_private(context.at) };' }]);
+    const d = decide(set!, { ...authzen, context: { at: value } });
+    expect(d.errors.map((e) => e.message)).toEqual([expect.stringContaining(`expected an IP address, ${says}`)]);
+  });
+
+  test.each([
     { note: 'IPv4 in an IPv4 range', condition: 'context.ip in cidr("10.0.0.0/8")', want: true },
     { note: 'IPv4 outside an IPv4 range', condition: 'context.ip in cidr("192.168.0.0/16")', want: false },
     { note: 'a /32 is one address', condition: 'context.ip in cidr("10.1.2.3/32")', want: true },

@@ -21,6 +21,18 @@ describe('diagnostics (golden files)', () => {
     await expect(render('types.gavel', true)).toMatchFileSnapshot(join(dir, 'types.txt'));
   });
 
+  test('a byte order mark takes no column: compile-time and run-time locations on line 1 are as without it', () => {
+    const text = '@id("a") permit when { context.x.y == 1 };\n@id("b") permit when { context.a == 1 2 };\n';
+    const located = (t: string) => ({
+      compiled: buildPolicySet([{ file: 'a.gavel', text: t }]).diagnostics.map(formatDiagnostic),
+      decided: decide(buildPolicySet([{ file: 'a.gavel', text: t.split('\n')[0]! }]).set!, { subject: { type: 'u', id: '1' }, action: { name: 'r' }, resource: { type: 'd', id: '1' }, context: { x: 1 } }).errors.map((e) => e.location),
+    });
+    const plain = located(text);
+    expect(plain.compiled).toEqual([expect.stringMatching(/^a\.gavel:2:39: error: unexpected number/)]);
+    expect(plain.decided).toEqual(['a.gavel:1:24']);
+    expect(located(`\ufeff${text}`)).toEqual(plain);
+  });
+
   test('a condition nested deeper than the limit is a `limit` error, not a crash, however it is nested', () => {
     const deep = [
       `@id("and") permit when { ${Array(4000).fill('true').join(' && ')} };`,

@@ -26,6 +26,12 @@ describe('gavel fmt', () => {
     expect(format('x.gavel', once).text).toBe(once);
   });
 
+  test('a comment after the `permit` keyword keeps to its line, before the target: formatting twice changes nothing', () => {
+    const once = format('x.gavel', 'permit // c1\n(action == "GET")\nwhen { context.a };\n').text;
+    expect(once).toBe('permit ( // c1\n  action == "GET"\n)\nwhen { context.a };\n');
+    expect(format('x.gavel', once).text).toBe(once);
+  });
+
   test('keeps explicit parentheses where `&&` and `||` mix, for readers', () => {
     expect(format('x.gavel', 'forbid when { a.b || c.d && e.f };').text).toBe('forbid\nwhen { a.b || (c.d && e.f) };\n');
   });

@@ -10,7 +10,7 @@ import { Exit, readAll, UsageError, writeLine, type CliIo } from '../io.js';
 import { parseArgs } from 'node:util';
 import { COMMON, flags, policiesDir } from '../args.js';
 import { loadSet, printDiagnostics } from '../load.js';
-import { jsonProblem } from '../../formats/json-error.js';
+import { readJson } from '../../formats/json-error.js';
 import { renderDecision, renderWhyNot, whyJson } from '../render.js';
 import { whyNot } from '../../engine/why-not.js';
 
@@ -91,12 +91,10 @@ export function parseRequest(text: string, where: string, oneLine = false): Requ
 
 function parseJson(text: string, where: string, oneLine: boolean): unknown {
   if (text.trim() === '') throw new UsageError(`${where}: empty input; expected a JSON request`);
-  try {
-    return JSON.parse(text);
-  } catch (err: unknown) {
-    const { line, col, message } = jsonProblem(text, err);
-    throw new UsageError(`${where}${oneLine ? `, column ${col}` : `:${line}:${col}`}: invalid JSON: ${message}`);
-  }
+  const read = readJson(text);
+  if ('value' in read) return read.value;
+  const { line, col, message } = read.problem;
+  throw new UsageError(`${where}${oneLine ? `, column ${col}` : `:${line}:${col}`}: invalid JSON: ${message}`);
 }
 
 async function evalLines(set: PolicySet, io: CliIo, explain: boolean): Promise<number> {

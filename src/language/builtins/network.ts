@@ -1,13 +1,14 @@
 import { T } from '../types.js';
 import { Cidr, IpAddress, parseCidr, parseIp } from '../eval/ip.js';
-import type { Value } from '../eval/value.js';
+import { typeName, type Value } from '../eval/value.js';
 import type { Builtin } from './builtin.js';
 
 /** An `ip` argument may be an address value or a string holding one. */
 export function toIp(v: Value): IpAddress | { error: string } {
   if (v instanceof IpAddress) return v;
   if (typeof v === 'string') return parseIp(v) ?? { error: `\`${v.slice(0, 64)}\` is not an IP address` };
-  return { error: `expected an IP address, got ${typeof v}` };
+  const name = typeName(v);
+  return { error: `expected an IP address, got ${name === 'null' ? 'null' : `${/^[aeiou]/.test(name) ? 'an' : 'a'} ${name}`}` };
 }
 
 const LOOPBACK = [parseCidr('127.0.0.0/8'), parseCidr('::1/128')] as Cidr[];

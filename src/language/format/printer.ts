@@ -116,7 +116,9 @@ function printHead(policy: Policy, items: PolicyItems): string[] {
   if (policy.target === null) return [withTrailing(policy.effect, effect)];
   const constraints = policy.target.map(printConstraint);
   const inline = `${policy.effect} (${constraints.join(', ')})`;
-  if (inline.length <= WIDTH && !hasComments(items.target)) return [withTrailing(inline, effect)];
+  // A comment trailing the keyword stays on the keyword's line, before the target: after an
+  // inline target it would trail the last constraint when read again, and the next format move it.
+  if (inline.length <= WIDTH && !hasComments(items.target) && effect.trailing === null) return [inline];
   const lines = [withTrailing(`${policy.effect} (`, effect)];
   constraints.forEach((text, n) => {
     const i = items.target[n];

@@ -79,7 +79,16 @@ export function newLexer(): moo.Lexer {
 
 /** Every token of `text`, trivia included; `invalid` and `unterminated` tokens mark lexical errors. */
 export function tokenize(text: string): Token[] {
-  return Array.from(newLexer().reset(unifyLineBreaks(text)));
+  return Array.from(withoutBom(newLexer(), unifyLineBreaks(text)));
+}
+
+/**
+ * The lexer set to read `text`. A byte order mark some Windows editors write is read as
+ * white space, and counted in no column: editors show none, so the first line's columns
+ * start after it.
+ */
+export function withoutBom(lx: moo.Lexer, text: string): moo.Lexer {
+  return text.charCodeAt(0) === 0xfeff ? lx.reset(text, { ...lx.save(), col: 0 }) : lx.reset(text);
 }
 
 /**

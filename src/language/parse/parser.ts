@@ -5,7 +5,7 @@ import { diagnostic, type Diagnostic } from '../diagnostic.js';
 import type { RawPolicy } from './build.js';
 import { spanOf, tokenEnd } from './build.js';
 import { describeToken, expectedAfter, tableOf } from './expected.js';
-import { newLexer, TRIVIA, unifyLineBreaks, type Token } from './lexer.js';
+import { newLexer, TRIVIA, unifyLineBreaks, withoutBom, type Token } from './lexer.js';
 import { decodeString } from './strings.js';
 import { toPolicy } from './target.js';
 
@@ -77,7 +77,7 @@ export function* policiesOf(file: string, source: string, comments?: Comment[], 
   // Lexical errors come first, in file order, then each policy's parse errors: two lists, joined at the end.
   const lexical: Diagnostic[] = [];
   const parsing: Diagnostic[] = [];
-  const lx = newLexer().reset(text);
+  const lx = withoutBom(newLexer(), text);
   let current: Token[] = [];
   let broken = false;
   for (let token = lx.next() as Token | undefined; token !== undefined; token = lx.next() as Token | undefined) {

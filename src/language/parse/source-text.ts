@@ -41,7 +41,9 @@ export class SourceText {
       if (starts[mid] <= offset) lo = mid;
       else hi = mid - 1;
     }
-    return { line: lo + 1, col: offset - starts[lo] + 1, offset };
+    // A byte order mark takes no column (as the lexer counts: withoutBom).
+    const bom = lo === 0 && this.text.charCodeAt(0) === 0xfeff ? 1 : 0;
+    return { line: lo + 1, col: offset - starts[lo] + 1 - bom, offset };
   }
 }
 
