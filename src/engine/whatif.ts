@@ -8,6 +8,7 @@
  *
  * Results are plain JSON-able values: the CLI, `POST /v1/whatif` and the console show them.
  */
+import { entityLabel } from '../formats/entity-label.js';
 import type { Request } from '../language/eval/activation.js';
 import type { DecisionRecord, DecisionWindow } from '../store/store.js';
 import { decide } from './decide.js';
@@ -157,9 +158,9 @@ function* replay(source: DecisionSource, candidate: PolicySet, options: WhatIfOp
           ...(r.request_id === undefined ? {} : { request_id: r.request_id }),
           at: r.at,
           via: r.via,
-          subject: `${r.subject.type}:${r.subject.id}`,
+          subject: `${entityLabel(r.subject)}`,
           action: r.action,
-          resource: `${r.resource.type}:${r.resource.id}`,
+          resource: `${entityLabel(r.resource)}`,
           before: r.decision ? 'allow' : 'deny',
           after: d.decision ? 'allow' : 'deny',
           determiningBefore: r.determining,

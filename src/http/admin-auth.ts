@@ -57,7 +57,10 @@ export function requireAdminKey(scope: FastifyInstance, gate: AdminGate): void {
         .send({ error: 'too_many_attempts', message: `too many wrong admin keys from this address; try again in ${check.seconds} s` });
     }
     if (check.kind === 'wrong') {
-      return reply.status(401).header('www-authenticate', 'Bearer realm="gavel-admin"').send({ error: 'unauthorized', message: 'a valid admin key is required' });
+      const sent = request.headers.authorization;
+      // The usual slip: the key alone, without its scheme.
+      const hint = sent === undefined ? ': send `Authorization: Bearer KEY`' : bearerKey(sent) === null ? ': the Authorization header must be `Bearer KEY`' : '';
+      return reply.status(401).header('www-authenticate', 'Bearer realm="gavel-admin"').send({ error: 'unauthorized', message: `a valid admin key is required${hint}` });
     }
     return undefined;
   });

@@ -106,6 +106,8 @@ const NO_ISSUERS: ForwardAuthOptions = {
 
 export const DEFAULT_BODY_LIMIT = 1 << 20;
 
+const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
+
 export function buildApp(options: AppOptions): FastifyInstance {
   const app = Fastify({
     logger: options.logger ?? false,
@@ -132,7 +134,11 @@ export function buildApp(options: AppOptions): FastifyInstance {
   app.setErrorHandler(errorHandler(serverLog));
   jsonBodies(app);
   app.setNotFoundHandler((request, reply) => {
-    void reply.status(404).send({ error: 'not_found', message: `no route for ${request.method} ${request.url.split('?')[0]}` });
+    const path = request.url.split('?')[0]!;
+    // A route that exists for other methods is a 405 naming them (RFC 9110 §15.5.6): `GET /access/v1/evaluation` is a POST route.
+    const allowed = METHODS.filter((method) => app.hasRoute({ method, url: path }));
+    if (allowed.length > 0) return void reply.status(405).header('allow', allowed.join(', ')).send({ error: 'method_not_allowed', message: `${path} takes ${allowed.join(' or ')}, not ${request.method}` });
+    void reply.status(404).send({ error: 'not_found', message: `no route for ${request.method} ${path}` });
   });
   // A callback hook, not an async one: every response passes here, and a promise per response costs.
   const metrics = options.metrics ?? new Metrics(options.policies);

@@ -98,14 +98,15 @@ describe('admin endpoints', () => {
   });
 
   test.each([
-    { note: 'no key', headers: {} },
-    { note: 'a wrong key', headers: { authorization: `Bearer ${'x'.repeat(32)}` } },
-    { note: 'a prefix of the key', headers: { authorization: `Bearer ${KEY.slice(0, 8)}` } },
-    { note: 'the key without Bearer', headers: { authorization: KEY } },
-  ])('401 with $note', async ({ headers }) => {
+    { note: 'no key', headers: {}, message: 'a valid admin key is required: send `Authorization: Bearer KEY`' },
+    { note: 'a wrong key', headers: { authorization: `Bearer ${'x'.repeat(32)}` }, message: 'a valid admin key is required' },
+    { note: 'a prefix of the key', headers: { authorization: `Bearer ${KEY.slice(0, 8)}` }, message: 'a valid admin key is required' },
+    { note: 'the key without Bearer', headers: { authorization: KEY }, message: 'a valid admin key is required: the Authorization header must be `Bearer KEY`' },
+  ])('401 with $note', async ({ headers, message }) => {
     const { app } = setup(KEY);
     const r = await app.inject({ method: 'GET', url: '/v1/decisions', headers });
     expect(r.statusCode).toBe(401);
+    expect(r.json()).toEqual({ error: 'unauthorized', message });
     expect(r.headers['www-authenticate']).toBe('Bearer realm="gavel-admin"');
     await app.close();
   });

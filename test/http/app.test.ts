@@ -290,6 +290,13 @@ describe('native API', () => {
     expect(r.statusCode).toBe(404);
     expect(r.json()).toEqual({ error: 'not_found', message: 'no route for GET /nope' });
   });
+
+  test('a route asked with a method it does not take is a 405 naming the ones it does', async () => {
+    const r = await app.inject({ method: 'GET', url: '/access/v1/evaluation?x=1' });
+    expect([r.statusCode, r.headers.allow]).toEqual([405, 'POST']);
+    expect(r.json()).toEqual({ error: 'method_not_allowed', message: '/access/v1/evaluation takes POST, not GET' });
+    expect((await app.inject({ method: 'DELETE', url: '/healthz' })).headers.allow).toBe('GET, HEAD');
+  });
 });
 
 describe('health and metrics', () => {

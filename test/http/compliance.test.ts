@@ -55,7 +55,7 @@ describe('POST /v1/affects', () => {
   test('a bad fact is a 400 with its location', async () => {
     const r = await app().inject({ method: 'POST', url: '/v1/affects', headers: auth, payload: { where: ['resource.type == "patient_record"', 'subject.country = "US"'] } });
     expect(r.statusCode).toBe(400);
-    expect(r.json()).toMatchObject({ error: 'invalid_fact', message: 'where#2:1:17: error: unexpected character "="' });
+    expect(r.json()).toMatchObject({ error: 'invalid_fact', message: 'where#2:1:17: error: unexpected character "=" (help: did you mean `==`? Comparison is `==`; there is no assignment)' });
   });
 
   test.each([

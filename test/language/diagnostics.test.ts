@@ -21,6 +21,14 @@ describe('diagnostics (golden files)', () => {
     await expect(render('types.gavel', true)).toMatchFileSnapshot(join(dir, 'types.txt'));
   });
 
+  test.each([
+    { text: 'permit when { subject.department = "finance" };', says: 'a.gavel:1:34: error: unexpected character "=" (help: did you mean `==`? Comparison is `==`; there is no assignment)' },
+    { text: "permit when { subject.a == 'x' };", says: 'a.gavel:1:28: error: unexpected character "\'" (help: strings are in double quotes: "…")' },
+    { text: 'permit when { context.a & context.b };', says: 'a.gavel:1:25: error: unexpected character "&" (help: did you mean `&&`?)' },
+  ])('a character from other languages\' habits says what was likely meant: $text', ({ text, says }) => {
+    expect(buildPolicySet([{ file: 'a.gavel', text }]).diagnostics.map(formatDiagnostic)[0]).toBe(says);
+  });
+
   test('a byte order mark takes no column: compile-time and run-time locations on line 1 are as without it', () => {
     const text = '@id("a") permit when { context.x.y == 1 };\n@id("b") permit when { context.a == 1 2 };\n';
     const located = (t: string) => ({

@@ -1,3 +1,4 @@
+import { entityLabel } from '../../formats/entity-label.js';
 import { relative } from 'node:path';
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -73,7 +74,7 @@ function render(x: LoggedExplanation): string[] {
   const r = x.record;
   const verdict = (b: boolean) => (b ? 'ALLOW' : 'DENY');
   const out = [
-    `${r.id}${r.request_id === undefined ? '' : ` (request ${r.request_id})`}: ${verdict(r.decision)} ${r.subject.type}:${r.subject.id} ${r.action} ${r.resource.type}:${r.resource.id} at ${r.at} via ${r.via} (revision ${r.revision})`,
+    `${r.id}${r.request_id === undefined ? '' : ` (request ${r.request_id})`}: ${verdict(r.decision)} ${entityLabel(r.subject)} ${r.action} ${entityLabel(r.resource)} at ${r.at} via ${r.via} (revision ${r.revision})`,
     x.explained_with.source === 'stored' ? `explained with the stored revision ${x.explained_with.revision} (saved ${x.explained_with.saved_at})` : `NOTE: ${x.explained_with.note}`,
     `decided again: ${verdict(x.decision.decision)}${x.same_verdict ? '' : ` — NOT the logged verdict`}${x.decision.determining.length > 0 ? ` by ${x.decision.determining.join(', ')}` : ' (no policy applies)'}`,
   ];

@@ -1,3 +1,4 @@
+import { entityLabel } from '../../formats/entity-label.js';
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { SqliteStore } from '../../store/sqlite/sqlite-store.js';
@@ -85,5 +86,5 @@ export async function log(argv: string[], io: CliIo): Promise<number> {
 function line(r: DecisionRecord): string {
   const why = r.determining.length > 0 ? ` by ${r.determining.join(', ')}` : '';
   const reasons = r.reasons.length > 0 ? ` (${r.reasons.join('; ')})` : '';
-  return `${r.at}  ${r.via.padEnd(INTERFACE_WIDTH)} ${r.decision ? 'ALLOW' : 'DENY '}  ${r.subject.type}:${r.subject.id} ${r.action} ${r.resource.type}:${r.resource.id}${why}${reasons}  [${r.id}]${r.request_id === undefined ? '' : ` request ${r.request_id}`}`;
+  return `${r.at}  ${r.via.padEnd(INTERFACE_WIDTH)} ${r.decision ? 'ALLOW' : 'DENY '}  ${entityLabel(r.subject)} ${r.action} ${entityLabel(r.resource)}${why}${reasons}  [${r.id}]${r.request_id === undefined ? '' : ` request ${r.request_id}`}`;
 }

@@ -186,11 +186,21 @@ function prepare(token: Token, strings: Strings): void {
   }
 }
 
+/** What a character the language does not have was likely meant to be, in other languages' habits. */
+const INVALID_HELP: Readonly<Record<string, string>> = {
+  '=': 'did you mean `==`? Comparison is `==`; there is no assignment',
+  '&': 'did you mean `&&`?',
+  '|': 'did you mean `||`?',
+  "'": 'strings are in double quotes: "…"',
+};
+
 function lexicalError(file: string, token: Token, diagnostics: Diagnostic[]): boolean {
   switch (token.type) {
-    case 'invalid':
-      diagnostics.push(diagnostic('syntax', file, spanOf(token, token), `unexpected character ${JSON.stringify(token.text)}`));
+    case 'invalid': {
+      const help = INVALID_HELP[token.text];
+      diagnostics.push(diagnostic('syntax', file, spanOf(token, token), `unexpected character ${JSON.stringify(token.text)}`, ...(help === undefined ? [] : [help])));
       return true;
+    }
     case 'unterminated':
       diagnostics.push(diagnostic('syntax', file, spanOf(token, token), 'unterminated string', 'close the string with `"` on the same line'));
       return true;

@@ -126,7 +126,7 @@ describe('facts', () => {
 
   test('bad facts are located diagnostics, every one of them', () => {
     expect(errors(['resource.type = "x"', 'subjet.country == "US"', 'a.b == 1 || true', 'subject.country == "US" || subject.country == "DE"'])).toEqual([
-      '--where#1:1:15: error: unexpected character "="',
+      '--where#1:1:15: error: unexpected character "=" (help: did you mean `==`? Comparison is `==`; there is no assignment)',
       '--where#2:1:1: error: unknown name `subjet` (help: names are subject, action, resource, context, token, risk)',
       '--where#3:1:1: error: unknown name `a` (help: names are subject, action, resource, context, token, risk)',
       expect.stringMatching(/^--where#4:1:1: error: `subject\.country == "US" \|\| subject\.country == "DE"` cannot be used as a fact \(help: a fact is/),
