@@ -4,6 +4,7 @@
  * (`gavel.json: trusted_issuers[0].audiences: …`); nothing starts on a bad config.
  */
 import { LOG_FORMATS, type LogFormat } from './server/server-log.js';
+import type { TlsFiles } from './server/tls.js';
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { JSONWebKeySet } from 'jose';
@@ -55,6 +56,8 @@ export interface Config {
   stopTimeoutSeconds: number;
   /** How the server's own lines (started, reloaded, warnings, failures) are written: text for people, JSON lines for log collectors. */
   logFormat: LogFormat;
+  /** TLS on both listeners (paths absolute), and how often its files are read again; `null`: plain HTTP and gRPC. */
+  tls: (TlsFiles & { reloadSeconds: number }) | null;
   issuer: {
     /** The issuer identifier; default: the address the server listens on. */
     url: string | null;
@@ -148,6 +151,7 @@ export function loadConfig(inputs: ConfigInputs): Config {
   const stopTimeout = fromFile.stop_timeout_seconds;
   if (stopTimeout !== undefined && (typeof stopTimeout !== 'number' || !Number.isInteger(stopTimeout) || stopTimeout < 5 || stopTimeout > 3600)) problems.push(`${where}: stop_timeout_seconds: expected a whole number of seconds from 5 to 3600`);
   const stopTimeoutSeconds = typeof stopTimeout === 'number' && Number.isInteger(stopTimeout) && stopTimeout >= 5 && stopTimeout <= 3600 ? stopTimeout : 25;
+  const tls = tlsAt(fromFile.tls, base, `${where}: tls`, problems);
   const logFormat = logFormatAt(env.GAVEL_LOG_FORMAT ?? fromFile.log_format, env.GAVEL_LOG_FORMAT !== undefined ? 'GAVEL_LOG_FORMAT' : `${where}: log_format`, problems);
   if (env.GAVEL_LOG_FORMAT !== undefined && fromFile.log_format !== undefined) logFormatAt(fromFile.log_format, `${where}: log_format`, problems);
   problems.push(...issuerProblems(trustedIssuers).map((p) => `${where}: ${p}`));
@@ -192,9 +196,29 @@ export function loadConfig(inputs: ConfigInputs): Config {
     ...signals,
     stopTimeoutSeconds,
     logFormat,
+    tls,
     issuer,
     decisionLog,
   };
+}
+
+function tlsAt(value: unknown, base: string, where: string, problems: string[]): Config['tls'] {
+  if (value === undefined) return null;
+  if (!isObject(value)) return problems.push(`${where}: expected an object with cert_file and key_file`), null;
+  onlyKeys(value, ['cert_file', 'key_file', 'client_ca_file', 'reload_seconds'], where, problems);
+  const file = (key: string, required: boolean): string | null => {
+    const v = value[key];
+    if (v === undefined) return required ? (problems.push(`${where}.${key}: required (a PEM file)`), null) : null;
+    if (typeof v !== 'string' || v === '') return problems.push(`${where}.${key}: expected the path of a PEM file`), null;
+    return resolve(base, v);
+  };
+  const certFile = file('cert_file', true);
+  const keyFile = file('key_file', true);
+  const clientCaFile = file('client_ca_file', false);
+  const reload = value.reload_seconds;
+  if (reload !== undefined && (typeof reload !== 'number' || !Number.isInteger(reload) || reload < 1 || reload > 86_400)) problems.push(`${where}.reload_seconds: expected a whole number of seconds from 1 to 86400`);
+  if (certFile === null || keyFile === null) return null;
+  return { certFile, keyFile, clientCaFile, reloadSeconds: typeof reload === 'number' && Number.isInteger(reload) && reload >= 1 && reload <= 86_400 ? reload : 60 };
 }
 
 function logFormatAt(value: unknown, where: string, problems: string[]): LogFormat {
@@ -215,7 +239,7 @@ function readConfigFile(path: string, shown: string, problems: string[]): Json {
   if ('problem' in read) throw new ConfigError(`${shown}:${read.problem.line}:${read.problem.col}: not valid JSON: ${read.problem.message}`);
   const json = read.value;
   if (!isObject(json)) throw new ConfigError(`${shown}: a config file is a JSON object`);
-  onlyKeys(json, ['policies', 'db', 'http', 'grpc', 'watch', 'admin_key', 'trusted_issuers', 'forward_auth', 'client_keys', 'decision_log', 'trusted_proxies', 'envoy_trusted_proxies', 'client_address_header', 'ip_lists', 'velocity', 'issuer', 'stop_timeout_seconds', 'log_format'], shown, problems);
+  onlyKeys(json, ['policies', 'db', 'http', 'grpc', 'watch', 'admin_key', 'trusted_issuers', 'forward_auth', 'client_keys', 'decision_log', 'trusted_proxies', 'envoy_trusted_proxies', 'client_address_header', 'ip_lists', 'velocity', 'issuer', 'stop_timeout_seconds', 'log_format', 'tls'], shown, problems);
   return json;
 }
 

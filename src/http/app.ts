@@ -13,6 +13,7 @@ import { Decider } from '../server/decider.js';
 import type { LiveDirectory } from '../engine/directory.js';
 import { errorHandler } from './error-handler.js';
 import { ServerLog } from '../server/server-log.js';
+import { tlsServerOptions, type TlsMaterial } from '../server/tls.js';
 import { authzenRoutes } from './routes/authzen.js';
 import { decideRoutes } from './routes/decide.js';
 import { searchRoutes } from './routes/search.js';
@@ -95,6 +96,8 @@ export interface AppOptions {
   registrations?: AttemptLimit;
   /** Where failures inside a request are told (with their stacks); the process's stderr, as text, when absent. */
   serverLog?: ServerLog;
+  /** Serve HTTPS with this certificate (and client CA: mutual TLS); plain HTTP when absent. A later one is set on `app.server` (setSecureContext). */
+  tls?: TlsMaterial | null;
 }
 
 const NO_ISSUERS: ForwardAuthOptions = {
@@ -109,6 +112,11 @@ export const DEFAULT_BODY_LIMIT = 1 << 20;
 const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
 
 export function buildApp(options: AppOptions): FastifyInstance {
+  const serverOptions = {
+    maxHeaderSize: MAX_HEADER_BYTES,
+    headersTimeout: Math.min(60_000, options.requestTimeout?.ms ?? REQUEST_TIMEOUT_MS),
+    connectionsCheckingInterval: options.requestTimeout?.checkMs ?? CONNECTIONS_CHECK_MS,
+  };
   const app = Fastify({
     logger: options.logger ?? false,
     bodyLimit: options.bodyLimit ?? DEFAULT_BODY_LIMIT,
@@ -122,11 +130,9 @@ export function buildApp(options: AppOptions): FastifyInstance {
     ajv: { customOptions: { allErrors: false, coerceTypes: false, removeAdditional: false, verbose: true } },
     requestTimeout: options.requestTimeout?.ms ?? REQUEST_TIMEOUT_MS,
     // Node checks the whole request's time only when the headers' own limit (60 s by default) is no longer than it.
-    http: {
-      maxHeaderSize: MAX_HEADER_BYTES,
-      headersTimeout: Math.min(60_000, options.requestTimeout?.ms ?? REQUEST_TIMEOUT_MS),
-      connectionsCheckingInterval: options.requestTimeout?.checkMs ?? CONNECTIONS_CHECK_MS,
-    },
+    http: serverOptions,
+    // Node's HTTPS server takes the HTTP server's options with the TLS ones.
+    ...(options.tls ? { https: { ...serverOptions, ...tlsServerOptions(options.tls) } } : {}),
     clientErrorHandler: clientError(options.requestTimeout?.ms ?? REQUEST_TIMEOUT_MS),
     frameworkErrors: frameworkError,
   });

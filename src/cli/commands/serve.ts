@@ -25,7 +25,9 @@ import { Signals } from '../../signals/signals.js';
 import { Velocity } from '../../signals/velocity.js';
 import { Health } from '../../grpc/health.js';
 import { buildGrpcServer } from '../../grpc/server.js';
-import { logVerbosity, ServerCredentials, setLogVerbosity } from '@grpc/grpc-js';
+import { experimental, logVerbosity, ServerCredentials, setLogVerbosity } from '@grpc/grpc-js';
+import type { Server as TlsServer } from 'node:tls';
+import { readTls, TlsReloader, type TlsMaterial } from '../../server/tls.js';
 import { DecisionLog } from '../../engine/decision-log.js';
 import { revisionFiles } from '../../engine/revisions.js';
 import type { PolicyFolder } from '../../engine/folder.js';
@@ -180,6 +182,14 @@ async function serveUntilStopped(argv: string[], io: CliIo, osSignals: ServeSign
   }
   const say = new ServerLog(io, config.logFormat);
   osSignals.tellTo(say);
+  // TLS files are checked before anything is made: a start they stop leaves nothing behind.
+  let tls: TlsMaterial | null = null;
+  if (config.tls !== null) {
+    const read = readTls(config.tls);
+    if ('problem' in read) throw new UsageError(`tls: ${read.problem}`);
+    tls = read.material;
+    warnExpiry(say, tls, config.tls.certFile);
+  }
   const dir = config.policies;
   const result = await loadSet(dir);
   if (result.set === null) {
@@ -407,7 +417,19 @@ async function serveUntilStopped(argv: string[], io: CliIo, osSignals: ServeSign
   const searchPageKey = createHmac('sha256', secret).update('gavel search page tokens').digest();
   // The console signs in with the admin key and reads the same store; without a key it says how to enable it.
   const consoleOptions = { key: config.adminKey, store: enabled ? store : null };
-  const app = buildApp({ baseUrl: config.issuer.url === null ? null : () => config.issuer.url, policies: live, metrics, reload: reloader.status, forwardAuth, log, logFailing: () => (sink?.failing == null ? null : { ...sink.failing, queued: (log?.depth ?? 0) + sink.depth }), store, directory, admin, decider, clientKeys, proxies, untrustedForwarder: untrustedForwarders(proxies, say), ipLists: config.ipLists.length > 0 ? ipLists : null, issuer, searchPageKey, console: consoleOptions, registrations: new AttemptLimit(config.issuer.registrationsPerHour, 3_600_000), serverLog: say });
+  const app = buildApp({ baseUrl: config.issuer.url === null ? null : () => config.issuer.url, policies: live, metrics, reload: reloader.status, forwardAuth, log, logFailing: () => (sink?.failing == null ? null : { ...sink.failing, queued: (log?.depth ?? 0) + sink.depth }), store, directory, admin, decider, clientKeys, proxies, untrustedForwarder: untrustedForwarders(proxies, say), ipLists: config.ipLists.length > 0 ? ipLists : null, issuer, searchPageKey, console: consoleOptions, registrations: new AttemptLimit(config.issuer.registrationsPerHour, 3_600_000), serverLog: say, tls });
+  const tlsReloader =
+    config.tls === null || tls === null
+      ? null
+      : new TlsReloader(config.tls, tls, {
+          changed: (m) => {
+            (app.server as unknown as TlsServer).setSecureContext({ cert: m.cert, key: m.key, ...(m.ca === null ? {} : { ca: m.ca }) });
+            say.info(`TLS: serving the changed certificate \`${config.tls!.certFile}\` (valid until ${new Date(m.notAfter).toISOString()})`);
+            warnExpiry(say, m, config.tls!.certFile);
+          },
+          rejected: (problem) => say.error(`TLS: the changed files are not used, the previous certificate keeps serving: ${problem}`),
+        });
+  if (tlsReloader !== null && config.tls !== null) tlsReloader.start(config.tls.reloadSeconds * 1000);
   const health = new Health(() => store.ping(), say);
   const grpc = buildGrpcServer({ policies: live, decider, gateway: forwardAuth, health, clientKeys, proxies, envoyProxies: new TrustedProxies(config.envoyTrustedProxies, config.clientAddressHeader), serverLog: say });
   /** Stops everything started: after SIGTERM, or when a port cannot be bound (so the process exits). */
@@ -432,6 +454,7 @@ async function serveUntilStopped(argv: string[], io: CliIo, osSignals: ServeSign
     await Promise.all([app.close(), new Promise<void>((resolve) => grpc.tryShutdown(() => resolve()))]);
     clearTimeout(cut);
     trees?.close();
+    tlsReloader?.stop();
     clearInterval(pruning);
     clearTimeout(sweeping);
     clearInterval(watchingDb);
@@ -451,7 +474,7 @@ async function serveUntilStopped(argv: string[], io: CliIo, osSignals: ServeSign
     // grpc-js logs a failed bind itself ("E No address added …") before the error reaches us; ours says what to do.
     setLogVerbosity(logVerbosity.NONE);
     grpcPort = await new Promise<number>((resolve, reject) =>
-      grpc.bindAsync(`${config.grpc.host.includes(':') ? `[${config.grpc.host}]` : config.grpc.host}:${config.grpc.port}`, ServerCredentials.createInsecure(), (err, port) => (err ? reject(err) : resolve(port))),
+      grpc.bindAsync(`${config.grpc.host.includes(':') ? `[${config.grpc.host}]` : config.grpc.host}:${config.grpc.port}`, grpcCredentials(tlsReloader), (err, port) => (err ? reject(err) : resolve(port))),
     )
       .catch((err: unknown) => {
         throw new UsageError(`cannot listen for gRPC on ${config.grpc.host}:${config.grpc.port}: ${err instanceof Error ? err.message : String(err)} (choose another address with --grpc HOST:PORT)`);
@@ -464,8 +487,9 @@ async function serveUntilStopped(argv: string[], io: CliIo, osSignals: ServeSign
   }
   const bound = app.server.address();
   const where = typeof bound === 'object' && bound !== null ? `${bound.family === 'IPv6' ? `[${bound.address}]` : bound.address}:${bound.port}` : String(bound);
-  issuer.url = config.issuer.url ?? `http://${where}`;
-  say.info(`serving ${result.set.policies.length} policies (revision ${result.set.revision}) on http://${where} and grpc://${config.grpc.host}:${grpcPort}`);
+  const scheme = tls === null ? 'http' : 'https';
+  issuer.url = config.issuer.url ?? `${scheme}://${where}`;
+  say.info(`serving ${result.set.policies.length} policies (revision ${result.set.revision}) on ${scheme}://${where} and grpc://${config.grpc.host}:${grpcPort}${tls === null ? '' : ` (TLS${tls.ca === null ? '' : ', client certificates required'})`}`);
   warnEmpty();
   warnOpenid();
   // A wildcard address is where Gavel listens, not where clients reach it: tokens naming it
@@ -502,6 +526,20 @@ function issuerSecret(db: string, made: NewDatabase): string {
   // An emptied or truncated file must not seal new keys with next to nothing.
   if (text.length < 32) throw new UsageError(`the issuer secret \`${file}\` holds ${text.length === 0 ? 'nothing' : 'fewer than 32 characters'}: restore the secret it held (the signing keys are sealed with it), or set GAVEL_ISSUER_SECRET`);
   return text;
+}
+
+/** gRPC's credentials: plain, or TLS from the reloader (a client CA: client certificates required). */
+function grpcCredentials(tls: TlsReloader | null): ServerCredentials {
+  if (tls === null) return ServerCredentials.createInsecure();
+  const mutual = tls.current.ca !== null;
+  return experimental.createCertificateProviderServerCredentials(tls, mutual ? tls : null, mutual);
+}
+
+/** A certificate that has expired, or will within two weeks, is said at start and at each change. */
+function warnExpiry(say: ServerLog, m: TlsMaterial, file: string): void {
+  const days = (m.notAfter - Date.now()) / 86_400_000;
+  if (days < 0) say.warn(`TLS: the certificate \`${file}\` expired on ${new Date(m.notAfter).toISOString()}: clients will refuse it`);
+  else if (days < 14) say.warn(`TLS: the certificate \`${file}\` expires in ${Math.floor(days)} days (${new Date(m.notAfter).toISOString()})`);
 }
 
 function reportLists(say: ServerLog, report: IpListsReloadReport): void {
