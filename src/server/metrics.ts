@@ -47,6 +47,13 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  /** When the served TLS certificate expires, for an alert before it does. */
+  private readonly tlsNotAfter = new Gauge({
+    name: 'gavel_tls_certificate_expiry_timestamp_seconds',
+    help: 'When the TLS certificate being served expires (Unix time); absent without TLS',
+    registers: [this.registry],
+  });
+
   /**
    * The process's own metrics, read only when scraped — nothing on the request path (prom-client's
    * default set watches every garbage collection and wakes a timer every 10 ms):
@@ -75,6 +82,11 @@ export class Metrics {
   }
 
   /** A remote JWKS fetch's outcome (`url` is configured, so the label's values are bounded). */
+  /** The TLS certificate now served: its expiry (ms since the epoch). */
+  tlsCertificate(notAfterMs: number): void {
+    this.tlsNotAfter.set(notAfterMs / 1000);
+  }
+
   jwksFetched(url: URL, failure: string | null): void {
     this.jwksOk.set({ url: url.href }, failure === null ? 1 : 0);
   }

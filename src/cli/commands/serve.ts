@@ -426,10 +426,14 @@ async function serveUntilStopped(argv: string[], io: CliIo, osSignals: ServeSign
             (app.server as unknown as TlsServer).setSecureContext({ cert: m.cert, key: m.key, ...(m.ca === null ? {} : { ca: m.ca }) });
             say.info(`TLS: serving the changed certificate \`${config.tls!.certFile}\` (valid until ${new Date(m.notAfter).toISOString()})`);
             warnExpiry(say, m, config.tls!.certFile);
+            metrics.tlsCertificate(m.notAfter);
           },
           rejected: (problem) => say.error(`TLS: the changed files are not used, the previous certificate keeps serving: ${problem}`),
         });
-  if (tlsReloader !== null && config.tls !== null) tlsReloader.start(config.tls.reloadSeconds * 1000);
+  if (tlsReloader !== null && config.tls !== null) {
+    tlsReloader.start(config.tls.reloadSeconds * 1000);
+    metrics.tlsCertificate(tlsReloader.current.notAfter);
+  }
   const health = new Health(() => store.ping(), say);
   const grpc = buildGrpcServer({ policies: live, decider, gateway: forwardAuth, health, clientKeys, proxies, envoyProxies: new TrustedProxies(config.envoyTrustedProxies, config.clientAddressHeader), serverLog: say });
   /** Stops everything started: after SIGTERM, or when a port cannot be bound (so the process exits). */
