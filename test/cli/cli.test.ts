@@ -2,6 +2,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, symlinkSync, 
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { gavel, workspace } from './helpers.js';
+import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 
 let ws: ReturnType<typeof workspace>;
 beforeEach(() => {
@@ -314,6 +315,24 @@ describe('gavel apply', () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('entities[1].id: missing; it is required (a non-empty string)');
     expect((await gavel(['apply', 'bad.json', '--dry-run'], { cwd: cwd() })).code).toBe(2);
+  });
+});
+
+describe('gavel log', () => {
+  test('says on stderr when more decisions match than --limit shows: a line count is not a decision count', async () => {
+    const db = join(ws.dir, 'log.db');
+    const store = new SqliteStore(db);
+    const record = (id: string, at: string) => ({ id, at, via: 'native' as const, decision: true, revision: 'r', determining: [], reasons: [], errors: [], subject: { type: 'user', id: 'a' }, action: 'read', resource: { type: 'doc', id: '1' }, latencyUs: 1 });
+    store.appendDecisions([record('d1', '2026-11-24T01:00:00.000Z'), record('d2', '2026-11-24T01:00:01.000Z'), record('d3', '2026-11-24T01:00:02.000Z')]);
+    store.close();
+    const two = await gavel(['log', '--db', db, '--limit', '2'], { cwd: cwd() });
+    expect(two.stdout.trim().split('\n')).toHaveLength(2);
+    expect(two.stderr).toBe('gavel log: the newest 2 shown; more match (raise --limit, up to 100000, or narrow --since/--until)\n');
+    const json = await gavel(['log', '--db', db, '--limit', '2', '--json'], { cwd: cwd() });
+    expect((JSON.parse(json.stdout) as { id: string }[]).map((r) => r.id)).toEqual(['d3', 'd2']);
+    expect(json.stderr).toContain('more match');
+    // All of them shown: nothing said.
+    expect((await gavel(['log', '--db', db, '--limit', '3'], { cwd: cwd() })).stderr).toBe('');
   });
 });
 

@@ -83,7 +83,9 @@ describe('gavel serve', () => {
     expect(await via('--until', '1h', '--subject', 'sara')).toEqual([]);
     const yesterday = await gavel(['log', '--until', 'yesterday'], { cwd: ws.dir });
     expect(yesterday.code).toBe(2);
-    expect(yesterday.stderr).toContain('--until: `yesterday` is neither an ISO 8601 time nor an age like 15m, 2h or 7d');
+    expect(yesterday.stderr).toContain('--until: `yesterday` is neither an ISO 8601 time (2026-11-22, 2026-11-22T10:00:00Z) nor an age like 15m, 2h or 7d');
+    // A bare number was a date to Date.parse (`48`: 2048), and answered nothing, silently.
+    expect(await gavel(['log', '--since', '48'], { cwd: ws.dir })).toMatchObject({ code: 2, stderr: expect.stringContaining('`48` is neither an ISO 8601 time') });
     // A misspelt interface is an error, not an empty answer; a usage error is one line.
     const bogus = await gavel(['log', '--via', 'authz'], { cwd });
     expect(bogus).toMatchObject({ code: 2, stderr: expect.stringContaining('--via is one of authzen, authzen_batch, native') });

@@ -28,7 +28,7 @@ Options:
                          grpc, mint, … (the batch interfaces end in _batch)
       --request-id ID    only decisions logged under this request id (the caller's X-Request-ID;
                          callers choose it, so several may share one)
-      --limit N          at most N decisions (default 50)
+      --limit N          at most N decisions (default 50; stderr says when more match)
       --json             an array of records
   -h, --help             show this help
 
@@ -65,8 +65,9 @@ export async function log(argv: string[], io: CliIo): Promise<number> {
   const until = timeFlag('until', values.until);
   const store = new SqliteStore(path, { readOnly: true });
   try {
+    // One more than shown: whether the log holds more is said, so that `| wc -l` is not taken for a count.
     const records = store.queryDecisions({
-      limit,
+      limit: limit + 1,
       ...(since === undefined ? {} : { since }),
       ...(until === undefined ? {} : { until }),
       ...(values.via === undefined ? {} : { via: values.via }),
@@ -75,8 +76,11 @@ export async function log(argv: string[], io: CliIo): Promise<number> {
       ...(values.subject === undefined ? {} : { subjectId: values.subject }),
       ...(values.policy === undefined ? {} : { policy: values.policy }),
     });
-    if (values.json) writeLine(io.stdout, JSON.stringify(records, null, 2));
-    else for (const r of records) writeLine(io.stdout, line(r));
+    const more = records.length > limit;
+    const shown = more ? records.slice(0, limit) : records;
+    if (values.json) writeLine(io.stdout, JSON.stringify(shown, null, 2));
+    else for (const r of shown) writeLine(io.stdout, line(r));
+    if (more) writeLine(io.stderr, `gavel log: the newest ${limit} shown; more match (raise --limit, up to 100000, or narrow --since/--until)`);
   } finally {
     store.close();
   }
