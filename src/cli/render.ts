@@ -36,10 +36,11 @@ export function renderWhyNot(w: WhyNot): string[] {
       lines.push(`    ${f.id}  (${f.location})`);
       if (f.reason !== null) lines.push(`      reason: ${f.reason}`);
       if (f.error !== null) lines.push(`      failed closed: ${f.error}`);
+      lines.push(f.stops === null ? '      stops applying: never, for a request its target matches (it has no conditions)' : `      stops applying when: ${f.stops}`);
     }
   }
   if (w.permits.length === 0) lines.push('  no permit matches this request\'s target');
-  else lines.push('  permits whose target matched:');
+  else lines.push(w.forbids.length === 0 ? '  permits whose target matched:' : '  permits whose target matched (each allows only once every forbid above stops applying):');
   for (const p of w.permits) {
     lines.push(`    ${p.id}  (${p.location})`);
     if (p.failed !== null) lines.push(`      ${p.failed.part === 'unless' ? 'unless held' : 'when failed'}: ${p.failed.condition}  (${p.failed.location})`);

@@ -28,7 +28,8 @@ ${r.errors.length === 0 ? '' : html`<dt>Errors in</dt><dd>${list(r.errors)}</dd>
 
 function whyDenied(w: WhyNot): Html {
   const forbids = w.forbids.map(
-    (f) => html`<li><code>${f.id}</code> <span class="muted">(${f.location})</span>${f.reason === null ? '' : html`<br>reason: ${f.reason}`}${f.error === null ? '' : html`<br>failed closed: <code>${f.error}</code>`}</li>`,
+    (f) =>
+      html`<li><code>${f.id}</code> <span class="muted">(${f.location})</span>${f.reason === null ? '' : html`<br>reason: ${f.reason}`}${f.error === null ? '' : html`<br>failed closed: <code>${f.error}</code>`}<br>${f.stops === null ? 'stops applying: never, for a request its target matches (it has no conditions)' : html`stops applying when: <code class="stops">${f.stops}</code>`}</li>`,
   );
   const permits = w.permits.map(
     (p) => html`<li><code>${p.id}</code> <span class="muted">(${p.location})</span>
@@ -37,7 +38,7 @@ ${p.error === null ? '' : html`<br>error: <code>${p.error}</code>`}
 <br>would allow when: <code class="needs">${p.needs}</code></li>`,
   );
   return html`${forbids.length === 0 ? html`<p>No forbid fired.</p>` : html`<h3>Forbids that fired</h3><ul id="forbids">${forbids}</ul>`}
-${permits.length === 0 ? html`<p>No permit's target matches this request: no policy was written for it.</p>` : html`<h3>Permits whose target matched</h3><ul id="permits">${permits}</ul>`}`;
+${permits.length === 0 ? html`<p>No permit's target matches this request: no policy was written for it.</p>` : html`<h3>Permits whose target matched</h3>${forbids.length === 0 ? '' : html`<p class="muted">Each allows only once every forbid above stops applying.</p>`}<ul id="permits">${permits}</ul>`}`;
 }
 
 /** Re-deciding the logged request with the live set: the same answer, or a note that it changed. */

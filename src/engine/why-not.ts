@@ -5,15 +5,17 @@ import { chain, printExpr } from '../language/format/print-expr.js';
 import { partialEval } from '../language/partial/partial-eval.js';
 import type { Knowledge } from '../language/partial/knowledge.js';
 import { requestKnowledge } from '../language/partial/request-knowledge.js';
-import { and, not } from '../language/partial/residual.js';
+import { and, not, or } from '../language/partial/residual.js';
 import { decide } from './decide.js';
 import type { Decision } from './decision.js';
 import type { PolicySet } from './policy-set.js';
 
 /*
- * "Why was this denied?" (`gavel eval --why`): the forbids that fired, and the permits whose
- * target matched the request but whose conditions did not hold — each with what would
- * have to be true for it to allow.
+ * "Why was this denied?" (`gavel eval --why`): the forbids that fired, each with what would
+ * make it stop applying, and the permits whose target matched the request but whose
+ * conditions did not hold — each with what would have to be true for it to allow. A
+ * permit's needs are not enough while a forbid fired: the forbid wins (a permit's needs
+ * met, the request was still denied, and "would allow" had said otherwise).
  */
 
 export interface FiredForbid {
@@ -22,6 +24,13 @@ export interface FiredForbid {
   reason: string | null;
   /** Set when the forbid applied because evaluating it failed (fail closed). */
   error: string | null;
+  /**
+   * What would make it stop applying: one of its `when` conditions failing or one of its
+   * `unless` conditions holding, as written. `null` for a forbid without conditions, which
+   * applies to every request its target matches. A permit's `needs` allows only once every
+   * fired forbid stops applying.
+   */
+  stops: string | null;
 }
 
 export interface MissedPermit {
@@ -51,7 +60,7 @@ export function whyNot(set: PolicySet, request: Request): WhyNot {
   for (const t of decision.explanation!.trace) {
     const p = set.byId.get(t.id)!;
     if (t.effect === 'forbid') {
-      if (t.outcome !== 'not-satisfied') forbids.push({ id: t.id, location: t.location, reason: p.reason, error: t.error ?? null });
+      if (t.outcome !== 'not-satisfied') forbids.push({ id: t.id, location: t.location, reason: p.reason, error: t.error ?? null, stops: stops(p) });
       continue;
     }
     if (t.outcome === 'satisfied' || t.failed?.part === 'target') continue;
@@ -81,6 +90,19 @@ function needs(p: CompiledPolicy, request: Request): string {
     }
   }
   return parts.length === 0 ? 'true' : printExpr(parts.reduce((l, r) => and(l, r)));
+}
+
+/** A forbid applies while each `when` conjunct holds and no `unless` does: any one of those turned is enough. */
+function stops(p: CompiledPolicy): string | null {
+  const ways: Expr[] = [];
+  for (const c of p.ast.conditions) {
+    if (c.kind === 'unless') ways.push(c.body);
+    else {
+      const { op, parts } = chain(c.body);
+      for (const part of op === '&&' ? parts : [c.body]) ways.push(not(part));
+    }
+  }
+  return ways.length === 0 ? null : printExpr(ways.reduce((l, r) => or(l, r)));
 }
 
 /** `null` when the request already makes `e` true; else `e` as written, or its residual over what the request lacks. */

@@ -185,7 +185,7 @@ describe('the console', () => {
     expect(await list('1h')).toContain('<strong>ann</strong>');
     expect(await list('2999-01-01')).not.toContain('<strong>ann</strong>');
     const wrong = await list('yesterday');
-    expect(wrong).toContain('`yesterday` is neither an ISO 8601 time nor an age like 15m, 2h or 7d');
+    expect(wrong).toContain('`yesterday` is neither an ISO 8601 time (2026-11-22, 2026-11-22T10:00:00Z) nor an age like 15m, 2h or 7d');
     expect(wrong).not.toContain('recent-1');
   });
 

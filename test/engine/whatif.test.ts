@@ -207,7 +207,9 @@ describe('explaining a logged decision', () => {
     // Found by the caller's request id; shown with the decision's own id too.
     expect(found.stdout).toMatch(/^[0-9a-f-]{36} \(request req-dr-weber\): DENY user:dr-weber /);
     expect(found.stdout).toMatch(/explained with the stored revision/);
-    expect(found.stdout).toMatch(/what would allow:\n {2}patients\.clinician-read/);
+    // The forbid that fired is named with what would stop it, and the permits' needs are said to count only after it.
+    expect(found.stdout).toMatch(/forbids that fired:\n {2}patients\.outside-us .*\n {4}stops applying when: subject\.country == "US" \|\| subject\.roles contains "transfer-agreement"\n/);
+    expect(found.stdout).toMatch(/what would allow, once every forbid that fired stops applying:\n {2}patients\.clinician-read/);
     const unknown = await gavel(['explain', 'nope', '--db', db], { cwd: dir });
     expect(unknown.code).toBe(1);
     expect(unknown.stderr).toMatch(/no decision with id `nope`/);

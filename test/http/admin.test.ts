@@ -85,7 +85,7 @@ describe('admin endpoints', () => {
     expect((await get(`since=${encodeURIComponent(new Date(Date.now() - 60_000).toISOString())}`)).json().decisions).toHaveLength(1);
     const bad = await get('since=yesterday');
     expect(bad.statusCode).toBe(400);
-    expect(bad.json()).toEqual({ error: 'invalid_request', message: 'since: `yesterday` is neither an ISO 8601 time nor an age like 15m, 2h or 7d' });
+    expect(bad.json()).toEqual({ error: 'invalid_request', message: 'since: `yesterday` is neither an ISO 8601 time (2026-11-22, 2026-11-22T10:00:00Z) nor an age like 15m, 2h or 7d' });
     await app.close();
   });
 

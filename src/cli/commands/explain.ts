@@ -86,8 +86,15 @@ function render(x: LoggedExplanation): string[] {
     out.push(`  ${t.effect.padEnd(6)} ${t.id}  ${t.outcome}${failed}${t.error === undefined ? '' : `  error: ${t.error}`}`);
   }
   if (x.why_not !== null) {
-    if (x.why_not.forbids.length > 0) out.push('', 'forbids that fired:', ...x.why_not.forbids.map((f) => `  ${f.id} (${f.location})${f.reason === null ? '' : `: ${f.reason}`}${f.error === null ? '' : ` [failed closed: ${f.error}]`}`));
-    if (x.why_not.permits.length > 0) out.push('', 'what would allow:', ...x.why_not.permits.map((p) => `  ${p.id} (${p.location}) needs: ${p.needs}`));
+    const fired = x.why_not.forbids;
+    if (fired.length > 0) {
+      out.push('', 'forbids that fired:');
+      for (const f of fired) {
+        out.push(`  ${f.id} (${f.location})${f.reason === null ? '' : `: ${f.reason}`}${f.error === null ? '' : ` [failed closed: ${f.error}]`}`);
+        out.push(f.stops === null ? '    stops applying: never, for a request its target matches (it has no conditions)' : `    stops applying when: ${f.stops}`);
+      }
+    }
+    if (x.why_not.permits.length > 0) out.push('', fired.length === 0 ? 'what would allow:' : 'what would allow, once every forbid that fired stops applying:', ...x.why_not.permits.map((p) => `  ${p.id} (${p.location}) needs: ${p.needs}`));
   }
   return out;
 }
