@@ -5,7 +5,7 @@ import { answerAffects } from '../engine/affects-query.js';
 import { timeInput } from '../formats/time-input.js';
 import { inventoryOf } from '../engine/inventory-cache.js';
 import { explainLogged } from '../engine/explain-logged.js';
-import { RevisionSets } from '../engine/revisions.js';
+import { RevisionSets, tokenReadsByRevision } from '../engine/revisions.js';
 import { LOG_CURSOR, type Store } from '../store/store.js';
 import type { TrustedProxies } from '../signals/client-address.js';
 import { renderAffectsCsv } from '../formats/render-affects.js';
@@ -22,7 +22,7 @@ import { disabledPage, loginPage, problemPage } from './login-page.js';
 import { policiesPage } from './policies-page.js';
 import { whatIfPage, type WhatIfResult } from './whatif-page.js';
 import { whatIfInSlices } from '../engine/whatif.js';
-import { buildPolicySetInSlices } from '../engine/policy-set.js';
+import { buildPolicySetInSlices, type PolicySet } from '../engine/policy-set.js';
 import { FolderError, loadPolicyFolder } from '../engine/folder.js';
 import { formatDiagnostic } from '../language/diagnostic.js';
 import { createSessions, SESSION_SECONDS, type Session, type Sessions } from './session.js';
@@ -194,7 +194,7 @@ function routes(scope: FastifyInstance, options: ConsoleOptions, key: string, se
     if (replaying) return sendPage(reply, 429, whatIfPage(asked, { kind: 'problem', message: 'another what-if replay is running on this server; try again when it is done', diagnostics: [] }, shell));
     replaying = true;
     try {
-      const result = await replay(options.store, asked);
+      const result = await replay(options.store, asked, options.policies.current);
       return sendPage(reply, result.kind === 'report' ? 200 : 400, whatIfPage(asked, result, shell));
     } finally {
       replaying = false;
@@ -221,7 +221,7 @@ function routes(scope: FastifyInstance, options: ConsoleOptions, key: string, se
 const WHATIF_DEFAULT = 10_000;
 const WHATIF_MAX = 200_000;
 
-async function replay(store: Store, form: { candidate: string; limit: number; since: string }): Promise<WhatIfResult> {
+async function replay(store: Store, form: { candidate: string; limit: number; since: string }, live: PolicySet): Promise<WhatIfResult> {
   const since = form.since.trim() === '' ? null : timeInput(form.since.trim());
   if (since !== null && 'problem' in since) return { kind: 'problem', message: `since: ${since.problem}`, diagnostics: [] };
   let folder;
@@ -235,5 +235,5 @@ async function replay(store: Store, form: { candidate: string; limit: number; si
   // In slices: the server keeps answering decisions while a large candidate set compiles.
   const { set, diagnostics } = await buildPolicySetInSlices(folder.sources, folder.schema);
   if (set === null) return { kind: 'problem', message: `the candidate policies have ${diagnostics.length} problem(s)`, diagnostics: diagnostics.map(formatDiagnostic) };
-  return { kind: 'report', report: await whatIfInSlices(store, set, { limit: form.limit, ...(since === null ? {} : { since: since.iso }) }) };
+  return { kind: 'report', report: await whatIfInSlices(store, set, { limit: form.limit, ...(since === null ? {} : { since: since.iso }), tokenReadsOf: tokenReadsByRevision(store, [live]) }) };
 }

@@ -95,3 +95,20 @@ export class RevisionSets {
     return lookup;
   }
 }
+
+/**
+ * The token claims each revision's policies read — which claims its decisions' records kept
+ * (what-if) — from the sets at hand, else from the store's copy built once; `null` for a
+ * revision not stored. A build of an older revision takes the thread for its duration (milliseconds
+ * for hundreds of policies), once per revision a replay meets among the decisions it changes.
+ */
+export function tokenReadsByRevision(store: Pick<Store, 'policyRevision'>, atHand: readonly PolicySet[] = []): (revision: string) => ReadonlySet<string> | null {
+  const known = new Map<string, ReadonlySet<string> | null>(atHand.map((s) => [s.revision, s.tokenReads]));
+  return (revision) => {
+    if (!known.has(revision)) {
+      const stored = store.policyRevision(revision);
+      known.set(revision, stored === null ? null : (buildFromFiles(stored.files).set?.tokenReads ?? null));
+    }
+    return known.get(revision)!;
+  };
+}

@@ -12,6 +12,8 @@ import { entityLabel } from '../formats/entity-label.js';
 import type { Request } from '../language/eval/activation.js';
 import type { DecisionRecord, DecisionWindow } from '../store/store.js';
 import { decide } from './decide.js';
+import { IDENTITY_CLAIMS } from './logged-claims.js';
+import { ALL_SIGNALS as ALL } from '../language/compile/reads.js';
 import type { PolicySet } from './policy-set.js';
 
 /** Where replayed decisions come from: batches of records as JSON arrays, newest batch first. */
@@ -24,6 +26,12 @@ export interface WhatIfOptions extends DecisionWindow {
   limit?: number;
   /** Examples kept per direction and per policy; default 5. */
   examples?: number;
+  /**
+   * The token claims a stored revision's policies read (`PolicySet.tokenReads`), or `null`
+   * when it is not stored: which claims its decisions' records kept. Without it, a claim a
+   * record lacks is taken as possibly not kept.
+   */
+  tokenReadsOf?: (revision: string) => ReadonlySet<string> | null;
 }
 
 export type Direction = 'allow_to_deny' | 'deny_to_allow';
@@ -65,6 +73,15 @@ export interface WhatIfReport {
   deny_to_allow: number;
   /** Replays where a candidate policy could not be evaluated (e.g. a risk signal absent from the log). */
   with_errors: number;
+  /**
+   * Decisions whose verdict the candidate changes, but through a policy that read what the
+   * record does not hold because the log did not keep it — a token claim no policy read when
+   * it was decided, a risk signal not computed then. What they would be is not known; they
+   * are not in `changed`.
+   */
+  not_known: number;
+  /** What those policies read that the records lacked (`token.aud`, `risk.velocity`). */
+  not_known_reads: string[];
   /** Decisions in the window logged without their request (`decision_log.keep_requests: false`): not replayable, so not replayed. */
   without_request: number;
   /** Replayed decisions by the revision that made them. */
@@ -109,12 +126,15 @@ function* replay(source: DecisionSource, candidate: PolicySet, options: WhatIfOp
     allow_to_deny: 0,
     deny_to_allow: 0,
     with_errors: 0,
+    not_known: 0,
+    not_known_reads: [],
     without_request: 0,
     revisions: {},
     policies: [],
     examples: { allow_to_deny: [], deny_to_allow: [] },
   };
   const byPolicy = new Map<string, PolicyCount>();
+  const notKnown = new Set<string>();
   const count = (policy: string, side: PolicyCount['side'], direction: Direction, id: string) => {
     const k = `${side}\0${policy}`;
     let row = byPolicy.get(k);
@@ -145,6 +165,12 @@ function* replay(source: DecisionSource, candidate: PolicySet, options: WhatIfOp
       const d = decide(candidate, r.request as Request);
       if (d.errors.length > 0) report.with_errors++;
       if (d.decision === r.decision) continue;
+      const unkept = unkeptReads(candidate, r, options.tokenReadsOf);
+      if (unkept.length > 0) {
+        report.not_known++;
+        for (const read of unkept) notKnown.add(read);
+        continue;
+      }
       const direction: Direction = r.decision ? 'allow_to_deny' : 'deny_to_allow';
       report.changed++;
       report[direction]++;
@@ -172,7 +198,55 @@ function* replay(source: DecisionSource, candidate: PolicySet, options: WhatIfOp
     }
     yield;
   }
+  report.not_known_reads = [...notKnown].sort();
   const total = (c: PolicyCount) => c.allow_to_deny + c.deny_to_allow;
   report.policies = [...byPolicy.values()].sort((a, b) => total(b) - total(a) || (a.side < b.side ? -1 : a.side > b.side ? 1 : 0) || (a.policy < b.policy ? -1 : 1));
   return report;
+}
+
+type Json = { [k: string]: unknown };
+const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * What the candidate's policies whose target matched this request read that its record lacks
+ * because the log did not keep it: a token claim outside what the deciding revision read (and
+ * the identity claims), a `risk` member not computed then. Empty when the change stands on
+ * what was kept. Decided again with the explanation, for the candidates: only for changed
+ * decisions, a few of a replay.
+ */
+function unkeptReads(candidate: PolicySet, r: DecisionRecord, tokenReadsOf: WhatIfOptions['tokenReadsOf']): string[] {
+  const request = r.request as Request;
+  const token = isObject(request.token) ? request.token : null;
+  const risk = isObject(request.risk) ? request.risk : {};
+  const logged = token === null ? null : (tokenReadsOf?.(r.revision) ?? null);
+  // With `token_claims: "all"` every claim was kept: a claim beyond what was read is in the record.
+  const keptAll = token !== null && logged !== null && Object.keys(token).some((k) => !IDENTITY_CLAIMS.has(k) && !logged.has(k) && !logged.has(ALL));
+  const missing = new Set<string>();
+  const trace = decide(candidate, request, { explain: true }).explanation?.trace ?? [];
+  for (const t of trace) {
+    if (t.failed?.part === 'target') continue;
+    const p = candidate.byId.get(t.id);
+    if (p === undefined) continue;
+    if (token !== null && !keptAll) {
+      for (const claim of p.tokenReads) {
+        if (claim === ALL || IDENTITY_CLAIMS.has(claim) || claim in token) continue;
+        if (logged === null || !(logged.has(claim) || logged.has(ALL))) missing.add(`token.${claim}`);
+      }
+    }
+    // Members as read (`ip`, `ip.reputation`, `velocity.address_denials_1m`): each must be in the record.
+    for (const member of p.riskReads) if (member !== ALL && !holds(risk, member.split('.'))) missing.add(`risk.${member}`);
+    // A velocity counter no policy read then is not in the record, though `risk.velocity` is.
+    const absent = /^`(risk\.[^`]+)` is missing/.exec(t.error ?? '');
+    if (absent !== null) missing.add(absent[1]!);
+  }
+  return [...missing];
+}
+
+function holds(value: Json, path: readonly string[]): boolean {
+  let at: unknown = value;
+  for (const name of path) {
+    if (!isObject(at) || !(name in at)) return false;
+    at = at[name];
+  }
+  return true;
 }

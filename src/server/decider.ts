@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { IDENTITY_CLAIMS } from '../engine/logged-claims.js';
 import { decide, type DecideOptions } from '../engine/decide.js';
 import type { Decision } from '../engine/decision.js';
 import type { DecisionLog } from '../engine/decision-log.js';
@@ -32,8 +33,6 @@ type Json = { [k: string]: unknown };
 const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 const text = (v: unknown): string => (typeof v === 'string' ? v : '');
 
-/** Who a token is about and who issued and used it, kept in the log whatever the policies read. */
-const IDENTITY_CLAIMS = new Set(['iss', 'sub', 'client_id', 'azp', 'act', 'jti']);
 
 /**
  * The request as decided, for explanation and replay. `request.token` holds the verified

@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { INTERFACE_WIDTH } from '../../src/server/interfaces.js';
 import { DecisionLog } from '../../src/engine/decision-log.js';
 import { LivePolicySet } from '../../src/engine/live-set.js';
-import { buildFromFiles, revisionFiles, RevisionSets } from '../../src/engine/revisions.js';
+import { buildFromFiles, revisionFiles, RevisionSets, tokenReadsByRevision } from '../../src/engine/revisions.js';
 import { whatIf } from '../../src/engine/whatif.js';
 import { loadPolicyFolder } from '../../src/engine/folder.js';
 import { buildApp } from '../../src/http/app.js';
@@ -109,6 +109,44 @@ describe('what-if replay', () => {
     const empty = await gavel(['whatif', '--candidate', 'empty', '--db', db], { cwd: dir });
     expect(empty.code).toBe(2);
     expect(empty.stderr).toContain('no *.gavel files under `empty`');
+  });
+});
+
+describe('what-if and what the log did not keep', () => {
+  /** Decisions made by `revisionText` through the real Decider and log (which keeps only the claims policies read), replayed by `candidateText`. */
+  async function replayed(revisionText: string, candidateText: string, tokens: Record<string, unknown>[]) {
+    const files = { 'a.gavel': revisionText };
+    const set = buildFromFiles(files).set!;
+    const store = new SqliteStore(':memory:');
+    store.savePolicyRevision({ id: set.revision, savedAt: new Date().toISOString(), files });
+    const live = new LivePolicySet(set);
+    const log = new DecisionLog(store, { flushMs: 60_000 });
+    const decider = new Decider(new Metrics(live), log, null);
+    tokens.forEach((token, i) => decider.decide('native', `r${i}`, set, { subject: { type: 'client', id: 'svc' }, action: { name: 'read' }, resource: { type: 'doc', id: '1' }, token }, {}, { address: null }));
+    log.flush();
+    const candidate = buildFromFiles({ 'a.gavel': candidateText }).set!;
+    const report = whatIf(store, candidate, { tokenReadsOf: tokenReadsByRevision(store, [set]) });
+    store.close();
+    return report;
+  }
+
+  test('a change that stands only on a claim no policy read when it was decided is not known, and not counted as a change', async () => {
+    // Every token had `aud`; the log kept `scope` only, the one claim read then.
+    const report = await replayed('@id("read") permit (action == "read") when { token.scope contains "doc:read" };', '@id("read") permit (action == "read") when { token.scope contains "doc:read" && token.aud == "https://api.example.com" };', [
+      { sub: 'svc', scope: 'doc:read', aud: 'https://api.example.com' },
+      { sub: 'svc', scope: 'doc:read', aud: 'https://api.example.com' },
+    ]);
+    expect(report).toMatchObject({ replayed: 2, changed: 0, allow_to_deny: 0, not_known: 2, not_known_reads: ['token.aud'] });
+  });
+
+  test('a risk signal nobody computed when it was decided: the candidate\'s forbid fails closed, and the change is not known', async () => {
+    const report = await replayed('@id("read") permit (action == "read");', '@id("read") permit (action == "read");\n@id("probing") forbid (action, resource) when { risk.velocity.address_denials_1m > 100 };', [{ sub: 'svc' }]);
+    expect(report).toMatchObject({ replayed: 1, changed: 0, not_known: 1, not_known_reads: ['risk.velocity', 'risk.velocity.address_denials_1m'] });
+  });
+
+  test('a claim the deciding revision read, absent from the token, is a real absence: the change is counted', async () => {
+    const report = await replayed('@id("read") permit (action == "read") when { token.scope contains "doc:read" && (!(token has aud) || token.aud != "x") };', '@id("read") permit (action == "read") when { token.scope contains "doc:read" && token has aud };', [{ sub: 'svc', scope: 'doc:read' }]);
+    expect(report).toMatchObject({ replayed: 1, changed: 1, allow_to_deny: 1, not_known: 0, not_known_reads: [] });
   });
 });
 
