@@ -49,30 +49,72 @@ export function diffPolicies(before: readonly PolicyFile[], after: readonly Poli
   const next = entries(after);
   const changes: PolicyChange[] = [];
   let unchanged = 0;
-  for (const id of [...new Set([...old.keys(), ...next.keys()])].sort(byCodeUnits)) {
-    const a = old.get(id);
-    const b = next.get(id);
+  const compare = (id: string, a: Entry, b: Entry) => {
+    if (a.side.text === b.side.text) return void unchanged++;
+    const diff = unifiedHunks(diffLines(a.side.text.split('\n'), b.side.text.split('\n')));
+    changes.push({ kind: 'changed', id, before: a.side, after: b.side, aspects: aspectsChanged(a.policy, b.policy), diff });
+  };
+  for (const id of [...new Set([...old.named.keys(), ...next.named.keys()])]) {
+    const a = old.named.get(id);
+    const b = next.named.get(id);
     if (a === undefined) changes.push({ kind: 'added', id, after: b!.side });
     else if (b === undefined) changes.push({ kind: 'removed', id, before: a.side });
-    else if (a.side.text === b.side.text) unchanged++;
-    else {
-      const diff = unifiedHunks(diffLines(a.side.text.split('\n'), b.side.text.split('\n')));
-      changes.push({ kind: 'changed', id, before: a.side, after: b.side, aspects: aspectsChanged(a.policy, b.policy), diff });
-    }
+    else compare(id, a, b);
   }
+  // Policies without an @id are known by their place in the file (`a.gavel#2`), which a policy
+  // inserted above them changes: they are matched by text, as lines are in a diff, and what
+  // is left between two matches is paired in order as changed, the rest added or removed.
+  for (const file of [...new Set([...old.unnamed.keys(), ...next.unnamed.keys()])]) {
+    const a = old.unnamed.get(file) ?? [];
+    const b = next.unnamed.get(file) ?? [];
+    let i = 0;
+    let j = 0;
+    let removed: Keyed[] = [];
+    let added: Keyed[] = [];
+    const settle = () => {
+      const paired = Math.min(removed.length, added.length);
+      for (let k = 0; k < paired; k++) compare(added[k]!.id, removed[k]!, added[k]!);
+      for (const e of removed.slice(paired)) changes.push({ kind: 'removed', id: e.id, before: e.side });
+      for (const e of added.slice(paired)) changes.push({ kind: 'added', id: e.id, after: e.side });
+      [removed, added] = [[], []];
+    };
+    for (const line of diffLines(a.map((e) => e.side.text), b.map((e) => e.side.text))) {
+      if (line.op === ' ') {
+        settle();
+        unchanged++;
+        i++;
+        j++;
+      } else if (line.op === '-') removed.push(a[i++]!);
+      else added.push(b[j++]!);
+    }
+    settle();
+  }
+  changes.sort((x, y) => byCodeUnits(x.id, y.id));
   const count = (kind: PolicyChange['kind']) => changes.filter((c) => c.kind === kind).length;
   return { changes, added: count('added'), removed: count('removed'), changed: count('changed'), unchanged };
 }
 
-function entries(files: readonly PolicyFile[]): Map<string, Entry> {
-  const map = new Map<string, Entry>();
+interface Keyed extends Entry {
+  id: string;
+}
+
+/** Policies with an @id by id; those without, by file in file order. */
+function entries(files: readonly PolicyFile[]): { named: Map<string, Keyed>; unnamed: Map<string, Keyed[]> } {
+  const named = new Map<string, Keyed>();
+  const unnamed = new Map<string, Keyed[]>();
   for (const file of files) {
     file.policies.forEach((policy, n) => {
       const text = printFile({ file: file.file, policies: [policy], comments: [] }).trimEnd();
-      map.set(policyId(file.file, n + 1, policy.annotations), { policy, side: { effect: policy.effect, file: file.file, line: policy.span.start.line, text } });
+      const entry = { id: policyId(file.file, n + 1, policy.annotations), policy, side: { effect: policy.effect, file: file.file, line: policy.span.start.line, text } };
+      if (policy.annotations.some((a) => a.name === 'id')) named.set(entry.id, entry);
+      else {
+        let list = unnamed.get(file.file);
+        if (list === undefined) unnamed.set(file.file, (list = []));
+        list.push(entry);
+      }
     });
   }
-  return map;
+  return { named, unnamed };
 }
 
 /**

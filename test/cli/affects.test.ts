@@ -83,7 +83,7 @@ describe('gavel eval --why', () => {
     const out = JSON.parse(r.stdout);
     expect(out).toMatchObject({ decision: false, determining: ['patients.outside-us'] });
     expect(out.why.forbids).toEqual([
-      { id: 'patients.outside-us', location: 'patients.gavel:23:1', reason: 'patient records stay in the US without a transfer agreement', error: null },
+      { id: 'patients.outside-us', location: 'patients.gavel:23:1', reason: 'patient records stay in the US without a transfer agreement', error: null, stops: 'subject.country == "US" || subject.roles contains "transfer-agreement"' },
     ]);
   });
 

@@ -14,7 +14,7 @@ describe('time flags (--since, --until)', () => {
   });
 
   test('anything else is a usage error naming the flag, not a crash', () => {
-    expect(() => timeFlag('until', 'yesterday', now)).toThrow('--until: `yesterday` is neither an ISO 8601 time nor an age like 15m, 2h or 7d');
+    expect(() => timeFlag('until', 'yesterday', now)).toThrow('--until: `yesterday` is neither an ISO 8601 time (2026-11-22, 2026-11-22T10:00:00Z) nor an age like 15m, 2h or 7d');
     expect(() => timeFlag('since', '-5m', now)).toThrow('--since: `-5m` is neither');
     expect(() => timeFlag('since', '99999999999d', now)).toThrow('--since: `99999999999d` reaches further back than a date can');
   });

@@ -62,3 +62,36 @@ describe('policy diff', () => {
     expect(d.changes.map((c) => [c.kind, c.id])).toEqual([['removed', 'a.gavel#2'], ['added', 'b.gavel#2']]);
   });
 });
+
+describe('policies without an @id (known by their place in the file)', () => {
+  const read = 'permit (action == "read");';
+  const del = 'forbid (action == "delete");';
+  const list = 'permit (action == "list");';
+  const diff = (before: string[], after: string[]) => diffPolicies([file('a.gavel', before.join('\n'))], [file('a.gavel', after.join('\n'))]);
+
+  test('one inserted above the others is one added, not every later one changed', () => {
+    const d = diff([read, del], [list, read, del]);
+    expect(d).toMatchObject({ added: 1, removed: 0, changed: 0, unchanged: 2 });
+    expect(d.changes).toEqual([expect.objectContaining({ kind: 'added', id: 'a.gavel#1', after: expect.objectContaining({ text: list }) })]);
+  });
+
+  test('one removed is one removed; one edited in place, among others, is one changed', () => {
+    expect(diff([list, read, del], [read, del])).toMatchObject({ added: 0, removed: 1, changed: 0, unchanged: 2 });
+    const edited = diff([list, read, del], [list, 'permit (action == "read") when { subject.active == true };', del]);
+    expect(edited).toMatchObject({ added: 0, removed: 0, changed: 1, unchanged: 2 });
+    expect(edited.changes[0]).toMatchObject({ kind: 'changed', id: 'a.gavel#2', aspects: ['conditions'] });
+  });
+
+  test('counts add up whatever is inserted, removed or edited', () => {
+    const policy = fc.constantFrom(read, del, list, 'forbid (action == "purge");', 'permit (action == "read") when { subject.active == true };');
+    fc.assert(
+      fc.property(fc.array(policy, { maxLength: 8 }), fc.array(policy, { maxLength: 8 }), (a, b) => {
+        const d = diff(a, b);
+        // Every policy of each side is accounted for once: kept, changed, or added/removed.
+        expect(d.unchanged + d.changed + d.removed).toBe(a.length);
+        expect(d.unchanged + d.changed + d.added).toBe(b.length);
+        if (a.join() === b.join()) expect(d.changes).toEqual([]);
+      }),
+    );
+  });
+});
