@@ -175,6 +175,8 @@ describe('a log that keeps no requests (decision_log.keep_requests: false)', () 
     const replay = await gavel(['whatif', '--candidate', 'proposed', '--db', db], { cwd: dir });
     expect(replay.code).toBe(0);
     expect(replay.stdout).toContain('not replayed: 5 decisions logged without their request');
+    // Not "no decisions in the log": there are five, logged without what replay needs.
+    expect(replay.stdout).toContain('replayed 0 decisions: no decision logged with its request');
   });
 });
 

@@ -84,7 +84,8 @@ export async function whatif(argv: string[], io: CliIo): Promise<number> {
 }
 
 function render(r: WhatIfReport, dir: string): string[] {
-  const span = r.window.oldest === null ? 'no decisions in the log' + (r.window.since !== null || r.window.until !== null ? ' for that window' : '') : `${r.window.oldest} … ${r.window.newest}`;
+  const none = r.without_request > 0 ? 'no decision logged with its request' : 'no decisions in the log';
+  const span = r.window.oldest === null ? none + (r.window.since !== null || r.window.until !== null ? ' for that window' : '') : `${r.window.oldest} … ${r.window.newest}`;
   const revisions = Object.entries(r.revisions).map(([rev, n]) => `${rev} (${n})`).join(', ');
   const out = [
     `candidate ${dir} (revision ${r.candidate.revision}, ${r.candidate.policies} policies)`,
