@@ -7,7 +7,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 
 export const RESULTS_MD = new URL('./RESULTS.md', import.meta.url);
 
-export const SECTIONS = ['engine', 'http', 'grpc', 'signals', 'signals-decision', 'issuer', 'reload', 'affects', 'whatif', 'console', 'apply'] as const;
+export const SECTIONS = ['engine', 'http', 'grpc', 'signals', 'signals-decision', 'issuer', 'reload', 'affects', 'whatif', 'console', 'apply', 'like'] as const;
 export type Section = (typeof SECTIONS)[number];
 
 const HEADER = `# Benchmark results
@@ -27,6 +27,7 @@ Each benchmark rewrites its own section below on a full run; partial runs leave 
 | [Affects](#affects) | \`npm run bench:affects\` | \`affects()\` (partial evaluation of every policy) over 10,000 policies, with facts the index keys decide and with facts they do not |
 | [Console](#console) | \`npm run bench:console\` | server-side render time of each console page with 10,000 policies and 1,000,000 logged decisions |
 | [Apply](#apply) | \`npm run bench:apply\` | \`gavel apply\` of 100,000 entities beside another writer: how long that writer waits for the lock |
+| [Like](#like) | \`npm run bench:like\` | one \`like\` on a string of up to a megabyte: Gavel's bit-parallel matcher vs the automaton it ran before and a JavaScript RegExp |
 
 The machine is a small shared VM (2 logical CPUs); each section says when it ran, on which
 commit, and the load average around it.

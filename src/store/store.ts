@@ -269,6 +269,8 @@ export interface Store {
   revocationMarker(): number;
   /** Whether the database answers; for /readyz. */
   ping(): boolean;
+  /** Why the store's file is no longer the one opened (removed, replaced), or `null`. */
+  fileProblem?(): string | null;
   /**
    * Runs background `work` (a sweep of expired rows) only if the database is free: when another
    * connection or process holds its write lock, answers `null` at once instead of waiting for

@@ -190,7 +190,7 @@ describe('gavel serve', () => {
     expect(acknowledged.filter((id) => !logged.has(id))).toEqual([]);
   });
 
-  test('a stop while another process holds the database: within stop_timeout_seconds, exit 0, the unwritten decisions counted', async () => {
+  test('a stop while another process holds the database: within stop_timeout_seconds, the unwritten decisions counted, exit 1 (not a clean stop)', async () => {
     ws = workspace();
     writeFileSync(join(ws.dir, 'gavel.json'), JSON.stringify({ stop_timeout_seconds: 5 }));
     const server = await start(ws.dir, ['--config', 'gavel.json']);
@@ -213,7 +213,7 @@ describe('gavel serve', () => {
       const asked = Date.now();
       child!.kill('SIGTERM');
       const code = await server.exited;
-      expect(code, server.output()).toBe(0);
+      expect(code, server.output()).toBe(1);
       expect(Date.now() - asked).toBeLessThan(7_000);
       expect(server.output()).toMatch(/gavel: 5 decisions could not be written to the decision log/);
       expect(server.output()).toContain('gavel: stopped');
@@ -245,6 +245,52 @@ describe('gavel serve', () => {
     for (let i = 0; i < 100 && (await ask(['admin'])); i++) await new Promise((resolve) => setTimeout(resolve, 50));
     expect(await ask(['admin'])).toBe(false);
     expect(server.output()).toContain('gavel: directory and registry reloaded (1 entity, 0 APIs, 0 clients, 0 users)');
+  });
+
+  test('a database file removed or replaced while serving makes /readyz say so (503) and stderr too: its writes would be lost', async () => {
+    ws = workspace();
+    const server = await start(ws.dir);
+    const db = join(ws.dir, 'data', 'gavel.db');
+    expect((await fetch(`${server.url}/readyz`)).status).toBe(200);
+    const { renameSync } = await import('node:fs');
+    for (const suffix of ['', '-wal', '-shm']) renameSync(`${db}${suffix}`, `${db}.moved${suffix}`);
+    const readyz = async () => (await fetch(`${server.url}/readyz`)).json() as Promise<{ status: string; reason?: string }>;
+    expect(await readyz()).toMatchObject({ status: 'not ready', reason: expect.stringContaining('was removed while serving') });
+    // A new file at the path (a restore, another `gavel apply`) is not the one this server writes.
+    expect((await gavel(['apply', join(ROOT, 'examples', 'registry.json')], { cwd: ws.dir })).code).toBe(0);
+    expect(await readyz()).toMatchObject({ status: 'not ready', reason: expect.stringContaining('was replaced while serving') });
+    for (let i = 0; i < 40 && !server.output().includes('was replaced while serving'); i++) await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(server.output()).toMatch(/gavel: the database file `.*gavel\.db` was (removed|replaced) while serving/);
+  });
+
+  test('a database this user may only read stops the start (exit 2), instead of serving and failing every write', async () => {
+    ws = workspace();
+    const { chmodSync, chownSync, mkdirSync } = await import('node:fs');
+    const db = join(ws.dir, 'data', 'gavel.db');
+    expect((await gavel(['apply', join(ROOT, 'examples', 'registry.json'), '--db', db], { cwd: ws.dir })).code).toBe(0);
+    chmodSync(db, 0o444);
+    // root may write whatever the mode says: as root, the server runs as nobody, who owns the folder but may not write the file.
+    const asRoot = process.getuid?.() === 0;
+    if (asRoot) {
+      chmodSync(ws.dir, 0o755);
+      for (const path of [ws.dir, join(ws.dir, 'data'), db, join(ws.dir, 'policies')]) chownSync(path, 65534, 65534);
+      const { readdirSync } = await import('node:fs');
+      for (const f of readdirSync(join(ws.dir, 'policies'))) chownSync(join(ws.dir, 'policies', f), 65534, 65534);
+      for (const f of readdirSync(join(ws.dir, 'data'))) chownSync(join(ws.dir, 'data', f), 65534, 65534);
+      mkdirSync(join(ws.dir, 'home'), { recursive: true });
+    }
+    const run = await new Promise<{ code: number | null; out: string }>((resolve) => {
+      const args = [join(ROOT, 'bin', 'gavel.js'), 'serve', '--http', '127.0.0.1:0', '--grpc', '127.0.0.1:0'];
+      const proc = asRoot ? spawn('runuser', ['-u', 'nobody', '--', process.execPath, ...args], { cwd: ws!.dir, stdio: ['ignore', 'pipe', 'pipe'] }) : spawn(process.execPath, args, { cwd: ws!.dir, stdio: ['ignore', 'pipe', 'pipe'] });
+      child = proc;
+      let out = '';
+      proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+      proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+      proc.on('exit', (code) => resolve({ code, out }));
+    });
+    expect(run.out).toContain('can only be read by this user');
+    expect(run.out).not.toContain('serving');
+    expect(run.code).toBe(2);
   });
 
   test('a client applied by another process gets a token at once, as the README runs it: no waiting for the once-a-second poll', async () => {

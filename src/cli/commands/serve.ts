@@ -61,7 +61,7 @@ valid change is swapped in atomically; an invalid one is rejected, reported (std
 SIGTERM or SIGINT stops accepting, finishes requests in flight and exits 0.
 See docs/api.md.
 
-Exit codes: 0 stopped by a signal, 1 the policies or an IP list are invalid, 2 usage error.
+Exit codes: 0 stopped by a signal, 1 the policies or an IP list are invalid, or a stop could not\nwrite every decision to the decision log, 2 usage error.
 
 Options:
   -c, --config FILE      JSON config file (also GAVEL_CONFIG): trusted token issuers,
@@ -322,7 +322,13 @@ async function serveUntilStopped(argv: string[], io: CliIo, osSignals: ServeSign
     return true;
   };
   let revocations = store.revocationMarker();
+  let fileSaid: string | null = null;
   const watchingDb = setInterval(() => {
+    if (unsaved.size > 0) retryRevisions();
+    // Said once, as /readyz says it until it is resolved (a restart, or the file put back).
+    const fileProblem = store.fileProblem();
+    if (fileProblem !== fileSaid && fileProblem !== null) say.error(fileProblem);
+    fileSaid = fileProblem;
     // A token revoked by another process sharing the store is refused here too within a second.
     const revoked = store.revocationMarker();
     if (revoked !== revocations) {
@@ -336,11 +342,27 @@ async function serveUntilStopped(argv: string[], io: CliIo, osSignals: ServeSign
     if (refreshing === null && store.changeMarker() !== marker) refresh().catch((err: unknown) => say.error(`cannot read the directory and registry again (will retry): ${err instanceof Error ? err.message : String(err)}`));
   }, 1000).unref();
   // Each revision served is stored once (its files), for `gavel explain` and `gavel diff REVISION`.
+  // One that cannot be stored (a full disk, a lock held elsewhere) is tried again every second until it is:
+  // without it, its decisions could not be explained by the policies that made them.
+  const unsaved = new Map<string, Record<string, string>>();
   const saveRevision = (revision: string, folder: PolicyFolder) => {
+    const files = revisionFiles(folder);
     try {
-      store.savePolicyRevision({ id: revision, savedAt: new Date().toISOString(), files: revisionFiles(folder) });
+      store.savePolicyRevision({ id: revision, savedAt: new Date().toISOString(), files });
     } catch (err: unknown) {
-      say.error(`cannot store policy revision ${revision}: ${err instanceof Error ? err.message : String(err)}`);
+      unsaved.set(revision, files);
+      say.error(`cannot store policy revision ${revision} (will retry): ${err instanceof Error ? err.message : String(err)}`);
+    }
+  };
+  const retryRevisions = () => {
+    for (const [revision, files] of unsaved) {
+      try {
+        store.savePolicyRevision({ id: revision, savedAt: new Date().toISOString(), files });
+      } catch {
+        return;
+      }
+      unsaved.delete(revision);
+      say.info(`stored policy revision ${revision}`);
     }
   };
   saveRevision(result.set.revision, result.folder);
@@ -467,6 +489,7 @@ async function serveUntilStopped(argv: string[], io: CliIo, osSignals: ServeSign
     const lost = ((await sink?.close(Math.max(until - Date.now(), 0))) ?? 0) + (log?.depth ?? 0);
     if (lost > 0) say.error(`${lost} decisions could not be written to the decision log`);
     store.close();
+    return lost;
   };
   let grpcPort: number;
   try {
@@ -503,9 +526,10 @@ async function serveUntilStopped(argv: string[], io: CliIo, osSignals: ServeSign
   }
   osSignals.serving(() => void Promise.all([reloader.reload(), ipLists.reload()]));
   await osSignals.stopped;
-  await shutdown();
-  say.info('stopped');
-  return Exit.ok;
+  // A stop that lost answered decisions is not a clean one: a supervisor must be able to tell.
+  const lost = await shutdown();
+  say.info(lost > 0 ? `stopped, with ${lost} decisions not written to the decision log (exit 1)` : 'stopped');
+  return lost > 0 ? Exit.failed : Exit.ok;
 }
 
 /**

@@ -27,7 +27,7 @@ export function healthRoutes(
     const set = policies.current;
     if (store !== null && !store.ping()) {
       // Decisions could be made, but not logged: an operator must know before traffic arrives.
-      return reply.status(503).send({ status: 'not ready', reason: 'the store does not answer', revision: set.revision });
+      return reply.status(503).send({ status: 'not ready', reason: store.fileProblem?.() ?? 'the store does not answer', revision: set.revision });
     }
     const ready: Record<string, unknown> = { status: 'ready', revision: set.revision, policies: set.policies.length };
     // Still ready: the previous revision serves. The rejected edit is shown so operators see it.

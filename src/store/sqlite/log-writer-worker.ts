@@ -73,10 +73,11 @@ function keepBound(step: () => void): void {
     retentionFailing = true;
   }
 }
-// Between writes: a backlog (a lowered bound, decisions ageing out of an idle server), and now
-// and then a fresh count in case another process wrote or deleted decisions.
+// Between writes: a backlog (a lowered bound, decisions ageing out of an idle server), and every
+// half minute a fresh count: another server writing the same log is counted by neither writer
+// otherwise, and two of them kept twice the bound (a recount is a fraction of a millisecond).
 let ticks = 0;
-const bounding = setInterval(() => keepBound(() => (++ticks % 600 === 0 ? retention.recount() : retention.trim())), 1000);
+const bounding = setInterval(() => keepBound(() => (++ticks % 30 === 0 ? retention.recount() : retention.trim())), 1000);
 // While writes fail, batches wait here; past the bound the oldest are given up (and reported).
 const pending = new ByteBoundedQueue<BatchMessage>(maxPendingBytes, (m) => heldBytes(m.batch));
 /** The next turn of drain, when one is due: right away, or a retry a second after a failure. */

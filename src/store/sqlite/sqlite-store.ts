@@ -1,4 +1,4 @@
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, openSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { makeFoldersSync } from '../../formats/make-folders.js';
 import Database from 'better-sqlite3';
@@ -31,6 +31,8 @@ export class SqliteStore implements Store {
 
   /** How long a write waits for another connection's lock (busy_timeout); `whenFree` work does not wait. */
   readonly #busyTimeoutMs: number;
+  /** The file opened, to tell when the path comes to name another (or none); `null` in memory or read-only. */
+  #file: { path: string; dev: number; ino: number } | null = null;
 
   // Every transaction that writes is BEGIN IMMEDIATE (`.immediate()`): it takes the write lock
   // first, waiting for it under busy_timeout. A deferred one reads first and, when another
@@ -62,10 +64,15 @@ export class SqliteStore implements Store {
       this.db.pragma(`busy_timeout = ${this.#busyTimeoutMs}`);
       try {
         migrate(this.db, path);
+        writable(this.db, path);
       } catch (err: unknown) {
         this.db.close();
         throw err;
       }
+    }
+    if (path !== ':memory:' && options.readOnly !== true) {
+      const opened = statSync(path);
+      this.#file = { path, dev: opened.dev, ino: opened.ino };
     }
     this.changes = this.db.prepare('SELECT n FROM serving_changes').pluck();
     this.insert = this.db.prepare('INSERT INTO decision_batches (first_at, last_at, count, records) VALUES (?, ?, ?, CAST(? AS TEXT))');
@@ -650,11 +657,30 @@ export class SqliteStore implements Store {
   }
 
   ping(): boolean {
+    if (this.fileProblem() !== null) return false;
     try {
       return this.db.prepare('SELECT 1 AS ok').get() !== undefined;
     } catch {
       return false;
     }
+  }
+
+  /**
+   * Whether the file at the path is still the one this connection opened. SQLite keeps
+   * writing to a file removed or replaced under it (`rm`, a restore, another `gavel apply`
+   * making a new one), and everything written is then lost or split from other servers —
+   * while `SELECT 1` answers as ever.
+   */
+  fileProblem(): string | null {
+    if (this.#file === null) return null;
+    let now: { dev: number; ino: number };
+    try {
+      now = statSync(this.#file.path);
+    } catch {
+      return `the database file \`${this.#file.path}\` was removed while serving: what is written now is lost when Gavel stops; put it back, or restart on a new one`;
+    }
+    if (now.dev !== this.#file.dev || now.ino !== this.#file.ino) return `the database file \`${this.#file.path}\` was replaced while serving (moved, restored, or made anew): this server still writes the one it opened; restart it`;
+    return null;
   }
 
   close(): void {
@@ -692,6 +718,20 @@ function checkRecord(r: DecisionRecord): void {
 }
 
 /** A database opened read-only must already be at this Gavel's schema: it cannot be migrated. */
+/**
+ * SQLite opens a file this user may not write read-only, without a word: the server then said
+ * it served, and failed each write later (sign-ins answered 500, every decision went unlogged).
+ * Writing the header's user version, as it is, is the smallest write there is.
+ */
+function writable(db: Database.Database, path: string): void {
+  try {
+    db.pragma(`user_version = ${Number(db.pragma('user_version', { simple: true }))}`);
+  } catch (err: unknown) {
+    if ((err as { code?: unknown }).code !== 'SQLITE_READONLY') throw err;
+    throw new StoreError(`the database \`${path}\` can only be read by this user (the file, or the folder its journal files go in, is not writable): give the user running Gavel write access to both`);
+  }
+}
+
 function schemaReadable(db: Database.Database, path: string): void {
   const latest = MIGRATIONS[MIGRATIONS.length - 1]!.version;
   let version = 0;
