@@ -153,6 +153,23 @@ describe('reloading', () => {
     expect(lists.status()).toMatchObject({ failures: 2 });
   });
 
+  test('a list emptied in place (a file being written) keeps serving its previous version until it has entries again', async () => {
+    const path = write('drop.txt', '192.0.2.0/24\n198.51.100.0/24\n');
+    const lists = await open([{ name: 'drop', path }]);
+    writeFileSync(path, '');
+    const report = await lists.reload(['drop']);
+    expect(report.rejected).toEqual([{ name: 'drop', errors: [expect.stringContaining('the list is now empty; taken for a file still being written, its previous version (2 prefixes) keeps serving')] }]);
+    expect(lists.lookup('192.0.2.1')?.lists).toEqual(['drop']);
+    expect(lists.status().lists[0]).toMatchObject({ prefixes: 2, error: expect.stringContaining('now empty') });
+    // A comment-only file is as empty.
+    writeFileSync(path, '# nothing yet\n');
+    expect((await lists.reload(['drop'])).rejected).toHaveLength(1);
+    writeFileSync(path, '203.0.113.0/24\n');
+    expect(await lists.reload(['drop'])).toMatchObject({ applied: ['drop'], rejected: [] });
+    expect(lists.lookup('192.0.2.1')?.lists).toEqual([]);
+    expect(lists.lookup('203.0.113.9')?.lists).toEqual(['drop']);
+  });
+
   test('reloads asked for during a reload are folded into one more', async () => {
     const path = write('drop.txt', '192.0.2.0/24\n');
     const lists = await open([{ name: 'drop', path }]);

@@ -69,6 +69,12 @@ export async function reloadLists(input: ListReloadInput): Promise<ListReloadRes
       outcomes.push({ name, kind: 'rejected', errors: loaded.errors });
       continue;
     }
+    if (loaded.list.entries === 0 && slot.list.entries > 0) {
+      // A file emptied in place is most often one being written (`> file`, then the rest): an
+      // empty block list lets every address it held through. Kept, and said, until it has entries.
+      outcomes.push({ name, kind: 'rejected', errors: [`${slot.config.path}: the list is now empty; taken for a file still being written, its previous version (${slot.list.entries} prefixes) keeps serving (to drop a list, remove it from the configuration)`] });
+      continue;
+    }
     lists.set(name, loaded.list);
     outcomes.push({ name, kind: 'applied', list: loaded.list, digest: loaded.digest });
   }

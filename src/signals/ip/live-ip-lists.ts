@@ -291,10 +291,16 @@ export class LiveIpLists {
     this.#timer = setTimeout(() => {
       this.#timer = null;
       if (this.#watching) void this.reload([]);
-    }, this.options.debounceMs ?? 150);
+    }, this.options.debounceMs ?? DEBOUNCE_MS);
     this.#timer.unref();
   }
 }
+
+/**
+ * Quiet time before a changed list is read: as for policy files, long enough for a tool that
+ * writes a file in a few steps (truncate, then write) to finish.
+ */
+const DEBOUNCE_MS = 300;
 
 /** The first wait before reading lists again after a worker failed, and the longest. */
 const RETRY_FIRST_MS = 1_000;
