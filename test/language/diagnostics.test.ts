@@ -29,6 +29,13 @@ describe('diagnostics (golden files)', () => {
     expect(buildPolicySet([{ file: 'a.gavel', text }]).diagnostics.map(formatDiagnostic)[0]).toBe(says);
   });
 
+  test('megabytes that are not policies end in a bounded answer: 50 errors and "too many", or one policy with too many tokens', () => {
+    const garbage = buildPolicySet([{ file: 'z.gavel', text: '/+'.repeat(3_000_000) }]).diagnostics.map(formatDiagnostic);
+    expect(garbage).toHaveLength(51);
+    expect(garbage).toContainEqual(expect.stringMatching(/^z\.gavel:1:\d+: error: too many errors; stopped after 50$/));
+    expect(buildPolicySet([{ file: 'z.gavel', text: 'permit when { a && '.repeat(500_000) }]).diagnostics.map(formatDiagnostic)).toEqual(['z.gavel:1:1: error: policy has more than 20000 tokens']);
+  });
+
   test('a byte order mark takes no column: compile-time and run-time locations on line 1 are as without it', () => {
     const text = '@id("a") permit when { context.x.y == 1 };\n@id("b") permit when { context.a == 1 2 };\n';
     const located = (t: string) => ({

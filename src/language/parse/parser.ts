@@ -88,7 +88,12 @@ export function* policiesOf(file: string, source: string, comments?: Comment[], 
     }
     if (lexicalError(file, token, lexical)) broken = true;
     else prepare(token, strings);
-    current.push(token);
+    // Past the diagnostics kept, the text is not policies: reading on (8 MiB of garbage) held a
+    // diagnostic and a token for each character, and a server with a small heap ran out of it.
+    if (lexical.length + parsing.length > PARSE_LIMITS.diagnostics) break;
+    // One more token than a policy may have is enough to say it has too many; the rest up to
+    // its `;` is read but not kept (text without a `;` would otherwise be held whole).
+    if (current.length <= PARSE_LIMITS.policyTokens) current.push(token);
     if (type === 'punct' && token.value === ';') {
       const policy = broken ? null : parsePolicy(file, current, parsing);
       current = [];
