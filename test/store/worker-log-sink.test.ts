@@ -48,4 +48,38 @@ describe("the decision log's writer thread", () => {
       await sink.close(100);
     }
   });
+
+  test('writes failing under a lock held elsewhere are said once, not every retry; the first write after is said too', async () => {
+    const path = join(dir, 'gavel.db');
+    new SqliteStore(path).close();
+    const errors: string[] = [];
+    const recovered: Date[] = [];
+    const sink = new WorkerLogSink(path, { days: 30, maxRows: 1_000, maxBytes: 1 << 30 }, (err) => errors.push(err.message), () => {}, undefined, (since) => recovered.push(since));
+    const { default: Database } = await import('better-sqlite3');
+    const holder = new Database(path);
+    try {
+      // The writer running first, as under a server: it has written a batch.
+      sink.appendBatch(batch('before'));
+      expect(await until(() => { const s = new SqliteStore(path, { readOnly: true }); const n = s.queryDecisions({ limit: 1 }).length; s.close(); return n === 1; })).toBe(true);
+      holder.exec('BEGIN EXCLUSIVE');
+      sink.appendBatch(batch('held'));
+      // Each try waits out the writer's busy timeout and fails; several fail while the lock is held.
+      expect(await until(() => sink.failing !== null, 20_000)).toBe(true);
+      // A try takes the 5 s busy timeout and a second more: this sees at least one more fail.
+      await new Promise((resolve) => setTimeout(resolve, 7_000));
+      expect(errors.filter((m) => m.includes('locked'))).toHaveLength(1);
+      expect(recovered).toEqual([]);
+      holder.exec('ROLLBACK');
+      expect(await until(() => recovered.length > 0, 20_000)).toBe(true);
+      expect(recovered).toHaveLength(1);
+      expect(sink.failing).toBeNull();
+      expect(await sink.close()).toBe(0);
+      const store = new SqliteStore(path);
+      expect(store.queryDecisions({ limit: 10 }).map((r) => r.id)).toEqual(['held', 'before']);
+      store.close();
+    } finally {
+      holder.close();
+      await sink.close(100);
+    }
+  }, 60_000);
 });

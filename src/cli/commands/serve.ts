@@ -234,6 +234,8 @@ async function serveUntilStopped(argv: string[], io: CliIo, osSignals: ServeSign
           { days: retentionDays, maxRows, maxBytes: maxMegabytes * 1024 * 1024 },
           (err) => say.error(`cannot write the decision log (will retry): ${err.message}`),
           (err) => say.error(`cannot delete decisions past the log's retention (will retry): ${err.message}`),
+          undefined,
+          (since) => say.info(`writing the decision log again (it could not be written since ${since.toISOString()})`),
         )
       : null;
   const log = enabled ? new DecisionLog(sink ?? store, { keepRequests, tokenClaims }, (err) => say.error(`cannot write the decision log (will retry): ${err instanceof Error ? err.message : String(err)}`)) : null;

@@ -35,13 +35,18 @@ export class WorkerLogSink implements DecisionSink {
   private inFlight = new Map<number, number>();
   private waiters: (() => void)[] = [];
 
-  /** `onError` hears of writes that failed (and are retried), decisions dropped, and a writer that stopped; `onRetentionError`, of deletions past `retention` that failed. */
+  /**
+   * `onError` hears of writes that failed (and are retried) — once an outage, and again when its
+   * error changes — decisions dropped, and a writer that stopped; `onRetentionError`, of deletions
+   * past `retention` that failed; `onRecovered`, of the first write after an outage.
+   */
   constructor(
     private readonly path: string,
     private readonly retention: Retention,
     private readonly onError: (err: Error) => void,
     private readonly onRetentionError: (err: Error) => void = onError,
     private readonly maxPendingBytes = 256 << 20,
+    private readonly onRecovered: (since: Date) => void = () => {},
   ) {
     this.#start();
   }
@@ -70,8 +75,11 @@ export class WorkerLogSink implements DecisionSink {
         return;
       }
       if (m.kind === 'failed') {
+        // The writer retries every second: said when it starts failing, or fails otherwise, not each time.
+        const said = this.#failing?.error;
         this.#failed(m.message);
-        return this.onError(new Error(m.message));
+        if (said !== m.message) this.onError(new Error(m.message));
+        return;
       }
       if (m.kind === 'retention-failed') return this.onRetentionError(new Error(m.message));
       if (m.kind === 'dropped') {
@@ -85,11 +93,13 @@ export class WorkerLogSink implements DecisionSink {
       } else {
         this.inFlight.delete(m.seq);
         this.#restartMs = FIRST_RESTART_MS;
+        if (this.#failing !== null) this.onRecovered(this.#failing.since);
         this.#failing = null;
       }
       if (this.inFlight.size === 0) for (const w of this.waiters.splice(0)) w();
     });
-    worker.on('error', (err: unknown) => this.onError(err instanceof Error ? err : new Error(String(err))));
+    // A worker's uncaught error may arrive as a plain object (cloned across threads): its message, not "[object Object]".
+    worker.on('error', (err: unknown) => this.onError(err instanceof Error ? err : new Error(typeof err === 'object' && err !== null && 'message' in err ? String(err.message) : String(err))));
     worker.on('exit', (code) => {
       if (this.#closing) return;
       // What it was handed and had not acknowledged left with it (the bytes were transferred).
