@@ -14,6 +14,17 @@ export function logServerError(log: ServerLog, request: FastifyRequest, err: Err
 }
 
 /**
+ * A store that cannot take a write now — a lock another process holds past the busy timeout,
+ * a full disk — is a condition that passes: 503 with Retry-After, so that clients try again
+ * (an OAuth client's retry gets its token once it clears), not a 500 that reads as a bug.
+ */
+export function storeUnavailable(err: { code?: unknown }): boolean {
+  return typeof err.code === 'string' && (err.code.startsWith('SQLITE_BUSY') || err.code.startsWith('SQLITE_LOCKED') || err.code === 'SQLITE_FULL');
+}
+
+export const STORE_RETRY_AFTER_S = '5';
+
+/**
  * The one place errors become responses: `{error, message}` with the right 4xx, public
  * fields only. A 5xx never carries the internal message or a stack.
  */
@@ -28,6 +39,11 @@ export const errorHandler = (log: ServerLog) => (err: FastifyError, request: Fas
     return;
   }
   const status = err.statusCode ?? 500;
+  if (storeUnavailable(err)) {
+    logServerError(log, request, err);
+    void reply.status(503).header('retry-after', STORE_RETRY_AFTER_S).send({ error: 'unavailable', message: 'the store cannot be written now (busy or full); try again shortly' });
+    return;
+  }
   if (status >= 500) {
     logServerError(log, request, err);
     void reply.status(500).send({ error: 'internal_error', message: 'internal error; see the server log' });

@@ -51,6 +51,30 @@ describe('admin endpoints', () => {
     await app.close();
   });
 
+  test('a write the store cannot take now (a lock held elsewhere) is a 503 with Retry-After, not a 500', async () => {
+    const { mkdtempSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const dir = mkdtempSync(join(tmpdir(), 'gavel-busy-'));
+    const store = new SqliteStore(join(dir, 'gavel.db'), { busyTimeoutMs: 50 });
+    const app = buildApp({ policies: live, store, admin: { key: KEY, store, reload: null } });
+    const { default: Database } = await import('better-sqlite3');
+    const holder = new Database(join(dir, 'gavel.db'));
+    try {
+      holder.exec('BEGIN EXCLUSIVE');
+      const r = await app.inject({ method: 'POST', url: '/v1/apply', headers: { authorization: `Bearer ${KEY}` }, payload: { entities: [{ type: 'user', id: 'alice' }] } });
+      expect([r.statusCode, r.headers['retry-after']]).toEqual([503, '5']);
+      expect(r.json()).toEqual({ error: 'unavailable', message: 'the store cannot be written now (busy or full); try again shortly' });
+      holder.exec('ROLLBACK');
+      expect((await app.inject({ method: 'POST', url: '/v1/apply', headers: { authorization: `Bearer ${KEY}` }, payload: { entities: [{ type: 'user', id: 'alice' }] } })).statusCode).toBe(200);
+    } finally {
+      holder.close();
+      await app.close();
+      store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test('a decision is found by any request id the log keeps, up to 200 characters (the router allowed 100)', async () => {
     const { app, log } = setup(KEY);
     const auth = { authorization: `Bearer ${KEY}` };

@@ -8,7 +8,7 @@ import { FORM_POST_SCRIPT, formPostPage } from '../../issuer/login-page.js';
 import type { Presented } from '../../issuer/client-auth.js';
 import type { OriginOf } from '../origin.js';
 import { attemptKey, type AttemptLimit } from '../../server/attempt-limit.js';
-import { logServerError } from '../error-handler.js';
+import { logServerError, STORE_RETRY_AFTER_S, storeUnavailable } from '../error-handler.js';
 import type { ServerLog } from '../../server/server-log.js';
 
 /** RFC 6749 §5.1: token responses, and anything else carrying tokens, are never cached. */
@@ -30,6 +30,12 @@ const oauthErrors = (log: ServerLog) => (err: FastifyError | OAuthError, request
     return;
   }
   const status = err.statusCode ?? 500;
+  if (storeUnavailable(err)) {
+    // RFC 6749 §4.1.2.1's `temporarily_unavailable`, with a status a client retries on.
+    logServerError(log, request, err);
+    void reply.status(503).header('retry-after', STORE_RETRY_AFTER_S).send({ error: 'temporarily_unavailable', error_description: 'the store cannot be written now (busy or full); try again shortly' });
+    return;
+  }
   if (status >= 500) {
     logServerError(log, request, err);
     void reply.status(500).send({ error: 'server_error', error_description: 'internal error; see the server log' });
