@@ -234,6 +234,27 @@ describe('client_credentials through openid-client', () => {
     expect(await oidc.tokenIntrospection(await discover(REPORTING.id, REPORTING.secret), token)).toMatchObject({ active: true });
   });
 
+  test('a revocation the store cannot take now (a lock held elsewhere past the busy timeout) is 503 temporarily_unavailable with Retry-After; the token stays active', async () => {
+    const config = await discover(REPORTING.id, REPORTING.secret);
+    const { access_token: token } = await oidc.clientCredentialsGrant(config, { scope: 'invoice:read' });
+    const { default: Database } = await import('better-sqlite3');
+    const holder = new Database(join(ws.dir, 'data', 'gavel.db'));
+    try {
+      holder.exec('BEGIN EXCLUSIVE');
+      const revoke = await fetch(`${server.url}/oauth2/revoke`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from(`${REPORTING.id}:${REPORTING.secret}`).toString('base64')}` },
+        body: new URLSearchParams({ token }),
+      });
+      expect([revoke.status, revoke.headers.get('retry-after')]).toEqual([503, '5']);
+      expect(await revoke.json()).toEqual({ error: 'temporarily_unavailable', error_description: 'the store cannot be written now (busy or full); try again shortly' });
+    } finally {
+      holder.exec('ROLLBACK');
+      holder.close();
+    }
+    expect(await oidc.tokenIntrospection(config, token)).toMatchObject({ active: true });
+  }, 30_000);
+
   test("introspection shows a token to the client it was issued to and to its API's resource servers, and to no one else", async () => {
     const { access_token: token } = await oidc.clientCredentialsGrant(await discover(REPORTING.id, REPORTING.secret), { scope: 'invoice:read' });
     // billing-service is listed in the example API's resource_servers.
