@@ -136,13 +136,22 @@ describe('large sets are built between requests', () => {
   });
 
   test('a broken set is read in slices too: every policy read is a step, parsed or not, duplicate or not', async () => {
-    const broken = Array.from({ length: 200 }, (_, i) => `@id("p${i}") permit when { subject.id == };`).join('\n');
+    // Every fifth policy broken: 40 errors, fewer than a file reports before it stops reading.
+    const broken = Array.from({ length: 200 }, (_, i) => (i % 5 === 0 ? `@id("p${i}") permit when { subject.id == };` : `@id("p${i}") permit;`)).join('\n');
     const duplicated = Array.from({ length: 200 }, (_, i) => `@id("d${i}") permit;`).join('\n');
     for (const sources of [[{ file: 'a.gavel', text: broken }], [{ file: 'a.gavel', text: duplicated }, { file: 'b.gavel', text: duplicated }]]) {
       const { result, turns } = await turnsDuring(() => buildPolicySetInSlices(sources, null, 0));
       expect(result.set).toBeNull();
       expect(turns).toBeGreaterThanOrEqual(200);
     }
+  });
+
+  test('a file with more errors than are reported is not read past them', async () => {
+    const broken = Array.from({ length: 200 }, (_, i) => `@id("p${i}") permit when { subject.id == };`).join('\n');
+    const { result, turns } = await turnsDuring(() => buildPolicySetInSlices([{ file: 'a.gavel', text: broken }], null, 0));
+    expect(result.set).toBeNull();
+    expect(result.diagnostics.map((d) => d.message)).toContain('too many errors; stopped after 50');
+    expect(turns).toBeLessThan(100);
   });
 
   test('a sliced build reports the same diagnostics as a whole one', async () => {
