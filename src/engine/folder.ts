@@ -21,8 +21,17 @@ const MAX_FILES = 100_000;
 const MAX_FOLDERS = 10_000;
 
 export class FolderError extends Error {
-  constructor(message: string) {
+  /**
+   * The folder could not be read for a reason that passes — the process out of file
+   * descriptors (EMFILE, ENFILE), a resource busy — rather than anything in it: worth reading
+   * again by itself, not only at its next change.
+   */
+  readonly transient: boolean;
+
+  constructor(message: string, cause?: unknown) {
     super(message);
+    const code = (cause as NodeJS.ErrnoException | undefined)?.code;
+    this.transient = code === 'EMFILE' || code === 'ENFILE' || code === 'EAGAIN' || code === 'EBUSY' || code === 'ENOMEM';
   }
 }
 
@@ -35,7 +44,7 @@ export async function loadPolicyFolder(dir: string): Promise<PolicyFolder> {
   const files = await walk(dir, dir, [], new Set()).catch((err: unknown) => {
     if (err instanceof FolderError) throw err;
     const code = (err as NodeJS.ErrnoException).code;
-    throw new FolderError(code === 'ENOENT' ? `policies folder \`${dir}\` does not exist` : code === 'ENOTDIR' ? `\`${dir}\` is not a folder` : `cannot read \`${dir}\`: ${whyUnreadable(err)}`);
+    throw new FolderError(code === 'ENOENT' ? `policies folder \`${dir}\` does not exist` : code === 'ENOTDIR' ? `\`${dir}\` is not a folder` : `cannot read \`${dir}\`: ${whyUnreadable(err)}`, err);
   });
   const folder: PolicyFolder = { dir, sources: [], schema: null, tests: [] };
   const paths = files.sort();
@@ -144,7 +153,7 @@ async function readText(path: string): Promise<string> {
     return bytes.toString('utf8');
   } catch (err: unknown) {
     if (err instanceof FolderError) throw err;
-    throw new FolderError(`cannot read \`${path}\`: ${whyUnreadable(err)}`);
+    throw new FolderError(`cannot read \`${path}\`: ${whyUnreadable(err)}`, err);
   }
 }
 
@@ -162,6 +171,6 @@ function firstBadLine(bytes: Buffer): number {
 }
 
 function rethrow(err: unknown, path: string): never {
-  throw err instanceof FolderError ? err : new FolderError(`cannot read \`${path}\`: ${whyUnreadable(err)}`);
+  throw err instanceof FolderError ? err : new FolderError(`cannot read \`${path}\`: ${whyUnreadable(err)}`, err);
 }
 

@@ -1,7 +1,7 @@
 import { basename, dirname, resolve } from 'node:path';
 import { formatDiagnostic } from '../language/diagnostic.js';
 import { DirWatchers } from '../signals/ip/dir-watchers.js';
-import { folderState, loadPolicyFolder, type PolicyFolder } from './folder.js';
+import { FolderError, folderState, loadPolicyFolder, type PolicyFolder } from './folder.js';
 
 type FolderState = Awaited<ReturnType<typeof folderState>>;
 import type { LivePolicySet } from './live-set.js';
@@ -216,7 +216,16 @@ export class PolicyReloader {
       this.onApplied(set, folder);
       return { result: 'applied', revision: set.revision, at };
     } catch (err: unknown) {
+      // Out of file descriptors (a flood of connections), say: nothing is wrong with the
+      // policies, and the folder is read again by itself rather than at its next change.
+      if (err instanceof FolderError && err.transient) {
+        this.schedule(TRANSIENT_RETRY_MS);
+        return { result: 'rejected', errors: [`${err.message} (tried again in ${TRANSIENT_RETRY_MS / 1000} s)`], at };
+      }
       return { result: 'rejected', errors: [err instanceof Error ? err.message : String(err)], at };
     }
   }
 }
+
+/** How soon a folder that could not be read for a passing reason is read again. */
+const TRANSIENT_RETRY_MS = 5_000;

@@ -293,6 +293,40 @@ describe('gavel serve', () => {
     expect(run.code).toBe(2);
   });
 
+  test('a policy change read while the process is out of file descriptors is read again by itself once they are back', async () => {
+    ws = workspace();
+    // Few descriptors, and connections held open to use them up.
+    const proc = spawn('sh', ['-c', `ulimit -n 160 && exec "${process.execPath}" "${join(ROOT, 'bin', 'gavel.js')}" serve --http 127.0.0.1:0 --grpc 127.0.0.1:0`], { cwd: ws.dir, stdio: ['ignore', 'pipe', 'pipe'] });
+    child = proc;
+    let out = '';
+    proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+    const url = await new Promise<string>((resolve, reject) => {
+      const check = setInterval(() => {
+        const m = /on http:\/\/127\.0\.0\.1:(\d+)/.exec(out);
+        if (m) clearInterval(check), resolve(m[1]!);
+      }, 50);
+      proc.on('exit', (code) => (clearInterval(check), reject(new Error(`exited ${code}: ${out}`))));
+    });
+    const { connect } = await import('node:net');
+    const sockets = await Promise.all(Array.from({ length: 200 }, () => new Promise<import('node:net').Socket>((resolve) => { const s = connect(Number(url), '127.0.0.1', () => resolve(s)); s.on('error', () => resolve(s)); })));
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      writeFileSync(join(ws.dir, 'policies', 'extra.gavel'), '@id("extra") permit (action == "ping");\n');
+      const until = async (text: string, ms: number) => {
+        for (const end = Date.now() + ms; Date.now() < end && !out.includes(text); ) await new Promise((resolve) => setTimeout(resolve, 100));
+        return out.includes(text);
+      };
+      expect(await until('tried again in 5 s', 5_000), out).toBe(true);
+      expect(out).toMatch(/too many open files/i);
+    } finally {
+      for (const s of sockets) s.destroy();
+    }
+    // Nothing changed in the folder since; it is read again by itself.
+    for (const end = Date.now() + 10_000; Date.now() < end && !out.includes('reloaded policies'); ) await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(out).toContain('gavel: reloaded policies');
+  }, 30_000);
+
   test('a client applied by another process gets a token at once, as the README runs it: no waiting for the once-a-second poll', async () => {
     ws = workspace();
     const server = await start(ws.dir);
