@@ -1,5 +1,5 @@
 import type { DecisionRecord } from '../store/store.js';
-import { clip, html, query, type Html } from './html.js';
+import { cell, html, query, type Html } from './html.js';
 import { page } from './layout.js';
 import { timeInput } from '../formats/time-input.js';
 import type { DecisionFilter, DecisionPage } from './decisions.js';
@@ -40,9 +40,9 @@ function row(r: DecisionRecord): Html {
   return html`<tr>
 <td><a href="${decisionHref(r.id)}">${r.at.replace('T', ' ').replace('Z', '')}</a></td>
 <td class="${r.decision ? 'allow' : 'deny'}">${r.decision ? 'allow' : 'deny'}</td>
-<td>${clip(r.subject.type)}/<strong>${clip(r.subject.id)}</strong></td>
-<td><code>${clip(r.action)}</code></td>
-<td>${clip(r.resource.type)}/${clip(r.resource.id)}</td>
+<td>${cell(r.subject.type)}/<strong>${cell(r.subject.id)}</strong></td>
+<td><code>${cell(r.action)}</code></td>
+<td>${cell(r.resource.type)}/${cell(r.resource.id)}</td>
 <td>${r.determining.map((p) => html`<code>${p}</code> `)}</td>
 <td>${r.via}</td>
 </tr>`;

@@ -4,6 +4,7 @@
  * way to put markup into a page is another `html` fragment, so forgetting to escape is not
  * something a page can do by accident.
  */
+import { clip } from '../formats/clip.js';
 
 /** Markup that is already safe: made only by `html` (or the escaping below). */
 export class Html {
@@ -35,14 +36,11 @@ function render(part: Part): string {
 export const CELL_CHARACTERS = 160;
 
 /**
- * A caller's value as a table cell shows it: whole up to CELL_CHARACTERS, else its start and
- * its length. Any caller may send a subject id of most of a megabyte, and fifty such rows,
- * escaped, made a page of 200 MB that stopped the server for seconds each time it was opened;
- * the decision's own page shows it whole.
+ * A caller's value as a table cell shows it (formats/clip.ts). Any caller may send a subject id
+ * of most of a megabyte, and fifty such rows, escaped, made a page of 200 MB that stopped the
+ * server for seconds each time it was opened; the decision's own page shows it whole.
  */
-export function clip(text: string, max = CELL_CHARACTERS): string {
-  return text.length <= max ? text : `${text.slice(0, max)}… (${text.length.toLocaleString('en-US')} characters)`;
-}
+export const cell = (text: string): string => clip(text, CELL_CHARACTERS);
 
 export function html(strings: TemplateStringsArray, ...parts: Part[]): Html {
   let out = strings[0]!;

@@ -1,5 +1,5 @@
 import type { WhatIfExample, WhatIfReport } from '../engine/whatif.js';
-import { clip, html, type Html } from './html.js';
+import { cell, html, type Html } from './html.js';
 import { page } from './layout.js';
 import { decisionHref } from './decisions-page.js';
 
@@ -22,7 +22,7 @@ function determining(ids: readonly string[]): Html {
 function example(e: WhatIfExample): Html {
   return html`<tr>
 <td><a href="${decisionHref(e.id)}">${e.at.replace('T', ' ').replace('Z', '')}</a></td>
-<td>${e.via}</td><td>${clip(e.subject)}</td><td><code>${clip(e.action)}</code></td><td>${clip(e.resource)}</td>
+<td>${e.via}</td><td>${cell(e.subject)}</td><td><code>${cell(e.action)}</code></td><td>${cell(e.resource)}</td>
 <td class="${e.before}">${e.before}</td><td class="${e.after}">${e.after}</td>
 <td>${determining(e.determiningBefore)}</td>
 <td>${determining(e.determiningAfter)}${e.reasonsAfter.length > 0 ? html`<div class="muted">${e.reasonsAfter.join('; ')}</div>` : ''}</td>

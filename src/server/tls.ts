@@ -82,7 +82,9 @@ type CaCertificateUpdateListener = experimental.CaCertificateUpdateListener;
 
 export class TlsReloader implements CertificateProvider {
   #current: TlsMaterial;
-  #seen: string;
+  #print: string;
+  /** The problem last said, so that one lasting many intervals is said once. */
+  #said: string | null = null;
   #timer: NodeJS.Timeout | null = null;
   readonly #identity = new Set<IdentityCertificateUpdateListener>();
   readonly #ca = new Set<CaCertificateUpdateListener>();
@@ -93,7 +95,7 @@ export class TlsReloader implements CertificateProvider {
     private readonly events: { changed: (m: TlsMaterial) => void; rejected: (problem: string) => void },
   ) {
     this.#current = first;
-    this.#seen = fingerprint(first);
+    this.#print = fingerprint(first);
   }
 
   get current(): TlsMaterial {
@@ -113,15 +115,15 @@ export class TlsReloader implements CertificateProvider {
   check(): void {
     const read = readTls(this.files);
     if ('problem' in read) {
-      // Said once per problem, not every interval while it lasts.
-      if (this.#seen !== read.problem) this.events.rejected(read.problem);
-      this.#seen = read.problem;
+      if (this.#said !== read.problem) this.events.rejected(read.problem);
+      this.#said = read.problem;
       return;
     }
+    this.#said = null;
     const print = fingerprint(read.material);
-    if (print === fingerprint(this.#current)) return void (this.#seen = print);
+    if (print === this.#print) return;
     this.#current = read.material;
-    this.#seen = print;
+    this.#print = print;
     this.events.changed(read.material);
     for (const listener of this.#identity) listener({ certificate: read.material.cert, privateKey: read.material.key });
     if (read.material.ca !== null) for (const listener of this.#ca) listener({ caCertificate: read.material.ca });

@@ -1,4 +1,5 @@
 import { hash } from 'node:crypto';
+import { clip } from '../formats/clip.js';
 import { createLocalJWKSet, decodeJwt, errors, jwtVerify, type JWTPayload } from 'jose';
 import { KeysUnavailable, RemoteKeys } from './remote-keys.js';
 import type { TrustedIssuer } from './trusted-issuer.js';
@@ -54,9 +55,6 @@ type KeySet = ReturnType<typeof createLocalJWKSet> | RemoteKeys['lookup'];
  * expires, so a gateway's repeated calls verify once. Never throws: every failure is a
  * `{ok: false, reason}` an operator can act on (RFC 6750 `invalid_token`).
  */
-/** A caller's value in a reason, which goes back to it in a header: the start of a long one. */
-const clipped = (text: string): string => (text.length <= 200 ? text : `${text.slice(0, 200)}…`);
-
 export function createTokenVerifier(issuers: readonly TrustedIssuer[], options: VerifierOptions = {}): VerifyToken {
   const tolerance = options.clockToleranceSeconds ?? 30;
   const maxLength = options.maxTokenLength ?? 8192;
@@ -76,7 +74,7 @@ export function createTokenVerifier(issuers: readonly TrustedIssuer[], options: 
       return { ok: false, reason: 'not a JWT' };
     }
     const trusted = typeof unverified.iss === 'string' ? byIssuer.get(unverified.iss) : undefined;
-    if (trusted === undefined) return { ok: false, reason: typeof unverified.iss === 'string' ? `issuer \`${clipped(unverified.iss)}\` is not trusted` : 'the token names no issuer (`iss`)' };
+    if (trusted === undefined) return { ok: false, reason: typeof unverified.iss === 'string' ? `issuer \`${clip(unverified.iss, 200)}\` is not trusted` : 'the token names no issuer (`iss`)' };
     try {
       const { payload, protectedHeader } = await jwtVerify(token, trusted.keys, {
         issuer: trusted.issuer.issuer,

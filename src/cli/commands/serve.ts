@@ -27,7 +27,7 @@ import { Health } from '../../grpc/health.js';
 import { buildGrpcServer } from '../../grpc/server.js';
 import { experimental, logVerbosity, ServerCredentials, setLogVerbosity } from '@grpc/grpc-js';
 import type { Server as TlsServer } from 'node:tls';
-import { readTls, TlsReloader, type TlsMaterial } from '../../server/tls.js';
+import { readTls, TlsReloader, tlsServerOptions, type TlsMaterial } from '../../server/tls.js';
 import { DecisionLog } from '../../engine/decision-log.js';
 import { revisionFiles } from '../../engine/revisions.js';
 import type { PolicyFolder } from '../../engine/folder.js';
@@ -447,7 +447,7 @@ async function serveUntilStopped(argv: string[], io: CliIo, osSignals: ServeSign
       ? null
       : new TlsReloader(config.tls, tls, {
           changed: (m) => {
-            (app.server as unknown as TlsServer).setSecureContext({ cert: m.cert, key: m.key, ...(m.ca === null ? {} : { ca: m.ca }) });
+            (app.server as unknown as TlsServer).setSecureContext(tlsServerOptions(m));
             say.info(`TLS: serving the changed certificate \`${config.tls!.certFile}\` (valid until ${new Date(m.notAfter).toISOString()})`);
             warnExpiry(say, m, config.tls!.certFile);
             metrics.tlsCertificate(m.notAfter);
