@@ -1,19 +1,29 @@
 import { resolve } from 'node:path';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { suggest } from '../language/check/suggest.js';
 import { timeInput } from '../formats/time-input.js';
 import { UsageError } from './io.js';
 import { ConfigError, configuredPaths } from '../config.js';
 
 /**
  * Runs a strict `parseArgs` call: an unknown flag or a missing value becomes a usage error
- * (exit 2) instead of being ignored.
+ * (exit 2) instead of being ignored, and a mistyped flag names the one meant.
  */
-export function flags<T>(parse: () => T): T {
+export function flags<T extends ParseArgsConfig>(config: T): ReturnType<typeof parseArgs<T>> {
   try {
-    return parse();
+    return parseArgs(config);
   } catch (err: unknown) {
     // node:util's messages run over several lines ("… ambiguous.\nDid you forget …\nTo specify …"): a usage error is one line.
-    throw new UsageError(err instanceof Error ? oneLine(err.message) : String(err));
+    const message = err instanceof Error ? oneLine(err.message) : String(err);
+    throw new UsageError(`${message}${didYouMean(message, Object.keys(config.options ?? {}))}`);
   }
+}
+
+/** For `Unknown option '--htp'`: ` (did you mean --http?)` when one option is that close. */
+function didYouMean(message: string, options: readonly string[]): string {
+  const unknown = /^Unknown option '--([\w-]+)'/.exec(message)?.[1];
+  const meant = unknown === undefined ? null : suggest(unknown, options);
+  return meant === null ? '' : ` (did you mean --${meant}?)`;
 }
 
 function oneLine(message: string): string {

@@ -1,4 +1,5 @@
 import { affects, affectsHelp } from './commands/affects.js';
+import { suggest } from '../language/check/suggest.js';
 import { check, checkHelp } from './commands/check.js';
 import { evaluate, evalHelp } from './commands/eval.js';
 import { fmt, fmtHelp } from './commands/fmt.js';
@@ -63,7 +64,8 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
   }
   const command = COMMANDS[name];
   if (command === undefined) {
-    writeLine(io.stderr, `gavel: unknown command \`${name}\`\n\n${mainHelp}`);
+    const meant = suggest(name, Object.keys(COMMANDS));
+    writeLine(io.stderr, `gavel: unknown command \`${name}\`${meant === null ? '' : ` (did you mean \`${meant}\`?)`}\n\n${mainHelp}`);
     return Exit.usage;
   }
   try {

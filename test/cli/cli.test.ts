@@ -84,6 +84,14 @@ describe('gavel check', () => {
     const r = await gavel(['check', '--bogus'], { cwd: cwd() });
     expect(r.code).toBe(2);
     expect(r.stderr).toContain("Unknown option '--bogus'");
+    expect(r.stderr).not.toContain('did you mean');
+  });
+
+  test('a mistyped flag or command names the one meant', async () => {
+    const flag = await gavel(['check', '--polices', 'policies'], { cwd: cwd() });
+    expect([flag.code, flag.stderr.trim()]).toEqual([2, "gavel check: Unknown option '--polices' (did you mean --policies?)"]);
+    const command = await gavel(['chekc'], { cwd: cwd() });
+    expect([command.code, command.stderr.split('\n')[0]]).toEqual([2, 'gavel: unknown command `chekc` (did you mean `check`?)']);
   });
 
   test('every subcommand has --help', async () => {

@@ -1,4 +1,3 @@
-import { parseArgs } from 'node:util';
 import { affects as classify, type AffectsFilters } from '../../engine/affects.js';
 import { formatDiagnostic } from '../../language/diagnostic.js';
 import { parseFacts } from '../../language/partial/partial.js';
@@ -37,7 +36,7 @@ Options:
   -h, --help           show this help`;
 
 export async function affects(argv: string[], io: CliIo): Promise<number> {
-  const { values } = flags(() => parseArgs({ args: argv, strict: true, options: { ...COMMON,
+  const { values } = flags({ args: argv, strict: true, options: { ...COMMON,
     where: { type: 'string', short: 'w', multiple: true },
     tag: { type: 'string', multiple: true },
     owner: { type: 'string', multiple: true },
@@ -45,7 +44,7 @@ export async function affects(argv: string[], io: CliIo): Promise<number> {
     all: { type: 'boolean' },
     json: { type: 'boolean' },
     csv: { type: 'boolean' },
-  } }));
+  } });
   if (values.help) return writeLine(io.stdout, affectsHelp), Exit.ok;
   if (values.json && values.csv) throw new UsageError('--json and --csv cannot be combined');
   const effect = values.effect;

@@ -1,7 +1,6 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { applyDocument } from '../../issuer/apply-document.js';
 import { flags, databasePath, CONFIG } from '../args.js';
 import { Exit, UsageError, writeLine, type CliIo } from '../io.js';
@@ -44,9 +43,7 @@ Options:
 Exit codes: 0 applied (or nothing to do), 2 the document is invalid or unreadable.`;
 
 export async function apply(argv: string[], io: CliIo): Promise<number> {
-  const { values, positionals } = flags(() =>
-    parseArgs({ args: argv, strict: true, allowPositionals: true, options: { db: { type: 'string' }, ...CONFIG, 'dry-run': { type: 'boolean' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } }),
-  );
+  const { values, positionals } = flags({ args: argv, strict: true, allowPositionals: true, options: { db: { type: 'string' }, ...CONFIG, 'dry-run': { type: 'boolean' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });
   if (values.help) return writeLine(io.stdout, applyHelp), Exit.ok;
   if (positionals.length !== 1) throw new UsageError('give exactly one document: gavel apply FILE.json');
   const file = positionals[0];

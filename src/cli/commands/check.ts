@@ -1,5 +1,4 @@
 import { Exit, writeLine, type CliIo } from '../io.js';
-import { parseArgs } from 'node:util';
 import { COMMON, flags, policiesDir } from '../args.js';
 import { joinPath, loadSet, printDiagnostics } from '../load.js';
 
@@ -17,7 +16,7 @@ Options:
   -h, --help           show this help`;
 
 export async function check(argv: string[], io: CliIo): Promise<number> {
-  const { values } = flags(() => parseArgs({ args: argv, strict: true, options: { ...COMMON, json: { type: 'boolean' } } }));
+  const { values } = flags({ args: argv, strict: true, options: { ...COMMON, json: { type: 'boolean' } } });
   if (values.help) return writeLine(io.stdout, checkHelp), Exit.ok;
   const shown = values.policies ?? 'policies';
   const result = await loadSet(policiesDir(io.cwd, values.policies));

@@ -1,5 +1,4 @@
 import { existsSync } from 'node:fs';
-import { parseArgs } from 'node:util';
 import { buildFromFiles } from '../../engine/revisions.js';
 import { SqliteStore } from '../../store/sqlite/sqlite-store.js';
 import { resolve } from 'node:path';
@@ -34,12 +33,12 @@ Options:
   -h, --help        show this help`;
 
 export async function diff(argv: string[], io: CliIo): Promise<number> {
-  const { values, positionals } = flags(() => parseArgs({ args: argv, strict: true, allowPositionals: true, options: {
+  const { values, positionals } = flags({ args: argv, strict: true, allowPositionals: true, options: {
     json: { type: 'boolean' },
     db: { type: 'string' },
     'exit-code': { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
-  } }));
+  } });
   if (values.help) return writeLine(io.stdout, diffHelp), Exit.ok;
   if (positionals.length !== 2) throw new UsageError('give two policies folders (or, with --db, revision ids): gavel diff BEFORE AFTER');
   const db = optionalDatabasePath(io.cwd, values.db);

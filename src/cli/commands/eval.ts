@@ -7,7 +7,6 @@ import { offlineRequest } from '../../signals/offline.js';
 import { validateRequest } from '../../engine/validate-request.js';
 import type { Request } from '../../language/eval/activation.js';
 import { Exit, readAll, UsageError, writeLine, type CliIo } from '../io.js';
-import { parseArgs } from 'node:util';
 import { COMMON, flags, policiesDir } from '../args.js';
 import { loadSet, printDiagnostics } from '../load.js';
 import { readJson } from '../../formats/json-error.js';
@@ -41,13 +40,13 @@ Options:
   -h, --help           show this help`;
 
 export async function evaluate(argv: string[], io: CliIo): Promise<number> {
-  const { values } = flags(() => parseArgs({ args: argv, strict: true, options: { ...COMMON,
+  const { values } = flags({ args: argv, strict: true, options: { ...COMMON,
     request: { type: 'string', short: 'r' },
     explain: { type: 'boolean' },
     why: { type: 'boolean' },
     json: { type: 'boolean' },
     ndjson: { type: 'boolean' },
-  } }));
+  } });
   if (values.help) return writeLine(io.stdout, evalHelp), Exit.ok;
   if (values.why && (values.explain || values.ndjson)) throw new UsageError('--why cannot be combined with --explain or --ndjson');
   if (values.ndjson && values.request !== undefined && values.request !== '-') throw new UsageError('--ndjson reads requests from stdin; drop --request');

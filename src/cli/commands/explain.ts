@@ -1,7 +1,6 @@
 import { entityLabel } from '../../formats/entity-label.js';
 import { relative } from 'node:path';
 import { existsSync } from 'node:fs';
-import { parseArgs } from 'node:util';
 import { explainLogged, REQUEST_NOT_KEPT, type LoggedExplanation } from '../../engine/explain-logged.js';
 import { RevisionSets } from '../../engine/revisions.js';
 import type { PolicySet } from '../../engine/policy-set.js';
@@ -32,7 +31,7 @@ Options:
 Exit codes: 0 explained, 1 no decision with that id (or several under that request id: they are listed), 2 usage error (no database, no id).`;
 
 export async function explain(argv: string[], io: CliIo): Promise<number> {
-  const { values, positionals } = flags(() => parseArgs({ args: argv, strict: true, allowPositionals: true, options: { ...COMMON, db: { type: 'string' }, ...CONFIG, json: { type: 'boolean' } } }));
+  const { values, positionals } = flags({ args: argv, strict: true, allowPositionals: true, options: { ...COMMON, db: { type: 'string' }, ...CONFIG, json: { type: 'boolean' } } });
   if (values.help) return writeLine(io.stdout, explainHelp), Exit.ok;
   if (positionals.length !== 1) throw new UsageError('give one decision id: gavel explain ID');
   const [id] = positionals as [string];

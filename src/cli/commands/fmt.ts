@@ -4,7 +4,6 @@ import { join } from 'node:path';
 import { format } from '../../language/format/format.js';
 import { formatDiagnostic } from '../../language/diagnostic.js';
 import { Exit, UsageError, writeLine, type CliIo } from '../io.js';
-import { parseArgs } from 'node:util';
 import { COMMON, flags, policiesDir } from '../args.js';
 import { joinPath, loadFolder } from '../load.js';
 
@@ -23,7 +22,7 @@ Options:
   -h, --help           show this help`;
 
 export async function fmt(argv: string[], io: CliIo): Promise<number> {
-  const { values } = flags(() => parseArgs({ args: argv, strict: true, options: { ...COMMON, check: { type: 'boolean' } } }));
+  const { values } = flags({ args: argv, strict: true, options: { ...COMMON, check: { type: 'boolean' } } });
   if (values.help) return writeLine(io.stdout, fmtHelp), Exit.ok;
   const shown = values.policies ?? 'policies';
   const dir = policiesDir(io.cwd, values.policies);

@@ -1,6 +1,5 @@
 import { readFileSync, existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { KeyRing } from '../../issuer/keys.js';
 import { SqliteStore } from '../../store/sqlite/sqlite-store.js';
 import { flags, optionalDatabasePath } from '../args.js';
@@ -25,7 +24,7 @@ Options:
 Exit codes: 0 rotated, 2 usage error (no database, or a secret that does not open its keys).`;
 
 export async function keys(argv: string[], io: CliIo): Promise<number> {
-  const { values, positionals } = flags(() => parseArgs({ args: argv, strict: true, allowPositionals: true, options: { db: { type: 'string' }, config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' } } }));
+  const { values, positionals } = flags({ args: argv, strict: true, allowPositionals: true, options: { db: { type: 'string' }, config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' } } });
   if (values.help) return writeLine(io.stdout, keysHelp), Exit.ok;
   if (positionals.length !== 1 || positionals[0] !== 'rotate') throw new UsageError('say what to do: gavel keys rotate');
   // An empty GAVEL_DB is named as every command with a database names it.

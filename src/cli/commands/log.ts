@@ -1,6 +1,5 @@
 import { entityLabel } from '../../formats/entity-label.js';
 import { existsSync } from 'node:fs';
-import { parseArgs } from 'node:util';
 import { SqliteStore } from '../../store/sqlite/sqlite-store.js';
 import type { DecisionRecord } from '../../store/store.js';
 import { flags, timeFlag, databasePath, CONFIG } from '../args.js';
@@ -35,25 +34,23 @@ Options:
 Exit codes: 0 shown, 2 usage error (bad flag, no database).`;
 
 export async function log(argv: string[], io: CliIo): Promise<number> {
-  const { values } = flags(() =>
-    parseArgs({
-      args: argv,
-      strict: true,
-      options: {
-        db: { type: 'string' }, ...CONFIG,
-        since: { type: 'string' },
-        until: { type: 'string' },
-        via: { type: 'string' },
-        'request-id': { type: 'string' },
-        decision: { type: 'string' },
-        subject: { type: 'string' },
-        policy: { type: 'string' },
-        limit: { type: 'string' },
-        json: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }),
-  );
+  const { values } = flags({
+    args: argv,
+    strict: true,
+    options: {
+      db: { type: 'string' }, ...CONFIG,
+      since: { type: 'string' },
+      until: { type: 'string' },
+      via: { type: 'string' },
+      'request-id': { type: 'string' },
+      decision: { type: 'string' },
+      subject: { type: 'string' },
+      policy: { type: 'string' },
+      limit: { type: 'string' },
+      json: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
   if (values.help) return writeLine(io.stdout, logHelp), Exit.ok;
   const path = databasePath(io.cwd, values.db, values.config);
   if (!existsSync(path)) throw new UsageError(`no database at \`${path}\`; \`gavel serve\` creates it (or pass --db)`);

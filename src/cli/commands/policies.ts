@@ -1,4 +1,3 @@
-import { parseArgs } from 'node:util';
 import type { Effect } from '../../language/ast.js';
 import { filterInventory, inventory, type InventoryRow } from '../../engine/inventory.js';
 import { COMMON, flags, policiesDir } from '../args.js';
@@ -28,13 +27,13 @@ Options:
 const EFFECTS: readonly Effect[] = ['permit', 'forbid'];
 
 export async function policies(argv: string[], io: CliIo): Promise<number> {
-  const { values } = flags(() => parseArgs({ args: argv, strict: true, options: { ...COMMON,
+  const { values } = flags({ args: argv, strict: true, options: { ...COMMON,
     tag: { type: 'string' },
     owner: { type: 'string' },
     effect: { type: 'string' },
     json: { type: 'boolean' },
     csv: { type: 'boolean' },
-  } }));
+  } });
   if (values.help) return writeLine(io.stdout, policiesHelp), Exit.ok;
   if (values.json && values.csv) throw new UsageError('choose one of --json and --csv');
   const effect = values.effect;

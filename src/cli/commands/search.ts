@@ -1,7 +1,6 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { relative, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { decide } from '../../engine/decide.js';
 import { Directory } from '../../engine/directory.js';
 import { search, type SearchAnswer, type SearchKind } from '../../engine/search.js';
@@ -53,9 +52,7 @@ const KINDS: readonly string[] = ['subject', 'resource', 'action'];
 const OFFLINE_PAGE_KEY = 'gavel search (offline)';
 
 export async function searchCommand(argv: string[], io: CliIo): Promise<number> {
-  const { values, positionals } = flags(() =>
-    parseArgs({ args: argv, strict: true, allowPositionals: true, options: { ...COMMON, db: { type: 'string' }, ...CONFIG, request: { type: 'string', short: 'r' }, json: { type: 'boolean' } } }),
-  );
+  const { values, positionals } = flags({ args: argv, strict: true, allowPositionals: true, options: { ...COMMON, db: { type: 'string' }, ...CONFIG, request: { type: 'string', short: 'r' }, json: { type: 'boolean' } } });
   if (values.help) return writeLine(io.stdout, searchHelp), Exit.ok;
   const kind = positionals[0];
   if (positionals.length !== 1 || !KINDS.includes(kind)) throw new UsageError('say what to search: gavel search subject|resource|action');

@@ -1,6 +1,5 @@
 import { openidWarning } from '../../issuer/openid-check.js';
 import { idTokenAlgProblem } from '../../issuer/authorization.js';
-import { parseArgs } from 'node:util';
 import { LivePolicySet } from '../../engine/live-set.js';
 import { PolicyReloader, type ReloadOutcome } from '../../engine/reload.js';
 import { buildApp } from '../../http/app.js';
@@ -155,19 +154,16 @@ export async function serve(argv: string[], io: CliIo): Promise<number> {
 }
 
 async function serveUntilStopped(argv: string[], io: CliIo, osSignals: ServeSignals): Promise<number> {
-  const { values } = flags(() =>
-    parseArgs({ args: argv, strict: true, options: {
-        ...COMMON,
-        http: { type: 'string' },
-        grpc: { type: 'string' },
-        db: { type: 'string' },
-        config: { type: 'string', short: 'c' },
-        'no-watch': { type: 'boolean' },
-        'trusted-proxy': { type: 'string', multiple: true },
-        'ip-list': { type: 'string', multiple: true },
-      },
-    }),
-  );
+  const { values } = flags({ args: argv, strict: true, options: {
+    ...COMMON,
+    http: { type: 'string' },
+    grpc: { type: 'string' },
+    db: { type: 'string' },
+    config: { type: 'string', short: 'c' },
+    'no-watch': { type: 'boolean' },
+    'trusted-proxy': { type: 'string', multiple: true },
+    'ip-list': { type: 'string', multiple: true },
+  } });
   if (values.help) return writeLine(io.stdout, serveHelp), Exit.ok;
   let config: Config;
   try {

@@ -1,4 +1,3 @@
-import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../../config.js';
 import { canonical } from '../../signals/client-address.js';
 import { LiveIpLists } from '../../signals/ip/live-ip-lists.js';
@@ -22,14 +21,12 @@ Options:
   -h, --help               show this help`;
 
 export async function signals(argv: string[], io: CliIo): Promise<number> {
-  const { values, positionals } = flags(() =>
-    parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: true,
-      options: { help: { type: 'boolean', short: 'h' }, config: { type: 'string', short: 'c' }, 'ip-list': { type: 'string', multiple: true }, json: { type: 'boolean' } },
-    }),
-  );
+  const { values, positionals } = flags({
+    args: argv,
+    strict: true,
+    allowPositionals: true,
+    options: { help: { type: 'boolean', short: 'h' }, config: { type: 'string', short: 'c' }, 'ip-list': { type: 'string', multiple: true }, json: { type: 'boolean' } },
+  });
   if (values.help) return writeLine(io.stdout, signalsHelp), Exit.ok;
   const [verb, address, ...extra] = positionals;
   if (verb !== 'lookup') throw new UsageError(verb === undefined ? 'say what to do: gavel signals lookup IP' : `unknown subcommand \`${verb}\`; try \`gavel signals lookup IP\``);

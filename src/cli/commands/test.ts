@@ -1,6 +1,5 @@
 import { readTestFile, runTestCase } from '../../engine/policy-tests.js';
 import { Exit, writeLine, type CliIo } from '../io.js';
-import { parseArgs } from 'node:util';
 import { COMMON, flags, policiesDir } from '../args.js';
 import { joinPath, loadSet, printDiagnostics } from '../load.js';
 
@@ -25,7 +24,7 @@ Options:
   -h, --help           show this help`;
 
 export async function test(argv: string[], io: CliIo): Promise<number> {
-  const { values } = flags(() => parseArgs({ args: argv, strict: true, options: { ...COMMON, verbose: { type: 'boolean', short: 'v' } } }));
+  const { values } = flags({ args: argv, strict: true, options: { ...COMMON, verbose: { type: 'boolean', short: 'v' } } });
   if (values.help) return writeLine(io.stdout, testHelp), Exit.ok;
   const shown = values.policies ?? 'policies';
   const result = await loadSet(policiesDir(io.cwd, values.policies));

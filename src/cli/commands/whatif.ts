@@ -1,7 +1,6 @@
 import { existsSync } from 'node:fs';
 import { tokenReadsByRevision } from '../../engine/revisions.js';
 import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { whatIf, type WhatIfExample, type WhatIfReport } from '../../engine/whatif.js';
 import { SqliteStore } from '../../store/sqlite/sqlite-store.js';
 import { flags, timeFlag, databasePath, CONFIG } from '../args.js';
@@ -38,18 +37,16 @@ Exit codes: 0 replayed (whether or not anything changes), 2 usage or input error
 database, invalid candidate policies: their diagnostics on stderr).`;
 
 export async function whatif(argv: string[], io: CliIo): Promise<number> {
-  const { values } = flags(() =>
-    parseArgs({ args: argv, strict: true, options: {
-      candidate: { type: 'string' },
-      db: { type: 'string' }, ...CONFIG,
-      since: { type: 'string' },
-      until: { type: 'string' },
-      limit: { type: 'string' },
-      examples: { type: 'string' },
-      json: { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-    } }),
-  );
+  const { values } = flags({ args: argv, strict: true, options: {
+    candidate: { type: 'string' },
+    db: { type: 'string' }, ...CONFIG,
+    since: { type: 'string' },
+    until: { type: 'string' },
+    limit: { type: 'string' },
+    examples: { type: 'string' },
+    json: { type: 'boolean' },
+    help: { type: 'boolean', short: 'h' },
+  } });
   if (values.help) return writeLine(io.stdout, whatifHelp), Exit.ok;
   if (values.candidate === undefined) throw new UsageError('give the policies to try: --candidate DIR');
   const since = timeFlag('since', values.since);
