@@ -1,6 +1,12 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { registeredRedirect } from './redirect-uri.js';
 import type { RegistryView } from './live-registry.js';
 import type { Api, Client } from './registry.js';
+
+/** A `scope` parameter's scopes: space-separated, each once (RFC 6749 §3.3: the scope is a set). */
+export function scopeList(text: string): string[] {
+  return [...new Set(text.split(' ').filter((s) => s !== ''))];
+}
 
 /** A validated authorization request, waiting for the user to sign in. */
 export interface PendingAuthorization {
@@ -52,7 +58,7 @@ export function checkAuthorization(query: URLSearchParams, view: RegistryView, n
   const client = clientId === null ? undefined : view.clients.get(clientId);
   if (client === undefined) return { kind: 'page', message: 'unknown client' };
   const redirectUri = query.get('redirect_uri');
-  if (redirectUri === null || !client.redirectUris.includes(redirectUri)) return { kind: 'page', message: 'the redirect_uri is not registered for this client (it must match exactly)' };
+  if (redirectUri === null || !registeredRedirect(client.redirectUris, redirectUri)) return { kind: 'page', message: 'the redirect_uri is not registered for this client (it must match exactly; only a loopback IP address may differ in its port)' };
   const state = query.get('state');
   const asked = query.get('response_mode');
   const responseMode: ResponseMode = asked === 'form_post' ? 'form_post' : 'query';
@@ -73,7 +79,7 @@ export function checkAuthorization(query: URLSearchParams, view: RegistryView, n
   if (challenge === null) return fail('invalid_request', 'PKCE is required: send code_challenge with code_challenge_method=S256');
   if (method !== 'S256') return fail('invalid_request', 'code_challenge_method must be S256 (plain is not accepted)');
   if (!/^[A-Za-z0-9_-]{43}$/.test(challenge)) return fail('invalid_request', 'code_challenge is not a base64url SHA-256');
-  const requested = (query.get('scope') ?? '').split(' ').filter((s) => s !== '');
+  const requested = scopeList(query.get('scope') ?? '');
   const resource = query.get('resource');
   let api: Api | undefined;
   if (resource !== null) {
@@ -89,9 +95,9 @@ export function checkAuthorization(query: URLSearchParams, view: RegistryView, n
     else if (apis.size > 1) return fail('invalid_target', 'the scopes belong to several APIs: say which with `resource`');
     else api = [...apis][0];
   }
-  const scopes = [...new Set(requested)].filter((s) => client.scopes.includes(s) && api.scopes.includes(s));
-  if (scopes.length === 0) return fail('invalid_scope', 'none of the requested scopes is allowed to this client for this API');
   const openid = requested.includes('openid') && client.scopes.includes('openid');
+  const scopes = requested.filter((s) => (client.scopes.includes(s) && api.scopes.includes(s)) || (openid && isClaimScope(s, api)));
+  if (scopes.length === 0) return fail('invalid_scope', 'none of the requested scopes is allowed to this client for this API');
   // Refused before the user signs in, not after: an ID token in another algorithm would be rejected by the client.
   const algProblem = openid ? idTokenAlgProblem(client, idTokenAlgs) : null;
   if (algProblem !== null) return fail('invalid_request', algProblem);
@@ -109,6 +115,15 @@ export function idTokenAlgProblem(client: Pick<Client, 'idTokenAlg'>, algs: read
  * sign-in is for the userinfo endpoint only (the issuer's `userinfo` pseudo-API).
  */
 const IDENTITY_SCOPES = new Set(['openid', 'profile', 'email']);
+
+/**
+ * Whether `scope` asks for the user's claims at userinfo (OpenID Connect Core §5.4: `profile`,
+ * `email`) rather than for access to `api`, which may register the same name as its own. Such
+ * a scope goes with `openid`: in the token when `openid` is granted, out of it when not.
+ */
+export function isClaimScope(scope: string, api: Pick<Api, 'scopes'>): boolean {
+  return (scope === 'profile' || scope === 'email') && !api.scopes.includes(scope);
+}
 
 /** The client's redirect with RFC 6749 §4.1.2 parameters and RFC 9207 `iss`. */
 export function redirectWith(redirectUri: string, params: Record<string, string | null>): string {

@@ -13,7 +13,7 @@ import type { KeyRing, SigningAlgorithm } from './keys.js';
 import type { RegistryView } from './live-registry.js';
 import { errorDescription, OAuthError, type OAuthErrorCode } from './oauth-error.js';
 import { roleScopes, type Api, type Client, type User } from './registry.js';
-import { checkAuthorization, idTokenAlgProblem, verifierMatches, type PendingAuthorization, type ResponseMode } from './authorization.js';
+import { checkAuthorization, idTokenAlgProblem, isClaimScope, scopeList, verifierMatches, type PendingAuthorization, type ResponseMode } from './authorization.js';
 import { errorPage, loginPage } from './login-page.js';
 import { passwordMatches, randomToken } from './secrets.js';
 import { seal, unseal } from './keys.js';
@@ -33,7 +33,7 @@ export interface TokenResponse {
 
 /** What the browser gets from /oauth2/authorize. */
 /** A page; or the answer to the client at its redirect URI, as its response mode says (in the query, or posted by the browser). */
-export type BrowserAnswer = { kind: 'html'; status: number; html: string; csrfCookie?: string; retryAfter?: number } | { kind: 'redirect'; to: string; params: Record<string, string>; mode: ResponseMode };
+export type BrowserAnswer = { kind: 'html'; status: number; html: string; csrfCookie?: { tx: string; value: string; maxAgeS: number }; retryAfter?: number } | { kind: 'redirect'; to: string; params: Record<string, string>; mode: ResponseMode };
 
 /** RFC 6749 §4.1.2 parameters and RFC 9207 `iss` for the client; absent ones (a request without `state`) left out. */
 const answerTo = (to: string, mode: ResponseMode, params: Record<string, string | null>): BrowserAnswer => ({
@@ -58,6 +58,10 @@ export const SIGN_IN_FAILURES_PER_ADDRESS = 10;
 export const SIGN_IN_FAILURES_PER_USER = 20;
 
 const DUMMY_HASH = 'scrypt$32768$8$1$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA';
+
+/** What userinfo answers, of a user's attributes, for `profile` and for `email` (OpenID Connect Core §5.4; those Gavel's users may have). */
+const PROFILE_CLAIMS = ['name', 'preferred_username', 'locale'];
+const EMAIL_CLAIMS = ['email', 'email_verified'];
 
 const sha256 = (text: string): string => hash('sha256', text, 'base64url');
 
@@ -265,8 +269,8 @@ export class Issuer {
     if (grant === 'refresh_token') return this.refreshGrant(client, form, origin, requestId, jkt);
     const requested = form.get('scope');
     const api = this.audience(form.get('resource') ?? form.get('audience'), requested, client);
-    const wanted = requested === null ? client.scopes.filter((s) => api.scopes.includes(s)) : requested.split(' ').filter((s) => s !== '');
-    const candidates = [...new Set(wanted)].filter((s) => client.scopes.includes(s) && api.scopes.includes(s));
+    const wanted = requested === null ? client.scopes.filter((s) => api.scopes.includes(s)) : scopeList(requested);
+    const candidates = wanted.filter((s) => client.scopes.includes(s) && api.scopes.includes(s));
     if (candidates.length === 0) throw new OAuthError('invalid_scope', requested === null ? `client \`${client.id}\` has no scopes of ${api.identifier}` : `none of the requested scopes is allowed to client \`${client.id}\` for ${api.identifier}`);
     const mint = this.mint(client, api, grant, candidates, origin, requestId);
     const granted = mint.filter((m) => m.granted).map((m) => m.scope);
@@ -295,7 +299,7 @@ export class Issuer {
       if (api === undefined) throw new OAuthError('invalid_target', `\`${resource}\` is not a registered API`);
       return api;
     }
-    const scopes = requested === null ? client.scopes : requested.split(' ').filter((s) => s !== '');
+    const scopes = requested === null ? client.scopes : scopeList(requested);
     const apis = new Set(scopes.flatMap((s) => view.apisOfScope.get(s) ?? []));
     if (apis.size === 1) return [...apis][0];
     // No `resource` was sent: scopes no API registers are unknown scopes (RFC 6749 §5.2), not a bad target.
@@ -312,10 +316,12 @@ export class Issuer {
   private mintForUser(client: Client, api: Api, grant: string, asked: readonly string[], openid: boolean, user: User, origin: Origin, requestId: string): { mint: MintOutcome[]; granted: string[]; refused: string | null } {
     const signInOnly = api.identifier === this.userinfoApi.identifier;
     const held = roleScopes(this.options.registry().registry, user, client.id);
-    const candidates = [...(openid ? ['openid'] : []), ...(signInOnly ? [] : asked.filter((s) => s !== 'openid' && held.has(s)))];
+    const candidates = [...(openid ? ['openid'] : []), ...(signInOnly ? [] : asked.filter((s) => s !== 'openid' && !isClaimScope(s, api) && held.has(s)))];
     const mint = this.mint(client, api, grant, candidates, origin, requestId, user.id);
     const granted = mint.filter((m) => m.granted).map((m) => m.scope);
-    if (signInOnly ? granted.length > 0 : granted.some((s) => s !== 'openid')) return { mint, granted, refused: null };
+    // `profile` and `email` only say which of the user's claims userinfo releases: the mint of `openid` decides them.
+    if (granted.includes('openid')) granted.splice(1, 0, ...asked.filter((s) => isClaimScope(s, api)));
+    if (signInOnly ? granted.length > 0 : granted.some((s) => s !== 'openid' && !isClaimScope(s, api))) return { mint, granted, refused: null };
     const reasons = [...new Set(mint.flatMap((m) => m.reasons))];
     return { mint, granted, refused: `${signInOnly ? 'this user may not sign in to this client' : 'the policies granted none of the scopes'}${reasons.length > 0 ? `: ${reasons.join('; ')}` : ''}` };
   }
@@ -350,7 +356,12 @@ export class Issuer {
     // makes room at the address holding the most: a flood pushes out its own sign-ins, not everyone else's.
     const tx = randomToken(18);
     this.pending.add(tx, attemptKey(origin.address ?? 'unknown'), checked, this.now());
-    return { kind: 'html', status: 200, html: loginPage({ tx, csrf: checked.csrf, client: checked.client.id, scopes: checked.scopes, audience: checked.api.identifier, error: null, username: '' }), csrfCookie: checked.csrf };
+    return { kind: 'html', status: 200, html: loginPage({ tx, csrf: checked.csrf, client: checked.client.id, scopes: checked.scopes, audience: checked.api.identifier, error: null, username: '' }), csrfCookie: this.csrfCookie(tx, checked) };
+  }
+
+  /** A sign-in's CSRF cookie, one per transaction: with one for all, a second sign-in in another tab overwrote the first's, whose form then failed the check. */
+  private csrfCookie(tx: string, p: PendingAuthorization): { tx: string; value: string; maxAgeS: number } {
+    return { tx, value: p.csrf, maxAgeS: Math.max(1, Math.ceil((p.expiresAt - this.now()) / 1000)) };
   }
 
   /**
@@ -381,7 +392,7 @@ export class Issuer {
     if (wait > 0) {
       // The same answer whatever the password: it is not checked.
       const error = `Too many failed sign-ins. Try again in ${wait} seconds.`;
-      return { kind: 'html', status: 429, retryAfter: wait, html: loginPage({ tx, csrf: p.csrf, client: p.client.id, scopes: p.scopes, audience: p.api.identifier, error, username }), csrfCookie: p.csrf };
+      return { kind: 'html', status: 429, retryAfter: wait, html: loginPage({ tx, csrf: p.csrf, client: p.client.id, scopes: p.scopes, audience: p.api.identifier, error, username }), csrfCookie: this.csrfCookie(tx, p) };
     }
     // Counted as a failure before the password is checked, in the same step as the check above:
     // thousands of guesses sent at once would otherwise all pass it while scrypt runs. A right
@@ -392,10 +403,14 @@ export class Issuer {
     const ok = await passwordMatches(form.get('password') ?? '', user?.passwordHash ?? DUMMY_HASH);
     if (!ok || user === undefined || user.passwordHash === null) {
       this.options.velocity?.record('auth_failures', { subject: `user/${name}`, address: origin.address });
-      return { kind: 'html', status: 401, html: loginPage({ tx, csrf: p.csrf, client: p.client.id, scopes: p.scopes, audience: p.api.identifier, error: 'Wrong user or password.', username }), csrfCookie: p.csrf };
+      return { kind: 'html', status: 401, html: loginPage({ tx, csrf: p.csrf, client: p.client.id, scopes: p.scopes, audience: p.api.identifier, error: 'Wrong user or password.', username }), csrfCookie: this.csrfCookie(tx, p) };
     }
     this.signInsByAddress.release(address);
     this.signInsByUser.release(name);
+    // The same form sent twice (a double click) ran two password checks at once: the first to
+    // finish takes the sign-in, so one authorization request yields one code.
+    if (this.pending.get(tx) !== p) return { kind: 'html', status: 400, html: errorPage('this sign-in was already completed; go back to the application') };
+    this.pending.drop(tx);
     const { mint, granted, refused } = this.mintForUser(p.client, p.api, 'authorization_code', p.scopes, p.openid, user, origin, requestId);
     if (refused !== null) return back({ error: 'access_denied', error_description: refused });
     const scope = granted.join(' ');
@@ -496,7 +511,10 @@ export class Issuer {
     }
     const user = typeof claims.sub === 'string' ? this.options.registry().users.get(claims.sub) : undefined;
     if (user === undefined) throw new OAuthError('invalid_token', 'the user no longer exists', 401, 'Bearer error="invalid_token"');
-    const picked = Object.fromEntries(['name', 'email', 'email_verified', 'preferred_username', 'locale'].filter((k) => user.attributes[k] !== undefined).map((k) => [k, user.attributes[k]]));
+    // OpenID Connect Core §5.4: the claims each scope the token holds asks for, and no others.
+    const scopes = claims.scope.split(' ');
+    const released = [...(scopes.includes('profile') ? PROFILE_CLAIMS : []), ...(scopes.includes('email') ? EMAIL_CLAIMS : [])];
+    const picked = Object.fromEntries(released.filter((k) => user.attributes[k] !== undefined).map((k) => [k, user.attributes[k]]));
     return { sub: user.id, ...picked };
   }
 
@@ -535,11 +553,11 @@ export class Issuer {
         return api === undefined ? 'the API is no longer registered' : 'the user no longer exists';
       }
       const held = t.scope.split(' ');
-      const asked = requested === null ? held : requested.split(' ').filter((x) => x !== '');
+      const asked = requested === null ? held : scopeList(requested);
       if (asked.some((x) => !held.includes(x))) return (refusal = 'invalid_scope'), 'a refresh cannot widen the scope';
       // Decided again as at sign-in, with the refresh request's context.
       const openid = asked.includes('openid') && client.scopes.includes('openid');
-      const { mint, granted, refused } = this.mintForUser(client, api, 'refresh_token', asked.filter((x) => client.scopes.includes(x) && api.scopes.includes(x)), openid, user, origin, requestId);
+      const { mint, granted, refused } = this.mintForUser(client, api, 'refresh_token', asked.filter((x) => (client.scopes.includes(x) && api.scopes.includes(x)) || isClaimScope(x, api)), openid, user, origin, requestId);
       // No API scope granted is the scope's fault; a user refused a sign-in only, the grant's.
       if (refused !== null) return (refusal = api.identifier === this.userinfoApi.identifier ? 'invalid_grant' : 'invalid_scope'), refused;
       outcome = { api, granted, mint };
@@ -598,7 +616,7 @@ export class Issuer {
     }
     const held = typeof subject.scope === 'string' ? subject.scope.split(' ').filter((x) => x !== '') : [];
     const requested = form.get('scope');
-    const wanted = requested === null ? held : requested.split(' ').filter((x) => x !== '');
+    const wanted = requested === null ? held : scopeList(requested);
     const beyond = wanted.filter((x) => !held.includes(x));
     if (beyond.length > 0) throw new OAuthError('invalid_scope', `the subject token does not hold ${beyond.join(', ')}: an exchange cannot widen scope`);
     const api = this.audience(form.get('resource') ?? form.get('audience'), wanted.join(' '), client);

@@ -196,16 +196,71 @@ describe('authorization code with PKCE, in a real browser', () => {
     expect(config.serverMetadata().id_token_signing_alg_values_supported).toEqual(['RS256', 'ES256']);
     const verifier = oidc.randomPKCECodeVerifier();
     const nonce = oidc.randomNonce();
-    const url = oidc.buildAuthorizationUrl(config, { redirect_uri: REDIRECT, scope: 'openid invoice:read', nonce, resource: API, code_challenge: await oidc.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256' });
+    const url = oidc.buildAuthorizationUrl(config, { redirect_uri: REDIRECT, scope: 'openid profile email invoice:read', nonce, resource: API, code_challenge: await oidc.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256' });
     const tokens = await oidc.authorizationCodeGrant(config, await signIn(url), { pkceCodeVerifier: verifier, expectedNonce: nonce, idTokenExpected: true });
-    expect(tokens.scope).toBe('openid invoice:read');
+    expect(tokens.scope).toBe('openid profile email invoice:read');
     expect(tokens.claims()).toMatchObject({ iss: server.url, sub: 'alice', aud: WEB.id, nonce });
     // The ID token is RS256; the access token keeps the issuer's ES256 key.
     expect(decodeProtectedHeader(tokens.id_token!)).toMatchObject({ alg: 'RS256', typ: 'JWT' });
     expect(decodeProtectedHeader(tokens.access_token)).toMatchObject({ alg: 'ES256', typ: 'at+jwt' });
     expect(await oidc.fetchUserInfo(config, tokens.access_token, 'alice')).toEqual({ sub: 'alice', name: 'Alice Example', email: 'alice@example.com' });
     const refreshed = await oidc.refreshTokenGrant(config, tokens.refresh_token!);
-    expect(refreshed.scope).toBe('openid invoice:read');
+    expect(refreshed.scope).toBe('openid profile email invoice:read');
+    // Narrowed to `openid`, the token gets no claims beyond `sub` (OpenID Connect Core §5.4); a
+    // scope named twice is one scope (RFC 6749 §3.3), decided once.
+    const narrowed = await oidc.refreshTokenGrant(config, refreshed.refresh_token!, { scope: 'openid invoice:read openid invoice:read' });
+    expect(narrowed.scope).toBe('openid invoice:read');
+    expect(await oidc.fetchUserInfo(config, narrowed.access_token, 'alice')).toEqual({ sub: 'alice' });
+  }, 30_000);
+
+  test('a native app on a loopback address may use any port (RFC 8252 §7.3); anything else must match exactly', async () => {
+    const { config, verifier, state } = await start();
+    const port = 'http://127.0.0.1:51234/callback';
+    const url = oidc.buildAuthorizationUrl(config, { redirect_uri: port, scope: 'invoice:read', state, resource: API, code_challenge: await oidc.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256' });
+    const page = await browser.newPage();
+    let callback: URL;
+    try {
+      await page.goto(url.href);
+      await page.fill('#username', 'alice');
+      await page.fill('#password', 'alice-example-password');
+      const sent = page.waitForRequest(/^http:\/\/127\.0\.0\.1:51234\/callback/);
+      await page.click('button[value=allow]', { noWaitAfter: true });
+      callback = new URL((await sent).url());
+    } finally {
+      await page.close();
+    }
+    // The code is bound to the port it was sent to: the registered one is another redirect_uri.
+    const code = callback.searchParams.get('code')!;
+    expect(await tokenRequest({ grant_type: 'authorization_code', code, redirect_uri: REDIRECT, code_verifier: verifier })).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
+    expect(await tokenRequest({ grant_type: 'authorization_code', code, redirect_uri: port, code_verifier: verifier })).toMatchObject({ status: 200, body: { scope: 'invoice:read' } });
+    const base = { response_type: 'code', client_id: WEB.id, scope: 'invoice:read', code_challenge: 'x'.repeat(43), code_challenge_method: 'S256' };
+    for (const other of ['http://localhost:8080/callback', 'http://127.0.0.1:51234/callback/', 'http://127.0.0.2:8080/callback', 'http://user@127.0.0.1:8080/callback']) {
+      const r = await fetch(`${server.url}/oauth2/authorize?${new URLSearchParams({ ...base, redirect_uri: other })}`, { redirect: 'manual' });
+      expect([other, r.status, r.headers.get('location')]).toEqual([other, 400, null]);
+    }
+  }, 30_000);
+
+  test('two sign-ins in one browser at once, in two tabs: each keeps its own CSRF cookie, and each succeeds', async () => {
+    const context = await browser.newContext();
+    try {
+      const [first, second] = [await start(), await start()];
+      const [a, b] = [await context.newPage(), await context.newPage()];
+      await a.goto(first.url.href);
+      await b.goto(second.url.href);
+      const signInOn = async (page: typeof a) => {
+        await page.fill('#username', 'alice');
+        await page.fill('#password', 'alice-example-password');
+        const sent = page.waitForRequest(/^http:\/\/127\.0\.0\.1:8080\/callback/);
+        await page.click('button[value=allow]', { noWaitAfter: true });
+        return new URL((await sent).url());
+      };
+      // The first tab's form after the second tab's page was shown: it had failed the CSRF check.
+      const callbacks = [await signInOn(a), await signInOn(b)];
+      expect(callbacks.map((c) => c.searchParams.get('state'))).toEqual([first.state, second.state]);
+      expect(callbacks.every((c) => c.searchParams.get('code') !== null)).toBe(true);
+    } finally {
+      await context.close();
+    }
   }, 30_000);
 
   test('refresh rotates; a lost response may be replayed briefly for the same successor; refreshes never widen scope', async () => {
@@ -363,10 +418,12 @@ describe('authorization code with PKCE, in a real browser', () => {
     url.searchParams.delete('resource');
     url.searchParams.set('nonce', 'n-1');
     const tokens = await oidc.authorizationCodeGrant(config, await signIn(url), { pkceCodeVerifier: verifier, expectedState: state, expectedNonce: 'n-1' });
-    expect(tokens.scope).toBe('openid');
+    // `profile` goes with `openid` (OpenID Connect Core §5.4): it says which claims userinfo releases.
+    expect(tokens.scope).toBe('openid profile');
     expect(tokens.claims()).toMatchObject({ sub: 'alice', aud: WEB.id, nonce: 'n-1' });
-    expect(decodeJwt(tokens.access_token)).toMatchObject({ aud: `${server.url}/oauth2/userinfo`, scope: 'openid', sub: 'alice' });
-    expect(await oidc.fetchUserInfo(config, tokens.access_token, 'alice')).toMatchObject({ sub: 'alice' });
+    expect(decodeJwt(tokens.access_token)).toMatchObject({ aud: `${server.url}/oauth2/userinfo`, scope: 'openid profile', sub: 'alice' });
+    // Her name, not her email: `email` was not asked for.
+    expect(await oidc.fetchUserInfo(config, tokens.access_token, 'alice')).toEqual({ sub: 'alice', name: 'Alice Example' });
     // Not a token to any API: a decision interface does not take it.
     const decided = (await (await fetch(`${server.url}/v1/decide`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ subject: { type: 'user', id: 'alice' }, action: { name: 'read' }, resource: { type: 'invoice', id: '1' }, context: { token: tokens.access_token } }) })).json()) as { token_error?: string };
     expect(decided.token_error).toContain('not a registered API');
@@ -395,7 +452,7 @@ describe('authorization code with PKCE, in a real browser', () => {
     }
     // It refreshes, still for userinfo only.
     const refreshed = await oidc.refreshTokenGrant(config, tokens.refresh_token!);
-    expect(refreshed.scope).toBe('openid');
+    expect(refreshed.scope).toBe('openid profile');
   }, 30_000);
 
   test('what is not supported is said, not ignored: prompt=none, request objects, response modes other than query and form_post; a repeated nonce is refused', async () => {
@@ -455,16 +512,19 @@ describe('authorization code with PKCE, in a real browser', () => {
       fetch(`${server.url}/oauth2/authorize`, {
         method: 'POST',
         redirect: 'manual',
-        headers: { 'content-type': 'application/x-www-form-urlencoded', ...(cookie === null ? {} : { cookie: `gavel_csrf=${cookie}` }) },
+        headers: { 'content-type': 'application/x-www-form-urlencoded', ...(cookie === null ? {} : { cookie: `gavel_csrf_${tx}=${cookie}` }) },
         body: new URLSearchParams({ tx, csrf, username: 'alice', password, decision: 'allow' }),
       });
     expect((await post(null, 'alice-example-password')).status).toBe(403);
     const wrong = await post(csrf, 'not-her-password');
     expect(wrong.status).toBe(401);
     expect(await wrong.text()).toContain('Wrong user or password.');
-    const right = await post(csrf, 'alice-example-password');
-    expect(right.status).toBe(303);
-    expect(new URL(right.headers.get('location')!).searchParams.get('code')).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    // Sent twice at once (a double click): one code, not two.
+    const [right, again] = await Promise.all([post(csrf, 'alice-example-password'), post(csrf, 'alice-example-password')]);
+    const [winner, loser] = right.status === 303 ? [right, again] : [again, right];
+    expect([winner.status, loser.status]).toEqual([303, 400]);
+    expect(new URL(winner.headers.get('location')!).searchParams.get('code')).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(await loser.text()).toMatch(/already completed|has expired/);
   });
 
   test('guessing passwords: past 10 failures a minute from an address, or 20 for a user name, the password is not even checked', async () => {
@@ -472,7 +532,7 @@ describe('authorization code with PKCE, in a real browser', () => {
     /** A GET or form POST from a chosen local address: status, Retry-After and page. */
     const from = (localAddress: string, method: 'GET' | 'POST', target: string, form?: URLSearchParams, cookie?: string) =>
       new Promise<{ status: number; retryAfter: string | undefined; text: string }>((resolve, reject) => {
-        const headers: Record<string, string> = form === undefined ? {} : { 'content-type': 'application/x-www-form-urlencoded', ...(cookie === undefined ? {} : { cookie: `gavel_csrf=${cookie}` }) };
+        const headers: Record<string, string> = form === undefined ? {} : { 'content-type': 'application/x-www-form-urlencoded', ...(cookie === undefined ? {} : { cookie: `gavel_csrf_${form.get('tx')}=${cookie}` }) };
         const r = request(target, { method, localAddress, headers }, (res) => {
           let text = '';
           res.on('data', (d: Buffer) => (text += d.toString()));
@@ -536,7 +596,7 @@ describe('authorization code with PKCE, in a real browser', () => {
       fetch(`${server.url}/oauth2/authorize`, {
         method: 'POST',
         redirect: 'manual',
-        headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: `gavel_csrf=${csrf}` },
+        headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: `gavel_csrf_${tx}=${csrf}` },
         body: new URLSearchParams({ tx, csrf, username: 'alice', password: 'alice-example-password', decision: 'allow' }),
       });
     const someone = await pageFrom('127.0.0.1');

@@ -45,7 +45,8 @@ const oauthErrors = (log: ServerLog) => (err: FastifyError | OAuthError, request
   void reply.status(status === 413 ? 413 : 400).send({ error: 'invalid_request', error_description: errorDescription(description) });
 };
 
-const CSRF_COOKIE = 'gavel_csrf';
+/** A sign-in's CSRF cookie, named by its transaction (base64url, so a valid cookie name). */
+const csrfCookieName = (tx: string): string => `gavel_csrf_${tx}`;
 const FORM_POST_SCRIPT_HASH = `sha256-${createHash('sha256').update(FORM_POST_SCRIPT).digest('base64')}`;
 
 function cookie(request: FastifyRequest, name: string): string | undefined {
@@ -74,7 +75,10 @@ function browser(reply: FastifyReply, answer: BrowserAnswer, status302or303: 302
   // The path the browser sees: under the issuer's own path when a proxy in front strips it.
   const path = `${new URL(issuerUrl).pathname.replace(/\/$/, '')}/oauth2/authorize`;
   const secure = issuerUrl.startsWith('https:') ? '; Secure' : '';
-  if (answer.csrfCookie !== undefined) reply.header('set-cookie', `${CSRF_COOKIE}=${answer.csrfCookie}; Path=${path}; HttpOnly; SameSite=Strict${secure}`);
+  if (answer.csrfCookie !== undefined) {
+    const { tx, value, maxAgeS } = answer.csrfCookie;
+    reply.header('set-cookie', `${csrfCookieName(tx)}=${value}; Path=${path}; Max-Age=${maxAgeS}; HttpOnly; SameSite=Strict${secure}`);
+  }
   if (answer.retryAfter !== undefined) reply.header('retry-after', String(answer.retryAfter));
   return reply
     .status(answer.status)
@@ -155,7 +159,8 @@ export function oauthRoutes(app: FastifyInstance, issuer: Issuer, origin: Origin
       return noStore(reply).send(response);
     });
     forms.post('/oauth2/authorize', async (request, reply) => {
-      const answer = await issuer.login(presented(request).form, cookie(request, CSRF_COOKIE), origin(request), request.id);
+      const form = presented(request).form;
+      const answer = await issuer.login(form, cookie(request, csrfCookieName(form.get('tx') ?? '')), origin(request), request.id);
       return browser(reply, answer, 303, issuer.url);
     });
     forms.post('/oauth2/introspect', async (request, reply) => noStore(reply).send(await issuer.introspect(presented(request), origin(request))));
