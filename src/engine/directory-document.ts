@@ -1,5 +1,5 @@
 import type { Entity } from '../store/store.js';
-import { MAX_JSON_DEPTH, nestedDeeperThan } from '../formats/json-depth.js';
+import { describeJsonProblem, jsonProblem, MAX_JSON_DEPTH } from '../formats/json-depth.js';
 
 type Json = { [k: string]: unknown };
 const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -17,7 +17,8 @@ export function readDirectoryDocument(value: unknown): { entities: Entity[] | un
   const problems: string[] = [];
   // Attributes reach requests (the directory enriches them), which may nest MAX_JSON_DEPTH
   // levels: the document, a section, an item and its attributes object come before them.
-  if (nestedDeeperThan(value, MAX_JSON_DEPTH + 3)) return { problems: [`the document is nested deeper than ${MAX_JSON_DEPTH + 3} levels; attributes may nest ${MAX_JSON_DEPTH} levels`] };
+  const shape = jsonProblem(value, MAX_JSON_DEPTH + 3);
+  if (shape !== null) return { problems: [shape.kind === 'deep' ? `the document is nested deeper than ${MAX_JSON_DEPTH + 3} levels; attributes may nest ${MAX_JSON_DEPTH} levels` : describeJsonProblem('', shape, '').replace(/^\./, '')] };
   for (const key of Object.keys(value)) if (!DOCUMENT_SECTIONS.includes(key) && key !== '$comment') problems.push(`${key}: unknown section; sections are ${DOCUMENT_SECTIONS.join(', ')}`);
   if (value.entities === undefined) return problems.length > 0 ? { problems } : { entities: undefined };
   if (!Array.isArray(value.entities)) return { problems: [...problems, 'entities: expected a list'] };

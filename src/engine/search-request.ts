@@ -1,4 +1,4 @@
-import { MAX_JSON_DEPTH, nestedDeeperThan } from '../formats/json-depth.js';
+import { describeJsonProblem, jsonProblem, MAX_JSON_DEPTH } from '../formats/json-depth.js';
 import type { Request } from '../language/eval/activation.js';
 import type { SearchKind, SearchQuery } from './search.js';
 
@@ -56,7 +56,8 @@ export function validateSearchRequest(kind: SearchKind, value: unknown, options:
   }
   // As for decisions (validate-request.ts): the request is level 1, its members level 2.
   for (const key of ['subject', 'action', 'resource', ...optional] as const) {
-    if (nestedDeeperThan(value[key], MAX_JSON_DEPTH - 1)) problems.push(`${key}: nested deeper than ${MAX_JSON_DEPTH} levels (objects and lists, counted from the request)`);
+    const problem = jsonProblem(value[key], MAX_JSON_DEPTH - 1);
+    if (problem !== null) problems.push(describeJsonProblem(key, problem, `${MAX_JSON_DEPTH} levels (objects and lists, counted from the request)`));
   }
   const page = readPage(value.page, problems);
   return problems.length > 0 ? { problems } : { query: { kind, request, page } };

@@ -1,5 +1,5 @@
 import type { Request } from '../language/eval/activation.js';
-import { MAX_JSON_DEPTH, nestedDeeperThan } from '../formats/json-depth.js';
+import { describeJsonProblem, jsonProblem, MAX_JSON_DEPTH } from '../formats/json-depth.js';
 
 /** Where a request is wrong, as `path: problem`; shown to the caller as is. */
 export type RequestProblem = string;
@@ -50,7 +50,8 @@ export function validateRequest(value: unknown, options: ValidateOptions): { req
   for (const key of Object.keys(value)) {
     if (known.has(key)) {
       // The request is level 1, its members level 2.
-      if (nestedDeeperThan(value[key], MAX_JSON_DEPTH - 1)) problems.push(`${key}: nested deeper than ${MAX_JSON_DEPTH} levels (objects and lists, counted from the request)`);
+      const problem = jsonProblem(value[key], MAX_JSON_DEPTH - 1);
+      if (problem !== null) problems.push(describeJsonProblem(key, problem, `${MAX_JSON_DEPTH} levels (objects and lists, counted from the request)`));
       continue;
     }
     const trustedOnly = key === 'token' || key === 'risk';

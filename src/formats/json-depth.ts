@@ -6,17 +6,34 @@
  */
 export const MAX_JSON_DEPTH = 64;
 
+/** What keeps a caller's value from being decided on and logged as it is; `path` leads from the value to the place (`.a[2]`). */
+export type JsonProblem = { kind: 'deep' } | { kind: 'number'; path: string; value: number };
+
 /**
- * Whether `value` nests objects or arrays more than `levels` deep. Recursion stops at the
- * limit, so a hostile value costs at most `levels` stack frames.
+ * Whether `value` nests objects or arrays more than `levels` deep, or holds a number JSON
+ * cannot (`1e999` parses as Infinity; a gRPC Struct may carry NaN): policies would decide on
+ * it, and the log would keep `null` in its place — the logged request no longer the one
+ * decided. Recursion stops at the limit, so a hostile value costs at most `levels` stack frames.
  */
-export function nestedDeeperThan(value: unknown, levels: number): boolean {
-  if (typeof value !== 'object' || value === null) return false;
-  if (levels === 0) return true;
+export function jsonProblem(value: unknown, levels: number): JsonProblem | null {
+  if (typeof value === 'number') return Number.isFinite(value) ? null : { kind: 'number', path: '', value };
+  if (typeof value !== 'object' || value === null) return null;
+  if (levels === 0) return { kind: 'deep' };
   if (Array.isArray(value)) {
-    for (const item of value) if (nestedDeeperThan(item, levels - 1)) return true;
-    return false;
+    for (let i = 0; i < value.length; i++) {
+      const problem = jsonProblem(value[i], levels - 1);
+      if (problem !== null) return problem.kind === 'number' ? { ...problem, path: `[${i}]${problem.path}` } : problem;
+    }
+    return null;
   }
-  for (const key in value) if (nestedDeeperThan((value as Record<string, unknown>)[key], levels - 1)) return true;
-  return false;
+  for (const key in value) {
+    const problem = jsonProblem((value as Record<string, unknown>)[key], levels - 1);
+    if (problem !== null) return problem.kind === 'number' ? { ...problem, path: `${/^[A-Za-z_][\w-]*$/.test(key) ? `.${key}` : `[${JSON.stringify(key)}]`}${problem.path}` } : problem;
+  }
+  return null;
+}
+
+/** A problem jsonProblem found, said about `root` (`context`), as validators report them. */
+export function describeJsonProblem(root: string, problem: JsonProblem, levels: string): string {
+  return problem.kind === 'deep' ? `${root}: nested deeper than ${levels}` : `${root}${problem.path}: ${problem.value} is not a number JSON can hold (a finite one)`;
 }

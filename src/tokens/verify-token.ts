@@ -3,7 +3,7 @@ import { clip } from '../formats/clip.js';
 import { createLocalJWKSet, decodeJwt, errors, jwtVerify, type JWTPayload } from 'jose';
 import { KeysUnavailable, RemoteKeys } from './remote-keys.js';
 import type { TrustedIssuer } from './trusted-issuer.js';
-import { MAX_JSON_DEPTH, nestedDeeperThan } from '../formats/json-depth.js';
+import { describeJsonProblem, jsonProblem, MAX_JSON_DEPTH } from '../formats/json-depth.js';
 
 /**
  * A verified token's claims, or why it was not accepted. `unavailable`: the token could not be
@@ -89,7 +89,8 @@ export function createTokenVerifier(issuers: readonly TrustedIssuer[], options: 
         return { ok: false, reason: `token type \`${protectedHeader.typ ?? '(none)'}\` is not accepted; expected ${types.join(' or ')}` };
       }
       // Claims become the request's `token`, which may nest as deep as a caller's values may.
-      if (nestedDeeperThan(payload, MAX_JSON_DEPTH)) return { ok: false, reason: `claims are nested deeper than ${MAX_JSON_DEPTH} levels` };
+      const shape = jsonProblem(payload, MAX_JSON_DEPTH);
+      if (shape !== null) return { ok: false, reason: shape.kind === 'deep' ? `claims are nested deeper than ${MAX_JSON_DEPTH} levels` : describeJsonProblem('claims', shape, '') };
       if (cache.size >= cacheSize) cache.delete(cache.keys().next().value!);
       cache.set(key, payload);
       return { ok: true, claims: payload };

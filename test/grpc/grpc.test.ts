@@ -139,6 +139,13 @@ describe('gavel.v1.DecisionService', () => {
     await expect(ask(150)).rejects.toMatchObject({ code: 3, details: expect.stringMatching(/^the request is not a valid Decide message: /) });
   });
 
+  test('a number JSON cannot hold (a Struct may carry NaN or Infinity) is INVALID_ARGUMENT saying where, not decided and logged as null', async () => {
+    for (const [n, shown] of [[Number.NaN, 'NaN'], [Number.POSITIVE_INFINITY, 'Infinity']] as const) {
+      const asked = call(DecisionService, 'decide', DecideRequestSchema, { subject: reader, action: { name: 'read' }, resource: { type: 'doc', id: '1' }, context: { limits: [{ n }] } as unknown as JsonObject });
+      await expect(asked).rejects.toMatchObject({ code: 3, details: `context.limits[0].n: ${shown} is not a number JSON can hold (a finite one)` });
+    }
+  });
+
   test('a batch whose deadline passes while its tokens are checked is not decided, counted or logged', async () => {
     records();
     // Distinct tokens, each verified anew: checking them takes longer than the caller waits.

@@ -326,3 +326,34 @@ describe('requests nested too deep', () => {
     await app.close();
   });
 });
+
+describe('numbers JSON cannot hold', () => {
+  // `1e999` parses as Infinity: decided on, it would be logged as null, and the logged
+  // request explained or replayed would no longer be the one decided.
+  const json = { 'content-type': 'application/json' };
+  const body = (context: string) => `{"subject": {"type": "user", "id": "alice"}, "action": {"name": "read"}, "resource": {"type": "doc", "id": "1"}, "context": ${context}}`;
+
+  test('are refused on every decision route with where they are, and nothing is decided or logged', async () => {
+    const { app, log, store } = setup(KEY);
+    for (const url of ['/v1/decide', '/access/v1/evaluation']) {
+      const r = await app.inject({ method: 'POST', url, headers: json, payload: body('{"limits": [1, {"n": -1e999}]}') });
+      expect([url, r.statusCode, r.json()]).toEqual([url, 400, { error: 'invalid_request', message: expect.stringContaining('context.limits[1].n: -Infinity is not a number JSON can hold') }]);
+    }
+    const batch = await app.inject({ method: 'POST', url: '/access/v1/evaluations', headers: json, payload: `{"subject": {"type": "user", "id": "alice"}, "action": {"name": "read"}, "evaluations": [{"resource": {"type": "doc", "id": "1", "properties": {"size": 1e400}}}]}` });
+    // A bad item of a batch fails closed in its place, saying why.
+    expect(batch.statusCode).toBe(200);
+    expect(batch.json().evaluations).toEqual([{ decision: false, context: { error: { status: 400, message: expect.stringContaining('resource.properties.size: Infinity is not a number JSON can hold') } } }]);
+    await log.flush();
+    expect(store.queryDecisions({ limit: 10 })).toEqual([]);
+    await app.close();
+  });
+
+  test('in a directory document apply nothing', async () => {
+    const { app, store } = setup(KEY);
+    const r = await app.inject({ method: 'POST', url: '/v1/apply', headers: { authorization: `Bearer ${KEY}`, ...json }, payload: '{"entities": [{"type": "doc", "id": "1", "attributes": {"size": 1e999}}]}' });
+    expect(r.statusCode).toBe(400);
+    expect(r.json()).toMatchObject({ error: 'invalid_document', problems: ['entities[0].attributes.size: Infinity is not a number JSON can hold (a finite one)'] });
+    expect(store.entities()).toEqual([]);
+    await app.close();
+  });
+});
