@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import { createHmac } from 'node:crypto';
 import fc from 'fast-check';
-import { exportJWK, exportSPKI, generateKeyPair, SignJWT, type JWK } from 'jose';
+import { CompactSign, exportJWK, exportSPKI, generateKeyPair, SignJWT, type JWK } from 'jose';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { issuerProblems, type TrustedIssuer } from '../../src/tokens/trusted-issuer.js';
 import { createTokenVerifier } from '../../src/tokens/verify-token.js';
@@ -103,6 +103,13 @@ describe('bearer token verification', () => {
     for (let i = 0; i < 64; i++) deep = { a: deep };
     expect(await verify(await sign({ ...good, profile: deep }))).toEqual({ ok: false, reason: 'claims are nested deeper than 64 levels' });
     expect(await verify(await sign({ ...good, profile: (deep as { a: unknown }).a }))).toMatchObject({ ok: true });
+  });
+
+  test('claims holding a number JSON cannot (1e999 is Infinity once parsed) are refused: the log would keep null for it', async () => {
+    const verify = createTokenVerifier([issuer], { now });
+    const payload = new TextEncoder().encode(JSON.stringify({ ...good, scope: 'invoice:read' }).replace(/}$/, ',"limit":1e999}'));
+    const token = await new CompactSign(payload).setProtectedHeader({ alg: 'RS256', kid: 'rsa-1' }).sign(rsa.privateKey);
+    expect(await verify(token)).toEqual({ ok: false, reason: 'claims.limit: Infinity is not a number JSON can hold (a finite one)' });
   });
 
   test('a cached token still expires', async () => {
