@@ -10,7 +10,8 @@ import type { LivePolicySet } from '../engine/live-set.js';
 import type { Decider } from '../server/decider.js';
 import { requestIdFrom } from '../server/request-id.js';
 import type { ForwardAuthOptions } from '../http/routes/forward-auth.js';
-import { unary } from './service-definition.js';
+import { GrpcError, unary } from './service-definition.js';
+import { status } from '@grpc/grpc-js';
 import { peerAddress } from './decision-service.js';
 import { canonical, type TrustedProxies } from '../signals/client-address.js';
 
@@ -19,18 +20,30 @@ const Code = { OK: 0, INVALID_ARGUMENT: 3, PERMISSION_DENIED: 7, UNAVAILABLE: 14
 
 const header = (key: string, value: string) => ({ header: { key, value }, appendAction: HeaderValueOption_HeaderAppendAction.OVERWRITE_IF_EXISTS_OR_ADD });
 
-/** The HTTP request's headers, from `headers` or — with `encode_raw_headers` — `header_map`, whose repeated keys are joined as `headers` would have them. */
-function requestHeaders(http: AttributeContext_HttpRequest): Record<string, string> {
+/**
+ * The HTTP request's headers, from `headers` or — with `encode_raw_headers` — `header_map`,
+ * whose repeated keys are joined as `headers` would have them; `null` when a raw value is not
+ * UTF-8, refused as such a value in `headers` is (a decoder of `string` refuses the message)
+ * rather than decided on with the bad bytes replaced.
+ */
+function requestHeaders(http: AttributeContext_HttpRequest): Record<string, string> | null {
   if (http.headerMap === undefined || http.headerMap.headers.length === 0) return http.headers;
   const joined: Record<string, string> = {};
   for (const h of http.headerMap.headers) {
     const key = h.key.toLowerCase();
-    const value = h.rawValue.length > 0 ? utf8.decode(h.rawValue) : h.value;
+    let value = h.value;
+    if (h.rawValue.length > 0) {
+      try {
+        value = utf8.decode(h.rawValue);
+      } catch {
+        return null;
+      }
+    }
     joined[key] = Object.hasOwn(joined, key) ? `${joined[key]},${value}` : value;
   }
   return joined;
 }
-const utf8 = new TextDecoder();
+const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 const denied = (code: number, httpStatus: number, reason: string, headers: { key: string; value: string }[] = []) =>
   create(CheckResponseSchema, {
@@ -68,6 +81,7 @@ export function envoyAuthorization(policies: LivePolicySet, decider: Decider, op
       // Decided on a path the upstream may resolve differently, a permit could cover what it serves.
       if ('problem' in route) return denied(Code.PERMISSION_DENIED, 400, `path: ${route.problem}`);
       const headers = requestHeaders(http);
+      if (headers === null) return undecodableCheck('a header_map value is not UTF-8');
       // A CheckRequest's `source` is whatever its sender wrote: it is Envoy's word for the
       // client only when the sender is a trusted proxy (`trusted_proxies`), as X-Forwarded-For
       // is over HTTP. From anyone else, the client is the sender itself — else any caller of
@@ -100,6 +114,9 @@ export function envoyAuthorization(policies: LivePolicySet, decider: Decider, op
       };
       const original = { method: call.method, url: `${scheme}://${call.host}${at < 0 ? http.path : http.path.slice(0, at)}` };
       const verified = await verifyPresented(headers.authorization, headers.dpop, original, options.verifyToken, options.replay);
+      // Envoy gave up while the token's keys were fetched (its timeout, 200 ms by default) and
+      // applied its failure mode: a decision now would be logged and counted, never enforced.
+      if (info.cancelled()) throw new GrpcError(status.CANCELLED, 'the call was cancelled, or its deadline passed, before it was decided');
       // Envoy's `id` is its stream id; the request id its access log shows is X-Request-ID.
       const id = requestIdFrom(headers['x-request-id'] || http.id);
       const d = decider.decide('envoy', id, policies.current, gatewayRequest(call, verified?.ok ? verified.claims : undefined, options.headers, options.subjectType), {}, { address: canonical(ip) });

@@ -47,7 +47,8 @@ describe('the console', () => {
   test.each([
     { note: 'a trusted proxy says https: Secure', proxies: ['127.0.0.1/32'], headers: { 'x-forwarded-proto': 'https' }, secure: true },
     { note: 'a trusted proxy says HTTPS: Secure', proxies: ['127.0.0.1/32'], headers: { 'x-forwarded-proto': 'HTTPS' }, secure: true },
-    { note: 'a trusted proxy after another hop (https, http): Secure', proxies: ['127.0.0.1/32'], headers: { 'x-forwarded-proto': 'https, http' }, secure: true },
+    { note: 'a trusted proxy appending to what the client sent (https, http): not Secure, the left value may be the client\'s', proxies: ['127.0.0.1/32'], headers: { 'x-forwarded-proto': 'https, http' }, secure: false },
+    { note: 'every hop says https (https, HTTPS): Secure', proxies: ['127.0.0.1/32'], headers: { 'x-forwarded-proto': 'https, HTTPS' }, secure: true },
     { note: 'a trusted proxy says it in RFC 7239 Forwarded: Secure', proxies: ['127.0.0.1/32'], headers: { forwarded: 'for=198.51.100.7;proto=https;host=gavel.example' }, secure: true },
     { note: 'a trusted proxy says http: not Secure', proxies: ['127.0.0.1/32'], headers: { 'x-forwarded-proto': 'http' }, secure: false },
     { note: 'an untrusted peer says https: not Secure', proxies: [], headers: { 'x-forwarded-proto': 'https' }, secure: false },

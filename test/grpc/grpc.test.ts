@@ -8,7 +8,7 @@ import { calculateJwkThumbprint, exportJWK, generateKeyPair, SignJWT } from 'jos
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { buildPolicySet } from '../../src/index.js';
 import { LivePolicySet } from '../../src/engine/live-set.js';
-import { Authorization, CheckRequestSchema, CheckResponseSchema } from '../../src/gen/proto/envoy/service/auth/v3/external_auth_pb.js';
+import { AttributeContext_HttpRequestSchema, Authorization, CheckRequestSchema, CheckResponseSchema } from '../../src/gen/proto/envoy/service/auth/v3/external_auth_pb.js';
 import { DecideBatchRequestSchema, DecideRequestSchema, DecisionService } from '../../src/gen/proto/gavel/v1/decision_pb.js';
 import { Health as HealthService, HealthCheckRequestSchema, HealthCheckResponse_ServingStatus } from '../../src/gen/proto/grpc/health/v1/health_pb.js';
 import { Health } from '../../src/grpc/health.js';
@@ -189,6 +189,28 @@ describe('envoy.service.auth.v3.Authorization/Check', () => {
     expect(decoded.status?.code).toBe(3);
     expect(decoded.httpResponse).toMatchObject({ case: 'deniedResponse', value: { status: { code: 400 }, body: expect.stringMatching(/^the check request could not be read: /) } });
   });
+  test("a request body Envoy sends (with_request_body) is not read: a binary one is decided like any request, not refused as a bad message", async () => {
+    // Envoy's `body` (HttpRequest field 11) holds the raw bytes, whatever their encoding.
+    const lengthDelimited = (field: number, bytes: Uint8Array): Buffer => {
+      const length: number[] = [];
+      for (let n = bytes.length; ; n >>>= 7) {
+        if (n < 0x80) { length.push(n); break; }
+        length.push((n & 0x7f) | 0x80);
+      }
+      return Buffer.concat([Buffer.from([(field << 3) | 2, ...length]), bytes]);
+    };
+    const http = toBinary(AttributeContext_HttpRequestSchema, create(AttributeContext_HttpRequestSchema, { method: 'GET', path: '/hello/world', host: 'api.test', scheme: 'https', headers: { authorization: `Bearer ${await sign({ scope: 'hello:read' })}` } }));
+    const png = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0xff, 0xfe, 0xc3]);
+    const withBody = Buffer.concat([http, lengthDelimited(11, png)]);
+    const bytes = lengthDelimited(1, lengthDelimited(4, lengthDelimited(2, withBody)));
+    const Raw = makeGenericClientConstructor({ check: { path: '/envoy.service.auth.v3.Authorization/Check', requestStream: false, responseStream: false, requestSerialize: (b: Buffer) => b, requestDeserialize: (b: Buffer) => b, responseSerialize: (b: Buffer) => b, responseDeserialize: (b: Buffer) => b } }, 'Raw');
+    const client = new Raw(address, credentials.createInsecure()) as unknown as Client & { check: (req: Buffer, cb: (err: ServiceError | null, res: Buffer) => void) => void };
+    clients.push(client);
+    const answer = await new Promise<Buffer>((resolve, reject) => client.check(bytes, (err, res) => (err ? reject(err) : resolve(res))));
+    const decoded = fromBinary(CheckResponseSchema, answer) as unknown as Answer;
+    expect([decoded.status?.code ?? 0, decoded.httpResponse.case]).toEqual([0, 'okResponse']);
+  });
+
   const check = (headers: Record<string, string>, method = 'GET', path = '/hello/world?x=1', source = '203.0.113.7') =>
     ask({ attributes: { source: from(source), request: { http: { id: '17', method, path, host: 'api.test', scheme: 'https', headers } } } });
 
@@ -264,6 +286,12 @@ describe('envoy.service.auth.v3.Authorization/Check', () => {
       attributes: { source: from('10.0.0.5'), request: { http: { method: 'GET', path: '/from', host: 'api.test', headerMap: { headers: [raw('x-forwarded-for', '198.51.100.9'), raw('X-Forwarded-For', '10.0.0.5')] } } } },
     });
     expect(forwarded.status?.code).toBe(0);
+    // A raw value that is not UTF-8 is refused as one in `headers` is, not decided with its bytes replaced.
+    const odd = await ask({
+      attributes: { source: from('203.0.113.7'), request: { http: { method: 'GET', path: '/hello/x', host: 'api.test', headerMap: { headers: [raw('authorization', `Bearer ${token}`), { key: 'x-request-id', rawValue: new Uint8Array([0x72, 0x69, 0x64, 0xe9]) }] } } } },
+    });
+    expect(odd.status?.code).toBe(3);
+    expect(odd.httpResponse).toMatchObject({ case: 'deniedResponse', value: { status: { code: 400 }, body: 'the check request could not be read: a header_map value is not UTF-8' } });
     records();
   });
 
@@ -484,5 +512,41 @@ describe('client keys', () => {
     expect(await call(DecisionService, 'decide', DecideRequestSchema, decide, { at, metadata: { 'x-gavel-client-key': KEY } })).toMatchObject({ decision: true });
     expect(await call(DecisionService, 'decide', DecideRequestSchema, decide, { at, metadata: { authorization: `Bearer ${KEY}` } })).toMatchObject({ decision: true });
     expect(await call(HealthService, 'check', HealthCheckRequestSchema, {}, { at })).toMatchObject({ status: HealthCheckResponse_ServingStatus.SERVING });
+  });
+});
+
+describe('Check past Envoy\'s timeout', () => {
+  test('a Check whose token keys are still being fetched when Envoy gives up is not decided, counted or logged', async () => {
+    const keys = await generateKeyPair('ES256');
+    const jwk = { ...(await exportJWK(keys.publicKey)), kid: 'slow-1' };
+    // The issuer's key set answers in 1 s; Envoy waits 250 ms.
+    const jwksServer = createServer((_req, res) => setTimeout(() => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: [jwk] })), 1_000));
+    await new Promise<void>((resolve) => jwksServer.listen(0, '127.0.0.1', resolve));
+    const batches: DecisionBatch[] = [];
+    const slowLog = new DecisionLog({ appendBatch: (b) => void batches.push(b) }, { flushMs: 60_000 });
+    const policies = new LivePolicySet(buildPolicySet([{ file: 'g.gavel', text: POLICIES }]).set!);
+    const slowMetrics = new Metrics(policies);
+    const jwks = new URL(`http://127.0.0.1:${(jwksServer.address() as AddressInfo).port}/jwks`);
+    const slow = buildGrpcServer({
+      policies,
+      decider: new Decider(slowMetrics, slowLog, null),
+      gateway: { verifyToken: createTokenVerifier([{ issuer: ISSUER, audiences: ['envoy'], algorithms: ['ES256'], jwks }]), headers: [], responseHeaders: {}, replay: new ReplayCache() },
+      health: new Health(() => true),
+    });
+    const port = await new Promise<number>((resolve, reject) => slow.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))));
+    try {
+      const token = await new SignJWT({ iss: ISSUER, aud: 'envoy', sub: 'alice', scope: 'hello:read', exp: Math.floor(Date.now() / 1000) + 300 }).setProtectedHeader({ alg: 'ES256', kid: 'slow-1' }).sign(keys.privateKey);
+      const asked = call(Authorization, 'check', CheckRequestSchema, { attributes: { request: { http: { method: 'GET', path: '/hello/x', host: 'api.test', headers: { authorization: `Bearer ${token}`, 'x-request-id': 'too-late' } } } } }, { at: `127.0.0.1:${port}`, deadlineMs: 250 });
+      await expect(asked).rejects.toMatchObject({ code: status.DEADLINE_EXCEEDED });
+      // The key set arrives after Envoy has applied its failure mode.
+      await new Promise((resolve) => setTimeout(resolve, 1_300));
+      slowLog.flush();
+      expect(batches).toEqual([]);
+      expect(await slowMetrics.registry.metrics()).not.toMatch(/^gavel_decisions_total\{interface="envoy".* [1-9]/m);
+    } finally {
+      await new Promise<void>((resolve) => slow.tryShutdown(() => resolve()));
+      jwksServer.closeAllConnections();
+      await new Promise<void>((resolve) => jwksServer.close(() => resolve()));
+    }
   });
 });
