@@ -644,7 +644,8 @@ export class Issuer {
     // A token exchanged from one issued in a family (a sign-in's) joins the family: revoking it
     // — a revocation, a replayed code, a reused refresh token — revokes what was exchanged too.
     const family = typeof subject.jti === 'string' ? this.options.store.familyOfAccess(subject.jti) : null;
-    const access = await this.accessToken(client, api, subject.sub, granted, family, jkt, cap, { act }, user);
+    // Revoking the subject token revokes this one too, whatever its family (a client's own token has none).
+    const access = await this.accessToken(client, api, subject.sub, granted, family, jkt, cap, { act }, user, typeof subject.jti === 'string' ? subject.jti : null);
     return { ...access, issued_token_type: ACCESS_TOKEN_TYPE, mint };
   }
 
@@ -660,13 +661,14 @@ export class Issuer {
   }
 
   /** An access token to `api`, in its format with its custom claims; `extra` claims (a token exchange's `act`) are added. */
-  private async accessToken(client: Client, api: Api, subject: string, scopes: string[], family: string | null, jkt: string | null, cap: number | null = null, extra: JWTPayload = {}, user: string | null = subject === client.id ? null : subject): Promise<TokenResponse> {
+  private async accessToken(client: Client, api: Api, subject: string, scopes: string[], family: string | null, jkt: string | null, cap: number | null = null, extra: JWTPayload = {}, user: string | null = subject === client.id ? null : subject, exchangedFrom: string | null = null): Promise<TokenResponse> {
     const iat = Math.floor(this.now() / 1000);
     const ttl = Math.min(api.accessTokenTtl, cap ?? Infinity);
     const scope = scopes.join(' ');
     const jti = randomUUID();
     const claims: JWTPayload = { ...this.mappedClaims(api, client, user), iss: this.url, sub: subject, aud: api.identifier, iat, exp: iat + ttl, jti, client_id: client.id, scope, ...extra, ...(jkt === null ? {} : { cnf: { jkt } }) };
     if (family !== null) this.options.store.recordFamilyAccess(family, jti, iat + ttl);
+    if (exchangedFrom !== null) this.options.store.recordExchange(exchangedFrom, jti, iat + ttl);
     const tokenType = jkt === null ? 'Bearer' : 'DPoP';
     if (api.tokenFormat === 'opaque') {
       // A reference token: random, meaningless to its holder; introspection resolves it.
@@ -755,8 +757,10 @@ export class Issuer {
     // Another client's token is, to this caller, as good as unknown (RFC 7009 §2.2: 200), and
     // is not revoked: an error here would tell anyone with a client id which tokens are live.
     if (claims.client_id !== client.id) return;
-    this.options.store.revokeToken(claims.jti, claims.exp ?? 0);
+    // What was exchanged from it goes with it: a leaked token's derived tokens are as leaked.
+    const exchanged = this.options.store.revokeToken(claims.jti, claims.exp ?? 0);
     this.revoked.set(claims.jti, claims.exp ?? 0);
+    if (exchanged.length > 0) this.reloadRevoked();
     // Now and then the ids of tokens expired since leave (the store's list is pruned as it is read).
     if (this.revoked.size % 1024 === 0) {
       const now = Math.floor(this.now() / 1000);

@@ -220,7 +220,10 @@ export interface Store {
   retireSigningKeys(alg: string, at: string): void;
   /** Revoked access token ids, with when they expire (seconds); expired ones are dropped. */
   revokedTokens(nowSeconds: number): Map<string, number>;
-  revokeToken(jti: string, expiresAt: number): void;
+  /** Revokes an access token and every token exchanged from it (RFC 8693), at any depth; answers the ids of those. */
+  revokeToken(jti: string, expiresAt: number): string[];
+  /** Records that `child` was exchanged from `parent` (until `child` expires). */
+  recordExchange(parent: string, child: string, expiresAt: number): void;
   /** Every directory entity. */
   entities(): Entity[];
   /**

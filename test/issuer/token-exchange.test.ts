@@ -53,6 +53,25 @@ describe('token exchange', () => {
     expect(claims.exp!).toBeLessThanOrEqual(decodeJwt(subject).exp!);
   });
 
+  test('revoking a token revokes what was exchanged from it, and from those, JWT or opaque (RFC 7009 §2.1)', async () => {
+    const frontend = await discover('frontend');
+    const service = await discover('invoice-service');
+    const subject = await frontendToken();
+    const archive = await oidc.genericGrantRequest(service, EXCHANGE, { subject_token: subject, subject_token_type: ACCESS, resource: 'https://archive.example.com', scope: 'invoice:read' });
+    // Exchanged again by the service it was issued to: a reference token this time.
+    const ledger = await oidc.genericGrantRequest(service, EXCHANGE, { subject_token: archive.access_token, subject_token_type: ACCESS, resource: 'https://ledger.example.com', scope: 'invoice:read' });
+    // Another token of the same client, exchanged too, stays: only what came from the revoked one goes.
+    const sibling = await oidc.genericGrantRequest(service, EXCHANGE, { subject_token: await frontendToken(), subject_token_type: ACCESS, resource: 'https://archive.example.com', scope: 'invoice:read' });
+    for (const token of [archive.access_token, ledger.access_token, sibling.access_token]) expect(await oidc.tokenIntrospection(service, token)).toMatchObject({ active: true });
+    await oidc.tokenRevocation(frontend, subject);
+    expect(await oidc.tokenIntrospection(frontend, subject)).toEqual({ active: false });
+    expect(await oidc.tokenIntrospection(service, archive.access_token)).toEqual({ active: false });
+    expect(await oidc.tokenIntrospection(service, ledger.access_token)).toEqual({ active: false });
+    expect(await oidc.tokenIntrospection(service, sibling.access_token)).toMatchObject({ active: true });
+    // Nor can it be exchanged once more.
+    await expect(oidc.genericGrantRequest(service, EXCHANGE, { subject_token: archive.access_token, subject_token_type: ACCESS, resource: 'https://ledger.example.com', scope: 'invoice:read' })).rejects.toMatchObject({ error: 'invalid_request' });
+  });
+
   test("the new token is made as any token to its API: an opaque API gets a reference token, with the API's custom claims", async () => {
     const service = await discover('invoice-service');
     const exchanged = await oidc.genericGrantRequest(service, EXCHANGE, { subject_token: await frontendToken(), subject_token_type: ACCESS, resource: 'https://ledger.example.com', scope: 'invoice:read' });

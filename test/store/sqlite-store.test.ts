@@ -77,6 +77,7 @@ describe('the SQLite store', () => {
       { version: 18, name: 'issuer: a rotated refresh token names its successor, so a replay after the successor was used is reuse, not a lost response' },
       { version: 19, name: 'decision log: the bytes of each batch, so that retention can bound the log in bytes too' },
       { version: 20, name: 'a counter of revocations, so that every process serving the store sees one within a second' },
+      { version: 21, name: 'issuer: which access token each exchanged one came from, so that revoking a token revokes what was exchanged from it' },
     ]);
     db.close();
   });

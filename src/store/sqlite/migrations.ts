@@ -320,4 +320,19 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE TRIGGER revoked_tokens_insert_counted AFTER INSERT ON revoked_tokens BEGIN UPDATE revocation_changes SET n = n + 1; END;
     `,
   },
+  {
+    version: 21,
+    name: 'issuer: which access token each exchanged one came from, so that revoking a token revokes what was exchanged from it',
+    // A client-credentials token (no family) exchanged by a resource server, revoked, left its
+    // exchanged tokens live until they expired; so did an exchanged token exchanged again.
+    sql: `
+      CREATE TABLE exchanged_tokens (
+        parent     TEXT NOT NULL,
+        child      TEXT NOT NULL,
+        expires_at INTEGER NOT NULL
+      ) STRICT;
+      CREATE INDEX exchanged_tokens_parent ON exchanged_tokens (parent);
+      CREATE INDEX exchanged_tokens_expires ON exchanged_tokens (expires_at);
+    `,
+  },
 ];

@@ -524,6 +524,7 @@ export class SqliteStore implements Store {
     const sweeps = (this.#expired ??= [
       ['opaque_tokens', 0],
       ['family_access', 0],
+      ['exchanged_tokens', 0],
       ['auth_codes', 600],
       ['refresh_tokens', 86_400],
       ['revoked_tokens', 0],
@@ -550,8 +551,24 @@ export class SqliteStore implements Store {
       .run(rotatedBefore, limit).changes;
   }
 
-  revokeToken(jti: string, expiresAt: number): void {
-    this.db.prepare('INSERT INTO revoked_tokens (jti, expires_at) VALUES (?, ?) ON CONFLICT (jti) DO NOTHING').run(jti, expiresAt);
+  revokeToken(jti: string, expiresAt: number): string[] {
+    return this.db.transaction(() => {
+      this.db.prepare('INSERT INTO revoked_tokens (jti, expires_at) VALUES (?, ?) ON CONFLICT (jti) DO NOTHING').run(jti, expiresAt);
+      // What was exchanged from it, and from those, at any depth.
+      const descendants = this.db
+        .prepare(`WITH RECURSIVE d(jti, expires_at) AS (
+            SELECT child, expires_at FROM exchanged_tokens WHERE parent = ?
+            UNION SELECT e.child, e.expires_at FROM exchanged_tokens e JOIN d ON e.parent = d.jti
+          ) SELECT jti, expires_at FROM d`)
+        .all(jti) as { jti: string; expires_at: number }[];
+      const revoke = this.db.prepare('INSERT INTO revoked_tokens (jti, expires_at) VALUES (?, ?) ON CONFLICT (jti) DO NOTHING');
+      for (const d of descendants) revoke.run(d.jti, d.expires_at);
+      return descendants.map((d) => d.jti);
+    }).immediate();
+  }
+
+  recordExchange(parent: string, child: string, expiresAt: number): void {
+    this.db.prepare('INSERT INTO exchanged_tokens (parent, child, expires_at) VALUES (?, ?, ?)').run(parent, child, expiresAt);
   }
 
   saveOpaqueToken(hash: string, claims: Record<string, unknown>, expiresAt: number): void {
