@@ -706,6 +706,11 @@ export class Issuer {
     this.revoked = this.options.store.revokedTokens(Math.floor(this.now() / 1000));
   }
 
+  /** Whether a browser page of `origin` may call the token, revocation and userinfo endpoints: the issuer's own, or a client's redirect URI's. */
+  webOriginAllowed(origin: string): boolean {
+    return origin === new URL(this.url).origin || this.options.registry().webOrigins.has(origin);
+  }
+
   /** Whether dynamic registration is on: software statements have trusted keys. */
   get registrationOpen(): boolean {
     return Boolean(this.options.softwareStatementKeys);

@@ -16,4 +16,15 @@ export class RegistryView {
     for (const a of registry.apis) for (const s of a.scopes) byScope.set(s, [...(byScope.get(s) ?? []), a]);
     this.apisOfScope = byScope;
   }
+
+  #webOrigins: ReadonlySet<string> | undefined;
+
+  /**
+   * The origins of the clients' redirect URIs: the web pages that may read the token,
+   * revocation and userinfo endpoints' answers from a browser (CORS), as a browser-based
+   * client's own page needs to (OAuth 2.0 for Browser-Based Apps §6.3).
+   */
+  get webOrigins(): ReadonlySet<string> {
+    return (this.#webOrigins ??= new Set(this.registry.clients.flatMap((c) => c.redirectUris.filter((u) => URL.canParse(u)).map((u) => new URL(u).origin))));
+  }
 }

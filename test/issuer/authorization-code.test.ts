@@ -1,5 +1,6 @@
 import { cpSync, readFileSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
+import { createServer, request } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 import * as oidc from 'openid-client';
@@ -238,6 +239,62 @@ describe('authorization code with PKCE, in a real browser', () => {
       const r = await fetch(`${server.url}/oauth2/authorize?${new URLSearchParams({ ...base, redirect_uri: other })}`, { redirect: 'manual' });
       expect([other, r.status, r.headers.get('location')]).toEqual([other, 400, null]);
     }
+  }, 30_000);
+
+  test("a client's own web page (its redirect URI's origin) may call the token endpoint from the browser (CORS); another page's call is refused before the code is used", async () => {
+    // Two real pages on loopback: one at the origin of a client's redirect URI, one elsewhere.
+    const app = createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/html' }).end('<!doctype html><title>app</title>'));
+    const other = createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/html' }).end('<!doctype html><title>other</title>'));
+    await Promise.all([app, other].map((s) => new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve))));
+    const origin = (s: typeof app) => `http://127.0.0.1:${(s.address() as AddressInfo).port}`;
+    const page = await browser.newPage();
+    try {
+      const registry = JSON.parse(readFileSync(join(ws.dir, 'registry.json'), 'utf8')) as { clients: object[] };
+      registry.clients.push({ id: 'web-page', grant_types: ['authorization_code'], token_endpoint_auth_method: 'none', redirect_uris: [`${origin(app)}/callback`], scopes: ['invoice:read'] });
+      writeFileSync(join(ws.dir, 'registry-web.json'), JSON.stringify(registry));
+      expect((await gavel(['apply', 'registry-web.json'], { cwd: ws.dir })).code).toBe(0);
+      // The server reads the registry again within about a second.
+      const allowed = async () => (await fetch(`${server.url}/oauth2/token`, { method: 'OPTIONS', headers: { origin: origin(app), 'access-control-request-method': 'POST' } })).headers.get('access-control-allow-origin');
+      for (let i = 0; i < 50 && (await allowed()) === null; i++) await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(await allowed()).toBe(origin(app));
+      // A public client's code redemption is a CORS "simple request" (a form, no Authorization
+      // header): the browser sends it without asking first, and only hides the answer.
+      const redeem = (form: Record<string, string>) =>
+        page.evaluate(
+          async ({ url, form }) => {
+            try {
+              const r = await fetch(url, { method: 'POST', body: new URLSearchParams(form) });
+              return { status: r.status, body: (await r.json()) as Record<string, string> };
+            } catch (err) {
+              return { failed: String(err) };
+            }
+          },
+          { url: `${server.url}/oauth2/token`, form },
+        );
+      const verifier = oidc.randomPKCECodeVerifier();
+      const redirect = `${origin(app)}/callback`;
+      const query = { response_type: 'code', client_id: 'web-page', redirect_uri: redirect, scope: 'invoice:read', resource: API, state: 'st', code_challenge: await oidc.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256' };
+      await page.goto(`${server.url}/oauth2/authorize?${new URLSearchParams(query)}`);
+      await page.fill('#username', 'alice');
+      await page.fill('#password', 'alice-example-password');
+      const sent = page.waitForRequest((r) => r.url().startsWith(redirect));
+      await page.click('button[value=allow]');
+      const code = new URL((await sent).url()).searchParams.get('code')!;
+      const form = { grant_type: 'authorization_code', client_id: 'web-page', code, redirect_uri: redirect, code_verifier: verifier };
+      await page.goto(`${origin(other)}/`);
+      expect(await redeem(form)).toEqual({ failed: expect.stringContaining('Failed to fetch') });
+      // Refused before it was used: the client's own page redeems the code.
+      await page.goto(`${origin(app)}/`);
+      expect(await redeem(form)).toMatchObject({ status: 200, body: { token_type: 'Bearer', scope: 'invoice:read' } });
+    } finally {
+      await page.close();
+      for (const s of [app, other]) s.close();
+    }
+    // Discovery and the key set are public: any page may read them.
+    const jwks = await fetch(`${server.url}/oauth2/jwks`, { headers: { origin: 'https://anywhere.example' } });
+    expect(jwks.headers.get('access-control-allow-origin')).toBe('*');
+    // Without an Origin (a server-side client) nothing changes.
+    expect((await fetch(`${server.url}/oauth2/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'grant_type=client_credentials' })).headers.get('access-control-allow-origin')).toBeNull();
   }, 30_000);
 
   test('two sign-ins in one browser at once, in two tabs: each keeps its own CSRF cookie, and each succeeds', async () => {

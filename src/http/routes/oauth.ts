@@ -88,11 +88,64 @@ function browser(reply: FastifyReply, answer: BrowserAnswer, status302or303: 302
     .send(answer.html);
 }
 
+/**
+ * CORS for what a browser-based client calls itself (OAuth 2.0 for Browser-Based Apps §6.3):
+ * discovery and the JWKS from any page — they are public; the token, revocation and userinfo
+ * endpoints from the issuer's own origin and those of the clients' redirect URIs. A page of
+ * another origin is refused before anything is done: a form POST is a CORS "simple request"
+ * the browser sends without asking, and a code redeemed for a page that may not read the
+ * answer was used up, its retry then a replay that revoked what it had issued.
+ */
+type Cors = { public: true } | { public: false; methods: string };
+const PUBLIC_CORS: Cors = { public: true };
+const EXPOSED = 'www-authenticate, dpop-nonce, retry-after';
+
+function corsHook(issuer: Issuer, cors: Cors) {
+  return async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> => {
+    const from = request.headers.origin;
+    if (from === undefined) return undefined;
+    if (cors.public) {
+      void reply.header('access-control-allow-origin', '*');
+      return undefined;
+    }
+    void reply.header('vary', 'origin');
+    if (!issuer.webOriginAllowed(from)) {
+      noStore(reply);
+      return reply.status(403).send({ error: 'invalid_request', error_description: errorDescription(`a page of ${from} may not call this endpoint: it is not the origin of a registered redirect URI`) });
+    }
+    void reply.header('access-control-allow-origin', from).header('access-control-expose-headers', EXPOSED);
+    return undefined;
+  };
+}
+
+/** The preflight of a CORS request to `path`: what may be sent, to which origins (corsHook). */
+function preflight(app: FastifyInstance, issuer: Issuer, path: string, cors: Cors): void {
+  app.options(path, async (request, reply) => {
+    const from = request.headers.origin;
+    void reply.header('vary', 'origin');
+    if (from === undefined || (!cors.public && !issuer.webOriginAllowed(from))) return reply.status(204).send();
+    return reply
+      .status(204)
+      .header('access-control-allow-origin', cors.public ? '*' : from)
+      .header('access-control-allow-methods', cors.public ? 'GET' : cors.methods)
+      .header('access-control-allow-headers', 'authorization, content-type, dpop')
+      .header('access-control-max-age', '600')
+      .send();
+  });
+}
+
 /** The token issuer's endpoints: metadata, JWKS, authorization, token, introspection, revocation. */
 export function oauthRoutes(app: FastifyInstance, issuer: Issuer, origin: OriginOf, registrations: AttemptLimit, log: ServerLog): void {
   const metadata = async (_request: FastifyRequest, reply: FastifyReply) => reply.header('cache-control', 'max-age=300').send(issuer.metadata());
-  app.get('/.well-known/oauth-authorization-server', metadata);
-  app.get('/.well-known/openid-configuration', metadata);
+  const publicCors = { onRequest: corsHook(issuer, PUBLIC_CORS) };
+  const tokenCors: Cors = { public: false, methods: 'POST' };
+  const userinfoCors: Cors = { public: false, methods: 'GET, POST' };
+  for (const path of ['/.well-known/oauth-authorization-server', '/.well-known/openid-configuration', '/oauth2/jwks']) preflight(app, issuer, path, PUBLIC_CORS);
+  preflight(app, issuer, '/oauth2/token', tokenCors);
+  preflight(app, issuer, '/oauth2/revoke', tokenCors);
+  preflight(app, issuer, '/oauth2/userinfo', userinfoCors);
+  app.get('/.well-known/oauth-authorization-server', publicCors, metadata);
+  app.get('/.well-known/openid-configuration', publicCors, metadata);
   // RFC 8414 §3.1: an issuer with a path (`https://example.com/auth`, Gavel behind a proxy
   // that strips it) is looked up at /.well-known/oauth-authorization-server/auth — the path
   // after the well-known name. Only the issuer's own path answers.
@@ -102,7 +155,7 @@ export function oauthRoutes(app: FastifyInstance, issuer: Issuer, origin: Origin
     if (path === '/' || asked !== path) return reply.status(404).send({ error: 'not_found', message: `no authorization server metadata at ${request.url.split('?')[0]}` });
     return metadata(request, reply);
   });
-  app.get('/oauth2/jwks', async (_request, reply) => reply.header('cache-control', 'max-age=300').send(issuer.jwks()));
+  app.get('/oauth2/jwks', publicCors, async (_request, reply) => reply.header('cache-control', 'max-age=300').send(issuer.jwks()));
   const userinfo = async (request: FastifyRequest, reply: FastifyReply) => {
     noStore(reply);
     try {
@@ -117,7 +170,7 @@ export function oauthRoutes(app: FastifyInstance, issuer: Issuer, origin: Origin
     }
   };
   // OpenID Connect Core §5.3: GET and POST; a POST may carry the token in its form body (below).
-  app.get('/oauth2/userinfo', userinfo);
+  app.get('/oauth2/userinfo', { onRequest: corsHook(issuer, userinfoCors) }, userinfo);
   app.post('/oauth2/register', { schema: { body: { type: 'object' } } }, async (request, reply) => {
     noStore(reply);
     if (!issuer.registrationOpen) return reply.status(404).send({ error: 'not_found', error_description: 'dynamic registration is not enabled (issuer.software_statement_jwks_file)' });
@@ -147,14 +200,14 @@ export function oauthRoutes(app: FastifyInstance, issuer: Issuer, origin: Origin
     scope.removeAllContentTypeParsers();
     scope.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, formBody);
     scope.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, _body, done) => done(null, undefined));
-    scope.post('/oauth2/userinfo', userinfo);
+    scope.post('/oauth2/userinfo', { onRequest: corsHook(issuer, userinfoCors) }, userinfo);
   });
 
   void app.register(async (forms) => {
     forms.removeAllContentTypeParsers();
     forms.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, formBody);
     forms.setErrorHandler(oauthErrors(log));
-    forms.post('/oauth2/token', async (request, reply) => {
+    forms.post('/oauth2/token', { onRequest: corsHook(issuer, tokenCors) }, async (request, reply) => {
       const { mint: _mint, ...response } = await issuer.token(presented(request), origin(request), request.id);
       return noStore(reply).send(response);
     });
@@ -164,7 +217,7 @@ export function oauthRoutes(app: FastifyInstance, issuer: Issuer, origin: Origin
       return browser(reply, answer, 303, issuer.url);
     });
     forms.post('/oauth2/introspect', async (request, reply) => noStore(reply).send(await issuer.introspect(presented(request), origin(request))));
-    forms.post('/oauth2/revoke', async (request, reply) => {
+    forms.post('/oauth2/revoke', { onRequest: corsHook(issuer, tokenCors) }, async (request, reply) => {
       await issuer.revoke(presented(request), origin(request));
       return noStore(reply).status(200).send();
     });
