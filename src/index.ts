@@ -24,3 +24,8 @@ export { validateRequest, type ValidateOptions } from './engine/validate-request
 export { inventory, filterInventory, type InventoryRow, type InventoryFilter } from './engine/inventory.js';
 /** Policies added, removed and changed between two sets' `files`, compared in canonical form (`gavel diff`). */
 export { diffPolicies, type PolicyDiff, type PolicyChange, type PolicySide, type Aspect } from './engine/policy-diff.js';
+/**
+ * The `risk.ip` signal (docs/signals.md): IP reputation lists read from files, looked up by
+ * longest prefix, reloaded when they change. Give `lookup()`'s answer to `decide()` as `risk.ip`.
+ */
+export { LiveIpLists, type LiveIpListsOptions, type OpenIpListsResult, type IpListStatus, type IpListsStatus, type IpListsReloadReport, type IpSignals, type IpListConfig } from './signals/ip/index.js';

@@ -66,7 +66,8 @@ export const policy: fc.Arbitrary<Policy> = fc.record({
   annotations: fc.array(annotation, { maxLength: 3 }),
   effect: fc.constantFrom<'permit' | 'forbid'>('permit', 'forbid'),
   effectSpan: fc.constant(SPAN),
-  target: fc.option(fc.array(constraint, { maxLength: 3 }), { nil: null }),
+  // Never `[]`: the parser reads `()` as no target, and these trees must survive a round trip.
+  target: fc.option(fc.array(constraint, { minLength: 1, maxLength: 3 }), { nil: null }),
   conditions: fc.array(condition, { maxLength: 2 }),
   reason: fc.option(string, { nil: null }),
   span: fc.constant(SPAN),

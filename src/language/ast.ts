@@ -80,7 +80,7 @@ export interface Policy {
   effect: Effect;
   /** Where the `permit` or `forbid` keyword is: a comment on its line trails it (the formatter). */
   effectSpan: Span;
-  /** `null` when the policy has no target at all; `[]` for `()`. */
+  /** `null` when the policy has no target, written `()` or left out; never empty. */
   target: Constraint[] | null;
   conditions: Condition[];
   reason: string | null;

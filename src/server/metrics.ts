@@ -47,12 +47,12 @@ export class Metrics {
     registers: [this.registry],
   });
 
-  /** When the served TLS certificate expires, for an alert before it does. */
-  private readonly tlsNotAfter = new Gauge({
-    name: 'gavel_tls_certificate_expiry_timestamp_seconds',
-    help: 'When the TLS certificate being served expires (Unix time); absent without TLS',
-    registers: [this.registry],
-  });
+  /**
+   * When the served TLS certificate expires, for an alert before it does. Registered at the
+   * first certificate: a gauge without labels is exported as 0 until set, and an expiry of 0
+   * would fire every "expires soon" alert on a server without TLS.
+   */
+  private tlsNotAfter: Gauge | null = null;
 
   /**
    * The process's own metrics, read only when scraped — nothing on the request path (prom-client's
@@ -81,12 +81,17 @@ export class Metrics {
     });
   }
 
-  /** A remote JWKS fetch's outcome (`url` is configured, so the label's values are bounded). */
   /** The TLS certificate now served: its expiry (ms since the epoch). */
   tlsCertificate(notAfterMs: number): void {
+    this.tlsNotAfter ??= new Gauge({
+      name: 'gavel_tls_certificate_expiry_timestamp_seconds',
+      help: 'When the TLS certificate being served expires (Unix time); absent without TLS',
+      registers: [this.registry],
+    });
     this.tlsNotAfter.set(notAfterMs / 1000);
   }
 
+  /** A remote JWKS fetch's outcome (`url` is configured, so the label's values are bounded). */
   jwksFetched(url: URL, failure: string | null): void {
     this.jwksOk.set({ url: url.href }, failure === null ? 1 : 0);
   }

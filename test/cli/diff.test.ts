@@ -82,6 +82,14 @@ describe('gavel diff (a proposed change to the example policies)', () => {
     expect(r.stderr).toContain('`d54ef74a` is not a folder; to compare a stored policy revision, give the database: --db FILE');
   });
 
+  test('`permit () when` against `permit when` is no change: an empty target is no target', async () => {
+    writeFileSync(join(ws.dir, 'policies', 'extra.gavel'), '@id("extra.mfa")\npermit when { context.mfa == true };\n');
+    writeFileSync(join(ws.dir, 'proposed', 'extra.gavel'), '@id("extra.mfa")\npermit () when { context.mfa == true };\n');
+    const r = await gavel(['diff', 'policies', 'proposed', '--exit-code', '--json'], { cwd: ws.dir });
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ added: 0, removed: 0, changed: 0, changes: [] });
+  });
+
   test('a policy file added beside the others shows up as added policies only', async () => {
     writeFileSync(join(ws.dir, 'proposed', 'extra.gavel'), '@id("extra.one")\npermit (action == "GET", resource.path == "/x")\nwhen { token.scope contains "x" };\n');
     const r = await gavel(['diff', 'policies', 'proposed', '--json'], { cwd: ws.dir });

@@ -80,6 +80,17 @@ function get(url: string, client = false): Promise<{ status: number; peer: strin
 
 const fingerprintOf = (name: string): string => new X509Certificate(read(name)).fingerprint256;
 
+/** GET over HTTPS trusting the test CA: the body. */
+function body(url: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    request(url, { ca: read('ca.crt') }, (res) => {
+      let text = '';
+      res.on('data', (d) => (text += d));
+      res.on('end', () => resolve(text));
+    }).on('error', reject).end();
+  });
+}
+
 function healthCheck(address: string, creds: ChannelCredentials): Promise<HealthCheckResponse> {
   const Ctor = makeGenericClientConstructor(serviceDefinition(HealthService), 'Health');
   const client = new Ctor(address, creds) as unknown as Client & { check: (r: unknown, cb: (err: Error | null, res: HealthCheckResponse) => void) => void };
@@ -91,8 +102,10 @@ describe('TLS', () => {
     const server = await start({ cert_file: at('server.crt'), key_file: at('server.key') });
     expect(await get(`${server.url}/healthz`)).toEqual({ status: 200, peer: fingerprintOf('server.crt') });
     // The token issuer's URL is https too: what tokens name as their issuer.
-    const metadata = await new Promise<string>((resolve, reject) => request(`${server.url}/.well-known/oauth-authorization-server`, { ca: read('ca.crt') }, (res) => { let body = ''; res.on('data', (d) => (body += d)); res.on('end', () => resolve(body)); }).on('error', reject).end());
-    expect(JSON.parse(metadata).issuer).toBe(server.url);
+    expect(JSON.parse(await body(`${server.url}/.well-known/oauth-authorization-server`)).issuer).toBe(server.url);
+    // What an "expires soon" alert reads: the served certificate's notAfter, in Unix seconds.
+    const notAfter = Date.parse(new X509Certificate(read('server.crt')).validTo) / 1000;
+    expect(await body(`${server.url}/metrics`)).toMatch(new RegExp(`^gavel_tls_certificate_expiry_timestamp_seconds ${notAfter}$`, 'm'));
     await expect(fetch(`${server.url.replace('https:', 'http:')}/healthz`)).rejects.toThrow();
     expect((await healthCheck(server.grpc, credentials.createSsl(read('ca.crt')))).status).toBe(HealthCheckResponse_ServingStatus.SERVING);
     await expect(healthCheck(server.grpc, credentials.createInsecure())).rejects.toThrow();

@@ -147,6 +147,8 @@ describe('gavel serve', () => {
     expect(metrics).toMatch(/^process_resident_memory_bytes \d+$/m);
     expect(metrics).toMatch(/^process_open_fds \d+$/m);
     expect(metrics).toMatch(/^gavel_event_loop_utilization (0|1|0\.\d+(e-\d+)?)$/m);
+    // Without TLS there is no certificate to expire: an expiry of 0 would fire every "expires soon" alert.
+    expect(metrics).not.toContain('gavel_tls_certificate_expiry_timestamp_seconds');
   });
 
   test('SIGTERM under load, then SIGTERM and SIGHUP again while it stops: every decision that was answered is in the decision log', async () => {

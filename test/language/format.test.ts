@@ -32,6 +32,12 @@ describe('gavel fmt', () => {
     expect(format('x.gavel', once).text).toBe(once);
   });
 
+  test('an empty target prints as none: `permit () when` and `permit when` mean the same, so they read the same', () => {
+    const once = format('x.gavel', 'permit () when { context.a };\nforbid ( // c\n);\n').text;
+    expect(once).toBe('permit\nwhen { context.a };\n\nforbid; // c\n');
+    expect(format('x.gavel', once).text).toBe(once);
+  });
+
   test('keeps explicit parentheses where `&&` and `||` mix, for readers', () => {
     expect(format('x.gavel', 'forbid when { a.b || c.d && e.f };').text).toBe('forbid\nwhen { a.b || (c.d && e.f) };\n');
   });

@@ -12,12 +12,13 @@ import { ambiguity, findDecision } from '../../engine/find-decision.js';
 
 export const explainHelp = `Usage: gavel explain ID [--db FILE] [--config FILE] [--policies DIR] [--json]
 
-Explains a logged decision (ID: its request id, as \`gavel log\` shows it in brackets): the
-logged request is decided again, with the explanation, by the policy revision that decided
-it — rebuilt from the revisions \`gavel serve\` stores. For a deny it adds the forbids that
-fired and, for each permit whose target matched, the condition that failed and what would
-allow. When that revision is not stored (logged before revisions were kept, or pruned), it
-says so and explains with the policies in DIR instead, labelled as such.
+Explains a logged decision. ID is its decision id, as \`gavel log\` shows it in brackets, or
+the caller's request id when only one decision was logged under it. The logged request is
+decided again, with the explanation, by the policy revision that decided it — rebuilt from
+the revisions \`gavel serve\` stores. For a deny it adds the forbids that fired and, for
+each permit whose target matched, the condition that failed and what would allow. When that
+revision is not stored (logged before revisions were kept, or pruned), it says so and
+explains with the policies in DIR instead, labelled as such.
 
 Options:
       --db FILE          SQLite database (default ./data/gavel.db; also GAVEL_DB)

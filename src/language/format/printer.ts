@@ -113,7 +113,8 @@ function findComment(line: string): number {
 
 function printHead(policy: Policy, items: PolicyItems): string[] {
   const effect = items.effect;
-  if (policy.target === null) return [withTrailing(policy.effect, effect)];
+  // An empty target is no target (the parser makes `()` null; a tree built by hand may not).
+  if (policy.target === null || policy.target.length === 0) return [withTrailing(policy.effect, effect)];
   const constraints = policy.target.map(printConstraint);
   const inline = `${policy.effect} (${constraints.join(', ')})`;
   // A comment trailing the keyword stays on the keyword's line, before the target: after an

@@ -12,7 +12,9 @@ const targetRoots: ReadonlySet<string> = new Set(TARGET_ROOTS);
 const TARGET_HELP = 'a target constraint is `ROOT`, `ROOT == value`, `ROOT in [values]`, `ROOT.attr == value`, `ROOT.attr in [values]` or `ROOT.attr like "glob"` with ROOT one of subject, action, resource; put other tests in `when { }`';
 
 export function toPolicy(file: string, raw: RawPolicy, diagnostics: Diagnostic[]): Policy | null {
-  if (raw.target === null) return { ...raw, target: null };
+  // `permit ()` means `permit`: one tree for both, so the formatter prints one text and
+  // `gavel diff` sees no change between them.
+  if (raw.target === null || raw.target.exprs.length === 0) return { ...raw, target: null };
   const target: Constraint[] = [];
   let ok = true;
   for (const expr of raw.target.exprs) {
