@@ -131,7 +131,7 @@ function parts(policy: Policy): Record<Aspect, string> {
   return {
     annotations: policy.annotations.map((a) => `@${a.name}(${a.values.map(encodeString).join(', ')})`).join('\n'),
     effect: policy.effect,
-    // `permit` and `permit ()` mean the same but print differently: the text is what is compared.
+    // The text is what is compared; `permit ()` parses as `permit` (no target), so the two are one.
     target: policy.target === null ? '' : `(${row.target})`,
     conditions: row.conditions.join('\n'),
     reason: policy.reason === null ? '' : `reason ${encodeString(policy.reason)}`,
