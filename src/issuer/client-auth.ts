@@ -4,6 +4,9 @@ import type { Client } from './registry.js';
 import { clientSecretMatches } from './secrets.js';
 import { OAuthError } from './oauth-error.js';
 
+/** How long a client assertion may have lived, or may still live when it has no `iat`. */
+const ASSERTION_MAX_AGE_S = 300;
+
 export interface Presented {
   /** The Authorization header, if any. */
   authorization: string | undefined;
@@ -108,9 +111,13 @@ export async function authenticateAssertion(presented: Presented, lookup: (id: s
       audience: audiences,
       algorithms: ASSERTION_ALGS,
       requiredClaims: ['exp', 'jti'],
-      maxTokenAge: '5m',
       currentDate: new Date(nowMs),
     });
+    // Fresh: made within five minutes, or — without `iat`, which RFC 7523 §3 leaves optional —
+    // expiring within five minutes, so an assertion never lives long either way.
+    const now = nowMs / 1000;
+    const fresh = typeof payload.iat === 'number' ? payload.iat <= now && now - payload.iat <= ASSERTION_MAX_AGE_S : payload.iat === undefined && payload.exp! - now <= ASSERTION_MAX_AGE_S;
+    if (!fresh) throw new Error('stale');
     if (typeof payload.jti !== 'string' || replay.check(`${client.id}:${payload.jti}`, (payload.exp ?? 0) * 1000 + 60_000 - nowMs)) throw new Error('replay');
   } catch {
     throw new OAuthError('invalid_client', 'unknown client or wrong key');

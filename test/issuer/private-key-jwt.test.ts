@@ -54,6 +54,14 @@ describe('private_key_jwt', () => {
     expect(await (await form('not-a-jwt')).json()).toEqual({ error: 'invalid_client', error_description: 'client_assertion is not a JWT' });
   });
 
+  test('iat is optional (RFC 7523 §3): without it an assertion must expire within five minutes; with it, be made within five, not in the future', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    expect((await form(await assertion({ iat: undefined, exp: now + 240 }))).status).toBe(200);
+    expect((await form(await assertion({ iat: undefined, exp: now + 3600 }))).status).toBe(401);
+    expect((await form(await assertion({ iat: now - 400, exp: now + 60 }))).status).toBe(401);
+    expect((await form(await assertion({ iat: now + 120, exp: now + 240 }))).status).toBe(401);
+  });
+
   test('an assertion sent with a secret as well (two methods at once, RFC 6749 §2.3) is refused', async () => {
     const r = await fetch(`${server.url}/oauth2/token`, {
       method: 'POST',

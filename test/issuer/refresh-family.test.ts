@@ -39,6 +39,14 @@ describe('refresh token families in the store', () => {
     store.close();
   });
 
+  test('with no grace window (0), a replay in the same second as the rotation is reuse, not a lost response', () => {
+    const store = new SqliteStore(':memory:');
+    store.saveRefreshToken(token('r1'));
+    expect(store.rotateRefreshToken('r1', 'r2', 'sealed-r2', 100, 0, () => null).kind).toBe('rotated');
+    expect(store.rotateRefreshToken('r1', 'r3', 'sealed-r3', 100, 0, () => null)).toEqual({ kind: 'reused', family: 'f1' });
+    store.close();
+  });
+
   test('an expired refresh token is refused; an unknown one too', () => {
     const store = new SqliteStore(':memory:');
     store.saveRefreshToken(token('old', 50));
