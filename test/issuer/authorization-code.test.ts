@@ -430,6 +430,19 @@ describe('authorization code with PKCE, in a real browser', () => {
     expect(await evil.text()).toContain('redirect_uri is not registered');
   });
 
+  test('the authorization request may be POSTed as a form (OpenID Connect Core §3.1.2.1): the same page, or the same error sent back', async () => {
+    const { url, state } = await start();
+    const post = (params: URLSearchParams) => fetch(`${server.url}/oauth2/authorize`, { method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: params });
+    const page = await post(url.searchParams);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toMatch(/name="tx" value="[^"]+"/);
+    const plain = new URLSearchParams(url.searchParams);
+    plain.set('code_challenge_method', 'plain');
+    const refused = await post(plain);
+    expect(refused.status).toBe(303);
+    expect(Object.fromEntries(new URL(refused.headers.get('location')!).searchParams)).toMatchObject({ error: 'invalid_request', state, iss: server.url });
+  });
+
   test('without a resource, a scope no API registers is sent back as invalid_scope (RFC 6749 §4.1.2.1)', async () => {
     const query = { response_type: 'code', client_id: WEB.id, redirect_uri: REDIRECT, scope: 'bogus', state: 's2', code_challenge: 'x'.repeat(43), code_challenge_method: 'S256' };
     const r = await fetch(`${server.url}/oauth2/authorize?${new URLSearchParams(query)}`, { redirect: 'manual' });
