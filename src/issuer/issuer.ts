@@ -736,9 +736,15 @@ export class Issuer {
     const token = presented.form.get('token');
     if (token === null) throw new OAuthError('invalid_request', '`token` is required');
     const claims = await this.verify(token);
+    if (claims === null) {
+      // A refresh token (RFC 7662 §2.1 covers them): its own client's to look into, no one else's.
+      const refresh = this.options.store.liveRefreshToken(sha256(token), Math.floor(this.now() / 1000));
+      if (refresh === null || refresh.clientId !== caller.id) return { active: false };
+      return { active: true, client_id: refresh.clientId, sub: refresh.subject, scope: refresh.scope, aud: refresh.audience, exp: refresh.expiresAt, iss: this.url };
+    }
     // RFC 7662 §4: a caller learns about the tokens it was issued and those of the APIs it
     // serves, and nothing else — to anyone else a live token is as good as unknown.
-    if (claims === null || !this.mayHold(caller, claims)) return { active: false };
+    if (!this.mayHold(caller, claims)) return { active: false };
     return { active: true, token_type: boundKey(claims) === null ? 'Bearer' : 'DPoP', ...claims };
   }
 

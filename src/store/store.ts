@@ -193,6 +193,8 @@ export interface Store {
   forgetSuccessors(rotatedBefore: number, limit?: number): number;
   /** A refresh token as stored (to check its key binding before using it); `null` when unknown. */
   refreshToken(hash: string): RefreshToken | null;
+  /** A refresh token that can be used now: not revoked, rotated or expired (introspection, RFC 7662). */
+  liveRefreshToken(hash: string, nowSeconds: number): RefreshToken | null;
   /** Revokes the family a refresh token belongs to, if it is the client's; answers whether it was. */
   revokeRefreshFamily(hash: string, clientId: string, nowSeconds: number): boolean;
   /** An access token issued within a family; revoked with it. */

@@ -323,8 +323,15 @@ describe('authorization code with PKCE, in a real browser', () => {
   test('refresh rotates; a lost response may be replayed briefly for the same successor; refreshes never widen scope', async () => {
     const { config, verifier, state, url } = await start();
     const tokens = await oidc.authorizationCodeGrant(config, await signIn(url), { pkceCodeVerifier: verifier, expectedState: state });
+    // Introspection tells the client about its own refresh token (RFC 7662 §2.1)...
+    expect(await oidc.tokenIntrospection(config, tokens.refresh_token!)).toMatchObject({ active: true, client_id: WEB.id, sub: 'alice', scope: 'invoice:read', aud: API });
+    // ...and no other client about it.
+    const reporting = { authorization: `Basic ${Buffer.from('reporting-app:reporting-app-example-secret-0123456789').toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' };
+    expect(await (await fetch(`${server.url}/oauth2/introspect`, { method: 'POST', headers: reporting, body: new URLSearchParams({ token: tokens.refresh_token! }) })).json()).toEqual({ active: false });
     const first = await oidc.refreshTokenGrant(config, tokens.refresh_token!);
     expect(first.refresh_token).not.toBe(tokens.refresh_token);
+    // ...which, rotated, is no longer live (only a lost response's replay may still present it).
+    expect(await oidc.tokenIntrospection(config, tokens.refresh_token!)).toEqual({ active: false });
     // The same old token again within the grace window (a response lost on the way): the same successor.
     const again = await oidc.refreshTokenGrant(config, tokens.refresh_token!);
     expect(again.refresh_token).toBe(first.refresh_token);

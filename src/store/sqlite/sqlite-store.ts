@@ -618,6 +618,11 @@ export class SqliteStore implements Store {
     return row === undefined ? null : refreshOf(hash, row);
   }
 
+  liveRefreshToken(hash: string, nowSeconds: number): RefreshToken | null {
+    const row = this.db.prepare('SELECT * FROM refresh_tokens WHERE hash = ? AND revoked_at IS NULL AND rotated_at IS NULL AND expires_at >= ?').get(hash, nowSeconds) as RefreshRow | undefined;
+    return row === undefined ? null : refreshOf(hash, row);
+  }
+
   rotateRefreshToken(hash: string, successorHash: string, successorSealed: string, now: number, grace: number, check: (token: RefreshToken) => string | null, owner?: string): RefreshUse {
     return this.db.transaction((): RefreshUse => {
       const row = this.db.prepare('SELECT * FROM refresh_tokens WHERE hash = ?').get(hash) as RefreshRow | undefined;
