@@ -62,6 +62,14 @@ describe('dynamic client registration with a software statement', () => {
     expect(await registerRaw({ software_statement: unsafe })).toMatchObject({ status: 400, body: { error: 'invalid_redirect_uri' } });
   });
 
+  test('a body that is not a JSON object is an OAuth error (RFC 7591 §3.2.2): error_description, not cached', async () => {
+    for (const [type, body] of [['application/json', '{"software_statement": '], ['application/json', '[1]'], ['text/plain', 'x']]) {
+      const r = await fetch(`${server.url}/oauth2/register`, { method: 'POST', headers: { 'content-type': type }, body });
+      expect([body, r.status, r.headers.get('cache-control')]).toEqual([body, 400, 'no-store']);
+      expect(await r.json()).toEqual({ error: 'invalid_request', error_description: expect.any(String) });
+    }
+  });
+
   test('id_token_signed_response_alg: one the issuer signs with is kept (RS256 when absent); another is refused, not replaced', async () => {
     const caps = { allowed_scopes: ['openid', 'invoice:read'], grant_types: ['authorization_code'], redirect_uris: ['https://partner.example.com/cb'] };
     const chosen = await registerRaw({ software_statement: await statement(caps), id_token_signed_response_alg: 'ES256' });

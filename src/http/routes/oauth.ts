@@ -171,7 +171,8 @@ export function oauthRoutes(app: FastifyInstance, issuer: Issuer, origin: Origin
   };
   // OpenID Connect Core §5.3: GET and POST; a POST may carry the token in its form body (below).
   app.get('/oauth2/userinfo', { onRequest: corsHook(issuer, userinfoCors) }, userinfo);
-  app.post('/oauth2/register', { schema: { body: { type: 'object' } } }, async (request, reply) => {
+  // A body that is not a JSON object is answered as OAuth errors are (RFC 7591 §3.2.2: `error_description`, not cached).
+  app.post('/oauth2/register', { schema: { body: { type: 'object' } }, errorHandler: oauthErrors(log) }, async (request, reply) => {
     noStore(reply);
     if (!issuer.registrationOpen) return reply.status(404).send({ error: 'not_found', error_description: 'dynamic registration is not enabled (issuer.software_statement_jwks_file)' });
     // Each registration adds a client for good, and a software statement may be replayed:
