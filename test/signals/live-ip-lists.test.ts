@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
@@ -245,6 +245,29 @@ describe('watching', () => {
     await until(() => lists.lookup('198.51.100.1')?.lists.length === 1, 'the new folder');
     writeFileSync(path, '203.0.113.0/24\n');
     await until(() => lists.lookup('203.0.113.1')?.lists.length === 1, 'an edit in the new folder');
+  });
+
+  test('a list written in pieces with pauses longer than the debounce (a download) is read once it is whole, never in part', async () => {
+    const path = write('drop.txt', '192.0.2.0/24\n');
+    const reports: IpListsReloadReport[] = [];
+    // Debounce 200 ms: the file must also be unwritten for 600 ms.
+    const lists = await open([{ name: 'drop', path }], { debounceMs: 200, onReload: (r) => reports.push(r) });
+    await lists.watch();
+    const pieces = ['198.51.100.0/24\n', '203.0.113.0/24\n', '233.252.0.0/24\n'];
+    const seen: number[] = [];
+    writeFileSync(path, pieces[0]!);
+    for (const piece of pieces.slice(1)) {
+      // Longer than the debounce, shorter than the settling time.
+      await sleep(250);
+      seen.push(lists.status().lists[0]!.prefixes);
+      appendFileSync(path, piece);
+    }
+    await until(() => reports.some((r) => r.applied.length > 0), 'the whole list');
+    expect(lists.lookup('233.252.0.1')?.lists).toEqual(['drop']);
+    // The old version served until the whole one did; no reload applied a part.
+    expect(seen).toEqual([1, 1]);
+    expect(reports.filter((r) => r.applied.length > 0)).toHaveLength(1);
+    expect(lists.status().lists[0]!.prefixes).toBe(3);
   });
 
   test('a write in place, a broken write and its fix', async () => {

@@ -1,4 +1,4 @@
-import { realpath } from 'node:fs/promises';
+import { realpath, stat } from 'node:fs/promises';
 import { Worker, type ResourceLimits } from 'node:worker_threads';
 import { basename, dirname, resolve } from 'node:path';
 import { DirWatchers } from './dir-watchers.js';
@@ -287,12 +287,36 @@ export class LiveIpLists {
       if (here || there) this.#dirty.add(slot.config.name);
     }
     if (this.#dirty.size === 0) return;
+    this.#putOffs = 0;
+    this.#readWhenSettled();
+  }
+
+  #putOffs = 0;
+
+  /**
+   * Reads the changed lists once their files have been left alone for a while: quiet for the
+   * debounce, and not written for three times as long (a download writing a list in pieces).
+   * Put off at most MAX_PUT_OFFS times: a file written to without end is read anyway.
+   */
+  #readWhenSettled(): void {
+    const debounceMs = this.options.debounceMs ?? DEBOUNCE_MS;
     if (this.#timer !== null) clearTimeout(this.#timer);
     this.#timer = setTimeout(() => {
       this.#timer = null;
-      if (this.#watching) void this.reload([]);
-    }, this.options.debounceMs ?? DEBOUNCE_MS);
+      if (!this.#watching) return;
+      void this.#newestWriteMs().then((newest) => {
+        if (!this.#watching || this.#timer !== null) return;
+        if (Date.now() - newest < debounceMs * 3 && this.#putOffs++ < MAX_PUT_OFFS) return this.#readWhenSettled();
+        void this.reload([]);
+      });
+    }, debounceMs);
     this.#timer.unref();
+  }
+
+  /** When the changed lists' files were last written (0 when none can be read). */
+  async #newestWriteMs(): Promise<number> {
+    const times = await Promise.all(this.#slots.filter((s) => this.#dirty.has(s.config.name)).map((s) => stat(resolve(s.config.path)).then((st) => st.mtimeMs, () => 0)));
+    return Math.max(0, ...times);
   }
 }
 
@@ -301,6 +325,7 @@ export class LiveIpLists {
  * writes a file in a few steps (truncate, then write) to finish.
  */
 const DEBOUNCE_MS = 300;
+const MAX_PUT_OFFS = 30;
 
 /** The first wait before reading lists again after a worker failed, and the longest. */
 const RETRY_FIRST_MS = 1_000;
