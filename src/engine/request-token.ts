@@ -1,5 +1,5 @@
 import type { Request } from '../language/eval/activation.js';
-import type { TokenResult } from '../tokens/verify-token.js';
+import { tokenKey, type TokenResult, type VerifyToken } from '../tokens/verify-token.js';
 import { boundKey } from '../tokens/dpop.js';
 
 type Json = { [k: string]: unknown };
@@ -16,12 +16,40 @@ export function carriesToken(request: Request): request is Request & { context: 
  * and its claims become the trusted `token` root. A token that fails gives no `token` and
  * says why.
  */
-export async function withRequestToken(request: Request, verify: (token: string) => Promise<TokenResult>): Promise<{ request: Request; tokenError: string | null }> {
+export async function withRequestToken(request: Request, verify: VerifyToken): Promise<WithToken> {
+  const step = firstStep(request, verify);
+  return 'request' in step ? step : applied(step.stripped, await verify(step.token, step.key));
+}
+
+type WithToken = { request: Request; tokenError: string | null };
+
+/**
+ * As withRequestToken, in the caller's turn, when nothing needs waiting for: no token, one
+ * refused on sight, or one verified before (cached). `null` when the token must be verified.
+ */
+export function withRequestTokenNow(request: Request, verify: VerifyToken): WithToken | null {
+  const step = firstStep(request, verify);
+  return 'request' in step ? step : null;
+}
+
+/** The answer when nothing needs waiting for; else the token to verify, its key, and the request without it. */
+function firstStep(request: Request, verify: VerifyToken): WithToken | { stripped: Request; token: string; key: string } {
   if (!carriesToken(request)) return { request, tokenError: null };
-  const { token, ...context } = request.context;
-  const stripped: Request = { ...request, context };
+  const { token, stripped } = takeToken(request);
   if (typeof token !== 'string') return { request: stripped, tokenError: 'context.token must be a string (a JWT)' };
-  const result = await verify(token);
+  const key = tokenKey(token);
+  const result = verify.now?.(token, key);
+  return result === undefined ? { stripped, token, key } : applied(stripped, result);
+}
+
+/** The request without `context.token`, and the token. Copied key by key: object rest costs more on the hot path. */
+function takeToken(request: Request & { context: Json }): { token: unknown; stripped: Request } {
+  const context: Json = {};
+  for (const key of Object.keys(request.context)) if (key !== 'token') context[key] = request.context[key];
+  return { token: request.context.token, stripped: { ...request, context } };
+}
+
+function applied(stripped: Request, result: TokenResult): WithToken {
   if (!result.ok) return { request: stripped, tokenError: result.reason };
   // Without the original request there is no DPoP proof to check the key binding with.
   if (boundKey(result.claims) !== null) return { request: stripped, tokenError: 'the token is DPoP-bound: its proof can only be checked where the original request is seen (forward-auth, Envoy)' };

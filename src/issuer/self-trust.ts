@@ -15,12 +15,18 @@ export function withSelfTrust(issuer: Issuer, others: VerifyToken, isApi: (audie
   const foreign = new Set<string>();
   const checked = (claims: JWTPayload, key: string): TokenResult => {
     if ((claims.exp ?? 0) <= Date.now() / 1000) return cache.delete(key), { ok: false, reason: 'token expired' };
-    if (issuer.isRevoked(claims.jti)) return cache.delete(key), { ok: false, reason: 'token revoked' };
+    // Kept while it lives: asked again, a revoked token is said to be revoked, not "not valid".
+    if (issuer.isRevoked(claims.jti)) return { ok: false, reason: 'token revoked' };
     const aud = Array.isArray(claims.aud) ? claims.aud : [claims.aud];
     if (!aud.some((a) => typeof a === 'string' && isApi(a))) return { ok: false, reason: 'claim `aud` is not valid: not a registered API' };
     return { ok: true, claims };
   };
-  return async (token, known) => {
+  const answerNow = (token: string, key: string): TokenResult | undefined => {
+    const cached = cache.get(key);
+    if (cached !== undefined) return checked(cached, key);
+    return foreign.has(key) ? others.now?.(token, key) : undefined;
+  };
+  const verify = async (token: string, known?: string): Promise<TokenResult> => {
     const key = known ?? tokenKey(token);
     const cached = cache.get(key);
     if (cached !== undefined) return checked(cached, key);
@@ -39,6 +45,7 @@ export function withSelfTrust(issuer: Issuer, others: VerifyToken, isApi: (audie
     if (!result.ok && result.reason.startsWith('issuer `') && result.reason.endsWith('` is not trusted')) return { ...result, reason: `${result.reason}; this server's own issuer is ${issuer.url}` };
     return result;
   };
+  return Object.assign(verify, { now: answerNow });
 }
 
 /** The `iss` a token claims, unverified: only to route it. An opaque token (no dots) can only be the issuer's own reference token. */

@@ -294,8 +294,13 @@ describe('client_credentials through openid-client', () => {
     expect((await ask('undefined')).token_error).toBe('token is not a JWT (three dot-separated parts), nor a reference token this issuer minted that is still valid');
     const elsewhere = `${Buffer.from('{"alg":"ES256","typ":"at+jwt"}').toString('base64url')}.${Buffer.from(JSON.stringify({ iss: 'http://127.0.0.1:1', sub: 'x', exp: 2e9 })).toString('base64url')}.AAAA`;
     expect((await ask(elsewhere)).token_error).toBe(`issuer \`http://127.0.0.1:1\` is not trusted; this server's own issuer is ${server.url}`);
+    // AuthZEN answers a token verified before in the same turn (verify.now): it agrees.
+    const evaluation = async (t: string) =>
+      ((await (await fetch(`${server.url}/access/v1/evaluation`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ subject: { type: 'user', id: 'alice' }, action: { name: 'GET' }, resource: { type: 'route', id: '/invoices/1' }, context: { token: t } }) })).json()) as { context: { token_error?: string } }).context.token_error;
+    expect(await evaluation(token)).toBeUndefined();
     await oidc.tokenRevocation(config, token);
     expect((await ask(token)).token_error).toBe('token revoked');
+    expect(await evaluation(token)).toBe('token revoked');
   });
 
   test('a rotated signing key signs new tokens at once; tokens of the previous key keep verifying', async () => {

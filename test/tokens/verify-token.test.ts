@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { CompactSign, exportJWK, exportSPKI, generateKeyPair, SignJWT, type JWK } from 'jose';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { issuerProblems, type TrustedIssuer } from '../../src/tokens/trusted-issuer.js';
-import { createTokenVerifier } from '../../src/tokens/verify-token.js';
+import { createTokenVerifier, tokenKey } from '../../src/tokens/verify-token.js';
 
 const ISSUER = 'https://issuer.test';
 const NOW = Date.UTC(2026, 10, 22, 12, 0, 0);
@@ -119,6 +119,18 @@ describe('bearer token verification', () => {
     expect(await verify(token)).toMatchObject({ ok: true });
     clock = NOW + 120_000;
     expect(await verify(token)).toEqual({ ok: false, reason: 'token expired' });
+  });
+
+  test('a token verified before is answered at once (no promise), as the awaited verifier would; a new one must be awaited', async () => {
+    let clock = NOW;
+    const verify = createTokenVerifier([issuer], { now: () => clock });
+    const token = await sign({ ...good, exp: seconds + 60 });
+    expect(verify.now?.(token, tokenKey(token))).toBeUndefined();
+    const awaited = await verify(token);
+    expect(verify.now?.(token, tokenKey(token))).toEqual(awaited);
+    clock = NOW + 120_000;
+    expect(verify.now?.(token, tokenKey(token))).toEqual({ ok: false, reason: 'token expired' });
+    expect(verify.now?.('', tokenKey(''))).toEqual({ ok: false, reason: 'empty token' });
   });
 
   test('garbage and oversize input are rejected, never thrown', async () => {

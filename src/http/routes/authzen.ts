@@ -6,8 +6,8 @@ import type { Decision } from '../../engine/decision.js';
 import type { LivePolicySet } from '../../engine/live-set.js';
 import type { PolicySet } from '../../engine/policy-set.js';
 import { validateRequest } from '../../engine/validate-request.js';
-import { carriesToken, withRequestToken } from '../../engine/request-token.js';
-import type { TokenResult } from '../../tokens/verify-token.js';
+import { withRequestToken, withRequestTokenNow } from '../../engine/request-token.js';
+import type { VerifyToken } from '../../tokens/verify-token.js';
 import { SEARCH_PATHS } from './search.js';
 import { evaluationBody, evaluationResponse, evaluationsBody, type EvaluationsSemantic } from '../schemas/authzen.js';
 
@@ -21,18 +21,18 @@ function authzenDecision({ decision: d, tokenError }: Evaluated): { decision: bo
   return { decision: d.decision, context };
 }
 
-/** Decides one AuthZEN request: only the four caller roots are read; `token` and `risk` never come from the body. */
-type Verify = (token: string) => Promise<TokenResult>;
-
 /** A decision and, when `context.token` did not verify, why: shown in the AuthZEN context. */
 type Evaluated = { decision: Decision; tokenError: string | null };
 
-function evaluate(set: PolicySet, body: Json, decider: Decider, verify: Verify, where: Interface, id: string, origin: Origin): Evaluated | Problems | Promise<Evaluated> {
+/** Decides one AuthZEN request: only the four caller roots are read; `token` and `risk` never come from the body. */
+function evaluate(set: PolicySet, body: Json, decider: Decider, verify: VerifyToken, where: Interface, id: string, origin: Origin): Evaluated | Problems | Promise<Evaluated> {
   const request = { subject: body.subject, action: body.action, resource: body.resource, ...(body.context === undefined ? {} : { context: body.context }) };
   const checked = validateRequest(request, { trusted: false });
   if ('problems' in checked) return checked;
-  // Without a token nothing waits: the decision is made and answered in this turn (a promise per request costs the hot path).
-  if (!carriesToken(checked.request)) return { decision: decider.decide(where, id, set, checked.request, {}, origin), tokenError: null };
+  // Without a token, or with one verified before, nothing waits: the decision is made and
+  // answered in this turn (a promise per request costs the hot path).
+  const now = withRequestTokenNow(checked.request, verify);
+  if (now !== null) return { decision: decider.decide(where, id, set, now.request, {}, origin), tokenError: now.tokenError };
   return withRequestToken(checked.request, verify).then(({ request: withToken, tokenError }) => ({ decision: decider.decide(where, id, set, withToken, {}, origin), tokenError }));
 }
 
@@ -77,7 +77,7 @@ interface BatchBody {
 }
 
 /** OpenID AuthZEN Authorization API 1.0: evaluation, evaluations, and PDP metadata. */
-export function authzenRoutes(app: FastifyInstance, policies: LivePolicySet, baseUrl: (() => string | null) | null, decider: Decider, verify: Verify, origin: OriginOf): void {
+export function authzenRoutes(app: FastifyInstance, policies: LivePolicySet, baseUrl: (() => string | null) | null, decider: Decider, verify: VerifyToken, origin: OriginOf): void {
   // Not an async handler: an answer made in this turn is sent at once (handle-request.js sends a returned value).
   app.post('/access/v1/evaluation', { schema: { body: evaluationBody, response: { 200: evaluationResponse } } }, (request) => {
     const d = evaluate(policies.current, request.body as Json, decider, verify, 'authzen', request.id, origin(request));
