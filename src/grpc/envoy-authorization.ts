@@ -43,7 +43,8 @@ function requestHeaders(http: AttributeContext_HttpRequest): Record<string, stri
   }
   return joined;
 }
-const utf8 = new TextDecoder('utf-8', { fatal: true });
+// ignoreBOM: a value starting with EF BB BF is decided with those bytes, as the upstream gets it.
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 const denied = (code: number, httpStatus: number, reason: string, headers: { key: string; value: string }[] = []) =>
   create(CheckResponseSchema, {

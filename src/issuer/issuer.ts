@@ -33,7 +33,10 @@ export interface TokenResponse {
 
 /** What the browser gets from /oauth2/authorize. */
 /** A page; or the answer to the client at its redirect URI, as its response mode says (in the query, or posted by the browser). */
-export type BrowserAnswer = { kind: 'html'; status: number; html: string; csrfCookie?: { tx: string; value: string; maxAgeS: number }; retryAfter?: number } | { kind: 'redirect'; to: string; params: Record<string, string>; mode: ResponseMode };
+export type BrowserAnswer =
+  | { kind: 'html'; status: number; html: string; csrfCookie?: { tx: string; value: string; maxAgeS: number }; retryAfter?: number }
+  /** `clearCsrf`: the transaction whose CSRF cookie has served its purpose (cookies of finished sign-ins would pile up in the browser for ten minutes). */
+  | { kind: 'redirect'; to: string; params: Record<string, string>; mode: ResponseMode; clearCsrf?: string };
 
 /** RFC 6749 §4.1.2 parameters and RFC 9207 `iss` for the client; absent ones (a request without `state`) left out. */
 const answerTo = (to: string, mode: ResponseMode, params: Record<string, string | null>): BrowserAnswer => ({
@@ -48,6 +51,8 @@ const ACCESS_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token';
 /** Sign-ins waiting for a user at once, in all and from one client address (generous: a company's users may share one NAT address). */
 const PENDING_MAX = 100_000;
 const PENDING_PER_ADDRESS = 1_000;
+/** How long a finished sign-in's answer is kept for a duplicate of its form. */
+const FINISHED_KEPT_MS = 60_000;
 /** One answer for a subject token that is forged, expired, revoked or not the caller's to present. */
 const SUBJECT_TOKEN_REFUSED = 'subject_token is not a live token of this issuer that this client may present (one issued to it, or for an API it serves: apis[].resource_servers)';
 const ACTOR_TOKEN_REFUSED = 'actor_token is not a live token of this issuer issued to the calling client for itself';
@@ -116,6 +121,8 @@ export class Issuer {
   private readonly replay = new ReplayCache();
   /** Authorization requests waiting for the user to sign in, by transaction id. */
   private readonly pending = new PendingSignIns<PendingAuthorization>(PENDING_MAX, PENDING_PER_ADDRESS);
+  /** Sign-ins just finished, by transaction id: what a duplicate of the form is answered (finished()). */
+  private readonly done = new PendingSignIns<{ answer: BrowserAnswer; csrf: string; expiresAt: number }>(PENDING_MAX, PENDING_PER_ADDRESS);
   /**
    * Failed sign-ins in the last minute, per client address (its /64 for IPv6) and per user
    * name: past either limit a sign-in is refused before the password is checked, so a
@@ -359,6 +366,18 @@ export class Issuer {
     return { kind: 'html', status: 200, html: loginPage({ tx, csrf: checked.csrf, client: checked.client.id, scopes: checked.scopes, audience: checked.api.identifier, error: null, username: '' }), csrfCookie: this.csrfCookie(tx, checked) };
   }
 
+  /**
+   * The answer a sign-in just finished with, for the same form sent again (a double click):
+   * the browser shows the second request's answer, so it must carry the same redirect — the
+   * one code — or the user is left on an error page and the client never gets the code.
+   * Only to the same form (its CSRF token, and the cookie), and for FINISHED_KEPT_MS.
+   */
+  private finished(tx: string, formCsrf: string | null, cookieCsrf: string | undefined): BrowserAnswer | null {
+    const f = this.done.get(tx);
+    if (f === undefined || f.expiresAt < this.now() || formCsrf !== f.csrf || cookieCsrf !== f.csrf) return null;
+    return f.answer;
+  }
+
   /** A sign-in's CSRF cookie, one per transaction: with one for all, a second sign-in in another tab overwrote the first's, whose form then failed the check. */
   private csrfCookie(tx: string, p: PendingAuthorization): { tx: string; value: string; maxAgeS: number } {
     return { tx, value: p.csrf, maxAgeS: Math.max(1, Math.ceil((p.expiresAt - this.now()) / 1000)) };
@@ -373,11 +392,13 @@ export class Issuer {
   async login(form: URLSearchParams, cookieCsrf: string | undefined, origin: Origin, requestId: string): Promise<BrowserAnswer> {
     const tx = form.get('tx') ?? '';
     const p = this.pending.get(tx);
-    if (p === undefined || p.expiresAt < this.now()) return { kind: 'html', status: 400, html: errorPage('this sign-in has expired; start again from the application') };
+    if (p === undefined || p.expiresAt < this.now()) return this.finished(tx, form.get('csrf'), cookieCsrf) ?? { kind: 'html', status: 400, html: errorPage('this sign-in has expired; start again from the application') };
     if (form.get('csrf') !== p.csrf || cookieCsrf !== p.csrf) return { kind: 'html', status: 403, html: errorPage('the form was not sent by this page (CSRF check failed); start again from the application') };
     const back = (params: Record<string, string | null>): BrowserAnswer => {
       this.pending.drop(tx);
-      return answerTo(p.redirectUri, p.responseMode, { ...params, state: p.state, iss: this.url });
+      const answer = { ...answerTo(p.redirectUri, p.responseMode, { ...params, state: p.state, iss: this.url }), clearCsrf: tx };
+      this.done.add(tx, attemptKey(origin.address ?? 'unknown'), { answer, csrf: p.csrf, expiresAt: this.now() + FINISHED_KEPT_MS }, this.now());
+      return answer;
     };
     if (form.get('decision') === 'deny') return back({ error: 'access_denied', error_description: 'the user denied the request' });
     const username = form.get('username') ?? '';
@@ -409,7 +430,7 @@ export class Issuer {
     this.signInsByUser.release(name);
     // The same form sent twice (a double click) ran two password checks at once: the first to
     // finish takes the sign-in, so one authorization request yields one code.
-    if (this.pending.get(tx) !== p) return { kind: 'html', status: 400, html: errorPage('this sign-in was already completed; go back to the application') };
+    if (this.pending.get(tx) !== p) return this.finished(tx, form.get('csrf'), cookieCsrf) ?? { kind: 'html', status: 400, html: errorPage('this sign-in was already completed; go back to the application') };
     this.pending.drop(tx);
     const { mint, granted, refused } = this.mintForUser(p.client, p.api, 'authorization_code', p.scopes, p.openid, user, origin, requestId);
     if (refused !== null) return back({ error: 'access_denied', error_description: refused });

@@ -291,6 +291,11 @@ describe('envoy.service.auth.v3.Authorization/Check', () => {
       attributes: { source: from('203.0.113.7'), request: { http: { method: 'GET', path: '/hello/x', host: 'api.test', headerMap: { headers: [raw('authorization', `Bearer ${token}`), { key: 'x-request-id', rawValue: new Uint8Array([0x72, 0x69, 0x64, 0xe9]) }] } } } },
     });
     expect(odd.status?.code).toBe(3);
+    // A value starting with a byte-order mark keeps it, as the upstream gets it: not a Bearer token.
+    const bom = await ask({
+      attributes: { source: from('203.0.113.7'), request: { http: { method: 'GET', path: '/hello/x', host: 'api.test', headerMap: { headers: [{ key: 'authorization', rawValue: new Uint8Array([0xef, 0xbb, 0xbf, ...new TextEncoder().encode(`Bearer ${token}`)]) }] } } } },
+    });
+    expect(bom.status?.code).toBe(16);
     expect(odd.httpResponse).toMatchObject({ case: 'deniedResponse', value: { status: { code: 400 }, body: 'the check request could not be read: a header_map value is not UTF-8' } });
     records();
   });

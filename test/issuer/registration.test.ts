@@ -68,6 +68,8 @@ describe('dynamic client registration with a software statement', () => {
       expect([body, r.status, r.headers.get('cache-control')]).toEqual([body, 400, 'no-store']);
       expect(await r.json()).toEqual({ error: 'invalid_request', error_description: expect.any(String) });
     }
+    const typed = await fetch(`${server.url}/oauth2/register`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'x' });
+    expect(((await typed.json()) as { error_description: string }).error_description).toBe('the body must be a JSON object (application/json)');
   });
 
   test('id_token_signed_response_alg: one the issuer signs with is kept (RS256 when absent); another is refused, not replaced', async () => {

@@ -270,6 +270,23 @@ describe('watching', () => {
     expect(lists.status().lists[0]!.prefixes).toBe(3);
   });
 
+  test('changes to other files beside a list (a log written without pause) do not put off reading the list', async () => {
+    const path = write('drop.txt', '192.0.2.0/24\n');
+    const lists = await open([{ name: 'drop', path }], { debounceMs: 100 });
+    await lists.watch();
+    writeFileSync(path, '198.51.100.0/24\n');
+    const started = Date.now();
+    let appliedAfter: number | null = null;
+    while (Date.now() - started < 3_000 && appliedAfter === null) {
+      appendFileSync(join(dir, 'other.log'), 'a line\n');
+      await sleep(50);
+      if (lists.lookup('198.51.100.1')?.lists.length === 1) appliedAfter = Date.now() - started;
+    }
+    // Read as soon as it settled (about 300 ms here), while the log was still being written.
+    expect(appliedAfter).not.toBeNull();
+    expect(appliedAfter!).toBeLessThan(2_500);
+  });
+
   test('a write in place, a broken write and its fix', async () => {
     const path = write('drop.txt', '192.0.2.0/24\n');
     const lists = await open([{ name: 'drop', path }]);

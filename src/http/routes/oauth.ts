@@ -22,7 +22,7 @@ function presented(request: FastifyRequest): Presented {
 }
 
 /** Errors of the OAuth endpoints in RFC 6749 §5.2's shape: `{error, error_description}`. */
-const oauthErrors = (log: ServerLog) => (err: FastifyError | OAuthError, request: FastifyRequest, reply: FastifyReply): void => {
+const oauthErrors = (log: ServerLog, mediaType = 'application/x-www-form-urlencoded') => (err: FastifyError | OAuthError, request: FastifyRequest, reply: FastifyReply): void => {
   noStore(reply);
   if (err instanceof OAuthError) {
     if (err.challenge !== null) reply.header('www-authenticate', err.challenge);
@@ -41,7 +41,7 @@ const oauthErrors = (log: ServerLog) => (err: FastifyError | OAuthError, request
     void reply.status(500).send({ error: 'server_error', error_description: 'internal error; see the server log' });
     return;
   }
-  const description = err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' ? 'the body must be application/x-www-form-urlencoded' : err.message;
+  const description = err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' ? `the body must be ${mediaType}` : err.message;
   void reply.status(status === 413 ? 413 : 400).send({ error: 'invalid_request', error_description: errorDescription(description) });
 };
 
@@ -60,6 +60,10 @@ function cookie(request: FastifyRequest, name: string): string | undefined {
 /** Browser answers: the page (framing, scripts and caching refused) or a redirect. */
 function browser(reply: FastifyReply, answer: BrowserAnswer, status302or303: 302 | 303, issuerUrl: string): FastifyReply {
   noStore(reply).header('referrer-policy', 'no-referrer');
+  // The path the browser sees: under the issuer's own path when a proxy in front strips it.
+  const path = `${new URL(issuerUrl).pathname.replace(/\/$/, '')}/oauth2/authorize`;
+  const secure = issuerUrl.startsWith('https:') ? '; Secure' : '';
+  if (answer.kind === 'redirect' && answer.clearCsrf !== undefined) reply.header('set-cookie', `${csrfCookieName(answer.clearCsrf)}=; Path=${path}; Max-Age=0; HttpOnly; SameSite=Strict${secure}`);
   if (answer.kind === 'redirect' && answer.mode === 'query') return reply.status(status302or303).header('location', redirectWith(answer.to, answer.params)).send();
   if (answer.kind === 'redirect') {
     // The client's callback sees this issuer's origin (no path, no query): under no-referrer
@@ -72,9 +76,6 @@ function browser(reply: FastifyReply, answer: BrowserAnswer, status302or303: 302
       .header('x-frame-options', 'DENY')
       .send(formPostPage(answer.to, answer.params));
   }
-  // The path the browser sees: under the issuer's own path when a proxy in front strips it.
-  const path = `${new URL(issuerUrl).pathname.replace(/\/$/, '')}/oauth2/authorize`;
-  const secure = issuerUrl.startsWith('https:') ? '; Secure' : '';
   if (answer.csrfCookie !== undefined) {
     const { tx, value, maxAgeS } = answer.csrfCookie;
     reply.header('set-cookie', `${csrfCookieName(tx)}=${value}; Path=${path}; Max-Age=${maxAgeS}; HttpOnly; SameSite=Strict${secure}`);
@@ -102,12 +103,13 @@ const EXPOSED = 'www-authenticate, dpop-nonce, retry-after';
 
 function corsHook(issuer: Issuer, cors: Cors) {
   return async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> => {
-    const from = request.headers.origin;
-    if (from === undefined) return undefined;
+    // Public answers say `*` to every request, Origin or not: a shared cache keeps one copy for all.
     if (cors.public) {
       void reply.header('access-control-allow-origin', '*');
       return undefined;
     }
+    const from = request.headers.origin;
+    if (from === undefined) return undefined;
     void reply.header('vary', 'origin');
     if (!issuer.webOriginAllowed(from)) {
       noStore(reply);
@@ -149,7 +151,8 @@ export function oauthRoutes(app: FastifyInstance, issuer: Issuer, origin: Origin
   // RFC 8414 §3.1: an issuer with a path (`https://example.com/auth`, Gavel behind a proxy
   // that strips it) is looked up at /.well-known/oauth-authorization-server/auth — the path
   // after the well-known name. Only the issuer's own path answers.
-  app.get('/.well-known/oauth-authorization-server/*', async (request, reply) => {
+  preflight(app, issuer, '/.well-known/oauth-authorization-server/*', PUBLIC_CORS);
+  app.get('/.well-known/oauth-authorization-server/*', publicCors, async (request, reply) => {
     const path = new URL(issuer.url).pathname;
     const asked = request.url.slice('/.well-known/oauth-authorization-server'.length).split('?')[0];
     if (path === '/' || asked !== path) return reply.status(404).send({ error: 'not_found', message: `no authorization server metadata at ${request.url.split('?')[0]}` });
@@ -172,7 +175,7 @@ export function oauthRoutes(app: FastifyInstance, issuer: Issuer, origin: Origin
   // OpenID Connect Core §5.3: GET and POST; a POST may carry the token in its form body (below).
   app.get('/oauth2/userinfo', { onRequest: corsHook(issuer, userinfoCors) }, userinfo);
   // A body that is not a JSON object is answered as OAuth errors are (RFC 7591 §3.2.2: `error_description`, not cached).
-  app.post('/oauth2/register', { schema: { body: { type: 'object' } }, errorHandler: oauthErrors(log) }, async (request, reply) => {
+  app.post('/oauth2/register', { schema: { body: { type: 'object' } }, errorHandler: oauthErrors(log, 'a JSON object (application/json)') }, async (request, reply) => {
     noStore(reply);
     if (!issuer.registrationOpen) return reply.status(404).send({ error: 'not_found', error_description: 'dynamic registration is not enabled (issuer.software_statement_jwks_file)' });
     // Each registration adds a client for good, and a software statement may be replayed:

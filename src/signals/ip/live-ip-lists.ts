@@ -276,6 +276,8 @@ export class LiveIpLists {
   }
 
   #changed(dir: string, filename: string | null): void {
+    const wasClean = this.#dirty.size === 0;
+    let marked = false;
     for (const slot of this.#slots) {
       const path = resolve(slot.config.path);
       const folder = dirname(path);
@@ -284,29 +286,39 @@ export class LiveIpLists {
       // `..data` and friends: Kubernetes swapping a ConfigMap's files in one rename.
       const here = replaced || (dir === folder && (filename === null || filename === basename(path) || filename.startsWith('..')));
       const there = slot.real !== null && dir === dirname(slot.real) && (filename === null || filename === basename(slot.real));
-      if (here || there) this.#dirty.add(slot.config.name);
+      if (here || there) {
+        this.#dirty.add(slot.config.name);
+        marked = true;
+      }
     }
-    if (this.#dirty.size === 0) return;
-    this.#putOffs = 0;
+    // Events about other files (a log beside the lists, the folder above) put nothing off: a
+    // steady stream of them had kept a changed block list from being read at all.
+    if (!marked) return;
+    if (wasClean) this.#dirtySince = Date.now();
     this.#readWhenSettled();
   }
 
-  #putOffs = 0;
+  /** When the lists waiting to be read first changed: they are read within MAX_WAIT_MS of it, settled or not. */
+  #dirtySince = 0;
 
   /**
    * Reads the changed lists once their files have been left alone for a while: quiet for the
    * debounce, and not written for three times as long (a download writing a list in pieces).
-   * Put off at most MAX_PUT_OFFS times: a file written to without end is read anyway.
+   * A list changed MAX_WAIT_MS ago is read anyway: a file written to without end.
    */
   #readWhenSettled(): void {
     const debounceMs = this.options.debounceMs ?? DEBOUNCE_MS;
-    if (this.#timer !== null) clearTimeout(this.#timer);
+    if (this.#timer !== null) {
+      // Past the deadline a waiting read is not put off again, however often the file changes.
+      if (Date.now() - this.#dirtySince >= MAX_WAIT_MS) return;
+      clearTimeout(this.#timer);
+    }
     this.#timer = setTimeout(() => {
       this.#timer = null;
       if (!this.#watching) return;
       void this.#newestWriteMs().then((newest) => {
         if (!this.#watching || this.#timer !== null) return;
-        if (Date.now() - newest < debounceMs * 3 && this.#putOffs++ < MAX_PUT_OFFS) return this.#readWhenSettled();
+        if (Date.now() - newest < debounceMs * 3 && Date.now() - this.#dirtySince < MAX_WAIT_MS) return this.#readWhenSettled();
         void this.reload([]);
       });
     }, debounceMs);
@@ -325,7 +337,7 @@ export class LiveIpLists {
  * writes a file in a few steps (truncate, then write) to finish.
  */
 const DEBOUNCE_MS = 300;
-const MAX_PUT_OFFS = 30;
+const MAX_WAIT_MS = 10_000;
 
 /** The first wait before reading lists again after a worker failed, and the longest. */
 const RETRY_FIRST_MS = 1_000;
