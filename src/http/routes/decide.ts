@@ -5,7 +5,7 @@ import type { Request } from '../../language/eval/activation.js';
 import type { Decider } from '../../server/decider.js';
 import type { Decision } from '../../engine/decision.js';
 import { withRequestToken } from '../../engine/request-token.js';
-import type { TokenResult } from '../../tokens/verify-token.js';
+import type { VerifyToken } from '../../tokens/verify-token.js';
 import { evaluationBody } from '../schemas/authzen.js';
 import type { OriginOf } from '../origin.js';
 
@@ -26,7 +26,7 @@ function withTokenError(d: Decision, tokenError: string | null): Decision & { to
   return tokenError === null ? d : { ...d, token_error: tokenError };
 }
 
-export function decideRoutes(app: FastifyInstance, policies: LivePolicySet, decider: Decider, verify: (token: string) => Promise<TokenResult>, origin: OriginOf): void {
+export function decideRoutes(app: FastifyInstance, policies: LivePolicySet, decider: Decider, verify: VerifyToken, origin: OriginOf): void {
   app.post('/v1/decide', { schema: { body: evaluationBody, querystring: explainQuery } }, async (request) => {
     const { explain } = request.query as { explain?: string };
     const { request: input, tokenError } = await withRequestToken(checked(request.body, ''), verify);

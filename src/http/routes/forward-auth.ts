@@ -3,14 +3,14 @@ import { forwardedProto } from '../forwarded-proto.js';
 import { gatewayRequest, gatewayVerdict, headerValue, RETRY_AFTER_S, type SubjectType } from '../../engine/gateway.js';
 import { verifyPresented, type ReplayCache } from '../../tokens/dpop.js';
 import type { LivePolicySet } from '../../engine/live-set.js';
-import type { TokenResult } from '../../tokens/verify-token.js';
+import type { VerifyToken } from '../../tokens/verify-token.js';
 import type { Decider } from '../../server/decider.js';
 import type { OriginOf } from '../origin.js';
 import { decisionAnswers } from '../decision-answers.js';
 import { routePath } from '../../engine/route-path.js';
 
 export interface ForwardAuthOptions {
-  verifyToken: (token: string) => Promise<TokenResult>;
+  verifyToken: VerifyToken;
   /** DPoP proofs seen, shared by every interface that checks them. */
   replay: ReplayCache;
   /** Request headers handed to policies as `context.headers`, lower-case. */

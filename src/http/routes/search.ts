@@ -5,7 +5,7 @@ import type { LivePolicySet } from '../../engine/live-set.js';
 import { search, type SearchKind, type SearchLimits } from '../../engine/search.js';
 import { validateSearchRequest } from '../../engine/search-request.js';
 import { withRequestToken } from '../../engine/request-token.js';
-import type { TokenResult } from '../../tokens/verify-token.js';
+import type { VerifyToken } from '../../tokens/verify-token.js';
 import { searchActionBody, searchResourceBody, searchSubjectBody } from '../schemas/authzen.js';
 
 export const SEARCH_PATHS: Record<SearchKind, string> = {
@@ -31,7 +31,7 @@ function badRequest(message: string): Error {
  * `context.token` once for the whole search, and maps the engine's answer; which
  * candidates are allowed is src/engine/search.ts's job.
  */
-export function searchRoutes(app: FastifyInstance, policies: LivePolicySet, decider: Decider, verify: (token: string) => Promise<TokenResult>, origin: OriginOf, options: SearchRouteOptions): void {
+export function searchRoutes(app: FastifyInstance, policies: LivePolicySet, decider: Decider, verify: VerifyToken, origin: OriginOf, options: SearchRouteOptions): void {
   for (const kind of ['subject', 'resource', 'action'] as const) {
     app.post(SEARCH_PATHS[kind], { schema: { body: BODIES[kind] } }, async (request) => {
       const checked = validateSearchRequest(kind, request.body, { trusted: false });
