@@ -56,6 +56,8 @@ export interface Config {
   stopTimeoutSeconds: number;
   /** How the server's own lines (started, reloaded, warnings, failures) are written: text for people, JSON lines for log collectors. */
   logFormat: LogFormat;
+  /** Connections each listener (HTTP, gRPC) holds at most; `null`: derived from the process's open-file limit (server/connection-limit.ts). */
+  maxConnections: number | null;
   /** TLS on both listeners (paths absolute), and how often its files are read again; `null`: plain HTTP and gRPC. */
   tls: (TlsFiles & { reloadSeconds: number }) | null;
   issuer: {
@@ -152,6 +154,9 @@ export function loadConfig(inputs: ConfigInputs): Config {
   if (stopTimeout !== undefined && (typeof stopTimeout !== 'number' || !Number.isInteger(stopTimeout) || stopTimeout < 5 || stopTimeout > 3600)) problems.push(`${where}: stop_timeout_seconds: expected a whole number of seconds from 5 to 3600`);
   const stopTimeoutSeconds = typeof stopTimeout === 'number' && Number.isInteger(stopTimeout) && stopTimeout >= 5 && stopTimeout <= 3600 ? stopTimeout : 25;
   const tls = tlsAt(fromFile.tls, base, `${where}: tls`, problems);
+  const maxConnections = fromFile.max_connections;
+  const connectionsOk = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 16 && v <= 1_000_000;
+  if (maxConnections !== undefined && !connectionsOk(maxConnections)) problems.push(`${where}: max_connections: expected a whole number from 16 to 1000000 (connections each listener holds at most)`);
   const logFormat = logFormatAt(env.GAVEL_LOG_FORMAT ?? fromFile.log_format, env.GAVEL_LOG_FORMAT !== undefined ? 'GAVEL_LOG_FORMAT' : `${where}: log_format`, problems);
   if (env.GAVEL_LOG_FORMAT !== undefined && fromFile.log_format !== undefined) logFormatAt(fromFile.log_format, `${where}: log_format`, problems);
   problems.push(...issuerProblems(trustedIssuers).map((p) => `${where}: ${p}`));
@@ -197,6 +202,7 @@ export function loadConfig(inputs: ConfigInputs): Config {
     stopTimeoutSeconds,
     logFormat,
     tls,
+    maxConnections: connectionsOk(maxConnections) ? maxConnections : null,
     issuer,
     decisionLog,
   };
@@ -239,7 +245,7 @@ function readConfigFile(path: string, shown: string, problems: string[]): Json {
   if ('problem' in read) throw new ConfigError(`${shown}:${read.problem.line}:${read.problem.col}: not valid JSON: ${read.problem.message}`);
   const json = read.value;
   if (!isObject(json)) throw new ConfigError(`${shown}: a config file is a JSON object`);
-  onlyKeys(json, ['policies', 'db', 'http', 'grpc', 'watch', 'admin_key', 'trusted_issuers', 'forward_auth', 'client_keys', 'decision_log', 'trusted_proxies', 'envoy_trusted_proxies', 'client_address_header', 'ip_lists', 'velocity', 'issuer', 'stop_timeout_seconds', 'log_format', 'tls'], shown, problems);
+  onlyKeys(json, ['policies', 'db', 'http', 'grpc', 'watch', 'admin_key', 'trusted_issuers', 'forward_auth', 'client_keys', 'decision_log', 'trusted_proxies', 'envoy_trusted_proxies', 'client_address_header', 'ip_lists', 'velocity', 'issuer', 'stop_timeout_seconds', 'log_format', 'tls', 'max_connections'], shown, problems);
   return json;
 }
 

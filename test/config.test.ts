@@ -102,6 +102,13 @@ describe('configuration', () => {
     write('stop.json', { stop_timeout_seconds: 60 });
     expect(loadConfig({ cwd: dir, flags: { config: 'stop.json' }, env: {} }).stopTimeoutSeconds).toBe(60);
     expect(loadConfig({ cwd: dir, flags: {}, env: {} }).stopTimeoutSeconds).toBe(25);
+    for (const bad of [8, 1.5, '100']) {
+      write('conns.json', { max_connections: bad });
+      expect(() => loadConfig({ cwd: dir, flags: { config: 'conns.json' }, env: {} })).toThrow('conns.json: max_connections: expected a whole number from 16 to 1000000');
+    }
+    write('conns.json', { max_connections: 500 });
+    expect(loadConfig({ cwd: dir, flags: { config: 'conns.json' }, env: {} }).maxConnections).toBe(500);
+    expect(loadConfig({ cwd: dir, flags: {}, env: {} }).maxConnections).toBeNull();
     // Addresses too: a bad one would surface only once the flag went.
     write('addresses.json', { http: '127.0.0.1:99999', grpc: 'nonsense' });
     const message = (() => {

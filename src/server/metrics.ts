@@ -91,6 +91,18 @@ export class Metrics {
     this.tlsNotAfter.set(notAfterMs / 1000);
   }
 
+  private readonly dropped = new Counter({
+    name: 'gavel_connections_dropped_total',
+    help: 'Connections closed as they arrived because the listener held max_connections already, by listener (http, grpc)',
+    labelNames: ['listener'] as const,
+    registers: [this.registry],
+  });
+
+  /** A connection a listener closed on arrival: it held its max_connections. */
+  connectionDropped(listener: 'http' | 'grpc'): void {
+    this.dropped.inc({ listener });
+  }
+
   /** A remote JWKS fetch's outcome (`url` is configured, so the label's values are bounded). */
   jwksFetched(url: URL, failure: string | null): void {
     this.jwksOk.set({ url: url.href }, failure === null ? 1 : 0);

@@ -297,8 +297,10 @@ describe('gavel serve', () => {
 
   test('a policy change read while the process is out of file descriptors is read again by itself once they are back', async () => {
     ws = workspace();
-    // Few descriptors, and connections held open to use them up.
-    const proc = spawn('sh', ['-c', `ulimit -n 160 && exec "${process.execPath}" "${join(ROOT, 'bin', 'gavel.js')}" serve --http 127.0.0.1:0 --grpc 127.0.0.1:0`], { cwd: ws.dir, stdio: ['ignore', 'pipe', 'pipe'] });
+    // Few descriptors, and connections held open to use them up: a connection bound above
+    // the descriptors (max_connections' default would leave some for the server).
+    writeFileSync(join(ws.dir, 'gavel.json'), JSON.stringify({ max_connections: 1000 }));
+    const proc = spawn('sh', ['-c', `ulimit -n 160 && exec "${process.execPath}" "${join(ROOT, 'bin', 'gavel.js')}" serve --config gavel.json --http 127.0.0.1:0 --grpc 127.0.0.1:0`], { cwd: ws.dir, stdio: ['ignore', 'pipe', 'pipe'] });
     child = proc;
     let out = '';
     proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));

@@ -24,7 +24,9 @@ import { Signals } from '../../signals/signals.js';
 import { Velocity } from '../../signals/velocity.js';
 import { Health } from '../../grpc/health.js';
 import { buildGrpcServer } from '../../grpc/server.js';
-import { experimental, logVerbosity, ServerCredentials, setLogVerbosity } from '@grpc/grpc-js';
+import { experimental, ServerCredentials } from '@grpc/grpc-js';
+import { createServer as createNetServer, type AddressInfo } from 'node:net';
+import { defaultMaxConnections } from '../../server/connection-limit.js';
 import type { Server as TlsServer } from 'node:tls';
 import { readTls, TlsReloader, tlsServerOptions, type TlsMaterial } from '../../server/tls.js';
 import { DecisionLog } from '../../engine/decision-log.js';
@@ -456,6 +458,16 @@ async function serveUntilStopped(argv: string[], io: CliIo, osSignals: ServeSign
   }
   const health = new Health(() => store.ping(), say);
   const grpc = buildGrpcServer({ policies: live, decider, gateway: forwardAuth, health, clientKeys, proxies, envoyProxies: new TrustedProxies(config.envoyTrustedProxies, config.clientAddressHeader), serverLog: say });
+  // Each listener holds so many connections, past which a new one is closed as it arrives
+  // (connection-limit.ts). gRPC's listener is Gavel's own, handing connections to grpc-js:
+  // grpc-js has no such bound.
+  const maxConnections = config.maxConnections ?? defaultMaxConnections();
+  app.server.maxConnections = maxConnections;
+  app.server.on('drop', () => metrics.connectionDropped('http'));
+  const grpcListener = createNetServer((socket) => grpcConnections.injectConnection(socket));
+  grpcListener.maxConnections = maxConnections;
+  grpcListener.on('drop', () => metrics.connectionDropped('grpc'));
+  const grpcConnections = grpc.createConnectionInjector(grpcCredentials(tlsReloader));
   /** Stops everything started: after SIGTERM, or when a port cannot be bound (so the process exits). */
   const shutdown = async () => {
     reloader.close();
@@ -475,6 +487,7 @@ async function serveUntilStopped(argv: string[], io: CliIo, osSignals: ServeSign
     }, requestsMs);
     // Watchers of gRPC health hear NOT_SERVING and their streams end: a stop would wait on them.
     health.stop();
+    if (grpcListener.listening) grpcListener.close();
     await Promise.all([app.close(), new Promise<void>((resolve) => grpc.tryShutdown(() => resolve()))]);
     clearTimeout(cut);
     trees?.close();
@@ -496,15 +509,17 @@ async function serveUntilStopped(argv: string[], io: CliIo, osSignals: ServeSign
       const hint = code === 'EADDRINUSE' ? ' (another process listens there: choose another address with --http HOST:PORT, or `http` in the config file)' : '';
       throw new UsageError(`cannot listen on ${config.http.host}:${config.http.port}: ${code ?? String(err)}${hint}`);
     });
-    // grpc-js logs a failed bind itself ("E No address added …") before the error reaches us; ours says what to do.
-    setLogVerbosity(logVerbosity.NONE);
-    grpcPort = await new Promise<number>((resolve, reject) =>
-      grpc.bindAsync(`${config.grpc.host.includes(':') ? `[${config.grpc.host}]` : config.grpc.host}:${config.grpc.port}`, grpcCredentials(tlsReloader), (err, port) => (err ? reject(err) : resolve(port))),
-    )
-      .catch((err: unknown) => {
-        throw new UsageError(`cannot listen for gRPC on ${config.grpc.host}:${config.grpc.port}: ${err instanceof Error ? err.message : String(err)} (choose another address with --grpc HOST:PORT)`);
-      })
-      .finally(() => setLogVerbosity(grpcLogVerbosity()));
+    grpcPort = await new Promise<number>((resolve, reject) => {
+      grpcListener.once('error', reject);
+      grpcListener.listen({ host: config.grpc.host, port: config.grpc.port }, () => {
+        grpcListener.off('error', reject);
+        resolve((grpcListener.address() as AddressInfo).port);
+      });
+    }).catch((err: unknown) => {
+      const code = (err as NodeJS.ErrnoException).code;
+      const hint = code === 'EADDRINUSE' ? 'another process listens there; ' : '';
+      throw new UsageError(`cannot listen for gRPC on ${config.grpc.host}:${config.grpc.port}: ${code ?? String(err)} (${hint}choose another address with --grpc HOST:PORT)`);
+    });
   } catch (err: unknown) {
     await shutdown();
     made.discard();
@@ -580,12 +595,6 @@ function report(say: ServerLog, outcome: ReloadOutcome, serving: string): void {
 
 function count(n: number, one: string, many = `${one}s`): string {
   return `${n} ${n === 1 ? one : many}`;
-}
-
-/** grpc-js's own log level, as GRPC_VERBOSITY sets it (its default: errors). */
-function grpcLogVerbosity(): logVerbosity {
-  const levels: Record<string, logVerbosity> = { DEBUG: logVerbosity.DEBUG, INFO: logVerbosity.INFO, ERROR: logVerbosity.ERROR, NONE: logVerbosity.NONE };
-  return levels[(process.env.GRPC_VERBOSITY ?? 'ERROR').toUpperCase()] ?? logVerbosity.ERROR;
 }
 
 /** Peers warned about an hour at most: a scan from many addresses must not flood the log. */
