@@ -18,7 +18,7 @@ export function readDirectoryDocument(value: unknown): { entities: Entity[] | un
   // Attributes reach requests (the directory enriches them), which may nest MAX_JSON_DEPTH
   // levels: the document, a section, an item and its attributes object come before them.
   const shape = jsonProblem(value, MAX_JSON_DEPTH + 3);
-  if (shape !== null) return { problems: [shape.kind === 'deep' ? `the document is nested deeper than ${MAX_JSON_DEPTH + 3} levels; attributes may nest ${MAX_JSON_DEPTH} levels` : describeJsonProblem('', shape, '').replace(/^\./, '')] };
+  if (shape !== null) return { problems: [shape.kind === 'deep' ? `the document is nested deeper than ${MAX_JSON_DEPTH + 3} levels; attributes may nest ${MAX_JSON_DEPTH} levels` : describeJsonProblem('', shape, '')] };
   for (const key of Object.keys(value)) if (!DOCUMENT_SECTIONS.includes(key) && key !== '$comment') problems.push(`${key}: unknown section; sections are ${DOCUMENT_SECTIONS.join(', ')}`);
   if (value.entities === undefined) return problems.length > 0 ? { problems } : { entities: undefined };
   if (!Array.isArray(value.entities)) return { problems: [...problems, 'entities: expected a list'] };

@@ -16,21 +16,15 @@ export function carriesToken(request: Request): request is Request & { context: 
  * and its claims become the trusted `token` root. A token that fails gives no `token` and
  * says why.
  */
-export async function withRequestToken(request: Request, verify: VerifyToken): Promise<WithToken> {
+export function withRequestToken(request: Request, verify: VerifyToken): WithToken | Promise<WithToken> {
+  // A promise only when the token must be verified: without one, or with one verified before
+  // (verify.now), the caller decides in this turn — a promise per request costs the hot path.
   const step = firstStep(request, verify);
-  return 'request' in step ? step : applied(step.stripped, await verify(step.token, step.key));
+  return 'request' in step ? step : verify(step.token, step.key).then((result) => applied(step.stripped, result));
 }
 
-type WithToken = { request: Request; tokenError: string | null };
-
-/**
- * As withRequestToken, in the caller's turn, when nothing needs waiting for: no token, one
- * refused on sight, or one verified before (cached). `null` when the token must be verified.
- */
-export function withRequestTokenNow(request: Request, verify: VerifyToken): WithToken | null {
-  const step = firstStep(request, verify);
-  return 'request' in step ? step : null;
-}
+/** A request with its verified token as `token` (or without, and why). */
+export type WithToken = { request: Request; tokenError: string | null };
 
 /** The answer when nothing needs waiting for; else the token to verify, its key, and the request without it. */
 function firstStep(request: Request, verify: VerifyToken): WithToken | { stripped: Request; token: string; key: string } {

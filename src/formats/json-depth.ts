@@ -33,7 +33,9 @@ export function jsonProblem(value: unknown, levels: number): JsonProblem | null 
   return null;
 }
 
-/** A problem jsonProblem found, said about `root` (`context`), as validators report them. */
+/** A problem jsonProblem found, said about `root` (`context`; `''` for the value itself), as validators report them. */
 export function describeJsonProblem(root: string, problem: JsonProblem, levels: string): string {
-  return problem.kind === 'deep' ? `${root}: nested deeper than ${levels}` : `${root}${problem.path}: ${problem.value} is not a number JSON can hold (a finite one)`;
+  if (problem.kind === 'deep') return `${root}: nested deeper than ${levels}`;
+  const where = root === '' ? problem.path.replace(/^\./, '') : `${root}${problem.path}`;
+  return `${where}: ${problem.value} is not a number JSON can hold (a finite one)`;
 }

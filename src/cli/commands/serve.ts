@@ -464,10 +464,10 @@ async function serveUntilStopped(argv: string[], io: CliIo, osSignals: ServeSign
   const maxConnections = config.maxConnections ?? defaultMaxConnections();
   app.server.maxConnections = maxConnections;
   app.server.on('drop', () => metrics.connectionDropped('http'));
+  const grpcConnections = grpc.createConnectionInjector(grpcCredentials(tlsReloader));
   const grpcListener = createNetServer((socket) => grpcConnections.injectConnection(socket));
   grpcListener.maxConnections = maxConnections;
   grpcListener.on('drop', () => metrics.connectionDropped('grpc'));
-  const grpcConnections = grpc.createConnectionInjector(grpcCredentials(tlsReloader));
   /** Stops everything started: after SIGTERM, or when a port cannot be bound (so the process exits). */
   const shutdown = async () => {
     reloader.close();

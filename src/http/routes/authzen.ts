@@ -6,7 +6,7 @@ import type { Decision } from '../../engine/decision.js';
 import type { LivePolicySet } from '../../engine/live-set.js';
 import type { PolicySet } from '../../engine/policy-set.js';
 import { validateRequest } from '../../engine/validate-request.js';
-import { withRequestToken, withRequestTokenNow } from '../../engine/request-token.js';
+import { withRequestToken, type WithToken } from '../../engine/request-token.js';
 import type { VerifyToken } from '../../tokens/verify-token.js';
 import { SEARCH_PATHS } from './search.js';
 import { evaluationBody, evaluationResponse, evaluationsBody, type EvaluationsSemantic } from '../schemas/authzen.js';
@@ -29,11 +29,10 @@ function evaluate(set: PolicySet, body: Json, decider: Decider, verify: VerifyTo
   const request = { subject: body.subject, action: body.action, resource: body.resource, ...(body.context === undefined ? {} : { context: body.context }) };
   const checked = validateRequest(request, { trusted: false });
   if ('problems' in checked) return checked;
-  // Without a token, or with one verified before, nothing waits: the decision is made and
-  // answered in this turn (a promise per request costs the hot path).
-  const now = withRequestTokenNow(checked.request, verify);
-  if (now !== null) return { decision: decider.decide(where, id, set, now.request, {}, origin), tokenError: now.tokenError };
-  return withRequestToken(checked.request, verify).then(({ request: withToken, tokenError }) => ({ decision: decider.decide(where, id, set, withToken, {}, origin), tokenError }));
+  // Without a token, or with one verified before, nothing waits: the decision is made and answered in this turn.
+  const decided = ({ request: withToken, tokenError }: WithToken): Evaluated => ({ decision: decider.decide(where, id, set, withToken, {}, origin), tokenError });
+  const withToken = withRequestToken(checked.request, verify);
+  return withToken instanceof Promise ? withToken.then(decided) : decided(withToken);
 }
 
 type Problems = { problems: string[] };
