@@ -1,9 +1,12 @@
 import type { FastifyInstance } from 'fastify';
 import { bearerKey, CLIENT_KEY_HEADER, type ClientKeys } from '../server/keys.js';
 import type { Refusals } from '../server/refusals.js';
+import { ENVOY_PREFIX } from './routes/forward-auth.js';
 
 /** Routes that answer decisions; only these need a client key. Metadata and health stay open. */
-const DECISION_ROUTES = new Set(['/access/v1/evaluation', '/access/v1/evaluations', '/v1/decide', '/v1/decide/batch', '/v1/forward-auth', '/access/v1/search/subject', '/access/v1/search/resource', '/access/v1/search/action']);
+const DECISION_ROUTES = new Set(['/access/v1/evaluation', '/access/v1/evaluations', '/v1/decide', '/v1/decide/batch', '/v1/forward-auth', `${ENVOY_PREFIX}/*`, '/access/v1/search/subject', '/access/v1/search/resource', '/access/v1/search/action']);
+/** Where `Authorization` carries the end user's token, and a gateway relays the answer to them. */
+const GATEWAY_ROUTES = new Set(['/v1/forward-auth', `${ENVOY_PREFIX}/*`]);
 
 /**
  * With client keys configured, a decision route answers only a caller presenting one: in
@@ -16,14 +19,14 @@ export function requireClientKeys(app: FastifyInstance, keys: ClientKeys, refusa
     const route = request.routeOptions.url;
     if (route === undefined || !DECISION_ROUTES.has(route)) return;
     const fromHeader = request.headers[CLIENT_KEY_HEADER];
-    const given = typeof fromHeader === 'string' ? fromHeader : route === '/v1/forward-auth' ? null : bearerKey(request.headers.authorization);
+    const given = typeof fromHeader === 'string' ? fromHeader : GATEWAY_ROUTES.has(route) ? null : bearerKey(request.headers.authorization);
     if (keys.identify(given) !== null) return;
     refusals.clientKey('http', `${given === null ? 'no client key' : 'a client key that is not valid'} on ${request.method} ${route}`, request.socket.remoteAddress ?? null);
     const message = `${given === null ? 'a client key is required' : 'the client key is not valid'}: send it in ${CLIENT_KEY_HEADER}`;
     // A gateway hands forward-auth's 401 and its challenge on to the end user (nginx copies
     // WWW-Authenticate), who would be asked to sign in again for the gateway's mistake: a 403,
     // as Envoy's Check answers the same refusal.
-    if (route === '/v1/forward-auth') return reply.status(403).send({ error: 'forbidden', message });
+    if (GATEWAY_ROUTES.has(route)) return reply.status(403).send({ error: 'forbidden', message });
     return reply
       .status(401)
       .header('www-authenticate', 'Bearer realm="gavel"')

@@ -47,6 +47,14 @@ describe('client keys on the decision routes', () => {
     expect((await a.inject({ method: 'GET', url: '/v1/forward-auth', headers: { ...gateway, 'x-gavel-client-key': NGINX } })).statusCode).toBe(200);
   });
 
+  test("Envoy's HTTP mode needs the key too, from X-Gavel-Client-Key only (Envoy: authorization_request.headers_to_add)", async () => {
+    const a = app({ nginx: NGINX });
+    const refused = await a.inject({ method: 'GET', url: '/v1/forward-auth/envoy/x', headers: { authorization: `Bearer ${NGINX}` } });
+    expect([refused.statusCode, refused.headers['www-authenticate']]).toEqual([403, undefined]);
+    expect(refused.json()).toEqual({ error: 'forbidden', message: 'a client key is required: send it in x-gavel-client-key' });
+    expect((await a.inject({ method: 'GET', url: '/v1/forward-auth/envoy/x', headers: { 'x-gavel-client-key': NGINX } })).statusCode).toBe(200);
+  });
+
   test('a refused key is counted and said in the server log, once a minute with a count of the rest; bad requests are counted by route and status', async () => {
     const said: string[] = [];
     const metrics = new Metrics(live, () => 0, () => 0, () => false, (m) => said.push(m));

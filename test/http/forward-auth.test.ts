@@ -184,6 +184,61 @@ describe('forward-auth', () => {
   });
 });
 
+describe("Envoy's HTTP ext_authz (http_service, path_prefix /v1/forward-auth/envoy)", () => {
+  // What Envoy sends: the original method, its :authority as Host, its :path (query included)
+  // after the prefix, Content-Length 0, Authorization, and the headers `allowed_headers` lets through.
+  const envoy = (method: string, path: string, headers: Record<string, string> = {}) =>
+    app.inject({ method: method as 'GET', url: `/v1/forward-auth/envoy${path}`, headers: { host: 'api.example.com', 'content-length': '0', ...headers } });
+
+  test('allows the original call with a valid token, and hands the upstream the configured headers', async () => {
+    const token = await sign({ scope: 'hello:read', jti: 'envoy-1' });
+    const r = await envoy('GET', '/hello/world?x=1', { authorization: `Bearer ${token}`, 'x-forwarded-proto': 'https', 'x-request-id': 'envoy-http-1' });
+    expect(r.statusCode).toBe(200);
+    expect(r.headers['x-gavel-subject']).toBe('alice');
+    log.flush();
+    const entry = store.queryDecisions({ limit: 10 }).find((e) => e.request_id === 'envoy-http-1')!;
+    expect(entry).toMatchObject({ via: 'forward_auth', decision: true, action: 'GET', resource: { type: 'route', id: '/hello/world' } });
+    expect((entry.request as { resource: unknown }).resource).toEqual({ type: 'route', id: '/hello/world', properties: { path: '/hello/world', host: 'api.example.com', query: 'x=1', scheme: 'https' } });
+  });
+
+  test('denials are statuses Envoy relays to the client: 401 with the challenge, 403 with the reason', async () => {
+    const missing = await envoy('GET', '/hello/world');
+    expect([missing.statusCode, missing.headers['www-authenticate']]).toEqual([401, 'Bearer realm="gavel"']);
+    const token = await sign({ scope: 'hello:read' });
+    const wrongMethod = await envoy('DELETE', '/hello/world', { authorization: `Bearer ${token}` });
+    expect([wrongMethod.statusCode, wrongMethod.headers['x-gavel-reason']]).toEqual([403, 'denied by policy']);
+    const finance = await envoy('GET', '/finanzen/q3', { authorization: `Bearer ${token}` });
+    expect(finance.statusCode).toBe(403);
+    expect(finance.json()).toEqual({ decision: false, reason: 'nur für Finanzen – gesperrt\n100% sicher' });
+  });
+
+  test('the method is the check request\'s own, and a body sent with with_request_body is not parsed', async () => {
+    const token = await sign({ scope: 'hello:read' });
+    const post = await app.inject({ method: 'POST', url: '/v1/forward-auth/envoy/hello/world', payload: Buffer.from([0xff, 0x00, 0x7b]), headers: { host: 'api.example.com', 'content-type': 'application/json', authorization: `Bearer ${token}` } });
+    // POST is not what the policy permits: decided (403), not refused as a body it cannot parse (400).
+    expect(post.statusCode).toBe(403);
+    const head = await envoy('HEAD', '/hello/world', { authorization: `Bearer ${token}` });
+    expect(head.statusCode).toBe(403);
+  });
+
+  test('the Host is the original authority: a forbid on a host holds', async () => {
+    const token = await sign({ scope: 'hello:read' });
+    const r = await envoy('GET', '/hello/x', { host: 'Internal.Example.com:80', authorization: `Bearer ${token}` });
+    expect([r.statusCode, r.headers['x-gavel-reason']]).toEqual([403, 'internal host']);
+  });
+
+  test('paths are read as forward-auth reads them: dot segments resolved, ambiguous ones refused with 400', async () => {
+    const token = await sign({ scope: 'hello:read' });
+    expect((await envoy('GET', '/hello/../finanzen/x', { authorization: `Bearer ${token}` })).statusCode).toBe(403);
+    const ambiguous = await envoy('GET', '/hello/..%2ffinanzen/x', { authorization: `Bearer ${token}` });
+    expect(ambiguous.statusCode).toBe(400);
+    expect(ambiguous.json()).toEqual({ error: 'invalid_request', message: expect.stringMatching(/^the path after \/v1\/forward-auth\/envoy: the path holds /) });
+    // The root of the site, and a path longer than the router's parameter bound.
+    expect((await envoy('GET', '/', { authorization: `Bearer ${token}` })).statusCode).toBe(403);
+    expect((await envoy('GET', `/hello/${'a'.repeat(3000)}`, { authorization: `Bearer ${token}` })).statusCode).toBe(200);
+  });
+});
+
 describe('end-user tokens on the AuthZEN and native APIs (context.token)', () => {
   const route = { subject: { type: 'user', id: 'alice' }, action: { name: 'GET' }, resource: { type: 'route', id: '/hello/x', properties: { path: '/hello/x' } } };
 
@@ -235,6 +290,13 @@ describe("forward-auth when the token's issuer cannot be reached", () => {
     expect(r.headers['retry-after']).toBe('30');
     expect(r.headers['www-authenticate']).toBeUndefined();
     expect(r.headers['x-gavel-reason']).toMatch(/the issuer's keys could not be fetched from http:\/\/127\.0\.0\.1:\d+\/jwks\.json/);
+  });
+
+  test("through Envoy's HTTP mode the same is a 403 with Retry-After: Envoy takes a 5xx for a failed service, which failure_mode_allow lets pass", async () => {
+    const token = await sign({ scope: 'hello:read' });
+    const r = await down.inject({ method: 'GET', url: '/v1/forward-auth/envoy/hello/world', headers: { host: 'api.example.com', authorization: `Bearer ${token}` } });
+    expect([r.statusCode, r.headers['retry-after']]).toEqual([403, '30']);
+    expect(r.headers['x-gavel-reason']).toMatch(/the issuer's keys could not be fetched/);
   });
 
   test('what the policies allow without a token is still allowed', async () => {

@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { forwardedProto } from '../forwarded-proto.js';
 import { gatewayRequest, gatewayVerdict, headerValue, RETRY_AFTER_S, type SubjectType } from '../../engine/gateway.js';
 import { verifyPresented, type ReplayCache } from '../../tokens/dpop.js';
@@ -20,6 +20,9 @@ export interface ForwardAuthOptions {
   /** The entity type of a verified token's subject (engine/gateway.ts); by default `client` when `sub` is the `client_id`, else `user`. */
   subjectType?: SubjectType;
 }
+
+/** Envoy's `path_prefix` for its HTTP ext_authz mode: the original path follows it. */
+export const ENVOY_PREFIX = '/v1/forward-auth/envoy';
 
 function header(request: FastifyRequest, name: string): string | undefined {
   const v = request.headers[name];
@@ -71,28 +74,44 @@ export function forwardAuthRoutes(app: FastifyInstance, policies: LivePolicySet,
         return reply.status(400).send({ error: 'invalid_request', message: 'both X-Original-URI and X-Forwarded-Uri are present: one was sent by the client, and the original request is ambiguous' });
       }
       const { prefix, uri } = family;
+      const call = { method: header(request, `${prefix}-method`) ?? request.method, uri, host: header(request, `${prefix}-host`) ?? header(request, 'host') ?? '', source: `${prefix}-uri` };
+      return decideOriginal(request, reply, call, 'forward_auth');
+    });
+    // Envoy's HTTP ext_authz (`http_service` with `path_prefix: /v1/forward-auth/envoy`; Istio's
+    // envoyExtAuthzHttp): the check is the original request itself — its method, its `:authority`
+    // as Host, its `:path` and query after the prefix.
+    scoped.all(`${ENVOY_PREFIX}/*`, async (request, reply) => {
+      const url = request.raw.url ?? '';
+      if (!url.startsWith(`${ENVOY_PREFIX}/`)) return reply.status(400).send({ error: 'invalid_request', message: `the request target must be the original path under ${ENVOY_PREFIX} (origin form)` });
+      const call = { method: request.method, uri: url.slice(ENVOY_PREFIX.length), host: header(request, 'host') ?? '', source: `the path after ${ENVOY_PREFIX}` };
+      return decideOriginal(request, reply, call, 'envoy');
+    });
+
+    /** Decides the original call and answers as the gateway expects. */
+    async function decideOriginal(request: FastifyRequest, reply: FastifyReply, original: { method: string; uri: string; host: string; source: string }, gateway: 'forward_auth' | 'envoy') {
+      const { uri } = original;
       const at = uri.indexOf('?');
       const route = routePath(at < 0 ? uri : uri.slice(0, at));
       // Decided on a path the upstream may resolve differently, a permit could cover what it serves.
-      if ('problem' in route) return reply.status(400).send({ error: 'invalid_request', message: `${prefix}-uri: ${route.problem}` });
+      if ('problem' in route) return reply.status(400).send({ error: 'invalid_request', message: `${original.source}: ${route.problem}` });
       const from = origin(request);
       // Every header, first value of each; gatewayRequest keeps the allow-listed ones, as for Envoy.
       const headers: Record<string, string> = {};
       for (const name of Object.keys(request.headers)) headers[name] = header(request, name) ?? '';
       const call = {
-        method: header(request, `${prefix}-method`) ?? request.method,
+        method: original.method,
         path: route.path,
         query: at < 0 ? '' : uri.slice(at + 1),
-        host: header(request, `${prefix}-host`) ?? header(request, 'host') ?? '',
-        // Caddy and Traefik send X-Forwarded-Proto; nginx when told to (docs/gateways.md).
+        host: original.host,
+        // Caddy and Traefik send X-Forwarded-Proto; nginx when told to, Envoy when it is an allowed header (docs/gateways.md).
         scheme: forwardedProto(request.headers['x-forwarded-proto']) ?? 'http',
         headers,
         // The gateway's own address, unless it is a trusted proxy: then the client it forwarded.
         ip: from.address ?? '',
       };
       // The original request as the client wrote it, for a DPoP proof's htm and htu.
-      const original = { method: call.method, url: `${call.scheme}://${call.host}${at < 0 ? uri : uri.slice(0, at)}` };
-      const verified = await verifyPresented(header(request, 'authorization'), header(request, 'dpop'), original, options.verifyToken, options.replay);
+      const target = { method: call.method, url: `${call.scheme}://${call.host}${at < 0 ? uri : uri.slice(0, at)}` };
+      const verified = await verifyPresented(header(request, 'authorization'), header(request, 'dpop'), target, options.verifyToken, options.replay);
       const d = decider.decide('forward_auth', request.id, policies.current, gatewayRequest(call, verified?.ok ? verified.claims : undefined, options.headers, options.subjectType), {}, from);
       const verdict = gatewayVerdict(d, verified, options.responseHeaders, header(request, 'authorization'));
       switch (verdict.kind) {
@@ -102,11 +121,13 @@ export function forwardAuthRoutes(app: FastifyInstance, policies: LivePolicySet,
           decisionAnswers.add(reply);
           return reply.status(401).header('www-authenticate', verdict.challenge).send({ decision: false, reason: 'authentication required' });
         case 'unavailable':
-          return reply.status(503).header('retry-after', RETRY_AFTER_S).header('x-gavel-reason', headerValue(verdict.reason)).send({ decision: false, reason: verdict.reason });
+          // Envoy takes any 5xx for a failed authorization service, which `failure_mode_allow`
+          // lets through: a token that cannot be checked is a denial there, still with Retry-After.
+          return reply.status(gateway === 'envoy' ? 403 : 503).header('retry-after', RETRY_AFTER_S).header('x-gavel-reason', headerValue(verdict.reason)).send({ decision: false, reason: verdict.reason });
         case 'forbidden':
           decisionAnswers.add(reply);
           return reply.status(403).header('x-gavel-reason', headerValue(verdict.reason)).send({ decision: false, reason: verdict.reason });
       }
-    });
+    }
   });
 }
