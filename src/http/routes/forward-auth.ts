@@ -53,7 +53,8 @@ function originalFamily(request: FastifyRequest): Family {
  * for the upstream; 401 with `WWW-Authenticate: Bearer` when the caller has no valid
  * token; 403 with the reason otherwise. The original call is read from `X-Original-*`
  * (nginx) or `X-Forwarded-*` (Caddy, Traefik), one family whole; without a URI, or with both,
- * the answer is 400. A request body, if any, is never read.
+ * the answer is 400. Envoy's HTTP ext_authz sends the original request under
+ * `/v1/forward-auth/envoy`. A request body, if any, is never read.
  */
 export function forwardAuthRoutes(app: FastifyInstance, policies: LivePolicySet, decider: Decider, options: ForwardAuthOptions, origin: OriginOf): void {
   void app.register(async (scoped) => {
@@ -79,7 +80,8 @@ export function forwardAuthRoutes(app: FastifyInstance, policies: LivePolicySet,
     });
     // Envoy's HTTP ext_authz (`http_service` with `path_prefix: /v1/forward-auth/envoy`; Istio's
     // envoyExtAuthzHttp): the check is the original request itself — its method, its `:authority`
-    // as Host, its `:path` and query after the prefix.
+    // as Host, its `:path` and query after the prefix. Envoy always sends those and Authorization,
+    // other headers only as `allowed_headers` says (ext_authz_http_impl.cc, toRequestMatchers).
     scoped.all(`${ENVOY_PREFIX}/*`, async (request, reply) => {
       const url = request.raw.url ?? '';
       if (!url.startsWith(`${ENVOY_PREFIX}/`)) return reply.status(400).send({ error: 'invalid_request', message: `the request target must be the original path under ${ENVOY_PREFIX} (origin form)` });
