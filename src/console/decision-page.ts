@@ -41,21 +41,37 @@ ${p.error === null ? '' : html`<br>error: <code>${p.error}</code>`}
 ${permits.length === 0 ? html`<p>No permit's target matches this request: no policy was written for it.</p>` : html`<h3>Permits whose target matched</h3>${forbids.length === 0 ? '' : html`<p class="muted">Each allows only once every forbid above stops applying.</p>`}<ul id="permits">${permits}</ul>`}`;
 }
 
-/** Re-deciding the logged request with the live set: the same answer, or a note that it changed. */
-function explanation(r: DecisionRecord, w: WhyNot, liveRevision: string): Html {
-  const now = w.decision.decision;
-  const revisionNote =
-    r.revision === liveRevision
-      ? html`<p class="muted">Evaluated against revision <code>${liveRevision}</code>, the one that made this decision (kept in the store).</p>`
-      : html`<p class="notice">Revision <code>${r.revision}</code>, which made this decision, is not stored: evaluated against the live revision <code>${liveRevision}</code>, so policies may have changed since.</p>`;
-  const changed = now === r.decision ? '' : html`<p class="notice">The live policies now <strong>${now ? 'allow' : 'deny'}</strong> this request.</p>`;
-  const body = now
-    ? html`<p>The live policies allow this request, determined by ${list(w.decision.determining)}.</p>`
-    : whyDenied(w);
-  return html`<h2>${r.decision ? 'How was this decided?' : 'Why was this denied?'}</h2>${revisionNote}${changed}<section id="explanation">${body}</section>`;
+/** Against which revision the logged request was decided again, and what the live policies say of it when they differ. */
+export interface Redecided {
+  /** The revision the explanation used: the record's own when stored, else the live one. */
+  revision: string;
+  /** Whether that is the record's own revision, rebuilt from the store. */
+  stored: boolean;
+  /** The live set's verdict, when the live revision is not the one explained with. */
+  live: { revision: string; decision: boolean } | null;
 }
 
-export function decisionPage(r: DecisionRecord, w: WhyNot | null, shell: { csrf: string; revision: string }): Html {
+function explanation(r: DecisionRecord, w: WhyNot, with_: Redecided): Html {
+  const now = w.decision.decision;
+  const revisionNote = with_.stored
+    ? html`<p class="muted">Evaluated against revision <code>${with_.revision}</code>, the one that made this decision (kept in the store).</p>`
+    : html`<p class="notice">Revision <code>${r.revision}</code>, which made this decision, is not stored: evaluated against the live revision <code>${with_.revision}</code>, so policies may have changed since.</p>`;
+  // What the policies serving now would answer: a reader of an old decision wants to know whether it still stands.
+  const live = with_.live;
+  const liveNote =
+    live !== null
+      ? live.decision === r.decision
+        ? html`<p class="muted" id="live-verdict">The live policies (revision <code>${live.revision}</code>) decide it the same way.</p>`
+        : html`<p class="notice" id="live-verdict">The live policies (revision <code>${live.revision}</code>) now <strong>${live.decision ? 'allow' : 'deny'}</strong> this request.</p>`
+      : now === r.decision
+        ? ''
+        : html`<p class="notice" id="live-verdict">The live policies now <strong>${now ? 'allow' : 'deny'}</strong> this request.</p>`;
+  const body = now ? html`<p>Revision <code>${with_.revision}</code> allows this request, determined by ${list(w.decision.determining)}.</p>` : whyDenied(w);
+  return html`<h2>${r.decision ? 'How was this decided?' : 'Why was this denied?'}</h2>${revisionNote}${liveNote}<section id="explanation">${body}</section>`;
+}
+
+/** `shell.revision` is the live one, as on every page; `redecided` says what the explanation was made against. */
+export function decisionPage(r: DecisionRecord, w: WhyNot | null, shell: { csrf: string; revision: string }, redecided?: Redecided): Html {
   if (w === null) {
     return page(
       { title: `Decision ${r.id}`, current: 'decisions', ...shell },
@@ -65,7 +81,7 @@ export function decisionPage(r: DecisionRecord, w: WhyNot | null, shell: { csrf:
   }
   return page(
     { title: `Decision ${r.id}`, current: 'decisions', ...shell },
-    html`${record(r)}${explanation(r, w, shell.revision)}
+    html`${record(r)}${explanation(r, w, redecided ?? { revision: shell.revision, stored: r.revision === shell.revision, live: null })}
 <h2>The request as decided</h2>
 <p class="muted">With the directory's attributes and the risk signals policies read; of a token its identity and the verified claims policies read, never the token.</p>
 <pre id="request">${JSON.stringify(r.request, null, 2)}</pre>`,

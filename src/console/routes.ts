@@ -5,6 +5,8 @@ import { answerAffects } from '../engine/affects-query.js';
 import { timeInput } from '../formats/time-input.js';
 import { inventoryOf } from '../engine/inventory-cache.js';
 import { explainLogged } from '../engine/explain-logged.js';
+import { decide } from '../engine/decide.js';
+import type { Request } from '../language/eval/activation.js';
 import { RevisionSets, tokenReadsByRevision } from '../engine/revisions.js';
 import { LOG_CURSOR, type Store } from '../store/store.js';
 import type { TrustedProxies } from '../signals/client-address.js';
@@ -213,7 +215,10 @@ function routes(scope: FastifyInstance, options: ConsoleOptions, key: string, se
     const explained = explainLogged(record, (r) => revisions?.get(r) ?? { kind: 'unknown' }, options.policies.current);
     if (explained === null) return sendPage(reply, 200, decisionPage(record, null, { csrf, revision: options.policies.current.revision }));
     const why = { decision: explained.decision, forbids: explained.why_not?.forbids ?? [], permits: explained.why_not?.permits ?? [] };
-    return sendPage(reply, 200, decisionPage(record, why, { csrf, revision: explained.explained_with.revision }));
+    const live = options.policies.current;
+    const by = explained.explained_with;
+    const redecided = { revision: by.revision, stored: by.source === 'stored', live: by.revision === live.revision ? null : { revision: live.revision, decision: decide(live, record.request as Request).decision } };
+    return sendPage(reply, 200, decisionPage(record, why, { csrf, revision: live.revision }, redecided));
   }));
 }
 

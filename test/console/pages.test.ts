@@ -177,6 +177,30 @@ describe('the console', () => {
     expect(one.body).toContain('<ul id="forbids"><li><code>f</code>');
   });
 
+  test("an old decision's page explains it with the revision that made it, and says what the live policies answer now", async () => {
+    const v1 = '@id("p") permit (action == "read");';
+    const v2 = '@id("p") permit (action == "read") when { subject.id == "nobody" };';
+    const first = buildPolicySet([{ file: 'a.gavel', text: v1 }]).set!;
+    const policies = new LivePolicySet(first);
+    const store = new SqliteStore(':memory:');
+    store.savePolicyRevision({ id: first.revision, savedAt: new Date().toISOString(), files: { 'a.gavel': v1 } });
+    const log = new DecisionLog(store, { flushMs: 60_000 });
+    const app = buildApp({ policies, store, log, admin: { key: KEY, store, reload: null }, console: { key: KEY, store } });
+    const read = { subject: { type: 'user', id: 'alice' }, action: { name: 'read' }, resource: { type: 'doc', id: '1' } };
+    expect((await app.inject({ method: 'POST', url: '/v1/decide', headers: { 'x-request-id': 'old-1' }, payload: read })).json()).toMatchObject({ decision: true });
+    log.flush();
+    const second = buildPolicySet([{ file: 'a.gavel', text: v2 }]).set!;
+    policies.swap(second);
+    const { cookie } = await signIn(app);
+    const one = await app.inject({ method: 'GET', url: '/console/decisions/old-1', headers: { cookie } });
+    // The header shows the revision serving now, as on every page; the explanation the one that decided.
+    expect(one.body).toContain(`<span class="revision">revision <code>${second.revision}</code></span>`);
+    expect(one.body).toContain(`Evaluated against revision <code>${first.revision}</code>, the one that made this decision`);
+    expect(one.body).toContain(`Revision <code>${first.revision}</code> allows this request`);
+    expect(one.body).toContain(`The live policies (revision <code>${second.revision}</code>) now <strong>deny</strong> this request.`);
+    expect(one.body).not.toContain('The live policies allow');
+  });
+
   test('the decisions filter takes "since" as a time or an age, and says what is wrong with anything else', async () => {
     const { app, log } = setup();
     await app.inject({ method: 'POST', url: '/v1/decide', headers: { 'x-request-id': 'recent-1' }, payload: { subject: { type: 'user', id: 'ann' }, action: { name: 'delete' }, resource: { type: 'doc', id: '1' } } });
