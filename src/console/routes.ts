@@ -6,6 +6,7 @@ import { timeInput } from '../formats/time-input.js';
 import { inventoryOf } from '../engine/inventory-cache.js';
 import { explainLogged } from '../engine/explain-logged.js';
 import { decide } from '../engine/decide.js';
+import type { ReplaySlot } from '../engine/replay-slot.js';
 import type { Request } from '../language/eval/activation.js';
 import { RevisionSets, tokenReadsByRevision } from '../engine/revisions.js';
 import { LOG_CURSOR, type Store } from '../store/store.js';
@@ -39,6 +40,8 @@ export interface ConsoleOptions {
   proxies: TrustedProxies;
   /** Wrong keys at sign-in, counted per address together with the admin APIs'. */
   attempts: KeyAttempts;
+  /** The server's one what-if replay at a time, shared with the admin API. */
+  replays: ReplaySlot;
 }
 
 const SESSION_COOKIE = 'gavel_console';
@@ -182,24 +185,26 @@ function routes(scope: FastifyInstance, options: ConsoleOptions, key: string, se
   // read of policy files, as `gavel whatif --candidate` does. A POST with the session's CSRF
   // token (a link from another page, even a same-site one, cannot start it), one at a time,
   // in slices that leave the event loop to the decisions this server answers.
-  let replaying = false;
   scope.get('/console/whatif', signedIn((_request, reply, _session, csrf) =>
     sendPage(reply, 200, whatIfPage({ candidate: '', limit: WHATIF_DEFAULT, since: '' }, { kind: 'none' }, { csrf, revision: options.policies.current.revision })),
   ));
   scope.post('/console/whatif', signedIn(async (request, reply, session, csrf) => {
     const f = form(request);
     if (!sessions.csrfMatches(session, f.get('csrf') ?? undefined)) return sendPage(reply, 403, problemPage('Refused', 'the form did not carry this session\'s CSRF token', csrf));
-    const asked = { candidate: f.get('candidate') ?? '', limit: Math.max(1, Math.min(Number.parseInt(f.get('limit') ?? '', 10) || WHATIF_DEFAULT, WHATIF_MAX)), since: f.get('since') ?? '' };
+    const limitText = (f.get('limit') ?? '').trim();
+    const limit = limitText === '' ? WHATIF_DEFAULT : Number(limitText);
+    const limitOk = Number.isInteger(limit) && limit >= 1 && limit <= WHATIF_MAX;
+    const asked = { candidate: f.get('candidate') ?? '', limit: limitOk ? limit : WHATIF_DEFAULT, since: f.get('since') ?? '' };
     const shell = { csrf, revision: options.policies.current.revision };
+    if (!limitOk) return sendPage(reply, 400, whatIfPage(asked, { kind: 'problem', message: `newest decisions: \`${limitText}\` is not a whole number from 1 to ${WHATIF_MAX.toLocaleString('en-US')}`, diagnostics: [] }, shell));
     if (asked.candidate === '') return sendPage(reply, 400, whatIfPage(asked, { kind: 'problem', message: 'give the folder of the candidate policies', diagnostics: [] }, shell));
     if (options.store === null) return sendPage(reply, 404, problemPage('No decision log', 'this server keeps no decision log to replay', csrf));
-    if (replaying) return sendPage(reply, 429, whatIfPage(asked, { kind: 'problem', message: 'another what-if replay is running on this server; try again when it is done', diagnostics: [] }, shell));
-    replaying = true;
+    if (!options.replays.take()) return sendPage(reply, 429, whatIfPage(asked, { kind: 'problem', message: 'another what-if replay is running on this server; try again when it is done', diagnostics: [] }, shell));
     try {
       const result = await replay(options.store, asked, options.policies.current);
       return sendPage(reply, result.kind === 'report' ? 200 : 400, whatIfPage(asked, result, shell));
     } finally {
-      replaying = false;
+      options.replays.release();
     }
   }));
 

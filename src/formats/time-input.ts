@@ -23,7 +23,9 @@ export function timeInput(text: string, now: number = Date.now()): { iso: string
   }
   if (zone !== 'Z' && zone !== 'z' && (Number(zone.slice(1, 3)) > 23 || Number(zone.slice(-2)) > 59)) return { problem: `\`${text}\` has a zone offset that does not exist` };
   const offset = zone === 'Z' || zone === 'z' ? 0 : (zone[0] === '-' ? -1 : 1) * (Number(zone.slice(1, 3)) * 60 + Number(zone.slice(-2)));
-  return { iso: new Date(at - offset * 60_000).toISOString() };
+  const iso = new Date(at - offset * 60_000).toISOString();
+  // Past 9999 ISO 8601 writes `+010000-…`, which sorts before every logged time: the log's filters compare text.
+  return iso.startsWith('+') ? { problem: `\`${text}\` is after the year 9999` } : { iso };
 }
 
 /** A date, optionally with a time (seconds and fractions optional) and a zone (`Z`, `+02:00`, `+0200`). */

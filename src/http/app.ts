@@ -20,6 +20,7 @@ import { searchRoutes } from './routes/search.js';
 import type { SearchLimits } from '../engine/search.js';
 import { forwardAuthRoutes, type ForwardAuthOptions } from './routes/forward-auth.js';
 import { adminRoutes, type AdminOptions } from './routes/admin.js';
+import { ReplaySlot } from '../engine/replay-slot.js';
 import { healthRoutes } from './routes/health.js';
 import { requireClientKeys } from './client-auth.js';
 import { originOf } from './origin.js';
@@ -89,7 +90,7 @@ export interface AppOptions {
   /** Page sizes and the candidate bound of the search APIs; DEFAULT_SEARCH_LIMITS when absent. */
   searchLimits?: SearchLimits;
   /** The web console at /console (docs/console.md); not served when absent. */
-  console?: Omit<ConsoleOptions, 'policies' | 'proxies' | 'attempts'> | null;
+  console?: Omit<ConsoleOptions, 'policies' | 'proxies' | 'attempts' | 'replays'> | null;
   /** Wrong admin keys per client address, shared by the admin APIs and the console's sign-in; a default AttemptLimit when absent. */
   adminAttempts?: AttemptLimit;
   /** Dynamic client registrations per client address (RFC 7591); default 20 an hour. */
@@ -168,8 +169,9 @@ export function buildApp(options: AppOptions): FastifyInstance {
   healthRoutes(app, options.policies, metrics, options.reload ?? null, options.store ?? null, options.ipLists ?? null, options.logFailing ?? (() => null));
   const limits = { attempts: options.adminAttempts ?? new AttemptLimit(), origin };
   const gate = { ...limits, key: options.admin?.key ?? null };
-  adminRoutes(app, options.admin ?? { key: null, store: null, reload: null }, options.policies, gate, serverLog);
+  const replays = new ReplaySlot();
+  adminRoutes(app, options.admin ?? { key: null, store: null, reload: null }, options.policies, gate, serverLog, replays);
   complianceRoutes(app, options.policies, gate);
-  if (options.console) consoleRoutes(app, { ...options.console, policies: options.policies, proxies: options.proxies ?? new TrustedProxies([]), attempts: limits });
+  if (options.console) consoleRoutes(app, { ...options.console, policies: options.policies, proxies: options.proxies ?? new TrustedProxies([]), attempts: limits, replays });
   return app;
 }

@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { buildPolicySet } from '../../src/index.js';
 import { LivePolicySet } from '../../src/engine/live-set.js';
@@ -103,6 +106,52 @@ describe('the console', () => {
     const missing = await app.inject({ method: 'POST', url: '/console/whatif', headers: form, payload: `csrf=${csrf}&candidate=${encodeURIComponent('/nonexistent-folder')}` });
     expect(missing.statusCode).toBe(400);
     expect(missing.body).toContain('does not exist');
+  });
+
+  test('the what-if form says what is wrong with its number of decisions instead of reading `2.5` as 2 or `0` as the default', async () => {
+    const { app } = setup();
+    const { cookie } = await signIn(app);
+    const page = await app.inject({ method: 'GET', url: '/console/whatif', headers: { cookie } });
+    const csrf = /action="\/console\/whatif"[^]*?name="csrf" value="([^"]+)"/.exec(page.body)![1]!;
+    const form = { cookie, 'content-type': 'application/x-www-form-urlencoded' };
+    for (const limit of ['2.5', '0', '-3', '200001', 'ten']) {
+      const r = await app.inject({ method: 'POST', url: '/console/whatif', headers: form, payload: `csrf=${csrf}&candidate=${encodeURIComponent('/nonexistent-folder')}&limit=${limit}` });
+      expect([limit, r.statusCode]).toEqual([limit, 400]);
+      expect(r.body).toContain(`newest decisions: <code>${limit}</code> is not a whole number from 1 to 200,000`.replace('<code>', '`').replace('</code>', '`'));
+    }
+    // 1e5 is a whole number: read as 100,000 (parseInt read it as 1), and the folder is what is wrong.
+    const e5 = await app.inject({ method: 'POST', url: '/console/whatif', headers: form, payload: `csrf=${csrf}&candidate=${encodeURIComponent('/nonexistent-folder')}&limit=1e5` });
+    expect(e5.body).toContain('does not exist');
+    expect(e5.body).toContain('value="100000"');
+  });
+
+  test('one what-if replay at a time on a server, whether asked through the admin API or the console', async () => {
+    const { app, log } = setup();
+    const read = { subject: { type: 'user', id: 'alice' }, action: { name: 'read' }, resource: { type: 'doc', id: '1' } };
+    for (let i = 0; i < 1500; i++) {
+      await app.inject({ method: 'POST', url: '/v1/decide', payload: read });
+      if (i % 500 === 499) log.flush();
+    }
+    const { cookie } = await signIn(app);
+    const page = await app.inject({ method: 'GET', url: '/console/whatif', headers: { cookie } });
+    const csrf = /action="\/console\/whatif"[^]*?name="csrf" value="([^"]+)"/.exec(page.body)![1]!;
+    const candidate = mkdtempSync(join(tmpdir(), 'gavel-whatif-'));
+    writeFileSync(join(candidate, 'a.gavel'), '@id("p") permit (action == "read");');
+    try {
+      const [api, console] = await Promise.all([
+        app.inject({ method: 'POST', url: '/v1/whatif', headers: { authorization: `Bearer ${KEY}` }, payload: { candidate: { files: { 'a.gavel': 'forbid (action);' } } } }),
+        app.inject({ method: 'POST', url: '/console/whatif', headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' }, payload: `csrf=${csrf}&candidate=${encodeURIComponent(candidate)}` }),
+      ]);
+      // Whichever took the slot first replays; the other is told to come back.
+      expect([api.statusCode, console.statusCode].sort()).toEqual([200, 429]);
+      const refused = api.statusCode === 429 ? api.json().message : console.body;
+      expect(refused).toContain('another what-if replay is running on this server');
+      // Once it is done the slot is free again.
+      const after = await app.inject({ method: 'POST', url: '/console/whatif', headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' }, payload: `csrf=${csrf}&candidate=${encodeURIComponent(candidate)}` });
+      expect(after.statusCode).toBe(200);
+    } finally {
+      rmSync(candidate, { recursive: true, force: true });
+    }
   });
 
   test.each([

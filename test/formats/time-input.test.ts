@@ -28,6 +28,11 @@ describe('times typed into filters (--since, --until, the console)', () => {
     expect(timeInput(text, NOW)).toEqual({ problem: expect.stringMatching(/does not exist|not a date and time that exists/) });
   });
 
+  test('a time past the year 9999 is refused: ISO 8601 writes it `+010000-…`, which the log would sort before every decision', () => {
+    expect(timeInput('9999-12-31T23:59-23:59', NOW)).toEqual({ problem: '`9999-12-31T23:59-23:59` is after the year 9999' });
+    expect(timeInput('9999-12-31T23:59Z', NOW)).toEqual({ iso: '9999-12-31T23:59:00.000Z' });
+  });
+
   test('any instant written in ISO 8601 with a zone reads back as itself', () => {
     fc.assert(
       fc.property(fc.date({ min: new Date('1970-01-01T00:00:00Z'), max: new Date('2999-12-31T23:59:59Z'), noInvalidDate: true }), fc.integer({ min: -14 * 60, max: 14 * 60 }), (date, offsetMinutes) => {

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import type { ReplaySlot } from '../../engine/replay-slot.js';
 import type { ServerLog } from '../../server/server-log.js';
 import { LOG_CURSOR, type DecisionQuery, type DecisionRecord, type Store } from '../../store/store.js';
 import { ambiguity, findDecision } from '../../engine/find-decision.js';
@@ -96,7 +97,7 @@ function timeWindow(given: { since?: string; until?: string }): { since?: string
 }
 
 /** Admin endpoints: the decision log and an immediate reload, behind the admin key. */
-export function adminRoutes(app: FastifyInstance, options: AdminOptions, live: LivePolicySet, gate: AdminGate, serverLog: ServerLog): void {
+export function adminRoutes(app: FastifyInstance, options: AdminOptions, live: LivePolicySet, gate: AdminGate, serverLog: ServerLog, replays: ReplaySlot): void {
   const revisions = options.store === null ? null : new RevisionSets(options.store);
   void app.register(async (admin) => {
     requireAdminKey(admin, gate);
@@ -140,7 +141,6 @@ export function adminRoutes(app: FastifyInstance, options: AdminOptions, live: L
       return explainLogged(record, (r) => revisions.get(r), live.current) ?? reply.status(409).send({ error: 'request_not_kept', message: `decision \`${id}\`: ${REQUEST_NOT_KEPT}` });
     });
 
-    let replaying = false;
     admin.post('/v1/whatif', { schema: { body: whatIfBody } }, async (request, reply) => {
       if (options.store === null) return reply.status(404).send({ error: 'not_found', message: 'this server keeps no decision log' });
       const body = request.body as { candidate: { files: Record<string, string> }; since?: string; until?: string; limit?: number };
@@ -151,8 +151,7 @@ export function adminRoutes(app: FastifyInstance, options: AdminOptions, live: L
       if (!Object.keys(body.candidate.files).some((f) => f.endsWith('.gavel'))) return reply.status(400).send({ error: 'invalid_candidate', message: 'the candidate has no .gavel file: every request would be denied' });
       // One replay at a time, in slices between the decisions this server answers; checked
       // before the candidate is built, so concurrent calls do not each hold a whole set.
-      if (replaying) return reply.status(429).send({ error: 'busy', message: 'another what-if replay is running on this server; try again when it is done' });
-      replaying = true;
+      if (!replays.take()) return reply.status(429).send({ error: 'busy', message: 'another what-if replay is running on this server; try again when it is done' });
       try {
         const { set, diagnostics } = await buildFromFilesInSlices(body.candidate.files);
         if (set === null) return reply.status(400).send({ error: 'invalid_policies', message: `the candidate has ${diagnostics.length} problem(s)`, diagnostics: diagnostics.map(formatDiagnostic) });
@@ -162,7 +161,7 @@ export function adminRoutes(app: FastifyInstance, options: AdminOptions, live: L
           tokenReadsOf: tokenReadsByRevision(options.store, [live.current]),
         });
       } finally {
-        replaying = false;
+        replays.release();
       }
     });
 
