@@ -509,6 +509,23 @@ describe('gavel serve', () => {
     await expect(start(ws.dir)).rejects.toThrow(new RegExp(`exited with 2: .*issuer secret \`[^\`]*issuer\.secret\` ${says}`, 's'));
   });
 
+  test('a deleted issuer.secret beside a database holding keys stops the start (exit 2) and no new secret is made; `gavel keys rotate` says the same', async () => {
+    ws = workspace();
+    const first = await start(ws.dir);
+    await fetch(`${first.url}/readyz`);
+    child!.kill('SIGTERM');
+    await first.exited;
+    const { rmSync, existsSync } = await import('node:fs');
+    const file = join(ws.dir, 'data', 'issuer.secret');
+    rmSync(file);
+    await expect(start(ws.dir)).rejects.toThrow(/exited with 2: .*the issuer secret `[^`]*issuer\.secret` is missing, but `[^`]*gavel\.db` holds signing keys sealed with it: restore the file/s);
+    // A new secret would be the wrong one: the operator restoring the old one must find the place empty.
+    expect(existsSync(file)).toBe(false);
+    const rotate = await gavel(['keys', 'rotate'], { cwd: ws.dir });
+    expect(rotate.code).toBe(2);
+    expect(rotate.stderr).toMatch(/the issuer secret `[^`]*issuer\.secret` is missing, but/);
+  });
+
   test.each([
     { flag: '--http', other: '--grpc', says: (port: number) => `cannot listen on 127.0.0.1:${port}: EADDRINUSE` },
     { flag: '--grpc', other: '--http', says: (port: number) => `cannot listen for gRPC on 127.0.0.1:${port}` },

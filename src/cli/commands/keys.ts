@@ -4,6 +4,7 @@ import { KeyRing } from '../../issuer/keys.js';
 import { SqliteStore } from '../../store/sqlite/sqlite-store.js';
 import { flags, optionalDatabasePath } from '../args.js';
 import { Exit, UsageError, writeLine, type CliIo } from '../io.js';
+import { missingSecret } from '../issuer-secret.js';
 import { ConfigError, loadConfig, type Config } from '../../config.js';
 
 export const keysHelp = `Usage: gavel keys rotate [--db FILE] [--config FILE]
@@ -40,16 +41,17 @@ export async function keys(argv: string[], io: CliIo): Promise<number> {
   const { db, issuer } = config;
   // Rotating in a database no server has made would only make a key ring no one serves.
   if (!existsSync(db)) throw new UsageError(`no database at \`${db}\`; \`gavel serve\` creates it (or pass --db)`);
-  let secret = issuer.secret ?? undefined;
-  if (secret === undefined) {
-    try {
-      secret = readFileSync(join(dirname(db), 'issuer.secret'), 'utf8').trim();
-    } catch {
-      throw new UsageError(`no issuer secret: set GAVEL_ISSUER_SECRET, or start gavel serve on ${db} once to make one`);
-    }
-  }
   const store = new SqliteStore(db);
   try {
+    let secret = issuer.secret ?? undefined;
+    if (secret === undefined) {
+      const file = join(dirname(db), 'issuer.secret');
+      try {
+        secret = readFileSync(file, 'utf8').trim();
+      } catch {
+        throw new UsageError(store.signingKeys().length > 0 ? missingSecret(file, db) : `no issuer secret: set GAVEL_ISSUER_SECRET, or start gavel serve on ${db} once to make one`);
+      }
+    }
     const ring = await KeyRing.open(store, secret, { alg: issuer.signingAlg, idTokenAlg: issuer.idTokenSigningAlg }).catch((err: unknown) => {
       throw new UsageError(err instanceof Error ? err.message : String(err));
     });

@@ -34,6 +34,8 @@ import { revisionFiles } from '../../engine/revisions.js';
 import type { PolicyFolder } from '../../engine/folder.js';
 import { TreeKeeper } from '../../server/tree-keeper.js';
 import { STOP_GRACE_MS, WorkerLogSink } from '../../store/sqlite/worker-log-sink.js';
+import type { Store } from '../../store/store.js';
+import { missingSecret } from '../issuer-secret.js';
 import { Directory, DirectoryBuilder, LiveDirectory } from '../../engine/directory.js';
 import { ConfigError, loadConfig, type Config } from '../../config.js';
 import { createTokenVerifier } from '../../tokens/verify-token.js';
@@ -214,7 +216,7 @@ async function serveUntilStopped(argv: string[], io: CliIo, osSignals: ServeSign
   let keys: KeyRing;
   let secret: string;
   try {
-    secret = config.issuer.secret ?? issuerSecret(config.db, made);
+    secret = config.issuer.secret ?? issuerSecret(config.db, store, made);
     keys = await KeyRing.open(store, secret, { alg: config.issuer.signingAlg, idTokenAlg: config.issuer.idTokenSigningAlg });
   } catch (err: unknown) {
     store.close();
@@ -550,7 +552,7 @@ async function serveUntilStopped(argv: string[], io: CliIo, osSignals: ServeSign
  * database (mode 0600), so signing keys survive restarts; an in-memory database gets a
  * throwaway one. Production sets GAVEL_ISSUER_SECRET from a secret store instead.
  */
-function issuerSecret(db: string, made: NewDatabase): string {
+function issuerSecret(db: string, store: Store, made: NewDatabase): string {
   if (db === ':memory:') return randomBytes(32).toString('base64url');
   const file = join(dirname(db), 'issuer.secret');
   let text: string;
@@ -559,6 +561,8 @@ function issuerSecret(db: string, made: NewDatabase): string {
   } catch (err: unknown) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code !== 'ENOENT') throw new UsageError(`cannot read the issuer secret \`${file}\`: ${code === 'EACCES' || code === 'EPERM' ? 'permission denied' : (code ?? String(err))}`);
+    // Keys sealed with a lost secret cannot be opened by a new one: say so, and leave no new secret behind.
+    if (store.signingKeys().length > 0) throw new UsageError(missingSecret(file, db));
     const secret = randomBytes(32).toString('base64url');
     writeFileSync(file, `${secret}\n`, { mode: 0o600, flag: 'wx' });
     made.remember(file);
