@@ -120,3 +120,51 @@ describe('under a flood of connections', () => {
     expect(out).not.toMatch(/too many open files/i);
   }, 30_000);
 });
+
+describe('a stop (SIGTERM) and connections that sent nothing', () => {
+  /** `gavel serve` as a child whose stop the test sends and waits for. */
+  async function served(stopTimeoutSeconds: number) {
+    const ws = workspace();
+    cleanups.push(() => ws.remove());
+    writeFileSync(join(ws.dir, 'gavel.json'), JSON.stringify({ stop_timeout_seconds: stopTimeoutSeconds, decision_log: { enabled: false } }));
+    const child = spawn(process.execPath, [join(ROOT, 'bin', 'gavel.js'), 'serve', '--config', 'gavel.json', '--db', ':memory:', '--http', '127.0.0.1:0', '--grpc', '127.0.0.1:0'], { cwd: ws.dir, stdio: ['ignore', 'pipe', 'pipe'] });
+    cleanups.push(() => void child.kill('SIGKILL'));
+    let out = '';
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    const ports = await new Promise<{ http: number; grpc: number }>((resolve) => {
+      child.stdout.on('data', (d: Buffer) => {
+        out += d.toString();
+        const m = /on http:\/\/127\.0\.0\.1:(\d+) and grpc:\/\/127\.0\.0\.1:(\d+)/.exec(out);
+        if (m) resolve({ http: Number(m[1]), grpc: Number(m[2]) });
+      });
+    });
+    return { ports, stop: async () => (child.kill('SIGTERM'), { code: await exited, output: out }) };
+  }
+
+  test('idle connections to both listeners are closed at once: the stop does not wait out its time (on gRPC it waited for ever)', async () => {
+    const server = await served(60);
+    const sockets = await Promise.all([idle(server.ports.http), idle(server.ports.grpc), idle(server.ports.http), idle(server.ports.grpc)]);
+    for (const s of sockets) s.resume();
+    const { code, output } = await server.stop();
+    expect(code).toBe(0);
+    expect(output).not.toContain('still in flight');
+    expect(await Promise.all(sockets.map((s) => closedWithin(s, 1000)))).toEqual([true, true, true, true]);
+  }, 30_000);
+
+  test('a connection with half a request is in flight: waited for until the stop\'s time is up, then closed, on either listener', async () => {
+    const server = await served(5);
+    const http = await idle(server.ports.http);
+    http.write('POST /v1/decide HTTP/1.1\r\nHost: x\r\n');
+    const grpc = await idle(server.ports.grpc);
+    grpc.write('PRI * HTTP/2.0\r\n');
+    // Read what the server sends (HTTP/2 settings), or the end of the stream would wait behind it.
+    for (const s of [http, grpc]) s.resume();
+    // The bytes must have reached the server before the stop for the request to be in flight.
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const { code, output } = await server.stop();
+    expect(code).toBe(0);
+    expect(output).toMatch(/requests still in flight after \d+ s; closing their connections/);
+    expect(await Promise.all([closedWithin(http, 1000), closedWithin(grpc, 1000)])).toEqual([true, true]);
+  }, 30_000);
+});

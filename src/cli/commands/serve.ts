@@ -27,6 +27,7 @@ import { buildGrpcServer } from '../../grpc/server.js';
 import { experimental, ServerCredentials } from '@grpc/grpc-js';
 import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { defaultMaxConnections } from '../../server/connection-limit.js';
+import { OpenConnections } from '../../server/open-connections.js';
 import type { Server as TlsServer } from 'node:tls';
 import { readTls, TlsReloader, tlsServerOptions, type TlsMaterial } from '../../server/tls.js';
 import { DecisionLog } from '../../engine/decision-log.js';
@@ -465,9 +466,13 @@ async function serveUntilStopped(argv: string[], io: CliIo, osSignals: ServeSign
   // grpc-js has no such bound.
   const maxConnections = config.maxConnections ?? defaultMaxConnections();
   app.server.maxConnections = maxConnections;
+  const httpOpen = OpenConnections.ofHttp(app.server);
   app.server.on('drop', () => metrics.connectionDropped('http'));
   const grpcConnections = grpc.createConnectionInjector(grpcCredentials(tlsReloader));
-  const grpcListener = createNetServer((socket) => grpcConnections.injectConnection(socket));
+  const grpcOpen = new OpenConnections();
+  const grpcListener = createNetServer((socket) => {
+    if (grpcOpen.add(socket)) grpcConnections.injectConnection(socket);
+  });
   grpcListener.maxConnections = maxConnections;
   grpcListener.on('drop', () => metrics.connectionDropped('grpc'));
   /** Stops everything started: after SIGTERM, or when a port cannot be bound (so the process exits). */
@@ -486,11 +491,16 @@ async function serveUntilStopped(argv: string[], io: CliIo, osSignals: ServeSign
       say.error(`requests still in flight after ${requestsMs / 1000} s; closing their connections`);
       app.server.closeAllConnections();
       grpc.forceShutdown();
+      // grpc-js lets go of sessions, not of a connection that never sent its preface.
+      grpcOpen.closeAll();
     }, requestsMs);
     // Watchers of gRPC health hear NOT_SERVING and their streams end: a stop would wait on them.
     health.stop();
     if (grpcListener.listening) grpcListener.close();
-    await Promise.all([app.close(), new Promise<void>((resolve) => grpc.tryShutdown(() => resolve()))]);
+    const closed = Promise.all([app.close(), new Promise<void>((resolve) => grpc.tryShutdown(() => resolve()))]);
+    httpOpen.closeUnused();
+    grpcOpen.closeUnused();
+    await closed;
     clearTimeout(cut);
     trees?.close();
     tlsReloader?.stop();

@@ -1,0 +1,50 @@
+import type { Server } from 'node:http';
+import type { Socket } from 'node:net';
+import { Server as TlsServer } from 'node:tls';
+
+/**
+ * A listener's open connections, for a stop. Node counts an HTTP connection as busy from the
+ * moment it is accepted (its headers timeout runs from then), and grpc-js waits for a
+ * connection that never sent its preface, so a connection that sends nothing held a stop
+ * until its time was up — on gRPC for ever. On a stop, connections that have sent nothing are
+ * closed at once, as Node closes idle keep-alive ones, and any accepted after it began are
+ * closed as they arrive; when the stop's time is up, every one left is.
+ */
+export class OpenConnections {
+  readonly #sockets = new Set<Socket>();
+  readonly #used = new WeakSet<Socket>();
+  #stopping = false;
+
+  /** Tracks an HTTP(S) server's connections, and which have begun a request. */
+  static ofHttp(server: Server): OpenConnections {
+    const open = new OpenConnections();
+    // Over TLS, the socket that carries requests is the one after the handshake; its
+    // `bytesRead` counts what was sent through it, not the handshake.
+    server.on(server instanceof TlsServer ? 'secureConnection' : 'connection', (socket: Socket) => open.add(socket));
+    server.on('request', (request: { socket: Socket }) => open.#used.add(request.socket));
+    return open;
+  }
+
+  /** Tracks a connection; `false` (and it is closed) once the stop has begun. */
+  add(socket: Socket): boolean {
+    if (this.#stopping) {
+      socket.destroy();
+      return false;
+    }
+    this.#sockets.add(socket);
+    socket.once('close', () => this.#sockets.delete(socket));
+    return true;
+  }
+
+  /** The stop begins: closes every connection that has sent nothing; one that sent part of a request is in flight and stays. */
+  closeUnused(): void {
+    this.#stopping = true;
+    for (const socket of this.#sockets) if (!this.#used.has(socket) && socket.bytesRead === 0) socket.destroy();
+  }
+
+  /** The stop's time is up: closes every connection left. */
+  closeAll(): void {
+    this.#stopping = true;
+    for (const socket of this.#sockets) socket.destroy();
+  }
+}
