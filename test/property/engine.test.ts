@@ -112,7 +112,10 @@ describe('the engine agrees with the reference evaluator', () => {
 });
 
 describe('contains_any and contains_all over long lists (a Set instead of a scan) agree with the reference', () => {
-  const item = fc.oneof(fc.constantFrom('a', 'b', 'x', '10.1.2.3', '10.9.9.9', '192.168.0.1', '', 'true'), fc.constantFrom(0, 1, 2.5, -3), fc.boolean(), fc.constantFrom({ k: 'a' }, ['a'], null));
+  // Records and lists too (keyed in a Map, not scanned): records whose members come in another order, nested lists, -0.
+  const small = fc.constantFrom<unknown>('a', 'b', 1, -0, 0, null, true);
+  const composite = fc.oneof(fc.dictionary(fc.constantFrom('k', 'j', 'm'), small, { maxKeys: 3 }), fc.array(small, { maxLength: 2 }), fc.array(fc.array(small, { maxLength: 2 }), { maxLength: 2 }));
+  const item = fc.oneof(fc.constantFrom('a', 'b', 'x', '10.1.2.3', '10.9.9.9', '192.168.0.1', '', 'true'), fc.constantFrom(0, 1, 2.5, -3), fc.boolean(), fc.constantFrom({ k: 'a' }, ['a'], null), composite);
   const constant = fc.constantFrom('"a"', '"x"', '"10.1.2.3"', '1', 'true', 'cidr("10.0.0.0/8")', 'ip("192.168.0.1")');
   test('lists from the request on both sides, and request lists against constant ones with ranges and addresses', () => {
     fc.assert(
@@ -130,6 +133,28 @@ describe('contains_any and contains_all over long lists (a Set instead of a scan
         }
       }),
       { numRuns: 500 },
+    );
+  });
+});
+
+describe('contains_any and contains_all over long lists of records and lists', () => {
+  const { set } = build(['permit (action == "all", resource) when { subject.tags contains_all resource.tags };', 'permit (action == "any", resource) when { subject.tags contains_any resource.tags };']);
+  const asked = (action: string, left: unknown[], right: unknown[]) =>
+    decide(set, { subject: { type: 'user', id: 'u', properties: { tags: left } }, action: { name: action }, resource: { type: 'doc', id: '1', properties: { tags: right } } }).decision;
+
+  test('records are equal whatever the order of their members, at any depth; lists by their items in order', () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.integer({ min: 0, max: 50 }), fc.string({ maxLength: 3 })), { minLength: 9, maxLength: 30 }), fc.boolean(), (pairs, nested) => {
+        const left = pairs.map(([n, t]) => (nested ? { a: n, b: [t, { c: n, d: t }] } : { a: n, b: t }));
+        // The same records built member by member in the reverse order.
+        const right = pairs.map(([n, t]) => (nested ? { b: [t, { d: t, c: n }], a: n } : { b: t, a: n }));
+        expect(asked('all', left, right)).toBe(true);
+        expect(asked('any', left, right.slice(0, 1))).toBe(true);
+        // One member different is another record; a list with its items swapped is another list.
+        expect(asked('any', left, [{ a: -1, b: 'x' }, [pairs[0]![1], pairs[0]![0]]])).toBe(false);
+        expect(asked('all', left, [...right, { ...right[0], extra: 1 }])).toBe(false);
+      }),
+      { numRuns: 200 },
     );
   });
 });

@@ -63,6 +63,39 @@ export function valueEquals(a: unknown, b: unknown, depth = 0): boolean {
   return typeof ea === 'function' && ea.call(a, b);
 }
 
+/**
+ * A text that two records, lists or entities share exactly when `valueEquals` holds between
+ * them — keys sorted, as record equality ignores their order — so a long list of them can be
+ * searched through a Map. `null` for what has no such text: a value that equals nothing
+ * (NaN), one nested past `valueEquals`' depth, or a kind compared by its own `equals`.
+ */
+export function valueKey(v: unknown, depth = 0): string | null {
+  if (typeof v === 'string') return JSON.stringify(v);
+  // -0 and 0 are equal, and NaN equals nothing; other doubles print uniquely.
+  if (typeof v === 'number') return Number.isNaN(v) ? null : v === 0 ? '0' : String(v);
+  if (typeof v === 'boolean') return v ? 'true' : 'false';
+  if (v === null) return 'null';
+  if (depth > 64 || typeof v !== 'object') return null;
+  if (Array.isArray(v)) {
+    const items: string[] = [];
+    for (const item of v) {
+      const k = valueKey(item, depth + 1);
+      if (k === null) return null;
+      items.push(k);
+    }
+    return `[${items.join(',')}]`;
+  }
+  if (v instanceof EntityRef) return `&${JSON.stringify(v.type)}:${JSON.stringify(v.id)}`;
+  if (!isRecord(v)) return null;
+  const members: string[] = [];
+  for (const name of Object.keys(v).sort()) {
+    const k = valueKey(v[name], depth + 1);
+    if (k === null) return null;
+    members.push(`${JSON.stringify(name)}:${k}`);
+  }
+  return `{${members.join(',')}}`;
+}
+
 /** The name of a value's type as messages show it. */
 export function typeName(v: unknown): string {
   if (v === null) return 'null';
