@@ -26,7 +26,13 @@ const prefix = symbols.prefix;
 @lexer grammarLexer
 
 # policy ::= annotation* effect target? condition* reason? ";"
-policy -> annotation:* effect target:? condition:* reason:? ";"   {% b.policy %}
+# (Repetitions as linked lists: nearley's `:*` copies the list at every item, so 10,000
+# annotations took seconds.)
+policy -> annotations:? effect target:? conditions:? reason:? ";"   {% b.policy %}
+annotations -> annotation                                      {% b.one %}
+             | annotations annotation                          {% b.next %}
+conditions -> condition                                        {% b.one %}
+            | conditions condition                             {% b.next %}
 
 # annotation ::= "@" word ( "(" ( STRING ( "," STRING )* ",":? )? ")" )?
 annotation -> "@" %word                                        {% b.annotation %}

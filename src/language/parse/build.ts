@@ -64,6 +64,8 @@ interface Link {
 
 export const one = (d: unknown[]): Link => ({ before: null, item: d[0] });
 export const append = (d: unknown[]): Link => ({ before: d[0] as Link, item: d[2] });
+/** The same without a separator (annotations, conditions). */
+export const next = (d: unknown[]): Link => ({ before: d[0] as Link, item: d[1] });
 
 function listOf<T>(last: Link): T[] {
   const out: T[] = [];
@@ -72,7 +74,7 @@ function listOf<T>(last: Link): T[] {
 }
 
 export function policy(d: unknown[]): RawPolicy {
-  const annotations = d[0] as Annotation[];
+  const annotations = d[0] === null ? [] : listOf<Annotation>(d[0] as Link);
   const effectToken = d[1] as Token;
   const semicolon = d[5] as Token;
   const reason = d[4] as { value: string } | null;
@@ -81,7 +83,7 @@ export function policy(d: unknown[]): RawPolicy {
     effect: effectToken.value as Effect,
     effectSpan: spanOf(effectToken, effectToken),
     target: d[2] as RawPolicy['target'],
-    conditions: d[3] as Condition[],
+    conditions: d[3] === null ? [] : listOf<Condition>(d[3] as Link),
     reason: reason === null ? null : reason.value,
     span: spanOf(annotations[0] ?? effectToken, semicolon),
   };
