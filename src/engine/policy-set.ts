@@ -4,7 +4,7 @@ import { parseSchema, type Schema } from '../language/check/check.js';
 import { Checker } from '../language/check/checker.js';
 import { compilePolicy, type CompiledPolicy } from '../language/compile/compile-policy.js';
 import { diagnostic, sortDiagnostics, type Diagnostic } from '../language/diagnostic.js';
-import { parse, policiesOf, type Strings } from '../language/parse/parse.js';
+import { parse, PARSE_LIMITS, policiesOf, type Strings } from '../language/parse/parse.js';
 import { SourceText } from '../language/parse/source-text.js';
 import { PolicyIndex } from './index.js';
 
@@ -84,7 +84,6 @@ function* building(sources: readonly PolicySource[], schemaSource: PolicySource 
   }
   const ordered = sortedSources(sources);
   const seen = new Map<string, { file: string; span: Span }>();
-  const duplicates: Diagnostic[] = [];
   const policies: CompiledPolicy[] = [];
   const strings: Strings = new Map();
   for (const { file, text } of ordered) {
@@ -94,11 +93,14 @@ function* building(sources: readonly PolicySource[], schemaSource: PolicySource 
     let ordinal = 0;
     const parsing = policiesOf(file, text, undefined, strings);
     let step = parsing.next();
+    const duplicates: Diagnostic[] = [];
     for (; step.done !== true; step = parsing.next()) {
       const policy = step.value;
       // Every policy read is a step, parsed or not: a broken folder is read in slices too.
       yield;
       if (policy === null) continue;
+      // A file past its share of errors is reported as such: checking on would only cost time and memory.
+      if (checked.length + duplicates.length > PARSE_LIMITS.diagnostics) continue;
       checker.checkPolicy(policy);
       const id = policyId(file, ++ordinal, policy.annotations);
       const first = seen.get(id);
@@ -112,9 +114,9 @@ function* building(sources: readonly PolicySource[], schemaSource: PolicySource 
       // make a policy that parsed and checked unsafe to compile, and the set is dropped then.
       if (diagnostics.length + checked.length + duplicates.length === 0) policies.push(compilePolicy(policy, id, file, source));
     }
-    diagnostics.push(...step.value, ...checked);
+    // Pushed one by one: spreading a hundred thousand arguments overflows the stack.
+    for (const d of capped(file, step.value.concat(checked, duplicates))) diagnostics.push(d);
   }
-  diagnostics.push(...duplicates);
   if (diagnostics.length > 0) return { set: null, diagnostics: sortDiagnostics(diagnostics) };
   // The whole set's parts take a few milliseconds each at 10,000 policies: a slice each.
   const index = new PolicyIndex(policies);
@@ -122,6 +124,14 @@ function* building(sources: readonly PolicySource[], schemaSource: PolicySource 
   const revision = revisionOf(ordered, schemaSource);
   yield;
   return { set: policySet(ordered, schema, policies, index, revision), diagnostics: [] };
+}
+
+/** A file's parse and check errors: at most PARSE_LIMITS.diagnostics of them (the first, by place), and a note when more were dropped. */
+function capped(file: string, found: Diagnostic[]): Diagnostic[] {
+  const errors = found.filter((d) => d.code !== 'limit');
+  if (errors.length <= PARSE_LIMITS.diagnostics) return found;
+  const kept = sortDiagnostics(errors).slice(0, PARSE_LIMITS.diagnostics);
+  return [...kept, diagnostic('limit', file, kept[kept.length - 1]!.span, `too many errors; stopped after ${PARSE_LIMITS.diagnostics}`)];
 }
 
 /** Sources in the order a build reads them (by file name), whatever order they were listed in. */

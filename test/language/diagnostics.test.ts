@@ -103,3 +103,23 @@ describe('diagnostics (golden files)', () => {
     expect(set).toBeNull();
   });
 });
+
+describe('a file with many problems', () => {
+  test('check errors are capped per file as parse errors are: the first 50 by place, then a note (200,000 of them overflowed the stack)', () => {
+    const { set, diagnostics } = buildPolicySet([{ file: 'a.gavel', text: 'permit when { 1 };\n'.repeat(200_000) }, { file: 'b.gavel', text: 'permit when { 2 };\n' }]);
+    expect(set).toBeNull();
+    const inA = diagnostics.filter((d) => d.file === 'a.gavel');
+    expect(inA).toHaveLength(51);
+    expect(inA.slice(0, 50).map((d) => d.span.start.line)).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
+    expect(inA[50]).toMatchObject({ code: 'limit', message: 'too many errors; stopped after 50' });
+    // Another file's problems are still reported.
+    expect(diagnostics.filter((d) => d.file === 'b.gavel').map((d) => d.message)).toEqual(['`when` needs a boolean condition, not number']);
+  });
+
+  test('duplicate ids count toward the same cap', () => {
+    const { diagnostics } = buildPolicySet([{ file: 'a.gavel', text: '@id("x") permit;\n'.repeat(1000) }]);
+    expect(diagnostics).toHaveLength(51);
+    expect(diagnostics.filter((d) => d.code === 'duplicate-id')).toHaveLength(50);
+    expect(diagnostics.at(-1)).toMatchObject({ code: 'limit' });
+  });
+});
