@@ -123,3 +123,22 @@ describe('a file with many problems', () => {
     expect(diagnostics.at(-1)).toMatchObject({ code: 'limit' });
   });
 });
+
+describe('the checker on lists of ranges', () => {
+  test.each([
+    '[cidr("10.0.0.0/8")] contains ip("10.1.2.3")',
+    '[cidr("10.0.0.0/8")] contains "10.1.2.3"',
+    '[cidr("10.0.0.0/8"), cidr("192.168.0.0/16")] contains_any [ip("10.1.2.3"), ip("172.16.0.1")]',
+    '[cidr("10.0.0.0/8")] contains_all [ip("10.1.2.3"), "10.9.9.9"]',
+    'ip("10.1.2.3") in [cidr("10.0.0.0/8")]',
+  ])('`%s` holds addresses, as `in` does: accepted, and true', (condition) => {
+    const { set, diagnostics } = buildPolicySet([{ file: 'a.gavel', text: `permit when { ${condition} };` }]);
+    expect(diagnostics.map(formatDiagnostic)).toEqual([]);
+    expect(decide(set!, {}).decision).toBe(true);
+  });
+
+  test('a value that is not an address against ranges is still refused', () => {
+    const { diagnostics } = buildPolicySet([{ file: 'a.gavel', text: 'permit when { [cidr("10.0.0.0/8")] contains 5 };' }]);
+    expect(diagnostics.map((d) => d.message)).toEqual([expect.stringMatching(/^`contains` compares ip with number/)]);
+  });
+});

@@ -189,14 +189,15 @@ export class Checker {
         if (right.kind === 'cidr') {
           if (!fits(left, T.ip)) this.report('type-mismatch', where, `only an IP address can be \`in\` a CIDR range, not ${showType(left)}`);
         } else if (right.kind === 'list') {
-          const of = right.of.kind === 'cidr' ? T.ip : right.of;
-          this.checkComparable(left, of, where, 'in');
+          this.checkComparable(left, asMember(right.of), where, 'in');
         } else if (right.kind !== 'any') {
           this.report('type-mismatch', expr.right.span, `\`in\` needs a list or a CIDR range on its right, not ${showType(right)}`);
         }
         return;
+      // `list contains x` is `x in list`, and `contains_any`/`contains_all` ask it of each item on
+      // the right: a range in the list holds addresses, as for `in`.
       case 'contains':
-        if (left.kind === 'list') this.checkComparable(left.of, right, where, 'contains');
+        if (left.kind === 'list') this.checkComparable(asMember(left.of), right, where, 'contains');
         else if (left.kind !== 'any') this.report('type-mismatch', expr.left.span, `\`contains\` needs a list on its left, not ${showType(left)}`);
         return;
       case 'contains_any':
@@ -204,7 +205,7 @@ export class Checker {
         for (const [side, t] of [[expr.left, left], [expr.right, right]] as const) {
           if (t.kind !== 'list' && t.kind !== 'any') this.report('type-mismatch', side.span, `\`${expr.op}\` needs lists on both sides, not ${showType(t)}`);
         }
-        if (left.kind === 'list' && right.kind === 'list') this.checkComparable(left.of, right.of, where, expr.op);
+        if (left.kind === 'list' && right.kind === 'list') this.checkComparable(asMember(left.of), right.of, where, expr.op);
         return;
     }
   }
@@ -237,4 +238,9 @@ export class Checker {
     const result = BUILTINS.get(expr.name)!.impl(expr.args.map((a) => (a as { value: Value }).value));
     if (isFailure(result)) this.report('invalid-literal', expr.span, `\`${expr.name}\`: ${result.error}`);
   }
+}
+
+/** What a list item of this type holds as a member: a CIDR range holds addresses. */
+function asMember(item: Type): Type {
+  return item.kind === 'cidr' ? T.ip : item;
 }
