@@ -48,4 +48,10 @@ describe('gavel fmt', () => {
     expect(result.text).toBe(broken);
     expect(result.diagnostics).toHaveLength(1);
   });
+
+  test('a comment at the end of a line holding two policies stays with the second, the one it follows', () => {
+    const once = format('x.gavel', 'permit when { context.a }; permit when { context.b }; // about b\n').text;
+    expect(once).toBe('permit\nwhen { context.a };\n\npermit\nwhen { context.b }; // about b\n');
+    expect(format('x.gavel', once).text).toBe(once);
+  });
 });

@@ -152,7 +152,7 @@ function printCondition(kind: 'when' | 'unless', c: PolicyItems['conditions'][nu
 export function printFile(file: PolicyFile): string {
   const blocks: string[] = [];
   let rest = [...file.comments];
-  for (const policy of file.policies) {
+  file.policies.forEach((policy, n) => {
     const items = itemsOf(policy);
     const own = rest.filter((c) => c.span.start.offset < policy.span.end.offset);
     rest = rest.filter((c) => c.span.start.offset >= policy.span.end.offset);
@@ -160,14 +160,15 @@ export function printFile(file: PolicyFile): string {
     const before = own.filter((c) => c.span.start.offset < policy.span.start.offset);
     attach(items.all, inside);
     const body = printPolicy(policy, items);
-    // A comment after the `;` on its line stays there.
-    const after = rest.find((c) => c.span.start.line === policy.span.end.line);
+    // A comment after the `;` on its line stays there — unless another policy follows on that line first: it is that one's.
+    const nextStart = file.policies[n + 1]?.span.start.offset ?? Number.POSITIVE_INFINITY;
+    const after = rest.find((c) => c.span.start.line === policy.span.end.line && c.span.start.offset < nextStart);
     if (after !== undefined) {
       rest = rest.filter((c) => c !== after);
       body[body.length - 1] += ` //${after.text.trimEnd()}`;
     }
     blocks.push([...printLeading(before, policy.span), ...body].join('\n'));
-  }
+  });
   if (rest.length > 0) blocks.push(printLeading(rest, null).join('\n'));
   return blocks.length === 0 ? '' : blocks.join('\n\n') + '\n';
 }
