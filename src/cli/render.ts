@@ -22,7 +22,7 @@ export function renderDecision(d: Decision): string[] {
 /** `--why --json`: the decision without its trace (the rows say what matters), and why. */
 export function whyJson(w: WhyNot): object {
   const { explanation: _trace, ...decision } = w.decision;
-  return { ...decision, why: { forbids: w.forbids, permits: w.permits } };
+  return { ...decision, why: { forbids: w.forbids, permits: w.permits, overridden: w.overridden } };
 }
 
 /** `--why`: the verdict, the forbids that fired, and what each near-miss permit would need. */
@@ -39,7 +39,10 @@ export function renderWhyNot(w: WhyNot): string[] {
       lines.push(f.stops === null ? '      stops applying: never, for a request its target matches (it has no conditions)' : `      stops applying when: ${f.stops}`);
     }
   }
-  if (w.permits.length === 0) lines.push('  no permit matches this request\'s target');
+  if (w.overridden.length > 0) lines.push(`  permits that would allow, overridden by the forbids above: ${w.overridden.map((p) => `${p.id}  (${p.location})`).join(', ')}`);
+  if (w.permits.length === 0) {
+    if (w.overridden.length === 0) lines.push('  no permit matches this request\'s target');
+  }
   else lines.push(w.forbids.length === 0 ? '  permits whose target matched:' : '  permits whose target matched (each allows only once every forbid above stops applying):');
   for (const p of w.permits) {
     lines.push(`    ${p.id}  (${p.location})`);

@@ -38,7 +38,8 @@ ${p.error === null ? '' : html`<br>error: <code>${p.error}</code>`}
 <br>would allow when: <code class="needs">${p.needs}</code></li>`,
   );
   return html`${forbids.length === 0 ? html`<p>No forbid fired.</p>` : html`<h3>Forbids that fired</h3><ul id="forbids">${forbids}</ul>`}
-${permits.length === 0 ? html`<p>No permit's target matches this request: no policy was written for it.</p>` : html`<h3>Permits whose target matched</h3>${forbids.length === 0 ? '' : html`<p class="muted">Each allows only once every forbid above stops applying.</p>`}<ul id="permits">${permits}</ul>`}`;
+${w.overridden.length === 0 ? '' : html`<h3>Permits that would allow, overridden by the forbids above</h3><ul id="overridden">${w.overridden.map((o) => html`<li><code>${o.id}</code> <span class="muted">(${o.location})</span></li>`)}</ul>`}
+${permits.length === 0 ? (w.overridden.length === 0 ? html`<p>No permit's target matches this request: no policy was written for it.</p>` : '') : html`<h3>Permits whose target matched</h3>${forbids.length === 0 ? '' : html`<p class="muted">Each allows only once every forbid above stops applying.</p>`}<ul id="permits">${permits}</ul>`}`;
 }
 
 /** Against which revision the logged request was decided again, and what the live policies say of it when they differ. */

@@ -219,7 +219,7 @@ function routes(scope: FastifyInstance, options: ConsoleOptions, key: string, se
     if (record.request !== undefined && record.request !== null) await revisions?.load(record.revision);
     const explained = explainLogged(record, (r) => revisions?.get(r) ?? { kind: 'unknown' }, options.policies.current);
     if (explained === null) return sendPage(reply, 200, decisionPage(record, null, { csrf, revision: options.policies.current.revision }));
-    const why = { decision: explained.decision, forbids: explained.why_not?.forbids ?? [], permits: explained.why_not?.permits ?? [] };
+    const why = { decision: explained.decision, forbids: explained.why_not?.forbids ?? [], permits: explained.why_not?.permits ?? [], overridden: explained.why_not?.overridden ?? [] };
     const live = options.policies.current;
     const by = explained.explained_with;
     const redecided = { revision: by.revision, stored: by.source === 'stored', live: by.revision === live.revision ? null : { revision: live.revision, decision: decide(live, record.request as Request).decision } };

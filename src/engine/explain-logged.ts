@@ -48,8 +48,8 @@ export function explainLogged(record: DecisionRecord, revision: (id: string) => 
   const decision = decide(set, request, { explain: true });
   let why: LoggedExplanation['why_not'] = null;
   if (!decision.decision) {
-    const { forbids, permits } = whyNot(set, request);
-    why = { forbids, permits };
+    const { forbids, permits, overridden } = whyNot(set, request);
+    why = { forbids, permits, overridden };
   }
   return { record, explained_with: explainedWith, decision, same_verdict: decision.decision === record.decision, why_not: why };
 }

@@ -47,29 +47,42 @@ export interface MissedPermit {
   needs: string;
 }
 
+/** A permit whose conditions held: it would allow, but a forbid overrode it. */
+export interface OverriddenPermit {
+  id: string;
+  location: string;
+}
+
 export interface WhyNot {
   decision: Decision;
   forbids: FiredForbid[];
   permits: MissedPermit[];
+  /** Permits that were satisfied, overridden by the forbids that fired. */
+  overridden: OverriddenPermit[];
 }
 
 export function whyNot(set: PolicySet, request: Request): WhyNot {
   const decision = decide(set, request, { explain: true });
   const forbids: FiredForbid[] = [];
   const permits: MissedPermit[] = [];
+  const overridden: OverriddenPermit[] = [];
   for (const t of decision.explanation!.trace) {
     const p = set.byId.get(t.id)!;
     if (t.effect === 'forbid') {
       if (t.outcome !== 'not-satisfied') forbids.push({ id: t.id, location: t.location, reason: p.reason, error: t.error ?? null, stops: stops(p) });
       continue;
     }
-    if (t.outcome === 'satisfied' || t.failed?.part === 'target') continue;
+    if (t.outcome === 'satisfied') {
+      overridden.push({ id: t.id, location: t.location });
+      continue;
+    }
+    if (t.failed?.part === 'target') continue;
     const failed = t.failed === undefined ? null : { part: t.failed.part as 'when' | 'unless', condition: t.failed.condition, location: t.failed.location };
     permits.push({ id: t.id, location: t.location, failed, error: t.error ?? null, needs: needs(p, request) });
   }
   // The trace is in index order; reports are read by people, in id order.
   const byId = (a: { id: string }, b: { id: string }) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
-  return { decision, forbids: forbids.sort(byId), permits: permits.sort(byId) };
+  return { decision, forbids: forbids.sort(byId), permits: permits.sort(byId), overridden: overridden.sort(byId) };
 }
 
 /** The conditions that do not hold yet on `request`, those it decides left as written. */

@@ -85,6 +85,11 @@ describe('gavel eval --why', () => {
     expect(out.why.forbids).toEqual([
       { id: 'patients.outside-us', location: 'patients.gavel:23:1', reason: 'patient records stay in the US without a transfer agreement', error: null, stops: 'subject.country == "US" || subject.roles contains "transfer-agreement"' },
     ]);
+    // The permit that held is named as overridden, not left out as if none matched.
+    expect(out.why.overridden).toEqual([{ id: 'patients.clinician-read', location: 'patients.gavel:5:1' }]);
+    const text = await gavel(['eval', '--why'], { cwd: ws.dir, stdin: JSON.stringify(clinician('DE', 'phi:read')) });
+    expect(text.stdout).toContain('  permits that would allow, overridden by the forbids above: patients.clinician-read  (patients.gavel:5:1)\n');
+    expect(text.stdout).not.toContain('no permit matches');
   });
 
   test('a deny for lack of a permit names the near-miss permits and what they would need', async () => {

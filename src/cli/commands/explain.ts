@@ -94,6 +94,7 @@ function render(x: LoggedExplanation): string[] {
         out.push(f.stops === null ? '    stops applying: never, for a request its target matches (it has no conditions)' : `    stops applying when: ${f.stops}`);
       }
     }
+    if (x.why_not.overridden.length > 0) out.push('', 'permits that would allow, overridden by the forbids above:', ...x.why_not.overridden.map((p) => `  ${p.id} (${p.location})`));
     if (x.why_not.permits.length > 0) out.push('', fired.length === 0 ? 'what would allow:' : 'what would allow, once every forbid that fired stops applying:', ...x.why_not.permits.map((p) => `  ${p.id} (${p.location}) needs: ${p.needs}`));
   }
   return out;
