@@ -491,6 +491,19 @@ describe('gavel serve', () => {
     await until(() => warnings() === 2);
   });
 
+  test('invalid policies in a folder named by GAVEL_POLICIES or the config file are reported under that folder', async () => {
+    ws = workspace();
+    const { mkdirSync, writeFileSync } = await import('node:fs');
+    mkdirSync(join(ws.dir, 'badpol'));
+    writeFileSync(join(ws.dir, 'badpol', 'a.gavel'), 'permit when { nope };');
+    writeFileSync(join(ws.dir, 'gavel.json'), JSON.stringify({ policies: 'badpol' }));
+    const args = ['serve', '--http', '127.0.0.1:0', '--grpc', '127.0.0.1:0', '--db', ':memory:'];
+    const byEnv = await gavel(args, { cwd: ws.dir, env: { GAVEL_POLICIES: 'badpol' } });
+    expect([byEnv.code, byEnv.stderr]).toEqual([1, expect.stringContaining('badpol/a.gavel:1:15: error: unknown name `nope`')]);
+    const byFile = await gavel([...args, '--config', 'gavel.json'], { cwd: ws.dir });
+    expect([byFile.code, byFile.stderr]).toEqual([1, expect.stringContaining('badpol/a.gavel:1:15: error: unknown name `nope`')]);
+  });
+
   test('refuses to start on invalid policies, with the diagnostics', async () => {
     ws = workspace();
     const { writeFileSync } = await import('node:fs');

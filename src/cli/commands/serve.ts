@@ -10,7 +10,7 @@ import { AttemptLimit } from '../../server/attempt-limit.js';
 import { ClientKeys } from '../../server/keys.js';
 import { createHmac, randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { userEntities } from '../../issuer/apply-document.js';
 import { Issuer } from '../../issuer/issuer.js';
 import { KeyRing } from '../../issuer/keys.js';
@@ -194,8 +194,10 @@ async function serveUntilStopped(argv: string[], io: CliIo, osSignals: ServeSign
   const dir = config.policies;
   const result = await loadSet(dir);
   if (result.set === null) {
-    if (say.format === 'json') say.error('cannot start: the policies are invalid', { details: diagnosticLines(result, values.policies ?? 'policies') });
-    else printDiagnostics(io, result, values.policies ?? 'policies');
+    // Named as the operator gave the folder: the flag as typed, else (config file, GAVEL_POLICIES) from here.
+    const label = values.policies ?? (relative(io.cwd, dir) || '.');
+    if (say.format === 'json') say.error('cannot start: the policies are invalid', { details: diagnosticLines(result, label) });
+    else printDiagnostics(io, result, label);
     return Exit.failed;
   }
   // Reloads in a worker thread: parsing and building a million-prefix list would stop requests for a second or two.
