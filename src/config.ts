@@ -13,6 +13,7 @@ import { IP_LIST_FORMATS, type IpListFormat } from './signals/ip/list-format.js'
 import { IP_LIST_NAME, type IpListConfig } from './signals/ip/list-config.js';
 import { issuerProblems, type Algorithm, type TrustedIssuer } from './tokens/trusted-issuer.js';
 import { readJson } from './formats/json-error.js';
+import { suggest } from './language/check/suggest.js';
 import { whyUnreadable } from './formats/file-error.js';
 import { SIGNING_ALGORITHMS, type SigningAlgorithm } from './issuer/keys.js';
 
@@ -123,6 +124,22 @@ export function parseAddress(text: string, where: string): { host: string; port:
 
 /** The environment variables configuration reads. */
 const VARIABLES = ['GAVEL_CONFIG', 'GAVEL_POLICIES', 'GAVEL_DB', 'GAVEL_HTTP', 'GAVEL_GRPC', 'GAVEL_CLIENT_KEYS', 'GAVEL_ADMIN_KEY', 'GAVEL_ISSUER_URL', 'GAVEL_ISSUER_SECRET', 'GAVEL_LOG_FORMAT'] as const;
+
+/**
+ * `GAVEL_*` variables Gavel does not read, each with what to do: a misspelt one would be a
+ * setting quietly left out. Said, not refused: Kubernetes sets `GAVEL_SERVICE_HOST`,
+ * `GAVEL_PORT_…` and the like in every pod beside a Service named gavel (those are not said).
+ */
+export function unknownVariables(env: NodeJS.ProcessEnv): string[] {
+  const known: readonly string[] = VARIABLES;
+  return Object.keys(env)
+    .filter((name) => name.startsWith('GAVEL_') && !known.includes(name) && !/^GAVEL_(SERVICE_|PORT($|_))/.test(name))
+    .sort()
+    .map((name) => {
+      const near = suggest(name, known);
+      return `${name} is not a variable Gavel reads; it is ignored${near === null ? ` (Gavel reads ${known.join(', ')})` : `: did you mean ${near}?`}`;
+    });
+}
 
 export function loadConfig(inputs: ConfigInputs): Config {
   const { cwd, flags, env } = inputs;

@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
-import { ConfigError, loadConfig } from '../src/config.js';
+import { ConfigError, loadConfig, unknownVariables } from '../src/config.js';
 
 let dir = '';
 beforeEach(() => {
@@ -221,5 +221,14 @@ describe('configuration', () => {
     expect(loadConfig({ cwd: dir, flags: { config: 'set.json' }, env: {} }).issuer).toMatchObject({ refreshGraceSeconds: 0, refreshTtlSeconds: 86_400 });
     write('bad.json', { issuer: { refresh_grace_seconds: 3_600 } });
     expect(() => loadConfig({ cwd: dir, flags: { config: 'bad.json' }, env: {} })).toThrow('bad.json: issuer.refresh_grace_seconds: expected a whole number of seconds from 0 to 300');
+  });
+});
+
+describe('GAVEL_* variables Gavel does not read', () => {
+  test('are said with a suggestion when one is near, and those Kubernetes sets for a Service named gavel are not', () => {
+    expect(unknownVariables({ GAVEL_HTPP: '127.0.0.1:1', GAVEL_TRUSTED_PROXIES: '127.0.0.1/32', GAVEL_SERVICE_HOST: '10.0.0.1', GAVEL_PORT: 'tcp://10.0.0.1:8181', GAVEL_PORT_8181_TCP: 'tcp://10.0.0.1:8181', GAVEL_HTTP: '127.0.0.1:8181', PATH: '/bin' })).toEqual([
+      'GAVEL_HTPP is not a variable Gavel reads; it is ignored: did you mean GAVEL_HTTP?',
+      expect.stringMatching(/^GAVEL_TRUSTED_PROXIES is not a variable Gavel reads; it is ignored \(Gavel reads GAVEL_CONFIG, GAVEL_POLICIES, /),
+    ]);
   });
 });

@@ -46,7 +46,7 @@ export const COMMON = { policies: { type: 'string', short: 'p' }, help: { type: 
 export function databasePath(cwd: string, flag: string | undefined, configFlag?: string): string {
   const named = optionalDatabasePath(cwd, flag);
   if (named !== undefined) return named;
-  const file = configFlag ?? process.env.GAVEL_CONFIG;
+  const file = configFlag ?? variable('GAVEL_CONFIG');
   const db = file === undefined ? undefined : fromConfig(cwd, file).db;
   // A server may keep its state in memory; a command's changes there would be lost when it exits.
   if (db === ':memory:') throw new UsageError(`\`${file}\` keeps the database in memory (\`db: ":memory:"\`): nothing a command did there would be kept; name a database file with --db`);
@@ -69,10 +69,17 @@ function fromConfig(cwd: string, file: string): { db: string; policies: string }
  */
 export function serverPoliciesDir(cwd: string, flag: string | undefined, configFlag: string | undefined): string {
   if (flag !== undefined) return resolve(cwd, flag);
-  const fromEnv = process.env.GAVEL_POLICIES;
-  if (fromEnv !== undefined && fromEnv.trim() !== '') return resolve(cwd, fromEnv);
-  const file = configFlag ?? process.env.GAVEL_CONFIG;
+  const fromEnv = variable('GAVEL_POLICIES');
+  if (fromEnv !== undefined) return resolve(cwd, fromEnv);
+  const file = configFlag ?? variable('GAVEL_CONFIG');
   return (file === undefined ? undefined : fromConfig(cwd, file).policies) ?? resolve(cwd, 'policies');
+}
+
+/** A variable `gavel serve` reads, as it reads it: set but empty is a mistake (a secret store that handed over nothing), never unset. */
+function variable(name: 'GAVEL_CONFIG' | 'GAVEL_POLICIES' | 'GAVEL_DB'): string | undefined {
+  const value = process.env[name];
+  if (value !== undefined && value.trim() === '') throw new UsageError(`${name} is set but empty: unset it, or give it a value`);
+  return value;
 }
 
 /** The `--config` option of a command that works on the server's database. */
@@ -80,9 +87,7 @@ export const CONFIG = { config: { type: 'string', short: 'c' } } as const;
 
 /** As `databasePath`, for a command that works without a database: `undefined` when neither `--db` nor `GAVEL_DB` names one. */
 export function optionalDatabasePath(cwd: string, flag: string | undefined): string | undefined {
-  const fromEnv = process.env.GAVEL_DB;
-  if (flag === undefined && fromEnv !== undefined && fromEnv.trim() === '') throw new UsageError('GAVEL_DB is set but empty: unset it, or name the database');
-  const path = flag ?? fromEnv;
+  const path = flag ?? variable('GAVEL_DB');
   return path === undefined ? undefined : resolve(cwd, path);
 }
 

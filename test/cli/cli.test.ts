@@ -263,12 +263,18 @@ describe('gavel apply', () => {
     expect(JSON.parse(r.stdout)).toMatchObject({ results: [{ type: 'user', id: 'alice' }] });
   });
 
-  test('GAVEL_DB set but empty is a usage error naming it, for every command with a database', async () => {
+  const SEARCH = JSON.stringify({ subject: { type: 'user' }, action: { name: 'read' }, resource: { type: 'doc', id: 'd1' } });
+  test.each(['GAVEL_DB', 'GAVEL_CONFIG'])('%s set but empty is a usage error naming it, for every command with a database, as for gavel serve', async (name) => {
     writeFileSync(join(ws.dir, 'dir.json'), JSON.stringify({ entities: [] }));
-    for (const args of [['apply', 'dir.json'], ['log'], ['explain', 'x'], ['whatif', '--candidate', '.'], ['keys', 'rotate']]) {
-      const r = await gavel(args, { cwd: cwd(), env: { GAVEL_DB: '' } });
-      expect([args[0], r.code, r.stderr]).toEqual([args[0], 2, expect.stringContaining('GAVEL_DB is set but empty: unset it, or name the database')]);
+    for (const args of [['apply', 'dir.json'], ['log'], ['explain', 'x'], ['whatif', '--candidate', '.'], ['keys', 'rotate'], ['search', 'subject']]) {
+      const r = await gavel(args, { cwd: cwd(), env: { [name]: '' }, stdin: SEARCH });
+      expect([args[0], r.code, r.stderr]).toEqual([args[0], 2, expect.stringContaining(`${name} is set but empty: unset it, or give it a value`)]);
     }
+  });
+
+  test('an empty GAVEL_POLICIES is refused by the commands that answer as the server would, as by gavel serve', async () => {
+    const r = await gavel(['search', 'subject'], { cwd: cwd(), env: { GAVEL_POLICIES: ' ' }, stdin: SEARCH });
+    expect([r.code, r.stderr]).toEqual([2, expect.stringContaining('GAVEL_POLICIES is set but empty: unset it, or give it a value')]);
   });
 
   test('commands that only read leave the database as it is: one at an older schema is refused, not migrated', async () => {

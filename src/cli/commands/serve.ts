@@ -38,7 +38,7 @@ import { STOP_GRACE_MS, WorkerLogSink } from '../../store/sqlite/worker-log-sink
 import type { Store } from '../../store/store.js';
 import { missingSecret } from '../issuer-secret.js';
 import { Directory, DirectoryBuilder, LiveDirectory } from '../../engine/directory.js';
-import { ConfigError, loadConfig, type Config } from '../../config.js';
+import { ConfigError, loadConfig, unknownVariables, type Config } from '../../config.js';
 import { createTokenVerifier } from '../../tokens/verify-token.js';
 import { COMMON, flags } from '../args.js';
 import { Exit, UsageError, writeLine, type CliIo } from '../io.js';
@@ -183,6 +183,7 @@ async function serveUntilStopped(argv: string[], io: CliIo, osSignals: ServeSign
   }
   const say = new ServerLog(io, config.logFormat);
   osSignals.tellTo(say);
+  for (const problem of unknownVariables(process.env)) say.warn(problem);
   // TLS files are checked before anything is made: a start they stop leaves nothing behind.
   let tls: TlsMaterial | null = null;
   if (config.tls !== null) {
