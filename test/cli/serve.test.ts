@@ -539,6 +539,20 @@ describe('gavel serve', () => {
     expect(rotate.stderr).toMatch(/the issuer secret `[^`]*issuer\.secret` is missing, but/);
   });
 
+  test('HTTP and gRPC on one port, or an address no interface has, are said as such (exit 2)', async () => {
+    ws = workspace();
+    const { createServer } = await import('node:net');
+    const probe = createServer();
+    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+    const port = (probe.address() as { port: number }).port;
+    await new Promise<void>((resolve) => probe.close(() => resolve()));
+    const same = await gavel(['serve', '--db', ':memory:', '--http', `127.0.0.1:${port}`, '--grpc', `127.0.0.1:${port}`], { cwd: ws.dir });
+    expect([same.code, same.stderr.trim()]).toEqual([2, `gavel serve: cannot listen for gRPC on 127.0.0.1:${port}: EADDRINUSE (Gavel's HTTP listener is on that port: give HTTP and gRPC different ports, with --http and --grpc)`]);
+    // 192.0.2.0/24 is TEST-NET-1 (RFC 5737): no interface here has it.
+    const elsewhere = await gavel(['serve', '--db', ':memory:', '--http', '192.0.2.1:18181', '--grpc', '127.0.0.1:0'], { cwd: ws.dir });
+    expect([elsewhere.code, elsewhere.stderr.trim()]).toEqual([2, 'gavel serve: cannot listen on 192.0.2.1:18181: EADDRNOTAVAIL (no network interface of this machine has that address: choose another address with --http HOST:PORT, GAVEL_HTTP or `http` in the config file)']);
+  });
+
   test.each([
     { flag: '--http', other: '--grpc', says: (port: number) => `cannot listen on 127.0.0.1:${port}: EADDRINUSE` },
     { flag: '--grpc', other: '--http', says: (port: number) => `cannot listen for gRPC on 127.0.0.1:${port}` },

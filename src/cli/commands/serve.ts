@@ -520,9 +520,7 @@ async function serveUntilStopped(argv: string[], io: CliIo, osSignals: ServeSign
   let grpcPort: number;
   try {
     await app.listen({ host: config.http.host, port: config.http.port }).catch((err: unknown) => {
-      const code = (err as NodeJS.ErrnoException).code;
-      const hint = code === 'EADDRINUSE' ? ' (another process listens there: choose another address with --http HOST:PORT, or `http` in the config file)' : '';
-      throw new UsageError(`cannot listen on ${config.http.host}:${config.http.port}: ${code ?? String(err)}${hint}`);
+      throw new UsageError(`cannot listen on ${config.http.host}:${config.http.port}: ${listenProblem(err, 'http')}`);
     });
     grpcPort = await new Promise<number>((resolve, reject) => {
       grpcListener.once('error', reject);
@@ -531,9 +529,9 @@ async function serveUntilStopped(argv: string[], io: CliIo, osSignals: ServeSign
         resolve((grpcListener.address() as AddressInfo).port);
       });
     }).catch((err: unknown) => {
-      const code = (err as NodeJS.ErrnoException).code;
-      const hint = code === 'EADDRINUSE' ? 'another process listens there; ' : '';
-      throw new UsageError(`cannot listen for gRPC on ${config.grpc.host}:${config.grpc.port}: ${code ?? String(err)} (${hint}choose another address with --grpc HOST:PORT)`);
+      // Gavel's own HTTP listener may be the one there.
+      const own = config.grpc.port !== 0 && config.grpc.port === (app.server.address() as AddressInfo | null)?.port && (err as NodeJS.ErrnoException).code === 'EADDRINUSE';
+      throw new UsageError(`cannot listen for gRPC on ${config.grpc.host}:${config.grpc.port}: ${own ? 'EADDRINUSE (Gavel\'s HTTP listener is on that port: give HTTP and gRPC different ports, with --http and --grpc)' : listenProblem(err, 'grpc')}`);
     });
   } catch (err: unknown) {
     await shutdown();
@@ -584,6 +582,25 @@ function issuerSecret(db: string, store: Store, made: NewDatabase): string {
   // An emptied or truncated file must not seal new keys with next to nothing.
   if (text.length < 32) throw new UsageError(`the issuer secret \`${file}\` holds ${text.length === 0 ? 'nothing' : 'fewer than 32 characters'}: restore the secret it held (the signing keys are sealed with it), or set GAVEL_ISSUER_SECRET`);
   return text;
+}
+
+/** Why a listener could not bind, and what to do: the error's code alone said little. */
+function listenProblem(err: unknown, listener: 'http' | 'grpc'): string {
+  const code = (err as NodeJS.ErrnoException).code;
+  const choose = `choose another address with --${listener} HOST:PORT, GAVEL_${listener.toUpperCase()} or \`${listener}\` in the config file`;
+  switch (code) {
+    case 'EADDRINUSE':
+      return `EADDRINUSE (another process listens there: ${choose})`;
+    case 'EADDRNOTAVAIL':
+      return `EADDRNOTAVAIL (no network interface of this machine has that address: ${choose})`;
+    case 'EACCES':
+      return `EACCES (ports below 1024 need privileges: ${choose})`;
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return `${code} (the host name does not resolve: ${choose})`;
+    default:
+      return code ?? (err instanceof Error ? err.message : String(err));
+  }
 }
 
 /** gRPC's credentials: plain, or TLS from the reloader (a client CA: client certificates required). */
