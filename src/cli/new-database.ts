@@ -1,4 +1,4 @@
-import { lstatSync, rmdirSync, rmSync } from 'node:fs';
+import { lstatSync, rmdirSync, rmSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { SqliteStore } from '../store/sqlite/sqlite-store.js';
 import { UsageError } from './io.js';
@@ -74,6 +74,16 @@ export function openStore(path: string, made: NewDatabase | null = null): Sqlite
     return new SqliteStore(path);
   } catch (err: unknown) {
     made?.discard();
-    throw new UsageError(`cannot open the database \`${path}\`: ${err instanceof Error ? err.message : String(err)}`);
+    // SQLite says only "unable to open database file" for a folder given as the database.
+    const folder = path !== ':memory:' && isFolder(path);
+    throw new UsageError(`cannot open the database \`${path}\`: ${folder ? 'it is a folder; name the database file in it (for example data/gavel.db)' : err instanceof Error ? err.message : String(err)}`);
+  }
+}
+
+function isFolder(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
   }
 }

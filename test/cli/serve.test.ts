@@ -539,6 +539,12 @@ describe('gavel serve', () => {
     expect(rotate.stderr).toMatch(/the issuer secret `[^`]*issuer\.secret` is missing, but/);
   });
 
+  test('--db naming a folder is said to be one (SQLite says only that it cannot open it)', async () => {
+    ws = workspace();
+    const r = await gavel(['serve', '--db', '.', '--http', '127.0.0.1:0', '--grpc', '127.0.0.1:0'], { cwd: ws.dir });
+    expect([r.code, r.stderr.trim()]).toEqual([2, 'gavel serve: cannot open the database `' + ws.dir + '`: it is a folder; name the database file in it (for example data/gavel.db)']);
+  });
+
   test('HTTP and gRPC on one port, or an address no interface has, are said as such (exit 2)', async () => {
     ws = workspace();
     const { createServer } = await import('node:net');
