@@ -176,7 +176,6 @@ export function loadConfig(inputs: ConfigInputs): Config {
   if (maxConnections !== undefined && !connectionsOk(maxConnections)) problems.push(`${where}: max_connections: expected a whole number from 16 to 1000000 (connections each listener holds at most)`);
   const logFormat = logFormatAt(env.GAVEL_LOG_FORMAT ?? fromFile.log_format, env.GAVEL_LOG_FORMAT !== undefined ? 'GAVEL_LOG_FORMAT' : `${where}: log_format`, problems);
   if (env.GAVEL_LOG_FORMAT !== undefined && fromFile.log_format !== undefined) logFormatAt(fromFile.log_format, `${where}: log_format`, problems);
-  problems.push(...issuerProblems(trustedIssuers).map((p) => `${where}: ${p}`));
   const adminKey = env.GAVEL_ADMIN_KEY ?? fromFile.admin_key;
   if (adminKey !== undefined && (typeof adminKey !== 'string' || adminKey.length < 16)) problems.push(`${env.GAVEL_ADMIN_KEY !== undefined ? 'GAVEL_ADMIN_KEY' : `${where}: admin_key`}: use a random string of at least 16 characters`);
   let address = { host: '127.0.0.1', port: 8181 };
@@ -295,6 +294,9 @@ function issuersAt(value: unknown, base: string, where: string, problems: string
   if (value === undefined) return [];
   if (!Array.isArray(value)) return problems.push(`${where}: expected a list`), [];
   const out: TrustedIssuer[] = [];
+  // Every entry whose fields can be read is checked as a whole, even one whose keys cannot be: every problem is said at once.
+  const checked: TrustedIssuer[] = [];
+  const labels: string[] = [];
   value.forEach((item, i) => {
     const at = `${where}[${i}]`;
     if (!isObject(item)) return void problems.push(`${at}: expected an object`);
@@ -307,9 +309,12 @@ function issuersAt(value: unknown, base: string, where: string, problems: string
     if (typeof issuer !== 'string') problems.push(`${at}.issuer: expected a string`);
     if (!isStrings(audiences)) problems.push(`${at}.audiences: expected a list of strings`);
     if (algorithms !== undefined && !isStrings(algorithms)) problems.push(`${at}.algorithms: expected a list of strings`);
-    if ((uri === undefined) === (file === undefined)) return void problems.push(`${at}: give exactly one of jwks_uri and jwks_file`);
+    const oneSource = (uri === undefined) !== (file === undefined);
+    if (!oneSource) problems.push(`${at}: give exactly one of jwks_uri and jwks_file`);
     let jwks: JSONWebKeySet | URL | null = null;
-    if (typeof uri === 'string') {
+    if (!oneSource) {
+      // Said above.
+    } else if (typeof uri === 'string') {
       try {
         jwks = new URL(uri);
       } catch {
@@ -324,17 +329,21 @@ function issuersAt(value: unknown, base: string, where: string, problems: string
         problems.push(`${at}.jwks_file: cannot read \`${file}\`: ${(err as Error).message}`);
       }
     } else problems.push(`${at}: jwks_uri and jwks_file are strings`);
-    if (typeof issuer === 'string' && isStrings(audiences) && jwks !== null) {
-      out.push({
+    if (typeof issuer === 'string' && isStrings(audiences)) {
+      const entry: TrustedIssuer = {
         issuer,
         audiences,
-        jwks,
+        jwks: jwks ?? { keys: [] },
         ...(isStrings(algorithms) ? { algorithms: algorithms as Algorithm[] } : {}),
         ...(isStrings(types) && types.length > 0 ? { tokenTypes: types } : {}),
         ...(typeof subjectType === 'string' ? { subjectType } : {}),
-      });
+      };
+      checked.push(entry);
+      labels.push(at);
+      if (jwks !== null) out.push(entry);
     }
   });
+  problems.push(...issuerProblems(checked, labels));
   return out;
 }
 
@@ -455,6 +464,8 @@ function signalsAt(
   if (header !== 'x-forwarded-for' && header !== 'forwarded') problems.push(`${where}: client_address_header: expected "x-forwarded-for" or "forwarded"`);
 
   const ipLists: IpListConfig[] = [];
+  // Where each list was given, for what is wrong with it.
+  const origins: string[] = [];
   const lists = json.ip_lists;
   if (lists !== undefined && !isObject(lists)) problems.push(`${where}: ip_lists: expected an object of list name to file (or to {"path", "format"})`);
   for (const [name, entry] of Object.entries(isObject(lists) ? lists : {})) {
@@ -464,19 +475,25 @@ function signalsAt(
     if (isObject(entry)) onlyKeys(entry, ['path', 'format'], at, problems);
     if (path === null) problems.push(`${at}: expected a file path, or {"path": FILE, "format": "plain" | "scored"}`);
     else if (format !== undefined && !IP_LIST_FORMATS.includes(format as IpListFormat)) problems.push(`${at}.format: expected ${IP_LIST_FORMATS.map((f) => `"${f}"`).join(' or ')}`);
-    else ipLists.push({ name, path: resolve(base, path), ...(format === undefined ? {} : { format: format as IpListFormat }) });
+    else {
+      ipLists.push({ name, path: resolve(base, path), ...(format === undefined ? {} : { format: format as IpListFormat }) });
+      origins.push(at);
+    }
   }
   for (const flag of flags.ipLists ?? []) {
     const eq = flag.indexOf('=');
     if (eq <= 0 || eq === flag.length - 1) problems.push(`--ip-list: \`${flag}\` is not NAME=PATH`);
-    else ipLists.push({ name: flag.slice(0, eq), path: resolve(cwd, flag.slice(eq + 1)) });
+    else {
+      ipLists.push({ name: flag.slice(0, eq), path: resolve(cwd, flag.slice(eq + 1)) });
+      origins.push(`--ip-list ${flag.slice(0, eq)}`);
+    }
   }
   const seen = new Set<string>();
-  for (const l of ipLists) {
-    if (!IP_LIST_NAME.test(l.name)) problems.push(`ip list \`${l.name}\`: a name is lower-case letters, digits, \`.\`, \`_\` and \`-\`, starting with a letter or digit`);
-    if (seen.has(l.name)) problems.push(`ip list \`${l.name}\`: named twice`);
+  ipLists.forEach((l, i) => {
+    if (!IP_LIST_NAME.test(l.name)) problems.push(`${origins[i]}: \`${l.name}\` is not a list name: a name is lower-case letters, digits, \`.\`, \`_\` and \`-\`, starting with a letter or digit`);
+    if (seen.has(l.name)) problems.push(`${origins[i]}: a list named \`${l.name}\` is given already`);
     seen.add(l.name);
-  }
+  });
 
   let velocityMaxKeys = 100_000;
   const velocity = json.velocity;

@@ -49,6 +49,25 @@ describe('configuration', () => {
     }
   });
 
+  test('problems of a trusted issuer and of IP list names say where they are, all at once, issuers counted from 0 as in the file', () => {
+    write('gavel.json', {
+      trusted_issuers: [{ issuer: 'https://x', audiences: ['a'], algorithms: ['HS256'], jwks_file: 'missing.json' }],
+      ip_lists: { Bad: 'lists/a.txt' },
+    });
+    let message = '';
+    try {
+      loadConfig({ cwd: dir, flags: { config: 'gavel.json', ipLists: ['also_Bad=lists/b.txt'] }, env: {} });
+    } catch (err: unknown) {
+      message = (err as Error).message;
+    }
+    expect(message.split('\n')).toEqual([
+      expect.stringMatching(/^gavel\.json: trusted_issuers\[0\]\.jwks_file: cannot read `missing\.json`/),
+      'gavel.json: trusted_issuers[0] (https://x): algorithm `HS256` is not allowed; use one of RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512, EdDSA',
+      'gavel.json: ip_lists.Bad: `Bad` is not a list name: a name is lower-case letters, digits, `.`, `_` and `-`, starting with a letter or digit',
+      '--ip-list also_Bad: `also_Bad` is not a list name: a name is lower-case letters, digits, `.`, `_` and `-`, starting with a letter or digit',
+    ]);
+  });
+
   test('an unknown key, broken JSON or a missing file is an error, not ignored', () => {
     write('a.json', { polices: 'x', htpp: 'y' });
     write('b.json', '{');

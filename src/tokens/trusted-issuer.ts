@@ -34,11 +34,12 @@ export interface TrustedIssuer {
 }
 
 /** Checks issuer configuration; answers what is wrong, or nothing. */
-export function issuerProblems(issuers: readonly TrustedIssuer[]): string[] {
+export function issuerProblems(issuers: readonly TrustedIssuer[], labels?: readonly string[]): string[] {
   const problems: string[] = [];
   const seen = new Set<string>();
   for (const [i, t] of issuers.entries()) {
-    const where = `trusted issuer ${i + 1} (${t.issuer || 'no issuer'})`;
+    // A config file names each by its place in the file (`trusted_issuers[0]`).
+    const where = `${labels?.[i] ?? `trusted issuer ${i + 1}`} (${t.issuer || 'no issuer'})`;
     if (t.issuer === '') problems.push(`${where}: \`issuer\` is empty`);
     if (seen.has(t.issuer)) problems.push(`${where}: listed twice`);
     seen.add(t.issuer);
