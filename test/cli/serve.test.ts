@@ -72,6 +72,9 @@ describe('gavel serve', () => {
     const human = await gavel(['log', '--decision', 'deny', '--limit', '1'], { cwd: ws.dir });
     expect(human.stdout).toMatch(/DENY +user:sara read customer:c-1 by .*customers\.residency.*\[[0-9a-f-]{36}\] request e2e-1$/m);
     expect((await gavel(['log', '--decision', 'maybe'], { cwd: ws.dir })).code).toBe(2);
+    // Nothing matching is said; a subject copied as the log shows it (`user:sara`) gets a hint.
+    const copied = await gavel(['log', '--subject', 'user:sara'], { cwd: ws.dir });
+    expect([copied.code, copied.stdout, copied.stderr]).toEqual([0, '', 'gavel log: no decisions match (--subject takes the subject\'s id: for `user:sara` as the log shows it, that is `sara`)\n']);
     // By interface and time window.
     const cwd = ws.dir;
     const via = async (...args: string[]) => (JSON.parse((await gavel(['log', '--json', ...args], { cwd })).stdout) as { request_id: string }[]).map((r) => r.request_id);

@@ -78,10 +78,19 @@ export async function log(argv: string[], io: CliIo): Promise<number> {
     if (values.json) writeLine(io.stdout, JSON.stringify(shown, null, 2));
     else for (const r of shown) writeLine(io.stdout, line(r));
     if (more) writeLine(io.stderr, `gavel log: the newest ${limit} shown; more match (raise --limit, up to 100000, or narrow --since/--until)`);
+    // Said, so that an empty answer is not taken for a command that did nothing.
+    if (records.length === 0) writeLine(io.stderr, `gavel log: no decisions match${subjectHint(values.subject)}`);
   } finally {
     store.close();
   }
   return Exit.ok;
+}
+
+/** The log shows subjects as `type:id`; --subject takes the id, which a copied label is not. */
+function subjectHint(subject: string | undefined): string {
+  const at = subject?.indexOf(':') ?? -1;
+  if (subject === undefined || at <= 0 || at === subject.length - 1) return '';
+  return ` (--subject takes the subject's id: for \`${subject}\` as the log shows it, that is \`${subject.slice(at + 1)}\`)`;
 }
 
 function line(r: DecisionRecord): string {
