@@ -152,6 +152,11 @@ describe('gavel serve', () => {
     expect(metrics).toMatch(/^gavel_event_loop_utilization (0|1|0\.\d+(e-\d+)?)$/m);
     // Without TLS there is no certificate to expire: an expiry of 0 would fire every "expires soon" alert.
     expect(metrics).not.toContain('gavel_tls_certificate_expiry_timestamp_seconds');
+    // Putting the file back as it was changes no revision, and is said: "rejected" is not the last word in the log.
+    writeFileSync(join(ws.dir, 'policies', 'extra.gavel'), '@id("extra") permit (action == "ping");\n');
+    await until((r) => r.rejected_reload === undefined);
+    for (let i = 0; i < 100 && !server.output().includes('the rejected policy change is undone'); i++) await new Promise((resolve) => setTimeout(resolve, 25));
+    expect(server.output()).toContain(`the rejected policy change is undone; serving revision ${second.revision}`);
   });
 
   test('SIGTERM under load, then SIGTERM and SIGHUP again while it stops: every decision that was answered is in the decision log', async () => {

@@ -399,10 +399,14 @@ async function serveUntilStopped(argv: string[], io: CliIo, osSignals: ServeSign
   // With the admin APIs on (affects, the console, what-if), the set's syntax trees are kept for partial evaluation.
   const trees = config.adminKey === null ? null : new TreeKeeper(live);
   trees?.refresh();
+  // Whether the last change was rejected: its fix is said, even when it restores the revision serving.
+  let rejected = false;
   const reloader = new PolicyReloader(dir, live, (outcome) => {
     metrics.reloaded(outcome);
     if (outcome.result === 'applied') trees?.refresh();
     report(say, outcome, live.current.revision);
+    if (outcome.result === 'unchanged' && rejected) say.info(`the rejected policy change is undone; serving revision ${outcome.revision}`);
+    rejected = outcome.result === 'rejected';
     if (outcome.result === 'applied') warnEmpty(), warnOpenid();
   }, undefined, (set, folder) => saveRevision(set.revision, folder));
   if (config.watch) reloader.watch();
