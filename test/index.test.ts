@@ -29,3 +29,18 @@ describe('the package entry', () => {
     }
   });
 });
+
+describe('importing the package by name', () => {
+  test("the README's `import … from 'gavel'` works in a file inside the checkout (the built entry, through `exports`)", async () => {
+    const { ROOT } = await import('./cli/helpers.js');
+    const file = join(ROOT, `.selfref-${process.pid}.mjs`);
+    writeFileSync(file, "import { buildPolicySet, decide } from 'gavel';\nconst { set } = buildPolicySet([{ file: 'a.gavel', text: 'permit (action == \"read\");' }]);\nconsole.log(decide(set, { action: { name: 'read' } }).decision);\n");
+    try {
+      const { spawnSync } = await import('node:child_process');
+      const r = spawnSync(process.execPath, [file], { cwd: ROOT, encoding: 'utf8' });
+      expect([r.status, r.stdout, r.stderr]).toEqual([0, 'true\n', '']);
+    } finally {
+      rmSync(file, { force: true });
+    }
+  });
+});
