@@ -3,17 +3,20 @@ import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 /*
  * Page tokens of the search APIs. A token says where the next page starts — after the last
  * result given, by id (or name), so results added or removed between pages neither repeat
- * nor hide the others — and which search it continues: a fingerprint of the request's
- * fixed parts and limit (AuthZEN: follow-up requests repeat them unchanged). It is MACed
+ * nor hide the others — which search it continues, a fingerprint of the request's fixed
+ * parts (AuthZEN: follow-up requests repeat them unchanged), and the page size, which a
+ * follow-up may repeat or leave out (the certification's c-4-5-2 sends the token alone). It is MACed
  * with the server's key, so a token that was edited, truncated, or made for another search
  * is refused rather than silently restarting somewhere else.
  */
 
-const VERSION = 1;
+// 2: the page size is in the token (a follow-up may leave `page.limit` out), not in the fingerprint.
+const VERSION = 2;
 
-/** Where a page starts: the key of the last result of the previous page. */
+/** Where a page starts — after the key of the last result of the previous page — and the page size the search pages by. */
 export interface PageCursor {
   after: string;
+  limit: number;
 }
 
 export type PageTokenError = { code: 'ERR_SEARCH_PAGE_TOKEN'; message: string };
@@ -39,7 +42,7 @@ function canonical(value: unknown): string {
 }
 
 export function encodePageToken(key: string | Buffer, search: string, cursor: PageCursor): string {
-  const payload = Buffer.from(JSON.stringify([VERSION, search, cursor.after])).toString('base64url');
+  const payload = Buffer.from(JSON.stringify([VERSION, search, cursor.after, cursor.limit])).toString('base64url');
   return `${payload}.${mac(key, payload)}`;
 }
 
@@ -57,7 +60,7 @@ export function decodePageToken(key: string | Buffer, search: string, token: str
   } catch {
     return bad('it was altered');
   }
-  if (!Array.isArray(decoded) || decoded[0] !== VERSION || typeof decoded[1] !== 'string' || typeof decoded[2] !== 'string') return bad('unknown token version');
-  if (decoded[1] !== search) return bad('it continues another search; repeat the first request\'s subject, action, resource, context and page.limit unchanged');
-  return { after: decoded[2] };
+  if (!Array.isArray(decoded) || decoded[0] !== VERSION || typeof decoded[1] !== 'string' || typeof decoded[2] !== 'string' || !Number.isInteger(decoded[3])) return bad('unknown token version');
+  if (decoded[1] !== search) return bad('it continues another search; repeat the first request\'s subject, action, resource and context unchanged');
+  return { after: decoded[2], limit: decoded[3] as number };
 }

@@ -67,6 +67,8 @@ function readPage(value: unknown, problems: string[]): SearchQuery['page'] {
   if (value === undefined) return { token: null, limit: null };
   if (!isObject(value)) return problems.push('page: expected an object like {"limit": 50}'), { token: null, limit: null };
   const { token, limit } = value;
+  // Draft 04 had clients send `page.next_token` back; 1.0 names it `token`. Ignored, a client paging so would get page one for ever.
+  if (value.next_token !== undefined && token === undefined) problems.push('page.next_token: send a previous response\'s page.next_token back as page.token');
   if (token !== undefined && typeof token !== 'string') problems.push('page.token: expected a string (a previous response\'s page.next_token)');
   if (limit !== undefined && !(typeof limit === 'number' && Number.isInteger(limit) && limit >= 0)) problems.push('page.limit: expected a non-negative integer');
   return { token: typeof token === 'string' ? token : null, limit: typeof limit === 'number' ? limit : null };

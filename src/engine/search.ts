@@ -72,13 +72,17 @@ export function search(query: SearchQuery, deps: SearchDeps): SearchOutcome {
   const limits = deps.limits ?? DEFAULT_SEARCH_LIMITS;
   // AuthZEN 1.0 leaves the page size to the PDP: a larger `limit` gets the largest page and a
   // `next_token`, which a paging client follows (a 400 would break a client that asks for "all").
-  const limit = Math.min(query.page.limit ?? limits.defaultPageSize, limits.maxPageSize);
-  const searchId = fingerprint({ kind: query.kind, request: query.request, limit });
+  const asked = query.page.limit === null ? null : Math.min(query.page.limit, limits.maxPageSize);
+  let limit = asked ?? Math.min(limits.defaultPageSize, limits.maxPageSize);
+  const searchId = fingerprint({ kind: query.kind, request: query.request });
   let after: string | null = null;
   if (query.page.token !== null && query.page.token !== '') {
     const cursor = decodePageToken(deps.pageKey, searchId, query.page.token);
     if ('code' in cursor) return { ok: false, ...cursor };
+    // A follow-up pages as the first request did: its limit may be repeated or left out, not changed.
+    if (asked !== null && asked !== cursor.limit) return { ok: false, code: 'ERR_SEARCH_PAGE_TOKEN', message: `page.token is not valid with page.limit ${asked}: the search it continues pages by ${cursor.limit}; repeat that limit, or leave it out` };
     after = cursor.after;
+    limit = cursor.limit;
   }
   const { keys, candidates } = candidateKeys(query, deps);
   if (keys.length > limits.maxCandidates) {
@@ -93,7 +97,7 @@ export function search(query: SearchQuery, deps: SearchDeps): SearchOutcome {
   return {
     ok: true,
     answer: {
-      page: { next_token: more ? encodePageToken(deps.pageKey, searchId, { after: shown[shown.length - 1] }) : '', count: shown.length, total: allowed.length },
+      page: { next_token: more ? encodePageToken(deps.pageKey, searchId, { after: shown[shown.length - 1], limit }) : '', count: shown.length, total: allowed.length },
       results: shown.map((key) => result(query, key)),
       stats: { candidates, decided: keys.length },
     },

@@ -177,9 +177,25 @@ describe('pagination', () => {
     expect(other.json().message).toMatch(/continues another search/);
     const resized = await page({ ...request, page: { limit: 5, token } });
     expect(resized.statusCode).toBe(400);
+    expect(resized.json().message).toBe('page.token is not valid with page.limit 5: the search it continues pages by 4; repeat that limit, or leave it out');
     const altered = await page({ ...request, page: { limit: 4, token: token.replace(/^./, (c) => (c === 'W' ? 'X' : 'W')) } });
     expect(altered.statusCode).toBe(400);
     expect(altered.json().message).toMatch(/altered/);
+  });
+
+  test('a follow-up may send the token alone: it pages by the first request\'s limit (certification c-4-5-2)', async () => {
+    const first = (await page({ ...request, page: { limit: 4 } })).json() as { page: { next_token: string }; results: { id: string }[] };
+    const second = await page({ ...request, page: { token: first.page.next_token } });
+    expect(second.statusCode).toBe(200);
+    const body = second.json() as { page: { next_token: string; count: number }; results: { id: string }[] };
+    expect(body.page.count).toBe(4);
+    expect(typeof body.page.next_token).toBe('string');
+    expect(body.results.map((r) => r.id).some((id) => first.results.some((f) => f.id === id))).toBe(false);
+  });
+
+  test("draft 04's page.next_token in a request is refused, not ignored (a client paging so got page one for ever)", async () => {
+    const r = await page({ ...request, page: { limit: 4, next_token: 'abc' } });
+    expect([r.statusCode, r.json().message]).toEqual([400, "page.next_token: send a previous response's page.next_token back as page.token"]);
   });
 
   test('limit 0 counts without listing', async () => {
