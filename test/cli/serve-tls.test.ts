@@ -103,6 +103,8 @@ describe('TLS', () => {
     expect(await get(`${server.url}/healthz`)).toEqual({ status: 200, peer: fingerprintOf('server.crt') });
     // The token issuer's URL is https too: what tokens name as their issuer.
     expect(JSON.parse(await body(`${server.url}/.well-known/oauth-authorization-server`)).issuer).toBe(server.url);
+    // So are the AuthZEN metadata's endpoints: a PEP following them must not speak plain HTTP to a TLS port.
+    expect(JSON.parse(await body(`${server.url}/.well-known/authzen-configuration`))).toMatchObject({ policy_decision_point: server.url, access_evaluation_endpoint: `${server.url}/access/v1/evaluation` });
     // What an "expires soon" alert reads: the served certificate's notAfter, in Unix seconds.
     const notAfter = Date.parse(new X509Certificate(read('server.crt')).validTo) / 1000;
     expect(await body(`${server.url}/metrics`)).toMatch(new RegExp(`^gavel_tls_certificate_expiry_timestamp_seconds ${notAfter}$`, 'm'));

@@ -60,10 +60,11 @@ function answered(d: Evaluated | Problems): { decision: boolean; context: Json }
   return authzenDecision(d);
 }
 
-/** `http://ADDRESS:PORT` of the socket a request arrived on (IPv6 in brackets). */
-function localOrigin(address: string | undefined, port: number | undefined): string {
+/** `http(s)://ADDRESS:PORT` of the socket a request arrived on (IPv6 in brackets). */
+function localOrigin(socket: { localAddress?: string; localPort?: number; encrypted?: boolean }): string {
+  const address = socket.localAddress;
   const host = address === undefined ? '127.0.0.1' : address.includes(':') ? `[${address}]` : address;
-  return `http://${host}:${port ?? 80}`;
+  return `${socket.encrypted === true ? 'https' : 'http'}://${host}:${socket.localPort ?? 80}`;
 }
 
 interface BatchBody {
@@ -119,7 +120,7 @@ export function authzenRoutes(app: FastifyInstance, policies: LivePolicySet, bas
   });
 
   const metadata = (request: FastifyRequest, reply: FastifyReply) => {
-    const base = baseUrl?.() ?? localOrigin(request.socket.localAddress, request.socket.localPort);
+    const base = baseUrl?.() ?? localOrigin(request.socket as { localAddress?: string; localPort?: number; encrypted?: boolean });
     reply.header('cache-control', 'max-age=300');
     return {
       policy_decision_point: base,
