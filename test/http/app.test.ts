@@ -156,6 +156,17 @@ describe('POST /access/v1/evaluation', () => {
   });
 });
 
+describe('AuthZEN entities are their spec members', () => {
+  test('a member beside `properties` is ignored, as AuthZEN 1.0 says receivers must; the native API still reads flat entities', async () => {
+    const flatAdmin = { type: 'user', id: 'carol', role: 'admin' };
+    const write = { subject: flatAdmin, action: { name: 'write', role: 'admin' }, resource: active };
+    expect((await post('/access/v1/evaluation', write)).json()).toMatchObject({ decision: false });
+    expect((await post('/access/v1/evaluations', { evaluations: [write] })).json()).toEqual({ evaluations: [{ decision: false }] });
+    expect((await post('/access/v1/evaluation', { ...write, subject: { ...flatAdmin, properties: { role: 'admin' } } })).json()).toMatchObject({ decision: true });
+    expect((await post('/v1/decide', write)).json()).toMatchObject({ decision: true });
+  });
+});
+
 describe('POST /access/v1/evaluations', () => {
   test('items inherit top-level defaults; a member in an item replaces the default whole', async () => {
     const r = await post('/access/v1/evaluations', {
@@ -166,6 +177,16 @@ describe('POST /access/v1/evaluations', () => {
     });
     expect(r.statusCode).toBe(200);
     expect(r.json()).toEqual({ evaluations: [{ decision: true }, { decision: false }, { decision: true }, { decision: false }] });
+  });
+
+  test('an item that leaves out a type or id takes it from the default entity (AuthZEN certification c-3-2-7); its properties stay its own', async () => {
+    const r = await post('/access/v1/evaluations', {
+      subject: alice,
+      action: { name: 'read' },
+      resource: { type: 'record' },
+      evaluations: [{ resource: { id: 'r1', properties: { status: 'active' } } }, { resource: { type: 'record', id: 'r2', properties: { status: 'archived' } } }],
+    });
+    expect(r.json()).toEqual({ evaluations: [{ decision: true }, { decision: false }] });
   });
 
   test('an item that is invalid after merging fails closed in-band; the batch still answers', async () => {

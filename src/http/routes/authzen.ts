@@ -9,6 +9,7 @@ import { validateRequest } from '../../engine/validate-request.js';
 import { withRequestToken, type WithToken } from '../../engine/request-token.js';
 import type { VerifyToken } from '../../tokens/verify-token.js';
 import { SEARCH_PATHS } from './search.js';
+import { authzenEntity, withDefaults } from '../authzen-entities.js';
 import { evaluationBody, evaluationResponse, evaluationsBody, type EvaluationsSemantic } from '../schemas/authzen.js';
 
 type Json = { [k: string]: unknown };
@@ -26,7 +27,7 @@ type Evaluated = { decision: Decision; tokenError: string | null };
 
 /** Decides one AuthZEN request: only the four caller roots are read; `token` and `risk` never come from the body. */
 function evaluate(set: PolicySet, body: Json, decider: Decider, verify: VerifyToken, where: Interface, id: string, origin: Origin): Evaluated | Problems | Promise<Evaluated> {
-  const request = { subject: body.subject, action: body.action, resource: body.resource, ...(body.context === undefined ? {} : { context: body.context }) };
+  const request = { subject: authzenEntity(body.subject, 'entity'), action: authzenEntity(body.action, 'action'), resource: authzenEntity(body.resource, 'entity'), ...(body.context === undefined ? {} : { context: body.context }) };
   const checked = validateRequest(request, { trusted: false });
   if ('problems' in checked) return checked;
   // Without a token, or with one verified before, nothing waits: the decision is made and answered in this turn.
@@ -104,8 +105,8 @@ export function authzenRoutes(app: FastifyInstance, policies: LivePolicySet, bas
     const withContext = body.options?.gavel_include_context === true;
     const evaluations: Json[] = [];
     for (const [i, item] of items.entries()) {
-      // Each member present in the item replaces the default as a whole: no deep merge.
-      const d = await evaluate(set, { ...defaults, ...item }, decider, verify, 'authzen_batch', `${request.id}#${i}`, from);
+      // Each member present in the item replaces the default as a whole, but for a type, id or name it leaves out.
+      const d = await evaluate(set, withDefaults(defaults, item), decider, verify, 'authzen_batch', `${request.id}#${i}`, from);
       if ('problems' in d) {
         // One bad item fails closed in-band; the rest of the batch is still answered.
         evaluations.push({ decision: false, context: { error: { status: 400, message: d.problems.join('; ') } } });

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { authzenEntity } from '../authzen-entities.js';
 import type { Decider } from '../../server/decider.js';
 import type { OriginOf } from '../origin.js';
 import type { LivePolicySet } from '../../engine/live-set.js';
@@ -34,7 +35,9 @@ function badRequest(message: string): Error {
 export function searchRoutes(app: FastifyInstance, policies: LivePolicySet, decider: Decider, verify: VerifyToken, origin: OriginOf, options: SearchRouteOptions): void {
   for (const kind of ['subject', 'resource', 'action'] as const) {
     app.post(SEARCH_PATHS[kind], { schema: { body: BODIES[kind] } }, async (request) => {
-      const checked = validateSearchRequest(kind, request.body, { trusted: false });
+      const body = request.body as { [k: string]: unknown };
+      const shaped = { ...body, subject: authzenEntity(body.subject, 'entity'), resource: authzenEntity(body.resource, 'entity'), ...(body.action === undefined ? {} : { action: authzenEntity(body.action, 'action') }) };
+      const checked = validateSearchRequest(kind, shaped, { trusted: false });
       // INVARIANT: the route's schema already checked what validateSearchRequest checks.
       if ('problems' in checked) throw badRequest(checked.problems.join('; '));
       const { request: withToken, tokenError } = await withRequestToken(checked.query.request, verify);
