@@ -128,12 +128,17 @@ const VARIABLES = ['GAVEL_CONFIG', 'GAVEL_POLICIES', 'GAVEL_DB', 'GAVEL_HTTP', '
 /**
  * `GAVEL_*` variables Gavel does not read, each with what to do: a misspelt one would be a
  * setting quietly left out. Said, not refused: Kubernetes sets `GAVEL_SERVICE_HOST`,
- * `GAVEL_PORT_…` and the like in every pod beside a Service named gavel (those are not said).
+ * `GAVEL_PORT_…` and the like in every pod beside a Service named gavel or gavel-… (those are not said).
  */
+/** Kubernetes' variables for a Service named gavel or gavel-…: `GAVEL_SERVICE_HOST`, `GAVEL_GRPC_SERVICE_PORT_GRPC`, `GAVEL_HTTP_PORT_8181_TCP_ADDR`, `GAVEL_PORT`. */
+function serviceLink(name: string): boolean {
+  return /^GAVEL(_[A-Z0-9_]+?)?_(SERVICE_(HOST|PORT(_[A-Z0-9_]+)?)|PORT(_\d+_(TCP|UDP|SCTP)(_(ADDR|PORT|PROTO))?)?)$/.test(name);
+}
+
 export function unknownVariables(env: NodeJS.ProcessEnv): string[] {
   const known: readonly string[] = VARIABLES;
   return Object.keys(env)
-    .filter((name) => name.startsWith('GAVEL_') && !known.includes(name) && !/^GAVEL_(SERVICE_|PORT($|_))/.test(name))
+    .filter((name) => name.startsWith('GAVEL_') && !known.includes(name) && !serviceLink(name))
     .sort()
     .map((name) => {
       const near = suggest(name, known);

@@ -245,7 +245,7 @@ describe('configuration', () => {
 
 describe('GAVEL_* variables Gavel does not read', () => {
   test('are said with a suggestion when one is near, and those Kubernetes sets for a Service named gavel are not', () => {
-    expect(unknownVariables({ GAVEL_HTPP: '127.0.0.1:1', GAVEL_TRUSTED_PROXIES: '127.0.0.1/32', GAVEL_SERVICE_HOST: '10.0.0.1', GAVEL_PORT: 'tcp://10.0.0.1:8181', GAVEL_PORT_8181_TCP: 'tcp://10.0.0.1:8181', GAVEL_HTTP: '127.0.0.1:8181', PATH: '/bin' })).toEqual([
+    expect(unknownVariables({ GAVEL_HTPP: '127.0.0.1:1', GAVEL_TRUSTED_PROXIES: '127.0.0.1/32', GAVEL_SERVICE_HOST: '10.0.0.1', GAVEL_PORT: 'tcp://10.0.0.1:8181', GAVEL_PORT_8181_TCP: 'tcp://10.0.0.1:8181', GAVEL_GRPC_SERVICE_HOST: '10.0.0.2', GAVEL_GRPC_SERVICE_PORT_GRPC: '9191', GAVEL_HTTP_PORT: 'tcp://10.0.0.3:8181', GAVEL_HTTP_PORT_8181_TCP_ADDR: '10.0.0.3', GAVEL_HTTP: '127.0.0.1:8181', PATH: '/bin' })).toEqual([
       'GAVEL_HTPP is not a variable Gavel reads; it is ignored: did you mean GAVEL_HTTP?',
       expect.stringMatching(/^GAVEL_TRUSTED_PROXIES is not a variable Gavel reads; it is ignored \(Gavel reads GAVEL_CONFIG, GAVEL_POLICIES, /),
     ]);

@@ -73,7 +73,8 @@ export function whyNot(set: PolicySet, request: Request): WhyNot {
       continue;
     }
     if (t.outcome === 'satisfied') {
-      overridden.push({ id: t.id, location: t.location });
+      // Overridden only when a forbid decided: on an allow it is what allowed.
+      if (!decision.decision) overridden.push({ id: t.id, location: t.location });
       continue;
     }
     if (t.failed?.part === 'target') continue;

@@ -136,6 +136,10 @@ export function buildApp(options: AppOptions): FastifyInstance {
     ...(options.tls ? { https: { ...serverOptions, ...tlsServerOptions(options.tls) } } : {}),
     clientErrorHandler: clientError(options.requestTimeout?.ms ?? REQUEST_TIMEOUT_MS),
     frameworkErrors: frameworkError,
+    // A request on a kept-alive connection while the server stops is decided, not answered 503:
+    // a stop finishes what arrives until its connections close, and Envoy would let a 503 pass
+    // under failure_mode_allow.
+    return503OnClosing: false,
   });
   const serverLog = options.serverLog ?? ServerLog.toProcess();
   app.setErrorHandler(errorHandler(serverLog));

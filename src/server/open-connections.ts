@@ -19,8 +19,11 @@ export class OpenConnections {
   static ofHttp(server: Server): OpenConnections {
     const open = new OpenConnections();
     // Over TLS, the socket that carries requests is the one after the handshake; its
-    // `bytesRead` counts what was sent through it, not the handshake.
-    server.on(server instanceof TlsServer ? 'secureConnection' : 'connection', (socket: Socket) => open.add(socket));
+    // `bytesRead` counts what was sent through it, not the handshake. The TCP socket under it
+    // is tracked too: one that never completes a handshake is closed when the time is up (one
+    // that sent no byte at once) — Node's closeAllConnections knows only HTTP connections.
+    if (server instanceof TlsServer) server.on('secureConnection', (socket: Socket) => open.add(socket));
+    server.on('connection', (socket: Socket) => open.add(socket));
     server.on('request', (request: { socket: Socket }) => open.#used.add(request.socket));
     return open;
   }

@@ -90,6 +90,9 @@ describe('gavel eval --why', () => {
     const text = await gavel(['eval', '--why'], { cwd: ws.dir, stdin: JSON.stringify(clinician('DE', 'phi:read')) });
     expect(text.stdout).toContain('  permits that would allow, overridden by the forbids above: patients.clinician-read  (patients.gavel:5:1)\n');
     expect(text.stdout).not.toContain('no permit matches');
+    // On an allow, the permit that held is what allowed: nothing was overridden.
+    const allowed = JSON.parse((await gavel(['eval', '--why', '--json'], { cwd: ws.dir, stdin: JSON.stringify(clinician('US', 'phi:read')) })).stdout);
+    expect([allowed.decision, allowed.why.overridden]).toEqual([true, []]);
   });
 
   test('a deny for lack of a permit names the near-miss permits and what they would need', async () => {

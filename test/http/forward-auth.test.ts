@@ -305,3 +305,28 @@ describe("forward-auth when the token's issuer cannot be reached", () => {
     expect(r.statusCode).toBe(200);
   });
 });
+
+describe("Envoy's HTTP mode while the server stops", () => {
+  test('a check whose request was on its way when the stop began is decided (401 here: no token), not answered 503, which failure_mode_allow lets through', async () => {
+    const stopping = buildApp({
+      policies: new LivePolicySet(buildPolicySet([{ file: 'gw.gavel', text: POLICIES }]).set!),
+      forwardAuth: { verifyToken: createTokenVerifier([]), headers: [], responseHeaders: {}, replay: new ReplayCache() },
+    });
+    await stopping.listen({ host: '127.0.0.1', port: 0 });
+    const { port } = stopping.server.address() as AddressInfo;
+    const { connect } = await import('node:net');
+    const socket = connect(port, '127.0.0.1');
+    await new Promise((resolve) => socket.once('connect', resolve));
+    let answer = '';
+    socket.on('data', (d: Buffer) => (answer += d.toString()));
+    socket.write('GET /v1/forward-auth/envoy/finanzen/q3 HTTP/1.1\r\nHost: api.example.com\r\n');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const ended = new Promise((resolve) => socket.once('close', resolve));
+    const closed = stopping.close();
+    socket.write('Content-Length: 0\r\n\r\n');
+    await Promise.race([ended, new Promise((resolve) => setTimeout(resolve, 2000))]);
+    socket.destroy();
+    await closed;
+    expect(answer).toMatch(/^HTTP\/1\.1 401 /);
+  });
+});

@@ -151,7 +151,11 @@ describe('contains_any and contains_all over long lists of records and lists', (
         expect(asked('all', left, right)).toBe(true);
         expect(asked('any', left, right.slice(0, 1))).toBe(true);
         // One member different is another record; a list with its items swapped is another list.
-        expect(asked('any', left, [{ a: -1, b: 'x' }, [pairs[0]![1], pairs[0]![0]]])).toBe(false);
+        // (Enough items on both sides that the keyed lookup answers, not the scan: it runs past 64 pairs.)
+        const strangers = Array.from({ length: 8 }, (_, k) => ({ a: -1 - k, b: 'x' }));
+        expect(asked('any', left, [...strangers, [pairs[0]![1], pairs[0]![0]]])).toBe(false);
+        expect(asked('any', left.map((r) => [r.a, r.b]), [...strangers, ...pairs.map(([n, t]) => [t, n])])).toBe(false);
+        expect(asked('any', left.map((r) => [r.a, r.b]), [...strangers, [pairs[0]![0], left[0]!.b]])).toBe(true);
         expect(asked('all', left, [...right, { ...right[0], extra: 1 }])).toBe(false);
       }),
       { numRuns: 200 },

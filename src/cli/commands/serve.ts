@@ -497,6 +497,7 @@ async function serveUntilStopped(argv: string[], io: CliIo, osSignals: ServeSign
     const cut = setTimeout(() => {
       say.error(`requests still in flight after ${requestsMs / 1000} s; closing their connections`);
       app.server.closeAllConnections();
+      httpOpen.closeAll();
       grpc.forceShutdown();
       // grpc-js lets go of sessions, not of a connection that never sent its preface.
       grpcOpen.closeAll();
