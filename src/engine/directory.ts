@@ -44,7 +44,7 @@ export class Directory {
 
   private entity(value: unknown): unknown {
     if (!isObject(value) || typeof value.type !== 'string' || typeof value.id !== 'string') return value;
-    const attributes = this.byKey.get(`${value.type}\u0000${value.id}`);
+    const attributes = this.byKey.get(entityKey(value.type, value.id));
     if (attributes === undefined) return value;
     const sent = isObject(value.properties) ? value.properties : {};
     // Top-level members the caller sent beside `properties` are dropped when they name a
@@ -65,7 +65,7 @@ export class DirectoryBuilder {
 
   add(entities: readonly Entity[]): void {
     for (const e of entities) {
-      this.#byKey.set(`${e.type}\u0000${e.id}`, e.attributes);
+      this.#byKey.set(entityKey(e.type, e.id), e.attributes);
       const list = this.#ids.get(e.type);
       if (list === undefined) this.#ids.set(e.type, [e.id]);
       else list.push(e.id);
@@ -94,4 +94,12 @@ export class LiveDirectory {
   swap(next: Directory): void {
     this.#current = next;
   }
+}
+
+/**
+ * One text per (type, id): the type's length first, so no type and id can run into another
+ * pair's (with a separator, `user\u0000x` + `admin` met `user` + `x\u0000admin`).
+ */
+function entityKey(type: string, id: string): string {
+  return `${type.length}:${type}${id}`;
 }

@@ -108,9 +108,15 @@ export interface RegistryInput {
   users?: UserInput[];
 }
 
+/**
+ * A section's items. One that is not an object is said, and the section's items are not read
+ * further: read without it, every later item would be named by the wrong index.
+ */
 function list(value: unknown, where: string, problems: string[]): Json[] {
   if (!Array.isArray(value)) return problems.push(`${where}: expected a list`), [];
-  return value.filter((item, i) => isObject(item) || (problems.push(`${where}[${i}]: expected an object`), false)) as Json[];
+  const before = problems.length;
+  value.forEach((item, i) => isObject(item) || problems.push(`${where}[${i}]: expected an object`));
+  return problems.length > before ? [] : (value as Json[]);
 }
 
 function only(item: Json, keys: readonly string[], at: string, problems: string[]): void {
@@ -201,6 +207,8 @@ export function readRegistry(doc: Json): { registry: RegistryInput; problems: st
       const redirectUris = strings(item, 'redirect_uris', at, problems, []);
       redirectUris.filter((u) => !safeRedirect(u)).forEach((u) => problems.push(`${at}.redirect_uris: \`${u}\` must be an https URI (http only on loopback) without a fragment`));
       if (item.attributes !== undefined && !isObject(item.attributes)) problems.push(`${at}.attributes: expected an object`);
+      // Apply keeps clients so marked when its clients section leaves them out: a document must not make one it cannot remove.
+      else if (isObject(item.attributes) && Object.hasOwn(item.attributes, 'dynamic')) problems.push(`${at}.attributes.dynamic: reserved: it marks clients registered through /oauth2/register, which apply keeps`);
       const idTokenAlg = item.id_token_signed_response_alg;
       if (idTokenAlg !== undefined && !(SIGNING_ALGORITHMS as readonly unknown[]).includes(idTokenAlg)) problems.push(`${at}.id_token_signed_response_alg: expected one of ${SIGNING_ALGORITHMS.join(', ')}`);
       return {

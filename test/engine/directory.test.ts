@@ -22,6 +22,13 @@ describe('directory enrichment', () => {
     expect(decide(set, enriched).decision).toBe(false);
   });
 
+  test('a type and id cannot run into another entity\'s: `user\\u0000x` + `admin` is not `user` + `x\\u0000admin`', () => {
+    const d = new Directory([{ type: 'user', id: 'x\u0000admin', attributes: { roles: ['admin'] } }]);
+    const forged = d.enrich({ subject: { type: 'user\u0000x', id: 'admin' }, action: { name: 'read' }, resource: { type: 'doc', id: '1' } });
+    expect(forged.subject).toEqual({ type: 'user\u0000x', id: 'admin' });
+    expect((d.enrich({ subject: { type: 'user', id: 'x\u0000admin' } }).subject as { properties: unknown }).properties).toEqual({ roles: ['admin'] });
+  });
+
   test('a resource that names an entity is enriched too', () => {
     const enriched = directory.enrich({ subject: { type: 'user', id: 'alice' }, action: { name: 'read' }, resource: { type: 'invoice', id: '7' } });
     expect(decide(set, enriched)).toMatchObject({ decision: true, determining: ['own'] });

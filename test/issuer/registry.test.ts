@@ -106,6 +106,17 @@ describe('the registry through gavel apply', () => {
     expect(store.registry()).toEqual({ apis: [], clients: [], roles: [], groups: [], users: [] });
   });
 
+  test('a section with an item that is not an object says so, and no later item is named by a shifted index', async () => {
+    const result = await applyDocument(store, { users: [42, { id: 'u1', password: 'short' }, { id: 'u1' }] }, false);
+    expect(result).toEqual({ problems: ['users[0]: expected an object'] });
+  });
+
+  test('a document cannot mark a client `dynamic` (registered through /oauth2/register): apply keeps such clients, so it could never be removed', async () => {
+    const result = await applyDocument(store, { ...doc, clients: [{ ...doc.clients[0], attributes: { dynamic: true } }] }, false);
+    expect(result).toEqual({ problems: ['clients[0].attributes.dynamic: reserved: it marks clients registered through /oauth2/register, which apply keeps'] });
+    expect(store.registry().clients).toEqual([]);
+  });
+
   test('a reference broken by what a partial document leaves out is explained: the note names the stored entries its sections remove', async () => {
     const api = { identifier: 'https://api.example.com', scopes: ['a:read'], resource_servers: ['billing'] };
     expect(await applyDocument(store, { apis: [api], clients: [{ id: 'billing', secret: SECRET, scopes: ['a:read'] }, { id: 'web', secret: SECRET, scopes: [] }] }, false)).toHaveProperty('changes');
