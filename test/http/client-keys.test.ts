@@ -36,6 +36,15 @@ describe('client keys on the decision routes', () => {
     expect(wrong.json().message).toContain('the client key is not valid');
   });
 
+  test('the bare key in Authorization is taken too, as the AuthZEN interop harnesses send it; another scheme is said to hold no key', async () => {
+    const a = app({ app: APP });
+    expect((await a.inject({ method: 'POST', url: '/access/v1/evaluation', payload: request, headers: { authorization: APP } })).statusCode).toBe(200);
+    const wrong = await a.inject({ method: 'POST', url: '/access/v1/evaluation', payload: request, headers: { authorization: APP.slice(1) } });
+    expect([wrong.statusCode, wrong.json().message]).toEqual([401, 'the client key is not valid: send it in x-gavel-client-key']);
+    const basic = await a.inject({ method: 'POST', url: '/access/v1/evaluation', payload: request, headers: { authorization: `Basic ${Buffer.from('a:b').toString('base64')}` } });
+    expect([basic.statusCode, basic.json().message]).toEqual([401, 'the Authorization header holds no client key: send `Bearer KEY`, or the key in x-gavel-client-key']);
+  });
+
   test('forward-auth takes the key only from X-Gavel-Client-Key: Authorization is the end user\'s', async () => {
     const a = app({ nginx: NGINX });
     const gateway = { 'x-original-method': 'GET', 'x-original-uri': '/x' };
