@@ -1,7 +1,10 @@
 /** A redirect URI a browser may be sent to with a code: https, or http on loopback (RFC 8252 §7.3); no fragment. */
 export function safeRedirect(uri: string): boolean {
-  if (!URL.canParse(uri) || uri.includes('#')) return false;
+  // The registered text is what requests must match exactly: spaces or control characters the
+  // URL parser would trim, a scheme without `//`, user info and wildcards are refused, not normalised.
+  if (!URL.canParse(uri) || uri.includes('#') || /[\s\x00-\x1f\x7f*]/.test(uri)) return false;
   const u = new URL(uri);
+  if (!uri.toLowerCase().startsWith(`${u.protocol}//`) || u.hostname === '' || u.username !== '' || u.password !== '') return false;
   return u.protocol === 'https:' || (u.protocol === 'http:' && ['127.0.0.1', '[::1]', 'localhost'].includes(u.hostname));
 }
 

@@ -119,6 +119,11 @@ function list(value: unknown, where: string, problems: string[]): Json[] {
   return problems.length > before ? [] : (value as Json[]);
 }
 
+/** An asymmetric public key: what `private_key_jwt` assertions are checked with. */
+function isPublicKey(k: unknown): boolean {
+  return isObject(k) && (k.kty === 'RSA' || k.kty === 'EC' || k.kty === 'OKP') && !['d', 'p', 'q', 'dp', 'dq', 'qi', 'k'].some((m) => m in k);
+}
+
 function only(item: Json, keys: readonly string[], at: string, problems: string[]): void {
   for (const k of Object.keys(item)) if (!keys.includes(k)) problems.push(`${at}.${k}: unknown member; members are ${keys.join(', ')}`);
 }
@@ -194,7 +199,7 @@ export function readRegistry(doc: Json): { registry: RegistryInput; problems: st
       const secret = item.secret === undefined ? null : item.secret;
       if (secret !== null && (typeof secret !== 'string' || secret.length < MIN_CLIENT_SECRET)) problems.push(`${at}.secret: use a random string of at least ${MIN_CLIENT_SECRET} characters`);
       const jwks = item.jwks;
-      if (jwks !== undefined && !(isObject(jwks) && Array.isArray(jwks.keys) && jwks.keys.every((k) => isObject(k) && !('d' in k)))) problems.push(`${at}.jwks: expected a JWKS of public keys ({"keys": [...]}, no private members)`);
+      if (jwks !== undefined && !(isObject(jwks) && Array.isArray(jwks.keys) && jwks.keys.length > 0 && jwks.keys.every(isPublicKey))) problems.push(`${at}.jwks: expected a JWKS of one or more public keys ({"keys": [...]}: RSA, EC or OKP, no private members; a shared \`oct\` key would be stored in the clear)`);
       const grantTypes = strings(item, 'grant_types', at, problems, ['client_credentials']);
       grantTypes.filter((g) => !(GRANT_TYPES as readonly string[]).includes(g)).forEach((g) => problems.push(`${at}.grant_types: \`${g}\` is not one of ${GRANT_TYPES.join(', ')}`));
       const method = item.token_endpoint_auth_method ?? 'client_secret_basic';
@@ -205,7 +210,8 @@ export function readRegistry(doc: Json): { registry: RegistryInput; problems: st
       if (method === 'none' && secret !== null) problems.push(`${at}: a public client (token_endpoint_auth_method "none") has no secret`);
       if (method === 'none' && grantTypes.includes('client_credentials')) problems.push(`${at}: a public client cannot use client_credentials`);
       const redirectUris = strings(item, 'redirect_uris', at, problems, []);
-      redirectUris.filter((u) => !safeRedirect(u)).forEach((u) => problems.push(`${at}.redirect_uris: \`${u}\` must be an https URI (http only on loopback) without a fragment`));
+      redirectUris.filter((u) => !safeRedirect(u)).forEach((u) => problems.push(`${at}.redirect_uris: \`${u}\` must be an https URI (http only on loopback) with a host, without a fragment, user info, wildcards or spaces`));
+      if (grantTypes.includes('authorization_code') && redirectUris.length === 0) problems.push(`${at}.redirect_uris: an authorization_code client needs at least one (its codes are sent there)`);
       if (item.attributes !== undefined && !isObject(item.attributes)) problems.push(`${at}.attributes: expected an object`);
       // Apply keeps clients so marked when its clients section leaves them out: a document must not make one it cannot remove.
       else if (isObject(item.attributes) && Object.hasOwn(item.attributes, 'dynamic')) problems.push(`${at}.attributes.dynamic: reserved: it marks clients registered through /oauth2/register, which apply keeps`);

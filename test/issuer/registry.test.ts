@@ -111,6 +111,19 @@ describe('the registry through gavel apply', () => {
     expect(result).toEqual({ problems: ['users[0]: expected an object'] });
   });
 
+  test('redirect URIs are taken only as requests must match them: no spaces, user info, wildcards, scheme without `//` or missing host; a code client needs one; keys are public and asymmetric', async () => {
+    const web = (redirect_uris: string[]) => ({ id: 'web', secret: SECRET, grant_types: ['authorization_code'], redirect_uris, scopes: ['invoice:read'] });
+    const bad = [' https://app.example.com/cb', 'https://app.example.com/cb\t', 'https:app.example.com/cb', 'https://user:pw@app.example.com/cb', 'https://*.example.com/cb', 'http://app.example.com/cb'];
+    const result = await applyDocument(store, { apis: doc.apis, clients: [web(bad), web([]), { id: 'jwt', jwks: { keys: [{ kty: 'oct', k: 'c2VjcmV0' }] }, token_endpoint_auth_method: 'private_key_jwt', scopes: ['invoice:read'] }] }, false);
+    const problems = 'problems' in result ? result.problems : [];
+    for (const u of bad) expect(problems).toContain(`clients[0].redirect_uris: \`${u}\` must be an https URI (http only on loopback) with a host, without a fragment, user info, wildcards or spaces`);
+    expect(problems).toContain('clients[1].redirect_uris: an authorization_code client needs at least one (its codes are sent there)');
+    expect(problems).toContainEqual(expect.stringMatching(/^clients\[2\]\.jwks: expected a JWKS of one or more public keys/));
+    expect(store.registry().clients).toEqual([]);
+    // What is right is taken as written.
+    expect(await applyDocument(store, { apis: doc.apis, clients: [web(['https://app.example.com/cb', 'http://127.0.0.1:8080/cb'])] }, false)).not.toHaveProperty('problems');
+  });
+
   test('a document cannot mark a client `dynamic` (registered through /oauth2/register): apply keeps such clients, so it could never be removed', async () => {
     const result = await applyDocument(store, { ...doc, clients: [{ ...doc.clients[0], attributes: { dynamic: true } }] }, false);
     expect(result).toEqual({ problems: ['clients[0].attributes.dynamic: reserved: it marks clients registered through /oauth2/register, which apply keeps'] });
