@@ -64,8 +64,9 @@ async function storedSections(input: RegistryInput, current: Registry, hash: boo
     const before = new Map(current.users.map((u) => [u.id, u]));
     sections.users = await Promise.all(
       users.map(async ({ password, ...u }): Promise<User> => {
-        if (password === null || !hash) return { ...u, passwordHash: null };
         const stored = before.get(u.id)?.passwordHash ?? null;
+        if (password === undefined) return { ...u, passwordHash: hash ? stored : null };
+        if (password === null || !hash) return { ...u, passwordHash: null };
         const same = stored !== null && (await passwordMatches(password, stored));
         return { ...u, passwordHash: same ? stored : await hashPassword(password) };
       }),

@@ -98,7 +98,8 @@ export interface ClientInput extends Omit<Client, 'secretHash'> {
   secret: string | null;
 }
 export interface UserInput extends Omit<User, 'passwordHash'> {
-  password: string | null;
+  /** `undefined`: the document leaves the password out, and a stored one stays (passwords need not live in git); `null` removes it. */
+  password: string | null | undefined;
 }
 export interface RegistryInput {
   apis?: Api[];
@@ -255,12 +256,12 @@ export function readRegistry(doc: Json): { registry: RegistryInput; problems: st
     registry.users = list(doc.users, 'users', problems).map((item, i) => {
       const at = `users[${i}]`;
       only(item, ['id', 'password', 'attributes', 'roles', 'groups'], at, problems);
-      const password = item.password === undefined ? null : item.password;
-      if (password !== null && (typeof password !== 'string' || password.length < 8)) problems.push(`${at}.password: at least 8 characters`);
+      const password = item.password;
+      if (password !== undefined && password !== null && (typeof password !== 'string' || password.length < 8)) problems.push(`${at}.password: at least 8 characters, or null to remove it`);
       if (item.attributes !== undefined && !isObject(item.attributes)) problems.push(`${at}.attributes: expected an object`);
       return {
         id: name(item, 'id', at, problems),
-        password: typeof password === 'string' ? password : null,
+        password: password === undefined ? undefined : typeof password === 'string' ? password : null,
         attributes: isObject(item.attributes) ? item.attributes : {},
         roles: strings(item, 'roles', at, problems, []),
         groups: strings(item, 'groups', at, problems, []),

@@ -51,6 +51,16 @@ describe('the registry through gavel apply', () => {
     expect(store.registry().users[0].passwordHash).toMatch(/^scrypt\$32768\$8\$1\$/);
   });
 
+  test('a user the document gives without `password` keeps the stored one (passwords need not live in git); `null` removes it', async () => {
+    await applyDocument(store, doc, false);
+    const hashed = store.registry().users[0]!.passwordHash;
+    const { password: _left, ...withoutPassword } = doc.users[0]!;
+    expect(await applyDocument(store, { ...doc, users: [withoutPassword] }, false)).toMatchObject({ changes: { added: [], changed: [], removed: [] } });
+    expect(store.registry().users[0]!.passwordHash).toBe(hashed);
+    expect(await applyDocument(store, { ...doc, users: [{ ...withoutPassword, password: null }] }, false)).toMatchObject({ changes: { changed: ['users:alice'] } });
+    expect(store.registry().users[0]!.passwordHash).toBeNull();
+  });
+
   test('users are directory entities with their roles (their groups\' too) and groups', async () => {
     await applyDocument(store, doc, false);
     expect(userEntities(store.registry())).toEqual([{ type: 'user', id: 'alice', attributes: { department: 'finance', roles: ['clerk'], groups: ['finance'] } }]);
