@@ -306,6 +306,13 @@ describe('gavel apply', () => {
     expect(existsSync(join(cwd(), 'fresh'))).toBe(false);
   });
 
+  test('a change whose name holds a line break is printed quoted: a document cannot print lines of its own', async () => {
+    writeFileSync(join(ws.dir, 'dir.json'), JSON.stringify({ entities: [{ type: 'x\n- clients:reporting-app', id: '1' }] }));
+    const dry = await gavel(['apply', 'dir.json', '--db', 'fresh/gavel.db', '--dry-run'], { cwd: cwd() });
+    expect(dry.stdout.split('\n')[0]).toMatch(/^\+ "x\\n- clients:reporting-app::/);
+    expect(dry.stdout.split('\n')).toHaveLength(3);
+  });
+
   test('keys rotate without a database says so, and makes none', async () => {
     const r = await gavel(['keys', 'rotate', '--db', 'none/gavel.db'], { cwd: cwd() });
     expect(r).toMatchObject({ code: 2, stderr: expect.stringContaining('no database at') });

@@ -73,9 +73,9 @@ export async function apply(argv: string[], io: CliIo): Promise<number> {
     const changes = applied.changes;
     if (values.json) writeLine(io.stdout, JSON.stringify({ dry_run: dryRun, ...changes }, null, 2));
     else {
-      for (const k of changes.added) writeLine(io.stdout, `+ ${k}`);
-      for (const k of changes.changed) writeLine(io.stdout, `~ ${k}`);
-      for (const k of changes.removed) writeLine(io.stdout, `- ${k}`);
+      for (const k of changes.added) writeLine(io.stdout, `+ ${shown(k)}`);
+      for (const k of changes.changed) writeLine(io.stdout, `~ ${shown(k)}`);
+      for (const k of changes.removed) writeLine(io.stdout, `- ${shown(k)}`);
       const counts = `${changes.added.length} added, ${changes.changed.length} changed, ${changes.removed.length} removed`;
       writeLine(io.stdout, dryRun ? `dry run: would apply ${counts}` : `applied: ${counts}`);
     }
@@ -84,4 +84,9 @@ export async function apply(argv: string[], io: CliIo): Promise<number> {
     if (failed) made.discard();
   }
   return Exit.ok;
+}
+
+/** A change's key as one line: one holding a line break or another control character (a type from the document) is quoted, so it cannot print lines of its own. */
+function shown(key: string): string {
+  return /[\x00-\x1f\x7f]/.test(key) ? JSON.stringify(key) : key;
 }
