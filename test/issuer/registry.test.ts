@@ -51,6 +51,14 @@ describe('the registry through gavel apply', () => {
     expect(store.registry().users[0].passwordHash).toMatch(/^scrypt\$32768\$8\$1\$/);
   });
 
+  test('attributes given with their members in another order are not a change (each change reloads every server)', async () => {
+    const first = { ...doc, entities: [{ type: 'doc', id: '1', attributes: { a: 1, b: { c: 2, d: 3 } } }], users: [{ ...doc.users[0]!, attributes: { department: 'finance', level: 2 } }] };
+    await applyDocument(store, first, false);
+    const reordered = { ...first, entities: [{ type: 'doc', id: '1', attributes: { b: { d: 3, c: 2 }, a: 1 } }], users: [{ ...doc.users[0]!, attributes: { level: 2, department: 'finance' } }] };
+    expect(await applyDocument(store, reordered, false)).toMatchObject({ changes: { added: [], changed: [], removed: [] } });
+    expect(await applyDocument(store, { ...reordered, entities: [{ type: 'doc', id: '1', attributes: { a: 2, b: { c: 2, d: 3 } } }] }, false)).toMatchObject({ changes: { changed: ['doc::"1"'] } });
+  });
+
   test('a user the document gives without `password` keeps the stored one (passwords need not live in git); `null` removes it', async () => {
     await applyDocument(store, doc, false);
     const hashed = store.registry().users[0]!.passwordHash;
