@@ -12,10 +12,12 @@ import { Server as TlsServer } from 'node:tls';
  */
 export class OpenConnections {
   readonly #sockets = new Set<Socket>();
-  readonly #used = new WeakSet<Socket>();
   #stopping = false;
 
-  /** Tracks an HTTP(S) server's connections, and which have begun a request. */
+  /**
+   * Tracks an HTTP(S) server's connections. Whether one has begun a request is its
+   * `bytesRead`: no listener on every request (the hot path) is needed to tell.
+   */
   static ofHttp(server: Server): OpenConnections {
     const open = new OpenConnections();
     // Over TLS, the socket that carries requests is the one after the handshake; its
@@ -24,7 +26,6 @@ export class OpenConnections {
     // that sent no byte at once) — Node's closeAllConnections knows only HTTP connections.
     if (server instanceof TlsServer) server.on('secureConnection', (socket: Socket) => open.add(socket));
     server.on('connection', (socket: Socket) => open.add(socket));
-    server.on('request', (request: { socket: Socket }) => open.#used.add(request.socket));
     return open;
   }
 
@@ -42,7 +43,7 @@ export class OpenConnections {
   /** The stop begins: closes every connection that has sent nothing; one that sent part of a request is in flight and stays. */
   closeUnused(): void {
     this.#stopping = true;
-    for (const socket of this.#sockets) if (!this.#used.has(socket) && socket.bytesRead === 0) socket.destroy();
+    for (const socket of this.#sockets) if (socket.bytesRead === 0) socket.destroy();
   }
 
   /** The stop's time is up: closes every connection left. */
