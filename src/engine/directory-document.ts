@@ -1,5 +1,6 @@
 import type { Entity } from '../store/store.js';
 import { describeJsonProblem, jsonProblem, MAX_JSON_DEPTH } from '../formats/json-depth.js';
+import { NOT_WELL_FORMED, wellFormed } from '../formats/well-formed.js';
 
 type Json = { [k: string]: unknown };
 const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -33,6 +34,8 @@ export function readDirectoryDocument(value: unknown): { entities: Entity[] | un
     if (attributes !== undefined && !isObject(attributes)) problems.push(`${at}.attributes: expected an object`);
     for (const key of Object.keys(item)) if (!['type', 'id', 'attributes'].includes(key)) problems.push(`${at}.${key}: unknown member`);
     if (typeof type !== 'string' || typeof id !== 'string') return;
+    if (!wellFormed(type)) problems.push(`${at}.type: ${NOT_WELL_FORMED}`);
+    if (!wellFormed(id)) problems.push(`${at}.id: ${NOT_WELL_FORMED}`);
     const key = `${type}::${JSON.stringify(id)}`;
     if (seen.has(key)) problems.push(`${at}: ${key} is listed twice`);
     seen.add(key);

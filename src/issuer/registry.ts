@@ -6,6 +6,7 @@
 import { SIGNING_ALGORITHMS, type SigningAlgorithm } from './keys.js';
 import { MIN_CLIENT_SECRET } from './secrets.js';
 import { safeRedirect } from './redirect-uri.js';
+import { NOT_WELL_FORMED, wellFormed } from '../formats/well-formed.js';
 
 type Json = { [k: string]: unknown };
 const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -133,6 +134,7 @@ function name(item: Json, key: string, at: string, problems: string[]): string {
   const v = item[key];
   if (v === undefined) problems.push(`${at}.${key}: missing; it is required (a non-empty string)`);
   else if (typeof v !== 'string' || v === '') problems.push(`${at}.${key}: expected a non-empty string`);
+  else if (!wellFormed(v)) problems.push(`${at}.${key}: ${NOT_WELL_FORMED}`);
   return typeof v === 'string' ? v : '';
 }
 

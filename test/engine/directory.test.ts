@@ -73,3 +73,15 @@ describe('a directory built a page at a time', () => {
     expect(paged.enrich(request).subject).toMatchObject({ properties: { team: 'c' } });
   });
 });
+
+describe('directory documents', () => {
+  test('a type or id with a lone UTF-16 surrogate is refused: it cannot be stored, and two such ids read back as one', () => {
+    const read = readDirectoryDocument({ entities: [{ type: 'user', id: 'a\ud800' }, { type: 'doc\udfff', id: '1' }, { type: 'user', id: 'ok \ud83d\ude00' }] });
+    expect(read).toEqual({
+      problems: [
+        'entities[0].id: holds a lone UTF-16 surrogate (an escape like \\ud800 without its pair), which cannot be stored',
+        'entities[1].type: holds a lone UTF-16 surrogate (an escape like \\ud800 without its pair), which cannot be stored',
+      ],
+    });
+  });
+});

@@ -142,6 +142,10 @@ describe('the registry through gavel apply', () => {
     expect(await applyDocument(store, { apis: doc.apis, clients: [web(['https://app.example.com/cb', 'http://127.0.0.1:8080/cb'])] }, false)).not.toHaveProperty('problems');
   });
 
+  test('a name with a lone UTF-16 surrogate is refused: it cannot be stored as written', async () => {
+    expect(await applyDocument(store, { users: [{ id: 'bob\ud800' }] }, false)).toEqual({ problems: ['users[0].id: holds a lone UTF-16 surrogate (an escape like \\ud800 without its pair), which cannot be stored'] });
+  });
+
   test('a document cannot mark a client `dynamic` (registered through /oauth2/register): apply keeps such clients, so it could never be removed', async () => {
     const result = await applyDocument(store, { ...doc, clients: [{ ...doc.clients[0], attributes: { dynamic: true } }] }, false);
     expect(result).toEqual({ problems: ['clients[0].attributes.dynamic: reserved: it marks clients registered through /oauth2/register, which apply keeps'] });
