@@ -17,7 +17,7 @@ export function userEntities(registry: Pick<Registry, 'users' | 'groups'>): Enti
  * printed in the clear; a password that did not change keeps its stored hash, so applying
  * the same document twice changes nothing.
  */
-export async function applyDocument(store: Store, json: unknown, dryRun: boolean): Promise<{ changes: DirectoryChanges } | { problems: string[] }> {
+export async function applyDocument(store: Store, json: unknown, dryRun: boolean): Promise<{ changes: DirectoryChanges } | { problems: string[] } | { busy: string }> {
   const directory = readDirectoryDocument(json);
   const read = readRegistry(typeof json === 'object' && json !== null && !Array.isArray(json) ? (json as { [k: string]: unknown }) : {});
   const problems = [...('problems' in directory ? directory.problems : []), ...read.problems];
@@ -28,7 +28,9 @@ export async function applyDocument(store: Store, json: unknown, dryRun: boolean
   }
   // The references are checked against the store as it is; if another apply changes it before
   // this one is written (password hashing waits in between), they are checked again.
-  for (let attempt = 0; attempt < 3; attempt++) {
+  for (let attempt = 0; attempt < 5; attempt++) {
+    // Applies that collided go on at different times: one of them is through on the next attempt.
+    if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, 25 + Math.random() * 100 * attempt));
     const checkedAt = store.changeMarker();
     const current = store.registry();
     const sections = await storedSections(read.registry, current, true);
@@ -39,7 +41,8 @@ export async function applyDocument(store: Store, json: unknown, dryRun: boolean
     const changes = store.applyDocument(directory.entities, sections, dryRun, checkedAt);
     if (changes !== null) return { changes };
   }
-  return { problems: ['the directory and registry kept changing while this document was checked (other applies at the same time); nothing was applied: apply it again'] };
+  // Not the document's fault: said apart from its problems, so a caller can tell to try again.
+  return { busy: 'the directory and registry kept changing while this document was checked (other applies at the same time); nothing was applied: apply it again' };
 }
 
 /**

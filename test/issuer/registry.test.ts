@@ -173,6 +173,18 @@ describe('the registry through gavel apply', () => {
     expect(store.registry()).toMatchObject({ groups: [], users: [] });
   });
 
+  test('when other applies keep changing the store, nothing is applied and the answer is "busy", apart from a document\'s problems', async () => {
+    // A store whose every write finds it changed since it was read (as under a stream of other applies).
+    const changing = new SqliteStore(join(dir, 'changing.db'));
+    changing.applyDocument = (() => null) as unknown as SqliteStore['applyDocument'];
+    try {
+      expect(await applyDocument(changing, { roles: [{ name: 'clerk', scopes: [] }] }, false)).toEqual({ busy: expect.stringMatching(/kept changing while this document was checked .* apply it again$/) });
+      expect(changing.registry().roles).toEqual([]);
+    } finally {
+      changing.close();
+    }
+  });
+
   test('a client may name its ID tokens\' algorithm, one of those Gavel signs with', async () => {
     const client = { id: 'web', secret: SECRET, grant_types: ['authorization_code'], redirect_uris: ['https://app.example.com/cb'], scopes: ['openid'] };
     expect(await applyDocument(store, { clients: [{ ...client, id_token_signed_response_alg: 'HS256' }] }, false)).toEqual({ problems: ['clients[0].id_token_signed_response_alg: expected one of ES256, EdDSA, RS256'] });

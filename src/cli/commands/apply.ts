@@ -40,7 +40,8 @@ Options:
                          as POST /v1/apply answers
   -h, --help             show this help
 
-Exit codes: 0 applied (or nothing to do), 2 the document is invalid or unreadable.`;
+Exit codes: 0 applied (or nothing to do), 1 other applies kept changing the store (nothing
+applied; apply it again), 2 the document is invalid or unreadable.`;
 
 export async function apply(argv: string[], io: CliIo): Promise<number> {
   const { values, positionals } = flags({ args: argv, strict: true, allowPositionals: true, options: { db: { type: 'string' }, ...CONFIG, 'dry-run': { type: 'boolean' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });
@@ -67,6 +68,10 @@ export async function apply(argv: string[], io: CliIo): Promise<number> {
   try {
     const applied = await applyDocument(store, json, dryRun);
     if ('problems' in applied) throw new UsageError(`${file}: invalid document:\n  ${applied.problems.join('\n  ')}`);
+    if ('busy' in applied) {
+      writeLine(io.stderr, `gavel apply: ${file}: ${applied.busy}`);
+      return Exit.failed;
+    }
     failed = false;
     // A new database is worth a word: applied from the wrong folder, or with a typo in --db, a server using another one sees nothing.
     if (made.created) writeLine(io.stderr, `created the database \`${path}\` (there was none)`);

@@ -171,6 +171,7 @@ export function adminRoutes(app: FastifyInstance, options: AdminOptions, live: L
       const dryRun = (request.query as { dry_run?: string }).dry_run === 'true';
       const result = await applyDocument(options.store, request.body, dryRun);
       if ('problems' in result) return reply.status(400).send({ error: 'invalid_document', message: `the document is invalid: ${result.problems.length} problem(s)`, problems: result.problems });
+      if ('busy' in result) return reply.status(409).header('retry-after', '1').send({ error: 'conflict', message: result.busy });
       if (dryRun) return { dry_run: true, ...result.changes };
       try {
         await options.applied?.();
