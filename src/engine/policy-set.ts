@@ -3,7 +3,7 @@ import type { PolicyFile, Span } from '../language/ast.js';
 import { parseSchema, type Schema } from '../language/check/check.js';
 import { Checker } from '../language/check/checker.js';
 import { compilePolicy, type CompiledPolicy } from '../language/compile/compile-policy.js';
-import { diagnostic, sortDiagnostics, type Diagnostic } from '../language/diagnostic.js';
+import { capDiagnostics, diagnostic, sortDiagnostics, type Diagnostic } from '../language/diagnostic.js';
 import { parse, PARSE_LIMITS, policiesOf, type Strings } from '../language/parse/parse.js';
 import { SourceText } from '../language/parse/source-text.js';
 import { PolicyIndex } from './index.js';
@@ -115,7 +115,7 @@ function* building(sources: readonly PolicySource[], schemaSource: PolicySource 
       if (diagnostics.length + checked.length + duplicates.length === 0) policies.push(compilePolicy(policy, id, file, source));
     }
     // Pushed one by one: spreading a hundred thousand arguments overflows the stack.
-    for (const d of capped(file, step.value.concat(checked, duplicates))) diagnostics.push(d);
+    for (const d of capDiagnostics(file, step.value.concat(checked, duplicates), PARSE_LIMITS.diagnostics)) diagnostics.push(d);
   }
   if (diagnostics.length > 0) return { set: null, diagnostics: sortDiagnostics(diagnostics) };
   // The whole set's parts take a few milliseconds each at 10,000 policies: a slice each.
@@ -124,14 +124,6 @@ function* building(sources: readonly PolicySource[], schemaSource: PolicySource 
   const revision = revisionOf(ordered, schemaSource);
   yield;
   return { set: policySet(ordered, schema, policies, index, revision), diagnostics: [] };
-}
-
-/** A file's parse and check errors: at most PARSE_LIMITS.diagnostics of them (the first, by place), and a note when more were dropped. */
-function capped(file: string, found: Diagnostic[]): Diagnostic[] {
-  const errors = found.filter((d) => d.code !== 'limit');
-  if (errors.length <= PARSE_LIMITS.diagnostics) return found;
-  const kept = sortDiagnostics(errors).slice(0, PARSE_LIMITS.diagnostics);
-  return [...kept, diagnostic('limit', file, kept[kept.length - 1]!.span, `too many errors; stopped after ${PARSE_LIMITS.diagnostics}`)];
 }
 
 /** Sources in the order a build reads them (by file name), whatever order they were listed in. */

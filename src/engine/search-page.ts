@@ -1,4 +1,5 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { sortedJson } from '../formats/sorted-json.js';
 
 /*
  * Page tokens of the search APIs. A token says where the next page starts — after the last
@@ -28,17 +29,7 @@ function mac(key: string | Buffer, payload: string): string {
 
 /** A stable fingerprint of a JSON value: object members in sorted order, so member order never matters. */
 export function fingerprint(value: unknown): string {
-  return createHash('sha256').update(canonical(value)).digest('base64url').slice(0, 16);
-}
-
-function canonical(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
-  if (typeof value === 'object' && value !== null) {
-    const entries = Object.entries(value).filter(([, v]) => v !== undefined);
-    entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(',')}}`;
-  }
-  return JSON.stringify(value) ?? 'null';
+  return createHash('sha256').update(sortedJson(value)).digest('base64url').slice(0, 16);
 }
 
 export function encodePageToken(key: string | Buffer, search: string, cursor: PageCursor): string {

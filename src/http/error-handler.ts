@@ -1,6 +1,5 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerLog } from '../server/server-log.js';
-import { ENVOY_PREFIX } from './routes/forward-auth.js';
 
 /** Fastify's codes for a body it cannot hand to a parser; AuthZEN wants 400 for them (json-body.ts answers the rest). */
 const NOT_JSON = new Set(['FST_ERR_CTP_INVALID_MEDIA_TYPE', 'FST_ERR_CTP_INVALID_CONTENT_LENGTH']);
@@ -40,18 +39,14 @@ export const errorHandler = (log: ServerLog) => (err: FastifyError, request: Fas
     return;
   }
   const status = err.statusCode ?? 500;
-  // Envoy's HTTP ext_authz takes a 5xx for the service failing, which `failure_mode_allow` lets
-  // through: there a failure is a denial (403), still saying to retry.
-  const failed = request.url.startsWith(`${ENVOY_PREFIX}/`) ? 403 : null;
   if (storeUnavailable(err)) {
     logServerError(log, request, err);
-    void reply.status(failed ?? 503).header('retry-after', STORE_RETRY_AFTER_S).send({ error: 'unavailable', message: 'the store cannot be written now (busy or full); try again shortly' });
+    void reply.status(503).header('retry-after', STORE_RETRY_AFTER_S).send({ error: 'unavailable', message: 'the store cannot be written now (busy or full); try again shortly' });
     return;
   }
   if (status >= 500) {
     logServerError(log, request, err);
-    if (failed !== null) void reply.header('retry-after', STORE_RETRY_AFTER_S);
-    void reply.status(failed ?? 500).send({ error: 'internal_error', message: 'internal error; see the server log' });
+    void reply.status(500).send({ error: 'internal_error', message: 'internal error; see the server log' });
     return;
   }
   const error = status === 413 ? 'payload_too_large' : status === 404 ? 'not_found' : 'invalid_request';

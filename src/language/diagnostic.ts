@@ -55,3 +55,11 @@ export function sortDiagnostics(list: readonly Diagnostic[]): Diagnostic[] {
       (a.message < b.message ? -1 : a.message > b.message ? 1 : 0),
   );
 }
+
+/** A file's diagnostics, at most `limit` of them (the first, by place), and a note when more were dropped. */
+export function capDiagnostics(file: string, found: readonly Diagnostic[], limit: number): Diagnostic[] {
+  const errors = found.filter((d) => d.code !== 'limit');
+  if (errors.length <= limit) return [...found];
+  const kept = sortDiagnostics(errors).slice(0, limit);
+  return [...kept, diagnostic('limit', file, kept[kept.length - 1]!.span, `too many errors; stopped after ${limit}`)];
+}

@@ -29,6 +29,13 @@ function setup(key: string | null = KEY, keepRequests = true) {
 const setCookies = (h: string | string[] | undefined): string[] => (h === undefined ? [] : Array.isArray(h) ? h : [h]);
 const pair = (c: string): string => c.split(';')[0]!;
 
+/** The session's CSRF token in the form that posts to `action`. */
+function formCsrf(body: string, action: string): string {
+  const m = new RegExp(`action="${action}"[^]*?name="csrf" value="([^"]+)"`).exec(body);
+  if (m === null) throw new Error(`no form posting to ${action} with a CSRF token`);
+  return m[1]!;
+}
+
 async function signIn(app: ReturnType<typeof setup>['app'], key = KEY) {
   const login = await app.inject({ method: 'GET', url: '/console/login' });
   const csrf = /name="csrf" value="([^"]+)"/.exec(login.body)![1]!;
@@ -102,7 +109,7 @@ describe('the console', () => {
     const form = { cookie, 'content-type': 'application/x-www-form-urlencoded' };
     const noToken = await app.inject({ method: 'POST', url: '/console/whatif', headers: form, payload: 'candidate=/etc' });
     expect(noToken.statusCode).toBe(403);
-    const csrf = /action="\/console\/whatif"[^]*?name="csrf" value="([^"]+)"/.exec(viaLink.body)![1]!;
+    const csrf = formCsrf(viaLink.body, '/console/whatif');
     const missing = await app.inject({ method: 'POST', url: '/console/whatif', headers: form, payload: `csrf=${csrf}&candidate=${encodeURIComponent('/nonexistent-folder')}` });
     expect(missing.statusCode).toBe(400);
     expect(missing.body).toContain('does not exist');
@@ -111,8 +118,7 @@ describe('the console', () => {
   test('the what-if form says what is wrong with its number of decisions instead of reading `2.5` as 2 or `0` as the default', async () => {
     const { app } = setup();
     const { cookie } = await signIn(app);
-    const page = await app.inject({ method: 'GET', url: '/console/whatif', headers: { cookie } });
-    const csrf = /action="\/console\/whatif"[^]*?name="csrf" value="([^"]+)"/.exec(page.body)![1]!;
+    const csrf = formCsrf((await app.inject({ method: 'GET', url: '/console/whatif', headers: { cookie } })).body, '/console/whatif');
     const form = { cookie, 'content-type': 'application/x-www-form-urlencoded' };
     for (const limit of ['2.5', '0', '-3', '200001', 'ten']) {
       const r = await app.inject({ method: 'POST', url: '/console/whatif', headers: form, payload: `csrf=${csrf}&candidate=${encodeURIComponent('/nonexistent-folder')}&limit=${limit}` });
@@ -133,8 +139,7 @@ describe('the console', () => {
       if (i % 500 === 499) log.flush();
     }
     const { cookie } = await signIn(app);
-    const page = await app.inject({ method: 'GET', url: '/console/whatif', headers: { cookie } });
-    const csrf = /action="\/console\/whatif"[^]*?name="csrf" value="([^"]+)"/.exec(page.body)![1]!;
+    const csrf = formCsrf((await app.inject({ method: 'GET', url: '/console/whatif', headers: { cookie } })).body, '/console/whatif');
     const candidate = mkdtempSync(join(tmpdir(), 'gavel-whatif-'));
     writeFileSync(join(candidate, 'a.gavel'), '@id("p") permit (action == "read");');
     try {
@@ -201,7 +206,7 @@ describe('the console', () => {
     const { app } = setup();
     const { cookie } = await signIn(app);
     const page = await app.inject({ method: 'GET', url: '/console/policies', headers: { cookie } });
-    const csrf = /action="\/console\/logout"[^]*?name="csrf" value="([^"]+)"/.exec(page.body)![1]!;
+    const csrf = formCsrf(page.body, '/console/logout');
     const form = { cookie, 'content-type': 'application/x-www-form-urlencoded' };
     expect((await app.inject({ method: 'POST', url: '/console/logout', headers: form, payload: '' })).statusCode).toBe(403);
     expect((await app.inject({ method: 'POST', url: '/console/logout', headers: form, payload: 'csrf=wrong' })).statusCode).toBe(403);

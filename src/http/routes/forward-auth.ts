@@ -24,6 +24,18 @@ export interface ForwardAuthOptions {
 /** Envoy's `path_prefix` for its HTTP ext_authz mode: the original path follows it. */
 export const ENVOY_PREFIX = '/v1/forward-auth/envoy';
 
+/**
+ * Envoy takes any 5xx from its HTTP authorization service for the service failing, which
+ * `failure_mode_allow` lets through: on its route every such answer — a token that cannot be
+ * checked, a busy store, a server error — goes out as a denial, still saying to retry.
+ */
+async function neverFailToEnvoy(_request: FastifyRequest, reply: FastifyReply, payload: unknown): Promise<unknown> {
+  if (reply.statusCode < 500) return payload;
+  void reply.status(403);
+  if (!reply.hasHeader('retry-after')) void reply.header('retry-after', RETRY_AFTER_S);
+  return payload;
+}
+
 function header(request: FastifyRequest, name: string): string | undefined {
   const v = request.headers[name];
   return Array.isArray(v) ? v[0] : v;
@@ -76,21 +88,21 @@ export function forwardAuthRoutes(app: FastifyInstance, policies: LivePolicySet,
       }
       const { prefix, uri } = family;
       const call = { method: header(request, `${prefix}-method`) ?? request.method, uri, host: header(request, `${prefix}-host`) ?? header(request, 'host') ?? '', source: `${prefix}-uri` };
-      return decideOriginal(request, reply, call, 'forward_auth');
+      return decideOriginal(request, reply, call);
     });
     // Envoy's HTTP ext_authz (`http_service` with `path_prefix: /v1/forward-auth/envoy`; Istio's
     // envoyExtAuthzHttp): the check is the original request itself — its method, its `:authority`
     // as Host, its `:path` and query after the prefix. Envoy always sends those and Authorization,
     // other headers only as `allowed_headers` says (ext_authz_http_impl.cc, toRequestMatchers).
-    scoped.all(`${ENVOY_PREFIX}/*`, async (request, reply) => {
+    scoped.all(`${ENVOY_PREFIX}/*`, { onSend: neverFailToEnvoy }, async (request, reply) => {
       const url = request.raw.url ?? '';
       if (!url.startsWith(`${ENVOY_PREFIX}/`)) return reply.status(400).send({ error: 'invalid_request', message: `the request target must be the original path under ${ENVOY_PREFIX} (origin form)` });
       const call = { method: request.method, uri: url.slice(ENVOY_PREFIX.length), host: header(request, 'host') ?? '', source: `the path after ${ENVOY_PREFIX}` };
-      return decideOriginal(request, reply, call, 'envoy');
+      return decideOriginal(request, reply, call);
     });
 
     /** Decides the original call and answers as the gateway expects. */
-    async function decideOriginal(request: FastifyRequest, reply: FastifyReply, original: { method: string; uri: string; host: string; source: string }, gateway: 'forward_auth' | 'envoy') {
+    async function decideOriginal(request: FastifyRequest, reply: FastifyReply, original: { method: string; uri: string; host: string; source: string }) {
       const { uri } = original;
       const at = uri.indexOf('?');
       const route = routePath(at < 0 ? uri : uri.slice(0, at));
@@ -123,9 +135,7 @@ export function forwardAuthRoutes(app: FastifyInstance, policies: LivePolicySet,
           decisionAnswers.add(reply);
           return reply.status(401).header('www-authenticate', verdict.challenge).send({ decision: false, reason: 'authentication required' });
         case 'unavailable':
-          // Envoy takes any 5xx for a failed authorization service, which `failure_mode_allow`
-          // lets through: a token that cannot be checked is a denial there, still with Retry-After.
-          return reply.status(gateway === 'envoy' ? 403 : 503).header('retry-after', RETRY_AFTER_S).header('x-gavel-reason', headerValue(verdict.reason)).send({ decision: false, reason: verdict.reason });
+          return reply.status(503).header('retry-after', RETRY_AFTER_S).header('x-gavel-reason', headerValue(verdict.reason)).send({ decision: false, reason: verdict.reason });
         case 'forbidden':
           decisionAnswers.add(reply);
           return reply.status(403).header('x-gavel-reason', headerValue(verdict.reason)).send({ decision: false, reason: verdict.reason });

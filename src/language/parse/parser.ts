@@ -1,7 +1,7 @@
 import nearley from 'nearley';
 import grammar from '../../gen/policy-grammar.js';
 import type { Comment, Expr, Policy, PolicyFile, Position } from '../ast.js';
-import { diagnostic, type Diagnostic } from '../diagnostic.js';
+import { capDiagnostics, diagnostic, type Diagnostic } from '../diagnostic.js';
 import type { RawPolicy } from './build.js';
 import { spanOf, tokenEnd } from './build.js';
 import { describeToken, expectedAfter, tableOf } from './expected.js';
@@ -105,11 +105,8 @@ export function* policiesOf(file: string, source: string, comments?: Comment[], 
     // Tokens after the last `;`: a policy that never ended. Parse it to say what was missing.
     parseChunk(file, current, parsing, true);
   }
-  const all = lexical.length === 0 ? parsing : lexical.concat(parsing);
-  if (all.length <= PARSE_LIMITS.diagnostics) return all;
   // Past this many, more errors help nobody: the file is likely not policy text at all.
-  const last = all[PARSE_LIMITS.diagnostics - 1];
-  return [...all.slice(0, PARSE_LIMITS.diagnostics), diagnostic('limit', file, last.span, `too many errors; stopped after ${PARSE_LIMITS.diagnostics}`)];
+  return capDiagnostics(file, lexical.length === 0 ? parsing : lexical.concat(parsing), PARSE_LIMITS.diagnostics);
 }
 
 /**

@@ -6,6 +6,7 @@ import { REGISTRY_SECTIONS, type Client, type Registry, type RegistrySection } f
 import { LOG_CURSOR, StoreError, type AuthCode, type CodeUse, type DecisionBatch, type DecisionPage, type DecisionQuery, type DecisionRecord, type DecisionWindow, type DirectoryChanges, type Entity, type PolicyRevision, type RefreshToken, type RefreshUse, type Store, type StoredSigningKey } from '../store.js';
 import { MIGRATIONS, type SchemaEdit } from './migrations.js';
 import { batchText, line, summarize } from '../decision-summary.js';
+import { sortedJson } from '../../formats/sorted-json.js';
 
 /** Batches a decision page asks for at a time. */
 const SEQ_CHUNK = 64;
@@ -414,13 +415,13 @@ export class SqliteStore implements Store {
     const plan: DocumentPlan = { marker: this.changeMarker(), changes: { added: [], changed: [], removed: [] }, entities: [], registry: [] };
     if (entities !== undefined) {
       // Type and id are kept as they are, not parsed back out of the key: a type may hold `::`.
-      const current = new Map(this.entities().map((e) => [key(e), { type: e.type, id: e.id, attributes: stableJson(e.attributes) }]));
+      const current = new Map(this.entities().map((e) => [key(e), { type: e.type, id: e.id, attributes: sortedJson(e.attributes) }]));
       const wanted = new Map(entities.map((e) => [key(e), e]));
       for (const [k, e] of wanted) {
         const attributes = JSON.stringify(e.attributes);
         const before = current.get(k);
         // Members in another order are the same attributes: not a change (one would reload every server).
-        if (before?.attributes === stableJson(e.attributes)) continue;
+        if (before?.attributes === sortedJson(e.attributes)) continue;
         (before === undefined ? plan.changes.added : plan.changes.changed).push(k);
         plan.entities.push({ type: e.type, id: e.id, attributes });
       }
@@ -441,7 +442,7 @@ export class SqliteStore implements Store {
         const value = JSON.stringify(item);
         keep.add(k);
         const before = current.get(k);
-        if (before === value || (before !== undefined && stableJson(JSON.parse(before)) === stableJson(item))) continue;
+        if (before === value || (before !== undefined && sortedJson(JSON.parse(before)) === sortedJson(item))) continue;
         (before === undefined ? plan.changes.added : plan.changes.changed).push(`${section}:${k}`);
         plan.registry.push({ section, key: k, value });
       }
@@ -877,9 +878,4 @@ interface RefreshRow {
   successor_hash: string | null;
   revoked_at: number | null;
   jkt: string | null;
-}
-
-/** JSON with every object's members in sorted order: equal for values that differ only in member order. */
-function stableJson(value: unknown): string {
-  return JSON.stringify(value, (_key, v: unknown) => (typeof v === 'object' && v !== null && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : v));
 }
