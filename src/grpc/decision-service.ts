@@ -1,6 +1,5 @@
 import { create, type JsonObject } from '@bufbuild/protobuf';
 import { status } from '@grpc/grpc-js';
-import { randomUUID } from 'node:crypto';
 import type { Decision } from '../engine/decision.js';
 import type { LivePolicySet } from '../engine/live-set.js';
 import { validateRequest } from '../engine/validate-request.js';
@@ -10,7 +9,16 @@ import { DecideBatchRequestSchema, DecideBatchResponseSchema, DecideRequestSchem
 import type { Decider, Origin } from '../server/decider.js';
 import { canonical, type TrustedProxies } from '../signals/client-address.js';
 import type { Request } from '../language/eval/activation.js';
-import { GrpcError, unary, type CallInfo } from './service-definition.js';
+import { encodedSize, GrpcError, unary, type CallInfo } from './service-definition.js';
+
+/**
+ * The largest DecideBatch answer sent: what grpc-js, grpc-go and grpc-java clients receive at
+ * most by default (their `max_receive_message_length`). A batch of explained decisions, or of
+ * decisions with many policy errors, can exceed it; such a batch is refused whole.
+ */
+export const GRPC_ANSWER_LIMIT = 4 << 20;
+
+const mib = (bytes: number): string => `${(bytes / (1 << 20)).toFixed(1)} MiB`;
 import type { ServerLog } from '../server/server-log.js';
 
 /** `127.0.0.1:50123` → `127.0.0.1`, `[::1]:50123` → `::1`; `null` for a peer without an IP (a Unix socket). */
@@ -67,7 +75,7 @@ export function decisionService(policies: LivePolicySet, decider: Decider, proxi
     decide: unary<typeof DecideRequestSchema, typeof DecideResponseSchema>(async (r, call) => {
       const { request, tokenError } = await withRequestToken(toRequest(r, ''), verify);
       if (call.cancelled()) throw new GrpcError(status.CANCELLED, 'the call was cancelled, or its deadline passed, before it was decided');
-      return toResponse(decider.decide('grpc', randomUUID(), policies.current, request, { explain: r.explain }, origin(call)), tokenError);
+      return toResponse(decider.decide('grpc', call.requestId(), policies.current, request, { explain: r.explain }, origin(call)), tokenError);
     }, log),
     decideBatch: unary<typeof DecideBatchRequestSchema, typeof DecideBatchResponseSchema>(async (r, call) => {
       const from = origin(call);
@@ -80,10 +88,16 @@ export function decisionService(policies: LivePolicySet, decider: Decider, proxi
       if (call.cancelled()) throw new GrpcError(status.CANCELLED, 'the call was cancelled, or its deadline passed, before it was decided');
       // One revision for the whole batch, taken after the tokens: no decision waits on another revision.
       const set = policies.current;
-      const id = randomUUID();
-      return create(DecideBatchResponseSchema, {
-        decisions: requests.map(({ item, request, tokenError }, i) => toResponse(decider.decide('grpc_batch', `${id}#${i}`, set, request, { explain: item.explain }, from), tokenError)),
-      });
+      const id = call.requestId();
+      const held = requests.map(({ item, request, tokenError }, i) => ({ tokenError, ...decider.held('grpc_batch', `${id}#${i}`, set, request, { explain: item.explain }, from) }));
+      const answer = create(DecideBatchResponseSchema, { decisions: held.map(({ decision, tokenError }) => toResponse(decision, tokenError)) });
+      // Nothing is counted or logged for an answer the caller would refuse to receive.
+      const size = encodedSize(DecideBatchResponseSchema, answer);
+      if (size > GRPC_ANSWER_LIMIT) {
+        throw new GrpcError(status.RESOURCE_EXHAUSTED, `the answer would be ${mib(size)}, more than the ${mib(GRPC_ANSWER_LIMIT)} gRPC clients receive by default; send fewer requests per batch${requests.some(({ item }) => item.explain) ? ', or without explain' : ''}`);
+      }
+      for (const h of held) h.commit();
+      return answer;
     }, log),
   };
 }

@@ -22,29 +22,23 @@ const header = (key: string, value: string) => ({ header: { key, value }, append
 
 /**
  * The HTTP request's headers, from `headers` or — with `encode_raw_headers` — `header_map`,
- * whose repeated keys are joined as `headers` would have them; `null` when a raw value is not
- * UTF-8, refused as such a value in `headers` is (a decoder of `string` refuses the message)
- * rather than decided on with the bad bytes replaced.
+ * whose repeated keys are joined as `headers` would have them. A raw value that is not UTF-8
+ * (a Latin-1 `Referer` or `Cookie`, which HTTP allows and Envoy passes on as bytes there) has
+ * its bad bytes replaced by U+FFFD, as Envoy sanitises such values into `headers` without
+ * `encode_raw_headers`: the same request is decided the same way in both modes.
  */
-function requestHeaders(http: AttributeContext_HttpRequest): Record<string, string> | null {
+function requestHeaders(http: AttributeContext_HttpRequest): Record<string, string> {
   if (http.headerMap === undefined || http.headerMap.headers.length === 0) return http.headers;
   const joined: Record<string, string> = {};
   for (const h of http.headerMap.headers) {
     const key = h.key.toLowerCase();
-    let value = h.value;
-    if (h.rawValue.length > 0) {
-      try {
-        value = utf8.decode(h.rawValue);
-      } catch {
-        return null;
-      }
-    }
+    const value = h.rawValue.length > 0 ? utf8.decode(h.rawValue) : h.value;
     joined[key] = Object.hasOwn(joined, key) ? `${joined[key]},${value}` : value;
   }
   return joined;
 }
 // ignoreBOM: a value starting with EF BB BF is decided with those bytes, as the upstream gets it.
-const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+const utf8 = new TextDecoder('utf-8', { ignoreBOM: true });
 
 const denied = (code: number, httpStatus: number, reason: string, headers: { key: string; value: string }[] = []) =>
   create(CheckResponseSchema, {
@@ -82,7 +76,6 @@ export function envoyAuthorization(policies: LivePolicySet, decider: Decider, op
       // Decided on a path the upstream may resolve differently, a permit could cover what it serves.
       if ('problem' in route) return denied(Code.PERMISSION_DENIED, 400, `path: ${route.problem}`);
       const headers = requestHeaders(http);
-      if (headers === null) return undecodableCheck('a header_map value is not UTF-8');
       // A CheckRequest's `source` is whatever its sender wrote: it is Envoy's word for the
       // client only when the sender is a trusted proxy (`trusted_proxies`), as X-Forwarded-For
       // is over HTTP. From anyone else, the client is the sender itself — else any caller of

@@ -1,5 +1,6 @@
 import { fromBinary, toBinary, type DescMessage, type DescService, type MessageShape } from '@bufbuild/protobuf';
-import type { handleUnaryCall, MethodDefinition, ServiceDefinition } from '@grpc/grpc-js';
+import { Metadata, type handleUnaryCall, type MethodDefinition, type ServiceDefinition } from '@grpc/grpc-js';
+import { requestIdFrom } from '../server/request-id.js';
 import { MAX_JSON_DEPTH } from '../formats/json-depth.js';
 import type { ServerLog } from '../server/server-log.js';
 
@@ -24,6 +25,16 @@ function decoded(schema: DescMessage, bytes: Buffer): unknown {
   }
 }
 
+/** Answers already encoded to learn their size (`encodedSize`), so they are not encoded twice. */
+const encodedAnswers = new WeakMap<object, Uint8Array>();
+
+/** The size in bytes of `message` as it will be sent: encoded once, and those bytes are what is sent. */
+export function encodedSize<O extends DescMessage>(schema: O, message: MessageShape<O>): number {
+  const bytes = toBinary(schema, message);
+  encodedAnswers.set(message, bytes);
+  return bytes.length;
+}
+
 /**
  * A protobuf-es service descriptor as a grpc-js service definition: paths
  * `/package.Service/Method`, messages encoded and decoded by protobuf-es. Unary and
@@ -39,7 +50,10 @@ export function serviceDefinition(service: DescService): ServiceDefinition {
       responseStream: method.methodKind === 'server_streaming',
       requestSerialize: (message: unknown) => Buffer.from(toBinary(method.input, message as MessageShape<DescMessage>)),
       requestDeserialize: (bytes: Buffer) => decoded(method.input, bytes),
-      responseSerialize: (message: unknown) => Buffer.from(toBinary(method.output, message as MessageShape<DescMessage>)),
+      responseSerialize: (message: unknown) => {
+        const known = encodedAnswers.get(message as object);
+        return Buffer.from(known ?? toBinary(method.output, message as MessageShape<DescMessage>));
+      },
       responseDeserialize: (bytes: Buffer) => fromBinary(method.output, bytes),
     };
   }
@@ -62,6 +76,12 @@ export interface CallInfo {
   metadata(key: string): string[];
   /** Whether the caller has gone: it cancelled, or its deadline passed. */
   cancelled(): boolean;
+  /**
+   * The call's request id, as over HTTP: the caller's `x-request-id` metadata, or one made
+   * for it; either way sent back as `x-request-id` response metadata, so a caller can find
+   * its decisions in the log.
+   */
+  requestId(): string;
 }
 
 /** A gRPC failure with its status code (grpc-js `status`), for callers. */
@@ -79,7 +99,17 @@ export function unary<I extends DescMessage, O extends DescMessage>(handler: Una
   return (call, callback) => {
     const request: unknown = call.request;
     if (request instanceof Undecodable) return callback({ code: 3, details: `the request is not a valid ${call.getPath().split('/')[2] ?? ''} message: ${request.reason}` }, null);
-    const info: CallInfo = { peer: call.getPeer(), metadata: (key) => call.metadata.get(key).filter((v): v is string => typeof v === 'string'), cancelled: () => call.cancelled };
+    const metadata = (key: string) => call.metadata.get(key).filter((v): v is string => typeof v === 'string');
+    let id: string | null = null;
+    const requestId = (): string => {
+      if (id !== null) return id;
+      id = requestIdFrom(metadata('x-request-id')[0]);
+      const echoed = new Metadata();
+      echoed.set('x-request-id', id);
+      call.sendMetadata(echoed);
+      return id;
+    };
+    const info: CallInfo = { peer: call.getPeer(), metadata, cancelled: () => call.cancelled, requestId };
     handler(call.request, info).then(
       (response) => callback(null, response),
       (err: unknown) => {

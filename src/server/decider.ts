@@ -85,9 +85,27 @@ export class Decider {
   decide(where: Interface, id: string, set: PolicySet, input: Request, options: DecideOptions = {}, origin: Origin = UNKNOWN): Decision {
     const start = process.hrtime.bigint();
     const enriched = this.directory === null ? input : this.directory.current.enrich(input);
-    const { d, risk } = this.evaluate(set, enriched, options, origin, where);
-    this.decided(where, id, set, enriched, d, start, risk);
+    const { d, risk, who } = this.evaluate(set, enriched, options, origin, where);
+    if (who !== null) this.signals?.observe(d.decision, who);
+    this.decided(where, id, set, enriched, d, Number(process.hrtime.bigint() - start) / 1e3, risk);
     return d;
+  }
+
+  /**
+   * Decides as `decide` does, but leaves the decision uncounted, unobserved by velocity and
+   * unlogged until `commit`: a batch whose answer turns out to be one the caller cannot
+   * receive is dropped whole, and no decision that nobody received is on the record.
+   */
+  held(where: Interface, id: string, set: PolicySet, input: Request, options: DecideOptions = {}, origin: Origin = UNKNOWN): { decision: Decision; commit: () => void } {
+    const start = process.hrtime.bigint();
+    const enriched = this.directory === null ? input : this.directory.current.enrich(input);
+    const { d, risk, who } = this.evaluate(set, enriched, options, origin, where);
+    const latencyUs = Number(process.hrtime.bigint() - start) / 1e3;
+    const commit = (): void => {
+      if (who !== null) this.signals?.observe(d.decision, who);
+      this.decided(where, id, set, enriched, d, latencyUs, risk);
+    };
+    return { decision: d, commit };
   }
 
   /** The directory snapshot decisions are enriched from now: a search keeps one for all its candidates. */
@@ -109,21 +127,22 @@ export class Decider {
     return d;
   }
 
-  /** `where` is null for what is decided but not enforced (search candidates): it is not observed by velocity. */
-  private evaluate(set: PolicySet, enriched: Request, options: DecideOptions, origin: Origin, where: Interface | null): { d: Decision; risk: RiskRoot | null } {
+  /**
+   * `who`: whom velocity counts the decision against, when some policy reads velocity (counters
+   * nobody reads cost nothing). `where`
+   * is null for what is decided but not enforced (search candidates): it is not counted.
+   */
+  private evaluate(set: PolicySet, enriched: Request, options: DecideOptions, origin: Origin, where: Interface | null): { d: Decision; risk: RiskRoot | null; who: Observed | null } {
     // Policies that read no `risk` member get no `risk` root, and pay nothing for signals.
-    if (this.signals === null || set.riskReads.size === 0) return { d: decide(set, enriched, options), risk: null };
+    if (this.signals === null || set.riskReads.size === 0) return { d: decide(set, enriched, options), risk: null, who: null };
     const who = observed(enriched, origin, where);
     const risk = this.signals.root(who, set.riskReads);
     let d = decide(set, { ...enriched, risk }, options);
     if (risk.errors.length > 0) d = { ...d, signal_errors: risk.errors };
-    // Velocity is counted while some policy reads it: counters nobody reads cost nothing.
-    if (where !== null && (set.riskReads.has('velocity') || set.riskReads.has(ALL_SIGNALS))) this.signals.observe(d.decision, who);
-    return { d, risk };
+    return { d, risk, who: where !== null && (set.riskReads.has('velocity') || set.riskReads.has(ALL_SIGNALS)) ? who : null };
   }
 
-  private decided(where: Interface, id: string, set: PolicySet, request: Request, d: Decision, startNs: bigint, risk: RiskRoot | null): void {
-    const latencyUs = Number(process.hrtime.bigint() - startNs) / 1e3;
+  private decided(where: Interface, id: string, set: PolicySet, request: Request, d: Decision, latencyUs: number, risk: RiskRoot | null): void {
     this.metrics.decided(where, d.decision, latencyUs / 1e6);
     if (this.log === null) return;
     const subject = isObject(request.subject) ? request.subject : {};

@@ -32,6 +32,7 @@ const POLICIES = `
 @id("hello") permit (action == "GET", resource.path like "/hello/**") when { token.scope contains "hello:read" };
 @id("from") permit (action == "GET", resource.path == "/from") when { context.ip == "198.51.100.9" };
 @id("peek") permit (action == "peek", resource.type == "note") when { token.scope contains "doc:peek" };
+${Array.from({ length: 60 }, (_, i) => `@id("audit-${i}") permit (action == "audit", resource.type == "ledger") when { subject.department == "d${i}" };`).join('\n')}
 `;
 
 let server: Server;
@@ -90,6 +91,21 @@ function call<I extends DescMessage, O extends DescMessage>(
   for (const [k, v] of Object.entries(options.metadata ?? {})) metadata.set(k, v);
   const callOptions = options.deadlineMs === undefined ? {} : { deadline: Date.now() + options.deadlineMs };
   return new Promise((resolve, reject) => client[method](create(input, message), metadata, callOptions, (err, res) => (err ? reject(err) : resolve(res))));
+}
+
+/** The response metadata of one unary call, with its answer. */
+function callWithMetadata<I extends DescMessage>(service: DescService, method: string, input: I, message: MessageInitShape<I>, metadata: Record<string, string> = {}): Promise<{ metadata: Metadata; answer: unknown }> {
+  const Ctor = makeGenericClientConstructor(serviceDefinition(service), service.typeName);
+  type Method = (req: unknown, metadata: Metadata, cb: (err: ServiceError | null, res: unknown) => void) => { on(event: 'metadata', listener: (m: Metadata) => void): void };
+  const client = new Ctor(address, credentials.createInsecure()) as unknown as Client & Record<string, Method>;
+  clients.push(client);
+  const sent = new Metadata();
+  for (const [k, v] of Object.entries(metadata)) sent.set(k, v);
+  return new Promise((resolve, reject) => {
+    let received = new Metadata();
+    const c = client[method](create(input, message), sent, (err, answer) => (err ? reject(err) : resolve({ metadata: received, answer })));
+    c.on('metadata', (m) => (received = m));
+  });
 }
 
 const reader = { type: 'user', id: 'alice', properties: { role: 'reader' } };
@@ -160,6 +176,39 @@ describe('gavel.v1.DecisionService', () => {
     // Decisions are logged for an answered batch only; a machine fast enough to answer in time logs them all.
     expect(records().filter((r) => r.via === 'grpc_batch')).toHaveLength(answered ? 1000 : 0);
   }, 30_000);
+
+  test("the caller's x-request-id metadata is the logged request id and is sent back; without one, the id made for the call is", async () => {
+    records();
+    const read = { subject: reader, action: { name: 'read' }, resource: { type: 'doc', id: '1' } };
+    const given = await callWithMetadata(DecisionService, 'decide', DecideRequestSchema, read, { 'x-request-id': 'trace-42' });
+    expect(given.metadata.get('x-request-id')).toEqual(['trace-42']);
+    const made = await callWithMetadata(DecisionService, 'decide', DecideRequestSchema, read);
+    const [id] = made.metadata.get('x-request-id') as string[];
+    expect(id).toMatch(/^[0-9a-f-]{36}$/);
+    const batch = await callWithMetadata(DecisionService, 'decideBatch', DecideBatchRequestSchema, { requests: [read, read] }, { 'x-request-id': 'trace-43' });
+    expect(batch.metadata.get('x-request-id')).toEqual(['trace-43']);
+    expect(records().map((r) => r.request_id)).toEqual(['trace-42', id, 'trace-43#0', 'trace-43#1']);
+  });
+
+  test('a batch whose answer would be larger than gRPC clients receive by default is RESOURCE_EXHAUSTED, and none of it is counted or logged', async () => {
+    records();
+    // Sixty policies in error per decision, explained: about 13 MB for a thousand requests.
+    const audit = { subject: reader, action: { name: 'audit' }, resource: { type: 'ledger', id: '1' }, explain: true };
+    const decided = async () => Number(/^gavel_decisions_total\{interface="grpc_batch",decision="deny"\} (\d+)/m.exec(await metrics.registry.metrics())?.[1] ?? 0);
+    const before = await decided();
+    await expect(call(DecisionService, 'decideBatch', DecideBatchRequestSchema, { requests: Array.from({ length: 1000 }, () => audit) })).rejects.toMatchObject({
+      code: status.RESOURCE_EXHAUSTED,
+      details: expect.stringMatching(/^the answer would be \d+\.\d MiB, more than the 4\.0 MiB gRPC clients receive by default; send fewer requests per batch, or without explain$/),
+    });
+    expect(records()).toEqual([]);
+    expect(await decided()).toBe(before);
+    // The same requests in a batch that fits are answered, counted and logged.
+    const fits = (await call(DecisionService, 'decideBatch', DecideBatchRequestSchema, { requests: Array.from({ length: 100 }, () => audit) })) as unknown as { decisions: { errors: unknown[] }[] };
+    expect(fits.decisions).toHaveLength(100);
+    expect(fits.decisions[0].errors).toHaveLength(60);
+    expect(records()).toHaveLength(100);
+    expect(await decided()).toBe(before + 100);
+  });
 
   test('a request without a subject id is INVALID_ARGUMENT with the field named, and counted', async () => {
     await expect(call(DecisionService, 'decide', DecideRequestSchema, { subject: { type: 'user' }, action: { name: 'read' }, resource: { type: 'doc', id: '1' } })).rejects.toMatchObject({
@@ -286,17 +335,19 @@ describe('envoy.service.auth.v3.Authorization/Check', () => {
       attributes: { source: from('10.0.0.5'), request: { http: { method: 'GET', path: '/from', host: 'api.test', headerMap: { headers: [raw('x-forwarded-for', '198.51.100.9'), raw('X-Forwarded-For', '10.0.0.5')] } } } },
     });
     expect(forwarded.status?.code).toBe(0);
-    // A raw value that is not UTF-8 is refused as one in `headers` is, not decided with its bytes replaced.
+    // A raw value that is not UTF-8 (Latin-1 é) is decided with the bad byte replaced, as Envoy
+    // sanitises it into `headers` without encode_raw_headers: not a 400 for a request HTTP allows.
+    records();
     const odd = await ask({
       attributes: { source: from('203.0.113.7'), request: { http: { method: 'GET', path: '/hello/x', host: 'api.test', headerMap: { headers: [raw('authorization', `Bearer ${token}`), { key: 'x-request-id', rawValue: new Uint8Array([0x72, 0x69, 0x64, 0xe9]) }] } } } },
     });
-    expect(odd.status?.code).toBe(3);
+    expect(odd.status?.code).toBe(0);
+    expect(records().map((r) => r.request_id)).toEqual(['rid\ufffd']);
     // A value starting with a byte-order mark keeps it, as the upstream gets it: not a Bearer token.
     const bom = await ask({
       attributes: { source: from('203.0.113.7'), request: { http: { method: 'GET', path: '/hello/x', host: 'api.test', headerMap: { headers: [{ key: 'authorization', rawValue: new Uint8Array([0xef, 0xbb, 0xbf, ...new TextEncoder().encode(`Bearer ${token}`)]) }] } } } },
     });
     expect(bom.status?.code).toBe(16);
-    expect(odd.httpResponse).toMatchObject({ case: 'deniedResponse', value: { status: { code: 400 }, body: 'the check request could not be read: a header_map value is not UTF-8' } });
     records();
   });
 
