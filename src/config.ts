@@ -76,6 +76,8 @@ export interface Config {
     registrationsPerHour: number;
     /** Seconds a rotated refresh token may be presented again and get the same successor (a lost response, several tabs). */
     refreshGraceSeconds: number;
+    /** `issuer.accept_token_endpoint_audience`: client assertions may name the token endpoint's URL as `aud`. */
+    acceptTokenEndpointAudience: boolean;
     /** Lifetime of a refresh token family, in seconds: successors keep the first one's expiry. */
     refreshTtlSeconds: number;
   };
@@ -535,10 +537,16 @@ function issuerAt(value: unknown, env: NodeJS.ProcessEnv, base: string, where: s
     registrationsPerHour: DEFAULT_REGISTRATIONS_PER_HOUR,
     refreshGraceSeconds: DEFAULT_REFRESH_GRACE_SECONDS,
     refreshTtlSeconds: DEFAULT_REFRESH_TTL_SECONDS,
+    acceptTokenEndpointAudience: false,
   };
   if (value !== undefined && !isObject(value)) return problems.push(`${where}: expected an object`), out;
   const json = isObject(value) ? value : {};
-  onlyKeys(json, ['url', 'secret', 'software_statement_jwks_file', 'signing_alg', 'id_token_signing_alg', 'registrations_per_hour', 'refresh_grace_seconds', 'refresh_token_ttl_seconds'], where, problems);
+  onlyKeys(json, ['url', 'secret', 'software_statement_jwks_file', 'signing_alg', 'id_token_signing_alg', 'registrations_per_hour', 'refresh_grace_seconds', 'refresh_token_ttl_seconds', 'accept_token_endpoint_audience'], where, problems);
+  const endpointAudience = json.accept_token_endpoint_audience;
+  if (endpointAudience !== undefined) {
+    if (typeof endpointAudience === 'boolean') out.acceptTokenEndpointAudience = endpointAudience;
+    else problems.push(`${where}.accept_token_endpoint_audience: expected true or false`);
+  }
   const perHour = json.registrations_per_hour;
   if (perHour !== undefined) {
     if (typeof perHour !== 'number' || !Number.isInteger(perHour) || perHour < 1 || perHour > 100_000) problems.push(`${where}.registrations_per_hour: expected a whole number from 1 to 100000`);

@@ -1,5 +1,5 @@
 import { createLocalJWKSet, decodeJwt, jwtVerify, type JSONWebKeySet } from 'jose';
-import type { ReplayCache } from '../tokens/dpop.js';
+import type { Replay } from '../tokens/dpop.js';
 import type { Client } from './registry.js';
 import { clientSecretMatches } from './secrets.js';
 import { OAuthError } from './oauth-error.js';
@@ -83,7 +83,7 @@ export const JWT_BEARER_ASSERTION = 'urn:ietf:params:oauth:client-assertion-type
  * a key of its registered JWKS, `iss` = `sub` = its id, `aud` this issuer (or, as RFC 7523
  * §3 allows, its token endpoint) and nothing else, short-lived, and a `jti` never seen before.
  */
-export async function authenticateAssertion(presented: Presented, lookup: (id: string) => Client | undefined, audiences: string[], replay: ReplayCache, nowMs: number): Promise<Client> {
+export async function authenticateAssertion(presented: Presented, lookup: (id: string) => Client | undefined, audiences: string[], replay: Replay, nowMs: number): Promise<Client> {
   const form = presented.form;
   if (form.get('client_assertion_type') !== JWT_BEARER_ASSERTION) throw new OAuthError('invalid_client', `client_assertion_type must be ${JWT_BEARER_ASSERTION}`);
   // RFC 6749 §2.3: a client uses one authentication method per request.

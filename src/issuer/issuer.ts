@@ -2,7 +2,8 @@ import { hash, randomUUID } from 'node:crypto';
 import { jwtVerify, type JSONWebKeySet, type JWTPayload } from 'jose';
 import { register } from './registration.js';
 import { steadyNow } from '../tokens/clock.js';
-import { AttemptLimit, attemptKey } from '../server/attempt-limit.js';
+import { attemptKey } from '../server/attempt-limit.js';
+import { SharedAttemptLimit, SharedReplay } from './shared-limits.js';
 import { PendingSignIns } from './pending-sign-ins.js';
 import type { LivePolicySet } from '../engine/live-set.js';
 import type { Decider, Origin } from '../server/decider.js';
@@ -17,7 +18,7 @@ import { checkAuthorization, idTokenAlgProblem, isClaimScope, scopeList, verifie
 import { errorPage, loginPage } from './login-page.js';
 import { passwordMatches, randomToken } from './secrets.js';
 import { seal, unseal } from './keys.js';
-import { accessToken, bindingProblem, boundKey, dpopChallenge, DPOP_ALGORITHMS, ReplayCache, verifyProof } from '../tokens/dpop.js';
+import { accessToken, bindingProblem, boundKey, dpopChallenge, DPOP_ALGORITHMS, verifyProof } from '../tokens/dpop.js';
 
 export interface TokenResponse {
   access_token: string;
@@ -94,6 +95,8 @@ export interface IssuerOptions {
   refreshTtl?: number;
   /** How long a rotated refresh token may be replayed for the same successor (seconds); default 10. */
   refreshGrace?: number;
+  /** Whether client assertions may name the token endpoint's URL as `aud` (older clients do); default: the issuer identifier only. */
+  acceptTokenEndpointAudience?: boolean;
   now?: () => number;
 }
 
@@ -117,8 +120,8 @@ export class Issuer {
   url = '';
   private revoked: Map<string, number>;
   private readonly now: () => number;
-  /** DPoP proofs seen at the token endpoint. */
-  private readonly replay = new ReplayCache();
+  /** DPoP proofs and client assertions used, at this process or another serving the store. */
+  private readonly replay: SharedReplay;
   /** Authorization requests waiting for the user to sign in, by transaction id. */
   private readonly pending = new PendingSignIns<PendingAuthorization>(PENDING_MAX, PENDING_PER_ADDRESS);
   /** Sign-ins just finished, by transaction id: what a duplicate of the form is answered (finished()). */
@@ -131,8 +134,8 @@ export class Issuer {
    * limit is higher: anyone may spend it, and a user locked out for a minute is the price of
    * stopping a guesser who spreads its tries over many addresses.
    */
-  private readonly signInsByAddress = new AttemptLimit(SIGN_IN_FAILURES_PER_ADDRESS, 60_000);
-  private readonly signInsByUser = new AttemptLimit(SIGN_IN_FAILURES_PER_USER, 60_000);
+  private readonly signInsByAddress: SharedAttemptLimit;
+  private readonly signInsByUser: SharedAttemptLimit;
   /**
    * What a sign-in for no API — `openid` alone — is for: the userinfo endpoint. Its tokens
    * carry `openid` only, minted by a decision about `scope::"openid"`; Gavel's decision
@@ -161,6 +164,10 @@ export class Issuer {
     // Never back: the token endpoint's freshness checks (client assertions, DPoP proofs) read it.
     this.now = options.now ?? steadyNow;
     this.revoked = options.store.revokedTokens(Math.floor(this.now() / 1000));
+    // Shared through the store: every process serving it refuses what one has seen.
+    this.replay = new SharedReplay(options.store, this.now);
+    this.signInsByAddress = new SharedAttemptLimit(options.store, 'address', SIGN_IN_FAILURES_PER_ADDRESS, 60_000, this.now);
+    this.signInsByUser = new SharedAttemptLimit(options.store, 'user', SIGN_IN_FAILURES_PER_USER, 60_000, this.now);
   }
 
   /** RFC 8414 metadata: only what is implemented is listed. */
@@ -200,8 +207,11 @@ export class Issuer {
     const once = async (): Promise<Client> => {
       const lookup = (id: string) => this.options.registry().clients.get(id);
       if (presented.form.has('client_assertion')) {
-        // The issuer identifier (draft-ietf-oauth-rfc7523bis), or the token endpoint (RFC 7523 §3), whichever endpoint is called.
-        const audiences = [this.url, `${this.url}/oauth2/token`];
+        // The issuer identifier alone (draft-ietf-oauth-rfc7523bis §4: the token endpoint's URL
+        // MUST NOT be an audience — it is the value a malicious server can get a client to sign,
+        // by naming this server's token endpoint as its own); RFC 7523 §3's token endpoint only
+        // when the operator lets older clients use it.
+        const audiences = this.options.acceptTokenEndpointAudience === true ? [this.url, `${this.url}/oauth2/token`] : [this.url];
         return await authenticateAssertion(presented, lookup, audiences, this.replay, this.now());
       }
       return authenticateClient(presented, lookup).client;

@@ -272,6 +272,22 @@ export interface Store {
   changeMarker(): number;
   /** A number that changes whenever a token is revoked, by whichever connection or process: cheap to poll. */
   revocationMarker(): number;
+  /**
+   * Records a DPoP proof or client assertion (`key`, a hash) as used until `expiresAt` (epoch
+   * seconds); answers false when some process recorded it already and it has not expired.
+   */
+  claimProof(key: string, expiresAt: number, nowSeconds: number): boolean;
+  /** Forgets a proof claimed for a request that then failed. */
+  releaseProof(key: string): void;
+  /**
+   * Counts one failed sign-in under `key`, in a window of `windowMs` from the window's first
+   * failure (epoch ms).
+   */
+  countSignInFailure(key: string, nowMs: number, windowMs: number): void;
+  /** The failures counted under `key` and when their window ends (epoch ms), or `null` when none are counted now. */
+  signInFailures(key: string, nowMs: number): { count: number; untilMs: number } | null;
+  /** Takes back one failure counted under `key` (a sign-in that turned out right). */
+  forgiveSignInFailure(key: string): void;
   /** Whether the database answers; for /readyz. */
   ping(): boolean;
   /** Why the store's file is no longer the one opened (removed, replaced), or `null`. */

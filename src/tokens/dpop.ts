@@ -36,6 +36,14 @@ export const REPLAY_CACHE_ENTRIES = 1_000_000;
 /** Expiry is kept per second: an entry leaves with the rest of its second, up to a second late. */
 const SLOT_MS = 1000;
 
+/** What remembers used proofs and assertions: this process's `ReplayCache`, or one shared through the store. */
+export interface Replay {
+  /** Records `key` for `lifetimeMs`; answers whether it must be refused (seen before, or no room). */
+  check(key: string, lifetimeMs: number): boolean;
+  /** Forgets `key`: a proof held for a request that then failed. */
+  forget(key: string): void;
+}
+
 /**
  * Proofs (and client assertions) already seen, so that a captured one cannot be replayed
  * while it is fresh (RFC 9449 §11.1, RFC 7523 §3). Entries leave only when they expire,
@@ -53,7 +61,7 @@ const SLOT_MS = 1000;
  * the whole cache per request, while it was full, made a flood of proofs cost milliseconds
  * each).
  */
-export class ReplayCache {
+export class ReplayCache implements Replay {
   /** Hashed key → when it may be forgotten, on `clock`. */
   private readonly seen = new Map<string, number>();
   /** Hashed keys by the second they expire in (keyed by `Math.floor(expiry / SLOT_MS)`). */
@@ -143,7 +151,7 @@ export interface ProofCheck {
   url: string;
   /** With a bound access token: the proof must carry its hash in `ath`. */
   accessToken?: string;
-  replay: ReplayCache;
+  replay: Replay;
   /**
    * Whether a proof that is kept is kept for good (default), or only held — `release()` of the
    * result forgets it — for a request that may still fail for other reasons: the token
@@ -233,7 +241,7 @@ export function accessToken(authorization: string | undefined): { scheme: 'beare
  * proof by that key for this request; a bearer token needs nothing more. Answers why a
  * presented token must be refused, or `null`.
  */
-export async function bindingProblem(claims: JWTPayload, scheme: 'bearer' | 'dpop', token: string, proof: string | undefined, request: { method: string; url: string }, replay: ReplayCache): Promise<BindingProblem | null> {
+export async function bindingProblem(claims: JWTPayload, scheme: 'bearer' | 'dpop', token: string, proof: string | undefined, request: { method: string; url: string }, replay: Replay): Promise<BindingProblem | null> {
   const jkt = boundKey(claims);
   if (jkt === null) return scheme === 'dpop' ? { reason: 'the DPoP scheme was used with a token not bound to a key', badProof: false } : null;
   if (scheme !== 'dpop' || proof === undefined) return { reason: 'the token is DPoP-bound: present it with the DPoP scheme and a DPoP proof', badProof: false };
@@ -259,7 +267,7 @@ export async function verifyPresented(
   proof: string | undefined,
   request: { method: string; url: string },
   verify: (token: string) => Promise<TokenResult>,
-  replay: ReplayCache,
+  replay: Replay,
 ): Promise<TokenResult | null> {
   const presented = accessToken(authorization);
   if (presented === null) return null;

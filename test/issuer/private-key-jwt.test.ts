@@ -44,8 +44,10 @@ describe('private_key_jwt', () => {
     expect((await form(once)).status).toBe(401);
     expect((await form(await assertion({}, (await generateKeyPair('ES256')).privateKey))).status).toBe(401);
     expect((await form(await assertion({ aud: 'https://elsewhere.example.com' }))).status).toBe(401);
-    // The token endpoint is an audience too (RFC 7523 §3); other endpoints, and this server beside another, are not.
-    expect((await form(await assertion({ aud: `${server.url}/oauth2/token` }))).status).toBe(200);
+    // The issuer identifier alone (draft-ietf-oauth-rfc7523bis): not the token endpoint's URL
+    // (RFC 7523 §3 allowed it; it is what a malicious server gets a client to sign), not another
+    // endpoint, not this server beside another.
+    expect((await form(await assertion({ aud: `${server.url}/oauth2/token` }))).status).toBe(401);
     expect((await form(await assertion({ aud: `${server.url}/oauth2/introspect` }))).status).toBe(401);
     const two = await form(await assertion({ aud: ['https://elsewhere.example.com', server.url] }));
     expect(await two.json()).toEqual({ error: 'invalid_client', error_description: 'client_assertion must name one audience: this issuer' });
@@ -71,4 +73,33 @@ describe('private_key_jwt', () => {
     expect(r.status).toBe(400);
     expect(await r.json()).toEqual({ error: 'invalid_request', error_description: 'use one client authentication method' });
   });
+
+  test('issuer.accept_token_endpoint_audience lets older clients name the token endpoint as the audience', async () => {
+    const pair = await generateKeyPair('ES256');
+    const older = await issuerServer(
+      {
+        apis: [{ identifier: 'https://api.example.com', scopes: ['invoice:read'] }],
+        clients: [{ id: 'signer', token_endpoint_auth_method: 'private_key_jwt', jwks: { keys: [{ ...(await exportJWK(pair.publicKey)), kid: 's1', alg: 'ES256' }] }, scopes: ['invoice:read'] }],
+      },
+      ['--config', 'gavel.json'],
+      { 'gavel.json': JSON.stringify({ issuer: { accept_token_endpoint_audience: true } }) },
+    );
+    try {
+      const now = Math.floor(Date.now() / 1000);
+      const signed = (aud: string) => new SignJWT({ iss: 'signer', sub: 'signer', aud, jti: crypto.randomUUID(), iat: now, exp: now + 120 }).setProtectedHeader({ alg: 'ES256', kid: 's1' }).sign(pair.privateKey);
+      const grant = async (aud: string) =>
+        (
+          await fetch(`${older.server.url}/oauth2/token`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/x-www-form-urlencoded' },
+            body: new URLSearchParams({ grant_type: 'client_credentials', client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer', client_assertion: await signed(aud) }),
+          })
+        ).status;
+      expect(await grant(`${older.server.url}/oauth2/token`)).toBe(200);
+      expect(await grant(older.server.url)).toBe(200);
+      expect(await grant(`${older.server.url}/oauth2/introspect`)).toBe(401);
+    } finally {
+      older.stop();
+    }
+  }, 30_000);
 });

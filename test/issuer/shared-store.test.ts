@@ -3,17 +3,27 @@
  * host, a restart overlapping the old process): what one revokes, the other refuses within a
  * second or two.
  */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { exportJWK, generateKeyPair, SignJWT, type CryptoKey } from 'jose';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { serveProcess, type Served } from '../cli/helpers.js';
+import { ROOT, serveProcess, type Served } from '../cli/helpers.js';
 import { issuerServer, type IssuerServer } from './issuer-server.js';
 
+const ISSUER = 'https://issuer.example.com';
 const BASIC = `Basic ${Buffer.from('reporting-app:reporting-app-example-secret-0123456789').toString('base64')}`;
 let first: IssuerServer;
 let second: Served;
+let signer: CryptoKey;
 
 beforeAll(async () => {
-  const config = { 'gavel.json': JSON.stringify({ issuer: { url: 'https://issuer.example.com' } }) };
-  first = await issuerServer('examples', ['--config', 'gavel.json'], config);
+  // The example registry, and a client that authenticates with signed assertions.
+  const pair = await generateKeyPair('ES256');
+  signer = pair.privateKey;
+  const registry = JSON.parse(readFileSync(join(ROOT, 'examples/registry.json'), 'utf8')) as { clients: object[] };
+  registry.clients.push({ id: 'signer', token_endpoint_auth_method: 'private_key_jwt', jwks: { keys: [{ ...(await exportJWK(pair.publicKey)), kid: 's1', alg: 'ES256' }] }, scopes: ['invoice:read'] });
+  const config = { 'gavel.json': JSON.stringify({ issuer: { url: ISSUER } }) };
+  first = await issuerServer(registry, ['--config', 'gavel.json'], config);
   second = await serveProcess(first.dir, ['--config', 'gavel.json']);
 }, 60_000);
 
@@ -42,4 +52,56 @@ describe('a store shared by two servers', () => {
     }
     expect(active).toBe(false);
   }, 30_000);
+
+  test('a client assertion used at one server is refused at the other (RFC 7523 §3)', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const assertion = await new SignJWT({ iss: 'signer', sub: 'signer', aud: ISSUER, jti: crypto.randomUUID(), iat: now, exp: now + 120 }).setProtectedHeader({ alg: 'ES256', kid: 's1' }).sign(signer);
+    const grant = (base: string) =>
+      fetch(`${base}/oauth2/token`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ grant_type: 'client_credentials', client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer', client_assertion: assertion }),
+      });
+    expect((await grant(first.server.url)).status).toBe(200);
+    expect((await grant(second.url)).status).toBe(401);
+  });
+
+  test('a DPoP proof used at one server is refused at the other (RFC 9449 §11.1)', async () => {
+    const key = await generateKeyPair('ES256');
+    const proof = await new SignJWT({ htm: 'POST', htu: `${ISSUER}/oauth2/token`, jti: crypto.randomUUID(), iat: Math.floor(Date.now() / 1000) })
+      .setProtectedHeader({ alg: 'ES256', typ: 'dpop+jwt', jwk: await exportJWK(key.publicKey) })
+      .sign(key.privateKey);
+    const grant = (base: string) =>
+      fetch(`${base}/oauth2/token`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: BASIC, dpop: proof },
+        body: new URLSearchParams({ grant_type: 'client_credentials', scope: 'invoice:read', resource: 'https://api.example.com' }),
+      });
+    expect((await grant(first.server.url)).status).toBe(200);
+    const replayed = await grant(second.url);
+    expect(replayed.status).toBe(400);
+    expect(await replayed.json()).toMatchObject({ error: 'invalid_dpop_proof' });
+  });
+
+  test('failed sign-ins count against the address at both servers: ten in all, not ten at each', async () => {
+    const authorize = `/oauth2/authorize?${new URLSearchParams({ response_type: 'code', client_id: 'invoice-web', redirect_uri: 'http://127.0.0.1:8080/callback', scope: 'invoice:read', resource: 'https://api.example.com', state: 's', code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM', code_challenge_method: 'S256' })}`;
+    const attempt = async (base: string, password: string) => {
+      const page = await (await fetch(`${base}${authorize}`)).text();
+      const tx = /name="tx" value="([^"]+)"/.exec(page)![1]!;
+      const csrf = /name="csrf" value="([^"]+)"/.exec(page)![1]!;
+      const r = await fetch(`${base}/oauth2/authorize`, {
+        method: 'POST',
+        redirect: 'manual',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: `gavel_csrf_${tx}=${csrf}` },
+        body: new URLSearchParams({ tx, csrf, username: 'alice', password, decision: 'allow' }),
+      });
+      return r.status;
+    };
+    const statuses = [];
+    for (let i = 0; i < 10; i++) statuses.push(await attempt(i % 2 === 0 ? first.server.url : second.url, `guess-${i}`));
+    expect(statuses).toEqual(Array(10).fill(401));
+    // Locked at both: the right password is not even checked.
+    expect(await attempt(first.server.url, 'alice-example-password')).toBe(429);
+    expect(await attempt(second.url, 'alice-example-password')).toBe(429);
+  }, 60_000);
 });

@@ -335,4 +335,24 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX exchanged_tokens_expires ON exchanged_tokens (expires_at);
     `,
   },
+  {
+    version: 22,
+    name: 'issuer: used DPoP proofs and client assertions, and failed sign-ins, shared by every process serving the store',
+    // Each process kept them in memory: a proof or assertion used at one process was accepted
+    // again at another, and each process allowed its own ten failed sign-ins a minute.
+    sql: `
+      CREATE TABLE used_proofs (
+        key        TEXT PRIMARY KEY,
+        expires_at INTEGER NOT NULL
+      ) STRICT;
+      CREATE INDEX used_proofs_expires ON used_proofs (expires_at);
+      CREATE TABLE sign_in_failures (
+        key        TEXT PRIMARY KEY,
+        count      INTEGER NOT NULL,
+        until_ms   INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL
+      ) STRICT;
+      CREATE INDEX sign_in_failures_expires ON sign_in_failures (expires_at);
+    `,
+  },
 ];

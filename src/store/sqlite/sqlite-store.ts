@@ -530,8 +530,47 @@ export class SqliteStore implements Store {
       ['auth_codes', 600],
       ['refresh_tokens', 86_400],
       ['revoked_tokens', 0],
+      ['used_proofs', 0],
+      ['sign_in_failures', 0],
     ].map(([table, grace]) => ({ grace: grace as number, run: this.db.prepare(`DELETE FROM ${table} WHERE rowid IN (SELECT rowid FROM ${table} WHERE expires_at < ? LIMIT ?)`) })));
     return this.db.transaction(() => Math.max(...sweeps.map((s) => s.run.run(nowSeconds - s.grace, limit).changes))).immediate();
+  }
+
+  claimProof(key: string, expiresAt: number, nowSeconds: number): boolean {
+    // Claimed when new, or when the row there expired (not yet swept).
+    return (
+      this.db
+        .prepare('INSERT INTO used_proofs (key, expires_at) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at WHERE used_proofs.expires_at < ?')
+        .run(key, expiresAt, nowSeconds).changes === 1
+    );
+  }
+
+  releaseProof(key: string): void {
+    this.db.prepare('DELETE FROM used_proofs WHERE key = ?').run(key);
+  }
+
+  countSignInFailure(key: string, nowMs: number, windowMs: number): void {
+    // A window starts at its first failure; a failure after it ended starts a new one.
+    // `expires_at` (seconds) is what the sweep of expired rows reads.
+    const until = nowMs + windowMs;
+    this.db
+      .prepare(
+        `INSERT INTO sign_in_failures (key, count, until_ms, expires_at) VALUES (@key, 1, @until, @expires)
+         ON CONFLICT (key) DO UPDATE SET
+           count = CASE WHEN until_ms <= @now THEN 1 ELSE count + 1 END,
+           expires_at = CASE WHEN until_ms <= @now THEN @expires ELSE expires_at END,
+           until_ms = CASE WHEN until_ms <= @now THEN @until ELSE until_ms END`,
+      )
+      .run({ key, now: nowMs, until, expires: Math.ceil(until / 1000) });
+  }
+
+  signInFailures(key: string, nowMs: number): { count: number; untilMs: number } | null {
+    const row = this.db.prepare('SELECT count, until_ms FROM sign_in_failures WHERE key = ?').get(key) as { count: number; until_ms: number } | undefined;
+    return row === undefined || row.until_ms <= nowMs ? null : { count: row.count, untilMs: row.until_ms };
+  }
+
+  forgiveSignInFailure(key: string): void {
+    this.db.prepare('UPDATE sign_in_failures SET count = count - 1 WHERE key = ? AND count > 0').run(key);
   }
 
   whenFree<T>(work: () => T): T | null {
