@@ -123,7 +123,7 @@ export class Metrics {
     });
     new Gauge({
       name: 'gavel_decision_log_ok',
-      help: '1 while the decision log is written; 0 while writes fail (a full disk, a lock held elsewhere) and decisions wait in memory',
+      help: '1 while the decision log is written; 0 while writes fail (a full disk, a lock held elsewhere) and decisions wait in memory, or the database file or its journal was removed or replaced while serving',
       registers: [registry],
       collect() {
         this.set(logFailing() ? 0 : 1);

@@ -273,6 +273,25 @@ describe('gavel serve', () => {
     expect(server.output()).toMatch(/gavel: the database file `.*gavel\.db` was (removed|replaced) while serving/);
   });
 
+  test("the database's -wal or -shm file removed while serving makes /readyz say so (503): the server would write where no other process reads", async () => {
+    ws = workspace();
+    const server = await start(ws.dir);
+    const db = join(ws.dir, 'data', 'gavel.db');
+    expect((await fetch(`${server.url}/readyz`)).status).toBe(200);
+    const { rmSync } = await import('node:fs');
+    rmSync(`${db}-shm`);
+    const answer = await fetch(`${server.url}/readyz`);
+    expect(answer.status).toBe(503);
+    expect(await answer.json()).toMatchObject({ status: 'not ready', reason: expect.stringMatching(/^the database's journal file `.*gavel\.db-shm` was removed while serving/) });
+    for (let i = 0; i < 40 && !server.output().includes('journal file'); i++) await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(server.output()).toMatch(/gavel: the database's journal file `.*gavel\.db-shm` was removed while serving/);
+    // Metrics say the log is not being written, and a stop is not a clean one.
+    expect(await (await fetch(`${server.url}/metrics`)).text()).toMatch(/^gavel_decision_log_ok 0$/m);
+    child!.kill('SIGTERM');
+    expect(await server.exited).toBe(1);
+    expect(server.output()).toMatch(/gavel: stopped; the database's journal file `.*` was removed while serving: .* \(exit 1\)/);
+  });
+
   test('a database this user may only read stops the start (exit 2), instead of serving and failing every write', async () => {
     ws = workspace();
     const { chmodSync, chownSync, mkdirSync } = await import('node:fs');

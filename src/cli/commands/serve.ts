@@ -394,7 +394,8 @@ async function serveUntilStopped(argv: string[], io: CliIo, osSignals: ServeSign
   const warnEmpty = () => {
     if (live.current.policies.length === 0) say.warn(`no policies in ${dir}: every request is denied`);
   };
-  const metrics = new Metrics(live, () => (log?.depth ?? 0) + (sink?.depth ?? 0), () => (log?.dropped ?? 0) + (sink?.dropped ?? 0), () => sink?.failing != null, (message) => say.warn(message));
+  // The log is not being written when its writes fail, and when they go to a file (or journal) no longer the database's.
+  const metrics = new Metrics(live, () => (log?.depth ?? 0) + (sink?.depth ?? 0), () => (log?.dropped ?? 0) + (sink?.dropped ?? 0), () => sink?.failing != null || (log !== null && store.fileProblem() !== null), (message) => say.warn(message));
   metrics.collectProcessMetrics();
   // With the admin APIs on (affects, the console, what-if), the set's syntax trees are kept for partial evaluation.
   const trees = config.adminKey === null ? null : new TreeKeeper(live);
@@ -558,9 +559,12 @@ async function serveUntilStopped(argv: string[], io: CliIo, osSignals: ServeSign
   osSignals.serving(() => void Promise.all([reloader.reload(), ipLists.reload()]));
   await osSignals.stopped;
   // A stop that lost answered decisions is not a clean one: a supervisor must be able to tell.
+  // Asked before the store is closed: writes since a file problem went where no one reads them.
+  const fileProblem = store.fileProblem();
   const lost = await shutdown();
-  say.info(lost > 0 ? `stopped, with ${lost} decisions not written to the decision log (exit 1)` : 'stopped');
-  return lost > 0 ? Exit.failed : Exit.ok;
+  if (fileProblem !== null) say.info(`stopped; ${fileProblem.replace(/; (?:put it back|restart).*$/, '')} (exit 1)`);
+  else say.info(lost > 0 ? `stopped, with ${lost} decisions not written to the decision log (exit 1)` : 'stopped');
+  return lost > 0 || fileProblem !== null ? Exit.failed : Exit.ok;
 }
 
 /**

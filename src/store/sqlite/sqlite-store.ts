@@ -34,6 +34,8 @@ export class SqliteStore implements Store {
   readonly #busyTimeoutMs: number;
   /** The file opened, to tell when the path comes to name another (or none); `null` in memory or read-only. */
   #file: { path: string; dev: number; ino: number } | null = null;
+  /** The journal files (`-wal`, `-shm`) as first seen: removed or replaced, this connection writes where no one reads. */
+  readonly #journals = new Map<string, { dev: number; ino: number }>();
 
   // Every transaction that writes is BEGIN IMMEDIATE (`.immediate()`): it takes the write lock
   // first, waiting for it under busy_timeout. A deferred one reads first and, when another
@@ -74,6 +76,7 @@ export class SqliteStore implements Store {
     if (path !== ':memory:' && options.readOnly !== true) {
       const opened = statSync(path);
       this.#file = { path, dev: opened.dev, ino: opened.ino };
+      this.fileProblem();
     }
     this.changes = this.db.prepare('SELECT n FROM serving_changes').pluck();
     this.insert = this.db.prepare('INSERT INTO decision_batches (first_at, last_at, count, records) VALUES (?, ?, ?, CAST(? AS TEXT))');
@@ -744,6 +747,23 @@ export class SqliteStore implements Store {
       return `the database file \`${this.#file.path}\` was removed while serving: what is written now is lost when Gavel stops; put it back, or restart on a new one`;
     }
     if (now.dev !== this.#file.dev || now.ino !== this.#file.ino) return `the database file \`${this.#file.path}\` was replaced while serving (moved, restored, or made anew): this server still writes the one it opened; restart it`;
+    // SQLite keeps the WAL and its index open: one removed (a cleanup of "stray" files) leaves
+    // this server committing to a file no other process sees, and the next to open the
+    // database starts a new WAL — `gavel apply` then wrote where this server's checkpoint at
+    // stop overwrote it. Seen once, each must stay the file it was.
+    for (const suffix of ['-wal', '-shm']) {
+      const path = `${this.#file.path}${suffix}`;
+      let journal: { dev: number; ino: number };
+      try {
+        journal = statSync(path);
+      } catch {
+        if (!this.#journals.has(suffix)) continue;
+        return `the database's journal file \`${path}\` was removed while serving: this server's writes no longer reach the database other processes read, and are lost when it stops; restart it (never remove -wal or -shm files while the database is open)`;
+      }
+      const seen = this.#journals.get(suffix);
+      if (seen === undefined) this.#journals.set(suffix, { dev: journal.dev, ino: journal.ino });
+      else if (seen.dev !== journal.dev || seen.ino !== journal.ino) return `the database's journal file \`${path}\` was replaced while serving: this server's writes no longer reach the database other processes read; restart it`;
+    }
     return null;
   }
 
