@@ -102,8 +102,6 @@ export async function authenticateAssertion(presented: Presented, lookup: (id: s
   if (Array.isArray(aud) && aud.length !== 1) throw new OAuthError('invalid_client', 'client_assertion must name one audience: this issuer');
   const client = typeof claimed === 'string' ? lookup(claimed) : undefined;
   if (client === undefined || client.authMethod !== 'private_key_jwt' || !client.jwks) throw new OAuthError('invalid_client', 'unknown client or wrong key');
-  const postedId = form.get('client_id');
-  if (postedId !== null && postedId !== client.id) throw new OAuthError('invalid_request', 'client_id does not match the assertion');
   try {
     const { payload } = await jwtVerify(assertion, createLocalJWKSet(client.jwks as unknown as JSONWebKeySet), {
       issuer: client.id,
@@ -122,5 +120,9 @@ export async function authenticateAssertion(presented: Presented, lookup: (id: s
   } catch {
     throw new OAuthError('invalid_client', 'unknown client or wrong key');
   }
+  // Checked once the assertion is the client's: before, the answer told which ids are
+  // private_key_jwt clients to anyone sending an unsigned assertion.
+  const postedId = form.get('client_id');
+  if (postedId !== null && postedId !== client.id) throw new OAuthError('invalid_request', 'client_id does not match the assertion');
   return client;
 }

@@ -593,7 +593,9 @@ export class Issuer {
       if (refused !== null) return (refusal = api.identifier === this.userinfoApi.identifier ? 'invalid_grant' : 'invalid_scope'), refused;
       outcome = { api, granted, mint };
       return null;
-    }, client.id);
+      // RFC 9449 §5: a public client's refresh tokens are bound to the key of the proof it sends,
+      // from the first refresh that sends one when its sign-in did not.
+    }, client.id, client.authMethod === 'none' ? jkt : null);
     if (use.kind === 'reused') {
       this.reloadRevoked();
       throw new OAuthError('invalid_grant', 'the refresh token was already used; its whole family is revoked');

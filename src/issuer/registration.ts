@@ -35,6 +35,9 @@ export async function register(body: unknown, trusted: JSONWebKeySet, knownScope
   } catch {
     throw new RegistrationError('unapproved_software_statement', 'the software statement is not signed by a trusted key, or has expired');
   }
+  // RFC 7591 §2.3: a statement MUST name who attests to it; a JWT a trusted key signed for some
+  // other purpose (an access token, say) names no such party, and is not a registration ticket.
+  if (typeof statement.iss !== 'string' || statement.iss === '') throw new RegistrationError('invalid_software_statement', 'the software statement must name its issuer (iss), the party attesting to it (RFC 7591 §2.3)');
   const allowedScopes = list(statement.allowed_scopes);
   if (allowedScopes === null) throw new RegistrationError('invalid_software_statement', 'the software statement must name allowed_scopes');
   const capRedirects = list(statement.redirect_uris);

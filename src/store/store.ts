@@ -181,9 +181,10 @@ export interface Store {
    * Check-and-rotate in one transaction: `check` (the grant's validation and mint
    * decisions) runs first, and a token it refuses is left as it was; a current token is
    * marked rotated and its successor stored (its hash; everything else inherited); one rotated within `graceSeconds` answers the sealed successor it already got;
-   * any other reuse revokes its whole family.
+   * any other reuse revokes its whole family. `bindTo`: the DPoP key an unbound token's
+   * successor is bound to (a public client's refresh with a proof, RFC 9449 §5).
    */
-  rotateRefreshToken(hash: string, successorHash: string, successorSealed: string, nowSeconds: number, graceSeconds: number, check: (token: RefreshToken) => string | null, owner?: string): RefreshUse;
+  rotateRefreshToken(hash: string, successorHash: string, successorSealed: string, nowSeconds: number, graceSeconds: number, check: (token: RefreshToken) => string | null, owner?: string, bindTo?: string | null): RefreshUse;
   /**
    * Forgets the sealed successors of tokens rotated before `rotatedBefore` (seconds): past the
    * grace window nothing answers with them, and while kept they are live refresh tokens

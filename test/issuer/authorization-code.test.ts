@@ -2,7 +2,7 @@ import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { decodeJwt, decodeProtectedHeader } from 'jose';
+import { decodeJwt, decodeProtectedHeader, exportJWK, generateKeyPair, SignJWT } from 'jose';
 import * as oidc from 'openid-client';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -18,6 +18,7 @@ const WEB = { id: 'invoice-web', secret: 'invoice-web-example-secret-0123456789a
 const REDIRECT = 'http://127.0.0.1:8080/callback';
 const WEB_ES256 = 'invoice-web-es256';
 const WEB_EDDSA = 'invoice-web-eddsa';
+const SPA = 'invoice-spa';
 
 let ws: ReturnType<typeof workspace>;
 let server: Served;
@@ -31,6 +32,8 @@ beforeAll(async () => {
   // The web app again, registered for ES256 ID tokens; and once for EdDSA, which this issuer does not sign with.
   const web = registry.clients.find((c) => c.id === WEB.id)!;
   registry.clients.push({ ...web, id: WEB_ES256, id_token_signed_response_alg: 'ES256' } as { id: string }, { ...web, id: WEB_EDDSA, id_token_signed_response_alg: 'EdDSA' } as { id: string });
+  // A public client (a single-page app) with the same redirect.
+  registry.clients.push({ id: SPA, grant_types: ['authorization_code', 'refresh_token'], token_endpoint_auth_method: 'none', redirect_uris: [REDIRECT], scopes: ['invoice:read'] } as { id: string });
   registry.users.push({ id: 'carol', password: 'carol-example-password', groups: ['finance'] });
   // dave may sign in, but a policy refuses his sign-in (openid) at a refresh, with a reason that mentions a scope.
   registry.users.push({ id: 'dave', password: 'dave-example-password', groups: ['finance'] });
@@ -607,6 +610,28 @@ describe('authorization code with PKCE, in a real browser', () => {
     expect(right.headers.get('set-cookie')).toMatch(new RegExp(`^gavel_csrf_${tx}=; Path=/oauth2/authorize; Max-Age=0`));
     // Only the same form gets it again: without its CSRF cookie, nothing.
     expect((await post(null, 'alice-example-password')).status).toBe(400);
+  });
+
+  test("a public client's refresh tokens are bound to the DPoP key of its first refresh with a proof, when its sign-in sent none (RFC 9449 §5)", async () => {
+    const config = await oidc.discovery(new URL(server.url), SPA, undefined, oidc.None(), { execute: [oidc.allowInsecureRequests], algorithm: 'oauth2' });
+    const verifier = oidc.randomPKCECodeVerifier();
+    const url = oidc.buildAuthorizationUrl(config, { redirect_uri: REDIRECT, scope: 'invoice:read', resource: API, code_challenge: await oidc.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256' });
+    const code = (await signIn(url)).searchParams.get('code')!;
+    const token = async (form: Record<string, string>, dpop?: string) => {
+      const r = await fetch(`${server.url}/oauth2/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', ...(dpop === undefined ? {} : { dpop }) }, body: new URLSearchParams({ client_id: SPA, ...form }) });
+      return { status: r.status, body: (await r.json()) as Record<string, string> };
+    };
+    // Signed in without DPoP: an unbound family.
+    const first = await token({ grant_type: 'authorization_code', code, code_verifier: verifier, redirect_uri: REDIRECT });
+    expect(first).toMatchObject({ status: 200, body: { token_type: 'Bearer' } });
+    const key = await generateKeyPair('ES256');
+    const proof = async () =>
+      new SignJWT({ htm: 'POST', htu: `${server.url}/oauth2/token`, jti: crypto.randomUUID(), iat: Math.floor(Date.now() / 1000) }).setProtectedHeader({ alg: 'ES256', typ: 'dpop+jwt', jwk: await exportJWK(key.publicKey) }).sign(key.privateKey);
+    const bound = await token({ grant_type: 'refresh_token', refresh_token: first.body.refresh_token! }, await proof());
+    expect(bound).toMatchObject({ status: 200, body: { token_type: 'DPoP' } });
+    // From here the family is the key's: its refresh token without a proof (stolen) is refused.
+    expect(await token({ grant_type: 'refresh_token', refresh_token: bound.body.refresh_token! })).toMatchObject({ status: 400, body: { error: 'invalid_grant', error_description: expect.stringContaining('DPoP-bound') } });
+    expect(await token({ grant_type: 'refresh_token', refresh_token: bound.body.refresh_token! }, await proof())).toMatchObject({ status: 200, body: { token_type: 'DPoP' } });
   });
 
   test('guessing passwords: past 10 failures a minute from an address, or 20 for a user name, the password is not even checked', async () => {

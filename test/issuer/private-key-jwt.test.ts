@@ -74,6 +74,22 @@ describe('private_key_jwt', () => {
     expect(await r.json()).toEqual({ error: 'invalid_request', error_description: 'use one client authentication method' });
   });
 
+  test('an unsigned assertion naming a client gets the same answer as one naming no client: which ids use private_key_jwt is not told', async () => {
+    const unsigned = (sub: string) => `${Buffer.from('{"alg":"none"}').toString('base64url')}.${Buffer.from(JSON.stringify({ iss: sub, sub, aud: server.url })).toString('base64url')}.`;
+    const answer = async (sub: string) => {
+      const r = await fetch(`${server.url}/oauth2/token`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ grant_type: 'client_credentials', client_id: 'someone-else', client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer', client_assertion: unsigned(sub) }),
+      });
+      return [r.status, await r.json()];
+    };
+    // (Each failure counts toward the example policies' limit of failed authentications per address: two only.)
+    const [known, unknown] = [await answer('signer'), await answer('nobody')];
+    expect(known).toEqual(unknown);
+    expect(known).toEqual([401, { error: 'invalid_client', error_description: 'unknown client or wrong key' }]);
+  });
+
   test('issuer.accept_token_endpoint_audience lets older clients name the token endpoint as the audience', async () => {
     const pair = await generateKeyPair('ES256');
     const older = await issuerServer(

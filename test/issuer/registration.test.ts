@@ -28,7 +28,7 @@ afterAll(() => {
 });
 
 const statement = (claims: Record<string, unknown>, key: CryptoKey = trusted) =>
-  new SignJWT({ software_id: 'partner-reports', ...claims }).setProtectedHeader({ alg: 'ES256', kid: 'partner-1' }).setIssuedAt().setExpirationTime('10m').sign(key);
+  new SignJWT({ iss: 'https://partner.example.com', software_id: 'partner-reports', ...claims }).setProtectedHeader({ alg: 'ES256', kid: 'partner-1' }).setIssuedAt().setExpirationTime('10m').sign(key);
 
 const registerRaw = async (body: Record<string, unknown>) => {
   const r = await fetch(`${server.url}/oauth2/register`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
@@ -58,6 +58,8 @@ describe('dynamic client registration with a software statement', () => {
     expect(await registerRaw({ software_statement: capped, grant_types: ['client_credentials'] })).toMatchObject({ status: 400, body: { error: 'invalid_client_metadata' } });
     // A statement that names no grant types allows client credentials only, and no redirects.
     expect(await registerRaw({ software_statement: await statement({ allowed_scopes: 'invoice:read' }), grant_types: ['authorization_code'], redirect_uris: ['https://partner.example.com/cb'] })).toMatchObject({ status: 400, body: { error: 'invalid_client_metadata' } });
+    // A statement must name the party attesting to it (RFC 7591 §2.3).
+    expect(await registerRaw({ software_statement: await statement({ iss: undefined, allowed_scopes: 'invoice:read' }) })).toMatchObject({ status: 400, body: { error: 'invalid_software_statement', error_description: expect.stringContaining('(iss)') } });
     const unsafe = await statement({ allowed_scopes: 'invoice:read', grant_types: ['authorization_code'], redirect_uris: ['javascript:alert(1)'] });
     expect(await registerRaw({ software_statement: unsafe })).toMatchObject({ status: 400, body: { error: 'invalid_redirect_uri' } });
   });

@@ -667,7 +667,7 @@ export class SqliteStore implements Store {
     return row === undefined ? null : refreshOf(hash, row);
   }
 
-  rotateRefreshToken(hash: string, successorHash: string, successorSealed: string, now: number, grace: number, check: (token: RefreshToken) => string | null, owner?: string): RefreshUse {
+  rotateRefreshToken(hash: string, successorHash: string, successorSealed: string, now: number, grace: number, check: (token: RefreshToken) => string | null, owner?: string, bindTo: string | null = null): RefreshUse {
     return this.db.transaction((): RefreshUse => {
       const row = this.db.prepare('SELECT * FROM refresh_tokens WHERE hash = ?').get(hash) as RefreshRow | undefined;
       // Another client's token is unknown to the caller, whose presenting it must not revoke the family.
@@ -688,7 +688,8 @@ export class SqliteStore implements Store {
       if (reason !== null) return { kind: 'refused', token, reason };
       if (!fresh) return { kind: 'replayed', token, successorSealed: row.successor_sealed! };
       this.db.prepare('UPDATE refresh_tokens SET rotated_at = ?, successor_sealed = ?, successor_hash = ? WHERE hash = ?').run(now, successorSealed, successorHash, hash);
-      this.saveRefreshToken({ ...token, hash: successorHash });
+      // An unbound family a public client now refreshes with a proof is bound from here on.
+      this.saveRefreshToken({ ...token, hash: successorHash, jkt: token.jkt ?? bindTo });
       return { kind: 'rotated', token };
     }).immediate();
   }
