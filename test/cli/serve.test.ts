@@ -273,6 +273,32 @@ describe('gavel serve', () => {
     expect(server.output()).toMatch(/gavel: the database file `.*gavel\.db` was (removed|replaced) while serving/);
   });
 
+  test('a SIGHUP or SIGTERM while the CLI is still loading does not kill the server: the reload is moot, the stop is honoured once it is up', async () => {
+    ws = workspace();
+    const launch = () => {
+      const proc = spawn(process.execPath, [join(ROOT, 'bin', 'gavel.js'), 'serve', '--http', '127.0.0.1:0', '--grpc', '127.0.0.1:0'], { cwd: ws!.dir, stdio: ['ignore', 'pipe', 'pipe'] });
+      child = proc;
+      let out = '';
+      proc.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      proc.stderr.on('data', (d: Buffer) => (out += d.toString()));
+      const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) => proc.on('exit', (code, signal) => resolve({ code, signal })));
+      return { proc, output: () => out, exited };
+    };
+    // Loading the CLI takes most of a second; Node itself is running the launcher well before 250 ms.
+    const hup = launch();
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    hup.proc.kill('SIGHUP');
+    for (let i = 0; i < 100 && !hup.output().includes('serving'); i++) await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(hup.output()).toMatch(/serving \d+ policies/);
+    hup.proc.kill('SIGTERM');
+    expect(await hup.exited).toEqual({ code: 0, signal: null });
+    const term = launch();
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    term.proc.kill('SIGTERM');
+    expect(await term.exited).toEqual({ code: 0, signal: null });
+    expect(term.output()).toContain('gavel: stopped');
+  }, 30_000);
+
   test("the database's -wal or -shm file removed while serving makes /readyz say so (503): the server would write where no other process reads", async () => {
     ws = workspace();
     const server = await start(ws.dir);

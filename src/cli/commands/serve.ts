@@ -1,3 +1,4 @@
+import { heldSignals } from '../early-signals.js';
 import { openidWarning } from '../../issuer/openid-check.js';
 import { idTokenAlgProblem } from '../../issuer/authorization.js';
 import { LivePolicySet } from '../../engine/live-set.js';
@@ -119,6 +120,9 @@ class ServeSignals {
       ['SIGHUP', () => (this.#stopping ? undefined : this.#reload?.())],
     ];
     for (const [signal, handler] of this.#handlers) process.on(signal, handler);
+    // What arrived while the CLI loaded: a stop is honoured once the server is up (as one
+    // during the start is); a reload then is moot, the start reads the folder as it is.
+    for (const signal of heldSignals()) if (signal !== 'SIGHUP') stop(signal)();
   }
 
   /** The server's log, in its configured format. */
