@@ -208,6 +208,12 @@ export class PolicyReloader {
       // Built in slices between requests: a large set would otherwise stall every request for the whole build.
       const { set, diagnostics } = await buildPolicySetInSlices(folder.sources, folder.schema, this.sliceMs);
       if (set === null) return { result: 'rejected', errors: diagnostics.map(formatDiagnostic), at };
+      // A folder emptied while serving is more often a deploy caught between its `rm` and its
+      // `cp`, or a mount gone wrong, than a wish to deny everything: it is not swapped in.
+      const serving = this.live.current.policies.length;
+      if (set.policies.length === 0 && serving > 0) {
+        return { result: 'rejected', errors: [`${this.dir}: the folder holds no policies now; the ${serving} of revision ${this.live.current.revision} keep serving (to deny every request, leave a policy that does, or restart on the empty folder)`], at };
+      }
       if (this.#closed) return { result: 'unchanged', revision: this.live.current.revision, at };
       this.live.swap(set);
       // Storing the revision's files (a SQLite write of all of them) in a turn of its own:

@@ -524,7 +524,7 @@ describe('gavel serve', () => {
     expect(await (await fetch(`${server.url}/metrics`)).text()).toContain(`gavel_jwks_fetch_ok{url="${jwks}"} 0`);
   });
 
-  test('an empty policies folder serves, and says every request is denied — at start and when a reload empties it', async () => {
+  test('an empty policies folder serves, and says every request is denied, at start; a reload that would empty a serving set is rejected', async () => {
     ws = workspace();
     const { mkdirSync, writeFileSync: write, rmSync } = await import('node:fs');
     const dir = ws.dir;
@@ -541,7 +541,13 @@ describe('gavel serve', () => {
     write(join(dir, 'policies', 'one.gavel'), '@id("one") permit (action == "ping");\n');
     await until(() => server.output().includes('reloaded policies'));
     rmSync(join(dir, 'policies', 'one.gavel'));
-    await until(() => warnings() === 2);
+    // Emptied while serving (a deploy between its rm and its cp): rejected, `one` keeps serving.
+    await until(() => server.output().includes('the folder holds no policies now'));
+    expect(warnings()).toBe(1);
+    const ready = (await (await fetch(`${server.url}/readyz`)).json()) as { policies: number; rejected_reload?: { errors: string[] } };
+    expect(ready).toMatchObject({ policies: 1, rejected_reload: { errors: [expect.stringMatching(/the folder holds no policies now; the 1 of revision [0-9a-f]{16} keep serving/)] } });
+    const ping = await fetch(`${server.url}/v1/decide`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ subject: { type: 'user', id: 'u' }, action: { name: 'ping' }, resource: { type: 'r', id: '1' } }) });
+    expect(await ping.json()).toMatchObject({ decision: true, determining: ['one'] });
   });
 
   test('invalid policies in a folder named by GAVEL_POLICIES or the config file are reported under that folder', async () => {
