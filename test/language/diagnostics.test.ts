@@ -142,3 +142,18 @@ describe('the checker on lists of ranges', () => {
     expect(diagnostics.map((d) => d.message)).toEqual([expect.stringMatching(/^`contains` compares ip with number/)]);
   });
 });
+
+describe('ip() on an attribute the schema types ip', () => {
+  const schema = { file: 'schema.json', text: JSON.stringify({ context: { ip: 'ip' } }) };
+  test('`ip(context.ip)` is accepted and decides on the address, as over a string', () => {
+    const { set, diagnostics } = buildPolicySet([{ file: 'a.gavel', text: 'permit when { ip(context.ip) in cidr("10.0.0.0/8") };' }], schema);
+    expect(diagnostics.map(formatDiagnostic)).toEqual([]);
+    expect(decide(set!, { context: { ip: '10.1.2.3' } }).decision).toBe(true);
+    expect(decide(set!, { context: { ip: '192.0.2.1' } }).decision).toBe(false);
+  });
+
+  test('ip() of a number is still refused', () => {
+    const { diagnostics } = buildPolicySet([{ file: 'a.gavel', text: 'permit when { ip(5) in cidr("10.0.0.0/8") };' }]);
+    expect(diagnostics.map((d) => d.message)).toEqual(['argument 1 of `ip` must be ip, not number']);
+  });
+});

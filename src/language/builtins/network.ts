@@ -37,9 +37,10 @@ export const network: Builtin[] = [
   },
   {
     name: 'ip',
-    params: [T.string],
+    // A string (which `fits` an ip parameter) or an attribute the schema types `ip`: `ip(context.ip)` is the everyday idiom.
+    params: [T.ip],
     returns: T.ip,
-    doc: 'an IPv4 or IPv6 address: `ip("192.0.2.1")`',
+    doc: 'an IPv4 or IPv6 address: `ip("192.0.2.1")`, `ip(context.ip)`',
     impl: ([v]) => toIp(v),
   },
   ipTest('is_ipv4', 'whether an address is IPv4 (including IPv4-mapped IPv6)', (ip) => ip.v4),
