@@ -11,8 +11,20 @@ import { ConfigError, configuredPaths } from '../config.js';
  */
 export function flags<T extends ParseArgsConfig>(config: T): ReturnType<typeof parseArgs<T>> {
   try {
-    return parseArgs(config);
+    const parsed = parseArgs(config);
+    // node:util keeps the last of a repeated single-value flag: `--tag sox --tag hipaa` filtered
+    // by hipaa alone, silently. Flags that take several values say so (`multiple`).
+    const { tokens } = parseArgs({ ...config, tokens: true });
+    const seen = new Set<string>();
+    for (const token of tokens ?? []) {
+      const option = token.kind === 'option' ? config.options?.[token.name] : undefined;
+      if (token.kind !== 'option' || option?.type !== 'string' || option.multiple === true) continue;
+      if (seen.has(token.name)) throw new UsageError(`--${token.name} is given more than once; it takes one value`);
+      seen.add(token.name);
+    }
+    return parsed;
   } catch (err: unknown) {
+    if (err instanceof UsageError) throw err;
     // node:util's messages run over several lines ("… ambiguous.\nDid you forget …\nTo specify …"): a usage error is one line.
     const message = err instanceof Error ? oneLine(err.message) : String(err);
     throw new UsageError(`${message}${didYouMean(message, Object.keys(config.options ?? {}))}`);

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { timeFlag } from '../../src/cli/args.js';
+import { flags, timeFlag } from '../../src/cli/args.js';
 
 describe('time flags (--since, --until)', () => {
   const now = Date.parse('2026-11-22T12:00:00.000Z');
@@ -17,5 +17,18 @@ describe('time flags (--since, --until)', () => {
     expect(() => timeFlag('until', 'yesterday', now)).toThrow('--until: `yesterday` is neither an ISO 8601 time (2026-11-22, 2026-11-22T10:00:00Z) nor an age like 15m, 2h or 7d');
     expect(() => timeFlag('since', '-5m', now)).toThrow('--since: `-5m` is neither');
     expect(() => timeFlag('since', '99999999999d', now)).toThrow('--since: `99999999999d` reaches further back than a date can');
+  });
+});
+
+describe('flags', () => {
+  const options = { tag: { type: 'string' }, 'ip-list': { type: 'string', multiple: true }, json: { type: 'boolean' } } as const;
+
+  test('a single-value flag given twice is a usage error naming it: the first value was silently dropped (`--tag sox --tag hipaa` filtered by hipaa alone)', () => {
+    expect(() => flags({ args: ['--tag', 'sox', '--tag', 'hipaa'], options })).toThrow('--tag is given more than once; it takes one value');
+    expect(() => flags({ args: ['--tag=sox', '--tag', 'hipaa'], options })).toThrow('--tag is given more than once');
+  });
+
+  test('flags that take several values, and a switch given twice, are accepted', () => {
+    expect(flags({ args: ['--ip-list', 'a=x', '--ip-list', 'b=y', '--json', '--json'], options }).values).toEqual({ 'ip-list': ['a=x', 'b=y'], json: true });
   });
 });
