@@ -46,6 +46,9 @@ describe('gavel check', () => {
     const r = await gavel(['check', '--json'], { cwd: cwd() });
     expect(r.code).toBe(1);
     expect(JSON.parse(r.stdout)).toMatchObject({ ok: false, diagnostics: [{ file: 'policies/broken.gavel', line: 1, col: 15, code: 'unknown-attribute' }] });
+    // A folder that cannot be read is still one object on stdout, with the usage error's exit code.
+    const missing = await gavel(['check', '--json', '--policies', 'nowhere'], { cwd: cwd() });
+    expect([missing.code, missing.stderr, JSON.parse(missing.stdout)]).toEqual([2, '', { ok: false, error: expect.stringMatching(/^policies folder `.*nowhere` does not exist$/), files: 0, policies: null, revision: null, diagnostics: [] }]);
   });
 
   test('symbolic links are followed (a ConfigMap mount), and a broken one is an error', async () => {

@@ -1,4 +1,4 @@
-import { Exit, writeLine, type CliIo } from '../io.js';
+import { Exit, UsageError, writeLine, type CliIo } from '../io.js';
 import { COMMON, flags, policiesDir } from '../args.js';
 import { joinPath, loadSet, printDiagnostics } from '../load.js';
 
@@ -19,7 +19,16 @@ export async function check(argv: string[], io: CliIo): Promise<number> {
   const { values } = flags({ args: argv, strict: true, options: { ...COMMON, json: { type: 'boolean' } } });
   if (values.help) return writeLine(io.stdout, checkHelp), Exit.ok;
   const shown = values.policies ?? 'policies';
-  const result = await loadSet(policiesDir(io.cwd, values.policies));
+  let result: Awaited<ReturnType<typeof loadSet>>;
+  try {
+    result = await loadSet(policiesDir(io.cwd, values.policies));
+  } catch (err: unknown) {
+    // A folder that cannot be read (missing, not a folder): with --json, still one object on
+    // stdout — a CI step parsing it would otherwise get nothing.
+    if (!values.json || !(err instanceof UsageError)) throw err;
+    writeLine(io.stdout, JSON.stringify({ ok: false, error: err.message, files: 0, policies: null, revision: null, diagnostics: [] }, null, 2));
+    return Exit.usage;
+  }
   const ok = result.set !== null;
   if (values.json) {
     const diagnostics = result.diagnostics.map((d) => ({
