@@ -28,7 +28,29 @@ export const STORE_RETRY_AFTER_S = '5';
  * The one place errors become responses: `{error, message}` with the right 4xx, public
  * fields only. A 5xx never carries the internal message or a stack.
  */
-export const errorHandler = (log: ServerLog) => (err: FastifyError, request: FastifyRequest, reply: FastifyReply): void => {
+export const errorHandler = (log: ServerLog) => {
+  const storeWarning = storeWarnings(log);
+  return (err: FastifyError, request: FastifyRequest, reply: FastifyReply): void => handle(err, request, reply, log, storeWarning);
+};
+
+/**
+ * What a request answered 503 for a busy or full store tells the server log: a warning, at
+ * most every 10 s with the count since — an error with a stack per request paged operators
+ * for a condition that passes.
+ */
+export function storeWarnings(log: ServerLog): (request: FastifyRequest, err: Error) => void {
+  let warnedAt = -Infinity;
+  let unsaid = 0;
+  return (request, err) => {
+    const now = Date.now();
+    if (now - warnedAt < 10_000) return void unsaid++;
+    const more = unsaid > 0 ? ` (and ${unsaid} more since the last such warning)` : '';
+    [warnedAt, unsaid] = [now, 0];
+    log.warn(`${request.method} ${request.url.split('?')[0]} (request ${request.id}) answered 503: the store cannot be written now: ${err.message}${more}`, { requestId: request.id });
+  };
+}
+
+function handle(err: FastifyError, request: FastifyRequest, reply: FastifyReply, log: ServerLog, storeWarning: (request: FastifyRequest, err: Error) => void): void {
   if (err.validation !== undefined) {
     void reply.status(400).send({ error: 'invalid_request', message: validationMessage(err) });
     return;
@@ -40,7 +62,7 @@ export const errorHandler = (log: ServerLog) => (err: FastifyError, request: Fas
   }
   const status = err.statusCode ?? 500;
   if (storeUnavailable(err)) {
-    logServerError(log, request, err);
+    storeWarning(request, err);
     void reply.status(503).header('retry-after', STORE_RETRY_AFTER_S).send({ error: 'unavailable', message: 'the store cannot be written now (busy or full); try again shortly' });
     return;
   }
@@ -51,7 +73,7 @@ export const errorHandler = (log: ServerLog) => (err: FastifyError, request: Fas
   }
   const error = status === 413 ? 'payload_too_large' : status === 404 ? 'not_found' : 'invalid_request';
   void reply.status(status).send({ error, message: err.message });
-};
+}
 
 const TYPE_NAMES: Record<string, string> = { object: 'a JSON object', array: 'a JSON array', string: 'a string', integer: 'an integer', number: 'a number', boolean: 'true or false' };
 

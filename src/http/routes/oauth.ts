@@ -8,7 +8,7 @@ import { FORM_POST_SCRIPT, formPostPage } from '../../issuer/login-page.js';
 import type { Presented } from '../../issuer/client-auth.js';
 import type { OriginOf } from '../origin.js';
 import { attemptKey, type AttemptLimit } from '../../server/attempt-limit.js';
-import { logServerError, STORE_RETRY_AFTER_S, storeUnavailable } from '../error-handler.js';
+import { logServerError, STORE_RETRY_AFTER_S, storeUnavailable, storeWarnings } from '../error-handler.js';
 import type { ServerLog } from '../../server/server-log.js';
 
 /** RFC 6749 §5.1: token responses, and anything else carrying tokens, are never cached. */
@@ -22,7 +22,12 @@ function presented(request: FastifyRequest): Presented {
 }
 
 /** Errors of the OAuth endpoints in RFC 6749 §5.2's shape: `{error, error_description}`. */
-const oauthErrors = (log: ServerLog, mediaType = 'application/x-www-form-urlencoded') => (err: FastifyError | OAuthError, request: FastifyRequest, reply: FastifyReply): void => {
+const oauthErrors = (log: ServerLog, mediaType = 'application/x-www-form-urlencoded') => {
+  const storeWarning = storeWarnings(log);
+  return (err: FastifyError | OAuthError, request: FastifyRequest, reply: FastifyReply): void => oauthError(err, request, reply, log, mediaType, storeWarning);
+};
+
+function oauthError(err: FastifyError | OAuthError, request: FastifyRequest, reply: FastifyReply, log: ServerLog, mediaType: string, storeWarning: (request: FastifyRequest, err: Error) => void): void {
   noStore(reply);
   if (err instanceof OAuthError) {
     if (err.challenge !== null) reply.header('www-authenticate', err.challenge);
@@ -32,7 +37,7 @@ const oauthErrors = (log: ServerLog, mediaType = 'application/x-www-form-urlenco
   const status = err.statusCode ?? 500;
   if (storeUnavailable(err)) {
     // RFC 6749 §4.1.2.1's `temporarily_unavailable`, with a status a client retries on.
-    logServerError(log, request, err);
+    storeWarning(request, err);
     void reply.status(503).header('retry-after', STORE_RETRY_AFTER_S).send({ error: 'temporarily_unavailable', error_description: 'the store cannot be written now (busy or full); try again shortly' });
     return;
   }
@@ -43,7 +48,7 @@ const oauthErrors = (log: ServerLog, mediaType = 'application/x-www-form-urlenco
   }
   const description = err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' ? `the body must be ${mediaType}` : err.message;
   void reply.status(status === 413 ? 413 : 400).send({ error: 'invalid_request', error_description: errorDescription(description) });
-};
+}
 
 /** A sign-in's CSRF cookie, named by its transaction (base64url, so a valid cookie name). */
 const csrfCookieName = (tx: string): string => `gavel_csrf_${tx}`;
