@@ -19,6 +19,12 @@ const TEST_FILE = /\.test\.(ya?ml|json)$/;
 const MAX_FILES = 100_000;
 /** Folders walked at most: a policies folder is a few levels of a few folders, not `/usr`. */
 const MAX_FOLDERS = 10_000;
+/**
+ * Bytes of files one load reads at most. Each file is bounded (PARSE_LIMITS), but twenty
+ * files each just under the bound took a server from 125 MB to 1.1 GB before the reload was
+ * rejected — past a container's memory limit. Large real sets are a few megabytes.
+ */
+export const MAX_FOLDER_BYTES = 256 << 20;
 
 export class FolderError extends Error {
   /**
@@ -48,7 +54,8 @@ export async function loadPolicyFolder(dir: string): Promise<PolicyFolder> {
   });
   const folder: PolicyFolder = { dir, sources: [], schema: null, tests: [] };
   const paths = files.sort();
-  const texts = await inOrder(paths, readText);
+  const budget = { left: MAX_FOLDER_BYTES, dir };
+  const texts = await inOrder(paths, (path) => readText(path, budget));
   for (const [i, path] of paths.entries()) {
     const file = relative(dir, path).split(sep).join('/');
     const source = { file, text: texts[i] };
@@ -140,12 +147,13 @@ async function walk(top: string, dir: string, found: string[], seen: Set<string>
   return found;
 }
 
-async function readText(path: string): Promise<string> {
+async function readText(path: string, budget: { left: number; dir: string }): Promise<string> {
   try {
     // A file too large to be a policy file is refused before it is read into memory (UTF-8
     // takes at most four bytes a character; the parser then checks the exact limit).
     const { size } = await stat(path);
     if (size > PARSE_LIMITS.fileBytes * 4) throw new FolderError(`\`${path}\` is ${size} bytes, more than a policy file may be (${PARSE_LIMITS.fileBytes} characters)`);
+    if ((budget.left -= size) < 0) throw new FolderError(`the files under \`${budget.dir}\` add up to more than ${MAX_FOLDER_BYTES >> 20} MiB, more than a policies folder may hold (is it one?)`);
     const bytes = await readFile(path);
     // Decoded leniently, a Latin-1 `é` would become U+FFFD: a policy comparing "café" would
     // quietly compare something else, and `gavel fmt` would write the replacement back.
