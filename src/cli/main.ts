@@ -15,8 +15,8 @@ import { searchCommand, searchHelp } from './commands/search.js';
 import { whatif, whatifHelp } from './commands/whatif.js';
 import { explain, explainHelp } from './commands/explain.js';
 import { importSpec, importHelp } from './commands/import.js';
-import { Exit, UsageError, writeLine, type CliIo } from './io.js';
-import { StoreError } from '../store/store.js';
+import { Exit, writeLine, type CliIo } from './io.js';
+import { failure } from './failure.js';
 
 const COMMANDS: Record<string, { run: (argv: string[], io: CliIo) => Promise<number>; help: string; summary: string }> = {
   check: { run: check, help: checkHelp, summary: 'parse and type-check the policies' },
@@ -71,22 +71,8 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
   try {
     return await command.run(rest, io);
   } catch (err: unknown) {
-    if (err instanceof UsageError) {
-      writeLine(io.stderr, `gavel ${name}: ${err.message}`);
-      return Exit.usage;
-    }
-    if (err instanceof StoreError) {
-      writeLine(io.stderr, `gavel ${name}: ${err.message}`);
-      return Exit.failed;
-    }
-    const code = (err as { code?: unknown }).code;
-    if (typeof code === 'string' && code.startsWith('SQLITE_')) {
-      // The database, not Gavel: say which kind of trouble, so the operator knows where to look.
-      const hint = code.startsWith('SQLITE_CORRUPT') || code === 'SQLITE_NOTADB' ? ' — the file is damaged or not a database; restore it from a backup' : code === 'SQLITE_READONLY_DIRECTORY' ? " — to read a WAL database SQLite makes its -shm file beside it: read it while `gavel serve` runs on it, or as a user who may write its folder" : code.startsWith('SQLITE_READONLY') ? ' — this command writes, and the file or its folder is read-only for this user' : code.startsWith('SQLITE_CANTOPEN') ? ' — check the path and the permissions of the file and its folder' : '';
-      writeLine(io.stderr, `gavel ${name}: database error: ${err instanceof Error ? err.message : String(err)} (${code})${hint}`);
-      return Exit.failed;
-    }
-    writeLine(io.stderr, `gavel ${name}: internal error: ${err instanceof Error ? err.message : String(err)}`);
-    return Exit.failed;
+    const { message, exit } = failure(err);
+    writeLine(io.stderr, `gavel ${name}: ${message}`);
+    return exit;
   }
 }

@@ -1,4 +1,5 @@
 import { heldSignals } from '../early-signals.js';
+import { failure } from '../failure.js';
 import { openidWarning } from '../../issuer/openid-check.js';
 import { idTokenAlgProblem } from '../../issuer/authorization.js';
 import { LivePolicySet } from '../../engine/live-set.js';
@@ -155,8 +156,9 @@ export async function serve(argv: string[], io: CliIo): Promise<number> {
     return await serveUntilStopped(argv, io, signals);
   } catch (err: unknown) {
     // A start that fails once the configuration is read is said in its format (text: by `gavel`, as for every command).
-    if (err instanceof UsageError && signals.log.format === 'json') return signals.log.error(`cannot start: ${err.message}`), Exit.usage;
-    throw err;
+    if (signals.log.format !== 'json') throw err;
+    const { message, exit } = failure(err);
+    return signals.log.error(`cannot start: ${message}`), exit;
   } finally {
     signals.dispose();
   }
