@@ -334,18 +334,29 @@ describe('gavel serve', () => {
       for (const f of readdirSync(join(ws.dir, 'data'))) chownSync(join(ws.dir, 'data', f), 65534, 65534);
       mkdirSync(join(ws.dir, 'home'), { recursive: true });
     }
-    const run = await new Promise<{ code: number | null; out: string }>((resolve) => {
-      const args = [join(ROOT, 'bin', 'gavel.js'), 'serve', '--http', '127.0.0.1:0', '--grpc', '127.0.0.1:0'];
-      const proc = asRoot ? spawn('runuser', ['-u', 'nobody', '--', process.execPath, ...args], { cwd: ws!.dir, stdio: ['ignore', 'pipe', 'pipe'] }) : spawn(process.execPath, args, { cwd: ws!.dir, stdio: ['ignore', 'pipe', 'pipe'] });
-      child = proc;
-      let out = '';
-      proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-      proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-      proc.on('exit', (code) => resolve({ code, out }));
-    });
+    const serveOnce = () =>
+      new Promise<{ code: number | null; out: string }>((resolve) => {
+        const args = [join(ROOT, 'bin', 'gavel.js'), 'serve', '--http', '127.0.0.1:0', '--grpc', '127.0.0.1:0'];
+        const proc = asRoot ? spawn('runuser', ['-u', 'nobody', '--', process.execPath, ...args], { cwd: ws!.dir, stdio: ['ignore', 'pipe', 'pipe'] }) : spawn(process.execPath, args, { cwd: ws!.dir, stdio: ['ignore', 'pipe', 'pipe'] });
+        child = proc;
+        let out = '';
+        proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+        proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+        proc.on('exit', (code) => resolve({ code, out }));
+      });
+    const run = await serveOnce();
     expect(run.out).toContain('can only be read by this user');
     expect(run.out).not.toContain('serving');
     expect(run.code).toBe(2);
+    // SQLite made the -shm as read-only as the file: once the file is writable again, the
+    // message names what still blocks the start.
+    const { existsSync } = await import('node:fs');
+    if (existsSync(`${db}-shm`)) {
+      chmodSync(db, 0o644);
+      const again = await serveOnce();
+      expect(again.code).toBe(2);
+      expect(again.out).toMatch(/can only be read by this user \(not writable: `[^`]*gavel\.db-shm`\)/);
+    }
   });
 
   test('a policy change read while the process is out of file descriptors is read again by itself once they are back', async () => {

@@ -1,4 +1,4 @@
-import { closeSync, openSync, statSync } from 'node:fs';
+import { accessSync, closeSync, constants, openSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { makeFoldersSync } from '../../formats/make-folders.js';
 import Database from 'better-sqlite3';
@@ -813,8 +813,26 @@ function writable(db: Database.Database, path: string): void {
     db.pragma(`user_version = ${Number(db.pragma('user_version', { simple: true }))}`);
   } catch (err: unknown) {
     if ((err as { code?: unknown }).code !== 'SQLITE_READONLY') throw err;
-    throw new StoreError(`the database \`${path}\` can only be read by this user (the file, or the folder its journal files go in, is not writable): give the user running Gavel write access to both`);
+    throw new StoreError(`the database \`${path}\` can only be read by this user (${readOnlyCulprit(path)}): give the user running Gavel write access to the file, its -wal and -shm files, and its folder`);
   }
+}
+
+/**
+ * Which of the database's files this user may not write: the file, a `-wal` or `-shm` left
+ * by another user or a failed start (read-only, it blocks every later start though the file
+ * itself is writable), or the folder they are made in.
+ */
+function readOnlyCulprit(path: string): string {
+  const blocked = [path, `${path}-wal`, `${path}-shm`, dirname(path)].filter((file) => {
+    try {
+      accessSync(file, constants.W_OK);
+      return false;
+    } catch (err: unknown) {
+      return (err as NodeJS.ErrnoException).code !== 'ENOENT';
+    }
+  });
+  if (blocked.length === 0) return 'the file, or the folder its journal files go in, is not writable';
+  return `not writable: ${blocked.map((f) => `\`${f}\``).join(', ')}`;
 }
 
 function schemaReadable(db: Database.Database, path: string): void {
