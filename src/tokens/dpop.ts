@@ -168,10 +168,20 @@ export interface ProofCheck {
 
 export type ProofResult = { ok: true; jkt: string; release: () => void } | { ok: false; reason: string };
 
+/**
+ * A URL as `htu` is compared (RFC 9449 §4.3: query and fragment ignored, RFC 3986 §6.2.2 and
+ * §6.2.3 normalisation): WHATWG parsing does case, default ports and dot segments; left to do
+ * is percent-encoding — an unreserved character encoded (`%74oken`) is the character, and
+ * other escapes compare in upper case. A reserved one (`%2F`) stays encoded: it is not `/`.
+ */
 function withoutQuery(url: string): string | null {
   try {
     const u = new URL(url);
-    return `${u.protocol}//${u.host.toLowerCase()}${u.pathname}`;
+    const path = u.pathname.replace(/%([0-9A-Fa-f]{2})/g, (_, hex: string) => {
+      const c = String.fromCharCode(parseInt(hex, 16));
+      return /[A-Za-z0-9\-._~]/.test(c) ? c : `%${hex.toUpperCase()}`;
+    });
+    return `${u.protocol}//${u.host.toLowerCase()}${path}`;
   } catch {
     return null;
   }

@@ -130,3 +130,20 @@ describe('the replay cache’s capacity', () => {
     expect(cache.check('jkt:7', 60_000)).toBe(true);
   });
 });
+
+describe('the URL a DPoP proof is for (htu)', () => {
+  test('is compared after RFC 3986 normalisation: an encoded unreserved character, escape case, host case, default port, dot segments; query and fragment ignored', async () => {
+    const { publicKey, privateKey } = await generateKeyPair('ES256');
+    const jwk = await exportJWK(publicKey);
+    const verdict = async (htu: string, url = 'https://issuer.test/oauth2/token') => {
+      const proof = await new SignJWT({ htm: 'POST', htu, jti: crypto.randomUUID(), iat: Math.floor(Date.now() / 1000) }).setProtectedHeader({ alg: 'ES256', typ: 'dpop+jwt', jwk }).sign(privateKey);
+      // The wall clock, not the never-back clock an earlier test in this file moved ahead.
+      return (await verifyProof(proof, { method: 'POST', url, replay: new ReplayCache(), now: Date.now() })).ok;
+    };
+    for (const same of ['https://issuer.test/oauth2/%74oken', 'https://ISSUER.test:443/oauth2/x/../token', 'https://issuer.test/oauth2/token?x=1#f']) expect([same, await verdict(same)]).toEqual([same, true]);
+    expect(await verdict('https://issuer.test/a%2fb', 'https://issuer.test/a%2Fb')).toBe(true);
+    // A reserved character encoded is not the character: `%2F` is not a path separator.
+    expect(await verdict('https://issuer.test/oauth2%2Ftoken')).toBe(false);
+    expect(await verdict('https://issuer.test/oauth2/tokens')).toBe(false);
+  });
+});
