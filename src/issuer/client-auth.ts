@@ -102,6 +102,8 @@ export async function authenticateAssertion(presented: Presented, lookup: (id: s
   if (Array.isArray(aud) && aud.length !== 1) throw new OAuthError('invalid_client', 'client_assertion must name one audience: this issuer');
   const client = typeof claimed === 'string' ? lookup(claimed) : undefined;
   if (client === undefined || client.authMethod !== 'private_key_jwt' || !client.jwks) throw new OAuthError('invalid_client', 'unknown client or wrong key');
+  let jti: string;
+  let lifetimeMs: number;
   try {
     const { payload } = await jwtVerify(assertion, createLocalJWKSet(client.jwks as unknown as JSONWebKeySet), {
       issuer: client.id,
@@ -115,11 +117,14 @@ export async function authenticateAssertion(presented: Presented, lookup: (id: s
     // expiring within five minutes, so an assertion never lives long either way.
     const now = nowMs / 1000;
     const fresh = typeof payload.iat === 'number' ? payload.iat <= now && now - payload.iat <= ASSERTION_MAX_AGE_S : payload.iat === undefined && payload.exp! - now <= ASSERTION_MAX_AGE_S;
-    if (!fresh) throw new Error('stale');
-    if (typeof payload.jti !== 'string' || replay.check(`${client.id}:${payload.jti}`, (payload.exp ?? 0) * 1000 + 60_000 - nowMs)) throw new Error('replay');
+    if (!fresh || typeof payload.jti !== 'string') throw new Error('stale, or no jti');
+    [jti, lifetimeMs] = [payload.jti, (payload.exp ?? 0) * 1000 + 60_000 - nowMs];
   } catch {
     throw new OAuthError('invalid_client', 'unknown client or wrong key');
   }
+  // Outside the catch: a store that cannot record the jti now (busy) is the store's 503, not
+  // the client's 401 — which a client takes as its credentials being wrong.
+  if (replay.check(`${client.id}:${jti}`, lifetimeMs)) throw new OAuthError('invalid_client', 'unknown client or wrong key');
   // Checked once the assertion is the client's: before, the answer told which ids are
   // private_key_jwt clients to anyone sending an unsigned assertion.
   const postedId = form.get('client_id');

@@ -419,17 +419,18 @@ export class Issuer {
     // A name is counted as given (users are looked up exactly), up to a length no user id has:
     // a megabyte of name per guess must not become a megabyte of memory per key.
     const name = username.length > 256 ? `sha256:${sha256(username)}` : username;
-    const wait = Math.max(this.signInsByAddress.retryAfter(address), this.signInsByUser.retryAfter(name));
+    // Counted as a failure before the password is checked, and the limit checked in the same
+    // step: thousands of guesses sent at once — to this process or others sharing the store —
+    // would otherwise all pass the check while scrypt runs. A right password takes its count
+    // back, and so does an attempt refused here, which is not checked.
+    const wait = Math.max(this.signInsByAddress.count(address), this.signInsByUser.count(name));
     if (wait > 0) {
+      this.signInsByAddress.release(address);
+      this.signInsByUser.release(name);
       // The same answer whatever the password: it is not checked.
       const error = `Too many failed sign-ins. Try again in ${wait} seconds.`;
       return { kind: 'html', status: 429, retryAfter: wait, html: loginPage({ tx, csrf: p.csrf, client: p.client.id, scopes: p.scopes, audience: p.api.identifier, error, username }), csrfCookie: this.csrfCookie(tx, p) };
     }
-    // Counted as a failure before the password is checked, in the same step as the check above:
-    // thousands of guesses sent at once would otherwise all pass it while scrypt runs. A right
-    // password takes its count back.
-    this.signInsByAddress.count(address);
-    this.signInsByUser.count(name);
     // An unknown user costs the same scrypt as a known one: timing does not tell who exists.
     const ok = await passwordMatches(form.get('password') ?? '', user?.passwordHash ?? DUMMY_HASH);
     if (!ok || user === undefined || user.passwordHash === null) {
@@ -608,6 +609,11 @@ export class Issuer {
     const done = outcome as { api: Api; granted: string[]; mint: MintOutcome[] } | null;
     if (done === null) throw new Error('refresh checked without an outcome');
     const refresh = use.kind === 'replayed' ? unseal(this.options.secret, use.successorSealed) : successor;
+    // A lost answer is answered again only to the key its successor is bound to (RFC 9449 §5):
+    // a family bound at this rotation would otherwise hand the unbound original's holder,
+    // within the grace window, a token for any key or none.
+    const bound = use.kind === 'replayed' ? (this.options.store.refreshToken(sha256(refresh))?.jkt ?? null) : null;
+    if (bound !== null && bound !== jkt) throw new OAuthError('invalid_grant', 'the refresh token is DPoP-bound: send a DPoP proof by its key');
     return { ...(await this.accessToken(client, done.api, use.token.subject, done.granted, use.token.family, jkt, ttlOf(done.mint))), refresh_token: refresh, mint: done.mint };
   }
 

@@ -17,11 +17,17 @@ export class SharedReplay implements Replay {
     private readonly nowMs: () => number,
   ) {}
 
+  /** Throws what the store throws (busy, full): nothing is then remembered, here or there. */
   check(key: string, lifetimeMs: number): boolean {
     if (this.#local.check(key, lifetimeMs)) return true;
     const now = this.nowMs();
-    const claimed = this.store.claimProof(hashed(key), Math.ceil((now + Math.max(lifetimeMs, 0)) / 1000), Math.floor(now / 1000));
-    return !claimed;
+    try {
+      return !this.store.claimProof(hashed(key), Math.ceil((now + Math.max(lifetimeMs, 0)) / 1000), Math.floor(now / 1000));
+    } catch (err: unknown) {
+      // Not claimed: the same proof, sent again once the store answers, must not be refused as used.
+      this.#local.forget(key);
+      throw err;
+    }
   }
 
   forget(key: string): void {
@@ -36,30 +42,27 @@ const hashed = (key: string): string => hash('sha256', key, 'base64url');
  * Failed sign-ins counted under a key (an address, a user name) for every process serving one
  * store: past `limit` in a window of `windowMs` from the window's first failure, sign-ins
  * under that key are refused until the window ends. In memory, each process allowed its own
- * limit, so N processes let a guesser try N times as often. Only failures write, and a
- * failure has cost a password hash already.
+ * limit, so N processes let a guesser try N times as often. An attempt is counted before its
+ * password is checked, and the count answered in the same statement: attempts sent at once,
+ * to one process or several, cannot all pass at one below the limit.
  */
 export class SharedAttemptLimit {
   constructor(
-    private readonly store: Pick<Store, 'countSignInFailure' | 'signInFailures' | 'forgiveSignInFailure'>,
+    private readonly store: Pick<Store, 'countSignInFailure' | 'forgiveSignInFailure'>,
     private readonly kind: string,
     readonly limit: number,
     readonly windowMs: number,
     private readonly nowMs: () => number,
   ) {}
 
-  /** Seconds until `key` may try again; 0 when it may now. */
-  retryAfter(key: string): number {
+  /** Counts an attempt under `key`; answers the seconds to wait when it is past the limit (0: go on). */
+  count(key: string): number {
     const now = this.nowMs();
-    const counted = this.store.signInFailures(this.keyOf(key), now);
-    return counted !== null && counted.count >= this.limit ? Math.ceil((counted.untilMs - now) / 1000) : 0;
+    const { count, untilMs } = this.store.countSignInFailure(this.keyOf(key), now, this.windowMs);
+    return count > this.limit ? Math.max(1, Math.ceil((untilMs - now) / 1000)) : 0;
   }
 
-  count(key: string): void {
-    this.store.countSignInFailure(this.keyOf(key), this.nowMs(), this.windowMs);
-  }
-
-  /** Takes back one failure counted under `key` (one that turned out right). */
+  /** Takes back one attempt counted under `key` (right, or refused unchecked). */
   release(key: string): void {
     this.store.forgiveSignInFailure(this.keyOf(key));
   }

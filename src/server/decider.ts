@@ -92,20 +92,19 @@ export class Decider {
   }
 
   /**
-   * Decides as `decide` does, but leaves the decision uncounted, unobserved by velocity and
-   * unlogged until `commit`: a batch whose answer turns out to be one the caller cannot
-   * receive is dropped whole, and no decision that nobody received is on the record.
+   * Decides as `decide` does, but leaves the decision out of the metrics and the log until
+   * `commit`: a batch whose answer turns out to be one the caller cannot receive is dropped
+   * whole, and no decision that nobody received is on the record. Velocity observes it at
+   * once, as `decide` does: the caller did ask, and a batch's later items see its earlier
+   * denials as they would one request after another.
    */
   held(where: Interface, id: string, set: PolicySet, input: Request, options: DecideOptions = {}, origin: Origin = UNKNOWN): { decision: Decision; commit: () => void } {
     const start = process.hrtime.bigint();
     const enriched = this.directory === null ? input : this.directory.current.enrich(input);
     const { d, risk, who } = this.evaluate(set, enriched, options, origin, where);
+    if (who !== null) this.signals?.observe(d.decision, who);
     const latencyUs = Number(process.hrtime.bigint() - start) / 1e3;
-    const commit = (): void => {
-      if (who !== null) this.signals?.observe(d.decision, who);
-      this.decided(where, id, set, enriched, d, latencyUs, risk);
-    };
-    return { decision: d, commit };
+    return { decision: d, commit: () => this.decided(where, id, set, enriched, d, latencyUs, risk) };
   }
 
   /** The directory snapshot decisions are enriched from now: a search keeps one for all its candidates. */

@@ -282,11 +282,9 @@ export interface Store {
   releaseProof(key: string): void;
   /**
    * Counts one failed sign-in under `key`, in a window of `windowMs` from the window's first
-   * failure (epoch ms).
+   * failure (epoch ms); answers the count now and when the window ends, in one step.
    */
-  countSignInFailure(key: string, nowMs: number, windowMs: number): void;
-  /** The failures counted under `key` and when their window ends (epoch ms), or `null` when none are counted now. */
-  signInFailures(key: string, nowMs: number): { count: number; untilMs: number } | null;
+  countSignInFailure(key: string, nowMs: number, windowMs: number): { count: number; untilMs: number };
   /** Takes back one failure counted under `key` (a sign-in that turned out right). */
   forgiveSignInFailure(key: string): void;
   /** Whether the database answers; for /readyz. */

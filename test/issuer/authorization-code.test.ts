@@ -629,6 +629,14 @@ describe('authorization code with PKCE, in a real browser', () => {
       new SignJWT({ htm: 'POST', htu: `${server.url}/oauth2/token`, jti: crypto.randomUUID(), iat: Math.floor(Date.now() / 1000) }).setProtectedHeader({ alg: 'ES256', typ: 'dpop+jwt', jwk: await exportJWK(key.publicKey) }).sign(key.privateKey);
     const bound = await token({ grant_type: 'refresh_token', refresh_token: first.body.refresh_token! }, await proof());
     expect(bound).toMatchObject({ status: 200, body: { token_type: 'DPoP' } });
+    // The unbound original, replayed within the grace window (a lost answer), is answered only
+    // with the key its successor is bound to: not without a proof, not with another key.
+    const stranger = await generateKeyPair('ES256');
+    const strangerProof = await new SignJWT({ htm: 'POST', htu: `${server.url}/oauth2/token`, jti: crypto.randomUUID(), iat: Math.floor(Date.now() / 1000) }).setProtectedHeader({ alg: 'ES256', typ: 'dpop+jwt', jwk: await exportJWK(stranger.publicKey) }).sign(stranger.privateKey);
+    for (const replay of [undefined, strangerProof]) {
+      expect(await token({ grant_type: 'refresh_token', refresh_token: first.body.refresh_token! }, replay)).toMatchObject({ status: 400, body: { error: 'invalid_grant', error_description: expect.stringContaining('DPoP-bound') } });
+    }
+    expect(await token({ grant_type: 'refresh_token', refresh_token: first.body.refresh_token! }, await proof())).toMatchObject({ status: 200, body: { token_type: 'DPoP', refresh_token: bound.body.refresh_token } });
     // From here the family is the key's: its refresh token without a proof (stolen) is refused.
     expect(await token({ grant_type: 'refresh_token', refresh_token: bound.body.refresh_token! })).toMatchObject({ status: 400, body: { error: 'invalid_grant', error_description: expect.stringContaining('DPoP-bound') } });
     expect(await token({ grant_type: 'refresh_token', refresh_token: bound.body.refresh_token! }, await proof())).toMatchObject({ status: 200, body: { token_type: 'DPoP' } });

@@ -66,6 +66,28 @@ describe('a store shared by two servers', () => {
     expect((await grant(second.url)).status).toBe(401);
   });
 
+  test('a client assertion the store cannot record now (its write lock held elsewhere) is 503, not invalid_client; sent again once it can, it is accepted', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const assertion = await new SignJWT({ iss: 'signer', sub: 'signer', aud: ISSUER, jti: crypto.randomUUID(), iat: now, exp: now + 120 }).setProtectedHeader({ alg: 'ES256', kid: 's1' }).sign(signer);
+    const grant = () =>
+      fetch(`${first.server.url}/oauth2/token`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ grant_type: 'client_credentials', client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer', client_assertion: assertion }),
+      });
+    const { default: Database } = await import('better-sqlite3');
+    const holder = new Database(join(first.dir, 'data', 'gavel.db'));
+    try {
+      holder.exec('BEGIN IMMEDIATE');
+      const busy = await grant();
+      expect([busy.status, busy.headers.get('retry-after'), await busy.json()]).toEqual([503, '5', { error: 'temporarily_unavailable', error_description: expect.any(String) }]);
+    } finally {
+      holder.exec('ROLLBACK');
+      holder.close();
+    }
+    expect((await grant()).status).toBe(200);
+  }, 30_000);
+
   test('a DPoP proof used at one server is refused at the other (RFC 9449 §11.1)', async () => {
     const key = await generateKeyPair('ES256');
     const proof = await new SignJWT({ htm: 'POST', htu: `${ISSUER}/oauth2/token`, jti: crypto.randomUUID(), iat: Math.floor(Date.now() / 1000) })

@@ -154,6 +154,6 @@ describe('ip() on an attribute the schema types ip', () => {
 
   test('ip() of a number is still refused', () => {
     const { diagnostics } = buildPolicySet([{ file: 'a.gavel', text: 'permit when { ip(5) in cidr("10.0.0.0/8") };' }]);
-    expect(diagnostics.map((d) => d.message)).toEqual(['argument 1 of `ip` must be ip, not number']);
+    expect(diagnostics.map((d) => d.message)).toEqual(['argument 1 of `ip` must be an ip or a string holding one, not number']);
   });
 });

@@ -77,6 +77,21 @@ describe('risk signals in decisions', () => {
     expect(d.decide('native', '5', limited, request, {}, { address: '192.0.2.99' }).decision).toBe(true);
   });
 
+  test('decisions held for a batch (gRPC DecideBatch) feed velocity at once: a later item sees the earlier denials, as one request after another would', () => {
+    const { d, log } = decider(counting(100), new Velocity());
+    const limited = set(`
+      @id("allow") permit (action == "read") when { resource.id == "1" };
+      @id("slow-down") forbid (action) when { risk.velocity.address_denials_1m >= 2 } reason "too many denials";`);
+    const denied = { ...request, resource: { type: 'doc', id: '2' } };
+    const held = [denied, denied, request].map((r, i) => d.held('grpc_batch', `b#${i}`, limited, r, {}, origin));
+    expect(held.map((h) => h.decision.decision)).toEqual([false, false, false]);
+    expect(held[2]!.decision.reasons).toEqual(['too many denials']);
+    // Not logged until committed.
+    expect(log.depth).toBe(0);
+    for (const h of held) h.commit();
+    expect(log.depth).toBe(3);
+  });
+
   test('the velocity client is the token\'s, or in the issuer\'s mint decisions the client it authenticated: a caller naming one cannot raise its counters', () => {
     const ip = counting(100);
     const { d } = decider(ip, new Velocity());

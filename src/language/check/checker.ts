@@ -225,7 +225,9 @@ export class Checker {
     }
     const wrong = args.filter((t, i) => {
       if (fits(t, builtin.params[i])) return false;
-      this.report('type-mismatch', expr.args[i].span, `argument ${i + 1} of \`${expr.name}\` must be ${showType(builtin.params[i])}, not ${showType(t)}`);
+      // An ip parameter takes a string holding an address too (`fits`): said so, not "must be ip".
+      const wanted = builtin.params[i].kind === 'ip' ? 'an ip or a string holding one' : showType(builtin.params[i]);
+      this.report('type-mismatch', expr.args[i].span, `argument ${i + 1} of \`${expr.name}\` must be ${wanted}, not ${showType(t)}`);
       return true;
     });
     if (wrong.length === 0) this.checkConstantCall(expr);

@@ -39,6 +39,7 @@ export class SqliteStore implements Store {
   /** The connection's `synchronous` setting, restored after a relaxed write. */
   #synchronous: 'FULL' | 'NORMAL' = 'FULL';
   #claim: Database.Statement | undefined;
+  #countFailure: Database.Statement | undefined;
 
   // Every transaction that writes is BEGIN IMMEDIATE (`.immediate()`): it takes the write lock
   // first, waiting for it under busy_timeout. A deferred one reads first and, when another
@@ -568,23 +569,21 @@ export class SqliteStore implements Store {
     this.#relaxed(() => this.db.prepare('DELETE FROM used_proofs WHERE key = ?').run(key));
   }
 
-  countSignInFailure(key: string, nowMs: number, windowMs: number): void {
-    // A window starts at its first failure; a failure after it ended starts a new one.
-    // `expires_at` (seconds) is what the sweep of expired rows reads.
+  countSignInFailure(key: string, nowMs: number, windowMs: number): { count: number; untilMs: number } {
+    // A window starts at its first failure; a failure after it ended starts a new one. One
+    // statement counts and answers the count, so processes sharing the store cannot each
+    // pass a check at one below the limit. `expires_at` (seconds) is what the sweep reads.
     const until = nowMs + windowMs;
-    const count = this.db.prepare(
+    const count = (this.#countFailure ??= this.db.prepare(
       `INSERT INTO sign_in_failures (key, count, until_ms, expires_at) VALUES (@key, 1, @until, @expires)
        ON CONFLICT (key) DO UPDATE SET
          count = CASE WHEN until_ms <= @now THEN 1 ELSE count + 1 END,
          expires_at = CASE WHEN until_ms <= @now THEN @expires ELSE expires_at END,
-         until_ms = CASE WHEN until_ms <= @now THEN @until ELSE until_ms END`,
-    );
-    this.#relaxed(() => count.run({ key, now: nowMs, until, expires: Math.ceil(until / 1000) }));
-  }
-
-  signInFailures(key: string, nowMs: number): { count: number; untilMs: number } | null {
-    const row = this.db.prepare('SELECT count, until_ms FROM sign_in_failures WHERE key = ?').get(key) as { count: number; until_ms: number } | undefined;
-    return row === undefined || row.until_ms <= nowMs ? null : { count: row.count, untilMs: row.until_ms };
+         until_ms = CASE WHEN until_ms <= @now THEN @until ELSE until_ms END
+       RETURNING count, until_ms`,
+    ));
+    const row = this.#relaxed(() => count.get({ key, now: nowMs, until, expires: Math.ceil(until / 1000) }) as { count: number; until_ms: number });
+    return { count: row.count, untilMs: row.until_ms };
   }
 
   forgiveSignInFailure(key: string): void {

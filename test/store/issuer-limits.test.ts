@@ -1,0 +1,105 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterEach, beforeEach, describe, expect, test } from 'vitest';
+import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
+import { SharedAttemptLimit, SharedReplay } from '../../src/issuer/shared-limits.js';
+
+let dir = '';
+let a: SqliteStore;
+let b: SqliteStore;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'gavel-limits-'));
+  // Two connections to one file: two processes serving one store.
+  a = new SqliteStore(join(dir, 'gavel.db'));
+  b = new SqliteStore(join(dir, 'gavel.db'));
+});
+afterEach(() => {
+  a.close();
+  b.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const NOW_S = 1_800_000_000;
+const NOW_MS = NOW_S * 1000;
+
+describe('used proofs and assertions in the store', () => {
+  test('a key is claimed once by whichever process comes first; again only once it expired, or was released', () => {
+    expect(a.claimProof('k', NOW_S + 60, NOW_S)).toBe(true);
+    expect(b.claimProof('k', NOW_S + 60, NOW_S)).toBe(false);
+    expect(a.claimProof('k', NOW_S + 60, NOW_S + 30)).toBe(false);
+    // Expired (not yet swept): claimable again.
+    expect(b.claimProof('k', NOW_S + 200, NOW_S + 61)).toBe(true);
+    b.releaseProof('k');
+    expect(a.claimProof('k', NOW_S + 200, NOW_S + 62)).toBe(true);
+  });
+
+  test('SharedReplay refuses at one process what another used, and a failed store write leaves nothing behind', () => {
+    let now = NOW_MS;
+    const first = new SharedReplay(a, () => now);
+    const second = new SharedReplay(b, () => now);
+    expect(first.check('client:jti-1', 60_000)).toBe(false);
+    expect(second.check('client:jti-1', 60_000)).toBe(true);
+    // The store busy (another connection holds the write lock): the check throws, and the key is
+    // remembered nowhere — the same assertion sent again once the store answers is accepted.
+    const holder = new Database(join(dir, 'gavel.db'));
+    holder.pragma('busy_timeout = 0');
+    const busy = new SqliteStore(join(dir, 'gavel.db'), { busyTimeoutMs: 50 });
+    const third = new SharedReplay(busy, () => now);
+    try {
+      holder.exec('BEGIN IMMEDIATE');
+      expect(() => third.check('client:jti-2', 60_000)).toThrow(/database is locked/);
+      holder.exec('ROLLBACK');
+      now += 1000;
+      expect(third.check('client:jti-2', 60_000)).toBe(false);
+      expect(first.check('client:jti-2', 60_000)).toBe(true);
+    } finally {
+      busy.close();
+      holder.close();
+    }
+  });
+
+  test('expired rows are swept with the other expired grants', () => {
+    a.claimProof('old', NOW_S - 1, NOW_S - 100);
+    a.claimProof('live', NOW_S + 60, NOW_S);
+    a.countSignInFailure('gone', NOW_MS - 120_000, 60_000);
+    a.countSignInFailure('counting', NOW_MS, 60_000);
+    a.deleteExpiredGrants(NOW_S, 500);
+    const db = new Database(join(dir, 'gavel.db'), { readonly: true });
+    try {
+      expect(db.prepare('SELECT key FROM used_proofs').pluck().all()).toEqual(['live']);
+      expect(db.prepare('SELECT key FROM sign_in_failures').pluck().all()).toEqual(['counting']);
+    } finally {
+      db.close();
+    }
+  });
+});
+
+describe('failed sign-ins in the store', () => {
+  test('are counted in a window from its first failure, across processes; a new window starts after it; forgiving never goes below zero', () => {
+    expect(a.countSignInFailure('u', NOW_MS, 60_000)).toEqual({ count: 1, untilMs: NOW_MS + 60_000 });
+    expect(b.countSignInFailure('u', NOW_MS + 10_000, 60_000)).toEqual({ count: 2, untilMs: NOW_MS + 60_000 });
+    b.forgiveSignInFailure('u');
+    expect(a.countSignInFailure('u', NOW_MS + 20_000, 60_000)).toEqual({ count: 2, untilMs: NOW_MS + 60_000 });
+    expect(a.countSignInFailure('u', NOW_MS + 60_000, 60_000)).toEqual({ count: 1, untilMs: NOW_MS + 120_000 });
+    for (let i = 0; i < 3; i++) b.forgiveSignInFailure('u');
+    expect(a.countSignInFailure('u', NOW_MS + 61_000, 60_000)).toEqual({ count: 1, untilMs: NOW_MS + 120_000 });
+  });
+
+  test('SharedAttemptLimit: past the limit an attempt is refused with the wait, at whichever process; one taken back makes room again', () => {
+    let now = NOW_MS;
+    const first = new SharedAttemptLimit(a, 'address', 3, 60_000, () => now);
+    const second = new SharedAttemptLimit(b, 'address', 3, 60_000, () => now);
+    expect([first.count('192.0.2.1'), second.count('192.0.2.1'), first.count('192.0.2.1')]).toEqual([0, 0, 0]);
+    now += 15_000;
+    expect(second.count('192.0.2.1')).toBe(45);
+    second.release('192.0.2.1');
+    // Another address, and the same address once the window ended, are not held back.
+    expect(first.count('192.0.2.2')).toBe(0);
+    first.release('192.0.2.1');
+    expect(first.count('192.0.2.1')).toBe(0);
+    now += 45_000;
+    expect(second.count('192.0.2.1')).toBe(0);
+  });
+});
