@@ -35,7 +35,10 @@ export async function signals(argv: string[], io: CliIo): Promise<number> {
   if (shown === null) throw new UsageError(`\`${address}\` is not an IPv4 or IPv6 address`);
   let lists;
   try {
-    lists = loadConfig({ cwd: io.cwd, env: process.env, flags: { config: values.config, ipLists: values['ip-list'] } }).ipLists;
+    // Of the environment only GAVEL_CONFIG, as `log` and `apply` read only what they need: a
+    // server's GAVEL_HTTP or GAVEL_ISSUER_SECRET, wrong here, is not this command's to refuse.
+    const env = process.env.GAVEL_CONFIG === undefined ? {} : { GAVEL_CONFIG: process.env.GAVEL_CONFIG };
+    lists = loadConfig({ cwd: io.cwd, env, flags: { config: values.config, ipLists: values['ip-list'] } }).ipLists;
   } catch (err: unknown) {
     if (err instanceof ConfigError) throw new UsageError(err.message);
     throw err;
