@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { basename, isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { basename, isAbsolute, join, posix, relative, resolve, sep } from 'node:path';
 import { FolderError, loadPolicyFolder, type PolicyFolder } from '../../engine/folder.js';
 import { buildPolicySet, type PolicySource } from '../../engine/policy-set.js';
 import { formatDiagnostic } from '../../language/diagnostic.js';
@@ -60,7 +60,7 @@ export async function importSpec(argv: string[], io: CliIo): Promise<number> {
   if ('problems' in spec) return report(io, specName, spec.problems);
   const api = readOperations(spec, basePath);
   if ('problems' in api) return report(io, specName, api.problems);
-  const generated = routePolicies(api, ['gavel', 'import', 'openapi', ...argv.slice(1)].map(shellWord).join(' '));
+  const generated = routePolicies(api, regenerate(specName, values.policies, values.out, values['base-path']));
   for (const w of generated.warnings) writeLine(io.stderr, `${specName}:${w.line}:${w.col}: warning: ${w.message}`);
   if (outShown === '-') return io.stdout.write(generated.text), Exit.ok;
 
@@ -127,6 +127,23 @@ async function checkBeside(dir: string, dirShown: string, out: string, outShown:
   const { diagnostics } = buildPolicySet(sources, folder?.schema ?? null);
   const shown = (name: string) => (name === file ? outShown : joinPath(dirShown, name));
   return diagnostics.map((d) => formatDiagnostic({ ...d, file: shown(d.file), ...(d.related === undefined ? {} : { related: { ...d.related, file: shown(d.related.file) } }) }));
+}
+
+/**
+ * The command the header names, the same however it was typed: flags in one order, paths
+ * normalised (`./invoices.yaml` is `invoices.yaml`), `--out -` left out (where the text went
+ * is not how to make it). A header that echoed the typing made a re-run spelt differently
+ * report `written`, and a CI check (`import … && git diff --exit-code`) fail.
+ */
+function regenerate(spec: string, policies: string | undefined, out: string | undefined, basePath: string | undefined): string {
+  const path = (p: string) => posix.normalize(p.split(sep).join('/')).replace(/(.)\/+$/, '$1');
+  const words = ['gavel', 'import', 'openapi', path(spec)];
+  // Defaults named are left out, as if not given: `--policies policies`, its `openapi.gavel`.
+  const dir = policies === undefined ? 'policies' : path(policies);
+  if (dir !== 'policies') words.push('--policies', dir);
+  if (out !== undefined && out !== '-' && path(out) !== posix.join(dir, 'openapi.gavel')) words.push('--out', path(out));
+  if (basePath !== undefined) words.push('--base-path', basePath);
+  return words.map(shellWord).join(' ');
 }
 
 /** Quotes a word for the header comment only when a shell would need it. */
