@@ -265,7 +265,11 @@ function readConfigFile(path: string, shown: string, problems: string[]): Json {
     throw new ConfigError(`cannot read config file \`${shown}\`: ${whyUnreadable(err)}`);
   }
   const read = readJson(text);
-  if ('problem' in read) throw new ConfigError(`${shown}:${read.problem.line}:${read.problem.col}: not valid JSON: ${read.problem.message}`);
+  if ('problem' in read) {
+    // A YAML file (Kubernetes habits) is told what the format is, not only where JSON broke.
+    const yaml = /\.ya?ml$/i.test(shown) ? ' (config files are JSON; YAML is not read)' : '';
+    throw new ConfigError(`${shown}:${read.problem.line}:${read.problem.col}: not valid JSON: ${read.problem.message}${yaml}`);
+  }
   const json = read.value;
   if (!isObject(json)) throw new ConfigError(`${shown}: a config file is a JSON object`);
   onlyKeys(json, ['policies', 'db', 'http', 'grpc', 'watch', 'admin_key', 'trusted_issuers', 'forward_auth', 'client_keys', 'decision_log', 'trusted_proxies', 'envoy_trusted_proxies', 'client_address_header', 'ip_lists', 'velocity', 'issuer', 'stop_timeout_seconds', 'log_format', 'tls', 'max_connections'], shown, problems);

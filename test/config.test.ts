@@ -73,6 +73,9 @@ describe('configuration', () => {
     write('b.json', '{');
     expect(() => loadConfig({ cwd: dir, flags: { config: 'a.json' }, env: {} })).toThrow(/a\.json: unknown key `polices`.*\n.*a\.json: unknown key `htpp`/);
     expect(() => loadConfig({ cwd: dir, flags: { config: 'b.json' }, env: {} })).toThrow(/b\.json:\d+:\d+: not valid JSON/);
+    // YAML, as Kubernetes habits write it, is told so.
+    write('gavel.yaml', 'policies: ./policies\n');
+    expect(() => loadConfig({ cwd: dir, flags: { config: 'gavel.yaml' }, env: {} })).toThrow(/^gavel\.yaml:1:1: not valid JSON: .* \(config files are JSON; YAML is not read\)$/);
     expect(() => loadConfig({ cwd: dir, flags: { config: 'c.json' }, env: {} })).toThrow('cannot read config file `c.json`: it does not exist');
     // A folder named as the file is said in words, not as the system's EISDIR.
     mkdirSync(join(dir, 'etc'), { recursive: true });
