@@ -65,6 +65,18 @@ export class Metrics {
     const registers = [this.registry];
     new Gauge({ name: 'process_resident_memory_bytes', help: 'Resident memory size in bytes', registers, collect() { this.set(process.memoryUsage.rss()); } });
     new Gauge({ name: 'nodejs_heap_used_bytes', help: 'JavaScript heap in use, in bytes', registers, collect() { this.set(process.memoryUsage().heapUsed); } });
+    // The names every Prometheus client library exports: restarts (`changes(process_start_time_seconds[1h])`) and CPU.
+    new Gauge({ name: 'process_start_time_seconds', help: 'Start time of the process since the Unix epoch, in seconds', registers }).set(Math.round(performance.timeOrigin / 1000));
+    new Counter({
+      name: 'process_cpu_seconds_total',
+      help: 'User and system CPU time the process has spent, in seconds (all its threads)',
+      registers,
+      collect() {
+        const { user, system } = process.cpuUsage();
+        this.reset();
+        this.inc((user + system) / 1e6);
+      },
+    });
     if (process.platform === 'linux') {
       new Gauge({ name: 'process_open_fds', help: 'Open file descriptors (sockets included)', registers, collect() { this.set(readdirSync('/proc/self/fd').length); } });
     }

@@ -149,6 +149,10 @@ describe('gavel serve', () => {
     // The process's own: memory to size a container by, event-loop delay to see a stalled server.
     expect(metrics).toMatch(/^process_resident_memory_bytes \d+$/m);
     expect(metrics).toMatch(/^process_open_fds \d+$/m);
+    // Restarts and CPU under the names dashboards expect: started within the last minute, some CPU used.
+    const started = Number(/^process_start_time_seconds (\d+)$/m.exec(metrics)?.[1]);
+    expect(Math.abs(Date.now() / 1000 - started)).toBeLessThan(120);
+    expect(metrics).toMatch(/^# TYPE process_cpu_seconds_total counter\nprocess_cpu_seconds_total \d+(\.\d+)?$/m);
     expect(metrics).toMatch(/^gavel_event_loop_utilization (0|1|0\.\d+(e-\d+)?)$/m);
     // Without TLS there is no certificate to expire: an expiry of 0 would fire every "expires soon" alert.
     expect(metrics).not.toContain('gavel_tls_certificate_expiry_timestamp_seconds');
