@@ -10,6 +10,7 @@ import type { Decider, Origin } from '../server/decider.js';
 import { canonical, type TrustedProxies } from '../signals/client-address.js';
 import type { Request } from '../language/eval/activation.js';
 import { encodedSize, GrpcError, unary, type CallInfo } from './service-definition.js';
+import type { ServerLog } from '../server/server-log.js';
 
 /**
  * The largest DecideBatch answer sent: what grpc-js, grpc-go and grpc-java clients receive at
@@ -19,7 +20,6 @@ import { encodedSize, GrpcError, unary, type CallInfo } from './service-definiti
 export const GRPC_ANSWER_LIMIT = 4 << 20;
 
 const mib = (bytes: number): string => `${(bytes / (1 << 20)).toFixed(1)} MiB`;
-import type { ServerLog } from '../server/server-log.js';
 
 /** `127.0.0.1:50123` → `127.0.0.1`, `[::1]:50123` → `::1`; `null` for a peer without an IP (a Unix socket). */
 export function peerAddress(peer: string): string | null {

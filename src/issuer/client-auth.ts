@@ -80,8 +80,9 @@ export const JWT_BEARER_ASSERTION = 'urn:ietf:params:oauth:client-assertion-type
 
 /**
  * `private_key_jwt` (RFC 7523 §2.2, OpenID Connect Core §9): a JWT the client signed with
- * a key of its registered JWKS, `iss` = `sub` = its id, `aud` this issuer (or, as RFC 7523
- * §3 allows, its token endpoint) and nothing else, short-lived, and a `jti` never seen before.
+ * a key of its registered JWKS, `iss` = `sub` = its id, `aud` one of `audiences` (this issuer;
+ * its token endpoint too when the operator allows it) and nothing else, short-lived, and a
+ * `jti` never seen before.
  */
 export async function authenticateAssertion(presented: Presented, lookup: (id: string) => Client | undefined, audiences: string[], replay: Replay, nowMs: number): Promise<Client> {
   const form = presented.form;

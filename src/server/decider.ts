@@ -11,6 +11,15 @@ import type { Interface, Metrics } from './metrics.js';
 import type { Observed, RiskRoot, Signals } from '../signals/signals.js';
 import { ALL_SIGNALS } from '../language/compile/reads.js';
 
+/** One request decided, before it is counted and logged. */
+interface Evaluated {
+  d: Decision;
+  risk: RiskRoot | null;
+  /** The request as decided: enriched from the directory. */
+  enriched: Request;
+  latencyUs: number;
+}
+
 /** Where a call came from, as the interface saw it. */
 export interface Origin {
   /** The client's address (after trusted proxies); `null` when the transport has none. */
@@ -83,12 +92,9 @@ export class Decider {
   ) {}
 
   decide(where: Interface, id: string, set: PolicySet, input: Request, options: DecideOptions = {}, origin: Origin = UNKNOWN): Decision {
-    const start = process.hrtime.bigint();
-    const enriched = this.directory === null ? input : this.directory.current.enrich(input);
-    const { d, risk, who } = this.evaluate(set, enriched, options, origin, where);
-    if (who !== null) this.signals?.observe(d.decision, who);
-    this.decided(where, id, set, enriched, d, Number(process.hrtime.bigint() - start) / 1e3, risk);
-    return d;
+    const done = this.run(where, set, input, options, origin);
+    this.decided(where, id, set, done);
+    return done.d;
   }
 
   /**
@@ -99,12 +105,17 @@ export class Decider {
    * denials as they would one request after another.
    */
   held(where: Interface, id: string, set: PolicySet, input: Request, options: DecideOptions = {}, origin: Origin = UNKNOWN): { decision: Decision; commit: () => void } {
+    const done = this.run(where, set, input, options, origin);
+    return { decision: done.d, commit: () => this.decided(where, id, set, done) };
+  }
+
+  /** Enriches, evaluates and lets velocity observe one request: what `decide` and `held` share. */
+  private run(where: Interface, set: PolicySet, input: Request, options: DecideOptions, origin: Origin): Evaluated {
     const start = process.hrtime.bigint();
     const enriched = this.directory === null ? input : this.directory.current.enrich(input);
     const { d, risk, who } = this.evaluate(set, enriched, options, origin, where);
     if (who !== null) this.signals?.observe(d.decision, who);
-    const latencyUs = Number(process.hrtime.bigint() - start) / 1e3;
-    return { decision: d, commit: () => this.decided(where, id, set, enriched, d, latencyUs, risk) };
+    return { d, risk, enriched, latencyUs: Number(process.hrtime.bigint() - start) / 1e3 };
   }
 
   /** The directory snapshot decisions are enriched from now: a search keeps one for all its candidates. */
@@ -127,9 +138,9 @@ export class Decider {
   }
 
   /**
-   * `who`: whom velocity counts the decision against, when some policy reads velocity (counters
-   * nobody reads cost nothing). `where`
-   * is null for what is decided but not enforced (search candidates): it is not counted.
+   * `who`: whom velocity counts the decision against, when some policy reads velocity
+   * (counters nobody reads cost nothing). `where` is null for what is decided but not
+   * enforced (search candidates): it is not counted.
    */
   private evaluate(set: PolicySet, enriched: Request, options: DecideOptions, origin: Origin, where: Interface | null): { d: Decision; risk: RiskRoot | null; who: Observed | null } {
     // Policies that read no `risk` member get no `risk` root, and pay nothing for signals.
@@ -141,7 +152,7 @@ export class Decider {
     return { d, risk, who: where !== null && (set.riskReads.has('velocity') || set.riskReads.has(ALL_SIGNALS)) ? who : null };
   }
 
-  private decided(where: Interface, id: string, set: PolicySet, request: Request, d: Decision, latencyUs: number, risk: RiskRoot | null): void {
+  private decided(where: Interface, id: string, set: PolicySet, { d, risk, enriched: request, latencyUs }: Evaluated): void {
     this.metrics.decided(where, d.decision, latencyUs / 1e6);
     if (this.log === null) return;
     const subject = isObject(request.subject) ? request.subject : {};

@@ -285,7 +285,7 @@ export interface Store {
    * failure (epoch ms); answers the count now and when the window ends, in one step.
    */
   countSignInFailure(key: string, nowMs: number, windowMs: number): { count: number; untilMs: number };
-  /** Takes back one failure counted under `key` (a sign-in that turned out right). */
+  /** Takes back one failure counted under `key` (a sign-in that turned out right, or was refused unchecked). */
   forgiveSignInFailure(key: string): void;
   /** Whether the database answers; for /readyz. */
   ping(): boolean;

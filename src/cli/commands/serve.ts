@@ -568,7 +568,7 @@ async function serveUntilStopped(argv: string[], io: CliIo, osSignals: ServeSign
   // Asked before the store is closed: writes since a file problem went where no one reads them.
   const fileProblem = store.fileProblem();
   const lost = await shutdown();
-  if (fileProblem !== null) say.info(`stopped; ${fileProblem.replace(/; (?:put it back|restart).*$/, '')} (exit 1)`);
+  if (fileProblem !== null) say.info(`stopped (exit 1): ${fileProblem}`);
   else say.info(lost > 0 ? `stopped, with ${lost} decisions not written to the decision log (exit 1)` : 'stopped');
   return lost > 0 || fileProblem !== null ? Exit.failed : Exit.ok;
 }
