@@ -125,7 +125,7 @@ export async function authenticateAssertion(presented: Presented, lookup: (id: s
   }
   // Outside the catch: a store that cannot record the jti now (busy) is the store's 503, not
   // the client's 401 — which a client takes as its credentials being wrong.
-  if (replay.check(`${client.id}:${jti}`, lifetimeMs)) throw new OAuthError('invalid_client', 'unknown client or wrong key');
+  if (await replay.check(`${client.id}:${jti}`, lifetimeMs)) throw new OAuthError('invalid_client', 'unknown client or wrong key');
   // Checked once the assertion is the client's: before, the answer told which ids are
   // private_key_jwt clients to anyone sending an unsigned assertion.
   const postedId = form.get('client_id');

@@ -423,7 +423,7 @@ export class Issuer {
     // step: thousands of guesses sent at once — to this process or others sharing the store —
     // would otherwise all pass the check while scrypt runs. A right password takes its count
     // back, and so does an attempt refused here, which is not checked.
-    const wait = Math.max(this.signInsByAddress.count(address), this.signInsByUser.count(name));
+    const wait = Math.max(await this.signInsByAddress.count(address), await this.signInsByUser.count(name));
     if (wait > 0) {
       this.signInsByAddress.release(address);
       this.signInsByUser.release(name);
@@ -447,7 +447,8 @@ export class Issuer {
     if (refused !== null) return back({ error: 'access_denied', error_description: refused });
     const scope = granted.join(' ');
     const code = randomToken();
-    this.options.store.saveCode({
+    const store = this.options.store;
+    await store.write(() => store.saveCode({
       hash: sha256(code),
       clientId: p.client.id,
       redirectUri: p.redirectUri,
@@ -459,7 +460,7 @@ export class Issuer {
       nonce: p.nonce,
       authTime: Math.floor(this.now() / 1000),
       ttlCap: ttlOf(mint),
-    });
+    }));
     return back({ code });
   }
 
@@ -474,7 +475,8 @@ export class Issuer {
     const resource = form.get('resource');
     let offTarget = false;
     // Checked before the code is used up: a request that fails them does not burn it.
-    const use = this.options.store.useCode(sha256(code), now, (c) => {
+    const store = this.options.store;
+    const use = await store.write(() => store.useCode(sha256(code), now, (c) => {
       if (c.clientId !== client.id) return 'the code was issued to another client';
       if (redirectUri !== c.redirectUri) return 'redirect_uri does not match the authorization request';
       if (!verifierMatches(verifier, c.challenge)) return 'code_verifier does not match the code_challenge';
@@ -486,10 +488,10 @@ export class Issuer {
       const problem = this.targetProblem(resource, c.audience);
       offTarget = problem !== null;
       return problem;
-    }, client.id);
+    }, client.id));
     if (use.kind === 'reused') {
       // RFC 6749 §4.1.2: a code used twice revokes what it issued.
-      if (use.family !== null) this.revokeFamily(use.family);
+      if (use.family !== null) await this.revokeFamily(use.family);
       throw new OAuthError('invalid_grant', 'the code was already used; what it issued is revoked');
     }
     if (use.kind === 'refused') throw new OAuthError(offTarget ? 'invalid_target' : 'invalid_grant', use.reason);
@@ -498,7 +500,7 @@ export class Issuer {
     const api = this.apiOf(c.audience);
     if (api === undefined) throw new OAuthError('invalid_grant', 'the API is no longer registered');
     const family = randomUUID();
-    this.options.store.setCodeFamily(sha256(code), family);
+    await store.write(() => store.setCodeFamily(sha256(code), family));
     const tokens = await this.userTokens(client, api, c.subject, c.scope.split(' '), family, [], jkt, c.ttlCap ?? null);
     if (!c.scope.split(' ').includes('openid')) return tokens;
     return { ...tokens, id_token: await this.idToken(client, c.subject, c.nonce ?? null, c.authTime ?? null) };
@@ -574,7 +576,8 @@ export class Issuer {
     let revoke = false;
     // The error a refusal answers, set where the refusal is made (not read back from its text).
     let refusal: OAuthErrorCode = 'invalid_grant';
-    const use = this.options.store.rotateRefreshToken(hash, sha256(successor), seal(this.options.secret, successor), now, this.refreshGrace, (t) => {
+    const store = this.options.store;
+    const use = await store.write(() => store.rotateRefreshToken(hash, sha256(successor), seal(this.options.secret, successor), now, this.refreshGrace, (t) => {
       if (t.clientId !== client.id) return 'the refresh token was issued to another client';
       const target = this.targetProblem(resource, t.audience);
       if (target !== null) return (refusal = 'invalid_target'), target;
@@ -596,14 +599,14 @@ export class Issuer {
       return null;
       // RFC 9449 §5: a public client's refresh tokens are bound to the key of the proof it sends,
       // from the first refresh that sends one when its sign-in did not.
-    }, client.id, client.authMethod === 'none' ? jkt : null);
+    }, client.id, client.authMethod === 'none' ? jkt : null));
     if (use.kind === 'reused') {
       this.reloadRevoked();
       throw new OAuthError('invalid_grant', 'the refresh token was already used; its whole family is revoked');
     }
     if (use.kind === 'unknown' || use.kind === 'expired') throw new OAuthError('invalid_grant', use.kind === 'expired' ? 'the refresh token expired' : 'unknown or revoked refresh token');
     if (use.kind === 'refused') {
-      if (revoke) this.revokeFamily(use.token.family);
+      if (revoke) await this.revokeFamily(use.token.family);
       throw new OAuthError(refusal, use.reason);
     }
     const done = outcome as { api: Api; granted: string[]; mint: MintOutcome[] } | null;
@@ -695,7 +698,8 @@ export class Issuer {
     const now = Math.floor(this.now() / 1000);
     // RFC 9449 §5: a public client's refresh tokens are bound to its DPoP key, when it has one.
     const bound = client.authMethod === 'none' ? jkt : null;
-    this.options.store.saveRefreshToken({ hash: sha256(refresh), family, clientId: client.id, subject, scope: scopes.join(' '), audience: api.identifier, expiresAt: now + (this.options.refreshTtl ?? 30 * 86_400), jkt: bound });
+    const store = this.options.store;
+    await store.write(() => store.saveRefreshToken({ hash: sha256(refresh), family, clientId: client.id, subject, scope: scopes.join(' '), audience: api.identifier, expiresAt: now + (this.options.refreshTtl ?? 30 * 86_400), jkt: bound }));
     return { ...access, refresh_token: refresh, mint };
   }
 
@@ -706,13 +710,14 @@ export class Issuer {
     const scope = scopes.join(' ');
     const jti = randomUUID();
     const claims: JWTPayload = { ...this.mappedClaims(api, client, user), iss: this.url, sub: subject, aud: api.identifier, iat, exp: iat + ttl, jti, client_id: client.id, scope, ...extra, ...(jkt === null ? {} : { cnf: { jkt } }) };
-    if (family !== null) this.options.store.recordFamilyAccess(family, jti, iat + ttl);
-    if (exchangedFrom !== null) this.options.store.recordExchange(exchangedFrom, jti, iat + ttl);
+    const store = this.options.store;
+    if (family !== null) await store.write(() => store.recordFamilyAccess(family, jti, iat + ttl));
+    if (exchangedFrom !== null) await store.write(() => store.recordExchange(exchangedFrom, jti, iat + ttl));
     const tokenType = jkt === null ? 'Bearer' : 'DPoP';
     if (api.tokenFormat === 'opaque') {
       // A reference token: random, meaningless to its holder; introspection resolves it.
       const token = randomToken();
-      this.options.store.saveOpaqueToken(sha256(token), claims, iat + ttl);
+      await store.write(() => store.saveOpaqueToken(sha256(token), claims, iat + ttl));
       return { access_token: token, token_type: tokenType, expires_in: ttl, scope };
     }
     return { access_token: await this.options.keys.sign(claims, 'at+jwt'), token_type: tokenType, expires_in: ttl, scope };
@@ -731,8 +736,9 @@ export class Issuer {
     return out;
   }
 
-  private revokeFamily(family: string): void {
-    this.options.store.revokeFamily(family, Math.floor(this.now() / 1000));
+  private async revokeFamily(family: string): Promise<void> {
+    const store = this.options.store;
+    await store.write(() => store.revokeFamily(family, Math.floor(this.now() / 1000)));
     this.reloadRevoked();
   }
 
@@ -762,7 +768,8 @@ export class Issuer {
     // `openid` is the issuer's own (sign-in), as discovery's scopes_supported says: a statement may allow it.
     const scopes = new Set(['openid', ...this.options.registry().registry.apis.flatMap((a) => a.scopes)]);
     const { client, response } = await register(body, keys, scopes, this.now(), this.idTokenAlgs);
-    this.options.store.addClient(client);
+    const store = this.options.store;
+    await store.write(() => store.addClient(client));
     this.options.registered?.();
     return response;
   }
@@ -801,14 +808,16 @@ export class Issuer {
     const token = presented.form.get('token');
     if (token === null) throw new OAuthError('invalid_request', '`token` is required');
     // A refresh token revokes its whole family, with the access tokens issued in it (RFC 7009 §2.1).
-    if (this.options.store.revokeRefreshFamily(sha256(token), client.id, Math.floor(this.now() / 1000))) return this.reloadRevoked();
+    const store = this.options.store;
+    if (await store.write(() => store.revokeRefreshFamily(sha256(token), client.id, Math.floor(this.now() / 1000)))) return this.reloadRevoked();
     const claims = await this.verify(token);
     if (claims === null || typeof claims.jti !== 'string') return;
     // Another client's token is, to this caller, as good as unknown (RFC 7009 §2.2: 200), and
     // is not revoked: an error here would tell anyone with a client id which tokens are live.
     if (claims.client_id !== client.id) return;
     // What was exchanged from it goes with it: a leaked token's derived tokens are as leaked.
-    const exchanged = this.options.store.revokeToken(claims.jti, claims.exp ?? 0);
+    const jti = claims.jti;
+    const exchanged = await store.write(() => store.revokeToken(jti, claims.exp ?? 0));
     this.revoked.set(claims.jti, claims.exp ?? 0);
     if (exchanged.length > 0) this.reloadRevoked();
     // Now and then the ids of tokens expired since leave (the store's list is pruned as it is read).

@@ -13,16 +13,18 @@ export class SharedReplay implements Replay {
   readonly #local = new ReplayCache();
 
   constructor(
-    private readonly store: Pick<Store, 'claimProof' | 'releaseProof'>,
+    private readonly store: Pick<Store, 'claimProof' | 'releaseProof' | 'write'>,
     private readonly nowMs: () => number,
   ) {}
 
   /** Throws what the store throws (busy, full): nothing is then remembered, here or there. */
-  check(key: string, lifetimeMs: number): boolean {
+  async check(key: string, lifetimeMs: number): Promise<boolean> {
+    // Held here first and at once: the same proof sent twice to this process while the store is busy is refused the second time.
     if (this.#local.check(key, lifetimeMs)) return true;
     const now = this.nowMs();
+    const store = this.store;
     try {
-      return !this.store.claimProof(hashed(key), Math.ceil((now + Math.max(lifetimeMs, 0)) / 1000), Math.floor(now / 1000));
+      return !(await store.write(() => store.claimProof(hashed(key), Math.ceil((now + Math.max(lifetimeMs, 0)) / 1000), Math.floor(now / 1000))));
     } catch (err: unknown) {
       // Not claimed: the same proof, sent again once the store answers, must not be refused as used.
       this.#local.forget(key);
@@ -32,7 +34,10 @@ export class SharedReplay implements Replay {
 
   forget(key: string): void {
     this.#local.forget(key);
-    this.store.releaseProof(hashed(key));
+    // Not waited for: the request that held the proof has failed already. Left in the store
+    // (busy past the timeout), the proof stays refused until it expires — as a used one would.
+    const store = this.store;
+    void store.write(() => store.releaseProof(hashed(key))).catch(() => {});
   }
 }
 
@@ -48,7 +53,7 @@ const hashed = (key: string): string => hash('sha256', key, 'base64url');
  */
 export class SharedAttemptLimit {
   constructor(
-    private readonly store: Pick<Store, 'countSignInFailure' | 'forgiveSignInFailure'>,
+    private readonly store: Pick<Store, 'countSignInFailure' | 'forgiveSignInFailure' | 'write'>,
     private readonly kind: string,
     readonly limit: number,
     readonly windowMs: number,
@@ -56,15 +61,19 @@ export class SharedAttemptLimit {
   ) {}
 
   /** Counts an attempt under `key`; answers the seconds to wait when it is past the limit (0: go on). */
-  count(key: string): number {
+  async count(key: string): Promise<number> {
     const now = this.nowMs();
-    const { count, untilMs } = this.store.countSignInFailure(this.keyOf(key), now, this.windowMs);
+    const store = this.store;
+    const { count, untilMs } = await store.write(() => store.countSignInFailure(this.keyOf(key), now, this.windowMs));
     return count > this.limit ? Math.max(1, Math.ceil((untilMs - now) / 1000)) : 0;
   }
 
   /** Takes back one attempt counted under `key` (right, or refused unchecked). */
   release(key: string): void {
-    this.store.forgiveSignInFailure(this.keyOf(key));
+    // Not waited for: what the sign-in answers does not depend on it. Not taken back (the
+    // store busy past the timeout), the attempt counts as a failure until its window ends.
+    const store = this.store;
+    void store.write(() => store.forgiveSignInFailure(this.keyOf(key))).catch(() => {});
   }
 
   /** One table for both kinds; user names are hashed (they may be long, and need not be kept). */

@@ -297,6 +297,14 @@ export interface Store {
    * it — the request thread must not stop for background work that can wait for its next turn.
    */
   whenFree<T>(work: () => T): T | null;
+  /**
+   * Runs `work` — one write, atomic by itself: a statement, or a transaction that begins
+   * IMMEDIATE — without stopping the event loop while another connection or process holds
+   * the write lock: tried at once, then again after short pauses until the busy timeout has
+   * passed, when it throws SQLite's SQLITE_BUSY (answered 503). A synchronous write would wait
+   * for the lock on the request thread, holding up every decision meanwhile.
+   */
+  write<T>(work: () => T): Promise<T>;
   close(): void;
 }
 

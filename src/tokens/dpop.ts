@@ -38,8 +38,8 @@ const SLOT_MS = 1000;
 
 /** What remembers used proofs and assertions: this process's `ReplayCache`, or one shared through the store. */
 export interface Replay {
-  /** Records `key` for `lifetimeMs`; answers whether it must be refused (seen before, or no room). */
-  check(key: string, lifetimeMs: number): boolean;
+  /** Records `key` for `lifetimeMs`; answers whether it must be refused (seen before, or no room). A shared one answers once the store has. */
+  check(key: string, lifetimeMs: number): boolean | Promise<boolean>;
   /** Forgets `key`: a proof held for a request that then failed. */
   forget(key: string): void;
 }
@@ -230,7 +230,7 @@ export async function verifyProof(proof: string, check: ProofCheck): Promise<Pro
   // Remembered while the proof could still be accepted: until its `iat` leaves the window.
   const lifetimeMs = (payload.iat + window) * 1000 - now;
   // Held before the request goes on, so that a full cache refuses (fails closed) and two uses at once cannot both pass.
-  if (check.replay.check(key, lifetimeMs)) return { ok: false, reason: 'the DPoP proof was already used (jti replay), or too many proofs are in flight' };
+  if (await check.replay.check(key, lifetimeMs)) return { ok: false, reason: 'the DPoP proof was already used (jti replay), or too many proofs are in flight' };
   return { ok: true, jkt, release: check.releasable === true ? () => check.replay.forget(key) : () => {} };
 }
 

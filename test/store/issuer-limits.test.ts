@@ -35,29 +35,42 @@ describe('used proofs and assertions in the store', () => {
     expect(a.claimProof('k', NOW_S + 200, NOW_S + 62)).toBe(true);
   });
 
-  test('SharedReplay refuses at one process what another used, and a failed store write leaves nothing behind', () => {
+  test('SharedReplay refuses at one process what another used, and a failed store write leaves nothing behind', async () => {
     let now = NOW_MS;
     const first = new SharedReplay(a, () => now);
     const second = new SharedReplay(b, () => now);
-    expect(first.check('client:jti-1', 60_000)).toBe(false);
-    expect(second.check('client:jti-1', 60_000)).toBe(true);
-    // The store busy (another connection holds the write lock): the check throws, and the key is
-    // remembered nowhere — the same assertion sent again once the store answers is accepted.
+    expect(await first.check('client:jti-1', 60_000)).toBe(false);
+    expect(await second.check('client:jti-1', 60_000)).toBe(true);
+    // The store busy past its timeout (another connection holds the write lock): the check
+    // throws, and the key is remembered nowhere — the same assertion sent again once the store
+    // answers is accepted.
     const holder = new Database(join(dir, 'gavel.db'));
     holder.pragma('busy_timeout = 0');
     const busy = new SqliteStore(join(dir, 'gavel.db'), { busyTimeoutMs: 50 });
     const third = new SharedReplay(busy, () => now);
     try {
       holder.exec('BEGIN IMMEDIATE');
-      expect(() => third.check('client:jti-2', 60_000)).toThrow(/database is locked/);
+      await expect(third.check('client:jti-2', 60_000)).rejects.toThrow(/database is locked/);
       holder.exec('ROLLBACK');
       now += 1000;
-      expect(third.check('client:jti-2', 60_000)).toBe(false);
-      expect(first.check('client:jti-2', 60_000)).toBe(true);
+      expect(await third.check('client:jti-2', 60_000)).toBe(false);
+      expect(await first.check('client:jti-2', 60_000)).toBe(true);
     } finally {
       busy.close();
       holder.close();
     }
+  });
+
+  test('while the store is busy a claim waits for it, and the same key sent meanwhile to the same process is refused', async () => {
+    const holder = new Database(join(dir, 'gavel.db'));
+    const replay = new SharedReplay(a, () => NOW_MS);
+    holder.exec('BEGIN IMMEDIATE');
+    const claiming = replay.check('client:jti-3', 60_000);
+    expect(await replay.check('client:jti-3', 60_000)).toBe(true);
+    holder.exec('COMMIT');
+    holder.close();
+    expect(await claiming).toBe(false);
+    expect(await new SharedReplay(b, () => NOW_MS).check('client:jti-3', 60_000)).toBe(true);
   });
 
   test('expired rows are swept with the other expired grants', () => {
@@ -87,19 +100,19 @@ describe('failed sign-ins in the store', () => {
     expect(a.countSignInFailure('u', NOW_MS + 61_000, 60_000)).toEqual({ count: 1, untilMs: NOW_MS + 120_000 });
   });
 
-  test('SharedAttemptLimit: past the limit an attempt is refused with the wait, at whichever process; one taken back makes room again', () => {
+  test('SharedAttemptLimit: past the limit an attempt is refused with the wait, at whichever process; one taken back makes room again', async () => {
     let now = NOW_MS;
     const first = new SharedAttemptLimit(a, 'address', 3, 60_000, () => now);
     const second = new SharedAttemptLimit(b, 'address', 3, 60_000, () => now);
-    expect([first.count('192.0.2.1'), second.count('192.0.2.1'), first.count('192.0.2.1')]).toEqual([0, 0, 0]);
+    expect([await first.count('192.0.2.1'), await second.count('192.0.2.1'), await first.count('192.0.2.1')]).toEqual([0, 0, 0]);
     now += 15_000;
-    expect(second.count('192.0.2.1')).toBe(45);
+    expect(await second.count('192.0.2.1')).toBe(45);
     second.release('192.0.2.1');
     // Another address, and the same address once the window ended, are not held back.
-    expect(first.count('192.0.2.2')).toBe(0);
+    expect(await first.count('192.0.2.2')).toBe(0);
     first.release('192.0.2.1');
-    expect(first.count('192.0.2.1')).toBe(0);
+    expect(await first.count('192.0.2.1')).toBe(0);
     now += 45_000;
-    expect(second.count('192.0.2.1')).toBe(0);
+    expect(await second.count('192.0.2.1')).toBe(0);
   });
 });

@@ -449,6 +449,53 @@ describe('background sweeps beside another writer', () => {
   });
 });
 
+describe('request writes beside another writer (store.write)', () => {
+  const token = (hash: string) => ({ hash, family: 'f', clientId: 'c', subject: 's', scope: 'x', audience: 'https://api.example.com', expiresAt: 9_999_999_999 });
+
+  test('wait for the lock with the event loop free, and are written once the lock is released', async () => {
+    const path = join(dir, 'g.db');
+    const store = new SqliteStore(path);
+    const other = new Database(path);
+    other.prepare('BEGIN IMMEDIATE').run();
+    // Only a timer on this thread lets the other connection go: a write that held the thread while it waited would never see it.
+    setTimeout(() => {
+      other.prepare('COMMIT').run();
+      other.close();
+    }, 100);
+    await store.write(() => store.saveRefreshToken(token('waited')));
+    expect(store.refreshToken('waited')).not.toBeNull();
+    store.close();
+  });
+
+  test('a lock held past the busy timeout throws SQLite\'s SQLITE_BUSY, and nothing is written', async () => {
+    const path = join(dir, 'g.db');
+    const store = new SqliteStore(path, { busyTimeoutMs: 200 });
+    const other = new Database(path);
+    other.prepare('BEGIN IMMEDIATE').run();
+    try {
+      await expect(store.write(() => store.saveRefreshToken(token('refused')))).rejects.toMatchObject({ code: 'SQLITE_BUSY' });
+    } finally {
+      other.prepare('COMMIT').run();
+      other.close();
+    }
+    expect(store.refreshToken('refused')).toBeNull();
+    store.close();
+  });
+
+  test('errors other than a taken lock are thrown at once, not retried', async () => {
+    const store = new SqliteStore(join(dir, 'g.db'));
+    let tries = 0;
+    await expect(
+      store.write(() => {
+        tries++;
+        throw new Error('not a lock');
+      }),
+    ).rejects.toThrow('not a lock');
+    expect(tries).toBe(1);
+    store.close();
+  });
+});
+
 describe('a dry run (gavel apply --dry-run, POST /v1/apply?dry_run=true)', () => {
   test('reads without the write lock: it answers while another connection holds it, and changes nothing', () => {
     const path = join(dir, 'g.db');

@@ -251,7 +251,7 @@ async function serveUntilStopped(argv: string[], io: CliIo, osSignals: ServeSign
   const log = enabled ? new DecisionLog(sink ?? store, { keepRequests, tokenClaims }, (err) => say.error(`cannot write the decision log (will retry): ${err instanceof Error ? err.message : String(err)}`)) : null;
   // Retention: the writer thread keeps the log within retention_days, max_rows and max_megabytes as it writes.
   // Without it (the log off, or an in-memory database), decisions past them are pruned here, on start and hourly.
-  const prune = () => store.pruneDecisions(new Date(Date.now() - retentionDays * 86_400_000).toISOString(), maxRows);
+  const prune = () => store.whenFree(() => store.pruneDecisions(new Date(Date.now() - retentionDays * 86_400_000).toISOString(), maxRows));
   if (sink === null) prune();
   const pruning = sink === null ? setInterval(prune, 3_600_000).unref() : undefined;
   // Expired tokens, codes and refresh tokens leave the store a slice at a time (a few
@@ -360,7 +360,8 @@ async function serveUntilStopped(argv: string[], io: CliIo, osSignals: ServeSign
   const saveRevision = (revision: string, folder: PolicyFolder) => {
     const files = revisionFiles(folder);
     try {
-      store.savePolicyRevision({ id: revision, savedAt: new Date().toISOString(), files });
+      // Not waiting for another connection's lock on the request thread: tried again every second until stored.
+      if (store.whenFree(() => store.savePolicyRevision({ id: revision, savedAt: new Date().toISOString(), files })) === null) throw new Error('another connection holds the database\'s write lock');
     } catch (err: unknown) {
       unsaved.set(revision, files);
       say.error(`cannot store policy revision ${revision} (will retry): ${err instanceof Error ? err.message : String(err)}`);
@@ -369,7 +370,7 @@ async function serveUntilStopped(argv: string[], io: CliIo, osSignals: ServeSign
   const retryRevisions = () => {
     for (const [revision, files] of unsaved) {
       try {
-        store.savePolicyRevision({ id: revision, savedAt: new Date().toISOString(), files });
+        if (store.whenFree(() => store.savePolicyRevision({ id: revision, savedAt: new Date().toISOString(), files })) === null) return;
       } catch {
         return;
       }

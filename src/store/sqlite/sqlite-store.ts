@@ -10,6 +10,14 @@ import { sortedJson } from '../../formats/sorted-json.js';
 
 /** Batches a decision page asks for at a time. */
 const SEQ_CHUNK = 64;
+/** The longest pause between tries of a `write` waiting for the lock: a lock freed is taken within this. */
+const LOCK_PAUSE_MAX_MS = 50;
+
+/** SQLite's "another connection holds the lock" (SQLITE_BUSY and its extended codes). */
+function isBusy(err: unknown): err is Error {
+  const code = err instanceof Error ? (err as { code?: unknown }).code : undefined;
+  return typeof code === 'string' && code.startsWith('SQLITE_BUSY');
+}
 
 /**
  * The embedded store: one SQLite file in WAL mode with foreign keys on, migrated on open.
@@ -591,11 +599,27 @@ export class SqliteStore implements Store {
   }
 
   whenFree<T>(work: () => T): T | null {
+    const tried = this.#tryOnce(work);
+    return tried.busy === null ? tried.value : null;
+  }
+
+  async write<T>(work: () => T): Promise<T> {
+    const deadline = Date.now() + this.#busyTimeoutMs;
+    for (let pause = 1; ; pause = Math.min(pause * 2, LOCK_PAUSE_MAX_MS)) {
+      const tried = this.#tryOnce(work);
+      if (tried.busy === null) return tried.value;
+      if (Date.now() + pause > deadline) throw tried.busy;
+      await new Promise((resolve) => setTimeout(resolve, pause));
+    }
+  }
+
+  /** `work` tried once without waiting for the write lock: its value, or the error that said the lock was taken. */
+  #tryOnce<T>(work: () => T): { busy: null; value: T } | { busy: Error; value?: undefined } {
     this.db.pragma('busy_timeout = 0');
     try {
-      return work();
+      return { busy: null, value: work() };
     } catch (err: unknown) {
-      if ((err as { code?: string }).code === 'SQLITE_BUSY') return null;
+      if (isBusy(err)) return { busy: err };
       throw err;
     } finally {
       this.db.pragma(`busy_timeout = ${this.#busyTimeoutMs}`);
