@@ -17,6 +17,22 @@ export interface GatewayCall {
   headers: Readonly<Record<string, string>>;
   /** The address of the client, as far as Gavel can trust it. */
   ip: string;
+  /** What Envoy says beside the HTTP request (route settings, mTLS peers, SNI): `context.envoy`. */
+  envoy?: EnvoyAttributes;
+}
+
+/** The members of a CheckRequest's AttributeContext besides the request, those Envoy filled in. */
+export interface EnvoyAttributes {
+  context_extensions?: Record<string, string>;
+  source?: EnvoyPeer;
+  destination?: EnvoyPeer;
+  tls_session?: { sni: string };
+}
+
+export interface EnvoyPeer {
+  principal?: string;
+  service?: string;
+  labels?: Record<string, string>;
 }
 
 /** The entity type of a verified token's subject: `client`, `user`, or an issuer's own. */
@@ -29,7 +45,8 @@ export const defaultSubjectType: SubjectType = (claims) => (claims.sub === undef
  * The request model of a gateway call: action = method, resource = the route (path, host —
  * both as the upstream will read them — query, scheme), subject =
  * the verified token's `sub` (a `client` when it is the `client_id`; `anonymous` without a
- * token), token = the verified claims, context = ip, allow-listed headers, time.
+ * token), token = the verified claims, context = ip, allow-listed headers, time (and from
+ * Envoy, what it says of the call besides: `envoy`).
  */
 export function gatewayRequest(call: GatewayCall, claims: JWTPayload | undefined, allowHeaders: readonly string[], subjectType: SubjectType = defaultSubjectType): Request {
   const sub = typeof claims?.sub === 'string' ? claims.sub : typeof claims?.client_id === 'string' ? claims.client_id : '';
@@ -39,7 +56,7 @@ export function gatewayRequest(call: GatewayCall, claims: JWTPayload | undefined
     subject: { type: claims === undefined ? 'anonymous' : subjectType(claims), id: sub },
     action: { name: call.method.toUpperCase() },
     resource: { type: 'route', id: call.path, properties: { path: call.path, host: routeHost(call.host, call.scheme), query: withoutAccessToken(call.query), scheme: call.scheme } },
-    context: { ip: call.ip, headers, time: new Date().toISOString() },
+    context: { ip: call.ip, headers, time: new Date().toISOString(), ...(call.envoy === undefined ? {} : { envoy: call.envoy }) },
     ...(claims === undefined ? {} : { token: claims }),
   };
 }

@@ -1,7 +1,7 @@
 import { create } from '@bufbuild/protobuf';
 import { HeaderValueOption_HeaderAppendAction } from '../gen/proto/envoy/config/core/v3/base_pb.js';
-import { CheckRequestSchema, CheckResponseSchema, type AttributeContext_HttpRequest } from '../gen/proto/envoy/service/auth/v3/external_auth_pb.js';
-import { gatewayRequest, gatewayVerdict, headerValue, RETRY_AFTER_S } from '../engine/gateway.js';
+import { CheckRequestSchema, CheckResponseSchema, type AttributeContext, type AttributeContext_HttpRequest, type AttributeContext_Peer } from '../gen/proto/envoy/service/auth/v3/external_auth_pb.js';
+import { gatewayRequest, gatewayVerdict, headerValue, RETRY_AFTER_S, type EnvoyAttributes, type EnvoyPeer } from '../engine/gateway.js';
 import { routePath } from '../engine/route-path.js';
 import type { ServerLog } from '../server/server-log.js';
 import { forwardedProto } from '../http/forwarded-proto.js';
@@ -19,6 +19,37 @@ import { canonical, type TrustedProxies } from '../signals/client-address.js';
 const Code = { OK: 0, INVALID_ARGUMENT: 3, PERMISSION_DENIED: 7, UNAVAILABLE: 14, UNAUTHENTICATED: 16 } as const;
 
 const header = (key: string, value: string) => ({ header: { key, value }, appendAction: HeaderValueOption_HeaderAppendAction.OVERWRITE_IF_EXISTS_OR_ADD });
+
+/**
+ * What Envoy says of the call besides the HTTP request, for policies as `context.envoy`: the
+ * route's `context_extensions` (per-route settings of the ext_authz filter, never sent
+ * upstream), the peers' mTLS identities (`principal`: the certificate's SPIFFE or DNS SAN),
+ * services and labels, and the SNI (`include_tls_session`). Members Envoy left empty are
+ * absent, as in its JSON, so `context.envoy.source has principal` tells whether the client
+ * presented a certificate. `undefined` when it said none of these.
+ *
+ * Like the rest of a CheckRequest they are the caller's word: a caller that is not Envoy
+ * decides only for itself. The source address is the exception handled apart, since
+ * velocity counters and IP reputation are kept under it (`trusted_proxies`).
+ */
+function envoyAttributes(a: AttributeContext): EnvoyAttributes | undefined {
+  const out: EnvoyAttributes = {};
+  if (Object.keys(a.contextExtensions).length > 0) out.context_extensions = { ...a.contextExtensions };
+  const source = a.source === undefined ? undefined : envoyPeer(a.source);
+  if (source !== undefined) out.source = source;
+  const destination = a.destination === undefined ? undefined : envoyPeer(a.destination);
+  if (destination !== undefined) out.destination = destination;
+  if (a.tlsSession !== undefined && a.tlsSession.sni !== '') out.tls_session = { sni: a.tlsSession.sni };
+  return Object.keys(out).length > 0 ? out : undefined;
+}
+
+function envoyPeer(p: AttributeContext_Peer): EnvoyPeer | undefined {
+  const out: EnvoyPeer = {};
+  if (p.principal !== '') out.principal = p.principal;
+  if (p.service !== '') out.service = p.service;
+  if (Object.keys(p.labels).length > 0) out.labels = { ...p.labels };
+  return Object.keys(out).length > 0 ? out : undefined;
+}
 
 /**
  * The HTTP request's headers, from `headers` or — with `encode_raw_headers` — `header_map`,
@@ -68,9 +99,10 @@ export function envoyAuthorization(policies: LivePolicySet, decider: Decider, op
   const told = new Set<string>();
   return {
     check: unary<typeof CheckRequestSchema, typeof CheckResponseSchema>(async (r, info) => {
-      const http = r.attributes?.request?.http;
+      const attributes = r.attributes;
+      const http = attributes?.request?.http;
       // The network (TCP) filter, or a malformed call: there is no HTTP request to decide on.
-      if (http === undefined) return denied(Code.PERMISSION_DENIED, 403, 'the check request has no HTTP request attributes');
+      if (attributes === undefined || http === undefined) return denied(Code.PERMISSION_DENIED, 403, 'the check request has no HTTP request attributes');
       const at = http.path.indexOf('?');
       const route = routePath(at < 0 ? http.path : http.path.slice(0, at));
       // Decided on a path the upstream may resolve differently, a permit could cover what it serves.
@@ -81,7 +113,7 @@ export function envoyAuthorization(policies: LivePolicySet, decider: Decider, op
       // is over HTTP. From anyone else, the client is the sender itself — else any caller of
       // Check could pick the address its risk signals and velocity counters are kept under.
       const caller = peerAddress(info.peer) ?? '';
-      const source = r.attributes?.source?.address?.address;
+      const source = attributes.source?.address?.address;
       const trustedSender = caller !== '' && callers.trusts(caller);
       const claimed = source?.case === 'socketAddress' ? source.value.address : '';
       if (!trustedSender && claimed !== '' && canonical(claimed) !== caller && told.size < 100 && !told.has(caller)) {
@@ -105,6 +137,7 @@ export function envoyAuthorization(policies: LivePolicySet, decider: Decider, op
         scheme,
         headers,
         ip,
+        envoy: envoyAttributes(attributes),
       };
       const original = { method: call.method, url: `${scheme}://${call.host}${at < 0 ? http.path : http.path.slice(0, at)}` };
       const verified = await verifyPresented(headers.authorization, headers.dpop, original, options.verifyToken, options.replay);

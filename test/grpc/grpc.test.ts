@@ -32,6 +32,7 @@ const POLICIES = `
 @id("hello") permit (action == "GET", resource.path like "/hello/**") when { token.scope contains "hello:read" };
 @id("from") permit (action == "GET", resource.path == "/from") when { context.ip == "198.51.100.9" };
 @id("peek") permit (action == "peek", resource.type == "note") when { token.scope contains "doc:peek" };
+@id("mesh") permit (action == "GET", resource.path == "/mesh") when { context has envoy && context.envoy has source && context.envoy.source has principal && context.envoy.source.principal == "spiffe://cluster.local/ns/shop/sa/frontend" && context.envoy.context_extensions.tier == "internal" };
 ${Array.from({ length: 60 }, (_, i) => `@id("audit-${i}") permit (action == "audit", resource.type == "ledger") when { subject.department == "d${i}" };`).join('\n')}
 `;
 
@@ -361,6 +362,34 @@ describe('envoy.service.auth.v3.Authorization/Check', () => {
     await check({}, 'GET', '/hello/world?x=1');
     const [record] = records();
     expect((record?.request as { resource: unknown }).resource).toEqual({ type: 'route', id: '/hello/world', properties: { path: '/hello/world', host: 'api.test', query: 'x=1', scheme: 'https' } });
+  });
+
+  test("policies see what Envoy says besides the request: the route's context_extensions, the peers' mTLS principals, services and labels, the SNI", async () => {
+    records();
+    const mesh = (principal: string, tier = 'internal') =>
+      ask({
+        attributes: {
+          source: { ...from('203.0.113.7'), principal, labels: { app: 'frontend' } },
+          destination: { principal: 'spiffe://cluster.local/ns/shop/sa/orders', service: 'orders.shop.svc' },
+          contextExtensions: { tier },
+          tlsSession: { sni: 'orders.shop.example' },
+          request: { http: { id: '18', method: 'GET', path: '/mesh', host: 'orders.shop.example', scheme: 'https', headers: {} } },
+        },
+      });
+    expect((await mesh('spiffe://cluster.local/ns/shop/sa/frontend')).status?.code).toBe(0);
+    const [record] = records();
+    expect((record?.request as { context: { envoy: unknown } }).context.envoy).toEqual({
+      context_extensions: { tier: 'internal' },
+      source: { principal: 'spiffe://cluster.local/ns/shop/sa/frontend', labels: { app: 'frontend' } },
+      destination: { principal: 'spiffe://cluster.local/ns/shop/sa/orders', service: 'orders.shop.svc' },
+      tls_session: { sni: 'orders.shop.example' },
+    });
+    // Another workload, or a route without the setting: no permit (no token either, so the answer asks for one).
+    expect((await mesh('spiffe://cluster.local/ns/shop/sa/intruder')).status?.code).toBe(16);
+    expect((await mesh('spiffe://cluster.local/ns/shop/sa/frontend', 'public')).status?.code).toBe(16);
+    // Without any of it (no mTLS, no settings) the member is absent, and a policy guarding it with `has` does not match.
+    expect((await check({}, 'GET', '/mesh')).status?.code).toBe(16);
+    expect(records().map((r) => (r.request as { context: Record<string, unknown> }).context.envoy)).toEqual([expect.anything(), expect.anything(), undefined]);
   });
 
   test('a check request without HTTP attributes (the network filter) is denied without a decision', async () => {
