@@ -41,6 +41,15 @@ describe('gavel check', () => {
     ]);
   });
 
+  test('the closing count is of errors: a file cut off at 50 says so instead of counting its note as one', async () => {
+    write('noise.gavel', '/+'.repeat(100));
+    write('more.gavel', 'forbid when { nope };\n');
+    const r = await gavel(['check'], { cwd: cwd() });
+    expect(r.code).toBe(1);
+    expect(r.stderr.split('\n').filter((l) => l.includes(': error: '))).toHaveLength(52);
+    expect(r.stderr.trimEnd().split('\n').at(-1)).toBe('51 errors, and more not listed in 1 file');
+  });
+
   test('--json reports diagnostics for machines', async () => {
     write('broken.gavel', 'permit when { token.scpoe contains "x" };\n');
     const r = await gavel(['check', '--json'], { cwd: cwd() });

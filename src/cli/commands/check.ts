@@ -1,6 +1,7 @@
 import { Exit, UsageError, writeLine, type CliIo } from '../io.js';
 import { COMMON, flags, policiesDir } from '../args.js';
 import { joinPath, loadSet, printDiagnostics } from '../load.js';
+import type { Diagnostic } from '../../language/diagnostic.js';
 
 export const checkHelp = `Usage: gavel check [--policies DIR] [--json]
 
@@ -47,7 +48,14 @@ export async function check(argv: string[], io: CliIo): Promise<number> {
     if (result.folder.sources.length === 0) writeLine(io.stderr, `warning: no *.gavel files under ${shown}: every request will be denied`);
     else if (ok && result.set!.policies.length === 0) writeLine(io.stderr, `warning: the *.gavel files under ${shown} hold no policy: every request will be denied`);
     if (ok) writeLine(io.stdout, `${result.set!.policies.length} policies in ${result.folder.sources.length} files: ok (revision ${result.set!.revision})`);
-    else writeLine(io.stderr, `${result.diagnostics.length} error${result.diagnostics.length === 1 ? '' : 's'}`);
+    else writeLine(io.stderr, errorCount(result.diagnostics));
   }
   return ok ? Exit.ok : Exit.failed;
+}
+
+/** The closing count: the errors listed — a file's "too many errors" note is not one — and whether more went unlisted. */
+function errorCount(diagnostics: readonly Diagnostic[]): string {
+  const errors = diagnostics.filter((d) => d.code !== 'limit').length;
+  const capped = diagnostics.length - errors;
+  return `${errors} error${errors === 1 ? '' : 's'}${capped === 0 ? '' : `, and more not listed in ${capped} file${capped === 1 ? '' : 's'}`}`;
 }
