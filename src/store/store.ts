@@ -79,6 +79,9 @@ export interface DecisionQuery {
   limit: number;
 }
 
+/** What a query filters decisions by, without a page's bounds. */
+export type DecisionFilter = Omit<DecisionQuery, 'limit' | 'after'>;
+
 /** One page of matching decisions, newest first; `next` continues after it (`null`: no more). */
 export interface DecisionPage {
   decisions: DecisionRecord[];
@@ -248,6 +251,8 @@ export interface Store {
   queryDecisions(query: DecisionQuery): DecisionRecord[];
   /** Matching decisions, newest first, a page at a time (`query.after`: the previous page's `next`). */
   decisionPage(query: DecisionQuery): DecisionPage;
+  /** Matching decisions of the batches stored after batch `afterSeq`, oldest first, and the batch to ask after next (`gavel log --follow`). */
+  decisionsAfter(afterSeq: number, query: DecisionFilter, maxBatches?: number): { decisions: DecisionRecord[]; seq: number; more: boolean };
   /** The decision with this id; `null` when none. */
   decisionById(id: string): DecisionRecord | null;
   /** Decisions logged under this request id (callers choose those: there may be several), newest first, at most `limit`. */

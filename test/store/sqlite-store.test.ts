@@ -496,6 +496,33 @@ describe('request writes beside another writer (store.write)', () => {
   });
 });
 
+describe('following the log (decisionsAfter)', () => {
+  const record = (id: string, decision: boolean) => ({ id, at: `2026-11-24T01:00:0${id.slice(1)}.000Z`, via: 'native' as const, decision, revision: 'r', determining: [], reasons: [], errors: [], subject: { type: 'user', id: 'a' }, action: 'read', resource: { type: 'doc', id: '1' }, latencyUs: 1 });
+
+  test('answers the batches after the one last read, oldest first, filtered, a chunk at a time; a log begun again is read from its start', () => {
+    const path = join(dir, 'g.db');
+    const store = new SqliteStore(path);
+    store.appendDecisions([record('d1', true), record('d2', false)]);
+    store.appendDecisions([record('d3', true)]);
+    store.appendDecisions([record('d4', false)]);
+    const all = store.decisionsAfter(0, {});
+    expect([all.decisions.map((r) => r.id), all.more]).toEqual([['d1', 'd2', 'd3', 'd4'], false]);
+    expect(store.decisionsAfter(all.seq, {}).decisions).toEqual([]);
+    expect(store.decisionsAfter(0, { decision: false }).decisions.map((r) => r.id)).toEqual(['d2', 'd4']);
+    // Two batches a call: the first call says more are there, the next goes on after them.
+    const first = store.decisionsAfter(0, {}, 2);
+    expect([first.decisions.map((r) => r.id), first.more]).toEqual([['d1', 'd2', 'd3'], true]);
+    expect(store.decisionsAfter(first.seq, {}, 2).decisions.map((r) => r.id)).toEqual(['d4']);
+    // Every batch dropped (retention), numbering starts over: what is logged next is not skipped.
+    const other = new Database(path);
+    other.exec('DELETE FROM decision_summaries; DELETE FROM decision_batch_sizes; DELETE FROM decision_batches');
+    other.close();
+    store.appendDecisions([record('d5', true)]);
+    expect(store.decisionsAfter(all.seq, {}).decisions.map((r) => r.id)).toEqual(['d5']);
+    store.close();
+  });
+});
+
 describe('a dry run (gavel apply --dry-run, POST /v1/apply?dry_run=true)', () => {
   test('reads without the write lock: it answers while another connection holds it, and changes nothing', () => {
     const path = join(dir, 'g.db');

@@ -1,17 +1,19 @@
 import { entityLabel } from '../../formats/entity-label.js';
 import { existsSync } from 'node:fs';
 import { SqliteStore } from '../../store/sqlite/sqlite-store.js';
-import type { DecisionRecord } from '../../store/store.js';
+import type { DecisionFilter, DecisionRecord } from '../../store/store.js';
 import { flags, timeFlag, databasePath, CONFIG } from '../args.js';
 import { Exit, UsageError, writeLine, type CliIo } from '../io.js';
 import { INTERFACE_WIDTH, INTERFACES } from '../../server/interfaces.js';
 
 export const logHelp = `Usage: gavel log [--db FILE] [--config FILE] [--since TIME] [--until TIME] [--decision allow|deny]
                  [--subject ID] [--policy ID] [--via INTERFACE] [--request-id ID] [--limit N] [--json]
+       gavel log --follow [the same filters but --until and --limit] [--json]
 
 Shows the decision log that \`gavel serve\` writes, newest first: time, interface, verdict,
 subject, action, resource, determining policies and reasons, then [DECISION-ID] and the
-caller's request id.
+caller's request id. With --follow, shows decisions as they are logged, oldest first, until
+interrupted (SIGINT, SIGTERM): from now, or from --since.
 
 Options:
       --db FILE          SQLite database (default ./data/gavel.db; also GAVEL_DB)
@@ -28,7 +30,8 @@ Options:
       --request-id ID    only decisions logged under this request id (the caller's X-Request-ID;
                          callers choose it, so several may share one)
       --limit N          at most N decisions (default 50; stderr says when more match)
-      --json             an array of records
+      --json             an array of records; with --follow, one record a line (JSON Lines)
+  -f, --follow           keep reading: each decision once, within a second of being logged
   -h, --help             show this help
 
 Exit codes: 0 shown, 2 usage error (bad flag, no database).`;
@@ -48,6 +51,7 @@ export async function log(argv: string[], io: CliIo): Promise<number> {
       policy: { type: 'string' },
       limit: { type: 'string' },
       json: { type: 'boolean' },
+      follow: { type: 'boolean', short: 'f' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -60,19 +64,21 @@ export async function log(argv: string[], io: CliIo): Promise<number> {
   if (!Number.isInteger(limit) || limit < 1 || limit > 100_000) throw new UsageError('--limit is a whole number from 1 to 100000');
   const since = timeFlag('since', values.since);
   const until = timeFlag('until', values.until);
+  const filter: DecisionFilter = {
+    ...(values.via === undefined ? {} : { via: values.via }),
+    ...(values['request-id'] === undefined ? {} : { requestId: values['request-id'] }),
+    ...(values.decision === undefined ? {} : { decision: values.decision === 'allow' }),
+    ...(values.subject === undefined ? {} : { subjectId: values.subject }),
+    ...(values.policy === undefined ? {} : { policy: values.policy }),
+  };
+  if (values.follow) {
+    if (values.until !== undefined || values.limit !== undefined) throw new UsageError('--follow shows decisions as they are logged, with no end: it takes no --until or --limit');
+    return follow(path, { ...filter, since: since ?? new Date().toISOString() }, values.json === true, io);
+  }
   const store = new SqliteStore(path, { readOnly: true });
   try {
     // One more than shown: whether the log holds more is said, so that `| wc -l` is not taken for a count.
-    const records = store.queryDecisions({
-      limit: limit + 1,
-      ...(since === undefined ? {} : { since }),
-      ...(until === undefined ? {} : { until }),
-      ...(values.via === undefined ? {} : { via: values.via }),
-      ...(values['request-id'] === undefined ? {} : { requestId: values['request-id'] }),
-      ...(values.decision === undefined ? {} : { decision: values.decision === 'allow' }),
-      ...(values.subject === undefined ? {} : { subjectId: values.subject }),
-      ...(values.policy === undefined ? {} : { policy: values.policy }),
-    });
+    const records = store.queryDecisions({ limit: limit + 1, ...filter, ...(since === undefined ? {} : { since }), ...(until === undefined ? {} : { until }) });
     const more = records.length > limit;
     const shown = more ? records.slice(0, limit) : records;
     if (values.json) writeLine(io.stdout, JSON.stringify(shown, null, 2));
@@ -81,6 +87,41 @@ export async function log(argv: string[], io: CliIo): Promise<number> {
     // Said, so that an empty answer is not taken for a command that did nothing.
     if (records.length === 0) writeLine(io.stderr, `gavel log: no decisions match${subjectHint(values.subject)}`);
   } finally {
+    store.close();
+  }
+  return Exit.ok;
+}
+
+/** How often --follow looks for new batches: the server writes one at least every 100 ms while deciding. */
+const FOLLOW_POLL_MS = 500;
+
+/**
+ * `gavel log --follow`: the batches stored after the last one read, oldest first, every half
+ * second, until SIGINT or SIGTERM (exit 0) — or until the reader of stdout goes away. Each
+ * decision is shown once: batches are read by their number, which only grows.
+ */
+async function follow(path: string, filter: DecisionFilter, json: boolean, io: CliIo): Promise<number> {
+  const store = new SqliteStore(path, { readOnly: true });
+  let stopped = false;
+  let wake: () => void = () => {};
+  const stop = () => {
+    stopped = true;
+    wake();
+  };
+  process.once('SIGINT', stop).once('SIGTERM', stop);
+  try {
+    for (let seq = 0; !stopped; ) {
+      const read = store.decisionsAfter(seq, filter);
+      for (const r of read.decisions) writeLine(io.stdout, json ? JSON.stringify(r) : line(r));
+      seq = read.seq;
+      if (read.more) continue;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, FOLLOW_POLL_MS);
+        wake = () => (clearTimeout(timer), resolve());
+      });
+    }
+  } finally {
+    process.off('SIGINT', stop).off('SIGTERM', stop);
     store.close();
   }
   return Exit.ok;

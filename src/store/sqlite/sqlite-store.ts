@@ -3,7 +3,7 @@ import { dirname } from 'node:path';
 import { makeFoldersSync } from '../../formats/make-folders.js';
 import Database from 'better-sqlite3';
 import { REGISTRY_SECTIONS, type Client, type Registry, type RegistrySection } from '../../issuer/registry.js';
-import { LOG_CURSOR, StoreError, type AuthCode, type CodeUse, type DecisionBatch, type DecisionPage, type DecisionQuery, type DecisionRecord, type DecisionWindow, type DirectoryChanges, type Entity, type PolicyRevision, type RefreshToken, type RefreshUse, type Store, type StoredSigningKey } from '../store.js';
+import { LOG_CURSOR, StoreError, type AuthCode, type CodeUse, type DecisionBatch, type DecisionFilter, type DecisionPage, type DecisionQuery, type DecisionRecord, type DecisionWindow, type DirectoryChanges, type Entity, type PolicyRevision, type RefreshToken, type RefreshUse, type Store, type StoredSigningKey } from '../store.js';
 import { MIGRATIONS, type SchemaEdit } from './migrations.js';
 import { batchText, line, summarize } from '../decision-summary.js';
 import { sortedJson } from '../../formats/sorted-json.js';
@@ -125,21 +125,7 @@ export class SqliteStore implements Store {
    * batches that may hold its records. The cursor is `SEQ.POS` of the last record listed.
    */
   decisionPage(query: DecisionQuery): DecisionPage {
-    const batchWhere: string[] = [];
-    const batchParams: (string | number)[] = [];
-    const recordWhere: string[] = [];
-    const recordParams: (string | number)[] = [];
-    const key = (k: string) => (batchWhere.push('instr(s.keys, ?) > 0'), batchParams.push(`\n${line(k)}\n`));
-    if (query.since !== undefined) batchWhere.push('b.last_at >= ?'), batchParams.push(query.since), recordWhere.push("j.value ->> '$.at' >= ?"), recordParams.push(query.since);
-    if (query.until !== undefined) batchWhere.push('b.first_at <= ?'), batchParams.push(query.until), recordWhere.push("j.value ->> '$.at' <= ?"), recordParams.push(query.until);
-    if (query.decision !== undefined) key(`d:${query.decision ? 1 : 0}`), recordWhere.push("j.value ->> '$.decision' = ?"), recordParams.push(query.decision ? 1 : 0);
-    if (query.subjectId !== undefined) key(`s:${query.subjectId}`), recordWhere.push("j.value ->> '$.subject.id' = ?"), recordParams.push(query.subjectId);
-    if (query.via !== undefined) key(`v:${query.via}`), recordWhere.push("j.value ->> '$.via' = ?"), recordParams.push(query.via);
-    if (query.requestId !== undefined) {
-      batchWhere.push('instr(s.ids, ?) > 0'), batchParams.push(`\n${line(query.requestId)}\n`);
-      recordWhere.push("(j.value ->> '$.request_id' = ? OR (j.value ->> '$.request_id' IS NULL AND j.value ->> '$.id' = ?))"), recordParams.push(query.requestId, query.requestId);
-    }
-    if (query.policy !== undefined) key(`p:${query.policy}`), recordWhere.push("EXISTS (SELECT 1 FROM json_each(j.value, '$.determining') d WHERE d.value = ?)"), recordParams.push(query.policy);
+    const { batchWhere, batchParams, recordWhere, recordParams } = decisionFilters(query);
     const after = query.after === undefined ? null : parseCursor(query.after);
     // The candidate batches a chunk at a time, newest first: a page reads as many as it
     // needs, not the numbers of every matching batch in a log of a million decisions.
@@ -166,6 +152,29 @@ export class SqliteStore implements Store {
       below = seqs[seqs.length - 1]!;
     }
     return { decisions, next: last !== null && decisions.length === query.limit ? `${last.seq}.${last.pos}` : null };
+  }
+
+  /**
+   * The decisions of the batches stored after batch `afterSeq` (at most `maxBatches` of them),
+   * oldest first, that match `query`'s filters — for following the log as it is written — and
+   * the last batch read, to ask after next time (`more`: batches after it matched already). A log emptied and begun again (every batch
+   * dropped, numbers starting over below `afterSeq`) is read from its start.
+   */
+  decisionsAfter(afterSeq: number, query: DecisionFilter, maxBatches = SEQ_CHUNK): { decisions: DecisionRecord[]; seq: number; more: boolean } {
+    const newest = (this.db.prepare('SELECT max(seq) FROM decision_batches').pluck().get() as number | null) ?? 0;
+    const from = newest < afterSeq ? 0 : afterSeq;
+    const { batchWhere, batchParams, recordWhere, recordParams } = decisionFilters(query);
+    const seqs = this.db
+      .prepare(`SELECT s.seq FROM decision_summaries s JOIN decision_batches b ON b.seq = s.seq WHERE ${[...batchWhere, 's.seq > ?'].join(' AND ')} ORDER BY s.seq LIMIT ?`)
+      .pluck()
+      .all(...batchParams, from, maxBatches) as number[];
+    const inBatch = this.db.prepare(`SELECT j.value FROM decision_batches b, json_each(b.records) j WHERE b.seq = ? ${recordWhere.map((w) => `AND ${w}`).join(' ')} ORDER BY j.key`).pluck();
+    const decisions: DecisionRecord[] = [];
+    for (const seq of seqs) for (const record of inBatch.all(seq, ...recordParams) as string[]) decisions.push(JSON.parse(record) as DecisionRecord);
+    // Past the batches that matched, up to the newest read: batches that did not match are not read again.
+    // (A batch stored between the two reads is among `seqs` and may be newer than `newest`.)
+    const last = seqs.length === maxBatches ? seqs[seqs.length - 1]! : Math.max(from, newest, seqs[seqs.length - 1] ?? 0);
+    return { decisions, seq: last, more: seqs.length === maxBatches };
   }
 
   decisionById(id: string): DecisionRecord | null {
@@ -815,6 +824,29 @@ export class SqliteStore implements Store {
 }
 
 /** A page cursor, `SEQ.POS`; anything else is no cursor (the first page). */
+/**
+ * A decision query's filters as SQL: on the batches' summaries (`s`, `b`), which rule out
+ * batches without opening them, and on each record (`j`, from json_each of a batch).
+ */
+function decisionFilters(query: DecisionFilter): { batchWhere: string[]; batchParams: (string | number)[]; recordWhere: string[]; recordParams: (string | number)[] } {
+    const batchWhere: string[] = [];
+    const batchParams: (string | number)[] = [];
+    const recordWhere: string[] = [];
+    const recordParams: (string | number)[] = [];
+    const key = (k: string) => (batchWhere.push('instr(s.keys, ?) > 0'), batchParams.push(`\n${line(k)}\n`));
+    if (query.since !== undefined) batchWhere.push('b.last_at >= ?'), batchParams.push(query.since), recordWhere.push("j.value ->> '$.at' >= ?"), recordParams.push(query.since);
+    if (query.until !== undefined) batchWhere.push('b.first_at <= ?'), batchParams.push(query.until), recordWhere.push("j.value ->> '$.at' <= ?"), recordParams.push(query.until);
+    if (query.decision !== undefined) key(`d:${query.decision ? 1 : 0}`), recordWhere.push("j.value ->> '$.decision' = ?"), recordParams.push(query.decision ? 1 : 0);
+    if (query.subjectId !== undefined) key(`s:${query.subjectId}`), recordWhere.push("j.value ->> '$.subject.id' = ?"), recordParams.push(query.subjectId);
+    if (query.via !== undefined) key(`v:${query.via}`), recordWhere.push("j.value ->> '$.via' = ?"), recordParams.push(query.via);
+    if (query.requestId !== undefined) {
+      batchWhere.push('instr(s.ids, ?) > 0'), batchParams.push(`\n${line(query.requestId)}\n`);
+      recordWhere.push("(j.value ->> '$.request_id' = ? OR (j.value ->> '$.request_id' IS NULL AND j.value ->> '$.id' = ?))"), recordParams.push(query.requestId, query.requestId);
+    }
+    if (query.policy !== undefined) key(`p:${query.policy}`), recordWhere.push("EXISTS (SELECT 1 FROM json_each(j.value, '$.determining') d WHERE d.value = ?)"), recordParams.push(query.policy);
+  return { batchWhere, batchParams, recordWhere, recordParams };
+}
+
 function parseCursor(cursor: string): { seq: number; pos: number } | null {
   const m = LOG_CURSOR.exec(cursor);
   return m === null ? null : { seq: Number(m[1]), pos: Number(m[2]) };
