@@ -70,7 +70,8 @@ export function checkAuthorization(query: URLSearchParams, view: RegistryView, n
   if (asked !== null && asked !== 'query' && asked !== 'form_post') return fail('invalid_request', `response_mode ${asked} is not supported: use query or form_post`);
   // OpenID Connect Core §6.1: request objects are not supported, and must not be ignored.
   if (query.has('request')) return fail('request_not_supported', 'request objects are not supported: send the parameters in the query');
-  if (query.has('request_uri')) return fail('request_uri_not_supported', 'request_uri is not supported: send the parameters in the query');
+  // A pushed request's request_uri was replaced by its parameters before this check (Issuer.authorize).
+  if (query.has('request_uri')) return fail('invalid_request_uri', 'request_uri must be one this server\'s pushed_authorization_request_endpoint (RFC 9126) issued; other request URIs are not fetched');
   // §3.1.2.1: `prompt=none` asks for no page; Gavel keeps no sign-in session, so a user is never signed in already.
   if ((query.get('prompt') ?? '').split(' ').includes('none')) return fail('login_required', 'prompt=none: there is no sign-in session; the user must sign in');
   if (!client.grantTypes.includes('authorization_code')) return fail('unauthorized_client', 'this client may not use the authorization code flow');

@@ -54,6 +54,9 @@ const PENDING_MAX = 100_000;
 const PENDING_PER_ADDRESS = 1_000;
 /** How long a finished sign-in's answer is kept for a duplicate of its form. */
 const FINISHED_KEPT_MS = 60_000;
+/** RFC 9126 §2.2: a pushed request's `request_uri` is short-lived (the specification's example: 60 s) and used once. */
+const PUSHED_LIFETIME_S = 60;
+const PUSHED_PREFIX = 'urn:ietf:params:oauth:request_uri:';
 /** One answer for a subject token that is forged, expired, revoked or not the caller's to present. */
 const SUBJECT_TOKEN_REFUSED = 'subject_token is not a live token of this issuer that this client may present (one issued to it, or for an API it serves: apis[].resource_servers)';
 const ACTOR_TOKEN_REFUSED = 'actor_token is not a live token of this issuer issued to the calling client for itself';
@@ -124,6 +127,8 @@ export class Issuer {
   private readonly replay: SharedReplay;
   /** Authorization requests waiting for the user to sign in, by transaction id. */
   private readonly pending = new PendingSignIns<PendingAuthorization>(PENDING_MAX, PENDING_PER_ADDRESS);
+  /** Pushed authorization requests (RFC 9126), by request_uri: their parameters, until used or expired. */
+  private readonly pushed = new PendingSignIns<{ params: string; clientId: string; expiresAt: number }>(PENDING_MAX, PENDING_PER_ADDRESS);
   /** Sign-ins just finished, by transaction id: what a duplicate of the form is answered (finished()). */
   private readonly done = new PendingSignIns<{ answer: BrowserAnswer; csrf: string; expiresAt: number }>(PENDING_MAX, PENDING_PER_ADDRESS);
   /**
@@ -180,6 +185,8 @@ export class Issuer {
       introspection_endpoint: `${this.url}/oauth2/introspect`,
       revocation_endpoint: `${this.url}/oauth2/revoke`,
       authorization_endpoint: `${this.url}/oauth2/authorize`,
+      pushed_authorization_request_endpoint: `${this.url}/oauth2/par`,
+      require_pushed_authorization_requests: false,
       userinfo_endpoint: `${this.url}/oauth2/userinfo`,
       // OpenID Connect Discovery §3: RS256 must be among them — the default, unless configured
       // otherwise. A client may register any of them (id_token_signed_response_alg).
@@ -363,7 +370,9 @@ export class Issuer {
   }
 
   /** GET /oauth2/authorize: the login and consent page, or the client's redirect with an error. */
-  authorize(query: URLSearchParams, origin: Origin): BrowserAnswer {
+  authorize(asked: URLSearchParams, origin: Origin): BrowserAnswer {
+    const query = this.pushedParams(asked);
+    if (typeof query === 'string') return { kind: 'html', status: 400, html: errorPage(query) };
     const checked = checkAuthorization(query, this.options.registry(), this.now(), this.userinfoApi, this.idTokenAlgs);
     if ('kind' in checked) {
       if (checked.kind === 'page') return { kind: 'html', status: 400, html: errorPage(checked.message) };
@@ -374,6 +383,47 @@ export class Issuer {
     const tx = randomToken(18);
     this.pending.add(tx, attemptKey(origin.address ?? 'unknown'), checked, this.now());
     return { kind: 'html', status: 200, html: loginPage({ tx, csrf: checked.csrf, client: checked.client.id, scopes: checked.scopes, audience: checked.api.identifier, error: null, username: '' }), csrfCookie: this.csrfCookie(tx, checked) };
+  }
+
+  /**
+   * POST /oauth2/par (RFC 9126): an authorization request sent by the client itself,
+   * authenticated as at the token endpoint and checked as /oauth2/authorize checks it, kept
+   * for PUSHED_LIFETIME_S under a `request_uri` the browser then carries instead of the
+   * parameters — which so never pass through the browser, and cannot be changed there.
+   * Errors are the token endpoint's kind (JSON), since no redirect is involved yet.
+   */
+  async pushAuthorization(presented: Presented, origin: Origin): Promise<{ request_uri: string; expires_in: number }> {
+    const client = await this.authenticate(presented, origin);
+    const form = new URLSearchParams(presented.form);
+    // §2.1: the request may not point to another pushed one.
+    if (form.has('request_uri')) throw new OAuthError('invalid_request', '`request_uri` may not be pushed');
+    const named = form.getAll('client_id');
+    if (named.length > 1 || (named.length === 1 && named[0] !== client.id)) throw new OAuthError('invalid_request', '`client_id` does not match the authenticated client');
+    if (named.length === 0) form.set('client_id', client.id);
+    // Client credentials are not authorization parameters: not kept with them.
+    for (const key of ['client_secret', 'client_assertion', 'client_assertion_type']) form.delete(key);
+    const checked = checkAuthorization(form, this.options.registry(), this.now(), this.userinfoApi, this.idTokenAlgs);
+    if ('kind' in checked) throw new OAuthError(checked.kind === 'page' ? 'invalid_request' : pushedError(checked.error), checked.kind === 'page' ? checked.message : checked.description);
+    const requestUri = `${PUSHED_PREFIX}${randomToken(24)}`;
+    // Bounded per client, and a public client's (anyone may use its id) per address.
+    const from = client.authMethod === 'none' ? attemptKey(origin.address ?? 'unknown') : `client:${client.id}`;
+    this.pushed.add(requestUri, from, { params: form.toString(), clientId: client.id, expiresAt: this.now() + PUSHED_LIFETIME_S * 1000 }, this.now());
+    return { request_uri: requestUri, expires_in: PUSHED_LIFETIME_S };
+  }
+
+  /**
+   * The authorization request's parameters: the query as sent, or — with a `request_uri`
+   * (RFC 9126 §4) — what the client pushed, used up here; the query's other parameters are
+   * then ignored but `client_id`, which must be the pusher's. A string says why neither.
+   */
+  private pushedParams(query: URLSearchParams): URLSearchParams | string {
+    const uri = query.get('request_uri');
+    if (uri === null || !uri.startsWith(PUSHED_PREFIX)) return query;
+    const pushed = this.pushed.get(uri);
+    if (pushed === undefined || pushed.expiresAt < this.now()) return 'this authorization request has expired or was already used; start again from the application';
+    if (query.get('client_id') !== pushed.clientId) return 'the client_id does not match the pushed authorization request';
+    this.pushed.drop(uri);
+    return new URLSearchParams(pushed.params);
   }
 
   /**
@@ -860,4 +910,10 @@ function ttlOf(mint: readonly MintOutcome[]): number | null {
 function claimedBasicId(header: string | undefined): string | null {
   const basic = basicCredentials(header);
   return basic === null || basic === 'malformed' ? null : basic.id;
+}
+
+/** An authorization error as the PAR endpoint answers it: the codes RFC 6749 §4.1.2.1 and RFC 9126 §2.3 share with it. */
+function pushedError(error: string): OAuthErrorCode {
+  const known: readonly OAuthErrorCode[] = ['invalid_request', 'unauthorized_client', 'invalid_scope', 'invalid_target', 'unsupported_response_type'];
+  return (known as readonly string[]).includes(error) ? (error as OAuthErrorCode) : 'invalid_request';
 }

@@ -1,5 +1,5 @@
 /** RFC 6749 §5.2 error codes, RFC 8707's `invalid_target`, RFC 6750's `invalid_token` and `insufficient_scope` (userinfo) and RFC 9449's `invalid_dpop_proof`. */
-export type OAuthErrorCode = 'invalid_request' | 'invalid_client' | 'invalid_grant' | 'unauthorized_client' | 'unsupported_grant_type' | 'invalid_scope' | 'invalid_target' | 'unsupported_token_type' | 'invalid_dpop_proof' | 'invalid_token' | 'insufficient_scope';
+export type OAuthErrorCode = 'invalid_request' | 'invalid_client' | 'invalid_grant' | 'unauthorized_client' | 'unsupported_grant_type' | 'invalid_scope' | 'invalid_target' | 'unsupported_token_type' | 'invalid_dpop_proof' | 'invalid_token' | 'insufficient_scope' | 'unsupported_response_type';
 
 /** The challenge of a failed client authentication. */
 const CLIENT_CHALLENGE = 'Basic realm="gavel"';

@@ -193,6 +193,41 @@ describe('authorization code with PKCE, in a real browser', () => {
     expect(await oidc.tokenIntrospection(config, tokens.access_token)).toMatchObject({ active: true, sub: 'alice', client_id: WEB.id, aud: API, department: 'finance' });
   }, 30_000);
 
+  test('a pushed authorization request (RFC 9126, openid-client): the browser carries only client_id and request_uri, which works once', async () => {
+    const config = await discover();
+    expect(config.serverMetadata().pushed_authorization_request_endpoint).toBe(`${server.url}/oauth2/par`);
+    const verifier = oidc.randomPKCECodeVerifier();
+    const state = oidc.randomState();
+    const url = await oidc.buildAuthorizationUrlWithPAR(config, { redirect_uri: REDIRECT, scope: 'invoice:read', state, resource: API, code_challenge: await oidc.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256' });
+    expect([...url.searchParams.keys()].sort()).toEqual(['client_id', 'request_uri']);
+    expect(url.searchParams.get('request_uri')).toMatch(/^urn:ietf:params:oauth:request_uri:/);
+    const callback = await signIn(url);
+    const tokens = await oidc.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier, expectedState: state });
+    expect(tokens).toMatchObject({ token_type: 'bearer', scope: 'invoice:read' });
+    // Used: the same link again is an error page, never a second sign-in.
+    const again = await fetch(url, { redirect: 'manual' });
+    expect([again.status, await again.text()]).toEqual([400, expect.stringContaining('has expired or was already used')]);
+  }, 30_000);
+
+  test('a pushed request is checked as the client sends it: wrong credentials, another client_id, an unregistered redirect_uri or a pushed request_uri are refused as JSON; the link needs its own client_id', async () => {
+    const push = (form: Record<string, string>, secret = WEB.secret) =>
+      fetch(`${server.url}/oauth2/par`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from(`${WEB.id}:${secret}`).toString('base64')}` }, body: new URLSearchParams(form) }).then(async (r) => [r.status, r.headers.get('cache-control'), await r.json()] as const);
+    const good = { response_type: 'code', redirect_uri: REDIRECT, scope: 'invoice:read', resource: API, code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM', code_challenge_method: 'S256' };
+    expect(await push(good, 'wrong')).toEqual([401, 'no-store', expect.objectContaining({ error: 'invalid_client' })]);
+    expect(await push({ ...good, client_id: SPA })).toEqual([400, 'no-store', expect.objectContaining({ error: 'invalid_request', error_description: expect.stringContaining('client_id') })]);
+    expect(await push({ ...good, redirect_uri: 'https://evil.example/cb' })).toEqual([400, 'no-store', expect.objectContaining({ error: 'invalid_request', error_description: expect.stringContaining('redirect_uri is not registered') })]);
+    expect(await push({ ...good, code_challenge_method: 'plain' })).toEqual([400, 'no-store', expect.objectContaining({ error: 'invalid_request', error_description: expect.stringContaining('S256') })]);
+    expect(await push({ ...good, request_uri: 'urn:ietf:params:oauth:request_uri:x' })).toEqual([400, 'no-store', expect.objectContaining({ error: 'invalid_request' })]);
+    const [status, , pushed] = await push(good);
+    expect([status, pushed]).toEqual([201, { request_uri: expect.stringMatching(/^urn:ietf:params:oauth:request_uri:/), expires_in: 60 }]);
+    const authorize = (clientId: string) => fetch(`${server.url}/oauth2/authorize?${new URLSearchParams({ client_id: clientId, request_uri: (pushed as { request_uri: string }).request_uri })}`, { redirect: 'manual' });
+    const other = await authorize(SPA);
+    expect([other.status, await other.text()]).toEqual([400, expect.stringContaining('client_id does not match')]);
+    // Refused for another client, it is still there for its own.
+    const own = await authorize(WEB.id);
+    expect([own.status, await own.text()]).toEqual([200, expect.stringContaining('<form')]);
+  });
+
   test('with openid, the code also returns an ID token for the client, and userinfo answers who signed in', async () => {
     // No id_token_signed_response_alg: a relying party that registers none expects RS256 (OpenID Connect Core §2, Registration §2).
     const config = await oidc.discovery(new URL(server.url), WEB.id, undefined, oidc.ClientSecretBasic(WEB.secret), { execute: [oidc.allowInsecureRequests], algorithm: 'oauth2' });
@@ -546,7 +581,7 @@ describe('authorization code with PKCE, in a real browser', () => {
     };
     expect(await redirected({ prompt: 'none' })).toMatchObject({ error: 'login_required', state });
     expect(await redirected({ request: 'eyJhbGciOiJub25lIn0.e30.' })).toMatchObject({ error: 'request_not_supported', state });
-    expect(await redirected({ request_uri: 'https://client.example/r' })).toMatchObject({ error: 'request_uri_not_supported', state });
+    expect(await redirected({ request_uri: 'https://client.example/r' })).toMatchObject({ error: 'invalid_request_uri', state });
     // The code comes back in the query or posted: a client asking for it in the fragment (or a JWT) would not find it.
     for (const mode of ['fragment', 'jwt']) expect(await redirected({ response_mode: mode })).toMatchObject({ error: 'invalid_request', error_description: expect.stringContaining(`response_mode ${mode} is not supported`), state });
     for (const mode of ['query', 'form_post']) expect(await redirected({ response_mode: mode })).toMatchObject({ status: 200 });

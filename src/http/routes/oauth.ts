@@ -150,6 +150,7 @@ export function oauthRoutes(app: FastifyInstance, issuer: Issuer, origin: Origin
   for (const path of ['/.well-known/oauth-authorization-server', '/.well-known/openid-configuration', '/oauth2/jwks']) preflight(app, issuer, path, PUBLIC_CORS);
   preflight(app, issuer, '/oauth2/token', tokenCors);
   preflight(app, issuer, '/oauth2/revoke', tokenCors);
+  preflight(app, issuer, '/oauth2/par', tokenCors);
   preflight(app, issuer, '/oauth2/userinfo', userinfoCors);
   app.get('/.well-known/oauth-authorization-server', publicCors, metadata);
   app.get('/.well-known/openid-configuration', publicCors, metadata);
@@ -228,6 +229,8 @@ export function oauthRoutes(app: FastifyInstance, issuer: Issuer, origin: Origin
       const answer = await issuer.login(form, cookie(request, csrfCookieName(form.get('tx') ?? '')), origin(request), request.id);
       return browser(reply, answer, 303, issuer.url);
     });
+    // RFC 9126 §2.2: 201 Created with the request_uri.
+    forms.post('/oauth2/par', { onRequest: corsHook(issuer, tokenCors) }, async (request, reply) => noStore(reply).status(201).send(await issuer.pushAuthorization(presented(request), origin(request))));
     forms.post('/oauth2/introspect', async (request, reply) => noStore(reply).send(await issuer.introspect(presented(request), origin(request))));
     forms.post('/oauth2/revoke', { onRequest: corsHook(issuer, tokenCors) }, async (request, reply) => {
       await issuer.revoke(presented(request), origin(request));
