@@ -78,6 +78,8 @@ export interface Config {
     refreshGraceSeconds: number;
     /** `issuer.accept_token_endpoint_audience`: client assertions may name the token endpoint's URL as `aud`. */
     acceptTokenEndpointAudience: boolean;
+    /** `issuer.require_pushed_authorization_requests`: /oauth2/authorize takes only a request_uri from the PAR endpoint (RFC 9126 §5). */
+    requirePushedAuthorizationRequests: boolean;
     /** Lifetime of a refresh token family, in seconds: successors keep the first one's expiry. */
     refreshTtlSeconds: number;
   };
@@ -542,14 +544,20 @@ function issuerAt(value: unknown, env: NodeJS.ProcessEnv, base: string, where: s
     refreshGraceSeconds: DEFAULT_REFRESH_GRACE_SECONDS,
     refreshTtlSeconds: DEFAULT_REFRESH_TTL_SECONDS,
     acceptTokenEndpointAudience: false,
+    requirePushedAuthorizationRequests: false,
   };
   if (value !== undefined && !isObject(value)) return problems.push(`${where}: expected an object`), out;
   const json = isObject(value) ? value : {};
-  onlyKeys(json, ['url', 'secret', 'software_statement_jwks_file', 'signing_alg', 'id_token_signing_alg', 'registrations_per_hour', 'refresh_grace_seconds', 'refresh_token_ttl_seconds', 'accept_token_endpoint_audience'], where, problems);
+  onlyKeys(json, ['url', 'secret', 'software_statement_jwks_file', 'signing_alg', 'id_token_signing_alg', 'registrations_per_hour', 'refresh_grace_seconds', 'refresh_token_ttl_seconds', 'accept_token_endpoint_audience', 'require_pushed_authorization_requests'], where, problems);
   const endpointAudience = json.accept_token_endpoint_audience;
   if (endpointAudience !== undefined) {
     if (typeof endpointAudience === 'boolean') out.acceptTokenEndpointAudience = endpointAudience;
     else problems.push(`${where}.accept_token_endpoint_audience: expected true or false`);
+  }
+  const requirePar = json.require_pushed_authorization_requests;
+  if (requirePar !== undefined) {
+    if (typeof requirePar === 'boolean') out.requirePushedAuthorizationRequests = requirePar;
+    else problems.push(`${where}.require_pushed_authorization_requests: expected true or false`);
   }
   const perHour = json.registrations_per_hour;
   if (perHour !== undefined) {

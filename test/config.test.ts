@@ -183,6 +183,14 @@ describe('configuration', () => {
     );
   });
 
+  test('pushed authorization requests may be required; anything but a boolean is refused', () => {
+    expect(loadConfig({ cwd: dir, flags: {}, env: {} }).issuer.requirePushedAuthorizationRequests).toBe(false);
+    write('gavel.json', { issuer: { require_pushed_authorization_requests: true } });
+    expect(loadConfig({ cwd: dir, flags: { config: 'gavel.json' }, env: {} }).issuer.requirePushedAuthorizationRequests).toBe(true);
+    write('bad.json', { issuer: { require_pushed_authorization_requests: 'yes' } });
+    expect(() => loadConfig({ cwd: dir, flags: { config: 'bad.json' }, env: {} })).toThrow('bad.json: issuer.require_pushed_authorization_requests: expected true or false');
+  });
+
   test("Envoy's trusted proxies are their own list, none by default: trusting Gavel's ingress does not trust Envoy's callers", () => {
     write('gavel.json', { trusted_proxies: ['10.0.0.0/8'] });
     expect(loadConfig({ cwd: dir, flags: { config: 'gavel.json' }, env: {} })).toMatchObject({ trustedProxies: ['10.0.0.0/8'], envoyTrustedProxies: [] });

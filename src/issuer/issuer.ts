@@ -100,6 +100,8 @@ export interface IssuerOptions {
   refreshGrace?: number;
   /** Whether client assertions may name the token endpoint's URL as `aud` (older clients do); default: the issuer identifier only. */
   acceptTokenEndpointAudience?: boolean;
+  /** Authorization requests only by a request_uri from the PAR endpoint (RFC 9126 §5); default false. */
+  requirePushedAuthorizationRequests?: boolean;
   now?: () => number;
 }
 
@@ -186,7 +188,7 @@ export class Issuer {
       revocation_endpoint: `${this.url}/oauth2/revoke`,
       authorization_endpoint: `${this.url}/oauth2/authorize`,
       pushed_authorization_request_endpoint: `${this.url}/oauth2/par`,
-      require_pushed_authorization_requests: false,
+      require_pushed_authorization_requests: this.options.requirePushedAuthorizationRequests === true,
       userinfo_endpoint: `${this.url}/oauth2/userinfo`,
       // OpenID Connect Discovery §3: RS256 must be among them — the default, unless configured
       // otherwise. A client may register any of them (id_token_signed_response_alg).
@@ -418,6 +420,8 @@ export class Issuer {
    */
   private pushedParams(query: URLSearchParams): URLSearchParams | string {
     const uri = query.get('request_uri');
+    // Said on a page, not sent to the redirect_uri: unpushed, that is the unchecked query's.
+    if (this.options.requirePushedAuthorizationRequests === true && (uri === null || !uri.startsWith(PUSHED_PREFIX))) return 'this server takes authorization requests only through its pushed_authorization_request_endpoint (RFC 9126): the application must push the request first';
     if (uri === null || !uri.startsWith(PUSHED_PREFIX)) return query;
     const pushed = this.pushed.get(uri);
     if (pushed === undefined || pushed.expiresAt < this.now()) return 'this authorization request has expired or was already used; start again from the application';

@@ -7,6 +7,7 @@ import * as oidc from 'openid-client';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { gavel, ROOT, serveProcess, workspace, type Served } from '../cli/helpers.js';
+import { issuerServer } from './issuer-server.js';
 
 /**
  * The authorization code flow with PKCE, as a user lives it: openid-client builds the
@@ -758,4 +759,22 @@ describe('authorization code with PKCE, in a real browser', () => {
     expect((await signIn(flood[1_000]!)).status).toBe(303);
     expect((await signIn(someone)).status).toBe(303);
   }, 60_000);
+});
+
+describe('issuer.require_pushed_authorization_requests', () => {
+  test('the authorization endpoint takes only a pushed request: the metadata says so, a plain request is shown an error page, a pushed one signs in', async () => {
+    const strict = await issuerServer('examples', ['--config', 'gavel.json'], { 'gavel.json': JSON.stringify({ issuer: { require_pushed_authorization_requests: true } }) });
+    try {
+      const config = await strict.discover(WEB.id, WEB.secret);
+      expect(config.serverMetadata().require_pushed_authorization_requests).toBe(true);
+      const params = { redirect_uri: REDIRECT, scope: 'invoice:read', state: 's', resource: API, code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM', code_challenge_method: 'S256' };
+      const plain = await fetch(oidc.buildAuthorizationUrl(config, params), { redirect: 'manual' });
+      // Not redirected: the redirect_uri of a request that was not pushed is the browser's word.
+      expect([plain.status, plain.headers.get('location'), await plain.text()]).toEqual([400, null, expect.stringContaining('only through its pushed_authorization_request_endpoint')]);
+      const pushed = await fetch(await oidc.buildAuthorizationUrlWithPAR(config, params), { redirect: 'manual' });
+      expect([pushed.status, await pushed.text()]).toEqual([200, expect.stringContaining('<form')]);
+    } finally {
+      strict.stop();
+    }
+  }, 30_000);
 });

@@ -421,7 +421,7 @@ async function serveUntilStopped(argv: string[], io: CliIo, osSignals: ServeSign
   const admin = { key: config.adminKey, store, reload: () => reloader.reload(), applied: refresh, policies: live };
   metrics.watchSignals(config.ipLists.length > 0 ? ipLists : null, velocity);
   const decider = new Decider(metrics, log, directory, signals);
-  const issuer = new Issuer({ keys, registry: () => registry, decider, policies: live, store, velocity, secret, softwareStatementKeys: config.issuer.softwareStatementKeys, refreshGrace: config.issuer.refreshGraceSeconds, refreshTtl: config.issuer.refreshTtlSeconds, acceptTokenEndpointAudience: config.issuer.acceptTokenEndpointAudience, registered: () => (registry = new RegistryView(store.registry())), freshen });
+  const issuer = new Issuer({ keys, registry: () => registry, decider, policies: live, store, velocity, secret, softwareStatementKeys: config.issuer.softwareStatementKeys, refreshGrace: config.issuer.refreshGraceSeconds, refreshTtl: config.issuer.refreshTtlSeconds, acceptTokenEndpointAudience: config.issuer.acceptTokenEndpointAudience, requirePushedAuthorizationRequests: config.issuer.requirePushedAuthorizationRequests, registered: () => (registry = new RegistryView(store.registry())), freshen });
   // Gavel trusts the tokens its own issuer mints, for every registered API, with no configuration.
   // A trusted issuer's JWKS that cannot be fetched is said on stderr (once a minute while it
   // lasts, and when it is fetched again) and shown in /metrics: gateways see only 503s and denials.
