@@ -23,8 +23,10 @@ const header = (key: string, value: string) => ({ header: { key, value }, append
 /**
  * What Envoy says of the call besides the HTTP request, for policies as `context.envoy`: the
  * route's `context_extensions` (per-route settings of the ext_authz filter, never sent
- * upstream), the peers' mTLS identities (`principal`: the certificate's SPIFFE or DNS SAN),
- * services and labels, and the SNI (`include_tls_session`). Members Envoy left empty are
+ * upstream), the peers' `principal` (from the certificates Envoy verified: a URI SAN such as
+ * a SPIFFE ID, else a DNS SAN, else the subject), `service` and `labels` (not identities:
+ * Envoy takes `source.service` from a request header; docs/gateways.md), and the SNI
+ * (`include_tls_session`). Members Envoy left empty are
  * absent, as in its JSON, so `context.envoy.source has principal` tells whether the client
  * presented a certificate. `undefined` when it said none of these.
  *

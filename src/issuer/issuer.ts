@@ -131,6 +131,8 @@ export class Issuer {
   private readonly pending = new PendingSignIns<PendingAuthorization>(PENDING_MAX, PENDING_PER_ADDRESS);
   /** Pushed authorization requests (RFC 9126), by request_uri: their parameters, until used or expired. */
   private readonly pushed = new PendingSignIns<{ params: string; clientId: string; expiresAt: number }>(PENDING_MAX, PENDING_PER_ADDRESS);
+  /** Sign-ins whose code is being stored, by transaction id: the answer a duplicate of the form waits for (finished()). */
+  private readonly finishing = new Map<string, { csrf: string; answer: Promise<BrowserAnswer> }>();
   /** Sign-ins just finished, by transaction id: what a duplicate of the form is answered (finished()). */
   private readonly done = new PendingSignIns<{ answer: BrowserAnswer; csrf: string; expiresAt: number }>(PENDING_MAX, PENDING_PER_ADDRESS);
   /**
@@ -436,7 +438,10 @@ export class Issuer {
    * one code — or the user is left on an error page and the client never gets the code.
    * Only to the same form (its CSRF token, and the cookie), and for FINISHED_KEPT_MS.
    */
-  private finished(tx: string, formCsrf: string | null, cookieCsrf: string | undefined): BrowserAnswer | null {
+  private async finished(tx: string, formCsrf: string | null, cookieCsrf: string | undefined): Promise<BrowserAnswer | null> {
+    // Still finishing (its code waiting for the store's lock): the answer it is about to give.
+    const finishing = this.finishing.get(tx);
+    if (finishing !== undefined) return formCsrf === finishing.csrf && cookieCsrf === finishing.csrf ? finishing.answer : null;
     const f = this.done.get(tx);
     if (f === undefined || f.expiresAt < this.now() || formCsrf !== f.csrf || cookieCsrf !== f.csrf) return null;
     return f.answer;
@@ -456,7 +461,7 @@ export class Issuer {
   async login(form: URLSearchParams, cookieCsrf: string | undefined, origin: Origin, requestId: string): Promise<BrowserAnswer> {
     const tx = form.get('tx') ?? '';
     const p = this.pending.get(tx);
-    if (p === undefined || p.expiresAt < this.now()) return this.finished(tx, form.get('csrf'), cookieCsrf) ?? { kind: 'html', status: 400, html: errorPage('this sign-in has expired; start again from the application') };
+    if (p === undefined || p.expiresAt < this.now()) return (await this.finished(tx, form.get('csrf'), cookieCsrf)) ?? { kind: 'html', status: 400, html: errorPage('this sign-in has expired; start again from the application') };
     if (form.get('csrf') !== p.csrf || cookieCsrf !== p.csrf) return { kind: 'html', status: 403, html: errorPage('the form was not sent by this page (CSRF check failed); start again from the application') };
     const back = (params: Record<string, string | null>): BrowserAnswer => {
       this.pending.drop(tx);
@@ -495,14 +500,14 @@ export class Issuer {
     this.signInsByUser.release(name);
     // The same form sent twice (a double click) ran two password checks at once: the first to
     // finish takes the sign-in, so one authorization request yields one code.
-    if (this.pending.get(tx) !== p) return this.finished(tx, form.get('csrf'), cookieCsrf) ?? { kind: 'html', status: 400, html: errorPage('this sign-in was already completed; go back to the application') };
+    if (this.pending.get(tx) !== p) return (await this.finished(tx, form.get('csrf'), cookieCsrf)) ?? { kind: 'html', status: 400, html: errorPage('this sign-in was already completed; go back to the application') };
     this.pending.drop(tx);
     const { mint, granted, refused } = this.mintForUser(p.client, p.api, 'authorization_code', p.scopes, p.openid, user, origin, requestId);
     if (refused !== null) return back({ error: 'access_denied', error_description: refused });
     const scope = granted.join(' ');
     const code = randomToken();
     const store = this.options.store;
-    await store.write(() => store.saveCode({
+    const stored = store.write(() => store.saveCode({
       hash: sha256(code),
       clientId: p.client.id,
       redirectUri: p.redirectUri,
@@ -515,7 +520,18 @@ export class Issuer {
       authTime: Math.floor(this.now() / 1000),
       ttlCap: ttlOf(mint),
     }));
-    return back({ code });
+    // While the code waits for the store's lock, the same form sent again gets this answer too.
+    const answer = stored.then(() => back({ code }));
+    this.finishing.set(tx, { csrf: p.csrf, answer });
+    try {
+      return await answer;
+    } catch (err: unknown) {
+      // Not stored (the store busy past its timeout: a 503): the same form may be sent again.
+      this.pending.add(tx, attemptKey(origin.address ?? 'unknown'), p, this.now());
+      throw err;
+    } finally {
+      this.finishing.delete(tx);
+    }
   }
 
   /** authorization_code (RFC 6749 §4.1.3, RFC 7636 §4.6): single use, bound to client, redirect and challenge. */
@@ -530,6 +546,8 @@ export class Issuer {
     let offTarget = false;
     // Checked before the code is used up: a request that fails them does not burn it.
     const store = this.options.store;
+    // The family the code's tokens start, tied to the code as it is used: a replay from then on revokes it.
+    const family = randomUUID();
     const use = await store.write(() => store.useCode(sha256(code), now, (c) => {
       if (c.clientId !== client.id) return 'the code was issued to another client';
       if (redirectUri !== c.redirectUri) return 'redirect_uri does not match the authorization request';
@@ -542,7 +560,7 @@ export class Issuer {
       const problem = this.targetProblem(resource, c.audience);
       offTarget = problem !== null;
       return problem;
-    }, client.id));
+    }, client.id, family));
     if (use.kind === 'reused') {
       // RFC 6749 §4.1.2: a code used twice revokes what it issued.
       if (use.family !== null) await this.revokeFamily(use.family);
@@ -553,8 +571,6 @@ export class Issuer {
     const c = use.code;
     const api = this.apiOf(c.audience);
     if (api === undefined) throw new OAuthError('invalid_grant', 'the API is no longer registered');
-    const family = randomUUID();
-    await store.write(() => store.setCodeFamily(sha256(code), family));
     const tokens = await this.userTokens(client, api, c.subject, c.scope.split(' '), family, [], jkt, c.ttlCap ?? null);
     if (!c.scope.split(' ').includes('openid')) return tokens;
     return { ...tokens, id_token: await this.idToken(client, c.subject, c.nonce ?? null, c.authTime ?? null) };
@@ -753,7 +769,8 @@ export class Issuer {
     // RFC 9449 §5: a public client's refresh tokens are bound to its DPoP key, when it has one.
     const bound = client.authMethod === 'none' ? jkt : null;
     const store = this.options.store;
-    await store.write(() => store.saveRefreshToken({ hash: sha256(refresh), family, clientId: client.id, subject, scope: scopes.join(' '), audience: api.identifier, expiresAt: now + (this.options.refreshTtl ?? 30 * 86_400), jkt: bound }));
+    const saved = await store.write(() => store.saveRefreshToken({ hash: sha256(refresh), family, clientId: client.id, subject, scope: scopes.join(' '), audience: api.identifier, expiresAt: now + (this.options.refreshTtl ?? 30 * 86_400), jkt: bound }));
+    if (!saved) throw revokedMeanwhile();
     return { ...access, refresh_token: refresh, mint };
   }
 
@@ -765,8 +782,11 @@ export class Issuer {
     const jti = randomUUID();
     const claims: JWTPayload = { ...this.mappedClaims(api, client, user), iss: this.url, sub: subject, aud: api.identifier, iat, exp: iat + ttl, jti, client_id: client.id, scope, ...extra, ...(jkt === null ? {} : { cnf: { jkt } }) };
     const store = this.options.store;
-    if (family !== null) await store.write(() => store.recordFamilyAccess(family, jti, iat + ttl));
-    if (exchangedFrom !== null) await store.write(() => store.recordExchange(exchangedFrom, jti, iat + ttl));
+    // Recorded before the token is signed; refused when the grant was revoked while it ran (a
+    // code replayed, a refresh token reused or revoked, the subject token revoked): its
+    // revocation did not see this token, which so is never handed out.
+    if (family !== null && !(await store.write(() => store.recordFamilyAccess(family, jti, iat + ttl)))) throw revokedMeanwhile();
+    if (exchangedFrom !== null && !(await store.write(() => store.recordExchange(exchangedFrom, jti, iat + ttl)))) throw revokedMeanwhile();
     const tokenType = jkt === null ? 'Bearer' : 'DPoP';
     if (api.tokenFormat === 'opaque') {
       // A reference token: random, meaningless to its holder; introspection resolves it.
@@ -921,3 +941,6 @@ function pushedError(error: string): OAuthErrorCode {
   const known: readonly OAuthErrorCode[] = ['invalid_request', 'unauthorized_client', 'invalid_scope', 'invalid_target', 'unsupported_response_type'];
   return (known as readonly string[]).includes(error) ? (error as OAuthErrorCode) : 'invalid_request';
 }
+
+/** A grant whose code, refresh token or subject token was revoked while it was being issued. */
+const revokedMeanwhile = (): OAuthError => new OAuthError('invalid_grant', 'the grant was revoked while this token was being issued');

@@ -176,10 +176,9 @@ export interface Store {
    * not use it up. With `owner`, a code issued to another client is `unknown` to the caller:
    * it learns nothing of it, and cannot trip its reuse detection (revoking what it issued).
    */
-  useCode(hash: string, nowSeconds: number, check?: (code: AuthCode) => string | null, owner?: string): CodeUse;
-  /** Which token family a code's exchange started (for revoking it when the code is replayed). */
-  setCodeFamily(hash: string, family: string): void;
-  saveRefreshToken(token: RefreshToken): void;
+  useCode(hash: string, nowSeconds: number, check?: (code: AuthCode) => string | null, owner?: string, family?: string | null): CodeUse;
+  /** Stores a refresh token; `false` when its family was revoked first (it is stored revoked). `family` of useCode: the family its exchange starts, revoked when the code is replayed. */
+  saveRefreshToken(token: RefreshToken): boolean;
   /**
    * Check-and-rotate in one transaction: `check` (the grant's validation and mint
    * decisions) runs first, and a token it refuses is left as it was; a current token is
@@ -201,8 +200,8 @@ export interface Store {
   liveRefreshToken(hash: string, nowSeconds: number): RefreshToken | null;
   /** Revokes the family a refresh token belongs to, if it is the client's; answers whether it was. */
   revokeRefreshFamily(hash: string, clientId: string, nowSeconds: number): boolean;
-  /** An access token issued within a family; revoked with it. */
-  recordFamilyAccess(family: string, jti: string, expiresAt: number): void;
+  /** An access token issued within a family, revoked with it; `false` when the family was revoked first (the token is revoked now). */
+  recordFamilyAccess(family: string, jti: string, expiresAt: number): boolean;
   /** The family an access token was issued in (a code's or refresh token's), or `null`. */
   familyOfAccess(jti: string): string | null;
   /** Revokes every refresh token of the family and every access token issued in it. */
@@ -228,8 +227,8 @@ export interface Store {
   revokedTokens(nowSeconds: number): Map<string, number>;
   /** Revokes an access token and every token exchanged from it (RFC 8693), at any depth; answers the ids of those. */
   revokeToken(jti: string, expiresAt: number): string[];
-  /** Records that `child` was exchanged from `parent` (until `child` expires). */
-  recordExchange(parent: string, child: string, expiresAt: number): void;
+  /** Records that `child` was exchanged from `parent` (until `child` expires); `false` when `parent` was revoked first (`child` is revoked now). */
+  recordExchange(parent: string, child: string, expiresAt: number): boolean;
   /** Every directory entity. */
   entities(): Entity[];
   /**

@@ -66,18 +66,36 @@ describe('refresh token families in the store', () => {
     expect(store.revokedTokens(0).has('jti-1')).toBe(false);
     expect(store.rotateRefreshToken('r2', 'r3', 'sealed-r3', 202, 10, () => null, 'web').kind).toBe('rotated');
     store.saveCode({ hash: 'c1', clientId: 'web', redirectUri: 'http://x/cb', challenge: 'ch', subject: 'alice', scope: 'invoice:read', audience: 'https://api.example.com', expiresAt: 160 });
-    expect(store.useCode('c1', 100, () => null, 'web').kind).toBe('ok');
-    store.setCodeFamily('c1', 'f1');
+    expect(store.useCode('c1', 100, () => null, 'web', 'f1').kind).toBe('ok');
     expect(store.useCode('c1', 101, () => null, 'spa')).toEqual({ kind: 'unknown' });
     expect(store.useCode('c1', 102, () => null, 'web')).toEqual({ kind: 'reused', family: 'f1' });
+    store.close();
+  });
+
+  test('what a grant issues into a family revoked while the grant ran is revoked too: its access token, its refresh token, a token exchanged from a revoked one', () => {
+    const store = new SqliteStore(':memory:');
+    // A code replayed (or a refresh token reused, or revoked) between the grant's use of it and the recording of what it issued.
+    store.revokeFamily('f1', 100);
+    expect(store.recordFamilyAccess('f1', 'jti-late', 9_000)).toBe(false);
+    expect(store.revokedTokens(0).has('jti-late')).toBe(true);
+    expect(store.saveRefreshToken(token('r-late'))).toBe(false);
+    expect(store.liveRefreshToken('r-late', 100)).toBeNull();
+    // Another family is not touched.
+    expect(store.recordFamilyAccess('f2', 'jti-other', 9_000)).toBe(true);
+    expect(store.saveRefreshToken({ ...token('r-other'), family: 'f2' })).toBe(true);
+    expect(store.revokedTokens(0).has('jti-other')).toBe(false);
+    // An exchange recorded after its subject token was revoked.
+    store.revokeToken('parent', 9_000);
+    expect(store.recordExchange('parent', 'child', 9_000)).toBe(false);
+    expect(store.revokedTokens(0).has('child')).toBe(true);
+    expect(store.recordExchange('live-parent', 'live-child', 9_000)).toBe(true);
     store.close();
   });
 
   test('a code is exchanged once; its second use reports the family it started', () => {
     const store = new SqliteStore(':memory:');
     store.saveCode({ hash: 'c1', clientId: 'web', redirectUri: 'http://x/cb', challenge: 'ch', subject: 'alice', scope: 'invoice:read', audience: 'https://api.example.com', expiresAt: 160 });
-    expect(store.useCode('c1', 100).kind).toBe('ok');
-    store.setCodeFamily('c1', 'f9');
+    expect(store.useCode('c1', 100, () => null, undefined, 'f9').kind).toBe('ok');
     expect(store.useCode('c1', 101)).toEqual({ kind: 'reused', family: 'f9' });
     store.saveCode({ hash: 'c2', clientId: 'web', redirectUri: 'http://x/cb', challenge: 'ch', subject: 'alice', scope: 's', audience: 'a', expiresAt: 160 });
     expect(store.useCode('c2', 161).kind).toBe('expired');

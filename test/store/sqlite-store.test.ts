@@ -79,6 +79,7 @@ describe('the SQLite store', () => {
       { version: 20, name: 'a counter of revocations, so that every process serving the store sees one within a second' },
       { version: 21, name: 'issuer: which access token each exchanged one came from, so that revoking a token revokes what was exchanged from it' },
       { version: 22, name: 'issuer: used DPoP proofs and client assertions, and failed sign-ins, shared by every process serving the store' },
+      { version: 23, name: 'issuer: revoked token families, so that what is issued into one after its revocation is revoked too' },
     ]);
     db.close();
   });

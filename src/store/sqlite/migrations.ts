@@ -355,4 +355,20 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX sign_in_failures_expires ON sign_in_failures (expires_at);
     `,
   },
+  {
+    version: 23,
+    name: 'issuer: revoked token families, so that what is issued into one after its revocation is revoked too',
+    // A grant's writes are each their own transaction, waited for off the request thread: a
+    // code replay or a revocation landing between a grant's use of its code or refresh token
+    // and the recording of what it issued left the issued tokens live. The mark outlives any
+    // grant in flight; tokens issued before it are revoked in their own rows.
+    sql: `
+      CREATE TABLE revoked_families (
+        family     TEXT PRIMARY KEY,
+        revoked_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL
+      ) STRICT;
+      CREATE INDEX revoked_families_expires ON revoked_families (expires_at);
+    `,
+  },
 ];

@@ -557,6 +557,7 @@ export class SqliteStore implements Store {
       ['revoked_tokens', 0],
       ['used_proofs', 0],
       ['sign_in_failures', 0],
+      ['revoked_families', 0],
     ].map(([table, grace]) => ({ grace: grace as number, run: this.db.prepare(`DELETE FROM ${table} WHERE rowid IN (SELECT rowid FROM ${table} WHERE expires_at < ? LIMIT ?)`) })));
     return this.db.transaction(() => Math.max(...sweeps.map((s) => s.run.run(nowSeconds - s.grace, limit).changes))).immediate();
   }
@@ -658,8 +659,14 @@ export class SqliteStore implements Store {
     }).immediate();
   }
 
-  recordExchange(parent: string, child: string, expiresAt: number): void {
-    this.db.prepare('INSERT INTO exchanged_tokens (parent, child, expires_at) VALUES (?, ?, ?)').run(parent, child, expiresAt);
+  recordExchange(parent: string, child: string, expiresAt: number): boolean {
+    return this.db.transaction((): boolean => {
+      this.db.prepare('INSERT INTO exchanged_tokens (parent, child, expires_at) VALUES (?, ?, ?)').run(parent, child, expiresAt);
+      // The parent revoked meanwhile: its revocation did not see this child, so it goes now.
+      if (this.db.prepare('SELECT 1 FROM revoked_tokens WHERE jti = ?').get(parent) === undefined) return true;
+      this.db.prepare('INSERT INTO revoked_tokens (jti, expires_at) VALUES (?, ?) ON CONFLICT (jti) DO NOTHING').run(child, expiresAt);
+      return false;
+    }).immediate();
   }
 
   saveOpaqueToken(hash: string, claims: Record<string, unknown>, expiresAt: number): void {
@@ -678,7 +685,7 @@ export class SqliteStore implements Store {
       .run(c.hash, c.clientId, c.redirectUri, c.challenge, c.subject, c.scope, c.audience, c.expiresAt, c.nonce ?? null, c.authTime ?? null, c.ttlCap ?? null);
   }
 
-  useCode(hash: string, now: number, check: (code: AuthCode) => string | null = () => null, owner?: string): CodeUse {
+  useCode(hash: string, now: number, check: (code: AuthCode) => string | null = () => null, owner?: string, family: string | null = null): CodeUse {
     return this.db.transaction((): CodeUse => {
       // Expired codes are dropped as they are met; a used one is kept until it expires, to catch replays.
       this.db.prepare('DELETE FROM auth_codes WHERE expires_at < ?').run(now - 600);
@@ -689,19 +696,18 @@ export class SqliteStore implements Store {
       const code: AuthCode = { hash, clientId: row.client_id, redirectUri: row.redirect_uri, challenge: row.challenge, subject: row.subject, scope: row.scope, audience: row.audience, expiresAt: row.expires_at, nonce: row.nonce, authTime: row.auth_time, ttlCap: row.ttl_cap };
       const reason = check(code);
       if (reason !== null) return { kind: 'refused', reason };
-      this.db.prepare('UPDATE auth_codes SET used_at = ? WHERE hash = ?').run(now, hash);
+      // Used and tied to the family it starts in one step: a replay after this revokes that family.
+      this.db.prepare('UPDATE auth_codes SET used_at = ?, family = ? WHERE hash = ?').run(now, family, hash);
       return { kind: 'ok', code };
     }).immediate();
   }
 
-  setCodeFamily(hash: string, family: string): void {
-    this.db.prepare('UPDATE auth_codes SET family = ? WHERE hash = ?').run(family, hash);
-  }
-
-  saveRefreshToken(t: RefreshToken): void {
-    this.db
-      .prepare('INSERT INTO refresh_tokens (hash, family, client_id, subject, scope, audience, expires_at, jkt) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
-      .run(t.hash, t.family, t.clientId, t.subject, t.scope, t.audience, t.expiresAt, t.jkt ?? null);
+  saveRefreshToken(t: RefreshToken): boolean {
+    // Saved revoked when its family was revoked before it was saved.
+    const row = this.db
+      .prepare('INSERT INTO refresh_tokens (hash, family, client_id, subject, scope, audience, expires_at, jkt, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, (SELECT revoked_at FROM revoked_families WHERE family = ?)) RETURNING revoked_at')
+      .get(t.hash, t.family, t.clientId, t.subject, t.scope, t.audience, t.expiresAt, t.jkt ?? null, t.family) as { revoked_at: number | null };
+    return row.revoked_at === null;
   }
 
   refreshToken(hash: string): RefreshToken | null {
@@ -752,12 +758,19 @@ export class SqliteStore implements Store {
     return (this.db.prepare('SELECT family FROM family_access WHERE jti = ? LIMIT 1').pluck().get(jti) as string | undefined) ?? null;
   }
 
-  recordFamilyAccess(family: string, jti: string, expiresAt: number): void {
-    this.db.prepare('INSERT INTO family_access (family, jti, expires_at) VALUES (?, ?, ?)').run(family, jti, expiresAt);
+  recordFamilyAccess(family: string, jti: string, expiresAt: number): boolean {
+    return this.db.transaction((): boolean => {
+      this.db.prepare('INSERT INTO family_access (family, jti, expires_at) VALUES (?, ?, ?)').run(family, jti, expiresAt);
+      if (this.db.prepare('SELECT 1 FROM revoked_families WHERE family = ?').get(family) === undefined) return true;
+      this.db.prepare('INSERT INTO revoked_tokens (jti, expires_at) VALUES (?, ?) ON CONFLICT (jti) DO NOTHING').run(jti, expiresAt);
+      return false;
+    }).immediate();
   }
 
   revokeFamily(family: string, now: number): void {
     this.db.transaction(() => {
+      // Marked for a day: longer than any grant issuing into it can be in flight.
+      this.db.prepare('INSERT INTO revoked_families (family, revoked_at, expires_at) VALUES (?, ?, ?) ON CONFLICT (family) DO NOTHING').run(family, now, now + 86_400);
       this.db.prepare('UPDATE refresh_tokens SET revoked_at = ?, successor_sealed = NULL WHERE family = ? AND revoked_at IS NULL').run(now, family);
       this.db.prepare('INSERT INTO revoked_tokens (jti, expires_at) SELECT jti, expires_at FROM family_access WHERE family = ? ON CONFLICT (jti) DO NOTHING').run(family);
     }).immediate();
