@@ -13,6 +13,9 @@ const SEQ_CHUNK = 64;
 /** The longest pause between tries of a `write` waiting for the lock: a lock freed is taken within this. */
 const LOCK_PAUSE_MAX_MS = 50;
 
+/** Statements that record an issued token where its revocation will find it (`#recordLive`). */
+type Recordings = Record<'exchange' | 'family' | 'parentRevoked' | 'familyRevoked' | 'revoke', Database.Statement>;
+
 /** SQLite's "another connection holds the lock" (SQLITE_BUSY and its extended codes). */
 function isBusy(err: unknown): err is Error {
   const code = err instanceof Error ? (err as { code?: unknown }).code : undefined;
@@ -47,6 +50,7 @@ export class SqliteStore implements Store {
   /** The connection's `synchronous` setting, restored after a relaxed write. */
   #synchronous: 'FULL' | 'NORMAL' = 'FULL';
   #claim: Database.Statement | undefined;
+  #recording: Recordings | undefined;
   #countFailure: Database.Statement | undefined;
 
   // Every transaction that writes is BEGIN IMMEDIATE (`.immediate()`): it takes the write lock
@@ -660,13 +664,35 @@ export class SqliteStore implements Store {
   }
 
   recordExchange(parent: string, child: string, expiresAt: number): boolean {
-    return this.db.transaction((): boolean => {
-      this.db.prepare('INSERT INTO exchanged_tokens (parent, child, expires_at) VALUES (?, ?, ?)').run(parent, child, expiresAt);
-      // The parent revoked meanwhile: its revocation did not see this child, so it goes now.
-      if (this.db.prepare('SELECT 1 FROM revoked_tokens WHERE jti = ?').get(parent) === undefined) return true;
-      this.db.prepare('INSERT INTO revoked_tokens (jti, expires_at) VALUES (?, ?) ON CONFLICT (jti) DO NOTHING').run(child, expiresAt);
-      return false;
-    }).immediate();
+    const r = this.#recordings();
+    return this.#recordLive(r.exchange, r.parentRevoked, parent, child, expiresAt);
+  }
+
+  /** The statements of `#recordLive`, prepared once. */
+  #recordings(): Recordings {
+    return (this.#recording ??= {
+      exchange: this.db.prepare('INSERT INTO exchanged_tokens (parent, child, expires_at) VALUES (?, ?, ?)'),
+      family: this.db.prepare('INSERT INTO family_access (family, jti, expires_at) VALUES (?, ?, ?)'),
+      parentRevoked: this.db.prepare('SELECT 1 FROM revoked_tokens WHERE jti = ?'),
+      familyRevoked: this.db.prepare('SELECT 1 FROM revoked_families WHERE family = ?'),
+      revoke: this.db.prepare('INSERT INTO revoked_tokens (jti, expires_at) VALUES (?, ?) ON CONFLICT (jti) DO NOTHING'),
+    });
+  }
+
+  /**
+   * Records a token (`insert` of `owner`, `jti`, `expiresAt`) in what it was issued from — a
+   * family, a parent token — and, when `revoked` finds that owner revoked already (its
+   * revocation could not see this token), revokes the token too; answers whether it is live.
+   */
+  #recordLive(insert: Database.Statement, revoked: Database.Statement, owner: string, jti: string, expiresAt: number): boolean {
+    return this.db
+      .transaction((): boolean => {
+        insert.run(owner, jti, expiresAt);
+        if (revoked.get(owner) === undefined) return true;
+        this.#recordings().revoke.run(jti, expiresAt);
+        return false;
+      })
+      .immediate();
   }
 
   saveOpaqueToken(hash: string, claims: Record<string, unknown>, expiresAt: number): void {
@@ -759,12 +785,8 @@ export class SqliteStore implements Store {
   }
 
   recordFamilyAccess(family: string, jti: string, expiresAt: number): boolean {
-    return this.db.transaction((): boolean => {
-      this.db.prepare('INSERT INTO family_access (family, jti, expires_at) VALUES (?, ?, ?)').run(family, jti, expiresAt);
-      if (this.db.prepare('SELECT 1 FROM revoked_families WHERE family = ?').get(family) === undefined) return true;
-      this.db.prepare('INSERT INTO revoked_tokens (jti, expires_at) VALUES (?, ?) ON CONFLICT (jti) DO NOTHING').run(jti, expiresAt);
-      return false;
-    }).immediate();
+    const r = this.#recordings();
+    return this.#recordLive(r.family, r.familyRevoked, family, jti, expiresAt);
   }
 
   revokeFamily(family: string, now: number): void {
