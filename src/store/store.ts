@@ -79,6 +79,12 @@ export interface DecisionQuery {
   limit: number;
 }
 
+/** Where `gavel log --follow` is in the log: the last batch it read (its number, and when its first decision was made, which tells a renumbered log). */
+export interface LogCursor {
+  seq: number;
+  firstAt: string;
+}
+
 /** What a query filters decisions by, without a page's bounds. */
 export type DecisionFilter = Omit<DecisionQuery, 'limit' | 'after'>;
 
@@ -250,8 +256,8 @@ export interface Store {
   queryDecisions(query: DecisionQuery): DecisionRecord[];
   /** Matching decisions, newest first, a page at a time (`query.after`: the previous page's `next`). */
   decisionPage(query: DecisionQuery): DecisionPage;
-  /** Matching decisions of the batches stored after batch `afterSeq`, oldest first, and the batch to ask after next (`gavel log --follow`). */
-  decisionsAfter(afterSeq: number, query: DecisionFilter, maxBatches?: number): { decisions: DecisionRecord[]; seq: number; more: boolean };
+  /** Matching decisions of the batches stored after the cursor's, oldest first, and the cursor to ask after next (`gavel log --follow`). */
+  decisionsAfter(after: LogCursor, query: DecisionFilter, maxBatches?: number): { decisions: DecisionRecord[]; after: LogCursor; more: boolean };
   /** The decision with this id; `null` when none. */
   decisionById(id: string): DecisionRecord | null;
   /** Decisions logged under this request id (callers choose those: there may be several), newest first, at most `limit`. */

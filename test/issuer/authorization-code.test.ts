@@ -227,6 +227,10 @@ describe('authorization code with PKCE, in a real browser', () => {
     // Refused for another client, it is still there for its own.
     const own = await authorize(WEB.id);
     expect([own.status, await own.text()]).toEqual([200, expect.stringContaining('<form')]);
+    // The authorization request POSTed as a form (OpenID Connect Core §3.1.2.1) may carry a pushed one too.
+    const [, , again] = await push(good);
+    const posted = await fetch(`${server.url}/oauth2/authorize`, { method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ client_id: WEB.id, request_uri: (again as { request_uri: string }).request_uri }) });
+    expect([posted.status, await posted.text()]).toEqual([200, expect.stringContaining('name="tx"')]);
   });
 
   test('with openid, the code also returns an ID token for the client, and userinfo answers who signed in', async () => {

@@ -498,28 +498,53 @@ describe('request writes beside another writer (store.write)', () => {
 });
 
 describe('following the log (decisionsAfter)', () => {
+  const START = { seq: 0, firstAt: '' };
   const record = (id: string, decision: boolean) => ({ id, at: `2026-11-24T01:00:0${id.slice(1)}.000Z`, via: 'native' as const, decision, revision: 'r', determining: [], reasons: [], errors: [], subject: { type: 'user', id: 'a' }, action: 'read', resource: { type: 'doc', id: '1' }, latencyUs: 1 });
 
-  test('answers the batches after the one last read, oldest first, filtered, a chunk at a time; a log begun again is read from its start', () => {
-    const path = join(dir, 'g.db');
-    const store = new SqliteStore(path);
+  test('answers the batches after the one last read, oldest first, filtered, a chunk at a time', () => {
+    const store = new SqliteStore(join(dir, 'g.db'));
     store.appendDecisions([record('d1', true), record('d2', false)]);
     store.appendDecisions([record('d3', true)]);
     store.appendDecisions([record('d4', false)]);
-    const all = store.decisionsAfter(0, {});
+    const all = store.decisionsAfter(START, {});
     expect([all.decisions.map((r) => r.id), all.more]).toEqual([['d1', 'd2', 'd3', 'd4'], false]);
-    expect(store.decisionsAfter(all.seq, {}).decisions).toEqual([]);
-    expect(store.decisionsAfter(0, { decision: false }).decisions.map((r) => r.id)).toEqual(['d2', 'd4']);
+    expect(store.decisionsAfter(all.after, {}).decisions).toEqual([]);
+    expect(store.decisionsAfter(START, { decision: false }).decisions.map((r) => r.id)).toEqual(['d2', 'd4']);
     // Two batches a call: the first call says more are there, the next goes on after them.
-    const first = store.decisionsAfter(0, {}, 2);
+    const first = store.decisionsAfter(START, {}, 2);
     expect([first.decisions.map((r) => r.id), first.more]).toEqual([['d1', 'd2', 'd3'], true]);
-    expect(store.decisionsAfter(first.seq, {}, 2).decisions.map((r) => r.id)).toEqual(['d4']);
-    // Every batch dropped (retention), numbering starts over: what is logged next is not skipped.
+    expect(store.decisionsAfter(first.after, {}, 2).decisions.map((r) => r.id)).toEqual(['d4']);
+    store.close();
+  });
+
+  test('a log emptied and begun again (numbers start over) is read from its start, however many batches came meanwhile; batches dropped by age only are not read again', () => {
+    const path = join(dir, 'g.db');
+    const store = new SqliteStore(path);
+    const emptied = () => {
+      const other = new Database(path);
+      other.exec('DELETE FROM decision_summaries; DELETE FROM decision_batch_sizes; DELETE FROM decision_batches');
+      other.close();
+    };
+    store.appendDecisions([record('d1', true)]);
+    store.appendDecisions([record('d2', true)]);
+    store.appendDecisions([record('d3', true)]);
+    const read = store.decisionsAfter(START, {});
+    emptied();
+    // More batches than the cursor's number: renumbered 1 to 4, past the cursor's 3.
+    for (const id of ['d4', 'd5', 'd6', 'd7']) store.appendDecisions([record(id, true)]);
+    const after = store.decisionsAfter(read.after, {});
+    expect(after.decisions.map((r) => r.id)).toEqual(['d4', 'd5', 'd6', 'd7']);
+    // Fewer than it: the same.
+    emptied();
+    store.appendDecisions([record('d8', true)]);
+    expect(store.decisionsAfter(after.after, {}).decisions.map((r) => r.id)).toEqual(['d8']);
+    // The oldest batches dropped (retention by age), the cursor's among them: nothing is shown twice.
+    store.appendDecisions([record('d9', true)]);
+    const latest = store.decisionsAfter(START, {});
     const other = new Database(path);
     other.exec('DELETE FROM decision_summaries; DELETE FROM decision_batch_sizes; DELETE FROM decision_batches');
     other.close();
-    store.appendDecisions([record('d5', true)]);
-    expect(store.decisionsAfter(all.seq, {}).decisions.map((r) => r.id)).toEqual(['d5']);
+    expect(store.decisionsAfter(latest.after, {}).decisions).toEqual([]);
     store.close();
   });
 });

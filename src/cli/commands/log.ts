@@ -110,10 +110,10 @@ async function follow(path: string, filter: DecisionFilter, json: boolean, io: C
   };
   process.once('SIGINT', stop).once('SIGTERM', stop);
   try {
-    for (let seq = 0; !stopped; ) {
-      const read = store.decisionsAfter(seq, filter);
+    for (let after = { seq: 0, firstAt: '' }; !stopped; ) {
+      const read = store.decisionsAfter(after, filter);
       for (const r of read.decisions) writeLine(io.stdout, json ? JSON.stringify(r) : line(r));
-      seq = read.seq;
+      after = read.after;
       if (read.more) continue;
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, FOLLOW_POLL_MS);

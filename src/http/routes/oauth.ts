@@ -225,7 +225,7 @@ export function oauthRoutes(app: FastifyInstance, issuer: Issuer, origin: Origin
       const form = presented(request).form;
       // OpenID Connect Core §3.1.2.1: the authorization request itself may be POSTed (a form,
       // as some relying parties send long requests); the login form always carries its `tx`.
-      if (!form.has('tx') && form.has('response_type')) return browser(reply, issuer.authorize(form, origin(request)), 303, issuer.url);
+      if (!form.has('tx') && (form.has('response_type') || form.has('request_uri'))) return browser(reply, issuer.authorize(form, origin(request)), 303, issuer.url);
       const answer = await issuer.login(form, cookie(request, csrfCookieName(form.get('tx') ?? '')), origin(request), request.id);
       return browser(reply, answer, 303, issuer.url);
     });

@@ -3,7 +3,7 @@ import { dirname } from 'node:path';
 import { makeFoldersSync } from '../../formats/make-folders.js';
 import Database from 'better-sqlite3';
 import { REGISTRY_SECTIONS, type Client, type Registry, type RegistrySection } from '../../issuer/registry.js';
-import { LOG_CURSOR, StoreError, type AuthCode, type CodeUse, type DecisionBatch, type DecisionFilter, type DecisionPage, type DecisionQuery, type DecisionRecord, type DecisionWindow, type DirectoryChanges, type Entity, type PolicyRevision, type RefreshToken, type RefreshUse, type Store, type StoredSigningKey } from '../store.js';
+import { LOG_CURSOR, StoreError, type AuthCode, type CodeUse, type DecisionBatch, type DecisionFilter, type DecisionPage, type LogCursor, type DecisionQuery, type DecisionRecord, type DecisionWindow, type DirectoryChanges, type Entity, type PolicyRevision, type RefreshToken, type RefreshUse, type Store, type StoredSigningKey } from '../store.js';
 import { MIGRATIONS, type SchemaEdit } from './migrations.js';
 import { batchText, line, summarize } from '../decision-summary.js';
 import { sortedJson } from '../../formats/sorted-json.js';
@@ -159,26 +159,37 @@ export class SqliteStore implements Store {
   }
 
   /**
-   * The decisions of the batches stored after batch `afterSeq` (at most `maxBatches` of them),
-   * oldest first, that match `query`'s filters — for following the log as it is written — and
-   * the last batch read, to ask after next time (`more`: batches after it matched already). A log emptied and begun again (every batch
-   * dropped, numbers starting over below `afterSeq`) is read from its start.
+   * The decisions of the batches stored after the one `after` names (at most `maxBatches`
+   * batches), oldest first, that match `query`'s filters — for following the log as it is
+   * written — and the cursor to ask after next time (`more`: batches after it matched
+   * already). Batch numbers start over when every batch has been dropped (retention, pruning):
+   * a cursor's batch gone or another while batches at or below its number exist means the
+   * numbering began again, and the log is read from its start. (Retention drops the oldest
+   * first, so a cursor's batch dropped by age alone leaves none below it.)
    */
-  decisionsAfter(afterSeq: number, query: DecisionFilter, maxBatches = SEQ_CHUNK): { decisions: DecisionRecord[]; seq: number; more: boolean } {
-    const newest = (this.db.prepare('SELECT max(seq) FROM decision_batches').pluck().get() as number | null) ?? 0;
-    const from = newest < afterSeq ? 0 : afterSeq;
-    const { batchWhere, batchParams, recordWhere, recordParams } = decisionFilters(query);
-    const seqs = this.db
-      .prepare(`SELECT s.seq FROM decision_summaries s JOIN decision_batches b ON b.seq = s.seq WHERE ${[...batchWhere, 's.seq > ?'].join(' AND ')} ORDER BY s.seq LIMIT ?`)
-      .pluck()
-      .all(...batchParams, from, maxBatches) as number[];
-    const inBatch = this.db.prepare(`SELECT j.value FROM decision_batches b, json_each(b.records) j WHERE b.seq = ? ${recordWhere.map((w) => `AND ${w}`).join(' ')} ORDER BY j.key`).pluck();
-    const decisions: DecisionRecord[] = [];
-    for (const seq of seqs) for (const record of inBatch.all(seq, ...recordParams) as string[]) decisions.push(JSON.parse(record) as DecisionRecord);
-    // Past the batches that matched, up to the newest read: batches that did not match are not read again.
-    // (A batch stored between the two reads is among `seqs` and may be newer than `newest`.)
-    const last = seqs.length === maxBatches ? seqs[seqs.length - 1]! : Math.max(from, newest, seqs[seqs.length - 1] ?? 0);
-    return { decisions, seq: last, more: seqs.length === maxBatches };
+  decisionsAfter(after: LogCursor, query: DecisionFilter, maxBatches = SEQ_CHUNK): { decisions: DecisionRecord[]; after: LogCursor; more: boolean } {
+    // One read transaction: one snapshot of the log for every statement below.
+    return this.db.transaction(() => {
+      const firstAt = this.db.prepare('SELECT first_at FROM decision_batches WHERE seq = ?').pluck();
+      const restarted =
+        after.seq > 0 &&
+        firstAt.get(after.seq) !== after.firstAt &&
+        this.db.prepare('SELECT 1 FROM decision_batches WHERE seq <= ? LIMIT 1').get(after.seq) !== undefined;
+      const from = restarted ? 0 : after.seq;
+      const newest = (this.db.prepare('SELECT max(seq) FROM decision_batches').pluck().get() as number | null) ?? 0;
+      const { batchWhere, batchParams, recordWhere, recordParams } = decisionFilters(query);
+      const seqs = this.db
+        .prepare(`SELECT s.seq FROM decision_summaries s JOIN decision_batches b ON b.seq = s.seq WHERE ${[...batchWhere, 's.seq > ?'].join(' AND ')} ORDER BY s.seq LIMIT ?`)
+        .pluck()
+        .all(...batchParams, from, maxBatches) as number[];
+      const inBatch = this.db.prepare(`SELECT j.value FROM decision_batches b, json_each(b.records) j WHERE b.seq = ? ${recordWhere.map((w) => `AND ${w}`).join(' ')} ORDER BY j.key`).pluck();
+      const decisions: DecisionRecord[] = [];
+      for (const seq of seqs) for (const record of inBatch.all(seq, ...recordParams) as string[]) decisions.push(JSON.parse(record) as DecisionRecord);
+      const more = seqs.length === maxBatches;
+      // Past the batches that matched, up to the newest: batches that did not match are not read again.
+      const last = more ? seqs[seqs.length - 1]! : Math.max(from, newest);
+      return { decisions, after: { seq: last, firstAt: last === 0 ? '' : ((firstAt.get(last) as string | undefined) ?? '') }, more };
+    }).deferred();
   }
 
   decisionById(id: string): DecisionRecord | null {
