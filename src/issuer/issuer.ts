@@ -506,8 +506,7 @@ export class Issuer {
     if (refused !== null) return back({ error: 'access_denied', error_description: refused });
     const scope = granted.join(' ');
     const code = randomToken();
-    const store = this.options.store;
-    const stored = store.write(() => store.saveCode({
+    const stored = this.options.store.write((s) => s.saveCode({
       hash: sha256(code),
       clientId: p.client.id,
       redirectUri: p.redirectUri,
@@ -545,10 +544,9 @@ export class Issuer {
     const resource = form.get('resource');
     let offTarget = false;
     // Checked before the code is used up: a request that fails them does not burn it.
-    const store = this.options.store;
     // The family the code's tokens start, tied to the code as it is used: a replay from then on revokes it.
     const family = randomUUID();
-    const use = await store.write(() => store.useCode(sha256(code), now, (c) => {
+    const use = await this.options.store.write((s) => s.useCode(sha256(code), now, (c) => {
       if (c.clientId !== client.id) return 'the code was issued to another client';
       if (redirectUri !== c.redirectUri) return 'redirect_uri does not match the authorization request';
       if (!verifierMatches(verifier, c.challenge)) return 'code_verifier does not match the code_challenge';
@@ -646,8 +644,7 @@ export class Issuer {
     let revoke = false;
     // The error a refusal answers, set where the refusal is made (not read back from its text).
     let refusal: OAuthErrorCode = 'invalid_grant';
-    const store = this.options.store;
-    const use = await store.write(() => store.rotateRefreshToken(hash, sha256(successor), seal(this.options.secret, successor), now, this.refreshGrace, (t) => {
+    const use = await this.options.store.write((s) => s.rotateRefreshToken(hash, sha256(successor), seal(this.options.secret, successor), now, this.refreshGrace, (t) => {
       if (t.clientId !== client.id) return 'the refresh token was issued to another client';
       const target = this.targetProblem(resource, t.audience);
       if (target !== null) return (refusal = 'invalid_target'), target;
@@ -768,8 +765,7 @@ export class Issuer {
     const now = Math.floor(this.now() / 1000);
     // RFC 9449 §5: a public client's refresh tokens are bound to its DPoP key, when it has one.
     const bound = client.authMethod === 'none' ? jkt : null;
-    const store = this.options.store;
-    const saved = await store.write(() => store.saveRefreshToken({ hash: sha256(refresh), family, clientId: client.id, subject, scope: scopes.join(' '), audience: api.identifier, expiresAt: now + (this.options.refreshTtl ?? 30 * 86_400), jkt: bound }));
+    const saved = await this.options.store.write((s) => s.saveRefreshToken({ hash: sha256(refresh), family, clientId: client.id, subject, scope: scopes.join(' '), audience: api.identifier, expiresAt: now + (this.options.refreshTtl ?? 30 * 86_400), jkt: bound }));
     if (!saved) throw revokedMeanwhile();
     return { ...access, refresh_token: refresh, mint };
   }
@@ -781,17 +777,16 @@ export class Issuer {
     const scope = scopes.join(' ');
     const jti = randomUUID();
     const claims: JWTPayload = { ...this.mappedClaims(api, client, user), iss: this.url, sub: subject, aud: api.identifier, iat, exp: iat + ttl, jti, client_id: client.id, scope, ...extra, ...(jkt === null ? {} : { cnf: { jkt } }) };
-    const store = this.options.store;
     // Recorded before the token is signed; refused when the grant was revoked while it ran (a
     // code replayed, a refresh token reused or revoked, the subject token revoked): its
     // revocation did not see this token, which so is never handed out.
-    if (family !== null && !(await store.write(() => store.recordFamilyAccess(family, jti, iat + ttl)))) throw revokedMeanwhile();
-    if (exchangedFrom !== null && !(await store.write(() => store.recordExchange(exchangedFrom, jti, iat + ttl)))) throw revokedMeanwhile();
+    if (family !== null && !(await this.options.store.write((s) => s.recordFamilyAccess(family, jti, iat + ttl)))) throw revokedMeanwhile();
+    if (exchangedFrom !== null && !(await this.options.store.write((s) => s.recordExchange(exchangedFrom, jti, iat + ttl)))) throw revokedMeanwhile();
     const tokenType = jkt === null ? 'Bearer' : 'DPoP';
     if (api.tokenFormat === 'opaque') {
       // A reference token: random, meaningless to its holder; introspection resolves it.
       const token = randomToken();
-      await store.write(() => store.saveOpaqueToken(sha256(token), claims, iat + ttl));
+      await this.options.store.write((s) => s.saveOpaqueToken(sha256(token), claims, iat + ttl));
       return { access_token: token, token_type: tokenType, expires_in: ttl, scope };
     }
     return { access_token: await this.options.keys.sign(claims, 'at+jwt'), token_type: tokenType, expires_in: ttl, scope };
@@ -811,8 +806,7 @@ export class Issuer {
   }
 
   private async revokeFamily(family: string): Promise<void> {
-    const store = this.options.store;
-    await store.write(() => store.revokeFamily(family, Math.floor(this.now() / 1000)));
+    await this.options.store.write((s) => s.revokeFamily(family, Math.floor(this.now() / 1000)));
     this.reloadRevoked();
   }
 
@@ -842,8 +836,7 @@ export class Issuer {
     // `openid` is the issuer's own (sign-in), as discovery's scopes_supported says: a statement may allow it.
     const scopes = new Set(['openid', ...this.options.registry().registry.apis.flatMap((a) => a.scopes)]);
     const { client, response } = await register(body, keys, scopes, this.now(), this.idTokenAlgs);
-    const store = this.options.store;
-    await store.write(() => store.addClient(client));
+    await this.options.store.write((s) => s.addClient(client));
     this.options.registered?.();
     return response;
   }
@@ -882,8 +875,7 @@ export class Issuer {
     const token = presented.form.get('token');
     if (token === null) throw new OAuthError('invalid_request', '`token` is required');
     // A refresh token revokes its whole family, with the access tokens issued in it (RFC 7009 §2.1).
-    const store = this.options.store;
-    if (await store.write(() => store.revokeRefreshFamily(sha256(token), client.id, Math.floor(this.now() / 1000)))) return this.reloadRevoked();
+    if (await this.options.store.write((s) => s.revokeRefreshFamily(sha256(token), client.id, Math.floor(this.now() / 1000)))) return this.reloadRevoked();
     const claims = await this.verify(token);
     if (claims === null || typeof claims.jti !== 'string') return;
     // Another client's token is, to this caller, as good as unknown (RFC 7009 §2.2: 200), and
@@ -891,7 +883,7 @@ export class Issuer {
     if (claims.client_id !== client.id) return;
     // What was exchanged from it goes with it: a leaked token's derived tokens are as leaked.
     const jti = claims.jti;
-    const exchanged = await store.write(() => store.revokeToken(jti, claims.exp ?? 0));
+    const exchanged = await this.options.store.write((s) => s.revokeToken(jti, claims.exp ?? 0));
     this.revoked.set(claims.jti, claims.exp ?? 0);
     if (exchanged.length > 0) this.reloadRevoked();
     // Now and then the ids of tokens expired since leave (the store's list is pruned as it is read).

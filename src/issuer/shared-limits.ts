@@ -22,9 +22,8 @@ export class SharedReplay implements Replay {
     // Held here first and at once: the same proof sent twice to this process while the store is busy is refused the second time.
     if (this.#local.check(key, lifetimeMs)) return true;
     const now = this.nowMs();
-    const store = this.store;
     try {
-      return !(await store.write(() => store.claimProof(hashed(key), Math.ceil((now + Math.max(lifetimeMs, 0)) / 1000), Math.floor(now / 1000))));
+      return !(await this.store.write((s) => s.claimProof(hashed(key), Math.ceil((now + Math.max(lifetimeMs, 0)) / 1000), Math.floor(now / 1000))));
     } catch (err: unknown) {
       // Not claimed: the same proof, sent again once the store answers, must not be refused as used.
       this.#local.forget(key);
@@ -36,8 +35,7 @@ export class SharedReplay implements Replay {
     this.#local.forget(key);
     // Not waited for: the request that held the proof has failed already. Left in the store
     // (busy past the timeout), the proof stays refused until it expires — as a used one would.
-    const store = this.store;
-    void store.write(() => store.releaseProof(hashed(key))).catch(() => {});
+    void this.store.write((s) => s.releaseProof(hashed(key))).catch(() => {});
   }
 }
 
@@ -63,8 +61,7 @@ export class SharedAttemptLimit {
   /** Counts an attempt under `key`; answers the seconds to wait when it is past the limit (0: go on). */
   async count(key: string): Promise<number> {
     const now = this.nowMs();
-    const store = this.store;
-    const { count, untilMs } = await store.write(() => store.countSignInFailure(this.keyOf(key), now, this.windowMs));
+    const { count, untilMs } = await this.store.write((s) => s.countSignInFailure(this.keyOf(key), now, this.windowMs));
     return count > this.limit ? Math.max(1, Math.ceil((untilMs - now) / 1000)) : 0;
   }
 
@@ -72,8 +69,7 @@ export class SharedAttemptLimit {
   release(key: string): void {
     // Not waited for: what the sign-in answers does not depend on it. Not taken back (the
     // store busy past the timeout), the attempt counts as a failure until its window ends.
-    const store = this.store;
-    void store.write(() => store.forgiveSignInFailure(this.keyOf(key))).catch(() => {});
+    void this.store.write((s) => s.forgiveSignInFailure(this.keyOf(key))).catch(() => {});
   }
 
   /** One table for both kinds; user names are hashed (they may be long, and need not be kept). */

@@ -308,13 +308,13 @@ export interface Store {
    */
   whenFree<T>(work: () => T): T | null;
   /**
-   * Runs `work` — one write, atomic by itself: a statement, or a transaction that begins
+   * Runs `work` on this store — one write, atomic by itself: a statement, or a transaction that begins
    * IMMEDIATE — without stopping the event loop while another connection or process holds
    * the write lock: tried at once, then again after short pauses until the busy timeout has
    * passed, when it throws SQLite's SQLITE_BUSY (answered 503). A synchronous write would wait
    * for the lock on the request thread, holding up every decision meanwhile.
    */
-  write<T>(work: () => T): Promise<T>;
+  write<T>(work: (store: Store) => T): Promise<T>;
   close(): void;
 }
 

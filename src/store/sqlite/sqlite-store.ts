@@ -628,10 +628,10 @@ export class SqliteStore implements Store {
     return tried.busy === null ? tried.value : null;
   }
 
-  async write<T>(work: () => T): Promise<T> {
+  async write<T>(work: (store: Store) => T): Promise<T> {
     const deadline = Date.now() + this.#busyTimeoutMs;
     for (let pause = 1; ; pause = Math.min(pause * 2, LOCK_PAUSE_MAX_MS)) {
-      const tried = this.#tryOnce(work);
+      const tried = this.#tryOnce(() => work(this));
       if (tried.busy === null) return tried.value;
       if (Date.now() + pause > deadline) throw tried.busy;
       await new Promise((resolve) => setTimeout(resolve, pause));
