@@ -40,12 +40,30 @@ function firstStep(request: Request, verify: VerifyToken): WithToken | { strippe
 function takeToken(request: Request & { context: Json }): { token: unknown; stripped: Request } {
   const context: Json = {};
   for (const key of Object.keys(request.context)) if (key !== 'token') context[key] = request.context[key];
-  return { token: request.context.token, stripped: { ...request, context } };
+  return { token: request.context.token, stripped: withRoot(request, 'context', context) };
+}
+
+const ROOTS = ['subject', 'action', 'resource', 'context', 'token', 'risk'] as const;
+
+/**
+ * The request with one root set, its other roots as they were. Built member by member in
+ * one order: `{ ...request, token }` took V8's slow path for the added member on every
+ * request with a token (`Runtime_DefineNamedOwnIC_Slow`, ~3% of the server's CPU under
+ * `npm run bench:http`).
+ */
+function withRoot(request: Request, root: (typeof ROOTS)[number], value: unknown): Request {
+  const out: Request = {};
+  for (const name of ROOTS) {
+    // validateRequest admits no other member; a root that is undefined is one that is absent.
+    const v = name === root ? value : request[name];
+    if (v !== undefined) out[name] = v;
+  }
+  return out;
 }
 
 function applied(stripped: Request, result: TokenResult): WithToken {
   if (!result.ok) return { request: stripped, tokenError: result.reason };
   // Without the original request there is no DPoP proof to check the key binding with.
   if (boundKey(result.claims) !== null) return { request: stripped, tokenError: 'the token is DPoP-bound: its proof can only be checked where the original request is seen (forward-auth, Envoy)' };
-  return { request: { ...stripped, token: result.claims }, tokenError: null };
+  return { request: withRoot(stripped, 'token', result.claims), tokenError: null };
 }

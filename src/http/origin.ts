@@ -1,8 +1,14 @@
-import type { FastifyRequest } from 'fastify';
+import type { IncomingHttpHeaders } from 'node:http';
 import type { Origin } from '../server/decider.js';
 import type { TrustedProxies } from '../signals/client-address.js';
 
-export type OriginOf = (request: FastifyRequest) => Origin;
+/** What of a request its origin is read from: fastify's request and Node's both have these. */
+export interface Arrived {
+  socket: { remoteAddress?: string | undefined };
+  headers: IncomingHttpHeaders;
+}
+
+export type OriginOf = (request: Arrived) => Origin;
 
 /**
  * Where an HTTP call came from: the socket's peer, or the address a trusted proxy forwarded.
