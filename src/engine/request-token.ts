@@ -1,6 +1,7 @@
 import type { Request } from '../language/eval/activation.js';
 import { tokenKey, type TokenResult, type VerifyToken } from '../tokens/verify-token.js';
 import { boundKey } from '../tokens/dpop.js';
+import { withRoot } from './request-roots.js';
 
 type Json = { [k: string]: unknown };
 const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -41,24 +42,6 @@ function takeToken(request: Request & { context: Json }): { token: unknown; stri
   const context: Json = {};
   for (const key of Object.keys(request.context)) if (key !== 'token') context[key] = request.context[key];
   return { token: request.context.token, stripped: withRoot(request, 'context', context) };
-}
-
-const ROOTS = ['subject', 'action', 'resource', 'context', 'token', 'risk'] as const;
-
-/**
- * The request with one root set, its other roots as they were. Built member by member in
- * one order: `{ ...request, token }` took V8's slow path for the added member on every
- * request with a token (`Runtime_DefineNamedOwnIC_Slow`, ~3% of the server's CPU under
- * `npm run bench:http`).
- */
-function withRoot(request: Request, root: (typeof ROOTS)[number], value: unknown): Request {
-  const out: Request = {};
-  for (const name of ROOTS) {
-    // validateRequest admits no other member; a root that is undefined is one that is absent.
-    const v = name === root ? value : request[name];
-    if (v !== undefined) out[name] = v;
-  }
-  return out;
 }
 
 function applied(stripped: Request, result: TokenResult): WithToken {
