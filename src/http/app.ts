@@ -3,8 +3,6 @@
  * `gavel serve` listens and handles signals; tests use `app.inject`.
  */
 import { randomBytes } from 'node:crypto';
-import http, { type IncomingMessage, type ServerResponse } from 'node:http';
-import https from 'node:https';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { LivePolicySet } from '../engine/live-set.js';
 import type { ReloadStatus } from '../engine/reload.js';
@@ -16,8 +14,7 @@ import type { LiveDirectory } from '../engine/directory.js';
 import { errorHandler } from './error-handler.js';
 import { ServerLog } from '../server/server-log.js';
 import { tlsServerOptions, type TlsMaterial } from '../server/tls.js';
-import { authzenRoutes, laneEvaluation } from './routes/authzen.js';
-import { evaluationLane, type Handler, type Lane } from './evaluation-lane.js';
+import { authzenRoutes } from './routes/authzen.js';
 import { decideRoutes } from './routes/decide.js';
 import { searchRoutes } from './routes/search.js';
 import type { SearchLimits } from '../engine/search.js';
@@ -112,8 +109,6 @@ const NO_ISSUERS: ForwardAuthOptions = {
 };
 
 export const DEFAULT_BODY_LIMIT = 1 << 20;
-/** Fastify's default `keepAliveTimeout`, which it would set on a server of its own making. */
-const FASTIFY_KEEP_ALIVE_MS = 72_000;
 
 const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
 
@@ -123,23 +118,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
     headersTimeout: Math.min(60_000, options.requestTimeout?.ms ?? REQUEST_TIMEOUT_MS),
     connectionsCheckingInterval: options.requestTimeout?.checkMs ?? CONNECTIONS_CHECK_MS,
   };
-  // Set once the routes are: until then (and for everything it does not take) fastify answers.
-  let lane: Lane = () => false;
-  let route: Handler = () => {};
-  const httpsOptions = options.tls ? { ...serverOptions, ...tlsServerOptions(options.tls) } : null;
   const app = Fastify({
-    // Fastify's own server, but for the evaluation's fast lane (evaluation-lane.ts) in front of its handler.
-    serverFactory: (handler) => {
-      route = handler;
-      const handle = (request: IncomingMessage, response: ServerResponse): void => {
-        if (!lane(request, response)) handler(request, response);
-      };
-      const server = httpsOptions === null ? http.createServer(serverOptions, handle) : https.createServer(httpsOptions, handle);
-      // What fastify sets on a server it makes: its keep-alive default, and the request timeout below.
-      server.keepAliveTimeout = FASTIFY_KEEP_ALIVE_MS;
-      server.requestTimeout = options.requestTimeout?.ms ?? REQUEST_TIMEOUT_MS;
-      return server;
-    },
     logger: options.logger ?? false,
     bodyLimit: options.bodyLimit ?? DEFAULT_BODY_LIMIT,
     // A decision is looked up by its request id in the path (/v1/decisions/:id, the console):
@@ -153,6 +132,8 @@ export function buildApp(options: AppOptions): FastifyInstance {
     requestTimeout: options.requestTimeout?.ms ?? REQUEST_TIMEOUT_MS,
     // Node checks the whole request's time only when the headers' own limit (60 s by default) is no longer than it.
     http: serverOptions,
+    // Node's HTTPS server takes the HTTP server's options with the TLS ones.
+    ...(options.tls ? { https: { ...serverOptions, ...tlsServerOptions(options.tls) } } : {}),
     clientErrorHandler: clientError(options.requestTimeout?.ms ?? REQUEST_TIMEOUT_MS),
     frameworkErrors: frameworkError,
     // A request on a kept-alive connection while the server stops is decided, not answered 503:
@@ -185,7 +166,6 @@ export function buildApp(options: AppOptions): FastifyInstance {
   const gateway = options.forwardAuth ?? NO_ISSUERS;
   const origin = originOf(options.proxies ?? new TrustedProxies([]), options.untrustedForwarder);
   authzenRoutes(app, options.policies, options.baseUrl ?? null, decider, gateway.verifyToken, origin);
-  lane = evaluationLane({ route: (request, response) => route(request, response), bodyLimit: options.bodyLimit ?? DEFAULT_BODY_LIMIT, open: !(options.clientKeys?.required ?? false), evaluate: laneEvaluation(options.policies, decider, gateway.verifyToken, origin), serverLog });
   searchRoutes(app, options.policies, decider, gateway.verifyToken, origin, { pageKey: options.searchPageKey ?? randomBytes(32), limits: options.searchLimits });
   decideRoutes(app, options.policies, decider, gateway.verifyToken, origin);
   forwardAuthRoutes(app, options.policies, decider, gateway, origin);

@@ -1,14 +1,8 @@
-import type { IncomingHttpHeaders } from 'node:http';
+import type { FastifyRequest } from 'fastify';
 import type { Origin } from '../server/decider.js';
 import type { TrustedProxies } from '../signals/client-address.js';
 
-/** What of a request its origin is read from: fastify's request and Node's both have these. */
-export interface Arrived {
-  socket: { remoteAddress?: string | undefined };
-  headers: IncomingHttpHeaders;
-}
-
-export type OriginOf = (request: Arrived) => Origin;
+export type OriginOf = (request: FastifyRequest) => Origin;
 
 /**
  * Where an HTTP call came from: the socket's peer, or the address a trusted proxy forwarded.

@@ -9,7 +9,6 @@ import { validateRequest } from '../../engine/validate-request.js';
 import { withRequestToken, type WithToken } from '../../engine/request-token.js';
 import type { VerifyToken } from '../../tokens/verify-token.js';
 import { SEARCH_PATHS } from './search.js';
-import type { Evaluate as LaneEvaluate } from '../evaluation-lane.js';
 import { authzenEntity, withDefaults } from '../authzen-entities.js';
 import { evaluationBody, evaluationResponse, evaluationsBody, type EvaluationsSemantic } from '../schemas/authzen.js';
 
@@ -76,18 +75,6 @@ interface BatchBody {
   context?: Json;
   evaluations?: Json[];
   options?: { evaluations_semantic?: EvaluationsSemantic; gavel_include_context?: boolean };
-}
-
-/**
- * The single evaluation as the fast lane (../evaluation-lane.ts) decides it: the route's
- * `evaluate` and answer, or `null` for a request the route must refuse (it words the 400).
- */
-export function laneEvaluation(policies: LivePolicySet, decider: Decider, verify: VerifyToken, origin: OriginOf): LaneEvaluate {
-  return (body, id, request) => {
-    const d = evaluate(policies.current, body, decider, verify, 'authzen', id, origin(request));
-    const answer = (e: Evaluated | Problems): Json | null => ('problems' in e ? null : authzenDecision(e));
-    return d instanceof Promise ? d.then(answer) : answer(d);
-  };
 }
 
 /** OpenID AuthZEN Authorization API 1.0: evaluation, evaluations, and PDP metadata. */
