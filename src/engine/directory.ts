@@ -1,5 +1,6 @@
 import type { Request } from '../language/eval/activation.js';
 import type { Entity } from '../store/store.js';
+import { withRoots } from './request-roots.js';
 
 type Json = { [k: string]: unknown };
 const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -39,7 +40,7 @@ export class Directory {
     const subject = this.entity(request.subject);
     const resource = this.entity(request.resource);
     if (subject === request.subject && resource === request.resource) return request;
-    return { ...request, subject, resource };
+    return withRoots(request, { subject, resource });
   }
 
   private entity(value: unknown): unknown {

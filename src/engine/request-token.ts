@@ -1,7 +1,7 @@
 import type { Request } from '../language/eval/activation.js';
 import { tokenKey, type TokenResult, type VerifyToken } from '../tokens/verify-token.js';
 import { boundKey } from '../tokens/dpop.js';
-import { withRoot } from './request-roots.js';
+import { withRoots } from './request-roots.js';
 
 type Json = { [k: string]: unknown };
 const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -41,12 +41,12 @@ function firstStep(request: Request, verify: VerifyToken): WithToken | { strippe
 function takeToken(request: Request & { context: Json }): { token: unknown; stripped: Request } {
   const context: Json = {};
   for (const key of Object.keys(request.context)) if (key !== 'token') context[key] = request.context[key];
-  return { token: request.context.token, stripped: withRoot(request, 'context', context) };
+  return { token: request.context.token, stripped: withRoots(request, { context }) };
 }
 
 function applied(stripped: Request, result: TokenResult): WithToken {
   if (!result.ok) return { request: stripped, tokenError: result.reason };
   // Without the original request there is no DPoP proof to check the key binding with.
   if (boundKey(result.claims) !== null) return { request: stripped, tokenError: 'the token is DPoP-bound: its proof can only be checked where the original request is seen (forward-auth, Envoy)' };
-  return { request: withRoot(stripped, 'token', result.claims), tokenError: null };
+  return { request: withRoots(stripped, { token: result.claims }), tokenError: null };
 }

@@ -10,7 +10,7 @@ import type { Request } from '../language/eval/activation.js';
 import type { Interface, Metrics } from './metrics.js';
 import type { Observed, RiskRoot, Signals } from '../signals/signals.js';
 import { ALL_SIGNALS } from '../language/compile/reads.js';
-import { withRoot } from '../engine/request-roots.js';
+import { withRoots } from '../engine/request-roots.js';
 
 /** One request decided, before it is counted and logged. */
 interface Evaluated {
@@ -51,8 +51,8 @@ const text = (v: unknown): string => (typeof v === 'string' ? v : '');
  * all — not a user's email or name that no policy looked at.
  */
 function loggedRequest(request: Request, risk: Json | null, reads: ReadonlySet<string> | null): Request {
-  let out = risk === null || Object.keys(risk).length === 0 ? request : withRoot(request, 'risk', risk);
-  if (reads !== null && !reads.has(ALL_SIGNALS) && isObject(request.token)) out = withRoot(out, 'token', keptClaims(request.token, reads));
+  let out = risk === null || Object.keys(risk).length === 0 ? request : withRoots(request, { risk });
+  if (reads !== null && !reads.has(ALL_SIGNALS) && isObject(request.token)) out = withRoots(out, { token: keptClaims(request.token, reads) });
   return out;
 }
 
@@ -148,7 +148,7 @@ export class Decider {
     if (this.signals === null || set.riskReads.size === 0) return { d: decide(set, enriched, options), risk: null, who: null };
     const who = observed(enriched, origin, where);
     const risk = this.signals.root(who, set.riskReads);
-    let d = decide(set, withRoot(enriched, 'risk', risk), options);
+    let d = decide(set, withRoots(enriched, { risk }), options);
     if (risk.errors.length > 0) d = { ...d, signal_errors: risk.errors };
     return { d, risk, who: where !== null && (set.riskReads.has('velocity') || set.riskReads.has(ALL_SIGNALS)) ? who : null };
   }
