@@ -19,6 +19,8 @@ export interface PendingAuthorization {
   /** OpenID Connect: `openid` was asked for and the client may have it. */
   openid: boolean;
   nonce: string | null;
+  /** RFC 9449 §10: the DPoP key (its JWK SHA-256 thumbprint) the code is bound to, or null. */
+  dpopJkt: string | null;
   /** How the answer goes back: in the redirect's query, or posted by the browser (OAuth 2.0 Form Post Response Mode). */
   responseMode: ResponseMode;
   csrf: string;
@@ -51,7 +53,7 @@ export function verifierMatches(verifier: string, challenge: string): boolean {
  * shown on a page, never redirected (an open redirector otherwise).
  */
 export function checkAuthorization(query: URLSearchParams, view: RegistryView, nowMs: number, userinfo: Api, idTokenAlgs: readonly string[]): PendingAuthorization | AuthorizeProblem {
-  for (const key of ['client_id', 'redirect_uri', 'response_type', 'response_mode', 'scope', 'state', 'nonce', 'prompt', 'code_challenge', 'code_challenge_method', 'resource']) {
+  for (const key of ['client_id', 'redirect_uri', 'response_type', 'response_mode', 'scope', 'state', 'nonce', 'prompt', 'code_challenge', 'code_challenge_method', 'resource', 'dpop_jkt']) {
     if (query.getAll(key).length > 1) return { kind: 'page', message: `\`${key}\` is given more than once` };
   }
   const clientId = query.get('client_id');
@@ -80,6 +82,8 @@ export function checkAuthorization(query: URLSearchParams, view: RegistryView, n
   if (challenge === null) return fail('invalid_request', 'PKCE is required: send code_challenge with code_challenge_method=S256');
   if (method !== 'S256') return fail('invalid_request', 'code_challenge_method must be S256 (plain is not accepted)');
   if (!/^[A-Za-z0-9_-]{43}$/.test(challenge)) return fail('invalid_request', 'code_challenge is not a base64url SHA-256');
+  const dpopJkt = query.get('dpop_jkt');
+  if (dpopJkt !== null && !JKT.test(dpopJkt)) return fail('invalid_request', 'dpop_jkt must be the base64url SHA-256 JWK thumbprint (RFC 7638) of the DPoP key');
   const requested = scopeList(query.get('scope') ?? '');
   const resource = query.get('resource');
   let api: Api | undefined;
@@ -102,8 +106,11 @@ export function checkAuthorization(query: URLSearchParams, view: RegistryView, n
   // Refused before the user signs in, not after: an ID token in another algorithm would be rejected by the client.
   const algProblem = openid ? idTokenAlgProblem(client, idTokenAlgs) : null;
   if (algProblem !== null) return fail('invalid_request', algProblem);
-  return { client, api, redirectUri, scopes, state, challenge, openid, nonce: query.get('nonce'), responseMode, csrf: randomBytes(24).toString('base64url'), expiresAt: nowMs + 10 * 60_000 };
+  return { client, api, redirectUri, scopes, state, challenge, openid, nonce: query.get('nonce'), dpopJkt, responseMode, csrf: randomBytes(24).toString('base64url'), expiresAt: nowMs + 10 * 60_000 };
 }
+
+/** A JWK SHA-256 thumbprint (RFC 7638), base64url: 32 bytes in 43 characters. */
+const JKT = /^[A-Za-z0-9_-]{43}$/;
 
 /** Why `client`'s ID tokens cannot be signed — the algorithm it registered is not one of `algs` — or null. */
 export function idTokenAlgProblem(client: Pick<Client, 'idTokenAlg'>, algs: readonly string[]): string | null {

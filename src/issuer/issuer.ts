@@ -407,13 +407,35 @@ export class Issuer {
     if (named.length === 0) form.set('client_id', client.id);
     // Client credentials are not authorization parameters: not kept with them.
     for (const key of ['client_secret', 'client_assertion', 'client_assertion_type']) form.delete(key);
+    const release = presented.dpop === undefined ? null : await this.pushedKey(presented.dpop, form);
     const checked = checkAuthorization(form, this.options.registry(), this.now(), this.userinfoApi, this.idTokenAlgs);
-    if ('kind' in checked) throw new OAuthError(checked.kind === 'page' ? 'invalid_request' : pushedError(checked.error), checked.kind === 'page' ? checked.message : checked.description);
+    if ('kind' in checked) {
+      // A refused request leaves its proof unremembered, as a failed grant does.
+      release?.();
+      throw new OAuthError(checked.kind === 'page' ? 'invalid_request' : pushedError(checked.error), checked.kind === 'page' ? checked.message : checked.description);
+    }
     const requestUri = `${PUSHED_PREFIX}${randomToken(24)}`;
     // Bounded per client, and a public client's (anyone may use its id) per address.
     const from = client.authMethod === 'none' ? attemptKey(origin.address ?? 'unknown') : `client:${client.id}`;
     this.pushed.add(requestUri, from, { params: form.toString(), clientId: client.id, expiresAt: this.now() + PUSHED_LIFETIME_S * 1000 }, this.now());
     return { request_uri: requestUri, expires_in: PUSHED_LIFETIME_S };
+  }
+
+  /**
+   * RFC 9449 §10.1: a DPoP proof sent with a pushed request binds the code to its key, as
+   * `dpop_jkt` does; with both, they must name the same key. The proof is checked as at the
+   * token endpoint (for this endpoint's URL) and remembered against replay.
+   */
+  private async pushedKey(dpop: string, form: URLSearchParams): Promise<() => void> {
+    const proof = await verifyProof(dpop, { method: 'POST', url: `${this.url}/oauth2/par`, replay: this.replay, releasable: true });
+    if (!proof.ok) throw new OAuthError('invalid_dpop_proof', proof.reason);
+    const named = form.getAll('dpop_jkt');
+    if (named.length === 0) form.set('dpop_jkt', proof.jkt);
+    else if (named.length === 1 && named[0] !== proof.jkt) {
+      proof.release();
+      throw new OAuthError('invalid_request', '`dpop_jkt` is not the thumbprint of the DPoP proof\'s key');
+    }
+    return proof.release;
   }
 
   /**
@@ -519,6 +541,7 @@ export class Issuer {
       nonce: p.nonce,
       authTime: Math.floor(this.now() / 1000),
       ttlCap: ttlOf(mint),
+      dpopJkt: p.dpopJkt,
     }));
     // While the code waits for the store's lock, the same form sent again gets this answer too.
     const answer = stored.then(() => back({ code }));
@@ -551,6 +574,8 @@ export class Issuer {
       if (c.clientId !== client.id) return 'the code was issued to another client';
       if (redirectUri !== c.redirectUri) return 'redirect_uri does not match the authorization request';
       if (!verifierMatches(verifier, c.challenge)) return 'code_verifier does not match the code_challenge';
+      // RFC 9449 §10: a stolen code is no use without the key the authorization request named.
+      if (c.dpopJkt != null && c.dpopJkt !== jkt) return jkt === null ? 'the code is bound to a DPoP key (dpop_jkt): send a DPoP proof by that key' : 'the DPoP proof is by another key than the authorization request\'s dpop_jkt';
       // The client's ID token algorithm may have changed since it signed in: refused while the code is still good.
       if (c.scope.split(' ').includes('openid')) {
         const algProblem = idTokenAlgProblem(client, this.idTokenAlgs);

@@ -146,6 +146,8 @@ export interface AuthCode {
   authTime?: number | null;
   /** Seconds the tokens from this code may live at most, from `@token_ttl`; `null`: no cap. */
   ttlCap?: number | null;
+  /** RFC 9449 §10: the JWK thumbprint of the DPoP key the code is bound to; `null`: not bound. */
+  dpopJkt?: string | null;
 }
 
 export interface RefreshToken {

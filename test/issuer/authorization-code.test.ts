@@ -2,7 +2,7 @@ import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { decodeJwt, decodeProtectedHeader, exportJWK, generateKeyPair, SignJWT } from 'jose';
+import { calculateJwkThumbprint, decodeJwt, decodeProtectedHeader, exportJWK, generateKeyPair, SignJWT } from 'jose';
 import * as oidc from 'openid-client';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -681,6 +681,58 @@ describe('authorization code with PKCE, in a real browser', () => {
     expect(await token({ grant_type: 'refresh_token', refresh_token: bound.body.refresh_token! })).toMatchObject({ status: 400, body: { error: 'invalid_grant', error_description: expect.stringContaining('DPoP-bound') } });
     expect(await token({ grant_type: 'refresh_token', refresh_token: bound.body.refresh_token! }, await proof())).toMatchObject({ status: 200, body: { token_type: 'DPoP' } });
   });
+
+  test('dpop_jkt binds the code to a DPoP key (RFC 9449 §10): without a proof, or with another key, it is invalid_grant and survives; openid-client redeems it with its key', async () => {
+    const config = await oidc.discovery(new URL(server.url), SPA, undefined, oidc.None(), { execute: [oidc.allowInsecureRequests], algorithm: 'oauth2' });
+    const keys = await generateKeyPair('ES256', { extractable: true });
+    const jkt = await calculateJwkThumbprint(await exportJWK(keys.publicKey), 'sha256');
+    const verifier = oidc.randomPKCECodeVerifier();
+    const url = oidc.buildAuthorizationUrl(config, { redirect_uri: REDIRECT, scope: 'invoice:read', resource: API, code_challenge: await oidc.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256', dpop_jkt: jkt });
+    const callback = await signIn(url);
+    const redeem = async (dpop?: string) => {
+      const r = await fetch(`${server.url}/oauth2/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', ...(dpop === undefined ? {} : { dpop }) }, body: new URLSearchParams({ client_id: SPA, grant_type: 'authorization_code', code: callback.searchParams.get('code')!, code_verifier: verifier, redirect_uri: REDIRECT }) });
+      return { status: r.status, body: (await r.json()) as Record<string, string> };
+    };
+    // Someone who stole the code and the verifier, but not the key.
+    expect(await redeem()).toMatchObject({ status: 400, body: { error: 'invalid_grant', error_description: expect.stringContaining('bound to a DPoP key') } });
+    const stranger = await generateKeyPair('ES256');
+    const strangerProof = await new SignJWT({ htm: 'POST', htu: `${server.url}/oauth2/token`, jti: crypto.randomUUID(), iat: Math.floor(Date.now() / 1000) }).setProtectedHeader({ alg: 'ES256', typ: 'dpop+jwt', jwk: await exportJWK(stranger.publicKey) }).sign(stranger.privateKey);
+    expect(await redeem(strangerProof)).toMatchObject({ status: 400, body: { error: 'invalid_grant', error_description: expect.stringContaining('another key') } });
+    const tokens = await oidc.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier }, undefined, { DPoP: oidc.getDPoPHandle(config, keys) });
+    expect(tokens.token_type).toBe('dpop');
+    expect(decodeJwt(tokens.access_token).cnf).toEqual({ jkt });
+  }, 30_000);
+
+  test('a pushed request with a DPoP proof binds its code to the proof\'s key (RFC 9449 §10.1); a dpop_jkt that names another key, or a malformed one, is refused', async () => {
+    const config = await oidc.discovery(new URL(server.url), SPA, undefined, oidc.None(), { execute: [oidc.allowInsecureRequests], algorithm: 'oauth2' });
+    const keys = await generateKeyPair('ES256', { extractable: true });
+    const dpop = oidc.getDPoPHandle(config, keys);
+    const verifier = oidc.randomPKCECodeVerifier();
+    const params = { redirect_uri: REDIRECT, scope: 'invoice:read', resource: API, code_challenge: await oidc.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256' };
+    // openid-client sends the proof to the PAR endpoint itself.
+    const url = await oidc.buildAuthorizationUrlWithPAR(config, params, { DPoP: dpop });
+    const callback = await signIn(url);
+    const plain = await fetch(`${server.url}/oauth2/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ client_id: SPA, grant_type: 'authorization_code', code: callback.searchParams.get('code')!, code_verifier: verifier, redirect_uri: REDIRECT }) });
+    expect([plain.status, ((await plain.json()) as { error: string }).error]).toEqual([400, 'invalid_grant']);
+    const tokens = await oidc.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier }, undefined, { DPoP: dpop });
+    expect(decodeJwt(tokens.access_token).cnf).toEqual({ jkt: await calculateJwkThumbprint(await exportJWK(keys.publicKey), 'sha256') });
+    // A proof and a dpop_jkt for two different keys: which one the code would be bound to is unclear, so neither.
+    const other = await calculateJwkThumbprint(await exportJWK((await generateKeyPair('ES256')).publicKey), 'sha256');
+    const proof = await new SignJWT({ htm: 'POST', htu: `${server.url}/oauth2/par`, jti: crypto.randomUUID(), iat: Math.floor(Date.now() / 1000) }).setProtectedHeader({ alg: 'ES256', typ: 'dpop+jwt', jwk: await exportJWK(keys.publicKey) }).sign(keys.privateKey);
+    const push = (form: Record<string, string>, headers: Record<string, string> = {}) =>
+      fetch(`${server.url}/oauth2/par`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers }, body: new URLSearchParams({ client_id: SPA, response_type: 'code', ...params, ...form }) }).then(async (r) => [r.status, await r.json()] as const);
+    expect(await push({ dpop_jkt: other }, { dpop: proof })).toEqual([400, { error: 'invalid_request', error_description: expect.stringContaining('dpop_jkt') }]);
+    // The refused push did not use the proof up: it binds the next one.
+    expect(await push({}, { dpop: proof })).toEqual([201, expect.objectContaining({ request_uri: expect.any(String) })]);
+    // A proof for another endpoint is not a proof for this one.
+    const forToken = await new SignJWT({ htm: 'POST', htu: `${server.url}/oauth2/token`, jti: crypto.randomUUID(), iat: Math.floor(Date.now() / 1000) }).setProtectedHeader({ alg: 'ES256', typ: 'dpop+jwt', jwk: await exportJWK(keys.publicKey) }).sign(keys.privateKey);
+    expect(await push({}, { dpop: forToken })).toEqual([400, expect.objectContaining({ error: 'invalid_dpop_proof' })]);
+    expect(await push({ dpop_jkt: 'not-a-thumbprint' })).toEqual([400, { error: 'invalid_request', error_description: expect.stringContaining('dpop_jkt must be') }]);
+    // At the authorization endpoint a malformed dpop_jkt goes back to the client, as any bad parameter after a good redirect_uri.
+    const sent = await fetch(oidc.buildAuthorizationUrl(config, { ...params, dpop_jkt: 'x' }), { redirect: 'manual' });
+    expect(sent.status).toBe(302);
+    expect(new URL(sent.headers.get('location')!).searchParams.get('error')).toBe('invalid_request');
+  }, 30_000);
 
   test('guessing passwords: past 10 failures a minute from an address, or 20 for a user name, the password is not even checked', async () => {
     const { url } = await start();

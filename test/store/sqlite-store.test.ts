@@ -80,6 +80,7 @@ describe('the SQLite store', () => {
       { version: 21, name: 'issuer: which access token each exchanged one came from, so that revoking a token revokes what was exchanged from it' },
       { version: 22, name: 'issuer: used DPoP proofs and client assertions, and failed sign-ins, shared by every process serving the store' },
       { version: 23, name: 'issuer: revoked token families, so that what is issued into one after its revocation is revoked too' },
+      { version: 24, name: 'issuer: codes bound to a DPoP key (dpop_jkt)' },
     ]);
     db.close();
   });

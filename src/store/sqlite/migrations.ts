@@ -371,4 +371,13 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX revoked_families_expires ON revoked_families (expires_at);
     `,
   },
+  {
+    version: 24,
+    name: 'issuer: codes bound to a DPoP key (dpop_jkt)',
+    // RFC 9449 §10: the authorization request names the key (or its pushed request carries a
+    // proof), and only a token request with a proof by that key may redeem the code.
+    sql: `
+      ALTER TABLE auth_codes ADD COLUMN dpop_jkt TEXT;
+    `,
+  },
 ];

@@ -718,8 +718,8 @@ export class SqliteStore implements Store {
 
   saveCode(c: AuthCode): void {
     this.db
-      .prepare('INSERT INTO auth_codes (hash, client_id, redirect_uri, challenge, subject, scope, audience, expires_at, nonce, auth_time, ttl_cap) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
-      .run(c.hash, c.clientId, c.redirectUri, c.challenge, c.subject, c.scope, c.audience, c.expiresAt, c.nonce ?? null, c.authTime ?? null, c.ttlCap ?? null);
+      .prepare('INSERT INTO auth_codes (hash, client_id, redirect_uri, challenge, subject, scope, audience, expires_at, nonce, auth_time, ttl_cap, dpop_jkt) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
+      .run(c.hash, c.clientId, c.redirectUri, c.challenge, c.subject, c.scope, c.audience, c.expiresAt, c.nonce ?? null, c.authTime ?? null, c.ttlCap ?? null, c.dpopJkt ?? null);
   }
 
   useCode(hash: string, now: number, check: (code: AuthCode) => string | null = () => null, owner?: string, family: string | null = null): CodeUse {
@@ -730,7 +730,7 @@ export class SqliteStore implements Store {
       if (row === undefined || (owner !== undefined && row.client_id !== owner)) return { kind: 'unknown' };
       if (row.used_at !== null) return { kind: 'reused', family: row.family };
       if (row.expires_at < now) return { kind: 'expired' };
-      const code: AuthCode = { hash, clientId: row.client_id, redirectUri: row.redirect_uri, challenge: row.challenge, subject: row.subject, scope: row.scope, audience: row.audience, expiresAt: row.expires_at, nonce: row.nonce, authTime: row.auth_time, ttlCap: row.ttl_cap };
+      const code: AuthCode = { hash, clientId: row.client_id, redirectUri: row.redirect_uri, challenge: row.challenge, subject: row.subject, scope: row.scope, audience: row.audience, expiresAt: row.expires_at, nonce: row.nonce, authTime: row.auth_time, ttlCap: row.ttl_cap, dpopJkt: row.dpop_jkt };
       const reason = check(code);
       if (reason !== null) return { kind: 'refused', reason };
       // Used and tied to the family it starts in one step: a replay after this revokes that family.
@@ -1035,6 +1035,7 @@ interface CodeRow {
   nonce: string | null;
   auth_time: number | null;
   ttl_cap: number | null;
+  dpop_jkt: string | null;
 }
 
 function refreshOf(hash: string, row: RefreshRow): RefreshToken {
