@@ -33,9 +33,10 @@ export function flags<T extends ParseArgsConfig>(config: T): ReturnType<typeof p
 
 /** For `Unknown option '--htp'`: ` (did you mean --http?)` when one option is that close. */
 function didYouMean(message: string, options: readonly string[]): string {
-  const unknown = /^Unknown option '--([\w-]+)'/.exec(message)?.[1];
-  const meant = unknown === undefined ? null : suggest(unknown, options);
-  return meant === null ? '' : ` (did you mean --${meant}?)`;
+  const unknown = /^Unknown option '(-[\w-]+)'/.exec(message)?.[1];
+  if (unknown === undefined) return '';
+  const meant = unknown.startsWith('--') ? suggest(unknown.slice(2), options) : null;
+  return meant === null ? ' (--help lists the options)' : ` (did you mean --${meant}?)`;
 }
 
 function oneLine(message: string): string {

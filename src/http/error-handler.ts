@@ -72,7 +72,16 @@ function handle(err: FastifyError, request: FastifyRequest, reply: FastifyReply,
     return;
   }
   const error = status === 413 ? 'payload_too_large' : status === 404 ? 'not_found' : 'invalid_request';
-  void reply.status(status).send({ error, message: err.message });
+  // fastify says only "Request body is too large": the caller needs the limit to fit under it.
+  const message = err.code === 'FST_ERR_CTP_BODY_TOO_LARGE' ? `the request body is larger than this route takes (${sizeOf(request.routeOptions.bodyLimit)})` : err.message;
+  void reply.status(status).send({ error, message });
+}
+
+/** 1048576 → "1 MiB"; a limit that is no whole number of KiB or MiB in bytes. */
+function sizeOf(bytes: number | undefined): string {
+  if (bytes === undefined) return 'its limit';
+  if (bytes % 1_048_576 === 0) return `${bytes / 1_048_576} MiB`;
+  return bytes % 1024 === 0 ? `${bytes / 1024} KiB` : `${bytes} bytes`;
 }
 
 const TYPE_NAMES: Record<string, string> = { object: 'a JSON object', array: 'a JSON array', string: 'a string', integer: 'an integer', number: 'a number', boolean: 'true or false' };

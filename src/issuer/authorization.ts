@@ -53,7 +53,7 @@ export function verifierMatches(verifier: string, challenge: string): boolean {
  * shown on a page, never redirected (an open redirector otherwise).
  */
 export function checkAuthorization(query: URLSearchParams, view: RegistryView, nowMs: number, userinfo: Api, idTokenAlgs: readonly string[]): PendingAuthorization | AuthorizeProblem {
-  for (const key of ['client_id', 'redirect_uri', 'response_type', 'response_mode', 'scope', 'state', 'nonce', 'prompt', 'code_challenge', 'code_challenge_method', 'resource', 'dpop_jkt']) {
+  for (const key of ['client_id', 'redirect_uri', 'response_type', 'response_mode', 'scope', 'state', 'nonce', 'prompt', 'code_challenge', 'code_challenge_method', 'resource', 'dpop_jkt', 'request', 'request_uri']) {
     if (query.getAll(key).length > 1) return { kind: 'page', message: `\`${key}\` is given more than once` };
   }
   const clientId = query.get('client_id');

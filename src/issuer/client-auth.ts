@@ -6,6 +6,14 @@ import { OAuthError } from './oauth-error.js';
 
 /** How long a client assertion may have lived, or may still live when it has no `iat`. */
 const ASSERTION_MAX_AGE_S = 300;
+/** How far a client's clock may be ahead or behind: as for the bearer tokens Gavel verifies. */
+const ASSERTION_SKEW_S = 30;
+/**
+ * The `typ` a client assertion may have: none, the generic JWT, or the explicit type of
+ * draft-ietf-oauth-rfc7523bis. Another one (`at+jwt`, `dpop+jwt`, an ID token's) is a JWT made
+ * for something else, which must not pass as a client's credentials.
+ */
+const ASSERTION_TYPES = new Set(['jwt', 'client-authentication+jwt']);
 
 export interface Presented {
   /** The Authorization header, if any. */
@@ -106,18 +114,21 @@ export async function authenticateAssertion(presented: Presented, lookup: (id: s
   let jti: string;
   let lifetimeMs: number;
   try {
-    const { payload } = await jwtVerify(assertion, createLocalJWKSet(client.jwks as unknown as JSONWebKeySet), {
+    const { payload, protectedHeader } = await jwtVerify(assertion, createLocalJWKSet(client.jwks as unknown as JSONWebKeySet), {
       issuer: client.id,
       subject: client.id,
       audience: audiences,
       algorithms: ASSERTION_ALGS,
       requiredClaims: ['exp', 'jti'],
       currentDate: new Date(nowMs),
+      clockTolerance: ASSERTION_SKEW_S,
     });
+    const typ = protectedHeader.typ?.toLowerCase().replace(/^application\//, '');
+    if (typ !== undefined && !ASSERTION_TYPES.has(typ)) throw new Error('a JWT of another type');
     // Fresh: made within five minutes, or — without `iat`, which RFC 7523 §3 leaves optional —
     // expiring within five minutes, so an assertion never lives long either way.
     const now = nowMs / 1000;
-    const fresh = typeof payload.iat === 'number' ? payload.iat <= now && now - payload.iat <= ASSERTION_MAX_AGE_S : payload.iat === undefined && payload.exp! - now <= ASSERTION_MAX_AGE_S;
+    const fresh = typeof payload.iat === 'number' ? payload.iat <= now + ASSERTION_SKEW_S && now - payload.iat <= ASSERTION_MAX_AGE_S : payload.iat === undefined && payload.exp! - now <= ASSERTION_MAX_AGE_S;
     if (!fresh || typeof payload.jti !== 'string') throw new Error('stale, or no jti');
     [jti, lifetimeMs] = [payload.jti, (payload.exp ?? 0) * 1000 + 60_000 - nowMs];
   } catch {

@@ -296,7 +296,7 @@ export class Issuer {
     if (grant === 'authorization_code') return this.codeGrant(client, form, origin, requestId, jkt);
     if (grant === 'refresh_token') return this.refreshGrant(client, form, origin, requestId, jkt);
     const requested = form.get('scope');
-    const api = this.audience(form.get('resource') ?? form.get('audience'), requested, client);
+    const api = this.audience(targetOf(form), requested, client);
     const wanted = requested === null ? client.scopes.filter((s) => api.scopes.includes(s)) : scopeList(requested);
     const candidates = wanted.filter((s) => client.scopes.includes(s) && api.scopes.includes(s));
     if (candidates.length === 0) throw new OAuthError('invalid_scope', requested === null ? `client \`${client.id}\` has no scopes of ${api.identifier}` : `none of the requested scopes is allowed to client \`${client.id}\` for ${api.identifier}`);
@@ -320,7 +320,7 @@ export class Issuer {
     return `the grant is for ${audience}, not \`${resource}\``;
   }
 
-  /** RFC 8707 `resource` (or `audience`): a registered API; without one, the only API the scopes point to. */
+  /** RFC 8707 `resource` (or RFC 8693 `audience`): a registered API; without one, the only API the scopes point to. */
   private audience(resource: string | null, requested: string | null, client: Client): Api {
     const view = this.options.registry();
     if (resource !== null) {
@@ -444,6 +444,7 @@ export class Issuer {
    * then ignored but `client_id`, which must be the pusher's. A string says why neither.
    */
   private pushedParams(query: URLSearchParams): URLSearchParams | string {
+    if (query.getAll('request_uri').length > 1 || query.getAll('client_id').length > 1) return '`request_uri` or `client_id` is given more than once';
     const uri = query.get('request_uri');
     // Said on a page, not sent to the redirect_uri: unpushed, that is the unchecked query's.
     if (this.options.requirePushedAuthorizationRequests === true && (uri === null || !uri.startsWith(PUSHED_PREFIX))) return 'this server takes authorization requests only through its pushed_authorization_request_endpoint (RFC 9126): the application must push the request first';
@@ -754,7 +755,7 @@ export class Issuer {
     const wanted = requested === null ? held : scopeList(requested);
     const beyond = wanted.filter((x) => !held.includes(x));
     if (beyond.length > 0) throw new OAuthError('invalid_scope', `the subject token does not hold ${beyond.join(', ')}: an exchange cannot widen scope`);
-    const api = this.audience(form.get('resource') ?? form.get('audience'), wanted.join(' '), client);
+    const api = this.audience(targetOf(form), wanted.join(' '), client);
     // Whose token it is, by the registry (user and client ids never coincide): `sub` equal to
     // `client_id` marks only a client's first token — one it exchanged already names the
     // exchanging client in `client_id`, and must not turn its client subject into a user.
@@ -872,8 +873,7 @@ export class Issuer {
     const caller = await this.authenticate(presented, origin);
     // A public client proves nothing about itself: it may not look into tokens.
     if (caller.authMethod === 'none') throw new OAuthError('invalid_client', 'introspection needs an authenticated client', 401);
-    const token = presented.form.get('token');
-    if (token === null) throw new OAuthError('invalid_request', '`token` is required');
+    const token = onlyToken(presented.form);
     const claims = await this.verify(token);
     if (claims === null) {
       // A refresh token (RFC 7662 §2.1 covers them): its own client's to look into, no one else's.
@@ -898,8 +898,7 @@ export class Issuer {
   /** RFC 7009: revokes a token the caller was issued; unknown or invalid tokens are fine (200). */
   async revoke(presented: Presented, origin: Origin): Promise<void> {
     const client = await this.authenticate(presented, origin);
-    const token = presented.form.get('token');
-    if (token === null) throw new OAuthError('invalid_request', '`token` is required');
+    const token = onlyToken(presented.form);
     // A refresh token revokes its whole family, with the access tokens issued in it (RFC 7009 §2.1).
     if (await this.options.store.write((s) => s.revokeRefreshFamily(sha256(token), client.id, Math.floor(this.now() / 1000)))) return this.reloadRevoked();
     const claims = await this.verify(token);
@@ -962,3 +961,27 @@ function pushedError(error: string): OAuthErrorCode {
 
 /** A grant whose code, refresh token or subject token was revoked while it was being issued. */
 const revokedMeanwhile = (): OAuthError => new OAuthError('invalid_grant', 'the grant was revoked while this token was being issued');
+
+/**
+ * The API a token request names: RFC 8707 `resource` or RFC 8693 `audience`. A token is for
+ * one API, so with both they must name the same one — else one of them would be dropped
+ * without a word, and the client would hold a token for a target it did not ask for.
+ */
+function targetOf(form: URLSearchParams): string | null {
+  const resource = form.get('resource');
+  const audience = form.get('audience');
+  if (resource !== null && audience !== null && resource !== audience) throw new OAuthError('invalid_target', '`resource` and `audience` name different targets: a token is for one API');
+  return resource ?? audience;
+}
+
+/**
+ * The `token` of an introspection or revocation request. RFC 6749 §3.1: no parameter is sent
+ * twice — with `token=A&token=B` one reader (Gavel) would take A and another (a proxy, a WAF,
+ * an audit log) B, and a revocation would answer 200 for a token it left live.
+ */
+function onlyToken(form: URLSearchParams): string {
+  for (const key of new Set(form.keys())) if (form.getAll(key).length > 1) throw new OAuthError('invalid_request', `\`${key}\` is given more than once`);
+  const token = form.get('token');
+  if (token === null) throw new OAuthError('invalid_request', '`token` is required');
+  return token;
+}

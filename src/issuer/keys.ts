@@ -110,6 +110,11 @@ export class KeyRing {
     return this.current(this.signingAlg).kid;
   }
 
+  /** Every key that signs now, one per algorithm in use: `kid (ES256), kid (RS256)`. */
+  get signingKids(): string {
+    return this.inUse.map((alg) => `${this.current(alg).kid} (${alg})`).join(', ');
+  }
+
   private async generate(store: Store, secret: string, alg: SigningAlgorithm): Promise<LoadedKey> {
     const pair = await generateKeyPair(alg, { extractable: true, ...(alg === 'EdDSA' ? { crv: 'Ed25519' } : alg === 'RS256' ? { modulusLength: 2048 } : {}) });
     const publicJwk = await exportJWK(pair.publicKey);

@@ -177,6 +177,9 @@ export type ProofResult = { ok: true; jkt: string; release: () => void } | { ok:
 function withoutQuery(url: string): string | null {
   try {
     const u = new URL(url);
+    // User info is part of the URI RFC 3986 compares, and no request target has it: a proof
+    // naming some is not for this request (rebuilt from `host` below, it would have matched).
+    if (u.username !== '' || u.password !== '') return null;
     const path = u.pathname.replace(/%([0-9A-Fa-f]{2})/g, (_, hex: string) => {
       const c = String.fromCharCode(parseInt(hex, 16));
       return /[A-Za-z0-9\-._~]/.test(c) ? c : `%${hex.toUpperCase()}`;

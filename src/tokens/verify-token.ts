@@ -78,7 +78,7 @@ export function createTokenVerifier(issuers: readonly TrustedIssuer[], options: 
       // Only to pick the issuer's keys; nothing of it is trusted before the signature is.
       unverified = decodeJwt(token);
     } catch {
-      return { ok: false, reason: 'not a JWT' };
+      return { ok: false, reason: 'token is not a JWT: its header and payload must be base64url-encoded JSON' };
     }
     const trusted = typeof unverified.iss === 'string' ? byIssuer.get(unverified.iss) : undefined;
     if (trusted === undefined) return { ok: false, reason: typeof unverified.iss === 'string' ? `issuer \`${clip(unverified.iss, 200)}\` is not trusted` : 'the token names no issuer (`iss`)' };

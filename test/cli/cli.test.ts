@@ -95,8 +95,7 @@ describe('gavel check', () => {
     expect((await gavel(['check', '--policies', 'nowhere'], { cwd: cwd() })).code).toBe(2);
     const r = await gavel(['check', '--bogus'], { cwd: cwd() });
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain("Unknown option '--bogus'");
-    expect(r.stderr).not.toContain('did you mean');
+    expect(r.stderr.trim()).toBe("gavel check: Unknown option '--bogus' (--help lists the options)");
   });
 
   test('a mistyped flag or command names the one meant', async () => {

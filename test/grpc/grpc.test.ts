@@ -140,7 +140,7 @@ describe('gavel.v1.DecisionService', () => {
     const expired = await sign({ scope: 'doc:peek', exp: Math.floor(Date.now() / 1000) - 3600 });
     expect(await call(DecisionService, 'decide', DecideRequestSchema, { ...peek, context: { token: expired } })).toMatchObject({ decision: false, tokenError: 'token expired' });
     const batch = (await call(DecisionService, 'decideBatch', DecideBatchRequestSchema, { requests: [{ ...peek, context: { token } }, { ...peek, context: { token: 'not-a-jwt' } }] })) as unknown as { decisions: { decision: boolean; tokenError: string }[] };
-    expect(batch.decisions.map((d) => [d.decision, d.tokenError])).toEqual([[true, ''], [false, 'not a JWT']]);
+    expect(batch.decisions.map((d) => [d.decision, d.tokenError])).toEqual([[true, ''], [false, 'token is not a JWT: its header and payload must be base64url-encoded JSON']]);
     expect(JSON.stringify(records())).not.toContain(token);
   });
 

@@ -234,6 +234,20 @@ describe('client_credentials through openid-client', () => {
     expect(await oidc.tokenIntrospection(await discover(REPORTING.id, REPORTING.secret), token)).toMatchObject({ active: true });
   });
 
+  test('a token given twice (RFC 6749 §3.1) is invalid_request at revocation and introspection: neither answers for one of the two', async () => {
+    const config = await discover(REPORTING.id, REPORTING.secret);
+    const { access_token: token } = await oidc.clientCredentialsGrant(config, { scope: 'invoice:read' });
+    for (const endpoint of ['revoke', 'introspect']) {
+      const r = await fetch(`${server.url}/oauth2/${endpoint}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from(`${REPORTING.id}:${REPORTING.secret}`).toString('base64')}` },
+        body: `token=garbage&token=${token}`,
+      });
+      expect([endpoint, r.status, await r.json()]).toEqual([endpoint, 400, { error: 'invalid_request', error_description: '`token` is given more than once' }]);
+    }
+    expect(await oidc.tokenIntrospection(config, token)).toMatchObject({ active: true });
+  });
+
   test('a revocation the store cannot take now (a lock held elsewhere past the busy timeout) is 503 temporarily_unavailable with Retry-After; the token stays active', async () => {
     const config = await discover(REPORTING.id, REPORTING.secret);
     const { access_token: token } = await oidc.clientCredentialsGrant(config, { scope: 'invoice:read' });

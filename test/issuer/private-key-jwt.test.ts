@@ -1,4 +1,4 @@
-import { exportJWK, generateKeyPair, SignJWT, type CryptoKey } from 'jose';
+import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from 'jose';
 import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { issuerServer, type IssuerServer } from './issuer-server.js';
@@ -7,29 +7,33 @@ import { issuerServer, type IssuerServer } from './issuer-server.js';
 let issuer: IssuerServer;
 let server: IssuerServer['server'];
 let key: CryptoKey;
+let publicJwk: JWK;
+
+const registry = () => ({
+  apis: [{ identifier: 'https://api.example.com', scopes: ['invoice:read'] }],
+  clients: [{ id: 'signer', token_endpoint_auth_method: 'private_key_jwt', jwks: { keys: [{ ...publicJwk, kid: 's1', alg: 'ES256' }] }, scopes: ['invoice:read'] }],
+});
 
 beforeAll(async () => {
   const pair = await generateKeyPair('ES256');
   key = pair.privateKey;
-  issuer = await issuerServer({
-    apis: [{ identifier: 'https://api.example.com', scopes: ['invoice:read'] }],
-    clients: [{ id: 'signer', token_endpoint_auth_method: 'private_key_jwt', jwks: { keys: [{ ...(await exportJWK(pair.publicKey)), kid: 's1', alg: 'ES256' }] }, scopes: ['invoice:read'] }],
-  });
+  publicJwk = await exportJWK(pair.publicKey);
+  issuer = await issuerServer(registry());
   server = issuer.server;
 });
 
 afterAll(() => issuer.stop());
 
-const form = (assertion: string) =>
-  fetch(`${server.url}/oauth2/token`, {
+const form = (assertion: string, at = server.url) =>
+  fetch(`${at}/oauth2/token`, {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
     body: new URLSearchParams({ grant_type: 'client_credentials', client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer', client_assertion: assertion }),
   });
 
-const assertion = (claims: Record<string, unknown> = {}, signWith: CryptoKey = key) => {
+const assertion = (claims: Record<string, unknown> = {}, signWith: CryptoKey = key, typ?: string, at = server.url) => {
   const now = Math.floor(Date.now() / 1000);
-  return new SignJWT({ iss: 'signer', sub: 'signer', aud: server.url, jti: crypto.randomUUID(), iat: now, exp: now + 120, ...claims }).setProtectedHeader({ alg: 'ES256', kid: 's1' }).sign(signWith);
+  return new SignJWT({ iss: 'signer', sub: 'signer', aud: at, jti: crypto.randomUUID(), iat: now, exp: now + 120, ...claims }).setProtectedHeader({ alg: 'ES256', kid: 's1', ...(typ === undefined ? {} : { typ }) }).sign(signWith);
 };
 
 describe('private_key_jwt', () => {
@@ -89,6 +93,22 @@ describe('private_key_jwt', () => {
     expect(known).toEqual(unknown);
     expect(known).toEqual([401, { error: 'invalid_client', error_description: 'unknown client or wrong key' }]);
   });
+
+  // On a server of its own: the other tests' failures count towards the example policies'
+  // brute-force limit (more than 10 a minute from an address mint nothing).
+  test('a JWT typed for something else (an access token, a DPoP proof) is not a client assertion; untyped, JWT and the explicit client-authentication+jwt are; a clock 20 s ahead is tolerated', async () => {
+    const own = await issuerServer(registry());
+    try {
+      const at = own.server.url;
+      for (const typ of [undefined, 'JWT', 'client-authentication+jwt', 'application/client-authentication+jwt']) expect((await form(await assertion({}, key, typ, at), at)).status, String(typ)).toBe(200);
+      const now = Math.floor(Date.now() / 1000);
+      // A client whose clock runs a little ahead is not locked out: 30 s, as for bearer tokens.
+      expect((await form(await assertion({ iat: now + 20, exp: now + 140 }, key, undefined, at), at)).status).toBe(200);
+      for (const typ of ['at+jwt', 'dpop+jwt', 'application/at+jwt']) expect((await form(await assertion({}, key, typ, at), at)).status, typ).toBe(401);
+    } finally {
+      own.stop();
+    }
+  }, 30_000);
 
   test('issuer.accept_token_endpoint_audience lets older clients name the token endpoint as the audience', async () => {
     const pair = await generateKeyPair('ES256');

@@ -136,6 +136,14 @@ describe('token exchange', () => {
     await expect(oidc.genericGrantRequest(service, EXCHANGE, body)).rejects.toMatchObject({ error: 'invalid_target' });
   });
 
+  test('resource and audience together must name the same API: else invalid_target, never a token for one of them', async () => {
+    const service = await discover('invoice-service');
+    const exchange = async (target: Record<string, string>) => oidc.genericGrantRequest(service, EXCHANGE, { subject_token: await frontendToken(), subject_token_type: ACCESS, ...target });
+    await expect(exchange({ resource: 'https://archive.example.com', audience: 'https://nowhere.example.com' })).rejects.toMatchObject({ error: 'invalid_target', error_description: expect.stringContaining('name different targets') });
+    await expect(exchange({ resource: 'https://archive.example.com', audience: 'https://invoices.example.com' })).rejects.toMatchObject({ error: 'invalid_target' });
+    expect(decodeJwt((await exchange({ resource: 'https://archive.example.com', audience: 'https://archive.example.com' })).access_token).aud).toBe('https://archive.example.com');
+  });
+
   test('an exchange cannot widen scope', async () => {
     const subject = await frontendToken();
     await expect(

@@ -145,5 +145,8 @@ describe('the URL a DPoP proof is for (htu)', () => {
     // A reserved character encoded is not the character: `%2F` is not a path separator.
     expect(await verdict('https://issuer.test/oauth2%2Ftoken')).toBe(false);
     expect(await verdict('https://issuer.test/oauth2/tokens')).toBe(false);
+    // User info is part of the URI compared, and no request target carries it.
+    expect(await verdict('https://user:pw@issuer.test/oauth2/token')).toBe(false);
+    expect(await verdict('https://user@issuer.test/oauth2/token')).toBe(false);
   });
 });

@@ -56,8 +56,11 @@ Serves decisions over HTTP for the policies in DIR (default ./policies):
   POST /access/v1/evaluation, /access/v1/evaluations   OpenID AuthZEN 1.0
   GET  /.well-known/authzen-configuration
   POST /v1/decide[?explain=true], /v1/decide/batch    Gavel's native API
+  POST /access/v1/search/{subject,resource,action}    AuthZEN search
   ANY  /v1/forward-auth                                nginx auth_request, Caddy, Traefik
+  ANY  /v1/forward-auth/envoy/…                        Envoy's HTTP ext_authz service
   GET  /healthz, /readyz, /metrics
+  admin (with an admin key): /v1/decisions, /v1/apply, /v1/reload, /v1/policies, /v1/affects, /v1/whatif
   GET  /console                                       the web console (docs/console.md), with an admin key
   the token issuer: /oauth2/token, /oauth2/authorize, /oauth2/jwks, … (docs/issuer.md)
 gRPC: gavel.v1.DecisionService, Envoy ext_authz Authorization/Check, grpc.health.v1
@@ -323,7 +326,7 @@ async function serveUntilStopped(argv: string[], io: CliIo, osSignals: ServeSign
     say.info(`directory and registry reloaded (${count(directory.current.size - r.users.length, 'entity', 'entities')}, ${count(r.apis.length, 'API')}, ${count(r.clients.length, 'client')}, ${count(r.users.length, 'user')})`);
     // A key added by `gavel keys rotate` signs from now on.
     keys.refresh(store, secret).then(
-      (added) => added && say.info(`signing with key ${keys.signingKid}`),
+      (added) => added && say.info(`signing with ${keys.signingKids}`),
       (err: unknown) => say.error(`cannot read the signing keys again: ${err instanceof Error ? err.message : String(err)}`),
     );
   };
