@@ -25,8 +25,6 @@ export interface PendingAuthorization {
   responseMode: ResponseMode;
   csrf: string;
   expiresAt: number;
-  /** Sign-in attempts so far. */
-  attempts?: number;
 }
 
 export type ResponseMode = 'query' | 'form_post';

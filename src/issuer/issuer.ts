@@ -5,6 +5,8 @@ import { steadyNow } from '../tokens/clock.js';
 import { attemptKey } from '../server/attempt-limit.js';
 import { SharedAttemptLimit, SharedReplay } from './shared-limits.js';
 import { PendingSignIns } from './pending-sign-ins.js';
+import { SealedState } from './sealed-state.js';
+import { openSignIn, sealSignIn, signInId, type SignIn } from './sign-in-state.js';
 import type { LivePolicySet } from '../engine/live-set.js';
 import type { Decider, Origin } from '../server/decider.js';
 import type { Velocity } from '../signals/velocity.js';
@@ -49,14 +51,39 @@ const answerTo = (to: string, mode: ResponseMode, params: Record<string, string 
 
 const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
 const ACCESS_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token';
-/** Sign-ins waiting for a user at once, in all and from one client address (generous: a company's users may share one NAT address). */
-const PENDING_MAX = 100_000;
-const PENDING_PER_ADDRESS = 1_000;
+/** Finished sign-ins' answers kept at once, in all and for one client address (generous: a company's users may share one NAT address). */
+const FINISHED_MAX = 100_000;
+const FINISHED_PER_ADDRESS = 1_000;
 /** How long a finished sign-in's answer is kept for a duplicate of its form. */
 const FINISHED_KEPT_MS = 60_000;
+/** Sends of one sign-in's form, and how long the form is good for (checkAuthorization's ten minutes). */
+const SIGN_IN_TRIES = 5;
+const SIGN_IN_LIFETIME_MS = 10 * 60_000;
 /** RFC 9126 §2.2: a pushed request's `request_uri` is short-lived (the specification's example: 60 s) and used once. */
 const PUSHED_LIFETIME_S = 60;
 const PUSHED_PREFIX = 'urn:ietf:params:oauth:request_uri:';
+const PUSHED = 'pushed authorization request';
+/**
+ * The longest `request_uri` a pushed request may make: the browser carries it in the request
+ * line, and proxies refuse long ones (nginx's default buffer for a request line is 8 KiB).
+ */
+const MAX_REQUEST_URI = 6_000;
+
+/** A pushed request as its `request_uri` carries it (sealed). */
+interface Pushed {
+  v: 1;
+  id: string;
+  clientId: string;
+  /** The checked authorization request's parameters, form-encoded. */
+  params: string;
+  expiresAt: number;
+}
+
+function isPushed(x: unknown): x is Pushed {
+  if (typeof x !== 'object' || x === null) return false;
+  const p = x as Record<string, unknown>;
+  return p.v === 1 && typeof p.id === 'string' && typeof p.clientId === 'string' && typeof p.params === 'string' && typeof p.expiresAt === 'number';
+}
 /** One answer for a subject token that is forged, expired, revoked or not the caller's to present. */
 const SUBJECT_TOKEN_REFUSED = 'subject_token is not a live token of this issuer that this client may present (one issued to it, or for an API it serves: apis[].resource_servers)';
 const ACTOR_TOKEN_REFUSED = 'actor_token is not a live token of this issuer issued to the calling client for itself';
@@ -127,14 +154,14 @@ export class Issuer {
   private readonly now: () => number;
   /** DPoP proofs and client assertions used, at this process or another serving the store. */
   private readonly replay: SharedReplay;
-  /** Authorization requests waiting for the user to sign in, by transaction id. */
-  private readonly pending = new PendingSignIns<PendingAuthorization>(PENDING_MAX, PENDING_PER_ADDRESS);
-  /** Pushed authorization requests (RFC 9126), by request_uri: their parameters, until used or expired. */
-  private readonly pushed = new PendingSignIns<{ params: string; clientId: string; expiresAt: number }>(PENDING_MAX, PENDING_PER_ADDRESS);
+  /** Sign-ins in progress and pushed requests, carried by the browser (sealed) rather than kept here. */
+  private readonly sealed: SealedState;
+  /** Tries per sign-in (a form may be sent five times), counted at every process serving the store. */
+  private readonly signInTries: SharedAttemptLimit;
   /** Sign-ins whose code is being stored, by transaction id: the answer a duplicate of the form waits for (finished()). */
   private readonly finishing = new Map<string, { csrf: string; answer: Promise<BrowserAnswer> }>();
   /** Sign-ins just finished, by transaction id: what a duplicate of the form is answered (finished()). */
-  private readonly done = new PendingSignIns<{ answer: BrowserAnswer; csrf: string; expiresAt: number }>(PENDING_MAX, PENDING_PER_ADDRESS);
+  private readonly done = new PendingSignIns<{ answer: BrowserAnswer; csrf: string; expiresAt: number }>(FINISHED_MAX, FINISHED_PER_ADDRESS);
   /**
    * Failed sign-ins in the last minute, per client address (its /64 for IPv6) and per user
    * name: past either limit a sign-in is refused before the password is checked, so a
@@ -177,6 +204,8 @@ export class Issuer {
     this.replay = new SharedReplay(options.store, this.now);
     this.signInsByAddress = new SharedAttemptLimit(options.store, 'address', SIGN_IN_FAILURES_PER_ADDRESS, 60_000, this.now);
     this.signInsByUser = new SharedAttemptLimit(options.store, 'user', SIGN_IN_FAILURES_PER_USER, 60_000, this.now);
+    this.signInTries = new SharedAttemptLimit(options.store, 'sign_in', SIGN_IN_TRIES, SIGN_IN_LIFETIME_MS, this.now);
+    this.sealed = new SealedState(options.secret);
   }
 
   /** RFC 8414 metadata: only what is implemented is listed. */
@@ -375,27 +404,27 @@ export class Issuer {
   }
 
   /** GET /oauth2/authorize: the login and consent page, or the client's redirect with an error. */
-  authorize(asked: URLSearchParams, origin: Origin): BrowserAnswer {
-    const query = this.pushedParams(asked);
+  async authorize(asked: URLSearchParams): Promise<BrowserAnswer> {
+    const query = await this.pushedParams(asked);
     if (typeof query === 'string') return { kind: 'html', status: 400, html: errorPage(query) };
     const checked = checkAuthorization(query, this.options.registry(), this.now(), this.userinfoApi, this.idTokenAlgs);
     if ('kind' in checked) {
       if (checked.kind === 'page') return { kind: 'html', status: 400, html: errorPage(checked.message) };
       return answerTo(checked.redirectUri, checked.responseMode, { error: checked.error, error_description: errorDescription(checked.description), state: checked.state, iss: this.url });
     }
-    // One address (attemptKey: IPv6 by /64) holds so many sign-ins at most, and a full table
-    // makes room at the address holding the most: a flood pushes out its own sign-ins, not everyone else's.
-    const tx = randomToken(18);
-    this.pending.add(tx, attemptKey(origin.address ?? 'unknown'), checked, this.now());
+    // The sign-in is the form's to carry (sealed), not this process's to keep: any process
+    // serving the store finishes it, and a flood of requests leaves nothing behind.
+    const tx = sealSignIn(this.sealed, checked, randomToken(18));
     return { kind: 'html', status: 200, html: loginPage({ tx, csrf: checked.csrf, client: checked.client.id, scopes: checked.scopes, audience: checked.api.identifier, error: null, username: '' }), csrfCookie: this.csrfCookie(tx, checked) };
   }
 
   /**
    * POST /oauth2/par (RFC 9126): an authorization request sent by the client itself,
-   * authenticated as at the token endpoint and checked as /oauth2/authorize checks it, kept
-   * for PUSHED_LIFETIME_S under a `request_uri` the browser then carries instead of the
-   * parameters — which so never pass through the browser, and cannot be changed there.
-   * Errors are the token endpoint's kind (JSON), since no redirect is involved yet.
+   * authenticated as at the token endpoint and checked as /oauth2/authorize checks it, good
+   * for PUSHED_LIFETIME_S as a `request_uri` the browser then carries instead of the
+   * parameters: sealed in it, so they cannot be read or changed there, and any process
+   * serving the store takes it up, once. Errors are the token endpoint's kind (JSON), since
+   * no redirect is involved yet.
    */
   async pushAuthorization(presented: Presented, origin: Origin): Promise<{ request_uri: string; expires_in: number }> {
     const client = await this.authenticate(presented, origin);
@@ -414,10 +443,12 @@ export class Issuer {
       release?.();
       throw new OAuthError(checked.kind === 'page' ? 'invalid_request' : pushedError(checked.error), checked.kind === 'page' ? checked.message : checked.description);
     }
-    const requestUri = `${PUSHED_PREFIX}${randomToken(24)}`;
-    // Bounded per client, and a public client's (anyone may use its id) per address.
-    const from = client.authMethod === 'none' ? attemptKey(origin.address ?? 'unknown') : `client:${client.id}`;
-    this.pushed.add(requestUri, from, { params: form.toString(), clientId: client.id, expiresAt: this.now() + PUSHED_LIFETIME_S * 1000 }, this.now());
+    const pushed: Pushed = { v: 1, id: randomToken(18), clientId: client.id, params: form.toString(), expiresAt: this.now() + PUSHED_LIFETIME_S * 1000 };
+    const requestUri = `${PUSHED_PREFIX}${this.sealed.seal(PUSHED, pushed)}`;
+    if (requestUri.length > MAX_REQUEST_URI) {
+      release?.();
+      throw new OAuthError('invalid_request', `the pushed request is too large: its request_uri would be ${requestUri.length} characters, more than the ${MAX_REQUEST_URI} a browser's request line carries safely through proxies`);
+    }
     return { request_uri: requestUri, expires_in: PUSHED_LIFETIME_S };
   }
 
@@ -443,16 +474,18 @@ export class Issuer {
    * (RFC 9126 §4) — what the client pushed, used up here; the query's other parameters are
    * then ignored but `client_id`, which must be the pusher's. A string says why neither.
    */
-  private pushedParams(query: URLSearchParams): URLSearchParams | string {
+  private async pushedParams(query: URLSearchParams): Promise<URLSearchParams | string> {
     if (query.getAll('request_uri').length > 1 || query.getAll('client_id').length > 1) return '`request_uri` or `client_id` is given more than once';
     const uri = query.get('request_uri');
     // Said on a page, not sent to the redirect_uri: unpushed, that is the unchecked query's.
     if (this.options.requirePushedAuthorizationRequests === true && (uri === null || !uri.startsWith(PUSHED_PREFIX))) return 'this server takes authorization requests only through its pushed_authorization_request_endpoint (RFC 9126): the application must push the request first';
     if (uri === null || !uri.startsWith(PUSHED_PREFIX)) return query;
-    const pushed = this.pushed.get(uri);
-    if (pushed === undefined || pushed.expiresAt < this.now()) return 'this authorization request has expired or was already used; start again from the application';
+    const pushed = this.sealed.open(PUSHED, uri.slice(PUSHED_PREFIX.length));
+    const gone = 'this authorization request has expired or was already used; start again from the application';
+    if (!isPushed(pushed) || pushed.expiresAt < this.now()) return gone;
     if (query.get('client_id') !== pushed.clientId) return 'the client_id does not match the pushed authorization request';
-    this.pushed.drop(uri);
+    // RFC 9126 §4: used once — at this process or any other serving the store.
+    if (await this.replay.check(`pushed:${pushed.id}`, pushed.expiresAt - this.now())) return gone;
     return new URLSearchParams(pushed.params);
   }
 
@@ -460,20 +493,31 @@ export class Issuer {
    * The answer a sign-in just finished with, for the same form sent again (a double click):
    * the browser shows the second request's answer, so it must carry the same redirect — the
    * one code — or the user is left on an error page and the client never gets the code.
-   * Only to the same form (its CSRF token, and the cookie), and for FINISHED_KEPT_MS.
+   * Only to the same form (its CSRF token, and the cookie), for FINISHED_KEPT_MS, and at the
+   * process that finished it (elsewhere the form is told the sign-in was completed).
    */
-  private async finished(tx: string, formCsrf: string | null, cookieCsrf: string | undefined): Promise<BrowserAnswer | null> {
+  private finished(id: string, formCsrf: string | null, cookieCsrf: string | undefined): Promise<BrowserAnswer> | BrowserAnswer | null {
     // Still finishing (its code waiting for the store's lock): the answer it is about to give.
-    const finishing = this.finishing.get(tx);
+    const finishing = this.finishing.get(id);
     if (finishing !== undefined) return formCsrf === finishing.csrf && cookieCsrf === finishing.csrf ? finishing.answer : null;
-    const f = this.done.get(tx);
+    const f = this.done.get(id);
     if (f === undefined || f.expiresAt < this.now() || formCsrf !== f.csrf || cookieCsrf !== f.csrf) return null;
     return f.answer;
   }
 
   /** A sign-in's CSRF cookie, one per transaction: with one for all, a second sign-in in another tab overwrote the first's, whose form then failed the check. */
   private csrfCookie(tx: string, p: PendingAuthorization): { tx: string; value: string; maxAgeS: number } {
-    return { tx, value: p.csrf, maxAgeS: Math.max(1, Math.ceil((p.expiresAt - this.now()) / 1000)) };
+    return { tx: signInId(tx), value: p.csrf, maxAgeS: Math.max(1, Math.ceil((p.expiresAt - this.now()) / 1000)) };
+  }
+
+  /**
+   * Takes the sign-in for this request: whichever request gets here first, at any process
+   * serving the store, finishes it (with a code, or the user's refusal); the others are told
+   * it was completed. So one authorization request yields one answer, however often its
+   * sealed form is sent.
+   */
+  private async claim(p: SignIn): Promise<boolean> {
+    return !(await this.replay.check(`sign-in:${p.id}`, p.expiresAt - this.now()));
   }
 
   /**
@@ -484,20 +528,22 @@ export class Issuer {
    */
   async login(form: URLSearchParams, cookieCsrf: string | undefined, origin: Origin, requestId: string): Promise<BrowserAnswer> {
     const tx = form.get('tx') ?? '';
-    const p = this.pending.get(tx);
-    if (p === undefined || p.expiresAt < this.now()) return (await this.finished(tx, form.get('csrf'), cookieCsrf)) ?? { kind: 'html', status: 400, html: errorPage('this sign-in has expired; start again from the application') };
+    const again = this.finished(signInId(tx), form.get('csrf'), cookieCsrf);
+    if (again !== null) return again;
+    const p = openSignIn(this.sealed, tx, { client: (id) => this.options.registry().clients.get(id), api: (audience) => this.apiOf(audience) });
+    if (p === null || p.expiresAt < this.now()) return { kind: 'html', status: 400, html: errorPage('this sign-in has expired; start again from the application') };
     if (form.get('csrf') !== p.csrf || cookieCsrf !== p.csrf) return { kind: 'html', status: 403, html: errorPage('the form was not sent by this page (CSRF check failed); start again from the application') };
+    const completed: BrowserAnswer = { kind: 'html', status: 400, html: errorPage('this sign-in was already completed; go back to the application') };
     const back = (params: Record<string, string | null>): BrowserAnswer => {
-      this.pending.drop(tx);
-      const answer = { ...answerTo(p.redirectUri, p.responseMode, { ...params, state: p.state, iss: this.url }), clearCsrf: tx };
-      this.done.add(tx, attemptKey(origin.address ?? 'unknown'), { answer, csrf: p.csrf, expiresAt: this.now() + FINISHED_KEPT_MS }, this.now());
+      const answer = { ...answerTo(p.redirectUri, p.responseMode, { ...params, state: p.state, iss: this.url }), clearCsrf: p.id };
+      this.done.add(p.id, attemptKey(origin.address ?? 'unknown'), { answer, csrf: p.csrf, expiresAt: this.now() + FINISHED_KEPT_MS }, this.now());
       return answer;
     };
-    if (form.get('decision') === 'deny') return back({ error: 'access_denied', error_description: 'the user denied the request' });
+    if (form.get('decision') === 'deny') return (await this.claim(p)) ? back({ error: 'access_denied', error_description: 'the user denied the request' }) : completed;
     const username = form.get('username') ?? '';
     const user = this.options.registry().users.get(username);
-    // At most five tries per sign-in; then the application must start again.
-    if ((p.attempts = (p.attempts ?? 0) + 1) > 5) return back({ error: 'access_denied', error_description: 'too many failed sign-in attempts' });
+    // At most five tries per sign-in, counted at every process serving the store; then the application must start again.
+    if ((await this.signInTries.count(p.id)) > 0) return (await this.claim(p)) ? back({ error: 'access_denied', error_description: 'too many failed sign-in attempts' }) : completed;
     const address = attemptKey(origin.address ?? 'unknown');
     // A name is counted as given (users are looked up exactly), up to a length no user id has:
     // a megabyte of name per guess must not become a megabyte of memory per key.
@@ -522,40 +568,47 @@ export class Issuer {
     }
     this.signInsByAddress.release(address);
     this.signInsByUser.release(name);
-    // The same form sent twice (a double click) ran two password checks at once: the first to
-    // finish takes the sign-in, so one authorization request yields one code.
-    if (this.pending.get(tx) !== p) return (await this.finished(tx, form.get('csrf'), cookieCsrf)) ?? { kind: 'html', status: 400, html: errorPage('this sign-in was already completed; go back to the application') };
-    this.pending.drop(tx);
-    const { mint, granted, refused } = this.mintForUser(p.client, p.api, 'authorization_code', p.scopes, p.openid, user, origin, requestId);
-    if (refused !== null) return back({ error: 'access_denied', error_description: refused });
-    const scope = granted.join(' ');
-    const code = randomToken();
-    const stored = this.options.store.write((s) => s.saveCode({
-      hash: sha256(code),
-      clientId: p.client.id,
-      redirectUri: p.redirectUri,
-      challenge: p.challenge,
-      subject: user.id,
-      scope,
-      audience: p.api.identifier,
-      expiresAt: Math.floor(this.now() / 1000) + 60,
-      nonce: p.nonce,
-      authTime: Math.floor(this.now() / 1000),
-      ttlCap: ttlOf(mint),
-      dpopJkt: p.dpopJkt,
-    }));
-    // While the code waits for the store's lock, the same form sent again gets this answer too.
-    const answer = stored.then(() => back({ code }));
-    this.finishing.set(tx, { csrf: p.csrf, answer });
+    // The same form sent twice (a double click) ran two password checks at once: the second
+    // to get here gives the first's answer, finishing or finished.
+    const twin = this.finished(p.id, p.csrf, p.csrf);
+    if (twin !== null) return twin;
+    // Set in this turn, before anything is waited for: a twin arriving meanwhile finds it.
+    const answer = this.signedIn(p, user, origin, requestId, back, completed);
+    this.finishing.set(p.id, { csrf: p.csrf, answer });
     try {
       return await answer;
+    } finally {
+      this.finishing.delete(p.id);
+    }
+  }
+
+  /** A user who signed in: the sign-in claimed, the mint decisions made, and the code stored — or why not. */
+  private async signedIn(p: SignIn, user: User, origin: Origin, requestId: string, back: (params: Record<string, string | null>) => BrowserAnswer, completed: BrowserAnswer): Promise<BrowserAnswer> {
+    if (!(await this.claim(p))) return completed;
+    const { mint, granted, refused } = this.mintForUser(p.client, p.api, 'authorization_code', p.scopes, p.openid, user, origin, requestId);
+    if (refused !== null) return back({ error: 'access_denied', error_description: refused });
+    const code = randomToken();
+    try {
+      await this.options.store.write((s) => s.saveCode({
+        hash: sha256(code),
+        clientId: p.client.id,
+        redirectUri: p.redirectUri,
+        challenge: p.challenge,
+        subject: user.id,
+        scope: granted.join(' '),
+        audience: p.api.identifier,
+        expiresAt: Math.floor(this.now() / 1000) + 60,
+        nonce: p.nonce,
+        authTime: Math.floor(this.now() / 1000),
+        ttlCap: ttlOf(mint),
+        dpopJkt: p.dpopJkt,
+      }));
     } catch (err: unknown) {
       // Not stored (the store busy past its timeout: a 503): the same form may be sent again.
-      this.pending.add(tx, attemptKey(origin.address ?? 'unknown'), p, this.now());
+      this.replay.forget(`sign-in:${p.id}`);
       throw err;
-    } finally {
-      this.finishing.delete(tx);
     }
+    return back({ code });
   }
 
   /** authorization_code (RFC 6749 §4.1.3, RFC 7636 §4.6): single use, bound to client, redirect and challenge. */

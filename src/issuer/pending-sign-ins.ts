@@ -1,9 +1,9 @@
 /**
- * Sign-ins waiting for a user (the login page shown, its form not yet sent), bounded in all
- * and per client address. When the table is full, room is made at the address holding the
- * most — not by dropping the oldest sign-in overall, which let a hundred addresses asking
- * for login pages push out every real user's sign-in in progress. So a flood of requests
- * only ever displaces its own sign-ins while others hold fewer.
+ * Answers of sign-ins just finished, kept for a duplicate of their form (a double click),
+ * bounded in all and per client address. When the table is full, room is made at the address
+ * holding the most — not by dropping the oldest entry overall, which would let a hundred
+ * addresses push out every real user's. So a flood of requests only ever displaces its own
+ * entries while others hold fewer.
  */
 export class PendingSignIns<P extends { expiresAt: number }> {
   /** By transaction id, oldest first (every sign-in lives as long, so expiry goes from the front). */

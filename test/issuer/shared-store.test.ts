@@ -105,6 +105,37 @@ describe('a store shared by two servers', () => {
     expect(await replayed.json()).toMatchObject({ error: 'invalid_dpop_proof' });
   });
 
+  // Before the test below, which locks alice out at 127.0.0.1 for a minute.
+  test('a sign-in begun at one server finishes at the other, once; a pushed request made at one is used at the other, once', async () => {
+    const REQUEST = { response_type: 'code', client_id: 'invoice-web', redirect_uri: 'http://127.0.0.1:8080/callback', scope: 'invoice:read', resource: 'https://api.example.com', state: 's', code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM', code_challenge_method: 'S256' };
+    const page = await (await fetch(`${first.server.url}/oauth2/authorize?${new URLSearchParams(REQUEST)}`)).text();
+    const tx = /name="tx" value="([^"]+)"/.exec(page)![1]!;
+    const csrf = /name="csrf" value="([^"]+)"/.exec(page)![1]!;
+    const send = (base: string) =>
+      fetch(`${base}/oauth2/authorize`, {
+        method: 'POST',
+        redirect: 'manual',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: `gavel_csrf_${tx.split('.')[0]}=${csrf}` },
+        body: new URLSearchParams({ tx, csrf, username: 'alice', password: 'alice-example-password', decision: 'allow' }),
+      });
+    // A load balancer sent the form to the other server: it finishes the sign-in.
+    const done = await send(second.url);
+    expect(done.status).toBe(303);
+    expect(new URL(done.headers.get('location')!).searchParams.get('code')).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    // The same form at the first server: the sign-in is used up there too.
+    const again = await send(first.server.url);
+    expect([again.status, await again.text()]).toEqual([400, expect.stringContaining('already completed')]);
+
+    const par = await fetch(`${first.server.url}/oauth2/par`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from('invoice-web:invoice-web-example-secret-0123456789abc').toString('base64')}` }, body: new URLSearchParams(REQUEST) });
+    expect(par.status).toBe(201);
+    const { request_uri } = (await par.json()) as { request_uri: string };
+    const link = (base: string) => fetch(`${base}/oauth2/authorize?${new URLSearchParams({ client_id: 'invoice-web', request_uri })}`, { redirect: 'manual' });
+    const atSecond = await link(second.url);
+    expect([atSecond.status, await atSecond.text()]).toEqual([200, expect.stringContaining('name="tx"')]);
+    const atFirst = await link(first.server.url);
+    expect([atFirst.status, await atFirst.text()]).toEqual([400, expect.stringContaining('expired or was already used')]);
+  }, 30_000);
+
   test('failed sign-ins count against the address at both servers: ten in all, not ten at each', async () => {
     const authorize = `/oauth2/authorize?${new URLSearchParams({ response_type: 'code', client_id: 'invoice-web', redirect_uri: 'http://127.0.0.1:8080/callback', scope: 'invoice:read', resource: 'https://api.example.com', state: 's', code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM', code_challenge_method: 'S256' })}`;
     const attempt = async (base: string, password: string) => {
@@ -114,7 +145,7 @@ describe('a store shared by two servers', () => {
       const r = await fetch(`${base}/oauth2/authorize`, {
         method: 'POST',
         redirect: 'manual',
-        headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: `gavel_csrf_${tx}=${csrf}` },
+        headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: `gavel_csrf_${tx.split('.')[0]}=${csrf}` },
         body: new URLSearchParams({ tx, csrf, username: 'alice', password, decision: 'allow' }),
       });
       return r.status;

@@ -5,6 +5,7 @@ import { errorDescription, OAuthError } from '../../issuer/oauth-error.js';
 import { RegistrationError } from '../../issuer/registration.js';
 import { redirectWith } from '../../issuer/authorization.js';
 import { FORM_POST_SCRIPT, formPostPage } from '../../issuer/login-page.js';
+import { signInId } from '../../issuer/sign-in-state.js';
 import type { Presented } from '../../issuer/client-auth.js';
 import type { OriginOf } from '../origin.js';
 import { attemptKey, type AttemptLimit } from '../../server/attempt-limit.js';
@@ -50,7 +51,7 @@ function oauthError(err: FastifyError | OAuthError, request: FastifyRequest, rep
   void reply.status(status === 413 ? 413 : 400).send({ error: 'invalid_request', error_description: errorDescription(description) });
 }
 
-/** A sign-in's CSRF cookie, named by its transaction (base64url, so a valid cookie name). */
+/** A sign-in's CSRF cookie, named by its transaction's id (base64url, so a valid cookie name). */
 const csrfCookieName = (tx: string): string => `gavel_csrf_${tx}`;
 const FORM_POST_SCRIPT_HASH = `sha256-${createHash('sha256').update(FORM_POST_SCRIPT).digest('base64')}`;
 
@@ -201,7 +202,7 @@ export function oauthRoutes(app: FastifyInstance, issuer: Issuer, origin: Origin
   });
   app.get('/oauth2/authorize', async (request, reply) => {
     const query = withoutEmpty(new URLSearchParams(request.url.slice(request.url.indexOf('?') + 1 || request.url.length)));
-    return browser(reply, issuer.authorize(query, origin(request)), 302, issuer.url);
+    return browser(reply, await issuer.authorize(query), 302, issuer.url);
   });
 
   // OpenID Connect Core §5.3.1: a POST may carry the token in a form body (RFC 6750 §2.2) or in
@@ -225,8 +226,8 @@ export function oauthRoutes(app: FastifyInstance, issuer: Issuer, origin: Origin
       const form = presented(request).form;
       // OpenID Connect Core §3.1.2.1: the authorization request itself may be POSTed (a form,
       // as some relying parties send long requests); the login form always carries its `tx`.
-      if (!form.has('tx') && (form.has('response_type') || form.has('request_uri'))) return browser(reply, issuer.authorize(form, origin(request)), 303, issuer.url);
-      const answer = await issuer.login(form, cookie(request, csrfCookieName(form.get('tx') ?? '')), origin(request), request.id);
+      if (!form.has('tx') && (form.has('response_type') || form.has('request_uri'))) return browser(reply, await issuer.authorize(form), 303, issuer.url);
+      const answer = await issuer.login(form, cookie(request, csrfCookieName(signInId(form.get('tx') ?? ''))), origin(request), request.id);
       return browser(reply, answer, 303, issuer.url);
     });
     // RFC 9126 §2.2: 201 Created with the request_uri.
