@@ -99,12 +99,17 @@ export function checkAuthorization(query: URLSearchParams, view: RegistryView, n
     else api = [...apis][0];
   }
   const openid = requested.includes('openid') && client.scopes.includes('openid');
-  const scopes = requested.filter((s) => (client.scopes.includes(s) && api.scopes.includes(s)) || (openid && isClaimScope(s, api)));
+  const scopes = grantableScopes(requested, client, api, openid);
   if (scopes.length === 0) return fail('invalid_scope', 'none of the requested scopes is allowed to this client for this API');
   // Refused before the user signs in, not after: an ID token in another algorithm would be rejected by the client.
   const algProblem = openid ? idTokenAlgProblem(client, idTokenAlgs) : null;
   if (algProblem !== null) return fail('invalid_request', algProblem);
   return { client, api, redirectUri, scopes, state, challenge, openid, nonce: query.get('nonce'), dpopJkt, responseMode, csrf: randomBytes(24).toString('base64url'), expiresAt: nowMs + 10 * 60_000 };
+}
+
+/** Of the scopes asked for, those `client` may hold at `api`, and with `openid` the claim scopes (`profile`, `email`) for userinfo. */
+export function grantableScopes(requested: readonly string[], client: Pick<Client, 'scopes'>, api: Pick<Api, 'scopes'>, openid: boolean): string[] {
+  return requested.filter((s) => (client.scopes.includes(s) && api.scopes.includes(s)) || (openid && isClaimScope(s, api)));
 }
 
 /** A JWK SHA-256 thumbprint (RFC 7638), base64url: 32 bytes in 43 characters. */

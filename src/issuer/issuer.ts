@@ -3,7 +3,7 @@ import { jwtVerify, type JSONWebKeySet, type JWTPayload } from 'jose';
 import { register } from './registration.js';
 import { steadyNow } from '../tokens/clock.js';
 import { attemptKey } from '../server/attempt-limit.js';
-import { SharedAttemptLimit, SharedReplay } from './shared-limits.js';
+import { SharedAttemptLimit, SharedOnce, SharedReplay } from './shared-limits.js';
 import { PendingSignIns } from './pending-sign-ins.js';
 import { SealedState } from './sealed-state.js';
 import { openSignIn, sealSignIn, signInId, type SignIn } from './sign-in-state.js';
@@ -156,6 +156,8 @@ export class Issuer {
   private readonly replay: SharedReplay;
   /** Sign-ins in progress and pushed requests, carried by the browser (sealed) rather than kept here. */
   private readonly sealed: SealedState;
+  /** Sign-ins finished and pushed requests used, at this process or another serving the store. */
+  private readonly once: SharedOnce;
   /** Tries per sign-in (a form may be sent five times), counted at every process serving the store. */
   private readonly signInTries: SharedAttemptLimit;
   /** Sign-ins whose code is being stored, by transaction id: the answer a duplicate of the form waits for (finished()). */
@@ -206,6 +208,7 @@ export class Issuer {
     this.signInsByUser = new SharedAttemptLimit(options.store, 'user', SIGN_IN_FAILURES_PER_USER, 60_000, this.now);
     this.signInTries = new SharedAttemptLimit(options.store, 'sign_in', SIGN_IN_TRIES, SIGN_IN_LIFETIME_MS, this.now);
     this.sealed = new SealedState(options.secret);
+    this.once = new SharedOnce(options.store, this.now);
   }
 
   /** RFC 8414 metadata: only what is implemented is listed. */
@@ -485,7 +488,7 @@ export class Issuer {
     if (!isPushed(pushed) || pushed.expiresAt < this.now()) return gone;
     if (query.get('client_id') !== pushed.clientId) return 'the client_id does not match the pushed authorization request';
     // RFC 9126 §4: used once — at this process or any other serving the store.
-    if (await this.replay.check(`pushed:${pushed.id}`, pushed.expiresAt - this.now())) return gone;
+    if (!(await this.once.claim('pushed', pushed.id, pushed.expiresAt))) return gone;
     return new URLSearchParams(pushed.params);
   }
 
@@ -517,7 +520,7 @@ export class Issuer {
    * sealed form is sent.
    */
   private async claim(p: SignIn): Promise<boolean> {
-    return !(await this.replay.check(`sign-in:${p.id}`, p.expiresAt - this.now()));
+    return this.once.claim('sign-in', p.id, p.expiresAt);
   }
 
   /**
@@ -605,7 +608,7 @@ export class Issuer {
       }));
     } catch (err: unknown) {
       // Not stored (the store busy past its timeout: a 503): the same form may be sent again.
-      this.replay.forget(`sign-in:${p.id}`);
+      this.once.release('sign-in', p.id);
       throw err;
     }
     return back({ code });

@@ -42,6 +42,35 @@ export class SharedReplay implements Replay {
 const hashed = (key: string): string => hash('sha256', key, 'base64url');
 
 /**
+ * What may happen once among all the processes serving one store — a sign-in finished, a
+ * pushed authorization request used — claimed in the store alone. Not through SharedReplay's
+ * in-process cache: anyone may start a sign-in and refuse it at once, and a flood of such
+ * claims would fill that cache, which then refuses every DPoP proof and client assertion too.
+ * Keys never hold a `:`, so they cannot meet those (`jkt:jti`, `client:jti`) in the shared table.
+ */
+export class SharedOnce {
+  constructor(
+    private readonly store: Pick<Store, 'claimProof' | 'releaseProof' | 'write'>,
+    private readonly nowMs: () => number,
+  ) {}
+
+  /** Whether this caller is the first to claim `id` of `kind`, remembered until `untilMs`. Throws what the store throws. */
+  async claim(kind: 'sign-in' | 'pushed', id: string, untilMs: number): Promise<boolean> {
+    const key = once(kind, id);
+    const now = this.nowMs();
+    return this.store.write((s) => s.claimProof(key, Math.ceil(untilMs / 1000), Math.floor(now / 1000)));
+  }
+
+  /** Lets a claim go (what it was for did not happen: the store refused the code). Not waited for. */
+  release(kind: 'sign-in' | 'pushed', id: string): void {
+    void this.store.write((s) => s.releaseProof(once(kind, id))).catch(() => {});
+  }
+}
+
+/** Ids are base64url (randomToken), so the key holds no `:`. */
+const once = (kind: string, id: string): string => hashed(`once/${kind}/${id}`);
+
+/**
  * Failed sign-ins counted under a key (an address, a user name) for every process serving one
  * store: past `limit` in a window of `windowMs` from the window's first failure, sign-ins
  * under that key are refused until the window ends. In memory, each process allowed its own

@@ -1,4 +1,5 @@
-import type { PendingAuthorization } from './authorization.js';
+import { grantableScopes, type PendingAuthorization } from './authorization.js';
+import { registeredRedirect } from './redirect-uri.js';
 import type { Api, Client } from './registry.js';
 import type { SealedState } from './sealed-state.js';
 
@@ -44,8 +45,11 @@ export function signInId(tx: string): string {
 }
 
 /**
- * The sign-in a `tx` carries, or null: not sealed by this issuer's secret, changed, or its
- * client or API no longer registered. Expiry is the caller's to check (`expiresAt`).
+ * The sign-in a `tx` carries, or null: not sealed by this issuer's secret, changed, or no
+ * longer what the registry allows — its client or API gone, the redirect URI or the
+ * authorization code flow taken from the client, every scope it asked for withdrawn. A form
+ * outlives a restart, so the registry of now is what counts, not the one that checked it;
+ * scopes withdrawn meanwhile are left out. Expiry is the caller's to check (`expiresAt`).
  */
 export function openSignIn(sealed: SealedState, tx: string, lookup: { client(id: string): Client | undefined; api(audience: string): Api | undefined }): SignIn | null {
   const dot = tx.indexOf('.');
@@ -55,7 +59,11 @@ export function openSignIn(sealed: SealedState, tx: string, lookup: { client(id:
   const client = lookup.client(c.clientId);
   const api = lookup.api(c.audience);
   if (client === undefined || api === undefined) return null;
-  return { id: c.id, client, api, redirectUri: c.redirectUri, scopes: c.scopes, state: c.state, challenge: c.challenge, openid: c.openid, nonce: c.nonce, dpopJkt: c.dpopJkt, responseMode: c.responseMode, csrf: c.csrf, expiresAt: c.expiresAt };
+  if (!client.grantTypes.includes('authorization_code') || !registeredRedirect(client.redirectUris, c.redirectUri)) return null;
+  const openid = c.openid && client.scopes.includes('openid');
+  const scopes = grantableScopes(c.scopes, client, api, openid);
+  if (scopes.length === 0) return null;
+  return { id: c.id, client, api, redirectUri: c.redirectUri, scopes, state: c.state, challenge: c.challenge, openid, nonce: c.nonce, dpopJkt: c.dpopJkt, responseMode: c.responseMode, csrf: c.csrf, expiresAt: c.expiresAt };
 }
 
 /** Sealed by this issuer, so well-formed unless sealed by another version of it: only the version and types are checked. */

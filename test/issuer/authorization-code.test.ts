@@ -821,6 +821,51 @@ describe('authorization code with PKCE, in a real browser', () => {
   }, 60_000);
 });
 
+describe('a sign-in in progress and the registry of now', () => {
+  test('a form carried across a change of the registry is held to the new one: a redirect URI taken from the client ends the sign-in, a withdrawn scope is left out', async () => {
+    const registry = JSON.parse(readFileSync(join(ROOT, 'examples/registry.json'), 'utf8')) as { clients: { id: string; redirect_uris?: string[]; scopes: string[] }[] };
+    const own = await issuerServer(registry);
+    try {
+      const config = await own.discover(WEB.id, WEB.secret);
+      const page = async (scope: string) => {
+        const text = await (await fetch(oidc.buildAuthorizationUrl(config, { redirect_uri: REDIRECT, scope, resource: API, code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM', code_challenge_method: 'S256' }))).text();
+        return { tx: /name="tx" value="([^"]+)"/.exec(text)![1]!, csrf: /name="csrf" value="([^"]+)"/.exec(text)![1]! };
+      };
+      const signIn = ({ tx, csrf }: { tx: string; csrf: string }) =>
+        fetch(`${own.server.url}/oauth2/authorize`, {
+          method: 'POST',
+          redirect: 'manual',
+          headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: `${csrfCookie(tx)}=${csrf}` },
+          body: new URLSearchParams({ tx, csrf, username: 'alice', password: 'alice-example-password', decision: 'allow' }),
+        });
+      const two = await page('invoice:read customers:read');
+      const apply = async (change: (web: { redirect_uris?: string[]; scopes: string[] }) => void) => {
+        const web = registry.clients.find((c) => c.id === WEB.id)!;
+        change(web);
+        writeFileSync(join(own.dir, 'registry.json'), JSON.stringify(registry));
+        const reloads = () => own.server.output().split('registry reloaded').length;
+        const before = reloads();
+        expect((await gavel(['apply', 'registry.json'], { cwd: own.dir })).code).toBe(0);
+        // The server reads the registry again within a second of the change.
+        for (let i = 0; i < 60 && reloads() === before; i++) await new Promise((resolve) => setTimeout(resolve, 50));
+        expect(reloads()).toBeGreaterThan(before);
+      };
+      await apply((web) => (web.scopes = web.scopes.filter((x) => x !== 'customers:read')));
+      const cut = await signIn(two);
+      expect(cut.status).toBe(303);
+      const code = new URL(cut.headers.get('location')!).searchParams.get('code')!;
+      const r = await fetch(`${own.server.url}/oauth2/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from(`${WEB.id}:${WEB.secret}`).toString('base64')}` }, body: new URLSearchParams({ grant_type: 'authorization_code', code, code_verifier: 'dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk', redirect_uri: REDIRECT }) });
+      expect(((await r.json()) as { scope: string }).scope).toBe('invoice:read');
+      const one = await page('invoice:read');
+      await apply((web) => (web.redirect_uris = ['http://127.0.0.1:8080/elsewhere']));
+      const ended = await signIn(one);
+      expect([ended.status, await ended.text()]).toEqual([400, expect.stringContaining('this sign-in has expired')]);
+    } finally {
+      own.stop();
+    }
+  }, 60_000);
+});
+
 describe('issuer.require_pushed_authorization_requests', () => {
   test('the authorization endpoint takes only a pushed request: the metadata says so, a plain request is shown an error page, a pushed one signs in', async () => {
     const strict = await issuerServer('examples', ['--config', 'gavel.json'], { 'gavel.json': JSON.stringify({ issuer: { require_pushed_authorization_requests: true } }) });

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
-import { SharedAttemptLimit, SharedReplay } from '../../src/issuer/shared-limits.js';
+import { SharedAttemptLimit, SharedOnce, SharedReplay } from '../../src/issuer/shared-limits.js';
 
 let dir = '';
 let a: SqliteStore;
@@ -59,6 +59,18 @@ describe('used proofs and assertions in the store', () => {
       busy.close();
       holder.close();
     }
+  });
+
+  test('SharedOnce: a sign-in or pushed request is claimed once among processes, in the store, and claimable again once released', async () => {
+    const [first, second] = [new SharedOnce(a, () => NOW_MS), new SharedOnce(b, () => NOW_MS)];
+    expect(await first.claim('sign-in', 'abc', NOW_MS + 60_000)).toBe(true);
+    expect(await second.claim('sign-in', 'abc', NOW_MS + 60_000)).toBe(false);
+    expect(await first.claim('sign-in', 'abc', NOW_MS + 60_000)).toBe(false);
+    // Another kind with the same id is another thing.
+    expect(await second.claim('pushed', 'abc', NOW_MS + 60_000)).toBe(true);
+    first.release('sign-in', 'abc');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(await second.claim('sign-in', 'abc', NOW_MS + 60_000)).toBe(true);
   });
 
   test('while the store is busy a claim waits for it, and the same key sent meanwhile to the same process is refused', async () => {
