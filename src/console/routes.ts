@@ -73,6 +73,10 @@ export function consoleRoutes(app: FastifyInstance, options: ConsoleOptions): vo
   void app.register(async (scope) => {
     scope.removeAllContentTypeParsers();
     scope.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: FORM_LIMIT }, (_request, body, done) => done(null, new URLSearchParams(body as string)));
+    // The routes' own limit too: a 413 names the limit its route has (error-handler.ts).
+    scope.addHook('onRoute', (route) => {
+      route.bodyLimit ??= FORM_LIMIT;
+    });
 
     scope.get('/console/style.css', async (_request, reply) =>
       reply.header('content-type', 'text/css; charset=utf-8').header('x-content-type-options', 'nosniff').header('cache-control', 'max-age=3600').send(STYLE),

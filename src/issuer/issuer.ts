@@ -84,6 +84,8 @@ function isPushed(x: unknown): x is Pushed {
   const p = x as Record<string, unknown>;
   return p.v === 1 && typeof p.id === 'string' && typeof p.clientId === 'string' && typeof p.params === 'string' && typeof p.expiresAt === 'number';
 }
+/** What a sign-in's form is answered once the sign-in was finished, and its answer cannot be given again. */
+const COMPLETED: BrowserAnswer = { kind: 'html', status: 400, html: errorPage('this sign-in was already completed; go back to the application') };
 /** One answer for a subject token that is forged, expired, revoked or not the caller's to present. */
 const SUBJECT_TOKEN_REFUSED = 'subject_token is not a live token of this issuer that this client may present (one issued to it, or for an API it serves: apis[].resource_servers)';
 const ACTOR_TOKEN_REFUSED = 'actor_token is not a live token of this issuer issued to the calling client for itself';
@@ -496,8 +498,9 @@ export class Issuer {
    * The answer a sign-in just finished with, for the same form sent again (a double click):
    * the browser shows the second request's answer, so it must carry the same redirect — the
    * one code — or the user is left on an error page and the client never gets the code.
-   * Only to the same form (its CSRF token, and the cookie), for FINISHED_KEPT_MS, and at the
-   * process that finished it (elsewhere the form is told the sign-in was completed).
+   * Only to the same form (its CSRF token, and the cookie), for FINISHED_KEPT_MS, at the
+   * process that finished it (another finds the code in the store: signedIn), and — for a
+   * code — while no client has redeemed it.
    */
   private finished(id: string, formCsrf: string | null, cookieCsrf: string | undefined): Promise<BrowserAnswer> | BrowserAnswer | null {
     // Still finishing (its code waiting for the store's lock): the answer it is about to give.
@@ -505,6 +508,9 @@ export class Issuer {
     if (finishing !== undefined) return formCsrf === finishing.csrf && cookieCsrf === finishing.csrf ? finishing.answer : null;
     const f = this.done.get(id);
     if (f === undefined || f.expiresAt < this.now() || formCsrf !== f.csrf || cookieCsrf !== f.csrf) return null;
+    // A code the client redeemed meanwhile is not sent again: presented twice, it would revoke what it issued.
+    const code = f.answer.kind === 'redirect' ? f.answer.params.code : undefined;
+    if (code !== undefined && !this.options.store.codeWaiting(sha256(code), Math.floor(this.now() / 1000))) return COMPLETED;
     return f.answer;
   }
 
@@ -514,10 +520,11 @@ export class Issuer {
   }
 
   /**
-   * Takes the sign-in for this request: whichever request gets here first, at any process
-   * serving the store, finishes it (with a code, or the user's refusal); the others are told
-   * it was completed. So one authorization request yields one answer, however often its
-   * sealed form is sent.
+   * Takes the sign-in for this request, when it ends without a code (the user's refusal, too
+   * many tries, the policies refusing): whichever request gets here first, at any process
+   * serving the store, answers; the others are told it was completed. A code is stored with
+   * its claim in one transaction instead (signedIn). So one authorization request yields one
+   * answer, however often its sealed form is sent.
    */
   private async claim(p: SignIn): Promise<boolean> {
     return this.once.claim('sign-in', p.id, p.expiresAt);
@@ -536,17 +543,16 @@ export class Issuer {
     const p = openSignIn(this.sealed, tx, { client: (id) => this.options.registry().clients.get(id), api: (audience) => this.apiOf(audience) });
     if (p === null || p.expiresAt < this.now()) return { kind: 'html', status: 400, html: errorPage('this sign-in has expired; start again from the application') };
     if (form.get('csrf') !== p.csrf || cookieCsrf !== p.csrf) return { kind: 'html', status: 403, html: errorPage('the form was not sent by this page (CSRF check failed); start again from the application') };
-    const completed: BrowserAnswer = { kind: 'html', status: 400, html: errorPage('this sign-in was already completed; go back to the application') };
     const back = (params: Record<string, string | null>): BrowserAnswer => {
       const answer = { ...answerTo(p.redirectUri, p.responseMode, { ...params, state: p.state, iss: this.url }), clearCsrf: p.id };
       this.done.add(p.id, attemptKey(origin.address ?? 'unknown'), { answer, csrf: p.csrf, expiresAt: this.now() + FINISHED_KEPT_MS }, this.now());
       return answer;
     };
-    if (form.get('decision') === 'deny') return (await this.claim(p)) ? back({ error: 'access_denied', error_description: 'the user denied the request' }) : completed;
+    if (form.get('decision') === 'deny') return (await this.claim(p)) ? back({ error: 'access_denied', error_description: 'the user denied the request' }) : COMPLETED;
     const username = form.get('username') ?? '';
     const user = this.options.registry().users.get(username);
     // At most five tries per sign-in, counted at every process serving the store; then the application must start again.
-    if ((await this.signInTries.count(p.id)) > 0) return (await this.claim(p)) ? back({ error: 'access_denied', error_description: 'too many failed sign-in attempts' }) : completed;
+    if ((await this.signInTries.count(p.id)) > 0) return (await this.claim(p)) ? back({ error: 'access_denied', error_description: 'too many failed sign-in attempts' }) : COMPLETED;
     const address = attemptKey(origin.address ?? 'unknown');
     // A name is counted as given (users are looked up exactly), up to a length no user id has:
     // a megabyte of name per guess must not become a megabyte of memory per key.
@@ -576,7 +582,7 @@ export class Issuer {
     const twin = this.finished(p.id, p.csrf, p.csrf);
     if (twin !== null) return twin;
     // Set in this turn, before anything is waited for: a twin arriving meanwhile finds it.
-    const answer = this.signedIn(p, user, origin, requestId, back, completed);
+    const answer = this.signedIn(p, user, origin, requestId, back);
     this.finishing.set(p.id, { csrf: p.csrf, answer });
     try {
       return await answer;
@@ -585,33 +591,40 @@ export class Issuer {
     }
   }
 
-  /** A user who signed in: the sign-in claimed, the mint decisions made, and the code stored — or why not. */
-  private async signedIn(p: SignIn, user: User, origin: Origin, requestId: string, back: (params: Record<string, string | null>) => BrowserAnswer, completed: BrowserAnswer): Promise<BrowserAnswer> {
-    if (!(await this.claim(p))) return completed;
+  /**
+   * A user who signed in: the mint decisions made, and the code stored with the sign-in's
+   * claim in one transaction — a store that refuses the write (busy: a 503) takes neither, so
+   * the same form may be sent again. The code follows from the sign-in (a MAC of its id under
+   * the issuer secret): a twin of the form that reached another process (a double click behind
+   * a load balancer) finds the sign-in taken and answers with the same code, while no client
+   * has redeemed it — the browser shows the second answer, and must not be left without one.
+   */
+  private async signedIn(p: SignIn, user: User, origin: Origin, requestId: string, back: (params: Record<string, string | null>) => BrowserAnswer): Promise<BrowserAnswer> {
+    const code = this.sealed.derive(`code/${p.id}`);
+    const sameCode = (): BrowserAnswer => (this.options.store.codeWaiting(sha256(code), Math.floor(this.now() / 1000)) ? back({ code }) : COMPLETED);
     const { mint, granted, refused } = this.mintForUser(p.client, p.api, 'authorization_code', p.scopes, p.openid, user, origin, requestId);
-    if (refused !== null) return back({ error: 'access_denied', error_description: refused });
-    const code = randomToken();
-    try {
-      await this.options.store.write((s) => s.saveCode({
-        hash: sha256(code),
-        clientId: p.client.id,
-        redirectUri: p.redirectUri,
-        challenge: p.challenge,
-        subject: user.id,
-        scope: granted.join(' '),
-        audience: p.api.identifier,
-        expiresAt: Math.floor(this.now() / 1000) + 60,
-        nonce: p.nonce,
-        authTime: Math.floor(this.now() / 1000),
-        ttlCap: ttlOf(mint),
-        dpopJkt: p.dpopJkt,
-      }));
-    } catch (err: unknown) {
-      // Not stored (the store busy past its timeout: a 503): the same form may be sent again.
-      this.once.release('sign-in', p.id);
-      throw err;
-    }
-    return back({ code });
+    if (refused !== null) return (await this.claim(p)) ? back({ error: 'access_denied', error_description: refused }) : sameCode();
+    const now = Math.floor(this.now() / 1000);
+    const stored = await this.options.store.write((s) =>
+      s.saveCodeOnce(
+        {
+          hash: sha256(code),
+          clientId: p.client.id,
+          redirectUri: p.redirectUri,
+          challenge: p.challenge,
+          subject: user.id,
+          scope: granted.join(' '),
+          audience: p.api.identifier,
+          expiresAt: now + 60,
+          nonce: p.nonce,
+          authTime: now,
+          ttlCap: ttlOf(mint),
+          dpopJkt: p.dpopJkt,
+        },
+        this.once.claimOf('sign-in', p.id, p.expiresAt),
+      ),
+    );
+    return stored ? back({ code }) : sameCode();
   }
 
   /** authorization_code (RFC 6749 §4.1.3, RFC 7636 §4.6): single use, bound to client, redirect and challenge. */

@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes } from 'node:crypto';
 
 /** IV (12 bytes) and GCM tag (16) before the ciphertext. */
 const OVERHEAD = 28;
@@ -14,9 +14,19 @@ const OVERHEAD = 28;
  */
 export class SealedState {
   readonly #key: Buffer;
+  readonly #macKey: Buffer;
 
   constructor(secret: string) {
     this.#key = Buffer.from(hkdfSync('sha256', secret, 'gavel', 'browser state', 32));
+    this.#macKey = Buffer.from(hkdfSync('sha256', secret, 'gavel', 'browser state values', 32));
+  }
+
+  /**
+   * A secret value that follows from `label` (HMAC-SHA256, base64url, 43 characters): every
+   * process holding the secret derives the same one, and no one without it can.
+   */
+  derive(label: string): string {
+    return createHmac('sha256', this.#macKey).update(label).digest('base64url');
   }
 
   /** `value` as JSON, sealed for `purpose`: base64url, no `.`. */

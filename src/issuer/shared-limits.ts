@@ -50,25 +50,27 @@ const hashed = (key: string): string => hash('sha256', key, 'base64url');
  */
 export class SharedOnce {
   constructor(
-    private readonly store: Pick<Store, 'claimProof' | 'releaseProof' | 'write'>,
+    private readonly store: Pick<Store, 'claimProof' | 'write'>,
     private readonly nowMs: () => number,
   ) {}
 
   /** Whether this caller is the first to claim `id` of `kind`, remembered until `untilMs`. Throws what the store throws. */
-  async claim(kind: 'sign-in' | 'pushed', id: string, untilMs: number): Promise<boolean> {
-    const key = once(kind, id);
+  async claim(kind: OnceKind, id: string, untilMs: number): Promise<boolean> {
+    const key = onceKey(kind, id);
     const now = this.nowMs();
     return this.store.write((s) => s.claimProof(key, Math.ceil(untilMs / 1000), Math.floor(now / 1000)));
   }
 
-  /** Lets a claim go (what it was for did not happen: the store refused the code). Not waited for. */
-  release(kind: 'sign-in' | 'pushed', id: string): void {
-    void this.store.write((s) => s.releaseProof(once(kind, id))).catch(() => {});
+  /** The claim of `id` of `kind`, as Store.saveCodeOnce takes it: made in one transaction with a write. */
+  claimOf(kind: OnceKind, id: string, untilMs: number): { key: string; expiresAt: number; nowSeconds: number } {
+    return { key: onceKey(kind, id), expiresAt: Math.ceil(untilMs / 1000), nowSeconds: Math.floor(this.nowMs() / 1000) };
   }
 }
 
-/** Ids are base64url (randomToken), so the key holds no `:`. */
-const once = (kind: string, id: string): string => hashed(`once/${kind}/${id}`);
+type OnceKind = 'sign-in' | 'pushed';
+
+/** Ids are base64url (randomToken), so the key, before it is hashed, holds no `:`. */
+const onceKey = (kind: OnceKind, id: string): string => hashed(`once/${kind}/${id}`);
 
 /**
  * Failed sign-ins counted under a key (an address, a user name) for every process serving one

@@ -179,6 +179,14 @@ export interface Store {
   opaqueToken(hash: string, nowSeconds: number): Record<string, unknown> | null;
   saveCode(code: AuthCode): void;
   /**
+   * Stores `code` if `claim` (a key, as claimProof takes it) is new, in one transaction with
+   * claiming it: a sign-in's claim and its code are kept together or not at all, so a write
+   * the store refuses leaves the sign-in free to finish. Answers whether it was stored.
+   */
+  saveCodeOnce(code: AuthCode, claim: { key: string; expiresAt: number; nowSeconds: number }): boolean;
+  /** Whether a code is stored, unused and unexpired: one a sign-in answered with and no client has redeemed yet. */
+  codeWaiting(hash: string, nowSeconds: number): boolean;
+  /**
    * Marks a code used, in one transaction with reading and `check`ing it: a code is
    * exchanged once, and a request `check` refuses (another client, a wrong verifier) does
    * not use it up. With `owner`, a code issued to another client is `unknown` to the caller:

@@ -92,6 +92,12 @@ describe('the console', () => {
     expect(cookie).toBeUndefined();
   });
 
+  test("a form over the console's 8 KiB is 413, and the message names that limit, not the API's 1 MiB", async () => {
+    const { app } = setup();
+    const r = await app.inject({ method: 'POST', url: '/console/login', headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: `key=${'a'.repeat(10_000)}` });
+    expect([r.statusCode, r.json()]).toEqual([413, { error: 'payload_too_large', message: 'the request body is larger than this route takes (8 KiB)' }]);
+  });
+
   test('an empty login CSRF token, in the form and the cookie alike, is no token', async () => {
     const { app } = setup();
     const r = await app.inject({ method: 'POST', url: '/console/login', headers: { cookie: 'gavel_console_login=', 'content-type': 'application/x-www-form-urlencoded' }, payload: `key=${KEY}&csrf=` });

@@ -790,7 +790,7 @@ describe('authorization code with PKCE, in a real browser', () => {
     expect(answers.filter((a) => a.status === 429).length).toBe(20);
   }, 60_000);
 
-  test('a sign-in in progress is carried by its form, sealed: a changed form is refused, and a flood of login pages leaves the server nothing to keep', async () => {
+  test('a sign-in in progress is carried by its form, sealed: a changed form is refused, and a flood of login pages from one address pushes out no sign-in', async () => {
     const { url } = await start();
     const page = async () => {
       const text = await (await fetch(url.href)).text();

@@ -118,11 +118,16 @@ describe('a store shared by two servers', () => {
         headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: `gavel_csrf_${tx.split('.')[0]}=${csrf}` },
         body: new URLSearchParams({ tx, csrf, username: 'alice', password: 'alice-example-password', decision: 'allow' }),
       });
-    // A load balancer sent the form to the other server: it finishes the sign-in.
-    const done = await send(second.url);
-    expect(done.status).toBe(303);
-    expect(new URL(done.headers.get('location')!).searchParams.get('code')).toMatch(/^[A-Za-z0-9_-]{43}$/);
-    // The same form at the first server: the sign-in is used up there too.
+    // A load balancer sent the form to the other server: it finishes the sign-in. A double
+    // click sent it to both at once: one sign-in, one code, and both answers carry it.
+    const [done, twin] = await Promise.all([send(second.url), send(first.server.url)]);
+    expect([done.status, twin.status]).toEqual([303, 303]);
+    const code = new URL(done.headers.get('location')!).searchParams.get('code')!;
+    expect(code).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(twin.headers.get('location')).toBe(done.headers.get('location'));
+    // Once the client redeemed it, the form is used up at either server.
+    const redeemed = await fetch(`${first.server.url}/oauth2/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from('invoice-web:invoice-web-example-secret-0123456789abc').toString('base64')}` }, body: new URLSearchParams({ grant_type: 'authorization_code', code, code_verifier: 'dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk', redirect_uri: 'http://127.0.0.1:8080/callback' }) });
+    expect(redeemed.status).toBe(200);
     const again = await send(first.server.url);
     expect([again.status, await again.text()]).toEqual([400, expect.stringContaining('already completed')]);
 

@@ -61,16 +61,25 @@ describe('used proofs and assertions in the store', () => {
     }
   });
 
-  test('SharedOnce: a sign-in or pushed request is claimed once among processes, in the store, and claimable again once released', async () => {
+  test('SharedOnce: a sign-in or pushed request is claimed once among processes, in the store; a code is stored with its claim or not at all', async () => {
     const [first, second] = [new SharedOnce(a, () => NOW_MS), new SharedOnce(b, () => NOW_MS)];
     expect(await first.claim('sign-in', 'abc', NOW_MS + 60_000)).toBe(true);
     expect(await second.claim('sign-in', 'abc', NOW_MS + 60_000)).toBe(false);
     expect(await first.claim('sign-in', 'abc', NOW_MS + 60_000)).toBe(false);
     // Another kind with the same id is another thing.
     expect(await second.claim('pushed', 'abc', NOW_MS + 60_000)).toBe(true);
-    first.release('sign-in', 'abc');
-    await new Promise((resolve) => setTimeout(resolve, 10));
-    expect(await second.claim('sign-in', 'abc', NOW_MS + 60_000)).toBe(true);
+    const code = (hash: string) => ({ hash, clientId: 'web', redirectUri: 'http://x/cb', challenge: 'ch', subject: 'alice', scope: 's', audience: 'a', expiresAt: NOW_S + 60 });
+    expect(a.saveCodeOnce(code('c1'), first.claimOf('sign-in', 'def', NOW_MS + 60_000))).toBe(true);
+    expect(b.saveCodeOnce(code('c2'), second.claimOf('sign-in', 'def', NOW_MS + 60_000))).toBe(false);
+    expect([b.codeWaiting('c1', NOW_S), b.codeWaiting('c2', NOW_S)]).toEqual([true, false]);
+    // Used, or expired, a code is no longer waiting.
+    expect(b.useCode('c1', NOW_S).kind).toBe('ok');
+    expect(a.codeWaiting('c1', NOW_S)).toBe(false);
+    expect(a.saveCodeOnce(code('c3'), first.claimOf('sign-in', 'ghi', NOW_MS + 60_000))).toBe(true);
+    expect(a.codeWaiting('c3', NOW_S + 61)).toBe(false);
+    // A claim whose transaction fails is not kept: the code's hash is already stored, so the insert throws.
+    expect(() => a.saveCodeOnce(code('c3'), first.claimOf('sign-in', 'jkl', NOW_MS + 60_000))).toThrow();
+    expect(await second.claim('sign-in', 'jkl', NOW_MS + 60_000)).toBe(true);
   });
 
   test('while the store is busy a claim waits for it, and the same key sent meanwhile to the same process is refused', async () => {

@@ -593,9 +593,13 @@ export class SqliteStore implements Store {
   }
 
   claimProof(key: string, expiresAt: number, nowSeconds: number): boolean {
-    // Claimed when new, or when the row there expired (not yet swept).
+    return this.#relaxed(() => this.#claimed(key, expiresAt, nowSeconds));
+  }
+
+  /** Claimed when new, or when the row there expired (not yet swept). */
+  #claimed(key: string, expiresAt: number, nowSeconds: number): boolean {
     const claim = (this.#claim ??= this.db.prepare('INSERT INTO used_proofs (key, expires_at) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at WHERE used_proofs.expires_at < ?'));
-    return this.#relaxed(() => claim.run(key, expiresAt, nowSeconds).changes === 1);
+    return claim.run(key, expiresAt, nowSeconds).changes === 1;
   }
 
   releaseProof(key: string): void {
@@ -720,6 +724,20 @@ export class SqliteStore implements Store {
     this.db
       .prepare('INSERT INTO auth_codes (hash, client_id, redirect_uri, challenge, subject, scope, audience, expires_at, nonce, auth_time, ttl_cap, dpop_jkt) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
       .run(c.hash, c.clientId, c.redirectUri, c.challenge, c.subject, c.scope, c.audience, c.expiresAt, c.nonce ?? null, c.authTime ?? null, c.ttlCap ?? null, c.dpopJkt ?? null);
+  }
+
+  saveCodeOnce(c: AuthCode, claim: { key: string; expiresAt: number; nowSeconds: number }): boolean {
+    return this.db
+      .transaction((): boolean => {
+        if (!this.#claimed(claim.key, claim.expiresAt, claim.nowSeconds)) return false;
+        this.saveCode(c);
+        return true;
+      })
+      .immediate();
+  }
+
+  codeWaiting(hash: string, nowSeconds: number): boolean {
+    return this.db.prepare('SELECT 1 FROM auth_codes WHERE hash = ? AND used_at IS NULL AND expires_at >= ?').get(hash, nowSeconds) !== undefined;
   }
 
   useCode(hash: string, now: number, check: (code: AuthCode) => string | null = () => null, owner?: string, family: string | null = null): CodeUse {
