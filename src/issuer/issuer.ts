@@ -163,9 +163,9 @@ export class Issuer {
   /** Tries per sign-in (a form may be sent five times), counted at every process serving the store. */
   private readonly signInTries: SharedAttemptLimit;
   /** Sign-ins whose code is being stored, by transaction id: the answer a duplicate of the form waits for (finished()). */
-  private readonly finishing = new Map<string, { csrf: string; answer: Promise<BrowserAnswer> }>();
+  private readonly finishing = new Map<string, { subject: string; answer: Promise<BrowserAnswer> }>();
   /** Sign-ins just finished, by transaction id: what a duplicate of the form is answered (finished()). */
-  private readonly done = new PendingSignIns<{ answer: BrowserAnswer; csrf: string; expiresAt: number }>(FINISHED_MAX, FINISHED_PER_ADDRESS);
+  private readonly done = new PendingSignIns<{ answer: BrowserAnswer; subject: string | null; expiresAt: number }>(FINISHED_MAX, FINISHED_PER_ADDRESS);
   /**
    * Failed sign-ins in the last minute, per client address (its /64 for IPv6) and per user
    * name: past either limit a sign-in is refused before the password is checked, so a
@@ -498,16 +498,18 @@ export class Issuer {
    * The answer a sign-in just finished with, for the same form sent again (a double click):
    * the browser shows the second request's answer, so it must carry the same redirect — the
    * one code — or the user is left on an error page and the client never gets the code.
-   * Only to the same form (its CSRF token, and the cookie), for FINISHED_KEPT_MS, at the
-   * process that finished it (another finds the code in the store: signedIn), and — for a
-   * code — while no client has redeemed it.
+   * Asked only once the form passed what the first did (its CSRF token and cookie, a right
+   * password), and given only to the same user, for FINISHED_KEPT_MS, at the process that
+   * finished it (another finds the code in the store: signedIn), and — for a code — while no
+   * client has redeemed it. Anyone else holding the form is told the sign-in was completed.
    */
-  private finished(id: string, formCsrf: string | null, cookieCsrf: string | undefined): Promise<BrowserAnswer> | BrowserAnswer | null {
+  private finished(id: string, subject: string): Promise<BrowserAnswer> | BrowserAnswer | null {
     // Still finishing (its code waiting for the store's lock): the answer it is about to give.
     const finishing = this.finishing.get(id);
-    if (finishing !== undefined) return formCsrf === finishing.csrf && cookieCsrf === finishing.csrf ? finishing.answer : null;
+    if (finishing !== undefined) return finishing.subject === subject ? finishing.answer : COMPLETED;
     const f = this.done.get(id);
-    if (f === undefined || f.expiresAt < this.now() || formCsrf !== f.csrf || cookieCsrf !== f.csrf) return null;
+    if (f === undefined || f.expiresAt < this.now()) return null;
+    if (f.subject !== subject) return COMPLETED;
     // A code the client redeemed meanwhile is not sent again: presented twice, it would revoke what it issued.
     const code = f.answer.kind === 'redirect' ? f.answer.params.code : undefined;
     if (code !== undefined && !this.options.store.codeWaiting(sha256(code), Math.floor(this.now() / 1000))) return COMPLETED;
@@ -538,14 +540,13 @@ export class Issuer {
    */
   async login(form: URLSearchParams, cookieCsrf: string | undefined, origin: Origin, requestId: string): Promise<BrowserAnswer> {
     const tx = form.get('tx') ?? '';
-    const again = this.finished(signInId(tx), form.get('csrf'), cookieCsrf);
-    if (again !== null) return again;
     const p = openSignIn(this.sealed, tx, { client: (id) => this.options.registry().clients.get(id), api: (audience) => this.apiOf(audience) });
     if (p === null || p.expiresAt < this.now()) return { kind: 'html', status: 400, html: errorPage('this sign-in has expired; start again from the application') };
     if (form.get('csrf') !== p.csrf || cookieCsrf !== p.csrf) return { kind: 'html', status: 403, html: errorPage('the form was not sent by this page (CSRF check failed); start again from the application') };
-    const back = (params: Record<string, string | null>): BrowserAnswer => {
+    // The answer, kept for a second click of the same form by the same user (`null`: none signed in).
+    const back = (params: Record<string, string | null>, subject: string | null = null): BrowserAnswer => {
       const answer = { ...answerTo(p.redirectUri, p.responseMode, { ...params, state: p.state, iss: this.url }), clearCsrf: p.id };
-      this.done.add(p.id, attemptKey(origin.address ?? 'unknown'), { answer, csrf: p.csrf, expiresAt: this.now() + FINISHED_KEPT_MS }, this.now());
+      this.done.add(p.id, attemptKey(origin.address ?? 'unknown'), { answer, subject, expiresAt: this.now() + FINISHED_KEPT_MS }, this.now());
       return answer;
     };
     if (form.get('decision') === 'deny') return (await this.claim(p)) ? back({ error: 'access_denied', error_description: 'the user denied the request' }) : COMPLETED;
@@ -579,11 +580,11 @@ export class Issuer {
     this.signInsByUser.release(name);
     // The same form sent twice (a double click) ran two password checks at once: the second
     // to get here gives the first's answer, finishing or finished.
-    const twin = this.finished(p.id, p.csrf, p.csrf);
+    const twin = this.finished(p.id, user.id);
     if (twin !== null) return twin;
     // Set in this turn, before anything is waited for: a twin arriving meanwhile finds it.
     const answer = this.signedIn(p, user, origin, requestId, back);
-    this.finishing.set(p.id, { csrf: p.csrf, answer });
+    this.finishing.set(p.id, { subject: user.id, answer });
     try {
       return await answer;
     } finally {
@@ -595,13 +596,16 @@ export class Issuer {
    * A user who signed in: the mint decisions made, and the code stored with the sign-in's
    * claim in one transaction — a store that refuses the write (busy: a 503) takes neither, so
    * the same form may be sent again. The code follows from the sign-in (a MAC of its id under
-   * the issuer secret): a twin of the form that reached another process (a double click behind
-   * a load balancer) finds the sign-in taken and answers with the same code, while no client
-   * has redeemed it — the browser shows the second answer, and must not be left without one.
+   * the issuer secret) and of the user: a twin of the form that reached another process (a
+   * double click behind a load balancer) finds the sign-in taken and answers with the same
+   * code, while no client has redeemed it — the browser shows the second answer, and must not
+   * be left without one.
    */
-  private async signedIn(p: SignIn, user: User, origin: Origin, requestId: string, back: (params: Record<string, string | null>) => BrowserAnswer): Promise<BrowserAnswer> {
-    const code = this.sealed.derive(`code/${p.id}`);
-    const sameCode = (): BrowserAnswer => (this.options.store.codeWaiting(sha256(code), Math.floor(this.now() / 1000)) ? back({ code }) : COMPLETED);
+  private async signedIn(p: SignIn, user: User, origin: Origin, requestId: string, back: (params: Record<string, string | null>, subject?: string | null) => BrowserAnswer): Promise<BrowserAnswer> {
+    // Of the sign-in and the user: another user signing in with the same form derives another
+    // code, which no row holds, and is told the sign-in was completed.
+    const code = this.sealed.derive(`code/${p.id}/${user.id}`);
+    const sameCode = (): BrowserAnswer => (this.options.store.codeWaiting(sha256(code), Math.floor(this.now() / 1000)) ? back({ code }, user.id) : COMPLETED);
     const { mint, granted, refused } = this.mintForUser(p.client, p.api, 'authorization_code', p.scopes, p.openid, user, origin, requestId);
     if (refused !== null) return (await this.claim(p)) ? back({ error: 'access_denied', error_description: refused }) : sameCode();
     const now = Math.floor(this.now() / 1000);
@@ -624,7 +628,7 @@ export class Issuer {
         this.once.claimOf('sign-in', p.id, p.expiresAt),
       ),
     );
-    return stored ? back({ code }) : sameCode();
+    return stored ? back({ code }, user.id) : sameCode();
   }
 
   /** authorization_code (RFC 6749 §4.1.3, RFC 7636 §4.6): single use, bound to client, redirect and challenge. */

@@ -20,7 +20,9 @@ beforeAll(async () => {
   // The example registry, and a client that authenticates with signed assertions.
   const pair = await generateKeyPair('ES256');
   signer = pair.privateKey;
-  const registry = JSON.parse(readFileSync(join(ROOT, 'examples/registry.json'), 'utf8')) as { clients: object[] };
+  const registry = JSON.parse(readFileSync(join(ROOT, 'examples/registry.json'), 'utf8')) as { clients: object[]; users: object[] };
+  // Another user, who will hold alice's login form.
+  registry.users.push({ id: 'mallory', password: 'mallory-example-password', groups: ['finance'] });
   registry.clients.push({ id: 'signer', token_endpoint_auth_method: 'private_key_jwt', jwks: { keys: [{ ...(await exportJWK(pair.publicKey)), kid: 's1', alg: 'ES256' }] }, scopes: ['invoice:read'] });
   const config = { 'gavel.json': JSON.stringify({ issuer: { url: ISSUER } }) };
   first = await issuerServer(registry, ['--config', 'gavel.json'], config);
@@ -111,12 +113,12 @@ describe('a store shared by two servers', () => {
     const page = await (await fetch(`${first.server.url}/oauth2/authorize?${new URLSearchParams(REQUEST)}`)).text();
     const tx = /name="tx" value="([^"]+)"/.exec(page)![1]!;
     const csrf = /name="csrf" value="([^"]+)"/.exec(page)![1]!;
-    const send = (base: string) =>
+    const send = (base: string, username = 'alice', password = 'alice-example-password') =>
       fetch(`${base}/oauth2/authorize`, {
         method: 'POST',
         redirect: 'manual',
         headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: `gavel_csrf_${tx.split('.')[0]}=${csrf}` },
-        body: new URLSearchParams({ tx, csrf, username: 'alice', password: 'alice-example-password', decision: 'allow' }),
+        body: new URLSearchParams({ tx, csrf, username, password, decision: 'allow' }),
       });
     // A load balancer sent the form to the other server: it finishes the sign-in. A double
     // click sent it to both at once: one sign-in, one code, and both answers carry it.
@@ -125,6 +127,11 @@ describe('a store shared by two servers', () => {
     const code = new URL(done.headers.get('location')!).searchParams.get('code')!;
     expect(code).toMatch(/^[A-Za-z0-9_-]{43}$/);
     expect(twin.headers.get('location')).toBe(done.headers.get('location'));
+    // Someone else holding the form (its tx and CSRF value) who signs in as another user gets no code, at either server.
+    for (const base of [second.url, first.server.url]) {
+      const other = await send(base, 'mallory', 'mallory-example-password');
+      expect([base, other.status, await other.text()]).toEqual([base, 400, expect.stringContaining('already completed')]);
+    }
     // Once the client redeemed it, the form is used up at either server.
     const redeemed = await fetch(`${first.server.url}/oauth2/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from('invoice-web:invoice-web-example-secret-0123456789abc').toString('base64')}` }, body: new URLSearchParams({ grant_type: 'authorization_code', code, code_verifier: 'dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk', redirect_uri: 'http://127.0.0.1:8080/callback' }) });
     expect(redeemed.status).toBe(200);

@@ -729,6 +729,8 @@ export class SqliteStore implements Store {
   saveCodeOnce(c: AuthCode, claim: { key: string; expiresAt: number; nowSeconds: number }): boolean {
     return this.db
       .transaction((): boolean => {
+        // A code already stored (its claim swept first, or claimed by a process whose clock lags) is not stored twice.
+        if (this.db.prepare('SELECT 1 FROM auth_codes WHERE hash = ?').get(c.hash) !== undefined) return false;
         if (!this.#claimed(claim.key, claim.expiresAt, claim.nowSeconds)) return false;
         this.saveCode(c);
         return true;
