@@ -6,7 +6,7 @@ import { attemptKey } from '../server/attempt-limit.js';
 import { SharedAttemptLimit, SharedOnce, SharedReplay } from './shared-limits.js';
 import { PendingSignIns } from './pending-sign-ins.js';
 import { SealedState } from './sealed-state.js';
-import { openSignIn, sealSignIn, signInId, type SignIn } from './sign-in-state.js';
+import { openPushed, openSignIn, sealPushed, sealSignIn, signInId, type SignIn } from './browser-state.js';
 import type { LivePolicySet } from '../engine/live-set.js';
 import type { Decider, Origin } from '../server/decider.js';
 import type { Velocity } from '../signals/velocity.js';
@@ -62,28 +62,12 @@ const SIGN_IN_LIFETIME_MS = 10 * 60_000;
 /** RFC 9126 §2.2: a pushed request's `request_uri` is short-lived (the specification's example: 60 s) and used once. */
 const PUSHED_LIFETIME_S = 60;
 const PUSHED_PREFIX = 'urn:ietf:params:oauth:request_uri:';
-const PUSHED = 'pushed authorization request';
 /**
  * The longest `request_uri` a pushed request may make: the browser carries it in the request
  * line, and proxies refuse long ones (nginx's default buffer for a request line is 8 KiB).
  */
 const MAX_REQUEST_URI = 6_000;
 
-/** A pushed request as its `request_uri` carries it (sealed). */
-interface Pushed {
-  v: 1;
-  id: string;
-  clientId: string;
-  /** The checked authorization request's parameters, form-encoded. */
-  params: string;
-  expiresAt: number;
-}
-
-function isPushed(x: unknown): x is Pushed {
-  if (typeof x !== 'object' || x === null) return false;
-  const p = x as Record<string, unknown>;
-  return p.v === 1 && typeof p.id === 'string' && typeof p.clientId === 'string' && typeof p.params === 'string' && typeof p.expiresAt === 'number';
-}
 /** What a sign-in's form is answered once the sign-in was finished, and its answer cannot be given again. */
 const COMPLETED: BrowserAnswer = { kind: 'html', status: 400, html: errorPage('this sign-in was already completed; go back to the application') };
 /** One answer for a subject token that is forged, expired, revoked or not the caller's to present. */
@@ -448,8 +432,7 @@ export class Issuer {
       release?.();
       throw new OAuthError(checked.kind === 'page' ? 'invalid_request' : pushedError(checked.error), checked.kind === 'page' ? checked.message : checked.description);
     }
-    const pushed: Pushed = { v: 1, id: randomToken(18), clientId: client.id, params: form.toString(), expiresAt: this.now() + PUSHED_LIFETIME_S * 1000 };
-    const requestUri = `${PUSHED_PREFIX}${this.sealed.seal(PUSHED, pushed)}`;
+    const requestUri = `${PUSHED_PREFIX}${sealPushed(this.sealed, { id: randomToken(18), clientId: client.id, params: form.toString(), expiresAt: this.now() + PUSHED_LIFETIME_S * 1000 })}`;
     if (requestUri.length > MAX_REQUEST_URI) {
       release?.();
       throw new OAuthError('invalid_request', `the pushed request is too large: its request_uri would be ${requestUri.length} characters, more than the ${MAX_REQUEST_URI} a browser's request line carries safely through proxies`);
@@ -485,9 +468,9 @@ export class Issuer {
     // Said on a page, not sent to the redirect_uri: unpushed, that is the unchecked query's.
     if (this.options.requirePushedAuthorizationRequests === true && (uri === null || !uri.startsWith(PUSHED_PREFIX))) return 'this server takes authorization requests only through its pushed_authorization_request_endpoint (RFC 9126): the application must push the request first';
     if (uri === null || !uri.startsWith(PUSHED_PREFIX)) return query;
-    const pushed = this.sealed.open(PUSHED, uri.slice(PUSHED_PREFIX.length));
+    const pushed = openPushed(this.sealed, uri.slice(PUSHED_PREFIX.length));
     const gone = 'this authorization request has expired or was already used; start again from the application';
-    if (!isPushed(pushed) || pushed.expiresAt < this.now()) return gone;
+    if (pushed === null || pushed.expiresAt < this.now()) return gone;
     if (query.get('client_id') !== pushed.clientId) return 'the client_id does not match the pushed authorization request';
     // RFC 9126 §4: used once — at this process or any other serving the store.
     if (!(await this.once.claim('pushed', pushed.id, pushed.expiresAt))) return gone;

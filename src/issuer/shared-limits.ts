@@ -56,9 +56,8 @@ export class SharedOnce {
 
   /** Whether this caller is the first to claim `id` of `kind`, remembered until `untilMs`. Throws what the store throws. */
   async claim(kind: OnceKind, id: string, untilMs: number): Promise<boolean> {
-    const key = onceKey(kind, id);
-    const now = this.nowMs();
-    return this.store.write((s) => s.claimProof(key, Math.ceil(untilMs / 1000), Math.floor(now / 1000)));
+    const { key, expiresAt, nowSeconds } = this.claimOf(kind, id, untilMs);
+    return this.store.write((s) => s.claimProof(key, expiresAt, nowSeconds));
   }
 
   /** The claim of `id` of `kind`, as Store.saveCodeOnce takes it: made in one transaction with a write. */

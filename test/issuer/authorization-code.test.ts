@@ -222,6 +222,8 @@ describe('authorization code with PKCE, in a real browser', () => {
     expect(await push({ ...good, redirect_uri: 'https://evil.example/cb' })).toEqual([400, 'no-store', expect.objectContaining({ error: 'invalid_request', error_description: expect.stringContaining('redirect_uri is not registered') })]);
     expect(await push({ ...good, code_challenge_method: 'plain' })).toEqual([400, 'no-store', expect.objectContaining({ error: 'invalid_request', error_description: expect.stringContaining('S256') })]);
     expect(await push({ ...good, request_uri: 'urn:ietf:params:oauth:request_uri:x' })).toEqual([400, 'no-store', expect.objectContaining({ error: 'invalid_request' })]);
+    // The request travels sealed in the request_uri, through the browser's request line: one too large for proxies is refused, not issued.
+    expect(await push({ ...good, state: 'x'.repeat(6_000) })).toEqual([400, 'no-store', { error: 'invalid_request', error_description: expect.stringContaining('the pushed request is too large') }]);
     const [status, , pushed] = await push(good);
     expect([status, pushed]).toEqual([201, { request_uri: expect.stringMatching(/^urn:ietf:params:oauth:request_uri:/), expires_in: 60 }]);
     const authorize = (clientId: string) => fetch(`${server.url}/oauth2/authorize?${new URLSearchParams({ client_id: clientId, request_uri: (pushed as { request_uri: string }).request_uri })}`, { redirect: 'manual' });

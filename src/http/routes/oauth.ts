@@ -5,7 +5,7 @@ import { errorDescription, OAuthError } from '../../issuer/oauth-error.js';
 import { RegistrationError } from '../../issuer/registration.js';
 import { redirectWith } from '../../issuer/authorization.js';
 import { FORM_POST_SCRIPT, formPostPage } from '../../issuer/login-page.js';
-import { signInId } from '../../issuer/sign-in-state.js';
+import { signInId } from '../../issuer/browser-state.js';
 import type { Presented } from '../../issuer/client-auth.js';
 import type { OriginOf } from '../origin.js';
 import { attemptKey, type AttemptLimit } from '../../server/attempt-limit.js';

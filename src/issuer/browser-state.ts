@@ -3,6 +3,11 @@ import { registeredRedirect } from './redirect-uri.js';
 import type { Api, Client } from './registry.js';
 import type { SealedState } from './sealed-state.js';
 
+/**
+ * What the issuer hands the browser to carry instead of keeping it, sealed (SealedState): a
+ * sign-in in progress in the login form's `tx`, a pushed request in its `request_uri`.
+ */
+
 /** A sign-in in progress, as the login form carries it back, with the id its CSRF cookie and its answer are kept under. */
 export interface SignIn extends PendingAuthorization {
   id: string;
@@ -12,6 +17,7 @@ export interface SignIn extends PendingAuthorization {
 type Carried = Omit<PendingAuthorization, 'client' | 'api'> & { v: 1; id: string; clientId: string; audience: string };
 
 const PURPOSE = 'sign-in';
+const PUSHED = 'pushed authorization request';
 
 /**
  * The login form's `tx`: `ID.SEALED`. The id (plain, 24 base64url characters) names the
@@ -82,4 +88,27 @@ function isCarried(x: unknown): x is Carried {
     (c.responseMode === 'query' || c.responseMode === 'form_post') &&
     typeof c.expiresAt === 'number'
   );
+}
+
+/** A pushed authorization request (RFC 9126), as its `request_uri` carries it. */
+export interface Pushed {
+  id: string;
+  clientId: string;
+  /** The checked authorization request's parameters, form-encoded. */
+  params: string;
+  expiresAt: number;
+}
+
+/** The sealed part of a pushed request's `request_uri`. */
+export function sealPushed(sealed: SealedState, pushed: Pushed): string {
+  return sealed.seal(PUSHED, { v: 1, ...pushed });
+}
+
+/** The pushed request a `request_uri`'s sealed part carries, or null: not sealed by this issuer's secret, or changed. Expiry is the caller's to check. */
+export function openPushed(sealed: SealedState, text: string): Pushed | null {
+  const x = sealed.open(PUSHED, text);
+  if (typeof x !== 'object' || x === null) return null;
+  const p = x as Record<string, unknown>;
+  if (p.v !== 1 || typeof p.id !== 'string' || typeof p.clientId !== 'string' || typeof p.params !== 'string' || typeof p.expiresAt !== 'number') return null;
+  return { id: p.id, clientId: p.clientId, params: p.params, expiresAt: p.expiresAt };
 }
