@@ -98,7 +98,6 @@ export class GrpcError extends Error {
 export function unary<I extends DescMessage, O extends DescMessage>(handler: Unary<I, O>, log: ServerLog): handleUnaryCall<MessageShape<I>, MessageShape<O>> {
   return (call, callback) => {
     const request: unknown = call.request;
-    if (request instanceof Undecodable) return callback({ code: 3, details: `the request is not a valid ${call.getPath().split('/')[2] ?? ''} message: ${request.reason}` }, null);
     const metadata = (key: string) => call.metadata.get(key).filter((v): v is string => typeof v === 'string');
     let id: string | null = null;
     const requestId = (): string => {
@@ -109,14 +108,22 @@ export function unary<I extends DescMessage, O extends DescMessage>(handler: Una
       call.sendMetadata(echoed);
       return id;
     };
+    // A refusal carries the request id too, as over HTTP — in its trailers, where a client's
+    // error holds metadata — so a caller logging its failures quotes the id the server log has.
+    const refuse = (code: number, details: string): void => {
+      const trailers = new Metadata();
+      trailers.set('x-request-id', id ?? requestIdFrom(metadata('x-request-id')[0]));
+      callback({ code, details, metadata: trailers }, null);
+    };
+    if (request instanceof Undecodable) return refuse(3, `the request is not a valid ${call.getPath().split('/')[2] ?? ''} message: ${request.reason}`);
     const info: CallInfo = { peer: call.getPeer(), metadata, cancelled: () => call.cancelled, requestId };
     handler(call.request, info).then(
       (response) => callback(null, response),
       (err: unknown) => {
-        if (err instanceof GrpcError) return callback({ code: err.code, details: err.message }, null);
+        if (err instanceof GrpcError) return refuse(err.code, err.message);
         // The caller hears only that it failed; the server log gets the method and the stack.
-        log.error(`gRPC ${call.getPath()} failed: ${String(err)}`, err instanceof Error && err.stack !== undefined ? { stack: err.stack } : {});
-        callback({ code: 13, details: 'internal error; see the server log' }, null);
+        log.error(`gRPC ${call.getPath()} (request ${id ?? requestIdFrom(metadata('x-request-id')[0])}) failed: ${String(err)}`, err instanceof Error && err.stack !== undefined ? { stack: err.stack } : {});
+        refuse(13, 'internal error; see the server log');
       },
     );
   };

@@ -163,6 +163,28 @@ describe('gavel.v1.DecisionService', () => {
     }
   });
 
+  test('a member named __proto__ is INVALID_ARGUMENT, as over HTTP (with a token beside it, it emptied the context a forbid read)', async () => {
+    const context = JSON.parse('{"__proto__": {}, "blocked": true, "token": "x"}') as JsonObject;
+    await expect(call(DecisionService, 'decide', DecideRequestSchema, { subject: reader, action: { name: 'read' }, resource: { type: 'doc', id: '1' }, context })).rejects.toMatchObject({
+      code: status.INVALID_ARGUMENT,
+      details: 'context: has a member named `__proto__`, which is not accepted',
+    });
+    const properties = JSON.parse('{"role": "reader", "tags": [{"__proto__": {"role": "admin"}}]}') as JsonObject;
+    await expect(call(DecisionService, 'decide', DecideRequestSchema, { subject: { ...reader, properties }, action: { name: 'read' }, resource: { type: 'doc', id: '1' } })).rejects.toMatchObject({
+      code: status.INVALID_ARGUMENT,
+      details: 'subject.properties.tags[0]: has a member named `__proto__`, which is not accepted',
+    });
+  });
+
+  test('a refused call is answered with its request id too', async () => {
+    const refused = callWithMetadata(DecisionService, 'decide', DecideRequestSchema, { subject: { type: 'user' }, action: { name: 'read' }, resource: { type: 'doc', id: '1' } }, { 'x-request-id': 'trace-refused' });
+    const metadata = await refused.then(
+      () => new Metadata(),
+      (err: ServiceError) => (expect(err.code).toBe(status.INVALID_ARGUMENT), err.metadata),
+    );
+    expect(metadata.get('x-request-id')).toEqual(['trace-refused']);
+  });
+
   test('a batch whose deadline passes while its tokens are checked is not decided, counted or logged', async () => {
     records();
     // Distinct tokens, each verified anew: checking them takes longer than the caller waits.

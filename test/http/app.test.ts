@@ -222,6 +222,15 @@ describe('POST /access/v1/evaluations', () => {
     expect(own.statusCode).toBe(200);
   });
 
+  test('a default nested past the limit is a 400 naming it, at any depth (5,000 levels was a 500: measuring it overflowed the stack)', async () => {
+    for (const levels of [100, 5_000]) {
+      const deep = `${'['.repeat(levels)}${']'.repeat(levels)}`;
+      const r = await post('/access/v1/evaluations', `{"subject": {"type": "user", "id": "alice"}, "action": {"name": "read"}, "resource": {"type": "record", "id": "r1"}, "context": {"a": ${deep}}, "evaluations": [{}]}`);
+      expect(r.statusCode).toBe(400);
+      expect(r.json()).toEqual({ error: 'invalid_request', message: 'context: nested deeper than 64 levels (objects and lists, counted from the request)' });
+    }
+  });
+
   test('gavel_include_context adds each item its context', async () => {
     const r = await post('/access/v1/evaluations', { action: { name: 'read' }, options: { gavel_include_context: true }, evaluations: [{ subject: alice, resource: active }] });
     expect(r.json().evaluations[0]).toMatchObject({ decision: true, context: { determining: ['read'] } });

@@ -6,6 +6,7 @@ import type { Decision } from '../../engine/decision.js';
 import type { LivePolicySet } from '../../engine/live-set.js';
 import type { PolicySet } from '../../engine/policy-set.js';
 import { validateRequest } from '../../engine/validate-request.js';
+import { describeJsonProblem, jsonProblem, MAX_JSON_DEPTH } from '../../formats/json-depth.js';
 import { withRequestToken, type WithToken } from '../../engine/request-token.js';
 import type { VerifyToken } from '../../tokens/verify-token.js';
 import { SEARCH_PATHS } from './search.js';
@@ -41,11 +42,18 @@ type Problems = { problems: string[] };
 /** How much of a batch's defaults, repeated in each of its items, one request may carry (bytes of JSON). */
 export const MAX_REPEATED_DEFAULTS = 8 << 20;
 
-/** Bytes of JSON the items take from the defaults: each default member once for every item that does not replace it. */
+/**
+ * Bytes of JSON the items take from the defaults: each default member once for every item
+ * that does not replace it. A default nested too deep to decide on is a 400 of its own, before
+ * it is measured: measuring it whole overflowed the stack at a few thousand levels (a 500).
+ */
 function repeatedDefaults(defaults: Json, items: readonly Json[]): number {
   let total = 0;
   for (const [member, value] of Object.entries(defaults)) {
     if (value === undefined) continue;
+    // The request is level 1, its members level 2 (as validateRequest counts).
+    const problem = jsonProblem(value, MAX_JSON_DEPTH - 1);
+    if (problem !== null) throw Object.assign(new Error(describeJsonProblem(member, problem, `${MAX_JSON_DEPTH} levels (objects and lists, counted from the request)`)), { statusCode: 400 });
     const size = Buffer.byteLength(JSON.stringify(value));
     for (const item of items) if (item[member] === undefined) total += size;
   }
