@@ -12,6 +12,14 @@
 -- Load it with `lua-load` and call it with Gavel's address (IPv4 or a name HAProxy resolves):
 --   http-request lua.gavel-auth 127.0.0.1 8181
 --
+-- Two variables, set before that line, add to what Gavel is sent (both optional):
+--   txn.gavel_client_key   the gateway's key when Gavel has `client_keys` (X-Gavel-Client-Key):
+--                            http-request set-var(txn.gavel_client_key) str("${GAVEL_CLIENT_KEY}")
+--   txn.gavel_headers      request headers to pass on, by name, comma-separated: those the
+--                          config's `forward_auth.headers` hands to policies
+--                            http-request set-var(txn.gavel_headers) str("x-tenant,x-api-version")
+-- X-Request-ID, when the request has one, is always passed on: the decision is logged under it.
+--
 -- It speaks HTTP/1.1 over a plain socket rather than through HAProxy's httpclient: that one
 -- retries a refused connection three times a second apart (2.6), so while Gavel is down
 -- every request would wait three seconds for its 503.
@@ -64,15 +72,34 @@ core.register_action("gavel-auth", { "http-req" }, function(txn, host, port)
     "Connection: close",
     "X-Forwarded-Method: " .. txn.sf:method(),
     "X-Forwarded-Uri: " .. txn.sf:pathq(),
-    "X-Forwarded-Proto: " .. (txn.sf:ssl_fc() and "https" or "http"),
+    -- txn.sf answers strings: ssl_fc is "1" or "0", and any string is true in Lua.
+    "X-Forwarded-Proto: " .. (txn.sf:ssl_fc() == "1" and "https" or "http"),
     -- Gavel believes this only from an address in its trusted_proxies.
     "X-Forwarded-For: " .. txn.sf:src(),
   }
   -- Whole header values (req_fhdr): req_hdr would split one at commas and hand over a part.
-  for header, name in pairs({ ["X-Forwarded-Host"] = "host", ["Authorization"] = "authorization", ["DPoP"] = "dpop" }) do
+  for header, name in pairs({ ["X-Forwarded-Host"] = "host", ["Authorization"] = "authorization", ["DPoP"] = "dpop", ["X-Request-ID"] = "x-request-id" }) do
     local value = clean(txn.sf:req_fhdr(name))
     if value ~= nil then lines[#lines + 1] = header .. ": " .. value end
   end
+  local passed = txn:get_var("txn.gavel_headers")
+  if passed ~= nil then
+    for name in tostring(passed):gmatch("[^,%s]+") do
+      local lower = name:lower()
+      -- Only header names, and none that says what to decide about: those are this script's to set.
+      if lower:match("^[%w!#$%%&'*+.^_`|~-]+$") and not lower:match("^x%-forwarded%-") and not lower:match("^x%-original%-")
+        and lower ~= "host" and lower ~= "authorization" and lower ~= "dpop" and lower ~= "x-request-id" and lower ~= "x-gavel-client-key"
+        and lower ~= "connection" and lower ~= "content-length" and lower ~= "transfer-encoding" and lower ~= "forwarded" then
+        -- A header sent twice is passed as it came, every copy: Gavel refuses what it cannot read as one value.
+        for i = 0, tonumber(txn.sf:req_fhdr_cnt(lower)) - 1 do
+          local value = clean(txn.sf:req_fhdr(lower, i + 1))
+          if value ~= nil then lines[#lines + 1] = name .. ": " .. value end
+        end
+      end
+    end
+  end
+  local key = clean(txn:get_var("txn.gavel_client_key"))
+  if key ~= nil then lines[#lines + 1] = "X-Gavel-Client-Key: " .. key end
 
   local status, found = ask(host, tonumber(port), lines)
   if status == nil then

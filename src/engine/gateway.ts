@@ -43,7 +43,7 @@ export const defaultSubjectType: SubjectType = (claims) => (claims.sub === undef
 
 /**
  * The request model of a gateway call: action = method, resource = the route (path, host —
- * both as the upstream will read them — query, scheme), subject =
+ * both as the upstream will read them — query, its params, scheme), subject =
  * the verified token's `sub` (a `client` when it is the `client_id`; `anonymous` without a
  * token), token = the verified claims, context = ip, allow-listed headers, time (and from
  * Envoy, what it says of the call besides: `envoy`).
@@ -55,7 +55,7 @@ export function gatewayRequest(call: GatewayCall, claims: JWTPayload | undefined
   return {
     subject: { type: claims === undefined ? 'anonymous' : subjectType(claims), id: sub },
     action: { name: call.method.toUpperCase() },
-    resource: { type: 'route', id: call.path, properties: { path: call.path, host: routeHost(call.host, call.scheme), query: withoutAccessToken(call.query), scheme: call.scheme } },
+    resource: { type: 'route', id: call.path, properties: { path: call.path, host: routeHost(call.host, call.scheme), query: withoutAccessToken(call.query), params: queryParams(call.query), scheme: call.scheme } },
     context: { ip: call.ip, headers, time: new Date().toISOString(), ...(call.envoy === undefined ? {} : { envoy: call.envoy }) },
     ...(claims === undefined ? {} : { token: claims }),
   };
@@ -71,6 +71,27 @@ const ACCESS_TOKENS = /(^|&)(access(?:_|%5f)token)=[^&]*/gi;
  */
 export function withoutAccessToken(query: string): string {
   return query.length < 13 || !ACCESS_TOKEN.test(query) ? query : query.replace(ACCESS_TOKENS, '$1$2=REDACTED');
+}
+
+/**
+ * The query's parameters, decoded as application/x-www-form-urlencoded (`+` a space), each
+ * name with every value it was given, in order: `?tag=a&tag=b` is `{tag: ["a", "b"]}`. A list
+ * always, so that a repeated parameter — which servers resolve differently, some taking the
+ * first, some the last — cannot pass a condition on one of its values unseen: `resource.params
+ * has "debug"` holds for `?debug=0&debug=1`. Built with fromEntries, so a parameter named
+ * `__proto__` is a parameter, not the record's prototype. An `access_token` value is
+ * redacted, as in `query`.
+ */
+export function queryParams(query: string): Record<string, string[]> {
+  if (query === '') return {};
+  const params = new Map<string, string[]>();
+  for (const [name, value] of new URLSearchParams(query)) {
+    const kept = /^access_token$/i.test(name) ? 'REDACTED' : value;
+    const values = params.get(name);
+    if (values === undefined) params.set(name, [kept]);
+    else values.push(kept);
+  }
+  return Object.fromEntries(params);
 }
 
 /** `Authorization: Bearer …` (RFC 6750 §2.1), or null when there is none. */

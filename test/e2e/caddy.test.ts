@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
-import { request } from 'node:http';
+import { createServer, request } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -11,33 +12,47 @@ const CADDY = '/usr/bin/caddy';
 let stack: Stack;
 let base = '';
 
-beforeAll(async () => {
-  if (spawnSync(CADDY, ['version']).error) throw new Error(`caddy is not installed at ${CADDY}: apt-get install -y caddy (.ci/run does)`);
-  stack = await startStack('caddy');
-  const port = await freePort();
-  writeFileSync(
-    join(stack.dir, 'Caddyfile'),
-    `{
+/** The Caddyfile docs/gateways.md shows, on this test's addresses (loopback only: `bind`). */
+function caddyfile(port: number, gavelPort: number, upstreamPort: number): string {
+  return `{
 	admin off
 	auto_https off
 }
-http://127.0.0.1:${port} {
-	forward_auth 127.0.0.1:${stack.gavelPort} {
+:${port} {
+	bind 127.0.0.1
+	forward_auth 127.0.0.1:${gavelPort} {
 		uri /v1/forward-auth
 		copy_headers X-Gavel-Subject
 		header_up -X-Original-URI
 		header_up -X-Original-Method
 		header_up -X-Original-Host
+		transport http {
+			dial_timeout 2s
+			response_header_timeout 2s
+		}
 	}
-	reverse_proxy 127.0.0.1:${stack.upstreamPort}
+	reverse_proxy 127.0.0.1:${upstreamPort}
 }
-`,
-  );
+`;
+}
+
+/** Starts Caddy on `config` (in the stack's folder); answers its base URL once it listens. */
+async function startCaddy(config: string, port: number): Promise<string> {
+  const file = join(stack.dir, `Caddyfile-${port}`);
+  writeFileSync(file, config);
   // Caddy keeps state under $HOME / XDG folders: point them into the test's folder.
   const home = { HOME: stack.dir, XDG_DATA_HOME: join(stack.dir, 'data'), XDG_CONFIG_HOME: join(stack.dir, 'config') };
-  stack.spawn(CADDY, ['run', '--config', join(stack.dir, 'Caddyfile'), '--adapter', 'caddyfile'], home);
-  base = `http://127.0.0.1:${port}`;
-  await waitFor(base);
+  stack.spawn(CADDY, ['run', '--config', file, '--adapter', 'caddyfile'], home);
+  const url = `http://127.0.0.1:${port}`;
+  await waitFor(url);
+  return url;
+}
+
+beforeAll(async () => {
+  if (spawnSync(CADDY, ['version']).error) throw new Error(`caddy is not installed at ${CADDY}: apt-get install -y caddy (.ci/run does)`);
+  stack = await startStack('caddy');
+  const port = await freePort();
+  base = await startCaddy(caddyfile(port, stack.gavelPort, stack.upstreamPort), port);
 });
 
 afterAll(() => stack?.stop());
@@ -87,3 +102,21 @@ function get(path: string, headers: Record<string, string>, localAddress = '127.
     r.on('error', reject).end();
   });
 }
+
+describe('Caddy when Gavel does not answer', () => {
+  test('with the documented timeouts, a request fails closed (a 5xx) after seconds, not when Gavel comes back; the upstream is not called', async () => {
+    // An auth server that accepts connections and never answers: Gavel stopped, or stuck.
+    const silent = createServer(() => {});
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = await freePort();
+      const at = await startCaddy(caddyfile(port, (silent.address() as AddressInfo).port, stack.upstreamPort), port);
+      const r = await fetch(`${at}/hello/world`, { signal: AbortSignal.timeout(20_000) });
+      expect(r.status).toBeGreaterThanOrEqual(500);
+      expect(await r.text()).not.toContain('"path"');
+    } finally {
+      silent.closeAllConnections();
+      silent.close();
+    }
+  }, 30_000);
+});

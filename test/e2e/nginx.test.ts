@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
-import { request } from 'node:http';
+import { createServer, request } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -12,19 +13,15 @@ const NGINX = '/usr/sbin/nginx';
 let stack: Stack;
 let base = '';
 
-beforeAll(async () => {
-  if (spawnSync(NGINX, ['-v']).error) throw new Error(`nginx is not installed at ${NGINX}: apt-get install -y nginx-light (.ci/run does)`);
-  stack = await startStack('nginx');
-  const port = await freePort();
-  const tmp = join(stack.dir, 'tmp');
+/** The configuration docs/gateways.md shows, on this test's addresses: nginx on `port`, Gavel on `gavelPort`. */
+function nginxConf(dir: string, port: number, gavelPort: number, upstreamPort: number): string {
+  const tmp = join(dir, `tmp-${port}`);
   mkdirSync(tmp);
-  writeFileSync(
-    join(stack.dir, 'nginx.conf'),
-    `daemon off;
+  return `daemon off;
 master_process off;
 worker_processes 1;
-error_log ${stack.dir}/error.log warn;
-pid ${stack.dir}/nginx.pid;
+error_log ${dir}/error-${port}.log warn;
+pid ${dir}/nginx-${port}.pid;
 events { worker_connections 64; }
 http {
   access_log off;
@@ -37,11 +34,11 @@ http {
       proxy_set_header X-Gavel-Subject $gavel_subject;
       auth_request_set $gavel_reason $upstream_http_x_gavel_reason;
       add_header       X-Gavel-Reason $gavel_reason always;
-      proxy_pass       http://127.0.0.1:${stack.upstreamPort};
+      proxy_pass       http://127.0.0.1:${upstreamPort};
     }
     location = /_gavel {
       internal;
-      proxy_pass              http://127.0.0.1:${stack.gavelPort}/v1/forward-auth;
+      proxy_pass              http://127.0.0.1:${gavelPort}/v1/forward-auth;
       proxy_pass_request_body off;
       proxy_set_header        Content-Length "";
       proxy_set_header        X-Original-Method $request_method;
@@ -52,14 +49,29 @@ http {
       proxy_set_header        X-Forwarded-Uri    "";
       proxy_set_header        X-Forwarded-Method "";
       proxy_set_header        X-Forwarded-Host   "";
+      proxy_connect_timeout   2s;
+      proxy_read_timeout      2s;
     }
   }
 }
-`,
-  );
-  stack.spawn(NGINX, ['-p', stack.dir, '-c', join(stack.dir, 'nginx.conf')]);
-  base = `http://127.0.0.1:${port}`;
-  await waitFor(base);
+`;
+}
+
+/** Starts nginx on `conf` (in the stack's folder); answers its base URL once it listens. */
+async function startNginx(conf: string, port: number): Promise<string> {
+  const file = join(stack.dir, `nginx-${port}.conf`);
+  writeFileSync(file, conf);
+  stack.spawn(NGINX, ['-p', stack.dir, '-c', file]);
+  const url = `http://127.0.0.1:${port}`;
+  await waitFor(url);
+  return url;
+}
+
+beforeAll(async () => {
+  if (spawnSync(NGINX, ['-v']).error) throw new Error(`nginx is not installed at ${NGINX}: apt-get install -y nginx-light (.ci/run does)`);
+  stack = await startStack('nginx');
+  const port = await freePort();
+  base = await startNginx(nginxConf(stack.dir, port, stack.gavelPort, stack.upstreamPort), port);
 });
 
 afterAll(() => stack?.stop());
@@ -166,4 +178,22 @@ describe('nginx auth_request in front of an upstream', () => {
     expect(await get('/elsewhere', { authorization: `Bearer ${token}`, 'x-forwarded-uri': '/hello/world', 'x-forwarded-method': 'GET' })).toBe(403);
     expect(await get('/hello/world', { authorization: `Bearer ${token}`, 'x-forwarded-uri': '/elsewhere' })).toBe(200);
   });
+});
+
+describe('nginx when Gavel does not answer', () => {
+  test('with the documented timeouts, a request fails closed (500) after seconds, not the minute nginx waits by default; the upstream is not called', async () => {
+    // An auth server that accepts connections and never answers: Gavel stopped, or stuck.
+    const silent = createServer(() => {});
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = await freePort();
+      const at = await startNginx(nginxConf(stack.dir, port, (silent.address() as AddressInfo).port, stack.upstreamPort), port);
+      const r = await fetch(`${at}/hello/world`, { signal: AbortSignal.timeout(20_000) });
+      expect(r.status).toBe(500);
+      expect(await r.text()).not.toContain('"path"');
+    } finally {
+      silent.closeAllConnections();
+      silent.close();
+    }
+  }, 30_000);
 });

@@ -48,7 +48,12 @@ export async function waitFor(url: string, ready?: () => Promise<boolean>): Prom
   throw new Error(`${url} never answered`);
 }
 
-export async function startStack(name: string): Promise<Stack> {
+export interface StackOptions {
+  /** The config's `client_keys`: the gateway must then send X-Gavel-Client-Key. */
+  clientKeys?: Record<string, string>;
+}
+
+export async function startStack(name: string, options: StackOptions = {}): Promise<Stack> {
   const dir = mkdtempSync(join(tmpdir(), `gavel-${name}-`));
   const children: ChildProcess[] = [];
   mkdirSync(join(dir, 'policies'));
@@ -56,14 +61,23 @@ export async function startStack(name: string): Promise<Stack> {
     join(dir, 'policies', 'hello.gavel'),
     '@id("hello.read")\npermit (action == "GET", resource.path like "/hello/**")\nwhen { token.scope contains "hello:read" };\n\n@id("hello.mint")\npermit (action == "mint", resource == scope::"hello:read");\n\n@id("hosted")\npermit (action == "GET", resource.path like "/hosted/**")\nwhen { resource.host == "app.test" };\n' +
       '\n@id("from-127.0.0.2")\npermit (action == "GET", resource.path == "/address")\nwhen { context.ip == "127.0.0.2" };\n' +
-      '\n@id("closed")\nforbid (action == "GET", resource.path == "/hello/closed")\nreason "closed for maintenance";\n',
+      '\n@id("closed")\nforbid (action == "GET", resource.path == "/hello/closed")\nreason "closed for maintenance";\n' +
+      '\n@id("plain-http")\npermit (action == "GET", resource.path == "/scheme/http")\nwhen { resource.scheme == "http" };\n' +
+      '\n@id("tenant")\npermit (action == "GET", resource.path == "/tenant")\nwhen { context.headers has "x-tenant" && context.headers["x-tenant"] == "acme" };\n',
   );
   const keys = await generateKeyPair('ES256');
   writeFileSync(join(dir, 'jwks.json'), JSON.stringify({ keys: [{ ...(await exportJWK(keys.publicKey)), kid: 'k1', alg: 'ES256' }] }));
   writeFileSync(
     join(dir, 'gavel.json'),
     // The gateway on loopback is the trusted proxy whose X-Forwarded-For names the client.
-    JSON.stringify({ policies: 'policies', watch: false, trusted_proxies: ['127.0.0.1/32'], trusted_issuers: [{ issuer: ISSUER, audiences: [AUDIENCE], algorithms: ['ES256'], jwks_file: 'jwks.json' }] }),
+    JSON.stringify({
+      policies: 'policies',
+      watch: false,
+      trusted_proxies: ['127.0.0.1/32'],
+      trusted_issuers: [{ issuer: ISSUER, audiences: [AUDIENCE], algorithms: ['ES256'], jwks_file: 'jwks.json' }],
+      forward_auth: { headers: ['x-tenant'] },
+      ...(options.clientKeys === undefined ? {} : { client_keys: options.clientKeys }),
+    }),
   );
   const sign = (claims: Record<string, unknown>) =>
     new SignJWT({ iss: ISSUER, aud: AUDIENCE, sub: 'alice', exp: Math.floor(Date.now() / 1000) + 300, ...claims }).setProtectedHeader({ alg: 'ES256', kid: 'k1' }).sign(keys.privateKey);

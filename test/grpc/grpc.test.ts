@@ -383,7 +383,7 @@ describe('envoy.service.auth.v3.Authorization/Check', () => {
   test('policies see the route as Envoy saw it: path, query, host and the scheme the client used', async () => {
     await check({}, 'GET', '/hello/world?x=1');
     const [record] = records();
-    expect((record?.request as { resource: unknown }).resource).toEqual({ type: 'route', id: '/hello/world', properties: { path: '/hello/world', host: 'api.test', query: 'x=1', scheme: 'https' } });
+    expect((record?.request as { resource: unknown }).resource).toEqual({ type: 'route', id: '/hello/world', properties: { path: '/hello/world', host: 'api.test', query: 'x=1', params: { x: ['1'] }, scheme: 'https' } });
   });
 
   test("policies see what Envoy says besides the request: the route's context_extensions, the peers' mTLS principals, services and labels, the SNI", async () => {

@@ -17,6 +17,7 @@ const POLICIES = `
 @id("tenant") forbid (action, resource) when { context has headers && context.headers has "x-tenant" && context.headers["x-tenant"] == "blocked" } reason "tenant is blocked";
 @id("finance") forbid (action, resource.path like "/finanzen/**") reason "nur für Finanzen – gesperrt\\n100% sicher";
 @id("internal") forbid (action, resource) when { resource has host && resource.host == "internal.example.com" } reason "internal host";
+@id("no-debug") forbid (action, resource.path like "/hello/**") when { resource has params && resource.params has "debug" && resource.params.debug contains "1" } reason "debug is off";
 `;
 
 let app: FastifyInstance;
@@ -87,7 +88,7 @@ describe('forward-auth', () => {
     const [entry] = store.queryDecisions({ limit: 1 });
     expect(entry).toMatchObject({ request_id: 'fa-1', via: 'forward_auth', decision: true, subject: { type: 'user', id: 'alice' }, action: 'GET', resource: { type: 'route', id: '/hello/logged' } });
     // The scheme is http unless the gateway says otherwise in X-Forwarded-Proto.
-    expect((entry.request as { resource: unknown }).resource).toEqual({ type: 'route', id: '/hello/logged', properties: { path: '/hello/logged', host: 'localhost', query: '', scheme: 'http' } });
+    expect((entry.request as { resource: unknown }).resource).toEqual({ type: 'route', id: '/hello/logged', properties: { path: '/hello/logged', host: 'localhost', query: '', params: {}, scheme: 'http' } });
     // iss, sub and jti (identity) and scope (read by the policies); not the email nobody read, nor aud or exp.
     expect((entry.request as { token: unknown }).token).toEqual({ iss: ISSUER, sub: 'alice', jti: 't-1', scope: 'hello:read' });
     // Not the token, nor its signature: the log cannot be used to present it.
@@ -136,7 +137,35 @@ describe('forward-auth', () => {
     expect(await status('/elsewhere/../hello/x?q=1')).toBe(200);
     log.flush();
     const logged = store.queryDecisions({ limit: 1 })[0];
-    expect((logged.request as { resource: unknown }).resource).toEqual({ type: 'route', id: '/hello/x', properties: { path: '/hello/x', host: 'localhost', query: 'q=1', scheme: 'http' } });
+    expect((logged.request as { resource: unknown }).resource).toEqual({ type: 'route', id: '/hello/x', properties: { path: '/hello/x', host: 'localhost', query: 'q=1', params: { q: ['1'] }, scheme: 'http' } });
+  });
+
+  test('a header naming the request or its credential, sent twice, is a 400: nothing is decided on a joined or a chosen copy', async () => {
+    const token = await sign({ scope: 'hello:read' });
+    const cases: [string, Record<string, string | string[]>][] = [
+      ['x-forwarded-uri', { 'x-forwarded-method': 'GET', 'x-forwarded-uri': ['/hello/a', '/finanzen/x'] }],
+      ['x-original-uri', nginx(['/hello/a', '/finanzen/x'] as unknown as string)],
+      ['x-original-method', { ...nginx('/hello/a'), 'x-original-method': ['GET', 'DELETE'] }],
+      ['authorization', { ...nginx('/hello/a'), authorization: [`Bearer ${token}`, 'Bearer other'] }],
+    ];
+    for (const [name, headers] of cases) {
+      const r = await app.inject({ method: 'GET', url: '/v1/forward-auth', headers: { authorization: `Bearer ${token}`, ...headers } });
+      expect([name, r.statusCode, r.json()]).toEqual([name, 400, { error: 'invalid_request', message: `the ${name} header is sent more than once: the request to decide is ambiguous` }]);
+    }
+  });
+
+  test('policies read the query as params, each name with all its values: a repeated parameter cannot hide the value a forbid is about', async () => {
+    const token = await sign({ scope: 'hello:read' });
+    const status = async (uri: string) => (await app.inject({ method: 'GET', url: '/v1/forward-auth', headers: nginx(uri, 'GET', { authorization: `Bearer ${token}` }) })).statusCode;
+    expect(await status('/hello/x?debug=0')).toBe(200);
+    expect(await status('/hello/x?debug=1')).toBe(403);
+    expect(await status('/hello/x?debug=0&debug=1')).toBe(403);
+    expect(await status('/hello/x?%64ebug=%31')).toBe(403);
+    expect(await status('/hello/x?__proto__=x&tag=a+b&tag=%E2%9C%93&flag')).toBe(200);
+    log.flush();
+    const logged = store.queryDecisions({ limit: 1 })[0];
+    const properties = (logged.request as { resource: { properties: { params: Record<string, string[]> } } }).resource.properties;
+    expect(JSON.stringify(properties.params)).toBe('{"__proto__":["x"],"tag":["a b","✓"],"flag":[""]}');
   });
 
   test('a bearer token in the query (access_token=, RFC 6750 §2.3) is neither taken nor kept: policies and the log see it redacted', async () => {
@@ -147,6 +176,7 @@ describe('forward-auth', () => {
     const logged = store.queryDecisions({ limit: 1 })[0];
     expect(JSON.stringify(logged)).not.toContain(token.split('.')[2]);
     expect((logged.request as { resource: { properties: { query: string } } }).resource.properties.query).toBe('a=1&access_token=REDACTED&access%5Ftoken=REDACTED');
+    expect((logged.request as { resource: { properties: { params: unknown } } }).resource.properties.params).toEqual({ a: ['1'], access_token: ['REDACTED', 'REDACTED'] });
   });
 
   test.each(['/hello/..%2ffinanzen/x', '/hello/..;/finanzen/x', '/hello//../finanzen/x', '/hello\\..\\finanzen'])('refuses %s, which servers resolve differently: 400, nothing decided', async (uri) => {
@@ -198,7 +228,7 @@ describe("Envoy's HTTP ext_authz (http_service, path_prefix /v1/forward-auth/env
     log.flush();
     const entry = store.queryDecisions({ limit: 10 }).find((e) => e.request_id === 'envoy-http-1')!;
     expect(entry).toMatchObject({ via: 'forward_auth', decision: true, action: 'GET', resource: { type: 'route', id: '/hello/world' } });
-    expect((entry.request as { resource: unknown }).resource).toEqual({ type: 'route', id: '/hello/world', properties: { path: '/hello/world', host: 'api.example.com', query: 'x=1', scheme: 'https' } });
+    expect((entry.request as { resource: unknown }).resource).toEqual({ type: 'route', id: '/hello/world', properties: { path: '/hello/world', host: 'api.example.com', query: 'x=1', params: { x: ['1'] }, scheme: 'https' } });
   });
 
   test('denials are statuses Envoy relays to the client: 401 with the challenge, 403 with the reason', async () => {

@@ -41,6 +41,29 @@ function header(request: FastifyRequest, name: string): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
 
+/** Headers that say which request is decided, or with which credential. */
+const ONCE: ReadonlySet<string> = new Set(['x-original-uri', 'x-original-method', 'x-original-host', 'x-forwarded-uri', 'x-forwarded-method', 'x-forwarded-host', 'host', 'authorization', 'dpop']);
+
+/**
+ * The first of those headers the request carries more than once, or null. Node joins a
+ * repeated header's values with `, ` (and keeps the first Host or Authorization), so the
+ * decision would be about a path or credential nobody sent — or about one of two, while the
+ * upstream acts on the other. A gateway that appends where it should set, or passes a
+ * client's second copy, gets a 400 rather than a guess.
+ */
+function repeatedHeader(request: FastifyRequest): string | null {
+  const raw = request.raw.rawHeaders;
+  let seen: Set<string> | null = null;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i].toLowerCase();
+    if (!ONCE.has(name)) continue;
+    seen ??= new Set();
+    if (seen.has(name)) return name;
+    seen.add(name);
+  }
+  return null;
+}
+
 type Family = { kind: 'one'; prefix: 'x-original' | 'x-forwarded'; uri: string } | { kind: 'none' } | { kind: 'both' };
 
 /**
@@ -103,6 +126,8 @@ export function forwardAuthRoutes(app: FastifyInstance, policies: LivePolicySet,
 
     /** Decides the original call and answers as the gateway expects. */
     async function decideOriginal(request: FastifyRequest, reply: FastifyReply, original: { method: string; uri: string; host: string; source: string }) {
+      const repeated = repeatedHeader(request);
+      if (repeated !== null) return reply.status(400).send({ error: 'invalid_request', message: `the ${repeated} header is sent more than once: the request to decide is ambiguous` });
       const { uri } = original;
       const at = uri.indexOf('?');
       const route = routePath(at < 0 ? uri : uri.slice(0, at));
