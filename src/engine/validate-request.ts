@@ -20,7 +20,9 @@ function entity(value: unknown, root: string, keys: readonly string[], problems:
     return;
   }
   for (const key of keys) {
-    if (typeof value[key] !== 'string') problems.push(`${root}.${key}: expected a string${value[key] === undefined ? ', and it is missing' : ''}`);
+    // Not empty either: gRPC cannot tell "" from absent, and every interface answers alike.
+    if (value[key] === '') problems.push(`${root}.${key}: expected a non-empty string`);
+    else if (typeof value[key] !== 'string') problems.push(`${root}.${key}: expected a string${value[key] === undefined ? ', and it is missing' : ''}`);
   }
   if (value.properties !== undefined && !isObject(value.properties)) problems.push(`${root}.properties: expected an object`);
 }

@@ -71,7 +71,7 @@ function handle(err: FastifyError, request: FastifyRequest, reply: FastifyReply,
     void reply.status(500).send({ error: 'internal_error', message: 'internal error; see the server log' });
     return;
   }
-  const error = status === 413 ? 'payload_too_large' : status === 404 ? 'not_found' : 'invalid_request';
+  const error = status === 413 ? 'payload_too_large' : status === 404 ? 'not_found' : status === 415 ? 'unsupported_media_type' : 'invalid_request';
   // fastify says only "Request body is too large": the caller needs the limit to fit under it.
   const message = err.code === 'FST_ERR_CTP_BODY_TOO_LARGE' ? `the request body is larger than this route takes (${sizeOf(request.routeOptions.bodyLimit)})` : err.message;
   void reply.status(status).send({ error, message });

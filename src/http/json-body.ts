@@ -1,10 +1,26 @@
-import type { FastifyInstance } from 'fastify';
+import { isUtf8 } from 'node:buffer';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { jsonProblem } from '../formats/json-error.js';
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null;
 
 /** A 400 the error handler answers as `invalid_request` with this message. */
 const badRequest = (message: string): Error => Object.assign(new Error(message), { statusCode: 400 });
+const unsupported = (message: string): Error => Object.assign(new Error(message), { statusCode: 415 });
+
+/**
+ * Why a body cannot be read as sent, or null. JSON between systems is UTF-8 (RFC 8259 §8.1):
+ * a body declared in another charset, or compressed (no Content-Encoding is decoded here),
+ * would otherwise be read as UTF-8 regardless — and decided about, and logged, as a request
+ * nobody sent (`b\xe9b` became `b\ufffdb`).
+ */
+function unreadable(request: FastifyRequest): Error | null {
+  const encoding = request.headers['content-encoding'];
+  if (encoding !== undefined && encoding.trim().toLowerCase() !== 'identity') return unsupported(`Content-Encoding \`${encoding}\` is not accepted: send the body uncompressed`);
+  const charset = /;\s*charset\s*=\s*"?([^";\s]*)/i.exec(request.headers['content-type'] ?? '')?.[1];
+  if (charset !== undefined && !/^utf-?8$/i.test(charset)) return unsupported(`charset=${charset} is not accepted: JSON is sent as UTF-8 (RFC 8259)`);
+  return null;
+}
 
 /**
  * Refuses what fastify's own parser refuses (secure-json-parse): a `__proto__` member, and a
@@ -27,9 +43,14 @@ function guarded(key: string, value: unknown): unknown {
  */
 export function jsonBodies(app: FastifyInstance): void {
   app.removeContentTypeParser(['application/json', 'text/plain']);
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
+    const refused = unreadable(request);
+    if (refused !== null) return done(refused, undefined);
+    const bytes = body as Buffer;
+    if (!isUtf8(bytes)) return done(badRequest('the body is not UTF-8: JSON is sent as UTF-8 (RFC 8259)'), undefined);
+    const decoded = bytes.toString('utf8');
     // A byte order mark is not JSON, but says nothing wrong (fastify's parser drops it too).
-    const text = (body as string).charCodeAt(0) === 0xfeff ? (body as string).slice(1) : (body as string);
+    const text = decoded.charCodeAt(0) === 0xfeff ? decoded.slice(1) : decoded;
     if (text.length === 0) return done(badRequest('the body is empty; send a JSON object'), undefined);
     const suspect = text.includes('__proto__') || text.includes('constructor') || text.includes('\\u');
     try {

@@ -1,3 +1,4 @@
+import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { buildPolicySet } from '../../src/index.js';
@@ -102,6 +103,9 @@ describe('POST /access/v1/evaluation', () => {
     { note: 'subject as a string', payload: { subject: 'alice', action: { name: 'read' }, resource: active } },
     { note: 'action.name as a number', payload: { subject: alice, action: { name: 5 }, resource: active } },
     { note: 'missing resource.type', payload: { subject: alice, action: { name: 'read' }, resource: { id: 'r1' } } },
+    // As over gRPC, where "" cannot be told from absent.
+    { note: 'an empty subject.id', payload: { subject: { type: 'user', id: '' }, action: { name: 'read' }, resource: active }, says: 'subject.id: expected a non-empty string' },
+    { note: 'an empty action.name', payload: { subject: alice, action: { name: '' }, resource: active }, says: 'action.name: expected a non-empty string' },
     { note: 'malformed JSON', payload: '{"subject": ' },
     { note: 'an empty body', payload: '' },
     { note: 'a JSON array', payload: '[]' },
@@ -146,6 +150,21 @@ describe('POST /access/v1/evaluation', () => {
     const r = await app.inject({ method: 'POST', url: '/access/v1/evaluation', payload: 'subject=alice', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
     expect(r.statusCode).toBe(400);
     expect(r.json()).toEqual({ error: 'invalid_request', message: 'Content-Type must be application/json' });
+  });
+
+  test('a body is decided as sent or not at all: bytes that are not UTF-8 are a 400, another charset or a compressed body a 415', async () => {
+    const body = (id: string) => Buffer.concat([Buffer.from('{"subject": {"type": "user", "id": "'), Buffer.from(id, 'latin1'), Buffer.from('"}, "action": {"name": "read"}, "resource": {"type": "record", "id": "r1", "properties": {"status": "active"}}}')]);
+    const send = (payload: Buffer, headers: Record<string, string>) => app.inject({ method: 'POST', url: '/access/v1/evaluation', payload, headers });
+    const latin1 = await send(body('b\xe9b'), { 'content-type': 'application/json' });
+    expect([latin1.statusCode, latin1.json()]).toEqual([400, { error: 'invalid_request', message: 'the body is not UTF-8: JSON is sent as UTF-8 (RFC 8259)' }]);
+    const declared = await send(body('bob'), { 'content-type': 'application/json; charset=latin1' });
+    expect([declared.statusCode, declared.json()]).toEqual([415, { error: 'unsupported_media_type', message: 'charset=latin1 is not accepted: JSON is sent as UTF-8 (RFC 8259)' }]);
+    const gzipped = await send(gzipSync(body('bob')), { 'content-type': 'application/json', 'content-encoding': 'gzip' });
+    expect([gzipped.statusCode, gzipped.json()]).toEqual([415, { error: 'unsupported_media_type', message: 'Content-Encoding `gzip` is not accepted: send the body uncompressed' }]);
+    const accepted: Record<string, string>[] = [{ 'content-type': 'application/json; charset=UTF-8' }, { 'content-type': 'application/json;charset="utf8"', 'content-encoding': 'identity' }];
+    for (const headers of accepted) {
+      expect((await send(Buffer.from(body('zoë').toString('latin1'), 'utf8'), headers)).json()).toMatchObject({ decision: true });
+    }
   });
 
   test('413 for a body over the limit, naming the limit, with no stack trace', async () => {
