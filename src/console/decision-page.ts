@@ -3,6 +3,7 @@ import type { DecisionRecord } from '../store/store.js';
 import { html, type Html } from './html.js';
 import { page } from './layout.js';
 import { REQUEST_NOT_KEPT } from '../engine/explain-logged.js';
+import { visible, visibleJson } from '../formats/visible.js';
 
 function list(xs: readonly string[]): Html {
   return xs.length === 0 ? html`<span class="muted">none</span>` : html`${xs.map((x) => html`<code>${x}</code> `)}`;
@@ -11,12 +12,12 @@ function list(xs: readonly string[]): Html {
 function record(r: DecisionRecord): Html {
   return html`<dl class="record">
 <dt>Id</dt><dd><code>${r.id}</code></dd>
-${r.request_id === undefined ? '' : html`<dt>Request id</dt><dd><code>${r.request_id}</code> <span class="muted">(the caller's)</span></dd>`}
+${r.request_id === undefined ? '' : html`<dt>Request id</dt><dd><code>${visible(r.request_id)}</code> <span class="muted">(the caller's)</span></dd>`}
 <dt>Time</dt><dd>${r.at}</dd>
 <dt>Via</dt><dd>${r.via}</dd>
-<dt>Subject</dt><dd>${r.subject.type}/${r.subject.id}</dd>
-<dt>Action</dt><dd><code>${r.action}</code></dd>
-<dt>Resource</dt><dd>${r.resource.type}/${r.resource.id}</dd>
+<dt>Subject</dt><dd>${visible(r.subject.type)}/${visible(r.subject.id)}</dd>
+<dt>Action</dt><dd><code>${visible(r.action)}</code></dd>
+<dt>Resource</dt><dd>${visible(r.resource.type)}/${visible(r.resource.id)}</dd>
 <dt>Decision</dt><dd class="${r.decision ? 'allow' : 'deny'}" id="decision">${r.decision ? 'allow' : 'deny'}</dd>
 <dt>Determining policies</dt><dd>${list(r.determining)}</dd>
 <dt>Reasons</dt><dd>${r.reasons.length === 0 ? html`<span class="muted">none</span>` : html`<ul>${r.reasons.map((x) => html`<li>${x}</li>`)}</ul>`}</dd>
@@ -85,6 +86,6 @@ export function decisionPage(r: DecisionRecord, w: WhyNot | null, shell: { csrf:
     html`${record(r)}${explanation(r, w, redecided ?? { revision: shell.revision, stored: r.revision === shell.revision, live: null })}
 <h2>The request as decided</h2>
 <p class="muted">With the directory's attributes and the risk signals policies read; of a token its identity and the verified claims policies read, never the token.</p>
-<pre id="request">${JSON.stringify(r.request, null, 2)}</pre>`,
+<pre id="request">${visibleJson(JSON.stringify(r.request, null, 2))}</pre>`,
   );
 }

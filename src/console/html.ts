@@ -5,6 +5,7 @@
  * something a page can do by accident.
  */
 import { clip } from '../formats/clip.js';
+import { visible } from '../formats/visible.js';
 
 /** Markup that is already safe: made only by `html` (or the escaping below). */
 export class Html {
@@ -36,11 +37,12 @@ function render(part: Part): string {
 export const CELL_CHARACTERS = 160;
 
 /**
- * A caller's value as a table cell shows it (formats/clip.ts). Any caller may send a subject id
- * of most of a megabyte, and fifty such rows, escaped, made a page of 200 MB that stopped the
- * server for seconds each time it was opened; the decision's own page shows it whole.
+ * A caller's value as a table cell shows it (formats/clip.ts), its hidden characters written
+ * as escapes (formats/visible.ts). Any caller may send a subject id of most of a megabyte, and
+ * fifty such rows, escaped, made a page of 200 MB that stopped the server for seconds each
+ * time it was opened; the decision's own page shows it whole.
  */
-export const cell = (text: string): string => clip(text, CELL_CHARACTERS);
+export const cell = (text: string): string => clip(visible(text), CELL_CHARACTERS);
 
 export function html(strings: TemplateStringsArray, ...parts: Part[]): Html {
   let out = strings[0]!;

@@ -50,10 +50,13 @@ function row(r: InventoryRow): Html {
 
 export function policiesPage(all: readonly InventoryRow[], q: PoliciesQuery, shell: { csrf: string; revision: string }): Html {
   const matches = searchPolicies(all, q);
-  const start = q.page * POLICIES_PER_PAGE;
+  // A page past the end (an old link, the set since shrunk) shows the last page, not an empty one.
+  const lastPage = Math.max(0, Math.ceil(matches.length / POLICIES_PER_PAGE) - 1);
+  const pageNumber = Math.min(q.page, lastPage);
+  const start = pageNumber * POLICIES_PER_PAGE;
   const shown = matches.slice(start, start + POLICIES_PER_PAGE);
   const keep = { q: q.q, tag: q.tag, owner: q.owner, effect: q.effect };
-  const pager = html`<div class="pager">${q.page > 0 ? html`<a href="/console/policies${query({ ...keep, page: q.page - 1 })}">← previous</a>` : ''}${start + POLICIES_PER_PAGE < matches.length ? html`<a href="/console/policies${query({ ...keep, page: q.page + 1 })}">next →</a>` : ''}</div>`;
+  const pager = html`<div class="pager">${pageNumber > 0 ? html`<a href="/console/policies${query({ ...keep, page: pageNumber - 1 })}">← previous</a>` : ''}${start + POLICIES_PER_PAGE < matches.length ? html`<a href="/console/policies${query({ ...keep, page: pageNumber + 1 })}">next →</a>` : ''}</div>`;
   return page(
     { title: 'Policies', current: 'policies', ...shell },
     html`<p class="muted">Every policy the server decides with now. Search matches ids, descriptions and tags; filters combine.</p>

@@ -39,6 +39,7 @@ import { ClientKeys } from '../server/keys.js';
 import { complianceRoutes } from './routes/compliance.js';
 import { jsonBodies } from './json-body.js';
 import { consoleRoutes, type ConsoleOptions } from '../console/routes.js';
+import { secureHeaders } from '../console/layout.js';
 
 export interface AppOptions {
   policies: LivePolicySet;
@@ -159,6 +160,8 @@ export function buildApp(options: AppOptions): FastifyInstance {
     const given = request.headers['x-request-id'];
     reply.header('x-request-id', typeof given === 'string' && given !== '' ? given : request.id);
     if (reply.statusCode >= 400 && !decisionAnswers.has(reply)) metrics.refusals.http(request.routeOptions.url ?? 'unmatched', reply.statusCode);
+    // The console's refusals made elsewhere (a 404, a 405, a 413, an undecodable path) carry its pages' headers too.
+    if (reply.statusCode >= 400 && request.url.startsWith('/console') && !reply.hasHeader('content-security-policy')) secureHeaders(reply);
     done(null, payload);
   });
   requireClientKeys(app, options.clientKeys ?? new ClientKeys({}), metrics.refusals);

@@ -1,5 +1,6 @@
 import type { Socket } from 'node:net';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { secureHeaders } from '../console/layout.js';
 
 /**
  * The largest header block a request may carry. Node's default, 16 KiB, is below what a
@@ -89,6 +90,8 @@ function afterEarlierAnswers(socket: Socket, then: () => void): void {
 
 /** Errors fastify meets before routing — a URL whose percent-encoding is broken — answered as the others are. */
 export function frameworkError(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  // Answered before routing, past the hooks that give the console's answers its pages' headers.
+  if (request.url.startsWith('/console')) secureHeaders(reply);
   if (error.code === 'FST_ERR_BAD_URL') {
     void reply.status(400).send({ error: 'invalid_request', message: `the URL is not valid: ${request.url.split('?')[0]} has a broken percent-encoding` });
     return;

@@ -56,7 +56,9 @@ function handle(err: FastifyError, request: FastifyRequest, reply: FastifyReply,
     return;
   }
   if (err.code !== undefined && NOT_JSON.has(err.code)) {
-    const message = err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' ? 'Content-Type must be application/json' : err.message;
+    // The console's forms are the one place a body is a form, not JSON.
+    const expected = request.url.startsWith('/console/') ? 'application/x-www-form-urlencoded' : 'application/json';
+    const message = err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' ? `Content-Type must be ${expected}` : err.message;
     void reply.status(400).send({ error: 'invalid_request', message });
     return;
   }

@@ -366,6 +366,18 @@ describe('gavel log', () => {
     // All of them shown: nothing said.
     expect((await gavel(['log', '--db', db, '--limit', '3'], { cwd: cwd() })).stderr).toBe('');
   });
+
+  test("a caller's id cannot print a line of its own or read as another id: hidden characters are shown as escapes", async () => {
+    const db = join(ws.dir, 'forged.db');
+    const store = new SqliteStore(db);
+    const forged = 'mallory\n2026-11-24T01:00:00.000Z  authzen        ALLOW  user:admin read doc:1';
+    store.appendDecisions([{ id: 'd1', at: '2026-11-24T01:00:00.000Z', via: 'authzen', decision: false, revision: 'r', determining: [], reasons: [], errors: [], subject: { type: 'user', id: forged }, action: 'read', resource: { type: 'doc', id: '\u202E1cod' }, latencyUs: 1 }]);
+    store.close();
+    const r = await gavel(['log', '--db', db], { cwd: cwd() });
+    expect(r.stdout.trim().split('\n')).toHaveLength(1);
+    expect(r.stdout).toContain('user:mallory\\u000A2026-11-24T01:00:00.000Z');
+    expect(r.stdout).toContain('doc:\\u202E1cod');
+  });
 });
 
 describe('gavel test', () => {

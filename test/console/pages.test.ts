@@ -192,6 +192,33 @@ describe('the console', () => {
     expect(affects.body).toContain('no &quot;&lt;b&gt;deletes&lt;/b&gt;&quot;');
   });
 
+  test('refusals under /console carry its pages\' headers too (a 404, a 405, an undecodable path, a 413), and a form sent as another type is told the form type', async () => {
+    const { app } = setup();
+    const { cookie } = await signIn(app);
+    const asked = [
+      await app.inject({ method: 'GET', url: '/console/nope', headers: { cookie } }),
+      await app.inject({ method: 'DELETE', url: '/console/policies', headers: { cookie } }),
+      await app.inject({ method: 'GET', url: '/console/decisions/%FF', headers: { cookie } }),
+      await app.inject({ method: 'POST', url: '/console/login', headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: `key=${'k'.repeat(9_000)}` }),
+    ];
+    expect(asked.map((r) => r.statusCode)).toEqual([404, 405, 400, 413]);
+    for (const r of asked) {
+      expect([r.statusCode, r.headers['content-security-policy']]).toEqual([r.statusCode, expect.stringContaining("default-src 'none'")]);
+      expect([r.headers['x-frame-options'], r.headers['x-content-type-options'], r.headers['referrer-policy'], r.headers['cache-control']]).toEqual(['DENY', 'nosniff', 'no-referrer', 'no-store']);
+    }
+    const typed = await app.inject({ method: 'POST', url: '/console/whatif', headers: { cookie, 'content-type': 'text/plain' }, payload: 'x' });
+    expect(typed.json()).toEqual({ error: 'invalid_request', message: 'Content-Type must be application/x-www-form-urlencoded' });
+  });
+
+  test('a page past the end of the policies shows the last page, its count and links agreeing', async () => {
+    const { app } = setup();
+    const { cookie } = await signIn(app);
+    const r = await app.inject({ method: 'GET', url: '/console/policies?page=3', headers: { cookie } });
+    expect(r.body).toContain('2 of 2 policies');
+    expect(r.body).not.toContain('No policy matches');
+    expect(r.body).not.toContain('previous');
+  });
+
   test("a caller's huge ids are shown clipped in the list (its length said), and whole on the decision's page", async () => {
     const { app, log } = setup();
     const { cookie } = await signIn(app);
@@ -206,6 +233,21 @@ describe('the console', () => {
     const id = /href="\/console\/decisions\/([^"]+)"/.exec(list.body)![1]!;
     const one = await app.inject({ method: 'GET', url: `/console/decisions/${id}`, headers: { cookie } });
     expect(one.body).toContain('&amp;'.repeat(300_000));
+  });
+
+  test("ids that would read as others (a bidi override, a zero-width space) are shown with those characters as escapes, in the list and on the decision's page", async () => {
+    const { app, log } = setup();
+    const { cookie } = await signIn(app);
+    await app.inject({ method: 'POST', url: '/access/v1/evaluation', payload: { subject: { type: 'user', id: '\u202Eecila' }, action: { name: 'read' }, resource: { type: 'doc', id: 'al\u200Bice' } } });
+    log.flush();
+    const list = await app.inject({ method: 'GET', url: '/console/decisions', headers: { cookie } });
+    expect(list.body).toContain('\\u202Eecila');
+    expect(list.body).toContain('al\\u200Bice');
+    expect(list.body).not.toMatch(/[\u202E\u200B]/);
+    const id = /href="\/console\/decisions\/([^"]+)"/.exec(list.body)![1]!;
+    const one = await app.inject({ method: 'GET', url: `/console/decisions/${id}`, headers: { cookie } });
+    expect(one.body).toContain('user/\\u202Eecila');
+    expect(one.body).not.toMatch(/[\u202E\u200B]/);
   });
 
   test('sign-out needs the session\'s CSRF token, and ends the session', async () => {

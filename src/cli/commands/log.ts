@@ -1,4 +1,5 @@
 import { entityLabel } from '../../formats/entity-label.js';
+import { visible } from '../../formats/visible.js';
 import { existsSync } from 'node:fs';
 import { SqliteStore } from '../../store/sqlite/sqlite-store.js';
 import type { DecisionFilter, DecisionRecord } from '../../store/store.js';
@@ -134,7 +135,12 @@ function subjectHint(subject: string | undefined): string {
   return ` (--subject takes the subject's id: for \`${subject}\` as the log shows it, that is \`${subject.slice(at + 1)}\`)`;
 }
 
+/** A record as one line: caller-chosen ids cannot print a line of their own, or read as another id (formats/visible.ts). */
 function line(r: DecisionRecord): string {
+  return visible(rawLine(r));
+}
+
+function rawLine(r: DecisionRecord): string {
   const why = r.determining.length > 0 ? ` by ${r.determining.join(', ')}` : '';
   const reasons = r.reasons.length > 0 ? ` (${r.reasons.join('; ')})` : '';
   return `${r.at}  ${r.via.padEnd(INTERFACE_WIDTH)} ${r.decision ? 'ALLOW' : 'DENY '}  ${entityLabel(r.subject)} ${r.action} ${entityLabel(r.resource)}${why}${reasons}  [${r.id}]${r.request_id === undefined ? '' : ` request ${r.request_id}`}`;
