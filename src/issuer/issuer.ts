@@ -1,5 +1,5 @@
 import { hash, randomUUID } from 'node:crypto';
-import { jwtVerify, type JSONWebKeySet, type JWTPayload } from 'jose';
+import { errors as joseErrors, jwtVerify, type JSONWebKeySet, type JWTPayload } from 'jose';
 import { register } from './registration.js';
 import { steadyNow } from '../tokens/clock.js';
 import { attemptKey } from '../server/attempt-limit.js';
@@ -984,15 +984,28 @@ export class Issuer {
 
   /** The claims of a token this issuer signed (or an opaque one it issued), still valid and not revoked; else `null`. */
   async verify(token: string): Promise<JWTPayload | null> {
+    const checked = await this.checkToken(token);
+    return 'claims' in checked ? checked.claims : null;
+  }
+
+  /**
+   * As `verify`, saying why a token is not good where that tells its holder what to do: a token
+   * that expired or was revoked (its signature good) is said to be so, the same each time it is
+   * presented — a decision interface had said "token expired" only the first time, while the
+   * verified token was still cached.
+   */
+  async checkToken(token: string): Promise<{ claims: JWTPayload } | { problem: 'expired' | 'revoked' | 'invalid' }> {
     if (!token.includes('.')) {
       const claims = this.options.store.opaqueToken(sha256(token), Math.floor(this.now() / 1000));
-      return claims === null || this.isRevoked(claims.jti) ? null : (claims as JWTPayload);
+      if (claims === null) return { problem: 'invalid' };
+      return this.isRevoked(claims.jti) ? { problem: 'revoked' } : { claims: claims as JWTPayload };
     }
     try {
       const { payload } = await jwtVerify(token, this.options.keys.verificationKeys(), { issuer: this.url, typ: 'at+jwt', currentDate: new Date(this.now()) });
-      return this.isRevoked(payload.jti) ? null : payload;
-    } catch {
-      return null;
+      return this.isRevoked(payload.jti) ? { problem: 'revoked' } : { claims: payload };
+    } catch (err: unknown) {
+      // jose checks the signature before the claims: an expired token is one this issuer signed.
+      return { problem: err instanceof joseErrors.JWTExpired ? 'expired' : 'invalid' };
     }
   }
 }

@@ -31,8 +31,12 @@ export function withSelfTrust(issuer: Issuer, others: VerifyToken, isApi: (audie
     const cached = cache.get(key);
     if (cached !== undefined) return checked(cached, key);
     if (!foreign.has(key) && issuer.url !== '' && claimedIssuer(token, issuer.url) === issuer.url) {
-      const claims = await issuer.verify(token);
-      if (claims === null) return { ok: false, reason: token.includes('.') ? 'token is not valid: bad signature, expired or revoked' : 'token is not a JWT (three dot-separated parts), nor a reference token this issuer minted that is still valid' };
+      const checkedToken = await issuer.checkToken(token);
+      if (!('claims' in checkedToken)) {
+        if (checkedToken.problem !== 'invalid') return { ok: false, reason: `token ${checkedToken.problem}` };
+        return { ok: false, reason: token.includes('.') ? 'token is not valid: bad signature, expired or revoked' : 'token is not a JWT (three dot-separated parts), nor a reference token this issuer minted that is still valid' };
+      }
+      const { claims } = checkedToken;
       if (cache.size >= cacheSize) cache.delete(cache.keys().next().value!);
       cache.set(key, claims);
       return checked(claims, key);
