@@ -26,7 +26,7 @@ import { requireClientKeys } from './client-auth.js';
 import { originOf } from './origin.js';
 import { decisionAnswers } from './decision-answers.js';
 import type { LogTrouble } from './routes/health.js';
-import { requestIdFrom } from '../server/request-id.js';
+import { echoable, requestIdFrom } from '../server/request-id.js';
 import { clientError, CONNECTIONS_CHECK_MS, frameworkError, MAX_HEADER_BYTES, REQUEST_TIMEOUT_MS } from './client-errors.js';
 import { AttemptLimit } from '../server/attempt-limit.js';
 import { DEFAULT_REGISTRATIONS_PER_HOUR } from '../config.js';
@@ -158,7 +158,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
     // AuthZEN 1.0 ("Request Identification"): the PEP's identifier comes back as it was sent —
     // also one too long to log (request.id is then a fresh one, which the log keeps).
     const given = request.headers['x-request-id'];
-    reply.header('x-request-id', typeof given === 'string' && given !== '' ? given : request.id);
+    reply.header('x-request-id', echoable(given) ? given : request.id);
     if (reply.statusCode >= 400 && !decisionAnswers.has(reply)) metrics.refusals.http(request.routeOptions.url ?? 'unmatched', reply.statusCode);
     // The console's refusals made elsewhere (a 404, a 405, a 413, an undecodable path) carry its pages' headers too.
     if (reply.statusCode >= 400 && request.url.startsWith('/console') && !reply.hasHeader('content-security-policy')) secureHeaders(reply);

@@ -7,7 +7,16 @@ import { randomUUID } from 'node:crypto';
  */
 export const MAX_REQUEST_ID_LENGTH = 200;
 
-/** The caller's request id when it has one of 1 to MAX_REQUEST_ID_LENGTH characters; else a fresh UUID. */
+/**
+ * Whether a caller's request id can be echoed and logged as it was sent: printable ASCII. An
+ * HTTP header's other bytes reach Node as Latin-1 characters and went back out as their UTF-8
+ * (`ab\xff` echoed as `abÃ¿`); an Envoy CheckRequest's header map may hold a newline.
+ */
+export function echoable(given: unknown): given is string {
+  return typeof given === 'string' && given.length > 0 && /^[\x20-\x7e]+$/.test(given);
+}
+
+/** The caller's request id when it is echoable and of at most MAX_REQUEST_ID_LENGTH characters; else a fresh UUID. */
 export function requestIdFrom(given: unknown): string {
-  return typeof given === 'string' && given.length > 0 && given.length <= MAX_REQUEST_ID_LENGTH ? given : randomUUID();
+  return echoable(given) && given.length <= MAX_REQUEST_ID_LENGTH ? given : randomUUID();
 }

@@ -1,3 +1,4 @@
+import { connect, type AddressInfo } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { FastifyInstance } from 'fastify';
@@ -88,6 +89,29 @@ describe('POST /access/v1/evaluation', () => {
       log.close();
       await local.close();
       store.close();
+    }
+  });
+
+  test('a request id that is not printable ASCII cannot be echoed as sent: a generated one is echoed and logged instead', async () => {
+    const server = buildApp({ policies: live });
+    try {
+      await server.listen({ host: '127.0.0.1', port: 0 });
+      const { port } = server.server.address() as AddressInfo;
+      // Raw bytes on a socket: a header value of Latin-1 bytes, as a client may send it.
+      const answer = await new Promise<string>((resolve, reject) => {
+        const socket = connect(port, '127.0.0.1', () => {
+          const body = JSON.stringify({ subject: alice, action: { name: 'read' }, resource: active });
+          socket.end(Buffer.concat([Buffer.from(`POST /access/v1/evaluation HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: close\r\nX-Request-ID: ab`), Buffer.from([0xff, 0xfe]), Buffer.from(`\r\n\r\n${body}`)]));
+        });
+        let text = '';
+        socket.on('data', (d: Buffer) => (text += d.toString('latin1')));
+        socket.on('end', () => resolve(text));
+        socket.on('error', reject);
+      });
+      expect(answer).toMatch(/^HTTP\/1\.1 200 /);
+      expect(answer).toMatch(/\r\nx-request-id: [0-9a-f-]{36}\r\n/i);
+    } finally {
+      await server.close();
     }
   });
 
