@@ -2,7 +2,8 @@ import { html, type Html } from './html.js';
 import { page } from './layout.js';
 
 /** The sign-in form: the admin key, posted with the login CSRF token its cookie carries too. */
-export function loginPage(csrf: string, error: string | null): Html {
+/** The sign-in form; `next`, the console page to go back to once signed in (routes.ts checks it). */
+export function loginPage(csrf: string, error: string | null, next: string | null = null): Html {
   return page(
     { title: 'Sign in', current: null, csrf: null },
     html`<div class="login">
@@ -10,6 +11,7 @@ export function loginPage(csrf: string, error: string | null): Html {
 ${error === null ? '' : html`<p class="error" role="alert">${error}</p>`}
 <form method="post" action="/console/login" class="stack">
 <input type="hidden" name="csrf" value="${csrf}">
+${next === null ? '' : html`<input type="hidden" name="next" value="${next}">`}
 <label for="key">Admin key <input type="password" id="key" name="key" autocomplete="current-password" required autofocus></label>
 <p><button type="submit">Sign in</button></p>
 </form>

@@ -21,6 +21,7 @@ import { ambiguity } from '../engine/find-decision.js';
 import { DECISIONS_PER_PAGE, decisionsPage, filterOf, type DecisionsForm } from './decisions-page.js';
 import { checkAdminKey, type KeyAttempts } from '../http/admin-auth.js';
 import { secureHeaders, sendPage, STYLE } from './layout.js';
+import { query } from './html.js';
 import { disabledPage, loginPage, problemPage } from './login-page.js';
 import { policiesPage } from './policies-page.js';
 import { whatIfPage, type WhatIfResult } from './whatif-page.js';
@@ -101,7 +102,13 @@ function routes(scope: FastifyInstance, options: ConsoleOptions, key: string, se
   /** A page for a signed-in browser; any other is sent to sign in. */
   const signedIn = (handler: Page) => async (request: FastifyRequest, reply: FastifyReply) => {
     const session = sessions.verify(cookie(request, SESSION_COOKIE), now());
-    if (session === null) return redirect(reply, '/console/login');
+    // A page asked for without a session — a link from a ticket, which SameSite=Strict sends
+    // without the cookie — is where the sign-in goes back to.
+    if (session === null) {
+      const back = request.method === 'GET' ? returnPath(request.url) : null;
+      // Where a sign-in goes anyway needs no `next`.
+      return redirect(reply, back === null || back === '/console/policies' ? '/console/login' : `/console/login${query({ next: back })}`);
+    }
     return handler(request, reply, session, sessions.csrf(session));
   };
   const shell = (csrf: string) => ({ csrf, revision: options.policies.current.revision });
@@ -110,13 +117,13 @@ function routes(scope: FastifyInstance, options: ConsoleOptions, key: string, se
     // Login CSRF: a random token in a cookie only this form's POST receives, and in the form.
     const token = randomBytes(18).toString('base64url');
     reply.header('set-cookie', setCookie(LOGIN_COOKIE, token, { path: '/console/login', maxAge: 3600, secure: isHttps(request, options.proxies) }));
-    return sendPage(reply, status, loginPage(token, error));
+    return sendPage(reply, status, loginPage(token, error, returnPath(params(request).get('next') ?? (request.method === 'POST' ? (form(request).get('next') ?? '') : ''))));
   };
 
   scope.get('/console', async (_request, reply) => redirect(reply, '/console/policies'));
 
   scope.get('/console/login', async (request, reply) => {
-    if (sessions.verify(cookie(request, SESSION_COOKIE), now()) !== null) return redirect(reply, '/console/policies');
+    if (sessions.verify(cookie(request, SESSION_COOKIE), now()) !== null) return redirect(reply, returnPath(params(request).get('next') ?? '') ?? '/console/policies');
     return showLogin(request, reply, 200, null);
   });
 
@@ -132,7 +139,7 @@ function routes(scope: FastifyInstance, options: ConsoleOptions, key: string, se
       setCookie(SESSION_COOKIE, value, { path: '/console', maxAge: SESSION_SECONDS, secure }),
       setCookie(LOGIN_COOKIE, '', { path: '/console/login', maxAge: 0, secure }),
     ]);
-    return redirect(reply, '/console/policies');
+    return redirect(reply, returnPath(body.get('next') ?? '') ?? '/console/policies');
   });
 
   scope.post('/console/logout', async (request, reply) => {
@@ -250,4 +257,14 @@ async function replay(store: Store, form: { candidate: string; limit: number; si
   const { set, diagnostics } = await buildPolicySetInSlices(folder.sources, folder.schema);
   if (set === null) return { kind: 'problem', message: `the candidate policies have ${diagnostics.length} problem(s)`, diagnostics: diagnostics.map(formatDiagnostic) };
   return { kind: 'report', report: await whatIfInSlices(store, set, { limit: form.limit, ...(since === null ? {} : { since: since.iso }), tokenReadsOf: tokenReadsByRevision(store, [live]) }) };
+}
+
+/**
+ * Where a sign-in may return to: a console page's path and query as this server wrote it, or
+ * null. Only `/console/…` of this origin — never `//host`, a backslash (which browsers read as
+ * a slash), or anything else that would make the sign-in an open redirect.
+ */
+export function returnPath(next: string): string | null {
+  if (next.length > 2_000 || !next.startsWith('/console/') || next.startsWith('/console/login')) return null;
+  return /^\/console\/[A-Za-z0-9\-._~!$&'()*+,;=:@%/?]*$/.test(next) && !next.includes('//') ? next : null;
 }

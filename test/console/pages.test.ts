@@ -68,6 +68,21 @@ describe('the console', () => {
     expect(setCookies(r.headers['set-cookie'])[0]!.endsWith('; Secure')).toBe(secure);
   });
 
+  test('a link to a page, opened without a session, signs in and returns to that page; a return path off the console is never followed', async () => {
+    const { app } = setup();
+    const asked = await app.inject({ method: 'GET', url: '/console/decisions?subject=alice&decision=deny' });
+    expect([asked.statusCode, asked.headers.location]).toEqual([303, '/console/login?next=%2Fconsole%2Fdecisions%3Fsubject%3Dalice%26decision%3Ddeny']);
+    const login = await app.inject({ method: 'GET', url: asked.headers.location as string });
+    expect(login.body).toContain('name="next" value="/console/decisions?subject=alice&amp;decision=deny"');
+    const csrf = /name="csrf" value="([^"]+)"/.exec(login.body)![1]!;
+    const loginCookie = pair(setCookies(login.headers['set-cookie'])[0]!);
+    const signIn = (next: string) => app.inject({ method: 'POST', url: '/console/login', headers: { cookie: loginCookie, 'content-type': 'application/x-www-form-urlencoded' }, payload: new URLSearchParams({ csrf, key: KEY, next }).toString() });
+    expect((await signIn('/console/decisions?subject=alice&decision=deny')).headers.location).toBe('/console/decisions?subject=alice&decision=deny');
+    for (const next of ['https://evil.example/', '//evil.example/console/', '/console/..//evil.example', '/console/\\evil.example', '/consolex', '/console/login']) {
+      expect([next, (await signIn(next)).headers.location]).toEqual([next, '/console/policies']);
+    }
+  });
+
   test('a wrong key is refused with 401 and no session', async () => {
     const { app } = setup();
     const { r, cookie } = await signIn(app, 'not-the-key-at-all-0000');
