@@ -180,7 +180,7 @@ describe('POST /access/v1/evaluation', () => {
     const body = (id: string) => Buffer.concat([Buffer.from('{"subject": {"type": "user", "id": "'), Buffer.from(id, 'latin1'), Buffer.from('"}, "action": {"name": "read"}, "resource": {"type": "record", "id": "r1", "properties": {"status": "active"}}}')]);
     const send = (payload: Buffer, headers: Record<string, string>) => app.inject({ method: 'POST', url: '/access/v1/evaluation', payload, headers });
     const latin1 = await send(body('b\xe9b'), { 'content-type': 'application/json' });
-    expect([latin1.statusCode, latin1.json()]).toEqual([400, { error: 'invalid_request', message: 'the body is not UTF-8: JSON is sent as UTF-8 (RFC 8259)' }]);
+    expect([latin1.statusCode, latin1.json()]).toEqual([400, { error: 'invalid_request', message: 'the body is not UTF-8, or holds U+FFFD (a character lost in an earlier decoding): JSON is sent as UTF-8 (RFC 8259)' }]);
     const declared = await send(body('bob'), { 'content-type': 'application/json; charset=latin1' });
     expect([declared.statusCode, declared.json()]).toEqual([415, { error: 'unsupported_media_type', message: 'charset=latin1 is not accepted: JSON is sent as UTF-8 (RFC 8259)' }]);
     const gzipped = await send(gzipSync(body('bob')), { 'content-type': 'application/json', 'content-encoding': 'gzip' });
