@@ -1,10 +1,9 @@
 import { spawnSync } from 'node:child_process';
-import { createServer, request } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { request } from 'node:http';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { freePort, startStack, waitFor, type Stack } from './stack.js';
+import { freePort, startStack, waitFor, withSilentServer, type Stack } from './stack.js';
 
 /** A real Caddy (Debian's caddy 2.6, installed by .ci/run) asking `gavel serve` through `forward_auth`. */
 const CADDY = '/usr/bin/caddy';
@@ -105,18 +104,12 @@ function get(path: string, headers: Record<string, string>, localAddress = '127.
 
 describe('Caddy when Gavel does not answer', () => {
   test('with the documented timeouts, a request fails closed (a 5xx) after seconds, not when Gavel comes back; the upstream is not called', async () => {
-    // An auth server that accepts connections and never answers: Gavel stopped, or stuck.
-    const silent = createServer(() => {});
-    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
-    try {
+    await withSilentServer(async (silent) => {
       const port = await freePort();
-      const at = await startCaddy(caddyfile(port, (silent.address() as AddressInfo).port, stack.upstreamPort), port);
+      const at = await startCaddy(caddyfile(port, silent, stack.upstreamPort), port);
       const r = await fetch(`${at}/hello/world`, { signal: AbortSignal.timeout(20_000) });
       expect(r.status).toBeGreaterThanOrEqual(500);
       expect(await r.text()).not.toContain('"path"');
-    } finally {
-      silent.closeAllConnections();
-      silent.close();
-    }
+    });
   }, 30_000);
 });

@@ -1,10 +1,9 @@
 import { spawnSync } from 'node:child_process';
-import { createServer, request } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { request } from 'node:http';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { freePort, startStack, waitFor, type Stack } from './stack.js';
+import { freePort, startStack, waitFor, withSilentServer, type Stack } from './stack.js';
 import { ROOT } from '../cli/helpers.js';
 
 /** A real nginx (Debian's nginx-light, installed by .ci/run) asking `gavel serve` through `auth_request`, as docs/gateways.md shows. */
@@ -182,18 +181,12 @@ describe('nginx auth_request in front of an upstream', () => {
 
 describe('nginx when Gavel does not answer', () => {
   test('with the documented timeouts, a request fails closed (500) after seconds, not the minute nginx waits by default; the upstream is not called', async () => {
-    // An auth server that accepts connections and never answers: Gavel stopped, or stuck.
-    const silent = createServer(() => {});
-    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
-    try {
+    await withSilentServer(async (silent) => {
       const port = await freePort();
-      const at = await startNginx(nginxConf(stack.dir, port, (silent.address() as AddressInfo).port, stack.upstreamPort), port);
+      const at = await startNginx(nginxConf(stack.dir, port, silent, stack.upstreamPort), port);
       const r = await fetch(`${at}/hello/world`, { signal: AbortSignal.timeout(20_000) });
       expect(r.status).toBe(500);
       expect(await r.text()).not.toContain('"path"');
-    } finally {
-      silent.closeAllConnections();
-      silent.close();
-    }
+    });
   }, 30_000);
 });

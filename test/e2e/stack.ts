@@ -34,6 +34,21 @@ export function freePort(): Promise<number> {
   });
 }
 
+/**
+ * An auth server that accepts connections and never answers — Gavel stopped (SIGSTOP) or
+ * stuck — for the gateways' timeouts. `use` gets its port; the server is closed after.
+ */
+export async function withSilentServer<T>(use: (port: number) => Promise<T>): Promise<T> {
+  const silent = createServer(() => {});
+  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+  try {
+    return await use((silent.address() as { port: number }).port);
+  } finally {
+    silent.closeAllConnections();
+    silent.close();
+  }
+}
+
 /** Waits until `url` answers at all — or, with `ready`, until `ready` says so (errors count as not yet). */
 export async function waitFor(url: string, ready?: () => Promise<boolean>): Promise<void> {
   for (let i = 0; i < 200; i++) {
