@@ -3,7 +3,7 @@ import { request } from 'node:http';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { freePort, startStack, waitFor, type Stack } from './stack.js';
+import { freePort, startStack, waitFor, withSilentServer, type Stack } from './stack.js';
 import { ROOT } from '../cli/helpers.js';
 
 /**
@@ -173,4 +173,16 @@ describe('HAProxy when Gavel cannot be asked', () => {
     expect(r.status).toBe(503);
     expect(await r.text()).not.toContain('"path"');
   });
+});
+
+describe('HAProxy when Gavel does not answer', () => {
+  test("fails closed after the script's 2 s: 503, and the upstream is not called", async () => {
+    await withSilentServer(async (silent) => {
+      const port = await freePort();
+      const at = await startHaproxy(stack, 'haproxy-silent.cfg', config(port, silent, stack.upstreamPort, SCRIPT), port);
+      const r = await fetch(`${at}/hello/world`, { signal: AbortSignal.timeout(20_000) });
+      expect(r.status).toBe(503);
+      expect(await r.text()).not.toContain('"path"');
+    });
+  }, 30_000);
 });
