@@ -90,7 +90,8 @@ core.register_action("gavel-auth", { "http-req" }, function(txn, host, port)
       if lower:match("^[%w!#$%%&'*+.^_`|~-]+$") and not lower:match("^x%-forwarded%-") and not lower:match("^x%-original%-")
         and lower ~= "host" and lower ~= "authorization" and lower ~= "dpop" and lower ~= "x-request-id" and lower ~= "x-gavel-client-key"
         and lower ~= "connection" and lower ~= "content-length" and lower ~= "transfer-encoding" and lower ~= "forwarded" then
-        -- A header sent twice is passed as it came, every copy: Gavel refuses what it cannot read as one value.
+        -- A header sent twice is passed as it came, every copy: Gavel answers 400 for a handed header
+        -- it is sent twice (joined, `blocked, blocked` would pass a forbid on `blocked`), and this fails closed.
         for i = 0, tonumber(txn.sf:req_fhdr_cnt(lower)) - 1 do
           local value = clean(txn.sf:req_fhdr(lower, i + 1))
           if value ~= nil then lines[#lines + 1] = name .. ": " .. value end

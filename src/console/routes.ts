@@ -266,5 +266,8 @@ async function replay(store: Store, form: { candidate: string; limit: number; si
  */
 export function returnPath(next: string): string | null {
   if (next.length > 2_000 || !next.startsWith('/console/') || next.startsWith('/console/login')) return null;
-  return /^\/console\/[A-Za-z0-9\-._~!$&'()*+,;=:@%/?]*$/.test(next) && !next.includes('//') ? next : null;
+  if (!/^\/console\/[A-Za-z0-9\-._~!$&'()*+,;=:@%/?]*$/.test(next) || next.includes('//')) return null;
+  // A dot segment, spelled out or encoded, would lead a browser out of /console/ (`/console/%2e%2e/metrics`).
+  const path = next.split('?')[0]!;
+  return path.split('/').some((segment) => /^(?:\.|%2e){1,2}$/i.test(segment)) ? null : next;
 }

@@ -61,16 +61,31 @@ export function gatewayRequest(call: GatewayCall, claims: JWTPayload | undefined
   };
 }
 
-const ACCESS_TOKEN = /(?:^|&)access(?:_|%5f)token=/i;
-const ACCESS_TOKENS = /(^|&)(access(?:_|%5f)token)=[^&]*/gi;
+/** Whether a query parameter's name, as it was sent, decodes to `access_token` (any case, any of it percent-encoded, `+` a space). */
+function namesAccessToken(name: string): boolean {
+  if (name.length < 12) return false;
+  try {
+    return decodeURIComponent(name.replaceAll('+', ' ')).toLowerCase() === 'access_token';
+  } catch {
+    return false;
+  }
+}
 
 /**
  * The query with the value of an `access_token` parameter (RFC 6750 §2.3, a bearer token in
  * the URI) replaced: the query is part of the decided request, which the decision log keeps,
- * and the log never holds a token. Gavel does not take such a token as a credential.
+ * and the log never holds a token. Gavel does not take such a token as a credential. The name
+ * is compared decoded, as upstreams read it: `%61ccess_token` is one too.
  */
 export function withoutAccessToken(query: string): string {
-  return query.length < 13 || !ACCESS_TOKEN.test(query) ? query : query.replace(ACCESS_TOKENS, '$1$2=REDACTED');
+  if (query.length < 13 || !/cess|%/i.test(query)) return query;
+  return query
+    .split('&')
+    .map((pair) => {
+      const at = pair.indexOf('=');
+      return at > 0 && namesAccessToken(pair.slice(0, at)) ? `${pair.slice(0, at)}=REDACTED` : pair;
+    })
+    .join('&');
 }
 
 /**

@@ -1,10 +1,12 @@
 /**
  * Characters that change how text reads without showing themselves: controls (C0, DEL, C1),
  * Unicode format characters (Cf — bidi overrides and isolates such as U+202E, zero-width
- * spaces and joiners, the byte order mark) and the line and paragraph separators.
+ * spaces and joiners, the byte order mark), the other default-ignorable code points (variation
+ * selectors, the combining grapheme joiner, Hangul fillers: `alice\uFE0F` shows as `alice`) and
+ * the line and paragraph separators.
  */
-const HIDDEN = /[\p{Cc}\p{Cf}\u2028\u2029]/u;
-const HIDDEN_ALL = /[\p{Cc}\p{Cf}\u2028\u2029]/gu;
+const HIDDEN = /[\p{Cc}\p{Cf}\p{Default_Ignorable_Code_Point}\u2028\u2029]/u;
+const HIDDEN_ALL = /[\p{Cc}\p{Cf}\p{Default_Ignorable_Code_Point}\u2028\u2029]/gu;
 
 const unit = (code: number): string => `\\u${code.toString(16).toUpperCase().padStart(4, '0')}`;
 /** As JSON writes it: one `\uXXXX` per UTF-16 unit, so a tag character beyond U+FFFF is a surrogate pair. */
@@ -20,8 +22,8 @@ export function visible(text: string): string {
   return HIDDEN.test(text) ? text.replace(HIDDEN_ALL, escape) : text;
 }
 
-const HIDDEN_IN_JSON = /[\p{Cf}\u2028\u2029]/u;
-const HIDDEN_IN_JSON_ALL = /[\p{Cf}\u2028\u2029]/gu;
+const HIDDEN_IN_JSON = /[\p{Cf}\p{Default_Ignorable_Code_Point}\u2028\u2029]/u;
+const HIDDEN_IN_JSON_ALL = /[\p{Cf}\p{Default_Ignorable_Code_Point}\u2028\u2029]/gu;
 
 /**
  * JSON text (pretty-printed: its own newlines stay) with the hidden characters JSON.stringify

@@ -100,19 +100,22 @@ export function unary<I extends DescMessage, O extends DescMessage>(handler: Una
     const request: unknown = call.request;
     const metadata = (key: string) => call.metadata.get(key).filter((v): v is string => typeof v === 'string');
     let id: string | null = null;
+    let sent = false;
+    /** The call's id, made once: a refusal's trailers and the server log must name the same one. */
+    const idOnce = (): string => (id ??= requestIdFrom(metadata('x-request-id')[0]));
     const requestId = (): string => {
-      if (id !== null) return id;
-      id = requestIdFrom(metadata('x-request-id')[0]);
+      if (sent) return idOnce();
+      sent = true;
       const echoed = new Metadata();
-      echoed.set('x-request-id', id);
+      echoed.set('x-request-id', idOnce());
       call.sendMetadata(echoed);
-      return id;
+      return idOnce();
     };
     // A refusal carries the request id too, as over HTTP — in its trailers, where a client's
     // error holds metadata — so a caller logging its failures quotes the id the server log has.
     const refuse = (code: number, details: string): void => {
       const trailers = new Metadata();
-      trailers.set('x-request-id', id ?? requestIdFrom(metadata('x-request-id')[0]));
+      trailers.set('x-request-id', idOnce());
       callback({ code, details, metadata: trailers }, null);
     };
     if (request instanceof Undecodable) return refuse(3, `the request is not a valid ${call.getPath().split('/')[2] ?? ''} message: ${request.reason}`);
@@ -122,7 +125,7 @@ export function unary<I extends DescMessage, O extends DescMessage>(handler: Una
       (err: unknown) => {
         if (err instanceof GrpcError) return refuse(err.code, err.message);
         // The caller hears only that it failed; the server log gets the method and the stack.
-        log.error(`gRPC ${call.getPath()} (request ${id ?? requestIdFrom(metadata('x-request-id')[0])}) failed: ${String(err)}`, err instanceof Error && err.stack !== undefined ? { stack: err.stack } : {});
+        log.error(`gRPC ${call.getPath()} (request ${idOnce()}) failed: ${String(err)}`, err instanceof Error && err.stack !== undefined ? { stack: err.stack } : {});
         refuse(13, 'internal error; see the server log');
       },
     );

@@ -996,8 +996,11 @@ export class Issuer {
    */
   async checkToken(token: string): Promise<{ claims: JWTPayload } | { problem: 'expired' | 'revoked' | 'invalid' }> {
     if (!token.includes('.')) {
-      const claims = this.options.store.opaqueToken(sha256(token), Math.floor(this.now() / 1000));
+      // Read whatever its expiry (0: any row still kept), so an expired one is said to be expired.
+      const now = Math.floor(this.now() / 1000);
+      const claims = this.options.store.opaqueToken(sha256(token), 0);
       if (claims === null) return { problem: 'invalid' };
+      if (typeof claims.exp !== 'number' || claims.exp <= now) return { problem: 'expired' };
       return this.isRevoked(claims.jti) ? { problem: 'revoked' } : { claims: claims as JWTPayload };
     }
     try {

@@ -78,7 +78,7 @@ describe('the console', () => {
     const loginCookie = pair(setCookies(login.headers['set-cookie'])[0]!);
     const signIn = (next: string) => app.inject({ method: 'POST', url: '/console/login', headers: { cookie: loginCookie, 'content-type': 'application/x-www-form-urlencoded' }, payload: new URLSearchParams({ csrf, key: KEY, next }).toString() });
     expect((await signIn('/console/decisions?subject=alice&decision=deny')).headers.location).toBe('/console/decisions?subject=alice&decision=deny');
-    for (const next of ['https://evil.example/', '//evil.example/console/', '/console/..//evil.example', '/console/\\evil.example', '/consolex', '/console/login']) {
+    for (const next of ['https://evil.example/', '//evil.example/console/', '/console/..//evil.example', '/console/\\evil.example', '/consolex', '/console/login', '/console/../../metrics', '/console/%2e%2e/v1/decisions', '/console/x/%2E./%2e%2E/metrics']) {
       expect([next, (await signIn(next)).headers.location]).toEqual([next, '/console/policies']);
     }
   });

@@ -147,6 +147,8 @@ describe('forward-auth', () => {
       ['x-original-uri', nginx(['/hello/a', '/finanzen/x'] as unknown as string)],
       ['x-original-method', { ...nginx('/hello/a'), 'x-original-method': ['GET', 'DELETE'] }],
       ['authorization', { ...nginx('/hello/a'), authorization: [`Bearer ${token}`, 'Bearer other'] }],
+      // A header policies are handed: `blocked` twice, joined, passed the forbid on `blocked`.
+      ['x-tenant', { ...nginx('/hello/a'), 'x-tenant': ['blocked', 'blocked'] }],
     ];
     for (const [name, headers] of cases) {
       const r = await app.inject({ method: 'GET', url: '/v1/forward-auth', headers: { authorization: `Bearer ${token}`, ...headers } });
@@ -170,13 +172,13 @@ describe('forward-auth', () => {
 
   test('a bearer token in the query (access_token=, RFC 6750 §2.3) is neither taken nor kept: policies and the log see it redacted', async () => {
     const token = await sign({ scope: 'hello:read' });
-    const r = await app.inject({ method: 'GET', url: '/v1/forward-auth', headers: nginx(`/hello/x?a=1&access_token=${token}&access%5Ftoken=${token}`) });
+    const r = await app.inject({ method: 'GET', url: '/v1/forward-auth', headers: nginx(`/hello/x?a=1&access_token=${token}&access%5Ftoken=${token}&%61ccess_Token=${token}`) });
     expect(r.statusCode).toBe(401);
     log.flush();
     const logged = store.queryDecisions({ limit: 1 })[0];
     expect(JSON.stringify(logged)).not.toContain(token.split('.')[2]);
-    expect((logged.request as { resource: { properties: { query: string } } }).resource.properties.query).toBe('a=1&access_token=REDACTED&access%5Ftoken=REDACTED');
-    expect((logged.request as { resource: { properties: { params: unknown } } }).resource.properties.params).toEqual({ a: ['1'], access_token: ['REDACTED', 'REDACTED'] });
+    expect((logged.request as { resource: { properties: { query: string } } }).resource.properties.query).toBe('a=1&access_token=REDACTED&access%5Ftoken=REDACTED&%61ccess_Token=REDACTED');
+    expect((logged.request as { resource: { properties: { params: unknown } } }).resource.properties.params).toEqual({ a: ['1'], access_token: ['REDACTED', 'REDACTED'], access_Token: ['REDACTED'] });
   });
 
   test.each(['/hello/..%2ffinanzen/x', '/hello/..;/finanzen/x', '/hello//../finanzen/x', '/hello\\..\\finanzen'])('refuses %s, which servers resolve differently: 400, nothing decided', async (uri) => {

@@ -8,20 +8,27 @@ let issuer: IssuerServer;
 
 beforeAll(async () => {
   issuer = await issuerServer(
-    { apis: [{ identifier: 'https://short.example.com', scopes: ['short:read'] }], clients: [{ id: 'short-client', secret: SECRET, scopes: ['short:read'] }] },
+    {
+      apis: [
+        { identifier: 'https://short.example.com', scopes: ['short:read'] },
+        { identifier: 'https://short-opaque.example.com', scopes: ['short:opaque'], token_format: 'opaque' },
+      ],
+      clients: [{ id: 'short-client', secret: SECRET, scopes: ['short:read', 'short:opaque'] }],
+    },
     [],
-    { 'policies/short.gavel': '@id("short.mint") @token_ttl("10") permit (action == "mint", resource == scope::"short:read");\n' },
+    { 'policies/short.gavel': '@id("short.mint") @token_ttl("10") permit (action == "mint", resource in [scope::"short:read", scope::"short:opaque"]);\n' },
   );
 });
 
 afterAll(() => issuer?.stop());
 
 describe("a token of Gavel's own issuer", () => {
-  test('once expired, is said to be expired every time it is presented, not only while it was cached (the shortest lifetime a policy may set is 10 s)', async () => {
+  test('once expired, a JWT or a reference token, is said to be expired every time it is presented, not only while it was cached (the shortest lifetime a policy may set is 10 s)', async () => {
     const config = await issuer.discover('short-client', SECRET);
-    const { access_token: token, expires_in } = await oidc.clientCredentialsGrant(config, { scope: 'short:read' });
-    expect(expires_in).toBe(10);
-    const tokenError = async () =>
+    const jwt = await oidc.clientCredentialsGrant(config, { scope: 'short:read' });
+    const opaque = await oidc.clientCredentialsGrant(config, { scope: 'short:opaque' });
+    expect([jwt.expires_in, opaque.expires_in]).toEqual([10, 10]);
+    const tokenError = async (token: string) =>
       ((await (
         await fetch(`${issuer.server.url}/v1/decide`, {
           method: 'POST',
@@ -29,8 +36,11 @@ describe("a token of Gavel's own issuer", () => {
           body: JSON.stringify({ subject: { type: 'client', id: 'short-client' }, action: { name: 'read' }, resource: { type: 'doc', id: '1' }, context: { token } }),
         })
       ).json()) as { token_error?: string }).token_error;
-    expect(await tokenError()).toBeUndefined();
+    expect(await tokenError(jwt.access_token)).toBeUndefined();
+    expect(await tokenError(opaque.access_token)).toBeUndefined();
     await new Promise((resolve) => setTimeout(resolve, 11_000));
-    expect([await tokenError(), await tokenError(), await tokenError()]).toEqual(['token expired', 'token expired', 'token expired']);
+    for (const token of [jwt.access_token, opaque.access_token]) {
+      expect([await tokenError(token), await tokenError(token), await tokenError(token)]).toEqual(['token expired', 'token expired', 'token expired']);
+    }
   }, 30_000);
 });

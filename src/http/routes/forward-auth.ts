@@ -45,18 +45,20 @@ function header(request: FastifyRequest, name: string): string | undefined {
 const ONCE: ReadonlySet<string> = new Set(['x-original-uri', 'x-original-method', 'x-original-host', 'x-forwarded-uri', 'x-forwarded-method', 'x-forwarded-host', 'host', 'authorization', 'dpop']);
 
 /**
- * The first of those headers the request carries more than once, or null. Node joins a
- * repeated header's values with `, ` (and keeps the first Host or Authorization), so the
- * decision would be about a path or credential nobody sent — or about one of two, while the
- * upstream acts on the other. A gateway that appends where it should set, or passes a
- * client's second copy, gets a 400 rather than a guess.
+ * The first of those headers — or of the ones policies are handed (`forward_auth.headers`) —
+ * the request carries more than once, or null. Node joins a repeated header's values with
+ * `, ` (and keeps the first Host or Authorization), so the decision would be about a path,
+ * credential or header value nobody sent — or about one of two, while the upstream acts on
+ * the other: `X-Tenant: blocked` twice read as `blocked, blocked` passed a forbid on
+ * `blocked`. A gateway that appends where it should set, or passes a client's second copy,
+ * gets a 400 rather than a guess.
  */
-function repeatedHeader(request: FastifyRequest): string | null {
+function repeatedHeader(request: FastifyRequest, handed: ReadonlySet<string>): string | null {
   const raw = request.raw.rawHeaders;
   let seen: Set<string> | null = null;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i].toLowerCase();
-    if (!ONCE.has(name)) continue;
+    if (!ONCE.has(name) && !handed.has(name)) continue;
     seen ??= new Set();
     if (seen.has(name)) return name;
     seen.add(name);
@@ -92,6 +94,7 @@ function originalFamily(request: FastifyRequest): Family {
  * `/v1/forward-auth/envoy`. A request body, if any, is never read.
  */
 export function forwardAuthRoutes(app: FastifyInstance, policies: LivePolicySet, decider: Decider, options: ForwardAuthOptions, origin: OriginOf): void {
+  const handed: ReadonlySet<string> = new Set(options.headers.map((h) => h.toLowerCase()));
   void app.register(async (scoped) => {
     // Gateways send no body, or (HAProxy's Lua client) a chunked one of any type: drain it, never parse it.
     scoped.removeAllContentTypeParsers();
@@ -126,7 +129,7 @@ export function forwardAuthRoutes(app: FastifyInstance, policies: LivePolicySet,
 
     /** Decides the original call and answers as the gateway expects. */
     async function decideOriginal(request: FastifyRequest, reply: FastifyReply, original: { method: string; uri: string; host: string; source: string }) {
-      const repeated = repeatedHeader(request);
+      const repeated = repeatedHeader(request, handed);
       if (repeated !== null) return reply.status(400).send({ error: 'invalid_request', message: `the ${repeated} header is sent more than once: the request to decide is ambiguous` });
       const { uri } = original;
       const at = uri.indexOf('?');
