@@ -26,7 +26,9 @@ export type DiagnosticCode =
   | 'duplicate-id'
   | 'invalid-annotation'
   | 'invalid-schema'
-  | 'limit';
+  | 'limit'
+  /** Not an error of its own: the note that a file's errors past the cap were not listed. */
+  | 'truncated';
 
 export function diagnostic(
   code: DiagnosticCode,
@@ -52,14 +54,16 @@ export function sortDiagnostics(list: readonly Diagnostic[]): Diagnostic[] {
     (a, b) =>
       (a.file < b.file ? -1 : a.file > b.file ? 1 : 0) ||
       a.span.start.offset - b.span.start.offset ||
+      // The note that more went unlisted, at the last listed error's place, comes after it.
+      Number(a.code === 'truncated') - Number(b.code === 'truncated') ||
       (a.message < b.message ? -1 : a.message > b.message ? 1 : 0),
   );
 }
 
 /** A file's diagnostics, at most `limit` of them (the first, by place), and a note when more were dropped. */
 export function capDiagnostics(file: string, found: readonly Diagnostic[], limit: number): Diagnostic[] {
-  const errors = found.filter((d) => d.code !== 'limit');
+  const errors = found.filter((d) => d.code !== 'truncated');
   if (errors.length <= limit) return [...found];
   const kept = sortDiagnostics(errors).slice(0, limit);
-  return [...kept, diagnostic('limit', file, kept[kept.length - 1]!.span, `too many errors; stopped after ${limit}`)];
+  return [...kept, diagnostic('truncated', file, kept[kept.length - 1]!.span, `too many errors; stopped after ${limit}`)];
 }

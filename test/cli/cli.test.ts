@@ -1,4 +1,4 @@
-import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { gavel, workspace } from './helpers.js';
@@ -139,6 +139,15 @@ describe('gavel fmt', () => {
     );
     expect(statSync(join(ws.dir, 'policies', 'messy.gavel')).mode & 0o777).toBe(0o640);
     expect((await gavel(['fmt', '--check'], { cwd: cwd() })).code).toBe(0);
+  });
+
+  test('a symlinked file (a ConfigMap mounts them so) is formatted where it points, and stays a link', async () => {
+    mkdirSync(join(ws.dir, 'real'));
+    writeFileSync(join(ws.dir, 'real', 'linked.gavel'), '@id("a") permit(action=="x");\n');
+    symlinkSync(join('..', 'real', 'linked.gavel'), join(ws.dir, 'policies', 'linked.gavel'));
+    expect((await gavel(['fmt'], { cwd: cwd() })).code).toBe(0);
+    expect(lstatSync(join(ws.dir, 'policies', 'linked.gavel')).isSymbolicLink()).toBe(true);
+    expect(readFileSync(join(ws.dir, 'real', 'linked.gavel'), 'utf8')).toBe('@id("a")\npermit (action == "x");\n');
   });
 
   test('a file with syntax errors is left untouched', async () => {

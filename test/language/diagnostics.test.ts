@@ -111,7 +111,7 @@ describe('a file with many problems', () => {
     const inA = diagnostics.filter((d) => d.file === 'a.gavel');
     expect(inA).toHaveLength(51);
     expect(inA.slice(0, 50).map((d) => d.span.start.line)).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
-    expect(inA[50]).toMatchObject({ code: 'limit', message: 'too many errors; stopped after 50' });
+    expect(inA[50]).toMatchObject({ code: 'truncated', message: 'too many errors; stopped after 50' });
     // Another file's problems are still reported.
     expect(diagnostics.filter((d) => d.file === 'b.gavel').map((d) => d.message)).toEqual(['`when` needs a boolean condition, not number']);
   });
@@ -120,7 +120,7 @@ describe('a file with many problems', () => {
     const { diagnostics } = buildPolicySet([{ file: 'a.gavel', text: '@id("x") permit;\n'.repeat(1000) }]);
     expect(diagnostics).toHaveLength(51);
     expect(diagnostics.filter((d) => d.code === 'duplicate-id')).toHaveLength(50);
-    expect(diagnostics.at(-1)).toMatchObject({ code: 'limit' });
+    expect(diagnostics.at(-1)).toMatchObject({ code: 'truncated' });
   });
 });
 
@@ -155,5 +155,21 @@ describe('ip() on an attribute the schema types ip', () => {
   test('ip() of a number is still refused', () => {
     const { diagnostics } = buildPolicySet([{ file: 'a.gavel', text: 'permit when { ip(5) in cidr("10.0.0.0/8") };' }]);
     expect(diagnostics.map((d) => d.message)).toEqual(['argument 1 of `ip` must be an ip or a string holding one, not number']);
+  });
+});
+
+describe('what gavel check counts', () => {
+  test('an error about a limit is an error, not the note that more went unlisted', () => {
+    const deep = `permit when { ${'('.repeat(70)}true${')'.repeat(70)} };\n`;
+    const { diagnostics } = buildPolicySet([{ file: 'a.gavel', text: deep }]);
+    expect(diagnostics.map((d) => [d.code, d.message])).toEqual([['limit', 'nesting is deeper than 64 levels']]);
+  });
+
+  test('a limit error among many others counts toward the cap, and the note comes last', () => {
+    const text = `permit when { "x" like "${'a'.repeat(300)}" };\n${'permit when { nosuch == 1 };\n'.repeat(60)}`;
+    const { diagnostics } = buildPolicySet([{ file: 'a.gavel', text }]);
+    expect(diagnostics).toHaveLength(51);
+    expect(diagnostics[0]).toMatchObject({ code: 'limit' });
+    expect(diagnostics[50]).toMatchObject({ code: 'truncated', message: 'too many errors; stopped after 50' });
   });
 });

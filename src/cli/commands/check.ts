@@ -47,7 +47,8 @@ export async function check(argv: string[], io: CliIo): Promise<number> {
     printDiagnostics(io, result, shown);
     if (result.folder.sources.length === 0) writeLine(io.stderr, `warning: no *.gavel files under ${shown}: every request will be denied`);
     else if (ok && result.set!.policies.length === 0) writeLine(io.stderr, `warning: the *.gavel files under ${shown} hold no policy: every request will be denied`);
-    if (ok) writeLine(io.stdout, `${result.set!.policies.length} policies in ${result.folder.sources.length} files: ok (revision ${result.set!.revision})`);
+    const count = (n: number, one: string, many: string): string => `${n} ${n === 1 ? one : many}`;
+    if (ok) writeLine(io.stdout, `${count(result.set!.policies.length, 'policy', 'policies')} in ${count(result.folder.sources.length, 'file', 'files')}: ok (revision ${result.set!.revision})`);
     else writeLine(io.stderr, errorCount(result.diagnostics));
   }
   return ok ? Exit.ok : Exit.failed;
@@ -55,7 +56,7 @@ export async function check(argv: string[], io: CliIo): Promise<number> {
 
 /** The closing count: the errors listed — a file's "too many errors" note is not one — and whether more went unlisted. */
 function errorCount(diagnostics: readonly Diagnostic[]): string {
-  const errors = diagnostics.filter((d) => d.code !== 'limit').length;
+  const errors = diagnostics.filter((d) => d.code !== 'truncated').length;
   const capped = diagnostics.length - errors;
   return `${errors} error${errors === 1 ? '' : 's'}${capped === 0 ? '' : `, and more not listed in ${capped} file${capped === 1 ? '' : 's'}`}`;
 }

@@ -82,7 +82,8 @@ function render(x: LoggedExplanation): string[] {
   for (const e of x.decision.errors) out.push(`  error: ${e.policy} at ${e.location}: ${e.message}`);
   out.push('', 'candidates:');
   for (const t of x.decision.explanation?.trace ?? []) {
-    const failed = t.failed === undefined ? '' : `  ${t.failed.part} fails: ${t.failed.condition} (${t.failed.location})`;
+    // Worded as gavel eval words it.
+    const failed = t.failed === undefined ? '' : `  ${t.failed.part === 'unless' ? 'unless held' : 'when failed'}: ${t.failed.condition} (${t.failed.location})`;
     out.push(`  ${t.effect.padEnd(6)} ${t.id}  ${t.outcome}${failed}${t.error === undefined ? '' : `  error: ${t.error}`}`);
   }
   if (x.why_not !== null) {

@@ -1,5 +1,5 @@
 import { constants } from 'node:fs';
-import { access, chmod, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { access, chmod, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { format } from '../../language/format/format.js';
 import { formatDiagnostic } from '../../language/diagnostic.js';
@@ -49,11 +49,16 @@ export async function fmt(argv: string[], io: CliIo): Promise<number> {
 
 /**
  * Write beside, then rename: a crash never leaves a half-written policy file. The file
- * keeps its permissions, and a file its owner made read-only is not rewritten.
+ * keeps its permissions, and a file its owner made read-only is not rewritten. A symlink
+ * (a ConfigMap's files are) is followed: its target is rewritten, and the link stays one —
+ * renaming over the link replaced it with a plain file and left the target unformatted.
  */
-async function writeAtomically(path: string, shown: string, text: string): Promise<void> {
-  const temp = `${path}.${process.pid}.tmp`;
+async function writeAtomically(linkOrPath: string, shown: string, text: string): Promise<void> {
+  let path = linkOrPath;
+  let temp = `${linkOrPath}.${process.pid}.tmp`;
   try {
+    path = await realpath(linkOrPath);
+    temp = `${path}.${process.pid}.tmp`;
     await access(path, constants.W_OK);
     const { mode } = await stat(path);
     await writeFile(temp, text, { encoding: 'utf8', mode });
