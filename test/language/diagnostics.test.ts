@@ -25,6 +25,11 @@ describe('diagnostics (golden files)', () => {
     { text: 'permit when { subject.department = "finance" };', says: 'a.gavel:1:34: error: unexpected character "=" (help: did you mean `==`? Comparison is `==`; there is no assignment)' },
     { text: "permit when { subject.a == 'x' };", says: 'a.gavel:1:28: error: unexpected character "\'" (help: strings are in double quotes: "…")' },
     { text: 'permit when { context.a & context.b };', says: 'a.gavel:1:25: error: unexpected character "&" (help: did you mean `&&`?)' },
+    { text: '/* note */ permit;', says: 'a.gavel:1:1: error: unexpected character "/" (help: comments start with `//` and run to the end of the line; there are no `/* … */` comments)' },
+    { text: 'permit when { 1 < context.hour < 5 };', says: 'a.gavel:1:32: error: unexpected `<`, expected `.`, `[`, `}`, `&&` or `||` (help: comparisons do not chain: write `a < b && b < c`)' },
+    { text: 'permit when { context.headers.x-tenant == "acme" };', says: 'a.gavel:1:32: error: unexpected `-`, expected `.`, `[`, `}`, `&&`, `||`, `has`, `like` or an operator (help: an attribute name that is not an identifier (with `-`, or starting with a digit) is written in brackets: `context.headers["x-tenant"]`)' },
+    { text: 'permit when { !subject.roles contains "dpo" };', says: 'a.gavel:1:15: error: `contains` needs a list on its left, not boolean (help: `!` applies to what follows it alone: write `!(… contains …)`)' },
+    { text: 'permit when { "abc" contains "a" };', says: 'a.gavel:1:15: error: `contains` needs a list on its left, not string (help: for text in a string, use `includes(…)`)' },
   ])('a character from other languages\' habits says what was likely meant: $text', ({ text, says }) => {
     expect(buildPolicySet([{ file: 'a.gavel', text }]).diagnostics.map(formatDiagnostic)[0]).toBe(says);
   });

@@ -198,12 +198,12 @@ export class Checker {
       // the right: a range in the list holds addresses, as for `in`.
       case 'contains':
         if (left.kind === 'list') this.checkComparable(asMember(left.of), right, where, 'contains');
-        else if (left.kind !== 'any') this.report('type-mismatch', expr.left.span, `\`contains\` needs a list on its left, not ${showType(left)}`);
+        else if (left.kind !== 'any') this.report('type-mismatch', expr.left.span, `\`contains\` needs a list on its left, not ${showType(left)}`, negatedHelp(expr.left, 'contains') ?? (left.kind === 'string' ? 'for text in a string, use `includes(…)`' : undefined));
         return;
       case 'contains_any':
       case 'contains_all':
         for (const [side, t] of [[expr.left, left], [expr.right, right]] as const) {
-          if (t.kind !== 'list' && t.kind !== 'any') this.report('type-mismatch', side.span, `\`${expr.op}\` needs lists on both sides, not ${showType(t)}`);
+          if (t.kind !== 'list' && t.kind !== 'any') this.report('type-mismatch', side.span, `\`${expr.op}\` needs lists on both sides, not ${showType(t)}`, side === expr.left ? negatedHelp(expr.left, expr.op) : undefined);
         }
         if (left.kind === 'list' && right.kind === 'list') this.checkComparable(asMember(left.of), right.of, where, expr.op);
         return;
@@ -245,4 +245,9 @@ export class Checker {
 /** What a list item of this type holds as a member: a CIDR range holds addresses. */
 function asMember(item: Type): Type {
   return item.kind === 'cidr' ? T.ip : item;
+}
+
+/** `!subject.roles contains "dpo"` reads as `(!subject.roles) contains "dpo"`: say how to negate the relation. */
+function negatedHelp(left: Expr, op: string): string | undefined {
+  return left.kind === 'not' ? `\`!\` applies to what follows it alone: write \`!(… ${op} …)\`` : undefined;
 }

@@ -193,8 +193,35 @@ const INVALID_HELP: Readonly<Record<string, string>> = {
   '=': 'did you mean `==`? Comparison is `==`; there is no assignment',
   '&': 'did you mean `&&`?',
   '|': 'did you mean `||`?',
-  "'": 'strings are in double quotes: "…"',
+  "'": 'strings are in double quotes: "…"',  '/': 'comments start with `//` and run to the end of the line; there are no `/* … */` comments',
 };
+
+/**
+ * What a syntax error most likely means, from the unexpected token and the ones before it:
+ * habits from other languages the grammar's "expected …" list does not explain.
+ */
+function syntaxHelp(tokens: readonly Token[], at: number): string | undefined {
+  const token = tokens[at];
+  if (token === undefined) return undefined;
+  // The tokens before it that the parser saw (not spaces, line breaks or comments).
+  const before: Token[] = [];
+  for (let i = at - 1; i >= 0 && before.length < 64; i--) if (tokens[i].type !== 'ws' && tokens[i].type !== 'nl' && tokens[i].type !== 'comment') before.push(tokens[i]);
+  const [previous, second] = before;
+  if (token.type === 'relop' && !SET_WORDS.has(token.text) && token.text !== 'in') {
+    // A comparison right after another in the same operand: `1 < x < 5`, `a == b == c`.
+    for (const t of before) {
+      if (t.text === '{' || t.text === '(' || t.text === '[' || t.text === ',' || t.text === '&&' || t.text === '||') break;
+      if (t.type === 'relop') return 'comparisons do not chain: write `a < b && b < c`';
+    }
+  }
+  // `context.headers.x-tenant`, `context.1a`: a name that is not an identifier.
+  if ((token.text === '-' && previous?.type === 'ident' && second?.text === '.') || (token.type === 'number' && previous?.text === '.')) {
+    return 'an attribute name that is not an identifier (with `-`, or starting with a digit) is written in brackets: `context.headers["x-tenant"]`';
+  }
+  return undefined;
+}
+
+const SET_WORDS: ReadonlySet<string> = new Set(['contains', 'contains_any', 'contains_all', 'like']);
 
 function lexicalError(file: string, token: Token, diagnostics: Diagnostic[]): boolean {
   switch (token.type) {
@@ -256,7 +283,8 @@ function parseChunk(file: string, tokens: Token[], diagnostics: Diagnostic[], un
     const token = (err as { token?: Token }).token;
     if (token === undefined) throw err;
     const expected = expectedAfter(parser, tableOf(parser).length - 2);
-    diagnostics.push(diagnostic('syntax', file, spanOf(token, token), `unexpected ${describeToken(token)}${expected}`));
+    const help = syntaxHelp(tokens, tokens.indexOf(token));
+    diagnostics.push(diagnostic('syntax', file, spanOf(token, token), `unexpected ${describeToken(token)}${expected}`, ...(help === undefined ? [] : [help])));
     return null;
   }
   const results = parser.results as RawPolicy[];
