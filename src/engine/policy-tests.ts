@@ -68,6 +68,8 @@ export function readTestFile(source: PolicySource): { cases: PolicyTestCase[]; p
     // An alias bomb (anchors expanding exponentially) stops here, not the whole run.
     return { cases: [], problems: [at(root, `cannot read the tests: ${err instanceof Error ? err.message : String(err)}`)] };
   }
+  // An empty list is more likely a slip (cases indented under another key) than a file meant to test nothing.
+  if (tests.items.length === 0) return { cases: [], problems: [...problems, at(tests, '`tests:` is empty: a test file has at least one case')] };
   const cases: PolicyTestCase[] = [];
   for (const [n, item] of tests.items.entries()) {
     const node = item as Node;
@@ -85,7 +87,9 @@ function readCase(file: string, line: number, value: unknown): PolicyTestCase | 
   const unknown = Object.keys(value).filter((k) => !CASE_KEYS.has(k));
   if (unknown.length > 0) return `unknown key \`${unknown[0]}\` in a test case; keys are ${[...CASE_KEYS].join(', ')}`;
   const { name, request, expect, determining, reasons } = value;
-  if (typeof name !== 'string' || name === '') return 'a test case needs a `name`';
+  if (name === undefined || name === '' || name === null) return 'a test case needs a `name`';
+  // YAML reads `name: 12` or `name: yes` as a number or a boolean.
+  if (typeof name !== 'string') return `a test case's \`name\` is text: quote it (\`name: "${String(name)}"\`)`;
   if (expect !== 'allow' && expect !== 'deny') return `\`${name}\`: \`expect\` must be \`allow\` or \`deny\``;
   if (determining !== undefined && !isStrings(determining)) return `\`${name}\`: \`determining\` must be a list of policy ids`;
   if (reasons !== undefined && !isStrings(reasons)) return `\`${name}\`: \`reasons\` must be a list of strings`;
@@ -107,7 +111,8 @@ export function runTestCase(set: PolicySet, test: PolicyTestCase): TestOutcome {
   const got = d.decision ? 'allow' : 'deny';
   if (got !== test.expect) differences.push(`expected ${test.expect}, got ${got} (determining ${show(d.determining)})`);
   if (test.determining !== undefined && !sameSet(test.determining, d.determining)) {
-    differences.push(`determining: expected ${show(test.determining)}, got ${show(d.determining)}`);
+    const unknown = test.determining.filter((id) => !set.byId.has(id));
+    differences.push(`determining: expected ${show(test.determining)}, got ${show(d.determining)}${unknown.length === 0 ? '' : ` (no policy has the id ${unknown.map((id) => `\`${id}\``).join(', ')})`}`);
   }
   if (test.reasons !== undefined && !sameSet(test.reasons, d.reasons)) differences.push(`reasons: expected ${show(test.reasons)}, got ${show(d.reasons)}`);
   for (const e of d.errors) if (differences.length > 0) differences.push(`error in ${e.policy} at ${e.location}: ${e.message}`);

@@ -29,3 +29,20 @@ describe('policy test cases compare determining ids and reasons as sets', () => 
     expect(outcome('    determining: [a]\n')).toEqual(['determining: expected [a], got [a, b]']);
   });
 });
+
+describe('what a test file gets wrong is said as such', () => {
+  test('an expected id no policy has is named: a typo is not left to be read out of the lists', () => {
+    expect(outcome('    determining: [a, bb]\n')).toEqual(['determining: expected [a, bb], got [a, b] (no policy has the id `bb`)']);
+  });
+
+  test('a name YAML read as a number is told to be quoted, not that it is missing', () => {
+    const { problems } = readTestFile({ file: 't.test.yaml', text: 'tests:\n  - name: 12\n    request: { subject: { type: user, id: u }, action: { name: x }, resource: { type: doc, id: "1" } }\n    expect: deny\n' });
+    expect(problems.map((p) => p.message)).toEqual(["a test case's `name` is text: quote it (`name: \"12\"`)"]);
+  });
+
+  test('an empty list of cases is a problem, not a file that passes', () => {
+    const { cases, problems } = readTestFile({ file: 't.test.yaml', text: 'tests: []\n' });
+    expect(cases).toEqual([]);
+    expect(problems.map((p) => p.message)).toEqual(['`tests:` is empty: a test file has at least one case']);
+  });
+});
