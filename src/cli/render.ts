@@ -12,7 +12,7 @@ export function renderDecision(d: Decision): string[] {
     for (const t of x.trace) {
       const head = `    ${t.outcome.padEnd(13)} ${t.effect.padEnd(6)} ${t.id}  (${t.location})`;
       lines.push(head);
-      if (t.failed) lines.push(`      ${t.failed.part === 'unless' ? 'unless held' : `${t.failed.part} failed`}: ${t.failed.condition}  (${t.failed.location})`);
+      if (t.failed) lines.push(`      ${failedLabel(t.failed.part)}: ${t.failed.condition}  (${t.failed.location})`);
       if (t.error) lines.push(`      error: ${t.error}`);
     }
   }
@@ -51,4 +51,9 @@ export function renderWhyNot(w: WhyNot): string[] {
     lines.push(`      would allow when: ${p.needs}`);
   }
   return lines;
+}
+
+/** How a candidate's first false part is named: `target failed`, `when failed`, `unless held`. */
+export function failedLabel(part: 'target' | 'when' | 'unless'): string {
+  return part === 'unless' ? 'unless held' : `${part} failed`;
 }

@@ -376,6 +376,20 @@ describe('gavel log', () => {
     expect((await gavel(['log', '--db', db, '--limit', '3'], { cwd: cwd() })).stderr).toBe('');
   });
 
+  test('explain and whatif show a caller-chosen id with its newline escaped; whatif replays at least one decision', async () => {
+    const db = join(ws.dir, 'explained.db');
+    const store = new SqliteStore(db);
+    const request = { subject: { type: 'user', id: 'line\nbreak' }, action: { name: 'GET' }, resource: { type: 'route', id: '/invoices/1', properties: { path: '/invoices/1' } } };
+    store.appendDecisions([{ id: 'd1', at: '2026-11-24T01:00:00.000Z', via: 'authzen', decision: false, revision: 'gone', determining: [], reasons: [], errors: [], subject: request.subject, action: 'GET', resource: { type: 'route', id: '/invoices/1' }, latencyUs: 1, request }]);
+    store.close();
+    const explained = await gavel(['explain', 'd1', '--db', db], { cwd: cwd() });
+    expect(explained.code, explained.stderr).toBe(0);
+    expect(explained.stdout.split('\n')[0]).toContain('user:line\\u000Abreak GET');
+    expect(explained.stdout).toContain('not-satisfied  when failed: subject.type == "client"');
+    const zero = await gavel(['whatif', '--candidate', 'policies', '--db', db, '--limit', '0'], { cwd: cwd() });
+    expect([zero.code, zero.stderr]).toEqual([2, expect.stringContaining('--limit is a whole number from 1')]);
+  });
+
   test("a caller's id cannot print a line of its own or read as another id: hidden characters are shown as escapes", async () => {
     const db = join(ws.dir, 'forged.db');
     const store = new SqliteStore(db);

@@ -1,4 +1,5 @@
 import { entityLabel } from '../../formats/entity-label.js';
+import { visible } from '../../formats/visible.js';
 import { relative } from 'node:path';
 import { existsSync } from 'node:fs';
 import { explainLogged, REQUEST_NOT_KEPT, type LoggedExplanation } from '../../engine/explain-logged.js';
@@ -8,6 +9,7 @@ import { SqliteStore } from '../../store/sqlite/sqlite-store.js';
 import { COMMON, flags, serverPoliciesDir, databasePath, CONFIG } from '../args.js';
 import { Exit, UsageError, writeLine, type CliIo } from '../io.js';
 import { loadSet } from '../load.js';
+import { failedLabel } from '../render.js';
 import { ambiguity, findDecision } from '../../engine/find-decision.js';
 
 export const explainHelp = `Usage: gavel explain ID [--db FILE] [--config FILE] [--policies DIR] [--json]
@@ -74,7 +76,8 @@ function render(x: LoggedExplanation): string[] {
   const r = x.record;
   const verdict = (b: boolean) => (b ? 'ALLOW' : 'DENY');
   const out = [
-    `${r.id}${r.request_id === undefined ? '' : ` (request ${r.request_id})`}: ${verdict(r.decision)} ${entityLabel(r.subject)} ${r.action} ${entityLabel(r.resource)} at ${r.at} via ${r.via} (revision ${r.revision})`,
+    // Caller-chosen ids are shown with their hidden characters escaped, as gavel log shows them.
+    visible(`${r.id}${r.request_id === undefined ? '' : ` (request ${r.request_id})`}: ${verdict(r.decision)} ${entityLabel(r.subject)} ${r.action} ${entityLabel(r.resource)} at ${r.at} via ${r.via} (revision ${r.revision})`),
     x.explained_with.source === 'stored' ? `explained with the stored revision ${x.explained_with.revision} (saved ${x.explained_with.saved_at})` : `NOTE: ${x.explained_with.note}`,
     `decided again: ${verdict(x.decision.decision)}${x.same_verdict ? '' : ` — NOT the logged verdict`}${x.decision.determining.length > 0 ? ` by ${x.decision.determining.join(', ')}` : ' (no policy applies)'}`,
   ];
@@ -83,7 +86,7 @@ function render(x: LoggedExplanation): string[] {
   out.push('', 'candidates:');
   for (const t of x.decision.explanation?.trace ?? []) {
     // Worded as gavel eval words it.
-    const failed = t.failed === undefined ? '' : `  ${t.failed.part === 'unless' ? 'unless held' : 'when failed'}: ${t.failed.condition} (${t.failed.location})`;
+    const failed = t.failed === undefined ? '' : `  ${failedLabel(t.failed.part)}: ${t.failed.condition} (${t.failed.location})`;
     out.push(`  ${t.effect.padEnd(6)} ${t.id}  ${t.outcome}${failed}${t.error === undefined ? '' : `  error: ${t.error}`}`);
   }
   if (x.why_not !== null) {

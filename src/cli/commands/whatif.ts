@@ -7,6 +7,7 @@ import { flags, timeFlag, databasePath, CONFIG } from '../args.js';
 import { Exit, UsageError, writeLine, type CliIo } from '../io.js';
 import { loadSet, printDiagnostics } from '../load.js';
 import { renderTable } from '../../formats/table.js';
+import { visible } from '../../formats/visible.js';
 import { INTERFACE_WIDTH } from '../../server/interfaces.js';
 
 export const whatifHelp = `Usage: gavel whatif --candidate DIR [--db FILE] [--config FILE] [--since TIME] [--until TIME] [--limit N]
@@ -51,14 +52,15 @@ export async function whatif(argv: string[], io: CliIo): Promise<number> {
   if (values.candidate === undefined) throw new UsageError('give the policies to try: --candidate DIR');
   const since = timeFlag('since', values.since);
   const until = timeFlag('until', values.until);
-  const count = (flag: string, v: string | undefined) => {
+  const count = (flag: string, v: string | undefined, least: number) => {
     if (v === undefined) return undefined;
     const n = Number(v);
-    if (!Number.isInteger(n) || n < 0) throw new UsageError(`--${flag} is a whole number`);
+    // At least one decision replayed (0 reported an empty log); examples may be 0.
+    if (v.trim() === '' || !Number.isInteger(n) || n < least) throw new UsageError(`--${flag} is a whole number${least > 0 ? ` from ${least}` : ''}`);
     return n;
   };
-  const limit = count('limit', values.limit);
-  const examples = count('examples', values.examples);
+  const limit = count('limit', values.limit, 1);
+  const examples = count('examples', values.examples, 0);
   const path = databasePath(io.cwd, values.db, values.config);
   if (!existsSync(path)) throw new UsageError(`no database at \`${path}\`; \`gavel serve\` creates it (or pass --db)`);
   const built = await loadSet(resolve(io.cwd, values.candidate));
@@ -103,5 +105,6 @@ function render(r: WhatIfReport, dir: string): string[] {
 function example(x: WhatIfExample): string {
   const by = (ps: string[]) => (ps.length === 0 ? 'no policy' : ps.join(', '));
   const errors = x.errorsAfter.length > 0 ? ` (errors: ${x.errorsAfter.join(', ')})` : '';
-  return `  ${x.at}  ${x.via.padEnd(INTERFACE_WIDTH)} ${x.subject} ${x.action} ${x.resource}  ${x.before} by ${by(x.determiningBefore)} → ${x.after} by ${by(x.determiningAfter)}${errors}  [${x.id}]`;
+  // Caller-chosen ids are shown with their hidden characters escaped, as gavel log shows them.
+  return visible(`  ${x.at}  ${x.via.padEnd(INTERFACE_WIDTH)} ${x.subject} ${x.action} ${x.resource}  ${x.before} by ${by(x.determiningBefore)} → ${x.after} by ${by(x.determiningAfter)}${errors}  [${x.id}]`);
 }
