@@ -9,7 +9,7 @@ import { SealedState } from './sealed-state.js';
 import { openPushed, openSignIn, sealPushed, sealSignIn, signInId, type SignIn } from './browser-state.js';
 import type { LivePolicySet } from '../engine/live-set.js';
 import type { Decider, Origin } from '../server/decider.js';
-import type { Velocity } from '../signals/velocity.js';
+import { subjectKey, type Velocity } from '../signals/velocity.js';
 import type { Store } from '../store/store.js';
 import { ASSERTION_ALGS, authenticateAssertion, authenticateClient, basicCredentials, type Presented } from './client-auth.js';
 import type { KeyRing, SigningAlgorithm } from './keys.js';
@@ -556,7 +556,7 @@ export class Issuer {
     // An unknown user costs the same scrypt as a known one: timing does not tell who exists.
     const ok = await passwordMatches(form.get('password') ?? '', user?.passwordHash ?? DUMMY_HASH);
     if (!ok || user === undefined || user.passwordHash === null) {
-      this.options.velocity?.record('auth_failures', { subject: `user/${name}`, address: origin.address });
+      this.options.velocity?.record('auth_failures', { subject: subjectKey('user', name), address: origin.address });
       return { kind: 'html', status: 401, html: loginPage({ tx, csrf: p.csrf, client: p.client.id, scopes: p.scopes, audience: p.api.identifier, error: 'Wrong user or password.', username }), csrfCookie: this.csrfCookie(tx, p) };
     }
     this.signInsByAddress.release(address);

@@ -9,6 +9,7 @@ import type { DecisionRecord } from '../store/store.js';
 import type { Request } from '../language/eval/activation.js';
 import type { Interface, Metrics } from './metrics.js';
 import type { Observed, RiskRoot, Signals } from '../signals/signals.js';
+import { subjectKey } from '../signals/velocity.js';
 import { ALL_SIGNALS } from '../language/compile/reads.js';
 import { withRoots } from '../engine/request-roots.js';
 
@@ -69,7 +70,7 @@ function keptClaims(claims: Json, reads: ReadonlySet<string>): Json {
 
 /** Who a request is about, for signals: subject `type/id`, the token's client, the address. */
 function observed(request: Request, origin: Origin, where: Interface | null): Observed {
-  const subject = isObject(request.subject) && typeof request.subject.id === 'string' ? `${text(request.subject.type)}/${request.subject.id}` : null;
+  const subject = isObject(request.subject) && typeof request.subject.id === 'string' ? subjectKey(text(request.subject.type), request.subject.id) : null;
   const token = isObject(request.token) ? request.token : {};
   // The OAuth client: the verified token's; in the issuer's own mint decisions, the authenticated
   // client the issuer puts in `context.client_id` (for user grants too). Never a client a caller

@@ -11,6 +11,15 @@ import { attemptKey } from '../server/attempt-limit.js';
 export const EVENTS = ['token_requests', 'auth_failures', 'denials'] as const;
 export type VelocityEvent = (typeof EVENTS)[number];
 export const DIMENSIONS = ['client', 'subject', 'address'] as const;
+
+/**
+ * A subject's velocity key: `type/id`, the type percent-encoded where it holds `/` or `%`, so
+ * that `user/x` + `y` and `user` + `x/y` are two subjects, not one counter that either could
+ * raise against the other.
+ */
+export function subjectKey(type: string, id: string): string {
+  return `${/[/%]/.test(type) ? type.replace(/[/%]/g, encodeURIComponent) : type}/${id}`;
+}
 export type Dimension = (typeof DIMENSIONS)[number];
 
 /** Who an event is about; absent parts are not counted. */

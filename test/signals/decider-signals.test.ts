@@ -77,6 +77,19 @@ describe('risk signals in decisions', () => {
     expect(d.decide('native', '5', limited, request, {}, { address: '192.0.2.99' }).decision).toBe(true);
   });
 
+  test("a subject's counters are its own: a type holding `/` does not share them with another subject (user/x + y and user + x/y were one key)", () => {
+    const { d } = decider(counting(100), new Velocity());
+    const limited = set(`
+      @id("allow") permit (action == "read") when { resource.id == "1" };
+      @id("slow-down") forbid (action) when { risk.velocity.subject_denials_1m >= 2 } reason "too many denials";`);
+    const slashed = { subject: { type: 'user/x', id: 'y' }, action: { name: 'read' }, resource: { type: 'doc', id: '2' } };
+    d.decide('native', '1', limited, slashed, {}, { address: '192.0.2.10' });
+    d.decide('native', '2', limited, slashed, {}, { address: '192.0.2.11' });
+    const other = { subject: { type: 'user', id: 'x/y' }, action: { name: 'read' }, resource: { type: 'doc', id: '1' } };
+    expect(d.decide('native', '3', limited, other, {}, { address: '192.0.2.12' }).decision).toBe(true);
+    expect(d.decide('native', '4', limited, { ...slashed, resource: { type: 'doc', id: '1' } }, {}, { address: '192.0.2.13' })).toMatchObject({ decision: false, reasons: ['too many denials'] });
+  });
+
   test('decisions held for a batch (gRPC DecideBatch) feed velocity at once: a later item sees the earlier denials, as one request after another would', () => {
     const { d, log } = decider(counting(100), new Velocity());
     const limited = set(`

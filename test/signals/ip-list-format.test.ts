@@ -91,20 +91,26 @@ describe('scored lists', () => {
 
   test('the same prefix with another score is ambiguous, and rejected', () => {
     expect(errors('1.2.3.0/24,10,a\n5.6.7.8,1,\n1.2.3.0/24,20,a\n', 'scored')).toEqual([
-      'list:3:1: error: this prefix is also on line 1, with another score or label (help: a prefix may be listed once in a scored list list:1:1)',
+      'list:3:1: error: this prefix is also on line 1, with another score or label (help: a prefix may be listed once in a scored list; the first is at list:1:1)',
     ]);
   });
 
   test('a repeat is reported with the file\'s other errors, in line order, not after they are fixed', () => {
     expect(errors('1.2.3.0/24,10,a\n5.6.7.8,1\n1.2.3.0/24,20,a\n', 'scored')).toEqual([
       'list:2:1: error: expected 3 columns `cidr,score,label`, found 2 (help: a label may hold commas when it is in double quotes)',
-      'list:3:1: error: this prefix is also on line 1, with another score or label (help: a prefix may be listed once in a scored list list:1:1)',
+      'list:3:1: error: this prefix is also on line 1, with another score or label (help: a prefix may be listed once in a scored list; the first is at list:1:1)',
+    ]);
+  });
+
+  test('a repeated prefix that covers IPv4 addresses too (::/0) is reported once, not once per address family', () => {
+    expect(errors('::/0,1,a\n::/0,2,b\n', 'scored')).toEqual([
+      'list:2:1: error: this prefix is also on line 1, with another score or label (help: a prefix may be listed once in a scored list; the first is at list:1:1)',
     ]);
   });
 
   test('an IPv4-mapped IPv6 prefix is the same prefix as its IPv4 form', () => {
     expect(errors('::ffff:1.2.3.0/120,10,a\n1.2.3.0/24,10,b\n', 'scored')).toEqual([
-      'list:2:1: error: this prefix is also on line 1, with another score or label (help: a prefix may be listed once in a scored list list:1:1)',
+      'list:2:1: error: this prefix is also on line 1, with another score or label (help: a prefix may be listed once in a scored list; the first is at list:1:1)',
     ]);
   });
 });

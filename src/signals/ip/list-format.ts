@@ -215,6 +215,8 @@ class ListParser {
     return { start: { line: this.line, col: col(start), offset: start }, end: { line: this.line, col: col(end), offset: end } };
   }
 
+  private saidDuplicates: Set<string> | null = null;
+
   result(format: IpListFormat): ParseIpListResult {
     if (this.stopped) return { content: null, diagnostics: this.diagnostics };
     const b = this.builder;
@@ -235,6 +237,8 @@ class ListParser {
    */
   duplicates(f: PrefixFamily, lines: Uint32Array, sorted: SortedPrefixes, width: number): void {
     const { order, base, depth } = sorted;
+    // A prefix covering IPv4 addresses as well (`::/0`, `::ffff:0:0/96`) is in both families' tables: said once.
+    const said = (this.saidDuplicates ??= new Set<string>());
     const same = (k: number): boolean => {
       for (let w = 0; w < width; w++) if (base[k * width + w] !== base[(k - 1) * width + w]) return false;
       return depth[k] === depth[k - 1];
@@ -243,7 +247,9 @@ class ListParser {
       const [a, b] = [order[k - 1], order[k]];
       if (!same(k) || (f.score[a] === f.score[b] && f.label[a] === f.label[b])) continue;
       const [first, again] = lines[a] < lines[b] ? [lines[a], lines[b]] : [lines[b], lines[a]];
-      const d = diagnostic('duplicate-id', this.file, lineSpan(this.text, again), `this prefix is also on line ${first}, with another score or label`, 'a prefix may be listed once in a scored list');
+      if (said.has(`${first}/${again}`)) continue;
+      said.add(`${first}/${again}`);
+      const d = diagnostic('duplicate-id', this.file, lineSpan(this.text, again), `this prefix is also on line ${first}, with another score or label`, 'a prefix may be listed once in a scored list; the first is at');
       d.related = { file: this.file, span: lineSpan(this.text, first) };
       this.diagnostics.push(d);
     }
