@@ -46,7 +46,9 @@ export class TrustedProxies {
    * (`::ffff:127.0.0.2`, as a dual-stack socket reports it) as plain IPv4.
    */
   clientAddress(peer: string, headerValues: readonly string[]): string {
-    const canonicalPeer = canonical(peer) ?? peer;
+    // A link-local peer comes with its zone (`fe80::1%eth0`): the interface is not part of the
+    // address, and with it the peer matched no range, had no reputation and counted apart.
+    const canonicalPeer = canonical(withoutZone(peer)) ?? peer;
     if (this.ranges.length === 0 || !this.trusts(canonicalPeer)) return canonicalPeer;
     const hops = this.header === 'forwarded' ? forwardedFor(headerValues) : headerValues.flatMap((v) => v.split(','));
     let client = canonicalPeer;
@@ -65,6 +67,12 @@ export class TrustedProxies {
 /** A socket or header address as `parseIp` prints it; `null` if it is not one. */
 export function canonical(address: string): string | null {
   return parseIp(address)?.toString() ?? null;
+}
+
+/** `fe80::1%eth0` → `fe80::1`: a socket's IPv6 peer without its zone id. */
+function withoutZone(address: string): string {
+  const at = address.indexOf('%');
+  return at > 0 && address.includes(':') ? address.slice(0, at) : address;
 }
 
 /** `[2001:db8::1]:443` → `2001:db8::1`; `1.2.3.4:80` → `1.2.3.4`; a bare IPv6 stays. */

@@ -10,6 +10,11 @@ describe('the client address', () => {
     expect(none.clientAddress('203.0.113.9', ['1.2.3.4'])).toBe('203.0.113.9');
   });
 
+  test("a link-local peer's zone id is not part of its address: it matches ranges, and is one client on every interface", () => {
+    expect(new TrustedProxies([]).clientAddress('fe80::1%eth0', [])).toBe('fe80::1');
+    expect(new TrustedProxies(['fe80::/10']).clientAddress('fe80::1%lo', ['198.51.100.7'])).toBe('198.51.100.7');
+  });
+
   test('a spoofed X-Forwarded-For from an untrusted peer is ignored', () => {
     expect(proxies.clientAddress('203.0.113.9', ['1.2.3.4'])).toBe('203.0.113.9');
     expect(proxies.clientAddress('203.0.113.9', ['10.0.0.1'])).toBe('203.0.113.9');
