@@ -1,8 +1,13 @@
+import { visible } from './visible.js';
+
 /**
  * Plain-text and CSV tables for listings. Columns are padded to their widest cell so a
- * listing lines up in a terminal and stays one record a line for `grep` and `cut`.
+ * listing lines up in a terminal and stays one record a line for `grep` and `cut`: a cell's
+ * line breaks and other hidden characters (a description written over two lines) are shown
+ * as escapes (visible.ts).
  */
-export function renderTable(headers: readonly string[], rows: readonly (readonly string[])[]): string[] {
+export function renderTable(headers: readonly string[], rawRows: readonly (readonly string[])[]): string[] {
+  const rows = rawRows.map((r) => r.map(visible));
   const widths = headers.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c].length)));
   const line = (cells: readonly string[]) =>
     cells

@@ -218,6 +218,8 @@ describe('admin endpoints', () => {
     { url: '/v1/decide?explain=true&explain=false', method: 'POST' as const, message: 'query parameter "explain" is given more than once' },
     { url: '/v1/decide/batch?explian=true', method: 'POST' as const, message: 'unknown query parameter "explian"' },
     { url: '/v1/reload?x=1', method: 'POST' as const, message: 'unknown query parameter "x"' },
+    { url: '/v1/decisions/some-id?x=1', method: 'GET' as const, message: 'unknown query parameter "x"' },
+    { url: '/v1/decisions/some-id/explain?explain=true', method: 'GET' as const, message: 'unknown query parameter "explain"' },
   ])('a bad query parameter ($url) is a 400 that says what is allowed, and changes nothing', async ({ url, method, message }) => {
     const { app, store } = setup(KEY);
     const payload = url.startsWith('/v1/apply') ? { entities: [{ type: 'doc', id: '1' }] } : url.startsWith('/v1/decide/batch') ? { requests: [request] } : request;

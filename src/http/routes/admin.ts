@@ -120,7 +120,7 @@ export function adminRoutes(app: FastifyInstance, options: AdminOptions, live: L
       return options.store.decisionPage(query);
     });
 
-    admin.get('/v1/decisions/:id', { schema: { params: idParams } }, async (request, reply) => {
+    admin.get('/v1/decisions/:id', { schema: { params: idParams, querystring: noQuery } }, async (request, reply) => {
       if (options.store === null) return reply.status(404).send({ error: 'not_found', message: 'this server keeps no decision log' });
       const { id } = request.params as { id: string };
       const found = findDecision(options.store, id);
@@ -129,7 +129,7 @@ export function adminRoutes(app: FastifyInstance, options: AdminOptions, live: L
       return found.record;
     });
 
-    admin.get('/v1/decisions/:id/explain', { schema: { params: idParams } }, async (request, reply) => {
+    admin.get('/v1/decisions/:id/explain', { schema: { params: idParams, querystring: noQuery } }, async (request, reply) => {
       if (options.store === null || revisions === null) return reply.status(404).send({ error: 'not_found', message: 'this server keeps no decision log' });
       const { id } = request.params as { id: string };
       const found = findDecision(options.store, id);
