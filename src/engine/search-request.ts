@@ -19,7 +19,8 @@ const NEEDS: Record<SearchKind, { subject: 'type' | 'type-id'; resource: 'type' 
 
 function entity(value: unknown, root: 'subject' | 'resource', need: 'type' | 'type-id', problems: string[]): Json | null {
   if (!isObject(value)) {
-    problems.push(`${root}: expected an object like ${need === 'type' ? '{"type": "user"}' : '{"type": "user", "id": "alice"}'}`);
+    const [type, id] = root === 'resource' ? ['document', '42'] : ['user', 'alice'];
+    problems.push(`${root}: expected an object like ${need === 'type' ? `{"type": "${type}"}` : `{"type": "${type}", "id": "${id}"}`}`);
     return null;
   }
   const keys = need === 'type' ? ['type'] : ['type', 'id'];

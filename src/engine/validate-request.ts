@@ -16,7 +16,8 @@ const isObject = (v: unknown): v is { [k: string]: unknown } => typeof v === 'ob
 
 function entity(value: unknown, root: string, keys: readonly string[], problems: RequestProblem[], trusted: boolean): void {
   if (!isObject(value)) {
-    problems.push(`${root}: expected an object like ${root === 'action' ? '{"name": "GET"}' : `{"type": "user", "id": "alice"}`}`);
+    const like = root === 'action' ? '{"name": "GET"}' : root === 'resource' ? '{"type": "document", "id": "42"}' : '{"type": "user", "id": "alice"}';
+    problems.push(`${root}: expected an object like ${like}`);
     return;
   }
   for (const key of keys) {

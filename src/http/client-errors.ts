@@ -1,6 +1,7 @@
 import type { Socket } from 'node:net';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { secureHeaders } from '../console/layout.js';
+import { echoable } from '../server/request-id.js';
 
 /**
  * The largest header block a request may carry. Node's default, 16 KiB, is below what a
@@ -90,8 +91,11 @@ function afterEarlierAnswers(socket: Socket, then: () => void): void {
 
 /** Errors fastify meets before routing — a URL whose percent-encoding is broken — answered as the others are. */
 export function frameworkError(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
-  // Answered before routing, past the hooks that give the console's answers its pages' headers.
+  // Answered before routing, past the hooks that give the console's answers its pages' headers
+  // and every answer its X-Request-ID (AuthZEN 1.0: the PEP's id comes back, errors too).
   if (request.url.startsWith('/console')) secureHeaders(reply);
+  const given = request.headers['x-request-id'];
+  void reply.header('x-request-id', echoable(given) ? given : request.id);
   if (error.code === 'FST_ERR_BAD_URL') {
     void reply.status(400).send({ error: 'invalid_request', message: `the URL is not valid: ${request.url.split('?')[0]} has a broken percent-encoding` });
     return;

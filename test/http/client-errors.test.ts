@@ -26,12 +26,12 @@ afterAll(async () => {
 });
 
 /** Sends raw bytes, answers the status line and the body. */
-function raw(request: string): Promise<{ status: number; body: string }> {
+function raw(request: string): Promise<{ status: number; body: string; head: string }> {
   return new Promise((resolve, reject) => {
     const socket = connect(port, '127.0.0.1');
     let text = '';
     socket.on('data', (d: Buffer) => (text += d.toString()));
-    socket.on('end', () => resolve({ status: Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1] ?? 0), body: text.slice(text.indexOf('\r\n\r\n') + 4) }));
+    socket.on('end', () => resolve({ status: Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1] ?? 0), body: text.slice(text.indexOf('\r\n\r\n') + 4), head: text.slice(0, text.indexOf('\r\n\r\n')) }));
     socket.on('error', reject);
     socket.end(request);
   });
@@ -48,7 +48,7 @@ async function statuses(request: string): Promise<string[]> {
   return text.match(/HTTP\/1\.1 \d{3}/g) ?? [];
 }
 
-const get = (path: string, headers = ''): Promise<{ status: number; body: string }> => raw(`GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n${headers}\r\n`);
+const get = (path: string, headers = ''): Promise<{ status: number; body: string; head: string }> => raw(`GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n${headers}\r\n`);
 
 describe('errors before routing', () => {
   test('headers up to 64 KiB pass (a browser\'s cookies, forwarded by a gateway); beyond, 431 with a JSON body', async () => {
@@ -126,5 +126,7 @@ describe('errors before routing', () => {
       expect(r.status, path).toBe(400);
       expect(JSON.parse(r.body), path).toEqual({ error: 'invalid_request', message: `the URL is not valid: ${path} has a broken percent-encoding` });
     }
+    // With the caller's request id, as every answer (AuthZEN 1.0, Request Identification).
+    expect((await get('/access/v1/evaluation%zz', 'X-Request-ID: rid-pct\r\n')).head).toMatch(/\r\nx-request-id: rid-pct(\r\n|$)/i);
   });
 });
