@@ -172,7 +172,9 @@ export function loadConfig(inputs: ConfigInputs): Config {
   const watch = !(flags.noWatch ?? false) && fromFile.watch !== false;
   const trustedIssuers = issuersAt(fromFile.trusted_issuers, base, `${where}: trusted_issuers`, problems);
   const forwardAuth = forwardAuthAt(fromFile.forward_auth, `${where}: forward_auth`, problems);
-  const clientKeys = env.GAVEL_CLIENT_KEYS !== undefined ? clientKeysFromEnv(env.GAVEL_CLIENT_KEYS, problems) : clientKeysAt(fromFile.client_keys, `${where}: client_keys`, problems);
+  // The file's keys are checked even when the environment replaces them: once it stops supplying them, the file's are served.
+  const fileClientKeys = clientKeysAt(fromFile.client_keys, `${where}: client_keys`, problems);
+  const clientKeys = env.GAVEL_CLIENT_KEYS !== undefined ? clientKeysFromEnv(env.GAVEL_CLIENT_KEYS, problems) : fileClientKeys;
   const signals = signalsAt(fromFile, flags, cwd, base, where, problems);
   const issuer = issuerAt(fromFile.issuer, env, base, `${where}: issuer`, problems);
   const decisionLog = decisionLogAt(fromFile.decision_log, `${where}: decision_log`, problems);
@@ -185,8 +187,13 @@ export function loadConfig(inputs: ConfigInputs): Config {
   if (maxConnections !== undefined && !connectionsOk(maxConnections)) problems.push(`${where}: max_connections: expected a whole number from 16 to 1000000 (connections each listener holds at most)`);
   const logFormat = logFormatAt(env.GAVEL_LOG_FORMAT ?? fromFile.log_format, env.GAVEL_LOG_FORMAT !== undefined ? 'GAVEL_LOG_FORMAT' : `${where}: log_format`, problems);
   if (env.GAVEL_LOG_FORMAT !== undefined && fromFile.log_format !== undefined) logFormatAt(fromFile.log_format, `${where}: log_format`, problems);
-  const adminKey = env.GAVEL_ADMIN_KEY ?? fromFile.admin_key;
-  if (adminKey !== undefined && (typeof adminKey !== 'string' || adminKey.length < 16)) problems.push(`${env.GAVEL_ADMIN_KEY !== undefined ? 'GAVEL_ADMIN_KEY' : `${where}: admin_key`}: use a random string of at least 16 characters`);
+  // Both are checked, the file's too when the environment overrides it: once it stops supplying one, the file's is served.
+  // A key with whitespace (a trailing newline from `kubectl create secret --from-file`) could never be presented.
+  const adminKeyProblem = (key: unknown, named: string): void => {
+    if (key !== undefined && (typeof key !== 'string' || key.length < 16 || /\s/.test(key))) problems.push(`${named}: use a random string of at least 16 characters, without spaces or line breaks${typeof key === 'string' && /\s$/.test(key) ? ' (this one ends in whitespace: a file written with a final newline?)' : ''}`);
+  };
+  adminKeyProblem(env.GAVEL_ADMIN_KEY, 'GAVEL_ADMIN_KEY');
+  adminKeyProblem(fromFile.admin_key, `${where}: admin_key`);
   let address = { host: '127.0.0.1', port: 8181 };
   try {
     address = parseAddress(http, flags.http !== undefined ? '--http' : env.GAVEL_HTTP !== undefined ? 'GAVEL_HTTP' : `${where}: http`);
@@ -330,6 +337,11 @@ function issuersAt(value: unknown, base: string, where: string, problems: string
     } else if (typeof uri === 'string') {
       try {
         jwks = new URL(uri);
+        // Credentials in the URL could never be sent (fetch refuses them), and the URL is shown in /metrics and the log.
+        if (jwks.username !== '' || jwks.password !== '') {
+          problems.push(`${at}.jwks_uri: a URL with a user name or password cannot be fetched, and would be shown in /metrics and the server log; serve the JWKS without credentials, or use jwks_file`);
+          jwks = null;
+        }
       } catch {
         problems.push(`${at}.jwks_uri: \`${uri}\` is not a URL`);
       }
@@ -379,8 +391,13 @@ function forwardAuthAt(value: unknown, where: string, problems: string[]): Confi
   }
   if (value.response_headers !== undefined) {
     const rh = value.response_headers;
-    if (isObject(rh) && Object.values(rh).every((v) => typeof v === 'string')) out.responseHeaders = rh as Record<string, string>;
-    else problems.push(`${where}.response_headers: expected an object of header name to claim name`);
+    if (!isObject(rh) || !Object.values(rh).every((v) => typeof v === 'string')) problems.push(`${where}.response_headers: expected an object of header name to claim name`);
+    else {
+      // Each name is sent on every allow: one that is no HTTP header name failed each of them (a 500).
+      const bad = Object.keys(rh).filter((name) => !/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name));
+      if (bad.length > 0) problems.push(`${where}.response_headers: ${bad.map((n) => JSON.stringify(n)).join(', ')} is not an HTTP header name (letters, digits and !#$%&'*+.^_\`|~-, no spaces)`);
+      else out.responseHeaders = rh as Record<string, string>;
+    }
   }
   return out;
 }
@@ -512,7 +529,7 @@ function signalsAt(
   const velocity = json.velocity;
   if (velocity !== undefined) {
     const max = isObject(velocity) ? velocity.max_keys : undefined;
-    if (!isObject(velocity) || Object.keys(velocity).some((k) => k !== 'max_keys')) problems.push(`${where}: velocity: expected {"max_keys": N}`);
+    if (!isObject(velocity) || Object.keys(velocity).some((k) => k !== 'max_keys' && !k.startsWith('$'))) problems.push(`${where}: velocity: expected {"max_keys": N}`);
     else if (typeof max !== 'number' || !Number.isInteger(max) || max < 1 || max > 10_000_000) problems.push(`${where}: velocity.max_keys: expected a whole number from 1 to 10000000`);
     else velocityMaxKeys = max;
   }
@@ -583,15 +600,16 @@ function issuerAt(value: unknown, env: NodeJS.ProcessEnv, base: string, where: s
       problems.push(`${where}.software_statement_jwks_file: cannot read \`${String(file)}\`: ${(err as Error).message}`);
     }
   }
+  // The file's values are checked even when the environment overrides them, as every other setting is.
+  const urlOk = (url: unknown): url is string => typeof url === 'string' && /^https?:\/\/[^?#]+$/.test(url) && !url.endsWith('/');
+  const secretOk = (secret: unknown): secret is string => typeof secret === 'string' && secret.length >= 32;
+  if (env.GAVEL_ISSUER_URL !== undefined && !urlOk(env.GAVEL_ISSUER_URL)) problems.push('GAVEL_ISSUER_URL: an http(s) URL without a trailing slash, query or fragment');
+  if (json.url !== undefined && !urlOk(json.url)) problems.push(`${where}.url: an http(s) URL without a trailing slash, query or fragment`);
   const url = env.GAVEL_ISSUER_URL ?? json.url;
-  if (url !== undefined) {
-    if (typeof url !== 'string' || !/^https?:\/\/[^?#]+$/.test(url) || url.endsWith('/')) problems.push(`${env.GAVEL_ISSUER_URL !== undefined ? 'GAVEL_ISSUER_URL' : `${where}.url`}: an http(s) URL without a trailing slash, query or fragment`);
-    else out.url = url;
-  }
+  if (urlOk(url)) out.url = url;
+  if (env.GAVEL_ISSUER_SECRET !== undefined && !secretOk(env.GAVEL_ISSUER_SECRET)) problems.push('GAVEL_ISSUER_SECRET: use a random string of at least 32 characters');
+  if (json.secret !== undefined && !secretOk(json.secret)) problems.push(`${where}.secret: use a random string of at least 32 characters`);
   const secret = env.GAVEL_ISSUER_SECRET ?? json.secret;
-  if (secret !== undefined) {
-    if (typeof secret !== 'string' || secret.length < 32) problems.push(`${env.GAVEL_ISSUER_SECRET !== undefined ? 'GAVEL_ISSUER_SECRET' : `${where}.secret`}: use a random string of at least 32 characters`);
-    else out.secret = secret;
-  }
+  if (secretOk(secret)) out.secret = secret;
   return out;
 }

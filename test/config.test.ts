@@ -262,3 +262,37 @@ describe('GAVEL_* variables Gavel does not read', () => {
     ]);
   });
 });
+
+describe('settings an operator reported starting fine and never working', () => {
+  const problems = (config: unknown, env: Record<string, string> = {}): string => {
+    write('ops.json', config);
+    try {
+      loadConfig({ cwd: dir, flags: { config: 'ops.json' }, env });
+      return '';
+    } catch (err: unknown) {
+      return (err as Error).message;
+    }
+  };
+
+  test('a response header name that is no HTTP header name is refused at start (every allow was a 500)', () => {
+    expect(problems({ forward_auth: { response_headers: { 'X-Gavel-Subject': 'sub', 'bad header': 'sub' } } })).toContain('forward_auth.response_headers: "bad header" is not an HTTP header name');
+  });
+
+  test('an admin key with a line break or space is refused: no request could present it', () => {
+    expect(problems({}, { GAVEL_ADMIN_KEY: 'adminadminadminadmin1234\n' })).toContain('GAVEL_ADMIN_KEY: use a random string of at least 16 characters, without spaces or line breaks (this one ends in whitespace');
+  });
+
+  test("a file's value the environment overrides is still checked: it is served once the environment stops supplying one", () => {
+    const good = { GAVEL_ADMIN_KEY: 'a-good-admin-key-0123456789', GAVEL_CLIENT_KEYS: 'b=bbbbbbbbbbbbbbbbbbbbbb', GAVEL_ISSUER_URL: 'https://issuer.example', GAVEL_ISSUER_SECRET: 's'.repeat(40) };
+    const said = problems({ admin_key: 'short', client_keys: { a: 'short' }, issuer: { url: 'ftp://x/', secret: 'short' } }, good);
+    for (const where of ['admin_key', 'client_keys.a', 'issuer.url', 'issuer.secret']) expect(said).toContain(`ops.json: ${where}`);
+  });
+
+  test('a jwks_uri with credentials is refused: it cannot be fetched, and would be shown in /metrics', () => {
+    expect(problems({ trusted_issuers: [{ issuer: 'https://i', audiences: ['a'], jwks_uri: 'http://svc:S3CRET@127.0.0.1:1/jwks' }] })).toContain('jwks_uri: a URL with a user name or password cannot be fetched');
+  });
+
+  test('a $comment is taken in velocity, as at any level', () => {
+    expect(problems({ velocity: { max_keys: 10, $comment: 'per process' } })).toBe('');
+  });
+});
