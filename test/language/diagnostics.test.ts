@@ -178,3 +178,19 @@ describe('what gavel check counts', () => {
     expect(diagnostics[50]).toMatchObject({ code: 'truncated', message: 'too many errors; stopped after 50' });
   });
 });
+
+describe('annotations that reports could not show as written', () => {
+  test.each([
+    ['@tags("a,b")', 'tag `a,b` may use only letters, digits and `_ . : / -` (at most 100): tables and CSV exports separate tags with `,`, `;` and spaces'],
+    ['@tags("data protection")', 'tag `data protection` may use only letters, digits and `_ . : / -` (at most 100): tables and CSV exports separate tags with `,`, `;` and spaces'],
+    ['@tags("")', 'a tag is not empty'],
+    ['@owner(" ")', '`@owner` names a team: it is not empty'],
+  ])('%s is refused', (annotation, message) => {
+    const { diagnostics } = buildPolicySet([{ file: 'a.gavel', text: `${annotation} permit;\n` }]);
+    expect(diagnostics.map((d) => [d.code, d.message])).toEqual([['invalid-annotation', message]]);
+  });
+
+  test('tags in any script, with the separators ids take, are fine', () => {
+    expect(buildPolicySet([{ file: 'a.gavel', text: '@tags("sox", "four-eyes", "gdpr:art-17", "datenschutz", "個人情報") permit;\n' }]).diagnostics).toEqual([]);
+  });
+});
