@@ -107,6 +107,11 @@ describe('routes, ids and base paths', () => {
     expect(out).toContain('// id `openapi.update-a--v2-` is made from operationId `update a (v2)`');
   });
 
+  test("an OpenAPI tag of free text becomes a policy tag, its spaces and separators made '-'; one with nothing left is dropped", () => {
+    const out = text(doc({ '/a': { post: { operationId: 'make', tags: ['Pet Store', ' ; ', 'a,b'], responses: {} } } }));
+    expect(out).toContain('@tags("openapi", "Pet-Store", "a-b")\n');
+  });
+
   test('tags and description come from the operation', () => {
     const out = text(doc({ '/a': { post: { operationId: 'make', tags: ['things', 'things', 'x'], responses: {} } } }));
     expect(out).toContain('@id("openapi.make")\n@tags("openapi", "things", "x")\n@description("POST /a (operationId make)")\n');
