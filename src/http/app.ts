@@ -26,8 +26,8 @@ import { requireClientKeys } from './client-auth.js';
 import { originOf } from './origin.js';
 import { decisionAnswers } from './decision-answers.js';
 import type { LogTrouble } from './routes/health.js';
-import { echoable, requestIdFrom } from '../server/request-id.js';
-import { clientError, CONNECTIONS_CHECK_MS, frameworkError, MAX_HEADER_BYTES, REQUEST_TIMEOUT_MS } from './client-errors.js';
+import { requestIdFrom } from '../server/request-id.js';
+import { answerHeaders, clientError, CONNECTIONS_CHECK_MS, frameworkError, MAX_HEADER_BYTES, REQUEST_TIMEOUT_MS } from './client-errors.js';
 import { AttemptLimit } from '../server/attempt-limit.js';
 import { DEFAULT_REGISTRATIONS_PER_HOUR } from '../config.js';
 import { ReplayCache } from '../tokens/dpop.js';
@@ -39,7 +39,6 @@ import { ClientKeys } from '../server/keys.js';
 import { complianceRoutes } from './routes/compliance.js';
 import { jsonBodies } from './json-body.js';
 import { consoleRoutes, type ConsoleOptions } from '../console/routes.js';
-import { secureHeaders } from '../console/layout.js';
 
 export interface AppOptions {
   policies: LivePolicySet;
@@ -155,13 +154,8 @@ export function buildApp(options: AppOptions): FastifyInstance {
   // A callback hook, not an async one: every response passes here, and a promise per response costs.
   const metrics = options.metrics ?? new Metrics(options.policies);
   app.addHook('onSend', (request, reply, payload, done) => {
-    // AuthZEN 1.0 ("Request Identification"): the PEP's identifier comes back as it was sent —
-    // also one too long to log (request.id is then a fresh one, which the log keeps).
-    const given = request.headers['x-request-id'];
-    reply.header('x-request-id', echoable(given) ? given : request.id);
+    answerHeaders(request, reply);
     if (reply.statusCode >= 400 && !decisionAnswers.has(reply)) metrics.refusals.http(request.routeOptions.url ?? 'unmatched', reply.statusCode);
-    // The console's refusals made elsewhere (a 404, a 405, a 413, an undecodable path) carry its pages' headers too.
-    if (reply.statusCode >= 400 && request.url.startsWith('/console') && !reply.hasHeader('content-security-policy')) secureHeaders(reply);
     done(null, payload);
   });
   requireClientKeys(app, options.clientKeys ?? new ClientKeys({}), metrics.refusals);

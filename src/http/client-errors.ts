@@ -89,16 +89,23 @@ function afterEarlierAnswers(socket: Socket, then: () => void): void {
   current.once('close', next);
 }
 
-/** Errors fastify meets before routing — a URL whose percent-encoding is broken — answered as the others are. */
-export function frameworkError(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
-  // Answered before routing, past the hooks that give the console's answers its pages' headers
-  // and every answer its X-Request-ID (AuthZEN 1.0: the PEP's id comes back, errors too).
-  if (request.url.startsWith('/console')) secureHeaders(reply);
+/**
+ * The headers every answer carries, set by the app's onSend hook and, for answers made before
+ * routing (which pass no hook), by frameworkError: the PEP's X-Request-ID as it was sent
+ * (AuthZEN 1.0, "Request Identification": errors too; one too long to log comes back while the
+ * log keeps request.id), and on a refusal under /console (a 404, a 405, a 413, an undecodable
+ * path) the console pages' own headers.
+ */
+export function answerHeaders(request: FastifyRequest, reply: FastifyReply): void {
   const given = request.headers['x-request-id'];
   void reply.header('x-request-id', echoable(given) ? given : request.id);
-  if (error.code === 'FST_ERR_BAD_URL') {
-    void reply.status(400).send({ error: 'invalid_request', message: `the URL is not valid: ${request.url.split('?')[0]} has a broken percent-encoding` });
-    return;
-  }
-  void reply.status(400).send({ error: 'invalid_request', message: error.message });
+  if (reply.statusCode >= 400 && request.url.startsWith('/console') && !reply.hasHeader('content-security-policy')) secureHeaders(reply);
+}
+
+/** Errors fastify meets before routing — a URL whose percent-encoding is broken — answered as the others are. */
+export function frameworkError(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  void reply.status(400);
+  answerHeaders(request, reply);
+  const message = error.code === 'FST_ERR_BAD_URL' ? `the URL is not valid: ${request.url.split('?')[0]} has a broken percent-encoding` : error.message;
+  void reply.send({ error: 'invalid_request', message });
 }

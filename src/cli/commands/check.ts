@@ -2,6 +2,7 @@ import { Exit, UsageError, writeLine, type CliIo } from '../io.js';
 import { COMMON, flags, policiesDir } from '../args.js';
 import { joinPath, loadSet, printDiagnostics } from '../load.js';
 import type { Diagnostic } from '../../language/diagnostic.js';
+import { count } from '../../formats/count.js';
 
 export const checkHelp = `Usage: gavel check [--policies DIR] [--json]
 
@@ -47,8 +48,7 @@ export async function check(argv: string[], io: CliIo): Promise<number> {
     printDiagnostics(io, result, shown);
     if (result.folder.sources.length === 0) writeLine(io.stderr, `warning: no *.gavel files under ${shown}: every request will be denied`);
     else if (ok && result.set!.policies.length === 0) writeLine(io.stderr, `warning: the *.gavel files under ${shown} hold no policy: every request will be denied`);
-    const count = (n: number, one: string, many: string): string => `${n} ${n === 1 ? one : many}`;
-    if (ok) writeLine(io.stdout, `${count(result.set!.policies.length, 'policy', 'policies')} in ${count(result.folder.sources.length, 'file', 'files')}: ok (revision ${result.set!.revision})`);
+    if (ok) writeLine(io.stdout, `${count(result.set!.policies.length, 'policy', 'policies')} in ${count(result.folder.sources.length, 'file')}: ok (revision ${result.set!.revision})`);
     else writeLine(io.stderr, errorCount(result.diagnostics));
   }
   return ok ? Exit.ok : Exit.failed;

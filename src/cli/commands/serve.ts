@@ -48,6 +48,7 @@ import { NewDatabase, openStore } from '../new-database.js';
 import { diagnosticLines, loadSet, printDiagnostics } from '../load.js';
 import type { JWTPayload } from 'jose';
 import { defaultSubjectType } from '../../engine/gateway.js';
+import { count } from '../../formats/count.js';
 
 export const serveHelp = `Usage: gavel serve [--config FILE] [--policies DIR] [--db FILE] [--http HOST:PORT] [--grpc HOST:PORT]
                    [--ip-list NAME=FILE]... [--trusted-proxy CIDR]... [--no-watch]
@@ -646,9 +647,6 @@ function report(say: ServerLog, outcome: ReloadOutcome, serving: string): void {
   if (outcome.result === 'rejected') say.error(`rejected a policy change; still serving revision ${serving}:`, { details: outcome.errors });
 }
 
-function count(n: number, one: string, many = `${one}s`): string {
-  return `${n} ${n === 1 ? one : many}`;
-}
 
 /** Peers warned about an hour at most: a scan from many addresses must not flood the log. */
 const WARNED_FORWARDERS = 16;

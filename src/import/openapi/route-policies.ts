@@ -7,6 +7,7 @@
 import type { Annotation, Constraint, Expr, Policy, Span } from '../../language/ast.js';
 import { format } from '../../language/format/format.js';
 import { printFile } from '../../language/format/printer.js';
+import { asTag } from '../../language/check/tags.js';
 import type { ApiDocument, ApiOperation, SchemeUse } from './operations.js';
 import type { SpecProblem } from './read-spec.js';
 
@@ -110,17 +111,9 @@ function isSubset(small: string[], big: string[]): boolean {
   return small.every((s) => big.includes(s));
 }
 
-/**
- * An OpenAPI tag (free text: "Pet Store") as a policy tag: each run of characters a tag may not
- * hold becomes `-` ("Pet-Store"), at most 100 characters; one with nothing left is dropped.
- */
-export function policyTag(text: string): string | null {
-  const tag = text.replace(/[^\p{L}\p{N}_.:\/-]+/gu, '-').replace(/^-+|-+$/g, '').slice(0, 100);
-  return tag === '' ? null : tag;
-}
-
 function policy(op: ApiOperation, id: string, condition: Expr | null): Policy {
-  const tags = [...new Set(['openapi', ...op.tags.map(policyTag).filter((t): t is string => t !== null)])];
+  // OpenAPI tags are free text ("Pet Store"): as policy tags, "Pet-Store".
+  const tags = [...new Set(['openapi', ...op.tags.map(asTag).filter((t): t is string => t !== null)])];
   const description = `${op.method} ${op.basePath}${op.path}${op.operationId === null ? '' : ` (operationId ${op.operationId})`}`;
   const annotations: Annotation[] = [
     { name: 'id', values: [id], span: SPAN },

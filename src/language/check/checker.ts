@@ -9,6 +9,7 @@ import { printExpr } from '../format/print-expr.js';
 import { fits, join, showType, T, type Type } from '../types.js';
 import type { Schema } from './schema.js';
 import { suggest } from './suggest.js';
+import { tagProblem } from './tags.js';
 
 function ipLike(t: Type): boolean {
   return t.kind === 'ip' || t.kind === 'string';
@@ -55,10 +56,11 @@ export class Checker {
       if (a.name === 'token_ttl' && a.values.length === 1 && !/^[1-9][0-9]{1,4}$/.test(a.values[0])) {
         this.report('invalid-annotation', a.span, `\`@token_ttl\` is a whole number of seconds, from 10 to 99999`);
       }
-      // A tag is one word of a list that tables, CSV exports and filters write with `,`, `;` and
-      // spaces between tags: a tag holding one could not be read back as itself.
       if (a.name === 'tags') {
-        for (const tag of a.values) if (!/^[\p{L}\p{N}_.:\/-]{1,100}$/u.test(tag)) this.report('invalid-annotation', a.span, tag === '' ? 'a tag is not empty' : `tag \`${tag}\` may use only letters, digits and \`_ . : / -\` (at most 100): tables and CSV exports separate tags with \`,\`, \`;\` and spaces`);
+        for (const tag of a.values) {
+          const problem = tagProblem(tag);
+          if (problem !== null) this.report('invalid-annotation', a.span, problem);
+        }
       }
       if (a.name === 'owner' && a.values.length === 1 && a.values[0].trim() === '') this.report('invalid-annotation', a.span, '`@owner` names a team: it is not empty');
       if (a.name === 'id' && a.values.length === 1 && !/^[A-Za-z0-9_.:\/-]{1,200}$/.test(a.values[0])) {
