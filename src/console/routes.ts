@@ -8,7 +8,7 @@ import { explainLogged } from '../engine/explain-logged.js';
 import { decide } from '../engine/decide.js';
 import type { ReplaySlot } from '../engine/replay-slot.js';
 import type { Request } from '../language/eval/activation.js';
-import { RevisionSets, tokenReadsByRevision } from '../engine/revisions.js';
+import { RevisionSets, readsByRevision } from '../engine/revisions.js';
 import { LOG_CURSOR, type Store } from '../store/store.js';
 import type { TrustedProxies } from '../signals/client-address.js';
 import { renderAffectsCsv } from '../formats/render-affects.js';
@@ -256,7 +256,7 @@ async function replay(store: Store, form: { candidate: string; limit: number; si
   // In slices: the server keeps answering decisions while a large candidate set compiles.
   const { set, diagnostics } = await buildPolicySetInSlices(folder.sources, folder.schema);
   if (set === null) return { kind: 'problem', message: `the candidate policies have ${diagnostics.length} problem(s)`, diagnostics: diagnostics.map(formatDiagnostic) };
-  return { kind: 'report', report: await whatIfInSlices(store, set, { limit: form.limit, ...(since === null ? {} : { since: since.iso }), tokenReadsOf: tokenReadsByRevision(store, [live]) }) };
+  return { kind: 'report', report: await whatIfInSlices(store, set, { limit: form.limit, ...(since === null ? {} : { since: since.iso }), readsOf: readsByRevision(store, [live]) }) };
 }
 
 /**

@@ -96,18 +96,27 @@ export class RevisionSets {
   }
 }
 
+/** What a revision's policies read of the computed roots: which token claims and `risk` members its records kept. */
+export interface RevisionReads {
+  token: ReadonlySet<string>;
+  risk: ReadonlySet<string>;
+}
+
 /**
- * The token claims each revision's policies read — which claims its decisions' records kept
- * (what-if) — from the sets at hand, else from the store's copy built once; `null` for a
- * revision not stored. A build of an older revision takes the thread for its duration (milliseconds
- * for hundreds of policies), once per revision a replay meets among the decisions it changes.
+ * What each revision's policies read (`PolicySet.tokenReads`, `riskReads`) — which claims and
+ * signals its decisions' records kept (what-if) — from the sets at hand, else from the store's
+ * copy built once; `null` for a revision not stored. A build of an older revision takes the
+ * thread for its duration (milliseconds for hundreds of policies), once per revision a replay
+ * meets among the decisions it changes.
  */
-export function tokenReadsByRevision(store: Pick<Store, 'policyRevision'>, atHand: readonly PolicySet[] = []): (revision: string) => ReadonlySet<string> | null {
-  const known = new Map<string, ReadonlySet<string> | null>(atHand.map((s) => [s.revision, s.tokenReads]));
+export function readsByRevision(store: Pick<Store, 'policyRevision'>, atHand: readonly PolicySet[] = []): (revision: string) => RevisionReads | null {
+  const readsOf = (s: PolicySet): RevisionReads => ({ token: s.tokenReads, risk: s.riskReads });
+  const known = new Map<string, RevisionReads | null>(atHand.map((s) => [s.revision, readsOf(s)]));
   return (revision) => {
     if (!known.has(revision)) {
       const stored = store.policyRevision(revision);
-      known.set(revision, stored === null ? null : (buildFromFiles(stored.files).set?.tokenReads ?? null));
+      const set = stored === null ? null : (buildFromFiles(stored.files).set ?? null);
+      known.set(revision, set === null ? null : readsOf(set));
     }
     return known.get(revision)!;
   };

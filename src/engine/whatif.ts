@@ -15,6 +15,7 @@ import { decide } from './decide.js';
 import { IDENTITY_CLAIMS } from './logged-claims.js';
 import { ALL_SIGNALS as ALL } from '../language/compile/reads.js';
 import type { PolicySet } from './policy-set.js';
+import type { RevisionReads } from './revisions.js';
 
 /** Where replayed decisions come from: batches of records as JSON arrays, newest batch first. */
 export interface DecisionSource {
@@ -27,11 +28,11 @@ export interface WhatIfOptions extends DecisionWindow {
   /** Examples kept per direction and per policy; default 5. */
   examples?: number;
   /**
-   * The token claims a stored revision's policies read (`PolicySet.tokenReads`), or `null`
-   * when it is not stored: which claims its decisions' records kept. Without it, a claim a
-   * record lacks is taken as possibly not kept.
+   * What a stored revision's policies read (`readsByRevision`), or `null` when it is not
+   * stored: which token claims and `risk` members its decisions' records kept. Without it, a
+   * claim a record lacks, or a member a candidate reads whole, is taken as possibly not kept.
    */
-  tokenReadsOf?: (revision: string) => ReadonlySet<string> | null;
+  readsOf?: (revision: string) => RevisionReads | null;
 }
 
 export type Direction = 'allow_to_deny' | 'deny_to_allow';
@@ -165,7 +166,7 @@ function* replay(source: DecisionSource, candidate: PolicySet, options: WhatIfOp
       const d = decide(candidate, r.request as Request);
       if (d.errors.length > 0) report.with_errors++;
       if (d.decision === r.decision) continue;
-      const unkept = unkeptReads(candidate, r, options.tokenReadsOf);
+      const unkept = unkeptReads(candidate, r, options.readsOf);
       if (unkept.length > 0) {
         report.not_known++;
         for (const read of unkept) notKnown.add(read);
@@ -214,11 +215,12 @@ const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null 
  * what was kept. Decided again with the explanation, for the candidates: only for changed
  * decisions, a few of a replay.
  */
-function unkeptReads(candidate: PolicySet, r: DecisionRecord, tokenReadsOf: WhatIfOptions['tokenReadsOf']): string[] {
+function unkeptReads(candidate: PolicySet, r: DecisionRecord, readsOf: WhatIfOptions['readsOf']): string[] {
   const request = r.request as Request;
   const token = isObject(request.token) ? request.token : null;
   const risk = isObject(request.risk) ? request.risk : {};
-  const logged = token === null ? null : (tokenReadsOf?.(r.revision) ?? null);
+  const deciding = readsOf?.(r.revision) ?? null;
+  const logged = token === null ? null : (deciding?.token ?? null);
   // With `token_claims: "all"` every claim was kept: a claim beyond what was read is in the record.
   const keptAll = token !== null && logged !== null && Object.keys(token).some((k) => !IDENTITY_CLAIMS.has(k) && !logged.has(k) && !logged.has(ALL));
   const missing = new Set<string>();
@@ -229,12 +231,11 @@ function unkeptReads(candidate: PolicySet, r: DecisionRecord, tokenReadsOf: What
     if (p === undefined) continue;
     if (token !== null && !keptAll) {
       for (const claim of p.tokenReads) {
-        if (claim === ALL || IDENTITY_CLAIMS.has(claim) || claim in token) continue;
+        if (claim === ALL || IDENTITY_CLAIMS.has(claim) || Object.hasOwn(token, claim)) continue;
         if (logged === null || !(logged.has(claim) || logged.has(ALL))) missing.add(`token.${claim}`);
       }
     }
-    // Members as read (`ip`, `ip.reputation`, `velocity.address_denials_1m`): each must be in the record.
-    for (const member of p.riskReads) if (member !== ALL && !holds(risk, member.split('.'))) missing.add(`risk.${member}`);
+    for (const read of p.riskReads) if (read !== ALL && !riskKept(risk, read, deciding?.risk ?? null)) missing.add(`risk.${read}`);
     // A velocity counter no policy read then is not in the record, though `risk.velocity` is.
     const absent = /^`(risk\.[^`]+)` is missing/.exec(t.error ?? '');
     if (absent !== null) missing.add(absent[1]!);
@@ -242,10 +243,21 @@ function unkeptReads(candidate: PolicySet, r: DecisionRecord, tokenReadsOf: What
   return [...missing];
 }
 
+/**
+ * Whether a record holds a `risk` read as the candidate reads it (`ip`, `ip.reputation`,
+ * `ip.*`). A member read whole must be there as the deciding revision had it computed whole:
+ * a provider computes only the fields read (velocity's counters), and the log keeps what was computed.
+ */
+function riskKept(risk: Json, read: string, deciding: ReadonlySet<string> | null): boolean {
+  const [member, field] = read.split('.') as [string, string | undefined];
+  if (field !== ALL) return holds(risk, field === undefined ? [member] : [member, field]);
+  return holds(risk, [member]) && deciding !== null && (deciding.has(read) || deciding.has(ALL));
+}
+
 function holds(value: Json, path: readonly string[]): boolean {
   let at: unknown = value;
   for (const name of path) {
-    if (!isObject(at) || !(name in at)) return false;
+    if (!isObject(at) || !Object.hasOwn(at, name)) return false;
     at = at[name];
   }
   return true;

@@ -119,9 +119,13 @@ function stops(p: CompiledPolicy): string | null {
   return ways.length === 0 ? null : printExpr(ways.reduce((l, r) => or(l, r)));
 }
 
-/** `null` when the request already makes `e` true; else `e` as written, or its residual over what the request lacks. */
+/**
+ * `null` when the request already makes `e` true; else `e` as written, or its residual over
+ * what the request lacks. A residual that may error is not offered: folding `error && false`
+ * to `false` would drop the operand that failed, leaving a need the request already meets.
+ */
 function remaining(e: Expr, k: Knowledge): Expr | null {
   const r = partialEval(e, k);
   if (r.known) return r.value === true && !r.mayError ? null : e;
-  return r.expr;
+  return r.mayError ? e : r.expr;
 }

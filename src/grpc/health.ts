@@ -59,7 +59,7 @@ export class Health {
   readonly watch: handleServerStreamingCall<HealthCheckRequest, HealthCheckResponse> = (call) => {
     const reason = undecodable(call.request);
     if (reason !== null) {
-      call.emit('error', { code: status.INVALID_ARGUMENT, details: `the request is not a valid HealthCheckRequest message: ${reason}` });
+      call.emit('error', { code: status.INVALID_ARGUMENT, details: `the request is not a valid grpc.health.v1.HealthCheckRequest message: ${reason}` });
       return;
     }
     const sent = known(call.request.service) ? this.#servingNow() : null;

@@ -14,14 +14,18 @@ const RECURSION_LIMIT = 2 * MAX_JSON_DEPTH + 40;
 
 /** A request that could not be decoded: `unary` answers INVALID_ARGUMENT, where grpc-js would answer INTERNAL. */
 class Undecodable {
-  constructor(readonly reason: string) {}
+  constructor(
+    /** The message type the bytes were meant to be (`grpc.health.v1.HealthCheckRequest`). */
+    readonly typeName: string,
+    readonly reason: string,
+  ) {}
 }
 
 function decoded(schema: DescMessage, bytes: Buffer): unknown {
   try {
     return fromBinary(schema, bytes, { recursionLimit: RECURSION_LIMIT });
   } catch (err: unknown) {
-    return new Undecodable(err instanceof Error ? err.message : String(err));
+    return new Undecodable(schema.typeName, err instanceof Error ? err.message : String(err));
   }
 }
 
@@ -118,7 +122,7 @@ export function unary<I extends DescMessage, O extends DescMessage>(handler: Una
       trailers.set('x-request-id', idOnce());
       callback({ code, details, metadata: trailers }, null);
     };
-    if (request instanceof Undecodable) return refuse(3, `the request is not a valid ${call.getPath().split('/')[2] ?? ''} message: ${request.reason}`);
+    if (request instanceof Undecodable) return refuse(3, `the request is not a valid ${request.typeName} message: ${request.reason}`);
     const info: CallInfo = { peer: call.getPeer(), metadata, cancelled: () => call.cancelled, requestId };
     handler(call.request, info).then(
       (response) => callback(null, response),

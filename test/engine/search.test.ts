@@ -52,6 +52,18 @@ describe('search (library)', () => {
     expect(ben).toMatchObject({ results: [], decided: 0 });
   });
 
+  test('an action a target names through action.name is found, and the index files the policy under it', () => {
+    const named = buildPolicySet([{ file: 'a.gavel', text: '@id("export") permit (action.name == "export", resource.type == "doc");\n@id("archive") permit (action.name in ["archive"], resource);\n' }]).set!;
+    expect(actionNames(named)).toEqual(['archive', 'export']);
+    const outcome = search({ kind: 'action', request: { subject: { type: 'user', id: 'ann' }, resource: { type: 'doc', id: 'd1' } }, page: { token: null, limit: null } }, { set: named, directory, decide: (r: Request) => decide(named, r), pageKey: 'k' });
+    if (!outcome.ok) throw new Error(outcome.message);
+    expect(outcome.answer.results).toEqual([{ name: 'archive' }, { name: 'export' }]);
+    // `archive` is filed under its action (it was looked at for every request): another action's lookup does not select it.
+    const about = (name: string, type: string) => decide(named, { subject: { type: 'user', id: 'ann' }, action: { name }, resource: { type, id: 'x' } }, { explain: true });
+    expect(about('archive', 'folder')).toMatchObject({ decision: true, determining: ['archive'], explanation: { candidates: 1 } });
+    expect(about('read', 'folder')).toMatchObject({ decision: false, explanation: { candidates: 0 } });
+  });
+
   test('a limit over the largest page gets the largest page and the rest on the next; a foreign page token is an error', () => {
     const query: SearchQuery = { kind: 'resource', request: { subject: { type: 'user', id: 'ann' }, action: { name: 'read' }, resource: { type: 'doc' } }, page: { token: null, limit: 2 } };
     const tight = { set, directory, decide: (r: Request) => decide(set, directory.enrich(r)), pageKey: 'k', limits: { defaultPageSize: 1, maxPageSize: 1, maxCandidates: 10 } };

@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { INTERFACE_WIDTH } from '../../src/server/interfaces.js';
 import { DecisionLog } from '../../src/engine/decision-log.js';
 import { LivePolicySet } from '../../src/engine/live-set.js';
-import { buildFromFiles, revisionFiles, RevisionSets, tokenReadsByRevision } from '../../src/engine/revisions.js';
+import { buildFromFiles, revisionFiles, RevisionSets, readsByRevision } from '../../src/engine/revisions.js';
 import { whatIf } from '../../src/engine/whatif.js';
 import { loadPolicyFolder } from '../../src/engine/folder.js';
 import { buildApp } from '../../src/http/app.js';
@@ -114,18 +114,18 @@ describe('what-if replay', () => {
 
 describe('what-if and what the log did not keep', () => {
   /** Decisions made by `revisionText` through the real Decider and log (which keeps only the claims policies read), replayed by `candidateText`. */
-  async function replayed(revisionText: string, candidateText: string, tokens: Record<string, unknown>[]) {
+  async function replayed(revisionText: string, candidateText: string, tokens: Record<string, unknown>[], signals: Signals | null = null) {
     const files = { 'a.gavel': revisionText };
     const set = buildFromFiles(files).set!;
     const store = new SqliteStore(':memory:');
     store.savePolicyRevision({ id: set.revision, savedAt: new Date().toISOString(), files });
     const live = new LivePolicySet(set);
     const log = new DecisionLog(store, { flushMs: 60_000 });
-    const decider = new Decider(new Metrics(live), log, null);
-    tokens.forEach((token, i) => decider.decide('native', `r${i}`, set, { subject: { type: 'client', id: 'svc' }, action: { name: 'read' }, resource: { type: 'doc', id: '1' }, token }, {}, { address: null }));
+    const decider = new Decider(new Metrics(live), log, null, signals);
+    tokens.forEach((token, i) => decider.decide('native', `r${i}`, set, { subject: { type: 'client', id: 'svc' }, action: { name: 'read' }, resource: { type: 'doc', id: '1' }, token }, {}, { address: '192.0.2.7' }));
     log.flush();
     const candidate = buildFromFiles({ 'a.gavel': candidateText }).set!;
-    const report = whatIf(store, candidate, { tokenReadsOf: tokenReadsByRevision(store, [set]) });
+    const report = whatIf(store, candidate, { readsOf: readsByRevision(store, [set]) });
     store.close();
     return report;
   }
@@ -142,6 +142,20 @@ describe('what-if and what the log did not keep', () => {
   test('a risk signal nobody computed when it was decided: the candidate\'s forbid fails closed, and the change is not known', async () => {
     const report = await replayed('@id("read") permit (action == "read");', '@id("read") permit (action == "read");\n@id("probing") forbid (action, resource) when { risk.velocity.address_denials_1m > 100 };', [{ sub: 'svc' }]);
     expect(report).toMatchObject({ replayed: 1, changed: 0, not_known: 1, not_known_reads: ['risk.velocity', 'risk.velocity.address_denials_1m'] });
+  });
+
+  test('a risk member the deciding revision computed: a candidate asking `risk has ip`, or reading it whole, is replayed on it', async () => {
+    const lowReputation = () => new Signals([{ name: 'ip', read: () => ({ reputation: 5, lists: ['firehol'], labels: [] }) }], new Velocity(1_000));
+    const deciding = '@id("read") permit (action == "read");\n@id("bad-ip") forbid (action, resource) when { risk.ip.reputation < 0 };';
+    const guarded = await replayed(deciding, '@id("read") permit (action == "read");\n@id("bad-ip") forbid (action, resource) when { risk has ip && risk.ip.reputation < 20 };', [{ sub: 'svc' }], lowReputation());
+    expect(guarded).toMatchObject({ replayed: 1, changed: 1, allow_to_deny: 1, not_known: 0, not_known_reads: [] });
+    // Read whole: known when the deciding revision read it whole too (a provider may compute only the fields read).
+    const candidate = '@id("read") permit (action == "read");\n@id("known") forbid (action, resource) when { size(risk.ip) > 0 };';
+    expect(await replayed('@id("read") permit (action == "read");\n@id("bad-ip") forbid (action, resource) when { size(risk.ip) < 0 };', candidate, [{ sub: 'svc' }], lowReputation())).toMatchObject({ changed: 1, not_known: 0 });
+    expect(await replayed(deciding, candidate, [{ sub: 'svc' }], lowReputation())).toMatchObject({ changed: 0, not_known: 1, not_known_reads: ['risk.ip.*'] });
+    // Velocity computes only the counters read: a record of a revision that read one counter does not hold them all.
+    const counters = await replayed('@id("read") permit (action == "read") when { risk.velocity.address_denials_1m < 100 };', '@id("read") permit (action == "read") when { size(risk.velocity) > 100 };', [{ sub: 'svc' }], lowReputation());
+    expect(counters).toMatchObject({ changed: 0, not_known: 1, not_known_reads: ['risk.velocity.*'] });
   });
 
   test('a claim the deciding revision read, absent from the token, is a real absence: the change is counted', async () => {

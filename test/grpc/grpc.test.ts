@@ -153,7 +153,7 @@ describe('gavel.v1.DecisionService', () => {
     const ask = (levels: number) => call(DecisionService, 'decide', DecideRequestSchema, { subject: reader, action: { name: 'read' }, resource: { type: 'doc', id: '1' }, context: nest(levels) });
     expect(await ask(60)).toMatchObject({ decision: true });
     await expect(ask(70)).rejects.toMatchObject({ code: 3, details: expect.stringContaining('nested deeper than 64 levels') });
-    await expect(ask(150)).rejects.toMatchObject({ code: 3, details: expect.stringMatching(/^the request is not a valid Decide message: /) });
+    await expect(ask(150)).rejects.toMatchObject({ code: 3, details: expect.stringMatching(/^the request is not a valid gavel\.v1\.DecideRequest message: /) });
   });
 
   test('a number JSON cannot hold (a Struct may carry NaN or Infinity) is INVALID_ARGUMENT saying where, not decided and logged as null', async () => {

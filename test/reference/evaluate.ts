@@ -57,16 +57,21 @@ function toIp(v: unknown): IpAddress | null {
   return typeof v === 'string' ? parseIp(v) : null;
 }
 
+/** `==`: an ip value equals a string holding the same address — the values compared, not items nested in them. */
 function equal(a: unknown, b: unknown): boolean {
   if (a instanceof IpAddress && typeof b === 'string') return a.equals(parseIp(b));
   if (b instanceof IpAddress && typeof a === 'string') return b.equals(parseIp(a));
+  return same(a, b);
+}
+
+function same(a: unknown, b: unknown): boolean {
   if (a === b) return true;
-  if (Array.isArray(a) && Array.isArray(b)) return a.length === b.length && a.every((x, i) => equal(x, b[i]));
+  if (Array.isArray(a) && Array.isArray(b)) return a.length === b.length && a.every((x, i) => same(x, b[i]));
   if (a instanceof EntityRef || b instanceof EntityRef) return a instanceof EntityRef && b instanceof EntityRef && a.type === b.type && a.id === b.id;
   if (a instanceof IpAddress || a instanceof Cidr) return a.equals(b);
   if (isRecord(a) && isRecord(b)) {
     const ka = Object.keys(a);
-    return ka.length === Object.keys(b).length && ka.every((k) => Object.prototype.hasOwnProperty.call(b, k) && equal(a[k], b[k]));
+    return ka.length === Object.keys(b).length && ka.every((k) => Object.prototype.hasOwnProperty.call(b, k) && same(a[k], b[k]));
   }
   return false;
 }

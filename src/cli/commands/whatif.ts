@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { tokenReadsByRevision } from '../../engine/revisions.js';
+import { readsByRevision } from '../../engine/revisions.js';
 import { resolve } from 'node:path';
 import { whatIf, type WhatIfExample, type WhatIfReport } from '../../engine/whatif.js';
 import { SqliteStore } from '../../store/sqlite/sqlite-store.js';
@@ -73,7 +73,7 @@ export async function whatif(argv: string[], io: CliIo): Promise<number> {
   const store = new SqliteStore(path, { readOnly: true });
   let report: WhatIfReport;
   try {
-    report = whatIf(store, built.set, { ...(since === undefined ? {} : { since }), ...(until === undefined ? {} : { until }), ...(limit === undefined ? {} : { limit }), ...(examples === undefined ? {} : { examples }), tokenReadsOf: tokenReadsByRevision(store) });
+    report = whatIf(store, built.set, { ...(since === undefined ? {} : { since }), ...(until === undefined ? {} : { until }), ...(limit === undefined ? {} : { limit }), ...(examples === undefined ? {} : { examples }), readsOf: readsByRevision(store) });
   } finally {
     store.close();
   }

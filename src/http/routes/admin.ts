@@ -5,7 +5,7 @@ import { LOG_CURSOR, type DecisionQuery, type DecisionRecord, type Store } from 
 import { ambiguity, findDecision } from '../../engine/find-decision.js';
 import type { LivePolicySet } from '../../engine/live-set.js';
 import { explainLogged, REQUEST_NOT_KEPT } from '../../engine/explain-logged.js';
-import { buildFromFilesInSlices, RevisionSets, tokenReadsByRevision } from '../../engine/revisions.js';
+import { buildFromFilesInSlices, RevisionSets, readsByRevision } from '../../engine/revisions.js';
 import { whatIfInSlices } from '../../engine/whatif.js';
 import { formatDiagnostic } from '../../language/diagnostic.js';
 import { requireAdminKey, type AdminGate } from '../admin-auth.js';
@@ -158,7 +158,7 @@ export function adminRoutes(app: FastifyInstance, options: AdminOptions, live: L
         return await whatIfInSlices(options.store, set, {
           limit: body.limit ?? WHATIF_DEFAULT,
           ...window,
-          tokenReadsOf: tokenReadsByRevision(options.store, [live.current]),
+          readsOf: readsByRevision(options.store, [live.current]),
         });
       } finally {
         replays.release();

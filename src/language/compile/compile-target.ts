@@ -128,7 +128,9 @@ export function indexKeys(target: TargetConstraint[], constants: (Value[] | null
   const source: Partial<Record<IndexDimension, number>> = {};
   for (const [n, c] of target.entries()) {
     const values = constants[n];
-    if (c.root === 'action' && c.path.length === 0 && values?.every((v) => typeof v === 'string')) {
+    // `action.name == "x"` reads what `action == "x"` does (readTarget): both are keys, and both name the action to a search.
+    const actionName = c.path.length === 0 || (c.path.length === 1 && c.path[0] === 'name');
+    if (c.root === 'action' && actionName && values?.every((v) => typeof v === 'string')) {
       keys.actions = values as string[];
       source.action = n;
     }

@@ -50,12 +50,14 @@ function impliedIn(f: PathFacts, list: Scalar[]): Implied | null {
 }
 
 export function impliedLike(f: PathFacts, pattern: string): Implied | null {
-  const strings = f.kind === 'string' || (f.oneOf !== null && f.oneOf.every((v) => typeof v === 'string'));
   if (f.patterns.includes(pattern)) return { value: true, mayError: false };
   if (f.patterns.some((known) => patternsDisjoint(known, pattern))) return { value: false, mayError: false };
-  if (f.oneOf !== null && strings) {
-    const hits = f.oneOf.filter((v) => matches(pattern, v as string)).length;
-    if (hits === f.oneOf.length) return { value: true, mayError: false };
+  if (f.oneOf !== null) {
+    // Facts that make the value a string (a `like` fact) leave only the strings of a list it is in.
+    const strings = f.oneOf.filter((v): v is string => typeof v === 'string');
+    if (strings.length === 0 || (f.kind !== 'string' && strings.length < f.oneOf.length)) return null;
+    const hits = strings.filter((v) => matches(pattern, v)).length;
+    if (hits === strings.length) return { value: true, mayError: false };
     if (hits === 0) return { value: false, mayError: false };
   }
   return null;

@@ -139,6 +139,11 @@ describe('facts', () => {
     ]);
   });
 
+  test('a `like` fact makes the value a string: of a list it is in, only the strings are left', () => {
+    expect(classify('permit (action, resource) when { context.a like "x**" };', ['context.a like "x*"', 'context.a in ["xa", 5]'])).toMatchObject({ status: 'applies' });
+    expect(classify('permit (action, resource) when { context.a like "z*" };', ['context.a like "x*"', 'context.a in ["xa", 5]'])).toMatchObject({ status: 'does-not-apply' });
+  });
+
   test('facts joined with && are several facts', () => {
     expect(errors(['resource.type == "a" && subject.country in ["DE", "FR"]'])).toEqual([]);
   });
