@@ -34,7 +34,7 @@ function report(r: WhatIfReport): Html {
   return html`<section id="whatif-report">
 <p id="summary"><strong>${r.changed}</strong> of ${r.replayed} replayed decisions would change:
 <span class="deny">${r.allow_to_deny} allow → deny</span>, <span class="allow">${r.deny_to_allow} deny → allow</span>${r.with_errors > 0 ? html`; ${r.with_errors} replays hit a policy error (fail closed)` : ''}.
-${r.not_known > 0 ? html` ${r.not_known} more would change through what the log did not keep (<code>${r.not_known_reads.join(', ')}</code>): their records lack it, and they are not counted here.` : ''}
+${r.not_known > 0 ? html` ${r.not_known} more were decided through what the log did not keep (<code>${r.not_known_reads.join(', ')}</code>): their records lack it, so changed or not, they are not counted here.` : ''}
 Candidate revision <code>${r.candidate.revision}</code> (${r.candidate.policies} policies)${r.window.oldest === null ? '' : html`; logged from ${r.window.oldest} to ${r.window.newest}`}.${r.without_request > 0 ? html` ${r.without_request} decisions were logged without their request (<code>decision_log.keep_requests</code> was off) and are not replayed.` : ''}</p>
 ${
   r.policies.length === 0

@@ -75,10 +75,11 @@ export interface WhatIfReport {
   /** Replays where a candidate policy could not be evaluated (e.g. a risk signal absent from the log). */
   with_errors: number;
   /**
-   * Decisions whose verdict the candidate changes, but through a policy that read what the
-   * record does not hold because the log did not keep it — a token claim no policy read when
-   * it was decided, a risk signal not computed then. What they would be is not known; they
-   * are not in `changed`.
+   * Decisions the candidate decides through a policy that read what the record does not
+   * hold because the log did not keep it — a token claim no policy read when it was decided,
+   * a risk signal not computed then — whether its verdict changed or not: `risk has ip` is
+   * false on such a record, so a guarded forbid leaves it unchanged where it might have
+   * denied. What they would be is not known; they are not in `changed`.
    */
   not_known: number;
   /** What those policies read that the records lacked (`token.aud`, `risk.velocity`). */
@@ -165,8 +166,12 @@ function* replay(source: DecisionSource, candidate: PolicySet, options: WhatIfOp
       // No explanation: only the verdict is compared.
       const d = decide(candidate, r.request as Request);
       if (d.errors.length > 0) report.with_errors++;
-      if (d.decision === r.decision) continue;
-      const unkept = unkeptReads(candidate, r, options.readsOf);
+      // Unchanged is vouched for only when nothing the candidate read was missing for want of
+      // keeping; the policies' reads together are checked first, the trace only when one lacks.
+      const deciding = options.readsOf?.(r.revision) ?? null;
+      const unchanged = d.decision === r.decision;
+      const unkept = unchanged && unkeptBy(candidate, r, deciding).length === 0 ? [] : unkeptReads(candidate, r, deciding);
+      if (unchanged && unkept.length === 0) continue;
       if (unkept.length > 0) {
         report.not_known++;
         for (const read of unkept) notKnown.add(read);
@@ -213,34 +218,42 @@ const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null 
  * because the log did not keep it: a token claim outside what the deciding revision read (and
  * the identity claims), a `risk` member not computed then. Empty when the change stands on
  * what was kept. Decided again with the explanation, for the candidates: only for changed
- * decisions, a few of a replay.
+ * decisions and for those whose record lacks something some candidate policy reads.
  */
-function unkeptReads(candidate: PolicySet, r: DecisionRecord, readsOf: WhatIfOptions['readsOf']): string[] {
-  const request = r.request as Request;
-  const token = isObject(request.token) ? request.token : null;
-  const risk = isObject(request.risk) ? request.risk : {};
-  const deciding = readsOf?.(r.revision) ?? null;
-  const logged = token === null ? null : (deciding?.token ?? null);
-  // With `token_claims: "all"` every claim was kept: a claim beyond what was read is in the record.
-  const keptAll = token !== null && logged !== null && Object.keys(token).some((k) => !IDENTITY_CLAIMS.has(k) && !logged.has(k) && !logged.has(ALL));
+function unkeptReads(candidate: PolicySet, r: DecisionRecord, deciding: RevisionReads | null): string[] {
   const missing = new Set<string>();
-  const trace = decide(candidate, request, { explain: true }).explanation?.trace ?? [];
+  const trace = decide(candidate, r.request as Request, { explain: true }).explanation?.trace ?? [];
   for (const t of trace) {
     if (t.failed?.part === 'target') continue;
     const p = candidate.byId.get(t.id);
     if (p === undefined) continue;
-    if (token !== null && !keptAll) {
-      for (const claim of p.tokenReads) {
-        if (claim === ALL || IDENTITY_CLAIMS.has(claim) || Object.hasOwn(token, claim)) continue;
-        if (logged === null || !(logged.has(claim) || logged.has(ALL))) missing.add(`token.${claim}`);
-      }
-    }
-    for (const read of p.riskReads) if (read !== ALL && !riskKept(risk, read, deciding?.risk ?? null)) missing.add(`risk.${read}`);
+    for (const read of unkeptBy(p, r, deciding)) missing.add(read);
     // A velocity counter no policy read then is not in the record, though `risk.velocity` is.
     const absent = /^`(risk\.[^`]+)` is missing/.exec(t.error ?? '');
     if (absent !== null) missing.add(absent[1]!);
   }
   return [...missing];
+}
+
+/** Of what `reader` reads (a policy, or a whole set), what the record lacks because the log did not keep it. */
+function unkeptBy(reader: { tokenReads: Iterable<string>; riskReads: Iterable<string> }, r: DecisionRecord, deciding: RevisionReads | null): string[] {
+  const request = r.request as Request;
+  const token = isObject(request.token) ? request.token : null;
+  const risk = isObject(request.risk) ? request.risk : {};
+  const missing: string[] = [];
+  if (token !== null) {
+    const logged = deciding?.token ?? null;
+    // With `token_claims: "all"` every claim was kept: a claim beyond what was read is in the record.
+    const keptAll = logged !== null && Object.keys(token).some((k) => !IDENTITY_CLAIMS.has(k) && !logged.has(k) && !logged.has(ALL));
+    if (!keptAll) {
+      for (const claim of reader.tokenReads) {
+        if (claim === ALL || IDENTITY_CLAIMS.has(claim) || Object.hasOwn(token, claim)) continue;
+        if (logged === null || !(logged.has(claim) || logged.has(ALL))) missing.push(`token.${claim}`);
+      }
+    }
+  }
+  for (const read of reader.riskReads) if (read !== ALL && !riskKept(risk, read, deciding?.risk ?? null)) missing.push(`risk.${read}`);
+  return missing;
 }
 
 /**

@@ -158,6 +158,16 @@ describe('what-if and what the log did not keep', () => {
     expect(counters).toMatchObject({ changed: 0, not_known: 1, not_known_reads: ['risk.velocity.*'] });
   });
 
+  test('an unchanged verdict that stands on what the log did not keep is not known either: a guard on a signal nobody computed is false', async () => {
+    const signals = new Signals([{ name: 'ip', read: () => ({ reputation: 5, lists: [], labels: [] }) }], new Velocity(1_000));
+    // The deciding revision read no signal, so the record holds no risk.ip; with it, the candidate's forbid would deny.
+    const report = await replayed('@id("read") permit (action == "read");', '@id("read") permit (action == "read");\n@id("bad-ip") forbid (action, resource) when { risk has ip && risk.ip.reputation < 20 };', [{ sub: 'svc' }], signals);
+    expect(report).toMatchObject({ replayed: 1, changed: 0, not_known: 1, not_known_reads: ['risk.ip', 'risk.ip.reputation'] });
+    // A candidate reading only what was kept is vouched for, unchanged.
+    const same = await replayed('@id("read") permit (action == "read") when { risk.ip.reputation > 0 };', '@id("read") permit (action == "read") when { risk has ip && risk.ip.reputation > 1 };', [{ sub: 'svc' }], signals);
+    expect(same).toMatchObject({ replayed: 1, changed: 0, not_known: 0 });
+  });
+
   test('a claim the deciding revision read, absent from the token, is a real absence: the change is counted', async () => {
     const report = await replayed('@id("read") permit (action == "read") when { token.scope contains "doc:read" && (!(token has aud) || token.aud != "x") };', '@id("read") permit (action == "read") when { token.scope contains "doc:read" && token has aud };', [{ sub: 'svc', scope: 'doc:read' }]);
     expect(report).toMatchObject({ replayed: 1, changed: 1, allow_to_deny: 1, not_known: 0, not_known_reads: [] });

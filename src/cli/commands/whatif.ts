@@ -91,7 +91,7 @@ function render(r: WhatIfReport, dir: string): string[] {
     `replayed ${r.replayed} decisions: ${span}${revisions === '' ? '' : `; logged by ${revisions}`}`,
     `changed ${r.changed}: ${r.allow_to_deny} allow→deny, ${r.deny_to_allow} deny→allow; ${r.with_errors} replays with evaluation errors`,
   ];
-  if (r.not_known > 0) out.push(`not known: ${r.not_known} more would change through what the log did not keep (${r.not_known_reads.join(', ')}): their records lack it, so the candidate saw it missing; they are not counted above`);
+  if (r.not_known > 0) out.push(`not known: ${r.not_known} more were decided through what the log did not keep (${r.not_known_reads.join(', ')}): their records lack it, so the candidate saw it missing; changed or not, they are not counted above`);
   if (r.without_request > 0) out.push(`not replayed: ${r.without_request} decisions logged without their request (decision_log.keep_requests was false)`);
   if (r.changed === 0) return out;
   out.push('', ...renderTable(['POLICY', 'SIDE', 'ALLOW→DENY', 'DENY→ALLOW', 'EXAMPLES'], r.policies.map((p) => [p.policy, p.side, String(p.allow_to_deny), String(p.deny_to_allow), p.examples.join(' ')])));
