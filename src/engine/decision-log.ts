@@ -1,4 +1,4 @@
-import type { DecisionBatch, DecisionRecord, DecisionSink } from '../store/store.js';
+import { DecisionsDropped, type DecisionBatch, type DecisionRecord, type DecisionSink } from '../store/store.js';
 import { BatchKeys, heldBytes, line } from '../store/decision-summary.js';
 import { ByteBoundedQueue } from '../store/byte-bounded-queue.js';
 
@@ -234,7 +234,7 @@ export class DecisionLog {
     const now = Date.now();
     if (now - this.#droppedSaidAt < 60_000) return;
     this.#droppedSaidAt = now;
-    this.onError(new Error(`decisions dropped (${this.#dropped} so far): the log could not be written for longer than its queue (${this.maxQueuedBytes >> 20} MiB) holds`));
+    this.onError(new DecisionsDropped(`${this.#dropped} decisions dropped so far: the log could not be written for longer than its queue (${this.maxQueuedBytes >> 20} MiB) holds`));
   }
 
   /** The records waiting as one batch, or `null` when none wait; the buffers start again. */

@@ -99,6 +99,8 @@ export interface AppOptions {
   serverLog?: ServerLog;
   /** Serve HTTPS with this certificate (and client CA: mutual TLS); plain HTTP when absent. A later one is set on `app.server` (setSecureContext). */
   tls?: TlsMaterial | null;
+  /** Whether the server is stopping: answers then say `Connection: close`, so clients send nothing more on their connections. */
+  stopping?: () => boolean;
 }
 
 const NO_ISSUERS: ForwardAuthOptions = {
@@ -153,8 +155,10 @@ export function buildApp(options: AppOptions): FastifyInstance {
   });
   // A callback hook, not an async one: every response passes here, and a promise per response costs.
   const metrics = options.metrics ?? new Metrics(options.policies);
+  const stopping = options.stopping ?? (() => false);
   app.addHook('onSend', (request, reply, payload, done) => {
     answerHeaders(request, reply);
+    if (stopping()) reply.header('connection', 'close');
     if (reply.statusCode >= 400 && !decisionAnswers.has(reply)) metrics.refusals.http(request.routeOptions.url ?? 'unmatched', reply.statusCode);
     done(null, payload);
   });

@@ -14,12 +14,22 @@ export class OpenConnections {
   readonly #sockets = new Set<Socket>();
   #stopping = false;
 
+  /** `onStop`: what else the listener does once, when the stop begins. */
+  constructor(private readonly onStop: () => void = () => {}) {}
+
   /**
    * Tracks an HTTP(S) server's connections. Whether one has begun a request is its
    * `bytesRead`: no listener on every request (the hot path) is needed to tell.
    */
   static ofHttp(server: Server): OpenConnections {
-    const open = new OpenConnections();
+    const open = new OpenConnections(() => {
+      // A stop waits for every connection to close, and Node's close() closes only those idle
+      // at that moment: one whose answer was under way then was kept alive, and the stop waited
+      // its whole time (20 s). Such a connection is closed once it is idle (its answer also says
+      // `Connection: close`: buildApp's `stopping`).
+      const sweep = setInterval(() => server.closeIdleConnections(), 100).unref();
+      server.once('close', () => clearInterval(sweep));
+    });
     // Over TLS, the socket that carries requests is the one after the handshake; its
     // `bytesRead` counts what was sent through it, not the handshake. The TCP socket under it
     // is tracked too: one that never completes a handshake is closed when the time is up (one
@@ -42,13 +52,19 @@ export class OpenConnections {
 
   /** The stop begins: closes every connection that has sent nothing; one that sent part of a request is in flight and stays. */
   closeUnused(): void {
-    this.#stopping = true;
+    this.#stop();
     for (const socket of this.#sockets) if (socket.bytesRead === 0) socket.destroy();
   }
 
   /** The stop's time is up: closes every connection left. */
   closeAll(): void {
-    this.#stopping = true;
+    this.#stop();
     for (const socket of this.#sockets) socket.destroy();
+  }
+
+  #stop(): void {
+    if (this.#stopping) return;
+    this.#stopping = true;
+    this.onStop();
   }
 }

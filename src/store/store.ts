@@ -330,3 +330,9 @@ export interface Store {
 
 /** A store that cannot be used as asked (a database of another schema, not a Gavel database): the message says why. */
 export class StoreError extends Error {}
+
+/**
+ * Decisions answered and then given up unwritten (the log could not be written for longer
+ * than a queue holds): nothing will retry them, unlike a failed write.
+ */
+export class DecisionsDropped extends Error {}

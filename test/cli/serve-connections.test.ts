@@ -152,6 +152,28 @@ describe('a stop (SIGTERM) and connections that sent nothing', () => {
     expect(await Promise.all(sockets.map((s) => closedWithin(s, 1000)))).toEqual([true, true, true, true]);
   }, 30_000);
 
+  test('a request in flight when the stop began is answered with Connection: close, and the stop ends with it, not at its time', async () => {
+    const server = await served(60);
+    const body = JSON.stringify({ subject: { type: 'user', id: 'a' }, action: { name: 'read' }, resource: { type: 'doc', id: '1' } });
+    const http = await idle(server.ports.http);
+    let answer = '';
+    http.on('data', (d: Buffer) => (answer += d.toString()));
+    http.write(`POST /v1/decide HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body.slice(0, 10)}`);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const started = Date.now();
+    const stopped = server.stop();
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    http.write(body.slice(10));
+    const { code, output } = await stopped;
+    expect(code).toBe(0);
+    expect(answer).toMatch(/^HTTP\/1\.1 200 /);
+    expect(answer.toLowerCase()).toContain('\r\nconnection: close\r\n');
+    expect(output).not.toContain('still in flight');
+    // Its time was 60 s (40 for requests); the stop ended once the answer was sent.
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(await closedWithin(http, 1000)).toBe(true);
+  }, 30_000);
+
   test('a connection with half a request is in flight: waited for until the stop\'s time is up, then closed, on either listener', async () => {
     const server = await served(5);
     const http = await idle(server.ports.http);

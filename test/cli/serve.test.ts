@@ -216,12 +216,12 @@ describe('gavel serve', () => {
       const body = JSON.stringify({ subject: { type: 'user', id: 'u' }, action: { name: 'read' }, resource: { type: 'doc', id: '1' } });
       for (let i = 0; i < 5; i++) expect((await fetch(`${server.url}/v1/decide`, { method: 'POST', headers: { 'content-type': 'application/json' }, body })).status).toBe(200);
       // Still ready — decisions are made and wait in memory — with the trouble shown, and a gauge to alert on.
-      let ready: { status?: string; decision_log?: { status: string; error: string; queued: number } } = {};
+      let ready: { status?: string; decision_log?: { status: string; error: string; queued: number; dropped: number } } = {};
       for (let waited = 0; ready.decision_log === undefined && waited < 15_000; waited += 200) {
         await new Promise((r) => setTimeout(r, 200));
         ready = (await (await fetch(`${server.url}/readyz`)).json()) as typeof ready;
       }
-      expect(ready).toMatchObject({ status: 'ready', decision_log: { status: 'failing', error: expect.stringContaining('locked'), queued: 5 } });
+      expect(ready).toMatchObject({ status: 'ready', decision_log: { status: 'failing', error: expect.stringContaining('locked'), queued: 5, dropped: 0 } });
       expect(await (await fetch(`${server.url}/metrics`)).text()).toMatch(/^gavel_decision_log_ok 0$/m);
       // The writer is waiting on the lock when the stop comes: it must be stopped between tries, not inside SQLite.
       const asked = Date.now();

@@ -37,7 +37,7 @@ import { revisionFiles } from '../../engine/revisions.js';
 import type { PolicyFolder } from '../../engine/folder.js';
 import { TreeKeeper } from '../../server/tree-keeper.js';
 import { STOP_GRACE_MS, WorkerLogSink } from '../../store/sqlite/worker-log-sink.js';
-import type { Store } from '../../store/store.js';
+import { DecisionsDropped, type Store } from '../../store/store.js';
 import { missingSecret } from '../issuer-secret.js';
 import { Directory, DirectoryBuilder, LiveDirectory } from '../../engine/directory.js';
 import { ConfigError, loadConfig, unknownVariables, type Config } from '../../config.js';
@@ -246,13 +246,13 @@ async function serveUntilStopped(argv: string[], io: CliIo, osSignals: ServeSign
       ? new WorkerLogSink(
           config.db,
           { days: retentionDays, maxRows, maxBytes: maxMegabytes * 1024 * 1024 },
-          (err) => say.error(`cannot write the decision log (will retry): ${err.message}`),
+          (err) => say.error(logTrouble(err)),
           (err) => say.error(`cannot delete decisions past the log's retention (will retry): ${err.message}`),
           undefined,
           (since) => say.info(`writing the decision log again (it could not be written since ${since.toISOString()})`),
         )
       : null;
-  const log = enabled ? new DecisionLog(sink ?? store, { keepRequests, tokenClaims }, (err) => say.error(`cannot write the decision log (will retry): ${err instanceof Error ? err.message : String(err)}`)) : null;
+  const log = enabled ? new DecisionLog(sink ?? store, { keepRequests, tokenClaims }, (err) => say.error(logTrouble(err))) : null;
   // Retention: the writer thread keeps the log within retention_days, max_rows and max_megabytes as it writes.
   // Without it (the log off, or an in-memory database), decisions past them are pruned here, on start and hourly.
   const prune = () => store.whenFree(() => store.pruneDecisions(new Date(Date.now() - retentionDays * 86_400_000).toISOString(), maxRows));
@@ -461,7 +461,9 @@ async function serveUntilStopped(argv: string[], io: CliIo, osSignals: ServeSign
   const searchPageKey = createHmac('sha256', secret).update('gavel search page tokens').digest();
   // The console signs in with the admin key and reads the same store; without a key it says how to enable it.
   const consoleOptions = { key: config.adminKey, store: enabled ? store : null };
-  const app = buildApp({ baseUrl: () => issuer.url || null, policies: live, metrics, reload: reloader.status, forwardAuth, log, logFailing: () => (sink?.failing == null ? null : { ...sink.failing, queued: (log?.depth ?? 0) + sink.depth }), store, directory, admin, decider, clientKeys, proxies, untrustedForwarder: untrustedForwarders(proxies, say), ipLists: config.ipLists.length > 0 ? ipLists : null, issuer, searchPageKey, console: consoleOptions, registrations: new AttemptLimit(config.issuer.registrationsPerHour, 3_600_000), serverLog: say, tls });
+  /** Set when the stop begins (buildApp's `stopping`). */
+  let stopping = false;
+  const app = buildApp({ baseUrl: () => issuer.url || null, policies: live, metrics, reload: reloader.status, forwardAuth, log, logFailing: () => (sink?.failing == null ? null : { ...sink.failing, queued: (log?.depth ?? 0) + sink.depth, dropped: (log?.dropped ?? 0) + sink.dropped }), store, directory, admin, decider, clientKeys, proxies, untrustedForwarder: untrustedForwarders(proxies, say), ipLists: config.ipLists.length > 0 ? ipLists : null, issuer, searchPageKey, console: consoleOptions, registrations: new AttemptLimit(config.issuer.registrationsPerHour, 3_600_000), serverLog: say, tls, stopping: () => stopping });
   const tlsReloader =
     config.tls === null || tls === null
       ? null
@@ -496,6 +498,7 @@ async function serveUntilStopped(argv: string[], io: CliIo, osSignals: ServeSign
   grpcListener.on('drop', () => metrics.connectionDropped('grpc'));
   /** Stops everything started: after SIGTERM, or when a port cannot be bound (so the process exits). */
   const shutdown = async () => {
+    stopping = true;
     reloader.close();
     ipLists.close();
     // close() stops accepting and waits for requests in flight; then every answered decision is
@@ -678,4 +681,10 @@ export function untrustedForwarders(proxies: TrustedProxies, say: ServerLog): (p
     const hint = LOCAL_NETWORKS.trusts(peer) ? `; if it is your gateway, add --trusted-proxy ${peer.includes(':') ? `${peer}/128` : `${peer}/32`} (or trusted_proxies in the config file)` : '';
     say.warn(`${peer} sends ${header}, which is ignored: it is not a trusted proxy, so every client it forwards is taken to be ${peer} (risk signals by address included)${hint}`);
   };
+}
+
+/** A decision log's trouble for the server log: a failed write is retried; dropped decisions are not. */
+function logTrouble(err: unknown): string {
+  if (err instanceof DecisionsDropped) return `decision log: ${err.message}`;
+  return `cannot write the decision log (will retry): ${err instanceof Error ? err.message : String(err)}`;
 }

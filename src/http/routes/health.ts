@@ -5,11 +5,12 @@ import type { Store } from '../../store/store.js';
 import type { Metrics } from '../../server/metrics.js';
 import type { LiveIpLists } from '../../signals/ip/live-ip-lists.js';
 
-/** Why the decision log cannot be written now, since when, and how many decisions wait for it. */
+/** Why the decision log cannot be written now, since when, how many decisions wait for it, and how many were given up. */
 export interface LogTrouble {
   error: string;
   since: Date;
   queued: number;
+  dropped: number;
 }
 
 /** Liveness, readiness and metrics for orchestrators, load balancers and Prometheus. */
@@ -40,7 +41,7 @@ export function healthRoutes(
     // Still ready: decisions are made and kept in memory (bounded) until the log can be written
     // again. Taking the PDP out of rotation would deny, or let through, every call at the gateway.
     const failing = logFailing();
-    if (failing !== null) ready.decision_log = { status: 'failing', error: failing.error, since: failing.since.toISOString(), queued: failing.queued };
+    if (failing !== null) ready.decision_log = { status: 'failing', error: failing.error, since: failing.since.toISOString(), queued: failing.queued, dropped: failing.dropped };
     return ready;
   });
   app.get('/metrics', async (_request, reply) => {

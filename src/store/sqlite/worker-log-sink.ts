@@ -1,5 +1,5 @@
 import { Worker } from 'node:worker_threads';
-import type { DecisionBatch, DecisionSink } from '../store.js';
+import { DecisionsDropped, type DecisionBatch, type DecisionSink } from '../store.js';
 import type { FromWriter, ToWriter, WriterData } from './log-writer-worker.js';
 import type { Retention } from './log-retention.js';
 
@@ -85,10 +85,13 @@ export class WorkerLogSink implements DecisionSink {
       if (m.kind === 'dropped') {
         for (const seq of m.seqs) this.inFlight.delete(seq);
         this.#dropped += m.count;
+        const said = `${this.#dropped} decisions dropped so far: the log could not be written for longer than the writer's queue (${this.maxPendingBytes >> 20} MiB) holds`;
+        // Failing from the first drop, whatever the writer has reported of its retries yet (it waits 5 s).
+        if (this.#failing === null) this.#failed(said);
         // Said when it starts, then at most once a minute.
         if (Date.now() - this.#droppedSaidAt >= 60_000) {
           this.#droppedSaidAt = Date.now();
-          this.onError(new Error(`decisions dropped (${this.#dropped} so far): the log could not be written for longer than the writer's queue (${this.maxPendingBytes >> 20} MiB) holds`));
+          this.onError(new DecisionsDropped(said));
         }
       } else {
         this.inFlight.delete(m.seq);
