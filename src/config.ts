@@ -320,10 +320,12 @@ function issuersAt(value: unknown, base: string, where: string, problems: string
   value.forEach((item, i) => {
     const at = `${where}[${i}]`;
     if (!isObject(item)) return void problems.push(`${at}: expected an object`);
-    onlyKeys(item, ['issuer', 'audiences', 'algorithms', 'jwks_uri', 'jwks_file', 'token_types', 'subject_type'], at, problems);
-    const { issuer, audiences, algorithms, jwks_uri: uri, jwks_file: file, token_types: types, subject_type: subjectType } = item;
-    if (subjectType !== undefined && !(typeof subjectType === 'string' && /^[A-Za-z_][A-Za-z0-9_]*$/.test(subjectType) && subjectType !== 'anonymous')) {
-      problems.push(`${at}.subject_type: an entity type name (letters, digits, \`_\`; not \`anonymous\`), for example "partner_user"`);
+    onlyKeys(item, ['issuer', 'audiences', 'algorithms', 'jwks_uri', 'jwks_file', 'token_types', 'subject_type', 'client_subject_type'], at, problems);
+    const { issuer, audiences, algorithms, jwks_uri: uri, jwks_file: file, token_types: types, subject_type: subjectType, client_subject_type: clientSubjectType } = item;
+    for (const [key, type, example] of [['subject_type', subjectType, 'partner_user'], ['client_subject_type', clientSubjectType, 'partner_client']] as const) {
+      if (type !== undefined && !(typeof type === 'string' && /^[A-Za-z_][A-Za-z0-9_]*$/.test(type) && type !== 'anonymous')) {
+        problems.push(`${at}.${key}: an entity type name (letters, digits, \`_\`; not \`anonymous\`), for example "${example}"`);
+      }
     }
     if (types !== undefined && !(isStrings(types) && types.length > 0)) problems.push(`${at}.token_types: expected a non-empty list of strings (for example ["at+jwt"])`);
     if (typeof issuer !== 'string') problems.push(`${at}.issuer: expected a string`);
@@ -362,6 +364,7 @@ function issuersAt(value: unknown, base: string, where: string, problems: string
         ...(isStrings(algorithms) ? { algorithms: algorithms as Algorithm[] } : {}),
         ...(isStrings(types) && types.length > 0 ? { tokenTypes: types } : {}),
         ...(typeof subjectType === 'string' ? { subjectType } : {}),
+        ...(typeof clientSubjectType === 'string' ? { clientSubjectType } : {}),
       };
       checked.push(entry);
       labels.push(at);
@@ -372,8 +375,14 @@ function issuersAt(value: unknown, base: string, where: string, problems: string
   return out;
 }
 
-/** Headers that carry credentials: never copied into a request's `context.headers`. */
-const SECRET_HEADERS = new Set(['authorization', 'proxy-authorization', 'cookie', 'dpop', 'x-gavel-client-key', 'x-api-key', 'x-forwarded-access-token', 'x-auth-request-access-token', 'x-amz-security-token']);
+/**
+ * Headers that carry credentials: never copied into a request's `context.headers`. Named ones,
+ * and any whose name says so — the JWTs identity-aware proxies pass on (`cf-access-jwt-assertion`,
+ * `x-goog-iap-jwt-assertion`, `x-amzn-oidc-data`, `x-ms-token-aad-id-token`), session ids, keys.
+ */
+const SECRET_HEADERS = new Set(['authorization', 'proxy-authorization', 'cookie', 'dpop', 'x-gavel-client-key', 'x-amzn-oidc-data']);
+const SECRET_HEADER_WORDS = /token|secret|passw|jwt|assertion|api-?key|session|credential|signature/;
+const carriesCredentials = (header: string): boolean => SECRET_HEADERS.has(header) || SECRET_HEADER_WORDS.test(header);
 
 function forwardAuthAt(value: unknown, where: string, problems: string[]): Config['forwardAuth'] {
   const out: Config['forwardAuth'] = { headers: [], responseHeaders: { 'X-Gavel-Subject': 'sub' } };
@@ -385,7 +394,7 @@ function forwardAuthAt(value: unknown, where: string, problems: string[]): Confi
     else {
       out.headers = value.headers.map((h) => h.toLowerCase());
       // These carry credentials: copied into `context.headers` they would reach policies and the decision log whole.
-      const secret = out.headers.filter((h) => SECRET_HEADERS.has(h));
+      const secret = out.headers.filter(carriesCredentials);
       if (secret.length > 0) problems.push(`${where}.headers: ${secret.map((h) => `\`${h}\``).join(', ')} carr${secret.length > 1 ? 'y' : 'ies'} credentials, which would be stored in the decision log; the verified token's claims are the \`token\` root`);
     }
   }

@@ -109,7 +109,7 @@ describe('configuration', () => {
     })();
     expect(message.split('\n')).toEqual([
       'gavel.json: watch: expected true or false',
-      'gavel.json: trusted_issuers[0]: unknown key `token_type`; keys are issuer, audiences, algorithms, jwks_uri, jwks_file, token_types, subject_type',
+      'gavel.json: trusted_issuers[0]: unknown key `token_type`; keys are issuer, audiences, algorithms, jwks_uri, jwks_file, token_types, subject_type, client_subject_type',
       'gavel.json: forward_auth: unknown key `header`; keys are headers, response_headers',
       'gavel.json: ip_lists.bad: unknown key `fmt`; keys are path, format',
     ]);
@@ -240,8 +240,11 @@ describe('configuration', () => {
     expect(() => loadConfig({ cwd: dir, flags: { config: 'bad.json' }, env: {} })).toThrow(
       'bad.json: forward_auth.headers: `authorization`, `cookie` carry credentials, which would be stored in the decision log; the verified token\'s claims are the `token` root',
     );
-    write('ok.json', { forward_auth: { headers: ['X-Tenant'] } });
-    expect(loadConfig({ cwd: dir, flags: { config: 'ok.json' }, env: {} }).forwardAuth.headers).toEqual(['x-tenant']);
+    // The JWTs identity-aware proxies pass on, and any header whose name says it holds a secret.
+    write('proxies.json', { forward_auth: { headers: ['Cf-Access-Jwt-Assertion', 'X-Goog-IAP-JWT-Assertion', 'X-Amzn-Oidc-Data', 'X-Amzn-Oidc-Accesstoken', 'X-Session-Id', 'X-Api-Key'] } });
+    expect(() => loadConfig({ cwd: dir, flags: { config: 'proxies.json' }, env: {} })).toThrow('`cf-access-jwt-assertion`, `x-goog-iap-jwt-assertion`, `x-amzn-oidc-data`, `x-amzn-oidc-accesstoken`, `x-session-id`, `x-api-key` carry credentials');
+    write('ok.json', { forward_auth: { headers: ['X-Tenant', 'X-Amzn-Oidc-Identity', 'User-Agent'] } });
+    expect(loadConfig({ cwd: dir, flags: { config: 'ok.json' }, env: {} }).forwardAuth.headers).toEqual(['x-tenant', 'x-amzn-oidc-identity', 'user-agent']);
   });
 
   test('refresh tokens: a 10 s grace window and 30 days by default; the file may set others, within bounds', () => {

@@ -61,11 +61,14 @@ export function gatewayRequest(call: GatewayCall, claims: JWTPayload | undefined
   };
 }
 
-/** Whether a query parameter's name, as it was sent, decodes to `access_token` (any case, any of it percent-encoded, `+` a space). */
+/** `access_token`, or a PHP/Rails-style array of it (`access_token[]`, `access_token[0]`): a name upstreams read a token under. */
+const TOKEN_NAME = /^access_token(\[[^\]]*\])*$/;
+
+/** Whether a query parameter's name, as it was sent, decodes to a token's name (any case, any of it percent-encoded, `+` a space). */
 function namesAccessToken(name: string): boolean {
   if (name.length < 12) return false;
   try {
-    return decodeURIComponent(name.replaceAll('+', ' ')).toLowerCase() === 'access_token';
+    return TOKEN_NAME.test(decodeURIComponent(name.replaceAll('+', ' ')).toLowerCase());
   } catch {
     return false;
   }
@@ -75,17 +78,12 @@ function namesAccessToken(name: string): boolean {
  * The query with the value of an `access_token` parameter (RFC 6750 §2.3, a bearer token in
  * the URI) replaced: the query is part of the decided request, which the decision log keeps,
  * and the log never holds a token. Gavel does not take such a token as a credential. The name
- * is compared decoded, as upstreams read it: `%61ccess_token` is one too.
+ * is compared decoded, as upstreams read it: `%61ccess_token` and `access_token[]` are one too;
+ * and a pair after `;` is one, as some servers split on it (Python's parse_qs before 3.10).
  */
 export function withoutAccessToken(query: string): string {
   if (query.length < 13 || !/cess|%/i.test(query)) return query;
-  return query
-    .split('&')
-    .map((pair) => {
-      const at = pair.indexOf('=');
-      return at > 0 && namesAccessToken(pair.slice(0, at)) ? `${pair.slice(0, at)}=REDACTED` : pair;
-    })
-    .join('&');
+  return query.replace(/([^&;=]*)=([^&;]*)/g, (pair: string, name: string) => (namesAccessToken(name) ? `${name}=REDACTED` : pair));
 }
 
 /**
@@ -95,18 +93,23 @@ export function withoutAccessToken(query: string): string {
  * first, some the last — cannot pass a condition on one of its values unseen: `resource.params
  * has "debug"` holds for `?debug=0&debug=1`. Built with fromEntries, so a parameter named
  * `__proto__` is a parameter, not the record's prototype. An `access_token` value is
- * redacted, as in `query`.
+ * redacted, as in `query`, and so is one after a `;` inside a value (`?a=1;access_token=…`).
  */
 export function queryParams(query: string): Record<string, string[]> {
   if (query === '') return {};
   const params = new Map<string, string[]>();
   for (const [name, value] of new URLSearchParams(query)) {
-    const kept = /^access_token$/i.test(name) ? 'REDACTED' : value;
+    const kept = TOKEN_NAME.test(name.toLowerCase()) ? 'REDACTED' : value.includes(';') ? redactedPairs(value) : value;
     const values = params.get(name);
     if (values === undefined) params.set(name, [kept]);
     else values.push(kept);
   }
   return Object.fromEntries(params);
+}
+
+/** A decoded value's `;`-separated pairs with a token's value replaced. */
+function redactedPairs(value: string): string {
+  return value.replace(/([^;=]*)=([^;]*)/g, (pair: string, name: string) => (TOKEN_NAME.test(name.toLowerCase()) ? `${name}=REDACTED` : pair));
 }
 
 /** `Authorization: Bearer …` (RFC 6750 §2.1), or null when there is none. */

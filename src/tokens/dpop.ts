@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { TokenResult } from './verify-token.js';
 import { steadyNow } from './clock.js';
+import { clip } from '../formats/clip.js';
 import { calculateJwkThumbprint, decodeProtectedHeader, importJWK, jwtVerify, type JWK, type JWTPayload } from 'jose';
 
 /** Proof algorithms accepted: asymmetric only, as for tokens. */
@@ -238,6 +239,23 @@ export async function verifyProof(proof: string, check: ProofCheck): Promise<Pro
 }
 
 /** The key a token is bound to (`cnf.jkt`, RFC 9449 §6.1); `null` for a bearer token. */
+/**
+ * Why a token's confirmation (`cnf`, RFC 7800 §3.1) cannot be honoured, or `null`. Gavel
+ * checks a DPoP key (`{"jkt": …}`, RFC 9449 §6.1) and no other method: a certificate-bound
+ * token (RFC 8705 §3, `x5t#S256`), one bound by `jwk` or `kid`, or a `jkt` that is no string,
+ * taken as a bearer token, would let a stolen one through.
+ */
+export function confirmationProblem(claims: JWTPayload): string | null {
+  const cnf: unknown = claims.cnf;
+  if (cnf === undefined) return null;
+  const isObject = typeof cnf === 'object' && cnf !== null && !Array.isArray(cnf);
+  const members = isObject ? Object.keys(cnf) : [];
+  if (isObject && members.length === 1 && typeof (cnf as { jkt?: unknown }).jkt === 'string') return null;
+  const methods = members.filter((m) => m !== 'jkt');
+  const what = !isObject ? '`cnf` is not an object' : methods.length > 0 ? `by ${methods.slice(0, 3).map((m) => `\`${clip(m, 40)}\``).join(', ')}` : '`cnf.jkt` is not a string';
+  return `the token is bound to its holder in a way Gavel cannot check (${what}); only DPoP-bound tokens (cnf.jkt) are accepted`;
+}
+
 export function boundKey(claims: JWTPayload): string | null {
   const cnf = claims.cnf as { jkt?: unknown } | undefined;
   return typeof cnf?.jkt === 'string' ? cnf.jkt : null;

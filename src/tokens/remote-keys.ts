@@ -90,12 +90,36 @@ export class RemoteKeys {
     } catch (err: unknown) {
       if (!(err instanceof errors.JWKSNoMatchingKey)) throw err;
       // A kid the copy lacks: the issuer may have rotated — look again, unless it was just looked at.
+      const firstSeen = this.#firstSeenMissing(header.kid);
       if (this.#mayFetch()) await this.#refresh();
       // Without a copy as new as the token, nobody can tell a rotated key from a forged one.
       if (this.#failure !== null) throw new KeysUnavailable(`the token names a key (kid) the issuer's last fetched keys lack, and ${this.url.href} cannot be fetched: ${this.#failure}`);
+      // Nor when the copy was fetched before this kid was first seen and the cooldown holds the
+      // next look: one forged kid a cooldown would otherwise keep a rotated key's tokens invalid.
+      if (firstSeen > this.#triedAt) {
+        try {
+          return await this.#keys!(header, token);
+        } catch (again: unknown) {
+          if (!(again instanceof errors.JWKSNoMatchingKey)) throw again;
+          throw new KeysUnavailable(`the token names a key (kid) the issuer's keys lacked when last fetched, ${Math.round((performance.now() - this.#fetchedAt) / 1000)} s ago; they are fetched again at most every ${this.cooldownMs / 1000} s`);
+        }
+      }
       return this.#keys!(header, token);
     }
   };
+
+  /** Unknown kids, when each was first looked for: a bounded memory, forgotten as a whole when full. */
+  readonly #missing = new Map<string, number>();
+
+  #firstSeenMissing(kid: string | undefined): number {
+    const name = kid ?? '';
+    let at = this.#missing.get(name);
+    if (at === undefined) {
+      if (this.#missing.size >= MAX_MISSING_KIDS) this.#missing.clear();
+      this.#missing.set(name, (at = performance.now()));
+    }
+    return at;
+  }
 
   /** Whether a fetch is under way (to wait for) or may start: once per cooldown, not once per token. */
   #mayFetch(): boolean {
@@ -115,7 +139,7 @@ export class RemoteKeys {
       const response = await fetch(this.url, { redirect: 'manual', signal: AbortSignal.timeout(this.timeoutMs), headers: { accept: 'application/json, application/jwk-set+json' } });
       if (response.status !== 200) throw new Error(`HTTP ${response.status}`);
       // createLocalJWKSet checks the document's shape.
-      this.#keys = createLocalJWKSet((await response.json()) as Parameters<typeof createLocalJWKSet>[0]);
+      this.#keys = createLocalJWKSet(boundedKeySet(await boundedText(response, MAX_JWKS_BYTES)));
       this.#fetchedAt = performance.now();
       this.#failure = null;
     } catch (err: unknown) {
@@ -123,6 +147,46 @@ export class RemoteKeys {
     }
     this.onFetch?.(this.url, this.#failure);
   }
+}
+
+/**
+ * Bounds on a fetched JWKS: issuers publish a few keys, a few kilobytes. Whoever answers for
+ * the JWKS URL (or stands between) could otherwise hand over hundreds of megabytes that every
+ * unknown kid is then searched through.
+ */
+const MAX_JWKS_BYTES = 1 << 20;
+const MAX_JWKS_KEYS = 100;
+/** Unknown kids remembered between fetches (each a few bytes). */
+const MAX_MISSING_KIDS = 1_000;
+
+/** A response body as text, refused past `max` bytes, read no further than that. */
+async function boundedText(response: Response, max: number): Promise<string> {
+  const declared = Number(response.headers.get('content-length') ?? Number.NaN);
+  if (declared > max) throw new Error(`the JWKS is ${declared} bytes, more than ${max} allowed`);
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of response.body ?? []) {
+    size += chunk.length;
+    if (size > max) {
+      await response.body?.cancel();
+      throw new Error(`the JWKS is more than ${max} bytes allowed`);
+    }
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** A JWKS document parsed, with at most MAX_JWKS_KEYS keys; createLocalJWKSet checks the rest of its shape. */
+function boundedKeySet(text: string): Parameters<typeof createLocalJWKSet>[0] {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch {
+    throw new Error('the JWKS is not JSON');
+  }
+  const keys = typeof doc === 'object' && doc !== null ? (doc as { keys?: unknown }).keys : undefined;
+  if (Array.isArray(keys) && keys.length > MAX_JWKS_KEYS) throw new Error(`the JWKS holds ${keys.length} keys, more than ${MAX_JWKS_KEYS} allowed`);
+  return doc as Parameters<typeof createLocalJWKSet>[0];
 }
 
 /** A failed fetch in words: fetch's own "fetch failed" says nothing; its cause does (ECONNREFUSED, …). */

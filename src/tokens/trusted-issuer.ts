@@ -31,6 +31,13 @@ export interface TrustedIssuer {
    * partner's `alice` would be enriched as, and decided like, the directory's `user::"alice"`.
    */
   subjectType?: string;
+  /**
+   * The entity type when this issuer's token is a client's own (no `sub`, or `sub` equal to
+   * its `client_id`); default `client`. A `client_id` is unique only at its authorization
+   * server: an issuer whose client ids can be chosen (self-service registration) needs a type
+   * of its own, or its client named like one of Gavel's takes on that client's attributes.
+   */
+  clientSubjectType?: string;
 }
 
 /** Checks issuer configuration; answers what is wrong, or nothing. */

@@ -1,6 +1,7 @@
 import { hash } from 'node:crypto';
 import { clip } from '../formats/clip.js';
 import { createLocalJWKSet, decodeJwt, errors, jwtVerify, type JWTPayload } from 'jose';
+import { confirmationProblem } from './dpop.js';
 import { KeysUnavailable, RemoteKeys } from './remote-keys.js';
 import type { TrustedIssuer } from './trusted-issuer.js';
 import { describeJsonProblem, jsonProblem, MAX_JSON_DEPTH } from '../formats/json-depth.js';
@@ -98,6 +99,8 @@ export function createTokenVerifier(issuers: readonly TrustedIssuer[], options: 
       // Claims become the request's `token`, which may nest as deep as a caller's values may.
       const shape = jsonProblem(payload, MAX_JSON_DEPTH);
       if (shape !== null) return { ok: false, reason: shape.kind === 'deep' ? `claims are nested deeper than ${MAX_JSON_DEPTH} levels` : describeJsonProblem('claims', shape, '') };
+      const binding = confirmationProblem(payload);
+      if (binding !== null) return { ok: false, reason: binding };
       if (cache.size >= cacheSize) cache.delete(cache.keys().next().value!);
       cache.set(key, payload);
       return { ok: true, claims: payload };

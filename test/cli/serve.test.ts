@@ -414,13 +414,13 @@ describe('gavel serve', () => {
     expect(unknown.status).toBe(401);
   });
 
-  test("a trusted issuer's users are their own type at gateways: a partner's `alice` is not the directory's user alice", async () => {
+  test("a trusted issuer's users and clients are their own types at gateways: a partner's `alice` is not the directory's user alice, nor its `billing` Gavel's client", async () => {
     ws = workspace();
     const { rmSync } = await import('node:fs');
     const { exportJWK, generateKeyPair, SignJWT } = await import('jose');
     rmSync(join(ws.dir, 'policies', 'risk.gavel'));
     writeFileSync(join(ws.dir, 'policies', 'finance.gavel'), '@id("finance") permit (action == "GET", resource.path == "/books") when { subject.department == "finance" };\n');
-    writeFileSync(join(ws.dir, 'dir.json'), JSON.stringify({ entities: [{ type: 'user', id: 'alice', attributes: { department: 'finance' } }] }));
+    writeFileSync(join(ws.dir, 'dir.json'), JSON.stringify({ entities: [{ type: 'user', id: 'alice', attributes: { department: 'finance' } }, { type: 'client', id: 'billing', attributes: { department: 'finance' } }] }));
     expect((await gavel(['apply', 'dir.json'], { cwd: ws.dir })).code).toBe(0);
     const issuers = [];
     const keys = new Map<string, Awaited<ReturnType<typeof generateKeyPair>>['privateKey']>();
@@ -428,16 +428,20 @@ describe('gavel serve', () => {
       const pair = await generateKeyPair('ES256');
       keys.set(name, pair.privateKey);
       writeFileSync(join(ws.dir, `${name}.jwks.json`), JSON.stringify({ keys: [{ ...(await exportJWK(pair.publicKey)), kid: name, alg: 'ES256' }] }));
-      issuers.push({ issuer: `https://${name}.example`, audiences: ['books'], algorithms: ['ES256'], jwks_file: `${name}.jwks.json`, ...(type === undefined ? {} : { subject_type: type }) });
+      issuers.push({ issuer: `https://${name}.example`, audiences: ['books'], algorithms: ['ES256'], jwks_file: `${name}.jwks.json`, ...(type === undefined ? {} : { subject_type: type, client_subject_type: 'partner_client' }) });
     }
     writeFileSync(join(ws.dir, 'gavel.json'), JSON.stringify({ trusted_issuers: issuers }));
     const server = await start(ws.dir, ['--config', 'gavel.json']);
-    const status = async (name: string) => {
-      const token = await new SignJWT({ iss: `https://${name}.example`, aud: 'books', sub: 'alice', exp: Math.floor(Date.now() / 1000) + 300 }).setProtectedHeader({ alg: 'ES256', kid: name }).sign(keys.get(name)!);
+    const status = async (name: string, claims: Record<string, string> = { sub: 'alice' }) => {
+      const token = await new SignJWT({ iss: `https://${name}.example`, aud: 'books', ...claims, exp: Math.floor(Date.now() / 1000) + 300 }).setProtectedHeader({ alg: 'ES256', kid: name }).sign(keys.get(name)!);
       return (await fetch(`${server.url}/v1/forward-auth`, { headers: { 'x-forwarded-uri': '/books', 'x-forwarded-method': 'GET', authorization: `Bearer ${token}` } })).status;
     };
     expect(await status('staff')).toBe(200);
     expect(await status('partner')).toBe(403);
+    // A client's own token (client credentials): `client` by default, the issuer's client_subject_type when set.
+    expect(await status('staff', { sub: 'billing', client_id: 'billing' })).toBe(200);
+    expect(await status('partner', { sub: 'billing', client_id: 'billing' })).toBe(403);
+    expect(await status('partner', { client_id: 'billing' })).toBe(403);
   });
 
   test('a key rotated by `gavel keys rotate` in another process is served and signs from then on', async () => {

@@ -57,6 +57,20 @@ describe('bearer token verification', () => {
     expect(!result.ok && result.reason).toContain(reason);
   });
 
+  test.each([
+    { note: 'bound to a client certificate (RFC 8705)', cnf: { 'x5t#S256': 'bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2' }, reason: 'cannot check (by `x5t#S256`)' },
+    { note: 'bound by a key given whole', cnf: { jwk: { kty: 'OKP', crv: 'Ed25519', x: 'abc' } }, reason: 'by `jwk`' },
+    { note: 'bound by a DPoP key and a certificate', cnf: { jkt: 'NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs', 'x5t#S256': 'x' }, reason: 'by `x5t#S256`' },
+    { note: 'bound by a jkt that is no string', cnf: { jkt: 12345 }, reason: '`cnf.jkt` is not a string' },
+    { note: 'bound by a cnf that is no object', cnf: 'x', reason: '`cnf` is not an object' },
+  ])('a token $note is refused, not taken as a bearer token', async ({ cnf, reason }) => {
+    const verify = createTokenVerifier([issuer], { now });
+    const result = await verify(await sign({ ...good, cnf }));
+    expect(result).toMatchObject({ ok: false, reason: expect.stringContaining(reason) });
+    // A DPoP-bound token verifies; its proof is checked where the request is seen.
+    expect(await verify(await sign({ ...good, cnf: { jkt: 'NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs' } }))).toMatchObject({ ok: true });
+  });
+
   test('tolerates 30 seconds of clock skew, not more', async () => {
     const verify = createTokenVerifier([issuer], { now });
     expect(await verify(await sign({ ...good, exp: seconds - 20 }))).toMatchObject({ ok: true });
@@ -259,6 +273,37 @@ describe('keys served over HTTP', () => {
     // Back up: fetched in line, and the token verifies.
     down = false;
     expect(await verify(await sign({ ...good, jti: 'stale-3' }))).toMatchObject({ ok: true });
+  });
+
+  test('a key rotated during the cooldown a forged kid started is "unavailable", not invalid; the forged kid, looked for already, is invalid', async () => {
+    down = false;
+    served = { keys: [{ ...(await exportJWK(rsa.publicKey)), kid: 'rsa-1', alg: 'RS256' }] };
+    const verify = createTokenVerifier([{ ...issuer, jwks: url, algorithms: ['RS256', 'ES256'] }], { now, jwksCooldownMs: 400 });
+    expect(await verify(await sign({ ...good, jti: 'k1' }))).toMatchObject({ ok: true });
+    await new Promise((resolve) => setTimeout(resolve, 450));
+    // A forged kid: looked for in a fetch, which starts the cooldown.
+    expect(await verify(await sign({ ...good, jti: 'f1' }, { key: other.privateKey, kid: 'forged' }))).toEqual({ ok: false, reason: 'no key of the issuer matches the token' });
+    // The issuer rotates meanwhile: its tokens cannot be checked before the next fetch.
+    const rotated = await generateKeyPair('ES256');
+    served = { keys: [...served.keys, { ...(await exportJWK(rotated.publicKey)), kid: 'ec-new', alg: 'ES256' }] };
+    const fresh = await verify(await sign({ ...good, jti: 'n1' }, { key: rotated.privateKey, alg: 'ES256', kid: 'ec-new' }));
+    expect(fresh).toMatchObject({ ok: false, unavailable: true, reason: expect.stringContaining('fetched again at most every 0.4 s') });
+    expect(await verify(await sign({ ...good, jti: 'f2' }, { key: other.privateKey, kid: 'forged' }))).toEqual({ ok: false, reason: 'no key of the issuer matches the token' });
+    // The cooldown over, the new key is fetched and its tokens verify.
+    await new Promise((resolve) => setTimeout(resolve, 450));
+    expect(await verify(await sign({ ...good, jti: 'n2' }, { key: rotated.privateKey, alg: 'ES256', kid: 'ec-new' }))).toMatchObject({ ok: true });
+    served = null;
+  });
+
+  test.each([
+    { note: 'more than a mebibyte', doc: () => ({ ...jwks, padding: 'x'.repeat(1 << 20) }), reason: 'bytes, more than 1048576 allowed' },
+    { note: 'more than 100 keys', doc: () => ({ keys: Array.from({ length: 101 }, (_, i) => ({ ...jwks.keys[0]!, kid: `k${i}` })) }), reason: 'holds 101 keys, more than 100' },
+  ])('a JWKS of $note is refused: its tokens are "unavailable"', async ({ doc, reason }) => {
+    down = false;
+    served = doc() as { keys: JWK[] };
+    const verify = createTokenVerifier([{ ...issuer, jwks: url }], { now });
+    expect(await verify(await sign({ ...good, jti: reason }))).toMatchObject({ ok: false, unavailable: true, reason: expect.stringContaining(reason) });
+    served = null;
   });
 
   test('while the endpoint is down it is asked once per cooldown, not once per token', async () => {

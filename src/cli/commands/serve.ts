@@ -445,14 +445,16 @@ async function serveUntilStopped(argv: string[], io: CliIo, osSignals: ServeSign
   const replay = new ReplayCache();
   // Whose a gateway call's token is. Gavel's own: by its registry (a user and a client never
   // share an id), since an exchanged client token's `sub` is no longer its `client_id`. Another
-  // issuer's user: its `subject_type`, so that its subs cannot take on the directory's users'.
-  const typeByIssuer = new Map(config.trustedIssuers.map((i) => [i.issuer, i.subjectType ?? 'user']));
+  // issuer's user or client: its `subject_type` or `client_subject_type`, so that its ids can be
+  // kept apart from the directory's users and Gavel's clients.
+  const typesByIssuer = new Map(config.trustedIssuers.map((i) => [i.issuer, { user: i.subjectType ?? 'user', client: i.clientSubjectType ?? 'client' }]));
   const subjectType = (claims: JWTPayload): string => {
     if (claims.iss === issuer.url && typeof claims.sub === 'string') {
       if (registry.users.has(claims.sub)) return 'user';
       if (registry.clients.has(claims.sub)) return 'client';
     }
-    return defaultSubjectType(claims) === 'client' ? 'client' : (typeByIssuer.get(String(claims.iss)) ?? 'user');
+    const types = typesByIssuer.get(String(claims.iss));
+    return defaultSubjectType(claims) === 'client' ? (types?.client ?? 'client') : (types?.user ?? 'user');
   };
   const forwardAuth = { verifyToken, replay, subjectType, ...config.forwardAuth };
   const clientKeys = new ClientKeys(config.clientKeys);
