@@ -1,5 +1,5 @@
 import { isUtf8 } from 'node:buffer';
-import { readdir, readFile, realpath, stat } from 'node:fs/promises';
+import { lstat, readdir, readFile, realpath, stat } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import type { PolicySource } from './policy-set.js';
 import { PARSE_LIMITS } from '../language/parse/parser.js';
@@ -86,7 +86,8 @@ export async function folderState(dir: string): Promise<{ dirs: Set<string>; fin
   for (const [i, path] of paths.entries()) {
     const s = stats[i];
     if (s === null) parts.push(`${path}:gone`);
-    else parts.push(`${path}:${s.size}:${s.mtimeMs}:${s.ino}`), (newestMs = Math.max(newestMs, s.mtimeMs));
+    // ctime too: a chmod that makes an unreadable file readable changes nothing else (a poll, when the watch misses events, must see it).
+    else parts.push(`${path}:${s.size}:${s.mtimeMs}:${s.ctimeMs}:${s.ino}`), (newestMs = Math.max(newestMs, s.mtimeMs));
   }
   return { dirs: seen, fingerprint: parts.join('\n'), newestMs };
 }
@@ -132,6 +133,10 @@ async function walk(top: string, dir: string, found: string[], seen: Set<string>
     const path = join(dir, entry.name);
     let isDirectory = entry.isDirectory();
     let isFile = entry.isFile();
+    // A name that is not UTF-8 reads back with U+FFFD in it, a path that does not exist: said as such, not "it does not exist".
+    if (entry.name.includes('\uFFFD') && (isDirectory || wanted(top, path)) && (await lstat(path).catch(() => null)) === null) {
+      throw new FolderError(`a name in \`${dir}\` is not UTF-8 (shown as \`${entry.name}\`): rename it`);
+    }
     if (entry.isSymbolicLink()) {
       const target = await stat(path).catch(() => null);
       if (target === null) {

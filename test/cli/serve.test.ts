@@ -361,6 +361,16 @@ describe('gavel serve', () => {
       expect(again.code).toBe(2);
       expect(again.out).toMatch(/can only be read by this user \(not writable: `[^`]*gavel\.db-shm`\)/);
     }
+    // A writable file in a folder this user cannot write: setting WAL is what fails, and the message names the folder.
+    const { rmSync } = await import('node:fs');
+    rmSync(`${db}-shm`, { force: true });
+    rmSync(`${db}-wal`, { force: true });
+    chmodSync(db, 0o644);
+    chmodSync(join(ws.dir, 'data'), 0o555);
+    const folder = await serveOnce();
+    chmodSync(join(ws.dir, 'data'), 0o755);
+    expect(folder.code).toBe(2);
+    expect(folder.out).toMatch(/can only be read by this user \(not writable: `[^`]*data`\)/);
   });
 
   test('a policy change read while the process is out of file descriptors is read again by itself once they are back', async () => {

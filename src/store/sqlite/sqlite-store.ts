@@ -77,12 +77,14 @@ export class SqliteStore implements Store {
         createPrivately(path);
       }
       this.db = new Database(path);
-      this.db.pragma('journal_mode = WAL');
       this.#synchronous = options.durability === 'normal' ? 'NORMAL' : 'FULL';
-      this.db.pragma(`synchronous = ${this.#synchronous}`);
-      this.db.pragma('foreign_keys = ON');
-      this.db.pragma(`busy_timeout = ${this.#busyTimeoutMs}`);
       try {
+        // WAL is set in the same check as the migrations: in a folder this user cannot write,
+        // setting it is what fails (SQLITE_READONLY_DIRECTORY), and the message must say so.
+        readOnlyMeansStoreError(path, () => this.db.pragma('journal_mode = WAL'));
+        this.db.pragma(`synchronous = ${this.#synchronous}`);
+        this.db.pragma('foreign_keys = ON');
+        this.db.pragma(`busy_timeout = ${this.#busyTimeoutMs}`);
         migrate(this.db, path);
         writable(this.db, path);
       } catch (err: unknown) {
@@ -945,10 +947,16 @@ function checkRecord(r: DecisionRecord): void {
  * Writing the header's user version, as it is, is the smallest write there is.
  */
 function writable(db: Database.Database, path: string): void {
+  readOnlyMeansStoreError(path, () => db.pragma(`user_version = ${Number(db.pragma('user_version', { simple: true }))}`));
+}
+
+/** Runs a write; any of SQLite's read-only errors (SQLITE_READONLY, _READONLY_DIRECTORY, …) becomes one that says which file or folder. */
+function readOnlyMeansStoreError(path: string, write: () => unknown): void {
   try {
-    db.pragma(`user_version = ${Number(db.pragma('user_version', { simple: true }))}`);
+    write();
   } catch (err: unknown) {
-    if ((err as { code?: unknown }).code !== 'SQLITE_READONLY') throw err;
+    const code = (err as { code?: unknown }).code;
+    if (typeof code !== 'string' || !code.startsWith('SQLITE_READONLY')) throw err;
     throw new StoreError(`the database \`${path}\` can only be read by this user (${readOnlyCulprit(path)}): give the user running Gavel write access to the file, its -wal and -shm files, and its folder`);
   }
 }
