@@ -78,6 +78,13 @@ describe('diagnostics (golden files)', () => {
     ]);
   });
 
+  test('a schema saved with a byte order mark is read as one without; its errors keep their places', () => {
+    const policy = [{ file: 'a.gavel', text: '@id("a") permit when { subject.level > 1 };' }];
+    expect(buildPolicySet(policy, { file: 'schema.json', text: '\uFEFF{"subject": {"level": "number"}}' }).diagnostics).toEqual([]);
+    const broken = buildPolicySet(policy, { file: 'schema.json', text: '\uFEFF{\n  "subject": {"level": "number",}\n}' });
+    expect(broken.diagnostics.map(formatDiagnostic)).toEqual([expect.stringMatching(/^schema\.json:2:\d+: error: schema is not valid JSON/)]);
+  });
+
   test('a lone \\r ends a line in locations too, as it does for comments', () => {
     const { diagnostics } = buildPolicySet([{ file: 'a.gavel', text: 'permit when { true };\r// c\r@id("b") permit when { zz };' }]);
     expect(diagnostics.map(formatDiagnostic)).toEqual([expect.stringMatching(/^a\.gavel:3:24: error: unknown name `zz`/)]);

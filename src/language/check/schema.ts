@@ -24,12 +24,14 @@ const SCALARS: Record<string, Type> = {
 export function parseSchema(file: string, text: string): { schema: Schema | null; diagnostics: Diagnostic[] } {
   const diagnostics: Diagnostic[] = [];
   let json: unknown;
+  // A byte order mark (editors on Windows write one) is taken, as in policy files.
+  const bom = text.charCodeAt(0) === 0xfeff ? 1 : 0;
   try {
-    json = JSON.parse(text);
+    json = JSON.parse(bom === 0 ? text : text.slice(bom));
   } catch (err: unknown) {
     const message = err instanceof Error ? err.message : String(err);
     const position = /position (\d+)/.exec(message);
-    diagnostics.push(diagnostic('invalid-schema', file, spanAt(text, position ? Number(position[1]) : 0), `schema is not valid JSON: ${message.replace(/ in JSON at.*$/, '')}`));
+    diagnostics.push(diagnostic('invalid-schema', file, spanAt(text, position ? Number(position[1]) + bom : 0), `schema is not valid JSON: ${message.replace(/ in JSON at.*$/, '')}`));
     return { schema: null, diagnostics };
   }
   if (!isObject(json)) {
