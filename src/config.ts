@@ -381,7 +381,7 @@ function issuersAt(value: unknown, base: string, where: string, problems: string
  * `x-goog-iap-jwt-assertion`, `x-amzn-oidc-data`, `x-ms-token-aad-id-token`), session ids, keys.
  */
 const SECRET_HEADERS = new Set(['authorization', 'proxy-authorization', 'cookie', 'dpop', 'x-gavel-client-key', 'x-amzn-oidc-data']);
-const SECRET_HEADER_WORDS = /token|secret|passw|jwt|assertion|api-?key|session|credential|signature/;
+const SECRET_HEADER_WORDS = /token|secret|passw|jwt|assertion|authori[sz]ation|api[-_]?key|auth[-_]?key|bearer|cookie|session|credential|signature/;
 const carriesCredentials = (header: string): boolean => SECRET_HEADERS.has(header) || SECRET_HEADER_WORDS.test(header);
 
 function forwardAuthAt(value: unknown, where: string, problems: string[]): Config['forwardAuth'] {

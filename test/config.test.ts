@@ -241,8 +241,8 @@ describe('configuration', () => {
       'bad.json: forward_auth.headers: `authorization`, `cookie` carry credentials, which would be stored in the decision log; the verified token\'s claims are the `token` root',
     );
     // The JWTs identity-aware proxies pass on, and any header whose name says it holds a secret.
-    write('proxies.json', { forward_auth: { headers: ['Cf-Access-Jwt-Assertion', 'X-Goog-IAP-JWT-Assertion', 'X-Amzn-Oidc-Data', 'X-Amzn-Oidc-Accesstoken', 'X-Session-Id', 'X-Api-Key'] } });
-    expect(() => loadConfig({ cwd: dir, flags: { config: 'proxies.json' }, env: {} })).toThrow('`cf-access-jwt-assertion`, `x-goog-iap-jwt-assertion`, `x-amzn-oidc-data`, `x-amzn-oidc-accesstoken`, `x-session-id`, `x-api-key` carry credentials');
+    write('proxies.json', { forward_auth: { headers: ['Cf-Access-Jwt-Assertion', 'X-Goog-IAP-JWT-Assertion', 'X-Amzn-Oidc-Data', 'X-Amzn-Oidc-Accesstoken', 'X-Session-Id', 'X-Api-Key', 'X-Forwarded-Authorization', 'X-Auth-Key'] } });
+    expect(() => loadConfig({ cwd: dir, flags: { config: 'proxies.json' }, env: {} })).toThrow('`cf-access-jwt-assertion`, `x-goog-iap-jwt-assertion`, `x-amzn-oidc-data`, `x-amzn-oidc-accesstoken`, `x-session-id`, `x-api-key`, `x-forwarded-authorization`, `x-auth-key` carry credentials');
     write('ok.json', { forward_auth: { headers: ['X-Tenant', 'X-Amzn-Oidc-Identity', 'User-Agent'] } });
     expect(loadConfig({ cwd: dir, flags: { config: 'ok.json' }, env: {} }).forwardAuth.headers).toEqual(['x-tenant', 'x-amzn-oidc-identity', 'user-agent']);
   });

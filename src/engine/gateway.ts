@@ -64,14 +64,23 @@ export function gatewayRequest(call: GatewayCall, claims: JWTPayload | undefined
 /** `access_token`, or a PHP/Rails-style array of it (`access_token[]`, `access_token[0]`): a name upstreams read a token under. */
 const TOKEN_NAME = /^access_token(\[[^\]]*\])*$/;
 
-/** Whether a query parameter's name, as it was sent, decodes to a token's name (any case, any of it percent-encoded, `+` a space). */
+/** Whether a decoded parameter name is a token's: any case; `.` and spaces as `_`, which PHP makes them. */
+const isTokenName = (decoded: string): boolean => decoded.length >= 12 && TOKEN_NAME.test(decoded.toLowerCase().replace(/[. ]/g, '_'));
+
+/** A query component decoded as a form does (`+` a space); `null` when its percent-encoding is broken. */
+function decodedForm(text: string): string | null {
+  try {
+    return decodeURIComponent(text.replaceAll('+', ' '));
+  } catch {
+    return null;
+  }
+}
+
+/** Whether a query parameter's name, as it was sent, decodes to a token's name (any of it percent-encoded). */
 function namesAccessToken(name: string): boolean {
   if (name.length < 12) return false;
-  try {
-    return TOKEN_NAME.test(decodeURIComponent(name.replaceAll('+', ' ')).toLowerCase());
-  } catch {
-    return false;
-  }
+  const decoded = decodedForm(name);
+  return decoded !== null && isTokenName(decoded);
 }
 
 /**
@@ -83,7 +92,14 @@ function namesAccessToken(name: string): boolean {
  */
 export function withoutAccessToken(query: string): string {
   if (query.length < 13 || !/cess|%/i.test(query)) return query;
-  return query.replace(/([^&;=]*)=([^&;]*)/g, (pair: string, name: string) => (namesAccessToken(name) ? `${name}=REDACTED` : pair));
+  return query.replace(/([^&;=]*)=([^&;]*)/g, (pair: string, name: string, value: string) => {
+    if (namesAccessToken(name)) return `${name}=REDACTED`;
+    // `a=1%3Baccess_token=…`: the value decodes to pairs, as `params` shows it; redacted alike.
+    if (!/%3b/i.test(value)) return pair;
+    const decoded = decodedForm(value);
+    const redacted = decoded === null ? null : redactedPairs(decoded);
+    return redacted === null || redacted === decoded ? pair : `${name}=${encodeURIComponent(redacted)}`;
+  });
 }
 
 /**
@@ -99,7 +115,7 @@ export function queryParams(query: string): Record<string, string[]> {
   if (query === '') return {};
   const params = new Map<string, string[]>();
   for (const [name, value] of new URLSearchParams(query)) {
-    const kept = TOKEN_NAME.test(name.toLowerCase()) ? 'REDACTED' : value.includes(';') ? redactedPairs(value) : value;
+    const kept = isTokenName(name) ? 'REDACTED' : value.includes(';') ? redactedPairs(value) : value;
     const values = params.get(name);
     if (values === undefined) params.set(name, [kept]);
     else values.push(kept);
@@ -109,7 +125,7 @@ export function queryParams(query: string): Record<string, string[]> {
 
 /** A decoded value's `;`-separated pairs with a token's value replaced. */
 function redactedPairs(value: string): string {
-  return value.replace(/([^;=]*)=([^;]*)/g, (pair: string, name: string) => (TOKEN_NAME.test(name.toLowerCase()) ? `${name}=REDACTED` : pair));
+  return value.replace(/([^;=]*)=([^;]*)/g, (pair: string, name: string) => (isTokenName(name) ? `${name}=REDACTED` : pair));
 }
 
 /** `Authorization: Bearer …` (RFC 6750 §2.1), or null when there is none. */

@@ -107,7 +107,7 @@ export interface RevisionReads {
  * signals its decisions' records kept (what-if) — from the sets at hand, else from the store's
  * copy built once; `null` for a revision not stored. A build of an older revision takes the
  * thread for its duration (milliseconds for hundreds of policies), once per revision a replay
- * meets among the decisions it changes.
+ * meets among the decisions whose reads are in question (what-if asks only for those).
  */
 export function readsByRevision(store: Pick<Store, 'policyRevision'>, atHand: readonly PolicySet[] = []): (revision: string) => RevisionReads | null {
   const readsOf = (s: PolicySet): RevisionReads => ({ token: s.tokenReads, risk: s.riskReads });

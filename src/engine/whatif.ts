@@ -15,6 +15,8 @@ import { decide } from './decide.js';
 import { IDENTITY_CLAIMS } from './logged-claims.js';
 import { ALL_SIGNALS as ALL } from '../language/compile/reads.js';
 import type { PolicySet } from './policy-set.js';
+import type { CompiledPolicy } from '../language/compile/compile-policy.js';
+import type { PolicyTrace } from './decision.js';
 import type { RevisionReads } from './revisions.js';
 
 /** Where replayed decisions come from: batches of records as JSON arrays, newest batch first. */
@@ -168,7 +170,9 @@ function* replay(source: DecisionSource, candidate: PolicySet, options: WhatIfOp
       if (d.errors.length > 0) report.with_errors++;
       // Unchanged is vouched for only when nothing the candidate read was missing for want of
       // keeping; the policies' reads together are checked first, the trace only when one lacks.
-      const deciding = options.readsOf?.(r.revision) ?? null;
+      // What the deciding revision read: looked up (a stored revision built) only when a read is in question.
+      let known: RevisionReads | null | undefined;
+      const deciding = (): RevisionReads | null => (known ??= options.readsOf?.(r.revision) ?? null);
       const unchanged = d.decision === r.decision;
       const unkept = unchanged && unkeptBy(candidate, r, deciding).length === 0 ? [] : unkeptReads(candidate, r, deciding);
       if (unchanged && unkept.length === 0) continue;
@@ -220,40 +224,53 @@ const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null 
  * what was kept. Decided again with the explanation, for the candidates: only for changed
  * decisions and for those whose record lacks something some candidate policy reads.
  */
-function unkeptReads(candidate: PolicySet, r: DecisionRecord, deciding: RevisionReads | null): string[] {
-  const missing = new Set<string>();
-  const trace = decide(candidate, r.request as Request, { explain: true }).explanation?.trace ?? [];
-  for (const t of trace) {
+function unkeptReads(candidate: PolicySet, r: DecisionRecord, deciding: () => RevisionReads | null): string[] {
+  const d = decide(candidate, r.request as Request, { explain: true });
+  const matched: { policy: CompiledPolicy; outcome: PolicyTrace['outcome']; unkept: string[] }[] = [];
+  for (const t of d.explanation?.trace ?? []) {
     if (t.failed?.part === 'target') continue;
     const p = candidate.byId.get(t.id);
     if (p === undefined) continue;
-    for (const read of unkeptBy(p, r, deciding)) missing.add(read);
+    const unkept = unkeptBy(p, r, deciding);
     // A velocity counter no policy read then is not in the record, though `risk.velocity` is.
     const absent = /^`(risk\.[^`]+)` is missing/.exec(t.error ?? '');
-    if (absent !== null) missing.add(absent[1]!);
+    if (absent !== null) unkept.push(absent[1]!);
+    matched.push({ policy: p, outcome: t.outcome, unkept });
   }
-  return [...missing];
+  // A verdict that stands on kept data alone is certain, whatever the others would do: a
+  // forbid that held on it denies; a permit that held on it allows when no forbid could.
+  const onKept = (effect: 'permit' | 'forbid') => matched.some((m) => m.policy.effect === effect && m.outcome === 'satisfied' && m.unkept.length === 0);
+  if (!d.decision && onKept('forbid')) return [];
+  if (d.decision && onKept('permit') && matched.every((m) => m.policy.effect === 'permit' || m.unkept.length === 0)) return [];
+  return [...new Set(matched.flatMap((m) => m.unkept))];
 }
 
 /** Of what `reader` reads (a policy, or a whole set), what the record lacks because the log did not keep it. */
-function unkeptBy(reader: { tokenReads: Iterable<string>; riskReads: Iterable<string> }, r: DecisionRecord, deciding: RevisionReads | null): string[] {
+function unkeptBy(reader: { tokenReads: Iterable<string>; riskReads: Iterable<string> }, r: DecisionRecord, deciding: () => RevisionReads | null): string[] {
   const request = r.request as Request;
   const token = isObject(request.token) ? request.token : null;
   const risk = isObject(request.risk) ? request.risk : {};
   const missing: string[] = [];
   if (token !== null) {
-    const logged = deciding?.token ?? null;
-    // With `token_claims: "all"` every claim was kept: a claim beyond what was read is in the record.
-    const keptAll = logged !== null && Object.keys(token).some((k) => !IDENTITY_CLAIMS.has(k) && !logged.has(k) && !logged.has(ALL));
-    if (!keptAll) {
-      for (const claim of reader.tokenReads) {
-        if (claim === ALL || IDENTITY_CLAIMS.has(claim) || Object.hasOwn(token, claim)) continue;
-        if (logged === null || !(logged.has(claim) || logged.has(ALL))) missing.push(`token.${claim}`);
-      }
+    for (const claim of reader.tokenReads) {
+      if (claim !== ALL && (IDENTITY_CLAIMS.has(claim) || Object.hasOwn(token, claim))) continue;
+      if (!claimKept(token, claim, deciding()?.token ?? null)) missing.push(`token.${claim}`);
     }
   }
-  for (const read of reader.riskReads) if (read !== ALL && !riskKept(risk, read, deciding?.risk ?? null)) missing.push(`risk.${read}`);
+  for (const read of reader.riskReads) if (!riskKept(risk, read, deciding)) missing.push(`risk.${read}`);
   return missing;
+}
+
+/**
+ * Whether a claim the record's token lacks (or, for `*`, all of them) was kept: the log keeps
+ * the claims the deciding revision read, or every one (`token_claims: "all"`: a claim beyond
+ * what was read is in the record). A claim it read and the token lacks is a real absence.
+ */
+function claimKept(token: Json, claim: string, logged: ReadonlySet<string> | null): boolean {
+  if (logged === null) return false;
+  if (logged.has(ALL)) return true;
+  if (Object.keys(token).some((k) => !IDENTITY_CLAIMS.has(k) && !logged.has(k))) return true;
+  return claim !== ALL && logged.has(claim);
 }
 
 /**
@@ -261,10 +278,14 @@ function unkeptBy(reader: { tokenReads: Iterable<string>; riskReads: Iterable<st
  * `ip.*`). A member read whole must be there as the deciding revision had it computed whole:
  * a provider computes only the fields read (velocity's counters), and the log keeps what was computed.
  */
-function riskKept(risk: Json, read: string, deciding: ReadonlySet<string> | null): boolean {
+function riskKept(risk: Json, read: string, deciding: () => RevisionReads | null): boolean {
+  // `risk` read whole: every signal, of which the record holds those computed then.
+  if (read === ALL) return deciding()?.risk.has(ALL) === true;
   const [member, field] = read.split('.') as [string, string | undefined];
   if (field !== ALL) return holds(risk, field === undefined ? [member] : [member, field]);
-  return holds(risk, [member]) && deciding !== null && (deciding.has(read) || deciding.has(ALL));
+  if (!holds(risk, [member])) return false;
+  const reads = deciding()?.risk;
+  return reads !== undefined && (reads.has(read) || reads.has(ALL));
 }
 
 function holds(value: Json, path: readonly string[]): boolean {

@@ -79,29 +79,53 @@ export function whyNot(set: PolicySet, request: Request): WhyNot {
     }
     if (t.failed?.part === 'target') continue;
     const failed = t.failed === undefined ? null : { part: t.failed.part as 'when' | 'unless', condition: t.failed.condition, location: t.failed.location };
-    permits.push({ id: t.id, location: t.location, failed, error: t.error ?? null, needs: needs(p, request) });
+    permits.push({ id: t.id, location: t.location, failed, error: t.error ?? null, needs: needs(p, request, failedAt(decision, t.id)) });
   }
   // The trace is in index order; reports are read by people, in id order.
   const byId = (a: { id: string }, b: { id: string }) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
   return { decision, forbids: forbids.sort(byId), permits: permits.sort(byId), overridden: overridden.sort(byId) };
 }
 
-/** The conditions that do not hold yet on `request`, those it decides left as written. */
-function needs(p: CompiledPolicy, request: Request): string {
+/**
+ * Where a permit's evaluation failed on values the request has (a type error, a bad
+ * address), as `line:col`; `null` when it did not, or only because the request lacks an
+ * attribute — which a residual names.
+ */
+function failedAt(decision: Decision, id: string): { line: number; col: number } | null {
+  const e = decision.errors.find((x) => x.policy === id);
+  if (e === undefined || / is missing( from the request)?$/.test(e.message)) return null;
+  const m = /:(\d+):(\d+)$/.exec(e.location);
+  return m === null ? null : { line: Number(m[1]), col: Number(m[2]) };
+}
+
+const contains = (e: Expr, at: { line: number; col: number }): boolean => {
+  const { start, end } = e.span;
+  const after = at.line > start.line || (at.line === start.line && at.col >= start.col);
+  const before = at.line < end.line || (at.line === end.line && at.col <= end.col);
+  return after && before;
+};
+
+/**
+ * The conditions that do not hold yet on `request`, those it decides left as written. A part
+ * holding the expression that failed on the request's own values is left as written too: its
+ * residual folds the error away (`error && false` is false) and would name a need the
+ * request already meets instead of the part that failed.
+ */
+function needs(p: CompiledPolicy, request: Request, failed: { line: number; col: number } | null): string {
   const policy = p.ast;
   const k = requestKnowledge(policy, request);
   const parts: Expr[] = [];
+  const keep = (e: Expr) => {
+    const r = failed !== null && contains(e, failed) ? e : remaining(e, k);
+    if (r !== null) parts.push(r);
+  };
   for (const c of policy.conditions) {
     if (c.kind === 'unless') {
-      const r = remaining(not(c.body), k);
-      if (r !== null) parts.push(r);
+      keep(not(c.body, c.body.span));
       continue;
     }
     const { op, parts: operands } = chain(c.body);
-    for (const part of op === '&&' ? operands : [c.body]) {
-      const r = remaining(part, k);
-      if (r !== null) parts.push(r);
-    }
+    for (const part of op === '&&' ? operands : [c.body]) keep(part);
   }
   return parts.length === 0 ? 'true' : printExpr(parts.reduce((l, r) => and(l, r)));
 }
@@ -119,13 +143,9 @@ function stops(p: CompiledPolicy): string | null {
   return ways.length === 0 ? null : printExpr(ways.reduce((l, r) => or(l, r)));
 }
 
-/**
- * `null` when the request already makes `e` true; else `e` as written, or its residual over
- * what the request lacks. A residual that may error is not offered: folding `error && false`
- * to `false` would drop the operand that failed, leaving a need the request already meets.
- */
+/** `null` when the request already makes `e` true; else `e` as written, or its residual over what the request lacks. */
 function remaining(e: Expr, k: Knowledge): Expr | null {
   const r = partialEval(e, k);
   if (r.known) return r.value === true && !r.mayError ? null : e;
-  return r.mayError ? e : r.expr;
+  return r.expr;
 }

@@ -1,4 +1,4 @@
-import type { Server } from 'node:http';
+import type { Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { Server as TlsServer } from 'node:tls';
 
@@ -24,11 +24,15 @@ export class OpenConnections {
   static ofHttp(server: Server): OpenConnections {
     const open = new OpenConnections(() => {
       // A stop waits for every connection to close, and Node's close() closes only those idle
-      // at that moment: one whose answer was under way then was kept alive, and the stop waited
-      // its whole time (20 s). Such a connection is closed once it is idle (its answer also says
-      // `Connection: close`: buildApp's `stopping`).
-      const sweep = setInterval(() => server.closeIdleConnections(), 100).unref();
-      server.once('close', () => clearInterval(sweep));
+      // at that moment: one whose answer was being written then is kept alive after it (its
+      // headers said so), and the stop waited its whole time (20 s). Each such connection is
+      // ended once its answer is written — end(), not destroy(): what the kernel still holds
+      // for a slow reader is delivered. Answers begun after the stop say `Connection: close`
+      // (buildApp's `stopping`), and Node ends those connections itself.
+      for (const socket of open.#sockets) {
+        const answer = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
+        if (answer != null && !answer.writableFinished) answer.once('finish', () => socket.end());
+      }
     });
     // Over TLS, the socket that carries requests is the one after the handshake; its
     // `bytesRead` counts what was sent through it, not the handshake. The TCP socket under it

@@ -108,11 +108,12 @@ export class RemoteKeys {
     }
   };
 
-  /** Unknown kids, when each was first looked for: a bounded memory, forgotten as a whole when full. */
+  /** Unknown kids (their first 64 characters), when each was first looked for: a bounded memory, forgotten as a whole when full. */
   readonly #missing = new Map<string, number>();
 
   #firstSeenMissing(kid: string | undefined): number {
-    const name = kid ?? '';
+    // A kid is the token's to choose, up to its whole length: kept short, 1,000 of them are a few dozen KB.
+    const name = (kid ?? '').slice(0, 64);
     let at = this.#missing.get(name);
     if (at === undefined) {
       if (this.#missing.size >= MAX_MISSING_KIDS) this.#missing.clear();
@@ -156,7 +157,7 @@ export class RemoteKeys {
  */
 const MAX_JWKS_BYTES = 1 << 20;
 const MAX_JWKS_KEYS = 100;
-/** Unknown kids remembered between fetches (each a few bytes). */
+/** Unknown kids remembered between fetches. */
 const MAX_MISSING_KIDS = 1_000;
 
 /** A response body as text, refused past `max` bytes, read no further than that. */
@@ -167,10 +168,8 @@ async function boundedText(response: Response, max: number): Promise<string> {
   let size = 0;
   for await (const chunk of response.body ?? []) {
     size += chunk.length;
-    if (size > max) {
-      await response.body?.cancel();
-      throw new Error(`the JWKS is more than ${max} bytes allowed`);
-    }
+    // Leaving the loop by a throw cancels the stream (it is locked to the loop's reader).
+    if (size > max) throw new Error(`the JWKS is more than ${max} bytes allowed`);
     chunks.push(chunk);
   }
   return Buffer.concat(chunks).toString('utf8');

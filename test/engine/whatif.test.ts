@@ -168,6 +168,23 @@ describe('what-if and what the log did not keep', () => {
     expect(same).toMatchObject({ replayed: 1, changed: 0, not_known: 0 });
   });
 
+  test('a candidate reading the token or risk whole reads what the log did not keep: not known, changed or not', async () => {
+    const token = await replayed('@id("read") permit (action == "read");', '@id("read") permit (action == "read");\n@id("big") forbid (action, resource) when { size(token) > 3 };', [{ sub: 'svc', a: 1, b: 2, c: 3 }]);
+    expect(token).toMatchObject({ changed: 0, not_known: 1, not_known_reads: ['token.*'] });
+    const signals = new Signals([{ name: 'ip', read: () => ({ reputation: 50, lists: [], labels: [] }) }], new Velocity(1_000));
+    const risk = await replayed('@id("read") permit (action == "read") when { risk.ip.reputation > 10 };', '@id("read") permit (action == "read") when { risk.ip.reputation > 10 };\n@id("many") forbid (action, resource) when { size(risk) > 1 };', [{ sub: 'svc' }], signals);
+    expect(risk).toMatchObject({ changed: 0, not_known: 1, not_known_reads: ['risk.*'] });
+  });
+
+  test('a verdict a policy decided on kept data alone is certain, whatever a policy reading unkept data would do', async () => {
+    // Denied by a forbid on the resource id; the candidate's new permit reads a claim the log did not keep.
+    const denied = await replayed('@id("read") permit (action == "read");\n@id("one") forbid (action, resource) when { resource.id == "1" };', '@id("read") permit (action == "read");\n@id("one") forbid (action, resource) when { resource.id == "1" };\n@id("dept") permit (action, resource) when { token.dept == "x" };', [{ sub: 'svc', dept: 'x' }]);
+    expect(denied).toMatchObject({ replayed: 1, changed: 0, not_known: 0 });
+    // Allowed on kept data, but a new forbid reads an unkept claim: missing, it fails closed; kept, it might not apply.
+    const allowed = await replayed('@id("read") permit (action == "read");', '@id("read") permit (action == "read");\n@id("dept") forbid (action, resource) when { token.dept == "x" };', [{ sub: 'svc', dept: 'x' }]);
+    expect(allowed).toMatchObject({ replayed: 1, changed: 0, not_known: 1, not_known_reads: ['token.dept'] });
+  });
+
   test('a claim the deciding revision read, absent from the token, is a real absence: the change is counted', async () => {
     const report = await replayed('@id("read") permit (action == "read") when { token.scope contains "doc:read" && (!(token has aud) || token.aud != "x") };', '@id("read") permit (action == "read") when { token.scope contains "doc:read" && token has aud };', [{ sub: 'svc', scope: 'doc:read' }]);
     expect(report).toMatchObject({ replayed: 1, changed: 1, allow_to_deny: 1, not_known: 0, not_known_reads: [] });

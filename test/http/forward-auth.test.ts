@@ -181,16 +181,16 @@ describe('forward-auth', () => {
     expect((logged.request as { resource: { properties: { params: unknown } } }).resource.properties.params).toEqual({ a: ['1'], access_token: ['REDACTED', 'REDACTED'], access_Token: ['REDACTED'] });
   });
 
-  test('a token after a `;` (a separator to some servers) or under an array name (access_token[]) is redacted too', async () => {
+  test('a token after a `;` (a separator to some servers, encoded or not), under an array name (access_token[]) or a name PHP reads as access_token is redacted too', async () => {
     const token = await sign({ scope: 'hello:read' });
-    const r = await app.inject({ method: 'GET', url: '/v1/forward-auth', headers: nginx(`/hello/x?a=1;access_token=${token}&access_token[]=${token}&access_token%5B0%5D=${token}&b=c;d=e`) });
+    const r = await app.inject({ method: 'GET', url: '/v1/forward-auth', headers: nginx(`/hello/x?a=1;access_token=${token}&access_token[]=${token}&access_token%5B0%5D=${token}&b=c;d=e&e=1%3Baccess_token=${token}&access.token=${token}&access+token=${token}`) });
     expect(r.statusCode).toBe(401);
     log.flush();
     const logged = store.queryDecisions({ limit: 1 })[0]!;
     expect(JSON.stringify(logged)).not.toContain(token.split('.')[2]);
     const properties = (logged.request as { resource: { properties: { query: string; params: unknown } } }).resource.properties;
-    expect(properties.query).toBe('a=1;access_token=REDACTED&access_token[]=REDACTED&access_token%5B0%5D=REDACTED&b=c;d=e');
-    expect(properties.params).toEqual({ a: ['1;access_token=REDACTED'], 'access_token[]': ['REDACTED'], 'access_token[0]': ['REDACTED'], b: ['c;d=e'] });
+    expect(properties.query).toBe('a=1;access_token=REDACTED&access_token[]=REDACTED&access_token%5B0%5D=REDACTED&b=c;d=e&e=1%3Baccess_token%3DREDACTED&access.token=REDACTED&access+token=REDACTED');
+    expect(properties.params).toEqual({ a: ['1;access_token=REDACTED'], 'access_token[]': ['REDACTED'], 'access_token[0]': ['REDACTED'], b: ['c;d=e'], e: ['1;access_token=REDACTED'], 'access.token': ['REDACTED'], 'access token': ['REDACTED'] });
   });
 
   test.each(['/hello/..%2ffinanzen/x', '/hello/..;/finanzen/x', '/hello//../finanzen/x', '/hello\\..\\finanzen'])('refuses %s, which servers resolve differently: 400, nothing decided', async (uri) => {

@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import { createHmac } from 'node:crypto';
 import fc from 'fast-check';
 import { CompactSign, exportJWK, exportSPKI, generateKeyPair, SignJWT, type JWK } from 'jose';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { afterAll, beforeAll, describe, expect, onTestFinished, test } from 'vitest';
 import { issuerProblems, type TrustedIssuer } from '../../src/tokens/trusted-issuer.js';
 import { createTokenVerifier, tokenKey } from '../../src/tokens/verify-token.js';
 
@@ -163,6 +163,8 @@ describe('keys served over HTTP', () => {
   // The issuer's JWKS endpoint: it serves `served` (else the keys), or fails with a 500 while `down`.
   let served: { keys: JWK[] } | null = null;
   let down = false;
+  /** Sent in pieces, without a Content-Length, as a server streaming it would. */
+  let streamed = false;
   let fetches = 0;
   let server: Server;
   let url: URL;
@@ -171,7 +173,10 @@ describe('keys served over HTTP', () => {
       fetches++;
       if (down) return void res.writeHead(500).end('maintenance');
       res.setHeader('content-type', 'application/json');
-      res.end(JSON.stringify(served ?? jwks));
+      const body = JSON.stringify(served ?? jwks);
+      if (!streamed) return void res.end(body);
+      for (let at = 0; at < body.length; at += 65_536) res.write(body.slice(at, at + 65_536));
+      res.end();
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const address = server.address();
@@ -296,10 +301,13 @@ describe('keys served over HTTP', () => {
   });
 
   test.each([
-    { note: 'more than a mebibyte', doc: () => ({ ...jwks, padding: 'x'.repeat(1 << 20) }), reason: 'bytes, more than 1048576 allowed' },
-    { note: 'more than 100 keys', doc: () => ({ keys: Array.from({ length: 101 }, (_, i) => ({ ...jwks.keys[0]!, kid: `k${i}` })) }), reason: 'holds 101 keys, more than 100' },
-  ])('a JWKS of $note is refused: its tokens are "unavailable"', async ({ doc, reason }) => {
+    { note: 'more than a mebibyte', doc: () => ({ ...jwks, padding: 'x'.repeat(1 << 20) }), reason: 'bytes, more than 1048576 allowed', stream: false },
+    { note: 'more than a mebibyte, streamed', doc: () => ({ ...jwks, padding: 'x'.repeat(1 << 21) }), reason: 'the JWKS is more than 1048576 bytes allowed', stream: true },
+    { note: 'more than 100 keys', doc: () => ({ keys: Array.from({ length: 101 }, (_, i) => ({ ...jwks.keys[0]!, kid: `k${i}` })) }), reason: 'holds 101 keys, more than 100', stream: false },
+  ])('a JWKS of $note is refused: its tokens are "unavailable"', async ({ doc, reason, stream }) => {
     down = false;
+    streamed = stream;
+    onTestFinished(() => void (streamed = false));
     served = doc() as { keys: JWK[] };
     const verify = createTokenVerifier([{ ...issuer, jwks: url }], { now });
     expect(await verify(await sign({ ...good, jti: reason }))).toMatchObject({ ok: false, unavailable: true, reason: expect.stringContaining(reason) });
