@@ -30,8 +30,10 @@ export class OpenConnections {
       // for a slow reader is delivered. Answers begun after the stop say `Connection: close`
       // (buildApp's `stopping`), and Node ends those connections itself.
       for (const socket of open.#sockets) {
-        const answer = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
-        if (answer != null && !answer.writableFinished) answer.once('finish', () => socket.end());
+        const http = socket as Socket & { _httpMessage?: ServerResponse | null };
+        const answer = http._httpMessage;
+        // A pipelined request answered next has its own answer on the socket, which says `Connection: close`.
+        if (answer != null && !answer.writableFinished) answer.once('finish', () => http._httpMessage == null && socket.end());
       }
     });
     // Over TLS, the socket that carries requests is the one after the handshake; its
