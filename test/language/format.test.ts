@@ -15,6 +15,16 @@ describe('gavel fmt', () => {
     expect(comments(text)).toEqual(comments(input));
   });
 
+  test('a file whose canonical form would break a parser limit is left as it is, with a diagnostic: formatting never makes a file that loaded fail to load', () => {
+    // 34 levels as written; the parentheses formatting adds where && and || mix take it past 64.
+    let e = 'context.z';
+    for (let i = 0; i < 33; i++) e = `context.a || context.b && (${e})`;
+    const text = `@id("deep")\npermit when { ${e} };\n`;
+    const r = format('a.gavel', text);
+    expect(r.text).toBe(text);
+    expect(r.diagnostics.map((d) => [d.code, d.message])).toEqual([['limit', 'left unformatted: its formatted text would break a limit (nesting is deeper than 64 levels)']]);
+  });
+
   test('formatting formatted text changes nothing', () => {
     const once = format('x.gavel', readFileSync(join(dir, 'comments.gavel'), 'utf8')).text;
     expect(format('x.gavel', once).text).toBe(once);
