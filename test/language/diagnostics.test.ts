@@ -78,6 +78,12 @@ describe('diagnostics (golden files)', () => {
     ]);
   });
 
+  test('after `.` and `@` a name is expected, whatever spellings a name may take (not "an operator")', () => {
+    const errors = (text: string) => buildPolicySet([{ file: 'a.gavel', text }]).diagnostics.map(formatDiagnostic);
+    expect(errors('permit when { context.== 1 };')).toEqual(['a.gavel:1:23: error: unexpected `==`, expected a name']);
+    expect(errors('@("x") permit;')).toEqual(['a.gavel:1:2: error: unexpected `(`, expected a name']);
+  });
+
   test('a schema saved with a byte order mark is read as one without; its errors keep their places', () => {
     const policy = [{ file: 'a.gavel', text: '@id("a") permit when { subject.level > 1 };' }];
     expect(buildPolicySet(policy, { file: 'schema.json', text: '\uFEFF{"subject": {"level": "number"}}' }).diagnostics).toEqual([]);

@@ -27,7 +27,10 @@ export function expectedAfter(parser: nearley.Parser, columnIndex: number): stri
     const next = state.rule.symbols[state.dot];
     if (next === undefined || typeof next === 'string') continue;
     for (const literal of next.literal !== undefined ? [next.literal] : (next.literals ?? [])) names.add(`\`${literal}\``);
-    for (const type of next.type !== undefined ? [next.type] : (next.types ?? [])) if (type in TYPE_NAMES) names.add(TYPE_NAMES[type]);
+    const types = next.type !== undefined ? [next.type] : (next.types ?? []);
+    // A word (after `.`, `@`, `has`): a name, which may be spelled like a keyword or a word operator (`resource.in`).
+    if (types.length > 1 && types.includes('ident')) names.add(TYPE_NAMES.ident!);
+    else for (const type of types) if (type in TYPE_NAMES) names.add(TYPE_NAMES[type]);
   }
   if (names.size === 0) return '';
   if (EXPRESSION_START.every((name) => names.has(name))) {
