@@ -84,6 +84,12 @@ describe('diagnostics (golden files)', () => {
     expect(errors('@("x") permit;')).toEqual(['a.gavel:1:2: error: unexpected `(`, expected a name']);
   });
 
+  test('what was unexpected is shown short, and hidden characters as escapes', () => {
+    const errors = (text: string) => buildPolicySet([{ file: 'a.gavel', text }]).diagnostics.map(formatDiagnostic);
+    expect(errors(`permit reason "a" "${'x'.repeat(100_000)}";`)).toEqual([expect.stringMatching(/^a\.gavel:1:19: error: unexpected string "x{39}… \(100002 characters\), expected `;`$/)]);
+    expect(errors('permit when { context.a\u200b == 1 };')[0]).toContain('unexpected character "\\u200B"');
+  });
+
   test('a schema saved with a byte order mark is read as one without; its errors keep their places', () => {
     const policy = [{ file: 'a.gavel', text: '@id("a") permit when { subject.level > 1 };' }];
     expect(buildPolicySet(policy, { file: 'schema.json', text: '\uFEFF{"subject": {"level": "number"}}' }).diagnostics).toEqual([]);

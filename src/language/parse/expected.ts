@@ -1,4 +1,5 @@
 /** The "expected …" part of a syntax error, read from the states nearley was left in. */
+import { visible } from '../../formats/visible.js';
 import type nearley from 'nearley';
 import type { Token } from './lexer.js';
 
@@ -43,13 +44,15 @@ export function expectedAfter(parser: nearley.Parser, columnIndex: number): stri
 }
 
 export function describeToken(token: Token): string {
+  // A token may be most of a megabyte (a string): its start is enough, and hidden characters are shown.
+  const text = visible(token.text.length > 40 ? `${token.text.slice(0, 40)}… (${token.text.length} characters)` : token.text);
   switch (token.type) {
     case 'string':
-      return `string ${token.text}`;
+      return `string ${text}`;
     case 'number':
-      return `number \`${token.text}\``;
+      return `number \`${text}\``;
     default:
-      return `\`${token.text}\``;
+      return `\`${text}\``;
   }
 }
 

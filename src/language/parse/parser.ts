@@ -1,3 +1,4 @@
+import { visibleJson } from '../../formats/visible.js';
 import nearley from 'nearley';
 import grammar from '../../gen/policy-grammar.js';
 import type { Comment, Expr, Policy, PolicyFile, Position } from '../ast.js';
@@ -227,7 +228,7 @@ function lexicalError(file: string, token: Token, diagnostics: Diagnostic[]): bo
   switch (token.type) {
     case 'invalid': {
       const help = INVALID_HELP[token.text];
-      diagnostics.push(diagnostic('syntax', file, spanOf(token, token), `unexpected character ${JSON.stringify(token.text)}`, ...(help === undefined ? [] : [help])));
+      diagnostics.push(diagnostic('syntax', file, spanOf(token, token), `unexpected character ${visibleJson(JSON.stringify(token.text))}`, ...(help === undefined ? [] : [help])));
       return true;
     }
     case 'unterminated':
