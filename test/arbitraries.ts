@@ -77,5 +77,5 @@ export const policyFile: fc.Arbitrary<PolicyFile> = fc.array(policy, { maxLength
 
 /** A deep copy without spans, for comparing trees that came from different texts. */
 export function stripSpans<T>(value: T): T {
-  return JSON.parse(JSON.stringify(value, (k, v: unknown) => (k === 'span' || k === 'effectSpan' ? undefined : v))) as T;
+  return JSON.parse(JSON.stringify(value, (k, v: unknown) => (k === 'span' || k === 'effectSpan' || k === 'reasonSpan' ? undefined : v))) as T;
 }

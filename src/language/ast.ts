@@ -84,6 +84,8 @@ export interface Policy {
   target: Constraint[] | null;
   conditions: Condition[];
   reason: string | null;
+  /** Where `reason "…"` is, when the policy has one: a comment on its line trails it (the formatter). */
+  reasonSpan?: Span;
   span: Span;
 }
 

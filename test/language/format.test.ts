@@ -25,6 +25,12 @@ describe('gavel fmt', () => {
     expect(r.diagnostics.map((d) => [d.code, d.message])).toEqual([['limit', 'left unformatted: its formatted text would break a limit (nesting is deeper than 64 levels)']]);
   });
 
+  test('a comment at the end of the reason\'s line stays at the end of the reason', () => {
+    for (const text of ['forbid when { context.a }\nreason "x" // why\n;\n', 'forbid when { context.a } reason "x" // why\n;\n']) {
+      expect(format('a.gavel', text).text).toBe('forbid\nwhen { context.a }\nreason "x"; // why\n');
+    }
+  });
+
   test('formatting formatted text changes nothing', () => {
     const once = format('x.gavel', readFileSync(join(dir, 'comments.gavel'), 'utf8')).text;
     expect(format('x.gavel', once).text).toBe(once);

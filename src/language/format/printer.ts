@@ -36,7 +36,7 @@ function itemsOf(policy: Policy): PolicyItems {
     const { op, parts } = chain(c.body);
     return { op, parts, items: parts.map((p) => item(p.span)) };
   });
-  const reason = policy.reason === null ? null : item({ start: policy.span.end, end: policy.span.end });
+  const reason = policy.reason === null ? null : item(policy.reasonSpan ?? { start: policy.span.end, end: policy.span.end });
   const all = [...annotations, effect, ...target, ...conditions.flatMap((c) => c.items), ...(reason ? [reason] : [])];
   return { annotations, effect, target, conditions, reason, all };
 }

@@ -77,7 +77,7 @@ export function policy(d: unknown[]): RawPolicy {
   const annotations = d[0] === null ? [] : listOf<Annotation>(d[0] as Link);
   const effectToken = d[1] as Token;
   const semicolon = d[5] as Token;
-  const reason = d[4] as { value: string } | null;
+  const reason = d[4] as { value: string; span: Span } | null;
   return {
     annotations,
     effect: effectToken.value as Effect,
@@ -85,6 +85,7 @@ export function policy(d: unknown[]): RawPolicy {
     target: d[2] as RawPolicy['target'],
     conditions: d[3] === null ? [] : listOf<Condition>(d[3] as Link),
     reason: reason === null ? null : reason.value,
+    ...(reason === null ? {} : { reasonSpan: reason.span }),
     span: spanOf(annotations[0] ?? effectToken, semicolon),
   };
 }
@@ -116,7 +117,7 @@ export function condition(d: unknown[]): Condition {
   return { kind: keyword.value as Condition['kind'], body: d[2] as Expr, span: spanOf(keyword, d[3] as Token) };
 }
 
-export const reason = (d: Token[]): { value: string } => ({ value: text(d[1]) });
+export const reason = (d: Token[]): { value: string; span: Span } => ({ value: text(d[1]), span: spanOf(d[0], d[1]) });
 
 export function logical(d: unknown[]): Expr {
   const left = d[0] as Expr;
