@@ -177,7 +177,7 @@ function routes(scope: FastifyInstance, options: ConsoleOptions, key: string, se
     return reply
       .header('content-type', 'text/csv; charset=utf-8')
       .header('content-disposition', 'attachment; filename="affects.csv"')
-      .send(`${renderAffectsCsv(answer.rows).join('\r\n')}\r\n`);
+      .send(renderAffectsCsv(answer.rows));
   }));
 
   scope.get('/console/decisions', signedIn((request, reply, _session, csrf) => {

@@ -1,4 +1,4 @@
-import { csvField } from './table.js';
+import { renderCsv } from './table.js';
 import type { AffectsRow } from '../engine/affects.js';
 
 /*
@@ -32,10 +32,11 @@ export function renderAffectsTable(rows: readonly AffectsRow[]): string[] {
 const CSV_COLUMNS = ['status', 'effect', 'id', 'tags', 'owner', 'location', 'condition', 'because', 'may_error', 'reason'] as const;
 
 
-export function renderAffectsCsv(rows: readonly AffectsRow[]): string[] {
+/** The rows as CSV (RFC 4180, lines ending in CRLF, as `gavel policies --csv`). */
+export function renderAffectsCsv(rows: readonly AffectsRow[]): string {
   const text = (r: AffectsRow, c: (typeof CSV_COLUMNS)[number]): string => {
     const v = r[c];
     return Array.isArray(v) ? v.join(' ') : v === null ? '' : String(v);
   };
-  return [CSV_COLUMNS.join(','), ...rows.map((r) => CSV_COLUMNS.map((c) => csvField(text(r, c))).join(','))];
+  return renderCsv(CSV_COLUMNS, rows.map((r) => CSV_COLUMNS.map((c) => text(r, c))));
 }

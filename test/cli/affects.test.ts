@@ -36,13 +36,16 @@ describe('gavel affects', () => {
     expect(rows[3]).toMatchObject({ because: 'action in ["DELETE", "delete"]', reason: 'patient records are retained and cannot be deleted' });
   });
 
-  test('--csv quotes fields as RFC 4180 does; --effect and --owner filter', async () => {
+  test('--csv quotes fields as RFC 4180 does, lines ending in CRLF; --effect and --owner filter', async () => {
     const r = await gavel(['affects', ...PATIENTS, '--csv', '--effect', 'forbid', '--owner', 'privacy-office'], { cwd: ws.dir });
     expect(r.code).toBe(0);
-    expect(r.stdout.trimEnd().split('\n')).toEqual([
-      'status,effect,id,tags,owner,location,condition,because,may_error,reason',
-      'may-apply,forbid,patients.outside-us,hipaa phi data-residency,privacy-office,patients.gavel:23:1,"!(subject.roles contains ""transfer-agreement"")",,true,patient records stay in the US without a transfer agreement',
-    ]);
+    expect(r.stdout).toBe(
+      [
+        'status,effect,id,tags,owner,location,condition,because,may_error,reason',
+        'may-apply,forbid,patients.outside-us,hipaa phi data-residency,privacy-office,patients.gavel:23:1,"!(subject.roles contains ""transfer-agreement"")",,true,patient records stay in the US without a transfer agreement',
+        '',
+      ].join('\r\n'),
+    );
   });
 
   test('a bad fact is a located error and exit 2; nothing is printed on stdout', async () => {

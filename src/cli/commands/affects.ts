@@ -62,7 +62,11 @@ export async function affects(argv: string[], io: CliIo): Promise<number> {
   }
   const filters: AffectsFilters = { tags: values.tag, owners: values.owner, effect, all: values.all ?? false };
   const rows = classify(result.set, facts.knowledge, filters);
-  const lines = values.json ? [JSON.stringify(rows, null, 2)] : values.csv ? renderAffectsCsv(rows) : renderAffectsTable(rows);
+  if (values.csv) {
+    io.stdout.write(renderAffectsCsv(rows));
+    return Exit.ok;
+  }
+  const lines = values.json ? [JSON.stringify(rows, null, 2)] : renderAffectsTable(rows);
   for (const line of lines) writeLine(io.stdout, line);
   return Exit.ok;
 }
