@@ -1,4 +1,4 @@
-import { mkdirSync, cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
@@ -310,5 +310,28 @@ describe('explaining a logged decision', () => {
     expect(JSON.parse(r.stdout)).toMatchObject({ before: { dir: `revision:${live.current.revision}` }, changed: 2, added: 0, removed: 0 });
     const none = await gavel(['diff', 'zzzz', 'proposed', '--db', db], { cwd: dir });
     expect(none.code).toBe(2);
+  });
+});
+
+describe("compliance.md's what-if walkthrough, from the files it ships", () => {
+  test('the five break-glass reads and the proposal give the changes the doc shows', async () => {
+    const files = revisionFiles(await loadPolicyFolder(join(ROOT, 'policies')));
+    const set = buildFromFiles(files).set!;
+    const store = new SqliteStore(':memory:');
+    store.savePolicyRevision({ id: set.revision, savedAt: new Date().toISOString(), files });
+    const log = new DecisionLog(store, { flushMs: 60_000 });
+    // As `npm start` with its IP lists: a clean address.
+    const signals = new Signals([{ name: 'ip', read: () => ({ reputation: 100, lists: [], labels: [] }) }], new Velocity(1_000));
+    const decider = new Decider(new Metrics(new LivePolicySet(set)), log, null, signals);
+    const dir = join(ROOT, 'examples', 'compliance', 'break-glass');
+    for (const name of readdirSync(dir).sort()) decider.decide('native', name.replace('.json', ''), set, JSON.parse(readFileSync(join(dir, name), 'utf8')), {}, { address: '127.0.0.1' });
+    log.flush();
+    const proposed = { ...files, 'patients.gavel': readFileSync(join(ROOT, 'examples', 'compliance', 'proposed-patients.gavel'), 'utf8') };
+    const report = whatIf(store, buildFromFiles(proposed).set!, { readsOf: readsByRevision(store, [set]) });
+    store.close();
+    expect(report).toMatchObject({ replayed: 5, changed: 3, allow_to_deny: 2, deny_to_allow: 1, with_errors: 0, not_known: 0 });
+    const who = (direction: 'allow_to_deny' | 'deny_to_allow') => report.examples[direction].map((e) => `${e.subject} ${e.resource}`).sort();
+    expect(who('allow_to_deny')).toEqual(['user:nurse-kim patient_record:p-1002', 'user:nurse-lee patient_record:p-1005']);
+    expect(who('deny_to_allow')).toEqual(['user:dr-tremblay patient_record:p-1003']);
   });
 });
