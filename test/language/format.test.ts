@@ -31,6 +31,14 @@ describe('gavel fmt', () => {
     }
   });
 
+  test('a comment after `;` on a line that already ends in a comment stands on its own line: two comments never read back as one', () => {
+    const once = format('a.gavel', 'permit // c1\n; // c2\n').text;
+    expect(once).toBe('permit; // c1\n\n// c2\n');
+    expect(format('a.gavel', once).text).toBe(once);
+    // `//` inside a string is no comment: the one after `;` stays at the end of the line.
+    expect(format('a.gavel', 'permit reason "a // b"; // c\n').text).toBe('permit\nreason "a // b"; // c\n');
+  });
+
   test('formatting formatted text changes nothing', () => {
     const once = format('x.gavel', readFileSync(join(dir, 'comments.gavel'), 'utf8')).text;
     expect(format('x.gavel', once).text).toBe(once);

@@ -163,7 +163,9 @@ export function printFile(file: PolicyFile): string {
     // A comment after the `;` on its line stays there — unless another policy follows on that line first: it is that one's.
     const nextStart = file.policies[n + 1]?.span.start.offset ?? Number.POSITIVE_INFINITY;
     const after = rest.find((c) => c.span.start.line === policy.span.end.line && c.span.start.offset < nextStart);
-    if (after !== undefined) {
+    // A last line that already ends in a comment (`permit; // c1`) cannot take another: the two
+    // would read back as one. This one then stands on its own line, as a comment between policies.
+    if (after !== undefined && !endsInComment(body[body.length - 1]!)) {
       rest = rest.filter((c) => c !== after);
       body[body.length - 1] += ` //${after.text.trimEnd()}`;
     }
@@ -183,4 +185,18 @@ function printLeading(comments: Comment[], next: Span | null): string[] {
     if (following !== undefined && following - c.span.end.line > 1) lines.push('');
   });
   return lines;
+}
+
+/** Whether a printed line ends in a `//` comment: a `//` outside its string literals. */
+function endsInComment(line: string): boolean {
+  let inString = false;
+  for (let i = 0; i < line.length; i++) {
+    const c = line[i];
+    if (inString) {
+      if (c === '\\') i++;
+      else if (c === '"') inString = false;
+    } else if (c === '"') inString = true;
+    else if (c === '/' && line[i + 1] === '/') return true;
+  }
+  return false;
 }
