@@ -165,7 +165,7 @@ export function printFile(file: PolicyFile): string {
     const after = rest.find((c) => c.span.start.line === policy.span.end.line && c.span.start.offset < nextStart);
     // A last line that already ends in a comment (`permit; // c1`) cannot take another: the two
     // would read back as one. This one then stands on its own line, as a comment between policies.
-    if (after !== undefined && !endsInComment(body[body.length - 1]!)) {
+    if (after !== undefined && findComment(body[body.length - 1]!) < 0) {
       rest = rest.filter((c) => c !== after);
       body[body.length - 1] += ` //${after.text.trimEnd()}`;
     }
@@ -185,18 +185,4 @@ function printLeading(comments: Comment[], next: Span | null): string[] {
     if (following !== undefined && following - c.span.end.line > 1) lines.push('');
   });
   return lines;
-}
-
-/** Whether a printed line ends in a `//` comment: a `//` outside its string literals. */
-function endsInComment(line: string): boolean {
-  let inString = false;
-  for (let i = 0; i < line.length; i++) {
-    const c = line[i];
-    if (inString) {
-      if (c === '\\') i++;
-      else if (c === '"') inString = false;
-    } else if (c === '"') inString = true;
-    else if (c === '/' && line[i + 1] === '/') return true;
-  }
-  return false;
 }
