@@ -170,7 +170,7 @@ function* replay(source: DecisionSource, candidate: PolicySet, options: WhatIfOp
       if (d.errors.length > 0) report.with_errors++;
       // Unchanged is vouched for only when nothing the candidate read was missing for want of
       // keeping; the policies' reads together are checked first, the trace only when one lacks.
-      // What the deciding revision read: looked up (a stored revision built) only when a read is in question.
+      // The deciding revision's reads are looked up (a stored revision built) only when a read is in question.
       let known: RevisionReads | null | undefined;
       const deciding = (): RevisionReads | null => (known ??= options.readsOf?.(r.revision) ?? null);
       const unchanged = d.decision === r.decision;

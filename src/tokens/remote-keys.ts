@@ -94,17 +94,14 @@ export class RemoteKeys {
       if (this.#mayFetch()) await this.#refresh();
       // Without a copy as new as the token, nobody can tell a rotated key from a forged one.
       if (this.#failure !== null) throw new KeysUnavailable(`the token names a key (kid) the issuer's last fetched keys lack, and ${this.url.href} cannot be fetched: ${this.#failure}`);
-      // Nor when the copy was fetched before this kid was first seen and the cooldown holds the
-      // next look: one forged kid a cooldown would otherwise keep a rotated key's tokens invalid.
-      if (firstSeen > this.#triedAt) {
-        try {
-          return await this.#keys!(header, token);
-        } catch (again: unknown) {
-          if (!(again instanceof errors.JWKSNoMatchingKey)) throw again;
-          throw new KeysUnavailable(`the token names a key (kid) the issuer's keys lacked when last fetched, ${Math.round((performance.now() - this.#fetchedAt) / 1000)} s ago; they are fetched again at most every ${this.cooldownMs / 1000} s`);
-        }
+      try {
+        return await this.#keys!(header, token);
+      } catch (again: unknown) {
+        // Nor when the copy was fetched before this kid was first seen and the cooldown holds the
+        // next look: one forged kid a cooldown would otherwise keep a rotated key's tokens invalid.
+        if (!(again instanceof errors.JWKSNoMatchingKey) || firstSeen <= this.#triedAt) throw again;
+        throw new KeysUnavailable(`the token names a key (kid) the issuer's keys lacked when last fetched, ${Math.round((performance.now() - this.#fetchedAt) / 1000)} s ago; they are fetched again at most every ${this.cooldownMs / 1000} s`);
       }
-      return this.#keys!(header, token);
     }
   };
 
