@@ -6,6 +6,7 @@ import { summarize } from '../../src/store/decision-summary.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 // From dist/: the writer is a worker thread, started from the built .js file beside it (global-setup builds dist/).
 import { WorkerLogSink } from '../../dist/store/sqlite/worker-log-sink.js';
+import { DecisionsDropped } from '../../dist/store/store.js';
 import type { DecisionBatch } from '../../src/store/store.js';
 import { decisionRecord } from './records.js';
 
@@ -77,6 +78,46 @@ describe("the decision log's writer thread", () => {
       const store = new SqliteStore(path);
       expect(store.queryDecisions({ limit: 10 }).map((r) => r.id)).toEqual(['held', 'before']);
       store.close();
+    } finally {
+      holder.close();
+      await sink.close(100);
+    }
+  }, 60_000);
+
+  test('decisions dropped while writes fail make the log failing at once, before the writer reports its retries', async () => {
+    const path = join(dir, 'gavel.db');
+    new SqliteStore(path).close();
+    const errors: Error[] = [];
+    // Room for about one batch while writes fail: the next one pushes the oldest out.
+    const one = Buffer.byteLength(JSON.stringify([decisionRecord('first')]));
+    const sink = new WorkerLogSink(path, { days: 30, maxRows: 1_000, maxBytes: 1 << 30 }, (err) => errors.push(err), () => {}, one + 16);
+    const { default: Database } = await import('better-sqlite3');
+    const holder = new Database(path);
+    try {
+      // The writer running first, as under a server: it has written a batch.
+      sink.appendBatch(batch('before'));
+      expect(await until(() => sink.depth === 0)).toBe(true);
+      holder.exec('BEGIN EXCLUSIVE');
+      const started = Date.now();
+      sink.appendBatch(batch('first'));
+      sink.appendBatch(batch('second'));
+      sink.appendBatch(batch('third'));
+      expect(await until(() => sink.dropped > 0, 4_000)).toBe(true);
+      // The writer says a failing write only after 5 s of retries; a drop is said at once.
+      expect(Date.now() - started).toBeLessThan(5_000);
+      expect(sink.failing?.error).toMatch(/decisions dropped so far/);
+      expect(errors.some((e) => e instanceof DecisionsDropped)).toBe(true);
+      expect(errors.some((e) => e.message.includes('locked'))).toBe(false);
+      holder.exec('ROLLBACK');
+      expect(await until(() => sink.depth === 0, 20_000)).toBe(true);
+      expect(await sink.close()).toBe(0);
+      // What was kept is written; what was dropped is not, and was counted.
+      const store = new SqliteStore(path);
+      const kept = store.queryDecisions({ limit: 10 }).map((r) => r.id);
+      store.close();
+      expect(kept).toContain('third');
+      expect(kept).toContain('before');
+      expect(kept.length + sink.dropped).toBe(4);
     } finally {
       holder.close();
       await sink.close(100);
