@@ -109,7 +109,7 @@ describe('configuration', () => {
     })();
     expect(message.split('\n')).toEqual([
       'gavel.json: watch: expected true or false',
-      'gavel.json: trusted_issuers[0]: unknown key `token_type`; keys are issuer, audiences, algorithms, jwks_uri, jwks_file, token_types, subject_type, client_subject_type',
+      'gavel.json: trusted_issuers[0]: unknown key `token_type`; keys are issuer, audiences, algorithms, jwks_uri, jwks_file, token_types, subject_type, client_subject_type, max_lifetime_seconds',
       'gavel.json: forward_auth: unknown key `header`; keys are headers, response_headers',
       'gavel.json: ip_lists.bad: unknown key `fmt`; keys are path, format',
     ]);
@@ -206,6 +206,16 @@ describe('configuration', () => {
     expect(loadConfig({ cwd: dir, flags: { config: 'gavel.json' }, env: {} }).trustedIssuers[0].tokenTypes).toEqual(['at+jwt']);
     write('bad.json', { trusted_issuers: [{ issuer: 'https://i', audiences: ['a'], jwks_file: 'jwks.json', token_types: [] }] });
     expect(() => loadConfig({ cwd: dir, flags: { config: 'bad.json' }, env: {} })).toThrow('bad.json: trusted_issuers[0].token_types: expected a non-empty list of strings');
+  });
+
+  test('a trusted issuer may bound how long its tokens live', () => {
+    write('jwks.json', { keys: [] });
+    write('gavel.json', { trusted_issuers: [{ issuer: 'https://i', audiences: ['a'], jwks_file: 'jwks.json', max_lifetime_seconds: 3600 }] });
+    expect(loadConfig({ cwd: dir, flags: { config: 'gavel.json' }, env: {} }).trustedIssuers[0].maxLifetimeSeconds).toBe(3600);
+    for (const bad of [0, -5, 1.5, '3600']) {
+      write('bad.json', { trusted_issuers: [{ issuer: 'https://i', audiences: ['a'], jwks_file: 'jwks.json', max_lifetime_seconds: bad }] });
+      expect(() => loadConfig({ cwd: dir, flags: { config: 'bad.json' }, env: {} })).toThrow('bad.json: trusted_issuers[0].max_lifetime_seconds: expected a whole number of seconds above 0');
+    }
   });
 
   test('signing algorithms: ES256 access tokens and RS256 ID tokens unless set; an unknown one is named', () => {

@@ -38,6 +38,13 @@ export interface TrustedIssuer {
    * of its own, or its client named like one of Gavel's takes on that client's attributes.
    */
   clientSubjectType?: string;
+  /**
+   * The longest a token of this issuer may still have to live when it is verified (`exp`
+   * minus now, in seconds); default: no bound. A token minted to live for years — a
+   * misconfigured client, a signing key in the wrong hands — would otherwise pass every
+   * check, and be cached, until then. Kong's `maximum_expiration` does the same.
+   */
+  maxLifetimeSeconds?: number;
 }
 
 /** Checks issuer configuration; answers what is wrong, or nothing. */
@@ -51,6 +58,7 @@ export function issuerProblems(issuers: readonly TrustedIssuer[], labels?: reado
     if (seen.has(t.issuer)) problems.push(`${where}: listed twice`);
     seen.add(t.issuer);
     if (t.audiences.length === 0) problems.push(`${where}: needs at least one audience`);
+    if (t.maxLifetimeSeconds !== undefined && !(Number.isSafeInteger(t.maxLifetimeSeconds) && t.maxLifetimeSeconds > 0)) problems.push(`${where}: the longest token lifetime is a whole number of seconds above 0, for example 86400`);
     for (const alg of t.algorithms ?? []) {
       if (!(ALGORITHMS as readonly string[]).includes(alg)) problems.push(`${where}: algorithm \`${alg}\` is not allowed; use one of ${ALGORITHMS.join(', ')}`);
     }

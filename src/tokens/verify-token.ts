@@ -92,6 +92,11 @@ export function createTokenVerifier(issuers: readonly TrustedIssuer[], options: 
         currentDate: new Date(now()),
         requiredClaims: ['exp'],
       });
+      const longest = trusted.issuer.maxLifetimeSeconds;
+      const left = (payload.exp ?? 0) - now() / 1000;
+      if (longest !== undefined && left > longest + tolerance) {
+        return { ok: false, reason: `token lives ${Math.round(left)} s more, longer than this issuer's tokens may (${longest} s)` };
+      }
       const types = trusted.issuer.tokenTypes;
       if (types !== undefined && !types.some((t) => normalType(t) === normalType(protectedHeader.typ ?? ''))) {
         return { ok: false, reason: `token type \`${protectedHeader.typ ?? '(none)'}\` is not accepted; expected ${types.join(' or ')}` };

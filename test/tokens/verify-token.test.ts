@@ -111,6 +111,17 @@ describe('bearer token verification', () => {
     expect(await verify(await sign({ ...good, jti: 'y' }))).toEqual({ ok: false, reason: 'token type `(none)` is not accepted; expected at+jwt' });
   });
 
+  test('an issuer whose tokens may live a day at most: a token with longer to live is refused, whatever signed it', async () => {
+    const verify = createTokenVerifier([{ ...issuer, maxLifetimeSeconds: 86_400 }], { now });
+    expect(await verify(await sign({ ...good, exp: seconds + 86_400 }))).toMatchObject({ ok: true });
+    // The clock skew tolerated on `exp` is tolerated here too.
+    expect(await verify(await sign({ ...good, exp: seconds + 86_420 }))).toMatchObject({ ok: true });
+    expect(await verify(await sign({ ...good, exp: seconds + 10 * 365 * 86_400 }))).toEqual({ ok: false, reason: "token lives 315360000 s more, longer than this issuer's tokens may (86400 s)" });
+    // Without the bound, the same token verifies.
+    expect(await createTokenVerifier([issuer], { now })(await sign({ ...good, exp: seconds + 10 * 365 * 86_400 }))).toMatchObject({ ok: true });
+    expect(issuerProblems([{ ...issuer, maxLifetimeSeconds: 0 }])).toEqual(['trusted issuer 1 (https://issuer.test): the longest token lifetime is a whole number of seconds above 0, for example 86400']);
+  });
+
   test('a trusted issuer\'s claims nested deeper than a request may be are refused, not passed to policies and the log', async () => {
     const verify = createTokenVerifier([issuer], { now });
     let deep: unknown = 1;
