@@ -50,6 +50,31 @@ describe("the decision log's writer thread", () => {
     }
   });
 
+  test('a writer started while another process holds the lock says why it stopped, and is started again', async () => {
+    const path = join(dir, 'gavel.db');
+    new SqliteStore(path).close();
+    const { default: Database } = await import('better-sqlite3');
+    const holder = new Database(path);
+    holder.exec('BEGIN EXCLUSIVE');
+    const errors: string[] = [];
+    const sink = new WorkerLogSink(path, { days: 30, maxRows: 1_000, maxBytes: 1 << 30 }, (err) => errors.push(err.message));
+    try {
+      // SQLite's error reaches this thread cloned: its message had been lost ("[object Object]").
+      expect(await until(() => errors.some((m) => m.includes('stopped')))).toBe(true);
+      expect(errors[0]).toBe(`the decision log writer cannot open ${path}: database is locked (SQLITE_BUSY)`);
+      holder.exec('ROLLBACK');
+      expect(await until(() => { try { sink.appendBatch(batch('after')); return true; } catch { return false; } })).toBe(true);
+      expect(await until(() => sink.depth === 0)).toBe(true);
+      expect(await sink.close()).toBe(0);
+      const store = new SqliteStore(path);
+      expect(store.queryDecisions({ limit: 10 }).map((r) => r.id)).toEqual(['after']);
+      store.close();
+    } finally {
+      holder.close();
+      await sink.close(100);
+    }
+  });
+
   test('writes failing under a lock held elsewhere are said once, not every retry; the first write after is said too', async () => {
     const path = join(dir, 'gavel.db');
     new SqliteStore(path).close();

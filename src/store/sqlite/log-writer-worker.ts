@@ -57,7 +57,21 @@ const port = parentPort!;
 const { path, retention: bounds, maxPendingBytes } = workerData as WriterData;
 // A write that waits for a lock gives up after a second and is tried again a second later
 // (drain): between tries the thread reads its messages, a stop among them.
-const store = new SqliteStore(path, { durability: 'normal', busyTimeoutMs: 1000 });
+const store = opened();
+
+/**
+ * The writer's connection. An error ending this thread reaches the sink cloned, and
+ * better-sqlite3's SqliteError loses its message on the way (only `code` is copied): thrown
+ * as a plain Error, it says why (`database is locked`: a long `gavel apply` at start).
+ */
+function opened(): SqliteStore {
+  try {
+    return new SqliteStore(path, { durability: 'normal', busyTimeoutMs: 1000 });
+  } catch (err: unknown) {
+    const code = typeof err === 'object' && err !== null && 'code' in err && typeof err.code === 'string' ? ` (${err.code})` : '';
+    throw new Error(`the decision log writer cannot open ${path}: ${err instanceof Error ? err.message : String(err)}${code}`);
+  }
+}
 const retention = new LogRetention(store, bounds);
 port.postMessage({ kind: 'ready' } satisfies FromWriter);
 let retentionFailing = false;

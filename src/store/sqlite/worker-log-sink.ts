@@ -14,6 +14,17 @@ async function within(promise: Promise<void>, ms: number): Promise<boolean> {
   return settled;
 }
 
+/**
+ * What a worker's error says once cloned to this thread: an Error subclass the clone does not
+ * know arrives as a plain object, with or without its message (better-sqlite3's keeps only `code`).
+ */
+function clonedMessage(err: unknown): string {
+  if (typeof err !== 'object' || err === null) return String(err);
+  if ('message' in err && typeof err.message === 'string') return err.message;
+  if ('code' in err && typeof err.code === 'string') return `the decision log writer failed: ${err.code}`;
+  return 'the decision log writer failed';
+}
+
 /** A writer that stopped is started again after 1 s, then 2, 4 … at most 30 s while it keeps stopping. */
 const FIRST_RESTART_MS = 1_000;
 const MAX_RESTART_MS = 30_000;
@@ -102,7 +113,7 @@ export class WorkerLogSink implements DecisionSink {
       if (this.inFlight.size === 0) for (const w of this.waiters.splice(0)) w();
     });
     // A worker's uncaught error may arrive as a plain object (cloned across threads): its message, not "[object Object]".
-    worker.on('error', (err: unknown) => this.onError(err instanceof Error ? err : new Error(typeof err === 'object' && err !== null && 'message' in err ? String(err.message) : String(err))));
+    worker.on('error', (err: unknown) => this.onError(err instanceof Error ? err : new Error(clonedMessage(err))));
     worker.on('exit', (code) => {
       if (this.#closing) return;
       // What it was handed and had not acknowledged left with it (the bytes were transferred).
