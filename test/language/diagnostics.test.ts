@@ -90,6 +90,17 @@ describe('diagnostics (golden files)', () => {
     expect(errors('permit when { context.a\u200b == 1 };')[0]).toContain('unexpected character "\\u200B"');
   });
 
+  test('a bidirectional control written raw in a string or a comment is refused where it stands ("Trojan Source"); escaped it is a character like any other', () => {
+    const errors = (text: string) => buildPolicySet([{ file: 'a.gavel', text }]).diagnostics.map(formatDiagnostic);
+    expect(errors('permit when { subject.role == "user\u202e \u2066// admin\u2069" };')).toEqual([
+      'a.gavel:1:36: error: a bidirectional control character (U+202E) changes how the text around it is displayed (help: write it as an escape: \\u{202e})',
+    ]);
+    expect(errors('permit when { subject.role == "user" }; // \u2067 note\npermit when { subject.role == "x" };')).toEqual([
+      'a.gavel:1:44: error: a bidirectional control character (U+2067) changes how the text around it is displayed (help: take it out of the comment: \\u{2067})',
+    ]);
+    expect(errors('permit when { subject.role == "user\\u{202e}" };')).toEqual([]);
+  });
+
   test('a schema saved with a byte order mark is read as one without; its errors keep their places', () => {
     const policy = [{ file: 'a.gavel', text: '@id("a") permit when { subject.level > 1 };' }];
     expect(buildPolicySet(policy, { file: 'schema.json', text: '\uFEFF{"subject": {"level": "number"}}' }).diagnostics).toEqual([]);

@@ -39,6 +39,13 @@ describe('gavel fmt', () => {
     expect(format('a.gavel', 'permit reason "a // b"; // c\n').text).toBe('permit\nreason "a // b"; // c\n');
   });
 
+  test('a character that is invisible or changes the display stays escaped: formatting never hides what a string holds', () => {
+    const text = 'permit when { subject.id == "admin\\u200b" && subject.x == "\\u202Egnp.exe" && subject.z == "\\u00ad\\u00a0\\ufeff" && subject.w == "caf\\u00e9 \\u{1F600}" };\n';
+    expect(format('x.gavel', text).text).toBe(
+      'permit\nwhen {\n  subject.id == "admin\\u{200b}"\n  && subject.x == "\\u{202e}gnp.exe"\n  && subject.z == "\\u{ad}\\u{a0}\\u{feff}"\n  && subject.w == "caf\u00e9 \u{1F600}"\n};\n',
+    );
+  });
+
   test('formatting formatted text changes nothing', () => {
     const once = format('x.gavel', readFileSync(join(dir, 'comments.gavel'), 'utf8')).text;
     expect(format('x.gavel', once).text).toBe(once);

@@ -7,7 +7,7 @@ import type { RawPolicy } from './build.js';
 import { spanOf, tokenEnd } from './build.js';
 import { describeToken, expectedAfter, tableOf } from './expected.js';
 import { newLexer, TRIVIA, unifyLineBreaks, withoutBom, type Token } from './lexer.js';
-import { decodeString } from './strings.js';
+import { BIDI_CONTROL, decodeString } from './strings.js';
 import { toPolicy } from './target.js';
 
 /** Limits that keep a hostile or broken file from costing more than linear time and memory. */
@@ -85,6 +85,7 @@ export function* policiesOf(file: string, source: string, comments?: Comment[], 
     const type = token.type!;
     if (TRIVIA.has(type)) {
       if (type === 'comment' && comments !== undefined) comments.push({ text: token.text.slice(2), span: spanOf(token, token) });
+      if (type === 'comment' && bidiControl(file, token, lexical, 'take it out of the comment')) broken = true;
       continue;
     }
     if (lexicalError(file, token, lexical)) broken = true;
@@ -235,6 +236,7 @@ function lexicalError(file: string, token: Token, diagnostics: Diagnostic[]): bo
       diagnostics.push(diagnostic('syntax', file, spanOf(token, token), 'unterminated string', 'close the string with `"` on the same line'));
       return true;
     case 'string': {
+      if (bidiControl(file, token, diagnostics, 'write it as an escape')) return true;
       // Only a string with a backslash can hold a bad escape: skip decoding the rest.
       if (!token.text.includes('\\')) return false;
       const decoded = decodeString(token.text);
@@ -252,6 +254,20 @@ function lexicalError(file: string, token: Token, diagnostics: Diagnostic[]): bo
     default:
       return false;
   }
+}
+
+/**
+ * A bidirectional control written raw in a string or comment (both are one line long): the
+ * policy would display as other text than it is ("Trojan Source", CVE-2021-42574) — a
+ * reviewer reading `"user" // ‮ }⁦ && admin` sees neither what the parser reads nor where.
+ */
+function bidiControl(file: string, token: Token, diagnostics: Diagnostic[], fix: string): boolean {
+  const found = BIDI_CONTROL.exec(token.text);
+  if (found === null) return false;
+  const code = found[0].codePointAt(0)!.toString(16);
+  const at = { line: token.line, col: token.col + found.index, offset: token.offset + found.index };
+  diagnostics.push(diagnostic('syntax', file, { start: at, end: at }, `a bidirectional control character (U+${code.toUpperCase().padStart(4, '0')}) changes how the text around it is displayed`, `${fix}: \\u{${code}}`));
+  return true;
 }
 
 /** A nearley lexer that replays tokens already produced (and checked) by the moo lexer. */

@@ -37,18 +37,32 @@ export function decodeString(raw: string): { value: string } | { error: string; 
   return { value: out };
 }
 
-/** The inverse of `decodeString`: the shortest literal that decodes to `value`. */
+/**
+ * Characters a literal shows as escapes: controls, format characters (zero-width ones, bidi
+ * overrides, the soft hyphen, the BOM), separators other than the space, lone surrogates,
+ * private-use and unassigned code points. Written raw they are invisible or change how the
+ * text around them is displayed — `"admin\u200b"` would read as `"admin"`, and U+202E
+ * reverses what follows ("Trojan Source", CVE-2021-42574) — so `gavel fmt` must not undo
+ * an author's escape.
+ */
+const SHOWN_ESCAPED = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}\p{Co}\p{Cn}]|(?! )\p{Zs}/u;
+
+/** The inverse of `decodeString`: the shortest literal that decodes to `value` and shows every character it holds. */
 export function encodeString(value: string): string {
   let out = '"';
   for (const ch of value) {
-    const code = ch.codePointAt(0)!;
     if (ch === '"' || ch === '\\') out += '\\' + ch;
     else if (ch === '\n') out += '\\n';
     else if (ch === '\r') out += '\\r';
     else if (ch === '\t') out += '\\t';
-    else if (code < 0x20 || code === 0x7f || (code >= 0x2028 && code <= 0x2029) || (code >= 0xd800 && code <= 0xdfff)) {
-      out += `\\u{${code.toString(16)}}`;
-    } else out += ch;
+    else if (SHOWN_ESCAPED.test(ch)) out += `\\u{${ch.codePointAt(0)!.toString(16)}}`;
+    else out += ch;
   }
   return out + '"';
 }
+
+/**
+ * Bidirectional controls: raw in a string or comment they make a policy display as other
+ * text than it is (rustc refuses the same set by default). Each must be written as an escape.
+ */
+export const BIDI_CONTROL = /[\u202a-\u202e\u2066-\u2069]/;
