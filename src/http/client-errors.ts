@@ -31,7 +31,8 @@ export const clientError = (timeoutMs: number) => (err: ParseError, socket: Sock
     socket.destroy();
     return;
   }
-  const answer = (): void => {
+  // `id`: the caller's X-Request-ID, when its headers were read (a request timed out mid-body).
+  const answer = (id?: string): void => {
     if (!socket.writable) {
       socket.destroy();
       return;
@@ -43,7 +44,8 @@ export const clientError = (timeoutMs: number) => (err: ParseError, socket: Sock
           ? [408, 'Request Timeout', `the request was not received within ${timeoutMs / 1000} s`]
           : [400, 'Bad Request', `the request is not valid HTTP/1.1: ${err.reason ?? err.code ?? 'it could not be parsed'}`];
     const body = JSON.stringify({ error: 'invalid_request', message });
-    socket.end(`HTTP/1.1 ${status} ${phrase}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+    const echoed = id === undefined ? '' : `X-Request-ID: ${id}\r\n`;
+    socket.end(`HTTP/1.1 ${status} ${phrase}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${echoed}Connection: close\r\n\r\n${body}`);
   };
   const current = inProgress(socket);
   if (current !== null && current.req?.complete !== true) {
@@ -51,7 +53,10 @@ export const clientError = (timeoutMs: number) => (err: ParseError, socket: Sock
     // its side mid-body, or took longer than `timeoutMs`. Its answer will not come, so
     // nothing is waited for (the connection would stay open for ever); a timeout is told as
     // such while nothing of that answer was written.
-    if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT' && current.headersSent !== true) answer();
+    if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT' && current.headersSent !== true) {
+      const given = current.req?.headers?.['x-request-id'];
+      answer(echoable(given) ? given : undefined);
+    }
     else socket.destroy();
     return;
   }
@@ -61,7 +66,7 @@ export const clientError = (timeoutMs: number) => (err: ParseError, socket: Sock
   afterEarlierAnswers(socket, answer);
 };
 
-type Answer = { once(event: 'finish' | 'close', listener: () => void): unknown; req?: { complete?: boolean }; headersSent?: boolean };
+type Answer = { once(event: 'finish' | 'close', listener: () => void): unknown; req?: { complete?: boolean; headers?: Record<string, string | string[] | undefined> }; headersSent?: boolean };
 
 /** The answer being written on the socket (Node's), if any. */
 const inProgress = (socket: Socket): Answer | null => (socket as Socket & { _httpMessage?: Answer | null })._httpMessage ?? null;

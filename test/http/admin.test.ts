@@ -220,9 +220,19 @@ describe('admin endpoints', () => {
     { url: '/v1/reload?x=1', method: 'POST' as const, message: 'unknown query parameter "x"' },
     { url: '/v1/decisions/some-id?x=1', method: 'GET' as const, message: 'unknown query parameter "x"' },
     { url: '/v1/decisions/some-id/explain?explain=true', method: 'GET' as const, message: 'unknown query parameter "explain"' },
+    { url: '/v1/whatif?limit=5', method: 'POST' as const, message: 'unknown query parameter "limit"' },
+    { url: '/v1/affects?all=true', method: 'POST' as const, message: 'unknown query parameter "all"' },
   ])('a bad query parameter ($url) is a 400 that says what is allowed, and changes nothing', async ({ url, method, message }) => {
     const { app, store } = setup(KEY);
-    const payload = url.startsWith('/v1/apply') ? { entities: [{ type: 'doc', id: '1' }] } : url.startsWith('/v1/decide/batch') ? { requests: [request] } : request;
+    const payload = url.startsWith('/v1/apply')
+      ? { entities: [{ type: 'doc', id: '1' }] }
+      : url.startsWith('/v1/decide/batch')
+        ? { requests: [request] }
+        : url.startsWith('/v1/whatif')
+          ? { candidate: { files: { 'a.gavel': 'permit;' } } }
+          : url.startsWith('/v1/affects')
+            ? { where: ['subject.role == "admin"'] }
+            : request;
     const r = await app.inject({ method, url, headers: { authorization: `Bearer ${KEY}` }, ...(method === 'POST' ? { payload } : {}) });
     expect(r.statusCode).toBe(400);
     expect(r.json()).toEqual({ error: 'invalid_request', message });

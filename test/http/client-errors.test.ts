@@ -88,7 +88,7 @@ describe('errors before routing', () => {
     }
   });
 
-  test('a request not received in time (a body trickled a byte at a time) is a 408, and its connection closes', async () => {
+  test('a request not received in time (a body trickled a byte at a time) is a 408 echoing its X-Request-ID, and its connection closes', async () => {
     const live = new LivePolicySet(buildPolicySet([{ file: 'app.gavel', text: 'permit;\n' }]).set!);
     const slow = buildApp({ policies: live, requestTimeout: { ms: 1_000, checkMs: 200 } });
     await slow.listen({ host: '127.0.0.1', port: 0 });
@@ -97,11 +97,13 @@ describe('errors before routing', () => {
       let text = '';
       socket.on('data', (d: Buffer) => (text += d.toString()));
       const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
-      socket.write('POST /v1/decide HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{');
+      socket.write('POST /v1/decide HTTP/1.1\r\nHost: x\r\nX-Request-ID: slow-1\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{');
       const trickle = setInterval(() => socket.write(' '), 100);
       await closed;
       clearInterval(trickle);
       expect(text).toMatch(/^HTTP\/1\.1 408 /);
+      // Its headers were read: the caller's id comes back, as on every other answer (AuthZEN 1.0).
+      expect(text).toMatch(/\r\nX-Request-ID: slow-1\r\n/);
       expect(JSON.parse(text.slice(text.indexOf('\r\n\r\n') + 4))).toEqual({ error: 'invalid_request', message: 'the request was not received within 1 s' });
     } finally {
       await slow.close();

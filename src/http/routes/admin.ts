@@ -76,7 +76,7 @@ const idParams = { type: 'object', required: ['id'], properties: { id: { type: '
 
 const applyQuery = { type: 'object', additionalProperties: false, properties: { dry_run: { type: 'string', enum: ['true', 'false'] } } } as const;
 /** A route that takes no query parameters refuses them, as the others refuse a misspelt one. */
-const noQuery = { type: 'object', additionalProperties: false, properties: {} } as const;
+export const noQuery = { type: 'object', additionalProperties: false, properties: {} } as const;
 
 /** A request id several decisions were logged under: each of them, to be asked for by its own id. */
 function ambiguousAnswer(id: string, records: readonly DecisionRecord[]) {
@@ -141,7 +141,7 @@ export function adminRoutes(app: FastifyInstance, options: AdminOptions, live: L
       return explainLogged(record, (r) => revisions.get(r), live.current) ?? reply.status(409).send({ error: 'request_not_kept', message: `decision \`${id}\`: ${REQUEST_NOT_KEPT}` });
     });
 
-    admin.post('/v1/whatif', { schema: { body: whatIfBody } }, async (request, reply) => {
+    admin.post('/v1/whatif', { schema: { body: whatIfBody, querystring: noQuery } }, async (request, reply) => {
       if (options.store === null) return reply.status(404).send({ error: 'not_found', message: 'this server keeps no decision log' });
       const body = request.body as { candidate: { files: Record<string, string> }; since?: string; until?: string; limit?: number };
       const window = timeWindow(body);

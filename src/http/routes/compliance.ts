@@ -5,6 +5,7 @@ import { filterInventory } from '../../engine/inventory.js';
 import { inventoryOf } from '../../engine/inventory-cache.js';
 import type { Effect } from '../../language/ast.js';
 import { requireAdminKey, type AdminGate } from '../admin-auth.js';
+import { noQuery } from './admin.js';
 
 /** Limits on an affects body: facts are short expressions, and a question has a few. */
 
@@ -58,7 +59,7 @@ export function complianceRoutes(app: FastifyInstance, policies: LivePolicySet, 
       return { revision: set.revision, policies: filterInventory(inventoryOf(set), q) };
     });
 
-    admin.post('/v1/affects', { schema: { body: affectsBody } }, async (request, reply) => {
+    admin.post('/v1/affects', { schema: { body: affectsBody, querystring: noQuery } }, async (request, reply) => {
       const b = request.body as AffectsBody;
       const set = policies.current;
       const answer = answerAffects(set, { where: b.where, tags: list(b.tag), owners: list(b.owner), effect: b.effect, all: b.all });
