@@ -43,7 +43,7 @@ function detail(r: AffectsRow): Html {
       return r.condition === null ? html`only if evaluating it errors (fail closed)` : html`when <code class="residual">${r.condition}</code>${errs}`;
     }
     case 'does-not-apply':
-      return r.because === null ? html`` : html`fails: <code>${r.because}</code>`;
+      return r.because === null ? html`` : html`${r.because_part === 'unless' ? 'unless held' : 'fails'}: <code>${r.because}</code>`;
   }
 }
 

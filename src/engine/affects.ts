@@ -3,7 +3,7 @@ import type { CompiledPolicy } from '../language/compile/compile-policy.js';
 import { valueEquals, type Value } from '../language/eval/value.js';
 import { printExpr, printLiteral } from '../language/format/print-expr.js';
 import { and } from '../language/partial/residual.js';
-import { partialPolicy, type Knowledge, type Partial } from '../language/partial/partial.js';
+import { partialPolicy, type FailedPart, type Knowledge, type Partial } from '../language/partial/partial.js';
 import { pathKey } from '../language/partial/knowledge.js';
 import type { PolicySet } from './policy-set.js';
 
@@ -32,8 +32,10 @@ export interface AffectsRow {
   location: string;
   /** `may-apply`: the residual condition, in the policy language; `null` when only an error makes a forbid apply. */
   condition: string | null;
-  /** `does-not-apply`: the target constraint or condition the facts make fail. */
+  /** `does-not-apply`: the target constraint or condition the facts make fail — for an `unless`, the condition that holds. */
   because: string | null;
+  /** Where `because` is: in the target, a `when` (it fails) or an `unless` (it holds); `null` with `because`. */
+  because_part: 'target' | 'when' | 'unless' | null;
   /**
    * An attribute the policy reads may be missing or of another type on some of the
    * requests: a forbid then applies (fail closed), a permit does not.
@@ -78,7 +80,7 @@ function selected(p: CompiledPolicy, f: AffectsFilters): boolean {
 }
 
 export function classify(p: CompiledPolicy, k: Knowledge): AffectsRow {
-  const row = (status: Status, condition: string | null, because: string | null, mayError: boolean): AffectsRow => ({
+  const row = (status: Status, condition: string | null, because: Pick<FailedPart, 'part' | 'text'> | null, mayError: boolean): AffectsRow => ({
     id: p.id,
     effect: p.effect,
     status,
@@ -86,17 +88,18 @@ export function classify(p: CompiledPolicy, k: Knowledge): AffectsRow {
     owner: annotation(p, 'owner')[0] ?? null,
     location: `${p.file}:${p.span.start.line}:${p.span.start.col}`,
     condition,
-    because,
+    because: because?.text ?? null,
+    because_part: because?.part ?? null,
     may_error: mayError,
     reason: p.effect === 'forbid' ? p.reason : null,
   });
   // The index keys decide most targets without the syntax tree, which is parsed again on demand.
   const ruledOut = ruledOutByKeys(p, k);
-  if (ruledOut !== null) return row('does-not-apply', null, ruledOut, false);
+  if (ruledOut !== null) return row('does-not-apply', null, { part: 'target', text: ruledOut }, false);
   const { target, conditions, failed } = partialPolicy(p.ast, k);
-  if (isFalse(target)) return row('does-not-apply', null, failed?.text ?? null, false);
+  if (isFalse(target)) return row('does-not-apply', null, failed, false);
   const mayError = conditions.mayError;
-  if (isFalse(conditions) && (p.effect === 'permit' || !mayError)) return row('does-not-apply', null, failed?.text ?? null, mayError);
+  if (isFalse(conditions) && (p.effect === 'permit' || !mayError)) return row('does-not-apply', null, failed, mayError);
   if (isTrue(target) && isTrue(conditions)) return row('applies', null, null, mayError);
   // What is left: the target's residual and the conditions'. A forbid whose conditions are
   // false save for errors applies only through an error: there is no condition to print.

@@ -16,7 +16,7 @@ function detail(r: AffectsRow): string {
     case 'may-apply':
       return r.condition !== null ? `when ${r.condition}` : 'only if evaluating it errors (fail closed)';
     case 'does-not-apply':
-      return r.because !== null ? `fails: ${r.because}` : '';
+      return r.because === null ? '' : r.because_part === 'unless' ? `unless held: ${r.because}` : `fails: ${r.because}`;
   }
 }
 
@@ -29,7 +29,7 @@ export function renderAffectsTable(rows: readonly AffectsRow[]): string[] {
   return [line(head), ...cells.map(line)];
 }
 
-const CSV_COLUMNS = ['status', 'effect', 'id', 'tags', 'owner', 'location', 'condition', 'because', 'may_error', 'reason'] as const;
+const CSV_COLUMNS = ['status', 'effect', 'id', 'tags', 'owner', 'location', 'condition', 'because', 'because_part', 'may_error', 'reason'] as const;
 
 
 /** The rows as CSV (RFC 4180, lines ending in CRLF, as `gavel policies --csv`). */

@@ -33,7 +33,7 @@ describe('gavel affects', () => {
       ['patients.outside-us', 'may-apply'],
       ['patients.retention', 'does-not-apply'],
     ]);
-    expect(rows[3]).toMatchObject({ because: 'action in ["DELETE", "delete"]', reason: 'patient records are retained and cannot be deleted' });
+    expect(rows[3]).toMatchObject({ because: 'action in ["DELETE", "delete"]', because_part: 'target', reason: 'patient records are retained and cannot be deleted' });
   });
 
   test('--csv quotes fields as RFC 4180 does, lines ending in CRLF; --effect and --owner filter', async () => {
@@ -41,8 +41,8 @@ describe('gavel affects', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toBe(
       [
-        'status,effect,id,tags,owner,location,condition,because,may_error,reason',
-        'may-apply,forbid,patients.outside-us,hipaa phi data-residency,privacy-office,patients.gavel:23:1,"!(subject.roles contains ""transfer-agreement"")",,true,patient records stay in the US without a transfer agreement',
+        'status,effect,id,tags,owner,location,condition,because,because_part,may_error,reason',
+        'may-apply,forbid,patients.outside-us,hipaa phi data-residency,privacy-office,patients.gavel:23:1,"!(subject.roles contains ""transfer-agreement"")",,,true,patient records stay in the US without a transfer agreement',
         '',
       ].join('\r\n'),
     );

@@ -365,7 +365,7 @@ describe('the console', () => {
     const { cookie } = await signIn(app);
     const r = await app.inject({ method: 'GET', url: '/console/affects.csv?path=action&op=%3D%3D&value=delete', headers: { cookie } });
     expect(r.headers['content-type']).toBe('text/csv; charset=utf-8');
-    expect(r.body.split('\r\n')[1]).toBe('applies,forbid,f,,,a.gavel:2:1,,,false,"no ""<b>deletes</b>"""');
+    expect(r.body.split('\r\n')[1]).toBe('applies,forbid,f,,,a.gavel:2:1,,,,false,"no ""<b>deletes</b>"""');
   });
 
   test('a CSV cell a spreadsheet would run as a formula is written as text', async () => {
@@ -373,7 +373,7 @@ describe('the console', () => {
     const app = buildApp({ policies: new LivePolicySet(set), console: { key: KEY, store: null } });
     const { cookie } = await signIn(app);
     const r = await app.inject({ method: 'GET', url: '/console/affects.csv?path=action&op=%3D%3D&value=delete', headers: { cookie } });
-    expect(r.body.split('\r\n')[1]).toBe("applies,forbid,f,,,f.gavel:1:1,,,false,'=HYPERLINK(1)");
+    expect(r.body.split('\r\n')[1]).toBe("applies,forbid,f,,,f.gavel:1:1,,,,false,'=HYPERLINK(1)");
   });
 
   test('without an admin key the console says how to enable it, and shows nothing', async () => {

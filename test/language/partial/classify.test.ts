@@ -2,6 +2,7 @@ import { describe, expect, test } from 'vitest';
 import { affects, type AffectsRow } from '../../../src/engine/affects.js';
 import { buildPolicySet } from '../../../src/engine/policy-set.js';
 import { formatDiagnostic } from '../../../src/language/diagnostic.js';
+import { renderAffectsTable } from '../../../src/formats/render-affects.js';
 import { parseFacts } from '../../../src/language/partial/partial.js';
 
 function classify(policy: string, facts: string[]): Pick<AffectsRow, 'status' | 'condition' | 'because' | 'may_error'> {
@@ -123,6 +124,21 @@ describe('facts', () => {
     const r = parseFacts(texts.map((text, i) => ({ file: `--where#${i + 1}`, text })));
     return 'diagnostics' in r ? r.diagnostics.map(formatDiagnostic) : [];
   };
+
+  test('an `unless` the facts make hold is told as holding, not as failing; a `when` that fails, as failing', () => {
+    const rows = (policy: string, fact: string) => {
+      const { set } = buildPolicySet([{ file: 'p.gavel', text: policy }]);
+      const parsed = parseFacts([{ file: '--where#1', text: fact }]);
+      if ('diagnostics' in parsed) throw new Error('bad fact');
+      return affects(set!, parsed.knowledge, { all: true });
+    };
+    const unless = rows('@id("mfa") forbid (action, resource) unless { context.mfa == true } reason "mfa";', 'context.mfa == true');
+    expect(unless[0]).toMatchObject({ status: 'does-not-apply', because: 'context.mfa == true', because_part: 'unless' });
+    expect(renderAffectsTable(unless)[1]).toMatch(/  unless held: context\.mfa == true$/);
+    const when = rows('@id("mfa") forbid (action, resource) when { context.mfa == false } reason "mfa";', 'context.mfa == true');
+    expect(when[0]).toMatchObject({ status: 'does-not-apply', because: 'context.mfa == false', because_part: 'when' });
+    expect(renderAffectsTable(when)[1]).toMatch(/  fails: context\.mfa == false$/);
+  });
 
   test('bad facts are located diagnostics, every one of them', () => {
     expect(errors(['resource.type = "x"', 'subjet.country == "US"', 'a.b == 1 || true', 'subject.country == "US" || subject.country == "DE"'])).toEqual([
