@@ -66,10 +66,8 @@ export class KeyRing {
     const now = new Date().toISOString();
     for (const a of new Set(stored.filter((k) => !inUse.has(k.alg) && !k.retiredAt).map((k) => k.alg))) store.retireSigningKeys(a, now);
     // A first key of each algorithm in use on first start, and when the configured ones changed (a retired key never signs again).
-    for (const a of ring.inUse) {
-      if (stored.some((k) => k.alg === a && !k.retiredAt)) continue;
-      await ring.generate(store, secret, a);
-    }
+    const missing = ring.inUse.filter((a) => !stored.some((k) => k.alg === a && !k.retiredAt));
+    if (missing.length > 0) await ring.generate(store, secret, missing);
     stored = store.signingKeys();
     ring.keys = await Promise.all(stored.map((k) => load(secret, k)));
     return ring;
@@ -86,13 +84,9 @@ export class KeyRing {
 
   /** A new key for each algorithm in use, which signs from now on; the previous ones stay published for the overlap. */
   async rotate(store: Store, secret: string): Promise<string[]> {
-    const kids: string[] = [];
-    for (const alg of this.inUse) {
-      const k = await this.generate(store, secret, alg);
-      this.keys.push(k);
-      kids.push(k.kid);
-    }
-    return kids;
+    const made = await this.generate(store, secret, this.inUse);
+    this.keys.push(...made);
+    return made.map((k) => k.kid);
   }
 
   /** Takes up keys another process (`gavel keys rotate`) added to the store; answers whether any were new. */
@@ -115,14 +109,28 @@ export class KeyRing {
     return this.inUse.map((alg) => `${this.current(alg).kid} (${alg})`).join(', ');
   }
 
-  private async generate(store: Store, secret: string, alg: SigningAlgorithm): Promise<LoadedKey> {
-    const pair = await generateKeyPair(alg, { extractable: true, ...(alg === 'EdDSA' ? { crv: 'Ed25519' } : alg === 'RS256' ? { modulusLength: 2048 } : {}) });
-    const publicJwk = await exportJWK(pair.publicKey);
-    const kid = createHash('sha256').update(JSON.stringify(publicJwk)).update(randomUUID()).digest('base64url').slice(0, 16);
-    const privateJwk = await exportJWK(pair.privateKey);
+  /**
+   * A new key for each of `algs`, stored together once all are made: a server reading the
+   * store between two of them (an RSA key takes a while) would sign ID tokens with the old RSA
+   * key and access tokens with the new one, and say so.
+   */
+  private async generate(store: Store, secret: string, algs: readonly SigningAlgorithm[]): Promise<LoadedKey[]> {
+    const made: { stored: StoredSigningKey; loaded: LoadedKey }[] = [];
+    for (const alg of algs) {
+      const pair = await generateKeyPair(alg, { extractable: true, ...(alg === 'EdDSA' ? { crv: 'Ed25519' } : alg === 'RS256' ? { modulusLength: 2048 } : {}) });
+      const publicJwk = await exportJWK(pair.publicKey);
+      const kid = createHash('sha256').update(JSON.stringify(publicJwk)).update(randomUUID()).digest('base64url').slice(0, 16);
+      const privateJwk = await exportJWK(pair.privateKey);
+      const published = { ...publicJwk, kid, alg, use: 'sig' };
+      made.push({
+        stored: { kid, alg, publicJwk: JSON.stringify(published), sealed: seal(secret, JSON.stringify(privateJwk)), createdAt: '' },
+        loaded: { kid, alg, privateKey: createPrivateKey({ key: privateJwk as JsonWebKey, format: 'jwk' }), publicJwk: published, createdAt: 0, retiredAt: null },
+      });
+    }
+    // One time for all: they are one rotation, newer than every key before it.
     const createdAt = new Date().toISOString();
-    store.addSigningKey({ kid, alg, publicJwk: JSON.stringify({ ...publicJwk, kid, alg, use: 'sig' }), sealed: seal(secret, JSON.stringify(privateJwk)), createdAt });
-    return { kid, alg, privateKey: createPrivateKey({ key: privateJwk as JsonWebKey, format: 'jwk' }), publicJwk: { ...publicJwk, kid, alg, use: 'sig' }, createdAt: Date.parse(createdAt), retiredAt: null };
+    store.addSigningKeys(made.map((m) => ({ ...m.stored, createdAt })));
+    return made.map((m) => ({ ...m.loaded, createdAt: Date.parse(createdAt) }));
   }
 
   /** The newest key of `alg`; `open` made one for every algorithm in use. */

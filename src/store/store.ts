@@ -236,7 +236,8 @@ export interface Store {
   /** Makes each given section exactly what it says (absent sections unchanged), in one transaction. */
   applyRegistry(sections: Partial<Registry>, dryRun: boolean): DirectoryChanges;
   signingKeys(): StoredSigningKey[];
-  addSigningKey(key: StoredSigningKey): void;
+  /** Adds keys in one transaction: a rotation's keys, one per algorithm, are seen by other processes together or not at all. */
+  addSigningKeys(keys: readonly StoredSigningKey[]): void;
   /** Marks the keys of `alg` not yet retired as retired at `at`. */
   retireSigningKeys(alg: string, at: string): void;
   /** Revoked access token ids, with when they expire (seconds); expired ones are dropped. */

@@ -166,7 +166,7 @@ describe('the SQLite store', () => {
     expect(moved()).toBe(false);
     other.applyDocument(undefined, { roles: [{ name: 'viewer', scopes: ['invoice:read'] }] }, false);
     expect(moved()).toBe(true);
-    other.addSigningKey({ kid: 'k2', alg: 'ES256', publicJwk: '{}', sealed: 'x', createdAt: '2026-11-22T12:00:00.000Z' });
+    other.addSigningKeys([{ kid: 'k2', alg: 'ES256', publicJwk: '{}', sealed: 'x', createdAt: '2026-11-22T12:00:00.000Z' }]);
     expect(moved()).toBe(true);
     other.close();
     server.close();

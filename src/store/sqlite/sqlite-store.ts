@@ -540,15 +540,18 @@ export class SqliteStore implements Store {
   }
 
   signingKeys(): StoredSigningKey[] {
-    return this.db.prepare('SELECT kid, alg, public_jwk AS publicJwk, sealed, created_at AS createdAt, retired_at AS retiredAt FROM signing_keys ORDER BY created_at').all() as StoredSigningKey[];
+    return this.db.prepare('SELECT kid, alg, public_jwk AS publicJwk, sealed, created_at AS createdAt, retired_at AS retiredAt FROM signing_keys ORDER BY created_at, rowid').all() as StoredSigningKey[];
   }
 
   retireSigningKeys(alg: string, at: string): void {
     this.db.prepare('UPDATE signing_keys SET retired_at = ? WHERE alg = ? AND retired_at IS NULL').run(at, alg);
   }
 
-  addSigningKey(k: StoredSigningKey): void {
-    this.db.prepare('INSERT INTO signing_keys (kid, alg, public_jwk, sealed, created_at) VALUES (?, ?, ?, ?, ?)').run(k.kid, k.alg, k.publicJwk, k.sealed, k.createdAt);
+  addSigningKeys(keys: readonly StoredSigningKey[]): void {
+    const insert = this.db.prepare('INSERT INTO signing_keys (kid, alg, public_jwk, sealed, created_at) VALUES (?, ?, ?, ?, ?)');
+    this.db.transaction(() => {
+      for (const k of keys) insert.run(k.kid, k.alg, k.publicJwk, k.sealed, k.createdAt);
+    })();
   }
 
   revokedTokens(nowSeconds: number): Map<string, number> {
