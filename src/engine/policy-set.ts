@@ -45,8 +45,18 @@ export interface BuildResult {
  * is built only when all files are valid. Each policy is checked and compiled as soon as it
  * is parsed, so only one policy's syntax tree is alive at a time.
  */
-export function buildPolicySet(sources: readonly PolicySource[], schemaSource: PolicySource | null = null): BuildResult {
-  const steps = building(sources, schemaSource);
+/**
+ * How a set is checked. `stored`: it was served once, from the store's revisions — the rules
+ * about how tags and owners are written (which later versions made stricter) are not applied
+ * again, so a decision is still explained by the revision that made it. Its meaning is
+ * checked as ever.
+ */
+export interface BuildOptions {
+  stored?: boolean;
+}
+
+export function buildPolicySet(sources: readonly PolicySource[], schemaSource: PolicySource | null = null, options: BuildOptions = {}): BuildResult {
+  const steps = building(sources, schemaSource, options);
   for (;;) {
     const step = steps.next();
     if (step.done === true) return step.value;
@@ -59,8 +69,8 @@ export function buildPolicySet(sources: readonly PolicySource[], schemaSource: P
  * answering requests meanwhile instead of stalling them all for the whole build. One
  * policy is the smallest unit of work, and the parser bounds one policy's size.
  */
-export async function buildPolicySetInSlices(sources: readonly PolicySource[], schemaSource: PolicySource | null = null, sliceMs = 4): Promise<BuildResult> {
-  const steps = building(sources, schemaSource);
+export async function buildPolicySetInSlices(sources: readonly PolicySource[], schemaSource: PolicySource | null = null, sliceMs = 4, options: BuildOptions = {}): Promise<BuildResult> {
+  const steps = building(sources, schemaSource, options);
   let until = performance.now() + sliceMs;
   for (;;) {
     const step = steps.next();
@@ -74,7 +84,7 @@ export async function buildPolicySetInSlices(sources: readonly PolicySource[], s
 }
 
 /** The build, yielding before each policy (a point where it may be put off). */
-function* building(sources: readonly PolicySource[], schemaSource: PolicySource | null): Generator<void, BuildResult, void> {
+function* building(sources: readonly PolicySource[], schemaSource: PolicySource | null, options: BuildOptions): Generator<void, BuildResult, void> {
   const diagnostics: Diagnostic[] = [];
   let schema: Schema | null = null;
   if (schemaSource !== null) {
@@ -88,7 +98,7 @@ function* building(sources: readonly PolicySource[], schemaSource: PolicySource 
   const strings: Strings = new Map();
   for (const { file, text } of ordered) {
     const checked: Diagnostic[] = [];
-    const checker = new Checker(file, schema, checked);
+    const checker = new Checker(file, schema, checked, { labels: options.stored !== true });
     const source = new SourceText(file, text);
     let ordinal = 0;
     const parsing = policiesOf(file, text, undefined, strings);

@@ -5,7 +5,7 @@
  */
 import type { PolicyRevision, Store } from '../store/store.js';
 import { SCHEMA_FILE, type PolicyFolder } from './folder.js';
-import { buildPolicySet, buildPolicySetInSlices, type BuildResult, type PolicySet, type PolicySource } from './policy-set.js';
+import { buildPolicySet, buildPolicySetInSlices, type BuildOptions, type BuildResult, type PolicySet, type PolicySource } from './policy-set.js';
 
 /** What the store keeps of a folder that built `revision`: its policy files and schema, not its tests. */
 export function revisionFiles(folder: Pick<PolicyFolder, 'sources' | 'schema'>): Record<string, string> {
@@ -15,14 +15,17 @@ export function revisionFiles(folder: Pick<PolicyFolder, 'sources' | 'schema'>):
   return files;
 }
 
-/** Builds a set from files as stored or sent (`*.gavel` and `schema.json` at the top; others ignored). */
-export function buildFromFiles(files: Readonly<Record<string, string>>): BuildResult {
-  return buildPolicySet(...sourcesOf(files));
+/**
+ * Builds a set from files as sent (`*.gavel` and `schema.json` at the top; others ignored);
+ * `stored` for a revision the store kept, which was served once (BuildOptions).
+ */
+export function buildFromFiles(files: Readonly<Record<string, string>>, options: BuildOptions = {}): BuildResult {
+  return buildPolicySet(...sourcesOf(files), options);
 }
 
 /** As `buildFromFiles`, in slices between requests (`buildPolicySetInSlices`): for a server. */
-export function buildFromFilesInSlices(files: Readonly<Record<string, string>>): Promise<BuildResult> {
-  return buildPolicySetInSlices(...sourcesOf(files));
+export function buildFromFilesInSlices(files: Readonly<Record<string, string>>, options: BuildOptions = {}): Promise<BuildResult> {
+  return buildPolicySetInSlices(...sourcesOf(files), undefined, options);
 }
 
 function sourcesOf(files: Readonly<Record<string, string>>): [PolicySource[], PolicySource | null] {
@@ -32,6 +35,8 @@ function sourcesOf(files: Readonly<Record<string, string>>): [PolicySource[], Po
   const schema = files[SCHEMA_FILE];
   return [sources, schema === undefined ? null : { file: SCHEMA_FILE, text: schema }];
 }
+
+const STORED: BuildOptions = { stored: true };
 
 export type RevisionLookup = { kind: 'found'; set: PolicySet; savedAt: string } | { kind: 'unknown' } | { kind: 'invalid'; message: string };
 
@@ -55,7 +60,7 @@ export class RevisionSets {
     if (hit !== null) return hit;
     const stored: PolicyRevision | null = this.store.policyRevision(id);
     if (stored === null) return { kind: 'unknown' };
-    return this.#built(id, stored, buildFromFiles(stored.files));
+    return this.#built(id, stored, buildFromFiles(stored.files, STORED));
   }
 
   /**
@@ -70,7 +75,7 @@ export class RevisionSets {
     if (loading === undefined) {
       const stored: PolicyRevision | null = this.store.policyRevision(id);
       if (stored === null) return Promise.resolve({ kind: 'unknown' });
-      loading = buildFromFilesInSlices(stored.files)
+      loading = buildFromFilesInSlices(stored.files, STORED)
         .then((result) => this.#built(id, stored, result))
         .finally(() => this.#loading.delete(id));
       this.#loading.set(id, loading);
@@ -115,7 +120,7 @@ export function readsByRevision(store: Pick<Store, 'policyRevision'>, atHand: re
   return (revision) => {
     if (!known.has(revision)) {
       const stored = store.policyRevision(revision);
-      const set = stored === null ? null : (buildFromFiles(stored.files).set ?? null);
+      const set = stored === null ? null : (buildFromFiles(stored.files, STORED).set ?? null);
       known.set(revision, set === null ? null : readsOf(set));
     }
     return known.get(revision)!;

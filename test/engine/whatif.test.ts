@@ -261,6 +261,25 @@ describe('stored revisions, built again', () => {
       store.close();
     }
   });
+
+  test('a revision served before tags and owners were held to their rules rebuilds: its decisions are still explained by it', async () => {
+    const store = new SqliteStore(join(dir, 'g.db'));
+    try {
+      // What `gavel import openapi` wrote before: a tag with a space; and an empty owner.
+      const files = { 'pets.gavel': '@id("pets.list") @tags("openapi", "Pet Store") @owner("") permit (action == "GET");' };
+      expect(buildFromFiles(files).set).toBeNull();
+      const id = 'a23ed6ec1e0e5fc0';
+      store.savePolicyRevision({ id, savedAt: '2026-11-01T00:00:00.000Z', files });
+      const found = await new RevisionSets(store).load(id);
+      expect(found).toMatchObject({ kind: 'found' });
+      expect(found.kind === 'found' && found.set.policies.map((p) => p.id)).toEqual(['pets.list']);
+      // What the store keeps is still checked for meaning: a broken condition does not build.
+      store.savePolicyRevision({ id: 'typed', savedAt: '2026-11-02T00:00:00.000Z', files: { 'a.gavel': 'permit when { 1 };' } });
+      expect(await new RevisionSets(store).load('typed')).toMatchObject({ kind: 'invalid' });
+    } finally {
+      store.close();
+    }
+  });
 });
 
 describe('explaining a logged decision', () => {

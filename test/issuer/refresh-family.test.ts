@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import type { RefreshToken } from '../../src/store/store.js';
@@ -37,6 +40,27 @@ describe('refresh token families in the store', () => {
     expect(store.rotateRefreshToken('r3', 'r5', 'sealed-r5', 103, 10, ok).kind).toBe('unknown');
     expect(store.revokedTokens(0).has('jti-1')).toBe(true);
     store.close();
+  });
+
+  test('a rotation recorded before its successor was (migration 18) gives no grace: whether the successor was used cannot be told', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gavel-refresh-'));
+    try {
+      const path = join(dir, 'g.db');
+      const store = new SqliteStore(path);
+      store.saveRefreshToken(token('r1'));
+      expect(store.rotateRefreshToken('r1', 'r2', 'sealed-r2', 100, 10, () => null).kind).toBe('rotated');
+      // As an older Gavel recorded it: the successor sealed, its hash not kept.
+      const { default: Database } = await import('better-sqlite3');
+      const older = new Database(path);
+      older.prepare("UPDATE refresh_tokens SET successor_hash = NULL WHERE hash = 'r1'").run();
+      older.close();
+      expect(store.rotateRefreshToken('r2', 'r3', 'sealed-r3', 101, 10, () => null).kind).toBe('rotated');
+      // Within the window, the replay of r1 is reuse: its successor r2 was used, which this row cannot tell.
+      expect(store.rotateRefreshToken('r1', 'r4', 'sealed-r4', 102, 10, () => null)).toEqual({ kind: 'reused', family: 'f1' });
+      store.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test('with no grace window (0), a replay in the same second as the rotation is reuse, not a lost response', () => {

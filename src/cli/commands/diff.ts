@@ -74,7 +74,7 @@ async function side(io: CliIo, name: string, store: SqliteStore | null): Promise
   if (ids.length === 0) throw new UsageError(`\`${name}\` is neither a folder nor a stored policy revision`);
   if (ids.length > 1) throw new UsageError(`\`${name}\` is a prefix of ${ids.length} stored revisions (${ids.slice(0, 5).join(', ')}${ids.length > 5 ? ', …' : ''}); give more of it`);
   const stored = store.policyRevision(ids[0]!)!;
-  const { set, diagnostics } = buildFromFiles(stored.files);
+  const { set, diagnostics } = buildFromFiles(stored.files, { stored: true });
   if (set === null) throw new UsageError(`stored revision ${stored.id} no longer builds: ${diagnostics[0]?.message ?? 'unknown error'}`);
   return { set, label: `revision:${stored.id}` };
 }

@@ -30,6 +30,8 @@ export class Checker {
     private readonly file: string,
     private readonly schema: Schema | null,
     private readonly diagnostics: Diagnostic[],
+    /** `labels: false` leaves out the rules on how tags and owners are written (a stored revision's). */
+    private readonly options: { labels: boolean } = { labels: true },
   ) {}
 
   checkPolicy(policy: Policy): void {
@@ -56,13 +58,13 @@ export class Checker {
       if (a.name === 'token_ttl' && a.values.length === 1 && !/^[1-9][0-9]{1,4}$/.test(a.values[0])) {
         this.report('invalid-annotation', a.span, `\`@token_ttl\` is a whole number of seconds, from 10 to 99999`);
       }
-      if (a.name === 'tags') {
+      if (a.name === 'tags' && this.options.labels) {
         for (const tag of a.values) {
           const problem = tagProblem(tag);
           if (problem !== null) this.report('invalid-annotation', a.span, problem);
         }
       }
-      if (a.name === 'owner' && a.values.length === 1 && a.values[0].trim() === '') this.report('invalid-annotation', a.span, '`@owner` names a team: it is not empty');
+      if (a.name === 'owner' && this.options.labels && a.values.length === 1 && a.values[0].trim() === '') this.report('invalid-annotation', a.span, '`@owner` names a team: it is not empty');
       if (a.name === 'id' && a.values.length === 1 && !/^[A-Za-z0-9_.:\/-]{1,200}$/.test(a.values[0])) {
         const id = a.values[0];
         this.report('invalid-annotation', a.span, id.length === 0 || id.length > 200 ? `a policy id is 1 to 200 characters; this one has ${id.length}` : `policy id \`${id}\` may use only letters, digits and \`_ . : / -\``);

@@ -792,7 +792,10 @@ export class SqliteStore implements Store {
       const fresh = row.rotated_at === null;
       // Within the grace window a replay is a lost response — unless the successor it would
       // answer has been used: then the client had it, and this is another party (RFC 9700 §4.14.2).
-      const successorUsed = () => row.successor_hash !== null && this.db.prepare('SELECT rotated_at IS NOT NULL FROM refresh_tokens WHERE hash = ?').pluck().get(row.successor_hash) === 1;
+      // A rotation recorded before migration 18 did not keep its successor's hash: whether that
+      // was used cannot be told, so it is taken as used — a lost answer is refused rather than
+      // a stolen token's replay answered.
+      const successorUsed = () => row.successor_hash === null || this.db.prepare('SELECT rotated_at IS NOT NULL FROM refresh_tokens WHERE hash = ?').pluck().get(row.successor_hash) === 1;
       // A grace of 0 is none: times are whole seconds, and `<= 0` would still have taken a replay in the same second.
       if (!fresh && !(grace > 0 && now - row.rotated_at! <= grace && row.successor_sealed !== null && !successorUsed())) {
         this.revokeFamily(row.family, now);
