@@ -43,6 +43,11 @@ interface Tally {
   trace: PolicyTrace[] | null;
 }
 
+/** The reason a forbid gives when it applies because it could not be evaluated (fail closed). */
+export function failedClosed(id: string, error: string): string {
+  return `policy ${id} could not be evaluated, and denies: ${error}`;
+}
+
 /**
  * Evaluates one candidate into the tally; answers whether it applies. An erroring forbid
  * applies (fail closed); an erroring permit does not. Both errors are reported.
@@ -62,7 +67,13 @@ function apply(p: CompiledPolicy, a: Activation, tally: Tally): boolean {
     tally.errors.push({ policy: p.id, message: r.message, location: where(p.file, r.span) });
     trace?.push({ ...traced(p, a, 'error'), error: r.message });
     if (p.effect === 'permit') return false;
-  } else trace?.push(traced(p, a, 'satisfied'));
+    tally.determining.push(p.id);
+    // Its own reason says why its conditions deny, which they did not: a caller told "outside
+    // working hours" for a request that lacked the hour would be told something untrue.
+    tally.reasons.push(failedClosed(p.id, r.message));
+    return true;
+  }
+  trace?.push(traced(p, a, 'satisfied'));
   tally.determining.push(p.id);
   if (p.reason !== null && p.effect === 'forbid') tally.reasons.push(p.reason);
   return true;

@@ -33,14 +33,14 @@ describe('the decision rule: any satisfied forbid denies; else any satisfied per
     { note: 'a satisfied forbid beats a satisfied permit', policies: [P1, F1], context: { p1: true, f1: true }, want: { decision: false, determining: ['f1'], reasons: ['f1 says no'], errors: [] } },
     { note: 'every satisfied forbid is determining; one without reason adds none', policies: [F1, F2, P1], context: { f1: true, f2: true, p1: true }, want: { decision: false, determining: ['f1', 'f2'], reasons: ['f1 says no'], errors: [] } },
     { note: 'an unsatisfied forbid does not stop a permit', policies: [P1, F1], context: { p1: true, f1: false }, want: { decision: true, determining: ['p1'], reasons: [], errors: [] } },
-    { note: 'a forbid whose condition errors applies (fail closed)', policies: [P1, F1], context: { p1: true }, want: { decision: false, determining: ['f1'], reasons: ['f1 says no'], errors: ['f1'] } },
+    { note: 'a forbid whose condition errors applies (fail closed), saying so rather than its reason, which did not hold', policies: [P1, F1], context: { p1: true }, want: { decision: false, determining: ['f1'], reasons: ['policy f1 could not be evaluated, and denies: `context.f1` is missing'], errors: ['f1'] } },
     { note: 'a permit\'s reason is not a deny reason', policies: ['@id("p") permit (action, resource) reason "why";'], context: {}, want: { decision: true, determining: ['p'], reasons: [], errors: [] } },
     { note: 'a permit whose condition errors does not apply', policies: [P1], context: {}, want: { decision: false, determining: [], reasons: [], errors: ['p1'] } },
     { note: 'an erroring permit is reported beside a satisfied one', policies: [P1, P2], context: { p2: true }, want: { decision: true, determining: ['p2'], reasons: [], errors: ['p1'] } },
-    { note: 'a condition of the wrong type is an error, not false', policies: [P1, F1], context: { p1: true, f1: 'yes' }, want: { decision: false, determining: ['f1'], reasons: ['f1 says no'], errors: ['f1'] } },
+    { note: 'a condition of the wrong type is an error, not false', policies: [P1, F1], context: { p1: true, f1: 'yes' }, want: { decision: false, determining: ['f1'], reasons: ['policy f1 could not be evaluated, and denies: `when` condition is not a boolean'], errors: ['f1'] } },
     { note: '`unless` holding keeps a forbid from applying', policies: [UNLESS, P1], context: { u1: true, p1: true }, want: { decision: true, determining: ['p1'], reasons: [], errors: [] } },
     { note: '`unless` failing makes a forbid apply', policies: [UNLESS, P1], context: { u1: false, p1: true }, want: { decision: false, determining: ['u1'], reasons: ['u1 not met'], errors: [] } },
-    { note: '`unless` erroring makes a forbid apply (fail closed)', policies: [UNLESS, P1], context: { p1: true }, want: { decision: false, determining: ['u1'], reasons: ['u1 not met'], errors: ['u1'] } },
+    { note: '`unless` erroring makes a forbid apply (fail closed)', policies: [UNLESS, P1], context: { p1: true }, want: { decision: false, determining: ['u1'], reasons: ['policy u1 could not be evaluated, and denies: `context.u1` is missing'], errors: ['u1'] } },
   ])('$note', ({ policies, context, want }) => {
     expect(run(policies, context)).toEqual(want);
   });
