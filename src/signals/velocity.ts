@@ -1,5 +1,6 @@
 import { hash } from 'node:crypto';
 import { attemptKey } from '../server/attempt-limit.js';
+import { VELOCITY_DIMENSIONS, VELOCITY_EVENTS, VELOCITY_WINDOWS } from '../language/risk-velocity.js';
 /**
  * Velocity: how often something happened lately, per client id, subject and address (an IPv6
  * address by its /64, which one host can hold whole: counted by full address, a prober
@@ -8,9 +9,9 @@ import { attemptKey } from '../server/attempt-limit.js';
  * `maxKeys` keys and forgets the least recently active first.
  */
 
-export const EVENTS = ['token_requests', 'auth_failures', 'denials'] as const;
+export const EVENTS = VELOCITY_EVENTS;
 export type VelocityEvent = (typeof EVENTS)[number];
-export const DIMENSIONS = ['client', 'subject', 'address'] as const;
+export const DIMENSIONS = VELOCITY_DIMENSIONS;
 
 /**
  * A subject's velocity key: `type/id`, the type percent-encoded where it holds `/` or `%`, so
@@ -37,12 +38,12 @@ interface WindowShape {
 }
 
 export const WINDOWS: readonly WindowShape[] = [
-  { suffix: '1m', buckets: 12, stepMs: 5_000 },
-  { suffix: '1h', buckets: 12, stepMs: 300_000 },
+  { suffix: VELOCITY_WINDOWS[0], buckets: 12, stepMs: 5_000 },
+  { suffix: VELOCITY_WINDOWS[1], buckets: 12, stepMs: 300_000 },
 ];
 
 /** The signal names, `risk.velocity.<dimension>_<event>_<window>`, e.g. `address_denials_1m`. */
-export const VELOCITY_NAMES: readonly string[] = DIMENSIONS.flatMap((d) => EVENTS.flatMap((e) => WINDOWS.map((w) => `${d}_${e}_${w.suffix}`)));
+export { VELOCITY_NAMES } from '../language/risk-velocity.js';
 
 /** One key's counts: for each event and window, a ring of buckets and the step last written. */
 class Counts {

@@ -90,6 +90,16 @@ describe('diagnostics (golden files)', () => {
     expect(errors('permit when { context.a\u200b == 1 };')[0]).toContain('unexpected character "\\u200B"');
   });
 
+  test('a misspelt `risk.velocity` counter is an error, with or without a schema: it would be missing on every request, and a forbid reading it denies them all', () => {
+    const errors = (text: string, schema?: string) => buildPolicySet([{ file: 'a.gavel', text }], schema === undefined ? null : { file: 'schema.json', text: schema }).diagnostics.map(formatDiagnostic);
+    const typo = 'forbid when { risk.velocity.adress_denials_1m > 10 } reason "slow down";';
+    const want = 'a.gavel:1:15: error: `risk.velocity` has no counter `adress_denials_1m`: it would be missing on every request (help: did you mean `address_denials_1m`?)';
+    expect(errors(typo)).toEqual([want]);
+    expect(errors(typo, '{"risk": {"velocity": {"*": "number"}}}')).toEqual([want]);
+    expect(errors('forbid when { risk.velocity has client_denial_1h };')).toEqual(['a.gavel:1:15: error: `risk.velocity` has no counter `client_denial_1h`: it would be missing on every request (help: did you mean `client_denials_1h`?)']);
+    expect(errors('forbid when { risk.velocity.subject_token_requests_1h > 100 && risk.velocity has address_auth_failures_1m };')).toEqual([]);
+  });
+
   test('a bidirectional control written raw in a string or a comment is refused where it stands ("Trojan Source"); escaped it is a character like any other', () => {
     const errors = (text: string) => buildPolicySet([{ file: 'a.gavel', text }]).diagnostics.map(formatDiagnostic);
     expect(errors('permit when { subject.role == "user\u202e \u2066// admin\u2069" };')).toEqual([

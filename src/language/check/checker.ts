@@ -10,6 +10,7 @@ import { fits, join, showType, T, type Type } from '../types.js';
 import type { Schema } from './schema.js';
 import { suggest } from './suggest.js';
 import { tagProblem } from './tags.js';
+import { VELOCITY_NAMES } from '../risk-velocity.js';
 
 function ipLike(t: Type): boolean {
   return t.kind === 'ip' || t.kind === 'string';
@@ -148,6 +149,7 @@ export class Checker {
 
   /** `context has fraud_scroe` against a schema that declares no such attribute: a typo, always false. */
   private checkHas(expr: Extract<Expr, { kind: 'has' }>): void {
+    if (this.unknownCounter(expr.object, expr.name, expr.span)) return;
     // The object is typed once: typing it reports its own problems (an unknown attribute), which would show twice.
     const object = expr.object.kind === 'root' ? this.rootType(expr.object.root) : this.typeOf(expr.object);
     if (expr.object.kind !== 'root') this.expectRecord(expr.object, object);
@@ -164,7 +166,20 @@ export class Checker {
     return this.schema?.get(root) ?? T.openRecord;
   }
 
+  /**
+   * `risk.velocity.NAME` with a NAME Gavel does not compute: whatever the schema says (`"*"`
+   * is the usual declaration), it would be missing on every request.
+   */
+  private unknownCounter(object: Expr, name: string, span: Span): boolean {
+    const velocity = object.kind === 'attr' && object.name === 'velocity' && object.object.kind === 'root' && object.object.root === 'risk';
+    if (!velocity || VELOCITY_NAMES.includes(name)) return false;
+    const near = suggest(name, VELOCITY_NAMES);
+    this.report('unknown-attribute', span, `\`risk.velocity\` has no counter \`${name}\`: it would be missing on every request`, near ? `did you mean \`${near}\`?` : `counters are named <client|subject|address>_<token_requests|auth_failures|denials>_<1m|1h>`);
+    return true;
+  }
+
   private attrType(expr: Extract<Expr, { kind: 'attr' }>): Type {
+    if (this.unknownCounter(expr.object, expr.name, expr.span)) return T.any;
     const object = expr.object.kind === 'root' ? this.rootType(expr.object.root) : this.typeOf(expr.object);
     if (object.kind === 'any') return T.any;
     if (object.kind !== 'record') {
