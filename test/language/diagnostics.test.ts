@@ -90,6 +90,19 @@ describe('diagnostics (golden files)', () => {
     expect(errors('permit when { context.a\u200b == 1 };')[0]).toContain('unexpected character "\\u200B"');
   });
 
+  test('habits from Cedar, Rego and word processors get a hint at what is meant here', () => {
+    const help = (text: string) => buildPolicySet([{ file: 'a.gavel', text }]).diagnostics.map((d) => d.help);
+    expect(help('permit when { subject.roles.contains("viewer") };')).toEqual(['`contains` is written between its operands, not called: `subject.roles contains "viewer"`']);
+    expect(help('permit when { resource is document };')).toEqual(['there is no `is`: compare the type, `resource.type == "document"`']);
+    expect(help('permit when { subject.n == 01 };')).toEqual(['a number has no leading zeros: `1`, not `01`']);
+    expect(help('permit (action in [Action::"read"]);')).toEqual(['an action is a string (`action == "read"`); an entity is compared by its `.type` and `.id` (`subject.id == "alice"`)']);
+    expect(help('permit when { subject.id == \u201cGET\u201d };')).toEqual(['strings are in straight double quotes: "…"', 'strings are in straight double quotes: "…"']);
+    expect(help('permit when { subject.n \u2260 3 };')).toEqual(['did you mean `!=`?']);
+    expect(help('permit when { principal.x == True || subject.y == nil };')).toEqual(['did you mean `subject`?', 'did you mean `true`?', 'did you mean `null`?']);
+    // A name that is a property of every object is not taken for one of these.
+    expect(help('permit when { constructor };')).toEqual(['names are subject, action, resource, context, token, risk']);
+  });
+
   test('a misspelt `risk.velocity` counter is an error, with or without a schema: it would be missing on every request, and a forbid reading it denies them all', () => {
     const errors = (text: string, schema?: string) => buildPolicySet([{ file: 'a.gavel', text }], schema === undefined ? null : { file: 'schema.json', text: schema }).diagnostics.map(formatDiagnostic);
     const typo = 'forbid when { risk.velocity.adress_denials_1m > 10 } reason "slow down";';

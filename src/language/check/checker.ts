@@ -20,6 +20,8 @@ const ANNOTATION_ARITY: Record<string, 'one' | 'some'> = { id: 'one', descriptio
 /** Longest `like` pattern: paths and hosts are far shorter; the bound keeps matching cheap. */
 const MAX_PATTERN = 256;
 const ENTITY_ROOTS: ReadonlySet<Root> = new Set(['subject', 'resource']);
+/** Names from Cedar, Rego and other languages an author may bring, and what they are here. */
+const OTHER_LANGUAGES: Readonly<Record<string, string>> = { principal: 'subject', True: 'true', False: 'false', TRUE: 'true', FALSE: 'false', nil: 'null', None: 'null', NULL: 'null', undefined: 'null', Null: 'null' };
 
 /**
  * Checks one policy: names, builtin arity, operand types, and — when a schema is given —
@@ -95,7 +97,10 @@ export class Checker {
   private checkComparable(left: Type, right: Type, span: Span, op: string): void {
     if (left.kind === 'any' || right.kind === 'any') return;
     if (left.kind === right.kind || (ipLike(left) && ipLike(right)) || left.kind === 'null' || right.kind === 'null') return;
-    this.report('type-mismatch', span, `\`${op}\` compares ${showType(left)} with ${showType(right)}, which is always ${op === '!=' ? 'true' : 'false'}`);
+    // Cedar's `action == Action::"read"`: here an action is its name.
+    const entityWithString = (left.kind === 'entity' && right.kind === 'string') || (left.kind === 'string' && right.kind === 'entity');
+    const help = entityWithString ? 'an action is a string (`action == "read"`); an entity is compared by its `.type` and `.id` (`subject.id == "alice"`)' : undefined;
+    this.report('type-mismatch', span, `\`${op}\` compares ${showType(left)} with ${showType(right)}, which is always ${op === '!=' ? 'true' : 'false'}`, help);
   }
 
   /** The static type of `expr`; reports what is wrong and answers `any` so checking goes on. */
@@ -110,7 +115,7 @@ export class Checker {
       case 'root':
         return ENTITY_ROOTS.has(expr.root) ? T.entity : expr.root === 'action' ? T.string : this.rootType(expr.root);
       case 'variable': {
-        const near = suggest(expr.name, [...ROOTS, ...BUILTINS.keys()]);
+        const near = (Object.hasOwn(OTHER_LANGUAGES, expr.name) ? OTHER_LANGUAGES[expr.name] : null) ?? suggest(expr.name, [...ROOTS, ...BUILTINS.keys()]);
         this.report('unknown-variable', expr.span, `unknown name \`${expr.name}\``, near ? `did you mean \`${near}\`?` : `names are ${ROOTS.join(', ')}`);
         return T.any;
       }

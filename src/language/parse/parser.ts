@@ -195,7 +195,16 @@ const INVALID_HELP: Readonly<Record<string, string>> = {
   '=': 'did you mean `==`? Comparison is `==`; there is no assignment',
   '&': 'did you mean `&&`?',
   '|': 'did you mean `||`?',
-  "'": 'strings are in double quotes: "…"',  '/': 'comments start with `//` and run to the end of the line; there are no `/* … */` comments',
+  "'": 'strings are in double quotes: "…"',
+  '/': 'comments start with `//` and run to the end of the line; there are no `/* … */` comments',
+  // Typographic quotes, as an editor or a word processor writes them.
+  '\u201c': 'strings are in straight double quotes: "…"',
+  '\u201d': 'strings are in straight double quotes: "…"',
+  '\u2018': 'strings are in straight double quotes: "…"',
+  '\u2019': 'strings are in straight double quotes: "…"',
+  '\u2260': 'did you mean `!=`?',
+  '\u2264': 'did you mean `<=`?',
+  '\u2265': 'did you mean `>=`?',
 };
 
 /**
@@ -216,6 +225,12 @@ function syntaxHelp(tokens: readonly Token[], at: number): string | undefined {
       if (t.type === 'relop') return 'comparisons do not chain: write `a < b && b < c`';
     }
   }
+  // Cedar's and Rego's habits: a method call, `is`, a number with a leading zero.
+  if (token.text === '(' && second?.text === '.' && previous !== undefined && SET_WORDS.has(previous.text)) {
+    return `\`${previous.text}\` is written between its operands, not called: \`subject.roles ${previous.text} "viewer"\``;
+  }
+  if (token.text === 'is' && token.type === 'ident') return 'there is no `is`: compare the type, `resource.type == "document"`';
+  if (token.type === 'number' && previous?.type === 'number' && previous.text === '0' && previous.offset + 1 === token.offset) return 'a number has no leading zeros: `1`, not `01`';
   // `context.headers.x-tenant`, `context.1a`: a name that is not an identifier.
   if ((token.text === '-' && previous?.type === 'ident' && second?.text === '.') || (token.type === 'number' && previous?.text === '.')) {
     return 'an attribute name that is not an identifier (with `-`, or starting with a digit) is written in brackets: `context.headers["x-tenant"]`';
