@@ -59,6 +59,27 @@ describe('operators', () => {
   });
 });
 
+describe('keys and path segments known only at run time', () => {
+  const tenants: Request = {
+    subject: { type: 'user', id: 'alice', properties: { roles_by_tenant: { acme: ['editor'], beta: ['viewer'], odd: { error: 'a value, not a failure' } } } },
+    action: { name: 'PUT' },
+    resource: { type: 'route', id: '/v1/orgs/acme/orders/42', properties: { tenant: 'acme', other: 'gamma', path: '/v1/orgs/acme/orders/42' } },
+    token: { org: 'acme', near: 'ac' },
+  };
+  test.each([
+    { note: 'get reads the attribute a string names: a tenant\'s roles by the resource\'s tenant', condition: 'get(subject.roles_by_tenant, resource.tenant) contains "editor"', want: true },
+    { note: 'get of a key the record lacks is an error, as a missing attribute is', condition: 'get(subject.roles_by_tenant, resource.other) contains "editor"', want: 'error' },
+    { note: 'has_key guards it', condition: '!has_key(subject.roles_by_tenant, resource.other) && has_key(subject.roles_by_tenant, "beta")', want: true },
+    { note: 'a record holding `error` is a value like any other', condition: 'get(subject.roles_by_tenant, "odd").error == "a value, not a failure"', want: true },
+    { note: 'segment counts a path\'s segments from 1: the org of /v1/orgs/{org}/…', condition: 'segment(resource.path, 3) == token.org', want: true },
+    { note: 'segment compares whole segments: `ac` is not the org `acme`', condition: 'segment(resource.path, 3) == token.near', want: false },
+    { note: 'a segment past the end is an error', condition: 'segment(resource.path, 6) == "x"', want: 'error' },
+    { note: 'a segment is counted from 1', condition: 'segment(resource.path, 0) == "x"', want: 'error' },
+  ])('$note', ({ condition, want }) => {
+    expect(when(condition, tenants)).toBe(want);
+  });
+});
+
 describe('like: `*` within a segment, `**` across segments', () => {
   test.each([
     { pattern: '/invoices/**', want: true },

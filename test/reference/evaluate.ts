@@ -6,6 +6,7 @@
  */
 import type { Constraint, Expr, Policy, Root } from '../../src/language/ast.js';
 import { BUILTINS } from '../../src/language/builtins/registry.js';
+import { BuiltinFailure } from '../../src/language/builtins/builtin.js';
 import { Cidr, IpAddress, parseIp } from '../../src/language/eval/ip.js';
 import type { Value } from '../../src/language/eval/value.js';
 import { EntityRef } from '../../src/language/eval/value.js';
@@ -211,7 +212,7 @@ export function evaluate(e: Expr, request: Json): R {
       const args = e.args.map((a) => evaluate(a, request));
       if (args.includes(ERROR)) return ERROR;
       const out = b.impl(args as Value[]);
-      return typeof out === 'object' && out !== null && Object.getPrototypeOf(out) === Object.prototype && 'error' in out ? ERROR : out;
+      return out instanceof BuiltinFailure ? ERROR : out;
     }
   }
 }

@@ -11,10 +11,22 @@ export interface Builtin {
   returns: Type;
   /** One line for docs and `--help`. */
   doc: string;
-  impl: (args: Value[]) => Value | { error: string };
+  impl: (args: Value[]) => Value | BuiltinFailure;
+}
+
+/**
+ * A builtin's error. A class, not a plain `{error}` object: a builtin may answer a record from
+ * the request (`get`), and a request may hold `{"error": "…"}`.
+ */
+export class BuiltinFailure {
+  constructor(readonly error: string) {}
+}
+
+export function failure(error: string): BuiltinFailure {
+  return new BuiltinFailure(error);
 }
 
 /** Whether a builtin's result is its error rather than a value. */
-export function isFailure(result: Value | { error: string }): result is { error: string } {
-  return typeof result === 'object' && result !== null && Object.getPrototypeOf(result) === Object.prototype && typeof (result as { error?: unknown }).error === 'string';
+export function isFailure(result: Value | BuiltinFailure): result is BuiltinFailure {
+  return result instanceof BuiltinFailure;
 }

@@ -1,6 +1,10 @@
+import { clip } from '../../formats/clip.js';
 import { T } from '../types.js';
-import { isRecord } from '../eval/value.js';
-import type { Builtin } from './builtin.js';
+import { isRecord, own } from '../eval/value.js';
+import { failure, type Builtin } from './builtin.js';
+
+/** A key as an error message shows it: a caller's, so quoted and short. */
+const shown = (key: string): string => clip(JSON.stringify(key), 80);
 
 export const collections: Builtin[] = [
   {
@@ -12,7 +16,32 @@ export const collections: Builtin[] = [
       if (typeof v === 'string') return [...v].length;
       if (Array.isArray(v)) return v.length;
       if (isRecord(v)) return Object.keys(v).length;
-      return { error: 'expected a list, string or record' };
+      return failure('expected a list, string or record');
+    },
+  },
+  {
+    // A key known only at run time — a tenant's roles by the resource's tenant — which `a.b`
+    // and `a["b"]` cannot name (Cedar's entity tags, `getTag`, answer the same need).
+    name: 'get',
+    params: [T.openRecord, T.string],
+    returns: T.any,
+    doc: 'the attribute of a record named by a string: `get(subject.roles_by_tenant, resource.tenant)`; an error when it has none, as a missing attribute is',
+    impl: ([record, key]) => {
+      if (!isRecord(record)) return failure('expected a record');
+      if (typeof key !== 'string') return failure('expected a string key');
+      const value = own(record, key);
+      return value === undefined ? failure(`no attribute ${shown(key)}`) : value;
+    },
+  },
+  {
+    name: 'has_key',
+    params: [T.openRecord, T.string],
+    returns: T.boolean,
+    doc: 'whether a record has the attribute named by a string: `has_key(subject.roles_by_tenant, resource.tenant)`',
+    impl: ([record, key]) => {
+      if (!isRecord(record)) return failure('expected a record');
+      if (typeof key !== 'string') return failure('expected a string key');
+      return own(record, key) !== undefined;
     },
   },
 ];

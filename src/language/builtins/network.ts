@@ -1,7 +1,7 @@
 import { T } from '../types.js';
 import { Cidr, IpAddress, parseCidr, parseIp } from '../eval/ip.js';
 import { typeName, type Value } from '../eval/value.js';
-import type { Builtin } from './builtin.js';
+import { failure, type Builtin } from './builtin.js';
 
 /** An `ip` argument may be an address value or a string holding one. */
 export function toIp(v: Value): IpAddress | { error: string } {
@@ -22,7 +22,7 @@ function ipTest(name: string, doc: string, test: (ip: IpAddress) => boolean): Bu
     doc,
     impl: ([v]) => {
       const ip = toIp(v);
-      return ip instanceof IpAddress ? test(ip) : ip;
+      return ip instanceof IpAddress ? test(ip) : failure(ip.error);
     },
   };
 }
@@ -33,7 +33,11 @@ export const network: Builtin[] = [
     params: [T.string],
     returns: T.cidr,
     doc: 'an IPv4 or IPv6 range: `context.ip in cidr("10.0.0.0/8")`',
-    impl: ([v]) => (typeof v === 'string' ? parseCidr(v) : { error: 'expected a string' }),
+    impl: ([v]) => {
+      if (typeof v !== 'string') return failure('expected a string');
+      const range = parseCidr(v);
+      return range instanceof Cidr ? range : failure(range.error);
+    },
   },
   {
     name: 'ip',
@@ -41,7 +45,10 @@ export const network: Builtin[] = [
     params: [T.ip],
     returns: T.ip,
     doc: 'an IPv4 or IPv6 address: `ip("192.0.2.1")`, `ip(context.ip)`',
-    impl: ([v]) => toIp(v),
+    impl: ([v]) => {
+      const ip = toIp(v);
+      return ip instanceof IpAddress ? ip : failure(ip.error);
+    },
   },
   ipTest('is_ipv4', 'whether an address is IPv4 (including IPv4-mapped IPv6)', (ip) => ip.v4),
   ipTest('is_ipv6', 'whether an address is IPv6 and not IPv4-mapped', (ip) => !ip.v4),

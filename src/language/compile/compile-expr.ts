@@ -1,6 +1,6 @@
 import type { Expr, ExprOf, Root } from '../ast.js';
 import { BUILTINS } from '../builtins/registry.js';
-import { isFailure } from '../builtins/builtin.js';
+import { isFailure, type Builtin } from '../builtins/builtin.js';
 import { EntityRef, EvalError, isRecord, own, typeName, type Value } from '../eval/value.js';
 import { compileGlob, parseGlob } from '../eval/glob.js';
 import { LazyRoot } from '../eval/activation.js';
@@ -251,7 +251,7 @@ function compileCall(expr: ExprOf<'call'>, p: ErrorSource): Compiled {
   return { fn: callOf(builtin.impl, args.map((arg) => arg.fn), expr, p) };
 }
 
-function callOf(impl: (args: Value[]) => Value | { error: string }, fns: Fn[], expr: ExprOf<'call'>, p: ErrorSource): Fn {
+function callOf(impl: Builtin['impl'], fns: Fn[], expr: ExprOf<'call'>, p: ErrorSource): Fn {
   const name = expr.name;
   const from = expr.span.start.offset;
   const to = expr.span.end.offset;
