@@ -103,6 +103,15 @@ describe('diagnostics (golden files)', () => {
     expect(help('permit when { constructor };')).toEqual(['names are subject, action, resource, context, token, risk']);
   });
 
+  test('an attribute the schema declares `entity` is a `{"type", "id"}` record: compared with `subject` it is refused (it never held), its `.id` is compared', () => {
+    const schema = { file: 'schema.json', text: '{"resource": {"owner": "entity"}}' };
+    const errors = (text: string) => buildPolicySet([{ file: 'a.gavel', text }], schema).diagnostics.map(formatDiagnostic);
+    expect(errors('permit (action == "read") when { resource.owner == subject };')).toEqual([
+      'a.gavel:1:34: error: `==` compares record with entity, which is always false (help: a `{"type", "id"}` in the request is a record, not an entity: compare ids, `resource.owner.id == subject.id`)',
+    ]);
+    expect(errors('permit (action == "read") when { resource.owner.id == subject.id && resource.owner.type == "user" };')).toEqual([]);
+  });
+
   test('a misspelt `risk.velocity` counter is an error, with or without a schema: it would be missing on every request, and a forbid reading it denies them all', () => {
     const errors = (text: string, schema?: string) => buildPolicySet([{ file: 'a.gavel', text }], schema === undefined ? null : { file: 'schema.json', text: schema }).diagnostics.map(formatDiagnostic);
     const typo = 'forbid when { risk.velocity.adress_denials_1m > 10 } reason "slow down";';

@@ -98,8 +98,12 @@ export class Checker {
     if (left.kind === 'any' || right.kind === 'any') return;
     if (left.kind === right.kind || (ipLike(left) && ipLike(right)) || left.kind === 'null' || right.kind === 'null') return;
     // Cedar's `action == Action::"read"`: here an action is its name.
-    const entityWithString = (left.kind === 'entity' && right.kind === 'string') || (left.kind === 'string' && right.kind === 'entity');
-    const help = entityWithString ? 'an action is a string (`action == "read"`); an entity is compared by its `.type` and `.id` (`subject.id == "alice"`)' : undefined;
+    const entityWith = (kind: Type['kind']) => (left.kind === 'entity' && right.kind === kind) || (left.kind === kind && right.kind === 'entity');
+    const help = entityWith('string')
+      ? 'an action is a string (`action == "read"`); an entity is compared by its `.type` and `.id` (`subject.id == "alice"`)'
+      : entityWith('record')
+        ? 'a `{"type", "id"}` in the request is a record, not an entity: compare ids, `resource.owner.id == subject.id`'
+        : undefined;
     this.report('type-mismatch', span, `\`${op}\` compares ${showType(left)} with ${showType(right)}, which is always ${op === '!=' ? 'true' : 'false'}`, help);
   }
 

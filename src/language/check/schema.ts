@@ -18,7 +18,9 @@ const SCALARS: Record<string, Type> = {
   ip: T.ip,
   any: T.any,
   record: T.openRecord,
-  entity: T.entity,
+  // What a request can hold where an entity is meant: AuthZEN's `{"type", "id"}`, a record.
+  // (Typed as an entity reference, `resource.owner == subject` checked and never held.)
+  entity: { kind: 'record', attrs: new Map<string, Type>([['type', T.string], ['id', T.string]]), rest: T.any },
 };
 
 export function parseSchema(file: string, text: string): { schema: Schema | null; diagnostics: Diagnostic[] } {
