@@ -80,6 +80,32 @@ describe('keys and path segments known only at run time', () => {
   });
 });
 
+describe('times, read from the request (RFC 3339), in a time zone', () => {
+  // Wednesday 25 November 2026, 07:30 UTC: 08:30 in Berlin, 16:30 in Tokyo, 13:00 in Kolkata.
+  const at: Request = { subject: { type: 'user', id: 'nurse' }, action: { name: 'read' }, resource: { type: 'record', id: '1' }, context: { time: '2026-11-25T07:30:00Z', late: '2026-11-29T23:30:00Z', local: '2026-11-25T08:30:00+01:00', bad: '2026-02-30T00:00:00Z', tz: 'Europe/Berlin' } };
+  test.each([
+    { note: 'hour in a zone: working hours in Berlin', condition: 'hour(context.time, "Europe/Berlin") >= 8 && hour(context.time, "Europe/Berlin") < 18', want: true },
+    { note: 'the same instant is another hour elsewhere', condition: 'hour(context.time, "Asia/Tokyo") == 16 && hour(context.time, "UTC") == 7', want: true },
+    { note: 'minute, with a half-hour offset', condition: 'minute(context.time, "Asia/Kolkata") == 0 && hour(context.time, "Asia/Kolkata") == 13', want: true },
+    { note: 'weekday is ISO 8601: Monday 1 … Sunday 7, in the zone', condition: 'weekday(context.time, "UTC") == 3 && weekday(context.late, "UTC") == 7 && weekday(context.late, "Asia/Tokyo") == 1', want: true },
+    { note: 'the zone may come from the request', condition: 'hour(context.time, context.tz) == 8', want: true },
+    { note: 'an offset is honoured: 08:30+01:00 is 07:30Z', condition: 'timestamp(context.local) == timestamp(context.time)', want: true },
+    { note: 'timestamps compare', condition: 'timestamp(context.time) < timestamp(context.late) && timestamp(context.time) < timestamp("2027-01-01T00:00:00Z")', want: true },
+    { note: 'a day its month does not have is an error, not 2 March', condition: 'timestamp(context.bad) > 0', want: 'error' },
+    { note: 'a time that is not RFC 3339 is an error', condition: 'hour(subject.id, "UTC") == 1', want: 'error' },
+  ])('$note', ({ condition, want }) => {
+    expect(when(condition, at)).toBe(want);
+  });
+
+  test('a misspelt time zone or a bad time written in the policy is a check error, before any request', () => {
+    const { diagnostics } = buildPolicySet([{ file: 'c.gavel', text: 'permit when { hour(context.time, "Europe/Berln") > 8 && timestamp("2026-13-01T00:00:00Z") > 0 };' }]);
+    expect(diagnostics.map((d) => `${d.span.start.col} ${d.message}`)).toEqual([
+      '34 `hour`: "Europe/Berln" is not a time zone (an IANA name such as "Europe/Berlin", or "UTC")',
+      '57 `timestamp`: "2026-13-01T00:00:00Z" is not an RFC 3339 time (such as "2026-11-25T09:30:00Z")',
+    ]);
+  });
+});
+
 describe('like: `*` within a segment, `**` across segments', () => {
   test.each([
     { pattern: '/invoices/**', want: true },

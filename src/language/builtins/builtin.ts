@@ -12,6 +12,8 @@ export interface Builtin {
   /** One line for docs and `--help`. */
   doc: string;
   impl: (args: Value[]) => Value | BuiltinFailure;
+  /** What is wrong with a literal argument at `index` (a misspelt time zone), checked before any request: `null` when nothing. */
+  literal?: (index: number, value: Value) => string | null;
 }
 
 /**

@@ -270,8 +270,16 @@ export class Checker {
 
   /** A call on literals (`cidr("10.0.0.0/33")`) is evaluated now, so a bad literal is a check error, not a runtime one. */
   private checkConstantCall(expr: Extract<Expr, { kind: 'call' }>): void {
-    if (!expr.args.every((a) => a.kind === 'literal')) return;
-    const result = BUILTINS.get(expr.name)!.impl(expr.args.map((a) => (a as { value: Value }).value));
+    const builtin = BUILTINS.get(expr.name)!;
+    if (!expr.args.every((a) => a.kind === 'literal')) {
+      // Some arguments come from the request: the literal ones can be checked alone (`hour(context.time, "Europe/Berln")`).
+      expr.args.forEach((a, i) => {
+        const problem = a.kind === 'literal' ? (builtin.literal?.(i, a.value) ?? null) : null;
+        if (problem !== null) this.report('invalid-literal', a.span, `\`${expr.name}\`: ${problem}`);
+      });
+      return;
+    }
+    const result = builtin.impl(expr.args.map((a) => (a as { value: Value }).value));
     if (isFailure(result)) this.report('invalid-literal', expr.span, `\`${expr.name}\`: ${result.error}`);
   }
 }
