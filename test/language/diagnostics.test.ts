@@ -99,6 +99,8 @@ describe('diagnostics (golden files)', () => {
     expect(help('permit when { subject.id == \u201cGET\u201d };')).toEqual(['strings are in straight double quotes: "…"', 'strings are in straight double quotes: "…"']);
     expect(help('permit when { subject.n \u2260 3 };')).toEqual(['did you mean `!=`?']);
     expect(help('permit when { principal.x == True || subject.y == nil };')).toEqual(['did you mean `subject`?', 'did you mean `true`?', 'did you mean `null`?']);
+    expect(help('@id("a") permit (action == "a")\n@id("b") permit;')).toEqual(['the policy before ends without `;`: end each policy with `;` (line 1, after `)`)']);
+    expect(help('permit when { subject.x @ };')).toEqual([undefined]);
     // A name that is a property of every object is not taken for one of these.
     expect(help('permit when { constructor };')).toEqual(['names are subject, action, resource, context, token, risk']);
   });

@@ -225,6 +225,10 @@ function syntaxHelp(tokens: readonly Token[], at: number): string | undefined {
       if (t.type === 'relop') return 'comparisons do not chain: write `a < b && b < c`';
     }
   }
+  // A policy that begins where another should have ended: the one before lacks its `;`.
+  if ((token.text === '@' || token.text === 'permit' || token.text === 'forbid') && previous !== undefined && previous.text !== ';' && previous.line < token.line) {
+    return `the policy before ends without \`;\`: end each policy with \`;\` (line ${previous.line}, after \`${previous.text.length > 20 ? `${previous.text.slice(0, 20)}…` : previous.text}\`)`;
+  }
   // Cedar's and Rego's habits: a method call, `is`, a number with a leading zero.
   if (token.text === '(' && second?.text === '.' && previous !== undefined && SET_WORDS.has(previous.text)) {
     return `\`${previous.text}\` is written between its operands, not called: \`subject.roles ${previous.text} "viewer"\``;
