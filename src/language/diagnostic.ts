@@ -21,6 +21,7 @@ export type DiagnosticCode =
   | 'unknown-variable'
   | 'unknown-function'
   | 'unknown-attribute'
+  | 'unguarded-optional'
   | 'type-mismatch'
   | 'arity'
   | 'duplicate-id'

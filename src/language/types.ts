@@ -12,8 +12,11 @@ export type Type =
   | { kind: 'entity' }
   | { kind: 'any' }
   | { kind: 'list'; of: Type }
-  /** `attrs` null: an open record whose attributes are all of type `rest`. */
-  | { kind: 'record'; attrs: Map<string, Type> | null; rest: Type | null };
+  /**
+   * `attrs` null: an open record whose attributes are all of type `rest`. `optional`: the
+   * attributes a request may lack (`"manager?"` in a schema), to be tested with `has` first.
+   */
+  | { kind: 'record'; attrs: Map<string, Type> | null; rest: Type | null; optional?: ReadonlySet<string> };
 
 export const T = {
   string: { kind: 'string' },

@@ -114,6 +114,26 @@ describe('diagnostics (golden files)', () => {
     expect(errors('permit (action == "read") when { resource.owner.id == subject.id && resource.owner.type == "user" };')).toEqual([]);
   });
 
+  test('an attribute the schema marks optional (`"mfa?"`) must be tested with `has` before it is read: in the same `&&`, an `||` after its absence, or an earlier condition', () => {
+    const schema = { file: 'schema.json', text: JSON.stringify({ subject: { 'manager?': { name: 'string', 'email?': 'string' } }, context: { 'mfa?': 'boolean' } }) };
+    const errors = (text: string) => buildPolicySet([{ file: 'a.gavel', text }], schema).diagnostics.map(formatDiagnostic);
+    // The trap: a request without `mfa` makes this forbid deny everything.
+    expect(errors('forbid when { context.mfa == false };')).toEqual([
+      'a.gavel:1:15: error: `context.mfa` is optional in the schema: on a request without it this is an error (a forbid denies, a permit does not apply) (help: test it first: `context has mfa && …`)',
+    ]);
+    for (const guarded of [
+      'forbid when { context has mfa && context.mfa == false };',
+      'forbid when { !(context has mfa) || context.mfa == false };',
+      'forbid unless { context has mfa && context.mfa };',
+      'permit when { subject has manager } when { subject.manager.name == "bob" };',
+      'permit unless { !(subject has manager) } when { subject.manager.name == "bob" };',
+      'permit when { subject has manager && subject.manager has email && subject.manager.email == "x" };',
+    ]) expect(errors(guarded), guarded).toEqual([]);
+    // A test that may not have held guards nothing.
+    expect(errors('permit when { (context has mfa || subject has manager) && context.mfa };')).toHaveLength(1);
+    expect(errors('permit when { subject has manager && subject.manager.email == "x" };')[0]).toContain('`subject.manager.email` is optional');
+  });
+
   test('a misspelt `risk.velocity` counter is an error, with or without a schema: it would be missing on every request, and a forbid reading it denies them all', () => {
     const errors = (text: string, schema?: string) => buildPolicySet([{ file: 'a.gavel', text }], schema === undefined ? null : { file: 'schema.json', text: schema }).diagnostics.map(formatDiagnostic);
     const typo = 'forbid when { risk.velocity.adress_denials_1m > 10 } reason "slow down";';

@@ -37,13 +37,28 @@ export class Checker {
     private readonly options: { labels: boolean } = { labels: true },
   ) {}
 
+  /** Attribute paths a `has` tested on the way to the expression being typed (`subject.manager`): read there, an optional one is safe. */
+  private readonly guarded: string[] = [];
+
   checkPolicy(policy: Policy): void {
     this.checkAnnotations(policy.annotations);
     for (const c of policy.target ?? []) this.checkConstraint(c);
+    // Conditions are evaluated in order, each only when the ones before let the policy apply.
+    const depth = this.guarded.length;
     for (const c of policy.conditions) {
       const t = this.typeOf(c.body);
       if (!fits(t, T.boolean)) this.report('type-mismatch', c.body.span, `\`${c.kind}\` needs a boolean condition, not ${showType(t)}`);
+      this.guarded.push(...guardsOf(c.body, c.kind === 'when'));
     }
+    this.guarded.length = depth;
+  }
+
+  /** Types `expr` with the paths in `guards` tested. */
+  private typeGuarded(expr: Expr, guards: string[], want: Type, what: string): void {
+    const depth = this.guarded.length;
+    this.guarded.push(...guards);
+    this.expect(expr, want, what);
+    this.guarded.length = depth;
   }
 
   private report(code: DiagnosticCode, span: Span, message: string, help?: string): void {
@@ -141,7 +156,8 @@ export class Checker {
       case 'and':
       case 'or':
         this.expect(expr.left, T.boolean, `\`${expr.kind === 'and' ? '&&' : '||'}\` needs booleans`);
-        this.expect(expr.right, T.boolean, `\`${expr.kind === 'and' ? '&&' : '||'}\` needs booleans`);
+        // The right operand is evaluated only when the left is true (`&&`) or false (`||`).
+        this.typeGuarded(expr.right, guardsOf(expr.left, expr.kind === 'and'), T.boolean, `\`${expr.kind === 'and' ? '&&' : '||'}\` needs booleans`);
         return T.boolean;
       case 'binary':
         this.checkBinary(expr);
@@ -196,6 +212,10 @@ export class Checker {
       return T.any;
     }
     const known = object.attrs?.get(expr.name);
+    if (known !== undefined && object.optional?.has(expr.name) === true && !this.guarded.includes(printExpr(expr))) {
+      const path = printExpr(expr);
+      this.report('unguarded-optional', expr.span, `\`${path}\` is optional in the schema: on a request without it this is an error (a forbid denies, a permit does not apply)`, `test it first: \`${printExpr(expr.object)} has ${printName(expr.name)} && …\``);
+    }
     if (known !== undefined) return known;
     if (object.rest !== null) return object.rest;
     const near = suggest(expr.name, [...(object.attrs?.keys() ?? [])]);
@@ -282,6 +302,30 @@ export class Checker {
     const result = builtin.impl(expr.args.map((a) => (a as { value: Value }).value));
     if (isFailure(result)) this.report('invalid-literal', expr.span, `\`${expr.name}\`: ${result.error}`);
   }
+}
+
+/**
+ * The attribute paths `e` tests with `has` when it evaluates to `holds`: `a has b && …` when
+ * true, `!(a has b) || …` when false — what its right operand, or a later condition, may read.
+ */
+function guardsOf(e: Expr, holds: boolean): string[] {
+  switch (e.kind) {
+    case 'has':
+      return holds ? [printExpr({ kind: 'attr', object: e.object, name: e.name, span: e.span })] : [];
+    case 'not':
+      return guardsOf(e.operand, !holds);
+    case 'and':
+      return holds ? [...guardsOf(e.left, true), ...guardsOf(e.right, true)] : [];
+    case 'or':
+      return holds ? [] : [...guardsOf(e.left, false), ...guardsOf(e.right, false)];
+    default:
+      return [];
+  }
+}
+
+/** An attribute name as `has` takes it: bare when it is an identifier, else quoted. */
+function printName(name: string): string {
+  return /^[A-Za-z_][A-Za-z0-9_]*$/.test(name) ? name : JSON.stringify(name);
 }
 
 /** What a list item of this type holds as a member: a CIDR range holds addresses. */

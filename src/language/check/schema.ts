@@ -92,15 +92,19 @@ function parseType(file: string, text: string, path: string, value: unknown, dia
     return null;
   }
   const attrs = new Map<string, Type>();
+  const optional = new Set<string>();
   let rest: Type | null = null;
-  for (const [name, inner] of Object.entries(value)) {
-    if (name.startsWith('$')) continue;
+  for (const [written, inner] of Object.entries(value)) {
+    if (written.startsWith('$')) continue;
+    // `"manager?"`: an attribute some requests lack; policies must test it with `has` first.
+    const name = written.length > 1 && written.endsWith('?') ? written.slice(0, -1) : written;
+    if (name !== written) optional.add(name);
     const type = parseType(file, text, `${path}.${name}`, inner, diagnostics);
     if (type === null) continue;
     if (name === '*') rest = type;
     else attrs.set(name, type);
   }
-  return { kind: 'record', attrs, rest };
+  return optional.size === 0 ? { kind: 'record', attrs, rest } : { kind: 'record', attrs, rest, optional };
 }
 
 function isObject(v: unknown): v is { [k: string]: unknown } {
