@@ -38,15 +38,20 @@ function matches(p: CompiledPolicy, a: Activation): boolean {
 interface Tally {
   determining: string[];
   reasons: string[];
+  /** Whether a forbid applied only because it could not be evaluated. */
+  failedClosed: boolean;
   errors: PolicyError[];
   /** Every candidate's outcome; only when an explanation was asked for. */
   trace: PolicyTrace[] | null;
 }
 
-/** The reason a forbid gives when it applies because it could not be evaluated (fail closed). */
-export function failedClosed(id: string, error: string): string {
-  return `policy ${id} could not be evaluated, and denies: ${error}`;
-}
+/**
+ * The reason given for forbids that apply only because they could not be evaluated (fail
+ * closed): their own reasons say why their conditions deny, which they did not. Generic on
+ * purpose — reasons reach end users (a gateway's 403, the token endpoint's `invalid_scope`),
+ * while which policy failed, where and why is in `errors` and the decision log.
+ */
+export const FAILED_CLOSED = 'the request could not be checked against every policy, and is denied';
 
 /**
  * Evaluates one candidate into the tally; answers whether it applies. An erroring forbid
@@ -70,7 +75,7 @@ function apply(p: CompiledPolicy, a: Activation, tally: Tally): boolean {
     tally.determining.push(p.id);
     // Its own reason says why its conditions deny, which they did not: a caller told "outside
     // working hours" for a request that lacked the hour would be told something untrue.
-    tally.reasons.push(failedClosed(p.id, r.message));
+    tally.failedClosed = true;
     return true;
   }
   trace?.push(traced(p, a, 'satisfied'));
@@ -88,7 +93,7 @@ export function decide(set: PolicySet, request: Request, options: DecideOptions 
   // A library caller may pass anything; a non-object request simply has no attributes.
   const a = new Activation(typeof request === 'object' && request !== null ? request : {});
   const buckets = set.index.lookup(a);
-  const tally: Tally = { determining: [], reasons: [], errors: [], trace: options.explain ? [] : null };
+  const tally: Tally = { determining: [], reasons: [], failedClosed: false, errors: [], trace: options.explain ? [] : null };
   for (let i = 0; i < buckets.length; i++) {
     const forbids = buckets[i].forbids;
     for (let j = 0; j < forbids.length; j++) apply(forbids[j], a, tally);
@@ -106,6 +111,8 @@ export function decide(set: PolicySet, request: Request, options: DecideOptions 
   // Canonical order, so the same request gives the same answer whatever order files were read in.
   if (determining.length > 1) determining.sort();
   if (reasons.length > 1) reasons.sort();
+  // After the reasons that held: a gateway shows the first, and a real one says more.
+  if (tally.failedClosed) reasons.push(FAILED_CLOSED);
   if (errors.length > 1) errors.sort((x, y) => (x.policy < y.policy ? -1 : x.policy > y.policy ? 1 : 0));
   const decision: Decision = { decision: !denied && determining.length > 0, determining, reasons, errors, revision: set.revision };
   if (trace !== null) decision.explanation = { policies: set.policies.length, candidates: PolicyIndex.count(buckets), trace };
