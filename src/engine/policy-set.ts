@@ -46,10 +46,10 @@ export interface BuildResult {
  * is parsed, so only one policy's syntax tree is alive at a time.
  */
 /**
- * How a set is checked. `stored`: it was served once, from the store's revisions — the rules
- * about how tags and owners are written (which later versions made stricter) are not applied
- * again, so a decision is still explained by the revision that made it. Its meaning is
- * checked as ever.
+ * How a set is checked. `stored`: it was served once, from the store's revisions — the checks
+ * that only keep authors from mistakes, which later versions added (tag spelling, velocity
+ * counter names, raw bidirectional controls, …), are not applied again, so a decision is
+ * still explained by the revision that made it. Its meaning is checked as ever.
  */
 export interface BuildOptions {
   stored?: boolean;
@@ -98,10 +98,11 @@ function* building(sources: readonly PolicySource[], schemaSource: PolicySource 
   const strings: Strings = new Map();
   for (const { file, text } of ordered) {
     const checked: Diagnostic[] = [];
-    const checker = new Checker(file, schema, checked, { labels: options.stored !== true });
+    const strict = options.stored !== true;
+    const checker = new Checker(file, schema, checked, { strict });
     const source = new SourceText(file, text);
     let ordinal = 0;
-    const parsing = policiesOf(file, text, undefined, strings);
+    const parsing = policiesOf(file, text, undefined, strings, { bidi: strict });
     let step = parsing.next();
     const duplicates: Diagnostic[] = [];
     for (; step.done !== true; step = parsing.next()) {

@@ -265,14 +265,20 @@ describe('stored revisions, built again', () => {
   test('a revision served before tags and owners were held to their rules rebuilds: its decisions are still explained by it', async () => {
     const store = new SqliteStore(join(dir, 'g.db'));
     try {
-      // What `gavel import openapi` wrote before: a tag with a space; and an empty owner.
-      const files = { 'pets.gavel': '@id("pets.list") @tags("openapi", "Pet Store") @owner("") permit (action == "GET");' };
+      // What older versions accepted and later checks refuse: a tag with a space (`gavel import
+      // openapi` wrote them), an empty owner, a raw bidi control in a comment, a velocity counter
+      // Gavel does not compute, a schema `entity` compared with the subject.
+      const files = {
+        'pets.gavel': '@id("pets.list") @tags("openapi", "Pet Store") @owner("") permit (action == "GET"); // \u202e note',
+        'risk.gavel': '@id("slow") forbid when { risk.velocity.adress_denials_1m > 10 };\n@id("own") permit when { resource.owner == subject };',
+        'schema.json': '{"resource": {"owner": "entity"}}',
+      };
       expect(buildFromFiles(files).set).toBeNull();
       const id = 'a23ed6ec1e0e5fc0';
       store.savePolicyRevision({ id, savedAt: '2026-11-01T00:00:00.000Z', files });
       const found = await new RevisionSets(store).load(id);
       expect(found).toMatchObject({ kind: 'found' });
-      expect(found.kind === 'found' && found.set.policies.map((p) => p.id)).toEqual(['pets.list']);
+      expect(found.kind === 'found' && found.set.policies.map((p) => p.id).sort()).toEqual(['own', 'pets.list', 'slow']);
       // What the store keeps is still checked for meaning: a broken condition does not build.
       store.savePolicyRevision({ id: 'typed', savedAt: '2026-11-02T00:00:00.000Z', files: { 'a.gavel': 'permit when { 1 };' } });
       expect(await new RevisionSets(store).load('typed')).toMatchObject({ kind: 'invalid' });

@@ -33,8 +33,13 @@ export class Checker {
     private readonly file: string,
     private readonly schema: Schema | null,
     private readonly diagnostics: Diagnostic[],
-    /** `labels: false` leaves out the rules on how tags and owners are written (a stored revision's). */
-    private readonly options: { labels: boolean } = { labels: true },
+    /**
+     * `strict: false` leaves out the checks that only keep authors from mistakes — how tags and
+     * owners are written, velocity counter names, entity comparisons that never hold, optional
+     * attributes read unguarded — for a stored revision, which was served once and must build
+     * again to explain its decisions, whatever checks were added since.
+     */
+    private readonly options: { strict: boolean } = { strict: true },
   ) {}
 
   /** Attribute paths a `has` tested on the way to the expression being typed (`subject.manager`): read there, an optional one is safe. */
@@ -76,13 +81,13 @@ export class Checker {
       if (a.name === 'token_ttl' && a.values.length === 1 && !/^[1-9][0-9]{1,4}$/.test(a.values[0])) {
         this.report('invalid-annotation', a.span, `\`@token_ttl\` is a whole number of seconds, from 10 to 99999`);
       }
-      if (a.name === 'tags' && this.options.labels) {
+      if (a.name === 'tags' && this.options.strict) {
         for (const tag of a.values) {
           const problem = tagProblem(tag);
           if (problem !== null) this.report('invalid-annotation', a.span, problem);
         }
       }
-      if (a.name === 'owner' && this.options.labels && a.values.length === 1 && a.values[0].trim() === '') this.report('invalid-annotation', a.span, '`@owner` names a team: it is not empty');
+      if (a.name === 'owner' && this.options.strict && a.values.length === 1 && a.values[0].trim() === '') this.report('invalid-annotation', a.span, '`@owner` names a team: it is not empty');
       if (a.name === 'id' && a.values.length === 1 && !/^[A-Za-z0-9_.:\/-]{1,200}$/.test(a.values[0])) {
         const id = a.values[0];
         this.report('invalid-annotation', a.span, id.length === 0 || id.length > 200 ? `a policy id is 1 to 200 characters; this one has ${id.length}` : `policy id \`${id}\` may use only letters, digits and \`_ . : / -\``);
@@ -112,6 +117,8 @@ export class Checker {
   private checkComparable(left: Type, right: Type, span: Span, op: string): void {
     if (left.kind === 'any' || right.kind === 'any') return;
     if (left.kind === right.kind || (ipLike(left) && ipLike(right)) || left.kind === 'null' || right.kind === 'null') return;
+    // A schema's `entity` attribute against an entity was accepted before it meant a record.
+    if (!this.options.strict && ((left.kind === 'entity' && right.kind === 'record') || (left.kind === 'record' && right.kind === 'entity'))) return;
     // Cedar's `action == Action::"read"`: here an action is its name.
     const entityWith = (kind: Type['kind']) => (left.kind === 'entity' && right.kind === kind) || (left.kind === kind && right.kind === 'entity');
     const help = entityWith('string')
@@ -197,7 +204,7 @@ export class Checker {
    */
   private unknownCounter(object: Expr, name: string, span: Span): boolean {
     const velocity = object.kind === 'attr' && object.name === 'velocity' && object.object.kind === 'root' && object.object.root === 'risk';
-    if (!velocity || VELOCITY_NAMES.includes(name)) return false;
+    if (!velocity || !this.options.strict || VELOCITY_NAMES.includes(name)) return false;
     const near = suggest(name, VELOCITY_NAMES);
     this.report('unknown-attribute', span, `\`risk.velocity\` has no counter \`${name}\`: it would be missing on every request`, near ? `did you mean \`${near}\`?` : `counters are named <client|subject|address>_<token_requests|auth_failures|denials>_<1m|1h>`);
     return true;
@@ -212,7 +219,7 @@ export class Checker {
       return T.any;
     }
     const known = object.attrs?.get(expr.name);
-    if (known !== undefined && object.optional?.has(expr.name) === true && !this.guarded.includes(printExpr(expr))) {
+    if (known !== undefined && this.options.strict && object.optional?.has(expr.name) === true && !this.guarded.includes(printExpr(expr))) {
       const path = printExpr(expr);
       this.report('unguarded-optional', expr.span, `\`${path}\` is optional in the schema: on a request without it this is an error (a forbid denies, a permit does not apply)`, `test it first: \`${printExpr(expr.object)} has ${printName(expr.name)} && …\``);
     }

@@ -63,7 +63,7 @@ export function parsePolicies(file: string, source: string, each: (policy: Polic
  * are the generator's result. A caller may stop between policies and resume later (a server
  * building a large set in slices between requests).
  */
-export function* policiesOf(file: string, source: string, comments?: Comment[], strings: Strings = new Map()): Generator<Policy | null, Diagnostic[], void> {
+export function* policiesOf(file: string, source: string, comments?: Comment[], strings: Strings = new Map(), checks: { bidi: boolean } = { bidi: true }): Generator<Policy | null, Diagnostic[], void> {
   const text = unifyLineBreaks(source);
   if (text.length > PARSE_LIMITS.fileBytes) {
     const at = { line: 1, col: 1, offset: 0 };
@@ -85,10 +85,10 @@ export function* policiesOf(file: string, source: string, comments?: Comment[], 
     const type = token.type!;
     if (TRIVIA.has(type)) {
       if (type === 'comment' && comments !== undefined) comments.push({ text: token.text.slice(2), span: spanOf(token, token) });
-      if (type === 'comment' && bidiControl(file, token, lexical, 'take it out of the comment')) broken = true;
+      if (type === 'comment' && checks.bidi && bidiControl(file, token, lexical, 'take it out of the comment')) broken = true;
       continue;
     }
-    if (lexicalError(file, token, lexical)) broken = true;
+    if (lexicalError(file, token, lexical, checks.bidi)) broken = true;
     else prepare(token, strings);
     // Past the diagnostics kept, the text is not policies: reading on (8 MiB of garbage) held a
     // diagnostic and a token for each character, and a server with a small heap ran out of it.
@@ -244,7 +244,7 @@ function syntaxHelp(tokens: readonly Token[], at: number): string | undefined {
 
 const SET_WORDS: ReadonlySet<string> = new Set(['contains', 'contains_any', 'contains_all', 'like']);
 
-function lexicalError(file: string, token: Token, diagnostics: Diagnostic[]): boolean {
+function lexicalError(file: string, token: Token, diagnostics: Diagnostic[], bidi = true): boolean {
   switch (token.type) {
     case 'invalid': {
       const help = INVALID_HELP[token.text];
@@ -255,7 +255,7 @@ function lexicalError(file: string, token: Token, diagnostics: Diagnostic[]): bo
       diagnostics.push(diagnostic('syntax', file, spanOf(token, token), 'unterminated string', 'close the string with `"` on the same line'));
       return true;
     case 'string': {
-      if (bidiControl(file, token, diagnostics, 'write it as an escape')) return true;
+      if (bidi && bidiControl(file, token, diagnostics, 'write it as an escape')) return true;
       // Only a string with a backslash can hold a bad escape: skip decoding the rest.
       if (!token.text.includes('\\')) return false;
       const decoded = decodeString(token.text);
