@@ -46,6 +46,11 @@ describe('gavel fmt', () => {
     );
   });
 
+  test('characters that show as nothing in other categories stay escaped too: variation selectors, the grapheme joiner, Hangul fillers, the braille blank', () => {
+    const text = 'permit when { subject.role == "admin\\u{fe0f}\\u{e0100}\\u{34f}\\u{3164}\\u{2800}" };\n';
+    expect(format('x.gavel', text).text).toBe('permit\nwhen { subject.role == "admin\\u{fe0f}\\u{e0100}\\u{34f}\\u{3164}\\u{2800}" };\n');
+  });
+
   test('formatting formatted text changes nothing', () => {
     const once = format('x.gavel', readFileSync(join(dir, 'comments.gavel'), 'utf8')).text;
     expect(format('x.gavel', once).text).toBe(once);

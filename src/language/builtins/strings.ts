@@ -21,6 +21,8 @@ function stringMap(name: string, doc: string, map: (s: string) => string): Built
   };
 }
 
+const isCount = (n: unknown): n is number => typeof n === 'number' && Number.isInteger(n) && n >= 1;
+
 export const strings: Builtin[] = [
   stringMap('lower', 'the string in lower case: `lower(subject.email)`', (s) => s.toLowerCase()),
   stringMap('upper', 'the string in upper case', (s) => s.toUpperCase()),
@@ -34,9 +36,10 @@ export const strings: Builtin[] = [
     params: [T.string, T.number],
     returns: T.string,
     doc: 'the n-th segment of a `/`-separated path, counted from 1: `segment("/v1/orgs/acme/orders", 3)` is `"acme"`; an error when it has fewer',
+    literal: (i, n) => (i === 1 && !isCount(n) ? 'the segment is counted from 1, a whole number' : null),
     impl: ([path, n]) => {
       if (typeof path !== 'string') return failure('expected a string');
-      if (typeof n !== 'number' || !Number.isInteger(n) || n < 1) return failure('the segment is counted from 1, a whole number');
+      if (!isCount(n)) return failure('the segment is counted from 1, a whole number');
       // Empty segments (the leading `/`, a doubled `//`) are not counted.
       let at = 0;
       for (const part of path.split('/')) if (part !== '' && ++at === n) return part;

@@ -10,17 +10,31 @@ import { BuiltinFailure, failure, type Builtin } from './builtin.js';
  * replays it as it was made.
  */
 
-/** RFC 3339 §5.6 `date-time`: a full date, a full time and an offset (`Z` or ±hh:mm). */
-const DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?([Zz]|[+-](\d{2}):(\d{2}))$/;
+/** RFC 3339 §5.6 `date-time`: a full date, a full time (any digits of fraction) and an offset (`Z` or ±hh:mm). */
+const DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(?:[Zz]|([+-])(\d{2}):(\d{2}))$/;
+
+const DAYS = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+const leap = (y: number): boolean => (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0;
 
 /** Milliseconds since 1970 of an RFC 3339 time, or why it is none. */
 function instant(v: Value): number | BuiltinFailure {
   if (typeof v !== 'string') return failure('expected an RFC 3339 time (a string such as "2026-11-25T09:30:00Z")');
   const m = DATE_TIME.exec(v);
-  const ms = m === null ? NaN : Date.parse(v);
-  // Date.parse takes 2026-02-30 for March 2nd: the day must exist in its month.
-  const valid = m !== null && !Number.isNaN(ms) && new Date(Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]))).getUTCDate() === Number(m[3]) && Number(m[4]) < 24 && Number(m[5]) < 60 && Number(m[6]) < 60 && (m[9] === undefined || (Number(m[9]) < 24 && Number(m[10]) < 60));
-  return valid ? ms : failure(`${clip(JSON.stringify(v), 60)} is not an RFC 3339 time (such as "2026-11-25T09:30:00Z")`);
+  if (m !== null) {
+    const [y, mo, d, h, mi, sec] = m.slice(1, 7).map(Number);
+    const offset = m[8] === undefined ? 0 : (m[8] === '-' ? -1 : 1) * (Number(m[9]) * 60 + Number(m[10]));
+    const days = mo === 2 && leap(y) ? 29 : DAYS[mo - 1];
+    // Second 60 is a leap second (§5.7): it is counted as the next second, as POSIX time has none.
+    const valid = days !== undefined && d >= 1 && d <= days && h < 24 && mi < 60 && sec <= 60 && (m[8] === undefined || (Number(m[9]) < 24 && Number(m[10]) < 60));
+    if (valid) {
+      const fraction = m[7] === undefined ? 0 : Number(`0.${m[7]}`) * 1000;
+      const date = new Date(0);
+      date.setUTCFullYear(y, mo - 1, d);
+      date.setUTCHours(h, mi, 0, 0);
+      return date.getTime() + sec * 1000 + fraction - offset * 60_000;
+    }
+  }
+  return failure(`${clip(JSON.stringify(v), 60)} is not an RFC 3339 time (such as "2026-11-25T09:30:00Z")`);
 }
 
 /** One formatter per time zone (constructing one costs far more than using it); bounded, as the zone may come from a request. */
