@@ -15,6 +15,7 @@ import { searchCommand, searchHelp } from './commands/search.js';
 import { whatif, whatifHelp } from './commands/whatif.js';
 import { explain, explainHelp } from './commands/explain.js';
 import { importSpec, importHelp } from './commands/import.js';
+import { scopes, scopesHelp } from './commands/scopes.js';
 import { Exit, writeLine, type CliIo } from './io.js';
 import { failure } from './failure.js';
 
@@ -27,6 +28,7 @@ const COMMANDS: Record<string, { run: (argv: string[], io: CliIo) => Promise<num
   search: { run: searchCommand, help: searchHelp, summary: 'AuthZEN search offline: which subjects, resources or actions are allowed' },
   policies: { run: policies, help: policiesHelp, summary: 'list the policies with their annotations, targets and locations' },
   diff: { run: diff, help: diffHelp, summary: 'compare two policies folders: policies added, removed and changed' },
+  scopes: { run: scopes, help: scopesHelp, summary: "do the policies and the issuer's registry agree on scopes: minted, checked" },
   import: { run: importSpec, help: importHelp, summary: 'generate route policies from an OpenAPI document (import openapi)' },
   serve: { run: serve, help: serveHelp, summary: 'serve decisions over HTTP and gRPC, and issue OAuth tokens' },
   log: { run: log, help: logHelp, summary: 'show the decision log' },

@@ -1,12 +1,9 @@
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
-import { resolve } from 'node:path';
 import { applyDocument } from '../../issuer/apply-document.js';
 import { flags, databasePath, CONFIG } from '../args.js';
 import { Exit, UsageError, writeLine, type CliIo } from '../io.js';
-import { readJson } from '../../formats/json-error.js';
-import { whyUnreadable } from '../../formats/file-error.js';
 import { NewDatabase, openStore } from '../new-database.js';
+import { readJsonDocument } from '../read-document.js';
 
 export const applyHelp = `Usage: gavel apply FILE.json [--db FILE] [--config FILE] [--dry-run] [--json]
 
@@ -48,15 +45,7 @@ export async function apply(argv: string[], io: CliIo): Promise<number> {
   if (values.help) return writeLine(io.stdout, applyHelp), Exit.ok;
   if (positionals.length !== 1) throw new UsageError('give exactly one document: gavel apply FILE.json');
   const file = positionals[0];
-  let text: string;
-  try {
-    text = await readFile(resolve(io.cwd, file), 'utf8');
-  } catch (err: unknown) {
-    throw new UsageError(`cannot read \`${file}\`: ${whyUnreadable(err)}`);
-  }
-  const read = readJson(text);
-  if ('problem' in read) throw new UsageError(`${file}:${read.problem.line}:${read.problem.col}: not valid JSON: ${read.problem.message}`);
-  const json = read.value;
+  const json = await readJsonDocument(io.cwd, file);
   const path = databasePath(io.cwd, values.db, values.config);
   const dryRun = values['dry-run'] ?? false;
   // A dry run changes nothing, a database not yet made included: against none, it is what the first apply would add.
