@@ -36,14 +36,31 @@ export interface ApiScopes {
   scopes: readonly string[];
 }
 
-/** One row per scope an API offers or a rule reads, sorted by scope. */
-export function scopeCoherence(set: PolicySet, apis: readonly ApiScopes[]): ScopeRow[] {
+/**
+ * The context the token issuer gives a mint decision (src/issuer/issuer.ts, `mint`): any
+ * other `context` attribute is absent there, and so is the whole `token` root.
+ */
+export const MINT_CONTEXT: readonly string[] = ['ip', 'grant_type', 'client_id', 'audience', 'time'];
+
+/**
+ * One row per scope an API offers or a rule reads, sorted by scope; or, when the facts about
+ * mint requests do not fit the policies' schema (it types `resource` or `action` otherwise),
+ * why — never a silent "never minted".
+ */
+export function scopeCoherence(set: PolicySet, apis: readonly ApiScopes[]): ScopeRow[] | { problems: string[] } {
   const offered = new Map<string, string[]>();
   for (const api of apis) for (const s of api.scopes) offered.set(s, [...(offered.get(s) ?? []), api.identifier]);
   const checked = scopesRead(set);
   const scopes = [...new Set([...offered.keys(), ...checked.keys()])].sort();
+  const absent = absentAtMint(set);
+  const minting = new Map<string, string[]>();
+  for (const scope of offered.keys()) {
+    const minted = mintedBy(set, scope, absent);
+    if ('problems' in minted) return minted;
+    minting.set(scope, minted.permits);
+  }
   return scopes.map((scope) => {
-    const minted = offered.has(scope) ? mintedBy(set, scope) : [];
+    const minted = minting.get(scope) ?? [];
     const readers = [...(checked.get(scope) ?? [])].sort();
     const problem: ScopeProblem | null = !offered.has(scope) ? 'not-offered' : minted.length === 0 ? 'never-minted' : readers.length === 0 ? 'never-checked' : null;
     return { scope, apis: offered.get(scope) ?? [], minted_by: minted, checked_by: readers, problem };
@@ -55,17 +72,56 @@ export function scopeCoherence(set: PolicySet, apis: readonly ApiScopes[]): Scop
  * "mint"` about `scope::"<name>"`), by partial evaluation; none when a forbid refuses it to
  * every request.
  */
-function mintedBy(set: PolicySet, scope: string): string[] {
-  const facts = parseFacts([`action == "mint"`, `resource == scope::${printLiteral(scope)}`, `resource.type == "scope"`, `resource.id == ${printLiteral(scope)}`].map((text, i) => ({ file: `mint#${i + 1}`, text })), set.schema);
-  // INVARIANT: the facts are well formed; a schema that types them otherwise refuses them.
-  if ('diagnostics' in facts) return [];
+function mintedBy(set: PolicySet, scope: string, absent: readonly string[]): { permits: string[] } | { problems: string[] } {
+  const texts = [`action == "mint"`, `resource == scope::${printLiteral(scope)}`, `resource.type == "scope"`, `resource.id == ${printLiteral(scope)}`, ...absent];
+  const facts = parseFacts(texts.map((text, i) => ({ file: `mint#${i + 1}`, text })), set.schema);
+  if ('diagnostics' in facts) return { problems: facts.diagnostics.map((d) => `a mint request for \`${scope}\` (${texts[Number(d.file.slice(5)) - 1]}): ${d.message}`) };
   const permits: string[] = [];
   for (const p of set.policies) {
     const row = classify(p, facts.knowledge);
-    if (p.effect === 'forbid' && row.status === 'applies') return [];
+    if (p.effect === 'forbid' && row.status === 'applies') return { permits: [] };
     if (p.effect === 'permit' && row.status !== 'does-not-apply') permits.push(p.id);
   }
-  return permits.sort();
+  return { permits: permits.sort() };
+}
+
+/**
+ * Facts that what the policies read of `context` beyond MINT_CONTEXT, and of `token`, is
+ * absent from every mint request: `context has mfa` is false there, so a forbid `unless
+ * { context has mfa && … }` refuses every mint.
+ */
+function absentAtMint(set: PolicySet): string[] {
+  const names = { context: new Set<string>(), token: new Set<string>() };
+  const visit = (e: Expr): void => {
+    if ((e.kind === 'attr' || e.kind === 'has') && e.object.kind === 'root' && (e.object.root === 'context' || e.object.root === 'token')) names[e.object.root].add(e.name);
+    for (const child of children(e)) visit(child);
+  };
+  for (const p of set.policies) for (const c of p.ast.conditions) visit(c.body);
+  const fact = (root: string, name: string) => `!(${root} has ${/^[A-Za-z_][A-Za-z0-9_]*$/.test(name) ? name : printLiteral(name)})`;
+  return [...[...names.context].filter((n) => !MINT_CONTEXT.includes(n)).map((n) => fact('context', n)), ...[...names.token].map((n) => fact('token', n))];
+}
+
+function children(e: Expr): Expr[] {
+  switch (e.kind) {
+    case 'attr':
+    case 'has':
+      return [e.object];
+    case 'like':
+      return [e.subject];
+    case 'not':
+    case 'negate':
+      return [e.operand];
+    case 'binary':
+    case 'and':
+    case 'or':
+      return [e.left, e.right];
+    case 'list':
+      return e.items;
+    case 'call':
+      return e.args;
+    default:
+      return [];
+  }
 }
 
 /** Scope → the policies whose conditions test `token.scope` for it with a literal. */
@@ -76,26 +132,11 @@ function scopesRead(set: PolicySet): Map<string, Set<string>> {
   };
   for (const p of set.policies) {
     const visit = (e: Expr): void => {
-      switch (e.kind) {
-        case 'binary':
-          if (isTokenScope(e.left) && (e.op === 'contains' || e.op === 'contains_any' || e.op === 'contains_all')) literals(e.right).forEach((s) => add(s, p.id));
-          if (isTokenScope(e.right) && e.op === 'in') literals(e.left).forEach((s) => add(s, p.id));
-          visit(e.left);
-          return visit(e.right);
-        case 'and':
-        case 'or':
-          visit(e.left);
-          return visit(e.right);
-        case 'not':
-        case 'negate':
-          return visit(e.operand);
-        case 'list':
-          return e.items.forEach(visit);
-        case 'call':
-          return e.args.forEach(visit);
-        default:
-          return;
+      if (e.kind === 'binary') {
+        if (isTokenScope(e.left) && (e.op === 'contains' || e.op === 'contains_any' || e.op === 'contains_all' || e.op === '==')) literals(e.right).forEach((s) => add(s, p.id));
+        if (isTokenScope(e.right) && (e.op === 'in' || e.op === '==' || e.op === 'contains_any')) literals(e.left).forEach((s) => add(s, p.id));
       }
+      children(e).forEach(visit);
     };
     for (const c of p.ast.conditions) visit(c.body);
   }

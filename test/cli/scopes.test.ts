@@ -64,6 +64,21 @@ describe('gavel scopes: do the mint policies and the request policies agree with
     expect(r.stdout).toMatch(/^payments:write +https:\/\/api\.example\.com +mint\.payments-write +payments\.create,payments\.execute *$/m);
   });
 
+  test('what a mint request lacks counts: the issuer sends no token and no context but ip, grant_type, client_id, audience and time', async () => {
+    write('registry.json', registry(['orders:admin']));
+    write(
+      'policies/mint.gavel',
+      [
+        '@id("mint.admin") permit (action == "mint", resource == scope::"orders:admin") when { subject.id == "ops" };',
+        // context.mfa is never given to a mint decision: this forbid refuses every mint of the scope.
+        '@id("mint.admin-mfa") forbid (action == "mint", resource == scope::"orders:admin") unless { context has mfa && context.mfa };',
+        '@id("orders.admin") permit (action == "DELETE") when { token has scope && token.scope contains "orders:admin" };',
+      ].join('\n'),
+    );
+    const r = await gavel(['scopes', '--registry', 'registry.json', '--json'], { cwd: dir });
+    expect(JSON.parse(r.stdout)).toMatchObject([{ scope: 'orders:admin', minted_by: [], problem: 'never-minted' }]);
+  });
+
   test('a registry that is missing, not JSON or not a registry is a usage error naming the file; nothing is printed on stdout', async () => {
     write('bad.json', '{"apis": [');
     write('wrong.json', '{"apis": [{"identifier": 5}]}');

@@ -81,7 +81,7 @@ describe('keys and path segments known only at run time', () => {
 
 describe('times, read from the request (RFC 3339), in a time zone', () => {
   // Wednesday 25 November 2026, 07:30 UTC: 08:30 in Berlin, 16:30 in Tokyo, 13:00 in Kolkata.
-  const at: Request = { subject: { type: 'user', id: 'nurse' }, action: { name: 'read' }, resource: { type: 'record', id: '1' }, context: { time: '2026-11-25T07:30:00Z', late: '2026-11-29T23:30:00Z', local: '2026-11-25T08:30:00+01:00', bad: '2026-02-30T00:00:00Z', tz: 'Europe/Berlin' } };
+  const at: Request = { subject: { type: 'user', id: 'nurse' }, action: { name: 'read' }, resource: { type: 'record', id: '1' }, context: { time: '2026-11-25T07:30:00Z', late: '2026-11-29T23:30:00Z', local: '2026-11-25T08:30:00+01:00', bad: '2026-02-30T00:00:00Z', leap: '2026-11-25T10:15:60Z', tz: 'Europe/Berlin' } };
   test.each([
     { note: 'hour in a zone: working hours in Berlin', condition: 'hour(context.time, "Europe/Berlin") >= 8 && hour(context.time, "Europe/Berlin") < 18', want: true },
     { note: 'the same instant is another hour elsewhere', condition: 'hour(context.time, "Asia/Tokyo") == 16 && hour(context.time, "UTC") == 7', want: true },
@@ -91,8 +91,9 @@ describe('times, read from the request (RFC 3339), in a time zone', () => {
     { note: 'an offset is honoured: 08:30+01:00 is 07:30Z', condition: 'timestamp(context.local) == timestamp(context.time)', want: true },
     { note: 'timestamps compare', condition: 'timestamp(context.time) < timestamp(context.late) && timestamp(context.time) < timestamp("2027-01-01T00:00:00Z")', want: true },
     { note: 'a day its month does not have is an error, not 2 March', condition: 'timestamp(context.bad) > 0', want: 'error' },
-    { note: 'a leap second (second 60) is the next second; any digits of fraction; year 0 was a leap year', condition: 'timestamp("2016-12-31T23:59:60Z") == timestamp("2017-01-01T00:00:00Z") && timestamp("2026-11-25T07:30:00.1234567891Z") > timestamp(context.time) && timestamp("0000-02-29T00:00:00Z") < 0', want: true },
+    { note: 'a leap second (second 60) is the next second; any digits of fraction; year 0 was a leap year', condition: 'timestamp("2016-12-31T23:59:60Z") == timestamp("2017-01-01T00:00:00Z") && timestamp("2017-01-01T00:59:60+01:00") == timestamp("2017-01-01T00:00:00Z") && timestamp("2026-11-25T07:30:00.1234567891Z") > timestamp(context.time) && timestamp("0000-02-29T00:00:00Z") < 0', want: true },
     { note: 'a time that is not RFC 3339 is an error', condition: 'hour(subject.id, "UTC") == 1', want: 'error' },
+    { note: 'second 60 only ends a UTC day: 10:15:60 is an error', condition: 'timestamp(context.leap) > 0', want: 'error' },
   ])('$note', ({ condition, want }) => {
     expect(when(condition, at)).toBe(want);
   });

@@ -270,7 +270,7 @@ describe('stored revisions, built again', () => {
       // Gavel does not compute, a schema `entity` compared with the subject.
       const files = {
         'pets.gavel': '@id("pets.list") @tags("openapi", "Pet Store") @owner("") permit (action == "GET"); // \u202e note',
-        'risk.gavel': '@id("slow") forbid when { risk.velocity.adress_denials_1m > 10 };\n@id("own") permit when { resource.owner == subject };',
+        'risk.gavel': '@id("slow") forbid when { risk.velocity.adress_denials_1m > 10 };\n@id("own") permit when { resource.owner == subject };\n@id("seg") permit when { segment(context.path, 0) == "a" };',
         'schema.json': '{"resource": {"owner": "entity"}}',
       };
       expect(buildFromFiles(files).set).toBeNull();
@@ -278,7 +278,7 @@ describe('stored revisions, built again', () => {
       store.savePolicyRevision({ id, savedAt: '2026-11-01T00:00:00.000Z', files });
       const found = await new RevisionSets(store).load(id);
       expect(found).toMatchObject({ kind: 'found' });
-      expect(found.kind === 'found' && found.set.policies.map((p) => p.id).sort()).toEqual(['own', 'pets.list', 'slow']);
+      expect(found.kind === 'found' && found.set.policies.map((p) => p.id).sort()).toEqual(['own', 'pets.list', 'seg', 'slow']);
       // What the store keeps is still checked for meaning: a broken condition does not build.
       store.savePolicyRevision({ id: 'typed', savedAt: '2026-11-02T00:00:00.000Z', files: { 'a.gavel': 'permit when { 1 };' } });
       expect(await new RevisionSets(store).load('typed')).toMatchObject({ kind: 'invalid' });

@@ -115,7 +115,7 @@ describe('diagnostics (golden files)', () => {
   });
 
   test('an attribute the schema marks optional (`"mfa?"`) must be tested with `has` before it is read: in the same `&&`, an `||` after its absence, or an earlier condition', () => {
-    const schema = { file: 'schema.json', text: JSON.stringify({ subject: { 'manager?': { name: 'string', 'email?': 'string' } }, context: { 'mfa?': 'boolean' } }) };
+    const schema = { file: 'schema.json', text: JSON.stringify({ subject: { 'manager?': { name: 'string', 'email?': 'string' }, 'nick?': 'string' }, context: { 'mfa?': 'boolean' } }) };
     const errors = (text: string) => buildPolicySet([{ file: 'a.gavel', text }], schema).diagnostics.map(formatDiagnostic);
     // The trap: a request without `mfa` makes this forbid deny everything.
     expect(errors('forbid when { context.mfa == false };')).toEqual([
@@ -129,6 +129,9 @@ describe('diagnostics (golden files)', () => {
       'permit unless { !(subject has manager) } when { subject.manager.name == "bob" };',
       'permit when { subject has manager && subject.manager has email && subject.manager.email == "x" };',
     ]) expect(errors(guarded), guarded).toEqual([]);
+    // A target never errors (a missing attribute does not match), and what it matched is there for the conditions.
+    expect(errors('permit (action, subject.nick == "bob");')).toEqual([]);
+    expect(errors('permit (action, subject.nick like "b*") when { subject.nick != "bo" };')).toEqual([]);
     // A test that may not have held guards nothing.
     expect(errors('permit when { (context has mfa || subject has manager) && context.mfa };')).toHaveLength(1);
     expect(errors('permit when { subject has manager && subject.manager.email == "x" };')[0]).toContain('`subject.manager.email` is optional');

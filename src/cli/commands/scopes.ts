@@ -45,6 +45,10 @@ export async function scopes(argv: string[], io: CliIo): Promise<number> {
     return Exit.failed;
   }
   const rows = scopeCoherence(result.set, registry.apis ?? []);
+  if ('problems' in rows) {
+    for (const problem of rows.problems) writeLine(io.stderr, `gavel scopes: ${problem}`);
+    return Exit.failed;
+  }
   if (values.json) writeLine(io.stdout, JSON.stringify(rows, null, 2));
   else {
     const or = (list: string[]) => (list.length === 0 ? '-' : list.join(','));

@@ -25,7 +25,9 @@ function instant(v: Value): number | BuiltinFailure {
     const offset = m[8] === undefined ? 0 : (m[8] === '-' ? -1 : 1) * (Number(m[9]) * 60 + Number(m[10]));
     const days = mo === 2 && leap(y) ? 29 : DAYS[mo - 1];
     // Second 60 is a leap second (§5.7): it is counted as the next second, as POSIX time has none.
-    const valid = days !== undefined && d >= 1 && d <= days && h < 24 && mi < 60 && sec <= 60 && (m[8] === undefined || (Number(m[9]) < 24 && Number(m[10]) < 60));
+    // A leap second is inserted at the end of a UTC day, 23:59:60, whatever the offset says.
+    const utcMinute = (((h * 60 + mi - offset) % 1440) + 1440) % 1440;
+    const valid = days !== undefined && d >= 1 && d <= days && h < 24 && mi < 60 && (sec < 60 || (sec === 60 && utcMinute === 1439)) && (m[8] === undefined || (Number(m[9]) < 24 && Number(m[10]) < 60));
     if (valid) {
       const fraction = m[7] === undefined ? 0 : Number(`0.${m[7]}`) * 1000;
       const date = new Date(0);

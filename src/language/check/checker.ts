@@ -5,7 +5,7 @@ import { diagnostic, type Diagnostic, type DiagnosticCode } from '../diagnostic.
 import { parseGlob } from '../eval/glob.js';
 import type { Value } from '../eval/value.js';
 import { isFailure } from '../builtins/builtin.js';
-import { printExpr } from '../format/print-expr.js';
+import { printExpr, printPath } from '../format/print-expr.js';
 import { fits, join, showType, T, type Type } from '../types.js';
 import type { Schema } from './schema.js';
 import { suggest } from './suggest.js';
@@ -39,17 +39,22 @@ export class Checker {
      * attributes read unguarded — for a stored revision, which was served once and must build
      * again to explain its decisions, whatever checks were added since.
      */
-    private readonly options: { strict: boolean } = { strict: true },
+    private readonly options: { strict: boolean; facts?: boolean } = { strict: true },
   ) {}
 
   /** Attribute paths a `has` tested on the way to the expression being typed (`subject.manager`): read there, an optional one is safe. */
   private readonly guarded: string[] = [];
+  private inTarget = false;
 
   checkPolicy(policy: Policy): void {
     this.checkAnnotations(policy.annotations);
+    // A target never errors (a missing attribute does not match), and what it matched is there.
+    this.inTarget = true;
     for (const c of policy.target ?? []) this.checkConstraint(c);
-    // Conditions are evaluated in order, each only when the ones before let the policy apply.
+    this.inTarget = false;
     const depth = this.guarded.length;
+    for (const c of policy.target ?? []) if (c.kind === 'eq' || c.kind === 'in' || c.kind === 'like') this.guarded.push(printPath(c.root, c.path));
+    // Conditions are evaluated in order, each only when the ones before let the policy apply.
     for (const c of policy.conditions) {
       const t = this.typeOf(c.body);
       if (!fits(t, T.boolean)) this.report('type-mismatch', c.body.span, `\`${c.kind}\` needs a boolean condition, not ${showType(t)}`);
@@ -219,7 +224,9 @@ export class Checker {
       return T.any;
     }
     const known = object.attrs?.get(expr.name);
-    if (known !== undefined && this.options.strict && object.optional?.has(expr.name) === true && !this.guarded.includes(printExpr(expr))) {
+    // A fact (`--where`) is assumed, not evaluated: it needs no guard.
+    const unguarded = this.options.strict && this.options.facts !== true && !this.inTarget && object.optional?.has(expr.name) === true;
+    if (known !== undefined && unguarded && !this.guarded.includes(printExpr(expr))) {
       const path = printExpr(expr);
       this.report('unguarded-optional', expr.span, `\`${path}\` is optional in the schema: on a request without it this is an error (a forbid denies, a permit does not apply)`, `test it first: \`${printExpr(expr.object)} has ${printName(expr.name)} && …\``);
     }
@@ -300,6 +307,8 @@ export class Checker {
     const builtin = BUILTINS.get(expr.name)!;
     if (!expr.args.every((a) => a.kind === 'literal')) {
       // Some arguments come from the request: the literal ones can be checked alone (`hour(context.time, "Europe/Berln")`).
+      // An author's check, newer than some stored revisions: not applied to them.
+      if (!this.options.strict) return;
       expr.args.forEach((a, i) => {
         const problem = a.kind === 'literal' ? (builtin.literal?.(i, a.value) ?? null) : null;
         if (problem !== null) this.report('invalid-literal', a.span, `\`${expr.name}\`: ${problem}`);

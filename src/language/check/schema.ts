@@ -57,6 +57,7 @@ export function parseSchema(file: string, text: string): { schema: Schema | null
     for (const k of ENTITY_KEYS[key as Root] ?? []) {
       const declared = type.attrs?.get(k);
       if (declared !== undefined && declared.kind !== 'string') diagnostics.push(diagnostic('invalid-schema', file, locate(text, k), `\`${key}.${k}\` is always a string (every request has it); declare it as "string" or leave it out`));
+      if (type.optional?.has(k) === true) diagnostics.push(diagnostic('invalid-schema', file, locate(text, `${k}?`), `\`${key}.${k}\` is never optional: every request has it; write "${k}" or leave it out`));
     }
     schema.set(key as Root, withEntityKeys(key as Root, type));
   }
@@ -97,7 +98,7 @@ function parseType(file: string, text: string, path: string, value: unknown, dia
   for (const [written, inner] of Object.entries(value)) {
     if (written.startsWith('$')) continue;
     // `"manager?"`: an attribute some requests lack; policies must test it with `has` first.
-    const name = written.length > 1 && written.endsWith('?') ? written.slice(0, -1) : written;
+    const name = written.length > 1 && written.endsWith('?') && written !== '*?' ? written.slice(0, -1) : written;
     if (name !== written) optional.add(name);
     const type = parseType(file, text, `${path}.${name}`, inner, diagnostics);
     if (type === null) continue;

@@ -52,7 +52,7 @@ export function parseFacts(facts: readonly FactSource[], schema: Schema | null =
     // number where a string is declared would otherwise be a fact about nothing, silently.
     if (schema !== null) {
       const found: Diagnostic[] = [];
-      const t = new Checker(file, schema, found).typeOf(r.expr);
+      const t = new Checker(file, schema, found, { strict: true, facts: true }).typeOf(r.expr);
       if (!fits(t, T.boolean)) found.push(diagnostic('type-mismatch', file, r.expr.span, `a fact is a boolean condition, not ${showType(t)}`));
       diagnostics.push(...found);
       if (found.length > 0) continue;

@@ -4,6 +4,7 @@ import { buildPolicySet } from '../../../src/engine/policy-set.js';
 import { formatDiagnostic } from '../../../src/language/diagnostic.js';
 import { renderAffectsTable } from '../../../src/formats/render-affects.js';
 import { parseFacts } from '../../../src/language/partial/partial.js';
+import { parseSchema } from '../../../src/language/check/schema.js';
 
 function classify(policy: string, facts: string[]): Pick<AffectsRow, 'status' | 'condition' | 'because' | 'may_error'> {
   const { set, diagnostics } = buildPolicySet([{ file: 'p.gavel', text: `@id("p") ${policy}` }]);
@@ -138,6 +139,12 @@ describe('facts', () => {
     const when = rows('@id("mfa") forbid (action, resource) when { context.mfa == false } reason "mfa";', 'context.mfa == true');
     expect(when[0]).toMatchObject({ status: 'does-not-apply', because: 'context.mfa == false', because_part: 'when' });
     expect(renderAffectsTable(when)[1]).toMatch(/  fails: context\.mfa == false$/);
+  });
+
+  test('a fact about an attribute the schema marks optional needs no `has` guard: it is assumed, not evaluated', () => {
+    const schema = parseSchema('schema.json', '{"context": {"mfa?": "boolean"}}').schema;
+    const parsed = parseFacts([{ file: '--where#1', text: 'context.mfa == true' }], schema);
+    expect('knowledge' in parsed).toBe(true);
   });
 
   test('bad facts are located diagnostics, every one of them', () => {
