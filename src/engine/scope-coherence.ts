@@ -1,4 +1,4 @@
-import type { Expr } from '../language/ast.js';
+import { subexpressions, type Expr } from '../language/ast.js';
 import { parseFacts } from '../language/partial/partial.js';
 import { printLiteral } from '../language/format/print-expr.js';
 import { classify } from './affects.js';
@@ -94,35 +94,13 @@ function absentAtMint(set: PolicySet): string[] {
   const names = { context: new Set<string>(), token: new Set<string>() };
   const visit = (e: Expr): void => {
     if ((e.kind === 'attr' || e.kind === 'has') && e.object.kind === 'root' && (e.object.root === 'context' || e.object.root === 'token')) names[e.object.root].add(e.name);
-    for (const child of children(e)) visit(child);
+    for (const child of subexpressions(e)) visit(child);
   };
   for (const p of set.policies) for (const c of p.ast.conditions) visit(c.body);
   const fact = (root: string, name: string) => `!(${root} has ${/^[A-Za-z_][A-Za-z0-9_]*$/.test(name) ? name : printLiteral(name)})`;
   return [...[...names.context].filter((n) => !MINT_CONTEXT.includes(n)).map((n) => fact('context', n)), ...[...names.token].map((n) => fact('token', n))];
 }
 
-function children(e: Expr): Expr[] {
-  switch (e.kind) {
-    case 'attr':
-    case 'has':
-      return [e.object];
-    case 'like':
-      return [e.subject];
-    case 'not':
-    case 'negate':
-      return [e.operand];
-    case 'binary':
-    case 'and':
-    case 'or':
-      return [e.left, e.right];
-    case 'list':
-      return e.items;
-    case 'call':
-      return e.args;
-    default:
-      return [];
-  }
-}
 
 /** Scope → the policies whose conditions test `token.scope` for it with a literal. */
 function scopesRead(set: PolicySet): Map<string, Set<string>> {
@@ -136,7 +114,7 @@ function scopesRead(set: PolicySet): Map<string, Set<string>> {
         if (isTokenScope(e.left) && (e.op === 'contains' || e.op === 'contains_any' || e.op === 'contains_all' || e.op === '==')) literals(e.right).forEach((s) => add(s, p.id));
         if (isTokenScope(e.right) && (e.op === 'in' || e.op === '==' || e.op === 'contains_any')) literals(e.left).forEach((s) => add(s, p.id));
       }
-      children(e).forEach(visit);
+      subexpressions(e).forEach(visit);
     };
     for (const c of p.ast.conditions) visit(c.body);
   }

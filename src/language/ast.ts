@@ -100,3 +100,27 @@ export interface PolicyFile {
   policies: Policy[];
   comments: Comment[];
 }
+
+/** The expressions directly inside `e`, for walks over a tree. */
+export function subexpressions(e: Expr): readonly Expr[] {
+  switch (e.kind) {
+    case 'list':
+      return e.items;
+    case 'call':
+      return e.args;
+    case 'attr':
+    case 'has':
+      return [e.object];
+    case 'like':
+      return [e.subject];
+    case 'not':
+    case 'negate':
+      return [e.operand];
+    case 'binary':
+    case 'and':
+    case 'or':
+      return [e.left, e.right];
+    default:
+      return [];
+  }
+}

@@ -1,4 +1,4 @@
-import type { Expr, Span } from '../ast.js';
+import { subexpressions, type Expr, type Span } from '../ast.js';
 import { printExpr } from '../format/print-expr.js';
 
 /**
@@ -33,31 +33,9 @@ export function exprAt(roots: readonly Expr[], start: number, end: number): Expr
   const stack = [...roots];
   for (let e = stack.pop(); e !== undefined; e = stack.pop()) {
     if (e.span.start.offset === start && e.span.end.offset === end) return e;
-    stack.push(...children(e));
+    stack.push(...subexpressions(e));
   }
   // INVARIANT: offsets come from the tree being searched; the engine reports a throw as an internal error.
   throw new Error(`no expression at offsets ${start}-${end}`);
 }
 
-function children(e: Expr): readonly Expr[] {
-  switch (e.kind) {
-    case 'list':
-      return e.items;
-    case 'call':
-      return e.args;
-    case 'attr':
-    case 'has':
-      return [e.object];
-    case 'like':
-      return [e.subject];
-    case 'not':
-    case 'negate':
-      return [e.operand];
-    case 'binary':
-    case 'and':
-    case 'or':
-      return [e.left, e.right];
-    default:
-      return [];
-  }
-}
