@@ -11,8 +11,10 @@ export const scopesHelp = `Usage: gavel scopes --registry FILE.json [--policies 
 Do the policies and the token issuer's registry agree on scopes? For every scope an API
 of the registry (the document \`gavel apply\` takes) offers, and every scope a policy tests
 with \`token.scope contains "…"\` (or contains_any, contains_all, "…" in token.scope):
-  MINTED BY   the mint permits that may grant it (partial evaluation of action == "mint"
-              on scope::"<name>"), none when a forbid refuses it to every request
+  MINTED BY   the mint permits that may grant it: partial evaluation of a mint request for
+              it (action == "mint" on scope::"<name>", no token, no context but ip,
+              grant_type, client_id, audience and time), none when a forbid refuses it to
+              every such request; an upper bound ("never minted" is certain)
   CHECKED BY  the policies that test for it
 and what is wrong:
   never minted   an API offers it, but no mint policy can grant it: no token will carry it
