@@ -11,7 +11,7 @@ import type { JSONWebKeySet } from 'jose';
 import { TrustedProxies, type AddressHeader } from './signals/client-address.js';
 import { IP_LIST_FORMATS, type IpListFormat } from './signals/ip/list-format.js';
 import { IP_LIST_NAME, type IpListConfig } from './signals/ip/list-config.js';
-import { issuerProblems, type Algorithm, type TrustedIssuer } from './tokens/trusted-issuer.js';
+import { isLifetime, issuerProblems, type Algorithm, type TrustedIssuer } from './tokens/trusted-issuer.js';
 import { readJson } from './formats/json-error.js';
 import { suggest } from './language/check/suggest.js';
 import { whyUnreadable } from './formats/file-error.js';
@@ -322,7 +322,7 @@ function issuersAt(value: unknown, base: string, where: string, problems: string
     if (!isObject(item)) return void problems.push(`${at}: expected an object`);
     onlyKeys(item, ['issuer', 'audiences', 'algorithms', 'jwks_uri', 'jwks_file', 'token_types', 'subject_type', 'client_subject_type', 'max_lifetime_seconds'], at, problems);
     const { issuer, audiences, algorithms, jwks_uri: uri, jwks_file: file, token_types: types, subject_type: subjectType, client_subject_type: clientSubjectType, max_lifetime_seconds: maxLifetime } = item;
-    if (maxLifetime !== undefined && !(typeof maxLifetime === 'number' && Number.isSafeInteger(maxLifetime) && maxLifetime > 0)) problems.push(`${at}.max_lifetime_seconds: expected a whole number of seconds above 0, for example 86400`);
+    if (maxLifetime !== undefined && !isLifetime(maxLifetime)) problems.push(`${at}.max_lifetime_seconds: expected a whole number of seconds above 0, for example 86400`);
     for (const [key, type, example] of [['subject_type', subjectType, 'partner_user'], ['client_subject_type', clientSubjectType, 'partner_client']] as const) {
       if (type !== undefined && !(typeof type === 'string' && /^[A-Za-z_][A-Za-z0-9_]*$/.test(type) && type !== 'anonymous')) {
         problems.push(`${at}.${key}: an entity type name (letters, digits, \`_\`; not \`anonymous\`), for example "${example}"`);
@@ -366,7 +366,7 @@ function issuersAt(value: unknown, base: string, where: string, problems: string
         ...(isStrings(types) && types.length > 0 ? { tokenTypes: types } : {}),
         ...(typeof subjectType === 'string' ? { subjectType } : {}),
         ...(typeof clientSubjectType === 'string' ? { clientSubjectType } : {}),
-        ...(typeof maxLifetime === 'number' && Number.isSafeInteger(maxLifetime) && maxLifetime > 0 ? { maxLifetimeSeconds: maxLifetime } : {}),
+        ...(isLifetime(maxLifetime) ? { maxLifetimeSeconds: maxLifetime } : {}),
       };
       checked.push(entry);
       labels.push(at);

@@ -41,11 +41,6 @@ export interface BuildResult {
 }
 
 /**
- * Parse → check → compile → index, over every file, collecting every diagnostic. The set
- * is built only when all files are valid. Each policy is checked and compiled as soon as it
- * is parsed, so only one policy's syntax tree is alive at a time.
- */
-/**
  * How a set is checked. `stored`: it was served once, from the store's revisions — the checks
  * that only keep authors from mistakes, which later versions added (tag spelling, velocity
  * counter names, raw bidirectional controls, …), are not applied again, so a decision is
@@ -55,6 +50,11 @@ export interface BuildOptions {
   stored?: boolean;
 }
 
+/**
+ * Parse → check → compile → index, over every file, collecting every diagnostic. The set
+ * is built only when all files are valid. Each policy is checked and compiled as soon as it
+ * is parsed, so only one policy's syntax tree is alive at a time.
+ */
 export function buildPolicySet(sources: readonly PolicySource[], schemaSource: PolicySource | null = null, options: BuildOptions = {}): BuildResult {
   const steps = building(sources, schemaSource, options);
   for (;;) {

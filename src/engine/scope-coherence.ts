@@ -1,6 +1,6 @@
 import { subexpressions, type Expr } from '../language/ast.js';
 import { parseFacts } from '../language/partial/partial.js';
-import { printLiteral } from '../language/format/print-expr.js';
+import { printExpr, printLiteral } from '../language/format/print-expr.js';
 import { classify } from './affects.js';
 import type { PolicySet } from './policy-set.js';
 
@@ -97,10 +97,12 @@ function absentAtMint(set: PolicySet): string[] {
     for (const child of subexpressions(e)) visit(child);
   };
   for (const p of set.policies) for (const c of p.ast.conditions) visit(c.body);
-  const fact = (root: string, name: string) => `!(${root} has ${/^[A-Za-z_][A-Za-z0-9_]*$/.test(name) ? name : printLiteral(name)})`;
+  // Printed as `has` prints its name (bare, or quoted); the span is not printed.
+  const at = { line: 1, col: 1, offset: 0 };
+  const span = { start: at, end: at };
+  const fact = (root: 'context' | 'token', name: string) => `!(${printExpr({ kind: 'has', object: { kind: 'root', root, span }, name, span })})`;
   return [...[...names.context].filter((n) => !MINT_CONTEXT.includes(n)).map((n) => fact('context', n)), ...[...names.token].map((n) => fact('token', n))];
 }
-
 
 /** Scope → the policies whose conditions test `token.scope` for it with a literal. */
 function scopesRead(set: PolicySet): Map<string, Set<string>> {

@@ -47,6 +47,11 @@ export interface TrustedIssuer {
   maxLifetimeSeconds?: number;
 }
 
+/** Whether `n` can bound a token's lifetime: a whole number of seconds above 0. */
+export function isLifetime(n: unknown): n is number {
+  return typeof n === 'number' && Number.isSafeInteger(n) && n > 0;
+}
+
 /** Checks issuer configuration; answers what is wrong, or nothing. */
 export function issuerProblems(issuers: readonly TrustedIssuer[], labels?: readonly string[]): string[] {
   const problems: string[] = [];
@@ -58,7 +63,7 @@ export function issuerProblems(issuers: readonly TrustedIssuer[], labels?: reado
     if (seen.has(t.issuer)) problems.push(`${where}: listed twice`);
     seen.add(t.issuer);
     if (t.audiences.length === 0) problems.push(`${where}: needs at least one audience`);
-    if (t.maxLifetimeSeconds !== undefined && !(Number.isSafeInteger(t.maxLifetimeSeconds) && t.maxLifetimeSeconds > 0)) problems.push(`${where}: the longest token lifetime is a whole number of seconds above 0, for example 86400`);
+    if (t.maxLifetimeSeconds !== undefined && !isLifetime(t.maxLifetimeSeconds)) problems.push(`${where}: the longest token lifetime is a whole number of seconds above 0, for example 86400`);
     for (const alg of t.algorithms ?? []) {
       if (!(ALGORITHMS as readonly string[]).includes(alg)) problems.push(`${where}: algorithm \`${alg}\` is not allowed; use one of ${ALGORITHMS.join(', ')}`);
     }

@@ -26,6 +26,24 @@ const until = async (check: () => boolean, ms = 10_000) => {
   return false;
 };
 
+/** The ids the log at `path` holds, newest first. */
+const loggedIds = (path: string): string[] => {
+  const store = new SqliteStore(path, { readOnly: true });
+  try {
+    return store.queryDecisions({ limit: 10 }).map((r) => r.id);
+  } finally {
+    store.close();
+  }
+};
+
+/** A writer started again takes a batch once it can, writes it and closes cleanly: the log then holds that batch alone. */
+async function writesOnceStartedAgain(sink: WorkerLogSink, path: string): Promise<void> {
+  expect(await until(() => { try { sink.appendBatch(batch('after')); return true; } catch { return false; } })).toBe(true);
+  expect(await until(() => sink.depth === 0)).toBe(true);
+  expect(await sink.close()).toBe(0);
+  expect(loggedIds(path)).toEqual(['after']);
+}
+
 describe("the decision log's writer thread", () => {
   test('a writer that stops is started again, and later batches are written', async () => {
     const path = join(dir, 'gavel.db');
@@ -39,12 +57,7 @@ describe("the decision log's writer thread", () => {
       expect(() => sink.appendBatch(batch('while-down'))).toThrow('restarting');
       rmSync(path, { recursive: true });
       // Started again after a second, it opens the database and writes.
-      expect(await until(() => { try { sink.appendBatch(batch('after')); return true; } catch { return false; } })).toBe(true);
-      expect(await until(() => sink.depth === 0)).toBe(true);
-      expect(await sink.close()).toBe(0);
-      const store = new SqliteStore(path);
-      expect(store.queryDecisions({ limit: 10 }).map((r) => r.id)).toEqual(['after']);
-      store.close();
+      await writesOnceStartedAgain(sink, path);
     } finally {
       await sink.close(100);
     }
@@ -63,12 +76,7 @@ describe("the decision log's writer thread", () => {
       expect(await until(() => errors.some((m) => m.includes('stopped')))).toBe(true);
       expect(errors[0]).toBe(`the decision log writer cannot open ${path}: database is locked (SQLITE_BUSY)`);
       holder.exec('ROLLBACK');
-      expect(await until(() => { try { sink.appendBatch(batch('after')); return true; } catch { return false; } })).toBe(true);
-      expect(await until(() => sink.depth === 0)).toBe(true);
-      expect(await sink.close()).toBe(0);
-      const store = new SqliteStore(path);
-      expect(store.queryDecisions({ limit: 10 }).map((r) => r.id)).toEqual(['after']);
-      store.close();
+      await writesOnceStartedAgain(sink, path);
     } finally {
       holder.close();
       await sink.close(100);
@@ -86,7 +94,7 @@ describe("the decision log's writer thread", () => {
     try {
       // The writer running first, as under a server: it has written a batch.
       sink.appendBatch(batch('before'));
-      expect(await until(() => { const s = new SqliteStore(path, { readOnly: true }); const n = s.queryDecisions({ limit: 1 }).length; s.close(); return n === 1; })).toBe(true);
+      expect(await until(() => loggedIds(path).length === 1)).toBe(true);
       holder.exec('BEGIN EXCLUSIVE');
       sink.appendBatch(batch('held'));
       // Each try waits out the writer's busy timeout and fails; several fail while the lock is held.
@@ -100,9 +108,7 @@ describe("the decision log's writer thread", () => {
       expect(recovered).toHaveLength(1);
       expect(sink.failing).toBeNull();
       expect(await sink.close()).toBe(0);
-      const store = new SqliteStore(path);
-      expect(store.queryDecisions({ limit: 10 }).map((r) => r.id)).toEqual(['held', 'before']);
-      store.close();
+      expect(loggedIds(path)).toEqual(['held', 'before']);
     } finally {
       holder.close();
       await sink.close(100);
@@ -137,9 +143,7 @@ describe("the decision log's writer thread", () => {
       expect(await until(() => sink.depth === 0, 20_000)).toBe(true);
       expect(await sink.close()).toBe(0);
       // What was kept is written; what was dropped is not, and was counted.
-      const store = new SqliteStore(path);
-      const kept = store.queryDecisions({ limit: 10 }).map((r) => r.id);
-      store.close();
+      const kept = loggedIds(path);
       expect(kept).toContain('third');
       expect(kept).toContain('before');
       expect(kept.length + sink.dropped).toBe(4);

@@ -1,10 +1,17 @@
 import { clip } from '../../formats/clip.js';
 import { T } from '../types.js';
-import { isRecord, own } from '../eval/value.js';
-import { failure, type Builtin } from './builtin.js';
+import { isRecord, own, type Value } from '../eval/value.js';
+import { BuiltinFailure, failure, type Builtin } from './builtin.js';
 
 /** A key as an error message shows it: a caller's, so quoted and short. */
 const shown = (key: string): string => clip(JSON.stringify(key), 80);
+
+/** `record`'s own attribute `key` (`undefined` when it has none), or why the arguments are wrong. */
+function lookup(record: Value, key: Value): Value | undefined | BuiltinFailure {
+  if (!isRecord(record)) return failure('expected a record');
+  if (typeof key !== 'string') return failure('expected a string key');
+  return own(record, key);
+}
 
 export const collections: Builtin[] = [
   {
@@ -27,10 +34,8 @@ export const collections: Builtin[] = [
     returns: T.any,
     doc: 'the attribute of a record named by a string: `get(subject.roles_by_tenant, resource.tenant)`; an error when it has none, as a missing attribute is',
     impl: ([record, key]) => {
-      if (!isRecord(record)) return failure('expected a record');
-      if (typeof key !== 'string') return failure('expected a string key');
-      const value = own(record, key);
-      return value === undefined ? failure(`no attribute ${shown(key)}`) : value;
+      const value = lookup(record, key);
+      return value instanceof BuiltinFailure || value !== undefined ? value : failure(`no attribute ${shown(key as string)}`);
     },
   },
   {
@@ -39,9 +44,8 @@ export const collections: Builtin[] = [
     returns: T.boolean,
     doc: 'whether a record has the attribute named by a string: `has_key(subject.roles_by_tenant, resource.tenant)`',
     impl: ([record, key]) => {
-      if (!isRecord(record)) return failure('expected a record');
-      if (typeof key !== 'string') return failure('expected a string key');
-      return own(record, key) !== undefined;
+      const value = lookup(record, key);
+      return value instanceof BuiltinFailure ? value : value !== undefined;
     },
   },
 ];

@@ -80,7 +80,7 @@ function local(name: string, doc: string, part: (parts: Intl.DateTimeFormatPart[
   };
 }
 
-const numberPart = (parts: Intl.DateTimeFormatPart[], type: Intl.DateTimeFormatPartTypes): number => Number(parts.find((p) => p.type === type)?.value);
+const partOf = (parts: Intl.DateTimeFormatPart[], type: Intl.DateTimeFormatPartTypes): string => parts.find((p) => p.type === type)?.value ?? '';
 
 export const time: Builtin[] = [
   {
@@ -93,7 +93,7 @@ export const time: Builtin[] = [
       return ms instanceof BuiltinFailure ? ms : ms / 1000;
     },
   },
-  local('hour', 'the hour (0–23) of an RFC 3339 time in a time zone: `hour(context.time, "Europe/Berlin") >= 8`', (parts) => numberPart(parts, 'hour')),
-  local('minute', 'the minute (0–59) of an RFC 3339 time in a time zone', (parts) => numberPart(parts, 'minute')),
-  local('weekday', 'the day of the week (1 Monday … 7 Sunday, as ISO 8601) of an RFC 3339 time in a time zone', (parts) => WEEKDAYS[parts.find((p) => p.type === 'weekday')?.value ?? ''] ?? NaN),
+  local('hour', 'the hour (0–23) of an RFC 3339 time in a time zone: `hour(context.time, "Europe/Berlin") >= 8`', (parts) => Number(partOf(parts, 'hour'))),
+  local('minute', 'the minute (0–59) of an RFC 3339 time in a time zone', (parts) => Number(partOf(parts, 'minute'))),
+  local('weekday', 'the day of the week (1 Monday … 7 Sunday, as ISO 8601) of an RFC 3339 time in a time zone', (parts) => WEEKDAYS[partOf(parts, 'weekday')] ?? NaN),
 ];

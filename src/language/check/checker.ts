@@ -226,9 +226,9 @@ export class Checker {
     const known = object.attrs?.get(expr.name);
     // A fact (`--where`) is assumed, not evaluated: it needs no guard.
     const unguarded = this.options.strict && this.options.facts !== true && !this.inTarget && object.optional?.has(expr.name) === true;
-    if (known !== undefined && unguarded && !this.guarded.includes(printExpr(expr))) {
-      const path = printExpr(expr);
-      this.report('unguarded-optional', expr.span, `\`${path}\` is optional in the schema: on a request without it this is an error (a forbid denies, a permit does not apply)`, `test it first: \`${printExpr(expr.object)} has ${printName(expr.name)} && …\``);
+    const path = unguarded ? printExpr(expr) : '';
+    if (known !== undefined && unguarded && !this.guarded.includes(path)) {
+      this.report('unguarded-optional', expr.span, `\`${path}\` is optional in the schema: on a request without it this is an error (a forbid denies, a permit does not apply)`, `test it first: \`${printExpr({ kind: 'has', object: expr.object, name: expr.name, span: expr.span })} && …\``);
     }
     if (known !== undefined) return known;
     if (object.rest !== null) return object.rest;
@@ -337,11 +337,6 @@ function guardsOf(e: Expr, holds: boolean): string[] {
     default:
       return [];
   }
-}
-
-/** An attribute name as `has` takes it: bare when it is an identifier, else quoted. */
-function printName(name: string): string {
-  return /^[A-Za-z_][A-Za-z0-9_]*$/.test(name) ? name : JSON.stringify(name);
 }
 
 /** What a list item of this type holds as a member: a CIDR range holds addresses. */

@@ -40,11 +40,11 @@ export function decodeString(raw: string): { value: string } | { error: string; 
 /**
  * Characters a literal shows as escapes: controls, format characters (zero-width ones, bidi
  * overrides, the soft hyphen, the BOM), separators other than the space, lone surrogates,
- * private-use and unassigned code points, variation selectors, and the letters and marks that
- * show as nothing (the combining grapheme joiner, Hangul fillers, the braille blank). Written raw they are invisible or change how the
- * text around them is displayed — `"admin\u200b"` would read as `"admin"`, and U+202E
- * reverses what follows ("Trojan Source", CVE-2021-42574) — so `gavel fmt` must not undo
- * an author's escape.
+ * private-use and unassigned code points, variation selectors, and the letters and marks
+ * that show as nothing (the combining grapheme joiner, Hangul fillers, the braille blank).
+ * Written raw they are invisible or change how the text around them is displayed —
+ * `"admin\u200b"` would read as `"admin"`, and U+202E reverses what follows ("Trojan
+ * Source", CVE-2021-42574) — so `gavel fmt` must not undo an author's escape.
  */
 const SHOWN_ESCAPED = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}\p{Co}\p{Cn}\p{Variation_Selector}\u034f\u115f\u1160\u17b4\u17b5\u2800\u3164\uffa0]|(?! )\p{Zs}/u;
 
